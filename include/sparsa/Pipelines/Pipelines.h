@@ -1,0 +1,57 @@
+//===- Pipelines.h - Sparsa compilation pipelines ---------------*- C++ -*-===//
+//
+// SPDX-License-Identifier: Apache-2.0
+//
+//===----------------------------------------------------------------------===//
+//
+// Declares the pass pipelines from imported `onnx` IR to the LLVM dialect.
+// The driver runs them in stages so it can stop at each `--emit` point.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef SPARSA_PIPELINES_PIPELINES_H
+#define SPARSA_PIPELINES_PIPELINES_H
+
+#include "mlir/Pass/PassManager.h"
+#include "mlir/Pass/PassOptions.h"
+
+namespace sparsa {
+
+/// Options of the CPU pipelines; the driver fills them from its flags.
+struct SparsaCPUPipelineOptions
+    : public mlir::PassPipelineOptions<SparsaCPUPipelineOptions> {
+  Option<int64_t> minWeightBytes{
+      *this, "min-weight-bytes",
+      llvm::cl::desc("Constants of at least this size go to the weights file"),
+      llvm::cl::init(4096)};
+  Option<int64_t> parallelTasks{
+      *this, "parallel-tasks",
+      llvm::cl::desc("Target number of parallel tiles per op (0 disables threading)"),
+      llvm::cl::init(16)};
+  Option<std::string> disableFusion{
+      *this, "disable-fusion",
+      llvm::cl::desc("Comma-separated fusion families to skip"),
+      llvm::cl::init("")};
+};
+
+/// Stage 1, on `onnx` IR: fusion families and compile-time weight layout.
+/// The result is what `--emit=mlir-fused` prints.
+void buildSparsaFusionPipeline(mlir::OpPassManager &pm,
+                               const SparsaCPUPipelineOptions &options);
+
+/// Stage 2: large constants become weight arguments of the entry function.
+void buildSparsaOutlineWeightsPipeline(mlir::OpPassManager &pm,
+                                       const SparsaCPUPipelineOptions &options);
+
+/// Stage 3: `onnx` + tensors down to the LLVM dialect for the CPU. The
+/// result is what `--emit=mlir-lowered` prints.
+void buildSparsaCPULoweringPipeline(mlir::OpPassManager &pm,
+                                    const SparsaCPUPipelineOptions &options);
+
+/// Registers `sparsa-cpu-pipeline` (all three stages) and
+/// `sparsa-cpu-lowering-pipeline` (stage 3 alone) for sparsa-opt.
+void registerSparsaPipelines();
+
+} // namespace sparsa
+
+#endif // SPARSA_PIPELINES_PIPELINES_H

@@ -1,0 +1,36 @@
+//===- Passes.h - Sparsa transformation passes ------------------*- C++ -*-===//
+//
+// SPDX-License-Identifier: Apache-2.0
+//
+//===----------------------------------------------------------------------===//
+//
+// Declares the transformation passes of Sparsa (weight preparation, CPU
+// loop shaping).
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef SPARSA_TRANSFORMS_PASSES_H
+#define SPARSA_TRANSFORMS_PASSES_H
+
+#include "mlir/Dialect/Affine/IR/AffineOps.h"
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/IR/BuiltinOps.h"
+#include "mlir/Pass/Pass.h"
+
+namespace sparsa {
+
+#define GEN_PASS_DECL
+#include "sparsa/Transforms/Passes.h.inc"
+
+#define GEN_PASS_REGISTRATION
+#include "sparsa/Transforms/Passes.h.inc"
+
+/// Name of the function argument attribute holding a weight's data.
+inline constexpr llvm::StringLiteral kWeightAttrName = "sparsa.weight";
+
+} // namespace sparsa
+
+#endif // SPARSA_TRANSFORMS_PASSES_H

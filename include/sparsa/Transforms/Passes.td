@@ -1,0 +1,90 @@
+//===- Passes.td - Sparsa transformation passes ------------*- tablegen -*-===//
+//
+// SPDX-License-Identifier: Apache-2.0
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef SPARSA_TRANSFORMS_PASSES_TD
+#define SPARSA_TRANSFORMS_PASSES_TD
+
+include "mlir/Pass/PassBase.td"
+
+def PrepackWeightsPass : Pass<"sparsa-prepack-weights", "mlir::func::FuncOp"> {
+  let summary = "Change constant weight layouts at compile time where it pays";
+  let description = [{
+    Folds `onnx.Transpose` of a constant into a transposed constant, and
+    rewrites `onnx.Gemm` with `transB = 1` and a constant B into `transB = 0`
+    with B transposed at compile time, so the CPU kernel streams B row by row
+    (contiguous along N) instead of reducing along strided memory.
+
+    Before:
+    ```mlir
+    %y = onnx.Gemm %x, %w {transB = 1 : si64} : (tensor<1x64xf32>, tensor<32x64xf32>) -> tensor<1x32xf32>
+    ```
+    After:
+    ```mlir
+    %wt = onnx.Constant {value = dense_resource<...> : tensor<64x32xf32>} : () -> tensor<64x32xf32>
+    %y = onnx.Gemm %x, %wt : (tensor<1x64xf32>, tensor<64x32xf32>) -> tensor<1x32xf32>
+    ```
+  }];
+  let statistics = [
+    Statistic<"numPrepacked", "num-prepacked", "Constant weights transposed">
+  ];
+}
+
+def OutlineWeightsPass : Pass<"sparsa-outline-weights", "mlir::ModuleOp"> {
+  let summary = "Turn large constants into weight arguments of the entry function";
+  let description = [{
+    Every `onnx.Constant` of at least `min-bytes` bytes becomes a new trailing
+    argument of the function that uses it, tagged `sparsa.weight` with the
+    constant's data. The CPU emitter writes these arguments' data into the
+    sidecar weights file that the runtime mmaps, so weights are neither
+    compiled into the object nor copied at load. Every argument is also
+    marked `bufferization.writable = false`: inputs belong to the caller and
+    weights are mapped read-only, so nothing may be updated in place.
+
+    Before:
+    ```mlir
+    func.func @main(%x: tensor<1x64xf32>) -> tensor<1x32xf32> {
+      %w = onnx.Constant {value = dense_resource<w> : tensor<64x32xf32>} : () -> tensor<64x32xf32>
+    ```
+    After:
+    ```mlir
+    func.func @main(%x: tensor<1x64xf32>, %w: tensor<64x32xf32> {sparsa.weight = dense_resource<w> : tensor<64x32xf32>}) -> tensor<1x32xf32> {
+    ```
+  }];
+  let options = [
+    Option<"minBytes", "min-bytes", "int64_t", /*default=*/"4096",
+           "Smallest constant (in bytes) moved out of the code">
+  ];
+  let statistics = [
+    Statistic<"numOutlined", "num-outlined", "Constants turned into weights">
+  ];
+}
+
+def CPUTileParallelPass
+    : Pass<"sparsa-cpu-tile-parallel", "mlir::func::FuncOp"> {
+  let summary = "Order loops for contiguous inner access and tile them across threads";
+  let description = [{
+    For each `linalg.generic` on tensors:
+    1. If the innermost loop is a reduction while the output's innermost
+       dimension is a parallel loop that some input also reads contiguously
+       (the matmul `m, n, k` order), interchange so that dimension is
+       innermost (`m, k, n`): the inner loop then streams a weight row and
+       vectorizes without a horizontal reduction.
+    2. Tile the parallel loop with the largest static extent into an
+       `scf.forall` (later OpenMP), with about `tasks` tiles whose size is a
+       multiple of 16. Ops with fewer than `min-work` elements of iteration
+       space are left alone: threading them costs more than it saves.
+  }];
+  let options = [
+    Option<"tasks", "tasks", "int64_t", /*default=*/"16",
+           "Target number of parallel tiles per op">,
+    Option<"minWork", "min-work", "int64_t", /*default=*/"32768",
+           "Smallest iteration space (product of static loop extents) to parallelize">
+  ];
+  let dependentDialects = ["mlir::scf::SCFDialect", "mlir::tensor::TensorDialect",
+                           "mlir::affine::AffineDialect", "mlir::arith::ArithDialect"];
+}
+
+#endif // SPARSA_TRANSFORMS_PASSES_TD

@@ -1,0 +1,436 @@
+//===- ONNXOps.cpp - ONNX dialect ops, verifiers and folders ---*- C++ -*-===//
+//
+// SPDX-License-Identifier: Apache-2.0
+//
+//===----------------------------------------------------------------------===//
+//
+// Implements the `onnx` dialect: registration, the verifiers that check what
+// ONNX's own operator specification requires, and the trivial folders.
+//
+//===----------------------------------------------------------------------===//
+
+#include "sparsa/Dialect/ONNX/IR/ONNXOps.h"
+
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/DialectImplementation.h"
+#include "mlir/IR/OpImplementation.h"
+#include "mlir/IR/TypeUtilities.h"
+#include "llvm/ADT/STLExtras.h"
+#include "llvm/ADT/SmallSet.h"
+
+using namespace mlir;
+using namespace sparsa::onnx;
+
+#include "sparsa/Dialect/ONNX/IR/ONNXOpsDialect.cpp.inc"
+
+void ONNXDialect::initialize() {
+  addOperations<
+#define GET_OP_LIST
+#include "sparsa/Dialect/ONNX/IR/ONNXOps.cpp.inc"
+      >();
+}
+
+//===----------------------------------------------------------------------===//
+// Helpers
+//===----------------------------------------------------------------------===//
+
+Type sparsa::onnx::getElementTypeForONNXDataType(MLIRContext *ctx, int64_t dt) {
+  Builder b(ctx);
+  switch (dt) {
+  case 1: return b.getF32Type();
+  case 2: return IntegerType::get(ctx, 8, IntegerType::Unsigned);
+  case 3: return b.getIntegerType(8);
+  case 4: return IntegerType::get(ctx, 16, IntegerType::Unsigned);
+  case 5: return b.getIntegerType(16);
+  case 6: return b.getIntegerType(32);
+  case 7: return b.getIntegerType(64);
+  case 9: return b.getI1Type();
+  case 10: return b.getF16Type();
+  case 11: return b.getF64Type();
+  case 12: return IntegerType::get(ctx, 32, IntegerType::Unsigned);
+  case 13: return IntegerType::get(ctx, 64, IntegerType::Unsigned);
+  case 16: return b.getBF16Type();
+  default: return Type();
+  }
+}
+
+FailureOr<SmallVector<int64_t>> sparsa::onnx::getConstantI64Values(Value value) {
+  auto cst = value.getDefiningOp<ConstantOp>();
+  if (!cst)
+    return failure();
+  auto elements = dyn_cast<ElementsAttr>(cst.getValue());
+  if (!elements || !elements.getElementType().isInteger(64))
+    return failure();
+  // dense_resource blobs do not implement the typed value iterators, so read
+  // the raw little-endian bytes for them.
+  if (auto res = dyn_cast<DenseResourceElementsAttr>(elements)) {
+    AsmResourceBlob *blob = res.getRawHandle().getBlob();
+    if (!blob)
+      return failure();
+    ArrayRef<char> data = blob->getData();
+    int64_t n = elements.getNumElements();
+    if (static_cast<int64_t>(data.size()) != n * 8)
+      return failure();
+    SmallVector<int64_t> values(n);
+    std::memcpy(values.data(), data.data(), n * 8);
+    return values;
+  }
+  auto dense = dyn_cast<DenseIntElementsAttr>(elements);
+  if (!dense)
+    return failure();
+  SmallVector<int64_t> values;
+  for (const APInt &v : dense.getValues<APInt>())
+    values.push_back(v.getSExtValue());
+  return values;
+}
+
+FailureOr<ArrayRef<char>>
+sparsa::onnx::getConstantBytes(ElementsAttr attr, SmallVectorImpl<char> &storage) {
+  auto type = cast<ShapedType>(attr.getType());
+  unsigned bits = type.getElementTypeBitWidth();
+  if (bits % 8 != 0)
+    return failure();
+  size_t expected = static_cast<size_t>(type.getNumElements()) * (bits / 8);
+  if (auto res = dyn_cast<DenseResourceElementsAttr>(attr)) {
+    AsmResourceBlob *blob = res.getRawHandle().getBlob();
+    if (!blob || blob->getData().size() != expected)
+      return failure();
+    return blob->getData();
+  }
+  auto dense = dyn_cast<DenseElementsAttr>(attr);
+  if (!dense)
+    return failure();
+  ArrayRef<char> raw = dense.getRawData();
+  if (!dense.isSplat())
+    return raw.size() == expected ? FailureOr<ArrayRef<char>>(raw)
+                                  : FailureOr<ArrayRef<char>>(failure());
+  storage.clear();
+  storage.reserve(expected);
+  for (int64_t i = 0, e = type.getNumElements(); i < e; ++i)
+    storage.append(raw.begin(), raw.begin() + bits / 8);
+  return ArrayRef<char>(storage);
+}
+
+FailureOr<SmallVector<int64_t>>
+sparsa::onnx::broadcastShapes(ArrayRef<int64_t> lhs, ArrayRef<int64_t> rhs) {
+  size_t rank = std::max(lhs.size(), rhs.size());
+  SmallVector<int64_t> out(rank);
+  for (size_t i = 0; i < rank; ++i) {
+    int64_t l = i < rank - lhs.size() ? 1 : lhs[i - (rank - lhs.size())];
+    int64_t r = i < rank - rhs.size() ? 1 : rhs[i - (rank - rhs.size())];
+    if (l == 1)
+      out[i] = r;
+    else if (r == 1)
+      out[i] = l;
+    else if (ShapedType::isDynamic(l))
+      out[i] = r;
+    else if (ShapedType::isDynamic(r) || l == r)
+      out[i] = l;
+    else
+      return failure();
+  }
+  return out;
+}
+
+/// Prints a shape as `2x?x8` for diagnostics.
+static std::string shapeStr(ArrayRef<int64_t> shape) {
+  std::string s;
+  llvm::raw_string_ostream os(s);
+  llvm::interleave(
+      shape, os,
+      [&](int64_t d) {
+        if (ShapedType::isDynamic(d))
+          os << "?";
+        else
+          os << d;
+      },
+      "x");
+  if (shape.empty())
+    os << "scalar";
+  return s;
+}
+
+/// Normalizes |axis| into [0, rank); fails when out of [-rank, rank).
+static FailureOr<int64_t> normalizeAxis(int64_t axis, int64_t rank) {
+  if (axis < -rank || axis >= rank)
+    return failure();
+  return axis < 0 ? axis + rank : axis;
+}
+
+static bool compatibleDims(int64_t a, int64_t b) {
+  return ShapedType::isDynamic(a) || ShapedType::isDynamic(b) || a == b;
+}
+
+//===----------------------------------------------------------------------===//
+// ConstantOp / IdentityOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult ConstantOp::verify() {
+  Type valueType = getValue().getType();
+  if (valueType != getOutput().getType())
+    return emitOpError("expected value type (")
+           << valueType << ") to match result type (" << getOutput().getType()
+           << ")";
+  return success();
+}
+
+OpFoldResult ConstantOp::fold(FoldAdaptor) { return getValue(); }
+
+LogicalResult IdentityOp::verify() {
+  if (failed(verifyCompatibleShape(getInput().getType(), getOutput().getType())) ||
+      getElementTypeOrSelf(getInput()) != getElementTypeOrSelf(getOutput()))
+    return emitOpError("expected result type (")
+           << getOutput().getType() << ") to be compatible with input type ("
+           << getInput().getType() << ")";
+  return success();
+}
+
+OpFoldResult IdentityOp::fold(FoldAdaptor) {
+  if (getInput().getType() == getOutput().getType())
+    return getInput();
+  return {};
+}
+
+//===----------------------------------------------------------------------===//
+// MatMulOp / GemmOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult MatMulOp::verify() {
+  Type lhsElt = getElementTypeOrSelf(getA()), rhsElt = getElementTypeOrSelf(getB());
+  if (lhsElt != rhsElt)
+    return emitOpError("expected operand element types to match (")
+           << lhsElt << " vs " << rhsElt << ")";
+  auto lhs = dyn_cast<RankedTensorType>(getA().getType());
+  auto rhs = dyn_cast<RankedTensorType>(getB().getType());
+  if (!lhs || !rhs)
+    return success();
+  if (lhs.getRank() == 0 || rhs.getRank() == 0)
+    return emitOpError("expected operands of rank >= 1 (got ")
+           << lhs.getRank() << " and " << rhs.getRank() << ")";
+  int64_t kl = lhs.getShape().back();
+  int64_t kr = rhs.getRank() == 1 ? rhs.getDimSize(0)
+                                  : rhs.getDimSize(rhs.getRank() - 2);
+  if (!compatibleDims(kl, kr))
+    return emitOpError("expected contracting dimensions to match (")
+           << kl << " vs " << kr << ")";
+  return success();
+}
+
+LogicalResult GemmOp::verify() {
+  auto a = dyn_cast<RankedTensorType>(getA().getType());
+  auto b = dyn_cast<RankedTensorType>(getB().getType());
+  if (getElementTypeOrSelf(getA()) != getElementTypeOrSelf(getB()))
+    return emitOpError("expected operand element types to match (")
+           << getElementTypeOrSelf(getA()) << " vs "
+           << getElementTypeOrSelf(getB()) << ")";
+  if (!a || !b)
+    return success();
+  if (a.getRank() != 2 || b.getRank() != 2)
+    return emitOpError("expected rank-2 A and B (got ")
+           << a.getRank() << " and " << b.getRank() << ")";
+  int64_t ka = a.getDimSize(getTransA() ? 0 : 1);
+  int64_t kb = b.getDimSize(getTransB() ? 1 : 0);
+  if (!compatibleDims(ka, kb))
+    return emitOpError("expected contracting dimensions to match (")
+           << ka << " vs " << kb << ")";
+  if (getC()) {
+    auto c = dyn_cast<RankedTensorType>(getC().getType());
+    int64_t m = a.getDimSize(getTransA() ? 1 : 0);
+    int64_t n = b.getDimSize(getTransB() ? 0 : 1);
+    if (c && (c.getRank() > 2 ||
+              failed(broadcastShapes({m, n}, c.getShape())) ||
+              broadcastShapes({m, n}, c.getShape())->size() != 2 ||
+              !llvm::all_of(llvm::zip(*broadcastShapes({m, n}, c.getShape()),
+                                      ArrayRef<int64_t>{m, n}),
+                            [](auto p) {
+                              return compatibleDims(std::get<0>(p),
+                                                    std::get<1>(p));
+                            })))
+      return emitOpError("expected C of shape ")
+             << shapeStr(c.getShape())
+             << " to broadcast unidirectionally to " << shapeStr({m, n});
+  }
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// Element-wise binary ops
+//===----------------------------------------------------------------------===//
+
+/// Shared verifier of Add/Sub/Mul/Div: same element type, broadcastable
+/// shapes, and a result of the broadcast rank.
+static LogicalResult verifyBinary(Operation *op) {
+  Value lhs = op->getOperand(0), rhs = op->getOperand(1);
+  Type lhsElt = getElementTypeOrSelf(lhs), rhsElt = getElementTypeOrSelf(rhs);
+  if (lhsElt != rhsElt)
+    return op->emitOpError("expected operand element types to match (")
+           << lhsElt << " vs " << rhsElt << ")";
+  if (getElementTypeOrSelf(op->getResult(0)) != lhsElt)
+    return op->emitOpError("expected result element type (")
+           << getElementTypeOrSelf(op->getResult(0))
+           << ") to match operand element type (" << lhsElt << ")";
+  auto lt = dyn_cast<RankedTensorType>(lhs.getType());
+  auto rt = dyn_cast<RankedTensorType>(rhs.getType());
+  if (!lt || !rt)
+    return success();
+  auto shape = broadcastShapes(lt.getShape(), rt.getShape());
+  if (failed(shape))
+    return op->emitOpError("operand shapes (")
+           << shapeStr(lt.getShape()) << " and " << shapeStr(rt.getShape())
+           << ") are not broadcast-compatible";
+  auto res = dyn_cast<RankedTensorType>(op->getResult(0).getType());
+  if (res && res.getRank() != static_cast<int64_t>(shape->size()))
+    return op->emitOpError("expected result rank ")
+           << shape->size() << " (got " << res.getRank() << ")";
+  return success();
+}
+
+LogicalResult AddOp::verify() { return verifyBinary(*this); }
+LogicalResult SubOp::verify() { return verifyBinary(*this); }
+LogicalResult MulOp::verify() { return verifyBinary(*this); }
+LogicalResult DivOp::verify() { return verifyBinary(*this); }
+
+//===----------------------------------------------------------------------===//
+// SoftmaxOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult SoftmaxOp::verify() {
+  auto type = dyn_cast<RankedTensorType>(getInput().getType());
+  if (type && failed(normalizeAxis(getAxis(), type.getRank())))
+    return emitOpError("axis ") << getAxis() << " is out of range for rank "
+                                << type.getRank();
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// Shape manipulation
+//===----------------------------------------------------------------------===//
+
+LogicalResult ReshapeOp::verify() {
+  auto shapeType = dyn_cast<RankedTensorType>(getShape().getType());
+  if (shapeType && shapeType.getRank() != 1)
+    return emitOpError("expected shape to be a 1-D tensor (got rank ")
+           << shapeType.getRank() << ")";
+  auto values = getConstantI64Values(getShape());
+  if (succeeded(values)) {
+    if (llvm::count(*values, -1) > 1)
+      return emitOpError("shape may contain at most one -1");
+    auto res = dyn_cast<RankedTensorType>(getReshaped().getType());
+    if (res && res.getRank() != static_cast<int64_t>(values->size()))
+      return emitOpError("expected result rank ")
+             << values->size() << " (got " << res.getRank() << ")";
+  }
+  if (getElementTypeOrSelf(getData()) != getElementTypeOrSelf(getReshaped()))
+    return emitOpError("expected result element type to match data");
+  return success();
+}
+
+SmallVector<int64_t> TransposeOp::getPermutation() {
+  if (auto perm = getPerm())
+    return SmallVector<int64_t>(perm->begin(), perm->end());
+  auto type = cast<RankedTensorType>(getData().getType());
+  return llvm::to_vector(llvm::reverse(llvm::seq<int64_t>(0, type.getRank())));
+}
+
+LogicalResult TransposeOp::verify() {
+  auto type = dyn_cast<RankedTensorType>(getData().getType());
+  if (!type || !getPerm())
+    return success();
+  ArrayRef<int64_t> perm = *getPerm();
+  if (static_cast<int64_t>(perm.size()) != type.getRank())
+    return emitOpError("expected perm of size ")
+           << type.getRank() << " (got " << perm.size() << ")";
+  llvm::SmallSet<int64_t, 8> seen;
+  for (int64_t p : perm)
+    if (p < 0 || p >= type.getRank() || !seen.insert(p).second)
+      return emitOpError("perm is not a permutation of [0, ")
+             << type.getRank() << ")";
+  if (auto res = dyn_cast<RankedTensorType>(getTransposed().getType()))
+    for (auto [i, p] : llvm::enumerate(perm))
+      if (!compatibleDims(res.getDimSize(i), type.getDimSize(p)))
+        return emitOpError("result dimension ")
+               << i << " (" << res.getDimSize(i) << ") does not match input dimension "
+               << p << " (" << type.getDimSize(p) << ")";
+  return success();
+}
+
+LogicalResult CastOp::verify() {
+  Type target = getElementTypeForONNXDataType(getContext(), getTo());
+  if (!target)
+    return emitOpError("unsupported target data type ") << getTo();
+  if (getElementTypeOrSelf(getOutput()) != target)
+    return emitOpError("expected result element type (")
+           << getElementTypeOrSelf(getOutput()) << ") to match 'to' (" << target
+           << ")";
+  return success();
+}
+
+LogicalResult UnsqueezeOp::verify() {
+  auto axes = getConstantI64Values(getAxes());
+  auto in = dyn_cast<RankedTensorType>(getData().getType());
+  auto out = dyn_cast<RankedTensorType>(getExpanded().getType());
+  if (failed(axes) || !in || !out)
+    return success();
+  if (out.getRank() != in.getRank() + static_cast<int64_t>(axes->size()))
+    return emitOpError("expected result rank ")
+           << in.getRank() + axes->size() << " (got " << out.getRank() << ")";
+  llvm::SmallSet<int64_t, 8> seen;
+  for (int64_t a : *axes) {
+    auto norm = normalizeAxis(a, out.getRank());
+    if (failed(norm) || !seen.insert(*norm).second)
+      return emitOpError("axis ") << a << " is out of range or repeated";
+  }
+  return success();
+}
+
+LogicalResult SqueezeOp::verify() {
+  auto in = dyn_cast<RankedTensorType>(getData().getType());
+  if (!in || !getAxes())
+    return success();
+  auto axes = getConstantI64Values(getAxes());
+  if (failed(axes))
+    return success();
+  for (int64_t a : *axes) {
+    auto norm = normalizeAxis(a, in.getRank());
+    if (failed(norm))
+      return emitOpError("axis ") << a << " is out of range for rank "
+                                  << in.getRank();
+    int64_t d = in.getDimSize(*norm);
+    if (!ShapedType::isDynamic(d) && d != 1)
+      return emitOpError("cannot squeeze dimension ")
+             << *norm << " of size " << d;
+  }
+  return success();
+}
+
+LogicalResult ConcatOp::verify() {
+  if (getInputs().empty())
+    return emitOpError("expected at least one input");
+  auto first = dyn_cast<RankedTensorType>(getInputs().front().getType());
+  if (!first)
+    return success();
+  auto axis = normalizeAxis(getAxis(), first.getRank());
+  if (failed(axis))
+    return emitOpError("axis ") << getAxis() << " is out of range for rank "
+                                << first.getRank();
+  for (Value v : getInputs().drop_front()) {
+    auto t = dyn_cast<RankedTensorType>(v.getType());
+    if (!t)
+      continue;
+    if (t.getElementType() != first.getElementType())
+      return emitOpError("expected all inputs to have element type ")
+             << first.getElementType();
+    if (t.getRank() != first.getRank())
+      return emitOpError("expected all inputs to have rank ")
+             << first.getRank() << " (got " << t.getRank() << ")";
+    for (int64_t i = 0; i < t.getRank(); ++i)
+      if (i != *axis && !compatibleDims(t.getDimSize(i), first.getDimSize(i)))
+        return emitOpError("input shapes ")
+               << shapeStr(first.getShape()) << " and " << shapeStr(t.getShape())
+               << " differ outside the concatenation axis";
+  }
+  return success();
+}
+
+#define GET_OP_CLASSES
+#include "sparsa/Dialect/ONNX/IR/ONNXOps.cpp.inc"

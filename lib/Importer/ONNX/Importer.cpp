@@ -1,0 +1,757 @@
+//===- Importer.cpp - ONNX protobuf/text to the onnx dialect ---*- C++ -*-===//
+//
+// SPDX-License-Identifier: Apache-2.0
+//
+//===----------------------------------------------------------------------===//
+//
+// Reads a model with the official ONNX C++ library, runs ONNX shape
+// inference, and emits one `onnx` op per node through a (op type, since
+// version) handler table. Initializers become `dense_resource` constants;
+// graph inputs and outputs become the signature of @main_graph. Every op is
+// located at its node's name.
+//
+//===----------------------------------------------------------------------===//
+
+#include "sparsa/Importer/ONNX/Importer.h"
+#include "sparsa/Dialect/ONNX/IR/ONNXOps.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/IR/AsmState.h"
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/Diagnostics.h"
+#include "llvm/ADT/StringMap.h"
+#include "llvm/ADT/StringSet.h"
+#include "mlir/IR/Verifier.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/MemoryBuffer.h"
+#include "llvm/Support/Path.h"
+
+#include "onnx/defs/parser.h"
+#include "onnx/onnx_pb.h"
+#include "onnx/shape_inference/implementation.h"
+#include "onnx/version_converter/convert.h"
+
+#include <fstream>
+
+using namespace mlir;
+namespace onnx_ir = sparsa::onnx;
+namespace proto = ::onnx;
+
+namespace {
+
+/// Lowest default-domain opset whose semantics the handlers implement;
+/// older models are upgraded with ONNX's version converter.
+constexpr int64_t kMinOpset = 13;
+
+//===----------------------------------------------------------------------===//
+// Import state
+//===----------------------------------------------------------------------===//
+
+class GraphImporter;
+
+/// One node being imported: its operands, attributes and location.
+struct NodeContext {
+  GraphImporter &importer;
+  const proto::NodeProto &node;
+  Location loc;
+  OpBuilder &b;
+  int64_t opset;
+
+  /// Operand |i|, or a null value when absent (optional input left empty).
+  Value operand(int i) const;
+  size_t numOperands() const { return node.input_size(); }
+  Type resultType(int i = 0) const;
+
+  const proto::AttributeProto *attr(StringRef name) const {
+    for (const auto &a : node.attribute())
+      if (a.name() == name)
+        return &a;
+    return nullptr;
+  }
+  int64_t intAttr(StringRef name, int64_t dflt) const {
+    auto *a = attr(name);
+    return a ? a->i() : dflt;
+  }
+  float floatAttr(StringRef name, float dflt) const {
+    auto *a = attr(name);
+    return a ? a->f() : dflt;
+  }
+  std::optional<SmallVector<int64_t>> intsAttr(StringRef name) const {
+    auto *a = attr(name);
+    if (!a)
+      return std::nullopt;
+    return SmallVector<int64_t>(a->ints().begin(), a->ints().end());
+  }
+  IntegerAttr si64(int64_t v) const {
+    return b.getIntegerAttr(b.getIntegerType(64, /*isSigned=*/true), v);
+  }
+  /// A constant 1-D i64 tensor (for attributes that became inputs).
+  Value i64Constant(ArrayRef<int64_t> values) const {
+    auto type = RankedTensorType::get({(int64_t)values.size()}, b.getI64Type());
+    return onnx_ir::ConstantOp::create(b, loc, type,
+                                       DenseIntElementsAttr::get(type, values));
+  }
+  InFlightDiagnostic error() const {
+    return emitError(loc) << "onnx." << node.op_type() << ": ";
+  }
+};
+
+using Handler = FailureOr<Value> (*)(NodeContext &);
+
+/// A handler valid from opset |sinceVersion| on.
+struct HandlerEntry {
+  int64_t sinceVersion;
+  Handler handler;
+};
+
+//===----------------------------------------------------------------------===//
+// Handlers, one named function per op
+//===----------------------------------------------------------------------===//
+
+template <typename OpTy>
+static FailureOr<Value> importUnary(NodeContext &n) {
+  return OpTy::create(n.b, n.loc, n.resultType(), n.operand(0)).getResult();
+}
+
+template <typename OpTy>
+static FailureOr<Value> importBinary(NodeContext &n) {
+  return OpTy::create(n.b, n.loc, n.resultType(), n.operand(0), n.operand(1))
+      .getResult();
+}
+
+static FailureOr<Value> importGemm(NodeContext &n) {
+  return onnx_ir::GemmOp::create(
+             n.b, n.loc, n.resultType(), n.operand(0), n.operand(1),
+             n.numOperands() > 2 ? n.operand(2) : Value(),
+             n.b.getF32FloatAttr(n.floatAttr("alpha", 1.0f)),
+             n.b.getF32FloatAttr(n.floatAttr("beta", 1.0f)),
+             n.si64(n.intAttr("transA", 0)), n.si64(n.intAttr("transB", 0)))
+      .getResult();
+}
+
+static FailureOr<Value> importSoftmax(NodeContext &n) {
+  // Opset 13 changed Softmax from "flatten trailing dims at axis (default 1)"
+  // to "one axis (default -1)"; models below 13 were upgraded at load.
+  return onnx_ir::SoftmaxOp::create(n.b, n.loc, n.resultType(), n.operand(0),
+                                    n.si64(n.intAttr("axis", -1)))
+      .getResult();
+}
+
+static FailureOr<Value> importReshape(NodeContext &n) {
+  return onnx_ir::ReshapeOp::create(n.b, n.loc, n.resultType(), n.operand(0),
+                                    n.operand(1),
+                                    n.si64(n.intAttr("allowzero", 0)))
+      .getResult();
+}
+
+static FailureOr<Value> importTranspose(NodeContext &n) {
+  auto perm = n.intsAttr("perm");
+  return onnx_ir::TransposeOp::create(
+             n.b, n.loc, n.resultType(), n.operand(0),
+             perm ? n.b.getDenseI64ArrayAttr(*perm) : DenseI64ArrayAttr())
+      .getResult();
+}
+
+static FailureOr<Value> importCast(NodeContext &n) {
+  int64_t to = n.intAttr("to", 0);
+  if (!onnx_ir::getElementTypeForONNXDataType(n.b.getContext(), to))
+    return n.error() << "unsupported target data type " << to, failure();
+  return onnx_ir::CastOp::create(n.b, n.loc, n.resultType(), n.operand(0),
+                                 n.si64(to), n.si64(n.intAttr("saturate", 1)))
+      .getResult();
+}
+
+static FailureOr<Value> importUnsqueeze(NodeContext &n) {
+  // Opset 13 moved `axes` from an attribute to an input.
+  Value axes = n.numOperands() > 1 ? n.operand(1) : Value();
+  if (!axes) {
+    auto attr = n.intsAttr("axes");
+    if (!attr)
+      return n.error() << "missing axes", failure();
+    axes = n.i64Constant(*attr);
+  }
+  return onnx_ir::UnsqueezeOp::create(n.b, n.loc, n.resultType(), n.operand(0),
+                                      axes)
+      .getResult();
+}
+
+static FailureOr<Value> importSqueeze(NodeContext &n) {
+  Value axes = n.numOperands() > 1 ? n.operand(1) : Value();
+  if (!axes)
+    if (auto attr = n.intsAttr("axes"))
+      axes = n.i64Constant(*attr);
+  return onnx_ir::SqueezeOp::create(n.b, n.loc, n.resultType(), n.operand(0),
+                                    axes)
+      .getResult();
+}
+
+static FailureOr<Value> importConcat(NodeContext &n) {
+  SmallVector<Value> inputs;
+  for (size_t i = 0; i < n.numOperands(); ++i)
+    inputs.push_back(n.operand(i));
+  if (!n.attr("axis"))
+    return n.error() << "missing required attribute 'axis'", failure();
+  return onnx_ir::ConcatOp::create(n.b, n.loc, n.resultType(), inputs,
+                                   n.si64(n.intAttr("axis", 0)))
+      .getResult();
+}
+
+FailureOr<Value> importConstantNode(NodeContext &n);
+
+/// The handler table: op type -> handlers by since-version (ascending).
+static const llvm::StringMap<SmallVector<HandlerEntry, 1>> &handlerTable() {
+  static const llvm::StringMap<SmallVector<HandlerEntry, 1>> table = [] {
+    llvm::StringMap<SmallVector<HandlerEntry, 1>> t;
+    auto onOp = [&](StringRef name, int64_t since, Handler h) {
+      t[name].push_back({since, h});
+    };
+    onOp("Add", 7, importBinary<onnx_ir::AddOp>);
+    onOp("Cast", 6, importCast);
+    onOp("Concat", 4, importConcat);
+    onOp("Constant", 1, importConstantNode);
+    onOp("Div", 7, importBinary<onnx_ir::DivOp>);
+    onOp("Gemm", 7, importGemm);
+    onOp("Identity", 1, importUnary<onnx_ir::IdentityOp>);
+    onOp("MatMul", 1, importBinary<onnx_ir::MatMulOp>);
+    onOp("Mul", 7, importBinary<onnx_ir::MulOp>);
+    onOp("Relu", 6, importUnary<onnx_ir::ReluOp>);
+    onOp("Reshape", 5, importReshape);
+    onOp("Sigmoid", 6, importUnary<onnx_ir::SigmoidOp>);
+    onOp("Softmax", 13, importSoftmax);
+    onOp("Squeeze", 1, importSqueeze);
+    onOp("Sub", 7, importBinary<onnx_ir::SubOp>);
+    onOp("Tanh", 6, importUnary<onnx_ir::TanhOp>);
+    onOp("Transpose", 1, importTranspose);
+    onOp("Unsqueeze", 1, importUnsqueeze);
+    return t;
+  }();
+  return table;
+}
+
+//===----------------------------------------------------------------------===//
+// GraphImporter
+//===----------------------------------------------------------------------===//
+
+class GraphImporter {
+public:
+  GraphImporter(MLIRContext *ctx, StringRef modelPath)
+      : ctx(ctx), b(ctx), modelPath(modelPath) {}
+
+  OwningOpRef<ModuleOp> import(proto::ModelProto &model);
+
+  Location nodeLoc(const proto::NodeProto &node) {
+    StringRef name = node.name();
+    if (name.empty() && node.output_size() > 0)
+      name = node.output(0);
+    return NameLoc::get(b.getStringAttr(name));
+  }
+  Location fileLoc() { return FileLineColLoc::get(ctx, modelPath, 0, 0); }
+
+  /// MLIR type of an ONNX TypeProto; null when it is not a tensor of a
+  /// supported element type.
+  Type convertType(const proto::TypeProto &type);
+
+  FailureOr<Value> importTensor(const proto::TensorProto &tensor, Location loc,
+                                ShapedType expected = {});
+
+  MLIRContext *ctx;
+  OpBuilder b;
+  std::string modelPath;
+  llvm::StringMap<Value> values;
+  llvm::StringMap<const proto::TypeProto *> valueTypes;
+  const proto::NodeProto *currentNode = nullptr;
+};
+
+} // namespace
+
+Value NodeContext::operand(int i) const {
+  if (i >= node.input_size() || node.input(i).empty())
+    return Value();
+  return importer.values.lookup(node.input(i));
+}
+
+Type NodeContext::resultType(int i) const {
+  auto it = importer.valueTypes.find(node.output(i));
+  if (it == importer.valueTypes.end())
+    return Type();
+  return importer.convertType(*it->second);
+}
+
+namespace {
+FailureOr<Value> importConstantNode(NodeContext &n) {
+  if (auto *a = n.attr("value"))
+    return n.importer.importTensor(a->t(), n.loc);
+  auto f32 = n.b.getF32Type();
+  auto i64 = n.b.getI64Type();
+  auto make = [&](ShapedType t, DenseElementsAttr v) {
+    return onnx_ir::ConstantOp::create(n.b, n.loc, t, v).getResult();
+  };
+  if (auto *a = n.attr("value_float")) {
+    auto t = RankedTensorType::get({}, f32);
+    return make(t, DenseElementsAttr::get(t, a->f()));
+  }
+  if (auto *a = n.attr("value_floats")) {
+    SmallVector<float> v(a->floats().begin(), a->floats().end());
+    auto t = RankedTensorType::get({(int64_t)v.size()}, f32);
+    return make(t, DenseElementsAttr::get(t, ArrayRef<float>(v)));
+  }
+  if (auto *a = n.attr("value_int")) {
+    auto t = RankedTensorType::get({}, i64);
+    return make(t, DenseElementsAttr::get(t, (int64_t)a->i()));
+  }
+  if (auto *a = n.attr("value_ints")) {
+    SmallVector<int64_t> v(a->ints().begin(), a->ints().end());
+    auto t = RankedTensorType::get({(int64_t)v.size()}, i64);
+    return make(t, DenseElementsAttr::get(t, ArrayRef<int64_t>(v)));
+  }
+  return n.error() << "only value, value_float(s) and value_int(s) are supported",
+         failure();
+}
+} // namespace
+
+Type GraphImporter::convertType(const proto::TypeProto &type) {
+  if (!type.has_tensor_type())
+    return Type();
+  const auto &tt = type.tensor_type();
+  Type elt = onnx_ir::getElementTypeForONNXDataType(ctx, tt.elem_type());
+  if (!elt)
+    return Type();
+  if (!tt.has_shape())
+    return UnrankedTensorType::get(elt);
+  SmallVector<int64_t> shape;
+  for (const auto &d : tt.shape().dim())
+    shape.push_back(d.has_dim_value() ? d.dim_value() : ShapedType::kDynamic);
+  return RankedTensorType::get(shape, elt);
+}
+
+/// Reads external data for |tensor| from a file inside the model's folder.
+static FailureOr<std::string> readExternalData(const proto::TensorProto &tensor,
+                                               StringRef modelPath,
+                                               Location loc) {
+  std::string location;
+  uint64_t offset = 0, length = 0;
+  bool hasLength = false;
+  for (const auto &kv : tensor.external_data()) {
+    if (kv.key() == "location")
+      location = kv.value();
+    else if (kv.key() == "offset")
+      offset = std::strtoull(kv.value().c_str(), nullptr, 10);
+    else if (kv.key() == "length") {
+      length = std::strtoull(kv.value().c_str(), nullptr, 10);
+      hasLength = true;
+    }
+  }
+  if (location.empty() || llvm::sys::path::is_absolute(location) ||
+      llvm::any_of(llvm::make_range(llvm::sys::path::begin(location),
+                                    llvm::sys::path::end(location)),
+                   [](StringRef c) { return c == ".."; })) {
+    emitError(loc) << "external data location '" << location
+                   << "' of initializer '" << tensor.name()
+                   << "' escapes the model folder";
+    return failure();
+  }
+  SmallString<256> path(llvm::sys::path::parent_path(modelPath));
+  llvm::sys::path::append(path, location);
+  auto buf = llvm::MemoryBuffer::getFile(path, /*IsText=*/false,
+                                         /*RequiresNullTerminator=*/false);
+  if (!buf) {
+    emitError(loc) << "cannot read external data file '" << path
+                   << "' of initializer '" << tensor.name() << "'";
+    return failure();
+  }
+  uint64_t size = (*buf)->getBufferSize();
+  if (!hasLength)
+    length = size - std::min(offset, size);
+  if (offset > size || length > size - offset) {
+    emitError(loc) << "external data of initializer '" << tensor.name()
+                   << "' is short: needs " << length << " bytes at offset "
+                   << offset << ", file has " << size;
+    return failure();
+  }
+  return std::string((*buf)->getBufferStart() + offset, length);
+}
+
+FailureOr<Value> GraphImporter::importTensor(const proto::TensorProto &tensor,
+                                             Location loc, ShapedType expected) {
+  Type elt = onnx_ir::getElementTypeForONNXDataType(ctx, tensor.data_type());
+  if (!elt) {
+    emitError(loc) << "initializer '" << tensor.name()
+                   << "' has unsupported data type " << tensor.data_type();
+    return failure();
+  }
+  SmallVector<int64_t> shape(tensor.dims().begin(), tensor.dims().end());
+  int64_t numElements = 1;
+  for (int64_t d : shape) {
+    if (d < 0 || (d > 0 && numElements > (int64_t(1) << 40) / d)) {
+      emitError(loc) << "initializer '" << tensor.name()
+                     << "' has an invalid or too large shape";
+      return failure();
+    }
+    numElements *= d;
+  }
+  auto type = RankedTensorType::get(shape, elt);
+  size_t eltBytes = std::max<size_t>(1, elt.getIntOrFloatBitWidth() / 8);
+  size_t bytes = numElements * eltBytes;
+
+  std::string storage;
+  ArrayRef<char> data;
+  if (tensor.data_location() == proto::TensorProto::EXTERNAL) {
+    auto ext = readExternalData(tensor, modelPath, loc);
+    if (failed(ext))
+      return failure();
+    storage = std::move(*ext);
+    data = ArrayRef<char>(storage.data(), storage.size());
+  } else if (tensor.has_raw_data()) {
+    data = ArrayRef<char>(tensor.raw_data().data(), tensor.raw_data().size());
+  } else {
+    // Typed fields: floats in float_data, 64-bit ints in int64_data, the
+    // small integer types and f16 widened into int32_data, f64 in double_data.
+    storage.resize(bytes);
+    char *out = storage.data();
+    auto count = [&](int n) {
+      return static_cast<size_t>(n) == static_cast<size_t>(numElements);
+    };
+    bool ok = true;
+    switch (tensor.data_type()) {
+    case proto::TensorProto::FLOAT:
+      ok = count(tensor.float_data_size());
+      if (ok)
+        std::memcpy(out, tensor.float_data().data(), bytes);
+      break;
+    case proto::TensorProto::INT64:
+      ok = count(tensor.int64_data_size());
+      if (ok)
+        std::memcpy(out, tensor.int64_data().data(), bytes);
+      break;
+    case proto::TensorProto::DOUBLE:
+      ok = count(tensor.double_data_size());
+      if (ok)
+        std::memcpy(out, tensor.double_data().data(), bytes);
+      break;
+    case proto::TensorProto::UINT64:
+      ok = count(tensor.uint64_data_size());
+      if (ok)
+        std::memcpy(out, tensor.uint64_data().data(), bytes);
+      break;
+    default:
+      ok = count(tensor.int32_data_size());
+      for (int64_t i = 0; ok && i < numElements; ++i) {
+        int32_t v = tensor.int32_data(i);
+        std::memcpy(out + i * eltBytes, &v, eltBytes);
+      }
+    }
+    if (!ok) {
+      emitError(loc) << "initializer '" << tensor.name() << "' holds the wrong "
+                     << "number of elements for shape";
+      return failure();
+    }
+    data = ArrayRef<char>(storage.data(), storage.size());
+  }
+  if (data.size() != bytes) {
+    emitError(loc) << "initializer '" << tensor.name() << "' has " << data.size()
+                   << " bytes of data, its shape needs " << bytes;
+    return failure();
+  }
+  Attribute value;
+  if (elt.isInteger(1)) {
+    // i1 is bit-packed in MLIR's dense storage; ONNX stores a byte each.
+    SmallVector<bool> bits(data.begin(), data.end());
+    value = DenseElementsAttr::get(type, ArrayRef<bool>(bits));
+  } else {
+    std::string blobName = tensor.name().empty() ? "constant" : tensor.name();
+    value = DenseResourceElementsAttr::get(
+        type, blobName,
+        HeapAsmResourceBlob::allocateAndCopyWithAlign(data, /*align=*/64));
+  }
+  return onnx_ir::ConstantOp::create(b, loc, type, cast<ElementsAttr>(value))
+      .getResult();
+}
+
+OwningOpRef<ModuleOp> GraphImporter::import(proto::ModelProto &model) {
+  const proto::GraphProto &graph = model.graph();
+  int64_t opset = 0;
+  for (const auto &os : model.opset_import())
+    if (os.domain().empty() || os.domain() == "ai.onnx")
+      opset = os.version();
+
+  // Index the value types once: inputs, outputs, value_info.
+  for (const auto &vi : graph.input())
+    valueTypes[vi.name()] = &vi.type();
+  for (const auto &vi : graph.value_info())
+    valueTypes[vi.name()] = &vi.type();
+  for (const auto &vi : graph.output())
+    valueTypes[vi.name()] = &vi.type();
+
+  // All unsupported ops are reported at once, before anything is built.
+  const auto &table = handlerTable();
+  SmallVector<const proto::NodeProto *> unsupported;
+  for (const auto &node : graph.node()) {
+    bool known = (node.domain().empty() || node.domain() == "ai.onnx") &&
+                 table.count(node.op_type());
+    if (!known)
+      unsupported.push_back(&node);
+  }
+  if (!unsupported.empty()) {
+    std::string list;
+    for (const auto *node : unsupported) {
+      std::string qualified = node->domain().empty()
+                                  ? node->op_type()
+                                  : node->domain() + "." + node->op_type();
+      emitError(nodeLoc(*node)) << "unsupported op '" << qualified << "'";
+      if (!list.empty())
+        list += ", ";
+      list += qualified + " (node '" +
+              cast<NameLoc>(nodeLoc(*node)).getName().str() + "')";
+    }
+    emitError(fileLoc()) << "the model uses " << unsupported.size()
+                         << " unsupported op(s): " << list;
+    return nullptr;
+  }
+
+  OwningOpRef<ModuleOp> module = ModuleOp::create(fileLoc());
+  (*module)->setAttr("onnx.opset", b.getI64IntegerAttr(opset));
+  if (!graph.name().empty())
+    (*module)->setAttr("onnx.graph_name", b.getStringAttr(graph.name()));
+
+  llvm::StringSet<> initializerNames;
+  for (const auto &t : graph.initializer())
+    initializerNames.insert(t.name());
+
+  // Signature: graph inputs that are not initializers, graph outputs.
+  SmallVector<Type> argTypes, resultTypes;
+  SmallVector<const proto::ValueInfoProto *> args;
+  for (const auto &vi : graph.input()) {
+    if (initializerNames.contains(vi.name()))
+      continue;
+    Type t = convertType(vi.type());
+    if (!t) {
+      emitError(NameLoc::get(b.getStringAttr(vi.name())))
+          << "graph input '" << vi.name()
+          << "' is not a tensor of a supported element type";
+      return nullptr;
+    }
+    argTypes.push_back(t);
+    args.push_back(&vi);
+  }
+  for (const auto &vi : graph.output()) {
+    Type t = convertType(vi.type());
+    if (!t) {
+      emitError(NameLoc::get(b.getStringAttr(vi.name())))
+          << "graph output '" << vi.name()
+          << "' is not a tensor of a supported element type";
+      return nullptr;
+    }
+    resultTypes.push_back(t);
+  }
+  b.setInsertionPointToEnd(module->getBody());
+  auto func = func::FuncOp::create(b, fileLoc(), sparsa::kEntryFunctionName,
+                                   b.getFunctionType(argTypes, resultTypes));
+  func->setAttr("llvm.emit_c_interface", b.getUnitAttr());
+  Block *entry = func.addEntryBlock();
+  for (auto [i, vi] : llvm::enumerate(args)) {
+    func.setArgAttr(i, "onnx.name", b.getStringAttr(vi->name()));
+    SmallVector<Attribute> params;
+    for (const auto &d : vi->type().tensor_type().shape().dim())
+      params.push_back(b.getStringAttr(d.has_dim_param() ? d.dim_param() : ""));
+    func.setArgAttr(i, "onnx.dim_params", b.getArrayAttr(params));
+    values[vi->name()] = entry->getArgument(i);
+  }
+  for (auto [i, vi] : llvm::enumerate(graph.output()))
+    func.setResultAttr(i, "onnx.name", b.getStringAttr(vi.name()));
+
+  b.setInsertionPointToEnd(entry);
+  bool ok = true;
+  for (const auto &t : graph.initializer()) {
+    auto v = importTensor(t, NameLoc::get(b.getStringAttr(t.name())));
+    if (failed(v)) {
+      ok = false;
+      continue;
+    }
+    values[t.name()] = *v;
+  }
+  if (!ok)
+    return nullptr;
+
+  for (const auto &node : graph.node()) {
+    Location loc = nodeLoc(node);
+    NodeContext n{*this, node, loc, b, opset};
+    // Every consumed value must be defined before (ONNX requires
+    // topological order; this also rejects cycles).
+    for (const auto &in : node.input())
+      if (!in.empty() && !values.count(in)) {
+        emitError(loc) << "node consumes undefined value '" << in << "'";
+        ok = false;
+      }
+    if (node.output_size() != 1) {
+      emitError(loc) << "onnx." << node.op_type() << ": expected 1 output (got "
+                     << node.output_size() << ")";
+      ok = false;
+    }
+    if (!ok)
+      break;
+    if (!isa_and_nonnull<TensorType>(n.resultType()) &&
+        node.op_type() != "Constant") {
+      emitError(loc) << "onnx." << node.op_type()
+                     << ": ONNX shape inference could not type output '"
+                     << node.output(0) << "'";
+      ok = false;
+      break;
+    }
+    const auto &entries = table.find(node.op_type())->second;
+    const HandlerEntry *chosen = nullptr;
+    for (const auto &e : entries)
+      if (e.sinceVersion <= opset)
+        chosen = &e;
+    if (!chosen) {
+      emitError(loc) << "onnx." << node.op_type() << " is not supported at opset "
+                     << opset;
+      ok = false;
+      break;
+    }
+    FailureOr<Value> result = chosen->handler(n);
+    if (failed(result) || !*result) {
+      ok = false;
+      break;
+    }
+    if (failed(mlir::verify(result->getDefiningOp()))) {
+      ok = false;
+      break;
+    }
+    if (values.count(node.output(0))) {
+      emitError(loc) << "value '" << node.output(0) << "' is defined twice";
+      ok = false;
+      break;
+    }
+    values[node.output(0)] = *result;
+  }
+  if (!ok)
+    return nullptr;
+
+  SmallVector<Value> results;
+  for (const auto &vi : graph.output()) {
+    Value v = values.lookup(vi.name());
+    if (!v) {
+      emitError(NameLoc::get(b.getStringAttr(vi.name())))
+          << "graph output '" << vi.name() << "' is never produced";
+      return nullptr;
+    }
+    results.push_back(v);
+  }
+  // Output types in the signature come from the graph; a value whose
+  // inferred type is more or less precise gets a cast-free Identity only
+  // when the types differ.
+  for (auto [i, v] : llvm::enumerate(results))
+    if (v.getType() != resultTypes[i])
+      results[i] = onnx_ir::IdentityOp::create(b, v.getLoc(), resultTypes[i], v);
+  func::ReturnOp::create(b, fileLoc(), results);
+  return module;
+}
+
+//===----------------------------------------------------------------------===//
+// Entry points
+//===----------------------------------------------------------------------===//
+
+/// Sets the shape of graph input |name| to |dims|.
+static LogicalResult pinInputShape(proto::ModelProto &model, StringRef name,
+                                   ArrayRef<int64_t> dims, Location loc) {
+  for (auto &vi : *model.mutable_graph()->mutable_input()) {
+    if (vi.name() != name)
+      continue;
+    auto *shape = vi.mutable_type()->mutable_tensor_type()->mutable_shape();
+    if (shape->dim_size() != 0 && shape->dim_size() != (int)dims.size())
+      return emitError(loc) << "--input-shape " << name << ": rank "
+                            << dims.size() << " does not match the input's rank "
+                            << shape->dim_size();
+    for (auto [i, d] : llvm::enumerate(dims)) {
+      if (i < (size_t)shape->dim_size()) {
+        auto *dim = shape->mutable_dim(i);
+        if (dim->has_dim_value() && dim->dim_value() != d)
+          return emitError(loc) << "--input-shape " << name << ": dimension " << i
+                                << " is fixed to " << dim->dim_value()
+                                << " in the model, not " << d;
+        dim->set_dim_value(d);
+      } else {
+        shape->add_dim()->set_dim_value(d);
+      }
+    }
+    return success();
+  }
+  return emitError(loc) << "--input-shape: the model has no input named '"
+                        << name << "'";
+}
+
+OwningOpRef<ModuleOp> sparsa::importONNXFile(MLIRContext *ctx, StringRef path,
+                                             const ONNXImportOptions &options) {
+  ctx->loadDialect<onnx_ir::ONNXDialect, func::FuncDialect>();
+  Location loc = FileLineColLoc::get(ctx, path, 0, 0);
+  auto buf = llvm::MemoryBuffer::getFile(path, /*IsText=*/false,
+                                         /*RequiresNullTerminator=*/true);
+  if (!buf) {
+    emitError(loc) << "cannot read model file: " << buf.getError().message();
+    return nullptr;
+  }
+  proto::ModelProto model;
+  bool text = options.forceText || path.ends_with(".onnxtxt") ||
+              path.ends_with(".onnx.txt");
+  if (text) {
+    auto status = proto::OnnxParser::Parse(model, (*buf)->getBufferStart());
+    if (!status.IsOK()) {
+      emitError(loc) << "cannot parse ONNX text: " << status.ErrorMessage();
+      return nullptr;
+    }
+  } else if ((*buf)->getBufferSize() > static_cast<size_t>(INT32_MAX) ||
+             !model.ParseFromArray((*buf)->getBufferStart(),
+                                   static_cast<int>((*buf)->getBufferSize()))) {
+    emitError(loc) << "not a valid ONNX model (protobuf parse failed; the "
+                      "file is truncated or not an ONNX ModelProto)";
+    return nullptr;
+  }
+  if (!model.has_graph()) {
+    emitError(loc) << "the model has no graph";
+    return nullptr;
+  }
+  for (const auto &[name, dims] : options.inputShapes)
+    if (failed(pinInputShape(model, name, dims, loc)))
+      return nullptr;
+
+  int64_t opset = -1;
+  for (const auto &os : model.opset_import())
+    if (os.domain().empty() || os.domain() == "ai.onnx")
+      opset = os.version();
+  if (opset < 0) {
+    emitError(loc) << "the model imports no default-domain opset";
+    return nullptr;
+  }
+  try {
+    if (opset < kMinOpset) {
+      model = proto::version_conversion::ConvertVersion(model, kMinOpset);
+    }
+    proto::ShapeInferenceOptions si{/*check_type=*/true, /*error_mode=*/1,
+                                    /*enable_data_propagation=*/true};
+    proto::shape_inference::InferShapes(model, proto::OpSchemaRegistry::Instance(),
+                                        si);
+  } catch (const std::exception &e) {
+    emitError(loc) << (opset < kMinOpset ? "opset upgrade or " : "")
+                   << "ONNX shape inference failed: " << e.what();
+    return nullptr;
+  }
+  GraphImporter importer(ctx, path);
+  return importer.import(model);
+}
+
+std::string sparsa::parseInputShapeFlag(StringRef flag, ONNXImportOptions &options) {
+  auto [name, dims] = flag.rsplit(':');
+  if (name.empty() || dims.empty())
+    return "expected NAME:D0xD1x... (got '" + flag.str() + "')";
+  std::vector<int64_t> shape;
+  SmallVector<StringRef> parts;
+  dims.split(parts, 'x');
+  for (StringRef p : parts) {
+    int64_t d;
+    if (p.getAsInteger(10, d) || d < 0)
+      return "invalid dimension '" + p.str() + "' in --input-shape=" + flag.str();
+    shape.push_back(d);
+  }
+  options.inputShapes.emplace_back(name.str(), std::move(shape));
+  return "";
+}

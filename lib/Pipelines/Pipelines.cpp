@@ -1,0 +1,99 @@
+//===- Pipelines.cpp - Sparsa compilation pipelines ------------*- C++ -*-===//
+//
+// SPDX-License-Identifier: Apache-2.0
+//
+//===----------------------------------------------------------------------===//
+//
+// Builds the staged CPU pipeline. Upstream passes are used wherever they do
+// the job; each stage says why it sits where it does.
+//
+//===----------------------------------------------------------------------===//
+
+#include "sparsa/Pipelines/Pipelines.h"
+#include "sparsa/Conversion/Passes.h"
+#include "sparsa/Transforms/Passes.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Pass/PassRegistry.h"
+#include "mlir/Transforms/Passes.h"
+
+using namespace mlir;
+
+/// Appends an upstream textual pipeline; the strings are fixed, so a parse
+/// failure is a programming error reported loudly at the first run.
+static void addUpstream(OpPassManager &pm, StringRef pipeline) {
+  if (failed(parsePassPipeline(pipeline, pm, llvm::errs())))
+    llvm::report_fatal_error(llvm::Twine("sparsa: bad built-in pipeline: ") +
+                             pipeline);
+}
+
+void sparsa::buildSparsaFusionPipeline(OpPassManager &pm,
+                                       const SparsaCPUPipelineOptions &options) {
+  // 1. Fold what the exporter left foldable, so fusion sees canonical IR.
+  pm.addPass(createCanonicalizerPass());
+  // 2. Fusion families (routing, activation sparsity, quantization, flow
+  //    attention) run here as they land; --disable-fusion skips them.
+  // 3. Weight layout last: fusion may choose layouts of its own first.
+  pm.addNestedPass<func::FuncOp>(createPrepackWeightsPass());
+  pm.addPass(createCSEPass());
+}
+
+void sparsa::buildSparsaOutlineWeightsPipeline(
+    OpPassManager &pm, const SparsaCPUPipelineOptions &options) {
+  OutlineWeightsPassOptions outline;
+  outline.minBytes = options.minWeightBytes;
+  pm.addPass(createOutlineWeightsPass(outline));
+}
+
+void sparsa::buildSparsaCPULoweringPipeline(
+    OpPassManager &pm, const SparsaCPUPipelineOptions &options) {
+  // 1. onnx -> linalg/tensor; then clean up the shape arithmetic it leaves.
+  pm.addNestedPass<func::FuncOp>(createConvertONNXToLinalgPass());
+  pm.addPass(createCanonicalizerPass());
+  pm.addPass(createCSEPass());
+  // 2. Fuse element-wise chains (bias, activation, residual) into one loop
+  //    nest before tiling, so tiling sees the final ops.
+  addUpstream(pm, "func.func(linalg-fuse-elementwise-ops)");
+  // 3. Loop order + thread tiling on tensors (scf.forall), where the tiling
+  //    interface handles slices and partial tiles for us.
+  if (options.parallelTasks > 0) {
+    CPUTileParallelPassOptions tile;
+    tile.tasks = options.parallelTasks;
+    pm.addNestedPass<func::FuncOp>(createCPUTileParallelPass(tile));
+  }
+  pm.addPass(createCanonicalizerPass());
+  // 4. Bufferize the whole module at once; identity layouts at function
+  //    boundaries give the runtime plain strided descriptors.
+  addUpstream(pm, "one-shot-bufferize{bufferize-function-boundaries "
+                  "function-boundary-type-conversion=identity-layout-map}");
+  // 5. Free intermediates; results keep ownership for the caller.
+  addUpstream(pm, "buffer-deallocation-pipeline");
+  // 6. Loops: linalg -> scf; LLVM's loop vectorizer then vectorizes the
+  //    contiguous inner loops that step 3 arranged.
+  addUpstream(pm, "func.func(convert-linalg-to-loops)");
+  // 7. Threads: forall -> parallel -> OpenMP (libomp at run time).
+  addUpstream(pm, "func.func(scf-forall-to-parallel),convert-scf-to-openmp");
+  // 8. To LLVM. finalize-memref-to-llvm must precede scf-to-cf, or the
+  //    alloca scopes OpenMP conversion creates fail to lower.
+  addUpstream(pm, "expand-strided-metadata,lower-affine,"
+                  "finalize-memref-to-llvm,convert-scf-to-cf,"
+                  "convert-math-to-llvm,convert-math-to-libm,convert-to-llvm,"
+                  "reconcile-unrealized-casts,canonicalize,cse");
+}
+
+void sparsa::registerSparsaPipelines() {
+  PassPipelineRegistration<SparsaCPUPipelineOptions>(
+      "sparsa-cpu-pipeline",
+      "Full CPU pipeline: onnx IR to the LLVM dialect",
+      [](OpPassManager &pm, const SparsaCPUPipelineOptions &options) {
+        buildSparsaFusionPipeline(pm, options);
+        buildSparsaOutlineWeightsPipeline(pm, options);
+        buildSparsaCPULoweringPipeline(pm, options);
+      });
+  PassPipelineRegistration<SparsaCPUPipelineOptions>(
+      "sparsa-cpu-lowering-pipeline",
+      "CPU lowering stage alone: onnx IR (weights outlined) to the LLVM dialect",
+      [](OpPassManager &pm, const SparsaCPUPipelineOptions &options) {
+        buildSparsaCPULoweringPipeline(pm, options);
+      });
+}

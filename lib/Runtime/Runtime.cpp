@@ -1,0 +1,529 @@
+//===- Runtime.cpp - Sparsa runtime: load, validate, run -------*- C++ -*-===//
+//
+// SPDX-License-Identifier: Apache-2.0
+//
+//===----------------------------------------------------------------------===//
+//
+// Implements the C API of sparsa_runtime.h: dlopen the compiled model, mmap
+// its weights, check inputs against the model description, build MLIR
+// memref descriptors, call the packed entry point and take the results.
+// No MLIR/LLVM headers: the descriptor layout is MLIR's documented C ABI
+// {allocated, aligned, offset, sizes[rank], strides[rank]}.
+//
+//===----------------------------------------------------------------------===//
+
+#include "sparsa/Runtime/sparsa_runtime.h"
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdarg>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <dlfcn.h>
+#include <fcntl.h>
+#include <map>
+#include <memory>
+#include <sstream>
+#include <string>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <vector>
+
+namespace {
+
+thread_local std::string lastError;
+
+sparsa_status_t fail(sparsa_status_t code, const char *fmt, ...) {
+  char buf[1024];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(buf, sizeof(buf), fmt, ap);
+  va_end(ap);
+  lastError = buf;
+  return code;
+}
+
+/// One argument or result of the compiled entry function.
+struct TensorDesc {
+  std::string name;
+  int32_t dtype = 0;
+  std::vector<int64_t> dims;          // -1 = dynamic
+  std::vector<std::string> dimParams; // symbolic names of dynamic dims
+  uint64_t offset = 0;                // weights only
+};
+
+int32_t dtypeFromName(const std::string &s) {
+  static const std::map<std::string, int32_t> names = {
+      {"f32", SPARSA_DTYPE_F32},   {"u8", SPARSA_DTYPE_U8},
+      {"i8", SPARSA_DTYPE_I8},     {"u16", SPARSA_DTYPE_U16},
+      {"i16", SPARSA_DTYPE_I16},   {"i32", SPARSA_DTYPE_I32},
+      {"i64", SPARSA_DTYPE_I64},   {"bool", SPARSA_DTYPE_BOOL},
+      {"f16", SPARSA_DTYPE_F16},   {"f64", SPARSA_DTYPE_F64},
+      {"u32", SPARSA_DTYPE_U32},   {"u64", SPARSA_DTYPE_U64},
+      {"bf16", SPARSA_DTYPE_BF16}};
+  auto it = names.find(s);
+  return it == names.end() ? 0 : it->second;
+}
+
+const char *dtypeToName(int32_t dt) {
+  switch (dt) {
+  case SPARSA_DTYPE_F32: return "float32";
+  case SPARSA_DTYPE_U8: return "uint8";
+  case SPARSA_DTYPE_I8: return "int8";
+  case SPARSA_DTYPE_U16: return "uint16";
+  case SPARSA_DTYPE_I16: return "int16";
+  case SPARSA_DTYPE_I32: return "int32";
+  case SPARSA_DTYPE_I64: return "int64";
+  case SPARSA_DTYPE_BOOL: return "bool";
+  case SPARSA_DTYPE_F16: return "float16";
+  case SPARSA_DTYPE_F64: return "float64";
+  case SPARSA_DTYPE_U32: return "uint32";
+  case SPARSA_DTYPE_U64: return "uint64";
+  case SPARSA_DTYPE_BF16: return "bfloat16";
+  default: return "unknown";
+  }
+}
+
+std::string decodeName(const std::string &s) {
+  if (s == "%")
+    return "";
+  std::string out;
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '%' && i + 2 < s.size()) {
+      out.push_back(static_cast<char>(std::strtol(s.substr(i + 1, 2).c_str(), nullptr, 16)));
+      i += 2;
+    } else {
+      out.push_back(s[i]);
+    }
+  }
+  return out;
+}
+
+std::string shapeString(const int64_t *dims, size_t rank) {
+  std::string s = "[";
+  for (size_t i = 0; i < rank; ++i) {
+    if (i)
+      s += ", ";
+    s += dims[i] < 0 ? std::string("?") : std::to_string(dims[i]);
+  }
+  return s + "]";
+}
+
+} // namespace
+
+struct sparsa_model_t {
+  void *handle = nullptr;
+  void (*entry)(void **) = nullptr;
+  void (*ompSetNumThreads)(int) = nullptr;
+  void *weights = nullptr;
+  size_t weightsSize = 0;
+  int32_t numThreads = 0;
+  std::vector<TensorDesc> inputs, weightArgs, outputs;
+  /// Argument order of the entry function: true = input, false = weight.
+  std::vector<bool> argIsInput;
+
+  ~sparsa_model_t() {
+    if (weights && weights != MAP_FAILED)
+      munmap(weights, weightsSize);
+    if (handle)
+      dlclose(handle);
+  }
+};
+
+/// Parses the `sparsa_model_info` text the compiler embedded.
+static sparsa_status_t parseInfo(sparsa_model_t &m, const char *info,
+                                 std::string &weightsFile, uint64_t &id,
+                                 uint64_t &weightsBytes) {
+  std::istringstream in(info);
+  std::string line;
+  if (!std::getline(in, line) || line != "sparsa-model 1")
+    return fail(SPARSA_FORMAT_ERROR, "unsupported model description version");
+  while (std::getline(in, line)) {
+    std::istringstream ls(line);
+    std::string kind;
+    ls >> kind;
+    if (kind == "id") {
+      std::string hex;
+      ls >> hex;
+      id = std::strtoull(hex.c_str(), nullptr, 16);
+      continue;
+    }
+    if (kind == "weights") {
+      std::string f;
+      ls >> f >> weightsBytes;
+      weightsFile = decodeName(f);
+      continue;
+    }
+    TensorDesc d;
+    std::string name, dtype;
+    if (kind != "weight") {
+      ls >> name;
+      d.name = decodeName(name);
+    }
+    size_t rank = 0;
+    ls >> dtype >> rank;
+    d.dtype = dtypeFromName(dtype);
+    if (!ls || d.dtype == 0 || rank > SPARSA_MAX_RANK)
+      return fail(SPARSA_FORMAT_ERROR, "malformed model description line '%s'",
+                  line.c_str());
+    for (size_t i = 0; i < rank; ++i) {
+      std::string dim;
+      ls >> dim;
+      if (!dim.empty() && dim[0] == '?') {
+        d.dims.push_back(-1);
+        d.dimParams.push_back(decodeName(dim.substr(1)));
+      } else {
+        d.dims.push_back(std::strtoll(dim.c_str(), nullptr, 10));
+        d.dimParams.push_back("");
+      }
+    }
+    if (kind == "input") {
+      m.inputs.push_back(d);
+      m.argIsInput.push_back(true);
+    } else if (kind == "weight") {
+      ls >> d.offset;
+      m.weightArgs.push_back(d);
+      m.argIsInput.push_back(false);
+    } else if (kind == "output") {
+      m.outputs.push_back(d);
+    } else {
+      return fail(SPARSA_FORMAT_ERROR, "malformed model description line '%s'",
+                  line.c_str());
+    }
+  }
+  return SPARSA_OK;
+}
+
+extern "C" {
+
+const char *sparsa_last_error(void) { return lastError.c_str(); }
+
+size_t sparsa_dtype_size(int32_t dtype) {
+  switch (dtype) {
+  case SPARSA_DTYPE_U8: case SPARSA_DTYPE_I8: case SPARSA_DTYPE_BOOL: return 1;
+  case SPARSA_DTYPE_U16: case SPARSA_DTYPE_I16: case SPARSA_DTYPE_F16:
+  case SPARSA_DTYPE_BF16: return 2;
+  case SPARSA_DTYPE_I32: case SPARSA_DTYPE_F32: case SPARSA_DTYPE_U32: return 4;
+  case SPARSA_DTYPE_I64: case SPARSA_DTYPE_F64: case SPARSA_DTYPE_U64: return 8;
+  default: return 0;
+  }
+}
+
+sparsa_status_t sparsa_model_load(const char *path, sparsa_model_t **out_model) {
+  if (!path || !out_model)
+    return fail(SPARSA_INVALID_ARGUMENT, "null argument to sparsa_model_load");
+  *out_model = nullptr;
+  auto m = std::make_unique<sparsa_model_t>();
+  // A relative path without '/' would make dlopen search the library path.
+  std::string soPath = path;
+  if (soPath.find('/') == std::string::npos)
+    soPath = "./" + soPath;
+  m->handle = dlopen(soPath.c_str(), RTLD_NOW | RTLD_LOCAL);
+  if (!m->handle)
+    return fail(SPARSA_IO_ERROR, "cannot load '%s': %s", path, dlerror());
+  auto *info = static_cast<const char *>(dlsym(m->handle, "sparsa_model_info"));
+  m->entry = reinterpret_cast<void (*)(void **)>(dlsym(m->handle, "sparsa_entry"));
+  if (!info || !m->entry)
+    return fail(SPARSA_FORMAT_ERROR, "'%s' is not a Sparsa model library", path);
+  m->ompSetNumThreads =
+      reinterpret_cast<void (*)(int)>(dlsym(m->handle, "omp_set_num_threads"));
+  std::string weightsFile;
+  uint64_t id = 0, weightsBytes = 0;
+  if (sparsa_status_t s = parseInfo(*m, info, weightsFile, id, weightsBytes))
+    return s;
+  if (!m->weightArgs.empty()) {
+    std::string dir = soPath.substr(0, soPath.rfind('/') + 1);
+    std::string wpath = dir + weightsFile;
+    int fd = open(wpath.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+      return fail(SPARSA_IO_ERROR, "cannot open weights file '%s': %s",
+                  wpath.c_str(), strerror(errno));
+    struct stat st;
+    if (fstat(fd, &st) != 0 || static_cast<uint64_t>(st.st_size) != weightsBytes) {
+      close(fd);
+      return fail(SPARSA_FORMAT_ERROR,
+                  "weights file '%s' has %lld bytes, the model expects %llu",
+                  wpath.c_str(), (long long)st.st_size,
+                  (unsigned long long)weightsBytes);
+    }
+    m->weightsSize = weightsBytes;
+    m->weights = mmap(nullptr, weightsBytes, PROT_READ, MAP_PRIVATE, fd, 0);
+    close(fd);
+    if (m->weights == MAP_FAILED)
+      return fail(SPARSA_IO_ERROR, "cannot map weights file '%s'", wpath.c_str());
+    uint64_t fileId;
+    std::memcpy(&fileId, static_cast<char *>(m->weights) + 8, 8);
+    if (std::memcmp(m->weights, "SPARSAW1", 8) != 0 || fileId != id)
+      return fail(SPARSA_FORMAT_ERROR,
+                  "weights file '%s' does not belong to '%s' (recompile both)",
+                  wpath.c_str(), path);
+    for (const TensorDesc &w : m->weightArgs) {
+      uint64_t bytes = sparsa_dtype_size(w.dtype);
+      for (int64_t d : w.dims)
+        bytes *= d;
+      if (w.offset % 64 != 0 || w.offset > weightsBytes ||
+          bytes > weightsBytes - w.offset)
+        return fail(SPARSA_FORMAT_ERROR, "weights file '%s' is inconsistent",
+                    wpath.c_str());
+    }
+  }
+  *out_model = m.release();
+  return SPARSA_OK;
+}
+
+void sparsa_model_release(sparsa_model_t *model) { delete model; }
+
+int32_t sparsa_model_num_inputs(const sparsa_model_t *model) {
+  return model ? static_cast<int32_t>(model->inputs.size()) : 0;
+}
+int32_t sparsa_model_num_outputs(const sparsa_model_t *model) {
+  return model ? static_cast<int32_t>(model->outputs.size()) : 0;
+}
+
+static sparsa_status_t describe(const std::vector<TensorDesc> &list, int32_t index,
+                                sparsa_tensor_t *out) {
+  if (!out || index < 0 || index >= static_cast<int32_t>(list.size()))
+    return fail(SPARSA_INVALID_ARGUMENT, "tensor index %d out of range", index);
+  const TensorDesc &d = list[index];
+  std::memset(out, 0, sizeof(*out));
+  out->name = d.name.c_str();
+  out->dtype = d.dtype;
+  out->rank = static_cast<int32_t>(d.dims.size());
+  for (size_t i = 0; i < d.dims.size(); ++i)
+    out->dims[i] = d.dims[i];
+  return SPARSA_OK;
+}
+
+sparsa_status_t sparsa_model_input_info(const sparsa_model_t *model, int32_t index,
+                                        sparsa_tensor_t *out_info) {
+  if (!model)
+    return fail(SPARSA_INVALID_ARGUMENT, "null model");
+  return describe(model->inputs, index, out_info);
+}
+
+const char *sparsa_model_input_dim_param(const sparsa_model_t *model,
+                                         int32_t index, int32_t dim) {
+  if (!model || index < 0 || index >= (int32_t)model->inputs.size() || dim < 0 ||
+      dim >= (int32_t)model->inputs[index].dimParams.size())
+    return "";
+  return model->inputs[index].dimParams[dim].c_str();
+}
+
+sparsa_status_t sparsa_model_output_info(const sparsa_model_t *model,
+                                         int32_t index, sparsa_tensor_t *out_info) {
+  if (!model)
+    return fail(SPARSA_INVALID_ARGUMENT, "null model");
+  return describe(model->outputs, index, out_info);
+}
+
+sparsa_status_t sparsa_model_set_num_threads(sparsa_model_t *model,
+                                             int32_t num_threads) {
+  if (!model || num_threads < 0)
+    return fail(SPARSA_INVALID_ARGUMENT, "invalid thread count %d", num_threads);
+  model->numThreads = num_threads;
+  return SPARSA_OK;
+}
+
+/// Appends a memref descriptor for a dense row-major buffer to |words|.
+static void pushDescriptor(std::vector<int64_t> &words, void *data,
+                           const std::vector<int64_t> &dims) {
+  words.push_back(reinterpret_cast<int64_t>(data));
+  words.push_back(reinterpret_cast<int64_t>(data));
+  words.push_back(0);
+  for (int64_t d : dims)
+    words.push_back(d);
+  std::vector<int64_t> strides(dims.size(), 1);
+  for (int64_t i = static_cast<int64_t>(dims.size()) - 2; i >= 0; --i)
+    strides[i] = strides[i + 1] * dims[i + 1];
+  for (int64_t s : strides)
+    words.push_back(s);
+}
+
+sparsa_status_t sparsa_model_run(sparsa_model_t *model,
+                                 const sparsa_tensor_t *inputs,
+                                 int32_t num_inputs, sparsa_tensor_t *out_outputs) {
+  if (!model || (num_inputs > 0 && !inputs) || !out_outputs)
+    return fail(SPARSA_INVALID_ARGUMENT, "null argument to sparsa_model_run");
+  const size_t n = model->inputs.size();
+  if (num_inputs < 0 || static_cast<size_t>(num_inputs) > n)
+    return fail(SPARSA_INVALID_ARGUMENT, "model takes %zu inputs, got %d", n,
+                num_inputs);
+  // Match the given tensors to declared inputs.
+  std::vector<const sparsa_tensor_t *> bound(n, nullptr);
+  for (int32_t i = 0; i < num_inputs; ++i) {
+    const sparsa_tensor_t &t = inputs[i];
+    size_t idx = n;
+    if (!t.name) {
+      idx = static_cast<size_t>(i);
+    } else {
+      for (size_t j = 0; j < n; ++j)
+        if (model->inputs[j].name == t.name)
+          idx = j;
+      if (idx == n)
+        return fail(SPARSA_INVALID_ARGUMENT, "the model has no input named '%s'",
+                    t.name);
+    }
+    if (bound[idx])
+      return fail(SPARSA_INVALID_ARGUMENT, "input '%s' given twice",
+                  model->inputs[idx].name.c_str());
+    bound[idx] = &t;
+  }
+  std::map<std::string, int64_t> symbols;
+  for (size_t j = 0; j < n; ++j) {
+    const TensorDesc &d = model->inputs[j];
+    const sparsa_tensor_t *t = bound[j];
+    const char *nm = d.name.c_str();
+    if (!t)
+      return fail(SPARSA_INVALID_ARGUMENT, "missing input '%s'", nm);
+    if (t->dtype != d.dtype)
+      return fail(SPARSA_INVALID_ARGUMENT,
+                  "input '%s': expected dtype %s, got %s", nm,
+                  dtypeToName(d.dtype), dtypeToName(t->dtype));
+    if (t->rank != static_cast<int32_t>(d.dims.size()))
+      return fail(SPARSA_INVALID_ARGUMENT,
+                  "input '%s': expected rank %zu %s, got rank %d", nm,
+                  d.dims.size(), shapeString(d.dims.data(), d.dims.size()).c_str(),
+                  t->rank);
+    uint64_t elems = 1;
+    for (size_t k = 0; k < d.dims.size(); ++k) {
+      int64_t got = t->dims[k];
+      if (got < 0 || (d.dims[k] >= 0 && got != d.dims[k]))
+        return fail(SPARSA_INVALID_ARGUMENT,
+                    "input '%s': expected shape %s, got %s", nm,
+                    shapeString(d.dims.data(), d.dims.size()).c_str(),
+                    shapeString(t->dims, t->rank).c_str());
+      if (d.dims[k] < 0 && !d.dimParams[k].empty()) {
+        auto [it, inserted] = symbols.emplace(d.dimParams[k], got);
+        if (!inserted && it->second != got)
+          return fail(SPARSA_INVALID_ARGUMENT,
+                      "input '%s': dimension '%s' is %lld here but %lld in "
+                      "another input",
+                      nm, d.dimParams[k].c_str(), (long long)got,
+                      (long long)it->second);
+      }
+      if (got != 0 && elems > (UINT64_C(1) << 48) / static_cast<uint64_t>(got))
+        return fail(SPARSA_INVALID_ARGUMENT, "input '%s': shape too large", nm);
+      elems *= static_cast<uint64_t>(got);
+    }
+    if (!t->data && elems != 0)
+      return fail(SPARSA_INVALID_ARGUMENT, "input '%s': null data pointer", nm);
+  }
+
+  // Descriptors: result block first, then one per argument.
+  size_t resultWords = 0;
+  for (const TensorDesc &o : model->outputs)
+    resultWords += 3 + 2 * o.dims.size();
+  std::vector<int64_t> results(resultWords + 1, 0);
+  std::vector<std::vector<int64_t>> descs;
+  descs.reserve(model->argIsInput.size());
+  size_t inIdx = 0, wIdx = 0;
+  for (bool isInput : model->argIsInput) {
+    std::vector<int64_t> words;
+    if (isInput) {
+      const sparsa_tensor_t *t = bound[inIdx++];
+      pushDescriptor(words, t->data, std::vector<int64_t>(t->dims, t->dims + t->rank));
+    } else {
+      const TensorDesc &w = model->weightArgs[wIdx++];
+      pushDescriptor(words, static_cast<char *>(model->weights) + w.offset, w.dims);
+    }
+    descs.push_back(std::move(words));
+  }
+  std::vector<void *> args;
+  args.push_back(results.data());
+  for (auto &d : descs)
+    args.push_back(d.data());
+
+  if (model->ompSetNumThreads && model->numThreads > 0)
+    model->ompSetNumThreads(model->numThreads);
+  model->entry(args.data());
+
+  // Take the results: hand over a dense malloc'ed buffer, copy otherwise
+  // (strided views, aligned sub-allocations, aliases of inputs or weights).
+  std::vector<void *> toFree;
+  size_t w = 0;
+  auto isOurs = [&](void *p) {
+    char *c = static_cast<char *>(p);
+    char *wb = static_cast<char *>(model->weights);
+    if (wb && c >= wb && c < wb + model->weightsSize)
+      return false;
+    for (size_t j = 0; j < n; ++j)
+      if (bound[j]->data == p)
+        return false;
+    return p != nullptr;
+  };
+  for (size_t o = 0; o < model->outputs.size(); ++o) {
+    const TensorDesc &d = model->outputs[o];
+    size_t rank = d.dims.size();
+    void *allocated = reinterpret_cast<void *>(results[w]);
+    char *aligned = reinterpret_cast<char *>(results[w + 1]);
+    int64_t offset = results[w + 2];
+    const int64_t *sizes = &results[w + 3];
+    const int64_t *strides = &results[w + 3 + rank];
+    w += 3 + 2 * rank;
+    sparsa_tensor_t &out = out_outputs[o];
+    std::memset(&out, 0, sizeof(out));
+    out.name = d.name.c_str();
+    out.dtype = d.dtype;
+    out.rank = static_cast<int32_t>(rank);
+    size_t elt = sparsa_dtype_size(d.dtype), elems = 1;
+    bool contiguous = offset == 0;
+    int64_t expect = 1;
+    for (int64_t k = static_cast<int64_t>(rank) - 1; k >= 0; --k) {
+      out.dims[k] = sizes[k];
+      elems *= static_cast<size_t>(sizes[k]);
+      if (sizes[k] != 1 && strides[k] != expect)
+        contiguous = false;
+      expect *= sizes[k];
+    }
+    bool handOver = contiguous && allocated == aligned && isOurs(allocated);
+    for (size_t p = 0; p < o && handOver; ++p)
+      if (out_outputs[p].data == allocated)
+        handOver = false;
+    if (handOver) {
+      out.data = allocated;
+      continue;
+    }
+    out.data = std::malloc(std::max<size_t>(1, elems * elt));
+    if (!out.data)
+      return fail(SPARSA_RUNTIME_ERROR, "out of memory for output '%s'",
+                  d.name.c_str());
+    // Generic strided copy, element by element over a multi-index.
+    std::vector<int64_t> idx(rank, 0);
+    char *dst = static_cast<char *>(out.data);
+    for (size_t e = 0; e < elems; ++e) {
+      int64_t off = offset;
+      for (size_t k = 0; k < rank; ++k)
+        off += idx[k] * strides[k];
+      std::memcpy(dst + e * elt, aligned + off * elt, elt);
+      for (int64_t k = static_cast<int64_t>(rank) - 1; k >= 0; --k) {
+        if (++idx[k] < sizes[k])
+          break;
+        idx[k] = 0;
+      }
+    }
+    if (isOurs(allocated))
+      toFree.push_back(allocated);
+  }
+  // Free each buffer the model allocated and we did not hand over, once.
+  std::sort(toFree.begin(), toFree.end());
+  toFree.erase(std::unique(toFree.begin(), toFree.end()), toFree.end());
+  for (void *p : toFree) {
+    bool handed = false;
+    for (size_t o = 0; o < model->outputs.size(); ++o)
+      handed |= out_outputs[o].data == p;
+    if (!handed)
+      std::free(p);
+  }
+  return SPARSA_OK;
+}
+
+void sparsa_tensor_release(sparsa_tensor_t *tensor) {
+  if (!tensor)
+    return;
+  std::free(tensor->data);
+  tensor->data = nullptr;
+}
+
+} // extern "C"

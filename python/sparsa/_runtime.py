@@ -1,0 +1,167 @@
+"""ctypes binding of the Sparsa runtime C API (include/sparsa/Runtime)."""
+
+import ctypes
+import threading
+from dataclasses import dataclass
+from typing import Dict, List, Optional, Tuple
+
+import numpy as np
+
+from ._compiler import SparsaError
+from ._paths import runtime_library
+
+MAX_RANK = 8
+
+# ONNX TensorProto.DataType numbers <-> numpy dtypes.
+_DTYPES = {
+    1: np.float32, 2: np.uint8, 3: np.int8, 4: np.uint16, 5: np.int16, 6: np.int32,
+    7: np.int64, 9: np.bool_, 10: np.float16, 11: np.float64, 12: np.uint32,
+    13: np.uint64,
+}
+_CODES = {np.dtype(v): k for k, v in _DTYPES.items()}
+
+
+class _Tensor(ctypes.Structure):
+    _fields_ = [("name", ctypes.c_char_p), ("dtype", ctypes.c_int32),
+                ("rank", ctypes.c_int32), ("dims", ctypes.c_int64 * MAX_RANK),
+                ("data", ctypes.c_void_p)]
+
+
+_lib = None
+_lib_lock = threading.Lock()
+
+
+def _library():
+    global _lib
+    with _lib_lock:
+        if _lib is None:
+            lib = ctypes.CDLL(str(runtime_library()))
+            P = ctypes.c_void_p
+            lib.sparsa_last_error.restype = ctypes.c_char_p
+            lib.sparsa_model_load.argtypes = [ctypes.c_char_p, ctypes.POINTER(P)]
+            lib.sparsa_model_release.argtypes = [P]
+            lib.sparsa_model_num_inputs.argtypes = [P]
+            lib.sparsa_model_num_outputs.argtypes = [P]
+            lib.sparsa_model_input_info.argtypes = [P, ctypes.c_int32, ctypes.POINTER(_Tensor)]
+            lib.sparsa_model_output_info.argtypes = [P, ctypes.c_int32, ctypes.POINTER(_Tensor)]
+            lib.sparsa_model_input_dim_param.argtypes = [P, ctypes.c_int32, ctypes.c_int32]
+            lib.sparsa_model_input_dim_param.restype = ctypes.c_char_p
+            lib.sparsa_model_set_num_threads.argtypes = [P, ctypes.c_int32]
+            lib.sparsa_model_run.argtypes = [P, ctypes.POINTER(_Tensor), ctypes.c_int32,
+                                             ctypes.POINTER(_Tensor)]
+            lib.sparsa_tensor_release.argtypes = [ctypes.POINTER(_Tensor)]
+            _lib = lib
+        return _lib
+
+
+def _check(status: int):
+    if status != 0:
+        raise SparsaError(_library().sparsa_last_error().decode(errors="replace"))
+
+
+@dataclass(frozen=True)
+class TensorInfo:
+    """An input or output: name, numpy dtype, shape (None = dynamic)."""
+    name: str
+    dtype: np.dtype
+    shape: Tuple[Optional[int], ...]
+    dim_params: Tuple[str, ...] = ()
+
+
+def _info(t: _Tensor) -> Tuple[str, np.dtype, Tuple[Optional[int], ...]]:
+    shape = tuple(None if t.dims[i] < 0 else int(t.dims[i]) for i in range(t.rank))
+    return t.name.decode(), np.dtype(_DTYPES.get(t.dtype, np.uint8)), shape
+
+
+class Model:
+    """A compiled model loaded by the runtime. Safe to run from many threads."""
+
+    def __init__(self, path: str, num_threads: int = 0):
+        lib = _library()
+        handle = ctypes.c_void_p()
+        _check(lib.sparsa_model_load(str(path).encode(), ctypes.byref(handle)))
+        self._handle = handle
+        self.path = str(path)
+        self.inputs: List[TensorInfo] = []
+        for i in range(lib.sparsa_model_num_inputs(handle)):
+            t = _Tensor()
+            _check(lib.sparsa_model_input_info(handle, i, ctypes.byref(t)))
+            name, dtype, shape = _info(t)
+            params = tuple(lib.sparsa_model_input_dim_param(handle, i, d).decode()
+                           for d in range(t.rank))
+            self.inputs.append(TensorInfo(name, dtype, shape, params))
+        self.outputs: List[TensorInfo] = []
+        for i in range(lib.sparsa_model_num_outputs(handle)):
+            t = _Tensor()
+            _check(lib.sparsa_model_output_info(handle, i, ctypes.byref(t)))
+            self.outputs.append(TensorInfo(*_info(t)))
+        if num_threads:
+            self.set_num_threads(num_threads)
+
+    def set_num_threads(self, n: int):
+        _check(_library().sparsa_model_set_num_threads(self._handle, int(n)))
+
+    def run(self, feeds: Dict[str, np.ndarray]) -> Dict[str, np.ndarray]:
+        """Runs the model on |feeds| (name -> array); returns name -> array.
+
+        Arrays are passed as they are (made C-contiguous): a wrong dtype, rank or
+        shape is reported by the runtime as a SparsaError, never converted.
+        """
+        if not isinstance(feeds, dict):
+            raise TypeError("feeds must be a dict of input name -> numpy array")
+        lib = _library()
+        arrays, names = [], []
+        tensors = (_Tensor * max(1, len(feeds)))()
+        for i, (name, value) in enumerate(feeds.items()):
+            arr = np.ascontiguousarray(value)
+            if arr.dtype not in _CODES:
+                raise SparsaError(f"input '{name}': unsupported dtype {arr.dtype}")
+            if arr.ndim > MAX_RANK:
+                raise SparsaError(f"input '{name}': rank {arr.ndim} exceeds {MAX_RANK}")
+            arrays.append(arr)
+            names.append(str(name).encode())
+            t = tensors[i]
+            t.name = names[-1]
+            t.dtype = _CODES[arr.dtype]
+            t.rank = arr.ndim
+            for d, s in enumerate(arr.shape):
+                t.dims[d] = s
+            t.data = arr.ctypes.data
+        outs = (_Tensor * max(1, len(self.outputs)))()
+        _check(lib.sparsa_model_run(self._handle, tensors, len(feeds), outs))
+        result = {}
+        for i, info in enumerate(self.outputs):
+            t = outs[i]
+            shape = tuple(int(t.dims[d]) for d in range(t.rank))
+            dtype = np.dtype(_DTYPES[t.dtype])
+            count = int(np.prod(shape, dtype=np.int64)) if shape else 1
+            if count:
+                buf = (ctypes.c_char * (count * dtype.itemsize)).from_address(t.data)
+                arr = np.frombuffer(buf, dtype=dtype, count=count).reshape(shape).copy()
+            else:
+                arr = np.zeros(shape, dtype=dtype)
+            lib.sparsa_tensor_release(ctypes.byref(t))
+            result[info.name] = arr
+        return result
+
+    def __call__(self, **feeds) -> Dict[str, np.ndarray]:
+        return self.run(feeds)
+
+    def close(self):
+        if getattr(self, "_handle", None):
+            _library().sparsa_model_release(self._handle)
+            self._handle = None
+
+    def __del__(self):
+        try:
+            self.close()
+        except Exception:
+            pass
+
+    def __repr__(self):
+        return f"sparsa.Model({self.path!r}, inputs={self.inputs}, outputs={self.outputs})"
+
+
+def load(path: str, num_threads: int = 0) -> Model:
+    """Loads a library compiled by sparsa-compile (its weights file next to it)."""
+    return Model(path, num_threads)

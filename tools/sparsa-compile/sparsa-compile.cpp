@@ -1,0 +1,314 @@
+//===- sparsa-compile.cpp - ONNX model to a loadable library ---*- C++ -*-===//
+//
+// SPDX-License-Identifier: Apache-2.0
+//
+//===----------------------------------------------------------------------===//
+//
+// The ahead-of-time compiler driver: import, fuse, lower, emit. Flags are the
+// contract in DESIGN.md; every stage can be printed with --emit. Errors are
+// printed as `MODEL.onnx:<node name>: error: ...` and the exit code is 1.
+//
+//===----------------------------------------------------------------------===//
+
+#include "sparsa/Dialect/ONNX/IR/ONNXOps.h"
+#include "sparsa/Dialect/Sparsa/IR/SparsaDialect.h"
+#include "sparsa/Importer/ONNX/Importer.h"
+#include "sparsa/Pipelines/Pipelines.h"
+#include "sparsa/Target/CPU/CPUEmitter.h"
+
+#include "mlir/IR/Diagnostics.h"
+#include "mlir/IR/MLIRContext.h"
+#include "mlir/InitAllDialects.h"
+#include "mlir/InitAllExtensions.h"
+#include "mlir/InitAllPasses.h"
+#include "mlir/Pass/PassManager.h"
+#include "mlir/Target/LLVMIR/Dialect/All.h"
+#include "llvm/ADT/StringSet.h"
+#include "llvm/Support/CommandLine.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/InitLLVM.h"
+#include "llvm/Support/JSON.h"
+#include "llvm/Support/Path.h"
+#include "llvm/Support/raw_ostream.h"
+
+#include <chrono>
+#include <random>
+
+using namespace mlir;
+namespace cl = llvm::cl;
+
+static cl::opt<std::string> inputFile(cl::Positional, cl::desc("<model.onnx>"),
+                                      cl::Required);
+static cl::opt<std::string> outputFile("o", cl::desc("Output file"),
+                                       cl::value_desc("path"), cl::init("-"));
+static cl::opt<std::string> target("target", cl::desc("cpu or cuda"),
+                                   cl::init("cpu"));
+static cl::opt<std::string> cpu("cpu", cl::desc("CPU to tune for"),
+                                cl::init("native"));
+static cl::opt<std::string> gpuArch("gpu-arch", cl::desc("GPU architecture"),
+                                    cl::init("sm_80"));
+static cl::list<std::string> inputShapes(
+    "input-shape", cl::desc("Pin an input's shape: NAME:D0xD1x..."));
+static cl::opt<std::string>
+    emit("emit",
+         cl::desc("so|mlir-onnx|mlir-fused|mlir-lowered|llvm-ir|asm|obj|ptx"),
+         cl::init("so"));
+static cl::opt<std::string> reportFile("report", cl::desc("Write a JSON report"),
+                                       cl::init(""));
+static cl::opt<std::string>
+    disableFusion("disable-fusion",
+                  cl::desc("Comma-separated families: routing,activation_sparsity,"
+                           "quantization,flow_attention"),
+                  cl::init(""));
+static cl::opt<char> optLevel("O", cl::desc("Optimization level 0-3"),
+                              cl::Prefix, cl::init('3'));
+static cl::opt<bool> textInput("x-onnx-text",
+                               cl::desc("Read the model as ONNX text syntax"),
+                               cl::init(false));
+
+static const char *const kFamilies[] = {"routing", "activation_sparsity",
+                                        "quantization", "flow_attention"};
+
+namespace {
+/// Collects what the report needs while the stages run.
+struct Report {
+  std::chrono::steady_clock::time_point start = std::chrono::steady_clock::now();
+  llvm::json::Object stages;
+  std::vector<std::string> errors;
+  std::string cpuName;
+  double mark(const char *stage, std::chrono::steady_clock::time_point &t0) {
+    auto now = std::chrono::steady_clock::now();
+    double s = std::chrono::duration<double>(now - t0).count();
+    stages[stage] = s;
+    t0 = now;
+    return s;
+  }
+  void write(bool ok) {
+    if (reportFile.empty())
+      return;
+    llvm::json::Object fusions;
+    for (const char *f : kFamilies)
+      fusions[f] = 0;
+    llvm::json::Array errs;
+    for (auto &e : errors)
+      errs.push_back(e);
+    llvm::json::Object root{
+        {"model", inputFile.getValue()},
+        {"target", target.getValue()},
+        {"cpu", cpuName},
+        {"emit", emit.getValue()},
+        {"success", ok},
+        {"fusions", std::move(fusions)},
+        {"unfused", llvm::json::Array()},
+        {"compile_seconds",
+         std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+             .count()},
+        {"stage_seconds", std::move(stages)},
+        {"errors", std::move(errs)}};
+    std::error_code ec;
+    llvm::raw_fd_ostream os(reportFile, ec);
+    if (ec) {
+      llvm::errs() << reportFile << ": error: cannot write report: "
+                   << ec.message() << "\n";
+      return;
+    }
+    os << llvm::formatv("{0:2}", llvm::json::Value(std::move(root))) << "\n";
+  }
+};
+} // namespace
+
+/// Prints a diagnostic as `MODEL:<node>: error: message`.
+static std::string formatDiagnostic(Diagnostic &diag) {
+  std::string where = inputFile;
+  Location loc = diag.getLocation();
+  if (auto fused = dyn_cast<FusedLoc>(loc))
+    if (!fused.getLocations().empty())
+      loc = fused.getLocations().front();
+  if (auto name = dyn_cast<NameLoc>(loc))
+    where += ":" + name.getName().str();
+  else if (!isa<FileLineColLoc>(loc) && !isa<UnknownLoc>(loc)) {
+    std::string s;
+    llvm::raw_string_ostream os(s);
+    os << loc;
+    where += ":" + s;
+  }
+  const char *sev = diag.getSeverity() == DiagnosticSeverity::Error     ? "error"
+                    : diag.getSeverity() == DiagnosticSeverity::Warning ? "warning"
+                    : diag.getSeverity() == DiagnosticSeverity::Note    ? "note"
+                                                                        : "remark";
+  return where + ": " + sev + ": " + diag.str();
+}
+
+static bool writeText(StringRef path, llvm::function_ref<void(llvm::raw_ostream &)> fn) {
+  std::error_code ec;
+  llvm::raw_fd_ostream os(path, ec);
+  if (ec) {
+    llvm::errs() << path << ": error: cannot open for writing: " << ec.message()
+                 << "\n";
+    return false;
+  }
+  fn(os);
+  return true;
+}
+
+static int fatal(Report &report, const std::string &msg) {
+  llvm::errs() << inputFile << ": error: " << msg << "\n";
+  report.errors.push_back(msg);
+  report.write(false);
+  return 1;
+}
+
+int main(int argc, char **argv) {
+  llvm::InitLLVM init(argc, argv);
+  cl::ParseCommandLineOptions(argc, argv, "Sparsa ahead-of-time compiler\n");
+  Report report;
+
+  static const llvm::StringSet<> emits = {"so", "mlir-onnx", "mlir-fused",
+                                          "mlir-lowered", "llvm-ir", "asm",
+                                          "obj", "ptx"};
+  if (!emits.contains(emit))
+    return fatal(report, "unknown --emit=" + emit);
+  if (target != "cpu" && target != "cuda")
+    return fatal(report, "unknown --target=" + target + " (expected cpu or cuda)");
+  if (target == "cuda")
+    return fatal(report, "--target=cuda is not implemented yet in this build");
+  if (emit == "ptx")
+    return fatal(report, "--emit=ptx requires --target=cuda");
+  if (optLevel < '0' || optLevel > '3')
+    return fatal(report, std::string("invalid optimization level -O") +
+                             optLevel.getValue());
+  for (StringRef f : llvm::split(StringRef(disableFusion), ',')) {
+    if (f.empty())
+      continue;
+    if (!llvm::is_contained(kFamilies, f))
+      return fatal(report, "unknown fusion family '" + f.str() +
+                               "' in --disable-fusion");
+  }
+  if (emit == "so" && outputFile == "-")
+    return fatal(report, "-o OUT.so is required");
+  unsigned opt = optLevel - '0';
+
+  sparsa::ONNXImportOptions importOptions;
+  importOptions.forceText = textInput;
+  for (const std::string &s : inputShapes) {
+    std::string err = sparsa::parseInputShapeFlag(s, importOptions);
+    if (!err.empty())
+      return fatal(report, err);
+  }
+
+  DialectRegistry registry;
+  registerAllDialects(registry);
+  registerAllExtensions(registry);
+  registerAllToLLVMIRTranslations(registry);
+  registerAllPasses();
+  registry.insert<sparsa::onnx::ONNXDialect, sparsa::sparsa::SparsaDialect>();
+  MLIRContext ctx(registry);
+  ctx.disableMultithreading(); // 2-core machine; pass-level threads do not pay.
+  ScopedDiagnosticHandler handler(&ctx, [&](Diagnostic &diag) {
+    std::string line = formatDiagnostic(diag);
+    llvm::errs() << line << "\n";
+    for (Diagnostic &note : diag.getNotes())
+      llvm::errs() << formatDiagnostic(note) << "\n";
+    if (diag.getSeverity() == DiagnosticSeverity::Error)
+      report.errors.push_back(line);
+    return success();
+  });
+
+  auto t0 = std::chrono::steady_clock::now();
+  OwningOpRef<ModuleOp> module =
+      sparsa::importONNXFile(&ctx, inputFile, importOptions);
+  if (!module) {
+    report.write(false);
+    return 1;
+  }
+  report.mark("import", t0);
+  auto printModule = [&](StringRef path) {
+    return writeText(path, [&](llvm::raw_ostream &os) { module->print(os); })
+               ? 0
+               : 1;
+  };
+  if (emit == "mlir-onnx") {
+    report.write(true);
+    return printModule(outputFile);
+  }
+
+  sparsa::SparsaCPUPipelineOptions options;
+  options.disableFusion = disableFusion;
+  auto runPipeline = [&](auto build, const char *stage) {
+    PassManager pm(&ctx);
+    build(pm, options);
+    if (failed(pm.run(*module)))
+      return false;
+    report.mark(stage, t0);
+    return true;
+  };
+  if (!runPipeline(sparsa::buildSparsaFusionPipeline, "fusion")) {
+    report.write(false);
+    return 1;
+  }
+  if (emit == "mlir-fused") {
+    report.write(true);
+    return printModule(outputFile);
+  }
+  if (!runPipeline(sparsa::buildSparsaOutlineWeightsPipeline, "outline")) {
+    report.write(false);
+    return 1;
+  }
+  std::random_device rd;
+  uint64_t modelId = (static_cast<uint64_t>(rd()) << 32) ^ rd();
+  std::string sidecar = emit == "so" ? sparsa::sidecarPathFor(outputFile) : "";
+  FailureOr<std::string> info = sparsa::extractWeights(*module, sidecar, modelId);
+  if (failed(info)) {
+    report.write(false);
+    return 1;
+  }
+  report.mark("weights", t0);
+  if (!runPipeline(sparsa::buildSparsaCPULoweringPipeline, "lowering")) {
+    report.write(false);
+    return 1;
+  }
+  if (failed(sparsa::addRuntimeInterface(*module, *info))) {
+    report.write(false);
+    return 1;
+  }
+  if (emit == "mlir-lowered") {
+    report.write(true);
+    return printModule(outputFile);
+  }
+
+  std::string error;
+  auto tm = sparsa::createCPUTargetMachine(cpu, opt, error);
+  if (!tm)
+    return fatal(report, error);
+  report.cpuName = tm->getTargetCPU().str();
+  llvm::LLVMContext llvmCtx;
+  auto llvmModule = sparsa::translateAndOptimize(*module, llvmCtx, *tm, opt, error);
+  if (!llvmModule)
+    return fatal(report, error);
+  report.mark("llvm_opt", t0);
+  if (emit == "llvm-ir") {
+    report.write(true);
+    return writeText(outputFile, [&](llvm::raw_ostream &os) { llvmModule->print(os, nullptr); })
+               ? 0
+               : 1;
+  }
+  if (emit == "asm" || emit == "obj") {
+    if (!sparsa::emitMachineCode(*llvmModule, *tm, outputFile, emit == "asm", error))
+      return fatal(report, error);
+    report.mark("codegen", t0);
+    report.write(true);
+    return 0;
+  }
+  // emit == "so": object to a temporary file next to the output, then link.
+  std::string objPath = outputFile + ".o";
+  if (!sparsa::emitMachineCode(*llvmModule, *tm, objPath, false, error))
+    return fatal(report, error);
+  report.mark("codegen", t0);
+  bool linked = sparsa::linkSharedLibrary(objPath, outputFile, error);
+  llvm::sys::fs::remove(objPath);
+  if (!linked)
+    return fatal(report, error);
+  report.mark("link", t0);
+  report.write(true);
+  return 0;
+}
