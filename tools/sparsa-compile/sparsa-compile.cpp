@@ -62,6 +62,10 @@ static cl::opt<std::string>
                   cl::init(""));
 static cl::opt<char> optLevel("O", cl::desc("Optimization level 0-3"),
                               cl::Prefix, cl::init('3'));
+static cl::opt<int64_t> parallelTasks(
+    "parallel-tasks",
+    cl::desc("Tuning: target number of parallel tiles per op (0 = no threads)"),
+    cl::init(-1), cl::Hidden);
 static cl::opt<bool> textInput("x-onnx-text",
                                cl::desc("Read the model as ONNX text syntax"),
                                cl::init(false));
@@ -204,6 +208,7 @@ int main(int argc, char **argv) {
   registry.insert<sparsa::onnx::ONNXDialect, sparsa::sparsa::SparsaDialect>();
   MLIRContext ctx(registry);
   ctx.disableMultithreading(); // 2-core machine; pass-level threads do not pay.
+  ctx.printOpOnDiagnostic(false); // the node name says where; no IR dumps
   ScopedDiagnosticHandler handler(&ctx, [&](Diagnostic &diag) {
     std::string line = formatDiagnostic(diag);
     llvm::errs() << line << "\n";
@@ -223,7 +228,11 @@ int main(int argc, char **argv) {
   }
   report.mark("import", t0);
   auto printModule = [&](StringRef path) {
-    return writeText(path, [&](llvm::raw_ostream &os) { module->print(os); })
+    return writeText(path,
+                     [&](llvm::raw_ostream &os) {
+                       // Locations carry the ONNX node names: keep them.
+                       module->print(os, OpPrintingFlags().enableDebugInfo());
+                     })
                ? 0
                : 1;
   };
@@ -234,6 +243,8 @@ int main(int argc, char **argv) {
 
   sparsa::SparsaCPUPipelineOptions options;
   options.disableFusion = disableFusion;
+  if (parallelTasks >= 0)
+    options.parallelTasks = parallelTasks;
   auto runPipeline = [&](auto build, const char *stage) {
     PassManager pm(&ctx);
     build(pm, options);

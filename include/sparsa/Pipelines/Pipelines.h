@@ -27,7 +27,7 @@ struct SparsaCPUPipelineOptions
   Option<int64_t> parallelTasks{
       *this, "parallel-tasks",
       llvm::cl::desc("Target number of parallel tiles per op (0 disables threading)"),
-      llvm::cl::init(16)};
+      llvm::cl::init(8)};
   Option<std::string> disableFusion{
       *this, "disable-fusion",
       llvm::cl::desc("Comma-separated fusion families to skip"),

@@ -78,7 +78,7 @@ def CPUTileParallelPass
        space are left alone: threading them costs more than it saves.
   }];
   let options = [
-    Option<"tasks", "tasks", "int64_t", /*default=*/"16",
+    Option<"tasks", "tasks", "int64_t", /*default=*/"8",
            "Target number of parallel tiles per op">,
     Option<"minWork", "min-work", "int64_t", /*default=*/"32768",
            "Smallest iteration space (product of static loop extents) to parallelize">

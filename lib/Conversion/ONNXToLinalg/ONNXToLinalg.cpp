@@ -16,6 +16,7 @@
 
 #include "mlir/Dialect/Arith/Utils/Utils.h"
 #include "mlir/Dialect/Utils/ReshapeOpsUtils.h"
+#include "mlir/Dialect/Utils/StaticValueUtils.h"
 #include "llvm/ADT/TypeSwitch.h"
 #include "mlir/IR/AffineMap.h"
 #include "mlir/IR/PatternMatch.h"
@@ -161,13 +162,18 @@ static Value buildContraction(OpBuilder &b, Location loc, Value lhs, Value rhs,
       [&](OpBuilder &nb, Location nl, ValueRange args) {
         Value r;
         if (isa<FloatType>(elt)) {
-          Value prod = arith::MulFOp::create(nb, nl, args[0], args[1]);
+          // `contract` lets LLVM fuse the multiply-add into an FMA, as MLAS
+          // and numpy's BLAS do.
+          auto contract = arith::FastMathFlagsAttr::get(
+              nb.getContext(), arith::FastMathFlags::contract);
+          Value prod = arith::MulFOp::create(nb, nl, args[0], args[1], contract);
           if (alpha != 1.0f)
             prod = arith::MulFOp::create(
                 nb, nl, prod,
                 arith::ConstantOp::create(nb, nl, elt,
-                                          nb.getFloatAttr(elt, alpha)));
-          r = arith::AddFOp::create(nb, nl, args[2], prod);
+                                          nb.getFloatAttr(elt, alpha)),
+                contract);
+          r = arith::AddFOp::create(nb, nl, args[2], prod, contract);
         } else {
           Value prod = arith::MulIOp::create(nb, nl, args[0], args[1]);
           r = arith::AddIOp::create(nb, nl, args[2], prod);
@@ -635,9 +641,16 @@ static FailureOr<Value> lowerConcat(onnx::ConcatOp op, OpBuilder &b) {
     offsets[axis] = offset;
     result = tensor::InsertSliceOp::create(b, loc, v, result, offsets, sizes,
                                            strides);
-    Value off = getValueOrCreateConstantIndexOp(b, loc, offset);
-    Value sz = getValueOrCreateConstantIndexOp(b, loc, sizes[axis]);
-    offset = arith::AddIOp::create(b, loc, off, sz).getResult();
+    std::optional<int64_t> off = getConstantIntValue(offset);
+    std::optional<int64_t> sz = getConstantIntValue(sizes[axis]);
+    if (off && sz) {
+      offset = b.getIndexAttr(*off + *sz);
+    } else {
+      offset = arith::AddIOp::create(
+                   b, loc, getValueOrCreateConstantIndexOp(b, loc, offset),
+                   getValueOrCreateConstantIndexOp(b, loc, sizes[axis]))
+                   .getResult();
+    }
   }
   return result;
 }

@@ -722,22 +722,45 @@ OwningOpRef<ModuleOp> sparsa::importONNXFile(MLIRContext *ctx, StringRef path,
     emitError(loc) << "the model imports no default-domain opset";
     return nullptr;
   }
-  try {
-    if (opset < kMinOpset) {
-      model = proto::version_conversion::ConvertVersion(model, kMinOpset);
-    }
-    proto::ShapeInferenceOptions si{/*check_type=*/true, /*error_mode=*/1,
+  // ONNX shape inference, strict first. When it fails, import anyway with
+  // the lenient result: our verifiers then usually report the problem at the
+  // node by name; only if they find nothing is ONNX's message the error.
+  auto infer = [&](int errorMode) {
+    proto::ShapeInferenceOptions si{/*check_type=*/true, errorMode,
                                     /*enable_data_propagation=*/true};
     proto::shape_inference::InferShapes(model, proto::OpSchemaRegistry::Instance(),
                                         si);
+  };
+  std::string inferenceError;
+  try {
+    if (opset < kMinOpset) {
+      // The converter's adapters need shapes (Softmax 12 -> 13 does).
+      infer(/*errorMode=*/0);
+      model = proto::version_conversion::ConvertVersion(model, kMinOpset);
+    }
   } catch (const std::exception &e) {
-    emitError(loc) << (opset < kMinOpset ? "opset upgrade or " : "")
-                   << "ONNX shape inference failed: " << e.what();
+    emitError(loc) << "cannot upgrade the model from opset " << opset
+                   << " to " << kMinOpset << ": " << e.what();
     return nullptr;
   }
+  try {
+    infer(/*errorMode=*/1);
+  } catch (const std::exception &e) {
+    inferenceError = StringRef(e.what()).trim().str();
+    try {
+      infer(/*errorMode=*/0);
+    } catch (const std::exception &) {
+    }
+  }
   GraphImporter importer(ctx, path);
-  return importer.import(model);
+  OwningOpRef<ModuleOp> module = importer.import(model);
+  if (module && !inferenceError.empty()) {
+    emitError(loc) << "ONNX shape inference failed: " << inferenceError;
+    return nullptr;
+  }
+  return module;
 }
+
 
 std::string sparsa::parseInputShapeFlag(StringRef flag, ONNXImportOptions &options) {
   auto [name, dims] = flag.rsplit(':');

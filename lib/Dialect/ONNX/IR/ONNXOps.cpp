@@ -12,6 +12,7 @@
 #include "sparsa/Dialect/ONNX/IR/ONNXOps.h"
 
 #include "mlir/IR/Builders.h"
+#include "mlir/IR/Matchers.h"
 #include "mlir/IR/DialectImplementation.h"
 #include "mlir/IR/OpImplementation.h"
 #include "mlir/IR/TypeUtilities.h"
@@ -55,10 +56,11 @@ Type sparsa::onnx::getElementTypeForONNXDataType(MLIRContext *ctx, int64_t dt) {
 }
 
 FailureOr<SmallVector<int64_t>> sparsa::onnx::getConstantI64Values(Value value) {
-  auto cst = value.getDefiningOp<ConstantOp>();
-  if (!cst)
+  // Any constant-like producer: onnx.Constant, or arith.constant once the
+  // lowering has already rewritten it.
+  ElementsAttr elements;
+  if (!matchPattern(value, m_Constant(&elements)))
     return failure();
-  auto elements = dyn_cast<ElementsAttr>(cst.getValue());
   if (!elements || !elements.getElementType().isInteger(64))
     return failure();
   // dense_resource blobs do not implement the typed value iterators, so read

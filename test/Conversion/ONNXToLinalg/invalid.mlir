@@ -1,0 +1,94 @@
+// RUN: sparsa-opt %s --split-input-file --convert-onnx-to-linalg --verify-diagnostics
+
+/// Every diagnostic of the lowering: verifier-valid IR the CPU path cannot
+/// express yet gets an error at the op, never a crash.
+
+func.func @reshape_non_constant_shape(%x: tensor<2x8xf32>, %s: tensor<2xi64>) -> tensor<4x4xf32> {
+  // expected-error @+1 {{onnx.Reshape: the shape input must be a constant}}
+  %0 = onnx.Reshape %x, %s : (tensor<2x8xf32>, tensor<2xi64>) -> tensor<4x4xf32>
+  return %0 : tensor<4x4xf32>
+}
+
+// -----
+
+func.func @reshape_bad_count(%x: tensor<2x8xf32>) -> tensor<3x5xf32> {
+  %s = onnx.Constant {value = dense<[3, 5]> : tensor<2xi64>} : () -> tensor<2xi64>
+  // expected-error @+1 {{onnx.Reshape: cannot reshape 'tensor<2x8xf32>' to 'tensor<3x5xf32>'}}
+  %0 = onnx.Reshape %x, %s : (tensor<2x8xf32>, tensor<2xi64>) -> tensor<3x5xf32>
+  return %0 : tensor<3x5xf32>
+}
+
+// -----
+
+func.func @reshape_zero_beyond_rank(%x: tensor<16xf32>) -> tensor<16x1xf32> {
+  %s = onnx.Constant {value = dense<[16, 0]> : tensor<2xi64>} : () -> tensor<2xi64>
+  // expected-error @+1 {{onnx.Reshape: shape[1] = 0 copies a dimension the input does not have}}
+  %0 = onnx.Reshape %x, %s : (tensor<16xf32>, tensor<2xi64>) -> tensor<16x1xf32>
+  return %0 : tensor<16x1xf32>
+}
+
+// -----
+
+func.func @reshape_negative(%x: tensor<16xf32>) -> tensor<4x4xf32> {
+  %s = onnx.Constant {value = dense<[4, -3]> : tensor<2xi64>} : () -> tensor<2xi64>
+  // expected-error @+1 {{onnx.Reshape: invalid shape value -3}}
+  %0 = onnx.Reshape %x, %s : (tensor<16xf32>, tensor<2xi64>) -> tensor<4x4xf32>
+  return %0 : tensor<4x4xf32>
+}
+
+// -----
+
+func.func @unsqueeze_dynamic_axes(%x: tensor<8xf32>, %a: tensor<1xi64>) -> tensor<1x8xf32> {
+  // expected-error @+1 {{onnx.Unsqueeze: axes must be a constant}}
+  %0 = onnx.Unsqueeze %x, %a : (tensor<8xf32>, tensor<1xi64>) -> tensor<1x8xf32>
+  return %0 : tensor<1x8xf32>
+}
+
+// -----
+
+func.func @squeeze_dynamic_axes(%x: tensor<1x8xf32>, %a: tensor<1xi64>) -> tensor<8xf32> {
+  // expected-error @+1 {{onnx.Squeeze: axes must be a constant}}
+  %0 = onnx.Squeeze %x, %a : (tensor<1x8xf32>, tensor<1xi64>) -> tensor<8xf32>
+  return %0 : tensor<8xf32>
+}
+
+// -----
+
+func.func @squeeze_dynamic_dim(%x: tensor<?x8xf32>) -> tensor<8xf32> {
+  %a = onnx.Constant {value = dense<0> : tensor<1xi64>} : () -> tensor<1xi64>
+  // expected-error @+1 {{onnx.Squeeze: cannot squeeze dynamic dimension 0}}
+  %0 = onnx.Squeeze %x, %a : (tensor<?x8xf32>, tensor<1xi64>) -> tensor<8xf32>
+  return %0 : tensor<8xf32>
+}
+
+// -----
+
+func.func @gemm_int(%a: tensor<2x3xi32>, %b: tensor<3x4xi32>) -> tensor<2x4xi32> {
+  // expected-error @+1 {{onnx.Gemm: only floating-point Gemm is supported (got 'i32')}}
+  %0 = onnx.Gemm %a, %b : (tensor<2x3xi32>, tensor<3x4xi32>) -> tensor<2x4xi32>
+  return %0 : tensor<2x4xi32>
+}
+
+// -----
+
+func.func @matmul_unsigned(%a: tensor<2x3xui8>, %b: tensor<3x4xui8>) -> tensor<2x4xui8> {
+  // expected-error @+1 {{onnx.MatMul: unsigned operands are not supported}}
+  %0 = onnx.MatMul %a, %b : (tensor<2x3xui8>, tensor<3x4xui8>) -> tensor<2x4xui8>
+  return %0 : tensor<2x4xui8>
+}
+
+// -----
+
+func.func @cast_unsigned(%x: tensor<4xf32>) -> tensor<4xui8> {
+  // expected-error @+1 {{onnx.Cast: conversion from 'f32' to 'ui8' is not supported}}
+  %0 = onnx.Cast %x {to = 2 : si64} : (tensor<4xf32>) -> tensor<4xui8>
+  return %0 : tensor<4xui8>
+}
+
+// -----
+
+func.func @unranked_operand(%x: tensor<*xf32>) -> tensor<*xf32> {
+  // expected-error @+1 {{operand of unknown rank: ONNX shape inference could not type it; pin input shapes with --input-shape}}
+  %0 = onnx.Relu %x : (tensor<*xf32>) -> tensor<*xf32>
+  return %0 : tensor<*xf32>
+}

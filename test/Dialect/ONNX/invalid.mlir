@@ -1,0 +1,274 @@
+// RUN: sparsa-opt %s --split-input-file --verify-diagnostics
+
+/// One case per verifier diagnostic of the onnx dialect.
+
+func.func @constant_type_mismatch() -> tensor<2xf32> {
+  // expected-error @+1 {{'onnx.Constant' op expected value type ('tensor<2xi64>') to match result type ('tensor<2xf32>')}}
+  %0 = onnx.Constant {value = dense<1> : tensor<2xi64>} : () -> tensor<2xf32>
+  return %0 : tensor<2xf32>
+}
+
+// -----
+
+func.func @identity_type_mismatch(%x: tensor<4xf32>) -> tensor<5xf32> {
+  // expected-error @+1 {{'onnx.Identity' op expected result type ('tensor<5xf32>') to be compatible with input type ('tensor<4xf32>')}}
+  %0 = onnx.Identity %x : (tensor<4xf32>) -> tensor<5xf32>
+  return %0 : tensor<5xf32>
+}
+
+// -----
+
+func.func @matmul_element_types(%a: tensor<2x3xf32>, %b: tensor<3x4xf16>) -> tensor<2x4xf32> {
+  // expected-error @+1 {{'onnx.MatMul' op expected operand element types to match ('f32' vs 'f16')}}
+  %0 = onnx.MatMul %a, %b : (tensor<2x3xf32>, tensor<3x4xf16>) -> tensor<2x4xf32>
+  return %0 : tensor<2x4xf32>
+}
+
+// -----
+
+func.func @matmul_rank0(%a: tensor<f32>, %b: tensor<3x4xf32>) -> tensor<4xf32> {
+  // expected-error @+1 {{'onnx.MatMul' op expected operands of rank >= 1 (got 0 and 2)}}
+  %0 = onnx.MatMul %a, %b : (tensor<f32>, tensor<3x4xf32>) -> tensor<4xf32>
+  return %0 : tensor<4xf32>
+}
+
+// -----
+
+func.func @matmul_contracting(%a: tensor<2x3xf32>, %b: tensor<5x4xf32>) -> tensor<2x4xf32> {
+  // expected-error @+1 {{'onnx.MatMul' op expected contracting dimensions to match (3 vs 5)}}
+  %0 = onnx.MatMul %a, %b : (tensor<2x3xf32>, tensor<5x4xf32>) -> tensor<2x4xf32>
+  return %0 : tensor<2x4xf32>
+}
+
+// -----
+
+func.func @gemm_element_types(%a: tensor<2x3xf32>, %b: tensor<3x4xf64>) -> tensor<2x4xf32> {
+  // expected-error @+1 {{'onnx.Gemm' op expected operand element types to match ('f32' vs 'f64')}}
+  %0 = onnx.Gemm %a, %b : (tensor<2x3xf32>, tensor<3x4xf64>) -> tensor<2x4xf32>
+  return %0 : tensor<2x4xf32>
+}
+
+// -----
+
+func.func @gemm_rank(%a: tensor<2x3x1xf32>, %b: tensor<3x4xf32>) -> tensor<2x4xf32> {
+  // expected-error @+1 {{'onnx.Gemm' op expected rank-2 A and B (got 3 and 2)}}
+  %0 = onnx.Gemm %a, %b : (tensor<2x3x1xf32>, tensor<3x4xf32>) -> tensor<2x4xf32>
+  return %0 : tensor<2x4xf32>
+}
+
+// -----
+
+func.func @gemm_trans_b_contracting(%a: tensor<2x3xf32>, %b: tensor<3x4xf32>) -> tensor<2x3xf32> {
+  /// With transB = 1, B is [N, K]: K is 4 here, not 3.
+  // expected-error @+1 {{'onnx.Gemm' op expected contracting dimensions to match (3 vs 4)}}
+  %0 = onnx.Gemm %a, %b {transB = 1 : si64} : (tensor<2x3xf32>, tensor<3x4xf32>) -> tensor<2x3xf32>
+  return %0 : tensor<2x3xf32>
+}
+
+// -----
+
+func.func @gemm_bias(%a: tensor<2x3xf32>, %b: tensor<3x4xf32>, %c: tensor<5xf32>) -> tensor<2x4xf32> {
+  // expected-error @+1 {{'onnx.Gemm' op expected C of shape 5 to broadcast unidirectionally to 2x4}}
+  %0 = onnx.Gemm %a, %b, %c : (tensor<2x3xf32>, tensor<3x4xf32>, tensor<5xf32>) -> tensor<2x4xf32>
+  return %0 : tensor<2x4xf32>
+}
+
+// -----
+
+func.func @add_element_types(%a: tensor<4xf32>, %b: tensor<4xi64>) -> tensor<4xf32> {
+  // expected-error @+1 {{'onnx.Add' op expected operand element types to match ('f32' vs 'i64')}}
+  %0 = onnx.Add %a, %b : (tensor<4xf32>, tensor<4xi64>) -> tensor<4xf32>
+  return %0 : tensor<4xf32>
+}
+
+// -----
+
+func.func @mul_result_element_type(%a: tensor<4xf32>, %b: tensor<4xf32>) -> tensor<4xf16> {
+  // expected-error @+1 {{'onnx.Mul' op expected result element type ('f16') to match operand element type ('f32')}}
+  %0 = onnx.Mul %a, %b : (tensor<4xf32>, tensor<4xf32>) -> tensor<4xf16>
+  return %0 : tensor<4xf16>
+}
+
+// -----
+
+func.func @sub_not_broadcastable(%a: tensor<2x3xf32>, %b: tensor<4x3xf32>) -> tensor<4x3xf32> {
+  // expected-error @+1 {{'onnx.Sub' op operand shapes (2x3 and 4x3) are not broadcast-compatible}}
+  %0 = onnx.Sub %a, %b : (tensor<2x3xf32>, tensor<4x3xf32>) -> tensor<4x3xf32>
+  return %0 : tensor<4x3xf32>
+}
+
+// -----
+
+func.func @div_result_rank(%a: tensor<2x3xf32>, %b: tensor<3xf32>) -> tensor<3xf32> {
+  // expected-error @+1 {{'onnx.Div' op expected result rank 2 (got 1)}}
+  %0 = onnx.Div %a, %b : (tensor<2x3xf32>, tensor<3xf32>) -> tensor<3xf32>
+  return %0 : tensor<3xf32>
+}
+
+// -----
+
+func.func @relu_type(%x: tensor<4xf32>) -> tensor<4xf16> {
+  // expected-error @+1 {{'onnx.Relu' op failed to verify that all of {X, Y} have same type}}
+  %0 = onnx.Relu %x : (tensor<4xf32>) -> tensor<4xf16>
+  return %0 : tensor<4xf16>
+}
+
+// -----
+
+func.func @softmax_axis(%x: tensor<2x4xf32>) -> tensor<2x4xf32> {
+  // expected-error @+1 {{'onnx.Softmax' op axis 2 is out of range for rank 2}}
+  %0 = onnx.Softmax %x {axis = 2 : si64} : (tensor<2x4xf32>) -> tensor<2x4xf32>
+  return %0 : tensor<2x4xf32>
+}
+
+// -----
+
+func.func @reshape_shape_rank(%x: tensor<2x8xf32>, %s: tensor<2x1xi64>) -> tensor<16xf32> {
+  // expected-error @+1 {{'onnx.Reshape' op expected shape to be a 1-D tensor (got rank 2)}}
+  %0 = onnx.Reshape %x, %s : (tensor<2x8xf32>, tensor<2x1xi64>) -> tensor<16xf32>
+  return %0 : tensor<16xf32>
+}
+
+// -----
+
+func.func @reshape_two_minus_one(%x: tensor<2x8xf32>) -> tensor<4x4xf32> {
+  %s = onnx.Constant {value = dense<-1> : tensor<2xi64>} : () -> tensor<2xi64>
+  // expected-error @+1 {{'onnx.Reshape' op shape may contain at most one -1}}
+  %0 = onnx.Reshape %x, %s : (tensor<2x8xf32>, tensor<2xi64>) -> tensor<4x4xf32>
+  return %0 : tensor<4x4xf32>
+}
+
+// -----
+
+func.func @reshape_result_rank(%x: tensor<2x8xf32>) -> tensor<16xf32> {
+  %s = onnx.Constant {value = dense<[4, 4]> : tensor<2xi64>} : () -> tensor<2xi64>
+  // expected-error @+1 {{'onnx.Reshape' op expected result rank 2 (got 1)}}
+  %0 = onnx.Reshape %x, %s : (tensor<2x8xf32>, tensor<2xi64>) -> tensor<16xf32>
+  return %0 : tensor<16xf32>
+}
+
+// -----
+
+func.func @reshape_element_type(%x: tensor<2x8xf32>) -> tensor<4x4xf16> {
+  %s = onnx.Constant {value = dense<[4, 4]> : tensor<2xi64>} : () -> tensor<2xi64>
+  // expected-error @+1 {{'onnx.Reshape' op expected result element type to match data}}
+  %0 = onnx.Reshape %x, %s : (tensor<2x8xf32>, tensor<2xi64>) -> tensor<4x4xf16>
+  return %0 : tensor<4x4xf16>
+}
+
+// -----
+
+func.func @transpose_perm_size(%x: tensor<2x8xf32>) -> tensor<8x2xf32> {
+  // expected-error @+1 {{'onnx.Transpose' op expected perm of size 2 (got 3)}}
+  %0 = onnx.Transpose %x {perm = array<i64: 1, 0, 2>} : (tensor<2x8xf32>) -> tensor<8x2xf32>
+  return %0 : tensor<8x2xf32>
+}
+
+// -----
+
+func.func @transpose_not_permutation(%x: tensor<2x8xf32>) -> tensor<8x2xf32> {
+  // expected-error @+1 {{'onnx.Transpose' op perm is not a permutation of [0, 2)}}
+  %0 = onnx.Transpose %x {perm = array<i64: 1, 1>} : (tensor<2x8xf32>) -> tensor<8x2xf32>
+  return %0 : tensor<8x2xf32>
+}
+
+// -----
+
+func.func @transpose_result_dims(%x: tensor<2x8xf32>) -> tensor<2x8xf32> {
+  // expected-error @+1 {{'onnx.Transpose' op result dimension 0 (2) does not match input dimension 1 (8)}}
+  %0 = onnx.Transpose %x {perm = array<i64: 1, 0>} : (tensor<2x8xf32>) -> tensor<2x8xf32>
+  return %0 : tensor<2x8xf32>
+}
+
+// -----
+
+func.func @cast_unsupported(%x: tensor<4xf32>) -> tensor<4xf32> {
+  /// 8 is ONNX's string type.
+  // expected-error @+1 {{'onnx.Cast' op unsupported target data type 8}}
+  %0 = onnx.Cast %x {to = 8 : si64} : (tensor<4xf32>) -> tensor<4xf32>
+  return %0 : tensor<4xf32>
+}
+
+// -----
+
+func.func @cast_result_type(%x: tensor<4xf32>) -> tensor<4xi32> {
+  // expected-error @+1 {{'onnx.Cast' op expected result element type ('i32') to match 'to' ('i64')}}
+  %0 = onnx.Cast %x {to = 7 : si64} : (tensor<4xf32>) -> tensor<4xi32>
+  return %0 : tensor<4xi32>
+}
+
+// -----
+
+func.func @unsqueeze_rank(%x: tensor<8xf32>) -> tensor<1x1x8xf32> {
+  %a = onnx.Constant {value = dense<0> : tensor<1xi64>} : () -> tensor<1xi64>
+  // expected-error @+1 {{'onnx.Unsqueeze' op expected result rank 2 (got 3)}}
+  %0 = onnx.Unsqueeze %x, %a : (tensor<8xf32>, tensor<1xi64>) -> tensor<1x1x8xf32>
+  return %0 : tensor<1x1x8xf32>
+}
+
+// -----
+
+func.func @unsqueeze_axis(%x: tensor<8xf32>) -> tensor<1x8xf32> {
+  %a = onnx.Constant {value = dense<2> : tensor<1xi64>} : () -> tensor<1xi64>
+  // expected-error @+1 {{'onnx.Unsqueeze' op axis 2 is out of range or repeated}}
+  %0 = onnx.Unsqueeze %x, %a : (tensor<8xf32>, tensor<1xi64>) -> tensor<1x8xf32>
+  return %0 : tensor<1x8xf32>
+}
+
+// -----
+
+func.func @squeeze_axis_range(%x: tensor<1x8xf32>) -> tensor<8xf32> {
+  %a = onnx.Constant {value = dense<3> : tensor<1xi64>} : () -> tensor<1xi64>
+  // expected-error @+1 {{'onnx.Squeeze' op axis 3 is out of range for rank 2}}
+  %0 = onnx.Squeeze %x, %a : (tensor<1x8xf32>, tensor<1xi64>) -> tensor<8xf32>
+  return %0 : tensor<8xf32>
+}
+
+// -----
+
+func.func @squeeze_non_unit(%x: tensor<2x8xf32>) -> tensor<8xf32> {
+  %a = onnx.Constant {value = dense<0> : tensor<1xi64>} : () -> tensor<1xi64>
+  // expected-error @+1 {{'onnx.Squeeze' op cannot squeeze dimension 0 of size 2}}
+  %0 = onnx.Squeeze %x, %a : (tensor<2x8xf32>, tensor<1xi64>) -> tensor<8xf32>
+  return %0 : tensor<8xf32>
+}
+
+// -----
+
+func.func @concat_empty() -> tensor<2xf32> {
+  // expected-error @+1 {{'onnx.Concat' op expected at least one input}}
+  %0 = onnx.Concat {axis = 0 : si64} : () -> tensor<2xf32>
+  return %0 : tensor<2xf32>
+}
+
+// -----
+
+func.func @concat_axis(%a: tensor<2x3xf32>, %b: tensor<2x3xf32>) -> tensor<2x6xf32> {
+  // expected-error @+1 {{'onnx.Concat' op axis 2 is out of range for rank 2}}
+  %0 = onnx.Concat %a, %b {axis = 2 : si64} : (tensor<2x3xf32>, tensor<2x3xf32>) -> tensor<2x6xf32>
+  return %0 : tensor<2x6xf32>
+}
+
+// -----
+
+func.func @concat_element_type(%a: tensor<2x3xf32>, %b: tensor<2x3xf16>) -> tensor<2x6xf32> {
+  // expected-error @+1 {{'onnx.Concat' op expected all inputs to have element type 'f32'}}
+  %0 = onnx.Concat %a, %b {axis = 1 : si64} : (tensor<2x3xf32>, tensor<2x3xf16>) -> tensor<2x6xf32>
+  return %0 : tensor<2x6xf32>
+}
+
+// -----
+
+func.func @concat_rank(%a: tensor<2x3xf32>, %b: tensor<3xf32>) -> tensor<2x6xf32> {
+  // expected-error @+1 {{'onnx.Concat' op expected all inputs to have rank 2 (got 1)}}
+  %0 = onnx.Concat %a, %b {axis = 1 : si64} : (tensor<2x3xf32>, tensor<3xf32>) -> tensor<2x6xf32>
+  return %0 : tensor<2x6xf32>
+}
+
+// -----
+
+func.func @concat_other_dims(%a: tensor<2x3xf32>, %b: tensor<4x3xf32>) -> tensor<2x6xf32> {
+  // expected-error @+1 {{'onnx.Concat' op input shapes 2x3 and 4x3 differ outside the concatenation axis}}
+  %0 = onnx.Concat %a, %b {axis = 1 : si64} : (tensor<2x3xf32>, tensor<4x3xf32>) -> tensor<2x6xf32>
+  return %0 : tensor<2x6xf32>
+}
