@@ -66,8 +66,10 @@ void sparsa::buildSparsaCPULoweringPipeline(
   //    boundaries give the runtime plain strided descriptors.
   addUpstream(pm, "one-shot-bufferize{bufferize-function-boundaries "
                   "function-boundary-type-conversion=identity-layout-map}");
-  // 5. Free intermediates; results keep ownership for the caller.
-  addUpstream(pm, "buffer-deallocation-pipeline");
+  // 5. Free intermediates; results keep ownership for the caller (a result
+  //    that aliases an argument or a constant is cloned, and the clone
+  //    lowered to alloc + copy).
+  addUpstream(pm, "buffer-deallocation-pipeline,convert-bufferization-to-memref");
   // 6. Loops: linalg -> scf; LLVM's loop vectorizer then vectorizes the
   //    contiguous inner loops that step 3 arranged.
   addUpstream(pm, "func.func(convert-linalg-to-loops)");

@@ -1,0 +1,59 @@
+"""Shared helpers of the end-to-end tests: build a model, compile it with
+sparsa-compile, run it with the Sparsa runtime and with ONNX Runtime."""
+
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "python"))
+
+import sparsa  # noqa: E402
+
+onnx = pytest.importorskip("onnx")
+ort = pytest.importorskip("onnxruntime")
+
+# fp32 tolerances against ONNX Runtime: the two libraries sum in different
+# orders (and we fuse multiply-adds), so allow a few ulps of the magnitudes.
+ATOL = 1e-4
+RTOL = 1e-4
+
+
+def ort_run(model_path, feeds, threads=1):
+    so = ort.SessionOptions()
+    so.intra_op_num_threads = threads
+    so.inter_op_num_threads = 1
+    sess = ort.InferenceSession(str(model_path), so, providers=["CPUExecutionProvider"])
+    names = [o.name for o in sess.get_outputs()]
+    return dict(zip(names, sess.run(None, feeds)))
+
+
+def save(model, path):
+    model.ir_version = min(model.ir_version or 8, 8)
+    onnx.save(model, str(path))
+    return str(path)
+
+
+@pytest.fixture
+def compile_model(tmp_path):
+    """compile_model(onnx_path, **compile_kwargs) -> loaded sparsa.Model"""
+    def _compile(model_path, name="model", **kwargs):
+        so = tmp_path / f"{name}.so"
+        sparsa.compile(str(model_path), str(so), **kwargs)
+        return sparsa.load(str(so))
+    return _compile
+
+
+def assert_matches_ort(model, model_path, feeds, atol=ATOL, rtol=RTOL):
+    ours = model.run(feeds)
+    ref = ort_run(model_path, feeds)
+    assert set(ours) == set(ref)
+    for name, expected in ref.items():
+        got = ours[name]
+        assert got.shape == expected.shape, (name, got.shape, expected.shape)
+        assert got.dtype == expected.dtype, (name, got.dtype, expected.dtype)
+        np.testing.assert_allclose(got, expected, atol=atol, rtol=rtol, err_msg=name)
+    return ours

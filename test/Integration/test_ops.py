@@ -1,0 +1,133 @@
+"""Transformer-FFN style graphs and every foundation op, compared with ONNX
+Runtime on random inputs."""
+
+import numpy as np
+import pytest
+from onnx import TensorProto, helper, numpy_helper
+
+from conftest import assert_matches_ort, save
+from sparsa import models
+
+RNG = np.random.default_rng(7)
+
+
+def rand(*shape):
+    return RNG.standard_normal(shape).astype(np.float32)
+
+
+def build(tmp_path, nodes, inputs, outputs, inits=(), name="g.onnx", opset=17):
+    graph = helper.make_graph(nodes, "g", inputs, outputs, list(inits))
+    return save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)]),
+                tmp_path / name)
+
+
+def vi(name, shape, dtype=TensorProto.FLOAT):
+    return helper.make_tensor_value_info(name, dtype, shape)
+
+
+def test_ffn_block_dynamic_batch_and_seq(tmp_path, compile_model):
+    path = models.ffn_block(str(tmp_path / "ffn.onnx"), hidden=64, inner=256)
+    model = compile_model(path)
+    assert model.inputs[0].shape == (None, None, 64)
+    for b, s in [(1, 1), (2, 7)]:
+        assert_matches_ort(model, path, {"x": rand(b, s, 64)})
+
+
+@pytest.mark.parametrize("axis", [0, 1, -1])
+def test_softmax_axes(tmp_path, compile_model, axis):
+    path = build(tmp_path, [helper.make_node("Softmax", ["x"], ["y"], name="sm", axis=axis)],
+                 [vi("x", (3, 5, 7))], [vi("y", (3, 5, 7))])
+    assert_matches_ort(compile_model(path), path, {"x": 4 * rand(3, 5, 7)})
+
+
+def test_elementwise_broadcast_chain(tmp_path, compile_model):
+    nodes = [
+        helper.make_node("Sub", ["a", "b"], ["s"], name="sub"),
+        helper.make_node("Div", ["s", "c"], ["d"], name="div"),
+        helper.make_node("Tanh", ["d"], ["t"], name="tanh"),
+        helper.make_node("Sigmoid", ["t"], ["g"], name="sigmoid"),
+        helper.make_node("Mul", ["g", "a"], ["y"], name="mul"),
+    ]
+    c = (np.abs(rand(1, 6)) + 0.5).astype(np.float32)
+    path = build(tmp_path, nodes, [vi("a", ("N", 4, 6)), vi("b", (4, 1))],
+                 [vi("y", ("N", 4, 6))], [numpy_helper.from_array(c, "c")])
+    assert_matches_ort(compile_model(path), path, {"a": rand(2, 4, 6), "b": rand(4, 1)})
+
+
+def test_shape_ops(tmp_path, compile_model):
+    shape = numpy_helper.from_array(np.array([0, -1], np.int64), "shape")
+    axes0 = numpy_helper.from_array(np.array([0], np.int64), "axes0")
+    axes_last = numpy_helper.from_array(np.array([-1], np.int64), "axes_last")
+    nodes = [
+        helper.make_node("Reshape", ["x", "shape"], ["r"], name="reshape"),       # [N, 12]
+        helper.make_node("Transpose", ["r"], ["t"], name="transpose", perm=[1, 0]),  # [12, N]
+        helper.make_node("Unsqueeze", ["t", "axes0"], ["u"], name="unsqueeze"),  # [1, 12, N]
+        helper.make_node("Squeeze", ["u", "axes0"], ["q"], name="squeeze"),      # [12, N]
+        helper.make_node("Unsqueeze", ["q", "axes_last"], ["u2"], name="unsq2"),  # [12, N, 1]
+        helper.make_node("Squeeze", ["u2"], ["q2"], name="squeeze_all"),          # [12, N]
+        helper.make_node("Concat", ["q2", "t"], ["y"], name="concat", axis=0),   # [24, N]
+        helper.make_node("Identity", ["y"], ["z"], name="identity"),
+    ]
+    path = build(tmp_path, nodes, [vi("x", (3, 3, 4))], [vi("z", (24, 3))],
+                 [shape, axes0, axes_last])
+    assert_matches_ort(compile_model(path), path, {"x": rand(3, 3, 4)})
+
+
+def test_transpose_default_perm_and_3d(tmp_path, compile_model):
+    nodes = [helper.make_node("Transpose", ["x"], ["a"], name="rev"),
+             helper.make_node("Transpose", ["a"], ["y"], name="perm", perm=[1, 2, 0])]
+    path = build(tmp_path, nodes, [vi("x", (2, 3, 4))], [vi("y", (3, 2, 4))])
+    assert_matches_ort(compile_model(path), path, {"x": rand(2, 3, 4)})
+
+
+def test_cast_roundtrip(tmp_path, compile_model):
+    nodes = [helper.make_node("Cast", ["x"], ["i"], name="to_i64", to=TensorProto.INT64),
+             helper.make_node("Cast", ["i"], ["h"], name="to_f16", to=TensorProto.FLOAT16),
+             helper.make_node("Cast", ["h"], ["y"], name="to_f32", to=TensorProto.FLOAT),
+             helper.make_node("Cast", ["x"], ["b"], name="to_bool", to=TensorProto.BOOL),
+             helper.make_node("Cast", ["b"], ["z"], name="bool_to_i32", to=TensorProto.INT32)]
+    path = build(tmp_path, nodes, [vi("x", (16,))],
+                 [vi("y", (16,)), vi("i", (16,), TensorProto.INT64),
+                  vi("z", (16,), TensorProto.INT32)])
+    x = (10 * rand(16)).astype(np.float32)
+    x[0] = 0.0
+    assert_matches_ort(compile_model(path), path, {"x": x})
+
+
+def test_integer_arithmetic(tmp_path, compile_model):
+    nodes = [helper.make_node("Add", ["a", "b"], ["s"], name="add"),
+             helper.make_node("Mul", ["s", "b"], ["m"], name="mul"),
+             helper.make_node("Div", ["m", "c"], ["y"], name="div")]
+    c = numpy_helper.from_array(np.array([3, -2, 5, 7], np.int64), "c")
+    path = build(tmp_path, nodes, [vi("a", (2, 4), TensorProto.INT64),
+                                   vi("b", (4,), TensorProto.INT64)],
+                 [vi("y", (2, 4), TensorProto.INT64)], [c])
+    feeds = {"a": RNG.integers(-50, 50, (2, 4)).astype(np.int64),
+             "b": RNG.integers(-9, 9, (4,)).astype(np.int64)}
+    assert_matches_ort(compile_model(path), path, feeds)
+
+
+def test_output_is_input_and_constant(tmp_path, compile_model):
+    """Outputs that alias an input or a constant are copied, never freed."""
+    k = numpy_helper.from_array(rand(4, 4), "k")
+    nodes = [helper.make_node("Identity", ["x"], ["y"], name="passthrough"),
+             helper.make_node("Identity", ["k"], ["z"], name="const_out")]
+    path = build(tmp_path, nodes, [vi("x", (4, 4))], [vi("y", (4, 4)), vi("z", (4, 4))], [k])
+    model = compile_model(path)
+    x = rand(4, 4)
+    for _ in range(3):
+        out = assert_matches_ort(model, path, {"x": x})
+    out["y"][0, 0] = 123.0  # outputs are the caller's own arrays
+    assert x[0, 0] != 123.0
+
+
+def test_nan_and_inf_propagate(tmp_path, compile_model):
+    path = models.mlp(str(tmp_path / "m.onnx"), [8, 8, 8], batch=2)
+    model = compile_model(path)
+    x = rand(2, 8)
+    x[0, 3] = np.nan
+    x[1, 1] = np.inf
+    from conftest import ort_run
+    ours = model.run({"x": x})["y"]
+    ref = ort_run(path, {"x": x})["y"]
+    np.testing.assert_array_equal(np.isnan(ours), np.isnan(ref))
