@@ -1,0 +1,166 @@
+"""The runtime through the Python API and sparsa-run: descriptions, input
+validation errors (never a crash), threads, and the .npy runner."""
+
+import subprocess
+import threading
+
+import numpy as np
+import pytest
+from onnx import TensorProto, helper, numpy_helper
+
+import sparsa
+from conftest import ROOT, assert_matches_ort, ort_run, save
+from sparsa import models
+
+RNG = np.random.default_rng(3)
+SPARSA_RUN = str(ROOT / "build" / "bin" / "sparsa-run")
+
+
+@pytest.fixture
+def mlp(tmp_path, compile_model):
+    path = models.mlp(str(tmp_path / "m.onnx"), [32, 64, 16], batch="N")
+    return compile_model(path), path
+
+
+def test_describe_inputs_outputs(mlp):
+    model, _ = mlp
+    (inp,) = model.inputs
+    (out,) = model.outputs
+    assert (inp.name, inp.dtype, inp.shape, inp.dim_params) == ("x", np.float32, (None, 32), ("N", ""))
+    assert (out.name, out.dtype, out.shape) == ("y", np.float32, (None, 16))
+
+
+def test_call_style(mlp):
+    model, path = mlp
+    x = RNG.standard_normal((2, 32)).astype(np.float32)
+    np.testing.assert_array_equal(model(x=x)["y"], model.run({"x": x})["y"])
+
+
+@pytest.mark.parametrize("feeds,message", [
+    ({"x": np.zeros((2, 32), np.float64)}, r"input 'x': expected dtype float32, got float64"),
+    ({"x": np.zeros((2, 32), np.int32)}, r"input 'x': expected dtype float32, got int32"),
+    ({"x": np.zeros((2, 32, 1), np.float32)}, r"input 'x': expected rank 2 \[\?, 32\], got rank 3"),
+    ({"x": np.zeros((32,), np.float32)}, r"input 'x': expected rank 2"),
+    ({"x": np.zeros((2, 31), np.float32)}, r"input 'x': expected shape \[\?, 32\], got \[2, 31\]"),
+    ({}, r"missing input 'x'"),
+    ({"y": np.zeros((2, 32), np.float32)}, r"the model has no input named 'y'"),
+    ({"x": np.zeros((2, 32), np.float32), "z": np.zeros(1, np.float32)},
+     r"model takes 1 inputs, got 2"),
+])
+def test_bad_inputs_are_errors(mlp, feeds, message):
+    model, _ = mlp
+    with pytest.raises(sparsa.SparsaError, match=message):
+        model.run(feeds)
+    # The model stays usable after an error.
+    x = RNG.standard_normal((1, 32)).astype(np.float32)
+    assert model.run({"x": x})["y"].shape == (1, 16)
+
+
+def test_empty_batch(mlp):
+    model, _ = mlp
+    out = model.run({"x": np.zeros((0, 32), np.float32)})
+    assert out["y"].shape == (0, 16)
+
+
+def test_non_contiguous_input_is_made_contiguous(mlp):
+    model, path = mlp
+    x = RNG.standard_normal((32, 6)).astype(np.float32).T  # a transposed view
+    assert not x.flags["C_CONTIGUOUS"]
+    assert_matches_ort(model, path, {"x": np.ascontiguousarray(x)})
+    np.testing.assert_allclose(model.run({"x": x})["y"],
+                               ort_run(path, {"x": np.ascontiguousarray(x)})["y"],
+                               atol=1e-4, rtol=1e-4)
+
+
+def test_symbolic_dims_must_agree(tmp_path, compile_model):
+    """Two inputs sharing the symbolic dim N must be given the same size."""
+    graph = helper.make_graph(
+        [helper.make_node("Add", ["a", "b"], ["y"], name="add")], "g",
+        [helper.make_tensor_value_info("a", TensorProto.FLOAT, ("N", 4)),
+         helper.make_tensor_value_info("b", TensorProto.FLOAT, ("N", 4))],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ("N", 4))])
+    path = save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]),
+                tmp_path / "add.onnx")
+    model = compile_model(path)
+    a = RNG.standard_normal((3, 4)).astype(np.float32)
+    assert_matches_ort(model, path, {"a": a, "b": a})
+    with pytest.raises(sparsa.SparsaError, match=r"dimension 'N' is 5 here but 3 in another input"):
+        model.run({"a": a, "b": np.zeros((5, 4), np.float32)})
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_thread_counts_agree(mlp, threads):
+    model, path = mlp
+    model.set_num_threads(threads)
+    x = RNG.standard_normal((64, 32)).astype(np.float32)
+    assert_matches_ort(model, path, {"x": x})
+
+
+def test_concurrent_runs(tmp_path, compile_model):
+    """One loaded model run from 8 Python threads at once (the runtime
+    releases the GIL inside the call) gives every caller its own answer."""
+    path = models.mlp(str(tmp_path / "m.onnx"), [256, 512, 64], batch="N")
+    model = compile_model(path)
+    xs = [RNG.standard_normal((i + 1, 256)).astype(np.float32) for i in range(8)]
+    refs = [ort_run(path, {"x": x})["y"] for x in xs]
+    errors = []
+
+    def work(i):
+        try:
+            for _ in range(20):
+                np.testing.assert_allclose(model.run({"x": xs[i]})["y"], refs[i],
+                                           atol=1e-4, rtol=1e-4)
+        except Exception as e:  # noqa: BLE001 - reported below
+            errors.append(e)
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors
+
+
+def test_sparsa_run_cli(tmp_path):
+    path = models.mlp(str(tmp_path / "m.onnx"), [32, 48, 8], batch=2)
+    so = str(tmp_path / "m.so")
+    sparsa.compile(path, so)
+    x = RNG.standard_normal((2, 32)).astype(np.float32)
+    np.save(tmp_path / "x.npy", x)
+    out_dir = tmp_path / "out"
+    out_dir.mkdir()
+    proc = subprocess.run([SPARSA_RUN, so, "--input", f"x={tmp_path / 'x.npy'}",
+                           "--output-dir", str(out_dir), "--iters", "5", "--threads", "2"],
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith("latency_ms min=")
+    assert "median=" in proc.stdout and "p90=" in proc.stdout
+    y = np.load(out_dir / "y.npy")
+    np.testing.assert_allclose(y, ort_run(path, {"x": x})["y"], atol=1e-4, rtol=1e-4)
+
+
+def test_sparsa_run_rejects_wrong_dtype(tmp_path):
+    path = models.mlp(str(tmp_path / "m.onnx"), [8, 8, 8], batch=2)
+    so = str(tmp_path / "m.so")
+    sparsa.compile(path, so)
+    np.save(tmp_path / "x.npy", np.zeros((2, 8), np.float64))
+    proc = subprocess.run([SPARSA_RUN, so, "--input", f"x={tmp_path / 'x.npy'}",
+                           "--output-dir", str(tmp_path)], capture_output=True, text=True)
+    assert proc.returncode != 0
+    assert "input 'x': expected dtype float32, got float64" in proc.stderr
+
+
+def test_output_names_are_sanitized_for_files(tmp_path):
+    graph = helper.make_graph(
+        [helper.make_node("Relu", ["x"], ["out/relu:0"], name="relu")], "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, (3,))],
+        [helper.make_tensor_value_info("out/relu:0", TensorProto.FLOAT, (3,))])
+    path = save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]),
+                tmp_path / "r.onnx")
+    so = str(tmp_path / "r.so")
+    sparsa.compile(path, so)
+    assert sparsa.load(so).outputs[0].name == "out/relu:0"
+    np.save(tmp_path / "x.npy", np.array([-1, 0, 2], np.float32))
+    subprocess.run([SPARSA_RUN, so, "--input", f"x={tmp_path / 'x.npy'}",
+                    "--output-dir", str(tmp_path)], check=True)
+    np.testing.assert_array_equal(np.load(tmp_path / "out_relu_0.npy"), [0, 0, 2])
