@@ -16,3 +16,5 @@ llvm_config.use_default_substitutions()
 tool_dirs = [config.sparsa_tools_dir, config.llvm_tools_dir]
 llvm_config.add_tool_substitutions(
     ["sparsa-opt", "sparsa-compile", "sparsa-run"], tool_dirs)
+config.substitutions.append(("%sparsa_src_root", os.path.dirname(config.test_source_root)))
+config.substitutions.append(("%sparsa_obj_root", config.sparsa_obj_root))

@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Runs every test: the lit regression suite (dialects, importer, passes,
+# drivers) and the end-to-end pytest suite against ONNX Runtime, then prints
+# one pass/fail count. Exit status is non-zero if anything failed.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh || exit 1
+scripts/build.sh >/dev/null || { echo "build failed"; exit 1; }
+export PATH="/usr/lib/llvm-22/bin:$PATH"
+
+# Sums the counts of the given lit result kinds ("Passed", "Failed", ...).
+lit_count() { echo "$1" | awk -v kinds="$2" '
+  BEGIN { n = split(kinds, k, ",") }
+  { for (i = 1; i <= n; i++) if ($1 == k[i] ":") s += $2 }
+  END { print s + 0 }'; }
+# Sums pytest's "N passed" / "N failed" / "N error(s)" summary counts.
+py_count() { echo "$1" | tail -n 1 | grep -oE "[0-9]+ ($2)" | awk '{ s += $1 } END { print s + 0 }'; }
+
+echo "== lit (build/test)"
+lit_out=$(lit -sv build/test 2>&1); lit_rc=$?
+echo "$lit_out" | grep -E "^(FAIL|UNRESOLVED|XPASS|TIMEOUT):" || true
+lit_pass=$(lit_count "$lit_out" "Passed")
+lit_fail=$(lit_count "$lit_out" "Failed,Unresolved,Timed Out,Unexpectedly Passed")
+
+echo "== pytest (test/Integration)"
+py_out=$(.venv/bin/python -m pytest test/Integration -q -p no:cacheprovider 2>&1); py_rc=$?
+echo "$py_out" | grep -E "^(FAILED|ERROR)" || true
+echo "$py_out" | tail -n 1
+py_pass=$(py_count "$py_out" "passed")
+py_fail=$(py_count "$py_out" "failed|errors?")
+
+pass=$((lit_pass + py_pass))
+fail=$((lit_fail + py_fail))
+if [ $lit_rc -ne 0 ] || [ $py_rc -ne 0 ]; then
+  [ "$fail" -eq 0 ] && fail=1
+  echo "TESTS: $pass passed, $fail failed (lit $lit_pass passed / $lit_fail failed, pytest $py_pass passed / $py_fail failed)"
+  exit 1
+fi
+echo "TESTS: $pass passed, 0 failed (lit $lit_pass, pytest $py_pass)"
