@@ -16,15 +16,20 @@ import sparsa
 from sparsa import models
 
 
-def _median_ms(fn, iters: int, warmup: int = 3):
+def _median_ms_alternating(fns, iters: int, warmup: int = 3):
+    """Times each of |fns| |iters| times, alternating between them every run
+    so both see the same machine state (this machine's speed drifts);
+    returns the median milliseconds of each."""
     for _ in range(warmup):
-        fn()
-    times = []
+        for fn in fns:
+            fn()
+    times = [[] for _ in fns]
     for _ in range(iters):
-        t0 = time.perf_counter()
-        fn()
-        times.append((time.perf_counter() - t0) * 1e3)
-    return statistics.median(times)
+        for fn, acc in zip(fns, times):
+            t0 = time.perf_counter()
+            fn()
+            acc.append((time.perf_counter() - t0) * 1e3)
+    return [statistics.median(t) for t in times]
 
 
 def main(argv=None):
@@ -65,10 +70,10 @@ def main(argv=None):
     print(f"   onnxruntime  {ref[0, :6]}")
     print(f"   max |sparsa - onnxruntime| = {err:.3g}")
 
-    t_ours = _median_ms(lambda: model.run({"x": x}), args.iters)
-    t_ort = _median_ms(lambda: sess.run(None, {"x": x}), args.iters)
+    t_ours, t_ort = _median_ms_alternating(
+        [lambda: model.run({"x": x}), lambda: sess.run(None, {"x": x})], args.iters)
     mb = 2 * h * h * 4 / 1e6
-    print(f"4. median latency, {args.threads} thread(s), {args.iters} runs "
+    print(f"4. median latency, {args.threads} thread(s), {args.iters} alternating runs "
           f"({mb:.0f} MB of weights):")
     print(f"   sparsa       {t_ours:8.3f} ms  ({mb / t_ours:6.1f} GB/s)")
     print(f"   onnxruntime  {t_ort:8.3f} ms  ({mb / t_ort:6.1f} GB/s)")

@@ -111,3 +111,16 @@ def test_matmul_vector_operands(tmp_path, compile_model):
                 tmp_path / "vec.onnx")
     model = compile_model(path)
     assert_matches_ort(model, path, {"x": x_of((16,))})
+
+
+@pytest.mark.parametrize("batch", [1, 3])
+@pytest.mark.parametrize("gemm", [False, True])
+def test_split_reduction_gemv(tmp_path, compile_model, batch, gemm):
+    """Few rows and a long reduction take the split-reduction path (partial
+    sums per block of weight rows, then a merge into the bias-initialised
+    accumulator); the result must not depend on it."""
+    path = models.mlp(str(tmp_path / "m.onnx"), [1024, 768, 256], batch=batch, gemm=gemm)
+    model = compile_model(path)
+    for threads in (1, 2):
+        model.set_num_threads(threads)
+        assert_matches_ort(model, path, {"x": x_of((batch, 1024))})

@@ -43,3 +43,52 @@ func.func @elementwise_tiled_on_largest_dim(%x: tensor<4x2048xf32>) -> tensor<4x
   %0 = onnx.Relu %x : (tensor<4x2048xf32>) -> tensor<4x2048xf32>
   return %0 : tensor<4x2048xf32>
 }
+
+// -----
+
+/// [Pattern: split reduction for GEMV-shaped contractions]
+/// IN:  [1, 1024] x [1024, 256]: one output row, a long reduction
+/// OUT: k = (p, kk) with p parallel: the weight is viewed as [4, 256, 256]
+///      row blocks, one scf.forall iteration per block writes its own
+///      partial [1, 1, 256] (contiguous, no sharing), and a linalg.reduce
+///      adds the 4 partials into the original accumulator.
+
+// CHECK-LABEL: func.func @gemv_split_reduction
+// CHECK-SAME: %[[X:.+]]: tensor<1x1024xf32>, %[[W:.+]]: tensor<1024x256xf32>
+// CHECK-DAG: %[[XE:.+]] = tensor.expand_shape %[[X]] {{\[\[}}0], [1, 2]] output_shape [1, 4, 256]
+// CHECK-DAG: %[[WE:.+]] = tensor.expand_shape %[[W]] {{\[\[}}0, 1], [2]] output_shape [4, 256, 256]
+// CHECK: %[[P:.+]] = scf.forall (%[[I:.+]]) in (4) shared_outs(%{{.+}} = %{{.+}}) -> (tensor<4x1x256xf32>)
+// CHECK: tensor.extract_slice %[[WE]][%[[I]], 0, 0] [1, 256, 256] [1, 1, 1]
+// CHECK: linalg.generic {{.+}} iterator_types = ["parallel", "parallel", "reduction", "parallel"]
+// CHECK: tensor.parallel_insert_slice %{{.+}} into %{{.+}}[%[[I]], 0, 0] [1, 1, 256] [1, 1, 1]
+// CHECK: linalg.reduce ins(%[[P]] : tensor<4x1x256xf32>) outs(%{{.+}} : tensor<1x256xf32>) dimensions = [0]
+func.func @gemv_split_reduction(%x: tensor<1x1024xf32>, %w: tensor<1024x256xf32>) -> tensor<1x256xf32> {
+  %0 = onnx.MatMul %x, %w : (tensor<1x1024xf32>, tensor<1024x256xf32>) -> tensor<1x256xf32>
+  return %0 : tensor<1x256xf32>
+}
+
+// -----
+
+/// 64 output rows: not GEMV-shaped, so the columns are tiled instead.
+
+// CHECK-LABEL: func.func @negative_gemm_not_split
+// CHECK-NOT: linalg.reduce
+// CHECK: scf.forall (%{{.+}}) = (0) to (256) step (64)
+func.func @negative_gemm_not_split(%x: tensor<64x1024xf32>, %w: tensor<1024x256xf32>) -> tensor<64x256xf32> {
+  %0 = onnx.MatMul %x, %w : (tensor<64x1024xf32>, tensor<1024x256xf32>) -> tensor<64x256xf32>
+  return %0 : tensor<64x256xf32>
+}
+
+// -----
+
+/// A Gemm whose accumulator starts at the bias: the partials start at zero
+/// and the merge adds them to the bias-initialised accumulator.
+
+// CHECK-LABEL: func.func @gemv_split_reduction_keeps_bias
+// CHECK: %[[INIT:.+]] = linalg.generic {{.+}} ins(%{{.+}} : tensor<256xf32>)
+// CHECK: scf.forall
+// CHECK: linalg.reduce ins(%{{.+}} : tensor<4x1x256xf32>) outs(%[[INIT]] : tensor<1x256xf32>)
+func.func @gemv_split_reduction_keeps_bias(%x: tensor<1x1024xf32>, %w: tensor<1024x256xf32>, %b: tensor<256xf32>) -> tensor<1x256xf32> {
+  %0 = onnx.Gemm %x, %w, %b : (tensor<1x1024xf32>, tensor<1024x256xf32>, tensor<256xf32>) -> tensor<1x256xf32>
+  return %0 : tensor<1x256xf32>
+}

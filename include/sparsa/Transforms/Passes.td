@@ -72,9 +72,16 @@ def CPUTileParallelPass
        (the matmul `m, n, k` order), interchange so that dimension is
        innermost (`m, k, n`): the inner loop then streams a weight row and
        vectorizes without a horizontal reduction.
-    2. Tile the parallel loop with the largest static extent into an
-       `scf.forall` (later OpenMP), with about `tasks` tiles whose size is a
-       multiple of 16. Ops with fewer than `min-work` elements of iteration
+    2. GEMV-shaped contractions (at most 4 output rows, one long add
+       reduction, static shapes) split the reduction instead: k becomes
+       (p, kk) with p parallel, operands are viewed as `tasks` blocks of
+       weight rows (`tensor.expand_shape`, no copy), one `scf.forall`
+       iteration per block writes its own partial result, and a
+       `linalg.reduce` adds the partials into the original accumulator. Each
+       thread then streams one contiguous block of the weights.
+    3. Otherwise, tile the parallel loop with the largest static extent into
+       an `scf.forall` (later OpenMP), with about `tasks` tiles whose size is
+       a multiple of 16. Ops with fewer than `min-work` elements of iteration
        space are left alone: threading them costs more than it saves.
   }];
   let options = [
