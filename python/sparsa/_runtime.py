@@ -113,7 +113,8 @@ class Model:
         arrays, names = [], []
         tensors = (_Tensor * max(1, len(feeds)))()
         for i, (name, value) in enumerate(feeds.items()):
-            arr = np.ascontiguousarray(value)
+            # np.ascontiguousarray would turn a 0-d array into 1-d.
+            arr = np.asarray(value, order="C")
             if arr.dtype not in _CODES:
                 raise SparsaError(f"input '{name}': unsupported dtype {arr.dtype}")
             if arr.ndim > MAX_RANK:

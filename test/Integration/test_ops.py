@@ -131,3 +131,26 @@ def test_nan_and_inf_propagate(tmp_path, compile_model):
     ours = model.run({"x": x})["y"]
     ref = ort_run(path, {"x": x})["y"]
     np.testing.assert_array_equal(np.isnan(ours), np.isnan(ref))
+
+
+@pytest.mark.parametrize("a_shape,b_shape,y_shape", [
+    ((8,), (8,), ()),                       # dot product: both promoted
+    ((2, 1, 3, 8), (5, 8, 4), (2, 5, 3, 4)),  # batch broadcasting both ways
+    (("B", 3, 8), (8, 4), ("B", 3, 4)),       # dynamic batch x weight
+    ((3, 8), ("B", 8, 4), ("B", 3, 4)),       # weight-like lhs, batched rhs
+])
+def test_matmul_numpy_semantics(tmp_path, compile_model, a_shape, b_shape, y_shape):
+    path = build(tmp_path, [helper.make_node("MatMul", ["a", "b"], ["y"], name="mm")],
+                 [vi("a", a_shape), vi("b", b_shape)], [vi("y", y_shape)])
+    concrete = lambda s: tuple(2 if isinstance(d, str) else d for d in s)  # noqa: E731
+    assert_matches_ort(compile_model(path), path,
+                       {"a": rand(*concrete(a_shape)), "b": rand(*concrete(b_shape))})
+
+
+def test_scalar_and_dynamic_broadcast(tmp_path, compile_model):
+    nodes = [helper.make_node("Mul", ["s", "x"], ["m"], name="scale"),
+             helper.make_node("Add", ["m", "row"], ["y"], name="add_row")]
+    path = build(tmp_path, nodes, [vi("s", ()), vi("x", ("N", 5)), vi("row", (1, 5))],
+                 [vi("y", ("N", 5))])
+    assert_matches_ort(compile_model(path), path,
+                       {"s": np.array(1.5, np.float32), "x": rand(3, 5), "row": rand(1, 5)})
