@@ -70,8 +70,10 @@ void sparsa::buildSparsaCPULoweringPipeline(
   //    that aliases an argument or a constant is cloned, and the clone
   //    lowered to alloc + copy).
   addUpstream(pm, "buffer-deallocation-pipeline,convert-bufferization-to-memref");
-  // 6. Loops: linalg -> scf; LLVM's loop vectorizer then vectorizes the
+  // 6. Copies into strided views (concat, split) become linalg.copy loops
+  //    rather than calls to MLIR's C runner library; then linalg -> scf; LLVM's loop vectorizer then vectorizes the
   //    contiguous inner loops that step 3 arranged.
+  pm.addNestedPass<func::FuncOp>(createStridedCopiesToLinalgPass());
   addUpstream(pm, "func.func(convert-linalg-to-loops)");
   // 7. Threads: forall -> parallel -> OpenMP (libomp at run time).
   addUpstream(pm, "func.func(scf-forall-to-parallel),convert-scf-to-openmp");
@@ -79,7 +81,8 @@ void sparsa::buildSparsaCPULoweringPipeline(
   //    alloca scopes OpenMP conversion creates fail to lower.
   addUpstream(pm, "expand-strided-metadata,lower-affine,"
                   "finalize-memref-to-llvm,convert-scf-to-cf,"
-                  "convert-math-to-llvm,convert-math-to-libm,convert-to-llvm,"
+                  "math-extend-to-supported-types,convert-math-to-llvm,"
+                  "convert-math-to-libm,convert-to-llvm,"
                   "reconcile-unrealized-casts,canonicalize,cse");
 }
 

@@ -101,3 +101,128 @@ def ffn_block(path: str, hidden: int, inner: int, batch: Dim = "batch",
     onnx.checker.check_model(model)
     onnx.save(model, path)
     return path
+
+
+def transformer_block(path: str, hidden: int = 64, heads: int = 4, inner: int = 256,
+                      batch: Dim = "batch", seq: Dim = "seq", *, seed: int = 0,
+                      opset: int = 17, gelu: str = "erf",
+                      external_data: bool = False) -> str:
+    """A pre-norm transformer encoder block on [batch, seq, hidden], written
+    the way torch.onnx exports it: LayerNormalization; Q/K/V MatMul + Add;
+    heads split with the Shape -> Gather -> Unsqueeze -> Concat -> Reshape
+    chain (so batch and seq stay symbolic); Transpose; QK^T / sqrt(d);
+    Softmax; attention @ V; merge heads; output projection; residual;
+    LayerNormalization; GELU FFN; residual.
+
+    gelu: "erf" writes GELU as torch does before opset 20
+    (x * 0.5 * (1 + Erf(x / sqrt 2))), "tanh" the tanh approximation as
+    separate ops, "op" uses the Gelu op (opset 20)."""
+    onnx, TensorProto, helper, numpy_helper = _onnx()
+    rng = np.random.default_rng(seed)
+    d = hidden // heads
+
+    def weight(*shape):
+        return (rng.standard_normal(shape) / np.sqrt(shape[0])).astype(np.float32)
+
+    def vec(n, scale=0.1, offset=0.0):
+        return (offset + scale * rng.standard_normal(n)).astype(np.float32)
+
+    arrays = {
+        "ln1.weight": vec(hidden, offset=1.0), "ln1.bias": vec(hidden),
+        "q.weight": weight(hidden, hidden), "q.bias": vec(hidden),
+        "k.weight": weight(hidden, hidden), "k.bias": vec(hidden),
+        "v.weight": weight(hidden, hidden), "v.bias": vec(hidden),
+        "o.weight": weight(hidden, hidden), "o.bias": vec(hidden),
+        "ln2.weight": vec(hidden, offset=1.0), "ln2.bias": vec(hidden),
+        "fc1.weight": weight(hidden, inner), "fc1.bias": vec(inner),
+        "fc2.weight": weight(inner, hidden), "fc2.bias": vec(hidden),
+    }
+    consts = {
+        "c0": np.array(0, np.int64), "c1": np.array(1, np.int64),
+        "ax0": np.array([0], np.int64),
+        "heads": np.array([heads], np.int64), "dhead": np.array([d], np.int64),
+        "hid": np.array([hidden], np.int64),
+        "scale": np.array(np.sqrt(d), np.float32),
+        "half": np.array(0.5, np.float32), "one": np.array(1.0, np.float32),
+        "sqrt2": np.array(np.sqrt(2.0), np.float32),
+        "c044": np.array(0.044715, np.float32),
+        "sqrt2pi": np.array(np.sqrt(2.0 / np.pi), np.float32),
+        "three": np.array(3.0, np.float32),
+    }
+    inits = [numpy_helper.from_array(a, n) for n, a in arrays.items()]
+    nodes = []
+
+    def node(op, ins, outs, name, **attrs):
+        nodes.append(helper.make_node(op, ins, outs, name=name, **attrs))
+
+    for n, a in consts.items():  # torch writes scalars as Constant nodes
+        node("Constant", [], [n], f"/Constant_{n}",
+             value=numpy_helper.from_array(a, n))
+    node("LayerNormalization", ["x", "ln1.weight", "ln1.bias"], ["h1"], "/ln1/LayerNorm",
+         axis=-1, epsilon=1e-5)
+    # Symbolic batch and seq, read from the input's shape.
+    node("Shape", ["h1"], ["shp"], "/attn/Shape")
+    node("Gather", ["shp", "c0"], ["bsz"], "/attn/Gather", axis=0)
+    node("Gather", ["shp", "c1"], ["len"], "/attn/Gather_1", axis=0)
+    node("Unsqueeze", ["bsz", "ax0"], ["bsz1"], "/attn/Unsqueeze")
+    node("Unsqueeze", ["len", "ax0"], ["len1"], "/attn/Unsqueeze_1")
+    node("Concat", ["bsz1", "len1", "heads", "dhead"], ["split_shape"], "/attn/Concat",
+         axis=0)
+    node("Concat", ["bsz1", "len1", "hid"], ["merge_shape"], "/attn/Concat_1", axis=0)
+    for p in "qkv":
+        node("MatMul", ["h1", f"{p}.weight"], [f"{p}0"], f"/attn/{p}_proj/MatMul")
+        node("Add", [f"{p}0", f"{p}.bias"], [f"{p}1"], f"/attn/{p}_proj/Add")
+        node("Reshape", [f"{p}1", "split_shape"], [f"{p}2"], f"/attn/Reshape_{p}")
+        perm = [0, 2, 3, 1] if p == "k" else [0, 2, 1, 3]
+        node("Transpose", [f"{p}2"], [f"{p}h"], f"/attn/Transpose_{p}", perm=perm)
+    node("MatMul", ["qh", "kh"], ["scores0"], "/attn/MatMul")
+    node("Div", ["scores0", "scale"], ["scores"], "/attn/Div")
+    node("Softmax", ["scores"], ["probs"], "/attn/Softmax", axis=-1)
+    node("MatMul", ["probs", "vh"], ["ctx0"], "/attn/MatMul_1")
+    node("Transpose", ["ctx0"], ["ctx1"], "/attn/Transpose", perm=[0, 2, 1, 3])
+    node("Reshape", ["ctx1", "merge_shape"], ["ctx"], "/attn/Reshape")
+    node("MatMul", ["ctx", "o.weight"], ["o0"], "/attn/o_proj/MatMul")
+    node("Add", ["o0", "o.bias"], ["o1"], "/attn/o_proj/Add")
+    node("Add", ["x", "o1"], ["r1"], "/Add")
+    node("LayerNormalization", ["r1", "ln2.weight", "ln2.bias"], ["h2"], "/ln2/LayerNorm",
+         axis=-1, epsilon=1e-5)
+    node("MatMul", ["h2", "fc1.weight"], ["f0"], "/mlp/fc1/MatMul")
+    node("Add", ["f0", "fc1.bias"], ["f1"], "/mlp/fc1/Add")
+    if gelu == "op":
+        node("Gelu", ["f1"], ["g"], "/mlp/act/Gelu")
+        opset = max(opset, 20)
+    elif gelu == "tanh":
+        node("Mul", ["f1", "f1"], ["t0"], "/mlp/act/Mul")
+        node("Mul", ["t0", "f1"], ["t1"], "/mlp/act/Mul_1")
+        node("Mul", ["t1", "c044"], ["t2"], "/mlp/act/Mul_2")
+        node("Add", ["f1", "t2"], ["t3"], "/mlp/act/Add")
+        node("Mul", ["t3", "sqrt2pi"], ["t4"], "/mlp/act/Mul_3")
+        node("Tanh", ["t4"], ["t5"], "/mlp/act/Tanh")
+        node("Add", ["t5", "one"], ["t6"], "/mlp/act/Add_1")
+        node("Mul", ["f1", "half"], ["t7"], "/mlp/act/Mul_4")
+        node("Mul", ["t7", "t6"], ["g"], "/mlp/act/Mul_5")
+    else:
+        node("Div", ["f1", "sqrt2"], ["e0"], "/mlp/act/Div")
+        node("Erf", ["e0"], ["e1"], "/mlp/act/Erf")
+        node("Add", ["e1", "one"], ["e2"], "/mlp/act/Add")
+        node("Mul", ["f1", "e2"], ["e3"], "/mlp/act/Mul")
+        node("Mul", ["e3", "half"], ["g"], "/mlp/act/Mul_1")
+    node("MatMul", ["g", "fc2.weight"], ["m0"], "/mlp/fc2/MatMul")
+    node("Add", ["m0", "fc2.bias"], ["m1"], "/mlp/fc2/Add")
+    node("Add", ["r1", "m1"], ["y"], "/Add_1")
+    graph = helper.make_graph(
+        nodes, "transformer_block",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [batch, seq, hidden])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [batch, seq, hidden])],
+        inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)],
+                              producer_name="sparsa.models")
+    model.ir_version = 8
+    onnx.checker.check_model(model)
+    if external_data:
+        import os
+        onnx.save(model, path, save_as_external_data=True, all_tensors_to_one_file=True,
+                  location=os.path.basename(path) + ".data", size_threshold=0)
+    else:
+        onnx.save(model, path)
+    return path

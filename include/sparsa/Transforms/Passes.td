@@ -94,4 +94,17 @@ def CPUTileParallelPass
                            "mlir::affine::AffineDialect", "mlir::arith::ArithDialect"];
 }
 
+def StridedCopiesToLinalgPass
+    : Pass<"sparsa-strided-copies-to-linalg", "mlir::func::FuncOp"> {
+  let summary = "Turn memref.copy between strided views into linalg.copy";
+  let description = [{
+    Bufferization copies into and out of strided views (concat's
+    insert_slice, splits) with `memref.copy`, whose LLVM lowering calls the
+    MLIR C runner library for non-contiguous layouts. Compiled models do not
+    link that library: such copies become `linalg.copy`, i.e. plain loops.
+    Contiguous copies stay `memref.copy` (an LLVM memcpy).
+  }];
+  let dependentDialects = ["mlir::linalg::LinalgDialect"];
+}
+
 #endif // SPARSA_TRANSFORMS_PASSES_TD

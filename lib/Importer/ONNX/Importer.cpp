@@ -91,12 +91,17 @@ struct NodeContext {
     return onnx_ir::ConstantOp::create(b, loc, type,
                                        DenseIntElementsAttr::get(type, values));
   }
+  /// An error at the node naming its op, domain and opset.
   InFlightDiagnostic error() const {
-    return emitError(loc) << "onnx." << node.op_type() << ": ";
+    return emitError(loc) << "onnx." << node.op_type() << " (ai.onnx opset "
+                          << opset << "): ";
   }
 };
 
-using Handler = FailureOr<Value> (*)(NodeContext &);
+/// Results of an imported node, in the order of the node's outputs (trailing
+/// optional outputs the op does not produce may be missing).
+using Results = SmallVector<Value, 1>;
+using Handler = FailureOr<Results> (*)(NodeContext &);
 
 /// A handler valid from opset |sinceVersion| on.
 struct HandlerEntry {
@@ -109,59 +114,60 @@ struct HandlerEntry {
 //===----------------------------------------------------------------------===//
 
 template <typename OpTy>
-static FailureOr<Value> importUnary(NodeContext &n) {
-  return OpTy::create(n.b, n.loc, n.resultType(), n.operand(0)).getResult();
+static FailureOr<Results> importUnary(NodeContext &n) {
+  return Results{OpTy::create(n.b, n.loc, n.resultType(), n.operand(0)).getResult()};
 }
 
 template <typename OpTy>
-static FailureOr<Value> importBinary(NodeContext &n) {
-  return OpTy::create(n.b, n.loc, n.resultType(), n.operand(0), n.operand(1))
-      .getResult();
+static FailureOr<Results> importBinary(NodeContext &n) {
+  return Results{
+      OpTy::create(n.b, n.loc, n.resultType(), n.operand(0), n.operand(1))
+          .getResult()};
 }
 
-static FailureOr<Value> importGemm(NodeContext &n) {
-  return onnx_ir::GemmOp::create(
+static FailureOr<Results> importGemm(NodeContext &n) {
+  return Results{onnx_ir::GemmOp::create(
              n.b, n.loc, n.resultType(), n.operand(0), n.operand(1),
              n.numOperands() > 2 ? n.operand(2) : Value(),
              n.b.getF32FloatAttr(n.floatAttr("alpha", 1.0f)),
              n.b.getF32FloatAttr(n.floatAttr("beta", 1.0f)),
              n.si64(n.intAttr("transA", 0)), n.si64(n.intAttr("transB", 0)))
-      .getResult();
+      .getResult()};
 }
 
-static FailureOr<Value> importSoftmax(NodeContext &n) {
+static FailureOr<Results> importSoftmax(NodeContext &n) {
   // Opset 13 changed Softmax from "flatten trailing dims at axis (default 1)"
   // to "one axis (default -1)"; models below 13 were upgraded at load.
-  return onnx_ir::SoftmaxOp::create(n.b, n.loc, n.resultType(), n.operand(0),
+  return Results{onnx_ir::SoftmaxOp::create(n.b, n.loc, n.resultType(), n.operand(0),
                                     n.si64(n.intAttr("axis", -1)))
-      .getResult();
+      .getResult()};
 }
 
-static FailureOr<Value> importReshape(NodeContext &n) {
-  return onnx_ir::ReshapeOp::create(n.b, n.loc, n.resultType(), n.operand(0),
+static FailureOr<Results> importReshape(NodeContext &n) {
+  return Results{onnx_ir::ReshapeOp::create(n.b, n.loc, n.resultType(), n.operand(0),
                                     n.operand(1),
                                     n.si64(n.intAttr("allowzero", 0)))
-      .getResult();
+      .getResult()};
 }
 
-static FailureOr<Value> importTranspose(NodeContext &n) {
+static FailureOr<Results> importTranspose(NodeContext &n) {
   auto perm = n.intsAttr("perm");
-  return onnx_ir::TransposeOp::create(
+  return Results{onnx_ir::TransposeOp::create(
              n.b, n.loc, n.resultType(), n.operand(0),
              perm ? n.b.getDenseI64ArrayAttr(*perm) : DenseI64ArrayAttr())
-      .getResult();
+      .getResult()};
 }
 
-static FailureOr<Value> importCast(NodeContext &n) {
+static FailureOr<Results> importCast(NodeContext &n) {
   int64_t to = n.intAttr("to", 0);
   if (!onnx_ir::getElementTypeForONNXDataType(n.b.getContext(), to))
     return n.error() << "unsupported target data type " << to, failure();
-  return onnx_ir::CastOp::create(n.b, n.loc, n.resultType(), n.operand(0),
+  return Results{onnx_ir::CastOp::create(n.b, n.loc, n.resultType(), n.operand(0),
                                  n.si64(to), n.si64(n.intAttr("saturate", 1)))
-      .getResult();
+      .getResult()};
 }
 
-static FailureOr<Value> importUnsqueeze(NodeContext &n) {
+static FailureOr<Results> importUnsqueeze(NodeContext &n) {
   // Opset 13 moved `axes` from an attribute to an input.
   Value axes = n.numOperands() > 1 ? n.operand(1) : Value();
   if (!axes) {
@@ -170,33 +176,255 @@ static FailureOr<Value> importUnsqueeze(NodeContext &n) {
       return n.error() << "missing axes", failure();
     axes = n.i64Constant(*attr);
   }
-  return onnx_ir::UnsqueezeOp::create(n.b, n.loc, n.resultType(), n.operand(0),
+  return Results{onnx_ir::UnsqueezeOp::create(n.b, n.loc, n.resultType(), n.operand(0),
                                       axes)
-      .getResult();
+      .getResult()};
 }
 
-static FailureOr<Value> importSqueeze(NodeContext &n) {
+static FailureOr<Results> importSqueeze(NodeContext &n) {
   Value axes = n.numOperands() > 1 ? n.operand(1) : Value();
   if (!axes)
     if (auto attr = n.intsAttr("axes"))
       axes = n.i64Constant(*attr);
-  return onnx_ir::SqueezeOp::create(n.b, n.loc, n.resultType(), n.operand(0),
+  return Results{onnx_ir::SqueezeOp::create(n.b, n.loc, n.resultType(), n.operand(0),
                                     axes)
-      .getResult();
+      .getResult()};
 }
 
-static FailureOr<Value> importConcat(NodeContext &n) {
+static FailureOr<Results> importConcat(NodeContext &n) {
   SmallVector<Value> inputs;
   for (size_t i = 0; i < n.numOperands(); ++i)
     inputs.push_back(n.operand(i));
   if (!n.attr("axis"))
     return n.error() << "missing required attribute 'axis'", failure();
-  return onnx_ir::ConcatOp::create(n.b, n.loc, n.resultType(), inputs,
+  return Results{onnx_ir::ConcatOp::create(n.b, n.loc, n.resultType(), inputs,
                                    n.si64(n.intAttr("axis", 0)))
-      .getResult();
+      .getResult()};
 }
 
-FailureOr<Value> importConstantNode(NodeContext &n);
+FailureOr<Results> importConstantNode(NodeContext &n);
+
+/// A scalar constant of |elt| holding |v| (for attributes of old opsets that
+/// became inputs).
+static Value scalarConstant(NodeContext &n, Type elt, double v) {
+  auto type = RankedTensorType::get({}, elt);
+  Attribute a = isa<FloatType>(elt) ? Attribute(n.b.getFloatAttr(elt, v))
+                                    : Attribute(n.b.getIntegerAttr(elt, (int64_t)v));
+  return onnx_ir::ConstantOp::create(n.b, n.loc, type,
+                                     DenseElementsAttr::get(type, a));
+}
+
+template <typename OpTy>
+static FailureOr<Results> importAlphaActivation(NodeContext &n, float dflt) {
+  return Results{OpTy::create(n.b, n.loc, n.resultType(), n.operand(0),
+                              n.b.getF32FloatAttr(n.floatAttr("alpha", dflt)))
+                     .getResult()};
+}
+static FailureOr<Results> importLeakyRelu(NodeContext &n) {
+  return importAlphaActivation<onnx_ir::LeakyReluOp>(n, 0.01f);
+}
+static FailureOr<Results> importElu(NodeContext &n) {
+  return importAlphaActivation<onnx_ir::EluOp>(n, 1.0f);
+}
+
+static FailureOr<Results> importGelu(NodeContext &n) {
+  auto *a = n.attr("approximate");
+  return Results{onnx_ir::GeluOp::create(n.b, n.loc, n.resultType(), n.operand(0),
+                                         a ? a->s() : std::string("none"))
+                     .getResult()};
+}
+
+static FailureOr<Results> importClip(NodeContext &n) {
+  Value lo = n.numOperands() > 1 ? n.operand(1) : Value();
+  Value hi = n.numOperands() > 2 ? n.operand(2) : Value();
+  // Before opset 11, min and max were float attributes.
+  Type elt = getElementTypeOrSelf(n.operand(0));
+  if (n.opset < 11) {
+    if (n.attr("min"))
+      lo = scalarConstant(n, elt, n.floatAttr("min", 0));
+    if (n.attr("max"))
+      hi = scalarConstant(n, elt, n.floatAttr("max", 0));
+  }
+  return Results{
+      onnx_ir::ClipOp::create(n.b, n.loc, n.resultType(), n.operand(0), lo, hi)
+          .getResult()};
+}
+
+template <typename OpTy>
+static FailureOr<Results> importVariadic(NodeContext &n) {
+  SmallVector<Value> inputs;
+  for (size_t i = 0; i < n.numOperands(); ++i)
+    inputs.push_back(n.operand(i));
+  return Results{OpTy::create(n.b, n.loc, n.resultType(), inputs).getResult()};
+}
+
+static FailureOr<Results> importWhere(NodeContext &n) {
+  return Results{onnx_ir::WhereOp::create(n.b, n.loc, n.resultType(), n.operand(0),
+                                          n.operand(1), n.operand(2))
+                     .getResult()};
+}
+
+/// Reduce*: `axes` is an input from opset 18 (ReduceSum: 13), an attribute
+/// before; both become the optional operand.
+template <typename OpTy>
+static FailureOr<Results> importReduce(NodeContext &n) {
+  Value axes = n.numOperands() > 1 ? n.operand(1) : Value();
+  if (!axes)
+    if (auto attr = n.intsAttr("axes"))
+      axes = n.i64Constant(*attr);
+  return Results{OpTy::create(n.b, n.loc, n.resultType(), n.operand(0), axes,
+                              n.si64(n.intAttr("keepdims", 1)),
+                              n.si64(n.intAttr("noop_with_empty_axes", 0)))
+                     .getResult()};
+}
+
+static FailureOr<Results> importArgMax(NodeContext &n) {
+  return Results{onnx_ir::ArgMaxOp::create(
+                     n.b, n.loc, n.resultType(), n.operand(0),
+                     n.si64(n.intAttr("axis", 0)), n.si64(n.intAttr("keepdims", 1)),
+                     n.si64(n.intAttr("select_last_index", 0)))
+                     .getResult()};
+}
+
+static FailureOr<Results> importLogSoftmax(NodeContext &n) {
+  return Results{onnx_ir::LogSoftmaxOp::create(n.b, n.loc, n.resultType(),
+                                               n.operand(0),
+                                               n.si64(n.intAttr("axis", -1)))
+                     .getResult()};
+}
+
+static FailureOr<Results> importLayerNorm(NodeContext &n) {
+  // The statistics results are a prefix: an unused Mean before a used
+  // InvStdDev is still produced (they have the same type).
+  Type mean = n.resultType(1), inv = n.resultType(2);
+  SmallVector<Type> stats;
+  if (mean || inv)
+    stats.push_back(mean ? mean : inv);
+  if (inv)
+    stats.push_back(inv);
+  auto op = onnx_ir::LayerNormalizationOp::create(
+      n.b, n.loc, n.resultType(0), stats, n.operand(0), n.operand(1),
+      n.numOperands() > 2 ? n.operand(2) : Value(), n.si64(n.intAttr("axis", -1)),
+      n.b.getF32FloatAttr(n.floatAttr("epsilon", 1e-5f)),
+      n.si64(n.intAttr("stash_type", 1)));
+  return Results{op.getY(), op.getMean(), op.getInvStdDev()};
+}
+
+static FailureOr<Results> importCumSum(NodeContext &n) {
+  return Results{onnx_ir::CumSumOp::create(n.b, n.loc, n.resultType(), n.operand(0),
+                                           n.operand(1),
+                                           n.si64(n.intAttr("exclusive", 0)),
+                                           n.si64(n.intAttr("reverse", 0)))
+                     .getResult()};
+}
+
+static FailureOr<Results> importFlatten(NodeContext &n) {
+  return Results{onnx_ir::FlattenOp::create(n.b, n.loc, n.resultType(), n.operand(0),
+                                            n.si64(n.intAttr("axis", 1)))
+                     .getResult()};
+}
+
+static FailureOr<Results> importShape(NodeContext &n) {
+  auto *end = n.attr("end");
+  return Results{onnx_ir::ShapeOp::create(n.b, n.loc, n.resultType(), n.operand(0),
+                                          n.si64(n.intAttr("start", 0)),
+                                          end ? n.si64(end->i()) : IntegerAttr())
+                     .getResult()};
+}
+
+static FailureOr<Results> importSlice(NodeContext &n) {
+  Value starts = n.operand(1), ends = n.numOperands() > 2 ? n.operand(2) : Value();
+  Value axes = n.numOperands() > 3 ? n.operand(3) : Value();
+  Value steps = n.numOperands() > 4 ? n.operand(4) : Value();
+  // Before opset 10, starts/ends/axes were attributes.
+  if (n.opset < 10) {
+    auto s = n.intsAttr("starts"), e = n.intsAttr("ends");
+    if (!s || !e)
+      return n.error() << "missing starts or ends", failure();
+    starts = n.i64Constant(*s);
+    ends = n.i64Constant(*e);
+    if (auto a = n.intsAttr("axes"))
+      axes = n.i64Constant(*a);
+  }
+  if (!starts || !ends)
+    return n.error() << "missing starts or ends", failure();
+  return Results{onnx_ir::SliceOp::create(n.b, n.loc, n.resultType(), n.operand(0),
+                                          starts, ends, axes, steps)
+                     .getResult()};
+}
+
+static FailureOr<Results> importSplit(NodeContext &n) {
+  // Opset 13 moved `split` from an attribute to an input; 18 added
+  // num_outputs (the number of node outputs says the same).
+  Value split = n.numOperands() > 1 ? n.operand(1) : Value();
+  if (!split)
+    if (auto attr = n.intsAttr("split"))
+      split = n.i64Constant(*attr);
+  SmallVector<Type> types;
+  for (int i = 0; i < n.node.output_size(); ++i)
+    types.push_back(n.resultType(i));
+  if (llvm::any_of(types, [](Type t) { return !t; }))
+    return n.error() << "every output of Split must be used", failure();
+  auto *num = n.attr("num_outputs");
+  auto op = onnx_ir::SplitOp::create(n.b, n.loc, types, n.operand(0), split,
+                                     n.si64(n.intAttr("axis", 0)),
+                                     num ? n.si64(num->i()) : IntegerAttr());
+  return Results(op.getResults().begin(), op.getResults().end());
+}
+
+FailureOr<Results> importConstantOfShape(NodeContext &n);
+
+static FailureOr<Results> importRange(NodeContext &n) {
+  return Results{onnx_ir::RangeOp::create(n.b, n.loc, n.resultType(), n.operand(0),
+                                          n.operand(1), n.operand(2))
+                     .getResult()};
+}
+
+static FailureOr<Results> importDropout(NodeContext &n) {
+  // Inference only: ratio is ignored; training_mode must be absent or false.
+  if (n.numOperands() > 2 && n.operand(2)) {
+    bool isFalse = false;
+    if (auto cst = n.operand(2).getDefiningOp<onnx_ir::ConstantOp>())
+      if (auto dense = dyn_cast<DenseElementsAttr>(cst.getValue()))
+        isFalse = dense.getElementType().isInteger(1) && dense.isSplat() &&
+                  !dense.getSplatValue<bool>();
+    if (!isFalse)
+      return n.error() << "training_mode must be a constant false (inference only)",
+             failure();
+  }
+  if (n.intAttr("is_test", 1) == 0 && n.opset < 7)
+    return n.error() << "is_test = 0 (training) is not supported", failure();
+  Type mask = n.resultType(1);
+  auto op = onnx_ir::DropoutOp::create(n.b, n.loc, n.resultType(0), mask,
+                                       n.operand(0));
+  return Results{op.getOutput(), op.getMask()};
+}
+
+template <typename OpTy>
+static FailureOr<Results> importAxisIndexing(NodeContext &n) {
+  return Results{OpTy::create(n.b, n.loc, n.resultType(), n.operand(0), n.operand(1),
+                              n.si64(n.intAttr("axis", 0)))
+                     .getResult()};
+}
+
+static FailureOr<Results> importOneHot(NodeContext &n) {
+  return Results{onnx_ir::OneHotOp::create(n.b, n.loc, n.resultType(), n.operand(0),
+                                           n.operand(1), n.operand(2),
+                                           n.si64(n.intAttr("axis", -1)))
+                     .getResult()};
+}
+
+static FailureOr<Results> importTopK(NodeContext &n) {
+  Value k = n.numOperands() > 1 ? n.operand(1) : Value();
+  if (!k) // Before opset 10, k was an attribute.
+    k = n.i64Constant({n.intAttr("k", 1)});
+  auto op = onnx_ir::TopKOp::create(
+      n.b, n.loc, n.resultType(0), n.resultType(1), n.operand(0), k,
+      n.si64(n.intAttr("axis", -1)), n.si64(n.intAttr("largest", 1)),
+      n.si64(n.intAttr("sorted", 1)));
+  return Results{op.getValues(), op.getIndices()};
+}
+
 
 /// The handler table: op type -> handlers by since-version (ascending).
 static const llvm::StringMap<SmallVector<HandlerEntry, 1>> &handlerTable() {
@@ -223,6 +451,52 @@ static const llvm::StringMap<SmallVector<HandlerEntry, 1>> &handlerTable() {
     onOp("Tanh", 6, importUnary<onnx_ir::TanhOp>);
     onOp("Transpose", 1, importTranspose);
     onOp("Unsqueeze", 1, importUnsqueeze);
+    onOp("Abs", 6, importUnary<onnx_ir::AbsOp>);
+    onOp("And", 7, importBinary<onnx_ir::AndOp>);
+    onOp("ArgMax", 11, importArgMax);
+    onOp("Clip", 6, importClip);
+    onOp("ConstantOfShape", 9, importConstantOfShape);
+    onOp("CumSum", 11, importCumSum);
+    onOp("Dropout", 1, importDropout);
+    onOp("Elu", 6, importElu);
+    onOp("Equal", 7, importBinary<onnx_ir::EqualOp>);
+    onOp("Erf", 9, importUnary<onnx_ir::ErfOp>);
+    onOp("Exp", 6, importUnary<onnx_ir::ExpOp>);
+    onOp("Expand", 8, importBinary<onnx_ir::ExpandOp>);
+    onOp("Flatten", 1, importFlatten);
+    onOp("Gather", 1, importAxisIndexing<onnx_ir::GatherOp>);
+    onOp("GatherElements", 11, importAxisIndexing<onnx_ir::GatherElementsOp>);
+    onOp("Gelu", 20, importGelu);
+    onOp("Greater", 7, importBinary<onnx_ir::GreaterOp>);
+    onOp("GreaterOrEqual", 12, importBinary<onnx_ir::GreaterOrEqualOp>);
+    onOp("LayerNormalization", 17, importLayerNorm);
+    onOp("LeakyRelu", 6, importLeakyRelu);
+    onOp("Less", 7, importBinary<onnx_ir::LessOp>);
+    onOp("LessOrEqual", 12, importBinary<onnx_ir::LessOrEqualOp>);
+    onOp("Log", 6, importUnary<onnx_ir::LogOp>);
+    onOp("LogSoftmax", 13, importLogSoftmax);
+    onOp("Max", 8, importVariadic<onnx_ir::MaxOp>);
+    onOp("Min", 8, importVariadic<onnx_ir::MinOp>);
+    onOp("Neg", 6, importUnary<onnx_ir::NegOp>);
+    onOp("Not", 1, importUnary<onnx_ir::NotOp>);
+    onOp("OneHot", 11, importOneHot);
+    onOp("Or", 7, importBinary<onnx_ir::OrOp>);
+    onOp("Pow", 7, importBinary<onnx_ir::PowOp>);
+    onOp("Range", 11, importRange);
+    onOp("Reciprocal", 6, importUnary<onnx_ir::ReciprocalOp>);
+    onOp("ReduceMax", 1, importReduce<onnx_ir::ReduceMaxOp>);
+    onOp("ReduceMean", 1, importReduce<onnx_ir::ReduceMeanOp>);
+    onOp("ReduceMin", 1, importReduce<onnx_ir::ReduceMinOp>);
+    onOp("ReduceProd", 1, importReduce<onnx_ir::ReduceProdOp>);
+    onOp("ReduceSum", 1, importReduce<onnx_ir::ReduceSumOp>);
+    onOp("Shape", 1, importShape);
+    onOp("Size", 1, importUnary<onnx_ir::SizeOp>);
+    onOp("Slice", 1, importSlice);
+    onOp("Split", 2, importSplit);
+    onOp("Sqrt", 6, importUnary<onnx_ir::SqrtOp>);
+    onOp("Tile", 6, importBinary<onnx_ir::TileOp>);
+    onOp("TopK", 1, importTopK);
+    onOp("Where", 9, importWhere);
     return t;
   }();
   return table;
@@ -270,21 +544,57 @@ Value NodeContext::operand(int i) const {
   return importer.values.lookup(node.input(i));
 }
 
+/// Ops whose first output has the type of their first input: when ONNX
+/// 1.12's shape inference does not know the op (newer opsets, e.g. Gelu-20)
+/// the type is taken from the input instead.
+static bool resultTypeIsInputType(StringRef opType) {
+  static const char *const ops[] = {
+      "Abs",  "Clip", "CumSum",     "Dropout", "Elu",        "Erf",
+      "Exp",  "Gelu", "Identity",   "LayerNormalization",    "LeakyRelu",
+      "Log",  "LogSoftmax",         "Neg",     "Not",        "Reciprocal",
+      "Relu", "Sigmoid",            "Softmax", "Sqrt",       "Tanh"};
+  return llvm::is_contained(ops, opType);
+}
+
 Type NodeContext::resultType(int i) const {
-  auto it = importer.valueTypes.find(node.output(i));
-  if (it == importer.valueTypes.end())
+  if (i >= node.output_size() || node.output(i).empty())
     return Type();
-  return importer.convertType(*it->second);
+  auto it = importer.valueTypes.find(node.output(i));
+  Type t = it == importer.valueTypes.end() ? Type()
+                                           : importer.convertType(*it->second);
+  if ((!t || !isa<RankedTensorType>(t)) && i == 0 &&
+      resultTypeIsInputType(node.op_type()) && operand(0))
+    return operand(0).getType();
+  return t;
 }
 
 namespace {
-FailureOr<Value> importConstantNode(NodeContext &n) {
-  if (auto *a = n.attr("value"))
-    return n.importer.importTensor(a->t(), n.loc);
+FailureOr<Results> importConstantOfShape(NodeContext &n) {
+  ElementsAttr value;
+  if (auto *a = n.attr("value")) {
+    auto v = n.importer.importTensor(a->t(), n.loc);
+    if (failed(v))
+      return failure();
+    auto cst = v->getDefiningOp<onnx_ir::ConstantOp>();
+    value = cst.getValue();
+    cst.erase();
+  }
+  return Results{onnx_ir::ConstantOfShapeOp::create(n.b, n.loc, n.resultType(),
+                                                    n.operand(0), value)
+                     .getResult()};
+}
+
+FailureOr<Results> importConstantNode(NodeContext &n) {
+  if (auto *a = n.attr("value")) {
+    auto v = n.importer.importTensor(a->t(), n.loc);
+    if (failed(v))
+      return failure();
+    return Results{*v};
+  }
   auto f32 = n.b.getF32Type();
   auto i64 = n.b.getI64Type();
   auto make = [&](ShapedType t, DenseElementsAttr v) {
-    return onnx_ir::ConstantOp::create(n.b, n.loc, t, v).getResult();
+    return Results{onnx_ir::ConstantOp::create(n.b, n.loc, t, v).getResult()};
   };
   if (auto *a = n.attr("value_float")) {
     auto t = RankedTensorType::get({}, f32);
@@ -497,7 +807,13 @@ OwningOpRef<ModuleOp> GraphImporter::import(proto::ModelProto &model) {
       std::string qualified = node->domain().empty()
                                   ? node->op_type()
                                   : node->domain() + "." + node->op_type();
-      emitError(nodeLoc(*node)) << "unsupported op '" << qualified << "'";
+      std::string domain = node->domain().empty() ? "ai.onnx" : node->domain();
+      int64_t version = 0;
+      for (const auto &os : model.opset_import())
+        if ((os.domain().empty() ? "ai.onnx" : os.domain()) == domain)
+          version = os.version();
+      emitError(nodeLoc(*node)) << "unsupported op '" << qualified << "' (domain '"
+                                << domain << "', opset " << version << ")";
       if (!list.empty())
         list += ", ";
       list += qualified + " (node '" +
@@ -572,30 +888,35 @@ OwningOpRef<ModuleOp> GraphImporter::import(proto::ModelProto &model) {
   if (!ok)
     return nullptr;
 
+  // Every node is imported; one that fails reports its error and poisons
+  // its outputs, so nodes depending on it are skipped silently and all
+  // independent errors are listed in one run.
+  llvm::StringSet<> poisoned;
   for (const auto &node : graph.node()) {
     Location loc = nodeLoc(node);
     NodeContext n{*this, node, loc, b, opset};
+    auto poison = [&] {
+      ok = false;
+      for (const auto &out : node.output())
+        if (!out.empty())
+          poisoned.insert(out);
+    };
     // Every consumed value must be defined before (ONNX requires
     // topological order; this also rejects cycles).
-    for (const auto &in : node.input())
-      if (!in.empty() && !values.count(in)) {
+    bool skip = false, undefined = false;
+    for (const auto &in : node.input()) {
+      if (in.empty())
+        continue;
+      if (poisoned.contains(in))
+        skip = true;
+      else if (!values.count(in)) {
         emitError(loc) << "node consumes undefined value '" << in << "'";
-        ok = false;
+        undefined = true;
       }
-    if (node.output_size() != 1) {
-      emitError(loc) << "onnx." << node.op_type() << ": expected 1 output (got "
-                     << node.output_size() << ")";
-      ok = false;
     }
-    if (!ok)
-      break;
-    if (!isa_and_nonnull<TensorType>(n.resultType()) &&
-        node.op_type() != "Constant") {
-      emitError(loc) << "onnx." << node.op_type()
-                     << ": ONNX shape inference could not type output '"
-                     << node.output(0) << "'";
-      ok = false;
-      break;
+    if (skip || undefined) {
+      poison();
+      continue;
     }
     const auto &entries = table.find(node.op_type())->second;
     const HandlerEntry *chosen = nullptr;
@@ -603,26 +924,56 @@ OwningOpRef<ModuleOp> GraphImporter::import(proto::ModelProto &model) {
       if (e.sinceVersion <= opset)
         chosen = &e;
     if (!chosen) {
-      emitError(loc) << "onnx." << node.op_type() << " is not supported at opset "
-                     << opset;
-      ok = false;
-      break;
+      n.error() << "not supported at this opset (the importer handles it from "
+                << "opset " << entries.front().sinceVersion << ")";
+      poison();
+      continue;
     }
-    FailureOr<Value> result = chosen->handler(n);
-    if (failed(result) || !*result) {
-      ok = false;
-      break;
+    bool typed = true;
+    for (int i = 0; i < node.output_size(); ++i)
+      if (!node.output(i).empty() && !isa_and_nonnull<TensorType>(n.resultType(i)) &&
+          node.op_type() != "Constant") {
+        auto it = valueTypes.find(node.output(i));
+        const proto::TypeProto *t = it == valueTypes.end() ? nullptr : it->second;
+        if (t && t->has_tensor_type() &&
+            !onnx_ir::getElementTypeForONNXDataType(ctx, t->tensor_type().elem_type()))
+          n.error() << "output '" << node.output(i)
+                    << "' has unsupported element type "
+                    << proto::TensorProto_DataType_Name(
+                           static_cast<proto::TensorProto_DataType>(
+                               t->tensor_type().elem_type()));
+        else
+          n.error() << "ONNX shape inference could not type output '"
+                    << node.output(i) << "'";
+        typed = false;
+      }
+    if (!typed) {
+      poison();
+      continue;
     }
-    if (failed(mlir::verify(result->getDefiningOp()))) {
-      ok = false;
-      break;
+    FailureOr<Results> results = chosen->handler(n);
+    bool valid = succeeded(results);
+    if (valid)
+      for (Value v : *results)
+        if (Operation *def = v ? v.getDefiningOp() : nullptr)
+          if (failed(mlir::verify(def)))
+            valid = false;
+    for (int i = 0; valid && i < node.output_size(); ++i) {
+      const std::string &out = node.output(i);
+      if (out.empty())
+        continue;
+      if (i >= (int)results->size() || !(*results)[i]) {
+        n.error() << "output " << i << " ('" << out << "') is not supported";
+        valid = false;
+      } else if (values.count(out) || poisoned.contains(out)) {
+        emitError(loc) << "value '" << out << "' is defined twice";
+        valid = false;
+      } else {
+        values[out] = (*results)[i];
+      }
     }
-    if (values.count(node.output(0))) {
-      emitError(loc) << "value '" << node.output(0) << "' is defined twice";
-      ok = false;
-      break;
-    }
-    values[node.output(0)] = *result;
+    if (!valid)
+      poison();
   }
   if (!ok)
     return nullptr;

@@ -104,17 +104,21 @@ func.func @activations(%x: tensor<4xf32>) -> tensor<4xf32> {
 // -----
 
 /// [Pattern: Softmax]
-/// max-reduce, exp(x - max), sum-reduce, divide; the reductions run over
-/// the softmax axis only.
+/// max-reduce, x - max, sum-reduce of exp, exp / sum; the reductions run
+/// over the softmax axis only.
 
 // CHECK-LABEL: func.func @softmax_axis0
 // CHECK: linalg.fill ins(%{{.+}} : f32) outs(%{{.+}} : tensor<4xf32>)
 // CHECK: linalg.generic {{.+}} iterator_types = ["reduction", "parallel"]
 // CHECK: arith.maximumf
-// CHECK: math.exp
+// CHECK: linalg.generic {{.+}} iterator_types = ["parallel", "parallel"]
+// CHECK: arith.subf
 // CHECK: linalg.generic {{.+}} iterator_types = ["reduction", "parallel"]
-// CHECK: arith.addf
-// CHECK: arith.divf
+// CHECK: math.exp
+// CHECK-NEXT: arith.addf
+// CHECK: linalg.generic {{.+}} iterator_types = ["parallel", "parallel"]
+// CHECK: math.exp
+// CHECK-NEXT: arith.divf
 func.func @softmax_axis0(%x: tensor<2x4xf32>) -> tensor<2x4xf32> {
   %0 = onnx.Softmax %x {axis = 0 : si64} : (tensor<2x4xf32>) -> tensor<2x4xf32>
   return %0 : tensor<2x4xf32>

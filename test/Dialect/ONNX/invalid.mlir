@@ -272,3 +272,199 @@ func.func @concat_other_dims(%a: tensor<2x3xf32>, %b: tensor<4x3xf32>) -> tensor
   %0 = onnx.Concat %a, %b {axis = 1 : si64} : (tensor<2x3xf32>, tensor<4x3xf32>) -> tensor<2x6xf32>
   return %0 : tensor<2x6xf32>
 }
+
+// -----
+
+func.func @gelu_approximate(%x: tensor<4xf32>) -> tensor<4xf32> {
+  // expected-error @+1 {{'onnx.Gelu' op approximate must be 'none' or 'tanh' (got 'fast')}}
+  %0 = onnx.Gelu %x {approximate = "fast"} : (tensor<4xf32>) -> tensor<4xf32>
+  return %0 : tensor<4xf32>
+}
+
+// -----
+
+func.func @clip_bound_type(%x: tensor<4xf32>, %lo: tensor<f16>) -> tensor<4xf32> {
+  // expected-error @+1 {{'onnx.Clip' op expected bound element type ('f16') to match input ('f32')}}
+  %0 = onnx.Clip %x min = %lo : (tensor<4xf32>, tensor<f16>) -> tensor<4xf32>
+  return %0 : tensor<4xf32>
+}
+
+// -----
+
+func.func @clip_bound_not_scalar(%x: tensor<4xf32>, %lo: tensor<2xf32>) -> tensor<4xf32> {
+  // expected-error @+1 {{'onnx.Clip' op expected bounds to be scalars (got 'tensor<2xf32>')}}
+  %0 = onnx.Clip %x min = %lo : (tensor<4xf32>, tensor<2xf32>) -> tensor<4xf32>
+  return %0 : tensor<4xf32>
+}
+
+// -----
+
+func.func @clip_result(%x: tensor<4xf32>) -> tensor<2x4xf32> {
+  // expected-error @+1 {{'onnx.Clip' op expected result type to match input}}
+  %0 = onnx.Clip %x : (tensor<4xf32>) -> tensor<2x4xf32>
+  return %0 : tensor<2x4xf32>
+}
+
+// -----
+
+func.func @pow_result(%x: tensor<4xf32>, %y: tensor<4xi64>) -> tensor<4xi64> {
+  // expected-error @+1 {{'onnx.Pow' op expected result element type ('i64') to match base ('f32')}}
+  %0 = onnx.Pow %x, %y : (tensor<4xf32>, tensor<4xi64>) -> tensor<4xi64>
+  return %0 : tensor<4xi64>
+}
+
+// -----
+
+func.func @max_empty() -> tensor<4xf32> {
+  // expected-error @+1 {{'onnx.Max' op expected at least one input}}
+  %0 = onnx.Max : () -> tensor<4xf32>
+  return %0 : tensor<4xf32>
+}
+
+// -----
+
+func.func @min_types(%x: tensor<4xf32>, %y: tensor<4xf16>) -> tensor<4xf32> {
+  // expected-error @+1 {{'onnx.Min' op expected operand and result element types to match ('f32' vs 'f16')}}
+  %0 = onnx.Min %x, %y : (tensor<4xf32>, tensor<4xf16>) -> tensor<4xf32>
+  return %0 : tensor<4xf32>
+}
+
+// -----
+
+func.func @max_shapes(%x: tensor<4xf32>, %y: tensor<3xf32>) -> tensor<4xf32> {
+  // expected-error @+1 {{'onnx.Max' op operand shapes (4, 3) are not broadcast-compatible}}
+  %0 = onnx.Max %x, %y : (tensor<4xf32>, tensor<3xf32>) -> tensor<4xf32>
+  return %0 : tensor<4xf32>
+}
+
+// -----
+
+func.func @and_not_bool(%x: tensor<4xi32>) -> tensor<4xi1> {
+  // expected-error @+1 {{'onnx.And' op expected bool operands (got 'i32')}}
+  %0 = onnx.And %x, %x : (tensor<4xi32>, tensor<4xi32>) -> tensor<4xi1>
+  return %0 : tensor<4xi1>
+}
+
+// -----
+
+func.func @less_types(%x: tensor<4xf32>, %y: tensor<4xi32>) -> tensor<4xi1> {
+  // expected-error @+1 {{'onnx.Less' op expected operand element types to match ('f32' vs 'i32')}}
+  %0 = onnx.Less %x, %y : (tensor<4xf32>, tensor<4xi32>) -> tensor<4xi1>
+  return %0 : tensor<4xi1>
+}
+
+// -----
+
+func.func @where_types(%c: tensor<4xi1>, %x: tensor<4xf32>, %y: tensor<4xi32>) -> tensor<4xf32> {
+  // expected-error @+1 {{'onnx.Where' op expected X, Y and result element types to match ('f32' vs 'i32')}}
+  %0 = onnx.Where %c, %x, %y : (tensor<4xi1>, tensor<4xf32>, tensor<4xi32>) -> tensor<4xf32>
+  return %0 : tensor<4xf32>
+}
+
+// -----
+
+func.func @reduce_axis_range(%x: tensor<2x4xf32>) -> tensor<2xf32> {
+  %a = onnx.Constant {value = dense<2> : tensor<1xi64>} : () -> tensor<1xi64>
+  // expected-error @+1 {{'onnx.ReduceSum' op axis 2 is out of range for rank 2}}
+  %0 = onnx.ReduceSum %x, %a {keepdims = 0 : si64} : (tensor<2x4xf32>, tensor<1xi64>) -> tensor<2xf32>
+  return %0 : tensor<2xf32>
+}
+
+// -----
+
+func.func @reduce_axis_repeated(%x: tensor<2x4xf32>) -> tensor<2xf32> {
+  %a = onnx.Constant {value = dense<[1, -1]> : tensor<2xi64>} : () -> tensor<2xi64>
+  // expected-error @+1 {{'onnx.ReduceMean' op axis -1 is repeated}}
+  %0 = onnx.ReduceMean %x, %a {keepdims = 0 : si64} : (tensor<2x4xf32>, tensor<2xi64>) -> tensor<2xf32>
+  return %0 : tensor<2xf32>
+}
+
+// -----
+
+func.func @argmax_axis(%x: tensor<2x4xf32>) -> tensor<2xi64> {
+  // expected-error @+1 {{'onnx.ArgMax' op axis -3 is out of range for rank 2}}
+  %0 = onnx.ArgMax %x {axis = -3 : si64, keepdims = 0 : si64} : (tensor<2x4xf32>) -> tensor<2xi64>
+  return %0 : tensor<2xi64>
+}
+
+// -----
+
+func.func @logsoftmax_axis(%x: tensor<2x4xf32>) -> tensor<2x4xf32> {
+  // expected-error @+1 {{'onnx.LogSoftmax' op axis 2 is out of range for rank 2}}
+  %0 = onnx.LogSoftmax %x {axis = 2 : si64} : (tensor<2x4xf32>) -> tensor<2x4xf32>
+  return %0 : tensor<2x4xf32>
+}
+
+// -----
+
+func.func @layernorm_types(%x: tensor<2x4xf32>, %s: tensor<4xf16>) -> tensor<2x4xf32> {
+  // expected-error @+1 {{'onnx.LayerNormalization' op expected X, Scale and B element types to match ('f32' vs 'f16')}}
+  %0 = onnx.LayerNormalization %x, %s : (tensor<2x4xf32>, tensor<4xf16>) -> tensor<2x4xf32>
+  return %0 : tensor<2x4xf32>
+}
+
+// -----
+
+func.func @layernorm_statistics(%x: tensor<2x4xf32>, %s: tensor<4xf32>) -> tensor<2x4xf32> {
+  // expected-error @+1 {{'onnx.LayerNormalization' op expected at most 2 statistics results (Mean, InvStdDev), got 3}}
+  %0:4 = onnx.LayerNormalization %x, %s : (tensor<2x4xf32>, tensor<4xf32>) -> (tensor<2x4xf32>, tensor<2x1xf32>, tensor<2x1xf32>, tensor<2x1xf32>)
+  return %0#0 : tensor<2x4xf32>
+}
+
+// -----
+
+func.func @flatten_axis(%x: tensor<2x4xf32>) -> tensor<8x1xf32> {
+  // expected-error @+1 {{'onnx.Flatten' op axis 3 is out of range for rank 2}}
+  %0 = onnx.Flatten %x {axis = 3 : si64} : (tensor<2x4xf32>) -> tensor<8x1xf32>
+  return %0 : tensor<8x1xf32>
+}
+
+// -----
+
+func.func @split_no_outputs(%x: tensor<4xf32>) {
+  // expected-error @+1 {{'onnx.Split' op expected at least one output}}
+  onnx.Split %x : (tensor<4xf32>) -> ()
+  return
+}
+
+// -----
+
+func.func @split_count(%x: tensor<4xf32>) -> tensor<2xf32> {
+  %s = onnx.Constant {value = dense<[1, 1, 2]> : tensor<3xi64>} : () -> tensor<3xi64>
+  // expected-error @+1 {{'onnx.Split' op expected 2 split sizes (got 3)}}
+  %0:2 = onnx.Split %x, %s : (tensor<4xf32>, tensor<3xi64>) -> (tensor<2xf32>, tensor<2xf32>)
+  return %0#0 : tensor<2xf32>
+}
+
+// -----
+
+func.func @split_sum(%x: tensor<4xf32>) -> tensor<2xf32> {
+  %s = onnx.Constant {value = dense<[2, 3]> : tensor<2xi64>} : () -> tensor<2xi64>
+  // expected-error @+1 {{'onnx.Split' op split sizes add up to 5, not the dimension size 4}}
+  %0:2 = onnx.Split %x, %s : (tensor<4xf32>, tensor<2xi64>) -> (tensor<2xf32>, tensor<3xf32>)
+  return %0#0 : tensor<2xf32>
+}
+
+// -----
+
+func.func @gather_axis(%x: tensor<2x4xf32>, %i: tensor<3xi64>) -> tensor<3x4xf32> {
+  // expected-error @+1 {{'onnx.Gather' op axis 2 is out of range for rank 2}}
+  %0 = onnx.Gather %x, %i {axis = 2 : si64} : (tensor<2x4xf32>, tensor<3xi64>) -> tensor<3x4xf32>
+  return %0 : tensor<3x4xf32>
+}
+
+// -----
+
+func.func @gather_elements_rank(%x: tensor<2x4xf32>, %i: tensor<3xi64>) -> tensor<3xf32> {
+  // expected-error @+1 {{'onnx.GatherElements' op expected data and indices of the same rank (got 2 and 1)}}
+  %0 = onnx.GatherElements %x, %i : (tensor<2x4xf32>, tensor<3xi64>) -> tensor<3xf32>
+  return %0 : tensor<3xf32>
+}
+
+// -----
+
+func.func @topk_axis(%x: tensor<2x4xf32>, %k: tensor<1xi64>) -> tensor<2x2xf32> {
+  // expected-error @+1 {{'onnx.TopK' op axis 5 is out of range for rank 2}}
+  %0:2 = onnx.TopK %x, %k {axis = 5 : si64} : (tensor<2x4xf32>, tensor<1xi64>) -> (tensor<2x2xf32>, tensor<2x2xi64>)
+  return %0#0 : tensor<2x2xf32>
+}

@@ -61,7 +61,10 @@ FailureOr<SmallVector<int64_t>> sparsa::onnx::getConstantI64Values(Value value) 
   ElementsAttr elements;
   if (!matchPattern(value, m_Constant(&elements)))
     return failure();
-  if (!elements || !elements.getElementType().isInteger(64))
+  if (!elements || !isa<IntegerType>(elements.getElementType()))
+    return failure();
+  unsigned width = elements.getElementType().getIntOrFloatBitWidth();
+  if (width != 32 && width != 64)
     return failure();
   // dense_resource blobs do not implement the typed value iterators, so read
   // the raw little-endian bytes for them.
@@ -71,10 +74,18 @@ FailureOr<SmallVector<int64_t>> sparsa::onnx::getConstantI64Values(Value value) 
       return failure();
     ArrayRef<char> data = blob->getData();
     int64_t n = elements.getNumElements();
-    if (static_cast<int64_t>(data.size()) != n * 8)
+    if (static_cast<int64_t>(data.size()) != n * (width / 8))
       return failure();
     SmallVector<int64_t> values(n);
-    std::memcpy(values.data(), data.data(), n * 8);
+    for (int64_t i = 0; i < n; ++i) {
+      if (width == 64) {
+        std::memcpy(&values[i], data.data() + i * 8, 8);
+      } else {
+        int32_t v;
+        std::memcpy(&v, data.data() + i * 4, 4);
+        values[i] = v;
+      }
+    }
     return values;
   }
   auto dense = dyn_cast<DenseIntElementsAttr>(elements);
@@ -433,6 +444,215 @@ LogicalResult ConcatOp::verify() {
   }
   return success();
 }
+
+//===----------------------------------------------------------------------===//
+// More element-wise ops
+//===----------------------------------------------------------------------===//
+
+/// Checks that the ranked operands in |values| broadcast together.
+static LogicalResult verifyBroadcastable(Operation *op, ValueRange values) {
+  SmallVector<int64_t> shape;
+  bool first = true;
+  std::string all;
+  for (Value v : values) {
+    auto t = dyn_cast<RankedTensorType>(v.getType());
+    if (!t)
+      return success();
+    all += (all.empty() ? "" : ", ") + shapeStr(t.getShape());
+    if (first) {
+      shape.assign(t.getShape().begin(), t.getShape().end());
+      first = false;
+      continue;
+    }
+    auto b = broadcastShapes(shape, t.getShape());
+    if (failed(b))
+      return op->emitOpError("operand shapes (") << all
+                                                 << ") are not broadcast-compatible";
+    shape = *b;
+  }
+  return success();
+}
+
+/// All |values| have the element type of the first one.
+static LogicalResult verifySameElementType(Operation *op, ValueRange values,
+                                           StringRef what) {
+  Type first = getElementTypeOrSelf(values.front());
+  for (Value v : values.drop_front())
+    if (getElementTypeOrSelf(v) != first)
+      return op->emitOpError("expected ")
+             << what << " element types to match (" << first << " vs "
+             << getElementTypeOrSelf(v) << ")";
+  return success();
+}
+
+/// |axis| is in [-rank, rank) of |v|'s ranked type.
+static LogicalResult verifyAxis(Operation *op, Value v, int64_t axis,
+                                int64_t extra = 0) {
+  auto t = dyn_cast<RankedTensorType>(v.getType());
+  if (t && failed(normalizeAxis(axis, t.getRank() + extra)))
+    return op->emitOpError("axis ") << axis << " is out of range for rank "
+                                    << t.getRank();
+  return success();
+}
+
+LogicalResult GeluOp::verify() {
+  if (getApproximate() != "none" && getApproximate() != "tanh")
+    return emitOpError("approximate must be 'none' or 'tanh' (got '")
+           << getApproximate() << "')";
+  return success();
+}
+
+LogicalResult ClipOp::verify() {
+  for (Value bound : {getMin(), getMax()}) {
+    if (!bound)
+      continue;
+    if (getElementTypeOrSelf(bound) != getElementTypeOrSelf(getInput()))
+      return emitOpError("expected bound element type (")
+             << getElementTypeOrSelf(bound) << ") to match input ("
+             << getElementTypeOrSelf(getInput()) << ")";
+    auto t = dyn_cast<RankedTensorType>(bound.getType());
+    if (t && t.hasStaticShape() && t.getNumElements() != 1)
+      return emitOpError("expected bounds to be scalars (got ") << t << ")";
+  }
+  if (getType() != getInput().getType())
+    return emitOpError("expected result type to match input");
+  return success();
+}
+
+LogicalResult PowOp::verify() {
+  if (getElementTypeOrSelf(getZ()) != getElementTypeOrSelf(getX()))
+    return emitOpError("expected result element type (")
+           << getElementTypeOrSelf(getZ()) << ") to match base ("
+           << getElementTypeOrSelf(getX()) << ")";
+  return verifyBroadcastable(*this, getOperands());
+}
+
+static LogicalResult verifyVariadic(Operation *op) {
+  if (op->getNumOperands() == 0)
+    return op->emitOpError("expected at least one input");
+  SmallVector<Value> all(op->getOperands());
+  all.push_back(op->getResult(0));
+  if (failed(verifySameElementType(op, all, "operand and result")))
+    return failure();
+  return verifyBroadcastable(op, op->getOperands());
+}
+LogicalResult MaxOp::verify() { return verifyVariadic(*this); }
+LogicalResult MinOp::verify() { return verifyVariadic(*this); }
+
+static LogicalResult verifyCompare(Operation *op, bool logical) {
+  if (failed(verifySameElementType(op, op->getOperands(), "operand")))
+    return failure();
+  if (logical && !getElementTypeOrSelf(op->getOperand(0)).isInteger(1))
+    return op->emitOpError("expected bool operands (got ")
+           << getElementTypeOrSelf(op->getOperand(0)) << ")";
+  return verifyBroadcastable(op, op->getOperands());
+}
+LogicalResult EqualOp::verify() { return verifyCompare(*this, false); }
+LogicalResult GreaterOp::verify() { return verifyCompare(*this, false); }
+LogicalResult GreaterOrEqualOp::verify() { return verifyCompare(*this, false); }
+LogicalResult LessOp::verify() { return verifyCompare(*this, false); }
+LogicalResult LessOrEqualOp::verify() { return verifyCompare(*this, false); }
+LogicalResult AndOp::verify() { return verifyCompare(*this, true); }
+LogicalResult OrOp::verify() { return verifyCompare(*this, true); }
+
+LogicalResult WhereOp::verify() {
+  if (failed(verifySameElementType(*this, {getX(), getY(), getOutput()},
+                                   "X, Y and result")))
+    return failure();
+  return verifyBroadcastable(*this, getOperands());
+}
+
+//===----------------------------------------------------------------------===//
+// Reductions and normalizations
+//===----------------------------------------------------------------------===//
+
+static LogicalResult verifyReduce(Operation *op, Value data, Value axes) {
+  auto t = dyn_cast<RankedTensorType>(data.getType());
+  if (!t || !axes)
+    return success();
+  auto values = getConstantI64Values(axes);
+  if (failed(values))
+    return success();
+  llvm::SmallSet<int64_t, 8> seen;
+  for (int64_t a : *values) {
+    auto norm = normalizeAxis(a, t.getRank());
+    if (failed(norm))
+      return op->emitOpError("axis ") << a << " is out of range for rank "
+                                      << t.getRank();
+    if (!seen.insert(*norm).second)
+      return op->emitOpError("axis ") << a << " is repeated";
+  }
+  return success();
+}
+LogicalResult ReduceSumOp::verify() { return verifyReduce(*this, getData(), getAxes()); }
+LogicalResult ReduceMeanOp::verify() { return verifyReduce(*this, getData(), getAxes()); }
+LogicalResult ReduceMaxOp::verify() { return verifyReduce(*this, getData(), getAxes()); }
+LogicalResult ReduceMinOp::verify() { return verifyReduce(*this, getData(), getAxes()); }
+LogicalResult ReduceProdOp::verify() { return verifyReduce(*this, getData(), getAxes()); }
+
+LogicalResult ArgMaxOp::verify() { return verifyAxis(*this, getData(), getAxis()); }
+LogicalResult LogSoftmaxOp::verify() { return verifyAxis(*this, getInput(), getAxis()); }
+
+LogicalResult LayerNormalizationOp::verify() {
+  if (failed(verifyAxis(*this, getX(), getAxis())))
+    return failure();
+  if (getStatistics().size() > 2)
+    return emitOpError("expected at most 2 statistics results (Mean, "
+                       "InvStdDev), got ")
+           << getStatistics().size();
+  SmallVector<Value> v = {getX(), getScale()};
+  if (getB())
+    v.push_back(getB());
+  return verifySameElementType(*this, v, "X, Scale and B");
+}
+
+//===----------------------------------------------------------------------===//
+// Shape and indexing ops
+//===----------------------------------------------------------------------===//
+
+LogicalResult FlattenOp::verify() {
+  // Flatten's axis may equal the rank (all dims go to the first output dim).
+  return verifyAxis(*this, getInput(), getAxis(), /*extra=*/1);
+}
+
+LogicalResult SplitOp::verify() {
+  if (getOutputs().empty())
+    return emitOpError("expected at least one output");
+  if (failed(verifyAxis(*this, getInput(), getAxis())))
+    return failure();
+  auto t = dyn_cast<RankedTensorType>(getInput().getType());
+  if (!t || !getSplit())
+    return success();
+  auto sizes = getConstantI64Values(getSplit());
+  if (failed(sizes))
+    return success();
+  if (sizes->size() != getOutputs().size())
+    return emitOpError("expected ") << getOutputs().size()
+                                    << " split sizes (got " << sizes->size() << ")";
+  int64_t axis = *normalizeAxis(getAxis(), t.getRank());
+  int64_t sum = 0;
+  for (int64_t v : *sizes)
+    sum += v;
+  if (!t.isDynamicDim(axis) && sum != t.getDimSize(axis))
+    return emitOpError("split sizes add up to ")
+           << sum << ", not the dimension size " << t.getDimSize(axis);
+  return success();
+}
+
+LogicalResult GatherOp::verify() { return verifyAxis(*this, getData(), getAxis()); }
+
+LogicalResult GatherElementsOp::verify() {
+  if (failed(verifyAxis(*this, getData(), getAxis())))
+    return failure();
+  auto d = dyn_cast<RankedTensorType>(getData().getType());
+  auto i = dyn_cast<RankedTensorType>(getIndices().getType());
+  if (d && i && d.getRank() != i.getRank())
+    return emitOpError("expected data and indices of the same rank (got ")
+           << d.getRank() << " and " << i.getRank() << ")";
+  return success();
+}
+
+LogicalResult TopKOp::verify() { return verifyAxis(*this, getX(), getAxis()); }
 
 #define GET_OP_CLASSES
 #include "sparsa/Dialect/ONNX/IR/ONNXOps.cpp.inc"

@@ -33,7 +33,7 @@ namespace sparsa::onnx {
 /// a null type for data types Sparsa does not support.
 mlir::Type getElementTypeForONNXDataType(mlir::MLIRContext *ctx, int64_t dt);
 
-/// Reads a constant integer tensor (e.g. Reshape's shape, Unsqueeze's axes)
+/// Reads a constant i32/i64 tensor (e.g. Reshape's shape, Unsqueeze's axes)
 /// produced by an `onnx.Constant`; fails when |value| is not one.
 mlir::FailureOr<llvm::SmallVector<int64_t>> getConstantI64Values(mlir::Value value);
 

@@ -173,6 +173,289 @@ def ONNX_SoftmaxOp : ONNX_Op<"Softmax", [Pure, AllTypesMatch<["input", "output"]
   let hasVerifier = 1;
 }
 
+def ONNX_ExpOp : ONNX_UnaryFloatOp<"Exp", "exp(X)">;
+def ONNX_LogOp : ONNX_UnaryFloatOp<"Log", "log(X)">;
+def ONNX_SqrtOp : ONNX_UnaryFloatOp<"Sqrt", "sqrt(X)">;
+def ONNX_ReciprocalOp : ONNX_UnaryFloatOp<"Reciprocal", "1 / X">;
+def ONNX_ErfOp : ONNX_UnaryFloatOp<"Erf", "erf(X)">;
+
+/// Element-wise op on any numeric type; the result has the input's type.
+class ONNX_UnaryNumericOp<string mnemonic, string formula>
+    : ONNX_Op<mnemonic, [Pure, AllTypesMatch<["X", "Y"]>]> {
+  let summary = "ONNX " # mnemonic # " (opset 13): Y = " # formula;
+  let description = [{
+    Element-wise on float or integer tensors; the result has the type of
+    the input.
+
+    ```mlir
+    %y = onnx.}] # mnemonic # [{ %x : (tensor<4xi64>) -> tensor<4xi64>
+    ```
+  }];
+  let arguments = (ins ONNX_NumericTensor:$X);
+  let results = (outs ONNX_NumericTensor:$Y);
+  let assemblyFormat = "operands attr-dict `:` functional-type(operands, results)";
+}
+
+def ONNX_AbsOp : ONNX_UnaryNumericOp<"Abs", "|X|">;
+def ONNX_NegOp : ONNX_UnaryNumericOp<"Neg", "-X">;
+
+def ONNX_LeakyReluOp : ONNX_Op<"LeakyRelu", [Pure, AllTypesMatch<["X", "Y"]>]> {
+  let summary = "ONNX LeakyRelu (opset 16): Y = X >= 0 ? X : alpha * X";
+  let description = [{
+    ```mlir
+    %y = onnx.LeakyRelu %x {alpha = 1.000000e-01 : f32} : (tensor<4xf32>) -> tensor<4xf32>
+    ```
+  }];
+  let arguments = (ins ONNX_FloatTensor:$X, DefaultValuedAttr<F32Attr, "0.01">:$alpha);
+  let results = (outs ONNX_FloatTensor:$Y);
+  let assemblyFormat = "operands attr-dict `:` functional-type(operands, results)";
+}
+
+def ONNX_EluOp : ONNX_Op<"Elu", [Pure, AllTypesMatch<["X", "Y"]>]> {
+  let summary = "ONNX Elu (opset 6): Y = X > 0 ? X : alpha * (exp(X) - 1)";
+  let description = [{
+    ```mlir
+    %y = onnx.Elu %x : (tensor<4xf32>) -> tensor<4xf32>
+    ```
+  }];
+  let arguments = (ins ONNX_FloatTensor:$X, DefaultValuedAttr<F32Attr, "1.0">:$alpha);
+  let results = (outs ONNX_FloatTensor:$Y);
+  let assemblyFormat = "operands attr-dict `:` functional-type(operands, results)";
+}
+
+def ONNX_GeluOp : ONNX_Op<"Gelu", [Pure, AllTypesMatch<["X", "Y"]>]> {
+  let summary = "ONNX Gelu (opset 20): exact (erf) or tanh approximation";
+  let description = [{
+    `approximate = "none"`: `0.5 * X * (1 + erf(X / sqrt(2)))`;
+    `approximate = "tanh"`: `0.5 * X * (1 + tanh(sqrt(2 / pi) * (X + 0.044715 * X^3)))`.
+
+    ```mlir
+    %y = onnx.Gelu %x {approximate = "tanh"} : (tensor<4xf32>) -> tensor<4xf32>
+    ```
+  }];
+  let arguments = (ins ONNX_FloatTensor:$X,
+                   DefaultValuedStrAttr<StrAttr, "none">:$approximate);
+  let results = (outs ONNX_FloatTensor:$Y);
+  let assemblyFormat = "operands attr-dict `:` functional-type(operands, results)";
+  let hasVerifier = 1;
+}
+
+def ONNX_NotOp : ONNX_Op<"Not", [Pure, AllTypesMatch<["X", "Y"]>]> {
+  let summary = "ONNX Not (opset 1): logical negation of a bool tensor";
+  let description = [{
+    ```mlir
+    %y = onnx.Not %x : (tensor<4xi1>) -> tensor<4xi1>
+    ```
+  }];
+  let arguments = (ins TensorOf<[I1]>:$X);
+  let results = (outs TensorOf<[I1]>:$Y);
+  let assemblyFormat = "operands attr-dict `:` functional-type(operands, results)";
+}
+
+def ONNX_ClipOp : ONNX_Op<"Clip", [Pure, AttrSizedOperandSegments]> {
+  let summary = "ONNX Clip (opset 13): min(max(input, min), max)";
+  let description = [{
+    `min` and `max` are optional scalar tensors; an absent bound does not
+    clip. (Before opset 11 they were attributes; the importer turns them into
+    constant operands.)
+
+    ```mlir
+    %y = onnx.Clip %x min = %lo max = %hi : (tensor<4xf32>, tensor<f32>, tensor<f32>) -> tensor<4xf32>
+    ```
+  }];
+  let arguments = (ins ONNX_NumericTensor:$input, Optional<ONNX_NumericTensor>:$min,
+                   Optional<ONNX_NumericTensor>:$max);
+  let results = (outs ONNX_NumericTensor:$output);
+  let assemblyFormat = "$input (`min` `=` $min^)? (`max` `=` $max^)? attr-dict `:` functional-type(operands, results)";
+  let hasVerifier = 1;
+}
+
+//===----------------------------------------------------------------------===//
+// More binary ops: power, min/max, comparisons, logic, select
+//===----------------------------------------------------------------------===//
+
+def ONNX_PowOp : ONNX_Op<"Pow", [Pure]> {
+  let summary = "ONNX Pow (opset 15): Z = X ^ Y, numpy broadcasting";
+  let description = [{
+    The exponent may have a different numeric type than the base; the
+    result has the base's type.
+
+    ```mlir
+    %z = onnx.Pow %x, %y : (tensor<4xf32>, tensor<i64>) -> tensor<4xf32>
+    ```
+  }];
+  let arguments = (ins ONNX_NumericTensor:$X, ONNX_NumericTensor:$Y);
+  let results = (outs ONNX_NumericTensor:$Z);
+  let assemblyFormat = "operands attr-dict `:` functional-type(operands, results)";
+  let hasVerifier = 1;
+}
+
+class ONNX_VariadicOp<string mnemonic, string what>
+    : ONNX_Op<mnemonic, [Pure]> {
+  let summary = "ONNX " # mnemonic # " (opset 13): element-wise " # what #
+                " of one or more inputs, numpy broadcasting";
+  let description = [{
+    ```mlir
+    %y = onnx.}] # mnemonic # [{ %a, %b, %c : (tensor<3xf32>, tensor<1xf32>, tensor<3xf32>) -> tensor<3xf32>
+    ```
+  }];
+  let arguments = (ins Variadic<ONNX_NumericTensor>:$data_0);
+  let results = (outs ONNX_NumericTensor:$result);
+  let assemblyFormat = "operands attr-dict `:` functional-type(operands, results)";
+  let hasVerifier = 1;
+}
+
+def ONNX_MaxOp : ONNX_VariadicOp<"Max", "maximum">;
+def ONNX_MinOp : ONNX_VariadicOp<"Min", "minimum">;
+
+class ONNX_CompareOp<string mnemonic, string formula>
+    : ONNX_Op<mnemonic, [Pure]> {
+  let summary = "ONNX " # mnemonic # " (opset 13): C = " # formula #
+                ", a bool tensor, numpy broadcasting";
+  let description = [{
+    ```mlir
+    %c = onnx.}] # mnemonic # [{ %a, %b : (tensor<3xf32>, tensor<f32>) -> tensor<3xi1>
+    ```
+  }];
+  let arguments = (ins ONNX_AnyTensor:$A, ONNX_AnyTensor:$B);
+  let results = (outs TensorOf<[I1]>:$C);
+  let assemblyFormat = "operands attr-dict `:` functional-type(operands, results)";
+  let hasVerifier = 1;
+}
+
+def ONNX_EqualOp : ONNX_CompareOp<"Equal", "A == B">;
+def ONNX_GreaterOp : ONNX_CompareOp<"Greater", "A > B">;
+def ONNX_GreaterOrEqualOp : ONNX_CompareOp<"GreaterOrEqual", "A >= B">;
+def ONNX_LessOp : ONNX_CompareOp<"Less", "A < B">;
+def ONNX_LessOrEqualOp : ONNX_CompareOp<"LessOrEqual", "A <= B">;
+def ONNX_AndOp : ONNX_CompareOp<"And", "A && B">;
+def ONNX_OrOp : ONNX_CompareOp<"Or", "A || B">;
+
+def ONNX_WhereOp : ONNX_Op<"Where", [Pure]> {
+  let summary = "ONNX Where (opset 16): output = condition ? X : Y, numpy broadcasting";
+  let description = [{
+    ```mlir
+    %o = onnx.Where %c, %x, %y : (tensor<3xi1>, tensor<3xf32>, tensor<f32>) -> tensor<3xf32>
+    ```
+  }];
+  let arguments = (ins TensorOf<[I1]>:$condition, ONNX_AnyTensor:$X, ONNX_AnyTensor:$Y);
+  let results = (outs ONNX_AnyTensor:$output);
+  let assemblyFormat = "operands attr-dict `:` functional-type(operands, results)";
+  let hasVerifier = 1;
+}
+
+//===----------------------------------------------------------------------===//
+// Reductions and normalizations
+//===----------------------------------------------------------------------===//
+
+class ONNX_ReduceOp<string mnemonic, string what> : ONNX_Op<mnemonic, [Pure]> {
+  let summary = "ONNX " # mnemonic # " (opset 18): " # what # " over `axes`";
+  let description = [{
+    Reduces over the axes in the optional constant 1-D `axes` tensor (before
+    opset 18 / 13 for ReduceSum an attribute: the importer turns it into an
+    operand). Without axes, all dimensions are reduced unless
+    `noop_with_empty_axes` = 1. `keepdims` keeps reduced dimensions as 1.
+
+    ```mlir
+    %r = onnx.}] # mnemonic # [{ %x, %axes {keepdims = 0 : si64} : (tensor<2x3xf32>, tensor<1xi64>) -> tensor<2xf32>
+    ```
+  }];
+  let arguments = (ins ONNX_NumericTensor:$data, Optional<ONNX_I64Tensor>:$axes,
+                   DefaultValuedAttr<SI64Attr, "1">:$keepdims,
+                   DefaultValuedAttr<SI64Attr, "0">:$noop_with_empty_axes);
+  let results = (outs ONNX_NumericTensor:$reduced);
+  let assemblyFormat = "operands attr-dict `:` functional-type(operands, results)";
+  let hasVerifier = 1;
+}
+
+def ONNX_ReduceSumOp : ONNX_ReduceOp<"ReduceSum", "sum">;
+def ONNX_ReduceMeanOp : ONNX_ReduceOp<"ReduceMean", "arithmetic mean">;
+def ONNX_ReduceMaxOp : ONNX_ReduceOp<"ReduceMax", "maximum">;
+def ONNX_ReduceMinOp : ONNX_ReduceOp<"ReduceMin", "minimum">;
+def ONNX_ReduceProdOp : ONNX_ReduceOp<"ReduceProd", "product">;
+
+def ONNX_ArgMaxOp : ONNX_Op<"ArgMax", [Pure]> {
+  let summary = "ONNX ArgMax (opset 13): index of the maximum along `axis`";
+  let description = [{
+    The first maximum's index, or the last with `select_last_index` = 1; an
+    int64 tensor, the axis kept as 1 when `keepdims` = 1.
+
+    ```mlir
+    %i = onnx.ArgMax %x {axis = 1 : si64, keepdims = 0 : si64} : (tensor<2x8xf32>) -> tensor<2xi64>
+    ```
+  }];
+  let arguments = (ins ONNX_NumericTensor:$data, DefaultValuedAttr<SI64Attr, "0">:$axis,
+                   DefaultValuedAttr<SI64Attr, "1">:$keepdims,
+                   DefaultValuedAttr<SI64Attr, "0">:$select_last_index);
+  let results = (outs ONNX_I64Tensor:$reduced);
+  let assemblyFormat = "operands attr-dict `:` functional-type(operands, results)";
+  let hasVerifier = 1;
+}
+
+def ONNX_LogSoftmaxOp : ONNX_Op<"LogSoftmax", [Pure, AllTypesMatch<["input", "output"]>]> {
+  let summary = "ONNX LogSoftmax (opset 13): log of Softmax along one axis";
+  let description = [{
+    `x - max - log(sum(exp(x - max)))` along `axis`.
+
+    ```mlir
+    %y = onnx.LogSoftmax %x : (tensor<2x8xf32>) -> tensor<2x8xf32>
+    ```
+  }];
+  let arguments = (ins ONNX_FloatTensor:$input, DefaultValuedAttr<SI64Attr, "-1">:$axis);
+  let results = (outs ONNX_FloatTensor:$output);
+  let assemblyFormat = "operands attr-dict `:` functional-type(operands, results)";
+  let hasVerifier = 1;
+}
+
+def ONNX_LayerNormalizationOp
+    : ONNX_Op<"LayerNormalization", [Pure]> {
+  let summary = "ONNX LayerNormalization (opset 17)";
+  let description = [{
+    Normalizes over the dimensions from `axis` on:
+    `Y = (X - mean) / sqrt(var + epsilon) * Scale + B`. The optional results
+    (`statistics`, zero to two of them) are the mean and the inverse standard
+    deviation, in that order, with the normalized dimensions kept as 1.
+
+    ```mlir
+    %y = onnx.LayerNormalization %x, %scale, %bias {epsilon = 9.99999974E-6 : f32} : (tensor<2x8xf32>, tensor<8xf32>, tensor<8xf32>) -> tensor<2x8xf32>
+    ```
+  }];
+  let arguments = (ins ONNX_FloatTensor:$X, ONNX_FloatTensor:$Scale,
+                   Optional<ONNX_FloatTensor>:$B,
+                   DefaultValuedAttr<SI64Attr, "-1">:$axis,
+                   DefaultValuedAttr<F32Attr, "1e-05">:$epsilon,
+                   DefaultValuedAttr<SI64Attr, "1">:$stash_type);
+  let results = (outs ONNX_FloatTensor:$Y, Variadic<ONNX_FloatTensor>:$statistics);
+  let assemblyFormat = "operands attr-dict `:` functional-type(operands, results)";
+  let hasVerifier = 1;
+  let extraClassDeclaration = [{
+    /// The optional Mean and InvStdDev results (null when absent).
+    ::mlir::Value getMean() {
+      return getStatistics().size() > 0 ? getStatistics()[0] : ::mlir::Value();
+    }
+    ::mlir::Value getInvStdDev() {
+      return getStatistics().size() > 1 ? getStatistics()[1] : ::mlir::Value();
+    }
+  }];
+}
+
+def ONNX_CumSumOp : ONNX_Op<"CumSum", [Pure]> {
+  let summary = "ONNX CumSum (opset 14): cumulative sum along `axis`";
+  let description = [{
+    `axis` is a 0-D or 1-element integer tensor (constant). `exclusive`
+    leaves out the current element, `reverse` sums from the end.
+
+    ```mlir
+    %y = onnx.CumSum %x, %axis : (tensor<2x8xf32>, tensor<i64>) -> tensor<2x8xf32>
+    ```
+  }];
+  let arguments = (ins ONNX_NumericTensor:$x, TensorOf<[I32, I64]>:$axis,
+                   DefaultValuedAttr<SI64Attr, "0">:$exclusive,
+                   DefaultValuedAttr<SI64Attr, "0">:$reverse);
+  let results = (outs ONNX_NumericTensor:$y);
+  let assemblyFormat = "operands attr-dict `:` functional-type(operands, results)";
+}
+
 //===----------------------------------------------------------------------===//
 // Shape manipulation
 //===----------------------------------------------------------------------===//
@@ -276,6 +559,222 @@ def ONNX_ConcatOp : ONNX_Op<"Concat", [Pure]> {
   }];
   let arguments = (ins Variadic<ONNX_AnyTensor>:$inputs, SI64Attr:$axis);
   let results = (outs ONNX_AnyTensor:$concat_result);
+  let assemblyFormat = "operands attr-dict `:` functional-type(operands, results)";
+  let hasVerifier = 1;
+}
+
+def ONNX_FlattenOp : ONNX_Op<"Flatten", [Pure]> {
+  let summary = "ONNX Flatten (opset 13): reshape to 2-D at `axis`";
+  let description = [{
+    ```mlir
+    %y = onnx.Flatten %x {axis = 1 : si64} : (tensor<2x3x4xf32>) -> tensor<2x12xf32>
+    ```
+  }];
+  let arguments = (ins ONNX_AnyTensor:$input, DefaultValuedAttr<SI64Attr, "1">:$axis);
+  let results = (outs ONNX_AnyTensor:$output);
+  let assemblyFormat = "operands attr-dict `:` functional-type(operands, results)";
+  let hasVerifier = 1;
+}
+
+def ONNX_ShapeOp : ONNX_Op<"Shape", [Pure]> {
+  let summary = "ONNX Shape (opset 15): the input's dimensions [start, end) as int64";
+  let description = [{
+    ```mlir
+    %s = onnx.Shape %x : (tensor<?x4xf32>) -> tensor<2xi64>
+    ```
+  }];
+  let arguments = (ins ONNX_AnyTensor:$data, DefaultValuedAttr<SI64Attr, "0">:$start,
+                   OptionalAttr<SI64Attr>:$end);
+  let results = (outs ONNX_I64Tensor:$shape);
+  let assemblyFormat = "operands attr-dict `:` functional-type(operands, results)";
+}
+
+def ONNX_SizeOp : ONNX_Op<"Size", [Pure]> {
+  let summary = "ONNX Size (opset 13): number of elements, an int64 scalar";
+  let description = [{
+    ```mlir
+    %n = onnx.Size %x : (tensor<?x4xf32>) -> tensor<i64>
+    ```
+  }];
+  let arguments = (ins ONNX_AnyTensor:$data);
+  let results = (outs ONNX_I64Tensor:$size);
+  let assemblyFormat = "operands attr-dict `:` functional-type(operands, results)";
+}
+
+def ONNX_ExpandOp : ONNX_Op<"Expand", [Pure]> {
+  let summary = "ONNX Expand (opset 13): broadcast to a shape";
+  let description = [{
+    ```mlir
+    %y = onnx.Expand %x, %shape : (tensor<3x1xf32>, tensor<2xi64>) -> tensor<3x4xf32>
+    ```
+  }];
+  let arguments = (ins ONNX_AnyTensor:$input, ONNX_I64Tensor:$shape);
+  let results = (outs ONNX_AnyTensor:$output);
+  let assemblyFormat = "operands attr-dict `:` functional-type(operands, results)";
+}
+
+def ONNX_TileOp : ONNX_Op<"Tile", [Pure]> {
+  let summary = "ONNX Tile (opset 13): repeat along each dimension";
+  let description = [{
+    ```mlir
+    %y = onnx.Tile %x, %repeats : (tensor<2x3xf32>, tensor<2xi64>) -> tensor<4x3xf32>
+    ```
+  }];
+  let arguments = (ins ONNX_AnyTensor:$input, ONNX_I64Tensor:$repeats);
+  let results = (outs ONNX_AnyTensor:$output);
+  let assemblyFormat = "operands attr-dict `:` functional-type(operands, results)";
+}
+
+def ONNX_SliceOp : ONNX_Op<"Slice", [Pure, AttrSizedOperandSegments]> {
+  let summary = "ONNX Slice (opset 13)";
+  let description = [{
+    `starts`, `ends`, optional `axes` and `steps` are 1-D integer tensors;
+    negative values count from the end, out-of-range values are clamped,
+    negative steps walk backwards.
+
+    ```mlir
+    %y = onnx.Slice %x, %starts, %ends : (tensor<8xf32>, tensor<1xi64>, tensor<1xi64>) -> tensor<4xf32>
+    ```
+  }];
+  let arguments = (ins ONNX_AnyTensor:$data, TensorOf<[I32, I64]>:$starts,
+                   TensorOf<[I32, I64]>:$ends, Optional<TensorOf<[I32, I64]>>:$axes,
+                   Optional<TensorOf<[I32, I64]>>:$steps);
+  let results = (outs ONNX_AnyTensor:$output);
+  let assemblyFormat = [{
+    $data `,` $starts `,` $ends (`axes` `=` $axes^)? (`steps` `=` $steps^)?
+    attr-dict `:` functional-type(operands, results)
+  }];
+}
+
+def ONNX_SplitOp : ONNX_Op<"Split", [Pure]> {
+  let summary = "ONNX Split (opset 18): split along `axis`";
+  let description = [{
+    Sizes come from the optional constant `split` input (an attribute before
+    opset 13), else the outputs are equal (the last one smaller when
+    `num_outputs` does not divide the dimension).
+
+    ```mlir
+    %a, %b = onnx.Split %x {axis = 0 : si64} : (tensor<4xf32>) -> (tensor<2xf32>, tensor<2xf32>)
+    ```
+  }];
+  let arguments = (ins ONNX_AnyTensor:$input, Optional<ONNX_I64Tensor>:$split,
+                   DefaultValuedAttr<SI64Attr, "0">:$axis,
+                   OptionalAttr<SI64Attr>:$num_outputs);
+  let results = (outs Variadic<ONNX_AnyTensor>:$outputs);
+  let assemblyFormat = "operands attr-dict `:` functional-type(operands, results)";
+  let hasVerifier = 1;
+}
+
+def ONNX_ConstantOfShapeOp : ONNX_Op<"ConstantOfShape", [Pure]> {
+  let summary = "ONNX ConstantOfShape (opset 20): a tensor of the given shape filled with `value`";
+  let description = [{
+    ```mlir
+    %y = onnx.ConstantOfShape %shape {value = dense<0.0> : tensor<1xf32>} : (tensor<2xi64>) -> tensor<2x3xf32>
+    ```
+  }];
+  let arguments = (ins ONNX_I64Tensor:$input, OptionalAttr<ElementsAttr>:$value);
+  let results = (outs ONNX_AnyTensor:$output);
+  let assemblyFormat = "operands attr-dict `:` functional-type(operands, results)";
+}
+
+def ONNX_RangeOp : ONNX_Op<"Range", [Pure]> {
+  let summary = "ONNX Range (opset 11): start, start + delta, ... up to limit";
+  let description = [{
+    ```mlir
+    %y = onnx.Range %start, %limit, %delta : (tensor<f32>, tensor<f32>, tensor<f32>) -> tensor<?xf32>
+    ```
+  }];
+  let arguments = (ins ONNX_NumericTensor:$start, ONNX_NumericTensor:$limit,
+                   ONNX_NumericTensor:$delta);
+  let results = (outs ONNX_NumericTensor:$output);
+  let assemblyFormat = "operands attr-dict `:` functional-type(operands, results)";
+}
+
+def ONNX_DropoutOp : ONNX_Op<"Dropout", [Pure]> {
+  let summary = "ONNX Dropout (opset 13), inference mode: the identity";
+  let description = [{
+    Only inference is supported: the output is the input, and the optional
+    mask is all true. The importer rejects `training_mode` = true.
+
+    ```mlir
+    %y = onnx.Dropout %x : (tensor<4xf32>) -> tensor<4xf32>
+    ```
+  }];
+  let arguments = (ins ONNX_AnyTensor:$data);
+  let results = (outs ONNX_AnyTensor:$output, Optional<TensorOf<[I1]>>:$mask);
+  let assemblyFormat = "operands attr-dict `:` functional-type(operands, results)";
+}
+
+//===----------------------------------------------------------------------===//
+// Indexing
+//===----------------------------------------------------------------------===//
+
+def ONNX_GatherOp : ONNX_Op<"Gather", [Pure]> {
+  let summary = "ONNX Gather (opset 13): take slices of `data` along `axis` by `indices`";
+  let description = [{
+    Output shape: `data.shape[:axis] + indices.shape + data.shape[axis+1:]`.
+    Negative indices count from the end.
+
+    ```mlir
+    %y = onnx.Gather %table, %ids {axis = 0 : si64} : (tensor<100x16xf32>, tensor<?xi64>) -> tensor<?x16xf32>
+    ```
+  }];
+  let arguments = (ins ONNX_AnyTensor:$data, TensorOf<[I32, I64]>:$indices,
+                   DefaultValuedAttr<SI64Attr, "0">:$axis);
+  let results = (outs ONNX_AnyTensor:$output);
+  let assemblyFormat = "operands attr-dict `:` functional-type(operands, results)";
+  let hasVerifier = 1;
+}
+
+def ONNX_GatherElementsOp : ONNX_Op<"GatherElements", [Pure]> {
+  let summary = "ONNX GatherElements (opset 13): element-wise gather along `axis`";
+  let description = [{
+    `output[i][j] = data[indices[i][j]][j]` for axis 0 (and likewise for
+    other axes); output has the shape of `indices`.
+
+    ```mlir
+    %y = onnx.GatherElements %x, %i {axis = 1 : si64} : (tensor<2x8xf32>, tensor<2x3xi64>) -> tensor<2x3xf32>
+    ```
+  }];
+  let arguments = (ins ONNX_AnyTensor:$data, TensorOf<[I32, I64]>:$indices,
+                   DefaultValuedAttr<SI64Attr, "0">:$axis);
+  let results = (outs ONNX_AnyTensor:$output);
+  let assemblyFormat = "operands attr-dict `:` functional-type(operands, results)";
+  let hasVerifier = 1;
+}
+
+def ONNX_OneHotOp : ONNX_Op<"OneHot", [Pure]> {
+  let summary = "ONNX OneHot (opset 11)";
+  let description = [{
+    Inserts a dimension of size `depth` at `axis`: `values[1]` where the
+    position equals the (non-negative-normalized) index, `values[0]`
+    elsewhere.
+
+    ```mlir
+    %y = onnx.OneHot %i, %depth, %values {axis = -1 : si64} : (tensor<3xi64>, tensor<i64>, tensor<2xf32>) -> tensor<3x8xf32>
+    ```
+  }];
+  let arguments = (ins ONNX_NumericTensor:$indices, ONNX_NumericTensor:$depth,
+                   ONNX_AnyTensor:$values, DefaultValuedAttr<SI64Attr, "-1">:$axis);
+  let results = (outs ONNX_AnyTensor:$output);
+  let assemblyFormat = "operands attr-dict `:` functional-type(operands, results)";
+}
+
+def ONNX_TopKOp : ONNX_Op<"TopK", [Pure]> {
+  let summary = "ONNX TopK (opset 11): the k largest (or smallest) along `axis`";
+  let description = [{
+    Returns values and int64 indices, sorted; ties keep the lower index
+    first.
+
+    ```mlir
+    %v, %i = onnx.TopK %x, %k {axis = -1 : si64} : (tensor<2x8xf32>, tensor<1xi64>) -> (tensor<2x2xf32>, tensor<2x2xi64>)
+    ```
+  }];
+  let arguments = (ins ONNX_NumericTensor:$X, ONNX_I64Tensor:$K,
+                   DefaultValuedAttr<SI64Attr, "-1">:$axis,
+                   DefaultValuedAttr<SI64Attr, "1">:$largest,
+                   DefaultValuedAttr<SI64Attr, "1">:$sorted);
+  let results = (outs ONNX_NumericTensor:$Values, ONNX_I64Tensor:$Indices);
   let assemblyFormat = "operands attr-dict `:` functional-type(operands, results)";
   let hasVerifier = 1;
 }

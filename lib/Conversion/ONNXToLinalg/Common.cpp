@@ -1,0 +1,204 @@
+//===- Common.cpp - Shared pieces of the onnx lowering ---------*- C++ -*-===//
+//
+// SPDX-License-Identifier: Apache-2.0
+//
+//===----------------------------------------------------------------------===//
+//
+// IR-building helpers shared by the op-family lowerings.
+//
+//===----------------------------------------------------------------------===//
+
+#include "Common.h"
+
+#include "mlir/Dialect/Utils/ReshapeOpsUtils.h"
+#include "mlir/IR/TypeUtilities.h"
+
+using namespace mlir;
+using namespace sparsa::lowering;
+
+bool LowerCtx::isUnsigned(Value v) const {
+  Type t = originalElementType.lookup(v);
+  if (!t)
+    t = getElementTypeOrSelf(v);
+  auto it = dyn_cast<IntegerType>(t);
+  return it && it.isUnsigned();
+}
+
+Value sparsa::lowering::createEmpty(OpBuilder &b, Location loc, RankedTensorType type,
+                                    llvm::function_ref<Value(int64_t)> dynDim) {
+  SmallVector<Value> dyn;
+  for (int64_t i = 0; i < type.getRank(); ++i)
+    if (type.isDynamicDim(i))
+      dyn.push_back(dynDim(i));
+  return tensor::EmptyOp::create(b, loc, type.getShape(), type.getElementType(),
+                                 dyn);
+}
+
+Value sparsa::lowering::dimOf(OpBuilder &b, Location loc, Value v, int64_t i) {
+  auto t = cast<RankedTensorType>(v.getType());
+  if (!t.isDynamicDim(i))
+    return indexCst(b, loc, t.getDimSize(i));
+  return tensor::DimOp::create(b, loc, v, i);
+}
+
+SmallVector<Value> sparsa::lowering::dimsOf(OpBuilder &b, Location loc, Value v) {
+  SmallVector<Value> dims;
+  for (int64_t i = 0, e = cast<RankedTensorType>(v.getType()).getRank(); i < e; ++i)
+    dims.push_back(dimOf(b, loc, v, i));
+  return dims;
+}
+
+Value sparsa::lowering::indexCst(OpBuilder &b, Location loc, int64_t v) {
+  return arith::ConstantIndexOp::create(b, loc, v);
+}
+
+Value sparsa::lowering::broadcastDim(OpBuilder &b, Location loc, ValueRange operands,
+                                     int64_t outRank, int64_t outDim) {
+  for (Value v : operands) {
+    auto t = cast<RankedTensorType>(v.getType());
+    int64_t d = outDim - (outRank - t.getRank());
+    if (d < 0)
+      continue;
+    if (t.isDynamicDim(d))
+      return dimOf(b, loc, v, d);
+    if (t.getDimSize(d) != 1)
+      return indexCst(b, loc, t.getDimSize(d));
+  }
+  return indexCst(b, loc, 1);
+}
+
+AffineMap sparsa::lowering::broadcastMap(MLIRContext *ctx, RankedTensorType type,
+                                         ArrayRef<int64_t> outShape,
+                                         int64_t numLoops) {
+  int64_t outRank = outShape.size();
+  SmallVector<AffineExpr> exprs;
+  for (int64_t i = 0; i < type.getRank(); ++i) {
+    int64_t o = i + (outRank - type.getRank());
+    if (type.getDimSize(i) == 1 && outShape[o] != 1)
+      exprs.push_back(getAffineConstantExpr(0, ctx));
+    else
+      exprs.push_back(getAffineDimExpr(o, ctx));
+  }
+  return AffineMap::get(numLoops, 0, exprs, ctx);
+}
+
+Value sparsa::lowering::buildElementwise(
+    OpBuilder &b, Location loc, ValueRange operands, RankedTensorType resultType,
+    llvm::function_ref<Value(OpBuilder &, Location, ValueRange)> body) {
+  MLIRContext *ctx = b.getContext();
+  int64_t rank = resultType.getRank();
+  Value init = createEmpty(b, loc, resultType, [&](int64_t i) {
+    return broadcastDim(b, loc, operands, rank, i);
+  });
+  SmallVector<AffineMap> maps;
+  for (Value v : operands)
+    maps.push_back(broadcastMap(ctx, cast<RankedTensorType>(v.getType()),
+                                resultType.getShape(), rank));
+  maps.push_back(b.getMultiDimIdentityMap(rank));
+  SmallVector<utils::IteratorType> iters(rank, utils::IteratorType::parallel);
+  return linalg::GenericOp::create(
+             b, loc, resultType, operands, init, maps, iters,
+             [&](OpBuilder &nb, Location nl, ValueRange args) {
+               Value r = body(nb, nl, args.drop_back());
+               linalg::YieldOp::create(nb, nl, r);
+             })
+      .getResult(0);
+}
+
+Type sparsa::lowering::toSignless(Type t) {
+  if (auto shaped = dyn_cast<RankedTensorType>(t))
+    return shaped.clone(toSignless(shaped.getElementType()));
+  if (auto it = dyn_cast<IntegerType>(t))
+    if (!it.isSignless())
+      return IntegerType::get(t.getContext(), it.getWidth());
+  return t;
+}
+
+Value sparsa::lowering::zeroOf(OpBuilder &b, Location loc, Type t) {
+  return arith::ConstantOp::create(b, loc, t, b.getZeroAttr(t));
+}
+
+Value sparsa::lowering::floatCst(OpBuilder &b, Location loc, Type t, double v) {
+  return arith::ConstantOp::create(b, loc, t, b.getFloatAttr(t, v));
+}
+
+Value sparsa::lowering::lowestOf(OpBuilder &b, Location loc, Type t, bool isUnsigned) {
+  if (auto ft = dyn_cast<FloatType>(t))
+    return arith::ConstantOp::create(
+        b, loc, t, b.getFloatAttr(t, APFloat::getInf(ft.getFloatSemantics(), true)));
+  unsigned w = t.getIntOrFloatBitWidth();
+  APInt v = isUnsigned ? APInt::getMinValue(w) : APInt::getSignedMinValue(w);
+  return arith::ConstantOp::create(b, loc, t, b.getIntegerAttr(t, v));
+}
+
+Value sparsa::lowering::highestOf(OpBuilder &b, Location loc, Type t, bool isUnsigned) {
+  if (auto ft = dyn_cast<FloatType>(t))
+    return arith::ConstantOp::create(
+        b, loc, t, b.getFloatAttr(t, APFloat::getInf(ft.getFloatSemantics(), false)));
+  unsigned w = t.getIntOrFloatBitWidth();
+  APInt v = isUnsigned ? APInt::getMaxValue(w) : APInt::getSignedMaxValue(w);
+  return arith::ConstantOp::create(b, loc, t, b.getIntegerAttr(t, v));
+}
+
+int64_t sparsa::lowering::normalizeAxis(int64_t axis, int64_t rank) {
+  return axis < 0 ? axis + rank : axis;
+}
+
+Value sparsa::lowering::extractIndex(OpBuilder &b, Location loc, Value t, int64_t i) {
+  auto type = cast<RankedTensorType>(t.getType());
+  SmallVector<Value> idx;
+  if (type.getRank() == 1)
+    idx.push_back(indexCst(b, loc, i));
+  else
+    for (int64_t d = 0; d < type.getRank(); ++d)
+      idx.push_back(indexCst(b, loc, 0));
+  Value e = tensor::ExtractOp::create(b, loc, t, idx);
+  return arith::IndexCastOp::create(b, loc, b.getIndexType(), e);
+}
+
+Value sparsa::lowering::reshapeTo(OpBuilder &b, Location loc, Value v,
+                                  RankedTensorType type, ValueRange dims) {
+  if (v.getType() == type)
+    return v;
+  SmallVector<Value> i64s;
+  for (Value d : dims)
+    i64s.push_back(arith::IndexCastOp::create(b, loc, b.getI64Type(), d));
+  auto shapeType = RankedTensorType::get({type.getRank()}, b.getI64Type());
+  Value shape = tensor::FromElementsOp::create(b, loc, shapeType, i64s);
+  auto src = cast<RankedTensorType>(v.getType());
+  // tensor.reshape needs the element type to match; result keeps |type|.
+  return tensor::ReshapeOp::create(b, loc, type.clone(src.getElementType()), v, shape);
+}
+
+Value sparsa::lowering::expandUnitDims(OpBuilder &b, Location loc, Value v,
+                                       RankedTensorType resultType,
+                                       const llvm::SmallDenseSet<int64_t> &unit) {
+  SmallVector<ReassociationIndices> groups;
+  ReassociationIndices cur;
+  for (int64_t i = 0; i < resultType.getRank(); ++i) {
+    cur.push_back(i);
+    if (!unit.contains(i)) {
+      groups.push_back(cur);
+      cur.clear();
+    }
+  }
+  if (!cur.empty() && !groups.empty())
+    groups.back().append(cur.begin(), cur.end());
+  auto inT = cast<RankedTensorType>(v.getType());
+  SmallVector<OpFoldResult> outShape;
+  int64_t src = 0;
+  for (int64_t i = 0; i < resultType.getRank(); ++i) {
+    if (unit.contains(i)) {
+      outShape.push_back(b.getIndexAttr(1));
+      continue;
+    }
+    if (inT.isDynamicDim(src))
+      outShape.push_back(dimOf(b, loc, v, src));
+    else
+      outShape.push_back(b.getIndexAttr(inT.getDimSize(src)));
+    ++src;
+  }
+  return tensor::ExpandShapeOp::create(
+             b, loc, resultType.clone(inT.getElementType()), v, groups, outShape)
+      .getResult();
+}

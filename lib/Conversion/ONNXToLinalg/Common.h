@@ -1,0 +1,138 @@
+//===- Common.h - Shared pieces of the onnx lowering -----------*- C++ -*-===//
+//
+// SPDX-License-Identifier: Apache-2.0
+//
+//===----------------------------------------------------------------------===//
+//
+// Internal header of the ONNXToLinalg conversion: the lowering table each op
+// family fills, the per-op context, and the IR-building helpers all families
+// share (broadcasting maps, tensor.empty with dynamic sizes, element-wise
+// generics).
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef SPARSA_LIB_CONVERSION_ONNXTOLINALG_COMMON_H
+#define SPARSA_LIB_CONVERSION_ONNXTOLINALG_COMMON_H
+
+#include "sparsa/Dialect/ONNX/IR/ONNXOps.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/IR/Builders.h"
+#include "llvm/ADT/DenseMap.h"
+
+namespace sparsa::lowering {
+
+/// What a lowering function sees besides the op: the builder (insertion
+/// point before the op), and the signedness of operands. Unsigned integer
+/// tensors are bitcast to signless before the op is lowered (arith works on
+/// signless integers), so the original types are recorded here.
+struct LowerCtx {
+  explicit LowerCtx(mlir::OpBuilder &b) : b(b) {}
+  mlir::OpBuilder &b;
+  llvm::DenseMap<mlir::Value, mlir::Type> originalElementType;
+  /// Whether each result was an unsigned integer tensor in the onnx dialect
+  /// (the op being lowered already has signless result types).
+  llvm::SmallVector<bool, 2> unsignedResults;
+
+  /// True when |v| (an operand of the op being lowered) held an unsigned
+  /// integer type in the onnx dialect.
+  bool isUnsigned(mlir::Value v) const;
+};
+
+/// Lowers one onnx op; returns one value per result (null for an optional
+/// result that is absent), or failure after emitting an error at the op.
+using LowerFn =
+    mlir::FailureOr<llvm::SmallVector<mlir::Value>> (*)(mlir::Operation *, LowerCtx &);
+
+/// Op TypeID -> lowering function.
+using LoweringTable = llvm::DenseMap<mlir::TypeID, LowerFn>;
+
+/// Adapts `FailureOr<Value> fn(OpTy, LowerCtx &)` to a table entry.
+template <typename OpTy, mlir::FailureOr<mlir::Value> (*Fn)(OpTy, LowerCtx &)>
+mlir::FailureOr<llvm::SmallVector<mlir::Value>> single(mlir::Operation *op,
+                                                       LowerCtx &ctx) {
+  mlir::FailureOr<mlir::Value> v = Fn(llvm::cast<OpTy>(op), ctx);
+  if (mlir::failed(v))
+    return mlir::failure();
+  return llvm::SmallVector<mlir::Value>{*v};
+}
+
+template <typename OpTy, mlir::FailureOr<mlir::Value> (*Fn)(OpTy, LowerCtx &)>
+void addSingle(LoweringTable &table) {
+  table[mlir::TypeID::get<OpTy>()] = single<OpTy, Fn>;
+}
+
+void populateElementwiseLowerings(LoweringTable &table);
+void populateMatMulLowerings(LoweringTable &table);
+void populateReductionLowerings(LoweringTable &table);
+void populateShapeLowerings(LoweringTable &table);
+void populateIndexingLowerings(LoweringTable &table);
+
+//===----------------------------------------------------------------------===//
+// Helpers
+//===----------------------------------------------------------------------===//
+
+/// `tensor.empty` of |type|; dynamic dimension `i` is `dynDim(i)`.
+mlir::Value createEmpty(mlir::OpBuilder &b, mlir::Location loc,
+                        mlir::RankedTensorType type,
+                        llvm::function_ref<mlir::Value(int64_t)> dynDim);
+
+/// `tensor.dim` of |v| at |i| (folds for static dims later).
+mlir::Value dimOf(mlir::OpBuilder &b, mlir::Location loc, mlir::Value v, int64_t i);
+
+/// Size of output dim |outDim| of a numpy broadcast of |operands|.
+mlir::Value broadcastDim(mlir::OpBuilder &b, mlir::Location loc,
+                         mlir::ValueRange operands, int64_t outRank, int64_t outDim);
+
+/// Map reading |type| broadcast (right-aligned) in an iteration space of
+/// |numLoops| loops whose leading dims are the output's |outShape|.
+mlir::AffineMap broadcastMap(mlir::MLIRContext *ctx, mlir::RankedTensorType type,
+                             llvm::ArrayRef<int64_t> outShape, int64_t numLoops);
+
+/// Element-wise linalg.generic over |operands| with numpy broadcasting.
+mlir::Value buildElementwise(
+    mlir::OpBuilder &b, mlir::Location loc, mlir::ValueRange operands,
+    mlir::RankedTensorType resultType,
+    llvm::function_ref<mlir::Value(mlir::OpBuilder &, mlir::Location, mlir::ValueRange)>
+        body);
+
+/// The signless version of |t| (a tensor or element type).
+mlir::Type toSignless(mlir::Type t);
+
+mlir::Value zeroOf(mlir::OpBuilder &b, mlir::Location loc, mlir::Type t);
+mlir::Value floatCst(mlir::OpBuilder &b, mlir::Location loc, mlir::Type t, double v);
+mlir::Value indexCst(mlir::OpBuilder &b, mlir::Location loc, int64_t v);
+
+/// The lowest / highest value of |t| (float: -inf / +inf).
+mlir::Value lowestOf(mlir::OpBuilder &b, mlir::Location loc, mlir::Type t,
+                     bool isUnsigned);
+mlir::Value highestOf(mlir::OpBuilder &b, mlir::Location loc, mlir::Type t,
+                      bool isUnsigned);
+
+/// Normalizes |axis| into [0, rank).
+int64_t normalizeAxis(int64_t axis, int64_t rank);
+
+/// Reads element |i| of a 1-D (or 0-D) integer tensor as an index value.
+mlir::Value extractIndex(mlir::OpBuilder &b, mlir::Location loc, mlir::Value t,
+                         int64_t i);
+
+/// Reshapes |v| to |type| (same element count, row-major order kept), with
+/// dynamic target dims given by |dims| (one index value per target dim).
+mlir::Value reshapeTo(mlir::OpBuilder &b, mlir::Location loc, mlir::Value v,
+                      mlir::RankedTensorType type, mlir::ValueRange dims);
+
+/// Sizes of every dim of |v| as index values.
+llvm::SmallVector<mlir::Value> dimsOf(mlir::OpBuilder &b, mlir::Location loc,
+                                      mlir::Value v);
+
+/// Inserts unit dims at the positions |unit| of |resultType| (expand_shape).
+mlir::Value expandUnitDims(mlir::OpBuilder &b, mlir::Location loc, mlir::Value v,
+                           mlir::RankedTensorType resultType,
+                           const llvm::SmallDenseSet<int64_t> &unit);
+
+} // namespace sparsa::lowering
+
+#endif // SPARSA_LIB_CONVERSION_ONNXTOLINALG_COMMON_H

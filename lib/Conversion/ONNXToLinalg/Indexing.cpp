@@ -1,0 +1,236 @@
+//===- Indexing.cpp - onnx gathers, one-hot and top-k ----------*- C++ -*-===//
+//
+// SPDX-License-Identifier: Apache-2.0
+//
+//===----------------------------------------------------------------------===//
+//
+// Lowers the data-dependent indexing ops. Indices are normalized (negative
+// counts from the end) and clamped into range before any read, so a bad
+// index can give a wrong element but never an out-of-bounds access; the
+// runtime-checked form comes with the reliability work.
+//
+//===----------------------------------------------------------------------===//
+
+#include "Common.h"
+
+#include "mlir/IR/TypeUtilities.h"
+
+using namespace mlir;
+using namespace sparsa::lowering;
+namespace onnx = sparsa::onnx;
+
+static RankedTensorType resultType(Operation *op, unsigned i = 0) {
+  return cast<RankedTensorType>(op->getResult(i).getType());
+}
+
+/// An integer index element -> a valid index into a dimension of size |dim|:
+/// negative values wrap once, then the value is clamped to [0, dim - 1].
+static Value normalizeIndex(OpBuilder &b, Location l, Value idx, Value dim) {
+  Value i = idx.getType().isIndex()
+                ? idx
+                : arith::IndexCastOp::create(b, l, b.getIndexType(), idx).getResult();
+  Value zero = indexCst(b, l, 0);
+  Value neg = arith::CmpIOp::create(b, l, arith::CmpIPredicate::slt, i, zero);
+  i = arith::SelectOp::create(b, l, neg, arith::AddIOp::create(b, l, i, dim), i);
+  Value hi = arith::SubIOp::create(b, l, dim, indexCst(b, l, 1));
+  return arith::MinSIOp::create(b, l, arith::MaxSIOp::create(b, l, i, zero), hi);
+}
+
+static Value emptyLike(OpBuilder &b, Location loc, RankedTensorType type,
+                       llvm::function_ref<Value(int64_t)> dim) {
+  return createEmpty(b, loc, type, dim);
+}
+
+static FailureOr<Value> lowerGather(onnx::GatherOp op, LowerCtx &ctx) {
+  OpBuilder &b = ctx.b;
+  Location loc = op.getLoc();
+  MLIRContext *mctx = b.getContext();
+  Value data = op.getData(), indices = op.getIndices();
+  auto dT = cast<RankedTensorType>(data.getType());
+  auto iT = cast<RankedTensorType>(indices.getType());
+  auto rT = resultType(op);
+  int64_t axis = normalizeAxis(op.getAxis(), dT.getRank());
+  int64_t ri = iT.getRank(), rank = rT.getRank();
+  Value empty = emptyLike(b, loc, rT, [&](int64_t i) -> Value {
+    if (i < axis)
+      return dimOf(b, loc, data, i);
+    if (i < axis + ri)
+      return dimOf(b, loc, indices, i - axis);
+    return dimOf(b, loc, data, i - ri + 1);
+  });
+  SmallVector<AffineExpr> iExprs;
+  for (int64_t i = 0; i < ri; ++i)
+    iExprs.push_back(getAffineDimExpr(axis + i, mctx));
+  SmallVector<AffineMap> maps = {AffineMap::get(rank, 0, iExprs, mctx),
+                                 b.getMultiDimIdentityMap(rank)};
+  SmallVector<utils::IteratorType> iters(rank, utils::IteratorType::parallel);
+  return linalg::GenericOp::create(
+             b, loc, rT, indices, empty, maps, iters,
+             [&](OpBuilder &nb, Location l, ValueRange a) {
+               SmallVector<Value> idx;
+               for (int64_t d = 0; d < dT.getRank(); ++d) {
+                 if (d < axis)
+                   idx.push_back(linalg::IndexOp::create(nb, l, d));
+                 else if (d == axis)
+                   idx.push_back(normalizeIndex(nb, l, a[0], dimOf(nb, l, data, d)));
+                 else
+                   idx.push_back(linalg::IndexOp::create(nb, l, d + ri - 1));
+               }
+               linalg::YieldOp::create(nb, l, tensor::ExtractOp::create(nb, l, data, idx).getResult());
+             })
+      .getResult(0);
+}
+
+static FailureOr<Value> lowerGatherElements(onnx::GatherElementsOp op, LowerCtx &ctx) {
+  OpBuilder &b = ctx.b;
+  Location loc = op.getLoc();
+  Value data = op.getData(), indices = op.getIndices();
+  auto rT = resultType(op);
+  int64_t rank = rT.getRank(), axis = normalizeAxis(op.getAxis(), rank);
+  Value empty = emptyLike(b, loc, rT, [&](int64_t i) { return dimOf(b, loc, indices, i); });
+  SmallVector<AffineMap> maps = {b.getMultiDimIdentityMap(rank), b.getMultiDimIdentityMap(rank)};
+  SmallVector<utils::IteratorType> iters(rank, utils::IteratorType::parallel);
+  return linalg::GenericOp::create(
+             b, loc, rT, indices, empty, maps, iters,
+             [&](OpBuilder &nb, Location l, ValueRange a) {
+               SmallVector<Value> idx;
+               for (int64_t d = 0; d < rank; ++d)
+                 idx.push_back(d == axis ? normalizeIndex(nb, l, a[0], dimOf(nb, l, data, d))
+                                         : linalg::IndexOp::create(nb, l, d).getResult());
+               linalg::YieldOp::create(nb, l, tensor::ExtractOp::create(nb, l, data, idx).getResult());
+             })
+      .getResult(0);
+}
+
+static FailureOr<Value> lowerOneHot(onnx::OneHotOp op, LowerCtx &ctx) {
+  OpBuilder &b = ctx.b;
+  Location loc = op.getLoc();
+  MLIRContext *mctx = b.getContext();
+  Value indices = op.getIndices();
+  auto rT = resultType(op);
+  int64_t rank = rT.getRank(), axis = normalizeAxis(op.getAxis(), rank);
+  auto scalarAt = [&](Value t, int64_t i) -> Value {
+    auto type = cast<RankedTensorType>(t.getType());
+    SmallVector<Value> idx;
+    for (int64_t d = 0; d < type.getRank(); ++d)
+      idx.push_back(indexCst(b, loc, d == type.getRank() - 1 ? i : 0));
+    return tensor::ExtractOp::create(b, loc, t, idx);
+  };
+  Value depthV = scalarAt(op.getDepth(), 0);
+  Value depth = isa<FloatType>(depthV.getType())
+                    ? arith::FPToSIOp::create(b, loc, b.getI64Type(), depthV).getResult()
+                    : depthV;
+  depth = arith::IndexCastOp::create(b, loc, b.getIndexType(), depth);
+  Value off = scalarAt(op.getValues(), 0), on = scalarAt(op.getValues(), 1);
+  Value empty = emptyLike(b, loc, rT, [&](int64_t i) -> Value {
+    if (i == axis)
+      return depth;
+    return dimOf(b, loc, indices, i < axis ? i : i - 1);
+  });
+  SmallVector<AffineExpr> iExprs;
+  for (int64_t i = 0; i < rank; ++i)
+    if (i != axis)
+      iExprs.push_back(getAffineDimExpr(i, mctx));
+  SmallVector<AffineMap> maps = {AffineMap::get(rank, 0, iExprs, mctx),
+                                 b.getMultiDimIdentityMap(rank)};
+  SmallVector<utils::IteratorType> iters(rank, utils::IteratorType::parallel);
+  return linalg::GenericOp::create(
+             b, loc, rT, indices, empty, maps, iters,
+             [&](OpBuilder &nb, Location l, ValueRange a) {
+               Value v = a[0];
+               if (isa<FloatType>(v.getType()))
+                 v = arith::FPToSIOp::create(nb, l, nb.getI64Type(), v);
+               Value i = arith::IndexCastOp::create(nb, l, nb.getIndexType(), v);
+               Value neg = arith::CmpIOp::create(nb, l, arith::CmpIPredicate::slt, i,
+                                                 indexCst(nb, l, 0));
+               i = arith::SelectOp::create(nb, l, neg, arith::AddIOp::create(nb, l, i, depth), i);
+               Value k = linalg::IndexOp::create(nb, l, axis);
+               Value hit = arith::CmpIOp::create(nb, l, arith::CmpIPredicate::eq, i, k);
+               linalg::YieldOp::create(nb, l, arith::SelectOp::create(nb, l, hit, on, off).getResult());
+             })
+      .getResult(0);
+}
+
+/// TopK by ranking: rank_j = #{i : x_i before x_j} (strictly better, ties by
+/// lower index), then output p takes the element of rank p. Quadratic in
+/// the axis length, data-parallel, always sorted; routing fusion replaces it
+/// where it matters.
+static FailureOr<SmallVector<Value>> lowerTopK(Operation *raw, LowerCtx &ctx) {
+  auto op = cast<onnx::TopKOp>(raw);
+  OpBuilder &b = ctx.b;
+  Location loc = op.getLoc();
+  MLIRContext *mctx = b.getContext();
+  Value x = op.getX();
+  auto xT = cast<RankedTensorType>(x.getType());
+  int64_t rank = xT.getRank(), axis = normalizeAxis(op.getAxis(), rank);
+  bool largest = op.getLargest(), isU = ctx.isUnsigned(x);
+  Type elt = xT.getElementType();
+  auto i64 = b.getI64Type();
+  // 1. ranks[..., j, ...]
+  SmallVector<AffineExpr> iExprs;
+  for (int64_t d = 0; d < rank; ++d)
+    iExprs.push_back(getAffineDimExpr(d == axis ? rank : d, mctx));
+  AffineMap idMap = AffineMap::getMultiDimIdentityMap(rank + 1, mctx).getMajorSubMap(rank);
+  SmallVector<utils::IteratorType> iters(rank, utils::IteratorType::parallel);
+  iters.push_back(utils::IteratorType::reduction);
+  auto ranksT = xT.clone(i64);
+  Value ranks0 = linalg::FillOp::create(
+                     b, loc, zeroOf(b, loc, i64),
+                     createEmpty(b, loc, ranksT, [&](int64_t i) { return dimOf(b, loc, x, i); }))
+                     .getResult(0);
+  Value ranks =
+      linalg::GenericOp::create(
+          b, loc, ranksT, ValueRange{x, x}, ranks0,
+          SmallVector<AffineMap>{idMap, AffineMap::get(rank + 1, 0, iExprs, mctx), idMap},
+          iters,
+          [&](OpBuilder &nb, Location l, ValueRange a) {
+            Value xj = a[0], xi = a[1];
+            Value j = linalg::IndexOp::create(nb, l, axis), i = linalg::IndexOp::create(nb, l, rank);
+            Value better, equal;
+            if (isa<FloatType>(elt)) {
+              better = arith::CmpFOp::create(nb, l, largest ? arith::CmpFPredicate::OGT
+                                                            : arith::CmpFPredicate::OLT, xi, xj);
+              equal = arith::CmpFOp::create(nb, l, arith::CmpFPredicate::OEQ, xi, xj);
+            } else {
+              auto p = largest ? (isU ? arith::CmpIPredicate::ugt : arith::CmpIPredicate::sgt)
+                               : (isU ? arith::CmpIPredicate::ult : arith::CmpIPredicate::slt);
+              better = arith::CmpIOp::create(nb, l, p, xi, xj);
+              equal = arith::CmpIOp::create(nb, l, arith::CmpIPredicate::eq, xi, xj);
+            }
+            Value earlier = arith::CmpIOp::create(nb, l, arith::CmpIPredicate::ult, i, j);
+            Value before = arith::OrIOp::create(nb, l, better,
+                                                arith::AndIOp::create(nb, l, equal, earlier));
+            Value inc = arith::ExtUIOp::create(nb, l, i64, before);
+            linalg::YieldOp::create(nb, l, arith::AddIOp::create(nb, l, a[2], inc).getResult());
+          })
+          .getResult(0);
+  // 2. outputs[..., p, ...] = the element whose rank is p.
+  Value k = extractIndex(b, loc, op.getK(), 0);
+  auto vT = resultType(op, 0), iT = resultType(op, 1);
+  auto outDim = [&](int64_t d) -> Value { return d == axis ? k : dimOf(b, loc, x, d); };
+  Value vInit = linalg::FillOp::create(b, loc, zeroOf(b, loc, elt),
+                                       createEmpty(b, loc, vT, outDim))
+                    .getResult(0);
+  Value iInit = linalg::FillOp::create(b, loc, zeroOf(b, loc, i64),
+                                       createEmpty(b, loc, iT, outDim))
+                    .getResult(0);
+  auto sel = linalg::GenericOp::create(
+      b, loc, TypeRange{vT, iT}, ValueRange{x, ranks}, ValueRange{vInit, iInit},
+      SmallVector<AffineMap>{AffineMap::get(rank + 1, 0, iExprs, mctx),
+                             AffineMap::get(rank + 1, 0, iExprs, mctx), idMap, idMap},
+      iters, [&](OpBuilder &nb, Location l, ValueRange a) {
+        Value p = arith::IndexCastOp::create(nb, l, i64, linalg::IndexOp::create(nb, l, axis));
+        Value j = arith::IndexCastOp::create(nb, l, i64, linalg::IndexOp::create(nb, l, rank));
+        Value hit = arith::CmpIOp::create(nb, l, arith::CmpIPredicate::eq, a[1], p);
+        linalg::YieldOp::create(nb, l, ValueRange{arith::SelectOp::create(nb, l, hit, a[0], a[2]),
+                                                  arith::SelectOp::create(nb, l, hit, j, a[3])});
+      });
+  return SmallVector<Value>{sel.getResult(0), sel.getResult(1)};
+}
+
+void sparsa::lowering::populateIndexingLowerings(LoweringTable &t) {
+  addSingle<onnx::GatherElementsOp, lowerGatherElements>(t);
+  addSingle<onnx::GatherOp, lowerGather>(t);
+  addSingle<onnx::OneHotOp, lowerOneHot>(t);
+  t[TypeID::get<onnx::TopKOp>()] = lowerTopK;
+}

@@ -1,0 +1,136 @@
+// RUN: sparsa-opt %s | sparsa-opt | FileCheck %s
+// RUN: sparsa-opt %s --mlir-print-op-generic | sparsa-opt | FileCheck %s
+
+/// Round trip of the element-wise, reduction, shape and indexing ops added
+/// for ONNX coverage, in their declarative assembly formats.
+
+// CHECK-LABEL: func.func @unary
+func.func @unary(%x: tensor<2x4xf32>) -> tensor<2x4xf32> {
+  // CHECK: onnx.Exp
+  %0 = onnx.Exp %x : (tensor<2x4xf32>) -> tensor<2x4xf32>
+  // CHECK: onnx.Log
+  %1 = onnx.Log %0 : (tensor<2x4xf32>) -> tensor<2x4xf32>
+  // CHECK: onnx.Sqrt
+  %2 = onnx.Sqrt %1 : (tensor<2x4xf32>) -> tensor<2x4xf32>
+  // CHECK: onnx.Reciprocal
+  %3 = onnx.Reciprocal %2 : (tensor<2x4xf32>) -> tensor<2x4xf32>
+  // CHECK: onnx.Erf
+  %4 = onnx.Erf %3 : (tensor<2x4xf32>) -> tensor<2x4xf32>
+  // CHECK: onnx.Abs
+  %5 = onnx.Abs %4 : (tensor<2x4xf32>) -> tensor<2x4xf32>
+  // CHECK: onnx.Neg
+  %6 = onnx.Neg %5 : (tensor<2x4xf32>) -> tensor<2x4xf32>
+  // CHECK: onnx.LeakyRelu %{{.*}} {alpha = 2.000000e-01 : f32}
+  %7 = onnx.LeakyRelu %6 {alpha = 0.2 : f32} : (tensor<2x4xf32>) -> tensor<2x4xf32>
+  // CHECK: onnx.Elu
+  %8 = onnx.Elu %7 : (tensor<2x4xf32>) -> tensor<2x4xf32>
+  // CHECK: onnx.Gelu %{{.*}} {approximate = "tanh"}
+  %9 = onnx.Gelu %8 {approximate = "tanh"} : (tensor<2x4xf32>) -> tensor<2x4xf32>
+  // CHECK: onnx.LogSoftmax %{{.*}} {axis = 0 : si64}
+  %10 = onnx.LogSoftmax %9 {axis = 0 : si64} : (tensor<2x4xf32>) -> tensor<2x4xf32>
+  return %10 : tensor<2x4xf32>
+}
+
+// CHECK-LABEL: func.func @binary_and_logic
+func.func @binary_and_logic(%x: tensor<2x4xf32>, %y: tensor<4xf32>, %lo: tensor<f32>) -> (tensor<2x4xf32>, tensor<2x4xi1>) {
+  // CHECK: onnx.Clip %{{.*}} min = %{{.*}} :
+  %0 = onnx.Clip %x min = %lo : (tensor<2x4xf32>, tensor<f32>) -> tensor<2x4xf32>
+  // CHECK: onnx.Clip %{{.*}} min = %{{.*}} max = %{{.*}} :
+  %1 = onnx.Clip %0 min = %lo max = %lo : (tensor<2x4xf32>, tensor<f32>, tensor<f32>) -> tensor<2x4xf32>
+  // CHECK: onnx.Clip %{{.*}} max = %{{.*}} :
+  %2 = onnx.Clip %1 max = %lo : (tensor<2x4xf32>, tensor<f32>) -> tensor<2x4xf32>
+  // CHECK: onnx.Pow
+  %3 = onnx.Pow %2, %y : (tensor<2x4xf32>, tensor<4xf32>) -> tensor<2x4xf32>
+  // CHECK: onnx.Max %{{.*}}, %{{.*}}, %{{.*}} :
+  %4 = onnx.Max %3, %y, %x : (tensor<2x4xf32>, tensor<4xf32>, tensor<2x4xf32>) -> tensor<2x4xf32>
+  // CHECK: onnx.Min
+  %5 = onnx.Min %4, %y : (tensor<2x4xf32>, tensor<4xf32>) -> tensor<2x4xf32>
+  // CHECK: onnx.Equal
+  %c0 = onnx.Equal %5, %y : (tensor<2x4xf32>, tensor<4xf32>) -> tensor<2x4xi1>
+  // CHECK: onnx.Greater
+  %c1 = onnx.Greater %5, %y : (tensor<2x4xf32>, tensor<4xf32>) -> tensor<2x4xi1>
+  // CHECK: onnx.GreaterOrEqual
+  %c2 = onnx.GreaterOrEqual %5, %y : (tensor<2x4xf32>, tensor<4xf32>) -> tensor<2x4xi1>
+  // CHECK: onnx.Less
+  %c3 = onnx.Less %5, %y : (tensor<2x4xf32>, tensor<4xf32>) -> tensor<2x4xi1>
+  // CHECK: onnx.LessOrEqual
+  %c4 = onnx.LessOrEqual %5, %y : (tensor<2x4xf32>, tensor<4xf32>) -> tensor<2x4xi1>
+  // CHECK: onnx.And
+  %c5 = onnx.And %c0, %c1 : (tensor<2x4xi1>, tensor<2x4xi1>) -> tensor<2x4xi1>
+  // CHECK: onnx.Or
+  %c6 = onnx.Or %c5, %c2 : (tensor<2x4xi1>, tensor<2x4xi1>) -> tensor<2x4xi1>
+  // CHECK: onnx.Not
+  %c7 = onnx.Not %c6 : (tensor<2x4xi1>) -> tensor<2x4xi1>
+  // CHECK: onnx.Where
+  %6 = onnx.Where %c7, %5, %y : (tensor<2x4xi1>, tensor<2x4xf32>, tensor<4xf32>) -> tensor<2x4xf32>
+  return %6, %c4 : tensor<2x4xf32>, tensor<2x4xi1>
+}
+
+// CHECK-LABEL: func.func @reductions
+func.func @reductions(%x: tensor<?x4x8xf32>, %axes: tensor<1xi64>, %s: tensor<1x4x8xf32>, %g: tensor<8xf32>) -> (tensor<?x1x8xf32>, tensor<?x8xf32>, tensor<f32>) {
+  // CHECK: onnx.ReduceSum %{{.*}}, %{{.*}} {noop_with_empty_axes = 1 : si64}
+  %0 = onnx.ReduceSum %x, %axes {noop_with_empty_axes = 1 : si64} : (tensor<?x4x8xf32>, tensor<1xi64>) -> tensor<?x1x8xf32>
+  // CHECK: onnx.ReduceMean
+  %1 = onnx.ReduceMean %0, %axes {keepdims = 0 : si64} : (tensor<?x1x8xf32>, tensor<1xi64>) -> tensor<?x8xf32>
+  // CHECK: onnx.ReduceMax
+  %2 = onnx.ReduceMax %1 {keepdims = 0 : si64} : (tensor<?x8xf32>) -> tensor<f32>
+  // CHECK: onnx.ReduceMin
+  %3 = onnx.ReduceMin %s {keepdims = 0 : si64} : (tensor<1x4x8xf32>) -> tensor<f32>
+  // CHECK: onnx.ReduceProd
+  %4 = onnx.ReduceProd %s, %axes : (tensor<1x4x8xf32>, tensor<1xi64>) -> tensor<1x1x8xf32>
+  // CHECK: onnx.ArgMax %{{.*}} {axis = 2 : si64, keepdims = 0 : si64}
+  %5 = onnx.ArgMax %s {axis = 2 : si64, keepdims = 0 : si64} : (tensor<1x4x8xf32>) -> tensor<1x4xi64>
+  // CHECK: onnx.CumSum
+  %6 = onnx.CumSum %x, %axes {exclusive = 1 : si64} : (tensor<?x4x8xf32>, tensor<1xi64>) -> tensor<?x4x8xf32>
+  // CHECK: onnx.LayerNormalization %{{.*}}, %{{.*}}, %{{.*}} {epsilon = {{.*}} : f32}
+  %7 = onnx.LayerNormalization %6, %g, %g {epsilon = 1.0e-6 : f32} : (tensor<?x4x8xf32>, tensor<8xf32>, tensor<8xf32>) -> tensor<?x4x8xf32>
+  // CHECK: onnx.LayerNormalization %{{.*}}, %{{.*}} : {{.*}} -> (tensor<?x4x8xf32>, tensor<?x4x1xf32>, tensor<?x4x1xf32>)
+  %8:3 = onnx.LayerNormalization %6, %g : (tensor<?x4x8xf32>, tensor<8xf32>) -> (tensor<?x4x8xf32>, tensor<?x4x1xf32>, tensor<?x4x1xf32>)
+  return %0, %1, %2 : tensor<?x1x8xf32>, tensor<?x8xf32>, tensor<f32>
+}
+
+// CHECK-LABEL: func.func @shapes
+func.func @shapes(%x: tensor<2x3x4xf32>, %sh: tensor<2xi64>, %st: tensor<1xi64>) -> tensor<2x12xf32> {
+  // CHECK: onnx.Flatten %{{.*}} {axis = 2 : si64}
+  %f = onnx.Flatten %x {axis = 2 : si64} : (tensor<2x3x4xf32>) -> tensor<6x4xf32>
+  // CHECK: onnx.Flatten %{{.*}} :
+  %0 = onnx.Flatten %x : (tensor<2x3x4xf32>) -> tensor<2x12xf32>
+  // CHECK: onnx.Shape %{{.*}} {start = 1 : si64}
+  %1 = onnx.Shape %x {start = 1 : si64} : (tensor<2x3x4xf32>) -> tensor<2xi64>
+  // CHECK: onnx.Size
+  %2 = onnx.Size %x : (tensor<2x3x4xf32>) -> tensor<i64>
+  // CHECK: onnx.Expand
+  %3 = onnx.Expand %0, %sh : (tensor<2x12xf32>, tensor<2xi64>) -> tensor<2x12xf32>
+  // CHECK: onnx.Tile
+  %4 = onnx.Tile %3, %sh : (tensor<2x12xf32>, tensor<2xi64>) -> tensor<?x?xf32>
+  // CHECK: onnx.Slice %{{.*}}, %{{.*}}, %{{.*}} axes = %{{.*}} steps = %{{.*}} :
+  %5 = onnx.Slice %x, %st, %st axes = %st steps = %st : (tensor<2x3x4xf32>, tensor<1xi64>, tensor<1xi64>, tensor<1xi64>, tensor<1xi64>) -> tensor<?x3x4xf32>
+  // CHECK: onnx.Slice %{{.*}}, %{{.*}}, %{{.*}} :
+  %6 = onnx.Slice %x, %st, %st : (tensor<2x3x4xf32>, tensor<1xi64>, tensor<1xi64>) -> tensor<?x3x4xf32>
+  // CHECK: onnx.Split %{{.*}} {axis = 1 : si64, num_outputs = 2 : si64}
+  %7:2 = onnx.Split %0 {axis = 1 : si64, num_outputs = 2 : si64} : (tensor<2x12xf32>) -> (tensor<2x6xf32>, tensor<2x6xf32>)
+  // CHECK: onnx.ConstantOfShape %{{.*}} {value = dense<1.000000e+00> : tensor<1xf32>}
+  %8 = onnx.ConstantOfShape %sh {value = dense<1.0> : tensor<1xf32>} : (tensor<2xi64>) -> tensor<?x?xf32>
+  // CHECK: onnx.Range
+  %c = onnx.Constant {value = dense<1> : tensor<i64>} : () -> tensor<i64>
+  %9 = onnx.Range %c, %c, %c : (tensor<i64>, tensor<i64>, tensor<i64>) -> tensor<?xi64>
+  // CHECK: onnx.Dropout
+  %10:2 = onnx.Dropout %0 : (tensor<2x12xf32>) -> (tensor<2x12xf32>, tensor<2x12xi1>)
+  return %10#0 : tensor<2x12xf32>
+}
+
+// CHECK-LABEL: func.func @indexing
+func.func @indexing(%x: tensor<5x4xf32>, %i: tensor<3xi64>, %e: tensor<2x4xi64>, %d: tensor<i64>, %v: tensor<2xf32>) -> (tensor<3x4xf32>, tensor<2x4xf32>, tensor<3x5xf32>, tensor<5x2xf32>, tensor<5x2xi64>) {
+  // CHECK: onnx.Gather %{{.*}}, %{{.*}} {axis = 1 : si64}
+  %g = onnx.Gather %x, %i {axis = 1 : si64} : (tensor<5x4xf32>, tensor<3xi64>) -> tensor<5x3xf32>
+  // CHECK: onnx.Gather %{{.*}}, %{{.*}} :
+  %0 = onnx.Gather %x, %i : (tensor<5x4xf32>, tensor<3xi64>) -> tensor<3x4xf32>
+  // CHECK: onnx.GatherElements
+  %1 = onnx.GatherElements %x, %e : (tensor<5x4xf32>, tensor<2x4xi64>) -> tensor<2x4xf32>
+  // CHECK: onnx.OneHot
+  %2 = onnx.OneHot %i, %d, %v : (tensor<3xi64>, tensor<i64>, tensor<2xf32>) -> tensor<3x5xf32>
+  // CHECK: onnx.TopK %{{.*}}, %{{.*}} {largest = 0 : si64}
+  %k = onnx.Constant {value = dense<2> : tensor<1xi64>} : () -> tensor<1xi64>
+  %3:2 = onnx.TopK %x, %k {largest = 0 : si64} : (tensor<5x4xf32>, tensor<1xi64>) -> (tensor<5x2xf32>, tensor<5x2xi64>)
+  return %0, %1, %2, %3#0, %3#1 : tensor<3x4xf32>, tensor<2x4xf32>, tensor<3x5xf32>, tensor<5x2xf32>, tensor<5x2xi64>
+}
