@@ -202,3 +202,62 @@ Value sparsa::lowering::expandUnitDims(OpBuilder &b, Location loc, Value v,
              b, loc, resultType.clone(inT.getElementType()), v, groups, outShape)
       .getResult();
 }
+
+Value sparsa::lowering::switchOnAxes(
+    OpBuilder &b, Location loc, Value axes, int64_t rank,
+    ArrayRef<SmallVector<int64_t>> candidates, RankedTensorType resultType,
+    llvm::function_ref<Value(ArrayRef<int64_t>)> fn) {
+  auto axesT = cast<RankedTensorType>(axes.getType());
+  int64_t count = axesT.getRank() == 0 ? 1 : axesT.getDimSize(0);
+  Value mask = indexCst(b, loc, 0), rankV = indexCst(b, loc, rank);
+  Value zero = indexCst(b, loc, 0), one = indexCst(b, loc, 1);
+  for (int64_t j = 0; j < count; ++j) {
+    Value a = extractIndex(b, loc, axes, j);
+    Value neg = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::slt, a, zero);
+    a = arith::SelectOp::create(b, loc, neg, arith::AddIOp::create(b, loc, a, rankV), a);
+    // Out of range: a bit no candidate has.
+    Value bad = arith::OrIOp::create(
+        b, loc, arith::CmpIOp::create(b, loc, arith::CmpIPredicate::slt, a, zero),
+        arith::CmpIOp::create(b, loc, arith::CmpIPredicate::sge, a, rankV));
+    a = arith::SelectOp::create(b, loc, bad, rankV, a);
+    mask = arith::OrIOp::create(b, loc, mask, arith::ShLIOp::create(b, loc, one, a));
+  }
+  SmallVector<int64_t> keys;
+  for (const auto &c : candidates) {
+    int64_t k = 0;
+    for (int64_t a : c)
+      k |= int64_t(1) << a;
+    keys.push_back(k);
+  }
+  auto sw = scf::IndexSwitchOp::create(b, loc, TypeRange{resultType}, mask, keys,
+                                       keys.size());
+  auto fill = [&](Region &region, ArrayRef<int64_t> axesSet) {
+    OpBuilder::InsertionGuard g(b);
+    b.setInsertionPointToStart(&region.emplaceBlock());
+    Value v = fn(axesSet);
+    if (v.getType() != resultType)
+      v = tensor::CastOp::create(b, loc, resultType, v);
+    scf::YieldOp::create(b, loc, v);
+  };
+  for (auto [i, c] : llvm::enumerate(candidates))
+    fill(sw.getCaseRegions()[i], c);
+  fill(sw.getDefaultRegion(), candidates.front());
+  return sw.getResult(0);
+}
+
+SmallVector<SmallVector<int64_t>> sparsa::lowering::axisSubsets(int64_t rank,
+                                                                 int64_t minSize,
+                                                                 int64_t maxSize) {
+  SmallVector<SmallVector<int64_t>> result;
+  for (int64_t m = 0; m < (int64_t(1) << rank); ++m) {
+    int64_t n = llvm::popcount(static_cast<uint64_t>(m));
+    if (n < minSize || n > maxSize)
+      continue;
+    SmallVector<int64_t> set;
+    for (int64_t a = 0; a < rank; ++a)
+      if (m & (int64_t(1) << a))
+        set.push_back(a);
+    result.push_back(set);
+  }
+  return result;
+}

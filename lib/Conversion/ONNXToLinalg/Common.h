@@ -19,6 +19,7 @@
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/Builders.h"
 #include "llvm/ADT/DenseMap.h"
@@ -132,6 +133,23 @@ llvm::SmallVector<mlir::Value> dimsOf(mlir::OpBuilder &b, mlir::Location loc,
 mlir::Value expandUnitDims(mlir::OpBuilder &b, mlir::Location loc, mlir::Value v,
                            mlir::RankedTensorType resultType,
                            const llvm::SmallDenseSet<int64_t> &unit);
+
+/// Builds |fn| for an axis set known only at run time (the values of the
+/// 1-D or 0-D integer tensor |axes|, negative counting from the end): an
+/// scf.index_switch over the bitmask of the normalized axes with one case
+/// per set in |candidates| (each a sorted list of axes). Every case's
+/// result is cast to |resultType|; an out-of-range mask takes the first
+/// candidate.
+mlir::Value switchOnAxes(
+    mlir::OpBuilder &b, mlir::Location loc, mlir::Value axes, int64_t rank,
+    llvm::ArrayRef<llvm::SmallVector<int64_t>> candidates,
+    mlir::RankedTensorType resultType,
+    llvm::function_ref<mlir::Value(llvm::ArrayRef<int64_t>)> fn);
+
+/// Every sorted subset of [0, rank) with between |minSize| and |maxSize|
+/// elements.
+llvm::SmallVector<llvm::SmallVector<int64_t>> axisSubsets(int64_t rank, int64_t minSize,
+                                                          int64_t maxSize);
 
 } // namespace sparsa::lowering
 

@@ -138,19 +138,20 @@ static FailureOr<Value> lowerLogSoftmax(onnx::LogSoftmaxOp op, LowerCtx &ctx) {
 //===----------------------------------------------------------------------===//
 
 /// The reduced axes of a Reduce* op, sorted; std::nullopt for "no-op".
+/// Fails (without a diagnostic) when the axes are only known at run time.
 static FailureOr<std::optional<SmallVector<int64_t>>>
-reduceAxes(Operation *op, Value data, Value axes, bool noopWithEmpty) {
+reduceAxes(Value data, Value axes, bool noopWithEmpty) {
   int64_t rank = cast<RankedTensorType>(data.getType()).getRank();
   SmallVector<int64_t> result;
   if (axes) {
+    auto axesT = cast<RankedTensorType>(axes.getType());
+    bool empty = axesT.hasStaticShape() && axesT.getNumElements() == 0;
     auto values = onnx::getConstantI64Values(axes);
-    if (failed(values)) {
-      op->emitError(op->getName().getStringRef())
-          << ": the axes input must be a constant";
+    if (failed(values) && !empty)
       return failure();
-    }
-    for (int64_t a : *values)
-      result.push_back(normalizeAxis(a, rank));
+    if (succeeded(values))
+      for (int64_t a : *values)
+        result.push_back(normalizeAxis(a, rank));
   }
   if (result.empty()) {
     if (noopWithEmpty)
@@ -163,6 +164,19 @@ reduceAxes(Operation *op, Value data, Value axes, bool noopWithEmpty) {
   return std::optional<SmallVector<int64_t>>(result);
 }
 
+/// The type of |input| reduced over |axes| (unit dims where keepdims).
+static RankedTensorType reducedType(RankedTensorType inT, ArrayRef<int64_t> axes,
+                                    bool keepdims) {
+  SmallVector<int64_t> shape;
+  for (int64_t i = 0; i < inT.getRank(); ++i) {
+    if (!llvm::is_contained(axes, i))
+      shape.push_back(inT.getDimSize(i));
+    else if (keepdims)
+      shape.push_back(1);
+  }
+  return RankedTensorType::get(shape, inT.getElementType());
+}
+
 /// Shapes a reduced value like the op's result: unit dims where keepdims.
 static Value finishReduce(OpBuilder &b, Location loc, Value reduced, Type resultType,
                           ArrayRef<int64_t> axes, bool keepdims) {
@@ -173,19 +187,45 @@ static Value finishReduce(OpBuilder &b, Location loc, Value reduced, Type result
   return expandUnitDims(b, loc, reduced, rT, unit);
 }
 
+/// Lowers a reduction whose axes input is read at run time: one case per
+/// possible axis set (2^rank at most), chosen by scf.index_switch.
+static FailureOr<Value>
+reduceRuntimeAxes(Operation *op, Value data, Value axes, bool keepdims, OpBuilder &b,
+                  llvm::function_ref<Value(ArrayRef<int64_t>, RankedTensorType)> build) {
+  Location loc = op->getLoc();
+  auto inT = cast<RankedTensorType>(data.getType());
+  auto axesT = cast<RankedTensorType>(axes.getType());
+  int64_t rank = inT.getRank();
+  if (!axesT.hasStaticShape() || rank > 6)
+    return op->emitError(op->getName().getStringRef())
+               << ": run-time axes need a static axes length and a rank of at most 6",
+           failure();
+  int64_t k = std::min<int64_t>(axesT.getNumElements(), rank);
+  auto sets = axisSubsets(rank, keepdims ? 1 : k, k);
+  auto rT = cast<RankedTensorType>(op->getResult(0).getType());
+  auto anyT = RankedTensorType::get(
+      SmallVector<int64_t>(rT.getRank(), ShapedType::kDynamic), rT.getElementType());
+  if (sets.empty() || (!keepdims && rank - k != rT.getRank()))
+    return op->emitError(op->getName().getStringRef())
+               << ": the axes length does not match the result rank",
+           failure();
+  Value v = switchOnAxes(b, loc, axes, rank, sets, anyT, [&](ArrayRef<int64_t> set) {
+    return build(set, reducedType(inT, set, keepdims).clone(rT.getElementType()));
+  });
+  return tensor::CastOp::create(b, loc, rT, v).getResult();
+}
+
 enum class ReduceKind { Sum, Mean, Max, Min, Prod };
 
 template <typename OpTy, ReduceKind Kind>
-static FailureOr<Value> lowerReduce(OpTy op, LowerCtx &ctx) {
+static Value buildReduce(OpTy op, LowerCtx &ctx, ArrayRef<int64_t> axes,
+                         RankedTensorType resultType) {
   OpBuilder &b = ctx.b;
   Location loc = op.getLoc();
-  auto axes = reduceAxes(op, op.getData(), op.getAxes(), op.getNoopWithEmptyAxes());
-  if (failed(axes))
-    return failure();
-  if (!*axes)
-    return op.getData();
   Type elt = getElementTypeOrSelf(op.getData());
-  bool isF = isa<FloatType>(elt), isU = ctx.isUnsigned(op.getData());
+  // Bool max / min are any / all: unsigned on i1.
+  bool isF = isa<FloatType>(elt),
+       isU = ctx.isUnsigned(op.getData()) || elt.isInteger(1);
   Value init;
   switch (Kind) {
   case ReduceKind::Sum:
@@ -204,7 +244,7 @@ static FailureOr<Value> lowerReduce(OpTy op, LowerCtx &ctx) {
     init = highestOf(b, loc, elt, isU);
     break;
   }
-  Value r = reduce(b, loc, op.getData(), **axes, init,
+  Value r = reduce(b, loc, op.getData(), axes, init,
                    [&](OpBuilder &nb, Location l, Value acc, Value x) -> Value {
                      switch (Kind) {
                      case ReduceKind::Sum:
@@ -226,7 +266,7 @@ static FailureOr<Value> lowerReduce(OpTy op, LowerCtx &ctx) {
                    });
   if (Kind == ReduceKind::Mean) {
     Value count = indexCst(b, loc, 1);
-    for (int64_t a : **axes)
+    for (int64_t a : axes)
       count = arith::MulIOp::create(b, loc, count, dimOf(b, loc, op.getData(), a));
     Value c = isF ? arith::SIToFPOp::create(
                         b, loc, elt,
@@ -239,7 +279,20 @@ static FailureOr<Value> lowerReduce(OpTy op, LowerCtx &ctx) {
                  : arith::DivSIOp::create(nb, l, a[0], c).getResult();
     });
   }
-  return finishReduce(b, loc, r, op.getType(), **axes, op.getKeepdims());
+  return finishReduce(b, loc, r, resultType, axes, op.getKeepdims());
+}
+
+template <typename OpTy, ReduceKind Kind>
+static FailureOr<Value> lowerReduce(OpTy op, LowerCtx &ctx) {
+  auto axes = reduceAxes(op.getData(), op.getAxes(), op.getNoopWithEmptyAxes());
+  if (failed(axes))
+    return reduceRuntimeAxes(op, op.getData(), op.getAxes(), op.getKeepdims(), ctx.b,
+                             [&](ArrayRef<int64_t> set, RankedTensorType t) {
+                               return buildReduce<OpTy, Kind>(op, ctx, set, t);
+                             });
+  if (!*axes)
+    return op.getData();
+  return buildReduce<OpTy, Kind>(op, ctx, **axes, cast<RankedTensorType>(op.getType()));
 }
 
 static FailureOr<Value> lowerArgMax(onnx::ArgMaxOp op, LowerCtx &ctx) {
@@ -399,15 +452,35 @@ static FailureOr<SmallVector<Value>> lowerLayerNorm(Operation *raw, LowerCtx &ct
 /// out[.., i, ..] = sum over j of in[.., j, ..] where j <= i (exclusive: <,
 /// reverse: >= / >). A quadratic generic, correct for every size; the flow
 /// attention issue brings the linear scan where CumSum is hot.
+static Value buildCumSum(onnx::CumSumOp op, int64_t axis, OpBuilder &b);
+
 static FailureOr<Value> lowerCumSum(onnx::CumSumOp op, LowerCtx &ctx) {
   OpBuilder &b = ctx.b;
   Location loc = op.getLoc();
-  MLIRContext *mctx = b.getContext();
   auto axisV = onnx::getConstantI64Values(op.getAxis());
-  if (failed(axisV) || axisV->size() != 1)
-    return op.emitError("onnx.CumSum: axis must be a constant scalar"), failure();
   auto xT = cast<RankedTensorType>(op.getX().getType());
-  int64_t rank = xT.getRank(), axis = normalizeAxis((*axisV)[0], rank);
+  int64_t rank = xT.getRank();
+  auto axisT = cast<RankedTensorType>(op.getAxis().getType());
+  if (failed(axisV)) {
+    // Run-time axis: one case per dimension.
+    if (!axisT.hasStaticShape() || axisT.getNumElements() != 1)
+      return op.emitError("onnx.CumSum: axis must be a scalar"), failure();
+    SmallVector<SmallVector<int64_t>> cases;
+    for (int64_t i = 0; i < rank; ++i)
+      cases.push_back({i});
+    return switchOnAxes(b, loc, op.getAxis(), rank, cases, xT,
+                        [&](ArrayRef<int64_t> set) { return buildCumSum(op, set[0], b); });
+  }
+  if (axisV->size() != 1)
+    return op.emitError("onnx.CumSum: axis must be a scalar"), failure();
+  return buildCumSum(op, normalizeAxis((*axisV)[0], rank), b);
+}
+
+static Value buildCumSum(onnx::CumSumOp op, int64_t axis, OpBuilder &b) {
+  Location loc = op.getLoc();
+  MLIRContext *mctx = b.getContext();
+  auto xT = cast<RankedTensorType>(op.getX().getType());
+  int64_t rank = xT.getRank();
   Type elt = xT.getElementType();
   SmallVector<AffineExpr> inExprs;
   for (int64_t i = 0; i < rank; ++i)

@@ -278,11 +278,21 @@ static FailureOr<SmallVector<Value>> lowerSplit(Operation *raw, LowerCtx &ctx) {
   Value dim = dimOf(b, loc, x, axis);
   SmallVector<Value> sizes;
   if (op.getSplit()) {
-    auto split = onnx::getConstantI64Values(op.getSplit());
-    if (failed(split))
-      return op.emitError("onnx.Split: split sizes must be a constant"), failure();
-    for (int64_t s : *split)
-      sizes.push_back(indexCst(b, loc, s));
+    auto splitT = cast<RankedTensorType>(op.getSplit().getType());
+    if (!splitT.hasStaticShape() || splitT.getNumElements() != n)
+      return op.emitError("onnx.Split: expected ")
+                 << n << " split sizes (one per output)",
+             failure();
+    // Sizes read at run time, clamped so every slice stays in bounds.
+    Value used = indexCst(b, loc, 0);
+    for (int64_t i = 0; i < n; ++i) {
+      Value left = arith::SubIOp::create(b, loc, dim, used);
+      Value s = arith::MaxSIOp::create(b, loc, extractIndex(b, loc, op.getSplit(), i),
+                                       indexCst(b, loc, 0));
+      s = arith::MinSIOp::create(b, loc, s, left);
+      sizes.push_back(s);
+      used = arith::AddIOp::create(b, loc, used, s);
+    }
   } else {
     // Equal parts, the last one smaller (ceil division), as ONNX 18 defines.
     Value nV = indexCst(b, loc, n);
@@ -335,40 +345,63 @@ static FailureOr<Value> lowerSlice(onnx::SliceOp op, LowerCtx &ctx) {
   }
   auto axesConst = op.getAxes() ? onnx::getConstantI64Values(op.getAxes())
                                 : FailureOr<SmallVector<int64_t>>(failure());
-  if (op.getAxes() && failed(axesConst))
-    return op.emitError("onnx.Slice: axes must be a constant"), failure();
+  bool runtimeAxes = op.getAxes() && failed(axesConst);
   Value zero = indexCst(b, loc, 0), one = indexCst(b, loc, 1);
+  Value rankV = indexCst(b, loc, rank);
   auto clamp = [&](Value v, Value lo, Value hi) -> Value {
     return arith::MinSIOp::create(b, loc, arith::MaxSIOp::create(b, loc, v, lo), hi);
   };
+  auto select = [&](Value c, Value t, Value f) -> Value {
+    return arith::SelectOp::create(b, loc, c, t, f);
+  };
   for (int64_t i = 0; i < count; ++i) {
-    int64_t d = op.getAxes() ? normalizeAxis((*axesConst)[i], rank) : i;
-    Value dim = dimOf(b, loc, x, d);
-    Value s = extractIndex(b, loc, op.getStarts(), i);
-    Value e = extractIndex(b, loc, op.getEnds(), i);
+    Value sRaw = extractIndex(b, loc, op.getStarts(), i);
+    Value eRaw = extractIndex(b, loc, op.getEnds(), i);
     Value st = op.getSteps() ? extractIndex(b, loc, op.getSteps(), i) : one;
-    // Negative positions count from the end.
-    auto wrap = [&](Value v) -> Value {
-      Value neg = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::slt, v, zero);
-      return arith::SelectOp::create(b, loc, neg, arith::AddIOp::create(b, loc, v, dim), v);
-    };
-    s = wrap(s);
-    e = wrap(e);
-    Value pos = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::sgt, st, zero);
-    Value dimM1 = arith::SubIOp::create(b, loc, dim, one);
-    // Positive step: clamp to [0, dim]; negative: to [-1, dim - 1].
-    Value sPos = clamp(s, zero, dim), ePos = clamp(e, zero, dim);
-    Value sNeg = clamp(s, indexCst(b, loc, -1), dimM1), eNeg = clamp(e, indexCst(b, loc, -1), dimM1);
-    s = arith::SelectOp::create(b, loc, pos, sPos, sNeg);
-    e = arith::SelectOp::create(b, loc, pos, ePos, eNeg);
-    // size = max(0, ceil((e - s) / st))
-    Value diff = arith::SubIOp::create(b, loc, e, s);
-    Value absSt = arith::SelectOp::create(b, loc, pos, st, arith::SubIOp::create(b, loc, zero, st));
-    Value absDiff = arith::SelectOp::create(b, loc, pos, diff, arith::SubIOp::create(b, loc, zero, diff));
-    Value n = arith::CeilDivSIOp::create(b, loc, absDiff, absSt);
-    start[d] = s;
-    step[d] = st;
-    size[d] = arith::MaxSIOp::create(b, loc, n, zero);
+    // A zero step is invalid ONNX; treat it as 1 rather than divide by 0.
+    st = select(arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, st, zero), one, st);
+    Value axisV;
+    if (runtimeAxes) {
+      axisV = extractIndex(b, loc, op.getAxes(), i);
+      axisV = select(arith::CmpIOp::create(b, loc, arith::CmpIPredicate::slt, axisV, zero),
+                     arith::AddIOp::create(b, loc, axisV, rankV), axisV);
+    }
+    for (int64_t d = 0; d < rank; ++d) {
+      int64_t fixed = op.getAxes() ? (runtimeAxes ? -1 : normalizeAxis((*axesConst)[i], rank))
+                                   : i;
+      if (!runtimeAxes && fixed != d)
+        continue;
+      Value dim = dimOf(b, loc, x, d);
+      // Negative positions count from the end.
+      auto wrap = [&](Value v) -> Value {
+        Value neg = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::slt, v, zero);
+        return select(neg, arith::AddIOp::create(b, loc, v, dim), v);
+      };
+      Value s = wrap(sRaw), e = wrap(eRaw);
+      Value pos = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::sgt, st, zero);
+      Value dimM1 = arith::SubIOp::create(b, loc, dim, one);
+      // Positive step: clamp to [0, dim]; negative: to [-1, dim - 1].
+      Value minusOne = indexCst(b, loc, -1);
+      s = select(pos, clamp(s, zero, dim), clamp(s, minusOne, dimM1));
+      e = select(pos, clamp(e, zero, dim), clamp(e, minusOne, dimM1));
+      // size = max(0, ceil((e - s) / st))
+      Value diff = arith::SubIOp::create(b, loc, e, s);
+      Value absSt = select(pos, st, arith::SubIOp::create(b, loc, zero, st));
+      Value absDiff = select(pos, diff, arith::SubIOp::create(b, loc, zero, diff));
+      Value n = arith::MaxSIOp::create(
+          b, loc, arith::CeilDivSIOp::create(b, loc, absDiff, absSt), zero);
+      if (runtimeAxes) {
+        Value match = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, axisV,
+                                            indexCst(b, loc, d));
+        start[d] = select(match, s, start[d]);
+        step[d] = select(match, st, step[d]);
+        size[d] = select(match, n, size[d]);
+      } else {
+        start[d] = s;
+        step[d] = st;
+        size[d] = n;
+      }
+    }
   }
   Value empty = emptyWithDims(b, loc, rT, size);
   SmallVector<utils::IteratorType> iters(rank, utils::IteratorType::parallel);

@@ -23,6 +23,8 @@ include "mlir/IR/BuiltinAttributeInterfaces.td"
 def ONNX_FloatTensor : TensorOf<[F16, BF16, F32, F64]>;
 def ONNX_NumericTensor
     : TensorOf<[F16, BF16, F32, F64, I8, I16, I32, I64, UI8, UI16, UI32, UI64]>;
+def ONNX_NumericOrBoolTensor
+    : TensorOf<[F16, BF16, F32, F64, I1, I8, I16, I32, I64, UI8, UI16, UI32, UI64]>;
 def ONNX_AnyTensor : TensorOf<[AnyType]>;
 def ONNX_I64Tensor : TensorOf<[I64]>;
 
@@ -348,30 +350,34 @@ def ONNX_WhereOp : ONNX_Op<"Where", [Pure]> {
 // Reductions and normalizations
 //===----------------------------------------------------------------------===//
 
-class ONNX_ReduceOp<string mnemonic, string what> : ONNX_Op<mnemonic, [Pure]> {
+class ONNX_ReduceOp<string mnemonic, string what,
+                    TypeConstraint elt = ONNX_NumericTensor>
+    : ONNX_Op<mnemonic, [Pure]> {
   let summary = "ONNX " # mnemonic # " (opset 18): " # what # " over `axes`";
   let description = [{
     Reduces over the axes in the optional constant 1-D `axes` tensor (before
     opset 18 / 13 for ReduceSum an attribute: the importer turns it into an
     operand). Without axes, all dimensions are reduced unless
     `noop_with_empty_axes` = 1. `keepdims` keeps reduced dimensions as 1.
+    The axes may also be a run-time value (any set of a rank <= 6 input).
+    ReduceMax and ReduceMin accept bool (any / all), as opset 20 does.
 
     ```mlir
     %r = onnx.}] # mnemonic # [{ %x, %axes {keepdims = 0 : si64} : (tensor<2x3xf32>, tensor<1xi64>) -> tensor<2xf32>
     ```
   }];
-  let arguments = (ins ONNX_NumericTensor:$data, Optional<ONNX_I64Tensor>:$axes,
+  let arguments = (ins elt:$data, Optional<ONNX_I64Tensor>:$axes,
                    DefaultValuedAttr<SI64Attr, "1">:$keepdims,
                    DefaultValuedAttr<SI64Attr, "0">:$noop_with_empty_axes);
-  let results = (outs ONNX_NumericTensor:$reduced);
+  let results = (outs elt:$reduced);
   let assemblyFormat = "operands attr-dict `:` functional-type(operands, results)";
   let hasVerifier = 1;
 }
 
 def ONNX_ReduceSumOp : ONNX_ReduceOp<"ReduceSum", "sum">;
 def ONNX_ReduceMeanOp : ONNX_ReduceOp<"ReduceMean", "arithmetic mean">;
-def ONNX_ReduceMaxOp : ONNX_ReduceOp<"ReduceMax", "maximum">;
-def ONNX_ReduceMinOp : ONNX_ReduceOp<"ReduceMin", "minimum">;
+def ONNX_ReduceMaxOp : ONNX_ReduceOp<"ReduceMax", "maximum", ONNX_NumericOrBoolTensor>;
+def ONNX_ReduceMinOp : ONNX_ReduceOp<"ReduceMin", "minimum", ONNX_NumericOrBoolTensor>;
 def ONNX_ReduceProdOp : ONNX_ReduceOp<"ReduceProd", "product">;
 
 def ONNX_ArgMaxOp : ONNX_Op<"ArgMax", [Pure]> {
