@@ -29,11 +29,20 @@ echo "$py_out" | tail -n 1
 py_pass=$(py_count "$py_out" "passed")
 py_fail=$(py_count "$py_out" "failed|errors?")
 
-pass=$((lit_pass + py_pass))
-fail=$((lit_fail + py_fail))
-if [ $lit_rc -ne 0 ] || [ $py_rc -ne 0 ]; then
+# ONNX's backend node tests of every targeted op: one gate on the pass
+# rate (the per-case table is written to build/conformance.md).
+echo "== ONNX conformance (floor 95 %)"
+conf_out=$(.venv/bin/python -m sparsa.conformance --out build/conformance.md \
+  --json build/conformance.json --min-pass-rate 0.95 2>&1); conf_rc=$?
+echo "$conf_out" | tail -n 1
+conf_pass=$((conf_rc == 0 ? 1 : 0))
+conf_fail=$((conf_rc == 0 ? 0 : 1))
+
+pass=$((lit_pass + py_pass + conf_pass))
+fail=$((lit_fail + py_fail + conf_fail))
+if [ $lit_rc -ne 0 ] || [ $py_rc -ne 0 ] || [ $conf_rc -ne 0 ]; then
   [ "$fail" -eq 0 ] && fail=1
-  echo "TESTS: $pass passed, $fail failed (lit $lit_pass passed / $lit_fail failed, pytest $py_pass passed / $py_fail failed)"
+  echo "TESTS: $pass passed, $fail failed (lit $lit_pass passed / $lit_fail failed, pytest $py_pass passed / $py_fail failed, conformance gate $conf_pass passed / $conf_fail failed)"
   exit 1
 fi
-echo "TESTS: $pass passed, 0 failed (lit $lit_pass, pytest $py_pass)"
+echo "TESTS: $pass passed, 0 failed (lit $lit_pass, pytest $py_pass, conformance gate 1)"

@@ -71,6 +71,7 @@ void populateMatMulLowerings(LoweringTable &table);
 void populateReductionLowerings(LoweringTable &table);
 void populateShapeLowerings(LoweringTable &table);
 void populateIndexingLowerings(LoweringTable &table);
+void populateQuantizationLowerings(LoweringTable &table);
 
 //===----------------------------------------------------------------------===//
 // Helpers
@@ -145,6 +146,11 @@ mlir::Value switchOnAxes(
     llvm::ArrayRef<llvm::SmallVector<int64_t>> candidates,
     mlir::RankedTensorType resultType,
     llvm::function_ref<mlir::Value(llvm::ArrayRef<int64_t>)> fn);
+
+/// numpy matmul of |A| and |B| (batch broadcasting, rank-1 promotion) into
+/// a zero-initialized accumulator of |resultType|.
+mlir::Value buildMatMul(mlir::OpBuilder &b, mlir::Location loc, mlir::Value A,
+                        mlir::Value B, mlir::RankedTensorType resultType);
 
 /// Every sorted subset of [0, rank) with between |minSize| and |maxSize|
 /// elements.

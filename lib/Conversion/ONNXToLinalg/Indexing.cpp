@@ -228,7 +228,200 @@ static FailureOr<SmallVector<Value>> lowerTopK(Operation *raw, LowerCtx &ctx) {
   return SmallVector<Value>{sel.getResult(0), sel.getResult(1)};
 }
 
+//===----------------------------------------------------------------------===//
+// GatherND, ScatterElements, ScatterND, NonZero
+//===----------------------------------------------------------------------===//
+
+static FailureOr<Value> lowerGatherND(onnx::GatherNDOp op, LowerCtx &ctx) {
+  OpBuilder &b = ctx.b;
+  Location loc = op.getLoc();
+  Value data = op.getData(), indices = op.getIndices();
+  auto iT = cast<RankedTensorType>(indices.getType());
+  auto rT = resultType(op);
+  int64_t q = iT.getRank(), bd = op.getBatchDims();
+  int64_t k = iT.getDimSize(q - 1), rank = rT.getRank();
+  Value empty = emptyLike(b, loc, rT, [&](int64_t i) -> Value {
+    if (i < q - 1)
+      return dimOf(b, loc, indices, i);
+    return dimOf(b, loc, data, bd + k + (i - (q - 1)));
+  });
+  SmallVector<utils::IteratorType> iters(rank, utils::IteratorType::parallel);
+  return linalg::GenericOp::create(
+             b, loc, rT, ValueRange{}, empty,
+             SmallVector<AffineMap>{b.getMultiDimIdentityMap(rank)}, iters,
+             [&](OpBuilder &nb, Location l, ValueRange) {
+               SmallVector<Value> out;
+               for (int64_t d = 0; d < rank; ++d)
+                 out.push_back(linalg::IndexOp::create(nb, l, d));
+               SmallVector<Value> idx(out.begin(), out.begin() + bd);
+               for (int64_t j = 0; j < k; ++j) {
+                 SmallVector<Value> at(out.begin(), out.begin() + (q - 1));
+                 at.push_back(indexCst(nb, l, j));
+                 Value v = tensor::ExtractOp::create(nb, l, indices, at);
+                 idx.push_back(normalizeIndex(nb, l, v, dimOf(nb, l, data, bd + j)));
+               }
+               idx.append(out.begin() + (q - 1), out.end());
+               linalg::YieldOp::create(nb, l,
+                                       tensor::ExtractOp::create(nb, l, data, idx).getResult());
+             })
+      .getResult(0);
+}
+
+/// Combines an existing element with an update per a scatter reduction.
+static Value scatterCombine(OpBuilder &b, Location l, StringRef reduction, Value old,
+                            Value upd, bool isUnsigned) {
+  bool f = isa<FloatType>(old.getType());
+  if (reduction == "add")
+    return f ? arith::AddFOp::create(b, l, old, upd).getResult()
+             : arith::AddIOp::create(b, l, old, upd).getResult();
+  if (reduction == "mul")
+    return f ? arith::MulFOp::create(b, l, old, upd).getResult()
+             : arith::MulIOp::create(b, l, old, upd).getResult();
+  if (reduction == "max")
+    return f ? arith::MaximumFOp::create(b, l, old, upd).getResult()
+           : isUnsigned ? arith::MaxUIOp::create(b, l, old, upd).getResult()
+                        : arith::MaxSIOp::create(b, l, old, upd).getResult();
+  if (reduction == "min")
+    return f ? arith::MinimumFOp::create(b, l, old, upd).getResult()
+           : isUnsigned ? arith::MinUIOp::create(b, l, old, upd).getResult()
+                        : arith::MinSIOp::create(b, l, old, upd).getResult();
+  return upd;
+}
+
+/// A loop nest over every element of |shaped| (row-major, so updates apply
+/// in ONNX's order), threading |init| through; |body| returns the new value.
+static Value forEachElement(OpBuilder &b, Location loc, Value shaped, Value init,
+                            llvm::function_ref<Value(OpBuilder &, Location, ValueRange,
+                                                     Value)> body) {
+  auto t = cast<RankedTensorType>(shaped.getType());
+  SmallVector<Value> lbs, ubs, steps;
+  for (int64_t d = 0; d < t.getRank(); ++d) {
+    lbs.push_back(indexCst(b, loc, 0));
+    ubs.push_back(dimOf(b, loc, shaped, d));
+    steps.push_back(indexCst(b, loc, 1));
+  }
+  scf::LoopNest nest = scf::buildLoopNest(
+      b, loc, lbs, ubs, steps, ValueRange{init},
+      [&](OpBuilder &nb, Location l, ValueRange ivs, ValueRange iter) -> scf::ValueVector {
+        return {body(nb, l, ivs, iter[0])};
+      });
+  return nest.results.empty() ? init : nest.results[0];
+}
+
+static FailureOr<Value> lowerScatterElements(onnx::ScatterElementsOp op, LowerCtx &ctx) {
+  OpBuilder &b = ctx.b;
+  Location loc = op.getLoc();
+  Value data = op.getData(), indices = op.getIndices(), updates = op.getUpdates();
+  int64_t rank = cast<RankedTensorType>(data.getType()).getRank();
+  int64_t axis = normalizeAxis(op.getAxis(), rank);
+  bool isU = ctx.isUnsigned(data);
+  StringRef reduction = op.getReduction();
+  return forEachElement(b, loc, updates, data,
+                        [&](OpBuilder &nb, Location l, ValueRange ivs, Value out) -> Value {
+                          SmallVector<Value> pos(ivs);
+                          Value i = tensor::ExtractOp::create(nb, l, indices, ivs);
+                          pos[axis] = normalizeIndex(nb, l, i, dimOf(nb, l, data, axis));
+                          Value upd = tensor::ExtractOp::create(nb, l, updates, ivs);
+                          Value old = tensor::ExtractOp::create(nb, l, out, pos);
+                          Value v = scatterCombine(nb, l, reduction, old, upd, isU);
+                          return tensor::InsertOp::create(nb, l, v, out, pos);
+                        });
+}
+
+static FailureOr<Value> lowerScatterND(onnx::ScatterNDOp op, LowerCtx &ctx) {
+  OpBuilder &b = ctx.b;
+  Location loc = op.getLoc();
+  Value data = op.getData(), indices = op.getIndices(), updates = op.getUpdates();
+  auto iT = cast<RankedTensorType>(indices.getType());
+  int64_t q = iT.getRank(), k = iT.getDimSize(q - 1);
+  bool isU = ctx.isUnsigned(data);
+  StringRef reduction = op.getReduction();
+  return forEachElement(b, loc, updates, data,
+                        [&](OpBuilder &nb, Location l, ValueRange ivs, Value out) -> Value {
+                          SmallVector<Value> pos;
+                          for (int64_t j = 0; j < k; ++j) {
+                            SmallVector<Value> at(ivs.begin(), ivs.begin() + (q - 1));
+                            at.push_back(indexCst(nb, l, j));
+                            Value v = tensor::ExtractOp::create(nb, l, indices, at);
+                            pos.push_back(normalizeIndex(nb, l, v, dimOf(nb, l, data, j)));
+                          }
+                          pos.append(ivs.begin() + (q - 1), ivs.end());
+                          Value upd = tensor::ExtractOp::create(nb, l, updates, ivs);
+                          Value old = tensor::ExtractOp::create(nb, l, out, pos);
+                          Value v = scatterCombine(nb, l, reduction, old, upd, isU);
+                          return tensor::InsertOp::create(nb, l, v, out, pos);
+                        });
+}
+
+/// NonZero: count the non-zeros, then one row-major pass writes each one's
+/// coordinates into column `count` of a [rank, count] tensor.
+static FailureOr<Value> lowerNonZero(onnx::NonZeroOp op, LowerCtx &ctx) {
+  OpBuilder &b = ctx.b;
+  Location loc = op.getLoc();
+  Value x = op.getX();
+  auto xT = cast<RankedTensorType>(x.getType());
+  int64_t rank = xT.getRank();
+  Type elt = xT.getElementType(), i64 = b.getI64Type();
+  auto isNonZero = [&](OpBuilder &nb, Location l, Value v) -> Value {
+    if (isa<FloatType>(elt))
+      return arith::CmpFOp::create(nb, l, arith::CmpFPredicate::UNE, v, zeroOf(nb, l, elt));
+    return arith::CmpIOp::create(nb, l, arith::CmpIPredicate::ne, v, zeroOf(nb, l, elt));
+  };
+  Value zero = indexCst(b, loc, 0), one = indexCst(b, loc, 1);
+  // Pass 1: the count (an scf loop: a data-dependent size is needed first).
+  Value countT = tensor::FromElementsOp::create(b, loc, RankedTensorType::get({}, b.getIndexType()),
+                                                ValueRange{zero});
+  countT = forEachElement(b, loc, x, countT,
+                          [&](OpBuilder &nb, Location l, ValueRange ivs, Value acc) -> Value {
+                            Value c = tensor::ExtractOp::create(nb, l, acc, ValueRange{});
+                            Value nz = isNonZero(nb, l, tensor::ExtractOp::create(nb, l, x, ivs));
+                            c = arith::AddIOp::create(
+                                nb, l, c, arith::SelectOp::create(nb, l, nz, one, zero));
+                            return tensor::InsertOp::create(nb, l, c, acc, ValueRange{});
+                          });
+  Value count = tensor::ExtractOp::create(b, loc, countT, ValueRange{});
+  auto outT = RankedTensorType::get({rank, ShapedType::kDynamic}, i64);
+  Value out = tensor::EmptyOp::create(b, loc, outT, ValueRange{count});
+  // Pass 2: the coordinates; column index carried in a 0-d tensor.
+  Value colT = tensor::FromElementsOp::create(b, loc, RankedTensorType::get({}, b.getIndexType()),
+                                              ValueRange{zero});
+  SmallVector<Value> lbs(rank, zero), steps(rank, one), ubs;
+  for (int64_t d = 0; d < rank; ++d)
+    ubs.push_back(dimOf(b, loc, x, d));
+  scf::LoopNest nest = scf::buildLoopNest(
+      b, loc, lbs, ubs, steps, ValueRange{out, colT},
+      [&](OpBuilder &nb, Location l, ValueRange ivs, ValueRange iter) -> scf::ValueVector {
+        Value nz = isNonZero(nb, l, tensor::ExtractOp::create(nb, l, x, ivs));
+        auto ifOp = scf::IfOp::create(
+            nb, l, nz,
+            [&](OpBuilder &tb, Location tl) {
+              Value col = tensor::ExtractOp::create(tb, tl, iter[1], ValueRange{});
+              Value o = iter[0];
+              for (int64_t d = 0; d < rank; ++d) {
+                Value c = arith::IndexCastOp::create(tb, tl, i64, ivs[d]);
+                o = tensor::InsertOp::create(tb, tl, c, o,
+                                             ValueRange{indexCst(tb, tl, d), col});
+              }
+              Value next = arith::AddIOp::create(tb, tl, col, indexCst(tb, tl, 1));
+              Value colNext = tensor::InsertOp::create(tb, tl, next, iter[1], ValueRange{});
+              scf::YieldOp::create(tb, tl, ValueRange{o, colNext});
+            },
+            [&](OpBuilder &eb, Location el) {
+              scf::YieldOp::create(eb, el, ValueRange{iter[0], iter[1]});
+            });
+        return {ifOp.getResult(0), ifOp.getResult(1)};
+      });
+  Value result = nest.results.empty() ? out : nest.results[0];
+  if (result.getType() != resultType(op))
+    result = tensor::CastOp::create(b, loc, resultType(op), result);
+  return result;
+}
+
 void sparsa::lowering::populateIndexingLowerings(LoweringTable &t) {
+  addSingle<onnx::GatherNDOp, lowerGatherND>(t);
+  addSingle<onnx::NonZeroOp, lowerNonZero>(t);
+  addSingle<onnx::ScatterElementsOp, lowerScatterElements>(t);
+  addSingle<onnx::ScatterNDOp, lowerScatterND>(t);
   addSingle<onnx::GatherElementsOp, lowerGatherElements>(t);
   addSingle<onnx::GatherOp, lowerGather>(t);
   addSingle<onnx::OneHotOp, lowerOneHot>(t);

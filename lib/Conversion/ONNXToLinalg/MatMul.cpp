@@ -56,13 +56,11 @@ static Value buildContraction(OpBuilder &b, Location loc, Value lhs, Value rhs,
 /// onnx.MatMul => zero-filled accumulator + one contraction generic. Leading
 /// (batch) dimensions broadcast numpy style; rank-1 operands are promoted by
 /// leaving the corresponding m / n loop out.
-static FailureOr<Value> lowerMatMul(onnx::MatMulOp op, LowerCtx &lctx) {
-  OpBuilder &b = lctx.b;
-  Location loc = op.getLoc();
+Value sparsa::lowering::buildMatMul(OpBuilder &b, Location loc, Value A, Value B,
+                                    RankedTensorType rT) {
   MLIRContext *ctx = b.getContext();
-  auto aT = cast<RankedTensorType>(op.getA().getType());
-  auto bT = cast<RankedTensorType>(op.getB().getType());
-  auto rT = cast<RankedTensorType>(op.getY().getType());
+  auto aT = cast<RankedTensorType>(A.getType());
+  auto bT = cast<RankedTensorType>(B.getType());
   bool hasM = aT.getRank() >= 2, hasN = bT.getRank() >= 2;
   int64_t batchRank = rT.getRank() - (hasM ? 1 : 0) - (hasN ? 1 : 0);
   // Loops: batch..., [m], [n], k.
@@ -101,13 +99,13 @@ static FailureOr<Value> lowerMatMul(onnx::MatMulOp op, LowerCtx &lctx) {
                                  AffineMap::get(numLoops, 0, oE, ctx)};
   Value empty = createEmpty(b, loc, rT, [&](int64_t i) -> Value {
     if (hasN && i == rT.getRank() - 1)
-      return dimOf(b, loc, op.getB(), bT.getRank() - 1);
+      return dimOf(b, loc, B, bT.getRank() - 1);
     if (hasM && i == batchRank)
-      return dimOf(b, loc, op.getA(), aT.getRank() - 2);
+      return dimOf(b, loc, A, aT.getRank() - 2);
     SmallVector<Value> batchOperands;
     // Batch dims: whichever operand carries it.
-    for (auto [v, t, md] : {std::tuple{op.getA(), aT, hasM ? 2 : 1},
-                            std::tuple{op.getB(), bT, hasN ? 2 : 1}}) {
+    for (auto [v, t, md] : {std::tuple{A, aT, hasM ? 2 : 1},
+                            std::tuple{B, bT, hasN ? 2 : 1}}) {
       int64_t d = i - (batchRank - (t.getRank() - md));
       if (d >= 0 && d < t.getRank() - md && t.getDimSize(d) != 1)
         return t.isDynamicDim(d)
@@ -120,8 +118,12 @@ static FailureOr<Value> lowerMatMul(onnx::MatMulOp op, LowerCtx &lctx) {
   Value init = linalg::FillOp::create(b, loc, zeroOf(b, loc, rT.getElementType()),
                                       empty)
                    .getResult(0);
-  return buildContraction(b, loc, op.getA(), op.getB(), init, maps, numLoops,
-                          1.0f);
+  return buildContraction(b, loc, A, B, init, maps, numLoops, 1.0f);
+}
+
+static FailureOr<Value> lowerMatMul(onnx::MatMulOp op, LowerCtx &lctx) {
+  return buildMatMul(lctx.b, op.getLoc(), op.getA(), op.getB(),
+                     cast<RankedTensorType>(op.getY().getType()));
 }
 
 /// onnx.Gemm => accumulator initialized with beta*C (broadcast), then one
@@ -176,7 +178,75 @@ static FailureOr<Value> lowerGemm(onnx::GemmOp op, LowerCtx &lctx) {
 }
 
 
+/// onnx.Einsum => one linalg.generic: each id of the parsed equation is a
+/// loop, the output's ids are parallel, the rest reductions; a size-1
+/// broadcast (`...`) dimension reads index 0.
+static FailureOr<Value> lowerEinsum(onnx::EinsumOp op, LowerCtx &lctx) {
+  OpBuilder &b = lctx.b;
+  Location loc = op.getLoc();
+  MLIRContext *ctx = b.getContext();
+  SmallVector<int64_t> ranks;
+  for (Value v : op.getInputs())
+    ranks.push_back(cast<RankedTensorType>(v.getType()).getRank());
+  std::string error;
+  auto spec = onnx::parseEinsum(op.getEquation(), ranks, error);
+  if (failed(spec))
+    return op.emitError("onnx.Einsum: ") << error, failure();
+  auto rT = cast<RankedTensorType>(op.getOutput().getType());
+  int64_t n = spec->numIds;
+  // The size of each id: from an input where it is not a broadcast 1.
+  SmallVector<std::pair<Value, int64_t>> source(n, {Value(), -1});
+  for (auto [v, ids] : llvm::zip(op.getInputs(), spec->inputs)) {
+    auto t = cast<RankedTensorType>(v.getType());
+    for (auto [d, id] : llvm::enumerate(ids))
+      if (!source[id].first || (t.getDimSize(d) != 1 &&
+                                cast<RankedTensorType>(source[id].first.getType())
+                                        .getDimSize(source[id].second) == 1))
+        source[id] = {v, static_cast<int64_t>(d)};
+  }
+  SmallVector<AffineMap> maps;
+  for (auto [v, ids] : llvm::zip(op.getInputs(), spec->inputs)) {
+    auto t = cast<RankedTensorType>(v.getType());
+    SmallVector<AffineExpr> e;
+    for (auto [d, id] : llvm::enumerate(ids)) {
+      auto src = cast<RankedTensorType>(source[id].first.getType());
+      bool broadcast = id < spec->numEllipsisIds && t.getDimSize(d) == 1 &&
+                       src.getDimSize(source[id].second) != 1;
+      e.push_back(broadcast ? getAffineConstantExpr(0, ctx) : getAffineDimExpr(id, ctx));
+    }
+    maps.push_back(AffineMap::get(n, 0, e, ctx));
+  }
+  SmallVector<AffineExpr> oE;
+  for (int64_t id : spec->output)
+    oE.push_back(getAffineDimExpr(id, ctx));
+  maps.push_back(AffineMap::get(n, 0, oE, ctx));
+  SmallVector<utils::IteratorType> iters(n, utils::IteratorType::reduction);
+  for (int64_t id : spec->output)
+    iters[id] = utils::IteratorType::parallel;
+  Value empty = createEmpty(b, loc, rT, [&](int64_t i) {
+    auto [v, d] = source[spec->output[i]];
+    return dimOf(b, loc, v, d);
+  });
+  Type elt = rT.getElementType();
+  Value init = linalg::FillOp::create(b, loc, zeroOf(b, loc, elt), empty).getResult(0);
+  bool isF = isa<FloatType>(elt);
+  return linalg::GenericOp::create(
+             b, loc, rT, op.getInputs(), init, maps, iters,
+             [&](OpBuilder &nb, Location l, ValueRange a) {
+               Value prod = a[0];
+               for (Value v : a.drop_front().drop_back())
+                 prod = isF ? arith::MulFOp::create(nb, l, prod, v).getResult()
+                            : arith::MulIOp::create(nb, l, prod, v).getResult();
+               Value acc = a.back();
+               Value r = isF ? arith::AddFOp::create(nb, l, acc, prod).getResult()
+                             : arith::AddIOp::create(nb, l, acc, prod).getResult();
+               linalg::YieldOp::create(nb, l, r);
+             })
+      .getResult(0);
+}
+
 void sparsa::lowering::populateMatMulLowerings(LoweringTable &t) {
+  addSingle<onnx::EinsumOp, lowerEinsum>(t);
   addSingle<onnx::GemmOp, lowerGemm>(t);
   addSingle<onnx::MatMulOp, lowerMatMul>(t);
 }

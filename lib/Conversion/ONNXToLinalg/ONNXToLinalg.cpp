@@ -38,6 +38,7 @@ static const LoweringTable &loweringTable() {
     populateElementwiseLowerings(t);
     populateIndexingLowerings(t);
     populateMatMulLowerings(t);
+    populateQuantizationLowerings(t);
     populateReductionLowerings(t);
     populateShapeLowerings(t);
     return t;

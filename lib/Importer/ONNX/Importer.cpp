@@ -76,6 +76,10 @@ struct NodeContext {
     auto *a = attr(name);
     return a ? a->i() : dflt;
   }
+  std::string strAttr(StringRef name, StringRef dflt) const {
+    auto *a = attr(name);
+    return a ? a->s() : dflt.str();
+  }
   float floatAttr(StringRef name, float dflt) const {
     auto *a = attr(name);
     return a ? a->f() : dflt;
@@ -429,6 +433,87 @@ static FailureOr<Results> importTopK(NodeContext &n) {
   return Results{op.getValues(), op.getIndices()};
 }
 
+static FailureOr<Results> importGatherND(NodeContext &n) {
+  return Results{onnx_ir::GatherNDOp::create(n.b, n.loc, n.resultType(), n.operand(0),
+                                             n.operand(1),
+                                             n.si64(n.intAttr("batch_dims", 0)))
+                     .getResult()};
+}
+
+/// ScatterElements (and its opset-9 name Scatter); `reduction` arrived in
+/// opset 16 (add, mul) and 18 (max, min).
+static FailureOr<Results> importScatterElements(NodeContext &n) {
+  std::string reduction = n.strAttr("reduction", "none");
+  if (!onnx_ir::isScatterReduction(reduction))
+    return n.error() << "unsupported reduction '" << reduction << "'", failure();
+  return Results{onnx_ir::ScatterElementsOp::create(
+                     n.b, n.loc, n.resultType(), n.operand(0), n.operand(1), n.operand(2),
+                     n.si64(n.intAttr("axis", 0)), n.b.getStringAttr(reduction))
+                     .getResult()};
+}
+
+static FailureOr<Results> importScatterND(NodeContext &n) {
+  std::string reduction = n.strAttr("reduction", "none");
+  if (!onnx_ir::isScatterReduction(reduction))
+    return n.error() << "unsupported reduction '" << reduction << "'", failure();
+  return Results{onnx_ir::ScatterNDOp::create(n.b, n.loc, n.resultType(), n.operand(0),
+                                              n.operand(1), n.operand(2),
+                                              n.b.getStringAttr(reduction))
+                     .getResult()};
+}
+
+static FailureOr<Results> importEinsum(NodeContext &n) {
+  SmallVector<Value> inputs;
+  for (int i = 0; i < n.numOperands(); ++i)
+    inputs.push_back(n.operand(i));
+  return Results{onnx_ir::EinsumOp::create(n.b, n.loc, n.resultType(), inputs,
+                                           n.b.getStringAttr(n.strAttr("equation", "")))
+                     .getResult()};
+}
+
+static FailureOr<Results> importQuantizeLinear(NodeContext &n) {
+  if (n.intAttr("precision", 0) != 0)
+    return n.error() << "the precision attribute is not supported", failure();
+  return Results{onnx_ir::QuantizeLinearOp::create(
+                     n.b, n.loc, n.resultType(), n.operand(0), n.operand(1),
+                     n.numOperands() > 2 ? n.operand(2) : Value(),
+                     n.si64(n.intAttr("axis", 1)), n.si64(n.intAttr("block_size", 0)),
+                     n.si64(n.intAttr("saturate", 1)))
+                     .getResult()};
+}
+
+static FailureOr<Results> importDequantizeLinear(NodeContext &n) {
+  return Results{onnx_ir::DequantizeLinearOp::create(
+                     n.b, n.loc, n.resultType(), n.operand(0), n.operand(1),
+                     n.numOperands() > 2 ? n.operand(2) : Value(),
+                     n.si64(n.intAttr("axis", 1)), n.si64(n.intAttr("block_size", 0)))
+                     .getResult()};
+}
+
+static FailureOr<Results> importDynamicQuantizeLinear(NodeContext &n) {
+  auto op = onnx_ir::DynamicQuantizeLinearOp::create(
+      n.b, n.loc, n.resultType(0), n.resultType(1), n.resultType(2), n.operand(0));
+  return Results{op.getY(), op.getYScale(), op.getYZeroPoint()};
+}
+
+static FailureOr<Results> importMatMulInteger(NodeContext &n) {
+  return Results{onnx_ir::MatMulIntegerOp::create(
+                     n.b, n.loc, n.resultType(), n.operand(0), n.operand(1),
+                     n.numOperands() > 2 ? n.operand(2) : Value(),
+                     n.numOperands() > 3 ? n.operand(3) : Value())
+                     .getResult()};
+}
+
+static FailureOr<Results> importQLinearMatMul(NodeContext &n) {
+  SmallVector<Value> in;
+  for (int i = 0; i < 8; ++i)
+    in.push_back(n.operand(i));
+  return Results{onnx_ir::QLinearMatMulOp::create(n.b, n.loc, n.resultType(), in[0],
+                                                  in[1], in[2], in[3], in[4], in[5],
+                                                  in[6], in[7])
+                     .getResult()};
+}
+
 
 /// The handler table: op type -> handlers by since-version (ascending).
 static const llvm::StringMap<SmallVector<HandlerEntry, 1>> &handlerTable() {
@@ -500,6 +585,17 @@ static const llvm::StringMap<SmallVector<HandlerEntry, 1>> &handlerTable() {
     onOp("Sqrt", 6, importUnary<onnx_ir::SqrtOp>);
     onOp("Tile", 6, importBinary<onnx_ir::TileOp>);
     onOp("TopK", 1, importTopK);
+    onOp("GatherND", 11, importGatherND);
+    onOp("Scatter", 9, importScatterElements);
+    onOp("ScatterElements", 11, importScatterElements);
+    onOp("ScatterND", 11, importScatterND);
+    onOp("NonZero", 9, importUnary<onnx_ir::NonZeroOp>);
+    onOp("Einsum", 12, importEinsum);
+    onOp("QuantizeLinear", 10, importQuantizeLinear);
+    onOp("DequantizeLinear", 10, importDequantizeLinear);
+    onOp("DynamicQuantizeLinear", 11, importDynamicQuantizeLinear);
+    onOp("MatMulInteger", 10, importMatMulInteger);
+    onOp("QLinearMatMul", 10, importQLinearMatMul);
     onOp("Where", 9, importWhere);
     return t;
   }();

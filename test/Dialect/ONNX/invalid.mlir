@@ -468,3 +468,115 @@ func.func @topk_axis(%x: tensor<2x4xf32>, %k: tensor<1xi64>) -> tensor<2x2xf32> 
   %0:2 = onnx.TopK %x, %k {axis = 5 : si64} : (tensor<2x4xf32>, tensor<1xi64>) -> (tensor<2x2xf32>, tensor<2x2xi64>)
   return %0#0 : tensor<2x2xf32>
 }
+
+// -----
+
+func.func @gathernd_batch_dims(%x: tensor<2x4xf32>, %i: tensor<2x1xi64>) -> tensor<2xf32> {
+  // expected-error @+1 {{'onnx.GatherND' op batch_dims 2 must be less than the ranks of data (2) and indices (2)}}
+  %0 = onnx.GatherND %x, %i {batch_dims = 2 : si64} : (tensor<2x4xf32>, tensor<2x1xi64>) -> tensor<2xf32>
+  return %0 : tensor<2xf32>
+}
+
+// -----
+
+func.func @gathernd_tuple(%x: tensor<2x4xf32>, %i: tensor<2x3xi64>) -> tensor<2xf32> {
+  // expected-error @+1 {{'onnx.GatherND' op index tuples of length 3 do not fit data of rank 2 after 0 batch dims}}
+  %0 = onnx.GatherND %x, %i : (tensor<2x4xf32>, tensor<2x3xi64>) -> tensor<2xf32>
+  return %0 : tensor<2xf32>
+}
+
+// -----
+
+func.func @scatter_reduction(%x: tensor<4xf32>, %i: tensor<2xi64>, %u: tensor<2xf32>) -> tensor<4xf32> {
+  // expected-error @+1 {{'onnx.ScatterElements' op unknown reduction 'sum'}}
+  %0 = onnx.ScatterElements %x, %i, %u {reduction = "sum"} : (tensor<4xf32>, tensor<2xi64>, tensor<2xf32>) -> tensor<4xf32>
+  return %0 : tensor<4xf32>
+}
+
+// -----
+
+func.func @scatter_shapes(%x: tensor<4xf32>, %i: tensor<2xi64>, %u: tensor<3xf32>) -> tensor<4xf32> {
+  // expected-error @+1 {{'onnx.ScatterElements' op expected data, indices and updates of one rank, and indices and updates of one shape}}
+  %0 = onnx.ScatterElements %x, %i, %u : (tensor<4xf32>, tensor<2xi64>, tensor<3xf32>) -> tensor<4xf32>
+  return %0 : tensor<4xf32>
+}
+
+// -----
+
+func.func @scatternd_updates_rank(%x: tensor<4x3xf32>, %i: tensor<2x1xi64>, %u: tensor<2xf32>) -> tensor<4x3xf32> {
+  // expected-error @+1 {{'onnx.ScatterND' op expected updates of rank 2 (got 1)}}
+  %0 = onnx.ScatterND %x, %i, %u : (tensor<4x3xf32>, tensor<2x1xi64>, tensor<2xf32>) -> tensor<4x3xf32>
+  return %0 : tensor<4x3xf32>
+}
+
+// -----
+
+func.func @einsum_terms(%a: tensor<2x3xf32>) -> tensor<2xf32> {
+  // expected-error @+1 {{'onnx.Einsum' op equation 'ij,jk->ik': the equation has 2 input terms for 1 inputs}}
+  %0 = onnx.Einsum %a {equation = "ij,jk->ik"} : (tensor<2x3xf32>) -> tensor<2xf32>
+  return %0 : tensor<2xf32>
+}
+
+// -----
+
+func.func @einsum_rank(%a: tensor<2x3xf32>) -> tensor<2xf32> {
+  // expected-error @+1 {{'onnx.Einsum' op equation 'ijk->i': term 'ijk' does not match input 0 of rank 2}}
+  %0 = onnx.Einsum %a {equation = "ijk->i"} : (tensor<2x3xf32>) -> tensor<2xf32>
+  return %0 : tensor<2xf32>
+}
+
+// -----
+
+func.func @einsum_output_letter(%a: tensor<2x3xf32>) -> tensor<2xf32> {
+  // expected-error @+1 {{'onnx.Einsum' op equation 'ij->z': output term 'z' uses a letter no input has}}
+  %0 = onnx.Einsum %a {equation = "ij->z"} : (tensor<2x3xf32>) -> tensor<2xf32>
+  return %0 : tensor<2xf32>
+}
+
+// -----
+
+func.func @quantize_zero_point_type(%x: tensor<4xf32>, %s: tensor<f32>, %z: tensor<i8>) -> tensor<4xui8> {
+  // expected-error @+1 {{'onnx.QuantizeLinear' op expected the result element type to match the zero point}}
+  %0 = onnx.QuantizeLinear %x, %s, %z : (tensor<4xf32>, tensor<f32>, tensor<i8>) -> tensor<4xui8>
+  return %0 : tensor<4xui8>
+}
+
+// -----
+
+func.func @dequantize_axis_scales(%x: tensor<4x8xi8>, %s: tensor<8xf32>) -> tensor<4x8xf32> {
+  // expected-error @+1 {{'onnx.DequantizeLinear' op expected 4 scales along axis 0 (got 8)}}
+  %0 = onnx.DequantizeLinear %x, %s {axis = 0 : si64} : (tensor<4x8xi8>, tensor<8xf32>) -> tensor<4x8xf32>
+  return %0 : tensor<4x8xf32>
+}
+
+// -----
+
+func.func @dequantize_blocked_scales(%x: tensor<4x8xi8>, %s: tensor<4x3xf32>) -> tensor<4x8xf32> {
+  // expected-error @+1 {{'onnx.DequantizeLinear' op blocked scale dimension 1 must be 2 (got 3)}}
+  %0 = onnx.DequantizeLinear %x, %s {block_size = 4 : si64} : (tensor<4x8xi8>, tensor<4x3xf32>) -> tensor<4x8xf32>
+  return %0 : tensor<4x8xf32>
+}
+
+// -----
+
+func.func @dequantize_result_type(%x: tensor<4xi8>, %s: tensor<f32>) -> tensor<4xf16> {
+  // expected-error @+1 {{'onnx.DequantizeLinear' op expected the result element type to match the scale}}
+  %0 = onnx.DequantizeLinear %x, %s : (tensor<4xi8>, tensor<f32>) -> tensor<4xf16>
+  return %0 : tensor<4xf16>
+}
+
+// -----
+
+func.func @matmulinteger_zero_point(%a: tensor<2x4xui8>, %b: tensor<4x3xi8>, %z: tensor<i8>) -> tensor<2x3xi32> {
+  // expected-error @+1 {{'onnx.MatMulInteger' op expected a_zero_point of A's element type}}
+  %0 = onnx.MatMulInteger %a, %b a_zero_point = %z : (tensor<2x4xui8>, tensor<4x3xi8>, tensor<i8>) -> tensor<2x3xi32>
+  return %0 : tensor<2x3xi32>
+}
+
+// -----
+
+func.func @matmulinteger_k(%a: tensor<2x4xui8>, %b: tensor<5x3xui8>) -> tensor<2x3xi32> {
+  // expected-error @+1 {{'onnx.MatMulInteger' op expected contracting dimensions to match (4 vs 5)}}
+  %0 = onnx.MatMulInteger %a, %b : (tensor<2x4xui8>, tensor<5x3xui8>) -> tensor<2x3xi32>
+  return %0 : tensor<2x3xi32>
+}

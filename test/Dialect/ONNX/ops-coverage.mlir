@@ -134,3 +134,35 @@ func.func @indexing(%x: tensor<5x4xf32>, %i: tensor<3xi64>, %e: tensor<2x4xi64>,
   %3:2 = onnx.TopK %x, %k {largest = 0 : si64} : (tensor<5x4xf32>, tensor<1xi64>) -> (tensor<5x2xf32>, tensor<5x2xi64>)
   return %0, %1, %2, %3#0, %3#1 : tensor<3x4xf32>, tensor<2x4xf32>, tensor<3x5xf32>, tensor<5x2xf32>, tensor<5x2xi64>
 }
+
+// CHECK-LABEL: func.func @scatter_gather_nd
+func.func @scatter_gather_nd(%x: tensor<8x4xf32>, %i: tensor<2x4xi64>, %u: tensor<2x4xf32>, %n: tensor<3x1xi64>, %v: tensor<3x4xf32>) -> (tensor<8x4xf32>, tensor<8x4xf32>, tensor<3x4xf32>, tensor<2x?xi64>) {
+  // CHECK: onnx.ScatterElements %{{.*}}, %{{.*}}, %{{.*}} {reduction = "add"}
+  %0 = onnx.ScatterElements %x, %i, %u {reduction = "add"} : (tensor<8x4xf32>, tensor<2x4xi64>, tensor<2x4xf32>) -> tensor<8x4xf32>
+  // CHECK: onnx.ScatterND %{{.*}}, %{{.*}}, %{{.*}} {reduction = "max"}
+  %1 = onnx.ScatterND %x, %n, %v {reduction = "max"} : (tensor<8x4xf32>, tensor<3x1xi64>, tensor<3x4xf32>) -> tensor<8x4xf32>
+  // CHECK: onnx.GatherND %{{.*}}, %{{.*}} :
+  %2 = onnx.GatherND %x, %n : (tensor<8x4xf32>, tensor<3x1xi64>) -> tensor<3x4xf32>
+  // CHECK: onnx.NonZero
+  %3 = onnx.NonZero %x : (tensor<8x4xf32>) -> tensor<2x?xi64>
+  return %0, %1, %2, %3 : tensor<8x4xf32>, tensor<8x4xf32>, tensor<3x4xf32>, tensor<2x?xi64>
+}
+
+// CHECK-LABEL: func.func @einsum_and_quantization
+func.func @einsum_and_quantization(%a: tensor<2x3x4xf32>, %b: tensor<2x4x5xf32>, %s: tensor<f32>, %zp: tensor<ui8>, %q: tensor<4x8xi8>, %cs: tensor<4xf32>, %bs: tensor<4x2xf32>) -> tensor<2x3x5xf32> {
+  // CHECK: onnx.Einsum %{{.*}}, %{{.*}} {equation = "bij,bjk->bik"}
+  %0 = onnx.Einsum %a, %b {equation = "bij,bjk->bik"} : (tensor<2x3x4xf32>, tensor<2x4x5xf32>) -> tensor<2x3x5xf32>
+  // CHECK: onnx.QuantizeLinear
+  %1 = onnx.QuantizeLinear %a, %s, %zp : (tensor<2x3x4xf32>, tensor<f32>, tensor<ui8>) -> tensor<2x3x4xui8>
+  // CHECK: onnx.DequantizeLinear %{{.*}}, %{{.*}} {axis = 0 : si64}
+  %2 = onnx.DequantizeLinear %q, %cs {axis = 0 : si64} : (tensor<4x8xi8>, tensor<4xf32>) -> tensor<4x8xf32>
+  // CHECK: onnx.DequantizeLinear %{{.*}}, %{{.*}} {block_size = 4 : si64}
+  %3 = onnx.DequantizeLinear %q, %bs {block_size = 4 : si64} : (tensor<4x8xi8>, tensor<4x2xf32>) -> tensor<4x8xf32>
+  // CHECK: onnx.DynamicQuantizeLinear
+  %4:3 = onnx.DynamicQuantizeLinear %2 : (tensor<4x8xf32>) -> (tensor<4x8xui8>, tensor<f32>, tensor<ui8>)
+  // CHECK: onnx.MatMulInteger %{{.*}}, %{{.*}} a_zero_point = %{{.*}} :
+  %5 = onnx.MatMulInteger %1, %4#0 a_zero_point = %4#2 : (tensor<2x3x4xui8>, tensor<4x8xui8>, tensor<ui8>) -> tensor<2x3x8xi32>
+  // CHECK: onnx.QLinearMatMul
+  %6 = onnx.QLinearMatMul %1, %s, %zp, %4#0, %s, %zp, %s, %zp : (tensor<2x3x4xui8>, tensor<f32>, tensor<ui8>, tensor<4x8xui8>, tensor<f32>, tensor<ui8>, tensor<f32>, tensor<ui8>) -> tensor<2x3x8xui8>
+  return %0 : tensor<2x3x5xf32>
+}

@@ -10,6 +10,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "sparsa/Dialect/ONNX/IR/ONNXOps.h"
+#include "llvm/ADT/StringExtras.h"
 
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/Matchers.h"
@@ -208,25 +209,30 @@ OpFoldResult IdentityOp::fold(FoldAdaptor) {
 // MatMulOp / GemmOp
 //===----------------------------------------------------------------------===//
 
-LogicalResult MatMulOp::verify() {
-  Type lhsElt = getElementTypeOrSelf(getA()), rhsElt = getElementTypeOrSelf(getB());
-  if (lhsElt != rhsElt)
-    return emitOpError("expected operand element types to match (")
-           << lhsElt << " vs " << rhsElt << ")";
-  auto lhs = dyn_cast<RankedTensorType>(getA().getType());
-  auto rhs = dyn_cast<RankedTensorType>(getB().getType());
+/// numpy matmul operand shapes: rank >= 1, matching contracting dims.
+static LogicalResult verifyMatMulShapes(Operation *op, Value a, Value b) {
+  auto lhs = dyn_cast<RankedTensorType>(a.getType());
+  auto rhs = dyn_cast<RankedTensorType>(b.getType());
   if (!lhs || !rhs)
     return success();
   if (lhs.getRank() == 0 || rhs.getRank() == 0)
-    return emitOpError("expected operands of rank >= 1 (got ")
+    return op->emitOpError("expected operands of rank >= 1 (got ")
            << lhs.getRank() << " and " << rhs.getRank() << ")";
   int64_t kl = lhs.getShape().back();
   int64_t kr = rhs.getRank() == 1 ? rhs.getDimSize(0)
                                   : rhs.getDimSize(rhs.getRank() - 2);
   if (!compatibleDims(kl, kr))
-    return emitOpError("expected contracting dimensions to match (")
+    return op->emitOpError("expected contracting dimensions to match (")
            << kl << " vs " << kr << ")";
   return success();
+}
+
+LogicalResult MatMulOp::verify() {
+  Type lhsElt = getElementTypeOrSelf(getA()), rhsElt = getElementTypeOrSelf(getB());
+  if (lhsElt != rhsElt)
+    return emitOpError("expected operand element types to match (")
+           << lhsElt << " vs " << rhsElt << ")";
+  return verifyMatMulShapes(*this, getA(), getB());
 }
 
 LogicalResult GemmOp::verify() {
@@ -653,6 +659,299 @@ LogicalResult GatherElementsOp::verify() {
 }
 
 LogicalResult TopKOp::verify() { return verifyAxis(*this, getX(), getAxis()); }
+
+//===----------------------------------------------------------------------===//
+// GatherND / Scatter / Einsum
+//===----------------------------------------------------------------------===//
+
+LogicalResult GatherNDOp::verify() {
+  auto d = dyn_cast<RankedTensorType>(getData().getType());
+  auto i = dyn_cast<RankedTensorType>(getIndices().getType());
+  if (!d || !i)
+    return success();
+  int64_t b = getBatchDims();
+  if (i.getRank() < 1)
+    return emitOpError("expected indices of rank >= 1");
+  if (b < 0 || b >= std::min(d.getRank(), i.getRank()))
+    return emitOpError("batch_dims ") << b << " must be less than the ranks of data ("
+                                      << d.getRank() << ") and indices (" << i.getRank()
+                                      << ")";
+  int64_t k = i.getDimSize(i.getRank() - 1);
+  if (!ShapedType::isDynamic(k) && (k < 1 || b + k > d.getRank()))
+    return emitOpError("index tuples of length ")
+           << k << " do not fit data of rank " << d.getRank() << " after " << b
+           << " batch dims";
+  if (ShapedType::isDynamic(k))
+    return emitOpError("the last dimension of indices must be static");
+  return success();
+}
+
+bool sparsa::onnx::isScatterReduction(StringRef r) {
+  return r == "none" || r == "add" || r == "mul" || r == "max" || r == "min";
+}
+
+LogicalResult ScatterElementsOp::verify() {
+  if (!isScatterReduction(getReduction()))
+    return emitOpError("unknown reduction '") << getReduction() << "'";
+  if (getType() != getData().getType())
+    return emitOpError("expected result type to match data");
+  if (getElementTypeOrSelf(getUpdates()) != getElementTypeOrSelf(getData()))
+    return emitOpError("expected updates of the data's element type");
+  auto d = dyn_cast<RankedTensorType>(getData().getType());
+  auto i = dyn_cast<RankedTensorType>(getIndices().getType());
+  auto u = dyn_cast<RankedTensorType>(getUpdates().getType());
+  if (d && i && u && (d.getRank() != i.getRank() || i.getShape() != u.getShape()))
+    return emitOpError("expected data, indices and updates of one rank, and "
+                       "indices and updates of one shape");
+  return verifyAxis(*this, getData(), getAxis());
+}
+
+LogicalResult ScatterNDOp::verify() {
+  if (!isScatterReduction(getReduction()))
+    return emitOpError("unknown reduction '") << getReduction() << "'";
+  if (getType() != getData().getType())
+    return emitOpError("expected result type to match data");
+  if (getElementTypeOrSelf(getUpdates()) != getElementTypeOrSelf(getData()))
+    return emitOpError("expected updates of the data's element type");
+  auto d = dyn_cast<RankedTensorType>(getData().getType());
+  auto i = dyn_cast<RankedTensorType>(getIndices().getType());
+  auto u = dyn_cast<RankedTensorType>(getUpdates().getType());
+  if (!d || !i || !u)
+    return success();
+  if (i.getRank() < 1 || i.isDynamicDim(i.getRank() - 1))
+    return emitOpError("expected indices of rank >= 1 with a static last dimension");
+  int64_t k = i.getDimSize(i.getRank() - 1);
+  if (k > d.getRank())
+    return emitOpError("index tuples of length ") << k << " exceed the data rank "
+                                                  << d.getRank();
+  if (u.getRank() != i.getRank() - 1 + d.getRank() - k)
+    return emitOpError("expected updates of rank ")
+           << i.getRank() - 1 + d.getRank() - k << " (got " << u.getRank() << ")";
+  return success();
+}
+
+FailureOr<EinsumSpec> sparsa::onnx::parseEinsum(StringRef equation,
+                                                ArrayRef<int64_t> ranks,
+                                                std::string &error) {
+  std::string eq;
+  for (char c : equation)
+    if (c != ' ')
+      eq.push_back(c);
+  StringRef lhs = eq, rhs;
+  bool explicitOut = false;
+  if (size_t arrow = lhs.find("->"); arrow != StringRef::npos) {
+    rhs = lhs.substr(arrow + 2);
+    lhs = lhs.substr(0, arrow);
+    explicitOut = true;
+  }
+  SmallVector<StringRef> terms;
+  lhs.split(terms, ',');
+  if (terms.size() != ranks.size()) {
+    error = "the equation has " + std::to_string(terms.size()) + " input terms for " +
+            std::to_string(ranks.size()) + " inputs";
+    return failure();
+  }
+  // Count the letters of each term and size the ellipsis.
+  auto letters = [](StringRef t) {
+    int64_t n = 0;
+    for (char c : t)
+      n += llvm::isAlpha(c);
+    return n;
+  };
+  auto valid = [](StringRef t) {
+    StringRef rest = t;
+    size_t e = rest.find("...");
+    if (e != StringRef::npos && rest.substr(e + 3).contains("..."))
+      return false;
+    for (size_t i = 0; i < t.size(); ++i) {
+      if (llvm::isAlpha(t[i]))
+        continue;
+      if (t.substr(i).starts_with("...")) {
+        i += 2;
+        continue;
+      }
+      return false;
+    }
+    return true;
+  };
+  EinsumSpec spec;
+  SmallVector<int64_t> ellRank(terms.size(), 0);
+  for (auto [i, t] : llvm::enumerate(terms)) {
+    if (!valid(t)) {
+      error = "invalid term '" + t.str() + "'";
+      return failure();
+    }
+    int64_t n = letters(t);
+    bool ell = t.contains("...");
+    if ((!ell && n != ranks[i]) || (ell && n > ranks[i])) {
+      error = "term '" + t.str() + "' does not match input " + std::to_string(i) +
+              " of rank " + std::to_string(ranks[i]);
+      return failure();
+    }
+    ellRank[i] = ell ? ranks[i] - n : 0;
+    spec.numEllipsisIds = std::max(spec.numEllipsisIds, ellRank[i]);
+  }
+  int64_t numEll = spec.numEllipsisIds;
+  llvm::DenseMap<char, int64_t> ids;
+  llvm::DenseMap<char, int64_t> count;
+  spec.numIds = numEll;
+  auto termIds = [&](StringRef t, int64_t ellN, SmallVector<int64_t> &out,
+                     bool isOutput) -> bool {
+    for (size_t i = 0; i < t.size(); ++i) {
+      if (t[i] == '.') {
+        for (int64_t e = numEll - ellN; e < numEll; ++e)
+          out.push_back(e);
+        i += 2;
+        continue;
+      }
+      auto it = ids.find(t[i]);
+      if (it == ids.end()) {
+        if (isOutput)
+          return false;
+        it = ids.insert({t[i], spec.numIds++}).first;
+      }
+      if (!isOutput)
+        ++count[t[i]];
+      out.push_back(it->second);
+    }
+    return true;
+  };
+  for (auto [i, t] : llvm::enumerate(terms)) {
+    spec.inputs.emplace_back();
+    termIds(t, ellRank[i], spec.inputs.back(), false);
+  }
+  if (explicitOut) {
+    if (!valid(rhs)) {
+      error = "invalid output term '" + rhs.str() + "'";
+      return failure();
+    }
+    if (!termIds(rhs, numEll, spec.output, true)) {
+      error = "output term '" + rhs.str() + "' uses a letter no input has";
+      return failure();
+    }
+    llvm::SmallDenseSet<int64_t> seen;
+    for (int64_t id : spec.output)
+      if (!seen.insert(id).second) {
+        error = "output term '" + rhs.str() + "' repeats a letter";
+        return failure();
+      }
+  } else {
+    for (int64_t e = 0; e < numEll; ++e)
+      spec.output.push_back(e);
+    SmallVector<char> once;
+    for (auto [c, n] : count)
+      if (n == 1)
+        once.push_back(c);
+    llvm::sort(once);
+    for (char c : once)
+      spec.output.push_back(ids[c]);
+  }
+  return spec;
+}
+
+LogicalResult EinsumOp::verify() {
+  SmallVector<int64_t> ranks;
+  for (Value v : getInputs()) {
+    auto t = dyn_cast<RankedTensorType>(v.getType());
+    if (!t)
+      return success();
+    ranks.push_back(t.getRank());
+  }
+  if (ranks.empty())
+    return emitOpError("expected at least one input");
+  std::string error;
+  auto spec = parseEinsum(getEquation(), ranks, error);
+  if (failed(spec))
+    return emitOpError("equation '") << getEquation() << "': " << error;
+  auto r = dyn_cast<RankedTensorType>(getType());
+  if (r && r.getRank() != static_cast<int64_t>(spec->output.size()))
+    return emitOpError("expected a result of rank ") << spec->output.size();
+  SmallVector<Value> all(getInputs());
+  all.push_back(getOutput());
+  return verifySameElementType(*this, all, "input and result");
+}
+
+//===----------------------------------------------------------------------===//
+// Quantization
+//===----------------------------------------------------------------------===//
+
+/// Scale / zero point shapes: scalar, 1-D along |axis|, or blocked.
+static LogicalResult verifyQuantParams(Operation *op, Value x, Value scale, Value zp,
+                                       int64_t axis, int64_t blockSize) {
+  if (zp && scale.getType() != zp.getType() &&
+      cast<ShapedType>(scale.getType()).getShape() != cast<ShapedType>(zp.getType()).getShape())
+    return op->emitOpError("expected the scale and zero point of one shape");
+  auto xT = dyn_cast<RankedTensorType>(x.getType());
+  auto sT = dyn_cast<RankedTensorType>(scale.getType());
+  if (!xT || !sT)
+    return success();
+  if (blockSize < 0)
+    return op->emitOpError("block_size must be >= 0 (got ") << blockSize << ")";
+  bool scalar = sT.getRank() == 0 || (sT.getRank() == 1 && sT.getDimSize(0) == 1);
+  if (scalar && blockSize == 0)
+    return success();
+  if (failed(verifyAxis(op, x, axis)))
+    return failure();
+  int64_t a = *normalizeAxis(axis, xT.getRank());
+  if (blockSize == 0) {
+    if (sT.getRank() != 1)
+      return op->emitOpError("expected a scalar or 1-D scale without block_size (got rank ")
+             << sT.getRank() << ")";
+    if (!sT.isDynamicDim(0) && !xT.isDynamicDim(a) && sT.getDimSize(0) != xT.getDimSize(a))
+      return op->emitOpError("expected ")
+             << xT.getDimSize(a) << " scales along axis " << a << " (got "
+             << sT.getDimSize(0) << ")";
+    return success();
+  }
+  if (sT.getRank() != xT.getRank())
+    return op->emitOpError("blocked scales must have the input's rank ")
+           << xT.getRank() << " (got " << sT.getRank() << ")";
+  for (int64_t d = 0; d < xT.getRank(); ++d) {
+    if (xT.isDynamicDim(d) || sT.isDynamicDim(d))
+      continue;
+    int64_t want = d == a ? llvm::divideCeil(xT.getDimSize(d), blockSize) : xT.getDimSize(d);
+    if (sT.getDimSize(d) != want)
+      return op->emitOpError("blocked scale dimension ")
+             << d << " must be " << want << " (got " << sT.getDimSize(d) << ")";
+  }
+  return success();
+}
+
+LogicalResult QuantizeLinearOp::verify() {
+  if (getYZeroPoint() &&
+      getElementTypeOrSelf(getYZeroPoint()) != getElementTypeOrSelf(getY()))
+    return emitOpError("expected the result element type to match the zero point");
+  return verifyQuantParams(*this, getX(), getYScale(), getYZeroPoint(), getAxis(),
+                           getBlockSize());
+}
+
+LogicalResult DequantizeLinearOp::verify() {
+  if (getXZeroPoint() &&
+      getElementTypeOrSelf(getXZeroPoint()) != getElementTypeOrSelf(getX()))
+    return emitOpError("expected the zero point element type to match the input");
+  if (getElementTypeOrSelf(getY()) != getElementTypeOrSelf(getXScale()))
+    return emitOpError("expected the result element type to match the scale");
+  return verifyQuantParams(*this, getX(), getXScale(), getXZeroPoint(), getAxis(),
+                           getBlockSize());
+}
+
+LogicalResult MatMulIntegerOp::verify() {
+  if (getAZeroPoint() &&
+      getElementTypeOrSelf(getAZeroPoint()) != getElementTypeOrSelf(getA()))
+    return emitOpError("expected a_zero_point of A's element type");
+  if (getBZeroPoint() &&
+      getElementTypeOrSelf(getBZeroPoint()) != getElementTypeOrSelf(getB()))
+    return emitOpError("expected b_zero_point of B's element type");
+  return verifyMatMulShapes(*this, getA(), getB());
+}
+
+LogicalResult QLinearMatMulOp::verify() {
+  if (getElementTypeOrSelf(getAZeroPoint()) != getElementTypeOrSelf(getA()) ||
+      getElementTypeOrSelf(getBZeroPoint()) != getElementTypeOrSelf(getB()) ||
+      getElementTypeOrSelf(getYZeroPoint()) != getElementTypeOrSelf(getY()))
+    return emitOpError("expected each zero point of its tensor's element type");
+  return verifyMatMulShapes(*this, getA(), getB());
+}
 
 #define GET_OP_CLASSES
 #include "sparsa/Dialect/ONNX/IR/ONNXOps.cpp.inc"

@@ -48,6 +48,26 @@ getConstantBytes(mlir::ElementsAttr attr, llvm::SmallVectorImpl<char> &storage);
 mlir::FailureOr<llvm::SmallVector<int64_t>>
 broadcastShapes(llvm::ArrayRef<int64_t> lhs, llvm::ArrayRef<int64_t> rhs);
 
+/// A parsed Einsum equation: every dimension (the broadcast dimensions of
+/// `...` first, then each letter) gets an id; each input and the output list
+/// the ids of their dimensions in order.
+struct EinsumSpec {
+  int64_t numIds = 0;
+  /// Ids of the `...` dimensions, in order (right-aligned across inputs).
+  int64_t numEllipsisIds = 0;
+  llvm::SmallVector<llvm::SmallVector<int64_t>> inputs;
+  llvm::SmallVector<int64_t> output;
+};
+
+/// Parses |equation| for inputs of the given ranks; on failure |error| says
+/// what is wrong.
+mlir::FailureOr<EinsumSpec> parseEinsum(llvm::StringRef equation,
+                                        llvm::ArrayRef<int64_t> ranks,
+                                        std::string &error);
+
+/// Whether |r| is a reduction mode of ScatterElements / ScatterND.
+bool isScatterReduction(llvm::StringRef r);
+
 } // namespace sparsa::onnx
 
 #endif // SPARSA_DIALECT_ONNX_IR_ONNXOPS_H

@@ -785,4 +785,206 @@ def ONNX_TopKOp : ONNX_Op<"TopK", [Pure]> {
   let hasVerifier = 1;
 }
 
+def ONNX_GatherNDOp : ONNX_Op<"GatherND", [Pure]> {
+  let summary = "ONNX GatherND (opset 13): gather slices by index tuples";
+  let description = [{
+    The last dimension of `indices` (size k) holds index tuples into the
+    dimensions `batch_dims ..< batch_dims + k` of `data`. Output shape:
+    `indices.shape[:-1] + data.shape[batch_dims + k:]`.
+
+    ```mlir
+    %y = onnx.GatherND %x, %i : (tensor<2x2xf32>, tensor<2x2xi64>) -> tensor<2xf32>
+    ```
+  }];
+  let arguments = (ins ONNX_AnyTensor:$data, ONNX_I64Tensor:$indices,
+                   DefaultValuedAttr<SI64Attr, "0">:$batch_dims);
+  let results = (outs ONNX_AnyTensor:$output);
+  let assemblyFormat = "operands attr-dict `:` functional-type(operands, results)";
+  let hasVerifier = 1;
+}
+
+def ONNX_ScatterElementsOp : ONNX_Op<"ScatterElements", [Pure]> {
+  let summary = "ONNX ScatterElements (opset 18): element-wise scatter along `axis`";
+  let description = [{
+    A copy of `data` where, for every element of `updates`, the position
+    with `axis` replaced by the matching element of `indices` receives the
+    update, combined by `reduction` (`none`, `add`, `mul`, `max`, `min`).
+    Updates apply in row-major order, so duplicates with `none` keep the
+    last one. MoE exporters use `add` to combine expert outputs (form A).
+
+    ```mlir
+    %y = onnx.ScatterElements %x, %i, %u {axis = 0 : si64, reduction = "add"} : (tensor<8x4xf32>, tensor<2x4xi64>, tensor<2x4xf32>) -> tensor<8x4xf32>
+    ```
+  }];
+  let arguments = (ins ONNX_AnyTensor:$data, TensorOf<[I32, I64]>:$indices,
+                   ONNX_AnyTensor:$updates, DefaultValuedAttr<SI64Attr, "0">:$axis,
+                   DefaultValuedStrAttr<StrAttr, "none">:$reduction);
+  let results = (outs ONNX_AnyTensor:$output);
+  let assemblyFormat = "operands attr-dict `:` functional-type(operands, results)";
+  let hasVerifier = 1;
+}
+
+def ONNX_ScatterNDOp : ONNX_Op<"ScatterND", [Pure]> {
+  let summary = "ONNX ScatterND (opset 18): scatter slices by index tuples";
+  let description = [{
+    `indices` has shape `[..., k]`; each tuple addresses a slice
+    `data[tuple]` of shape `data.shape[k:]` that receives the matching slice
+    of `updates` (shape `indices.shape[:-1] + data.shape[k:]`), combined by
+    `reduction` (`none`, `add`, `mul`, `max`, `min`).
+
+    ```mlir
+    %y = onnx.ScatterND %x, %i, %u : (tensor<8xf32>, tensor<2x1xi64>, tensor<2xf32>) -> tensor<8xf32>
+    ```
+  }];
+  let arguments = (ins ONNX_AnyTensor:$data, ONNX_I64Tensor:$indices,
+                   ONNX_AnyTensor:$updates,
+                   DefaultValuedStrAttr<StrAttr, "none">:$reduction);
+  let results = (outs ONNX_AnyTensor:$output);
+  let assemblyFormat = "operands attr-dict `:` functional-type(operands, results)";
+  let hasVerifier = 1;
+}
+
+def ONNX_NonZeroOp : ONNX_Op<"NonZero", [Pure]> {
+  let summary = "ONNX NonZero (opset 13): coordinates of the non-zero elements";
+  let description = [{
+    Output `[rank, count]` (int64), in row-major order; `count` is known
+    only at run time.
+
+    ```mlir
+    %y = onnx.NonZero %x : (tensor<2x3xf32>) -> tensor<2x?xi64>
+    ```
+  }];
+  let arguments = (ins ONNX_AnyTensor:$X);
+  let results = (outs ONNX_I64Tensor:$Y);
+  let assemblyFormat = "operands attr-dict `:` functional-type(operands, results)";
+}
+
+def ONNX_EinsumOp : ONNX_Op<"Einsum", [Pure]> {
+  let summary = "ONNX Einsum (opset 12): Einstein summation";
+  let description = [{
+    `equation` names each input's dimensions with letters (`...` for
+    broadcast dimensions); the output keeps the letters after `->` (or,
+    without `->`, the letters that appear once, in alphabetical order); all
+    other letters are summed over. A letter repeated within one input takes
+    the diagonal.
+
+    ```mlir
+    %y = onnx.Einsum %a, %b {equation = "bij,bjk->bik"} : (tensor<2x3x4xf32>, tensor<2x4x5xf32>) -> tensor<2x3x5xf32>
+    ```
+  }];
+  let arguments = (ins Variadic<ONNX_NumericTensor>:$Inputs, StrAttr:$equation);
+  let results = (outs ONNX_NumericTensor:$Output);
+  let assemblyFormat = "operands attr-dict `:` functional-type(operands, results)";
+  let hasVerifier = 1;
+}
+
+//===----------------------------------------------------------------------===//
+// Quantization
+//===----------------------------------------------------------------------===//
+
+def ONNX_QuantizedTensor : TensorOf<[I8, UI8, I16, UI16, I32]>;
+
+def ONNX_QuantizeLinearOp : ONNX_Op<"QuantizeLinear", [Pure]> {
+  let summary = "ONNX QuantizeLinear (opset 21)";
+  let description = [{
+    `y = saturate(round_half_even(x / y_scale) + y_zero_point)`. The scale
+    (and zero point) is a scalar (per tensor), a 1-D tensor along `axis`
+    (per axis), or, with `block_size` > 0, a tensor of `x`'s rank whose
+    `axis` dimension is `ceil(x.shape[axis] / block_size)` (blocked). The
+    result type is the zero point's (uint8 without one).
+
+    ```mlir
+    %q = onnx.QuantizeLinear %x, %s, %zp : (tensor<4x8xf32>, tensor<f32>, tensor<ui8>) -> tensor<4x8xui8>
+    ```
+  }];
+  let arguments = (ins ONNX_NumericTensor:$x, ONNX_FloatTensor:$y_scale,
+                   Optional<ONNX_QuantizedTensor>:$y_zero_point,
+                   DefaultValuedAttr<SI64Attr, "1">:$axis,
+                   DefaultValuedAttr<SI64Attr, "0">:$block_size,
+                   DefaultValuedAttr<SI64Attr, "1">:$saturate);
+  let results = (outs ONNX_QuantizedTensor:$y);
+  let assemblyFormat = "operands attr-dict `:` functional-type(operands, results)";
+  let hasVerifier = 1;
+}
+
+def ONNX_DequantizeLinearOp : ONNX_Op<"DequantizeLinear", [Pure]> {
+  let summary = "ONNX DequantizeLinear (opset 21)";
+  let description = [{
+    `y = (x - x_zero_point) * x_scale`, with per-tensor, per-axis or blocked
+    scales and zero points as for QuantizeLinear; the result has the scale's
+    element type.
+
+    ```mlir
+    %w = onnx.DequantizeLinear %q, %s {axis = 0 : si64} : (tensor<64x32xi8>, tensor<64xf32>) -> tensor<64x32xf32>
+    ```
+  }];
+  let arguments = (ins ONNX_QuantizedTensor:$x, ONNX_FloatTensor:$x_scale,
+                   Optional<ONNX_QuantizedTensor>:$x_zero_point,
+                   DefaultValuedAttr<SI64Attr, "1">:$axis,
+                   DefaultValuedAttr<SI64Attr, "0">:$block_size);
+  let results = (outs ONNX_FloatTensor:$y);
+  let assemblyFormat = "operands attr-dict `:` functional-type(operands, results)";
+  let hasVerifier = 1;
+}
+
+def ONNX_DynamicQuantizeLinearOp : ONNX_Op<"DynamicQuantizeLinear", [Pure]> {
+  let summary = "ONNX DynamicQuantizeLinear (opset 11): float to uint8 with computed scale";
+  let description = [{
+    `scale = (max(0, max(x)) - min(0, min(x))) / 255`,
+    `zero_point = saturate(round(-min(0, min(x)) / scale))`,
+    `y = saturate(round(x / scale) + zero_point)`.
+
+    ```mlir
+    %y, %s, %zp = onnx.DynamicQuantizeLinear %x : (tensor<4x8xf32>) -> (tensor<4x8xui8>, tensor<f32>, tensor<ui8>)
+    ```
+  }];
+  let arguments = (ins TensorOf<[F32]>:$x);
+  let results = (outs TensorOf<[UI8]>:$y, TensorOf<[F32]>:$y_scale,
+                 TensorOf<[UI8]>:$y_zero_point);
+  let assemblyFormat = "operands attr-dict `:` functional-type(operands, results)";
+}
+
+def ONNX_MatMulIntegerOp
+    : ONNX_Op<"MatMulInteger", [Pure, AttrSizedOperandSegments]> {
+  let summary = "ONNX MatMulInteger (opset 10): 8-bit matmul with int32 result";
+  let description = [{
+    `(A - a_zero_point) @ (B - b_zero_point)` with numpy matmul semantics,
+    accumulated in int32. `a_zero_point` is a scalar or per row of A,
+    `b_zero_point` a scalar or per column of B.
+
+    ```mlir
+    %y = onnx.MatMulInteger %a, %b : (tensor<4x8xui8>, tensor<8x3xi8>) -> tensor<4x3xi32>
+    ```
+  }];
+  let arguments = (ins TensorOf<[I8, UI8]>:$A, TensorOf<[I8, UI8]>:$B,
+                   Optional<TensorOf<[I8, UI8]>>:$a_zero_point,
+                   Optional<TensorOf<[I8, UI8]>>:$b_zero_point);
+  let results = (outs TensorOf<[I32]>:$Y);
+  let assemblyFormat = [{
+    $A `,` $B (`a_zero_point` `=` $a_zero_point^)? (`b_zero_point` `=` $b_zero_point^)?
+    attr-dict `:` functional-type(operands, results)
+  }];
+  let hasVerifier = 1;
+}
+
+def ONNX_QLinearMatMulOp : ONNX_Op<"QLinearMatMul", [Pure]> {
+  let summary = "ONNX QLinearMatMul (opset 21): quantized matmul, quantized result";
+  let description = [{
+    `y = quantize((a - a_zp) * a_scale @ (b - b_zp) * b_scale, y_scale, y_zp)`:
+    the products accumulate exactly in int32 and are rescaled once. Scales
+    and zero points are scalars, or per row of `a` / per column of `b`.
+
+    ```mlir
+    %y = onnx.QLinearMatMul %a, %as, %azp, %b, %bs, %bzp, %ys, %yzp : (tensor<2x4xui8>, tensor<f32>, tensor<ui8>, tensor<4x3xui8>, tensor<f32>, tensor<ui8>, tensor<f32>, tensor<ui8>) -> tensor<2x3xui8>
+    ```
+  }];
+  let arguments = (ins TensorOf<[I8, UI8]>:$a, ONNX_FloatTensor:$a_scale,
+                   TensorOf<[I8, UI8]>:$a_zero_point, TensorOf<[I8, UI8]>:$b,
+                   ONNX_FloatTensor:$b_scale, TensorOf<[I8, UI8]>:$b_zero_point,
+                   ONNX_FloatTensor:$y_scale, TensorOf<[I8, UI8]>:$y_zero_point);
+  let results = (outs TensorOf<[I8, UI8]>:$y);
+  let assemblyFormat = "operands attr-dict `:` functional-type(operands, results)";
+  let hasVerifier = 1;
+}
+
 #endif // SPARSA_DIALECT_ONNX_IR_ONNXOPS_TD

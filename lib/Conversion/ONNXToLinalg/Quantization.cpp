@@ -1,0 +1,309 @@
+//===- Quantization.cpp - onnx quantize / dequantize / int matmul -*- C++ -*-===//
+//
+// SPDX-License-Identifier: Apache-2.0
+//
+//===----------------------------------------------------------------------===//
+//
+// Reference lowerings of ONNX's linear quantization ops: QuantizeLinear and
+// DequantizeLinear (per tensor, per axis, blocked), DynamicQuantizeLinear,
+// MatMulInteger and QLinearMatMul. Each is one or two linalg.generics that
+// follow ONNX's reference arithmetic exactly (round half to even, integer
+// accumulation in int32, saturation to the quantized range). The fused
+// kernels that keep weights packed come with the quantization fusion pass;
+// these define the semantics it must match.
+//
+//===----------------------------------------------------------------------===//
+
+#include "Common.h"
+
+#include "mlir/IR/TypeUtilities.h"
+
+using namespace mlir;
+using namespace sparsa::lowering;
+namespace onnx = sparsa::onnx;
+
+namespace {
+/// How a scale or zero point addresses the quantized tensor.
+struct QuantParam {
+  Value value;           ///< The scale / zero point tensor (null: none).
+  bool isUnsigned = false;
+  int64_t axis = -1;     ///< Per-axis / blocked axis; -1 per tensor.
+  int64_t blockSize = 0; ///< > 0: blocked along |axis|.
+
+  /// The parameter for the element at the current linalg indices.
+  Value read(OpBuilder &b, Location l) const {
+    auto t = cast<RankedTensorType>(value.getType());
+    SmallVector<Value> idx;
+    if (axis < 0) {
+      idx.assign(t.getRank(), indexCst(b, l, 0));
+    } else if (blockSize == 0) {
+      idx.push_back(linalg::IndexOp::create(b, l, axis));
+    } else {
+      for (int64_t d = 0; d < t.getRank(); ++d) {
+        Value i = linalg::IndexOp::create(b, l, d);
+        if (d == axis)
+          i = arith::DivUIOp::create(b, l, i, indexCst(b, l, blockSize));
+        idx.push_back(i);
+      }
+    }
+    return tensor::ExtractOp::create(b, l, value, idx);
+  }
+};
+} // namespace
+
+/// Classifies |param| for an input of rank |rank| (ONNX: a scalar or
+/// one-element tensor is per tensor, a 1-D tensor per axis, else blocked).
+static QuantParam quantParam(Value param, bool isUnsigned, int64_t axis,
+                             int64_t blockSize, int64_t rank) {
+  QuantParam p{param, isUnsigned, -1, 0};
+  if (!param)
+    return p;
+  auto t = cast<RankedTensorType>(param.getType());
+  bool scalar = t.getRank() == 0 || (t.hasStaticShape() && t.getNumElements() == 1 &&
+                                     blockSize == 0);
+  if (scalar)
+    return p;
+  p.axis = normalizeAxis(axis, rank);
+  p.blockSize = blockSize;
+  return p;
+}
+
+/// Integer (signless, |isUnsigned| for its interpretation) or float -> |to|.
+static Value toFloat(OpBuilder &b, Location l, Value v, Type to, bool isUnsigned) {
+  Type from = v.getType();
+  if (from == to)
+    return v;
+  if (auto ft = dyn_cast<FloatType>(from))
+    return ft.getWidth() < cast<FloatType>(to).getWidth()
+               ? arith::ExtFOp::create(b, l, to, v).getResult()
+               : arith::TruncFOp::create(b, l, to, v).getResult();
+  if (isUnsigned)
+    return arith::UIToFPOp::create(b, l, to, v);
+  return arith::SIToFPOp::create(b, l, to, v);
+}
+
+static Value toI32(OpBuilder &b, Location l, Value v, bool isUnsigned) {
+  Type i32 = b.getI32Type();
+  unsigned w = v.getType().getIntOrFloatBitWidth();
+  if (w == 32)
+    return v;
+  if (w > 32)
+    return arith::TruncIOp::create(b, l, i32, v);
+  if (isUnsigned)
+    return arith::ExtUIOp::create(b, l, i32, v);
+  return arith::ExtSIOp::create(b, l, i32, v);
+}
+
+/// Rounds |v| half to even and adds |zp| (float; before rounding when
+/// |zpFirst|, as QLinearMatMul's reference does), saturates to the range of
+/// |intType| and converts.
+static Value saturateToInt(OpBuilder &b, Location l, Value v, Value zp, Type intType,
+                           bool isUnsigned, bool zpFirst = false) {
+  Type ft = v.getType();
+  if (zp && zpFirst)
+    v = arith::AddFOp::create(b, l, v, zp);
+  v = math::RoundEvenOp::create(b, l, v);
+  if (zp && !zpFirst)
+    v = arith::AddFOp::create(b, l, v, zp);
+  unsigned w = intType.getIntOrFloatBitWidth();
+  double lo = isUnsigned ? 0.0 : -std::ldexp(1.0, w - 1);
+  double hi = isUnsigned ? std::ldexp(1.0, w) - 1 : std::ldexp(1.0, w - 1) - 1;
+  v = arith::MaxNumFOp::create(b, l, v, floatCst(b, l, ft, lo));
+  v = arith::MinNumFOp::create(b, l, v, floatCst(b, l, ft, hi));
+  if (isUnsigned)
+    return arith::FPToUIOp::create(b, l, intType, v);
+  return arith::FPToSIOp::create(b, l, intType, v);
+}
+
+static Value emptyLike(OpBuilder &b, Location loc, Value v, RankedTensorType type) {
+  return createEmpty(b, loc, type, [&](int64_t i) { return dimOf(b, loc, v, i); });
+}
+
+/// One parallel generic over |x|'s shape producing |resultType|.
+static Value mapOver(OpBuilder &b, Location loc, Value x, RankedTensorType resultType,
+                     llvm::function_ref<Value(OpBuilder &, Location, Value)> body) {
+  int64_t rank = resultType.getRank();
+  SmallVector<AffineMap> maps(2, b.getMultiDimIdentityMap(rank));
+  SmallVector<utils::IteratorType> iters(rank, utils::IteratorType::parallel);
+  return linalg::GenericOp::create(
+             b, loc, resultType, x, emptyLike(b, loc, x, resultType), maps, iters,
+             [&](OpBuilder &nb, Location l, ValueRange a) {
+               linalg::YieldOp::create(nb, l, body(nb, l, a[0]));
+             })
+      .getResult(0);
+}
+
+static FailureOr<Value> lowerQuantizeLinear(onnx::QuantizeLinearOp op, LowerCtx &ctx) {
+  Location loc = op.getLoc();
+  auto xT = cast<RankedTensorType>(op.getX().getType());
+  auto rT = cast<RankedTensorType>(op.getY().getType());
+  int64_t rank = xT.getRank();
+  QuantParam scale = quantParam(op.getYScale(), false, op.getAxis(), op.getBlockSize(), rank);
+  QuantParam zp = quantParam(op.getYZeroPoint(),
+                             op.getYZeroPoint() && ctx.isUnsigned(op.getYZeroPoint()),
+                             op.getAxis(), op.getBlockSize(), rank);
+  bool outU = ctx.unsignedResults[0];
+  bool xU = ctx.isUnsigned(op.getX());
+  Type st = getElementTypeOrSelf(op.getYScale());
+  Type f32 = ctx.b.getF32Type();
+  return mapOver(ctx.b, loc, op.getX(), rT, [&](OpBuilder &b, Location l, Value x) {
+    // x / scale in the scale's type, as ONNX's reference computes it.
+    Value q = arith::DivFOp::create(b, l, toFloat(b, l, x, st, xU), scale.read(b, l));
+    q = toFloat(b, l, q, f32, false);
+    Value z = zp.value ? toFloat(b, l, zp.read(b, l), f32, zp.isUnsigned) : Value();
+    return saturateToInt(b, l, q, z, rT.getElementType(), outU);
+  });
+}
+
+static FailureOr<Value> lowerDequantizeLinear(onnx::DequantizeLinearOp op,
+                                              LowerCtx &ctx) {
+  Location loc = op.getLoc();
+  auto xT = cast<RankedTensorType>(op.getX().getType());
+  auto rT = cast<RankedTensorType>(op.getY().getType());
+  int64_t rank = xT.getRank();
+  QuantParam scale = quantParam(op.getXScale(), false, op.getAxis(), op.getBlockSize(), rank);
+  QuantParam zp = quantParam(op.getXZeroPoint(),
+                             op.getXZeroPoint() && ctx.isUnsigned(op.getXZeroPoint()),
+                             op.getAxis(), op.getBlockSize(), rank);
+  bool xU = ctx.isUnsigned(op.getX());
+  Type f32 = ctx.b.getF32Type();
+  return mapOver(ctx.b, loc, op.getX(), rT, [&](OpBuilder &b, Location l, Value x) {
+    // (x - zero_point) in float32, times the scale, in the result type.
+    Value d = toFloat(b, l, x, f32, xU);
+    if (zp.value)
+      d = arith::SubFOp::create(b, l, d, toFloat(b, l, zp.read(b, l), f32, zp.isUnsigned));
+    Value y = arith::MulFOp::create(b, l, d, toFloat(b, l, scale.read(b, l), f32, false));
+    return toFloat(b, l, y, rT.getElementType(), false);
+  });
+}
+
+/// Reduces all of |x| to a 0-d tensor.
+static Value reduceAll(OpBuilder &b, Location loc, Value x, Value init,
+                       llvm::function_ref<Value(OpBuilder &, Location, Value, Value)> fn) {
+  auto xT = cast<RankedTensorType>(x.getType());
+  int64_t rank = xT.getRank();
+  auto outT = RankedTensorType::get({}, xT.getElementType());
+  Value acc = linalg::FillOp::create(
+                  b, loc, init,
+                  tensor::EmptyOp::create(b, loc, ArrayRef<int64_t>{}, xT.getElementType())
+                      .getResult())
+                  .getResult(0);
+  SmallVector<AffineMap> maps = {b.getMultiDimIdentityMap(rank),
+                                 AffineMap::get(rank, 0, {}, b.getContext())};
+  SmallVector<utils::IteratorType> iters(rank, utils::IteratorType::reduction);
+  return linalg::GenericOp::create(b, loc, outT, x, acc, maps, iters,
+                                   [&](OpBuilder &nb, Location l, ValueRange a) {
+                                     linalg::YieldOp::create(nb, l, fn(nb, l, a[1], a[0]));
+                                   })
+      .getResult(0);
+}
+
+static FailureOr<SmallVector<Value>> lowerDynamicQuantizeLinear(Operation *raw,
+                                                                LowerCtx &ctx) {
+  auto op = cast<onnx::DynamicQuantizeLinearOp>(raw);
+  OpBuilder &b = ctx.b;
+  Location loc = op.getLoc();
+  Value x = op.getX();
+  Type f32 = b.getF32Type(), u8 = b.getIntegerType(8);
+  Value zero = floatCst(b, loc, f32, 0.0);
+  Value maxT = reduceAll(b, loc, x, zero, [](OpBuilder &nb, Location l, Value a, Value v) {
+    return arith::MaximumFOp::create(nb, l, a, v).getResult();
+  });
+  Value minT = reduceAll(b, loc, x, zero, [](OpBuilder &nb, Location l, Value a, Value v) {
+    return arith::MinimumFOp::create(nb, l, a, v).getResult();
+  });
+  // The reductions start at 0, so they are max(0, max x) and min(0, min x).
+  Value maxV = tensor::ExtractOp::create(b, loc, maxT, ValueRange{});
+  Value minV = tensor::ExtractOp::create(b, loc, minT, ValueRange{});
+  Value range = arith::SubFOp::create(b, loc, maxV, minV);
+  Value same = arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OEQ, maxV, minV);
+  range = arith::SelectOp::create(b, loc, same, floatCst(b, loc, f32, 1.0), range);
+  Value scale = arith::DivFOp::create(b, loc, range, floatCst(b, loc, f32, 255.0));
+  Value zpF = arith::SubFOp::create(b, loc, zero, arith::DivFOp::create(b, loc, minV, scale));
+  zpF = arith::MinNumFOp::create(b, loc,
+                                 arith::MaxNumFOp::create(b, loc, zpF, zero),
+                                 floatCst(b, loc, f32, 255.0));
+  zpF = math::RoundEvenOp::create(b, loc, zpF);
+  Value zpI = arith::FPToUIOp::create(b, loc, u8, zpF);
+  auto yT = cast<RankedTensorType>(op.getY().getType());
+  Value y = mapOver(b, loc, x, yT, [&](OpBuilder &nb, Location l, Value v) {
+    Value q = arith::DivFOp::create(nb, l, v, scale);
+    return saturateToInt(nb, l, q, zpF, u8, /*isUnsigned=*/true);
+  });
+  Value scaleT = tensor::FromElementsOp::create(
+      b, loc, RankedTensorType::get({}, f32), ValueRange{scale});
+  Value zpT = tensor::FromElementsOp::create(b, loc, RankedTensorType::get({}, u8),
+                                             ValueRange{zpI});
+  return SmallVector<Value>{y, scaleT, zpT};
+}
+
+/// |x| widened to int32 minus its zero point: a scalar, or a 1-D tensor
+/// indexed by dimension |zpDim| of |x| (a row of A or a column of B).
+static Value centered(OpBuilder &b, Location loc, Value x, bool xU, Value zp, bool zpU,
+                      int64_t zpDim) {
+  auto xT = cast<RankedTensorType>(x.getType());
+  auto rT = xT.clone(b.getI32Type());
+  QuantParam p = quantParam(zp, zpU, zpDim, 0, xT.getRank());
+  return mapOver(b, loc, x, rT, [&](OpBuilder &nb, Location l, Value v) {
+    Value w = toI32(nb, l, v, xU);
+    if (!zp)
+      return w;
+    return arith::SubIOp::create(nb, l, w, toI32(nb, l, p.read(nb, l), zpU)).getResult();
+  });
+}
+
+static Value integerMatMul(OpBuilder &b, Location loc, LowerCtx &ctx, Value A, Value azp,
+                           Value B, Value bzp, RankedTensorType accT) {
+  auto aT = cast<RankedTensorType>(A.getType());
+  auto bT = cast<RankedTensorType>(B.getType());
+  Value a32 = centered(b, loc, A, ctx.isUnsigned(A), azp, azp && ctx.isUnsigned(azp),
+                       std::max<int64_t>(aT.getRank() - 2, 0));
+  Value b32 = centered(b, loc, B, ctx.isUnsigned(B), bzp, bzp && ctx.isUnsigned(bzp),
+                       bT.getRank() - 1);
+  return buildMatMul(b, loc, a32, b32, accT);
+}
+
+static FailureOr<Value> lowerMatMulInteger(onnx::MatMulIntegerOp op, LowerCtx &ctx) {
+  return integerMatMul(ctx.b, op.getLoc(), ctx, op.getA(), op.getAZeroPoint(), op.getB(),
+                       op.getBZeroPoint(), cast<RankedTensorType>(op.getY().getType()));
+}
+
+static FailureOr<Value> lowerQLinearMatMul(onnx::QLinearMatMulOp op, LowerCtx &ctx) {
+  OpBuilder &b = ctx.b;
+  Location loc = op.getLoc();
+  auto rT = cast<RankedTensorType>(op.getY().getType());
+  int64_t rank = rT.getRank();
+  auto accT = rT.clone(b.getI32Type());
+  Value acc = integerMatMul(b, loc, ctx, op.getA(), op.getAZeroPoint(), op.getB(),
+                            op.getBZeroPoint(), accT);
+  auto aT = cast<RankedTensorType>(op.getA().getType());
+  auto bT = cast<RankedTensorType>(op.getB().getType());
+  // a_scale per row of the result, b_scale per column.
+  QuantParam as = quantParam(op.getAScale(), false, aT.getRank() >= 2 ? rank - 2 : -1, 0, rank);
+  QuantParam bs = quantParam(op.getBScale(), false, bT.getRank() >= 2 ? rank - 1 : -1, 0, rank);
+  QuantParam ys = quantParam(op.getYScale(), false, -1, 0, rank);
+  QuantParam yzp = quantParam(op.getYZeroPoint(), ctx.isUnsigned(op.getYZeroPoint()), -1,
+                              0, rank);
+  bool outU = ctx.unsignedResults[0];
+  Type st = getElementTypeOrSelf(op.getAScale());
+  Type f64 = b.getF64Type();
+  return mapOver(b, loc, acc, rT, [&](OpBuilder &nb, Location l, Value c) {
+    // As ONNX's reference: the multiplier in the scales' type, the rest in
+    // double precision (int32 * float promotes to float64 in numpy).
+    Value m = arith::DivFOp::create(
+        nb, l, arith::MulFOp::create(nb, l, as.read(nb, l), toFloat(nb, l, bs.read(nb, l), st, false)),
+        toFloat(nb, l, ys.read(nb, l), st, false));
+    Value d = arith::MulFOp::create(nb, l, toFloat(nb, l, c, f64, false),
+                                    toFloat(nb, l, m, f64, false));
+    Value z = toFloat(nb, l, yzp.read(nb, l), f64, yzp.isUnsigned);
+    return saturateToInt(nb, l, d, z, rT.getElementType(), outU, /*zpFirst=*/true);
+  });
+}
+
+void sparsa::lowering::populateQuantizationLowerings(LoweringTable &t) {
+  addSingle<onnx::DequantizeLinearOp, lowerDequantizeLinear>(t);
+  t[TypeID::get<onnx::DynamicQuantizeLinearOp>()] = lowerDynamicQuantizeLinear;
+  addSingle<onnx::MatMulIntegerOp, lowerMatMulInteger>(t);
+  addSingle<onnx::QLinearMatMulOp, lowerQLinearMatMul>(t);
+  addSingle<onnx::QuantizeLinearOp, lowerQuantizeLinear>(t);
+}
