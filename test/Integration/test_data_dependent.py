@@ -1,0 +1,122 @@
+"""Data-dependent shapes and the indexing ops routing exporters use:
+NonZero and what follows it, scatters, quantize/dequantize chains, compiled
+once and run at several sizes against ONNX Runtime."""
+
+import numpy as np
+import pytest
+from onnx import TensorProto, helper, numpy_helper
+
+from conftest import assert_matches_ort, save
+
+RNG = np.random.default_rng(11)
+
+
+def vi(name, shape, dtype=TensorProto.FLOAT):
+    return helper.make_tensor_value_info(name, dtype, shape)
+
+
+def make(tmp_path, nodes, inputs, outputs, inits=(), opset=18, name="m.onnx"):
+    graph = helper.make_graph(nodes, "g", inputs, outputs, list(inits))
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
+    return save(model, tmp_path / name)
+
+
+def test_nonzero_gather_matmul_scatter(tmp_path, compile_model):
+    """MoE form-A shape: pick the tokens whose gate is positive (NonZero),
+    gather them, run an expert, scatter-add the result back."""
+    w = numpy_helper.from_array((RNG.standard_normal((16, 16)) / 4).astype(np.float32), "w")
+    nodes = [
+        helper.make_node("Greater", ["gate", "zero"], ["mask"], name="/router/Greater"),
+        helper.make_node("NonZero", ["mask"], ["nz"], name="/router/NonZero"),
+        helper.make_node("Squeeze", ["nz", "ax0"], ["idx"], name="/router/Squeeze"),
+        helper.make_node("Gather", ["x", "idx"], ["rows"], name="/expert/Gather", axis=0),
+        helper.make_node("MatMul", ["rows", "w"], ["h"], name="/expert/MatMul"),
+        helper.make_node("Relu", ["h"], ["a"], name="/expert/Relu"),
+        helper.make_node("Unsqueeze", ["idx", "ax1"], ["idx2"], name="/combine/Unsqueeze"),
+        helper.make_node("Expand", ["idx2", "shape_a"], ["idx3"], name="/combine/Expand"),
+        helper.make_node("ScatterElements", ["x", "idx3", "a"], ["y"], name="/combine/Scatter",
+                         axis=0, reduction="add"),
+    ]
+    inits = [w, numpy_helper.from_array(np.array(0.0, np.float32), "zero"),
+             numpy_helper.from_array(np.array([0], np.int64), "ax0"),
+             numpy_helper.from_array(np.array([1], np.int64), "ax1"),
+             numpy_helper.from_array(np.array([1, 16], np.int64), "shape_a")]
+    path = make(tmp_path, nodes, [vi("x", ["T", 16]), vi("gate", ["T"])], [vi("y", ["T", 16])],
+                inits)
+    model = compile_model(path)
+    for tokens in [1, 7, 33]:
+        x = RNG.standard_normal((tokens, 16)).astype(np.float32)
+        gate = RNG.standard_normal(tokens).astype(np.float32)
+        assert_matches_ort(model, path, {"x": x, "gate": gate})
+    # No token selected: a zero-size NonZero result flows through.
+    assert_matches_ort(model, path, {"x": x[:3], "gate": -np.ones(3, np.float32)})
+
+
+def test_nonzero_output_shape_varies(tmp_path, compile_model):
+    path = make(tmp_path, [helper.make_node("NonZero", ["x"], ["y"], name="nz")],
+                [vi("x", ["N", 3])], [vi("y", [2, "K"], TensorProto.INT64)])
+    model = compile_model(path)
+    for n in [1, 4, 9]:
+        x = (RNG.random((n, 3)) > 0.5).astype(np.float32)
+        assert_matches_ort(model, path, {"x": x})
+
+
+@pytest.mark.parametrize("reduction", ["none", "add", "mul", "max", "min"])
+def test_scatternd_reductions_dynamic_rows(tmp_path, compile_model, reduction):
+    nodes = [helper.make_node("ScatterND", ["data", "idx", "upd"], ["y"], name="s",
+                              reduction=reduction)]
+    path = make(tmp_path, nodes,
+                [vi("data", ["N", 4]), vi("idx", ["M", 1], TensorProto.INT64),
+                 vi("upd", ["M", 4])], [vi("y", ["N", 4])])
+    model = compile_model(path)
+    for n, m in [(5, 2), (9, 4)]:
+        # Duplicates are undefined for "none" in ONNX, so only the reductions get them.
+        idx = RNG.choice(n, size=(m, 1), replace=reduction != "none")
+        assert_matches_ort(model, path, {"data": RNG.standard_normal((n, 4)).astype(np.float32),
+                                         "idx": idx.astype(np.int64),
+                                         "upd": RNG.standard_normal((m, 4)).astype(np.float32)})
+
+
+def test_qdq_matmul_chain(tmp_path, compile_model):
+    """A QDQ-quantized linear layer as ONNX Runtime's quantizer writes it:
+    activation Q -> DQ, per-channel int8 weight DQ, MatMul, bias Add."""
+    w = RNG.standard_normal((32, 8)).astype(np.float32)
+    w_scale = (np.abs(w).max(axis=0) / 127).astype(np.float32)
+    w_q = np.clip(np.rint(w / w_scale), -127, 127).astype(np.int8)
+    inits = [numpy_helper.from_array(w_q, "w_q"), numpy_helper.from_array(w_scale, "w_scale"),
+             numpy_helper.from_array(np.array(0.05, np.float32), "x_scale"),
+             numpy_helper.from_array(np.array(128, np.uint8), "x_zp"),
+             numpy_helper.from_array(RNG.standard_normal(8).astype(np.float32), "b")]
+    nodes = [
+        helper.make_node("QuantizeLinear", ["x", "x_scale", "x_zp"], ["xq"], name="/q"),
+        helper.make_node("DequantizeLinear", ["xq", "x_scale", "x_zp"], ["xd"], name="/dq"),
+        helper.make_node("DequantizeLinear", ["w_q", "w_scale"], ["wd"], name="/w_dq", axis=1),
+        helper.make_node("MatMul", ["xd", "wd"], ["h"], name="/MatMul"),
+        helper.make_node("Add", ["h", "b"], ["y"], name="/Add"),
+    ]
+    path = make(tmp_path, nodes, [vi("x", ["B", 32])], [vi("y", ["B", 8])], inits, opset=13)
+    model = compile_model(path)
+    for b in [1, 5]:
+        assert_matches_ort(model, path, {"x": RNG.standard_normal((b, 32)).astype(np.float32)})
+
+
+def test_dynamic_quantize_matmul_integer(tmp_path, compile_model):
+    """Dynamic int8 quantization: DynamicQuantizeLinear -> MatMulInteger ->
+    Cast -> Mul by the combined scale (ONNX Runtime's dynamic quantizer)."""
+    w = RNG.standard_normal((16, 8)).astype(np.float32)
+    w_scale = np.float32(np.abs(w).max() / 127)
+    w_q = np.clip(np.rint(w / w_scale), -127, 127).astype(np.int8)
+    inits = [numpy_helper.from_array(w_q, "w_q"),
+             numpy_helper.from_array(np.array(w_scale, np.float32), "w_scale"),
+             numpy_helper.from_array(np.array(0, np.int8), "w_zp")]
+    nodes = [
+        helper.make_node("DynamicQuantizeLinear", ["x"], ["xq", "xs", "xzp"], name="/dq"),
+        helper.make_node("MatMulInteger", ["xq", "w_q", "xzp", "w_zp"], ["acc"], name="/mmi"),
+        helper.make_node("Cast", ["acc"], ["accf"], name="/cast", to=TensorProto.FLOAT),
+        helper.make_node("Mul", ["xs", "w_scale"], ["s"], name="/scale"),
+        helper.make_node("Mul", ["accf", "s"], ["y"], name="/mul"),
+    ]
+    path = make(tmp_path, nodes, [vi("x", ["B", 16])], [vi("y", ["B", 8])], inits, opset=13)
+    model = compile_model(path)
+    for b in [1, 6]:
+        assert_matches_ort(model, path, {"x": RNG.standard_normal((b, 16)).astype(np.float32)})
