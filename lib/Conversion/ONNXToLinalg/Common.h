@@ -72,6 +72,7 @@ void populateReductionLowerings(LoweringTable &table);
 void populateShapeLowerings(LoweringTable &table);
 void populateIndexingLowerings(LoweringTable &table);
 void populateQuantizationLowerings(LoweringTable &table);
+void populateMoELowerings(LoweringTable &table);
 
 //===----------------------------------------------------------------------===//
 // Helpers

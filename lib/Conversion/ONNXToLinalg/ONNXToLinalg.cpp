@@ -39,6 +39,7 @@ static const LoweringTable &loweringTable() {
     populateIndexingLowerings(t);
     populateMatMulLowerings(t);
     populateQuantizationLowerings(t);
+    populateMoELowerings(t);
     populateReductionLowerings(t);
     populateShapeLowerings(t);
     return t;

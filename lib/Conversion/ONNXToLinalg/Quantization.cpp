@@ -300,7 +300,85 @@ static FailureOr<Value> lowerQLinearMatMul(onnx::QLinearMatMulOp op, LowerCtx &c
   });
 }
 
+/// com.microsoft.MatMulNBits, reference form: the weight is unpacked to a
+/// [K, N] tensor of A's type, then one matmul (+ bias). The quantized
+/// matmul fusion replaces this with kernels that keep the weights packed.
+static FailureOr<Value> lowerMatMulNBits(onnx::MatMulNBitsOp op, LowerCtx &ctx) {
+  OpBuilder &b = ctx.b;
+  Location loc = op.getLoc();
+  int64_t K = op.getK(), N = op.getN(), bits = op.getBits(), bs = op.getBlockSize();
+  int64_t kBlocks = llvm::divideCeil(K, bs);
+  auto rT = cast<RankedTensorType>(op.getY().getType());
+  Type elt = rT.getElementType(), f32 = b.getF32Type(), i32 = b.getI32Type();
+  Value B = op.getB(), scales = op.getScales(), zp = op.getZeroPoints();
+  bool packedZp = zp && getElementTypeOrSelf(zp).isInteger(8);
+  auto wT = RankedTensorType::get({K, N}, elt);
+  Value empty = tensor::EmptyOp::create(b, loc, wT.getShape(), elt);
+  auto i32c = [&](OpBuilder &nb, Location l, int64_t v) -> Value {
+    return arith::ConstantOp::create(nb, l, i32, nb.getI32IntegerAttr(v));
+  };
+  // Reads |t| (2-D [N, cols] or flat) at row n, column c.
+  auto at = [&](OpBuilder &nb, Location l, Value t, Value n, Value c, int64_t cols) {
+    auto tT = cast<RankedTensorType>(t.getType());
+    if (tT.getRank() == 2)
+      return tensor::ExtractOp::create(nb, l, t, ValueRange{n, c}).getResult();
+    Value flat = arith::AddIOp::create(
+        nb, l, arith::MulIOp::create(nb, l, n, indexCst(nb, l, cols)), c);
+    SmallVector<Value> idx(tT.getRank(), indexCst(nb, l, 0));
+    idx.back() = flat;
+    return tensor::ExtractOp::create(nb, l, t, idx).getResult();
+  };
+  // Bits [shift, shift + bits) of byte |v| as an int32.
+  auto field = [&](OpBuilder &nb, Location l, Value byte, Value shift) {
+    Value v = arith::ExtUIOp::create(nb, l, i32, byte);
+    v = arith::ShRUIOp::create(nb, l, v, shift);
+    return arith::AndIOp::create(nb, l, v, i32c(nb, l, (1 << bits) - 1)).getResult();
+  };
+  SmallVector<AffineMap> maps = {b.getMultiDimIdentityMap(2)};
+  SmallVector<utils::IteratorType> iters(2, utils::IteratorType::parallel);
+  Value W = linalg::GenericOp::create(
+                b, loc, wT, ValueRange{}, empty, maps, iters,
+                [&](OpBuilder &nb, Location l, ValueRange) {
+                  Value k = linalg::IndexOp::create(nb, l, 0);
+                  Value n = linalg::IndexOp::create(nb, l, 1);
+                  Value blk = arith::DivUIOp::create(nb, l, k, indexCst(nb, l, bs));
+                  Value within = arith::RemUIOp::create(nb, l, k, indexCst(nb, l, bs));
+                  Value bit = arith::MulIOp::create(nb, l, within, indexCst(nb, l, bits));
+                  Value byteIdx = arith::DivUIOp::create(nb, l, bit, indexCst(nb, l, 8));
+                  Value shift = arith::IndexCastOp::create(
+                      nb, l, i32, arith::RemUIOp::create(nb, l, bit, indexCst(nb, l, 8)));
+                  Value byte = tensor::ExtractOp::create(nb, l, B, ValueRange{n, blk, byteIdx});
+                  Value q = arith::SIToFPOp::create(nb, l, f32, field(nb, l, byte, shift));
+                  Value z;
+                  if (!zp) {
+                    z = floatCst(nb, l, f32, double(1 << (bits - 1)));
+                  } else if (packedZp) {
+                    Value zbit = arith::MulIOp::create(nb, l, blk, indexCst(nb, l, bits));
+                    Value zbyte = arith::DivUIOp::create(nb, l, zbit, indexCst(nb, l, 8));
+                    Value zshift = arith::IndexCastOp::create(
+                        nb, l, i32, arith::RemUIOp::create(nb, l, zbit, indexCst(nb, l, 8)));
+                    int64_t zCols = llvm::divideCeil(kBlocks * bits, 8);
+                    z = arith::SIToFPOp::create(
+                        nb, l, f32, field(nb, l, at(nb, l, zp, n, zbyte, zCols), zshift));
+                  } else {
+                    z = toFloat(nb, l, at(nb, l, zp, n, blk, kBlocks), f32, false);
+                  }
+                  Value s = toFloat(nb, l, at(nb, l, scales, n, blk, kBlocks), f32, false);
+                  Value w = arith::MulFOp::create(nb, l, arith::SubFOp::create(nb, l, q, z), s);
+                  linalg::YieldOp::create(nb, l, toFloat(nb, l, w, elt, false));
+                })
+                .getResult(0);
+  Value y = buildMatMul(b, loc, op.getA(), W, rT);
+  if (op.getBias())
+    y = buildElementwise(b, loc, ValueRange{y, op.getBias()}, rT,
+                         [](OpBuilder &nb, Location l, ValueRange a) -> Value {
+                           return arith::AddFOp::create(nb, l, a[0], a[1]);
+                         });
+  return y;
+}
+
 void sparsa::lowering::populateQuantizationLowerings(LoweringTable &t) {
+  addSingle<onnx::MatMulNBitsOp, lowerMatMulNBits>(t);
   addSingle<onnx::DequantizeLinearOp, lowerDequantizeLinear>(t);
   t[TypeID::get<onnx::DynamicQuantizeLinearOp>()] = lowerDynamicQuantizeLinear;
   addSingle<onnx::MatMulIntegerOp, lowerMatMulInteger>(t);

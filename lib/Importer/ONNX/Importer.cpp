@@ -101,8 +101,9 @@ struct NodeContext {
   }
   /// An error at the node naming its op, domain and opset.
   InFlightDiagnostic error() const {
-    return emitError(loc) << "onnx." << node.op_type() << " (ai.onnx opset "
-                          << opset << "): ";
+    return emitError(loc) << "onnx." << node.op_type() << " ("
+                          << (node.domain().empty() ? "ai.onnx" : node.domain())
+                          << " opset " << opset << "): ";
   }
 };
 
@@ -515,6 +516,51 @@ static FailureOr<Results> importQLinearMatMul(NodeContext &n) {
 }
 
 
+static FailureOr<Results> importMatMulNBits(NodeContext &n) {
+  if (n.numOperands() > 4 && n.operand(4))
+    return n.error() << "g_idx (act-order) is not supported", failure();
+  if (n.intAttr("weight_prepacked", 0) != 0)
+    return n.error() << "weight_prepacked = 1 is not supported", failure();
+  for (const char *name : {"K", "N", "block_size"})
+    if (!n.attr(name))
+      return n.error() << "missing required attribute '" << name << "'", failure();
+  return Results{onnx_ir::MatMulNBitsOp::create(
+                     n.b, n.loc, n.resultType(), n.operand(0), n.operand(1), n.operand(2),
+                     n.numOperands() > 3 ? n.operand(3) : Value(),
+                     n.numOperands() > 5 ? n.operand(5) : Value(), n.si64(n.intAttr("K", 0)),
+                     n.si64(n.intAttr("N", 0)), n.si64(n.intAttr("bits", 4)),
+                     n.si64(n.intAttr("block_size", 0)),
+                     n.si64(n.intAttr("accuracy_level", 0)))
+                     .getResult()};
+}
+
+static FailureOr<Results> importMoE(NodeContext &n) {
+  if (n.intAttr("use_sparse_mixer", 0) != 0)
+    return n.error() << "use_sparse_mixer = 1 is not supported", failure();
+  if (n.intAttr("swiglu_limit_after_activation", 0) != 0)
+    return n.error() << "swiglu_limit_after_activation = 1 is not supported", failure();
+  auto opt = [&](int i) { return n.numOperands() > i ? n.operand(i) : Value(); };
+  auto *limit = n.attr("swiglu_limit");
+  return Results{onnx_ir::MoEOp::create(
+                     n.b, n.loc, n.resultType(), n.operand(0), n.operand(1), n.operand(2),
+                     n.operand(4), opt(3), opt(5), opt(6), opt(7), n.si64(n.intAttr("k", 1)),
+                     n.b.getStringAttr(n.strAttr("activation_type", "relu")),
+                     n.si64(n.intAttr("normalize_routing_weights", 0)),
+                     n.si64(n.intAttr("swiglu_fusion", 0)),
+                     n.b.getF32FloatAttr(n.floatAttr("activation_alpha", 1.0f)),
+                     n.b.getF32FloatAttr(n.floatAttr("activation_beta", 0.0f)),
+                     limit ? n.b.getF32FloatAttr(limit->f()) : FloatAttr())
+                     .getResult()};
+}
+
+/// The handler table key of a node: the op type, prefixed by the domain
+/// outside the default one ("com.microsoft.MoE").
+static std::string handlerKey(const proto::NodeProto &node) {
+  if (node.domain().empty() || node.domain() == "ai.onnx")
+    return node.op_type();
+  return node.domain() + "." + node.op_type();
+}
+
 /// The handler table: op type -> handlers by since-version (ascending).
 static const llvm::StringMap<SmallVector<HandlerEntry, 1>> &handlerTable() {
   static const llvm::StringMap<SmallVector<HandlerEntry, 1>> table = [] {
@@ -596,6 +642,8 @@ static const llvm::StringMap<SmallVector<HandlerEntry, 1>> &handlerTable() {
     onOp("DynamicQuantizeLinear", 11, importDynamicQuantizeLinear);
     onOp("MatMulInteger", 10, importMatMulInteger);
     onOp("QLinearMatMul", 10, importQLinearMatMul);
+    onOp("com.microsoft.MatMulNBits", 1, importMatMulNBits);
+    onOp("com.microsoft.MoE", 1, importMoE);
     onOp("Where", 9, importWhere);
     return t;
   }();
@@ -714,8 +762,21 @@ static bool completeTypes(proto::ModelProto &model) {
     const proto::TypeProto &in = known[node.input(0)];
     proto::TypeProto out;
     StringRef op = node.op_type();
-    if (resultTypeIsInputType(op)) {
+    if (resultTypeIsInputType(op) ||
+        (node.domain() == "com.microsoft" && (op == "MoE" || op == "QMoE"))) {
       out = in;
+    } else if (node.domain() == "com.microsoft" && op == "MatMulNBits") {
+      // A [..., K] -> Y [..., N].
+      int64_t N = -1;
+      for (const auto &a : node.attribute())
+        if (a.name() == "N")
+          N = a.i();
+      if (N < 0 || in.tensor_type().shape().dim_size() == 0)
+        continue;
+      out = in;
+      auto *shape = out.mutable_tensor_type()->mutable_shape();
+      shape->mutable_dim(shape->dim_size() - 1)->Clear();
+      shape->mutable_dim(shape->dim_size() - 1)->set_dim_value(N);
     } else if (op.starts_with("Reduce")) {
       int64_t keepdims = 1, noop = 0;
       std::optional<std::vector<int64_t>> axes;
@@ -974,10 +1035,13 @@ FailureOr<Value> GraphImporter::importTensor(const proto::TensorProto &tensor,
 
 OwningOpRef<ModuleOp> GraphImporter::import(proto::ModelProto &model) {
   const proto::GraphProto &graph = model.graph();
-  int64_t opset = 0;
-  for (const auto &os : model.opset_import())
+  int64_t opset = 0, msOpset = 0;
+  for (const auto &os : model.opset_import()) {
     if (os.domain().empty() || os.domain() == "ai.onnx")
       opset = os.version();
+    if (os.domain() == "com.microsoft")
+      msOpset = os.version();
+  }
 
   // Index the value types once: inputs, outputs, value_info.
   for (const auto &vi : graph.input())
@@ -991,8 +1055,7 @@ OwningOpRef<ModuleOp> GraphImporter::import(proto::ModelProto &model) {
   const auto &table = handlerTable();
   SmallVector<const proto::NodeProto *> unsupported;
   for (const auto &node : graph.node()) {
-    bool known = (node.domain().empty() || node.domain() == "ai.onnx") &&
-                 table.count(node.op_type());
+    bool known = table.count(handlerKey(node));
     if (!known)
       unsupported.push_back(&node);
   }
@@ -1089,7 +1152,8 @@ OwningOpRef<ModuleOp> GraphImporter::import(proto::ModelProto &model) {
   llvm::StringSet<> poisoned;
   for (const auto &node : graph.node()) {
     Location loc = nodeLoc(node);
-    NodeContext n{*this, node, loc, b, opset};
+    int64_t domainOpset = node.domain() == "com.microsoft" ? msOpset : opset;
+    NodeContext n{*this, node, loc, b, domainOpset};
     auto poison = [&] {
       ok = false;
       for (const auto &out : node.output())
@@ -1113,10 +1177,10 @@ OwningOpRef<ModuleOp> GraphImporter::import(proto::ModelProto &model) {
       poison();
       continue;
     }
-    const auto &entries = table.find(node.op_type())->second;
+    const auto &entries = table.find(handlerKey(node))->second;
     const HandlerEntry *chosen = nullptr;
     for (const auto &e : entries)
-      if (e.sinceVersion <= opset)
+      if (e.sinceVersion <= domainOpset)
         chosen = &e;
     if (!chosen) {
       n.error() << "not supported at this opset (the importer handles it from "

@@ -953,5 +953,87 @@ LogicalResult QLinearMatMulOp::verify() {
   return verifyMatMulShapes(*this, getA(), getB());
 }
 
+//===----------------------------------------------------------------------===//
+// com.microsoft ops
+//===----------------------------------------------------------------------===//
+
+LogicalResult MatMulNBitsOp::verify() {
+  int64_t bits = getBits(), bs = getBlockSize(), K = getK(), N = getN();
+  if (bits != 2 && bits != 4 && bits != 8)
+    return emitOpError("bits must be 2, 4 or 8 (got ") << bits << ")";
+  if (bs < 16 || !llvm::isPowerOf2_64(bs))
+    return emitOpError("block_size must be a power of two >= 16 (got ") << bs << ")";
+  if (K <= 0 || N <= 0)
+    return emitOpError("K and N must be positive");
+  int64_t kBlocks = llvm::divideCeil(K, bs);
+  auto bT = dyn_cast<RankedTensorType>(getB().getType());
+  if (bT && bT.hasStaticShape()) {
+    SmallVector<int64_t> want = {N, kBlocks, bs * bits / 8};
+    if (bT.getShape() != ArrayRef<int64_t>(want))
+      return emitOpError("expected B of shape ") << shapeStr(want) << " (got "
+                                                 << shapeStr(bT.getShape()) << ")";
+  }
+  auto sT = dyn_cast<RankedTensorType>(getScales().getType());
+  if (sT && sT.hasStaticShape() && sT.getNumElements() != N * kBlocks)
+    return emitOpError("expected ") << N * kBlocks << " scales (got "
+                                    << sT.getNumElements() << ")";
+  if (getElementTypeOrSelf(getScales()) != getElementTypeOrSelf(getA()))
+    return emitOpError("expected scales of A's element type");
+  if (auto zp = getZeroPoints()) {
+    auto zT = dyn_cast<RankedTensorType>(zp.getType());
+    bool packed = getElementTypeOrSelf(zp).isUnsignedInteger(8);
+    int64_t want = packed ? N * llvm::divideCeil(kBlocks * bits, 8) : N * kBlocks;
+    if (zT && zT.hasStaticShape() && zT.getNumElements() != want)
+      return emitOpError("expected ") << want << " zero point elements (got "
+                                      << zT.getNumElements() << ")";
+  }
+  auto aT = dyn_cast<RankedTensorType>(getA().getType());
+  if (aT && !aT.isDynamicDim(aT.getRank() - 1) && aT.getShape().back() != K)
+    return emitOpError("expected A's last dimension to be K = ") << K;
+  return success();
+}
+
+LogicalResult MoEOp::verify() {
+  StringRef act = getActivationType();
+  if (act != "relu" && act != "gelu" && act != "silu" && act != "identity" &&
+      act != "swiglu")
+    return emitOpError("unsupported activation_type '") << act << "'";
+  if (getSwigluFusion() < 0 || getSwigluFusion() > 2)
+    return emitOpError("swiglu_fusion must be 0, 1 or 2");
+  if (getFc3ExpertsWeights() && !(act == "swiglu" && getSwigluFusion() == 0))
+    return emitOpError("fc3 weights are only used by swiglu with swiglu_fusion = 0");
+  if (act == "swiglu" && getSwigluFusion() == 0 && !getFc3ExpertsWeights())
+    return emitOpError("swiglu with swiglu_fusion = 0 needs fc3 weights");
+  auto w1 = dyn_cast<RankedTensorType>(getFc1ExpertsWeights().getType());
+  auto w2 = dyn_cast<RankedTensorType>(getFc2ExpertsWeights().getType());
+  auto r = dyn_cast<RankedTensorType>(getRouterProbs().getType());
+  auto x = dyn_cast<RankedTensorType>(getInput().getType());
+  if (!w1 || !w2 || !r || !x)
+    return success();
+  if (w1.getRank() != 3 || w2.getRank() != 3 || r.getRank() != 2 ||
+      (x.getRank() != 2 && x.getRank() != 3))
+    return emitOpError("expected input [T, H] or [B, S, H], router_probs [T, E] "
+                       "and expert weights [E, out, in]");
+  if (getType() != getInput().getType())
+    return emitOpError("expected the result type to match the input");
+  int64_t k = getK();
+  if (k < 1 || (!r.isDynamicDim(1) && k > r.getDimSize(1)))
+    return emitOpError("k = ") << k << " must be in [1, number of experts]";
+  auto same = [](int64_t a, int64_t b) {
+    return ShapedType::isDynamic(a) || ShapedType::isDynamic(b) || a == b;
+  };
+  int64_t H = x.getShape().back();
+  int64_t inter = w2.getDimSize(2);
+  int64_t fc1Rows = (act == "swiglu" && getSwigluFusion() != 0) ? 2 * inter : inter;
+  if (!same(w1.getDimSize(0), r.getDimSize(1)) || !same(w2.getDimSize(0), r.getDimSize(1)))
+    return emitOpError("expert counts of the weights and router_probs differ");
+  if (!same(w1.getDimSize(2), H) || !same(w2.getDimSize(1), H) ||
+      !same(w1.getDimSize(1), fc1Rows))
+    return emitOpError("expert weight shapes ")
+           << shapeStr(w1.getShape()) << " and " << shapeStr(w2.getShape())
+           << " do not match hidden size " << H << " and the activation";
+  return success();
+}
+
 #define GET_OP_CLASSES
 #include "sparsa/Dialect/ONNX/IR/ONNXOps.cpp.inc"

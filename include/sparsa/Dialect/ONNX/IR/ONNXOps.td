@@ -987,4 +987,78 @@ def ONNX_QLinearMatMulOp : ONNX_Op<"QLinearMatMul", [Pure]> {
   let hasVerifier = 1;
 }
 
+//===----------------------------------------------------------------------===//
+// com.microsoft contrib ops (ONNX Runtime)
+//===----------------------------------------------------------------------===//
+
+def ONNX_MatMulNBitsOp
+    : ONNX_Op<"ms.MatMulNBits", [Pure, AttrSizedOperandSegments]> {
+  let summary = "com.microsoft MatMulNBits: matmul with block-quantized weights";
+  let description = [{
+    `Y = A @ W (+ bias)` with `W[k, n] = (q[n, k] - zp[n, k / block_size]) *
+    scales[n, k / block_size]`. `B` is uint8 `[N, ceil(K / block_size),
+    block_size * bits / 8]`, elements packed from the low bits up. `scales`
+    is `[N, k_blocks]` (or flat). `zero_points` is packed uint8
+    `[N, ceil(k_blocks * bits / 8)]` or of the scales' type `[N, k_blocks]`;
+    without it the zero point is `2^(bits - 1)`.
+
+    ```mlir
+    %y = onnx.ms.MatMulNBits %a, %b, %s {K = 64 : si64, N = 32 : si64, bits = 4 : si64, block_size = 32 : si64} : (tensor<?x64xf32>, tensor<32x2x16xui8>, tensor<32x2xf32>) -> tensor<?x32xf32>
+    ```
+  }];
+  let arguments = (ins ONNX_FloatTensor:$A, TensorOf<[UI8]>:$B, ONNX_FloatTensor:$scales,
+                   Optional<TensorOf<[UI8, F16, BF16, F32]>>:$zero_points,
+                   Optional<ONNX_FloatTensor>:$bias,
+                   SI64Attr:$K, SI64Attr:$N,
+                   DefaultValuedAttr<SI64Attr, "4">:$bits, SI64Attr:$block_size,
+                   DefaultValuedAttr<SI64Attr, "0">:$accuracy_level);
+  let results = (outs ONNX_FloatTensor:$Y);
+  let assemblyFormat = [{
+    $A `,` $B `,` $scales (`zero_points` `=` $zero_points^)? (`bias` `=` $bias^)?
+    attr-dict `:` functional-type(operands, results)
+  }];
+  let hasVerifier = 1;
+}
+
+def ONNX_MoEOp : ONNX_Op<"ms.MoE", [Pure, AttrSizedOperandSegments]> {
+  let summary = "com.microsoft MoE: mixture of experts (ONNX Runtime's CPU semantics)";
+  let description = [{
+    Per token: softmax over `router_probs` (logits, `[T, E]`), the `k` best
+    experts (ties to the lower index), their weights renormalized when
+    `normalize_routing_weights`; each chosen expert computes
+    `fc2(act(fc1(x)))` with weights `[E, out, in]` (torch Linear rows) and
+    optional biases `[E, out]`; the outputs are summed with the routing
+    weights. `activation_type` is `relu`, `gelu` (tanh approximation),
+    `silu`, `identity` or `swiglu` (`swiglu_fusion` 1: gate and linear rows
+    interleaved in fc1; 2: concatenated; 0: the linear part is fc3).
+    `input` is `[T, H]` or `[B, S, H]`.
+
+    ```mlir
+    %y = onnx.ms.MoE %x, %r, %w1, %w2 {activation_type = "silu", k = 2 : si64} : (tensor<?x64xf32>, tensor<?x8xf32>, tensor<8x128x64xf32>, tensor<8x64x128xf32>) -> tensor<?x64xf32>
+    ```
+  }];
+  let arguments = (ins ONNX_FloatTensor:$input, ONNX_FloatTensor:$router_probs,
+                   ONNX_FloatTensor:$fc1_experts_weights,
+                   ONNX_FloatTensor:$fc2_experts_weights,
+                   Optional<ONNX_FloatTensor>:$fc1_experts_bias,
+                   Optional<ONNX_FloatTensor>:$fc2_experts_bias,
+                   Optional<ONNX_FloatTensor>:$fc3_experts_weights,
+                   Optional<ONNX_FloatTensor>:$fc3_experts_bias,
+                   DefaultValuedAttr<SI64Attr, "1">:$k,
+                   DefaultValuedStrAttr<StrAttr, "relu">:$activation_type,
+                   DefaultValuedAttr<SI64Attr, "0">:$normalize_routing_weights,
+                   DefaultValuedAttr<SI64Attr, "0">:$swiglu_fusion,
+                   DefaultValuedAttr<F32Attr, "1.0">:$activation_alpha,
+                   DefaultValuedAttr<F32Attr, "0.0">:$activation_beta,
+                   OptionalAttr<F32Attr>:$swiglu_limit);
+  let results = (outs ONNX_FloatTensor:$output);
+  let assemblyFormat = [{
+    $input `,` $router_probs `,` $fc1_experts_weights `,` $fc2_experts_weights
+    (`fc1_bias` `=` $fc1_experts_bias^)? (`fc2_bias` `=` $fc2_experts_bias^)?
+    (`fc3` `=` $fc3_experts_weights^)? (`fc3_bias` `=` $fc3_experts_bias^)?
+    attr-dict `:` functional-type(operands, results)
+  }];
+  let hasVerifier = 1;
+}
+
 #endif // SPARSA_DIALECT_ONNX_IR_ONNXOPS_TD

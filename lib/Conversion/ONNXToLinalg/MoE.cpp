@@ -1,0 +1,246 @@
+//===- MoE.cpp - com.microsoft.MoE reference lowering ----------*- C++ -*-===//
+//
+// SPDX-License-Identifier: Apache-2.0
+//
+//===----------------------------------------------------------------------===//
+//
+// The reference semantics of ONNX Runtime's MoE op as dense linalg: routing
+// weights (softmax, top-k by rank, optional renormalization) are computed
+// for every (token, expert) pair, every expert runs on every token, and the
+// combine multiplies by the weight (zero for unselected experts). This is
+// E times the work of a routed kernel; the routing fusion replaces it with
+// code that reads only the chosen experts' weights, and must match it.
+//
+//===----------------------------------------------------------------------===//
+
+#include "Common.h"
+
+#include "mlir/IR/TypeUtilities.h"
+
+using namespace mlir;
+using namespace sparsa::lowering;
+namespace onnx = sparsa::onnx;
+
+using BodyFn = llvm::function_ref<Value(OpBuilder &, Location, ValueRange)>;
+
+/// A linalg.generic with |numLoops| loops (|reductions| marks reduction
+/// loops) reading |ins| through |inMaps| into |init| through |outMap|; the
+/// body gets (ins..., acc).
+static Value generic(OpBuilder &b, Location loc, ValueRange ins,
+                     ArrayRef<ArrayRef<int64_t>> inDims, Value init,
+                     ArrayRef<int64_t> outDims, int64_t numLoops,
+                     ArrayRef<int64_t> reductions, BodyFn body) {
+  MLIRContext *ctx = b.getContext();
+  auto map = [&](ArrayRef<int64_t> dims) {
+    SmallVector<AffineExpr> e;
+    for (int64_t d : dims)
+      e.push_back(getAffineDimExpr(d, ctx));
+    return AffineMap::get(numLoops, 0, e, ctx);
+  };
+  SmallVector<AffineMap> maps;
+  for (ArrayRef<int64_t> d : inDims)
+    maps.push_back(map(d));
+  maps.push_back(map(outDims));
+  SmallVector<utils::IteratorType> iters(numLoops, utils::IteratorType::parallel);
+  for (int64_t r : reductions)
+    iters[r] = utils::IteratorType::reduction;
+  return linalg::GenericOp::create(b, loc, init.getType(), ins, init, maps, iters,
+                                   [&](OpBuilder &nb, Location l, ValueRange a) {
+                                     linalg::YieldOp::create(nb, l, body(nb, l, a));
+                                   })
+      .getResult(0);
+}
+
+/// A tensor of |elt| with the given sizes (index values), filled with |v|.
+static Value filled(OpBuilder &b, Location loc, ArrayRef<Value> sizes, Type elt,
+                    Value v) {
+  SmallVector<OpFoldResult> ofr(sizes.begin(), sizes.end());
+  Value empty = tensor::EmptyOp::create(b, loc, ofr, elt);
+  return linalg::FillOp::create(b, loc, v, empty).getResult(0);
+}
+
+static FailureOr<Value> lowerMoE(onnx::MoEOp op, LowerCtx &lctx) {
+  OpBuilder &b = lctx.b;
+  Location loc = op.getLoc();
+  Value x = op.getInput(), logits = op.getRouterProbs();
+  auto xT = cast<RankedTensorType>(x.getType());
+  Type elt = xT.getElementType();
+  // [B, S, H] -> [T, H].
+  if (xT.getRank() == 3)
+    x = tensor::CollapseShapeOp::create(b, loc, x,
+                                        SmallVector<ReassociationIndices>{{0, 1}, {2}});
+  Value T = dimOf(b, loc, x, 0), H = dimOf(b, loc, x, 1);
+  Value E = dimOf(b, loc, logits, 1);
+  Value W1 = op.getFc1ExpertsWeights(), W2 = op.getFc2ExpertsWeights();
+  Value F1 = dimOf(b, loc, W1, 1), I = dimOf(b, loc, W2, 2);
+  int64_t k = op.getK();
+  Value zero = zeroOf(b, loc, elt);
+  auto add = [](OpBuilder &nb, Location l, Value a, Value c) -> Value {
+    return arith::AddFOp::create(nb, l, a, c);
+  };
+  auto mul = [](OpBuilder &nb, Location l, Value a, Value c) -> Value {
+    return arith::MulFOp::create(nb, l, a, c);
+  };
+
+  // Routing weights w[t, e]. Loops (t, e[, e2]).
+  Value rowMax = generic(b, loc, logits, {{0, 1}}, filled(b, loc, {T}, elt, lowestOf(b, loc, elt, false)),
+                         {0}, 2, {1}, [](OpBuilder &nb, Location l, ValueRange a) -> Value {
+                           return arith::MaximumFOp::create(nb, l, a[1], a[0]);
+                         });
+  Value rowSum = generic(b, loc, ValueRange{logits, rowMax}, {{0, 1}, {0}},
+                         filled(b, loc, {T}, elt, zero), {0}, 2, {1},
+                         [&](OpBuilder &nb, Location l, ValueRange a) -> Value {
+                           Value e = math::ExpOp::create(nb, l, arith::SubFOp::create(nb, l, a[0], a[1]));
+                           return add(nb, l, a[2], e);
+                         });
+  Type i32 = b.getI32Type();
+  Value rank = generic(
+      b, loc, ValueRange{logits, logits}, {{0, 1}, {0, 2}},
+      filled(b, loc, {T, E}, i32, arith::ConstantOp::create(b, loc, i32, b.getI32IntegerAttr(0))),
+      {0, 1}, 3, {2}, [&](OpBuilder &nb, Location l, ValueRange a) -> Value {
+        // Experts ahead of e: a larger logit, or an equal one at a lower index.
+        Value e = linalg::IndexOp::create(nb, l, 1), e2 = linalg::IndexOp::create(nb, l, 2);
+        Value gt = arith::CmpFOp::create(nb, l, arith::CmpFPredicate::OGT, a[1], a[0]);
+        Value eq = arith::CmpFOp::create(nb, l, arith::CmpFPredicate::OEQ, a[1], a[0]);
+        Value lower = arith::CmpIOp::create(nb, l, arith::CmpIPredicate::ult, e2, e);
+        Value ahead = arith::OrIOp::create(nb, l, gt, arith::AndIOp::create(nb, l, eq, lower));
+        return arith::AddIOp::create(nb, l, a[2], arith::ExtUIOp::create(nb, l, i32, ahead));
+      });
+  Value weights = generic(
+      b, loc, ValueRange{logits, rowMax, rowSum, rank}, {{0, 1}, {0}, {0}, {0, 1}},
+      filled(b, loc, {T, E}, elt, zero), {0, 1}, 2, {},
+      [&](OpBuilder &nb, Location l, ValueRange a) -> Value {
+        Value p = arith::DivFOp::create(
+            nb, l, math::ExpOp::create(nb, l, arith::SubFOp::create(nb, l, a[0], a[1])), a[2]);
+        Value chosen = arith::CmpIOp::create(
+            nb, l, arith::CmpIPredicate::slt, a[3],
+            arith::ConstantOp::create(nb, l, i32, nb.getI32IntegerAttr(k)));
+        return arith::SelectOp::create(nb, l, chosen, p, zeroOf(nb, l, elt));
+      });
+  if (op.getNormalizeRoutingWeights()) {
+    Value sel = generic(b, loc, weights, {{0, 1}}, filled(b, loc, {T}, elt, zero), {0}, 2,
+                        {1}, [&](OpBuilder &nb, Location l, ValueRange a) -> Value {
+                          return add(nb, l, a[1], a[0]);
+                        });
+    weights = generic(b, loc, ValueRange{weights, sel}, {{0, 1}, {0}},
+                      filled(b, loc, {T, E}, elt, zero), {0, 1}, 2, {},
+                      [](OpBuilder &nb, Location l, ValueRange a) -> Value {
+                        return arith::DivFOp::create(nb, l, a[0], a[1]);
+                      });
+  }
+
+  // Expert projections h[e, t, o] = x[t] . W[e, o] (+ bias[e, o]); loops
+  // (e, t, o, i) with i reduced.
+  auto project = [&](Value in, Value W, Value bias, Value outDim) -> Value {
+    Value acc = filled(b, loc, {E, T, outDim}, elt, zero);
+    if (bias)
+      acc = generic(b, loc, bias, {{0, 2}}, acc, {0, 1, 2}, 3, {},
+                    [](OpBuilder &, Location, ValueRange a) { return a[0]; });
+    bool perExpert = cast<RankedTensorType>(in.getType()).getRank() == 3;
+    SmallVector<int64_t> inDims = perExpert ? SmallVector<int64_t>{0, 1, 3}
+                                            : SmallVector<int64_t>{1, 3};
+    return generic(b, loc, ValueRange{in, W}, {inDims, {0, 2, 3}}, acc, {0, 1, 2}, 4, {3},
+                   [&](OpBuilder &nb, Location l, ValueRange a) -> Value {
+                     return add(nb, l, a[2], mul(nb, l, a[0], a[1]));
+                   });
+  };
+  Value h = project(x, W1, op.getFc1ExpertsBias(), F1);
+
+  // Activation a[e, t, j], j < inter.
+  StringRef act = op.getActivationType();
+  Value a;
+  auto cst = [&](OpBuilder &nb, Location l, double v) { return floatCst(nb, l, elt, v); };
+  auto sigmoid = [&](OpBuilder &nb, Location l, Value v) -> Value {
+    Value e = math::ExpOp::create(nb, l, arith::NegFOp::create(nb, l, v));
+    return arith::DivFOp::create(nb, l, cst(nb, l, 1.0),
+                                 arith::AddFOp::create(nb, l, cst(nb, l, 1.0), e));
+  };
+  if (act == "swiglu") {
+    Value g = h, lin = h;
+    int64_t fusion = op.getSwigluFusion();
+    if (fusion == 0)
+      lin = project(x, op.getFc3ExpertsWeights(), op.getFc3ExpertsBias(), I);
+    if (fusion == 2) {
+      // [gate | linear] halves of each fc1 row.
+      auto half = [&](Value offset) -> Value {
+        SmallVector<OpFoldResult> offs = {b.getIndexAttr(0), b.getIndexAttr(0), offset};
+        SmallVector<OpFoldResult> sizes = {E, T, I};
+        SmallVector<OpFoldResult> strides(3, b.getIndexAttr(1));
+        return tensor::ExtractSliceOp::create(b, loc, h, offs, sizes, strides);
+      };
+      g = half(indexCst(b, loc, 0));
+      lin = half(I);
+    }
+    MLIRContext *ctx = b.getContext();
+    AffineExpr e0 = getAffineDimExpr(0, ctx), t = getAffineDimExpr(1, ctx),
+               j = getAffineDimExpr(2, ctx);
+    // Interleaved (fusion 1): gate at 2j, linear at 2j + 1.
+    AffineExpr gj = fusion == 1 ? j * 2 : j;
+    AffineExpr lj = fusion == 1 ? j * 2 + 1 : j;
+    SmallVector<AffineMap> maps = {AffineMap::get(3, 0, {e0, t, gj}, ctx),
+                                   AffineMap::get(3, 0, {e0, t, lj}, ctx),
+                                   b.getMultiDimIdentityMap(3)};
+    std::optional<double> limit;
+    if (auto l = op.getSwigluLimit())
+      limit = l->convertToDouble();
+    double alpha = op.getActivationAlpha().convertToDouble();
+    double beta = op.getActivationBeta().convertToDouble();
+    Value init = filled(b, loc, {E, T, I}, elt, zero);
+    SmallVector<utils::IteratorType> iters(3, utils::IteratorType::parallel);
+    a = linalg::GenericOp::create(
+            b, loc, init.getType(), ValueRange{g, lin}, init, maps, iters,
+            [&](OpBuilder &nb, Location l, ValueRange v) {
+              Value G = v[0], L = v[1];
+              if (limit) {
+                G = arith::MinimumFOp::create(nb, l, G, cst(nb, l, *limit));
+                L = arith::MaximumFOp::create(
+                    nb, l, arith::MinimumFOp::create(nb, l, L, cst(nb, l, *limit)),
+                    cst(nb, l, -*limit));
+              }
+              Value s = mul(nb, l, G, sigmoid(nb, l, mul(nb, l, G, cst(nb, l, alpha))));
+              linalg::YieldOp::create(
+                  nb, l, mul(nb, l, s, arith::AddFOp::create(nb, l, L, cst(nb, l, beta))));
+            })
+            .getResult(0);
+  } else {
+    a = generic(b, loc, h, {{0, 1, 2}}, filled(b, loc, {E, T, F1}, elt, zero), {0, 1, 2}, 3,
+                {}, [&](OpBuilder &nb, Location l, ValueRange v) -> Value {
+                  Value z = v[0];
+                  if (act == "relu")
+                    return arith::MaximumFOp::create(nb, l, z, cst(nb, l, 0.0));
+                  if (act == "silu")
+                    return mul(nb, l, z, sigmoid(nb, l, z));
+                  if (act == "gelu") {
+                    // Tanh approximation, as ONNX Runtime's MoE kernels.
+                    Value z3 = mul(nb, l, mul(nb, l, z, z), z);
+                    Value inner = mul(nb, l, cst(nb, l, 0.7978845608028654),
+                                      add(nb, l, z, mul(nb, l, cst(nb, l, 0.044715), z3)));
+                    Value t = math::TanhOp::create(nb, l, inner);
+                    return mul(nb, l, mul(nb, l, cst(nb, l, 0.5), z),
+                               add(nb, l, cst(nb, l, 1.0), t));
+                  }
+                  return z;
+                });
+  }
+  Value y = project(a, W2, op.getFc2ExpertsBias(), H);
+
+  // Combine: out[t, o] = sum_e w[t, e] * y[e, t, o]; loops (t, o, e).
+  Value out = generic(b, loc, ValueRange{weights, y}, {{0, 2}, {2, 0, 1}},
+                      filled(b, loc, {T, H}, elt, zero), {0, 1}, 3, {2},
+                      [&](OpBuilder &nb, Location l, ValueRange v) -> Value {
+                        return add(nb, l, v[2], mul(nb, l, v[0], v[1]));
+                      });
+  auto rT = cast<RankedTensorType>(op.getType());
+  if (rT.getRank() == 3) {
+    SmallVector<Value> dims = {dimOf(b, loc, op.getInput(), 0), dimOf(b, loc, op.getInput(), 1),
+                               dimOf(b, loc, op.getInput(), 2)};
+    return reshapeTo(b, loc, out, rT, dims);
+  }
+  if (out.getType() != rT)
+    out = tensor::CastOp::create(b, loc, rT, out);
+  return out;
+}
+
+void sparsa::lowering::populateMoELowerings(LoweringTable &t) {
+  addSingle<onnx::MoEOp, lowerMoE>(t);
+}
