@@ -59,10 +59,23 @@ static Value filled(OpBuilder &b, Location loc, ArrayRef<Value> sizes, Type elt,
   return linalg::FillOp::create(b, loc, v, empty).getResult(0);
 }
 
-static FailureOr<Value> lowerMoE(onnx::MoEOp op, LowerCtx &lctx) {
-  OpBuilder &b = lctx.b;
-  Location loc = op.getLoc();
-  Value x = op.getInput(), logits = op.getRouterProbs();
+namespace {
+/// The operands and attributes of MoE / QMoE (weights already float).
+struct MoEParams {
+  Value input, logits, w1, b1, w2, b2, w3, b3;
+  int64_t k;
+  StringRef act;
+  bool normalize;
+  int64_t fusion;
+  double alpha, beta;
+  std::optional<double> limit;
+  RankedTensorType resultType;
+};
+} // namespace
+
+static FailureOr<Value> buildMoE(Operation *op, OpBuilder &b, const MoEParams &p) {
+  Location loc = op->getLoc();
+  Value x = p.input, logits = p.logits;
   auto xT = cast<RankedTensorType>(x.getType());
   Type elt = xT.getElementType();
   // [B, S, H] -> [T, H].
@@ -71,9 +84,9 @@ static FailureOr<Value> lowerMoE(onnx::MoEOp op, LowerCtx &lctx) {
                                         SmallVector<ReassociationIndices>{{0, 1}, {2}});
   Value T = dimOf(b, loc, x, 0), H = dimOf(b, loc, x, 1);
   Value E = dimOf(b, loc, logits, 1);
-  Value W1 = op.getFc1ExpertsWeights(), W2 = op.getFc2ExpertsWeights();
+  Value W1 = p.w1, W2 = p.w2;
   Value F1 = dimOf(b, loc, W1, 1), I = dimOf(b, loc, W2, 2);
-  int64_t k = op.getK();
+  int64_t k = p.k;
   Value zero = zeroOf(b, loc, elt);
   auto add = [](OpBuilder &nb, Location l, Value a, Value c) -> Value {
     return arith::AddFOp::create(nb, l, a, c);
@@ -117,7 +130,7 @@ static FailureOr<Value> lowerMoE(onnx::MoEOp op, LowerCtx &lctx) {
             arith::ConstantOp::create(nb, l, i32, nb.getI32IntegerAttr(k)));
         return arith::SelectOp::create(nb, l, chosen, p, zeroOf(nb, l, elt));
       });
-  if (op.getNormalizeRoutingWeights()) {
+  if (p.normalize) {
     Value sel = generic(b, loc, weights, {{0, 1}}, filled(b, loc, {T}, elt, zero), {0}, 2,
                         {1}, [&](OpBuilder &nb, Location l, ValueRange a) -> Value {
                           return add(nb, l, a[1], a[0]);
@@ -144,10 +157,10 @@ static FailureOr<Value> lowerMoE(onnx::MoEOp op, LowerCtx &lctx) {
                      return add(nb, l, a[2], mul(nb, l, a[0], a[1]));
                    });
   };
-  Value h = project(x, W1, op.getFc1ExpertsBias(), F1);
+  Value h = project(x, W1, p.b1, F1);
 
   // Activation a[e, t, j], j < inter.
-  StringRef act = op.getActivationType();
+  StringRef act = p.act;
   Value a;
   auto cst = [&](OpBuilder &nb, Location l, double v) { return floatCst(nb, l, elt, v); };
   auto sigmoid = [&](OpBuilder &nb, Location l, Value v) -> Value {
@@ -157,9 +170,9 @@ static FailureOr<Value> lowerMoE(onnx::MoEOp op, LowerCtx &lctx) {
   };
   if (act == "swiglu") {
     Value g = h, lin = h;
-    int64_t fusion = op.getSwigluFusion();
+    int64_t fusion = p.fusion;
     if (fusion == 0)
-      lin = project(x, op.getFc3ExpertsWeights(), op.getFc3ExpertsBias(), I);
+      lin = project(x, p.w3, p.b3, I);
     if (fusion == 2) {
       // [gate | linear] halves of each fc1 row.
       auto half = [&](Value offset) -> Value {
@@ -180,11 +193,8 @@ static FailureOr<Value> lowerMoE(onnx::MoEOp op, LowerCtx &lctx) {
     SmallVector<AffineMap> maps = {AffineMap::get(3, 0, {e0, t, gj}, ctx),
                                    AffineMap::get(3, 0, {e0, t, lj}, ctx),
                                    b.getMultiDimIdentityMap(3)};
-    std::optional<double> limit;
-    if (auto l = op.getSwigluLimit())
-      limit = l->convertToDouble();
-    double alpha = op.getActivationAlpha().convertToDouble();
-    double beta = op.getActivationBeta().convertToDouble();
+    std::optional<double> limit = p.limit;
+    double alpha = p.alpha, beta = p.beta;
     Value init = filled(b, loc, {E, T, I}, elt, zero);
     SmallVector<utils::IteratorType> iters(3, utils::IteratorType::parallel);
     a = linalg::GenericOp::create(
@@ -222,7 +232,7 @@ static FailureOr<Value> lowerMoE(onnx::MoEOp op, LowerCtx &lctx) {
                   return z;
                 });
   }
-  Value y = project(a, W2, op.getFc2ExpertsBias(), H);
+  Value y = project(a, W2, p.b2, H);
 
   // Combine: out[t, o] = sum_e w[t, e] * y[e, t, o]; loops (t, o, e).
   Value out = generic(b, loc, ValueRange{weights, y}, {{0, 2}, {2, 0, 1}},
@@ -230,10 +240,10 @@ static FailureOr<Value> lowerMoE(onnx::MoEOp op, LowerCtx &lctx) {
                       [&](OpBuilder &nb, Location l, ValueRange v) -> Value {
                         return add(nb, l, v[2], mul(nb, l, v[0], v[1]));
                       });
-  auto rT = cast<RankedTensorType>(op.getType());
+  auto rT = p.resultType;
   if (rT.getRank() == 3) {
-    SmallVector<Value> dims = {dimOf(b, loc, op.getInput(), 0), dimOf(b, loc, op.getInput(), 1),
-                               dimOf(b, loc, op.getInput(), 2)};
+    SmallVector<Value> dims = {dimOf(b, loc, p.input, 0), dimOf(b, loc, p.input, 1),
+                               dimOf(b, loc, p.input, 2)};
     return reshapeTo(b, loc, out, rT, dims);
   }
   if (out.getType() != rT)
@@ -241,6 +251,112 @@ static FailureOr<Value> lowerMoE(onnx::MoEOp op, LowerCtx &lctx) {
   return out;
 }
 
+template <typename OpTy>
+static MoEParams moeAttributes(OpTy op) {
+  MoEParams p;
+  p.input = op.getInput();
+  p.logits = op.getRouterProbs();
+  p.k = op.getK();
+  p.act = op.getActivationType();
+  p.normalize = op.getNormalizeRoutingWeights() != 0;
+  p.fusion = op.getSwigluFusion();
+  p.alpha = op.getActivationAlpha().convertToDouble();
+  p.beta = op.getActivationBeta().convertToDouble();
+  if (auto l = op.getSwigluLimit())
+    p.limit = l->convertToDouble();
+  p.resultType = cast<RankedTensorType>(op.getType());
+  p.b1 = op.getFc1ExpertsBias();
+  p.b2 = op.getFc2ExpertsBias();
+  p.b3 = op.getFc3ExpertsBias();
+  return p;
+}
+
+static FailureOr<Value> lowerMoE(onnx::MoEOp op, LowerCtx &lctx) {
+  MoEParams p = moeAttributes(op);
+  p.w1 = op.getFc1ExpertsWeights();
+  p.w2 = op.getFc2ExpertsWeights();
+  p.w3 = op.getFc3ExpertsWeights();
+  return buildMoE(op, lctx.b, p);
+}
+
+/// Dequantizes QMoE expert weights q [E, out, in * bits / 8] (uint8, low
+/// bits first) with scales [E, out] or [E, out, in / block] and optional
+/// packed zero points into a float [E, out, in] tensor of |elt|.
+static Value dequantizeExperts(OpBuilder &b, Location loc, Value q, Value scales, Value zp,
+                               int64_t bits, int64_t block, Type elt) {
+  Type i32 = b.getI32Type(), f32 = b.getF32Type();
+  int64_t perByte = 8 / bits;
+  SmallVector<Value> sizes = {dimOf(b, loc, q, 0), dimOf(b, loc, q, 1),
+                              arith::MulIOp::create(b, loc, dimOf(b, loc, q, 2),
+                                                    indexCst(b, loc, perByte))};
+  SmallVector<OpFoldResult> ofr(sizes.begin(), sizes.end());
+  Value empty = tensor::EmptyOp::create(b, loc, ofr, elt);
+  auto field = [&](OpBuilder &nb, Location l, Value byte, Value elemIdx) -> Value {
+    Value shift = arith::IndexCastOp::create(
+        nb, l, i32,
+        arith::MulIOp::create(nb, l,
+                              arith::RemUIOp::create(nb, l, elemIdx, indexCst(nb, l, perByte)),
+                              indexCst(nb, l, bits)));
+    Value v = arith::ShRUIOp::create(nb, l, arith::ExtUIOp::create(nb, l, i32, byte), shift);
+    return arith::AndIOp::create(
+        nb, l, v, arith::ConstantOp::create(nb, l, i32, nb.getI32IntegerAttr((1 << bits) - 1)));
+  };
+  SmallVector<AffineMap> maps = {b.getMultiDimIdentityMap(3)};
+  SmallVector<utils::IteratorType> iters(3, utils::IteratorType::parallel);
+  return linalg::GenericOp::create(
+             b, loc, empty.getType(), ValueRange{}, empty, maps, iters,
+             [&](OpBuilder &nb, Location l, ValueRange) {
+               Value e = linalg::IndexOp::create(nb, l, 0), o = linalg::IndexOp::create(nb, l, 1),
+                     i = linalg::IndexOp::create(nb, l, 2);
+               Value byteIdx = arith::DivUIOp::create(nb, l, i, indexCst(nb, l, perByte));
+               Value byte = tensor::ExtractOp::create(nb, l, q, ValueRange{e, o, byteIdx});
+               Value qv = arith::SIToFPOp::create(nb, l, f32, field(nb, l, byte, i));
+               // Per-row scale, or per block along `in`; zero points packed
+               // like the weights (per row: along `out`).
+               Value blk = block ? arith::DivUIOp::create(nb, l, i, indexCst(nb, l, block)).getResult()
+                                 : Value();
+               SmallVector<Value> sIdx = {e, o};
+               if (block)
+                 sIdx.push_back(blk);
+               Value s = tensor::ExtractOp::create(nb, l, scales, sIdx);
+               if (s.getType() != f32)
+                 s = arith::ExtFOp::create(nb, l, f32, s);
+               Value z;
+               if (!zp) {
+                 z = floatCst(nb, l, f32, double(1 << (bits - 1)));
+               } else {
+                 Value pos = block ? blk : o;
+                 Value zb = arith::DivUIOp::create(nb, l, pos, indexCst(nb, l, perByte));
+                 SmallVector<Value> zIdx = block ? SmallVector<Value>{e, o, zb}
+                                                 : SmallVector<Value>{e, zb};
+                 Value zbyte = tensor::ExtractOp::create(nb, l, zp, zIdx);
+                 z = arith::SIToFPOp::create(nb, l, f32, field(nb, l, zbyte, pos));
+               }
+               Value w = arith::MulFOp::create(nb, l, arith::SubFOp::create(nb, l, qv, z), s);
+               if (elt != f32)
+                 w = arith::TruncFOp::create(nb, l, elt, w);
+               linalg::YieldOp::create(nb, l, w);
+             })
+      .getResult(0);
+}
+
+static FailureOr<Value> lowerQMoE(onnx::QMoEOp op, LowerCtx &lctx) {
+  OpBuilder &b = lctx.b;
+  Location loc = op.getLoc();
+  MoEParams p = moeAttributes(op);
+  Type elt = getElementTypeOrSelf(op.getInput());
+  int64_t bits = op.getExpertWeightBits(), block = op.getBlockSize();
+  p.w1 = dequantizeExperts(b, loc, op.getFc1ExpertsWeights(), op.getFc1Scales(),
+                           op.getFc1ZeroPoints(), bits, block, elt);
+  p.w2 = dequantizeExperts(b, loc, op.getFc2ExpertsWeights(), op.getFc2Scales(),
+                           op.getFc2ZeroPoints(), bits, block, elt);
+  if (op.getFc3ExpertsWeights())
+    p.w3 = dequantizeExperts(b, loc, op.getFc3ExpertsWeights(), op.getFc3Scales(),
+                             op.getFc3ZeroPoints(), bits, block, elt);
+  return buildMoE(op, b, p);
+}
+
 void sparsa::lowering::populateMoELowerings(LoweringTable &t) {
   addSingle<onnx::MoEOp, lowerMoE>(t);
+  addSingle<onnx::QMoEOp, lowerQMoE>(t);
 }

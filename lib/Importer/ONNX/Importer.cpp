@@ -553,6 +553,48 @@ static FailureOr<Results> importMoE(NodeContext &n) {
                      .getResult()};
 }
 
+static FailureOr<Results> importQMoE(NodeContext &n) {
+  if (n.strAttr("quant_type", "int") != "int")
+    return n.error() << "quant_type '" << n.strAttr("quant_type", "int")
+                     << "' is not supported (integer weights only)",
+           failure();
+  if (n.intAttr("weights_prepacked", -1) != 0)
+    return n.error() << "only the raw weight layout (weights_prepacked = 0) is "
+                        "supported; execution-provider prepacked layouts are not",
+           failure();
+  if (n.intAttr("use_sparse_mixer", 0) != 0)
+    return n.error() << "use_sparse_mixer = 1 is not supported", failure();
+  if (n.intAttr("swiglu_limit_after_activation", 0) != 0)
+    return n.error() << "swiglu_limit_after_activation = 1 is not supported", failure();
+  int64_t bits = n.intAttr("expert_weight_bits", 4);
+  for (const char *name : {"fc1_expert_weight_bits", "fc2_expert_weight_bits",
+                           "fc3_expert_weight_bits"})
+    if (n.attr(name) && n.attr(name)->i() != bits)
+      return n.error() << "per-projection bit widths (" << name << ") are not supported",
+             failure();
+  for (int i = 14; i < n.numOperands(); ++i)
+    if (n.operand(i))
+      return n.error() << "input " << i
+                       << " (router_weights or FP scales) is not supported",
+             failure();
+  auto opt = [&](int i) { return n.numOperands() > i ? n.operand(i) : Value(); };
+  if (!opt(3) || !opt(6))
+    return n.error() << "integer QMoE needs fc1_scales and fc2_scales", failure();
+  auto *limit = n.attr("swiglu_limit");
+  return Results{onnx_ir::QMoEOp::create(
+                     n.b, n.loc, n.resultType(), n.operand(0), n.operand(1), n.operand(2),
+                     opt(3), n.operand(5), opt(6), opt(4), opt(7), opt(8), opt(9), opt(10),
+                     opt(11), opt(12), opt(13), n.si64(n.intAttr("k", 1)),
+                     n.b.getStringAttr(n.strAttr("activation_type", "relu")),
+                     n.si64(n.intAttr("normalize_routing_weights", 0)),
+                     n.si64(n.intAttr("swiglu_fusion", 0)),
+                     n.b.getF32FloatAttr(n.floatAttr("activation_alpha", 1.0f)),
+                     n.b.getF32FloatAttr(n.floatAttr("activation_beta", 0.0f)),
+                     limit ? n.b.getF32FloatAttr(limit->f()) : FloatAttr(),
+                     n.si64(bits), n.si64(n.intAttr("block_size", 0)))
+                     .getResult()};
+}
+
 /// The handler table key of a node: the op type, prefixed by the domain
 /// outside the default one ("com.microsoft.MoE").
 static std::string handlerKey(const proto::NodeProto &node) {
@@ -644,6 +686,7 @@ static const llvm::StringMap<SmallVector<HandlerEntry, 1>> &handlerTable() {
     onOp("QLinearMatMul", 10, importQLinearMatMul);
     onOp("com.microsoft.MatMulNBits", 1, importMatMulNBits);
     onOp("com.microsoft.MoE", 1, importMoE);
+    onOp("com.microsoft.QMoE", 1, importQMoE);
     onOp("Where", 9, importWhere);
     return t;
   }();

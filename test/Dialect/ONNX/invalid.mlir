@@ -580,3 +580,51 @@ func.func @matmulinteger_k(%a: tensor<2x4xui8>, %b: tensor<5x3xui8>) -> tensor<2
   %0 = onnx.MatMulInteger %a, %b : (tensor<2x4xui8>, tensor<5x3xui8>) -> tensor<2x3xi32>
   return %0 : tensor<2x3xi32>
 }
+
+// -----
+
+func.func @nbits_bits(%a: tensor<2x64xf32>, %b: tensor<32x2x16xui8>, %s: tensor<32x2xf32>) -> tensor<2x32xf32> {
+  // expected-error @+1 {{'onnx.ms.MatMulNBits' op bits must be 2, 4 or 8 (got 3)}}
+  %0 = onnx.ms.MatMulNBits %a, %b, %s {K = 64 : si64, N = 32 : si64, bits = 3 : si64, block_size = 32 : si64} : (tensor<2x64xf32>, tensor<32x2x16xui8>, tensor<32x2xf32>) -> tensor<2x32xf32>
+  return %0 : tensor<2x32xf32>
+}
+
+// -----
+
+func.func @nbits_b_shape(%a: tensor<2x64xf32>, %b: tensor<32x4x16xui8>, %s: tensor<32x2xf32>) -> tensor<2x32xf32> {
+  // expected-error @+1 {{'onnx.ms.MatMulNBits' op expected B of shape 32x2x16 (got 32x4x16)}}
+  %0 = onnx.ms.MatMulNBits %a, %b, %s {K = 64 : si64, N = 32 : si64, block_size = 32 : si64} : (tensor<2x64xf32>, tensor<32x4x16xui8>, tensor<32x2xf32>) -> tensor<2x32xf32>
+  return %0 : tensor<2x32xf32>
+}
+
+// -----
+
+func.func @moe_activation(%x: tensor<2x64xf32>, %r: tensor<2x4xf32>, %w1: tensor<4x16x64xf32>, %w2: tensor<4x64x16xf32>) -> tensor<2x64xf32> {
+  // expected-error @+1 {{'onnx.ms.MoE' op unsupported activation_type 'tanh'}}
+  %0 = onnx.ms.MoE %x, %r, %w1, %w2 {activation_type = "tanh"} : (tensor<2x64xf32>, tensor<2x4xf32>, tensor<4x16x64xf32>, tensor<4x64x16xf32>) -> tensor<2x64xf32>
+  return %0 : tensor<2x64xf32>
+}
+
+// -----
+
+func.func @moe_k(%x: tensor<2x64xf32>, %r: tensor<2x4xf32>, %w1: tensor<4x16x64xf32>, %w2: tensor<4x64x16xf32>) -> tensor<2x64xf32> {
+  // expected-error @+1 {{'onnx.ms.MoE' op k = 5 must be in [1, number of experts]}}
+  %0 = onnx.ms.MoE %x, %r, %w1, %w2 {k = 5 : si64} : (tensor<2x64xf32>, tensor<2x4xf32>, tensor<4x16x64xf32>, tensor<4x64x16xf32>) -> tensor<2x64xf32>
+  return %0 : tensor<2x64xf32>
+}
+
+// -----
+
+func.func @moe_expert_shapes(%x: tensor<2x64xf32>, %r: tensor<2x4xf32>, %w1: tensor<4x16x32xf32>, %w2: tensor<4x64x16xf32>) -> tensor<2x64xf32> {
+  // expected-error @+1 {{'onnx.ms.MoE' op expert weight shapes 4x16x32 and 4x64x16 do not match hidden size 64 and the activation}}
+  %0 = onnx.ms.MoE %x, %r, %w1, %w2 : (tensor<2x64xf32>, tensor<2x4xf32>, tensor<4x16x32xf32>, tensor<4x64x16xf32>) -> tensor<2x64xf32>
+  return %0 : tensor<2x64xf32>
+}
+
+// -----
+
+func.func @qmoe_bits(%x: tensor<2x64xf32>, %r: tensor<2x4xf32>, %q1: tensor<4x16x32xui8>, %s1: tensor<4x16xf32>, %q2: tensor<4x64x8xui8>, %s2: tensor<4x64xf32>) -> tensor<2x64xf32> {
+  // expected-error @+1 {{'onnx.ms.QMoE' op expert_weight_bits must be 2, 4 or 8 (got 3)}}
+  %0 = onnx.ms.QMoE %x, %r, %q1, %s1, %q2, %s2 {expert_weight_bits = 3 : si64} : (tensor<2x64xf32>, tensor<2x4xf32>, tensor<4x16x32xui8>, tensor<4x16xf32>, tensor<4x64x8xui8>, tensor<4x64xf32>) -> tensor<2x64xf32>
+  return %0 : tensor<2x64xf32>
+}

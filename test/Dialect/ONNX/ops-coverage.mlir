@@ -166,3 +166,14 @@ func.func @einsum_and_quantization(%a: tensor<2x3x4xf32>, %b: tensor<2x4x5xf32>,
   %6 = onnx.QLinearMatMul %1, %s, %zp, %4#0, %s, %zp, %s, %zp : (tensor<2x3x4xui8>, tensor<f32>, tensor<ui8>, tensor<4x8xui8>, tensor<f32>, tensor<ui8>, tensor<f32>, tensor<ui8>) -> tensor<2x3x8xui8>
   return %0 : tensor<2x3x5xf32>
 }
+
+// CHECK-LABEL: func.func @contrib
+func.func @contrib(%a: tensor<?x64xf32>, %b: tensor<32x2x16xui8>, %s: tensor<32x2xf32>, %z: tensor<32x1xui8>, %r: tensor<?x4xf32>, %w1: tensor<4x16x64xf32>, %w2: tensor<4x64x16xf32>, %q1: tensor<4x16x32xui8>, %s1: tensor<4x16xf32>, %q2: tensor<4x64x8xui8>, %s2: tensor<4x64xf32>) -> (tensor<?x32xf32>, tensor<?x64xf32>, tensor<?x64xf32>) {
+  // CHECK: onnx.ms.MatMulNBits %{{.*}}, %{{.*}}, %{{.*}} zero_points = %{{.*}} {K = 64 : si64, N = 32 : si64, block_size = 32 : si64}
+  %0 = onnx.ms.MatMulNBits %a, %b, %s zero_points = %z {K = 64 : si64, N = 32 : si64, block_size = 32 : si64} : (tensor<?x64xf32>, tensor<32x2x16xui8>, tensor<32x2xf32>, tensor<32x1xui8>) -> tensor<?x32xf32>
+  // CHECK: onnx.ms.MoE %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}} {activation_type = "silu", k = 2 : si64}
+  %1 = onnx.ms.MoE %a, %r, %w1, %w2 {activation_type = "silu", k = 2 : si64} : (tensor<?x64xf32>, tensor<?x4xf32>, tensor<4x16x64xf32>, tensor<4x64x16xf32>) -> tensor<?x64xf32>
+  // CHECK: onnx.ms.QMoE
+  %2 = onnx.ms.QMoE %a, %r, %q1, %s1, %q2, %s2 {activation_type = "relu", k = 1 : si64} : (tensor<?x64xf32>, tensor<?x4xf32>, tensor<4x16x32xui8>, tensor<4x16xf32>, tensor<4x64x8xui8>, tensor<4x64xf32>) -> tensor<?x64xf32>
+  return %0, %1, %2 : tensor<?x32xf32>, tensor<?x64xf32>, tensor<?x64xf32>
+}

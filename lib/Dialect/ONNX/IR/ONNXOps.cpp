@@ -1035,5 +1035,31 @@ LogicalResult MoEOp::verify() {
   return success();
 }
 
+LogicalResult QMoEOp::verify() {
+  StringRef act = getActivationType();
+  if (act != "relu" && act != "gelu" && act != "silu" && act != "identity" &&
+      act != "swiglu")
+    return emitOpError("unsupported activation_type '") << act << "'";
+  int64_t bits = getExpertWeightBits(), bs = getBlockSize();
+  if (bits != 2 && bits != 4 && bits != 8)
+    return emitOpError("expert_weight_bits must be 2, 4 or 8 (got ") << bits << ")";
+  if (bs != 0 && (bs < 16 || !llvm::isPowerOf2_64(bs)))
+    return emitOpError("block_size must be 0 or a power of two >= 16 (got ") << bs << ")";
+  if (getSwigluFusion() < 0 || getSwigluFusion() > 2)
+    return emitOpError("swiglu_fusion must be 0, 1 or 2");
+  bool gated3 = act == "swiglu" && getSwigluFusion() == 0;
+  if (bool(getFc3ExpertsWeights()) != gated3 || bool(getFc3Scales()) != gated3)
+    return emitOpError("fc3 weights and scales are used exactly by swiglu with "
+                       "swiglu_fusion = 0");
+  if (getType() != getInput().getType())
+    return emitOpError("expected the result type to match the input");
+  auto w1 = dyn_cast<RankedTensorType>(getFc1ExpertsWeights().getType());
+  auto s1 = dyn_cast<RankedTensorType>(getFc1Scales().getType());
+  if (w1 && s1 && (w1.getRank() != 3 || s1.getRank() != (bs ? 3 : 2)))
+    return emitOpError("expected weights [E, out, in * bits / 8] and scales ")
+           << (bs ? "[E, out, in / block_size]" : "[E, out]");
+  return success();
+}
+
 #define GET_OP_CLASSES
 #include "sparsa/Dialect/ONNX/IR/ONNXOps.cpp.inc"

@@ -1061,4 +1061,51 @@ def ONNX_MoEOp : ONNX_Op<"ms.MoE", [Pure, AttrSizedOperandSegments]> {
   let hasVerifier = 1;
 }
 
+def ONNX_QMoEOp : ONNX_Op<"ms.QMoE", [Pure, AttrSizedOperandSegments]> {
+  let summary = "com.microsoft QMoE: mixture of experts with integer-quantized weights";
+  let description = [{
+    `ms.MoE` whose expert weights are uint8 `[E, out, in * bits / 8]`
+    (`expert_weight_bits` 2, 4 or 8, low bits first, raw layout:
+    `weights_prepacked` = 0), dequantized as `(q - zero_point) * scale` with
+    per-row scales `[E, out]` or, with `block_size`, block scales
+    `[E, out, in / block_size]`; zero points are packed like the weights
+    (default `2^(bits - 1)`).
+
+    ```mlir
+    %y = onnx.ms.QMoE %x, %r, %w1, %s1, %w2, %s2 {activation_type = "silu", expert_weight_bits = 4 : si64, k = 2 : si64} : (tensor<?x64xf32>, tensor<?x8xf32>, tensor<8x128x32xui8>, tensor<8x128xf32>, tensor<8x64x64xui8>, tensor<8x64xf32>) -> tensor<?x64xf32>
+    ```
+  }];
+  let arguments = (ins ONNX_FloatTensor:$input, ONNX_FloatTensor:$router_probs,
+                   TensorOf<[UI8]>:$fc1_experts_weights, ONNX_FloatTensor:$fc1_scales,
+                   TensorOf<[UI8]>:$fc2_experts_weights, ONNX_FloatTensor:$fc2_scales,
+                   Optional<ONNX_FloatTensor>:$fc1_experts_bias,
+                   Optional<ONNX_FloatTensor>:$fc2_experts_bias,
+                   Optional<TensorOf<[UI8]>>:$fc3_experts_weights,
+                   Optional<ONNX_FloatTensor>:$fc3_scales,
+                   Optional<ONNX_FloatTensor>:$fc3_experts_bias,
+                   Optional<TensorOf<[UI8]>>:$fc1_zero_points,
+                   Optional<TensorOf<[UI8]>>:$fc2_zero_points,
+                   Optional<TensorOf<[UI8]>>:$fc3_zero_points,
+                   DefaultValuedAttr<SI64Attr, "1">:$k,
+                   DefaultValuedStrAttr<StrAttr, "relu">:$activation_type,
+                   DefaultValuedAttr<SI64Attr, "0">:$normalize_routing_weights,
+                   DefaultValuedAttr<SI64Attr, "0">:$swiglu_fusion,
+                   DefaultValuedAttr<F32Attr, "1.0">:$activation_alpha,
+                   DefaultValuedAttr<F32Attr, "0.0">:$activation_beta,
+                   OptionalAttr<F32Attr>:$swiglu_limit,
+                   DefaultValuedAttr<SI64Attr, "4">:$expert_weight_bits,
+                   DefaultValuedAttr<SI64Attr, "0">:$block_size);
+  let results = (outs ONNX_FloatTensor:$output);
+  let assemblyFormat = [{
+    $input `,` $router_probs `,` $fc1_experts_weights `,` $fc1_scales `,`
+    $fc2_experts_weights `,` $fc2_scales
+    (`fc1_bias` `=` $fc1_experts_bias^)? (`fc2_bias` `=` $fc2_experts_bias^)?
+    (`fc3` `=` $fc3_experts_weights^)? (`fc3_scales` `=` $fc3_scales^)?
+    (`fc3_bias` `=` $fc3_experts_bias^)? (`fc1_zero_points` `=` $fc1_zero_points^)?
+    (`fc2_zero_points` `=` $fc2_zero_points^)? (`fc3_zero_points` `=` $fc3_zero_points^)?
+    attr-dict `:` functional-type(operands, results)
+  }];
+  let hasVerifier = 1;
+}
+
 #endif // SPARSA_DIALECT_ONNX_IR_ONNXOPS_TD
