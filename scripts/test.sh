@@ -38,11 +38,20 @@ echo "$conf_out" | tail -n 1
 conf_pass=$((conf_rc == 0 ? 1 : 0))
 conf_fail=$((conf_rc == 0 ? 0 : 1))
 
+# The benchmark harness at its smoke size: it must run end to end and
+# match ONNX Runtime; its timings are printed, never asserted.
+echo "== benchmark smoke (no timing assertions)"
+bench_out=$(.venv/bin/python -m sparsa.bench --suite smoke --iters 3 --threads 1,2 \
+  --out build/bench 2>&1); bench_rc=$?
+echo "$bench_out" | grep -E "^(error|wrote)" || echo "$bench_out" | tail -n 5
+conf_pass=$((conf_pass + (bench_rc == 0 ? 1 : 0)))
+conf_fail=$((conf_fail + (bench_rc == 0 ? 0 : 1)))
+
 pass=$((lit_pass + py_pass + conf_pass))
 fail=$((lit_fail + py_fail + conf_fail))
-if [ $lit_rc -ne 0 ] || [ $py_rc -ne 0 ] || [ $conf_rc -ne 0 ]; then
+if [ $lit_rc -ne 0 ] || [ $py_rc -ne 0 ] || [ $conf_rc -ne 0 ] || [ $bench_rc -ne 0 ]; then
   [ "$fail" -eq 0 ] && fail=1
-  echo "TESTS: $pass passed, $fail failed (lit $lit_pass passed / $lit_fail failed, pytest $py_pass passed / $py_fail failed, conformance gate $conf_pass passed / $conf_fail failed)"
+  echo "TESTS: $pass passed, $fail failed (lit $lit_pass passed / $lit_fail failed, pytest $py_pass passed / $py_fail failed, conformance and bench gates $conf_pass passed / $conf_fail failed)"
   exit 1
 fi
-echo "TESTS: $pass passed, 0 failed (lit $lit_pass, pytest $py_pass, conformance gate 1)"
+echo "TESTS: $pass passed, 0 failed (lit $lit_pass, pytest $py_pass, conformance and bench gates 2)"

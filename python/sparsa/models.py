@@ -226,3 +226,64 @@ def transformer_block(path: str, hidden: int = 64, heads: int = 4, inner: int = 
     else:
         onnx.save(model, path)
     return path
+
+
+def attention(path: str, seq: int = 512, heads: int = 8, head_dim: int = 64,
+              batch: Dim = 1, *, opset: int = 17) -> str:
+    """Scaled dot-product attention on [batch, heads, seq, head_dim] inputs
+    q, k, v: softmax(q @ k^T / sqrt(d)) @ v, as exporters write it."""
+    onnx, TensorProto, helper, numpy_helper = _onnx()
+    scale = numpy_helper.from_array(np.array(np.sqrt(head_dim), np.float32), "scale")
+    nodes = [
+        helper.make_node("Transpose", ["k"], ["kt"], name="/attn/Transpose", perm=[0, 1, 3, 2]),
+        helper.make_node("MatMul", ["q", "kt"], ["s0"], name="/attn/MatMul"),
+        helper.make_node("Div", ["s0", "scale"], ["s1"], name="/attn/Div"),
+        helper.make_node("Softmax", ["s1"], ["p"], name="/attn/Softmax", axis=-1),
+        helper.make_node("MatMul", ["p", "v"], ["y"], name="/attn/MatMul_1"),
+    ]
+    shape = [batch, heads, seq, head_dim]
+    graph = helper.make_graph(
+        nodes, "attention",
+        [helper.make_tensor_value_info(n, TensorProto.FLOAT, shape) for n in "qkv"],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, shape)], [scale])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)],
+                              producer_name="sparsa.models")
+    model.ir_version = 8
+    onnx.save(model, path)
+    return path
+
+
+def layernorm_chain(path: str, rows: int = 512, hidden: int = 1024, layers: int = 4, *,
+                    seed: int = 0, opset: int = 17) -> str:
+    """|layers| times: y = LayerNorm(x + r) * gamma + beta, then x = y and
+    r = GELU-free residual chain (Add, Mul by a scale vector), on [rows,
+    hidden]: the element-wise / normalization work around transformer
+    matmuls."""
+    onnx, TensorProto, helper, numpy_helper = _onnx()
+    rng = np.random.default_rng(seed)
+    nodes, inits, cur = [], [], "x"
+    for i in range(layers):
+        g = (1 + 0.1 * rng.standard_normal(hidden)).astype(np.float32)
+        b = (0.1 * rng.standard_normal(hidden)).astype(np.float32)
+        s = (1 + 0.1 * rng.standard_normal(hidden)).astype(np.float32)
+        inits += [numpy_helper.from_array(g, f"ln{i}.weight"),
+                  numpy_helper.from_array(b, f"ln{i}.bias"),
+                  numpy_helper.from_array(s, f"scale{i}")]
+        nodes += [
+            helper.make_node("Add", [cur, "r"], [f"a{i}"], name=f"/l{i}/Add"),
+            helper.make_node("LayerNormalization", [f"a{i}", f"ln{i}.weight", f"ln{i}.bias"],
+                             [f"n{i}"], name=f"/l{i}/LayerNorm", axis=-1, epsilon=1e-5),
+            helper.make_node("Mul", [f"n{i}", f"scale{i}"], [f"m{i}"], name=f"/l{i}/Mul"),
+        ]
+        cur = f"m{i}"
+    nodes.append(helper.make_node("Identity", [cur], ["y"], name="/out/Identity"))
+    graph = helper.make_graph(
+        nodes, "layernorm_chain",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [rows, hidden]),
+         helper.make_tensor_value_info("r", TensorProto.FLOAT, [rows, hidden])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [rows, hidden])], inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)],
+                              producer_name="sparsa.models")
+    model.ir_version = 8
+    onnx.save(model, path)
+    return path

@@ -37,38 +37,40 @@
 using namespace mlir;
 namespace cl = llvm::cl;
 
+static cl::OptionCategory sparsaCategory("sparsa-compile options");
+
 static cl::opt<std::string> inputFile(cl::Positional, cl::desc("<model.onnx>"),
-                                      cl::Required);
+                                      cl::Required, cl::cat(sparsaCategory));
 static cl::opt<std::string> outputFile("o", cl::desc("Output file"),
-                                       cl::value_desc("path"), cl::init("-"));
+                                       cl::value_desc("path"), cl::init("-"), cl::cat(sparsaCategory));
 static cl::opt<std::string> target("target", cl::desc("cpu or cuda"),
-                                   cl::init("cpu"));
+                                   cl::init("cpu"), cl::cat(sparsaCategory));
 static cl::opt<std::string> cpu("cpu", cl::desc("CPU to tune for"),
-                                cl::init("native"));
+                                cl::init("native"), cl::cat(sparsaCategory));
 static cl::opt<std::string> gpuArch("gpu-arch", cl::desc("GPU architecture"),
-                                    cl::init("sm_80"));
+                                    cl::init("sm_80"), cl::cat(sparsaCategory));
 static cl::list<std::string> inputShapes(
-    "input-shape", cl::desc("Pin an input's shape: NAME:D0xD1x..."));
+    "input-shape", cl::desc("Pin an input's shape: NAME:D0xD1x..."), cl::cat(sparsaCategory));
 static cl::opt<std::string>
     emit("emit",
          cl::desc("so|mlir-onnx|mlir-fused|mlir-lowered|llvm-ir|asm|obj|ptx"),
-         cl::init("so"));
+         cl::init("so"), cl::cat(sparsaCategory));
 static cl::opt<std::string> reportFile("report", cl::desc("Write a JSON report"),
-                                       cl::init(""));
+                                       cl::init(""), cl::cat(sparsaCategory));
 static cl::opt<std::string>
     disableFusion("disable-fusion",
                   cl::desc("Comma-separated families: routing,activation_sparsity,"
                            "quantization,flow_attention"),
-                  cl::init(""));
+                  cl::init(""), cl::cat(sparsaCategory));
 static cl::opt<char> optLevel("O", cl::desc("Optimization level 0-3"),
-                              cl::Prefix, cl::init('3'));
+                              cl::Prefix, cl::init('3'), cl::cat(sparsaCategory));
 static cl::opt<int64_t> parallelTasks(
     "parallel-tasks",
     cl::desc("Tuning: target number of parallel tiles per op (0 = no threads)"),
-    cl::init(-1), cl::Hidden);
+    cl::init(-1), cl::Hidden, cl::cat(sparsaCategory));
 static cl::opt<bool> textInput("x-onnx-text",
                                cl::desc("Read the model as ONNX text syntax"),
-                               cl::init(false));
+                               cl::init(false), cl::cat(sparsaCategory));
 
 static const char *const kFamilies[] = {"routing", "activation_sparsity",
                                         "quantization", "flow_attention"};
@@ -164,6 +166,8 @@ static int fatal(Report &report, const std::string &msg) {
 
 int main(int argc, char **argv) {
   llvm::InitLLVM init(argc, argv);
+  // --help lists Sparsa's options only (LLVM's own stay usable, hidden).
+  cl::HideUnrelatedOptions(sparsaCategory);
   cl::ParseCommandLineOptions(argc, argv, "Sparsa ahead-of-time compiler\n");
   Report report;
 

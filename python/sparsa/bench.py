@@ -1,0 +1,350 @@
+"""Sparsa against ONNX Runtime, side by side, on generated models.
+
+    python -m sparsa.bench [--suite smoke|full] [--cases decode,prefill,...]
+        [--threads 1,2] [--iters 20] [--out out/bench] [--markdown docs/performance.md]
+
+Each case is compiled once; then, for every thread count, Sparsa and ONNX
+Runtime run the same inputs in the same process, alternating run by run
+after a warm-up, and the median of --iters runs of each is reported with the
+ratio ONNX Runtime / Sparsa (> 1: Sparsa is faster), the weight bytes
+touched per second and GFLOP/s. The machine's limits are measured in the
+same run: a STREAM-style read kernel and triad (C + OpenMP, built with the
+compiler Sparsa links with) give the DRAM bandwidth each result is set
+against. Outputs: a JSON file, a Markdown table and a PNG chart under
+--out (the table also to --markdown when given).
+
+Neither library spin-waits between runs (ONNX Runtime's allow_spinning = 0,
+libomp's KMP_BLOCKTIME = 0): on a machine with few cores a spinning pool
+steals the cores the other library needs next. The smoke suite runs in CI
+(correctness only, no timing assertions); the full suite runs by hand.
+"""
+
+import argparse
+import ctypes
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Callable, Dict, List
+
+import numpy as np
+
+
+@dataclass
+class Case:
+    name: str
+    description: str
+    build: Callable[[str], str]          # writes the ONNX model to a path
+    inputs: Callable[[np.random.Generator], Dict[str, np.ndarray]]
+    weight_bytes: int                    # bytes of weights read per run
+    flops: float                         # floating-point operations per run
+    atol: float = 1e-3
+
+
+def _cases(full: bool) -> Dict[str, Case]:
+    from sparsa import models
+
+    def ffn(name, rows, h, f, what):
+        return Case(
+            name, f"{what}: {rows}x{h} -> {f} -> {h} FFN, fp32, ReLU",
+            lambda p: models.mlp(p, [h, f, h], batch=rows),
+            lambda rng: {"x": rng.standard_normal((rows, h)).astype(np.float32)},
+            weight_bytes=4 * (2 * h * f + f + h), flops=2.0 * rows * 2 * h * f)
+
+    h, f = (4096, 14336) if full else (256, 512)
+    seq, heads, d = (512, 8, 64) if full else (64, 2, 32)
+    rows, hid = (512, 1024) if full else (64, 128)
+    cases = [
+        ffn("decode_ffn", 1, h, f, "decode GEMV"),
+        ffn("prefill_ffn", 128 if full else 16, h, f, "prefill GEMM"),
+        Case("attention", f"softmax attention, seq {seq}, {heads} heads x {d}",
+             lambda p: models.attention(p, seq, heads, d),
+             lambda rng: {n: rng.standard_normal((1, heads, seq, d)).astype(np.float32)
+                          for n in "qkv"},
+             weight_bytes=0, flops=4.0 * heads * seq * seq * d),
+        Case("layernorm_chain", f"4 x (residual Add, LayerNorm, Mul) on {rows}x{hid}",
+             lambda p: models.layernorm_chain(p, rows, hid, 4),
+             lambda rng: {"x": rng.standard_normal((rows, hid)).astype(np.float32),
+                          "r": rng.standard_normal((rows, hid)).astype(np.float32)},
+             weight_bytes=4 * 3 * 4 * hid, flops=4 * 10.0 * rows * hid),
+    ]
+    return {c.name: c for c in cases}
+
+
+#===------------------------------------------------------------------------===#
+# Machine limits
+#===------------------------------------------------------------------------===#
+
+def _stream_library(out_dir: str):
+    src = os.path.join(os.path.dirname(__file__), "kernels", "stream.c")
+    lib = os.path.join(out_dir, "libsparsa_stream.so")
+    clang = os.environ.get("SPARSA_CLANG", "/usr/lib/llvm-22/bin/clang")
+    if not os.path.exists(lib) or os.path.getmtime(lib) < os.path.getmtime(src):
+        subprocess.run([clang, "-O3", "-march=native",
+                        "-fopenmp", "-shared", "-fPIC", src, "-o", lib], check=True)
+    so = ctypes.CDLL(lib)
+    so.sparsa_stream_read.restype = ctypes.c_double
+    so.sparsa_stream_read.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
+    so.sparsa_stream_triad.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p,
+                                       ctypes.c_float, ctypes.c_size_t, ctypes.c_int]
+    return so
+
+
+def measure_bandwidth(threads: int, mbytes: int, out_dir: str, reps: int = 7) -> Dict[str, float]:
+    """Best-of-|reps| read and triad bandwidth in GB/s over arrays of
+    |mbytes| MB each (far beyond the caches)."""
+    so = _stream_library(out_dir)
+    n = mbytes * (1 << 20) // 4
+    a = np.ones(n, np.float32)
+    b = np.ones(n, np.float32)
+    c = np.ones(n, np.float32)
+    ptr = lambda x: x.ctypes.data_as(ctypes.c_void_p)  # noqa: E731
+    best_read = best_triad = float("inf")
+    for _ in range(reps):
+        t0 = time.perf_counter()
+        so.sparsa_stream_read(ptr(a), n, threads)
+        best_read = min(best_read, time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        so.sparsa_stream_triad(ptr(a), ptr(b), ptr(c), 3.0, n, threads)
+        best_triad = min(best_triad, time.perf_counter() - t0)
+    return {"read_gbs": 4 * n / best_read / 1e9, "triad_gbs": 3 * 4 * n / best_triad / 1e9}
+
+
+def _rss_probe(so_path: str, feeds_path: str, threads: int) -> Dict[str, int]:
+    """Runs a compiled model once in a fresh process; returns its resident
+    memory before loading and its peak (bytes)."""
+    code = (
+        "import sys, numpy as np, sparsa\n"
+        "def kb(key):\n"
+        "    for line in open('/proc/self/status'):\n"
+        "        if line.startswith(key): return int(line.split()[1]) * 1024\n"
+        "base = kb('VmRSS:')\n"
+        "m = sparsa.load(sys.argv[1], num_threads=int(sys.argv[3]))\n"
+        "feeds = dict(np.load(sys.argv[2]))\n"
+        "m.run(feeds); m.run(feeds)\n"
+        "print(base, kb('VmHWM:'))\n")
+    out = subprocess.run([sys.executable, "-c", code, so_path, feeds_path, str(threads)],
+                         capture_output=True, text=True, check=True)
+    base, peak = map(int, out.stdout.split())
+    return {"rss_before_load": base, "rss_peak": peak}
+
+
+#===------------------------------------------------------------------------===#
+# Timing
+#===------------------------------------------------------------------------===#
+
+def _alternating_medians(fns, iters: int, warmup: int = 3) -> List[float]:
+    for _ in range(warmup):
+        for fn in fns:
+            fn()
+    times: List[List[float]] = [[] for _ in fns]
+    for _ in range(iters):
+        for fn, acc in zip(fns, times):
+            t0 = time.perf_counter()
+            fn()
+            acc.append((time.perf_counter() - t0) * 1e3)
+    return [statistics.median(t) for t in times]
+
+
+@dataclass
+class Result:
+    case: str
+    description: str
+    threads: int
+    sparsa_ms: float
+    ort_ms: float
+    ratio: float
+    sparsa_gbs: float
+    ort_gbs: float
+    sparsa_gflops: float
+    ort_gflops: float
+    pct_read_bw: float
+    max_abs_err: float
+    compile_seconds: float
+    extra: Dict[str, float] = field(default_factory=dict)
+
+
+def run_case(case: Case, threads_list: List[int], iters: int, out_dir: str,
+             bandwidth: Dict[int, Dict[str, float]], rss: bool) -> List[Result]:
+    import onnxruntime as ort
+
+    import sparsa
+
+    onnx_path = os.path.join(out_dir, case.name + ".onnx")
+    so_path = os.path.join(out_dir, case.name + ".so")
+    report_path = os.path.join(out_dir, case.name + ".report.json")
+    case.build(onnx_path)
+    sparsa.compile(onnx_path, so_path, report=report_path)
+    with open(report_path) as f:
+        compile_seconds = float(json.load(f).get("compile_seconds", 0.0))
+    feeds = case.inputs(np.random.default_rng(0))
+    results = []
+    for threads in threads_list:
+        model = sparsa.load(so_path, num_threads=threads)
+        so = ort.SessionOptions()
+        so.intra_op_num_threads = threads
+        so.inter_op_num_threads = 1
+        so.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        sess = ort.InferenceSession(onnx_path, so, providers=["CPUExecutionProvider"])
+        ours = model.run(feeds)
+        ref = dict(zip([o.name for o in sess.get_outputs()], sess.run(None, feeds)))
+        err = max(float(np.max(np.abs(ours[k] - ref[k]))) for k in ref)
+        t_s, t_o = _alternating_medians(
+            [lambda: model.run(feeds), lambda: sess.run(None, feeds)], iters)
+        read_bw = bandwidth[threads]["read_gbs"]
+        gbs = case.weight_bytes / (t_s * 1e-3) / 1e9
+        r = Result(case.name, case.description, threads, t_s, t_o, t_o / t_s,
+                   gbs, case.weight_bytes / (t_o * 1e-3) / 1e9,
+                   case.flops / (t_s * 1e-3) / 1e9, case.flops / (t_o * 1e-3) / 1e9,
+                   100.0 * gbs / read_bw if case.weight_bytes else 0.0, err,
+                   compile_seconds)
+        if rss and threads == threads_list[-1]:
+            feeds_path = os.path.join(out_dir, case.name + ".feeds.npz")
+            np.savez(feeds_path, **feeds)
+            mem = _rss_probe(so_path, feeds_path, threads)
+            r.extra["rss_peak_over_weights"] = (
+                (mem["rss_peak"] - mem["rss_before_load"]) / max(1, case.weight_bytes))
+            r.extra.update({k: float(v) for k, v in mem.items()})
+            r.extra["weight_bytes"] = float(case.weight_bytes)
+        results.append(r)
+        del sess, model
+    return results
+
+
+#===------------------------------------------------------------------------===#
+# Reports
+#===------------------------------------------------------------------------===#
+
+def markdown(results: List[Result], machine: Dict) -> str:
+    lines = [
+        "# Performance",
+        "",
+        "Generated by `python -m sparsa.bench` "
+        f"(suite `{machine['suite']}`, {machine['iters']} alternating runs per point, "
+        "median; neither library spin-waits). Ratio = ONNX Runtime time / Sparsa time "
+        "(> 1: Sparsa faster). GB/s counts the weight bytes each run reads; % BW sets "
+        "Sparsa's against the read bandwidth measured in the same run.",
+        "",
+        f"Machine: {machine['cpu']}, {machine['cores']} cores. Measured bandwidth: "
+        + ", ".join(f"{t} thread(s) read {bw['read_gbs']:.1f} GB/s, triad "
+                    f"{bw['triad_gbs']:.1f} GB/s" for t, bw in machine["bandwidth"].items())
+        + ".",
+        "",
+        "| case | threads | Sparsa ms | ORT ms | ratio | Sparsa GB/s | % BW | Sparsa GFLOP/s "
+        "| ORT GFLOP/s | max abs err | compile s |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in results:
+        lines.append(
+            f"| {r.case} | {r.threads} | {r.sparsa_ms:.3f} | {r.ort_ms:.3f} | "
+            f"{r.ratio:.2f} | {r.sparsa_gbs:.1f} | {r.pct_read_bw:.0f} | "
+            f"{r.sparsa_gflops:.1f} | {r.ort_gflops:.1f} | {r.max_abs_err:.1e} | "
+            f"{r.compile_seconds:.2f} |")
+    mem = [r for r in results if "rss_peak_over_weights" in r.extra]
+    if mem:
+        lines += ["", "Peak resident memory of a fresh process running the model, minus its "
+                  "memory before loading, over the weight bytes:"]
+        for r in mem:
+            used = (r.extra["rss_peak"] - r.extra["rss_before_load"]) / 1e6
+            lines.append(f"- {r.case}: {r.extra['rss_peak_over_weights']:.2f}x "
+                         f"({used:.0f} MB for {r.extra['weight_bytes'] / 1e6:.0f} MB of weights)")
+    lines += ["", "Descriptions:", ""]
+    for name in dict.fromkeys(r.case for r in results):
+        desc = next(r.description for r in results if r.case == name)
+        lines.append(f"- `{name}`: {desc}")
+    return "\n".join(lines) + "\n"
+
+
+def chart(results: List[Result], path: str) -> bool:
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return False
+    labels = [f"{r.case}\n{r.threads}T" for r in results]
+    fig, ax = plt.subplots(figsize=(max(6, 1.2 * len(results)), 4))
+    ax.bar(range(len(results)), [r.ratio for r in results], color="#3a7bd5")
+    ax.axhline(1.0, color="black", linewidth=0.8)
+    ax.set_xticks(range(len(results)))
+    ax.set_xticklabels(labels, fontsize=8)
+    ax.set_ylabel("ONNX Runtime time / Sparsa time")
+    ax.set_title("Sparsa vs ONNX Runtime (higher is better)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return True
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--suite", choices=["smoke", "full"], default="full")
+    p.add_argument("--cases", default="", help="comma-separated subset of the suite")
+    p.add_argument("--threads", default="1,2")
+    p.add_argument("--iters", type=int, default=20)
+    p.add_argument("--out", default="out/bench")
+    p.add_argument("--markdown", default=None, help="also write the table here")
+    p.add_argument("--bandwidth-mb", type=int, default=None)
+    args = p.parse_args(argv)
+
+    os.environ.setdefault("KMP_BLOCKTIME", "0")  # before any libomp starts
+    os.makedirs(args.out, exist_ok=True)
+    full = args.suite == "full"
+    cases = _cases(full)
+    names = [c for c in args.cases.split(",") if c] or list(cases)
+    unknown = [n for n in names if n not in cases]
+    if unknown:
+        p.error(f"unknown case(s) {unknown}; known: {list(cases)}")
+    threads_list = [int(t) for t in args.threads.split(",")]
+    mb = args.bandwidth_mb or (512 if full else 64)
+    bandwidth = {t: measure_bandwidth(t, mb, args.out) for t in threads_list}
+    machine = {"cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(),
+               "suite": args.suite, "iters": args.iters, "bandwidth": bandwidth}
+    try:
+        with open("/proc/cpuinfo") as f:
+            machine["cpu"] = next(l.split(":", 1)[1].strip() for l in f
+                                  if l.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    for t, bw in bandwidth.items():
+        print(f"bandwidth, {t} thread(s): read {bw['read_gbs']:.1f} GB/s, "
+              f"triad {bw['triad_gbs']:.1f} GB/s")
+    results: List[Result] = []
+    ok = True
+    for name in names:
+        case = cases[name]
+        rs = run_case(case, threads_list, args.iters, args.out, bandwidth,
+                      rss=name == "decode_ffn")
+        for r in rs:
+            print(f"{r.case:16s} {r.threads}T  sparsa {r.sparsa_ms:9.3f} ms  "
+                  f"ort {r.ort_ms:9.3f} ms  ratio {r.ratio:5.2f}  "
+                  f"{r.sparsa_gbs:6.1f} GB/s ({r.pct_read_bw:3.0f} % BW)  "
+                  f"{r.sparsa_gflops:7.1f} GFLOP/s  err {r.max_abs_err:.1e}", flush=True)
+            if not r.max_abs_err <= case.atol:
+                print(f"error: {r.case}: outputs differ from ONNX Runtime by "
+                      f"{r.max_abs_err:.3g} (> {case.atol})", file=sys.stderr)
+                ok = False
+        results.extend(rs)
+    with open(os.path.join(args.out, "bench.json"), "w") as f:
+        json.dump({"machine": machine, "results": [asdict(r) for r in results]}, f, indent=1)
+    md = markdown(results, machine)
+    with open(os.path.join(args.out, "bench.md"), "w") as f:
+        f.write(md)
+    if args.markdown:
+        with open(args.markdown, "w") as f:
+            f.write(md + "\n![ratios](performance.png)\n")
+    png = os.path.join(args.out, "bench.png")
+    if chart(results, png) and args.markdown:
+        import shutil
+        shutil.copy(png, os.path.join(os.path.dirname(args.markdown) or ".", "performance.png"))
+    print(f"wrote {args.out}/bench.json, bench.md, bench.png")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
