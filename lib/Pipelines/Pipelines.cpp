@@ -53,7 +53,7 @@ void sparsa::buildSparsaCPULoweringPipeline(
   pm.addPass(createCSEPass());
   // 2. Fuse element-wise chains (bias, activation, residual) into one loop
   //    nest before tiling, so tiling sees the final ops.
-  addUpstream(pm, "func.func(linalg-fuse-elementwise-ops)");
+  pm.addNestedPass<func::FuncOp>(createFuseElementwisePass());
   // 3. Loop order + thread tiling on tensors (scf.forall), where the tiling
   //    interface handles slices and partial tiles for us.
   if (options.parallelTasks > 0) {
@@ -74,6 +74,11 @@ void sparsa::buildSparsaCPULoweringPipeline(
   //    rather than calls to MLIR's C runner library; then linalg -> scf; LLVM's loop vectorizer then vectorizes the
   //    contiguous inner loops that step 3 arranged.
   pm.addNestedPass<func::FuncOp>(createStridedCopiesToLinalgPass());
+  // Matmul-like generics get register-blocked vector loops; the rest go
+  // to scalar loops that LLVM vectorizes.
+  ContractionKernelsPassOptions kernels;
+  kernels.vectorBits = options.vectorBits;
+  pm.addNestedPass<func::FuncOp>(createContractionKernelsPass(kernels));
   addUpstream(pm, "func.func(convert-linalg-to-loops)");
   // 7. Threads: forall -> parallel -> OpenMP (libomp at run time).
   addUpstream(pm, "func.func(scf-forall-to-parallel),convert-scf-to-openmp");
@@ -81,7 +86,9 @@ void sparsa::buildSparsaCPULoweringPipeline(
   //    alloca scopes OpenMP conversion creates fail to lower.
   addUpstream(pm, "expand-strided-metadata,lower-affine,"
                   "finalize-memref-to-llvm,convert-scf-to-cf,"
-                  "math-extend-to-supported-types,convert-math-to-llvm,"
+                  "math-extend-to-supported-types");
+  pm.addNestedPass<func::FuncOp>(createMathApproximationPass());
+  addUpstream(pm, "convert-vector-to-llvm,convert-math-to-llvm,"
                   "convert-math-to-libm,convert-to-llvm,"
                   "reconcile-unrealized-casts,canonicalize,cse");
 }

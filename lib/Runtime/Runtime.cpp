@@ -22,7 +22,9 @@
 #include <cstring>
 #include <dlfcn.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <map>
+#include <mutex>
 #include <memory>
 #include <sstream>
 #include <string>
@@ -211,7 +213,25 @@ size_t sparsa_dtype_size(int32_t dtype) {
   }
 }
 
+/// Compiled models malloc their intermediate tensors on every run. glibc
+/// serves large blocks with fresh mmaps, or trims freed heap memory back to
+/// the kernel, so each run would page-fault (and zero) those megabytes
+/// again. Keeping them in the heap makes repeated runs reuse warm pages, as
+/// the arenas of other inference runtimes do. Set SPARSA_MALLOC_TUNING=0 to
+/// leave the process's malloc settings alone.
+static void tuneMallocOnce() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    const char *env = std::getenv("SPARSA_MALLOC_TUNING");
+    if (env && std::strcmp(env, "0") == 0)
+      return;
+    mallopt(M_MMAP_THRESHOLD, 256 << 20);
+    mallopt(M_TRIM_THRESHOLD, 1 << 30);
+  });
+}
+
 sparsa_status_t sparsa_model_load(const char *path, sparsa_model_t **out_model) {
+  tuneMallocOnce();
   if (!path || !out_model)
     return fail(SPARSA_INVALID_ARGUMENT, "null argument to sparsa_model_load");
   *out_model = nullptr;
@@ -468,7 +488,7 @@ sparsa_status_t sparsa_model_run(sparsa_model_t *model,
     out.dtype = d.dtype;
     out.rank = static_cast<int32_t>(rank);
     size_t elt = sparsa_dtype_size(d.dtype), elems = 1;
-    bool contiguous = offset == 0;
+    bool contiguous = true; // row-major strides (any offset)
     int64_t expect = 1;
     for (int64_t k = static_cast<int64_t>(rank) - 1; k >= 0; --k) {
       out.dims[k] = sizes[k];
@@ -477,7 +497,7 @@ sparsa_status_t sparsa_model_run(sparsa_model_t *model,
         contiguous = false;
       expect *= sizes[k];
     }
-    bool handOver = contiguous && allocated == aligned && isOurs(allocated);
+    bool handOver = contiguous && offset == 0 && allocated == aligned && isOurs(allocated);
     for (size_t p = 0; p < o && handOver; ++p)
       if (out_outputs[p].data == allocated)
         handOver = false;
@@ -489,18 +509,26 @@ sparsa_status_t sparsa_model_run(sparsa_model_t *model,
     if (!out.data)
       return fail(SPARSA_RUNTIME_ERROR, "out of memory for output '%s'",
                   d.name.c_str());
-    // Generic strided copy, element by element over a multi-index.
-    std::vector<int64_t> idx(rank, 0);
     char *dst = static_cast<char *>(out.data);
-    for (size_t e = 0; e < elems; ++e) {
-      int64_t off = offset;
-      for (size_t k = 0; k < rank; ++k)
-        off += idx[k] * strides[k];
-      std::memcpy(dst + e * elt, aligned + off * elt, elt);
-      for (int64_t k = static_cast<int64_t>(rank) - 1; k >= 0; --k) {
-        if (++idx[k] < sizes[k])
-          break;
-        idx[k] = 0;
+    if (contiguous) {
+      // One block at an offset (a view into a larger or aligned buffer).
+      std::memcpy(dst, aligned + offset * elt, elems * elt);
+    } else {
+      // Generic strided copy over a multi-index, a row at a time when the
+      // innermost dimension is contiguous.
+      size_t inner = rank > 0 && strides[rank - 1] == 1 ? sizes[rank - 1] : 1;
+      size_t outerRank = inner > 1 ? rank - 1 : rank;
+      std::vector<int64_t> idx(rank, 0);
+      for (size_t e = 0; e < elems; e += inner) {
+        int64_t off = offset;
+        for (size_t k = 0; k < outerRank; ++k)
+          off += idx[k] * strides[k];
+        std::memcpy(dst + e * elt, aligned + off * elt, inner * elt);
+        for (int64_t k = static_cast<int64_t>(outerRank) - 1; k >= 0; --k) {
+          if (++idx[k] < sizes[k])
+            break;
+          idx[k] = 0;
+        }
       }
     }
     if (isOurs(allocated))

@@ -31,7 +31,10 @@ import time
 from dataclasses import asdict, dataclass, field
 from typing import Callable, Dict, List
 
-import numpy as np
+# numpy's BLAS thread pool would spin on the cores being measured.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+import numpy as np  # noqa: E402
 
 
 @dataclass

@@ -24,6 +24,7 @@
 #include "mlir/Pass/PassManager.h"
 #include "mlir/Target/LLVMIR/Dialect/All.h"
 #include "llvm/ADT/StringSet.h"
+#include "llvm/MC/MCSubtargetInfo.h"
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/InitLLVM.h"
@@ -278,6 +279,17 @@ int main(int argc, char **argv) {
     return 1;
   }
   report.mark("weights", t0);
+  // The kernels' vector width follows the target CPU (--cpu).
+  std::string error;
+  auto tm = sparsa::createCPUTargetMachine(cpu, opt, error);
+  if (!tm)
+    return fatal(report, error);
+  {
+    const llvm::MCSubtargetInfo *sti = tm->getMCSubtargetInfo();
+    options.vectorBits = sti->checkFeatures("+avx512f")  ? 512
+                         : sti->checkFeatures("+avx2") ? 256
+                                                       : 128;
+  }
   if (!runPipeline(sparsa::buildSparsaCPULoweringPipeline, "lowering")) {
     report.write(false);
     return 1;
@@ -291,10 +303,6 @@ int main(int argc, char **argv) {
     return printModule(outputFile);
   }
 
-  std::string error;
-  auto tm = sparsa::createCPUTargetMachine(cpu, opt, error);
-  if (!tm)
-    return fatal(report, error);
   report.cpuName = tm->getTargetCPU().str();
   llvm::LLVMContext llvmCtx;
   auto llvmModule = sparsa::translateAndOptimize(*module, llvmCtx, *tm, opt, error);

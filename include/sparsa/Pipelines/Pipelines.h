@@ -28,6 +28,10 @@ struct SparsaCPUPipelineOptions
       *this, "parallel-tasks",
       llvm::cl::desc("Target number of parallel tiles per op (0 disables threading)"),
       llvm::cl::init(8)};
+  Option<int64_t> vectorBits{
+      *this, "vector-bits",
+      llvm::cl::desc("Vector register width of the target CPU in bits"),
+      llvm::cl::init(512)};
   Option<std::string> disableFusion{
       *this, "disable-fusion",
       llvm::cl::desc("Comma-separated fusion families to skip"),

@@ -107,4 +107,52 @@ def StridedCopiesToLinalgPass
   let dependentDialects = ["mlir::linalg::LinalgDialect"];
 }
 
+def ContractionKernelsPass
+    : Pass<"sparsa-contraction-kernels", "mlir::func::FuncOp"> {
+  let summary = "Register-blocked vector loops for matmul-like linalg.generics";
+  let description = [{
+    Matches `C[.., m, n] += A[.., m, k] * B[.., k, n]` generics on buffers
+    (any batch dims; n contiguous in B and C; f32 / f64) and replaces each
+    by scf loops over vector ops: GEMM-shaped ones keep an MR x NR tile of
+    C in registers while k runs; GEMV-shaped ones (at most 4 rows) stream
+    four rows of B at a time through a vector of C. Column tails are
+    masked. Other generics are left to the scalar loop lowering.
+  }];
+  let options = [
+    Option<"vectorBits", "vector-bits", "int64_t", "512",
+           "Vector register width in bits (512 for AVX-512, 256 for AVX2)">,
+  ];
+  let dependentDialects = ["mlir::arith::ArithDialect", "mlir::memref::MemRefDialect",
+                           "mlir::scf::SCFDialect", "mlir::vector::VectorDialect"];
+}
+
+def FuseElementwisePass
+    : Pass<"sparsa-fuse-elementwise", "mlir::func::FuncOp"> {
+  let summary = "Fuse element-wise producers into element-wise consumers only";
+  let description = [{
+    Upstream's element-wise fusion also pulls element-wise producers into
+    contractions, where they are recomputed for every output column (a
+    bias + ReLU fused into the next matmul runs N times per element) and
+    the contraction no longer matches the matmul kernels. This pass fuses
+    only into consumers whose loops are all parallel: chains such as bias,
+    activation and residual become one loop, contractions stay intact.
+  }];
+  let dependentDialects = ["mlir::linalg::LinalgDialect"];
+}
+
+def MathApproximationPass
+    : Pass<"sparsa-math-approximation", "mlir::func::FuncOp"> {
+  let summary = "Replace f32 transcendental calls by vectorizable polynomials";
+  let description = [{
+    `math.exp`, `log`, `tanh`, `erf` and their relatives lower to calls into
+    libm, one element at a time, which keeps LLVM from vectorizing the
+    softmax, GELU and sigmoid loops around them. This pass rewrites the f32
+    ops into MLIR's polynomial approximations (a few ulp from libm; the
+    conformance suite checks them against ONNX's tolerances), which are
+    plain arithmetic that vectorizes.
+  }];
+  let dependentDialects = ["mlir::arith::ArithDialect", "mlir::math::MathDialect",
+                           "mlir::vector::VectorDialect"];
+}
+
 #endif // SPARSA_TRANSFORMS_PASSES_TD

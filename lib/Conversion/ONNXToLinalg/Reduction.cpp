@@ -84,9 +84,18 @@ static Value mapWithReduced(OpBuilder &b, Location loc, Value full, Value reduce
       .getResult(0);
 }
 
+/// A floating-point accumulation the backend may reorder (so reductions
+/// along the innermost dimension vectorize); ONNX does not fix the order of
+/// a reduction, and ONNX Runtime's kernels reorder it too.
+static Value reassocAdd(OpBuilder &b, Location l, Value acc, Value x) {
+  auto fm = arith::FastMathFlagsAttr::get(
+      b.getContext(), arith::FastMathFlags::reassoc | arith::FastMathFlags::contract);
+  return arith::AddFOp::create(b, l, acc, x, fm);
+}
+
 static Value addFn(OpBuilder &b, Location l, Value acc, Value x) {
   if (isa<FloatType>(x.getType()))
-    return arith::AddFOp::create(b, l, acc, x);
+    return reassocAdd(b, l, acc, x);
   return arith::AddIOp::create(b, l, acc, x);
 }
 
@@ -108,8 +117,7 @@ static Value softmaxLike(OpBuilder &b, Location loc, Value x, int64_t axis) {
                                  });
   Value sum = reduce(b, loc, shifted, {axis}, zeroOf(b, loc, elt),
                      [](OpBuilder &nb, Location l, Value acc, Value v) -> Value {
-                       return arith::AddFOp::create(nb, l, acc,
-                                                    math::ExpOp::create(nb, l, v));
+                       return reassocAdd(nb, l, acc, math::ExpOp::create(nb, l, v));
                      });
   return mapWithReduced(b, loc, shifted, sum, {axis}, elt,
                         [](OpBuilder &nb, Location l, ValueRange a) -> Value {
@@ -389,7 +397,7 @@ static FailureOr<SmallVector<Value>> lowerLayerNorm(Operation *raw, LowerCtx &ct
       b, loc, ct, arith::IndexCastOp::create(b, loc, b.getI64Type(), count));
   Value sum = reduce(b, loc, x, axes, zeroOf(b, loc, ct),
                      [&](OpBuilder &nb, Location l, Value acc, Value v) -> Value {
-                       return arith::AddFOp::create(nb, l, acc, ext(nb, l, v));
+                       return reassocAdd(nb, l, acc, ext(nb, l, v));
                      });
   auto redT = cast<RankedTensorType>(sum.getType());
   Value mean = buildElementwise(b, loc, sum, redT, [&](OpBuilder &nb, Location l, ValueRange a) -> Value {
@@ -401,8 +409,7 @@ static FailureOr<SmallVector<Value>> lowerLayerNorm(Operation *raw, LowerCtx &ct
                                   });
   Value sq = reduce(b, loc, centered, axes, zeroOf(b, loc, ct),
                     [](OpBuilder &nb, Location l, Value acc, Value v) -> Value {
-                      return arith::AddFOp::create(nb, l, acc,
-                                                   arith::MulFOp::create(nb, l, v, v));
+                      return reassocAdd(nb, l, acc, arith::MulFOp::create(nb, l, v, v));
                     });
   float eps = op.getEpsilon().convertToFloat();
   Value invStd = buildElementwise(b, loc, sq, redT, [&](OpBuilder &nb, Location l, ValueRange a) -> Value {

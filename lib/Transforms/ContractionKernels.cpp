@@ -1,0 +1,340 @@
+//===- ContractionKernels.cpp - register-blocked matmul loops --*- C++ -*-===//
+//
+// SPDX-License-Identifier: Apache-2.0
+//
+//===----------------------------------------------------------------------===//
+//
+// Rewrites contraction linalg.generics on buffers (`C[.., m, n] += A[.., m,
+// k] * B[.., k, n]`, any batch dims, n contiguous in B and C) into vector
+// loops with the accumulators in registers:
+//
+//  - GEMM (many rows): an MR x (NV * VL) tile of C stays in vector registers
+//    while k runs; each k step broadcasts MR elements of A and loads NV
+//    vectors of B's row k. Rows left over run a one-row tile.
+//  - GEMV (a few rows): each thread streams KR rows of B at once; a vector
+//    of C is read, gets KR fused multiply-adds, and is written back, so C
+//    traffic falls KR-fold while B is read strictly row by row.
+//
+// Column tails use masked loads and stores, so any N works. Everything is
+// upstream vector / scf / memref ops; LLVM turns vector.fma into FMAs of
+// the target's width.
+//
+//===----------------------------------------------------------------------===//
+
+#include "sparsa/Transforms/Passes.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/Vector/IR/VectorOps.h"
+#include "mlir/IR/PatternMatch.h"
+
+namespace sparsa {
+#define GEN_PASS_DEF_CONTRACTIONKERNELSPASS
+#include "sparsa/Transforms/Passes.h.inc"
+} // namespace sparsa
+
+using namespace mlir;
+
+namespace {
+/// The loop roles of a matched contraction.
+struct Contraction {
+  mutable linalg::GenericOp op;
+  OpOperand *a, *b, *c;
+  int64_t n, k, m = -1;
+  SmallVector<int64_t> outer; // remaining (batch) loops
+};
+} // namespace
+
+/// Whether |v|'s innermost dimension has unit stride.
+static bool unitInnerStride(Value v) {
+  auto t = dyn_cast<MemRefType>(v.getType());
+  if (!t || t.getRank() == 0)
+    return false;
+  SmallVector<int64_t> strides;
+  int64_t offset;
+  if (failed(t.getStridesAndOffset(strides, offset)))
+    return false;
+  return strides.back() == 1;
+}
+
+static std::optional<Contraction> match(linalg::GenericOp op) {
+  if (!op.hasPureBufferSemantics() || op.getNumDpsInputs() != 2 ||
+      op.getNumDpsInits() != 1)
+    return std::nullopt;
+  Block &body = op.getRegion().front();
+  if (body.getOperations().size() != 3)
+    return std::nullopt;
+  auto yield = cast<linalg::YieldOp>(body.getTerminator());
+  auto add = yield.getValues().front().getDefiningOp<arith::AddFOp>();
+  if (!add)
+    return std::nullopt;
+  Value acc = body.getArgument(2);
+  Value prodV = add.getLhs() == acc ? add.getRhs() : add.getLhs();
+  auto mul = prodV.getDefiningOp<arith::MulFOp>();
+  if (!mul || (add.getLhs() != acc && add.getRhs() != acc))
+    return std::nullopt;
+  Value x = body.getArgument(0), y = body.getArgument(1);
+  if (!((mul.getLhs() == x && mul.getRhs() == y) || (mul.getLhs() == y && mul.getRhs() == x)))
+    return std::nullopt;
+  Type elt = acc.getType();
+  if (!elt.isF32() && !elt.isF64())
+    return std::nullopt;
+  for (AffineMap m : op.getIndexingMapsArray())
+    if (!m.isProjectedPermutation() || m.getNumResults() == 0)
+      return std::nullopt;
+  auto iters = op.getIteratorTypesArray();
+  Contraction c{op, nullptr, nullptr, op.getDpsInitOperand(0), -1, -1, -1, {}};
+  for (auto [i, it] : llvm::enumerate(iters))
+    if (it == utils::IteratorType::reduction) {
+      if (c.k >= 0)
+        return std::nullopt;
+      c.k = i;
+    }
+  if (c.k < 0)
+    return std::nullopt;
+  auto dimsOf = [&](OpOperand *o) {
+    SmallVector<int64_t> d;
+    for (AffineExpr e : op.getMatchingIndexingMap(o).getResults())
+      d.push_back(cast<AffineDimExpr>(e).getPosition());
+    return d;
+  };
+  SmallVector<int64_t> cDims = dimsOf(c.c);
+  c.n = cDims.back();
+  for (OpOperand *in : op.getDpsInputOperands())
+    (dimsOf(in).back() == c.n ? c.b : c.a) = in;
+  if (!c.a || !c.b || c.a == c.b)
+    return std::nullopt;
+  SmallVector<int64_t> aDims = dimsOf(c.a), bDims = dimsOf(c.b);
+  if (llvm::is_contained(aDims, c.n) || !llvm::is_contained(aDims, c.k) ||
+      !llvm::is_contained(bDims, c.k) || llvm::is_contained(cDims, c.k))
+    return std::nullopt;
+  if (cDims.size() >= 2) {
+    int64_t cand = cDims[cDims.size() - 2];
+    if (llvm::is_contained(aDims, cand) && !llvm::is_contained(bDims, cand))
+      c.m = cand;
+  }
+  for (int64_t i = 0; i < (int64_t)iters.size(); ++i)
+    if (i != c.n && i != c.k && i != c.m) {
+      if (!llvm::is_contained(cDims, i))
+        return std::nullopt;
+      c.outer.push_back(i);
+    }
+  if (!unitInnerStride(c.b->get()) || !unitInnerStride(c.c->get()))
+    return std::nullopt;
+  return c;
+}
+
+namespace {
+struct Emitter {
+  OpBuilder &b;
+  Location loc;
+  const Contraction &c;
+  VectorType vecType;
+  int64_t vl;
+  SmallVector<Value> iv; // current value of each loop dim
+
+  Value cst(int64_t v) { return arith::ConstantIndexOp::create(b, loc, v); }
+  SmallVector<Value> indices(OpOperand *o) {
+    SmallVector<Value> idx;
+    for (AffineExpr e : c.op.getMatchingIndexingMap(o).getResults())
+      idx.push_back(iv[cast<AffineDimExpr>(e).getPosition()]);
+    return idx;
+  }
+  Value zeroVec() {
+    return arith::ConstantOp::create(b, loc, vecType, b.getZeroAttr(vecType));
+  }
+  /// Masks for NV vectors starting at column n0 of a row of |n| columns.
+  SmallVector<Value> masks(Value n0, Value n, int64_t nv) {
+    SmallVector<Value> ms;
+    auto maskType = VectorType::get({vl}, b.getI1Type());
+    Value rem = arith::SubIOp::create(b, loc, n, n0);
+    for (int64_t j = 0; j < nv; ++j) {
+      Value r = arith::SubIOp::create(b, loc, rem, cst(j * vl));
+      ms.push_back(vector::CreateMaskOp::create(b, loc, maskType, ValueRange{r}));
+    }
+    return ms;
+  }
+  Value load(OpOperand *o, Value mask) {
+    return vector::MaskedLoadOp::create(b, loc, vecType, o->get(), indices(o), mask,
+                                        zeroVec());
+  }
+  void store(OpOperand *o, Value mask, Value v) {
+    vector::MaskedStoreOp::create(b, loc, o->get(), indices(o), mask, v);
+  }
+  Value scalarA() { return memref::LoadOp::create(b, loc, c.a->get(), indices(c.a)); }
+};
+} // namespace
+
+/// GEMM tile: rows [m0, m0 + rows) x columns [n0, n0 + nv * vl) of C in
+/// registers across the whole k loop.
+static void emitGemmTile(Emitter &e, Value m0, int64_t rows, Value n0, Value n,
+                         int64_t nv, Value kSize) {
+  OpBuilder &b = e.b;
+  Location loc = e.loc;
+  const Contraction &c = e.c;
+  SmallVector<Value> ms = e.masks(n0, n, nv);
+  SmallVector<Value> accs;
+  for (int64_t i = 0; i < rows; ++i) {
+    if (c.m >= 0)
+      e.iv[c.m] = arith::AddIOp::create(b, loc, m0, e.cst(i));
+    for (int64_t j = 0; j < nv; ++j) {
+      e.iv[c.n] = arith::AddIOp::create(b, loc, n0, e.cst(j * e.vl));
+      accs.push_back(e.load(c.c, ms[j]));
+    }
+  }
+  auto loop = scf::ForOp::create(
+      b, loc, e.cst(0), kSize, e.cst(1), accs,
+      [&](OpBuilder &nb, Location l, Value k, ValueRange iter) {
+        OpBuilder::InsertionGuard g(b);
+        b.setInsertionPoint(nb.getInsertionBlock(), nb.getInsertionPoint());
+        e.iv[c.k] = k;
+        SmallVector<Value> bv;
+        for (int64_t j = 0; j < nv; ++j) {
+          e.iv[c.n] = arith::AddIOp::create(b, l, n0, e.cst(j * e.vl));
+          bv.push_back(e.load(c.b, ms[j]));
+        }
+        SmallVector<Value> next;
+        for (int64_t i = 0; i < rows; ++i) {
+          if (c.m >= 0)
+            e.iv[c.m] = arith::AddIOp::create(b, l, m0, e.cst(i));
+          Value av = vector::BroadcastOp::create(b, l, e.vecType, e.scalarA());
+          for (int64_t j = 0; j < nv; ++j)
+            next.push_back(vector::FMAOp::create(b, l, av, bv[j], iter[i * nv + j]));
+        }
+        scf::YieldOp::create(b, l, next);
+      });
+  for (int64_t i = 0; i < rows; ++i) {
+    if (c.m >= 0)
+      e.iv[c.m] = arith::AddIOp::create(b, loc, m0, e.cst(i));
+    for (int64_t j = 0; j < nv; ++j) {
+      e.iv[c.n] = arith::AddIOp::create(b, loc, n0, e.cst(j * e.vl));
+      e.store(c.c, ms[j], loop.getResult(i * nv + j));
+    }
+  }
+}
+
+/// GEMV step: |kr| rows of B from k0 applied to one row of C, streaming
+/// across the columns nv vectors at a time.
+static void emitGemvRows(Emitter &e, Value k0, int64_t kr, Value n, int64_t nv) {
+  OpBuilder &b = e.b;
+  Location loc = e.loc;
+  const Contraction &c = e.c;
+  SmallVector<Value> av;
+  for (int64_t i = 0; i < kr; ++i) {
+    e.iv[c.k] = arith::AddIOp::create(b, loc, k0, e.cst(i));
+    av.push_back(vector::BroadcastOp::create(b, loc, e.vecType, e.scalarA()));
+  }
+  scf::ForOp::create(
+      b, loc, e.cst(0), n, e.cst(nv * e.vl), ValueRange{},
+      [&](OpBuilder &nb, Location l, Value n0, ValueRange) {
+        OpBuilder::InsertionGuard g(b);
+        b.setInsertionPoint(nb.getInsertionBlock(), nb.getInsertionPoint());
+        SmallVector<Value> ms = e.masks(n0, n, nv);
+        SmallVector<Value> cols, accs;
+        for (int64_t j = 0; j < nv; ++j) {
+          cols.push_back(arith::AddIOp::create(b, l, n0, e.cst(j * e.vl)));
+          e.iv[c.n] = cols.back();
+          accs.push_back(e.load(c.c, ms[j]));
+        }
+        for (int64_t i = 0; i < kr; ++i) {
+          e.iv[c.k] = arith::AddIOp::create(b, l, k0, e.cst(i));
+          for (int64_t j = 0; j < nv; ++j) {
+            e.iv[c.n] = cols[j];
+            accs[j] = vector::FMAOp::create(b, l, av[i], e.load(c.b, ms[j]), accs[j]);
+          }
+        }
+        for (int64_t j = 0; j < nv; ++j) {
+          e.iv[c.n] = cols[j];
+          e.store(c.c, ms[j], accs[j]);
+        }
+        scf::YieldOp::create(b, l);
+      });
+}
+
+namespace {
+struct ContractionKernelsPass final
+    : sparsa::impl::ContractionKernelsPassBase<ContractionKernelsPass> {
+  using ContractionKernelsPassBase::ContractionKernelsPassBase;
+
+  static constexpr int64_t kGemmRows = 6, kGemmVectors = 4;
+  static constexpr int64_t kGemvRows = 4, kGemvVectors = 4;
+  static constexpr int64_t kMaxGemvRows = 4;
+
+  void runOnOperation() override {
+    SmallVector<Contraction> found;
+    getOperation().walk([&](linalg::GenericOp op) {
+      if (auto c = match(op))
+        found.push_back(*c);
+    });
+    for (Contraction &c : found)
+      rewrite(c);
+  }
+
+  void rewrite(Contraction &c) {
+    OpBuilder b(c.op);
+    Location loc = c.op.getLoc();
+    Type elt = cast<MemRefType>(c.c->get().getType()).getElementType();
+    int64_t vl = std::max<int64_t>(1, vectorBits / elt.getIntOrFloatBitWidth());
+    Emitter e{b, loc, c, VectorType::get({vl}, elt), vl,
+              SmallVector<Value>(c.op.getNumLoops())};
+    SmallVector<Range, 4> ranges =
+        cast<linalg::LinalgOp>(c.op.getOperation()).createLoopRanges(b, loc);
+    auto size = [&](int64_t d) {
+      return getValueOrCreateConstantIndexOp(b, loc, ranges[d].size);
+    };
+    Value n = size(c.n), k = size(c.k);
+    Value m = c.m >= 0 ? size(c.m) : e.cst(1);
+    int64_t staticRows = 1;
+    if (c.m >= 0)
+      staticRows = c.op.getStaticLoopRanges()[c.m];
+    bool gemv = !ShapedType::isDynamic(staticRows) && staticRows <= kMaxGemvRows;
+    // Batch loops outermost.
+    OpBuilder::InsertionGuard guard(b);
+    for (int64_t d : c.outer) {
+      auto loop = scf::ForOp::create(b, loc, e.cst(0), size(d), e.cst(1));
+      b.setInsertionPoint(loop.getBody()->getTerminator());
+      e.iv[d] = loop.getInductionVar();
+    }
+    auto rowLoop = [&](Value lo, Value hi, int64_t step,
+                       llvm::function_ref<void(Value)> body) {
+      auto loop = scf::ForOp::create(b, loc, lo, hi, e.cst(step));
+      OpBuilder::InsertionGuard g(b);
+      b.setInsertionPoint(loop.getBody()->getTerminator());
+      body(loop.getInductionVar());
+    };
+    if (gemv) {
+      // Per row of C: KR rows of B at a time, then the leftover rows.
+      rowLoop(e.cst(0), m, 1, [&](Value row) {
+        if (c.m >= 0)
+          e.iv[c.m] = row;
+        Value kMain = arith::SubIOp::create(
+            b, loc, k, arith::RemUIOp::create(b, loc, k, e.cst(kGemvRows)));
+        rowLoop(e.cst(0), kMain, kGemvRows,
+                [&](Value k0) { emitGemvRows(e, k0, kGemvRows, n, kGemvVectors); });
+        rowLoop(kMain, k, 1, [&](Value k0) { emitGemvRows(e, k0, 1, n, kGemvVectors); });
+      });
+    } else {
+      // Column blocks outer (B's panel stays in cache across row tiles),
+      // MR-row tiles, then single leftover rows.
+      rowLoop(e.cst(0), n, kGemmVectors * vl, [&](Value n0) {
+        Value mMain = arith::SubIOp::create(
+            b, loc, m, arith::RemUIOp::create(b, loc, m, e.cst(kGemmRows)));
+        rowLoop(e.cst(0), mMain, kGemmRows, [&](Value m0) {
+          emitGemmTile(e, m0, kGemmRows, n0, n, kGemmVectors, k);
+        });
+        // Leftover rows: one tile of them when their number is static, else
+        // one row at a time.
+        int64_t left = ShapedType::isDynamic(staticRows) ? -1 : staticRows % kGemmRows;
+        if (left > 0)
+          emitGemmTile(e, mMain, left, n0, n, kGemmVectors, k);
+        else if (left < 0)
+          rowLoop(mMain, m, 1,
+                  [&](Value m0) { emitGemmTile(e, m0, 1, n0, n, kGemmVectors, k); });
+      });
+    }
+    c.op.erase();
+  }
+};
+} // namespace

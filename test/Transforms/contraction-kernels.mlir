@@ -1,0 +1,93 @@
+// RUN: sparsa-opt %s --split-input-file --sparsa-contraction-kernels | FileCheck %s
+
+#mA = affine_map<(m, n, k) -> (m, k)>
+#mB = affine_map<(m, n, k) -> (k, n)>
+#mC = affine_map<(m, n, k) -> (m, n)>
+
+/// [Pattern: GEMM] an MR x (4 x 16) tile of C lives in vector registers
+/// across the k loop: 4 loads of B's row k, one broadcast of A per row, 24
+/// FMAs; columns are masked, leftover rows (64 % 6 = 4) get one 4-row tile.
+// CHECK-LABEL: func.func @gemm
+// CHECK: scf.for %[[N0:.+]] = %{{.+}} to %{{.+}} step %c64
+// CHECK: scf.for %[[M0:.+]] = %{{.+}} to %{{.+}} step %c6
+// CHECK-COUNT-4: vector.create_mask
+// CHECK: scf.for %{{.+}} = %{{.+}} to %c128 step %{{.+}} iter_args({{.+}}) -> (vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>)
+// CHECK-COUNT-4: vector.maskedload %{{.+}} : memref<128x100xf32>
+// CHECK: memref.load %{{.+}} : memref<64x128xf32>
+// CHECK: vector.broadcast
+// CHECK-COUNT-4: vector.fma
+// CHECK: vector.maskedstore
+// CHECK-NOT: linalg.generic
+func.func @gemm(%a: memref<64x128xf32>, %b: memref<128x100xf32>, %c: memref<64x100xf32>) {
+  linalg.generic {indexing_maps = [#mA, #mB, #mC], iterator_types = ["parallel", "parallel", "reduction"]}
+      ins(%a, %b : memref<64x128xf32>, memref<128x100xf32>) outs(%c : memref<64x100xf32>) {
+  ^bb0(%x: f32, %y: f32, %acc: f32):
+    %p = arith.mulf %x, %y : f32
+    %s = arith.addf %acc, %p : f32
+    linalg.yield %s : f32
+  }
+  return
+}
+
+// -----
+
+#gA = affine_map<(m, k, n) -> (m, k)>
+#gB = affine_map<(m, k, n) -> (k, n)>
+#gC = affine_map<(m, k, n) -> (m, n)>
+
+/// [Pattern: GEMV] one row: four rows of B stream through each vector of C
+/// (C read and written once per four rows), then the leftover rows one by one.
+// CHECK-LABEL: func.func @gemv
+// CHECK: scf.for %[[K0:.+]] = %{{.+}} to %{{.+}} step %c4
+// CHECK-COUNT-4: vector.broadcast
+// CHECK: scf.for %{{.+}} = %{{.+}} to %c300 step %c64
+// CHECK-COUNT-16: vector.fma
+// CHECK: scf.for %{{.+}} = %{{.+}} to %c1030 step %c1
+func.func @gemv(%a: memref<1x1030xf32>, %b: memref<1030x300xf32>, %c: memref<1x300xf32>) {
+  linalg.generic {indexing_maps = [#gA, #gB, #gC], iterator_types = ["parallel", "reduction", "parallel"]}
+      ins(%a, %b : memref<1x1030xf32>, memref<1030x300xf32>) outs(%c : memref<1x300xf32>) {
+  ^bb0(%x: f32, %y: f32, %acc: f32):
+    %p = arith.mulf %x, %y : f32
+    %s = arith.addf %acc, %p : f32
+    linalg.yield %s : f32
+  }
+  return
+}
+
+// -----
+
+/// Near misses stay generic: an epilogue in the body, a transposed B (n not
+/// contiguous), integer elements.
+#tA = affine_map<(m, n, k) -> (m, k)>
+#kB = affine_map<(m, n, k) -> (k, n)>
+#tB = affine_map<(m, n, k) -> (n, k)>
+#tC = affine_map<(m, n, k) -> (m, n)>
+// CHECK-LABEL: func.func @near_misses
+// CHECK-COUNT-3: linalg.generic
+// CHECK-NOT: vector.fma
+func.func @near_misses(%a: memref<8x16xf32>, %b: memref<16x32xf32>, %bt: memref<32x16xf32>, %c: memref<8x32xf32>,
+                       %ai: memref<8x16xi32>, %bi: memref<16x32xi32>, %ci: memref<8x32xi32>) {
+  linalg.generic {indexing_maps = [#tA, #kB, #tC], iterator_types = ["parallel", "parallel", "reduction"]}
+      ins(%a, %b : memref<8x16xf32>, memref<16x32xf32>) outs(%c : memref<8x32xf32>) {
+  ^bb0(%x: f32, %y: f32, %acc: f32):
+    %p = arith.mulf %x, %y : f32
+    %r = arith.maximumf %p, %acc : f32
+    %s = arith.addf %acc, %r : f32
+    linalg.yield %s : f32
+  }
+  linalg.generic {indexing_maps = [#tA, #tB, #tC], iterator_types = ["parallel", "parallel", "reduction"]}
+      ins(%a, %bt : memref<8x16xf32>, memref<32x16xf32>) outs(%c : memref<8x32xf32>) {
+  ^bb0(%x: f32, %y: f32, %acc: f32):
+    %p = arith.mulf %x, %y : f32
+    %s = arith.addf %acc, %p : f32
+    linalg.yield %s : f32
+  }
+  linalg.generic {indexing_maps = [#tA, #kB, #tC], iterator_types = ["parallel", "parallel", "reduction"]}
+      ins(%ai, %bi : memref<8x16xi32>, memref<16x32xi32>) outs(%ci : memref<8x32xi32>) {
+  ^bb0(%x: i32, %y: i32, %acc: i32):
+    %p = arith.muli %x, %y : i32
+    %s = arith.addi %acc, %p : i32
+    linalg.yield %s : i32
+  }
+  return
+}
