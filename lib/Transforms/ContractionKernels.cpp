@@ -170,7 +170,7 @@ struct Emitter {
 /// GEMM tile: rows [m0, m0 + rows) x columns [n0, n0 + nv * vl) of C in
 /// registers across the whole k loop.
 static void emitGemmTile(Emitter &e, Value m0, int64_t rows, Value n0, Value n,
-                         int64_t nv, Value kSize) {
+                         int64_t nv, Value kLo, Value kHi, Value packed) {
   OpBuilder &b = e.b;
   Location loc = e.loc;
   const Contraction &c = e.c;
@@ -185,16 +185,16 @@ static void emitGemmTile(Emitter &e, Value m0, int64_t rows, Value n0, Value n,
     }
   }
   auto loop = scf::ForOp::create(
-      b, loc, e.cst(0), kSize, e.cst(1), accs,
+      b, loc, kLo, kHi, e.cst(1), accs,
       [&](OpBuilder &nb, Location l, Value k, ValueRange iter) {
         OpBuilder::InsertionGuard g(b);
         b.setInsertionPoint(nb.getInsertionBlock(), nb.getInsertionPoint());
         e.iv[c.k] = k;
         SmallVector<Value> bv;
-        for (int64_t j = 0; j < nv; ++j) {
-          e.iv[c.n] = arith::AddIOp::create(b, l, n0, e.cst(j * e.vl));
-          bv.push_back(e.load(c.b, ms[j]));
-        }
+        Value kk = arith::SubIOp::create(b, l, k, kLo);
+        for (int64_t j = 0; j < nv; ++j)
+          bv.push_back(vector::LoadOp::create(b, l, e.vecType, packed,
+                                              ValueRange{kk, e.cst(j * e.vl)}));
         SmallVector<Value> next;
         for (int64_t i = 0; i < rows; ++i) {
           if (c.m >= 0)
@@ -213,6 +213,29 @@ static void emitGemmTile(Emitter &e, Value m0, int64_t rows, Value n0, Value n,
       e.store(c.c, ms[j], loop.getResult(i * nv + j));
     }
   }
+}
+
+/// Copies B[k0:k1, n0:n0 + nv * vl] (masked columns read as zero) into the
+/// contiguous panel |packed| [depth, nv * vl]: the GEMM tiles then read B
+/// as one sequential stream instead of short pieces of far-apart rows.
+static void packPanel(Emitter &e, Value packed, Value k0, Value k1, Value n0, Value n,
+                      int64_t nv) {
+  OpBuilder &b = e.b;
+  const Contraction &c = e.c;
+  SmallVector<Value> ms = e.masks(n0, n, nv);
+  scf::ForOp::create(b, e.loc, k0, k1, e.cst(1), ValueRange{},
+                     [&](OpBuilder &nb, Location l, Value k, ValueRange) {
+                       OpBuilder::InsertionGuard g(b);
+                       b.setInsertionPoint(nb.getInsertionBlock(), nb.getInsertionPoint());
+                       e.iv[c.k] = k;
+                       Value kk = arith::SubIOp::create(b, l, k, k0);
+                       for (int64_t j = 0; j < nv; ++j) {
+                         e.iv[c.n] = arith::AddIOp::create(b, l, n0, e.cst(j * e.vl));
+                         vector::StoreOp::create(b, l, e.load(c.b, ms[j]), packed,
+                                                 ValueRange{kk, e.cst(j * e.vl)});
+                       }
+                       scf::YieldOp::create(b, l);
+                     });
 }
 
 /// GEMV step: |kr| rows of B from k0 applied to one row of C, streaming
@@ -258,7 +281,7 @@ struct ContractionKernelsPass final
     : sparsa::impl::ContractionKernelsPassBase<ContractionKernelsPass> {
   using ContractionKernelsPassBase::ContractionKernelsPassBase;
 
-  static constexpr int64_t kGemmRows = 6, kGemmVectors = 4;
+  static constexpr int64_t kGemmRows = 6, kGemmVectors = 4, kGemmDepth = 256;
   static constexpr int64_t kGemvRows = 4, kGemvVectors = 4;
   static constexpr int64_t kMaxGemvRows = 4;
 
@@ -316,22 +339,32 @@ struct ContractionKernelsPass final
         rowLoop(kMain, k, 1, [&](Value k0) { emitGemvRows(e, k0, 1, n, kGemvVectors); });
       });
     } else {
-      // Column blocks outer (B's panel stays in cache across row tiles),
-      // MR-row tiles, then single leftover rows.
+      // Column blocks outer, then blocks of kGemmDepth reductions (the B
+      // panel of a block, depth x 64 columns, stays in L2 across the row
+      // tiles), then MR-row tiles, then the leftover rows.
+      auto panelType = MemRefType::get({kGemmDepth, kGemmVectors * vl}, elt);
+      Value packed = memref::AllocaOp::create(b, loc, panelType, /*alignment=*/
+                                              b.getI64IntegerAttr(64));
       rowLoop(e.cst(0), n, kGemmVectors * vl, [&](Value n0) {
-        Value mMain = arith::SubIOp::create(
-            b, loc, m, arith::RemUIOp::create(b, loc, m, e.cst(kGemmRows)));
-        rowLoop(e.cst(0), mMain, kGemmRows, [&](Value m0) {
-          emitGemmTile(e, m0, kGemmRows, n0, n, kGemmVectors, k);
+        rowLoop(e.cst(0), k, kGemmDepth, [&](Value k0) {
+          Value k1 = arith::MinUIOp::create(
+              b, loc, arith::AddIOp::create(b, loc, k0, e.cst(kGemmDepth)), k);
+          packPanel(e, packed, k0, k1, n0, n, kGemmVectors);
+          Value mMain = arith::SubIOp::create(
+              b, loc, m, arith::RemUIOp::create(b, loc, m, e.cst(kGemmRows)));
+          rowLoop(e.cst(0), mMain, kGemmRows, [&](Value m0) {
+            emitGemmTile(e, m0, kGemmRows, n0, n, kGemmVectors, k0, k1, packed);
+          });
+          // Leftover rows: one tile of them when their number is static,
+          // else one row at a time.
+          int64_t left = ShapedType::isDynamic(staticRows) ? -1 : staticRows % kGemmRows;
+          if (left > 0)
+            emitGemmTile(e, mMain, left, n0, n, kGemmVectors, k0, k1, packed);
+          else if (left < 0)
+            rowLoop(mMain, m, 1, [&](Value m0) {
+              emitGemmTile(e, m0, 1, n0, n, kGemmVectors, k0, k1, packed);
+            });
         });
-        // Leftover rows: one tile of them when their number is static, else
-        // one row at a time.
-        int64_t left = ShapedType::isDynamic(staticRows) ? -1 : staticRows % kGemmRows;
-        if (left > 0)
-          emitGemmTile(e, mMain, left, n0, n, kGemmVectors, k);
-        else if (left < 0)
-          rowLoop(mMain, m, 1,
-                  [&](Value m0) { emitGemmTile(e, m0, 1, n0, n, kGemmVectors, k); });
       });
     }
     c.op.erase();

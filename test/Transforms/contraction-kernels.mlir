@@ -5,14 +5,21 @@
 #mC = affine_map<(m, n, k) -> (m, n)>
 
 /// [Pattern: GEMM] an MR x (4 x 16) tile of C lives in vector registers
-/// across the k loop: 4 loads of B's row k, one broadcast of A per row, 24
-/// FMAs; columns are masked, leftover rows (64 % 6 = 4) get one 4-row tile.
+/// across a block of up to 256 k steps: 4 loads of B's row k, one broadcast
+/// of A per row, 24 FMAs; columns are masked, leftover rows (64 % 6 = 4)
+/// get one 4-row tile. Each (column block, k block) panel of B is first
+/// packed into a contiguous stack buffer the tiles then stream.
 // CHECK-LABEL: func.func @gemm
+// CHECK: memref.alloca() {alignment = 64 : i64} : memref<256x64xf32>
 // CHECK: scf.for %[[N0:.+]] = %{{.+}} to %{{.+}} step %c64
+// CHECK: scf.for %[[K0:.+]] = %{{.+}} to %c128 step %c256
+// CHECK: %[[K1:.+]] = arith.minui
+// CHECK: scf.for
+// CHECK: vector.store %{{.+}}, %[[PANEL:.+]][
 // CHECK: scf.for %[[M0:.+]] = %{{.+}} to %{{.+}} step %c6
 // CHECK-COUNT-4: vector.create_mask
-// CHECK: scf.for %{{.+}} = %{{.+}} to %c128 step %{{.+}} iter_args({{.+}}) -> (vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>)
-// CHECK-COUNT-4: vector.maskedload %{{.+}} : memref<128x100xf32>
+// CHECK: scf.for %{{.+}} = %[[K0]] to %[[K1]] step %{{.+}} iter_args({{.+}}) -> (vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>)
+// CHECK-COUNT-4: vector.load %[[PANEL]]
 // CHECK: memref.load %{{.+}} : memref<64x128xf32>
 // CHECK: vector.broadcast
 // CHECK-COUNT-4: vector.fma
