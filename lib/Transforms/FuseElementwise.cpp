@@ -28,9 +28,21 @@ struct FuseElementwisePass final
   using FuseElementwisePassBase::FuseElementwisePassBase;
   void runOnOperation() override {
     RewritePatternSet patterns(&getContext());
+    // Fuse a single-use producer when the consumer visits each of its
+    // elements once: all its
+    // loops are parallel, or it reads the fused operand through a
+    // permutation (a reduction over it, such as softmax's max or sum).
+    // A contraction reads its operands through projections and would
+    // recompute the producer for every output column.
     linalg::ControlFusionFn control = [](OpOperand *fused) {
       auto consumer = dyn_cast<linalg::LinalgOp>(fused->getOwner());
-      return consumer && consumer.getNumLoops() == consumer.getNumParallelLoops();
+      Operation *producer = fused->get().getDefiningOp();
+      // A producer with several consumers would be recomputed in each.
+      if (!consumer || !producer || !producer->hasOneUse())
+        return false;
+      if (consumer.getNumLoops() == consumer.getNumParallelLoops())
+        return true;
+      return consumer.getMatchingIndexingMap(fused).isPermutation();
     };
     linalg::populateElementwiseOpsFusionPatterns(patterns, control);
     affine::AffineApplyOp::getCanonicalizationPatterns(patterns, &getContext());

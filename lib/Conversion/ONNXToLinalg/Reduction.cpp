@@ -103,30 +103,56 @@ static Value addFn(OpBuilder &b, Location l, Value acc, Value x) {
 // Softmax / LogSoftmax
 //===----------------------------------------------------------------------===//
 
-/// exp(x - max) and its sum along |axis|; LogSoftmax and Softmax finish it.
+/// Three passes: the max along |axis|; the sum of exp(x - max) (reading x
+/// and the max, nothing materialized in between); then exp(x - max) / sum
+/// (or x - max - log(sum) for LogSoftmax). NaN-free inputs may reorder the
+/// max, so it vectorizes.
 template <bool Log>
 static Value softmaxLike(OpBuilder &b, Location loc, Value x, int64_t axis) {
+  MLIRContext *ctx = b.getContext();
   Type elt = getElementTypeOrSelf(x);
+  auto fm = arith::FastMathFlagsAttr::get(
+      ctx, arith::FastMathFlags::reassoc | arith::FastMathFlags::contract);
   Value maxV = reduce(b, loc, x, {axis}, lowestOf(b, loc, elt, false),
-                      [](OpBuilder &nb, Location l, Value acc, Value v) -> Value {
-                        return arith::MaximumFOp::create(nb, l, acc, v);
+                      [&](OpBuilder &nb, Location l, Value acc, Value v) -> Value {
+                        return arith::MaximumFOp::create(nb, l, acc, v, fm);
                       });
-  Value shifted = mapWithReduced(b, loc, x, maxV, {axis}, elt,
-                                 [](OpBuilder &nb, Location l, ValueRange a) -> Value {
-                                   return arith::SubFOp::create(nb, l, a[0], a[1]);
-                                 });
-  Value sum = reduce(b, loc, shifted, {axis}, zeroOf(b, loc, elt),
-                     [](OpBuilder &nb, Location l, Value acc, Value v) -> Value {
-                       return reassocAdd(nb, l, acc, math::ExpOp::create(nb, l, v));
-                     });
-  return mapWithReduced(b, loc, shifted, sum, {axis}, elt,
-                        [](OpBuilder &nb, Location l, ValueRange a) -> Value {
-                          if (Log)
-                            return arith::SubFOp::create(nb, l, a[0],
-                                                         math::LogOp::create(nb, l, a[1]));
-                          return arith::DivFOp::create(
-                              nb, l, math::ExpOp::create(nb, l, a[0]), a[1]);
-                        });
+  auto xT = cast<RankedTensorType>(x.getType());
+  int64_t rank = xT.getRank();
+  SmallVector<AffineExpr> redExprs;
+  SmallVector<utils::IteratorType> iters;
+  for (int64_t i = 0; i < rank; ++i) {
+    iters.push_back(i == axis ? utils::IteratorType::reduction
+                              : utils::IteratorType::parallel);
+    if (i != axis)
+      redExprs.push_back(getAffineDimExpr(i, ctx));
+  }
+  AffineMap redMap = AffineMap::get(rank, 0, redExprs, ctx);
+  auto redT = cast<RankedTensorType>(maxV.getType());
+  Value sumInit = linalg::FillOp::create(
+                      b, loc, zeroOf(b, loc, elt),
+                      createEmpty(b, loc, redT, [&](int64_t i) {
+                        return dimOf(b, loc, maxV, i);
+                      }))
+                      .getResult(0);
+  Value sum = linalg::GenericOp::create(
+                  b, loc, redT, ValueRange{x, maxV}, sumInit,
+                  SmallVector<AffineMap>{b.getMultiDimIdentityMap(rank), redMap, redMap},
+                  iters,
+                  [&](OpBuilder &nb, Location l, ValueRange a) {
+                    Value e = math::ExpOp::create(nb, l, arith::SubFOp::create(nb, l, a[0], a[1]));
+                    linalg::YieldOp::create(nb, l, reassocAdd(nb, l, a[2], e));
+                  })
+                  .getResult(0);
+  return mapWithReduced(
+      b, loc, x, maxV, {axis}, elt,
+      [](OpBuilder &nb, Location l, ValueRange a) -> Value {
+        Value shifted = arith::SubFOp::create(nb, l, a[0], a[1]);
+        if (Log)
+          return arith::SubFOp::create(nb, l, shifted, math::LogOp::create(nb, l, a[2]));
+        return arith::DivFOp::create(nb, l, math::ExpOp::create(nb, l, shifted), a[2]);
+      },
+      ValueRange{sum}, {redMap});
 }
 
 static FailureOr<Value> lowerSoftmax(onnx::SoftmaxOp op, LowerCtx &ctx) {

@@ -104,10 +104,23 @@ func.func @activations(%x: tensor<4xf32>) -> tensor<4xf32> {
 // -----
 
 /// [Pattern: Softmax]
-/// max-reduce, x - max, sum-reduce of exp, exp / sum; the reductions run
-/// over the softmax axis only.
+/// Three passes: max-reduce; sum of exp(x - max) reading x and the max
+/// directly; exp(x - max) / sum. The reductions run over the softmax axis
+/// only and may be reordered (reassoc), so they vectorize.
 
 // CHECK-LABEL: func.func @softmax_axis0
+// CHECK: linalg.fill ins(%{{.+}} : f32) outs(%{{.+}} : tensor<4xf32>)
+// CHECK: linalg.generic {{.+}} iterator_types = ["reduction", "parallel"]
+// CHECK: arith.maximumf {{.+}} fastmath<reassoc,contract>
+// CHECK: linalg.generic {{.+}} ins(%{{.+}}, %{{.+}} : tensor<2x4xf32>, tensor<4xf32>) {{.+}} iterator_types = ["reduction", "parallel"]
+// CHECK: arith.subf
+// CHECK-NEXT: math.exp
+// CHECK-NEXT: arith.addf {{.+}} fastmath<reassoc,contract>
+// CHECK: linalg.generic {{.+}} iterator_types = ["parallel", "parallel"]
+// CHECK: arith.subf
+// CHECK-NEXT: math.exp
+// CHECK-NEXT: arith.divf
+func.func @softmax_axis0
 // CHECK: linalg.fill ins(%{{.+}} : f32) outs(%{{.+}} : tensor<4xf32>)
 // CHECK: linalg.generic {{.+}} iterator_types = ["reduction", "parallel"]
 // CHECK: arith.maximumf
