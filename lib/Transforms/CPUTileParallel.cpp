@@ -41,9 +41,14 @@ contiguousInterchange(linalg::GenericOp op) {
   if (!last)
     return std::nullopt;
   unsigned d = last.getPosition();
+  // An input streaming rows over (reduction, d), like B[k, n] of a matmul;
+  // a broadcast input indexed by d alone (softmax's row max) is no reason
+  // to move the reduction out of the innermost loop.
+  unsigned red = numLoops - 1;
   bool readContiguously = llvm::any_of(op.getDpsInputOperands(), [&](OpOperand *in) {
     AffineMap m = op.getMatchingIndexingMap(in);
-    return m.getNumResults() > 0 && m.getResults().back() == last;
+    return m.getNumResults() > 0 && m.getResults().back() == last &&
+           m.isFunctionOfDim(red);
   });
   if (!readContiguously)
     return std::nullopt;

@@ -28,7 +28,10 @@
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
+#include "mlir/IR/IRMapping.h"
 #include "mlir/IR/PatternMatch.h"
+
+#include <limits>
 
 namespace sparsa {
 #define GEN_PASS_DEF_CONTRACTIONKERNELSPASS
@@ -276,6 +279,186 @@ static void emitGemvRows(Emitter &e, Value k0, int64_t kr, Value n, int64_t nv) 
       });
 }
 
+//===----------------------------------------------------------------------===//
+// Row reductions
+//===----------------------------------------------------------------------===//
+
+namespace {
+/// A reduction over the innermost loop: `out[p] = combine(out[p], f(in...))`
+/// with f element-wise.
+struct RowReduction {
+  linalg::GenericOp op;
+  Operation *combine;
+  vector::CombiningKind kind;
+};
+} // namespace
+
+static std::optional<RowReduction> matchRowReduction(linalg::GenericOp op) {
+  if (!op.hasPureBufferSemantics() || op.getNumDpsInits() != 1 ||
+      op.getNumDpsInputs() < 1)
+    return std::nullopt;
+  unsigned numLoops = op.getNumLoops();
+  auto iters = op.getIteratorTypesArray();
+  if (numLoops < 1 || iters.back() != utils::IteratorType::reduction ||
+      op.getNumReductionLoops() != 1)
+    return std::nullopt;
+  // The output: the parallel loops in order.
+  AffineMap outMap = op.getMatchingIndexingMap(op.getDpsInitOperand(0));
+  if (outMap != AffineMap::getMultiDimIdentityMap(numLoops, op.getContext())
+                    .getMajorSubMap(numLoops - 1))
+    return std::nullopt;
+  if (!unitInnerStride(op.getDpsInitOperand(0)->get()) && numLoops > 1)
+    return std::nullopt;
+  unsigned r = numLoops - 1;
+  for (OpOperand *in : op.getDpsInputOperands()) {
+    AffineMap m = op.getMatchingIndexingMap(in);
+    if (!m.isProjectedPermutation())
+      return std::nullopt;
+    bool usesR = m.isFunctionOfDim(r);
+    if (usesR && (m.getResults().back() != getAffineDimExpr(r, op.getContext()) ||
+                  !unitInnerStride(in->get())))
+      return std::nullopt;
+  }
+  Block &body = op.getRegion().front();
+  Value acc = body.getArguments().back();
+  if (!acc.getType().isF32() || !acc.hasOneUse())
+    return std::nullopt;
+  auto yield = cast<linalg::YieldOp>(body.getTerminator());
+  Operation *combine = yield.getValues().front().getDefiningOp();
+  if (!combine || *acc.getUsers().begin() != combine)
+    return std::nullopt;
+  std::optional<vector::CombiningKind> kind;
+  if (isa<arith::AddFOp>(combine))
+    kind = vector::CombiningKind::ADD;
+  else if (isa<arith::MaximumFOp>(combine))
+    kind = vector::CombiningKind::MAXIMUMF;
+  else if (isa<arith::MinimumFOp>(combine))
+    kind = vector::CombiningKind::MINIMUMF;
+  if (!kind)
+    return std::nullopt;
+  // Everything else: element-wise arith / math on scalars, no indices.
+  for (Operation &o : body.without_terminator()) {
+    if (&o == combine)
+      continue;
+    bool elementwise = o.hasTrait<OpTrait::Elementwise>() || isa<arith::ConstantOp>(o);
+    if (!elementwise || o.getNumRegions() != 0 ||
+        !llvm::all_of(o.getResultTypes(), [](Type t) { return t.isIntOrFloat(); }))
+      return std::nullopt;
+  }
+  return RowReduction{op, combine, *kind};
+}
+
+/// Vectorizes a row reduction: per output element, a vector accumulator
+/// runs over the row (masked tail), then one horizontal reduction.
+static void rewriteRowReduction(const RowReduction &rr, int64_t vectorBits) {
+  linalg::GenericOp op = rr.op;
+  OpBuilder b(op);
+  Location loc = op.getLoc();
+  Type f32 = b.getF32Type();
+  int64_t vl = vectorBits / 32;
+  auto vecType = VectorType::get({vl}, f32);
+  auto maskType = VectorType::get({vl}, b.getI1Type());
+  unsigned numLoops = op.getNumLoops(), r = numLoops - 1;
+  SmallVector<Range, 4> ranges =
+      cast<linalg::LinalgOp>(op.getOperation()).createLoopRanges(b, loc);
+  auto cst = [&](int64_t v) { return arith::ConstantIndexOp::create(b, loc, v); };
+  SmallVector<Value> iv(numLoops);
+  OpBuilder::InsertionGuard guard(b);
+  for (unsigned d = 0; d < r; ++d) {
+    auto loop = scf::ForOp::create(
+        b, loc, cst(0), getValueOrCreateConstantIndexOp(b, loc, ranges[d].size), cst(1));
+    b.setInsertionPoint(loop.getBody()->getTerminator());
+    iv[d] = loop.getInductionVar();
+  }
+  auto indices = [&](OpOperand *o) {
+    SmallVector<Value> idx;
+    for (AffineExpr e : op.getMatchingIndexingMap(o).getResults())
+      idx.push_back(iv[cast<AffineDimExpr>(e).getPosition()]);
+    return idx;
+  };
+  Block &body = op.getRegion().front();
+  // Row-invariant inputs: loaded once, broadcast.
+  IRMapping map;
+  for (OpOperand *in : op.getDpsInputOperands())
+    if (!op.getMatchingIndexingMap(in).isFunctionOfDim(r)) {
+      Value sc = memref::LoadOp::create(b, loc, in->get(), indices(in));
+      map.map(body.getArgument(in->getOperandNumber()),
+              vector::BroadcastOp::create(b, loc, vecType, sc).getResult());
+    }
+  // Scalars captured from outside the body: broadcast once.
+  for (Operation &o : body.without_terminator())
+    for (Value operand : o.getOperands())
+      if (!map.contains(operand) && operand.getParentRegion() != &op.getRegion() &&
+          operand.getType().isIntOrFloat())
+        map.map(operand, vector::BroadcastOp::create(
+                             b, loc, VectorType::get({vl}, operand.getType()), operand)
+                             .getResult());
+  auto fm = arith::FastMathFlags::reassoc | arith::FastMathFlags::contract;
+  TypedAttr identity;
+  if (rr.kind == vector::CombiningKind::ADD)
+    identity = b.getF32FloatAttr(0.0f);
+  else
+    identity = b.getF32FloatAttr(rr.kind == vector::CombiningKind::MAXIMUMF
+                                     ? -std::numeric_limits<float>::infinity()
+                                     : std::numeric_limits<float>::infinity());
+  Value init = arith::ConstantOp::create(b, loc, vecType,
+                                         DenseElementsAttr::get(vecType, identity));
+  Value R = getValueOrCreateConstantIndexOp(b, loc, ranges[r].size);
+  auto loop = scf::ForOp::create(
+      b, loc, cst(0), R, cst(vl), ValueRange{init},
+      [&](OpBuilder &nb, Location l, Value j, ValueRange iter) {
+        iv[r] = j;
+        Value rem = arith::SubIOp::create(nb, l, R, j);
+        Value mask = vector::CreateMaskOp::create(nb, l, maskType, ValueRange{rem});
+        IRMapping m = map;
+        for (OpOperand *in : op.getDpsInputOperands()) {
+          if (!op.getMatchingIndexingMap(in).isFunctionOfDim(r))
+            continue;
+          auto inType = VectorType::get({vl}, getElementTypeOrSelf(in->get()));
+          Value pass = arith::ConstantOp::create(nb, l, inType, nb.getZeroAttr(inType));
+          SmallVector<Value> idx;
+          for (AffineExpr e : op.getMatchingIndexingMap(in).getResults())
+            idx.push_back(iv[cast<AffineDimExpr>(e).getPosition()]);
+          m.map(body.getArgument(in->getOperandNumber()),
+                vector::MaskedLoadOp::create(nb, l, inType, in->get(), idx, mask, pass)
+                    .getResult());
+        }
+        Value accArg = body.getArguments().back();
+        for (Operation &o : body.without_terminator()) {
+          if (&o == rr.combine)
+            break;
+          if (auto c = dyn_cast<arith::ConstantOp>(o)) {
+            auto vt = VectorType::get({vl}, c.getType());
+            Value scalar = nb.clone(o)->getResult(0);
+            m.map(c.getResult(), vector::BroadcastOp::create(nb, l, vt, scalar).getResult());
+            continue;
+          }
+          Operation *clone = nb.clone(o, m);
+          for (auto [res, orig] : llvm::zip(clone->getResults(), o.getResults()))
+            res.setType(VectorType::get({vl}, orig.getType()));
+        }
+        // The combiner on vectors; lanes past the row keep the old value.
+        Value other = rr.combine->getOperand(0) == accArg ? rr.combine->getOperand(1)
+                                                          : rr.combine->getOperand(0);
+        Value v = m.lookupOrDefault(other);
+        if (!isa<VectorType>(v.getType()))
+          v = vector::BroadcastOp::create(nb, l, vecType, v);
+        Operation *comb = nb.clone(*rr.combine, m);
+        comb->setOperands({iter[0], v});
+        comb->getResult(0).setType(vecType);
+        if (auto fmi = dyn_cast<arith::ArithFastMathInterface>(comb))
+          comb->setAttr(fmi.getFastMathAttrName(),
+                        arith::FastMathFlagsAttr::get(nb.getContext(), fm));
+        Value next = arith::SelectOp::create(nb, l, mask, comb->getResult(0), iter[0]);
+        scf::YieldOp::create(nb, l, next);
+      });
+  OpOperand *out = op.getDpsInitOperand(0);
+  Value old = memref::LoadOp::create(b, loc, out->get(), indices(out));
+  Value red = vector::ReductionOp::create(b, loc, rr.kind, loop.getResult(0), old, fm);
+  memref::StoreOp::create(b, loc, red, out->get(), indices(out));
+  op.erase();
+}
+
 namespace {
 struct ContractionKernelsPass final
     : sparsa::impl::ContractionKernelsPassBase<ContractionKernelsPass> {
@@ -293,6 +476,13 @@ struct ContractionKernelsPass final
     });
     for (Contraction &c : found)
       rewrite(c);
+    SmallVector<RowReduction> rows;
+    getOperation().walk([&](linalg::GenericOp op) {
+      if (auto rr = matchRowReduction(op))
+        rows.push_back(*rr);
+    });
+    for (RowReduction &rr : rows)
+      rewriteRowReduction(rr, vectorBits);
   }
 
   void rewrite(Contraction &c) {

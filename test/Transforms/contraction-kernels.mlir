@@ -63,14 +63,22 @@ func.func @gemv(%a: memref<1x1030xf32>, %b: memref<1030x300xf32>, %c: memref<1x3
 
 // -----
 
-/// Near misses stay generic: an epilogue in the body, a transposed B (n not
-/// contiguous), integer elements.
+/// Near misses stay generic: an epilogue in the body, integer elements. A
+/// transposed B (n not contiguous, k contiguous in both inputs) is a row
+/// reduction instead: dot products along k.
 #tA = affine_map<(m, n, k) -> (m, k)>
 #kB = affine_map<(m, n, k) -> (k, n)>
 #tB = affine_map<(m, n, k) -> (n, k)>
 #tC = affine_map<(m, n, k) -> (m, n)>
 // CHECK-LABEL: func.func @near_misses
-// CHECK-COUNT-3: linalg.generic
+// CHECK: linalg.generic
+// CHECK: arith.maximumf
+// CHECK: scf.for
+// CHECK: vector.maskedload {{.+}} memref<8x16xf32>
+// CHECK: vector.maskedload {{.+}} memref<32x16xf32>
+// CHECK: vector.reduction <add>
+// CHECK: linalg.generic
+// CHECK: arith.muli
 // CHECK-NOT: vector.fma
 func.func @near_misses(%a: memref<8x16xf32>, %b: memref<16x32xf32>, %bt: memref<32x16xf32>, %c: memref<8x32xf32>,
                        %ai: memref<8x16xi32>, %bi: memref<16x32xi32>, %ci: memref<8x32xi32>) {
@@ -95,6 +103,39 @@ func.func @near_misses(%a: memref<8x16xf32>, %b: memref<16x32xf32>, %bt: memref<
     %p = arith.muli %x, %y : i32
     %s = arith.addi %acc, %p : i32
     linalg.yield %s : i32
+  }
+  return
+}
+
+// -----
+
+#x = affine_map<(i, j) -> (i, j)>
+#row = affine_map<(i, j) -> (i)>
+
+/// [Pattern: row reduction] softmax's sum of exp(x - max): a vector
+/// accumulator runs along the row (masked tail lanes keep their value), the
+/// element-wise body is cloned on vectors, one horizontal add per row.
+// CHECK-LABEL: func.func @exp_sum
+// CHECK: scf.for %[[I:.+]] = %{{.+}} to %c7
+// CHECK: %[[M:.+]] = memref.load %{{.+}}[%[[I]]] : memref<7xf32>
+// CHECK: %[[MV:.+]] = vector.broadcast %[[M]] : f32 to vector<16xf32>
+// CHECK: scf.for %{{.+}} = %{{.+}} to %c100 step %c16 iter_args(%[[ACC:.+]] = %{{.+}}) -> (vector<16xf32>)
+// CHECK: %[[MASK:.+]] = vector.create_mask
+// CHECK: %[[X:.+]] = vector.maskedload %{{.+}}, %[[MASK]]
+// CHECK: arith.subf %[[X]], %[[MV]] : vector<16xf32>
+// CHECK: math.exp {{.+}} : vector<16xf32>
+// CHECK: %[[SUM:.+]] = arith.addf %[[ACC]], {{.+}} fastmath<reassoc,contract> : vector<16xf32>
+// CHECK: arith.select %[[MASK]], %[[SUM]], %[[ACC]]
+// CHECK: vector.reduction <add>, %{{.+}}, %{{.+}} fastmath<reassoc,contract> : vector<16xf32> into f32
+// CHECK: memref.store
+func.func @exp_sum(%x: memref<7x100xf32>, %m: memref<7xf32>, %s: memref<7xf32>) {
+  linalg.generic {indexing_maps = [#x, #row, #row], iterator_types = ["parallel", "reduction"]}
+      ins(%x, %m : memref<7x100xf32>, memref<7xf32>) outs(%s : memref<7xf32>) {
+  ^bb0(%a: f32, %mx: f32, %acc: f32):
+    %d = arith.subf %a, %mx : f32
+    %e = math.exp %d : f32
+    %r = arith.addf %acc, %e : f32
+    linalg.yield %r : f32
   }
   return
 }

@@ -109,14 +109,17 @@ def StridedCopiesToLinalgPass
 
 def ContractionKernelsPass
     : Pass<"sparsa-contraction-kernels", "mlir::func::FuncOp"> {
-  let summary = "Register-blocked vector loops for matmul-like linalg.generics";
+  let summary = "Register-blocked vector loops for matmuls and row reductions";
   let description = [{
     Matches `C[.., m, n] += A[.., m, k] * B[.., k, n]` generics on buffers
     (any batch dims; n contiguous in B and C; f32 / f64) and replaces each
     by scf loops over vector ops: GEMM-shaped ones keep an MR x NR tile of
     C in registers while k runs; GEMV-shaped ones (at most 4 rows) stream
     four rows of B at a time through a vector of C. Column tails are
-    masked. Other generics are left to the scalar loop lowering.
+    masked. Reductions over the innermost loop (softmax's max and sum,
+    layer-norm statistics, dot products along k) get a vector accumulator
+    along the row and one horizontal reduction per output. Other generics
+    are left to the scalar loop lowering.
   }];
   let options = [
     Option<"vectorBits", "vector-bits", "int64_t", "512",
