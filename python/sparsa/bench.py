@@ -97,7 +97,7 @@ def _stream_library(out_dir: str):
     return so
 
 
-def measure_bandwidth(threads: int, mbytes: int, out_dir: str, reps: int = 7) -> Dict[str, float]:
+def measure_bandwidth(threads: int, mbytes: int, out_dir: str, reps: int = 10) -> Dict[str, float]:
     """Best-of-|reps| read and triad bandwidth in GB/s over arrays of
     |mbytes| MB each (far beyond the caches)."""
     so = _stream_library(out_dir)
@@ -333,6 +333,18 @@ def main(argv=None):
                       f"{r.max_abs_err:.3g} (> {case.atol})", file=sys.stderr)
                 ok = False
         results.extend(rs)
+    # The machine's speed drifts (shared hosts): measure the limits again
+    # after the cases and keep the better reading of each, so "% BW" is set
+    # against the best this machine showed during the run.
+    for t in threads_list:
+        again = measure_bandwidth(t, mb, args.out)
+        for key in bandwidth[t]:
+            bandwidth[t][key] = max(bandwidth[t][key], again[key])
+        print(f"bandwidth again, {t} thread(s): read {again['read_gbs']:.1f} GB/s, "
+              f"triad {again['triad_gbs']:.1f} GB/s")
+    for r in results:
+        if r.sparsa_gbs:
+            r.pct_read_bw = 100.0 * r.sparsa_gbs / bandwidth[r.threads]["read_gbs"]
     with open(os.path.join(args.out, "bench.json"), "w") as f:
         json.dump({"machine": machine, "results": [asdict(r) for r in results]}, f, indent=1)
     md = markdown(results, machine)

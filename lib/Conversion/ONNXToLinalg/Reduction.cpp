@@ -429,37 +429,55 @@ static FailureOr<SmallVector<Value>> lowerLayerNorm(Operation *raw, LowerCtx &ct
   Value mean = buildElementwise(b, loc, sum, redT, [&](OpBuilder &nb, Location l, ValueRange a) -> Value {
     return arith::DivFOp::create(nb, l, a[0], n);
   });
-  Value centered = mapWithReduced(b, loc, x, mean, axes, ct,
-                                  [&](OpBuilder &nb, Location l, ValueRange a) -> Value {
-                                    return arith::SubFOp::create(nb, l, ext(nb, l, a[0]), a[1]);
-                                  });
-  Value sq = reduce(b, loc, centered, axes, zeroOf(b, loc, ct),
-                    [](OpBuilder &nb, Location l, Value acc, Value v) -> Value {
-                      return reassocAdd(nb, l, acc, arith::MulFOp::create(nb, l, v, v));
-                    });
+  // Sum of squared deviations, reading x and the mean (x - mean is never
+  // materialized).
+  SmallVector<AffineExpr> redExprs;
+  SmallVector<utils::IteratorType> iters;
+  for (int64_t i = 0; i < rank; ++i) {
+    bool reduced = llvm::is_contained(axes, i);
+    iters.push_back(reduced ? utils::IteratorType::reduction
+                            : utils::IteratorType::parallel);
+    if (!reduced)
+      redExprs.push_back(getAffineDimExpr(i, mctx));
+  }
+  AffineMap redMap = AffineMap::get(rank, 0, redExprs, mctx);
+  Value sqInit = linalg::FillOp::create(
+                     b, loc, zeroOf(b, loc, ct),
+                     createEmpty(b, loc, redT, [&](int64_t i) { return dimOf(b, loc, mean, i); }))
+                     .getResult(0);
+  Value sq = linalg::GenericOp::create(
+                 b, loc, redT, ValueRange{x, mean}, sqInit,
+                 SmallVector<AffineMap>{b.getMultiDimIdentityMap(rank), redMap, redMap}, iters,
+                 [&](OpBuilder &nb, Location l, ValueRange a) {
+                   Value d = arith::SubFOp::create(nb, l, ext(nb, l, a[0]), a[1]);
+                   linalg::YieldOp::create(
+                       nb, l, reassocAdd(nb, l, a[2], arith::MulFOp::create(nb, l, d, d)));
+                 })
+                 .getResult(0);
   float eps = op.getEpsilon().convertToFloat();
   Value invStd = buildElementwise(b, loc, sq, redT, [&](OpBuilder &nb, Location l, ValueRange a) -> Value {
     Value var = arith::DivFOp::create(nb, l, a[0], n);
     Value s = math::SqrtOp::create(nb, l, arith::AddFOp::create(nb, l, var, floatCst(nb, l, ct, eps)));
     return arith::DivFOp::create(nb, l, floatCst(nb, l, ct, 1.0), s);
   });
-  // Y = centered * invStd * scale (+ bias), scale/bias broadcast over X.
-  SmallVector<Value> extra = {op.getScale()};
+  // Y = (x - mean) * invStd * scale (+ bias), scale/bias broadcast over X.
+  SmallVector<Value> extra = {invStd, op.getScale()};
   if (op.getB())
     extra.push_back(op.getB());
-  SmallVector<AffineMap> extraMaps;
-  for (Value v : extra)
+  SmallVector<AffineMap> extraMaps = {redMap};
+  for (Value v : ArrayRef<Value>(extra).drop_front())
     extraMaps.push_back(broadcastMap(mctx, cast<RankedTensorType>(v.getType()),
                                      xT.getShape(), rank));
   Type yElt = cast<RankedTensorType>(op.getY().getType()).getElementType();
   bool hasBias = static_cast<bool>(op.getB());
   Value y = mapWithReduced(
-      b, loc, centered, invStd, axes, yElt,
+      b, loc, x, mean, axes, yElt,
       [&](OpBuilder &nb, Location l, ValueRange a) -> Value {
-        Value v = arith::MulFOp::create(nb, l, a[0], a[1]);
-        v = arith::MulFOp::create(nb, l, v, ext(nb, l, a[2]));
+        Value v = arith::SubFOp::create(nb, l, ext(nb, l, a[0]), a[1]);
+        v = arith::MulFOp::create(nb, l, v, a[2]);
+        v = arith::MulFOp::create(nb, l, v, ext(nb, l, a[3]));
         if (hasBias)
-          v = arith::AddFOp::create(nb, l, v, ext(nb, l, a[3]));
+          v = arith::AddFOp::create(nb, l, v, ext(nb, l, a[4]));
         return v.getType() == yElt ? v : arith::TruncFOp::create(nb, l, yElt, v).getResult();
       },
       extra, extraMaps);
