@@ -154,3 +154,16 @@ def test_scalar_and_dynamic_broadcast(tmp_path, compile_model):
                  [vi("y", ("N", 5))])
     assert_matches_ort(compile_model(path), path,
                        {"s": np.array(1.5, np.float32), "x": rand(3, 5), "row": rand(1, 5)})
+
+
+@pytest.mark.parametrize("cpu", ["haswell", "x86-64"])
+def test_kernels_for_narrower_vector_units(tmp_path, compile_model, cpu):
+    """--cpu picks the kernels' vector width (AVX2: 8 floats, SSE: 4): GEMM,
+    GEMV and row-reduction kernels with masked tails at odd sizes."""
+    path = models.mlp(str(tmp_path / "m.onnx"), [100, 300, 70], batch="B")
+    model = compile_model(path, cpu=cpu)
+    for b in [1, 7]:
+        assert_matches_ort(model, path, {"x": rand(b, 100)})
+    sm = build(tmp_path, [helper.make_node("Softmax", ["x"], ["y"], name="sm", axis=-1)],
+               [vi("x", ("N", 37))], [vi("y", ("N", 37))], name="sm.onnx")
+    assert_matches_ort(compile_model(sm, name="sm", cpu=cpu), sm, {"x": 3 * rand(5, 37)})
