@@ -83,9 +83,11 @@ void sparsa::buildSparsaCPULoweringPipeline(
   // 7. Threads: forall -> parallel -> OpenMP (libomp at run time).
   addUpstream(pm, "func.func(scf-forall-to-parallel),convert-scf-to-openmp");
   // 8. To LLVM. finalize-memref-to-llvm must precede scf-to-cf, or the
-  //    alloca scopes OpenMP conversion creates fail to lower.
+  //    alloca scopes OpenMP conversion creates fail to lower. Aligned
+  //    allocations keep the allocated and aligned pointers equal, so the
+  //    runtime hands result buffers over instead of copying them.
   addUpstream(pm, "expand-strided-metadata,lower-affine,"
-                  "finalize-memref-to-llvm,convert-scf-to-cf,"
+                  "finalize-memref-to-llvm{use-aligned-alloc=true},convert-scf-to-cf,"
                   "math-extend-to-supported-types");
   pm.addNestedPass<func::FuncOp>(createMathApproximationPass());
   addUpstream(pm, "convert-vector-to-llvm,convert-math-to-llvm,"

@@ -59,6 +59,25 @@ def _check(status: int):
         raise SparsaError(_library().sparsa_last_error().decode(errors="replace"))
 
 
+class _OwnedBuffer:
+    """An output buffer the runtime handed over, exposed to numpy through the
+    array interface; releasing it is left to the last array referring to
+    it (numpy keeps this object as the array's base)."""
+
+    def __init__(self, tensor: "_Tensor", shape, dtype: np.dtype):
+        self._tensor = _Tensor()
+        ctypes.pointer(self._tensor)[0] = tensor
+        self.__array_interface__ = {
+            "shape": tuple(shape), "typestr": dtype.str, "version": 3,
+            "data": (int(tensor.data), False)}
+
+    def __del__(self):
+        try:
+            _library().sparsa_tensor_release(ctypes.byref(self._tensor))
+        except Exception:
+            pass
+
+
 @dataclass(frozen=True)
 class TensorInfo:
     """An input or output: name, numpy dtype, shape (None = dynamic)."""
@@ -136,12 +155,13 @@ class Model:
             shape = tuple(int(t.dims[d]) for d in range(t.rank))
             dtype = np.dtype(_DTYPES[t.dtype])
             count = int(np.prod(shape, dtype=np.int64)) if shape else 1
-            if count:
-                buf = (ctypes.c_char * (count * dtype.itemsize)).from_address(t.data)
-                arr = np.frombuffer(buf, dtype=dtype, count=count).reshape(shape).copy()
+            if count and t.data:
+                # The runtime's buffer becomes the array's memory (no copy);
+                # it is released when the array is garbage collected.
+                arr = np.asarray(_OwnedBuffer(t, shape, dtype))
             else:
                 arr = np.zeros(shape, dtype=dtype)
-            lib.sparsa_tensor_release(ctypes.byref(t))
+                lib.sparsa_tensor_release(ctypes.byref(t))
             result[info.name] = arr
         return result
 
