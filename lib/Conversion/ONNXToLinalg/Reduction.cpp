@@ -144,15 +144,24 @@ static Value softmaxLike(OpBuilder &b, Location loc, Value x, int64_t axis) {
                     linalg::YieldOp::create(nb, l, reassocAdd(nb, l, a[2], e));
                   })
                   .getResult(0);
+  // Per row: log(sum) for LogSoftmax, 1 / sum for Softmax (one division
+  // per row instead of one per element).
+  Value rowTerm = buildElementwise(b, loc, sum, redT,
+                                   [&](OpBuilder &nb, Location l, ValueRange a) -> Value {
+                                     if (Log)
+                                       return math::LogOp::create(nb, l, a[0]);
+                                     return arith::DivFOp::create(
+                                         nb, l, floatCst(nb, l, elt, 1.0), a[0]);
+                                   });
   return mapWithReduced(
       b, loc, x, maxV, {axis}, elt,
       [](OpBuilder &nb, Location l, ValueRange a) -> Value {
         Value shifted = arith::SubFOp::create(nb, l, a[0], a[1]);
         if (Log)
-          return arith::SubFOp::create(nb, l, shifted, math::LogOp::create(nb, l, a[2]));
-        return arith::DivFOp::create(nb, l, math::ExpOp::create(nb, l, shifted), a[2]);
+          return arith::SubFOp::create(nb, l, shifted, a[2]);
+        return arith::MulFOp::create(nb, l, math::ExpOp::create(nb, l, shifted), a[2]);
       },
-      ValueRange{sum}, {redMap});
+      ValueRange{rowTerm}, {redMap});
 }
 
 static FailureOr<Value> lowerSoftmax(onnx::SoftmaxOp op, LowerCtx &ctx) {

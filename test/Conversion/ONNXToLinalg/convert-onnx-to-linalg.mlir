@@ -105,8 +105,9 @@ func.func @activations(%x: tensor<4xf32>) -> tensor<4xf32> {
 
 /// [Pattern: Softmax]
 /// Three passes: max-reduce; sum of exp(x - max) reading x and the max
-/// directly; exp(x - max) / sum. The reductions run over the softmax axis
-/// only and may be reordered (reassoc), so they vectorize.
+/// directly; exp(x - max) * (1 / sum), the reciprocal taken once per row.
+/// The reductions run over the softmax axis only and may be reordered
+/// (reassoc), so they vectorize.
 
 // CHECK-LABEL: func.func @softmax_axis0
 // CHECK: linalg.fill ins(%{{.+}} : f32) outs(%{{.+}} : tensor<4xf32>)
@@ -116,10 +117,12 @@ func.func @activations(%x: tensor<4xf32>) -> tensor<4xf32> {
 // CHECK: arith.subf
 // CHECK-NEXT: math.exp
 // CHECK-NEXT: arith.addf {{.+}} fastmath<reassoc,contract>
+// CHECK: linalg.generic {{.+}} iterator_types = ["parallel"]
+// CHECK: arith.divf
 // CHECK: linalg.generic {{.+}} iterator_types = ["parallel", "parallel"]
 // CHECK: arith.subf
 // CHECK-NEXT: math.exp
-// CHECK-NEXT: arith.divf
+// CHECK-NEXT: arith.mulf
 func.func @softmax_axis0(%x: tensor<2x4xf32>) -> tensor<2x4xf32> {
   %0 = onnx.Softmax %x {axis = 0 : si64} : (tensor<2x4xf32>) -> tensor<2x4xf32>
   return %0 : tensor<2x4xf32>
