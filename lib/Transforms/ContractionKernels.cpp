@@ -11,9 +11,10 @@
 //  - GEMM (many rows): an MR x (NV * VL) tile of C stays in vector registers
 //    while k runs; each k step broadcasts MR elements of A and loads NV
 //    vectors of B's row k. Rows left over run a one-row tile.
-//  - GEMV (a few rows): each thread streams KR rows of B at once; a vector
-//    of C is read, gets KR fused multiply-adds, and is written back, so C
-//    traffic falls KR-fold while B is read strictly row by row.
+//  - GEMV (a few rows): each thread streams KR = 8 rows of B at once; two
+//    vectors of C are read, get KR fused multiply-adds each and are written
+//    back, so C traffic falls KR-fold while B is read as KR concurrent
+//    sequential streams (more DRAM requests in flight).
 //
 // Column tails use masked loads and stores, so any N works. Everything is
 // upstream vector / scf / memref ops; LLVM turns vector.fma into FMAs of
@@ -465,7 +466,7 @@ struct ContractionKernelsPass final
   using ContractionKernelsPassBase::ContractionKernelsPassBase;
 
   static constexpr int64_t kGemmRows = 6, kGemmVectors = 4, kGemmDepth = 256;
-  static constexpr int64_t kGemvRows = 4, kGemvVectors = 4;
+  static constexpr int64_t kGemvRows = 8, kGemvVectors = 2;
   static constexpr int64_t kMaxGemvRows = 4;
 
   void runOnOperation() override {

@@ -42,12 +42,13 @@ func.func @gemm(%a: memref<64x128xf32>, %b: memref<128x100xf32>, %c: memref<64x1
 #gB = affine_map<(m, k, n) -> (k, n)>
 #gC = affine_map<(m, k, n) -> (m, n)>
 
-/// [Pattern: GEMV] one row: four rows of B stream through each vector of C
-/// (C read and written once per four rows), then the leftover rows one by one.
+/// [Pattern: GEMV] one row: eight rows of B stream through each pair of C
+/// vectors (C read and written once per eight rows), then the leftover rows
+/// one by one.
 // CHECK-LABEL: func.func @gemv
-// CHECK: scf.for %[[K0:.+]] = %{{.+}} to %{{.+}} step %c4
-// CHECK-COUNT-4: vector.broadcast
-// CHECK: scf.for %{{.+}} = %{{.+}} to %c300 step %c64
+// CHECK: scf.for %[[K0:.+]] = %{{.+}} to %{{.+}} step %c8
+// CHECK-COUNT-8: vector.broadcast
+// CHECK: scf.for %{{.+}} = %{{.+}} to %c300 step %c32
 // CHECK-COUNT-16: vector.fma
 // CHECK: scf.for %{{.+}} = %{{.+}} to %c1030 step %c1
 func.func @gemv(%a: memref<1x1030xf32>, %b: memref<1030x300xf32>, %c: memref<1x300xf32>) {

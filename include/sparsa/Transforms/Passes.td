@@ -115,7 +115,7 @@ def ContractionKernelsPass
     (any batch dims; n contiguous in B and C; f32 / f64) and replaces each
     by scf loops over vector ops: GEMM-shaped ones keep an MR x NR tile of
     C in registers while k runs; GEMV-shaped ones (at most 4 rows) stream
-    four rows of B at a time through a vector of C. Column tails are
+    eight rows of B at a time through a pair of C vectors. Column tails are
     masked. Reductions over the innermost loop (softmax's max and sum,
     layer-norm statistics, dot products along k) get a vector accumulator
     along the row and one horizontal reduction per output. Other generics
