@@ -201,3 +201,25 @@ func.func @constant_and_identity() -> tensor<2xf32> {
   %1 = onnx.Identity %0 : (tensor<2xf32>) -> tensor<2xf32>
   return %1 : tensor<2xf32>
 }
+
+// -----
+
+/// [Pattern: run-time axes] ReduceSum whose axes are an input: the axes
+/// become a bitmask (negative axes wrapped, out-of-range ones a bit no case
+/// has) and an scf.index_switch picks the reduction for each possible set;
+/// with keepdims and one axis value, the sets {0} and {1}.
+
+// CHECK-LABEL: func.func @reduce_runtime_axes
+// CHECK: tensor.extract %{{.+}} : tensor<1xi64>
+// CHECK: arith.shli
+// CHECK: %[[MASK:.+]] = arith.ori
+// CHECK: scf.index_switch %[[MASK]] -> tensor<?x?xf32>
+// CHECK: case 1 {
+// CHECK: linalg.generic {{.+}} iterator_types = ["reduction", "parallel"]
+// CHECK: case 2 {
+// CHECK: linalg.generic {{.+}} iterator_types = ["parallel", "reduction"]
+// CHECK: default {
+func.func @reduce_runtime_axes(%x: tensor<2x3xf32>, %a: tensor<1xi64>) -> tensor<?x?xf32> {
+  %0 = onnx.ReduceSum %x, %a : (tensor<2x3xf32>, tensor<1xi64>) -> tensor<?x?xf32>
+  return %0 : tensor<?x?xf32>
+}
