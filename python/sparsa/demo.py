@@ -7,29 +7,13 @@ Runtime, and print both outputs and latencies side by side.
 
 import argparse
 import os
-import statistics
 import time
 
 import numpy as np
 
 import sparsa
 from sparsa import models
-
-
-def _median_ms_alternating(fns, iters: int, warmup: int = 3):
-    """Times each of |fns| |iters| times, alternating between them every run
-    so both see the same machine state (this machine's speed drifts);
-    returns the median milliseconds of each."""
-    for _ in range(warmup):
-        for fn in fns:
-            fn()
-    times = [[] for _ in fns]
-    for _ in range(iters):
-        for fn, acc in zip(fns, times):
-            t0 = time.perf_counter()
-            fn()
-            acc.append((time.perf_counter() - t0) * 1e3)
-    return [statistics.median(t) for t in times]
+from sparsa.bench import _alternating_medians
 
 
 def main(argv=None):
@@ -77,7 +61,7 @@ def main(argv=None):
     print(f"   onnxruntime  {ref[0, :6]}")
     print(f"   max |sparsa - onnxruntime| = {err:.3g}")
 
-    t_ours, t_ort = _median_ms_alternating(
+    t_ours, t_ort = _alternating_medians(
         [lambda: model.run({"x": x}), lambda: sess.run(None, {"x": x})], args.iters)
     mb = 2 * h * h * 4 / 1e6
     print(f"4. median latency, {args.threads} thread(s), {args.iters} alternating runs "
