@@ -470,18 +470,18 @@ struct ContractionKernelsPass final
   static constexpr int64_t kMaxGemvRows = 4;
 
   void runOnOperation() override {
+    // One walk; a generic that is both (a dot-product-shaped contraction)
+    // gets the contraction kernel.
     SmallVector<Contraction> found;
+    SmallVector<RowReduction> rows;
     getOperation().walk([&](linalg::GenericOp op) {
       if (auto c = match(op))
         found.push_back(*c);
+      else if (auto rr = matchRowReduction(op))
+        rows.push_back(*rr);
     });
     for (Contraction &c : found)
       rewrite(c);
-    SmallVector<RowReduction> rows;
-    getOperation().walk([&](linalg::GenericOp op) {
-      if (auto rr = matchRowReduction(op))
-        rows.push_back(*rr);
-    });
     for (RowReduction &rr : rows)
       rewriteRowReduction(rr, vectorBits);
   }

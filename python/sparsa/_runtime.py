@@ -65,8 +65,7 @@ class _OwnedBuffer:
     it (numpy keeps this object as the array's base)."""
 
     def __init__(self, tensor: "_Tensor", shape, dtype: np.dtype):
-        self._tensor = _Tensor()
-        ctypes.pointer(self._tensor)[0] = tensor
+        self._tensor = _Tensor.from_buffer_copy(tensor)
         self.__array_interface__ = {
             "shape": tuple(shape), "typestr": dtype.str, "version": 3,
             "data": (int(tensor.data), False)}

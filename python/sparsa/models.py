@@ -17,6 +17,23 @@ def _onnx():
     return onnx, TensorProto, helper, numpy_helper
 
 
+def _save(graph, path: str, opset: int, external_data: bool = False) -> str:
+    """Wraps |graph| in a checked model of |opset| and writes it to |path|
+    (weights to `path + '.data'` with |external_data|)."""
+    onnx, _, helper, _ = _onnx()
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)],
+                              producer_name="sparsa.models")
+    model.ir_version = 8
+    onnx.checker.check_model(model)
+    if external_data:
+        import os
+        onnx.save(model, path, save_as_external_data=True, all_tensors_to_one_file=True,
+                  location=os.path.basename(path) + ".data", size_threshold=0)
+    else:
+        onnx.save(model, path)
+    return path
+
+
 def mlp(path: str, dims: Sequence[int], batch: Dim = 1, *, gemm: bool = False,
         trans_b: bool = True, bias: bool = True, activation: str = "Relu",
         seed: int = 0, opset: int = 17) -> str:
@@ -25,7 +42,7 @@ def mlp(path: str, dims: Sequence[int], batch: Dim = 1, *, gemm: bool = False,
     transB=1 when |trans_b|, as torch.onnx exports nn.Linear); otherwise
     MatMul (+ Add bias) with weights [in, out]. |batch| may be a symbol
     (a dynamic dimension)."""
-    onnx, TensorProto, helper, numpy_helper = _onnx()
+    _, TensorProto, helper, numpy_helper = _onnx()
     rng = np.random.default_rng(seed)
     nodes, inits, cur = [], [], "x"
     layers = list(zip(dims[:-1], dims[1:]))
@@ -59,12 +76,7 @@ def mlp(path: str, dims: Sequence[int], batch: Dim = 1, *, gemm: bool = False,
         [helper.make_tensor_value_info("x", TensorProto.FLOAT, [batch, dims[0]])],
         [helper.make_tensor_value_info("y", TensorProto.FLOAT, [batch, dims[-1]])],
         inits)
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)],
-                              producer_name="sparsa.models")
-    model.ir_version = 8
-    onnx.checker.check_model(model)
-    onnx.save(model, path)
-    return path
+    return _save(graph, path, opset)
 
 
 def ffn_block(path: str, hidden: int, inner: int, batch: Dim = "batch",
@@ -72,7 +84,7 @@ def ffn_block(path: str, hidden: int, inner: int, batch: Dim = "batch",
     """A transformer FFN block on [batch, seq, hidden] as torch exports it:
     MatMul + Add, Sigmoid-gated (SiLU written as x*sigmoid(x)), MatMul + Add,
     residual Add, then Softmax over the hidden axis (to exercise the op)."""
-    onnx, TensorProto, helper, numpy_helper = _onnx()
+    _, TensorProto, helper, numpy_helper = _onnx()
     rng = np.random.default_rng(seed)
     w1 = (rng.standard_normal((hidden, inner)) / np.sqrt(hidden)).astype(np.float32)
     b1 = (0.1 * rng.standard_normal(inner)).astype(np.float32)
@@ -95,12 +107,7 @@ def ffn_block(path: str, hidden: int, inner: int, batch: Dim = "batch",
         [helper.make_tensor_value_info("x", TensorProto.FLOAT, [batch, seq, hidden])],
         [helper.make_tensor_value_info("y", TensorProto.FLOAT, [batch, seq, hidden])],
         inits)
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)],
-                              producer_name="sparsa.models")
-    model.ir_version = 8
-    onnx.checker.check_model(model)
-    onnx.save(model, path)
-    return path
+    return _save(graph, path, opset)
 
 
 def transformer_block(path: str, hidden: int = 64, heads: int = 4, inner: int = 256,
@@ -117,7 +124,7 @@ def transformer_block(path: str, hidden: int = 64, heads: int = 4, inner: int = 
     gelu: "erf" writes GELU as torch does before opset 20
     (x * 0.5 * (1 + Erf(x / sqrt 2))), "tanh" the tanh approximation as
     separate ops, "op" uses the Gelu op (opset 20)."""
-    onnx, TensorProto, helper, numpy_helper = _onnx()
+    _, TensorProto, helper, numpy_helper = _onnx()
     rng = np.random.default_rng(seed)
     d = hidden // heads
 
@@ -215,24 +222,14 @@ def transformer_block(path: str, hidden: int = 64, heads: int = 4, inner: int = 
         [helper.make_tensor_value_info("x", TensorProto.FLOAT, [batch, seq, hidden])],
         [helper.make_tensor_value_info("y", TensorProto.FLOAT, [batch, seq, hidden])],
         inits)
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)],
-                              producer_name="sparsa.models")
-    model.ir_version = 8
-    onnx.checker.check_model(model)
-    if external_data:
-        import os
-        onnx.save(model, path, save_as_external_data=True, all_tensors_to_one_file=True,
-                  location=os.path.basename(path) + ".data", size_threshold=0)
-    else:
-        onnx.save(model, path)
-    return path
+    return _save(graph, path, opset, external_data)
 
 
 def attention(path: str, seq: int = 512, heads: int = 8, head_dim: int = 64,
               batch: Dim = 1, *, opset: int = 17) -> str:
     """Scaled dot-product attention on [batch, heads, seq, head_dim] inputs
     q, k, v: softmax(q @ k^T / sqrt(d)) @ v, as exporters write it."""
-    onnx, TensorProto, helper, numpy_helper = _onnx()
+    _, TensorProto, helper, numpy_helper = _onnx()
     scale = numpy_helper.from_array(np.array(np.sqrt(head_dim), np.float32), "scale")
     nodes = [
         helper.make_node("Transpose", ["k"], ["kt"], name="/attn/Transpose", perm=[0, 1, 3, 2]),
@@ -246,11 +243,7 @@ def attention(path: str, seq: int = 512, heads: int = 8, head_dim: int = 64,
         nodes, "attention",
         [helper.make_tensor_value_info(n, TensorProto.FLOAT, shape) for n in "qkv"],
         [helper.make_tensor_value_info("y", TensorProto.FLOAT, shape)], [scale])
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)],
-                              producer_name="sparsa.models")
-    model.ir_version = 8
-    onnx.save(model, path)
-    return path
+    return _save(graph, path, opset)
 
 
 def layernorm_chain(path: str, rows: int = 512, hidden: int = 1024, layers: int = 4, *,
@@ -259,7 +252,7 @@ def layernorm_chain(path: str, rows: int = 512, hidden: int = 1024, layers: int 
     r = GELU-free residual chain (Add, Mul by a scale vector), on [rows,
     hidden]: the element-wise / normalization work around transformer
     matmuls."""
-    onnx, TensorProto, helper, numpy_helper = _onnx()
+    _, TensorProto, helper, numpy_helper = _onnx()
     rng = np.random.default_rng(seed)
     nodes, inits, cur = [], [], "x"
     for i in range(layers):
@@ -282,8 +275,4 @@ def layernorm_chain(path: str, rows: int = 512, hidden: int = 1024, layers: int 
         [helper.make_tensor_value_info("x", TensorProto.FLOAT, [rows, hidden]),
          helper.make_tensor_value_info("r", TensorProto.FLOAT, [rows, hidden])],
         [helper.make_tensor_value_info("y", TensorProto.FLOAT, [rows, hidden])], inits)
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)],
-                              producer_name="sparsa.models")
-    model.ir_version = 8
-    onnx.save(model, path)
-    return path
+    return _save(graph, path, opset)

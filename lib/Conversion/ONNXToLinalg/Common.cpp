@@ -170,12 +170,16 @@ Value sparsa::lowering::reshapeTo(OpBuilder &b, Location loc, Value v,
   return tensor::ReshapeOp::create(b, loc, type.clone(src.getElementType()), v, shape);
 }
 
-Value sparsa::lowering::expandUnitDims(OpBuilder &b, Location loc, Value v,
-                                       RankedTensorType resultType,
-                                       const llvm::SmallDenseSet<int64_t> &unit) {
+Value sparsa::lowering::createEmptyLike(OpBuilder &b, Location loc,
+                                        RankedTensorType type, Value like) {
+  return createEmpty(b, loc, type, [&](int64_t i) { return dimOf(b, loc, like, i); });
+}
+
+SmallVector<ReassociationIndices>
+sparsa::lowering::unitDimGroups(int64_t rank, const llvm::SmallDenseSet<int64_t> &unit) {
   SmallVector<ReassociationIndices> groups;
   ReassociationIndices cur;
-  for (int64_t i = 0; i < resultType.getRank(); ++i) {
+  for (int64_t i = 0; i < rank; ++i) {
     cur.push_back(i);
     if (!unit.contains(i)) {
       groups.push_back(cur);
@@ -184,6 +188,13 @@ Value sparsa::lowering::expandUnitDims(OpBuilder &b, Location loc, Value v,
   }
   if (!cur.empty() && !groups.empty())
     groups.back().append(cur.begin(), cur.end());
+  return groups;
+}
+
+Value sparsa::lowering::expandUnitDims(OpBuilder &b, Location loc, Value v,
+                                       RankedTensorType resultType,
+                                       const llvm::SmallDenseSet<int64_t> &unit) {
+  SmallVector<ReassociationIndices> groups = unitDimGroups(resultType.getRank(), unit);
   auto inT = cast<RankedTensorType>(v.getType());
   SmallVector<OpFoldResult> outShape;
   int64_t src = 0;

@@ -83,6 +83,16 @@ mlir::Value createEmpty(mlir::OpBuilder &b, mlir::Location loc,
                         mlir::RankedTensorType type,
                         llvm::function_ref<mlir::Value(int64_t)> dynDim);
 
+/// `tensor.empty` of |type| whose dynamic sizes are those of |like| (same
+/// rank).
+mlir::Value createEmptyLike(mlir::OpBuilder &b, mlir::Location loc,
+                            mlir::RankedTensorType type, mlir::Value like);
+
+/// Reassociation groups that fold the dims in |unit| into their neighbours
+/// (unit dims join the preceding group; leading ones the first group).
+llvm::SmallVector<mlir::ReassociationIndices>
+unitDimGroups(int64_t rank, const llvm::SmallDenseSet<int64_t> &unit);
+
 /// `tensor.dim` of |v| at |i| (folds for static dims later).
 mlir::Value dimOf(mlir::OpBuilder &b, mlir::Location loc, mlir::Value v, int64_t i);
 

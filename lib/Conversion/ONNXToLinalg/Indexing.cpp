@@ -36,11 +36,6 @@ static Value normalizeIndex(OpBuilder &b, Location l, Value idx, Value dim) {
   return arith::MinSIOp::create(b, l, arith::MaxSIOp::create(b, l, i, zero), hi);
 }
 
-static Value emptyLike(OpBuilder &b, Location loc, RankedTensorType type,
-                       llvm::function_ref<Value(int64_t)> dim) {
-  return createEmpty(b, loc, type, dim);
-}
-
 static FailureOr<Value> lowerGather(onnx::GatherOp op, LowerCtx &ctx) {
   OpBuilder &b = ctx.b;
   Location loc = op.getLoc();
@@ -51,7 +46,7 @@ static FailureOr<Value> lowerGather(onnx::GatherOp op, LowerCtx &ctx) {
   auto rT = resultType(op);
   int64_t axis = normalizeAxis(op.getAxis(), dT.getRank());
   int64_t ri = iT.getRank(), rank = rT.getRank();
-  Value empty = emptyLike(b, loc, rT, [&](int64_t i) -> Value {
+  Value empty = createEmpty(b, loc, rT, [&](int64_t i) -> Value {
     if (i < axis)
       return dimOf(b, loc, data, i);
     if (i < axis + ri)
@@ -87,7 +82,7 @@ static FailureOr<Value> lowerGatherElements(onnx::GatherElementsOp op, LowerCtx 
   Value data = op.getData(), indices = op.getIndices();
   auto rT = resultType(op);
   int64_t rank = rT.getRank(), axis = normalizeAxis(op.getAxis(), rank);
-  Value empty = emptyLike(b, loc, rT, [&](int64_t i) { return dimOf(b, loc, indices, i); });
+  Value empty = createEmptyLike(b, loc, rT, indices);
   SmallVector<AffineMap> maps = {b.getMultiDimIdentityMap(rank), b.getMultiDimIdentityMap(rank)};
   SmallVector<utils::IteratorType> iters(rank, utils::IteratorType::parallel);
   return linalg::GenericOp::create(
@@ -122,7 +117,7 @@ static FailureOr<Value> lowerOneHot(onnx::OneHotOp op, LowerCtx &ctx) {
                     : depthV;
   depth = arith::IndexCastOp::create(b, loc, b.getIndexType(), depth);
   Value off = scalarAt(op.getValues(), 0), on = scalarAt(op.getValues(), 1);
-  Value empty = emptyLike(b, loc, rT, [&](int64_t i) -> Value {
+  Value empty = createEmpty(b, loc, rT, [&](int64_t i) -> Value {
     if (i == axis)
       return depth;
     return dimOf(b, loc, indices, i < axis ? i : i - 1);
@@ -176,7 +171,7 @@ static FailureOr<SmallVector<Value>> lowerTopK(Operation *raw, LowerCtx &ctx) {
   auto ranksT = xT.clone(i64);
   Value ranks0 = linalg::FillOp::create(
                      b, loc, zeroOf(b, loc, i64),
-                     createEmpty(b, loc, ranksT, [&](int64_t i) { return dimOf(b, loc, x, i); }))
+                     createEmptyLike(b, loc, ranksT, x))
                      .getResult(0);
   Value ranks =
       linalg::GenericOp::create(
@@ -232,6 +227,21 @@ static FailureOr<SmallVector<Value>> lowerTopK(Operation *raw, LowerCtx &ctx) {
 // GatherND, ScatterElements, ScatterND, NonZero
 //===----------------------------------------------------------------------===//
 
+/// The index tuple indices[prefix..., 0..k) as valid positions into the
+/// dims firstDim.. of |data| (GatherND / ScatterND).
+static SmallVector<Value> indexTuple(OpBuilder &b, Location l, Value indices,
+                                     ValueRange prefix, int64_t k, Value data,
+                                     int64_t firstDim) {
+  SmallVector<Value> pos;
+  for (int64_t j = 0; j < k; ++j) {
+    SmallVector<Value> at(prefix.begin(), prefix.end());
+    at.push_back(indexCst(b, l, j));
+    Value v = tensor::ExtractOp::create(b, l, indices, at);
+    pos.push_back(normalizeIndex(b, l, v, dimOf(b, l, data, firstDim + j)));
+  }
+  return pos;
+}
+
 static FailureOr<Value> lowerGatherND(onnx::GatherNDOp op, LowerCtx &ctx) {
   OpBuilder &b = ctx.b;
   Location loc = op.getLoc();
@@ -240,7 +250,7 @@ static FailureOr<Value> lowerGatherND(onnx::GatherNDOp op, LowerCtx &ctx) {
   auto rT = resultType(op);
   int64_t q = iT.getRank(), bd = op.getBatchDims();
   int64_t k = iT.getDimSize(q - 1), rank = rT.getRank();
-  Value empty = emptyLike(b, loc, rT, [&](int64_t i) -> Value {
+  Value empty = createEmpty(b, loc, rT, [&](int64_t i) -> Value {
     if (i < q - 1)
       return dimOf(b, loc, indices, i);
     return dimOf(b, loc, data, bd + k + (i - (q - 1)));
@@ -254,12 +264,9 @@ static FailureOr<Value> lowerGatherND(onnx::GatherNDOp op, LowerCtx &ctx) {
                for (int64_t d = 0; d < rank; ++d)
                  out.push_back(linalg::IndexOp::create(nb, l, d));
                SmallVector<Value> idx(out.begin(), out.begin() + bd);
-               for (int64_t j = 0; j < k; ++j) {
-                 SmallVector<Value> at(out.begin(), out.begin() + (q - 1));
-                 at.push_back(indexCst(nb, l, j));
-                 Value v = tensor::ExtractOp::create(nb, l, indices, at);
-                 idx.push_back(normalizeIndex(nb, l, v, dimOf(nb, l, data, bd + j)));
-               }
+               llvm::append_range(idx, indexTuple(nb, l, indices,
+                                                  ArrayRef<Value>(out).take_front(q - 1), k,
+                                                  data, bd));
                idx.append(out.begin() + (q - 1), out.end());
                linalg::YieldOp::create(nb, l,
                                        tensor::ExtractOp::create(nb, l, data, idx).getResult());
@@ -286,6 +293,15 @@ static Value scatterCombine(OpBuilder &b, Location l, StringRef reduction, Value
            : isUnsigned ? arith::MinUIOp::create(b, l, old, upd).getResult()
                         : arith::MinSIOp::create(b, l, old, upd).getResult();
   return upd;
+}
+
+/// Applies the update at |ivs| to |out| at |pos| with |reduction|.
+static Value scatterOne(OpBuilder &b, Location l, StringRef reduction, bool isUnsigned,
+                        Value updates, ValueRange ivs, Value out, ValueRange pos) {
+  Value upd = tensor::ExtractOp::create(b, l, updates, ivs);
+  Value old = tensor::ExtractOp::create(b, l, out, pos);
+  Value v = scatterCombine(b, l, reduction, old, upd, isUnsigned);
+  return tensor::InsertOp::create(b, l, v, out, pos);
 }
 
 /// A loop nest over every element of |shaped| (row-major, so updates apply
@@ -321,10 +337,7 @@ static FailureOr<Value> lowerScatterElements(onnx::ScatterElementsOp op, LowerCt
                           SmallVector<Value> pos(ivs);
                           Value i = tensor::ExtractOp::create(nb, l, indices, ivs);
                           pos[axis] = normalizeIndex(nb, l, i, dimOf(nb, l, data, axis));
-                          Value upd = tensor::ExtractOp::create(nb, l, updates, ivs);
-                          Value old = tensor::ExtractOp::create(nb, l, out, pos);
-                          Value v = scatterCombine(nb, l, reduction, old, upd, isU);
-                          return tensor::InsertOp::create(nb, l, v, out, pos);
+                          return scatterOne(nb, l, reduction, isU, updates, ivs, out, pos);
                         });
 }
 
@@ -338,18 +351,10 @@ static FailureOr<Value> lowerScatterND(onnx::ScatterNDOp op, LowerCtx &ctx) {
   StringRef reduction = op.getReduction();
   return forEachElement(b, loc, updates, data,
                         [&](OpBuilder &nb, Location l, ValueRange ivs, Value out) -> Value {
-                          SmallVector<Value> pos;
-                          for (int64_t j = 0; j < k; ++j) {
-                            SmallVector<Value> at(ivs.begin(), ivs.begin() + (q - 1));
-                            at.push_back(indexCst(nb, l, j));
-                            Value v = tensor::ExtractOp::create(nb, l, indices, at);
-                            pos.push_back(normalizeIndex(nb, l, v, dimOf(nb, l, data, j)));
-                          }
+                          SmallVector<Value> pos =
+                              indexTuple(nb, l, indices, ivs.take_front(q - 1), k, data, 0);
                           pos.append(ivs.begin() + (q - 1), ivs.end());
-                          Value upd = tensor::ExtractOp::create(nb, l, updates, ivs);
-                          Value old = tensor::ExtractOp::create(nb, l, out, pos);
-                          Value v = scatterCombine(nb, l, reduction, old, upd, isU);
-                          return tensor::InsertOp::create(nb, l, v, out, pos);
+                          return scatterOne(nb, l, reduction, isU, updates, ivs, out, pos);
                         });
 }
 

@@ -115,10 +115,6 @@ static Value saturateToInt(OpBuilder &b, Location l, Value v, Value zp, Type int
   return arith::FPToSIOp::create(b, l, intType, v);
 }
 
-static Value emptyLike(OpBuilder &b, Location loc, Value v, RankedTensorType type) {
-  return createEmpty(b, loc, type, [&](int64_t i) { return dimOf(b, loc, v, i); });
-}
-
 /// One parallel generic over |x|'s shape producing |resultType|.
 static Value mapOver(OpBuilder &b, Location loc, Value x, RankedTensorType resultType,
                      llvm::function_ref<Value(OpBuilder &, Location, Value)> body) {
@@ -126,7 +122,7 @@ static Value mapOver(OpBuilder &b, Location loc, Value x, RankedTensorType resul
   SmallVector<AffineMap> maps(2, b.getMultiDimIdentityMap(rank));
   SmallVector<utils::IteratorType> iters(rank, utils::IteratorType::parallel);
   return linalg::GenericOp::create(
-             b, loc, resultType, x, emptyLike(b, loc, x, resultType), maps, iters,
+             b, loc, resultType, x, createEmptyLike(b, loc, resultType, x), maps, iters,
              [&](OpBuilder &nb, Location l, ValueRange a) {
                linalg::YieldOp::create(nb, l, body(nb, l, a[0]));
              })

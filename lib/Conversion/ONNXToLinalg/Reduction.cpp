@@ -20,9 +20,12 @@ namespace onnx = sparsa::onnx;
 using CombineFn = llvm::function_ref<Value(OpBuilder &, Location, Value acc, Value x)>;
 
 /// Reduces |input| over |axes| (sorted, unique) starting from |init|; the
-/// result drops the reduced dimensions.
-static Value reduce(OpBuilder &b, Location loc, Value input,
-                    ArrayRef<int64_t> axes, Value init, CombineFn combine) {
+/// result drops the reduced dimensions. |extra| are tensors of the result's
+/// shape read alongside (a row's max or mean); |body| gets (input element,
+/// extra elements..., accumulator) and returns the new accumulator.
+static Value reduceWith(OpBuilder &b, Location loc, Value input, ValueRange extra,
+                        ArrayRef<int64_t> axes, Value init,
+                        llvm::function_ref<Value(OpBuilder &, Location, ValueRange)> body) {
   MLIRContext *ctx = b.getContext();
   auto inT = cast<RankedTensorType>(input.getType());
   int64_t rank = inT.getRank();
@@ -44,19 +47,31 @@ static Value reduce(OpBuilder &b, Location loc, Value input,
   auto outT = RankedTensorType::get(shape, init.getType());
   Value empty = tensor::EmptyOp::create(b, loc, shape, init.getType(), dyn);
   Value filled = linalg::FillOp::create(b, loc, init, empty).getResult(0);
-  SmallVector<AffineMap> maps = {b.getMultiDimIdentityMap(rank),
-                                 AffineMap::get(rank, 0, exprs, ctx)};
+  AffineMap outMap = AffineMap::get(rank, 0, exprs, ctx);
+  SmallVector<Value> ins = {input};
+  llvm::append_range(ins, extra);
+  SmallVector<AffineMap> maps = {b.getMultiDimIdentityMap(rank)};
+  maps.append(extra.size() + 1, outMap);
   return linalg::GenericOp::create(
-             b, loc, outT, input, filled, maps, iters,
+             b, loc, outT, ins, filled, maps, iters,
              [&](OpBuilder &nb, Location nl, ValueRange a) {
-               linalg::YieldOp::create(nb, nl, combine(nb, nl, a[1], a[0]));
+               linalg::YieldOp::create(nb, nl, body(nb, nl, a));
              })
       .getResult(0);
 }
 
-/// Broadcasts a reduced tensor back over |full|'s shape in a generic whose
-/// body gets (full element, reduced element).
-static Value mapWithReduced(OpBuilder &b, Location loc, Value full, Value reduced,
+static Value reduce(OpBuilder &b, Location loc, Value input, ArrayRef<int64_t> axes,
+                    Value init, CombineFn combine) {
+  return reduceWith(b, loc, input, {}, axes, init,
+                    [&](OpBuilder &nb, Location l, ValueRange a) {
+                      return combine(nb, l, a[1], a[0]);
+                    });
+}
+
+/// Broadcasts reduced tensors back over |full|'s shape in a generic whose
+/// body gets (full element, reduced elements..., extra elements...); |extra|
+/// are read through |extraMaps|.
+static Value mapWithReduced(OpBuilder &b, Location loc, Value full, ValueRange reduced,
                             ArrayRef<int64_t> axes, Type resultElt,
                             llvm::function_ref<Value(OpBuilder &, Location, ValueRange)> body,
                             ValueRange extra = {}, ArrayRef<AffineMap> extraMaps = {}) {
@@ -68,13 +83,15 @@ static Value mapWithReduced(OpBuilder &b, Location loc, Value full, Value reduce
     if (!llvm::is_contained(axes, i))
       exprs.push_back(getAffineDimExpr(i, ctx));
   AffineMap id = b.getMultiDimIdentityMap(rank);
-  SmallVector<Value> ins = {full, reduced};
+  SmallVector<Value> ins = {full};
+  llvm::append_range(ins, reduced);
   llvm::append_range(ins, extra);
-  SmallVector<AffineMap> maps = {id, AffineMap::get(rank, 0, exprs, ctx)};
+  SmallVector<AffineMap> maps = {id};
+  maps.append(reduced.size(), AffineMap::get(rank, 0, exprs, ctx));
   llvm::append_range(maps, extraMaps);
   maps.push_back(id);
   auto outT = fullT.clone(resultElt);
-  Value empty = createEmpty(b, loc, outT, [&](int64_t i) { return dimOf(b, loc, full, i); });
+  Value empty = createEmptyLike(b, loc, outT, full);
   SmallVector<utils::IteratorType> iters(rank, utils::IteratorType::parallel);
   return linalg::GenericOp::create(
              b, loc, outT, ins, empty, maps, iters,
@@ -117,33 +134,13 @@ static Value softmaxLike(OpBuilder &b, Location loc, Value x, int64_t axis) {
                       [&](OpBuilder &nb, Location l, Value acc, Value v) -> Value {
                         return arith::MaximumFOp::create(nb, l, acc, v, fm);
                       });
-  auto xT = cast<RankedTensorType>(x.getType());
-  int64_t rank = xT.getRank();
-  SmallVector<AffineExpr> redExprs;
-  SmallVector<utils::IteratorType> iters;
-  for (int64_t i = 0; i < rank; ++i) {
-    iters.push_back(i == axis ? utils::IteratorType::reduction
-                              : utils::IteratorType::parallel);
-    if (i != axis)
-      redExprs.push_back(getAffineDimExpr(i, ctx));
-  }
-  AffineMap redMap = AffineMap::get(rank, 0, redExprs, ctx);
   auto redT = cast<RankedTensorType>(maxV.getType());
-  Value sumInit = linalg::FillOp::create(
-                      b, loc, zeroOf(b, loc, elt),
-                      createEmpty(b, loc, redT, [&](int64_t i) {
-                        return dimOf(b, loc, maxV, i);
-                      }))
-                      .getResult(0);
-  Value sum = linalg::GenericOp::create(
-                  b, loc, redT, ValueRange{x, maxV}, sumInit,
-                  SmallVector<AffineMap>{b.getMultiDimIdentityMap(rank), redMap, redMap},
-                  iters,
-                  [&](OpBuilder &nb, Location l, ValueRange a) {
-                    Value e = math::ExpOp::create(nb, l, arith::SubFOp::create(nb, l, a[0], a[1]));
-                    linalg::YieldOp::create(nb, l, reassocAdd(nb, l, a[2], e));
-                  })
-                  .getResult(0);
+  Value sum = reduceWith(b, loc, x, maxV, {axis}, zeroOf(b, loc, elt),
+                         [&](OpBuilder &nb, Location l, ValueRange a) {
+                           Value e = math::ExpOp::create(
+                               nb, l, arith::SubFOp::create(nb, l, a[0], a[1]));
+                           return reassocAdd(nb, l, a[2], e);
+                         });
   // Per row: log(sum) for LogSoftmax, 1 / sum for Softmax (one division
   // per row instead of one per element).
   Value rowTerm = buildElementwise(b, loc, sum, redT,
@@ -154,14 +151,14 @@ static Value softmaxLike(OpBuilder &b, Location loc, Value x, int64_t axis) {
                                          nb, l, floatCst(nb, l, elt, 1.0), a[0]);
                                    });
   return mapWithReduced(
-      b, loc, x, maxV, {axis}, elt,
+      b, loc, x, ValueRange{maxV, rowTerm}, {axis}, elt,
       [](OpBuilder &nb, Location l, ValueRange a) -> Value {
         Value shifted = arith::SubFOp::create(nb, l, a[0], a[1]);
         if (Log)
           return arith::SubFOp::create(nb, l, shifted, a[2]);
         return arith::MulFOp::create(nb, l, math::ExpOp::create(nb, l, shifted), a[2]);
       },
-      ValueRange{rowTerm}, {redMap});
+      {}, {});
 }
 
 static FailureOr<Value> lowerSoftmax(onnx::SoftmaxOp op, LowerCtx &ctx) {
@@ -440,29 +437,11 @@ static FailureOr<SmallVector<Value>> lowerLayerNorm(Operation *raw, LowerCtx &ct
   });
   // Sum of squared deviations, reading x and the mean (x - mean is never
   // materialized).
-  SmallVector<AffineExpr> redExprs;
-  SmallVector<utils::IteratorType> iters;
-  for (int64_t i = 0; i < rank; ++i) {
-    bool reduced = llvm::is_contained(axes, i);
-    iters.push_back(reduced ? utils::IteratorType::reduction
-                            : utils::IteratorType::parallel);
-    if (!reduced)
-      redExprs.push_back(getAffineDimExpr(i, mctx));
-  }
-  AffineMap redMap = AffineMap::get(rank, 0, redExprs, mctx);
-  Value sqInit = linalg::FillOp::create(
-                     b, loc, zeroOf(b, loc, ct),
-                     createEmpty(b, loc, redT, [&](int64_t i) { return dimOf(b, loc, mean, i); }))
-                     .getResult(0);
-  Value sq = linalg::GenericOp::create(
-                 b, loc, redT, ValueRange{x, mean}, sqInit,
-                 SmallVector<AffineMap>{b.getMultiDimIdentityMap(rank), redMap, redMap}, iters,
-                 [&](OpBuilder &nb, Location l, ValueRange a) {
-                   Value d = arith::SubFOp::create(nb, l, ext(nb, l, a[0]), a[1]);
-                   linalg::YieldOp::create(
-                       nb, l, reassocAdd(nb, l, a[2], arith::MulFOp::create(nb, l, d, d)));
-                 })
-                 .getResult(0);
+  Value sq = reduceWith(b, loc, x, mean, axes, zeroOf(b, loc, ct),
+                        [&](OpBuilder &nb, Location l, ValueRange a) {
+                          Value d = arith::SubFOp::create(nb, l, ext(nb, l, a[0]), a[1]);
+                          return reassocAdd(nb, l, a[2], arith::MulFOp::create(nb, l, d, d));
+                        });
   float eps = op.getEpsilon().convertToFloat();
   Value invStd = buildElementwise(b, loc, sq, redT, [&](OpBuilder &nb, Location l, ValueRange a) -> Value {
     Value var = arith::DivFOp::create(nb, l, a[0], n);
@@ -470,17 +449,17 @@ static FailureOr<SmallVector<Value>> lowerLayerNorm(Operation *raw, LowerCtx &ct
     return arith::DivFOp::create(nb, l, floatCst(nb, l, ct, 1.0), s);
   });
   // Y = (x - mean) * invStd * scale (+ bias), scale/bias broadcast over X.
-  SmallVector<Value> extra = {invStd, op.getScale()};
+  SmallVector<Value> extra = {op.getScale()};
   if (op.getB())
     extra.push_back(op.getB());
-  SmallVector<AffineMap> extraMaps = {redMap};
-  for (Value v : ArrayRef<Value>(extra).drop_front())
+  SmallVector<AffineMap> extraMaps;
+  for (Value v : extra)
     extraMaps.push_back(broadcastMap(mctx, cast<RankedTensorType>(v.getType()),
                                      xT.getShape(), rank));
   Type yElt = cast<RankedTensorType>(op.getY().getType()).getElementType();
   bool hasBias = static_cast<bool>(op.getB());
   Value y = mapWithReduced(
-      b, loc, x, mean, axes, yElt,
+      b, loc, x, ValueRange{mean, invStd}, axes, yElt,
       [&](OpBuilder &nb, Location l, ValueRange a) -> Value {
         Value v = arith::SubFOp::create(nb, l, ext(nb, l, a[0]), a[1]);
         v = arith::MulFOp::create(nb, l, v, a[2]);
@@ -552,7 +531,7 @@ static Value buildCumSum(onnx::CumSumOp op, int64_t axis, OpBuilder &b) {
   iters.push_back(utils::IteratorType::reduction);
   Value init = linalg::FillOp::create(
                    b, loc, zeroOf(b, loc, elt),
-                   createEmpty(b, loc, xT, [&](int64_t i) { return dimOf(b, loc, op.getX(), i); }))
+                   createEmptyLike(b, loc, xT, op.getX()))
                    .getResult(0);
   bool excl = op.getExclusive(), rev = op.getReverse();
   arith::CmpIPredicate pred = rev ? (excl ? arith::CmpIPredicate::sgt : arith::CmpIPredicate::sge)

@@ -62,9 +62,7 @@ static FailureOr<SmallVector<Value>> lowerIdentityLike(Operation *op, LowerCtx &
   if (op->getNumResults() > 1) {
     // Dropout's mask in inference: all true.
     auto mT = resultType(op, 1);
-    Value empty = createEmpty(ctx.b, op->getLoc(), mT, [&](int64_t i) {
-      return dimOf(ctx.b, op->getLoc(), op->getOperand(0), i);
-    });
+    Value empty = createEmptyLike(ctx.b, op->getLoc(), mT, op->getOperand(0));
     Value t = arith::ConstantOp::create(ctx.b, op->getLoc(), ctx.b.getBoolAttr(true));
     results.push_back(linalg::FillOp::create(ctx.b, op->getLoc(), t, empty).getResult(0));
   }
@@ -188,18 +186,8 @@ static FailureOr<Value> lowerSqueeze(onnx::SqueezeOp op, LowerCtx &ctx) {
     if (inT.isDynamicDim(a))
       return op.emitError("onnx.Squeeze: cannot squeeze dynamic dimension ") << a,
              failure();
-  SmallVector<ReassociationIndices> groups;
-  ReassociationIndices cur;
-  for (int64_t i = 0; i < inT.getRank(); ++i) {
-    cur.push_back(i);
-    if (!unit.contains(i)) {
-      groups.push_back(cur);
-      cur.clear();
-    }
-  }
-  if (!cur.empty() && !groups.empty())
-    groups.back().append(cur.begin(), cur.end());
-  return tensor::CollapseShapeOp::create(ctx.b, op.getLoc(), rT, op.getData(), groups)
+  return tensor::CollapseShapeOp::create(ctx.b, op.getLoc(), rT, op.getData(),
+                                         unitDimGroups(inT.getRank(), unit))
       .getResult();
 }
 

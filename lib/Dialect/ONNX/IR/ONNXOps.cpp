@@ -690,13 +690,22 @@ bool sparsa::onnx::isScatterReduction(StringRef r) {
   return r == "none" || r == "add" || r == "mul" || r == "max" || r == "min";
 }
 
+/// What ScatterElements and ScatterND share: a known reduction, the result
+/// typed like the data, updates of the data's element type.
+static LogicalResult verifyScatter(Operation *op, StringRef reduction, Value data,
+                                   Value updates) {
+  if (!isScatterReduction(reduction))
+    return op->emitOpError("unknown reduction '") << reduction << "'";
+  if (op->getResult(0).getType() != data.getType())
+    return op->emitOpError("expected result type to match data");
+  if (getElementTypeOrSelf(updates) != getElementTypeOrSelf(data))
+    return op->emitOpError("expected updates of the data's element type");
+  return success();
+}
+
 LogicalResult ScatterElementsOp::verify() {
-  if (!isScatterReduction(getReduction()))
-    return emitOpError("unknown reduction '") << getReduction() << "'";
-  if (getType() != getData().getType())
-    return emitOpError("expected result type to match data");
-  if (getElementTypeOrSelf(getUpdates()) != getElementTypeOrSelf(getData()))
-    return emitOpError("expected updates of the data's element type");
+  if (failed(verifyScatter(*this, getReduction(), getData(), getUpdates())))
+    return failure();
   auto d = dyn_cast<RankedTensorType>(getData().getType());
   auto i = dyn_cast<RankedTensorType>(getIndices().getType());
   auto u = dyn_cast<RankedTensorType>(getUpdates().getType());
@@ -707,12 +716,8 @@ LogicalResult ScatterElementsOp::verify() {
 }
 
 LogicalResult ScatterNDOp::verify() {
-  if (!isScatterReduction(getReduction()))
-    return emitOpError("unknown reduction '") << getReduction() << "'";
-  if (getType() != getData().getType())
-    return emitOpError("expected result type to match data");
-  if (getElementTypeOrSelf(getUpdates()) != getElementTypeOrSelf(getData()))
-    return emitOpError("expected updates of the data's element type");
+  if (failed(verifyScatter(*this, getReduction(), getData(), getUpdates())))
+    return failure();
   auto d = dyn_cast<RankedTensorType>(getData().getType());
   auto i = dyn_cast<RankedTensorType>(getIndices().getType());
   auto u = dyn_cast<RankedTensorType>(getUpdates().getType());
@@ -993,17 +998,28 @@ LogicalResult MatMulNBitsOp::verify() {
   return success();
 }
 
-LogicalResult MoEOp::verify() {
-  StringRef act = getActivationType();
+/// The expert activation of MoE / QMoE: a known kind, a valid SwiGLU
+/// layout, and fc3 present exactly for unfused SwiGLU.
+static LogicalResult verifyExpertActivation(Operation *op, StringRef act, int64_t fusion,
+                                            bool hasFc3) {
   if (act != "relu" && act != "gelu" && act != "silu" && act != "identity" &&
       act != "swiglu")
-    return emitOpError("unsupported activation_type '") << act << "'";
-  if (getSwigluFusion() < 0 || getSwigluFusion() > 2)
-    return emitOpError("swiglu_fusion must be 0, 1 or 2");
-  if (getFc3ExpertsWeights() && !(act == "swiglu" && getSwigluFusion() == 0))
-    return emitOpError("fc3 weights are only used by swiglu with swiglu_fusion = 0");
-  if (act == "swiglu" && getSwigluFusion() == 0 && !getFc3ExpertsWeights())
-    return emitOpError("swiglu with swiglu_fusion = 0 needs fc3 weights");
+    return op->emitOpError("unsupported activation_type '") << act << "'";
+  if (fusion < 0 || fusion > 2)
+    return op->emitOpError("swiglu_fusion must be 0, 1 or 2");
+  bool unfusedSwiglu = act == "swiglu" && fusion == 0;
+  if (hasFc3 && !unfusedSwiglu)
+    return op->emitOpError("fc3 weights are only used by swiglu with swiglu_fusion = 0");
+  if (unfusedSwiglu && !hasFc3)
+    return op->emitOpError("swiglu with swiglu_fusion = 0 needs fc3 weights");
+  return success();
+}
+
+LogicalResult MoEOp::verify() {
+  StringRef act = getActivationType();
+  if (failed(verifyExpertActivation(*this, act, getSwigluFusion(),
+                                    bool(getFc3ExpertsWeights()))))
+    return failure();
   auto w1 = dyn_cast<RankedTensorType>(getFc1ExpertsWeights().getType());
   auto w2 = dyn_cast<RankedTensorType>(getFc2ExpertsWeights().getType());
   auto r = dyn_cast<RankedTensorType>(getRouterProbs().getType());
@@ -1036,21 +1052,16 @@ LogicalResult MoEOp::verify() {
 }
 
 LogicalResult QMoEOp::verify() {
-  StringRef act = getActivationType();
-  if (act != "relu" && act != "gelu" && act != "silu" && act != "identity" &&
-      act != "swiglu")
-    return emitOpError("unsupported activation_type '") << act << "'";
+  if (failed(verifyExpertActivation(*this, getActivationType(), getSwigluFusion(),
+                                    bool(getFc3ExpertsWeights()))))
+    return failure();
+  if (bool(getFc3ExpertsWeights()) != bool(getFc3Scales()))
+    return emitOpError("fc3 weights and fc3 scales come together");
   int64_t bits = getExpertWeightBits(), bs = getBlockSize();
   if (bits != 2 && bits != 4 && bits != 8)
     return emitOpError("expert_weight_bits must be 2, 4 or 8 (got ") << bits << ")";
   if (bs != 0 && (bs < 16 || !llvm::isPowerOf2_64(bs)))
     return emitOpError("block_size must be 0 or a power of two >= 16 (got ") << bs << ")";
-  if (getSwigluFusion() < 0 || getSwigluFusion() > 2)
-    return emitOpError("swiglu_fusion must be 0, 1 or 2");
-  bool gated3 = act == "swiglu" && getSwigluFusion() == 0;
-  if (bool(getFc3ExpertsWeights()) != gated3 || bool(getFc3Scales()) != gated3)
-    return emitOpError("fc3 weights and scales are used exactly by swiglu with "
-                       "swiglu_fusion = 0");
   if (getType() != getInput().getType())
     return emitOpError("expected the result type to match the input");
   auto w1 = dyn_cast<RankedTensorType>(getFc1ExpertsWeights().getType());
