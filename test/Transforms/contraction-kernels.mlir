@@ -64,25 +64,17 @@ func.func @gemv(%a: memref<1x1030xf32>, %b: memref<1030x300xf32>, %c: memref<1x3
 
 // -----
 
-/// Near misses stay generic: an epilogue in the body, integer elements. A
-/// transposed B (n not contiguous, k contiguous in both inputs) is a row
-/// reduction instead: dot products along k.
+/// Near misses stay generic: an epilogue in the body (not a plain
+/// multiply-add), integer elements.
 #tA = affine_map<(m, n, k) -> (m, k)>
 #kB = affine_map<(m, n, k) -> (k, n)>
 #tB = affine_map<(m, n, k) -> (n, k)>
 #tC = affine_map<(m, n, k) -> (m, n)>
-// CHECK-LABEL: func.func @near_misses
+// CHECK-LABEL: func.func @negative_epilogue_in_body
 // CHECK: linalg.generic
 // CHECK: arith.maximumf
-// CHECK: scf.for
-// CHECK: vector.maskedload {{.+}} memref<8x16xf32>
-// CHECK: vector.maskedload {{.+}} memref<32x16xf32>
-// CHECK: vector.reduction <add>
-// CHECK: linalg.generic
-// CHECK: arith.muli
 // CHECK-NOT: vector.fma
-func.func @near_misses(%a: memref<8x16xf32>, %b: memref<16x32xf32>, %bt: memref<32x16xf32>, %c: memref<8x32xf32>,
-                       %ai: memref<8x16xi32>, %bi: memref<16x32xi32>, %ci: memref<8x32xi32>) {
+func.func @negative_epilogue_in_body(%a: memref<8x16xf32>, %b: memref<16x32xf32>, %c: memref<8x32xf32>) {
   linalg.generic {indexing_maps = [#tA, #kB, #tC], iterator_types = ["parallel", "parallel", "reduction"]}
       ins(%a, %b : memref<8x16xf32>, memref<16x32xf32>) outs(%c : memref<8x32xf32>) {
   ^bb0(%x: f32, %y: f32, %acc: f32):
@@ -91,19 +83,39 @@ func.func @near_misses(%a: memref<8x16xf32>, %b: memref<16x32xf32>, %bt: memref<
     %s = arith.addf %acc, %r : f32
     linalg.yield %s : f32
   }
-  linalg.generic {indexing_maps = [#tA, #tB, #tC], iterator_types = ["parallel", "parallel", "reduction"]}
-      ins(%a, %bt : memref<8x16xf32>, memref<32x16xf32>) outs(%c : memref<8x32xf32>) {
-  ^bb0(%x: f32, %y: f32, %acc: f32):
-    %p = arith.mulf %x, %y : f32
-    %s = arith.addf %acc, %p : f32
-    linalg.yield %s : f32
-  }
+  return
+}
+
+// CHECK-LABEL: func.func @negative_integer
+// CHECK: linalg.generic
+// CHECK: arith.muli
+// CHECK-NOT: vector.
+func.func @negative_integer(%ai: memref<8x16xi32>, %bi: memref<16x32xi32>, %ci: memref<8x32xi32>) {
   linalg.generic {indexing_maps = [#tA, #kB, #tC], iterator_types = ["parallel", "parallel", "reduction"]}
       ins(%ai, %bi : memref<8x16xi32>, memref<16x32xi32>) outs(%ci : memref<8x32xi32>) {
   ^bb0(%x: i32, %y: i32, %acc: i32):
     %p = arith.muli %x, %y : i32
     %s = arith.addi %acc, %p : i32
     linalg.yield %s : i32
+  }
+  return
+}
+
+/// A transposed B (n not contiguous, k contiguous in both inputs) is not a
+/// GEMM tile but a row reduction: dot products along k.
+// CHECK-LABEL: func.func @dot_products_transposed_b
+// CHECK: scf.for
+// CHECK: vector.maskedload {{.+}} memref<8x16xf32>
+// CHECK: vector.maskedload {{.+}} memref<32x16xf32>
+// CHECK: vector.reduction <add>
+// CHECK-NOT: linalg.generic
+func.func @dot_products_transposed_b(%a: memref<8x16xf32>, %bt: memref<32x16xf32>, %c: memref<8x32xf32>) {
+  linalg.generic {indexing_maps = [#tA, #tB, #tC], iterator_types = ["parallel", "parallel", "reduction"]}
+      ins(%a, %bt : memref<8x16xf32>, memref<32x16xf32>) outs(%c : memref<8x32xf32>) {
+  ^bb0(%x: f32, %y: f32, %acc: f32):
+    %p = arith.mulf %x, %y : f32
+    %s = arith.addf %acc, %p : f32
+    linalg.yield %s : f32
   }
   return
 }
@@ -136,6 +148,45 @@ func.func @exp_sum(%x: memref<7x100xf32>, %m: memref<7xf32>, %s: memref<7xf32>) 
     %d = arith.subf %a, %mx : f32
     %e = math.exp %d : f32
     %r = arith.addf %acc, %e : f32
+    linalg.yield %r : f32
+  }
+  return
+}
+
+// -----
+
+#x2 = affine_map<(i, j) -> (i, j)>
+#col = affine_map<(i, j) -> (j)>
+
+/// Near misses of a row reduction: the reduction is not the innermost loop
+/// (a column sum), and a body reading the loop index.
+// CHECK-LABEL: func.func @negative_reduction_not_innermost
+// CHECK: linalg.generic
+// CHECK-NOT: vector.reduction
+func.func @negative_reduction_not_innermost(%x: memref<7x100xf32>, %s: memref<100xf32>) {
+  linalg.generic {indexing_maps = [#x2, #col], iterator_types = ["reduction", "parallel"]}
+      ins(%x : memref<7x100xf32>) outs(%s : memref<100xf32>) {
+  ^bb0(%a: f32, %acc: f32):
+    %r = arith.addf %acc, %a : f32
+    linalg.yield %r : f32
+  }
+  return
+}
+
+#rowmap = affine_map<(i, j) -> (i)>
+// CHECK-LABEL: func.func @negative_index_in_body
+// CHECK: linalg.generic
+// CHECK: linalg.index
+// CHECK-NOT: vector.reduction
+func.func @negative_index_in_body(%x: memref<7x100xf32>, %s: memref<7xf32>) {
+  linalg.generic {indexing_maps = [#x2, #rowmap], iterator_types = ["parallel", "reduction"]}
+      ins(%x : memref<7x100xf32>) outs(%s : memref<7xf32>) {
+  ^bb0(%a: f32, %acc: f32):
+    %j = linalg.index 1 : index
+    %ji = arith.index_cast %j : index to i64
+    %jf = arith.sitofp %ji : i64 to f32
+    %p = arith.mulf %a, %jf : f32
+    %r = arith.addf %acc, %p : f32
     linalg.yield %r : f32
   }
   return

@@ -53,3 +53,43 @@ func.func @relu_matmul_exp(%x: tensor<4x8xf32>, %w: tensor<8x16xf32>) -> tensor<
   } -> tensor<4x16xf32>
   return %ex : tensor<4x16xf32>
 }
+
+// -----
+
+/// A producer with two consumers stays separate (fused, it would be computed
+/// twice); f64 transcendental ops keep their libm lowering.
+// CHECK-LABEL: func.func @negative_multi_use_producer
+// CHECK: linalg.generic
+// CHECK: math.exp
+// CHECK: linalg.generic
+// CHECK-NOT: math.exp
+// CHECK: arith.addf
+// CHECK: linalg.generic
+// CHECK-NOT: math.exp
+// CHECK: arith.mulf
+// MATH-LABEL: func.func @negative_multi_use_producer
+// MATH: math.exp {{.+}} : f64
+func.func @negative_multi_use_producer(%x: tensor<4xf64>) -> (tensor<4xf64>, tensor<4xf64>) {
+  %e0 = tensor.empty() : tensor<4xf64>
+  %e = linalg.generic {indexing_maps = [affine_map<(i) -> (i)>, affine_map<(i) -> (i)>], iterator_types = ["parallel"]}
+      ins(%x : tensor<4xf64>) outs(%e0 : tensor<4xf64>) {
+  ^bb0(%a: f64, %o: f64):
+    %m = math.exp %a : f64
+    linalg.yield %m : f64
+  } -> tensor<4xf64>
+  %e1 = tensor.empty() : tensor<4xf64>
+  %s = linalg.generic {indexing_maps = [affine_map<(i) -> (i)>, affine_map<(i) -> (i)>], iterator_types = ["parallel"]}
+      ins(%e : tensor<4xf64>) outs(%e1 : tensor<4xf64>) {
+  ^bb0(%a: f64, %o: f64):
+    %m = arith.addf %a, %a : f64
+    linalg.yield %m : f64
+  } -> tensor<4xf64>
+  %e2 = tensor.empty() : tensor<4xf64>
+  %p = linalg.generic {indexing_maps = [affine_map<(i) -> (i)>, affine_map<(i) -> (i)>], iterator_types = ["parallel"]}
+      ins(%e : tensor<4xf64>) outs(%e2 : tensor<4xf64>) {
+  ^bb0(%a: f64, %o: f64):
+    %m = arith.mulf %a, %a : f64
+    linalg.yield %m : f64
+  } -> tensor<4xf64>
+  return %s, %p : tensor<4xf64>, tensor<4xf64>
+}

@@ -92,3 +92,18 @@ func.func @gemv_split_reduction_keeps_bias(%x: tensor<1x1024xf32>, %w: tensor<10
   %0 = onnx.Gemm %x, %w, %b : (tensor<1x1024xf32>, tensor<1024x256xf32>, tensor<256xf32>) -> tensor<1x256xf32>
   return %0 : tensor<1x256xf32>
 }
+
+// -----
+
+/// Softmax's reductions read a row-broadcast operand (the row max) indexed
+/// by the output's innermost dimension; that is no reason to move the
+/// reduction out of the innermost loop (only an input streaming (k, n) rows,
+/// like a matmul's B, is).
+// CHECK-LABEL: func.func @negative_softmax_reduction_stays_innermost
+// CHECK: iterator_types = ["parallel", "parallel", "reduction"]
+// CHECK-NOT: iterator_types = ["parallel", "reduction", "parallel"]
+// CHECK: iterator_types = ["parallel", "parallel", "reduction"]} ins(%{{.+}}, %{{.+}} : tensor<{{.+}}x128xf32>, tensor<{{.+}}xf32>)
+func.func @negative_softmax_reduction_stays_innermost(%x: tensor<8x64x128xf32>) -> tensor<8x64x128xf32> {
+  %0 = onnx.Softmax %x {axis = -1 : si64} : (tensor<8x64x128xf32>) -> tensor<8x64x128xf32>
+  return %0 : tensor<8x64x128xf32>
+}

@@ -92,3 +92,19 @@ func.func @cumsum_runtime_axis(%x: tensor<4x4xf32>, %a: tensor<?xi64>) -> tensor
   %0 = onnx.CumSum %x, %a : (tensor<4x4xf32>, tensor<?xi64>) -> tensor<4x4xf32>
   return %0 : tensor<4x4xf32>
 }
+
+// -----
+
+func.func @reduce_dynamic_axes_length(%x: tensor<2x3xf32>, %a: tensor<?xi64>) -> tensor<?x?xf32> {
+  // expected-error @+1 {{onnx.ReduceSum: run-time axes need a static axes length and a rank of at most 6}}
+  %0 = onnx.ReduceSum %x, %a : (tensor<2x3xf32>, tensor<?xi64>) -> tensor<?x?xf32>
+  return %0 : tensor<?x?xf32>
+}
+
+// -----
+
+func.func @reduce_axes_length_vs_rank(%x: tensor<2x3xf32>, %a: tensor<1xi64>) -> tensor<f32> {
+  // expected-error @+1 {{onnx.ReduceSum: the axes length does not match the result rank}}
+  %0 = onnx.ReduceSum %x, %a {keepdims = 0 : si64} : (tensor<2x3xf32>, tensor<1xi64>) -> tensor<f32>
+  return %0 : tensor<f32>
+}

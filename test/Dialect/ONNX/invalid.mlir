@@ -628,3 +628,276 @@ func.func @qmoe_bits(%x: tensor<2x64xf32>, %r: tensor<2x4xf32>, %q1: tensor<4x16
   %0 = onnx.ms.QMoE %x, %r, %q1, %s1, %q2, %s2 {expert_weight_bits = 3 : si64} : (tensor<2x64xf32>, tensor<2x4xf32>, tensor<4x16x32xui8>, tensor<4x16xf32>, tensor<4x64x8xui8>, tensor<4x64xf32>) -> tensor<2x64xf32>
   return %0 : tensor<2x64xf32>
 }
+
+// -----
+
+func.func @gathernd_scalar_indices(%x: tensor<2x4xf32>, %i: tensor<i64>) -> tensor<f32> {
+  // expected-error @+1 {{'onnx.GatherND' op expected indices of rank >= 1}}
+  %0 = onnx.GatherND %x, %i : (tensor<2x4xf32>, tensor<i64>) -> tensor<f32>
+  return %0 : tensor<f32>
+}
+
+// -----
+
+func.func @gathernd_dynamic_tuple(%x: tensor<2x4xf32>, %i: tensor<3x?xi64>) -> tensor<?xf32> {
+  // expected-error @+1 {{'onnx.GatherND' op the last dimension of indices must be static}}
+  %0 = onnx.GatherND %x, %i : (tensor<2x4xf32>, tensor<3x?xi64>) -> tensor<?xf32>
+  return %0 : tensor<?xf32>
+}
+
+// -----
+
+func.func @scatter_result_type(%x: tensor<4xf32>, %i: tensor<2xi64>, %u: tensor<2xf32>) -> tensor<?xf32> {
+  // expected-error @+1 {{'onnx.ScatterElements' op expected result type to match data}}
+  %0 = onnx.ScatterElements %x, %i, %u : (tensor<4xf32>, tensor<2xi64>, tensor<2xf32>) -> tensor<?xf32>
+  return %0 : tensor<?xf32>
+}
+
+// -----
+
+func.func @scatternd_updates_type(%x: tensor<4xf32>, %i: tensor<2x1xi64>, %u: tensor<2xf16>) -> tensor<4xf32> {
+  // expected-error @+1 {{'onnx.ScatterND' op expected updates of the data's element type}}
+  %0 = onnx.ScatterND %x, %i, %u : (tensor<4xf32>, tensor<2x1xi64>, tensor<2xf16>) -> tensor<4xf32>
+  return %0 : tensor<4xf32>
+}
+
+// -----
+
+func.func @scatternd_dynamic_tuple(%x: tensor<4xf32>, %i: tensor<2x?xi64>, %u: tensor<2xf32>) -> tensor<4xf32> {
+  // expected-error @+1 {{'onnx.ScatterND' op expected indices of rank >= 1 with a static last dimension}}
+  %0 = onnx.ScatterND %x, %i, %u : (tensor<4xf32>, tensor<2x?xi64>, tensor<2xf32>) -> tensor<4xf32>
+  return %0 : tensor<4xf32>
+}
+
+// -----
+
+func.func @scatternd_long_tuple(%x: tensor<4x3xf32>, %i: tensor<2x3xi64>, %u: tensor<2xf32>) -> tensor<4x3xf32> {
+  // expected-error @+1 {{'onnx.ScatterND' op index tuples of length 3 exceed the data rank 2}}
+  %0 = onnx.ScatterND %x, %i, %u : (tensor<4x3xf32>, tensor<2x3xi64>, tensor<2xf32>) -> tensor<4x3xf32>
+  return %0 : tensor<4x3xf32>
+}
+
+// -----
+
+func.func @einsum_invalid_term(%a: tensor<2x3xf32>) -> tensor<2xf32> {
+  // expected-error @+1 {{'onnx.Einsum' op equation 'i1->i': invalid term 'i1'}}
+  %0 = onnx.Einsum %a {equation = "i1->i"} : (tensor<2x3xf32>) -> tensor<2xf32>
+  return %0 : tensor<2xf32>
+}
+
+// -----
+
+func.func @einsum_invalid_output(%a: tensor<2x3xf32>) -> tensor<2xf32> {
+  // expected-error @+1 {{'onnx.Einsum' op equation 'ij->i.': invalid output term 'i.'}}
+  %0 = onnx.Einsum %a {equation = "ij->i."} : (tensor<2x3xf32>) -> tensor<2xf32>
+  return %0 : tensor<2xf32>
+}
+
+// -----
+
+func.func @einsum_repeated_output(%a: tensor<2x3xf32>) -> tensor<2x2xf32> {
+  // expected-error @+1 {{'onnx.Einsum' op equation 'ij->ii': output term 'ii' repeats a letter}}
+  %0 = onnx.Einsum %a {equation = "ij->ii"} : (tensor<2x3xf32>) -> tensor<2x2xf32>
+  return %0 : tensor<2x2xf32>
+}
+
+// -----
+
+func.func @einsum_no_inputs() -> tensor<f32> {
+  // expected-error @+1 {{'onnx.Einsum' op expected at least one input}}
+  %0 = onnx.Einsum {equation = "->"} : () -> tensor<f32>
+  return %0 : tensor<f32>
+}
+
+// -----
+
+func.func @einsum_result_rank(%a: tensor<2x3xf32>) -> tensor<2x3xf32> {
+  // expected-error @+1 {{'onnx.Einsum' op expected a result of rank 1}}
+  %0 = onnx.Einsum %a {equation = "ij->i"} : (tensor<2x3xf32>) -> tensor<2x3xf32>
+  return %0 : tensor<2x3xf32>
+}
+
+// -----
+
+func.func @einsum_types(%a: tensor<2x3xf32>, %b: tensor<3xf16>) -> tensor<2xf32> {
+  // expected-error @+1 {{'onnx.Einsum' op expected input and result element types to match ('f32' vs 'f16')}}
+  %0 = onnx.Einsum %a, %b {equation = "ij,j->i"} : (tensor<2x3xf32>, tensor<3xf16>) -> tensor<2xf32>
+  return %0 : tensor<2xf32>
+}
+
+// -----
+
+func.func @quantize_block_size(%x: tensor<4x8xf32>, %s: tensor<4x2xf32>) -> tensor<4x8xui8> {
+  // expected-error @+1 {{'onnx.QuantizeLinear' op block_size must be >= 0 (got -4)}}
+  %0 = onnx.QuantizeLinear %x, %s {block_size = -4 : si64} : (tensor<4x8xf32>, tensor<4x2xf32>) -> tensor<4x8xui8>
+  return %0 : tensor<4x8xui8>
+}
+
+// -----
+
+func.func @quantize_scale_rank(%x: tensor<4x8xf32>, %s: tensor<4x8xf32>) -> tensor<4x8xui8> {
+  // expected-error @+1 {{'onnx.QuantizeLinear' op expected a scalar or 1-D scale without block_size (got rank 2)}}
+  %0 = onnx.QuantizeLinear %x, %s : (tensor<4x8xf32>, tensor<4x8xf32>) -> tensor<4x8xui8>
+  return %0 : tensor<4x8xui8>
+}
+
+// -----
+
+func.func @quantize_blocked_rank(%x: tensor<4x8xf32>, %s: tensor<2xf32>) -> tensor<4x8xui8> {
+  // expected-error @+1 {{'onnx.QuantizeLinear' op blocked scales must have the input's rank 2 (got 1)}}
+  %0 = onnx.QuantizeLinear %x, %s {block_size = 4 : si64} : (tensor<4x8xf32>, tensor<2xf32>) -> tensor<4x8xui8>
+  return %0 : tensor<4x8xui8>
+}
+
+// -----
+
+func.func @quantize_zero_point_shape(%x: tensor<4x8xf32>, %s: tensor<8xf32>, %z: tensor<ui8>) -> tensor<4x8xui8> {
+  // expected-error @+1 {{'onnx.QuantizeLinear' op expected the scale and zero point of one shape}}
+  %0 = onnx.QuantizeLinear %x, %s, %z : (tensor<4x8xf32>, tensor<8xf32>, tensor<ui8>) -> tensor<4x8xui8>
+  return %0 : tensor<4x8xui8>
+}
+
+// -----
+
+func.func @dequantize_zero_point_type(%x: tensor<4xi8>, %s: tensor<f32>, %z: tensor<ui8>) -> tensor<4xf32> {
+  // expected-error @+1 {{'onnx.DequantizeLinear' op expected the zero point element type to match the input}}
+  %0 = onnx.DequantizeLinear %x, %s, %z : (tensor<4xi8>, tensor<f32>, tensor<ui8>) -> tensor<4xf32>
+  return %0 : tensor<4xf32>
+}
+
+// -----
+
+func.func @qlinearmatmul_zero_point(%a: tensor<2x4xui8>, %s: tensor<f32>, %z: tensor<ui8>, %zi: tensor<i8>) -> tensor<2x3xui8> {
+  %b = onnx.Constant {value = dense<1> : tensor<4x3xui8>} : () -> tensor<4x3xui8>
+  // expected-error @+1 {{'onnx.QLinearMatMul' op expected each zero point of its tensor's element type}}
+  %0 = onnx.QLinearMatMul %a, %s, %zi, %b, %s, %z, %s, %z : (tensor<2x4xui8>, tensor<f32>, tensor<i8>, tensor<4x3xui8>, tensor<f32>, tensor<ui8>, tensor<f32>, tensor<ui8>) -> tensor<2x3xui8>
+  return %0 : tensor<2x3xui8>
+}
+
+// -----
+
+func.func @nbits_block(%a: tensor<2x64xf32>, %b: tensor<32x2x16xui8>, %s: tensor<32x2xf32>) -> tensor<2x32xf32> {
+  // expected-error @+1 {{'onnx.ms.MatMulNBits' op block_size must be a power of two >= 16 (got 24)}}
+  %0 = onnx.ms.MatMulNBits %a, %b, %s {K = 64 : si64, N = 32 : si64, block_size = 24 : si64} : (tensor<2x64xf32>, tensor<32x2x16xui8>, tensor<32x2xf32>) -> tensor<2x32xf32>
+  return %0 : tensor<2x32xf32>
+}
+
+// -----
+
+func.func @nbits_k(%a: tensor<2x64xf32>, %b: tensor<32x2x16xui8>, %s: tensor<32x2xf32>) -> tensor<2x32xf32> {
+  // expected-error @+1 {{'onnx.ms.MatMulNBits' op K and N must be positive}}
+  %0 = onnx.ms.MatMulNBits %a, %b, %s {K = 0 : si64, N = 32 : si64, block_size = 32 : si64} : (tensor<2x64xf32>, tensor<32x2x16xui8>, tensor<32x2xf32>) -> tensor<2x32xf32>
+  return %0 : tensor<2x32xf32>
+}
+
+// -----
+
+func.func @nbits_scales(%a: tensor<2x64xf32>, %b: tensor<32x2x16xui8>, %s: tensor<32x3xf32>) -> tensor<2x32xf32> {
+  // expected-error @+1 {{'onnx.ms.MatMulNBits' op expected 64 scales (got 96)}}
+  %0 = onnx.ms.MatMulNBits %a, %b, %s {K = 64 : si64, N = 32 : si64, block_size = 32 : si64} : (tensor<2x64xf32>, tensor<32x2x16xui8>, tensor<32x3xf32>) -> tensor<2x32xf32>
+  return %0 : tensor<2x32xf32>
+}
+
+// -----
+
+func.func @nbits_scales_type(%a: tensor<2x64xf32>, %b: tensor<32x2x16xui8>, %s: tensor<32x2xf16>) -> tensor<2x32xf32> {
+  // expected-error @+1 {{'onnx.ms.MatMulNBits' op expected scales of A's element type}}
+  %0 = onnx.ms.MatMulNBits %a, %b, %s {K = 64 : si64, N = 32 : si64, block_size = 32 : si64} : (tensor<2x64xf32>, tensor<32x2x16xui8>, tensor<32x2xf16>) -> tensor<2x32xf32>
+  return %0 : tensor<2x32xf32>
+}
+
+// -----
+
+func.func @nbits_zero_points(%a: tensor<2x64xf32>, %b: tensor<32x2x16xui8>, %s: tensor<32x2xf32>, %z: tensor<32x2xui8>) -> tensor<2x32xf32> {
+  // expected-error @+1 {{'onnx.ms.MatMulNBits' op expected 32 zero point elements (got 64)}}
+  %0 = onnx.ms.MatMulNBits %a, %b, %s zero_points = %z {K = 64 : si64, N = 32 : si64, block_size = 32 : si64} : (tensor<2x64xf32>, tensor<32x2x16xui8>, tensor<32x2xf32>, tensor<32x2xui8>) -> tensor<2x32xf32>
+  return %0 : tensor<2x32xf32>
+}
+
+// -----
+
+func.func @nbits_a_k(%a: tensor<2x60xf32>, %b: tensor<32x2x16xui8>, %s: tensor<32x2xf32>) -> tensor<2x32xf32> {
+  // expected-error @+1 {{'onnx.ms.MatMulNBits' op expected A's last dimension to be K = 64}}
+  %0 = onnx.ms.MatMulNBits %a, %b, %s {K = 64 : si64, N = 32 : si64, block_size = 32 : si64} : (tensor<2x60xf32>, tensor<32x2x16xui8>, tensor<32x2xf32>) -> tensor<2x32xf32>
+  return %0 : tensor<2x32xf32>
+}
+
+// -----
+
+func.func @moe_swiglu_fusion(%x: tensor<2x64xf32>, %r: tensor<2x4xf32>, %w1: tensor<4x32x64xf32>, %w2: tensor<4x64x16xf32>) -> tensor<2x64xf32> {
+  // expected-error @+1 {{'onnx.ms.MoE' op swiglu_fusion must be 0, 1 or 2}}
+  %0 = onnx.ms.MoE %x, %r, %w1, %w2 {activation_type = "swiglu", swiglu_fusion = 3 : si64} : (tensor<2x64xf32>, tensor<2x4xf32>, tensor<4x32x64xf32>, tensor<4x64x16xf32>) -> tensor<2x64xf32>
+  return %0 : tensor<2x64xf32>
+}
+
+// -----
+
+func.func @moe_fc3_unused(%x: tensor<2x64xf32>, %r: tensor<2x4xf32>, %w1: tensor<4x16x64xf32>, %w2: tensor<4x64x16xf32>) -> tensor<2x64xf32> {
+  // expected-error @+1 {{'onnx.ms.MoE' op fc3 weights are only used by swiglu with swiglu_fusion = 0}}
+  %0 = onnx.ms.MoE %x, %r, %w1, %w2 fc3 = %w1 {activation_type = "silu"} : (tensor<2x64xf32>, tensor<2x4xf32>, tensor<4x16x64xf32>, tensor<4x64x16xf32>, tensor<4x16x64xf32>) -> tensor<2x64xf32>
+  return %0 : tensor<2x64xf32>
+}
+
+// -----
+
+func.func @moe_fc3_missing(%x: tensor<2x64xf32>, %r: tensor<2x4xf32>, %w1: tensor<4x16x64xf32>, %w2: tensor<4x64x16xf32>) -> tensor<2x64xf32> {
+  // expected-error @+1 {{'onnx.ms.MoE' op swiglu with swiglu_fusion = 0 needs fc3 weights}}
+  %0 = onnx.ms.MoE %x, %r, %w1, %w2 {activation_type = "swiglu"} : (tensor<2x64xf32>, tensor<2x4xf32>, tensor<4x16x64xf32>, tensor<4x64x16xf32>) -> tensor<2x64xf32>
+  return %0 : tensor<2x64xf32>
+}
+
+// -----
+
+func.func @moe_ranks(%x: tensor<2x64xf32>, %r: tensor<2x4xf32>, %w1: tensor<16x64xf32>, %w2: tensor<4x64x16xf32>) -> tensor<2x64xf32> {
+  // expected-error @+1 {{'onnx.ms.MoE' op expected input [T, H] or [B, S, H], router_probs [T, E] and expert weights [E, out, in]}}
+  %0 = onnx.ms.MoE %x, %r, %w1, %w2 : (tensor<2x64xf32>, tensor<2x4xf32>, tensor<16x64xf32>, tensor<4x64x16xf32>) -> tensor<2x64xf32>
+  return %0 : tensor<2x64xf32>
+}
+
+// -----
+
+func.func @moe_result(%x: tensor<2x64xf32>, %r: tensor<2x4xf32>, %w1: tensor<4x16x64xf32>, %w2: tensor<4x64x16xf32>) -> tensor<?x64xf32> {
+  // expected-error @+1 {{'onnx.ms.MoE' op expected the result type to match the input}}
+  %0 = onnx.ms.MoE %x, %r, %w1, %w2 : (tensor<2x64xf32>, tensor<2x4xf32>, tensor<4x16x64xf32>, tensor<4x64x16xf32>) -> tensor<?x64xf32>
+  return %0 : tensor<?x64xf32>
+}
+
+// -----
+
+func.func @moe_experts(%x: tensor<2x64xf32>, %r: tensor<2x8xf32>, %w1: tensor<4x16x64xf32>, %w2: tensor<4x64x16xf32>) -> tensor<2x64xf32> {
+  // expected-error @+1 {{'onnx.ms.MoE' op expert counts of the weights and router_probs differ}}
+  %0 = onnx.ms.MoE %x, %r, %w1, %w2 : (tensor<2x64xf32>, tensor<2x8xf32>, tensor<4x16x64xf32>, tensor<4x64x16xf32>) -> tensor<2x64xf32>
+  return %0 : tensor<2x64xf32>
+}
+
+// -----
+
+func.func @qmoe_block(%x: tensor<2x64xf32>, %r: tensor<2x4xf32>, %q1: tensor<4x16x32xui8>, %s1: tensor<4x16x2xf32>, %q2: tensor<4x64x8xui8>, %s2: tensor<4x64x1xf32>) -> tensor<2x64xf32> {
+  // expected-error @+1 {{'onnx.ms.QMoE' op block_size must be 0 or a power of two >= 16 (got 20)}}
+  %0 = onnx.ms.QMoE %x, %r, %q1, %s1, %q2, %s2 {block_size = 20 : si64} : (tensor<2x64xf32>, tensor<2x4xf32>, tensor<4x16x32xui8>, tensor<4x16x2xf32>, tensor<4x64x8xui8>, tensor<4x64x1xf32>) -> tensor<2x64xf32>
+  return %0 : tensor<2x64xf32>
+}
+
+// -----
+
+func.func @qmoe_fc3_scales(%x: tensor<2x64xf32>, %r: tensor<2x4xf32>, %q1: tensor<4x16x32xui8>, %s1: tensor<4x16xf32>, %q2: tensor<4x64x8xui8>, %s2: tensor<4x64xf32>) -> tensor<2x64xf32> {
+  // expected-error @+1 {{'onnx.ms.QMoE' op fc3 weights and fc3 scales come together}}
+  %0 = onnx.ms.QMoE %x, %r, %q1, %s1, %q2, %s2 fc3 = %q1 {activation_type = "swiglu"} : (tensor<2x64xf32>, tensor<2x4xf32>, tensor<4x16x32xui8>, tensor<4x16xf32>, tensor<4x64x8xui8>, tensor<4x64xf32>, tensor<4x16x32xui8>) -> tensor<2x64xf32>
+  return %0 : tensor<2x64xf32>
+}
+
+// -----
+
+func.func @qmoe_result(%x: tensor<2x64xf32>, %r: tensor<2x4xf32>, %q1: tensor<4x16x32xui8>, %s1: tensor<4x16xf32>, %q2: tensor<4x64x8xui8>, %s2: tensor<4x64xf32>) -> tensor<?x64xf32> {
+  // expected-error @+1 {{'onnx.ms.QMoE' op expected the result type to match the input}}
+  %0 = onnx.ms.QMoE %x, %r, %q1, %s1, %q2, %s2 : (tensor<2x64xf32>, tensor<2x4xf32>, tensor<4x16x32xui8>, tensor<4x16xf32>, tensor<4x64x8xui8>, tensor<4x64xf32>) -> tensor<?x64xf32>
+  return %0 : tensor<?x64xf32>
+}
+
+// -----
+
+func.func @qmoe_scale_rank(%x: tensor<2x64xf32>, %r: tensor<2x4xf32>, %q1: tensor<4x16x32xui8>, %s1: tensor<4x16x2xf32>, %q2: tensor<4x64x8xui8>, %s2: tensor<4x64xf32>) -> tensor<2x64xf32> {
+  // expected-error @+1 {{'onnx.ms.QMoE' op expected weights [E, out, in * bits / 8] and scales [E, out]}}
+  %0 = onnx.ms.QMoE %x, %r, %q1, %s1, %q2, %s2 : (tensor<2x64xf32>, tensor<2x4xf32>, tensor<4x16x32xui8>, tensor<4x16x2xf32>, tensor<4x64x8xui8>, tensor<4x64xf32>) -> tensor<2x64xf32>
+  return %0 : tensor<2x64xf32>
+}
