@@ -44,7 +44,7 @@ using namespace mlir;
 namespace {
 /// The loop roles of a matched contraction.
 struct Contraction {
-  mutable linalg::GenericOp op;
+  linalg::GenericOp op;
   OpOperand *a, *b, *c;
   int64_t n, k, m = -1;
   SmallVector<int64_t> outer; // remaining (batch) loops
@@ -134,7 +134,7 @@ namespace {
 struct Emitter {
   OpBuilder &b;
   Location loc;
-  const Contraction &c;
+  Contraction &c;
   VectorType vecType;
   int64_t vl;
   SmallVector<Value> iv; // current value of each loop dim
@@ -177,7 +177,7 @@ static void emitGemmTile(Emitter &e, Value m0, int64_t rows, Value n0, Value n,
                          int64_t nv, Value kLo, Value kHi, Value packed) {
   OpBuilder &b = e.b;
   Location loc = e.loc;
-  const Contraction &c = e.c;
+  Contraction &c = e.c;
   SmallVector<Value> ms = e.masks(n0, n, nv);
   SmallVector<Value> accs;
   for (int64_t i = 0; i < rows; ++i) {
@@ -225,7 +225,7 @@ static void emitGemmTile(Emitter &e, Value m0, int64_t rows, Value n0, Value n,
 static void packPanel(Emitter &e, Value packed, Value k0, Value k1, Value n0, Value n,
                       int64_t nv) {
   OpBuilder &b = e.b;
-  const Contraction &c = e.c;
+  Contraction &c = e.c;
   SmallVector<Value> ms = e.masks(n0, n, nv);
   scf::ForOp::create(b, e.loc, k0, k1, e.cst(1), ValueRange{},
                      [&](OpBuilder &nb, Location l, Value k, ValueRange) {
@@ -247,7 +247,7 @@ static void packPanel(Emitter &e, Value packed, Value k0, Value k1, Value n0, Va
 static void emitGemvRows(Emitter &e, Value k0, int64_t kr, Value n, int64_t nv) {
   OpBuilder &b = e.b;
   Location loc = e.loc;
-  const Contraction &c = e.c;
+  Contraction &c = e.c;
   SmallVector<Value> av;
   for (int64_t i = 0; i < kr; ++i) {
     e.iv[c.k] = arith::AddIOp::create(b, loc, k0, e.cst(i));

@@ -465,7 +465,7 @@ static FailureOr<Results> importScatterND(NodeContext &n) {
 
 static FailureOr<Results> importEinsum(NodeContext &n) {
   SmallVector<Value> inputs;
-  for (int i = 0; i < n.numOperands(); ++i)
+  for (int i = 0, e = static_cast<int>(n.numOperands()); i < e; ++i)
     inputs.push_back(n.operand(i));
   return Results{onnx_ir::EinsumOp::create(n.b, n.loc, n.resultType(), inputs,
                                            n.b.getStringAttr(n.strAttr("equation", "")))
@@ -539,7 +539,9 @@ static FailureOr<Results> importMoE(NodeContext &n) {
     return n.error() << "use_sparse_mixer = 1 is not supported", failure();
   if (n.intAttr("swiglu_limit_after_activation", 0) != 0)
     return n.error() << "swiglu_limit_after_activation = 1 is not supported", failure();
-  auto opt = [&](int i) { return n.numOperands() > i ? n.operand(i) : Value(); };
+  auto opt = [&](int i) {
+    return static_cast<int>(n.numOperands()) > i ? n.operand(i) : Value();
+  };
   auto *limit = n.attr("swiglu_limit");
   return Results{onnx_ir::MoEOp::create(
                      n.b, n.loc, n.resultType(), n.operand(0), n.operand(1), n.operand(2),
@@ -572,12 +574,14 @@ static FailureOr<Results> importQMoE(NodeContext &n) {
     if (n.attr(name) && n.attr(name)->i() != bits)
       return n.error() << "per-projection bit widths (" << name << ") are not supported",
              failure();
-  for (int i = 14; i < n.numOperands(); ++i)
+  for (int i = 14, e = static_cast<int>(n.numOperands()); i < e; ++i)
     if (n.operand(i))
       return n.error() << "input " << i
                        << " (router_weights or FP scales) is not supported",
              failure();
-  auto opt = [&](int i) { return n.numOperands() > i ? n.operand(i) : Value(); };
+  auto opt = [&](int i) {
+    return static_cast<int>(n.numOperands()) > i ? n.operand(i) : Value();
+  };
   if (!opt(3) || !opt(6))
     return n.error() << "integer QMoE needs fc1_scales and fc2_scales", failure();
   auto *limit = n.attr("swiglu_limit");
@@ -737,7 +741,7 @@ Value NodeContext::operand(int i) const {
 
 /// Ops whose first output has the type of their first input: when ONNX
 /// 1.12's shape inference does not know the op (newer opsets, e.g. Gelu-20)
-/// the type is taken from the input instead.
+/// completeTypes takes the type from the input instead.
 static bool resultTypeIsInputType(StringRef opType) {
   static const char *const ops[] = {
       "Abs",  "Clip", "CumSum",     "Dropout", "Elu",        "Erf",
@@ -750,13 +754,10 @@ static bool resultTypeIsInputType(StringRef opType) {
 Type NodeContext::resultType(int i) const {
   if (i >= node.output_size() || node.output(i).empty())
     return Type();
+  // Every type comes from ONNX's inference, completed by completeTypes for
+  // ops newer than the library's schemas.
   auto it = importer.valueTypes.find(node.output(i));
-  Type t = it == importer.valueTypes.end() ? Type()
-                                           : importer.convertType(*it->second);
-  if ((!t || !isa<RankedTensorType>(t)) && i == 0 &&
-      resultTypeIsInputType(node.op_type()) && operand(0))
-    return operand(0).getType();
-  return t;
+  return it == importer.valueTypes.end() ? Type() : importer.convertType(*it->second);
 }
 
 /// A constant int64 vector held by an initializer or Constant node.
@@ -792,6 +793,14 @@ static bool completeTypes(proto::ModelProto &model) {
   };
   for (const auto &vi : graph->input())
     note(vi);
+  for (const auto &t : graph->initializer()) {
+    proto::TypeProto type;
+    type.mutable_tensor_type()->set_elem_type(t.data_type());
+    auto *shape = type.mutable_tensor_type()->mutable_shape();
+    for (int64_t d : t.dims())
+      shape->add_dim()->set_dim_value(d);
+    known.emplace(t.name(), type);
+  }
   for (const auto &vi : graph->value_info())
     note(vi);
   for (const auto &vi : graph->output())
