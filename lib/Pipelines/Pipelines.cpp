@@ -33,6 +33,11 @@ void sparsa::buildSparsaFusionPipeline(OpPassManager &pm,
   pm.addPass(createCanonicalizerPass());
   // 2. Fusion families (routing, activation sparsity, quantization, flow
   //    attention) run here as they land; --disable-fusion skips them.
+  auto enabled = [&](StringRef family) {
+    return !llvm::is_contained(llvm::split(StringRef(options.disableFusion), ','), family);
+  };
+  if (enabled("routing"))
+    pm.addNestedPass<func::FuncOp>(createFuseRoutingPass());
   // 3. Weight layout last: fusion may choose layouts of its own first.
   pm.addNestedPass<func::FuncOp>(createPrepackWeightsPass());
   pm.addPass(createCSEPass());

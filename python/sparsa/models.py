@@ -276,3 +276,224 @@ def layernorm_chain(path: str, rows: int = 512, hidden: int = 1024, layers: int 
          helper.make_tensor_value_info("r", TensorProto.FLOAT, [rows, hidden])],
         [helper.make_tensor_value_info("y", TensorProto.FLOAT, [rows, hidden])], inits)
     return _save(graph, path, opset)
+
+
+#===------------------------------------------------------------------------===#
+# Mixture of experts, in the forms exporters write (shared/PATTERNS.md)
+#===------------------------------------------------------------------------===#
+
+class _Graph:
+    """A tiny graph builder: op(...) adds a node and returns its output names."""
+
+    def __init__(self, prefix: str = ""):
+        _, self.TP, self.helper, self.nh = _onnx()
+        self.nodes, self.inits, self.n = [], [], 0
+        self.prefix = prefix
+
+    def const(self, name: str, value) -> str:
+        self.inits.append(self.nh.from_array(np.asarray(value), name))
+        return name
+
+    def op(self, op_type: str, inputs, n_out: int = 1, name: Optional[str] = None,
+           domain: str = "", **attrs):
+        self.n += 1
+        base = name or f"{self.prefix}/{op_type}_{self.n}"
+        outs = [f"{base}_out{i}" for i in range(n_out)]
+        self.nodes.append(self.helper.make_node(op_type, list(inputs), outs, name=base,
+                                                domain=domain, **attrs))
+        return outs[0] if n_out == 1 else outs
+
+
+def _moe_gate(g: "_Graph", x: str, wg: str, k: int, gating: str, normalize: bool,
+              scaling: float):
+    """Router logits -> (routing weights [T, k], expert indices [T, k]).
+
+    gating: `softmax` (Softmax -> TopK [-> / sum]), `topk_softmax` (TopK on
+    the logits -> Softmax over the k, Mixtral), `sigmoid` (Sigmoid -> TopK
+    [-> / sum] [-> * scaling], DeepSeek-V3)."""
+    logits = g.op("MatMul", [x, wg], name="/router/MatMul")
+    kk = g.const("router.k", np.array([k], np.int64))
+    if gating == "topk_softmax":
+        vals, idx = g.op("TopK", [logits, kk], 2, axis=-1)
+        return g.op("Softmax", [vals], axis=-1), idx
+    p = g.op("Softmax" if gating == "softmax" else "Sigmoid", [logits],
+             **({"axis": -1} if gating == "softmax" else {}))
+    vals, idx = g.op("TopK", [p, kk], 2, axis=-1)
+    if normalize:
+        s = g.op("ReduceSum", [vals, g.const("router.axes", np.array([-1], np.int64))],
+                 keepdims=1)
+        vals = g.op("Div", [vals, s])
+    if scaling != 1.0:
+        vals = g.op("Mul", [vals, g.const("router.scale", np.array(scaling, np.float32))])
+    return vals, idx
+
+
+def _moe_act(g: "_Graph", h: str, act: str) -> str:
+    if act == "relu":
+        return g.op("Relu", [h])
+    if act == "gelu":  # torch's erf GELU as opset < 20 exports it
+        e = g.op("Erf", [g.op("Div", [h, g.const(f"c{g.n}", np.array(1.4142135, np.float32))])])
+        one = g.op("Add", [e, g.const(f"c{g.n}", np.array(1.0, np.float32))])
+        return g.op("Mul", [g.op("Mul", [h, one]), g.const(f"c{g.n}", np.array(0.5, np.float32))])
+    if act == "silu":
+        return g.op("Mul", [h, g.op("Sigmoid", [h])])
+    raise ValueError(act)
+
+
+def _moe_ffn(g: "_Graph", x: str, w1: str, w2: str, w3: Optional[str], act: str,
+             b1: Optional[str] = None, b2: Optional[str] = None) -> str:
+    """down(act(x W1 + b1) [* x W3]) + b2 with MatMul weights."""
+    h = g.op("MatMul", [x, w1])
+    if b1:
+        h = g.op("Add", [h, b1])
+    if act == "swiglu":
+        a = g.op("Mul", [_moe_act(g, h, "silu"), g.op("MatMul", [x, w3])])
+    else:
+        a = _moe_act(g, h, act)
+    y = g.op("MatMul", [a, w2])
+    return g.op("Add", [y, b2]) if b2 else y
+
+
+def moe(path: str, form: str, hidden: int = 64, inner: int = 128, experts: int = 8,
+        k: int = 2, *, tokens: Dim = "T", act: str = "silu", gating: str = "softmax",
+        normalize: bool = True, scaling: float = 1.0, bias: bool = False,
+        missing: Sequence[int] = (), seed: int = 0, opset: int = 17) -> str:
+    """A mixture-of-experts layer `x [T, H] -> [T, H]` in exporter form |form|:
+
+    - `A`: OneHot expert mask, per expert (unrolled) NonZero -> Gather the
+      tokens -> FFN -> Mul routing weight -> ScatterElements(add);
+      |missing| experts have no branch (as when an export pruned them);
+    - `B`: every expert on every token (stacked weights, batched MatMul),
+      routing weights scattered into a dense [T, E] matrix, Mul + ReduceSum;
+    - `C`: per expert Equal(indices, e) -> Cast -> Mul(weights) -> ReduceSum
+      -> Mul(expert output) -> Add chain;
+    - `D`: Gather of the stacked expert weights by the top-k indices,
+      batched MatMul, weighted ReduceSum over k;
+    - `E`: com.microsoft.MoE (torch Linear layouts).
+
+    act: relu, gelu (erf), silu, swiglu (`down(silu(x Wg) * x Wu)`).
+    """
+    _, TP, helper, _ = _onnx()
+    rng = np.random.default_rng(seed)
+    H, F, E = hidden, inner, experts
+    g = _Graph("/moe")
+    w1s = (rng.standard_normal((E, H, F)) / np.sqrt(H)).astype(np.float32)
+    w3s = (rng.standard_normal((E, H, F)) / np.sqrt(H)).astype(np.float32)
+    w2s = (rng.standard_normal((E, F, H)) / np.sqrt(F)).astype(np.float32)
+    b1s = (0.1 * rng.standard_normal((E, F))).astype(np.float32)
+    b2s = (0.1 * rng.standard_normal((E, H))).astype(np.float32)
+    wg = g.const("router.weight", (rng.standard_normal((H, E)) / np.sqrt(H)).astype(np.float32))
+    swiglu = act == "swiglu"
+    x = "x"
+    if form == "E":
+        logits = g.op("MatMul", [x, wg], name="/router/MatMul")
+        fc1 = w1s.transpose(0, 2, 1)
+        if swiglu:  # ONNX Runtime's CPU kernel takes interleaved rows: gate 2j, up 2j+1
+            fc1 = np.stack([fc1, w3s.transpose(0, 2, 1)], axis=2).reshape(E, 2 * F, H)
+            if bias:
+                raise ValueError("form E SwiGLU is generated without biases")
+        ins = [x, logits, g.const("fc1", np.ascontiguousarray(fc1)),
+               g.const("fc1_b", b1s) if bias else "",
+               g.const("fc2", np.ascontiguousarray(w2s.transpose(0, 2, 1))),
+               g.const("fc2_b", b2s) if bias else ""]
+        while ins[-1] == "":
+            ins.pop()
+        if gating != "softmax" or scaling != 1.0:
+            raise ValueError("com.microsoft.MoE gates with softmax only")
+        out = g.op("MoE", ins, name="/moe/MoE", domain="com.microsoft", k=k,
+                   activation_type={"gelu": "gelu"}.get(act, act),
+                   normalize_routing_weights=int(normalize),
+                   **({"swiglu_fusion": 1, "activation_alpha": 1.0, "activation_beta": 0.0}
+                      if swiglu else {}))
+        opsets = [("", opset), ("com.microsoft", 1)]
+        if act == "gelu":
+            raise ValueError("com.microsoft.MoE's gelu is the tanh approximation")
+    else:
+        vals, idx = _moe_gate(g, x, wg, k, gating, normalize, scaling)
+        opsets = [("", opset)]
+        if form == "B":
+            w1, w2 = g.const("experts.w1", w1s), g.const("experts.w2", w2s)
+            w3 = g.const("experts.w3", w3s) if swiglu else None
+            b1 = g.const("experts.b1", b1s[:, None, :]) if bias else None
+            b2 = g.const("experts.b2", b2s[:, None, :]) if bias else None
+            xb = g.op("Unsqueeze", [x, g.const("ax0", np.array([0], np.int64))])
+            y = _moe_ffn(g, xb, w1, w2, w3, act, b1, b2)                       # [E, T, H]
+            zeros = g.op("ConstantOfShape", [g.op("Shape", [g.op("MatMul", [x, wg])])],
+                         value=helper.make_tensor("zero", TP.FLOAT, [1], [0.0]))
+            dense = g.op("ScatterElements", [zeros, idx, vals], axis=1)       # [T, E]
+            wt = g.op("Unsqueeze", [g.op("Transpose", [dense], perm=[1, 0]),
+                                    g.const("ax2", np.array([2], np.int64))])  # [E, T, 1]
+            out = g.op("ReduceSum", [g.op("Mul", [y, wt]),
+                                     g.const("ax0r", np.array([0], np.int64))], keepdims=0)
+        elif form == "C":
+            terms = []
+            for e in range(E):
+                if e in missing:
+                    continue
+                m = g.op("Cast", [g.op("Equal", [idx, g.const(f"e{e}", np.array(e, np.int64))])],
+                         to=TP.FLOAT)
+                c = g.op("ReduceSum", [g.op("Mul", [m, vals]),
+                                       g.const(f"e{e}.axes", np.array([1], np.int64))], keepdims=1)
+                y = _moe_ffn(g, x, g.const(f"experts.{e}.w1", w1s[e]),
+                             g.const(f"experts.{e}.w2", w2s[e]),
+                             g.const(f"experts.{e}.w3", w3s[e]) if swiglu else None, act,
+                             g.const(f"experts.{e}.b1", b1s[e]) if bias else None,
+                             g.const(f"experts.{e}.b2", b2s[e]) if bias else None)
+                terms.append(g.op("Mul", [y, c]))
+            out = terms[0]
+            for t in terms[1:]:
+                out = g.op("Add", [out, t])
+        elif form == "D":
+            if bias:
+                raise ValueError("form D is generated without biases")
+            gw = lambda name, w: g.op("Gather", [g.const(name, w), idx], axis=0)  # noqa: E731
+            xd = g.op("Unsqueeze", [x, g.const("ax12", np.array([1, 2], np.int64))])  # [T,1,1,H]
+            y = _moe_ffn(g, xd, gw("experts.w1", w1s), gw("experts.w2", w2s),
+                         gw("experts.w3", w3s) if swiglu else None, act)   # [T, k, 1, H]
+            y = g.op("Squeeze", [y, g.const("ax2s", np.array([2], np.int64))])
+            wv = g.op("Unsqueeze", [vals, g.const("ax2u", np.array([2], np.int64))])
+            out = g.op("ReduceSum", [g.op("Mul", [y, wv]),
+                                     g.const("ax1r", np.array([1], np.int64))], keepdims=0)
+        elif form == "A":
+            mask = g.op("OneHot", [idx, g.const("depth", np.array(E, np.int64)),
+                                   g.const("onehot.values", np.array([0, 1], np.int64))],
+                        axis=-1)                                                # [T, k, E]
+            mask = g.op("Transpose", [mask], perm=[2, 1, 0])                    # [E, k, T]
+            out = g.op("ConstantOfShape", [g.op("Shape", [x])],
+                       value=helper.make_tensor("zero", TP.FLOAT, [1], [0.0]))
+            flat_vals = g.op("Reshape", [vals, g.const("flat", np.array([-1], np.int64))])
+            kc = g.const("kconst", np.array(k, np.int64))
+            for e in range(E):
+                if e in missing:
+                    continue
+                m = g.op("Gather", [mask, g.const(f"e{e}", np.array(e, np.int64))], axis=0)
+                nz = g.op("NonZero", [m])                                       # [2, n]
+                slot = g.op("Gather", [nz, g.const(f"e{e}.r0", np.array(0, np.int64))], axis=0)
+                tok = g.op("Gather", [nz, g.const(f"e{e}.r1", np.array(1, np.int64))], axis=0)
+                xs = g.op("Gather", [x, tok], axis=0)                           # [n, H]
+                y = _moe_ffn(g, xs, g.const(f"experts.{e}.w1", w1s[e]),
+                             g.const(f"experts.{e}.w2", w2s[e]),
+                             g.const(f"experts.{e}.w3", w3s[e]) if swiglu else None, act,
+                             g.const(f"experts.{e}.b1", b1s[e]) if bias else None,
+                             g.const(f"experts.{e}.b2", b2s[e]) if bias else None)
+                w = g.op("Gather", [flat_vals, g.op("Add", [g.op("Mul", [tok, kc]), slot])],
+                         axis=0)                                                # [n]
+                y = g.op("Mul", [y, g.op("Unsqueeze", [w, g.const(f"e{e}.ax", np.array([1], np.int64))])])
+                index = g.op("Expand", [g.op("Unsqueeze", [tok, g.const(f"e{e}.ax1", np.array([1], np.int64))]),
+                                        g.op("Shape", [y])])
+                out = g.op("ScatterElements", [out, index, y], axis=0, reduction="add")
+        else:
+            raise ValueError(f"unknown MoE form {form!r}")
+    graph = helper.make_graph(
+        g.nodes, f"moe_{form}",
+        [helper.make_tensor_value_info("x", TP.FLOAT, [tokens, H])],
+        [helper.make_tensor_value_info("y", TP.FLOAT, [tokens, H])], g.inits)
+    graph.node[-1].output[0] = "y"
+    onnx, *_ = _onnx()
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid(d, v) for d, v in opsets],
+                              producer_name="sparsa.models")
+    model.ir_version = 8
+    if form != "E":
+        onnx.checker.check_model(model)
+    onnx.save(model, path)
+    return path

@@ -15,6 +15,7 @@
 #include "sparsa/Importer/ONNX/Importer.h"
 #include "sparsa/Pipelines/Pipelines.h"
 #include "sparsa/Target/CPU/CPUEmitter.h"
+#include "sparsa/Transforms/Passes.h"
 
 #include "mlir/IR/Diagnostics.h"
 #include "mlir/IR/MLIRContext.h"
@@ -83,6 +84,29 @@ struct Report {
   llvm::json::Object stages;
   std::vector<std::string> errors;
   std::string cpuName;
+  llvm::StringMap<int64_t> fused;
+  llvm::json::Array unfused;
+  /// Counts the fused regions per family and collects the candidates a
+  /// fusion pass marked as not fused, with the node and the reason.
+  void collectFusions(ModuleOp module) {
+    module.walk([&](Operation *op) {
+      StringRef family = sparsa::sparsa::fusionFamily(op);
+      if (!family.empty())
+        ++fused[family];
+      auto marks = op->getAttrOfType<DictionaryAttr>(sparsa::kUnfusedAttrName);
+      if (!marks)
+        return;
+      std::string node;
+      if (auto name = dyn_cast<NameLoc>(op->getLoc()))
+        node = name.getName().str();
+      for (NamedAttribute m : marks)
+        unfused.push_back(llvm::json::Object{
+            {"node", node},
+            {"op", op->getName().getStringRef()},
+            {"family", m.getName().strref()},
+            {"reason", cast<StringAttr>(m.getValue()).getValue()}});
+    });
+  }
   double mark(const char *stage, std::chrono::steady_clock::time_point &t0) {
     auto now = std::chrono::steady_clock::now();
     double s = std::chrono::duration<double>(now - t0).count();
@@ -95,7 +119,7 @@ struct Report {
       return;
     llvm::json::Object fusions;
     for (const char *f : kFamilies)
-      fusions[f] = 0;
+      fusions[f] = fused.lookup(f);
     llvm::json::Array errs;
     for (auto &e : errors)
       errs.push_back(e);
@@ -106,7 +130,7 @@ struct Report {
         {"emit", emit.getValue()},
         {"success", ok},
         {"fusions", std::move(fusions)},
-        {"unfused", llvm::json::Array()},
+        {"unfused", llvm::json::Array(unfused)},
         {"compile_seconds",
          std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
              .count()},
@@ -262,6 +286,7 @@ int main(int argc, char **argv) {
     report.write(false);
     return 1;
   }
+  report.collectFusions(*module);
   if (emit == "mlir-fused") {
     report.write(true);
     return printModule(outputFile);

@@ -19,6 +19,7 @@
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/Pass/Pass.h"
+#include "sparsa/Dialect/Sparsa/IR/SparsaDialect.h"
 
 namespace sparsa {
 
@@ -30,6 +31,13 @@ namespace sparsa {
 
 /// Name of the function argument attribute holding a weight's data.
 inline constexpr llvm::StringLiteral kWeightAttrName = "sparsa.weight";
+
+/// Name of the discardable attribute a fusion pass puts on a candidate it
+/// did not fuse: a dictionary {family = "reason"}.
+inline constexpr llvm::StringLiteral kUnfusedAttrName = "sparsa.unfused";
+
+/// Records on |op| why |family| did not fuse it (the report lists it).
+void markUnfused(mlir::Operation *op, llvm::StringRef family, llvm::StringRef reason);
 
 } // namespace sparsa
 

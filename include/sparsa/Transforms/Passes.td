@@ -129,6 +129,36 @@ def ContractionKernelsPass
                            "mlir::scf::SCFDialect", "mlir::vector::VectorDialect"];
 }
 
+def FuseRoutingPass : Pass<"sparsa-fuse-routing", "mlir::func::FuncOp"> {
+  let summary = "Fuse mixture-of-experts routing into `sparsa.moe`";
+  let description = [{
+    Recognizes the ways exporters write mixture-of-experts routing and
+    replaces each with one `sparsa.moe`, whose lowering reads only the
+    selected experts' weights:
+
+    - E: `com.microsoft.MoE` (every activation incl. SwiGLU in its three
+      layouts, clamped SwiGLU, biases, renormalization), whose torch-layout
+      weights `[E, out, in]` become matmul layout by transposes that weight
+      preparation folds at compile time.
+
+    A candidate that does not fuse keeps its original ops and gets a
+    `sparsa.unfused` attribute `{routing = "reason"}`, which the compiler's
+    report lists.
+
+    Before:
+    ```mlir
+    %y = onnx.ms.MoE %x, %r, %w1, %w2 {activation_type = "silu", k = 2 : si64} : ...
+    ```
+    After:
+    ```mlir
+    %t1 = onnx.Transpose %w1 {perm = array<i64: 0, 2, 1>} : ...
+    %t2 = onnx.Transpose %w2 {perm = array<i64: 0, 2, 1>} : ...
+    %y = sparsa.moe %x, %r, %t1, %t2 {activation = "silu", k = 2 : i64} : ...
+    ```
+  }];
+  let dependentDialects = ["::sparsa::sparsa::SparsaDialect"];
+}
+
 def FuseElementwisePass
     : Pass<"sparsa-fuse-elementwise", "mlir::func::FuncOp"> {
   let summary = "Fuse element-wise producers into element-wise consumers only";

@@ -272,3 +272,27 @@ SmallVector<SmallVector<int64_t>> sparsa::lowering::axisSubsets(int64_t rank,
   }
   return result;
 }
+
+Value sparsa::lowering::applyExpertActivation(OpBuilder &b, Location loc, StringRef act,
+                                              Value z, double alpha) {
+  Type t = z.getType();
+  auto cst = [&](double v) { return floatCst(b, loc, t, v); };
+  auto mul = [&](Value x, Value y) -> Value { return arith::MulFOp::create(b, loc, x, y); };
+  auto add = [&](Value x, Value y) -> Value { return arith::AddFOp::create(b, loc, x, y); };
+  if (act == "relu")
+    return arith::MaximumFOp::create(b, loc, z, cst(0.0));
+  if (act == "silu") {
+    Value az = alpha == 1.0 ? z : mul(z, cst(alpha));
+    Value e = math::ExpOp::create(b, loc, arith::NegFOp::create(b, loc, az));
+    return arith::DivFOp::create(b, loc, z, add(cst(1.0), e));
+  }
+  if (act == "gelu")
+    return mul(mul(cst(0.5), z),
+               add(cst(1.0), math::ErfOp::create(b, loc, mul(z, cst(0.7071067811865476)))));
+  if (act == "gelu_tanh") {
+    Value z3 = mul(mul(z, z), z);
+    Value inner = mul(cst(0.7978845608028654), add(z, mul(cst(0.044715), z3)));
+    return mul(mul(cst(0.5), z), add(cst(1.0), math::TanhOp::create(b, loc, inner)));
+  }
+  return z;
+}

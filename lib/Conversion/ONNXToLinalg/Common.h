@@ -73,6 +73,7 @@ void populateShapeLowerings(LoweringTable &table);
 void populateIndexingLowerings(LoweringTable &table);
 void populateQuantizationLowerings(LoweringTable &table);
 void populateMoELowerings(LoweringTable &table);
+void populateRoutingLowerings(LoweringTable &table);
 
 //===----------------------------------------------------------------------===//
 // Helpers
@@ -162,6 +163,11 @@ mlir::Value switchOnAxes(
 /// a zero-initialized accumulator of |resultType|.
 mlir::Value buildMatMul(mlir::OpBuilder &b, mlir::Location loc, mlir::Value A,
                         mlir::Value B, mlir::RankedTensorType resultType);
+
+/// An expert FFN activation of the scalar |z|: `relu`, `gelu` (erf),
+/// `gelu_tanh`, `silu` (`z * sigmoid(alpha * z)`) or `identity`.
+mlir::Value applyExpertActivation(mlir::OpBuilder &b, mlir::Location loc,
+                                  llvm::StringRef act, mlir::Value z, double alpha = 1.0);
 
 /// Every sorted subset of [0, rank) with between |minSize| and |maxSize|
 /// elements.

@@ -163,11 +163,6 @@ static FailureOr<Value> buildMoE(Operation *op, OpBuilder &b, const MoEParams &p
   StringRef act = p.act;
   Value a;
   auto cst = [&](OpBuilder &nb, Location l, double v) { return floatCst(nb, l, elt, v); };
-  auto sigmoid = [&](OpBuilder &nb, Location l, Value v) -> Value {
-    Value e = math::ExpOp::create(nb, l, arith::NegFOp::create(nb, l, v));
-    return arith::DivFOp::create(nb, l, cst(nb, l, 1.0),
-                                 arith::AddFOp::create(nb, l, cst(nb, l, 1.0), e));
-  };
   if (act == "swiglu") {
     Value g = h, lin = h;
     int64_t fusion = p.fusion;
@@ -207,7 +202,7 @@ static FailureOr<Value> buildMoE(Operation *op, OpBuilder &b, const MoEParams &p
                     nb, l, arith::MinimumFOp::create(nb, l, L, cst(nb, l, *limit)),
                     cst(nb, l, -*limit));
               }
-              Value s = mul(nb, l, G, sigmoid(nb, l, mul(nb, l, G, cst(nb, l, alpha))));
+              Value s = applyExpertActivation(nb, l, "silu", G, alpha);
               linalg::YieldOp::create(
                   nb, l, mul(nb, l, s, arith::AddFOp::create(nb, l, L, cst(nb, l, beta))));
             })
@@ -215,21 +210,8 @@ static FailureOr<Value> buildMoE(Operation *op, OpBuilder &b, const MoEParams &p
   } else {
     a = generic(b, loc, h, {{0, 1, 2}}, filled(b, loc, {E, T, F1}, elt, zero), {0, 1, 2}, 3,
                 {}, [&](OpBuilder &nb, Location l, ValueRange v) -> Value {
-                  Value z = v[0];
-                  if (act == "relu")
-                    return arith::MaximumFOp::create(nb, l, z, cst(nb, l, 0.0));
-                  if (act == "silu")
-                    return mul(nb, l, z, sigmoid(nb, l, z));
-                  if (act == "gelu") {
-                    // Tanh approximation, as ONNX Runtime's MoE kernels.
-                    Value z3 = mul(nb, l, mul(nb, l, z, z), z);
-                    Value inner = mul(nb, l, cst(nb, l, 0.7978845608028654),
-                                      add(nb, l, z, mul(nb, l, cst(nb, l, 0.044715), z3)));
-                    Value t = math::TanhOp::create(nb, l, inner);
-                    return mul(nb, l, mul(nb, l, cst(nb, l, 0.5), z),
-                               add(nb, l, cst(nb, l, 1.0), t));
-                  }
-                  return z;
+                  // ONNX Runtime's MoE "gelu" is the tanh approximation.
+                  return applyExpertActivation(nb, l, act == "gelu" ? "gelu_tanh" : act, v[0]);
                 });
   }
   Value y = project(a, W2, p.b2, H);

@@ -20,6 +20,7 @@
 
 #include "Common.h"
 #include "sparsa/Conversion/Passes.h"
+#include "sparsa/Dialect/Sparsa/IR/SparsaDialect.h"
 
 #include "mlir/IR/PatternMatch.h"
 #include "mlir/IR/TypeUtilities.h"
@@ -40,6 +41,7 @@ static const LoweringTable &loweringTable() {
     populateMatMulLowerings(t);
     populateQuantizationLowerings(t);
     populateMoELowerings(t);
+    populateRoutingLowerings(t);
     populateReductionLowerings(t);
     populateShapeLowerings(t);
     return t;
@@ -159,7 +161,7 @@ struct ConvertONNXToLinalgPass final
   void runOnOperation() override {
     SmallVector<Operation *> ops;
     getOperation().walk([&](Operation *op) {
-      if (isa<sparsa::onnx::ONNXDialect>(op->getDialect()))
+      if (isa<sparsa::onnx::ONNXDialect, sparsa::sparsa::SparsaDialect>(op->getDialect()))
         ops.push_back(op);
     });
     IRRewriter rewriter(&getContext());

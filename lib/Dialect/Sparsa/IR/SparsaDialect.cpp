@@ -11,7 +11,9 @@
 #include "sparsa/Dialect/Sparsa/IR/SparsaDialect.h"
 
 #include "mlir/IR/Builders.h"
+#include "mlir/IR/BuiltinTypes.h"
 #include "mlir/IR/OpImplementation.h"
+#include "mlir/IR/TypeUtilities.h"
 
 using namespace mlir;
 using namespace sparsa::sparsa;
@@ -23,6 +25,82 @@ void SparsaDialect::initialize() {
 #define GET_OP_LIST
 #include "sparsa/Dialect/Sparsa/IR/SparsaOps.cpp.inc"
       >();
+}
+
+StringRef sparsa::sparsa::fusionFamily(Operation *op) {
+  if (isa<MoEOp>(op))
+    return "routing";
+  return "";
+}
+
+//===----------------------------------------------------------------------===//
+// MoEOp
+//===----------------------------------------------------------------------===//
+
+/// True when two dimension sizes can be equal at run time.
+static bool compatible(int64_t a, int64_t b) {
+  return ShapedType::isDynamic(a) || ShapedType::isDynamic(b) || a == b;
+}
+
+LogicalResult MoEOp::verify() {
+  StringRef gating = getGating(), act = getActivation();
+  if (gating != "softmax" && gating != "sigmoid")
+    return emitOpError("gating must be 'softmax' or 'sigmoid' (got '") << gating << "')";
+  if (act != "relu" && act != "gelu" && act != "gelu_tanh" && act != "silu" &&
+      act != "identity")
+    return emitOpError("unsupported activation '") << act << "'";
+  int64_t layout = getGateLayout();
+  if (layout < 0 || layout > 2)
+    return emitOpError("gate_layout must be 0, 1 or 2 (got ") << layout << ")";
+  if (layout != 0 && getW3())
+    return emitOpError("w3 is only used with gate_layout = 0 (gate and linear "
+                       "parts in separate weights)");
+  if (getB3() && !getW3())
+    return emitOpError("b3 needs w3");
+  if (!isGated() && (getLimit() || !getBeta().isZero()))
+    return emitOpError("limit and beta apply to gated experts only");
+  auto x = cast<RankedTensorType>(getInput().getType());
+  auto r = cast<RankedTensorType>(getRouterLogits().getType());
+  auto w1 = cast<RankedTensorType>(getW1().getType());
+  auto w2 = cast<RankedTensorType>(getW2().getType());
+  if (getType() != x)
+    return emitOpError("expected the result type to match the input");
+  if ((x.getRank() != 2 && x.getRank() != 3) || r.getRank() != 2 || w1.getRank() != 3 ||
+      w2.getRank() != 3)
+    return emitOpError("expected input [T, H] or [B, S, H], router_logits [T, E], "
+                       "w1 [E, H, F] and w2 [E, F, H]");
+  for (Value v : getOperands())
+    if (getElementTypeOrSelf(v) != x.getElementType())
+      return emitOpError("all operands must have the input's element type");
+  int64_t E = r.getDimSize(1), H = x.getShape().back(), F = w2.getDimSize(1);
+  int64_t k = getK();
+  if (k < 1 || (!ShapedType::isDynamic(E) && k > E))
+    return emitOpError("k = ") << k << " must be in [1, number of experts]";
+  if (x.getRank() == 2 && !compatible(x.getDimSize(0), r.getDimSize(0)))
+    return emitOpError("router_logits must have one row per token");
+  int64_t f1 = layout == 0 ? F : (ShapedType::isDynamic(F) ? F : 2 * F);
+  if (!compatible(w1.getDimSize(0), E) || !compatible(w2.getDimSize(0), E))
+    return emitOpError("expert counts of the weights and router_logits differ");
+  if (!compatible(w1.getDimSize(1), H) || !compatible(w2.getDimSize(2), H) ||
+      !compatible(w1.getDimSize(2), f1))
+    return emitOpError("w1 must be [E, H, ")
+           << (layout == 0 ? "F" : "2F") << "] and w2 [E, F, H] for hidden size " << H;
+  auto check = [&](Value v, ArrayRef<int64_t> want, StringRef name) -> LogicalResult {
+    if (!v)
+      return success();
+    auto t = cast<RankedTensorType>(v.getType());
+    if (t.getRank() != (int64_t)want.size())
+      return emitOpError(name) << " has rank " << t.getRank() << ", expected "
+                               << want.size();
+    for (auto [have, w] : llvm::zip(t.getShape(), want))
+      if (!compatible(have, w))
+        return emitOpError(name) << " has a mismatched shape";
+    return success();
+  };
+  if (failed(check(getW3(), {E, H, F}, "w3")) || failed(check(getB1(), {E, f1}, "b1")) ||
+      failed(check(getB2(), {E, H}, "b2")) || failed(check(getB3(), {E, F}, "b3")))
+    return failure();
+  return success();
 }
 
 #define GET_OP_CLASSES

@@ -21,4 +21,10 @@
 #define GET_OP_CLASSES
 #include "sparsa/Dialect/Sparsa/IR/SparsaOps.h.inc"
 
+namespace sparsa::sparsa {
+/// The fusion family (report key) a `sparsa` op belongs to, or "" for
+/// any other op.
+llvm::StringRef fusionFamily(mlir::Operation *op);
+} // namespace sparsa::sparsa
+
 #endif // SPARSA_DIALECT_SPARSA_IR_SPARSADIALECT_H

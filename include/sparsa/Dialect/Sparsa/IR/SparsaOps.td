@@ -33,4 +33,75 @@ def Sparsa_Dialect : Dialect {
 class Sparsa_Op<string mnemonic, list<Trait> traits = []>
     : Op<Sparsa_Dialect, mnemonic, traits>;
 
+def Sparsa_FloatTensor : RankedTensorOf<[F16, BF16, F32, F64]>;
+
+//===----------------------------------------------------------------------===//
+// Routing family
+//===----------------------------------------------------------------------===//
+
+def Sparsa_MoEOp : Sparsa_Op<"moe", [Pure, AttrSizedOperandSegments]> {
+  let summary = "Routed mixture of experts: gate, top-k, grouped expert FFN, combine";
+  let description = [{
+    The canonical routing op. Per token `t` of `input` (`[T, H]` or
+    `[B, S, H]`, flattened to `T` tokens):
+
+    1. Scores over the `E` experts from `router_logits` `[T, E]`:
+       `softmax` over all experts, or element-wise `sigmoid`.
+    2. The `k` experts with the highest scores (ties go to the lower expert
+       index) and their scores; with `normalize` the `k` scores are divided
+       by their sum (softmax-then-top-k-then-renormalize equals top-k over
+       logits then softmax over the `k`, so both gate forms map here); then
+       multiplied by `routed_scaling`.
+    3. Each selected expert `e` computes
+       `y_e = (act(x W1[e] + b1[e]) [* (x W3[e] + b3[e] + beta)]) W2[e] + b2[e]`
+       with weights in matmul layout: `w1`, `w3` `[E, H, F]`, `w2`
+       `[E, F, H]`, biases `[E, F]` / `[E, H]`.
+    4. `output[t] = sum_j weight[t, j] * y_{e_j}(x[t])`.
+
+    The op is *gated* (a GLU such as SwiGLU) when `w3` is present
+    (`gate_layout = 0`) or when `w1` holds both halves (`[E, H, 2F]`):
+    `gate_layout = 1` interleaves gate and linear columns (gate at `2j`,
+    linear at `2j + 1`), `gate_layout = 2` concatenates them (gate first).
+    `activation` is `relu`, `gelu` (erf), `gelu_tanh`, `silu`
+    (`x * sigmoid(alpha * x)`) or `identity`. For gated ops `limit`, when
+    set, clamps the gate from above and the linear part to `[-limit, limit]`
+    (ONNX Runtime's clamped SwiGLU), and `beta` is added to the linear part.
+
+    Only the selected experts' weights are read: the lowering computes the
+    gate and top-k, counting-sorts the `T * k` (token, expert) pairs by
+    expert (a static upper bound, no data-dependent shapes) and runs one
+    GEMV/GEMM per expert over its tokens only.
+
+    ```mlir
+    %y = sparsa.moe %x, %logits, %w1, %w2 w3 = %w3 {activation = "silu", k = 2 : i64, normalize = true} : (tensor<?x64xf32>, tensor<?x8xf32>, tensor<8x64x128xf32>, tensor<8x128x64xf32>, tensor<8x64x128xf32>) -> tensor<?x64xf32>
+    ```
+  }];
+  let arguments = (ins Sparsa_FloatTensor:$input, Sparsa_FloatTensor:$router_logits,
+                   Sparsa_FloatTensor:$w1, Sparsa_FloatTensor:$w2,
+                   Optional<Sparsa_FloatTensor>:$w3,
+                   Optional<Sparsa_FloatTensor>:$b1,
+                   Optional<Sparsa_FloatTensor>:$b2,
+                   Optional<Sparsa_FloatTensor>:$b3,
+                   I64Attr:$k,
+                   DefaultValuedStrAttr<StrAttr, "softmax">:$gating,
+                   DefaultValuedAttr<BoolAttr, "false">:$normalize,
+                   DefaultValuedAttr<F64Attr, "1.0">:$routed_scaling,
+                   DefaultValuedStrAttr<StrAttr, "relu">:$activation,
+                   DefaultValuedAttr<I64Attr, "0">:$gate_layout,
+                   DefaultValuedAttr<F64Attr, "1.0">:$alpha,
+                   DefaultValuedAttr<F64Attr, "0.0">:$beta,
+                   OptionalAttr<F64Attr>:$limit);
+  let results = (outs Sparsa_FloatTensor:$output);
+  let assemblyFormat = [{
+    $input `,` $router_logits `,` $w1 `,` $w2 (`w3` `=` $w3^)?
+    (`b1` `=` $b1^)? (`b2` `=` $b2^)? (`b3` `=` $b3^)?
+    attr-dict `:` functional-type(operands, results)
+  }];
+  let extraClassDeclaration = [{
+    /// Whether the expert FFN is a GLU (gate times linear part).
+    bool isGated() { return getW3() || getGateLayout() != 0; }
+  }];
+  let hasVerifier = 1;
+}
+
 #endif // SPARSA_DIALECT_SPARSA_IR_SPARSAOPS_TD

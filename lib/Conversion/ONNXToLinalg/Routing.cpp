@@ -1,0 +1,432 @@
+//===- Routing.cpp - sparsa.moe lowering: only the chosen experts -*- C++ -*-===//
+//
+// SPDX-License-Identifier: Apache-2.0
+//
+//===----------------------------------------------------------------------===//
+//
+// Lowers the canonical routing op so that only the selected experts'
+// weights are read:
+//
+//   1. gate scores [T, E] (softmax or sigmoid) and each expert's rank among
+//      the token's scores; rank < k selects it, and the rank is its slot;
+//   2. the slots [T, k] (expert index, routing weight), renormalized and
+//      scaled;
+//   3. decode (T == 1, static): for each slot one GEMV pair over that
+//      expert's weights, static shapes, so the CPU kernels (split-reduction
+//      GEMV across threads) apply unchanged;
+//      otherwise: a counting sort of the T*k (token, slot) pairs by expert
+//      (counts, prefix sums; no data-dependent shapes), then per expert with
+//      tokens one gather of its rows, a GEMM pair over its weights and a
+//      weighted scatter-add into the output.
+//
+//===----------------------------------------------------------------------===//
+
+#include "Common.h"
+
+#include "sparsa/Dialect/Sparsa/IR/SparsaDialect.h"
+
+#include "mlir/IR/TypeUtilities.h"
+
+using namespace mlir;
+using namespace sparsa::lowering;
+namespace sp = sparsa::sparsa;
+
+namespace {
+using Body = llvm::function_ref<Value(OpBuilder &, Location, ValueRange)>;
+
+/// IR-building shorthands for one op's lowering.
+struct IRB {
+  OpBuilder &b;
+  Location loc;
+  Type elt;
+
+  Value idx(int64_t v) { return indexCst(b, loc, v); }
+  Value fcst(OpBuilder &nb, Location l, double v) { return floatCst(nb, l, elt, v); }
+
+  /// linalg.generic over |numLoops| loops; each operand's map lists its
+  /// loop dims; |reductions| are the reduction loops.
+  Value generic(ValueRange ins, ArrayRef<SmallVector<int64_t>> inDims, Value init,
+                ArrayRef<int64_t> outDims, int64_t numLoops, ArrayRef<int64_t> reductions,
+                Body body) {
+    MLIRContext *ctx = b.getContext();
+    auto map = [&](ArrayRef<int64_t> dims) {
+      SmallVector<AffineExpr> e;
+      for (int64_t d : dims)
+        e.push_back(getAffineDimExpr(d, ctx));
+      return AffineMap::get(numLoops, 0, e, ctx);
+    };
+    SmallVector<AffineMap> maps;
+    for (ArrayRef<int64_t> d : inDims)
+      maps.push_back(map(d));
+    maps.push_back(map(outDims));
+    SmallVector<utils::IteratorType> iters(numLoops, utils::IteratorType::parallel);
+    for (int64_t r : reductions)
+      iters[r] = utils::IteratorType::reduction;
+    return linalg::GenericOp::create(b, loc, init.getType(), ins, init, maps, iters,
+                                     [&](OpBuilder &nb, Location l, ValueRange a) {
+                                       linalg::YieldOp::create(nb, l, body(nb, l, a));
+                                     })
+        .getResult(0);
+  }
+
+  Value empty(ArrayRef<OpFoldResult> sizes, Type t) {
+    return tensor::EmptyOp::create(b, loc, sizes, t);
+  }
+  Value filled(ArrayRef<OpFoldResult> sizes, Type t, Value v) {
+    return linalg::FillOp::create(b, loc, v, empty(sizes, t)).getResult(0);
+  }
+
+  /// Row |e| of a rank-3 tensor [E, R, C] as [R, C] (rank-reducing slice).
+  Value expertSlice(Value w, Value e) {
+    auto t = cast<RankedTensorType>(w.getType());
+    SmallVector<OpFoldResult> offs = {e, b.getIndexAttr(0), b.getIndexAttr(0)};
+    SmallVector<OpFoldResult> sizes = {b.getIndexAttr(1), tensor::getMixedSize(b, loc, w, 1),
+                                       tensor::getMixedSize(b, loc, w, 2)};
+    SmallVector<OpFoldResult> strides(3, b.getIndexAttr(1));
+    auto rt = RankedTensorType::get({t.getDimSize(1), t.getDimSize(2)}, t.getElementType());
+    return tensor::ExtractSliceOp::create(b, loc, rt, w, offs, sizes, strides);
+  }
+  /// Row |e| of a rank-2 bias [E, N] as [N].
+  Value biasSlice(Value bias, Value e) {
+    auto t = cast<RankedTensorType>(bias.getType());
+    SmallVector<OpFoldResult> offs = {e, b.getIndexAttr(0)};
+    SmallVector<OpFoldResult> sizes = {b.getIndexAttr(1), tensor::getMixedSize(b, loc, bias, 1)};
+    SmallVector<OpFoldResult> strides(2, b.getIndexAttr(1));
+    auto rt = RankedTensorType::get({t.getDimSize(1)}, t.getElementType());
+    return tensor::ExtractSliceOp::create(b, loc, rt, bias, offs, sizes, strides);
+  }
+
+  /// rows [M, K] x W [K, N] (+ bias [N]) -> [M, N]. Loops (m, n, k); the
+  /// CPU passes reorder, tile and vectorize it like any matmul.
+  Value matmul(Value rows, Value W, Value bias) {
+    SmallVector<OpFoldResult> sizes = {tensor::getMixedSize(b, loc, rows, 0),
+                                       tensor::getMixedSize(b, loc, W, 1)};
+    Value acc = bias ? generic(bias, {{1}}, empty(sizes, elt), {0, 1}, 2, {},
+                               [](OpBuilder &, Location, ValueRange a) { return a[0]; })
+                     : filled(sizes, elt, zeroOf(b, loc, elt));
+    return generic(ValueRange{rows, W}, {{0, 2}, {2, 1}}, acc, {0, 1}, 3, {2},
+                   [](OpBuilder &nb, Location l, ValueRange a) -> Value {
+                     return arith::AddFOp::create(nb, l, a[2],
+                                                  arith::MulFOp::create(nb, l, a[0], a[1]));
+                   });
+  }
+};
+} // namespace
+
+/// Applies the expert activation to |h| [M, F1] -> [M, F] (gated: combines
+/// the gate and linear parts, from |h| per gate_layout or from |lin|).
+static Value activate(IRB &B, sp::MoEOp op, Value h, Value lin) {
+  OpBuilder &b = B.b;
+  MLIRContext *ctx = b.getContext();
+  StringRef act = op.getActivation();
+  double alpha = op.getAlpha().convertToDouble(), beta = op.getBeta().convertToDouble();
+  std::optional<double> limit;
+  if (auto l = op.getLimit())
+    limit = l->convertToDouble();
+  Type elt = B.elt;
+  auto applyAct = [&](OpBuilder &nb, Location l, Value z) {
+    return applyExpertActivation(nb, l, act, z, alpha);
+  };
+  SmallVector<OpFoldResult> sizes = {tensor::getMixedSize(b, B.loc, h, 0),
+                                     tensor::getMixedSize(b, B.loc, op.getW2(), 1)};
+  Value init = B.empty(sizes, elt);
+  if (!op.isGated())
+    return B.generic(h, {{0, 1}}, init, {0, 1}, 2, {},
+                     [&](OpBuilder &nb, Location l, ValueRange a) {
+                       return applyAct(nb, l, a[0]);
+                     });
+  int64_t layout = op.getGateLayout();
+  AffineExpr m = getAffineDimExpr(0, ctx), j = getAffineDimExpr(1, ctx);
+  AffineExpr gj = j, lj = j;
+  if (layout == 1) {
+    gj = j * 2;
+    lj = j * 2 + 1;
+  }
+  // Both operands of the combining generic must span exactly [M, F]:
+  // linalg takes loop bounds from the first operand indexing each dim.
+  Value gate = h, linSrc = lin;
+  if (layout == 2) {
+    // [gate | linear] halves: the linear part starts at column F.
+    Value F = dimOf(b, B.loc, op.getW2(), 1);
+    SmallVector<OpFoldResult> strides(2, b.getIndexAttr(1));
+    auto half = [&](OpFoldResult col) -> Value {
+      SmallVector<OpFoldResult> offs = {b.getIndexAttr(0), col};
+      return tensor::ExtractSliceOp::create(b, B.loc, h, offs, sizes, strides);
+    };
+    gate = half(b.getIndexAttr(0));
+    linSrc = half(F);
+  } else if (layout == 1) {
+    linSrc = h;
+  }
+  SmallVector<AffineMap> maps = {AffineMap::get(2, 0, {m, gj}, ctx),
+                                 AffineMap::get(2, 0, {m, lj}, ctx),
+                                 b.getMultiDimIdentityMap(2)};
+  SmallVector<utils::IteratorType> iters(2, utils::IteratorType::parallel);
+  return linalg::GenericOp::create(
+             b, B.loc, init.getType(), ValueRange{gate, linSrc}, init, maps, iters,
+             [&](OpBuilder &nb, Location l, ValueRange v) {
+               Value G = v[0], L = v[1];
+               if (limit) {
+                 G = arith::MinimumFOp::create(nb, l, G, B.fcst(nb, l, *limit));
+                 L = arith::MaximumFOp::create(
+                     nb, l, arith::MinimumFOp::create(nb, l, L, B.fcst(nb, l, *limit)),
+                     B.fcst(nb, l, -*limit));
+               }
+               if (beta != 0.0)
+                 L = arith::AddFOp::create(nb, l, L, B.fcst(nb, l, beta));
+               Value r = arith::MulFOp::create(nb, l, applyAct(nb, l, G), L);
+               linalg::YieldOp::create(nb, l, r);
+             })
+      .getResult(0);
+}
+
+/// The expert FFN of expert |e| on |rows| [M, H] -> [M, H].
+static Value expertFFN(IRB &B, sp::MoEOp op, Value rows, Value e) {
+  auto slice = [&](Value bias) { return bias ? B.biasSlice(bias, e) : Value(); };
+  Value h = B.matmul(rows, B.expertSlice(op.getW1(), e), slice(op.getB1()));
+  Value lin;
+  if (op.getW3())
+    lin = B.matmul(rows, B.expertSlice(op.getW3(), e), slice(op.getB3()));
+  Value a = activate(B, op, h, lin);
+  return B.matmul(a, B.expertSlice(op.getW2(), e), slice(op.getB2()));
+}
+
+static FailureOr<Value> lowerMoE(sp::MoEOp op, LowerCtx &lctx) {
+  OpBuilder &b = lctx.b;
+  Location loc = op.getLoc();
+  Value x = op.getInput(), logits = op.getRouterLogits();
+  auto xT = cast<RankedTensorType>(x.getType());
+  Type elt = xT.getElementType();
+  IRB B{b, loc, elt};
+  if (xT.getRank() == 3)
+    x = tensor::CollapseShapeOp::create(b, loc, x,
+                                        SmallVector<ReassociationIndices>{{0, 1}, {2}});
+  auto x2T = cast<RankedTensorType>(x.getType());
+  OpFoldResult T = tensor::getMixedSize(b, loc, x, 0), H = tensor::getMixedSize(b, loc, x, 1),
+               E = tensor::getMixedSize(b, loc, logits, 1);
+  Value Tv = dimOf(b, loc, x, 0), Ev = dimOf(b, loc, logits, 1);
+  int64_t k = op.getK();
+  Value zero = zeroOf(b, loc, elt), one = B.fcst(b, loc, 1.0);
+  Type i32 = b.getI32Type(), idxT = b.getIndexType();
+  auto add = [](OpBuilder &nb, Location l, Value a, Value c) -> Value {
+    return arith::AddFOp::create(nb, l, a, c);
+  };
+
+  // 1. Gate scores p[t, e].
+  Value p;
+  if (op.getGating() == "softmax") {
+    Value rowMax = B.generic(logits, {{0, 1}}, B.filled({T}, elt, lowestOf(b, loc, elt, false)),
+                             {0}, 2, {1}, [](OpBuilder &nb, Location l, ValueRange a) -> Value {
+                               return arith::MaximumFOp::create(nb, l, a[1], a[0]);
+                             });
+    Value ex = B.generic(ValueRange{logits, rowMax}, {{0, 1}, {0}}, B.empty({T, E}, elt), {0, 1},
+                         2, {}, [](OpBuilder &nb, Location l, ValueRange a) -> Value {
+                           return math::ExpOp::create(nb, l,
+                                                      arith::SubFOp::create(nb, l, a[0], a[1]));
+                         });
+    Value sum = B.generic(ex, {{0, 1}}, B.filled({T}, elt, zero), {0}, 2, {1},
+                          [&](OpBuilder &nb, Location l, ValueRange a) -> Value {
+                            return add(nb, l, a[1], a[0]);
+                          });
+    p = B.generic(ValueRange{ex, sum}, {{0, 1}, {0}}, B.empty({T, E}, elt), {0, 1}, 2, {},
+                  [](OpBuilder &nb, Location l, ValueRange a) -> Value {
+                    return arith::DivFOp::create(nb, l, a[0], a[1]);
+                  });
+  } else {
+    p = B.generic(logits, {{0, 1}}, B.empty({T, E}, elt), {0, 1}, 2, {},
+                  [&](OpBuilder &nb, Location l, ValueRange a) -> Value {
+                    Value ex = math::ExpOp::create(nb, l, arith::NegFOp::create(nb, l, a[0]));
+                    return arith::DivFOp::create(nb, l, B.fcst(nb, l, 1.0),
+                                                 add(nb, l, B.fcst(nb, l, 1.0), ex));
+                  });
+  }
+  // Rank of expert e among the token's scores: experts with a higher
+  // score, or an equal one at a lower index, come first.
+  Value rank = B.generic(
+      ValueRange{p, p}, {{0, 1}, {0, 2}},
+      B.filled({T, E}, i32, arith::ConstantOp::create(b, loc, i32, b.getI32IntegerAttr(0))),
+      {0, 1}, 3, {2}, [&](OpBuilder &nb, Location l, ValueRange a) -> Value {
+        Value e = linalg::IndexOp::create(nb, l, 1), e2 = linalg::IndexOp::create(nb, l, 2);
+        Value gt = arith::CmpFOp::create(nb, l, arith::CmpFPredicate::OGT, a[1], a[0]);
+        Value eq = arith::CmpFOp::create(nb, l, arith::CmpFPredicate::OEQ, a[1], a[0]);
+        Value lower = arith::CmpIOp::create(nb, l, arith::CmpIPredicate::ult, e2, e);
+        Value ahead = arith::OrIOp::create(nb, l, gt, arith::AndIOp::create(nb, l, eq, lower));
+        return arith::AddIOp::create(nb, l, a[2], arith::ExtUIOp::create(nb, l, i32, ahead));
+      });
+
+  // 2. Slots: expert[t, r] and weight[t, r] for rank r < k.
+  Value c0 = B.idx(0), c1 = B.idx(1), cK = B.idx(k);
+  Value slotExpert = B.filled({T, b.getIndexAttr(k)}, idxT, c0);
+  Value slotWeight = B.filled({T, b.getIndexAttr(k)}, elt, zero);
+  auto tLoop = scf::ForOp::create(
+      b, loc, c0, Tv, c1, ValueRange{slotExpert, slotWeight},
+      [&](OpBuilder &nb, Location l, Value t, ValueRange acc) {
+        auto eLoop = scf::ForOp::create(
+            nb, l, c0, Ev, c1, acc, [&](OpBuilder &eb, Location el, Value e, ValueRange acc2) {
+              Value r = arith::IndexCastOp::create(
+                  eb, el, idxT, tensor::ExtractOp::create(eb, el, rank, ValueRange{t, e}));
+              Value chosen = arith::CmpIOp::create(eb, el, arith::CmpIPredicate::ult, r, cK);
+              auto ifOp = scf::IfOp::create(
+                  eb, el, chosen,
+                  [&](OpBuilder &ib, Location il) {
+                    Value w = tensor::ExtractOp::create(ib, il, p, ValueRange{t, e});
+                    Value se = tensor::InsertOp::create(ib, il, e, acc2[0], ValueRange{t, r});
+                    Value sw = tensor::InsertOp::create(ib, il, w, acc2[1], ValueRange{t, r});
+                    scf::YieldOp::create(ib, il, ValueRange{se, sw});
+                  },
+                  [&](OpBuilder &ib, Location il) {
+                    scf::YieldOp::create(ib, il, acc2);
+                  });
+              scf::YieldOp::create(eb, el, ifOp.getResults());
+            });
+        scf::YieldOp::create(nb, l, eLoop.getResults());
+      });
+  slotExpert = tLoop.getResult(0);
+  slotWeight = tLoop.getResult(1);
+  double scaling = op.getRoutedScaling().convertToDouble();
+  if (op.getNormalize() || scaling != 1.0) {
+    Value denom = B.filled({T}, elt, op.getNormalize() ? zero : one);
+    if (op.getNormalize())
+      denom = B.generic(slotWeight, {{0, 1}}, denom, {0}, 2, {1},
+                        [&](OpBuilder &nb, Location l, ValueRange a) -> Value {
+                          return add(nb, l, a[1], a[0]);
+                        });
+    slotWeight = B.generic(ValueRange{slotWeight, denom}, {{0, 1}, {0}},
+                           B.empty({T, b.getIndexAttr(k)}, elt), {0, 1}, 2, {},
+                           [&](OpBuilder &nb, Location l, ValueRange a) -> Value {
+                             Value w = arith::DivFOp::create(nb, l, a[0], a[1]);
+                             if (scaling != 1.0)
+                               w = arith::MulFOp::create(nb, l, w, B.fcst(nb, l, scaling));
+                             return w;
+                           });
+  }
+
+  Value out = B.filled({T, H}, elt, zero);
+  auto scaledAdd = [&](OpBuilder &nb, Location l, ValueRange a) -> Value {
+    // (acc row, expert row, weight) -> acc + weight * row
+    return add(nb, l, a[2], arith::MulFOp::create(nb, l, a[1], a[0]));
+  };
+
+  if (x2T.getDimSize(0) == 1) {
+    // 3a. Decode: one static GEMV pair per slot.
+    auto loop = scf::ForOp::create(
+        b, loc, c0, cK, c1, ValueRange{out}, [&](OpBuilder &nb, Location l, Value j, ValueRange acc) {
+          IRB NB{nb, l, elt};
+          Value e = tensor::ExtractOp::create(nb, l, slotExpert, ValueRange{c0, j});
+          Value w = tensor::ExtractOp::create(nb, l, slotWeight, ValueRange{c0, j});
+          Value y = expertFFN(NB, op, x, e);
+          Value next = NB.generic(ValueRange{w, y}, {{}, {0, 1}}, acc[0], {0, 1}, 2, {},
+                                  scaledAdd);
+          scf::YieldOp::create(nb, l, next);
+        });
+    out = loop.getResult(0);
+  } else {
+    // 3b. Counting sort of the (token, slot) pairs by expert.
+    Value counts = B.filled({E}, idxT, c0);
+    auto count = scf::ForOp::create(
+        b, loc, c0, Tv, c1, ValueRange{counts}, [&](OpBuilder &nb, Location l, Value t, ValueRange acc) {
+          auto inner = scf::ForOp::create(
+              nb, l, c0, cK, c1, acc, [&](OpBuilder &jb, Location jl, Value j, ValueRange acc2) {
+                Value e = tensor::ExtractOp::create(jb, jl, slotExpert, ValueRange{t, j});
+                Value c = tensor::ExtractOp::create(jb, jl, acc2[0], e);
+                Value c2 = arith::AddIOp::create(jb, jl, c, c1);
+                scf::YieldOp::create(
+                    jb, jl, tensor::InsertOp::create(jb, jl, c2, acc2[0], e).getResult());
+              });
+          scf::YieldOp::create(nb, l, inner.getResults());
+        });
+    counts = count.getResult(0);
+    // start[e] = sum of counts before e.
+    Value starts = B.filled({E}, idxT, c0);
+    auto prefix = scf::ForOp::create(
+        b, loc, c0, Ev, c1, ValueRange{starts, c0},
+        [&](OpBuilder &nb, Location l, Value e, ValueRange acc) {
+          Value s = tensor::InsertOp::create(nb, l, acc[1], acc[0], e);
+          Value c = tensor::ExtractOp::create(nb, l, counts, e);
+          scf::YieldOp::create(nb, l, ValueRange{s, arith::AddIOp::create(nb, l, acc[1], c)});
+        });
+    starts = prefix.getResult(0);
+    // Scatter each pair to its expert's next position.
+    OpFoldResult pairs = arith::MulIOp::create(b, loc, Tv, cK).getResult();
+    Value permToken = B.empty({pairs}, idxT), permWeight = B.empty({pairs}, elt);
+    auto place = scf::ForOp::create(
+        b, loc, c0, Tv, c1, ValueRange{starts, permToken, permWeight},
+        [&](OpBuilder &nb, Location l, Value t, ValueRange acc) {
+          auto inner = scf::ForOp::create(
+              nb, l, c0, cK, c1, acc, [&](OpBuilder &jb, Location jl, Value j, ValueRange a) {
+                Value e = tensor::ExtractOp::create(jb, jl, slotExpert, ValueRange{t, j});
+                Value w = tensor::ExtractOp::create(jb, jl, slotWeight, ValueRange{t, j});
+                Value pos = tensor::ExtractOp::create(jb, jl, a[0], e);
+                Value cur = tensor::InsertOp::create(jb, jl, arith::AddIOp::create(jb, jl, pos, c1),
+                                                     a[0], e);
+                Value pt = tensor::InsertOp::create(jb, jl, t, a[1], pos);
+                Value pw = tensor::InsertOp::create(jb, jl, w, a[2], pos);
+                scf::YieldOp::create(jb, jl, ValueRange{cur, pt, pw});
+              });
+          scf::YieldOp::create(nb, l, inner.getResults());
+        });
+    permToken = place.getResult(1);
+    permWeight = place.getResult(2);
+
+    // Per expert with tokens: gather, FFN, weighted scatter-add.
+    auto experts = scf::ForOp::create(
+        b, loc, c0, Ev, c1, ValueRange{out}, [&](OpBuilder &nb, Location l, Value e, ValueRange acc) {
+          Value cnt = tensor::ExtractOp::create(nb, l, counts, e);
+          Value has = arith::CmpIOp::create(nb, l, arith::CmpIPredicate::ugt, cnt, c0);
+          auto ifOp = scf::IfOp::create(
+              nb, l, has,
+              [&](OpBuilder &ib, Location il) {
+                IRB IB{ib, il, elt};
+                Value start = tensor::ExtractOp::create(ib, il, starts, e);
+                Value rows = IB.generic(
+                    ValueRange{}, {}, IB.empty({cnt, H}, elt), {0, 1}, 2, {},
+                    [&](OpBuilder &gb, Location gl, ValueRange) -> Value {
+                      Value i = linalg::IndexOp::create(gb, gl, 0);
+                      Value h = linalg::IndexOp::create(gb, gl, 1);
+                      Value tok = tensor::ExtractOp::create(
+                          gb, gl, permToken, ValueRange{arith::AddIOp::create(gb, gl, start, i)});
+                      return tensor::ExtractOp::create(gb, gl, x, ValueRange{tok, h});
+                    });
+                Value y = expertFFN(IB, op, rows, e);
+                auto scatter = scf::ForOp::create(
+                    ib, il, c0, cnt, c1, acc,
+                    [&](OpBuilder &sb, Location sl, Value i, ValueRange o) {
+                      IRB SB{sb, sl, elt};
+                      Value pos = arith::AddIOp::create(sb, sl, start, i);
+                      Value tok = tensor::ExtractOp::create(sb, sl, permToken, pos);
+                      Value w = tensor::ExtractOp::create(sb, sl, permWeight, pos);
+                      SmallVector<OpFoldResult> strides(2, sb.getIndexAttr(1));
+                      SmallVector<OpFoldResult> rowSizes = {sb.getIndexAttr(1), H};
+                      auto rowT = RankedTensorType::get({x2T.getDimSize(1)}, elt);
+                      Value accRow = tensor::ExtractSliceOp::create(
+                          sb, sl, rowT, o[0], SmallVector<OpFoldResult>{tok, sb.getIndexAttr(0)},
+                          rowSizes, strides);
+                      Value yRow = tensor::ExtractSliceOp::create(
+                          sb, sl, rowT, y, SmallVector<OpFoldResult>{i, sb.getIndexAttr(0)},
+                          rowSizes, strides);
+                      Value sum = SB.generic(ValueRange{w, yRow}, {{}, {0}}, accRow, {0}, 1, {},
+                                             scaledAdd);
+                      Value next = tensor::InsertSliceOp::create(
+                          sb, sl, sum, o[0], SmallVector<OpFoldResult>{tok, sb.getIndexAttr(0)},
+                          rowSizes, strides);
+                      scf::YieldOp::create(sb, sl, next);
+                    });
+                scf::YieldOp::create(ib, il, scatter.getResults());
+              },
+              [&](OpBuilder &ib, Location il) { scf::YieldOp::create(ib, il, acc); });
+          scf::YieldOp::create(nb, l, ifOp.getResults());
+        });
+    out = experts.getResult(0);
+  }
+
+  auto rT = cast<RankedTensorType>(op.getType());
+  if (rT.getRank() == 3)
+    return reshapeTo(b, loc, out, rT, dimsOf(b, loc, op.getInput()));
+  if (out.getType() != rT)
+    out = tensor::CastOp::create(b, loc, rT, out);
+  return out;
+}
+
+void sparsa::lowering::populateRoutingLowerings(LoweringTable &t) {
+  addSingle<sp::MoEOp, lowerMoE>(t);
+}

@@ -1,0 +1,922 @@
+//===- FuseRouting.cpp - MoE routing forms -> sparsa.moe --------*- C++ -*-===//
+//
+// SPDX-License-Identifier: Apache-2.0
+//
+//===----------------------------------------------------------------------===//
+//
+// The routing fusion family: each way an exporter writes mixture-of-experts
+// routing becomes one `sparsa.moe`. A recognizer either fuses its candidate
+// or records why not on it (sparsa.unfused), so the report can say.
+//
+//===----------------------------------------------------------------------===//
+
+#include "sparsa/Dialect/ONNX/IR/ONNXOps.h"
+#include "sparsa/Transforms/Passes.h"
+
+#include "mlir/IR/PatternMatch.h"
+#include "mlir/IR/Verifier.h"
+#include "mlir/IR/Matchers.h"
+#include "mlir/Interfaces/SideEffectInterfaces.h"
+
+#include <map>
+
+namespace sparsa {
+#define GEN_PASS_DEF_FUSEROUTINGPASS
+#include "sparsa/Transforms/Passes.h.inc"
+} // namespace sparsa
+
+using namespace mlir;
+namespace onnx = sparsa::onnx;
+namespace sp = sparsa::sparsa;
+using sparsa::markUnfused;
+
+void sparsa::markUnfused(Operation *op, StringRef family, StringRef reason) {
+  MLIRContext *ctx = op->getContext();
+  NamedAttrList entries;
+  if (auto old = op->getAttrOfType<DictionaryAttr>(kUnfusedAttrName))
+    entries.append(old.getValue());
+  entries.set(family, StringAttr::get(ctx, reason));
+  op->setAttr(kUnfusedAttrName, entries.getDictionary(ctx));
+}
+
+/// |w| [E, A, B] as [E, B, A] (an onnx.Transpose, folded at compile time
+/// for constant weights by weight preparation).
+static Value swapLastTwo(OpBuilder &b, Location loc, Value w) {
+  if (!w)
+    return w;
+  auto t = cast<RankedTensorType>(w.getType());
+  auto rt = RankedTensorType::get({t.getDimSize(0), t.getDimSize(2), t.getDimSize(1)},
+                                  t.getElementType());
+  return onnx::TransposeOp::create(b, loc, rt, w, b.getDenseI64ArrayAttr({0, 2, 1}));
+}
+
+/// Form E: com.microsoft.MoE. Its weights are torch Linear rows
+/// [E, out, in]; the canonical op takes matmul layout [E, in, out].
+static LogicalResult fuseMicrosoftMoE(onnx::MoEOp op) {
+  auto w1 = dyn_cast<RankedTensorType>(op.getFc1ExpertsWeights().getType());
+  auto w2 = dyn_cast<RankedTensorType>(op.getFc2ExpertsWeights().getType());
+  auto x = dyn_cast<RankedTensorType>(op.getInput().getType());
+  auto r = dyn_cast<RankedTensorType>(op.getRouterProbs().getType());
+  if (!w1 || !w2 || !x || !r || w1.getRank() != 3 || w2.getRank() != 3) {
+    markUnfused(op, "routing", "expert weights of unknown rank");
+    return failure();
+  }
+  for (Value v : op->getOperands())
+    if (getElementTypeOrSelf(v) != x.getElementType()) {
+      markUnfused(op, "routing", "operands of mixed element types");
+      return failure();
+    }
+  OpBuilder b(op);
+  Location loc = op.getLoc();
+  StringRef act = op.getActivationType();
+  bool swiglu = act == "swiglu";
+  StringRef canonical = swiglu ? "silu" : act == "gelu" ? "gelu_tanh" : act;
+  auto moe = sp::MoEOp::create(
+      b, loc, op.getType(), op.getInput(), op.getRouterProbs(),
+      swapLastTwo(b, loc, op.getFc1ExpertsWeights()),
+      swapLastTwo(b, loc, op.getFc2ExpertsWeights()),
+      swapLastTwo(b, loc, op.getFc3ExpertsWeights()), op.getFc1ExpertsBias(),
+      op.getFc2ExpertsBias(), op.getFc3ExpertsBias(), b.getI64IntegerAttr(op.getK()),
+      b.getStringAttr("softmax"), b.getBoolAttr(op.getNormalizeRoutingWeights() != 0),
+      b.getF64FloatAttr(1.0), b.getStringAttr(canonical),
+      b.getI64IntegerAttr(swiglu ? op.getSwigluFusion() : 0),
+      b.getF64FloatAttr(swiglu ? op.getActivationAlpha().convertToDouble() : 1.0),
+      b.getF64FloatAttr(swiglu ? op.getActivationBeta().convertToDouble() : 0.0),
+      swiglu && op.getSwigluLimit()
+          ? b.getF64FloatAttr(op.getSwigluLimit()->convertToDouble())
+          : FloatAttr());
+  if (failed(mlir::verify(moe))) {
+    moe.erase();
+    markUnfused(op, "routing", "the operands do not form a valid sparsa.moe");
+    return failure();
+  }
+  op.replaceAllUsesWith(moe.getResult());
+  op.erase();
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// Matching helpers
+//===----------------------------------------------------------------------===//
+
+/// The value of a one-element float constant.
+static std::optional<double> constFloat(Value v) {
+  ElementsAttr attr;
+  if (!v || !matchPattern(v, m_Constant(&attr)) || attr.getNumElements() != 1)
+    return std::nullopt;
+  SmallVector<char> storage;
+  auto bytes = onnx::getConstantBytes(attr, storage);
+  if (failed(bytes))
+    return std::nullopt;
+  Type t = attr.getElementType();
+  if (t.isF32()) {
+    float f;
+    std::memcpy(&f, bytes->data(), 4);
+    return f;
+  }
+  if (t.isF64()) {
+    double d;
+    std::memcpy(&d, bytes->data(), 8);
+    return d;
+  }
+  return std::nullopt;
+}
+
+/// The value of a one-element integer constant.
+static std::optional<int64_t> constInt(Value v) {
+  if (!v)
+    return std::nullopt;
+  auto vals = onnx::getConstantI64Values(v);
+  if (failed(vals) || vals->size() != 1)
+    return std::nullopt;
+  return vals->front();
+}
+
+static bool isConstant(Value v) { return v && v.getDefiningOp<onnx::ConstantOp>(); }
+
+static int64_t rankOf(Value v) {
+  auto t = dyn_cast<RankedTensorType>(v.getType());
+  return t ? t.getRank() : -1;
+}
+
+/// Whether the reduce op sums exactly axis |axis| (normalized) of its input.
+template <typename ReduceOp>
+static bool reducesAxis(ReduceOp op, int64_t axis) {
+  int64_t rank = rankOf(op.getData());
+  auto axes = op.getAxes() ? onnx::getConstantI64Values(op.getAxes())
+                           : FailureOr<SmallVector<int64_t>>(failure());
+  if (rank < 0 || failed(axes) || axes->size() != 1)
+    return false;
+  int64_t a = (*axes)[0] < 0 ? (*axes)[0] + rank : (*axes)[0];
+  return a == (axis < 0 ? axis + rank : axis);
+}
+
+/// The two operands of a commutative binary op, |first| being the one that
+/// satisfies |pred| (if either does).
+template <typename OpTy>
+static std::optional<std::pair<Value, Value>> operandsWith(Value v,
+                                                           function_ref<bool(Value)> pred) {
+  auto op = v ? v.getDefiningOp<OpTy>() : OpTy();
+  if (!op)
+    return std::nullopt;
+  if (pred(op.getA()))
+    return std::make_pair(op.getA(), op.getB());
+  if (pred(op.getB()))
+    return std::make_pair(op.getB(), op.getA());
+  return std::nullopt;
+}
+
+/// |v| with leading unit dims added by Unsqueeze / Reshape peeled off, when
+/// it is a rank-2 value so extended.
+static Value peelUnitDims(Value v) {
+  while (v && rankOf(v) > 2) {
+    Operation *def = v.getDefiningOp();
+    if (!def || !isa<onnx::UnsqueezeOp, onnx::ReshapeOp>(def))
+      return v;
+    Value src = def->getOperand(0);
+    auto st = dyn_cast<RankedTensorType>(src.getType());
+    auto vt = cast<RankedTensorType>(v.getType());
+    if (!st)
+      return v;
+    // Same non-unit dims in order: only unit dims were inserted.
+    auto nonUnit = [](RankedTensorType t) {
+      SmallVector<int64_t> d;
+      for (int64_t s : t.getShape())
+        if (s != 1)
+          d.push_back(s);
+      return d;
+    };
+    if (nonUnit(st) != nonUnit(vt) || st.getRank() >= vt.getRank())
+      return v;
+    v = src;
+  }
+  return v;
+}
+
+namespace {
+/// The routing gate in canonical terms.
+struct Gate {
+  onnx::TopKOp topk;
+  Value logits;
+  StringRef gating = "softmax";
+  bool normalize = false;
+  double scaling = 1.0;
+  int64_t k = 0;
+};
+
+/// One projection `in @ W (+ bias)`.
+struct Projection {
+  Value in, weight, bias;
+  bool transposed = false; // W stored [out, in] (Gemm transB)
+};
+
+/// An expert FFN `down(act(in W1 + b1) [* (in W3 + b3)]) + b2`.
+struct ExpertFFN {
+  Value in;
+  Projection p1, p3, p2;
+  StringRef act;
+};
+
+/// A matcher's outcome: a reason when it recognized enough of a routing
+/// pattern to call it a near miss.
+struct Miss {
+  Operation *at = nullptr;
+  std::string reason;
+};
+} // namespace
+
+/// Routing weights |weights| [T, k] and expert indices |indices| [T, k]
+/// back to the router logits.
+static FailureOr<Gate> matchGate(Value weights, Value indices, Miss &miss) {
+  Gate g;
+  auto topk = indices.getDefiningOp<onnx::TopKOp>();
+  if (!topk || topk.getIndices() != indices)
+    return failure();
+  miss.at = topk;
+  int64_t rank = rankOf(topk.getX());
+  int64_t axis = topk.getAxis() < 0 ? topk.getAxis() + rank : topk.getAxis();
+  if (rank != 2) {
+    miss.reason = "router scores are not a [tokens, experts] matrix";
+    return failure();
+  }
+  if (axis != rank - 1) {
+    miss.reason = "TopK selects along axis " + std::to_string(axis) +
+                  ", not the expert axis";
+    return failure();
+  }
+  if (!topk.getLargest()) {
+    miss.reason = "TopK selects the smallest scores";
+    return failure();
+  }
+  std::optional<int64_t> k = constInt(topk.getK());
+  if (!k) {
+    miss.reason = "TopK's k is not a constant";
+    return failure();
+  }
+  g.topk = topk;
+  g.k = *k;
+  Value w = weights;
+  // Routed scaling factor (a scalar Mul), then renormalization.
+  if (auto m = operandsWith<onnx::MulOp>(w, [](Value v) { return bool(constFloat(v)); })) {
+    g.scaling = *constFloat(m->first);
+    w = m->second;
+  }
+  if (auto soft = w.getDefiningOp<onnx::SoftmaxOp>()) {
+    // Mixtral: TopK over the logits, softmax over the k chosen.
+    int64_t sAxis = soft.getAxis() < 0 ? soft.getAxis() + 2 : soft.getAxis();
+    if (soft.getInput() != topk.getValues() || sAxis != 1) {
+      miss.reason = "routing weights are a softmax of something other than the top-k";
+      return failure();
+    }
+    g.logits = topk.getX();
+    g.gating = "softmax";
+    g.normalize = true;
+    return g;
+  }
+  if (auto div = w.getDefiningOp<onnx::DivOp>()) {
+    auto sum = div.getB().getDefiningOp<onnx::ReduceSumOp>();
+    if (!sum || sum.getData() != div.getA() || !reducesAxis(sum, 1) || !sum.getKeepdims()) {
+      miss.reason = "routing weights are divided by something other than their sum";
+      return failure();
+    }
+    g.normalize = true;
+    w = div.getA();
+  }
+  if (w != topk.getValues()) {
+    miss.reason = "routing weights are not the top-k scores";
+    return failure();
+  }
+  Value scores = topk.getX();
+  if (auto soft = scores.getDefiningOp<onnx::SoftmaxOp>()) {
+    int64_t sAxis = soft.getAxis() < 0 ? soft.getAxis() + 2 : soft.getAxis();
+    if (sAxis != 1) {
+      miss.reason = "the gate softmax is not over the expert axis";
+      return failure();
+    }
+    g.gating = "softmax";
+    g.logits = soft.getInput();
+    return g;
+  }
+  if (auto sig = scores.getDefiningOp<onnx::SigmoidOp>()) {
+    g.gating = "sigmoid";
+    g.logits = sig.getX();
+    return g;
+  }
+  miss.reason = "top-k of raw logits used as routing weights (no softmax or sigmoid)";
+  return failure();
+}
+
+/// `in @ W (+ bias)` as MatMul (+ Add) or Gemm.
+static std::optional<Projection> matchProjection(Value v) {
+  Projection p;
+  if (auto add = operandsWith<onnx::AddOp>(
+          v, [](Value x) { return bool(x.getDefiningOp<onnx::MatMulOp>()); })) {
+    if (!isConstant(add->second))
+      return std::nullopt;
+    p.bias = add->second;
+    v = add->first;
+  }
+  if (auto mm = v.getDefiningOp<onnx::MatMulOp>()) {
+    p.in = mm.getA();
+    p.weight = mm.getB();
+    return p;
+  }
+  if (auto gemm = v.getDefiningOp<onnx::GemmOp>()) {
+    if (p.bias || gemm.getTransA() || gemm.getAlpha().convertToDouble() != 1.0 ||
+        gemm.getBeta().convertToDouble() != 1.0)
+      return std::nullopt;
+    if (gemm.getC() && !isConstant(gemm.getC()))
+      return std::nullopt;
+    p.in = gemm.getA();
+    p.weight = gemm.getB();
+    p.transposed = gemm.getTransB();
+    p.bias = gemm.getC();
+    return p;
+  }
+  return std::nullopt;
+}
+
+/// Leaves of a tree of Mul ops rooted at |v| (at most |depth| deep).
+static void mulLeaves(Value v, int depth, SmallVectorImpl<Value> &leaves) {
+  auto mul = v.getDefiningOp<onnx::MulOp>();
+  if (!mul || depth == 0) {
+    leaves.push_back(v);
+    return;
+  }
+  mulLeaves(mul.getA(), depth - 1, leaves);
+  mulLeaves(mul.getB(), depth - 1, leaves);
+}
+
+/// The activation |a| = act(h): returns its canonical name and sets |h|;
+/// "identity" with h = a when |a| is no known activation.
+static StringRef matchActivation(Value a, Value &h) {
+  h = a;
+  if (auto relu = a.getDefiningOp<onnx::ReluOp>()) {
+    h = relu.getX();
+    return "relu";
+  }
+  if (auto mx = a.getDefiningOp<onnx::MaxOp>(); mx && mx.getData_0().size() == 2) {
+    for (int i = 0; i < 2; ++i)
+      if (constFloat(mx.getData_0()[i]) == 0.0) {
+        h = mx.getData_0()[1 - i];
+        return "relu";
+      }
+  }
+  if (auto clip = a.getDefiningOp<onnx::ClipOp>();
+      clip && clip.getMin() && constFloat(clip.getMin()) == 0.0 && !clip.getMax()) {
+    h = clip.getInput();
+    return "relu";
+  }
+  if (auto gelu = a.getDefiningOp<onnx::GeluOp>()) {
+    h = gelu.getX();
+    return gelu.getApproximate() == "tanh" ? "gelu_tanh" : "gelu";
+  }
+  SmallVector<Value> leaves;
+  mulLeaves(a, 2, leaves);
+  if (leaves.size() == 2) {
+    // silu: h * sigmoid(h)
+    for (int i = 0; i < 2; ++i)
+      if (auto sig = leaves[i].getDefiningOp<onnx::SigmoidOp>();
+          sig && sig.getX() == leaves[1 - i]) {
+        h = leaves[1 - i];
+        return "silu";
+      }
+  }
+  if (leaves.size() == 3) {
+    // erf gelu: h * (1 + erf(h / sqrt(2))) * 0.5 in any grouping
+    Value half, onePlus, x;
+    for (Value l : leaves) {
+      if (constFloat(l) == 0.5)
+        half = l;
+      else if (auto add = operandsWith<onnx::AddOp>(
+                   l, [](Value v) { return bool(v.getDefiningOp<onnx::ErfOp>()); });
+               add && constFloat(add->second) == 1.0)
+        onePlus = add->first;
+      else
+        x = l;
+    }
+    if (half && onePlus && x) {
+      Value arg = onePlus.getDefiningOp<onnx::ErfOp>().getX();
+      bool scaled = false;
+      if (auto d = arg.getDefiningOp<onnx::DivOp>())
+        scaled = d.getA() == x && constFloat(d.getB()) &&
+                 std::abs(*constFloat(d.getB()) - 1.41421356) < 1e-4;
+      if (auto m = operandsWith<onnx::MulOp>(arg, [&](Value v) { return v == x; }))
+        scaled = constFloat(m->second) &&
+                 std::abs(*constFloat(m->second) - 0.70710678) < 1e-4;
+      if (scaled) {
+        h = x;
+        return "gelu";
+      }
+    }
+  }
+  return "identity";
+}
+
+/// An expert FFN producing |y|.
+static std::optional<ExpertFFN> matchFFN(Value y) {
+  ExpertFFN f;
+  auto p2 = matchProjection(y);
+  if (!p2)
+    return std::nullopt;
+  f.p2 = *p2;
+  Value a = p2->in;
+  // Gated: act(in W1) * (in W3).
+  if (auto mul = a.getDefiningOp<onnx::MulOp>()) {
+    for (int i = 0; i < 2; ++i) {
+      Value gateSide = mul->getOperand(i), linSide = mul->getOperand(1 - i);
+      Value h;
+      StringRef act = matchActivation(gateSide, h);
+      if (act == "identity")
+        continue;
+      auto p1 = matchProjection(h), p3 = matchProjection(linSide);
+      if (p1 && p3 && p1->in == p3->in) {
+        f.p1 = *p1;
+        f.p3 = *p3;
+        f.act = act;
+        f.in = p1->in;
+        return f;
+      }
+    }
+  }
+  Value h;
+  f.act = matchActivation(a, h);
+  auto p1 = matchProjection(h);
+  if (!p1)
+    return std::nullopt;
+  f.p1 = *p1;
+  f.in = p1->in;
+  return f;
+}
+
+//===----------------------------------------------------------------------===//
+// Weight stacking (compile time)
+//===----------------------------------------------------------------------===//
+
+/// A dense_resource onnx.Constant of |type| holding |bytes|.
+static Value bytesConstant(OpBuilder &b, Location loc, RankedTensorType type,
+                           ArrayRef<char> bytes) {
+  AsmResourceBlob blob = HeapAsmResourceBlob::allocate(bytes.size(), 64);
+  std::memcpy(blob.getMutableData().data(), bytes.data(), bytes.size());
+  auto attr = DenseResourceElementsAttr::get(type, "experts", std::move(blob));
+  return onnx::ConstantOp::create(b, loc, type, attr);
+}
+
+/// Stacks per-expert constants (each of |shape|; null: an expert with no
+/// branch, zeros) into one [E, shape...] constant, or fails.
+static FailureOr<Value> stackConstants(OpBuilder &b, Location loc, ArrayRef<Value> parts,
+                                       ArrayRef<int64_t> shape, Type elt) {
+  auto partT = RankedTensorType::get(shape, elt);
+  size_t partBytes = partT.getNumElements() * (elt.getIntOrFloatBitWidth() / 8);
+  SmallVector<char> all(parts.size() * partBytes, 0);
+  for (auto [i, v] : llvm::enumerate(parts)) {
+    if (!v)
+      continue;
+    auto cst = v.getDefiningOp<onnx::ConstantOp>();
+    if (!cst)
+      return failure();
+    auto t = cast<RankedTensorType>(cst.getType());
+    if (t.getElementType() != elt || t.getNumElements() != partT.getNumElements())
+      return failure();
+    SmallVector<char> storage;
+    auto bytes = onnx::getConstantBytes(cst.getValue(), storage);
+    if (failed(bytes) || bytes->size() != partBytes)
+      return failure();
+    std::memcpy(all.data() + i * partBytes, bytes->data(), partBytes);
+  }
+  SmallVector<int64_t> full = {(int64_t)parts.size()};
+  llvm::append_range(full, shape);
+  return bytesConstant(b, loc, RankedTensorType::get(full, elt), all);
+}
+
+/// A constant with the same bytes as |v| and shape |shape| (dropping unit
+/// dims of a stacked bias [E, 1, N] -> [E, N]).
+static FailureOr<Value> reshapeConstant(OpBuilder &b, Location loc, Value v,
+                                        ArrayRef<int64_t> shape) {
+  auto cst = v.getDefiningOp<onnx::ConstantOp>();
+  if (!cst)
+    return failure();
+  auto t = cast<RankedTensorType>(cst.getType());
+  auto nt = RankedTensorType::get(shape, t.getElementType());
+  if (!t.hasStaticShape() || t.getNumElements() != nt.getNumElements())
+    return failure();
+  if (nt == t)
+    return v;
+  SmallVector<char> storage;
+  auto bytes = onnx::getConstantBytes(cst.getValue(), storage);
+  if (failed(bytes))
+    return failure();
+  return bytesConstant(b, loc, nt, *bytes);
+}
+
+//===----------------------------------------------------------------------===//
+// Forms
+//===----------------------------------------------------------------------===//
+
+namespace {
+/// Stacked expert parameters in the canonical layouts.
+struct Experts {
+  Value w1, w2, w3, b1, b2, b3;
+  StringRef act;
+};
+
+/// Everything a routed MoE needs to become a sparsa.moe.
+struct Routed {
+  Value x; // [T, H]
+  Gate gate;
+  Experts experts;
+};
+} // namespace
+
+/// Builds the sparsa.moe replacing |anchor|'s result.
+static void emitMoE(Operation *anchor, const Routed &r) {
+  OpBuilder b(anchor);
+  const Gate &g = r.gate;
+  const Experts &e = r.experts;
+  auto moe = sp::MoEOp::create(
+      b, anchor->getLoc(), r.x.getType(), r.x, g.logits, e.w1, e.w2, e.w3, e.b1, e.b2, e.b3,
+      b.getI64IntegerAttr(g.k), b.getStringAttr(g.gating), b.getBoolAttr(g.normalize),
+      b.getF64FloatAttr(g.scaling), b.getStringAttr(e.act), b.getI64IntegerAttr(0),
+      b.getF64FloatAttr(1.0), b.getF64FloatAttr(0.0), FloatAttr());
+  Value out = moe.getResult();
+  if (out.getType() != anchor->getResult(0).getType())
+    out = onnx::IdentityOp::create(b, anchor->getLoc(), anchor->getResult(0).getType(), out)
+              .getResult();
+  anchor->getResult(0).replaceAllUsesWith(out);
+}
+
+/// Per-expert FFNs (2-D weights, one per expert index; missing experts
+/// null) stacked into canonical [E, ...] constants.
+static FailureOr<Experts> stackExperts(OpBuilder &b, Location loc,
+                                       ArrayRef<std::optional<ExpertFFN>> ffns,
+                                       std::string &why) {
+  const ExpertFFN *first = nullptr;
+  for (auto &f : ffns)
+    if (f) {
+      first = &*f;
+      break;
+    }
+  if (!first) {
+    why = "no expert branches";
+    return failure();
+  }
+  auto shapeOf = [](Value v) { return cast<RankedTensorType>(v.getType()).getShape(); };
+  bool gated = bool(first->p3.weight);
+  for (auto &f : ffns) {
+    if (!f)
+      continue;
+    auto same = [&](const Projection &p, const Projection &q) {
+      return bool(p.weight) == bool(q.weight) && bool(p.bias) == bool(q.bias) &&
+             p.transposed == q.transposed &&
+             (!p.weight || (isConstant(p.weight) && rankOf(p.weight) == 2 &&
+                            shapeOf(p.weight) == shapeOf(q.weight)));
+    };
+    if (f->act != first->act || !same(f->p1, first->p1) || !same(f->p2, first->p2) ||
+        !same(f->p3, first->p3)) {
+      why = "experts differ in shape, activation, bias or weight layout, or have "
+            "non-constant weights";
+      return failure();
+    }
+  }
+  Experts ex;
+  ex.act = first->act;
+  Type elt = getElementTypeOrSelf(first->p1.weight);
+  auto stack = [&](auto get, Value &out, bool transposed) -> LogicalResult {
+    SmallVector<Value> parts;
+    Value any;
+    for (auto &f : ffns) {
+      parts.push_back(f ? get(*f) : Value());
+      any = any ? any : parts.back();
+    }
+    if (!any)
+      return success();
+    SmallVector<int64_t> shape(shapeOf(any));
+    if (shape.size() == 2 && shape[0] == 1 && !transposed)
+      shape.erase(shape.begin()); // bias [1, N]
+    auto st = stackConstants(b, loc, parts, shape, elt);
+    if (failed(st))
+      return failure();
+    out = *st;
+    if (transposed && shape.size() == 2)
+      out = swapLastTwo(b, loc, out);
+    return success();
+  };
+  if (failed(stack([](const ExpertFFN &f) { return f.p1.weight; }, ex.w1,
+                   first->p1.transposed)) ||
+      failed(stack([](const ExpertFFN &f) { return f.p2.weight; }, ex.w2,
+                   first->p2.transposed)) ||
+      failed(stack([](const ExpertFFN &f) { return f.p1.bias; }, ex.b1, false)) ||
+      failed(stack([](const ExpertFFN &f) { return f.p2.bias; }, ex.b2, false)) ||
+      (gated && (failed(stack([](const ExpertFFN &f) { return f.p3.weight; }, ex.w3,
+                              first->p3.transposed)) ||
+                 failed(stack([](const ExpertFFN &f) { return f.p3.bias; }, ex.b3, false))))) {
+    why = "expert weights or biases are not byte-addressable constants of one shape";
+    return failure();
+  }
+  return ex;
+}
+
+/// Form C: sum over experts of Mul(FFN_e(x), ReduceSum(Cast(Equal(idx, e))
+/// * weights, axis 1, keepdims)).
+static FailureOr<Routed> matchEqualMaskChain(Operation *anchor, Miss &miss) {
+  // Collect the Add tree's leaves.
+  SmallVector<Value> leaves, work = {anchor->getResult(0)};
+  if (!isa<onnx::AddOp>(anchor))
+    return failure();
+  while (!work.empty()) {
+    Value v = work.pop_back_val();
+    if (auto add = v.getDefiningOp<onnx::AddOp>()) {
+      work.push_back(add.getB());
+      work.push_back(add.getA());
+      continue;
+    }
+    leaves.push_back(v);
+  }
+  if (leaves.size() < 2)
+    return failure();
+  Value indices, weights, x;
+  std::map<int64_t, ExpertFFN> byExpert;
+  for (Value leaf : leaves) {
+    auto mul = leaf.getDefiningOp<onnx::MulOp>();
+    if (!mul)
+      return failure();
+    for (int i = 0; i < 2; ++i) {
+      auto sum = mul->getOperand(i).getDefiningOp<onnx::ReduceSumOp>();
+      if (!sum || !reducesAxis(sum, 1) || !sum.getKeepdims())
+        continue;
+      auto prod = sum.getData().getDefiningOp<onnx::MulOp>();
+      if (!prod)
+        continue;
+      for (int j = 0; j < 2; ++j) {
+        Value m = prod->getOperand(j), w = prod->getOperand(1 - j);
+        if (auto cast = m.getDefiningOp<onnx::CastOp>())
+          m = cast.getInput();
+        auto eq = m.getDefiningOp<onnx::EqualOp>();
+        if (!eq)
+          continue;
+        std::optional<int64_t> e = constInt(eq.getB());
+        Value idx = eq.getA();
+        if (!e) {
+          e = constInt(eq.getA());
+          idx = eq.getB();
+        }
+        if (!e)
+          continue;
+        auto ffn = matchFFN(mul->getOperand(1 - i));
+        if (!ffn)
+          continue;
+        if ((indices && (indices != idx || weights != w || x != ffn->in)) ||
+            byExpert.count(*e))
+          return failure();
+        indices = idx;
+        weights = w;
+        x = ffn->in;
+        byExpert[*e] = *ffn;
+      }
+    }
+  }
+  if (byExpert.size() != leaves.size() || !indices)
+    return failure();
+  Routed r;
+  auto gate = matchGate(weights, indices, miss);
+  if (failed(gate))
+    return failure();
+  r.gate = *gate;
+  r.x = x;
+  miss.at = anchor;
+  int64_t E = cast<RankedTensorType>(gate->logits.getType()).getDimSize(1);
+  if (ShapedType::isDynamic(E) || byExpert.rbegin()->first >= E || byExpert.begin()->first < 0) {
+    miss.reason = "expert indices outside the router's expert count";
+    return failure();
+  }
+  if (rankOf(x) != 2) {
+    miss.reason = "expert input is not a [tokens, hidden] matrix";
+    return failure();
+  }
+  SmallVector<std::optional<ExpertFFN>> ffns(E);
+  for (auto &[e, f] : byExpert)
+    ffns[e] = f;
+  OpBuilder b(anchor);
+  auto ex = stackExperts(b, anchor->getLoc(), ffns, miss.reason);
+  if (failed(ex))
+    return failure();
+  r.experts = *ex;
+  return r;
+}
+
+/// Stacked 3-D expert weights of a batched FFN (forms B and D); |gathered|
+/// when each weight is Gather(stacked, indices).
+static FailureOr<Experts> stackedExperts(OpBuilder &b, Location loc, const ExpertFFN &f,
+                                         Value indices, bool gathered, std::string &why) {
+  Experts ex;
+  ex.act = f.act;
+  auto weight = [&](const Projection &p, Value &out) -> LogicalResult {
+    if (!p.weight)
+      return success();
+    Value w = p.weight;
+    if (gathered) {
+      auto g = w.getDefiningOp<onnx::GatherOp>();
+      if (!g || g.getIndices() != indices || g.getAxis() != 0)
+        return failure();
+      w = g.getData();
+    }
+    if (!isConstant(w) || rankOf(w) != 3 || p.transposed)
+      return failure();
+    out = w;
+    return success();
+  };
+  auto bias = [&](const Projection &p, Value &out) -> LogicalResult {
+    if (!p.bias)
+      return success();
+    if (gathered)
+      return failure();
+    auto t = cast<RankedTensorType>(p.bias.getType());
+    if (t.getRank() != 3 || t.getDimSize(1) != 1)
+      return failure();
+    auto r = reshapeConstant(b, loc, p.bias, {t.getDimSize(0), t.getDimSize(2)});
+    if (failed(r))
+      return failure();
+    out = *r;
+    return success();
+  };
+  if (failed(weight(f.p1, ex.w1)) || failed(weight(f.p2, ex.w2)) ||
+      failed(weight(f.p3, ex.w3)) || failed(bias(f.p1, ex.b1)) || failed(bias(f.p2, ex.b2)) ||
+      failed(bias(f.p3, ex.b3))) {
+    why = gathered ? "expert weights are not constants gathered by the top-k indices, "
+                     "or carry biases"
+                   : "expert weights are not stacked [E, in, out] constants with "
+                     "[E, 1, out] biases";
+    return failure();
+  }
+  return ex;
+}
+
+/// Form B: ReduceSum over experts of Mul(FFN(x) on stacked weights
+/// [E, T, H], Unsqueeze(Transpose(ScatterElements(0, idx, w, axis 1)))).
+static FailureOr<Routed> matchDenseMasked(Operation *anchor, Miss &miss) {
+  auto sum = dyn_cast<onnx::ReduceSumOp>(anchor);
+  if (!sum || !reducesAxis(sum, 0) || sum.getKeepdims() || rankOf(sum.getData()) != 3)
+    return failure();
+  auto mul = sum.getData().getDefiningOp<onnx::MulOp>();
+  if (!mul)
+    return failure();
+  for (int i = 0; i < 2; ++i) {
+    auto ffn = matchFFN(mul->getOperand(i));
+    if (!ffn)
+      continue;
+    // Dense routing weights [T, E] as [E, T, 1].
+    Value wt = mul->getOperand(1 - i);
+    Operation *u = wt.getDefiningOp();
+    if (!u || !isa<onnx::UnsqueezeOp, onnx::ReshapeOp>(u))
+      continue;
+    auto tr = u->getOperand(0).getDefiningOp<onnx::TransposeOp>();
+    if (!tr || tr.getPermutation() != ArrayRef<int64_t>{1, 0})
+      continue;
+    auto scatter = tr.getData().getDefiningOp<onnx::ScatterElementsOp>();
+    if (!scatter || scatter.getReduction() != "none" ||
+        (scatter.getAxis() != 1 && scatter.getAxis() != -1))
+      continue;
+    Value zeros = scatter.getData();
+    bool isZero = false;
+    ElementsAttr zattr;
+    if (auto cos = zeros.getDefiningOp<onnx::ConstantOfShapeOp>())
+      zattr = cos.getValue() ? *cos.getValue() : ElementsAttr();
+    else if (!matchPattern(zeros, m_Constant(&zattr)))
+      zattr = ElementsAttr();
+    if (zeros.getDefiningOp<onnx::ConstantOfShapeOp>() && !zattr) {
+      isZero = true; // ConstantOfShape's default value is 0
+    } else if (zattr) {
+      SmallVector<char> storage;
+      auto bytes = onnx::getConstantBytes(zattr, storage);
+      isZero = succeeded(bytes) && llvm::all_of(*bytes, [](char c) { return c == 0; });
+    }
+    miss.at = anchor;
+    if (!isZero) {
+      miss.reason = "routing weights are scattered into a non-zero matrix";
+      return failure();
+    }
+    auto gate = matchGate(scatter.getUpdates(), scatter.getIndices(), miss);
+    if (failed(gate))
+      return failure();
+    Routed r;
+    r.gate = *gate;
+    r.x = peelUnitDims(ffn->in);
+    miss.at = anchor;
+    if (rankOf(r.x) != 2) {
+      miss.reason = "expert input is not a [tokens, hidden] matrix";
+      return failure();
+    }
+    OpBuilder b(anchor);
+    auto ex = stackedExperts(b, anchor->getLoc(), *ffn, Value(), false, miss.reason);
+    if (failed(ex))
+      return failure();
+    r.experts = *ex;
+    return r;
+  }
+  return failure();
+}
+
+/// Form D: ReduceSum over k of Mul(FFN(x) with weights Gather(stacked, idx)
+/// [T, k, (1,) H], Unsqueeze(weights, 2)).
+static FailureOr<Routed> matchGatherByIndex(Operation *anchor, Miss &miss) {
+  auto sum = dyn_cast<onnx::ReduceSumOp>(anchor);
+  if (!sum || !reducesAxis(sum, 1) || sum.getKeepdims() || rankOf(sum.getData()) != 3)
+    return failure();
+  auto mul = sum.getData().getDefiningOp<onnx::MulOp>();
+  if (!mul)
+    return failure();
+  for (int i = 0; i < 2; ++i) {
+    Value y = mul->getOperand(i);
+    if (auto sq = y.getDefiningOp<onnx::SqueezeOp>())
+      y = sq.getData();
+    auto ffn = matchFFN(y);
+    if (!ffn)
+      continue;
+    Value wv = mul->getOperand(1 - i);
+    auto un = wv.getDefiningOp<onnx::UnsqueezeOp>();
+    if (!un)
+      continue;
+    auto g = ffn->p1.weight.getDefiningOp<onnx::GatherOp>();
+    if (!g)
+      continue;
+    miss.at = anchor;
+    auto gate = matchGate(un.getData(), g.getIndices(), miss);
+    if (failed(gate))
+      return failure();
+    Routed r;
+    r.gate = *gate;
+    r.x = peelUnitDims(ffn->in);
+    miss.at = anchor;
+    if (rankOf(r.x) != 2) {
+      miss.reason = "expert input is not a [tokens, hidden] matrix";
+      return failure();
+    }
+    OpBuilder b(anchor);
+    auto ex = stackedExperts(b, anchor->getLoc(), *ffn, g.getIndices(), true, miss.reason);
+    if (failed(ex))
+      return failure();
+    r.experts = *ex;
+    return r;
+  }
+  return failure();
+}
+
+/// Erases |op| and, recursively, the producers only it used.
+static void eraseDead(Operation *op, llvm::SmallPtrSetImpl<Operation *> &erased) {
+  if (!op->use_empty() || !isPure(op))
+    return;
+  SmallVector<Operation *> producers;
+  for (Value v : op->getOperands())
+    if (Operation *d = v.getDefiningOp())
+      producers.push_back(d);
+  erased.insert(op);
+  op->erase();
+  for (Operation *d : producers)
+    if (!erased.contains(d))
+      eraseDead(d, erased);
+}
+
+namespace {
+struct FuseRoutingPass final : sparsa::impl::FuseRoutingPassBase<FuseRoutingPass> {
+  using FuseRoutingPassBase::FuseRoutingPassBase;
+
+  void runOnOperation() override {
+    SmallVector<onnx::MoEOp> msMoE;
+    getOperation().walk([&](onnx::MoEOp op) { msMoE.push_back(op); });
+    for (onnx::MoEOp op : msMoE)
+      (void)fuseMicrosoftMoE(op);
+
+    // Graph forms, anchored at the op producing the combined output; the
+    // last candidates first, so an Add chain fuses whole.
+    SmallVector<Operation *> anchors;
+    getOperation().walk([&](Operation *op) {
+      if (isa<onnx::AddOp, onnx::ReduceSumOp, onnx::ScatterElementsOp>(op))
+        anchors.push_back(op);
+    });
+    llvm::SmallPtrSet<Operation *, 16> erased;
+    for (Operation *anchor : llvm::reverse(anchors)) {
+      if (erased.contains(anchor))
+        continue;
+      Miss miss;
+      FailureOr<Routed> r = failure();
+      for (auto matcher : {matchEqualMaskChain, matchDenseMasked, matchGatherByIndex}) {
+        r = matcher(anchor, miss);
+        if (succeeded(r) || !miss.reason.empty())
+          break;
+      }
+      if (failed(r)) {
+        if (!miss.reason.empty())
+          markUnfused(miss.at ? miss.at : anchor, "routing", miss.reason);
+        continue;
+      }
+      emitMoE(anchor, *r);
+      eraseDead(anchor, erased);
+    }
+    getOperation().walk([&](onnx::QMoEOp op) {
+      markUnfused(op, "routing",
+                  "quantized experts (QMoE) run the dense reference lowering until "
+                  "quantized weights reach the routing op");
+    });
+  }
+};
+} // namespace

@@ -1,0 +1,33 @@
+// RUN: sparsa-opt %s --split-input-file | sparsa-opt --split-input-file | FileCheck %s
+
+/// sparsa.moe round-trips in its custom form, with and without the optional
+/// gate weights and biases.
+
+// CHECK-LABEL: func.func @moe_plain
+// CHECK: sparsa.moe %arg0, %arg1, %arg2, %arg3 {k = 2 : i64} : (tensor<?x64xf32>, tensor<?x8xf32>, tensor<8x64x128xf32>, tensor<8x128x64xf32>) -> tensor<?x64xf32>
+func.func @moe_plain(%x: tensor<?x64xf32>, %r: tensor<?x8xf32>, %w1: tensor<8x64x128xf32>,
+                     %w2: tensor<8x128x64xf32>) -> tensor<?x64xf32> {
+  %y = sparsa.moe %x, %r, %w1, %w2 {k = 2 : i64} : (tensor<?x64xf32>, tensor<?x8xf32>, tensor<8x64x128xf32>, tensor<8x128x64xf32>) -> tensor<?x64xf32>
+  return %y : tensor<?x64xf32>
+}
+
+// -----
+
+// CHECK-LABEL: func.func @moe_swiglu_sigmoid
+// CHECK: sparsa.moe %arg0, %arg1, %arg2, %arg3 w3 = %arg4 b1 = %arg5 b2 = %arg6 {activation = "silu", gating = "sigmoid", k = 1 : i64, normalize = true, routed_scaling = 2.500000e+00 : f64}
+func.func @moe_swiglu_sigmoid(%x: tensor<2x3x16xf32>, %r: tensor<6x4xf32>, %w1: tensor<4x16x8xf32>,
+                              %w2: tensor<4x8x16xf32>, %w3: tensor<4x16x8xf32>,
+                              %b1: tensor<4x8xf32>, %b2: tensor<4x16xf32>) -> tensor<2x3x16xf32> {
+  %y = sparsa.moe %x, %r, %w1, %w2 w3 = %w3 b1 = %b1 b2 = %b2 {activation = "silu", gating = "sigmoid", k = 1 : i64, normalize = true, routed_scaling = 2.5 : f64} : (tensor<2x3x16xf32>, tensor<6x4xf32>, tensor<4x16x8xf32>, tensor<4x8x16xf32>, tensor<4x16x8xf32>, tensor<4x8xf32>, tensor<4x16xf32>) -> tensor<2x3x16xf32>
+  return %y : tensor<2x3x16xf32>
+}
+
+// -----
+
+// CHECK-LABEL: func.func @moe_interleaved_clamped
+// CHECK: sparsa.moe %arg0, %arg1, %arg2, %arg3 {activation = "silu", alpha = 1.702000e+00 : f64, beta = 1.000000e+00 : f64, gate_layout = 1 : i64, k = 2 : i64, limit = 7.000000e+00 : f64}
+func.func @moe_interleaved_clamped(%x: tensor<?x16xf32>, %r: tensor<?x4xf32>, %w1: tensor<4x16x16xf32>,
+                                   %w2: tensor<4x8x16xf32>) -> tensor<?x16xf32> {
+  %y = sparsa.moe %x, %r, %w1, %w2 {activation = "silu", alpha = 1.702 : f64, beta = 1.0 : f64, gate_layout = 1 : i64, k = 2 : i64, limit = 7.0 : f64} : (tensor<?x16xf32>, tensor<?x4xf32>, tensor<4x16x16xf32>, tensor<4x8x16xf32>) -> tensor<?x16xf32>
+  return %y : tensor<?x16xf32>
+}
