@@ -518,18 +518,23 @@ struct ContractionKernelsPass final
       b.setInsertionPoint(loop.getBody()->getTerminator());
       body(loop.getInductionVar());
     };
-    if (gemv) {
-      // Per row of C: KR rows of B at a time, then the leftover rows.
-      rowLoop(e.cst(0), m, 1, [&](Value row) {
-        if (c.m >= 0)
-          e.iv[c.m] = row;
-        Value kMain = arith::SubIOp::create(
-            b, loc, k, arith::RemUIOp::create(b, loc, k, e.cst(kGemvRows)));
-        rowLoop(e.cst(0), kMain, kGemvRows,
-                [&](Value k0) { emitGemvRows(e, k0, kGemvRows, n, kGemvVectors); });
-        rowLoop(kMain, k, 1, [&](Value k0) { emitGemvRows(e, k0, 1, n, kGemvVectors); });
-      });
-    } else {
+    auto emitGemv = [&] {
+      // KR rows of B at a time (then the leftover rows), applied to every
+      // row of C before moving on: the block of B stays in L2 across the
+      // few rows, so B streams from memory once.
+      auto rows = [&](Value k0, int64_t kr) {
+        rowLoop(e.cst(0), m, 1, [&](Value row) {
+          if (c.m >= 0)
+            e.iv[c.m] = row;
+          emitGemvRows(e, k0, kr, n, kGemvVectors);
+        });
+      };
+      Value kMain = arith::SubIOp::create(
+          b, loc, k, arith::RemUIOp::create(b, loc, k, e.cst(kGemvRows)));
+      rowLoop(e.cst(0), kMain, kGemvRows, [&](Value k0) { rows(k0, kGemvRows); });
+      rowLoop(kMain, k, 1, [&](Value k0) { rows(k0, 1); });
+    };
+    auto emitGemm = [&] {
       // Column blocks outer, then blocks of kGemmDepth reductions (the B
       // panel of a block, depth x 64 columns, stays in L2 across the row
       // tiles), then MR-row tiles, then the leftover rows.
@@ -557,6 +562,30 @@ struct ContractionKernelsPass final
             });
         });
       });
+    };
+    if (gemv) {
+      emitGemv();
+    } else if (ShapedType::isDynamic(staticRows)) {
+      // Rows known at run time only (e.g. the tokens routed to one expert):
+      // a few rows stream B like a GEMV, more take the packed GEMM.
+      Value few = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ule, m,
+                                        e.cst(kMaxGemvRows));
+      scf::IfOp::create(
+          b, loc, few,
+          [&](OpBuilder &nb, Location) {
+            OpBuilder::InsertionGuard g(b);
+            b.setInsertionPoint(nb.getInsertionBlock(), nb.getInsertionPoint());
+            emitGemv();
+            scf::YieldOp::create(b, loc);
+          },
+          [&](OpBuilder &nb, Location) {
+            OpBuilder::InsertionGuard g(b);
+            b.setInsertionPoint(nb.getInsertionBlock(), nb.getInsertionPoint());
+            emitGemm();
+            scf::YieldOp::create(b, loc);
+          });
+    } else {
+      emitGemm();
     }
     c.op.erase();
   }

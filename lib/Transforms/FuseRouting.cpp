@@ -193,6 +193,21 @@ static Value peelUnitDims(Value v) {
   return v;
 }
 
+/// Whether |v| is an all-zero float tensor (a constant or ConstantOfShape).
+static bool isZeroTensor(Value v) {
+  ElementsAttr attr;
+  if (auto cos = v.getDefiningOp<onnx::ConstantOfShapeOp>()) {
+    if (!cos.getValue())
+      return true; // ConstantOfShape's default value is 0
+    attr = *cos.getValue();
+  } else if (!matchPattern(v, m_Constant(&attr))) {
+    return false;
+  }
+  SmallVector<char> storage;
+  auto bytes = onnx::getConstantBytes(attr, storage);
+  return succeeded(bytes) && llvm::all_of(*bytes, [](char c) { return c == 0; });
+}
+
 namespace {
 /// The routing gate in canonical terms.
 struct Gate {
@@ -776,20 +791,7 @@ static FailureOr<Routed> matchDenseMasked(Operation *anchor, Miss &miss) {
     if (!scatter || scatter.getReduction() != "none" ||
         (scatter.getAxis() != 1 && scatter.getAxis() != -1))
       continue;
-    Value zeros = scatter.getData();
-    bool isZero = false;
-    ElementsAttr zattr;
-    if (auto cos = zeros.getDefiningOp<onnx::ConstantOfShapeOp>())
-      zattr = cos.getValue() ? *cos.getValue() : ElementsAttr();
-    else if (!matchPattern(zeros, m_Constant(&zattr)))
-      zattr = ElementsAttr();
-    if (zeros.getDefiningOp<onnx::ConstantOfShapeOp>() && !zattr) {
-      isZero = true; // ConstantOfShape's default value is 0
-    } else if (zattr) {
-      SmallVector<char> storage;
-      auto bytes = onnx::getConstantBytes(zattr, storage);
-      isZero = succeeded(bytes) && llvm::all_of(*bytes, [](char c) { return c == 0; });
-    }
+    bool isZero = isZeroTensor(scatter.getData());
     miss.at = anchor;
     if (!isZero) {
       miss.reason = "routing weights are scattered into a non-zero matrix";
@@ -861,6 +863,203 @@ static FailureOr<Routed> matchGatherByIndex(Operation *anchor, Miss &miss) {
   return failure();
 }
 
+/// |v| = Gather(data, constant c, axis 0) on a rank-1 or rank-2 data.
+static std::optional<std::pair<Value, int64_t>> gatherRow(Value v) {
+  auto g = v ? v.getDefiningOp<onnx::GatherOp>() : onnx::GatherOp();
+  if (!g || g.getAxis() != 0)
+    return std::nullopt;
+  std::optional<int64_t> c = constInt(g.getIndices());
+  if (!c || rankOf(g.getIndices()) != 0)
+    return std::nullopt;
+  return std::make_pair(g.getData(), *c);
+}
+
+namespace {
+/// One unrolled expert branch of form A.
+struct BranchA {
+  int64_t expert;
+  ExpertFFN ffn;
+  Value mask, tokens, slots, weights;
+};
+} // namespace
+
+/// The row weights [n, 1] of a form A branch: the routing weight of each
+/// (token, slot) pair, from the flattened weights or GatherND.
+static Value routingWeightSource(Value col, Value tok, Value slot, int64_t k) {
+  Operation *u = col.getDefiningOp();
+  if (!u || !isa<onnx::UnsqueezeOp, onnx::ReshapeOp>(u) || rankOf(col) != 2)
+    return Value();
+  Value w = u->getOperand(0);
+  if (auto g = w.getDefiningOp<onnx::GatherOp>(); g && g.getAxis() == 0) {
+    // weights.reshape(-1)[tok * k + slot]
+    auto flat = g.getData().getDefiningOp<onnx::ReshapeOp>();
+    auto add = g.getIndices().getDefiningOp<onnx::AddOp>();
+    if (!flat || !add || rankOf(flat.getReshaped()) != 1)
+      return Value();
+    for (int i = 0; i < 2; ++i) {
+      auto mul = add->getOperand(i).getDefiningOp<onnx::MulOp>();
+      if (!mul || add->getOperand(1 - i) != slot)
+        continue;
+      for (int j = 0; j < 2; ++j)
+        if (mul->getOperand(j) == tok && constInt(mul->getOperand(1 - j)) == k)
+          return flat.getData();
+    }
+    return Value();
+  }
+  if (auto gnd = w.getDefiningOp<onnx::GatherNDOp>(); gnd && gnd.getBatchDims() == 0) {
+    // weights[stack(tok, slot)]
+    auto cat = gnd.getIndices().getDefiningOp<onnx::ConcatOp>();
+    if (!cat || cat.getInputs().size() != 2 || (cat.getAxis() != 1 && cat.getAxis() != -1))
+      return Value();
+    auto col0 = cat.getInputs()[0].getDefiningOp<onnx::UnsqueezeOp>();
+    auto col1 = cat.getInputs()[1].getDefiningOp<onnx::UnsqueezeOp>();
+    if (col0 && col1 && col0.getData() == tok && col1.getData() == slot)
+      return gnd.getData();
+  }
+  return Value();
+}
+
+/// Form A: a chain of ScatterElements(add, axis 0) from zeros, one per
+/// expert: NonZero of the expert's OneHot mask row gives (slot, token)
+/// pairs; the tokens' rows run through the expert FFN, scaled by their
+/// routing weights, and are added into the output rows.
+static FailureOr<Routed> matchOneHotNonZero(Operation *anchor, Miss &miss) {
+  auto last = dyn_cast<onnx::ScatterElementsOp>(anchor);
+  if (!last)
+    return failure();
+  SmallVector<onnx::ScatterElementsOp> chain;
+  Value cur = last.getResult();
+  while (auto s = cur.getDefiningOp<onnx::ScatterElementsOp>()) {
+    if (s.getReduction() != "add" || s.getAxis() != 0 || rankOf(cur) != 2)
+      return failure();
+    chain.push_back(s);
+    cur = s.getData();
+  }
+  SmallVector<BranchA> branches;
+  Value x, oneHotIdx, weights;
+  int64_t E = -1;
+  for (onnx::ScatterElementsOp s : chain) {
+    // updates = FFN(Gather(x, tok)) * weight column
+    auto mul = s.getUpdates().getDefiningOp<onnx::MulOp>();
+    if (!mul)
+      return failure();
+    for (int i = 0; i < 2; ++i) {
+      auto ffn = matchFFN(mul->getOperand(i));
+      if (!ffn)
+        continue;
+      auto gx = ffn->in.getDefiningOp<onnx::GatherOp>();
+      if (!gx || gx.getAxis() != 0 || rankOf(gx.getIndices()) != 1)
+        continue;
+      Value tok = gx.getIndices();
+      // tok, slot = rows of NonZero(mask[e]).
+      auto tokRow = gatherRow(tok);
+      if (!tokRow)
+        continue;
+      auto nz = tokRow->first.getDefiningOp<onnx::NonZeroOp>();
+      if (!nz)
+        continue;
+      auto maskRow = gatherRow(nz.getX());
+      if (!maskRow)
+        continue;
+      auto tr = maskRow->first.getDefiningOp<onnx::TransposeOp>();
+      auto oh = tr ? tr.getData().getDefiningOp<onnx::OneHotOp>() : onnx::OneHotOp();
+      if (!oh || rankOf(oh.getOutput()) != 3 ||
+          (oh.getAxis() != -1 && oh.getAxis() != 2))
+        return failure();
+      // OneHot is [T, k, E]; the mask row after the transpose is
+      // [perm[1], perm[2]] of those: T at position 1 or 2 of perm.
+      SmallVector<int64_t> perm(tr.getPermutation());
+      if (perm.size() != 3 || perm[0] != 2)
+        return failure();
+      int64_t tokenRow = perm[1] == 0 ? 0 : 1;
+      if (tokRow->second != tokenRow)
+        return failure();
+      // The other NonZero row is the slot.
+      Value slot;
+      for (Operation *user : nz->getUsers())
+        if (auto r = gatherRow(user->getResult(0)); r && r->second == 1 - tokenRow)
+          slot = user->getResult(0);
+      std::optional<int64_t> depth = constInt(oh.getDepth());
+      FailureOr<SmallVector<int64_t>> vals = onnx::getConstantI64Values(oh.getValues());
+      miss.at = anchor;
+      if (!depth || failed(vals) || vals->size() != 2 || (*vals)[0] != 0 || (*vals)[1] == 0) {
+        miss.reason = "expert mask is not a 0/1 OneHot of constant depth";
+        return failure();
+      }
+      if (!slot) {
+        miss.reason = "cannot find the slot of each routed token";
+        return failure();
+      }
+      int64_t k = cast<RankedTensorType>(oh.getIndices().getType()).getDimSize(1);
+      Value w = routingWeightSource(mul->getOperand(1 - i), tok, slot, k);
+      if (!w) {
+        miss.reason = "expert outputs are scaled by something other than the routing "
+                      "weight of their (token, slot)";
+        return failure();
+      }
+      // The scatter indices must be the tokens broadcast over the row.
+      Value index = s.getIndices();
+      if (auto ex = index.getDefiningOp<onnx::ExpandOp>())
+        index = ex.getInput();
+      else if (auto tile = index.getDefiningOp<onnx::TileOp>())
+        index = tile.getInput();
+      auto un = index.getDefiningOp<onnx::UnsqueezeOp>();
+      if (!un || un.getData() != tok) {
+        miss.reason = "expert outputs are added to rows other than their tokens'";
+        return failure();
+      }
+      if ((x && (x != gx.getData() || oneHotIdx != oh.getIndices() || weights != w ||
+                 E != *depth))) {
+        miss.reason = "expert branches route different inputs";
+        return failure();
+      }
+      x = gx.getData();
+      oneHotIdx = oh.getIndices();
+      weights = w;
+      E = *depth;
+      branches.push_back({maskRow->second, *ffn, Value(), tok, slot, w});
+      break;
+    }
+  }
+  if (branches.size() != chain.size() || branches.empty())
+    return failure();
+  miss.at = anchor;
+  if (!isZeroTensor(cur)) {
+    miss.reason = "expert outputs are added into a non-zero tensor";
+    return failure();
+  }
+  auto gate = matchGate(weights, oneHotIdx, miss);
+  if (failed(gate))
+    return failure();
+  miss.at = anchor;
+  int64_t gateE = cast<RankedTensorType>(gate->logits.getType()).getDimSize(1);
+  if (gateE != E) {
+    miss.reason = "the expert mask's depth differs from the router's expert count";
+    return failure();
+  }
+  SmallVector<std::optional<ExpertFFN>> ffns(E);
+  for (BranchA &br : branches) {
+    if (br.expert < 0 || br.expert >= E || ffns[br.expert]) {
+      miss.reason = "expert branches do not map one-to-one onto experts";
+      return failure();
+    }
+    ffns[br.expert] = br.ffn;
+  }
+  Routed r;
+  r.gate = *gate;
+  r.x = x;
+  if (rankOf(x) != 2) {
+    miss.reason = "expert input is not a [tokens, hidden] matrix";
+    return failure();
+  }
+  OpBuilder b(anchor);
+  auto ex = stackExperts(b, anchor->getLoc(), ffns, miss.reason);
+  if (failed(ex))
+    return failure();
+  r.experts = *ex;
+  return r;
+}
+
 /// Erases |op| and, recursively, the producers only it used.
 static void eraseDead(Operation *op, llvm::SmallPtrSetImpl<Operation *> &erased) {
   if (!op->use_empty() || !isPure(op))
@@ -899,7 +1098,8 @@ struct FuseRoutingPass final : sparsa::impl::FuseRoutingPassBase<FuseRoutingPass
         continue;
       Miss miss;
       FailureOr<Routed> r = failure();
-      for (auto matcher : {matchEqualMaskChain, matchDenseMasked, matchGatherByIndex}) {
+      for (auto matcher : {matchOneHotNonZero, matchEqualMaskChain, matchDenseMasked,
+                           matchGatherByIndex}) {
         r = matcher(anchor, miss);
         if (succeeded(r) || !miss.reason.empty())
           break;
