@@ -586,10 +586,14 @@ static FailureOr<Experts> stackExperts(OpBuilder &b, Location loc,
              (!p.weight || (isConstant(p.weight) && rankOf(p.weight) == 2 &&
                             shapeOf(p.weight) == shapeOf(q.weight)));
     };
-    if (f->act != first->act || !same(f->p1, first->p1) || !same(f->p2, first->p2) ||
-        !same(f->p3, first->p3)) {
-      why = "experts differ in shape, activation, bias or weight layout, or have "
-            "non-constant weights";
+    if (f->act != first->act) {
+      why = ("experts use different activations (" + first->act + " and " + f->act + ")")
+                .str();
+      return failure();
+    }
+    if (!same(f->p1, first->p1) || !same(f->p2, first->p2) || !same(f->p3, first->p3)) {
+      why = "experts differ in weight shapes, biases or layouts, or have non-constant "
+            "weights";
       return failure();
     }
   }
@@ -1060,6 +1064,20 @@ static FailureOr<Routed> matchOneHotNonZero(Operation *anchor, Miss &miss) {
   return r;
 }
 
+/// Adds the inner links of |anchor|'s Add tree or ScatterElements chain to
+/// |covered|.
+static void coveredChain(Operation *anchor, llvm::SmallPtrSetImpl<Operation *> &covered) {
+  SmallVector<Operation *> work = {anchor};
+  while (!work.empty()) {
+    Operation *op = work.pop_back_val();
+    for (Value v : op->getOperands())
+      if (Operation *d = v.getDefiningOp();
+          d && d->getName() == anchor->getName() && !isa<onnx::ReduceSumOp>(d) &&
+          covered.insert(d).second)
+        work.push_back(d);
+  }
+}
+
 /// Erases |op| and, recursively, the producers only it used.
 static void eraseDead(Operation *op, llvm::SmallPtrSetImpl<Operation *> &erased) {
   if (!op->use_empty() || !isPure(op))
@@ -1105,8 +1123,11 @@ struct FuseRoutingPass final : sparsa::impl::FuseRoutingPassBase<FuseRoutingPass
           break;
       }
       if (failed(r)) {
-        if (!miss.reason.empty())
+        if (!miss.reason.empty()) {
           markUnfused(miss.at ? miss.at : anchor, "routing", miss.reason);
+          // The rest of a recognized chain is not a candidate of its own.
+          coveredChain(anchor, erased);
+        }
         continue;
       }
       emitMoE(anchor, *r);

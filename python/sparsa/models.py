@@ -313,12 +313,14 @@ def _moe_gate(g: "_Graph", x: str, wg: str, k: int, gating: str, normalize: bool
     [-> / sum] [-> * scaling], DeepSeek-V3)."""
     logits = g.op("MatMul", [x, wg], name="/router/MatMul")
     kk = g.const("router.k", np.array([k], np.int64))
+    g.scores = logits
     if gating == "topk_softmax":
         vals, idx = g.op("TopK", [logits, kk], 2, axis=-1)
         return g.op("Softmax", [vals], axis=-1), idx
     p = g.op("Softmax" if gating == "softmax" else "Sigmoid", [logits],
              **({"axis": -1} if gating == "softmax" else {}))
-    vals, idx = g.op("TopK", [p, kk], 2, axis=-1)
+    g.scores = p
+    vals, idx = g.op("TopK", [p, kk], 2, axis=getattr(g, "topk_axis", -1))
     if normalize:
         s = g.op("ReduceSum", [vals, g.const("router.axes", np.array([-1], np.int64))],
                  keepdims=1)
@@ -341,23 +343,29 @@ def _moe_act(g: "_Graph", h: str, act: str) -> str:
 
 
 def _moe_ffn(g: "_Graph", x: str, w1: str, w2: str, w3: Optional[str], act: str,
-             b1: Optional[str] = None, b2: Optional[str] = None) -> str:
-    """down(act(x W1 + b1) [* x W3]) + b2 with MatMul weights."""
-    h = g.op("MatMul", [x, w1])
-    if b1:
-        h = g.op("Add", [h, b1])
+             b1: Optional[str] = None, b2: Optional[str] = None, gemm: bool = False) -> str:
+    """down(act(x W1 + b1) [* x W3]) + b2: MatMul (+ Add) with [in, out]
+    weights, or with |gemm| Gemm(transB=1) with [out, in] weights as
+    torch.onnx exports nn.Linear."""
+    def linear(inp, w, b):
+        if gemm:
+            return g.op("Gemm", [inp, w] + ([b] if b else []), transB=1)
+        y = g.op("MatMul", [inp, w])
+        return g.op("Add", [y, b]) if b else y
+    h = linear(x, w1, b1)
     if act == "swiglu":
-        a = g.op("Mul", [_moe_act(g, h, "silu"), g.op("MatMul", [x, w3])])
+        a = g.op("Mul", [_moe_act(g, h, "silu"), linear(x, w3, None)])
     else:
         a = _moe_act(g, h, act)
-    y = g.op("MatMul", [a, w2])
-    return g.op("Add", [y, b2]) if b2 else y
+    return linear(a, w2, b2)
 
 
 def moe(path: str, form: str, hidden: int = 64, inner: int = 128, experts: int = 8,
         k: int = 2, *, tokens: Dim = "T", act: str = "silu", gating: str = "softmax",
         normalize: bool = True, scaling: float = 1.0, bias: bool = False,
-        missing: Sequence[int] = (), seed: int = 0, opset: int = 17) -> str:
+        missing: Sequence[int] = (), gemm: bool = False, shapes: Sequence[int] = (),
+        topk_axis: int = -1, extra_outputs: Sequence[str] = (), seed: int = 0,
+        opset: int = 17) -> str:
     """A mixture-of-experts layer `x [T, H] -> [T, H]` in exporter form |form|:
 
     - `A`: OneHot expert mask, per expert (unrolled) NonZero -> Gather the
@@ -372,6 +380,10 @@ def moe(path: str, form: str, hidden: int = 64, inner: int = 128, experts: int =
     - `E`: com.microsoft.MoE (torch Linear layouts).
 
     act: relu, gelu (erf), silu, swiglu (`down(silu(x Wg) * x Wu)`).
+    Forms A and C take |gemm| (experts as Gemm transB=1, torch's nn.Linear
+    export). Near misses for negative tests: |shapes| gives per-expert inner
+    sizes (form C), |topk_axis| selects along another axis, and
+    |extra_outputs| (`weights`, `scores`) exposes gate values as outputs too.
     """
     _, TP, helper, _ = _onnx()
     rng = np.random.default_rng(seed)
@@ -385,6 +397,16 @@ def moe(path: str, form: str, hidden: int = 64, inner: int = 128, experts: int =
     wg = g.const("router.weight", (rng.standard_normal((H, E)) / np.sqrt(H)).astype(np.float32))
     swiglu = act == "swiglu"
     x = "x"
+
+    def _expert(g, e, inp):
+        f = shapes[e] if shapes else F
+        lay = (lambda w: np.ascontiguousarray(w.T)) if gemm else (lambda w: w)
+        return _moe_ffn(g, inp, g.const(f"experts.{e}.w1", lay(w1s[e][:, :f])),
+                        g.const(f"experts.{e}.w2", lay(w2s[e][:f])),
+                        g.const(f"experts.{e}.w3", lay(w3s[e][:, :f])) if swiglu else None, act,
+                        g.const(f"experts.{e}.b1", b1s[e][:f]) if bias else None,
+                        g.const(f"experts.{e}.b2", b2s[e]) if bias else None, gemm=gemm)
+
     if form == "E":
         logits = g.op("MatMul", [x, wg], name="/router/MatMul")
         fc1 = w1s.transpose(0, 2, 1)
@@ -409,7 +431,9 @@ def moe(path: str, form: str, hidden: int = 64, inner: int = 128, experts: int =
         if act == "gelu":
             raise ValueError("com.microsoft.MoE's gelu is the tanh approximation")
     else:
+        g.topk_axis = topk_axis
         vals, idx = _moe_gate(g, x, wg, k, gating, normalize, scaling)
+        gate_values = {"weights": vals, "scores": g.scores}
         opsets = [("", opset)]
         if form == "B":
             w1, w2 = g.const("experts.w1", w1s), g.const("experts.w2", w2s)
@@ -434,11 +458,7 @@ def moe(path: str, form: str, hidden: int = 64, inner: int = 128, experts: int =
                          to=TP.FLOAT)
                 c = g.op("ReduceSum", [g.op("Mul", [m, vals]),
                                        g.const(f"e{e}.axes", np.array([1], np.int64))], keepdims=1)
-                y = _moe_ffn(g, x, g.const(f"experts.{e}.w1", w1s[e]),
-                             g.const(f"experts.{e}.w2", w2s[e]),
-                             g.const(f"experts.{e}.w3", w3s[e]) if swiglu else None, act,
-                             g.const(f"experts.{e}.b1", b1s[e]) if bias else None,
-                             g.const(f"experts.{e}.b2", b2s[e]) if bias else None)
+                y = _expert(g, e, x)
                 terms.append(g.op("Mul", [y, c]))
             out = terms[0]
             for t in terms[1:]:
@@ -471,11 +491,7 @@ def moe(path: str, form: str, hidden: int = 64, inner: int = 128, experts: int =
                 slot = g.op("Gather", [nz, g.const(f"e{e}.r0", np.array(0, np.int64))], axis=0)
                 tok = g.op("Gather", [nz, g.const(f"e{e}.r1", np.array(1, np.int64))], axis=0)
                 xs = g.op("Gather", [x, tok], axis=0)                           # [n, H]
-                y = _moe_ffn(g, xs, g.const(f"experts.{e}.w1", w1s[e]),
-                             g.const(f"experts.{e}.w2", w2s[e]),
-                             g.const(f"experts.{e}.w3", w3s[e]) if swiglu else None, act,
-                             g.const(f"experts.{e}.b1", b1s[e]) if bias else None,
-                             g.const(f"experts.{e}.b2", b2s[e]) if bias else None)
+                y = _expert(g, e, xs)
                 w = g.op("Gather", [flat_vals, g.op("Add", [g.op("Mul", [tok, kc]), slot])],
                          axis=0)                                                # [n]
                 y = g.op("Mul", [y, g.op("Unsqueeze", [w, g.const(f"e{e}.ax", np.array([1], np.int64))])])
@@ -484,11 +500,16 @@ def moe(path: str, form: str, hidden: int = 64, inner: int = 128, experts: int =
                 out = g.op("ScatterElements", [out, index, y], axis=0, reduction="add")
         else:
             raise ValueError(f"unknown MoE form {form!r}")
+    for n in g.nodes:  # name the combined output "y"
+        n.output[:] = ["y" if o == out else o for o in n.output]
+    outputs = [helper.make_tensor_value_info("y", TP.FLOAT, [tokens, H])]
+    for name in extra_outputs:
+        src = gate_values[name]
+        g.nodes.append(helper.make_node("Identity", [src], [name], name=f"/out/{name}"))
+        outputs.append(helper.make_tensor_value_info(name, TP.FLOAT, [tokens, None]))
     graph = helper.make_graph(
         g.nodes, f"moe_{form}",
-        [helper.make_tensor_value_info("x", TP.FLOAT, [tokens, H])],
-        [helper.make_tensor_value_info("y", TP.FLOAT, [tokens, H])], g.inits)
-    graph.node[-1].output[0] = "y"
+        [helper.make_tensor_value_info("x", TP.FLOAT, [tokens, H])], outputs, g.inits)
     onnx, *_ = _onnx()
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid(d, v) for d, v in opsets],
                               producer_name="sparsa.models")

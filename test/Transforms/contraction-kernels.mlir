@@ -64,6 +64,36 @@ func.func @gemv(%a: memref<1x1030xf32>, %b: memref<1030x300xf32>, %c: memref<1x3
 
 // -----
 
+/// [Pattern: rows known at run time] (the tokens one expert got): up to
+/// four rows take the GEMV streaming (each block of eight B rows applied to
+/// every C row before moving on, so B streams from memory once), more rows
+/// the packed GEMM.
+#dA = affine_map<(m, k, n) -> (m, k)>
+#dB = affine_map<(m, k, n) -> (k, n)>
+#dC = affine_map<(m, k, n) -> (m, n)>
+// CHECK-LABEL: func.func @dynamic_rows
+// CHECK: %[[M:.+]] = memref.dim %arg0, %c0
+// CHECK: %[[FEW:.+]] = arith.cmpi ule, %[[M]], %c4
+// CHECK: scf.if %[[FEW]]
+// CHECK: scf.for %{{.+}} = %{{.+}} to %{{.+}} step %c8
+// CHECK-COUNT-8: vector.broadcast
+// CHECK: scf.for %{{.+}} = %{{.+}} to %c300 step %c32
+// CHECK: } else {
+// CHECK: memref.alloca() {alignment = 64 : i64} : memref<256x64xf32>
+// CHECK: step %c6
+func.func @dynamic_rows(%a: memref<?x64xf32>, %b: memref<64x300xf32>, %c: memref<?x300xf32>) {
+  linalg.generic {indexing_maps = [#dA, #dB, #dC], iterator_types = ["parallel", "reduction", "parallel"]}
+      ins(%a, %b : memref<?x64xf32>, memref<64x300xf32>) outs(%c : memref<?x300xf32>) {
+  ^bb0(%x: f32, %y: f32, %acc: f32):
+    %p = arith.mulf %x, %y : f32
+    %s = arith.addf %acc, %p : f32
+    linalg.yield %s : f32
+  }
+  return
+}
+
+// -----
+
 /// Near misses stay generic: an epilogue in the body (not a plain
 /// multiply-add), integer elements.
 #tA = affine_map<(m, n, k) -> (m, k)>

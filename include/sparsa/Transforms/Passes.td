@@ -134,12 +134,33 @@ def FuseRoutingPass : Pass<"sparsa-fuse-routing", "mlir::func::FuncOp"> {
   let description = [{
     Recognizes the ways exporters write mixture-of-experts routing and
     replaces each with one `sparsa.moe`, whose lowering reads only the
-    selected experts' weights:
+    selected experts' weights. The gate, shared by every form, is a TopK
+    over the expert axis of `Softmax(logits)` (optionally renormalized by
+    `Div(ReduceSum)`), of `Sigmoid(logits)` (optionally renormalized, times
+    a scalar routed scaling factor), or of the logits followed by a Softmax
+    over the `k` values (Mixtral). Expert FFNs are `MatMul (+ Add)` or
+    `Gemm (transB)` projections around ReLU (`Relu`, `Max(x, 0)`,
+    `Clip(x, 0)`), GELU (`Gelu`, or the erf expression torch exports),
+    SiLU (`x * Sigmoid(x)`), identity, or a GLU `act(x W1) * (x W3)`.
 
+    - A: OneHot expert mask, transposed; per expert (unrolled, experts may
+      be missing) Gather(mask row) -> NonZero -> Gather(token rows) -> FFN
+      -> Mul(routing weight of each (token, slot)) -> ScatterElements(add)
+      into a zero output;
+    - B: every expert on every token with stacked `[E, in, out]` weights,
+      routing weights ScatterElements'd into a zero `[T, E]` matrix,
+      combined by Mul + ReduceSum over the experts;
+    - C: per expert Equal(indices, e) -> Cast -> Mul(weights) -> ReduceSum
+      -> Mul(expert output), summed by an Add chain;
+    - D: stacked weights Gathered by the top-k indices, batched MatMul,
+      weighted ReduceSum over `k`;
     - E: `com.microsoft.MoE` (every activation incl. SwiGLU in its three
       layouts, clamped SwiGLU, biases, renormalization), whose torch-layout
       weights `[E, out, in]` become matmul layout by transposes that weight
       preparation folds at compile time.
+
+    Per-expert weights (A, C) are stacked into `[E, ...]` constants at
+    compile time; a missing expert gets zero weights.
 
     A candidate that does not fuse keeps its original ops and gets a
     `sparsa.unfused` attribute `{routing = "reason"}`, which the compiler's

@@ -1,0 +1,46 @@
+// RUN: sparsa-opt %s --split-input-file --convert-onnx-to-linalg --canonicalize --cse | FileCheck %s
+
+/// Decode (one token): after the gate (softmax, ranks, slots), one loop over
+/// the k slots slices the selected expert's weights out of the stacks and
+/// runs static GEMVs on them; no loop visits all experts' weights.
+// CHECK-LABEL: func.func @decode
+// CHECK: math.exp
+// CHECK: scf.for %{{.+}} = %c0 to %c4
+// CHECK: tensor.insert
+// CHECK: %[[OUT:.+]] = scf.for %[[J:.+]] = %c0 to %c2 step %c1 iter_args
+// CHECK: %[[E:.+]] = tensor.extract %{{.+}}[%c0, %[[J]]] : tensor<1x2xindex>
+// CHECK: tensor.extract_slice %arg2[%[[E]], 0, 0] [1, 4, 8] [1, 1, 1] : tensor<4x4x8xf32> to tensor<4x8xf32>
+// CHECK: linalg.generic {{.+}} iterator_types = ["parallel", "parallel", "reduction"]} ins(%arg0, %{{.+}} : tensor<1x4xf32>, tensor<4x8xf32>) outs(%{{.+}} : tensor<1x8xf32>)
+// CHECK: arith.maximumf
+// CHECK: tensor.extract_slice %arg3[%[[E]], 0, 0] [1, 8, 4] [1, 1, 1] : tensor<4x8x4xf32> to tensor<8x4xf32>
+// CHECK: return %[[OUT]]
+func.func @decode(%x: tensor<1x4xf32>, %r: tensor<1x4xf32>, %w1: tensor<4x4x8xf32>, %w2: tensor<4x8x4xf32>) -> tensor<1x4xf32> {
+  %y = sparsa.moe %x, %r, %w1, %w2 {k = 2 : i64, normalize = true} : (tensor<1x4xf32>, tensor<1x4xf32>, tensor<4x4x8xf32>, tensor<4x8x4xf32>) -> tensor<1x4xf32>
+  return %y : tensor<1x4xf32>
+}
+
+// -----
+
+/// Any number of tokens: sigmoid gate, counting sort of the (token, slot)
+/// pairs by expert (counts, then start offsets, then placement), then per
+/// expert with tokens a gather of its rows, the FFN on [count, H] and a
+/// weighted scatter-add into the output rows.
+// CHECK-LABEL: func.func @tokens
+// CHECK-NOT: linalg.softmax
+// CHECK: math.exp
+// CHECK: scf.for {{.+}} -> (tensor<?x2xindex>, tensor<?x2xf32>)
+// CHECK: %[[COUNTS:.+]] = scf.for {{.+}} -> (tensor<4xindex>)
+// CHECK: %[[STARTS:.+]]:2 = scf.for {{.+}} -> (tensor<4xindex>, index)
+// CHECK: %[[PERM:.+]]:3 = scf.for {{.+}} -> (tensor<4xindex>, tensor<?xindex>, tensor<?xf32>)
+// CHECK: scf.for %[[E:.+]] = %c0 to %c4 step %c1 iter_args
+// CHECK: %[[CNT:.+]] = tensor.extract %[[COUNTS]][%[[E]]]
+// CHECK: scf.if
+// CHECK: tensor.extract %[[PERM]]#1
+// CHECK: tensor.extract_slice %arg2[%[[E]], 0, 0] [1, 4, 8]
+// CHECK: linalg.generic {{.+}} iterator_types = ["parallel", "parallel", "reduction"]} ins(%{{.+}}, %{{.+}} : tensor<?x4xf32>, tensor<4x8xf32>) outs(%{{.+}} : tensor<?x8xf32>)
+// CHECK: scf.for %{{.+}} = %c0 to %[[CNT]]
+// CHECK: tensor.insert_slice
+func.func @tokens(%x: tensor<?x4xf32>, %r: tensor<?x4xf32>, %w1: tensor<4x4x8xf32>, %w2: tensor<4x8x4xf32>) -> tensor<?x4xf32> {
+  %y = sparsa.moe %x, %r, %w1, %w2 {k = 2 : i64, gating = "sigmoid"} : (tensor<?x4xf32>, tensor<?x4xf32>, tensor<4x4x8xf32>, tensor<4x8x4xf32>) -> tensor<?x4xf32>
+  return %y : tensor<?x4xf32>
+}

@@ -1,0 +1,119 @@
+"""Routing fusion end to end: every exporter form of a mixture-of-experts
+layer (shared/PATTERNS.md forms A-E) fuses into one sparsa.moe, and the
+compiled model matches ONNX Runtime running the original graph for 1, 7 and
+64 tokens. Near misses stay unfused, say why in the report, and still match.
+"""
+
+import json
+
+import numpy as np
+import pytest
+
+from conftest import assert_matches_ort, sparsa
+from sparsa import models
+
+H = 64
+TOKENS = [1, 7, 64]
+
+
+def compile_with_report(tmp_path, onnx_path, name="model", **kwargs):
+    so = tmp_path / f"{name}.so"
+    report = tmp_path / f"{name}.json"
+    sparsa.compile(str(onnx_path), str(so), report=str(report), **kwargs)
+    with open(report) as f:
+        return sparsa.load(str(so)), json.load(f)
+
+
+def check_tokens(model, path, tokens=TOKENS, hidden=H):
+    for t in tokens:
+        x = np.random.default_rng(t).standard_normal((t, hidden)).astype(np.float32)
+        assert_matches_ort(model, path, {"x": x})
+
+
+# com.microsoft.MoE's gelu is the tanh form (test_contrib_ops covers it).
+FORMS_ACTS = [(f, a) for f in "ABCDE" for a in ["relu", "gelu", "silu", "swiglu"]
+              if not (f == "E" and a == "gelu")]
+
+
+@pytest.mark.parametrize("form,act", FORMS_ACTS)
+def test_form_fuses_and_matches(tmp_path, form, act):
+    bias = form != "D" and not (form == "E" and act == "swiglu")
+    path = models.moe(str(tmp_path / "moe.onnx"), form, hidden=H, inner=128, experts=8, k=2,
+                      act=act, bias=bias)
+    model, report = compile_with_report(tmp_path, path)
+    assert report["fusions"]["routing"] == 1, report
+    assert report["unfused"] == []
+    check_tokens(model, path)
+
+
+@pytest.mark.parametrize("form,kw", [
+    ("C", dict(gating="topk_softmax")),                       # Mixtral gate
+    ("B", dict(gating="sigmoid", normalize=True, scaling=2.5)),  # DeepSeek-V3 gate
+    ("D", dict(gating="sigmoid", normalize=False)),
+    ("A", dict(gating="softmax", normalize=False, k=1)),
+    ("B", dict(gating="topk_softmax", k=3, experts=4)),
+    ("C", dict(gemm=True, bias=True)),                        # nn.Linear as Gemm(transB)
+    ("A", dict(gemm=True, bias=True, act="gelu")),
+    ("A", dict(missing=(1, 6), act="swiglu")),                # experts absent from the export
+    ("C", dict(missing=(2,))),
+])
+def test_gate_and_layout_variants(tmp_path, form, kw):
+    path = models.moe(str(tmp_path / "moe.onnx"), form, hidden=H, inner=96, **kw)
+    model, report = compile_with_report(tmp_path, path)
+    assert report["fusions"]["routing"] == 1, report
+    check_tokens(model, path)
+
+
+@pytest.mark.parametrize("form", ["A", "C", "E"])
+def test_disabled_fusion_still_matches(tmp_path, form):
+    """--disable-fusion=routing keeps the original graph (E: the dense
+    reference lowering) and must agree with the fused build."""
+    path = models.moe(str(tmp_path / "moe.onnx"), form, hidden=H, inner=64, act="silu")
+    fused, _ = compile_with_report(tmp_path, path, "fused")
+    plain, report = compile_with_report(tmp_path, path, "plain", disable_fusion=["routing"])
+    assert report["fusions"]["routing"] == 0
+    x = np.random.default_rng(3).standard_normal((7, H)).astype(np.float32)
+    np.testing.assert_allclose(fused.run({"x": x})["y"], plain.run({"x": x})["y"],
+                               atol=1e-5, rtol=1e-5)
+
+
+def test_gate_outputs_used_elsewhere(tmp_path):
+    """Routing weights and scores that are also model outputs are still
+    computed; the combine fuses."""
+    path = models.moe(str(tmp_path / "moe.onnx"), "B", hidden=H, inner=64,
+                      extra_outputs=["weights", "scores"])
+    model, report = compile_with_report(tmp_path, path)
+    assert report["fusions"]["routing"] == 1
+    check_tokens(model, path)
+
+
+def test_topk_on_token_axis_is_a_near_miss(tmp_path):
+    path = models.moe(str(tmp_path / "moe.onnx"), "C", hidden=H, inner=64, k=2, topk_axis=0)
+    model, report = compile_with_report(tmp_path, path)
+    assert report["fusions"]["routing"] == 0
+    (miss,) = report["unfused"]
+    assert miss["family"] == "routing" and miss["op"] == "onnx.TopK"
+    assert "axis 0" in miss["reason"], miss
+    # Selecting over tokens only broadcasts when T == k.
+    check_tokens(model, path, tokens=[2])
+
+
+def test_mismatched_expert_shapes_are_a_near_miss(tmp_path):
+    shapes = [64] * 8
+    shapes[3] = 32
+    path = models.moe(str(tmp_path / "moe.onnx"), "C", hidden=H, inner=64, shapes=shapes)
+    model, report = compile_with_report(tmp_path, path)
+    assert report["fusions"]["routing"] == 0
+    assert len(report["unfused"]) == 1, report["unfused"]
+    assert "weight shapes" in report["unfused"][0]["reason"]
+    check_tokens(model, path)
+
+
+def test_fused_ir_keeps_no_routing_ops(tmp_path):
+    """After fusion one sparsa.moe replaces the whole unrolled graph."""
+    path = models.moe(str(tmp_path / "moe.onnx"), "C", hidden=H, inner=64, tokens=1)
+    out = tmp_path / "fused.mlir"
+    sparsa.compile(path, str(out), emit="mlir-fused")
+    text = out.read_text()
+    assert text.count("sparsa.moe") == 1
+    assert "onnx.Equal" not in text and "onnx.TopK" not in text

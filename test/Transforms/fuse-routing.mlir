@@ -1,0 +1,150 @@
+// RUN: sparsa-opt %s --split-input-file --sparsa-fuse-routing | FileCheck %s
+
+/// Form E: com.microsoft.MoE becomes sparsa.moe; its torch-layout weights
+/// [E, out, in] are transposed to matmul layout (weight preparation folds
+/// the transposes of constants), interleaved SwiGLU keeps its layout.
+// CHECK-LABEL: func.func @form_e_swiglu
+// CHECK-DAG: %[[T1:.+]] = onnx.Transpose %arg2 {perm = array<i64: 0, 2, 1>} : (tensor<4x16x4xf32>) -> tensor<4x4x16xf32>
+// CHECK-DAG: %[[T2:.+]] = onnx.Transpose %arg3 {perm = array<i64: 0, 2, 1>} : (tensor<4x4x8xf32>) -> tensor<4x8x4xf32>
+// CHECK: %[[Y:.+]] = sparsa.moe %arg0, %arg1, %[[T1]], %[[T2]] {activation = "silu", alpha = 1.702{{.*}}, beta = 1.000000e+00 : f64, gate_layout = 1 : i64, k = 2 : i64, limit = 7.000000e+00 : f64, normalize = true}
+// CHECK-NOT: onnx.ms.MoE
+// CHECK: return %[[Y]]
+func.func @form_e_swiglu(%x: tensor<?x4xf32>, %r: tensor<?x4xf32>, %w1: tensor<4x16x4xf32>,
+                         %w2: tensor<4x4x8xf32>) -> tensor<?x4xf32> {
+  %y = onnx.ms.MoE %x, %r, %w1, %w2 {activation_type = "swiglu", swiglu_fusion = 1 : si64, k = 2 : si64, normalize_routing_weights = 1 : si64, activation_alpha = 1.702 : f32, activation_beta = 1.0 : f32, swiglu_limit = 7.0 : f32} : (tensor<?x4xf32>, tensor<?x4xf32>, tensor<4x16x4xf32>, tensor<4x4x8xf32>) -> tensor<?x4xf32>
+  return %y : tensor<?x4xf32>
+}
+
+// -----
+
+/// Form E with ONNX Runtime's "gelu" (the tanh approximation).
+// CHECK-LABEL: func.func @form_e_gelu
+// CHECK: sparsa.moe {{.+}} b1 = %arg4 b2 = %arg5 {activation = "gelu_tanh", k = 1 : i64}
+func.func @form_e_gelu(%x: tensor<?x4xf32>, %r: tensor<?x4xf32>, %w1: tensor<4x8x4xf32>,
+                       %w2: tensor<4x4x8xf32>, %b1: tensor<4x8xf32>, %b2: tensor<4x4xf32>) -> tensor<?x4xf32> {
+  %y = onnx.ms.MoE %x, %r, %w1, %w2 fc1_bias = %b1 fc2_bias = %b2 {activation_type = "gelu", k = 1 : si64} : (tensor<?x4xf32>, tensor<?x4xf32>, tensor<4x8x4xf32>, tensor<4x4x8xf32>, tensor<4x8xf32>, tensor<4x4xf32>) -> tensor<?x4xf32>
+  return %y : tensor<?x4xf32>
+}
+
+// -----
+
+/// Form D: the stacked expert weights gathered by the top-k indices; the
+/// gate is softmax -> TopK -> renormalize. The stacked constants become the
+/// op's weights directly, and the gathered copies disappear.
+// CHECK-LABEL: func.func @form_d
+// CHECK-DAG: %[[W1:.+]] = onnx.Constant {value = dense<5.000000e-01> : tensor<4x4x8xf32>}
+// CHECK-DAG: %[[W2:.+]] = onnx.Constant {value = dense<2.500000e-01> : tensor<4x8x4xf32>}
+// CHECK: %[[L:.+]] = onnx.MatMul %arg0
+// CHECK: %[[Y:.+]] = sparsa.moe %arg0, %[[L]], %[[W1]], %[[W2]] {k = 2 : i64, normalize = true}
+// CHECK-NOT: onnx.Gather
+// CHECK-NOT: onnx.TopK
+// CHECK: return %[[Y]]
+func.func @form_d(%x: tensor<?x4xf32>) -> tensor<?x4xf32> {
+  %wg = onnx.Constant {value = dense<1.0> : tensor<4x4xf32>} : () -> tensor<4x4xf32>
+  %k = onnx.Constant {value = dense<2> : tensor<1xi64>} : () -> tensor<1xi64>
+  %axm1 = onnx.Constant {value = dense<-1> : tensor<1xi64>} : () -> tensor<1xi64>
+  %ax12 = onnx.Constant {value = dense<[1, 2]> : tensor<2xi64>} : () -> tensor<2xi64>
+  %w1 = onnx.Constant {value = dense<0.5> : tensor<4x4x8xf32>} : () -> tensor<4x4x8xf32>
+  %w2 = onnx.Constant {value = dense<0.25> : tensor<4x8x4xf32>} : () -> tensor<4x8x4xf32>
+  %ax2 = onnx.Constant {value = dense<2> : tensor<1xi64>} : () -> tensor<1xi64>
+  %ax1 = onnx.Constant {value = dense<1> : tensor<1xi64>} : () -> tensor<1xi64>
+  %l = onnx.MatMul %x, %wg : (tensor<?x4xf32>, tensor<4x4xf32>) -> tensor<?x4xf32>
+  %p = onnx.Softmax %l : (tensor<?x4xf32>) -> tensor<?x4xf32>
+  %v, %i = onnx.TopK %p, %k : (tensor<?x4xf32>, tensor<1xi64>) -> (tensor<?x2xf32>, tensor<?x2xi64>)
+  %s = onnx.ReduceSum %v, %axm1 : (tensor<?x2xf32>, tensor<1xi64>) -> tensor<?x1xf32>
+  %w = onnx.Div %v, %s : (tensor<?x2xf32>, tensor<?x1xf32>) -> tensor<?x2xf32>
+  %xu = onnx.Unsqueeze %x, %ax12 : (tensor<?x4xf32>, tensor<2xi64>) -> tensor<?x1x1x4xf32>
+  %g1 = onnx.Gather %w1, %i : (tensor<4x4x8xf32>, tensor<?x2xi64>) -> tensor<?x2x4x8xf32>
+  %g2 = onnx.Gather %w2, %i : (tensor<4x8x4xf32>, tensor<?x2xi64>) -> tensor<?x2x8x4xf32>
+  %h = onnx.MatMul %xu, %g1 : (tensor<?x1x1x4xf32>, tensor<?x2x4x8xf32>) -> tensor<?x2x1x8xf32>
+  %a = onnx.Relu %h : (tensor<?x2x1x8xf32>) -> tensor<?x2x1x8xf32>
+  %o = onnx.MatMul %a, %g2 : (tensor<?x2x1x8xf32>, tensor<?x2x8x4xf32>) -> tensor<?x2x1x4xf32>
+  %sq = onnx.Squeeze %o, %ax2 : (tensor<?x2x1x4xf32>, tensor<1xi64>) -> tensor<?x2x4xf32>
+  %wu = onnx.Unsqueeze %w, %ax2 : (tensor<?x2xf32>, tensor<1xi64>) -> tensor<?x2x1xf32>
+  %m = onnx.Mul %sq, %wu : (tensor<?x2x4xf32>, tensor<?x2x1xf32>) -> tensor<?x2x4xf32>
+  %y = onnx.ReduceSum %m, %ax1 {keepdims = 0 : si64} : (tensor<?x2x4xf32>, tensor<1xi64>) -> tensor<?x4xf32>
+  return %y : tensor<?x4xf32>
+}
+
+// -----
+
+/// Form C with two experts written as torch exports nn.Linear (Gemm,
+/// transB = 1) and a Mixtral gate (TopK over the logits, softmax over the
+/// k). The per-expert weights are stacked into [E, out, in] constants at
+/// compile time and transposed to the canonical [E, in, out].
+// CHECK-LABEL: func.func @form_c_gemm_silu
+// CHECK-DAG: %[[S1:.+]] = onnx.Constant {value = dense_resource<experts> : tensor<2x8x4xf32>}
+// CHECK-DAG: %[[S2:.+]] = onnx.Constant {value = dense_resource<experts{{.*}}> : tensor<2x4x8xf32>}
+// CHECK-DAG: %[[B2:.+]] = onnx.Constant {value = dense_resource<experts{{.*}}> : tensor<2x4xf32>}
+// CHECK-DAG: %[[T1:.+]] = onnx.Transpose %[[S1]] {perm = array<i64: 0, 2, 1>}
+// CHECK-DAG: %[[T2:.+]] = onnx.Transpose %[[S2]] {perm = array<i64: 0, 2, 1>}
+// CHECK: sparsa.moe %arg0, %{{.+}}, %[[T1]], %[[T2]] b2 = %[[B2]] {activation = "silu", k = 1 : i64, normalize = true}
+// CHECK-NOT: onnx.Equal
+func.func @form_c_gemm_silu(%x: tensor<?x4xf32>) -> tensor<?x4xf32> {
+  %wg = onnx.Constant {value = dense<1.0> : tensor<4x2xf32>} : () -> tensor<4x2xf32>
+  %k = onnx.Constant {value = dense<1> : tensor<1xi64>} : () -> tensor<1xi64>
+  %ax1 = onnx.Constant {value = dense<1> : tensor<1xi64>} : () -> tensor<1xi64>
+  %e0 = onnx.Constant {value = dense<0> : tensor<i64>} : () -> tensor<i64>
+  %e1 = onnx.Constant {value = dense<1> : tensor<i64>} : () -> tensor<i64>
+  %w1a = onnx.Constant {value = dense<0.5> : tensor<8x4xf32>} : () -> tensor<8x4xf32>
+  %w2a = onnx.Constant {value = dense<0.25> : tensor<4x8xf32>} : () -> tensor<4x8xf32>
+  %b2a = onnx.Constant {value = dense<0.1> : tensor<4xf32>} : () -> tensor<4xf32>
+  %w1b = onnx.Constant {value = dense<-0.5> : tensor<8x4xf32>} : () -> tensor<8x4xf32>
+  %w2b = onnx.Constant {value = dense<0.75> : tensor<4x8xf32>} : () -> tensor<4x8xf32>
+  %b2b = onnx.Constant {value = dense<0.2> : tensor<4xf32>} : () -> tensor<4xf32>
+  %l = onnx.MatMul %x, %wg : (tensor<?x4xf32>, tensor<4x2xf32>) -> tensor<?x2xf32>
+  %v, %i = onnx.TopK %l, %k : (tensor<?x2xf32>, tensor<1xi64>) -> (tensor<?x1xf32>, tensor<?x1xi64>)
+  %w = onnx.Softmax %v : (tensor<?x1xf32>) -> tensor<?x1xf32>
+  // expert 0
+  %q0 = onnx.Equal %i, %e0 : (tensor<?x1xi64>, tensor<i64>) -> tensor<?x1xi1>
+  %c0 = onnx.Cast %q0 {to = 1 : si64} : (tensor<?x1xi1>) -> tensor<?x1xf32>
+  %m0 = onnx.Mul %c0, %w : (tensor<?x1xf32>, tensor<?x1xf32>) -> tensor<?x1xf32>
+  %r0 = onnx.ReduceSum %m0, %ax1 : (tensor<?x1xf32>, tensor<1xi64>) -> tensor<?x1xf32>
+  %h0 = onnx.Gemm %x, %w1a {transB = 1 : si64} : (tensor<?x4xf32>, tensor<8x4xf32>) -> tensor<?x8xf32>
+  %s0 = onnx.Sigmoid %h0 : (tensor<?x8xf32>) -> tensor<?x8xf32>
+  %a0 = onnx.Mul %h0, %s0 : (tensor<?x8xf32>, tensor<?x8xf32>) -> tensor<?x8xf32>
+  %y0 = onnx.Gemm %a0, %w2a, %b2a {transB = 1 : si64} : (tensor<?x8xf32>, tensor<4x8xf32>, tensor<4xf32>) -> tensor<?x4xf32>
+  %t0 = onnx.Mul %y0, %r0 : (tensor<?x4xf32>, tensor<?x1xf32>) -> tensor<?x4xf32>
+  // expert 1
+  %q1 = onnx.Equal %i, %e1 : (tensor<?x1xi64>, tensor<i64>) -> tensor<?x1xi1>
+  %c1 = onnx.Cast %q1 {to = 1 : si64} : (tensor<?x1xi1>) -> tensor<?x1xf32>
+  %m1 = onnx.Mul %c1, %w : (tensor<?x1xf32>, tensor<?x1xf32>) -> tensor<?x1xf32>
+  %r1 = onnx.ReduceSum %m1, %ax1 : (tensor<?x1xf32>, tensor<1xi64>) -> tensor<?x1xf32>
+  %h1 = onnx.Gemm %x, %w1b {transB = 1 : si64} : (tensor<?x4xf32>, tensor<8x4xf32>) -> tensor<?x8xf32>
+  %s1 = onnx.Sigmoid %h1 : (tensor<?x8xf32>) -> tensor<?x8xf32>
+  %a1 = onnx.Mul %h1, %s1 : (tensor<?x8xf32>, tensor<?x8xf32>) -> tensor<?x8xf32>
+  %y1 = onnx.Gemm %a1, %w2b, %b2b {transB = 1 : si64} : (tensor<?x8xf32>, tensor<4x8xf32>, tensor<4xf32>) -> tensor<?x4xf32>
+  %t1 = onnx.Mul %y1, %r1 : (tensor<?x4xf32>, tensor<?x1xf32>) -> tensor<?x4xf32>
+  %y = onnx.Add %t0, %t1 : (tensor<?x4xf32>, tensor<?x4xf32>) -> tensor<?x4xf32>
+  return %y : tensor<?x4xf32>
+}
+
+// -----
+
+/// Near miss: TopK over the token axis. Nothing fuses; the TopK says why.
+// CHECK-LABEL: func.func @topk_over_tokens
+// CHECK: onnx.TopK {{.+}} {axis = 0 : si64, sparsa.unfused = {routing = "TopK selects along axis 0, not the expert axis"}}
+// CHECK-NOT: sparsa.moe
+func.func @topk_over_tokens(%x: tensor<2x4xf32>) -> tensor<2x4xf32> {
+  %wg = onnx.Constant {value = dense<1.0> : tensor<4x4xf32>} : () -> tensor<4x4xf32>
+  %k = onnx.Constant {value = dense<2> : tensor<1xi64>} : () -> tensor<1xi64>
+  %ax12 = onnx.Constant {value = dense<[1, 2]> : tensor<2xi64>} : () -> tensor<2xi64>
+  %w1 = onnx.Constant {value = dense<0.5> : tensor<4x4x8xf32>} : () -> tensor<4x4x8xf32>
+  %w2 = onnx.Constant {value = dense<0.25> : tensor<4x8x4xf32>} : () -> tensor<4x8x4xf32>
+  %ax2 = onnx.Constant {value = dense<2> : tensor<1xi64>} : () -> tensor<1xi64>
+  %ax1 = onnx.Constant {value = dense<1> : tensor<1xi64>} : () -> tensor<1xi64>
+  %l = onnx.MatMul %x, %wg : (tensor<2x4xf32>, tensor<4x4xf32>) -> tensor<2x4xf32>
+  %p = onnx.Softmax %l : (tensor<2x4xf32>) -> tensor<2x4xf32>
+  %v, %i = onnx.TopK %p, %k {axis = 0 : si64} : (tensor<2x4xf32>, tensor<1xi64>) -> (tensor<2x4xf32>, tensor<2x4xi64>)
+  %xu = onnx.Unsqueeze %x, %ax12 : (tensor<2x4xf32>, tensor<2xi64>) -> tensor<2x1x1x4xf32>
+  %g1 = onnx.Gather %w1, %i : (tensor<4x4x8xf32>, tensor<2x4xi64>) -> tensor<2x4x4x8xf32>
+  %g2 = onnx.Gather %w2, %i : (tensor<4x8x4xf32>, tensor<2x4xi64>) -> tensor<2x4x8x4xf32>
+  %h = onnx.MatMul %xu, %g1 : (tensor<2x1x1x4xf32>, tensor<2x4x4x8xf32>) -> tensor<2x4x1x8xf32>
+  %a = onnx.Relu %h : (tensor<2x4x1x8xf32>) -> tensor<2x4x1x8xf32>
+  %o = onnx.MatMul %a, %g2 : (tensor<2x4x1x8xf32>, tensor<2x4x8x4xf32>) -> tensor<2x4x1x4xf32>
+  %sq = onnx.Squeeze %o, %ax2 : (tensor<2x4x1x4xf32>, tensor<1xi64>) -> tensor<2x4x4xf32>
+  %wu = onnx.Unsqueeze %v, %ax2 : (tensor<2x4xf32>, tensor<1xi64>) -> tensor<2x4x1xf32>
+  %m = onnx.Mul %sq, %wu : (tensor<2x4x4xf32>, tensor<2x4x1xf32>) -> tensor<2x4x4xf32>
+  %y = onnx.ReduceSum %m, %ax1 {keepdims = 0 : si64} : (tensor<2x4x4xf32>, tensor<1xi64>) -> tensor<2x4xf32>
+  return %y : tensor<2x4xf32>
+}
