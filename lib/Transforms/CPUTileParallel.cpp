@@ -68,6 +68,8 @@ struct CPUTileParallelPass final
   void runOnOperation() override {
     SmallVector<linalg::GenericOp> ops;
     getOperation().walk([&](linalg::GenericOp op) {
+      // Ops already inside a parallel loop (e.g. one routed expert per
+      // task) run on their task's thread; their loop order still matters.
       if (op.hasPureTensorSemantics())
         ops.push_back(op);
     });
@@ -79,6 +81,8 @@ struct CPUTileParallelPass final
         if (succeeded(swapped))
           op = *swapped;
       }
+      if (op->getParentOfType<scf::ForallOp>())
+        continue;
       if (succeeded(splitReductionForThreads(rewriter, op)))
         continue;
       tileForThreads(rewriter, op);

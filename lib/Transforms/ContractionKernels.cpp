@@ -280,6 +280,52 @@ static void emitGemvRows(Emitter &e, Value k0, int64_t kr, Value n, int64_t nv) 
       });
 }
 
+/// Streaming step for a few rows known at run time: |kr| rows of B from k0
+/// applied to all |m| rows of C, one column chunk at a time, so the chunk
+/// of B (kr x nv vectors) stays in L1 while every row of C uses it.
+static void emitStreamRows(Emitter &e, Value k0, int64_t kr, Value m, Value n, int64_t nv) {
+  OpBuilder &b = e.b;
+  Location loc = e.loc;
+  Contraction &c = e.c;
+  scf::ForOp::create(
+      b, loc, e.cst(0), n, e.cst(nv * e.vl), ValueRange{},
+      [&](OpBuilder &nb, Location l, Value n0, ValueRange) {
+        OpBuilder::InsertionGuard g(b);
+        b.setInsertionPoint(nb.getInsertionBlock(), nb.getInsertionPoint());
+        SmallVector<Value> ms = e.masks(n0, n, nv);
+        SmallVector<Value> cols;
+        for (int64_t j = 0; j < nv; ++j)
+          cols.push_back(arith::AddIOp::create(b, l, n0, e.cst(j * e.vl)));
+        scf::ForOp::create(
+            b, l, e.cst(0), m, e.cst(1), ValueRange{},
+            [&](OpBuilder &rb, Location rl, Value row, ValueRange) {
+              OpBuilder::InsertionGuard g2(b);
+              b.setInsertionPoint(rb.getInsertionBlock(), rb.getInsertionPoint());
+              if (c.m >= 0)
+                e.iv[c.m] = row;
+              SmallVector<Value> accs;
+              for (int64_t j = 0; j < nv; ++j) {
+                e.iv[c.n] = cols[j];
+                accs.push_back(e.load(c.c, ms[j]));
+              }
+              for (int64_t i = 0; i < kr; ++i) {
+                e.iv[c.k] = arith::AddIOp::create(b, rl, k0, e.cst(i));
+                Value av = vector::BroadcastOp::create(b, rl, e.vecType, e.scalarA());
+                for (int64_t j = 0; j < nv; ++j) {
+                  e.iv[c.n] = cols[j];
+                  accs[j] = vector::FMAOp::create(b, rl, av, e.load(c.b, ms[j]), accs[j]);
+                }
+              }
+              for (int64_t j = 0; j < nv; ++j) {
+                e.iv[c.n] = cols[j];
+                e.store(c.c, ms[j], accs[j]);
+              }
+              scf::YieldOp::create(b, rl);
+            });
+        scf::YieldOp::create(b, l);
+      });
+}
+
 //===----------------------------------------------------------------------===//
 // Row reductions
 //===----------------------------------------------------------------------===//
@@ -468,6 +514,9 @@ struct ContractionKernelsPass final
   static constexpr int64_t kGemmRows = 6, kGemmVectors = 4, kGemmDepth = 256;
   static constexpr int64_t kGemvRows = 8, kGemvVectors = 2;
   static constexpr int64_t kMaxGemvRows = 4;
+  /// Rows known only at run time up to which B is streamed once (the C
+  /// rows stay in L2) instead of packed.
+  static constexpr int64_t kMaxStreamRows = 16;
 
   void runOnOperation() override {
     // One walk; a generic that is both (a dot-product-shaped contraction)
@@ -563,19 +612,26 @@ struct ContractionKernelsPass final
         });
       });
     };
+    auto emitStream = [&] {
+      Value kMain = arith::SubIOp::create(
+          b, loc, k, arith::RemUIOp::create(b, loc, k, e.cst(kGemvRows)));
+      rowLoop(e.cst(0), kMain, kGemvRows,
+              [&](Value k0) { emitStreamRows(e, k0, kGemvRows, m, n, kGemvVectors); });
+      rowLoop(kMain, k, 1, [&](Value k0) { emitStreamRows(e, k0, 1, m, n, kGemvVectors); });
+    };
     if (gemv) {
       emitGemv();
     } else if (ShapedType::isDynamic(staticRows)) {
       // Rows known at run time only (e.g. the tokens routed to one expert):
-      // a few rows stream B like a GEMV, more take the packed GEMM.
+      // a few rows stream B once, more take the packed GEMM.
       Value few = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ule, m,
-                                        e.cst(kMaxGemvRows));
+                                        e.cst(kMaxStreamRows));
       scf::IfOp::create(
           b, loc, few,
           [&](OpBuilder &nb, Location) {
             OpBuilder::InsertionGuard g(b);
             b.setInsertionPoint(nb.getInsertionBlock(), nb.getInsertionPoint());
-            emitGemv();
+            emitStream();
             scf::YieldOp::create(b, loc);
           },
           [&](OpBuilder &nb, Location) {

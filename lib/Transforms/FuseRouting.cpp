@@ -50,14 +50,17 @@ static Value swapLastTwo(OpBuilder &b, Location loc, Value w) {
   return onnx::TransposeOp::create(b, loc, rt, w, b.getDenseI64ArrayAttr({0, 2, 1}));
 }
 
+static void packGateAndLinear(OpBuilder &b, Location loc, Value &w1, Value &w3, Value &b1,
+                              Value &b3, int64_t &layout);
+
 /// Form E: com.microsoft.MoE. Its weights are torch Linear rows
 /// [E, out, in]; the canonical op takes matmul layout [E, in, out].
 static LogicalResult fuseMicrosoftMoE(onnx::MoEOp op) {
-  auto w1 = dyn_cast<RankedTensorType>(op.getFc1ExpertsWeights().getType());
-  auto w2 = dyn_cast<RankedTensorType>(op.getFc2ExpertsWeights().getType());
+  auto w1T = dyn_cast<RankedTensorType>(op.getFc1ExpertsWeights().getType());
+  auto w2T = dyn_cast<RankedTensorType>(op.getFc2ExpertsWeights().getType());
   auto x = dyn_cast<RankedTensorType>(op.getInput().getType());
   auto r = dyn_cast<RankedTensorType>(op.getRouterProbs().getType());
-  if (!w1 || !w2 || !x || !r || w1.getRank() != 3 || w2.getRank() != 3) {
+  if (!w1T || !w2T || !x || !r || w1T.getRank() != 3 || w2T.getRank() != 3) {
     markUnfused(op, "routing", "expert weights of unknown rank");
     return failure();
   }
@@ -71,15 +74,17 @@ static LogicalResult fuseMicrosoftMoE(onnx::MoEOp op) {
   StringRef act = op.getActivationType();
   bool swiglu = act == "swiglu";
   StringRef canonical = swiglu ? "silu" : act == "gelu" ? "gelu_tanh" : act;
+  Value w1 = swapLastTwo(b, loc, op.getFc1ExpertsWeights());
+  Value w3 = swapLastTwo(b, loc, op.getFc3ExpertsWeights());
+  Value b1 = op.getFc1ExpertsBias(), b3 = op.getFc3ExpertsBias();
+  int64_t layout = swiglu ? op.getSwigluFusion() : 0;
+  packGateAndLinear(b, loc, w1, w3, b1, b3, layout);
   auto moe = sp::MoEOp::create(
-      b, loc, op.getType(), op.getInput(), op.getRouterProbs(),
-      swapLastTwo(b, loc, op.getFc1ExpertsWeights()),
-      swapLastTwo(b, loc, op.getFc2ExpertsWeights()),
-      swapLastTwo(b, loc, op.getFc3ExpertsWeights()), op.getFc1ExpertsBias(),
-      op.getFc2ExpertsBias(), op.getFc3ExpertsBias(), b.getI64IntegerAttr(op.getK()),
-      b.getStringAttr("softmax"), b.getBoolAttr(op.getNormalizeRoutingWeights() != 0),
-      b.getF64FloatAttr(1.0), b.getStringAttr(canonical),
-      b.getI64IntegerAttr(swiglu ? op.getSwigluFusion() : 0),
+      b, loc, op.getType(), op.getInput(), op.getRouterProbs(), w1,
+      swapLastTwo(b, loc, op.getFc2ExpertsWeights()), w3, b1, op.getFc2ExpertsBias(), b3,
+      b.getI64IntegerAttr(op.getK()), b.getStringAttr("softmax"),
+      b.getBoolAttr(op.getNormalizeRoutingWeights() != 0), b.getF64FloatAttr(1.0),
+      b.getStringAttr(canonical), b.getI64IntegerAttr(layout),
       b.getF64FloatAttr(swiglu ? op.getActivationAlpha().convertToDouble() : 1.0),
       b.getF64FloatAttr(swiglu ? op.getActivationBeta().convertToDouble() : 0.0),
       swiglu && op.getSwigluLimit()
@@ -242,32 +247,39 @@ struct Miss {
 
 /// Routing weights |weights| [T, k] and expert indices |indices| [T, k]
 /// back to the router logits.
-static FailureOr<Gate> matchGate(Value weights, Value indices, Miss &miss) {
-  Gate g;
-  auto topk = indices.getDefiningOp<onnx::TopKOp>();
-  if (!topk || topk.getIndices() != indices)
-    return failure();
+/// The k of a TopK that selects experts: the largest scores along the last
+/// axis of a [tokens, experts] matrix, k constant; otherwise says why not.
+static std::optional<int64_t> expertTopK(onnx::TopKOp topk, Miss &miss) {
   miss.at = topk;
   int64_t rank = rankOf(topk.getX());
   int64_t axis = topk.getAxis() < 0 ? topk.getAxis() + rank : topk.getAxis();
   if (rank != 2) {
     miss.reason = "router scores are not a [tokens, experts] matrix";
-    return failure();
+    return std::nullopt;
   }
   if (axis != rank - 1) {
     miss.reason = "TopK selects along axis " + std::to_string(axis) +
                   ", not the expert axis";
-    return failure();
+    return std::nullopt;
   }
   if (!topk.getLargest()) {
     miss.reason = "TopK selects the smallest scores";
-    return failure();
+    return std::nullopt;
   }
   std::optional<int64_t> k = constInt(topk.getK());
-  if (!k) {
+  if (!k)
     miss.reason = "TopK's k is not a constant";
+  return k;
+}
+
+static FailureOr<Gate> matchGate(Value weights, Value indices, Miss &miss) {
+  Gate g;
+  auto topk = indices.getDefiningOp<onnx::TopKOp>();
+  if (!topk || topk.getIndices() != indices)
     return failure();
-  }
+  std::optional<int64_t> k = expertTopK(topk, miss);
+  if (!k)
+    return failure();
   g.topk = topk;
   g.k = *k;
   Value w = weights;
@@ -477,6 +489,19 @@ static Value bytesConstant(OpBuilder &b, Location loc, RankedTensorType type,
   return onnx::ConstantOp::create(b, loc, type, attr);
 }
 
+/// The bytes of the static onnx.Constant |v| (byte-sized elements), or
+/// failure.
+static FailureOr<SmallVector<char>> constantBytes(Value v) {
+  auto cst = v ? v.getDefiningOp<onnx::ConstantOp>() : onnx::ConstantOp();
+  if (!cst || !cast<RankedTensorType>(cst.getType()).hasStaticShape())
+    return failure();
+  SmallVector<char> storage;
+  auto bytes = onnx::getConstantBytes(cst.getValue(), storage);
+  if (failed(bytes))
+    return failure();
+  return SmallVector<char>(bytes->begin(), bytes->end());
+}
+
 /// Stacks per-expert constants (each of |shape|; null: an expert with no
 /// branch, zeros) into one [E, shape...] constant, or fails.
 static FailureOr<Value> stackConstants(OpBuilder &b, Location loc, ArrayRef<Value> parts,
@@ -543,15 +568,75 @@ struct Routed {
 };
 } // namespace
 
+/// Packs separate gate (w1) and linear (w3) expert weights, both constant,
+/// into one [E, H, 2F] constant with the halves side by side
+/// (gate_layout = 2): one GEMV per expert then streams both, which keeps
+/// the weight streams long. Torch-layout stacks under a Transpose are
+/// packed before it. Leaves everything as is when the data is not at hand.
+static void packGateAndLinear(OpBuilder &b, Location loc, Value &w1, Value &w3, Value &b1,
+                              Value &b3, int64_t &layout) {
+  if (!w1 || !w3 || layout != 0)
+    return;
+  auto t1 = w1.getDefiningOp<onnx::TransposeOp>(), t3 = w3.getDefiningOp<onnx::TransposeOp>();
+  bool torch = t1 && t3;
+  Value a = torch ? t1.getData() : w1, c = torch ? t3.getData() : w3;
+  auto aT = dyn_cast<RankedTensorType>(a.getType());
+  if (!aT || aT != c.getType() || aT.getRank() != 3 || !aT.hasStaticShape())
+    return;
+  auto ab = constantBytes(a), cb = constantBytes(c);
+  if (failed(ab) || failed(cb))
+    return;
+  int64_t eb = aT.getElementTypeBitWidth() / 8;
+  // Concatenate along F: torch layout [E, F, H] -> blocks per expert;
+  // matmul layout [E, H, F] -> rows per (expert, h).
+  int64_t outer = torch ? aT.getDimSize(0) : aT.getDimSize(0) * aT.getDimSize(1);
+  int64_t chunk = (torch ? aT.getDimSize(1) * aT.getDimSize(2) : aT.getDimSize(2)) * eb;
+  SmallVector<char> packed(2 * outer * chunk);
+  for (int64_t i = 0; i < outer; ++i) {
+    std::memcpy(packed.data() + 2 * i * chunk, ab->data() + i * chunk, chunk);
+    std::memcpy(packed.data() + (2 * i + 1) * chunk, cb->data() + i * chunk, chunk);
+  }
+  SmallVector<int64_t> shape(aT.getShape());
+  shape[torch ? 1 : 2] *= 2;
+  Value both = bytesConstant(b, loc, RankedTensorType::get(shape, aT.getElementType()), packed);
+  if (torch)
+    both = swapLastTwo(b, loc, both);
+  // Biases [E, F] each -> [E, 2F] (a missing half is zeros).
+  if (b1 || b3) {
+    Value any = b1 ? b1 : b3;
+    auto bT = cast<RankedTensorType>(any.getType());
+    if (!bT.hasStaticShape())
+      return;
+    int64_t E = bT.getDimSize(0), F = bT.getDimSize(1);
+    SmallVector<char> zeros(E * F * eb, 0);
+    auto b1b = b1 ? constantBytes(b1) : FailureOr<SmallVector<char>>(zeros);
+    auto b3b = b3 ? constantBytes(b3) : FailureOr<SmallVector<char>>(zeros);
+    if (failed(b1b) || failed(b3b))
+      return;
+    SmallVector<char> pb(2 * E * F * eb);
+    for (int64_t e = 0; e < E; ++e) {
+      std::memcpy(pb.data() + 2 * e * F * eb, b1b->data() + e * F * eb, F * eb);
+      std::memcpy(pb.data() + (2 * e + 1) * F * eb, b3b->data() + e * F * eb, F * eb);
+    }
+    b1 = bytesConstant(b, loc, RankedTensorType::get({E, 2 * F}, bT.getElementType()), pb);
+    b3 = Value();
+  }
+  w1 = both;
+  w3 = Value();
+  layout = 2;
+}
+
 /// Builds the sparsa.moe replacing |anchor|'s result.
 static void emitMoE(Operation *anchor, const Routed &r) {
   OpBuilder b(anchor);
   const Gate &g = r.gate;
-  const Experts &e = r.experts;
+  Experts e = r.experts;
+  int64_t layout = 0;
+  packGateAndLinear(b, anchor->getLoc(), e.w1, e.w3, e.b1, e.b3, layout);
   auto moe = sp::MoEOp::create(
       b, anchor->getLoc(), r.x.getType(), r.x, g.logits, e.w1, e.w2, e.w3, e.b1, e.b2, e.b3,
       b.getI64IntegerAttr(g.k), b.getStringAttr(g.gating), b.getBoolAttr(g.normalize),
-      b.getF64FloatAttr(g.scaling), b.getStringAttr(e.act), b.getI64IntegerAttr(0),
+      b.getF64FloatAttr(g.scaling), b.getStringAttr(e.act), b.getI64IntegerAttr(layout),
       b.getF64FloatAttr(1.0), b.getF64FloatAttr(0.0), FloatAttr());
   Value out = moe.getResult();
   if (out.getType() != anchor->getResult(0).getType())
@@ -1078,6 +1163,203 @@ static void coveredChain(Operation *anchor, llvm::SmallPtrSetImpl<Operation *> &
   }
 }
 
+/// Columns [c0, c0 + n) of every row of a row-major [R, C] byte matrix.
+static SmallVector<char> columns(ArrayRef<char> m, int64_t R, int64_t C, int64_t c0, int64_t n,
+                                 int64_t elt) {
+  SmallVector<char> out(R * n * elt);
+  for (int64_t r = 0; r < R; ++r)
+    std::memcpy(out.data() + r * n * elt, m.data() + (r * C + c0) * elt, n * elt);
+  return out;
+}
+
+/// Re-emits activation |act| on |h| as onnx ops.
+static Value emitActivation(OpBuilder &b, Location loc, StringRef act, Value h) {
+  if (act == "relu")
+    return onnx::ReluOp::create(b, loc, h.getType(), h);
+  if (act == "silu")
+    return onnx::MulOp::create(b, loc, h.getType(), h,
+                               onnx::SigmoidOp::create(b, loc, h.getType(), h));
+  if (act == "gelu" || act == "gelu_tanh")
+    return onnx::GeluOp::create(b, loc, h.getType(), h,
+                                b.getStringAttr(act == "gelu" ? "none" : "tanh"));
+  return h;
+}
+
+/// Mixture of Hidden Dimensions: the down projection of an FFN whose
+/// activation [T, F], viewed as [T, G, g] groups, is multiplied by a mask
+/// [T, G] = Concat(ones [T, S], routed [T, G - S]) with the routed part a
+/// (scaled) ScatterElements of ones or of routing weights at the top-k
+/// groups. Becomes the shared groups as a dense FFN plus a sparsa.moe over
+/// the routed groups (experts = column groups).
+static FailureOr<Value> fuseMoHD(onnx::MatMulOp down, Miss &miss) {
+  Value W2 = down.getB();
+  auto h2 = down.getA().getDefiningOp<onnx::ReshapeOp>();
+  if (!h2 || !isConstant(W2) || rankOf(W2) != 2 || rankOf(h2.getReshaped()) != 2)
+    return failure();
+  auto mul = h2.getData().getDefiningOp<onnx::MulOp>();
+  if (!mul || rankOf(mul.getC()) != 3)
+    return failure();
+  onnx::ReshapeOp hg;
+  Value mask3;
+  for (int i = 0; i < 2; ++i)
+    if (auto r = mul->getOperand(i).getDefiningOp<onnx::ReshapeOp>(); r && rankOf(r.getData()) == 2) {
+      hg = r;
+      mask3 = mul->getOperand(1 - i);
+    }
+  if (!hg)
+    return failure();
+  Operation *u = mask3.getDefiningOp();
+  if (!u || !isa<onnx::UnsqueezeOp, onnx::ReshapeOp>(u) || rankOf(u->getOperand(0)) != 2)
+    return failure();
+  Value mask = u->getOperand(0);
+  auto hgT = cast<RankedTensorType>(hg.getReshaped().getType());
+  int64_t G = hgT.getDimSize(1), gsz = hgT.getDimSize(2);
+  auto maskT = cast<RankedTensorType>(mask3.getType());
+  if (ShapedType::isDynamic(G) || ShapedType::isDynamic(gsz) || maskT.getDimSize(1) != G ||
+      maskT.getDimSize(2) != 1)
+    return failure();
+  // Shared groups first (always on), then the routed ones.
+  int64_t S = 0;
+  Value routed = mask;
+  if (auto cat = mask.getDefiningOp<onnx::ConcatOp>()) {
+    if (cat.getInputs().size() != 2 || (cat.getAxis() != 1 && cat.getAxis() != -1))
+      return failure();
+    Value ones = cat.getInputs()[0];
+    auto cos = ones.getDefiningOp<onnx::ConstantOfShapeOp>();
+    bool isOne = false;
+    if (cos && cos.getValue()) {
+      SmallVector<char> storage;
+      auto bytes = onnx::getConstantBytes(*cos.getValue(), storage);
+      float one = 1.0f;
+      isOne = succeeded(bytes) && bytes->size() == 4 && std::memcmp(bytes->data(), &one, 4) == 0;
+    }
+    miss.at = down;
+    if (!isOne) {
+      miss.reason = "MoHD mask: the always-on groups are not a mask of ones";
+      return failure();
+    }
+    S = cast<RankedTensorType>(ones.getType()).getDimSize(1);
+    routed = cat.getInputs()[1];
+  }
+  double scale = 1.0;
+  if (auto m = operandsWith<onnx::MulOp>(routed, [](Value v) { return bool(constFloat(v)); })) {
+    scale = *constFloat(m->first);
+    routed = m->second;
+  }
+  auto scatter = routed.getDefiningOp<onnx::ScatterElementsOp>();
+  if (!scatter || scatter.getReduction() != "none" ||
+      (scatter.getAxis() != 1 && scatter.getAxis() != -1) || !isZeroTensor(scatter.getData()))
+    return failure();
+  miss.at = down;
+  // Routing weights: ones (a 0/1 group mask) or the gate's weights.
+  Gate gate;
+  Value upd = scatter.getUpdates();
+  bool binary = false;
+  if (auto cos = upd.getDefiningOp<onnx::ConstantOfShapeOp>(); cos && cos.getValue()) {
+    SmallVector<char> storage;
+    auto bytes = onnx::getConstantBytes(*cos.getValue(), storage);
+    float one = 1.0f;
+    binary = succeeded(bytes) && bytes->size() == 4 && std::memcmp(bytes->data(), &one, 4) == 0;
+  }
+  if (binary) {
+    auto topk = scatter.getIndices().getDefiningOp<onnx::TopKOp>();
+    if (!topk || topk.getIndices() != scatter.getIndices()) {
+      miss.reason = "MoHD mask is not scattered at top-k indices";
+      return failure();
+    }
+    std::optional<int64_t> k = expertTopK(topk, miss);
+    if (!k)
+      return failure();
+    miss.at = down;
+    gate.topk = topk;
+    gate.k = *k;
+    gate.gating = "none";
+    Value scores = topk.getX();
+    if (auto soft = scores.getDefiningOp<onnx::SoftmaxOp>())
+      scores = soft.getInput();
+    else if (auto sig = scores.getDefiningOp<onnx::SigmoidOp>())
+      scores = sig.getX();
+    gate.logits = scores;
+  } else {
+    auto g = matchGate(upd, scatter.getIndices(), miss);
+    if (failed(g))
+      return failure();
+    gate = *g;
+  }
+  gate.scaling *= scale;
+  // The FFN up to the activation.
+  Value h;
+  StringRef act = matchActivation(hg.getData(), h);
+  auto p1 = matchProjection(h);
+  if (!p1 || !isConstant(p1->weight) || p1->transposed || rankOf(p1->weight) != 2 ||
+      rankOf(p1->in) != 2) {
+    miss.reason = "MoHD up projection is not a constant [H, F] MatMul";
+    return failure();
+  }
+  auto w1T = cast<RankedTensorType>(p1->weight.getType());
+  auto w2T = cast<RankedTensorType>(W2.getType());
+  int64_t H = w1T.getDimSize(0), F = w1T.getDimSize(1);
+  Type elt = w1T.getElementType();
+  int64_t eb = elt.getIntOrFloatBitWidth() / 8;
+  int64_t E = G - S;
+  int64_t gateE = cast<RankedTensorType>(gate.logits.getType()).getDimSize(1);
+  if (F != G * gsz || w2T.getDimSize(0) != F || gateE != E) {
+    miss.reason = "MoHD groups do not tile the hidden dimension, or the router does "
+                  "not score the routed groups";
+    return failure();
+  }
+  auto w1b = constantBytes(p1->weight), w2b = constantBytes(W2);
+  FailureOr<SmallVector<char>> b1b = p1->bias ? constantBytes(p1->bias)
+                                              : FailureOr<SmallVector<char>>(SmallVector<char>());
+  if (failed(w1b) || failed(w2b) || failed(b1b) || (p1->bias && (int64_t)b1b->size() != F * eb)) {
+    miss.reason = "MoHD weights are not byte-addressable constants";
+    return failure();
+  }
+  OpBuilder b(down);
+  Location loc = down.getLoc();
+  // Routed groups: experts [E, H, g], [E, g, H], [E, g].
+  SmallVector<char> w1s, w2s(w2b->begin() + S * gsz * H * eb, w2b->end());
+  for (int64_t e = 0; e < E; ++e) {
+    SmallVector<char> cols = columns(*w1b, H, F, (S + e) * gsz, gsz, eb);
+    w1s.append(cols.begin(), cols.end());
+  }
+  Value x = p1->in;
+  sp::MoEOp moe = sp::MoEOp::create(
+      b, loc, x.getType(), x, gate.logits,
+      bytesConstant(b, loc, RankedTensorType::get({E, H, gsz}, elt), w1s),
+      bytesConstant(b, loc, RankedTensorType::get({E, gsz, H}, elt), w2s), Value(),
+      p1->bias ? bytesConstant(b, loc, RankedTensorType::get({E, gsz}, elt),
+                               ArrayRef<char>(*b1b).drop_front(S * gsz * eb))
+               : Value(),
+      Value(), Value(), b.getI64IntegerAttr(gate.k), b.getStringAttr(gate.gating),
+      b.getBoolAttr(gate.normalize), b.getF64FloatAttr(gate.scaling), b.getStringAttr(act),
+      b.getI64IntegerAttr(0), b.getF64FloatAttr(1.0), b.getF64FloatAttr(0.0), FloatAttr());
+  Value result = moe.getResult();
+  if (S > 0) {
+    // Shared groups: a dense FFN over the first S * g columns.
+    int64_t Fs = S * gsz;
+    auto xT = cast<RankedTensorType>(x.getType());
+    auto hT = RankedTensorType::get({xT.getDimSize(0), Fs}, elt);
+    Value ws1 = bytesConstant(b, loc, RankedTensorType::get({H, Fs}, elt),
+                              columns(*w1b, H, F, 0, Fs, eb));
+    Value ws2 = bytesConstant(b, loc, RankedTensorType::get({Fs, H}, elt),
+                              ArrayRef<char>(*w2b).take_front(Fs * H * eb));
+    Value hs = onnx::MatMulOp::create(b, loc, hT, x, ws1);
+    if (p1->bias)
+      hs = onnx::AddOp::create(
+          b, loc, hT, hs,
+          bytesConstant(b, loc, RankedTensorType::get({Fs}, elt),
+                        ArrayRef<char>(*b1b).take_front(Fs * eb)));
+    hs = emitActivation(b, loc, act, hs);
+    Value ys = onnx::MatMulOp::create(b, loc, x.getType(), hs, ws2);
+    result = onnx::AddOp::create(b, loc, x.getType(), ys, result);
+  }
+  if (result.getType() != down.getType())
+    result = onnx::IdentityOp::create(b, loc, down.getType(), result);
+  down.getResult().replaceAllUsesWith(result);
+  return result;
+}
+
 /// Erases |op| and, recursively, the producers only it used.
 static void eraseDead(Operation *op, llvm::SmallPtrSetImpl<Operation *> &erased) {
   if (!op->use_empty() || !isPure(op))
@@ -1107,7 +1389,7 @@ struct FuseRoutingPass final : sparsa::impl::FuseRoutingPassBase<FuseRoutingPass
     // last candidates first, so an Add chain fuses whole.
     SmallVector<Operation *> anchors;
     getOperation().walk([&](Operation *op) {
-      if (isa<onnx::AddOp, onnx::ReduceSumOp, onnx::ScatterElementsOp>(op))
+      if (isa<onnx::AddOp, onnx::ReduceSumOp, onnx::ScatterElementsOp, onnx::MatMulOp>(op))
         anchors.push_back(op);
     });
     llvm::SmallPtrSet<Operation *, 16> erased;
@@ -1115,6 +1397,13 @@ struct FuseRoutingPass final : sparsa::impl::FuseRoutingPassBase<FuseRoutingPass
       if (erased.contains(anchor))
         continue;
       Miss miss;
+      if (auto mm = dyn_cast<onnx::MatMulOp>(anchor)) {
+        if (succeeded(fuseMoHD(mm, miss)))
+          eraseDead(anchor, erased);
+        else if (!miss.reason.empty())
+          markUnfused(miss.at ? miss.at : anchor, "routing", miss.reason);
+        continue;
+      }
       FailureOr<Routed> r = failure();
       for (auto matcher : {matchOneHotNonZero, matchEqualMaskChain, matchDenseMasked,
                            matchGatherByIndex}) {

@@ -75,6 +75,28 @@ def _cases(full: bool) -> Dict[str, Case]:
                           "r": rng.standard_normal((rows, hid)).astype(np.float32)},
              weight_bytes=4 * 3 * 4 * hid, flops=4 * 10.0 * rows * hid),
     ]
+    # Mixture of experts (E experts, top-k, SwiGLU): ONNX Runtime runs the
+    # exported graph as written; weight_bytes counts what a routed kernel
+    # must read (the router and the selected experts).
+    mh, mf, me, mk = (2048, 5632, 8, 2) if full else (64, 128, 4, 2)
+
+    def moe(name, form, tokens, what):
+        selected = min(me, tokens * mk)
+        return Case(
+            name, f"{what}: {tokens} token(s), {me} experts top-{mk}, {mh} -> {mf} SwiGLU, "
+                  f"form {form}",
+            lambda p: models.moe(p, form, hidden=mh, inner=mf, experts=me, k=mk,
+                                 act="swiglu", tokens=tokens),
+            lambda rng: {"x": rng.standard_normal((tokens, mh)).astype(np.float32)},
+            weight_bytes=4 * (selected * 3 * mh * mf + mh * me),
+            flops=2.0 * tokens * mk * 3 * mh * mf)
+
+    cases += [
+        moe("moe_decode_B", "B", 1, "MoE decode, dense masked export"),
+        moe("moe_decode_D", "D", 1, "MoE decode, gather-by-index export"),
+        moe("moe_decode_E", "E", 1, "MoE decode, com.microsoft.MoE"),
+        moe("moe_prefill_E", "E", 32 if full else 8, "MoE prefill, com.microsoft.MoE"),
+    ]
     return {c.name: c for c in cases}
 
 

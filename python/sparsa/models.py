@@ -364,8 +364,8 @@ def moe(path: str, form: str, hidden: int = 64, inner: int = 128, experts: int =
         k: int = 2, *, tokens: Dim = "T", act: str = "silu", gating: str = "softmax",
         normalize: bool = True, scaling: float = 1.0, bias: bool = False,
         missing: Sequence[int] = (), gemm: bool = False, shapes: Sequence[int] = (),
-        topk_axis: int = -1, extra_outputs: Sequence[str] = (), seed: int = 0,
-        opset: int = 17) -> str:
+        topk_axis: int = -1, extra_outputs: Sequence[str] = (), shared: int = 0,
+        seed: int = 0, opset: int = 17) -> str:
     """A mixture-of-experts layer `x [T, H] -> [T, H]` in exporter form |form|:
 
     - `A`: OneHot expert mask, per expert (unrolled) NonZero -> Gather the
@@ -384,6 +384,8 @@ def moe(path: str, form: str, hidden: int = 64, inner: int = 128, experts: int =
     export). Near misses for negative tests: |shapes| gives per-expert inner
     sizes (form C), |topk_axis| selects along another axis, and
     |extra_outputs| (`weights`, `scores`) exposes gate values as outputs too.
+    |shared| > 0 adds a shared expert of that inner size on every token
+    (DeepSeek-V3 / Qwen-MoE), its output added to the routed sum.
     """
     _, TP, helper, _ = _onnx()
     rng = np.random.default_rng(seed)
@@ -500,6 +502,12 @@ def moe(path: str, form: str, hidden: int = 64, inner: int = 128, experts: int =
                 out = g.op("ScatterElements", [out, index, y], axis=0, reduction="add")
         else:
             raise ValueError(f"unknown MoE form {form!r}")
+    if shared:
+        ws1 = g.const("shared.w1", (rng.standard_normal((H, shared)) / np.sqrt(H)).astype(np.float32))
+        ws2 = g.const("shared.w2", (rng.standard_normal((shared, H)) / np.sqrt(shared)).astype(np.float32))
+        ws3 = (g.const("shared.w3", (rng.standard_normal((H, shared)) / np.sqrt(H)).astype(np.float32))
+               if swiglu else None)
+        out = g.op("Add", [out, _moe_ffn(g, x, ws1, ws2, ws3, act)])
     for n in g.nodes:  # name the combined output "y"
         n.output[:] = ["y" if o == out else o for o in n.output]
     outputs = [helper.make_tensor_value_info("y", TP.FLOAT, [tokens, H])]
@@ -518,3 +526,54 @@ def moe(path: str, form: str, hidden: int = 64, inner: int = 128, experts: int =
         onnx.checker.check_model(model)
     onnx.save(model, path)
     return path
+
+
+def mohd(path: str, hidden: int = 64, inner: int = 256, groups: int = 8, shared: int = 2,
+         k: int = 2, *, tokens: Dim = "T", act: str = "silu", weighted: bool = False,
+         scale: Optional[float] = None, bias: bool = True, seed: int = 0, opset: int = 17) -> str:
+    """A Mixture-of-Hidden-Dimensions FFN `x [T, H] -> [T, H]`: the hidden
+    activation act(x W1 + b1) [T, F] is split into |groups| column groups;
+    the first |shared| are always on, a router picks |k| of the others per
+    token (a 0/1 mask, or the softmax weights with |weighted|), the routed
+    groups are scaled by |scale| (default (groups - shared) / k, activation
+    scaling), and the masked activation goes through the down projection."""
+    _, TP, helper, _ = _onnx()
+    rng = np.random.default_rng(seed)
+    H, F, G, S = hidden, inner, groups, shared
+    g_size = F // G
+    g = _Graph("/mohd")
+    c64 = lambda name, v: g.const(name, np.array(v, np.int64))  # noqa: E731
+    w1 = g.const("fc1.weight", (rng.standard_normal((H, F)) / np.sqrt(H)).astype(np.float32))
+    w2 = g.const("fc2.weight", (rng.standard_normal((F, H)) / np.sqrt(F)).astype(np.float32))
+    b1 = g.const("fc1.bias", (0.1 * rng.standard_normal(F)).astype(np.float32)) if bias else None
+    b2 = g.const("fc2.bias", (0.1 * rng.standard_normal(H)).astype(np.float32)) if bias else None
+    wr = g.const("router.weight", (rng.standard_normal((H, G - S)) / np.sqrt(H)).astype(np.float32))
+    h = g.op("MatMul", ["x", w1])
+    if b1:
+        h = g.op("Add", [h, b1])
+    h = _moe_act(g, h, act)
+    hg = g.op("Reshape", [h, c64("shape.groups", [-1, G, g_size])])
+    p = g.op("Softmax", [g.op("MatMul", ["x", wr], name="/router/MatMul")], axis=-1)
+    vals, idx = g.op("TopK", [p, c64("router.k", [k])], 2, axis=-1)
+    zeros = g.op("ConstantOfShape", [g.op("Shape", [p])],
+                 value=helper.make_tensor("zero", TP.FLOAT, [1], [0.0]))
+    upd = vals if weighted else g.op("ConstantOfShape", [g.op("Shape", [idx])],
+                                     value=helper.make_tensor("one", TP.FLOAT, [1], [1.0]))
+    routed = g.op("ScatterElements", [zeros, idx, upd], axis=1)            # [T, G - S]
+    s = scale if scale is not None else (G - S) / k
+    routed = g.op("Mul", [routed, g.const("activation.scale", np.array(s, np.float32))])
+    tdim = g.op("Slice", [g.op("Shape", ["x"]), c64("s0", [0]), c64("s1", [1])])
+    ones = g.op("ConstantOfShape", [g.op("Concat", [tdim, c64("shared.groups", [S])], axis=0)],
+                value=helper.make_tensor("one_s", TP.FLOAT, [1], [1.0]))    # [T, S]
+    mask = g.op("Concat", [ones, routed], axis=1)                             # [T, G]
+    hm = g.op("Mul", [hg, g.op("Unsqueeze", [mask, c64("ax2", [2])])])
+    h2 = g.op("Reshape", [hm, c64("shape.flat", [-1, F])])
+    y = g.op("MatMul", [h2, w2])
+    if b2:
+        y = g.op("Add", [y, b2])
+    for n in g.nodes:
+        n.output[:] = ["y" if o == y else o for o in n.output]
+    graph = helper.make_graph(
+        g.nodes, "mohd", [helper.make_tensor_value_info("x", TP.FLOAT, [tokens, H])],
+        [helper.make_tensor_value_info("y", TP.FLOAT, [tokens, H])], g.inits)
+    return _save(graph, path, opset)

@@ -117,3 +117,47 @@ def test_fused_ir_keeps_no_routing_ops(tmp_path):
     text = out.read_text()
     assert text.count("sparsa.moe") == 1
     assert "onnx.Equal" not in text and "onnx.TopK" not in text
+
+
+@pytest.mark.parametrize("form", ["A", "C"])
+def test_sigmoid_gate_with_shared_expert(tmp_path, form):
+    """DeepSeek-V3 style: sigmoid scores, renormalized, routed scaling, and a
+    shared expert on every token added to the routed sum."""
+    path = models.moe(str(tmp_path / "moe.onnx"), form, hidden=H, inner=64, act="swiglu",
+                      gating="sigmoid", normalize=True, scaling=2.5, shared=48)
+    model, report = compile_with_report(tmp_path, path)
+    assert report["fusions"]["routing"] == 1, report
+    check_tokens(model, path)
+
+
+@pytest.mark.parametrize("kw", [
+    dict(),                                         # 0/1 mask, activation scaling
+    dict(weighted=True, act="relu"),                # mask of the softmax weights
+    dict(shared=0, act="gelu", bias=False, k=3),    # no always-on groups
+])
+def test_mohd_fuses_and_matches(tmp_path, kw):
+    path = models.mohd(str(tmp_path / "mohd.onnx"), hidden=H, inner=256, groups=8,
+                       **{"shared": 2, **kw})
+    model, report = compile_with_report(tmp_path, path)
+    assert report["fusions"]["routing"] == 1, report
+    check_tokens(model, path)
+
+
+@pytest.mark.parametrize("experts,k", [(4, 1), (4, 2), (8, 1)])
+def test_expert_counts_and_k(tmp_path, experts, k):
+    path = models.moe(str(tmp_path / "moe.onnx"), "A", hidden=H, inner=64, experts=experts,
+                      k=k)
+    model, report = compile_with_report(tmp_path, path)
+    assert report["fusions"]["routing"] == 1
+    check_tokens(model, path)
+
+
+def test_many_tokens_share_experts(tmp_path):
+    """ExpertFlow-style batches: many tokens routed to the same few experts
+    (identical rows route identically); grouping must keep every token."""
+    path = models.moe(str(tmp_path / "moe.onnx"), "C", hidden=H, inner=64, experts=8, k=2)
+    model, _ = compile_with_report(tmp_path, path)
+    rng = np.random.default_rng(5)
+    base = rng.standard_normal((3, H)).astype(np.float32)
+    x = base[rng.integers(0, 3, size=96)] + 1e-3 * rng.standard_normal((96, H)).astype(np.float32)
+    assert_matches_ort(model, path, {"x": x})

@@ -65,19 +65,20 @@ func.func @gemv(%a: memref<1x1030xf32>, %b: memref<1030x300xf32>, %c: memref<1x3
 // -----
 
 /// [Pattern: rows known at run time] (the tokens one expert got): up to
-/// four rows take the GEMV streaming (each block of eight B rows applied to
-/// every C row before moving on, so B streams from memory once), more rows
-/// the packed GEMM.
+/// sixteen rows stream B once: per block of eight B rows and chunk of two
+/// vectors of columns (which stays in L1), every row of C takes its eight
+/// broadcasts and sixteen FMAs; more rows take the packed GEMM.
 #dA = affine_map<(m, k, n) -> (m, k)>
 #dB = affine_map<(m, k, n) -> (k, n)>
 #dC = affine_map<(m, k, n) -> (m, n)>
 // CHECK-LABEL: func.func @dynamic_rows
 // CHECK: %[[M:.+]] = memref.dim %arg0, %c0
-// CHECK: %[[FEW:.+]] = arith.cmpi ule, %[[M]], %c4
+// CHECK: %[[FEW:.+]] = arith.cmpi ule, %[[M]], %c16
 // CHECK: scf.if %[[FEW]]
 // CHECK: scf.for %{{.+}} = %{{.+}} to %{{.+}} step %c8
-// CHECK-COUNT-8: vector.broadcast
 // CHECK: scf.for %{{.+}} = %{{.+}} to %c300 step %c32
+// CHECK: scf.for %{{.+}} = %{{.+}} to %[[M]] step
+// CHECK-COUNT-8: vector.broadcast
 // CHECK: } else {
 // CHECK: memref.alloca() {alignment = 64 : i64} : memref<256x64xf32>
 // CHECK: step %c6

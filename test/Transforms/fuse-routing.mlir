@@ -28,6 +28,24 @@ func.func @form_e_gelu(%x: tensor<?x4xf32>, %r: tensor<?x4xf32>, %w1: tensor<4x8
 
 // -----
 
+/// Gate and linear weights given separately (SwiGLU with fc3) are packed at
+/// compile time into one [E, H, 2F] constant, halves side by side
+/// (gate_layout = 2), so one GEMV per expert streams both.
+// CHECK-LABEL: func.func @form_e_fc3_packed
+// CHECK: %[[P:.+]] = onnx.Constant {value = dense_resource<experts> : tensor<2x4x4xf32>}
+// CHECK: %[[W1:.+]] = onnx.Transpose %[[P]] {perm = array<i64: 0, 2, 1>} : (tensor<2x4x4xf32>) -> tensor<2x4x4xf32>
+// CHECK: sparsa.moe %arg0, %arg1, %[[W1]], %{{.+}} {activation = "silu", gate_layout = 2 : i64, k = 1 : i64}
+// CHECK-NOT: w3 =
+func.func @form_e_fc3_packed(%x: tensor<?x4xf32>, %r: tensor<?x2xf32>) -> tensor<?x4xf32> {
+  %w1 = onnx.Constant {value = dense<1.0> : tensor<2x2x4xf32>} : () -> tensor<2x2x4xf32>
+  %w2 = onnx.Constant {value = dense<2.0> : tensor<2x4x2xf32>} : () -> tensor<2x4x2xf32>
+  %w3 = onnx.Constant {value = dense<3.0> : tensor<2x2x4xf32>} : () -> tensor<2x2x4xf32>
+  %y = onnx.ms.MoE %x, %r, %w1, %w2 fc3 = %w3 {activation_type = "swiglu", swiglu_fusion = 0 : si64, k = 1 : si64} : (tensor<?x4xf32>, tensor<?x2xf32>, tensor<2x2x4xf32>, tensor<2x4x2xf32>, tensor<2x2x4xf32>) -> tensor<?x4xf32>
+  return %y : tensor<?x4xf32>
+}
+
+// -----
+
 /// Form D: the stacked expert weights gathered by the top-k indices; the
 /// gate is softmax -> TopK -> renormalize. The stacked constants become the
 /// op's weights directly, and the gathered copies disappear.
@@ -147,4 +165,66 @@ func.func @topk_over_tokens(%x: tensor<2x4xf32>) -> tensor<2x4xf32> {
   %m = onnx.Mul %sq, %wu : (tensor<2x4x4xf32>, tensor<2x4x1xf32>) -> tensor<2x4x4xf32>
   %y = onnx.ReduceSum %m, %ax1 {keepdims = 0 : si64} : (tensor<2x4x4xf32>, tensor<1xi64>) -> tensor<2x4xf32>
   return %y : tensor<2x4xf32>
+}
+
+// -----
+
+/// Mixture of Hidden Dimensions: FFN activation [T, 8] viewed as 4 groups
+/// of 2, group 0 always on, a 0/1 mask of the top-1 of the 3 routed groups
+/// scaled by 3. Becomes the shared group as a dense FFN (first 2 columns)
+/// plus a sparsa.moe over the routed groups with gating "none" and the
+/// scale as routed_scaling; the down bias stays.
+// CHECK-LABEL: func.func @mohd
+// CHECK-DAG: %[[W1R:.+]] = onnx.Constant {value = dense_resource<experts{{.*}}> : tensor<3x4x2xf32>}
+// CHECK-DAG: %[[W2R:.+]] = onnx.Constant {value = dense_resource<experts{{.*}}> : tensor<3x2x4xf32>}
+// CHECK-DAG: %[[B1R:.+]] = onnx.Constant {value = dense_resource<experts{{.*}}> : tensor<3x2xf32>}
+// CHECK-DAG: %[[L:.+]] = onnx.MatMul %arg0, %{{.+}} : (tensor<?x4xf32>, tensor<4x3xf32>) -> tensor<?x3xf32>
+// CHECK: %[[MOE:.+]] = sparsa.moe %arg0, %[[L]], %[[W1R]], %[[W2R]] b1 = %[[B1R]] {gating = "none", k = 1 : i64, routed_scaling = 3.000000e+00 : f64}
+// CHECK-DAG: %[[W1S:.+]] = onnx.Constant {value = dense_resource<experts{{.*}}> : tensor<4x2xf32>}
+// CHECK-DAG: %[[W2S:.+]] = onnx.Constant {value = dense_resource<experts{{.*}}> : tensor<2x4xf32>}
+// CHECK: %[[HS:.+]] = onnx.MatMul %arg0, %[[W1S]]
+// CHECK: onnx.Add %[[HS]]
+// CHECK: %[[AS:.+]] = onnx.Relu
+// CHECK: %[[YS:.+]] = onnx.MatMul %[[AS]], %[[W2S]]
+// CHECK: %[[SUM:.+]] = onnx.Add %[[YS]], %[[MOE]]
+// CHECK: %[[Y:.+]] = onnx.Add %[[SUM]], %{{.+}} : (tensor<?x4xf32>, tensor<4xf32>)
+// CHECK-NOT: onnx.ScatterElements
+// CHECK: return %[[Y]]
+func.func @mohd(%x: tensor<?x4xf32>) -> tensor<?x4xf32> {
+  %w1 = onnx.Constant {value = dense<[[1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0], [1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0], [1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0], [1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0]]> : tensor<4x8xf32>} : () -> tensor<4x8xf32>
+  %b1 = onnx.Constant {value = dense<[0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8]> : tensor<8xf32>} : () -> tensor<8xf32>
+  %w2 = onnx.Constant {value = dense<0.5> : tensor<8x4xf32>} : () -> tensor<8x4xf32>
+  %b2 = onnx.Constant {value = dense<0.25> : tensor<4xf32>} : () -> tensor<4xf32>
+  %wr = onnx.Constant {value = dense<1.0> : tensor<4x3xf32>} : () -> tensor<4x3xf32>
+  %grp = onnx.Constant {value = dense<[-1, 4, 2]> : tensor<3xi64>} : () -> tensor<3xi64>
+  %k = onnx.Constant {value = dense<1> : tensor<1xi64>} : () -> tensor<1xi64>
+  %scale = onnx.Constant {value = dense<3.0> : tensor<f32>} : () -> tensor<f32>
+  %s0 = onnx.Constant {value = dense<0> : tensor<1xi64>} : () -> tensor<1xi64>
+  %s1 = onnx.Constant {value = dense<1> : tensor<1xi64>} : () -> tensor<1xi64>
+  %ax2 = onnx.Constant {value = dense<2> : tensor<1xi64>} : () -> tensor<1xi64>
+  %flat = onnx.Constant {value = dense<[-1, 8]> : tensor<2xi64>} : () -> tensor<2xi64>
+  %h0 = onnx.MatMul %x, %w1 : (tensor<?x4xf32>, tensor<4x8xf32>) -> tensor<?x8xf32>
+  %h1 = onnx.Add %h0, %b1 : (tensor<?x8xf32>, tensor<8xf32>) -> tensor<?x8xf32>
+  %h = onnx.Relu %h1 : (tensor<?x8xf32>) -> tensor<?x8xf32>
+  %hg = onnx.Reshape %h, %grp : (tensor<?x8xf32>, tensor<3xi64>) -> tensor<?x4x2xf32>
+  %l = onnx.MatMul %x, %wr : (tensor<?x4xf32>, tensor<4x3xf32>) -> tensor<?x3xf32>
+  %p = onnx.Softmax %l : (tensor<?x3xf32>) -> tensor<?x3xf32>
+  %v, %i = onnx.TopK %p, %k : (tensor<?x3xf32>, tensor<1xi64>) -> (tensor<?x1xf32>, tensor<?x1xi64>)
+  %ps = onnx.Shape %p : (tensor<?x3xf32>) -> tensor<2xi64>
+  %zeros = onnx.ConstantOfShape %ps {value = dense<0.0> : tensor<1xf32>} : (tensor<2xi64>) -> tensor<?x3xf32>
+  %is = onnx.Shape %i : (tensor<?x1xi64>) -> tensor<2xi64>
+  %ones = onnx.ConstantOfShape %is {value = dense<1.0> : tensor<1xf32>} : (tensor<2xi64>) -> tensor<?x1xf32>
+  %r0 = onnx.ScatterElements %zeros, %i, %ones {axis = 1 : si64} : (tensor<?x3xf32>, tensor<?x1xi64>, tensor<?x1xf32>) -> tensor<?x3xf32>
+  %r = onnx.Mul %r0, %scale : (tensor<?x3xf32>, tensor<f32>) -> tensor<?x3xf32>
+  %xs = onnx.Shape %x : (tensor<?x4xf32>) -> tensor<2xi64>
+  %t = onnx.Slice %xs, %s0, %s1 : (tensor<2xi64>, tensor<1xi64>, tensor<1xi64>) -> tensor<1xi64>
+  %sh = onnx.Concat %t, %s1 {axis = 0 : si64} : (tensor<1xi64>, tensor<1xi64>) -> tensor<2xi64>
+  %on = onnx.ConstantOfShape %sh {value = dense<1.0> : tensor<1xf32>} : (tensor<2xi64>) -> tensor<?x1xf32>
+  %m = onnx.Concat %on, %r {axis = 1 : si64} : (tensor<?x1xf32>, tensor<?x3xf32>) -> tensor<?x4xf32>
+  %m3 = onnx.Unsqueeze %m, %ax2 : (tensor<?x4xf32>, tensor<1xi64>) -> tensor<?x4x1xf32>
+  %hm = onnx.Mul %hg, %m3 : (tensor<?x4x2xf32>, tensor<?x4x1xf32>) -> tensor<?x4x2xf32>
+  %h2 = onnx.Reshape %hm, %flat : (tensor<?x4x2xf32>, tensor<2xi64>) -> tensor<?x8xf32>
+  %y0 = onnx.MatMul %h2, %w2 : (tensor<?x8xf32>, tensor<8x4xf32>) -> tensor<?x4xf32>
+  %y = onnx.Add %y0, %b2 : (tensor<?x4xf32>, tensor<4xf32>) -> tensor<?x4xf32>
+  return %y : tensor<?x4xf32>
 }

@@ -159,8 +159,18 @@ def FuseRoutingPass : Pass<"sparsa-fuse-routing", "mlir::func::FuncOp"> {
       weights `[E, out, in]` become matmul layout by transposes that weight
       preparation folds at compile time.
 
+    - MoHD (Mixture of Hidden Dimensions): the down projection of an FFN
+      whose activation, viewed as `[T, G, g]` column groups, is multiplied
+      by `Concat(ones [T, S], scale * ScatterElements(0, top-k, 1 or
+      weights))`: the `S` shared groups become a dense FFN, the routed
+      groups a `sparsa.moe` (experts = column groups; a 0/1 mask is
+      `gating = "none"`, the activation scale `routed_scaling`).
+
     Per-expert weights (A, C) are stacked into `[E, ...]` constants at
-    compile time; a missing expert gets zero weights.
+    compile time; a missing expert gets zero weights. Separate gate and
+    linear weights of a GLU are packed side by side into one `[E, H, 2F]`
+    constant (`gate_layout = 2`), so one GEMV streams both. Shared experts
+    (DeepSeek-V3, Qwen-MoE) stay dense ops added to the fused output.
 
     A candidate that does not fuse keeps its original ops and gets a
     `sparsa.unfused` attribute `{routing = "reason"}`, which the compiler's

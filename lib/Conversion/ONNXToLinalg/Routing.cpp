@@ -232,6 +232,8 @@ static FailureOr<Value> lowerMoE(sp::MoEOp op, LowerCtx &lctx) {
                   [](OpBuilder &nb, Location l, ValueRange a) -> Value {
                     return arith::DivFOp::create(nb, l, a[0], a[1]);
                   });
+  } else if (op.getGating() == "none") {
+    p = logits;
   } else {
     p = B.generic(logits, {{0, 1}}, B.empty({T, E}, elt), {0, 1}, 2, {},
                   [&](OpBuilder &nb, Location l, ValueRange a) -> Value {
@@ -269,7 +271,11 @@ static FailureOr<Value> lowerMoE(sp::MoEOp op, LowerCtx &lctx) {
               auto ifOp = scf::IfOp::create(
                   eb, el, chosen,
                   [&](OpBuilder &ib, Location il) {
-                    Value w = tensor::ExtractOp::create(ib, il, p, ValueRange{t, e});
+                    // Ungated selection (a 0/1 mask): weight 1.
+                    Value w = op.getGating() == "none"
+                                  ? one
+                                  : tensor::ExtractOp::create(ib, il, p, ValueRange{t, e})
+                                        .getResult();
                     Value se = tensor::InsertOp::create(ib, il, e, acc2[0], ValueRange{t, r});
                     Value sw = tensor::InsertOp::create(ib, il, w, acc2[1], ValueRange{t, r});
                     scf::YieldOp::create(ib, il, ValueRange{se, sw});
@@ -346,11 +352,13 @@ static FailureOr<Value> lowerMoE(sp::MoEOp op, LowerCtx &lctx) {
           scf::YieldOp::create(nb, l, ValueRange{s, arith::AddIOp::create(nb, l, acc[1], c)});
         });
     starts = prefix.getResult(0);
-    // Scatter each pair to its expert's next position.
+    // Place each pair at its expert's next position; remember where each
+    // (token, slot) went, and list the experts that got tokens.
     OpFoldResult pairs = arith::MulIOp::create(b, loc, Tv, cK).getResult();
     Value permToken = B.empty({pairs}, idxT), permWeight = B.empty({pairs}, elt);
+    Value slotPos = B.empty({T, b.getIndexAttr(k)}, idxT);
     auto place = scf::ForOp::create(
-        b, loc, c0, Tv, c1, ValueRange{starts, permToken, permWeight},
+        b, loc, c0, Tv, c1, ValueRange{starts, permToken, permWeight, slotPos},
         [&](OpBuilder &nb, Location l, Value t, ValueRange acc) {
           auto inner = scf::ForOp::create(
               nb, l, c0, cK, c1, acc, [&](OpBuilder &jb, Location jl, Value j, ValueRange a) {
@@ -361,62 +369,80 @@ static FailureOr<Value> lowerMoE(sp::MoEOp op, LowerCtx &lctx) {
                                                      a[0], e);
                 Value pt = tensor::InsertOp::create(jb, jl, t, a[1], pos);
                 Value pw = tensor::InsertOp::create(jb, jl, w, a[2], pos);
-                scf::YieldOp::create(jb, jl, ValueRange{cur, pt, pw});
+                Value sp = tensor::InsertOp::create(jb, jl, pos, a[3], ValueRange{t, j});
+                scf::YieldOp::create(jb, jl, ValueRange{cur, pt, pw, sp});
               });
           scf::YieldOp::create(nb, l, inner.getResults());
         });
     permToken = place.getResult(1);
     permWeight = place.getResult(2);
-
-    // Per expert with tokens: gather, FFN, weighted scatter-add.
-    auto experts = scf::ForOp::create(
-        b, loc, c0, Ev, c1, ValueRange{out}, [&](OpBuilder &nb, Location l, Value e, ValueRange acc) {
+    slotPos = place.getResult(3);
+    auto listActive = scf::ForOp::create(
+        b, loc, c0, Ev, c1, ValueRange{B.empty({E}, idxT), c0},
+        [&](OpBuilder &nb, Location l, Value e, ValueRange acc) {
           Value cnt = tensor::ExtractOp::create(nb, l, counts, e);
           Value has = arith::CmpIOp::create(nb, l, arith::CmpIPredicate::ugt, cnt, c0);
           auto ifOp = scf::IfOp::create(
               nb, l, has,
               [&](OpBuilder &ib, Location il) {
-                IRB IB{ib, il, elt};
-                Value start = tensor::ExtractOp::create(ib, il, starts, e);
-                Value rows = IB.generic(
-                    ValueRange{}, {}, IB.empty({cnt, H}, elt), {0, 1}, 2, {},
-                    [&](OpBuilder &gb, Location gl, ValueRange) -> Value {
-                      Value i = linalg::IndexOp::create(gb, gl, 0);
-                      Value h = linalg::IndexOp::create(gb, gl, 1);
-                      Value tok = tensor::ExtractOp::create(
-                          gb, gl, permToken, ValueRange{arith::AddIOp::create(gb, gl, start, i)});
-                      return tensor::ExtractOp::create(gb, gl, x, ValueRange{tok, h});
-                    });
-                Value y = expertFFN(IB, op, rows, e);
-                auto scatter = scf::ForOp::create(
-                    ib, il, c0, cnt, c1, acc,
-                    [&](OpBuilder &sb, Location sl, Value i, ValueRange o) {
-                      IRB SB{sb, sl, elt};
-                      Value pos = arith::AddIOp::create(sb, sl, start, i);
-                      Value tok = tensor::ExtractOp::create(sb, sl, permToken, pos);
-                      Value w = tensor::ExtractOp::create(sb, sl, permWeight, pos);
-                      SmallVector<OpFoldResult> strides(2, sb.getIndexAttr(1));
-                      SmallVector<OpFoldResult> rowSizes = {sb.getIndexAttr(1), H};
-                      auto rowT = RankedTensorType::get({x2T.getDimSize(1)}, elt);
-                      Value accRow = tensor::ExtractSliceOp::create(
-                          sb, sl, rowT, o[0], SmallVector<OpFoldResult>{tok, sb.getIndexAttr(0)},
-                          rowSizes, strides);
-                      Value yRow = tensor::ExtractSliceOp::create(
-                          sb, sl, rowT, y, SmallVector<OpFoldResult>{i, sb.getIndexAttr(0)},
-                          rowSizes, strides);
-                      Value sum = SB.generic(ValueRange{w, yRow}, {{}, {0}}, accRow, {0}, 1, {},
-                                             scaledAdd);
-                      Value next = tensor::InsertSliceOp::create(
-                          sb, sl, sum, o[0], SmallVector<OpFoldResult>{tok, sb.getIndexAttr(0)},
-                          rowSizes, strides);
-                      scf::YieldOp::create(sb, sl, next);
-                    });
-                scf::YieldOp::create(ib, il, scatter.getResults());
+                Value list = tensor::InsertOp::create(ib, il, e, acc[0], acc[1]);
+                scf::YieldOp::create(
+                    ib, il, ValueRange{list, arith::AddIOp::create(ib, il, acc[1], c1)});
               },
               [&](OpBuilder &ib, Location il) { scf::YieldOp::create(ib, il, acc); });
           scf::YieldOp::create(nb, l, ifOp.getResults());
         });
-    out = experts.getResult(0);
+    Value active = listActive.getResult(0), numActive = listActive.getResult(1);
+
+    // One task per expert with tokens, spread over the threads (each
+    // streams whole experts' weights): gather its rows, FFN, scale by the
+    // routing weights, write them at the expert's positions.
+    auto rowsT = RankedTensorType::get({ShapedType::kDynamic, x2T.getDimSize(1)}, elt);
+    Value expertRows = B.empty({pairs, H}, elt);
+    auto forall = scf::ForallOp::create(
+        b, loc, ArrayRef<OpFoldResult>{numActive}, ValueRange{expertRows}, std::nullopt,
+        [&](OpBuilder &nb, Location l, ValueRange args) {
+          IRB IB{nb, l, elt};
+          Value e = tensor::ExtractOp::create(nb, l, active, args[0]);
+          Value cnt = tensor::ExtractOp::create(nb, l, counts, e);
+          Value start = tensor::ExtractOp::create(nb, l, starts, e);
+          Value rows = IB.generic(ValueRange{}, {}, IB.empty({cnt, H}, elt), {0, 1}, 2, {},
+                                  [&](OpBuilder &gb, Location gl, ValueRange) -> Value {
+                                    Value i = linalg::IndexOp::create(gb, gl, 0);
+                                    Value h = linalg::IndexOp::create(gb, gl, 1);
+                                    Value tok = tensor::ExtractOp::create(
+                                        gb, gl, permToken,
+                                        ValueRange{arith::AddIOp::create(gb, gl, start, i)});
+                                    return tensor::ExtractOp::create(gb, gl, x,
+                                                                     ValueRange{tok, h});
+                                  });
+          Value y = expertFFN(IB, op, rows, e);
+          Value scaled = IB.generic(y, {{0, 1}}, IB.empty({cnt, H}, elt), {0, 1}, 2, {},
+                                    [&](OpBuilder &gb, Location gl, ValueRange a) -> Value {
+                                      Value i = linalg::IndexOp::create(gb, gl, 0);
+                                      Value w = tensor::ExtractOp::create(
+                                          gb, gl, permWeight,
+                                          ValueRange{arith::AddIOp::create(gb, gl, start, i)});
+                                      return arith::MulFOp::create(gb, gl, a[0], w);
+                                    });
+          if (scaled.getType() != rowsT)
+            scaled = tensor::CastOp::create(nb, l, rowsT, scaled);
+          auto term = scf::InParallelOp::create(nb, l);
+          OpBuilder tb = OpBuilder::atBlockBegin(term.getBody());
+          SmallVector<OpFoldResult> offs = {start, tb.getIndexAttr(0)};
+          SmallVector<OpFoldResult> sizes = {cnt, H};
+          SmallVector<OpFoldResult> strides(2, tb.getIndexAttr(1));
+          tensor::ParallelInsertSliceOp::create(tb, l, scaled, args[1], offs, sizes, strides);
+        });
+    expertRows = forall.getResult(0);
+    // out[t] = sum over the token's slots of its expert rows.
+    out = B.generic(
+        ValueRange{slotPos}, {{0, 2}}, out, {0, 1}, 3, {2},
+        [&](OpBuilder &nb, Location l, ValueRange a) -> Value {
+          Value h = linalg::IndexOp::create(nb, l, 1);
+          Value row = tensor::ExtractOp::create(nb, l, expertRows, ValueRange{a[0], h});
+          return add(nb, l, a[1], row);
+        });
   }
 
   auto rT = cast<RankedTensorType>(op.getType());

@@ -22,24 +22,28 @@ func.func @decode(%x: tensor<1x4xf32>, %r: tensor<1x4xf32>, %w1: tensor<4x4x8xf3
 // -----
 
 /// Any number of tokens: sigmoid gate, counting sort of the (token, slot)
-/// pairs by expert (counts, then start offsets, then placement), then per
-/// expert with tokens a gather of its rows, the FFN on [count, H] and a
-/// weighted scatter-add into the output rows.
+/// pairs by expert (counts, start offsets, placement recording each pair's
+/// position), the list of experts with tokens, then one parallel task per
+/// such expert (gather its rows, FFN on [count, H], scale by the routing
+/// weights, insert at the expert's positions), and a combine that sums each
+/// token's slots.
 // CHECK-LABEL: func.func @tokens
-// CHECK-NOT: linalg.softmax
 // CHECK: math.exp
 // CHECK: scf.for {{.+}} -> (tensor<?x2xindex>, tensor<?x2xf32>)
 // CHECK: %[[COUNTS:.+]] = scf.for {{.+}} -> (tensor<4xindex>)
 // CHECK: %[[STARTS:.+]]:2 = scf.for {{.+}} -> (tensor<4xindex>, index)
-// CHECK: %[[PERM:.+]]:3 = scf.for {{.+}} -> (tensor<4xindex>, tensor<?xindex>, tensor<?xf32>)
-// CHECK: scf.for %[[E:.+]] = %c0 to %c4 step %c1 iter_args
+// CHECK: %[[PERM:.+]]:4 = scf.for {{.+}} -> (tensor<4xindex>, tensor<?xindex>, tensor<?xf32>, tensor<?x2xindex>)
+// CHECK: %[[ACTIVE:.+]]:2 = scf.for {{.+}} -> (tensor<4xindex>, index)
+// CHECK: %[[ROWS:.+]] = scf.forall (%[[I:.+]]) in (%[[ACTIVE]]#1) shared_outs
+// CHECK: %[[E:.+]] = tensor.extract %[[ACTIVE]]#0[%[[I]]]
 // CHECK: %[[CNT:.+]] = tensor.extract %[[COUNTS]][%[[E]]]
-// CHECK: scf.if
 // CHECK: tensor.extract %[[PERM]]#1
 // CHECK: tensor.extract_slice %arg2[%[[E]], 0, 0] [1, 4, 8]
 // CHECK: linalg.generic {{.+}} iterator_types = ["parallel", "parallel", "reduction"]} ins(%{{.+}}, %{{.+}} : tensor<?x4xf32>, tensor<4x8xf32>) outs(%{{.+}} : tensor<?x8xf32>)
-// CHECK: scf.for %{{.+}} = %c0 to %[[CNT]]
-// CHECK: tensor.insert_slice
+// CHECK: tensor.extract %[[PERM]]#2
+// CHECK: tensor.parallel_insert_slice %{{.+}} into %{{.+}}[%{{.+}}, 0] [%[[CNT]], 4] [1, 1]
+// CHECK: linalg.generic {{.+}} iterator_types = ["parallel", "parallel", "reduction"]} ins(%[[PERM]]#3 : tensor<?x2xindex>)
+// CHECK: tensor.extract %[[ROWS]]
 func.func @tokens(%x: tensor<?x4xf32>, %r: tensor<?x4xf32>, %w1: tensor<4x4x8xf32>, %w2: tensor<4x8x4xf32>) -> tensor<?x4xf32> {
   %y = sparsa.moe %x, %r, %w1, %w2 {k = 2 : i64, gating = "sigmoid"} : (tensor<?x4xf32>, tensor<?x4xf32>, tensor<4x4x8xf32>, tensor<4x8x4xf32>) -> tensor<?x4xf32>
   return %y : tensor<?x4xf32>

@@ -9,7 +9,7 @@ func.func @k_too_large(%x: tensor<?x16xf32>, %r: tensor<?x4xf32>, %w1: tensor<4x
 // -----
 
 func.func @bad_gating(%x: tensor<?x16xf32>, %r: tensor<?x4xf32>, %w1: tensor<4x16x8xf32>, %w2: tensor<4x8x16xf32>) -> tensor<?x16xf32> {
-  // expected-error @+1 {{gating must be 'softmax' or 'sigmoid' (got 'tanh')}}
+  // expected-error @+1 {{gating must be 'softmax', 'sigmoid' or 'none' (got 'tanh')}}
   %y = sparsa.moe %x, %r, %w1, %w2 {k = 1 : i64, gating = "tanh"} : (tensor<?x16xf32>, tensor<?x4xf32>, tensor<4x16x8xf32>, tensor<4x8x16xf32>) -> tensor<?x16xf32>
   return %y : tensor<?x16xf32>
 }

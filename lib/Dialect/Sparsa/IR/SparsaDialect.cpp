@@ -44,8 +44,9 @@ static bool compatible(int64_t a, int64_t b) {
 
 LogicalResult MoEOp::verify() {
   StringRef gating = getGating(), act = getActivation();
-  if (gating != "softmax" && gating != "sigmoid")
-    return emitOpError("gating must be 'softmax' or 'sigmoid' (got '") << gating << "')";
+  if (gating != "softmax" && gating != "sigmoid" && gating != "none")
+    return emitOpError("gating must be 'softmax', 'sigmoid' or 'none' (got '") << gating
+                                                                               << "')";
   if (act != "relu" && act != "gelu" && act != "gelu_tanh" && act != "silu" &&
       act != "identity")
     return emitOpError("unsupported activation '") << act << "'";

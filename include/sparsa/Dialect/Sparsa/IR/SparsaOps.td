@@ -46,7 +46,9 @@ def Sparsa_MoEOp : Sparsa_Op<"moe", [Pure, AttrSizedOperandSegments]> {
     `[B, S, H]`, flattened to `T` tokens):
 
     1. Scores over the `E` experts from `router_logits` `[T, E]`:
-       `softmax` over all experts, or element-wise `sigmoid`.
+       `softmax` over all experts, element-wise `sigmoid`, or `none` (the
+       logits rank the experts and every selected one weighs 1: a 0/1
+       routing mask, as Mixture-of-Hidden-Dimensions uses).
     2. The `k` experts with the highest scores (ties go to the lower expert
        index) and their scores; with `normalize` the `k` scores are divided
        by their sum (softmax-then-top-k-then-renormalize equals top-k over
