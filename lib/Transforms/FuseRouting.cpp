@@ -53,6 +53,30 @@ static Value swapLastTwo(OpBuilder &b, Location loc, Value w) {
 static void packGateAndLinear(OpBuilder &b, Location loc, Value &w1, Value &w3, Value &b1,
                               Value &b3, int64_t &layout);
 
+namespace {
+/// Operands and attributes of a sparsa.moe to build (defaults: softmax
+/// gate, no renormalization, one group, relu, separate gate weights).
+struct MoESpec {
+  Value x, logits, w1, w2, w3, b1, b2, b3, selectionBias;
+  Value sharedW1, sharedW2, sharedW3, sharedGate;
+  int64_t k = 1, nGroup = 1, topkGroup = 1, layout = 0;
+  StringRef gating = "softmax", act = "relu";
+  bool normalize = false;
+  double scaling = 1.0, alpha = 1.0, beta = 0.0;
+  std::optional<double> limit;
+};
+} // namespace
+
+static sp::MoEOp buildMoE(OpBuilder &b, Location loc, const MoESpec &m) {
+  return sp::MoEOp::create(
+      b, loc, m.x.getType(), m.x, m.logits, m.w1, m.w2, m.w3, m.b1, m.b2, m.b3,
+      m.selectionBias, m.sharedW1, m.sharedW2, m.sharedW3, m.sharedGate,
+      b.getI64IntegerAttr(m.k), b.getI64IntegerAttr(m.nGroup), b.getI64IntegerAttr(m.topkGroup),
+      b.getStringAttr(m.gating), b.getBoolAttr(m.normalize), b.getF64FloatAttr(m.scaling),
+      b.getStringAttr(m.act), b.getI64IntegerAttr(m.layout), b.getF64FloatAttr(m.alpha),
+      b.getF64FloatAttr(m.beta), m.limit ? b.getF64FloatAttr(*m.limit) : FloatAttr());
+}
+
 /// Form E: com.microsoft.MoE. Its weights are torch Linear rows
 /// [E, out, in]; the canonical op takes matmul layout [E, in, out].
 static LogicalResult fuseMicrosoftMoE(onnx::MoEOp op) {
@@ -79,17 +103,26 @@ static LogicalResult fuseMicrosoftMoE(onnx::MoEOp op) {
   Value b1 = op.getFc1ExpertsBias(), b3 = op.getFc3ExpertsBias();
   int64_t layout = swiglu ? op.getSwigluFusion() : 0;
   packGateAndLinear(b, loc, w1, w3, b1, b3, layout);
-  auto moe = sp::MoEOp::create(
-      b, loc, op.getType(), op.getInput(), op.getRouterProbs(), w1,
-      swapLastTwo(b, loc, op.getFc2ExpertsWeights()), w3, b1, op.getFc2ExpertsBias(), b3,
-      b.getI64IntegerAttr(op.getK()), b.getStringAttr("softmax"),
-      b.getBoolAttr(op.getNormalizeRoutingWeights() != 0), b.getF64FloatAttr(1.0),
-      b.getStringAttr(canonical), b.getI64IntegerAttr(layout),
-      b.getF64FloatAttr(swiglu ? op.getActivationAlpha().convertToDouble() : 1.0),
-      b.getF64FloatAttr(swiglu ? op.getActivationBeta().convertToDouble() : 0.0),
-      swiglu && op.getSwigluLimit()
-          ? b.getF64FloatAttr(op.getSwigluLimit()->convertToDouble())
-          : FloatAttr());
+  MoESpec m;
+  m.x = op.getInput();
+  m.logits = op.getRouterProbs();
+  m.w1 = w1;
+  m.w2 = swapLastTwo(b, loc, op.getFc2ExpertsWeights());
+  m.w3 = w3;
+  m.b1 = b1;
+  m.b2 = op.getFc2ExpertsBias();
+  m.b3 = b3;
+  m.k = op.getK();
+  m.normalize = op.getNormalizeRoutingWeights() != 0;
+  m.act = canonical;
+  m.layout = layout;
+  if (swiglu) {
+    m.alpha = op.getActivationAlpha().convertToDouble();
+    m.beta = op.getActivationBeta().convertToDouble();
+    if (op.getSwigluLimit())
+      m.limit = op.getSwigluLimit()->convertToDouble();
+  }
+  auto moe = buildMoE(b, loc, m);
   if (failed(mlir::verify(moe))) {
     moe.erase();
     markUnfused(op, "routing", "the operands do not form a valid sparsa.moe");
@@ -222,6 +255,9 @@ struct Gate {
   bool normalize = false;
   double scaling = 1.0;
   int64_t k = 0;
+  // DeepSeek-V3 selection: bias added for choosing, group-limited top-k.
+  Value selectionBias;
+  int64_t nGroup = 1, topkGroup = 1;
 };
 
 /// One projection `in @ W (+ bias)`.
@@ -272,6 +308,68 @@ static std::optional<int64_t> expertTopK(onnx::TopKOp topk, Miss &miss) {
   return k;
 }
 
+/// The scores TopK chooses on, when they are not the gate scores |scores|
+/// themselves: `scores + bias` (a constant [E]), optionally with the experts
+/// outside the best groups zeroed as transformers' DeepSeek-V3 router does:
+/// Where(mask, biased, 0) with mask = Reshape(Expand(Unsqueeze(
+/// ScatterElements(0, TopK(ReduceSum(TopK(Reshape(biased, [T, G, E/G]),
+/// 2).values), topk_group).indices, 1)))) (possibly negated).
+static LogicalResult matchSelection(Value sel, Value scores, Gate &g, Miss &miss) {
+  auto fail = [&](StringRef why) {
+    miss.reason = why.str();
+    return failure();
+  };
+  Value biased = sel;
+  if (auto where = sel.getDefiningOp<onnx::WhereOp>()) {
+    // Polarity: how many Nots between the condition and the group mask.
+    bool flip = false;
+    Value c = where.getCondition();
+    while (Operation *d = c.getDefiningOp()) {
+      if (isa<onnx::NotOp>(d))
+        flip = !flip;
+      else if (!isa<onnx::CastOp, onnx::ReshapeOp, onnx::ExpandOp, onnx::UnsqueezeOp,
+                    onnx::IdentityOp>(d))
+        break;
+      c = d->getOperand(0);
+    }
+    // Selected groups hold 1, so the condition is true there unless
+    // negated; the biased scores must sit in that branch, zero in the other.
+    Value kept = flip ? where.getY() : where.getX();
+    Value dropped = flip ? where.getX() : where.getY();
+    if (constFloat(dropped) != 0.0)
+      return fail("experts outside the chosen groups are not zeroed");
+    auto scatter = c.getDefiningOp<onnx::ScatterElementsOp>();
+    auto groupTopK = scatter ? scatter.getIndices().getDefiningOp<onnx::TopKOp>()
+                             : onnx::TopKOp();
+    if (!scatter || !groupTopK || scatter.getReduction() != "none" ||
+        !isZeroTensor(scatter.getData()))
+      return fail("the expert mask is not a scatter of the chosen groups");
+    Miss groupMiss;
+    std::optional<int64_t> topkGroup = expertTopK(groupTopK, groupMiss);
+    auto sum = groupTopK.getX().getDefiningOp<onnx::ReduceSumOp>();
+    auto top2 = sum ? sum.getData().getDefiningOp<onnx::TopKOp>() : onnx::TopKOp();
+    auto grouped = top2 ? top2.getX().getDefiningOp<onnx::ReshapeOp>() : onnx::ReshapeOp();
+    if (!topkGroup || !sum || !top2 || !grouped || top2.getValues() != sum.getData() ||
+        constInt(top2.getK()) != 2 || rankOf(grouped.getReshaped()) != 3 ||
+        grouped.getData() != kept || !reducesAxis(sum, 2) || sum.getKeepdims())
+      return fail("group scores are not the sum of each group's two best scores");
+    int64_t groups = cast<RankedTensorType>(grouped.getReshaped().getType()).getDimSize(1);
+    if (ShapedType::isDynamic(groups))
+      return fail("the number of expert groups is not static");
+    g.nGroup = groups;
+    g.topkGroup = *topkGroup;
+    biased = kept;
+  }
+  if (biased != scores) {
+    auto add = operandsWith<onnx::AddOp>(biased, [&](Value v) { return v == scores; });
+    if (!add || !isConstant(add->second) || rankOf(add->second) != 1)
+      return fail("experts are chosen on scores other than the gate's (plus a constant "
+                  "bias)");
+    g.selectionBias = add->second;
+  }
+  return success();
+}
+
 static FailureOr<Gate> matchGate(Value weights, Value indices, Miss &miss) {
   Gate g;
   auto topk = indices.getDefiningOp<onnx::TopKOp>();
@@ -301,7 +399,14 @@ static FailureOr<Gate> matchGate(Value weights, Value indices, Miss &miss) {
     return g;
   }
   if (auto div = w.getDefiningOp<onnx::DivOp>()) {
-    auto sum = div.getB().getDefiningOp<onnx::ReduceSumOp>();
+    // Sum of the weights, possibly plus a tiny epsilon (transformers adds
+    // 1e-20 against division by zero).
+    Value denom = div.getB();
+    if (auto eps = operandsWith<onnx::AddOp>(denom, [](Value v) {
+          return constFloat(v) && std::abs(*constFloat(v)) <= 1e-6;
+        }))
+      denom = eps->second;
+    auto sum = denom.getDefiningOp<onnx::ReduceSumOp>();
     if (!sum || sum.getData() != div.getA() || !reducesAxis(sum, 1) || !sum.getKeepdims()) {
       miss.reason = "routing weights are divided by something other than their sum";
       return failure();
@@ -309,11 +414,18 @@ static FailureOr<Gate> matchGate(Value weights, Value indices, Miss &miss) {
     g.normalize = true;
     w = div.getA();
   }
-  if (w != topk.getValues()) {
+  // The weights are the top-k values, or the scores gathered at the top-k
+  // indices (DeepSeek-V3 chooses on biased, group-masked scores).
+  Value scores;
+  if (w == topk.getValues()) {
+    scores = topk.getX();
+  } else if (auto ge = w.getDefiningOp<onnx::GatherElementsOp>();
+             ge && ge.getIndices() == indices && (ge.getAxis() == 1 || ge.getAxis() == -1)) {
+    scores = ge.getData();
+  } else {
     miss.reason = "routing weights are not the top-k scores";
     return failure();
   }
-  Value scores = topk.getX();
   if (auto soft = scores.getDefiningOp<onnx::SoftmaxOp>()) {
     int64_t sAxis = soft.getAxis() < 0 ? soft.getAxis() + 2 : soft.getAxis();
     if (sAxis != 1) {
@@ -322,15 +434,18 @@ static FailureOr<Gate> matchGate(Value weights, Value indices, Miss &miss) {
     }
     g.gating = "softmax";
     g.logits = soft.getInput();
-    return g;
-  }
-  if (auto sig = scores.getDefiningOp<onnx::SigmoidOp>()) {
+  } else if (auto sig = scores.getDefiningOp<onnx::SigmoidOp>()) {
     g.gating = "sigmoid";
     g.logits = sig.getX();
-    return g;
+  } else {
+    miss.reason = "top-k of raw logits used as routing weights (no softmax or sigmoid)";
+    return failure();
   }
-  miss.reason = "top-k of raw logits used as routing weights (no softmax or sigmoid)";
-  return failure();
+  if (topk.getX() == scores)
+    return g;
+  if (failed(matchSelection(topk.getX(), scores, g, miss)))
+    return failure();
+  return g;
 }
 
 /// `in @ W (+ bias)` as MatMul (+ Add) or Gemm.
@@ -626,23 +741,93 @@ static void packGateAndLinear(OpBuilder &b, Location loc, Value &w1, Value &w3, 
   layout = 2;
 }
 
-/// Builds the sparsa.moe replacing |anchor|'s result.
-static void emitMoE(Operation *anchor, const Routed &r) {
-  OpBuilder b(anchor);
+/// |w| [A, B] as [B, A] (an onnx.Transpose weight preparation folds).
+static Value transpose2D(OpBuilder &b, Location loc, Value w) {
+  auto t = cast<RankedTensorType>(w.getType());
+  auto rt = RankedTensorType::get({t.getDimSize(1), t.getDimSize(0)}, t.getElementType());
+  return onnx::TransposeOp::create(b, loc, rt, w, b.getDenseI64ArrayAttr({1, 0}));
+}
+
+/// A shared expert added to the routed output (DeepSeek-V3, Qwen-MoE):
+/// the single user of |routed| is Add(routed, FFN(x)) or Add(routed,
+/// Sigmoid(x Wsg) * FFN(x)) with the routed experts' activation and
+/// gating, constant weights and no biases. Returns that Add and fills the
+/// shared operands of |m|, or returns null.
+static Operation *matchSharedExpert(OpBuilder &b, Location loc, Value routed, MoESpec &m,
+                                    bool gated) {
+  if (!routed.hasOneUse())
+    return nullptr;
+  auto add = dyn_cast<onnx::AddOp>(*routed.getUsers().begin());
+  if (!add || add.getType() != routed.getType())
+    return nullptr;
+  Value other = add.getA() == routed ? add.getB() : add.getA();
+  Value gateW;
+  if (auto mul = other.getDefiningOp<onnx::MulOp>()) {
+    for (int i = 0; i < 2; ++i) {
+      auto sig = mul->getOperand(i).getDefiningOp<onnx::SigmoidOp>();
+      auto mm = sig ? sig.getX().getDefiningOp<onnx::MatMulOp>() : onnx::MatMulOp();
+      if (mm && mm.getA() == m.x && isConstant(mm.getB()) && rankOf(mm.getB()) == 2 &&
+          cast<RankedTensorType>(mm.getB().getType()).getDimSize(1) == 1) {
+        gateW = mm.getB();
+        other = mul->getOperand(1 - i);
+        break;
+      }
+    }
+  }
+  auto f = matchFFN(other);
+  if (!f || f->in != m.x || f->act != m.act || bool(f->p3.weight) != gated)
+    return nullptr;
+  for (const Projection *p : {&f->p1, &f->p2, &f->p3})
+    if (p->weight && (p->bias || !isConstant(p->weight) || rankOf(p->weight) != 2))
+      return nullptr;
+  auto layoutOf = [&](const Projection &p) {
+    return p.transposed ? transpose2D(b, loc, p.weight) : p.weight;
+  };
+  m.sharedW1 = layoutOf(f->p1);
+  m.sharedW2 = layoutOf(f->p2);
+  if (gated)
+    m.sharedW3 = layoutOf(f->p3);
+  m.sharedGate = gateW;
+  return add;
+}
+
+/// Builds the sparsa.moe replacing |anchor|'s result (or the Add of a
+/// shared expert to it); returns the op whose result was replaced.
+static Operation *emitMoE(Operation *anchor, const Routed &r) {  OpBuilder b(anchor);
   const Gate &g = r.gate;
   Experts e = r.experts;
   int64_t layout = 0;
   packGateAndLinear(b, anchor->getLoc(), e.w1, e.w3, e.b1, e.b3, layout);
-  auto moe = sp::MoEOp::create(
-      b, anchor->getLoc(), r.x.getType(), r.x, g.logits, e.w1, e.w2, e.w3, e.b1, e.b2, e.b3,
-      b.getI64IntegerAttr(g.k), b.getStringAttr(g.gating), b.getBoolAttr(g.normalize),
-      b.getF64FloatAttr(g.scaling), b.getStringAttr(e.act), b.getI64IntegerAttr(layout),
-      b.getF64FloatAttr(1.0), b.getF64FloatAttr(0.0), FloatAttr());
-  Value out = moe.getResult();
-  if (out.getType() != anchor->getResult(0).getType())
-    out = onnx::IdentityOp::create(b, anchor->getLoc(), anchor->getResult(0).getType(), out)
+  MoESpec m;
+  m.x = r.x;
+  m.logits = g.logits;
+  m.w1 = e.w1;
+  m.w2 = e.w2;
+  m.w3 = e.w3;
+  m.b1 = e.b1;
+  m.b2 = e.b2;
+  m.b3 = e.b3;
+  m.k = g.k;
+  m.gating = g.gating;
+  m.normalize = g.normalize;
+  m.scaling = g.scaling;
+  m.selectionBias = g.selectionBias;
+  m.nGroup = g.nGroup;
+  m.topkGroup = g.topkGroup;
+  m.act = e.act;
+  m.layout = layout;
+  Operation *replaced = anchor;
+  if (Operation *add = matchSharedExpert(b, anchor->getLoc(), anchor->getResult(0), m,
+                                         bool(r.experts.w3))) {
+    replaced = add;
+    b.setInsertionPoint(add);
+  }
+  Value out = buildMoE(b, anchor->getLoc(), m).getResult();
+  if (out.getType() != replaced->getResult(0).getType())
+    out = onnx::IdentityOp::create(b, anchor->getLoc(), replaced->getResult(0).getType(), out)
               .getResult();
-  anchor->getResult(0).replaceAllUsesWith(out);
+  replaced->getResult(0).replaceAllUsesWith(out);
+  return replaced;
 }
 
 /// Per-expert FFNs (2-D weights, one per expert index; missing experts
@@ -1324,16 +1509,20 @@ static FailureOr<Value> fuseMoHD(onnx::MatMulOp down, Miss &miss) {
     w1s.append(cols.begin(), cols.end());
   }
   Value x = p1->in;
-  sp::MoEOp moe = sp::MoEOp::create(
-      b, loc, x.getType(), x, gate.logits,
-      bytesConstant(b, loc, RankedTensorType::get({E, H, gsz}, elt), w1s),
-      bytesConstant(b, loc, RankedTensorType::get({E, gsz, H}, elt), w2s), Value(),
-      p1->bias ? bytesConstant(b, loc, RankedTensorType::get({E, gsz}, elt),
-                               ArrayRef<char>(*b1b).drop_front(S * gsz * eb))
-               : Value(),
-      Value(), Value(), b.getI64IntegerAttr(gate.k), b.getStringAttr(gate.gating),
-      b.getBoolAttr(gate.normalize), b.getF64FloatAttr(gate.scaling), b.getStringAttr(act),
-      b.getI64IntegerAttr(0), b.getF64FloatAttr(1.0), b.getF64FloatAttr(0.0), FloatAttr());
+  MoESpec m;
+  m.x = x;
+  m.logits = gate.logits;
+  m.w1 = bytesConstant(b, loc, RankedTensorType::get({E, H, gsz}, elt), w1s);
+  m.w2 = bytesConstant(b, loc, RankedTensorType::get({E, gsz, H}, elt), w2s);
+  if (p1->bias)
+    m.b1 = bytesConstant(b, loc, RankedTensorType::get({E, gsz}, elt),
+                         ArrayRef<char>(*b1b).drop_front(S * gsz * eb));
+  m.k = gate.k;
+  m.gating = gate.gating;
+  m.normalize = gate.normalize;
+  m.scaling = gate.scaling;
+  m.act = act;
+  sp::MoEOp moe = buildMoE(b, loc, m);
   Value result = moe.getResult();
   if (S > 0) {
     // Shared groups: a dense FFN over the first S * g columns.
@@ -1419,8 +1608,7 @@ struct FuseRoutingPass final : sparsa::impl::FuseRoutingPassBase<FuseRoutingPass
         }
         continue;
       }
-      emitMoE(anchor, *r);
-      eraseDead(anchor, erased);
+      eraseDead(emitMoE(anchor, *r), erased);
     }
     getOperation().walk([&](onnx::QMoEOp op) {
       markUnfused(op, "routing",

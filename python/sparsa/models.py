@@ -310,10 +310,49 @@ def _moe_gate(g: "_Graph", x: str, wg: str, k: int, gating: str, normalize: bool
 
     gating: `softmax` (Softmax -> TopK [-> / sum]), `topk_softmax` (TopK on
     the logits -> Softmax over the k, Mixtral), `sigmoid` (Sigmoid -> TopK
-    [-> / sum] [-> * scaling], DeepSeek-V3)."""
+    [-> / sum] [-> * scaling]), `deepseek` (DeepSeek-V3's router as
+    transformers writes it: sigmoid scores plus a correction bias for the
+    choice, experts in g.n_group groups of which the g.topk_group with the
+    best top-2 sums compete (masked_fill 0 elsewhere), weights gathered from
+    the unbiased scores, renormalized with a 1e-20 epsilon, scaled)."""
     logits = g.op("MatMul", [x, wg], name="/router/MatMul")
     kk = g.const("router.k", np.array([k], np.int64))
     g.scores = logits
+    if gating == "deepseek":
+        E = g.n_experts
+        G, TG = g.n_group, g.topk_group
+        c64 = lambda name, v: g.const(name, np.array(v, np.int64))  # noqa: E731
+        scores = g.op("Sigmoid", [logits])
+        g.scores = scores
+        bias = g.const("router.e_score_correction_bias",
+                       (0.1 * np.random.default_rng(7).standard_normal(E)).astype(np.float32))
+        sfc = g.op("Add", [scores, bias])
+        grouped = g.op("Reshape", [sfc, c64("router.grouped", [-1, G, E // G])])
+        top2, _ = g.op("TopK", [grouped, c64("router.two", [2])], 2, axis=-1)
+        gscore = g.op("ReduceSum", [top2, c64("router.axm1", [-1])], keepdims=0)   # [T, G]
+        _, gidx = g.op("TopK", [gscore, c64("router.topk_group", [TG])], 2, axis=-1)
+        from onnx import TensorProto, helper
+        gmask = g.op("ScatterElements", [
+            g.op("ConstantOfShape", [g.op("Shape", [gscore])],
+                 value=helper.make_tensor("z", TensorProto.FLOAT, [1], [0.0])),
+            gidx,
+            g.op("ConstantOfShape", [g.op("Shape", [gidx])],
+                 value=helper.make_tensor("o", TensorProto.FLOAT, [1], [1.0]))], axis=1)
+        smask = g.op("Reshape", [
+            g.op("Expand", [g.op("Unsqueeze", [gmask, c64("router.ax2", [2])]),
+                            c64("router.expand", [1, G, E // G])]),
+            c64("router.flat", [-1, E])])
+        notsel = g.op("Not", [g.op("Cast", [smask], to=TensorProto.BOOL)])
+        tmp = g.op("Where", [notsel, g.const("router.zero", np.array(0.0, np.float32)), sfc])
+        _, idx = g.op("TopK", [tmp, kk], 2, axis=-1)
+        w = g.op("GatherElements", [scores, idx], axis=1)
+        if normalize:
+            s = g.op("ReduceSum", [w, c64("router.axes", [-1])], keepdims=1)
+            w = g.op("Div", [w, g.op("Add", [s, g.const("router.eps",
+                                                          np.array(1e-20, np.float32))])])
+        if scaling != 1.0:
+            w = g.op("Mul", [w, g.const("router.scale", np.array(scaling, np.float32))])
+        return w, idx
     if gating == "topk_softmax":
         vals, idx = g.op("TopK", [logits, kk], 2, axis=-1)
         return g.op("Softmax", [vals], axis=-1), idx
@@ -365,6 +404,7 @@ def moe(path: str, form: str, hidden: int = 64, inner: int = 128, experts: int =
         normalize: bool = True, scaling: float = 1.0, bias: bool = False,
         missing: Sequence[int] = (), gemm: bool = False, shapes: Sequence[int] = (),
         topk_axis: int = -1, extra_outputs: Sequence[str] = (), shared: int = 0,
+        shared_gate: bool = False, n_group: int = 4, topk_group: int = 2,
         seed: int = 0, opset: int = 17) -> str:
     """A mixture-of-experts layer `x [T, H] -> [T, H]` in exporter form |form|:
 
@@ -385,7 +425,9 @@ def moe(path: str, form: str, hidden: int = 64, inner: int = 128, experts: int =
     sizes (form C), |topk_axis| selects along another axis, and
     |extra_outputs| (`weights`, `scores`) exposes gate values as outputs too.
     |shared| > 0 adds a shared expert of that inner size on every token
-    (DeepSeek-V3 / Qwen-MoE), its output added to the routed sum.
+    (DeepSeek-V3 / Qwen-MoE), its output added to the routed sum; with
+    |shared_gate| scaled by sigmoid(x Wsg) per token (Qwen-MoE). gating
+    `deepseek` uses |n_group| groups of which |topk_group| compete.
     """
     _, TP, helper, _ = _onnx()
     rng = np.random.default_rng(seed)
@@ -434,6 +476,7 @@ def moe(path: str, form: str, hidden: int = 64, inner: int = 128, experts: int =
             raise ValueError("com.microsoft.MoE's gelu is the tanh approximation")
     else:
         g.topk_axis = topk_axis
+        g.n_experts, g.n_group, g.topk_group = E, n_group, topk_group
         vals, idx = _moe_gate(g, x, wg, k, gating, normalize, scaling)
         gate_values = {"weights": vals, "scores": g.scores}
         opsets = [("", opset)]
@@ -507,7 +550,11 @@ def moe(path: str, form: str, hidden: int = 64, inner: int = 128, experts: int =
         ws2 = g.const("shared.w2", (rng.standard_normal((shared, H)) / np.sqrt(shared)).astype(np.float32))
         ws3 = (g.const("shared.w3", (rng.standard_normal((H, shared)) / np.sqrt(H)).astype(np.float32))
                if swiglu else None)
-        out = g.op("Add", [out, _moe_ffn(g, x, ws1, ws2, ws3, act)])
+        ys = _moe_ffn(g, x, ws1, ws2, ws3, act)
+        if shared_gate:
+            wsg = g.const("shared.gate", (rng.standard_normal((H, 1)) / np.sqrt(H)).astype(np.float32))
+            ys = g.op("Mul", [g.op("Sigmoid", [g.op("MatMul", [x, wsg])]), ys])
+        out = g.op("Add", [out, ys])
     for n in g.nodes:  # name the combined output "y"
         n.output[:] = ["y" if o == out else o for o in n.output]
     outputs = [helper.make_tensor_value_info("y", TP.FLOAT, [tokens, H])]

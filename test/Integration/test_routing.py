@@ -119,14 +119,29 @@ def test_fused_ir_keeps_no_routing_ops(tmp_path):
     assert "onnx.Equal" not in text and "onnx.TopK" not in text
 
 
-@pytest.mark.parametrize("form", ["A", "C"])
-def test_sigmoid_gate_with_shared_expert(tmp_path, form):
-    """DeepSeek-V3 style: sigmoid scores, renormalized, routed scaling, and a
-    shared expert on every token added to the routed sum."""
-    path = models.moe(str(tmp_path / "moe.onnx"), form, hidden=H, inner=64, act="swiglu",
-                      gating="sigmoid", normalize=True, scaling=2.5, shared=48)
+@pytest.mark.parametrize("form,kw", [
+    # sigmoid scores, renormalized, routed scaling, a shared SwiGLU expert
+    ("A", dict(gating="sigmoid", scaling=2.5, shared=48, act="swiglu")),
+    # DeepSeek-V3's router as transformers writes it: correction bias for
+    # the choice, 4 groups of which 2 compete, weights gathered from the
+    # unbiased scores, epsilon renormalization, scaling, shared expert
+    ("C", dict(gating="deepseek", experts=8, k=2, scaling=2.5, shared=32, act="swiglu")),
+    ("A", dict(gating="deepseek", experts=16, k=4, n_group=4, topk_group=2)),
+    ("B", dict(gating="deepseek", experts=8, k=2, normalize=False, n_group=2, topk_group=1)),
+    # Qwen-MoE: shared expert scaled by sigmoid(x Wsg)
+    ("D", dict(gating="softmax", normalize=False, shared=32, shared_gate=True, act="relu")),
+])
+def test_deepseek_and_shared_experts(tmp_path, form, kw):
+    path = models.moe(str(tmp_path / "moe.onnx"), form, hidden=H, inner=64, **kw)
     model, report = compile_with_report(tmp_path, path)
     assert report["fusions"]["routing"] == 1, report
+    fused = tmp_path / "fused.mlir"
+    sparsa.compile(path, str(fused), emit="mlir-fused")
+    text = fused.read_text()
+    if kw.get("shared"):
+        assert "shared_w1" in text  # the shared expert is part of the fused op
+    if kw.get("gating") == "deepseek":
+        assert "selection_bias" in text and "n_group" in text
     check_tokens(model, path)
 
 

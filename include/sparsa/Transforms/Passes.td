@@ -138,7 +138,11 @@ def FuseRoutingPass : Pass<"sparsa-fuse-routing", "mlir::func::FuncOp"> {
     over the expert axis of `Softmax(logits)` (optionally renormalized by
     `Div(ReduceSum)`), of `Sigmoid(logits)` (optionally renormalized, times
     a scalar routed scaling factor), or of the logits followed by a Softmax
-    over the `k` values (Mixtral). Expert FFNs are `MatMul (+ Add)` or
+    over the `k` values (Mixtral); DeepSeek-V3's router as transformers
+    writes it also fuses: a correction bias added to the sigmoid scores for
+    the choice, group-limited selection (`Where` zeroing the experts outside
+    the `topk_group` groups with the best top-2 sums), weights gathered from
+    the unbiased scores and renormalized with an epsilon. Expert FFNs are `MatMul (+ Add)` or
     `Gemm (transB)` projections around ReLU (`Relu`, `Max(x, 0)`,
     `Clip(x, 0)`), GELU (`Gelu`, or the erf expression torch exports),
     SiLU (`x * Sigmoid(x)`), identity, or a GLU `act(x W1) * (x W3)`.
@@ -169,8 +173,9 @@ def FuseRoutingPass : Pass<"sparsa-fuse-routing", "mlir::func::FuncOp"> {
     Per-expert weights (A, C) are stacked into `[E, ...]` constants at
     compile time; a missing expert gets zero weights. Separate gate and
     linear weights of a GLU are packed side by side into one `[E, H, 2F]`
-    constant (`gate_layout = 2`), so one GEMV streams both. Shared experts
-    (DeepSeek-V3, Qwen-MoE) stay dense ops added to the fused output.
+    constant (`gate_layout = 2`), so one GEMV streams both. A shared expert
+    added to the routed sum (DeepSeek-V3; Qwen-MoE's scaled by
+    `Sigmoid(x Wsg)`) becomes the op's `shared_*` operands.
 
     A candidate that does not fuse keeps its original ops and gets a
     `sparsa.unfused` attribute `{routing = "reason"}`, which the compiler's

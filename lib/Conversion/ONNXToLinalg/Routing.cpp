@@ -114,8 +114,9 @@ struct IRB {
 } // namespace
 
 /// Applies the expert activation to |h| [M, F1] -> [M, F] (gated: combines
-/// the gate and linear parts, from |h| per gate_layout or from |lin|).
-static Value activate(IRB &B, sp::MoEOp op, Value h, Value lin) {
+/// the gate and linear parts, from |h| per gate_layout or from |lin|; the
+/// shared expert always has its linear part in |lin|).
+static Value activate(IRB &B, sp::MoEOp op, Value h, Value lin, bool shared = false) {
   OpBuilder &b = B.b;
   MLIRContext *ctx = b.getContext();
   StringRef act = op.getActivation();
@@ -127,15 +128,17 @@ static Value activate(IRB &B, sp::MoEOp op, Value h, Value lin) {
   auto applyAct = [&](OpBuilder &nb, Location l, Value z) {
     return applyExpertActivation(nb, l, act, z, alpha);
   };
-  SmallVector<OpFoldResult> sizes = {tensor::getMixedSize(b, B.loc, h, 0),
-                                     tensor::getMixedSize(b, B.loc, op.getW2(), 1)};
+  SmallVector<OpFoldResult> sizes = {
+      tensor::getMixedSize(b, B.loc, h, 0),
+      shared ? tensor::getMixedSize(b, B.loc, h, 1)
+             : tensor::getMixedSize(b, B.loc, op.getW2(), 1)};
   Value init = B.empty(sizes, elt);
   if (!op.isGated())
     return B.generic(h, {{0, 1}}, init, {0, 1}, 2, {},
                      [&](OpBuilder &nb, Location l, ValueRange a) {
                        return applyAct(nb, l, a[0]);
                      });
-  int64_t layout = op.getGateLayout();
+  int64_t layout = shared ? 0 : op.getGateLayout();
   AffineExpr m = getAffineDimExpr(0, ctx), j = getAffineDimExpr(1, ctx);
   AffineExpr gj = j, lj = j;
   if (layout == 1) {
@@ -242,10 +245,63 @@ static FailureOr<Value> lowerMoE(sp::MoEOp op, LowerCtx &lctx) {
                                                  add(nb, l, B.fcst(nb, l, 1.0), ex));
                   });
   }
-  // Rank of expert e among the token's scores: experts with a higher
-  // score, or an equal one at a lower index, come first.
+  // Selection scores: the gate scores, plus the selection bias; with
+  // groups, experts outside the topk_group best groups (each scored by the
+  // sum of its two best selection scores) score 0, as DeepSeek-V3's
+  // masked_fill does.
+  Value sel = p;
+  if (Value bias = op.getSelectionBias())
+    sel = B.generic(ValueRange{p, bias}, {{0, 1}, {1}}, B.empty({T, E}, elt), {0, 1}, 2, {},
+                    [&](OpBuilder &nb, Location l, ValueRange a) -> Value {
+                      return add(nb, l, a[0], a[1]);
+                    });
+  int64_t groups = op.getNGroup();
+  if (groups > 1) {
+    int64_t perGroup = cast<RankedTensorType>(logits.getType()).getDimSize(1) / groups;
+    OpFoldResult G = b.getIndexAttr(groups);
+    Value groupScore = B.generic(
+        ValueRange{}, {}, B.empty({T, G}, elt), {0, 1}, 2, {},
+        [&](OpBuilder &nb, Location l, ValueRange) -> Value {
+          Value t = linalg::IndexOp::create(nb, l, 0), g = linalg::IndexOp::create(nb, l, 1);
+          Value first = arith::MulIOp::create(nb, l, g, indexCst(nb, l, perGroup));
+          Value best = lowestOf(nb, l, elt, false), second = best;
+          for (int64_t j = 0; j < perGroup; ++j) {
+            Value e = arith::AddIOp::create(nb, l, first, indexCst(nb, l, j));
+            Value v = tensor::ExtractOp::create(nb, l, sel, ValueRange{t, e});
+            second = arith::MaximumFOp::create(nb, l, second,
+                                               arith::MinimumFOp::create(nb, l, best, v));
+            best = arith::MaximumFOp::create(nb, l, best, v);
+          }
+          return add(nb, l, best, second);
+        });
+    Value groupRank = B.generic(
+        ValueRange{groupScore, groupScore}, {{0, 1}, {0, 2}},
+        B.filled({T, G}, i32, arith::ConstantOp::create(b, loc, i32, b.getI32IntegerAttr(0))),
+        {0, 1}, 3, {2}, [&](OpBuilder &nb, Location l, ValueRange a) -> Value {
+          Value g = linalg::IndexOp::create(nb, l, 1), g2 = linalg::IndexOp::create(nb, l, 2);
+          Value gt = arith::CmpFOp::create(nb, l, arith::CmpFPredicate::OGT, a[1], a[0]);
+          Value eq = arith::CmpFOp::create(nb, l, arith::CmpFPredicate::OEQ, a[1], a[0]);
+          Value lower = arith::CmpIOp::create(nb, l, arith::CmpIPredicate::ult, g2, g);
+          Value ahead = arith::OrIOp::create(nb, l, gt, arith::AndIOp::create(nb, l, eq, lower));
+          return arith::AddIOp::create(nb, l, a[2], arith::ExtUIOp::create(nb, l, i32, ahead));
+        });
+    int64_t topkGroup = op.getTopkGroup();
+    sel = B.generic(sel, {{0, 1}}, B.empty({T, E}, elt), {0, 1}, 2, {},
+                    [&](OpBuilder &nb, Location l, ValueRange a) -> Value {
+                      Value t = linalg::IndexOp::create(nb, l, 0);
+                      Value e = linalg::IndexOp::create(nb, l, 1);
+                      Value g = arith::DivUIOp::create(nb, l, e, indexCst(nb, l, perGroup));
+                      Value r = tensor::ExtractOp::create(nb, l, groupRank, ValueRange{t, g});
+                      Value ok = arith::CmpIOp::create(
+                          nb, l, arith::CmpIPredicate::slt, r,
+                          arith::ConstantOp::create(nb, l, i32, nb.getI32IntegerAttr(topkGroup)));
+                      return arith::SelectOp::create(nb, l, ok, a[0], zeroOf(nb, l, elt));
+                    });
+  }
+  // Rank of expert e among the token's selection scores: experts with a
+  // higher score, or an equal one at a lower index, come first.
   Value rank = B.generic(
-      ValueRange{p, p}, {{0, 1}, {0, 2}},
+      ValueRange{sel, sel}, {{0, 1}, {0, 2}},
       B.filled({T, E}, i32, arith::ConstantOp::create(b, loc, i32, b.getI32IntegerAttr(0))),
       {0, 1}, 3, {2}, [&](OpBuilder &nb, Location l, ValueRange a) -> Value {
         Value e = linalg::IndexOp::create(nb, l, 1), e2 = linalg::IndexOp::create(nb, l, 2);
@@ -308,6 +364,24 @@ static FailureOr<Value> lowerMoE(sp::MoEOp op, LowerCtx &lctx) {
   }
 
   Value out = B.filled({T, H}, elt, zero);
+  if (op.getSharedW1()) {
+    // The shared expert on every token starts the output.
+    Value h = B.matmul(x, op.getSharedW1(), Value());
+    Value lin = op.getSharedW3() ? B.matmul(x, op.getSharedW3(), Value()) : Value();
+    Value ys = B.matmul(activate(B, op, h, lin, /*shared=*/true), op.getSharedW2(), Value());
+    if (Value sg = op.getSharedGate()) {
+      Value gl = tensor::CollapseShapeOp::create(
+          b, loc, B.matmul(x, sg, Value()), SmallVector<ReassociationIndices>{{0, 1}}); // [T]
+      ys = B.generic(ValueRange{ys, gl}, {{0, 1}, {0}}, B.empty({T, H}, elt), {0, 1}, 2, {},
+                     [&](OpBuilder &nb, Location l, ValueRange a) -> Value {
+                       Value ex = math::ExpOp::create(nb, l, arith::NegFOp::create(nb, l, a[1]));
+                       Value s = arith::DivFOp::create(
+                           nb, l, B.fcst(nb, l, 1.0), add(nb, l, B.fcst(nb, l, 1.0), ex));
+                       return arith::MulFOp::create(nb, l, a[0], s);
+                     });
+    }
+    out = ys;
+  }
   auto scaledAdd = [&](OpBuilder &nb, Location l, ValueRange a) -> Value {
     // (acc row, expert row, weight) -> acc + weight * row
     return add(nb, l, a[2], arith::MulFOp::create(nb, l, a[1], a[0]));

@@ -48,3 +48,25 @@ func.func @tokens(%x: tensor<?x4xf32>, %r: tensor<?x4xf32>, %w1: tensor<4x4x8xf3
   %y = sparsa.moe %x, %r, %w1, %w2 {k = 2 : i64, gating = "sigmoid"} : (tensor<?x4xf32>, tensor<?x4xf32>, tensor<4x4x8xf32>, tensor<4x8x4xf32>) -> tensor<?x4xf32>
   return %y : tensor<?x4xf32>
 }
+
+// -----
+
+/// DeepSeek-V3 selection and a shared expert: biased selection scores, each
+/// group's two best summed (a max/min chain), group ranks, experts outside
+/// the best group zeroed, then ranks on those; the shared expert's matmuls
+/// start the output before the slot loop.
+// CHECK-LABEL: func.func @grouped_shared
+// CHECK: math.exp
+// CHECK: arith.addf
+// CHECK: arith.minimumf
+// CHECK: arith.maximumf
+// CHECK: iterator_types = ["parallel", "parallel", "reduction"]} ins(%{{.+}}, %{{.+}} : tensor<1x2xf32>, tensor<1x2xf32>)
+// CHECK: arith.select
+// CHECK: ins(%arg0, %arg5 : tensor<1x4xf32>, tensor<4x6xf32>)
+// CHECK: ins(%{{.+}}, %arg6 : tensor<1x6xf32>, tensor<6x4xf32>)
+// CHECK: scf.for %{{.+}} = %c0 to %c2 step %c1 iter_args
+func.func @grouped_shared(%x: tensor<1x4xf32>, %r: tensor<1x4xf32>, %w1: tensor<4x4x8xf32>, %w2: tensor<4x8x4xf32>,
+                          %bias: tensor<4xf32>, %s1: tensor<4x6xf32>, %s2: tensor<6x4xf32>) -> tensor<1x4xf32> {
+  %y = sparsa.moe %x, %r, %w1, %w2 selection_bias = %bias shared_w1 = %s1 shared_w2 = %s2 {k = 2 : i64, gating = "sigmoid", n_group = 2 : i64, topk_group = 1 : i64, normalize = true} : (tensor<1x4xf32>, tensor<1x4xf32>, tensor<4x4x8xf32>, tensor<4x8x4xf32>, tensor<4xf32>, tensor<4x6xf32>, tensor<6x4xf32>) -> tensor<1x4xf32>
+  return %y : tensor<1x4xf32>
+}

@@ -77,3 +77,43 @@ func.func @mixed_types(%x: tensor<?x16xf32>, %r: tensor<?x4xf16>, %w1: tensor<4x
   %y = sparsa.moe %x, %r, %w1, %w2 {k = 1 : i64} : (tensor<?x16xf32>, tensor<?x4xf16>, tensor<4x16x8xf32>, tensor<4x8x16xf32>) -> tensor<?x16xf32>
   return %y : tensor<?x16xf32>
 }
+
+// -----
+
+func.func @groups_do_not_split(%x: tensor<?x16xf32>, %r: tensor<?x6xf32>, %w1: tensor<6x16x8xf32>, %w2: tensor<6x8x16xf32>) -> tensor<?x16xf32> {
+  // expected-error @+1 {{n_group = 4 must split the 6 experts into groups of at least 2 holding k experts in topk_group groups}}
+  %y = sparsa.moe %x, %r, %w1, %w2 {k = 1 : i64, n_group = 4 : i64, topk_group = 1 : i64} : (tensor<?x16xf32>, tensor<?x6xf32>, tensor<6x16x8xf32>, tensor<6x8x16xf32>) -> tensor<?x16xf32>
+  return %y : tensor<?x16xf32>
+}
+
+// -----
+
+func.func @topk_group_too_large(%x: tensor<?x16xf32>, %r: tensor<?x8xf32>, %w1: tensor<8x16x8xf32>, %w2: tensor<8x8x16xf32>) -> tensor<?x16xf32> {
+  // expected-error @+1 {{expected 1 <= topk_group <= n_group (got 3 and 2)}}
+  %y = sparsa.moe %x, %r, %w1, %w2 {k = 1 : i64, n_group = 2 : i64, topk_group = 3 : i64} : (tensor<?x16xf32>, tensor<?x8xf32>, tensor<8x16x8xf32>, tensor<8x8x16xf32>) -> tensor<?x16xf32>
+  return %y : tensor<?x16xf32>
+}
+
+// -----
+
+func.func @shared_half(%x: tensor<?x16xf32>, %r: tensor<?x4xf32>, %w1: tensor<4x16x8xf32>, %w2: tensor<4x8x16xf32>, %s1: tensor<16x8xf32>) -> tensor<?x16xf32> {
+  // expected-error @+1 {{a shared expert needs shared_w1 and shared_w2}}
+  %y = sparsa.moe %x, %r, %w1, %w2 shared_w1 = %s1 {k = 1 : i64} : (tensor<?x16xf32>, tensor<?x4xf32>, tensor<4x16x8xf32>, tensor<4x8x16xf32>, tensor<16x8xf32>) -> tensor<?x16xf32>
+  return %y : tensor<?x16xf32>
+}
+
+// -----
+
+func.func @shared_not_gated(%x: tensor<?x16xf32>, %r: tensor<?x4xf32>, %w1: tensor<4x16x8xf32>, %w2: tensor<4x8x16xf32>, %w3: tensor<4x16x8xf32>, %s1: tensor<16x8xf32>, %s2: tensor<8x16xf32>) -> tensor<?x16xf32> {
+  // expected-error @+1 {{the shared expert must be gated (shared_w3) exactly when the routed experts are}}
+  %y = sparsa.moe %x, %r, %w1, %w2 w3 = %w3 shared_w1 = %s1 shared_w2 = %s2 {k = 1 : i64, activation = "silu"} : (tensor<?x16xf32>, tensor<?x4xf32>, tensor<4x16x8xf32>, tensor<4x8x16xf32>, tensor<4x16x8xf32>, tensor<16x8xf32>, tensor<8x16xf32>) -> tensor<?x16xf32>
+  return %y : tensor<?x16xf32>
+}
+
+// -----
+
+func.func @bad_selection_bias(%x: tensor<?x16xf32>, %r: tensor<?x4xf32>, %w1: tensor<4x16x8xf32>, %w2: tensor<4x8x16xf32>, %b: tensor<5xf32>) -> tensor<?x16xf32> {
+  // expected-error @+1 {{selection_bias has a mismatched shape}}
+  %y = sparsa.moe %x, %r, %w1, %w2 selection_bias = %b {k = 1 : i64} : (tensor<?x16xf32>, tensor<?x4xf32>, tensor<4x16x8xf32>, tensor<4x8x16xf32>, tensor<5xf32>) -> tensor<?x16xf32>
+  return %y : tensor<?x16xf32>
+}

@@ -31,3 +31,14 @@ func.func @moe_interleaved_clamped(%x: tensor<?x16xf32>, %r: tensor<?x4xf32>, %w
   %y = sparsa.moe %x, %r, %w1, %w2 {activation = "silu", alpha = 1.702 : f64, beta = 1.0 : f64, gate_layout = 1 : i64, k = 2 : i64, limit = 7.0 : f64} : (tensor<?x16xf32>, tensor<?x4xf32>, tensor<4x16x16xf32>, tensor<4x8x16xf32>) -> tensor<?x16xf32>
   return %y : tensor<?x16xf32>
 }
+
+// -----
+
+// CHECK-LABEL: func.func @moe_deepseek_shared
+// CHECK: sparsa.moe %arg0, %arg1, %arg2, %arg3 w3 = %arg4 selection_bias = %arg5 shared_w1 = %arg6 shared_w2 = %arg7 shared_w3 = %arg8 {activation = "silu", gating = "sigmoid", k = 2 : i64, n_group = 4 : i64, normalize = true, routed_scaling = 2.500000e+00 : f64, topk_group = 2 : i64}
+func.func @moe_deepseek_shared(%x: tensor<?x16xf32>, %r: tensor<?x8xf32>, %w1: tensor<8x16x4xf32>,
+                               %w2: tensor<8x4x16xf32>, %w3: tensor<8x16x4xf32>, %bias: tensor<8xf32>,
+                               %s1: tensor<16x32xf32>, %s2: tensor<32x16xf32>, %s3: tensor<16x32xf32>) -> tensor<?x16xf32> {
+  %y = sparsa.moe %x, %r, %w1, %w2 w3 = %w3 selection_bias = %bias shared_w1 = %s1 shared_w2 = %s2 shared_w3 = %s3 {activation = "silu", gating = "sigmoid", k = 2 : i64, n_group = 4 : i64, topk_group = 2 : i64, normalize = true, routed_scaling = 2.5 : f64} : (tensor<?x16xf32>, tensor<?x8xf32>, tensor<8x16x4xf32>, tensor<8x4x16xf32>, tensor<8x16x4xf32>, tensor<8xf32>, tensor<16x32xf32>, tensor<32x16xf32>, tensor<16x32xf32>) -> tensor<?x16xf32>
+  return %y : tensor<?x16xf32>
+}

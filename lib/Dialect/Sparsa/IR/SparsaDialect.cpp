@@ -99,8 +99,33 @@ LogicalResult MoEOp::verify() {
     return success();
   };
   if (failed(check(getW3(), {E, H, F}, "w3")) || failed(check(getB1(), {E, f1}, "b1")) ||
-      failed(check(getB2(), {E, H}, "b2")) || failed(check(getB3(), {E, F}, "b3")))
+      failed(check(getB2(), {E, H}, "b2")) || failed(check(getB3(), {E, F}, "b3")) ||
+      failed(check(getSelectionBias(), {E}, "selection_bias")) ||
+      failed(check(getSharedGate(), {H, 1}, "shared_gate")))
     return failure();
+  int64_t groups = getNGroup(), topkGroup = getTopkGroup();
+  if (groups < 1 || topkGroup < 1 || topkGroup > groups)
+    return emitOpError("expected 1 <= topk_group <= n_group (got ")
+           << topkGroup << " and " << groups << ")";
+  if (groups > 1 && !ShapedType::isDynamic(E) &&
+      (E % groups != 0 || E / groups < 2 || k > topkGroup * (E / groups)))
+    return emitOpError("n_group = ")
+           << groups << " must split the " << E
+           << " experts into groups of at least 2 holding k experts in topk_group groups";
+  if (bool(getSharedW1()) != bool(getSharedW2()) ||
+      ((getSharedW3() || getSharedGate()) && !getSharedW1()))
+    return emitOpError("a shared expert needs shared_w1 and shared_w2");
+  if (getSharedW1()) {
+    if (bool(getSharedW3()) != isGated())
+      return emitOpError("the shared expert must be gated (shared_w3) exactly when the "
+                         "routed experts are");
+    auto s1 = cast<RankedTensorType>(getSharedW1().getType());
+    int64_t Fs = s1.getRank() == 2 ? s1.getDimSize(1) : ShapedType::kDynamic;
+    if (failed(check(getSharedW1(), {H, Fs}, "shared_w1")) ||
+        failed(check(getSharedW2(), {Fs, H}, "shared_w2")) ||
+        failed(check(getSharedW3(), {H, Fs}, "shared_w3")))
+      return failure();
+  }
   return success();
 }
 

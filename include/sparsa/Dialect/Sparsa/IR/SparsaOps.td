@@ -53,12 +53,20 @@ def Sparsa_MoEOp : Sparsa_Op<"moe", [Pure, AttrSizedOperandSegments]> {
        index) and their scores; with `normalize` the `k` scores are divided
        by their sum (softmax-then-top-k-then-renormalize equals top-k over
        logits then softmax over the `k`, so both gate forms map here); then
-       multiplied by `routed_scaling`.
+       multiplied by `routed_scaling`. DeepSeek-V3's selection: the optional
+       `selection_bias` `[E]` is added to the scores for choosing only (the
+       weights stay the unbiased scores), and with `n_group` > 1 the experts
+       form `n_group` equal groups, each scored by the sum of its two best
+       (biased) scores, and only the `topk_group` best groups compete.
     3. Each selected expert `e` computes
        `y_e = (act(x W1[e] + b1[e]) [* (x W3[e] + b3[e] + beta)]) W2[e] + b2[e]`
        with weights in matmul layout: `w1`, `w3` `[E, H, F]`, `w2`
        `[E, F, H]`, biases `[E, F]` / `[E, H]`.
-    4. `output[t] = sum_j weight[t, j] * y_{e_j}(x[t])`.
+    4. `output[t] = sum_j weight[t, j] * y_{e_j}(x[t])`, plus, when
+       `shared_w1`/`shared_w2` (`[H, Fs]`, `[Fs, H]`, and `shared_w3` for
+       gated experts) are given, a shared expert on every token with the same
+       activation, optionally scaled per token by
+       `sigmoid(x shared_gate)` (`shared_gate` `[H, 1]`, Qwen-MoE).
 
     The op is *gated* (a GLU such as SwiGLU) when `w3` is present
     (`gate_layout = 0`) or when `w1` holds both halves (`[E, H, 2F]`):
@@ -84,7 +92,14 @@ def Sparsa_MoEOp : Sparsa_Op<"moe", [Pure, AttrSizedOperandSegments]> {
                    Optional<Sparsa_FloatTensor>:$b1,
                    Optional<Sparsa_FloatTensor>:$b2,
                    Optional<Sparsa_FloatTensor>:$b3,
+                   Optional<Sparsa_FloatTensor>:$selection_bias,
+                   Optional<Sparsa_FloatTensor>:$shared_w1,
+                   Optional<Sparsa_FloatTensor>:$shared_w2,
+                   Optional<Sparsa_FloatTensor>:$shared_w3,
+                   Optional<Sparsa_FloatTensor>:$shared_gate,
                    I64Attr:$k,
+                   DefaultValuedAttr<I64Attr, "1">:$n_group,
+                   DefaultValuedAttr<I64Attr, "1">:$topk_group,
                    DefaultValuedStrAttr<StrAttr, "softmax">:$gating,
                    DefaultValuedAttr<BoolAttr, "false">:$normalize,
                    DefaultValuedAttr<F64Attr, "1.0">:$routed_scaling,
@@ -97,6 +112,9 @@ def Sparsa_MoEOp : Sparsa_Op<"moe", [Pure, AttrSizedOperandSegments]> {
   let assemblyFormat = [{
     $input `,` $router_logits `,` $w1 `,` $w2 (`w3` `=` $w3^)?
     (`b1` `=` $b1^)? (`b2` `=` $b2^)? (`b3` `=` $b3^)?
+    (`selection_bias` `=` $selection_bias^)?
+    (`shared_w1` `=` $shared_w1^)? (`shared_w2` `=` $shared_w2^)?
+    (`shared_w3` `=` $shared_w3^)? (`shared_gate` `=` $shared_gate^)?
     attr-dict `:` functional-type(operands, results)
   }];
   let extraClassDeclaration = [{
