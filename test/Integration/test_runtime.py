@@ -127,8 +127,7 @@ def test_sparsa_run_cli(tmp_path):
     sparsa.compile(path, so)
     x = RNG.standard_normal((2, 32)).astype(np.float32)
     np.save(tmp_path / "x.npy", x)
-    out_dir = tmp_path / "out"
-    out_dir.mkdir()
+    out_dir = tmp_path / "out" / "nested"  # created by sparsa-run
     proc = subprocess.run([SPARSA_RUN, so, "--input", f"x={tmp_path / 'x.npy'}",
                            "--output-dir", str(out_dir), "--iters", "5", "--threads", "2"],
                           capture_output=True, text=True)

@@ -16,6 +16,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <map>
 #include <sstream>
@@ -266,6 +267,14 @@ int main(int argc, char **argv) {
     std::printf("latency_ms min=%.4f median=%.4f p90=%.4f\n", ms.front(),
                 ms[ms.size() / 2], ms[std::min(ms.size() - 1, ms.size() * 9 / 10)]);
   } else if (!runOnce()) {
+    return 1;
+  }
+  // The output folder is created when missing (like `mkdir -p`).
+  std::error_code ec;
+  std::filesystem::create_directories(outDir, ec);
+  if (ec) {
+    std::fprintf(stderr, "sparsa-run: error: cannot create %s: %s\n", outDir.c_str(),
+                 ec.message().c_str());
     return 1;
   }
   for (auto &o : outputs) {
