@@ -13,6 +13,8 @@
 #include "sparsa/Dialect/ONNX/IR/ONNXOps.h"
 #include "sparsa/Transforms/Passes.h"
 
+#include "OnnxPatterns.h"
+
 #include "mlir/IR/PatternMatch.h"
 #include "mlir/IR/Verifier.h"
 #include "mlir/IR/Matchers.h"
@@ -29,6 +31,7 @@ using namespace mlir;
 namespace onnx = sparsa::onnx;
 namespace sp = sparsa::sparsa;
 using sparsa::markUnfused;
+using namespace sparsa::patterns;
 
 void sparsa::markUnfused(Operation *op, StringRef family, StringRef reason) {
   MLIRContext *ctx = op->getContext();
@@ -137,115 +140,6 @@ static LogicalResult fuseMicrosoftMoE(onnx::MoEOp op) {
 // Matching helpers
 //===----------------------------------------------------------------------===//
 
-/// The value of a one-element float constant.
-static std::optional<double> constFloat(Value v) {
-  ElementsAttr attr;
-  if (!v || !matchPattern(v, m_Constant(&attr)) || attr.getNumElements() != 1)
-    return std::nullopt;
-  SmallVector<char> storage;
-  auto bytes = onnx::getConstantBytes(attr, storage);
-  if (failed(bytes))
-    return std::nullopt;
-  Type t = attr.getElementType();
-  if (t.isF32()) {
-    float f;
-    std::memcpy(&f, bytes->data(), 4);
-    return f;
-  }
-  if (t.isF64()) {
-    double d;
-    std::memcpy(&d, bytes->data(), 8);
-    return d;
-  }
-  return std::nullopt;
-}
-
-/// The value of a one-element integer constant.
-static std::optional<int64_t> constInt(Value v) {
-  if (!v)
-    return std::nullopt;
-  auto vals = onnx::getConstantI64Values(v);
-  if (failed(vals) || vals->size() != 1)
-    return std::nullopt;
-  return vals->front();
-}
-
-static bool isConstant(Value v) { return v && v.getDefiningOp<onnx::ConstantOp>(); }
-
-static int64_t rankOf(Value v) {
-  auto t = dyn_cast<RankedTensorType>(v.getType());
-  return t ? t.getRank() : -1;
-}
-
-/// Whether the reduce op sums exactly axis |axis| (normalized) of its input.
-template <typename ReduceOp>
-static bool reducesAxis(ReduceOp op, int64_t axis) {
-  int64_t rank = rankOf(op.getData());
-  auto axes = op.getAxes() ? onnx::getConstantI64Values(op.getAxes())
-                           : FailureOr<SmallVector<int64_t>>(failure());
-  if (rank < 0 || failed(axes) || axes->size() != 1)
-    return false;
-  int64_t a = (*axes)[0] < 0 ? (*axes)[0] + rank : (*axes)[0];
-  return a == (axis < 0 ? axis + rank : axis);
-}
-
-/// The two operands of a commutative binary op, |first| being the one that
-/// satisfies |pred| (if either does).
-template <typename OpTy>
-static std::optional<std::pair<Value, Value>> operandsWith(Value v,
-                                                           function_ref<bool(Value)> pred) {
-  auto op = v ? v.getDefiningOp<OpTy>() : OpTy();
-  if (!op)
-    return std::nullopt;
-  if (pred(op.getA()))
-    return std::make_pair(op.getA(), op.getB());
-  if (pred(op.getB()))
-    return std::make_pair(op.getB(), op.getA());
-  return std::nullopt;
-}
-
-/// |v| with leading unit dims added by Unsqueeze / Reshape peeled off, when
-/// it is a rank-2 value so extended.
-static Value peelUnitDims(Value v) {
-  while (v && rankOf(v) > 2) {
-    Operation *def = v.getDefiningOp();
-    if (!def || !isa<onnx::UnsqueezeOp, onnx::ReshapeOp>(def))
-      return v;
-    Value src = def->getOperand(0);
-    auto st = dyn_cast<RankedTensorType>(src.getType());
-    auto vt = cast<RankedTensorType>(v.getType());
-    if (!st)
-      return v;
-    // Same non-unit dims in order: only unit dims were inserted.
-    auto nonUnit = [](RankedTensorType t) {
-      SmallVector<int64_t> d;
-      for (int64_t s : t.getShape())
-        if (s != 1)
-          d.push_back(s);
-      return d;
-    };
-    if (nonUnit(st) != nonUnit(vt) || st.getRank() >= vt.getRank())
-      return v;
-    v = src;
-  }
-  return v;
-}
-
-/// Whether |v| is an all-zero float tensor (a constant or ConstantOfShape).
-static bool isZeroTensor(Value v) {
-  ElementsAttr attr;
-  if (auto cos = v.getDefiningOp<onnx::ConstantOfShapeOp>()) {
-    if (!cos.getValue())
-      return true; // ConstantOfShape's default value is 0
-    attr = *cos.getValue();
-  } else if (!matchPattern(v, m_Constant(&attr))) {
-    return false;
-  }
-  SmallVector<char> storage;
-  auto bytes = onnx::getConstantBytes(attr, storage);
-  return succeeded(bytes) && llvm::all_of(*bytes, [](char c) { return c == 0; });
-}
-
 namespace {
 /// The routing gate in canonical terms.
 struct Gate {
@@ -258,19 +152,6 @@ struct Gate {
   // DeepSeek-V3 selection: bias added for choosing, group-limited top-k.
   Value selectionBias;
   int64_t nGroup = 1, topkGroup = 1;
-};
-
-/// One projection `in @ W (+ bias)`.
-struct Projection {
-  Value in, weight, bias;
-  bool transposed = false; // W stored [out, in] (Gemm transB)
-};
-
-/// An expert FFN `down(act(in W1 + b1) [* (in W3 + b3)]) + b2`.
-struct ExpertFFN {
-  Value in;
-  Projection p1, p3, p2;
-  StringRef act;
 };
 
 /// A matcher's outcome: a reason when it recognized enough of a routing
@@ -448,174 +329,9 @@ static FailureOr<Gate> matchGate(Value weights, Value indices, Miss &miss) {
   return g;
 }
 
-/// `in @ W (+ bias)` as MatMul (+ Add) or Gemm.
-static std::optional<Projection> matchProjection(Value v) {
-  Projection p;
-  if (auto add = operandsWith<onnx::AddOp>(
-          v, [](Value x) { return bool(x.getDefiningOp<onnx::MatMulOp>()); })) {
-    if (!isConstant(add->second))
-      return std::nullopt;
-    p.bias = add->second;
-    v = add->first;
-  }
-  if (auto mm = v.getDefiningOp<onnx::MatMulOp>()) {
-    p.in = mm.getA();
-    p.weight = mm.getB();
-    return p;
-  }
-  if (auto gemm = v.getDefiningOp<onnx::GemmOp>()) {
-    if (p.bias || gemm.getTransA() || gemm.getAlpha().convertToDouble() != 1.0 ||
-        gemm.getBeta().convertToDouble() != 1.0)
-      return std::nullopt;
-    if (gemm.getC() && !isConstant(gemm.getC()))
-      return std::nullopt;
-    p.in = gemm.getA();
-    p.weight = gemm.getB();
-    p.transposed = gemm.getTransB();
-    p.bias = gemm.getC();
-    return p;
-  }
-  return std::nullopt;
-}
-
-/// Leaves of a tree of Mul ops rooted at |v| (at most |depth| deep).
-static void mulLeaves(Value v, int depth, SmallVectorImpl<Value> &leaves) {
-  auto mul = v.getDefiningOp<onnx::MulOp>();
-  if (!mul || depth == 0) {
-    leaves.push_back(v);
-    return;
-  }
-  mulLeaves(mul.getA(), depth - 1, leaves);
-  mulLeaves(mul.getB(), depth - 1, leaves);
-}
-
-/// The activation |a| = act(h): returns its canonical name and sets |h|;
-/// "identity" with h = a when |a| is no known activation.
-static StringRef matchActivation(Value a, Value &h) {
-  h = a;
-  if (auto relu = a.getDefiningOp<onnx::ReluOp>()) {
-    h = relu.getX();
-    return "relu";
-  }
-  if (auto mx = a.getDefiningOp<onnx::MaxOp>(); mx && mx.getData_0().size() == 2) {
-    for (int i = 0; i < 2; ++i)
-      if (constFloat(mx.getData_0()[i]) == 0.0) {
-        h = mx.getData_0()[1 - i];
-        return "relu";
-      }
-  }
-  if (auto clip = a.getDefiningOp<onnx::ClipOp>();
-      clip && clip.getMin() && constFloat(clip.getMin()) == 0.0 && !clip.getMax()) {
-    h = clip.getInput();
-    return "relu";
-  }
-  if (auto gelu = a.getDefiningOp<onnx::GeluOp>()) {
-    h = gelu.getX();
-    return gelu.getApproximate() == "tanh" ? "gelu_tanh" : "gelu";
-  }
-  SmallVector<Value> leaves;
-  mulLeaves(a, 2, leaves);
-  if (leaves.size() == 2) {
-    // silu: h * sigmoid(h)
-    for (int i = 0; i < 2; ++i)
-      if (auto sig = leaves[i].getDefiningOp<onnx::SigmoidOp>();
-          sig && sig.getX() == leaves[1 - i]) {
-        h = leaves[1 - i];
-        return "silu";
-      }
-  }
-  if (leaves.size() == 3) {
-    // erf gelu: h * (1 + erf(h / sqrt(2))) * 0.5 in any grouping
-    Value half, onePlus, x;
-    for (Value l : leaves) {
-      if (constFloat(l) == 0.5)
-        half = l;
-      else if (auto add = operandsWith<onnx::AddOp>(
-                   l, [](Value v) { return bool(v.getDefiningOp<onnx::ErfOp>()); });
-               add && constFloat(add->second) == 1.0)
-        onePlus = add->first;
-      else
-        x = l;
-    }
-    if (half && onePlus && x) {
-      Value arg = onePlus.getDefiningOp<onnx::ErfOp>().getX();
-      bool scaled = false;
-      if (auto d = arg.getDefiningOp<onnx::DivOp>())
-        scaled = d.getA() == x && constFloat(d.getB()) &&
-                 std::abs(*constFloat(d.getB()) - 1.41421356) < 1e-4;
-      if (auto m = operandsWith<onnx::MulOp>(arg, [&](Value v) { return v == x; }))
-        scaled = constFloat(m->second) &&
-                 std::abs(*constFloat(m->second) - 0.70710678) < 1e-4;
-      if (scaled) {
-        h = x;
-        return "gelu";
-      }
-    }
-  }
-  return "identity";
-}
-
-/// An expert FFN producing |y|.
-static std::optional<ExpertFFN> matchFFN(Value y) {
-  ExpertFFN f;
-  auto p2 = matchProjection(y);
-  if (!p2)
-    return std::nullopt;
-  f.p2 = *p2;
-  Value a = p2->in;
-  // Gated: act(in W1) * (in W3).
-  if (auto mul = a.getDefiningOp<onnx::MulOp>()) {
-    for (int i = 0; i < 2; ++i) {
-      Value gateSide = mul->getOperand(i), linSide = mul->getOperand(1 - i);
-      Value h;
-      StringRef act = matchActivation(gateSide, h);
-      if (act == "identity")
-        continue;
-      auto p1 = matchProjection(h), p3 = matchProjection(linSide);
-      if (p1 && p3 && p1->in == p3->in) {
-        f.p1 = *p1;
-        f.p3 = *p3;
-        f.act = act;
-        f.in = p1->in;
-        return f;
-      }
-    }
-  }
-  Value h;
-  f.act = matchActivation(a, h);
-  auto p1 = matchProjection(h);
-  if (!p1)
-    return std::nullopt;
-  f.p1 = *p1;
-  f.in = p1->in;
-  return f;
-}
-
 //===----------------------------------------------------------------------===//
 // Weight stacking (compile time)
 //===----------------------------------------------------------------------===//
-
-/// A dense_resource onnx.Constant of |type| holding |bytes|.
-static Value bytesConstant(OpBuilder &b, Location loc, RankedTensorType type,
-                           ArrayRef<char> bytes) {
-  AsmResourceBlob blob = HeapAsmResourceBlob::allocate(bytes.size(), 64);
-  std::memcpy(blob.getMutableData().data(), bytes.data(), bytes.size());
-  auto attr = DenseResourceElementsAttr::get(type, "experts", std::move(blob));
-  return onnx::ConstantOp::create(b, loc, type, attr);
-}
-
-/// The bytes of the static onnx.Constant |v| (byte-sized elements), or
-/// failure.
-static FailureOr<SmallVector<char>> constantBytes(Value v) {
-  auto cst = v ? v.getDefiningOp<onnx::ConstantOp>() : onnx::ConstantOp();
-  if (!cst || !cast<RankedTensorType>(cst.getType()).hasStaticShape())
-    return failure();
-  SmallVector<char> storage;
-  auto bytes = onnx::getConstantBytes(cst.getValue(), storage);
-  if (failed(bytes))
-    return failure();
-  return SmallVector<char>(bytes->begin(), bytes->end());
-}
 
 /// Stacks per-expert constants (each of |shape|; null: an expert with no
 /// branch, zeros) into one [E, shape...] constant, or fails.
@@ -741,13 +457,6 @@ static void packGateAndLinear(OpBuilder &b, Location loc, Value &w1, Value &w3, 
   layout = 2;
 }
 
-/// |w| [A, B] as [B, A] (an onnx.Transpose weight preparation folds).
-static Value transpose2D(OpBuilder &b, Location loc, Value w) {
-  auto t = cast<RankedTensorType>(w.getType());
-  auto rt = RankedTensorType::get({t.getDimSize(1), t.getDimSize(0)}, t.getElementType());
-  return onnx::TransposeOp::create(b, loc, rt, w, b.getDenseI64ArrayAttr({1, 0}));
-}
-
 /// A shared expert added to the routed output (DeepSeek-V3, Qwen-MoE):
 /// the single user of |routed| is Add(routed, FFN(x)) or Add(routed,
 /// Sigmoid(x Wsg) * FFN(x)) with the routed experts' activation and
@@ -793,7 +502,8 @@ static Operation *matchSharedExpert(OpBuilder &b, Location loc, Value routed, Mo
 
 /// Builds the sparsa.moe replacing |anchor|'s result (or the Add of a
 /// shared expert to it); returns the op whose result was replaced.
-static Operation *emitMoE(Operation *anchor, const Routed &r) {  OpBuilder b(anchor);
+static Operation *emitMoE(Operation *anchor, const Routed &r) {
+  OpBuilder b(anchor);
   const Gate &g = r.gate;
   Experts e = r.experts;
   int64_t layout = 0;
@@ -1355,19 +1065,6 @@ static SmallVector<char> columns(ArrayRef<char> m, int64_t R, int64_t C, int64_t
   for (int64_t r = 0; r < R; ++r)
     std::memcpy(out.data() + r * n * elt, m.data() + (r * C + c0) * elt, n * elt);
   return out;
-}
-
-/// Re-emits activation |act| on |h| as onnx ops.
-static Value emitActivation(OpBuilder &b, Location loc, StringRef act, Value h) {
-  if (act == "relu")
-    return onnx::ReluOp::create(b, loc, h.getType(), h);
-  if (act == "silu")
-    return onnx::MulOp::create(b, loc, h.getType(), h,
-                               onnx::SigmoidOp::create(b, loc, h.getType(), h));
-  if (act == "gelu" || act == "gelu_tanh")
-    return onnx::GeluOp::create(b, loc, h.getType(), h,
-                                b.getStringAttr(act == "gelu" ? "none" : "tanh"));
-  return h;
 }
 
 /// Mixture of Hidden Dimensions: the down projection of an FFN whose

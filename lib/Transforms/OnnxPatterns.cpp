@@ -1,0 +1,302 @@
+//===- OnnxPatterns.cpp - Matching helpers of the fusion passes -*- C++ -*-===//
+//
+// SPDX-License-Identifier: Apache-2.0
+//
+//===----------------------------------------------------------------------===//
+
+#include "OnnxPatterns.h"
+
+#include "mlir/IR/AsmState.h"
+#include "mlir/IR/BuiltinAttributes.h"
+#include "mlir/IR/DialectResourceBlobManager.h"
+#include "mlir/IR/Matchers.h"
+
+#include <cstring>
+
+using namespace mlir;
+namespace onnx = sparsa::onnx;
+
+namespace sparsa::patterns {
+
+/// The value of a one-element float constant.
+std::optional<double> constFloat(Value v) {
+  ElementsAttr attr;
+  if (!v || !matchPattern(v, m_Constant(&attr)) || attr.getNumElements() != 1)
+    return std::nullopt;
+  SmallVector<char> storage;
+  auto bytes = onnx::getConstantBytes(attr, storage);
+  if (failed(bytes))
+    return std::nullopt;
+  Type t = attr.getElementType();
+  if (t.isF32()) {
+    float f;
+    std::memcpy(&f, bytes->data(), 4);
+    return f;
+  }
+  if (t.isF64()) {
+    double d;
+    std::memcpy(&d, bytes->data(), 8);
+    return d;
+  }
+  return std::nullopt;
+}
+
+/// The value of a one-element integer constant.
+std::optional<int64_t> constInt(Value v) {
+  if (!v)
+    return std::nullopt;
+  auto vals = onnx::getConstantI64Values(v);
+  if (failed(vals) || vals->size() != 1)
+    return std::nullopt;
+  return vals->front();
+}
+
+bool isConstant(Value v) { return v && v.getDefiningOp<onnx::ConstantOp>(); }
+
+int64_t rankOf(Value v) {
+  auto t = dyn_cast<RankedTensorType>(v.getType());
+  return t ? t.getRank() : -1;
+}
+
+
+
+/// |v| with leading unit dims added by Unsqueeze / Reshape peeled off, when
+/// it is a rank-2 value so extended.
+Value peelUnitDims(Value v) {
+  while (v && rankOf(v) > 2) {
+    Operation *def = v.getDefiningOp();
+    if (!def || !isa<onnx::UnsqueezeOp, onnx::ReshapeOp>(def))
+      return v;
+    Value src = def->getOperand(0);
+    auto st = dyn_cast<RankedTensorType>(src.getType());
+    auto vt = cast<RankedTensorType>(v.getType());
+    if (!st)
+      return v;
+    // Same non-unit dims in order: only unit dims were inserted.
+    auto nonUnit = [](RankedTensorType t) {
+      SmallVector<int64_t> d;
+      for (int64_t s : t.getShape())
+        if (s != 1)
+          d.push_back(s);
+      return d;
+    };
+    if (nonUnit(st) != nonUnit(vt) || st.getRank() >= vt.getRank())
+      return v;
+    v = src;
+  }
+  return v;
+}
+
+/// Whether |v| is an all-zero float tensor (a constant or ConstantOfShape).
+bool isZeroTensor(Value v) {
+  ElementsAttr attr;
+  if (auto cos = v.getDefiningOp<onnx::ConstantOfShapeOp>()) {
+    if (!cos.getValue())
+      return true; // ConstantOfShape's default value is 0
+    attr = *cos.getValue();
+  } else if (!matchPattern(v, m_Constant(&attr))) {
+    return false;
+  }
+  SmallVector<char> storage;
+  auto bytes = onnx::getConstantBytes(attr, storage);
+  return succeeded(bytes) && llvm::all_of(*bytes, [](char c) { return c == 0; });
+}
+
+/// `in @ W (+ bias)` as MatMul (+ Add) or Gemm.
+std::optional<Projection> matchProjection(Value v) {
+  Projection p;
+  if (auto add = operandsWith<onnx::AddOp>(
+          v, [](Value x) { return bool(x.getDefiningOp<onnx::MatMulOp>()); })) {
+    if (!isConstant(add->second))
+      return std::nullopt;
+    p.bias = add->second;
+    v = add->first;
+  }
+  if (auto mm = v.getDefiningOp<onnx::MatMulOp>()) {
+    p.in = mm.getA();
+    p.weight = mm.getB();
+    return p;
+  }
+  if (auto gemm = v.getDefiningOp<onnx::GemmOp>()) {
+    if (p.bias || gemm.getTransA() || gemm.getAlpha().convertToDouble() != 1.0 ||
+        gemm.getBeta().convertToDouble() != 1.0)
+      return std::nullopt;
+    if (gemm.getC() && !isConstant(gemm.getC()))
+      return std::nullopt;
+    p.in = gemm.getA();
+    p.weight = gemm.getB();
+    p.transposed = gemm.getTransB();
+    p.bias = gemm.getC();
+    return p;
+  }
+  return std::nullopt;
+}
+
+/// Leaves of a tree of Mul ops rooted at |v| (at most |depth| deep).
+static void mulLeaves(Value v, int depth, SmallVectorImpl<Value> &leaves) {
+  auto mul = v.getDefiningOp<onnx::MulOp>();
+  if (!mul || depth == 0) {
+    leaves.push_back(v);
+    return;
+  }
+  mulLeaves(mul.getA(), depth - 1, leaves);
+  mulLeaves(mul.getB(), depth - 1, leaves);
+}
+
+/// The activation |a| = act(h): returns its canonical name and sets |h|;
+/// "identity" with h = a when |a| is no known activation.
+StringRef matchActivation(Value a, Value &h, double *threshold) {
+  h = a;
+  if (auto where = a.getDefiningOp<onnx::WhereOp>()) {
+    // FATReLU: Where(h > t, h, 0) with a constant t >= 0.
+    auto gt = where.getCondition().getDefiningOp<onnx::GreaterOp>();
+    std::optional<double> t = gt ? constFloat(gt.getB()) : std::nullopt;
+    if (gt && t && *t >= 0.0 && gt.getA() == where.getX() && constFloat(where.getY()) == 0.0) {
+      h = where.getX();
+      if (threshold)
+        *threshold = *t;
+      return "threshold";
+    }
+  }
+  if (auto relu = a.getDefiningOp<onnx::ReluOp>()) {
+    h = relu.getX();
+    return "relu";
+  }
+  if (auto mx = a.getDefiningOp<onnx::MaxOp>(); mx && mx.getData_0().size() == 2) {
+    for (int i = 0; i < 2; ++i)
+      if (constFloat(mx.getData_0()[i]) == 0.0) {
+        h = mx.getData_0()[1 - i];
+        return "relu";
+      }
+  }
+  if (auto clip = a.getDefiningOp<onnx::ClipOp>();
+      clip && clip.getMin() && constFloat(clip.getMin()) == 0.0 && !clip.getMax()) {
+    h = clip.getInput();
+    return "relu";
+  }
+  if (auto gelu = a.getDefiningOp<onnx::GeluOp>()) {
+    h = gelu.getX();
+    return gelu.getApproximate() == "tanh" ? "gelu_tanh" : "gelu";
+  }
+  SmallVector<Value> leaves;
+  mulLeaves(a, 2, leaves);
+  if (leaves.size() == 2) {
+    // silu: h * sigmoid(h)
+    for (int i = 0; i < 2; ++i)
+      if (auto sig = leaves[i].getDefiningOp<onnx::SigmoidOp>();
+          sig && sig.getX() == leaves[1 - i]) {
+        h = leaves[1 - i];
+        return "silu";
+      }
+  }
+  if (leaves.size() == 3) {
+    // erf gelu: h * (1 + erf(h / sqrt(2))) * 0.5 in any grouping
+    Value half, onePlus, x;
+    for (Value l : leaves) {
+      if (constFloat(l) == 0.5)
+        half = l;
+      else if (auto add = operandsWith<onnx::AddOp>(
+                   l, [](Value v) { return bool(v.getDefiningOp<onnx::ErfOp>()); });
+               add && constFloat(add->second) == 1.0)
+        onePlus = add->first;
+      else
+        x = l;
+    }
+    if (half && onePlus && x) {
+      Value arg = onePlus.getDefiningOp<onnx::ErfOp>().getX();
+      bool scaled = false;
+      if (auto d = arg.getDefiningOp<onnx::DivOp>())
+        scaled = d.getA() == x && constFloat(d.getB()) &&
+                 std::abs(*constFloat(d.getB()) - 1.41421356) < 1e-4;
+      if (auto m = operandsWith<onnx::MulOp>(arg, [&](Value v) { return v == x; }))
+        scaled = constFloat(m->second) &&
+                 std::abs(*constFloat(m->second) - 0.70710678) < 1e-4;
+      if (scaled) {
+        h = x;
+        return "gelu";
+      }
+    }
+  }
+  return "identity";
+}
+
+/// An expert FFN producing |y|.
+std::optional<ExpertFFN> matchFFN(Value y) {
+  ExpertFFN f;
+  auto p2 = matchProjection(y);
+  if (!p2)
+    return std::nullopt;
+  f.p2 = *p2;
+  Value a = p2->in;
+  // Gated: act(in W1) * (in W3).
+  if (auto mul = a.getDefiningOp<onnx::MulOp>()) {
+    for (int i = 0; i < 2; ++i) {
+      Value gateSide = mul->getOperand(i), linSide = mul->getOperand(1 - i);
+      Value h;
+      StringRef act = matchActivation(gateSide, h);
+      if (act == "identity")
+        continue;
+      auto p1 = matchProjection(h), p3 = matchProjection(linSide);
+      if (p1 && p3 && p1->in == p3->in) {
+        f.p1 = *p1;
+        f.p3 = *p3;
+        f.act = act;
+        f.in = p1->in;
+        return f;
+      }
+    }
+  }
+  Value h;
+  f.act = matchActivation(a, h);
+  auto p1 = matchProjection(h);
+  if (!p1)
+    return std::nullopt;
+  f.p1 = *p1;
+  f.in = p1->in;
+  return f;
+}
+
+/// A dense_resource onnx.Constant of |type| holding |bytes|.
+Value bytesConstant(OpBuilder &b, Location loc, RankedTensorType type,
+                           ArrayRef<char> bytes) {
+  AsmResourceBlob blob = HeapAsmResourceBlob::allocate(bytes.size(), 64);
+  std::memcpy(blob.getMutableData().data(), bytes.data(), bytes.size());
+  auto attr = DenseResourceElementsAttr::get(type, "experts", std::move(blob));
+  return onnx::ConstantOp::create(b, loc, type, attr);
+}
+
+/// The bytes of the static onnx.Constant |v| (byte-sized elements), or
+/// failure.
+FailureOr<SmallVector<char>> constantBytes(Value v) {
+  auto cst = v ? v.getDefiningOp<onnx::ConstantOp>() : onnx::ConstantOp();
+  if (!cst || !cast<RankedTensorType>(cst.getType()).hasStaticShape())
+    return failure();
+  SmallVector<char> storage;
+  auto bytes = onnx::getConstantBytes(cst.getValue(), storage);
+  if (failed(bytes))
+    return failure();
+  return SmallVector<char>(bytes->begin(), bytes->end());
+}
+
+/// |w| [A, B] as [B, A] (an onnx.Transpose weight preparation folds).
+Value transpose2D(OpBuilder &b, Location loc, Value w) {
+  auto t = cast<RankedTensorType>(w.getType());
+  auto rt = RankedTensorType::get({t.getDimSize(1), t.getDimSize(0)}, t.getElementType());
+  return onnx::TransposeOp::create(b, loc, rt, w, b.getDenseI64ArrayAttr({1, 0}));
+}
+
+/// Re-emits activation |act| on |h| as onnx ops.
+Value emitActivation(OpBuilder &b, Location loc, StringRef act, Value h) {
+  if (act == "relu")
+    return onnx::ReluOp::create(b, loc, h.getType(), h);
+  if (act == "silu")
+    return onnx::MulOp::create(b, loc, h.getType(), h,
+                               onnx::SigmoidOp::create(b, loc, h.getType(), h));
+  if (act == "gelu" || act == "gelu_tanh")
+    return onnx::GeluOp::create(b, loc, h.getType(), h,
+                                b.getStringAttr(act == "gelu" ? "none" : "tanh"));
+  return h;
+}
+
+
+} // namespace sparsa::patterns

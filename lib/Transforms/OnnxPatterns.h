@@ -1,0 +1,99 @@
+//===- OnnxPatterns.h - Matching helpers of the fusion passes --*- C++ -*-===//
+//
+// SPDX-License-Identifier: Apache-2.0
+//
+//===----------------------------------------------------------------------===//
+//
+// What the fusion families share when reading exporter graphs in the onnx
+// dialect: constants, projections (MatMul / Gemm with a bias), activations
+// (ReLU in its spellings, GELU, SiLU, thresholds) and whole FFNs; and
+// building constants from bytes at compile time.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef SPARSA_LIB_TRANSFORMS_ONNXPATTERNS_H
+#define SPARSA_LIB_TRANSFORMS_ONNXPATTERNS_H
+
+#include "sparsa/Dialect/ONNX/IR/ONNXOps.h"
+
+#include "mlir/IR/Builders.h"
+
+#include <optional>
+
+namespace sparsa::patterns {
+using namespace mlir;
+namespace onnx = ::sparsa::onnx;
+
+/// The value of a one-element float / integer constant.
+std::optional<double> constFloat(Value v);
+std::optional<int64_t> constInt(Value v);
+bool isConstant(Value v);
+/// Rank of a ranked tensor value, -1 otherwise.
+int64_t rankOf(Value v);
+/// |v| without leading unit dims added by Unsqueeze / Reshape to a rank-2
+/// value.
+Value peelUnitDims(Value v);
+/// Whether |v| is an all-zero tensor (a constant or ConstantOfShape).
+bool isZeroTensor(Value v);
+
+/// One projection `in @ W (+ bias)`.
+struct Projection {
+  Value in, weight, bias;
+  bool transposed = false; // W stored [out, in] (Gemm transB)
+};
+
+/// An expert FFN `down(act(in W1 + b1) [* (in W3 + b3)]) + b2`.
+struct ExpertFFN {
+  Value in;
+  Projection p1, p3, p2;
+  StringRef act;
+};
+
+
+/// `in @ W (+ bias)` as MatMul (+ Add of a constant) or Gemm.
+std::optional<Projection> matchProjection(Value v);
+/// The activation |a| = act(h): "relu" (Relu, Max(x, 0), Clip(x, 0)),
+/// "gelu" / "gelu_tanh", "silu", "threshold" (FATReLU Where(h > t, h, 0),
+/// t in |threshold|), or "identity" with h = a.
+StringRef matchActivation(Value a, Value &h, double *threshold = nullptr);
+/// An FFN producing |y|: projection, activation, optional GLU, projection.
+std::optional<ExpertFFN> matchFFN(Value y);
+
+/// A dense_resource onnx.Constant of |type| holding |bytes|.
+Value bytesConstant(OpBuilder &b, Location loc, RankedTensorType type, ArrayRef<char> bytes);
+/// The bytes of the static onnx.Constant |v| (byte-sized elements).
+FailureOr<SmallVector<char>> constantBytes(Value v);
+/// |w| [A, B] as [B, A] (an onnx.Transpose weight preparation folds).
+Value transpose2D(OpBuilder &b, Location loc, Value w);
+/// Re-emits activation |act| on |h| as onnx ops.
+Value emitActivation(OpBuilder &b, Location loc, StringRef act, Value h);
+
+/// Whether the reduce op sums exactly axis |axis| (normalized) of its input.
+template <typename ReduceOp>
+bool reducesAxis(ReduceOp op, int64_t axis) {
+  int64_t rank = rankOf(op.getData());
+  auto axes = op.getAxes() ? onnx::getConstantI64Values(op.getAxes())
+                           : FailureOr<SmallVector<int64_t>>(failure());
+  if (rank < 0 || failed(axes) || axes->size() != 1)
+    return false;
+  int64_t a = (*axes)[0] < 0 ? (*axes)[0] + rank : (*axes)[0];
+  return a == (axis < 0 ? axis + rank : axis);
+}
+/// The two operands of a commutative binary op, |first| being the one that
+/// satisfies |pred| (if either does).
+template <typename OpTy>
+std::optional<std::pair<Value, Value>> operandsWith(Value v,
+                                                           function_ref<bool(Value)> pred) {
+  auto op = v ? v.getDefiningOp<OpTy>() : OpTy();
+  if (!op)
+    return std::nullopt;
+  if (pred(op.getA()))
+    return std::make_pair(op.getA(), op.getB());
+  if (pred(op.getB()))
+    return std::make_pair(op.getB(), op.getA());
+  return std::nullopt;
+}
+
+} // namespace sparsa::patterns
+
+#endif // SPARSA_LIB_TRANSFORMS_ONNXPATTERNS_H
