@@ -38,6 +38,9 @@ void sparsa::buildSparsaFusionPipeline(OpPassManager &pm,
   };
   if (enabled("routing"))
     pm.addNestedPass<func::FuncOp>(createFuseRoutingPass());
+  // After routing: expert FFNs belong to the routed op.
+  if (enabled("activation_sparsity"))
+    pm.addNestedPass<func::FuncOp>(createFuseActivationSparsityPass());
   // 3. Weight layout last: fusion may choose layouts of its own first.
   pm.addNestedPass<func::FuncOp>(createPrepackWeightsPass());
   pm.addPass(createCSEPass());

@@ -557,6 +557,10 @@ static FailureOr<Experts> stackExperts(OpBuilder &b, Location loc,
   }
   auto shapeOf = [](Value v) { return cast<RankedTensorType>(v.getType()).getShape(); };
   bool gated = bool(first->p3.weight);
+  if (first->act == "threshold") {
+    why = "threshold (FATReLU) activations in routed experts are not supported";
+    return failure();
+  }
   for (auto &f : ffns) {
     if (!f)
       continue;
@@ -709,6 +713,10 @@ static FailureOr<Experts> stackedExperts(OpBuilder &b, Location loc, const Exper
                                          Value indices, bool gathered, std::string &why) {
   Experts ex;
   ex.act = f.act;
+  if (f.act == "threshold") {
+    why = "threshold (FATReLU) activations in routed experts are not supported";
+    return failure();
+  }
   auto weight = [&](const Projection &p, Value &out) -> LogicalResult {
     if (!p.weight)
       return success();
@@ -1172,6 +1180,10 @@ static FailureOr<Value> fuseMoHD(onnx::MatMulOp down, Miss &miss) {
   // The FFN up to the activation.
   Value h;
   StringRef act = matchActivation(hg.getData(), h);
+  if (act == "threshold") {
+    miss.reason = "threshold (FATReLU) activations in MoHD are not supported";
+    return failure();
+  }
   auto p1 = matchProjection(h);
   if (!p1 || !isConstant(p1->weight) || p1->transposed || rankOf(p1->weight) != 2 ||
       rankOf(p1->in) != 2) {

@@ -233,7 +233,8 @@ std::optional<ExpertFFN> matchFFN(Value y) {
     for (int i = 0; i < 2; ++i) {
       Value gateSide = mul->getOperand(i), linSide = mul->getOperand(1 - i);
       Value h;
-      StringRef act = matchActivation(gateSide, h);
+      double threshold = 0;
+      StringRef act = matchActivation(gateSide, h, &threshold);
       if (act == "identity")
         continue;
       auto p1 = matchProjection(h), p3 = matchProjection(linSide);
@@ -241,13 +242,16 @@ std::optional<ExpertFFN> matchFFN(Value y) {
         f.p1 = *p1;
         f.p3 = *p3;
         f.act = act;
+        f.actOut = gateSide;
+        f.threshold = threshold;
         f.in = p1->in;
         return f;
       }
     }
   }
   Value h;
-  f.act = matchActivation(a, h);
+  f.act = matchActivation(a, h, &f.threshold);
+  f.actOut = a;
   auto p1 = matchProjection(h);
   if (!p1)
     return std::nullopt;

@@ -47,8 +47,9 @@ struct ExpertFFN {
   Value in;
   Projection p1, p3, p2;
   StringRef act;
+  Value actOut;          // the activation's result (the gate side of a GLU)
+  double threshold = 0;  // act == "threshold": Where(h > threshold, h, 0)
 };
-
 
 /// `in @ W (+ bias)` as MatMul (+ Add of a constant) or Gemm.
 std::optional<Projection> matchProjection(Value v);

@@ -46,17 +46,20 @@ class Case:
     weight_bytes: int                    # bytes of weights read per run
     flops: float                         # floating-point operations per run
     atol: float = 1e-3
+    disable_fusion: tuple = ()           # fusion families off for this case
 
 
 def _cases(full: bool) -> Dict[str, Case]:
     from sparsa import models
 
     def ffn(name, rows, h, f, what):
+        # The dense kernels: activation sparsity is off (its cases follow).
         return Case(
-            name, f"{what}: {rows}x{h} -> {f} -> {h} FFN, fp32, ReLU",
+            name, f"{what}: {rows}x{h} -> {f} -> {h} FFN, fp32, ReLU (dense kernels)",
             lambda p: models.mlp(p, [h, f, h], batch=rows),
             lambda rng: {"x": rng.standard_normal((rows, h)).astype(np.float32)},
-            weight_bytes=4 * (2 * h * f + f + h), flops=2.0 * rows * 2 * h * f)
+            weight_bytes=4 * (2 * h * f + f + h), flops=2.0 * rows * 2 * h * f,
+            disable_fusion=("activation_sparsity",))
 
     h, f = (4096, 14336) if full else (256, 512)
     seq, heads, d = (512, 8, 64) if full else (64, 2, 32)
@@ -91,7 +94,24 @@ def _cases(full: bool) -> Dict[str, Case]:
             weight_bytes=4 * (selected * 3 * mh * mf + mh * me),
             flops=2.0 * tokens * mk * 3 * mh * mf)
 
+    # Activation sparsity: ~90 % of the neurons inactive (OPT-like ReLU
+    # FFN; ProSparse's ReLU-gated GLU); weight_bytes counts the gate (dense)
+    # and the active neurons' rows.
+    sh, sf, active = (4096, 16384, 0.1) if full else (64, 256, 0.1)
+
+    def sparse(name, mode, what):
+        rows_read = (2 if mode == "glu" else 1) * active * sf * sh
+        return Case(
+            name, f"{what}: 1x{sh} -> {sf} -> {sh}, ~{int(100 * (1 - active))} % inactive",
+            lambda p: models.sparse_ffn(p, hidden=sh, inner=sf, tokens=1, mode=mode,
+                                        sparsity=1 - active),
+            lambda rng: {"x": rng.standard_normal((1, sh)).astype(np.float32)},
+            weight_bytes=int(4 * (sh * sf + rows_read)),
+            flops=2.0 * (sh * sf + rows_read))
+
     cases += [
+        sparse("sparse_relu_decode", "relu", "ReLU FFN decode (OPT)"),
+        sparse("sparse_glu_decode", "glu", "ReLU-gated GLU decode (ProSparse)"),
         moe("moe_decode_B", "B", 1, "MoE decode, dense masked export"),
         moe("moe_decode_D", "D", 1, "MoE decode, gather-by-index export"),
         moe("moe_decode_E", "E", 1, "MoE decode, com.microsoft.MoE"),
@@ -203,7 +223,8 @@ def run_case(case: Case, threads_list: List[int], iters: int, out_dir: str,
     so_path = os.path.join(out_dir, case.name + ".so")
     report_path = os.path.join(out_dir, case.name + ".report.json")
     case.build(onnx_path)
-    sparsa.compile(onnx_path, so_path, report=report_path)
+    sparsa.compile(onnx_path, so_path, report=report_path,
+                   disable_fusion=list(case.disable_fusion))
     with open(report_path) as f:
         compile_seconds = float(json.load(f).get("compile_seconds", 0.0))
     feeds = case.inputs(np.random.default_rng(0))

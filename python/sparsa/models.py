@@ -624,3 +624,83 @@ def mohd(path: str, hidden: int = 64, inner: int = 256, groups: int = 8, shared:
         g.nodes, "mohd", [helper.make_tensor_value_info("x", TP.FLOAT, [tokens, H])],
         [helper.make_tensor_value_info("y", TP.FLOAT, [tokens, H])], g.inits)
     return _save(graph, path, opset)
+
+
+def sparse_ffn(path: str, hidden: int = 64, inner: int = 256, *, tokens: Dim = "T",
+               mode: str = "relu", relu: str = "Relu", gemm: bool = False, bias: bool = True,
+               threshold: float = 0.25, three_d: bool = False, sparsity: float = 0.0,
+               extra_output: bool = False, threshold_input: bool = False,
+               inactive_value: float = 0.0, seed: int = 0, opset: int = 17) -> str:
+    """An FFN `x -> down(act(x W1 + b1) [* (x Wup)]) + b2` whose activation
+    is sparse, written as exporters do:
+
+    - mode `relu` (OPT), with ReLU spelled |relu|: `Relu`, `Max` (Max(h, 0))
+      or `Clip` (Clip(h, 0));
+    - mode `threshold` (FATReLU): Where(h > threshold, h, 0);
+    - mode `glu` (ProSparse): down(relu(x Wg) * (x Wu)).
+
+    |gemm| writes the projections as Gemm(transB=1) (torch nn.Linear);
+    |sparsity| shifts b1 down so that about that fraction of neurons is
+    inactive. Near misses: |extra_output| also returns the activation,
+    |threshold_input| makes the threshold a model input, |inactive_value|
+    != 0 makes inactive neurons non-zero."""
+    _, TP, helper, _ = _onnx()
+    rng = np.random.default_rng(seed)
+    H, F = hidden, inner
+    g = _Graph("/ffn")
+    shift = float(np.sqrt(2) * _erfinv(2 * sparsity - 1)) if sparsity else 0.0
+
+    def linear(inp, n_in, n_out, name, with_bias, b_shift=0.0):
+        w = (rng.standard_normal((n_in, n_out)) / np.sqrt(n_in)).astype(np.float32)
+        b = ((0.1 * rng.standard_normal(n_out)) - b_shift).astype(np.float32)
+        if gemm:
+            ins = [inp, g.const(f"{name}.weight", np.ascontiguousarray(w.T))]
+            if with_bias:
+                ins.append(g.const(f"{name}.bias", b))
+            return g.op("Gemm", ins, transB=1)
+        y = g.op("MatMul", [inp, g.const(f"{name}.weight", w)])
+        return g.op("Add", [y, g.const(f"{name}.bias", b)]) if with_bias else y
+
+    h = linear("x", H, F, "fc1", bias or shift != 0.0, shift)
+    inputs = [helper.make_tensor_value_info("x", TP.FLOAT, ([1, tokens, H] if three_d
+                                                             else [tokens, H]))]
+    if mode == "threshold":
+        t = "t" if threshold_input else g.const("threshold", np.array(threshold, np.float32))
+        if threshold_input:
+            inputs.append(helper.make_tensor_value_info("t", TP.FLOAT, []))
+        a = g.op("Where", [g.op("Greater", [h, t]), h,
+                           g.const("inactive", np.array(inactive_value, np.float32))])
+    elif relu == "Relu":
+        a = g.op("Relu", [h])
+    elif relu == "Max":
+        a = g.op("Max", [h, g.const("zero", np.array(0.0, np.float32))])
+    elif relu == "Clip":
+        a = g.op("Clip", [h, g.const("zero", np.array(0.0, np.float32))])
+    else:
+        raise ValueError(relu)
+    act = a
+    if mode == "glu":
+        a = g.op("Mul", [a, linear("x", H, F, "up", False)])
+    y = linear(a, F, H, "fc2", bias)
+    for n in g.nodes:
+        n.output[:] = ["y" if o == y else o for o in n.output]
+    out_shape = [1, tokens, H] if three_d else [tokens, H]
+    outputs = [helper.make_tensor_value_info("y", TP.FLOAT, out_shape)]
+    if extra_output:
+        g.nodes.append(helper.make_node("Identity", [act], ["act"], name="/out/act"))
+        outputs.append(helper.make_tensor_value_info("act", TP.FLOAT, [tokens, F]))
+    graph = helper.make_graph(g.nodes, f"ffn_{mode}", inputs, outputs, g.inits)
+    return _save(graph, path, opset)
+
+
+def _erfinv(y: float) -> float:
+    """Inverse error function (bisection; for choosing bias shifts)."""
+    import math
+    lo, hi = -6.0, 6.0
+    for _ in range(80):
+        mid = (lo + hi) / 2
+        if math.erf(mid) < y:
+            lo = mid
+        else:
+            hi = mid
+    return (lo + hi) / 2

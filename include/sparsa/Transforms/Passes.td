@@ -195,6 +195,36 @@ def FuseRoutingPass : Pass<"sparsa-fuse-routing", "mlir::func::FuncOp"> {
   let dependentDialects = ["::sparsa::sparsa::SparsaDialect"];
 }
 
+def FuseActivationSparsityPass
+    : Pass<"sparsa-fuse-activation-sparsity", "mlir::func::FuncOp"> {
+  let summary = "Fuse FFNs with exactly-sparse activations into `sparsa.sparse_ffn`";
+  let description = [{
+    An FFN `down(act(x W1 + b1) [* (x Wup + b_up)]) + b2` whose activation
+    is exactly zero for inactive neurons becomes one `sparsa.sparse_ffn`:
+    ReLU (`Relu`, `Max(h, 0)`, `Clip(h, 0)`: OPT), FATReLU's threshold
+    (`Where(Greater(h, t), h, 0)`, `t` a constant >= 0), and the ReLU-gated
+    GLU (ProSparse). Projections are `MatMul` (+ `Add` bias) or `Gemm`
+    (`transB`); weights must be constants, laid out at compile time: `w2`
+    (and `up`) one row per neuron.
+
+    Near misses keep their ops and record why (`sparsa.unfused =
+    {activation_sparsity = "..."}`): the activation is also used elsewhere,
+    the threshold is not a constant, inactive neurons take a non-zero value.
+
+    Before:
+    ```mlir
+    %h = onnx.MatMul %x, %w1 : ...
+    %a = onnx.Relu %h : ...
+    %y = onnx.MatMul %a, %w2 : ...
+    ```
+    After:
+    ```mlir
+    %y = sparsa.sparse_ffn %x, %w1, %w2 {mode = "relu"} : ...
+    ```
+  }];
+  let dependentDialects = ["::sparsa::sparsa::SparsaDialect"];
+}
+
 def FuseElementwisePass
     : Pass<"sparsa-fuse-elementwise", "mlir::func::FuncOp"> {
   let summary = "Fuse element-wise producers into element-wise consumers only";

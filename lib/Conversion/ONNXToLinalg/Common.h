@@ -74,6 +74,7 @@ void populateIndexingLowerings(LoweringTable &table);
 void populateQuantizationLowerings(LoweringTable &table);
 void populateMoELowerings(LoweringTable &table);
 void populateRoutingLowerings(LoweringTable &table);
+void populateActivationSparsityLowerings(LoweringTable &table);
 
 //===----------------------------------------------------------------------===//
 // Helpers
@@ -173,6 +174,90 @@ mlir::Value applyExpertActivation(mlir::OpBuilder &b, mlir::Location loc,
 /// elements.
 llvm::SmallVector<llvm::SmallVector<int64_t>> axisSubsets(int64_t rank, int64_t minSize,
                                                           int64_t maxSize);
+
+// (Internal header: every includer already works in the mlir namespace.)
+using namespace mlir;
+
+using GenericBody = llvm::function_ref<Value(OpBuilder &, Location, ValueRange)>;
+
+/// IR-building shorthands for lowerings that build many generics (the
+/// fused sparsa ops): maps from lists of loop dims, fills, slices, matmuls.
+struct GenericBuilder {
+  OpBuilder &b;
+  Location loc;
+  Type elt;
+
+  Value idx(int64_t v) { return indexCst(b, loc, v); }
+  Value fcst(OpBuilder &nb, Location l, double v) { return floatCst(nb, l, elt, v); }
+
+  /// linalg.generic over |numLoops| loops; each operand's map lists its
+  /// loop dims; |reductions| are the reduction loops.
+  Value generic(ValueRange ins, ArrayRef<SmallVector<int64_t>> inDims, Value init,
+                ArrayRef<int64_t> outDims, int64_t numLoops, ArrayRef<int64_t> reductions,
+                GenericBody body) {
+    MLIRContext *ctx = b.getContext();
+    auto map = [&](ArrayRef<int64_t> dims) {
+      SmallVector<AffineExpr> e;
+      for (int64_t d : dims)
+        e.push_back(getAffineDimExpr(d, ctx));
+      return AffineMap::get(numLoops, 0, e, ctx);
+    };
+    SmallVector<AffineMap> maps;
+    for (ArrayRef<int64_t> d : inDims)
+      maps.push_back(map(d));
+    maps.push_back(map(outDims));
+    SmallVector<utils::IteratorType> iters(numLoops, utils::IteratorType::parallel);
+    for (int64_t r : reductions)
+      iters[r] = utils::IteratorType::reduction;
+    return linalg::GenericOp::create(b, loc, init.getType(), ins, init, maps, iters,
+                                     [&](OpBuilder &nb, Location l, ValueRange a) {
+                                       linalg::YieldOp::create(nb, l, body(nb, l, a));
+                                     })
+        .getResult(0);
+  }
+
+  Value empty(ArrayRef<OpFoldResult> sizes, Type t) {
+    return tensor::EmptyOp::create(b, loc, sizes, t);
+  }
+  Value filled(ArrayRef<OpFoldResult> sizes, Type t, Value v) {
+    return linalg::FillOp::create(b, loc, v, empty(sizes, t)).getResult(0);
+  }
+
+  /// Row |e| of a rank-3 tensor [E, R, C] as [R, C] (rank-reducing slice).
+  Value expertSlice(Value w, Value e) {
+    auto t = cast<RankedTensorType>(w.getType());
+    SmallVector<OpFoldResult> offs = {e, b.getIndexAttr(0), b.getIndexAttr(0)};
+    SmallVector<OpFoldResult> sizes = {b.getIndexAttr(1), tensor::getMixedSize(b, loc, w, 1),
+                                       tensor::getMixedSize(b, loc, w, 2)};
+    SmallVector<OpFoldResult> strides(3, b.getIndexAttr(1));
+    auto rt = RankedTensorType::get({t.getDimSize(1), t.getDimSize(2)}, t.getElementType());
+    return tensor::ExtractSliceOp::create(b, loc, rt, w, offs, sizes, strides);
+  }
+  /// Row |e| of a rank-2 bias [E, N] as [N].
+  Value biasSlice(Value bias, Value e) {
+    auto t = cast<RankedTensorType>(bias.getType());
+    SmallVector<OpFoldResult> offs = {e, b.getIndexAttr(0)};
+    SmallVector<OpFoldResult> sizes = {b.getIndexAttr(1), tensor::getMixedSize(b, loc, bias, 1)};
+    SmallVector<OpFoldResult> strides(2, b.getIndexAttr(1));
+    auto rt = RankedTensorType::get({t.getDimSize(1)}, t.getElementType());
+    return tensor::ExtractSliceOp::create(b, loc, rt, bias, offs, sizes, strides);
+  }
+
+  /// rows [M, K] x W [K, N] (+ bias [N]) -> [M, N]. Loops (m, n, k); the
+  /// CPU passes reorder, tile and vectorize it like any matmul.
+  Value matmul(Value rows, Value W, Value bias) {
+    SmallVector<OpFoldResult> sizes = {tensor::getMixedSize(b, loc, rows, 0),
+                                       tensor::getMixedSize(b, loc, W, 1)};
+    Value acc = bias ? generic(bias, {{1}}, empty(sizes, elt), {0, 1}, 2, {},
+                               [](OpBuilder &, Location, ValueRange a) { return a[0]; })
+                     : filled(sizes, elt, zeroOf(b, loc, elt));
+    return generic(ValueRange{rows, W}, {{0, 2}, {2, 1}}, acc, {0, 1}, 3, {2},
+                   [](OpBuilder &nb, Location l, ValueRange a) -> Value {
+                     return arith::AddFOp::create(nb, l, a[2],
+                                                  arith::MulFOp::create(nb, l, a[0], a[1]));
+                   });
+  }
+};
 
 } // namespace sparsa::lowering
 

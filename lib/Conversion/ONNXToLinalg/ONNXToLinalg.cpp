@@ -42,6 +42,7 @@ static const LoweringTable &loweringTable() {
     populateQuantizationLowerings(t);
     populateMoELowerings(t);
     populateRoutingLowerings(t);
+    populateActivationSparsityLowerings(t);
     populateReductionLowerings(t);
     populateShapeLowerings(t);
     return t;

@@ -31,92 +31,11 @@ using namespace mlir;
 using namespace sparsa::lowering;
 namespace sp = sparsa::sparsa;
 
-namespace {
-using Body = llvm::function_ref<Value(OpBuilder &, Location, ValueRange)>;
-
-/// IR-building shorthands for one op's lowering.
-struct IRB {
-  OpBuilder &b;
-  Location loc;
-  Type elt;
-
-  Value idx(int64_t v) { return indexCst(b, loc, v); }
-  Value fcst(OpBuilder &nb, Location l, double v) { return floatCst(nb, l, elt, v); }
-
-  /// linalg.generic over |numLoops| loops; each operand's map lists its
-  /// loop dims; |reductions| are the reduction loops.
-  Value generic(ValueRange ins, ArrayRef<SmallVector<int64_t>> inDims, Value init,
-                ArrayRef<int64_t> outDims, int64_t numLoops, ArrayRef<int64_t> reductions,
-                Body body) {
-    MLIRContext *ctx = b.getContext();
-    auto map = [&](ArrayRef<int64_t> dims) {
-      SmallVector<AffineExpr> e;
-      for (int64_t d : dims)
-        e.push_back(getAffineDimExpr(d, ctx));
-      return AffineMap::get(numLoops, 0, e, ctx);
-    };
-    SmallVector<AffineMap> maps;
-    for (ArrayRef<int64_t> d : inDims)
-      maps.push_back(map(d));
-    maps.push_back(map(outDims));
-    SmallVector<utils::IteratorType> iters(numLoops, utils::IteratorType::parallel);
-    for (int64_t r : reductions)
-      iters[r] = utils::IteratorType::reduction;
-    return linalg::GenericOp::create(b, loc, init.getType(), ins, init, maps, iters,
-                                     [&](OpBuilder &nb, Location l, ValueRange a) {
-                                       linalg::YieldOp::create(nb, l, body(nb, l, a));
-                                     })
-        .getResult(0);
-  }
-
-  Value empty(ArrayRef<OpFoldResult> sizes, Type t) {
-    return tensor::EmptyOp::create(b, loc, sizes, t);
-  }
-  Value filled(ArrayRef<OpFoldResult> sizes, Type t, Value v) {
-    return linalg::FillOp::create(b, loc, v, empty(sizes, t)).getResult(0);
-  }
-
-  /// Row |e| of a rank-3 tensor [E, R, C] as [R, C] (rank-reducing slice).
-  Value expertSlice(Value w, Value e) {
-    auto t = cast<RankedTensorType>(w.getType());
-    SmallVector<OpFoldResult> offs = {e, b.getIndexAttr(0), b.getIndexAttr(0)};
-    SmallVector<OpFoldResult> sizes = {b.getIndexAttr(1), tensor::getMixedSize(b, loc, w, 1),
-                                       tensor::getMixedSize(b, loc, w, 2)};
-    SmallVector<OpFoldResult> strides(3, b.getIndexAttr(1));
-    auto rt = RankedTensorType::get({t.getDimSize(1), t.getDimSize(2)}, t.getElementType());
-    return tensor::ExtractSliceOp::create(b, loc, rt, w, offs, sizes, strides);
-  }
-  /// Row |e| of a rank-2 bias [E, N] as [N].
-  Value biasSlice(Value bias, Value e) {
-    auto t = cast<RankedTensorType>(bias.getType());
-    SmallVector<OpFoldResult> offs = {e, b.getIndexAttr(0)};
-    SmallVector<OpFoldResult> sizes = {b.getIndexAttr(1), tensor::getMixedSize(b, loc, bias, 1)};
-    SmallVector<OpFoldResult> strides(2, b.getIndexAttr(1));
-    auto rt = RankedTensorType::get({t.getDimSize(1)}, t.getElementType());
-    return tensor::ExtractSliceOp::create(b, loc, rt, bias, offs, sizes, strides);
-  }
-
-  /// rows [M, K] x W [K, N] (+ bias [N]) -> [M, N]. Loops (m, n, k); the
-  /// CPU passes reorder, tile and vectorize it like any matmul.
-  Value matmul(Value rows, Value W, Value bias) {
-    SmallVector<OpFoldResult> sizes = {tensor::getMixedSize(b, loc, rows, 0),
-                                       tensor::getMixedSize(b, loc, W, 1)};
-    Value acc = bias ? generic(bias, {{1}}, empty(sizes, elt), {0, 1}, 2, {},
-                               [](OpBuilder &, Location, ValueRange a) { return a[0]; })
-                     : filled(sizes, elt, zeroOf(b, loc, elt));
-    return generic(ValueRange{rows, W}, {{0, 2}, {2, 1}}, acc, {0, 1}, 3, {2},
-                   [](OpBuilder &nb, Location l, ValueRange a) -> Value {
-                     return arith::AddFOp::create(nb, l, a[2],
-                                                  arith::MulFOp::create(nb, l, a[0], a[1]));
-                   });
-  }
-};
-} // namespace
 
 /// Applies the expert activation to |h| [M, F1] -> [M, F] (gated: combines
 /// the gate and linear parts, from |h| per gate_layout or from |lin|; the
 /// shared expert always has its linear part in |lin|).
-static Value activate(IRB &B, sp::MoEOp op, Value h, Value lin, bool shared = false) {
+static Value activate(GenericBuilder &B, sp::MoEOp op, Value h, Value lin, bool shared = false) {
   OpBuilder &b = B.b;
   MLIRContext *ctx = b.getContext();
   StringRef act = op.getActivation();
@@ -184,7 +103,7 @@ static Value activate(IRB &B, sp::MoEOp op, Value h, Value lin, bool shared = fa
 }
 
 /// The expert FFN of expert |e| on |rows| [M, H] -> [M, H].
-static Value expertFFN(IRB &B, sp::MoEOp op, Value rows, Value e) {
+static Value expertFFN(GenericBuilder &B, sp::MoEOp op, Value rows, Value e) {
   auto slice = [&](Value bias) { return bias ? B.biasSlice(bias, e) : Value(); };
   Value h = B.matmul(rows, B.expertSlice(op.getW1(), e), slice(op.getB1()));
   Value lin;
@@ -200,7 +119,7 @@ static FailureOr<Value> lowerMoE(sp::MoEOp op, LowerCtx &lctx) {
   Value x = op.getInput(), logits = op.getRouterLogits();
   auto xT = cast<RankedTensorType>(x.getType());
   Type elt = xT.getElementType();
-  IRB B{b, loc, elt};
+  GenericBuilder B{b, loc, elt};
   if (xT.getRank() == 3)
     x = tensor::CollapseShapeOp::create(b, loc, x,
                                         SmallVector<ReassociationIndices>{{0, 1}, {2}});
@@ -391,7 +310,7 @@ static FailureOr<Value> lowerMoE(sp::MoEOp op, LowerCtx &lctx) {
     // 3a. Decode: one static GEMV pair per slot.
     auto loop = scf::ForOp::create(
         b, loc, c0, cK, c1, ValueRange{out}, [&](OpBuilder &nb, Location l, Value j, ValueRange acc) {
-          IRB NB{nb, l, elt};
+          GenericBuilder NB{nb, l, elt};
           Value e = tensor::ExtractOp::create(nb, l, slotExpert, ValueRange{c0, j});
           Value w = tensor::ExtractOp::create(nb, l, slotWeight, ValueRange{c0, j});
           Value y = expertFFN(NB, op, x, e);
@@ -476,7 +395,7 @@ static FailureOr<Value> lowerMoE(sp::MoEOp op, LowerCtx &lctx) {
     auto forall = scf::ForallOp::create(
         b, loc, ArrayRef<OpFoldResult>{numActive}, ValueRange{expertRows}, std::nullopt,
         [&](OpBuilder &nb, Location l, ValueRange args) {
-          IRB IB{nb, l, elt};
+          GenericBuilder IB{nb, l, elt};
           Value e = tensor::ExtractOp::create(nb, l, active, args[0]);
           Value cnt = tensor::ExtractOp::create(nb, l, counts, e);
           Value start = tensor::ExtractOp::create(nb, l, starts, e);

@@ -30,6 +30,8 @@ void SparsaDialect::initialize() {
 StringRef sparsa::sparsa::fusionFamily(Operation *op) {
   if (isa<MoEOp>(op))
     return "routing";
+  if (isa<SparseFFNOp>(op))
+    return "activation_sparsity";
   return "";
 }
 
@@ -126,6 +128,51 @@ LogicalResult MoEOp::verify() {
         failed(check(getSharedW3(), {H, Fs}, "shared_w3")))
       return failure();
   }
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// SparseFFNOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult SparseFFNOp::verify() {
+  StringRef mode = getMode();
+  if (mode != "relu" && mode != "threshold")
+    return emitOpError("mode must be 'relu' or 'threshold' (got '") << mode << "')";
+  if (mode == "relu" && !getThreshold().isZero())
+    return emitOpError("a threshold needs mode = 'threshold'");
+  if (getThreshold().isNegative())
+    return emitOpError("the threshold must not be negative");
+  auto x = cast<RankedTensorType>(getInput().getType());
+  if (getType() != x)
+    return emitOpError("expected the result type to match the input");
+  if (x.getRank() != 2 && x.getRank() != 3)
+    return emitOpError("expected input [T, H] or [B, S, H]");
+  for (Value v : getOperands())
+    if (getElementTypeOrSelf(v) != x.getElementType())
+      return emitOpError("all operands must have the input's element type");
+  if (getBUp() && !getUp())
+    return emitOpError("b_up needs up");
+  int64_t H = x.getShape().back();
+  auto w1 = cast<RankedTensorType>(getW1().getType());
+  if (w1.getRank() != 2)
+    return emitOpError("w1 must be [H, F]");
+  int64_t F = w1.getDimSize(1);
+  auto check = [&](Value v, ArrayRef<int64_t> want, StringRef name) -> LogicalResult {
+    if (!v)
+      return success();
+    auto t = cast<RankedTensorType>(v.getType());
+    if (t.getRank() != (int64_t)want.size())
+      return emitOpError(name) << " has rank " << t.getRank() << ", expected " << want.size();
+    for (auto [have, w] : llvm::zip(t.getShape(), want))
+      if (!compatible(have, w))
+        return emitOpError(name) << " has a mismatched shape";
+    return success();
+  };
+  if (failed(check(getW1(), {H, F}, "w1")) || failed(check(getW2(), {F, H}, "w2")) ||
+      failed(check(getUp(), {F, H}, "up")) || failed(check(getB1(), {F}, "b1")) ||
+      failed(check(getBUp(), {F}, "b_up")) || failed(check(getB2(), {H}, "b2")))
+    return failure();
   return success();
 }
 

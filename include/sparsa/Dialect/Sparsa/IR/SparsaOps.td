@@ -124,4 +124,45 @@ def Sparsa_MoEOp : Sparsa_Op<"moe", [Pure, AttrSizedOperandSegments]> {
   let hasVerifier = 1;
 }
 
+//===----------------------------------------------------------------------===//
+// Activation sparsity family
+//===----------------------------------------------------------------------===//
+
+def Sparsa_SparseFFNOp : Sparsa_Op<"sparse_ffn", [Pure, AttrSizedOperandSegments]> {
+  let summary = "FFN whose hidden activation is mostly zero: only active neurons are computed";
+  let description = [{
+    `y = a W2 + b2` with the hidden activation of `input` (`[T, H]` or
+    `[B, S, H]`)
+
+    - `mode = "relu"`: `a = max(x W1 + b1, 0)` (OPT);
+    - `mode = "threshold"`: `a = h if h > threshold else 0` with
+      `h = x W1 + b1` (FATReLU);
+
+    and, with `up` (`[F, H]`, one row per neuron) given, `a` times the
+    linear part `x up^T + b_up` (a ReLU-gated GLU, ProSparse). Weights:
+    `w1` `[H, F]`, `w2` `[F, H]` (one contiguous row per neuron), biases
+    `b1` `[F]`, `b_up` `[F]`, `b2` `[H]`.
+
+    The lowering computes the gate densely, then, for one token, finds the
+    active neurons in one pass and reads only their rows of `up` and `w2`
+    (gather dot products and row axpys, split over threads by columns).
+
+    ```mlir
+    %y = sparsa.sparse_ffn %x, %w1, %w2 b1 = %b1 b2 = %b2 {mode = "relu"} : (tensor<1x1024xf32>, tensor<1024x4096xf32>, tensor<4096x1024xf32>, tensor<4096xf32>, tensor<1024xf32>) -> tensor<1x1024xf32>
+    ```
+  }];
+  let arguments = (ins Sparsa_FloatTensor:$input, Sparsa_FloatTensor:$w1,
+                   Sparsa_FloatTensor:$w2, Optional<Sparsa_FloatTensor>:$up,
+                   Optional<Sparsa_FloatTensor>:$b1, Optional<Sparsa_FloatTensor>:$b_up,
+                   Optional<Sparsa_FloatTensor>:$b2,
+                   DefaultValuedStrAttr<StrAttr, "relu">:$mode,
+                   DefaultValuedAttr<F64Attr, "0.0">:$threshold);
+  let results = (outs Sparsa_FloatTensor:$output);
+  let assemblyFormat = [{
+    $input `,` $w1 `,` $w2 (`up` `=` $up^)? (`b1` `=` $b1^)? (`b_up` `=` $b_up^)?
+    (`b2` `=` $b2^)? attr-dict `:` functional-type(operands, results)
+  }];
+  let hasVerifier = 1;
+}
+
 #endif // SPARSA_DIALECT_SPARSA_IR_SPARSAOPS_TD

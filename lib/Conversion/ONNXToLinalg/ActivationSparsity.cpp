@@ -1,0 +1,222 @@
+//===- ActivationSparsity.cpp - sparsa.sparse_ffn lowering -----*- C++ -*-===//
+//
+// SPDX-License-Identifier: Apache-2.0
+//
+//===----------------------------------------------------------------------===//
+//
+// Lowers the sparse FFN so that, for one token, only the active neurons'
+// weights are read after the gate:
+//
+//   1. the gate h = x W1 + b1, dense (a GEMV);
+//   2. one pass over h listing the active neurons (h > 0, or h > threshold);
+//   3. for a GLU, the linear part of the active neurons only: one dot
+//      product of x with each active row of `up`;
+//   4. y = b2 + sum over active neurons of a_i * W2[i, :]: each active row
+//      of W2 is one contiguous stream (an axpy); the columns are split over
+//      the threads.
+//
+// More tokens take the dense computation (the same loops a dense FFN gets).
+//
+//===----------------------------------------------------------------------===//
+
+#include "Common.h"
+
+#include "sparsa/Dialect/Sparsa/IR/SparsaDialect.h"
+
+#include "mlir/IR/TypeUtilities.h"
+
+using namespace mlir;
+using namespace sparsa::lowering;
+namespace sp = sparsa::sparsa;
+
+/// The activation value of gate |g| (0 when inactive) and whether it is
+/// active.
+static std::pair<Value, Value> activation(OpBuilder &b, Location loc, sp::SparseFFNOp op,
+                                          Value g) {
+  Type t = g.getType();
+  Value zero = zeroOf(b, loc, t);
+  Value cut = op.getMode() == "threshold"
+                  ? floatCst(b, loc, t, op.getThreshold().convertToDouble())
+                  : zero;
+  Value active = arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OGT, g, cut);
+  return {arith::SelectOp::create(b, loc, active, g, zero), active};
+}
+
+/// Column blocks the active-row axpys are split into (one per thread of a
+/// typical host; the runtime maps them onto its threads).
+static constexpr int64_t kAxpyTasks = 2;
+
+static FailureOr<Value> lowerSparseFFN(sp::SparseFFNOp op, LowerCtx &lctx) {
+  OpBuilder &b = lctx.b;
+  Location loc = op.getLoc();
+  Value x = op.getInput();
+  auto xT = cast<RankedTensorType>(x.getType());
+  Type elt = xT.getElementType();
+  GenericBuilder B{b, loc, elt};
+  if (xT.getRank() == 3)
+    x = tensor::CollapseShapeOp::create(b, loc, x,
+                                        SmallVector<ReassociationIndices>{{0, 1}, {2}});
+  auto x2T = cast<RankedTensorType>(x.getType());
+  OpFoldResult T = tensor::getMixedSize(b, loc, x, 0), H = tensor::getMixedSize(b, loc, x, 1),
+               F = tensor::getMixedSize(b, loc, op.getW1(), 1);
+  Value zero = zeroOf(b, loc, elt);
+  auto add = [](OpBuilder &nb, Location l, Value a, Value c) -> Value {
+    return arith::AddFOp::create(nb, l, a, c);
+  };
+  auto mul = [](OpBuilder &nb, Location l, Value a, Value c) -> Value {
+    return arith::MulFOp::create(nb, l, a, c);
+  };
+  // Output rows start at b2 (or zero).
+  auto outInit = [&]() -> Value {
+    if (Value b2 = op.getB2())
+      return B.generic(b2, {{1}}, B.empty({T, H}, elt), {0, 1}, 2, {},
+                       [](OpBuilder &, Location, ValueRange a) { return a[0]; });
+    return B.filled({T, H}, elt, zero);
+  };
+  Value g = B.matmul(x, op.getW1(), op.getB1()); // [T, F]
+  Value out;
+  if (x2T.getDimSize(0) != 1) {
+    // Dense: a = act(g) [* (x up^T + b_up)], y = a W2 + b2.
+    Value lin;
+    if (Value up = op.getUp()) {
+      Value acc = op.getBUp()
+                      ? B.generic(op.getBUp(), {{1}}, B.empty({T, F}, elt), {0, 1}, 2, {},
+                                  [](OpBuilder &, Location, ValueRange a) { return a[0]; })
+                      : B.filled({T, F}, elt, zero);
+      lin = B.generic(ValueRange{x, up}, {{0, 2}, {1, 2}}, acc, {0, 1}, 3, {2},
+                      [&](OpBuilder &nb, Location l, ValueRange a) -> Value {
+                        return add(nb, l, a[2], mul(nb, l, a[0], a[1]));
+                      });
+    }
+    SmallVector<Value> ins = {g};
+    SmallVector<SmallVector<int64_t>> dims = {{0, 1}};
+    if (lin) {
+      ins.push_back(lin);
+      dims.push_back({0, 1});
+    }
+    Value a = B.generic(ins, dims, B.empty({T, F}, elt), {0, 1}, 2, {},
+                        [&](OpBuilder &nb, Location l, ValueRange v) -> Value {
+                          Value act = activation(nb, l, op, v[0]).first;
+                          return lin ? mul(nb, l, act, v[1]) : act;
+                        });
+    Value init = outInit();
+    out = B.generic(ValueRange{a, op.getW2()}, {{0, 2}, {2, 1}}, init, {0, 1}, 3, {2},
+                    [&](OpBuilder &nb, Location l, ValueRange v) -> Value {
+                      return add(nb, l, v[2], mul(nb, l, v[0], v[1]));
+                    });
+  } else {
+    // One token: list the active neurons.
+    Type idxT = b.getIndexType();
+    Value c0 = B.idx(0), c1 = B.idx(1), Fv = dimOf(b, loc, op.getW1(), 1);
+    auto scan = scf::ForOp::create(
+        b, loc, c0, Fv, c1, ValueRange{B.empty({F}, idxT), c0},
+        [&](OpBuilder &nb, Location l, Value i, ValueRange acc) {
+          Value gi = tensor::ExtractOp::create(nb, l, g, ValueRange{c0, i});
+          Value active = activation(nb, l, op, gi).second;
+          auto ifOp = scf::IfOp::create(
+              nb, l, active,
+              [&](OpBuilder &ib, Location il) {
+                Value list = tensor::InsertOp::create(ib, il, i, acc[0], acc[1]);
+                scf::YieldOp::create(
+                    ib, il, ValueRange{list, arith::AddIOp::create(ib, il, acc[1], c1)});
+              },
+              [&](OpBuilder &ib, Location il) { scf::YieldOp::create(ib, il, acc); });
+          scf::YieldOp::create(nb, l, ifOp.getResults());
+        });
+    Value n = scan.getResult(1);
+    Value idx = tensor::ExtractSliceOp::create(
+        b, loc, RankedTensorType::get({ShapedType::kDynamic}, idxT), scan.getResult(0),
+        ArrayRef<OpFoldResult>{b.getIndexAttr(0)}, ArrayRef<OpFoldResult>{n},
+        ArrayRef<OpFoldResult>{b.getIndexAttr(1)});
+    // Active values a[j] (times the linear part for a GLU: one dot product
+    // of x with each active row of `up`).
+    Value lin;
+    if (Value up = op.getUp()) {
+      Value acc = B.filled({n}, elt, zero);
+      if (Value bUp = op.getBUp())
+        acc = B.generic(idx, {{0}}, B.empty({n}, elt), {0}, 1, {},
+                        [&](OpBuilder &nb, Location l, ValueRange a) -> Value {
+                          return tensor::ExtractOp::create(nb, l, bUp, a[0]);
+                        });
+      Value xRow = tensor::CollapseShapeOp::create(
+          b, loc, x, SmallVector<ReassociationIndices>{{0, 1}}); // [H]
+      lin = B.generic(ValueRange{idx, xRow}, {{0}, {1}}, acc, {0}, 2, {1},
+                      [&](OpBuilder &nb, Location l, ValueRange a) -> Value {
+                        Value h = linalg::IndexOp::create(nb, l, 1);
+                        Value w = tensor::ExtractOp::create(nb, l, up, ValueRange{a[0], h});
+                        return add(nb, l, a[2], mul(nb, l, a[1], w));
+                      });
+    }
+    SmallVector<Value> ins = {idx};
+    SmallVector<SmallVector<int64_t>> dims = {{0}};
+    if (lin) {
+      ins.push_back(lin);
+      dims.push_back({0});
+    }
+    Value a = B.generic(ins, dims, B.empty({n}, elt), {0}, 1, {},
+                        [&](OpBuilder &nb, Location l, ValueRange v) -> Value {
+                          Value gi = tensor::ExtractOp::create(nb, l, g, ValueRange{c0, v[0]});
+                          Value act = activation(nb, l, op, gi).first;
+                          return lin ? mul(nb, l, act, v[1]) : act;
+                        });
+    // y = b2 + sum_j a[j] * W2[idx[j], :]: the columns split into one block
+    // per task; in each, one axpy per active row (a contiguous stream).
+    Value init = outInit();
+    Value w2 = op.getW2();
+    int64_t Hs = x2T.getDimSize(1);
+    int64_t tasks = ShapedType::isDynamic(Hs) || Hs < 512 ? 1 : kAxpyTasks;
+    int64_t block = ShapedType::isDynamic(Hs) ? 0 : llvm::divideCeil(Hs, tasks);
+    auto rowT = RankedTensorType::get({1, ShapedType::kDynamic}, elt);
+    auto forall = scf::ForallOp::create(
+        b, loc, ArrayRef<OpFoldResult>{b.getIndexAttr(tasks)}, ValueRange{init}, std::nullopt,
+        [&](OpBuilder &nb, Location l, ValueRange args) {
+          GenericBuilder FB{nb, l, elt};
+          Value c0l = indexCst(nb, l, 0);
+          Value Hv = dimOf(nb, l, x, 1);
+          Value lo = tasks == 1 ? c0l
+                                : arith::MulIOp::create(nb, l, args[0], indexCst(nb, l, block))
+                                      .getResult();
+          Value hi = tasks == 1 ? Hv
+                                : arith::MinUIOp::create(
+                                      nb, l, arith::AddIOp::create(nb, l, lo, indexCst(nb, l, block)),
+                                      Hv)
+                                      .getResult();
+          Value width = arith::SubIOp::create(nb, l, hi, lo);
+          SmallVector<OpFoldResult> strides(2, nb.getIndexAttr(1));
+          SmallVector<OpFoldResult> sizes = {nb.getIndexAttr(1), width};
+          Value acc = tensor::ExtractSliceOp::create(
+              nb, l, rowT, args[1], SmallVector<OpFoldResult>{nb.getIndexAttr(0), lo}, sizes,
+              strides);
+          auto rows = scf::ForOp::create(
+              nb, l, c0l, n, indexCst(nb, l, 1), ValueRange{acc},
+              [&](OpBuilder &rb, Location rl, Value j, ValueRange racc) {
+                GenericBuilder RB{rb, rl, elt};
+                Value i = tensor::ExtractOp::create(rb, rl, idx, j);
+                Value aj = tensor::ExtractOp::create(rb, rl, a, j);
+                Value w = tensor::ExtractSliceOp::create(
+                    rb, rl, rowT, w2, SmallVector<OpFoldResult>{i, lo}, sizes, strides);
+                Value next = RB.generic(ValueRange{aj, w}, {{}, {0, 1}}, racc[0], {0, 1}, 2, {},
+                                        [&](OpBuilder &eb, Location el, ValueRange v) -> Value {
+                                          return add(eb, el, v[2], mul(eb, el, v[0], v[1]));
+                                        });
+                scf::YieldOp::create(rb, rl, next);
+              });
+          auto term = scf::InParallelOp::create(nb, l);
+          OpBuilder tb = OpBuilder::atBlockBegin(term.getBody());
+          tensor::ParallelInsertSliceOp::create(
+              tb, l, rows.getResult(0), args[1],
+              SmallVector<OpFoldResult>{tb.getIndexAttr(0), lo}, sizes, strides);
+        });
+    out = forall.getResult(0);
+  }
+  auto rT = cast<RankedTensorType>(op.getType());
+  if (rT.getRank() == 3)
+    return reshapeTo(b, loc, out, rT, dimsOf(b, loc, op.getInput()));
+  if (out.getType() != rT)
+    out = tensor::CastOp::create(b, loc, rT, out);
+  return out;
+}
+
+void sparsa::lowering::populateActivationSparsityLowerings(LoweringTable &t) {
+  addSingle<sp::SparseFFNOp, lowerSparseFFN>(t);
+}

@@ -1,0 +1,148 @@
+//===- FuseActivationSparsity.cpp - sparse FFNs -> sparsa.sparse_ffn -*- C++ -*-===//
+//
+// SPDX-License-Identifier: Apache-2.0
+//
+//===----------------------------------------------------------------------===//
+//
+// The activation-sparsity fusion family: an FFN whose hidden activation is
+// exactly zero for inactive neurons (ReLU in its spellings, FATReLU's
+// threshold), optionally a ReLU-gated GLU, becomes one sparsa.sparse_ffn
+// whose lowering reads only the active neurons' weights after the gate.
+//
+//===----------------------------------------------------------------------===//
+
+#include "sparsa/Dialect/ONNX/IR/ONNXOps.h"
+#include "sparsa/Transforms/Passes.h"
+
+#include "OnnxPatterns.h"
+
+#include "mlir/IR/Verifier.h"
+#include "mlir/Interfaces/SideEffectInterfaces.h"
+
+namespace sparsa {
+#define GEN_PASS_DEF_FUSEACTIVATIONSPARSITYPASS
+#include "sparsa/Transforms/Passes.h.inc"
+} // namespace sparsa
+
+using namespace mlir;
+using namespace sparsa::patterns;
+namespace sp = sparsa::sparsa;
+using sparsa::markUnfused;
+
+static constexpr StringLiteral kFamily = "activation_sparsity";
+
+/// Why an activation written as Where(Greater(h, t), h, c) is not a
+/// sparse one, or "" when |a| is not of that shape.
+static std::string whyNotThreshold(Value a) {
+  auto where = a.getDefiningOp<onnx::WhereOp>();
+  auto gt = where ? where.getCondition().getDefiningOp<onnx::GreaterOp>() : onnx::GreaterOp();
+  if (!gt || gt.getA() != where.getX())
+    return "";
+  if (!constFloat(gt.getB()))
+    return "the activation threshold is not a constant (a model input?)";
+  if (*constFloat(gt.getB()) < 0.0)
+    return "the activation threshold is negative";
+  if (constFloat(where.getY()) != 0.0)
+    return "inactive neurons take a non-zero value";
+  return "";
+}
+
+/// A weight as [rows, cols] in the layout the op wants: |kn| = true asks
+/// for MatMul layout [in, out], false for one row per neuron [out, in].
+static Value layout(OpBuilder &b, Location loc, const Projection &p, bool kn) {
+  bool isKN = !p.transposed;
+  return isKN == kn ? p.weight : transpose2D(b, loc, p.weight);
+}
+
+/// Fuses the FFN producing |y| into a sparsa.sparse_ffn when its activation
+/// is sparse; returns the replaced op, or null (with a reason recorded on a
+/// near miss).
+static Operation *fuseSparseFFN(Operation *anchor) {
+  Value y = anchor->getResult(0);
+  std::optional<ExpertFFN> f = matchFFN(y);
+  if (!f || f->act == "identity") {
+    // A thresholded activation that is not a sparse one says why.
+    if (auto p2 = matchProjection(y)) {
+      std::string why = whyNotThreshold(p2->in);
+      if (!why.empty())
+        markUnfused(p2->in.getDefiningOp(), kFamily, why);
+    }
+    return nullptr;
+  }
+  if (f->act != "relu" && f->act != "threshold")
+    return nullptr; // dense activations (GELU, SiLU) have no exact zeros
+  Operation *actOp = f->actOut.getDefiningOp();
+  if (!f->actOut.hasOneUse() || (f->p3.weight && !f->p2.in.hasOneUse())) {
+    markUnfused(actOp, kFamily, "the activation is also used elsewhere");
+    return nullptr;
+  }
+  for (const Projection *p : {&f->p1, &f->p2, &f->p3}) {
+    if (!p->weight)
+      continue;
+    if (!isConstant(p->weight) || rankOf(p->weight) != 2 ||
+        (p->bias && (!isConstant(p->bias) || rankOf(p->bias) != 1))) {
+      markUnfused(actOp, kFamily,
+                  "weights or biases are not constant matrices / vectors");
+      return nullptr;
+    }
+  }
+  int64_t rank = rankOf(f->in);
+  if (rank != 2 && rank != 3) {
+    markUnfused(actOp, kFamily, "the FFN input is not [T, H] or [B, S, H]");
+    return nullptr;
+  }
+  OpBuilder b(anchor);
+  Location loc = anchor->getLoc();
+  auto op = sp::SparseFFNOp::create(
+      b, loc, f->in.getType(), f->in, layout(b, loc, f->p1, true),
+      layout(b, loc, f->p2, true),
+      f->p3.weight ? layout(b, loc, f->p3, false) : Value(), f->p1.bias, f->p3.bias,
+      f->p2.bias, b.getStringAttr(f->act), b.getF64FloatAttr(f->threshold));
+  if (op.getType() != y.getType() || failed(mlir::verify(op))) {
+    op.erase();
+    markUnfused(actOp, kFamily, "the FFN's shapes do not form a sparsa.sparse_ffn");
+    return nullptr;
+  }
+  y.replaceAllUsesWith(op.getResult());
+  return anchor;
+}
+
+/// Erases |op| and, recursively, the pure producers only it used; records
+/// them in |erased|.
+static void eraseDeadProducers(Operation *op, llvm::DenseSet<Operation *> &erased) {
+  if (!op->use_empty() || !isPure(op))
+    return;
+  SmallVector<Operation *> producers;
+  for (Value v : op->getOperands())
+    if (Operation *d = v.getDefiningOp())
+      producers.push_back(d);
+  erased.insert(op);
+  op->erase();
+  for (Operation *d : producers)
+    if (!erased.contains(d))
+      eraseDeadProducers(d, erased);
+}
+
+namespace {
+struct FuseActivationSparsityPass final
+    : sparsa::impl::FuseActivationSparsityPassBase<FuseActivationSparsityPass> {
+  using FuseActivationSparsityPassBase::FuseActivationSparsityPassBase;
+
+  void runOnOperation() override {
+    // FFN outputs: down projections (MatMul / Gemm) or their bias Add.
+    SmallVector<Operation *> anchors;
+    getOperation().walk([&](Operation *op) {
+      if (isa<onnx::MatMulOp, onnx::GemmOp, onnx::AddOp>(op))
+        anchors.push_back(op);
+    });
+    // Last first: a bias Add anchors the whole FFN before its MatMul does.
+    llvm::DenseSet<Operation *> erased;
+    for (Operation *anchor : llvm::reverse(anchors)) {
+      if (erased.contains(anchor))
+        continue;
+      if (Operation *replaced = fuseSparseFFN(anchor))
+        eraseDeadProducers(replaced, erased);
+    }
+  }
+};
+} // namespace

@@ -1,0 +1,39 @@
+// RUN: sparsa-opt %s --split-input-file --verify-diagnostics
+
+func.func @bad_mode(%x: tensor<1x8xf32>, %w1: tensor<8x16xf32>, %w2: tensor<16x8xf32>) -> tensor<1x8xf32> {
+  // expected-error @+1 {{mode must be 'relu' or 'threshold' (got 'gelu')}}
+  %y = sparsa.sparse_ffn %x, %w1, %w2 {mode = "gelu"} : (tensor<1x8xf32>, tensor<8x16xf32>, tensor<16x8xf32>) -> tensor<1x8xf32>
+  return %y : tensor<1x8xf32>
+}
+
+// -----
+
+func.func @threshold_with_relu(%x: tensor<1x8xf32>, %w1: tensor<8x16xf32>, %w2: tensor<16x8xf32>) -> tensor<1x8xf32> {
+  // expected-error @+1 {{a threshold needs mode = 'threshold'}}
+  %y = sparsa.sparse_ffn %x, %w1, %w2 {threshold = 0.5 : f64} : (tensor<1x8xf32>, tensor<8x16xf32>, tensor<16x8xf32>) -> tensor<1x8xf32>
+  return %y : tensor<1x8xf32>
+}
+
+// -----
+
+func.func @negative_threshold(%x: tensor<1x8xf32>, %w1: tensor<8x16xf32>, %w2: tensor<16x8xf32>) -> tensor<1x8xf32> {
+  // expected-error @+1 {{the threshold must not be negative}}
+  %y = sparsa.sparse_ffn %x, %w1, %w2 {mode = "threshold", threshold = -0.5 : f64} : (tensor<1x8xf32>, tensor<8x16xf32>, tensor<16x8xf32>) -> tensor<1x8xf32>
+  return %y : tensor<1x8xf32>
+}
+
+// -----
+
+func.func @down_shape(%x: tensor<1x8xf32>, %w1: tensor<8x16xf32>, %w2: tensor<8x16xf32>) -> tensor<1x8xf32> {
+  // expected-error @+1 {{w2 has a mismatched shape}}
+  %y = sparsa.sparse_ffn %x, %w1, %w2 : (tensor<1x8xf32>, tensor<8x16xf32>, tensor<8x16xf32>) -> tensor<1x8xf32>
+  return %y : tensor<1x8xf32>
+}
+
+// -----
+
+func.func @up_bias_without_up(%x: tensor<1x8xf32>, %w1: tensor<8x16xf32>, %w2: tensor<16x8xf32>, %b: tensor<16xf32>) -> tensor<1x8xf32> {
+  // expected-error @+1 {{b_up needs up}}
+  %y = sparsa.sparse_ffn %x, %w1, %w2 b_up = %b : (tensor<1x8xf32>, tensor<8x16xf32>, tensor<16x8xf32>, tensor<16xf32>) -> tensor<1x8xf32>
+  return %y : tensor<1x8xf32>
+}

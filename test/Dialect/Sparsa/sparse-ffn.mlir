@@ -1,0 +1,19 @@
+// RUN: sparsa-opt %s --split-input-file | sparsa-opt --split-input-file | FileCheck %s
+
+// CHECK-LABEL: func.func @relu
+// CHECK: sparsa.sparse_ffn %arg0, %arg1, %arg2 b1 = %arg3 b2 = %arg4 : (tensor<1x64xf32>, tensor<64x256xf32>, tensor<256x64xf32>, tensor<256xf32>, tensor<64xf32>) -> tensor<1x64xf32>
+func.func @relu(%x: tensor<1x64xf32>, %w1: tensor<64x256xf32>, %w2: tensor<256x64xf32>,
+                %b1: tensor<256xf32>, %b2: tensor<64xf32>) -> tensor<1x64xf32> {
+  %y = sparsa.sparse_ffn %x, %w1, %w2 b1 = %b1 b2 = %b2 {mode = "relu"} : (tensor<1x64xf32>, tensor<64x256xf32>, tensor<256x64xf32>, tensor<256xf32>, tensor<64xf32>) -> tensor<1x64xf32>
+  return %y : tensor<1x64xf32>
+}
+
+// -----
+
+// CHECK-LABEL: func.func @threshold_glu
+// CHECK: sparsa.sparse_ffn %arg0, %arg1, %arg2 up = %arg3 {mode = "threshold", threshold = 2.500000e-01 : f64}
+func.func @threshold_glu(%x: tensor<2x?x64xf32>, %w1: tensor<64x256xf32>, %w2: tensor<256x64xf32>,
+                         %up: tensor<256x64xf32>) -> tensor<2x?x64xf32> {
+  %y = sparsa.sparse_ffn %x, %w1, %w2 up = %up {mode = "threshold", threshold = 0.25 : f64} : (tensor<2x?x64xf32>, tensor<64x256xf32>, tensor<256x64xf32>, tensor<256x64xf32>) -> tensor<2x?x64xf32>
+  return %y : tensor<2x?x64xf32>
+}

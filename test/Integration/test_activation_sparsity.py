@@ -1,0 +1,97 @@
+"""Activation sparsity end to end: FFNs whose activation is exactly zero for
+inactive neurons (ReLU in its spellings, FATReLU thresholds, ReLU-gated GLU)
+fuse into sparsa.sparse_ffn and match ONNX Runtime on the original graph for
+one token (the sparse path) and several (dense); near misses stay unfused
+and say why."""
+
+import json
+
+import numpy as np
+import pytest
+
+from conftest import assert_matches_ort, sparsa
+from sparsa import models
+
+
+def compile_with_report(tmp_path, onnx_path, name="model", **kwargs):
+    so = tmp_path / f"{name}.so"
+    report = tmp_path / f"{name}.json"
+    sparsa.compile(str(onnx_path), str(so), report=str(report), **kwargs)
+    with open(report) as f:
+        return sparsa.load(str(so)), json.load(f)
+
+
+def check(model, path, hidden, tokens=(1, 7, 64), three_d=False, extra=None):
+    for t in tokens:
+        shape = (1, t, hidden) if three_d else (t, hidden)
+        feeds = {"x": np.random.default_rng(t).standard_normal(shape).astype(np.float32)}
+        feeds.update(extra or {})
+        assert_matches_ort(model, path, feeds)
+
+
+@pytest.mark.parametrize("kw", [
+    dict(),                                   # OPT: MatMul + Add, Relu
+    dict(relu="Max"),                         # Max(h, 0)
+    dict(relu="Clip", gemm=True),             # Clip(h, 0), nn.Linear as Gemm(transB)
+    dict(mode="threshold"),                   # FATReLU
+    dict(mode="glu"),                         # ProSparse: down(relu(gate x) * up x)
+    dict(mode="glu", gemm=True, bias=False),
+    dict(three_d=True),                       # [B, S, H]
+    dict(sparsity=0.9),                       # 90 % inactive
+    dict(sparsity=0.9, hidden=520, inner=384),  # columns split over tasks, odd sizes
+])
+def test_sparse_ffn_fuses_and_matches(tmp_path, kw):
+    """One static token takes the sparse path; a dynamic token count the
+    dense one (checked at 1, 7 and 64 tokens)."""
+    kw = {"hidden": 64, "inner": 256, **kw}
+    for tokens in [1, "T"]:
+        path = models.sparse_ffn(str(tmp_path / f"ffn_{tokens}.onnx"), tokens=tokens, **kw)
+        model, report = compile_with_report(tmp_path, path, f"ffn_{tokens}")
+        assert report["fusions"]["activation_sparsity"] == 1, report
+        assert report["unfused"] == []
+        check(model, path, kw["hidden"], tokens=(1,) if tokens == 1 else (1, 7, 64),
+              three_d=kw.get("three_d", False))
+
+
+def test_no_active_neuron(tmp_path):
+    """Every neuron inactive for some token: the output is the down bias."""
+    path = models.sparse_ffn(str(tmp_path / "ffn.onnx"), hidden=64, inner=128, tokens=1,
+                             sparsity=0.9999)
+    model, report = compile_with_report(tmp_path, path)
+    assert report["fusions"]["activation_sparsity"] == 1
+    check(model, path, 64, tokens=(1,))
+
+
+def test_disabled_fusion_matches(tmp_path):
+    path = models.sparse_ffn(str(tmp_path / "ffn.onnx"), hidden=64, inner=256, mode="glu",
+                             tokens=1, sparsity=0.7)
+    fused, _ = compile_with_report(tmp_path, path, "fused")
+    plain, report = compile_with_report(tmp_path, path, "plain",
+                                        disable_fusion=["activation_sparsity"])
+    assert report["fusions"]["activation_sparsity"] == 0
+    x = np.random.default_rng(2).standard_normal((1, 64)).astype(np.float32)
+    np.testing.assert_allclose(fused.run({"x": x})["y"], plain.run({"x": x})["y"],
+                               atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.parametrize("kw,reason", [
+    (dict(extra_output=True), "the activation is also used elsewhere"),
+    (dict(mode="threshold", threshold_input=True), "the activation threshold is not a constant"),
+    (dict(mode="threshold", inactive_value=0.5), "inactive neurons take a non-zero value"),
+])
+def test_near_misses(tmp_path, kw, reason):
+    path = models.sparse_ffn(str(tmp_path / "ffn.onnx"), hidden=64, inner=128, **kw)
+    model, report = compile_with_report(tmp_path, path)
+    assert report["fusions"]["activation_sparsity"] == 0
+    (miss,) = report["unfused"]
+    assert miss["family"] == "activation_sparsity" and reason in miss["reason"], miss
+    extra = {"t": np.array(0.25, np.float32)} if kw.get("threshold_input") else None
+    check(model, path, 64, extra=extra)
+
+
+def test_gelu_ffn_is_not_sparse(tmp_path):
+    """Dense activations (GELU, SiLU) have no exact zeros: no fusion, no
+    near-miss noise in the report."""
+    path = models.ffn_block(str(tmp_path / "ffn.onnx"), 64, 256)
+    _, report = compile_with_report(tmp_path, path)
+    assert report["fusions"]["activation_sparsity"] == 0

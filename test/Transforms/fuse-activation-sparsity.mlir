@@ -1,0 +1,85 @@
+// RUN: sparsa-opt %s --split-input-file --sparsa-fuse-activation-sparsity | FileCheck %s
+
+/// OPT-style ReLU FFN (MatMul + Add): one sparsa.sparse_ffn.
+// CHECK-LABEL: func.func @opt_relu
+// CHECK: %[[Y:.+]] = sparsa.sparse_ffn %arg0, %{{.+}}, %{{.+}} b1 = %{{.+}} b2 = %{{.+}} : (tensor<1x4xf32>, tensor<4x8xf32>, tensor<8x4xf32>, tensor<8xf32>, tensor<4xf32>) -> tensor<1x4xf32>
+// CHECK-NOT: onnx.Relu
+// CHECK: return %[[Y]]
+func.func @opt_relu(%x: tensor<1x4xf32>) -> tensor<1x4xf32> {
+  %w1 = onnx.Constant {value = dense<0.5> : tensor<4x8xf32>} : () -> tensor<4x8xf32>
+  %b1 = onnx.Constant {value = dense<0.1> : tensor<8xf32>} : () -> tensor<8xf32>
+  %w2 = onnx.Constant {value = dense<0.25> : tensor<8x4xf32>} : () -> tensor<8x4xf32>
+  %b2 = onnx.Constant {value = dense<0.2> : tensor<4xf32>} : () -> tensor<4xf32>
+  %h0 = onnx.MatMul %x, %w1 : (tensor<1x4xf32>, tensor<4x8xf32>) -> tensor<1x8xf32>
+  %h = onnx.Add %h0, %b1 : (tensor<1x8xf32>, tensor<8xf32>) -> tensor<1x8xf32>
+  %a = onnx.Relu %h : (tensor<1x8xf32>) -> tensor<1x8xf32>
+  %y0 = onnx.MatMul %a, %w2 : (tensor<1x8xf32>, tensor<8x4xf32>) -> tensor<1x4xf32>
+  %y = onnx.Add %y0, %b2 : (tensor<1x4xf32>, tensor<4xf32>) -> tensor<1x4xf32>
+  return %y : tensor<1x4xf32>
+}
+
+// -----
+
+/// ProSparse GLU with nn.Linear exports (Gemm transB) and ReLU as Max(h, 0):
+/// w1 / w2 transposed to [in, out] at compile time (weight preparation folds
+/// the transposes); `up` keeps its one-row-per-neuron [out, in] layout.
+// CHECK-LABEL: func.func @prosparse_gemm
+// CHECK-DAG: %[[UP:.+]] = onnx.Constant {value = dense<3.000000e+00> : tensor<8x4xf32>}
+// CHECK-DAG: %[[T1:.+]] = onnx.Transpose %{{.+}} {perm = array<i64: 1, 0>} : (tensor<8x4xf32>) -> tensor<4x8xf32>
+// CHECK-DAG: %[[T2:.+]] = onnx.Transpose %{{.+}} {perm = array<i64: 1, 0>} : (tensor<4x8xf32>) -> tensor<8x4xf32>
+// CHECK: sparsa.sparse_ffn %arg0, %[[T1]], %[[T2]] up = %[[UP]] : (tensor<?x4xf32>
+func.func @prosparse_gemm(%x: tensor<?x4xf32>) -> tensor<?x4xf32> {
+  %wg = onnx.Constant {value = dense<1.0> : tensor<8x4xf32>} : () -> tensor<8x4xf32>
+  %wu = onnx.Constant {value = dense<3.0> : tensor<8x4xf32>} : () -> tensor<8x4xf32>
+  %wd = onnx.Constant {value = dense<2.0> : tensor<4x8xf32>} : () -> tensor<4x8xf32>
+  %zero = onnx.Constant {value = dense<0.0> : tensor<f32>} : () -> tensor<f32>
+  %g = onnx.Gemm %x, %wg {transB = 1 : si64} : (tensor<?x4xf32>, tensor<8x4xf32>) -> tensor<?x8xf32>
+  %r = onnx.Max %g, %zero : (tensor<?x8xf32>, tensor<f32>) -> tensor<?x8xf32>
+  %u = onnx.Gemm %x, %wu {transB = 1 : si64} : (tensor<?x4xf32>, tensor<8x4xf32>) -> tensor<?x8xf32>
+  %a = onnx.Mul %r, %u : (tensor<?x8xf32>, tensor<?x8xf32>) -> tensor<?x8xf32>
+  %y = onnx.Gemm %a, %wd {transB = 1 : si64} : (tensor<?x8xf32>, tensor<4x8xf32>) -> tensor<?x4xf32>
+  return %y : tensor<?x4xf32>
+}
+
+// -----
+
+/// FATReLU: Where(h > 0.5, h, 0).
+// CHECK-LABEL: func.func @fatrelu
+// CHECK: sparsa.sparse_ffn %arg0, %{{.+}}, %{{.+}} {mode = "threshold", threshold = 5.000000e-01 : f64}
+func.func @fatrelu(%x: tensor<1x4xf32>) -> tensor<1x4xf32> {
+  %w1 = onnx.Constant {value = dense<0.5> : tensor<4x8xf32>} : () -> tensor<4x8xf32>
+  %w2 = onnx.Constant {value = dense<0.25> : tensor<8x4xf32>} : () -> tensor<8x4xf32>
+  %t = onnx.Constant {value = dense<0.5> : tensor<f32>} : () -> tensor<f32>
+  %zero = onnx.Constant {value = dense<0.0> : tensor<f32>} : () -> tensor<f32>
+  %h = onnx.MatMul %x, %w1 : (tensor<1x4xf32>, tensor<4x8xf32>) -> tensor<1x8xf32>
+  %c = onnx.Greater %h, %t : (tensor<1x8xf32>, tensor<f32>) -> tensor<1x8xi1>
+  %a = onnx.Where %c, %h, %zero : (tensor<1x8xi1>, tensor<1x8xf32>, tensor<f32>) -> tensor<1x8xf32>
+  %y = onnx.MatMul %a, %w2 : (tensor<1x8xf32>, tensor<8x4xf32>) -> tensor<1x4xf32>
+  return %y : tensor<1x4xf32>
+}
+
+// -----
+
+/// Near misses: the ReLU also returned; a threshold that is an input;
+/// inactive neurons set to 0.5. Each keeps its ops and says why.
+// CHECK-LABEL: func.func @near_misses
+// CHECK: onnx.Relu {{.+}} {sparsa.unfused = {activation_sparsity = "the activation is also used elsewhere"}}
+// CHECK: onnx.Where {{.+}} {sparsa.unfused = {activation_sparsity = "the activation threshold is not a constant (a model input?)"}}
+// CHECK: onnx.Where {{.+}} {sparsa.unfused = {activation_sparsity = "inactive neurons take a non-zero value"}}
+// CHECK-NOT: sparsa.sparse_ffn
+func.func @near_misses(%x: tensor<1x4xf32>, %t: tensor<f32>) -> (tensor<1x4xf32>, tensor<1x8xf32>, tensor<1x4xf32>, tensor<1x4xf32>) {
+  %w1 = onnx.Constant {value = dense<0.5> : tensor<4x8xf32>} : () -> tensor<4x8xf32>
+  %w2 = onnx.Constant {value = dense<0.25> : tensor<8x4xf32>} : () -> tensor<8x4xf32>
+  %half = onnx.Constant {value = dense<0.5> : tensor<f32>} : () -> tensor<f32>
+  %h = onnx.MatMul %x, %w1 : (tensor<1x4xf32>, tensor<4x8xf32>) -> tensor<1x8xf32>
+  %a = onnx.Relu %h : (tensor<1x8xf32>) -> tensor<1x8xf32>
+  %y = onnx.MatMul %a, %w2 : (tensor<1x8xf32>, tensor<8x4xf32>) -> tensor<1x4xf32>
+  %c1 = onnx.Greater %h, %t : (tensor<1x8xf32>, tensor<f32>) -> tensor<1x8xi1>
+  %zero = onnx.Constant {value = dense<0.0> : tensor<f32>} : () -> tensor<f32>
+  %a1 = onnx.Where %c1, %h, %zero : (tensor<1x8xi1>, tensor<1x8xf32>, tensor<f32>) -> tensor<1x8xf32>
+  %y1 = onnx.MatMul %a1, %w2 : (tensor<1x8xf32>, tensor<8x4xf32>) -> tensor<1x4xf32>
+  %c2 = onnx.Greater %h, %half : (tensor<1x8xf32>, tensor<f32>) -> tensor<1x8xi1>
+  %a2 = onnx.Where %c2, %h, %half : (tensor<1x8xi1>, tensor<1x8xf32>, tensor<f32>) -> tensor<1x8xf32>
+  %y2 = onnx.MatMul %a2, %w2 : (tensor<1x8xf32>, tensor<8x4xf32>) -> tensor<1x4xf32>
+  return %y, %a, %y1, %y2 : tensor<1x4xf32>, tensor<1x8xf32>, tensor<1x4xf32>, tensor<1x4xf32>
+}
