@@ -95,3 +95,18 @@ def test_gelu_ffn_is_not_sparse(tmp_path):
     path = models.ffn_block(str(tmp_path / "ffn.onnx"), 64, 256)
     _, report = compile_with_report(tmp_path, path)
     assert report["fusions"]["activation_sparsity"] == 0
+
+
+@pytest.mark.parametrize("mode", ["relu", "threshold"])
+def test_nan_propagates_like_onnx_runtime(tmp_path, mode):
+    """ReLU passes NaN on (max(NaN, 0) = NaN); a threshold drops it
+    (NaN > t is false). The sparse path must agree with ONNX Runtime."""
+    from conftest import ort_run
+    path = models.sparse_ffn(str(tmp_path / "ffn.onnx"), hidden=64, inner=128, tokens=1,
+                             mode=mode)
+    model, _ = compile_with_report(tmp_path, path)
+    x = np.random.default_rng(0).standard_normal((1, 64)).astype(np.float32)
+    x[0, 5] = np.nan
+    ours, ref = model.run({"x": x})["y"], ort_run(path, {"x": x})["y"]
+    np.testing.assert_array_equal(np.isnan(ours), np.isnan(ref))
+    np.testing.assert_allclose(ours[~np.isnan(ours)], ref[~np.isnan(ref)], atol=1e-4, rtol=1e-4)

@@ -30,16 +30,20 @@ using namespace sparsa::lowering;
 namespace sp = sparsa::sparsa;
 
 /// The activation value of gate |g| (0 when inactive) and whether it is
-/// active.
+/// active. A NaN gate propagates through ReLU (max(NaN, 0) is NaN, as
+/// ONNX's Relu) and is inactive under a threshold (NaN > t is false, as
+/// Where(Greater) computes it).
 static std::pair<Value, Value> activation(OpBuilder &b, Location loc, sp::SparseFFNOp op,
                                           Value g) {
   Type t = g.getType();
   Value zero = zeroOf(b, loc, t);
-  Value cut = op.getMode() == "threshold"
-                  ? floatCst(b, loc, t, op.getThreshold().convertToDouble())
-                  : zero;
-  Value active = arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OGT, g, cut);
-  return {arith::SelectOp::create(b, loc, active, g, zero), active};
+  if (op.getMode() == "threshold") {
+    Value cut = floatCst(b, loc, t, op.getThreshold().convertToDouble());
+    Value active = arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OGT, g, cut);
+    return {arith::SelectOp::create(b, loc, active, g, zero), active};
+  }
+  Value active = arith::CmpFOp::create(b, loc, arith::CmpFPredicate::UGT, g, zero);
+  return {arith::MaximumFOp::create(b, loc, g, zero), active};
 }
 
 /// Column blocks the active-row axpys are split into (one per thread of a
@@ -170,7 +174,6 @@ static FailureOr<Value> lowerSparseFFN(sp::SparseFFNOp op, LowerCtx &lctx) {
     auto forall = scf::ForallOp::create(
         b, loc, ArrayRef<OpFoldResult>{b.getIndexAttr(tasks)}, ValueRange{init}, std::nullopt,
         [&](OpBuilder &nb, Location l, ValueRange args) {
-          GenericBuilder FB{nb, l, elt};
           Value c0l = indexCst(nb, l, 0);
           Value Hv = dimOf(nb, l, x, 1);
           Value lo = tasks == 1 ? c0l

@@ -7,7 +7,7 @@
 // CHECK-LABEL: func.func @decode_glu
 // CHECK: linalg.generic {{.+}} ins(%arg0, %arg1 : tensor<1x600xf32>, tensor<600x32xf32>)
 // CHECK: %[[SCAN:.+]]:2 = scf.for %{{.+}} = %c0 to %c32 step %c1 iter_args({{.+}}) -> (tensor<32xindex>, index)
-// CHECK: arith.cmpf ogt
+// CHECK: arith.cmpf ugt
 // CHECK: scf.if
 // CHECK: %[[ACTIVE:.+]] = tensor.extract_slice %[[SCAN]]#0[0] [%[[SCAN]]#1] [1] : tensor<32xindex> to tensor<?xindex>
 // CHECK: linalg.generic {{.+}} iterator_types = ["parallel", "reduction"]} ins(%[[ACTIVE]], %{{.+}} : tensor<?xindex>, tensor<600xf32>)
