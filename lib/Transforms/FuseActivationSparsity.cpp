@@ -54,6 +54,74 @@ static Value layout(OpBuilder &b, Location loc, const Projection &p, bool kn) {
   return isKN == kn ? p.weight : transpose2D(b, loc, p.weight);
 }
 
+/// The constant behind a weight gathered by the index set |idx| along
+/// |axis|, or null.
+static Value gatheredConstant(Value w, Value &idx, int64_t axis) {
+  auto g = w ? w.getDefiningOp<onnx::GatherOp>() : onnx::GatherOp();
+  if (!g || !isConstant(g.getData()) || rankOf(g.getIndices()) != 1)
+    return Value();
+  int64_t a = g.getAxis() < 0 ? g.getAxis() + rankOf(g.getData()) : g.getAxis();
+  if (a != axis || (idx && g.getIndices() != idx))
+    return Value();
+  idx = g.getIndices();
+  return g.getData();
+}
+
+/// An FFN over a neuron index set (CoreInfer's core neurons given as an
+/// input; a predictor's top-k as in Deja Vu): every weight and bias is a
+/// constant gathered by the same 1-D indices. Any activation.
+static Operation *fuseIndexedFFN(Operation *anchor, const ExpertFFN &f, Operation *actOp) {
+  Value idx;
+  OpBuilder b(anchor);
+  Location loc = anchor->getLoc();
+  // Row per neuron [F, H]: MatMul weights [H, F] are gathered along axis 1
+  // (and transposed here), Gemm(transB) weights [F, H] along axis 0.
+  auto rowPerNeuron = [&](const Projection &p) -> Value {
+    if (!p.weight)
+      return Value();
+    Value c = gatheredConstant(p.weight, idx, p.transposed ? 0 : 1);
+    if (!c || rankOf(c) != 2)
+      return Value();
+    return p.transposed ? c : transpose2D(b, loc, c);
+  };
+  // The down projection as [F, H]: MatMul [F, H] along axis 0, Gemm(transB)
+  // [H, F] along axis 1.
+  auto down = [&](const Projection &p) -> Value {
+    Value c = gatheredConstant(p.weight, idx, p.transposed ? 1 : 0);
+    if (!c || rankOf(c) != 2)
+      return Value();
+    return p.transposed ? transpose2D(b, loc, c) : c;
+  };
+  auto bias = [&](Value v) -> Value {
+    return v ? gatheredConstant(v, idx, 0) : Value();
+  };
+  Value w1 = rowPerNeuron(f.p1), w2 = down(f.p2);
+  Value up = rowPerNeuron(f.p3);
+  Value b1 = bias(f.p1.bias), bUp = bias(f.p3.bias);
+  bool ok = w1 && w2 && (!f.p3.weight || up) && (!f.p1.bias || b1) &&
+            (!f.p3.bias || bUp) && (!f.p2.bias || isConstant(f.p2.bias));
+  if (!ok) {
+    markUnfused(actOp, kFamily,
+                "the gathered weights and biases do not share one index set over "
+                "constant matrices");
+    return nullptr;
+  }
+  if (!f.actOut.hasOneUse() || (f.p3.weight && !f.p2.in.hasOneUse())) {
+    markUnfused(actOp, kFamily, "the activation is also used elsewhere");
+    return nullptr;
+  }
+  auto op = sp::SparseFFNOp::create(b, loc, f.in.getType(), f.in, w1, w2, up, b1, bUp,
+                                    f.p2.bias, idx, b.getStringAttr(f.act),
+                                    b.getF64FloatAttr(f.threshold));
+  if (op.getType() != anchor->getResult(0).getType() || failed(mlir::verify(op))) {
+    op.erase();
+    markUnfused(actOp, kFamily, "the FFN's shapes do not form a sparsa.sparse_ffn");
+    return nullptr;
+  }
+  anchor->getResult(0).replaceAllUsesWith(op.getResult());
+  return anchor;
+}
+
 /// Fuses the FFN producing |y| into a sparsa.sparse_ffn when its activation
 /// is sparse; returns the replaced op, or null (with a reason recorded on a
 /// near miss).
@@ -69,9 +137,11 @@ static Operation *fuseSparseFFN(Operation *anchor) {
     }
     return nullptr;
   }
+  Operation *actOp = f->actOut.getDefiningOp();
+  if (f->p1.weight.getDefiningOp<onnx::GatherOp>())
+    return fuseIndexedFFN(anchor, *f, actOp);
   if (f->act != "relu" && f->act != "threshold")
     return nullptr; // dense activations (GELU, SiLU) have no exact zeros
-  Operation *actOp = f->actOut.getDefiningOp();
   if (!f->actOut.hasOneUse() || (f->p3.weight && !f->p2.in.hasOneUse())) {
     markUnfused(actOp, kFamily, "the activation is also used elsewhere");
     return nullptr;
@@ -97,7 +167,7 @@ static Operation *fuseSparseFFN(Operation *anchor) {
       b, loc, f->in.getType(), f->in, layout(b, loc, f->p1, true),
       layout(b, loc, f->p2, true),
       f->p3.weight ? layout(b, loc, f->p3, false) : Value(), f->p1.bias, f->p3.bias,
-      f->p2.bias, b.getStringAttr(f->act), b.getF64FloatAttr(f->threshold));
+      f->p2.bias, Value(), b.getStringAttr(f->act), b.getF64FloatAttr(f->threshold));
   if (op.getType() != y.getType() || failed(mlir::verify(op))) {
     op.erase();
     markUnfused(actOp, kFamily, "the FFN's shapes do not form a sparsa.sparse_ffn");

@@ -105,9 +105,15 @@ bool isZeroTensor(Value v) {
 /// `in @ W (+ bias)` as MatMul (+ Add) or Gemm.
 std::optional<Projection> matchProjection(Value v) {
   Projection p;
+  // A bias: a constant, or a constant gathered by a neuron index set.
+  auto isBias = [](Value b) {
+    if (auto g = b.getDefiningOp<onnx::GatherOp>())
+      return g.getAxis() == 0 && isConstant(g.getData());
+    return isConstant(b);
+  };
   if (auto add = operandsWith<onnx::AddOp>(
           v, [](Value x) { return bool(x.getDefiningOp<onnx::MatMulOp>()); })) {
-    if (!isConstant(add->second))
+    if (!isBias(add->second))
       return std::nullopt;
     p.bias = add->second;
     v = add->first;
@@ -121,7 +127,7 @@ std::optional<Projection> matchProjection(Value v) {
     if (p.bias || gemm.getTransA() || gemm.getAlpha().convertToDouble() != 1.0 ||
         gemm.getBeta().convertToDouble() != 1.0)
       return std::nullopt;
-    if (gemm.getC() && !isConstant(gemm.getC()))
+    if (gemm.getC() && !isBias(gemm.getC()))
       return std::nullopt;
     p.in = gemm.getA();
     p.weight = gemm.getB();

@@ -630,7 +630,8 @@ def sparse_ffn(path: str, hidden: int = 64, inner: int = 256, *, tokens: Dim = "
                mode: str = "relu", relu: str = "Relu", gemm: bool = False, bias: bool = True,
                threshold: float = 0.25, three_d: bool = False, sparsity: float = 0.0,
                extra_output: bool = False, threshold_input: bool = False,
-               inactive_value: float = 0.0, seed: int = 0, opset: int = 17) -> str:
+               inactive_value: float = 0.0, core: int = 0, predictor_rank: int = 0,
+               seed: int = 0, opset: int = 17) -> str:
     """An FFN `x -> down(act(x W1 + b1) [* (x Wup)]) + b2` whose activation
     is sparse, written as exporters do:
 
@@ -643,7 +644,13 @@ def sparse_ffn(path: str, hidden: int = 64, inner: int = 256, *, tokens: Dim = "
     |sparsity| shifts b1 down so that about that fraction of neurons is
     inactive. Near misses: |extra_output| also returns the activation,
     |threshold_input| makes the threshold a model input, |inactive_value|
-    != 0 makes inactive neurons non-zero."""
+    != 0 makes inactive neurons non-zero.
+
+    Index-set forms (any activation, `mode` also `silu` / `gelu`): with
+    |core| > 0 the FFN runs on the neurons listed by the int64 input `idx`
+    [core] (CoreInfer: W1 gathered along its columns, b1 and W2 along their
+    rows); adding |predictor_rank| > 0 computes `idx` instead as the top
+    |core| of a low-rank predictor `x A B` (Deja Vu; one token)."""
     _, TP, helper, _ = _onnx()
     rng = np.random.default_rng(seed)
     H, F = hidden, inner
@@ -661,9 +668,12 @@ def sparse_ffn(path: str, hidden: int = 64, inner: int = 256, *, tokens: Dim = "
         y = g.op("MatMul", [inp, g.const(f"{name}.weight", w)])
         return g.op("Add", [y, g.const(f"{name}.bias", b)]) if with_bias else y
 
-    h = linear("x", H, F, "fc1", bias or shift != 0.0, shift)
     inputs = [helper.make_tensor_value_info("x", TP.FLOAT, ([1, tokens, H] if three_d
                                                              else [tokens, H]))]
+    if core:
+        return _indexed_ffn(g, path, inputs, H, F, tokens, mode, core, predictor_rank,
+                            gemm, bias, rng, opset)
+    h = linear("x", H, F, "fc1", bias or shift != 0.0, shift)
     if mode == "threshold":
         t = "t" if threshold_input else g.const("threshold", np.array(threshold, np.float32))
         if threshold_input:
@@ -704,3 +714,46 @@ def _erfinv(y: float) -> float:
         else:
             hi = mid
     return (lo + hi) / 2
+
+
+def _indexed_ffn(g, path, inputs, H, F, tokens, mode, core, predictor_rank, gemm, bias,
+                 rng, opset):
+    _, TP, helper, _ = _onnx()
+    c64 = lambda name, v: g.const(name, np.array(v, np.int64))  # noqa: E731
+    w1 = (rng.standard_normal((H, F)) / np.sqrt(H)).astype(np.float32)
+    w2 = (rng.standard_normal((F, H)) / np.sqrt(F)).astype(np.float32)
+    b1 = (0.1 * rng.standard_normal(F)).astype(np.float32)
+    b2 = (0.1 * rng.standard_normal(H)).astype(np.float32)
+    if predictor_rank:
+        A = (rng.standard_normal((H, predictor_rank)) / np.sqrt(H)).astype(np.float32)
+        Bm = (rng.standard_normal((predictor_rank, F)) / np.sqrt(predictor_rank)).astype(np.float32)
+        score = g.op("MatMul", [g.op("MatMul", ["x", g.const("predictor.A", A)]),
+                                g.const("predictor.B", Bm)])                   # [1, F]
+        _, top = g.op("TopK", [score, c64("predictor.k", [core])], 2, axis=-1)
+        idx = g.op("Squeeze", [top, c64("predictor.ax0", [0])])               # [core]
+    else:
+        idx = "idx"
+        inputs.append(helper.make_tensor_value_info("idx", TP.INT64, [core]))
+    if gemm:  # nn.Linear weights [out, in], gathered along the neuron rows
+        w1g = g.op("Gather", [g.const("fc1.weight", np.ascontiguousarray(w1.T)), idx], axis=0)
+        h = g.op("Gemm", ["x", w1g] + ([g.op("Gather", [g.const("fc1.bias", b1), idx], axis=0)]
+                                        if bias else []), transB=1)
+    else:
+        w1g = g.op("Gather", [g.const("fc1.weight", w1), idx], axis=1)      # [H, core]
+        h = g.op("MatMul", ["x", w1g])
+        if bias:
+            h = g.op("Add", [h, g.op("Gather", [g.const("fc1.bias", b1), idx], axis=0)])
+    a = _moe_act(g, h, mode) if mode != "relu" else g.op("Relu", [h])
+    if gemm:
+        w2g = g.op("Gather", [g.const("fc2.weight", np.ascontiguousarray(w2.T)), idx], axis=1)
+        y = g.op("Gemm", [a, w2g] + ([g.const("fc2.bias", b2)] if bias else []), transB=1)
+    else:
+        y = g.op("MatMul", [a, g.op("Gather", [g.const("fc2.weight", w2), idx], axis=0)])
+        if bias:
+            y = g.op("Add", [y, g.const("fc2.bias", b2)])
+    for n in g.nodes:
+        n.output[:] = ["y" if o == y else o for o in n.output]
+    graph = helper.make_graph(g.nodes, "ffn_indexed", inputs,
+                              [helper.make_tensor_value_info("y", TP.FLOAT, [tokens, H])],
+                              g.inits)
+    return _save(graph, path, opset)

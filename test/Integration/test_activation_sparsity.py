@@ -110,3 +110,40 @@ def test_nan_propagates_like_onnx_runtime(tmp_path, mode):
     ours, ref = model.run({"x": x})["y"], ort_run(path, {"x": x})["y"]
     np.testing.assert_array_equal(np.isnan(ours), np.isnan(ref))
     np.testing.assert_allclose(ours[~np.isnan(ours)], ref[~np.isnan(ref)], atol=1e-4, rtol=1e-4)
+
+
+@pytest.mark.parametrize("kw", [
+    dict(core=32),                                     # CoreInfer: index set input
+    dict(core=32, gemm=True, mode="silu"),             # nn.Linear weights, SiLU
+    dict(core=16, tokens=1, predictor_rank=8, mode="gelu"),  # Deja Vu predictor
+    dict(core=32, bias=False, tokens=1, mode="glu_free"),
+])
+def test_index_set_ffn(tmp_path, kw):
+    """An FFN over a neuron index set fuses with any activation; negative
+    indices wrap like ONNX Gather's."""
+    kw = dict(kw)
+    if kw.get("mode") == "glu_free":
+        kw["mode"] = "relu"
+    path = models.sparse_ffn(str(tmp_path / "ffn.onnx"), hidden=64, inner=256, **kw)
+    model, report = compile_with_report(tmp_path, path)
+    assert report["fusions"]["activation_sparsity"] == 1, report
+    rng = np.random.default_rng(3)
+    for t in ([1] if kw.get("tokens") == 1 else [1, 7, 64]):
+        feeds = {"x": rng.standard_normal((t, 64)).astype(np.float32)}
+        if not kw.get("predictor_rank"):
+            idx = rng.choice(256, kw["core"], replace=False).astype(np.int64)
+            idx[:4] -= 256  # the same neurons, written from the end
+            feeds["idx"] = idx
+        assert_matches_ort(model, path, feeds)
+
+
+def test_index_set_out_of_range_is_clamped_never_read_out_of_bounds(tmp_path):
+    """ONNX Runtime rejects an out-of-range index; Sparsa clamps it (as its
+    Gather does) so a bad index never reads outside the weights."""
+    path = models.sparse_ffn(str(tmp_path / "ffn.onnx"), hidden=64, inner=256, core=8)
+    model, _ = compile_with_report(tmp_path, path)
+    x = np.ones((1, 64), np.float32)
+    idx = np.array([0, 1, 2, 3, 4, 5, 6, 10_000], np.int64)
+    clamped = model.run({"x": x, "idx": idx})["y"]
+    expected = model.run({"x": x, "idx": np.array([0, 1, 2, 3, 4, 5, 6, 255], np.int64)})["y"]
+    np.testing.assert_array_equal(clamped, expected)

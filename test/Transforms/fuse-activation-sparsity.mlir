@@ -83,3 +83,30 @@ func.func @near_misses(%x: tensor<1x4xf32>, %t: tensor<f32>) -> (tensor<1x4xf32>
   %y2 = onnx.MatMul %a2, %w2 : (tensor<1x8xf32>, tensor<8x4xf32>) -> tensor<1x4xf32>
   return %y, %a, %y1, %y2 : tensor<1x4xf32>, tensor<1x8xf32>, tensor<1x4xf32>, tensor<1x4xf32>
 }
+
+// -----
+
+/// CoreInfer: the FFN over an index set given as an input; W1 [H, F] is
+/// gathered along its columns (transposed to one row per neuron at compile
+/// time), b1 and W2 along their rows. Any activation (here SiLU).
+// CHECK-LABEL: func.func @core_neurons
+// CHECK-DAG: %[[W1:.+]] = onnx.Constant {value = dense<5.000000e-01> : tensor<4x8xf32>}
+// CHECK-DAG: %[[B1:.+]] = onnx.Constant {value = dense<1.000000e-01> : tensor<8xf32>}
+// CHECK-DAG: %[[W2:.+]] = onnx.Constant {value = dense<2.500000e-01> : tensor<8x4xf32>}
+// CHECK: %[[T1:.+]] = onnx.Transpose %[[W1]] {perm = array<i64: 1, 0>} : (tensor<4x8xf32>) -> tensor<8x4xf32>
+// CHECK: sparsa.sparse_ffn %arg0, %[[T1]], %[[W2]] b1 = %[[B1]] indices = %arg1 {mode = "silu"}
+// CHECK-NOT: onnx.Gather
+func.func @core_neurons(%x: tensor<1x4xf32>, %idx: tensor<3xi64>) -> tensor<1x4xf32> {
+  %w1 = onnx.Constant {value = dense<0.5> : tensor<4x8xf32>} : () -> tensor<4x8xf32>
+  %b1 = onnx.Constant {value = dense<0.1> : tensor<8xf32>} : () -> tensor<8xf32>
+  %w2 = onnx.Constant {value = dense<0.25> : tensor<8x4xf32>} : () -> tensor<8x4xf32>
+  %w1g = onnx.Gather %w1, %idx {axis = 1 : si64} : (tensor<4x8xf32>, tensor<3xi64>) -> tensor<4x3xf32>
+  %b1g = onnx.Gather %b1, %idx : (tensor<8xf32>, tensor<3xi64>) -> tensor<3xf32>
+  %w2g = onnx.Gather %w2, %idx : (tensor<8x4xf32>, tensor<3xi64>) -> tensor<3x4xf32>
+  %h0 = onnx.MatMul %x, %w1g : (tensor<1x4xf32>, tensor<4x3xf32>) -> tensor<1x3xf32>
+  %h = onnx.Add %h0, %b1g : (tensor<1x3xf32>, tensor<3xf32>) -> tensor<1x3xf32>
+  %s = onnx.Sigmoid %h : (tensor<1x3xf32>) -> tensor<1x3xf32>
+  %a = onnx.Mul %h, %s : (tensor<1x3xf32>, tensor<1x3xf32>) -> tensor<1x3xf32>
+  %y = onnx.MatMul %a, %w2g : (tensor<1x3xf32>, tensor<3x4xf32>) -> tensor<1x4xf32>
+  return %y : tensor<1x4xf32>
+}

@@ -205,7 +205,9 @@ def FuseActivationSparsityPass
     (`Where(Greater(h, t), h, 0)`, `t` a constant >= 0), and the ReLU-gated
     GLU (ProSparse). Projections are `MatMul` (+ `Add` bias) or `Gemm`
     (`transB`); weights must be constants, laid out at compile time: `w2`
-    (and `up`) one row per neuron.
+    (and `up`) one row per neuron. An FFN whose weights and biases are all
+    constants gathered by one 1-D index set (CoreInfer's core neurons as an
+    input, Deja Vu's predicted top-k) fuses too, with any activation.
 
     Near misses keep their ops and record why (`sparsa.unfused =
     {activation_sparsity = "..."}`): the activation is also used elsewhere,

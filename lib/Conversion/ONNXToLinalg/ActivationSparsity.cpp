@@ -46,6 +46,90 @@ static std::pair<Value, Value> activation(OpBuilder &b, Location loc, sp::Sparse
   return {arith::MaximumFOp::create(b, loc, g, zero), active};
 }
 
+/// The neuron index set: negative indices wrap once, then everything is
+/// clamped into [0, F), as the Gather lowering does (never an out-of-bounds
+/// read).
+static Value clampedIndices(GenericBuilder &B, Value indices, Value F) {
+  OpBuilder &b = B.b;
+  Type idxT = b.getIndexType();
+  OpFoldResult K = tensor::getMixedSize(b, B.loc, indices, 0);
+  return B.generic(indices, {{0}}, B.empty({K}, idxT), {0}, 1, {},
+                   [&](OpBuilder &nb, Location l, ValueRange a) -> Value {
+                     Value i = arith::IndexCastOp::create(nb, l, idxT, a[0]);
+                     Value zero = indexCst(nb, l, 0), one = indexCst(nb, l, 1);
+                     Value neg = arith::CmpIOp::create(nb, l, arith::CmpIPredicate::slt, i, zero);
+                     i = arith::SelectOp::create(nb, l, neg, arith::AddIOp::create(nb, l, i, F), i);
+                     i = arith::MaxSIOp::create(nb, l, i, zero);
+                     return arith::MinSIOp::create(nb, l, i, arith::SubIOp::create(nb, l, F, one));
+                   });
+}
+
+/// Rows idx[j] of |w| [F, H] as a compact [K, H] tensor.
+static Value gatherRows(GenericBuilder &B, Value w, Value idx) {
+  OpBuilder &b = B.b;
+  SmallVector<OpFoldResult> sizes = {tensor::getMixedSize(b, B.loc, idx, 0),
+                                     tensor::getMixedSize(b, B.loc, w, 1)};
+  return B.generic(idx, {{0}}, B.empty(sizes, B.elt), {0, 1}, 2, {},
+                   [&](OpBuilder &nb, Location l, ValueRange a) -> Value {
+                     Value col = linalg::IndexOp::create(nb, l, 1);
+                     return tensor::ExtractOp::create(nb, l, w, ValueRange{a[0], col});
+                   });
+}
+
+/// An index-set FFN: the neurons idx only, for every token. Their rows of
+/// w1 / up / w2 are gathered once into compact matrices, which the dense
+/// kernels then stream (dot products for w1 / up, a GEMV/GEMM for w2).
+static Value lowerIndexed(GenericBuilder &B, sp::SparseFFNOp op, Value x, Value indices,
+                          Value init) {
+  OpBuilder &b = B.b;
+  Location loc = B.loc;
+  Type elt = B.elt;
+  Value F = dimOf(b, loc, op.getW1(), 0);
+  Value idx = clampedIndices(B, indices, F);
+  OpFoldResult T = tensor::getMixedSize(b, loc, x, 0),
+               K = tensor::getMixedSize(b, loc, idx, 0);
+  auto add = [](OpBuilder &nb, Location l, Value a, Value c) -> Value {
+    return arith::AddFOp::create(nb, l, a, c);
+  };
+  auto mul = [](OpBuilder &nb, Location l, Value a, Value c) -> Value {
+    return arith::MulFOp::create(nb, l, a, c);
+  };
+  // x [T, H] . rows [K, H]^T (+ bias[idx]) -> [T, K].
+  auto project = [&](Value w, Value bias) -> Value {
+    Value rows = gatherRows(B, w, idx);
+    Value acc = bias ? B.generic(idx, {{1}}, B.empty({T, K}, elt), {0, 1}, 2, {},
+                                 [&](OpBuilder &nb, Location l, ValueRange a) -> Value {
+                                   return tensor::ExtractOp::create(nb, l, bias, a[0]);
+                                 })
+                     : B.filled({T, K}, elt, zeroOf(b, loc, elt));
+    return B.generic(ValueRange{x, rows}, {{0, 2}, {1, 2}}, acc, {0, 1}, 3, {2},
+                     [&](OpBuilder &nb, Location l, ValueRange a) -> Value {
+                       return add(nb, l, a[2], mul(nb, l, a[0], a[1]));
+                     });
+  };
+  Value g = project(op.getW1(), op.getB1());
+  Value lin = op.getUp() ? project(op.getUp(), op.getBUp()) : Value();
+  SmallVector<Value> ins = {g};
+  SmallVector<SmallVector<int64_t>> dims = {{0, 1}};
+  if (lin) {
+    ins.push_back(lin);
+    dims.push_back({0, 1});
+  }
+  StringRef mode = op.getMode();
+  Value a = B.generic(ins, dims, B.empty({T, K}, elt), {0, 1}, 2, {},
+                      [&](OpBuilder &nb, Location l, ValueRange v) -> Value {
+                        Value act = mode == "relu" || mode == "threshold"
+                                        ? activation(nb, l, op, v[0]).first
+                                        : applyExpertActivation(nb, l, mode, v[0]);
+                        return lin ? mul(nb, l, act, v[1]) : act;
+                      });
+  Value rows2 = gatherRows(B, op.getW2(), idx);
+  return B.generic(ValueRange{a, rows2}, {{0, 2}, {2, 1}}, init, {0, 1}, 3, {2},
+                   [&](OpBuilder &nb, Location l, ValueRange v) -> Value {
+                     return add(nb, l, v[2], mul(nb, l, v[0], v[1]));
+                   });
+}
+
 /// Column blocks the active-row axpys are split into (one per thread of a
 /// typical host; the runtime maps them onto its threads).
 static constexpr int64_t kAxpyTasks = 2;
@@ -77,9 +161,11 @@ static FailureOr<Value> lowerSparseFFN(sp::SparseFFNOp op, LowerCtx &lctx) {
                        [](OpBuilder &, Location, ValueRange a) { return a[0]; });
     return B.filled({T, H}, elt, zero);
   };
-  Value g = B.matmul(x, op.getW1(), op.getB1()); // [T, F]
   Value out;
-  if (x2T.getDimSize(0) != 1) {
+  if (Value indices = op.getIndices()) {
+    out = lowerIndexed(B, op, x, indices, outInit());
+  } else if (Value g = B.matmul(x, op.getW1(), op.getB1()); // [T, F]
+             x2T.getDimSize(0) != 1) {
     // Dense: a = act(g) [* (x up^T + b_up)], y = a W2 + b2.
     Value lin;
     if (Value up = op.getUp()) {

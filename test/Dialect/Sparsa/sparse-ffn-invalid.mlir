@@ -1,7 +1,7 @@
 // RUN: sparsa-opt %s --split-input-file --verify-diagnostics
 
 func.func @bad_mode(%x: tensor<1x8xf32>, %w1: tensor<8x16xf32>, %w2: tensor<16x8xf32>) -> tensor<1x8xf32> {
-  // expected-error @+1 {{mode must be 'relu' or 'threshold' (got 'gelu')}}
+  // expected-error @+1 {{mode must be 'relu' or 'threshold' without indices (got 'gelu')}}
   %y = sparsa.sparse_ffn %x, %w1, %w2 {mode = "gelu"} : (tensor<1x8xf32>, tensor<8x16xf32>, tensor<16x8xf32>) -> tensor<1x8xf32>
   return %y : tensor<1x8xf32>
 }
@@ -35,5 +35,22 @@ func.func @down_shape(%x: tensor<1x8xf32>, %w1: tensor<8x16xf32>, %w2: tensor<8x
 func.func @up_bias_without_up(%x: tensor<1x8xf32>, %w1: tensor<8x16xf32>, %w2: tensor<16x8xf32>, %b: tensor<16xf32>) -> tensor<1x8xf32> {
   // expected-error @+1 {{b_up needs up}}
   %y = sparsa.sparse_ffn %x, %w1, %w2 b_up = %b : (tensor<1x8xf32>, tensor<8x16xf32>, tensor<16x8xf32>, tensor<16xf32>) -> tensor<1x8xf32>
+  return %y : tensor<1x8xf32>
+}
+
+// -----
+
+func.func @dense_activation_needs_indices(%x: tensor<1x8xf32>, %w1: tensor<8x16xf32>, %w2: tensor<16x8xf32>) -> tensor<1x8xf32> {
+  // expected-error @+1 {{mode must be 'relu' or 'threshold' without indices (got 'silu')}}
+  %y = sparsa.sparse_ffn %x, %w1, %w2 {mode = "silu"} : (tensor<1x8xf32>, tensor<8x16xf32>, tensor<16x8xf32>) -> tensor<1x8xf32>
+  return %y : tensor<1x8xf32>
+}
+
+// -----
+
+/// With indices, w1 is one row per neuron [F, H]: [8, 16] says F = 8, H = 16.
+func.func @indexed_w1_rows(%x: tensor<1x8xf32>, %w1: tensor<8x16xf32>, %w2: tensor<16x8xf32>, %i: tensor<4xi64>) -> tensor<1x8xf32> {
+  // expected-error @+1 {{w1 has a mismatched shape}}
+  %y = sparsa.sparse_ffn %x, %w1, %w2 indices = %i {mode = "silu"} : (tensor<1x8xf32>, tensor<8x16xf32>, tensor<16x8xf32>, tensor<4xi64>) -> tensor<1x8xf32>
   return %y : tensor<1x8xf32>
 }

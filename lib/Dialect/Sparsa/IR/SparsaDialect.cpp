@@ -137,8 +137,15 @@ LogicalResult MoEOp::verify() {
 
 LogicalResult SparseFFNOp::verify() {
   StringRef mode = getMode();
-  if (mode != "relu" && mode != "threshold")
-    return emitOpError("mode must be 'relu' or 'threshold' (got '") << mode << "')";
+  bool indexed = bool(getIndices());
+  bool exactZeros = mode == "relu" || mode == "threshold";
+  bool dense = mode == "gelu" || mode == "gelu_tanh" || mode == "silu" || mode == "identity";
+  if (!exactZeros && !(indexed && dense))
+    return emitOpError("mode must be 'relu' or 'threshold'")
+           << (indexed ? ", 'gelu', 'gelu_tanh', 'silu' or 'identity'" : " without indices")
+           << " (got '" << mode << "')";
+  if (indexed && cast<RankedTensorType>(getIndices().getType()).getRank() != 1)
+    return emitOpError("indices must be a 1-D neuron index set");
   if (mode == "relu" && !getThreshold().isZero())
     return emitOpError("a threshold needs mode = 'threshold'");
   if (getThreshold().isNegative())
@@ -149,15 +156,15 @@ LogicalResult SparseFFNOp::verify() {
   if (x.getRank() != 2 && x.getRank() != 3)
     return emitOpError("expected input [T, H] or [B, S, H]");
   for (Value v : getOperands())
-    if (getElementTypeOrSelf(v) != x.getElementType())
+    if (v != getIndices() && getElementTypeOrSelf(v) != x.getElementType())
       return emitOpError("all operands must have the input's element type");
   if (getBUp() && !getUp())
     return emitOpError("b_up needs up");
   int64_t H = x.getShape().back();
   auto w1 = cast<RankedTensorType>(getW1().getType());
   if (w1.getRank() != 2)
-    return emitOpError("w1 must be [H, F]");
-  int64_t F = w1.getDimSize(1);
+    return emitOpError(indexed ? "w1 must be [F, H]" : "w1 must be [H, F]");
+  int64_t F = w1.getDimSize(indexed ? 0 : 1);
   auto check = [&](Value v, ArrayRef<int64_t> want, StringRef name) -> LogicalResult {
     if (!v)
       return success();
@@ -169,7 +176,9 @@ LogicalResult SparseFFNOp::verify() {
         return emitOpError(name) << " has a mismatched shape";
     return success();
   };
-  if (failed(check(getW1(), {H, F}, "w1")) || failed(check(getW2(), {F, H}, "w2")) ||
+  if (failed(check(getW1(), indexed ? ArrayRef<int64_t>{F, H} : ArrayRef<int64_t>{H, F},
+                  "w1")) ||
+      failed(check(getW2(), {F, H}, "w2")) ||
       failed(check(getUp(), {F, H}, "up")) || failed(check(getB1(), {F}, "b1")) ||
       failed(check(getBUp(), {F}, "b_up")) || failed(check(getB2(), {H}, "b2")))
     return failure();

@@ -143,6 +143,14 @@ def Sparsa_SparseFFNOp : Sparsa_Op<"sparse_ffn", [Pure, AttrSizedOperandSegments
     `w1` `[H, F]`, `w2` `[F, H]` (one contiguous row per neuron), biases
     `b1` `[F]`, `b_up` `[F]`, `b2` `[H]`.
 
+    With `indices` (`[K]`, a neuron index set given by the model: CoreInfer's
+    core neurons as an input, or a predictor's top-k as in Deja Vu), only
+    those neurons exist: `w1` is then `[F, H]` (one row per neuron) too, any
+    activation applies (`mode` also `gelu`, `gelu_tanh`, `silu`,
+    `identity`), and `y = act(x w1[idx]^T + b1[idx]) [* ...] w2[idx] + b2`.
+    Indices wrap once if negative and are clamped into `[0, F)`, as Gather's
+    lowering does: never an out-of-bounds read.
+
     The lowering computes the gate densely, then, for one token, finds the
     active neurons in one pass and reads only their rows of `up` and `w2`
     (gather dot products and row axpys, split over threads by columns).
@@ -155,12 +163,13 @@ def Sparsa_SparseFFNOp : Sparsa_Op<"sparse_ffn", [Pure, AttrSizedOperandSegments
                    Sparsa_FloatTensor:$w2, Optional<Sparsa_FloatTensor>:$up,
                    Optional<Sparsa_FloatTensor>:$b1, Optional<Sparsa_FloatTensor>:$b_up,
                    Optional<Sparsa_FloatTensor>:$b2,
+                   Optional<RankedTensorOf<[I32, I64]>>:$indices,
                    DefaultValuedStrAttr<StrAttr, "relu">:$mode,
                    DefaultValuedAttr<F64Attr, "0.0">:$threshold);
   let results = (outs Sparsa_FloatTensor:$output);
   let assemblyFormat = [{
     $input `,` $w1 `,` $w2 (`up` `=` $up^)? (`b1` `=` $b1^)? (`b_up` `=` $b_up^)?
-    (`b2` `=` $b2^)? attr-dict `:` functional-type(operands, results)
+    (`b2` `=` $b2^)? (`indices` `=` $indices^)? attr-dict `:` functional-type(operands, results)
   }];
   let hasVerifier = 1;
 }
