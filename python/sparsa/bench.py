@@ -109,6 +109,14 @@ def _cases(full: bool) -> Dict[str, Case]:
             weight_bytes=int(4 * (sh * sf + rows_read)),
             flops=2.0 * (sh * sf + rows_read))
 
+    core = int(active * sf)
+    cases.append(Case(
+        "core_ffn_decode", f"index-set FFN decode (CoreInfer): 1x{sh} -> {core} of {sf} "
+                           f"neurons -> {sh}, SiLU",
+        lambda p: models.sparse_ffn(p, hidden=sh, inner=sf, tokens=1, mode="silu", core=core),
+        lambda rng: {"x": rng.standard_normal((1, sh)).astype(np.float32),
+                     "idx": np.sort(rng.choice(sf, core, replace=False)).astype(np.int64)},
+        weight_bytes=4 * 2 * core * sh, flops=2.0 * 2 * core * sh))
     cases += [
         sparse("sparse_relu_decode", "relu", "ReLU FFN decode (OPT)"),
         sparse("sparse_glu_decode", "glu", "ReLU-gated GLU decode (ProSparse)"),

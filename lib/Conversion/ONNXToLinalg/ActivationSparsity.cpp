@@ -46,6 +46,112 @@ static std::pair<Value, Value> activation(OpBuilder &b, Location loc, sp::Sparse
   return {arith::MaximumFOp::create(b, loc, g, zero), active};
 }
 
+/// Column blocks the active-row axpys (and row chunks the dot products)
+/// are split into: one per thread of a typical host; the runtime maps them
+/// onto its threads.
+static constexpr int64_t kRowTasks = 2;
+
+/// Splits [0, n) into |tasks| near-equal blocks; returns block |t|'s
+/// [lo, hi).
+static std::pair<Value, Value> block(OpBuilder &b, Location loc, Value t, Value n,
+                                     int64_t tasks) {
+  Value per = arith::CeilDivUIOp::create(b, loc, n, indexCst(b, loc, tasks));
+  Value lo = arith::MinUIOp::create(b, loc, arith::MulIOp::create(b, loc, t, per), n);
+  Value hi = arith::MinUIOp::create(b, loc, arith::AddIOp::create(b, loc, lo, per), n);
+  return {lo, hi};
+}
+
+/// out [1, H] + sum_j a[j] * w[idx[j], :]: the columns split into one block
+/// per task; in each, one axpy per listed row (a contiguous stream).
+static Value axpyRows(GenericBuilder &B, Value init, Value w, Value idx, Value a, Value n) {
+  OpBuilder &b = B.b;
+  Location loc = B.loc;
+  Type elt = B.elt;
+  int64_t Hs = cast<RankedTensorType>(init.getType()).getDimSize(1);
+  int64_t tasks = ShapedType::isDynamic(Hs) || Hs < 512 ? 1 : kRowTasks;
+  auto rowT = RankedTensorType::get({1, ShapedType::kDynamic}, elt);
+  auto forall = scf::ForallOp::create(
+      b, loc, ArrayRef<OpFoldResult>{b.getIndexAttr(tasks)}, ValueRange{init}, std::nullopt,
+      [&](OpBuilder &nb, Location l, ValueRange args) {
+        auto [lo, hi] = block(nb, l, args[0], dimOf(nb, l, init, 1), tasks);
+        Value width = arith::SubIOp::create(nb, l, hi, lo);
+        SmallVector<OpFoldResult> strides(2, nb.getIndexAttr(1));
+        SmallVector<OpFoldResult> sizes = {nb.getIndexAttr(1), width};
+        Value acc = tensor::ExtractSliceOp::create(
+            nb, l, rowT, args[1], SmallVector<OpFoldResult>{nb.getIndexAttr(0), lo}, sizes,
+            strides);
+        auto rows = scf::ForOp::create(
+            nb, l, indexCst(nb, l, 0), n, indexCst(nb, l, 1), ValueRange{acc},
+            [&](OpBuilder &rb, Location rl, Value j, ValueRange racc) {
+              GenericBuilder RB{rb, rl, elt};
+              Value i = tensor::ExtractOp::create(rb, rl, idx, j);
+              Value aj = tensor::ExtractOp::create(rb, rl, a, j);
+              Value row = tensor::ExtractSliceOp::create(
+                  rb, rl, rowT, w, SmallVector<OpFoldResult>{i, lo}, sizes, strides);
+              Value next = RB.generic(
+                  ValueRange{aj, row}, {{}, {0, 1}}, racc[0], {0, 1}, 2, {},
+                  [&](OpBuilder &eb, Location el, ValueRange v) -> Value {
+                    return arith::AddFOp::create(eb, el, v[2],
+                                                 arith::MulFOp::create(eb, el, v[0], v[1]));
+                  });
+              scf::YieldOp::create(rb, rl, next);
+            });
+        auto term = scf::InParallelOp::create(nb, l);
+        OpBuilder tb = OpBuilder::atBlockBegin(term.getBody());
+        tensor::ParallelInsertSliceOp::create(
+            tb, l, rows.getResult(0), args[1], SmallVector<OpFoldResult>{tb.getIndexAttr(0), lo},
+            sizes, strides);
+      });
+  return forall.getResult(0);
+}
+
+/// d[j] = (bias[idx[j]]) + x . w[idx[j], :] for the listed rows: the rows
+/// split into one chunk per task; each row one contiguous dot product.
+static Value dotRows(GenericBuilder &B, Value x, Value w, Value idx, Value n, Value bias) {
+  OpBuilder &b = B.b;
+  Location loc = B.loc;
+  Type elt = B.elt;
+  int64_t Hs = cast<RankedTensorType>(x.getType()).getDimSize(1);
+  auto rowT = RankedTensorType::get({1, Hs}, elt);
+  Value init = B.empty({n}, elt);
+  auto forall = scf::ForallOp::create(
+      b, loc, ArrayRef<OpFoldResult>{b.getIndexAttr(kRowTasks)}, ValueRange{init},
+      std::nullopt, [&](OpBuilder &nb, Location l, ValueRange args) {
+        auto [lo, hi] = block(nb, l, args[0], n, kRowTasks);
+        Value len = arith::SubIOp::create(nb, l, hi, lo);
+        GenericBuilder NB{nb, l, elt};
+        auto rows = scf::ForOp::create(
+            nb, l, indexCst(nb, l, 0), len, indexCst(nb, l, 1),
+            ValueRange{NB.empty({len}, elt)},
+            [&](OpBuilder &rb, Location rl, Value jj, ValueRange racc) {
+              GenericBuilder RB{rb, rl, elt};
+              Value j = arith::AddIOp::create(rb, rl, lo, jj);
+              Value i = tensor::ExtractOp::create(rb, rl, idx, j);
+              SmallVector<OpFoldResult> strides(2, rb.getIndexAttr(1));
+              Value row = tensor::ExtractSliceOp::create(
+                  rb, rl, rowT, w, SmallVector<OpFoldResult>{i, rb.getIndexAttr(0)},
+                  SmallVector<OpFoldResult>{rb.getIndexAttr(1), rb.getIndexAttr(Hs)}, strides);
+              Value start = bias ? tensor::ExtractOp::create(rb, rl, bias, i).getResult()
+                                 : zeroOf(rb, rl, elt);
+              Value acc = RB.filled({rb.getIndexAttr(1)}, elt, start);
+              Value d = RB.generic(ValueRange{x, row}, {{0, 1}, {0, 1}}, acc, {0}, 2, {1},
+                                   [&](OpBuilder &eb, Location el, ValueRange v) -> Value {
+                                     return arith::AddFOp::create(
+                                         eb, el, v[2], arith::MulFOp::create(eb, el, v[0], v[1]));
+                                   });
+              Value di = tensor::ExtractOp::create(rb, rl, d, ValueRange{indexCst(rb, rl, 0)});
+              scf::YieldOp::create(rb, rl,
+                                   tensor::InsertOp::create(rb, rl, di, racc[0], jj).getResult());
+            });
+        auto term = scf::InParallelOp::create(nb, l);
+        OpBuilder tb = OpBuilder::atBlockBegin(term.getBody());
+        tensor::ParallelInsertSliceOp::create(
+            tb, l, rows.getResult(0), args[1], ArrayRef<OpFoldResult>{lo},
+            ArrayRef<OpFoldResult>{len}, ArrayRef<OpFoldResult>{tb.getIndexAttr(1)});
+      });
+  return forall.getResult(0);
+}
+
 /// The neuron index set: negative indices wrap once, then everything is
 /// clamped into [0, F), as the Gather lowering does (never an out-of-bounds
 /// read).
@@ -107,6 +213,31 @@ static Value lowerIndexed(GenericBuilder &B, sp::SparseFFNOp op, Value x, Value 
                        return add(nb, l, a[2], mul(nb, l, a[0], a[1]));
                      });
   };
+  StringRef mode = op.getMode();
+  auto actOf = [&](OpBuilder &nb, Location l, Value v) -> Value {
+    return mode == "relu" || mode == "threshold" ? activation(nb, l, op, v).first
+                                                 : applyExpertActivation(nb, l, mode, v);
+  };
+  if (cast<RankedTensorType>(x.getType()).getDimSize(0) == 1 &&
+      !ShapedType::isDynamic(cast<RankedTensorType>(x.getType()).getDimSize(1))) {
+    // One token: a dot product per listed row of w1 (and up), then an axpy
+    // per listed row of w2, straight from the weights.
+    Value Kv = dimOf(b, loc, idx, 0);
+    Value g = dotRows(B, x, op.getW1(), idx, Kv, op.getB1());
+    Value lin = op.getUp() ? dotRows(B, x, op.getUp(), idx, Kv, op.getBUp()) : Value();
+    SmallVector<Value> ins = {g};
+    SmallVector<SmallVector<int64_t>> dims = {{0}};
+    if (lin) {
+      ins.push_back(lin);
+      dims.push_back({0});
+    }
+    Value a = B.generic(ins, dims, B.empty({K}, elt), {0}, 1, {},
+                        [&](OpBuilder &nb, Location l, ValueRange v) -> Value {
+                          Value act = actOf(nb, l, v[0]);
+                          return lin ? mul(nb, l, act, v[1]) : act;
+                        });
+    return axpyRows(B, init, op.getW2(), idx, a, Kv);
+  }
   Value g = project(op.getW1(), op.getB1());
   Value lin = op.getUp() ? project(op.getUp(), op.getBUp()) : Value();
   SmallVector<Value> ins = {g};
@@ -115,12 +246,9 @@ static Value lowerIndexed(GenericBuilder &B, sp::SparseFFNOp op, Value x, Value 
     ins.push_back(lin);
     dims.push_back({0, 1});
   }
-  StringRef mode = op.getMode();
   Value a = B.generic(ins, dims, B.empty({T, K}, elt), {0, 1}, 2, {},
                       [&](OpBuilder &nb, Location l, ValueRange v) -> Value {
-                        Value act = mode == "relu" || mode == "threshold"
-                                        ? activation(nb, l, op, v[0]).first
-                                        : applyExpertActivation(nb, l, mode, v[0]);
+                        Value act = actOf(nb, l, v[0]);
                         return lin ? mul(nb, l, act, v[1]) : act;
                       });
   Value rows2 = gatherRows(B, op.getW2(), idx);
@@ -130,9 +258,6 @@ static Value lowerIndexed(GenericBuilder &B, sp::SparseFFNOp op, Value x, Value 
                    });
 }
 
-/// Column blocks the active-row axpys are split into (one per thread of a
-/// typical host; the runtime maps them onto its threads).
-static constexpr int64_t kAxpyTasks = 2;
 
 static FailureOr<Value> lowerSparseFFN(sp::SparseFFNOp op, LowerCtx &lctx) {
   OpBuilder &b = lctx.b;
@@ -221,22 +346,8 @@ static FailureOr<Value> lowerSparseFFN(sp::SparseFFNOp op, LowerCtx &lctx) {
     // Active values a[j] (times the linear part for a GLU: one dot product
     // of x with each active row of `up`).
     Value lin;
-    if (Value up = op.getUp()) {
-      Value acc = B.filled({n}, elt, zero);
-      if (Value bUp = op.getBUp())
-        acc = B.generic(idx, {{0}}, B.empty({n}, elt), {0}, 1, {},
-                        [&](OpBuilder &nb, Location l, ValueRange a) -> Value {
-                          return tensor::ExtractOp::create(nb, l, bUp, a[0]);
-                        });
-      Value xRow = tensor::CollapseShapeOp::create(
-          b, loc, x, SmallVector<ReassociationIndices>{{0, 1}}); // [H]
-      lin = B.generic(ValueRange{idx, xRow}, {{0}, {1}}, acc, {0}, 2, {1},
-                      [&](OpBuilder &nb, Location l, ValueRange a) -> Value {
-                        Value h = linalg::IndexOp::create(nb, l, 1);
-                        Value w = tensor::ExtractOp::create(nb, l, up, ValueRange{a[0], h});
-                        return add(nb, l, a[2], mul(nb, l, a[1], w));
-                      });
-    }
+    if (Value up = op.getUp())
+      lin = dotRows(B, x, up, idx, n, op.getBUp());
     SmallVector<Value> ins = {idx};
     SmallVector<SmallVector<int64_t>> dims = {{0}};
     if (lin) {
@@ -249,54 +360,8 @@ static FailureOr<Value> lowerSparseFFN(sp::SparseFFNOp op, LowerCtx &lctx) {
                           Value act = activation(nb, l, op, gi).first;
                           return lin ? mul(nb, l, act, v[1]) : act;
                         });
-    // y = b2 + sum_j a[j] * W2[idx[j], :]: the columns split into one block
-    // per task; in each, one axpy per active row (a contiguous stream).
-    Value init = outInit();
-    Value w2 = op.getW2();
-    int64_t Hs = x2T.getDimSize(1);
-    int64_t tasks = ShapedType::isDynamic(Hs) || Hs < 512 ? 1 : kAxpyTasks;
-    int64_t block = ShapedType::isDynamic(Hs) ? 0 : llvm::divideCeil(Hs, tasks);
-    auto rowT = RankedTensorType::get({1, ShapedType::kDynamic}, elt);
-    auto forall = scf::ForallOp::create(
-        b, loc, ArrayRef<OpFoldResult>{b.getIndexAttr(tasks)}, ValueRange{init}, std::nullopt,
-        [&](OpBuilder &nb, Location l, ValueRange args) {
-          Value c0l = indexCst(nb, l, 0);
-          Value Hv = dimOf(nb, l, x, 1);
-          Value lo = tasks == 1 ? c0l
-                                : arith::MulIOp::create(nb, l, args[0], indexCst(nb, l, block))
-                                      .getResult();
-          Value hi = tasks == 1 ? Hv
-                                : arith::MinUIOp::create(
-                                      nb, l, arith::AddIOp::create(nb, l, lo, indexCst(nb, l, block)),
-                                      Hv)
-                                      .getResult();
-          Value width = arith::SubIOp::create(nb, l, hi, lo);
-          SmallVector<OpFoldResult> strides(2, nb.getIndexAttr(1));
-          SmallVector<OpFoldResult> sizes = {nb.getIndexAttr(1), width};
-          Value acc = tensor::ExtractSliceOp::create(
-              nb, l, rowT, args[1], SmallVector<OpFoldResult>{nb.getIndexAttr(0), lo}, sizes,
-              strides);
-          auto rows = scf::ForOp::create(
-              nb, l, c0l, n, indexCst(nb, l, 1), ValueRange{acc},
-              [&](OpBuilder &rb, Location rl, Value j, ValueRange racc) {
-                GenericBuilder RB{rb, rl, elt};
-                Value i = tensor::ExtractOp::create(rb, rl, idx, j);
-                Value aj = tensor::ExtractOp::create(rb, rl, a, j);
-                Value w = tensor::ExtractSliceOp::create(
-                    rb, rl, rowT, w2, SmallVector<OpFoldResult>{i, lo}, sizes, strides);
-                Value next = RB.generic(ValueRange{aj, w}, {{}, {0, 1}}, racc[0], {0, 1}, 2, {},
-                                        [&](OpBuilder &eb, Location el, ValueRange v) -> Value {
-                                          return add(eb, el, v[2], mul(eb, el, v[0], v[1]));
-                                        });
-                scf::YieldOp::create(rb, rl, next);
-              });
-          auto term = scf::InParallelOp::create(nb, l);
-          OpBuilder tb = OpBuilder::atBlockBegin(term.getBody());
-          tensor::ParallelInsertSliceOp::create(
-              tb, l, rows.getResult(0), args[1],
-              SmallVector<OpFoldResult>{tb.getIndexAttr(0), lo}, sizes, strides);
-        });
-    out = forall.getResult(0);
+    // y = b2 + sum_j a[j] * W2[idx[j], :].
+    out = axpyRows(B, outInit(), op.getW2(), idx, a, n);
   }
   auto rT = cast<RankedTensorType>(op.getType());
   if (rT.getRank() == 3)

@@ -1,10 +1,23 @@
 // RUN: sparsa-opt %s --split-input-file --convert-onnx-to-linalg --canonicalize --cse | FileCheck %s
 
 /// One token, ReLU-gated GLU: the dense gate, one pass listing the active
-/// neurons (h > 0), the linear part as one dot product per active row of
-/// `up`, then the column blocks in parallel, each a loop of axpys over the
-/// active rows of w2 only.
+/// neurons (h > 0, NaN included), the linear part as one contiguous dot
+/// product per active row of `up` (row chunks in parallel), then the column
+/// blocks in parallel, each a loop of axpys over the active rows of w2 only.
 // CHECK-LABEL: func.func @decode_glu
+// CHECK: linalg.generic {{.+}} ins(%arg0, %arg1 : tensor<1x600xf32>, tensor<600x32xf32>)
+// CHECK: %[[SCAN:.+]]:2 = scf.for %{{.+}} = %c0 to %c32 step %c1 iter_args({{.+}}) -> (tensor<32xindex>, index)
+// CHECK: arith.cmpf ugt
+// CHECK: scf.if
+// CHECK: %[[ACTIVE:.+]] = tensor.extract_slice %[[SCAN]]#0[0] [%[[SCAN]]#1] [1] : tensor<32xindex> to tensor<?xindex>
+// CHECK: scf.forall (%{{.+}}) in (2) shared_outs
+// CHECK: tensor.extract_slice %arg3[%{{.+}}, 0] [1, 600] [1, 1] : tensor<32x600xf32> to tensor<1x600xf32>
+// CHECK: iterator_types = ["parallel", "reduction"]} ins(%arg0, %{{.+}} : tensor<1x600xf32>, tensor<1x600xf32>)
+// CHECK: scf.forall (%{{.+}}) in (2) shared_outs
+// CHECK: scf.for %{{.+}} = %c0 to %[[SCAN]]#1 step %c1
+// CHECK: tensor.extract_slice %arg2[%{{.+}}, %{{.+}}] [1, %{{.+}}] [1, 1] : tensor<32x600xf32> to tensor<1x?xf32>
+// CHECK: tensor.parallel_insert_slice
+func.func @decode_glu
 // CHECK: linalg.generic {{.+}} ins(%arg0, %arg1 : tensor<1x600xf32>, tensor<600x32xf32>)
 // CHECK: %[[SCAN:.+]]:2 = scf.for %{{.+}} = %c0 to %c32 step %c1 iter_args({{.+}}) -> (tensor<32xindex>, index)
 // CHECK: arith.cmpf ugt
