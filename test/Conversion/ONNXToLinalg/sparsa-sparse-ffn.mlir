@@ -17,18 +17,6 @@
 // CHECK: scf.for %{{.+}} = %c0 to %[[SCAN]]#1 step %c1
 // CHECK: tensor.extract_slice %arg2[%{{.+}}, %{{.+}}] [1, %{{.+}}] [1, 1] : tensor<32x600xf32> to tensor<1x?xf32>
 // CHECK: tensor.parallel_insert_slice
-func.func @decode_glu
-// CHECK: linalg.generic {{.+}} ins(%arg0, %arg1 : tensor<1x600xf32>, tensor<600x32xf32>)
-// CHECK: %[[SCAN:.+]]:2 = scf.for %{{.+}} = %c0 to %c32 step %c1 iter_args({{.+}}) -> (tensor<32xindex>, index)
-// CHECK: arith.cmpf ugt
-// CHECK: scf.if
-// CHECK: %[[ACTIVE:.+]] = tensor.extract_slice %[[SCAN]]#0[0] [%[[SCAN]]#1] [1] : tensor<32xindex> to tensor<?xindex>
-// CHECK: linalg.generic {{.+}} iterator_types = ["parallel", "reduction"]} ins(%[[ACTIVE]], %{{.+}} : tensor<?xindex>, tensor<600xf32>)
-// CHECK: tensor.extract %arg3
-// CHECK: scf.forall (%{{.+}}) in (2) shared_outs
-// CHECK: scf.for %{{.+}} = %c0 to %[[SCAN]]#1 step %c1
-// CHECK: tensor.extract_slice %arg2[%{{.+}}, %{{.+}}] [1, %{{.+}}] [1, 1] : tensor<32x600xf32> to tensor<1x?xf32>
-// CHECK: tensor.parallel_insert_slice
 func.func @decode_glu(%x: tensor<1x600xf32>, %w1: tensor<600x32xf32>, %w2: tensor<32x600xf32>, %up: tensor<32x600xf32>) -> tensor<1x600xf32> {
   %y = sparsa.sparse_ffn %x, %w1, %w2 up = %up : (tensor<1x600xf32>, tensor<600x32xf32>, tensor<32x600xf32>, tensor<32x600xf32>) -> tensor<1x600xf32>
   return %y : tensor<1x600xf32>
