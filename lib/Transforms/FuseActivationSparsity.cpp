@@ -177,6 +177,50 @@ static Operation *fuseSparseFFN(Operation *anchor) {
   return anchor;
 }
 
+/// TEAL / CATS input sparsity: MatMul (or Gemm) of Where(Greater(Abs(x),
+/// t), x, 0) by a constant weight, t a constant >= 0.
+static Operation *fuseSparseInput(Operation *anchor) {
+  std::optional<Projection> p = matchProjection(anchor->getResult(0));
+  if (!p || !p->weight || rankOf(p->weight) != 2)
+    return nullptr;
+  auto where = p->in.getDefiningOp<onnx::WhereOp>();
+  auto gt = where ? where.getCondition().getDefiningOp<onnx::GreaterOp>() : onnx::GreaterOp();
+  auto abs = gt ? gt.getA().getDefiningOp<onnx::AbsOp>() : onnx::AbsOp();
+  if (!abs || abs.getX() != where.getX())
+    return nullptr;
+  Operation *whereOp = where;
+  std::optional<double> t = constFloat(gt.getB());
+  if (!t || *t < 0.0) {
+    markUnfused(whereOp, kFamily, t ? "the input threshold is negative"
+                                    : "the input threshold is not a constant (a model input?)");
+    return nullptr;
+  }
+  if (constFloat(where.getY()) != 0.0) {
+    markUnfused(whereOp, kFamily, "dropped input entries take a non-zero value");
+    return nullptr;
+  }
+  if (!isConstant(p->weight) || (p->bias && (!isConstant(p->bias) || rankOf(p->bias) != 1))) {
+    markUnfused(whereOp, kFamily, "the weight or bias is not constant");
+    return nullptr;
+  }
+  int64_t rank = rankOf(where.getX());
+  if (rank != 2 && rank != 3)
+    return nullptr;
+  OpBuilder b(anchor);
+  Location loc = anchor->getLoc();
+  Value w = p->transposed ? transpose2D(b, loc, p->weight) : p->weight;
+  Value y = anchor->getResult(0);
+  auto op = sp::SparseInputMatMulOp::create(b, loc, y.getType(), where.getX(), w, p->bias,
+                                            b.getF64FloatAttr(*t));
+  if (failed(mlir::verify(op))) {
+    op.erase();
+    markUnfused(whereOp, kFamily, "the shapes do not form a sparsa.sparse_input_matmul");
+    return nullptr;
+  }
+  y.replaceAllUsesWith(op.getResult());
+  return anchor;
+}
+
 /// Erases |op| and, recursively, the pure producers only it used; records
 /// them in |erased|.
 static void eraseDeadProducers(Operation *op, llvm::DenseSet<Operation *> &erased) {
@@ -210,7 +254,10 @@ struct FuseActivationSparsityPass final
     for (Operation *anchor : llvm::reverse(anchors)) {
       if (erased.contains(anchor))
         continue;
-      if (Operation *replaced = fuseSparseFFN(anchor))
+      Operation *replaced = fuseSparseFFN(anchor);
+      if (!replaced)
+        replaced = fuseSparseInput(anchor);
+      if (replaced)
         eraseDeadProducers(replaced, erased);
     }
   }

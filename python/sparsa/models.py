@@ -757,3 +757,38 @@ def _indexed_ffn(g, path, inputs, H, F, tokens, mode, core, predictor_rank, gemm
                               [helper.make_tensor_value_info("y", TP.FLOAT, [tokens, H])],
                               g.inits)
     return _save(graph, path, opset)
+
+
+def teal(path: str, hidden: int = 64, out: int = 96, *, tokens: Dim = "T",
+         threshold: float = 0.8, gemm: bool = False, bias: bool = True,
+         threshold_input: bool = False, seed: int = 0, opset: int = 17) -> str:
+    """Input sparsity (TEAL / CATS): `y = Where(|x| > t, x, 0) @ W + b`, a
+    projection whose input entries of small magnitude are dropped. |gemm|
+    writes it as Gemm(transB=1); |threshold_input| makes t a model input (a
+    near miss)."""
+    _, TP, helper, _ = _onnx()
+    rng = np.random.default_rng(seed)
+    g = _Graph("/teal")
+    w = (rng.standard_normal((hidden, out)) / np.sqrt(hidden)).astype(np.float32)
+    inputs = [helper.make_tensor_value_info("x", TP.FLOAT, [tokens, hidden])]
+    if threshold_input:
+        t = "t"
+        inputs.append(helper.make_tensor_value_info("t", TP.FLOAT, []))
+    else:
+        t = g.const("threshold", np.array(threshold, np.float32))
+    xs = g.op("Where", [g.op("Greater", [g.op("Abs", ["x"]), t]), "x",
+                        g.const("zero", np.array(0.0, np.float32))])
+    b = g.const("proj.bias", (0.1 * rng.standard_normal(out)).astype(np.float32)) if bias else None
+    if gemm:
+        y = g.op("Gemm", [xs, g.const("proj.weight", np.ascontiguousarray(w.T))] + ([b] if b else []),
+                 transB=1)
+    else:
+        y = g.op("MatMul", [xs, g.const("proj.weight", w)])
+        if b:
+            y = g.op("Add", [y, b])
+    for n in g.nodes:
+        n.output[:] = ["y" if o == y else o for o in n.output]
+    graph = helper.make_graph(g.nodes, "teal", inputs,
+                              [helper.make_tensor_value_info("y", TP.FLOAT, [tokens, out])],
+                              g.inits)
+    return _save(graph, path, opset)

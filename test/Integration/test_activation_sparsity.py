@@ -147,3 +147,24 @@ def test_index_set_out_of_range_is_clamped_never_read_out_of_bounds(tmp_path):
     clamped = model.run({"x": x, "idx": idx})["y"]
     expected = model.run({"x": x, "idx": np.array([0, 1, 2, 3, 4, 5, 6, 255], np.int64)})["y"]
     np.testing.assert_array_equal(clamped, expected)
+
+
+@pytest.mark.parametrize("kw", [dict(), dict(gemm=True), dict(bias=False, hidden=600, out=520)])
+def test_input_sparsity_teal(tmp_path, kw):
+    """TEAL: Where(|x| > t, x, 0) @ W; one token reads only the weight rows
+    of the kept entries, more tokens run the masked dense matmul."""
+    hidden = kw.get("hidden", 64)
+    for tokens in [1, "T"]:
+        path = models.teal(str(tmp_path / f"teal_{tokens}.onnx"), tokens=tokens, **kw)
+        model, report = compile_with_report(tmp_path, path, f"teal_{tokens}")
+        assert report["fusions"]["activation_sparsity"] == 1, report
+        check(model, path, hidden, tokens=(1,) if tokens == 1 else (1, 7, 64))
+
+
+def test_input_sparsity_threshold_input_is_a_near_miss(tmp_path):
+    path = models.teal(str(tmp_path / "teal.onnx"), threshold_input=True)
+    model, report = compile_with_report(tmp_path, path)
+    assert report["fusions"]["activation_sparsity"] == 0
+    (miss,) = report["unfused"]
+    assert "input threshold is not a constant" in miss["reason"]
+    check(model, path, 64, extra={"t": np.array(0.8, np.float32)})

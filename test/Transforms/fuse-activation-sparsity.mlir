@@ -110,3 +110,23 @@ func.func @core_neurons(%x: tensor<1x4xf32>, %idx: tensor<3xi64>) -> tensor<1x4x
   %y = onnx.MatMul %a, %w2g : (tensor<1x3xf32>, tensor<3x4xf32>) -> tensor<1x4xf32>
   return %y : tensor<1x4xf32>
 }
+
+// -----
+
+/// TEAL input sparsity: Where(|x| > 0.5, x, 0) @ W + b.
+// CHECK-LABEL: func.func @teal
+// CHECK: %[[Y:.+]] = sparsa.sparse_input_matmul %arg0, %{{.+}} bias = %{{.+}} {threshold = 5.000000e-01 : f64} : (tensor<1x4xf32>, tensor<4x6xf32>, tensor<6xf32>) -> tensor<1x6xf32>
+// CHECK-NOT: onnx.Where
+// CHECK: return %[[Y]]
+func.func @teal(%x: tensor<1x4xf32>) -> tensor<1x6xf32> {
+  %w = onnx.Constant {value = dense<0.5> : tensor<4x6xf32>} : () -> tensor<4x6xf32>
+  %b = onnx.Constant {value = dense<0.1> : tensor<6xf32>} : () -> tensor<6xf32>
+  %t = onnx.Constant {value = dense<0.5> : tensor<f32>} : () -> tensor<f32>
+  %zero = onnx.Constant {value = dense<0.0> : tensor<f32>} : () -> tensor<f32>
+  %ax = onnx.Abs %x : (tensor<1x4xf32>) -> tensor<1x4xf32>
+  %c = onnx.Greater %ax, %t : (tensor<1x4xf32>, tensor<f32>) -> tensor<1x4xi1>
+  %xs = onnx.Where %c, %x, %zero : (tensor<1x4xi1>, tensor<1x4xf32>, tensor<f32>) -> tensor<1x4xf32>
+  %y0 = onnx.MatMul %xs, %w : (tensor<1x4xf32>, tensor<4x6xf32>) -> tensor<1x6xf32>
+  %y = onnx.Add %y0, %b : (tensor<1x6xf32>, tensor<6xf32>) -> tensor<1x6xf32>
+  return %y : tensor<1x6xf32>
+}

@@ -207,7 +207,9 @@ def FuseActivationSparsityPass
     (`transB`); weights must be constants, laid out at compile time: `w2`
     (and `up`) one row per neuron. An FFN whose weights and biases are all
     constants gathered by one 1-D index set (CoreInfer's core neurons as an
-    input, Deja Vu's predicted top-k) fuses too, with any activation.
+    input, Deja Vu's predicted top-k) fuses too, with any activation. A
+    projection of `Where(Greater(Abs(x), t), x, 0)` (TEAL / CATS input
+    sparsity) becomes `sparsa.sparse_input_matmul`.
 
     Near misses keep their ops and record why (`sparsa.unfused =
     {activation_sparsity = "..."}`): the activation is also used elsewhere,

@@ -371,6 +371,79 @@ static FailureOr<Value> lowerSparseFFN(sp::SparseFFNOp op, LowerCtx &lctx) {
   return out;
 }
 
+/// TEAL input sparsity: y = (x where |x| > t) W + bias.
+static FailureOr<Value> lowerSparseInputMatMul(sp::SparseInputMatMulOp op, LowerCtx &lctx) {
+  OpBuilder &b = lctx.b;
+  Location loc = op.getLoc();
+  Value x = op.getInput();
+  auto xT = cast<RankedTensorType>(x.getType());
+  Type elt = xT.getElementType();
+  GenericBuilder B{b, loc, elt};
+  if (xT.getRank() == 3)
+    x = tensor::CollapseShapeOp::create(b, loc, x,
+                                        SmallVector<ReassociationIndices>{{0, 1}, {2}});
+  auto x2T = cast<RankedTensorType>(x.getType());
+  OpFoldResult T = tensor::getMixedSize(b, loc, x, 0),
+               N = tensor::getMixedSize(b, loc, op.getW(), 1);
+  Value w = op.getW();
+  double t = op.getThreshold().convertToDouble();
+  Value init = op.getBias()
+                   ? B.generic(op.getBias(), {{1}}, B.empty({T, N}, elt), {0, 1}, 2, {},
+                               [](OpBuilder &, Location, ValueRange a) { return a[0]; })
+                   : B.filled({T, N}, elt, zeroOf(b, loc, elt));
+  // |x| > t keeps the entry (NaN is dropped: the comparison is false, as
+  // Where(Greater(Abs(x), t)) computes it).
+  auto keep = [&](OpBuilder &nb, Location l, Value v) -> Value {
+    return arith::CmpFOp::create(nb, l, arith::CmpFPredicate::OGT,
+                                 math::AbsFOp::create(nb, l, v), floatCst(nb, l, elt, t));
+  };
+  Value out;
+  if (x2T.getDimSize(0) != 1) {
+    Value masked = B.generic(x, {{0, 1}}, B.empty({T, tensor::getMixedSize(b, loc, x, 1)}, elt),
+                             {0, 1}, 2, {}, [&](OpBuilder &nb, Location l, ValueRange a) -> Value {
+                               return arith::SelectOp::create(nb, l, keep(nb, l, a[0]), a[0],
+                                                              zeroOf(nb, l, elt));
+                             });
+    out = B.generic(ValueRange{masked, w}, {{0, 2}, {2, 1}}, init, {0, 1}, 3, {2},
+                    [&](OpBuilder &nb, Location l, ValueRange v) -> Value {
+                      return arith::AddFOp::create(nb, l, v[2],
+                                                   arith::MulFOp::create(nb, l, v[0], v[1]));
+                    });
+  } else {
+    // One token: list the kept entries, then one row of w per entry.
+    Type idxT = b.getIndexType();
+    Value c0 = B.idx(0), c1 = B.idx(1), H = dimOf(b, loc, x, 1);
+    OpFoldResult Hs = tensor::getMixedSize(b, loc, x, 1);
+    auto scan = scf::ForOp::create(
+        b, loc, c0, H, c1, ValueRange{B.empty({Hs}, idxT), B.empty({Hs}, elt), c0},
+        [&](OpBuilder &nb, Location l, Value i, ValueRange acc) {
+          Value xi = tensor::ExtractOp::create(nb, l, x, ValueRange{c0, i});
+          auto ifOp = scf::IfOp::create(
+              nb, l, keep(nb, l, xi),
+              [&](OpBuilder &ib, Location il) {
+                Value list = tensor::InsertOp::create(ib, il, i, acc[0], acc[2]);
+                Value vals = tensor::InsertOp::create(ib, il, xi, acc[1], acc[2]);
+                scf::YieldOp::create(
+                    ib, il,
+                    ValueRange{list, vals, arith::AddIOp::create(ib, il, acc[2], c1)});
+              },
+              [&](OpBuilder &ib, Location il) { scf::YieldOp::create(ib, il, acc); });
+          scf::YieldOp::create(nb, l, ifOp.getResults());
+        });
+    out = axpyRows(B, init, w, scan.getResult(0), scan.getResult(1), scan.getResult(2));
+  }
+  auto rT = cast<RankedTensorType>(op.getType());
+  if (rT.getRank() == 3) {
+    SmallVector<Value> dims = dimsOf(b, loc, op.getInput());
+    dims.back() = dimOf(b, loc, w, 1);
+    return reshapeTo(b, loc, out, rT, dims);
+  }
+  if (out.getType() != rT)
+    out = tensor::CastOp::create(b, loc, rT, out);
+  return out;
+}
+
 void sparsa::lowering::populateActivationSparsityLowerings(LoweringTable &t) {
   addSingle<sp::SparseFFNOp, lowerSparseFFN>(t);
+  addSingle<sp::SparseInputMatMulOp, lowerSparseInputMatMul>(t);
 }

@@ -54,3 +54,19 @@ func.func @indexed_w1_rows(%x: tensor<1x8xf32>, %w1: tensor<8x16xf32>, %w2: tens
   %y = sparsa.sparse_ffn %x, %w1, %w2 indices = %i {mode = "silu"} : (tensor<1x8xf32>, tensor<8x16xf32>, tensor<16x8xf32>, tensor<4xi64>) -> tensor<1x8xf32>
   return %y : tensor<1x8xf32>
 }
+
+// -----
+
+func.func @teal_rows(%x: tensor<1x8xf32>, %w: tensor<16x8xf32>) -> tensor<1x8xf32> {
+  // expected-error @+1 {{w must have one row per input entry}}
+  %y = sparsa.sparse_input_matmul %x, %w : (tensor<1x8xf32>, tensor<16x8xf32>) -> tensor<1x8xf32>
+  return %y : tensor<1x8xf32>
+}
+
+// -----
+
+func.func @teal_negative(%x: tensor<1x8xf32>, %w: tensor<8x8xf32>) -> tensor<1x8xf32> {
+  // expected-error @+1 {{the threshold must not be negative}}
+  %y = sparsa.sparse_input_matmul %x, %w {threshold = -1.0 : f64} : (tensor<1x8xf32>, tensor<8x8xf32>) -> tensor<1x8xf32>
+  return %y : tensor<1x8xf32>
+}

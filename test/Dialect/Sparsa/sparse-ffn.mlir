@@ -17,3 +17,12 @@ func.func @threshold_glu(%x: tensor<2x?x64xf32>, %w1: tensor<64x256xf32>, %w2: t
   %y = sparsa.sparse_ffn %x, %w1, %w2 up = %up {mode = "threshold", threshold = 0.25 : f64} : (tensor<2x?x64xf32>, tensor<64x256xf32>, tensor<256x64xf32>, tensor<256x64xf32>) -> tensor<2x?x64xf32>
   return %y : tensor<2x?x64xf32>
 }
+
+// -----
+
+// CHECK-LABEL: func.func @teal
+// CHECK: sparsa.sparse_input_matmul %arg0, %arg1 bias = %arg2 {threshold = 5.000000e-01 : f64} : (tensor<2x?x64xf32>, tensor<64x32xf32>, tensor<32xf32>) -> tensor<2x?x32xf32>
+func.func @teal(%x: tensor<2x?x64xf32>, %w: tensor<64x32xf32>, %b: tensor<32xf32>) -> tensor<2x?x32xf32> {
+  %y = sparsa.sparse_input_matmul %x, %w bias = %b {threshold = 0.5 : f64} : (tensor<2x?x64xf32>, tensor<64x32xf32>, tensor<32xf32>) -> tensor<2x?x32xf32>
+  return %y : tensor<2x?x32xf32>
+}

@@ -30,7 +30,7 @@ void SparsaDialect::initialize() {
 StringRef sparsa::sparsa::fusionFamily(Operation *op) {
   if (isa<MoEOp>(op))
     return "routing";
-  if (isa<SparseFFNOp>(op))
+  if (isa<SparseFFNOp, SparseInputMatMulOp>(op))
     return "activation_sparsity";
   return "";
 }
@@ -182,6 +182,36 @@ LogicalResult SparseFFNOp::verify() {
       failed(check(getUp(), {F, H}, "up")) || failed(check(getB1(), {F}, "b1")) ||
       failed(check(getBUp(), {F}, "b_up")) || failed(check(getB2(), {H}, "b2")))
     return failure();
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// SparseInputMatMulOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult SparseInputMatMulOp::verify() {
+  if (getThreshold().isNegative())
+    return emitOpError("the threshold must not be negative");
+  auto x = cast<RankedTensorType>(getInput().getType());
+  auto w = cast<RankedTensorType>(getW().getType());
+  auto y = cast<RankedTensorType>(getType());
+  if ((x.getRank() != 2 && x.getRank() != 3) || w.getRank() != 2)
+    return emitOpError("expected input [T, H] or [B, S, H] and w [H, N]");
+  for (Value v : getOperands())
+    if (getElementTypeOrSelf(v) != x.getElementType())
+      return emitOpError("all operands must have the input's element type");
+  if (!compatible(x.getShape().back(), w.getDimSize(0)))
+    return emitOpError("w must have one row per input entry");
+  if (y.getRank() != x.getRank() || !compatible(y.getShape().back(), w.getDimSize(1)))
+    return emitOpError("expected the result [..., N]");
+  for (int64_t i = 0; i + 1 < x.getRank(); ++i)
+    if (!compatible(x.getDimSize(i), y.getDimSize(i)))
+      return emitOpError("the result's leading dims must match the input's");
+  if (auto b = getBias()) {
+    auto bt = cast<RankedTensorType>(b.getType());
+    if (bt.getRank() != 1 || !compatible(bt.getDimSize(0), w.getDimSize(1)))
+      return emitOpError("bias must be [N]");
+  }
   return success();
 }
 

@@ -174,4 +174,30 @@ def Sparsa_SparseFFNOp : Sparsa_Op<"sparse_ffn", [Pure, AttrSizedOperandSegments
   let hasVerifier = 1;
 }
 
+def Sparsa_SparseInputMatMulOp
+    : Sparsa_Op<"sparse_input_matmul", [Pure]> {
+  let summary = "MatMul of an input thresholded by magnitude: only its large entries' weight rows are read";
+  let description = [{
+    `y = where(|x| > threshold, x, 0) w + bias` (TEAL / CATS input
+    sparsity) with `input` `[T, H]` or `[B, S, H]`, `w` `[H, N]` (one
+    contiguous row per input entry) and `bias` `[N]`.
+
+    The lowering, for one token, lists the entries above the threshold and
+    adds one weight row per entry (axpys, the columns split over threads);
+    more tokens take the dense masked matmul.
+
+    ```mlir
+    %y = sparsa.sparse_input_matmul %x, %w {threshold = 0.5 : f64} : (tensor<1x4096xf32>, tensor<4096x4096xf32>) -> tensor<1x4096xf32>
+    ```
+  }];
+  let arguments = (ins Sparsa_FloatTensor:$input, Sparsa_FloatTensor:$w,
+                   Optional<Sparsa_FloatTensor>:$bias,
+                   DefaultValuedAttr<F64Attr, "0.0">:$threshold);
+  let results = (outs Sparsa_FloatTensor:$output);
+  let assemblyFormat = [{
+    $input `,` $w (`bias` `=` $bias^)? attr-dict `:` functional-type(operands, results)
+  }];
+  let hasVerifier = 1;
+}
+
 #endif // SPARSA_DIALECT_SPARSA_IR_SPARSAOPS_TD
