@@ -47,6 +47,7 @@ class Case:
     flops: float                         # floating-point operations per run
     atol: float = 1e-3
     disable_fusion: tuple = ()           # fusion families off for this case
+    dense_bytes: int = 0                 # bytes a dense execution reads (0: weight_bytes)
 
 
 def _cases(full: bool) -> Dict[str, Case]:
@@ -87,12 +88,15 @@ def _cases(full: bool) -> Dict[str, Case]:
         selected = min(me, tokens * mk)
         return Case(
             name, f"{what}: {tokens} token(s), {me} experts top-{mk}, {mh} -> {mf} SwiGLU, "
-                  f"form {form}",
+                  f"form {form}" + (" (ONNX Runtime's MoE op also reads only the chosen "
+                                    "experts: the bytes bound against it is 1)"
+                                    if form == "E" else ""),
             lambda p: models.moe(p, form, hidden=mh, inner=mf, experts=me, k=mk,
                                  act="swiglu", tokens=tokens),
             lambda rng: {"x": rng.standard_normal((tokens, mh)).astype(np.float32)},
             weight_bytes=4 * (selected * 3 * mh * mf + mh * me),
-            flops=2.0 * tokens * mk * 3 * mh * mf)
+            flops=2.0 * tokens * mk * 3 * mh * mf,
+            dense_bytes=4 * (me * 3 * mh * mf + mh * me))
 
     # Activation sparsity: ~90 % of the neurons inactive (OPT-like ReLU
     # FFN; ProSparse's ReLU-gated GLU); weight_bytes counts the gate (dense)
@@ -107,7 +111,8 @@ def _cases(full: bool) -> Dict[str, Case]:
                                         sparsity=1 - active),
             lambda rng: {"x": rng.standard_normal((1, sh)).astype(np.float32)},
             weight_bytes=int(4 * (sh * sf + rows_read)),
-            flops=2.0 * (sh * sf + rows_read))
+            flops=2.0 * (sh * sf + rows_read),
+            dense_bytes=4 * (3 if mode == "glu" else 2) * sh * sf)
 
     core = int(active * sf)
     cases.append(Case(
@@ -116,7 +121,8 @@ def _cases(full: bool) -> Dict[str, Case]:
         lambda p: models.sparse_ffn(p, hidden=sh, inner=sf, tokens=1, mode="silu", core=core),
         lambda rng: {"x": rng.standard_normal((1, sh)).astype(np.float32),
                      "idx": np.sort(rng.choice(sf, core, replace=False)).astype(np.int64)},
-        weight_bytes=4 * 2 * core * sh, flops=2.0 * 2 * core * sh))
+        weight_bytes=4 * 2 * core * sh, flops=2.0 * 2 * core * sh,
+        dense_bytes=4 * 2 * sf * sh))
     cases += [
         sparse("sparse_relu_decode", "relu", "ReLU FFN decode (OPT)"),
         sparse("sparse_glu_decode", "glu", "ReLU-gated GLU decode (ProSparse)"),
@@ -264,6 +270,7 @@ def run_case(case: Case, threads_list: List[int], iters: int, out_dir: str,
                 (mem["rss_peak"] - mem["rss_before_load"]) / max(1, case.weight_bytes))
             r.extra.update({k: float(v) for k, v in mem.items()})
             r.extra["weight_bytes"] = float(case.weight_bytes)
+        r.extra["bytes_bound"] = (case.dense_bytes or case.weight_bytes) / max(1, case.weight_bytes)
         results.append(r)
         del sess, model
     return results
@@ -281,21 +288,26 @@ def markdown(results: List[Result], machine: Dict) -> str:
         f"(suite `{machine['suite']}`, {machine['iters']} alternating runs per point, "
         "median; neither library spin-waits). Ratio = ONNX Runtime time / Sparsa time "
         "(> 1: Sparsa faster). GB/s counts the weight bytes each run reads; % BW sets "
-        "Sparsa's against the read bandwidth measured in the same run.",
+        "Sparsa's against the read bandwidth measured in the same run (the best of the "
+        "probes before and after the cases: this host's bandwidth varies from run to run). "
+        "Bytes bound = the bytes a dense execution reads over the bytes this case must read: "
+        "the speedup reading fewer bytes can give at most when both run at the same "
+        "bandwidth (routed experts, active neurons, index sets).",
         "",
         f"Machine: {machine['cpu']}, {machine['cores']} cores. Measured bandwidth: "
         + ", ".join(f"{t} thread(s) read {bw['read_gbs']:.1f} GB/s, triad "
                     f"{bw['triad_gbs']:.1f} GB/s" for t, bw in machine["bandwidth"].items())
         + ".",
         "",
-        "| case | threads | Sparsa ms | ORT ms | ratio | Sparsa GB/s | % BW | Sparsa GFLOP/s "
-        "| ORT GFLOP/s | max abs err | compile s |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "| case | threads | Sparsa ms | ORT ms | ratio | bytes bound | Sparsa GB/s | % BW "
+        "| Sparsa GFLOP/s | ORT GFLOP/s | max abs err | compile s |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in results:
         lines.append(
             f"| {r.case} | {r.threads} | {r.sparsa_ms:.3f} | {r.ort_ms:.3f} | "
-            f"{r.ratio:.2f} | {r.sparsa_gbs:.1f} | {r.pct_read_bw:.0f} | "
+            f"{r.ratio:.2f} | {r.extra.get('bytes_bound', 1.0):.2f} | "
+            f"{r.sparsa_gbs:.1f} | {r.pct_read_bw:.0f} | "
             f"{r.sparsa_gflops:.1f} | {r.ort_gflops:.1f} | {r.max_abs_err:.1e} | "
             f"{r.compile_seconds:.2f} |")
     mem = [r for r in results if "rss_peak_over_weights" in r.extra]
@@ -334,6 +346,37 @@ def chart(results: List[Result], path: str) -> bool:
     return True
 
 
+def _render(json_path: str, out_dir: str, md_path) -> int:
+    """Re-renders the Markdown table and chart of a finished run (new
+    columns, e.g. the bytes bound, from the suite's case definitions)."""
+    with open(json_path) as f:
+        data = json.load(f)
+    machine = data["machine"]
+    cases = _cases(machine.get("suite") == "full")
+    results = []
+    for d in data["results"]:
+        r = Result(**d)
+        c = cases.get(r.case)
+        if c is not None:
+            r.description = c.description
+            if "bytes_bound" not in r.extra:
+                r.extra["bytes_bound"] = (c.dense_bytes or c.weight_bytes) / max(1, c.weight_bytes)
+        results.append(r)
+    os.makedirs(out_dir, exist_ok=True)
+    md = markdown(results, machine)
+    with open(os.path.join(out_dir, "bench.md"), "w") as f:
+        f.write(md)
+    png = os.path.join(out_dir, "bench.png")
+    if md_path:
+        with open(md_path, "w") as f:
+            f.write(md + "\n![ratios](performance.png)\n")
+        if chart(results, png):
+            import shutil
+            shutil.copy(png, os.path.join(os.path.dirname(md_path) or ".", "performance.png"))
+    print(f"rendered {json_path}")
+    return 0
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -344,7 +387,11 @@ def main(argv=None):
     p.add_argument("--out", default="out/bench")
     p.add_argument("--markdown", default=None, help="also write the table here")
     p.add_argument("--bandwidth-mb", type=int, default=None)
+    p.add_argument("--render", default=None, metavar="BENCH_JSON",
+                   help="only re-render the table and chart of an earlier run's bench.json")
     args = p.parse_args(argv)
+    if args.render:
+        return _render(args.render, args.out, args.markdown)
 
     os.environ.setdefault("KMP_BLOCKTIME", "0")  # before any libomp starts
     os.makedirs(args.out, exist_ok=True)
