@@ -221,6 +221,49 @@ static Operation *fuseSparseInput(Operation *anchor) {
   return anchor;
 }
 
+/// Explicit top-k activation sparsity: MatMul (or Gemm) of
+/// ScatterElements(zeros [T, F], indices, values, axis -1) by a constant
+/// weight, the indices those of a TopK along the last axis (distinct per
+/// token, so the scatter is a plain sum of rows).
+static Operation *fuseTopKActivation(Operation *anchor) {
+  std::optional<Projection> p = matchProjection(anchor->getResult(0));
+  if (!p || !p->weight || rankOf(p->weight) != 2 || rankOf(p->in) != 2)
+    return nullptr;
+  auto scatter = p->in.getDefiningOp<onnx::ScatterElementsOp>();
+  if (!scatter || scatter.getReduction() != "none" ||
+      (scatter.getAxis() != 1 && scatter.getAxis() != -1))
+    return nullptr;
+  Operation *at = scatter;
+  auto topk = scatter.getIndices().getDefiningOp<onnx::TopKOp>();
+  int64_t topkRank = topk ? rankOf(topk.getX()) : 0;
+  if (!topk || (topk.getAxis() != -1 && topk.getAxis() != topkRank - 1)) {
+    markUnfused(at, kFamily, "the scattered indices are not those of a TopK over neurons "
+                             "(they could repeat)");
+    return nullptr;
+  }
+  if (!isZeroTensor(scatter.getData())) {
+    markUnfused(at, kFamily, "the neurons outside the top-k are not zero");
+    return nullptr;
+  }
+  if (!isConstant(p->weight) || (p->bias && (!isConstant(p->bias) || rankOf(p->bias) != 1))) {
+    markUnfused(at, kFamily, "the weight or bias is not constant");
+    return nullptr;
+  }
+  OpBuilder b(anchor);
+  Location loc = anchor->getLoc();
+  Value w = p->transposed ? transpose2D(b, loc, p->weight) : p->weight;
+  Value y = anchor->getResult(0);
+  auto op = sp::TopKMatMulOp::create(b, loc, y.getType(), scatter.getIndices(),
+                                     scatter.getUpdates(), w, p->bias);
+  if (failed(mlir::verify(op))) {
+    op.erase();
+    markUnfused(at, kFamily, "the shapes do not form a sparsa.topk_matmul");
+    return nullptr;
+  }
+  y.replaceAllUsesWith(op.getResult());
+  return anchor;
+}
+
 /// Erases |op| and, recursively, the pure producers only it used; records
 /// them in |erased|.
 static void eraseDeadProducers(Operation *op, llvm::DenseSet<Operation *> &erased) {
@@ -257,6 +300,8 @@ struct FuseActivationSparsityPass final
       Operation *replaced = fuseSparseFFN(anchor);
       if (!replaced)
         replaced = fuseSparseInput(anchor);
+      if (!replaced)
+        replaced = fuseTopKActivation(anchor);
       if (replaced)
         eraseDeadProducers(replaced, erased);
     }

@@ -631,7 +631,7 @@ def sparse_ffn(path: str, hidden: int = 64, inner: int = 256, *, tokens: Dim = "
                threshold: float = 0.25, three_d: bool = False, sparsity: float = 0.0,
                extra_output: bool = False, threshold_input: bool = False,
                inactive_value: float = 0.0, core: int = 0, predictor_rank: int = 0,
-               seed: int = 0, opset: int = 17) -> str:
+               topk: int = 0, seed: int = 0, opset: int = 17) -> str:
     """An FFN `x -> down(act(x W1 + b1) [* (x Wup)]) + b2` whose activation
     is sparse, written as exporters do:
 
@@ -650,7 +650,10 @@ def sparse_ffn(path: str, hidden: int = 64, inner: int = 256, *, tokens: Dim = "
     |core| > 0 the FFN runs on the neurons listed by the int64 input `idx`
     [core] (CoreInfer: W1 gathered along its columns, b1 and W2 along their
     rows); adding |predictor_rank| > 0 computes `idx` instead as the top
-    |core| of a low-rank predictor `x A B` (Deja Vu; one token)."""
+    |core| of a low-rank predictor `x A B` (Deja Vu; one token).
+
+    mode `topk`: the activation act(x W1 + b1) (SiLU) keeps its |topk|
+    largest entries per token: TopK -> ScatterElements into zeros."""
     _, TP, helper, _ = _onnx()
     rng = np.random.default_rng(seed)
     H, F = hidden, inner
@@ -680,6 +683,13 @@ def sparse_ffn(path: str, hidden: int = 64, inner: int = 256, *, tokens: Dim = "
             inputs.append(helper.make_tensor_value_info("t", TP.FLOAT, []))
         a = g.op("Where", [g.op("Greater", [h, t]), h,
                            g.const("inactive", np.array(inactive_value, np.float32))])
+    elif mode == "topk":
+        act_h = _moe_act(g, h, "silu")
+        vals, idx = g.op("TopK", [act_h, g.const("topk.k", np.array([topk], np.int64))], 2,
+                         axis=-1)
+        zeros = g.op("ConstantOfShape", [g.op("Shape", [act_h])],
+                     value=helper.make_tensor("zero_f", TP.FLOAT, [1], [0.0]))
+        a = g.op("ScatterElements", [zeros, idx, vals], axis=-1)
     elif relu == "Relu":
         a = g.op("Relu", [h])
     elif relu == "Max":

@@ -168,3 +168,17 @@ def test_input_sparsity_threshold_input_is_a_near_miss(tmp_path):
     (miss,) = report["unfused"]
     assert "input threshold is not a constant" in miss["reason"]
     check(model, path, 64, extra={"t": np.array(0.8, np.float32)})
+
+
+@pytest.mark.parametrize("kw", [dict(), dict(gemm=True, hidden=600, inner=512)])
+def test_explicit_topk_activation(tmp_path, kw):
+    """Explicit top-k: SiLU activation -> TopK -> ScatterElements into zeros
+    -> down projection; one token adds only the k kept rows."""
+    hidden = kw.get("hidden", 64)
+    kw = {"hidden": hidden, "inner": 256, **kw}
+    for tokens in [1, "T"]:
+        path = models.sparse_ffn(str(tmp_path / f"topk_{tokens}.onnx"), tokens=tokens,
+                                 mode="topk", topk=24, **kw)
+        model, report = compile_with_report(tmp_path, path, f"topk_{tokens}")
+        assert report["fusions"]["activation_sparsity"] == 1, report
+        check(model, path, hidden, tokens=(1,) if tokens == 1 else (1, 7, 64))

@@ -130,3 +130,35 @@ func.func @teal(%x: tensor<1x4xf32>) -> tensor<1x6xf32> {
   %y = onnx.Add %y0, %b : (tensor<1x6xf32>, tensor<6xf32>) -> tensor<1x6xf32>
   return %y : tensor<1x6xf32>
 }
+
+// -----
+
+/// Explicit top-k: TopK of the activation scattered into zeros, times the
+/// down projection: the TopK's indices and values feed sparsa.topk_matmul.
+// CHECK-LABEL: func.func @explicit_topk
+// CHECK: %[[V:.+]], %[[I:.+]] = onnx.TopK
+// CHECK: %[[Y:.+]] = sparsa.topk_matmul %[[I]], %[[V]], %{{.+}} : (tensor<1x2xi64>, tensor<1x2xf32>, tensor<8x4xf32>) -> tensor<1x4xf32>
+// CHECK-NOT: onnx.ScatterElements
+// CHECK: return %[[Y]]
+func.func @explicit_topk(%h: tensor<1x8xf32>) -> tensor<1x4xf32> {
+  %w2 = onnx.Constant {value = dense<0.25> : tensor<8x4xf32>} : () -> tensor<8x4xf32>
+  %k = onnx.Constant {value = dense<2> : tensor<1xi64>} : () -> tensor<1xi64>
+  %v, %i = onnx.TopK %h, %k : (tensor<1x8xf32>, tensor<1xi64>) -> (tensor<1x2xf32>, tensor<1x2xi64>)
+  %zeros = onnx.Constant {value = dense<0.0> : tensor<1x8xf32>} : () -> tensor<1x8xf32>
+  %a = onnx.ScatterElements %zeros, %i, %v {axis = -1 : si64} : (tensor<1x8xf32>, tensor<1x2xi64>, tensor<1x2xf32>) -> tensor<1x8xf32>
+  %y = onnx.MatMul %a, %w2 : (tensor<1x8xf32>, tensor<8x4xf32>) -> tensor<1x4xf32>
+  return %y : tensor<1x4xf32>
+}
+
+// -----
+
+/// Near miss: scattered indices that are not a TopK's (they could repeat).
+// CHECK-LABEL: func.func @scatter_not_topk
+// CHECK: onnx.ScatterElements {{.+}}sparsa.unfused = {activation_sparsity = "the scattered indices are not those of a TopK over neurons (they could repeat)"}
+func.func @scatter_not_topk(%i: tensor<1x2xi64>, %v: tensor<1x2xf32>) -> tensor<1x4xf32> {
+  %w2 = onnx.Constant {value = dense<0.25> : tensor<8x4xf32>} : () -> tensor<8x4xf32>
+  %zeros = onnx.Constant {value = dense<0.0> : tensor<1x8xf32>} : () -> tensor<1x8xf32>
+  %a = onnx.ScatterElements %zeros, %i, %v {axis = -1 : si64} : (tensor<1x8xf32>, tensor<1x2xi64>, tensor<1x2xf32>) -> tensor<1x8xf32>
+  %y = onnx.MatMul %a, %w2 : (tensor<1x8xf32>, tensor<8x4xf32>) -> tensor<1x4xf32>
+  return %y : tensor<1x4xf32>
+}

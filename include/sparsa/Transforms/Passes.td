@@ -209,7 +209,9 @@ def FuseActivationSparsityPass
     constants gathered by one 1-D index set (CoreInfer's core neurons as an
     input, Deja Vu's predicted top-k) fuses too, with any activation. A
     projection of `Where(Greater(Abs(x), t), x, 0)` (TEAL / CATS input
-    sparsity) becomes `sparsa.sparse_input_matmul`.
+    sparsity) becomes `sparsa.sparse_input_matmul`; one of
+    `ScatterElements(zeros, TopK indices, TopK values)` (explicit top-k
+    activations) becomes `sparsa.topk_matmul`.
 
     Near misses keep their ops and record why (`sparsa.unfused =
     {activation_sparsity = "..."}`): the activation is also used elsewhere,

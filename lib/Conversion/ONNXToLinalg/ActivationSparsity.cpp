@@ -443,7 +443,70 @@ static FailureOr<Value> lowerSparseInputMatMul(sp::SparseInputMatMulOp op, Lower
   return out;
 }
 
+/// y[t] = bias + sum_j values[t, j] * w[indices[t, j], :].
+static FailureOr<Value> lowerTopKMatMul(sp::TopKMatMulOp op, LowerCtx &lctx) {
+  OpBuilder &b = lctx.b;
+  Location loc = op.getLoc();
+  auto vT = cast<RankedTensorType>(op.getValues().getType());
+  Type elt = vT.getElementType();
+  GenericBuilder B{b, loc, elt};
+  Value w = op.getW();
+  OpFoldResult T = tensor::getMixedSize(b, loc, op.getValues(), 0),
+               N = tensor::getMixedSize(b, loc, w, 1);
+  Value F = dimOf(b, loc, w, 0);
+  Value init = op.getBias()
+                   ? B.generic(op.getBias(), {{1}}, B.empty({T, N}, elt), {0, 1}, 2, {},
+                               [](OpBuilder &, Location, ValueRange a) { return a[0]; })
+                   : B.filled({T, N}, elt, zeroOf(b, loc, elt));
+  Value out;
+  if (vT.getDimSize(0) == 1) {
+    // One token: one axpy per kept entry.
+    auto flat = [&](Value v) -> Value {
+      return tensor::CollapseShapeOp::create(b, loc, v,
+                                             SmallVector<ReassociationIndices>{{0, 1}});
+    };
+    Value idx = clampedIndices(B, flat(op.getIndices()), F);
+    Value vals = flat(op.getValues());
+    out = axpyRows(B, init, w, idx, vals, dimOf(b, loc, vals, 0));
+  } else {
+    // Scatter into a dense activation [T, F], then the matmul.
+    OpFoldResult Fs = tensor::getMixedSize(b, loc, w, 0);
+    Value dense = B.filled({T, Fs}, elt, zeroOf(b, loc, elt));
+    Value c0 = B.idx(0), c1 = B.idx(1);
+    Value Tv = dimOf(b, loc, op.getValues(), 0), Kv = dimOf(b, loc, op.getValues(), 1);
+    Type idxT = b.getIndexType();
+    auto rows = scf::ForOp::create(
+        b, loc, c0, Tv, c1, ValueRange{dense}, [&](OpBuilder &nb, Location l, Value t, ValueRange acc) {
+          auto cols = scf::ForOp::create(
+              nb, l, c0, Kv, c1, acc, [&](OpBuilder &jb, Location jl, Value j, ValueRange a) {
+                Value raw = arith::IndexCastOp::create(
+                    jb, jl, idxT,
+                    tensor::ExtractOp::create(jb, jl, op.getIndices(), ValueRange{t, j}));
+                Value zero = indexCst(jb, jl, 0), one = indexCst(jb, jl, 1);
+                Value neg = arith::CmpIOp::create(jb, jl, arith::CmpIPredicate::slt, raw, zero);
+                Value i = arith::SelectOp::create(jb, jl, neg, arith::AddIOp::create(jb, jl, raw, F),
+                                                  raw);
+                i = arith::MinSIOp::create(jb, jl, arith::MaxSIOp::create(jb, jl, i, zero),
+                                           arith::SubIOp::create(jb, jl, F, one));
+                Value v = tensor::ExtractOp::create(jb, jl, op.getValues(), ValueRange{t, j});
+                scf::YieldOp::create(
+                    jb, jl, tensor::InsertOp::create(jb, jl, v, a[0], ValueRange{t, i}).getResult());
+              });
+          scf::YieldOp::create(nb, l, cols.getResults());
+        });
+    out = B.generic(ValueRange{rows.getResult(0), w}, {{0, 2}, {2, 1}}, init, {0, 1}, 3, {2},
+                    [&](OpBuilder &nb, Location l, ValueRange v) -> Value {
+                      return arith::AddFOp::create(nb, l, v[2],
+                                                   arith::MulFOp::create(nb, l, v[0], v[1]));
+                    });
+  }
+  if (out.getType() != op.getType())
+    out = tensor::CastOp::create(b, loc, op.getType(), out);
+  return out;
+}
+
 void sparsa::lowering::populateActivationSparsityLowerings(LoweringTable &t) {
+  addSingle<sp::TopKMatMulOp, lowerTopKMatMul>(t);
   addSingle<sp::SparseFFNOp, lowerSparseFFN>(t);
   addSingle<sp::SparseInputMatMulOp, lowerSparseInputMatMul>(t);
 }

@@ -70,3 +70,11 @@ func.func @teal_negative(%x: tensor<1x8xf32>, %w: tensor<8x8xf32>) -> tensor<1x8
   %y = sparsa.sparse_input_matmul %x, %w {threshold = -1.0 : f64} : (tensor<1x8xf32>, tensor<8x8xf32>) -> tensor<1x8xf32>
   return %y : tensor<1x8xf32>
 }
+
+// -----
+
+func.func @topk_shapes(%i: tensor<1x4xi64>, %v: tensor<1x3xf32>, %w: tensor<8x8xf32>) -> tensor<1x8xf32> {
+  // expected-error @+1 {{indices and values must have the same shape}}
+  %y = sparsa.topk_matmul %i, %v, %w : (tensor<1x4xi64>, tensor<1x3xf32>, tensor<8x8xf32>) -> tensor<1x8xf32>
+  return %y : tensor<1x8xf32>
+}

@@ -26,3 +26,12 @@ func.func @teal(%x: tensor<2x?x64xf32>, %w: tensor<64x32xf32>, %b: tensor<32xf32
   %y = sparsa.sparse_input_matmul %x, %w bias = %b {threshold = 0.5 : f64} : (tensor<2x?x64xf32>, tensor<64x32xf32>, tensor<32xf32>) -> tensor<2x?x32xf32>
   return %y : tensor<2x?x32xf32>
 }
+
+// -----
+
+// CHECK-LABEL: func.func @topk_matmul
+// CHECK: sparsa.topk_matmul %arg0, %arg1, %arg2 bias = %arg3 : (tensor<?x16xi64>, tensor<?x16xf32>, tensor<256x64xf32>, tensor<64xf32>) -> tensor<?x64xf32>
+func.func @topk_matmul(%i: tensor<?x16xi64>, %v: tensor<?x16xf32>, %w: tensor<256x64xf32>, %b: tensor<64xf32>) -> tensor<?x64xf32> {
+  %y = sparsa.topk_matmul %i, %v, %w bias = %b : (tensor<?x16xi64>, tensor<?x16xf32>, tensor<256x64xf32>, tensor<64xf32>) -> tensor<?x64xf32>
+  return %y : tensor<?x64xf32>
+}

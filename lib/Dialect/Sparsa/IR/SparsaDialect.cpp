@@ -30,7 +30,7 @@ void SparsaDialect::initialize() {
 StringRef sparsa::sparsa::fusionFamily(Operation *op) {
   if (isa<MoEOp>(op))
     return "routing";
-  if (isa<SparseFFNOp, SparseInputMatMulOp>(op))
+  if (isa<SparseFFNOp, SparseInputMatMulOp, TopKMatMulOp>(op))
     return "activation_sparsity";
   return "";
 }
@@ -207,6 +207,35 @@ LogicalResult SparseInputMatMulOp::verify() {
   for (int64_t i = 0; i + 1 < x.getRank(); ++i)
     if (!compatible(x.getDimSize(i), y.getDimSize(i)))
       return emitOpError("the result's leading dims must match the input's");
+  if (auto b = getBias()) {
+    auto bt = cast<RankedTensorType>(b.getType());
+    if (bt.getRank() != 1 || !compatible(bt.getDimSize(0), w.getDimSize(1)))
+      return emitOpError("bias must be [N]");
+  }
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// TopKMatMulOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult TopKMatMulOp::verify() {
+  auto idx = cast<RankedTensorType>(getIndices().getType());
+  auto vals = cast<RankedTensorType>(getValues().getType());
+  auto w = cast<RankedTensorType>(getW().getType());
+  auto y = cast<RankedTensorType>(getType());
+  if (idx.getRank() != 2 || vals.getRank() != 2 || w.getRank() != 2 || y.getRank() != 2)
+    return emitOpError("expected indices and values [T, k], w [F, N] and a result [T, N]");
+  for (int64_t i = 0; i < 2; ++i)
+    if (!compatible(idx.getDimSize(i), vals.getDimSize(i)))
+      return emitOpError("indices and values must have the same shape");
+  Type elt = vals.getElementType();
+  if (w.getElementType() != elt || y.getElementType() != elt ||
+      (getBias() && getElementTypeOrSelf(getBias()) != elt))
+    return emitOpError("values, w, bias and the result must share one element type");
+  if (!compatible(y.getDimSize(0), vals.getDimSize(0)) ||
+      !compatible(y.getDimSize(1), w.getDimSize(1)))
+    return emitOpError("expected the result [T, N]");
   if (auto b = getBias()) {
     auto bt = cast<RankedTensorType>(b.getType());
     if (bt.getRank() != 1 || !compatible(bt.getDimSize(0), w.getDimSize(1)))

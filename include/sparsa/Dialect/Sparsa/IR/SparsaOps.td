@@ -200,4 +200,31 @@ def Sparsa_SparseInputMatMulOp
   let hasVerifier = 1;
 }
 
+def Sparsa_TopKMatMulOp : Sparsa_Op<"topk_matmul", [Pure]> {
+  let summary = "MatMul of a top-k sparse activation: only the kept neurons' weight rows are read";
+  let description = [{
+    `y[t] = sum_j values[t, j] * w[indices[t, j], :] + bias`: the product of
+    an activation that keeps `k` entries per token (`indices` / `values`
+    `[T, k]`, distinct per token, as a TopK gives them; the rest zero, as
+    exporters write it with ScatterElements into zeros) by `w` `[F, N]` (one
+    contiguous row per neuron). Indices wrap once if negative and are
+    clamped into `[0, F)`.
+
+    For one token the lowering adds one weight row per kept entry (axpys,
+    columns split over threads); more tokens scatter into a dense activation
+    and multiply.
+
+    ```mlir
+    %y = sparsa.topk_matmul %idx, %vals, %w : (tensor<1x256xi64>, tensor<1x256xf32>, tensor<16384x4096xf32>) -> tensor<1x4096xf32>
+    ```
+  }];
+  let arguments = (ins RankedTensorOf<[I32, I64]>:$indices, Sparsa_FloatTensor:$values,
+                   Sparsa_FloatTensor:$w, Optional<Sparsa_FloatTensor>:$bias);
+  let results = (outs Sparsa_FloatTensor:$output);
+  let assemblyFormat = [{
+    $indices `,` $values `,` $w (`bias` `=` $bias^)? attr-dict `:` functional-type(operands, results)
+  }];
+  let hasVerifier = 1;
+}
+
 #endif // SPARSA_DIALECT_SPARSA_IR_SPARSAOPS_TD
