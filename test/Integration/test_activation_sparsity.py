@@ -182,3 +182,16 @@ def test_explicit_topk_activation(tmp_path, kw):
         model, report = compile_with_report(tmp_path, path, f"topk_{tokens}")
         assert report["fusions"]["activation_sparsity"] == 1, report
         check(model, path, hidden, tokens=(1,) if tokens == 1 else (1, 7, 64))
+
+
+@pytest.mark.parametrize("mode", ["relu", "glu", "threshold"])
+@pytest.mark.parametrize("inactive", [0.99, 0.9, 0.5, 0.0001])
+def test_densities_one_token(tmp_path, mode, inactive):
+    """1 %, 10 %, 50 % and ~100 % active neurons (past 60 % the dense path
+    runs): every density matches ONNX Runtime for batch 1 and 16."""
+    for tokens in [1, 16]:
+        path = models.sparse_ffn(str(tmp_path / f"d_{tokens}.onnx"), hidden=96, inner=512,
+                                 tokens=tokens, mode=mode, sparsity=inactive, threshold=0.05)
+        model, report = compile_with_report(tmp_path, path, f"d_{tokens}")
+        assert report["fusions"]["activation_sparsity"] == 1
+        check(model, path, 96, tokens=(tokens,))

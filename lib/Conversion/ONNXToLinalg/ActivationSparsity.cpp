@@ -286,19 +286,15 @@ static FailureOr<Value> lowerSparseFFN(sp::SparseFFNOp op, LowerCtx &lctx) {
                        [](OpBuilder &, Location, ValueRange a) { return a[0]; });
     return B.filled({T, H}, elt, zero);
   };
-  Value out;
-  if (Value indices = op.getIndices()) {
-    out = lowerIndexed(B, op, x, indices, outInit());
-  } else if (Value g = B.matmul(x, op.getW1(), op.getB1()); // [T, F]
-             x2T.getDimSize(0) != 1) {
-    // Dense: a = act(g) [* (x up^T + b_up)], y = a W2 + b2.
+  // Dense: a = act(g) [* (x up^T + b_up)], y = a W2 + b2, with builder |D|.
+  auto dense = [&](GenericBuilder &D, Value g) -> Value {
     Value lin;
     if (Value up = op.getUp()) {
       Value acc = op.getBUp()
-                      ? B.generic(op.getBUp(), {{1}}, B.empty({T, F}, elt), {0, 1}, 2, {},
+                      ? D.generic(op.getBUp(), {{1}}, D.empty({T, F}, elt), {0, 1}, 2, {},
                                   [](OpBuilder &, Location, ValueRange a) { return a[0]; })
-                      : B.filled({T, F}, elt, zero);
-      lin = B.generic(ValueRange{x, up}, {{0, 2}, {1, 2}}, acc, {0, 1}, 3, {2},
+                      : D.filled({T, F}, elt, zero);
+      lin = D.generic(ValueRange{x, up}, {{0, 2}, {1, 2}}, acc, {0, 1}, 3, {2},
                       [&](OpBuilder &nb, Location l, ValueRange a) -> Value {
                         return add(nb, l, a[2], mul(nb, l, a[0], a[1]));
                       });
@@ -309,16 +305,26 @@ static FailureOr<Value> lowerSparseFFN(sp::SparseFFNOp op, LowerCtx &lctx) {
       ins.push_back(lin);
       dims.push_back({0, 1});
     }
-    Value a = B.generic(ins, dims, B.empty({T, F}, elt), {0, 1}, 2, {},
+    Value a = D.generic(ins, dims, D.empty({T, F}, elt), {0, 1}, 2, {},
                         [&](OpBuilder &nb, Location l, ValueRange v) -> Value {
                           Value act = activation(nb, l, op, v[0]).first;
                           return lin ? mul(nb, l, act, v[1]) : act;
                         });
-    Value init = outInit();
-    out = B.generic(ValueRange{a, op.getW2()}, {{0, 2}, {2, 1}}, init, {0, 1}, 3, {2},
-                    [&](OpBuilder &nb, Location l, ValueRange v) -> Value {
-                      return add(nb, l, v[2], mul(nb, l, v[0], v[1]));
-                    });
+    Value init = op.getB2()
+                     ? D.generic(op.getB2(), {{1}}, D.empty({T, H}, elt), {0, 1}, 2, {},
+                                 [](OpBuilder &, Location, ValueRange a) { return a[0]; })
+                     : D.filled({T, H}, elt, zeroOf(D.b, D.loc, elt));
+    return D.generic(ValueRange{a, op.getW2()}, {{0, 2}, {2, 1}}, init, {0, 1}, 3, {2},
+                     [&](OpBuilder &nb, Location l, ValueRange v) -> Value {
+                       return add(nb, l, v[2], mul(nb, l, v[0], v[1]));
+                     });
+  };
+  Value out;
+  if (Value indices = op.getIndices()) {
+    out = lowerIndexed(B, op, x, indices, outInit());
+  } else if (Value g = B.matmul(x, op.getW1(), op.getB1()); // [T, F]
+             x2T.getDimSize(0) != 1) {
+    out = dense(B, g);
   } else {
     // One token: list the active neurons.
     Type idxT = b.getIndexType();
@@ -339,29 +345,51 @@ static FailureOr<Value> lowerSparseFFN(sp::SparseFFNOp op, LowerCtx &lctx) {
           scf::YieldOp::create(nb, l, ifOp.getResults());
         });
     Value n = scan.getResult(1);
-    Value idx = tensor::ExtractSliceOp::create(
-        b, loc, RankedTensorType::get({ShapedType::kDynamic}, idxT), scan.getResult(0),
-        ArrayRef<OpFoldResult>{b.getIndexAttr(0)}, ArrayRef<OpFoldResult>{n},
-        ArrayRef<OpFoldResult>{b.getIndexAttr(1)});
-    // Active values a[j] (times the linear part for a GLU: one dot product
-    // of x with each active row of `up`).
-    Value lin;
-    if (Value up = op.getUp())
-      lin = dotRows(B, x, up, idx, n, op.getBUp());
-    SmallVector<Value> ins = {idx};
-    SmallVector<SmallVector<int64_t>> dims = {{0}};
-    if (lin) {
-      ins.push_back(lin);
-      dims.push_back({0});
-    }
-    Value a = B.generic(ins, dims, B.empty({n}, elt), {0}, 1, {},
-                        [&](OpBuilder &nb, Location l, ValueRange v) -> Value {
-                          Value gi = tensor::ExtractOp::create(nb, l, g, ValueRange{c0, v[0]});
-                          Value act = activation(nb, l, op, gi).first;
-                          return lin ? mul(nb, l, act, v[1]) : act;
-                        });
-    // y = b2 + sum_j a[j] * W2[idx[j], :].
-    out = axpyRows(B, outInit(), op.getW2(), idx, a, n);
+    // Past ~60 % active, streaming every row densely is faster than
+    // gathering them (measured: 1.3x at 100 %, even at ~60 %).
+    Value sparse = arith::CmpIOp::create(
+        b, loc, arith::CmpIPredicate::ule, arith::MulIOp::create(b, loc, n, B.idx(5)),
+        arith::MulIOp::create(b, loc, Fv, B.idx(3)));
+    auto branch = scf::IfOp::create(
+        b, loc, sparse,
+        [&](OpBuilder &sb, Location sl) {
+          GenericBuilder S{sb, sl, elt};
+          Value idx = tensor::ExtractSliceOp::create(
+              sb, sl, RankedTensorType::get({ShapedType::kDynamic}, idxT), scan.getResult(0),
+              ArrayRef<OpFoldResult>{sb.getIndexAttr(0)}, ArrayRef<OpFoldResult>{n},
+              ArrayRef<OpFoldResult>{sb.getIndexAttr(1)});
+          // Active values a[j] (times the linear part for a GLU: one dot
+          // product of x with each active row of `up`).
+          Value lin;
+          if (Value up = op.getUp())
+            lin = dotRows(S, x, up, idx, n, op.getBUp());
+          SmallVector<Value> ins = {idx};
+          SmallVector<SmallVector<int64_t>> dims = {{0}};
+          if (lin) {
+            ins.push_back(lin);
+            dims.push_back({0});
+          }
+          Value a = S.generic(ins, dims, S.empty({n}, elt), {0}, 1, {},
+                              [&](OpBuilder &nb, Location l, ValueRange v) -> Value {
+                                Value gi = tensor::ExtractOp::create(
+                                    nb, l, g, ValueRange{indexCst(nb, l, 0), v[0]});
+                                Value act = activation(nb, l, op, gi).first;
+                                return lin ? mul(nb, l, act, v[1]) : act;
+                              });
+          Value init = op.getB2()
+                           ? S.generic(op.getB2(), {{1}}, S.empty({T, H}, elt), {0, 1}, 2, {},
+                                       [](OpBuilder &, Location, ValueRange v) { return v[0]; })
+                           : S.filled({T, H}, elt, zeroOf(sb, sl, elt));
+          // y = b2 + sum_j a[j] * W2[idx[j], :].
+          Value y = axpyRows(S, init, op.getW2(), idx, a, n);
+          scf::YieldOp::create(sb, sl, y);
+        },
+        [&](OpBuilder &db, Location dl) {
+          GenericBuilder D{db, dl, elt};
+          Value y = dense(D, g);
+          scf::YieldOp::create(db, dl, y);
+        });
+    out = branch.getResult(0);
   }
   auto rT = cast<RankedTensorType>(op.getType());
   if (rT.getRank() == 3)

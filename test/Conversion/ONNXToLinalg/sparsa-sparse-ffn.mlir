@@ -4,11 +4,14 @@
 /// neurons (h > 0, NaN included), the linear part as one contiguous dot
 /// product per active row of `up` (row chunks in parallel), then the column
 /// blocks in parallel, each a loop of axpys over the active rows of w2 only.
+/// Past 60 % active neurons the dense computation runs instead.
 // CHECK-LABEL: func.func @decode_glu
 // CHECK: linalg.generic {{.+}} ins(%arg0, %arg1 : tensor<1x600xf32>, tensor<600x32xf32>)
 // CHECK: %[[SCAN:.+]]:2 = scf.for %{{.+}} = %c0 to %c32 step %c1 iter_args({{.+}}) -> (tensor<32xindex>, index)
 // CHECK: arith.cmpf ugt
 // CHECK: scf.if
+// CHECK: %[[FEW:.+]] = arith.cmpi ule
+// CHECK: scf.if %[[FEW]]
 // CHECK: %[[ACTIVE:.+]] = tensor.extract_slice %[[SCAN]]#0[0] [%[[SCAN]]#1] [1] : tensor<32xindex> to tensor<?xindex>
 // CHECK: scf.forall (%{{.+}}) in (2) shared_outs
 // CHECK: tensor.extract_slice %arg3[%{{.+}}, 0] [1, 600] [1, 1] : tensor<32x600xf32> to tensor<1x600xf32>
@@ -17,6 +20,8 @@
 // CHECK: scf.for %{{.+}} = %c0 to %[[SCAN]]#1 step %c1
 // CHECK: tensor.extract_slice %arg2[%{{.+}}, %{{.+}}] [1, %{{.+}}] [1, 1] : tensor<32x600xf32> to tensor<1x?xf32>
 // CHECK: tensor.parallel_insert_slice
+// CHECK: } else {
+// CHECK: ins(%{{.+}}, %arg2 : tensor<1x32xf32>, tensor<32x600xf32>)
 func.func @decode_glu(%x: tensor<1x600xf32>, %w1: tensor<600x32xf32>, %w2: tensor<32x600xf32>, %up: tensor<32x600xf32>) -> tensor<1x600xf32> {
   %y = sparsa.sparse_ffn %x, %w1, %w2 up = %up : (tensor<1x600xf32>, tensor<600x32xf32>, tensor<32x600xf32>, tensor<32x600xf32>) -> tensor<1x600xf32>
   return %y : tensor<1x600xf32>
