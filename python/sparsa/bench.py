@@ -101,7 +101,7 @@ def _cases(full: bool) -> Dict[str, Case]:
     # Activation sparsity: ~90 % of the neurons inactive (OPT-like ReLU
     # FFN; ProSparse's ReLU-gated GLU); weight_bytes counts the gate (dense)
     # and the active neurons' rows.
-    sh, sf, active = (4096, 16384, 0.1) if full else (64, 256, 0.1)
+    sh, sf, active = (4096, 14336, 0.1) if full else (64, 256, 0.1)
 
     def sparse(name, mode, what):
         rows_read = (2 if mode == "glu" else 1) * active * sf * sh
@@ -123,6 +123,15 @@ def _cases(full: bool) -> Dict[str, Case]:
                      "idx": np.sort(rng.choice(sf, core, replace=False)).astype(np.int64)},
         weight_bytes=4 * 2 * core * sh, flops=2.0 * 2 * core * sh,
         dense_bytes=4 * 2 * sf * sh))
+    rank = 256 if full else 16
+    cases.append(Case(
+        "predictor_ffn_decode", f"predictor FFN decode (Deja Vu): rank-{rank} predictor "
+                                f"x A B picks {core} of {sf} neurons, 1x{sh} -> {sh}, ReLU",
+        lambda p: models.sparse_ffn(p, hidden=sh, inner=sf, tokens=1, mode="relu", core=core,
+                                    predictor_rank=rank),
+        lambda rng: {"x": rng.standard_normal((1, sh)).astype(np.float32)},
+        weight_bytes=4 * (2 * core * sh + rank * (sh + sf)),
+        flops=2.0 * (2 * core * sh + rank * (sh + sf)), dense_bytes=4 * 2 * sf * sh))
     cases += [
         sparse("sparse_relu_decode", "relu", "ReLU FFN decode (OPT)"),
         sparse("sparse_glu_decode", "glu", "ReLU-gated GLU decode (ProSparse)"),

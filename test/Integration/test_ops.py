@@ -167,3 +167,25 @@ def test_kernels_for_narrower_vector_units(tmp_path, compile_model, cpu):
     sm = build(tmp_path, [helper.make_node("Softmax", ["x"], ["y"], name="sm", axis=-1)],
                [vi("x", ("N", 37))], [vi("y", ("N", 37))], name="sm.onnx")
     assert_matches_ort(compile_model(sm, name="sm", cpu=cpu), sm, {"x": 3 * rand(5, 37)})
+
+
+@pytest.mark.parametrize("shape,k,largest", [
+    ((1, 3000), 300, 1),      # a predictor choosing neurons (radix select path)
+    ((3, 2048), 17, 0),       # several rows, smallest
+    ((4096,), 4096, 1),       # k = the whole axis
+    ((2, 1500), 1, 1),
+])
+def test_topk_long_axis(tmp_path, compile_model, shape, k, largest):
+    """Long f32 axes take radix select; values, indices and order (ties to the
+    lower index) must match ONNX Runtime, including repeated values."""
+    kk = numpy_helper.from_array(np.array([k], np.int64), "k")
+    node = helper.make_node("TopK", ["x", "k"], ["v", "i"], name="topk", axis=-1,
+                            largest=largest)
+    out_shape = shape[:-1] + (k,)
+    path = build(tmp_path, [node], [vi("x", shape)],
+                 [vi("v", out_shape), vi("i", out_shape, TensorProto.INT64)], [kk])
+    model = compile_model(path)
+    x = rand(*shape)
+    x.reshape(-1)[::7] = 0.5          # many ties
+    x.reshape(-1)[::11] = -0.0        # signed zeros and negatives
+    assert_matches_ort(model, path, {"x": x})

@@ -146,6 +146,139 @@ static FailureOr<Value> lowerOneHot(onnx::OneHotOp op, LowerCtx &ctx) {
       .getResult(0);
 }
 
+/// Axis length from which TopK selects by radix select rather than ranking.
+static constexpr int64_t kLongTopK = 1024;
+
+/// TopK over a long last axis of f32 rows (a predictor choosing neurons
+/// out of thousands): radix select instead of quadratic ranking. Per row,
+/// with keys = the floats' bits made order-preserving as unsigned integers
+/// (inverted for the smallest): 32 counting passes find the k-th best key
+/// T; every element better than T is chosen, then elements equal to T by
+/// increasing index until k; the k chosen are ranked among themselves
+/// (quadratic in k only) and written out sorted.
+static FailureOr<SmallVector<Value>> lowerLongTopK(onnx::TopKOp op, LowerCtx &ctx) {
+  OpBuilder &b = ctx.b;
+  Location loc = op.getLoc();
+  Value x = op.getX();
+  auto xT = cast<RankedTensorType>(x.getType());
+  bool largest = op.getLargest();
+  Type i32 = b.getI32Type(), i64 = b.getI64Type(), f32 = b.getF32Type(), idxT = b.getIndexType();
+  auto vT = resultType(op, 0), iT = resultType(op, 1);
+  int64_t rank = xT.getRank();
+  Value rows = rank == 2 ? dimOf(b, loc, x, 0) : indexCst(b, loc, 1);
+  Value n = dimOf(b, loc, x, rank - 1);
+  Value k = extractIndex(b, loc, op.getK(), 0);
+  Value c0 = indexCst(b, loc, 0), c1 = indexCst(b, loc, 1);
+  auto at = [&](OpBuilder &nb, Location l, Value r, Value i) -> Value {
+    return rank == 2 ? tensor::ExtractOp::create(nb, l, x, ValueRange{r, i}).getResult()
+                     : tensor::ExtractOp::create(nb, l, x, ValueRange{i}).getResult();
+  };
+  // Order-preserving unsigned key of a float (larger float: larger key).
+  auto key = [&](OpBuilder &nb, Location l, Value v) -> Value {
+    Value bits = arith::BitcastOp::create(nb, l, i32, v);
+    Value sign = arith::ConstantOp::create(nb, l, i32, nb.getI32IntegerAttr(INT32_MIN));
+    Value allOnes = arith::ConstantOp::create(nb, l, i32, nb.getI32IntegerAttr(-1));
+    Value neg = arith::CmpIOp::create(nb, l, arith::CmpIPredicate::slt, bits,
+                                      arith::ConstantOp::create(nb, l, i32, nb.getI32IntegerAttr(0)));
+    Value kv = arith::SelectOp::create(nb, l, neg, arith::XOrIOp::create(nb, l, bits, allOnes),
+                                       arith::XOrIOp::create(nb, l, bits, sign));
+    return largest ? kv : arith::XOrIOp::create(nb, l, kv, allOnes).getResult();
+  };
+  // #{i : key_i >= t} (or > t) over row r.
+  auto count = [&](OpBuilder &nb, Location l, Value r, Value t, bool strict) -> Value {
+    auto loop = scf::ForOp::create(
+        nb, l, c0, n, c1, ValueRange{c0}, [&](OpBuilder &lb, Location ll, Value i, ValueRange acc) {
+          Value kv = key(lb, ll, at(lb, ll, r, i));
+          Value hit = arith::CmpIOp::create(
+              lb, ll, strict ? arith::CmpIPredicate::ugt : arith::CmpIPredicate::uge, kv, t);
+          Value inc = arith::IndexCastOp::create(lb, ll, idxT,
+                                                 arith::ExtUIOp::create(lb, ll, i64, hit));
+          scf::YieldOp::create(lb, ll, ValueRange{arith::AddIOp::create(lb, ll, acc[0], inc)});
+        });
+    return loop.getResult(0);
+  };
+  Value vOut = createEmpty(b, loc, vT, [&](int64_t d) { return d == rank - 1 ? k : rows; });
+  Value iOut = createEmpty(b, loc, iT, [&](int64_t d) { return d == rank - 1 ? k : rows; });
+  auto perRow = scf::ForOp::create(
+      b, loc, c0, rows, c1, ValueRange{vOut, iOut},
+      [&](OpBuilder &rb, Location rl, Value r, ValueRange outs) {
+        // 1. The k-th best key, bit by bit from the top.
+        Value t = arith::ConstantOp::create(rb, rl, i32, rb.getI32IntegerAttr(0));
+        for (int bit = 31; bit >= 0; --bit) {
+          Value cand = arith::OrIOp::create(
+              rb, rl, t,
+              arith::ConstantOp::create(rb, rl, i32,
+                                        rb.getI32IntegerAttr(static_cast<int32_t>(1u << bit))));
+          Value enough = arith::CmpIOp::create(rb, rl, arith::CmpIPredicate::uge,
+                                               count(rb, rl, r, cand, false), k);
+          t = arith::SelectOp::create(rb, rl, enough, cand, t);
+        }
+        // 2. Everything better than t, then ties by increasing index.
+        Value better = count(rb, rl, r, t, true);
+        Value ties = arith::SubIOp::create(rb, rl, k, better);
+        Value cv = tensor::EmptyOp::create(rb, rl, ArrayRef<OpFoldResult>{k}, f32);
+        Value ci = tensor::EmptyOp::create(rb, rl, ArrayRef<OpFoldResult>{k}, i64);
+        auto collect = scf::ForOp::create(
+            rb, rl, c0, n, c1, ValueRange{cv, ci, c0, c0},
+            [&](OpBuilder &lb, Location ll, Value i, ValueRange acc) {
+              Value v = at(lb, ll, r, i);
+              Value kv = key(lb, ll, v);
+              Value gt = arith::CmpIOp::create(lb, ll, arith::CmpIPredicate::ugt, kv, t);
+              Value eq = arith::CmpIOp::create(lb, ll, arith::CmpIPredicate::eq, kv, t);
+              Value room = arith::CmpIOp::create(lb, ll, arith::CmpIPredicate::ult, acc[3], ties);
+              Value tie = arith::AndIOp::create(lb, ll, eq, room);
+              Value take = arith::OrIOp::create(lb, ll, gt, tie);
+              auto ifOp = scf::IfOp::create(
+                  lb, ll, take,
+                  [&](OpBuilder &ib, Location il) {
+                    Value vs = tensor::InsertOp::create(ib, il, v, acc[0], acc[2]);
+                    Value is = tensor::InsertOp::create(
+                        ib, il, arith::IndexCastOp::create(ib, il, i64, i), acc[1], acc[2]);
+                    Value used = arith::AddIOp::create(
+                        ib, il, acc[3],
+                        arith::IndexCastOp::create(ib, il, idxT,
+                                                   arith::ExtUIOp::create(ib, il, i64, tie)));
+                    scf::YieldOp::create(ib, il, ValueRange{vs, is,
+                                                            arith::AddIOp::create(ib, il, acc[2], c1),
+                                                            used});
+                  },
+                  [&](OpBuilder &ib, Location il) { scf::YieldOp::create(ib, il, acc); });
+              scf::YieldOp::create(lb, ll, ifOp.getResults());
+            });
+        Value selV = collect.getResult(0), selI = collect.getResult(1);
+        // 3. Rank the k chosen among themselves; write each at its rank.
+        auto place = scf::ForOp::create(
+            rb, rl, c0, k, c1, ValueRange{outs[0], outs[1]},
+            [&](OpBuilder &lb, Location ll, Value j, ValueRange acc) {
+              Value vj = tensor::ExtractOp::create(lb, ll, selV, j);
+              Value kj = key(lb, ll, vj);
+              auto rankLoop = scf::ForOp::create(
+                  lb, ll, c0, k, c1, ValueRange{c0},
+                  [&](OpBuilder &qb, Location ql, Value i, ValueRange racc) {
+                    Value ki = key(qb, ql, tensor::ExtractOp::create(qb, ql, selV, i));
+                    Value gt = arith::CmpIOp::create(qb, ql, arith::CmpIPredicate::ugt, ki, kj);
+                    Value eq = arith::CmpIOp::create(qb, ql, arith::CmpIPredicate::eq, ki, kj);
+                    // Chosen in index order: an equal key earlier in the list
+                    // has the lower index.
+                    Value earlier = arith::CmpIOp::create(qb, ql, arith::CmpIPredicate::ult, i, j);
+                    Value ahead = arith::OrIOp::create(qb, ql, gt,
+                                                       arith::AndIOp::create(qb, ql, eq, earlier));
+                    Value inc = arith::IndexCastOp::create(
+                        qb, ql, idxT, arith::ExtUIOp::create(qb, ql, i64, ahead));
+                    scf::YieldOp::create(qb, ql, ValueRange{arith::AddIOp::create(qb, ql, racc[0], inc)});
+                  });
+              Value p = rankLoop.getResult(0);
+              SmallVector<Value> pos = rank == 2 ? SmallVector<Value>{r, p} : SmallVector<Value>{p};
+              Value ij = tensor::ExtractOp::create(lb, ll, selI, j);
+              Value vo = tensor::InsertOp::create(lb, ll, vj, acc[0], pos);
+              Value io = tensor::InsertOp::create(lb, ll, ij, acc[1], pos);
+              scf::YieldOp::create(lb, ll, ValueRange{vo, io});
+            });
+        scf::YieldOp::create(rb, rl, place.getResults());
+      });
+  return SmallVector<Value>{perRow.getResult(0), perRow.getResult(1)};
+}
+
 /// TopK by ranking: rank_j = #{i : x_i before x_j} (strictly better, ties by
 /// lower index), then output p takes the element of rank p. Quadratic in
 /// the axis length, data-parallel, always sorted; routing fusion replaces it
@@ -158,6 +291,10 @@ static FailureOr<SmallVector<Value>> lowerTopK(Operation *raw, LowerCtx &ctx) {
   Value x = op.getX();
   auto xT = cast<RankedTensorType>(x.getType());
   int64_t rank = xT.getRank(), axis = normalizeAxis(op.getAxis(), rank);
+  // Long f32 rows: radix select (the ranking below is quadratic).
+  if (xT.getElementType().isF32() && (rank == 1 || rank == 2) && axis == rank - 1 &&
+      !xT.isDynamicDim(axis) && xT.getDimSize(axis) >= kLongTopK)
+    return lowerLongTopK(op, ctx);
   bool largest = op.getLargest(), isU = ctx.isUnsigned(x);
   Type elt = xT.getElementType();
   auto i64 = b.getI64Type();
