@@ -308,17 +308,51 @@ static FailureOr<Value> lowerMoE(sp::MoEOp op, LowerCtx &lctx) {
 
   if (x2T.getDimSize(0) == 1) {
     // 3a. Decode: one static GEMV pair per slot.
-    auto loop = scf::ForOp::create(
-        b, loc, c0, cK, c1, ValueRange{out}, [&](OpBuilder &nb, Location l, Value j, ValueRange acc) {
-          GenericBuilder NB{nb, l, elt};
-          Value e = tensor::ExtractOp::create(nb, l, slotExpert, ValueRange{c0, j});
-          Value w = tensor::ExtractOp::create(nb, l, slotWeight, ValueRange{c0, j});
-          Value y = expertFFN(NB, op, x, e);
-          Value next = NB.generic(ValueRange{w, y}, {{}, {0, 1}}, acc[0], {0, 1}, 2, {},
-                                  scaledAdd);
-          scf::YieldOp::create(nb, l, next);
-        });
-    out = loop.getResult(0);
+    if (k >= 2) {
+      // Slots in parallel: each thread streams whole experts' weights
+      // (longer streams than splitting every GEMV), then the slots sum.
+      auto slotsT = RankedTensorType::get({k, x2T.getDimSize(1)}, elt);
+      Value slots = B.empty({b.getIndexAttr(k), H}, elt);
+      auto forall = scf::ForallOp::create(
+          b, loc, ArrayRef<OpFoldResult>{b.getIndexAttr(k)}, ValueRange{slots}, std::nullopt,
+          [&](OpBuilder &nb, Location l, ValueRange args) {
+            GenericBuilder NB{nb, l, elt};
+            Value j = args[0];
+            Value e = tensor::ExtractOp::create(nb, l, slotExpert, ValueRange{c0, j});
+            Value w = tensor::ExtractOp::create(nb, l, slotWeight, ValueRange{c0, j});
+            Value y = expertFFN(NB, op, x, e); // [1, H]
+            Value scaled = NB.generic(ValueRange{w, y}, {{}, {0, 1}},
+                                      NB.empty({nb.getIndexAttr(1), H}, elt), {0, 1}, 2, {},
+                                      [&](OpBuilder &eb, Location el, ValueRange v) -> Value {
+                                        return arith::MulFOp::create(eb, el, v[0], v[1]);
+                                      });
+            auto term = scf::InParallelOp::create(nb, l);
+            OpBuilder tb = OpBuilder::atBlockBegin(term.getBody());
+            SmallVector<OpFoldResult> strides(2, tb.getIndexAttr(1));
+            tensor::ParallelInsertSliceOp::create(
+                tb, l, scaled, args[1], SmallVector<OpFoldResult>{j, tb.getIndexAttr(0)},
+                SmallVector<OpFoldResult>{tb.getIndexAttr(1), H}, strides);
+          });
+      (void)slotsT;
+      // out[0, h] += sum_j slots[j, h]; loops (h, j).
+      out = B.generic(forall.getResult(0), {{1, 0}}, out, {2, 0}, 3, {1},
+                      [&](OpBuilder &nb, Location l, ValueRange a) -> Value {
+                        return add(nb, l, a[1], a[0]);
+                      });
+    } else {
+      auto loop = scf::ForOp::create(
+          b, loc, c0, cK, c1, ValueRange{out},
+          [&](OpBuilder &nb, Location l, Value j, ValueRange acc) {
+            GenericBuilder NB{nb, l, elt};
+            Value e = tensor::ExtractOp::create(nb, l, slotExpert, ValueRange{c0, j});
+            Value w = tensor::ExtractOp::create(nb, l, slotWeight, ValueRange{c0, j});
+            Value y = expertFFN(NB, op, x, e);
+            Value next = NB.generic(ValueRange{w, y}, {{}, {0, 1}}, acc[0], {0, 1}, 2, {},
+                                    scaledAdd);
+            scf::YieldOp::create(nb, l, next);
+          });
+      out = loop.getResult(0);
+    }
   } else {
     // 3b. Counting sort of the (token, slot) pairs by expert.
     Value counts = B.filled({E}, idxT, c0);

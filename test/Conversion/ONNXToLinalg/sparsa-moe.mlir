@@ -1,18 +1,22 @@
 // RUN: sparsa-opt %s --split-input-file --convert-onnx-to-linalg --canonicalize --cse | FileCheck %s
 
-/// Decode (one token): after the gate (softmax, ranks, slots), one loop over
-/// the k slots slices the selected expert's weights out of the stacks and
-/// runs static GEMVs on them; no loop visits all experts' weights.
+/// Decode (one token): after the gate (softmax, ranks, slots), the k slots
+/// run as parallel tasks, each slicing its selected expert's weights out of
+/// the stacks and running static GEMVs on them (one thread streams a whole
+/// expert); the slots' scaled outputs are then summed. No loop visits all
+/// experts' weights.
 // CHECK-LABEL: func.func @decode
 // CHECK: math.exp
 // CHECK: scf.for %{{.+}} = %c0 to %c4
 // CHECK: tensor.insert
-// CHECK: %[[OUT:.+]] = scf.for %[[J:.+]] = %c0 to %c2 step %c1 iter_args
+// CHECK: %[[SLOTS:.+]] = scf.forall (%[[J:.+]]) in (2) shared_outs
 // CHECK: %[[E:.+]] = tensor.extract %{{.+}}[%c0, %[[J]]] : tensor<1x2xindex>
 // CHECK: tensor.extract_slice %arg2[%[[E]], 0, 0] [1, 4, 8] [1, 1, 1] : tensor<4x4x8xf32> to tensor<4x8xf32>
 // CHECK: linalg.generic {{.+}} iterator_types = ["parallel", "parallel", "reduction"]} ins(%arg0, %{{.+}} : tensor<1x4xf32>, tensor<4x8xf32>) outs(%{{.+}} : tensor<1x8xf32>)
 // CHECK: arith.maximumf
 // CHECK: tensor.extract_slice %arg3[%[[E]], 0, 0] [1, 8, 4] [1, 1, 1] : tensor<4x8x4xf32> to tensor<8x4xf32>
+// CHECK: tensor.parallel_insert_slice %{{.+}} into %{{.+}}[%[[J]], 0] [1, 4] [1, 1]
+// CHECK: %[[OUT:.+]] = linalg.generic {{.+}} iterator_types = ["parallel", "reduction", "parallel"]} ins(%[[SLOTS]] : tensor<2x4xf32>)
 // CHECK: return %[[OUT]]
 func.func @decode(%x: tensor<1x4xf32>, %r: tensor<1x4xf32>, %w1: tensor<4x4x8xf32>, %w2: tensor<4x8x4xf32>) -> tensor<1x4xf32> {
   %y = sparsa.moe %x, %r, %w1, %w2 {k = 2 : i64, normalize = true} : (tensor<1x4xf32>, tensor<1x4xf32>, tensor<4x4x8xf32>, tensor<4x8x4xf32>) -> tensor<1x4xf32>
@@ -64,7 +68,7 @@ func.func @tokens(%x: tensor<?x4xf32>, %r: tensor<?x4xf32>, %w1: tensor<4x4x8xf3
 // CHECK: arith.select
 // CHECK: ins(%arg0, %arg5 : tensor<1x4xf32>, tensor<4x6xf32>)
 // CHECK: ins(%{{.+}}, %arg6 : tensor<1x6xf32>, tensor<6x4xf32>)
-// CHECK: scf.for %{{.+}} = %c0 to %c2 step %c1 iter_args
+// CHECK: scf.forall (%{{.+}}) in (2) shared_outs
 func.func @grouped_shared(%x: tensor<1x4xf32>, %r: tensor<1x4xf32>, %w1: tensor<4x4x8xf32>, %w2: tensor<4x8x4xf32>,
                           %bias: tensor<4xf32>, %s1: tensor<4x6xf32>, %s2: tensor<6x4xf32>) -> tensor<1x4xf32> {
   %y = sparsa.moe %x, %r, %w1, %w2 selection_bias = %bias shared_w1 = %s1 shared_w2 = %s2 {k = 2 : i64, gating = "sigmoid", n_group = 2 : i64, topk_group = 1 : i64, normalize = true} : (tensor<1x4xf32>, tensor<1x4xf32>, tensor<4x4x8xf32>, tensor<4x8x4xf32>, tensor<4xf32>, tensor<4x6xf32>, tensor<6x4xf32>) -> tensor<1x4xf32>
