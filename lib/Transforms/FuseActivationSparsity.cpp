@@ -264,22 +264,6 @@ static Operation *fuseTopKActivation(Operation *anchor) {
   return anchor;
 }
 
-/// Erases |op| and, recursively, the pure producers only it used; records
-/// them in |erased|.
-static void eraseDeadProducers(Operation *op, llvm::DenseSet<Operation *> &erased) {
-  if (!op->use_empty() || !isPure(op))
-    return;
-  SmallVector<Operation *> producers;
-  for (Value v : op->getOperands())
-    if (Operation *d = v.getDefiningOp())
-      producers.push_back(d);
-  erased.insert(op);
-  op->erase();
-  for (Operation *d : producers)
-    if (!erased.contains(d))
-      eraseDeadProducers(d, erased);
-}
-
 namespace {
 struct FuseActivationSparsityPass final
     : sparsa::impl::FuseActivationSparsityPassBase<FuseActivationSparsityPass> {

@@ -1054,7 +1054,7 @@ static FailureOr<Routed> matchOneHotNonZero(Operation *anchor, Miss &miss) {
 
 /// Adds the inner links of |anchor|'s Add tree or ScatterElements chain to
 /// |covered|.
-static void coveredChain(Operation *anchor, llvm::SmallPtrSetImpl<Operation *> &covered) {
+static void coveredChain(Operation *anchor, llvm::DenseSet<Operation *> &covered) {
   SmallVector<Operation *> work = {anchor};
   while (!work.empty()) {
     Operation *op = work.pop_back_val();
@@ -1258,21 +1258,6 @@ static FailureOr<Value> fuseMoHD(onnx::MatMulOp down, Miss &miss) {
   return result;
 }
 
-/// Erases |op| and, recursively, the producers only it used.
-static void eraseDead(Operation *op, llvm::SmallPtrSetImpl<Operation *> &erased) {
-  if (!op->use_empty() || !isPure(op))
-    return;
-  SmallVector<Operation *> producers;
-  for (Value v : op->getOperands())
-    if (Operation *d = v.getDefiningOp())
-      producers.push_back(d);
-  erased.insert(op);
-  op->erase();
-  for (Operation *d : producers)
-    if (!erased.contains(d))
-      eraseDead(d, erased);
-}
-
 namespace {
 struct FuseRoutingPass final : sparsa::impl::FuseRoutingPassBase<FuseRoutingPass> {
   using FuseRoutingPassBase::FuseRoutingPassBase;
@@ -1290,14 +1275,14 @@ struct FuseRoutingPass final : sparsa::impl::FuseRoutingPassBase<FuseRoutingPass
       if (isa<onnx::AddOp, onnx::ReduceSumOp, onnx::ScatterElementsOp, onnx::MatMulOp>(op))
         anchors.push_back(op);
     });
-    llvm::SmallPtrSet<Operation *, 16> erased;
+    llvm::DenseSet<Operation *> erased;
     for (Operation *anchor : llvm::reverse(anchors)) {
       if (erased.contains(anchor))
         continue;
       Miss miss;
       if (auto mm = dyn_cast<onnx::MatMulOp>(anchor)) {
         if (succeeded(fuseMoHD(mm, miss)))
-          eraseDead(anchor, erased);
+          eraseDeadProducers(anchor, erased);
         else if (!miss.reason.empty())
           markUnfused(miss.at ? miss.at : anchor, "routing", miss.reason);
         continue;
@@ -1317,7 +1302,7 @@ struct FuseRoutingPass final : sparsa::impl::FuseRoutingPassBase<FuseRoutingPass
         }
         continue;
       }
-      eraseDead(emitMoE(anchor, *r), erased);
+      eraseDeadProducers(emitMoE(anchor, *r), erased);
     }
     getOperation().walk([&](onnx::QMoEOp op) {
       markUnfused(op, "routing",

@@ -10,6 +10,7 @@
 #include "mlir/IR/BuiltinAttributes.h"
 #include "mlir/IR/DialectResourceBlobManager.h"
 #include "mlir/IR/Matchers.h"
+#include "mlir/Interfaces/SideEffectInterfaces.h"
 
 #include <cstring>
 
@@ -308,5 +309,19 @@ Value emitActivation(OpBuilder &b, Location loc, StringRef act, Value h) {
   return h;
 }
 
+
+void eraseDeadProducers(Operation *op, llvm::DenseSet<Operation *> &erased) {
+  if (!op->use_empty() || !isPure(op))
+    return;
+  SmallVector<Operation *> producers;
+  for (Value v : op->getOperands())
+    if (Operation *d = v.getDefiningOp())
+      producers.push_back(d);
+  erased.insert(op);
+  op->erase();
+  for (Operation *d : producers)
+    if (!erased.contains(d))
+      eraseDeadProducers(d, erased);
+}
 
 } // namespace sparsa::patterns

@@ -17,6 +17,7 @@
 #include "sparsa/Dialect/ONNX/IR/ONNXOps.h"
 
 #include "mlir/IR/Builders.h"
+#include "llvm/ADT/DenseSet.h"
 
 #include <optional>
 
@@ -66,6 +67,10 @@ Value bytesConstant(OpBuilder &b, Location loc, RankedTensorType type, ArrayRef<
 FailureOr<SmallVector<char>> constantBytes(Value v);
 /// |w| [A, B] as [B, A] (an onnx.Transpose weight preparation folds).
 Value transpose2D(OpBuilder &b, Location loc, Value w);
+/// Erases |op| if it is pure and unused, then, recursively, the producers
+/// only it used; records every erased op in |erased|.
+void eraseDeadProducers(Operation *op, llvm::DenseSet<Operation *> &erased);
+
 /// Re-emits activation |act| on |h| as onnx ops.
 Value emitActivation(OpBuilder &b, Location loc, StringRef act, Value h);
 

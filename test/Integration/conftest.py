@@ -47,6 +47,16 @@ def compile_model(tmp_path):
     return _compile
 
 
+def compile_with_report(tmp_path, onnx_path, name="model", **kwargs):
+    """Compiles with --report; returns (loaded model, report dict)."""
+    import json
+    so = tmp_path / f"{name}.so"
+    report = tmp_path / f"{name}.json"
+    sparsa.compile(str(onnx_path), str(so), report=str(report), **kwargs)
+    with open(report) as f:
+        return sparsa.load(str(so)), json.load(f)
+
+
 def assert_matches_ort(model, model_path, feeds, atol=ATOL, rtol=RTOL):
     ours = model.run(feeds)
     ref = ort_run(model_path, feeds)

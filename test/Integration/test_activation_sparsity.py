@@ -4,21 +4,11 @@ fuse into sparsa.sparse_ffn and match ONNX Runtime on the original graph for
 one token (the sparse path) and several (dense); near misses stay unfused
 and say why."""
 
-import json
-
 import numpy as np
 import pytest
 
-from conftest import assert_matches_ort, sparsa
+from conftest import assert_matches_ort, compile_with_report, sparsa
 from sparsa import models
-
-
-def compile_with_report(tmp_path, onnx_path, name="model", **kwargs):
-    so = tmp_path / f"{name}.so"
-    report = tmp_path / f"{name}.json"
-    sparsa.compile(str(onnx_path), str(so), report=str(report), **kwargs)
-    with open(report) as f:
-        return sparsa.load(str(so)), json.load(f)
 
 
 def check(model, path, hidden, tokens=(1, 7, 64), three_d=False, extra=None):

@@ -4,24 +4,14 @@ compiled model matches ONNX Runtime running the original graph for 1, 7 and
 64 tokens. Near misses stay unfused, say why in the report, and still match.
 """
 
-import json
-
 import numpy as np
 import pytest
 
-from conftest import assert_matches_ort, sparsa
+from conftest import assert_matches_ort, compile_with_report, sparsa
 from sparsa import models
 
 H = 64
 TOKENS = [1, 7, 64]
-
-
-def compile_with_report(tmp_path, onnx_path, name="model", **kwargs):
-    so = tmp_path / f"{name}.so"
-    report = tmp_path / f"{name}.json"
-    sparsa.compile(str(onnx_path), str(so), report=str(report), **kwargs)
-    with open(report) as f:
-        return sparsa.load(str(so)), json.load(f)
 
 
 def check_tokens(model, path, tokens=TOKENS, hidden=H):
