@@ -707,10 +707,11 @@ static FailureOr<Routed> matchEqualMaskChain(Operation *anchor, Miss &miss) {
   return r;
 }
 
-/// Stacked 3-D expert weights of a batched FFN (forms B and D); |gathered|
-/// when each weight is Gather(stacked, indices).
+/// Stacked 3-D expert weights of a batched FFN (forms B and D); |indices|
+/// set when each weight is Gather(stacked, indices).
 static FailureOr<Experts> stackedExperts(OpBuilder &b, Location loc, const ExpertFFN &f,
-                                         Value indices, bool gathered, std::string &why) {
+                                         Value indices, std::string &why) {
+  bool gathered = bool(indices);
   Experts ex;
   ex.act = f.act;
   if (f.act == "threshold") {
@@ -758,6 +759,26 @@ static FailureOr<Experts> stackedExperts(OpBuilder &b, Location loc, const Exper
   return ex;
 }
 
+/// The routed op of a batched FFN over stacked 3-D expert weights (forms B
+/// and D; |indices| set when each weight is Gather(stacked, indices)).
+static FailureOr<Routed> routedStacked(Operation *anchor, const Gate &gate,
+                                       const ExpertFFN &ffn, Value indices, Miss &miss) {
+  Routed r;
+  r.gate = gate;
+  r.x = peelUnitDims(ffn.in);
+  miss.at = anchor;
+  if (rankOf(r.x) != 2) {
+    miss.reason = "expert input is not a [tokens, hidden] matrix";
+    return failure();
+  }
+  OpBuilder b(anchor);
+  auto ex = stackedExperts(b, anchor->getLoc(), ffn, indices, miss.reason);
+  if (failed(ex))
+    return failure();
+  r.experts = *ex;
+  return r;
+}
+
 /// Form B: ReduceSum over experts of Mul(FFN(x) on stacked weights
 /// [E, T, H], Unsqueeze(Transpose(ScatterElements(0, idx, w, axis 1)))).
 static FailureOr<Routed> matchDenseMasked(Operation *anchor, Miss &miss) {
@@ -792,20 +813,7 @@ static FailureOr<Routed> matchDenseMasked(Operation *anchor, Miss &miss) {
     auto gate = matchGate(scatter.getUpdates(), scatter.getIndices(), miss);
     if (failed(gate))
       return failure();
-    Routed r;
-    r.gate = *gate;
-    r.x = peelUnitDims(ffn->in);
-    miss.at = anchor;
-    if (rankOf(r.x) != 2) {
-      miss.reason = "expert input is not a [tokens, hidden] matrix";
-      return failure();
-    }
-    OpBuilder b(anchor);
-    auto ex = stackedExperts(b, anchor->getLoc(), *ffn, Value(), false, miss.reason);
-    if (failed(ex))
-      return failure();
-    r.experts = *ex;
-    return r;
+    return routedStacked(anchor, *gate, *ffn, Value(), miss);
   }
   return failure();
 }
@@ -837,20 +845,7 @@ static FailureOr<Routed> matchGatherByIndex(Operation *anchor, Miss &miss) {
     auto gate = matchGate(un.getData(), g.getIndices(), miss);
     if (failed(gate))
       return failure();
-    Routed r;
-    r.gate = *gate;
-    r.x = peelUnitDims(ffn->in);
-    miss.at = anchor;
-    if (rankOf(r.x) != 2) {
-      miss.reason = "expert input is not a [tokens, hidden] matrix";
-      return failure();
-    }
-    OpBuilder b(anchor);
-    auto ex = stackedExperts(b, anchor->getLoc(), *ffn, g.getIndices(), true, miss.reason);
-    if (failed(ex))
-      return failure();
-    r.experts = *ex;
-    return r;
+    return routedStacked(anchor, *gate, *ffn, g.getIndices(), miss);
   }
   return failure();
 }

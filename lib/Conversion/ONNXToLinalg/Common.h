@@ -216,6 +216,26 @@ struct GenericBuilder {
         .getResult(0);
   }
 
+  /// Rank of each column of |scores| [R, C] within its row (i32): columns
+  /// with a higher score, or an equal one at a lower index, come first.
+  Value ranks(Value scores) {
+    Type i32 = b.getI32Type();
+    SmallVector<OpFoldResult> sizes = {tensor::getMixedSize(b, loc, scores, 0),
+                                       tensor::getMixedSize(b, loc, scores, 1)};
+    Value zero = arith::ConstantOp::create(b, loc, i32, b.getI32IntegerAttr(0));
+    return generic(ValueRange{scores, scores}, {{0, 1}, {0, 2}}, filled(sizes, i32, zero),
+                   {0, 1}, 3, {2}, [&](OpBuilder &nb, Location l, ValueRange a) -> Value {
+                     Value c = linalg::IndexOp::create(nb, l, 1);
+                     Value c2 = linalg::IndexOp::create(nb, l, 2);
+                     Value gt = arith::CmpFOp::create(nb, l, arith::CmpFPredicate::OGT, a[1], a[0]);
+                     Value eq = arith::CmpFOp::create(nb, l, arith::CmpFPredicate::OEQ, a[1], a[0]);
+                     Value lower = arith::CmpIOp::create(nb, l, arith::CmpIPredicate::ult, c2, c);
+                     Value ahead =
+                         arith::OrIOp::create(nb, l, gt, arith::AndIOp::create(nb, l, eq, lower));
+                     return arith::AddIOp::create(nb, l, a[2],
+                                                  arith::ExtUIOp::create(nb, l, i32, ahead));
+                   });
+  }
   Value empty(ArrayRef<OpFoldResult> sizes, Type t) {
     return tensor::EmptyOp::create(b, loc, sizes, t);
   }
@@ -246,16 +266,52 @@ struct GenericBuilder {
   /// rows [M, K] x W [K, N] (+ bias [N]) -> [M, N]. Loops (m, n, k); the
   /// CPU passes reorder, tile and vectorize it like any matmul.
   Value matmul(Value rows, Value W, Value bias) {
-    SmallVector<OpFoldResult> sizes = {tensor::getMixedSize(b, loc, rows, 0),
-                                       tensor::getMixedSize(b, loc, W, 1)};
-    Value acc = bias ? generic(bias, {{1}}, empty(sizes, elt), {0, 1}, 2, {},
-                               [](OpBuilder &, Location, ValueRange a) { return a[0]; })
-                     : filled(sizes, elt, zeroOf(b, loc, elt));
+    Value acc = biasRows(bias, tensor::getMixedSize(b, loc, rows, 0),
+                         tensor::getMixedSize(b, loc, W, 1));
+    return matmulInto(rows, W, acc);
+  }
+
+  /// acc [M, N] + rows [M, K] x W [K, N].
+  Value matmulInto(Value rows, Value W, Value acc) {
     return generic(ValueRange{rows, W}, {{0, 2}, {2, 1}}, acc, {0, 1}, 3, {2},
                    [](OpBuilder &nb, Location l, ValueRange a) -> Value {
                      return arith::AddFOp::create(nb, l, a[2],
                                                   arith::MulFOp::create(nb, l, a[0], a[1]));
                    });
+  }
+
+  /// [rows, cols] holding |bias| [cols] in every row, or zeros without one.
+  Value biasRows(Value bias, OpFoldResult rows, OpFoldResult cols) {
+    if (!bias)
+      return filled({rows, cols}, elt, zeroOf(b, loc, elt));
+    return generic(bias, {{1}}, empty({rows, cols}, elt), {0, 1}, 2, {},
+                   [](OpBuilder &, Location, ValueRange a) { return a[0]; });
+  }
+
+  /// The positions i in [0, n) where |pred(i)| holds, in order: an index
+  /// tensor [count] and count (one scalar loop).
+  std::pair<Value, Value> listWhere(Value n,
+                                    llvm::function_ref<Value(OpBuilder &, Location, Value)> pred) {
+    Value c0 = idx(0), c1 = idx(1);
+    auto loop = scf::ForOp::create(
+        b, loc, c0, n, c1, ValueRange{empty({OpFoldResult(n)}, b.getIndexType()), c0},
+        [&](OpBuilder &nb, Location l, Value i, ValueRange acc) {
+          auto ifOp = scf::IfOp::create(
+              nb, l, pred(nb, l, i),
+              [&](OpBuilder &ib, Location il) {
+                Value list = tensor::InsertOp::create(ib, il, i, acc[0], acc[1]);
+                scf::YieldOp::create(
+                    ib, il, ValueRange{list, arith::AddIOp::create(ib, il, acc[1], c1)});
+              },
+              [&](OpBuilder &ib, Location il) { scf::YieldOp::create(ib, il, acc); });
+          scf::YieldOp::create(nb, l, ifOp.getResults());
+        });
+    Value count = loop.getResult(1);
+    Value list = tensor::ExtractSliceOp::create(
+        b, loc, RankedTensorType::get({ShapedType::kDynamic}, b.getIndexType()),
+        loop.getResult(0), ArrayRef<OpFoldResult>{b.getIndexAttr(0)},
+        ArrayRef<OpFoldResult>{count}, ArrayRef<OpFoldResult>{b.getIndexAttr(1)});
+    return {list, count};
   }
 };
 

@@ -21,44 +21,6 @@ using namespace mlir;
 using namespace sparsa::lowering;
 namespace onnx = sparsa::onnx;
 
-using BodyFn = llvm::function_ref<Value(OpBuilder &, Location, ValueRange)>;
-
-/// A linalg.generic with |numLoops| loops (|reductions| marks reduction
-/// loops) reading |ins| through |inMaps| into |init| through |outMap|; the
-/// body gets (ins..., acc).
-static Value generic(OpBuilder &b, Location loc, ValueRange ins,
-                     ArrayRef<ArrayRef<int64_t>> inDims, Value init,
-                     ArrayRef<int64_t> outDims, int64_t numLoops,
-                     ArrayRef<int64_t> reductions, BodyFn body) {
-  MLIRContext *ctx = b.getContext();
-  auto map = [&](ArrayRef<int64_t> dims) {
-    SmallVector<AffineExpr> e;
-    for (int64_t d : dims)
-      e.push_back(getAffineDimExpr(d, ctx));
-    return AffineMap::get(numLoops, 0, e, ctx);
-  };
-  SmallVector<AffineMap> maps;
-  for (ArrayRef<int64_t> d : inDims)
-    maps.push_back(map(d));
-  maps.push_back(map(outDims));
-  SmallVector<utils::IteratorType> iters(numLoops, utils::IteratorType::parallel);
-  for (int64_t r : reductions)
-    iters[r] = utils::IteratorType::reduction;
-  return linalg::GenericOp::create(b, loc, init.getType(), ins, init, maps, iters,
-                                   [&](OpBuilder &nb, Location l, ValueRange a) {
-                                     linalg::YieldOp::create(nb, l, body(nb, l, a));
-                                   })
-      .getResult(0);
-}
-
-/// A tensor of |elt| with the given sizes (index values), filled with |v|.
-static Value filled(OpBuilder &b, Location loc, ArrayRef<Value> sizes, Type elt,
-                    Value v) {
-  SmallVector<OpFoldResult> ofr(sizes.begin(), sizes.end());
-  Value empty = tensor::EmptyOp::create(b, loc, ofr, elt);
-  return linalg::FillOp::create(b, loc, v, empty).getResult(0);
-}
-
 namespace {
 /// The operands and attributes of MoE / QMoE (weights already float).
 struct MoEParams {
@@ -88,6 +50,7 @@ static FailureOr<Value> buildMoE(Operation *op, OpBuilder &b, const MoEParams &p
   Value F1 = dimOf(b, loc, W1, 1), I = dimOf(b, loc, W2, 2);
   int64_t k = p.k;
   Value zero = zeroOf(b, loc, elt);
+  GenericBuilder G{b, loc, elt};
   auto add = [](OpBuilder &nb, Location l, Value a, Value c) -> Value {
     return arith::AddFOp::create(nb, l, a, c);
   };
@@ -96,32 +59,20 @@ static FailureOr<Value> buildMoE(Operation *op, OpBuilder &b, const MoEParams &p
   };
 
   // Routing weights w[t, e]. Loops (t, e[, e2]).
-  Value rowMax = generic(b, loc, logits, {{0, 1}}, filled(b, loc, {T}, elt, lowestOf(b, loc, elt, false)),
+  Value rowMax = G.generic(logits, {{0, 1}}, G.filled({T}, elt, lowestOf(b, loc, elt, false)),
                          {0}, 2, {1}, [](OpBuilder &nb, Location l, ValueRange a) -> Value {
                            return arith::MaximumFOp::create(nb, l, a[1], a[0]);
                          });
-  Value rowSum = generic(b, loc, ValueRange{logits, rowMax}, {{0, 1}, {0}},
-                         filled(b, loc, {T}, elt, zero), {0}, 2, {1},
+  Value rowSum = G.generic(ValueRange{logits, rowMax}, {{0, 1}, {0}},
+                         G.filled({T}, elt, zero), {0}, 2, {1},
                          [&](OpBuilder &nb, Location l, ValueRange a) -> Value {
                            Value e = math::ExpOp::create(nb, l, arith::SubFOp::create(nb, l, a[0], a[1]));
                            return add(nb, l, a[2], e);
                          });
   Type i32 = b.getI32Type();
-  Value rank = generic(
-      b, loc, ValueRange{logits, logits}, {{0, 1}, {0, 2}},
-      filled(b, loc, {T, E}, i32, arith::ConstantOp::create(b, loc, i32, b.getI32IntegerAttr(0))),
-      {0, 1}, 3, {2}, [&](OpBuilder &nb, Location l, ValueRange a) -> Value {
-        // Experts ahead of e: a larger logit, or an equal one at a lower index.
-        Value e = linalg::IndexOp::create(nb, l, 1), e2 = linalg::IndexOp::create(nb, l, 2);
-        Value gt = arith::CmpFOp::create(nb, l, arith::CmpFPredicate::OGT, a[1], a[0]);
-        Value eq = arith::CmpFOp::create(nb, l, arith::CmpFPredicate::OEQ, a[1], a[0]);
-        Value lower = arith::CmpIOp::create(nb, l, arith::CmpIPredicate::ult, e2, e);
-        Value ahead = arith::OrIOp::create(nb, l, gt, arith::AndIOp::create(nb, l, eq, lower));
-        return arith::AddIOp::create(nb, l, a[2], arith::ExtUIOp::create(nb, l, i32, ahead));
-      });
-  Value weights = generic(
-      b, loc, ValueRange{logits, rowMax, rowSum, rank}, {{0, 1}, {0}, {0}, {0, 1}},
-      filled(b, loc, {T, E}, elt, zero), {0, 1}, 2, {},
+  Value rank = G.ranks(logits);
+  Value weights = G.generic(ValueRange{logits, rowMax, rowSum, rank}, {{0, 1}, {0}, {0}, {0, 1}},
+      G.filled({T, E}, elt, zero), {0, 1}, 2, {},
       [&](OpBuilder &nb, Location l, ValueRange a) -> Value {
         Value p = arith::DivFOp::create(
             nb, l, math::ExpOp::create(nb, l, arith::SubFOp::create(nb, l, a[0], a[1])), a[2]);
@@ -131,12 +82,12 @@ static FailureOr<Value> buildMoE(Operation *op, OpBuilder &b, const MoEParams &p
         return arith::SelectOp::create(nb, l, chosen, p, zeroOf(nb, l, elt));
       });
   if (p.normalize) {
-    Value sel = generic(b, loc, weights, {{0, 1}}, filled(b, loc, {T}, elt, zero), {0}, 2,
+    Value sel = G.generic(weights, {{0, 1}}, G.filled({T}, elt, zero), {0}, 2,
                         {1}, [&](OpBuilder &nb, Location l, ValueRange a) -> Value {
                           return add(nb, l, a[1], a[0]);
                         });
-    weights = generic(b, loc, ValueRange{weights, sel}, {{0, 1}, {0}},
-                      filled(b, loc, {T, E}, elt, zero), {0, 1}, 2, {},
+    weights = G.generic(ValueRange{weights, sel}, {{0, 1}, {0}},
+                      G.filled({T, E}, elt, zero), {0, 1}, 2, {},
                       [](OpBuilder &nb, Location l, ValueRange a) -> Value {
                         return arith::DivFOp::create(nb, l, a[0], a[1]);
                       });
@@ -145,14 +96,14 @@ static FailureOr<Value> buildMoE(Operation *op, OpBuilder &b, const MoEParams &p
   // Expert projections h[e, t, o] = x[t] . W[e, o] (+ bias[e, o]); loops
   // (e, t, o, i) with i reduced.
   auto project = [&](Value in, Value W, Value bias, Value outDim) -> Value {
-    Value acc = filled(b, loc, {E, T, outDim}, elt, zero);
+    Value acc = G.filled({E, T, outDim}, elt, zero);
     if (bias)
-      acc = generic(b, loc, bias, {{0, 2}}, acc, {0, 1, 2}, 3, {},
+      acc = G.generic(bias, {{0, 2}}, acc, {0, 1, 2}, 3, {},
                     [](OpBuilder &, Location, ValueRange a) { return a[0]; });
     bool perExpert = cast<RankedTensorType>(in.getType()).getRank() == 3;
     SmallVector<int64_t> inDims = perExpert ? SmallVector<int64_t>{0, 1, 3}
                                             : SmallVector<int64_t>{1, 3};
-    return generic(b, loc, ValueRange{in, W}, {inDims, {0, 2, 3}}, acc, {0, 1, 2}, 4, {3},
+    return G.generic(ValueRange{in, W}, {inDims, {0, 2, 3}}, acc, {0, 1, 2}, 4, {3},
                    [&](OpBuilder &nb, Location l, ValueRange a) -> Value {
                      return add(nb, l, a[2], mul(nb, l, a[0], a[1]));
                    });
@@ -190,7 +141,7 @@ static FailureOr<Value> buildMoE(Operation *op, OpBuilder &b, const MoEParams &p
                                    b.getMultiDimIdentityMap(3)};
     std::optional<double> limit = p.limit;
     double alpha = p.alpha, beta = p.beta;
-    Value init = filled(b, loc, {E, T, I}, elt, zero);
+    Value init = G.filled({E, T, I}, elt, zero);
     SmallVector<utils::IteratorType> iters(3, utils::IteratorType::parallel);
     a = linalg::GenericOp::create(
             b, loc, init.getType(), ValueRange{g, lin}, init, maps, iters,
@@ -208,7 +159,7 @@ static FailureOr<Value> buildMoE(Operation *op, OpBuilder &b, const MoEParams &p
             })
             .getResult(0);
   } else {
-    a = generic(b, loc, h, {{0, 1, 2}}, filled(b, loc, {E, T, F1}, elt, zero), {0, 1, 2}, 3,
+    a = G.generic(h, {{0, 1, 2}}, G.filled({E, T, F1}, elt, zero), {0, 1, 2}, 3,
                 {}, [&](OpBuilder &nb, Location l, ValueRange v) -> Value {
                   // ONNX Runtime's MoE "gelu" is the tanh approximation.
                   return applyExpertActivation(nb, l, act == "gelu" ? "gelu_tanh" : act, v[0]);
@@ -217,8 +168,8 @@ static FailureOr<Value> buildMoE(Operation *op, OpBuilder &b, const MoEParams &p
   Value y = project(a, W2, p.b2, H);
 
   // Combine: out[t, o] = sum_e w[t, e] * y[e, t, o]; loops (t, o, e).
-  Value out = generic(b, loc, ValueRange{weights, y}, {{0, 2}, {2, 0, 1}},
-                      filled(b, loc, {T, H}, elt, zero), {0, 1}, 3, {2},
+  Value out = G.generic(ValueRange{weights, y}, {{0, 2}, {2, 0, 1}},
+                      G.filled({T, H}, elt, zero), {0, 1}, 3, {2},
                       [&](OpBuilder &nb, Location l, ValueRange v) -> Value {
                         return add(nb, l, v[2], mul(nb, l, v[0], v[1]));
                       });

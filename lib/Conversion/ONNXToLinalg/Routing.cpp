@@ -193,17 +193,7 @@ static FailureOr<Value> lowerMoE(sp::MoEOp op, LowerCtx &lctx) {
           }
           return add(nb, l, best, second);
         });
-    Value groupRank = B.generic(
-        ValueRange{groupScore, groupScore}, {{0, 1}, {0, 2}},
-        B.filled({T, G}, i32, arith::ConstantOp::create(b, loc, i32, b.getI32IntegerAttr(0))),
-        {0, 1}, 3, {2}, [&](OpBuilder &nb, Location l, ValueRange a) -> Value {
-          Value g = linalg::IndexOp::create(nb, l, 1), g2 = linalg::IndexOp::create(nb, l, 2);
-          Value gt = arith::CmpFOp::create(nb, l, arith::CmpFPredicate::OGT, a[1], a[0]);
-          Value eq = arith::CmpFOp::create(nb, l, arith::CmpFPredicate::OEQ, a[1], a[0]);
-          Value lower = arith::CmpIOp::create(nb, l, arith::CmpIPredicate::ult, g2, g);
-          Value ahead = arith::OrIOp::create(nb, l, gt, arith::AndIOp::create(nb, l, eq, lower));
-          return arith::AddIOp::create(nb, l, a[2], arith::ExtUIOp::create(nb, l, i32, ahead));
-        });
+    Value groupRank = B.ranks(groupScore);
     int64_t topkGroup = op.getTopkGroup();
     sel = B.generic(sel, {{0, 1}}, B.empty({T, E}, elt), {0, 1}, 2, {},
                     [&](OpBuilder &nb, Location l, ValueRange a) -> Value {
@@ -217,19 +207,8 @@ static FailureOr<Value> lowerMoE(sp::MoEOp op, LowerCtx &lctx) {
                       return arith::SelectOp::create(nb, l, ok, a[0], zeroOf(nb, l, elt));
                     });
   }
-  // Rank of expert e among the token's selection scores: experts with a
-  // higher score, or an equal one at a lower index, come first.
-  Value rank = B.generic(
-      ValueRange{sel, sel}, {{0, 1}, {0, 2}},
-      B.filled({T, E}, i32, arith::ConstantOp::create(b, loc, i32, b.getI32IntegerAttr(0))),
-      {0, 1}, 3, {2}, [&](OpBuilder &nb, Location l, ValueRange a) -> Value {
-        Value e = linalg::IndexOp::create(nb, l, 1), e2 = linalg::IndexOp::create(nb, l, 2);
-        Value gt = arith::CmpFOp::create(nb, l, arith::CmpFPredicate::OGT, a[1], a[0]);
-        Value eq = arith::CmpFOp::create(nb, l, arith::CmpFPredicate::OEQ, a[1], a[0]);
-        Value lower = arith::CmpIOp::create(nb, l, arith::CmpIPredicate::ult, e2, e);
-        Value ahead = arith::OrIOp::create(nb, l, gt, arith::AndIOp::create(nb, l, eq, lower));
-        return arith::AddIOp::create(nb, l, a[2], arith::ExtUIOp::create(nb, l, i32, ahead));
-      });
+  // Rank of expert e among the token's selection scores.
+  Value rank = B.ranks(sel);
 
   // 2. Slots: expert[t, r] and weight[t, r] for rank r < k.
   Value c0 = B.idx(0), c1 = B.idx(1), cK = B.idx(k);
@@ -404,22 +383,12 @@ static FailureOr<Value> lowerMoE(sp::MoEOp op, LowerCtx &lctx) {
     permToken = place.getResult(1);
     permWeight = place.getResult(2);
     slotPos = place.getResult(3);
-    auto listActive = scf::ForOp::create(
-        b, loc, c0, Ev, c1, ValueRange{B.empty({E}, idxT), c0},
-        [&](OpBuilder &nb, Location l, Value e, ValueRange acc) {
+    std::pair<Value, Value> withTokens =
+        B.listWhere(Ev, [&](OpBuilder &nb, Location l, Value e) -> Value {
           Value cnt = tensor::ExtractOp::create(nb, l, counts, e);
-          Value has = arith::CmpIOp::create(nb, l, arith::CmpIPredicate::ugt, cnt, c0);
-          auto ifOp = scf::IfOp::create(
-              nb, l, has,
-              [&](OpBuilder &ib, Location il) {
-                Value list = tensor::InsertOp::create(ib, il, e, acc[0], acc[1]);
-                scf::YieldOp::create(
-                    ib, il, ValueRange{list, arith::AddIOp::create(ib, il, acc[1], c1)});
-              },
-              [&](OpBuilder &ib, Location il) { scf::YieldOp::create(ib, il, acc); });
-          scf::YieldOp::create(nb, l, ifOp.getResults());
+          return arith::CmpIOp::create(nb, l, arith::CmpIPredicate::ugt, cnt, c0);
         });
-    Value active = listActive.getResult(0), numActive = listActive.getResult(1);
+    Value active = withTokens.first, numActive = withTokens.second;
 
     // One task per expert with tokens, spread over the threads (each
     // streams whole experts' weights): gather its rows, FFN, scale by the

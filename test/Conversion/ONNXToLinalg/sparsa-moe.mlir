@@ -37,9 +37,10 @@ func.func @decode(%x: tensor<1x4xf32>, %r: tensor<1x4xf32>, %w1: tensor<4x4x8xf3
 // CHECK: %[[COUNTS:.+]] = scf.for {{.+}} -> (tensor<4xindex>)
 // CHECK: %[[STARTS:.+]]:2 = scf.for {{.+}} -> (tensor<4xindex>, index)
 // CHECK: %[[PERM:.+]]:4 = scf.for {{.+}} -> (tensor<4xindex>, tensor<?xindex>, tensor<?xf32>, tensor<?x2xindex>)
-// CHECK: %[[ACTIVE:.+]]:2 = scf.for {{.+}} -> (tensor<4xindex>, index)
-// CHECK: %[[ROWS:.+]] = scf.forall (%[[I:.+]]) in (%[[ACTIVE]]#1) shared_outs
-// CHECK: %[[E:.+]] = tensor.extract %[[ACTIVE]]#0[%[[I]]]
+// CHECK: %[[SCAN:.+]]:2 = scf.for {{.+}} -> (tensor<4xindex>, index)
+// CHECK: %[[ACTIVE:.+]] = tensor.extract_slice %[[SCAN]]#0[0] [%[[SCAN]]#1] [1]
+// CHECK: %[[ROWS:.+]] = scf.forall (%[[I:.+]]) in (%[[SCAN]]#1) shared_outs
+// CHECK: %[[E:.+]] = tensor.extract %[[ACTIVE]][%[[I]]]
 // CHECK: %[[CNT:.+]] = tensor.extract %[[COUNTS]][%[[E]]]
 // CHECK: tensor.extract %[[PERM]]#1
 // CHECK: tensor.extract_slice %arg2[%[[E]], 0, 0] [1, 4, 8]

@@ -10,9 +10,9 @@
 // CHECK: %[[SCAN:.+]]:2 = scf.for %{{.+}} = %c0 to %c32 step %c1 iter_args({{.+}}) -> (tensor<32xindex>, index)
 // CHECK: arith.cmpf ugt
 // CHECK: scf.if
+// CHECK: %[[ACTIVE:.+]] = tensor.extract_slice %[[SCAN]]#0[0] [%[[SCAN]]#1] [1] : tensor<32xindex> to tensor<?xindex>
 // CHECK: %[[FEW:.+]] = arith.cmpi ule
 // CHECK: scf.if %[[FEW]]
-// CHECK: %[[ACTIVE:.+]] = tensor.extract_slice %[[SCAN]]#0[0] [%[[SCAN]]#1] [1] : tensor<32xindex> to tensor<?xindex>
 // CHECK: scf.forall (%{{.+}}) in (2) shared_outs
 // CHECK: tensor.extract_slice %arg3[%{{.+}}, 0] [1, 600] [1, 1] : tensor<32x600xf32> to tensor<1x600xf32>
 // CHECK: iterator_types = ["parallel", "reduction"]} ins(%arg0, %{{.+}} : tensor<1x600xf32>, tensor<1x600xf32>)
