@@ -41,6 +41,10 @@ void sparsa::buildSparsaFusionPipeline(OpPassManager &pm,
   // After routing: expert FFNs belong to the routed op.
   if (enabled("activation_sparsity"))
     pm.addNestedPass<func::FuncOp>(createFuseActivationSparsityPass());
+  // Kernel fusion, not a family: dense softmax attention in one op whose
+  // lowering keeps the scores in cache.
+  if (enabled("attention"))
+    pm.addNestedPass<func::FuncOp>(createFuseAttentionPass());
   // 3. Weight layout last: fusion may choose layouts of its own first.
   pm.addNestedPass<func::FuncOp>(createPrepackWeightsPass());
   pm.addPass(createCSEPass());
@@ -90,6 +94,7 @@ void sparsa::buildSparsaCPULoweringPipeline(
   addUpstream(pm, "func.func(convert-linalg-to-loops)");
   // 7. Threads: forall -> parallel -> OpenMP (libomp at run time).
   addUpstream(pm, "func.func(scf-forall-to-parallel),convert-scf-to-openmp");
+  pm.addPass(createDynamicSchedulePass());
   // 8. To LLVM. finalize-memref-to-llvm must precede scf-to-cf, or the
   //    alloca scopes OpenMP conversion creates fail to lower. Aligned
   //    allocations keep the allocated and aligned pointers equal, so the

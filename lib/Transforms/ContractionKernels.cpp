@@ -30,6 +30,8 @@
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
 #include "mlir/IR/IRMapping.h"
+#include "mlir/IR/Matchers.h"
+#include "mlir/Interfaces/SideEffectInterfaces.h"
 #include "mlir/IR/PatternMatch.h"
 
 #include <limits>
@@ -172,9 +174,11 @@ struct Emitter {
 } // namespace
 
 /// GEMM tile: rows [m0, m0 + rows) x columns [n0, n0 + nv * vl) of C in
-/// registers across the whole k loop.
+/// registers across the whole k loop. B comes from the |packed| panel, or
+/// in place when null. With |fresh| (an i1, true in the first k block of a
+/// C whose zero fill was dropped) the accumulators start at zero.
 static void emitGemmTile(Emitter &e, Value m0, int64_t rows, Value n0, Value n,
-                         int64_t nv, Value kLo, Value kHi, Value packed) {
+                         int64_t nv, Value kLo, Value kHi, Value packed, Value fresh) {
   OpBuilder &b = e.b;
   Location loc = e.loc;
   Contraction &c = e.c;
@@ -185,7 +189,10 @@ static void emitGemmTile(Emitter &e, Value m0, int64_t rows, Value n0, Value n,
       e.iv[c.m] = arith::AddIOp::create(b, loc, m0, e.cst(i));
     for (int64_t j = 0; j < nv; ++j) {
       e.iv[c.n] = arith::AddIOp::create(b, loc, n0, e.cst(j * e.vl));
-      accs.push_back(e.load(c.c, ms[j]));
+      Value acc = e.load(c.c, ms[j]);
+      if (fresh)
+        acc = arith::SelectOp::create(b, loc, fresh, e.zeroVec(), acc);
+      accs.push_back(acc);
     }
   }
   auto loop = scf::ForOp::create(
@@ -196,9 +203,15 @@ static void emitGemmTile(Emitter &e, Value m0, int64_t rows, Value n0, Value n,
         e.iv[c.k] = k;
         SmallVector<Value> bv;
         Value kk = arith::SubIOp::create(b, l, k, kLo);
-        for (int64_t j = 0; j < nv; ++j)
+        for (int64_t j = 0; j < nv; ++j) {
+          if (!packed) {
+            e.iv[c.n] = arith::AddIOp::create(b, l, n0, e.cst(j * e.vl));
+            bv.push_back(e.load(c.b, ms[j]));
+            continue;
+          }
           bv.push_back(vector::LoadOp::create(b, l, e.vecType, packed,
                                               ValueRange{kk, e.cst(j * e.vl)}));
+        }
         SmallVector<Value> next;
         for (int64_t i = 0; i < rows; ++i) {
           if (c.m >= 0)
@@ -326,6 +339,21 @@ static void emitStreamRows(Emitter &e, Value k0, int64_t kr, Value m, Value n, i
       });
 }
 
+/// The zero fill of |buf| that |op| directly follows (only side-effect-free
+/// ops between), or null.
+static linalg::FillOp precedingZeroFill(Operation *op, Value buf) {
+  for (Operation *p = op->getPrevNode(); p; p = p->getPrevNode()) {
+    if (auto fill = dyn_cast<linalg::FillOp>(p))
+      return fill.getOutputs().front() == buf &&
+                     matchPattern(fill.getInputs().front(), m_AnyZeroFloat())
+                 ? fill
+                 : linalg::FillOp();
+    if (!isMemoryEffectFree(p))
+      return {};
+  }
+  return {};
+}
+
 //===----------------------------------------------------------------------===//
 // Row reductions
 //===----------------------------------------------------------------------===//
@@ -395,8 +423,12 @@ static std::optional<RowReduction> matchRowReduction(linalg::GenericOp op) {
   return RowReduction{op, combine, *kind};
 }
 
-/// Vectorizes a row reduction: per output element, a vector accumulator
-/// runs over the row (masked tail), then one horizontal reduction.
+/// Independent vector accumulators of a row reduction.
+static constexpr int64_t kReductionUnroll = 4;
+
+/// Vectorizes a row reduction: per output element, kReductionUnroll vector
+/// accumulators run over the row (masked tails), then they are combined
+/// and reduced across lanes once.
 static void rewriteRowReduction(const RowReduction &rr, int64_t vectorBits) {
   linalg::GenericOp op = rr.op;
   OpBuilder b(op);
@@ -451,57 +483,77 @@ static void rewriteRowReduction(const RowReduction &rr, int64_t vectorBits) {
   Value init = arith::ConstantOp::create(b, loc, vecType,
                                          DenseElementsAttr::get(vecType, identity));
   Value R = getValueOrCreateConstantIndexOp(b, loc, ranges[r].size);
+  // U independent accumulators, so consecutive vectors do not wait on one
+  // another's combine (an add's latency is several cycles).
+  int64_t staticR = op.getStaticLoopRanges()[r];
+  int64_t unroll = ShapedType::isDynamic(staticR)
+                       ? kReductionUnroll
+                       : std::clamp<int64_t>(llvm::divideCeil(staticR, vl), 1, kReductionUnroll);
+  Value accArg = body.getArguments().back();
+  Value other = rr.combine->getOperand(0) == accArg ? rr.combine->getOperand(1)
+                                                    : rr.combine->getOperand(0);
   auto loop = scf::ForOp::create(
-      b, loc, cst(0), R, cst(vl), ValueRange{init},
-      [&](OpBuilder &nb, Location l, Value j, ValueRange iter) {
-        iv[r] = j;
-        Value rem = arith::SubIOp::create(nb, l, R, j);
-        Value mask = vector::CreateMaskOp::create(nb, l, maskType, ValueRange{rem});
-        IRMapping m = map;
-        for (OpOperand *in : op.getDpsInputOperands()) {
-          if (!op.getMatchingIndexingMap(in).isFunctionOfDim(r))
-            continue;
-          auto inType = VectorType::get({vl}, getElementTypeOrSelf(in->get()));
-          Value pass = arith::ConstantOp::create(nb, l, inType, nb.getZeroAttr(inType));
-          SmallVector<Value> idx;
-          for (AffineExpr e : op.getMatchingIndexingMap(in).getResults())
-            idx.push_back(iv[cast<AffineDimExpr>(e).getPosition()]);
-          m.map(body.getArgument(in->getOperandNumber()),
-                vector::MaskedLoadOp::create(nb, l, inType, in->get(), idx, mask, pass)
-                    .getResult());
-        }
-        Value accArg = body.getArguments().back();
-        for (Operation &o : body.without_terminator()) {
-          if (&o == rr.combine)
-            break;
-          if (auto c = dyn_cast<arith::ConstantOp>(o)) {
-            auto vt = VectorType::get({vl}, c.getType());
-            Value scalar = nb.clone(o)->getResult(0);
-            m.map(c.getResult(), vector::BroadcastOp::create(nb, l, vt, scalar).getResult());
-            continue;
+      b, loc, cst(0), R, cst(vl * unroll), SmallVector<Value>(unroll, init),
+      [&](OpBuilder &nb, Location l, Value j0, ValueRange iter) {
+        SmallVector<Value> next;
+        for (int64_t u = 0; u < unroll; ++u) {
+          Value j = arith::AddIOp::create(nb, l, j0, arith::ConstantIndexOp::create(nb, l, u * vl));
+          iv[r] = j;
+          Value rem = arith::SubIOp::create(nb, l, R, j);
+          Value mask = vector::CreateMaskOp::create(nb, l, maskType, ValueRange{rem});
+          IRMapping m = map;
+          for (OpOperand *in : op.getDpsInputOperands()) {
+            if (!op.getMatchingIndexingMap(in).isFunctionOfDim(r))
+              continue;
+            auto inType = VectorType::get({vl}, getElementTypeOrSelf(in->get()));
+            Value pass = arith::ConstantOp::create(nb, l, inType, nb.getZeroAttr(inType));
+            SmallVector<Value> idx;
+            for (AffineExpr e : op.getMatchingIndexingMap(in).getResults())
+              idx.push_back(iv[cast<AffineDimExpr>(e).getPosition()]);
+            m.map(body.getArgument(in->getOperandNumber()),
+                  vector::MaskedLoadOp::create(nb, l, inType, in->get(), idx, mask, pass)
+                      .getResult());
           }
-          Operation *clone = nb.clone(o, m);
-          for (auto [res, orig] : llvm::zip(clone->getResults(), o.getResults()))
-            res.setType(VectorType::get({vl}, orig.getType()));
+          for (Operation &o : body.without_terminator()) {
+            if (&o == rr.combine)
+              break;
+            if (auto c = dyn_cast<arith::ConstantOp>(o)) {
+              auto vt = VectorType::get({vl}, c.getType());
+              Value scalar = nb.clone(o)->getResult(0);
+              m.map(c.getResult(), vector::BroadcastOp::create(nb, l, vt, scalar).getResult());
+              continue;
+            }
+            Operation *clone = nb.clone(o, m);
+            for (auto [res, orig] : llvm::zip(clone->getResults(), o.getResults()))
+              res.setType(VectorType::get({vl}, orig.getType()));
+          }
+          // The combiner on vectors; lanes past the row keep the old value.
+          Value v = m.lookupOrDefault(other);
+          if (!isa<VectorType>(v.getType()))
+            v = vector::BroadcastOp::create(nb, l, vecType, v);
+          Operation *comb = nb.clone(*rr.combine, m);
+          comb->setOperands({iter[u], v});
+          comb->getResult(0).setType(vecType);
+          if (auto fmi = dyn_cast<arith::ArithFastMathInterface>(comb))
+            comb->setAttr(fmi.getFastMathAttrName(),
+                          arith::FastMathFlagsAttr::get(nb.getContext(), fm));
+          next.push_back(arith::SelectOp::create(nb, l, mask, comb->getResult(0), iter[u]));
         }
-        // The combiner on vectors; lanes past the row keep the old value.
-        Value other = rr.combine->getOperand(0) == accArg ? rr.combine->getOperand(1)
-                                                          : rr.combine->getOperand(0);
-        Value v = m.lookupOrDefault(other);
-        if (!isa<VectorType>(v.getType()))
-          v = vector::BroadcastOp::create(nb, l, vecType, v);
-        Operation *comb = nb.clone(*rr.combine, m);
-        comb->setOperands({iter[0], v});
-        comb->getResult(0).setType(vecType);
-        if (auto fmi = dyn_cast<arith::ArithFastMathInterface>(comb))
-          comb->setAttr(fmi.getFastMathAttrName(),
-                        arith::FastMathFlagsAttr::get(nb.getContext(), fm));
-        Value next = arith::SelectOp::create(nb, l, mask, comb->getResult(0), iter[0]);
         scf::YieldOp::create(nb, l, next);
       });
+  // The accumulators combined pairwise, then across lanes.
+  Value acc = loop.getResult(0);
+  for (int64_t u = 1; u < unroll; ++u) {
+    Operation *comb = b.clone(*rr.combine);
+    comb->setOperands({acc, loop.getResult(u)});
+    comb->getResult(0).setType(vecType);
+    if (auto fmi = dyn_cast<arith::ArithFastMathInterface>(comb))
+      comb->setAttr(fmi.getFastMathAttrName(), arith::FastMathFlagsAttr::get(b.getContext(), fm));
+    acc = comb->getResult(0);
+  }
   OpOperand *out = op.getDpsInitOperand(0);
   Value old = memref::LoadOp::create(b, loc, out->get(), indices(out));
-  Value red = vector::ReductionOp::create(b, loc, rr.kind, loop.getResult(0), old, fm);
+  Value red = vector::ReductionOp::create(b, loc, rr.kind, acc, old, fm);
   memref::StoreOp::create(b, loc, red, out->get(), indices(out));
   op.erase();
 }
@@ -511,12 +563,14 @@ struct ContractionKernelsPass final
     : sparsa::impl::ContractionKernelsPassBase<ContractionKernelsPass> {
   using ContractionKernelsPassBase::ContractionKernelsPassBase;
 
-  static constexpr int64_t kGemmRows = 6, kGemmVectors = 4, kGemmDepth = 256;
+  static constexpr int64_t kGemmRows = 6, kGemmVectors = 4, kGemmDepth = 128;
   static constexpr int64_t kGemvRows = 8, kGemvVectors = 2;
   static constexpr int64_t kMaxGemvRows = 4;
   /// Rows known only at run time up to which B is streamed once (the C
   /// rows stay in L2) instead of packed.
   static constexpr int64_t kMaxStreamRows = 16;
+  /// Largest B (bytes) the GEMM reads in place rather than packing.
+  static constexpr int64_t kInPlaceBytes = 256 * 1024;
 
   void runOnOperation() override {
     // One walk; a generic that is both (a dot-product-shaped contraction)
@@ -583,34 +637,53 @@ struct ContractionKernelsPass final
       rowLoop(e.cst(0), kMain, kGemvRows, [&](Value k0) { rows(k0, kGemvRows); });
       rowLoop(kMain, k, 1, [&](Value k0) { rows(k0, 1); });
     };
+    // A C that was just zero-filled needs no fill when the GEMM tiles run
+    // (they start from zero registers in the first k block instead).
+    linalg::FillOp zeroFill = !gemv && !ShapedType::isDynamic(staticRows)
+                                  ? precedingZeroFill(c.op, c.c->get())
+                                  : linalg::FillOp();
+    // B small enough to stay in L2 (attention's K^T and V blocks) is read
+    // in place: packing it would copy it once per row block for nothing.
+    int64_t staticK = c.op.getStaticLoopRanges()[c.k], staticN = c.op.getStaticLoopRanges()[c.n];
+    bool inPlace = !ShapedType::isDynamic(staticK) && !ShapedType::isDynamic(staticN) &&
+                   staticK * staticN * (elt.getIntOrFloatBitWidth() / 8) <= kInPlaceBytes;
     auto emitGemm = [&] {
       // Column blocks outer, then blocks of kGemmDepth reductions (the B
       // panel of a block, depth x 64 columns, stays in L2 across the row
       // tiles), then MR-row tiles, then the leftover rows.
-      auto panelType = MemRefType::get({kGemmDepth, kGemmVectors * vl}, elt);
-      Value packed = memref::AllocaOp::create(b, loc, panelType, /*alignment=*/
-                                              b.getI64IntegerAttr(64));
+      Value packed;
+      if (!inPlace) {
+        auto panelType = MemRefType::get({kGemmDepth, kGemmVectors * vl}, elt);
+        packed = memref::AllocaOp::create(b, loc, panelType, /*alignment=*/
+                                          b.getI64IntegerAttr(64));
+      }
       rowLoop(e.cst(0), n, kGemmVectors * vl, [&](Value n0) {
         rowLoop(e.cst(0), k, kGemmDepth, [&](Value k0) {
           Value k1 = arith::MinUIOp::create(
               b, loc, arith::AddIOp::create(b, loc, k0, e.cst(kGemmDepth)), k);
-          packPanel(e, packed, k0, k1, n0, n, kGemmVectors);
+          if (packed)
+            packPanel(e, packed, k0, k1, n0, n, kGemmVectors);
+          Value fresh;
+          if (zeroFill)
+            fresh = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, k0, e.cst(0));
           Value mMain = arith::SubIOp::create(
               b, loc, m, arith::RemUIOp::create(b, loc, m, e.cst(kGemmRows)));
           rowLoop(e.cst(0), mMain, kGemmRows, [&](Value m0) {
-            emitGemmTile(e, m0, kGemmRows, n0, n, kGemmVectors, k0, k1, packed);
+            emitGemmTile(e, m0, kGemmRows, n0, n, kGemmVectors, k0, k1, packed, fresh);
           });
           // Leftover rows: one tile of them when their number is static,
           // else one row at a time.
           int64_t left = ShapedType::isDynamic(staticRows) ? -1 : staticRows % kGemmRows;
           if (left > 0)
-            emitGemmTile(e, mMain, left, n0, n, kGemmVectors, k0, k1, packed);
+            emitGemmTile(e, mMain, left, n0, n, kGemmVectors, k0, k1, packed, fresh);
           else if (left < 0)
             rowLoop(mMain, m, 1, [&](Value m0) {
-              emitGemmTile(e, m0, 1, n0, n, kGemmVectors, k0, k1, packed);
+              emitGemmTile(e, m0, 1, n0, n, kGemmVectors, k0, k1, packed, fresh);
             });
         });
       });
+      if (zeroFill)
+        zeroFill.erase();
     };
     auto emitStream = [&] {
       Value kMain = arith::SubIOp::create(

@@ -16,7 +16,6 @@
 
 #include "OnnxPatterns.h"
 
-#include "mlir/IR/Verifier.h"
 #include "mlir/Interfaces/SideEffectInterfaces.h"
 
 namespace sparsa {
@@ -113,7 +112,7 @@ static Operation *fuseIndexedFFN(Operation *anchor, const ExpertFFN &f, Operatio
   auto op = sp::SparseFFNOp::create(b, loc, f.in.getType(), f.in, w1, w2, up, b1, bUp,
                                     f.p2.bias, idx, b.getStringAttr(f.act),
                                     b.getF64FloatAttr(f.threshold));
-  if (op.getType() != anchor->getResult(0).getType() || failed(mlir::verify(op))) {
+  if (op.getType() != anchor->getResult(0).getType() || !verifiesQuietly(op)) {
     op.erase();
     markUnfused(actOp, kFamily, "the FFN's shapes do not form a sparsa.sparse_ffn");
     return nullptr;
@@ -168,7 +167,7 @@ static Operation *fuseSparseFFN(Operation *anchor) {
       layout(b, loc, f->p2, true),
       f->p3.weight ? layout(b, loc, f->p3, false) : Value(), f->p1.bias, f->p3.bias,
       f->p2.bias, Value(), b.getStringAttr(f->act), b.getF64FloatAttr(f->threshold));
-  if (op.getType() != y.getType() || failed(mlir::verify(op))) {
+  if (op.getType() != y.getType() || !verifiesQuietly(op)) {
     op.erase();
     markUnfused(actOp, kFamily, "the FFN's shapes do not form a sparsa.sparse_ffn");
     return nullptr;
@@ -212,7 +211,7 @@ static Operation *fuseSparseInput(Operation *anchor) {
   Value y = anchor->getResult(0);
   auto op = sp::SparseInputMatMulOp::create(b, loc, y.getType(), where.getX(), w, p->bias,
                                             b.getF64FloatAttr(*t));
-  if (failed(mlir::verify(op))) {
+  if (!verifiesQuietly(op)) {
     op.erase();
     markUnfused(whereOp, kFamily, "the shapes do not form a sparsa.sparse_input_matmul");
     return nullptr;
@@ -255,7 +254,7 @@ static Operation *fuseTopKActivation(Operation *anchor) {
   Value y = anchor->getResult(0);
   auto op = sp::TopKMatMulOp::create(b, loc, y.getType(), scatter.getIndices(),
                                      scatter.getUpdates(), w, p->bias);
-  if (failed(mlir::verify(op))) {
+  if (!verifiesQuietly(op)) {
     op.erase();
     markUnfused(at, kFamily, "the shapes do not form a sparsa.topk_matmul");
     return nullptr;

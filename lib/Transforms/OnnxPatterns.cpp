@@ -9,7 +9,9 @@
 #include "mlir/IR/AsmState.h"
 #include "mlir/IR/BuiltinAttributes.h"
 #include "mlir/IR/DialectResourceBlobManager.h"
+#include "mlir/IR/Diagnostics.h"
 #include "mlir/IR/Matchers.h"
+#include "mlir/IR/Verifier.h"
 #include "mlir/Interfaces/SideEffectInterfaces.h"
 
 #include <cstring>
@@ -322,6 +324,11 @@ void eraseDeadProducers(Operation *op, llvm::DenseSet<Operation *> &erased) {
   for (Operation *d : producers)
     if (!erased.contains(d))
       eraseDeadProducers(d, erased);
+}
+
+bool verifiesQuietly(Operation *op) {
+  ScopedDiagnosticHandler quiet(op->getContext(), [](Diagnostic &) { return success(); });
+  return succeeded(mlir::verify(op, /*verifyRecursively=*/false));
 }
 
 } // namespace sparsa::patterns

@@ -71,6 +71,11 @@ Value transpose2D(OpBuilder &b, Location loc, Value w);
 /// only it used; records every erased op in |erased|.
 void eraseDeadProducers(Operation *op, llvm::DenseSet<Operation *> &erased);
 
+/// Whether |op| passes its verifier, without printing the verifier's
+/// complaint: a fusion that builds an op to check its shapes drops a
+/// candidate that fails, it does not report an error.
+bool verifiesQuietly(Operation *op);
+
 /// Re-emits activation |act| on |h| as onnx ops.
 Value emitActivation(OpBuilder &b, Location loc, StringRef act, Value h);
 

@@ -225,24 +225,83 @@ def transformer_block(path: str, hidden: int = 64, heads: int = 4, inner: int = 
     return _save(graph, path, opset, external_data)
 
 
-def attention(path: str, seq: int = 512, heads: int = 8, head_dim: int = 64,
-              batch: Dim = 1, *, opset: int = 17) -> str:
-    """Scaled dot-product attention on [batch, heads, seq, head_dim] inputs
-    q, k, v: softmax(q @ k^T / sqrt(d)) @ v, as exporters write it."""
+def attention(path: str, seq: Dim = 512, heads: Dim = 8, head_dim: int = 64,
+              batch: Dim = 1, *, kv_seq: Optional[Dim] = None, value_dim: Optional[int] = None,
+              scale: str = "div", mask: Optional[str] = None, merged_heads: bool = False,
+              key_layout: str = "transpose", return_probs: bool = False,
+              softmax_axis: int = -1, opset: int = 17) -> str:
+    """Scaled dot-product attention, softmax(q @ k^T * s [+ mask]) @ v, on
+    inputs q [batch, heads, seq, head_dim], k [batch, heads, kv_seq,
+    head_dim] and v [batch, heads, kv_seq, value_dim], in the spellings
+    exporters use:
+
+    - scale: "div" (MatMul, Div by sqrt(d): HF eager), "mul" (Mul by
+      1/sqrt(d)), "sdpa" (torch scaled_dot_product_attention's export:
+      q and k^T each multiplied by d**-0.25 before the MatMul), "none";
+    - mask: None, "causal" (Add of a constant [1, 1, seq, kv_seq] of 0 and
+      -inf), "padding" (Add of an input mask [batch, 1, 1, kv_seq]);
+    - merged_heads: rank 3, [batch * heads, seq, d];
+    - key_layout: "transpose" (Transpose of k), "input_kt" (k given as
+      [.., head_dim, kv_seq]);
+    - return_probs: the softmax is a graph output too (a near miss:
+      nothing may fuse it away); softmax_axis != -1: not attention.
+    """
     _, TensorProto, helper, numpy_helper = _onnx()
-    scale = numpy_helper.from_array(np.array(np.sqrt(head_dim), np.float32), "scale")
-    nodes = [
-        helper.make_node("Transpose", ["k"], ["kt"], name="/attn/Transpose", perm=[0, 1, 3, 2]),
-        helper.make_node("MatMul", ["q", "kt"], ["s0"], name="/attn/MatMul"),
-        helper.make_node("Div", ["s0", "scale"], ["s1"], name="/attn/Div"),
-        helper.make_node("Softmax", ["s1"], ["p"], name="/attn/Softmax", axis=-1),
+    kv_seq = seq if kv_seq is None else kv_seq
+    value_dim = head_dim if value_dim is None else value_dim
+    lead = [batch if not merged_heads else (batch * heads if isinstance(batch, int) and
+                                            isinstance(heads, int) else "bh")]
+    if not merged_heads:
+        lead.append(heads)
+    rank = len(lead) + 2
+    swap = list(range(rank - 2)) + [rank - 1, rank - 2]
+    nodes, inits = [], []
+    kt = "k"
+    if key_layout == "transpose":
+        nodes.append(helper.make_node("Transpose", ["k"], ["kt"], name="/attn/Transpose", perm=swap))
+        kt = "kt"
+    q = "q"
+    if scale == "sdpa":
+        inits.append(numpy_helper.from_array(np.array(head_dim ** -0.25, np.float32), "sq"))
+        nodes += [helper.make_node("Mul", ["q", "sq"], ["qs"], name="/attn/Mul"),
+                  helper.make_node("Mul", [kt, "sq"], ["kts"], name="/attn/Mul_1")]
+        q, kt = "qs", "kts"
+    nodes.append(helper.make_node("MatMul", [q, kt], ["s0"], name="/attn/MatMul"))
+    cur = "s0"
+    if scale == "div":
+        inits.append(numpy_helper.from_array(np.array(np.sqrt(head_dim), np.float32), "scale"))
+        nodes.append(helper.make_node("Div", [cur, "scale"], ["s1"], name="/attn/Div"))
+        cur = "s1"
+    elif scale == "mul":
+        inits.append(numpy_helper.from_array(np.array([1 / np.sqrt(head_dim)], np.float32), "scale"))
+        nodes.append(helper.make_node("Mul", ["scale", cur], ["s1"], name="/attn/Mul"))
+        cur = "s1"
+    inputs = []
+    if mask == "causal":
+        if not (isinstance(seq, int) and isinstance(kv_seq, int)):
+            raise ValueError("a causal constant mask needs static seq and kv_seq")
+        m = np.triu(np.full((seq, kv_seq), -np.inf, np.float32), 1 + kv_seq - seq)
+        inits.append(numpy_helper.from_array(m.reshape([1] * (rank - 2) + [seq, kv_seq]), "mask"))
+    elif mask == "padding":
+        inputs.append(helper.make_tensor_value_info(
+            "mask", TensorProto.FLOAT, [lead[0]] + [1] * (rank - 2) + [kv_seq]))
+    if mask:
+        nodes.append(helper.make_node("Add", [cur, "mask"], ["s2"], name="/attn/Add"))
+        cur = "s2"
+    nodes += [
+        helper.make_node("Softmax", [cur], ["p"], name="/attn/Softmax", axis=softmax_axis),
         helper.make_node("MatMul", ["p", "v"], ["y"], name="/attn/MatMul_1"),
     ]
-    shape = [batch, heads, seq, head_dim]
+    kshape = lead + ([head_dim, kv_seq] if key_layout == "input_kt" else [kv_seq, head_dim])
+    outputs = [helper.make_tensor_value_info("y", TensorProto.FLOAT, lead + [seq, value_dim])]
+    if return_probs:
+        outputs.append(helper.make_tensor_value_info("p", TensorProto.FLOAT, lead + [seq, kv_seq]))
     graph = helper.make_graph(
         nodes, "attention",
-        [helper.make_tensor_value_info(n, TensorProto.FLOAT, shape) for n in "qkv"],
-        [helper.make_tensor_value_info("y", TensorProto.FLOAT, shape)], [scale])
+        [helper.make_tensor_value_info("q", TensorProto.FLOAT, lead + [seq, head_dim]),
+         helper.make_tensor_value_info("k", TensorProto.FLOAT, kshape),
+         helper.make_tensor_value_info("v", TensorProto.FLOAT, lead + [kv_seq, value_dim])]
+        + inputs, outputs, inits)
     return _save(graph, path, opset)
 
 

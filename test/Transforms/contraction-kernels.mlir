@@ -5,14 +5,15 @@
 #mC = affine_map<(m, n, k) -> (m, n)>
 
 /// [Pattern: GEMM] an MR x (4 x 16) tile of C lives in vector registers
-/// across a block of up to 256 k steps: 4 loads of B's row k, one broadcast
+/// across a block of up to 128 k steps: 4 loads of B's row k, one broadcast
 /// of A per row, 24 FMAs; columns are masked, leftover rows (64 % 6 = 4)
-/// get one 4-row tile. Each (column block, k block) panel of B is first
-/// packed into a contiguous stack buffer the tiles then stream.
+/// get one 4-row tile. A B too large to stay in L2 (here 1030 x 100) has
+/// each (column block, k block) panel first packed into a contiguous stack
+/// buffer (32 KiB: it stays in L1 across the row tiles).
 // CHECK-LABEL: func.func @gemm
-// CHECK: memref.alloca() {alignment = 64 : i64} : memref<256x64xf32>
+// CHECK: memref.alloca() {alignment = 64 : i64} : memref<128x64xf32>
 // CHECK: scf.for %[[N0:.+]] = %{{.+}} to %{{.+}} step %c64
-// CHECK: scf.for %[[K0:.+]] = %{{.+}} to %c128 step %c256
+// CHECK: scf.for %[[K0:.+]] = %{{.+}} to %c1030 step %c128
 // CHECK: %[[K1:.+]] = arith.minui
 // CHECK: scf.for
 // CHECK: vector.store %{{.+}}, %[[PANEL:.+]][
@@ -20,12 +21,55 @@
 // CHECK-COUNT-4: vector.create_mask
 // CHECK: scf.for %{{.+}} = %[[K0]] to %[[K1]] step %{{.+}} iter_args({{.+}}) -> (vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>)
 // CHECK-COUNT-4: vector.load %[[PANEL]]
-// CHECK: memref.load %{{.+}} : memref<64x128xf32>
+// CHECK: memref.load %{{.+}} : memref<64x1030xf32>
 // CHECK: vector.broadcast
 // CHECK-COUNT-4: vector.fma
 // CHECK: vector.maskedstore
 // CHECK-NOT: linalg.generic
-func.func @gemm(%a: memref<64x128xf32>, %b: memref<128x100xf32>, %c: memref<64x100xf32>) {
+func.func @gemm(%a: memref<64x1030xf32>, %b: memref<1030x100xf32>, %c: memref<64x100xf32>) {
+  linalg.generic {indexing_maps = [#mA, #mB, #mC], iterator_types = ["parallel", "parallel", "reduction"]}
+      ins(%a, %b : memref<64x1030xf32>, memref<1030x100xf32>) outs(%c : memref<64x100xf32>) {
+  ^bb0(%x: f32, %y: f32, %acc: f32):
+    %p = arith.mulf %x, %y : f32
+    %s = arith.addf %acc, %p : f32
+    linalg.yield %s : f32
+  }
+  return
+}
+
+/// A B that stays in L2 (128 x 100, 50 KiB: attention's query block and
+/// V) is read in place, no packing; a C zero-filled just before needs no
+/// fill: the tiles start from zero registers in the first k block.
+// CHECK-LABEL: func.func @gemm_small_b_zero_c
+// CHECK-NOT: memref.alloca
+// CHECK-NOT: linalg.fill
+// CHECK: scf.for %[[K0:.+]] = %{{.+}} to %c128 step %c128
+// CHECK: %[[FRESH:.+]] = arith.cmpi eq, %[[K0]], %c0
+// CHECK: %[[OLD:.+]] = vector.maskedload %arg2
+// CHECK: arith.select %[[FRESH]], %{{.+}}, %[[OLD]] : vector<16xf32>
+// CHECK: scf.for
+// CHECK-COUNT-4: vector.maskedload %arg1
+// CHECK: vector.fma
+func.func @gemm_small_b_zero_c(%a: memref<64x128xf32>, %b: memref<128x100xf32>, %c: memref<64x100xf32>) {
+  %zero = arith.constant 0.0 : f32
+  linalg.fill ins(%zero : f32) outs(%c : memref<64x100xf32>)
+  linalg.generic {indexing_maps = [#mA, #mB, #mC], iterator_types = ["parallel", "parallel", "reduction"]}
+      ins(%a, %b : memref<64x128xf32>, memref<128x100xf32>) outs(%c : memref<64x100xf32>) {
+  ^bb0(%x: f32, %y: f32, %acc: f32):
+    %p = arith.mulf %x, %y : f32
+    %s = arith.addf %acc, %p : f32
+    linalg.yield %s : f32
+  }
+  return
+}
+
+/// Near miss of the dropped fill: a fill of another value stays.
+// CHECK-LABEL: func.func @gemm_nonzero_fill_stays
+// CHECK: linalg.fill
+// CHECK-NOT: arith.select
+func.func @gemm_nonzero_fill_stays(%a: memref<64x128xf32>, %b: memref<128x100xf32>, %c: memref<64x100xf32>) {
+  %one = arith.constant 1.0 : f32
+  linalg.fill ins(%one : f32) outs(%c : memref<64x100xf32>)
   linalg.generic {indexing_maps = [#mA, #mB, #mC], iterator_types = ["parallel", "parallel", "reduction"]}
       ins(%a, %b : memref<64x128xf32>, memref<128x100xf32>) outs(%c : memref<64x100xf32>) {
   ^bb0(%x: f32, %y: f32, %acc: f32):
@@ -80,7 +124,6 @@ func.func @gemv(%a: memref<1x1030xf32>, %b: memref<1030x300xf32>, %c: memref<1x3
 // CHECK: scf.for %{{.+}} = %{{.+}} to %[[M]] step
 // CHECK-COUNT-8: vector.broadcast
 // CHECK: } else {
-// CHECK: memref.alloca() {alignment = 64 : i64} : memref<256x64xf32>
 // CHECK: step %c6
 func.func @dynamic_rows(%a: memref<?x64xf32>, %b: memref<64x300xf32>, %c: memref<?x300xf32>) {
   linalg.generic {indexing_maps = [#dA, #dB, #dC], iterator_types = ["parallel", "reduction", "parallel"]}
@@ -156,20 +199,25 @@ func.func @dot_products_transposed_b(%a: memref<8x16xf32>, %bt: memref<32x16xf32
 #x = affine_map<(i, j) -> (i, j)>
 #row = affine_map<(i, j) -> (i)>
 
-/// [Pattern: row reduction] softmax's sum of exp(x - max): a vector
-/// accumulator runs along the row (masked tail lanes keep their value), the
-/// element-wise body is cloned on vectors, one horizontal add per row.
+/// [Pattern: row reduction] softmax's sum of exp(x - max): four vector
+/// accumulators run along the row (so consecutive adds do not wait on each
+/// other; masked tail lanes keep their value), the element-wise body is
+/// cloned on vectors, the accumulators are combined and reduced across
+/// lanes once per row.
 // CHECK-LABEL: func.func @exp_sum
 // CHECK: scf.for %[[I:.+]] = %{{.+}} to %c7
 // CHECK: %[[M:.+]] = memref.load %{{.+}}[%[[I]]] : memref<7xf32>
 // CHECK: %[[MV:.+]] = vector.broadcast %[[M]] : f32 to vector<16xf32>
-// CHECK: scf.for %{{.+}} = %{{.+}} to %c100 step %c16 iter_args(%[[ACC:.+]] = %{{.+}}) -> (vector<16xf32>)
+// CHECK: scf.for %{{.+}} = %{{.+}} to %c100 step %c64 iter_args(%[[ACC:.+]] = %{{.+}}, %{{.+}} = %{{.+}}, %{{.+}} = %{{.+}}, %{{.+}} = %{{.+}}) -> (vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>)
 // CHECK: %[[MASK:.+]] = vector.create_mask
 // CHECK: %[[X:.+]] = vector.maskedload %{{.+}}, %[[MASK]]
 // CHECK: arith.subf %[[X]], %[[MV]] : vector<16xf32>
 // CHECK: math.exp {{.+}} : vector<16xf32>
 // CHECK: %[[SUM:.+]] = arith.addf %[[ACC]], {{.+}} fastmath<reassoc,contract> : vector<16xf32>
 // CHECK: arith.select %[[MASK]], %[[SUM]], %[[ACC]]
+// CHECK-COUNT-3: math.exp
+// CHECK: scf.yield
+// CHECK-COUNT-3: arith.addf {{.+}} fastmath<reassoc,contract> : vector<16xf32>
 // CHECK: vector.reduction <add>, %{{.+}}, %{{.+}} fastmath<reassoc,contract> : vector<16xf32> into f32
 // CHECK: memref.store
 func.func @exp_sum(%x: memref<7x100xf32>, %m: memref<7xf32>, %s: memref<7xf32>) {

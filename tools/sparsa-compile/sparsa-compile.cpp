@@ -62,7 +62,8 @@ static cl::opt<std::string> reportFile("report", cl::desc("Write a JSON report")
 static cl::opt<std::string>
     disableFusion("disable-fusion",
                   cl::desc("Comma-separated families: routing,activation_sparsity,"
-                           "quantization,flow_attention"),
+                           "quantization,flow_attention; also attention (the dense "
+                           "softmax attention kernel fusion)"),
                   cl::init(""), cl::cat(sparsaCategory));
 static cl::opt<char> optLevel("O", cl::desc("Optimization level 0-3"),
                               cl::Prefix, cl::init('3'), cl::cat(sparsaCategory));
@@ -85,6 +86,7 @@ struct Report {
   std::vector<std::string> errors;
   std::string cpuName;
   llvm::StringMap<int64_t> fused;
+  int64_t attention = 0;
   llvm::json::Array unfused;
   /// Counts the fused regions per family and collects the candidates a
   /// fusion pass marked as not fused, with the node and the reason.
@@ -93,6 +95,8 @@ struct Report {
       StringRef family = sparsa::sparsa::fusionFamily(op);
       if (!family.empty())
         ++fused[family];
+      if (isa<sparsa::sparsa::AttentionOp>(op))
+        ++attention;
       auto marks = op->getAttrOfType<DictionaryAttr>(sparsa::kUnfusedAttrName);
       if (!marks)
         return;
@@ -130,6 +134,8 @@ struct Report {
         {"emit", emit.getValue()},
         {"success", ok},
         {"fusions", std::move(fusions)},
+        // Dense kernel fusions (not sparsity families).
+        {"kernel_fusions", llvm::json::Object{{"attention", attention}}},
         {"unfused", llvm::json::Array(unfused)},
         {"compile_seconds",
          std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
@@ -213,7 +219,7 @@ int main(int argc, char **argv) {
   for (StringRef f : llvm::split(StringRef(disableFusion), ',')) {
     if (f.empty())
       continue;
-    if (!llvm::is_contained(kFamilies, f))
+    if (!llvm::is_contained(kFamilies, f) && f != "attention")
       return fatal(report, "unknown fusion family '" + f.str() +
                                "' in --disable-fusion");
   }

@@ -231,6 +231,39 @@ def FuseActivationSparsityPass
   let dependentDialects = ["::sparsa::sparsa::SparsaDialect"];
 }
 
+def FuseAttentionPass : Pass<"sparsa-fuse-attention", "mlir::func::FuncOp"> {
+  let summary = "Fuse softmax attention chains into `sparsa.attention`";
+  let description = [{
+    Kernel fusion, not a sparsity family (the report does not count it):
+    `MatMul(Softmax(scale * MatMul(q, k^T) [+ mask], axis = -1), v)` becomes
+    one `sparsa.attention`, whose lowering keeps a block of query rows'
+    scores in cache between the two products. Recognized as exporters
+    write it: `k^T` as a `Transpose` swapping the last two dims (or a value
+    already laid out `[..., D, Lk]`); the scale as `Div` or `Mul` by a
+    scalar constant after the product, or `Mul` by scalar constants on
+    `q` and / or `k^T` before it (PyTorch's scaled_dot_product_attention
+    export splits `1/sqrt(d)` over both), or none; an additive mask
+    (`Add` of any value that broadcasts to the scores) after the scale.
+    Every intermediate must have no other use (a model that also returns
+    the attention probabilities keeps its ops), element types f32, and
+    query, key and value the same leading dims.
+
+    Before:
+    ```mlir
+    %kt = onnx.Transpose %k {perm = array<i64: 0, 1, 3, 2>} : ...
+    %s = onnx.MatMul %q, %kt : ...
+    %d = onnx.Div %s, %c8 : ...
+    %p = onnx.Softmax %d {axis = -1 : si64} : ...
+    %o = onnx.MatMul %p, %v : ...
+    ```
+    After:
+    ```mlir
+    %o = sparsa.attention %q, %k, %v {scale = 0.125 : f64} : ...
+    ```
+  }];
+  let dependentDialects = ["::sparsa::sparsa::SparsaDialect"];
+}
+
 def FuseElementwisePass
     : Pass<"sparsa-fuse-elementwise", "mlir::func::FuncOp"> {
   let summary = "Fuse element-wise producers into element-wise consumers only";
@@ -243,6 +276,22 @@ def FuseElementwisePass
     activation and residual become one loop, contractions stay intact.
   }];
   let dependentDialects = ["mlir::linalg::LinalgDialect"];
+}
+
+def DynamicSchedulePass : Pass<"sparsa-dynamic-schedule", "mlir::ModuleOp"> {
+  let summary = "Hand out parallel loop iterations to threads as they free up";
+  let description = [{
+    Sets `schedule(dynamic)` on every `omp.wsloop` that
+    `convert-scf-to-openmp` produced (they default to static: iteration i
+    of n goes to thread i * threads / n up front). The generated parallel
+    loops have few, large iterations (column blocks, experts, attention
+    row blocks), where a thread that is slowed down (a busy core, a
+    neighbour on a shared host) would otherwise hold back the whole loop;
+    taking one iteration at a time costs an atomic per iteration. Each
+    iteration writes its own outputs, so results do not depend on which
+    thread ran it.
+  }];
+  let dependentDialects = ["mlir::omp::OpenMPDialect"];
 }
 
 def MathApproximationPass

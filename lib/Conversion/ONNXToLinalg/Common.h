@@ -75,6 +75,7 @@ void populateQuantizationLowerings(LoweringTable &table);
 void populateMoELowerings(LoweringTable &table);
 void populateRoutingLowerings(LoweringTable &table);
 void populateActivationSparsityLowerings(LoweringTable &table);
+void populateAttentionLowerings(LoweringTable &table);
 
 //===----------------------------------------------------------------------===//
 // Helpers
@@ -191,7 +192,8 @@ struct GenericBuilder {
   Value fcst(OpBuilder &nb, Location l, double v) { return floatCst(nb, l, elt, v); }
 
   /// linalg.generic over |numLoops| loops; each operand's map lists its
-  /// loop dims; |reductions| are the reduction loops.
+  /// loop dims (-1: the constant index 0, a broadcast unit dim);
+  /// |reductions| are the reduction loops.
   Value generic(ValueRange ins, ArrayRef<SmallVector<int64_t>> inDims, Value init,
                 ArrayRef<int64_t> outDims, int64_t numLoops, ArrayRef<int64_t> reductions,
                 GenericBody body) {
@@ -199,7 +201,7 @@ struct GenericBuilder {
     auto map = [&](ArrayRef<int64_t> dims) {
       SmallVector<AffineExpr> e;
       for (int64_t d : dims)
-        e.push_back(getAffineDimExpr(d, ctx));
+        e.push_back(d < 0 ? getAffineConstantExpr(0, ctx) : getAffineDimExpr(d, ctx));
       return AffineMap::get(numLoops, 0, e, ctx);
     };
     SmallVector<AffineMap> maps;

@@ -43,6 +43,7 @@ static const LoweringTable &loweringTable() {
     populateMoELowerings(t);
     populateRoutingLowerings(t);
     populateActivationSparsityLowerings(t);
+    populateAttentionLowerings(t);
     populateReductionLowerings(t);
     populateShapeLowerings(t);
     return t;

@@ -248,12 +248,18 @@ sparsa::translateAndOptimize(ModuleOp module, llvm::LLVMContext &llvmCtx,
   llvmModule->setDataLayout(tm.createDataLayout());
   llvmModule->setTargetTriple(tm.getTargetTriple());
   // Functions get the target's CPU and features so the optimizer's cost
-  // model (vector width, FMA) matches the machine.
+  // model (vector width, FMA) matches the machine. With AVX-512, loops the
+  // vectorizer handles (element-wise chains, exp) use full-width vectors
+  // like the generated kernels do: LLVM's default preference of 256 bits
+  // guards against frequency drops that recent cores no longer have.
+  bool avx512 = tm.getMCSubtargetInfo()->checkFeatures("+avx512f");
   for (llvm::Function &f : *llvmModule) {
     if (f.isDeclaration())
       continue;
     f.addFnAttr("target-cpu", tm.getTargetCPU());
     f.addFnAttr("target-features", tm.getTargetFeatureString());
+    if (avx512)
+      f.addFnAttr("prefer-vector-width", "512");
   }
   auto transformer = makeOptimizingTransformer(optLevel, 0, &tm);
   if (llvm::Error err = transformer(llvmModule.get())) {

@@ -244,5 +244,52 @@ LogicalResult TopKMatMulOp::verify() {
   return success();
 }
 
+//===----------------------------------------------------------------------===//
+// AttentionOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult AttentionOp::verify() {
+  auto q = cast<RankedTensorType>(getQuery().getType());
+  auto k = cast<RankedTensorType>(getKey().getType());
+  auto v = cast<RankedTensorType>(getValue().getType());
+  auto o = cast<RankedTensorType>(getType());
+  int64_t rank = q.getRank();
+  if (rank < 2 || k.getRank() != rank || v.getRank() != rank || o.getRank() != rank)
+    return emitOpError("expected query, key, value and the result of one rank >= 2");
+  for (Value x : getOperands())
+    if (getElementTypeOrSelf(x) != q.getElementType())
+      return emitOpError("all operands must have the query's element type");
+  if (o.getElementType() != q.getElementType())
+    return emitOpError("the result must have the query's element type");
+  for (int64_t i = 0; i + 2 < rank; ++i)
+    if (!compatible(q.getDimSize(i), k.getDimSize(i)) ||
+        !compatible(q.getDimSize(i), v.getDimSize(i)) ||
+        !compatible(q.getDimSize(i), o.getDimSize(i)))
+      return emitOpError("query, key, value and the result must share the leading dims");
+  int64_t d = q.getDimSize(rank - 1);
+  int64_t kd = getKeyTransposed() ? k.getDimSize(rank - 2) : k.getDimSize(rank - 1);
+  int64_t lk = getKeyTransposed() ? k.getDimSize(rank - 1) : k.getDimSize(rank - 2);
+  if (!compatible(d, kd))
+    return emitOpError("query and key must have the same head dim");
+  if (!compatible(lk, v.getDimSize(rank - 2)))
+    return emitOpError("key and value must have the same number of positions");
+  if (!compatible(o.getDimSize(rank - 2), q.getDimSize(rank - 2)) ||
+      !compatible(o.getDimSize(rank - 1), v.getDimSize(rank - 1)))
+    return emitOpError("expected the result [..., Lq, Dv]");
+  if (Value m = getMask()) {
+    auto mt = cast<RankedTensorType>(m.getType());
+    if (mt.getRank() > rank)
+      return emitOpError("the mask must broadcast to the scores [..., Lq, Lk]");
+    SmallVector<int64_t> scores(q.getShape());
+    scores.back() = lk;
+    for (int64_t i = 0; i < mt.getRank(); ++i) {
+      int64_t md = mt.getDimSize(mt.getRank() - 1 - i), sd = scores[rank - 1 - i];
+      if (md != 1 && !compatible(md, sd))
+        return emitOpError("the mask must broadcast to the scores [..., Lq, Lk]");
+    }
+  }
+  return success();
+}
+
 #define GET_OP_CLASSES
 #include "sparsa/Dialect/Sparsa/IR/SparsaOps.cpp.inc"

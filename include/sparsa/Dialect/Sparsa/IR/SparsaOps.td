@@ -6,8 +6,8 @@
 //
 // The `sparsa` dialect holds the canonical fused ops that the four fusion
 // families (routing, activation sparsity, quantization, flow attention)
-// produce. The ops themselves arrive with the issues that add each family;
-// this file declares the dialect so passes and tools can depend on it now.
+// produce, and the dense kernel fusions (softmax attention) whose lowering
+// needs more than element-wise fusion gives.
 //
 //===----------------------------------------------------------------------===//
 
@@ -223,6 +223,40 @@ def Sparsa_TopKMatMulOp : Sparsa_Op<"topk_matmul", [Pure]> {
   let results = (outs Sparsa_FloatTensor:$output);
   let assemblyFormat = [{
     $indices `,` $values `,` $w (`bias` `=` $bias^)? attr-dict `:` functional-type(operands, results)
+  }];
+  let hasVerifier = 1;
+}
+
+//===----------------------------------------------------------------------===//
+// Kernel fusion (not a sparsity family)
+//===----------------------------------------------------------------------===//
+
+def Sparsa_AttentionOp : Sparsa_Op<"attention", [Pure]> {
+  let summary = "Softmax attention computed block by block: the scores never reach memory";
+  let description = [{
+    `output = softmax(scale * query key^T + mask) value` over the last axis,
+    with `query` `[..., Lq, D]`, `key` `[..., Lk, D]` (`[..., D, Lk]` when
+    `key_transposed`), `value` `[..., Lk, Dv]`, the same leading (batch,
+    head) dims on all three, and an optional additive `mask` that
+    broadcasts (numpy rules) to the scores `[..., Lq, Lk]`.
+
+    Not a sparsity family: `sparsa-fuse-attention` forms it from the
+    MatMul / scale / mask / Softmax / MatMul chain every exporter writes, so
+    that the lowering can keep a block of query rows' scores in cache
+    between the two products instead of writing the `Lq x Lk` scores to
+    memory and reading them back several times.
+
+    ```mlir
+    %o = sparsa.attention %q, %k, %v {scale = 0.125 : f64} : (tensor<1x8x512x64xf32>, tensor<1x8x512x64xf32>, tensor<1x8x512x64xf32>) -> tensor<1x8x512x64xf32>
+    ```
+  }];
+  let arguments = (ins Sparsa_FloatTensor:$query, Sparsa_FloatTensor:$key,
+                   Sparsa_FloatTensor:$value, Optional<Sparsa_FloatTensor>:$mask,
+                   DefaultValuedAttr<F64Attr, "1.0">:$scale,
+                   UnitAttr:$key_transposed);
+  let results = (outs Sparsa_FloatTensor:$output);
+  let assemblyFormat = [{
+    $query `,` $key `,` $value (`mask` `=` $mask^)? attr-dict `:` functional-type(operands, results)
   }];
   let hasVerifier = 1;
 }

@@ -1,0 +1,145 @@
+//===- FuseAttention.cpp - softmax attention -> sparsa.attention -*- C++ -*-===//
+//
+// SPDX-License-Identifier: Apache-2.0
+//
+//===----------------------------------------------------------------------===//
+//
+// Kernel fusion for dense softmax attention. The chain
+//
+//   MatMul(Softmax(scale * MatMul(q, k^T) [+ mask], axis = -1), v)
+//
+// becomes one sparsa.attention, whatever way the exporter spelled the
+// transpose and the scale, so that its lowering never writes the Lq x Lk
+// scores to memory. Not a sparsity family: nothing is skipped, so the
+// report does not count it.
+//
+//===----------------------------------------------------------------------===//
+
+#include "sparsa/Dialect/ONNX/IR/ONNXOps.h"
+#include "sparsa/Dialect/Sparsa/IR/SparsaDialect.h"
+#include "sparsa/Transforms/Passes.h"
+
+#include "OnnxPatterns.h"
+
+
+namespace sparsa {
+#define GEN_PASS_DEF_FUSEATTENTIONPASS
+#include "sparsa/Transforms/Passes.h.inc"
+} // namespace sparsa
+
+using namespace mlir;
+using namespace sparsa::patterns;
+namespace sp = sparsa::sparsa;
+
+/// Whether |v| exists and nothing but the chain reads it.
+static bool onlyUse(Value v) { return v && v.hasOneUse(); }
+
+/// |v| = Mul(x, c) or Mul(c, x) with |c| a scalar constant: returns x and
+/// multiplies |scale| by c; otherwise |v| unchanged.
+static Value peelScalarMul(Value v, double &scale) {
+  auto mul = v.getDefiningOp<onnx::MulOp>();
+  if (!mul || !onlyUse(v))
+    return v;
+  for (auto [x, c] : {std::pair(mul.getA(), mul.getB()), std::pair(mul.getB(), mul.getA())})
+    if (std::optional<double> f = constFloat(c); f && rankOf(x) == rankOf(v)) {
+      scale *= *f;
+      return x;
+    }
+  return v;
+}
+
+/// Whether |perm| swaps the last two of |rank| dims and keeps the rest.
+static bool swapsLastTwo(std::optional<ArrayRef<int64_t>> perm, int64_t rank) {
+  if (!perm || (int64_t)perm->size() != rank || rank < 2)
+    return false;
+  for (int64_t i = 0; i + 2 < rank; ++i)
+    if ((*perm)[i] != i)
+      return false;
+  return (*perm)[rank - 2] == rank - 1 && (*perm)[rank - 1] == rank - 2;
+}
+
+/// Fuses the attention chain ending in |root| (the MatMul by v); returns
+/// whether it did.
+static bool fuseAttention(onnx::MatMulOp root) {
+  Value probs = root.getA(), v = root.getB();
+  auto softmax = probs.getDefiningOp<onnx::SoftmaxOp>();
+  int64_t rank = rankOf(probs);
+  if (!softmax || !onlyUse(probs) || rank < 2 || rankOf(v) != rank)
+    return false;
+  if (softmax.getAxis() != -1 && softmax.getAxis() != rank - 1)
+    return false;
+  // Scores [+ mask]: the mask is whichever Add operand is not the scaled
+  // product.
+  Value x = softmax.getInput(), mask;
+  double scale = 1.0;
+  auto scaled = [&](Value s) -> Value {
+    if (!onlyUse(s))
+      return nullptr;
+    if (auto div = s.getDefiningOp<onnx::DivOp>()) {
+      std::optional<double> d = constFloat(div.getB());
+      if (!d || *d == 0.0 || rankOf(div.getA()) != rank)
+        return nullptr;
+      scale /= *d;
+      s = div.getA();
+    } else {
+      s = peelScalarMul(s, scale);
+    }
+    auto mm = s.getDefiningOp<onnx::MatMulOp>();
+    return mm && onlyUse(s) && rankOf(mm.getA()) == rank && rankOf(mm.getB()) == rank
+               ? s
+               : nullptr;
+  };
+  Value product = nullptr;
+  if (auto add = x.getDefiningOp<onnx::AddOp>(); add && onlyUse(x)) {
+    double before = scale;
+    if ((product = scaled(add.getA())))
+      mask = add.getB();
+    else if (scale = before; (product = scaled(add.getB())))
+      mask = add.getA();
+    else
+      return false;
+    if (rankOf(mask) < 0 || rankOf(mask) > rank)
+      return false;
+  } else if (!(product = scaled(x))) {
+    return false;
+  }
+  auto qk = product.getDefiningOp<onnx::MatMulOp>();
+  Value q = peelScalarMul(qk.getA(), scale);
+  Value kt = peelScalarMul(qk.getB(), scale);
+  Value key = kt;
+  bool keyTransposed = true;
+  if (auto tr = kt.getDefiningOp<onnx::TransposeOp>();
+      tr && swapsLastTwo(tr.getPerm(), rank)) {
+    key = tr.getData();
+    keyTransposed = false;
+  }
+  for (Value t : {q, key, v, mask})
+    if (t && !getElementTypeOrSelf(t.getType()).isF32())
+      return false;
+
+  OpBuilder b(root);
+  auto op = sp::AttentionOp::create(b, root.getLoc(), root.getType(), q, key, v, mask,
+                                    b.getF64FloatAttr(scale),
+                                    keyTransposed ? b.getUnitAttr() : UnitAttr());
+  if (!verifiesQuietly(op)) {
+    op.erase();
+    return false;
+  }
+  root.getResult().replaceAllUsesWith(op.getResult());
+  return true;
+}
+
+namespace {
+struct FuseAttentionPass final : sparsa::impl::FuseAttentionPassBase<FuseAttentionPass> {
+  using FuseAttentionPassBase::FuseAttentionPassBase;
+
+  void runOnOperation() override {
+    SmallVector<onnx::MatMulOp> roots;
+    getOperation().walk([&](onnx::MatMulOp op) { roots.push_back(op); });
+    llvm::DenseSet<Operation *> erased;
+    for (onnx::MatMulOp root : llvm::reverse(roots))
+      if (!erased.contains(root) && fuseAttention(root))
+        eraseDeadProducers(root, erased);
+  }
+};
+} // namespace

@@ -1,0 +1,66 @@
+// RUN: sparsa-opt %s --split-input-file --convert-onnx-to-linalg --canonicalize --cse | FileCheck %s
+
+/// Many query rows: one task per (head, block of 64 rows). The scale
+/// (times log2 e) goes into the transposed query block; the scores are
+/// kept transposed, S^T [Lk, rows] = K Q^T (K read in place); the mask
+/// (times log2 e) added in place; max and sum run down the columns; exp is
+/// 2^x as a polynomial; O = P V reads P through the transposed map, then
+/// is divided by the sums and written to its slice of the output.
+// CHECK-DAG: #[[QT:.+]] = affine_map<(d0, d1) -> (d1, d0)>
+// CHECK-DAG: #[[ID:.+]] = affine_map<(d0, d1) -> (d0, d1)>
+// CHECK-DAG: #[[MASK:.+]] = affine_map<(d0, d1) -> (0, d0)>
+// CHECK-DAG: #[[COL:.+]] = affine_map<(d0, d1) -> (d1)>
+// CHECK-DAG: #[[PT:.+]] = affine_map<(d0, d1, d2) -> (d2, d0)>
+// CHECK-LABEL: func.func @prefill
+// CHECK: scf.forall (%[[H:.+]], %[[BLK:.+]]) in (2, 2) shared_outs(%[[OUT:.+]] = %{{.+}}) -> (tensor<2x128x32xf32>)
+// CHECK: %[[R0:.+]] = arith.muli %[[BLK]], %c64
+// CHECK: %[[Q:.+]] = tensor.extract_slice %{{.+}}[%[[H]], %[[R0]], 0] [1, 64, 64] [1, 1, 1] : tensor<2x128x64xf32> to tensor<64x64xf32>
+// CHECK: %[[K:.+]] = tensor.extract_slice %{{.+}}[%[[H]], 0, 0] [1, 96, 64] [1, 1, 1] : tensor<2x96x64xf32> to tensor<96x64xf32>
+// CHECK: linalg.generic {indexing_maps = [#[[QT]], #[[ID]]]
+// CHECK: arith.mulf %{{.+}}, %cst{{.*}} : f32
+// CHECK: %[[ST:.+]] = linalg.generic {{.+}} ins(%[[K]], %{{.+}} : tensor<96x64xf32>, tensor<64x64xf32>) outs(%{{.+}} : tensor<96x64xf32>)
+// CHECK: linalg.generic {indexing_maps = [#[[MASK]], #[[ID]]]
+// CHECK: %[[MX:.+]] = linalg.generic {indexing_maps = [#[[ID]], #[[COL]]], iterator_types = ["reduction", "parallel"]}
+// CHECK: arith.maximumf
+// CHECK: %[[P:.+]] = linalg.generic {indexing_maps = [#[[COL]], #[[ID]]], iterator_types = ["parallel", "parallel"]} ins(%[[MX]]
+// CHECK: arith.addf %{{.+}}, %cst
+// CHECK-COUNT-6: math.fma
+// CHECK: arith.shli
+// CHECK: %[[SUM:.+]] = linalg.generic {indexing_maps = [#[[ID]], #[[COL]]], iterator_types = ["reduction", "parallel"]} ins(%[[P]]
+// CHECK: %[[O:.+]] = linalg.generic {indexing_maps = [#[[PT]], {{.+}}], iterator_types = ["parallel", "parallel", "reduction"]} ins(%[[P]], %{{.+}} : tensor<96x64xf32>, tensor<96x32xf32>)
+// CHECK: %[[N:.+]] = linalg.generic {{.+}} ins(%[[SUM]] : tensor<64xf32>) outs(%[[O]] : tensor<64x32xf32>)
+// CHECK: arith.divf
+// CHECK: tensor.parallel_insert_slice %[[N]] into %[[OUT]][%[[H]], %[[R0]], 0] [1, 64, 32]
+// CHECK: tensor.expand_shape {{.+}} output_shape [1, 2, 128, 32]
+func.func @prefill(%q: tensor<1x2x128x64xf32>, %k: tensor<1x2x96x64xf32>, %v: tensor<1x2x96x32xf32>, %m: tensor<1x1x1x96xf32>) -> tensor<1x2x128x32xf32> {
+  %o = sparsa.attention %q, %k, %v mask = %m {scale = 0.125 : f64} : (tensor<1x2x128x64xf32>, tensor<1x2x96x64xf32>, tensor<1x2x96x32xf32>, tensor<1x1x1x96xf32>) -> tensor<1x2x128x32xf32>
+  return %o : tensor<1x2x128x32xf32>
+}
+
+// -----
+
+/// Decoding (one query row): scores [1, Lk] as dot products of the query
+/// with K's rows (reduction over d innermost), softmax along the row.
+// CHECK-LABEL: func.func @decode
+// CHECK: scf.forall (%{{.+}}) in (8)
+// CHECK: linalg.generic {{.+}} iterator_types = ["parallel", "parallel", "reduction"]} ins(%{{.+}}, %{{.+}} : tensor<1x64xf32>, tensor<300x64xf32>) outs(%{{.+}} : tensor<1x300xf32>)
+// CHECK: iterator_types = ["parallel", "reduction"]} ins(%{{.+}} : tensor<1x300xf32>) outs(%{{.+}} : tensor<1xf32>)
+// CHECK: arith.maximumf
+func.func @decode(%q: tensor<8x1x64xf32>, %k: tensor<8x300x64xf32>, %v: tensor<8x300x64xf32>) -> tensor<8x1x64xf32> {
+  %o = sparsa.attention %q, %k, %v {scale = 0.125 : f64} : (tensor<8x1x64xf32>, tensor<8x300x64xf32>, tensor<8x300x64xf32>) -> tensor<8x1x64xf32>
+  return %o : tensor<8x1x64xf32>
+}
+
+// -----
+
+/// Dynamic lengths: blocks of at most 64 rows (the last one partial), the
+/// transposed layout.
+// CHECK-LABEL: func.func @dynamic
+// CHECK: %[[BLOCKS:.+]] = arith.ceildivui %{{.+}}, %c64
+// CHECK: scf.forall (%{{.+}}, %{{.+}}) in (%{{.+}}, %[[BLOCKS]])
+// CHECK: arith.minui %{{.+}}, %c64
+// CHECK: tensor.extract_slice {{.+}} to tensor<?x16xf32>
+func.func @dynamic(%q: tensor<?x?x16xf32>, %k: tensor<?x?x16xf32>, %v: tensor<?x?x16xf32>) -> tensor<?x?x16xf32> {
+  %o = sparsa.attention %q, %k, %v : (tensor<?x?x16xf32>, tensor<?x?x16xf32>, tensor<?x?x16xf32>) -> tensor<?x?x16xf32>
+  return %o : tensor<?x?x16xf32>
+}

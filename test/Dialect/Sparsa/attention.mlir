@@ -1,0 +1,26 @@
+// RUN: sparsa-opt %s --split-input-file | sparsa-opt --split-input-file | FileCheck %s
+
+// CHECK-LABEL: func.func @heads
+// CHECK: sparsa.attention %arg0, %arg1, %arg2 {scale = 1.250000e-01 : f64} : (tensor<1x8x512x64xf32>, tensor<1x8x512x64xf32>, tensor<1x8x512x64xf32>) -> tensor<1x8x512x64xf32>
+func.func @heads(%q: tensor<1x8x512x64xf32>, %k: tensor<1x8x512x64xf32>, %v: tensor<1x8x512x64xf32>) -> tensor<1x8x512x64xf32> {
+  %o = sparsa.attention %q, %k, %v {scale = 0.125 : f64} : (tensor<1x8x512x64xf32>, tensor<1x8x512x64xf32>, tensor<1x8x512x64xf32>) -> tensor<1x8x512x64xf32>
+  return %o : tensor<1x8x512x64xf32>
+}
+
+// -----
+
+// CHECK-LABEL: func.func @masked_transposed_key
+// CHECK: sparsa.attention %arg0, %arg1, %arg2 mask = %arg3 {key_transposed} : (tensor<?x2x?x16xf32>, tensor<?x2x16x?xf32>, tensor<?x2x?x24xf32>, tensor<?x1x1x?xf32>) -> tensor<?x2x?x24xf32>
+func.func @masked_transposed_key(%q: tensor<?x2x?x16xf32>, %kt: tensor<?x2x16x?xf32>, %v: tensor<?x2x?x24xf32>, %m: tensor<?x1x1x?xf32>) -> tensor<?x2x?x24xf32> {
+  %o = sparsa.attention %q, %kt, %v mask = %m {key_transposed} : (tensor<?x2x?x16xf32>, tensor<?x2x16x?xf32>, tensor<?x2x?x24xf32>, tensor<?x1x1x?xf32>) -> tensor<?x2x?x24xf32>
+  return %o : tensor<?x2x?x24xf32>
+}
+
+// -----
+
+// CHECK-LABEL: func.func @rank2_causal
+// CHECK: sparsa.attention %arg0, %arg1, %arg2 mask = %arg3 : (tensor<7x16xf32>, tensor<9x16xf32>, tensor<9x8xf32>, tensor<7x9xf32>) -> tensor<7x8xf32>
+func.func @rank2_causal(%q: tensor<7x16xf32>, %k: tensor<9x16xf32>, %v: tensor<9x8xf32>, %m: tensor<7x9xf32>) -> tensor<7x8xf32> {
+  %o = sparsa.attention %q, %k, %v mask = %m : (tensor<7x16xf32>, tensor<9x16xf32>, tensor<9x8xf32>, tensor<7x9xf32>) -> tensor<7x8xf32>
+  return %o : tensor<7x8xf32>
+}

@@ -1,0 +1,100 @@
+// RUN: sparsa-opt %s --split-input-file --sparsa-fuse-attention | FileCheck %s
+
+/// HF eager attention: Transpose of k, MatMul, Div by sqrt(d), Softmax,
+/// MatMul: one sparsa.attention on k itself, scale 1/8.
+// CHECK-LABEL: func.func @eager_div
+// CHECK: %[[O:.+]] = sparsa.attention %arg0, %arg1, %arg2 {scale = 1.250000e-01 : f64} : (tensor<1x2x16x64xf32>, tensor<1x2x16x64xf32>, tensor<1x2x16x64xf32>) -> tensor<1x2x16x64xf32>
+// CHECK-NOT: onnx.
+// CHECK: return %[[O]]
+func.func @eager_div(%q: tensor<1x2x16x64xf32>, %k: tensor<1x2x16x64xf32>, %v: tensor<1x2x16x64xf32>) -> tensor<1x2x16x64xf32> {
+  %c = onnx.Constant {value = dense<8.0> : tensor<f32>} : () -> tensor<f32>
+  %kt = onnx.Transpose %k {perm = array<i64: 0, 1, 3, 2>} : (tensor<1x2x16x64xf32>) -> tensor<1x2x64x16xf32>
+  %s = onnx.MatMul %q, %kt : (tensor<1x2x16x64xf32>, tensor<1x2x64x16xf32>) -> tensor<1x2x16x16xf32>
+  %d = onnx.Div %s, %c : (tensor<1x2x16x16xf32>, tensor<f32>) -> tensor<1x2x16x16xf32>
+  %p = onnx.Softmax %d {axis = -1 : si64} : (tensor<1x2x16x16xf32>) -> tensor<1x2x16x16xf32>
+  %o = onnx.MatMul %p, %v : (tensor<1x2x16x16xf32>, tensor<1x2x16x64xf32>) -> tensor<1x2x16x64xf32>
+  return %o : tensor<1x2x16x64xf32>
+}
+
+// -----
+
+/// torch scaled_dot_product_attention export: d**-0.25 on q and on k^T,
+/// an additive mask after the product (the scales multiply: 0.5 * 0.5).
+// CHECK-LABEL: func.func @sdpa_masked
+// CHECK: sparsa.attention %arg0, %arg1, %arg2 mask = %arg3 {scale = 2.500000e-01 : f64}
+// CHECK-NOT: onnx.Softmax
+func.func @sdpa_masked(%q: tensor<?x4x?x16xf32>, %k: tensor<?x4x?x16xf32>, %v: tensor<?x4x?x16xf32>, %m: tensor<?x1x1x?xf32>) -> tensor<?x4x?x16xf32> {
+  %c = onnx.Constant {value = dense<0.5> : tensor<1xf32>} : () -> tensor<1xf32>
+  %qs = onnx.Mul %q, %c : (tensor<?x4x?x16xf32>, tensor<1xf32>) -> tensor<?x4x?x16xf32>
+  %kt = onnx.Transpose %k {perm = array<i64: 0, 1, 3, 2>} : (tensor<?x4x?x16xf32>) -> tensor<?x4x16x?xf32>
+  %kts = onnx.Mul %c, %kt : (tensor<1xf32>, tensor<?x4x16x?xf32>) -> tensor<?x4x16x?xf32>
+  %s = onnx.MatMul %qs, %kts : (tensor<?x4x?x16xf32>, tensor<?x4x16x?xf32>) -> tensor<?x4x?x?xf32>
+  %a = onnx.Add %s, %m : (tensor<?x4x?x?xf32>, tensor<?x1x1x?xf32>) -> tensor<?x4x?x?xf32>
+  %p = onnx.Softmax %a {axis = 3 : si64} : (tensor<?x4x?x?xf32>) -> tensor<?x4x?x?xf32>
+  %o = onnx.MatMul %p, %v : (tensor<?x4x?x?xf32>, tensor<?x4x?x16xf32>) -> tensor<?x4x?x16xf32>
+  return %o : tensor<?x4x?x16xf32>
+}
+
+// -----
+
+/// k already laid out [.., d, L] (a model input), rank 3, the mask as the
+/// Add's first operand, no scale.
+// CHECK-LABEL: func.func @key_transposed_rank3
+// CHECK: sparsa.attention %arg0, %arg1, %arg2 mask = %{{.+}} {key_transposed} : (tensor<8x5x16xf32>, tensor<8x16x7xf32>, tensor<8x7x32xf32>, tensor<1x5x7xf32>) -> tensor<8x5x32xf32>
+func.func @key_transposed_rank3(%q: tensor<8x5x16xf32>, %kt: tensor<8x16x7xf32>, %v: tensor<8x7x32xf32>) -> tensor<8x5x32xf32> {
+  %m = onnx.Constant {value = dense<0.0> : tensor<1x5x7xf32>} : () -> tensor<1x5x7xf32>
+  %s = onnx.MatMul %q, %kt : (tensor<8x5x16xf32>, tensor<8x16x7xf32>) -> tensor<8x5x7xf32>
+  %a = onnx.Add %m, %s : (tensor<1x5x7xf32>, tensor<8x5x7xf32>) -> tensor<8x5x7xf32>
+  %p = onnx.Softmax %a : (tensor<8x5x7xf32>) -> tensor<8x5x7xf32>
+  %o = onnx.MatMul %p, %v : (tensor<8x5x7xf32>, tensor<8x7x32xf32>) -> tensor<8x5x32xf32>
+  return %o : tensor<8x5x32xf32>
+}
+
+// -----
+
+/// Near misses keep their ops: the probabilities also returned; softmax
+/// over another axis; a scale that is not a constant; a scale that divides
+/// a constant by the scores.
+// CHECK-LABEL: func.func @negative_probs_used
+// CHECK-NOT: sparsa.attention
+// CHECK: onnx.Softmax
+func.func @negative_probs_used(%q: tensor<16x8xf32>, %k: tensor<16x8xf32>, %v: tensor<16x8xf32>) -> (tensor<16x8xf32>, tensor<16x16xf32>) {
+  %kt = onnx.Transpose %k {perm = array<i64: 1, 0>} : (tensor<16x8xf32>) -> tensor<8x16xf32>
+  %s = onnx.MatMul %q, %kt : (tensor<16x8xf32>, tensor<8x16xf32>) -> tensor<16x16xf32>
+  %p = onnx.Softmax %s : (tensor<16x16xf32>) -> tensor<16x16xf32>
+  %o = onnx.MatMul %p, %v : (tensor<16x16xf32>, tensor<16x8xf32>) -> tensor<16x8xf32>
+  return %o, %p : tensor<16x8xf32>, tensor<16x16xf32>
+}
+
+// CHECK-LABEL: func.func @negative_softmax_axis
+// CHECK-NOT: sparsa.attention
+func.func @negative_softmax_axis(%q: tensor<16x8xf32>, %k: tensor<16x8xf32>, %v: tensor<16x8xf32>) -> tensor<16x8xf32> {
+  %kt = onnx.Transpose %k {perm = array<i64: 1, 0>} : (tensor<16x8xf32>) -> tensor<8x16xf32>
+  %s = onnx.MatMul %q, %kt : (tensor<16x8xf32>, tensor<8x16xf32>) -> tensor<16x16xf32>
+  %p = onnx.Softmax %s {axis = 0 : si64} : (tensor<16x16xf32>) -> tensor<16x16xf32>
+  %o = onnx.MatMul %p, %v : (tensor<16x16xf32>, tensor<16x8xf32>) -> tensor<16x8xf32>
+  return %o : tensor<16x8xf32>
+}
+
+// CHECK-LABEL: func.func @negative_scale_input
+// CHECK-NOT: sparsa.attention
+func.func @negative_scale_input(%q: tensor<16x8xf32>, %k: tensor<16x8xf32>, %v: tensor<16x8xf32>, %c: tensor<f32>) -> tensor<16x8xf32> {
+  %kt = onnx.Transpose %k {perm = array<i64: 1, 0>} : (tensor<16x8xf32>) -> tensor<8x16xf32>
+  %s = onnx.MatMul %q, %kt : (tensor<16x8xf32>, tensor<8x16xf32>) -> tensor<16x16xf32>
+  %d = onnx.Div %s, %c : (tensor<16x16xf32>, tensor<f32>) -> tensor<16x16xf32>
+  %p = onnx.Softmax %d : (tensor<16x16xf32>) -> tensor<16x16xf32>
+  %o = onnx.MatMul %p, %v : (tensor<16x16xf32>, tensor<16x8xf32>) -> tensor<16x8xf32>
+  return %o : tensor<16x8xf32>
+}
+
+// CHECK-LABEL: func.func @negative_constant_over_scores
+// CHECK-NOT: sparsa.attention
+func.func @negative_constant_over_scores(%q: tensor<16x8xf32>, %k: tensor<16x8xf32>, %v: tensor<16x8xf32>) -> tensor<16x8xf32> {
+  %c = onnx.Constant {value = dense<8.0> : tensor<f32>} : () -> tensor<f32>
+  %kt = onnx.Transpose %k {perm = array<i64: 1, 0>} : (tensor<16x8xf32>) -> tensor<8x16xf32>
+  %s = onnx.MatMul %q, %kt : (tensor<16x8xf32>, tensor<8x16xf32>) -> tensor<16x16xf32>
+  %d = onnx.Div %c, %s : (tensor<f32>, tensor<16x16xf32>) -> tensor<16x16xf32>
+  %p = onnx.Softmax %d : (tensor<16x16xf32>) -> tensor<16x16xf32>
+  %o = onnx.MatMul %p, %v : (tensor<16x16xf32>, tensor<16x8xf32>) -> tensor<16x8xf32>
+  return %o : tensor<16x8xf32>
+}
