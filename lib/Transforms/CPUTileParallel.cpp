@@ -66,6 +66,8 @@ struct CPUTileParallelPass final
   using CPUTileParallelPassBase::CPUTileParallelPassBase;
 
   void runOnOperation() override {
+    IRRewriter rewriter(&getContext());
+    fuseRowClusters(rewriter);
     SmallVector<linalg::GenericOp> ops;
     getOperation().walk([&](linalg::GenericOp op) {
       // Ops already inside a parallel loop (e.g. one routed expert per
@@ -73,7 +75,6 @@ struct CPUTileParallelPass final
       if (op.hasPureTensorSemantics())
         ops.push_back(op);
     });
-    IRRewriter rewriter(&getContext());
     for (linalg::GenericOp op : ops) {
       if (auto perm = contiguousInterchange(op)) {
         rewriter.setInsertionPoint(op);
@@ -88,6 +89,240 @@ struct CPUTileParallelPass final
       tileForThreads(rewriter, op);
     }
   }
+
+  /// The dim a row-local op would be split along: its outermost parallel
+  /// loop of static extent >= kMinClusterRows that indexes every output;
+  /// -1 if none. Row-local: no input is read along a reduction loop
+  /// without also being indexed by that dim (a matmul's B is), so a block of
+  /// rows needs only the matching rows of its operands.
+  int64_t rowDim(linalg::GenericOp op) {
+    if (!op.hasPureTensorSemantics() || op->getParentOfType<scf::ForallOp>())
+      return -1;
+    SmallVector<int64_t> ranges = op.getStaticLoopRanges();
+    auto iters = op.getIteratorTypesArray();
+    for (AffineMap m : op.getIndexingMapsArray())
+      if (!m.isProjectedPermutation())
+        return -1;
+    for (unsigned d = 0; d < ranges.size(); ++d) {
+      if (iters[d] != utils::IteratorType::parallel)
+        continue;
+      if (ShapedType::isDynamic(ranges[d]) || ranges[d] < kMinClusterRows)
+        continue;
+      bool outputs = llvm::all_of(op.getDpsInitsMutable(), [&](OpOperand &o) {
+        return op.getMatchingIndexingMap(&o).isFunctionOfDim(d);
+      });
+      bool local = llvm::all_of(op.getDpsInputOperands(), [&](OpOperand *in) {
+        AffineMap m = op.getMatchingIndexingMap(in);
+        for (unsigned r = 0; r < ranges.size(); ++r)
+          if (iters[r] == utils::IteratorType::reduction && m.isFunctionOfDim(r) &&
+              !m.isFunctionOfDim(d))
+            return false;
+        return true;
+      });
+      return outputs && local ? (int64_t)d : -1;
+    }
+    return -1;
+  }
+
+  /// Chains of row-local ops (element-wise ops, normalizations, softmax:
+  /// every op reading only the rows it writes) become one parallel loop
+  /// over blocks of rows instead of one per op: each thread runs the whole
+  /// chain on its rows, which stay in its cache, and the threads meet once
+  /// per chain instead of once per op.
+  ///
+  /// Ops join the cluster of their producers in program order while the
+  /// rows line up (same extent, same tensor dim); a cluster closes when
+  /// anything else reads one of its values, so moving its ops to one loop
+  /// at its end keeps every use after its definition.
+  struct Cluster {
+    SmallVector<linalg::GenericOp> ops;
+    int64_t rows = 0;
+    bool open = true;
+  };
+
+  /// Tensor dim of the operand |o| of |op| that its row loop |d| indexes,
+  /// or -1.
+  static int64_t rowPosition(linalg::GenericOp op, OpOperand *o, int64_t d) {
+    AffineMap m = op.getMatchingIndexingMap(o);
+    for (auto [i, e] : llvm::enumerate(m.getResults()))
+      if (auto de = dyn_cast<AffineDimExpr>(e); de && de.getPosition() == d)
+        return i;
+    return -1;
+  }
+
+  void fuseRowClusters(RewriterBase &rewriter) {
+    SmallVector<std::unique_ptr<Cluster>> clusters;
+    llvm::DenseMap<Operation *, Cluster *> clusterOf;
+    auto close = [&](Operation *user) {
+      for (Value v : user->getOperands())
+        if (Operation *def = v.getDefiningOp())
+          if (Cluster *c = clusterOf.lookup(def))
+            c->open = false;
+    };
+    getOperation().walk([&](Operation *op) {
+      auto g = dyn_cast<linalg::GenericOp>(op);
+      int64_t d = g ? rowDim(g) : -1;
+      if (d < 0) {
+        close(op);
+        return;
+      }
+      int64_t rows = g.getStaticLoopRanges()[d];
+      Cluster *join = nullptr;
+      bool ok = true;
+      for (OpOperand &o : g->getOpOperands()) {
+        Operation *def = o.get().getDefiningOp();
+        Cluster *c = def ? clusterOf.lookup(def) : nullptr;
+        if (!c)
+          continue;
+        auto p = cast<linalg::GenericOp>(def);
+        int64_t pd = rowDim(p);
+        OpOperand *init = p.getDpsInitOperand(cast<OpResult>(o.get()).getResultNumber());
+        bool lined = c->open && c->rows == rows &&
+                     rowPosition(g, &o, d) == rowPosition(p, init, pd) &&
+                     (!join || join == c);
+        if (!lined)
+          ok = false;
+        join = c;
+      }
+      if (!ok) {
+        close(op);
+        join = nullptr;
+      }
+      if (!join) {
+        clusters.push_back(std::make_unique<Cluster>());
+        join = clusters.back().get();
+        join->rows = rows;
+      }
+      join->ops.push_back(g);
+      clusterOf[op] = join;
+    });
+    for (auto &c : clusters) {
+      int64_t work = 0;
+      for (linalg::GenericOp op : c->ops) {
+        int64_t w = 1;
+        for (int64_t r : op.getStaticLoopRanges())
+          w *= ShapedType::isDynamic(r) ? 1 : r;
+        work += w;
+      }
+      if (c->ops.size() >= 2 && work >= minWork)
+        buildCluster(rewriter, *c);
+    }
+  }
+
+  /// One scf.forall over blocks of the cluster's rows running all its ops.
+  void buildCluster(RewriterBase &rewriter, Cluster &c) {
+    llvm::SmallPtrSet<Operation *, 8> members;
+    for (linalg::GenericOp op : c.ops)
+      members.insert(op);
+    // Results read after the cluster: written to the loop's outputs.
+    SmallVector<OpResult> escaping;
+    SmallVector<int64_t> escapingPos;
+    for (linalg::GenericOp op : c.ops)
+      for (OpResult r : op->getResults())
+        if (llvm::any_of(r.getUsers(), [&](Operation *u) { return !members.contains(u); })) {
+          escaping.push_back(r);
+          escapingPos.push_back(
+              rowPosition(op, op.getDpsInitOperand(r.getResultNumber()), rowDim(op)));
+        }
+    if (escaping.empty())
+      return;
+    linalg::GenericOp last = c.ops.back();
+    Location loc = last.getLoc();
+    rewriter.setInsertionPointAfter(last);
+    int64_t tile = std::max<int64_t>(1, llvm::divideCeil(c.rows, tasks));
+    int64_t count = llvm::divideCeil(c.rows, tile);
+    bool even = c.rows % tile == 0;
+    // The loop writes each escaping result into its op's init, or, when
+    // that init is itself a value of the cluster, into a fresh tensor.
+    SmallVector<Value> outs;
+    for (OpResult r : escaping) {
+      Value init =
+          cast<linalg::GenericOp>(r.getOwner()).getDpsInitOperand(r.getResultNumber())->get();
+      if (Operation *def = init.getDefiningOp(); def && members.contains(def)) {
+        auto type = cast<RankedTensorType>(init.getType());
+        if (!type.hasStaticShape())
+          return;
+        init = tensor::EmptyOp::create(rewriter, loc, type.getShape(), type.getElementType());
+      }
+      outs.push_back(init);
+    }
+    auto forall = scf::ForallOp::create(
+        rewriter, loc, ArrayRef<OpFoldResult>{rewriter.getIndexAttr(count)}, outs, std::nullopt,
+        [&](OpBuilder &b, Location l, ValueRange args) {
+          Value off = arith::MulIOp::create(b, l, args[0],
+                                            arith::ConstantIndexOp::create(b, l, tile));
+          OpFoldResult size = b.getIndexAttr(tile);
+          if (!even)
+            size = arith::MinUIOp::create(
+                       b, l, arith::ConstantIndexOp::create(b, l, tile),
+                       arith::SubIOp::create(b, l, arith::ConstantIndexOp::create(b, l, c.rows),
+                                             off))
+                       .getResult();
+          auto rowsOf = [&](Value t, int64_t pos) -> Value {
+            auto type = cast<RankedTensorType>(t.getType());
+            SmallVector<OpFoldResult> offs(type.getRank(), b.getIndexAttr(0)), sizes,
+                strides(type.getRank(), b.getIndexAttr(1));
+            for (int64_t i = 0; i < type.getRank(); ++i)
+              sizes.push_back(tensor::getMixedSize(b, l, t, i));
+            offs[pos] = off;
+            sizes[pos] = size;
+            return tensor::ExtractSliceOp::create(b, l, t, offs, sizes, strides);
+          };
+          IRMapping map;
+          for (linalg::GenericOp op : c.ops) {
+            int64_t d = rowDim(op);
+            for (OpOperand &o : op->getOpOperands()) {
+              Value v = o.get();
+              if (map.contains(v))
+                continue;
+              int64_t pos = rowPosition(op, &o, d);
+              if (pos < 0)
+                continue; // Broadcast along the rows: read whole.
+              // An escaping result's init is the loop's output.
+              if (op.isDpsInit(&o)) {
+                auto it = llvm::find(escaping, op->getResult(op.getTiedOpResult(&o).getResultNumber()));
+                if (it != escaping.end()) {
+                  map.map(v, rowsOf(args[1 + (it - escaping.begin())], pos));
+                  continue;
+                }
+              }
+              map.map(v, rowsOf(v, pos));
+            }
+            Operation *clone = b.clone(*op, map);
+            for (auto [res, init] : llvm::zip(clone->getResults(),
+                                              cast<linalg::GenericOp>(clone).getDpsInits()))
+              res.setType(init.getType());
+            map.map(op->getResults(), clone->getResults());
+            // Later readers of this op's init value (it is also the
+            // op's output buffer) are not rewired: only results are.
+            for (OpOperand &o : op->getOpOperands())
+              if (op.isDpsInit(&o))
+                map.erase(o.get());
+          }
+          auto term = scf::InParallelOp::create(b, l);
+          b.setInsertionPointToStart(term.getBody());
+          for (auto [i, r] : llvm::enumerate(escaping)) {
+            Value tileV = map.lookup(Value(r));
+            auto type = cast<RankedTensorType>(r.getType());
+            SmallVector<OpFoldResult> offs(type.getRank(), b.getIndexAttr(0)), sizes,
+                strides(type.getRank(), b.getIndexAttr(1));
+            for (int64_t j = 0; j < type.getRank(); ++j)
+              sizes.push_back(tensor::getMixedSize(b, l, tileV, j));
+            offs[escapingPos[i]] = off;
+            tensor::ParallelInsertSliceOp::create(b, l, tileV, args[1 + i], offs, sizes, strides);
+          }
+        });
+    for (auto [i, r] : llvm::enumerate(escaping))
+      rewriter.replaceUsesWithIf(r, forall.getResult(i), [&](OpOperand &use) {
+        return !members.contains(use.getOwner()) &&
+               !forall->isProperAncestor(use.getOwner());
+      });
+    for (linalg::GenericOp op : llvm::reverse(c.ops))
+      rewriter.eraseOp(op);
+  }
+
+  /// Smallest static row extent a row cluster is split along.
+  static constexpr int64_t kMinClusterRows = 16;
 
   /// GEMV-shaped contractions (a few output rows, a long reduction) split the
   /// reduction across threads instead: the reduction loop k becomes (p, kk)

@@ -107,3 +107,50 @@ func.func @negative_softmax_reduction_stays_innermost(%x: tensor<8x64x128xf32>) 
   %0 = onnx.Softmax %x {axis = -1 : si64} : (tensor<8x64x128xf32>) -> tensor<8x64x128xf32>
   return %0 : tensor<8x64x128xf32>
 }
+
+// -----
+
+/// [Pattern: row cluster] a residual Add, LayerNormalization (mean, variance,
+/// normalize) and a scale Mul read only the rows they write: one
+/// scf.forall over blocks of rows runs the whole chain (threads meet once,
+/// each block stays in its thread's cache), instead of one loop per op.
+// CHECK-LABEL: func.func @row_cluster_layernorm
+// CHECK: scf.forall (%[[T:.+]]) in (4)
+// CHECK: %[[R0:.+]] = arith.muli %[[T]], %c16
+// CHECK: tensor.extract_slice %arg0[%[[R0]], 0] [16, 128] [1, 1]
+// CHECK: linalg.generic {{.+}} ins(%{{.+}}, %{{.+}} : tensor<16x128xf32>, tensor<16x128xf32>)
+// CHECK: iterator_types = ["parallel", "reduction"]
+// CHECK: iterator_types = ["parallel", "reduction"]
+// CHECK: tensor.parallel_insert_slice %{{.+}} into %{{.+}}[%[[R0]], 0] [16, 128] [1, 1]
+// CHECK-NOT: scf.forall
+func.func @row_cluster_layernorm(%x: tensor<64x128xf32>, %r: tensor<64x128xf32>) -> tensor<64x128xf32> {
+  %g = onnx.Constant {value = dense<1.5> : tensor<128xf32>} : () -> tensor<128xf32>
+  %b = onnx.Constant {value = dense<0.5> : tensor<128xf32>} : () -> tensor<128xf32>
+  %a = onnx.Add %x, %r : (tensor<64x128xf32>, tensor<64x128xf32>) -> tensor<64x128xf32>
+  %n = onnx.LayerNormalization %a, %g, %b {axis = -1 : si64, epsilon = 1.0e-05 : f32} : (tensor<64x128xf32>, tensor<128xf32>, tensor<128xf32>) -> tensor<64x128xf32>
+  %y = onnx.Mul %n, %g : (tensor<64x128xf32>, tensor<128xf32>) -> tensor<64x128xf32>
+  return %y : tensor<64x128xf32>
+}
+
+// -----
+
+/// A row cluster closes where something else (a matmul, which reads all of
+/// B for any row) reads one of its values: the Add and Mul before it form
+/// one loop, the matmul and the Add after it are tiled on their own.
+// CHECK-LABEL: func.func @row_cluster_closes_at_matmul
+// CHECK: scf.forall (%{{.+}}) in (4)
+// CHECK: linalg.generic {{.+}} ins(%{{.+}}, %{{.+}} : tensor<16x128xf32>, tensor<16x128xf32>)
+// CHECK: linalg.generic {{.+}} ins(%{{.+}}, %{{.+}} : tensor<16x128xf32>, tensor<16x128xf32>)
+// CHECK: tensor.parallel_insert_slice
+// CHECK: scf.forall
+// CHECK: iterator_types = ["parallel", "reduction", "parallel"]
+// CHECK: scf.forall
+// CHECK: iterator_types = ["parallel", "parallel"]
+func.func @row_cluster_closes_at_matmul(%x: tensor<64x128xf32>, %y: tensor<64x128xf32>) -> tensor<64x128xf32> {
+  %w = onnx.Constant {value = dense<0.5> : tensor<128x128xf32>} : () -> tensor<128x128xf32>
+  %a = onnx.Add %x, %y : (tensor<64x128xf32>, tensor<64x128xf32>) -> tensor<64x128xf32>
+  %b = onnx.Mul %a, %x : (tensor<64x128xf32>, tensor<64x128xf32>) -> tensor<64x128xf32>
+  %m = onnx.MatMul %b, %w : (tensor<64x128xf32>, tensor<128x128xf32>) -> tensor<64x128xf32>
+  %c = onnx.Add %m, %b : (tensor<64x128xf32>, tensor<64x128xf32>) -> tensor<64x128xf32>
+  return %c : tensor<64x128xf32>
+}

@@ -66,7 +66,17 @@ def CPUTileParallelPass
     : Pass<"sparsa-cpu-tile-parallel", "mlir::func::FuncOp"> {
   let summary = "Order loops for contiguous inner access and tile them across threads";
   let description = [{
-    For each `linalg.generic` on tensors:
+    First, chains of row-local generics (element-wise ops, normalizations,
+    softmax: each reads only the rows it writes, along its outermost
+    parallel loop of static extent >= 16) become one `scf.forall` over
+    about `tasks` blocks of rows running the whole chain, so the threads
+    meet once per chain instead of once per op and each block stays in its
+    thread's cache. Ops join their producers' chain in program order while
+    the rows line up; a chain closes where any other op reads one of its
+    values (a matmul reads all of B for any row), so the loop can sit at
+    the chain's end. Values read after the chain are the loop's results.
+
+    Then, for each remaining `linalg.generic` on tensors:
     1. If the innermost loop is a reduction while the output's innermost
        dimension is a parallel loop that some input also reads contiguously
        (the matmul `m, n, k` order), interchange so that dimension is
