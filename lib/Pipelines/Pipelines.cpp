@@ -48,6 +48,10 @@ void sparsa::buildSparsaFusionPipeline(OpPassManager &pm,
   // 3. Weight layout last: fusion may choose layouts of its own first.
   pm.addNestedPass<func::FuncOp>(createPrepackWeightsPass());
   pm.addPass(createCSEPass());
+  // 4. Counters for the sparsity profile: one global per sparse FFN, which
+  //    its lowering updates and the model description lists.
+  if (options.instrumentSparsity)
+    pm.addPass(createInstrumentSparsityPass());
 }
 
 void sparsa::buildSparsaOutlineWeightsPipeline(
@@ -55,6 +59,9 @@ void sparsa::buildSparsaOutlineWeightsPipeline(
   OutlineWeightsPassOptions outline;
   outline.minBytes = options.minWeightBytes;
   pm.addPass(createOutlineWeightsPass(outline));
+  // Checks of index values read from inputs: numbered here, so the model
+  // description can list their messages before lowering.
+  pm.addPass(createRunChecksPass());
 }
 
 void sparsa::buildSparsaCPULoweringPipeline(

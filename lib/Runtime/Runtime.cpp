@@ -103,6 +103,27 @@ std::string decodeName(const std::string &s) {
   return out;
 }
 
+// Counter layout (lib/Transforms/InstrumentSparsity.cpp): [0] tokens, [1]
+// active neurons summed over tokens, [2, 102) histogram of each token's
+// active fraction in 1 % bins, [102, 102 + F) each neuron's firing count.
+constexpr int64_t kBins = 100, kHistogramSlot = 2, kNeuronSlot = kHistogramSlot + kBins;
+
+std::string jsonString(const std::string &s) {
+  std::string out = "\"";
+  for (unsigned char c : s) {
+    if (c == '"' || c == '\\')
+      out += '\\', out += static_cast<char>(c);
+    else if (c < 0x20) {
+      char esc[8];
+      std::snprintf(esc, sizeof esc, "\\u%04x", c);
+      out += esc;
+    }
+    else
+      out += static_cast<char>(c);
+  }
+  return out + "\"";
+}
+
 std::string shapeString(const int64_t *dims, size_t rank) {
   std::string s = "[";
   for (size_t i = 0; i < rank; ++i) {
@@ -125,6 +146,17 @@ struct sparsa_model_t {
   std::vector<TensorDesc> inputs, weightArgs, outputs;
   /// Argument order of the entry function: true = input, false = weight.
   std::vector<bool> argIsInput;
+  /// Sparsity profile counters (--instrument=sparsity), one per sparse FFN.
+  struct Profile {
+    std::string node, symbol;
+    int64_t neurons = 0;
+    int64_t *counters = nullptr; // kProfile* layout, in the library
+  };
+  std::vector<Profile> profiles;
+  /// Run-time checks: the (thread-local) status word and the message of
+  /// each check id.
+  std::string statusSymbol;
+  std::map<int64_t, std::string> checkMessages;
 
   ~sparsa_model_t() {
     if (weights && weights != MAP_FAILED)
@@ -156,6 +188,28 @@ static sparsa_status_t parseInfo(sparsa_model_t &m, const char *info,
       std::string f;
       ls >> f >> weightsBytes;
       weightsFile = decodeName(f);
+      continue;
+    }
+    if (kind == "status") {
+      ls >> m.statusSymbol;
+      continue;
+    }
+    if (kind == "check") {
+      int64_t id = 0;
+      std::string msg;
+      ls >> id >> msg;
+      m.checkMessages[id] = decodeName(msg);
+      continue;
+    }
+    if (kind == "profile") {
+      sparsa_model_t::Profile p;
+      std::string node;
+      ls >> p.symbol >> p.neurons >> node;
+      if (!ls || p.neurons <= 0)
+        return fail(SPARSA_FORMAT_ERROR, "malformed model description line '%s'",
+                    line.c_str());
+      p.node = decodeName(node);
+      m.profiles.push_back(p);
       continue;
     }
     TensorDesc d;
@@ -253,6 +307,12 @@ sparsa_status_t sparsa_model_load(const char *path, sparsa_model_t **out_model) 
   uint64_t id = 0, weightsBytes = 0;
   if (sparsa_status_t s = parseInfo(*m, info, weightsFile, id, weightsBytes))
     return s;
+  for (sparsa_model_t::Profile &p : m->profiles) {
+    p.counters = static_cast<int64_t *>(dlsym(m->handle, p.symbol.c_str()));
+    if (!p.counters)
+      return fail(SPARSA_FORMAT_ERROR, "'%s' lacks its profile counters '%s'", path,
+                  p.symbol.c_str());
+  }
   if (!m->weightArgs.empty()) {
     std::string dir = soPath.substr(0, soPath.rfind('/') + 1);
     std::string wpath = dir + weightsFile;
@@ -294,6 +354,61 @@ sparsa_status_t sparsa_model_load(const char *path, sparsa_model_t **out_model) 
 }
 
 void sparsa_model_release(sparsa_model_t *model) { delete model; }
+
+//===----------------------------------------------------------------------===//
+// Sparsity profile
+//===----------------------------------------------------------------------===//
+
+
+int32_t sparsa_model_num_profiles(const sparsa_model_t *model) {
+  return model ? static_cast<int32_t>(model->profiles.size()) : 0;
+}
+
+sparsa_status_t sparsa_model_write_profile(const sparsa_model_t *model, const char *path) {
+  if (!model || !path)
+    return fail(SPARSA_INVALID_ARGUMENT, "null argument to sparsa_model_write_profile");
+  if (model->profiles.empty())
+    return fail(SPARSA_INVALID_ARGUMENT,
+                "the model has no sparsity profile: compile it with --instrument=sparsity "
+                "(and a sparse FFN must have fused)");
+  std::string out = "{\n  \"format\": \"sparsa-sparsity-profile 1\",\n  \"layers\": [";
+  for (size_t i = 0; i < model->profiles.size(); ++i) {
+    const sparsa_model_t::Profile &p = model->profiles[i];
+    const int64_t *c = p.counters;
+    int64_t tokens = c[0], active = c[1];
+    double density = tokens > 0 ? double(active) / (double(tokens) * double(p.neurons)) : 0.0;
+    char buf[64];
+    std::snprintf(buf, sizeof buf, "%.9g", density);
+    out += i ? ",\n" : "\n";
+    out += "    {\"node\": " + jsonString(p.node) + ", \"neurons\": " +
+           std::to_string(p.neurons) + ", \"tokens\": " + std::to_string(tokens) +
+           ", \"active\": " + std::to_string(active) + ", \"mean_density\": " + buf +
+           ",\n     \"density_histogram\": [";
+    for (int64_t b = 0; b < kBins; ++b)
+      out += (b ? "," : "") + std::to_string(c[kHistogramSlot + b]);
+    out += "],\n     \"neuron_counts\": [";
+    for (int64_t n = 0; n < p.neurons; ++n)
+      out += (n ? "," : "") + std::to_string(c[kNeuronSlot + n]);
+    out += "]}";
+  }
+  out += "\n  ]\n}\n";
+  FILE *f = std::fopen(path, "w");
+  if (!f)
+    return fail(SPARSA_IO_ERROR, "cannot write '%s': %s", path, strerror(errno));
+  bool ok = std::fwrite(out.data(), 1, out.size(), f) == out.size();
+  ok = std::fclose(f) == 0 && ok;
+  if (!ok)
+    return fail(SPARSA_IO_ERROR, "cannot write '%s'", path);
+  return SPARSA_OK;
+}
+
+sparsa_status_t sparsa_model_reset_profile(sparsa_model_t *model) {
+  if (!model)
+    return fail(SPARSA_INVALID_ARGUMENT, "null argument to sparsa_model_reset_profile");
+  for (sparsa_model_t::Profile &p : model->profiles)
+    std::memset(p.counters, 0, sizeof(int64_t) * (kNeuronSlot + p.neurons));
+  return SPARSA_OK;
+}
 
 int32_t sparsa_model_num_inputs(const sparsa_model_t *model) {
   return model ? static_cast<int32_t>(model->inputs.size()) : 0;
@@ -543,6 +658,22 @@ sparsa_status_t sparsa_model_run(sparsa_model_t *model,
       handed |= out_outputs[o].data == p;
     if (!handed)
       std::free(p);
+  }
+  // A failed run-time check (e.g. an out-of-range index in an input): the
+  // outputs are not valid.
+  if (!model->statusSymbol.empty()) {
+    // Thread-local: dlsym gives this thread's word.
+    auto *status = static_cast<int64_t *>(dlsym(model->handle, model->statusSymbol.c_str()));
+    if (status && *status != 0) {
+      int64_t id = *status;
+      *status = 0;
+      for (size_t o = 0; o < model->outputs.size(); ++o)
+        sparsa_tensor_release(&out_outputs[o]);
+      auto it = model->checkMessages.find(id);
+      return fail(SPARSA_RUNTIME_ERROR, "%s",
+                  it != model->checkMessages.end() ? it->second.c_str()
+                                                   : "a run-time check failed");
+    }
   }
   return SPARSA_OK;
 }

@@ -18,7 +18,8 @@ def compile(model: str, output: str, *, target: str = "cpu", cpu: str = "native"
             gpu_arch: Optional[str] = None,
             input_shapes: Optional[Dict[str, Sequence[int]]] = None,
             emit: str = "so", report: Optional[str] = None,
-            disable_fusion: Iterable[str] = (), opt_level: int = 3) -> str:
+            disable_fusion: Iterable[str] = (), opt_level: int = 3,
+            instrument: Optional[str] = None) -> str:
     """Compiles the ONNX file |model| into |output| (a .so by default).
 
     Raises SparsaError with the compiler's diagnostics on failure; returns
@@ -32,6 +33,8 @@ def compile(model: str, output: str, *, target: str = "cpu", cpu: str = "native"
         args.append(f"--input-shape={name}:" + "x".join(str(int(d)) for d in shape))
     if report:
         args.append(f"--report={report}")
+    if instrument:
+        args.append(f"--instrument={instrument}")
     families = list(disable_fusion)
     if families:
         args.append("--disable-fusion=" + ",".join(families))

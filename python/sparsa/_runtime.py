@@ -50,6 +50,9 @@ def _library():
             lib.sparsa_model_run.argtypes = [P, ctypes.POINTER(_Tensor), ctypes.c_int32,
                                              ctypes.POINTER(_Tensor)]
             lib.sparsa_tensor_release.argtypes = [ctypes.POINTER(_Tensor)]
+            lib.sparsa_model_num_profiles.argtypes = [P]
+            lib.sparsa_model_write_profile.argtypes = [P, ctypes.c_char_p]
+            lib.sparsa_model_reset_profile.argtypes = [P]
             _lib = lib
         return _lib
 
@@ -163,6 +166,37 @@ class Model:
                 lib.sparsa_tensor_release(ctypes.byref(t))
             result[info.name] = arr
         return result
+
+    # Sparsity profile (libraries compiled with instrument="sparsity").
+
+    @property
+    def has_profile(self) -> bool:
+        """Whether the library counts its sparse FFNs' active neurons."""
+        return _library().sparsa_model_num_profiles(self._handle) > 0
+
+    def write_profile(self, path: str) -> str:
+        """Writes the active-neuron counts of every run since load (or the
+        last reset_profile) to |path| as JSON; `python -m sparsa.profile`
+        turns it into a table, a chart and a core-neuron set."""
+        _check(_library().sparsa_model_write_profile(self._handle, str(path).encode()))
+        return str(path)
+
+    def profile(self) -> dict:
+        """The sparsity profile as a dict (see write_profile)."""
+        import json
+        import os
+        import tempfile
+        fd, path = tempfile.mkstemp(suffix=".json")
+        os.close(fd)
+        try:
+            self.write_profile(path)
+            with open(path) as f:
+                return json.load(f)
+        finally:
+            os.unlink(path)
+
+    def reset_profile(self):
+        _check(_library().sparsa_model_reset_profile(self._handle))
 
     def __call__(self, **feeds) -> Dict[str, np.ndarray]:
         return self.run(feeds)

@@ -127,16 +127,24 @@ def test_index_set_ffn(tmp_path, kw):
         assert_matches_ort(model, path, feeds)
 
 
-def test_index_set_out_of_range_is_clamped_never_read_out_of_bounds(tmp_path):
-    """ONNX Runtime rejects an out-of-range index; Sparsa clamps it (as its
-    Gather does) so a bad index never reads outside the weights."""
-    path = models.sparse_ffn(str(tmp_path / "ffn.onnx"), hidden=64, inner=256, core=8)
-    model, _ = compile_with_report(tmp_path, path)
+@pytest.mark.parametrize("tokens", [1, "T"])
+def test_index_set_out_of_range_is_an_error(tmp_path, tokens):
+    """An index outside [-F, F) fails the run with the node's name, as ONNX
+    Runtime's Gather does (the kernels clamp it, so nothing is read out of
+    bounds); negative indices within range count from the end; the model
+    keeps working after the error."""
+    path = models.sparse_ffn(str(tmp_path / "ffn.onnx"), hidden=64, inner=256, core=8,
+                             tokens=tokens)
+    model, report = compile_with_report(tmp_path, path)
+    assert report["fusions"]["activation_sparsity"] == 1
     x = np.ones((1, 64), np.float32)
-    idx = np.array([0, 1, 2, 3, 4, 5, 6, 10_000], np.int64)
-    clamped = model.run({"x": x, "idx": idx})["y"]
-    expected = model.run({"x": x, "idx": np.array([0, 1, 2, 3, 4, 5, 6, 255], np.int64)})["y"]
-    np.testing.assert_array_equal(clamped, expected)
+    for bad in (256, 10_000, -257):
+        idx = np.array([0, 1, 2, 3, 4, 5, 6, bad], np.int64)
+        with pytest.raises(sparsa.SparsaError,
+                           match=r"neuron index of the index set is out of range \[-256, 256\)"):
+            model.run({"x": x, "idx": idx})
+    idx = np.array([0, 1, 2, 3, 4, 5, 6, -1], np.int64)
+    assert_matches_ort(model, path, {"x": x, "idx": idx})
 
 
 @pytest.mark.parametrize("kw", [dict(), dict(gemm=True), dict(bias=False, hidden=600, out=520)])

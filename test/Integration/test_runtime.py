@@ -163,3 +163,20 @@ def test_output_names_are_sanitized_for_files(tmp_path):
     subprocess.run([SPARSA_RUN, so, "--input", f"x={tmp_path / 'x.npy'}",
                     "--output-dir", str(tmp_path)], check=True)
     np.testing.assert_array_equal(np.load(tmp_path / "out_relu_0.npy"), [0, 0, 2])
+
+
+def test_names_with_spaces_and_symbols(tmp_path, compile_model):
+    """Tensor names travel percent-encoded in the model description and
+    come back byte for byte (spaces, punctuation, UTF-8)."""
+    names = ["input ids:0", "out/π (y)"]
+    graph = helper.make_graph(
+        [helper.make_node("Relu", [names[0]], [names[1]], name="relu node")], "g",
+        [helper.make_tensor_value_info(names[0], TensorProto.FLOAT, [2, 3])],
+        [helper.make_tensor_value_info(names[1], TensorProto.FLOAT, [2, 3])])
+    path = save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]),
+                tmp_path / "names.onnx")
+    model = compile_model(path)
+    assert [t.name for t in model.inputs] == [names[0]]
+    assert [t.name for t in model.outputs] == [names[1]]
+    x = np.array([[-1, 2, -3], [4, -5, 6]], np.float32)
+    np.testing.assert_array_equal(model.run({names[0]: x})[names[1]], np.maximum(x, 0))

@@ -65,6 +65,11 @@ static cl::opt<std::string>
                            "quantization,flow_attention; also attention (the dense "
                            "softmax attention kernel fusion)"),
                   cl::init(""), cl::cat(sparsaCategory));
+static cl::opt<std::string>
+    instrument("instrument",
+               cl::desc("Build an instrumented library: 'sparsity' counts each sparse "
+                        "FFN's active neurons per token (read with sparsa-run --profile)"),
+               cl::init(""), cl::cat(sparsaCategory));
 static cl::opt<char> optLevel("O", cl::desc("Optimization level 0-3"),
                               cl::Prefix, cl::init('3'), cl::cat(sparsaCategory));
 static cl::opt<int64_t> parallelTasks(
@@ -223,6 +228,8 @@ int main(int argc, char **argv) {
       return fatal(report, "unknown fusion family '" + f.str() +
                                "' in --disable-fusion");
   }
+  if (!instrument.empty() && instrument != "sparsity")
+    return fatal(report, "unknown --instrument=" + instrument + " (expected sparsity)");
   if (emit == "so" && outputFile == "-")
     return fatal(report, "-o OUT.so is required");
   unsigned opt = optLevel - '0';
@@ -278,6 +285,7 @@ int main(int argc, char **argv) {
 
   sparsa::SparsaCPUPipelineOptions options;
   options.disableFusion = disableFusion;
+  options.instrumentSparsity = instrument == "sparsity";
   if (parallelTasks >= 0)
     options.parallelTasks = parallelTasks;
   auto runPipeline = [&](auto build, const char *stage) {

@@ -156,7 +156,7 @@ std::string sanitize(const std::string &name) {
 int usage() {
   std::fprintf(stderr,
                "usage: sparsa-run MODEL.so --input NAME=FILE.npy ... [--output-dir DIR]\n"
-               "                  [--iters N] [--warmup W] [--threads T]\n");
+               "                  [--iters N] [--warmup W] [--threads T] [--profile FILE.json]\n");
   return 2;
 }
 
@@ -165,7 +165,7 @@ int usage() {
 int main(int argc, char **argv) {
   if (argc < 2)
     return usage();
-  std::string modelPath, outDir = ".";
+  std::string modelPath, outDir = ".", profilePath;
   std::vector<std::pair<std::string, std::string>> inputs;
   int iters = 0, warmup = 1, threads = 0;
   for (int i = 1; i < argc; ++i) {
@@ -193,6 +193,8 @@ int main(int argc, char **argv) {
       warmup = std::atoi(v);
     } else if (const char *v = value("--threads")) {
       threads = std::atoi(v);
+    } else if (const char *v = value("--profile")) {
+      profilePath = v;
     } else if (a.size() > 1 && a[0] == '-') {
       std::fprintf(stderr, "sparsa-run: error: unknown option %s\n", a.c_str());
       return usage();
@@ -211,6 +213,13 @@ int main(int argc, char **argv) {
   }
   if (threads > 0)
     sparsa_model_set_num_threads(model, threads);
+  if (!profilePath.empty() && sparsa_model_num_profiles(model) == 0) {
+    std::fprintf(stderr,
+                 "%s: error: --profile needs a library compiled with --instrument=sparsity "
+                 "(with at least one fused sparse FFN)\n",
+                 modelPath.c_str());
+    return 1;
+  }
   std::vector<NpyArray> arrays(inputs.size());
   std::vector<sparsa_tensor_t> tensors(inputs.size());
   for (size_t i = 0; i < inputs.size(); ++i) {
@@ -253,6 +262,9 @@ int main(int argc, char **argv) {
         return 1;
       releaseOutputs();
     }
+    // The profile counts the timed runs only.
+    if (!profilePath.empty())
+      sparsa_model_reset_profile(model);
     std::vector<double> ms;
     for (int i = 0; i < iters; ++i) {
       auto t0 = std::chrono::steady_clock::now();
@@ -285,6 +297,11 @@ int main(int argc, char **argv) {
     }
   }
   releaseOutputs();
+  if (!profilePath.empty() &&
+      sparsa_model_write_profile(model, profilePath.c_str()) != SPARSA_OK) {
+    std::fprintf(stderr, "sparsa-run: error: %s\n", sparsa_last_error());
+    return 1;
+  }
   sparsa_model_release(model);
   return 0;
 }

@@ -36,6 +36,10 @@ struct SparsaCPUPipelineOptions
       *this, "disable-fusion",
       llvm::cl::desc("Comma-separated fusion families to skip"),
       llvm::cl::init("")};
+  Option<bool> instrumentSparsity{
+      *this, "instrument-sparsity",
+      llvm::cl::desc("Count active neurons of every sparse FFN at run time"),
+      llvm::cl::init(false)};
 };
 
 /// Stage 1, on `onnx` IR: fusion families and compile-time weight layout.

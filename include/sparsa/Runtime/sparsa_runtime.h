@@ -115,6 +115,18 @@ SPARSA_API sparsa_status_t sparsa_model_run(sparsa_model_t *model,
                                             int32_t num_inputs,
                                             sparsa_tensor_t *out_outputs);
 
+/// Sparsity profile of a library compiled with --instrument=sparsity: the
+/// number of sparse FFNs it counts (0 for other libraries); their counts
+/// since load (or the last reset) written to |path| as JSON (per layer:
+/// node, neurons, tokens, active, mean_density, density_histogram (tokens
+/// per 1 % bin of their active fraction), neuron_counts (firings per
+/// neuron)); the counts set back to zero. Runs update the counts without
+/// atomics: profile from one thread of calls.
+SPARSA_API int32_t sparsa_model_num_profiles(const sparsa_model_t *model);
+SPARSA_API sparsa_status_t sparsa_model_write_profile(const sparsa_model_t *model,
+                                                      const char *path);
+SPARSA_API sparsa_status_t sparsa_model_reset_profile(sparsa_model_t *model);
+
 /// Frees the data of an output tensor filled by sparsa_model_run.
 SPARSA_API void sparsa_tensor_release(sparsa_tensor_t *tensor);
 

@@ -288,6 +288,38 @@ def FuseElementwisePass
   let dependentDialects = ["mlir::linalg::LinalgDialect"];
 }
 
+def InstrumentSparsityPass : Pass<"sparsa-instrument-sparsity", "mlir::ModuleOp"> {
+  let summary = "Give every sparse FFN counters of its active neurons (the profiler)";
+  let description = [{
+    For each `sparsa.sparse_ffn` whose active neurons come from its
+    activation (ReLU, threshold, ReLU-gated GLU), adds a zero-initialized
+    public `memref.global @sparsa_profile_<i>` of `i64` and tags the op
+    with `sparsa.profile = @sparsa_profile_<i>`; the lowering then adds,
+    per call: the token count (slot 0), the active neurons summed over
+    tokens (slot 1), a histogram of each token's active fraction in 100
+    bins of 1 % (slots 2-101) and each neuron's firing count (slots 102 on).
+    The driver lists the counters in the model description; the runtime
+    writes them as a JSON profile. Counters are not atomic: profile from one
+    thread of calls.
+  }];
+  let dependentDialects = ["mlir::memref::MemRefDialect"];
+}
+
+def RunChecksPass : Pass<"sparsa-run-checks", "mlir::ModuleOp"> {
+  let summary = "Number the run-time checks of model inputs and declare their status word";
+  let description = [{
+    Ops that index with values from the model's inputs (an FFN over a
+    neuron index set, a top-k activation's indices) get a check id
+    (`sparsa.check`) and a message naming their ONNX node; a public
+    `memref.global @sparsa_run_status : memref<1xi64>` lists the messages.
+    Their lowering clamps every index (no out-of-bounds read) and stores the
+    id of a failed check there; the runtime reports it as an error of the
+    run naming the node (the status word is thread-local, so concurrent
+    runs do not see each other's errors).
+  }];
+  let dependentDialects = ["mlir::memref::MemRefDialect"];
+}
+
 def DynamicSchedulePass : Pass<"sparsa-dynamic-schedule", "mlir::ModuleOp"> {
   let summary = "Hand out parallel loop iterations to threads as they free up";
   let description = [{

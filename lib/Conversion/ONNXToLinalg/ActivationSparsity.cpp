@@ -23,6 +23,8 @@
 
 #include "sparsa/Dialect/Sparsa/IR/SparsaDialect.h"
 
+#include "mlir/Dialect/Bufferization/IR/Bufferization.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/IR/TypeUtilities.h"
 
 using namespace mlir;
@@ -157,6 +159,45 @@ static Value dotRows(GenericBuilder &B, Value x, Value w, Value idx, Value n, Va
 /// The neuron index set: negative indices wrap once, then everything is
 /// clamped into [0, F), as the Gather lowering does (never an out-of-bounds
 /// read).
+/// The run-time check of |op|'s input indices (sp::kCheckAttrName): when
+/// any index is outside [-F, F), the check's id goes to the run status
+/// word and the run fails with its message (the kernels still clamp).
+static void checkIndices(GenericBuilder &B, Operation *op, Value indices, Value F) {
+  auto id = op->getAttrOfType<IntegerAttr>(sp::kCheckAttrName);
+  auto module = op->getParentOfType<ModuleOp>();
+  auto status = module ? module.lookupSymbol<memref::GlobalOp>(sp::kRunStatusSymbol)
+                       : memref::GlobalOp();
+  if (!id || !status)
+    return;
+  OpBuilder &b = B.b;
+  Location loc = B.loc;
+  Type i1 = b.getI1Type(), idxT = b.getIndexType();
+  int64_t rank = cast<RankedTensorType>(indices.getType()).getRank();
+  SmallVector<int64_t> all;
+  for (int64_t d = 0; d < rank; ++d)
+    all.push_back(d);
+  Value no = arith::ConstantOp::create(b, loc, i1, b.getBoolAttr(false));
+  Value any = B.generic(indices, {all}, B.filled({}, i1, no), {}, rank, all,
+                        [&](OpBuilder &nb, Location l, ValueRange a) -> Value {
+                          Value i = arith::IndexCastOp::create(nb, l, idxT, a[0]);
+                          Value low = arith::CmpIOp::create(
+                              nb, l, arith::CmpIPredicate::slt,
+                              arith::AddIOp::create(nb, l, i, F), indexCst(nb, l, 0));
+                          Value high =
+                              arith::CmpIOp::create(nb, l, arith::CmpIPredicate::sge, i, F);
+                          return arith::OrIOp::create(
+                              nb, l, a[1], arith::OrIOp::create(nb, l, low, high));
+                        });
+  Value bad = tensor::ExtractOp::create(b, loc, any, ValueRange{});
+  scf::IfOp::create(b, loc, bad, [&](OpBuilder &nb, Location l) {
+    Value word = memref::GetGlobalOp::create(nb, l, status.getType(), status.getSymName());
+    Value code = arith::ConstantOp::create(nb, l, nb.getI64Type(),
+                                           nb.getI64IntegerAttr(id.getInt()));
+    memref::StoreOp::create(nb, l, code, word, ValueRange{indexCst(nb, l, 0)});
+    scf::YieldOp::create(nb, l);
+  });
+}
+
 static Value clampedIndices(GenericBuilder &B, Value indices, Value F) {
   OpBuilder &b = B.b;
   Type idxT = b.getIndexType();
@@ -193,6 +234,7 @@ static Value lowerIndexed(GenericBuilder &B, sp::SparseFFNOp op, Value x, Value 
   Location loc = B.loc;
   Type elt = B.elt;
   Value F = dimOf(b, loc, op.getW1(), 0);
+  checkIndices(B, op, indices, F);
   Value idx = clampedIndices(B, indices, F);
   OpFoldResult T = tensor::getMixedSize(b, loc, x, 0),
                K = tensor::getMixedSize(b, loc, idx, 0);
@@ -261,6 +303,70 @@ static Value lowerIndexed(GenericBuilder &B, sp::SparseFFNOp op, Value x, Value 
 }
 
 
+/// The sparsity profile of one call (`--instrument=sparsity`): adds the
+/// gate |g| [T, F]'s active neurons to the counters of the global the op
+/// is tagged with (layout: sp::kProfile*).
+static void recordProfile(GenericBuilder &B, sp::SparseFFNOp op, Value g) {
+  auto sym = op->getAttrOfType<FlatSymbolRefAttr>(sp::kProfileAttrName);
+  if (!sym)
+    return;
+  OpBuilder &b = B.b;
+  Location loc = B.loc;
+  Type i64 = b.getI64Type();
+  int64_t F = cast<RankedTensorType>(g.getType()).getDimSize(1);
+  int64_t slots = sp::kProfileNeuronSlot + F;
+  auto memType = MemRefType::get({slots}, i64);
+  Value glob = memref::GetGlobalOp::create(b, loc, memType, sym.getValue());
+  Value cur = bufferization::ToTensorOp::create(b, loc, RankedTensorType::get({slots}, i64),
+                                                glob, /*restrict=*/true, /*writable=*/true);
+  OpFoldResult T = tensor::getMixedSize(b, loc, g, 0);
+  auto addi = [](OpBuilder &nb, Location l, ValueRange a) -> Value {
+    return arith::AddIOp::create(nb, l, a[0], a[1]);
+  };
+  Value active = B.generic(g, {{0, 1}}, B.empty({T, b.getIndexAttr(F)}, i64), {0, 1}, 2, {},
+                           [&](OpBuilder &nb, Location l, ValueRange a) -> Value {
+                             return arith::ExtUIOp::create(nb, l, i64,
+                                                           activation(nb, l, op, a[0]).second);
+                           });
+  // Each neuron's firings, summed over the tokens.
+  auto sliceType = RankedTensorType::get({F}, i64);
+  Value neurons = tensor::ExtractSliceOp::create(
+      b, loc, sliceType, cur, ArrayRef<OpFoldResult>{b.getIndexAttr(sp::kProfileNeuronSlot)},
+      ArrayRef<OpFoldResult>{b.getIndexAttr(F)}, ArrayRef<OpFoldResult>{b.getIndexAttr(1)});
+  neurons = B.generic(active, {{0, 1}}, neurons, {1}, 2, {0}, addi);
+  // Each token's active count, then the token totals and histogram.
+  Value zero = arith::ConstantOp::create(b, loc, i64, b.getI64IntegerAttr(0));
+  Value perToken = B.generic(active, {{0, 1}}, B.filled({T}, i64, zero), {0}, 2, {1}, addi);
+  Value Tv = getValueOrCreateConstantIndexOp(b, loc, T);
+  auto loop = scf::ForOp::create(
+      b, loc, B.idx(0), Tv, B.idx(1), ValueRange{cur},
+      [&](OpBuilder &nb, Location l, Value t, ValueRange acc) {
+        auto c64 = [&](int64_t v) {
+          return arith::ConstantOp::create(nb, l, i64, nb.getI64IntegerAttr(v)).getResult();
+        };
+        auto bump = [&](Value tensor, Value slot, Value by) -> Value {
+          Value old = tensor::ExtractOp::create(nb, l, tensor, slot);
+          return tensor::InsertOp::create(nb, l, arith::AddIOp::create(nb, l, old, by), tensor,
+                                          slot);
+        };
+        Value n = tensor::ExtractOp::create(nb, l, perToken, t);
+        Value next = bump(acc[0], indexCst(nb, l, 0), c64(1));
+        next = bump(next, indexCst(nb, l, 1), n);
+        Value bin = arith::MinSIOp::create(
+            nb, l, arith::DivSIOp::create(nb, l, arith::MulIOp::create(nb, l, n, c64(sp::kProfileBins)),
+                                          c64(F)),
+            c64(sp::kProfileBins - 1));
+        Value slot = arith::IndexCastOp::create(
+            nb, l, nb.getIndexType(), arith::AddIOp::create(nb, l, bin, c64(sp::kProfileHistogramSlot)));
+        scf::YieldOp::create(nb, l, bump(next, slot, c64(1)));
+      });
+  Value updated = tensor::InsertSliceOp::create(
+      b, loc, neurons, loop.getResult(0), ArrayRef<OpFoldResult>{b.getIndexAttr(sp::kProfileNeuronSlot)},
+      ArrayRef<OpFoldResult>{b.getIndexAttr(F)}, ArrayRef<OpFoldResult>{b.getIndexAttr(1)});
+  bufferization::MaterializeInDestinationOp::create(b, loc, Type(), updated, glob,
+                                                    /*restrict=*/true, /*writable=*/true);
+}
+
 static FailureOr<Value> lowerSparseFFN(sp::SparseFFNOp op, LowerCtx &lctx) {
   OpBuilder &b = lctx.b;
   Location loc = op.getLoc();
@@ -309,11 +415,14 @@ static FailureOr<Value> lowerSparseFFN(sp::SparseFFNOp op, LowerCtx &lctx) {
                        return add(nb, l, v[2], mul(nb, l, v[0], v[1]));
                      });
   };
-  Value out;
+  Value out, g;
+  if (!op.getIndices()) {
+    g = B.matmul(x, op.getW1(), op.getB1()); // [T, F]
+    recordProfile(B, op, g);
+  }
   if (Value indices = op.getIndices()) {
     out = lowerIndexed(B, op, x, indices, outInit());
-  } else if (Value g = B.matmul(x, op.getW1(), op.getB1()); // [T, F]
-             x2T.getDimSize(0) != 1) {
+  } else if (x2T.getDimSize(0) != 1) {
     out = dense(B, g);
   } else {
     // One token: list the active neurons.
@@ -441,6 +550,7 @@ static FailureOr<Value> lowerTopKMatMul(sp::TopKMatMulOp op, LowerCtx &lctx) {
   OpFoldResult T = tensor::getMixedSize(b, loc, op.getValues(), 0),
                N = tensor::getMixedSize(b, loc, w, 1);
   Value F = dimOf(b, loc, w, 0);
+  checkIndices(B, op, op.getIndices(), F);
   Value init = B.biasRows(op.getBias(), T, N);
   Value out;
   if (vT.getDimSize(0) == 1) {

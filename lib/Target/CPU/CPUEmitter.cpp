@@ -11,11 +11,13 @@
 
 #include "sparsa/Target/CPU/CPUEmitter.h"
 #include "sparsa/Dialect/ONNX/IR/ONNXOps.h"
+#include "sparsa/Dialect/Sparsa/IR/SparsaDialect.h"
 #include "sparsa/Importer/ONNX/Importer.h"
 #include "sparsa/Transforms/Passes.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/ExecutionEngine/OptUtils.h"
 #include "mlir/IR/Builders.h"
 #include "mlir/Target/LLVMIR/Export.h"
@@ -49,7 +51,7 @@ static std::string encodeName(StringRef s) {
         c == ':')
       out.push_back(c);
     else
-      out += llvm::formatv("%{0:X2}", (unsigned)c).str();
+      out += llvm::formatv("%{0:X-2}", (unsigned)c).str();
   }
   return out.empty() ? "%" : out;
 }
@@ -144,6 +146,27 @@ FailureOr<std::string> sparsa::extractWeights(ModuleOp module,
     auto name = func.getResultAttrOfType<StringAttr>(i, "onnx.name");
     lines += "output " + encodeName(name ? name.getValue() : "") + " " +
              describeType(type, {}) + "\n";
+  }
+  // Sparsity profile counters (--instrument=sparsity): symbol, neurons,
+  // ONNX node.
+  module.walk([&](memref::GlobalOp g) {
+    auto node = g->getAttrOfType<StringAttr>(::sparsa::sparsa::kProfileNodeAttrName);
+    if (!node)
+      return;
+    int64_t neurons = g.getType().getNumElements() - ::sparsa::sparsa::kProfileNeuronSlot;
+    lines += "profile " + g.getSymName().str() + " " + std::to_string(neurons) + " " +
+             encodeName(node.getValue()) + "\n";
+    g->removeAttr(::sparsa::sparsa::kProfileNodeAttrName);
+  });
+  // Run-time checks: the status word and each check's message.
+  if (auto status = module.lookupSymbol<memref::GlobalOp>(::sparsa::sparsa::kRunStatusSymbol)) {
+    lines += "status " + status.getSymName().str() + "\n";
+    if (auto messages =
+            status->getAttrOfType<ArrayAttr>(::sparsa::sparsa::kCheckMessagesAttrName))
+      for (auto [i, m] : llvm::enumerate(messages))
+        lines += "check " + std::to_string(i + 1) + " " +
+                 encodeName(cast<StringAttr>(m).getValue()) + "\n";
+    status->removeAttr(::sparsa::sparsa::kCheckMessagesAttrName);
   }
   // The names now live in the description; the attributes would only
   // trouble the LLVM translation.
@@ -253,6 +276,11 @@ sparsa::translateAndOptimize(ModuleOp module, llvm::LLVMContext &llvmCtx,
   // like the generated kernels do: LLVM's default preference of 256 bits
   // guards against frequency drops that recent cores no longer have.
   bool avx512 = tm.getMCSubtargetInfo()->checkFeatures("+avx512f");
+  // The run status word is per thread: concurrent runs of one model report
+  // their own errors (checks run on the calling thread).
+  if (llvm::GlobalVariable *status =
+          llvmModule->getGlobalVariable(::sparsa::sparsa::kRunStatusSymbol))
+    status->setThreadLocal(true);
   for (llvm::Function &f : *llvmModule) {
     if (f.isDeclaration())
       continue;

@@ -25,6 +25,27 @@ namespace sparsa::sparsa {
 /// The fusion family (report key) a `sparsa` op belongs to, or "" for
 /// any other op.
 llvm::StringRef fusionFamily(mlir::Operation *op);
+
+/// Sparsity profile (`--instrument=sparsity`): a sparse FFN tagged with
+/// `sparsa.profile = @sym` updates the i64 counters of the memref.global
+/// @sym on every call: [0] tokens, [1] active neurons summed over tokens,
+/// [2, 102) tokens per 1 % bin of their active fraction, [102, 102 + F)
+/// each neuron's firing count. The global carries its ONNX node's name.
+inline constexpr llvm::StringLiteral kProfileAttrName = "sparsa.profile";
+inline constexpr llvm::StringLiteral kProfileNodeAttrName = "sparsa.profile_node";
+inline constexpr int64_t kProfileBins = 100;
+inline constexpr int64_t kProfileHistogramSlot = 2;
+inline constexpr int64_t kProfileNeuronSlot = kProfileHistogramSlot + kProfileBins;
+
+/// Run-time checks: a value read from the model's inputs that would index
+/// out of bounds (a neuron index of an index-set FFN) is clamped, and the
+/// id of the check that caught it (attribute kCheckAttrName on the op,
+/// 1-based) is stored into the thread-local i64 global kRunStatusSymbol,
+/// which the runtime reads after each run and turns into an error with the
+/// message listed at that id (kCheckMessagesAttrName on the global).
+inline constexpr llvm::StringLiteral kCheckAttrName = "sparsa.check";
+inline constexpr llvm::StringLiteral kCheckMessagesAttrName = "sparsa.check_messages";
+inline constexpr llvm::StringLiteral kRunStatusSymbol = "sparsa_run_status";
 } // namespace sparsa::sparsa
 
 #endif // SPARSA_DIALECT_SPARSA_IR_SPARSADIALECT_H

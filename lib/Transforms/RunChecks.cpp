@@ -1,0 +1,64 @@
+//===- RunChecks.cpp - numbered run-time checks of model inputs -*- C++ -*-===//
+//
+// SPDX-License-Identifier: Apache-2.0
+//
+//===----------------------------------------------------------------------===//
+
+#include "sparsa/Dialect/Sparsa/IR/SparsaDialect.h"
+#include "sparsa/Transforms/Passes.h"
+
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+
+namespace sparsa {
+#define GEN_PASS_DEF_RUNCHECKSPASS
+#include "sparsa/Transforms/Passes.h.inc"
+} // namespace sparsa
+
+using namespace mlir;
+namespace sp = sparsa::sparsa;
+
+namespace {
+struct RunChecksPass final : sparsa::impl::RunChecksPassBase<RunChecksPass> {
+  using RunChecksPassBase::RunChecksPassBase;
+
+  void runOnOperation() override {
+    ModuleOp module = getOperation();
+    MLIRContext *ctx = module.getContext();
+    SmallVector<Attribute> messages;
+    auto node = [](Operation *op) -> std::string {
+      if (auto loc = dyn_cast<NameLoc>(op->getLoc()))
+        return loc.getName().str();
+      return op->getName().getStringRef().str();
+    };
+    auto neurons = [](Value w, int64_t dim) -> std::string {
+      int64_t n = cast<RankedTensorType>(w.getType()).getDimSize(dim);
+      return ShapedType::isDynamic(n) ? std::string("the FFN's neurons")
+                                      : "[-" + std::to_string(n) + ", " + std::to_string(n) + ")";
+    };
+    module.walk([&](Operation *op) {
+      std::string what;
+      if (auto ffn = dyn_cast<sp::SparseFFNOp>(op); ffn && ffn.getIndices())
+        what = "a neuron index of the index set is out of range " + neurons(ffn.getW2(), 0);
+      else if (auto topk = dyn_cast<sp::TopKMatMulOp>(op))
+        what = "a neuron index of the top-k activation is out of range " +
+               neurons(topk.getW(), 0);
+      if (what.empty())
+        return;
+      messages.push_back(StringAttr::get(ctx, node(op) + ": " + what));
+      op->setAttr(sp::kCheckAttrName,
+                  IntegerAttr::get(IntegerType::get(ctx, 64), messages.size()));
+    });
+    if (messages.empty() || module.lookupSymbol(sp::kRunStatusSymbol))
+      return;
+    OpBuilder b(module.getBodyRegion());
+    b.setInsertionPointToStart(module.getBody());
+    auto type = MemRefType::get({1}, b.getI64Type());
+    auto init = DenseElementsAttr::get(RankedTensorType::get({1}, b.getI64Type()),
+                                       b.getI64IntegerAttr(0).getValue());
+    auto global = memref::GlobalOp::create(b, module.getLoc(), sp::kRunStatusSymbol,
+                                           b.getStringAttr("public"), type, init,
+                                           /*constant=*/false, /*alignment=*/IntegerAttr());
+    global->setAttr(sp::kCheckMessagesAttrName, b.getArrayAttr(messages));
+  }
+};
+} // namespace

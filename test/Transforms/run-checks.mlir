@@ -1,0 +1,30 @@
+// RUN: sparsa-opt %s --sparsa-run-checks | FileCheck %s
+// RUN: sparsa-opt %s --sparsa-run-checks --convert-onnx-to-linalg | FileCheck %s --check-prefix=LOWER
+
+/// Index values read from inputs get a numbered check and a message naming
+/// their node; one status word lists the messages. A FFN without an index
+/// set needs no check.
+// CHECK: memref.global "public" @sparsa_run_status : memref<1xi64> = dense<0> {sparsa.check_messages = ["/ffn/core: a neuron index of the index set is out of range [-32, 32)"]}
+// CHECK-LABEL: func.func @core
+// CHECK: sparsa.sparse_ffn {{.+}} indices = %arg3 {sparsa.check = 1 : i64}
+// CHECK: sparsa.sparse_ffn
+// CHECK-NOT: sparsa.check
+
+/// The lowering: one pass over the indices (any outside [-F, F)), the
+/// check's id into the status word if so; the kernels clamp regardless.
+// LOWER-LABEL: func.func @core
+// LOWER: %[[ANY:.+]] = linalg.generic {{.+}} iterator_types = ["reduction"]} ins(%arg3 : tensor<32xi64>) outs(%{{.+}} : tensor<i1>)
+// LOWER: arith.cmpi slt
+// LOWER: arith.cmpi sge
+// LOWER: %[[BAD:.+]] = tensor.extract %[[ANY]][] : tensor<i1>
+// LOWER: scf.if %[[BAD]] {
+// LOWER: %[[W:.+]] = memref.get_global @sparsa_run_status : memref<1xi64>
+// LOWER: memref.store %c1_i64, %[[W]][%{{.+}}] : memref<1xi64>
+// LOWER: arith.maxsi
+// LOWER: arith.minsi
+func.func @core(%x: tensor<1x64xf32>, %wi: tensor<32x64xf32>, %wo: tensor<32x64xf32>, %idx: tensor<32xi64>,
+                %w1: tensor<64x128xf32>, %w2: tensor<128x64xf32>) -> (tensor<1x64xf32>, tensor<1x64xf32>) {
+  %z = sparsa.sparse_ffn %x, %wi, %wo indices = %idx {mode = "relu"} : (tensor<1x64xf32>, tensor<32x64xf32>, tensor<32x64xf32>, tensor<32xi64>) -> tensor<1x64xf32> loc("/ffn/core")
+  %y = sparsa.sparse_ffn %x, %w1, %w2 {mode = "relu"} : (tensor<1x64xf32>, tensor<64x128xf32>, tensor<128x64xf32>) -> tensor<1x64xf32>
+  return %z, %y : tensor<1x64xf32>, tensor<1x64xf32>
+}
