@@ -355,6 +355,156 @@ static linalg::FillOp precedingZeroFill(Operation *op, Value buf) {
 }
 
 //===----------------------------------------------------------------------===//
+// Gathered rows (activation sparsity: only the listed rows of a weight)
+//===----------------------------------------------------------------------===//
+
+namespace {
+/// A generic tagged `sparsa.kernel = "gather_dot"` (out[j] += x[h] *
+/// w[idx[j], h], loops (j, h)) or `"gather_axpy"` (out[c] += a[j] *
+/// w[idx[j], off + c], loops (j, c)), whose body reads w with a memref.load.
+struct Gathered {
+  linalg::GenericOp op;
+  bool dot;
+  Value vec;    // x (dot) or a (axpy), 1-D
+  Value idx;    // row indices, 1-D index
+  Value w;      // the gathered matrix
+  Value offset; // column offset into w (axpy), or null
+};
+} // namespace
+
+static std::optional<Gathered> matchGathered(linalg::GenericOp op) {
+  auto kind = op->getAttrOfType<StringAttr>("sparsa.kernel");
+  if (!kind || !op.hasPureBufferSemantics() || op.getNumDpsInputs() != 2 ||
+      op.getNumDpsInits() != 1 || op.getNumLoops() != 2)
+    return std::nullopt;
+  Gathered g{op, kind.getValue() == "gather_dot", {}, {}, {}, {}};
+  if (!g.dot && kind.getValue() != "gather_axpy")
+    return std::nullopt;
+  Block &body = op.getRegion().front();
+  memref::LoadOp load;
+  for (Operation &o : body.without_terminator())
+    if (auto l = dyn_cast<memref::LoadOp>(o)) {
+      if (load)
+        return std::nullopt;
+      load = l;
+    }
+  if (!load || load.getIndices().size() != 2 ||
+      load.getMemRef().getParentRegion() == &op.getRegion() ||
+      !load.getMemRefType().getElementType().isF32())
+    return std::nullopt;
+  auto rowArg = dyn_cast<BlockArgument>(load.getIndices()[0]);
+  if (!rowArg || rowArg.getOwner() != &body || rowArg.getArgNumber() > 1)
+    return std::nullopt;
+  Value col = load.getIndices()[1];
+  if (auto add = col.getDefiningOp<arith::AddIOp>()) {
+    Value other = add.getLhs().getDefiningOp<linalg::IndexOp>() ? add.getRhs() : add.getLhs();
+    if (other.getParentRegion() == &op.getRegion())
+      return std::nullopt;
+    g.offset = other;
+    col = other == add.getRhs() ? add.getLhs() : add.getRhs();
+  }
+  auto index = col.getDefiningOp<linalg::IndexOp>();
+  if (!index || index.getDim() != 1)
+    return std::nullopt;
+  g.idx = op.getDpsInputOperand(rowArg.getArgNumber())->get();
+  g.vec = op.getDpsInputOperand(1 - rowArg.getArgNumber())->get();
+  g.w = load.getMemRef();
+  if (!unitInnerStride(g.w) || !unitInnerStride(op.getDpsInitOperand(0)->get()) ||
+      !unitInnerStride(g.vec))
+    return std::nullopt;
+  return g;
+}
+
+/// Rewrites a gathered-row generic into vector loops over kGatherRows
+/// listed rows at once: as many independent streams from memory as a
+/// dense GEMV, and for axpys the output read and written once per group.
+static void rewriteGathered(const Gathered &g, int64_t vectorBits) {
+  linalg::GenericOp op = g.op;
+  OpBuilder b(op);
+  Location loc = op.getLoc();
+  Type f32 = b.getF32Type();
+  int64_t vl = vectorBits / 32;
+  auto vecType = VectorType::get({vl}, f32);
+  auto maskType = VectorType::get({vl}, b.getI1Type());
+  auto cst = [&](OpBuilder &ob, int64_t v) { return arith::ConstantIndexOp::create(ob, loc, v); };
+  Value out = op.getDpsInitOperand(0)->get();
+  Value rowsN = memref::DimOp::create(b, loc, g.idx, 0);
+  Value len = memref::DimOp::create(b, loc, g.dot ? g.vec : out, 0);
+  Value zero = arith::ConstantOp::create(b, loc, vecType, b.getZeroAttr(vecType));
+  constexpr int64_t kGatherRows = 8;
+  auto group = [&](OpBuilder &gb, Value j0, int64_t rows) {
+    SmallVector<Value> ri, av;
+    for (int64_t u = 0; u < rows; ++u) {
+      Value j = arith::AddIOp::create(gb, loc, j0, cst(gb, u));
+      ri.push_back(memref::LoadOp::create(gb, loc, g.idx, ValueRange{j}));
+      if (!g.dot)
+        av.push_back(vector::BroadcastOp::create(
+            gb, loc, vecType, memref::LoadOp::create(gb, loc, g.vec, ValueRange{j})));
+    }
+    auto wLoad = [&](OpBuilder &lb, int64_t u, Value c, Value mask) -> Value {
+      Value col = g.offset ? arith::AddIOp::create(lb, loc, c, g.offset).getResult() : c;
+      return vector::MaskedLoadOp::create(lb, loc, vecType, g.w, ValueRange{ri[u], col}, mask,
+                                          zero);
+    };
+    if (g.dot) {
+      auto loop = scf::ForOp::create(
+          gb, loc, cst(gb, 0), len, cst(gb, vl), SmallVector<Value>(rows, zero),
+          [&](OpBuilder &lb, Location l, Value h, ValueRange acc) {
+            Value mask = vector::CreateMaskOp::create(
+                lb, l, maskType, ValueRange{arith::SubIOp::create(lb, l, len, h)});
+            Value x = vector::MaskedLoadOp::create(lb, l, vecType, g.vec, ValueRange{h}, mask,
+                                                   zero);
+            SmallVector<Value> next;
+            for (int64_t u = 0; u < rows; ++u)
+              next.push_back(vector::FMAOp::create(lb, l, x, wLoad(lb, u, h, mask), acc[u]));
+            scf::YieldOp::create(lb, l, next);
+          });
+      auto fm = arith::FastMathFlags::reassoc | arith::FastMathFlags::contract;
+      for (int64_t u = 0; u < rows; ++u) {
+        Value j = arith::AddIOp::create(gb, loc, j0, cst(gb, u));
+        Value old = memref::LoadOp::create(gb, loc, out, ValueRange{j});
+        Value sum = vector::ReductionOp::create(gb, loc, vector::CombiningKind::ADD,
+                                                loop.getResult(u), old, fm);
+        memref::StoreOp::create(gb, loc, sum, out, ValueRange{j});
+      }
+      return;
+    }
+    scf::ForOp::create(
+        gb, loc, cst(gb, 0), len, cst(gb, 2 * vl), ValueRange{},
+        [&](OpBuilder &lb, Location l, Value c, ValueRange) {
+          SmallVector<Value> cols, masks, acc;
+          for (int64_t v = 0; v < 2; ++v) {
+            cols.push_back(arith::AddIOp::create(lb, l, c, cst(lb, v * vl)));
+            masks.push_back(vector::CreateMaskOp::create(
+                lb, l, maskType, ValueRange{arith::SubIOp::create(lb, l, len, cols[v])}));
+            acc.push_back(vector::MaskedLoadOp::create(lb, l, vecType, out, ValueRange{cols[v]},
+                                                       masks[v], zero));
+          }
+          for (int64_t u = 0; u < rows; ++u)
+            for (int64_t v = 0; v < 2; ++v)
+              acc[v] = vector::FMAOp::create(lb, l, av[u], wLoad(lb, u, cols[v], masks[v]),
+                                             acc[v]);
+          for (int64_t v = 0; v < 2; ++v)
+            vector::MaskedStoreOp::create(lb, l, out, ValueRange{cols[v]}, masks[v], acc[v]);
+          scf::YieldOp::create(lb, l);
+        });
+  };
+  Value main = arith::SubIOp::create(
+      b, loc, rowsN, arith::RemUIOp::create(b, loc, rowsN, cst(b, kGatherRows)));
+  scf::ForOp::create(b, loc, cst(b, 0), main, cst(b, kGatherRows), ValueRange{},
+                     [&](OpBuilder &lb, Location, Value j0, ValueRange) {
+                       group(lb, j0, kGatherRows);
+                       scf::YieldOp::create(lb, loc);
+                     });
+  scf::ForOp::create(b, loc, main, rowsN, cst(b, 1), ValueRange{},
+                     [&](OpBuilder &lb, Location, Value j0, ValueRange) {
+                       group(lb, j0, 1);
+                       scf::YieldOp::create(lb, loc);
+                     });
+  op.erase();
+}
+
+//===----------------------------------------------------------------------===//
 // Row reductions
 //===----------------------------------------------------------------------===//
 
@@ -577,8 +727,11 @@ struct ContractionKernelsPass final
     // gets the contraction kernel.
     SmallVector<Contraction> found;
     SmallVector<RowReduction> rows;
+    SmallVector<Gathered> gathered;
     getOperation().walk([&](linalg::GenericOp op) {
-      if (auto c = match(op))
+      if (auto g = matchGathered(op))
+        gathered.push_back(*g);
+      else if (auto c = match(op))
         found.push_back(*c);
       else if (auto rr = matchRowReduction(op))
         rows.push_back(*rr);
@@ -587,6 +740,8 @@ struct ContractionKernelsPass final
       rewrite(c);
     for (RowReduction &rr : rows)
       rewriteRowReduction(rr, vectorBits);
+    for (Gathered &g : gathered)
+      rewriteGathered(g, vectorBits);
   }
 
   void rewrite(Contraction &c) {

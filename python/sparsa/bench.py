@@ -237,7 +237,8 @@ class Result:
 
 
 def run_case(case: Case, threads_list: List[int], iters: int, out_dir: str,
-             bandwidth: Dict[int, Dict[str, float]], rss: bool) -> List[Result]:
+             bandwidth: Dict[int, Dict[str, float]], rss: bool,
+             keep_models: bool = False) -> List[Result]:
     import onnxruntime as ort
 
     import sparsa
@@ -282,6 +283,12 @@ def run_case(case: Case, threads_list: List[int], iters: int, out_dir: str,
         r.extra["bytes_bound"] = (case.dense_bytes or case.weight_bytes) / max(1, case.weight_bytes)
         results.append(r)
         del sess, model
+    if not keep_models:
+        # The full suite's models and libraries weigh gigabytes each.
+        for path in (onnx_path, onnx_path + ".data", so_path, so_path + ".weights",
+                     os.path.join(out_dir, case.name + ".feeds.npz")):
+            if os.path.exists(path):
+                os.remove(path)
     return results
 
 
@@ -395,6 +402,9 @@ def main(argv=None):
     p.add_argument("--iters", type=int, default=20)
     p.add_argument("--out", default="out/bench")
     p.add_argument("--markdown", default=None, help="also write the table here")
+    p.add_argument("--keep-models", action="store_true",
+                   help="keep each case's .onnx / .so / weights under --out (deleted by "
+                        "default: the full suite's weigh gigabytes)")
     p.add_argument("--bandwidth-mb", type=int, default=None)
     p.add_argument("--render", default=None, metavar="BENCH_JSON",
                    help="only re-render the table and chart of an earlier run's bench.json")
@@ -429,7 +439,7 @@ def main(argv=None):
     for name in names:
         case = cases[name]
         rs = run_case(case, threads_list, args.iters, args.out, bandwidth,
-                      rss=name == "decode_ffn")
+                      rss=name == "decode_ffn", keep_models=args.keep_models)
         for r in rs:
             print(f"{r.case:16s} {r.threads}T  sparsa {r.sparsa_ms:9.3f} ms  "
                   f"ort {r.ort_ms:9.3f} ms  ratio {r.ratio:5.2f}  "

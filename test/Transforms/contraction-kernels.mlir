@@ -270,3 +270,63 @@ func.func @negative_index_in_body(%x: memref<7x100xf32>, %s: memref<7xf32>) {
   }
   return
 }
+
+// -----
+
+/// [Pattern: gathered rows] dot products of x with the listed rows of w
+/// (activation sparsity's active or core neurons): eight rows at a time,
+/// eight accumulators over masked vectors of the row, so eight streams
+/// from memory are in flight; the leftover rows one by one.
+#gx = affine_map<(j, h) -> (h)>
+#gj = affine_map<(j, h) -> (j)>
+// CHECK-LABEL: func.func @gather_dot
+// CHECK: %[[N:.+]] = memref.dim %arg1, %c0
+// CHECK: scf.for %[[J0:.+]] = %{{.+}} to %{{.+}} step %c8
+// CHECK-COUNT-8: memref.load %arg1
+// CHECK: scf.for %{{.+}} = %{{.+}} to %{{.+}} step %c16 iter_args({{.+}}) -> (vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>)
+// CHECK: vector.maskedload %arg0
+// CHECK-COUNT-8: vector.maskedload %arg3
+// CHECK: vector.reduction <add>
+// CHECK: scf.for %{{.+}} = %{{.+}} to %[[N]] step %c1
+// CHECK-NOT: linalg.generic
+func.func @gather_dot(%x: memref<100xf32>, %idx: memref<?xindex>, %out: memref<?xf32>, %w: memref<64x100xf32>) {
+  linalg.generic {indexing_maps = [#gx, #gj, #gj], iterator_types = ["parallel", "reduction"]}
+      ins(%x, %idx : memref<100xf32>, memref<?xindex>) outs(%out : memref<?xf32>) attrs = {sparsa.kernel = "gather_dot"} {
+  ^bb0(%xv: f32, %i: index, %acc: f32):
+    %h = linalg.index 1 : index
+    %wv = memref.load %w[%i, %h] : memref<64x100xf32>
+    %p = arith.mulf %xv, %wv : f32
+    %s = arith.addf %acc, %p : f32
+    linalg.yield %s : f32
+  }
+  return
+}
+
+/// axpys of the listed rows of w (from column `off`) into a block of the
+/// output: eight rows per pass over the block, the output read and written
+/// once per eight rows.
+#aj = affine_map<(j, c) -> (j)>
+#ac = affine_map<(j, c) -> (c)>
+// CHECK-LABEL: func.func @gather_axpy
+// CHECK: scf.for %{{.+}} = %{{.+}} to %{{.+}} step %c8
+// CHECK-COUNT-8: vector.broadcast
+// CHECK: scf.for %{{.+}} = %{{.+}} to %{{.+}} step %c32
+// CHECK: vector.maskedload %arg2
+// CHECK: arith.addi %{{.+}}, %arg4
+// CHECK: vector.maskedload %arg3
+// CHECK-COUNT-15: vector.fma
+// CHECK: vector.maskedstore %arg2
+// CHECK-NOT: linalg.generic
+func.func @gather_axpy(%a: memref<?xf32>, %idx: memref<?xindex>, %out: memref<?xf32>, %w: memref<64x100xf32>, %off: index) {
+  linalg.generic {indexing_maps = [#aj, #aj, #ac], iterator_types = ["reduction", "parallel"]}
+      ins(%a, %idx : memref<?xf32>, memref<?xindex>) outs(%out : memref<?xf32>) attrs = {sparsa.kernel = "gather_axpy"} {
+  ^bb0(%av: f32, %i: index, %acc: f32):
+    %c = linalg.index 1 : index
+    %col = arith.addi %c, %off : index
+    %wv = memref.load %w[%i, %col] : memref<64x100xf32>
+    %p = arith.mulf %av, %wv : f32
+    %s = arith.addf %acc, %p : f32
+    linalg.yield %s : f32
+  }
+  return
+}

@@ -65,13 +65,25 @@ static std::pair<Value, Value> block(OpBuilder &b, Location loc, Value t, Value 
 
 /// out [1, H] + sum_j a[j] * w[idx[j], :]: the columns split into one block
 /// per task; in each, one axpy per listed row (a contiguous stream).
+/// Marks the gathered-row generics the contraction kernels rewrite.
+static constexpr llvm::StringLiteral kKernelAttr = "sparsa.kernel";
+
+/// The first |n| elements of the 1-D |t|.
+static Value prefix(OpBuilder &b, Location loc, Value t, Value n) {
+  auto type = RankedTensorType::get({ShapedType::kDynamic}, getElementTypeOrSelf(t));
+  return tensor::ExtractSliceOp::create(b, loc, type, t, ArrayRef<OpFoldResult>{b.getIndexAttr(0)},
+                                        ArrayRef<OpFoldResult>{n},
+                                        ArrayRef<OpFoldResult>{b.getIndexAttr(1)});
+}
+
 static Value axpyRows(GenericBuilder &B, Value init, Value w, Value idx, Value a, Value n) {
   OpBuilder &b = B.b;
   Location loc = B.loc;
   Type elt = B.elt;
   int64_t Hs = cast<RankedTensorType>(init.getType()).getDimSize(1);
   int64_t tasks = ShapedType::isDynamic(Hs) || Hs < 512 ? 1 : kRowTasks;
-  auto rowT = RankedTensorType::get({1, ShapedType::kDynamic}, elt);
+  auto vecT = RankedTensorType::get({ShapedType::kDynamic}, elt);
+  Value idxN = prefix(b, loc, idx, n), aN = prefix(b, loc, a, n);
   auto forall = scf::ForallOp::create(
       b, loc, ArrayRef<OpFoldResult>{b.getIndexAttr(tasks)}, ValueRange{init}, std::nullopt,
       [&](OpBuilder &nb, Location l, ValueRange args) {
@@ -81,29 +93,26 @@ static Value axpyRows(GenericBuilder &B, Value init, Value w, Value idx, Value a
         SmallVector<OpFoldResult> strides(2, nb.getIndexAttr(1));
         SmallVector<OpFoldResult> sizes = {nb.getIndexAttr(1), width};
         Value acc = tensor::ExtractSliceOp::create(
-            nb, l, rowT, args[1], SmallVector<OpFoldResult>{nb.getIndexAttr(0), lo}, sizes,
+            nb, l, vecT, args[1], SmallVector<OpFoldResult>{nb.getIndexAttr(0), lo}, sizes,
             strides);
-        auto rows = scf::ForOp::create(
-            nb, l, indexCst(nb, l, 0), n, indexCst(nb, l, 1), ValueRange{acc},
-            [&](OpBuilder &rb, Location rl, Value j, ValueRange racc) {
-              GenericBuilder RB{rb, rl, elt};
-              Value i = tensor::ExtractOp::create(rb, rl, idx, j);
-              Value aj = tensor::ExtractOp::create(rb, rl, a, j);
-              Value row = tensor::ExtractSliceOp::create(
-                  rb, rl, rowT, w, SmallVector<OpFoldResult>{i, lo}, sizes, strides);
-              Value next = RB.generic(
-                  ValueRange{aj, row}, {{}, {0, 1}}, racc[0], {0, 1}, 2, {},
-                  [&](OpBuilder &eb, Location el, ValueRange v) -> Value {
-                    return arith::AddFOp::create(eb, el, v[2],
-                                                 arith::MulFOp::create(eb, el, v[0], v[1]));
-                  });
-              scf::YieldOp::create(rb, rl, next);
-            });
+        // acc[c] += sum_j a[j] * w[idx[j], lo + c]: a gathered axpy the
+        // contraction kernels run four rows at a time.
+        GenericBuilder NB{nb, l, elt};
+        Value next = NB.generic(ValueRange{aN, idxN}, {{0}, {0}}, acc, {1}, 2, {0},
+                                [&](OpBuilder &eb, Location el, ValueRange v) -> Value {
+                                  Value col = arith::AddIOp::create(
+                                      eb, el, linalg::IndexOp::create(eb, el, 1), lo);
+                                  Value wv = tensor::ExtractOp::create(eb, el, w,
+                                                                       ValueRange{v[1], col});
+                                  return arith::AddFOp::create(
+                                      eb, el, v[2], arith::MulFOp::create(eb, el, v[0], wv));
+                                });
+        next.getDefiningOp()->setAttr(kKernelAttr, nb.getStringAttr("gather_axpy"));
         auto term = scf::InParallelOp::create(nb, l);
         OpBuilder tb = OpBuilder::atBlockBegin(term.getBody());
         tensor::ParallelInsertSliceOp::create(
-            tb, l, rows.getResult(0), args[1], SmallVector<OpFoldResult>{tb.getIndexAttr(0), lo},
-            sizes, strides);
+            tb, l, next, args[1], SmallVector<OpFoldResult>{tb.getIndexAttr(0), lo}, sizes,
+            strides);
       });
   return forall.getResult(0);
 }
@@ -114,8 +123,9 @@ static Value dotRows(GenericBuilder &B, Value x, Value w, Value idx, Value n, Va
   OpBuilder &b = B.b;
   Location loc = B.loc;
   Type elt = B.elt;
-  int64_t Hs = cast<RankedTensorType>(x.getType()).getDimSize(1);
-  auto rowT = RankedTensorType::get({1, Hs}, elt);
+  // x as [H].
+  Value xv = tensor::CollapseShapeOp::create(b, loc, x,
+                                             SmallVector<ReassociationIndices>{{0, 1}});
   Value init = B.empty({n}, elt);
   auto forall = scf::ForallOp::create(
       b, loc, ArrayRef<OpFoldResult>{b.getIndexAttr(kRowTasks)}, ValueRange{init},
@@ -124,34 +134,33 @@ static Value dotRows(GenericBuilder &B, Value x, Value w, Value idx, Value n, Va
         Value lo = chunk.first, hi = chunk.second;
         Value len = arith::SubIOp::create(nb, l, hi, lo);
         GenericBuilder NB{nb, l, elt};
-        auto rows = scf::ForOp::create(
-            nb, l, indexCst(nb, l, 0), len, indexCst(nb, l, 1),
-            ValueRange{NB.empty({len}, elt)},
-            [&](OpBuilder &rb, Location rl, Value jj, ValueRange racc) {
-              GenericBuilder RB{rb, rl, elt};
-              Value j = arith::AddIOp::create(rb, rl, lo, jj);
-              Value i = tensor::ExtractOp::create(rb, rl, idx, j);
-              SmallVector<OpFoldResult> strides(2, rb.getIndexAttr(1));
-              Value row = tensor::ExtractSliceOp::create(
-                  rb, rl, rowT, w, SmallVector<OpFoldResult>{i, rb.getIndexAttr(0)},
-                  SmallVector<OpFoldResult>{rb.getIndexAttr(1), rb.getIndexAttr(Hs)}, strides);
-              Value start = bias ? tensor::ExtractOp::create(rb, rl, bias, i).getResult()
-                                 : zeroOf(rb, rl, elt);
-              Value acc = RB.filled({rb.getIndexAttr(1)}, elt, start);
-              Value d = RB.generic(ValueRange{x, row}, {{0, 1}, {0, 1}}, acc, {0}, 2, {1},
-                                   [&](OpBuilder &eb, Location el, ValueRange v) -> Value {
-                                     return arith::AddFOp::create(
-                                         eb, el, v[2], arith::MulFOp::create(eb, el, v[0], v[1]));
-                                   });
-              Value di = tensor::ExtractOp::create(rb, rl, d, ValueRange{indexCst(rb, rl, 0)});
-              scf::YieldOp::create(rb, rl,
-                                   tensor::InsertOp::create(rb, rl, di, racc[0], jj).getResult());
-            });
+        Value rows = tensor::ExtractSliceOp::create(
+            nb, l, RankedTensorType::get({ShapedType::kDynamic}, getElementTypeOrSelf(idx)), idx,
+            ArrayRef<OpFoldResult>{lo}, ArrayRef<OpFoldResult>{len},
+            ArrayRef<OpFoldResult>{nb.getIndexAttr(1)});
+        // Each row's start: its bias or zero.
+        Value start = NB.generic(rows, {{0}}, NB.empty({len}, elt), {0}, 1, {},
+                                 [&](OpBuilder &eb, Location el, ValueRange v) -> Value {
+                                   return bias ? tensor::ExtractOp::create(eb, el, bias, v[0])
+                                                     .getResult()
+                                               : zeroOf(eb, el, elt);
+                                 });
+        // out[j] = start[j] + sum_h x[h] * w[rows[j], h]: gathered dot
+        // products the contraction kernels run four rows at a time.
+        Value dots = NB.generic(ValueRange{xv, rows}, {{1}, {0}}, start, {0}, 2, {1},
+                                [&](OpBuilder &eb, Location el, ValueRange v) -> Value {
+                                  Value wv = tensor::ExtractOp::create(
+                                      eb, el, w,
+                                      ValueRange{v[1], linalg::IndexOp::create(eb, el, 1)});
+                                  return arith::AddFOp::create(
+                                      eb, el, v[2], arith::MulFOp::create(eb, el, v[0], wv));
+                                });
+        dots.getDefiningOp()->setAttr(kKernelAttr, nb.getStringAttr("gather_dot"));
         auto term = scf::InParallelOp::create(nb, l);
         OpBuilder tb = OpBuilder::atBlockBegin(term.getBody());
         tensor::ParallelInsertSliceOp::create(
-            tb, l, rows.getResult(0), args[1], ArrayRef<OpFoldResult>{lo},
-            ArrayRef<OpFoldResult>{len}, ArrayRef<OpFoldResult>{tb.getIndexAttr(1)});
+            tb, l, dots, args[1], ArrayRef<OpFoldResult>{lo}, ArrayRef<OpFoldResult>{len},
+            ArrayRef<OpFoldResult>{tb.getIndexAttr(1)});
       });
   return forall.getResult(0);
 }
@@ -432,10 +441,14 @@ static FailureOr<Value> lowerSparseFFN(sp::SparseFFNOp op, LowerCtx &lctx) {
       return activation(nb, l, op, gi).second;
     });
     Value listed = active.first, n = active.second;
-    // Past ~60 % active, streaming every row densely is faster than
-    // gathering them (measured: 1.3x at 100 %, even at ~60 %).
+    // Past ~60 % active, streaming every row of w2 densely is faster than
+    // gathering them (measured: 1.3x at 100 %, even at ~60 %). A GLU's
+    // `up` (one row per neuron) is read by gathered dot products eight
+    // rows at a time either way, faster than the dense fallback's one
+    // dot product at a time: a GLU always takes the gathered path.
     Value sparse = arith::CmpIOp::create(
-        b, loc, arith::CmpIPredicate::ule, arith::MulIOp::create(b, loc, n, B.idx(5)),
+        b, loc, arith::CmpIPredicate::ule,
+        arith::MulIOp::create(b, loc, n, B.idx(op.getUp() ? 0 : 5)),
         arith::MulIOp::create(b, loc, Fv, B.idx(3)));
     auto branch = scf::IfOp::create(
         b, loc, sparse,
