@@ -288,6 +288,36 @@ struct FuseActivationSparsityPass final
       if (replaced)
         eraseDeadProducers(replaced, erased);
     }
+    relaxTopKOrder();
+  }
+
+  /// A TopK whose indices only choose the neurons of index-set FFNs (Deja
+  /// Vu's predictor), its values unused: the FFN sums over the set, so the
+  /// TopK need not sort it (sorted = 0 skips ranking the k chosen, and
+  /// leaves them in index order, which the weight reads like too).
+  void relaxTopKOrder() {
+    getOperation().walk([&](onnx::TopKOp topk) {
+      if (!topk.getSorted() || !topk.getValues().use_empty())
+        return;
+      SmallVector<Value> work = {topk.getIndices()};
+      bool onlyFFNs = true;
+      while (!work.empty() && onlyFFNs) {
+        Value v = work.pop_back_val();
+        for (Operation *user : v.getUsers()) {
+          if (auto ffn = dyn_cast<sp::SparseFFNOp>(user); ffn && ffn.getIndices() == v)
+            continue;
+          // Shape-only steps between (Squeeze, Reshape to 1-D).
+          if (isa<onnx::SqueezeOp, onnx::ReshapeOp, onnx::FlattenOp, onnx::UnsqueezeOp>(user) &&
+              user->getOperand(0) == v) {
+            work.push_back(user->getResult(0));
+            continue;
+          }
+          onlyFFNs = false;
+        }
+      }
+      if (onlyFFNs)
+        topk.setSorted(0);
+    });
   }
 };
 } // namespace

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
-from conftest import assert_matches_ort, save
+from conftest import assert_matches_ort, ort_run, save
 from sparsa import models
 
 RNG = np.random.default_rng(7)
@@ -189,3 +189,18 @@ def test_topk_long_axis(tmp_path, compile_model, shape, k, largest):
     x.reshape(-1)[::7] = 0.5          # many ties
     x.reshape(-1)[::11] = -0.0        # signed zeros and negatives
     assert_matches_ort(model, path, {"x": x})
+
+
+def test_topk_unsorted_long_axis(tmp_path, compile_model):
+    """sorted = 0 (the consumer needs the set only): the k chosen come in
+    index order; as sets, values and indices match ONNX Runtime."""
+    kk = numpy_helper.from_array(np.array([200], np.int64), "k")
+    node = helper.make_node("TopK", ["x", "k"], ["v", "i"], name="topk", axis=-1, sorted=0)
+    path = build(tmp_path, [node], [vi("x", (2, 3000))],
+                 [vi("v", (2, 200)), vi("i", (2, 200), TensorProto.INT64)], [kk])
+    x = rand(2, 3000)
+    ours = compile_model(path).run({"x": x})
+    ref = ort_run(path, {"x": x})
+    assert np.all(np.diff(ours["i"], axis=1) > 0)
+    np.testing.assert_array_equal(np.sort(ours["i"], 1), np.sort(ref["i"], 1))
+    np.testing.assert_array_equal(np.take_along_axis(x, ours["i"], 1), ours["v"])

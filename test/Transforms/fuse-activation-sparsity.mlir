@@ -113,6 +113,49 @@ func.func @core_neurons(%x: tensor<1x4xf32>, %idx: tensor<3xi64>) -> tensor<1x4x
 
 // -----
 
+/// Deja Vu: the index set is the TopK of a predictor score; once the FFN is
+/// fused the TopK's indices only choose its neurons (values unused), so the
+/// TopK need not sort them: sorted = 0.
+// CHECK-LABEL: func.func @predictor_topk_unsorted
+// CHECK: onnx.TopK %arg1, %{{.+}} {sorted = 0 : si64}
+// CHECK: sparsa.sparse_ffn
+func.func @predictor_topk_unsorted(%x: tensor<1x4xf32>, %score: tensor<1x8xf32>) -> tensor<1x4xf32> {
+  %k = onnx.Constant {value = dense<3> : tensor<1xi64>} : () -> tensor<1xi64>
+  %ax = onnx.Constant {value = dense<0> : tensor<1xi64>} : () -> tensor<1xi64>
+  %w1 = onnx.Constant {value = dense<0.5> : tensor<4x8xf32>} : () -> tensor<4x8xf32>
+  %w2 = onnx.Constant {value = dense<0.25> : tensor<8x4xf32>} : () -> tensor<8x4xf32>
+  %v, %i = onnx.TopK %score, %k : (tensor<1x8xf32>, tensor<1xi64>) -> (tensor<1x3xf32>, tensor<1x3xi64>)
+  %idx = onnx.Squeeze %i, %ax : (tensor<1x3xi64>, tensor<1xi64>) -> tensor<3xi64>
+  %w1g = onnx.Gather %w1, %idx {axis = 1 : si64} : (tensor<4x8xf32>, tensor<3xi64>) -> tensor<4x3xf32>
+  %w2g = onnx.Gather %w2, %idx : (tensor<8x4xf32>, tensor<3xi64>) -> tensor<3x4xf32>
+  %h = onnx.MatMul %x, %w1g : (tensor<1x4xf32>, tensor<4x3xf32>) -> tensor<1x3xf32>
+  %a = onnx.Relu %h : (tensor<1x3xf32>) -> tensor<1x3xf32>
+  %y = onnx.MatMul %a, %w2g : (tensor<1x3xf32>, tensor<3x4xf32>) -> tensor<1x4xf32>
+  return %y : tensor<1x4xf32>
+}
+
+/// ... but not when the indices are also used elsewhere.
+// CHECK-LABEL: func.func @negative_topk_indices_returned
+// CHECK: onnx.TopK
+// CHECK-NOT: sorted = 0
+// CHECK: sparsa.sparse_ffn
+func.func @negative_topk_indices_returned(%x: tensor<1x4xf32>, %score: tensor<1x8xf32>) -> (tensor<1x4xf32>, tensor<1x3xi64>) {
+  %k = onnx.Constant {value = dense<3> : tensor<1xi64>} : () -> tensor<1xi64>
+  %ax = onnx.Constant {value = dense<0> : tensor<1xi64>} : () -> tensor<1xi64>
+  %w1 = onnx.Constant {value = dense<0.5> : tensor<4x8xf32>} : () -> tensor<4x8xf32>
+  %w2 = onnx.Constant {value = dense<0.25> : tensor<8x4xf32>} : () -> tensor<8x4xf32>
+  %v, %i = onnx.TopK %score, %k : (tensor<1x8xf32>, tensor<1xi64>) -> (tensor<1x3xf32>, tensor<1x3xi64>)
+  %idx = onnx.Squeeze %i, %ax : (tensor<1x3xi64>, tensor<1xi64>) -> tensor<3xi64>
+  %w1g = onnx.Gather %w1, %idx {axis = 1 : si64} : (tensor<4x8xf32>, tensor<3xi64>) -> tensor<4x3xf32>
+  %w2g = onnx.Gather %w2, %idx : (tensor<8x4xf32>, tensor<3xi64>) -> tensor<3x4xf32>
+  %h = onnx.MatMul %x, %w1g : (tensor<1x4xf32>, tensor<4x3xf32>) -> tensor<1x3xf32>
+  %a = onnx.Relu %h : (tensor<1x3xf32>) -> tensor<1x3xf32>
+  %y = onnx.MatMul %a, %w2g : (tensor<1x3xf32>, tensor<3x4xf32>) -> tensor<1x4xf32>
+  return %y, %i : tensor<1x4xf32>, tensor<1x3xi64>
+}
+
+// -----
+
 /// TEAL input sparsity: Where(|x| > 0.5, x, 0) @ W + b.
 // CHECK-LABEL: func.func @teal
 // CHECK: %[[Y:.+]] = sparsa.sparse_input_matmul %arg0, %{{.+}} bias = %{{.+}} {threshold = 5.000000e-01 : f64} : (tensor<1x4xf32>, tensor<4x6xf32>, tensor<6xf32>) -> tensor<1x6xf32>

@@ -221,7 +221,11 @@ def FuseActivationSparsityPass
     projection of `Where(Greater(Abs(x), t), x, 0)` (TEAL / CATS input
     sparsity) becomes `sparsa.sparse_input_matmul`; one of
     `ScatterElements(zeros, TopK indices, TopK values)` (explicit top-k
-    activations) becomes `sparsa.topk_matmul`.
+    activations) becomes `sparsa.topk_matmul`. A TopK whose indices, after
+    fusion, only choose the neurons of index-set FFNs (Deja Vu's predictor;
+    its values unused) gets `sorted = 0`: the FFN sums over the set, so its
+    lowering skips ranking the chosen neurons (and lists them in index
+    order).
 
     Near misses keep their ops and record why (`sparsa.unfused =
     {activation_sparsity = "..."}`): the activation is also used elsewhere,

@@ -152,8 +152,8 @@ static constexpr int64_t kLongTopK = 1024;
 /// TopK over a long last axis of f32 rows (a predictor choosing neurons
 /// out of thousands): radix select instead of quadratic ranking. Per row,
 /// with keys = the floats' bits made order-preserving as unsigned integers
-/// (inverted for the smallest): 32 counting passes find the k-th best key
-/// T; every element better than T is chosen, then elements equal to T by
+/// (inverted for the smallest): four histogram passes (a byte each, from
+/// the top) find the k-th best key T; every element better than T is chosen, then elements equal to T by
 /// increasing index until k; the k chosen are ranked among themselves
 /// (quadratic in k only) and written out sorted.
 static FailureOr<SmallVector<Value>> lowerLongTopK(onnx::TopKOp op, LowerCtx &ctx) {
@@ -202,16 +202,68 @@ static FailureOr<SmallVector<Value>> lowerLongTopK(onnx::TopKOp op, LowerCtx &ct
   auto perRow = scf::ForOp::create(
       b, loc, c0, rows, c1, ValueRange{vOut, iOut},
       [&](OpBuilder &rb, Location rl, Value r, ValueRange outs) {
-        // 1. The k-th best key, bit by bit from the top.
+        // 1. The k-th best key, a byte at a time from the top: per byte,
+        //    one pass counts the keys that match the bytes found so far in
+        //    a 256-bucket histogram; the bucket where the count from the
+        //    top reaches the k still wanted is the next byte.
         Value t = arith::ConstantOp::create(rb, rl, i32, rb.getI32IntegerAttr(0));
-        for (int bit = 31; bit >= 0; --bit) {
-          Value cand = arith::OrIOp::create(
-              rb, rl, t,
-              arith::ConstantOp::create(rb, rl, i32,
-                                        rb.getI32IntegerAttr(static_cast<int32_t>(1u << bit))));
-          Value enough = arith::CmpIOp::create(rb, rl, arith::CmpIPredicate::uge,
-                                               count(rb, rl, r, cand, false), k);
-          t = arith::SelectOp::create(rb, rl, enough, cand, t);
+        Value want = k;
+        auto i32c = [&](OpBuilder &nb, Location l, int64_t v) -> Value {
+          return arith::ConstantOp::create(nb, l, i32, nb.getI32IntegerAttr(static_cast<int32_t>(v)));
+        };
+        for (int byte = 3; byte >= 0; --byte) {
+          int shift = 8 * byte;
+          Value hist0 = linalg::FillOp::create(
+                            rb, rl, c0,
+                            tensor::EmptyOp::create(rb, rl, ArrayRef<int64_t>{256}, idxT).getResult())
+                            .getResult(0);
+          auto histLoop = scf::ForOp::create(
+              rb, rl, c0, n, c1, ValueRange{hist0},
+              [&](OpBuilder &lb, Location ll, Value i, ValueRange acc) {
+                Value kv = key(lb, ll, at(lb, ll, r, i));
+                Value match = arith::ConstantOp::create(lb, ll, lb.getI1Type(), lb.getBoolAttr(true));
+                if (byte < 3) {
+                  Value high = i32c(lb, ll, static_cast<int64_t>(~0u << (shift + 8)));
+                  match = arith::CmpIOp::create(lb, ll, arith::CmpIPredicate::eq,
+                                                arith::AndIOp::create(lb, ll, kv, high),
+                                                arith::AndIOp::create(lb, ll, t, high));
+                }
+                Value digit = arith::AndIOp::create(
+                    lb, ll, arith::ShRUIOp::create(lb, ll, kv, i32c(lb, ll, shift)),
+                    i32c(lb, ll, 255));
+                Value slot = arith::IndexCastOp::create(lb, ll, idxT, digit);
+                Value old = tensor::ExtractOp::create(lb, ll, acc[0], slot);
+                Value inc = arith::IndexCastOp::create(
+                    lb, ll, idxT, arith::ExtUIOp::create(lb, ll, i64, match));
+                scf::YieldOp::create(lb, ll,
+                                     tensor::InsertOp::create(lb, ll, arith::AddIOp::create(lb, ll, old, inc),
+                                                              acc[0], slot)
+                                         .getResult());
+              });
+          Value hist = histLoop.getResult(0);
+          // From the top bucket down: the first where the running count
+          // reaches |want|; the count above it leaves the keys still wanted.
+          auto scan = scf::ForOp::create(
+              rb, rl, c0, indexCst(rb, rl, 256), c1, ValueRange{c0, c0, rb.createOrFold<arith::ConstantOp>(rl, rb.getBoolAttr(false)), c0},
+              [&](OpBuilder &lb, Location ll, Value j, ValueRange acc) {
+                // acc: running count, chosen bucket, found, count above it.
+                Value bucket = arith::SubIOp::create(lb, ll, indexCst(lb, ll, 255), j);
+                Value cnt = tensor::ExtractOp::create(lb, ll, hist, bucket);
+                Value total = arith::AddIOp::create(lb, ll, acc[0], cnt);
+                Value reach = arith::CmpIOp::create(lb, ll, arith::CmpIPredicate::uge, total, want);
+                Value notYet = arith::XOrIOp::create(
+                    lb, ll, acc[2], arith::ConstantOp::create(lb, ll, lb.getI1Type(), lb.getBoolAttr(true)));
+                Value now = arith::AndIOp::create(lb, ll, reach, notYet);
+                Value chosen = arith::SelectOp::create(lb, ll, now, bucket, acc[1]);
+                Value above = arith::SelectOp::create(lb, ll, now, acc[0], acc[3]);
+                Value found = arith::OrIOp::create(lb, ll, acc[2], now);
+                scf::YieldOp::create(lb, ll, ValueRange{total, chosen, found, above});
+              });
+          Value digit = arith::IndexCastOp::create(
+              rb, rl, i32, scan.getResult(1));
+          t = arith::OrIOp::create(rb, rl, t,
+                                   arith::ShLIOp::create(rb, rl, digit, i32c(rb, rl, shift)));
+          want = arith::SubIOp::create(rb, rl, want, scan.getResult(3));
         }
         // 2. Everything better than t, then ties by increasing index.
         Value better = count(rb, rl, r, t, true);
@@ -246,6 +298,20 @@ static FailureOr<SmallVector<Value>> lowerLongTopK(onnx::TopKOp op, LowerCtx &ct
               scf::YieldOp::create(lb, ll, ifOp.getResults());
             });
         Value selV = collect.getResult(0), selI = collect.getResult(1);
+        // Unsorted (sorted = 0: the consumer only needs the set): the k
+        // chosen in index order, as collected.
+        if (!op.getSorted()) {
+          auto write = [&](Value sel, Value into) -> Value {
+            SmallVector<OpFoldResult> offs(rank, rb.getIndexAttr(0)), sizes(rank, rb.getIndexAttr(1)),
+                strides(rank, rb.getIndexAttr(1));
+            if (rank == 2)
+              offs[0] = r;
+            sizes[rank - 1] = k;
+            return tensor::InsertSliceOp::create(rb, rl, sel, into, offs, sizes, strides);
+          };
+          scf::YieldOp::create(rb, rl, ValueRange{write(selV, outs[0]), write(selI, outs[1])});
+          return;
+        }
         // 3. Rank the k chosen among themselves; write each at its rank.
         auto place = scf::ForOp::create(
             rb, rl, c0, k, c1, ValueRange{outs[0], outs[1]},
