@@ -180,3 +180,72 @@ def test_names_with_spaces_and_symbols(tmp_path, compile_model):
     assert [t.name for t in model.outputs] == [names[1]]
     x = np.array([[-1, 2, -3], [4, -5, 6]], np.float32)
     np.testing.assert_array_equal(model.run({names[0]: x})[names[1]], np.maximum(x, 0))
+
+
+def test_stress_8_threads_1000_calls_bit_identical(tmp_path, compile_model):
+    """8 threads x 1000 calls of one loaded model (attention: row blocks in
+    parallel loops, scratch per call) give bit for bit what one thread gets
+    alone; so do repeated runs (determinism at a fixed thread count)."""
+    path = models.attention(str(tmp_path / "a.onnx"), seq=24, heads=2, head_dim=16,
+                            batch="B", mask="padding")
+    model = compile_model(path)
+    feeds = []
+    for i in range(8):
+        f = {n: RNG.standard_normal((1 + i % 3, 2, 24, 16)).astype(np.float32) for n in "qkv"}
+        f["mask"] = np.zeros((1 + i % 3, 1, 1, 24), np.float32)
+        feeds.append(f)
+    alone = [model.run(f)["y"] for f in feeds]
+    for f, a in zip(feeds, alone):
+        assert np.array_equal(model.run(f)["y"], a)
+    mismatches = []
+
+    def work(i):
+        for n in range(1000):
+            y = model.run(feeds[(i + n) % 8])["y"]
+            if not np.array_equal(y, alone[(i + n) % 8]):
+                mismatches.append((i, n))
+                return
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not mismatches, mismatches[:5]
+
+
+def test_concurrent_run_errors_stay_with_their_call(tmp_path, compile_model):
+    """A run that fails a check (an out-of-range neuron index) reports it to
+    its own caller only: threads with good inputs, running at the same time
+    on the same model, all succeed."""
+    path = models.sparse_ffn(str(tmp_path / "ffn.onnx"), hidden=64, inner=256, core=8, tokens=1)
+    model = compile_model(path)
+    x = RNG.standard_normal((1, 64)).astype(np.float32)
+    good = np.arange(8, dtype=np.int64) * 3
+    bad = good.copy()
+    bad[5] = 999
+    expected = model.run({"x": x, "idx": good})["y"]
+    problems = []
+
+    def work(i):
+        for _ in range(300):
+            if i % 2:
+                try:
+                    model.run({"x": x, "idx": bad})
+                    problems.append("bad input ran")
+                except sparsa.SparsaError as e:
+                    if "out of range" not in str(e):
+                        problems.append(str(e))
+            else:
+                try:
+                    if not np.array_equal(model.run({"x": x, "idx": good})["y"], expected):
+                        problems.append("wrong output")
+                except sparsa.SparsaError as e:
+                    problems.append("good input failed: " + str(e))
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not problems, problems[:5]
