@@ -4,10 +4,12 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "sparsa/Dialect/ONNX/IR/ONNXOps.h"
 #include "sparsa/Dialect/Sparsa/IR/SparsaDialect.h"
 #include "sparsa/Transforms/Passes.h"
 
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/IR/Matchers.h"
 
 namespace sparsa {
 #define GEN_PASS_DEF_RUNCHECKSPASS
@@ -42,6 +44,20 @@ struct RunChecksPass final : sparsa::impl::RunChecksPassBase<RunChecksPass> {
       else if (auto topk = dyn_cast<sp::TopKMatMulOp>(op))
         what = "a neuron index of the top-k activation is out of range " +
                neurons(topk.getW(), 0);
+      else if (auto gather = dyn_cast<sparsa::onnx::GatherOp>(op);
+               gather && !matchPattern(gather.getIndices(), m_Constant())) {
+        // Indices computed at run time (token ids into an embedding, say);
+        // constant ones are checked by the importer's shape inference.
+        auto data = cast<RankedTensorType>(gather.getData().getType());
+        int64_t axis = gather.getAxis() < 0 ? gather.getAxis() + data.getRank()
+                                            : gather.getAxis();
+        int64_t n = axis >= 0 && axis < data.getRank() ? data.getDimSize(axis)
+                                                        : ShapedType::kDynamic;
+        what = "an index is out of range " +
+               (ShapedType::isDynamic(n) ? std::string("of the data")
+                                         : "[-" + std::to_string(n) + ", " + std::to_string(n) + ")") +
+               " along axis " + std::to_string(axis);
+      }
       if (what.empty())
         return;
       messages.push_back(StringAttr::get(ctx, node(op) + ": " + what));

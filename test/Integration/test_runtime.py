@@ -249,3 +249,26 @@ def test_concurrent_run_errors_stay_with_their_call(tmp_path, compile_model):
     for t in threads:
         t.join()
     assert not problems, problems[:5]
+
+
+def test_gather_index_out_of_range_is_an_error(tmp_path, compile_model):
+    """Token ids into an embedding (a Gather of a model input): an id
+    outside [-vocab, vocab) fails the run naming the node, as ONNX
+    Runtime's Gather does; negative ids in range count from the end."""
+    table = numpy_helper.from_array(RNG.standard_normal((50, 8)).astype(np.float32), "emb")
+    graph = helper.make_graph(
+        [helper.make_node("Gather", ["emb", "ids"], ["h"], name="/embed/Gather")], "g",
+        [helper.make_tensor_value_info("ids", TensorProto.INT64, ["B", "S"])],
+        [helper.make_tensor_value_info("h", TensorProto.FLOAT, ["B", "S", 8])], [table])
+    path = save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]),
+                tmp_path / "emb.onnx")
+    model = compile_model(path)
+    ok = np.array([[0, 49, -1, -50]], np.int64)
+    assert_matches_ort(model, path, {"ids": ok})
+    for bad in (50, -51, 1 << 40):
+        ids = ok.copy()
+        ids[0, 2] = bad
+        with pytest.raises(sparsa.SparsaError,
+                           match=r"/embed/Gather: an index is out of range \[-50, 50\) along axis 0"):
+            model.run({"ids": ids})
+    assert_matches_ort(model, path, {"ids": ok})

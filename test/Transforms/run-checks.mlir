@@ -1,5 +1,5 @@
-// RUN: sparsa-opt %s --sparsa-run-checks | FileCheck %s
-// RUN: sparsa-opt %s --sparsa-run-checks --convert-onnx-to-linalg | FileCheck %s --check-prefix=LOWER
+// RUN: sparsa-opt %s --split-input-file --sparsa-run-checks | FileCheck %s
+// RUN: sparsa-opt %s --split-input-file --sparsa-run-checks --convert-onnx-to-linalg | FileCheck %s --check-prefix=LOWER
 
 /// Index values read from inputs get a numbered check and a message naming
 /// their node; one status word lists the messages. A FFN without an index
@@ -27,4 +27,24 @@ func.func @core(%x: tensor<1x64xf32>, %wi: tensor<32x64xf32>, %wo: tensor<32x64x
   %z = sparsa.sparse_ffn %x, %wi, %wo indices = %idx {mode = "relu"} : (tensor<1x64xf32>, tensor<32x64xf32>, tensor<32x64xf32>, tensor<32xi64>) -> tensor<1x64xf32> loc("/ffn/core")
   %y = sparsa.sparse_ffn %x, %w1, %w2 {mode = "relu"} : (tensor<1x64xf32>, tensor<64x128xf32>, tensor<128x64xf32>) -> tensor<1x64xf32>
   return %z, %y : tensor<1x64xf32>, tensor<1x64xf32>
+}
+
+// -----
+
+/// A Gather of run-time indices (token ids) is checked against the data's
+/// extent along its axis; one of constant indices is not.
+// CHECK: memref.global "public" @sparsa_run_status : memref<1xi64> = dense<0> {sparsa.check_messages = ["/embed/Gather: an index is out of range [-50, 50) along axis 0"]}
+// CHECK-LABEL: func.func @embedding
+// CHECK: onnx.Gather %{{.+}}, %arg0 {sparsa.check = 1 : i64}
+// CHECK: onnx.Gather
+// CHECK-NOT: sparsa.check
+// LOWER-LABEL: func.func @embedding
+// LOWER: ins(%arg0 : tensor<2x3xi64>) outs(%{{.+}} : tensor<i1>)
+// LOWER: scf.if
+// LOWER: memref.store %c1_i64
+func.func @embedding(%ids: tensor<2x3xi64>, %emb: tensor<50x8xf32>) -> (tensor<2x3x8xf32>, tensor<2x8xf32>) {
+  %h = onnx.Gather %emb, %ids : (tensor<50x8xf32>, tensor<2x3xi64>) -> tensor<2x3x8xf32> loc("/embed/Gather")
+  %c = onnx.Constant {value = dense<[1, 7]> : tensor<2xi64>} : () -> tensor<2xi64>
+  %r = onnx.Gather %emb, %c : (tensor<50x8xf32>, tensor<2xi64>) -> tensor<2x8xf32>
+  return %h, %r : tensor<2x3x8xf32>, tensor<2x8xf32>
 }

@@ -312,8 +312,9 @@ def InstrumentSparsityPass : Pass<"sparsa-instrument-sparsity", "mlir::ModuleOp"
 def RunChecksPass : Pass<"sparsa-run-checks", "mlir::ModuleOp"> {
   let summary = "Number the run-time checks of model inputs and declare their status word";
   let description = [{
-    Ops that index with values from the model's inputs (an FFN over a
-    neuron index set, a top-k activation's indices) get a check id
+    Ops that index with values computed at run time (an FFN over a neuron
+    index set, a top-k activation's indices, a Gather of non-constant
+    indices such as token ids into an embedding) get a check id
     (`sparsa.check`) and a message naming their ONNX node; a public
     `memref.global @sparsa_run_status : memref<1xi64>` lists the messages.
     Their lowering clamps every index (no out-of-bounds read) and stores the

@@ -178,45 +178,6 @@ static Value dotRows(GenericBuilder &B, Value x, Value w, Value idx, Value n, Va
 /// The neuron index set: negative indices wrap once, then everything is
 /// clamped into [0, F), as the Gather lowering does (never an out-of-bounds
 /// read).
-/// The run-time check of |op|'s input indices (sp::kCheckAttrName): when
-/// any index is outside [-F, F), the check's id goes to the run status
-/// word and the run fails with its message (the kernels still clamp).
-static void checkIndices(GenericBuilder &B, Operation *op, Value indices, Value F) {
-  auto id = op->getAttrOfType<IntegerAttr>(sp::kCheckAttrName);
-  auto module = op->getParentOfType<ModuleOp>();
-  auto status = module ? module.lookupSymbol<memref::GlobalOp>(sp::kRunStatusSymbol)
-                       : memref::GlobalOp();
-  if (!id || !status)
-    return;
-  OpBuilder &b = B.b;
-  Location loc = B.loc;
-  Type i1 = b.getI1Type(), idxT = b.getIndexType();
-  int64_t rank = cast<RankedTensorType>(indices.getType()).getRank();
-  SmallVector<int64_t> all;
-  for (int64_t d = 0; d < rank; ++d)
-    all.push_back(d);
-  Value no = arith::ConstantOp::create(b, loc, i1, b.getBoolAttr(false));
-  Value any = B.generic(indices, {all}, B.filled({}, i1, no), {}, rank, all,
-                        [&](OpBuilder &nb, Location l, ValueRange a) -> Value {
-                          Value i = arith::IndexCastOp::create(nb, l, idxT, a[0]);
-                          Value low = arith::CmpIOp::create(
-                              nb, l, arith::CmpIPredicate::slt,
-                              arith::AddIOp::create(nb, l, i, F), indexCst(nb, l, 0));
-                          Value high =
-                              arith::CmpIOp::create(nb, l, arith::CmpIPredicate::sge, i, F);
-                          return arith::OrIOp::create(
-                              nb, l, a[1], arith::OrIOp::create(nb, l, low, high));
-                        });
-  Value bad = tensor::ExtractOp::create(b, loc, any, ValueRange{});
-  scf::IfOp::create(b, loc, bad, [&](OpBuilder &nb, Location l) {
-    Value word = memref::GetGlobalOp::create(nb, l, status.getType(), status.getSymName());
-    Value code = arith::ConstantOp::create(nb, l, nb.getI64Type(),
-                                           nb.getI64IntegerAttr(id.getInt()));
-    memref::StoreOp::create(nb, l, code, word, ValueRange{indexCst(nb, l, 0)});
-    scf::YieldOp::create(nb, l);
-  });
-}
-
 static Value clampedIndices(GenericBuilder &B, Value indices, Value F) {
   OpBuilder &b = B.b;
   Type idxT = b.getIndexType();
@@ -253,7 +214,7 @@ static Value lowerIndexed(GenericBuilder &B, sp::SparseFFNOp op, Value x, Value 
   Location loc = B.loc;
   Type elt = B.elt;
   Value F = dimOf(b, loc, op.getW1(), 0);
-  checkIndices(B, op, indices, F);
+  checkIndexRange(B, op, indices, F);
   Value idx = clampedIndices(B, indices, F);
   OpFoldResult T = tensor::getMixedSize(b, loc, x, 0),
                K = tensor::getMixedSize(b, loc, idx, 0);
@@ -575,7 +536,7 @@ static FailureOr<Value> lowerTopKMatMul(sp::TopKMatMulOp op, LowerCtx &lctx) {
   OpFoldResult T = tensor::getMixedSize(b, loc, op.getValues(), 0),
                N = tensor::getMixedSize(b, loc, w, 1);
   Value F = dimOf(b, loc, w, 0);
-  checkIndices(B, op, op.getIndices(), F);
+  checkIndexRange(B, op, op.getIndices(), F);
   Value init = B.biasRows(op.getBias(), T, N);
   Value out;
   if (vT.getDimSize(0) == 1) {

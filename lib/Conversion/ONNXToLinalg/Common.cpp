@@ -10,6 +10,10 @@
 
 #include "Common.h"
 
+#include "sparsa/Dialect/Sparsa/IR/SparsaDialect.h"
+
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+
 #include "mlir/Dialect/Utils/ReshapeOpsUtils.h"
 #include "mlir/IR/TypeUtilities.h"
 
@@ -295,4 +299,44 @@ Value sparsa::lowering::applyExpertActivation(OpBuilder &b, Location loc, String
     return mul(mul(cst(0.5), z), add(cst(1.0), math::TanhOp::create(b, loc, inner)));
   }
   return z;
+}
+
+/// The run-time check of |op|'s input indices (::sparsa::sparsa::kCheckAttrName): when
+/// any index is outside [-F, F), the check's id goes to the run status
+/// word and the run fails with its message (the kernels still clamp).
+void sparsa::lowering::checkIndexRange(GenericBuilder &B, Operation *op, Value indices,
+                                        Value F) {
+  auto id = op->getAttrOfType<IntegerAttr>(::sparsa::sparsa::kCheckAttrName);
+  auto module = op->getParentOfType<ModuleOp>();
+  auto status = module ? module.lookupSymbol<memref::GlobalOp>(::sparsa::sparsa::kRunStatusSymbol)
+                       : memref::GlobalOp();
+  if (!id || !status)
+    return;
+  OpBuilder &b = B.b;
+  Location loc = B.loc;
+  Type i1 = b.getI1Type(), idxT = b.getIndexType();
+  int64_t rank = cast<RankedTensorType>(indices.getType()).getRank();
+  SmallVector<int64_t> all;
+  for (int64_t d = 0; d < rank; ++d)
+    all.push_back(d);
+  Value no = arith::ConstantOp::create(b, loc, i1, b.getBoolAttr(false));
+  Value any = B.generic(indices, {all}, B.filled({}, i1, no), {}, rank, all,
+                        [&](OpBuilder &nb, Location l, ValueRange a) -> Value {
+                          Value i = arith::IndexCastOp::create(nb, l, idxT, a[0]);
+                          Value low = arith::CmpIOp::create(
+                              nb, l, arith::CmpIPredicate::slt,
+                              arith::AddIOp::create(nb, l, i, F), indexCst(nb, l, 0));
+                          Value high =
+                              arith::CmpIOp::create(nb, l, arith::CmpIPredicate::sge, i, F);
+                          return arith::OrIOp::create(
+                              nb, l, a[1], arith::OrIOp::create(nb, l, low, high));
+                        });
+  Value bad = tensor::ExtractOp::create(b, loc, any, ValueRange{});
+  scf::IfOp::create(b, loc, bad, [&](OpBuilder &nb, Location l) {
+    Value word = memref::GetGlobalOp::create(nb, l, status.getType(), status.getSymName());
+    Value code = arith::ConstantOp::create(nb, l, nb.getI64Type(),
+                                           nb.getI64IntegerAttr(id.getInt()));
+    memref::StoreOp::create(nb, l, code, word, ValueRange{indexCst(nb, l, 0)});
+    scf::YieldOp::create(nb, l);
+  });
 }

@@ -317,6 +317,12 @@ struct GenericBuilder {
   }
 };
 
+/// The run-time check of |op|'s index values (tagged by sparsa-run-checks):
+/// when any of |indices| is outside [-F, F), the check's id goes to the run
+/// status word and the run fails with its message (the lowering clamps
+/// regardless, so nothing is read out of bounds). No-op for untagged ops.
+void checkIndexRange(GenericBuilder &B, Operation *op, Value indices, Value F);
+
 } // namespace sparsa::lowering
 
 #endif // SPARSA_LIB_CONVERSION_ONNXTOLINALG_COMMON_H

@@ -46,6 +46,8 @@ static FailureOr<Value> lowerGather(onnx::GatherOp op, LowerCtx &ctx) {
   auto rT = resultType(op);
   int64_t axis = normalizeAxis(op.getAxis(), dT.getRank());
   int64_t ri = iT.getRank(), rank = rT.getRank();
+  GenericBuilder GB{b, loc, dT.getElementType()};
+  checkIndexRange(GB, op, indices, dimOf(b, loc, data, axis));
   Value empty = createEmpty(b, loc, rT, [&](int64_t i) -> Value {
     if (i < axis)
       return dimOf(b, loc, data, i);
