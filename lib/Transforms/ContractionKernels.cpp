@@ -505,6 +505,175 @@ static void rewriteGathered(const Gathered &g, int64_t vectorBits) {
 }
 
 //===----------------------------------------------------------------------===//
+// Packed 4-bit GEMV (MatMulNBits decoding)
+//===----------------------------------------------------------------------===//
+
+/// The generic tagged `sparsa.kernel = "q4_gemv"` by the MatMulNBits
+/// lowering: ins (aEven [M, Kh], aOdd [M, Kh], packed bytes [N, Kh] i8,
+/// scales [N, blocks], zero points [N, blocks] unless one constant
+/// `sparsa.zero_point` serves all), out [M, N], loops
+/// (m, n, kk) over the Kh bytes of a row, `sparsa.block_bytes` bytes per
+/// block (a multiple of 16).
+static bool isQ4Gemv(linalg::GenericOp op) {
+  auto kind = op->getAttrOfType<StringAttr>("sparsa.kernel");
+  auto bb = op->getAttrOfType<IntegerAttr>("sparsa.block_bytes");
+  if (!kind || kind.getValue() != "q4_gemv" || !bb || bb.getInt() % 16 != 0 ||
+      !op.hasPureBufferSemantics() || op.getNumDpsInits() != 1)
+    return false;
+  // Zero points as an input, or one constant for all (sparsa.zero_point).
+  bool zInput = !op->hasAttr("sparsa.zero_point");
+  if (op.getNumDpsInputs() != (zInput ? 5 : 4))
+    return false;
+  for (OpOperand &o : op->getOpOperands())
+    if (!unitInnerStride(o.get()))
+      return false;
+  return true;
+}
+
+/// Per output column n (rows of the packed weight in order: one
+/// sequential stream) and row m of A: per block, 16 bytes at a time are
+/// widened to two vectors of nibbles (low = even k, high = odd k) and
+/// multiplied with A's even and odd columns; the block's sum is scaled
+/// once; the zero points apply through each block's sum of A, computed
+/// once per call: sum (q - z) s a = sum s (q . a) - sum s z (sum a).
+static constexpr int64_t kQ4Unroll = 4;
+
+static void rewriteQ4Gemv(linalg::GenericOp op) {
+  OpBuilder b(op);
+  Location loc = op.getLoc();
+  Type f32 = b.getF32Type(), i32 = b.getI32Type();
+  auto v16 = [&](Type t) { return VectorType::get({16}, t); };
+  Value aE = op.getDpsInputOperand(0)->get(), aO = op.getDpsInputOperand(1)->get();
+  Value bq = op.getDpsInputOperand(2)->get(), sc = op.getDpsInputOperand(3)->get();
+  Value zp = op->hasAttr("sparsa.zero_point") ? Value() : op.getDpsInputOperand(4)->get();
+  Value out = op.getDpsInitOperand(0)->get();
+  int64_t bb = op->getAttrOfType<IntegerAttr>("sparsa.block_bytes").getInt();
+  auto cst = [&](OpBuilder &ob, int64_t v) { return arith::ConstantIndexOp::create(ob, loc, v); };
+  Value M = memref::DimOp::create(b, loc, out, 0), N = memref::DimOp::create(b, loc, out, 1);
+  Value blocks = memref::DimOp::create(b, loc, sc, 1);
+  Value zf = arith::ConstantOp::create(b, loc, v16(f32), b.getZeroAttr(v16(f32)));
+  Value fifteen = arith::ConstantOp::create(
+      b, loc, v16(i32), DenseElementsAttr::get(v16(i32), b.getI32IntegerAttr(15).getValue()));
+  Value four = arith::ConstantOp::create(
+      b, loc, v16(i32), DenseElementsAttr::get(v16(i32), b.getI32IntegerAttr(4).getValue()));
+  auto fm = arith::FastMathFlags::reassoc | arith::FastMathFlags::contract;
+  auto maskType = VectorType::get({16}, b.getI1Type());
+  // Per row of A, each block's sum of A, padded to whole vectors of blocks
+  // (zeros past the end): the zero points then apply once per output as
+  // sum over blocks of s z sumA, sixteen blocks per vector.
+  Value padded = arith::MulIOp::create(
+      b, loc, arith::CeilDivUIOp::create(b, loc, blocks, cst(b, 16)), cst(b, 16));
+  Value sumA = memref::AllocaOp::create(b, loc, MemRefType::get({ShapedType::kDynamic,
+                                                                 ShapedType::kDynamic}, f32),
+                                        ValueRange{M, padded});
+  Value zeroF = arith::ConstantOp::create(b, loc, f32, b.getZeroAttr(f32));
+  scf::ForOp::create(b, loc, cst(b, 0), M, cst(b, 1), ValueRange{},
+                     [&](OpBuilder &mb, Location, Value m, ValueRange) {
+    scf::ForOp::create(mb, loc, cst(mb, 0), padded, cst(mb, 1), ValueRange{},
+                       [&](OpBuilder &kb, Location, Value blk, ValueRange) {
+      Value inside = arith::CmpIOp::create(kb, loc, arith::CmpIPredicate::ult, blk, blocks);
+      Value base = arith::MulIOp::create(
+          kb, loc, arith::MinUIOp::create(kb, loc, blk,
+                                          arith::SubIOp::create(kb, loc, blocks, cst(kb, 1))),
+          cst(kb, bb));
+      Value u = zf;
+      for (int64_t sub = 0; sub < bb; sub += 16) {
+        Value kk = arith::AddIOp::create(kb, loc, base, cst(kb, sub));
+        Value ae = vector::LoadOp::create(kb, loc, v16(f32), aE, ValueRange{m, kk});
+        Value ao = vector::LoadOp::create(kb, loc, v16(f32), aO, ValueRange{m, kk});
+        u = arith::AddFOp::create(kb, loc, u, arith::AddFOp::create(kb, loc, ae, ao, fm), fm);
+      }
+      Value su = vector::ReductionOp::create(kb, loc, vector::CombiningKind::ADD, u, fm);
+      memref::StoreOp::create(kb, loc, arith::SelectOp::create(kb, loc, inside, su, zeroF),
+                              sumA, ValueRange{m, blk});
+      scf::YieldOp::create(kb, loc);
+    });
+    scf::YieldOp::create(mb, loc);
+  });
+  scf::ForOp::create(b, loc, cst(b, 0), N, cst(b, 1), ValueRange{},
+                     [&](OpBuilder &nb, Location, Value n, ValueRange) {
+    scf::ForOp::create(nb, loc, cst(nb, 0), M, cst(nb, 1), ValueRange{},
+                       [&](OpBuilder &mb, Location, Value m, ValueRange) {
+      // One block into |acc|: s times the block's nibbles . A.
+      auto block = [&](OpBuilder &kb, Value blk, Value acc) -> Value {
+        Value s = memref::LoadOp::create(kb, loc, sc, ValueRange{n, blk});
+        Value base = arith::MulIOp::create(kb, loc, blk, cst(kb, bb));
+        Value t = zf;
+        for (int64_t sub = 0; sub < bb; sub += 16) {
+          Value kk = arith::AddIOp::create(kb, loc, base, cst(kb, sub));
+          Value bytes =
+              vector::LoadOp::create(kb, loc, v16(kb.getI8Type()), bq, ValueRange{n, kk});
+          Value q = arith::ExtUIOp::create(kb, loc, v16(i32), bytes);
+          Value lo = arith::UIToFPOp::create(kb, loc, v16(f32),
+                                             arith::AndIOp::create(kb, loc, q, fifteen));
+          Value hi = arith::UIToFPOp::create(kb, loc, v16(f32),
+                                             arith::ShRUIOp::create(kb, loc, q, four));
+          Value ae = vector::LoadOp::create(kb, loc, v16(f32), aE, ValueRange{m, kk});
+          Value ao = vector::LoadOp::create(kb, loc, v16(f32), aO, ValueRange{m, kk});
+          t = vector::FMAOp::create(kb, loc, ae, lo, t);
+          t = vector::FMAOp::create(kb, loc, ao, hi, t);
+        }
+        Value sv = vector::BroadcastOp::create(kb, loc, v16(f32), s);
+        return vector::FMAOp::create(kb, loc, t, sv, acc);
+      };
+      // kQ4Unroll blocks per step into as many accumulators, so the FMAs
+      // of consecutive blocks do not wait on each other; then the rest.
+      Value mainBlocks = arith::SubIOp::create(
+          mb, loc, blocks, arith::RemUIOp::create(mb, loc, blocks, cst(mb, kQ4Unroll)));
+      auto unrolled = scf::ForOp::create(
+          mb, loc, cst(mb, 0), mainBlocks, cst(mb, kQ4Unroll),
+          SmallVector<Value>(kQ4Unroll, zf),
+          [&](OpBuilder &kb, Location, Value blk, ValueRange acc) {
+            SmallVector<Value> next;
+            for (int64_t j = 0; j < kQ4Unroll; ++j)
+              next.push_back(
+                  block(kb, arith::AddIOp::create(kb, loc, blk, cst(kb, j)), acc[j]));
+            scf::YieldOp::create(kb, loc, next);
+          });
+      auto blockLoop = scf::ForOp::create(
+          mb, loc, mainBlocks, blocks, cst(mb, 1), ValueRange{unrolled.getResult(0)},
+          [&](OpBuilder &kb, Location, Value blk, ValueRange acc) {
+            scf::YieldOp::create(kb, loc, block(kb, blk, acc[0]));
+          });
+      Value total = blockLoop.getResult(0);
+      for (int64_t j = 1; j < kQ4Unroll; ++j)
+        total = arith::AddFOp::create(mb, loc, total, unrolled.getResult(j), fm);
+      // Minus sum over blocks of s z sumA, sixteen blocks at a time.
+      auto corr = scf::ForOp::create(
+          mb, loc, cst(mb, 0), padded, cst(mb, 16), ValueRange{zf},
+          [&](OpBuilder &kb, Location, Value b0, ValueRange acc) {
+            Value mask = vector::CreateMaskOp::create(
+                kb, loc, maskType, ValueRange{arith::SubIOp::create(kb, loc, blocks, b0)});
+            Value sv = vector::MaskedLoadOp::create(kb, loc, v16(f32), sc, ValueRange{n, b0},
+                                                    mask, zf);
+            Value zv = zp ? vector::MaskedLoadOp::create(kb, loc, v16(f32), zp,
+                                                         ValueRange{n, b0}, mask, zf)
+                                .getResult()
+                          : vector::BroadcastOp::create(
+                                kb, loc, v16(f32),
+                                arith::ConstantOp::create(
+                                    kb, loc, f32, cast<FloatAttr>(op->getAttr("sparsa.zero_point"))))
+                                .getResult();
+            Value uv = vector::LoadOp::create(kb, loc, v16(f32), sumA, ValueRange{m, b0});
+            scf::YieldOp::create(
+                kb, loc,
+                vector::FMAOp::create(kb, loc, arith::MulFOp::create(kb, loc, sv, zv, fm), uv,
+                                      acc[0])
+                    .getResult());
+          });
+      total = arith::SubFOp::create(mb, loc, total, corr.getResult(0), fm);
+      Value old = memref::LoadOp::create(mb, loc, out, ValueRange{m, n});
+      Value sum = vector::ReductionOp::create(mb, loc, vector::CombiningKind::ADD,
+                                              total, old, fm);
+      memref::StoreOp::create(mb, loc, sum, out, ValueRange{m, n});
+      scf::YieldOp::create(mb, loc);
+    });
+    scf::YieldOp::create(nb, loc);
+  });
+  op.erase();
+}
+
+//===----------------------------------------------------------------------===//
 // Row reductions
 //===----------------------------------------------------------------------===//
 
@@ -728,8 +897,11 @@ struct ContractionKernelsPass final
     SmallVector<Contraction> found;
     SmallVector<RowReduction> rows;
     SmallVector<Gathered> gathered;
+    SmallVector<linalg::GenericOp> q4;
     getOperation().walk([&](linalg::GenericOp op) {
-      if (auto g = matchGathered(op))
+      if (isQ4Gemv(op))
+        q4.push_back(op);
+      else if (auto g = matchGathered(op))
         gathered.push_back(*g);
       else if (auto c = match(op))
         found.push_back(*c);
@@ -742,6 +914,8 @@ struct ContractionKernelsPass final
       rewriteRowReduction(rr, vectorBits);
     for (Gathered &g : gathered)
       rewriteGathered(g, vectorBits);
+    for (linalg::GenericOp op : q4)
+      rewriteQ4Gemv(op);
   }
 
   void rewrite(Contraction &c) {

@@ -13,6 +13,8 @@
 #include "sparsa/Dialect/ONNX/IR/ONNXOps.h"
 #include "sparsa/Transforms/Passes.h"
 
+#include "OnnxPatterns.h"
+
 #include "mlir/IR/AsmState.h"
 #include "mlir/IR/PatternMatch.h"
 #include "mlir/Transforms/GreedyPatternRewriteDriver.h"
@@ -111,6 +113,39 @@ struct PrepackGemmTransB final : OpRewritePattern<onnx::GemmOp> {
   llvm::Statistic &numPrepacked;
 };
 
+// MatMulNBits' packed 4-bit zero points (constant) => f32 zero points:
+// the decode kernel then reads one float per block instead of extracting a
+// nibble per block on every call.
+struct UnpackNBitsZeroPoints final : OpRewritePattern<onnx::MatMulNBitsOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(onnx::MatMulNBitsOp op,
+                                PatternRewriter &rewriter) const override {
+    Value zp = op.getZeroPoints();
+    if (!zp || op.getBits() != 4 || !getElementTypeOrSelf(zp).isInteger(8) ||
+        !getElementTypeOrSelf(op.getScales()).isF32())
+      return rewriter.notifyMatchFailure(op, "not constant packed 4-bit zero points");
+    FailureOr<SmallVector<char>> bytes = sparsa::patterns::constantBytes(zp);
+    if (failed(bytes))
+      return rewriter.notifyMatchFailure(op, "zero points are not a constant");
+    int64_t N = op.getN(), blocks = llvm::divideCeil(op.getK(), op.getBlockSize());
+    int64_t perRow = llvm::divideCeil(blocks * 4, 8);
+    if ((int64_t)bytes->size() != N * perRow)
+      return rewriter.notifyMatchFailure(op, "unexpected zero point size");
+    SmallVector<char> out(N * blocks * sizeof(float));
+    for (int64_t n = 0; n < N; ++n)
+      for (int64_t b = 0; b < blocks; ++b) {
+        auto byte = static_cast<unsigned char>((*bytes)[n * perRow + b / 2]);
+        float z = static_cast<float>((byte >> (4 * (b % 2))) & 15);
+        std::memcpy(out.data() + (n * blocks + b) * sizeof(float), &z, sizeof(float));
+      }
+    rewriter.setInsertionPoint(op);
+    auto type = RankedTensorType::get({N * blocks}, rewriter.getF32Type());
+    Value f = sparsa::patterns::bytesConstant(rewriter, op.getLoc(), type, out);
+    rewriter.modifyOpInPlace(op, [&] { op.getZeroPointsMutable().assign(f); });
+    return success();
+  }
+};
+
 struct PrepackWeightsPass final
     : sparsa::impl::PrepackWeightsPassBase<PrepackWeightsPass> {
   using PrepackWeightsPassBase::PrepackWeightsPassBase;
@@ -118,6 +153,7 @@ struct PrepackWeightsPass final
     RewritePatternSet patterns(&getContext());
     patterns.add<FoldTransposeOfConstant>(&getContext());
     patterns.add<PrepackGemmTransB>(&getContext(), numPrepacked);
+    patterns.add<UnpackNBitsZeroPoints>(&getContext());
     if (failed(applyPatternsGreedily(getOperation(), std::move(patterns))))
       signalPassFailure();
   }

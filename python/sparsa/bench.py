@@ -140,6 +140,16 @@ def _cases(full: bool) -> Dict[str, Case]:
         moe("moe_decode_E", "E", 1, "MoE decode, com.microsoft.MoE"),
         moe("moe_prefill_E", "E", 32 if full else 8, "MoE prefill, com.microsoft.MoE"),
     ]
+    # 4-bit MatMulNBits decoding (ONNX Runtime at accuracy_level 0, its
+    # fp32-activation path): packed weights + f32 scales per block of 32.
+    qk = 4096 if full else 256
+    cases.append(Case(
+        "nbits_decode", f"MatMulNBits decode: 1x{qk} x int4 [{qk}, {qk}], block 32, packed "
+                        "zero points, accuracy_level 0",
+        lambda p: models.matmul_nbits(p, qk, qk, bits=4, block=32, zp_mode="packed"),
+        lambda rng: {"A": rng.standard_normal((1, qk)).astype(np.float32)},
+        weight_bytes=qk * qk // 2 + 4 * qk * (qk // 32) + qk * (qk // 64),
+        flops=2.0 * qk * qk))
     return {c.name: c for c in cases}
 
 

@@ -861,3 +861,75 @@ def teal(path: str, hidden: int = 64, out: int = 96, *, tokens: Dim = "T",
                               [helper.make_tensor_value_info("y", TP.FLOAT, [tokens, out])],
                               g.inits)
     return _save(graph, path, opset)
+
+
+#===------------------------------------------------------------------------===#
+# Quantized weights (com.microsoft.MatMulNBits)
+#===------------------------------------------------------------------------===#
+
+def pack_bits(values, bits):
+    """Packs the last axis of |values| (ints in [0, 2^bits)) low bits first."""
+    per = 8 // bits
+    v = values.reshape(*values.shape[:-1], -1, per).astype(np.uint16)
+    out = np.zeros(v.shape[:-1], np.uint16)
+    for i in range(per):
+        out |= v[..., i] << (i * bits)
+    return out.astype(np.uint8)
+
+
+def quantize_nbits(w, bits, block, zp_mode):
+    """w [K, N] -> (B, scales, zero_points) in MatMulNBits' layout."""
+    K, N = w.shape
+    kb = -(-K // block)
+    wp = np.zeros((kb * block, N), np.float32)
+    wp[:K] = w
+    blocks = wp.T.reshape(N, kb, block)
+    qmax = (1 << bits) - 1
+    if zp_mode == "none":
+        zp = np.full((N, kb), 1 << (bits - 1), np.float32)
+        scale = np.abs(blocks).max(axis=2) / (1 << (bits - 1)) + 1e-6
+    else:
+        lo, hi = blocks.min(axis=2), blocks.max(axis=2)
+        scale = (hi - lo) / qmax + 1e-6
+        zp = np.clip(np.rint(-lo / scale), 0, qmax)
+    q = np.clip(np.rint(blocks / scale[..., None]) + zp[..., None], 0, qmax).astype(np.uint8)
+    B = pack_bits(q, bits)  # [N, kb, block*bits/8]
+    scales = scale.astype(np.float32)
+    if zp_mode == "packed":
+        zcols = -(-kb * bits // 8)
+        zpad = np.zeros((N, zcols * (8 // bits)), np.uint8)
+        zpad[:, :kb] = zp.astype(np.uint8)
+        return B, scales, pack_bits(zpad, bits)
+    if zp_mode == "float":
+        return B, scales, zp.astype(np.float32)
+    return B, scales, None
+
+
+def matmul_nbits(path: str, K: int = 4096, N: int = 4096, *, bits: int = 4, block: int = 32,
+                 zp_mode: str = "packed", batch: Dim = 1, accuracy_level: int = 0,
+                 seed: int = 0) -> str:
+    """y = A @ dequant(W) as com.microsoft.MatMulNBits (ONNX Runtime's 4-bit
+    export): W [K, N] random, quantized per block of |block| along K with
+    zero points |zp_mode| ("packed" uint8, "float", "none")."""
+    _, TensorProto, helper, numpy_helper = _onnx()
+    rng = np.random.default_rng(seed)
+    w = rng.standard_normal((K, N)).astype(np.float32)
+    B, scales, zp = quantize_nbits(w, bits, block, zp_mode)
+    inits = [numpy_helper.from_array(B, "B"), numpy_helper.from_array(scales.reshape(-1), "scales")]
+    ins = ["A", "B", "scales"]
+    if zp is not None:
+        inits.append(numpy_helper.from_array(zp.reshape(-1) if zp_mode == "float" else zp, "zp"))
+        ins.append("zp")
+    node = helper.make_node("MatMulNBits", ins, ["Y"], name="/fc/MatMulNBits",
+                            domain="com.microsoft", K=K, N=N, bits=bits, block_size=block,
+                            accuracy_level=accuracy_level)
+    graph = helper.make_graph(
+        [node], "matmul_nbits", [helper.make_tensor_value_info("A", TensorProto.FLOAT, [batch, K])],
+        [helper.make_tensor_value_info("Y", TensorProto.FLOAT, [batch, N])], inits)
+    onnx, _, _, _ = _onnx()
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17),
+                                                    helper.make_opsetid("com.microsoft", 1)],
+                              producer_name="sparsa.models")
+    model.ir_version = 8
+    onnx.save(model, path)
+    return path

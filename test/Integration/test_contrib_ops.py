@@ -6,6 +6,7 @@ import pytest
 from onnx import TensorProto, helper, numpy_helper
 
 from conftest import assert_matches_ort, save
+from sparsa.models import pack_bits, quantize_nbits
 
 RNG = np.random.default_rng(21)
 
@@ -17,50 +18,19 @@ def ms_model(tmp_path, nodes, inputs, outputs, inits, name="m.onnx"):
     return save(model, tmp_path / name)
 
 
-def pack_bits(values, bits):
-    """Packs the last axis of |values| (ints in [0, 2^bits)) low bits first."""
-    per = 8 // bits
-    v = values.reshape(*values.shape[:-1], -1, per).astype(np.uint16)
-    out = np.zeros(v.shape[:-1], np.uint16)
-    for i in range(per):
-        out |= v[..., i] << (i * bits)
-    return out.astype(np.uint8)
-
-
-def quantize_nbits(w, bits, block, zp_mode):
-    """w [K, N] -> (B, scales, zero_points) in MatMulNBits' layout."""
-    K, N = w.shape
-    kb = -(-K // block)
-    wp = np.zeros((kb * block, N), np.float32)
-    wp[:K] = w
-    blocks = wp.T.reshape(N, kb, block)
-    qmax = (1 << bits) - 1
-    if zp_mode == "none":
-        zp = np.full((N, kb), 1 << (bits - 1), np.float32)
-        scale = np.abs(blocks).max(axis=2) / (1 << (bits - 1)) + 1e-6
-    else:
-        lo, hi = blocks.min(axis=2), blocks.max(axis=2)
-        scale = (hi - lo) / qmax + 1e-6
-        zp = np.clip(np.rint(-lo / scale), 0, qmax)
-    q = np.clip(np.rint(blocks / scale[..., None]) + zp[..., None], 0, qmax).astype(np.uint8)
-    B = pack_bits(q, bits)  # [N, kb, block*bits/8]
-    scales = scale.astype(np.float32)
-    if zp_mode == "packed":
-        zcols = -(-kb * bits // 8)
-        zpad = np.zeros((N, zcols * (8 // bits)), np.uint8)
-        zpad[:, :kb] = zp.astype(np.uint8)
-        return B, scales, pack_bits(zpad, bits)
-    if zp_mode == "float":
-        return B, scales, zp.astype(np.float32)
-    return B, scales, None
-
-
 @pytest.mark.parametrize("bits,block,K,zp_mode,bias,a_shape", [
     (4, 32, 64, "none", False, ("M", 64)),
     (4, 32, 80, "packed", True, ("B", "S", 80)),   # K not a multiple of the block
     (4, 16, 48, "float", False, ("M", 48)),
     (8, 32, 64, "packed", True, ("M", 64)),
     (2, 16, 32, "packed", False, ("M", 32)),
+    # 4-bit, blocks of 32k: decoding keeps the weights packed (up to 8 rows
+    # at run time; more unpack them for the GEMM)
+    (4, 32, 256, "packed", True, ("M", 256)),
+    (4, 64, 320, "none", False, ("M", 320)),
+    (4, 128, 200, "float", True, ("B", "S", 200)),   # K not a multiple of the block
+    (4, 32, 256, "packed", False, (1, 256)),         # static single row
+    (4, 32, 96, "none", True, (3, 96)),              # static rows
 ])
 def test_matmul_nbits(tmp_path, compile_model, bits, block, K, zp_mode, bias, a_shape):
     N = 24
@@ -81,7 +51,11 @@ def test_matmul_nbits(tmp_path, compile_model, bits, block, K, zp_mode, bias, a_
                     [helper.make_tensor_value_info("A", TensorProto.FLOAT, a_shape)],
                     [helper.make_tensor_value_info("Y", TensorProto.FLOAT, y_shape)], inits)
     model = compile_model(path)
-    for lead in [(1,), (5,)] if len(a_shape) == 2 else [(1, 1), (2, 3)]:
+    if all(isinstance(d, int) for d in a_shape):
+        leads = [a_shape[:-1]]
+    else:
+        leads = [(1,), (5,), (9,)] if len(a_shape) == 2 else [(1, 1), (2, 3), (3, 4)]
+    for lead in leads:
         a = RNG.standard_normal(lead + (K,)).astype(np.float32)
         assert_matches_ort(model, path, {"A": a})
 

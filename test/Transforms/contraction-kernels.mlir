@@ -330,3 +330,57 @@ func.func @gather_axpy(%a: memref<?xf32>, %idx: memref<?xindex>, %out: memref<?x
   }
   return
 }
+
+// -----
+
+/// [Pattern: packed 4-bit GEMV] MatMulNBits decoding: per output column and
+/// row of A, blocks of 16 packed bytes widened to 32 nibbles (low = even k,
+/// high = odd k) against A's even and odd columns, four blocks per step
+/// into four accumulators, each block's sum scaled once; the zero points
+/// enter once per output through each block's sum of A (computed first,
+/// sixteen blocks per vector).
+#q_e = affine_map<(m, n, k) -> (m, k)>
+#q_b = affine_map<(m, n, k) -> (n, k)>
+#q_s = affine_map<(m, n, k) -> (n, k floordiv 16)>
+#q_y = affine_map<(m, n, k) -> (m, n)>
+// CHECK-LABEL: func.func @q4_gemv
+// CHECK: %[[SUMA:.+]] = memref.alloca(%{{.+}}, %{{.+}}) : memref<?x?xf32>
+// CHECK: vector.reduction <add>
+// CHECK: memref.store %{{.+}}, %[[SUMA]]
+// CHECK: scf.for %{{.+}} = %{{.+}} to %{{.+}} step %c4{{.*}} iter_args({{.+}}) -> (vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>)
+// CHECK: vector.load %arg2{{.+}} : memref<8x64xi8>, vector<16xi8>
+// CHECK: arith.extui {{.+}} : vector<16xi8> to vector<16xi32>
+// CHECK: arith.andi
+// CHECK: arith.shrui
+// CHECK: arith.uitofp
+// CHECK: vector.fma
+// CHECK: vector.maskedload %arg3
+// CHECK: vector.maskedload %arg4
+// CHECK: vector.load %[[SUMA]]
+// CHECK-NOT: linalg.generic
+func.func @q4_gemv(%ae: memref<1x64xf32>, %ao: memref<1x64xf32>, %b: memref<8x64xi8>,
+                   %s: memref<8x4xf32>, %z: memref<8x4xf32>, %y: memref<1x8xf32>) {
+  linalg.generic {indexing_maps = [#q_e, #q_e, #q_b, #q_s, #q_s, #q_y],
+                  iterator_types = ["parallel", "parallel", "reduction"]}
+      ins(%ae, %ao, %b, %s, %z : memref<1x64xf32>, memref<1x64xf32>, memref<8x64xi8>, memref<8x4xf32>, memref<8x4xf32>)
+      outs(%y : memref<1x8xf32>) attrs = {sparsa.kernel = "q4_gemv", sparsa.block_bytes = 16 : i64} {
+  ^bb0(%e: f32, %o: f32, %byte: i8, %sc: f32, %zp: f32, %acc: f32):
+    %c15 = arith.constant 15 : i32
+    %c4 = arith.constant 4 : i32
+    %q = arith.extui %byte : i8 to i32
+    %lo = arith.andi %q, %c15 : i32
+    %hi = arith.shrui %q, %c4 : i32
+    %lof = arith.uitofp %lo : i32 to f32
+    %hif = arith.uitofp %hi : i32 to f32
+    %wl = arith.subf %lof, %zp : f32
+    %wls = arith.mulf %wl, %sc : f32
+    %wh = arith.subf %hif, %zp : f32
+    %whs = arith.mulf %wh, %sc : f32
+    %p1 = arith.mulf %e, %wls : f32
+    %a1 = arith.addf %acc, %p1 : f32
+    %p2 = arith.mulf %o, %whs : f32
+    %a2 = arith.addf %a1, %p2 : f32
+    linalg.yield %a2 : f32
+  }
+  return
+}

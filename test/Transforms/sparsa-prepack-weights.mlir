@@ -37,3 +37,20 @@ func.func @negative_gemm_trans_b_input(%x: tensor<1x2xf32>, %w: tensor<3x2xf32>)
   %0 = onnx.Gemm %x, %w {transB = 1 : si64} : (tensor<1x2xf32>, tensor<3x2xf32>) -> tensor<1x3xf32>
   return %0 : tensor<1x3xf32>
 }
+
+// -----
+
+/// [Pattern: MatMulNBits packed zero points]
+/// IN:  4-bit zero points packed two per byte (a constant), one per block
+/// OUT: one f32 zero point per block, unpacked at compile time (the decode
+///      kernel reads them as vectors)
+// CHECK-LABEL: func.func @nbits_zero_points
+// CHECK: %[[Z:.+]] = onnx.Constant {value = dense_resource<{{.+}}> : tensor<6xf32>}
+// CHECK: onnx.ms.MatMulNBits %arg0, %{{.+}}, %{{.+}} zero_points = %[[Z]] {K = 96 : si64, N = 2 : si64, block_size = 32 : si64} : (tensor<1x96xf32>, tensor<2x3x16xui8>, tensor<6xf32>, tensor<6xf32>) -> tensor<1x2xf32>
+func.func @nbits_zero_points(%a: tensor<1x96xf32>) -> tensor<1x2xf32> {
+  %b = onnx.Constant {value = dense<17> : tensor<2x3x16xui8>} : () -> tensor<2x3x16xui8>
+  %s = onnx.Constant {value = dense<0.5> : tensor<6xf32>} : () -> tensor<6xf32>
+  %z = onnx.Constant {value = dense<[[33, 7], [18, 9]]> : tensor<2x2xui8>} : () -> tensor<2x2xui8>
+  %y = onnx.ms.MatMulNBits %a, %b, %s zero_points = %z {K = 96 : si64, N = 2 : si64, block_size = 32 : si64} : (tensor<1x96xf32>, tensor<2x3x16xui8>, tensor<6xf32>, tensor<2x2xui8>) -> tensor<1x2xf32>
+  return %y : tensor<1x2xf32>
+}

@@ -15,7 +15,10 @@ def PrepackWeightsPass : Pass<"sparsa-prepack-weights", "mlir::func::FuncOp"> {
     Folds `onnx.Transpose` of a constant into a transposed constant, and
     rewrites `onnx.Gemm` with `transB = 1` and a constant B into `transB = 0`
     with B transposed at compile time, so the CPU kernel streams B row by row
-    (contiguous along N) instead of reducing along strided memory.
+    (contiguous along N) instead of reducing along strided memory. The
+    packed 4-bit zero points of a `com.microsoft.MatMulNBits` (a constant)
+    become one f32 per block (the op's float zero point form), which its
+    decode kernel reads as vectors.
 
     Before:
     ```mlir

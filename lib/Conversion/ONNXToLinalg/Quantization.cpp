@@ -296,9 +296,13 @@ static FailureOr<Value> lowerQLinearMatMul(onnx::QLinearMatMulOp op, LowerCtx &c
   });
 }
 
-/// com.microsoft.MatMulNBits, reference form: the weight is unpacked to a
-/// [K, N] tensor of A's type, then one matmul (+ bias). The quantized
-/// matmul fusion replaces this with kernels that keep the weights packed.
+/// Rows of A up to which 4-bit MatMulNBits keeps its weights packed.
+static constexpr int64_t kMaxPackedRows = 8;
+
+/// com.microsoft.MatMulNBits. Decoding (a few rows) with 4-bit weights in
+/// blocks of a multiple of 32 reads the packed weights once, dequantizing
+/// in registers; otherwise the weight is unpacked to a [K, N] tensor of A's
+/// type, then one matmul (+ bias).
 static FailureOr<Value> lowerMatMulNBits(onnx::MatMulNBitsOp op, LowerCtx &ctx) {
   OpBuilder &b = ctx.b;
   Location loc = op.getLoc();
@@ -330,41 +334,206 @@ static FailureOr<Value> lowerMatMulNBits(onnx::MatMulNBitsOp op, LowerCtx &ctx) 
     v = arith::ShRUIOp::create(nb, l, v, shift);
     return arith::AndIOp::create(nb, l, v, i32c(nb, l, (1 << bits) - 1)).getResult();
   };
-  SmallVector<AffineMap> maps = {b.getMultiDimIdentityMap(2)};
-  SmallVector<utils::IteratorType> iters(2, utils::IteratorType::parallel);
-  Value W = linalg::GenericOp::create(
-                b, loc, wT, ValueRange{}, empty, maps, iters,
-                [&](OpBuilder &nb, Location l, ValueRange) {
-                  Value k = linalg::IndexOp::create(nb, l, 0);
-                  Value n = linalg::IndexOp::create(nb, l, 1);
-                  Value blk = arith::DivUIOp::create(nb, l, k, indexCst(nb, l, bs));
-                  Value within = arith::RemUIOp::create(nb, l, k, indexCst(nb, l, bs));
-                  Value bit = arith::MulIOp::create(nb, l, within, indexCst(nb, l, bits));
-                  Value byteIdx = arith::DivUIOp::create(nb, l, bit, indexCst(nb, l, 8));
-                  Value shift = arith::IndexCastOp::create(
-                      nb, l, i32, arith::RemUIOp::create(nb, l, bit, indexCst(nb, l, 8)));
-                  Value byte = tensor::ExtractOp::create(nb, l, B, ValueRange{n, blk, byteIdx});
-                  Value q = arith::SIToFPOp::create(nb, l, f32, field(nb, l, byte, shift));
-                  Value z;
-                  if (!zp) {
-                    z = floatCst(nb, l, f32, double(1 << (bits - 1)));
-                  } else if (packedZp) {
-                    Value zbit = arith::MulIOp::create(nb, l, blk, indexCst(nb, l, bits));
-                    Value zbyte = arith::DivUIOp::create(nb, l, zbit, indexCst(nb, l, 8));
-                    Value zshift = arith::IndexCastOp::create(
-                        nb, l, i32, arith::RemUIOp::create(nb, l, zbit, indexCst(nb, l, 8)));
-                    int64_t zCols = llvm::divideCeil(kBlocks * bits, 8);
-                    z = arith::SIToFPOp::create(
-                        nb, l, f32, field(nb, l, at(nb, l, zp, n, zbyte, zCols), zshift));
-                  } else {
-                    z = toFloat(nb, l, at(nb, l, zp, n, blk, kBlocks), f32, false);
-                  }
-                  Value s = toFloat(nb, l, at(nb, l, scales, n, blk, kBlocks), f32, false);
-                  Value w = arith::MulFOp::create(nb, l, arith::SubFOp::create(nb, l, q, z), s);
-                  linalg::YieldOp::create(nb, l, toFloat(nb, l, w, elt, false));
-                })
-                .getResult(0);
-  Value y = buildMatMul(b, loc, op.getA(), W, rT);
+  // The zero point of block |blk| of row |n| as f32.
+  auto zeroPoint = [&](OpBuilder &nb, Location l, Value n, Value blk) -> Value {
+    if (!zp)
+      return floatCst(nb, l, f32, double(1 << (bits - 1)));
+    if (packedZp) {
+      Value zbit = arith::MulIOp::create(nb, l, blk, indexCst(nb, l, bits));
+      Value zbyte = arith::DivUIOp::create(nb, l, zbit, indexCst(nb, l, 8));
+      Value zshift = arith::IndexCastOp::create(
+          nb, l, i32, arith::RemUIOp::create(nb, l, zbit, indexCst(nb, l, 8)));
+      int64_t zCols = llvm::divideCeil(kBlocks * bits, 8);
+      return arith::SIToFPOp::create(nb, l, f32,
+                                     field(nb, l, at(nb, l, zp, n, zbyte, zCols), zshift));
+    }
+    return toFloat(nb, l, at(nb, l, zp, n, blk, kBlocks), f32, false);
+  };
+  // A as [M, K].
+  Value A = op.getA();
+  auto aT = cast<RankedTensorType>(A.getType());
+  if (aT.getRank() > 2) {
+    ReassociationIndices lead;
+    for (int64_t i = 0; i + 1 < aT.getRank(); ++i)
+      lead.push_back(i);
+    A = tensor::CollapseShapeOp::create(
+        b, loc, A, SmallVector<ReassociationIndices>{lead, {aT.getRank() - 1}});
+  } else if (aT.getRank() == 1) {
+    A = tensor::ExpandShapeOp::create(b, loc, RankedTensorType::get({1, K}, aT.getElementType()),
+                                      A, SmallVector<ReassociationIndices>{{0, 1}});
+  }
+  OpFoldResult M = tensor::getMixedSize(b, loc, A, 0);
+  auto y2T = RankedTensorType::get({getConstantIntValue(M).value_or(ShapedType::kDynamic), N},
+                                   elt);
+  // Reference: the weight unpacked to [K, N] of A's type, then a matmul.
+  auto reference = [&]() -> Value {
+    SmallVector<AffineMap> maps = {b.getMultiDimIdentityMap(2)};
+    SmallVector<utils::IteratorType> iters(2, utils::IteratorType::parallel);
+    Value W = linalg::GenericOp::create(
+                  b, loc, wT, ValueRange{}, empty, maps, iters,
+                  [&](OpBuilder &nb, Location l, ValueRange) {
+                    Value k = linalg::IndexOp::create(nb, l, 0);
+                    Value n = linalg::IndexOp::create(nb, l, 1);
+                    Value blk = arith::DivUIOp::create(nb, l, k, indexCst(nb, l, bs));
+                    Value within = arith::RemUIOp::create(nb, l, k, indexCst(nb, l, bs));
+                    Value bit = arith::MulIOp::create(nb, l, within, indexCst(nb, l, bits));
+                    Value byteIdx = arith::DivUIOp::create(nb, l, bit, indexCst(nb, l, 8));
+                    Value shift = arith::IndexCastOp::create(
+                        nb, l, i32, arith::RemUIOp::create(nb, l, bit, indexCst(nb, l, 8)));
+                    Value byte = tensor::ExtractOp::create(nb, l, B, ValueRange{n, blk, byteIdx});
+                    Value q = arith::SIToFPOp::create(nb, l, f32, field(nb, l, byte, shift));
+                    Value z = zeroPoint(nb, l, n, blk);
+                    Value s = toFloat(nb, l, at(nb, l, scales, n, blk, kBlocks), f32, false);
+                    Value w = arith::MulFOp::create(nb, l, arith::SubFOp::create(nb, l, q, z), s);
+                    linalg::YieldOp::create(nb, l, toFloat(nb, l, w, elt, false));
+                  })
+                  .getResult(0);
+    return buildMatMul(b, loc, A, W, y2T);
+  };
+  // Decoding with 4-bit weights in blocks of 32k: the weights stay packed;
+  // y[m, n] = sum over bytes kk of a[2kk] w_lo + a[2kk + 1] w_hi, the
+  // nibbles dequantized on the fly ((q - z) s of their block). The generic
+  // is tagged for the contraction kernels' packed-int4 GEMV; A's even and
+  // odd columns are laid out apart once so both read as vectors.
+  bool q4 = bits == 4 && bs % 32 == 0 && elt.isF32() &&
+            (!zp || packedZp || getElementTypeOrSelf(zp).isF32());
+  auto packed = [&]() -> Value {
+    int64_t bb = bs / 2, Kh = kBlocks * bb;
+    GenericBuilder G{b, loc, f32};
+    auto half = [&](int64_t odd) {
+      return G.generic(ValueRange{}, {}, G.empty({M, b.getIndexAttr(Kh)}, f32), {0, 1}, 2, {},
+                       [&](OpBuilder &nb, Location l, ValueRange) -> Value {
+                         Value m = linalg::IndexOp::create(nb, l, 0);
+                         Value kk = linalg::IndexOp::create(nb, l, 1);
+                         Value k = arith::AddIOp::create(
+                             nb, l, arith::MulIOp::create(nb, l, kk, indexCst(nb, l, 2)),
+                             indexCst(nb, l, odd));
+                         Value inside = arith::CmpIOp::create(nb, l, arith::CmpIPredicate::ult, k,
+                                                              indexCst(nb, l, K));
+                         Value kc = arith::MinUIOp::create(nb, l, k, indexCst(nb, l, K - 1));
+                         Value v = tensor::ExtractOp::create(nb, l, A, ValueRange{m, kc});
+                         return arith::SelectOp::create(nb, l, inside, v, zeroOf(nb, l, f32));
+                       });
+    };
+    Value aE = half(0), aO = half(1);
+    // Scales and zero points as [N, blocks] f32: views of the constants
+    // when they are f32 (packed zero points were unpacked at compile time
+    // by the weight preparation), else unpacked here; no zero point: a
+    // single 8 every block reads.
+    auto blocksView = [&](Value t) -> Value {
+      auto tt = cast<RankedTensorType>(t.getType());
+      if (tt.getRank() == 2)
+        return t;
+      return tensor::ExpandShapeOp::create(
+          b, loc, RankedTensorType::get({N, kBlocks}, tt.getElementType()), t,
+          SmallVector<ReassociationIndices>{{0, 1}});
+    };
+    auto perBlock = [&](function_ref<Value(OpBuilder &, Location, Value, Value)> f) {
+      return G.generic(ValueRange{}, {}, G.empty({b.getIndexAttr(N), b.getIndexAttr(kBlocks)}, f32),
+                       {0, 1}, 2, {}, [&](OpBuilder &nb, Location l, ValueRange) -> Value {
+                         return f(nb, l, linalg::IndexOp::create(nb, l, 0),
+                                  linalg::IndexOp::create(nb, l, 1));
+                       });
+    };
+    Value s2 = getElementTypeOrSelf(scales).isF32()
+                   ? blocksView(scales)
+                   : perBlock([&](OpBuilder &nb, Location l, Value n, Value blk) {
+                       return toFloat(nb, l, at(nb, l, scales, n, blk, kBlocks), f32, false);
+                     });
+    Value z2;
+    double zConst = double(1 << (bits - 1));
+    if (!zp)
+      ; // the body's constant (sparsa.zero_point)
+    else if (getElementTypeOrSelf(zp).isF32())
+      z2 = blocksView(zp);
+    else
+      z2 = perBlock([&](OpBuilder &nb, Location l, Value n, Value blk) {
+        return zeroPoint(nb, l, n, blk);
+      });
+    Value bq = tensor::CollapseShapeOp::create(b, loc, B,
+                                               SmallVector<ReassociationIndices>{{0}, {1, 2}});
+    MLIRContext *mctx = b.getContext();
+    AffineExpr m = getAffineDimExpr(0, mctx), n = getAffineDimExpr(1, mctx),
+               kk = getAffineDimExpr(2, mctx);
+    auto map = [&](ArrayRef<AffineExpr> e) { return AffineMap::get(3, 0, e, mctx); };
+    SmallVector<AffineMap> maps = {map({m, kk}), map({m, kk}), map({n, kk}),
+                                   map({n, kk.floorDiv(bb)})};
+    SmallVector<Value> ins = {aE, aO, bq, s2};
+    if (z2) {
+      maps.push_back(map({n, kk.floorDiv(bb)}));
+      ins.push_back(z2);
+    }
+    maps.push_back(map({m, n}));
+    SmallVector<utils::IteratorType> iters = {utils::IteratorType::parallel,
+                                              utils::IteratorType::parallel,
+                                              utils::IteratorType::reduction};
+    Value init = G.filled({M, b.getIndexAttr(N)}, f32, zeroOf(b, loc, f32));
+    auto gemv = linalg::GenericOp::create(
+        b, loc, init.getType(), ins, init, maps, iters,
+        [&](OpBuilder &nb, Location l, ValueRange args) {
+          SmallVector<Value> v(args);
+          if (!z2) // the zero point, then the accumulator
+            v.insert(v.begin() + 4, floatCst(nb, l, f32, zConst));
+          Value byte = arith::ExtUIOp::create(nb, l, i32, v[2]);
+          Value lo = arith::UIToFPOp::create(
+              nb, l, f32, arith::AndIOp::create(nb, l, byte, i32c(nb, l, 15)));
+          Value hi = arith::UIToFPOp::create(
+              nb, l, f32, arith::ShRUIOp::create(nb, l, byte, i32c(nb, l, 4)));
+          Value wlo = arith::MulFOp::create(nb, l, arith::SubFOp::create(nb, l, lo, v[4]), v[3]);
+          Value whi = arith::MulFOp::create(nb, l, arith::SubFOp::create(nb, l, hi, v[4]), v[3]);
+          Value acc = arith::AddFOp::create(nb, l, v[5], arith::MulFOp::create(nb, l, v[0], wlo));
+          acc = arith::AddFOp::create(nb, l, acc, arith::MulFOp::create(nb, l, v[1], whi));
+          linalg::YieldOp::create(nb, l, acc);
+        });
+    gemv->setAttr("sparsa.kernel", b.getStringAttr("q4_gemv"));
+    gemv->setAttr("sparsa.block_bytes", b.getI64IntegerAttr(bb));
+    if (!z2)
+      gemv->setAttr("sparsa.zero_point", b.getF32FloatAttr(zConst));
+    return gemv.getResult(0);
+  };
+  Value y2;
+  std::optional<int64_t> staticM = getConstantIntValue(M);
+  if (!q4 || (staticM && *staticM > kMaxPackedRows)) {
+    y2 = reference();
+  } else if (staticM) {
+    y2 = packed();
+  } else {
+    // Rows known at run time: a few (decoding) keep the weights packed;
+    // more unpack them once for the GEMM kernels.
+    Value few = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ule,
+                                      getValueOrCreateConstantIndexOp(b, loc, M),
+                                      indexCst(b, loc, kMaxPackedRows));
+    auto ifOp = scf::IfOp::create(
+        b, loc, few,
+        [&](OpBuilder &nb, Location) {
+          OpBuilder::InsertionGuard g(b);
+          b.setInsertionPoint(nb.getInsertionBlock(), nb.getInsertionPoint());
+          Value v = packed();
+          if (v.getType() != y2T)
+            v = tensor::CastOp::create(b, loc, y2T, v);
+          scf::YieldOp::create(b, loc, v);
+        },
+        [&](OpBuilder &nb, Location) {
+          OpBuilder::InsertionGuard g(b);
+          b.setInsertionPoint(nb.getInsertionBlock(), nb.getInsertionPoint());
+          Value v = reference();
+          if (v.getType() != y2T)
+            v = tensor::CastOp::create(b, loc, y2T, v);
+          scf::YieldOp::create(b, loc, v);
+        });
+    y2 = ifOp.getResult(0);
+  }
+  // Back to A's leading dims.
+  Value y = y2;
+  if (rT.getRank() != 2) {
+    SmallVector<Value> dims;
+    for (int64_t i = 0; i + 1 < rT.getRank(); ++i)
+      dims.push_back(dimOf(b, loc, op.getA(), i));
+    dims.push_back(indexCst(b, loc, N));
+    y = reshapeTo(b, loc, y2, rT, dims);
+  } else if (y.getType() != rT) {
+    y = tensor::CastOp::create(b, loc, rT, y);
+  }
   if (op.getBias())
     y = buildElementwise(b, loc, ValueRange{y, op.getBias()}, rT,
                          [](OpBuilder &nb, Location l, ValueRange a) -> Value {
