@@ -9,7 +9,8 @@
 //
 //   1. S^T = K (scale Q_blk)^T      [Lk, rows]   (stays in L2)
 //   2. S^T += mask                  in place
-//   3. m = max over each column; S^T = 2^(S^T - m); l = column sums
+//   3. m = max over each column; then in one pass S^T = 2^(S^T - m) and
+//      l = its column sums
 //   4. O = S V / l                  [rows, Dv]   written to the output
 //
 // so the Lq x Lk scores never reach memory and the contraction kernels
@@ -291,16 +292,30 @@ static FailureOr<Value> lowerAttention(sp::AttentionOp op, LowerCtx &lctx) {
                              [](OpBuilder &gb, Location gl, ValueRange a) -> Value {
                                return arith::MaximumFOp::create(gb, gl, a[0], a[1]);
                              });
-        Value p = B.generic(mx, {{qLoop}}, s, sd, 2, {},
-                            [&](OpBuilder &gb, Location gl, ValueRange a) -> Value {
-                              Value x = arith::SubFOp::create(gb, gl, a[1], a[0]);
-                              return base2 ? exp2NonPositive(gb, gl, x)
-                                           : math::ExpOp::create(gb, gl, x).getResult();
-                            });
-        Value sum = B.generic(p, {sd}, B.filled({n}, elt, fzero), {qLoop}, 2, {kLoop},
-                              [](OpBuilder &gb, Location gl, ValueRange a) -> Value {
-                                return arith::AddFOp::create(gb, gl, a[0], a[1]);
-                              });
+        // The exponentials and their sums in one pass (two outputs: the
+        // scores in place, and per query the sum over keys).
+        Value sumInit = B.filled({n}, elt, fzero);
+        MLIRContext *mctx = b.getContext();
+        auto dmap = [&](ArrayRef<int64_t> dims) {
+          SmallVector<AffineExpr> e;
+          for (int64_t d : dims)
+            e.push_back(getAffineDimExpr(d, mctx));
+          return AffineMap::get(2, 0, e, mctx);
+        };
+        SmallVector<utils::IteratorType> iters(2, utils::IteratorType::parallel);
+        iters[kLoop] = utils::IteratorType::reduction;
+        auto expSum = linalg::GenericOp::create(
+            b, l, TypeRange{s.getType(), sumInit.getType()}, ValueRange{mx},
+            ValueRange{s, sumInit},
+            ArrayRef<AffineMap>{dmap({qLoop}), dmap(sd), dmap({qLoop})}, iters,
+            [&](OpBuilder &gb, Location gl, ValueRange a) {
+              Value x = arith::SubFOp::create(gb, gl, a[1], a[0]);
+              Value e = base2 ? exp2NonPositive(gb, gl, x)
+                              : math::ExpOp::create(gb, gl, x).getResult();
+              linalg::YieldOp::create(gb, gl,
+                                      ValueRange{e, arith::AddFOp::create(gb, gl, a[2], e)});
+            });
+        Value p = expSum.getResult(0), sum = expSum.getResult(1);
         // 4. Weighted values, normalized: O [rows, Dv] = P V / sum, P read
         //    through the transposed map when the scores are [Lk, rows].
         SmallVector<int64_t> pDims = transposed ? SmallVector<int64_t>{2, 0} : SmallVector<int64_t>{0, 2};
