@@ -882,7 +882,11 @@ struct ContractionKernelsPass final
     : sparsa::impl::ContractionKernelsPassBase<ContractionKernelsPass> {
   using ContractionKernelsPassBase::ContractionKernelsPassBase;
 
-  static constexpr int64_t kGemmRows = 6, kGemmVectors = 4, kGemmDepth = 128;
+  static constexpr int64_t kGemmRows = 6, kGemmVectors = 4;
+  /// k steps per block: a packed panel (64 KiB) is streamed from L2 by the
+  /// row tiles, which amortizes packing over more work; a B read in place
+  /// (in L2 already) takes blocks whose 32 KiB stay in L1.
+  static constexpr int64_t kGemmDepth = 256, kInPlaceDepth = 128;
   static constexpr int64_t kGemvRows = 8, kGemvVectors = 2;
   static constexpr int64_t kMaxGemvRows = 4;
   /// Rows known only at run time up to which B is streamed once (the C
@@ -976,20 +980,21 @@ struct ContractionKernelsPass final
     int64_t staticK = c.op.getStaticLoopRanges()[c.k], staticN = c.op.getStaticLoopRanges()[c.n];
     bool inPlace = !ShapedType::isDynamic(staticK) && !ShapedType::isDynamic(staticN) &&
                    staticK * staticN * (elt.getIntOrFloatBitWidth() / 8) <= kInPlaceBytes;
+    int64_t depth = inPlace ? kInPlaceDepth : kGemmDepth;
     auto emitGemm = [&] {
       // Column blocks outer, then blocks of kGemmDepth reductions (the B
       // panel of a block, depth x 64 columns, stays in L2 across the row
       // tiles), then MR-row tiles, then the leftover rows.
       Value packed;
       if (!inPlace) {
-        auto panelType = MemRefType::get({kGemmDepth, kGemmVectors * vl}, elt);
+        auto panelType = MemRefType::get({depth, kGemmVectors * vl}, elt);
         packed = memref::AllocaOp::create(b, loc, panelType, /*alignment=*/
                                           b.getI64IntegerAttr(64));
       }
       rowLoop(e.cst(0), n, kGemmVectors * vl, [&](Value n0) {
-        rowLoop(e.cst(0), k, kGemmDepth, [&](Value k0) {
+        rowLoop(e.cst(0), k, depth, [&](Value k0) {
           Value k1 = arith::MinUIOp::create(
-              b, loc, arith::AddIOp::create(b, loc, k0, e.cst(kGemmDepth)), k);
+              b, loc, arith::AddIOp::create(b, loc, k0, e.cst(depth)), k);
           if (packed)
             packPanel(e, packed, k0, k1, n0, n, kGemmVectors);
           Value fresh;

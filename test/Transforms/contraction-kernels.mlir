@@ -5,15 +5,15 @@
 #mC = affine_map<(m, n, k) -> (m, n)>
 
 /// [Pattern: GEMM] an MR x (4 x 16) tile of C lives in vector registers
-/// across a block of up to 128 k steps: 4 loads of B's row k, one broadcast
+/// across a block of up to 256 k steps: 4 loads of B's row k, one broadcast
 /// of A per row, 24 FMAs; columns are masked, leftover rows (64 % 6 = 4)
 /// get one 4-row tile. A B too large to stay in L2 (here 1030 x 100) has
 /// each (column block, k block) panel first packed into a contiguous stack
-/// buffer (32 KiB: it stays in L1 across the row tiles).
+/// buffer (64 KiB, streamed from L2 by the row tiles).
 // CHECK-LABEL: func.func @gemm
-// CHECK: memref.alloca() {alignment = 64 : i64} : memref<128x64xf32>
+// CHECK: memref.alloca() {alignment = 64 : i64} : memref<256x64xf32>
 // CHECK: scf.for %[[N0:.+]] = %{{.+}} to %{{.+}} step %c64
-// CHECK: scf.for %[[K0:.+]] = %{{.+}} to %c1030 step %c128
+// CHECK: scf.for %[[K0:.+]] = %{{.+}} to %c1030 step %c256
 // CHECK: %[[K1:.+]] = arith.minui
 // CHECK: scf.for
 // CHECK: vector.store %{{.+}}, %[[PANEL:.+]][
