@@ -11,7 +11,7 @@ ratio ONNX Runtime / Sparsa (> 1: Sparsa is faster), the weight bytes
 touched per second and GFLOP/s. The machine's limits are measured in the
 same run: a STREAM-style read kernel and triad (C + OpenMP, built with the
 compiler Sparsa links with) give the DRAM bandwidth each result is set
-against. Outputs: a JSON file, a Markdown table and a PNG chart under
+against, probed again just before each memory-bound case. Outputs: a JSON file, a Markdown table and a PNG chart under
 --out (the table also to --markdown when given).
 
 Neither library spin-waits between runs (ONNX Runtime's allow_spinning = 0,
@@ -257,7 +257,7 @@ class Result:
 
 def run_case(case: Case, threads_list: List[int], iters: int, out_dir: str,
              bandwidth: Dict[int, Dict[str, float]], rss: bool,
-             keep_models: bool = False) -> List[Result]:
+             keep_models: bool = False, probe_mb: int = 0) -> List[Result]:
     import onnxruntime as ort
 
     import sparsa
@@ -282,15 +282,21 @@ def run_case(case: Case, threads_list: List[int], iters: int, out_dir: str,
         ours = model.run(feeds)
         ref = dict(zip([o.name for o in sess.get_outputs()], sess.run(None, feeds)))
         err = max(float(np.max(np.abs(ours[k] - ref[k]))) for k in ref)
+        # This host's bandwidth drifts by a third within a run: a
+        # memory-bound case is set against a probe taken just before it.
+        read_bw = bandwidth[threads]["read_gbs"]
+        if case.weight_bytes and probe_mb:
+            read_bw = measure_bandwidth(threads, probe_mb, out_dir, reps=4)["read_gbs"]
         t_s, t_o = _alternating_medians(
             [lambda: model.run(feeds), lambda: sess.run(None, feeds)], iters)
-        read_bw = bandwidth[threads]["read_gbs"]
         gbs = case.weight_bytes / (t_s * 1e-3) / 1e9
         r = Result(case.name, case.description, threads, t_s, t_o, t_o / t_s,
                    gbs, case.weight_bytes / (t_o * 1e-3) / 1e9,
                    case.flops / (t_s * 1e-3) / 1e9, case.flops / (t_o * 1e-3) / 1e9,
                    100.0 * gbs / read_bw if case.weight_bytes else 0.0, err,
                    compile_seconds)
+        if case.weight_bytes and probe_mb:
+            r.extra["read_gbs_at_case"] = read_bw
         if rss and threads == threads_list[-1]:
             feeds_path = os.path.join(out_dir, case.name + ".feeds.npz")
             np.savez(feeds_path, **feeds)
@@ -324,8 +330,9 @@ def markdown(results: List[Result], machine: Dict) -> str:
         "point, more for short cases until they span about a second, "
         "median; neither library spin-waits). Ratio = ONNX Runtime time / Sparsa time "
         "(> 1: Sparsa faster). GB/s counts the weight bytes each run reads; % BW sets "
-        "Sparsa's against the read bandwidth measured in the same run (the best of the "
-        "probes before and after the cases: this host's bandwidth varies from run to run). "
+        "Sparsa's against the read bandwidth measured just before the case, same threads "
+        "(this host's bandwidth drifts by a third within a run; the machine line gives "
+        "the best of the probes before and after all cases). "
         "Bytes bound = the bytes a dense execution reads over the bytes this case must read: "
         "the speedup reading fewer bytes can give at most when both run at the same "
         "bandwidth (routed experts, active neurons, index sets).",
@@ -459,7 +466,7 @@ def main(argv=None):
     for name in names:
         case = cases[name]
         rs = run_case(case, threads_list, args.iters, args.out, bandwidth,
-                      rss=name == "decode_ffn", keep_models=args.keep_models)
+                      rss=name == "decode_ffn", keep_models=args.keep_models, probe_mb=mb)
         for r in rs:
             print(f"{r.case:16s} {r.threads}T  sparsa {r.sparsa_ms:9.3f} ms  "
                   f"ort {r.ort_ms:9.3f} ms  ratio {r.ratio:5.2f}  "
@@ -480,7 +487,7 @@ def main(argv=None):
         print(f"bandwidth again, {t} thread(s): read {again['read_gbs']:.1f} GB/s, "
               f"triad {again['triad_gbs']:.1f} GB/s")
     for r in results:
-        if r.sparsa_gbs:
+        if r.sparsa_gbs and "read_gbs_at_case" not in r.extra:
             r.pct_read_bw = 100.0 * r.sparsa_gbs / bandwidth[r.threads]["read_gbs"]
     with open(os.path.join(args.out, "bench.json"), "w") as f:
         json.dump({"machine": machine, "results": [asdict(r) for r in results]}, f, indent=1)
