@@ -293,8 +293,9 @@ struct CPUTileParallelPass final
                                               cast<linalg::GenericOp>(clone).getDpsInits()))
               res.setType(init.getType());
             map.map(op->getResults(), clone->getResults());
-            // Later readers of this op's init value (it is also the
-            // op's output buffer) are not rewired: only results are.
+            // An init value (often one tensor.empty shared by several
+            // ops) was sliced for this op, perhaps from the loop's output;
+            // a later op using it slices it afresh for itself.
             for (OpOperand &o : op->getOpOperands())
               if (op.isDpsInit(&o))
                 map.erase(o.get());

@@ -22,6 +22,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "sparsa/Dialect/Sparsa/IR/SparsaDialect.h"
 #include "sparsa/Transforms/Passes.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -42,6 +43,7 @@ namespace sparsa {
 } // namespace sparsa
 
 using namespace mlir;
+namespace sp = sparsa::sparsa;
 
 namespace {
 /// The loop roles of a matched contraction.
@@ -373,7 +375,7 @@ struct Gathered {
 } // namespace
 
 static std::optional<Gathered> matchGathered(linalg::GenericOp op) {
-  auto kind = op->getAttrOfType<StringAttr>("sparsa.kernel");
+  auto kind = op->getAttrOfType<StringAttr>(sp::kKernelAttrName);
   if (!kind || !op.hasPureBufferSemantics() || op.getNumDpsInputs() != 2 ||
       op.getNumDpsInits() != 1 || op.getNumLoops() != 2)
     return std::nullopt;
@@ -515,13 +517,13 @@ static void rewriteGathered(const Gathered &g, int64_t vectorBits) {
 /// (m, n, kk) over the Kh bytes of a row, `sparsa.block_bytes` bytes per
 /// block (a multiple of 16).
 static bool isQ4Gemv(linalg::GenericOp op) {
-  auto kind = op->getAttrOfType<StringAttr>("sparsa.kernel");
-  auto bb = op->getAttrOfType<IntegerAttr>("sparsa.block_bytes");
+  auto kind = op->getAttrOfType<StringAttr>(sp::kKernelAttrName);
+  auto bb = op->getAttrOfType<IntegerAttr>(sp::kBlockBytesAttrName);
   if (!kind || kind.getValue() != "q4_gemv" || !bb || bb.getInt() % 16 != 0 ||
       !op.hasPureBufferSemantics() || op.getNumDpsInits() != 1)
     return false;
   // Zero points as an input, or one constant for all (sparsa.zero_point).
-  bool zInput = !op->hasAttr("sparsa.zero_point");
+  bool zInput = !op->hasAttr(sp::kZeroPointAttrName);
   if (op.getNumDpsInputs() != (zInput ? 5 : 4))
     return false;
   for (OpOperand &o : op->getOpOperands())
@@ -545,9 +547,9 @@ static void rewriteQ4Gemv(linalg::GenericOp op) {
   auto v16 = [&](Type t) { return VectorType::get({16}, t); };
   Value aE = op.getDpsInputOperand(0)->get(), aO = op.getDpsInputOperand(1)->get();
   Value bq = op.getDpsInputOperand(2)->get(), sc = op.getDpsInputOperand(3)->get();
-  Value zp = op->hasAttr("sparsa.zero_point") ? Value() : op.getDpsInputOperand(4)->get();
+  Value zp = op->hasAttr(sp::kZeroPointAttrName) ? Value() : op.getDpsInputOperand(4)->get();
   Value out = op.getDpsInitOperand(0)->get();
-  int64_t bb = op->getAttrOfType<IntegerAttr>("sparsa.block_bytes").getInt();
+  int64_t bb = op->getAttrOfType<IntegerAttr>(sp::kBlockBytesAttrName).getInt();
   auto cst = [&](OpBuilder &ob, int64_t v) { return arith::ConstantIndexOp::create(ob, loc, v); };
   Value M = memref::DimOp::create(b, loc, out, 0), N = memref::DimOp::create(b, loc, out, 1);
   Value blocks = memref::DimOp::create(b, loc, sc, 1);
@@ -652,7 +654,7 @@ static void rewriteQ4Gemv(linalg::GenericOp op) {
                           : vector::BroadcastOp::create(
                                 kb, loc, v16(f32),
                                 arith::ConstantOp::create(
-                                    kb, loc, f32, cast<FloatAttr>(op->getAttr("sparsa.zero_point"))))
+                                    kb, loc, f32, cast<FloatAttr>(op->getAttr(sp::kZeroPointAttrName))))
                                 .getResult();
             Value uv = vector::LoadOp::create(kb, loc, v16(f32), sumA, ValueRange{m, b0});
             scf::YieldOp::create(

@@ -905,21 +905,30 @@ def quantize_nbits(w, bits, block, zp_mode):
     return B, scales, None
 
 
-def matmul_nbits(path: str, K: int = 4096, N: int = 4096, *, bits: int = 4, block: int = 32,
-                 zp_mode: str = "packed", batch: Dim = 1, accuracy_level: int = 0,
-                 seed: int = 0) -> str:
-    """y = A @ dequant(W) as com.microsoft.MatMulNBits (ONNX Runtime's 4-bit
-    export): W [K, N] random, quantized per block of |block| along K with
-    zero points |zp_mode| ("packed" uint8, "float", "none")."""
-    _, TensorProto, helper, numpy_helper = _onnx()
-    rng = np.random.default_rng(seed)
-    w = rng.standard_normal((K, N)).astype(np.float32)
+def nbits_initializers(w, bits: int, block: int, zp_mode: str):
+    """MatMulNBits' initializers for the float weight |w| [K, N] (B, scales
+    and, unless |zp_mode| is "none", zero points) and its input names,
+    starting with the activation "A"."""
+    _, _, _, numpy_helper = _onnx()
     B, scales, zp = quantize_nbits(w, bits, block, zp_mode)
     inits = [numpy_helper.from_array(B, "B"), numpy_helper.from_array(scales.reshape(-1), "scales")]
     ins = ["A", "B", "scales"]
     if zp is not None:
         inits.append(numpy_helper.from_array(zp.reshape(-1) if zp_mode == "float" else zp, "zp"))
         ins.append("zp")
+    return inits, ins
+
+
+def matmul_nbits(path: str, K: int = 4096, N: int = 4096, *, bits: int = 4, block: int = 32,
+                 zp_mode: str = "packed", batch: Dim = 1, accuracy_level: int = 0,
+                 seed: int = 0) -> str:
+    """y = A @ dequant(W) as com.microsoft.MatMulNBits (ONNX Runtime's 4-bit
+    export): W [K, N] random, quantized per block of |block| along K with
+    zero points |zp_mode| ("packed" uint8, "float", "none")."""
+    _, TensorProto, helper, _ = _onnx()
+    rng = np.random.default_rng(seed)
+    inits, ins = nbits_initializers(rng.standard_normal((K, N)).astype(np.float32), bits,
+                                    block, zp_mode)
     node = helper.make_node("MatMulNBits", ins, ["Y"], name="/fc/MatMulNBits",
                             domain="com.microsoft", K=K, N=N, bits=bits, block_size=block,
                             accuracy_level=accuracy_level)

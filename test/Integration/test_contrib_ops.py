@@ -6,7 +6,7 @@ import pytest
 from onnx import TensorProto, helper, numpy_helper
 
 from conftest import assert_matches_ort, save
-from sparsa.models import pack_bits, quantize_nbits
+from sparsa.models import nbits_initializers, pack_bits
 
 RNG = np.random.default_rng(21)
 
@@ -34,16 +34,11 @@ def ms_model(tmp_path, nodes, inputs, outputs, inits, name="m.onnx"):
 ])
 def test_matmul_nbits(tmp_path, compile_model, bits, block, K, zp_mode, bias, a_shape):
     N = 24
-    w = RNG.standard_normal((K, N)).astype(np.float32)
-    B, scales, zp = quantize_nbits(w, bits, block, zp_mode)
-    inits = [numpy_helper.from_array(B, "B"), numpy_helper.from_array(scales.reshape(-1), "scales")]
-    ins = ["A", "B", "scales"]
-    if zp is not None:
-        inits.append(numpy_helper.from_array(zp.reshape(-1) if zp_mode == "float" else zp, "zp"))
-        ins.append("zp")
+    inits, ins = nbits_initializers(RNG.standard_normal((K, N)).astype(np.float32), bits,
+                                    block, zp_mode)
     if bias:
         inits.append(numpy_helper.from_array(RNG.standard_normal(N).astype(np.float32), "bias"))
-        ins += ([] if zp is not None else [""]) + ["", "bias"]
+        ins += ([] if zp_mode != "none" else [""]) + ["", "bias"]
     node = helper.make_node("MatMulNBits", ins, ["Y"], name="/fc/MatMulNBits",
                             domain="com.microsoft", K=K, N=N, bits=bits, block_size=block)
     y_shape = a_shape[:-1] + (N,)

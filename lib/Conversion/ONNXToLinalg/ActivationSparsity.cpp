@@ -15,6 +15,9 @@
 //      of W2 is one contiguous stream (an axpy); the columns are split over
 //      the threads.
 //
+// Steps 3 and 4 are generics over gathered rows tagged for the contraction
+// kernels, which run them eight listed rows at a time.
+//
 // More tokens take the dense computation (the same loops a dense FFN gets).
 //
 //===----------------------------------------------------------------------===//
@@ -63,11 +66,6 @@ static std::pair<Value, Value> block(OpBuilder &b, Location loc, Value t, Value 
   return {lo, hi};
 }
 
-/// out [1, H] + sum_j a[j] * w[idx[j], :]: the columns split into one block
-/// per task; in each, one axpy per listed row (a contiguous stream).
-/// Marks the gathered-row generics the contraction kernels rewrite.
-static constexpr llvm::StringLiteral kKernelAttr = "sparsa.kernel";
-
 /// The first |n| elements of the 1-D |t|.
 static Value prefix(OpBuilder &b, Location loc, Value t, Value n) {
   auto type = RankedTensorType::get({ShapedType::kDynamic}, getElementTypeOrSelf(t));
@@ -88,7 +86,7 @@ static Value gatherAxpy(GenericBuilder &B, Value acc, Value a, Value rows, Value
                           return arith::AddFOp::create(eb, el, v[2],
                                                        arith::MulFOp::create(eb, el, v[0], wv));
                         });
-  out.getDefiningOp()->setAttr(kKernelAttr, B.b.getStringAttr("gather_axpy"));
+  out.getDefiningOp()->setAttr(sp::kKernelAttrName, B.b.getStringAttr("gather_axpy"));
   return out;
 }
 
@@ -110,10 +108,12 @@ static Value gatherDot(GenericBuilder &B, Value x, Value w, Value rows, Value bi
                            return arith::AddFOp::create(eb, el, v[2],
                                                         arith::MulFOp::create(eb, el, v[0], wv));
                          });
-  dots.getDefiningOp()->setAttr(kKernelAttr, B.b.getStringAttr("gather_dot"));
+  dots.getDefiningOp()->setAttr(sp::kKernelAttrName, B.b.getStringAttr("gather_dot"));
   return dots;
 }
 
+/// out [1, H] + sum_j a[j] * w[idx[j], :] over the first |n| listed rows:
+/// the columns split into one block per task, each a gathered axpy.
 static Value axpyRows(GenericBuilder &B, Value init, Value w, Value idx, Value a, Value n) {
   OpBuilder &b = B.b;
   Location loc = B.loc;

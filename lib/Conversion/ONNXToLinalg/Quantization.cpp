@@ -16,6 +16,8 @@
 
 #include "Common.h"
 
+#include "sparsa/Dialect/Sparsa/IR/SparsaDialect.h"
+
 #include "mlir/IR/TypeUtilities.h"
 
 using namespace mlir;
@@ -312,8 +314,6 @@ static FailureOr<Value> lowerMatMulNBits(onnx::MatMulNBitsOp op, LowerCtx &ctx) 
   Type elt = rT.getElementType(), f32 = b.getF32Type(), i32 = b.getI32Type();
   Value B = op.getB(), scales = op.getScales(), zp = op.getZeroPoints();
   bool packedZp = zp && getElementTypeOrSelf(zp).isInteger(8);
-  auto wT = RankedTensorType::get({K, N}, elt);
-  Value empty = tensor::EmptyOp::create(b, loc, wT.getShape(), elt);
   auto i32c = [&](OpBuilder &nb, Location l, int64_t v) -> Value {
     return arith::ConstantOp::create(nb, l, i32, nb.getI32IntegerAttr(v));
   };
@@ -367,6 +367,8 @@ static FailureOr<Value> lowerMatMulNBits(onnx::MatMulNBitsOp op, LowerCtx &ctx) 
                                    elt);
   // Reference: the weight unpacked to [K, N] of A's type, then a matmul.
   auto reference = [&]() -> Value {
+    auto wT = RankedTensorType::get({K, N}, elt);
+    Value empty = tensor::EmptyOp::create(b, loc, wT.getShape(), elt);
     SmallVector<AffineMap> maps = {b.getMultiDimIdentityMap(2)};
     SmallVector<utils::IteratorType> iters(2, utils::IteratorType::parallel);
     Value W = linalg::GenericOp::create(
@@ -485,10 +487,10 @@ static FailureOr<Value> lowerMatMulNBits(onnx::MatMulNBitsOp op, LowerCtx &ctx) 
           acc = arith::AddFOp::create(nb, l, acc, arith::MulFOp::create(nb, l, v[1], whi));
           linalg::YieldOp::create(nb, l, acc);
         });
-    gemv->setAttr("sparsa.kernel", b.getStringAttr("q4_gemv"));
-    gemv->setAttr("sparsa.block_bytes", b.getI64IntegerAttr(bb));
+    gemv->setAttr(::sparsa::sparsa::kKernelAttrName, b.getStringAttr("q4_gemv"));
+    gemv->setAttr(::sparsa::sparsa::kBlockBytesAttrName, b.getI64IntegerAttr(bb));
     if (!z2)
-      gemv->setAttr("sparsa.zero_point", b.getF32FloatAttr(zConst));
+      gemv->setAttr(::sparsa::sparsa::kZeroPointAttrName, b.getF32FloatAttr(zConst));
     return gemv.getResult(0);
   };
   Value y2;

@@ -46,6 +46,15 @@ inline constexpr int64_t kProfileNeuronSlot = kProfileHistogramSlot + kProfileBi
 inline constexpr llvm::StringLiteral kCheckAttrName = "sparsa.check";
 inline constexpr llvm::StringLiteral kCheckMessagesAttrName = "sparsa.check_messages";
 inline constexpr llvm::StringLiteral kRunStatusSymbol = "sparsa_run_status";
+
+/// Kernel tags: a lowering marks a linalg.generic it built in a known shape
+/// with `sparsa.kernel` ("gather_dot", "gather_axpy", "q4_gemv") so that
+/// sparsa-contraction-kernels emits its dedicated vector loops; untagged
+/// (or unmatched) generics keep their plain-loop meaning. A "q4_gemv" also
+/// carries its bytes per block, and its zero point when one serves all.
+inline constexpr llvm::StringLiteral kKernelAttrName = "sparsa.kernel";
+inline constexpr llvm::StringLiteral kBlockBytesAttrName = "sparsa.block_bytes";
+inline constexpr llvm::StringLiteral kZeroPointAttrName = "sparsa.zero_point";
 } // namespace sparsa::sparsa
 
 #endif // SPARSA_DIALECT_SPARSA_IR_SPARSADIALECT_H
