@@ -41,6 +41,10 @@ void sparsa::buildSparsaFusionPipeline(OpPassManager &pm,
   // After routing: expert FFNs belong to the routed op.
   if (enabled("activation_sparsity"))
     pm.addNestedPass<func::FuncOp>(createFuseActivationSparsityPass());
+  // Flow and linear attention: before softmax attention, whose chains
+  // never match theirs (no feature maps), so the order only saves work.
+  if (enabled("flow_attention"))
+    pm.addNestedPass<func::FuncOp>(createFuseFlowAttentionPass());
   // Kernel fusion, not a family: dense softmax attention in one op whose
   // lowering keeps the scores in cache.
   if (enabled("attention"))

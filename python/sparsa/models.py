@@ -305,6 +305,239 @@ def attention(path: str, seq: Dim = 512, heads: Dim = 8, head_dim: int = 64,
     return _save(graph, path, opset)
 
 
+#===------------------------------------------------------------------------===#
+# Flow attention family (shared/PATTERNS.md): Flowformer, linear attention
+#===------------------------------------------------------------------------===#
+
+def _attn_io(helper, TensorProto, lead, seq, kv_seq, head_dim, value_dim):
+    return [helper.make_tensor_value_info("q", TensorProto.FLOAT, lead + [seq, head_dim]),
+            helper.make_tensor_value_info("k", TensorProto.FLOAT, lead + [kv_seq, head_dim]),
+            helper.make_tensor_value_info("v", TensorProto.FLOAT, lead + [kv_seq, value_dim])]
+
+
+def flowformer(path: str, seq: Dim = 128, heads: Dim = 8, head_dim: int = 64,
+               batch: Dim = 1, *, causal: bool = False, form: str = "einsum",
+               kv_seq: Optional[Dim] = None, value_dim: Optional[int] = None,
+               eps: float = 1e-6, prefix: str = "cumsum", clip: float = 1.0,
+               mask: str = "tril", softmax_axis: int = 2, opset: int = 17) -> str:
+    """Flowformer's Flow-Attention on q, k [batch, heads, seq, head_dim] and
+    v [batch, heads, kv_seq, value_dim], written the way torch.onnx exports
+    the reference module (thuml/Flowformer):
+
+    - form "einsum": per-row dot products as Einsum("nhld,nhd->nhl"), sums
+      as ReduceSum(keepdims=0), `[..., None]` as Unsqueeze, `1.0 / x` as
+      Div, the product as Einsums (causal: the [L, D, Dv] outer products
+      and CumSum of the reference causal_dot_product);
+    - form "matmul": the same formula with keepdims sums, ReduceSum(Mul)
+      row dots, Reciprocal, and the product as MatMuls (causal: the scores
+      q k^T times a lower-triangular |mask| "tril" (or "where", or "full"
+      -- a near miss -- or "triu"), then times v: the L x L form);
+    - prefix: "cumsum" (CumSum) or "matmul" (a lower-triangular ones matrix
+      times x) for the causal prefix sums;
+    - clip: the conserved source's clip bound (1.0; anything else is a near
+      miss); softmax_axis: the matmul form's competition softmax axis over
+      [.., L, 1] (2, the positions; -1 is a near miss: a softmax of one).
+    Causal needs a static seq (the normalizers 1..L are a constant)."""
+    _, TP, helper, nh = _onnx()
+    g = _Graph("/flow")
+    kv_seq = seq if kv_seq is None else kv_seq
+    value_dim = head_dim if value_dim is None else value_dim
+    lead = [batch, heads]
+    f32 = lambda x: np.array(x, np.float32)
+    E = g.const("eps", f32(eps))
+    one = g.const("one", f32(1.0))
+    ax = lambda name, vals: g.const(name, np.array(vals, np.int64))
+    A2, AL, A3 = ax("ax2", [2]), ax("axm1", [-1]), ax("ax3", [3])
+    ein = form == "einsum"
+
+    def unsq(x):  # [.., L] -> [.., L, 1] (einsum form only)
+        return g.op("Unsqueeze", [x, A3]) if ein else x
+
+    def recip(x):
+        return g.op("Div", [one, x]) if ein else g.op("Reciprocal", [x])
+
+    def colsum(x):  # sum over positions
+        return g.op("ReduceSum", [x, A2], keepdims=0 if ein else 1)
+
+    def prefix_sum(x):
+        if prefix == "cumsum":
+            return g.op("CumSum", [x, g.const(f"cs{g.n}", np.array(2, np.int64))])
+        tri = g.const(f"tri{g.n}", np.tril(np.ones((seq, seq), np.float32)))
+        return g.op("MatMul", [tri, x])
+
+    def rowdot(a, b, rows):  # [.., L] (einsum) or [.., L, 1]
+        if ein:
+            eq = "nhld,nhld->nhl" if rows else "nhld,nhd->nhl"
+            return g.op("Einsum", [a, b], equation=eq)
+        return g.op("ReduceSum", [g.op("Mul", [a, b]), AL], keepdims=1)
+
+    def plus_eps(x):
+        return g.op("Add", [x, E])
+
+    qf = g.op("Sigmoid", ["q"], name="/flow/Sigmoid")
+    kf = g.op("Sigmoid", ["k"], name="/flow/Sigmoid_1")
+    if not causal:
+        inc = recip(rowdot(plus_eps(qf), plus_eps(colsum(kf)), False))
+        out_flow = recip(rowdot(plus_eps(kf), plus_eps(colsum(qf)), False))
+        sink = rowdot(plus_eps(qf), plus_eps(colsum(g.op("Mul", [kf, unsq(out_flow)]))), False)
+        src = rowdot(plus_eps(kf), plus_eps(colsum(g.op("Mul", [qf, unsq(inc)]))), False)
+        src = g.op("Clip", [src, g.const("cmin", f32(-clip)), g.const("cmax", f32(clip))])
+        ratio = float(seq) / float(kv_seq)
+        alloc = g.op("Sigmoid", [g.op("Mul", [sink, g.const("ratio", f32(ratio))])])
+        comp = g.op("Mul", [g.op("Softmax", [src], axis=-1 if ein else softmax_axis),
+                            g.const("S", f32(float(kv_seq)))])
+        qs = g.op("Mul", [qf, unsq(inc)])
+        vs = g.op("Mul", ["v", unsq(comp)])
+        if ein:
+            kv = g.op("Einsum", [kf, vs], equation="nhld,nhlm->nhdm")
+            prod = g.op("Einsum", [qs, kv], equation="nhld,nhdm->nhlm")
+        else:
+            kt = g.op("Transpose", [kf], perm=[0, 1, 3, 2])
+            prod = g.op("MatMul", [qs, g.op("MatMul", [kt, vs])])
+    else:
+        if not isinstance(seq, int):
+            raise ValueError("causal Flowformer needs a static seq")
+        normal = g.const("normal", np.arange(1, seq + 1, dtype=np.float32)
+                         .reshape(1, 1, seq) if ein else
+                         np.arange(1, seq + 1, dtype=np.float32).reshape(1, 1, seq, 1))
+        inc = g.op("Mul", [recip(rowdot(plus_eps(qf), plus_eps(prefix_sum(kf)), True)), normal])
+        out_flow = g.op("Mul", [recip(rowdot(plus_eps(kf), plus_eps(prefix_sum(qf)), True)),
+                                normal])
+        sink = g.op("Div", [rowdot(plus_eps(qf),
+                                   plus_eps(prefix_sum(g.op("Mul", [kf, unsq(out_flow)]))),
+                                   True), normal])
+        src = g.op("Div", [rowdot(plus_eps(kf),
+                                  plus_eps(prefix_sum(g.op("Mul", [qf, unsq(inc)]))), True),
+                           normal])
+        src = g.op("Clip", [src, g.const("cmin", f32(-clip)), g.const("cmax", f32(clip))])
+        alloc = g.op("Sigmoid", [sink])
+        ex = g.op("Exp", [src])
+        ecs = g.op("CumSum", [ex, g.const("csv", np.array(-1 if ein else 2, np.int64))])
+        comp = g.op("Mul", [g.op("Div", [ex, ecs]), normal])
+        qs = g.op("Mul", [qf, g.op("Div", [unsq(inc), unsq(normal)])])
+        vs = g.op("Mul", ["v", unsq(comp)])
+        if ein:
+            kv = g.op("Einsum", [kf, vs], equation="nhld,nhlm->nhldm")
+            kv = g.op("CumSum", [kv, g.const("cs5", np.array(2, np.int64))])
+            prod = g.op("Einsum", [qs, kv], equation="nhld,nhldm->nhlm")
+        else:
+            kt = g.op("Transpose", [kf], perm=[0, 1, 3, 2])
+            scores = g.op("MatMul", [qs, kt])
+            if mask == "where":
+                cond = g.const("causal", np.tril(np.ones((seq, seq), bool)))
+                zero = g.const("zero", f32(0.0))
+                scores = g.op("Where", [cond, scores, zero])
+            else:
+                m = {"tril": np.tril(np.ones((seq, seq), np.float32)),
+                     "full": np.ones((seq, seq), np.float32),
+                     "triu": np.triu(np.ones((seq, seq), np.float32))}[mask]
+                scores = g.op("Mul", [scores, g.const("mask", m)])
+            prod = g.op("MatMul", [scores, vs])
+    g.nodes.append(helper.make_node("Mul", [prod, unsq(alloc)], ["y"], name="/flow/Mul_out"))
+    graph = helper.make_graph(g.nodes, "flowformer",
+                              _attn_io(helper, TP, lead, seq, kv_seq, head_dim, value_dim),
+                              [helper.make_tensor_value_info("y", TP.FLOAT,
+                                                             lead + [seq, value_dim])],
+                              g.inits)
+    return _save(graph, path, opset)
+
+
+def linear_attention(path: str, seq: Dim = 128, heads: Dim = 8, head_dim: int = 64,
+                     batch: Dim = 1, *, causal: bool = False, form: str = "matmul",
+                     feature: str = "elu1", kv_seq: Optional[Dim] = None,
+                     value_dim: Optional[int] = None, eps: float = 1e-6,
+                     mask: str = "tril", opset: int = 17) -> str:
+    """Linear attention (Katharopoulos et al.) on [batch, heads, seq, d]:
+    out = phi(q) (phi(k)^T v) / (phi(q) . sum phi(k) + eps) with phi =
+    elu + 1 (|feature| also "relu", "sigmoid"). Forms:
+
+    - "matmul": MatMul(phi(q), MatMul(Transpose(phi(k)), v)), the
+      normalizer a ReduceSum(Mul) row dot with keepdims sums, Div;
+    - "einsum": Einsums for the state and the product, Einsum row dot,
+      Reciprocal, Unsqueeze and Mul;
+    - "masked": the L x L form, S = phi(q) phi(k)^T times a |mask| ("tril"
+      for causal; "none" non-causal; "triu": a near miss), out = (S v) /
+      (rowsum S + eps)."""
+    _, TP, helper, nh = _onnx()
+    g = _Graph("/lin")
+    kv_seq = seq if kv_seq is None else kv_seq
+    value_dim = head_dim if value_dim is None else value_dim
+    lead = [batch, heads]
+    f32 = lambda x: np.array(x, np.float32)
+    A2, AL = g.const("ax2", np.array([2], np.int64)), g.const("axm1", np.array([-1], np.int64))
+
+    def phi(x):
+        if feature == "elu1":
+            return g.op("Add", [g.op("Elu", [x], alpha=1.0), g.const(f"one{g.n}", f32(1.0))])
+        return g.op({"relu": "Relu", "sigmoid": "Sigmoid"}[feature], [x])
+
+    qf, kf = phi("q"), phi("k")
+    E = g.const("eps", f32(eps))
+    if form == "masked":
+        kt = g.op("Transpose", [kf], perm=[0, 1, 3, 2])
+        s = g.op("MatMul", [qf, kt])
+        if causal or mask != "none":
+            m = {"tril": np.tril, "triu": np.triu}[mask](np.ones((seq, kv_seq), np.float32))
+            s = g.op("Mul", [s, g.const("mask", m)])
+        num = g.op("MatMul", [s, "v"])
+        den = g.op("Add", [g.op("ReduceSum", [s, AL], keepdims=1), E])
+        g.nodes.append(helper.make_node("Div", [num, den], ["y"], name="/lin/Div"))
+    elif form == "einsum":
+        if causal:
+            raise ValueError("the einsum form is non-causal")
+        kv = g.op("Einsum", [kf, "v"], equation="nhsd,nhsm->nhdm")
+        num = g.op("Einsum", [qf, kv], equation="nhld,nhdm->nhlm")
+        ksum = g.op("ReduceSum", [kf, A2], keepdims=0)
+        z = g.op("Reciprocal", [g.op("Add", [g.op("Einsum", [qf, ksum], equation="nhld,nhd->nhl"),
+                                            E])])
+        z = g.op("Unsqueeze", [z, g.const("ax3", np.array([3], np.int64))])
+        g.nodes.append(helper.make_node("Mul", [num, z], ["y"], name="/lin/Mul"))
+    else:
+        if causal:
+            raise ValueError("the matmul form is non-causal (use form='masked')")
+        kt = g.op("Transpose", [kf], perm=[0, 1, 3, 2])
+        num = g.op("MatMul", [qf, g.op("MatMul", [kt, "v"])])
+        ksum = g.op("ReduceSum", [kf, A2], keepdims=1)
+        den = g.op("Add", [g.op("ReduceSum", [g.op("Mul", [qf, ksum]), AL], keepdims=1), E])
+        g.nodes.append(helper.make_node("Div", [num, den], ["y"], name="/lin/Div"))
+    graph = helper.make_graph(g.nodes, "linear_attention",
+                              _attn_io(helper, TP, lead, seq, kv_seq, head_dim, value_dim),
+                              [helper.make_tensor_value_info("y", TP.FLOAT,
+                                                             lead + [seq, value_dim])],
+                              g.inits)
+    return _save(graph, path, opset)
+
+
+def flow_reference(q, k, v, causal: bool, eps: float = 1e-6):
+    """numpy Flow-Attention (the formula of shared/PATTERNS.md), float64."""
+    q, k, v = (np.asarray(x, np.float64) for x in (q, k, v))
+    sig = lambda x: 1.0 / (1.0 + np.exp(-x))
+    Q, K = sig(q), sig(k)
+    L, S = Q.shape[-2], K.shape[-2]
+    if not causal:
+        I = 1.0 / np.einsum("...ld,...d->...l", Q + eps, K.sum(-2) + eps)
+        O = 1.0 / np.einsum("...ld,...d->...l", K + eps, Q.sum(-2) + eps)
+        sink = np.einsum("...ld,...d->...l", Q + eps, (K * O[..., None]).sum(-2) + eps)
+        src = np.clip(np.einsum("...ld,...d->...l", K + eps,
+                                (Q * I[..., None]).sum(-2) + eps), -1, 1)
+        A = sig(sink * L / S)
+        C = np.exp(src - src.max(-1, keepdims=True))
+        C = C / C.sum(-1, keepdims=True) * S
+        state = np.einsum("...ld,...lm->...dm", K, v * C[..., None])
+        return (Q * I[..., None]) @ state * A[..., None]
+    n = np.arange(1, L + 1, dtype=np.float64)
+    I = n / np.einsum("...ld,...ld->...l", Q + eps, K.cumsum(-2) + eps)
+    O = n / np.einsum("...ld,...ld->...l", K + eps, Q.cumsum(-2) + eps)
+    sink = np.einsum("...ld,...ld->...l", Q + eps, (K * O[..., None]).cumsum(-2) + eps) / n
+    src = np.clip(np.einsum("...ld,...ld->...l", K + eps,
+                            (Q * I[..., None]).cumsum(-2) + eps) / n, -1, 1)
+    A = sig(sink)
+    e = np.exp(src)
+    C = e / e.cumsum(-1) * n
+    scores = np.tril((Q * (I / n)[..., None]) @ np.swapaxes(K, -1, -2))
+    return scores @ (v * C[..., None]) * A[..., None]
+
+
 def layernorm_chain(path: str, rows: int = 512, hidden: int = 1024, layers: int = 4, *,
                     seed: int = 0, opset: int = 17) -> str:
     """|layers| times: y = LayerNorm(x + r) * gamma + beta, then x = y and

@@ -248,6 +248,27 @@ def FuseActivationSparsityPass
   let dependentDialects = ["::sparsa::sparsa::SparsaDialect"];
 }
 
+def FuseFlowAttentionPass : Pass<"sparsa-fuse-flow-attention", "mlir::func::FuncOp"> {
+  let summary = "Fuse Flowformer flow attention and linear attention into linear-time ops";
+  let description = [{
+    The flow attention family. Flowformer's Flow-Attention becomes
+    `sparsa.flow_attention` (non-causal; causal), kernelized linear
+    attention `sparsa.linear_attention`, recognized by meaning rather than
+    node order: feature maps (Sigmoid, Elu + 1, Relu), sums over positions
+    (ReduceSum), prefix sums (CumSum, or a product with a lower-triangular
+    ones matrix), per-row dot products (Einsum `..ld,..d->..l`, ReduceSum of
+    a Mul, MatMul with a column), per-row scalings (Mul with a
+    `[.., L, 1]` or unsqueezed `[.., L]` value), reciprocals (Reciprocal,
+    `Div(1, x)`), the normalizers `1..L` (a constant or a Range) and the
+    attention product (`x (k^T v)`, `(x k^T) v`, Einsums; causal: a
+    lower-triangular mask on the `L x L` scores by Mul or Where, or CumSum
+    of the outer products). Candidates that reach a product of
+    feature-mapped queries and keys but fail a term are marked with the
+    term that failed (`sparsa.unfused`). Softmax attention is not touched.
+  }];
+  let dependentDialects = ["::sparsa::sparsa::SparsaDialect"];
+}
+
 def FuseAttentionPass : Pass<"sparsa-fuse-attention", "mlir::func::FuncOp"> {
   let summary = "Fuse softmax attention chains into `sparsa.attention`";
   let description = [{

@@ -43,24 +43,6 @@ static constexpr int64_t kRows = 64;
 /// as dot products, [rows, Lk]; larger ones as a GEMM into [Lk, rows].
 static constexpr int64_t kDotRows = 4;
 
-/// |t| [d0, ..., dn-3, L, D] as [B, L, D] (rank 2 gains a unit batch dim).
-static Value toBatched(OpBuilder &b, Location loc, Value t) {
-  auto type = cast<RankedTensorType>(t.getType());
-  int64_t rank = type.getRank();
-  if (rank == 3)
-    return t;
-  if (rank == 2) {
-    auto rt = RankedTensorType::get({1, type.getDimSize(0), type.getDimSize(1)},
-                                    type.getElementType());
-    return expandUnitDims(b, loc, t, rt, {0});
-  }
-  ReassociationIndices lead;
-  for (int64_t i = 0; i + 2 < rank; ++i)
-    lead.push_back(i);
-  return tensor::CollapseShapeOp::create(
-      b, loc, t, SmallVector<ReassociationIndices>{lead, {rank - 2}, {rank - 1}});
-}
-
 /// |mask| (rank <= R) as rank R with its last two dims equal to the scores'
 /// [Lq, Lk] wherever they are not statically 1: a dynamic mask dim that
 /// turns out to be 1 at run time is broadcast here, once, so the blocked
@@ -335,30 +317,7 @@ static FailureOr<Value> lowerAttention(sp::AttentionOp op, LowerCtx &lctx) {
                                               SmallVector<OpFoldResult>{one, n, Dv},
                                               SmallVector<OpFoldResult>(3, one));
       });
-  Value result = forall.getResult(0);
-  // Back to the op's leading dims.
-  if (rank == 2) {
-    result = tensor::CollapseShapeOp::create(
-        b, loc, result, SmallVector<ReassociationIndices>{{0, 1}, {2}});
-  } else if (rank > 3) {
-    ReassociationIndices lead;
-    SmallVector<OpFoldResult> shape;
-    for (int64_t i = 0; i + 2 < rank; ++i) {
-      lead.push_back(i);
-      shape.push_back(tensor::getMixedSize(b, loc, op.getQuery(), i));
-    }
-    shape.push_back(Lq);
-    shape.push_back(Dv);
-    SmallVector<int64_t> staticShape;
-    for (OpFoldResult s : shape)
-      staticShape.push_back(getConstantIntValue(s).value_or(ShapedType::kDynamic));
-    result = tensor::ExpandShapeOp::create(
-        b, loc, RankedTensorType::get(staticShape, elt), result,
-        SmallVector<ReassociationIndices>{lead, {rank - 2}, {rank - 1}}, shape);
-  }
-  if (result.getType() != resultType)
-    result = tensor::CastOp::create(b, loc, resultType, result);
-  return result;
+  return fromBatched(b, loc, forall.getResult(0), op.getQuery(), resultType);
 }
 
 void sparsa::lowering::populateAttentionLowerings(LoweringTable &t) {

@@ -340,3 +340,47 @@ void sparsa::lowering::checkIndexRange(GenericBuilder &B, Operation *op, Value i
     scf::YieldOp::create(nb, l);
   });
 }
+
+Value sparsa::lowering::toBatched(OpBuilder &b, Location loc, Value t) {
+  auto type = cast<RankedTensorType>(t.getType());
+  int64_t rank = type.getRank();
+  if (rank == 3)
+    return t;
+  if (rank == 2) {
+    auto rt = RankedTensorType::get({1, type.getDimSize(0), type.getDimSize(1)},
+                                    type.getElementType());
+    return expandUnitDims(b, loc, t, rt, {0});
+  }
+  ReassociationIndices lead;
+  for (int64_t i = 0; i + 2 < rank; ++i)
+    lead.push_back(i);
+  return tensor::CollapseShapeOp::create(
+      b, loc, t, SmallVector<ReassociationIndices>{lead, {rank - 2}, {rank - 1}});
+}
+
+Value sparsa::lowering::fromBatched(OpBuilder &b, Location loc, Value result, Value like,
+                                    RankedTensorType resultType) {
+  int64_t rank = resultType.getRank();
+  if (rank == 2) {
+    result = tensor::CollapseShapeOp::create(
+        b, loc, result, SmallVector<ReassociationIndices>{{0, 1}, {2}});
+  } else if (rank > 3) {
+    ReassociationIndices lead;
+    SmallVector<OpFoldResult> shape;
+    for (int64_t i = 0; i + 2 < rank; ++i) {
+      lead.push_back(i);
+      shape.push_back(tensor::getMixedSize(b, loc, like, i));
+    }
+    shape.push_back(tensor::getMixedSize(b, loc, result, 1));
+    shape.push_back(tensor::getMixedSize(b, loc, result, 2));
+    SmallVector<int64_t> staticShape;
+    for (OpFoldResult s : shape)
+      staticShape.push_back(getConstantIntValue(s).value_or(ShapedType::kDynamic));
+    result = tensor::ExpandShapeOp::create(
+        b, loc, RankedTensorType::get(staticShape, resultType.getElementType()), result,
+        SmallVector<ReassociationIndices>{lead, {rank - 2}, {rank - 1}}, shape);
+  }
+  if (result.getType() != resultType)
+    result = tensor::CastOp::create(b, loc, resultType, result);
+  return result;
+}

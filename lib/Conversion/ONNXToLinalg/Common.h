@@ -76,6 +76,7 @@ void populateMoELowerings(LoweringTable &table);
 void populateRoutingLowerings(LoweringTable &table);
 void populateActivationSparsityLowerings(LoweringTable &table);
 void populateAttentionLowerings(LoweringTable &table);
+void populateFlowAttentionLowerings(LoweringTable &table);
 
 //===----------------------------------------------------------------------===//
 // Helpers
@@ -175,6 +176,14 @@ mlir::Value applyExpertActivation(mlir::OpBuilder &b, mlir::Location loc,
 /// elements.
 llvm::SmallVector<llvm::SmallVector<int64_t>> axisSubsets(int64_t rank, int64_t minSize,
                                                           int64_t maxSize);
+
+/// |t| [d0, ..., dn-3, L, D] as [B, L, D] (rank 2 gains a unit batch dim):
+/// the attention lowerings run one task per leading index.
+mlir::Value toBatched(mlir::OpBuilder &b, mlir::Location loc, mlir::Value t);
+/// |result| [B, L, Dv] back to |resultType| [d0, ..., dn-3, L, Dv], the
+/// leading dims taken from |like| (an operand with the same leading dims).
+mlir::Value fromBatched(mlir::OpBuilder &b, mlir::Location loc, mlir::Value result,
+                        mlir::Value like, mlir::RankedTensorType resultType);
 
 // (Internal header: every includer already works in the mlir namespace.)
 using namespace mlir;

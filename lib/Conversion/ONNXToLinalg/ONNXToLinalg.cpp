@@ -44,6 +44,7 @@ static const LoweringTable &loweringTable() {
     populateRoutingLowerings(t);
     populateActivationSparsityLowerings(t);
     populateAttentionLowerings(t);
+    populateFlowAttentionLowerings(t);
     populateReductionLowerings(t);
     populateShapeLowerings(t);
     return t;

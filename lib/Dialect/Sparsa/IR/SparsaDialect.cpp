@@ -32,6 +32,8 @@ StringRef sparsa::sparsa::fusionFamily(Operation *op) {
     return "routing";
   if (isa<SparseFFNOp, SparseInputMatMulOp, TopKMatMulOp>(op))
     return "activation_sparsity";
+  if (isa<FlowAttentionOp, LinearAttentionOp>(op))
+    return "flow_attention";
   return "";
 }
 
@@ -288,6 +290,59 @@ LogicalResult AttentionOp::verify() {
         return emitOpError("the mask must broadcast to the scores [..., Lq, Lk]");
     }
   }
+  return success();
+}
+
+/// The shape rules flow and linear attention share: query [..., L, D],
+/// key [..., S, D], value [..., S, Dv] -> [..., L, Dv], one float type, a
+/// known feature map, L = S when causal, a positive chunk.
+static LogicalResult verifyLinearTimeAttention(Operation *op, StringRef featureMap,
+                                               bool causal, int64_t chunk) {
+  auto q = cast<RankedTensorType>(op->getOperand(0).getType());
+  auto k = cast<RankedTensorType>(op->getOperand(1).getType());
+  auto v = cast<RankedTensorType>(op->getOperand(2).getType());
+  auto o = cast<RankedTensorType>(op->getResult(0).getType());
+  int64_t rank = q.getRank();
+  if (rank < 2 || k.getRank() != rank || v.getRank() != rank || o.getRank() != rank)
+    return op->emitOpError("expected query, key, value and the result of one rank >= 2");
+  for (Type t : {k.getElementType(), v.getElementType(), o.getElementType()})
+    if (t != q.getElementType())
+      return op->emitOpError("query, key, value and the result must have one element type");
+  for (int64_t i = 0; i + 2 < rank; ++i)
+    if (!compatible(q.getDimSize(i), k.getDimSize(i)) ||
+        !compatible(q.getDimSize(i), v.getDimSize(i)) ||
+        !compatible(q.getDimSize(i), o.getDimSize(i)))
+      return op->emitOpError("query, key, value and the result must share the leading dims");
+  if (!compatible(q.getDimSize(rank - 1), k.getDimSize(rank - 1)))
+    return op->emitOpError("query and key must have the same feature dim");
+  if (!compatible(k.getDimSize(rank - 2), v.getDimSize(rank - 2)))
+    return op->emitOpError("key and value must have the same number of positions");
+  if (!compatible(o.getDimSize(rank - 2), q.getDimSize(rank - 2)) ||
+      !compatible(o.getDimSize(rank - 1), v.getDimSize(rank - 1)))
+    return op->emitOpError("expected the result [..., L, Dv]");
+  if (causal && !compatible(q.getDimSize(rank - 2), k.getDimSize(rank - 2)))
+    return op->emitOpError("causal attention needs as many queries as keys");
+  if (!llvm::is_contained({"sigmoid", "elu1", "relu", "identity"}, featureMap))
+    return op->emitOpError("unknown feature_map '")
+           << featureMap << "' (expected sigmoid, elu1, relu or identity)";
+  if (chunk <= 0)
+    return op->emitOpError("chunk_size must be positive");
+  return success();
+}
+
+LogicalResult FlowAttentionOp::verify() {
+  if (failed(verifyLinearTimeAttention(*this, getFeatureMap(), getCausal(), getChunkSize())))
+    return failure();
+  if (getEps().convertToDouble() < 0.0)
+    return emitOpError("eps must be non-negative");
+  return success();
+}
+
+LogicalResult LinearAttentionOp::verify() {
+  if (failed(verifyLinearTimeAttention(*this, getFeatureMap(), getCausal(), getChunkSize())))
+    return failure();
+  if (getEps().convertToDouble() < 0.0)
+    return emitOpError("eps must be non-negative");
   return success();
 }
 

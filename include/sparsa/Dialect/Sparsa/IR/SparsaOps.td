@@ -228,6 +228,99 @@ def Sparsa_TopKMatMulOp : Sparsa_Op<"topk_matmul", [Pure]> {
 }
 
 //===----------------------------------------------------------------------===//
+// Flow attention family
+//===----------------------------------------------------------------------===//
+
+def Sparsa_FlowAttentionOp : Sparsa_Op<"flow_attention", [Pure]> {
+  let summary = "Flowformer Flow-Attention in time linear in the sequence length";
+  let description = [{
+    Flow-Attention (Flowformer, Wu et al. 2022) of `query` `[..., L, D]`,
+    `key` `[..., S, D]` and `value` `[..., S, Dv]` (the same leading batch
+    and head dims on all three) into `[..., L, Dv]`. With `Q' = phi(query)`,
+    `K' = phi(key)` (`feature_map`, Flowformer's is `sigmoid`) and
+    `e = eps`, non-causal:
+
+    ```
+    I_i = 1 / ((Q'_i + e) . (sum_j K'_j + e))        incoming flow
+    O_j = 1 / ((K'_j + e) . (sum_i Q'_i + e))        outgoing flow
+    Ih_i = (Q'_i + e) . (sum_j K'_j O_j + e)          conserved sink
+    Oh_j = clip((K'_j + e) . (sum_i Q'_i I_i + e), -1, 1)
+    A_i = sigmoid(Ih_i * a)    a = allocation_scale, default L / S
+    C   = softmax_j(Oh_j) * c  c = competition_scale, default S
+    out_i = A_i I_i Q'_i (sum_j K'_j^T (V_j C_j))
+    ```
+
+    `causal` (L = S) turns every sum into a prefix sum over positions
+    `j <= i` with the normalizers `n_i = i + 1` of the reference code:
+    `I_i = n_i / ((Q'_i + e) . (cumsum K')_i + e)`, `O_i` likewise,
+    `Ih_i = (Q'_i + e) . ((cumsum K' O)_i + e) / n_i`,
+    `Oh_i = clip((K'_i + e) . ((cumsum Q' I)_i + e) / n_i, -1, 1)`,
+    `A_i = sigmoid(Ih_i)`, `C_i = exp(Oh_i) / (cumsum exp Oh)_i * n_i`,
+    `out_i = A_i I_i / n_i Q'_i sum_{j <= i} K'_j^T (V_j C_j)`.
+
+    The lowering keeps one `D x Dv` state per (batch, head): one pass over
+    keys and values builds it, one pass over queries reads it; the causal
+    form is a chunked scan (`chunk_size` positions dense inside a chunk,
+    the state carried across chunks). Nothing `L x S` or `L x D x Dv` is
+    materialized.
+
+    ```mlir
+    %o = sparsa.flow_attention %q, %k, %v {causal} : (tensor<1x8x128x64xf32>, tensor<1x8x128x64xf32>, tensor<1x8x128x64xf32>) -> tensor<1x8x128x64xf32>
+    ```
+  }];
+  let arguments = (ins Sparsa_FloatTensor:$query, Sparsa_FloatTensor:$key,
+                   Sparsa_FloatTensor:$value,
+                   DefaultValuedAttr<StrAttr, "\"sigmoid\"">:$feature_map,
+                   UnitAttr:$causal,
+                   DefaultValuedAttr<F64Attr, "1.0e-6">:$eps,
+                   OptionalAttr<F64Attr>:$allocation_scale,
+                   OptionalAttr<F64Attr>:$competition_scale,
+                   DefaultValuedAttr<I64Attr, "64">:$chunk_size);
+  let results = (outs Sparsa_FloatTensor:$output);
+  let assemblyFormat = [{
+    $query `,` $key `,` $value attr-dict `:` functional-type(operands, results)
+  }];
+  let hasVerifier = 1;
+}
+
+def Sparsa_LinearAttentionOp : Sparsa_Op<"linear_attention", [Pure]> {
+  let summary = "Kernelized linear attention with a D x Dv state per head";
+  let description = [{
+    Linear attention (Katharopoulos et al. 2020) of `query` `[..., L, D]`,
+    `key` `[..., S, D]` and `value` `[..., S, Dv]` into `[..., L, Dv]`,
+    with `Q' = phi(query)`, `K' = phi(key)` (`feature_map`: `elu1` is
+    `elu(x) + 1`):
+
+    ```
+    out_i = scale * Q'_i (sum_j K'_j^T V_j) [/ (Q'_i . sum_j K'_j + eps)]
+    ```
+
+    the division present when `normalize` is set. `causal` (L = S) sums
+    over `j <= i` only; the lowering is a chunked scan: dense products
+    inside a block of `chunk_size` positions and a `D x Dv` state carried
+    across blocks (the hybrid form of chunked linear attention). Without
+    `normalize`, causal, identity feature map, it is ONNX `LinearAttention`
+    (opset 27) with `update_rule = "linear"` and no past state.
+
+    ```mlir
+    %o = sparsa.linear_attention %q, %k, %v {feature_map = "elu1", normalize, eps = 1.0e-6 : f64} : (tensor<1x8x128x64xf32>, tensor<1x8x128x64xf32>, tensor<1x8x128x64xf32>) -> tensor<1x8x128x64xf32>
+    ```
+  }];
+  let arguments = (ins Sparsa_FloatTensor:$query, Sparsa_FloatTensor:$key,
+                   Sparsa_FloatTensor:$value,
+                   DefaultValuedAttr<StrAttr, "\"identity\"">:$feature_map,
+                   UnitAttr:$causal, UnitAttr:$normalize,
+                   DefaultValuedAttr<F64Attr, "0.0">:$eps,
+                   DefaultValuedAttr<F64Attr, "1.0">:$scale,
+                   DefaultValuedAttr<I64Attr, "64">:$chunk_size);
+  let results = (outs Sparsa_FloatTensor:$output);
+  let assemblyFormat = [{
+    $query `,` $key `,` $value attr-dict `:` functional-type(operands, results)
+  }];
+  let hasVerifier = 1;
+}
+
+//===----------------------------------------------------------------------===//
 // Kernel fusion (not a sparsity family)
 //===----------------------------------------------------------------------===//
 

@@ -1,0 +1,483 @@
+//===- FlowAttention.cpp - flow and linear attention lowering --*- C++ -*-===//
+//
+// SPDX-License-Identifier: Apache-2.0
+//
+//===----------------------------------------------------------------------===//
+//
+// Lowers sparsa.flow_attention and sparsa.linear_attention in time linear
+// in the sequence length. The leading dims fold into one batch dim; one
+// parallel task per (batch, head) works on its [L, D] slices:
+//
+//  - non-causal: the feature-mapped keys and values are reduced once into
+//    a D x Dv state (K'^T V, a GEMM over positions) and the normalizer
+//    vectors (column sums, D wide); the queries then read the state (a
+//    GEMM), scaled per row.
+//  - causal: the prefix sums over positions are row scans (one D-wide
+//    vector update per position), and the product is a chunked scan: per
+//    block of chunk_size positions, out = q_c S + tril(q_c k_c^T) v_c and
+//    S += k_c^T v_c, three small GEMMs on data that stays in L1.
+//
+// Every reduction is written so the CPU passes get the forms they vectorize:
+// row reductions over the contiguous feature dim, column sums as vector
+// updates, and contractions whose B and C rows are contiguous. Nothing L x S
+// or L x D x Dv exists.
+//
+//===----------------------------------------------------------------------===//
+
+#include "Common.h"
+
+#include "sparsa/Dialect/Sparsa/IR/SparsaDialect.h"
+
+#include "mlir/Dialect/Utils/StaticValueUtils.h"
+
+#include <limits>
+
+using namespace mlir;
+using namespace sparsa::lowering;
+namespace sp = sparsa::sparsa;
+
+namespace {
+/// Builds one (batch, head) task's tensors: [n, D] matrices, [n] and [D]
+/// vectors.
+struct HeadBuilder {
+  GenericBuilder &B;
+  OpFoldResult L, D, Dv;
+  int64_t chunk;
+
+  OpBuilder &b() { return B.b; }
+  Location loc() { return B.loc; }
+  Type elt() { return B.elt; }
+  Value zero() { return zeroOf(B.b, B.loc, B.elt); }
+  Value zeros(ArrayRef<OpFoldResult> sizes) { return B.filled(sizes, elt(), zero()); }
+  OpFoldResult rowsOf(Value x) { return tensor::getMixedSize(b(), loc(), x, 0); }
+  OpFoldResult colsOf(Value x) { return tensor::getMixedSize(b(), loc(), x, 1); }
+
+  /// phi(x) element-wise.
+  Value feature(Value x, StringRef map) {
+    if (map == "identity")
+      return x;
+    return B.generic(x, {{0, 1}}, B.empty({rowsOf(x), colsOf(x)}, elt()), {0, 1}, 2, {},
+                     [&](OpBuilder &nb, Location l, ValueRange a) -> Value {
+                       Value v = a[0];
+                       Value one = B.fcst(nb, l, 1.0);
+                       if (map == "relu")
+                         return arith::MaximumFOp::create(nb, l, v, B.fcst(nb, l, 0.0));
+                       if (map == "elu1") {
+                         Value pos = arith::CmpFOp::create(nb, l, arith::CmpFPredicate::OGT, v,
+                                                           B.fcst(nb, l, 0.0));
+                         return arith::SelectOp::create(nb, l, pos,
+                                                        arith::AddFOp::create(nb, l, v, one),
+                                                        math::ExpOp::create(nb, l, v));
+                       }
+                       Value e = math::ExpOp::create(nb, l, arith::NegFOp::create(nb, l, v));
+                       return arith::DivFOp::create(nb, l, one,
+                                                    arith::AddFOp::create(nb, l, one, e));
+                     });
+  }
+
+  /// sum over rows of x [n, c] -> [c] (a vector update per row).
+  Value colSum(Value x) {
+    return B.generic(x, {{0, 1}}, zeros({colsOf(x)}), {1}, 2, {0},
+                     [](OpBuilder &nb, Location l, ValueRange a) -> Value {
+                       return arith::AddFOp::create(nb, l, a[1], a[0]);
+                     });
+  }
+
+  /// [n]: (x_i + ex) . (w + ew) for each row x_i of x [n, D], w [D].
+  Value rowDot(Value x, double ex, Value w, double ew) {
+    return B.generic(ValueRange{x, w}, {{0, 1}, {1}}, zeros({rowsOf(x)}), {0}, 2, {1},
+                     [&](OpBuilder &nb, Location l, ValueRange a) -> Value {
+                       Value p = a[0], q = a[1];
+                       if (ex != 0.0)
+                         p = arith::AddFOp::create(nb, l, p, B.fcst(nb, l, ex));
+                       if (ew != 0.0)
+                         q = arith::AddFOp::create(nb, l, q, B.fcst(nb, l, ew));
+                       return arith::AddFOp::create(nb, l, a[2],
+                                                    arith::MulFOp::create(nb, l, p, q));
+                     });
+  }
+
+  /// [n]: (x_i + ex) . (y_i + ey), row by row of two [n, D] matrices.
+  Value rowDotRows(Value x, double ex, Value y, double ey) {
+    return B.generic(ValueRange{x, y}, {{0, 1}, {0, 1}}, zeros({rowsOf(x)}), {0}, 2, {1},
+                     [&](OpBuilder &nb, Location l, ValueRange a) -> Value {
+                       Value p = a[0], q = a[1];
+                       if (ex != 0.0)
+                         p = arith::AddFOp::create(nb, l, p, B.fcst(nb, l, ex));
+                       if (ey != 0.0)
+                         q = arith::AddFOp::create(nb, l, q, B.fcst(nb, l, ey));
+                       return arith::AddFOp::create(nb, l, a[2],
+                                                    arith::MulFOp::create(nb, l, p, q));
+                     });
+  }
+
+  /// x^T s [c] for x [n, c], s [n] (a GEMV over positions).
+  Value weightedColSum(Value x, Value s) {
+    return B.generic(ValueRange{s, x}, {{0}, {0, 1}}, zeros({colsOf(x)}), {1}, 2, {0},
+                     [](OpBuilder &nb, Location l, ValueRange a) -> Value {
+                       return arith::AddFOp::create(nb, l, a[2],
+                                                    arith::MulFOp::create(nb, l, a[0], a[1]));
+                     });
+  }
+
+  /// x [n, c] with row i multiplied by s[i].
+  Value scaleRows(Value x, Value s) {
+    return B.generic(ValueRange{s, x}, {{0}, {0, 1}},
+                     B.empty({rowsOf(x), colsOf(x)}, elt()), {0, 1}, 2, {},
+                     [](OpBuilder &nb, Location l, ValueRange a) -> Value {
+                       return arith::MulFOp::create(nb, l, a[0], a[1]);
+                     });
+  }
+
+  /// f(v[i], i) element-wise over a vector [n].
+  Value mapVector(ValueRange vs, function_ref<Value(OpBuilder &, Location, ValueRange, Value)> f) {
+    SmallVector<SmallVector<int64_t>> dims(vs.size(), SmallVector<int64_t>{0});
+    return B.generic(vs, dims, B.empty({rowsOf1(vs.front())}, elt()), {0}, 1, {},
+                     [&](OpBuilder &nb, Location l, ValueRange a) -> Value {
+                       Value i = linalg::IndexOp::create(nb, l, 0);
+                       return f(nb, l, a.drop_back(), i);
+                     });
+  }
+  OpFoldResult rowsOf1(Value v) { return tensor::getMixedSize(b(), loc(), v, 0); }
+
+  /// i + 1 as a float, for the causal normalizers.
+  static Value position(OpBuilder &nb, Location l, Type elt, Value i) {
+    Value i64 = arith::IndexCastOp::create(nb, l, nb.getI64Type(), i);
+    Value f = arith::SIToFPOp::create(nb, l, elt, i64);
+    return arith::AddFOp::create(nb, l, f, floatCst(nb, l, elt, 1.0));
+  }
+
+  /// Inclusive prefix sum over the rows of x [n, c] (times s[i] per row
+  /// when given): one vector update per position.
+  Value prefixRows(Value x, Value s = nullptr) {
+    Value init = s ? scaleRows(x, s)
+                   : B.generic(x, {{0, 1}}, B.empty({rowsOf(x), colsOf(x)}, elt()), {0, 1}, 2,
+                               {}, [](OpBuilder &, Location, ValueRange a) { return a[0]; });
+    OpBuilder &bb = b();
+    Value n = getValueOrCreateConstantIndexOp(bb, loc(), rowsOf(x));
+    OpFoldResult c = colsOf(x);
+    auto loop = scf::ForOp::create(
+        bb, loc(), B.idx(1), n, B.idx(1), ValueRange{init},
+        [&](OpBuilder &nb, Location l, Value i, ValueRange iter) {
+          OpBuilder::InsertionGuard g(bb);
+          bb.setInsertionPoint(nb.getInsertionBlock(), nb.getInsertionPoint());
+          Value acc = iter[0];
+          Value prev = arith::SubIOp::create(bb, l, i, B.idx(1));
+          Value r0 = rowOf(acc, prev, c), r1 = rowOf(acc, i, c);
+          Value sum = B.generic(r0, {{0}}, r1, {0}, 1, {},
+                                [](OpBuilder &gb, Location gl, ValueRange a) -> Value {
+                                  return arith::AddFOp::create(gb, gl, a[1], a[0]);
+                                });
+          Value next = insertRow(sum, acc, i, c);
+          scf::YieldOp::create(bb, l, next);
+        });
+    return loop.getResult(0);
+  }
+
+  /// Inclusive prefix sum of a vector [n].
+  Value prefixVector(Value v) {
+    OpBuilder &bb = b();
+    Value n = getValueOrCreateConstantIndexOp(bb, loc(), rowsOf1(v));
+    auto loop = scf::ForOp::create(
+        bb, loc(), B.idx(1), n, B.idx(1), ValueRange{v},
+        [&](OpBuilder &nb, Location l, Value i, ValueRange iter) {
+          Value prev = arith::SubIOp::create(nb, l, i, indexCst(nb, l, 1));
+          Value a = tensor::ExtractOp::create(nb, l, iter[0], ValueRange{prev});
+          Value c = tensor::ExtractOp::create(nb, l, iter[0], ValueRange{i});
+          Value s = arith::AddFOp::create(nb, l, a, c);
+          scf::YieldOp::create(nb, l, tensor::InsertOp::create(nb, l, s, iter[0],
+                                                               ValueRange{i})
+                                          .getResult());
+        });
+    return loop.getResult(0);
+  }
+
+  Value rowOf(Value x, Value i, OpFoldResult c) {
+    OpFoldResult one = b().getIndexAttr(1), z = b().getIndexAttr(0);
+    auto rt = RankedTensorType::get({getConstantIntValue(c).value_or(ShapedType::kDynamic)},
+                                    elt());
+    return tensor::ExtractSliceOp::create(b(), loc(), rt, x, SmallVector<OpFoldResult>{i, z},
+                                          SmallVector<OpFoldResult>{one, c},
+                                          SmallVector<OpFoldResult>{one, one});
+  }
+  Value insertRow(Value row, Value x, Value i, OpFoldResult c) {
+    OpFoldResult one = b().getIndexAttr(1), z = b().getIndexAttr(0);
+    return tensor::InsertSliceOp::create(b(), loc(), row, x, SmallVector<OpFoldResult>{i, z},
+                                         SmallVector<OpFoldResult>{one, c},
+                                         SmallVector<OpFoldResult>{one, one});
+  }
+  Value rows(Value x, Value r0, OpFoldResult n) {
+    OpFoldResult one = b().getIndexAttr(1), z = b().getIndexAttr(0);
+    OpFoldResult c = colsOf(x);
+    auto rt = RankedTensorType::get({getConstantIntValue(n).value_or(ShapedType::kDynamic),
+                                     getConstantIntValue(c).value_or(ShapedType::kDynamic)},
+                                    elt());
+    return tensor::ExtractSliceOp::create(b(), loc(), rt, x, SmallVector<OpFoldResult>{r0, z},
+                                          SmallVector<OpFoldResult>{n, c},
+                                          SmallVector<OpFoldResult>{one, one});
+  }
+
+  /// x [n, c] transposed to [c, n].
+  Value transposed(Value x) {
+    return B.generic(x, {{1, 0}}, B.empty({colsOf(x), rowsOf(x)}, elt()), {0, 1}, 2, {},
+                     [](OpBuilder &, Location, ValueRange a) { return a[0]; });
+  }
+
+  /// acc [m, n] + a^T b for a [k, m], b [k, n] (a read transposed: the
+  /// kernels broadcast A's elements, so A's layout does not matter).
+  Value matmulTransA(Value a, Value bm, Value acc) {
+    return B.generic(ValueRange{a, bm}, {{2, 0}, {2, 1}}, acc, {0, 1}, 3, {2},
+                     [](OpBuilder &nb, Location l, ValueRange x) -> Value {
+                       return arith::AddFOp::create(nb, l, x[2],
+                                                    arith::MulFOp::create(nb, l, x[0], x[1]));
+                     });
+  }
+
+  /// sum_j q_i k_j^T v_j over all j (causal: j <= i) for q, k [L, D],
+  /// v [L, Dv]; returns [L, Dv].
+  Value product(Value q, Value k, Value v, bool causal) {
+    if (!causal) {
+      Value state = matmulTransA(k, v, zeros({D, Dv}));
+      return B.matmulInto(q, state, zeros({L, Dv}));
+    }
+    // Chunked scan: the state S [D, Dv] holds sum k_j^T v_j of the chunks
+    // before; inside a chunk the masked scores do the rest.
+    OpBuilder &bb = b();
+    Location l0 = loc();
+    Value Lv = getValueOrCreateConstantIndexOp(bb, l0, L);
+    Value C = B.idx(chunk);
+    std::optional<int64_t> staticL = getConstantIntValue(L);
+    bool even = staticL && *staticL % chunk == 0;
+    Value out0 = B.empty({L, Dv}, elt());
+    auto loop = scf::ForOp::create(
+        bb, l0, B.idx(0), Lv, C, ValueRange{zeros({D, Dv}), out0},
+        [&](OpBuilder &nb, Location l, Value c0, ValueRange iter) {
+          OpBuilder::InsertionGuard g(bb);
+          bb.setInsertionPoint(nb.getInsertionBlock(), nb.getInsertionPoint());
+          OpFoldResult n = bb.getIndexAttr(chunk);
+          if (!even)
+            n = arith::MinUIOp::create(bb, l, C, arith::SubIOp::create(bb, l, Lv, c0))
+                    .getResult();
+          Value qc = rows(q, c0, n), kc = rows(k, c0, n), vc = rows(v, c0, n);
+          Value state = iter[0];
+          // Scores of the chunk, upper triangle zeroed: S_c = q_c k_c^T.
+          Value kcT = transposed(kc);
+          Value sc = B.matmulInto(qc, kcT, zeros({n, n}));
+          sc = B.generic(ValueRange{}, {}, sc, {0, 1}, 2, {},
+                         [&](OpBuilder &gb, Location gl, ValueRange a) -> Value {
+                           Value i = linalg::IndexOp::create(gb, gl, 0);
+                           Value j = linalg::IndexOp::create(gb, gl, 1);
+                           Value keep = arith::CmpIOp::create(gb, gl, arith::CmpIPredicate::ule,
+                                                              j, i);
+                           return arith::SelectOp::create(gb, gl, keep, a[0],
+                                                          zeroOf(gb, gl, elt()));
+                         });
+          Value oc = B.matmulInto(qc, state, zeros({n, Dv}));
+          oc = B.matmulInto(sc, vc, oc);
+          Value next = B.matmulInto(kcT, vc, state);
+          OpFoldResult one = bb.getIndexAttr(1), z = bb.getIndexAttr(0);
+          Value out = tensor::InsertSliceOp::create(bb, l, oc, iter[1],
+                                                    SmallVector<OpFoldResult>{c0, z},
+                                                    SmallVector<OpFoldResult>{n, Dv},
+                                                    SmallVector<OpFoldResult>{one, one});
+          scf::YieldOp::create(bb, l, ValueRange{next, out});
+        });
+    return loop.getResult(1);
+  }
+};
+
+/// Runs |body| once per (batch, head) on [L, D] / [S, D] / [S, Dv] slices
+/// and assembles the [..., L, Dv] result.
+Value perHead(OpBuilder &b, Location loc, Operation *op, int64_t chunk,
+              function_ref<Value(HeadBuilder &, Value, Value, Value)> body) {
+  auto resultType = cast<RankedTensorType>(op->getResult(0).getType());
+  Type elt = resultType.getElementType();
+  GenericBuilder B{b, loc, elt};
+  Value q = toBatched(b, loc, op->getOperand(0));
+  Value k = toBatched(b, loc, op->getOperand(1));
+  Value v = toBatched(b, loc, op->getOperand(2));
+  OpFoldResult NB = tensor::getMixedSize(b, loc, q, 0), L = tensor::getMixedSize(b, loc, q, 1),
+               D = tensor::getMixedSize(b, loc, q, 2), S = tensor::getMixedSize(b, loc, k, 1),
+               Dv = tensor::getMixedSize(b, loc, v, 2);
+  Value out = B.empty({NB, L, Dv}, elt);
+  auto forall = scf::ForallOp::create(
+      b, loc, ArrayRef<OpFoldResult>{NB}, ValueRange{out}, std::nullopt,
+      [&](OpBuilder &nb, Location l, ValueRange args) {
+        OpBuilder::InsertionGuard g(b);
+        b.setInsertionPoint(nb.getInsertionBlock(), nb.getInsertionPoint());
+        Value bi = args[0];
+        OpFoldResult zero = b.getIndexAttr(0), one = b.getIndexAttr(1);
+        auto slice = [&](Value t, OpFoldResult n1, OpFoldResult n2) {
+          auto rt = RankedTensorType::get({getConstantIntValue(n1).value_or(ShapedType::kDynamic),
+                                           getConstantIntValue(n2).value_or(ShapedType::kDynamic)},
+                                          elt);
+          return tensor::ExtractSliceOp::create(b, l, rt, t,
+                                                SmallVector<OpFoldResult>{bi, zero, zero},
+                                                SmallVector<OpFoldResult>{one, n1, n2},
+                                                SmallVector<OpFoldResult>(3, one))
+              .getResult();
+        };
+        GenericBuilder TB{b, l, elt};
+        HeadBuilder H{TB, L, D, Dv, chunk};
+        Value o = body(H, slice(q, L, D), slice(k, S, D), slice(v, S, Dv));
+        auto term = scf::InParallelOp::create(b, l);
+        b.setInsertionPointToStart(term.getBody());
+        tensor::ParallelInsertSliceOp::create(b, l, o, args[1],
+                                              SmallVector<OpFoldResult>{bi, zero, zero},
+                                              SmallVector<OpFoldResult>{one, L, Dv},
+                                              SmallVector<OpFoldResult>(3, one));
+      });
+  return fromBatched(b, loc, forall.getResult(0), op->getOperand(0), resultType);
+}
+} // namespace
+
+static FailureOr<Value> lowerFlowAttention(sp::FlowAttentionOp op, LowerCtx &ctx) {
+  OpBuilder &b = ctx.b;
+  double eps = op.getEps().convertToDouble();
+  bool causal = op.getCausal();
+  std::string map = op.getFeatureMap().str();
+  std::optional<double> aScale, cScale;
+  if (auto a = op.getAllocationScale())
+    aScale = a->convertToDouble();
+  if (auto c = op.getCompetitionScale())
+    cScale = c->convertToDouble();
+  return perHead(b, op.getLoc(), op, op.getChunkSize(),
+                 [&](HeadBuilder &H, Value q, Value k, Value v) -> Value {
+    GenericBuilder &B = H.B;
+    Type elt = B.elt;
+    Value qf = H.feature(q, map), kf = H.feature(k, map);
+    auto cst = [&](OpBuilder &nb, Location l, double x) { return floatCst(nb, l, elt, x); };
+    auto clip = [&](OpBuilder &nb, Location l, Value x) -> Value {
+      x = arith::MaximumFOp::create(nb, l, x, cst(nb, l, -1.0));
+      return arith::MinimumFOp::create(nb, l, x, cst(nb, l, 1.0));
+    };
+    auto sigmoid = [&](OpBuilder &nb, Location l, Value x) -> Value {
+      Value one = cst(nb, l, 1.0);
+      Value e = math::ExpOp::create(nb, l, arith::NegFOp::create(nb, l, x));
+      return arith::DivFOp::create(nb, l, one, arith::AddFOp::create(nb, l, one, e));
+    };
+    if (!causal) {
+      // Incoming and outgoing flow.
+      Value qSum = H.colSum(qf), kSum = H.colSum(kf);
+      Value inc = H.mapVector(H.rowDot(qf, eps, kSum, eps),
+                              [&](OpBuilder &nb, Location l, ValueRange a, Value) -> Value {
+                                return arith::DivFOp::create(nb, l, cst(nb, l, 1.0), a[0]);
+                              });
+      Value outg = H.mapVector(H.rowDot(kf, eps, qSum, eps),
+                               [&](OpBuilder &nb, Location l, ValueRange a, Value) -> Value {
+                                 return arith::DivFOp::create(nb, l, cst(nb, l, 1.0), a[0]);
+                               });
+      // Conservation: sink per query, source per key.
+      Value kO = H.weightedColSum(kf, outg), qI = H.weightedColSum(qf, inc);
+      Value Lf = arith::UIToFPOp::create(
+          B.b, B.loc, elt,
+          arith::IndexCastUIOp::create(B.b, B.loc, B.b.getI64Type(),
+                                       getValueOrCreateConstantIndexOp(B.b, B.loc, H.L)));
+      Value Sf = arith::UIToFPOp::create(
+          B.b, B.loc, elt,
+          arith::IndexCastUIOp::create(B.b, B.loc, B.b.getI64Type(),
+                                       dimOf(B.b, B.loc, k, 0)));
+      Value alloc = aScale ? floatCst(B.b, B.loc, elt, *aScale)
+                           : arith::DivFOp::create(B.b, B.loc, Lf, Sf).getResult();
+      Value comp = cScale ? floatCst(B.b, B.loc, elt, *cScale) : Sf;
+      // Allocation A_i times the incoming flow I_i: one scale per query row.
+      Value rowScale = H.mapVector(ValueRange{H.rowDot(qf, eps, kO, eps), inc},
+                                   [&](OpBuilder &nb, Location l, ValueRange a, Value) -> Value {
+                                     Value s = sigmoid(nb, l, arith::MulFOp::create(nb, l, a[0], alloc));
+                                     return arith::MulFOp::create(nb, l, s, a[1]);
+                                   });
+      // Competition: softmax over the keys of the clipped source, times c.
+      Value src = H.mapVector(H.rowDot(kf, eps, qI, eps),
+                              [&](OpBuilder &nb, Location l, ValueRange a, Value) -> Value {
+                                return clip(nb, l, a[0]);
+                              });
+      // The source is clipped to [-1, 1], so exp cannot overflow: no max.
+      Value ex = H.mapVector(src, [&](OpBuilder &nb, Location l, ValueRange a, Value) -> Value {
+        return math::ExpOp::create(nb, l, a[0]);
+      });
+      Value total = B.generic(ex, {{0}}, B.filled({}, elt, zeroOf(B.b, B.loc, elt)), {}, 1, {0},
+                              [](OpBuilder &nb, Location l, ValueRange a) -> Value {
+                                return arith::AddFOp::create(nb, l, a[1], a[0]);
+                              });
+      Value competition =
+          B.generic(ValueRange{ex, total}, {{0}, {}}, B.empty({H.rowsOf1(ex)}, elt), {0}, 1, {},
+                    [&](OpBuilder &nb, Location l, ValueRange a) -> Value {
+                      return arith::MulFOp::create(nb, l, arith::DivFOp::create(nb, l, a[0], a[1]),
+                                                   comp);
+                    });
+      Value vs = H.scaleRows(v, competition);
+      return H.scaleRows(H.product(qf, kf, vs, false), rowScale);
+    }
+    // Causal: prefix sums with the normalizers n_i = i + 1.
+    auto pos = [&](OpBuilder &nb, Location l, Value i) {
+      return HeadBuilder::position(nb, l, elt, i);
+    };
+    Value cq = H.prefixRows(qf), ck = H.prefixRows(kf);
+    Value inc = H.mapVector(H.rowDotRows(qf, eps, ck, eps),
+                            [&](OpBuilder &nb, Location l, ValueRange a, Value i) -> Value {
+                              return arith::DivFOp::create(nb, l, pos(nb, l, i), a[0]);
+                            });
+    Value outg = H.mapVector(H.rowDotRows(kf, eps, cq, eps),
+                             [&](OpBuilder &nb, Location l, ValueRange a, Value i) -> Value {
+                               return arith::DivFOp::create(nb, l, pos(nb, l, i), a[0]);
+                             });
+    Value ckO = H.prefixRows(kf, outg), cqI = H.prefixRows(qf, inc);
+    // Query row scale: sigmoid(sink) * I_i / n_i.
+    Value rowScale =
+        H.mapVector(ValueRange{H.rowDotRows(qf, eps, ckO, eps), inc},
+                    [&](OpBuilder &nb, Location l, ValueRange a, Value i) -> Value {
+                      Value n = pos(nb, l, i);
+                      Value sink = arith::DivFOp::create(nb, l, a[0], n);
+                      return arith::MulFOp::create(nb, l, sigmoid(nb, l, sink),
+                                                   arith::DivFOp::create(nb, l, a[1], n));
+                    });
+    Value ex = H.mapVector(H.rowDotRows(kf, eps, cqI, eps),
+                           [&](OpBuilder &nb, Location l, ValueRange a, Value i) -> Value {
+                             Value src = arith::DivFOp::create(nb, l, a[0], pos(nb, l, i));
+                             return math::ExpOp::create(nb, l, clip(nb, l, src));
+                           });
+    Value cex = H.prefixVector(ex);
+    Value competition =
+        H.mapVector(ValueRange{ex, cex}, [&](OpBuilder &nb, Location l, ValueRange a,
+                                             Value i) -> Value {
+          return arith::MulFOp::create(nb, l, arith::DivFOp::create(nb, l, a[0], a[1]),
+                                       pos(nb, l, i));
+        });
+    Value qs = H.scaleRows(qf, rowScale), vs = H.scaleRows(v, competition);
+    return H.product(qs, kf, vs, true);
+  });
+}
+
+static FailureOr<Value> lowerLinearAttention(sp::LinearAttentionOp op, LowerCtx &ctx) {
+  OpBuilder &b = ctx.b;
+  double eps = op.getEps().convertToDouble(), scale = op.getScale().convertToDouble();
+  bool causal = op.getCausal(), normalize = op.getNormalize();
+  std::string map = op.getFeatureMap().str();
+  return perHead(b, op.getLoc(), op, op.getChunkSize(),
+                 [&](HeadBuilder &H, Value q, Value k, Value v) -> Value {
+    Type elt = H.B.elt;
+    Value qf = H.feature(q, map), kf = H.feature(k, map);
+    Value out = H.product(qf, kf, v, causal);
+    if (!normalize && scale == 1.0)
+      return out;
+    Value rowScale;
+    if (normalize) {
+      Value den = causal ? H.rowDotRows(qf, 0.0, H.prefixRows(kf), 0.0)
+                         : H.rowDot(qf, 0.0, H.colSum(kf), 0.0);
+      rowScale = H.mapVector(den, [&](OpBuilder &nb, Location l, ValueRange a, Value) -> Value {
+        Value d = a[0];
+        if (eps != 0.0)
+          d = arith::AddFOp::create(nb, l, d, floatCst(nb, l, elt, eps));
+        return arith::DivFOp::create(nb, l, floatCst(nb, l, elt, scale), d);
+      });
+    } else {
+      rowScale = H.B.filled({H.L}, elt, floatCst(H.b(), H.loc(), elt, scale));
+    }
+    return H.scaleRows(out, rowScale);
+  });
+}
+
+void sparsa::lowering::populateFlowAttentionLowerings(LoweringTable &t) {
+  addSingle<sp::FlowAttentionOp, lowerFlowAttention>(t);
+  addSingle<sp::LinearAttentionOp, lowerLinearAttention>(t);
+}

@@ -1,0 +1,877 @@
+//===- FuseFlowAttention.cpp - flow / linear attention fusion --*- C++ -*-===//
+//
+// SPDX-License-Identifier: Apache-2.0
+//
+//===----------------------------------------------------------------------===//
+//
+// The flow attention family: Flowformer's Flow-Attention (non-causal and
+// causal) and kernelized linear attention, as exporters write them, become
+// sparsa.flow_attention / sparsa.linear_attention, whose lowering runs in
+// time linear in the sequence length.
+//
+// The graphs are long (Flow-Attention is about forty nodes) and every
+// exporter spells the pieces differently, so the matcher works on meanings,
+// not node sequences: each helper recognizes one quantity of the formula
+// (a feature map, a sum over positions, a prefix sum, a per-row dot
+// product, a per-row scaling, a reciprocal) in all its spellings (Einsum,
+// MatMul, ReduceSum of a Mul; CumSum or a product with a lower-triangular
+// ones matrix; Div or Reciprocal; keepdims or Unsqueeze), looking through
+// reshapes that only add or drop unit dims. The top-level matchers then
+// state the formulas of shared/PATTERNS.md in those terms. A candidate that
+// has the shape of one (a product of feature-mapped queries and keys) but
+// fails a term is reported with the term that failed.
+//
+//===----------------------------------------------------------------------===//
+
+#include "sparsa/Dialect/ONNX/IR/ONNXOps.h"
+#include "sparsa/Dialect/Sparsa/IR/SparsaDialect.h"
+#include "sparsa/Transforms/Passes.h"
+
+#include "OnnxPatterns.h"
+
+#include <cmath>
+#include <cstring>
+
+namespace sparsa {
+#define GEN_PASS_DEF_FUSEFLOWATTENTIONPASS
+#include "sparsa/Transforms/Passes.h.inc"
+} // namespace sparsa
+
+using namespace mlir;
+using namespace sparsa::patterns;
+namespace sp = sparsa::sparsa;
+
+static constexpr const char *kFamily = "flow_attention";
+
+namespace {
+
+/// The quantities a match has bound so far, and why it failed.
+struct Match {
+  Value q, k, v;         // raw queries, keys (before the feature map), values
+  std::string map;       // feature map
+  std::optional<double> eps;
+  bool causal = false;
+  int64_t rank = 0;      // of the attention's inputs and result
+  std::string why;       // the first term that did not match
+
+  /// Back to |saved| after a failed alternative, keeping its reason.
+  void restore(const Match &saved) {
+    std::string w = why;
+    *this = saved;
+    if (why.empty())
+      why = w;
+  }
+  bool fail(StringRef reason) {
+    if (getenv("SPARSA_FLOW_DEBUG"))
+      llvm::errs() << "  fail: " << reason << "\n";
+    if (why.empty())
+      why = reason.str();
+    return false;
+  }
+};
+
+/// |v| through ops that only add or remove unit dims (Unsqueeze, Squeeze,
+/// Reshape, Flatten-free), Identity and same-type Casts.
+Value strip(Value v) {
+  while (v) {
+    Operation *def = v.getDefiningOp();
+    if (!def)
+      return v;
+    if (isa<onnx::IdentityOp>(def)) {
+      v = def->getOperand(0);
+      continue;
+    }
+    if (auto cast = dyn_cast<onnx::CastOp>(def)) {
+      if (getElementTypeOrSelf(cast.getInput().getType()) == getElementTypeOrSelf(v.getType())) {
+        v = cast.getInput();
+        continue;
+      }
+      return v;
+    }
+    if (!isa<onnx::UnsqueezeOp, onnx::SqueezeOp, onnx::ReshapeOp>(def))
+      return v;
+    auto st = dyn_cast<RankedTensorType>(def->getOperand(0).getType());
+    auto vt = dyn_cast<RankedTensorType>(v.getType());
+    if (!st || !vt)
+      return v;
+    auto nonUnit = [](RankedTensorType t) {
+      SmallVector<int64_t> d;
+      for (int64_t s : t.getShape())
+        if (s != 1)
+          d.push_back(s);
+      return d;
+    };
+    // Unsqueeze and Squeeze only move unit dims; a Reshape must be seen to.
+    if (isa<onnx::ReshapeOp>(def) &&
+        (nonUnit(st) != nonUnit(vt) || llvm::count(st.getShape(), ShapedType::kDynamic) > 1))
+      return v;
+    v = def->getOperand(0);
+  }
+  return v;
+}
+
+/// The two operands of a binary op of type OpTy at |v| (stripped), in both
+/// orders.
+template <typename OpTy>
+SmallVector<std::pair<Value, Value>, 2> operandsOf(Value v) {
+  auto op = strip(v).getDefiningOp<OpTy>();
+  if (!op)
+    return {};
+  Value a = strip(op->getOperand(0)), b = strip(op->getOperand(1));
+  return {{a, b}, {b, a}};
+}
+
+/// The float values of a static constant (f32 / f64 / bool).
+std::optional<SmallVector<double>> constValues(Value v) {
+  auto cst = v.getDefiningOp<onnx::ConstantOp>();
+  if (!cst)
+    return std::nullopt;
+  auto type = dyn_cast<RankedTensorType>(v.getType());
+  if (!type || !type.hasStaticShape())
+    return std::nullopt;
+  FailureOr<SmallVector<char>> bytes = constantBytes(v);
+  if (failed(bytes))
+    return std::nullopt;
+  Type et = type.getElementType();
+  int64_t n = type.getNumElements();
+  SmallVector<double> out;
+  if (et.isF32() && (int64_t)bytes->size() == 4 * n) {
+    for (int64_t i = 0; i < n; ++i) {
+      float f;
+      std::memcpy(&f, bytes->data() + 4 * i, 4);
+      out.push_back(f);
+    }
+  } else if (et.isF64() && (int64_t)bytes->size() == 8 * n) {
+    for (int64_t i = 0; i < n; ++i) {
+      double d;
+      std::memcpy(&d, bytes->data() + 8 * i, 8);
+      out.push_back(d);
+    }
+  } else if (et.isInteger(1) && (int64_t)bytes->size() == n) {
+    for (int64_t i = 0; i < n; ++i)
+      out.push_back((*bytes)[i] ? 1.0 : 0.0);
+  } else {
+    return std::nullopt;
+  }
+  return out;
+}
+
+/// Whether |v| is a constant [.., L, L] (leading unit dims) that is 1 on
+/// and below the diagonal and 0 above (|nonzero|: any non-zero below).
+bool isLowerTriangular(Value v, bool ones) {
+  v = strip(v);
+  auto type = dyn_cast<RankedTensorType>(v.getType());
+  if (!type || type.getRank() < 2)
+    return false;
+  int64_t L = type.getDimSize(type.getRank() - 1);
+  if (type.getDimSize(type.getRank() - 2) != L || type.getNumElements() != L * L)
+    return false;
+  std::optional<SmallVector<double>> vals = constValues(v);
+  if (!vals)
+    return false;
+  for (int64_t i = 0; i < L; ++i)
+    for (int64_t j = 0; j < L; ++j) {
+      double x = (*vals)[i * L + j];
+      if (j > i ? x != 0.0 : (ones ? x != 1.0 : x == 0.0))
+        return false;
+    }
+  return true;
+}
+
+/// A scalar float constant, looking through unit reshapes.
+std::optional<double> scalarConst(Value v) { return constFloat(strip(v)); }
+
+/// The equation of a two-input Einsum at |v|, split into its terms.
+struct Einsum {
+  Value a, b;
+  std::string ta, tb, out;
+};
+std::optional<Einsum> einsumAt(Value v) {
+  auto op = strip(v).getDefiningOp<onnx::EinsumOp>();
+  if (!op || op.getInputs().size() != 2)
+    return std::nullopt;
+  std::string eq;
+  for (char c : op.getEquation())
+    if (c != ' ')
+      eq.push_back(c);
+  size_t arrow = eq.find("->"), comma = eq.find(',');
+  if (arrow == std::string::npos || comma == std::string::npos || comma > arrow ||
+      eq.find("...") != std::string::npos)
+    return std::nullopt;
+  return Einsum{strip(op.getInputs()[0]), strip(op.getInputs()[1]), eq.substr(0, comma),
+                eq.substr(comma + 1, arrow - comma - 1), eq.substr(arrow + 2)};
+}
+
+/// The axes of a ReduceSum / CumSum (normalized to |rank|), if constant.
+std::optional<SmallVector<int64_t>> axesOf(Value axes, int64_t rank) {
+  if (!axes)
+    return std::nullopt;
+  auto vals = onnx::getConstantI64Values(axes);
+  if (failed(vals))
+    return std::nullopt;
+  SmallVector<int64_t> out;
+  for (int64_t a : *vals)
+    out.push_back(a < 0 ? a + rank : a);
+  return out;
+}
+
+/// Whether |perm| swaps the last two dims and keeps the rest.
+bool swapsLastTwo(std::optional<ArrayRef<int64_t>> perm, int64_t rank) {
+  if (!perm || (int64_t)perm->size() != rank || rank < 2)
+    return false;
+  for (int64_t i = 0; i + 2 < rank; ++i)
+    if ((*perm)[i] != i)
+      return false;
+  return (*perm)[rank - 2] == rank - 1 && (*perm)[rank - 1] == rank - 2;
+}
+
+using Pred = function_ref<bool(Value)>;
+
+class Matcher {
+public:
+  Match &m;
+  explicit Matcher(Match &m) : m(m) {}
+
+  /// phi(raw) with raw bound to |slot| (bound on first use).
+  bool feature(Value v, Value &slot, bool allowIdentity) {
+    v = strip(v);
+    Value raw;
+    std::string map;
+    if (auto s = v.getDefiningOp<onnx::SigmoidOp>()) {
+      raw = s.getX(), map = "sigmoid";
+    } else if (auto r = v.getDefiningOp<onnx::ReluOp>()) {
+      raw = r.getX(), map = "relu";
+    } else {
+      for (auto [x, c] : operandsOf<onnx::AddOp>(v))
+        if (auto elu = x.getDefiningOp<onnx::EluOp>();
+            elu && elu.getAlpha().convertToDouble() == 1.0 && scalarConst(c) == 1.0) {
+          raw = elu.getX(), map = "elu1";
+          break;
+        }
+    }
+    if (!raw) {
+      if (!allowIdentity || rankOf(v) < 2)
+        return m.fail("the queries and keys are not feature-mapped (sigmoid, elu + 1, relu)");
+      raw = v, map = "identity";
+    }
+    if (!m.map.empty() && m.map != map)
+      return m.fail("queries and keys use different feature maps");
+    m.map = map;
+    if (slot && slot != raw)
+      return false;
+    slot = raw;
+    return true;
+  }
+  bool qf(Value v) { return feature(v, m.q, m.map.empty() || m.map == "identity"); }
+  bool kf(Value v) { return feature(v, m.k, m.map.empty() || m.map == "identity"); }
+  /// The raw values, bound on first use.
+  bool values(Value v) {
+    if (rankOf(v) < 2 || (m.v && m.v != v))
+      return false;
+    m.v = v;
+    return true;
+  }
+
+  /// x + eps (eps bound on first use; no Add is eps 0).
+  bool plusEps(Value v, Pred x) {
+    for (auto [a, c] : operandsOf<onnx::AddOp>(v))
+      if (std::optional<double> e = scalarConst(c)) {
+        if (m.eps && std::abs(*m.eps - *e) > 1e-6 * std::abs(*e))
+          return m.fail("the epsilons differ");
+        if (!x(a))
+          return false;
+        m.eps = *e;
+        return true;
+      }
+    if (m.eps && *m.eps != 0.0)
+      return m.fail("an epsilon is missing");
+    if (!x(strip(v)))
+      return false;
+    m.eps = 0.0;
+    return true;
+  }
+
+  /// Sum over the positions (axis -2) of a [.., L, D] matrix.
+  bool colSum(Value v, Pred x) {
+    auto rs = strip(v).getDefiningOp<onnx::ReduceSumOp>();
+    if (!rs)
+      return m.fail("expected a sum over the positions");
+    int64_t rank = rankOf(rs.getData());
+    auto axes = axesOf(rs.getAxes(), rank);
+    if (!axes || axes->size() != 1 || (*axes)[0] != rank - 2)
+      return m.fail("a sum is not over the positions");
+    return x(strip(rs.getData()));
+  }
+
+  /// Inclusive prefix sum over the positions: CumSum along them, or a
+  /// lower-triangular ones matrix times x.
+  bool prefix(Value v, Pred x, bool vector = false) {
+    v = strip(v);
+    if (auto cs = v.getDefiningOp<onnx::CumSumOp>()) {
+      int64_t rank = rankOf(cs.getX());
+      std::optional<int64_t> axis = constInt(cs.getAxis());
+      int64_t at = axis ? (*axis < 0 ? *axis + rank : *axis) : -1;
+      // A vector [.., L] sums along its last axis ([.., L, 1]: the one
+      // before).
+      auto xt = cast<RankedTensorType>(cs.getX().getType());
+      bool ok = vector ? at == rank - 1 || (at == rank - 2 && xt.getDimSize(rank - 1) == 1)
+                       : at == rank - 2;
+      if (!ok || cs.getExclusive() || cs.getReverse())
+        return m.fail("a cumulative sum is not an inclusive one over the positions");
+      return x(strip(cs.getX()));
+    }
+    if (auto mm = v.getDefiningOp<onnx::MatMulOp>(); mm && !vector) {
+      if (!isLowerTriangular(mm.getA(), /*ones=*/true))
+        return m.fail("a prefix sum's mask is not lower-triangular ones");
+      return x(strip(mm.getB()));
+    }
+    return m.fail("expected a prefix sum over the positions (CumSum)");
+  }
+
+  /// Per-row dot products [.., L]: row i of the matrix a with the vector b
+  /// (|rows|: with row i of the matrix b).
+  bool rowDot(Value v, Pred a, Pred b, bool rows) {
+    v = strip(v);
+    if (std::optional<Einsum> e = einsumAt(v)) {
+      for (bool swap : {false, true}) {
+        const std::string &ta = swap ? e->tb : e->ta, &tb = swap ? e->ta : e->tb;
+        Value va = swap ? e->b : e->a, vb = swap ? e->a : e->b;
+        if (ta.size() < 2 || e->out != ta.substr(0, ta.size() - 1))
+          continue;
+        std::string want = rows ? ta : ta.substr(0, ta.size() - 2) + ta.back();
+        if (tb != want)
+          continue;
+        return a(va) && b(vb);
+      }
+      return m.fail("an Einsum is not a per-row dot product");
+    }
+    if (auto rs = v.getDefiningOp<onnx::ReduceSumOp>()) {
+      int64_t rank = rankOf(rs.getData());
+      auto axes = axesOf(rs.getAxes(), rank);
+      if (!axes || axes->size() != 1 || (*axes)[0] != rank - 1)
+        return m.fail("a sum is not over the features");
+      for (auto [x, y] : operandsOf<onnx::MulOp>(rs.getData())) {
+        Match saved = m;
+        if (a(x) && b(y))
+          return true;
+        m.restore(saved);
+      }
+      return m.fail("expected a per-row dot product");
+    }
+    if (auto mm = v.getDefiningOp<onnx::MatMulOp>(); mm && !rows) {
+      // a [.., L, D] @ b^T [.., D, 1].
+      Value bt = strip(mm.getB());
+      if (auto tr = bt.getDefiningOp<onnx::TransposeOp>();
+          tr && swapsLastTwo(tr.getPerm(), rankOf(bt)))
+        bt = strip(tr.getData());
+      return a(strip(mm.getA())) && b(bt);
+    }
+    return m.fail("expected a per-row dot product");
+  }
+
+  /// x [.., L, D] scaled per row by s.
+  bool rowScaled(Value v, Pred x, Pred s) {
+    auto pairs = operandsOf<onnx::MulOp>(v);
+    if (pairs.empty())
+      return m.fail("expected a per-row scaling");
+    int64_t rank = rankOf(strip(v));
+    for (auto [a, b] : pairs) {
+      if (rankOf(a) != rank)
+        continue;
+      Match saved = m;
+      if (x(a) && s(b))
+        return true;
+      m.restore(saved);
+    }
+    return m.fail("expected a per-row scaling");
+  }
+
+  /// 1 / x as Reciprocal or Div(1, x).
+  bool recip(Value v, Pred x) {
+    v = strip(v);
+    if (auto r = v.getDefiningOp<onnx::ReciprocalOp>())
+      return x(strip(r.getX()));
+    if (auto d = v.getDefiningOp<onnx::DivOp>(); d && scalarConst(d.getA()) == 1.0)
+      return x(strip(d.getB()));
+    return m.fail("expected a reciprocal");
+  }
+
+  /// The normalizers n_i = i + 1 over the positions: a constant 1..L, or
+  /// Range(1, L + 1) / Range(0, L) + 1 (Cast to float).
+  bool normal(Value v) {
+    v = strip(v);
+    if (std::optional<SmallVector<double>> vals = constValues(v)) {
+      for (auto [i, x] : llvm::enumerate(*vals))
+        if (x != double(i + 1))
+          return m.fail("a normalizer is not 1, 2, ..., L");
+      return !vals->empty();
+    }
+    auto rangeFrom = [](Value r, double start) {
+      r = strip(r);
+      if (auto c = r.getDefiningOp<onnx::CastOp>())
+        r = strip(c.getInput());
+      auto range = r.getDefiningOp<onnx::RangeOp>();
+      if (!range)
+        return false;
+      auto st = constFloat(range.getStart());
+      auto si = constInt(range.getStart());
+      auto di = constInt(range.getDelta());
+      auto df = constFloat(range.getDelta());
+      bool startOk = (st && *st == start) || (si && *si == (int64_t)start);
+      bool deltaOk = (df && *df == 1.0) || (di && *di == 1);
+      return startOk && deltaOk;
+    };
+    if (rangeFrom(v, 1.0))
+      return true;
+    for (auto [r, c] : operandsOf<onnx::AddOp>(v))
+      if (scalarConst(c) == 1.0 && rangeFrom(r, 0.0))
+        return true;
+    return m.fail("expected the normalizers 1, 2, ..., L");
+  }
+
+  /// x * n or x / (1 / n)-free spellings: Mul(x, n).
+  bool timesNormal(Value v, Pred x) {
+    for (auto [a, b] : operandsOf<onnx::MulOp>(v)) {
+      Match saved = m;
+      if (normal(b) && x(a))
+        return true;
+      m.restore(saved);
+    }
+    return m.fail("expected a product with the normalizers");
+  }
+  bool overNormal(Value v, Pred x) {
+    auto d = strip(v).getDefiningOp<onnx::DivOp>();
+    if (!d || !normal(d.getB()))
+      return m.fail("expected a division by the normalizers");
+    return x(strip(d.getA()));
+  }
+
+  /// sum_j x_i k_j^T v_j: the non-causal product in its spellings
+  /// (x (k^T v), (x k^T) v, Einsums), or the causal one (a lower-
+  /// triangular mask on x k^T, or CumSum of the outer products).
+  bool product(Value out, Pred x, Pred k, Pred v) {
+    out = strip(out);
+    auto kt = [&](Value t) {
+      t = strip(t);
+      auto tr = t.getDefiningOp<onnx::TransposeOp>();
+      if (!tr || !swapsLastTwo(tr.getPerm(), rankOf(t)))
+        return m.fail("expected the keys transposed");
+      return k(strip(tr.getData()));
+    };
+    if (auto mm = out.getDefiningOp<onnx::MatMulOp>()) {
+      Value a = strip(mm.getA()), b = strip(mm.getB());
+      // x (k^T v)
+      if (auto inner = b.getDefiningOp<onnx::MatMulOp>(); inner && !m.causal)
+        if (kt(inner.getA()) && v(strip(inner.getB())))
+          return x(a);
+      // mask(x k^T) v
+      Value s = a;
+      bool masked = false;
+      if (m.causal) {
+        for (auto [p, t] : operandsOf<onnx::MulOp>(s))
+          if (isLowerTriangular(t, /*ones=*/true)) {
+            s = p, masked = true;
+            break;
+          }
+        if (auto w = s.getDefiningOp<onnx::WhereOp>();
+            !masked && w && isZeroTensor(strip(w.getY())) &&
+            isLowerTriangular(w.getCondition(), /*ones=*/false)) {
+          s = strip(w.getX()), masked = true;
+        }
+        if (!masked) {
+          // Scores of feature-mapped queries and keys under another mask:
+          // a near miss worth a reason.
+          for (auto [p, t] : operandsOf<onnx::MulOp>(s))
+            if (auto qk = p.getDefiningOp<onnx::MatMulOp>()) {
+              Match saved = m;
+              if (kt(qk.getB()) && x(strip(qk.getA()))) {
+                m.why.clear();
+                return m.fail("the mask on the scores is not lower-triangular");
+              }
+              m.restore(saved);
+            }
+          return m.fail("expected a lower-triangular mask on the scores");
+        }
+      }
+      auto qk = s.getDefiningOp<onnx::MatMulOp>();
+      if (!qk)
+        return m.fail("expected a product of queries and keys");
+      return kt(qk.getB()) && x(strip(qk.getA())) && v(b);
+    }
+    std::optional<Einsum> e = einsumAt(out);
+    if (!e)
+      return m.fail("expected the attention product (MatMul or Einsum)");
+    // Terms: x = P l d, the state = P d m (or P l d m causal), out = P l m.
+    for (bool swap : {false, true}) {
+      const std::string &tx = swap ? e->tb : e->ta, &ts = swap ? e->ta : e->tb;
+      Value vx = swap ? e->b : e->a, vs = swap ? e->a : e->b;
+      if (tx.size() < 3)
+        continue;
+      std::string P = tx.substr(0, tx.size() - 2);
+      char l = tx[tx.size() - 2], d = tx.back();
+      if (e->out.size() != tx.size() || e->out.substr(0, P.size() + 1) != P + l)
+        continue;
+      char mm = e->out.back();
+      auto state = [&](Value st, bool causal) {
+        std::optional<Einsum> kv = einsumAt(st);
+        if (!kv)
+          return m.fail("expected the keys-values state as an Einsum");
+        for (bool s2 : {false, true}) {
+          const std::string &tk = s2 ? kv->tb : kv->ta, &tv = s2 ? kv->ta : kv->tb;
+          Value vk = s2 ? kv->b : kv->a, vv = s2 ? kv->a : kv->b;
+          if (tk.size() != tx.size() || tv.size() != tx.size())
+            continue;
+          std::string Pk = tk.substr(0, tk.size() - 2);
+          char lk = tk[tk.size() - 2], dk = tk.back();
+          if (tv != Pk + lk + tv.back())
+            continue;
+          char mk = tv.back();
+          std::string want = causal ? Pk + lk + dk + mk : Pk + dk + mk;
+          if (kv->out != want)
+            continue;
+          return k(vk) && v(vv);
+        }
+        return m.fail("an Einsum is not the keys-values state");
+      };
+      if (!m.causal && ts == P + d + mm)
+        return state(vs, false) && x(vx);
+      if (m.causal && ts == P + l + d + mm) {
+        auto cs = vs.getDefiningOp<onnx::CumSumOp>();
+        if (!cs)
+          return m.fail("expected the causal state as a CumSum");
+        int64_t rank = rankOf(cs.getX());
+        std::optional<int64_t> axis = constInt(cs.getAxis());
+        if (!axis || (*axis < 0 ? *axis + rank : *axis) != (int64_t)P.size() ||
+            cs.getExclusive() || cs.getReverse())
+          return m.fail("the causal state's CumSum is not over the positions");
+        return state(strip(cs.getX()), true) && x(vx);
+      }
+    }
+    return m.fail("an Einsum is not the attention product");
+  }
+};
+
+/// The raw value |v| scaled per row by the competition, and the constant
+/// |c| it multiplies the softmax by.
+struct FlowFusion {
+  Value q, k, v;
+  bool causal;
+  double eps;
+  std::string map;
+  std::optional<double> alloc, comp;
+};
+
+/// Flow-Attention ending in |root| (the allocation scaling).
+std::optional<FlowFusion> matchFlow(Value root, Match &m) {
+  Matcher M(m);
+  std::optional<double> alloc, comp;
+  auto Qf = [&](Value x) { return M.qf(x); };
+  auto Kf = [&](Value x) { return M.kf(x); };
+  auto QfE = [&](Value x) { return M.plusEps(x, Qf); };
+  auto KfE = [&](Value x) { return M.plusEps(x, Kf); };
+  // Incoming I and outgoing O flows.
+  auto I = [&](Value x) -> bool {
+    if (!m.causal)
+      return M.recip(x, [&](Value d) {
+        return M.rowDot(d, QfE, [&](Value s) {
+          return M.plusEps(s, [&](Value t) { return M.colSum(t, Kf); });
+        }, false);
+      });
+    return M.timesNormal(x, [&](Value r) {
+      return M.recip(r, [&](Value d) {
+        return M.rowDot(d, QfE, [&](Value s) {
+          return M.plusEps(s, [&](Value t) { return M.prefix(t, Kf); });
+        }, true);
+      });
+    });
+  };
+  auto O = [&](Value x) -> bool {
+    if (!m.causal)
+      return M.recip(x, [&](Value d) {
+        return M.rowDot(d, KfE, [&](Value s) {
+          return M.plusEps(s, [&](Value t) { return M.colSum(t, Qf); });
+        }, false);
+      });
+    return M.timesNormal(x, [&](Value r) {
+      return M.recip(r, [&](Value d) {
+        return M.rowDot(d, KfE, [&](Value s) {
+          return M.plusEps(s, [&](Value t) { return M.prefix(t, Qf); });
+        }, true);
+      });
+    });
+  };
+  // sum over positions (or prefix) of x scaled by a flow.
+  auto flowSum = [&](Value t, Pred x, Pred flow) {
+    auto scaled = [&](Value y) { return M.rowScaled(y, x, flow); };
+    return m.causal ? M.prefix(t, scaled) : M.colSum(t, scaled);
+  };
+  // Conserved sink and source.
+  auto sink = [&](Value x) -> bool {
+    auto dot = [&](Value d) {
+      return M.rowDot(d, QfE, [&](Value s) {
+        return M.plusEps(s, [&](Value t) { return flowSum(t, Kf, O); });
+      }, m.causal);
+    };
+    return m.causal ? M.overNormal(x, dot) : dot(x);
+  };
+  auto source = [&](Value x) -> bool {
+    auto clip = strip(x).getDefiningOp<onnx::ClipOp>();
+    if (!clip || scalarConst(clip.getMin()) != -1.0 || scalarConst(clip.getMax()) != 1.0)
+      return m.fail("the conserved source is not clipped to [-1, 1]");
+    auto dot = [&](Value d) {
+      return M.rowDot(d, KfE, [&](Value s) {
+        return M.plusEps(s, [&](Value t) { return flowSum(t, Qf, I); });
+      }, m.causal);
+    };
+    Value in = strip(clip.getInput());
+    return m.causal ? M.overNormal(in, dot) : dot(in);
+  };
+  // Allocation: sigmoid(sink * c) (non-causal; c = L / S), sigmoid(sink).
+  auto allocation = [&](Value x) -> bool {
+    auto sg = strip(x).getDefiningOp<onnx::SigmoidOp>();
+    if (!sg)
+      return m.fail("expected the sink allocation (a Sigmoid)");
+    Value in = strip(sg.getX());
+    if (!m.causal) {
+      for (auto [s, c] : operandsOf<onnx::MulOp>(in))
+        if (std::optional<double> f = scalarConst(c)) {
+          Match saved = m;
+          if (sink(s)) {
+            alloc = *f;
+            return true;
+          }
+          m.restore(saved);
+        }
+      if (auto d = in.getDefiningOp<onnx::DivOp>())
+        if (std::optional<double> f = scalarConst(d.getB()); f && *f != 0.0 && sink(strip(d.getA()))) {
+          alloc = 1.0 / *f;
+          return true;
+        }
+      if (!sink(in))
+        return false;
+      alloc = 1.0;
+      return true;
+    }
+    return sink(in);
+  };
+  // Competition: softmax over the positions * c (non-causal), or
+  // exp / cumsum(exp) * n (causal).
+  auto competition = [&](Value x) -> bool {
+    if (!m.causal) {
+      for (auto [s, c] : operandsOf<onnx::MulOp>(x))
+        if (std::optional<double> f = scalarConst(c)) {
+          auto sm = s.getDefiningOp<onnx::SoftmaxOp>();
+          // The positions axis: the last of a [.., L] vector, the one
+          // before the last of a keepdims [.., L, 1] one.
+          int64_t r = rankOf(s);
+          int64_t posAxis = r == m.rank ? r - 2 : r - 1;
+          if (!sm || (sm.getAxis() < 0 ? sm.getAxis() + r : sm.getAxis()) != posAxis)
+            return m.fail("the source competition is not a Softmax over the positions");
+          if (!source(strip(sm.getInput())))
+            return false;
+          comp = *f;
+          return true;
+        }
+      return m.fail("expected the source competition (Softmax times a constant)");
+    }
+    return M.timesNormal(x, [&](Value r) {
+      auto d = strip(r).getDefiningOp<onnx::DivOp>();
+      if (!d)
+        return m.fail("expected exp(source) / cumsum(exp(source))");
+      auto ex = strip(d.getA()).getDefiningOp<onnx::ExpOp>();
+      if (!ex || !source(strip(ex.getX())))
+        return m.fail("expected exp of the conserved source");
+      Value e = strip(d.getA());
+      return M.prefix(
+          d.getB(),
+          [&](Value t) {
+            auto ex2 = t.getDefiningOp<onnx::ExpOp>();
+            return t == e || (ex2 && source(strip(ex2.getX())));
+          },
+          /*vector=*/true);
+    });
+  };
+  auto vScaled = [&](Value x) {
+    return M.rowScaled(x, [&](Value raw) { return M.values(raw); }, competition);
+  };
+  auto qScaled = [&](Value x) {
+    return M.rowScaled(x, Qf, [&](Value s) {
+      return m.causal ? M.overNormal(s, I) : I(s);
+    });
+  };
+  bool ok = M.rowScaled(root, [&](Value p) { return M.product(p, qScaled, Kf, vScaled); },
+                        allocation);
+  if (!ok || !m.q || !m.k || !m.v || m.map == "identity")
+    return std::nullopt;
+  return FlowFusion{m.q, m.k, m.v, m.causal, m.eps.value_or(0.0), m.map, alloc, comp};
+}
+
+/// Linear attention ending in |root|: num / (den [+ eps]) with num the
+/// product of phi(q), phi(k), v and den phi(q) . sum phi(k) (or the row
+/// sums of the masked scores); or, without a normalizer, the product alone.
+struct LinearFusion {
+  Value q, k, v;
+  bool causal, normalize;
+  double eps;
+  std::string map;
+};
+
+std::optional<LinearFusion> matchLinear(Value root, Match &m, bool normalized) {
+  Matcher M(m);
+  auto Qf = [&](Value x) { return M.qf(x); };
+  auto Kf = [&](Value x) { return M.kf(x); };
+  auto V = [&](Value x) { return M.values(x); };
+  auto num = [&](Value x) { return M.product(x, Qf, Kf, V); };
+  if (!normalized) {
+    if (!num(root) || (!m.causal && m.map == "identity"))
+      return std::nullopt;
+    return LinearFusion{m.q, m.k, m.v, m.causal, false, 0.0, m.map};
+  }
+  // The normalizer: phi(q) . (sum or prefix of phi(k)), or the row sums of
+  // the (masked) scores that the numerator multiplies v by.
+  auto den = [&](Value x) -> bool {
+    Value s = strip(x);
+    if (auto rs = s.getDefiningOp<onnx::ReduceSumOp>()) {
+      int64_t rank = rankOf(rs.getData());
+      auto axes = axesOf(rs.getAxes(), rank);
+      if (axes && axes->size() == 1 && (*axes)[0] == rank - 1) {
+        // The row sums of the scores a product with the values uses.
+        Value scores = strip(rs.getData());
+        for (Operation *user : scores.getUsers())
+          if (auto mm = dyn_cast<onnx::MatMulOp>(user); mm && strip(mm.getA()) == scores) {
+            Match saved = m;
+            if (M.product(mm.getResult(), Qf, Kf, V))
+              return true;
+            m.restore(saved);
+          }
+      }
+    }
+    return M.rowDot(x, Qf, [&](Value t) {
+      return m.causal ? M.prefix(t, Kf) : M.colSum(t, Kf);
+    }, m.causal);
+  };
+  double eps = 0.0;
+  auto denEps = [&](Value x) -> bool {
+    for (auto [d, c] : operandsOf<onnx::AddOp>(x))
+      if (std::optional<double> e = scalarConst(c)) {
+        Match saved = m;
+        if (den(d)) {
+          eps = *e;
+          return true;
+        }
+        m.restore(saved);
+      }
+    return den(strip(x));
+  };
+  bool ok = false;
+  if (auto d = strip(root).getDefiningOp<onnx::DivOp>())
+    ok = num(strip(d.getA())) && denEps(strip(d.getB()));
+  else
+    ok = M.rowScaled(root, num, [&](Value r) { return M.recip(r, denEps); });
+  if (!ok || !m.q || !m.k || !m.v)
+    return std::nullopt;
+  return LinearFusion{m.q, m.k, m.v, m.causal, true, eps, m.map};
+}
+
+bool f32(Value v) { return getElementTypeOrSelf(v.getType()).isF32(); }
+
+/// Builds the fused op for the flow or linear attention at |root|. On
+/// failure, |why| is the reason from an attempt that got as far as a
+/// product of feature-mapped queries and keys (empty when none did).
+bool fuseAt(Operation *rootOp, std::string &why) {
+  Value root = rootOp->getResult(0);
+  if (rankOf(root) < 2 || !f32(root))
+    return false;
+  OpBuilder b(rootOp);
+  Location loc = rootOp->getLoc();
+  Operation *fused = nullptr;
+  auto note = [&](const Match &m) {
+    if (getenv("SPARSA_FLOW_DEBUG"))
+      llvm::errs() << rootOp->getLoc() << ": " << m.why << " q=" << (bool)m.q << " k=" << (bool)m.k << "\n";
+    if (why.empty() && m.q && m.k && !m.why.empty())
+      why = m.why;
+  };
+  for (bool causal : {false, true}) {
+    if (isa<onnx::MulOp>(rootOp)) {
+      Match m;
+      m.causal = causal;
+      m.rank = rankOf(root);
+      if (std::optional<FlowFusion> f = matchFlow(root, m)) {
+        fused = sp::FlowAttentionOp::create(
+            b, loc, root.getType(), f->q, f->k, f->v, b.getStringAttr(f->map),
+            f->causal ? b.getUnitAttr() : UnitAttr(), b.getF64FloatAttr(f->eps),
+            f->alloc ? b.getF64FloatAttr(*f->alloc) : FloatAttr(),
+            f->comp ? b.getF64FloatAttr(*f->comp) : FloatAttr(), b.getI64IntegerAttr(64));
+        break;
+      }
+      note(m);
+    }
+    for (bool normalized : {true, false}) {
+      if (normalized ? !isa<onnx::DivOp, onnx::MulOp>(rootOp)
+                     : !isa<onnx::MatMulOp, onnx::EinsumOp>(rootOp))
+        continue;
+      Match m;
+      m.causal = causal;
+      m.rank = rankOf(root);
+      if (std::optional<LinearFusion> f = matchLinear(root, m, normalized)) {
+        fused = sp::LinearAttentionOp::create(
+            b, loc, root.getType(), f->q, f->k, f->v, b.getStringAttr(f->map),
+            f->causal ? b.getUnitAttr() : UnitAttr(),
+            f->normalize ? b.getUnitAttr() : UnitAttr(), b.getF64FloatAttr(f->eps),
+            b.getF64FloatAttr(1.0), b.getI64IntegerAttr(64));
+        break;
+      }
+      note(m);
+    }
+    if (fused)
+      break;
+  }
+  if (!fused)
+    return false;
+  if (!llvm::all_of(fused->getOperands(), f32) || !verifiesQuietly(fused)) {
+    why = "the matched attention has shapes or types the fused op does not take";
+    fused->erase();
+    return false;
+  }
+  why.clear();
+  root.replaceAllUsesWith(fused->getResult(0));
+  return true;
+}
+
+/// Adds |op| and its producers (a bounded walk) to |covered|.
+void cover(Operation *op, llvm::DenseSet<Operation *> &covered, int depth = 64) {
+  if (!op || depth == 0 || !covered.insert(op).second)
+    return;
+  for (Value in : op->getOperands())
+    cover(in.getDefiningOp(), covered, depth - 1);
+}
+
+struct FuseFlowAttentionPass final
+    : sparsa::impl::FuseFlowAttentionPassBase<FuseFlowAttentionPass> {
+  using FuseFlowAttentionPassBase::FuseFlowAttentionPassBase;
+
+  void runOnOperation() override {
+    SmallVector<Operation *> roots;
+    getOperation().walk([&](Operation *op) {
+      if (isa<onnx::MulOp, onnx::DivOp, onnx::MatMulOp, onnx::EinsumOp>(op))
+        roots.push_back(op);
+    });
+    llvm::DenseSet<Operation *> erased, covered;
+    // Last ops first: the whole formula fuses before any of its parts. A
+    // candidate that does not fuse says why once, at its last op.
+    for (Operation *root : llvm::reverse(roots)) {
+      if (erased.contains(root))
+        continue;
+      std::string why;
+      if (fuseAt(root, why)) {
+        eraseDeadProducers(root, erased);
+        continue;
+      }
+      if (!why.empty() && !covered.contains(root)) {
+        sparsa::markUnfused(root, kFamily, why);
+        cover(root, covered);
+      }
+    }
+  }
+};
+} // namespace
