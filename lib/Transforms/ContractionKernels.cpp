@@ -980,8 +980,12 @@ struct ContractionKernelsPass final
     // B small enough to stay in L2 (attention's K^T and V blocks) is read
     // in place: packing it would copy it once per row block for nothing.
     int64_t staticK = c.op.getStaticLoopRanges()[c.k], staticN = c.op.getStaticLoopRanges()[c.n];
-    bool inPlace = !ShapedType::isDynamic(staticK) && !ShapedType::isDynamic(staticN) &&
-                   staticK * staticN * (elt.getIntOrFloatBitWidth() / 8) <= kInPlaceBytes;
+    // So is a B no wider than one panel: its rows already are the panel's
+    // rows (a copy would only reorder nothing), whatever its depth.
+    bool inPlace = !ShapedType::isDynamic(staticN) &&
+                   (staticN <= kGemmVectors * vl ||
+                    (!ShapedType::isDynamic(staticK) &&
+                     staticK * staticN * (elt.getIntOrFloatBitWidth() / 8) <= kInPlaceBytes));
     int64_t depth = inPlace ? kInPlaceDepth : kGemmDepth;
     auto emitGemm = [&] {
       // Column blocks outer, then blocks of kGemmDepth reductions (the B

@@ -29,6 +29,7 @@
 #include "sparsa/Dialect/Sparsa/IR/SparsaDialect.h"
 
 #include "mlir/Dialect/Utils/StaticValueUtils.h"
+#include "mlir/Dialect/Vector/IR/VectorOps.h"
 
 #include <limits>
 
@@ -233,6 +234,60 @@ struct HeadBuilder {
                      });
   }
 
+  /// One sequential pass over the positions with D-wide running sums in
+  /// vector registers (static D): |step| gets the position i, its query
+  /// and key rows and the running sums, updates the sums and returns the
+  /// per-position outputs; returns those outputs as [L] vectors. The sweep
+  /// reads each row once: the prefix sums never exist as [L, D] tensors.
+  using SweepStep = function_ref<SmallVector<Value>(
+      OpBuilder &, Location, Value, Value, Value, MutableArrayRef<Value>, Value &)>;
+  SmallVector<Value> sweep(Value qf, Value kf, int64_t numSums, int64_t numOuts,
+                           SweepStep step) {
+    OpBuilder &bb = b();
+    Location l0 = loc();
+    int64_t d = *getConstantIntValue(D);
+    auto vt = VectorType::get({d}, elt());
+    Value zv = arith::ConstantOp::create(bb, l0, vt, bb.getZeroAttr(vt));
+    SmallVector<Value> init(numSums, zv);
+    init.push_back(zero()); // a scalar running sum
+    for (int64_t o = 0; o < numOuts; ++o)
+      init.push_back(B.empty({L}, elt()));
+    Value Lv = getValueOrCreateConstantIndexOp(bb, l0, L);
+    auto loop = scf::ForOp::create(
+        bb, l0, B.idx(0), Lv, B.idx(1), init,
+        [&](OpBuilder &nb, Location l, Value i, ValueRange iter) {
+          Value c0 = indexCst(nb, l, 0);
+          Value pad = zeroOf(nb, l, elt());
+          auto row = [&](Value x) {
+            return vector::TransferReadOp::create(nb, l, vt, x, ValueRange{i, c0}, pad,
+                                                  ArrayRef<bool>{true})
+                .getResult();
+          };
+          SmallVector<Value> sums(iter.take_front(numSums));
+          Value scalar = iter[numSums];
+          SmallVector<Value> outs = step(nb, l, i, row(qf), row(kf), sums, scalar);
+          SmallVector<Value> yields(sums);
+          yields.push_back(scalar);
+          for (int64_t o = 0; o < numOuts; ++o)
+            yields.push_back(
+                tensor::InsertOp::create(nb, l, outs[o], iter[numSums + 1 + o], ValueRange{i}));
+          scf::YieldOp::create(nb, l, yields);
+        });
+    return SmallVector<Value>(loop.getResults().drop_front(numSums + 1));
+  }
+
+  /// Vector helpers for sweep steps.
+  static Value splat(OpBuilder &nb, Location l, VectorType vt, Value x) {
+    return vector::BroadcastOp::create(nb, l, vt, x);
+  }
+  /// sum(a * b), reassociated (a tree of vector adds, not a serial chain).
+  static Value dot(OpBuilder &nb, Location l, Value a, Value b) {
+    Value p = arith::MulFOp::create(nb, l, a, b);
+    auto red = vector::ReductionOp::create(nb, l, vector::CombiningKind::ADD, p);
+    red.setFastmath(arith::FastMathFlags::reassoc);
+    return red;
+  }
+
   /// sum_j q_i k_j^T v_j over all j (causal: j <= i) for q, k [L, D],
   /// v [L, Dv]; returns [L, Dv].
   Value product(Value q, Value k, Value v, bool causal) {
@@ -412,6 +467,38 @@ static FailureOr<Value> lowerFlowAttention(sp::FlowAttentionOp op, LowerCtx &ctx
     auto pos = [&](OpBuilder &nb, Location l, Value i) {
       return HeadBuilder::position(nb, l, elt, i);
     };
+    if (getConstantIntValue(H.D)) {
+      // One sweep: running sums of K', Q', K' O and Q' I (4 x D) and of
+      // exp(source); per position the query scale and the competition.
+      auto vt = VectorType::get({*getConstantIntValue(H.D)}, elt);
+      SmallVector<Value> outs = H.sweep(
+          qf, kf, 4, 2,
+          [&](OpBuilder &nb, Location l, Value i, Value qi, Value ki,
+              MutableArrayRef<Value> sums, Value &cex) -> SmallVector<Value> {
+            auto add = [&](Value a, Value b) { return arith::AddFOp::create(nb, l, a, b).getResult(); };
+            auto mul = [&](Value a, Value b) { return arith::MulFOp::create(nb, l, a, b).getResult(); };
+            auto div = [&](Value a, Value b) { return arith::DivFOp::create(nb, l, a, b).getResult(); };
+            Value e = cst(nb, l, eps), ev = HeadBuilder::splat(nb, l, vt, e);
+            Value &cq = sums[0], &ck = sums[1], &ckO = sums[2], &cqI = sums[3];
+            cq = add(cq, qi);
+            ck = add(ck, ki);
+            Value n = pos(nb, l, i);
+            Value qe = add(qi, ev), ke = add(ki, ev);
+            Value inc = div(n, HeadBuilder::dot(nb, l, qe, add(ck, ev)));
+            Value outg = div(n, HeadBuilder::dot(nb, l, ke, add(cq, ev)));
+            ckO = add(ckO, mul(ki, HeadBuilder::splat(nb, l, vt, outg)));
+            cqI = add(cqI, mul(qi, HeadBuilder::splat(nb, l, vt, inc)));
+            Value sink = div(HeadBuilder::dot(nb, l, qe, add(ckO, ev)), n);
+            Value src = clip(nb, l, div(HeadBuilder::dot(nb, l, ke, add(cqI, ev)), n));
+            Value ex = math::ExpOp::create(nb, l, src);
+            cex = add(cex, ex);
+            Value comp = mul(div(ex, cex), n);
+            Value scale = mul(sigmoid(nb, l, sink), div(inc, n));
+            return {scale, comp};
+          });
+      Value qs = H.scaleRows(qf, outs[0]), vs = H.scaleRows(v, outs[1]);
+      return H.product(qs, kf, vs, true);
+    }
     Value cq = H.prefixRows(qf), ck = H.prefixRows(kf);
     Value inc = H.mapVector(H.rowDotRows(qf, eps, ck, eps),
                             [&](OpBuilder &nb, Location l, ValueRange a, Value i) -> Value {
@@ -462,8 +549,19 @@ static FailureOr<Value> lowerLinearAttention(sp::LinearAttentionOp op, LowerCtx 
       return out;
     Value rowScale;
     if (normalize) {
-      Value den = causal ? H.rowDotRows(qf, 0.0, H.prefixRows(kf), 0.0)
-                         : H.rowDot(qf, 0.0, H.colSum(kf), 0.0);
+      Value den;
+      if (causal && getConstantIntValue(H.D)) {
+        // One sweep: the running sum of K' and its dot with each query.
+        den = H.sweep(qf, kf, 1, 1,
+                      [&](OpBuilder &nb, Location l, Value, Value qi, Value ki,
+                          MutableArrayRef<Value> sums, Value &) -> SmallVector<Value> {
+                        sums[0] = arith::AddFOp::create(nb, l, sums[0], ki);
+                        return {HeadBuilder::dot(nb, l, qi, sums[0])};
+                      })[0];
+      } else {
+        den = causal ? H.rowDotRows(qf, 0.0, H.prefixRows(kf), 0.0)
+                     : H.rowDot(qf, 0.0, H.colSum(kf), 0.0);
+      }
       rowScale = H.mapVector(den, [&](OpBuilder &nb, Location l, ValueRange a, Value) -> Value {
         Value d = a[0];
         if (eps != 0.0)
