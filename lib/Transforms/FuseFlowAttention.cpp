@@ -225,6 +225,45 @@ bool swapsLastTwo(std::optional<ArrayRef<int64_t>> perm, int64_t rank) {
   return (*perm)[rank - 2] == rank - 1 && (*perm)[rank - 1] == rank - 2;
 }
 
+/// The tensor whose number of positions (dim -2) |v| is, as a dynamic
+/// export writes it: [Cast](Gather(Shape(x), -2)) or Shape(x, -2, -1);
+/// null otherwise.
+Value positionCountOf(Value v) {
+  v = strip(v);
+  if (auto c = v.getDefiningOp<onnx::CastOp>())
+    v = strip(c.getInput());
+  auto norm = [](int64_t a, int64_t r) { return a < 0 ? a + r : a; };
+  if (auto g = v.getDefiningOp<onnx::GatherOp>()) {
+    auto sh = strip(g.getData()).getDefiningOp<onnx::ShapeOp>();
+    if (!sh || g.getAxis() != 0 || sh.getStart() != 0 || sh.getEnd())
+      return nullptr;
+    int64_t r = rankOf(sh.getData());
+    std::optional<int64_t> idx = constInt(g.getIndices());
+    return idx && r >= 2 && norm(*idx, r) == r - 2 ? sh.getData() : nullptr;
+  }
+  if (auto sh = v.getDefiningOp<onnx::ShapeOp>()) {
+    int64_t r = rankOf(sh.getData());
+    if (r >= 2 && norm(sh.getStart(), r) == r - 2 && sh.getEnd() &&
+        norm(*sh.getEnd(), r) == r - 1)
+      return sh.getData();
+  }
+  return nullptr;
+}
+
+/// Whether |x| is |raw| or a feature map of it.
+bool derivesFrom(Value x, Value raw) {
+  x = strip(x);
+  if (!raw || !x)
+    return false;
+  if (x == raw)
+    return true;
+  if (isa_and_nonnull<onnx::SigmoidOp, onnx::ReluOp, onnx::EluOp>(x.getDefiningOp()))
+    return derivesFrom(x.getDefiningOp()->getOperand(0), raw);
+  if (auto add = x.getDefiningOp<onnx::AddOp>())
+    return derivesFrom(add.getA(), raw) || derivesFrom(add.getB(), raw);
+  return false;
+}
+
 using Pred = function_ref<bool(Value)>;
 
 class Matcher {
@@ -633,6 +672,18 @@ std::optional<FlowFusion> matchFlow(Value root, Match &m) {
       return m.fail("expected the sink allocation (a Sigmoid)");
     Value in = strip(sg.getX());
     if (!m.causal) {
+      // L / S from the shapes (a dynamic export): computed at run time.
+      for (auto [s, r] : operandsOf<onnx::MulOp>(in))
+        if (auto d = r.getDefiningOp<onnx::DivOp>();
+            d && derivesFrom(positionCountOf(d.getA()), m.q) &&
+            derivesFrom(positionCountOf(d.getB()), m.k)) {
+          Match saved = m;
+          if (sink(s)) {
+            alloc.reset();
+            return true;
+          }
+          m.restore(saved);
+        }
       for (auto [s, c] : operandsOf<onnx::MulOp>(in))
         if (std::optional<double> f = scalarConst(c)) {
           Match saved = m;
@@ -658,8 +709,11 @@ std::optional<FlowFusion> matchFlow(Value root, Match &m) {
   // exp / cumsum(exp) * n (causal).
   auto competition = [&](Value x) -> bool {
     if (!m.causal) {
-      for (auto [s, c] : operandsOf<onnx::MulOp>(x))
-        if (std::optional<double> f = scalarConst(c)) {
+      for (auto [s, c] : operandsOf<onnx::MulOp>(x)) {
+        // The constant S, or S from the keys' shape (computed at run time).
+        std::optional<double> f = scalarConst(c);
+        bool runtimeS = !f && derivesFrom(positionCountOf(c), m.k);
+        if (f || runtimeS) {
           auto sm = s.getDefiningOp<onnx::SoftmaxOp>();
           // The positions axis: the last of a [.., L] vector, the one
           // before the last of a keepdims [.., L, 1] one.
@@ -669,10 +723,11 @@ std::optional<FlowFusion> matchFlow(Value root, Match &m) {
             return m.fail("the source competition is not a Softmax over the positions");
           if (!source(strip(sm.getInput())))
             return false;
-          comp = *f;
+          comp = f;
           return true;
         }
-      return m.fail("expected the source competition (Softmax times a constant)");
+      }
+      return m.fail("expected the source competition (Softmax times S)");
     }
     return M.timesNormal(x, [&](Value r) {
       auto d = strip(r).getDefiningOp<onnx::DivOp>();

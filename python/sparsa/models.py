@@ -337,7 +337,9 @@ def flowformer(path: str, seq: Dim = 128, heads: Dim = 8, head_dim: int = 64,
     - clip: the conserved source's clip bound (1.0; anything else is a near
       miss); softmax_axis: the matmul form's competition softmax axis over
       [.., L, 1] (2, the positions; -1 is a near miss: a softmax of one).
-    Causal needs a static seq (the normalizers 1..L are a constant)."""
+    A symbolic seq writes L / S, S and the normalizers 1..L from the shapes
+    (Shape, Gather, Cast, Range), as the exporter does with dynamic axes;
+    prefix="matmul" and the L x L masks need a static seq."""
     _, TP, helper, nh = _onnx()
     g = _Graph("/flow")
     kv_seq = seq if kv_seq is None else kv_seq
@@ -382,10 +384,17 @@ def flowformer(path: str, seq: Dim = 128, heads: Dim = 8, head_dim: int = 64,
         sink = rowdot(plus_eps(qf), plus_eps(colsum(g.op("Mul", [kf, unsq(out_flow)]))), False)
         src = rowdot(plus_eps(kf), plus_eps(colsum(g.op("Mul", [qf, unsq(inc)]))), False)
         src = g.op("Clip", [src, g.const("cmin", f32(-clip)), g.const("cmax", f32(clip))])
-        ratio = float(seq) / float(kv_seq)
-        alloc = g.op("Sigmoid", [g.op("Mul", [sink, g.const("ratio", f32(ratio))])])
-        comp = g.op("Mul", [g.op("Softmax", [src], axis=-1 if ein else softmax_axis),
-                            g.const("S", f32(float(kv_seq)))])
+        if isinstance(seq, int) and isinstance(kv_seq, int):
+            ratio = g.const("ratio", f32(float(seq) / float(kv_seq)))
+            S = g.const("S", f32(float(kv_seq)))
+        else:  # torch.onnx with dynamic axes: float(x.shape[2]) from the shapes
+            i2 = g.const("i2", np.array(2, np.int64))
+            count = lambda x: g.op("Cast", [g.op("Gather", [g.op("Shape", [x]), i2], axis=0)],
+                                   to=TP.FLOAT)
+            S = count(kf)
+            ratio = g.op("Div", [count(qf), S])
+        alloc = g.op("Sigmoid", [g.op("Mul", [sink, ratio])])
+        comp = g.op("Mul", [g.op("Softmax", [src], axis=-1 if ein else softmax_axis), S])
         qs = g.op("Mul", [qf, unsq(inc)])
         vs = g.op("Mul", ["v", unsq(comp)])
         if ein:
@@ -395,11 +404,20 @@ def flowformer(path: str, seq: Dim = 128, heads: Dim = 8, head_dim: int = 64,
             kt = g.op("Transpose", [kf], perm=[0, 1, 3, 2])
             prod = g.op("MatMul", [qs, g.op("MatMul", [kt, vs])])
     else:
-        if not isinstance(seq, int):
-            raise ValueError("causal Flowformer needs a static seq")
-        normal = g.const("normal", np.arange(1, seq + 1, dtype=np.float32)
-                         .reshape(1, 1, seq) if ein else
-                         np.arange(1, seq + 1, dtype=np.float32).reshape(1, 1, seq, 1))
+        if isinstance(seq, int):
+            normal = g.const("normal", np.arange(1, seq + 1, dtype=np.float32)
+                             .reshape(1, 1, seq) if ein else
+                             np.arange(1, seq + 1, dtype=np.float32).reshape(1, 1, seq, 1))
+        else:  # torch.arange(1, L + 1) with a dynamic L: Range, then Cast
+            L = g.op("Gather", [g.op("Shape", ["q"]), g.const("i2", np.array(2, np.int64))],
+                     axis=0)
+            one_i = g.const("one_i", np.array(1, np.int64))
+            normal = g.op("Cast", [g.op("Range", [one_i, g.op("Add", [L, one_i]), one_i])],
+                          to=TP.FLOAT)
+            # [1, 1, L] like the reference's normal[None, None, :] ([L, 1]
+            # for the keepdims layout).
+            normal = g.op("Unsqueeze", [normal, g.const("axn", np.array([0, 1] if ein else [1],
+                                                                         np.int64))])
         inc = g.op("Mul", [recip(rowdot(plus_eps(qf), plus_eps(prefix_sum(kf)), True)), normal])
         out_flow = g.op("Mul", [recip(rowdot(plus_eps(kf), plus_eps(prefix_sum(qf)), True)),
                                 normal])
