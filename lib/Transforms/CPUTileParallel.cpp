@@ -300,17 +300,25 @@ struct CPUTileParallelPass final
               if (op.isDpsInit(&o))
                 map.erase(o.get());
           }
+          // The tiles' sizes (tensor.dim of a partial block) are computed
+          // before the terminator, whose body holds only the inserts.
+          SmallVector<SmallVector<OpFoldResult>> tileSizes;
+          for (OpResult r : escaping) {
+            Value tileV = map.lookup(Value(r));
+            SmallVector<OpFoldResult> sizes;
+            for (int64_t j = 0; j < cast<RankedTensorType>(r.getType()).getRank(); ++j)
+              sizes.push_back(tensor::getMixedSize(b, l, tileV, j));
+            tileSizes.push_back(sizes);
+          }
           auto term = scf::InParallelOp::create(b, l);
           b.setInsertionPointToStart(term.getBody());
           for (auto [i, r] : llvm::enumerate(escaping)) {
-            Value tileV = map.lookup(Value(r));
             auto type = cast<RankedTensorType>(r.getType());
-            SmallVector<OpFoldResult> offs(type.getRank(), b.getIndexAttr(0)), sizes,
+            SmallVector<OpFoldResult> offs(type.getRank(), b.getIndexAttr(0)),
                 strides(type.getRank(), b.getIndexAttr(1));
-            for (int64_t j = 0; j < type.getRank(); ++j)
-              sizes.push_back(tensor::getMixedSize(b, l, tileV, j));
             offs[escapingPos[i]] = off;
-            tensor::ParallelInsertSliceOp::create(b, l, tileV, args[1 + i], offs, sizes, strides);
+            tensor::ParallelInsertSliceOp::create(b, l, map.lookup(Value(r)), args[1 + i], offs,
+                                                  tileSizes[i], strides);
           }
         });
     for (auto [i, r] : llvm::enumerate(escaping))

@@ -54,18 +54,26 @@ struct Match {
   int64_t rank = 0;      // of the attention's inputs and result
   std::string why;       // the first term that did not match
 
-  /// Back to |saved| after a failed alternative, keeping its reason.
+  /// Whether some alternative reached a product of feature-mapped keys
+  /// (a candidate worth a reason), and the first failure after that.
+  bool reached = false;
+  std::string candidateWhy;
+
+  /// Back to |saved| after a failed alternative, keeping the reasons.
   void restore(const Match &saved) {
-    std::string w = why;
+    Match failed = std::move(*this);
     *this = saved;
     if (why.empty())
-      why = w;
+      why = failed.why;
+    reached |= failed.reached;
+    if (candidateWhy.empty())
+      candidateWhy = failed.candidateWhy;
   }
   bool fail(StringRef reason) {
-    if (getenv("SPARSA_FLOW_DEBUG"))
-      llvm::errs() << "  fail: " << reason << "\n";
     if (why.empty())
       why = reason.str();
+    if (reached && candidateWhy.empty())
+      candidateWhy = reason.str();
     return false;
   }
 };
@@ -129,12 +137,29 @@ std::optional<SmallVector<double>> constValues(Value v) {
   auto type = dyn_cast<RankedTensorType>(v.getType());
   if (!type || !type.hasStaticShape())
     return std::nullopt;
-  FailureOr<SmallVector<char>> bytes = constantBytes(v);
-  if (failed(bytes))
-    return std::nullopt;
   Type et = type.getElementType();
   int64_t n = type.getNumElements();
   SmallVector<double> out;
+  if (et.isInteger(1)) {
+    // Booleans: one byte each in a resource blob, bits in a dense attr.
+    if (auto res = dyn_cast<DenseResourceElementsAttr>(cst.getValue())) {
+      AsmResourceBlob *blob = res.getRawHandle().getBlob();
+      if (!blob || (int64_t)blob->getData().size() != n)
+        return std::nullopt;
+      for (char c : blob->getData())
+        out.push_back(c ? 1.0 : 0.0);
+      return out;
+    }
+    auto dense = dyn_cast<DenseElementsAttr>(cst.getValue());
+    if (!dense)
+      return std::nullopt;
+    for (bool x : dense.getValues<bool>())
+      out.push_back(x ? 1.0 : 0.0);
+    return out;
+  }
+  FailureOr<SmallVector<char>> bytes = constantBytes(v);
+  if (failed(bytes))
+    return std::nullopt;
   if (et.isF32() && (int64_t)bytes->size() == 4 * n) {
     for (int64_t i = 0; i < n; ++i) {
       float f;
@@ -147,9 +172,6 @@ std::optional<SmallVector<double>> constValues(Value v) {
       std::memcpy(&d, bytes->data() + 8 * i, 8);
       out.push_back(d);
     }
-  } else if (et.isInteger(1) && (int64_t)bytes->size() == n) {
-    for (int64_t i = 0; i < n; ++i)
-      out.push_back((*bytes)[i] ? 1.0 : 0.0);
   } else {
     return std::nullopt;
   }
@@ -495,7 +517,10 @@ public:
       auto tr = t.getDefiningOp<onnx::TransposeOp>();
       if (!tr || !swapsLastTwo(tr.getPerm(), rankOf(t)))
         return m.fail("expected the keys transposed");
-      return k(strip(tr.getData()));
+      if (!k(strip(tr.getData())))
+        return false;
+      m.reached = true;
+      return true;
     };
     if (auto mm = out.getDefiningOp<onnx::MatMulOp>()) {
       Value a = strip(mm.getA()), b = strip(mm.getB());
@@ -524,7 +549,7 @@ public:
             if (auto qk = p.getDefiningOp<onnx::MatMulOp>()) {
               Match saved = m;
               if (kt(qk.getB()) && x(strip(qk.getA()))) {
-                m.why.clear();
+                m.candidateWhy.clear();
                 return m.fail("the mask on the scores is not lower-triangular");
               }
               m.restore(saved);
@@ -568,7 +593,10 @@ public:
           std::string want = causal ? Pk + lk + dk + mk : Pk + dk + mk;
           if (kv->out != want)
             continue;
-          return k(vk) && v(vv);
+          if (!k(vk))
+            return false;
+          m.reached = true;
+          return v(vv);
         }
         return m.fail("an Einsum is not the keys-values state");
       };
@@ -841,10 +869,8 @@ bool fuseAt(Operation *rootOp, std::string &why) {
   Location loc = rootOp->getLoc();
   Operation *fused = nullptr;
   auto note = [&](const Match &m) {
-    if (getenv("SPARSA_FLOW_DEBUG"))
-      llvm::errs() << rootOp->getLoc() << ": " << m.why << " q=" << (bool)m.q << " k=" << (bool)m.k << "\n";
-    if (why.empty() && m.q && m.k && !m.why.empty())
-      why = m.why;
+    if (why.empty() && m.reached && !m.candidateWhy.empty())
+      why = m.candidateWhy;
   };
   for (bool causal : {false, true}) {
     if (isa<onnx::MulOp>(rootOp)) {

@@ -1,0 +1,155 @@
+"""Flow attention family end to end: Flowformer's Flow-Attention (non-causal
+and causal) and linear attention, in the spellings exporters write
+(Einsum / MatMul, CumSum / L x L lower-triangular masks, keepdims or
+Unsqueeze, Div or Reciprocal, static or dynamic axes), fuse into
+sparsa.flow_attention / sparsa.linear_attention (counted under
+fusions.flow_attention) and match ONNX Runtime on the original graphs;
+near misses keep their ops, say why in the report and still match."""
+
+import numpy as np
+import pytest
+
+from conftest import assert_matches_ort, compile_with_report, ort_run
+from sparsa import models
+
+# The flow normalizers divide by sums over up to a thousand positions and
+# the reference sums in another order: compare at the output's magnitude.
+ATOL = 2e-5
+RTOL = 2e-4
+
+
+def qkv(rng, batch, heads, seq, d, kv_seq=None, dv=None):
+    kv_seq = seq if kv_seq is None else kv_seq
+    dv = d if dv is None else dv
+    return {"q": rng.standard_normal((batch, heads, seq, d)).astype(np.float32),
+            "k": rng.standard_normal((batch, heads, kv_seq, d)).astype(np.float32),
+            "v": rng.standard_normal((batch, heads, kv_seq, dv)).astype(np.float32)}
+
+
+def check(tmp_path, path, feeds, fused=1, **compile_kwargs):
+    model, report = compile_with_report(tmp_path, path, **compile_kwargs)
+    assert report["fusions"]["flow_attention"] == fused, report
+    out = model.run(feeds)
+    ref = ort_run(path, feeds)
+    scale = max(float(np.abs(ref["y"]).max()), 1e-3)
+    np.testing.assert_allclose(out["y"], ref["y"], atol=ATOL * scale, rtol=RTOL)
+    return report
+
+
+FLOW = [
+    # (causal, form, seq, head_dim, extra)
+    (False, "einsum", 1, 32, {}),
+    (False, "einsum", 7, 64, {}),
+    (False, "einsum", 128, 32, {}),
+    (False, "einsum", 1024, 64, {}),
+    (False, "matmul", 7, 32, {}),
+    (False, "matmul", 128, 64, {}),
+    (False, "matmul", 70, 32, dict(kv_seq=45, value_dim=48)),   # L != S, Dv != D
+    (True, "einsum", 1, 32, {}),             # CumSum of the [L, D, Dv] outer products
+    (True, "einsum", 7, 64, {}),
+    (True, "einsum", 130, 32, {}),           # chunks of 64 and a partial one
+    (True, "einsum", 1024, 64, {}),
+    (True, "matmul", 7, 32, {}),             # the L x L lower-triangular mask
+    (True, "matmul", 100, 64, dict(mask="where")),
+    (True, "matmul", 128, 32, dict(prefix="matmul")),   # prefix sums as tril @ x
+    (True, "matmul", 1024, 32, {}),
+]
+
+
+@pytest.mark.parametrize("causal,form,seq,d,extra", FLOW)
+def test_flowformer_fuses_and_matches(tmp_path, causal, form, seq, d, extra):
+    path = models.flowformer(str(tmp_path / "flow.onnx"), seq=seq, heads=2, head_dim=d,
+                             batch=1, causal=causal, form=form, **extra)
+    feeds = qkv(np.random.default_rng(seq), 1, 2, seq, d, extra.get("kv_seq"),
+                extra.get("value_dim"))
+    check(tmp_path, path, feeds)
+
+
+@pytest.mark.parametrize("causal", [False, True])
+def test_flowformer_generator_is_the_formula(tmp_path, causal):
+    """The test graphs compute shared/PATTERNS.md's formula (ONNX Runtime on
+    the graph against a float64 numpy transcription)."""
+    path = models.flowformer(str(tmp_path / "flow.onnx"), seq=33, heads=2, head_dim=16,
+                             causal=causal, form="einsum")
+    feeds = qkv(np.random.default_rng(1), 1, 2, 33, 16)
+    ref = models.flow_reference(feeds["q"], feeds["k"], feeds["v"], causal)
+    np.testing.assert_allclose(ort_run(path, feeds)["y"], ref, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("causal", [False, True])
+def test_flowformer_dynamic_axes(tmp_path, causal):
+    """Symbolic batch and sequence: L / S, S and the normalizers come from
+    Shape / Gather / Range; one library runs every length."""
+    path = models.flowformer(str(tmp_path / "flow.onnx"), seq="L", heads=2, head_dim=32,
+                             batch="B", causal=causal, form="einsum")
+    model, report = compile_with_report(tmp_path, path)
+    assert report["fusions"]["flow_attention"] == 1, report
+    for b, seq in [(1, 1), (2, 7), (1, 65), (2, 130)]:
+        feeds = qkv(np.random.default_rng(seq), b, 2, seq, 32)
+        ref = ort_run(path, feeds)["y"]
+        np.testing.assert_allclose(model.run(feeds)["y"], ref,
+                                   atol=ATOL * float(np.abs(ref).max()), rtol=RTOL)
+
+
+LINEAR = [
+    # (causal, form, feature, seq, head_dim)
+    (False, "matmul", "elu1", 1, 32),
+    (False, "matmul", "elu1", 128, 64),
+    (False, "einsum", "elu1", 7, 32),
+    (False, "einsum", "relu", 1024, 64),
+    (False, "masked", "elu1", 64, 32),       # (phi(q) phi(k)^T) v / row sums, no mask
+    (True, "masked", "elu1", 1, 32),
+    (True, "masked", "elu1", 7, 64),
+    (True, "masked", "sigmoid", 130, 32),
+    (True, "masked", "elu1", 1024, 64),
+]
+
+
+@pytest.mark.parametrize("causal,form,feature,seq,d", LINEAR)
+def test_linear_attention_fuses_and_matches(tmp_path, causal, form, feature, seq, d):
+    path = models.linear_attention(str(tmp_path / "lin.onnx"), seq=seq, heads=2, head_dim=d,
+                                   causal=causal, form=form, feature=feature,
+                                   mask="tril" if causal else "none")
+    check(tmp_path, path, qkv(np.random.default_rng(seq + 1), 1, 2, seq, d))
+
+
+def test_linear_attention_other_value_dim(tmp_path):
+    path = models.linear_attention(str(tmp_path / "lin.onnx"), seq=50, heads=3, head_dim=16,
+                                   value_dim=40, batch=2)
+    check(tmp_path, path, qkv(np.random.default_rng(3), 2, 3, 50, 16, dv=40))
+
+
+NEAR_MISSES = [
+    # (builder, kwargs, words the report's reason must contain)
+    (models.flowformer, dict(causal=False, form="einsum", clip=2.0), "clipped"),
+    (models.flowformer, dict(causal=False, form="matmul", softmax_axis=-1), "positions"),
+    (models.flowformer, dict(causal=True, form="matmul", mask="full"), "lower-triangular"),
+    (models.linear_attention, dict(causal=False, form="masked", mask="triu"),
+     "lower-triangular"),
+]
+
+
+@pytest.mark.parametrize("build,kw,words", NEAR_MISSES)
+def test_near_misses_keep_their_ops(tmp_path, build, kw, words):
+    path = build(str(tmp_path / "m.onnx"), seq=24, heads=2, head_dim=16, **kw)
+    report = check(tmp_path, path, qkv(np.random.default_rng(5), 1, 2, 24, 16), fused=0)
+    reasons = [u for u in report["unfused"] if u["family"] == "flow_attention"]
+    assert len(reasons) == 1, report["unfused"]
+    assert words in reasons[0]["reason"], reasons
+
+
+def test_softmax_attention_is_not_touched(tmp_path):
+    path = models.attention(str(tmp_path / "attn.onnx"), seq=32, heads=2, head_dim=16)
+    model, report = compile_with_report(tmp_path, path)
+    assert report["fusions"]["flow_attention"] == 0
+    assert report["kernel_fusions"]["attention"] == 1
+    assert not [u for u in report["unfused"] if u["family"] == "flow_attention"]
+
+
+@pytest.mark.parametrize("causal", [False, True])
+def test_disabled_fusion_still_matches(tmp_path, causal):
+    """--disable-fusion=flow_attention compiles the original graph op by op."""
+    path = models.flowformer(str(tmp_path / "flow.onnx"), seq=20, heads=2, head_dim=16,
+                             causal=causal, form="einsum")
+    check(tmp_path, path, qkv(np.random.default_rng(2), 1, 2, 20, 16), fused=0,
+          disable_fusion=["flow_attention"])
