@@ -134,6 +134,25 @@ func.func @row_cluster_layernorm(%x: tensor<64x128xf32>, %r: tensor<64x128xf32>)
 
 // -----
 
+/// Rows that do not split evenly (66 rows, 4 tasks of 17: the last has 15):
+/// the partial tile's sizes are computed in the loop body, before the
+/// terminator, which holds only the parallel inserts.
+// CHECK-LABEL: func.func @row_cluster_uneven
+// CHECK: scf.forall (%{{.+}}) in (4)
+// CHECK: arith.minui
+// CHECK: scf.forall.in_parallel {
+// CHECK-NEXT: tensor.parallel_insert_slice
+// CHECK-NEXT: }
+func.func @row_cluster_uneven(%x: tensor<66x128xf32>, %r: tensor<66x128xf32>) -> tensor<66x128xf32> {
+  %g = onnx.Constant {value = dense<1.5> : tensor<128xf32>} : () -> tensor<128xf32>
+  %a = onnx.Add %x, %r : (tensor<66x128xf32>, tensor<66x128xf32>) -> tensor<66x128xf32>
+  %y = onnx.Mul %a, %g : (tensor<66x128xf32>, tensor<128xf32>) -> tensor<66x128xf32>
+  %z = onnx.Softmax %y {axis = -1 : si64} : (tensor<66x128xf32>) -> tensor<66x128xf32>
+  return %z : tensor<66x128xf32>
+}
+
+// -----
+
 /// A row cluster closes where something else (a matmul, which reads all of
 /// B for any row) reads one of its values: the Add and Mul before it form
 /// one loop, the matmul and the Add after it are tiled on their own.

@@ -1,0 +1,60 @@
+// RUN: sparsa-opt %s --split-input-file --convert-onnx-to-linalg --canonicalize --cse | FileCheck %s
+
+/// Causal Flow-Attention: one task per (batch, head); the feature maps as
+/// element-wise generics; every prefix sum in ONE sequential sweep over the
+/// positions with the four D-wide running sums as vectors (reassociated
+/// dot products), giving the per-position query scale and competition;
+/// then the chunked scan: per block of 64 positions the masked scores
+/// q_c k_c^T [64, 64], q_c S + scores v_c, and S += k_c^T v_c. Nothing
+/// [L, L] or [L, D, Dv] exists.
+// CHECK-LABEL: func.func @flow_causal
+// CHECK-NOT: tensor<128x128xf32>
+// CHECK: scf.forall (%{{.+}}) in (2)
+// CHECK: scf.for %{{.+}} = %c0 to %c128 step %c1 iter_args({{.*}}) -> (vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, f32, tensor<128xf32>, tensor<128xf32>)
+// CHECK-COUNT-2: vector.transfer_read
+// CHECK-COUNT-4: vector.reduction <add>, %{{.+}} fastmath<reassoc>
+// CHECK: math.exp
+// CHECK: scf.for %{{.+}} = %c0 to %c128 step %c64 iter_args(%{{.+}} = %{{.+}}, %{{.+}} = %{{.+}}) -> (tensor<16x8xf32>, tensor<128x8xf32>)
+// CHECK: linalg.generic {{.*}} ins(%{{.+}}, %{{.+}} : tensor<64x16xf32>, tensor<16x64xf32>) outs(%{{.+}} : tensor<64x64xf32>)
+// CHECK: arith.cmpi ule
+// CHECK: ins(%{{.+}}, %{{.+}} : tensor<64x16xf32>, tensor<16x8xf32>) outs(%{{.+}} : tensor<64x8xf32>)
+// CHECK: ins(%{{.+}}, %{{.+}} : tensor<64x64xf32>, tensor<64x8xf32>) outs(%{{.+}} : tensor<64x8xf32>)
+// CHECK: ins(%{{.+}}, %{{.+}} : tensor<16x64xf32>, tensor<64x8xf32>) outs(%{{.+}} : tensor<16x8xf32>)
+// CHECK-NOT: tensor<128x128xf32>
+func.func @flow_causal(%q: tensor<1x2x128x16xf32>, %k: tensor<1x2x128x16xf32>, %v: tensor<1x2x128x8xf32>) -> tensor<1x2x128x8xf32> {
+  %o = sparsa.flow_attention %q, %k, %v {causal} : (tensor<1x2x128x16xf32>, tensor<1x2x128x16xf32>, tensor<1x2x128x8xf32>) -> tensor<1x2x128x8xf32>
+  return %o : tensor<1x2x128x8xf32>
+}
+
+// -----
+
+/// Non-causal: the state K'^T (V C) [D, Dv] is one GEMM over the keys, the
+/// output one GEMM of the scaled queries with it; the flows are row
+/// reductions and column sums; no scan, nothing [L, S].
+// CHECK-LABEL: func.func @flow_noncausal
+// CHECK-NOT: tensor<100x90xf32>
+// CHECK: scf.forall
+// CHECK-NOT: scf.for
+// CHECK: ins(%{{.+}}, %{{.+}} : tensor<90x16xf32>, tensor<90x8xf32>) outs(%{{.+}} : tensor<16x8xf32>)
+// CHECK: ins(%{{.+}}, %{{.+}} : tensor<100x16xf32>, tensor<16x8xf32>) outs(%{{.+}} : tensor<100x8xf32>)
+// CHECK-NOT: tensor<100x90xf32>
+func.func @flow_noncausal(%q: tensor<3x100x16xf32>, %k: tensor<3x90x16xf32>, %v: tensor<3x90x8xf32>) -> tensor<3x100x8xf32> {
+  %o = sparsa.flow_attention %q, %k, %v : (tensor<3x100x16xf32>, tensor<3x90x16xf32>, tensor<3x90x8xf32>) -> tensor<3x100x8xf32>
+  return %o : tensor<3x100x8xf32>
+}
+
+// -----
+
+/// Causal linear attention with a normalizer, dynamic length: the chunk
+/// loop takes min(64, L - c0) positions; the denominator is one sweep with
+/// the running key sum.
+// CHECK-LABEL: func.func @linear_causal_dynamic
+// CHECK: scf.forall
+// CHECK: scf.for {{.*}} step %c64
+// CHECK: arith.minui
+// CHECK: scf.for {{.*}} step %c1 {{.*}} -> (vector<32xf32>, tensor<?xf32>)
+// CHECK: vector.reduction <add>
+func.func @linear_causal_dynamic(%q: tensor<?x4x?x32xf32>, %k: tensor<?x4x?x32xf32>, %v: tensor<?x4x?x32xf32>) -> tensor<?x4x?x32xf32> {
+  %o = sparsa.linear_attention %q, %k, %v {causal, normalize, feature_map = "elu1", eps = 1.0e-6 : f64} : (tensor<?x4x?x32xf32>, tensor<?x4x?x32xf32>, tensor<?x4x?x32xf32>) -> tensor<?x4x?x32xf32>
+  return %o : tensor<?x4x?x32xf32>
+}

@@ -1,0 +1,108 @@
+// RUN: sparsa-opt %S/Inputs/flowformer-noncausal-einsum.mlir --sparsa-fuse-flow-attention | FileCheck %s --check-prefix=NONCAUSAL
+// RUN: sparsa-opt %S/Inputs/flowformer-causal-mask.mlir --sparsa-fuse-flow-attention | FileCheck %s --check-prefix=CAUSAL
+// RUN: sparsa-opt %S/Inputs/flowformer-clip-near-miss.mlir --sparsa-fuse-flow-attention | FileCheck %s --check-prefix=NEAR
+// RUN: sparsa-opt %s --split-input-file --sparsa-fuse-flow-attention | FileCheck %s
+
+/// Flowformer's module as torch.onnx exports it (Inputs/, made by
+/// sparsa.models.flowformer): Einsum row dots, ReduceSum sums, Div(1, x),
+/// Clip, Softmax over the keys times S, Sigmoid(sink * L / S), the Einsum
+/// state: ~40 nodes become one op on the raw q, k, v.
+// NONCAUSAL: %[[O:.+]] = sparsa.flow_attention %arg0, %arg1, %arg2 {allocation_scale = 1.000000e+00 : f64, competition_scale = 6.000000e+00 : f64, eps = 9.9999999747524271E-7 : f64}
+// NONCAUSAL-NOT: onnx.Einsum
+// NONCAUSAL-NOT: onnx.Softmax
+// NONCAUSAL: return %[[O]]
+
+/// Causal with keepdims sums, CumSum prefix sums, the normalizers 1..L as a
+/// constant and the product as a lower-triangular mask on the L x L scores.
+// CAUSAL: %[[O:.+]] = sparsa.flow_attention %arg0, %arg1, %arg2 {causal, eps = 9.9999999747524271E-7 : f64}
+// CAUSAL-NOT: onnx.MatMul
+// CAUSAL-NOT: onnx.CumSum
+// CAUSAL: return %[[O]]
+
+/// The source clipped to [-2, 2]: not Flow-Attention; the last op says why.
+// NEAR-NOT: sparsa.flow_attention
+// NEAR: onnx.Mul {{.*}}sparsa.unfused = {flow_attention = "the conserved source is not clipped to [-1, 1]"}
+
+/// Linear attention, elu + 1: phi(q) (phi(k)^T v) / (phi(q) . sum phi(k) + eps).
+// CHECK-LABEL: func.func @linear_noncausal
+// CHECK: %[[O:.+]] = sparsa.linear_attention %arg0, %arg1, %arg2 {eps = 9.9999999747524271E-7 : f64, feature_map = "elu1", normalize}
+// CHECK-NOT: onnx.
+// CHECK: return %[[O]]
+func.func @linear_noncausal(%q: tensor<1x2x8x4xf32>, %k: tensor<1x2x8x4xf32>, %v: tensor<1x2x8x4xf32>) -> tensor<1x2x8x4xf32> {
+  %one = onnx.Constant {value = dense<1.0> : tensor<f32>} : () -> tensor<f32>
+  %eps = onnx.Constant {value = dense<1.0e-6> : tensor<f32>} : () -> tensor<f32>
+  %ax2 = onnx.Constant {value = dense<[2]> : tensor<1xi64>} : () -> tensor<1xi64>
+  %axm1 = onnx.Constant {value = dense<[-1]> : tensor<1xi64>} : () -> tensor<1xi64>
+  %eq = onnx.Elu %q {alpha = 1.0 : f32} : (tensor<1x2x8x4xf32>) -> tensor<1x2x8x4xf32>
+  %fq = onnx.Add %eq, %one : (tensor<1x2x8x4xf32>, tensor<f32>) -> tensor<1x2x8x4xf32>
+  %ek = onnx.Elu %k {alpha = 1.0 : f32} : (tensor<1x2x8x4xf32>) -> tensor<1x2x8x4xf32>
+  %fk = onnx.Add %ek, %one : (tensor<1x2x8x4xf32>, tensor<f32>) -> tensor<1x2x8x4xf32>
+  %kt = onnx.Transpose %fk {perm = array<i64: 0, 1, 3, 2>} : (tensor<1x2x8x4xf32>) -> tensor<1x2x4x8xf32>
+  %kv = onnx.MatMul %kt, %v : (tensor<1x2x4x8xf32>, tensor<1x2x8x4xf32>) -> tensor<1x2x4x4xf32>
+  %num = onnx.MatMul %fq, %kv : (tensor<1x2x8x4xf32>, tensor<1x2x4x4xf32>) -> tensor<1x2x8x4xf32>
+  %ks = onnx.ReduceSum %fk, %ax2 {keepdims = 1 : si64} : (tensor<1x2x8x4xf32>, tensor<1xi64>) -> tensor<1x2x1x4xf32>
+  %p = onnx.Mul %fq, %ks : (tensor<1x2x8x4xf32>, tensor<1x2x1x4xf32>) -> tensor<1x2x8x4xf32>
+  %d = onnx.ReduceSum %p, %axm1 {keepdims = 1 : si64} : (tensor<1x2x8x4xf32>, tensor<1xi64>) -> tensor<1x2x8x1xf32>
+  %de = onnx.Add %d, %eps : (tensor<1x2x8x1xf32>, tensor<f32>) -> tensor<1x2x8x1xf32>
+  %o = onnx.Div %num, %de : (tensor<1x2x8x4xf32>, tensor<1x2x8x1xf32>) -> tensor<1x2x8x4xf32>
+  return %o : tensor<1x2x8x4xf32>
+}
+
+// -----
+
+/// Causal linear attention as the masked L x L form: S = phi(q) phi(k)^T
+/// times tril, (S v) / (row sums of S + eps).
+// CHECK-LABEL: func.func @linear_masked_causal
+// CHECK: sparsa.linear_attention %arg0, %arg1, %arg2 {causal, eps = 9.9999999747524271E-7 : f64, feature_map = "relu", normalize}
+// CHECK-NOT: onnx.MatMul
+func.func @linear_masked_causal(%q: tensor<1x1x4x2xf32>, %k: tensor<1x1x4x2xf32>, %v: tensor<1x1x4x2xf32>) -> tensor<1x1x4x2xf32> {
+  %tril = onnx.Constant {value = dense<[[1.0, 0.0, 0.0, 0.0], [1.0, 1.0, 0.0, 0.0], [1.0, 1.0, 1.0, 0.0], [1.0, 1.0, 1.0, 1.0]]> : tensor<4x4xf32>} : () -> tensor<4x4xf32>
+  %eps = onnx.Constant {value = dense<1.0e-6> : tensor<f32>} : () -> tensor<f32>
+  %axm1 = onnx.Constant {value = dense<[-1]> : tensor<1xi64>} : () -> tensor<1xi64>
+  %fq = onnx.Relu %q : (tensor<1x1x4x2xf32>) -> tensor<1x1x4x2xf32>
+  %fk = onnx.Relu %k : (tensor<1x1x4x2xf32>) -> tensor<1x1x4x2xf32>
+  %kt = onnx.Transpose %fk {perm = array<i64: 0, 1, 3, 2>} : (tensor<1x1x4x2xf32>) -> tensor<1x1x2x4xf32>
+  %s = onnx.MatMul %fq, %kt : (tensor<1x1x4x2xf32>, tensor<1x1x2x4xf32>) -> tensor<1x1x4x4xf32>
+  %sm = onnx.Mul %s, %tril : (tensor<1x1x4x4xf32>, tensor<4x4xf32>) -> tensor<1x1x4x4xf32>
+  %num = onnx.MatMul %sm, %v : (tensor<1x1x4x4xf32>, tensor<1x1x4x2xf32>) -> tensor<1x1x4x2xf32>
+  %d = onnx.ReduceSum %sm, %axm1 {keepdims = 1 : si64} : (tensor<1x1x4x4xf32>, tensor<1xi64>) -> tensor<1x1x4x1xf32>
+  %de = onnx.Add %d, %eps : (tensor<1x1x4x1xf32>, tensor<f32>) -> tensor<1x1x4x1xf32>
+  %o = onnx.Div %num, %de : (tensor<1x1x4x2xf32>, tensor<1x1x4x1xf32>) -> tensor<1x1x4x2xf32>
+  return %o : tensor<1x1x4x2xf32>
+}
+
+// -----
+
+/// A mask that is not lower-triangular (here upper): not causal attention.
+/// Nothing fuses and the candidate says why.
+// CHECK-LABEL: func.func @upper_mask
+// CHECK-NOT: sparsa.linear_attention
+// CHECK: onnx.Div {{.*}}sparsa.unfused = {flow_attention = "the mask on the scores is not lower-triangular"}
+func.func @upper_mask(%q: tensor<1x1x3x2xf32>, %k: tensor<1x1x3x2xf32>, %v: tensor<1x1x3x2xf32>) -> tensor<1x1x3x2xf32> {
+  %triu = onnx.Constant {value = dense<[[1.0, 1.0, 1.0], [0.0, 1.0, 1.0], [0.0, 0.0, 1.0]]> : tensor<3x3xf32>} : () -> tensor<3x3xf32>
+  %axm1 = onnx.Constant {value = dense<[-1]> : tensor<1xi64>} : () -> tensor<1xi64>
+  %fq = onnx.Sigmoid %q : (tensor<1x1x3x2xf32>) -> tensor<1x1x3x2xf32>
+  %fk = onnx.Sigmoid %k : (tensor<1x1x3x2xf32>) -> tensor<1x1x3x2xf32>
+  %kt = onnx.Transpose %fk {perm = array<i64: 0, 1, 3, 2>} : (tensor<1x1x3x2xf32>) -> tensor<1x1x2x3xf32>
+  %s = onnx.MatMul %fq, %kt : (tensor<1x1x3x2xf32>, tensor<1x1x2x3xf32>) -> tensor<1x1x3x3xf32>
+  %sm = onnx.Mul %s, %triu : (tensor<1x1x3x3xf32>, tensor<3x3xf32>) -> tensor<1x1x3x3xf32>
+  %num = onnx.MatMul %sm, %v : (tensor<1x1x3x3xf32>, tensor<1x1x3x2xf32>) -> tensor<1x1x3x2xf32>
+  %d = onnx.ReduceSum %sm, %axm1 {keepdims = 1 : si64} : (tensor<1x1x3x3xf32>, tensor<1xi64>) -> tensor<1x1x3x1xf32>
+  %o = onnx.Div %num, %d : (tensor<1x1x3x2xf32>, tensor<1x1x3x1xf32>) -> tensor<1x1x3x2xf32>
+  return %o : tensor<1x1x3x2xf32>
+}
+
+// -----
+
+/// Softmax attention is another fusion's: no flow op, no reason.
+// CHECK-LABEL: func.func @softmax_attention
+// CHECK-NOT: sparsa.
+// CHECK-NOT: sparsa.unfused
+// CHECK: onnx.Softmax
+func.func @softmax_attention(%q: tensor<1x2x16x8xf32>, %k: tensor<1x2x16x8xf32>, %v: tensor<1x2x16x8xf32>) -> tensor<1x2x16x8xf32> {
+  %kt = onnx.Transpose %k {perm = array<i64: 0, 1, 3, 2>} : (tensor<1x2x16x8xf32>) -> tensor<1x2x8x16xf32>
+  %s = onnx.MatMul %q, %kt : (tensor<1x2x16x8xf32>, tensor<1x2x8x16xf32>) -> tensor<1x2x16x16xf32>
+  %p = onnx.Softmax %s {axis = -1 : si64} : (tensor<1x2x16x16xf32>) -> tensor<1x2x16x16xf32>
+  %o = onnx.MatMul %p, %v : (tensor<1x2x16x16xf32>, tensor<1x2x16x8xf32>) -> tensor<1x2x16x8xf32>
+  return %o : tensor<1x2x16x8xf32>
+}
