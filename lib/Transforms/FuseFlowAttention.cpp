@@ -41,7 +41,7 @@ using namespace mlir;
 using namespace sparsa::patterns;
 namespace sp = sparsa::sparsa;
 
-static constexpr const char *kFamily = "flow_attention";
+static constexpr llvm::StringLiteral kFamily = "flow_attention";
 
 namespace {
 
@@ -932,6 +932,11 @@ struct FuseFlowAttentionPass final
   using FuseFlowAttentionPassBase::FuseFlowAttentionPassBase;
 
   void runOnOperation() override {
+    // ONNX LinearAttention ("linear", the only rule the importer takes) is
+    // already this family's op: its lowering is the same chunked scan.
+    getOperation().walk([&](onnx::LinearAttentionOp op) {
+      op->setAttr(sp::kFamilyAttrName, StringAttr::get(op.getContext(), kFamily));
+    });
     SmallVector<Operation *> roots;
     getOperation().walk([&](Operation *op) {
       if (isa<onnx::MulOp, onnx::DivOp, onnx::MatMulOp, onnx::EinsumOp>(op))

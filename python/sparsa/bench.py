@@ -151,6 +151,28 @@ def _cases(full: bool) -> Dict[str, Case]:
         lambda rng: {"A": rng.standard_normal((1, qk)).astype(np.float32)},
         weight_bytes=qk * qk // 2 + 4 * qk * (qk // 32) + qk * (qk // 64),
         flops=2.0 * qk * qk))
+    # Flow attention (Flowformer, linear attention): q, k, v [1, H, L, D];
+    # ONNX Runtime runs the exported graph (its causal forms are the L x L
+    # products). flops count the linear-time work (two D x D products per
+    # position).
+    fl, fh, fd = (4096, 8, 64) if full else (128, 2, 32)
+
+    def flow(name, what, build):
+        return Case(name, f"{what}, L {fl}, {fh} heads x {fd}", build,
+                    lambda rng: {n: rng.standard_normal((1, fh, fl, fd)).astype(np.float32)
+                                 for n in "qkv"},
+                    weight_bytes=0, flops=4.0 * fh * fl * fd * fd)
+
+    cases += [
+        flow("flow_attention", "Flowformer non-causal, MatMul / ReduceSum export",
+             lambda p: models.flowformer(p, fl, fh, fd, causal=False, form="matmul")),
+        flow("flow_attention_einsum", "Flowformer non-causal, the reference module's Einsums",
+             lambda p: models.flowformer(p, fl, fh, fd, causal=False, form="einsum")),
+        flow("flow_causal", "causal Flowformer, L x L lower-triangular mask export",
+             lambda p: models.flowformer(p, fl, fh, fd, causal=True, form="matmul")),
+        flow("linear_causal", "causal linear attention (elu + 1), masked L x L export",
+             lambda p: models.linear_attention(p, fl, fh, fd, causal=True, form="masked")),
+    ]
     return {c.name: c for c in cases}
 
 
@@ -420,6 +442,122 @@ def _render(json_path: str, out_dir: str, md_path) -> int:
     return 0
 
 
+def _peak_probe(kind: str, model_path: str, feeds_path: str, threads: int) -> Dict[str, float]:
+    """Runs |model_path| (a compiled library, kind "sparsa", or an ONNX file,
+    kind "ort") in a fresh process: best-of-3 latency (ms) and the resident
+    memory the runs added over the loaded process (bytes)."""
+    code = (
+        "import sys, time, numpy as np\n"
+        "def kb(key):\n"
+        "    for line in open('/proc/self/status'):\n"
+        "        if line.startswith(key): return int(line.split()[1]) * 1024\n"
+        "feeds = dict(np.load(sys.argv[2])); t = int(sys.argv[3])\n"
+        "if sys.argv[4] == 'sparsa':\n"
+        "    import sparsa; m = sparsa.load(sys.argv[1], num_threads=t); run = lambda: m.run(feeds)\n"
+        "else:\n"
+        "    import onnxruntime as ort; so = ort.SessionOptions(); so.intra_op_num_threads = t\n"
+        "    so.inter_op_num_threads = 1\n"
+        "    so.add_session_config_entry('session.intra_op.allow_spinning', '0')\n"
+        "    s = ort.InferenceSession(sys.argv[1], so, providers=['CPUExecutionProvider'])\n"
+        "    run = lambda: s.run(None, feeds)\n"
+        "base = kb('VmRSS:'); ts = []\n"
+        "for _ in range(3):\n"
+        "    t0 = time.perf_counter(); run(); ts.append(time.perf_counter() - t0)\n"
+        "print(min(ts) * 1e3, kb('VmHWM:') - base)\n")
+    env = dict(os.environ, KMP_BLOCKTIME="0")
+    out = subprocess.run([sys.executable, "-c", code, model_path, feeds_path, str(threads), kind],
+                         capture_output=True, text=True, check=True, env=env)
+    ms, mem = out.stdout.split()
+    return {"ms": float(ms), "peak_bytes": float(mem)}
+
+
+def flow_scaling(out_dir: str, lengths: List[int], threads: int, ort_max: int,
+                 md_path=None) -> int:
+    """Causal Flowformer (the reference module's CumSum export) at growing
+    L: latency and the memory a run adds, Sparsa against ONNX Runtime on
+    the same file (ONNX Runtime up to |ort_max|: it builds [L, D, D] per
+    head). Writes flow_scaling.{json,md,png} under |out_dir|."""
+    import sparsa
+    from sparsa import models
+
+    os.makedirs(out_dir, exist_ok=True)
+    heads, d = 8, 64
+    rows = []
+    for L in lengths:
+        onnx_path = os.path.join(out_dir, f"flow_causal_{L}.onnx")
+        so_path = os.path.join(out_dir, f"flow_causal_{L}.so")
+        feeds_path = os.path.join(out_dir, f"flow_causal_{L}.npz")
+        models.flowformer(onnx_path, L, heads, d, causal=True, form="einsum")
+        sparsa.compile(onnx_path, so_path)
+        rng = np.random.default_rng(0)
+        np.savez(feeds_path, **{n: rng.standard_normal((1, heads, L, d)).astype(np.float32)
+                                for n in "qkv"})
+        row = {"L": L, "input_bytes": 4.0 * 3 * heads * L * d}
+        row["sparsa"] = _peak_probe("sparsa", so_path, feeds_path, threads)
+        if L <= ort_max:
+            row["ort"] = _peak_probe("ort", onnx_path, feeds_path, threads)
+        rows.append(row)
+        print(f"L {L:6d}  sparsa {row['sparsa']['ms']:9.2f} ms "
+              f"{row['sparsa']['peak_bytes'] / 2**20:8.1f} MiB" +
+              (f"   ort {row['ort']['ms']:9.2f} ms {row['ort']['peak_bytes'] / 2**20:8.1f} MiB"
+               if "ort" in row else ""), flush=True)
+        for path in (onnx_path, so_path, feeds_path):
+            os.remove(path)
+    with open(os.path.join(out_dir, "flow_scaling.json"), "w") as f:
+        json.dump({"threads": threads, "heads": heads, "head_dim": d, "rows": rows}, f, indent=1)
+    lines = ["# Causal Flowformer: time and memory against the sequence length", "",
+             f"`python -m sparsa.bench --flow-scaling`: the reference module's causal export "
+             f"(CumSum of the [L, D, D] outer products), {heads} heads x {d}, batch 1, "
+             f"{threads} thread(s), best of 3 runs in a fresh process; memory is what the "
+             "runs added to the loaded process's resident set (inputs excluded). ONNX "
+             "Runtime runs the file as written.", "",
+             "| L | Sparsa ms | Sparsa MiB | ms / L (us) | ONNX Runtime ms | ONNX Runtime MiB | ratio |",
+             "|---:|---:|---:|---:|---:|---:|---:|"]
+    for r in rows:
+        s, o = r["sparsa"], r.get("ort")
+        lines.append(f"| {r['L']} | {s['ms']:.2f} | {s['peak_bytes'] / 2**20:.1f} | "
+                     f"{1e3 * s['ms'] / r['L']:.2f} | " +
+                     (f"{o['ms']:.1f} | {o['peak_bytes'] / 2**20:.0f} | {o['ms'] / s['ms']:.1f}x |"
+                      if o else "- | - | - |"))
+    md = "\n".join(lines) + "\n\n![scaling](flow_scaling.png)\n"
+    with open(os.path.join(out_dir, "flow_scaling.md"), "w") as f:
+        f.write(md)
+    png = os.path.join(out_dir, "flow_scaling.png")
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+        fig, (a1, a2) = plt.subplots(1, 2, figsize=(10, 4))
+        Ls = [r["L"] for r in rows]
+        a1.loglog(Ls, [r["sparsa"]["ms"] for r in rows], "o-", label="Sparsa")
+        a2.loglog(Ls, [max(r["sparsa"]["peak_bytes"], 1) / 2**20 for r in rows], "o-",
+                  label="Sparsa")
+        oL = [r["L"] for r in rows if "ort" in r]
+        if oL:
+            a1.loglog(oL, [r["ort"]["ms"] for r in rows if "ort" in r], "s--",
+                      label="ONNX Runtime")
+            a2.loglog(oL, [max(r["ort"]["peak_bytes"], 1) / 2**20 for r in rows if "ort" in r],
+                      "s--", label="ONNX Runtime")
+        for ax, what in ((a1, "latency (ms)"), (a2, "memory added by a run (MiB)")):
+            ax.set_xlabel("sequence length L")
+            ax.set_ylabel(what)
+            ax.grid(True, which="both", alpha=0.3)
+            ax.legend()
+        fig.suptitle(f"causal Flowformer, {heads} heads x {d}, {threads} threads")
+        fig.tight_layout()
+        fig.savefig(png, dpi=100)
+    except ImportError:
+        png = None
+    if md_path:
+        with open(md_path, "w") as f:
+            f.write(md)
+        if png:
+            import shutil
+            shutil.copy(png, os.path.join(os.path.dirname(md_path) or ".", "flow_scaling.png"))
+    print(f"wrote {out_dir}/flow_scaling.json, flow_scaling.md" + (", flow_scaling.png" if png else ""))
+    return 0
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -435,7 +573,18 @@ def main(argv=None):
     p.add_argument("--bandwidth-mb", type=int, default=None)
     p.add_argument("--render", default=None, metavar="BENCH_JSON",
                    help="only re-render the table and chart of an earlier run's bench.json")
+    p.add_argument("--flow-scaling", action="store_true",
+                   help="only the causal Flowformer sweep over --lengths (latency and memory "
+                        "against L, Sparsa and ONNX Runtime); --markdown gets its table")
+    p.add_argument("--lengths", default="512,1024,2048,4096,8192,16384,32768")
+    p.add_argument("--ort-max-length", type=int, default=4096,
+                   help="longest L ONNX Runtime runs in the sweep ([L, D, D] per head)")
     args = p.parse_args(argv)
+    if args.flow_scaling:
+        os.environ.setdefault("KMP_BLOCKTIME", "0")
+        threads = int(args.threads.split(",")[-1])
+        return flow_scaling(args.out, [int(x) for x in args.lengths.split(",")], threads,
+                            args.ort_max_length, args.markdown)
     if args.render:
         return _render(args.render, args.out, args.markdown)
 

@@ -526,6 +526,42 @@ def linear_attention(path: str, seq: Dim = 128, heads: Dim = 8, head_dim: int = 
     return _save(graph, path, opset)
 
 
+def onnx_linear_attention(path: str, seq: Dim = 16, q_heads: int = 2, kv_heads: int = 2,
+                          head_dim: int = 16, value_dim: Optional[int] = None,
+                          batch: Dim = 1, *, past: bool = False, present: bool = True,
+                          scale: Optional[float] = None, update_rule: str = "linear") -> str:
+    """One ONNX LinearAttention node (opset 27) on packed [batch, seq,
+    heads * d] inputs: q_heads query heads over kv_heads key / value heads
+    (grouped-query when fewer), an optional past_state input
+    [batch, kv_heads, d, dv], present_state a graph output or unused."""
+    onnx, TP, helper, _ = _onnx()
+    dv = head_dim if value_dim is None else value_dim
+    attrs = dict(q_num_heads=q_heads, kv_num_heads=kv_heads, update_rule=update_rule)
+    if scale is not None:
+        attrs["scale"] = scale
+    ins = ["q", "k", "v"] + (["past"] if past else [])
+    node = helper.make_node("LinearAttention", ins, ["y", "present" if present else "unused"],
+                            name="/attn/LinearAttention", **attrs)
+    inputs = [helper.make_tensor_value_info("q", TP.FLOAT, [batch, seq, q_heads * head_dim]),
+              helper.make_tensor_value_info("k", TP.FLOAT, [batch, seq, kv_heads * head_dim]),
+              helper.make_tensor_value_info("v", TP.FLOAT, [batch, seq, kv_heads * dv])]
+    if past:
+        inputs.append(helper.make_tensor_value_info("past", TP.FLOAT,
+                                                    [batch, kv_heads, head_dim, dv]))
+    outputs = [helper.make_tensor_value_info("y", TP.FLOAT, [batch, seq, q_heads * dv])]
+    if present:
+        outputs.append(helper.make_tensor_value_info("present", TP.FLOAT,
+                                                     [batch, kv_heads, head_dim, dv]))
+    model = helper.make_model(helper.make_graph([node], "linear_attention_op", inputs, outputs),
+                              opset_imports=[helper.make_opsetid("", 27)],
+                              producer_name="sparsa.models")
+    model.ir_version = 11
+    if update_rule == "linear":
+        onnx.checker.check_model(model)
+    onnx.save(model, path)
+    return path
+
+
 def flow_reference(q, k, v, causal: bool, eps: float = 1e-6):
     """numpy Flow-Attention (the formula of shared/PATTERNS.md), float64."""
     q, k, v = (np.asarray(x, np.float64) for x in (q, k, v))

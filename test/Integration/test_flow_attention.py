@@ -153,3 +153,65 @@ def test_disabled_fusion_still_matches(tmp_path, causal):
                              causal=causal, form="einsum")
     check(tmp_path, path, qkv(np.random.default_rng(2), 1, 2, 20, 16), fused=0,
           disable_fusion=["flow_attention"])
+
+
+ONNX_LINEAR = [
+    # (kwargs, batch, seq)
+    (dict(), 1, 100),                                             # chunks of 64 + 36
+    (dict(q_heads=4, kv_heads=2, value_dim=12, past=True, scale=0.3), 2, 70),   # GQA
+    (dict(q_heads=2, kv_heads=1, present=False), 1, 1),           # decode, state unused
+    (dict(q_heads=3, kv_heads=3, head_dim=64, past=True), 1, 1),  # decode from a state
+]
+
+
+@pytest.mark.parametrize("kw,batch,seq", ONNX_LINEAR)
+def test_onnx_linear_attention_op(tmp_path, kw, batch, seq):
+    """ONNX LinearAttention (opset 27, update rule "linear") counts for the
+    family and runs the same chunked scan on its packed layout, reading
+    each head's columns in place; present_state matches too."""
+    path = models.onnx_linear_attention(str(tmp_path / "la.onnx"), seq=seq, batch=batch, **kw)
+    model, report = compile_with_report(tmp_path, path)
+    assert report["fusions"]["flow_attention"] == 1, report
+    hq, hkv = kw.get("q_heads", 2), kw.get("kv_heads", 2)
+    d = kw.get("head_dim", 16)
+    dv = kw.get("value_dim", d)
+    rng = np.random.default_rng(seq)
+    feeds = {"q": rng.standard_normal((batch, seq, hq * d)).astype(np.float32),
+             "k": rng.standard_normal((batch, seq, hkv * d)).astype(np.float32),
+             "v": rng.standard_normal((batch, seq, hkv * dv)).astype(np.float32)}
+    if kw.get("past"):
+        feeds["past"] = rng.standard_normal((batch, hkv, d, dv)).astype(np.float32)
+    ours = model.run(feeds)
+    ref = ort_run(path, feeds)
+    assert set(ours) == set(ref)
+    for name, expected in ref.items():
+        np.testing.assert_allclose(ours[name], expected,
+                                   atol=ATOL * float(np.abs(expected).max()), rtol=RTOL)
+
+
+def test_onnx_linear_attention_dynamic(tmp_path):
+    path = models.onnx_linear_attention(str(tmp_path / "la.onnx"), seq="T", batch="B",
+                                        q_heads=2, kv_heads=1, past=True)
+    model, report = compile_with_report(tmp_path, path)
+    assert report["fusions"]["flow_attention"] == 1
+    for b, t in [(1, 1), (2, 9), (1, 130)]:
+        rng = np.random.default_rng(t)
+        feeds = {"q": rng.standard_normal((b, t, 32)).astype(np.float32),
+                 "k": rng.standard_normal((b, t, 16)).astype(np.float32),
+                 "v": rng.standard_normal((b, t, 16)).astype(np.float32),
+                 "past": rng.standard_normal((b, 1, 16, 16)).astype(np.float32)}
+        ref = ort_run(path, feeds)
+        ours = model.run(feeds)
+        for name, expected in ref.items():
+            np.testing.assert_allclose(ours[name], expected,
+                                       atol=ATOL * float(np.abs(expected).max()), rtol=RTOL)
+
+
+def test_onnx_linear_attention_other_rules_are_errors(tmp_path):
+    """The gated and delta rules are refused by name, at the node."""
+    import sparsa
+    path = models.onnx_linear_attention(str(tmp_path / "la.onnx"), update_rule="gated_delta")
+    with pytest.raises(sparsa.SparsaError) as e:
+        sparsa.compile(path, str(tmp_path / "la.so"))
+    msg = str(e.value)
+    assert "/attn/LinearAttention" in msg and "update_rule 'gated_delta' is not supported" in msg

@@ -31,11 +31,13 @@
 #include "mlir/Dialect/Utils/StaticValueUtils.h"
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
 
+#include <cmath>
 #include <limits>
 
 using namespace mlir;
 using namespace sparsa::lowering;
 namespace sp = sparsa::sparsa;
+namespace onnx = sparsa::onnx;
 
 namespace {
 /// Builds one (batch, head) task's tensors: [n, D] matrices, [n] and [D]
@@ -575,7 +577,103 @@ static FailureOr<Value> lowerLinearAttention(sp::LinearAttentionOp op, LowerCtx 
   });
 }
 
+/// ONNX LinearAttention ("linear" rule) on its packed [B, T, H * d] layout:
+/// one task per (batch, query head) reads its head's columns in place
+/// (strided slices, no transposed copies) and runs the chunked causal scan;
+/// a past state adds q S_0; the present state, when used, is S_0 + K^T V
+/// per key / value head.
+static FailureOr<SmallVector<Value>> lowerOnnxLinearAttention(Operation *o, LowerCtx &ctx) {
+  auto op = cast<onnx::LinearAttentionOp>(o);
+  OpBuilder &b = ctx.b;
+  Location loc = op.getLoc();
+  auto yType = cast<RankedTensorType>(op.getOutput().getType());
+  auto sType = cast<RankedTensorType>(op.getPresentState().getType());
+  Type elt = yType.getElementType();
+  GenericBuilder B{b, loc, elt};
+  Value q = op.getQuery(), k = op.getKey(), v = op.getValue(), past = op.getPastState();
+  int64_t hq = op.getQNumHeads(), hkv = op.getKvNumHeads(), group = hq / hkv;
+  int64_t dk = cast<RankedTensorType>(q.getType()).getDimSize(2) / hq;
+  int64_t dv = cast<RankedTensorType>(v.getType()).getDimSize(2) / hkv;
+  double scale = op.getScale().convertToDouble();
+  if (scale == 0.0)
+    scale = 1.0 / std::sqrt(double(dk));
+  int64_t chunk = op.getChunkSize() ? std::max<int64_t>(1, *op.getChunkSize()) : 64;
+  OpFoldResult NB = tensor::getMixedSize(b, loc, q, 0), T = tensor::getMixedSize(b, loc, q, 1);
+  OpFoldResult zero = b.getIndexAttr(0), one = b.getIndexAttr(1);
+  OpFoldResult DK = b.getIndexAttr(dk), DV = b.getIndexAttr(dv);
+  std::optional<int64_t> staticT = getConstantIntValue(T);
+  auto headCols = [&](Value t, Value bi, Value h, int64_t d) -> Value {
+    Value off = arith::MulIOp::create(b, loc, h, B.idx(d));
+    auto rt = RankedTensorType::get({staticT.value_or(ShapedType::kDynamic), d}, elt);
+    return tensor::ExtractSliceOp::create(b, loc, rt, t, SmallVector<OpFoldResult>{bi, zero, off},
+                                          SmallVector<OpFoldResult>{one, T, b.getIndexAttr(d)},
+                                          SmallVector<OpFoldResult>(3, one));
+  };
+  auto stateOf = [&](Value bi, Value h) -> Value {
+    auto rt = RankedTensorType::get({dk, dv}, elt);
+    return tensor::ExtractSliceOp::create(b, loc, rt, past, SmallVector<OpFoldResult>{bi, h, zero, zero},
+                                          SmallVector<OpFoldResult>{one, one, DK, DV},
+                                          SmallVector<OpFoldResult>(4, one));
+  };
+  // The output: one task per (batch, query head).
+  Value out = B.empty({NB, T, b.getIndexAttr(hq * dv)}, elt);
+  auto forall = scf::ForallOp::create(
+      b, loc, ArrayRef<OpFoldResult>{NB, b.getIndexAttr(hq)}, ValueRange{out}, std::nullopt,
+      [&](OpBuilder &nb, Location l, ValueRange args) {
+        OpBuilder::InsertionGuard g(b);
+        b.setInsertionPoint(nb.getInsertionBlock(), nb.getInsertionPoint());
+        Value bi = args[0], hi = args[1];
+        Value hk = arith::DivUIOp::create(b, l, hi, B.idx(group));
+        GenericBuilder TB{b, l, elt};
+        HeadBuilder H{TB, T, DK, DV, chunk};
+        Value qs = headCols(q, bi, hi, dk);
+        Value y = H.product(qs, headCols(k, bi, hk, dk), headCols(v, bi, hk, dv), true);
+        if (past)
+          y = TB.matmulInto(qs, stateOf(bi, hk), y);
+        y = TB.generic(ValueRange{}, {}, y, {0, 1}, 2, {},
+                       [&](OpBuilder &gb, Location gl, ValueRange a) -> Value {
+                         return arith::MulFOp::create(gb, gl, a[0], floatCst(gb, gl, elt, scale));
+                       });
+        Value off = arith::MulIOp::create(b, l, hi, B.idx(dv));
+        auto term = scf::InParallelOp::create(b, l);
+        b.setInsertionPointToStart(term.getBody());
+        tensor::ParallelInsertSliceOp::create(b, l, y, args[2],
+                                              SmallVector<OpFoldResult>{bi, zero, off},
+                                              SmallVector<OpFoldResult>{one, T, DV},
+                                              SmallVector<OpFoldResult>(3, one));
+      });
+  Value y = forall.getResult(0);
+  if (y.getType() != yType)
+    y = tensor::CastOp::create(b, loc, yType, y);
+  // The present state, when something reads it: S_0 + K^T V per kv head.
+  Value st = B.empty({NB, b.getIndexAttr(hkv), DK, DV}, elt);
+  if (!op.getPresentState().use_empty()) {
+    auto sf = scf::ForallOp::create(
+        b, loc, ArrayRef<OpFoldResult>{NB, b.getIndexAttr(hkv)}, ValueRange{st}, std::nullopt,
+        [&](OpBuilder &nb, Location l, ValueRange args) {
+          OpBuilder::InsertionGuard g(b);
+          b.setInsertionPoint(nb.getInsertionBlock(), nb.getInsertionPoint());
+          Value bi = args[0], hk = args[1];
+          GenericBuilder TB{b, l, elt};
+          HeadBuilder H{TB, T, DK, DV, chunk};
+          Value init = past ? stateOf(bi, hk) : H.zeros({DK, DV});
+          Value s = H.matmulTransA(headCols(k, bi, hk, dk), headCols(v, bi, hk, dv), init);
+          auto term = scf::InParallelOp::create(b, l);
+          b.setInsertionPointToStart(term.getBody());
+          tensor::ParallelInsertSliceOp::create(b, l, s, args[2],
+                                                SmallVector<OpFoldResult>{bi, hk, zero, zero},
+                                                SmallVector<OpFoldResult>{one, one, DK, DV},
+                                                SmallVector<OpFoldResult>(4, one));
+        });
+    st = sf.getResult(0);
+  }
+  if (st.getType() != sType)
+    st = tensor::CastOp::create(b, loc, sType, st);
+  return SmallVector<Value>{y, st};
+}
+
 void sparsa::lowering::populateFlowAttentionLowerings(LoweringTable &t) {
   addSingle<sp::FlowAttentionOp, lowerFlowAttention>(t);
   addSingle<sp::LinearAttentionOp, lowerLinearAttention>(t);
+  t[TypeID::get<onnx::LinearAttentionOp>()] = lowerOnnxLinearAttention;
 }

@@ -534,6 +534,39 @@ static FailureOr<Results> importMatMulNBits(NodeContext &n) {
                      .getResult()};
 }
 
+/// LinearAttention (opset 27): the "linear" update rule, S_t = S_{t-1} +
+/// k_t v_t^T, o_t = scale q_t^T S_t (grouped-query heads, an optional past
+/// state). The gated and delta rules are reported, not guessed at.
+static FailureOr<Results> importLinearAttention(NodeContext &n) {
+  std::string rule = n.strAttr("update_rule", "gated_delta");
+  if (rule != "linear")
+    return n.error() << "update_rule '" << rule
+                     << "' is not supported (only 'linear': the gated and delta rules "
+                        "are not implemented)",
+           failure();
+  for (int i : {4, 5})
+    if (static_cast<int>(n.numOperands()) > i && n.operand(i))
+      return n.error() << "the 'linear' update rule takes no decay or beta input", failure();
+  int64_t hq = n.intAttr("q_num_heads", 0), hkv = n.intAttr("kv_num_heads", 0);
+  if (hq <= 0 || hkv <= 0 || hq % hkv != 0)
+    return n.error() << "q_num_heads (" << hq << ") must be a positive multiple of "
+                     << "kv_num_heads (" << hkv << ")",
+           failure();
+  Type yType = n.resultType(0), sType = n.resultType(1);
+  if (!yType || !sType)
+    return n.error() << "cannot type the outputs (the query and value need static last "
+                        "dims)",
+           failure();
+  Value past = n.numOperands() > 3 ? n.operand(3) : Value();
+  auto *chunk = n.attr("chunk_size");
+  return Results{onnx_ir::LinearAttentionOp::create(
+                     n.b, n.loc, yType, sType, n.operand(0), n.operand(1), n.operand(2), past,
+                     n.si64(hq), n.si64(hkv),
+                     n.b.getF32FloatAttr(n.floatAttr("scale", 0.0f)),
+                     chunk ? n.si64(chunk->i()) : IntegerAttr())
+                     ->getResults()};
+}
+
 static FailureOr<Results> importMoE(NodeContext &n) {
   if (n.intAttr("use_sparse_mixer", 0) != 0)
     return n.error() << "use_sparse_mixer = 1 is not supported", failure();
@@ -692,6 +725,7 @@ static const llvm::StringMap<SmallVector<HandlerEntry, 1>> &handlerTable() {
     onOp("com.microsoft.MoE", 1, importMoE);
     onOp("com.microsoft.QMoE", 1, importQMoE);
     onOp("Where", 9, importWhere);
+    onOp("LinearAttention", 27, importLinearAttention);
     return t;
   }();
   return table;
@@ -807,13 +841,54 @@ static bool completeTypes(proto::ModelProto &model) {
     note(vi);
   bool changed = false;
   for (const auto &node : graph->node()) {
-    if (node.output_size() == 0 || node.output(0).empty() ||
-        known.count(node.output(0)) || node.input_size() == 0 ||
-        !known.count(node.input(0)))
+    bool allKnown = llvm::all_of(node.output(), [&](const std::string &o) {
+      return o.empty() || known.count(o);
+    });
+    if (node.output_size() == 0 || node.output(0).empty() || allKnown ||
+        node.input_size() == 0 || !known.count(node.input(0)))
       continue;
     const proto::TypeProto &in = known[node.input(0)];
     proto::TypeProto out;
     StringRef op = node.op_type();
+    if (known.count(node.output(0)) && op != "LinearAttention")
+      continue;
+    if (op == "LinearAttention" && node.domain().empty()) {
+      // output [B, T, Hq * dv], present_state [B, Hkv, dk, dv] from the
+      // packed query [B, T, Hq * dk] and value [B, T, Hkv * dv].
+      int64_t hq = 0, hkv = 0;
+      for (const auto &a : node.attribute()) {
+        if (a.name() == "q_num_heads")
+          hq = a.i();
+        if (a.name() == "kv_num_heads")
+          hkv = a.i();
+      }
+      const auto &qs = in.tensor_type().shape();
+      if (hq <= 0 || hkv <= 0 || qs.dim_size() != 3 || node.input_size() < 3 ||
+          !known.count(node.input(2)))
+        continue;
+      const auto &vs = known[node.input(2)].tensor_type().shape();
+      if (vs.dim_size() != 3 || !vs.dim(2).has_dim_value() || !qs.dim(2).has_dim_value())
+        continue;
+      int64_t dk = qs.dim(2).dim_value() / hq, dv = vs.dim(2).dim_value() / hkv;
+      proto::TypeProto y = in, st;
+      y.mutable_tensor_type()->mutable_shape()->mutable_dim(2)->set_dim_value(hq * dv);
+      st.mutable_tensor_type()->set_elem_type(in.tensor_type().elem_type());
+      auto *ss = st.mutable_tensor_type()->mutable_shape();
+      *ss->add_dim() = qs.dim(0);
+      ss->add_dim()->set_dim_value(hkv);
+      ss->add_dim()->set_dim_value(dk);
+      ss->add_dim()->set_dim_value(dv);
+      for (auto [i, t] : {std::pair<int, proto::TypeProto *>{0, &y}, {1, &st}}) {
+        if (node.output_size() <= i || node.output(i).empty() || known.count(node.output(i)))
+          continue;
+        auto *vi = graph->add_value_info();
+        vi->set_name(node.output(i));
+        *vi->mutable_type() = *t;
+        known[node.output(i)] = *t;
+      }
+      changed = true;
+      continue;
+    }
     if (resultTypeIsInputType(op) ||
         (node.domain() == "com.microsoft" && (op == "MoE" || op == "QMoE"))) {
       out = in;

@@ -1015,6 +1015,31 @@ static LogicalResult verifyExpertActivation(Operation *op, StringRef act, int64_
   return success();
 }
 
+LogicalResult LinearAttentionOp::verify() {
+  auto q = cast<RankedTensorType>(getQuery().getType());
+  auto k = cast<RankedTensorType>(getKey().getType());
+  auto v = cast<RankedTensorType>(getValue().getType());
+  int64_t hq = getQNumHeads(), hkv = getKvNumHeads();
+  if (q.getRank() != 3 || k.getRank() != 3 || v.getRank() != 3)
+    return emitOpError("expected query, key and value packed as [B, T, H * d]");
+  if (hq <= 0 || hkv <= 0 || hq % hkv != 0)
+    return emitOpError("q_num_heads must be a positive multiple of kv_num_heads");
+  int64_t qd = q.getDimSize(2), kd = k.getDimSize(2), vd = v.getDimSize(2);
+  if (ShapedType::isDynamic(qd) || ShapedType::isDynamic(kd) || ShapedType::isDynamic(vd))
+    return emitOpError("the packed head dims must be static");
+  if (qd % hq != 0 || kd % hkv != 0 || vd % hkv != 0 || qd / hq != kd / hkv)
+    return emitOpError("expected query [B, T, Hq * dk], key [B, T, Hkv * dk] and value "
+                       "[B, T, Hkv * dv]");
+  if (Value past = getPastState()) {
+    auto p = cast<RankedTensorType>(past.getType());
+    if (p.getRank() != 4 || (!p.isDynamicDim(1) && p.getDimSize(1) != hkv) ||
+        (!p.isDynamicDim(2) && p.getDimSize(2) != qd / hq) ||
+        (!p.isDynamicDim(3) && p.getDimSize(3) != vd / hkv))
+      return emitOpError("expected past_state [B, Hkv, dk, dv]");
+  }
+  return success();
+}
+
 LogicalResult MoEOp::verify() {
   StringRef act = getActivationType();
   if (failed(verifyExpertActivation(*this, act, getSwigluFusion(),

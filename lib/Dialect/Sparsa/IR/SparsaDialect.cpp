@@ -34,6 +34,8 @@ StringRef sparsa::sparsa::fusionFamily(Operation *op) {
     return "activation_sparsity";
   if (isa<FlowAttentionOp, LinearAttentionOp>(op))
     return "flow_attention";
+  if (auto family = op->getAttrOfType<StringAttr>(kFamilyAttrName))
+    return family.getValue();
   return "";
 }
 

@@ -1020,6 +1020,33 @@ def ONNX_MatMulNBitsOp
   let hasVerifier = 1;
 }
 
+def ONNX_LinearAttentionOp : ONNX_Op<"LinearAttention", [Pure]> {
+  let summary = "ONNX LinearAttention (opset 27), update rule 'linear'";
+  let description = [{
+    Causal linear attention as a recurrence over the packed `[B, T, H * d]`
+    layout: `S_t = S_{t-1} + k_t v_t^T`, `o_t = scale * q_t^T S_t` per head,
+    query head `h` reading key / value head `h / (q_num_heads /
+    kv_num_heads)`; `S_0` is `past_state` `[B, Hkv, dk, dv]` (zeros when
+    absent), `present_state` is `S_T`. `scale` 0 means `1 / sqrt(dk)`. The
+    importer accepts the `linear` rule only (no decay or beta inputs).
+
+    ```mlir
+    %y, %s = onnx.LinearAttention %q, %k, %v {q_num_heads = 4 : si64, kv_num_heads = 2 : si64} : (tensor<1x16x64xf32>, tensor<1x16x32xf32>, tensor<1x16x32xf32>) -> (tensor<1x16x64xf32>, tensor<1x2x16x16xf32>)
+    ```
+  }];
+  let arguments = (ins ONNX_FloatTensor:$query, ONNX_FloatTensor:$key,
+                   ONNX_FloatTensor:$value, Optional<ONNX_FloatTensor>:$past_state,
+                   SI64Attr:$q_num_heads, SI64Attr:$kv_num_heads,
+                   DefaultValuedAttr<F32Attr, "0.0">:$scale,
+                   OptionalAttr<SI64Attr>:$chunk_size);
+  let results = (outs ONNX_FloatTensor:$output, ONNX_FloatTensor:$present_state);
+  let assemblyFormat = [{
+    $query `,` $key `,` $value (`past` `=` $past_state^)? attr-dict `:`
+    functional-type(operands, results)
+  }];
+  let hasVerifier = 1;
+}
+
 def ONNX_MoEOp : ONNX_Op<"ms.MoE", [Pure, AttrSizedOperandSegments]> {
   let summary = "com.microsoft MoE: mixture of experts (ONNX Runtime's CPU semantics)";
   let description = [{

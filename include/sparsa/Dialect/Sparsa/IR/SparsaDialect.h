@@ -26,6 +26,10 @@ namespace sparsa::sparsa {
 /// any other op.
 llvm::StringRef fusionFamily(mlir::Operation *op);
 
+/// Set by a fusion pass on an op of another dialect that already is the
+/// family's canonical op (ONNX LinearAttention): the family it counts for.
+inline constexpr llvm::StringLiteral kFamilyAttrName = "sparsa.family";
+
 /// Sparsity profile (`--instrument=sparsity`): a sparse FFN tagged with
 /// `sparsa.profile = @sym` updates the i64 counters of the memref.global
 /// @sym on every call: [0] tokens, [1] active neurons summed over tokens,
