@@ -46,6 +46,9 @@ struct HeadBuilder {
   GenericBuilder &B;
   OpFoldResult L, D, Dv;
   int64_t chunk;
+  /// The task's [L, Dv] slice of the result, when the product should write
+  /// there directly (no copy of the whole head's output afterwards).
+  Value outInit = nullptr;
 
   OpBuilder &b() { return B.b; }
   Location loc() { return B.loc; }
@@ -127,6 +130,14 @@ struct HeadBuilder {
   Value scaleRows(Value x, Value s) {
     return B.generic(ValueRange{s, x}, {{0}, {0, 1}},
                      B.empty({rowsOf(x), colsOf(x)}, elt()), {0, 1}, 2, {},
+                     [](OpBuilder &nb, Location l, ValueRange a) -> Value {
+                       return arith::MulFOp::create(nb, l, a[0], a[1]);
+                     });
+  }
+
+  /// x [n, c] with row i multiplied by s[i], in place.
+  Value scaleRowsInPlace(Value x, Value s) {
+    return B.generic(s, {{0}}, x, {0, 1}, 2, {},
                      [](OpBuilder &nb, Location l, ValueRange a) -> Value {
                        return arith::MulFOp::create(nb, l, a[0], a[1]);
                      });
@@ -293,9 +304,11 @@ struct HeadBuilder {
   /// sum_j q_i k_j^T v_j over all j (causal: j <= i) for q, k [L, D],
   /// v [L, Dv]; returns [L, Dv].
   Value product(Value q, Value k, Value v, bool causal) {
+    Value outZero = outInit ? linalg::FillOp::create(b(), loc(), zero(), outInit).getResult(0)
+                            : zeros({L, Dv});
     if (!causal) {
       Value state = matmulTransA(k, v, zeros({D, Dv}));
-      return B.matmulInto(q, state, zeros({L, Dv}));
+      return B.matmulInto(q, state, outZero);
     }
     // Chunked scan: the state S [D, Dv] holds sum k_j^T v_j of the chunks
     // before; inside a chunk the masked scores do the rest.
@@ -305,9 +318,14 @@ struct HeadBuilder {
     Value C = B.idx(chunk);
     std::optional<int64_t> staticL = getConstantIntValue(L);
     bool even = staticL && *staticL % chunk == 0;
-    Value out0 = B.empty({L, Dv}, elt());
+    // Loop-carried: the state, the output (each chunk's rows are written
+    // in place) and the chunk's scores buffer (zeroed per chunk in place;
+    // a fresh zero tensor per chunk would be CSE'd with the state's and
+    // copied).
+    Value out0 = outInit ? outInit : B.empty({L, Dv}, elt());
+    Value scratch0 = B.empty({b().getIndexAttr(chunk), b().getIndexAttr(chunk)}, elt());
     auto loop = scf::ForOp::create(
-        bb, l0, B.idx(0), Lv, C, ValueRange{zeros({D, Dv}), out0},
+        bb, l0, B.idx(0), Lv, C, ValueRange{zeros({D, Dv}), out0, scratch0},
         [&](OpBuilder &nb, Location l, Value c0, ValueRange iter) {
           OpBuilder::InsertionGuard g(bb);
           bb.setInsertionPoint(nb.getInsertionBlock(), nb.getInsertionPoint());
@@ -319,7 +337,15 @@ struct HeadBuilder {
           Value state = iter[0];
           // Scores of the chunk, upper triangle zeroed: S_c = q_c k_c^T.
           Value kcT = transposed(kc);
-          Value sc = B.matmulInto(qc, kcT, zeros({n, n}));
+          OpFoldResult z0 = bb.getIndexAttr(0), o1 = bb.getIndexAttr(1);
+          Value scores = iter[2];
+          if (!even)
+            scores = tensor::ExtractSliceOp::create(bb, l, scores,
+                                                    SmallVector<OpFoldResult>{z0, z0},
+                                                    SmallVector<OpFoldResult>{n, n},
+                                                    SmallVector<OpFoldResult>{o1, o1});
+          scores = linalg::FillOp::create(bb, l, zero(), scores).getResult(0);
+          Value sc = B.matmulInto(qc, kcT, scores);
           sc = B.generic(ValueRange{}, {}, sc, {0, 1}, 2, {},
                          [&](OpBuilder &gb, Location gl, ValueRange a) -> Value {
                            Value i = linalg::IndexOp::create(gb, gl, 0);
@@ -329,15 +355,22 @@ struct HeadBuilder {
                            return arith::SelectOp::create(gb, gl, keep, a[0],
                                                           zeroOf(gb, gl, elt()));
                          });
-          Value oc = B.matmulInto(qc, state, zeros({n, Dv}));
+          // The chunk's output rows, zeroed in place in the output.
+          Value ocInit = linalg::FillOp::create(bb, l, zero(), rows(iter[1], c0, n)).getResult(0);
+          Value oc = B.matmulInto(qc, state, ocInit);
           oc = B.matmulInto(sc, vc, oc);
           Value next = B.matmulInto(kcT, vc, state);
-          OpFoldResult one = bb.getIndexAttr(1), z = bb.getIndexAttr(0);
           Value out = tensor::InsertSliceOp::create(bb, l, oc, iter[1],
-                                                    SmallVector<OpFoldResult>{c0, z},
+                                                    SmallVector<OpFoldResult>{c0, z0},
                                                     SmallVector<OpFoldResult>{n, Dv},
-                                                    SmallVector<OpFoldResult>{one, one});
-          scf::YieldOp::create(bb, l, ValueRange{next, out});
+                                                    SmallVector<OpFoldResult>{o1, o1});
+          Value scratch = sc;
+          if (!even)
+            scratch = tensor::InsertSliceOp::create(bb, l, sc, iter[2],
+                                                    SmallVector<OpFoldResult>{z0, z0},
+                                                    SmallVector<OpFoldResult>{n, n},
+                                                    SmallVector<OpFoldResult>{o1, o1});
+          scf::YieldOp::create(bb, l, ValueRange{next, out, scratch});
         });
     return loop.getResult(1);
   }
@@ -376,6 +409,7 @@ Value perHead(OpBuilder &b, Location loc, Operation *op, int64_t chunk,
         };
         GenericBuilder TB{b, l, elt};
         HeadBuilder H{TB, L, D, Dv, chunk};
+        H.outInit = slice(args[1], L, Dv);
         Value o = body(H, slice(q, L, D), slice(k, S, D), slice(v, S, Dv));
         auto term = scf::InParallelOp::create(b, l);
         b.setInsertionPointToStart(term.getBody());
@@ -463,7 +497,7 @@ static FailureOr<Value> lowerFlowAttention(sp::FlowAttentionOp op, LowerCtx &ctx
                                                    comp);
                     });
       Value vs = H.scaleRows(v, competition);
-      return H.scaleRows(H.product(qf, kf, vs, false), rowScale);
+      return H.scaleRowsInPlace(H.product(qf, kf, vs, false), rowScale);
     }
     // Causal: prefix sums with the normalizers n_i = i + 1.
     auto pos = [&](OpBuilder &nb, Location l, Value i) {
@@ -573,7 +607,7 @@ static FailureOr<Value> lowerLinearAttention(sp::LinearAttentionOp op, LowerCtx 
     } else {
       rowScale = H.B.filled({H.L}, elt, floatCst(H.b(), H.loc(), elt, scale));
     }
-    return H.scaleRows(out, rowScale);
+    return H.scaleRowsInPlace(out, rowScale);
   });
 }
 
@@ -626,6 +660,7 @@ static FailureOr<SmallVector<Value>> lowerOnnxLinearAttention(Operation *o, Lowe
         Value hk = arith::DivUIOp::create(b, l, hi, B.idx(group));
         GenericBuilder TB{b, l, elt};
         HeadBuilder H{TB, T, DK, DV, chunk};
+        H.outInit = headCols(args[2], bi, hi, dv);
         Value qs = headCols(q, bi, hi, dk);
         Value y = H.product(qs, headCols(k, bi, hk, dk), headCols(v, bi, hk, dv), true);
         if (past)
