@@ -304,10 +304,13 @@ struct HeadBuilder {
   /// sum_j q_i k_j^T v_j over all j (causal: j <= i) for q, k [L, D],
   /// v [L, Dv]; returns [L, Dv].
   Value product(Value q, Value k, Value v, bool causal) {
-    Value outZero = outInit ? linalg::FillOp::create(b(), loc(), zero(), outInit).getResult(0)
-                            : zeros({L, Dv});
     if (!causal) {
       Value state = matmulTransA(k, v, zeros({D, Dv}));
+      // The zero fill right before the GEMM: the kernels then start from
+      // zero registers instead of writing and re-reading the zeros.
+      Value outZero = outInit
+                          ? linalg::FillOp::create(b(), loc(), zero(), outInit).getResult(0)
+                          : zeros({L, Dv});
       return B.matmulInto(q, state, outZero);
     }
     // Chunked scan: the state S [D, Dv] holds sum k_j^T v_j of the chunks
@@ -496,8 +499,10 @@ static FailureOr<Value> lowerFlowAttention(sp::FlowAttentionOp op, LowerCtx &ctx
                       return arith::MulFOp::create(nb, l, arith::DivFOp::create(nb, l, a[0], a[1]),
                                                    comp);
                     });
-      Value vs = H.scaleRows(v, competition);
-      return H.scaleRowsInPlace(H.product(qf, kf, vs, false), rowScale);
+      // The competition scales the keys' rows (k_j^T (v_j c_j) = (k_j c_j)^T
+      // v_j; the keys' features are in cache, v is read once, by the GEMM)
+      // and the allocation the queries' rows, so the GEMM writes the result.
+      return H.product(H.scaleRows(qf, rowScale), H.scaleRows(kf, competition), v, false);
     }
     // Causal: prefix sums with the normalizers n_i = i + 1.
     auto pos = [&](OpBuilder &nb, Location l, Value i) {
@@ -532,8 +537,10 @@ static FailureOr<Value> lowerFlowAttention(sp::FlowAttentionOp op, LowerCtx &ctx
             Value scale = mul(sigmoid(nb, l, sink), div(inc, n));
             return {scale, comp};
           });
-      Value qs = H.scaleRows(qf, outs[0]), vs = H.scaleRows(v, outs[1]);
-      return H.product(qs, kf, vs, true);
+      // The values are scaled in one streaming pass (the chunks then read
+      // them from cache; reading v 64 rows at a time inside the scan is
+      // slower than this extra pass).
+      return H.product(H.scaleRows(qf, outs[0]), kf, H.scaleRows(v, outs[1]), true);
     }
     Value cq = H.prefixRows(qf), ck = H.prefixRows(kf);
     Value inc = H.mapVector(H.rowDotRows(qf, eps, ck, eps),
