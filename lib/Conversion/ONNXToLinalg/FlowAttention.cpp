@@ -502,7 +502,7 @@ static FailureOr<Value> lowerFlowAttention(sp::FlowAttentionOp op, LowerCtx &ctx
       // The competition scales the keys' rows (k_j^T (v_j c_j) = (k_j c_j)^T
       // v_j; the keys' features are in cache, v is read once, by the GEMM)
       // and the allocation the queries' rows, so the GEMM writes the result.
-      return H.product(H.scaleRows(qf, rowScale), H.scaleRows(kf, competition), v, false);
+      return H.product(H.scaleRowsInPlace(qf, rowScale), H.scaleRowsInPlace(kf, competition), v, false);
     }
     // Causal: prefix sums with the normalizers n_i = i + 1.
     auto pos = [&](OpBuilder &nb, Location l, Value i) {
@@ -540,7 +540,7 @@ static FailureOr<Value> lowerFlowAttention(sp::FlowAttentionOp op, LowerCtx &ctx
       // The values are scaled in one streaming pass (the chunks then read
       // them from cache; reading v 64 rows at a time inside the scan is
       // slower than this extra pass).
-      return H.product(H.scaleRows(qf, outs[0]), kf, H.scaleRows(v, outs[1]), true);
+      return H.product(H.scaleRowsInPlace(qf, outs[0]), kf, H.scaleRows(v, outs[1]), true);
     }
     Value cq = H.prefixRows(qf), ck = H.prefixRows(kf);
     Value inc = H.mapVector(H.rowDotRows(qf, eps, ck, eps),
