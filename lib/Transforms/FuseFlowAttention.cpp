@@ -178,10 +178,62 @@ std::optional<SmallVector<double>> constValues(Value v) {
   return out;
 }
 
+/// Whether |v| is all ones: a constant, ConstantOfShape(1), or an Expand
+/// of a constant 1.
+bool isAllOnes(Value v) {
+  v = strip(v);
+  if (auto e = v.getDefiningOp<onnx::ExpandOp>())
+    return isAllOnes(e->getOperand(0));
+  if (auto cos = v.getDefiningOp<onnx::ConstantOfShapeOp>()) {
+    if (!cos.getValue())
+      return false; // the default value is 0
+    ElementsAttr value = *cos.getValue();
+    SmallVector<char> storage;
+    FailureOr<ArrayRef<char>> bytes = onnx::getConstantBytes(value, storage);
+    Type t = value.getElementType();
+    if (failed(bytes) || bytes->empty())
+      return false;
+    if (t.isF32()) {
+      float f;
+      std::memcpy(&f, bytes->data(), 4);
+      return f == 1.0f;
+    }
+    if (t.isF64()) {
+      double d;
+      std::memcpy(&d, bytes->data(), 8);
+      return d == 1.0;
+    }
+    if (t.isInteger(64)) {
+      int64_t i;
+      std::memcpy(&i, bytes->data(), 8);
+      return i == 1;
+    }
+    return false;
+  }
+  std::optional<SmallVector<double>> vals = constValues(v);
+  return vals && llvm::all_of(*vals, [](double x) { return x == 1.0; });
+}
+
+/// Whether |v| is Trilu(all ones) keeping j - i <= k (lower) or >= k
+/// (upper), looking through Casts (a bool or float mask).
+bool isTriluOfOnes(Value v, bool upper, int64_t k) {
+  v = strip(v);
+  while (auto c = v.getDefiningOp<onnx::CastOp>())
+    v = strip(c.getInput());
+  auto t = v.getDefiningOp<onnx::TriluOp>();
+  if (!t || (t.getUpper() != 0) != upper)
+    return false;
+  std::optional<int64_t> kv = t.getK() ? constInt(t.getK()) : std::optional<int64_t>(0);
+  return kv && *kv == k && isAllOnes(t.getInput());
+}
+
 /// Whether |v| is a constant [.., L, L] (leading unit dims) that is 1 on
-/// and below the diagonal and 0 above (|nonzero|: any non-zero below).
+/// and below the diagonal and 0 above (|nonzero|: any non-zero below), or
+/// Trilu(ones) that keeps the lower triangle.
 bool isLowerTriangular(Value v, bool ones) {
   v = strip(v);
+  if (isTriluOfOnes(v, /*upper=*/false, 0))
+    return true;
   auto type = dyn_cast<RankedTensorType>(v.getType());
   if (!type || type.getRank() < 2)
     return false;
@@ -197,6 +249,33 @@ bool isLowerTriangular(Value v, bool ones) {
       if (j > i ? x != 0.0 : (ones ? x != 1.0 : x == 0.0))
         return false;
     }
+  return true;
+}
+
+/// Whether |v| marks the positions above the diagonal (masked_fill's
+/// condition): a constant true exactly where j > i, Trilu(ones, upper,
+/// k = 1), or Not / Equal-to-zero of a lower-triangular mask.
+bool isStrictlyUpper(Value v) {
+  v = strip(v);
+  if (isTriluOfOnes(v, /*upper=*/true, 1))
+    return true;
+  if (auto n = v.getDefiningOp<onnx::NotOp>())
+    return isLowerTriangular(n->getOperand(0), /*ones=*/false);
+  if (auto eq = v.getDefiningOp<onnx::EqualOp>())
+    for (auto [m, z] : {std::pair(eq.getA(), eq.getB()), std::pair(eq.getB(), eq.getA())})
+      if (isZeroTensor(strip(z)) && isLowerTriangular(m, /*ones=*/false))
+        return true;
+  auto type = dyn_cast<RankedTensorType>(v.getType());
+  std::optional<SmallVector<double>> vals = constValues(v);
+  if (!type || type.getRank() < 2 || !vals)
+    return false;
+  int64_t L = type.getDimSize(type.getRank() - 1);
+  if (type.getDimSize(type.getRank() - 2) != L || (int64_t)vals->size() != L * L)
+    return false;
+  for (int64_t i = 0; i < L; ++i)
+    for (int64_t j = 0; j < L; ++j)
+      if (((*vals)[i * L + j] != 0.0) != (j > i))
+        return false;
   return true;
 }
 
@@ -537,15 +616,30 @@ public:
             s = p, masked = true;
             break;
           }
-        if (auto w = s.getDefiningOp<onnx::WhereOp>();
-            !masked && w && isZeroTensor(strip(w.getY())) &&
-            isLowerTriangular(w.getCondition(), /*ones=*/false)) {
-          s = strip(w.getX()), masked = true;
+        if (auto w = s.getDefiningOp<onnx::WhereOp>(); !masked && w) {
+          // Where(tril, scores, 0), or masked_fill's Where(j > i, 0, scores).
+          if (isZeroTensor(strip(w.getY())) &&
+              isLowerTriangular(w.getCondition(), /*ones=*/false))
+            s = strip(w.getX()), masked = true;
+          else if (isZeroTensor(strip(w.getX())) && isStrictlyUpper(w.getCondition()))
+            s = strip(w.getY()), masked = true;
+        }
+        // torch.tril(scores): Trilu(scores, upper = 0, k = 0).
+        if (auto t = s.getDefiningOp<onnx::TriluOp>(); !masked && t && !t.getUpper()) {
+          std::optional<int64_t> k = t.getK() ? constInt(t.getK()) : std::optional<int64_t>(0);
+          if (k && *k == 0)
+            s = strip(t.getInput()), masked = true;
         }
         if (!masked) {
           // Scores of feature-mapped queries and keys under another mask:
           // a near miss worth a reason.
-          for (auto [p, t] : operandsOf<onnx::MulOp>(s))
+          SmallVector<std::pair<Value, Value>, 2> maskedPairs = operandsOf<onnx::MulOp>(s);
+          if (auto t = s.getDefiningOp<onnx::TriluOp>())
+            maskedPairs.push_back({strip(t.getInput()), Value()});
+          if (auto w = s.getDefiningOp<onnx::WhereOp>())
+            maskedPairs.push_back({strip(w.getX()), Value()}),
+                maskedPairs.push_back({strip(w.getY()), Value()});
+          for (auto [p, t] : maskedPairs)
             if (auto qk = p.getDefiningOp<onnx::MatMulOp>()) {
               Match saved = m;
               if (kt(qk.getB()) && x(strip(qk.getA()))) {

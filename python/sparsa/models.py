@@ -315,6 +315,36 @@ def _attn_io(helper, TensorProto, lead, seq, kv_seq, head_dim, value_dim):
             helper.make_tensor_value_info("v", TensorProto.FLOAT, lead + [kv_seq, value_dim])]
 
 
+def _causal_mask(g: "_Graph", scores: str, mask: str, seq) -> str:
+    """|scores| [.., L, L] under a causal mask, as exporters write it:
+    "tril" Mul by a constant lower-triangular ones matrix, "where"
+    Where(tril bool, scores, 0), "masked_fill" Where(j > i, 0, scores)
+    (torch masked_fill of the upper triangle), "trilu" Trilu(scores,
+    upper=0) (torch.tril; any L, also symbolic), "trilu_ones" Mul by
+    Trilu(ConstantOfShape(1)) built from the shape at run time; near misses
+    "full" (all ones), "triu" (upper triangle), "trilu_upper" (torch.triu)."""
+    f32 = np.float32
+    if mask == "trilu":
+        return g.op("Trilu", [scores], upper=0)
+    if mask == "trilu_upper":
+        return g.op("Trilu", [scores], upper=1)
+    if mask == "trilu_ones":
+        shape = g.op("Shape", [scores])
+        ones = g.op("ConstantOfShape", [shape],
+                    value=g.helper.make_tensor("one", g.TP.FLOAT, [1], [1.0]))
+        return g.op("Mul", [scores, g.op("Trilu", [ones], upper=0)])
+    if not isinstance(seq, int):
+        raise ValueError(f"mask {mask!r} is a constant: it needs a static seq")
+    if mask == "where":
+        return g.op("Where", [g.const(f"causal{g.n}", np.tril(np.ones((seq, seq), bool))), scores,
+                              g.const(f"zero{g.n}", np.array(0.0, f32))])
+    if mask == "masked_fill":
+        return g.op("Where", [g.const(f"upper{g.n}", np.triu(np.ones((seq, seq), bool), 1)),
+                              g.const(f"zero{g.n}", np.array(0.0, f32)), scores])
+    m = {"tril": np.tril, "triu": np.triu, "full": lambda x: x}[mask](np.ones((seq, seq), f32))
+    return g.op("Mul", [scores, g.const(f"mask{g.n}", m)])
+
+
 def flowformer(path: str, seq: Dim = 128, heads: Dim = 8, head_dim: int = 64,
                batch: Dim = 1, *, causal: bool = False, form: str = "einsum",
                kv_seq: Optional[Dim] = None, value_dim: Optional[int] = None,
@@ -330,8 +360,9 @@ def flowformer(path: str, seq: Dim = 128, heads: Dim = 8, head_dim: int = 64,
       and CumSum of the reference causal_dot_product);
     - form "matmul": the same formula with keepdims sums, ReduceSum(Mul)
       row dots, Reciprocal, and the product as MatMuls (causal: the scores
-      q k^T times a lower-triangular |mask| "tril" (or "where", or "full"
-      -- a near miss -- or "triu"), then times v: the L x L form);
+      q k^T under a causal |mask| (see _causal_mask: "tril", "where",
+      "masked_fill", "trilu", "trilu_ones"; near misses "full", "triu",
+      "trilu_upper"), then times v: the L x L form);
     - prefix: "cumsum" (CumSum) or "matmul" (a lower-triangular ones matrix
       times x) for the causal prefix sums;
     - clip: the conserved source's clip bound (1.0; anything else is a near
@@ -440,16 +471,7 @@ def flowformer(path: str, seq: Dim = 128, heads: Dim = 8, head_dim: int = 64,
             prod = g.op("Einsum", [qs, kv], equation="nhld,nhldm->nhlm")
         else:
             kt = g.op("Transpose", [kf], perm=[0, 1, 3, 2])
-            scores = g.op("MatMul", [qs, kt])
-            if mask == "where":
-                cond = g.const("causal", np.tril(np.ones((seq, seq), bool)))
-                zero = g.const("zero", f32(0.0))
-                scores = g.op("Where", [cond, scores, zero])
-            else:
-                m = {"tril": np.tril(np.ones((seq, seq), np.float32)),
-                     "full": np.ones((seq, seq), np.float32),
-                     "triu": np.triu(np.ones((seq, seq), np.float32))}[mask]
-                scores = g.op("Mul", [scores, g.const("mask", m)])
+            scores = _causal_mask(g, g.op("MatMul", [qs, kt]), mask, seq)
             prod = g.op("MatMul", [scores, vs])
     g.nodes.append(helper.make_node("Mul", [prod, unsq(alloc)], ["y"], name="/flow/Mul_out"))
     graph = helper.make_graph(g.nodes, "flowformer",
@@ -473,9 +495,9 @@ def linear_attention(path: str, seq: Dim = 128, heads: Dim = 8, head_dim: int = 
       normalizer a ReduceSum(Mul) row dot with keepdims sums, Div;
     - "einsum": Einsums for the state and the product, Einsum row dot,
       Reciprocal, Unsqueeze and Mul;
-    - "masked": the L x L form, S = phi(q) phi(k)^T times a |mask| ("tril"
-      for causal; "none" non-causal; "triu": a near miss), out = (S v) /
-      (rowsum S + eps)."""
+    - "masked": the L x L form, S = phi(q) phi(k)^T under a |mask| (causal:
+      any of _causal_mask's; "none" non-causal; "triu": a near miss),
+      out = (S v) / (rowsum S + eps)."""
     _, TP, helper, nh = _onnx()
     g = _Graph("/lin")
     kv_seq = seq if kv_seq is None else kv_seq
@@ -495,8 +517,7 @@ def linear_attention(path: str, seq: Dim = 128, heads: Dim = 8, head_dim: int = 
         kt = g.op("Transpose", [kf], perm=[0, 1, 3, 2])
         s = g.op("MatMul", [qf, kt])
         if causal or mask != "none":
-            m = {"tril": np.tril, "triu": np.triu}[mask](np.ones((seq, kv_seq), np.float32))
-            s = g.op("Mul", [s, g.const("mask", m)])
+            s = _causal_mask(g, s, mask, seq)
         num = g.op("MatMul", [s, "v"])
         den = g.op("Add", [g.op("ReduceSum", [s, AL], keepdims=1), E])
         g.nodes.append(helper.make_node("Div", [num, den], ["y"], name="/lin/Div"))

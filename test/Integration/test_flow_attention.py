@@ -52,6 +52,9 @@ FLOW = [
     (True, "matmul", 7, 32, {}),             # the L x L lower-triangular mask
     (True, "matmul", 100, 64, dict(mask="where")),
     (True, "matmul", 128, 32, dict(prefix="matmul")),   # prefix sums as tril @ x
+    (True, "matmul", 65, 32, dict(mask="masked_fill")),  # Where(j > i, 0, scores)
+    (True, "matmul", 33, 64, dict(mask="trilu")),        # torch.tril(scores)
+    (True, "matmul", 40, 32, dict(mask="trilu_ones")),   # * Trilu(ConstantOfShape(1))
     (True, "matmul", 1024, 32, {}),
 ]
 
@@ -76,12 +79,15 @@ def test_flowformer_generator_is_the_formula(tmp_path, causal):
     np.testing.assert_allclose(ort_run(path, feeds)["y"], ref, rtol=1e-4, atol=1e-5)
 
 
-@pytest.mark.parametrize("causal", [False, True])
-def test_flowformer_dynamic_axes(tmp_path, causal):
+@pytest.mark.parametrize("causal,form,mask", [(False, "einsum", None), (True, "einsum", None),
+                                               (True, "matmul", "trilu")])
+def test_flowformer_dynamic_axes(tmp_path, causal, form, mask):
     """Symbolic batch and sequence: L / S, S and the normalizers come from
-    Shape / Gather / Range; one library runs every length."""
+    Shape / Gather / Range, the L x L mask from Trilu; one library runs
+    every length."""
+    extra = {"mask": mask} if mask else {}
     path = models.flowformer(str(tmp_path / "flow.onnx"), seq="L", heads=2, head_dim=32,
-                             batch="B", causal=causal, form="einsum")
+                             batch="B", causal=causal, form=form, **extra)
     model, report = compile_with_report(tmp_path, path)
     assert report["fusions"]["flow_attention"] == 1, report
     for b, seq in [(1, 1), (2, 7), (1, 65), (2, 130)]:
@@ -113,6 +119,27 @@ def test_linear_attention_fuses_and_matches(tmp_path, causal, form, feature, seq
     check(tmp_path, path, qkv(np.random.default_rng(seq + 1), 1, 2, seq, d))
 
 
+@pytest.mark.parametrize("mask", ["trilu", "trilu_ones", "masked_fill", "where"])
+def test_linear_attention_mask_spellings(tmp_path, mask):
+    path = models.linear_attention(str(tmp_path / "lin.onnx"), seq=70, heads=2, head_dim=16,
+                                   causal=True, form="masked", mask=mask)
+    check(tmp_path, path, qkv(np.random.default_rng(7), 1, 2, 70, 16))
+
+
+def test_linear_attention_dynamic_trilu(tmp_path):
+    """torch.tril of the scores with a symbolic length: Trilu needs no
+    constant mask, so the causal L x L form fuses for every length."""
+    path = models.linear_attention(str(tmp_path / "lin.onnx"), seq="L", heads=2, head_dim=16,
+                                   batch="B", causal=True, form="masked", mask="trilu")
+    model, report = compile_with_report(tmp_path, path)
+    assert report["fusions"]["flow_attention"] == 1, report
+    for b, seq in [(1, 1), (2, 9), (1, 131)]:
+        feeds = qkv(np.random.default_rng(seq), b, 2, seq, 16)
+        ref = ort_run(path, feeds)["y"]
+        np.testing.assert_allclose(model.run(feeds)["y"], ref,
+                                   atol=ATOL * float(np.abs(ref).max()), rtol=RTOL)
+
+
 def test_linear_attention_other_value_dim(tmp_path):
     path = models.linear_attention(str(tmp_path / "lin.onnx"), seq=50, heads=3, head_dim=16,
                                    value_dim=40, batch=2)
@@ -125,6 +152,8 @@ NEAR_MISSES = [
     (models.flowformer, dict(causal=False, form="matmul", softmax_axis=-1), "positions"),
     (models.flowformer, dict(causal=True, form="matmul", mask="full"), "lower-triangular"),
     (models.linear_attention, dict(causal=False, form="masked", mask="triu"),
+     "lower-triangular"),
+    (models.linear_attention, dict(causal=False, form="masked", mask="trilu_upper"),
      "lower-triangular"),
 ]
 

@@ -73,6 +73,29 @@ func.func @linear_masked_causal(%q: tensor<1x1x4x2xf32>, %k: tensor<1x1x4x2xf32>
 
 // -----
 
+/// torch.tril of the scores (Trilu, upper = 0) with a symbolic length: the
+/// causal form needs no constant mask.
+// CHECK-LABEL: func.func @linear_trilu_dynamic
+// CHECK: sparsa.linear_attention %arg0, %arg1, %arg2 {causal, feature_map = "elu1", normalize}
+// CHECK-NOT: onnx.Trilu
+func.func @linear_trilu_dynamic(%q: tensor<?x2x?x4xf32>, %k: tensor<?x2x?x4xf32>, %v: tensor<?x2x?x4xf32>) -> tensor<?x2x?x4xf32> {
+  %one = onnx.Constant {value = dense<1.0> : tensor<f32>} : () -> tensor<f32>
+  %axm1 = onnx.Constant {value = dense<[-1]> : tensor<1xi64>} : () -> tensor<1xi64>
+  %eq = onnx.Elu %q {alpha = 1.0 : f32} : (tensor<?x2x?x4xf32>) -> tensor<?x2x?x4xf32>
+  %fq = onnx.Add %eq, %one : (tensor<?x2x?x4xf32>, tensor<f32>) -> tensor<?x2x?x4xf32>
+  %ek = onnx.Elu %k {alpha = 1.0 : f32} : (tensor<?x2x?x4xf32>) -> tensor<?x2x?x4xf32>
+  %fk = onnx.Add %ek, %one : (tensor<?x2x?x4xf32>, tensor<f32>) -> tensor<?x2x?x4xf32>
+  %kt = onnx.Transpose %fk {perm = array<i64: 0, 1, 3, 2>} : (tensor<?x2x?x4xf32>) -> tensor<?x2x4x?xf32>
+  %s = onnx.MatMul %fq, %kt : (tensor<?x2x?x4xf32>, tensor<?x2x4x?xf32>) -> tensor<?x2x?x?xf32>
+  %sm = onnx.Trilu %s {upper = 0 : si64} : (tensor<?x2x?x?xf32>) -> tensor<?x2x?x?xf32>
+  %num = onnx.MatMul %sm, %v : (tensor<?x2x?x?xf32>, tensor<?x2x?x4xf32>) -> tensor<?x2x?x4xf32>
+  %d = onnx.ReduceSum %sm, %axm1 {keepdims = 1 : si64} : (tensor<?x2x?x?xf32>, tensor<1xi64>) -> tensor<?x2x?x1xf32>
+  %o = onnx.Div %num, %d : (tensor<?x2x?x4xf32>, tensor<?x2x?x1xf32>) -> tensor<?x2x?x4xf32>
+  return %o : tensor<?x2x?x4xf32>
+}
+
+// -----
+
 /// A mask that is not lower-triangular (here upper): not causal attention.
 /// Nothing fuses and the candidate says why.
 // CHECK-LABEL: func.func @upper_mask

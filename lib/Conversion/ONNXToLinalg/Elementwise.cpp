@@ -260,6 +260,35 @@ static FailureOr<Value> lowerWhere(onnx::WhereOp op, LowerCtx &ctx) {
                      });
 }
 
+/// Trilu: an element-wise generic over the input's shape that keeps
+/// [.., i, j] when j - i >= k (upper) or <= k (lower), k read at run time.
+static FailureOr<Value> lowerTrilu(onnx::TriluOp op, LowerCtx &ctx) {
+  OpBuilder &b = ctx.b;
+  Location loc = op.getLoc();
+  auto type = cast<RankedTensorType>(toSignless(op.getType()));
+  Value x = op.getInput();
+  int64_t rank = type.getRank();
+  Value k = op.getK() ? extractIndex(b, loc, op.getK(), 0) : indexCst(b, loc, 0);
+  bool upper = op.getUpper() != 0;
+  Value init = createEmptyLike(b, loc, type, x);
+  SmallVector<AffineMap> maps(2, b.getMultiDimIdentityMap(rank));
+  SmallVector<utils::IteratorType> iters(rank, utils::IteratorType::parallel);
+  return linalg::GenericOp::create(
+             b, loc, type, ValueRange{x}, ValueRange{init}, maps, iters,
+             [&](OpBuilder &nb, Location l, ValueRange a) {
+               Value i = linalg::IndexOp::create(nb, l, rank - 2);
+               Value j = linalg::IndexOp::create(nb, l, rank - 1);
+               // j - i against k, in signed index arithmetic.
+               Value d = arith::SubIOp::create(nb, l, j, i);
+               Value keep = arith::CmpIOp::create(
+                   nb, l, upper ? arith::CmpIPredicate::sge : arith::CmpIPredicate::sle, d, k);
+               linalg::YieldOp::create(
+                   nb, l, ValueRange{arith::SelectOp::create(nb, l, keep, a[0],
+                                                             zeroOf(nb, l, a[0].getType()))});
+             })
+      .getResult(0);
+}
+
 //===----------------------------------------------------------------------===//
 // Cast
 //===----------------------------------------------------------------------===//
@@ -323,6 +352,7 @@ static FailureOr<Value> lowerCast(onnx::CastOp op, LowerCtx &ctx) {
 
 void sparsa::lowering::populateElementwiseLowerings(LoweringTable &t) {
   using namespace arith;
+  addSingle<onnx::TriluOp, lowerTrilu>(t);
   using FP = CmpFPredicate;
   using IP = CmpIPredicate;
   addSingle<onnx::AbsOp, lowerUnary<onnx::AbsOp, absBody>>(t);

@@ -327,6 +327,13 @@ static FailureOr<Results> importCumSum(NodeContext &n) {
                      .getResult()};
 }
 
+static FailureOr<Results> importTrilu(NodeContext &n) {
+  Value k = n.numOperands() > 1 ? n.operand(1) : Value();
+  return Results{onnx_ir::TriluOp::create(n.b, n.loc, n.resultType(), n.operand(0), k,
+                                          n.si64(n.intAttr("upper", 1)))
+                     .getResult()};
+}
+
 static FailureOr<Results> importFlatten(NodeContext &n) {
   return Results{onnx_ir::FlattenOp::create(n.b, n.loc, n.resultType(), n.operand(0),
                                             n.si64(n.intAttr("axis", 1)))
@@ -671,6 +678,7 @@ static const llvm::StringMap<SmallVector<HandlerEntry, 1>> &handlerTable() {
     onOp("Clip", 6, importClip);
     onOp("ConstantOfShape", 9, importConstantOfShape);
     onOp("CumSum", 11, importCumSum);
+    onOp("Trilu", 14, importTrilu);
     onOp("Dropout", 1, importDropout);
     onOp("Elu", 6, importElu);
     onOp("Equal", 7, importBinary<onnx_ir::EqualOp>);

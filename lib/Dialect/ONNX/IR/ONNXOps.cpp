@@ -1015,6 +1015,17 @@ static LogicalResult verifyExpertActivation(Operation *op, StringRef act, int64_
   return success();
 }
 
+LogicalResult TriluOp::verify() {
+  auto t = cast<RankedTensorType>(getInput().getType());
+  if (t.getRank() < 2)
+    return emitOpError("expected an input of rank >= 2");
+  if (Value k = getK())
+    if (auto kt = dyn_cast<RankedTensorType>(k.getType());
+        kt && (kt.getRank() > 1 || (kt.getRank() == 1 && kt.getDimSize(0) > 1)))
+      return emitOpError("k must be a scalar or a 1-element tensor");
+  return success();
+}
+
 LogicalResult LinearAttentionOp::verify() {
   auto q = cast<RankedTensorType>(getQuery().getType());
   auto k = cast<RankedTensorType>(getKey().getType());

@@ -462,6 +462,24 @@ def ONNX_CumSumOp : ONNX_Op<"CumSum", [Pure]> {
   let assemblyFormat = "operands attr-dict `:` functional-type(operands, results)";
 }
 
+def ONNX_TriluOp : ONNX_Op<"Trilu", [Pure, AllTypesMatch<["input", "output"]>]> {
+  let summary = "ONNX Trilu (opset 14): keep the upper or lower triangle of the last two dims";
+  let description = [{
+    Elements `[.., i, j]` with `j - i >= k` (`upper` = 1) or `j - i <= k`
+    (`upper` = 0) are kept, the others are zero; `k` is an optional 0-D /
+    1-element int64 tensor (0 when absent), read at run time.
+
+    ```mlir
+    %y = onnx.Trilu %x {upper = 0 : si64} : (tensor<2x8x8xf32>) -> tensor<2x8x8xf32>
+    ```
+  }];
+  let arguments = (ins ONNX_AnyTensor:$input, Optional<ONNX_I64Tensor>:$k,
+                   DefaultValuedAttr<SI64Attr, "1">:$upper);
+  let results = (outs ONNX_AnyTensor:$output);
+  let assemblyFormat = "operands attr-dict `:` functional-type(operands, results)";
+  let hasVerifier = 1;
+}
+
 //===----------------------------------------------------------------------===//
 // Shape manipulation
 //===----------------------------------------------------------------------===//
