@@ -48,16 +48,6 @@ static Value peelScalarMul(Value v, double &scale) {
   return v;
 }
 
-/// Whether |perm| swaps the last two of |rank| dims and keeps the rest.
-static bool swapsLastTwo(std::optional<ArrayRef<int64_t>> perm, int64_t rank) {
-  if (!perm || (int64_t)perm->size() != rank || rank < 2)
-    return false;
-  for (int64_t i = 0; i + 2 < rank; ++i)
-    if ((*perm)[i] != i)
-      return false;
-  return (*perm)[rank - 2] == rank - 1 && (*perm)[rank - 1] == rank - 2;
-}
-
 /// Fuses the attention chain ending in |root| (the MatMul by v); returns
 /// whether it did.
 static bool fuseAttention(onnx::MatMulOp root) {

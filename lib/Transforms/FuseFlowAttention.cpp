@@ -102,16 +102,10 @@ Value strip(Value v) {
     auto vt = dyn_cast<RankedTensorType>(v.getType());
     if (!st || !vt)
       return v;
-    auto nonUnit = [](RankedTensorType t) {
-      SmallVector<int64_t> d;
-      for (int64_t s : t.getShape())
-        if (s != 1)
-          d.push_back(s);
-      return d;
-    };
     // Unsqueeze and Squeeze only move unit dims; a Reshape must be seen to.
     if (isa<onnx::ReshapeOp>(def) &&
-        (nonUnit(st) != nonUnit(vt) || llvm::count(st.getShape(), ShapedType::kDynamic) > 1))
+        (nonUnitDims(st) != nonUnitDims(vt) ||
+         llvm::count(st.getShape(), ShapedType::kDynamic) > 1))
       return v;
     v = def->getOperand(0);
   }
@@ -314,16 +308,6 @@ std::optional<SmallVector<int64_t>> axesOf(Value axes, int64_t rank) {
   for (int64_t a : *vals)
     out.push_back(a < 0 ? a + rank : a);
   return out;
-}
-
-/// Whether |perm| swaps the last two dims and keeps the rest.
-bool swapsLastTwo(std::optional<ArrayRef<int64_t>> perm, int64_t rank) {
-  if (!perm || (int64_t)perm->size() != rank || rank < 2)
-    return false;
-  for (int64_t i = 0; i + 2 < rank; ++i)
-    if ((*perm)[i] != i)
-      return false;
-  return (*perm)[rank - 2] == rank - 1 && (*perm)[rank - 1] == rank - 2;
 }
 
 /// The tensor whose number of positions (dim -2) |v| is, as a dynamic

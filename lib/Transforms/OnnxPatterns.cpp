@@ -63,6 +63,23 @@ int64_t rankOf(Value v) {
 
 
 
+SmallVector<int64_t> nonUnitDims(RankedTensorType t) {
+  SmallVector<int64_t> d;
+  for (int64_t s : t.getShape())
+    if (s != 1)
+      d.push_back(s);
+  return d;
+}
+
+bool swapsLastTwo(std::optional<ArrayRef<int64_t>> perm, int64_t rank) {
+  if (!perm || (int64_t)perm->size() != rank || rank < 2)
+    return false;
+  for (int64_t i = 0; i + 2 < rank; ++i)
+    if ((*perm)[i] != i)
+      return false;
+  return (*perm)[rank - 2] == rank - 1 && (*perm)[rank - 1] == rank - 2;
+}
+
 /// |v| with leading unit dims added by Unsqueeze / Reshape peeled off, when
 /// it is a rank-2 value so extended.
 Value peelUnitDims(Value v) {
@@ -76,14 +93,7 @@ Value peelUnitDims(Value v) {
     if (!st)
       return v;
     // Same non-unit dims in order: only unit dims were inserted.
-    auto nonUnit = [](RankedTensorType t) {
-      SmallVector<int64_t> d;
-      for (int64_t s : t.getShape())
-        if (s != 1)
-          d.push_back(s);
-      return d;
-    };
-    if (nonUnit(st) != nonUnit(vt) || st.getRank() >= vt.getRank())
+    if (nonUnitDims(st) != nonUnitDims(vt) || st.getRank() >= vt.getRank())
       return v;
     v = src;
   }

@@ -34,6 +34,11 @@ int64_t rankOf(Value v);
 /// |v| without leading unit dims added by Unsqueeze / Reshape to a rank-2
 /// value.
 Value peelUnitDims(Value v);
+/// The dims of |t| that are not statically 1, in order.
+SmallVector<int64_t> nonUnitDims(RankedTensorType t);
+/// Whether the Transpose permutation |perm| swaps the last two of |rank|
+/// dims and keeps the others.
+bool swapsLastTwo(std::optional<ArrayRef<int64_t>> perm, int64_t rank);
 /// Whether |v| is an all-zero tensor (a constant or ConstantOfShape).
 bool isZeroTensor(Value v);
 

@@ -89,29 +89,18 @@ struct HeadBuilder {
                      });
   }
 
-  /// [n]: (x_i + ex) . (w + ew) for each row x_i of x [n, D], w [D].
+  /// [n]: (x_i + ex) . (w + ew) for each row x_i of x [n, D] with the
+  /// vector w [D], or with row i of w when w is an [n, D] matrix too.
   Value rowDot(Value x, double ex, Value w, double ew) {
-    return B.generic(ValueRange{x, w}, {{0, 1}, {1}}, zeros({rowsOf(x)}), {0}, 2, {1},
+    bool rows = cast<RankedTensorType>(w.getType()).getRank() == 2;
+    SmallVector<int64_t> wDims = rows ? SmallVector<int64_t>{0, 1} : SmallVector<int64_t>{1};
+    return B.generic(ValueRange{x, w}, {{0, 1}, wDims}, zeros({rowsOf(x)}), {0}, 2, {1},
                      [&](OpBuilder &nb, Location l, ValueRange a) -> Value {
                        Value p = a[0], q = a[1];
                        if (ex != 0.0)
                          p = arith::AddFOp::create(nb, l, p, B.fcst(nb, l, ex));
                        if (ew != 0.0)
                          q = arith::AddFOp::create(nb, l, q, B.fcst(nb, l, ew));
-                       return arith::AddFOp::create(nb, l, a[2],
-                                                    arith::MulFOp::create(nb, l, p, q));
-                     });
-  }
-
-  /// [n]: (x_i + ex) . (y_i + ey), row by row of two [n, D] matrices.
-  Value rowDotRows(Value x, double ex, Value y, double ey) {
-    return B.generic(ValueRange{x, y}, {{0, 1}, {0, 1}}, zeros({rowsOf(x)}), {0}, 2, {1},
-                     [&](OpBuilder &nb, Location l, ValueRange a) -> Value {
-                       Value p = a[0], q = a[1];
-                       if (ex != 0.0)
-                         p = arith::AddFOp::create(nb, l, p, B.fcst(nb, l, ex));
-                       if (ey != 0.0)
-                         q = arith::AddFOp::create(nb, l, q, B.fcst(nb, l, ey));
                        return arith::AddFOp::create(nb, l, a[2],
                                                     arith::MulFOp::create(nb, l, p, q));
                      });
@@ -543,25 +532,25 @@ static FailureOr<Value> lowerFlowAttention(sp::FlowAttentionOp op, LowerCtx &ctx
       return H.product(H.scaleRowsInPlace(qf, outs[0]), kf, H.scaleRows(v, outs[1]), true);
     }
     Value cq = H.prefixRows(qf), ck = H.prefixRows(kf);
-    Value inc = H.mapVector(H.rowDotRows(qf, eps, ck, eps),
+    Value inc = H.mapVector(H.rowDot(qf, eps, ck, eps),
                             [&](OpBuilder &nb, Location l, ValueRange a, Value i) -> Value {
                               return arith::DivFOp::create(nb, l, pos(nb, l, i), a[0]);
                             });
-    Value outg = H.mapVector(H.rowDotRows(kf, eps, cq, eps),
+    Value outg = H.mapVector(H.rowDot(kf, eps, cq, eps),
                              [&](OpBuilder &nb, Location l, ValueRange a, Value i) -> Value {
                                return arith::DivFOp::create(nb, l, pos(nb, l, i), a[0]);
                              });
     Value ckO = H.prefixRows(kf, outg), cqI = H.prefixRows(qf, inc);
     // Query row scale: sigmoid(sink) * I_i / n_i.
     Value rowScale =
-        H.mapVector(ValueRange{H.rowDotRows(qf, eps, ckO, eps), inc},
+        H.mapVector(ValueRange{H.rowDot(qf, eps, ckO, eps), inc},
                     [&](OpBuilder &nb, Location l, ValueRange a, Value i) -> Value {
                       Value n = pos(nb, l, i);
                       Value sink = arith::DivFOp::create(nb, l, a[0], n);
                       return arith::MulFOp::create(nb, l, sigmoid(nb, l, sink),
                                                    arith::DivFOp::create(nb, l, a[1], n));
                     });
-    Value ex = H.mapVector(H.rowDotRows(kf, eps, cqI, eps),
+    Value ex = H.mapVector(H.rowDot(kf, eps, cqI, eps),
                            [&](OpBuilder &nb, Location l, ValueRange a, Value i) -> Value {
                              Value src = arith::DivFOp::create(nb, l, a[0], pos(nb, l, i));
                              return math::ExpOp::create(nb, l, clip(nb, l, src));
@@ -602,7 +591,7 @@ static FailureOr<Value> lowerLinearAttention(sp::LinearAttentionOp op, LowerCtx 
                         return {HeadBuilder::dot(nb, l, qi, sums[0])};
                       })[0];
       } else {
-        den = causal ? H.rowDotRows(qf, 0.0, H.prefixRows(kf), 0.0)
+        den = causal ? H.rowDot(qf, 0.0, H.prefixRows(kf), 0.0)
                      : H.rowDot(qf, 0.0, H.colSum(kf), 0.0);
       }
       rowScale = H.mapVector(den, [&](OpBuilder &nb, Location l, ValueRange a, Value) -> Value {

@@ -295,11 +295,11 @@ LogicalResult AttentionOp::verify() {
   return success();
 }
 
-/// The shape rules flow and linear attention share: query [..., L, D],
-/// key [..., S, D], value [..., S, Dv] -> [..., L, Dv], one float type, a
-/// known feature map, L = S when causal, a positive chunk.
+/// The rules flow and linear attention share: query [..., L, D], key
+/// [..., S, D], value [..., S, Dv] -> [..., L, Dv], one float type, a
+/// known feature map, L = S when causal, a positive chunk, eps >= 0.
 static LogicalResult verifyLinearTimeAttention(Operation *op, StringRef featureMap,
-                                               bool causal, int64_t chunk) {
+                                               bool causal, int64_t chunk, double eps) {
   auto q = cast<RankedTensorType>(op->getOperand(0).getType());
   auto k = cast<RankedTensorType>(op->getOperand(1).getType());
   auto v = cast<RankedTensorType>(op->getOperand(2).getType());
@@ -329,23 +329,19 @@ static LogicalResult verifyLinearTimeAttention(Operation *op, StringRef featureM
            << featureMap << "' (expected sigmoid, elu1, relu or identity)";
   if (chunk <= 0)
     return op->emitOpError("chunk_size must be positive");
+  if (eps < 0.0)
+    return op->emitOpError("eps must be non-negative");
   return success();
 }
 
 LogicalResult FlowAttentionOp::verify() {
-  if (failed(verifyLinearTimeAttention(*this, getFeatureMap(), getCausal(), getChunkSize())))
-    return failure();
-  if (getEps().convertToDouble() < 0.0)
-    return emitOpError("eps must be non-negative");
-  return success();
+  return verifyLinearTimeAttention(*this, getFeatureMap(), getCausal(), getChunkSize(),
+                                   getEps().convertToDouble());
 }
 
 LogicalResult LinearAttentionOp::verify() {
-  if (failed(verifyLinearTimeAttention(*this, getFeatureMap(), getCausal(), getChunkSize())))
-    return failure();
-  if (getEps().convertToDouble() < 0.0)
-    return emitOpError("eps must be non-negative");
-  return success();
+  return verifyLinearTimeAttention(*this, getFeatureMap(), getCausal(), getChunkSize(),
+                                   getEps().convertToDouble());
 }
 
 #define GET_OP_CLASSES
