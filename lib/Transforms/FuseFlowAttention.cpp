@@ -510,9 +510,15 @@ public:
     return m.fail("expected a per-row scaling");
   }
 
-  /// 1 / x as Reciprocal or Div(1, x).
+  /// 1 / x as Reciprocal, Div(1, x), or torch's `1.0 / x` export
+  /// Mul(Reciprocal(x), 1.0).
   bool recip(Value v, Pred x) {
     v = strip(v);
+    for (auto [r, c] : operandsOf<onnx::MulOp>(v))
+      if (scalarConst(c) == 1.0) {
+        v = r;
+        break;
+      }
     if (auto r = v.getDefiningOp<onnx::ReciprocalOp>())
       return x(strip(r.getX()));
     if (auto d = v.getDefiningOp<onnx::DivOp>(); d && scalarConst(d.getA()) == 1.0)

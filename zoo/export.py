@@ -1,0 +1,107 @@
+"""Exports the model zoo's ONNX fixtures with PyTorch (run by hand, in a
+separate virtual environment: PyTorch is never needed by the build, the
+tests or CI, which use the committed files).
+
+    python3 -m venv /tmp/zoo-venv && /tmp/zoo-venv/bin/pip install torch onnx onnxscript
+    /tmp/zoo-venv/bin/python zoo/export.py [--out zoo/models]
+
+Each model is a tiny, randomly initialized configuration (fixed seed);
+exported with torch.onnx.export's TorchScript exporter (static, and dynamic
+batch / sequence) and, where it works, the dynamo exporter. The versions
+used are written to VERSIONS.txt next to the files.
+"""
+
+import argparse
+import os
+
+import torch
+import torch.nn as nn
+
+
+class FlowAttention(nn.Module):
+    """Flowformer's Flow_Attention (thuml/Flowformer, Flowformer_LRA / core), on q, k, v [n, h, l, d]."""
+    def __init__(self, eps=1e-6, causal=False):
+        super().__init__(); self.eps = eps; self.causal = causal
+    def kernel_method(self, x): return torch.sigmoid(x)
+    def dot_product(self, q, k, v):
+        kv = torch.einsum("nhld,nhlm->nhdm", k, v)
+        return torch.einsum("nhld,nhdm->nhlm", q, kv)
+    def causal_dot_product(self, q, k, v):
+        kv = torch.einsum("nhld,nhlm->nhldm", k, v)
+        kv = torch.cumsum(kv, dim=2)
+        return torch.einsum("nhld,nhldm->nhlm", q, kv)
+    def forward(self, queries, keys, values):
+        queries = self.kernel_method(queries); keys = self.kernel_method(keys)
+        if not self.causal:
+            sink_incoming = 1.0 / (torch.einsum("nhld,nhd->nhl", queries + self.eps, keys.sum(dim=2) + self.eps))
+            source_outgoing = 1.0 / (torch.einsum("nhld,nhd->nhl", keys + self.eps, queries.sum(dim=2) + self.eps))
+            conserved_sink = torch.einsum("nhld,nhd->nhl", queries + self.eps, (keys * source_outgoing[:, :, :, None]).sum(dim=2) + self.eps)
+            conserved_source = torch.einsum("nhld,nhd->nhl", keys + self.eps, (queries * sink_incoming[:, :, :, None]).sum(dim=2) + self.eps)
+            conserved_source = torch.clamp(conserved_source, min=-1.0, max=1.0)
+            sink_allocation = torch.sigmoid(conserved_sink * (float(queries.shape[2]) / float(keys.shape[2])))
+            source_competition = torch.softmax(conserved_source, dim=-1) * float(keys.shape[2])
+            x = (self.dot_product(queries * sink_incoming[:, :, :, None], keys, values * source_competition[:, :, :, None]) * sink_allocation[:, :, :, None])
+            return x
+        sink_incoming = 1.0 / (torch.einsum("nhld,nhld->nhl", queries + self.eps, keys.cumsum(dim=2) + self.eps))
+        source_outgoing = 1.0 / (torch.einsum("nhld,nhld->nhl", keys + self.eps, queries.cumsum(dim=2) + self.eps))
+        normal = (((torch.arange(queries.shape[2])).float() + 1.0)).to(queries.device)[None, None, :]
+        sink_incoming = sink_incoming * normal
+        source_outgoing = source_outgoing * normal
+        conserved_sink = torch.einsum("nhld,nhld->nhl", queries + self.eps, (keys * source_outgoing[:, :, :, None]).cumsum(dim=2) + self.eps) / normal
+        conserved_source = torch.einsum("nhld,nhld->nhl", keys + self.eps, (queries * sink_incoming[:, :, :, None]).cumsum(dim=2) + self.eps) / normal
+        conserved_source = torch.clamp(conserved_source, min=-1.0, max=1.0)
+        sink_allocation = torch.sigmoid(conserved_sink)
+        conserved_source = torch.exp(conserved_source)
+        source_competition = (conserved_source / conserved_source.cumsum(dim=-1)) * normal
+        x = (self.causal_dot_product(queries * (sink_incoming[:, :, :, None] / normal[:, :, :, None]), keys, values * source_competition[:, :, :, None]) * sink_allocation[:, :, :, None])
+        return x
+
+class FlowformerBlock(nn.Module):
+    """Projections around Flow-Attention, as in Flowformer's AttentionLayer:
+    x [B, L, d_model] -> y [B, L, d_model]."""
+    def __init__(self, d_model=64, heads=4, causal=False):
+        super().__init__(); self.h = heads
+        self.q = nn.Linear(d_model, d_model); self.k = nn.Linear(d_model, d_model); self.v = nn.Linear(d_model, d_model)
+        self.o = nn.Linear(d_model, d_model); self.attn = FlowAttention(causal=causal)
+    def forward(self, x):
+        B, L, _ = x.shape
+        q = self.q(x).view(B, L, self.h, -1).transpose(1, 2)
+        k = self.k(x).view(B, L, self.h, -1).transpose(1, 2)
+        v = self.v(x).view(B, L, self.h, -1).transpose(1, 2)
+        y = self.attn(q, k, v).transpose(1, 2).reshape(B, L, -1)
+        return self.o(y)
+
+
+
+def export_flowformer(out):
+    for causal in (False, True):
+        kind = "causal" if causal else "noncausal"
+        torch.manual_seed(0)
+        m = FlowformerBlock(causal=causal).eval()
+        x = torch.randn(2, 24, 64)
+        torch.onnx.export(m, (x,), os.path.join(out, f"flowformer_{kind}_static.onnx"),
+                          input_names=["x"], output_names=["y"], opset_version=17, dynamo=False)
+        torch.onnx.export(m, (x,), os.path.join(out, f"flowformer_{kind}_dyn.onnx"),
+                          input_names=["x"], output_names=["y"], opset_version=17, dynamo=False,
+                          dynamic_axes={"x": {0: "batch", 1: "seq"}, "y": {0: "batch", 1: "seq"}})
+        from torch.export import Dim
+        torch.onnx.export(m, (x,), os.path.join(out, f"flowformer_{kind}_dynamo.onnx"),
+                          input_names=["x"], output_names=["y"], dynamo=True,
+                          dynamic_shapes={"x": {0: Dim("batch"), 1: Dim("seq", min=2, max=8192)}})
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "models"))
+    args = p.parse_args()
+    os.makedirs(args.out, exist_ok=True)
+    export_flowformer(args.out)
+    import onnx
+    import onnxscript
+    with open(os.path.join(args.out, "VERSIONS.txt"), "w") as f:
+        f.write(f"torch {torch.__version__}\nonnx {onnx.__version__}\n"
+                f"onnxscript {onnxscript.__version__}\n")
+
+
+if __name__ == "__main__":
+    main()
