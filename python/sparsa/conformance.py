@@ -36,7 +36,7 @@ Log Sqrt Reciprocal Pow Abs Neg Clip Min Max Where Greater GreaterOrEqual Less L
 Equal Not And Or Gather GatherElements GatherND ScatterElements ScatterND OneHot NonZero
 CumSum ReduceSum ReduceMean ReduceMax ReduceMin ReduceProd ArgMax Einsum LayerNormalization
 Reshape Transpose Concat Split Slice Squeeze Unsqueeze Expand Tile Cast Shape Size
-ConstantOfShape Range Flatten Identity Dropout Add Sub Mul Div Constant Trilu""".split()
+ConstantOfShape Range Flatten Identity Dropout Add Sub Mul Div Constant Trilu Cos Sin""".split()
 
 # TensorProto data types Sparsa does not support on purpose, with why.
 BY_DESIGN = {

@@ -138,11 +138,13 @@ def test_nan_and_inf_propagate(tmp_path, compile_model):
     ((2, 1, 3, 8), (5, 8, 4), (2, 5, 3, 4)),  # batch broadcasting both ways
     (("B", 3, 8), (8, 4), ("B", 3, 4)),       # dynamic batch x weight
     ((3, 8), ("B", 8, 4), ("B", 3, 4)),       # weight-like lhs, batched rhs
+    (("B", 3, 8), ("C", 8, 4), ("B", 3, 4)),  # both dynamic, rhs batch 1 at run time
 ])
 def test_matmul_numpy_semantics(tmp_path, compile_model, a_shape, b_shape, y_shape):
     path = build(tmp_path, [helper.make_node("MatMul", ["a", "b"], ["y"], name="mm")],
                  [vi("a", a_shape), vi("b", b_shape)], [vi("y", y_shape)])
-    concrete = lambda s: tuple(2 if isinstance(d, str) else d for d in s)  # noqa: E731
+    concrete = lambda s: tuple({"C": 1}.get(d, 2) if isinstance(d, str) else d  # noqa: E731
+                               for d in s)
     assert_matches_ort(compile_model(path), path,
                        {"a": rand(*concrete(a_shape)), "b": rand(*concrete(b_shape))})
 
@@ -154,6 +156,29 @@ def test_scalar_and_dynamic_broadcast(tmp_path, compile_model):
                  [vi("y", ("N", 5))])
     assert_matches_ort(compile_model(path), path,
                        {"s": np.array(1.5, np.float32), "x": rand(3, 5), "row": rand(1, 5)})
+
+
+@pytest.mark.parametrize("op", ["Mul", "Add", "Where"])
+def test_dims_that_are_one_only_at_run_time(tmp_path, compile_model, op):
+    """Both operands typed [?, 4, ?, 16]-like, one of them [1, 1, L, 16] at
+    run time (transformers' rotary tables times the activations): numpy
+    broadcasting stretches the run-time 1s, in either operand order."""
+    if op == "Where":
+        nodes = [helper.make_node("Greater", ["x", "t"], ["c"], name="cmp"),
+                 helper.make_node("Where", ["c", "x", "t"], ["y"], name="sel")]
+    else:
+        nodes = [helper.make_node(op, ["x", "t"], ["y"], name="op")]
+    path = build(tmp_path, nodes, [vi("x", ("B", 4, "L", 16)), vi("t", ("b", "h", "L", 16))],
+                 [vi("y", ("B", 4, "L", 16))])
+    model = compile_model(path)
+    for xb, tb, th in [(2, 1, 1), (1, 1, 4), (3, 3, 1), (2, 2, 4)]:
+        assert_matches_ort(model, path, {"x": rand(xb, 4, 9, 16), "t": rand(tb, th, 9, 16)})
+    # The run-time-1 operand first.
+    path2 = build(tmp_path, [helper.make_node("Sub", ["t", "x"], ["y"], name="sub")],
+                  [vi("x", ("B", 4, "L", 16)), vi("t", ("b", 1, "L", 16))],
+                  [vi("y", ("B", 4, "L", 16))], name="g2.onnx")
+    assert_matches_ort(compile_model(path2, name="m2"), path2,
+                       {"x": rand(2, 4, 5, 16), "t": rand(1, 1, 5, 16)})
 
 
 @pytest.mark.parametrize("cpu", ["haswell", "x86-64"])

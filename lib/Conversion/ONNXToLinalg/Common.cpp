@@ -86,27 +86,174 @@ AffineMap sparsa::lowering::broadcastMap(MLIRContext *ctx, RankedTensorType type
   return AffineMap::get(numLoops, 0, exprs, ctx);
 }
 
+Value sparsa::lowering::broadcastRuntimeOnes(OpBuilder &b, Location loc, Value v,
+                                             ArrayRef<int64_t> dims, ValueRange sizes) {
+  auto type = cast<RankedTensorType>(v.getType());
+  int64_t rank = type.getRank();
+  Value same = arith::ConstantIntOp::create(b, loc, 1, 1);
+  for (auto [d, n] : llvm::zip(dims, sizes))
+    same = arith::AndIOp::create(
+        b, loc, same,
+        arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, dimOf(b, loc, v, d), n));
+  auto ifOp = scf::IfOp::create(
+      b, loc, same,
+      [&](OpBuilder &nb, Location nl) { scf::YieldOp::create(nb, nl, v); },
+      [&](OpBuilder &nb, Location nl) {
+        SmallVector<Value> flags(rank), outSizes(rank);
+        for (int64_t d = 0; d < rank; ++d)
+          outSizes[d] = dimOf(nb, nl, v, d);
+        for (auto [d, n] : llvm::zip(dims, sizes)) {
+          flags[d] = arith::CmpIOp::create(nb, nl, arith::CmpIPredicate::eq, outSizes[d],
+                                           indexCst(nb, nl, 1));
+          outSizes[d] = n;
+        }
+        Value init = createEmpty(nb, nl, type, [&](int64_t i) { return outSizes[i]; });
+        Value copy =
+            linalg::GenericOp::create(
+                nb, nl, type, ValueRange{}, init,
+                ArrayRef<AffineMap>{nb.getMultiDimIdentityMap(rank)},
+                SmallVector<utils::IteratorType>(rank, utils::IteratorType::parallel),
+                [&](OpBuilder &gb, Location gl, ValueRange) {
+                  SmallVector<Value> idx;
+                  for (int64_t d = 0; d < rank; ++d) {
+                    Value i = linalg::IndexOp::create(gb, gl, d);
+                    idx.push_back(flags[d] ? arith::SelectOp::create(gb, gl, flags[d],
+                                                                     indexCst(gb, gl, 0), i)
+                                                 .getResult()
+                                           : i);
+                  }
+                  linalg::YieldOp::create(gb, gl,
+                                          ValueRange{tensor::ExtractOp::create(gb, gl, v, idx)});
+                })
+                .getResult(0);
+        scf::YieldOp::create(nb, nl, copy);
+      });
+  return ifOp.getResult(0);
+}
+
 Value sparsa::lowering::buildElementwise(
     OpBuilder &b, Location loc, ValueRange operands, RankedTensorType resultType,
     llvm::function_ref<Value(OpBuilder &, Location, ValueRange)> body) {
   MLIRContext *ctx = b.getContext();
   int64_t rank = resultType.getRank();
-  Value init = createEmpty(b, loc, resultType, [&](int64_t i) {
-    return broadcastDim(b, loc, operands, rank, i);
-  });
-  SmallVector<AffineMap> maps;
-  for (Value v : operands)
-    maps.push_back(broadcastMap(ctx, cast<RankedTensorType>(v.getType()),
-                                resultType.getShape(), rank));
-  maps.push_back(b.getMultiDimIdentityMap(rank));
+  // Output dims where a dynamic operand dim meets another operand's dim:
+  // numpy broadcasting may stretch a dim that is 1 only at run time (a
+  // [1, L, D] rotary table times [B, L, D] activations, both typed ?).
+  auto dimAt = [&](Value v, int64_t o) -> int64_t {
+    auto t = cast<RankedTensorType>(v.getType());
+    int64_t d = o - (rank - t.getRank());
+    return d < 0 ? -1 : d;
+  };
+  SmallVector<int64_t> ambiguous;
+  for (int64_t o = 0; o < rank; ++o) {
+    int64_t contributing = 0;
+    bool dynamic = false;
+    for (Value v : operands) {
+      int64_t d = dimAt(v, o);
+      if (d < 0)
+        continue;
+      auto t = cast<RankedTensorType>(v.getType());
+      if (t.getDimSize(d) == 1)
+        continue;
+      ++contributing;
+      dynamic |= t.isDynamicDim(d);
+    }
+    if (contributing >= 2 && dynamic)
+      ambiguous.push_back(o);
+  }
+  // The output's dims: at an ambiguous position the largest operand dim
+  // (a valid broadcast has only 1 and one other size there).
+  SmallVector<Value> outDims(rank);
+  for (int64_t o = 0; o < rank; ++o) {
+    if (!llvm::is_contained(ambiguous, o)) {
+      outDims[o] = broadcastDim(b, loc, operands, rank, o);
+      continue;
+    }
+    Value m;
+    for (Value v : operands)
+      if (int64_t d = dimAt(v, o); d >= 0) {
+        Value dv = dimOf(b, loc, v, d);
+        m = m ? arith::MaxUIOp::create(b, loc, m, dv).getResult() : dv;
+      }
+    outDims[o] = m;
+  }
+  auto makeInit = [&] {
+    return createEmpty(b, loc, resultType, [&](int64_t i) { return outDims[i]; });
+  };
   SmallVector<utils::IteratorType> iters(rank, utils::IteratorType::parallel);
-  return linalg::GenericOp::create(
-             b, loc, resultType, operands, init, maps, iters,
-             [&](OpBuilder &nb, Location nl, ValueRange args) {
-               Value r = body(nb, nl, args.drop_back());
-               linalg::YieldOp::create(nb, nl, r);
-             })
-      .getResult(0);
+  auto fastPath = [&]() -> Value {
+    SmallVector<AffineMap> maps;
+    for (Value v : operands)
+      maps.push_back(broadcastMap(ctx, cast<RankedTensorType>(v.getType()),
+                                  resultType.getShape(), rank));
+    maps.push_back(b.getMultiDimIdentityMap(rank));
+    return linalg::GenericOp::create(
+               b, loc, resultType, operands, makeInit(), maps, iters,
+               [&](OpBuilder &nb, Location nl, ValueRange args) {
+                 Value r = body(nb, nl, args.drop_back());
+                 linalg::YieldOp::create(nb, nl, r);
+               })
+        .getResult(0);
+  };
+  if (ambiguous.empty())
+    return fastPath();
+  // Every dynamic operand dim equal to the output's: the plain generic.
+  // Otherwise (some dim is 1 at run time) each operand is read through
+  // indices clamped to 0 on its dims of size 1.
+  Value same = arith::ConstantIntOp::create(b, loc, 1, 1);
+  for (Value v : operands)
+    for (int64_t o : ambiguous)
+      if (int64_t d = dimAt(v, o);
+          d >= 0 && cast<RankedTensorType>(v.getType()).isDynamicDim(d))
+        same = arith::AndIOp::create(
+            b, loc, same,
+            arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, dimOf(b, loc, v, d),
+                                  outDims[o]));
+  auto ifOp = scf::IfOp::create(
+      b, loc, same,
+      [&](OpBuilder &nb, Location nl) {
+        OpBuilder::InsertionGuard g(b);
+        b.setInsertionPoint(nb.getInsertionBlock(), nb.getInsertionPoint());
+        scf::YieldOp::create(b, nl, fastPath());
+      },
+      [&](OpBuilder &nb, Location nl) {
+        OpBuilder::InsertionGuard g(b);
+        b.setInsertionPoint(nb.getInsertionBlock(), nb.getInsertionPoint());
+        // Per operand and dim: whether the dim is 1 (read index 0).
+        SmallVector<SmallVector<Value>> isOne;
+        for (Value v : operands) {
+          auto t = cast<RankedTensorType>(v.getType());
+          SmallVector<Value> flags;
+          for (int64_t d = 0; d < t.getRank(); ++d)
+            flags.push_back(t.isDynamicDim(d)
+                                ? arith::CmpIOp::create(b, nl, arith::CmpIPredicate::eq,
+                                                        dimOf(b, nl, v, d), indexCst(b, nl, 1))
+                                      .getResult()
+                                : arith::ConstantIntOp::create(b, nl, t.getDimSize(d) == 1, 1)
+                                      .getResult());
+          isOne.push_back(flags);
+        }
+        Value slow = linalg::GenericOp::create(
+                         b, nl, resultType, ValueRange{}, makeInit(),
+                         ArrayRef<AffineMap>{b.getMultiDimIdentityMap(rank)}, iters,
+                         [&](OpBuilder &gb, Location gl, ValueRange) {
+                           SmallVector<Value> scalars;
+                           Value zero = indexCst(gb, gl, 0);
+                           for (auto [v, flags] : llvm::zip(operands, isOne)) {
+                             auto t = cast<RankedTensorType>(v.getType());
+                             SmallVector<Value> idx;
+                             for (int64_t d = 0; d < t.getRank(); ++d) {
+                               Value i = linalg::IndexOp::create(gb, gl, d + rank - t.getRank());
+                               idx.push_back(arith::SelectOp::create(gb, gl, flags[d], zero, i));
+                             }
+                             scalars.push_back(tensor::ExtractOp::create(gb, gl, v, idx));
+                           }
+                           linalg::YieldOp::create(gb, gl, body(gb, gl, scalars));
+                         })
+                         .getResult(0);
+        scf::YieldOp::create(b, nl, slow);
+      });
+  return ifOp.getResult(0);
 }
 
 Type sparsa::lowering::toSignless(Type t) {

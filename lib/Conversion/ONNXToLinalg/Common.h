@@ -109,6 +109,12 @@ mlir::Value broadcastDim(mlir::OpBuilder &b, mlir::Location loc,
 mlir::AffineMap broadcastMap(mlir::MLIRContext *ctx, mlir::RankedTensorType type,
                              llvm::ArrayRef<int64_t> outShape, int64_t numLoops);
 
+/// |v| with each dim d in |dims| (all dynamic in |v|'s type) stretched to
+/// the size |sizes| gives when it is 1 at run time (numpy broadcasting of a
+/// dim typed `?`): |v| itself when every such dim already has that size,
+/// a broadcast copy otherwise (an scf.if on the sizes).
+mlir::Value broadcastRuntimeOnes(mlir::OpBuilder &b, mlir::Location loc, mlir::Value v,
+                                 llvm::ArrayRef<int64_t> dims, mlir::ValueRange sizes);
 /// Element-wise linalg.generic over |operands| with numpy broadcasting.
 mlir::Value buildElementwise(
     mlir::OpBuilder &b, mlir::Location loc, mlir::ValueRange operands,

@@ -167,6 +167,12 @@ static Value expBody(OpBuilder &b, Location l, Value x, Operation *) {
 static Value logBody(OpBuilder &b, Location l, Value x, Operation *) {
   return math::LogOp::create(b, l, x);
 }
+static Value cosBody(OpBuilder &b, Location l, Value x, Operation *) {
+  return math::CosOp::create(b, l, x);
+}
+static Value sinBody(OpBuilder &b, Location l, Value x, Operation *) {
+  return math::SinOp::create(b, l, x);
+}
 static Value sqrtBody(OpBuilder &b, Location l, Value x, Operation *) {
   return math::SqrtOp::create(b, l, x);
 }
@@ -385,6 +391,8 @@ void sparsa::lowering::populateElementwiseLowerings(LoweringTable &t) {
   addSingle<onnx::ReluOp, lowerUnary<onnx::ReluOp, reluBody>>(t);
   addSingle<onnx::SigmoidOp, lowerUnary<onnx::SigmoidOp, sigmoidBody>>(t);
   addSingle<onnx::SqrtOp, lowerUnary<onnx::SqrtOp, sqrtBody>>(t);
+  addSingle<onnx::CosOp, lowerUnary<onnx::CosOp, cosBody>>(t);
+  addSingle<onnx::SinOp, lowerUnary<onnx::SinOp, sinBody>>(t);
   addSingle<onnx::SubOp, lowerArith<onnx::SubOp, SubFOp, SubIOp, SubIOp>>(t);
   addSingle<onnx::TanhOp, lowerUnary<onnx::TanhOp, tanhBody>>(t);
   addSingle<onnx::WhereOp, lowerWhere>(t);

@@ -63,6 +63,29 @@ Value sparsa::lowering::buildMatMul(OpBuilder &b, Location loc, Value A, Value B
   auto bT = cast<RankedTensorType>(B.getType());
   bool hasM = aT.getRank() >= 2, hasN = bT.getRank() >= 2;
   int64_t batchRank = rT.getRank() - (hasM ? 1 : 0) - (hasN ? 1 : 0);
+  // Batch dims both operands have, one of them typed `?`: either may be 1
+  // at run time and broadcast; stretch such operands to the larger size
+  // first (a copy only when it happens).
+  {
+    int64_t aBatch = aT.getRank() - (hasM ? 2 : 1), bBatch = bT.getRank() - (hasN ? 2 : 1);
+    SmallVector<int64_t> aDims, bDims;
+    SmallVector<Value> aSizes, bSizes;
+    for (int64_t o = 0; o < batchRank; ++o) {
+      int64_t da = o - (batchRank - aBatch), db = o - (batchRank - bBatch);
+      if (da < 0 || db < 0 || aT.getDimSize(da) == 1 || bT.getDimSize(db) == 1 ||
+          (!aT.isDynamicDim(da) && !bT.isDynamicDim(db)))
+        continue;
+      Value n = arith::MaxUIOp::create(b, loc, dimOf(b, loc, A, da), dimOf(b, loc, B, db));
+      if (aT.isDynamicDim(da))
+        aDims.push_back(da), aSizes.push_back(n);
+      if (bT.isDynamicDim(db))
+        bDims.push_back(db), bSizes.push_back(n);
+    }
+    if (!aDims.empty())
+      A = broadcastRuntimeOnes(b, loc, A, aDims, aSizes);
+    if (!bDims.empty())
+      B = broadcastRuntimeOnes(b, loc, B, bDims, bSizes);
+  }
   // Loops: batch..., [m], [n], k.
   int64_t numLoops = batchRank + hasM + hasN + 1;
   int64_t mLoop = batchRank, nLoop = batchRank + hasM, kLoop = numLoops - 1;

@@ -716,6 +716,8 @@ static const llvm::StringMap<SmallVector<HandlerEntry, 1>> &handlerTable() {
     onOp("Slice", 1, importSlice);
     onOp("Split", 2, importSplit);
     onOp("Sqrt", 6, importUnary<onnx_ir::SqrtOp>);
+    onOp("Cos", 7, importUnary<onnx_ir::CosOp>);
+    onOp("Sin", 7, importUnary<onnx_ir::SinOp>);
     onOp("Tile", 6, importBinary<onnx_ir::TileOp>);
     onOp("TopK", 1, importTopK);
     onOp("GatherND", 11, importGatherND);
@@ -786,7 +788,7 @@ Value NodeContext::operand(int i) const {
 /// completeTypes takes the type from the input instead.
 static bool resultTypeIsInputType(StringRef opType) {
   static const char *const ops[] = {
-      "Abs",  "Clip", "CumSum",     "Dropout", "Elu",        "Erf",
+      "Abs",  "Clip", "Cos",        "CumSum",  "Dropout",    "Elu",        "Erf", "Sin",
       "Exp",  "Gelu", "Identity",   "LayerNormalization",    "LeakyRelu",
       "Log",  "LogSoftmax",         "Neg",     "Not",        "Reciprocal",
       "Relu", "Sigmoid",            "Softmax", "Sqrt",       "Tanh"};
@@ -912,6 +914,13 @@ static bool completeTypes(proto::ModelProto &model) {
       auto *shape = out.mutable_tensor_type()->mutable_shape();
       shape->mutable_dim(shape->dim_size() - 1)->Clear();
       shape->mutable_dim(shape->dim_size() - 1)->set_dim_value(N);
+    } else if (op == "Slice" && node.domain().empty()) {
+      // 1.12 gives up on Slice bounds computed at run time (transformers'
+      // attention-mask slices): the rank is the input's, dims unknown.
+      out.mutable_tensor_type()->set_elem_type(in.tensor_type().elem_type());
+      auto *outShape = out.mutable_tensor_type()->mutable_shape();
+      for (int i = 0; i < in.tensor_type().shape().dim_size(); ++i)
+        outShape->add_dim();
     } else if (op.starts_with("Reduce")) {
       int64_t keepdims = 1, noop = 0;
       std::optional<std::vector<int64_t>> axes;

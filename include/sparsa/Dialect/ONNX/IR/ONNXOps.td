@@ -178,6 +178,8 @@ def ONNX_SoftmaxOp : ONNX_Op<"Softmax", [Pure, AllTypesMatch<["input", "output"]
 def ONNX_ExpOp : ONNX_UnaryFloatOp<"Exp", "exp(X)">;
 def ONNX_LogOp : ONNX_UnaryFloatOp<"Log", "log(X)">;
 def ONNX_SqrtOp : ONNX_UnaryFloatOp<"Sqrt", "sqrt(X)">;
+def ONNX_CosOp : ONNX_UnaryFloatOp<"Cos", "cos(X)">;
+def ONNX_SinOp : ONNX_UnaryFloatOp<"Sin", "sin(X)">;
 def ONNX_ReciprocalOp : ONNX_UnaryFloatOp<"Reciprocal", "1 / X">;
 def ONNX_ErfOp : ONNX_UnaryFloatOp<"Erf", "erf(X)">;
 
