@@ -2,8 +2,13 @@
 separate virtual environment: PyTorch is never needed by the build, the
 tests or CI, which use the committed files).
 
-    python3 -m venv /tmp/zoo-venv && /tmp/zoo-venv/bin/pip install torch onnx onnxscript
+    python3 -m venv /tmp/zoo-venv
+    /tmp/zoo-venv/bin/pip install torch onnx onnxscript "transformers==4.46.3"
     /tmp/zoo-venv/bin/python zoo/export.py [--out zoo/models]
+
+(transformers 4.46: its Mixtral / Qwen2-MoE blocks loop over the experts
+with index_add_, which the TorchScript exporter writes; 5.x uses ops
+neither exporter handles.)
 
 Each model is a tiny, randomly initialized configuration (fixed seed);
 exported with torch.onnx.export's TorchScript exporter (static, and dynamic
@@ -90,17 +95,63 @@ def export_flowformer(out):
                           dynamic_shapes={"x": {0: Dim("batch"), 1: Dim("seq", min=2, max=8192)}})
 
 
+class Logits(nn.Module):
+    """input_ids [B, L] -> logits [B, L, vocab] of a causal LM, no cache."""
+
+    def __init__(self, m):
+        super().__init__()
+        self.m = m
+
+    def forward(self, input_ids):
+        return self.m(input_ids=input_ids, use_cache=False).logits
+
+
+def export_transformers(out):
+    """Tiny Hugging Face decoders (2 layers, hidden 64, vocab 128), random
+    weights: Mixtral (8 -> 4 experts, top-2), Qwen2-MoE (shared expert with
+    a sigmoid gate), OPT (ReLU FFN), Llama with a ReLU FFN (ProSparse-style,
+    the config's hidden_act). Dynamic batch and sequence."""
+    from transformers import (LlamaConfig, LlamaForCausalLM, MixtralConfig,
+                              MixtralForCausalLM, OPTConfig, OPTForCausalLM, Qwen2MoeConfig,
+                              Qwen2MoeForCausalLM)
+    common = dict(vocab_size=128, hidden_size=64, intermediate_size=128, num_hidden_layers=2,
+                  num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=256)
+    builds = {
+        "mixtral": lambda: MixtralForCausalLM(MixtralConfig(**common, num_local_experts=4,
+                                                            num_experts_per_tok=2)),
+        "qwen2_moe": lambda: Qwen2MoeForCausalLM(Qwen2MoeConfig(
+            **common, num_experts=4, num_experts_per_tok=2, moe_intermediate_size=64,
+            shared_expert_intermediate_size=128, decoder_sparse_step=1)),
+        "opt": lambda: OPTForCausalLM(OPTConfig(
+            vocab_size=128, hidden_size=64, ffn_dim=256, num_hidden_layers=2,
+            num_attention_heads=4, max_position_embeddings=256, word_embed_proj_dim=64,
+            activation_function="relu")),
+        "llama_relu": lambda: LlamaForCausalLM(LlamaConfig(**common, hidden_act="relu")),
+    }
+    for name, build in builds.items():
+        torch.manual_seed(0)
+        model = build().eval()
+        ids = torch.randint(0, 128, (2, 8))
+        torch.onnx.export(Logits(model), (ids,), os.path.join(out, name + ".onnx"),
+                          input_names=["input_ids"], output_names=["logits"], opset_version=17,
+                          dynamo=False,
+                          dynamic_axes={"input_ids": {0: "batch", 1: "seq"},
+                                        "logits": {0: "batch", 1: "seq"}})
+
+
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "models"))
     args = p.parse_args()
     os.makedirs(args.out, exist_ok=True)
     export_flowformer(args.out)
+    export_transformers(args.out)
     import onnx
+    import transformers
     import onnxscript
     with open(os.path.join(args.out, "VERSIONS.txt"), "w") as f:
         f.write(f"torch {torch.__version__}\nonnx {onnx.__version__}\n"
-                f"onnxscript {onnxscript.__version__}\n")
+                f"onnxscript {onnxscript.__version__}\ntransformers {transformers.__version__}\n")
 
 
 if __name__ == "__main__":

@@ -860,6 +860,76 @@ static std::optional<std::pair<Value, int64_t>> gatherRow(Value v) {
   return std::make_pair(g.getData(), *c);
 }
 
+/// |v| = Reshape / Unsqueeze / Squeeze chains peeled.
+static Value peelReshapes(Value v) {
+  while (v && isa_and_nonnull<onnx::ReshapeOp, onnx::UnsqueezeOp, onnx::SqueezeOp,
+                              onnx::FlattenOp>(v.getDefiningOp()))
+    v = v.getDefiningOp()->getOperand(0);
+  return v;
+}
+
+/// Row |r| of NonZero's output [rank, N] as a [N] vector: Gather(nz, r) or
+/// torch.where's export Squeeze(Split(Transpose(nz), axis 1)[r], 1).
+/// Returns (the NonZero result, r, the Split when that form).
+struct NonZeroRow {
+  Value nz;
+  int64_t row;
+  Operation *split = nullptr;
+};
+static std::optional<NonZeroRow> nonZeroRow(Value v) {
+  if (auto r = gatherRow(v))
+    return NonZeroRow{r->first, r->second};
+  auto sq = v ? v.getDefiningOp<onnx::SqueezeOp>() : onnx::SqueezeOp();
+  if (!sq)
+    return std::nullopt;
+  auto split = sq.getData().getDefiningOp<onnx::SplitOp>();
+  if (!split || (split.getAxis() != 1 && split.getAxis() != -1))
+    return std::nullopt;
+  auto tr = split.getInput().getDefiningOp<onnx::TransposeOp>();
+  if (!tr || tr.getPermutation().size() != 2 || tr.getPermutation()[0] != 1)
+    return std::nullopt;
+  return NonZeroRow{tr.getData(), (int64_t)cast<OpResult>(sq.getData()).getResultNumber(),
+                    split};
+}
+
+/// The expert input rows Gather(x, tok, axis 0), or the export of
+/// `x[None, tok].reshape(-1, H)`: Reshape(Gather(Unsqueeze(x, 0), tok,
+/// axis 1)). Returns (x, tok).
+static std::optional<std::pair<Value, Value>> tokenRows(Value in) {
+  if (auto g = in.getDefiningOp<onnx::GatherOp>();
+      g && g.getAxis() == 0 && rankOf(g.getIndices()) == 1)
+    return std::make_pair(g.getData(), g.getIndices());
+  auto r = in.getDefiningOp<onnx::ReshapeOp>();
+  auto g = r ? r.getData().getDefiningOp<onnx::GatherOp>() : onnx::GatherOp();
+  if (!g || g.getAxis() != 1 || rankOf(g.getIndices()) != 1 || rankOf(in) != 2)
+    return std::nullopt;
+  auto un = g.getData().getDefiningOp<onnx::UnsqueezeOp>();
+  if (!un || rankOf(un.getData()) != 2)
+    return std::nullopt;
+  auto axes = onnx::getConstantI64Values(un.getAxes());
+  if (failed(axes) || axes->size() != 1 || (*axes)[0] != 0)
+    return std::nullopt;
+  return std::make_pair(un.getData(), g.getIndices());
+}
+
+/// Whether |v| is the constant |k|, or the size of a static dim equal to
+/// |k| read from a shape (Gather(Shape(t), i), as dynamic exports write
+/// `t.shape[i]`).
+static bool isCount(Value v, int64_t k) {
+  if (constInt(v) == k)
+    return true;
+  while (auto c = v.getDefiningOp<onnx::CastOp>())
+    v = c.getInput();
+  auto g = v.getDefiningOp<onnx::GatherOp>();
+  auto sh = g ? g.getData().getDefiningOp<onnx::ShapeOp>() : onnx::ShapeOp();
+  std::optional<int64_t> i = g ? constInt(g.getIndices()) : std::nullopt;
+  if (!sh || !i || sh.getStart() != 0)
+    return false;
+  auto t = dyn_cast<RankedTensorType>(sh.getData().getType());
+  int64_t d = *i < 0 ? *i + (t ? t.getRank() : 0) : *i;
+  return t && d >= 0 && d < t.getRank() && t.getDimSize(d) == k;
+}
+
 namespace {
 /// One unrolled expert branch of form A.
 struct BranchA {
@@ -875,20 +945,21 @@ static Value routingWeightSource(Value col, Value tok, Value slot, int64_t k) {
   Operation *u = col.getDefiningOp();
   if (!u || !isa<onnx::UnsqueezeOp, onnx::ReshapeOp>(u) || rankOf(col) != 2)
     return Value();
-  Value w = u->getOperand(0);
+  Value w = peelReshapes(col);
   if (auto g = w.getDefiningOp<onnx::GatherOp>(); g && g.getAxis() == 0) {
-    // weights.reshape(-1)[tok * k + slot]
-    auto flat = g.getData().getDefiningOp<onnx::ReshapeOp>();
+    // weights.reshape(-1)[tok * k + slot] (or the flattened [T * k, 1]
+    // rows of weights[..., None], k read from a shape)
+    Value flat = peelReshapes(g.getData());
     auto add = g.getIndices().getDefiningOp<onnx::AddOp>();
-    if (!flat || !add || rankOf(flat.getReshaped()) != 1)
+    if (!flat || flat == g.getData() || !add || rankOf(flat) != 2)
       return Value();
     for (int i = 0; i < 2; ++i) {
       auto mul = add->getOperand(i).getDefiningOp<onnx::MulOp>();
       if (!mul || add->getOperand(1 - i) != slot)
         continue;
       for (int j = 0; j < 2; ++j)
-        if (mul->getOperand(j) == tok && constInt(mul->getOperand(1 - j)) == k)
-          return flat.getData();
+        if (mul->getOperand(j) == tok && isCount(mul->getOperand(1 - j), k))
+          return flat;
     }
     return Value();
   }
@@ -910,41 +981,70 @@ static Value routingWeightSource(Value col, Value tok, Value slot, int64_t k) {
 /// pairs; the tokens' rows run through the expert FFN, scaled by their
 /// routing weights, and are added into the output rows.
 static FailureOr<Routed> matchOneHotNonZero(Operation *anchor, Miss &miss) {
-  auto last = dyn_cast<onnx::ScatterElementsOp>(anchor);
-  if (!last)
-    return failure();
+  // The scatters, last first: a chain of ScatterElements(add) from zeros,
+  // or torch's index_add_ export, acc = Add(acc, ScatterElements(zeros,
+  // idx, updates)) (no reduction: each expert's tokens are distinct).
   SmallVector<onnx::ScatterElementsOp> chain;
-  Value cur = last.getResult();
-  while (auto s = cur.getDefiningOp<onnx::ScatterElementsOp>()) {
-    if (s.getReduction() != "add" || s.getAxis() != 0 || rankOf(cur) != 2)
+  Value cur = anchor->getResult(0);
+  if (isa<onnx::ScatterElementsOp>(anchor)) {
+    while (auto s = cur.getDefiningOp<onnx::ScatterElementsOp>()) {
+      if (s.getReduction() != "add" || s.getAxis() != 0 || rankOf(cur) != 2)
+        return failure();
+      chain.push_back(s);
+      cur = s.getData();
+    }
+  } else if (isa<onnx::AddOp>(anchor)) {
+    while (auto add = cur.getDefiningOp<onnx::AddOp>()) {
+      onnx::ScatterElementsOp s;
+      Value rest;
+      for (int i = 0; i < 2; ++i)
+        if (auto c = add->getOperand(i).getDefiningOp<onnx::ScatterElementsOp>();
+            c && c.getReduction() == "none" && c.getAxis() == 0 && isZeroTensor(c.getData())) {
+          s = c;
+          rest = add->getOperand(1 - i);
+          break;
+        }
+      if (!s || rankOf(cur) != 2)
+        break;
+      chain.push_back(s);
+      cur = rest;
+    }
+    if (chain.empty())
       return failure();
-    chain.push_back(s);
-    cur = s.getData();
+  } else {
+    return failure();
   }
   SmallVector<BranchA> branches;
   Value x, oneHotIdx, weights;
   int64_t E = -1;
   for (onnx::ScatterElementsOp s : chain) {
-    // updates = FFN(Gather(x, tok)) * weight column
-    auto mul = s.getUpdates().getDefiningOp<onnx::MulOp>();
+    // updates = FFN(Gather(x, tok)) * weight column (expanded to the
+    // index shape by the index_add_ export)
+    Value upd = s.getUpdates();
+    if (auto ex = upd.getDefiningOp<onnx::ExpandOp>())
+      upd = ex.getInput();
+    auto mul = upd.getDefiningOp<onnx::MulOp>();
     if (!mul)
       return failure();
     for (int i = 0; i < 2; ++i) {
       auto ffn = matchFFN(mul->getOperand(i));
       if (!ffn)
         continue;
-      auto gx = ffn->in.getDefiningOp<onnx::GatherOp>();
-      if (!gx || gx.getAxis() != 0 || rankOf(gx.getIndices()) != 1)
+      auto rowsOf = tokenRows(ffn->in);
+      if (!rowsOf)
         continue;
-      Value tok = gx.getIndices();
+      Value xIn = rowsOf->first, tok = rowsOf->second;
       // tok, slot = rows of NonZero(mask[e]).
-      auto tokRow = gatherRow(tok);
+      auto tokRow = nonZeroRow(tok);
       if (!tokRow)
         continue;
-      auto nz = tokRow->first.getDefiningOp<onnx::NonZeroOp>();
+      auto nz = tokRow->nz.getDefiningOp<onnx::NonZeroOp>();
       if (!nz)
         continue;
-      auto maskRow = gatherRow(nz.getX());
+      Value maskV = nz.getX();
+      while (auto c = maskV.getDefiningOp<onnx::CastOp>())
+        maskV = c.getInput();
+      auto maskRow = gatherRow(maskV);
       if (!maskRow)
         continue;
       auto tr = maskRow->first.getDefiningOp<onnx::TransposeOp>();
@@ -958,13 +1058,19 @@ static FailureOr<Routed> matchOneHotNonZero(Operation *anchor, Miss &miss) {
       if (perm.size() != 3 || perm[0] != 2)
         return failure();
       int64_t tokenRow = perm[1] == 0 ? 0 : 1;
-      if (tokRow->second != tokenRow)
+      if (tokRow->row != tokenRow)
         return failure();
       // The other NonZero row is the slot.
       Value slot;
-      for (Operation *user : nz->getUsers())
-        if (auto r = gatherRow(user->getResult(0)); r && r->second == 1 - tokenRow)
-          slot = user->getResult(0);
+      if (tokRow->split) {
+        for (Operation *user : tokRow->split->getResult(1 - tokenRow).getUsers())
+          if (auto r = nonZeroRow(user->getResult(0)); r && r->row == 1 - tokenRow)
+            slot = user->getResult(0);
+      } else {
+        for (Operation *user : nz->getUsers())
+          if (auto r = gatherRow(user->getResult(0)); r && r->second == 1 - tokenRow)
+            slot = user->getResult(0);
+      }
       std::optional<int64_t> depth = constInt(oh.getDepth());
       FailureOr<SmallVector<int64_t>> vals = onnx::getConstantI64Values(oh.getValues());
       miss.at = anchor;
@@ -994,12 +1100,12 @@ static FailureOr<Routed> matchOneHotNonZero(Operation *anchor, Miss &miss) {
         miss.reason = "expert outputs are added to rows other than their tokens'";
         return failure();
       }
-      if ((x && (x != gx.getData() || oneHotIdx != oh.getIndices() || weights != w ||
+      if ((x && (x != xIn || oneHotIdx != oh.getIndices() || weights != w ||
                  E != *depth))) {
         miss.reason = "expert branches route different inputs";
         return failure();
       }
-      x = gx.getData();
+      x = xIn;
       oneHotIdx = oh.getIndices();
       weights = w;
       E = *depth;

@@ -14,19 +14,34 @@ from conftest import compile_with_report, ort_run
 
 ZOO = Path(__file__).resolve().parents[2] / "zoo" / "models"
 
-# file -> (expected fused regions per family, input width)
+# file -> expected fused regions per family (report keys; "attention" is
+# a kernel fusion)
 MODELS = {
-    "flowformer_noncausal_static.onnx": ({"flow_attention": 1}, 64),
-    "flowformer_noncausal_dyn.onnx": ({"flow_attention": 1}, 64),
-    "flowformer_noncausal_dynamo.onnx": ({"flow_attention": 1}, 64),
-    "flowformer_causal_static.onnx": ({"flow_attention": 1}, 64),
-    "flowformer_causal_dyn.onnx": ({"flow_attention": 1}, 64),
-    "flowformer_causal_dynamo.onnx": ({"flow_attention": 1}, 64),
+    "flowformer_noncausal_static.onnx": {"flow_attention": 1},
+    "flowformer_noncausal_dyn.onnx": {"flow_attention": 1},
+    "flowformer_noncausal_dynamo.onnx": {"flow_attention": 1},
+    "flowformer_causal_static.onnx": {"flow_attention": 1},
+    "flowformer_causal_dyn.onnx": {"flow_attention": 1},
+    "flowformer_causal_dynamo.onnx": {"flow_attention": 1},
+    # transformers 4.46 decoders, 2 layers each
+    "mixtral.onnx": {"routing": 2, "attention": 2},
+    "qwen2_moe.onnx": {"routing": 2, "attention": 2},
+    "opt.onnx": {"activation_sparsity": 2, "attention": 2},
+    "llama_relu.onnx": {"activation_sparsity": 2, "attention": 2},
 }
 
 
-def input_shapes(path, width):
-    """(batch, seq) pairs to run: the exported shape when static, else a few."""
+def feeds_for(path, batch, seq):
+    inp = onnx.load(str(path), load_external_data=False).graph.input[0]
+    rng = np.random.default_rng(seq)
+    if inp.name == "input_ids":
+        return {"input_ids": rng.integers(0, 128, (batch, seq)).astype(np.int64)}
+    return {inp.name: rng.standard_normal((batch, seq, 64)).astype(np.float32)}
+
+
+def input_shapes(path):
+    """(batch, seq) pairs to run: the exported shape when static, else
+    several (two sequence lengths at least)."""
     dims = onnx.load(str(path), load_external_data=False).graph.input[0].type.tensor_type.shape.dim
     batch = dims[0].dim_value or None
     seq = dims[1].dim_value or None
@@ -37,14 +52,17 @@ def input_shapes(path, width):
 
 @pytest.mark.parametrize("name", sorted(MODELS))
 def test_zoo_model(tmp_path, name):
-    expected, width = MODELS[name]
     path = ZOO / name
     model, report = compile_with_report(tmp_path, path)
-    for family, count in expected.items():
-        assert report["fusions"][family] == count, (name, report["fusions"], report["unfused"])
-    for batch, seq in input_shapes(path, width):
-        x = np.random.default_rng(seq).standard_normal((batch, seq, width)).astype(np.float32)
-        ref = ort_run(path, {"x": x})["y"]
-        out = model.run({"x": x})["y"]
-        np.testing.assert_allclose(out, ref, atol=1e-5 * max(1.0, float(np.abs(ref).max())),
-                                   rtol=1e-4, err_msg=f"{name} batch {batch} seq {seq}")
+    for family, count in MODELS[name].items():
+        got = report["kernel_fusions" if family == "attention" else "fusions"][family]
+        assert got == count, (name, report["fusions"], report["kernel_fusions"],
+                              report["unfused"])
+    for batch, seq in input_shapes(path):
+        feeds = feeds_for(path, batch, seq)
+        ref = ort_run(path, feeds)
+        out = model.run(feeds)
+        for key, expected in ref.items():
+            np.testing.assert_allclose(
+                out[key], expected, atol=1e-5 * max(1.0, float(np.abs(expected).max())),
+                rtol=1e-4, err_msg=f"{name} {key} batch {batch} seq {seq}")

@@ -199,6 +199,12 @@ LogicalResult IdentityOp::verify() {
   return success();
 }
 
+OpFoldResult CastOp::fold(FoldAdaptor) {
+  if (getInput().getType() == getOutput().getType())
+    return getInput();
+  return {};
+}
+
 OpFoldResult IdentityOp::fold(FoldAdaptor) {
   if (getInput().getType() == getOutput().getType())
     return getInput();

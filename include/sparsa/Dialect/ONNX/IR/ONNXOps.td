@@ -539,6 +539,9 @@ def ONNX_CastOp : ONNX_Op<"Cast", [Pure]> {
   let results = (outs ONNX_AnyTensor:$output);
   let assemblyFormat = "operands attr-dict `:` functional-type(operands, results)";
   let hasVerifier = 1;
+  // A cast to the type the input already has (`x.to(x.dtype)` in
+  // PyTorch exports) folds away, so fusion sees through it.
+  let hasFolder = 1;
 }
 
 def ONNX_UnsqueezeOp : ONNX_Op<"Unsqueeze", [Pure]> {
