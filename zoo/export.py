@@ -95,6 +95,41 @@ def export_flowformer(out):
                           dynamic_shapes={"x": {0: Dim("batch"), 1: Dim("seq", min=2, max=8192)}})
 
 
+class Expert(nn.Module):
+    def __init__(s, h, f):
+        super().__init__(); s.gate_proj = nn.Linear(h, f, bias=False); s.up_proj = nn.Linear(h, f, bias=False); s.down_proj = nn.Linear(f, h, bias=False)
+    def forward(s, x): return s.down_proj(torch.nn.functional.silu(s.gate_proj(x)) * s.up_proj(x))
+class DeepSeekMoE(nn.Module):
+    """DeepSeek-V3-style: sigmoid scores, a correction bias for selection only, top-k,
+    renormalize, routed scaling factor, one shared expert; experts looped with index_add_."""
+    def __init__(s, h=64, f=64, E=8, k=2, scaling=2.5):
+        super().__init__(); s.E, s.k, s.scaling = E, k, scaling
+        s.gate = nn.Linear(h, E, bias=False)
+        s.e_score_correction_bias = nn.Parameter(torch.randn(E) * 0.1)
+        s.experts = nn.ModuleList([Expert(h, f) for _ in range(E)]); s.shared = Expert(h, 2 * f)
+    def forward(s, x):
+        B, L, H = x.shape
+        h = x.view(-1, H)
+        scores = torch.sigmoid(s.gate(h))
+        _, idx = torch.topk(scores + s.e_score_correction_bias, s.k, dim=-1, sorted=False)
+        w = scores.gather(1, idx)
+        w = w / (w.sum(dim=-1, keepdim=True) + 1e-20) * s.scaling
+        out = torch.zeros_like(h)
+        mask = torch.nn.functional.one_hot(idx, num_classes=s.E).permute(2, 0, 1)
+        for e in range(s.E):
+            tok, slot = torch.where(mask[e])
+            out.index_add_(0, tok, s.experts[e](h[tok]) * w[tok, slot, None])
+        return (out + s.shared(h)).view(B, L, H)
+
+def export_deepseek_moe(out):
+    torch.manual_seed(0)
+    m = DeepSeekMoE().eval()
+    x = torch.randn(2, 8, 64)
+    torch.onnx.export(m, (x,), os.path.join(out, "deepseek_moe.onnx"), input_names=["x"],
+                      output_names=["y"], opset_version=17, dynamo=False,
+                      dynamic_axes={"x": {0: "batch", 1: "seq"}, "y": {0: "batch", 1: "seq"}})
+
+
 class Logits(nn.Module):
     """input_ids [B, L] -> logits [B, L, vocab] of a causal LM, no cache."""
 
@@ -146,6 +181,7 @@ def main():
     os.makedirs(args.out, exist_ok=True)
     export_flowformer(args.out)
     export_transformers(args.out)
+    export_deepseek_moe(args.out)
     import onnx
     import transformers
     import onnxscript

@@ -28,6 +28,9 @@ MODELS = {
     "qwen2_moe.onnx": {"routing": 2, "attention": 2},
     "opt.onnx": {"activation_sparsity": 2, "attention": 2},
     "llama_relu.onnx": {"activation_sparsity": 2, "attention": 2},
+    # a DeepSeek-V3-style block (sigmoid scores, selection bias, scaling,
+    # shared expert; experts looped with index_add_)
+    "deepseek_moe.onnx": {"routing": 1},
 }
 
 
