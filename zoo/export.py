@@ -78,6 +78,27 @@ class FlowformerBlock(nn.Module):
 
 
 
+class FastLinearAttention(nn.Module):
+    """fast-transformers' LinearAttention (Katharopoulos et al.), [N, L, H, D] layout."""
+    def __init__(s, eps=1e-6): super().__init__(); s.eps = eps
+    def forward(s, queries, keys, values):
+        Q = torch.nn.functional.elu(queries) + 1
+        K = torch.nn.functional.elu(keys) + 1
+        KV = torch.einsum("nshd,nshm->nhmd", K, values)
+        Z = 1 / (torch.einsum("nlhd,nhd->nlh", Q, K.sum(dim=1)) + s.eps)
+        V = torch.einsum("nlhd,nhmd,nlh->nlhm", Q, KV, Z)
+        return V.contiguous()
+
+def export_fast_linear_attention(out):
+    torch.manual_seed(0)
+    m = FastLinearAttention().eval()
+    q = torch.randn(2, 16, 4, 8)
+    torch.onnx.export(m, (q, q, q), os.path.join(out, "linear_attention_fast_transformers.onnx"),
+                      input_names=["q", "k", "v"], output_names=["y"], opset_version=17,
+                      dynamo=False,
+                      dynamic_axes={n: {0: "batch", 1: "seq"} for n in ["q", "k", "v", "y"]})
+
+
 def export_flowformer(out):
     for causal in (False, True):
         kind = "causal" if causal else "noncausal"
@@ -180,6 +201,7 @@ def main():
     args = p.parse_args()
     os.makedirs(args.out, exist_ok=True)
     export_flowformer(args.out)
+    export_fast_linear_attention(args.out)
     export_transformers(args.out)
     export_deepseek_moe(args.out)
     import onnx

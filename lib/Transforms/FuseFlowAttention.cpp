@@ -940,6 +940,119 @@ std::optional<LinearFusion> matchLinear(Value root, Match &m, bool normalized) {
   return LinearFusion{m.q, m.k, m.v, m.causal, true, eps, m.map};
 }
 
+/// The terms of an Einsum with any number of inputs (no ellipsis).
+std::optional<std::pair<SmallVector<std::string>, std::string>> einsumTerms(onnx::EinsumOp op) {
+  std::string eq;
+  for (char c : op.getEquation())
+    if (c != ' ')
+      eq.push_back(c);
+  size_t arrow = eq.find("->");
+  if (arrow == std::string::npos || eq.find("...") != std::string::npos)
+    return std::nullopt;
+  SmallVector<std::string> ins;
+  std::string lhs = eq.substr(0, arrow);
+  for (size_t start = 0;;) {
+    size_t comma = lhs.find(',', start);
+    ins.push_back(lhs.substr(start, comma == std::string::npos ? std::string::npos
+                                                               : comma - start));
+    if (comma == std::string::npos)
+      break;
+    start = comma + 1;
+  }
+  return std::make_pair(ins, eq.substr(arrow + 2));
+}
+
+/// fast-transformers' LinearAttention on [N, L, H, D] (the Katharopoulos
+/// reference code, exported as written):
+///   KV = einsum("nshd,nshm->nhmd", K', V)
+///   Z  = 1 / (einsum("nlhd,nhd->nlh", Q', K'.sum(dim=1)) + eps)
+///   out = einsum("nlhd,nhmd,nlh->nlhm", Q', KV, Z)
+/// Returns the fusion on the [N, L, H, D] tensors (the caller transposes).
+std::optional<LinearFusion> matchHeadsLastLinear(onnx::EinsumOp root, Match &m) {
+  auto terms = einsumTerms(root);
+  if (!terms || terms->first.size() != 3 || rankOf(root.getOutput()) != 4)
+    return std::nullopt;
+  const std::string &o = terms->second;
+  if (o.size() != 4)
+    return std::nullopt;
+  // Roles by letters: out = N L H M; Q = N L H D; KV = N H M D; Z = N L H.
+  char N = o[0], L = o[1], H = o[2], M = o[3];
+  int qi = -1, kvi = -1, zi = -1;
+  char D = 0;
+  for (int i = 0; i < 3; ++i) {
+    const std::string &t = terms->first[i];
+    if (t.size() == 4 && t[0] == N && t[1] == L && t[2] == H && o.find(t[3]) == std::string::npos)
+      qi = i, D = t[3];
+  }
+  for (int i = 0; i < 3; ++i) {
+    const std::string &t = terms->first[i];
+    if (t == std::string{N, H, M, D})
+      kvi = i;
+    if (t == std::string{N, L, H})
+      zi = i;
+  }
+  if (qi < 0 || kvi < 0 || zi < 0)
+    return std::nullopt;
+  Matcher M2(m);
+  auto Qf = [&](Value x) { return M2.qf(x); };
+  auto Kf = [&](Value x) { return M2.kf(x); };
+  Value q = strip(root.getInputs()[qi]), kv = strip(root.getInputs()[kvi]),
+        z = strip(root.getInputs()[zi]);
+  if (!Qf(q))
+    return std::nullopt;
+  // KV = einsum(K', V): K' = N S H D', V = N S H M', out N H M' D'.
+  auto kvOp = kv.getDefiningOp<onnx::EinsumOp>();
+  auto kvTerms = kvOp ? einsumTerms(kvOp) : std::nullopt;
+  if (!kvTerms || kvTerms->first.size() != 2)
+    return std::nullopt;
+  Value vRaw;
+  for (int i = 0; i < 2 && !vRaw; ++i) {
+    const std::string &tk = kvTerms->first[i], &tv = kvTerms->first[1 - i];
+    if (tk.size() != 4 || tv.size() != 4 || tk.substr(0, 3) != tv.substr(0, 3))
+      continue;
+    std::string want{tk[0], tk[2], tv[3], tk[3]};
+    if (kvTerms->second != want)
+      continue;
+    if (Kf(strip(kvOp.getInputs()[i])))
+      vRaw = strip(kvOp.getInputs()[1 - i]);
+  }
+  if (!vRaw)
+    return std::nullopt;
+  m.reached = true;
+  // Z = 1 / (rowdot(Q', sum over positions of K') + eps), or without eps.
+  double eps = 0.0;
+  bool ok = M2.recip(z, [&](Value d) {
+    Value dot = d;
+    for (auto [x, c] : operandsOf<onnx::AddOp>(d))
+      if (std::optional<double> e = scalarConst(c)) {
+        eps = *e;
+        dot = x;
+        break;
+      }
+    auto zOp = dot.getDefiningOp<onnx::EinsumOp>();
+    auto zTerms = zOp ? einsumTerms(zOp) : std::nullopt;
+    if (!zTerms || zTerms->first.size() != 2)
+      return m.fail("the normalizer is not an Einsum of the queries with the key sum");
+    for (int i = 0; i < 2; ++i) {
+      const std::string &ta = zTerms->first[i], &tb = zTerms->first[1 - i];
+      if (ta.size() != 4 || zTerms->second != ta.substr(0, 3) ||
+          tb != std::string{ta[0], ta[2], ta[3]})
+        continue;
+      auto rs = strip(zOp.getInputs()[1 - i]).getDefiningOp<onnx::ReduceSumOp>();
+      if (!rs || rs.getKeepdims())
+        continue;
+      auto axes = axesOf(rs.getAxes(), 4);
+      if (!axes || axes->size() != 1 || (*axes)[0] != 1)
+        continue;
+      return Qf(strip(zOp.getInputs()[i])) && Kf(strip(rs.getData()));
+    }
+    return m.fail("the normalizer is not an Einsum of the queries with the key sum");
+  });
+  if (!ok || rankOf(vRaw) != 4)
+    return std::nullopt;
+  return LinearFusion{m.q, m.k, vRaw, false, true, eps, m.map};
+}
+
 bool f32(Value v) { return getElementTypeOrSelf(v.getType()).isF32(); }
 
 /// Builds the fused op for the flow or linear attention at |root|. On
@@ -990,6 +1103,41 @@ bool fuseAt(Operation *rootOp, std::string &why) {
     }
     if (fused)
       break;
+  }
+  // The [N, L, H, D] layout of fast-transformers: the fused op runs on
+  // [N, H, L, D] views (Transposes around it).
+  if (auto ein = dyn_cast<onnx::EinsumOp>(rootOp); ein && !fused) {
+    Match m;
+    m.rank = 4;
+    if (std::optional<LinearFusion> f = matchHeadsLastLinear(ein, m)) {
+      auto perm = b.getDenseI64ArrayAttr({0, 2, 1, 3});
+      auto swapped = [&](Value t) -> Value {
+        auto type = cast<RankedTensorType>(t.getType());
+        SmallVector<int64_t> shape = {type.getDimSize(0), type.getDimSize(2),
+                                      type.getDimSize(1), type.getDimSize(3)};
+        return onnx::TransposeOp::create(b, loc, type.clone(shape), t, perm);
+      };
+      Value q = swapped(f->q), k = swapped(f->k), v = swapped(f->v);
+      auto rt = cast<RankedTensorType>(root.getType());
+      auto vt = cast<RankedTensorType>(v.getType());
+      auto qt = cast<RankedTensorType>(q.getType());
+      auto outType = rt.clone({qt.getDimSize(0), qt.getDimSize(1), qt.getDimSize(2),
+                               vt.getDimSize(3)});
+      auto op = sp::LinearAttentionOp::create(
+          b, loc, outType, q, k, v, b.getStringAttr(f->map), UnitAttr(), b.getUnitAttr(),
+          b.getF64FloatAttr(f->eps), b.getF64FloatAttr(1.0), b.getI64IntegerAttr(64));
+      if (!f32(f->q) || !f32(f->v) || !verifiesQuietly(op)) {
+        op.erase();
+        return false;
+      }
+      Value back = swapped(op.getResult());
+      if (back.getType() != root.getType())
+        back = onnx::IdentityOp::create(b, loc, root.getType(), back);
+      why.clear();
+      root.replaceAllUsesWith(back);
+      return true;
+    }
+    note(m);
   }
   if (!fused)
     return false;

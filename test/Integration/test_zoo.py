@@ -23,6 +23,8 @@ MODELS = {
     "flowformer_causal_static.onnx": {"flow_attention": 1},
     "flowformer_causal_dyn.onnx": {"flow_attention": 1},
     "flowformer_causal_dynamo.onnx": {"flow_attention": 1},
+    # fast-transformers' LinearAttention on [N, L, H, D] (3-input Einsum)
+    "linear_attention_fast_transformers.onnx": {"flow_attention": 1},
     # transformers 4.46 decoders, 2 layers each
     "mixtral.onnx": {"routing": 2, "attention": 2},
     "qwen2_moe.onnx": {"routing": 2, "attention": 2},
@@ -35,11 +37,18 @@ MODELS = {
 
 
 def feeds_for(path, batch, seq):
-    inp = onnx.load(str(path), load_external_data=False).graph.input[0]
+    """Random inputs for every graph input, batch and sequence substituted
+    for the first two dims (token ids for input_ids)."""
     rng = np.random.default_rng(seq)
-    if inp.name == "input_ids":
-        return {"input_ids": rng.integers(0, 128, (batch, seq)).astype(np.int64)}
-    return {inp.name: rng.standard_normal((batch, seq, 64)).astype(np.float32)}
+    feeds = {}
+    for inp in onnx.load(str(path), load_external_data=False).graph.input:
+        dims = [d.dim_value for d in inp.type.tensor_type.shape.dim]
+        shape = [batch, seq] + dims[2:]
+        if inp.name == "input_ids":
+            feeds[inp.name] = rng.integers(0, 128, shape).astype(np.int64)
+        else:
+            feeds[inp.name] = rng.standard_normal(shape).astype(np.float32)
+    return feeds
 
 
 def input_shapes(path):

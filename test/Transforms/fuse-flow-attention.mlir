@@ -1,6 +1,7 @@
 // RUN: sparsa-opt %S/Inputs/flowformer-noncausal-einsum.mlir --sparsa-fuse-flow-attention | FileCheck %s --check-prefix=NONCAUSAL
 // RUN: sparsa-opt %S/Inputs/flowformer-causal-mask.mlir --sparsa-fuse-flow-attention | FileCheck %s --check-prefix=CAUSAL
 // RUN: sparsa-opt %S/Inputs/flowformer-clip-near-miss.mlir --sparsa-fuse-flow-attention | FileCheck %s --check-prefix=NEAR
+// RUN: sparsa-opt %S/Inputs/linear-attention-fast-transformers.mlir --sparsa-fuse-flow-attention | FileCheck %s --check-prefix=FAST
 // RUN: sparsa-opt %s --split-input-file --sparsa-fuse-flow-attention | FileCheck %s
 
 /// Flowformer's module as torch.onnx exports it (Inputs/, made by
@@ -22,6 +23,15 @@
 /// The source clipped to [-2, 2]: not Flow-Attention; the last op says why.
 // NEAR-NOT: sparsa.flow_attention
 // NEAR: onnx.Mul {{.*}}sparsa.unfused = {flow_attention = "the conserved source is not clipped to [-1, 1]"}
+
+/// fast-transformers' LinearAttention as torch.onnx exports it (Inputs/,
+/// from zoo/models): [N, L, H, D] tensors, KV = einsum("nshd,nshm->nhmd"),
+/// Z = 1 / (einsum("nlhd,nhd->nlh", Q, K.sum(1)) + eps), and the
+/// three-input einsum("nlhd,nhmd,nlh->nlhm"): one op on [N, H, L, D] views.
+// FAST-COUNT-3: onnx.Transpose {{.*}}perm = array<i64: 0, 2, 1, 3>
+// FAST: sparsa.linear_attention {{.*}}feature_map = "elu1", normalize
+// FAST: onnx.Transpose {{.*}}perm = array<i64: 0, 2, 1, 3>
+// FAST-NOT: onnx.Einsum
 
 /// Linear attention, elu + 1: phi(q) (phi(k)^T v) / (phi(q) . sum phi(k) + eps).
 // CHECK-LABEL: func.func @linear_noncausal
