@@ -184,6 +184,7 @@ def export_transformers(out):
             activation_function="relu")),
         "llama_relu": lambda: LlamaForCausalLM(LlamaConfig(**common, hidden_act="relu")),
     }
+    from torch.export import Dim
     for name, build in builds.items():
         torch.manual_seed(0)
         model = build().eval()
@@ -193,6 +194,13 @@ def export_transformers(out):
                           dynamo=False,
                           dynamic_axes={"input_ids": {0: "batch", 1: "seq"},
                                         "logits": {0: "batch", 1: "seq"}})
+        if name in ("opt", "llama_relu", "mixtral"):  # the dynamo exporter too
+            torch.manual_seed(0)  # a fresh instance: tracing leaves state behind
+            model = build().eval()
+            torch.onnx.export(Logits(model), (ids,), os.path.join(out, name + "_dynamo.onnx"),
+                              input_names=["input_ids"], output_names=["logits"], dynamo=True,
+                              dynamic_shapes={"input_ids": {0: Dim("batch"),
+                                                            1: Dim("seq", min=2, max=200)}})
 
 
 def main():
