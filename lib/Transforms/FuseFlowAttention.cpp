@@ -221,9 +221,9 @@ bool isTriluOfOnes(Value v, bool upper, int64_t k) {
   return kv && *kv == k && isAllOnes(t.getInput());
 }
 
-/// Whether |v| is a constant [.., L, L] (leading unit dims) that is 1 on
-/// and below the diagonal and 0 above (|nonzero|: any non-zero below), or
-/// Trilu(ones) that keeps the lower triangle.
+/// Whether |v| is a constant [.., L, L] (leading unit dims) that is 0
+/// above the diagonal and, on and below it, 1 (|ones|) or any non-zero
+/// (a boolean mask), or Trilu(ones) that keeps the lower triangle.
 bool isLowerTriangular(Value v, bool ones) {
   v = strip(v);
   if (isTriluOfOnes(v, /*upper=*/false, 0))
@@ -281,20 +281,35 @@ struct Einsum {
   Value a, b;
   std::string ta, tb, out;
 };
-std::optional<Einsum> einsumAt(Value v) {
-  auto op = strip(v).getDefiningOp<onnx::EinsumOp>();
-  if (!op || op.getInputs().size() != 2)
-    return std::nullopt;
+/// The terms of an Einsum with any number of inputs (no ellipsis).
+std::optional<std::pair<SmallVector<std::string>, std::string>> einsumTerms(onnx::EinsumOp op) {
   std::string eq;
   for (char c : op.getEquation())
     if (c != ' ')
       eq.push_back(c);
-  size_t arrow = eq.find("->"), comma = eq.find(',');
-  if (arrow == std::string::npos || comma == std::string::npos || comma > arrow ||
-      eq.find("...") != std::string::npos)
+  size_t arrow = eq.find("->");
+  if (arrow == std::string::npos || eq.find("...") != std::string::npos)
     return std::nullopt;
-  return Einsum{strip(op.getInputs()[0]), strip(op.getInputs()[1]), eq.substr(0, comma),
-                eq.substr(comma + 1, arrow - comma - 1), eq.substr(arrow + 2)};
+  SmallVector<std::string> ins;
+  std::string lhs = eq.substr(0, arrow);
+  for (size_t start = 0;;) {
+    size_t comma = lhs.find(',', start);
+    ins.push_back(lhs.substr(start, comma == std::string::npos ? std::string::npos
+                                                               : comma - start));
+    if (comma == std::string::npos)
+      break;
+    start = comma + 1;
+  }
+  return std::make_pair(ins, eq.substr(arrow + 2));
+}
+
+std::optional<Einsum> einsumAt(Value v) {
+  auto op = strip(v).getDefiningOp<onnx::EinsumOp>();
+  auto terms = op ? einsumTerms(op) : std::nullopt;
+  if (!terms || terms->first.size() != 2)
+    return std::nullopt;
+  return Einsum{strip(op.getInputs()[0]), strip(op.getInputs()[1]), terms->first[0],
+                terms->first[1], terms->second};
 }
 
 /// The axes of a ReduceSum / CumSum (normalized to |rank|), if constant.
@@ -721,36 +736,23 @@ std::optional<FlowFusion> matchFlow(Value root, Match &m) {
   auto QfE = [&](Value x) { return M.plusEps(x, Qf); };
   auto KfE = [&](Value x) { return M.plusEps(x, Kf); };
   // Incoming I and outgoing O flows.
-  auto I = [&](Value x) -> bool {
-    if (!m.causal)
-      return M.recip(x, [&](Value d) {
-        return M.rowDot(d, QfE, [&](Value s) {
-          return M.plusEps(s, [&](Value t) { return M.colSum(t, Kf); });
-        }, false);
-      });
-    return M.timesNormal(x, [&](Value r) {
+  // The incoming (I: own = Q', other = K') and outgoing (O: own = K',
+  // other = Q') flows: 1 / ((own + e) . (sum of other + e)), causal: with
+  // prefix sums, times the normalizers.
+  auto flow = [&](Value x, Pred ownE, Pred other) -> bool {
+    auto inverse = [&](Value r) {
       return M.recip(r, [&](Value d) {
-        return M.rowDot(d, QfE, [&](Value s) {
-          return M.plusEps(s, [&](Value t) { return M.prefix(t, Kf); });
-        }, true);
+        return M.rowDot(d, ownE, [&](Value s) {
+          return M.plusEps(s, [&](Value t) {
+            return m.causal ? M.prefix(t, other) : M.colSum(t, other);
+          });
+        }, m.causal);
       });
-    });
+    };
+    return m.causal ? M.timesNormal(x, inverse) : inverse(x);
   };
-  auto O = [&](Value x) -> bool {
-    if (!m.causal)
-      return M.recip(x, [&](Value d) {
-        return M.rowDot(d, KfE, [&](Value s) {
-          return M.plusEps(s, [&](Value t) { return M.colSum(t, Qf); });
-        }, false);
-      });
-    return M.timesNormal(x, [&](Value r) {
-      return M.recip(r, [&](Value d) {
-        return M.rowDot(d, KfE, [&](Value s) {
-          return M.plusEps(s, [&](Value t) { return M.prefix(t, Qf); });
-        }, true);
-      });
-    });
-  };
+  auto I = [&](Value x) { return flow(x, QfE, Kf); };
+  auto O = [&](Value x) { return flow(x, KfE, Qf); };
   // sum over positions (or prefix) of x scaled by a flow.
   auto flowSum = [&](Value t, Pred x, Pred flow) {
     auto scaled = [&](Value y) { return M.rowScaled(y, x, flow); };
@@ -938,28 +940,6 @@ std::optional<LinearFusion> matchLinear(Value root, Match &m, bool normalized) {
   if (!ok || !m.q || !m.k || !m.v)
     return std::nullopt;
   return LinearFusion{m.q, m.k, m.v, m.causal, true, eps, m.map};
-}
-
-/// The terms of an Einsum with any number of inputs (no ellipsis).
-std::optional<std::pair<SmallVector<std::string>, std::string>> einsumTerms(onnx::EinsumOp op) {
-  std::string eq;
-  for (char c : op.getEquation())
-    if (c != ' ')
-      eq.push_back(c);
-  size_t arrow = eq.find("->");
-  if (arrow == std::string::npos || eq.find("...") != std::string::npos)
-    return std::nullopt;
-  SmallVector<std::string> ins;
-  std::string lhs = eq.substr(0, arrow);
-  for (size_t start = 0;;) {
-    size_t comma = lhs.find(',', start);
-    ins.push_back(lhs.substr(start, comma == std::string::npos ? std::string::npos
-                                                               : comma - start));
-    if (comma == std::string::npos)
-      break;
-    start = comma + 1;
-  }
-  return std::make_pair(ins, eq.substr(arrow + 2));
 }
 
 /// fast-transformers' LinearAttention on [N, L, H, D] (the Katharopoulos

@@ -97,6 +97,22 @@ def test_flowformer_dynamic_axes(tmp_path, causal, form, mask):
                                    atol=ATOL * float(np.abs(ref).max()), rtol=RTOL)
 
 
+@pytest.mark.parametrize("causal", [False, True])
+def test_flowformer_dynamic_head_dim(tmp_path, causal):
+    """A head dim known only at run time: the causal prefix sums take the
+    general path (row scans over [L, D] tensors instead of the sweep with
+    D-wide registers)."""
+    path = models.flowformer(str(tmp_path / "flow.onnx"), seq=70, heads=2, head_dim="D",
+                             causal=causal, form="einsum")
+    model, report = compile_with_report(tmp_path, path)
+    assert report["fusions"]["flow_attention"] == 1, report
+    for d in (16, 40):
+        feeds = qkv(np.random.default_rng(d), 1, 2, 70, d)
+        ref = ort_run(path, feeds)["y"]
+        np.testing.assert_allclose(model.run(feeds)["y"], ref,
+                                   atol=ATOL * float(np.abs(ref).max()), rtol=RTOL)
+
+
 LINEAR = [
     # (causal, form, feature, seq, head_dim)
     (False, "matmul", "elu1", 1, 32),

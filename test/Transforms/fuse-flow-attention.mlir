@@ -108,10 +108,10 @@ func.func @linear_trilu_dynamic(%q: tensor<?x2x?x4xf32>, %k: tensor<?x2x?x4xf32>
 
 /// A mask that is not lower-triangular (here upper): not causal attention.
 /// Nothing fuses and the candidate says why.
-// CHECK-LABEL: func.func @upper_mask
+// CHECK-LABEL: func.func @negative_upper_mask
 // CHECK-NOT: sparsa.linear_attention
 // CHECK: onnx.Div {{.*}}sparsa.unfused = {flow_attention = "the mask on the scores is not lower-triangular"}
-func.func @upper_mask(%q: tensor<1x1x3x2xf32>, %k: tensor<1x1x3x2xf32>, %v: tensor<1x1x3x2xf32>) -> tensor<1x1x3x2xf32> {
+func.func @negative_upper_mask(%q: tensor<1x1x3x2xf32>, %k: tensor<1x1x3x2xf32>, %v: tensor<1x1x3x2xf32>) -> tensor<1x1x3x2xf32> {
   %triu = onnx.Constant {value = dense<[[1.0, 1.0, 1.0], [0.0, 1.0, 1.0], [0.0, 0.0, 1.0]]> : tensor<3x3xf32>} : () -> tensor<3x3xf32>
   %axm1 = onnx.Constant {value = dense<[-1]> : tensor<1xi64>} : () -> tensor<1xi64>
   %fq = onnx.Sigmoid %q : (tensor<1x1x3x2xf32>) -> tensor<1x1x3x2xf32>
@@ -128,11 +128,11 @@ func.func @upper_mask(%q: tensor<1x1x3x2xf32>, %k: tensor<1x1x3x2xf32>, %v: tens
 // -----
 
 /// Softmax attention is another fusion's: no flow op, no reason.
-// CHECK-LABEL: func.func @softmax_attention
+// CHECK-LABEL: func.func @negative_softmax_attention
 // CHECK-NOT: sparsa.
 // CHECK-NOT: sparsa.unfused
 // CHECK: onnx.Softmax
-func.func @softmax_attention(%q: tensor<1x2x16x8xf32>, %k: tensor<1x2x16x8xf32>, %v: tensor<1x2x16x8xf32>) -> tensor<1x2x16x8xf32> {
+func.func @negative_softmax_attention(%q: tensor<1x2x16x8xf32>, %k: tensor<1x2x16x8xf32>, %v: tensor<1x2x16x8xf32>) -> tensor<1x2x16x8xf32> {
   %kt = onnx.Transpose %k {perm = array<i64: 0, 1, 3, 2>} : (tensor<1x2x16x8xf32>) -> tensor<1x2x8x16xf32>
   %s = onnx.MatMul %q, %kt : (tensor<1x2x16x8xf32>, tensor<1x2x8x16xf32>) -> tensor<1x2x16x16xf32>
   %p = onnx.Softmax %s {axis = -1 : si64} : (tensor<1x2x16x16xf32>) -> tensor<1x2x16x16xf32>

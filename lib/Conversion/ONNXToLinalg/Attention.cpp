@@ -169,13 +169,11 @@ static FailureOr<Value> lowerAttention(sp::AttentionOp op, LowerCtx &lctx) {
   bool base2 = elt.isF32();
   double qScale = base2 ? scale * M_LOG2E : scale;
 
-  auto forall = scf::ForallOp::create(
-      b, loc, ArrayRef<OpFoldResult>{NB, OpFoldResult(blocks)}, ValueRange{out}, std::nullopt,
-      [&](OpBuilder &nb, Location l, ValueRange args) {
-        OpBuilder::InsertionGuard g(b);
-        b.setInsertionPoint(nb.getInsertionBlock(), nb.getInsertionPoint());
-        Value bi = args[0];
-        Value r0 = arith::MulIOp::create(b, l, args[1], B.idx(rows));
+  Value result = forallTiles(
+      b, loc, {NB, OpFoldResult(blocks)}, out, [&](ValueRange ivs, Value) -> TaskTile {
+        Location l = loc;
+        Value bi = ivs[0];
+        Value r0 = arith::MulIOp::create(b, l, ivs[1], B.idx(rows));
         OpFoldResult n = b.getIndexAttr(rows);
         if (!evenBlocks)
           n = arith::MinUIOp::create(b, l, B.idx(rows), arith::SubIOp::create(b, l, LqV, r0))
@@ -310,14 +308,9 @@ static FailureOr<Value> lowerAttention(sp::AttentionOp op, LowerCtx &lctx) {
                       [](OpBuilder &gb, Location gl, ValueRange a) -> Value {
                         return arith::DivFOp::create(gb, gl, a[1], a[0]);
                       });
-        auto term = scf::InParallelOp::create(b, l);
-        b.setInsertionPointToStart(term.getBody());
-        tensor::ParallelInsertSliceOp::create(b, l, o, args[2],
-                                              SmallVector<OpFoldResult>{bi, r0, zero},
-                                              SmallVector<OpFoldResult>{one, n, Dv},
-                                              SmallVector<OpFoldResult>(3, one));
+        return {o, {bi, r0, zero}, {one, n, Dv}};
       });
-  return fromBatched(b, loc, forall.getResult(0), op.getQuery(), resultType);
+  return fromBatched(b, loc, result, op.getQuery(), resultType);
 }
 
 void sparsa::lowering::populateAttentionLowerings(LoweringTable &t) {

@@ -177,83 +177,33 @@ Value sparsa::lowering::buildElementwise(
       }
     outDims[o] = m;
   }
-  auto makeInit = [&] {
-    return createEmpty(b, loc, resultType, [&](int64_t i) { return outDims[i]; });
-  };
-  SmallVector<utils::IteratorType> iters(rank, utils::IteratorType::parallel);
-  auto fastPath = [&]() -> Value {
-    SmallVector<AffineMap> maps;
-    for (Value v : operands)
-      maps.push_back(broadcastMap(ctx, cast<RankedTensorType>(v.getType()),
-                                  resultType.getShape(), rank));
-    maps.push_back(b.getMultiDimIdentityMap(rank));
-    return linalg::GenericOp::create(
-               b, loc, resultType, operands, makeInit(), maps, iters,
-               [&](OpBuilder &nb, Location nl, ValueRange args) {
-                 Value r = body(nb, nl, args.drop_back());
-                 linalg::YieldOp::create(nb, nl, r);
-               })
-        .getResult(0);
-  };
-  if (ambiguous.empty())
-    return fastPath();
-  // Every dynamic operand dim equal to the output's: the plain generic.
-  // Otherwise (some dim is 1 at run time) each operand is read through
-  // indices clamped to 0 on its dims of size 1.
-  Value same = arith::ConstantIntOp::create(b, loc, 1, 1);
-  for (Value v : operands)
+  // An operand whose dynamic dim turns out to be 1 where the output's is
+  // not is stretched first (a copy only when that happens), so the op
+  // stays one generic with affine maps.
+  SmallVector<Value> ins(operands);
+  for (Value &v : ins) {
+    SmallVector<int64_t> dims;
+    SmallVector<Value> sizes;
     for (int64_t o : ambiguous)
       if (int64_t d = dimAt(v, o);
           d >= 0 && cast<RankedTensorType>(v.getType()).isDynamicDim(d))
-        same = arith::AndIOp::create(
-            b, loc, same,
-            arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, dimOf(b, loc, v, d),
-                                  outDims[o]));
-  auto ifOp = scf::IfOp::create(
-      b, loc, same,
-      [&](OpBuilder &nb, Location nl) {
-        OpBuilder::InsertionGuard g(b);
-        b.setInsertionPoint(nb.getInsertionBlock(), nb.getInsertionPoint());
-        scf::YieldOp::create(b, nl, fastPath());
-      },
-      [&](OpBuilder &nb, Location nl) {
-        OpBuilder::InsertionGuard g(b);
-        b.setInsertionPoint(nb.getInsertionBlock(), nb.getInsertionPoint());
-        // Per operand and dim: whether the dim is 1 (read index 0).
-        SmallVector<SmallVector<Value>> isOne;
-        for (Value v : operands) {
-          auto t = cast<RankedTensorType>(v.getType());
-          SmallVector<Value> flags;
-          for (int64_t d = 0; d < t.getRank(); ++d)
-            flags.push_back(t.isDynamicDim(d)
-                                ? arith::CmpIOp::create(b, nl, arith::CmpIPredicate::eq,
-                                                        dimOf(b, nl, v, d), indexCst(b, nl, 1))
-                                      .getResult()
-                                : arith::ConstantIntOp::create(b, nl, t.getDimSize(d) == 1, 1)
-                                      .getResult());
-          isOne.push_back(flags);
-        }
-        Value slow = linalg::GenericOp::create(
-                         b, nl, resultType, ValueRange{}, makeInit(),
-                         ArrayRef<AffineMap>{b.getMultiDimIdentityMap(rank)}, iters,
-                         [&](OpBuilder &gb, Location gl, ValueRange) {
-                           SmallVector<Value> scalars;
-                           Value zero = indexCst(gb, gl, 0);
-                           for (auto [v, flags] : llvm::zip(operands, isOne)) {
-                             auto t = cast<RankedTensorType>(v.getType());
-                             SmallVector<Value> idx;
-                             for (int64_t d = 0; d < t.getRank(); ++d) {
-                               Value i = linalg::IndexOp::create(gb, gl, d + rank - t.getRank());
-                               idx.push_back(arith::SelectOp::create(gb, gl, flags[d], zero, i));
-                             }
-                             scalars.push_back(tensor::ExtractOp::create(gb, gl, v, idx));
-                           }
-                           linalg::YieldOp::create(gb, gl, body(gb, gl, scalars));
-                         })
-                         .getResult(0);
-        scf::YieldOp::create(b, nl, slow);
-      });
-  return ifOp.getResult(0);
+        dims.push_back(d), sizes.push_back(outDims[o]);
+    if (!dims.empty())
+      v = broadcastRuntimeOnes(b, loc, v, dims, sizes);
+  }
+  SmallVector<AffineMap> maps;
+  for (Value v : ins)
+    maps.push_back(broadcastMap(ctx, cast<RankedTensorType>(v.getType()),
+                                resultType.getShape(), rank));
+  maps.push_back(b.getMultiDimIdentityMap(rank));
+  Value init = createEmpty(b, loc, resultType, [&](int64_t i) { return outDims[i]; });
+  return linalg::GenericOp::create(
+             b, loc, resultType, ins, init, maps,
+             SmallVector<utils::IteratorType>(rank, utils::IteratorType::parallel),
+             [&](OpBuilder &nb, Location nl, ValueRange args) {
+               linalg::YieldOp::create(nb, nl, body(nb, nl, args.drop_back()));
+             })
+      .getResult(0);
 }
 
 Type sparsa::lowering::toSignless(Type t) {
@@ -530,4 +480,22 @@ Value sparsa::lowering::fromBatched(OpBuilder &b, Location loc, Value result, Va
   if (result.getType() != resultType)
     result = tensor::CastOp::create(b, loc, resultType, result);
   return result;
+}
+
+Value sparsa::lowering::forallTiles(OpBuilder &b, Location loc, ArrayRef<OpFoldResult> counts,
+                                    Value out,
+                                    function_ref<TaskTile(ValueRange, Value)> body) {
+  auto forall = scf::ForallOp::create(
+      b, loc, counts, ValueRange{out}, std::nullopt,
+      [&](OpBuilder &nb, Location l, ValueRange args) {
+        OpBuilder::InsertionGuard g(b);
+        b.setInsertionPoint(nb.getInsertionBlock(), nb.getInsertionPoint());
+        TaskTile tile = body(args.drop_back(), args.back());
+        auto term = scf::InParallelOp::create(b, l);
+        b.setInsertionPointToStart(term.getBody());
+        tensor::ParallelInsertSliceOp::create(
+            b, l, tile.value, args.back(), tile.offsets, tile.sizes,
+            SmallVector<OpFoldResult>(tile.offsets.size(), b.getIndexAttr(1)));
+      });
+  return forall.getResult(0);
 }

@@ -183,6 +183,21 @@ mlir::Value applyExpertActivation(mlir::OpBuilder &b, mlir::Location loc,
 llvm::SmallVector<llvm::SmallVector<int64_t>> axisSubsets(int64_t rank, int64_t minSize,
                                                           int64_t maxSize);
 
+/// The tile one task of forallTiles writes into the shared output.
+struct TaskTile {
+  mlir::Value value;
+  llvm::SmallVector<mlir::OpFoldResult> offsets, sizes;
+};
+/// An scf.forall over |counts| tasks sharing the output |out|: |body| runs
+/// with |b|'s insertion point inside the loop, gets the induction
+/// variables and the shared output's block argument (to write into a
+/// slice of it in place), and returns the tile it writes (unit strides).
+/// Returns the loop's result.
+mlir::Value forallTiles(
+    mlir::OpBuilder &b, mlir::Location loc, llvm::ArrayRef<mlir::OpFoldResult> counts,
+    mlir::Value out,
+    llvm::function_ref<TaskTile(mlir::ValueRange ivs, mlir::Value shared)> body);
+
 /// |t| [d0, ..., dn-3, L, D] as [B, L, D] (rank 2 gains a unit batch dim):
 /// the attention lowerings run one task per leading index.
 mlir::Value toBatched(mlir::OpBuilder &b, mlir::Location loc, mlir::Value t);

@@ -135,13 +135,12 @@ struct HeadBuilder {
   /// f(v[i], i) element-wise over a vector [n].
   Value mapVector(ValueRange vs, function_ref<Value(OpBuilder &, Location, ValueRange, Value)> f) {
     SmallVector<SmallVector<int64_t>> dims(vs.size(), SmallVector<int64_t>{0});
-    return B.generic(vs, dims, B.empty({rowsOf1(vs.front())}, elt()), {0}, 1, {},
+    return B.generic(vs, dims, B.empty({rowsOf(vs.front())}, elt()), {0}, 1, {},
                      [&](OpBuilder &nb, Location l, ValueRange a) -> Value {
                        Value i = linalg::IndexOp::create(nb, l, 0);
                        return f(nb, l, a.drop_back(), i);
                      });
   }
-  OpFoldResult rowsOf1(Value v) { return tensor::getMixedSize(b(), loc(), v, 0); }
 
   /// i + 1 as a float, for the causal normalizers.
   static Value position(OpBuilder &nb, Location l, Type elt, Value i) {
@@ -180,7 +179,7 @@ struct HeadBuilder {
   /// Inclusive prefix sum of a vector [n].
   Value prefixVector(Value v) {
     OpBuilder &bb = b();
-    Value n = getValueOrCreateConstantIndexOp(bb, loc(), rowsOf1(v));
+    Value n = getValueOrCreateConstantIndexOp(bb, loc(), rowsOf(v));
     auto loop = scf::ForOp::create(
         bb, loc(), B.idx(1), n, B.idx(1), ValueRange{v},
         [&](OpBuilder &nb, Location l, Value i, ValueRange iter) {
@@ -382,35 +381,25 @@ Value perHead(OpBuilder &b, Location loc, Operation *op, int64_t chunk,
                D = tensor::getMixedSize(b, loc, q, 2), S = tensor::getMixedSize(b, loc, k, 1),
                Dv = tensor::getMixedSize(b, loc, v, 2);
   Value out = B.empty({NB, L, Dv}, elt);
-  auto forall = scf::ForallOp::create(
-      b, loc, ArrayRef<OpFoldResult>{NB}, ValueRange{out}, std::nullopt,
-      [&](OpBuilder &nb, Location l, ValueRange args) {
-        OpBuilder::InsertionGuard g(b);
-        b.setInsertionPoint(nb.getInsertionBlock(), nb.getInsertionPoint());
-        Value bi = args[0];
-        OpFoldResult zero = b.getIndexAttr(0), one = b.getIndexAttr(1);
-        auto slice = [&](Value t, OpFoldResult n1, OpFoldResult n2) {
-          auto rt = RankedTensorType::get({getConstantIntValue(n1).value_or(ShapedType::kDynamic),
-                                           getConstantIntValue(n2).value_or(ShapedType::kDynamic)},
-                                          elt);
-          return tensor::ExtractSliceOp::create(b, l, rt, t,
-                                                SmallVector<OpFoldResult>{bi, zero, zero},
-                                                SmallVector<OpFoldResult>{one, n1, n2},
-                                                SmallVector<OpFoldResult>(3, one))
-              .getResult();
-        };
-        GenericBuilder TB{b, l, elt};
-        HeadBuilder H{TB, L, D, Dv, chunk};
-        H.outInit = slice(args[1], L, Dv);
-        Value o = body(H, slice(q, L, D), slice(k, S, D), slice(v, S, Dv));
-        auto term = scf::InParallelOp::create(b, l);
-        b.setInsertionPointToStart(term.getBody());
-        tensor::ParallelInsertSliceOp::create(b, l, o, args[1],
-                                              SmallVector<OpFoldResult>{bi, zero, zero},
-                                              SmallVector<OpFoldResult>{one, L, Dv},
-                                              SmallVector<OpFoldResult>(3, one));
-      });
-  return fromBatched(b, loc, forall.getResult(0), op->getOperand(0), resultType);
+  Value result = forallTiles(b, loc, {NB}, out, [&](ValueRange ivs, Value shared) -> TaskTile {
+    Value bi = ivs[0];
+    OpFoldResult zero = b.getIndexAttr(0), one = b.getIndexAttr(1);
+    auto slice = [&](Value t, OpFoldResult n1, OpFoldResult n2) {
+      auto rt = RankedTensorType::get({getConstantIntValue(n1).value_or(ShapedType::kDynamic),
+                                       getConstantIntValue(n2).value_or(ShapedType::kDynamic)},
+                                      elt);
+      return tensor::ExtractSliceOp::create(b, loc, rt, t,
+                                            SmallVector<OpFoldResult>{bi, zero, zero},
+                                            SmallVector<OpFoldResult>{one, n1, n2},
+                                            SmallVector<OpFoldResult>(3, one))
+          .getResult();
+    };
+    HeadBuilder H{B, L, D, Dv, chunk};
+    H.outInit = slice(shared, L, Dv);
+    Value o = body(H, slice(q, L, D), slice(k, S, D), slice(v, S, Dv));
+    return {o, {bi, zero, zero}, {one, L, Dv}};
+  });
+  return fromBatched(b, loc, result, op->getOperand(0), resultType);
 }
 } // namespace
 
@@ -483,7 +472,7 @@ static FailureOr<Value> lowerFlowAttention(sp::FlowAttentionOp op, LowerCtx &ctx
                                 return arith::AddFOp::create(nb, l, a[1], a[0]);
                               });
       Value competition =
-          B.generic(ValueRange{ex, total}, {{0}, {}}, B.empty({H.rowsOf1(ex)}, elt), {0}, 1, {},
+          B.generic(ValueRange{ex, total}, {{0}, {}}, B.empty({H.rowsOf(ex)}, elt), {0}, 1, {},
                     [&](OpBuilder &nb, Location l, ValueRange a) -> Value {
                       return arith::MulFOp::create(nb, l, arith::DivFOp::create(nb, l, a[0], a[1]),
                                                    comp);
@@ -647,56 +636,36 @@ static FailureOr<SmallVector<Value>> lowerOnnxLinearAttention(Operation *o, Lowe
   };
   // The output: one task per (batch, query head).
   Value out = B.empty({NB, T, b.getIndexAttr(hq * dv)}, elt);
-  auto forall = scf::ForallOp::create(
-      b, loc, ArrayRef<OpFoldResult>{NB, b.getIndexAttr(hq)}, ValueRange{out}, std::nullopt,
-      [&](OpBuilder &nb, Location l, ValueRange args) {
-        OpBuilder::InsertionGuard g(b);
-        b.setInsertionPoint(nb.getInsertionBlock(), nb.getInsertionPoint());
-        Value bi = args[0], hi = args[1];
-        Value hk = arith::DivUIOp::create(b, l, hi, B.idx(group));
-        GenericBuilder TB{b, l, elt};
-        HeadBuilder H{TB, T, DK, DV, chunk};
-        H.outInit = headCols(args[2], bi, hi, dv);
+  Value y = forallTiles(
+      b, loc, {NB, b.getIndexAttr(hq)}, out, [&](ValueRange ivs, Value shared) -> TaskTile {
+        Value bi = ivs[0], hi = ivs[1];
+        Value hk = arith::DivUIOp::create(b, loc, hi, B.idx(group));
+        HeadBuilder H{B, T, DK, DV, chunk};
+        H.outInit = headCols(shared, bi, hi, dv);
         Value qs = headCols(q, bi, hi, dk);
-        Value y = H.product(qs, headCols(k, bi, hk, dk), headCols(v, bi, hk, dv), true);
+        Value o = H.product(qs, headCols(k, bi, hk, dk), headCols(v, bi, hk, dv), true);
         if (past)
-          y = TB.matmulInto(qs, stateOf(bi, hk), y);
-        y = TB.generic(ValueRange{}, {}, y, {0, 1}, 2, {},
-                       [&](OpBuilder &gb, Location gl, ValueRange a) -> Value {
-                         return arith::MulFOp::create(gb, gl, a[0], floatCst(gb, gl, elt, scale));
-                       });
-        Value off = arith::MulIOp::create(b, l, hi, B.idx(dv));
-        auto term = scf::InParallelOp::create(b, l);
-        b.setInsertionPointToStart(term.getBody());
-        tensor::ParallelInsertSliceOp::create(b, l, y, args[2],
-                                              SmallVector<OpFoldResult>{bi, zero, off},
-                                              SmallVector<OpFoldResult>{one, T, DV},
-                                              SmallVector<OpFoldResult>(3, one));
+          o = B.matmulInto(qs, stateOf(bi, hk), o);
+        o = B.generic(ValueRange{}, {}, o, {0, 1}, 2, {},
+                      [&](OpBuilder &gb, Location gl, ValueRange a) -> Value {
+                        return arith::MulFOp::create(gb, gl, a[0], floatCst(gb, gl, elt, scale));
+                      });
+        Value off = arith::MulIOp::create(b, loc, hi, B.idx(dv));
+        return {o, {bi, zero, off}, {one, T, DV}};
       });
-  Value y = forall.getResult(0);
   if (y.getType() != yType)
     y = tensor::CastOp::create(b, loc, yType, y);
   // The present state, when something reads it: S_0 + K^T V per kv head.
   Value st = B.empty({NB, b.getIndexAttr(hkv), DK, DV}, elt);
   if (!op.getPresentState().use_empty()) {
-    auto sf = scf::ForallOp::create(
-        b, loc, ArrayRef<OpFoldResult>{NB, b.getIndexAttr(hkv)}, ValueRange{st}, std::nullopt,
-        [&](OpBuilder &nb, Location l, ValueRange args) {
-          OpBuilder::InsertionGuard g(b);
-          b.setInsertionPoint(nb.getInsertionBlock(), nb.getInsertionPoint());
-          Value bi = args[0], hk = args[1];
-          GenericBuilder TB{b, l, elt};
-          HeadBuilder H{TB, T, DK, DV, chunk};
+    st = forallTiles(
+        b, loc, {NB, b.getIndexAttr(hkv)}, st, [&](ValueRange ivs, Value) -> TaskTile {
+          Value bi = ivs[0], hk = ivs[1];
+          HeadBuilder H{B, T, DK, DV, chunk};
           Value init = past ? stateOf(bi, hk) : H.zeros({DK, DV});
           Value s = H.matmulTransA(headCols(k, bi, hk, dk), headCols(v, bi, hk, dv), init);
-          auto term = scf::InParallelOp::create(b, l);
-          b.setInsertionPointToStart(term.getBody());
-          tensor::ParallelInsertSliceOp::create(b, l, s, args[2],
-                                                SmallVector<OpFoldResult>{bi, hk, zero, zero},
-                                                SmallVector<OpFoldResult>{one, one, DK, DV},
-                                                SmallVector<OpFoldResult>(4, one));
+          return {s, {bi, hk, zero, zero}, {one, one, DK, DV}};
         });
-    st = sf.getResult(0);
   }
   if (st.getType() != sType)
     st = tensor::CastOp::create(b, loc, sType, st);

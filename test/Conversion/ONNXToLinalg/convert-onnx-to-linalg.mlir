@@ -223,3 +223,35 @@ func.func @reduce_runtime_axes(%x: tensor<2x3xf32>, %a: tensor<1xi64>) -> tensor
   %0 = onnx.ReduceSum %x, %a : (tensor<2x3xf32>, tensor<1xi64>) -> tensor<?x?xf32>
   return %0 : tensor<?x?xf32>
 }
+
+// -----
+
+/// [Pattern: broadcasting of dims typed ? that are 1 only at run time]
+/// Each operand whose dynamic dim may be 1 where the output's is not is
+/// stretched first (an scf.if: the operand itself when its dims already
+/// match, else an index-clamping copy); the op stays one generic.
+// CHECK-LABEL: func.func @runtime_broadcast
+// CHECK: arith.maxui
+// CHECK: %[[A:.+]] = scf.if %{{.+}} -> (tensor<?x4x?x16xf32>) {
+// CHECK-NEXT: scf.yield %arg0
+// CHECK: } else {
+// CHECK: tensor.extract %arg0
+// CHECK: %[[B:.+]] = scf.if %{{.+}} -> (tensor<?x1x?x16xf32>) {
+// CHECK: linalg.generic {{.*}} ins(%[[A]], %[[B]] : tensor<?x4x?x16xf32>, tensor<?x1x?x16xf32>)
+func.func @runtime_broadcast(%x: tensor<?x4x?x16xf32>, %t: tensor<?x1x?x16xf32>) -> tensor<?x4x?x16xf32> {
+  %0 = onnx.Mul %x, %t : (tensor<?x4x?x16xf32>, tensor<?x1x?x16xf32>) -> tensor<?x4x?x16xf32>
+  return %0 : tensor<?x4x?x16xf32>
+}
+
+// -----
+
+/// [Pattern: Trilu] keep [.., i, j] with j - i <= k (lower), else zero.
+// CHECK-LABEL: func.func @trilu_lower
+// CHECK: linalg.generic
+// CHECK: arith.subi
+// CHECK: arith.cmpi sle
+// CHECK: arith.select
+func.func @trilu_lower(%x: tensor<2x5x5xf32>) -> tensor<2x5x5xf32> {
+  %0 = onnx.Trilu %x {upper = 0 : si64} : (tensor<2x5x5xf32>) -> tensor<2x5x5xf32>
+  return %0 : tensor<2x5x5xf32>
+}

@@ -59,3 +59,23 @@ func.func @linear_causal_dynamic(%q: tensor<?x4x?x32xf32>, %k: tensor<?x4x?x32xf
   %o = sparsa.linear_attention %q, %k, %v {causal, normalize, feature_map = "elu1", eps = 1.0e-6 : f64} : (tensor<?x4x?x32xf32>, tensor<?x4x?x32xf32>, tensor<?x4x?x32xf32>) -> tensor<?x4x?x32xf32>
   return %o : tensor<?x4x?x32xf32>
 }
+
+// -----
+
+/// ONNX LinearAttention on packed [B, T, H * d]: one task per (batch, query
+/// head) reads its head's columns in place (strided slices, kv head
+/// h / 2), writes its output columns in place, runs the chunked scan (one
+/// masked 16-position chunk here), adds
+/// q S_0 for the past state and scales; the present state is a second
+/// forall over (batch, kv head).
+// CHECK-LABEL: func.func @onnx_linear_attention
+// CHECK: scf.forall (%[[B:.+]], %[[H:.+]]) in (2, 4)
+// CHECK: arith.divui %[[H]], %c2
+// CHECK: tensor.extract_slice %arg0[%[[B]], 0, %{{.+}}] [1, 16, 8] [1, 1, 1] : tensor<2x16x32xf32> to tensor<16x8xf32>
+// CHECK: arith.cmpi ule
+// CHECK: tensor.parallel_insert_slice
+// CHECK: scf.forall (%{{.+}}, %{{.+}}) in (2, 2)
+func.func @onnx_linear_attention(%q: tensor<2x16x32xf32>, %k: tensor<2x16x16xf32>, %v: tensor<2x16x16xf32>, %s: tensor<2x2x8x8xf32>) -> (tensor<2x16x32xf32>, tensor<2x2x8x8xf32>) {
+  %y, %st = onnx.LinearAttention %q, %k, %v past = %s {q_num_heads = 4 : si64, kv_num_heads = 2 : si64} : (tensor<2x16x32xf32>, tensor<2x16x16xf32>, tensor<2x16x16xf32>, tensor<2x2x8x8xf32>) -> (tensor<2x16x32xf32>, tensor<2x2x8x8xf32>)
+  return %y, %st : tensor<2x16x32xf32>, tensor<2x2x8x8xf32>
+}

@@ -48,3 +48,16 @@ func.func @no_fold_transpose_of_constant() -> tensor<2x1xf32> {
   %1 = onnx.Transpose %0 {perm = array<i64: 1, 0>} : (tensor<1x2xf32>) -> tensor<2x1xf32>
   return %1 : tensor<2x1xf32>
 }
+
+// -----
+
+/// A Cast to the type the value already has (torch's `x.to(x.dtype)`)
+/// folds; a real conversion stays.
+// CHECK-LABEL: func.func @same_type_cast
+// CHECK-NEXT: %[[C:.+]] = onnx.Cast %arg0 {to = 7 : si64}
+// CHECK-NEXT: return %arg0, %[[C]]
+func.func @same_type_cast(%x: tensor<4xf32>) -> (tensor<4xf32>, tensor<4xi64>) {
+  %0 = onnx.Cast %x {to = 1 : si64} : (tensor<4xf32>) -> tensor<4xf32>
+  %1 = onnx.Cast %x {to = 7 : si64} : (tensor<4xf32>) -> tensor<4xi64>
+  return %0, %1 : tensor<4xf32>, tensor<4xi64>
+}

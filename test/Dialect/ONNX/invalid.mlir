@@ -901,3 +901,59 @@ func.func @qmoe_scale_rank(%x: tensor<2x64xf32>, %r: tensor<2x4xf32>, %q1: tenso
   %0 = onnx.ms.QMoE %x, %r, %q1, %s1, %q2, %s2 : (tensor<2x64xf32>, tensor<2x4xf32>, tensor<4x16x32xui8>, tensor<4x16x2xf32>, tensor<4x64x8xui8>, tensor<4x64xf32>) -> tensor<2x64xf32>
   return %0 : tensor<2x64xf32>
 }
+
+// -----
+
+func.func @trilu_rank(%x: tensor<5xf32>) -> tensor<5xf32> {
+  // expected-error @+1 {{'onnx.Trilu' op expected an input of rank >= 2}}
+  %0 = onnx.Trilu %x : (tensor<5xf32>) -> tensor<5xf32>
+  return %0 : tensor<5xf32>
+}
+
+// -----
+
+func.func @trilu_k(%x: tensor<4x4xf32>, %k: tensor<2xi64>) -> tensor<4x4xf32> {
+  // expected-error @+1 {{'onnx.Trilu' op k must be a scalar or a 1-element tensor}}
+  %0 = onnx.Trilu %x, %k : (tensor<4x4xf32>, tensor<2xi64>) -> tensor<4x4xf32>
+  return %0 : tensor<4x4xf32>
+}
+
+// -----
+
+func.func @linear_attention_rank(%q: tensor<16x64xf32>) -> (tensor<16x64xf32>, tensor<1x4x16x16xf32>) {
+  // expected-error @+1 {{'onnx.LinearAttention' op expected query, key and value packed as [B, T, H * d]}}
+  %y, %s = onnx.LinearAttention %q, %q, %q {q_num_heads = 4 : si64, kv_num_heads = 4 : si64} : (tensor<16x64xf32>, tensor<16x64xf32>, tensor<16x64xf32>) -> (tensor<16x64xf32>, tensor<1x4x16x16xf32>)
+  return %y, %s : tensor<16x64xf32>, tensor<1x4x16x16xf32>
+}
+
+// -----
+
+func.func @linear_attention_heads(%q: tensor<1x8x64xf32>) -> (tensor<1x8x64xf32>, tensor<1x3x16x16xf32>) {
+  // expected-error @+1 {{'onnx.LinearAttention' op q_num_heads must be a positive multiple of kv_num_heads}}
+  %y, %s = onnx.LinearAttention %q, %q, %q {q_num_heads = 4 : si64, kv_num_heads = 3 : si64} : (tensor<1x8x64xf32>, tensor<1x8x64xf32>, tensor<1x8x64xf32>) -> (tensor<1x8x64xf32>, tensor<1x3x16x16xf32>)
+  return %y, %s : tensor<1x8x64xf32>, tensor<1x3x16x16xf32>
+}
+
+// -----
+
+func.func @linear_attention_dims(%q: tensor<1x8x64xf32>, %k: tensor<1x8x32xf32>) -> (tensor<1x8x64xf32>, tensor<1x2x16x16xf32>) {
+  // expected-error @+1 {{'onnx.LinearAttention' op expected query [B, T, Hq * dk], key [B, T, Hkv * dk] and value [B, T, Hkv * dv]}}
+  %y, %s = onnx.LinearAttention %q, %k, %k {q_num_heads = 2 : si64, kv_num_heads = 2 : si64} : (tensor<1x8x64xf32>, tensor<1x8x32xf32>, tensor<1x8x32xf32>) -> (tensor<1x8x64xf32>, tensor<1x2x16x16xf32>)
+  return %y, %s : tensor<1x8x64xf32>, tensor<1x2x16x16xf32>
+}
+
+// -----
+
+func.func @linear_attention_dynamic(%q: tensor<1x8x?xf32>) -> (tensor<1x8x?xf32>, tensor<1x2x?x?xf32>) {
+  // expected-error @+1 {{'onnx.LinearAttention' op the packed head dims must be static}}
+  %y, %s = onnx.LinearAttention %q, %q, %q {q_num_heads = 2 : si64, kv_num_heads = 2 : si64} : (tensor<1x8x?xf32>, tensor<1x8x?xf32>, tensor<1x8x?xf32>) -> (tensor<1x8x?xf32>, tensor<1x2x?x?xf32>)
+  return %y, %s : tensor<1x8x?xf32>, tensor<1x2x?x?xf32>
+}
+
+// -----
+
+func.func @linear_attention_past(%q: tensor<1x8x64xf32>, %p: tensor<1x2x8x32xf32>) -> (tensor<1x8x64xf32>, tensor<1x2x32x32xf32>) {
+  // expected-error @+1 {{'onnx.LinearAttention' op expected past_state [B, Hkv, dk, dv]}}
+  %y, %s = onnx.LinearAttention %q, %q, %q past = %p {q_num_heads = 2 : si64, kv_num_heads = 2 : si64} : (tensor<1x8x64xf32>, tensor<1x8x64xf32>, tensor<1x8x64xf32>, tensor<1x2x8x32xf32>) -> (tensor<1x8x64xf32>, tensor<1x2x32x32xf32>)
+  return %y, %s : tensor<1x8x64xf32>, tensor<1x2x32x32xf32>
+}

@@ -177,3 +177,23 @@ func.func @contrib(%a: tensor<?x64xf32>, %b: tensor<32x2x16xui8>, %s: tensor<32x
   %2 = onnx.ms.QMoE %a, %r, %q1, %s1, %q2, %s2 {activation_type = "relu", k = 1 : si64} : (tensor<?x64xf32>, tensor<?x4xf32>, tensor<4x16x32xui8>, tensor<4x16xf32>, tensor<4x64x8xui8>, tensor<4x64xf32>) -> tensor<?x64xf32>
   return %0, %1, %2 : tensor<?x32xf32>, tensor<?x64xf32>, tensor<?x64xf32>
 }
+
+// CHECK-LABEL: func.func @trilu_cos_sin
+func.func @trilu_cos_sin(%x: tensor<2x5x5xf32>, %k: tensor<i64>) -> (tensor<2x5x5xf32>, tensor<2x5x5xf32>, tensor<2x5x5xf32>, tensor<2x5x5xf32>) {
+  // CHECK: onnx.Trilu %{{.*}} {upper = 0 : si64} : (tensor<2x5x5xf32>) -> tensor<2x5x5xf32>
+  %0 = onnx.Trilu %x {upper = 0 : si64} : (tensor<2x5x5xf32>) -> tensor<2x5x5xf32>
+  // CHECK: onnx.Trilu %{{.*}}, %{{.*}} : (tensor<2x5x5xf32>, tensor<i64>) -> tensor<2x5x5xf32>
+  %1 = onnx.Trilu %x, %k : (tensor<2x5x5xf32>, tensor<i64>) -> tensor<2x5x5xf32>
+  // CHECK: onnx.Cos
+  %2 = onnx.Cos %x : (tensor<2x5x5xf32>) -> tensor<2x5x5xf32>
+  // CHECK: onnx.Sin
+  %3 = onnx.Sin %x : (tensor<2x5x5xf32>) -> tensor<2x5x5xf32>
+  return %0, %1, %2, %3 : tensor<2x5x5xf32>, tensor<2x5x5xf32>, tensor<2x5x5xf32>, tensor<2x5x5xf32>
+}
+
+// CHECK-LABEL: func.func @linear_attention
+func.func @linear_attention(%q: tensor<1x16x64xf32>, %k: tensor<1x16x32xf32>, %v: tensor<1x16x32xf32>, %s: tensor<1x2x16x16xf32>) -> (tensor<1x16x64xf32>, tensor<1x2x16x16xf32>) {
+  // CHECK: onnx.LinearAttention %{{.*}}, %{{.*}}, %{{.*}} past = %{{.*}} {kv_num_heads = 2 : si64, q_num_heads = 4 : si64}
+  %y, %st = onnx.LinearAttention %q, %k, %v past = %s {q_num_heads = 4 : si64, kv_num_heads = 2 : si64} : (tensor<1x16x64xf32>, tensor<1x16x32xf32>, tensor<1x16x32xf32>, tensor<1x2x16x16xf32>) -> (tensor<1x16x64xf32>, tensor<1x2x16x16xf32>)
+  return %y, %st : tensor<1x16x64xf32>, tensor<1x2x16x16xf32>
+}
