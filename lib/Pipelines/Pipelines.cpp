@@ -119,6 +119,61 @@ void sparsa::buildSparsaCPULoweringPipeline(
                   "reconcile-unrealized-casts,canonicalize,cse");
 }
 
+std::string sparsa::cudaToolkitPath(StringRef option) {
+  if (!option.empty())
+    return option.str();
+  if (const char *home = std::getenv("CUDA_HOME"); home && *home)
+    return home;
+  return "/usr/local/cuda";
+}
+
+void sparsa::buildSparsaGPULoweringPipeline(
+    OpPassManager &pm, const SparsaCPUPipelineOptions &options) {
+  // 1-2. As on the CPU: onnx -> linalg/tensor, element-wise chains fused.
+  pm.addNestedPass<func::FuncOp>(createConvertONNXToLinalgPass());
+  pm.addPass(createCanonicalizerPass());
+  pm.addPass(createCSEPass());
+  pm.addNestedPass<func::FuncOp>(createFuseElementwisePass());
+  pm.addPass(createCanonicalizerPass());
+  // 3. Bufferize and free intermediates exactly as the CPU pipeline does.
+  addUpstream(pm, "one-shot-bufferize{bufferize-function-boundaries "
+                  "function-boundary-type-conversion=identity-layout-map}");
+  addUpstream(pm, "buffer-deallocation-pipeline,convert-bufferization-to-memref");
+  // 4. Every copy is a loop (device buffers have no host memcpy), linalg
+  //    ops become parallel loops, and the device mapping moves all buffer
+  //    work into launches.
+  StridedCopiesToLinalgPassOptions copies;
+  copies.all = true;
+  pm.addNestedPass<func::FuncOp>(createStridedCopiesToLinalgPass(copies));
+  addUpstream(pm, "func.func(convert-linalg-to-parallel-loops,scf-forall-to-parallel)");
+  pm.addNestedPass<func::FuncOp>(createGPUMapToKernelsPass());
+  if (options.emulateGPU) {
+    // Test aid: the same kernels, run by the host one thread at a time.
+    pm.addNestedPass<func::FuncOp>(createGPUEmulateOnHostPass());
+    addUpstream(pm, "expand-strided-metadata,lower-affine,"
+                    "finalize-memref-to-llvm{use-aligned-alloc=true},convert-scf-to-cf,"
+                    "convert-vector-to-llvm,convert-math-to-llvm,convert-math-to-libm,"
+                    "convert-to-llvm,reconcile-unrealized-casts,canonicalize,cse");
+    return;
+  }
+  // 5. Kernels to NVVM; the host keeps launches and copies on one stream.
+  std::string toolkit = cudaToolkitPath(options.cudaPath);
+  addUpstream(pm, "gpu-kernel-outlining");
+  pm.addPass(createGPUMergeModulesPass());
+  addUpstream(pm, "func.func(gpu-async-region)");
+  addUpstream(pm, "nvvm-attach-target{chip=" + options.gpuChip.getValue() +
+                      " features=+ptx80 O=3}");
+  addUpstream(pm, "gpu.module(expand-strided-metadata,lower-affine,convert-scf-to-cf,"
+                  "convert-gpu-to-nvvm,canonicalize,cse,reconcile-unrealized-casts)");
+  // 6. Host code to LLVM (as on the CPU, without OpenMP), then the device
+  //    modules to PTX; the emitter turns the PTX into a fat binary.
+  addUpstream(pm, "expand-strided-metadata,lower-affine,"
+                  "finalize-memref-to-llvm{use-aligned-alloc=true},convert-scf-to-cf,"
+                  "gpu-to-llvm,convert-math-to-llvm,convert-math-to-libm,"
+                  "convert-to-llvm,reconcile-unrealized-casts,canonicalize,cse");
+  addUpstream(pm, "gpu-module-to-binary{format=isa toolkit=" + toolkit + "}");
+}
+
 void sparsa::registerSparsaPipelines() {
   PassPipelineRegistration<SparsaCPUPipelineOptions>(
       "sparsa-cpu-pipeline",
@@ -133,5 +188,12 @@ void sparsa::registerSparsaPipelines() {
       "CPU lowering stage alone: onnx IR (weights outlined) to the LLVM dialect",
       [](OpPassManager &pm, const SparsaCPUPipelineOptions &options) {
         buildSparsaCPULoweringPipeline(pm, options);
+      });
+  PassPipelineRegistration<SparsaCPUPipelineOptions>(
+      "sparsa-gpu-lowering-pipeline",
+      "NVIDIA GPU lowering stage alone: onnx IR (weights outlined) to host "
+      "LLVM dialect plus a gpu.binary of PTX",
+      [](OpPassManager &pm, const SparsaCPUPipelineOptions &options) {
+        buildSparsaGPULoweringPipeline(pm, options);
       });
 }

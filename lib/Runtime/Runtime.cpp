@@ -13,6 +13,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "sparsa/Runtime/sparsa_runtime.h"
+#include "CUDARuntime.h"
 
 #include <algorithm>
 #include <cerrno>
@@ -157,8 +158,15 @@ struct sparsa_model_t {
   /// each check id.
   std::string statusSymbol;
   std::map<int64_t, std::string> checkMessages;
+  /// Compiled for CUDA: inputs, weights and outputs live in device memory;
+  /// the weights are uploaded once, at load.
+  bool cuda = false;
+  void *deviceWeights = nullptr;
 
   ~sparsa_model_t() {
+    std::string ignored;
+    if (deviceWeights)
+      sparsa_cuda::free(deviceWeights, ignored);
     if (weights && weights != MAP_FAILED)
       munmap(weights, weightsSize);
     if (handle)
@@ -188,6 +196,14 @@ static sparsa_status_t parseInfo(sparsa_model_t &m, const char *info,
       std::string f;
       ls >> f >> weightsBytes;
       weightsFile = decodeName(f);
+      continue;
+    }
+    if (kind == "target") {
+      std::string t;
+      ls >> t;
+      if (t != "cuda" && t != "cpu")
+        return fail(SPARSA_FORMAT_ERROR, "unknown model target '%s'", t.c_str());
+      m.cuda = t == "cuda";
       continue;
     }
     if (kind == "status") {
@@ -294,6 +310,17 @@ sparsa_status_t sparsa_model_load(const char *path, sparsa_model_t **out_model) 
   std::string soPath = path;
   if (soPath.find('/') == std::string::npos)
     soPath = "./" + soPath;
+  // A CUDA model loads its GPU code from a constructor at dlopen; an error
+  // it records is this thread's.
+  (void)sparsa_cuda::takeError();
+  // CUDA models call the mgpu* functions of this library: make its symbols
+  // global even when it was opened RTLD_LOCAL (Python's ctypes does).
+  static std::once_flag promoted;
+  std::call_once(promoted, [] {
+    Dl_info self;
+    if (dladdr(reinterpret_cast<void *>(&sparsa_model_load), &self) && self.dli_fname)
+      dlopen(self.dli_fname, RTLD_NOW | RTLD_GLOBAL | RTLD_NOLOAD);
+  });
   m->handle = dlopen(soPath.c_str(), RTLD_NOW | RTLD_LOCAL);
   if (!m->handle)
     return fail(SPARSA_IO_ERROR, "cannot load '%s': %s", path, dlerror());
@@ -347,6 +374,25 @@ sparsa_status_t sparsa_model_load(const char *path, sparsa_model_t **out_model) 
           bytes > weightsBytes - w.offset)
         return fail(SPARSA_FORMAT_ERROR, "weights file '%s' is inconsistent",
                     wpath.c_str());
+    }
+  }
+  if (m->cuda) {
+    std::string why;
+    if (!sparsa_cuda::ensureDevice(why))
+      return fail(SPARSA_RUNTIME_ERROR, "cannot run '%s' (compiled with --target=cuda): %s",
+                  path, why.c_str());
+    std::string loadError = sparsa_cuda::takeError();
+    if (!loadError.empty())
+      return fail(SPARSA_RUNTIME_ERROR, "cannot load the GPU code of '%s': %s", path,
+                  loadError.c_str());
+    // Weights go to device memory once; runs only pass their addresses.
+    if (m->weights && m->weights != MAP_FAILED) {
+      if (!sparsa_cuda::alloc(&m->deviceWeights, m->weightsSize, why) ||
+          !sparsa_cuda::toDevice(m->deviceWeights, m->weights, m->weightsSize, why))
+        return fail(SPARSA_RUNTIME_ERROR, "cannot upload the weights of '%s': %s", path,
+                    why.c_str());
+      munmap(m->weights, m->weightsSize);
+      m->weights = nullptr;
     }
   }
   *out_model = m.release();
@@ -476,6 +522,101 @@ static void pushDescriptor(std::vector<int64_t> &words, void *data,
     words.push_back(s);
 }
 
+/// Gathers a strided view into a dense row-major buffer, a row at a time
+/// when the innermost dimension is contiguous.
+static void stridedCopy(char *dst, const char *src, int64_t offset, const int64_t *sizes,
+                        const int64_t *strides, size_t rank, size_t elems, size_t elt) {
+  size_t inner = rank > 0 && strides[rank - 1] == 1 ? sizes[rank - 1] : 1;
+  size_t outerRank = inner > 1 ? rank - 1 : rank;
+  std::vector<int64_t> idx(rank, 0);
+  for (size_t e = 0; e < elems; e += inner) {
+    int64_t off = offset;
+    for (size_t k = 0; k < outerRank; ++k)
+      off += idx[k] * strides[k];
+    std::memcpy(dst + e * elt, src + off * elt, inner * elt);
+    for (int64_t k = static_cast<int64_t>(outerRank) - 1; k >= 0; --k) {
+      if (++idx[k] < sizes[k])
+        break;
+      idx[k] = 0;
+    }
+  }
+}
+
+/// A CUDA model's run after the entry returned: every output is copied to
+/// a host buffer, then the device buffers the model allocated are freed.
+static sparsa_status_t takeDeviceResults(sparsa_model_t *model,
+                                         const std::vector<int64_t> &results,
+                                         const std::vector<void *> &deviceInputs,
+                                         sparsa_tensor_t *out_outputs) {
+  std::string error = sparsa_cuda::takeError();
+  std::vector<void *> toFree;
+  char *wb = static_cast<char *>(model->deviceWeights);
+  auto isOurs = [&](void *p) {
+    char *c = static_cast<char *>(p);
+    if (!p || (wb && c >= wb && c < wb + model->weightsSize))
+      return false;
+    return std::find(deviceInputs.begin(), deviceInputs.end(), p) == deviceInputs.end();
+  };
+  size_t w = 0;
+  for (size_t o = 0; o < model->outputs.size(); ++o) {
+    const TensorDesc &d = model->outputs[o];
+    size_t rank = d.dims.size();
+    void *allocated = reinterpret_cast<void *>(results[w]);
+    const char *aligned = reinterpret_cast<const char *>(results[w + 1]);
+    int64_t offset = results[w + 2];
+    const int64_t *sizes = &results[w + 3];
+    const int64_t *strides = &results[w + 3 + rank];
+    w += 3 + 2 * rank;
+    if (isOurs(allocated))
+      toFree.push_back(allocated);
+    sparsa_tensor_t &out = out_outputs[o];
+    std::memset(&out, 0, sizeof(out));
+    out.name = d.name.c_str();
+    out.dtype = d.dtype;
+    out.rank = static_cast<int32_t>(rank);
+    size_t elt = sparsa_dtype_size(d.dtype), elems = 1;
+    int64_t last = offset; // the furthest element the view reaches
+    for (size_t k = 0; k < rank; ++k) {
+      out.dims[k] = sizes[k];
+      elems *= static_cast<size_t>(sizes[k]);
+      if (sizes[k] > 0)
+        last += (sizes[k] - 1) * strides[k];
+    }
+    out.data = std::malloc(std::max<size_t>(1, elems * elt));
+    if (!out.data) {
+      error = "out of memory for output '" + d.name + "'";
+      continue;
+    }
+    if (elems == 0 || !error.empty())
+      continue;
+    // The view's span (usually exactly the dense output) comes over once,
+    // then the view is gathered on the host.
+    size_t span = static_cast<size_t>(last + 1) * elt;
+    std::vector<char> host(span);
+    if (!sparsa_cuda::toHost(host.data(), aligned, span, error))
+      continue;
+    stridedCopy(static_cast<char *>(out.data), host.data(), offset, sizes, strides, rank,
+                elems, elt);
+  }
+  std::sort(toFree.begin(), toFree.end());
+  toFree.erase(std::unique(toFree.begin(), toFree.end()), toFree.end());
+  for (void *p : toFree) {
+    std::string ignored;
+    sparsa_cuda::free(p, ignored);
+  }
+  for (void *p : deviceInputs) {
+    std::string ignored;
+    if (p)
+      sparsa_cuda::free(p, ignored);
+  }
+  if (!error.empty()) {
+    for (size_t o = 0; o < model->outputs.size(); ++o)
+      sparsa_tensor_release(&out_outputs[o]);
+    return fail(SPARSA_RUNTIME_ERROR, "CUDA: %s", error.c_str());
+  }
+  return SPARSA_OK;
+}
+
 sparsa_status_t sparsa_model_run(sparsa_model_t *model,
                                  const sparsa_tensor_t *inputs,
                                  int32_t num_inputs, sparsa_tensor_t *out_outputs) {
@@ -553,15 +694,40 @@ sparsa_status_t sparsa_model_run(sparsa_model_t *model,
   std::vector<int64_t> results(resultWords + 1, 0);
   std::vector<std::vector<int64_t>> descs;
   descs.reserve(model->argIsInput.size());
+  // CUDA models take device copies of the inputs (freed after the run).
+  std::vector<void *> deviceInputs;
+  if (model->cuda) {
+    for (size_t j = 0; j < n; ++j) {
+      const sparsa_tensor_t *t = bound[j];
+      size_t bytes = sparsa_dtype_size(t->dtype);
+      for (int32_t k = 0; k < t->rank; ++k)
+        bytes *= static_cast<size_t>(t->dims[k]);
+      void *p = nullptr;
+      std::string error;
+      if (!sparsa_cuda::alloc(&p, bytes, error) ||
+          !sparsa_cuda::toDevice(p, t->data, bytes, error)) {
+        for (void *q : deviceInputs)
+          sparsa_cuda::free(q, error);
+        if (p)
+          sparsa_cuda::free(p, error);
+        return fail(SPARSA_RUNTIME_ERROR, "CUDA: input '%s': %s",
+                    model->inputs[j].name.c_str(), error.c_str());
+      }
+      deviceInputs.push_back(p);
+    }
+  }
   size_t inIdx = 0, wIdx = 0;
+  char *weightsBase = static_cast<char *>(model->cuda ? model->deviceWeights : model->weights);
   for (bool isInput : model->argIsInput) {
     std::vector<int64_t> words;
     if (isInput) {
-      const sparsa_tensor_t *t = bound[inIdx++];
-      pushDescriptor(words, t->data, std::vector<int64_t>(t->dims, t->dims + t->rank));
+      size_t j = inIdx++;
+      const sparsa_tensor_t *t = bound[j];
+      pushDescriptor(words, model->cuda ? deviceInputs[j] : t->data,
+                     std::vector<int64_t>(t->dims, t->dims + t->rank));
     } else {
       const TensorDesc &w = model->weightArgs[wIdx++];
-      pushDescriptor(words, static_cast<char *>(model->weights) + w.offset, w.dims);
+      pushDescriptor(words, weightsBase + w.offset, w.dims);
     }
     descs.push_back(std::move(words));
   }
@@ -573,6 +739,8 @@ sparsa_status_t sparsa_model_run(sparsa_model_t *model,
   if (model->ompSetNumThreads && model->numThreads > 0)
     model->ompSetNumThreads(model->numThreads);
   model->entry(args.data());
+  if (model->cuda)
+    return takeDeviceResults(model, results, deviceInputs, out_outputs);
 
   // Take the results: hand over a dense malloc'ed buffer, copy otherwise
   // (strided views, aligned sub-allocations, aliases of inputs or weights).
@@ -629,22 +797,7 @@ sparsa_status_t sparsa_model_run(sparsa_model_t *model,
       // One block at an offset (a view into a larger or aligned buffer).
       std::memcpy(dst, aligned + offset * elt, elems * elt);
     } else {
-      // Generic strided copy over a multi-index, a row at a time when the
-      // innermost dimension is contiguous.
-      size_t inner = rank > 0 && strides[rank - 1] == 1 ? sizes[rank - 1] : 1;
-      size_t outerRank = inner > 1 ? rank - 1 : rank;
-      std::vector<int64_t> idx(rank, 0);
-      for (size_t e = 0; e < elems; e += inner) {
-        int64_t off = offset;
-        for (size_t k = 0; k < outerRank; ++k)
-          off += idx[k] * strides[k];
-        std::memcpy(dst + e * elt, aligned + off * elt, inner * elt);
-        for (int64_t k = static_cast<int64_t>(outerRank) - 1; k >= 0; --k) {
-          if (++idx[k] < sizes[k])
-            break;
-          idx[k] = 0;
-        }
-      }
+      stridedCopy(dst, aligned, offset, sizes, strides, rank, elems, elt);
     }
     if (isOurs(allocated))
       toFree.push_back(allocated);

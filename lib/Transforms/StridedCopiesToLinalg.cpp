@@ -32,7 +32,7 @@ struct StridedCopiesToLinalgPass final
       auto src = dyn_cast<MemRefType>(op.getSource().getType());
       auto dst = dyn_cast<MemRefType>(op.getTarget().getType());
       if (src && dst &&
-          (!src.getLayout().isIdentity() || !dst.getLayout().isIdentity()))
+          (all || !src.getLayout().isIdentity() || !dst.getLayout().isIdentity()))
         copies.push_back(op);
     });
     IRRewriter rewriter(&getContext());

@@ -19,11 +19,11 @@ def compile(model: str, output: str, *, target: str = "cpu", cpu: str = "native"
             input_shapes: Optional[Dict[str, Sequence[int]]] = None,
             emit: str = "so", report: Optional[str] = None,
             disable_fusion: Iterable[str] = (), opt_level: int = 3,
-            instrument: Optional[str] = None) -> str:
+            instrument: Optional[str] = None, extra_args: Sequence[str] = ()) -> str:
     """Compiles the ONNX file |model| into |output| (a .so by default).
 
-    Raises SparsaError with the compiler's diagnostics on failure; returns
-    |output|.
+    |extra_args| go to sparsa-compile as they are. Raises SparsaError with
+    the compiler's diagnostics on failure; returns |output|.
     """
     args = [compiler_path(), str(model), "-o", str(output), f"--target={target}",
             f"--cpu={cpu}", f"--emit={emit}", f"-O{int(opt_level)}"]
@@ -38,6 +38,7 @@ def compile(model: str, output: str, *, target: str = "cpu", cpu: str = "native"
     families = list(disable_fusion)
     if families:
         args.append("--disable-fusion=" + ",".join(families))
+    args.extend(str(a) for a in extra_args)
     proc = subprocess.run(args, capture_output=True, text=True)
     if proc.returncode != 0:
         raise SparsaError(proc.stderr.strip() or f"sparsa-compile failed ({proc.returncode})")

@@ -18,6 +18,12 @@ Neither library spin-waits between runs (ONNX Runtime's allow_spinning = 0,
 libomp's KMP_BLOCKTIME = 0): on a machine with few cores a spinning pool
 steals the cores the other library needs next. The smoke suite runs in CI
 (correctness only, no timing assertions); the full suite runs by hand.
+
+    python -m sparsa.bench --gpu [--out DIR] [--markdown FILE]
+
+runs the GPU cases instead (--target=cuda, on an NVIDIA GPU; see
+tools/gpu-check.sh): the fp32 decode GEMV and a GEMM against the device's
+DRAM peak, next to the CPU build of the same model.
 """
 
 import argparse
@@ -30,7 +36,7 @@ import subprocess
 import sys
 import time
 from dataclasses import asdict, dataclass, field
-from typing import Callable, Dict, List
+from typing import Callable, Dict, List, Optional, Tuple
 
 # numpy's BLAS thread pool would spin on the cores being measured.
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
@@ -558,6 +564,70 @@ def flow_scaling(out_dir: str, lengths: List[int], threads: int, ort_max: int,
     return 0
 
 
+def _gpu_peak_gbs() -> Tuple[float, str]:
+    """Device 0's DRAM bandwidth from the driver (2 x memory clock x bus
+    width), or H200's nominal 4.8 TB/s when the driver does not say."""
+    import ctypes
+    try:
+        cu = ctypes.CDLL("libcuda.so.1")
+        cu.cuInit(0)
+        dev, clock, width, name = ctypes.c_int(), ctypes.c_int(), ctypes.c_int(), \
+            ctypes.create_string_buffer(256)
+        cu.cuDeviceGet(ctypes.byref(dev), 0)
+        cu.cuDeviceGetName(name, 256, dev)
+        cu.cuDeviceGetAttribute(ctypes.byref(clock), 36, dev)  # memory clock, kHz
+        cu.cuDeviceGetAttribute(ctypes.byref(width), 37, dev)  # bus width, bits
+        if clock.value > 0 and width.value > 0:
+            return 2.0 * clock.value * 1e3 * width.value / 8 / 1e9, name.value.decode()
+        return 4800.0, name.value.decode()
+    except (OSError, AttributeError):
+        return 4800.0, "unknown (nominal H200 peak)"
+
+
+def gpu_bench(out_dir: str, iters: int, markdown_path: Optional[str]) -> int:
+    """GPU cases: the fp32 decode GEMV and a GEMM compiled with
+    --target=cuda, timed through the runtime (input and output copies
+    included), with achieved bandwidth / TFLOP/s against the device's peak
+    and the CPU build of the same model beside it."""
+    import sparsa
+    from sparsa import models
+
+    os.makedirs(out_dir, exist_ok=True)
+    peak, device = _gpu_peak_gbs()
+    k = n = 4096
+    cases = [("gemv_f32", 1), ("gemv_f32_b8", 8), ("gemm_f32", 512)]
+    lines = [f"GPU: {device}, DRAM peak {peak:.0f} GB/s", "",
+             "| case | shape | GPU ms | GB/s | % peak BW | TFLOP/s | CPU (Sparsa) ms | max err |",
+             "|---|---|---|---|---|---|---|---|"]
+    ok = True
+    for name, rows in cases:
+        onnx_path = os.path.join(out_dir, name + ".onnx")
+        models.mlp(onnx_path, [k, n], batch=rows)
+        gpu_so, cpu_so = (os.path.join(out_dir, name + s) for s in (".cuda.so", ".cpu.so"))
+        sparsa.compile(onnx_path, gpu_so, target="cuda")
+        sparsa.compile(onnx_path, cpu_so)
+        feeds = {"x": np.random.default_rng(0).standard_normal((rows, k)).astype(np.float32)}
+        gpu, cpu = sparsa.load(gpu_so), sparsa.load(cpu_so)
+        got, ref = gpu.run(feeds), cpu.run(feeds)
+        err = max(float(np.max(np.abs(got[o] - ref[o]))) for o in ref)
+        ok &= err <= 1e-3
+        t_g, t_c = _alternating_medians([lambda: gpu.run(feeds), lambda: cpu.run(feeds)], iters)
+        bytes_read = 4 * (k * n + n + rows * k)
+        gbs = bytes_read / (t_g * 1e-3) / 1e9
+        tflops = 2.0 * rows * k * n / (t_g * 1e-3) / 1e12
+        line = (f"| {name} | {rows}x{k} @ {k}x{n} | {t_g:.3f} | {gbs:.0f} | "
+                f"{100 * gbs / peak:.0f} % | {tflops:.2f} | {t_c:.3f} | {err:.1e} |")
+        print(line, flush=True)
+        lines.append(line)
+    md = "\n".join(lines) + "\n"
+    with open(os.path.join(out_dir, "gpu_bench.md"), "w") as f:
+        f.write(md)
+    if markdown_path:
+        with open(markdown_path, "w") as f:
+            f.write(md)
+    return 0 if ok else 1
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -579,7 +649,12 @@ def main(argv=None):
     p.add_argument("--lengths", default="512,1024,2048,4096,8192,16384,32768")
     p.add_argument("--ort-max-length", type=int, default=4096,
                    help="longest L ONNX Runtime runs in the sweep ([L, D, D] per head)")
+    p.add_argument("--gpu", action="store_true",
+                   help="only the GPU cases (--target=cuda; needs an NVIDIA GPU): GEMV / "
+                        "GEMM against the device's peak bandwidth")
     args = p.parse_args(argv)
+    if args.gpu:
+        return gpu_bench(args.out, args.iters, args.markdown)
     if args.flow_scaling:
         os.environ.setdefault("KMP_BLOCKTIME", "0")
         threads = int(args.threads.split(",")[-1])

@@ -16,6 +16,41 @@ import sparsa  # noqa: E402
 import onnx  # noqa: E402  (required: the suite never skips itself)
 import onnxruntime as ort  # noqa: E402
 
+# GPU checks, by environment:
+# - SPARSA_CHECK_CUDA=1 (the test command sets it): every model a test
+#   compiles for the CPU is also compiled with --target=cuda, which runs
+#   ptxas for sm_80 and sm_90 on its kernels; a failure fails that test.
+# - SPARSA_TEST_GPU=emulate: tests compile through the GPU device mapping
+#   with its kernels run on the host (--x-gpu-emulate), so their ONNX
+#   Runtime comparisons check the mapping on a machine without a GPU.
+# - SPARSA_TEST_GPU=cuda (tools/gpu-check.sh, on a GPU machine): tests
+#   compile with --target=cuda and run on the GPU.
+_compile_cpu = sparsa.compile
+GPU_MODE = os.environ.get("SPARSA_TEST_GPU", "")
+
+
+def _compile_checking_cuda(model, output, **kwargs):
+    plain = (kwargs.get("target", "cpu") == "cpu" and kwargs.get("emit", "so") == "so"
+             and not kwargs.get("instrument"))
+    if GPU_MODE and plain:
+        extra = ["--x-gpu-emulate"] if GPU_MODE == "emulate" else []
+        return _compile_cpu(model, output, **dict(kwargs, target="cuda", extra_args=extra))
+    result = _compile_cpu(model, output, **kwargs)
+    mode = os.environ.get("SPARSA_CHECK_CUDA", "")
+    if mode and plain:
+        keep = {k: v for k, v in kwargs.items() if k in ("input_shapes", "disable_fusion")}
+        try:
+            _compile_cpu(model, str(output) + ".cuda.so", target="cuda", **keep)
+        except sparsa.SparsaError as e:
+            if mode != "record":
+                raise AssertionError(f"--target=cuda failed for {model}: {e}") from None
+            with open("/tmp/cuda_failures.txt", "a") as f:
+                f.write(f"{model}\n{e}\n\n")
+    return result
+
+
+sparsa.compile = _compile_checking_cuda
+
 # fp32 tolerances against ONNX Runtime: the two libraries sum in different
 # orders (and we fuse multiply-adds), so allow a few ulps of the magnitudes.
 ATOL = 1e-4

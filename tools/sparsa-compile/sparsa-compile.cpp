@@ -15,6 +15,7 @@
 #include "sparsa/Importer/ONNX/Importer.h"
 #include "sparsa/Pipelines/Pipelines.h"
 #include "sparsa/Target/CPU/CPUEmitter.h"
+#include "sparsa/Target/CUDA/CUDAEmitter.h"
 #include "sparsa/Transforms/Passes.h"
 
 #include "mlir/IR/Diagnostics.h"
@@ -76,6 +77,11 @@ static cl::opt<int64_t> parallelTasks(
     "parallel-tasks",
     cl::desc("Tuning: target number of parallel tiles per op (0 = no threads)"),
     cl::init(-1), cl::Hidden, cl::cat(sparsaCategory));
+static cl::opt<bool> gpuEmulate(
+    "x-gpu-emulate",
+    cl::desc("Test aid: lower with the GPU device mapping but run its kernels "
+             "on the host (a CPU library)"),
+    cl::init(false), cl::Hidden, cl::cat(sparsaCategory));
 static cl::opt<bool> textInput("x-onnx-text",
                                cl::desc("Read the model as ONNX text syntax"),
                                cl::init(false), cl::cat(sparsaCategory));
@@ -214,10 +220,15 @@ int main(int argc, char **argv) {
     return fatal(report, "unknown --emit=" + emit);
   if (target != "cpu" && target != "cuda")
     return fatal(report, "unknown --target=" + target + " (expected cpu or cuda)");
-  if (target == "cuda")
-    return fatal(report, "--target=cuda is not implemented yet in this build");
-  if (emit == "ptx")
+  if (emit == "ptx" && target != "cuda")
     return fatal(report, "--emit=ptx requires --target=cuda");
+  bool cuda = target == "cuda" && !gpuEmulate;
+  std::vector<std::string> gpuArchs = sparsa::cudaArchitectures(gpuArch);
+  for (const std::string &a : gpuArchs)
+    if (!llvm::StringRef(a).starts_with("sm_") || std::atoi(a.c_str() + 3) < 50)
+      return fatal(report, "unknown --gpu-arch=" + a + " (expected sm_XX, e.g. sm_80)");
+  if (cuda && !instrument.empty())
+    return fatal(report, "--instrument=sparsity is not supported with --target=cuda");
   if (optLevel < '0' || optLevel > '3')
     return fatal(report, std::string("invalid optimization level -O") +
                              optLevel.getValue());
@@ -329,9 +340,28 @@ int main(int argc, char **argv) {
                          : sti->checkFeatures("+avx2") ? 256
                                                        : 128;
   }
-  if (!runPipeline(sparsa::buildSparsaCPULoweringPipeline, "lowering")) {
+  options.gpuChip = gpuArchs.front();
+  options.emulateGPU = gpuEmulate;
+  if (!runPipeline(cuda || gpuEmulate ? sparsa::buildSparsaGPULoweringPipeline
+                        : sparsa::buildSparsaCPULoweringPipeline,
+                   "lowering")) {
     report.write(false);
     return 1;
+  }
+  if (cuda) {
+    // Device code: a cubin per architecture and the PTX, in one fat binary.
+    std::string ptx;
+    if (failed(sparsa::buildCUDAFatBinaries(
+            *module, gpuArchs, sparsa::cudaToolkitPath(""), ptx))) {
+      report.write(false);
+      return 1;
+    }
+    report.mark("ptxas", t0);
+    if (emit == "ptx") {
+      report.write(true);
+      return writeText(outputFile, [&](llvm::raw_ostream &os) { os << ptx; }) ? 0 : 1;
+    }
+    *info += "target cuda\n";
   }
   if (failed(sparsa::addRuntimeInterface(*module, *info))) {
     report.write(false);

@@ -36,6 +36,20 @@ struct SparsaCPUPipelineOptions
       *this, "disable-fusion",
       llvm::cl::desc("Comma-separated fusion families to skip"),
       llvm::cl::init("")};
+  Option<std::string> gpuChip{
+      *this, "gpu-chip",
+      llvm::cl::desc("GPU target: the NVVM chip the PTX is generated for"),
+      llvm::cl::init("sm_80")};
+  Option<std::string> cudaPath{
+      *this, "cuda-path",
+      llvm::cl::desc("GPU target: CUDA toolkit folder (libdevice); default "
+                     "$CUDA_HOME, else /usr/local/cuda"),
+      llvm::cl::init("")};
+  Option<bool> emulateGPU{
+      *this, "emulate-gpu",
+      llvm::cl::desc("GPU pipeline, test aid: run the launches as host loops "
+                     "(a CPU library that checks the device mapping)"),
+      llvm::cl::init(false)};
   Option<bool> instrumentSparsity{
       *this, "instrument-sparsity",
       llvm::cl::desc("Count active neurons of every sparse FFN at run time"),
@@ -55,6 +69,14 @@ void buildSparsaOutlineWeightsPipeline(mlir::OpPassManager &pm,
 /// result is what `--emit=mlir-lowered` prints.
 void buildSparsaCPULoweringPipeline(mlir::OpPassManager &pm,
                                     const SparsaCPUPipelineOptions &options);
+
+/// Stage 3 for NVIDIA GPUs: `onnx` + tensors to the LLVM dialect for the
+/// host, with the kernels in a `gpu.binary` holding their PTX.
+void buildSparsaGPULoweringPipeline(mlir::OpPassManager &pm,
+                                    const SparsaCPUPipelineOptions &options);
+
+/// The CUDA toolkit folder the GPU pipeline uses.
+std::string cudaToolkitPath(llvm::StringRef option);
 
 /// Registers `sparsa-cpu-pipeline` (all three stages) and
 /// `sparsa-cpu-lowering-pipeline` (stage 3 alone) for sparsa-opt.

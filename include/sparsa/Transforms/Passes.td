@@ -115,9 +115,63 @@ def StridedCopiesToLinalgPass
     insert_slice, splits) with `memref.copy`, whose LLVM lowering calls the
     MLIR C runner library for non-contiguous layouts. Compiled models do not
     link that library: such copies become `linalg.copy`, i.e. plain loops.
-    Contiguous copies stay `memref.copy` (an LLVM memcpy).
+    Contiguous copies stay `memref.copy` (an LLVM memcpy), unless `all` is
+    set (the GPU target, where every copy between device buffers is a
+    kernel).
   }];
+  let options = [
+    Option<"all", "all", "bool", "false", "Also contiguous copies">,
+  ];
   let dependentDialects = ["mlir::linalg::LinalgDialect"];
+}
+
+def GPUMapToKernelsPass : Pass<"sparsa-gpu-map-to-kernels", "mlir::func::FuncOp"> {
+  let summary = "Move all buffer work of a bufferized function into gpu.launch regions";
+  let description = [{
+    The GPU target's device mapping, on bufferized functions whose linalg
+    ops are already loops. Each outermost `scf.parallel` becomes a launch
+    with one thread per iteration (the space linearized over 1-D blocks of
+    `block-size` threads, nested loops inside the thread); other buffer work
+    between host ops (sequential loops, loads, stores, reductions) becomes
+    a one-thread launch, and scalars it hands to the host come back through
+    a one-element device buffer. Host allocations become `gpu.alloc` /
+    `gpu.dealloc`; static allocations inside kernels become private
+    `memref.alloca`; constant globals a kernel reads are re-materialized in
+    it so outlining copies them into the device module. Afterwards the host
+    never reads or writes a buffer.
+  }];
+  let options = [
+    Option<"blockSize", "block-size", "int64_t", "256", "Threads per block">,
+  ];
+  let dependentDialects = ["mlir::gpu::GPUDialect", "mlir::arith::ArithDialect",
+                           "mlir::memref::MemRefDialect", "mlir::scf::SCFDialect"];
+}
+
+def GPUMergeModulesPass : Pass<"sparsa-gpu-merge-modules", "mlir::ModuleOp"> {
+  let summary = "Put every outlined kernel into one gpu.module";
+  let description = [{
+    Kernel outlining makes one `gpu.module` per launch. This pass moves all
+    kernels into the first one (each renamed after the module it came from)
+    and retargets the launches, so a model carries a single device binary:
+    one ptxas run per architecture at compile time, one module load at run
+    time.
+  }];
+  let dependentDialects = ["mlir::gpu::GPUDialect"];
+}
+
+def GPUEmulateOnHostPass : Pass<"sparsa-gpu-emulate-on-host", "mlir::func::FuncOp"> {
+  let summary = "Test aid: run the device mapping's launches as host loops";
+  let description = [{
+    Replaces each `gpu.launch` by sequential loops over its blocks and
+    threads, and `gpu.alloc` / `gpu.dealloc` / `gpu.memcpy` / `gpu.wait`
+    by host memory operations. The kernels `sparsa-gpu-map-to-kernels`
+    forms never communicate between threads, so this runs them exactly on
+    a machine without a GPU: the test suite checks the device mapping's
+    results against ONNX Runtime this way (`sparsa-compile
+    --x-gpu-emulate`).
+  }];
+  let dependentDialects = ["mlir::scf::SCFDialect", "mlir::memref::MemRefDialect",
+                           "mlir::arith::ArithDialect"];
 }
 
 def ContractionKernelsPass

@@ -1,0 +1,371 @@
+//===- CUDARuntime.cpp - mgpu* ABI over the CUDA driver API ----*- C++ -*-===//
+//
+// SPDX-License-Identifier: Apache-2.0
+//
+//===----------------------------------------------------------------------===//
+//
+// Compiled CUDA models call MLIR's GPU runtime ABI (mgpuModuleLoad,
+// mgpuLaunchKernel, mgpuMemAlloc, ...). This file implements it over the
+// CUDA driver API, with libcuda.so.1 opened by dlopen at first use: no CUDA
+// headers or libraries are needed to build or to run CPU models. A model's
+// module is loaded from a global constructor when the library is opened; if
+// there is no driver the load is recorded as failed and sparsa_model_load
+// reports it. Errors never abort: the first one of a run is kept for the
+// runtime to return with the CUDA error name.
+//
+//===----------------------------------------------------------------------===//
+
+#include "CUDARuntime.h"
+
+#include <cstdint>
+#include <cstdio>
+#include <dlfcn.h>
+#include <mutex>
+
+namespace {
+
+// The few driver API types and entry points we use (cuda.h, CUDA >= 11.2).
+using CUresult = int;
+using CUdevice = int;
+using CUdeviceptr = unsigned long long;
+struct CUctx_st;
+struct CUmod_st;
+struct CUfunc_st;
+struct CUstream_st;
+struct CUevent_st;
+using CUcontext = CUctx_st *;
+using CUmodule = CUmod_st *;
+using CUfunction = CUfunc_st *;
+using CUstream = CUstream_st *;
+using CUevent = CUevent_st *;
+constexpr int kStreamNonBlocking = 1;
+constexpr int kEventDisableTiming = 2;
+
+struct Driver {
+  CUresult (*cuInit)(unsigned);
+  CUresult (*cuDeviceGet)(CUdevice *, int);
+  CUresult (*cuDevicePrimaryCtxRetain)(CUcontext *, CUdevice);
+  CUresult (*cuCtxSetCurrent)(CUcontext);
+  CUresult (*cuGetErrorName)(CUresult, const char **);
+  CUresult (*cuModuleLoadData)(CUmodule *, const void *);
+  CUresult (*cuModuleUnload)(CUmodule);
+  CUresult (*cuModuleGetFunction)(CUfunction *, CUmodule, const char *);
+  CUresult (*cuLaunchKernel)(CUfunction, unsigned, unsigned, unsigned, unsigned,
+                             unsigned, unsigned, unsigned, CUstream, void **, void **);
+  CUresult (*cuStreamCreate)(CUstream *, unsigned);
+  CUresult (*cuStreamDestroy)(CUstream);
+  CUresult (*cuStreamSynchronize)(CUstream);
+  CUresult (*cuStreamWaitEvent)(CUstream, CUevent, unsigned);
+  CUresult (*cuEventCreate)(CUevent *, unsigned);
+  CUresult (*cuEventDestroy)(CUevent);
+  CUresult (*cuEventSynchronize)(CUevent);
+  CUresult (*cuEventRecord)(CUevent, CUstream);
+  CUresult (*cuMemAlloc)(CUdeviceptr *, size_t);
+  CUresult (*cuMemAllocManaged)(CUdeviceptr *, size_t, unsigned);
+  CUresult (*cuMemFree)(CUdeviceptr);
+  CUresult (*cuMemAllocAsync)(CUdeviceptr *, size_t, CUstream);
+  CUresult (*cuMemFreeAsync)(CUdeviceptr, CUstream);
+  CUresult (*cuMemcpy)(CUdeviceptr, CUdeviceptr, size_t);
+  CUresult (*cuMemcpyAsync)(CUdeviceptr, CUdeviceptr, size_t, CUstream);
+  CUresult (*cuMemsetD32Async)(CUdeviceptr, unsigned, size_t, CUstream);
+  CUresult (*cuMemsetD16Async)(CUdeviceptr, unsigned short, size_t, CUstream);
+  CUresult (*cuMemHostRegister)(void *, size_t, unsigned);
+  CUresult (*cuMemHostUnregister)(void *);
+  CUcontext context = nullptr;
+  std::string failure; // why the driver is unusable; empty when it works
+};
+
+Driver &driver() {
+  static Driver d;
+  static std::once_flag once;
+  std::call_once(once, [] {
+    const char *libs[] = {"libcuda.so.1", "libcuda.so"};
+    void *h = nullptr;
+    std::string dlerr;
+    for (const char *lib : libs) {
+      if ((h = dlopen(lib, RTLD_NOW | RTLD_LOCAL)))
+        break;
+      const char *e = dlerror();
+      if (dlerr.empty())
+        dlerr = e ? e : lib;
+    }
+    if (!h) {
+      d.failure = "no CUDA driver: cannot load libcuda.so.1 (" + dlerr + ")";
+      return;
+    }
+    bool ok = true;
+    auto load = [&](auto &fn, const char *name, bool required = true) {
+      fn = reinterpret_cast<std::remove_reference_t<decltype(fn)>>(dlsym(h, name));
+      if (!fn && required) {
+        ok = false;
+        d.failure = std::string("no CUDA driver: libcuda lacks ") + name +
+                    " (driver older than CUDA 11.2?)";
+      }
+    };
+    load(d.cuInit, "cuInit");
+    load(d.cuDeviceGet, "cuDeviceGet");
+    load(d.cuDevicePrimaryCtxRetain, "cuDevicePrimaryCtxRetain");
+    load(d.cuCtxSetCurrent, "cuCtxSetCurrent");
+    load(d.cuGetErrorName, "cuGetErrorName");
+    load(d.cuModuleLoadData, "cuModuleLoadData");
+    load(d.cuModuleUnload, "cuModuleUnload");
+    load(d.cuModuleGetFunction, "cuModuleGetFunction");
+    load(d.cuLaunchKernel, "cuLaunchKernel");
+    load(d.cuStreamCreate, "cuStreamCreate");
+    load(d.cuStreamDestroy, "cuStreamDestroy_v2");
+    load(d.cuStreamSynchronize, "cuStreamSynchronize");
+    load(d.cuStreamWaitEvent, "cuStreamWaitEvent");
+    load(d.cuEventCreate, "cuEventCreate");
+    load(d.cuEventDestroy, "cuEventDestroy_v2");
+    load(d.cuEventSynchronize, "cuEventSynchronize");
+    load(d.cuEventRecord, "cuEventRecord");
+    load(d.cuMemAlloc, "cuMemAlloc_v2");
+    load(d.cuMemAllocManaged, "cuMemAllocManaged");
+    load(d.cuMemFree, "cuMemFree_v2");
+    load(d.cuMemAllocAsync, "cuMemAllocAsync", false);
+    load(d.cuMemFreeAsync, "cuMemFreeAsync", false);
+    load(d.cuMemcpy, "cuMemcpy");
+    load(d.cuMemcpyAsync, "cuMemcpyAsync");
+    load(d.cuMemsetD32Async, "cuMemsetD32Async");
+    load(d.cuMemsetD16Async, "cuMemsetD16Async");
+    load(d.cuMemHostRegister, "cuMemHostRegister_v2");
+    load(d.cuMemHostUnregister, "cuMemHostUnregister");
+    if (!ok)
+      return;
+    CUdevice dev = 0;
+    CUresult r = d.cuInit(0);
+    if (r == 0)
+      r = d.cuDeviceGet(&dev, 0);
+    if (r == 0)
+      r = d.cuDevicePrimaryCtxRetain(&d.context, dev);
+    if (r != 0) {
+      const char *name = nullptr;
+      d.cuGetErrorName(r, &name);
+      d.failure = std::string("no usable CUDA device: ") + (name ? name : "unknown error");
+    }
+  });
+  return d;
+}
+
+thread_local std::string threadError;
+
+/// Records the first failure of this thread; true when |r| succeeded.
+bool check(CUresult r, const char *call) {
+  if (r == 0)
+    return true;
+  if (threadError.empty()) {
+    const char *name = nullptr;
+    if (driver().cuGetErrorName)
+      driver().cuGetErrorName(r, &name);
+    threadError = std::string(call) + " failed: " + (name ? name : "CUDA error " + std::to_string(r));
+  }
+  return false;
+}
+
+/// The driver with device 0's context current on this thread, or null
+/// (the failure recorded).
+Driver *current() {
+  Driver &d = driver();
+  if (!d.failure.empty()) {
+    if (threadError.empty())
+      threadError = d.failure;
+    return nullptr;
+  }
+  thread_local bool set = false;
+  if (!set)
+    set = check(d.cuCtxSetCurrent(d.context), "cuCtxSetCurrent");
+  return set ? &d : nullptr;
+}
+
+CUdeviceptr dptr(const void *p) { return reinterpret_cast<CUdeviceptr>(p); }
+
+} // namespace
+
+namespace sparsa_cuda {
+bool ensureDevice(std::string &why) {
+  Driver &d = driver();
+  if (!d.failure.empty()) {
+    why = d.failure;
+    return false;
+  }
+  if (!current()) {
+    why = takeError();
+    return false;
+  }
+  return true;
+}
+
+std::string takeError() {
+  std::string e;
+  e.swap(threadError);
+  return e;
+}
+
+bool alloc(void **ptr, size_t bytes, std::string &error) {
+  CUdeviceptr p = 0;
+  Driver *d = current();
+  if (!d || !check(d->cuMemAlloc(&p, bytes ? bytes : 1), "cuMemAlloc"))
+    return error = takeError(), false;
+  *ptr = reinterpret_cast<void *>(p);
+  return true;
+}
+bool free(void *ptr, std::string &error) {
+  Driver *d = current();
+  if (!d || !check(d->cuMemFree(dptr(ptr)), "cuMemFree"))
+    return error = takeError(), false;
+  return true;
+}
+bool toDevice(void *dst, const void *src, size_t bytes, std::string &error) {
+  Driver *d = current();
+  if (bytes && (!d || !check(d->cuMemcpy(dptr(dst), dptr(src), bytes), "cuMemcpy")))
+    return error = takeError(), false;
+  return true;
+}
+bool toHost(void *dst, const void *src, size_t bytes, std::string &error) {
+  return toDevice(dst, src, bytes, error); // unified addressing: cuMemcpy
+}
+} // namespace sparsa_cuda
+
+//===----------------------------------------------------------------------===//
+// MLIR's GPU runtime ABI (what gpu-to-llvm and the gpu.binary translation
+// emit calls to).
+//===----------------------------------------------------------------------===//
+
+#define MGPU_API extern "C" __attribute__((visibility("default")))
+
+MGPU_API CUmodule mgpuModuleLoad(void *data, size_t /*size*/) {
+  CUmodule module = nullptr;
+  if (Driver *d = current())
+    check(d->cuModuleLoadData(&module, data), "cuModuleLoadData");
+  return module;
+}
+
+MGPU_API CUmodule mgpuModuleLoadJIT(void *data, int /*optLevel*/) {
+  return mgpuModuleLoad(data, 0);
+}
+
+MGPU_API void mgpuModuleUnload(CUmodule module) {
+  if (module)
+    if (Driver *d = current())
+      check(d->cuModuleUnload(module), "cuModuleUnload");
+}
+
+MGPU_API CUfunction mgpuModuleGetFunction(CUmodule module, const char *name) {
+  CUfunction fn = nullptr;
+  if (!module) {
+    if (threadError.empty())
+      threadError = "the model's GPU code is not loaded (" + std::string(name) + ")";
+    return nullptr;
+  }
+  if (Driver *d = current())
+    check(d->cuModuleGetFunction(&fn, module, name), "cuModuleGetFunction");
+  return fn;
+}
+
+MGPU_API void mgpuLaunchKernel(CUfunction fn, intptr_t gx, intptr_t gy, intptr_t gz,
+                               intptr_t bx, intptr_t by, intptr_t bz, int32_t smem,
+                               CUstream stream, void **params, void **extra,
+                               size_t /*paramsCount*/) {
+  if (!fn)
+    return; // the missing module or function is already recorded
+  if (gx <= 0 || gy <= 0 || gz <= 0 || gx > INT32_MAX || gy > 65535 || gz > 65535) {
+    if (threadError.empty())
+      threadError = "kernel launch with a grid of " + std::to_string(gx) + " x " +
+                    std::to_string(gy) + " x " + std::to_string(gz) + " blocks";
+    return;
+  }
+  if (Driver *d = current())
+    check(d->cuLaunchKernel(fn, gx, gy, gz, bx, by, bz, smem, stream, params, extra),
+          "cuLaunchKernel");
+}
+
+MGPU_API CUstream mgpuStreamCreate() {
+  CUstream s = nullptr;
+  if (Driver *d = current())
+    check(d->cuStreamCreate(&s, kStreamNonBlocking), "cuStreamCreate");
+  return s;
+}
+MGPU_API void mgpuStreamDestroy(CUstream s) {
+  if (Driver *d = current())
+    check(d->cuStreamDestroy(s), "cuStreamDestroy");
+}
+MGPU_API void mgpuStreamSynchronize(CUstream s) {
+  if (Driver *d = current())
+    check(d->cuStreamSynchronize(s), "cuStreamSynchronize (a kernel failed)");
+}
+MGPU_API void mgpuStreamWaitEvent(CUstream s, CUevent e) {
+  if (Driver *d = current())
+    check(d->cuStreamWaitEvent(s, e, 0), "cuStreamWaitEvent");
+}
+MGPU_API CUevent mgpuEventCreate() {
+  CUevent e = nullptr;
+  if (Driver *d = current())
+    check(d->cuEventCreate(&e, kEventDisableTiming), "cuEventCreate");
+  return e;
+}
+MGPU_API void mgpuEventDestroy(CUevent e) {
+  if (Driver *d = current())
+    check(d->cuEventDestroy(e), "cuEventDestroy");
+}
+MGPU_API void mgpuEventSynchronize(CUevent e) {
+  if (Driver *d = current())
+    check(d->cuEventSynchronize(e), "cuEventSynchronize");
+}
+MGPU_API void mgpuEventRecord(CUevent e, CUstream s) {
+  if (Driver *d = current())
+    check(d->cuEventRecord(e, s), "cuEventRecord");
+}
+
+MGPU_API void *mgpuMemAlloc(uint64_t bytes, CUstream stream, bool hostShared) {
+  CUdeviceptr p = 0;
+  Driver *d = current();
+  if (!d || bytes == 0)
+    return nullptr;
+  if (hostShared)
+    check(d->cuMemAllocManaged(&p, bytes, /*CU_MEM_ATTACH_GLOBAL=*/1), "cuMemAllocManaged");
+  else if (d->cuMemAllocAsync && stream)
+    check(d->cuMemAllocAsync(&p, bytes, stream), "cuMemAllocAsync");
+  else
+    check(d->cuMemAlloc(&p, bytes), "cuMemAlloc");
+  return reinterpret_cast<void *>(p);
+}
+
+MGPU_API void mgpuMemFree(void *ptr, CUstream stream) {
+  Driver *d = current();
+  if (!d || !ptr)
+    return;
+  if (d->cuMemFreeAsync && stream)
+    check(d->cuMemFreeAsync(dptr(ptr), stream), "cuMemFreeAsync");
+  else
+    check(d->cuMemFree(dptr(ptr)), "cuMemFree");
+}
+
+MGPU_API void mgpuMemcpy(void *dst, void *src, size_t bytes, CUstream stream) {
+  if (Driver *d = current())
+    check(d->cuMemcpyAsync(dptr(dst), dptr(src), bytes, stream), "cuMemcpyAsync");
+}
+
+MGPU_API void mgpuMemset32(void *dst, unsigned value, size_t count, CUstream stream) {
+  if (Driver *d = current())
+    check(d->cuMemsetD32Async(dptr(dst), value, count, stream), "cuMemsetD32Async");
+}
+
+MGPU_API void mgpuMemset16(void *dst, unsigned short value, size_t count, CUstream stream) {
+  if (Driver *d = current())
+    check(d->cuMemsetD16Async(dptr(dst), value, count, stream), "cuMemsetD16Async");
+}
+
+MGPU_API void mgpuMemHostRegister(void *ptr, uint64_t bytes) {
+  if (Driver *d = current())
+    check(d->cuMemHostRegister(ptr, bytes, 0), "cuMemHostRegister");
+}
+
+MGPU_API void mgpuMemHostUnregister(void *ptr) {
+  if (Driver *d = current())
+    check(d->cuMemHostUnregister(ptr), "cuMemHostUnregister");
+}
+
+MGPU_API void mgpuSetDefaultDevice(int32_t device) {
+  if (device != 0 && threadError.empty())
+    threadError = "only device 0 is supported";
+}

@@ -1,0 +1,562 @@
+//===- GPUMapToKernels.cpp - bufferized functions to GPU launches -*- C++ -*-//
+//
+// SPDX-License-Identifier: Apache-2.0
+//
+//===----------------------------------------------------------------------===//
+//
+// The GPU target's device mapping. After bufferization and the loop
+// lowering, a function body is a sequence of host work (shape arithmetic,
+// views, allocations) and device work (loop nests that read and write
+// buffers). This pass moves all device work into `gpu.launch` regions so the
+// host never touches a buffer:
+//
+//   - an outermost `scf.parallel` becomes one launch: its iteration space is
+//     linearized over `blockSize`-thread blocks, one thread per iteration,
+//     nested loops run inside the thread;
+//   - other buffer work between two host ops (sequential loops, scalar loads
+//     and stores, loops with reductions) is grouped into a one-thread launch;
+//     scalars it produces for the host come back through a one-element
+//     device buffer;
+//   - buffers the function allocates become `gpu.alloc` / `gpu.dealloc`
+//     (device memory; results stay on the device for the runtime to copy);
+//     allocations inside kernels with static shapes become private
+//     `memref.alloca`;
+//   - constant globals a kernel reads are re-materialized inside it, so
+//     kernel outlining copies them into the device module.
+//
+//===----------------------------------------------------------------------===//
+
+#include "sparsa/Transforms/Passes.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/IR/IRMapping.h"
+#include "mlir/Interfaces/SideEffectInterfaces.h"
+#include "mlir/Interfaces/ViewLikeInterface.h"
+#include "mlir/Transforms/RegionUtils.h"
+
+namespace sparsa {
+#define GEN_PASS_DEF_GPUMAPTOKERNELSPASS
+#include "sparsa/Transforms/Passes.h.inc"
+} // namespace sparsa
+
+using namespace mlir;
+
+namespace {
+
+/// Values a kernel may recompute from scratch instead of capturing: constant
+/// globals and views of them (host addresses of globals mean nothing on the
+/// device).
+static bool isSinkable(Operation *op) {
+  if (isa<memref::GetGlobalOp, arith::ConstantOp>(op))
+    return true;
+  if (isa<ViewLikeOpInterface, memref::CastOp, memref::ReinterpretCastOp,
+          memref::CollapseShapeOp, memref::ExpandShapeOp>(op))
+    return llvm::all_of(op->getOperands(), [](Value v) {
+      Operation *def = v.getDefiningOp();
+      return !isa<MemRefType>(v.getType()) || (def && isSinkable(def));
+    });
+  return false;
+}
+
+struct GPUMapToKernelsPass final
+    : sparsa::impl::GPUMapToKernelsPassBase<GPUMapToKernelsPass> {
+  using GPUMapToKernelsPassBase::GPUMapToKernelsPassBase;
+
+  /// Buffers only the host touches: bookkeeping arrays the deallocation
+  /// lowering passes to its helper function (pointer lists, ownership
+  /// flags), and anything else handed to a host function call.
+  DenseSet<Value> hostBuffers;
+
+  static Value stripCasts(Value v) {
+    while (auto cast = v.getDefiningOp<memref::CastOp>())
+      v = cast.getSource();
+    return v;
+  }
+
+  /// Work the host does itself: pure scalar and view arithmetic (no buffer
+  /// is read or written), calls of host helpers and their buffers, buffer
+  /// management, terminators.
+  bool isHostOp(Operation *op) {
+    if (isa<func::ReturnOp, func::CallOp, scf::YieldOp, memref::AllocOp,
+            memref::AllocaOp, memref::DeallocOp, memref::GetGlobalOp>(op) ||
+        op->getDialect()->getNamespace() == "gpu")
+      return true;
+    if (auto load = dyn_cast<memref::LoadOp>(op))
+      return isHostMemory(load.getMemref());
+    if (auto store = dyn_cast<memref::StoreOp>(op))
+      return isHostMemory(store.getMemref());
+    return op->getNumRegions() == 0 && isMemoryEffectFree(op);
+  }
+
+  /// Host bookkeeping buffers, and mutable globals: the run status word the
+  /// index checks set lives in the library's (thread-local) host memory,
+  /// where the runtime reads it.
+  bool isHostMemory(Value memref) {
+    memref = stripCasts(memref);
+    if (hostBuffers.contains(memref))
+      return true;
+    auto get = memref.getDefiningOp<memref::GetGlobalOp>();
+    if (!get)
+      return false;
+    auto global = SymbolTable::lookupNearestSymbolFrom<memref::GlobalOp>(get, get.getNameAttr());
+    return global && !global.getConstant();
+  }
+
+  /// Control flow that stays on the host, its regions mapped like a
+  /// function body: it holds kernels of its own (parallel loops), calls
+  /// host code, allocates buffers whose size it computes, frees buffers
+  /// from outside, or yields buffers. Static scratch buffers of sequential
+  /// code do not count: they become private to the thread that runs it.
+  bool isHostControl(Operation *op) {
+    if (!isa<scf::IfOp, scf::ForOp, scf::WhileOp, scf::IndexSwitchOp>(op))
+      return false;
+    if (llvm::any_of(op->getResultTypes(), [](Type t) { return isa<MemRefType>(t); }))
+      return true;
+    return op->walk([&](Operation *inner) {
+               bool host = isa<scf::ParallelOp, func::CallOp>(inner);
+               if (auto store = dyn_cast<memref::StoreOp>(inner))
+                 host = isHostMemory(store.getMemref());
+               if (isa<memref::AllocOp, memref::AllocaOp>(inner))
+                 host = !cast<MemRefType>(inner->getResult(0).getType()).hasStaticShape();
+               if (auto dealloc = dyn_cast<memref::DeallocOp>(inner))
+                 host = !op->isAncestor(stripCasts(dealloc.getMemref()).getParentBlock()->getParentOp());
+               return host ? WalkResult::interrupt() : WalkResult::advance();
+             }).wasInterrupted();
+  }
+
+  void runOnOperation() override {
+    func::FuncOp func = getOperation();
+    if (func.isExternal())
+      return;
+    // Functions the entry calls (the deallocation helper) are host code.
+    if (func.isPrivate())
+      return;
+    if (!func.getBody().hasOneBlock()) {
+      func.emitError("the GPU mapping expects a single-block function body");
+      return signalPassFailure();
+    }
+    func.walk([&](func::CallOp call) {
+      for (Value v : call.getOperands())
+        if (isa<MemRefType>(v.getType()))
+          hostBuffers.insert(stripCasts(v));
+    });
+    if (failed(processBlock(func.getBody().front())))
+      return signalPassFailure();
+    func.walk([&](gpu::LaunchOp launch) {
+      privatizeKernelAllocations(launch);
+      sinkConstants(launch);
+    });
+  }
+
+  LogicalResult processBlock(Block &block) {
+    if (failed(moveAllocationsToDevice(block)) || failed(formKernels(block)))
+      return failure();
+    return success();
+  }
+
+  /// Host-level allocations become device allocations.
+  LogicalResult moveAllocationsToDevice(Block &body) {
+    IRRewriter rewriter(&getContext());
+    SmallVector<Operation *> ops;
+    for (Operation &op : body) {
+      if (auto dealloc = dyn_cast<memref::DeallocOp>(op);
+          dealloc && hostBuffers.contains(stripCasts(dealloc.getMemref())))
+        continue;
+      if (isa<memref::AllocOp, memref::AllocaOp>(op) &&
+          hostBuffers.contains(op.getResult(0)))
+        continue;
+      if (isa<memref::AllocOp, memref::AllocaOp, memref::DeallocOp>(op))
+        ops.push_back(&op);
+    }
+    for (Operation *op : ops) {
+      rewriter.setInsertionPoint(op);
+      Location loc = op->getLoc();
+      if (auto dealloc = dyn_cast<memref::DeallocOp>(op)) {
+        gpu::DeallocOp::create(rewriter, loc, TypeRange{}, ValueRange{},
+                               dealloc.getMemref());
+        rewriter.eraseOp(op);
+        continue;
+      }
+      auto type = cast<MemRefType>(op->getResult(0).getType());
+      if (!type.getLayout().isIdentity() || type.getMemorySpace())
+        return op->emitError("cannot place this buffer in device memory");
+      auto alloc = gpu::AllocOp::create(rewriter, loc, type, Type(), ValueRange{},
+                                        op->getOperands(), ValueRange{});
+      // A stack buffer lives until its block ends: free it there.
+      if (isa<memref::AllocaOp>(op)) {
+        Operation *end = body.getTerminator();
+        if (!llvm::is_contained(end->getOperands(), op->getResult(0))) {
+          rewriter.setInsertionPoint(end);
+          gpu::DeallocOp::create(rewriter, loc, TypeRange{}, ValueRange{},
+                                 alloc.getMemref());
+        }
+      }
+      rewriter.replaceOp(op, alloc.getMemref());
+    }
+    return success();
+  }
+
+  /// Walks the body once, collecting runs of device work into kernels.
+  LogicalResult formKernels(Block &body) {
+    SmallVector<Operation *> group;
+    auto flush = [&]() -> LogicalResult {
+      if (group.empty())
+        return success();
+      LogicalResult r = buildSerialKernel(group);
+      group.clear();
+      return r;
+    };
+    for (Operation &op : llvm::make_early_inc_range(body)) {
+      if (auto loop = dyn_cast<scf::ParallelOp>(op);
+          loop && loop.getNumResults() == 0) {
+        if (failed(flush()))
+          return failure();
+        buildParallelKernel(loop);
+        continue;
+      }
+      if (isHostControl(&op)) {
+        // Its regions may read what the group writes, and its operands
+        // (conditions, bounds) are host values.
+        if (failed(flush()))
+          return failure();
+        for (Region &region : op.getRegions())
+          for (Block &block : region)
+            if (failed(processBlock(block)))
+              return failure();
+        continue;
+      }
+      if (auto reshape = dyn_cast<memref::ReshapeOp>(op)) {
+        // A view whose shape is read from a buffer: the host reads it, from
+        // a host copy unless it is a constant global.
+        if (failed(flush()))
+          return failure();
+        Value shape = reshape.getShape();
+        if (!shape.getDefiningOp<memref::GetGlobalOp>()) {
+          OpBuilder b(reshape);
+          auto type = cast<MemRefType>(shape.getType());
+          if (!type.hasStaticShape())
+            return reshape.emitError("cannot read a dynamic shape buffer on the host");
+          Value host = memref::AllocaOp::create(
+              b, reshape.getLoc(), MemRefType::get(type.getShape(), type.getElementType()));
+          gpu::MemcpyOp::create(b, reshape.getLoc(), TypeRange{}, ValueRange{}, host, shape);
+          gpu::WaitOp::create(b, reshape.getLoc(), Type(), ValueRange{});
+          reshape.getShapeMutable().assign(host);
+        }
+        continue;
+      }
+      if (!isHostOp(&op)) {
+        group.push_back(&op);
+        continue;
+      }
+      // A host op that needs a value of the pending group, or that frees
+      // or returns buffers, waits for the group.
+      bool usesGroup = llvm::any_of(op.getOperands(), [&](Value v) {
+        Operation *def = v.getDefiningOp();
+        return def && llvm::is_contained(group, def);
+      });
+      // Scalar arithmetic on the group's values joins it (the host gets
+      // the results it needs back anyway).
+      if (usesGroup && op.getNumRegions() == 0 && isMemoryEffectFree(&op) &&
+          llvm::all_of(op.getResultTypes(),
+                       [](Type t) { return t.isIntOrIndexOrFloat(); })) {
+        group.push_back(&op);
+        continue;
+      }
+      if (usesGroup || isa<func::ReturnOp, scf::YieldOp, gpu::DeallocOp>(op))
+        if (failed(flush()))
+          return failure();
+    }
+    return flush();
+  }
+
+  /// One thread runs |ops| in order. The launch goes where the last op was:
+  /// host ops in between never use the group's values (formKernels flushes
+  /// first), and the group may use theirs.
+  LogicalResult buildSerialKernel(ArrayRef<Operation *> ops) {
+    Operation *last = ops.back();
+    Location loc = ops.front()->getLoc();
+    OpBuilder b(last);
+    b.setInsertionPointAfter(last);
+    // Scalars the host needs after the kernel.
+    SmallVector<Value> escaping;
+    for (Operation *op : ops)
+      for (Value r : op->getResults())
+        if (llvm::any_of(r.getUsers(), [&](Operation *u) {
+              return !llvm::any_of(ops, [&](Operation *g) {
+                return g == u || g->isAncestor(u);
+              });
+            }))
+          escaping.push_back(r);
+    SmallVector<Value> slots;
+    for (Value v : escaping) {
+      if (!v.getType().isIntOrIndexOrFloat())
+        return v.getDefiningOp()->emitError(
+            "cannot return a value of this type from device code to the host");
+      auto slotType = MemRefType::get({1}, v.getType());
+      slots.push_back(gpu::AllocOp::create(b, loc, slotType, Type(), ValueRange{},
+                                           ValueRange{}, ValueRange{})
+                          .getMemref());
+    }
+    Value one = arith::ConstantIndexOp::create(b, loc, 1);
+    auto launch = gpu::LaunchOp::create(b, loc, one, one, one, one, one, one);
+    Block &kernel = launch.getBody().front();
+    OpBuilder kb = OpBuilder::atBlockEnd(&kernel);
+    auto terminator = gpu::TerminatorOp::create(kb, loc);
+    for (Operation *op : ops)
+      op->moveBefore(terminator);
+    if (escaping.empty())
+      return success();
+    kb.setInsertionPoint(terminator);
+    Value zero = arith::ConstantIndexOp::create(kb, loc, 0);
+    for (auto [v, slot] : llvm::zip(escaping, slots))
+      memref::StoreOp::create(kb, loc, v, slot, zero);
+    // Read the scalars back: copy to a host buffer, then load.
+    b.setInsertionPointAfter(launch);
+    Value hostZero = arith::ConstantIndexOp::create(b, loc, 0);
+    for (auto [v, slot] : llvm::zip(escaping, slots)) {
+      auto hostBuf = memref::AllocaOp::create(b, loc, cast<MemRefType>(slot.getType()));
+      gpu::MemcpyOp::create(b, loc, TypeRange{}, ValueRange{}, hostBuf, slot);
+      gpu::WaitOp::create(b, loc, Type(), ValueRange{});
+      Value hostValue = memref::LoadOp::create(b, loc, hostBuf, hostZero);
+      gpu::DeallocOp::create(b, loc, TypeRange{}, ValueRange{}, slot);
+      v.replaceUsesWithIf(hostValue, [&](OpOperand &use) {
+        return !launch->isAncestor(use.getOwner());
+      });
+    }
+    return success();
+  }
+
+  /// One thread per iteration of |loop|, linearized over 1-D blocks.
+  void buildParallelKernel(scf::ParallelOp loop) {
+    Location loc = loop.getLoc();
+    OpBuilder b(loop);
+    int64_t rank = loop.getNumLoops();
+    SmallVector<Value> counts;
+    Value total = arith::ConstantIndexOp::create(b, loc, 1);
+    for (int64_t i = 0; i < rank; ++i) {
+      Value span = arith::SubIOp::create(b, loc, loop.getUpperBound()[i],
+                                         loop.getLowerBound()[i]);
+      Value n = arith::CeilDivSIOp::create(b, loc, span, loop.getStep()[i]);
+      n = arith::MaxSIOp::create(b, loc, n, arith::ConstantIndexOp::create(b, loc, 0));
+      counts.push_back(n);
+      total = arith::MulIOp::create(b, loc, total, n);
+    }
+    Value block = arith::ConstantIndexOp::create(b, loc, blockSize);
+    Value grid = arith::CeilDivSIOp::create(b, loc, total, block);
+    // An empty space still launches one block (a zero grid is a launch
+    // error); its threads all fail the bound check.
+    grid = arith::MaxSIOp::create(b, loc, grid, arith::ConstantIndexOp::create(b, loc, 1));
+    Value one = arith::ConstantIndexOp::create(b, loc, 1);
+    auto launch = gpu::LaunchOp::create(b, loc, grid, one, one, block, one, one);
+    Block &kernel = launch.getBody().front();
+    OpBuilder kb = OpBuilder::atBlockEnd(&kernel);
+    gpu::TerminatorOp::create(kb, loc);
+    kb.setInsertionPointToStart(&kernel);
+    Value gid = arith::AddIOp::create(
+        kb, loc, arith::MulIOp::create(kb, loc, launch.getBlockIds().x, block),
+        launch.getThreadIds().x);
+    Value inRange = arith::CmpIOp::create(kb, loc, arith::CmpIPredicate::ult, gid, total);
+    auto guard = scf::IfOp::create(kb, loc, inRange, /*withElseRegion=*/false);
+    kb.setInsertionPointToStart(&guard.getThenRegion().front());
+    IRMapping map;
+    Value rest = gid;
+    for (int64_t i = rank - 1; i >= 0; --i) {
+      Value idx = rank == 1 ? rest : arith::RemUIOp::create(kb, loc, rest, counts[i]);
+      if (i > 0)
+        rest = arith::DivUIOp::create(kb, loc, rest, counts[i]);
+      Value iv = arith::AddIOp::create(
+          kb, loc, loop.getLowerBound()[i],
+          arith::MulIOp::create(kb, loc, idx, loop.getStep()[i]));
+      map.map(loop.getInductionVars()[i], iv);
+    }
+    for (Operation &op : loop.getBody()->without_terminator())
+      kb.clone(op, map);
+    loop.erase();
+  }
+
+  /// Scratch buffers of a thread: static shapes go on its stack.
+  void privatizeKernelAllocations(gpu::LaunchOp launch) {
+    SmallVector<memref::AllocOp> allocs;
+    launch.walk([&](memref::AllocOp op) {
+      if (op.getType().hasStaticShape() && op.getType().getLayout().isIdentity())
+        allocs.push_back(op);
+    });
+    for (memref::AllocOp op : allocs) {
+      OpBuilder b(op);
+      auto alloca = memref::AllocaOp::create(b, op.getLoc(), op.getType(),
+                                             ValueRange{}, op.getAlignmentAttr());
+      for (Operation *user : llvm::make_early_inc_range(op->getUsers()))
+        if (isa<memref::DeallocOp>(user))
+          user->erase();
+      op.replaceAllUsesWith(alloca.getResult());
+      op.erase();
+    }
+  }
+
+  /// Clones constant globals (and views of them) a kernel uses into it.
+  void sinkConstants(gpu::LaunchOp launch) {
+    Region &region = launch.getBody();
+    bool changed = true;
+    while (changed) {
+      changed = false;
+      SetVector<Value> above;
+      getUsedValuesDefinedAbove(region, above);
+      for (Value v : above) {
+        Operation *def = v.getDefiningOp();
+        if (!def || !isSinkable(def) || !isa<MemRefType>(v.getType()))
+          continue;
+        OpBuilder b = OpBuilder::atBlockBegin(&region.front());
+        Operation *clone = b.clone(*def);
+        replaceAllUsesInRegionWith(v, clone->getResult(0), region);
+        changed = true;
+      }
+    }
+  }
+};
+} // namespace
+
+namespace sparsa {
+#define GEN_PASS_DEF_GPUMERGEMODULESPASS
+#include "sparsa/Transforms/Passes.h.inc"
+} // namespace sparsa
+
+namespace {
+/// Moves every kernel into the first `gpu.module`, renamed after the module
+/// it came from (outlining names the modules uniquely), so the model
+/// carries one device binary: one ptxas run per architecture, one module
+/// load at run time.
+struct GPUMergeModulesPass final
+    : sparsa::impl::GPUMergeModulesPassBase<GPUMergeModulesPass> {
+  using GPUMergeModulesPassBase::GPUMergeModulesPassBase;
+
+  void runOnOperation() override {
+    ModuleOp module = getOperation();
+    SmallVector<gpu::GPUModuleOp> gpuModules(module.getOps<gpu::GPUModuleOp>());
+    if (gpuModules.size() < 2)
+      return;
+    gpu::GPUModuleOp into = gpuModules.front();
+    SymbolTable intoTable(into);
+    // (module, kernel) -> the kernel's name in |into|.
+    llvm::DenseMap<std::pair<StringAttr, StringAttr>, StringAttr> kernels;
+    for (gpu::GPUModuleOp from : llvm::drop_begin(gpuModules)) {
+      StringAttr fromName = from.getSymNameAttr();
+      // Rename inside |from| first (kernels after their module, device
+      // globals to a free name), then move everything over.
+      for (Operation &op : from.getBody()->getOperations()) {
+        auto sym = dyn_cast<SymbolOpInterface>(&op);
+        if (!sym)
+          continue;
+        StringAttr oldName = sym.getNameAttr();
+        std::string base = isa<gpu::GPUFuncOp>(op) ? fromName.str() : oldName.str();
+        std::string name = base;
+        for (unsigned i = 0; intoTable.lookup(name) || (name != oldName.getValue() &&
+                                                        SymbolTable::lookupSymbolIn(from, name));
+             ++i)
+          name = base + "_" + std::to_string(i);
+        StringAttr newName = StringAttr::get(&getContext(), name);
+        if (newName != oldName) {
+          if (failed(SymbolTable::replaceAllSymbolUses(oldName, newName, from)))
+            return signalPassFailure();
+          sym.setName(newName);
+        }
+        if (isa<gpu::GPUFuncOp>(op))
+          kernels[{fromName, oldName}] = newName;
+      }
+      for (Operation &op : llvm::make_early_inc_range(from.getBody()->getOperations())) {
+        if (!isa<SymbolOpInterface>(op))
+          continue;
+        op.moveBefore(into.getBody(), into.getBody()->end());
+        intoTable.insert(&op);
+      }
+    }
+    module.walk([&](gpu::LaunchFuncOp launch) {
+      SymbolRefAttr kernel = launch.getKernel();
+      StringAttr mod = kernel.getRootReference();
+      StringAttr fn = kernel.getLeafReference();
+      if (mod == into.getSymNameAttr())
+        return;
+      launch.setKernelAttr(SymbolRefAttr::get(
+          into.getSymNameAttr(),
+          {FlatSymbolRefAttr::get(kernels.lookup({mod, fn}))}));
+    });
+    for (gpu::GPUModuleOp from : llvm::drop_begin(gpuModules))
+      from.erase();
+  }
+};
+} // namespace
+
+namespace sparsa {
+#define GEN_PASS_DEF_GPUEMULATEONHOSTPASS
+#include "sparsa/Transforms/Passes.h.inc"
+} // namespace sparsa
+
+namespace {
+/// Test aid: runs the device mapping's launches on the host, every block and
+/// thread in turn (the kernels of the mapping never synchronize between
+/// threads), with device memory as host memory.
+struct GPUEmulateOnHostPass final
+    : sparsa::impl::GPUEmulateOnHostPassBase<GPUEmulateOnHostPass> {
+  using GPUEmulateOnHostPassBase::GPUEmulateOnHostPassBase;
+
+  void runOnOperation() override {
+    IRRewriter rewriter(&getContext());
+    SmallVector<gpu::LaunchOp> launches;
+    getOperation().walk([&](gpu::LaunchOp op) { launches.push_back(op); });
+    for (gpu::LaunchOp launch : launches) {
+      if (!launch.getBody().hasOneBlock() || launch.getAsyncToken()) {
+        launch.emitError("cannot emulate this launch");
+        return signalPassFailure();
+      }
+      Location loc = launch.getLoc();
+      rewriter.setInsertionPoint(launch);
+      Value zero = arith::ConstantIndexOp::create(rewriter, loc, 0);
+      Value one = arith::ConstantIndexOp::create(rewriter, loc, 1);
+      Value bounds[] = {launch.getGridSizeX(),  launch.getGridSizeY(),
+                        launch.getGridSizeZ(),  launch.getBlockSizeX(),
+                        launch.getBlockSizeY(), launch.getBlockSizeZ()};
+      SmallVector<Value> ivs;
+      for (Value bound : bounds) {
+        auto loop = scf::ForOp::create(rewriter, loc, zero, bound, one);
+        ivs.push_back(loop.getInductionVar());
+        rewriter.setInsertionPointToStart(loop.getBody());
+      }
+      Block &body = launch.getBody().front();
+      gpu::KernelDim3 blockIds = launch.getBlockIds(), threadIds = launch.getThreadIds(),
+                      grid = launch.getGridSize(), block = launch.getBlockSize();
+      Value from[] = {blockIds.x, blockIds.y, blockIds.z, threadIds.x, threadIds.y,
+                      threadIds.z, grid.x,     grid.y,     grid.z,      block.x,
+                      block.y,     block.z};
+      Value to[] = {ivs[0],    ivs[1],    ivs[2],    ivs[3],    ivs[4],    ivs[5],
+                    bounds[0], bounds[1], bounds[2], bounds[3], bounds[4], bounds[5]};
+      for (auto [f, t] : llvm::zip(from, to))
+        f.replaceAllUsesWith(t);
+      rewriter.eraseOp(body.getTerminator());
+      Operation *insertBefore = rewriter.getInsertionBlock()->getTerminator();
+      for (Operation &op : llvm::make_early_inc_range(body))
+        op.moveBefore(insertBefore);
+      rewriter.eraseOp(launch);
+    }
+    SmallVector<Operation *> gpuOps;
+    getOperation().walk([&](Operation *op) {
+      if (isa<gpu::AllocOp, gpu::DeallocOp, gpu::MemcpyOp, gpu::WaitOp>(op))
+        gpuOps.push_back(op);
+    });
+    for (Operation *op : gpuOps) {
+      rewriter.setInsertionPoint(op);
+      if (auto alloc = dyn_cast<gpu::AllocOp>(op))
+        rewriter.replaceOpWithNewOp<memref::AllocOp>(op, alloc.getType(),
+                                                     alloc.getDynamicSizes());
+      else if (auto dealloc = dyn_cast<gpu::DeallocOp>(op))
+        rewriter.replaceOpWithNewOp<memref::DeallocOp>(op, dealloc.getMemref());
+      else if (auto copy = dyn_cast<gpu::MemcpyOp>(op))
+        rewriter.replaceOpWithNewOp<memref::CopyOp>(op, copy.getSrc(), copy.getDst());
+      else
+        rewriter.eraseOp(op);
+    }
+  }
+};
+} // namespace

@@ -1,0 +1,112 @@
+"""The CUDA target end to end: compile, the device mapping's results (run on
+the host, --x-gpu-emulate) against ONNX Runtime, and the runtime without and
+with a CUDA driver. The GPU itself is exercised by tools/gpu-check.sh, which
+runs the end-to-end suites with SPARSA_TEST_GPU=cuda on a GPU machine."""
+
+import ctypes
+import json
+import subprocess
+
+import numpy as np
+import pytest
+from onnx import TensorProto, helper, numpy_helper
+
+from conftest import ROOT, _compile_cpu, assert_matches_ort, save
+
+import sparsa
+from sparsa import models
+
+
+def _driver_available():
+    try:
+        ctypes.CDLL("libcuda.so.1")
+        return True
+    except OSError:
+        return False
+
+
+HAVE_DRIVER = _driver_available()
+
+
+def _emulated(tmp_path, onnx_path, name="emu", **kwargs):
+    so = tmp_path / f"{name}.so"
+    _compile_cpu(str(onnx_path), str(so), target="cuda", extra_args=["--x-gpu-emulate"],
+                 **kwargs)
+    return sparsa.load(str(so))
+
+
+def _softmax_gelu_model(path):
+    """Element-wise math (libdevice on the GPU), a row reduction, a GEMM and
+    a broadcast: one kernel of each kind."""
+    rng = np.random.default_rng(0)
+    w = numpy_helper.from_array(rng.standard_normal((48, 40)).astype(np.float32), "w")
+    b = numpy_helper.from_array(rng.standard_normal(40).astype(np.float32), "b")
+    nodes = [
+        helper.make_node("MatMul", ["x", "w"], ["h"], name="mm"),
+        helper.make_node("Add", ["h", "b"], ["a"], name="bias"),
+        helper.make_node("Tanh", ["a"], ["t"], name="tanh"),
+        helper.make_node("Softmax", ["t"], ["s"], name="softmax", axis=-1),
+        helper.make_node("ReduceSum", ["s", "axes"], ["y"], name="sum", keepdims=1),
+    ]
+    axes = numpy_helper.from_array(np.array([0], np.int64), "axes")
+    graph = helper.make_graph(
+        nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 48])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 40])], [w, b, axes])
+    return save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), path)
+
+
+@pytest.mark.parametrize("rows", [1, 7, 300])
+def test_emulated_device_mapping_matches_ort(tmp_path, rows):
+    path = _softmax_gelu_model(tmp_path / "m.onnx")
+    model = _emulated(tmp_path, path)
+    x = np.random.default_rng(rows).standard_normal((rows, 48)).astype(np.float32)
+    assert_matches_ort(model, path, {"x": x})
+
+
+@pytest.mark.parametrize("sparsity", [0.0, 0.9, 1.0])
+@pytest.mark.parametrize("mode", ["relu", "glu"])
+def test_emulated_sparse_ffn_matches_ort(tmp_path, mode, sparsity):
+    """The activation-sparsity lowering's run-time dispatch (sparse or dense
+    path by the active count) is host control flow around kernels; the
+    active count comes back from the device."""
+    path = models.sparse_ffn(str(tmp_path / "ffn.onnx"), hidden=64, inner=256, tokens=1,
+                             mode=mode, sparsity=sparsity, seed=1)
+    model = _emulated(tmp_path, path)
+    x = np.random.default_rng(2).standard_normal((1, 64)).astype(np.float32)
+    assert_matches_ort(model, path, {"x": x})
+
+
+def test_cuda_library_and_report(tmp_path):
+    path = _softmax_gelu_model(tmp_path / "m.onnx")
+    so, report = tmp_path / "m.so", tmp_path / "r.json"
+    _compile_cpu(str(path), str(so), target="cuda", report=str(report))
+    r = json.loads(report.read_text())
+    assert r["target"] == "cuda"
+    assert "ptxas" in json.dumps(r)
+    info = subprocess.run(["nm", "-D", str(so)], capture_output=True, text=True).stdout
+    assert "U mgpuLaunchKernel" in info and "T sparsa_entry" in info
+
+
+@pytest.mark.skipif(HAVE_DRIVER, reason="a CUDA driver is present: test_cuda_runs covers it")
+def test_cuda_model_without_driver_is_a_clear_error(tmp_path):
+    path = _softmax_gelu_model(tmp_path / "m.onnx")
+    so = tmp_path / "m.so"
+    _compile_cpu(str(path), str(so), target="cuda")
+    with pytest.raises(sparsa.SparsaError, match="no CUDA driver: cannot load libcuda.so.1"):
+        sparsa.load(str(so))
+    # CPU models still load and run in the same process.
+    cpu = tmp_path / "c.so"
+    _compile_cpu(str(path), str(cpu))
+    x = np.ones((2, 48), np.float32)
+    assert_matches_ort(sparsa.load(str(cpu)), path, {"x": x})
+
+
+@pytest.mark.skipif(not HAVE_DRIVER, reason="no CUDA driver on this machine (libcuda.so.1)")
+def test_cuda_runs(tmp_path):
+    path = _softmax_gelu_model(tmp_path / "m.onnx")
+    so = tmp_path / "m.so"
+    _compile_cpu(str(path), str(so), target="cuda")
+    model = sparsa.load(str(so))
+    for rows in (1, 300):
+        x = np.random.default_rng(rows).standard_normal((rows, 48)).astype(np.float32)
+        assert_matches_ort(model, path, {"x": x})

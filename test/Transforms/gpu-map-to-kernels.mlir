@@ -1,0 +1,109 @@
+// RUN: sparsa-opt %s --split-input-file --sparsa-gpu-map-to-kernels | FileCheck %s
+
+/// An outermost scf.parallel becomes one launch: the 2-D space [0,4) x
+/// [0,n) is linearized over 256-thread blocks, a bound check guards the
+/// tail, and the indices are recovered by div / rem. Host buffers become
+/// device buffers.
+// CHECK-LABEL: func.func @parallel
+// CHECK-SAME: (%[[A:.*]]: memref<4x?xf32>, %[[N:.*]]: index)
+// CHECK: %[[OUT:.*]] = gpu.alloc (%[[N]]) : memref<4x?xf32>
+// CHECK: %[[GRID0:.*]] = arith.ceildivsi %[[TOTAL:.*]], %c256
+// CHECK: %[[GRID:.*]] = arith.maxsi %[[GRID0]], %c1
+// CHECK: gpu.launch blocks(%[[BX:.*]], %{{.*}}, %{{.*}}) in (%{{.*}} = %[[GRID]], %{{.*}} = %c1{{.*}}, %{{.*}} = %c1{{.*}}) threads(%[[TX:.*]], %{{.*}}, %{{.*}}) in (%{{.*}} = %c256
+// CHECK:   %[[MUL:.*]] = arith.muli %[[BX]], %c256
+// CHECK:   %[[GID:.*]] = arith.addi %[[MUL]], %[[TX]]
+// CHECK:   %[[IN:.*]] = arith.cmpi ult, %[[GID]], %[[TOTAL]]
+// CHECK:   scf.if %[[IN]] {
+// CHECK:     arith.remui %[[GID]]
+// CHECK:     arith.divui %[[GID]]
+// CHECK:     memref.load %[[A]]
+// CHECK:     math.exp
+// CHECK:     memref.store
+// CHECK:   gpu.terminator
+// CHECK: return %[[OUT]]
+func.func @parallel(%a: memref<4x?xf32>, %n: index) -> memref<4x?xf32> {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %c4 = arith.constant 4 : index
+  %out = memref.alloc(%n) : memref<4x?xf32>
+  scf.parallel (%i, %j) = (%c0, %c0) to (%c4, %n) step (%c1, %c1) {
+    %v = memref.load %a[%i, %j] : memref<4x?xf32>
+    %e = math.exp %v : f32
+    memref.store %e, %out[%i, %j] : memref<4x?xf32>
+    scf.reduce
+  }
+  return %out : memref<4x?xf32>
+}
+
+// -----
+
+/// Sequential work (a loop carrying a value) runs in a one-thread launch;
+/// the scalar the host needs (an allocation size read from a buffer) comes
+/// back through a one-element device buffer, copied and waited for.
+// CHECK-LABEL: func.func @serial_scalar
+// CHECK: %[[SLOT:.*]] = gpu.alloc () : memref<1xindex>
+// CHECK: gpu.launch blocks({{.*}}) in ({{.*}} = %[[ONE:.*]], {{.*}} = %[[ONE]], {{.*}} = %[[ONE]]) threads({{.*}}) in ({{.*}} = %[[ONE]], {{.*}} = %[[ONE]], {{.*}} = %[[ONE]])
+// CHECK:   %[[SUM:.*]] = scf.for
+// CHECK:   memref.store %[[SUM]], %[[SLOT]]
+// CHECK:   gpu.terminator
+// CHECK: %[[HOST:.*]] = memref.alloca() : memref<1xindex>
+// CHECK: gpu.memcpy  %[[HOST]], %[[SLOT]]
+// CHECK: gpu.wait
+// CHECK: %[[N:.*]] = memref.load %[[HOST]]
+// CHECK: gpu.dealloc  %[[SLOT]]
+// CHECK: gpu.alloc (%[[N]]) : memref<?xf32>
+func.func @serial_scalar(%counts: memref<8xindex>) -> memref<?xf32> {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %c8 = arith.constant 8 : index
+  %sum = scf.for %i = %c0 to %c8 step %c1 iter_args(%acc = %c0) -> index {
+    %v = memref.load %counts[%i] : memref<8xindex>
+    %s = arith.addi %acc, %v : index
+    scf.yield %s : index
+  }
+  %out = memref.alloc(%sum) : memref<?xf32>
+  return %out : memref<?xf32>
+}
+
+// -----
+
+/// Consecutive device ops share one serial launch; host ops in between
+/// that use none of their values do not split them, and scalar arithmetic
+/// on their values joins them. A dealloc waits for the work before it.
+/// Static scratch allocations inside kernels become private allocas;
+/// constant globals are re-materialized inside.
+memref.global "private" constant @table : memref<4xf32> = dense<[1.0, 2.0, 3.0, 4.0]>
+// CHECK-LABEL: func.func @grouping
+// CHECK: gpu.alloc () : memref<4xf32>
+// CHECK: gpu.alloc () : memref<4xf32>
+// CHECK: gpu.launch
+// CHECK-NEXT: memref.get_global @table
+// CHECK: memref.load
+// CHECK: memref.load
+// CHECK: arith.addf
+// CHECK: memref.alloca() : memref<16xf32>
+// CHECK-NOT: memref.dealloc
+// CHECK: memref.store
+// CHECK: memref.store
+// CHECK: gpu.terminator
+// CHECK-NOT: gpu.launch
+// CHECK: gpu.dealloc
+func.func @grouping(%x: memref<4xf32>) -> memref<4xf32> {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %t = memref.get_global @table : memref<4xf32>
+  %tmp = memref.alloc() : memref<4xf32>
+  %v = memref.load %x[%c0] : memref<4xf32>
+  %w = memref.load %t[%c1] : memref<4xf32>
+  %s = arith.addf %v, %w : f32
+  %out = memref.alloc() : memref<4xf32>
+  scf.for %i = %c0 to %c1 step %c1 {
+    %scratch = memref.alloc() : memref<16xf32>
+    memref.store %s, %scratch[%i] : memref<16xf32>
+    memref.dealloc %scratch : memref<16xf32>
+  }
+  memref.store %s, %tmp[%c0] : memref<4xf32>
+  memref.store %s, %out[%c0] : memref<4xf32>
+  memref.dealloc %tmp : memref<4xf32>
+  return %out : memref<4xf32>
+}
