@@ -22,12 +22,29 @@ echo "$lit_out" | grep -E "^(FAIL|UNRESOLVED|XPASS|TIMEOUT):" || true
 lit_pass=$(lit_count "$lit_out" "Passed")
 lit_fail=$(lit_count "$lit_out" "Failed,Unresolved,Timed Out,Unexpectedly Passed")
 
+# Every model a test compiles for the CPU is also compiled with
+# --target=cuda (ptxas for sm_80 and sm_90; no GPU needed): conftest.py.
 echo "== pytest (test/Integration)"
-py_out=$(.venv/bin/python -m pytest test/Integration -q -p no:cacheprovider 2>&1); py_rc=$?
+py_out=$(SPARSA_CHECK_CUDA=1 .venv/bin/python -m pytest test/Integration -q -p no:cacheprovider 2>&1); py_rc=$?
 echo "$py_out" | grep -E "^(FAILED|ERROR)" || true
 echo "$py_out" | tail -n 1
 py_pass=$(py_count "$py_out" "passed")
 py_fail=$(py_count "$py_out" "failed|errors?")
+
+# The GPU device mapping, run on the host (--x-gpu-emulate): the suites
+# that compile and run models, each output against ONNX Runtime again.
+echo "== pytest, GPU device mapping emulated on the CPU"
+emu_out=$(SPARSA_TEST_GPU=emulate .venv/bin/python -m pytest -q -p no:cacheprovider \
+  test/Integration/test_gpu.py test/Integration/test_mlp.py test/Integration/test_ops.py \
+  test/Integration/test_transformer.py test/Integration/test_attention.py \
+  test/Integration/test_routing.py test/Integration/test_activation_sparsity.py \
+  test/Integration/test_flow_attention.py test/Integration/test_contrib_ops.py \
+  test/Integration/test_data_dependent.py test/Integration/test_zoo.py 2>&1); emu_rc=$?
+echo "$emu_out" | grep -E "^(FAILED|ERROR)" || true
+echo "$emu_out" | tail -n 1
+py_pass=$((py_pass + $(py_count "$emu_out" "passed")))
+py_fail=$((py_fail + $(py_count "$emu_out" "failed|errors?")))
+[ $emu_rc -eq 0 ] || py_rc=1
 
 # ONNX's backend node tests of every targeted op: one gate on the pass
 # rate (the per-case table is written to build/conformance.md).

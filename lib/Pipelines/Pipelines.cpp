@@ -134,6 +134,8 @@ void sparsa::buildSparsaGPULoweringPipeline(
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());
   pm.addNestedPass<func::FuncOp>(createFuseElementwisePass());
+  // Decode-sized contractions get split-K: enough threads to keep HBM busy.
+  pm.addNestedPass<func::FuncOp>(createGPUSplitReductionsPass());
   pm.addPass(createCanonicalizerPass());
   // 3. Bufferize and free intermediates exactly as the CPU pipeline does.
   addUpstream(pm, "one-shot-bufferize{bufferize-function-boundaries "

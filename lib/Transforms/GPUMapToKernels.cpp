@@ -31,6 +31,8 @@
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Linalg/Transforms/Transforms.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/IR/IRMapping.h"
@@ -556,6 +558,64 @@ struct GPUEmulateOnHostPass final
         rewriter.replaceOpWithNewOp<memref::CopyOp>(op, copy.getSrc(), copy.getDst());
       else
         rewriter.eraseOp(op);
+    }
+  }
+};
+} // namespace
+
+namespace sparsa {
+#define GEN_PASS_DEF_GPUSPLITREDUCTIONSPASS
+#include "sparsa/Transforms/Passes.h.inc"
+} // namespace sparsa
+
+namespace {
+/// Split-K for the GPU: a contraction whose output has few elements (a
+/// decode GEMV's N) gives one thread per output element too few threads to
+/// keep the memory system busy. Splitting the reduction into `ratio`
+/// independent chunks multiplies the threads (each reads K / ratio rows of
+/// the weights, coalesced across the warp) and adds a small combining
+/// kernel over the partial sums.
+struct GPUSplitReductionsPass final
+    : sparsa::impl::GPUSplitReductionsPassBase<GPUSplitReductionsPass> {
+  using GPUSplitReductionsPassBase::GPUSplitReductionsPassBase;
+
+  void runOnOperation() override {
+    SmallVector<linalg::LinalgOp> candidates;
+    getOperation().walk([&](linalg::LinalgOp op) {
+      if (op.hasPureTensorSemantics() && op.getNumReductionLoops() == 1 &&
+          op.getNumDpsInits() == 1)
+        candidates.push_back(op);
+    });
+    IRRewriter rewriter(&getContext());
+    for (linalg::LinalgOp op : candidates) {
+      auto control = [&](linalg::LinalgOp l) -> linalg::SplitReductionOptions {
+        linalg::SplitReductionOptions none;
+        SmallVector<int64_t> ranges = l.getStaticLoopRanges();
+        int64_t parallel = 1, reduction = 0;
+        for (auto [range, kind] : llvm::zip(ranges, l.getIteratorTypesArray())) {
+          if (kind == utils::IteratorType::reduction)
+            reduction = range;
+          else if (!ShapedType::isDynamic(range))
+            parallel *= range; // a dynamic extent (batch) counts as 1
+        }
+        if (ShapedType::isDynamic(reduction) || reduction < minReduction ||
+            parallel >= targetThreads)
+          return none;
+        int64_t ratio = 1;
+        while (ratio * 2 * parallel <= targetThreads && reduction % (ratio * 2) == 0 &&
+               reduction / (ratio * 2) >= 32)
+          ratio *= 2;
+        if (ratio < 2)
+          return none;
+        linalg::SplitReductionOptions options;
+        options.ratio = ratio;
+        options.index = 0;
+        options.innerParallel = false;
+        return options;
+      };
+      rewriter.setInsertionPoint(op);
+      // Ops whose combiner is not a plain reduction are left alone.
+      (void)linalg::splitReduction(rewriter, op, control);
     }
   }
 };

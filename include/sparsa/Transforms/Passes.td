@@ -147,6 +147,26 @@ def GPUMapToKernelsPass : Pass<"sparsa-gpu-map-to-kernels", "mlir::func::FuncOp"
                            "mlir::memref::MemRefDialect", "mlir::scf::SCFDialect"];
 }
 
+def GPUSplitReductionsPass : Pass<"sparsa-gpu-split-reductions", "mlir::func::FuncOp"> {
+  let summary = "Split-K for contractions with few outputs (GPU target)";
+  let description = [{
+    On tensors: a linalg op with one reduction loop of static size at least
+    `min-reduction` whose parallel iterations (static extents; a dynamic one
+    counts as 1) number fewer than `target-threads` gets its reduction split
+    into `ratio` independent chunks (`linalg::splitReduction`): the largest
+    power of two that divides the reduction, keeps chunks of at least 32,
+    and keeps parallel x ratio within `target-threads`. Each chunk is one
+    GPU thread of the partial-sum kernel; a small kernel combines them.
+  }];
+  let options = [
+    Option<"minReduction", "min-reduction", "int64_t", "512",
+           "Smallest reduction size to split">,
+    Option<"targetThreads", "target-threads", "int64_t", "131072",
+           "Parallel iterations to reach">,
+  ];
+  let dependentDialects = ["mlir::linalg::LinalgDialect", "mlir::tensor::TensorDialect"];
+}
+
 def GPUMergeModulesPass : Pass<"sparsa-gpu-merge-modules", "mlir::ModuleOp"> {
   let summary = "Put every outlined kernel into one gpu.module";
   let description = [{
