@@ -547,7 +547,7 @@ static void stridedCopy(char *dst, const char *src, int64_t offset, const int64_
 static sparsa_status_t takeDeviceResults(sparsa_model_t *model,
                                          const std::vector<int64_t> &results,
                                          const std::vector<void *> &deviceInputs,
-                                         sparsa_tensor_t *out_outputs) {
+                                         bool ownInputs, sparsa_tensor_t *out_outputs) {
   std::string error = sparsa_cuda::takeError();
   std::vector<void *> toFree;
   char *wb = static_cast<char *>(model->deviceWeights);
@@ -606,7 +606,7 @@ static sparsa_status_t takeDeviceResults(sparsa_model_t *model,
   }
   for (void *p : deviceInputs) {
     std::string ignored;
-    if (p)
+    if (p && ownInputs)
       sparsa_cuda::free(p, ignored);
   }
   if (!error.empty()) {
@@ -617,9 +617,32 @@ static sparsa_status_t takeDeviceResults(sparsa_model_t *model,
   return SPARSA_OK;
 }
 
-sparsa_status_t sparsa_model_run(sparsa_model_t *model,
-                                 const sparsa_tensor_t *inputs,
+static sparsa_status_t runModel(sparsa_model_t *model, const sparsa_tensor_t *inputs,
+                                int32_t num_inputs, sparsa_tensor_t *out_outputs,
+                                bool deviceResident);
+
+sparsa_status_t sparsa_model_run(sparsa_model_t *model, const sparsa_tensor_t *inputs,
                                  int32_t num_inputs, sparsa_tensor_t *out_outputs) {
+  return runModel(model, inputs, num_inputs, out_outputs, false);
+}
+
+int32_t sparsa_model_is_cuda(const sparsa_model_t *model) {
+  return model && model->cuda ? 1 : 0;
+}
+
+sparsa_status_t sparsa_model_run_device_inputs(sparsa_model_t *model,
+                                               const sparsa_tensor_t *inputs,
+                                               int32_t num_inputs,
+                                               sparsa_tensor_t *out_outputs) {
+  if (model && !model->cuda)
+    return fail(SPARSA_INVALID_ARGUMENT,
+                "device-pointer inputs need a model compiled with --target=cuda");
+  return runModel(model, inputs, num_inputs, out_outputs, true);
+}
+
+static sparsa_status_t runModel(sparsa_model_t *model, const sparsa_tensor_t *inputs,
+                                int32_t num_inputs, sparsa_tensor_t *out_outputs,
+                                bool deviceResident) {
   if (!model || (num_inputs > 0 && !inputs) || !out_outputs)
     return fail(SPARSA_INVALID_ARGUMENT, "null argument to sparsa_model_run");
   const size_t n = model->inputs.size();
@@ -696,7 +719,10 @@ sparsa_status_t sparsa_model_run(sparsa_model_t *model,
   descs.reserve(model->argIsInput.size());
   // CUDA models take device copies of the inputs (freed after the run).
   std::vector<void *> deviceInputs;
-  if (model->cuda) {
+  if (deviceResident) {
+    for (size_t j = 0; j < n; ++j)
+      deviceInputs.push_back(bound[j]->data);
+  } else if (model->cuda) {
     for (size_t j = 0; j < n; ++j) {
       const sparsa_tensor_t *t = bound[j];
       size_t bytes = sparsa_dtype_size(t->dtype);
@@ -740,7 +766,7 @@ sparsa_status_t sparsa_model_run(sparsa_model_t *model,
     model->ompSetNumThreads(model->numThreads);
   model->entry(args.data());
   if (model->cuda)
-    return takeDeviceResults(model, results, deviceInputs, out_outputs);
+    return takeDeviceResults(model, results, deviceInputs, !deviceResident, out_outputs);
 
   // Take the results: hand over a dense malloc'ed buffer, copy otherwise
   // (strided views, aligned sub-allocations, aliases of inputs or weights).

@@ -882,6 +882,21 @@ static std::optional<NonZeroRow> nonZeroRow(Value v) {
   auto sq = v ? v.getDefiningOp<onnx::SqueezeOp>() : onnx::SqueezeOp();
   if (!sq)
     return std::nullopt;
+  // The dynamo exporter's nz.T[:, r]: Squeeze(Slice(Transpose(nz), [r],
+  // [r + 1], axes [1]), [1]); the Transpose is the shared "split" point.
+  if (auto sl = sq.getData().getDefiningOp<onnx::SliceOp>()) {
+    auto tr = sl.getData().getDefiningOp<onnx::TransposeOp>();
+    auto starts = onnx::getConstantI64Values(sl.getStarts());
+    auto ends = onnx::getConstantI64Values(sl.getEnds());
+    auto axes = sl.getAxes() ? onnx::getConstantI64Values(sl.getAxes())
+                             : FailureOr<SmallVector<int64_t>>(failure());
+    if (!tr || tr.getPermutation().size() != 2 || tr.getPermutation()[0] != 1 ||
+        failed(starts) || failed(ends) || failed(axes) || starts->size() != 1 ||
+        axes->size() != 1 || ((*axes)[0] != 1 && (*axes)[0] != -1) ||
+        (*ends)[0] != (*starts)[0] + 1 || (*starts)[0] < 0 || (*starts)[0] > 1)
+      return std::nullopt;
+    return NonZeroRow{tr.getData(), (*starts)[0], tr};
+  }
   auto split = sq.getData().getDefiningOp<onnx::SplitOp>();
   if (!split || (split.getAxis() != 1 && split.getAxis() != -1))
     return std::nullopt;
@@ -892,6 +907,34 @@ static std::optional<NonZeroRow> nonZeroRow(Value v) {
                     split};
 }
 
+/// The dynamo exporter's `x[None, tok]`: Transpose(GatherND(Transpose(
+/// Unsqueeze(x, 0), [1, 0, 2]), Unsqueeze(tok, -1)), [1, 0, 2]). Returns
+/// (x, tok).
+static bool isPerm(onnx::TransposeOp t, ArrayRef<int64_t> p) {
+  return t && llvm::equal(t.getPermutation(), p);
+}
+static std::optional<std::pair<Value, Value>> gatherNDRows(Value v) {
+  auto outer = v.getDefiningOp<onnx::TransposeOp>();
+  if (!isPerm(outer, {1, 0, 2}))
+    return std::nullopt;
+  auto gnd = outer.getData().getDefiningOp<onnx::GatherNDOp>();
+  if (!gnd || gnd.getBatchDims() != 0)
+    return std::nullopt;
+  auto inner = gnd.getData().getDefiningOp<onnx::TransposeOp>();
+  auto idx = gnd.getIndices().getDefiningOp<onnx::UnsqueezeOp>();
+  if (!isPerm(inner, {1, 0, 2}) || !idx || rankOf(idx.getData()) != 1)
+    return std::nullopt;
+  auto un = inner.getData().getDefiningOp<onnx::UnsqueezeOp>();
+  auto axes = un ? onnx::getConstantI64Values(un.getAxes())
+                 : FailureOr<SmallVector<int64_t>>(failure());
+  auto idxAxes = onnx::getConstantI64Values(idx.getAxes());
+  if (!un || rankOf(un.getData()) != 2 || failed(axes) || axes->size() != 1 ||
+      (*axes)[0] != 0 || failed(idxAxes) || idxAxes->size() != 1 ||
+      ((*idxAxes)[0] != 1 && (*idxAxes)[0] != -1))
+    return std::nullopt;
+  return std::make_pair(un.getData(), idx.getData());
+}
+
 /// The expert input rows Gather(x, tok, axis 0), or the export of
 /// `x[None, tok].reshape(-1, H)`: Reshape(Gather(Unsqueeze(x, 0), tok,
 /// axis 1)). Returns (x, tok).
@@ -900,6 +943,9 @@ static std::optional<std::pair<Value, Value>> tokenRows(Value in) {
       g && g.getAxis() == 0 && rankOf(g.getIndices()) == 1)
     return std::make_pair(g.getData(), g.getIndices());
   auto r = in.getDefiningOp<onnx::ReshapeOp>();
+  if (r && rankOf(in) == 2)
+    if (auto rows = gatherNDRows(r.getData()))
+      return rows;
   auto g = r ? r.getData().getDefiningOp<onnx::GatherOp>() : onnx::GatherOp();
   if (!g || g.getAxis() != 1 || rankOf(g.getIndices()) != 1 || rankOf(in) != 2)
     return std::nullopt;
@@ -943,9 +989,10 @@ struct BranchA {
 /// (token, slot) pair, from the flattened weights or GatherND.
 static Value routingWeightSource(Value col, Value tok, Value slot, int64_t k) {
   Operation *u = col.getDefiningOp();
-  if (!u || !isa<onnx::UnsqueezeOp, onnx::ReshapeOp>(u) || rankOf(col) != 2)
+  if (!u || !isa<onnx::UnsqueezeOp, onnx::ReshapeOp, onnx::GatherNDOp>(u) ||
+      rankOf(col) != 2)
     return Value();
-  Value w = peelReshapes(col);
+  Value w = isa<onnx::GatherNDOp>(u) ? col : peelReshapes(col);
   if (auto g = w.getDefiningOp<onnx::GatherOp>(); g && g.getAxis() == 0) {
     // weights.reshape(-1)[tok * k + slot] (or the flattened [T * k, 1]
     // rows of weights[..., None], k read from a shape)
@@ -970,10 +1017,63 @@ static Value routingWeightSource(Value col, Value tok, Value slot, int64_t k) {
       return Value();
     auto col0 = cat.getInputs()[0].getDefiningOp<onnx::UnsqueezeOp>();
     auto col1 = cat.getInputs()[1].getDefiningOp<onnx::UnsqueezeOp>();
-    if (col0 && col1 && col0.getData() == tok && col1.getData() == slot)
-      return gnd.getData();
+    if (!col0 || !col1 || col0.getData() != tok || col1.getData() != slot)
+      return Value();
+    // weights[..., None][tok, slot] (dynamo): the [T, k, 1] view of the weights.
+    Value data = gnd.getData();
+    if (auto un = data.getDefiningOp<onnx::UnsqueezeOp>(); un && rankOf(data) == 3 &&
+                                                           rankOf(un.getData()) == 2)
+      return un.getData();
+    return data;
   }
   return Value();
+}
+
+namespace {
+/// One scatter of a form A chain: ScatterElements or ScatterND.
+struct ScatterLink {
+  Operation *op;
+  Value indices, updates;
+};
+/// A [T, k, E] 0/1 expert mask of top-k indices [T, k]; depth E, or none
+/// when its values are not 0/1 or E is not constant.
+struct OneHotMask {
+  Value indices;
+  std::optional<int64_t> depth;
+};
+} // namespace
+static std::optional<OneHotMask> oneHotMask(Value v) {
+  if (auto oh = v.getDefiningOp<onnx::OneHotOp>()) {
+    if (rankOf(oh.getOutput()) != 3 || (oh.getAxis() != -1 && oh.getAxis() != 2))
+      return std::nullopt;
+    std::optional<int64_t> depth = constInt(oh.getDepth());
+    FailureOr<SmallVector<int64_t>> vals = onnx::getConstantI64Values(oh.getValues());
+    if (failed(vals) || vals->size() != 2 || (*vals)[0] != 0 || (*vals)[1] == 0)
+      depth = std::nullopt;
+    return OneHotMask{oh.getIndices(), depth};
+  }
+  while (auto c = v.getDefiningOp<onnx::CastOp>())
+    v = c.getInput();
+  auto eq = v.getDefiningOp<onnx::EqualOp>();
+  if (!eq || rankOf(eq.getResult()) != 3)
+    return std::nullopt;
+  for (int i = 0; i < 2; ++i) {
+    auto un = eq->getOperand(i).getDefiningOp<onnx::UnsqueezeOp>();
+    auto axes = un ? onnx::getConstantI64Values(un.getAxes())
+                   : FailureOr<SmallVector<int64_t>>(failure());
+    if (!un || rankOf(un.getData()) != 2 || failed(axes) || axes->size() != 1 ||
+        ((*axes)[0] != 2 && (*axes)[0] != -1))
+      continue;
+    // arange(E): the constants 0, 1, ..., E - 1.
+    FailureOr<SmallVector<int64_t>> range = onnx::getConstantI64Values(eq->getOperand(1 - i));
+    if (failed(range) || rankOf(eq->getOperand(1 - i)) != 1)
+      return OneHotMask{un.getData(), std::nullopt};
+    for (auto [j, r] : llvm::enumerate(*range))
+      if (r != (int64_t)j)
+        return OneHotMask{un.getData(), std::nullopt};
+    return OneHotMask{un.getData(), (int64_t)range->size()};
+  }
+  return std::nullopt;
 }
 
 /// Form A: a chain of ScatterElements(add, axis 0) from zeros, one per
@@ -984,14 +1084,27 @@ static FailureOr<Routed> matchOneHotNonZero(Operation *anchor, Miss &miss) {
   // The scatters, last first: a chain of ScatterElements(add) from zeros,
   // or torch's index_add_ export, acc = Add(acc, ScatterElements(zeros,
   // idx, updates)) (no reduction: each expert's tokens are distinct).
-  SmallVector<onnx::ScatterElementsOp> chain;
+  SmallVector<ScatterLink> chain;
   Value cur = anchor->getResult(0);
-  if (isa<onnx::ScatterElementsOp>(anchor)) {
-    while (auto s = cur.getDefiningOp<onnx::ScatterElementsOp>()) {
-      if (s.getReduction() != "add" || s.getAxis() != 0 || rankOf(cur) != 2)
-        return failure();
-      chain.push_back(s);
-      cur = s.getData();
+  if (isa<onnx::ScatterElementsOp, onnx::ScatterNDOp>(anchor)) {
+    while (true) {
+      if (auto s = cur.getDefiningOp<onnx::ScatterElementsOp>()) {
+        if (s.getReduction() != "add" || s.getAxis() != 0 || rankOf(cur) != 2)
+          return failure();
+        chain.push_back({s, s.getIndices(), s.getUpdates()});
+        cur = s.getData();
+        continue;
+      }
+      // The dynamo exporter's index_add_: ScatterND(add) with [n, 1] row
+      // indices.
+      if (auto s = cur.getDefiningOp<onnx::ScatterNDOp>()) {
+        if (s.getReduction() != "add" || rankOf(cur) != 2 || rankOf(s.getIndices()) != 2)
+          return failure();
+        chain.push_back({s, s.getIndices(), s.getUpdates()});
+        cur = s.getData();
+        continue;
+      }
+      break;
     }
   } else if (isa<onnx::AddOp>(anchor)) {
     while (auto add = cur.getDefiningOp<onnx::AddOp>()) {
@@ -1006,7 +1119,7 @@ static FailureOr<Routed> matchOneHotNonZero(Operation *anchor, Miss &miss) {
         }
       if (!s || rankOf(cur) != 2)
         break;
-      chain.push_back(s);
+      chain.push_back({s, s.getIndices(), s.getUpdates()});
       cur = rest;
     }
     if (chain.empty())
@@ -1017,10 +1130,10 @@ static FailureOr<Routed> matchOneHotNonZero(Operation *anchor, Miss &miss) {
   SmallVector<BranchA> branches;
   Value x, oneHotIdx, weights;
   int64_t E = -1;
-  for (onnx::ScatterElementsOp s : chain) {
+  for (ScatterLink &s : chain) {
     // updates = FFN(Gather(x, tok)) * weight column (expanded to the
     // index shape by the index_add_ export)
-    Value upd = s.getUpdates();
+    Value upd = s.updates;
     if (auto ex = upd.getDefiningOp<onnx::ExpandOp>())
       upd = ex.getInput();
     auto mul = upd.getDefiningOp<onnx::MulOp>();
@@ -1048,9 +1161,10 @@ static FailureOr<Routed> matchOneHotNonZero(Operation *anchor, Miss &miss) {
       if (!maskRow)
         continue;
       auto tr = maskRow->first.getDefiningOp<onnx::TransposeOp>();
-      auto oh = tr ? tr.getData().getDefiningOp<onnx::OneHotOp>() : onnx::OneHotOp();
-      if (!oh || rankOf(oh.getOutput()) != 3 ||
-          (oh.getAxis() != -1 && oh.getAxis() != 2))
+      // The [T, k, E] expert mask: OneHot(idx, E), or the dynamo export of
+      // one_hot, Cast(Equal(Unsqueeze(idx, -1), arange(E))).
+      std::optional<OneHotMask> oh = tr ? oneHotMask(tr.getData()) : std::nullopt;
+      if (!oh)
         return failure();
       // OneHot is [T, k, E]; the mask row after the transpose is
       // [perm[1], perm[2]] of those: T at position 1 or 2 of perm.
@@ -1062,7 +1176,12 @@ static FailureOr<Routed> matchOneHotNonZero(Operation *anchor, Miss &miss) {
         return failure();
       // The other NonZero row is the slot.
       Value slot;
-      if (tokRow->split) {
+      if (auto trSplit = dyn_cast_or_null<onnx::TransposeOp>(tokRow->split)) {
+        for (Operation *sl : trSplit->getUsers())
+          for (Operation *user : sl->getUsers())
+            if (auto r = nonZeroRow(user->getResult(0)); r && r->row == 1 - tokenRow)
+              slot = user->getResult(0);
+      } else if (tokRow->split) {
         for (Operation *user : tokRow->split->getResult(1 - tokenRow).getUsers())
           if (auto r = nonZeroRow(user->getResult(0)); r && r->row == 1 - tokenRow)
             slot = user->getResult(0);
@@ -1071,10 +1190,9 @@ static FailureOr<Routed> matchOneHotNonZero(Operation *anchor, Miss &miss) {
           if (auto r = gatherRow(user->getResult(0)); r && r->second == 1 - tokenRow)
             slot = user->getResult(0);
       }
-      std::optional<int64_t> depth = constInt(oh.getDepth());
-      FailureOr<SmallVector<int64_t>> vals = onnx::getConstantI64Values(oh.getValues());
+      std::optional<int64_t> depth = oh->depth;
       miss.at = anchor;
-      if (!depth || failed(vals) || vals->size() != 2 || (*vals)[0] != 0 || (*vals)[1] == 0) {
+      if (!depth) {
         miss.reason = "expert mask is not a 0/1 OneHot of constant depth";
         return failure();
       }
@@ -1082,7 +1200,7 @@ static FailureOr<Routed> matchOneHotNonZero(Operation *anchor, Miss &miss) {
         miss.reason = "cannot find the slot of each routed token";
         return failure();
       }
-      int64_t k = cast<RankedTensorType>(oh.getIndices().getType()).getDimSize(1);
+      int64_t k = cast<RankedTensorType>(oh->indices.getType()).getDimSize(1);
       Value w = routingWeightSource(mul->getOperand(1 - i), tok, slot, k);
       if (!w) {
         miss.reason = "expert outputs are scaled by something other than the routing "
@@ -1090,7 +1208,7 @@ static FailureOr<Routed> matchOneHotNonZero(Operation *anchor, Miss &miss) {
         return failure();
       }
       // The scatter indices must be the tokens broadcast over the row.
-      Value index = s.getIndices();
+      Value index = s.indices;
       if (auto ex = index.getDefiningOp<onnx::ExpandOp>())
         index = ex.getInput();
       else if (auto tile = index.getDefiningOp<onnx::TileOp>())
@@ -1100,13 +1218,13 @@ static FailureOr<Routed> matchOneHotNonZero(Operation *anchor, Miss &miss) {
         miss.reason = "expert outputs are added to rows other than their tokens'";
         return failure();
       }
-      if ((x && (x != xIn || oneHotIdx != oh.getIndices() || weights != w ||
+      if ((x && (x != xIn || oneHotIdx != oh->indices || weights != w ||
                  E != *depth))) {
         miss.reason = "expert branches route different inputs";
         return failure();
       }
       x = xIn;
-      oneHotIdx = oh.getIndices();
+      oneHotIdx = oh->indices;
       weights = w;
       E = *depth;
       branches.push_back({maskRow->second, *ffn, Value(), tok, slot, w});
@@ -1372,7 +1490,8 @@ struct FuseRoutingPass final : sparsa::impl::FuseRoutingPassBase<FuseRoutingPass
     // last candidates first, so an Add chain fuses whole.
     SmallVector<Operation *> anchors;
     getOperation().walk([&](Operation *op) {
-      if (isa<onnx::AddOp, onnx::ReduceSumOp, onnx::ScatterElementsOp, onnx::MatMulOp>(op))
+      if (isa<onnx::AddOp, onnx::ReduceSumOp, onnx::ScatterElementsOp, onnx::ScatterNDOp,
+              onnx::MatMulOp>(op))
         anchors.push_back(op);
     });
     llvm::DenseSet<Operation *> erased;

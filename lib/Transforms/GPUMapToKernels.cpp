@@ -592,13 +592,17 @@ struct GPUSplitReductionsPass final
         linalg::SplitReductionOptions none;
         SmallVector<int64_t> ranges = l.getStaticLoopRanges();
         int64_t parallel = 1, reduction = 0;
+        // Static shapes only: the upstream rewrite builds its partial-sum
+        // tensor without dynamic sizes (pin the batch with --input-shape).
+        if (llvm::any_of(ranges, ShapedType::isDynamic))
+          return none;
         for (auto [range, kind] : llvm::zip(ranges, l.getIteratorTypesArray())) {
           if (kind == utils::IteratorType::reduction)
             reduction = range;
-          else if (!ShapedType::isDynamic(range))
-            parallel *= range; // a dynamic extent (batch) counts as 1
+          else
+            parallel *= range;
         }
-        if (ShapedType::isDynamic(reduction) || reduction < minReduction ||
+        if (reduction < minReduction ||
             parallel >= targetThreads)
           return none;
         int64_t ratio = 1;

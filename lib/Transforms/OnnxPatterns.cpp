@@ -103,6 +103,9 @@ Value peelUnitDims(Value v) {
 /// Whether |v| is an all-zero float tensor (a constant or ConstantOfShape).
 bool isZeroTensor(Value v) {
   ElementsAttr attr;
+  // torch.zeros with a run-time shape: Expand(0, shape).
+  if (auto ex = v.getDefiningOp<onnx::ExpandOp>())
+    return isZeroTensor(ex.getInput());
   if (auto cos = v.getDefiningOp<onnx::ConstantOfShapeOp>()) {
     if (!cos.getValue())
       return true; // ConstantOfShape's default value is 0

@@ -50,6 +50,8 @@ def _library():
             lib.sparsa_model_run.argtypes = [P, ctypes.POINTER(_Tensor), ctypes.c_int32,
                                              ctypes.POINTER(_Tensor)]
             lib.sparsa_tensor_release.argtypes = [ctypes.POINTER(_Tensor)]
+            lib.sparsa_model_is_cuda.argtypes = [P]
+            lib.sparsa_model_run_device_inputs.argtypes = lib.sparsa_model_run.argtypes
             lib.sparsa_model_num_profiles.argtypes = [P]
             lib.sparsa_model_write_profile.argtypes = [P, ctypes.c_char_p]
             lib.sparsa_model_reset_profile.argtypes = [P]
@@ -168,6 +170,11 @@ class Model:
         return result
 
     # Sparsity profile (libraries compiled with instrument="sparsity").
+
+    @property
+    def target(self) -> str:
+        """'cuda' for a library compiled with --target=cuda, else 'cpu'."""
+        return "cuda" if _library().sparsa_model_is_cuda(self._handle) else "cpu"
 
     @property
     def has_profile(self) -> bool:

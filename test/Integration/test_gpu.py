@@ -110,3 +110,25 @@ def test_cuda_runs(tmp_path):
     for rows in (1, 300):
         x = np.random.default_rng(rows).standard_normal((rows, 48)).astype(np.float32)
         assert_matches_ort(model, path, {"x": x})
+
+
+def test_device_pointer_inputs_need_a_cuda_model(tmp_path):
+    """The C API's device-pointer entry refuses CPU models with a clear
+    error (on a GPU machine tools/gpu-check.sh runs the CUDA side)."""
+    path = _softmax_gelu_model(tmp_path / "m.onnx")
+    so = tmp_path / "c.so"
+    _compile_cpu(str(path), str(so))
+    model = sparsa.load(str(so))
+    assert model.target == "cpu"
+    from sparsa._runtime import _library, _Tensor
+    lib = _library()
+    x = np.ones((2, 48), np.float32)
+    t = _Tensor()
+    t.name, t.dtype, t.rank = b"x", 1, 2
+    t.dims[0], t.dims[1] = 2, 48
+    t.data = x.ctypes.data
+    outs = (_Tensor * 1)()
+    status = lib.sparsa_model_run_device_inputs(model._handle, ctypes.byref(t), 1, outs)
+    assert status != 0
+    assert b"device-pointer inputs need a model compiled with --target=cuda" in \
+        lib.sparsa_last_error()

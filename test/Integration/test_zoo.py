@@ -30,11 +30,12 @@ MODELS = {
     "qwen2_moe.onnx": {"routing": 2, "attention": 2},
     "opt.onnx": {"activation_sparsity": 2, "attention": 2},
     "llama_relu.onnx": {"activation_sparsity": 2, "attention": 2},
-    # the same models through the dynamo exporter; its Mixtral dispatches
-    # with GatherND / ScatterND(add), a routing form not matched yet
+    # the same models through the dynamo exporter (its Mixtral dispatches
+    # with GatherND / Slice-of-NonZero / ScatterND(add) and writes one_hot
+    # as Equal with an arange)
     "opt_dynamo.onnx": {"activation_sparsity": 2, "attention": 2},
     "llama_relu_dynamo.onnx": {"activation_sparsity": 2, "attention": 2},
-    "mixtral_dynamo.onnx": {"attention": 2},
+    "mixtral_dynamo.onnx": {"routing": 2, "attention": 2},
     # a DeepSeek-V3-style block (sigmoid scores, selection bias, scaling,
     # shared expert; experts looped with index_add_)
     "deepseek_moe.onnx": {"routing": 1},

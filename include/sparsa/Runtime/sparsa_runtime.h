@@ -115,6 +115,18 @@ SPARSA_API sparsa_status_t sparsa_model_run(sparsa_model_t *model,
                                             int32_t num_inputs,
                                             sparsa_tensor_t *out_outputs);
 
+/// 1 when |model| was compiled with --target=cuda (runs use GPU 0), else 0.
+SPARSA_API int32_t sparsa_model_is_cuda(const sparsa_model_t *model);
+
+/// sparsa_model_run for a CUDA model whose inputs are already in device
+/// memory: each input's |data| is a CUDA device pointer (cuMemAlloc or
+/// cudaMalloc, device 0), read in place and never freed by the runtime.
+/// Outputs are host tensors as with sparsa_model_run. Fails for CPU models.
+SPARSA_API sparsa_status_t sparsa_model_run_device_inputs(sparsa_model_t *model,
+                                                          const sparsa_tensor_t *inputs,
+                                                          int32_t num_inputs,
+                                                          sparsa_tensor_t *out_outputs);
+
 /// Sparsity profile of a library compiled with --instrument=sparsity: the
 /// number of sparse FFNs it counts (0 for other libraries); their counts
 /// since load (or the last reset) written to |path| as JSON (per layer:

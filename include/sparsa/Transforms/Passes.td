@@ -150,9 +150,9 @@ def GPUMapToKernelsPass : Pass<"sparsa-gpu-map-to-kernels", "mlir::func::FuncOp"
 def GPUSplitReductionsPass : Pass<"sparsa-gpu-split-reductions", "mlir::func::FuncOp"> {
   let summary = "Split-K for contractions with few outputs (GPU target)";
   let description = [{
-    On tensors: a linalg op with one reduction loop of static size at least
-    `min-reduction` whose parallel iterations (static extents; a dynamic one
-    counts as 1) number fewer than `target-threads` gets its reduction split
+    On tensors: a linalg op with static loop ranges, one reduction loop of
+    size at least `min-reduction` and fewer than `target-threads` parallel
+    iterations gets its reduction split
     into `ratio` independent chunks (`linalg::splitReduction`): the largest
     power of two that divides the reduction, keeps chunks of at least 32,
     and keeps parallel x ratio within `target-threads`. Each chunk is one

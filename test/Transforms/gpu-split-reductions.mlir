@@ -1,0 +1,44 @@
+// RUN: sparsa-opt %s --split-input-file --sparsa-gpu-split-reductions | FileCheck %s
+
+/// A decode GEMV (1 x 4096 outputs, K = 4096): split into 32 chunks of 128
+/// (32 x 4096 = 131072 partial sums), then one combining reduction.
+// CHECK-LABEL: func.func @gemv
+// CHECK: tensor.expand_shape %{{.*}} {{\[}}[0], [1, 2]] output_shape [1, 32, 128]
+// CHECK: tensor.expand_shape %{{.*}} {{\[}}[0, 1], [2]] output_shape [32, 128, 4096]
+// CHECK: %[[PART:.*]] = linalg.generic {{.*}}iterator_types = ["parallel", "parallel", "parallel", "reduction"]
+// CHECK-SAME: outs(%{{.*}} : tensor<32x1x4096xf32>)
+// CHECK: linalg.generic {{.*}}iterator_types = ["reduction", "parallel", "parallel"]{{.*}} ins(%[[PART]] : tensor<32x1x4096xf32>)
+func.func @gemv(%x: tensor<1x4096xf32>, %w: tensor<4096x4096xf32>) -> tensor<1x4096xf32> {
+  %zero = arith.constant 0.0 : f32
+  %e = tensor.empty() : tensor<1x4096xf32>
+  %c = linalg.fill ins(%zero : f32) outs(%e : tensor<1x4096xf32>) -> tensor<1x4096xf32>
+  %r = linalg.matmul ins(%x, %w : tensor<1x4096xf32>, tensor<4096x4096xf32>)
+                     outs(%c : tensor<1x4096xf32>) -> tensor<1x4096xf32>
+  return %r : tensor<1x4096xf32>
+}
+
+// -----
+
+/// Enough outputs already (a 512-row GEMM), a short reduction, or a
+/// dynamic shape: untouched.
+// CHECK-LABEL: func.func @untouched
+// CHECK-NOT: tensor.expand_shape
+// CHECK-COUNT-3: linalg.matmul
+// CHECK-NOT: tensor.expand_shape
+func.func @untouched(%a: tensor<512x4096xf32>, %w: tensor<4096x4096xf32>,
+                     %b: tensor<1x64xf32>, %v: tensor<64x4096xf32>,
+                     %d: tensor<1x?xf32>, %u: tensor<?x4096xf32>)
+    -> (tensor<512x4096xf32>, tensor<1x4096xf32>, tensor<1x4096xf32>) {
+  %zero = arith.constant 0.0 : f32
+  %e0 = tensor.empty() : tensor<512x4096xf32>
+  %c0 = linalg.fill ins(%zero : f32) outs(%e0 : tensor<512x4096xf32>) -> tensor<512x4096xf32>
+  %r0 = linalg.matmul ins(%a, %w : tensor<512x4096xf32>, tensor<4096x4096xf32>)
+                      outs(%c0 : tensor<512x4096xf32>) -> tensor<512x4096xf32>
+  %e1 = tensor.empty() : tensor<1x4096xf32>
+  %c1 = linalg.fill ins(%zero : f32) outs(%e1 : tensor<1x4096xf32>) -> tensor<1x4096xf32>
+  %r1 = linalg.matmul ins(%b, %v : tensor<1x64xf32>, tensor<64x4096xf32>)
+                      outs(%c1 : tensor<1x4096xf32>) -> tensor<1x4096xf32>
+  %r2 = linalg.matmul ins(%d, %u : tensor<1x?xf32>, tensor<?x4096xf32>)
+                      outs(%c1 : tensor<1x4096xf32>) -> tensor<1x4096xf32>
+  return %r0, %r1, %r2 : tensor<512x4096xf32>, tensor<1x4096xf32>, tensor<1x4096xf32>
+}
