@@ -68,15 +68,29 @@ void sparsa::buildSparsaOutlineWeightsPipeline(
   pm.addPass(createRunChecksPass());
 }
 
-void sparsa::buildSparsaCPULoweringPipeline(
-    OpPassManager &pm, const SparsaCPUPipelineOptions &options) {
-  // 1. onnx -> linalg/tensor; then clean up the shape arithmetic it leaves.
-  pm.addNestedPass<func::FuncOp>(createConvertONNXToLinalgPass());
+/// Shared by both targets: onnx -> linalg/tensor, the shape arithmetic it
+/// leaves cleaned up, then element-wise chains (bias, activation, residual)
+/// fused into one loop nest before any tiling, so tiling sees the final ops.
+static void addLinalgFrontEnd(OpPassManager &pm) {
+  pm.addNestedPass<func::FuncOp>(sparsa::createConvertONNXToLinalgPass());
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());
-  // 2. Fuse element-wise chains (bias, activation, residual) into one loop
-  //    nest before tiling, so tiling sees the final ops.
-  pm.addNestedPass<func::FuncOp>(createFuseElementwisePass());
+  pm.addNestedPass<func::FuncOp>(sparsa::createFuseElementwisePass());
+}
+
+/// One-shot bufferization of the whole module (identity layouts at the
+/// function boundary give the runtime plain strided descriptors), then the
+/// ownership-based deallocation.
+static void addBufferization(OpPassManager &pm) {
+  addUpstream(pm, "one-shot-bufferize{bufferize-function-boundaries "
+                  "function-boundary-type-conversion=identity-layout-map}");
+  addUpstream(pm, "buffer-deallocation-pipeline,convert-bufferization-to-memref");
+}
+
+void sparsa::buildSparsaCPULoweringPipeline(
+    OpPassManager &pm, const SparsaCPUPipelineOptions &options) {
+  // 1-2. onnx -> linalg/tensor, element-wise chains fused.
+  addLinalgFrontEnd(pm);
   // 3. Loop order + thread tiling on tensors (scf.forall), where the tiling
   //    interface handles slices and partial tiles for us.
   if (options.parallelTasks > 0) {
@@ -85,14 +99,11 @@ void sparsa::buildSparsaCPULoweringPipeline(
     pm.addNestedPass<func::FuncOp>(createCPUTileParallelPass(tile));
   }
   pm.addPass(createCanonicalizerPass());
-  // 4. Bufferize the whole module at once; identity layouts at function
-  //    boundaries give the runtime plain strided descriptors.
-  addUpstream(pm, "one-shot-bufferize{bufferize-function-boundaries "
-                  "function-boundary-type-conversion=identity-layout-map}");
-  // 5. Free intermediates; results keep ownership for the caller (a result
-  //    that aliases an argument or a constant is cloned, and the clone
-  //    lowered to alloc + copy).
-  addUpstream(pm, "buffer-deallocation-pipeline,convert-bufferization-to-memref");
+  // 4-5. Bufferize the whole module at once and free intermediates;
+  //    results keep ownership for the caller (a result that aliases an
+  //    argument or a constant is cloned, and the clone lowered to alloc +
+  //    copy).
+  addBufferization(pm);
   // 6. Copies into strided views (concat, split) become linalg.copy loops
   //    rather than calls to MLIR's C runner library; then linalg -> scf; LLVM's loop vectorizer then vectorizes the
   //    contiguous inner loops that step 3 arranged.
@@ -130,17 +141,12 @@ std::string sparsa::cudaToolkitPath(StringRef option) {
 void sparsa::buildSparsaGPULoweringPipeline(
     OpPassManager &pm, const SparsaCPUPipelineOptions &options) {
   // 1-2. As on the CPU: onnx -> linalg/tensor, element-wise chains fused.
-  pm.addNestedPass<func::FuncOp>(createConvertONNXToLinalgPass());
-  pm.addPass(createCanonicalizerPass());
-  pm.addPass(createCSEPass());
-  pm.addNestedPass<func::FuncOp>(createFuseElementwisePass());
+  addLinalgFrontEnd(pm);
   // Decode-sized contractions get split-K: enough threads to keep HBM busy.
   pm.addNestedPass<func::FuncOp>(createGPUSplitReductionsPass());
   pm.addPass(createCanonicalizerPass());
   // 3. Bufferize and free intermediates exactly as the CPU pipeline does.
-  addUpstream(pm, "one-shot-bufferize{bufferize-function-boundaries "
-                  "function-boundary-type-conversion=identity-layout-map}");
-  addUpstream(pm, "buffer-deallocation-pipeline,convert-bufferization-to-memref");
+  addBufferization(pm);
   // 4. Every copy is a loop (device buffers have no host memcpy), linalg
   //    ops become parallel loops, and the device mapping moves all buffer
   //    work into launches.

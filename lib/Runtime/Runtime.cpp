@@ -522,6 +522,29 @@ static void pushDescriptor(std::vector<int64_t> &words, void *data,
     words.push_back(s);
 }
 
+/// The memref descriptor of the next result in the entry's result block
+/// ({allocated, aligned, offset, sizes[rank], strides[rank]}); advances |w|.
+struct ResultView {
+  void *allocated;
+  char *aligned;
+  int64_t offset;
+  const int64_t *sizes, *strides;
+};
+static ResultView nextResult(const std::vector<int64_t> &results, size_t &w, size_t rank) {
+  ResultView v{reinterpret_cast<void *>(results[w]), reinterpret_cast<char *>(results[w + 1]),
+               results[w + 2], &results[w + 3], &results[w + 3 + rank]};
+  w += 3 + 2 * rank;
+  return v;
+}
+
+/// An output tensor described by |d|, data not yet set.
+static void startOutput(sparsa_tensor_t &out, const TensorDesc &d) {
+  std::memset(&out, 0, sizeof(out));
+  out.name = d.name.c_str();
+  out.dtype = d.dtype;
+  out.rank = static_cast<int32_t>(d.dims.size());
+}
+
 /// Gathers a strided view into a dense row-major buffer, a row at a time
 /// when the innermost dimension is contiguous.
 static void stridedCopy(char *dst, const char *src, int64_t offset, const int64_t *sizes,
@@ -561,19 +584,11 @@ static sparsa_status_t takeDeviceResults(sparsa_model_t *model,
   for (size_t o = 0; o < model->outputs.size(); ++o) {
     const TensorDesc &d = model->outputs[o];
     size_t rank = d.dims.size();
-    void *allocated = reinterpret_cast<void *>(results[w]);
-    const char *aligned = reinterpret_cast<const char *>(results[w + 1]);
-    int64_t offset = results[w + 2];
-    const int64_t *sizes = &results[w + 3];
-    const int64_t *strides = &results[w + 3 + rank];
-    w += 3 + 2 * rank;
+    auto [allocated, aligned, offset, sizes, strides] = nextResult(results, w, rank);
     if (isOurs(allocated))
       toFree.push_back(allocated);
     sparsa_tensor_t &out = out_outputs[o];
-    std::memset(&out, 0, sizeof(out));
-    out.name = d.name.c_str();
-    out.dtype = d.dtype;
-    out.rank = static_cast<int32_t>(rank);
+    startOutput(out, d);
     size_t elt = sparsa_dtype_size(d.dtype), elems = 1;
     int64_t last = offset; // the furthest element the view reaches
     for (size_t k = 0; k < rank; ++k) {
@@ -785,17 +800,9 @@ static sparsa_status_t runModel(sparsa_model_t *model, const sparsa_tensor_t *in
   for (size_t o = 0; o < model->outputs.size(); ++o) {
     const TensorDesc &d = model->outputs[o];
     size_t rank = d.dims.size();
-    void *allocated = reinterpret_cast<void *>(results[w]);
-    char *aligned = reinterpret_cast<char *>(results[w + 1]);
-    int64_t offset = results[w + 2];
-    const int64_t *sizes = &results[w + 3];
-    const int64_t *strides = &results[w + 3 + rank];
-    w += 3 + 2 * rank;
+    auto [allocated, aligned, offset, sizes, strides] = nextResult(results, w, rank);
     sparsa_tensor_t &out = out_outputs[o];
-    std::memset(&out, 0, sizeof(out));
-    out.name = d.name.c_str();
-    out.dtype = d.dtype;
-    out.rank = static_cast<int32_t>(rank);
+    startOutput(out, d);
     size_t elt = sparsa_dtype_size(d.dtype), elems = 1;
     bool contiguous = true; // row-major strides (any offset)
     int64_t expect = 1;
