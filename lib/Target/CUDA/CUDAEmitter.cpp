@@ -64,32 +64,58 @@ struct TempFiles {
 };
 } // namespace
 
-/// Runs |program| from the toolkit; on failure |error| gets its stderr.
-static bool runTool(llvm::StringRef toolkit, llvm::StringRef program,
-                    std::vector<std::string> args, TempFiles &tmp, std::string &error) {
+namespace {
+/// A toolkit program started in the background; finish() waits for it.
+struct ToolRun {
+  std::string program, errFile;
+  llvm::sys::ProcessInfo process;
+  bool started = false;
+  std::string startError;
+
+  /// On failure |error| gets the program's stderr.
+  bool finish(std::string &error) {
+    if (!started) {
+      error = startError;
+      return false;
+    }
+    std::string msg;
+    llvm::sys::ProcessInfo done =
+        llvm::sys::Wait(process, std::nullopt, &msg);
+    if (done.ReturnCode == 0)
+      return true;
+    auto buf = llvm::MemoryBuffer::getFile(errFile);
+    error = program + " failed" + (msg.empty() ? "" : " (" + msg + ")") + ": " +
+            (buf ? (*buf)->getBuffer().trim().str() : std::string("no output"));
+    return false;
+  }
+};
+} // namespace
+
+/// Starts |program| from the toolkit (else from PATH) with |args|.
+static ToolRun startTool(llvm::StringRef toolkit, llvm::StringRef program,
+                         std::vector<std::string> args, TempFiles &tmp) {
+  ToolRun run;
+  run.program = program.str();
   std::string path = (toolkit + "/bin/" + program).str();
   if (!llvm::sys::fs::can_execute(path)) {
     auto found = llvm::sys::findProgramByName(program);
     if (!found) {
-      error = "cannot find " + program.str() + " (CUDA toolkit at '" + toolkit.str() +
-              "'; set CUDA_HOME)";
-      return false;
+      run.startError = "cannot find " + program.str() + " (CUDA toolkit at '" +
+                       toolkit.str() + "'; set CUDA_HOME)";
+      return run;
     }
     path = *found;
   }
-  std::string errFile = tmp.make("err");
+  run.errFile = tmp.make("err");
   args.insert(args.begin(), path);
   llvm::SmallVector<llvm::StringRef> refs(args.begin(), args.end());
   std::optional<llvm::StringRef> redirects[] = {std::nullopt, std::nullopt,
-                                                llvm::StringRef(errFile)};
-  std::string msg;
-  int rc = llvm::sys::ExecuteAndWait(path, refs, std::nullopt, redirects, 0, 0, &msg);
-  if (rc == 0)
-    return true;
-  auto buf = llvm::MemoryBuffer::getFile(errFile);
-  error = program.str() + " failed" + (msg.empty() ? "" : " (" + msg + ")") + ": " +
-          (buf ? (*buf)->getBuffer().trim().str() : std::string("no output"));
-  return false;
+                                                llvm::StringRef(run.errFile)};
+  bool failed = false;
+  run.process = llvm::sys::ExecuteNoWait(path, refs, std::nullopt, redirects, 0,
+                                         &run.startError, &failed);
+  run.started = !failed;
+  return run;
 }
 
 LogicalResult sparsa::buildCUDAFatBinaries(ModuleOp module,
@@ -110,7 +136,7 @@ LogicalResult sparsa::buildCUDAFatBinaries(ModuleOp module,
       // fail at module load on the GPU, far from here.
       std::smatch m;
       std::string s = text.str();
-      if (std::regex_search(s, m, std::regex(R"(\.extern \.func[^;]*(__nv_\w+))")))
+      if (std::regex_search(s, m, std::regex(R"(\.extern \.func[^;]*?(__nv_[A-Za-z0-9]+))")))
         return binary.emitError("the device code calls ")
                    << m[1].str()
                    << " but libdevice was not linked (set CUDA_HOME to the CUDA toolkit)",
@@ -123,13 +149,22 @@ LogicalResult sparsa::buildCUDAFatBinaries(ModuleOp module,
       }
       std::vector<std::string> fatArgs = {"--64", "--compress-all"};
       std::string error;
+      // One ptxas per architecture, all at once.
+      std::vector<ToolRun> runs;
       for (const std::string &arch : archs) {
         std::string cubin = tmp.make("cubin");
-        if (!runTool(toolkit, "ptxas", {"-arch=" + arch, "-O3", ptxPath, "-o", cubin},
-                     tmp, error))
-          return binary.emitError(error), WalkResult::interrupt();
+        runs.push_back(startTool(toolkit, "ptxas",
+                                 {"-arch=" + arch, "-O3", ptxPath, "-o", cubin}, tmp));
         fatArgs.push_back("--image3=kind=elf,sm=" + arch.substr(3) + ",file=" + cubin);
       }
+      bool ok = true;
+      for (ToolRun &run : runs)
+        if (!run.finish(error) && ok) {
+          ok = false;
+          binary.emitError(error);
+        }
+      if (!ok)
+        return WalkResult::interrupt();
       // The PTX's own target (`.target sm_XX`), JIT-compiled on newer GPUs.
       std::smatch t;
       std::string ptxArch = std::regex_search(s, t, std::regex(R"(\.target sm_(\d+))"))
@@ -138,7 +173,7 @@ LogicalResult sparsa::buildCUDAFatBinaries(ModuleOp module,
       fatArgs.push_back("--image3=kind=ptx,sm=" + ptxArch + ",file=" + ptxPath);
       std::string fatbin = tmp.make("fatbin");
       fatArgs.push_back("--create=" + fatbin);
-      if (!runTool(toolkit, "fatbinary", fatArgs, tmp, error))
+      if (!startTool(toolkit, "fatbinary", fatArgs, tmp).finish(error))
         return binary.emitError(error), WalkResult::interrupt();
       auto bytes = llvm::MemoryBuffer::getFile(fatbin, /*IsText=*/false);
       if (!bytes)
