@@ -64,6 +64,8 @@ struct Driver {
   CUresult (*cuMemAllocManaged)(CUdeviceptr *, size_t, unsigned);
   CUresult (*cuMemFree)(CUdeviceptr);
   CUresult (*cuMemAllocAsync)(CUdeviceptr *, size_t, CUstream);
+  CUresult (*cuDeviceGetDefaultMemPool)(void **, CUdevice);
+  CUresult (*cuMemPoolSetAttribute)(void *, int, void *);
   CUresult (*cuMemFreeAsync)(CUdeviceptr, CUstream);
   CUresult (*cuMemcpy)(CUdeviceptr, CUdeviceptr, size_t);
   CUresult (*cuMemcpyAsync)(CUdeviceptr, CUdeviceptr, size_t, CUstream);
@@ -124,6 +126,8 @@ Driver &driver() {
     load(d.cuMemFree, "cuMemFree_v2");
     load(d.cuMemAllocAsync, "cuMemAllocAsync", false);
     load(d.cuMemFreeAsync, "cuMemFreeAsync", false);
+    load(d.cuDeviceGetDefaultMemPool, "cuDeviceGetDefaultMemPool", false);
+    load(d.cuMemPoolSetAttribute, "cuMemPoolSetAttribute", false);
     load(d.cuMemcpy, "cuMemcpy");
     load(d.cuMemcpyAsync, "cuMemcpyAsync");
     load(d.cuMemsetD32Async, "cuMemsetD32Async");
@@ -142,6 +146,16 @@ Driver &driver() {
       const char *name = nullptr;
       d.cuGetErrorName(r, &name);
       d.failure = std::string("no usable CUDA device: ") + (name ? name : "unknown error");
+      return;
+    }
+    // Models allocate their intermediates stream-ordered on every run: keep
+    // freed blocks in the pool instead of returning them to the driver at
+    // each synchronization (the default release threshold is 0).
+    void *pool = nullptr;
+    if (d.cuDeviceGetDefaultMemPool && d.cuMemPoolSetAttribute &&
+        d.cuDeviceGetDefaultMemPool(&pool, dev) == 0) {
+      uint64_t keep = UINT64_MAX;
+      d.cuMemPoolSetAttribute(pool, /*CU_MEMPOOL_ATTR_RELEASE_THRESHOLD=*/4, &keep);
     }
   });
   return d;
