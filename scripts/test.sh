@@ -32,14 +32,11 @@ py_pass=$(py_count "$py_out" "passed")
 py_fail=$(py_count "$py_out" "failed|errors?")
 
 # The GPU device mapping, run on the host (--x-gpu-emulate): the suites
-# that compile and run models, each output against ONNX Runtime again.
+# that compile and run models (test/Integration/model-suites.txt), each
+# output against ONNX Runtime again.
 echo "== pytest, GPU device mapping emulated on the CPU"
 emu_out=$(SPARSA_TEST_GPU=emulate .venv/bin/python -m pytest -q -p no:cacheprovider \
-  test/Integration/test_gpu.py test/Integration/test_mlp.py test/Integration/test_ops.py \
-  test/Integration/test_transformer.py test/Integration/test_attention.py \
-  test/Integration/test_routing.py test/Integration/test_activation_sparsity.py \
-  test/Integration/test_flow_attention.py test/Integration/test_contrib_ops.py \
-  test/Integration/test_data_dependent.py test/Integration/test_zoo.py 2>&1); emu_rc=$?
+  $(cat test/Integration/model-suites.txt) 2>&1); emu_rc=$?
 echo "$emu_out" | grep -E "^(FAILED|ERROR)" || true
 echo "$emu_out" | tail -n 1
 py_pass=$((py_pass + $(py_count "$emu_out" "passed")))

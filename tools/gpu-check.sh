@@ -24,14 +24,9 @@ fi
 command -v nvidia-smi >/dev/null && nvidia-smi -L | tee "$OUT/gpus.txt"
 
 status=0
-# Suites whose tests compile and run models (the CPU-only ones, e.g. the
-# importer's error messages or the profiler, are left to the CPU run).
-SUITES="test/Integration/test_gpu.py test/Integration/test_mlp.py
-  test/Integration/test_ops.py test/Integration/test_transformer.py
-  test/Integration/test_attention.py test/Integration/test_routing.py
-  test/Integration/test_activation_sparsity.py test/Integration/test_flow_attention.py
-  test/Integration/test_contrib_ops.py test/Integration/test_data_dependent.py
-  test/Integration/test_zoo.py"
+# The suites whose tests compile and run models (the CPU-only ones, e.g.
+# the importer's error messages or the profiler, are left to the CPU run).
+SUITES=$(cat test/Integration/model-suites.txt)
 SPARSA_TEST_GPU=cuda timeout "${TEST_TIMEOUT:-420}" "$PY" -m pytest $SUITES -q \
   -p no:cacheprovider --maxfail=20 -o addopts="" 2>&1 | tee "$OUT/pytest.log" | tail -30
 [ "${PIPESTATUS[0]}" -eq 0 ] || status=1

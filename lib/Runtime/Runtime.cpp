@@ -537,12 +537,51 @@ static ResultView nextResult(const std::vector<int64_t> &results, size_t &w, siz
   return v;
 }
 
-/// An output tensor described by |d|, data not yet set.
-static void startOutput(sparsa_tensor_t &out, const TensorDesc &d) {
+/// Starts the output tensor |out| described by |d| with the sizes of the
+/// result view |v| (data not yet set); returns its element count, whether
+/// the view is row-major (any offset), and the furthest element it reaches.
+struct ViewExtent {
+  size_t elems = 1;
+  bool rowMajor = true;
+  int64_t last = 0;
+};
+static ViewExtent startOutput(sparsa_tensor_t &out, const TensorDesc &d, const ResultView &v) {
   std::memset(&out, 0, sizeof(out));
   out.name = d.name.c_str();
   out.dtype = d.dtype;
   out.rank = static_cast<int32_t>(d.dims.size());
+  ViewExtent e;
+  e.last = v.offset;
+  int64_t expect = 1;
+  for (int64_t k = out.rank - 1; k >= 0; --k) {
+    out.dims[k] = v.sizes[k];
+    e.elems *= static_cast<size_t>(v.sizes[k]);
+    if (v.sizes[k] != 1 && v.strides[k] != expect)
+      e.rowMajor = false;
+    if (v.sizes[k] > 0)
+      e.last += (v.sizes[k] - 1) * v.strides[k];
+    expect *= v.sizes[k];
+  }
+  return e;
+}
+
+/// A failed run-time check (e.g. an out-of-range index in an input) set the
+/// calling thread's status word: clear it, release the outputs (they are
+/// not valid) and fail with the check's message.
+static sparsa_status_t checkRunStatus(sparsa_model_t *model, sparsa_tensor_t *out_outputs) {
+  if (model->statusSymbol.empty())
+    return SPARSA_OK;
+  // Thread-local: dlsym gives this thread's word.
+  auto *status = static_cast<int64_t *>(dlsym(model->handle, model->statusSymbol.c_str()));
+  if (!status || *status == 0)
+    return SPARSA_OK;
+  int64_t id = *status;
+  *status = 0;
+  for (size_t o = 0; o < model->outputs.size(); ++o)
+    sparsa_tensor_release(&out_outputs[o]);
+  auto it = model->checkMessages.find(id);
+  return fail(SPARSA_RUNTIME_ERROR, "%s",
+              it != model->checkMessages.end() ? it->second.c_str() : "a run-time check failed");
 }
 
 /// Gathers a strided view into a dense row-major buffer, a row at a time
@@ -584,34 +623,29 @@ static sparsa_status_t takeDeviceResults(sparsa_model_t *model,
   for (size_t o = 0; o < model->outputs.size(); ++o) {
     const TensorDesc &d = model->outputs[o];
     size_t rank = d.dims.size();
-    auto [allocated, aligned, offset, sizes, strides] = nextResult(results, w, rank);
-    if (isOurs(allocated))
-      toFree.push_back(allocated);
+    ResultView v = nextResult(results, w, rank);
+    if (isOurs(v.allocated))
+      toFree.push_back(v.allocated);
     sparsa_tensor_t &out = out_outputs[o];
-    startOutput(out, d);
-    size_t elt = sparsa_dtype_size(d.dtype), elems = 1;
-    int64_t last = offset; // the furthest element the view reaches
-    for (size_t k = 0; k < rank; ++k) {
-      out.dims[k] = sizes[k];
-      elems *= static_cast<size_t>(sizes[k]);
-      if (sizes[k] > 0)
-        last += (sizes[k] - 1) * strides[k];
-    }
-    out.data = std::malloc(std::max<size_t>(1, elems * elt));
+    ViewExtent e = startOutput(out, d, v);
+    size_t elt = sparsa_dtype_size(d.dtype);
+    out.data = std::malloc(std::max<size_t>(1, e.elems * elt));
     if (!out.data) {
       error = "out of memory for output '" + d.name + "'";
       continue;
     }
-    if (elems == 0 || !error.empty())
+    if (e.elems == 0 || !error.empty())
       continue;
-    // The view's span (usually exactly the dense output) comes over once,
-    // then the view is gathered on the host.
-    size_t span = static_cast<size_t>(last + 1) * elt;
-    std::vector<char> host(span);
-    if (!sparsa_cuda::toHost(host.data(), aligned, span, error))
+    if (e.rowMajor) {
+      // One block (usually the whole buffer) straight into the output.
+      sparsa_cuda::toHost(out.data, v.aligned + v.offset * elt, e.elems * elt, error);
       continue;
-    stridedCopy(static_cast<char *>(out.data), host.data(), offset, sizes, strides, rank,
-                elems, elt);
+    }
+    // A strided view: its span comes over once, then it is gathered here.
+    std::vector<char> host(static_cast<size_t>(e.last + 1) * elt);
+    if (sparsa_cuda::toHost(host.data(), v.aligned, host.size(), error))
+      stridedCopy(static_cast<char *>(out.data), host.data(), v.offset, v.sizes, v.strides,
+                  rank, e.elems, elt);
   }
   std::sort(toFree.begin(), toFree.end());
   toFree.erase(std::unique(toFree.begin(), toFree.end()), toFree.end());
@@ -629,7 +663,7 @@ static sparsa_status_t takeDeviceResults(sparsa_model_t *model,
       sparsa_tensor_release(&out_outputs[o]);
     return fail(SPARSA_RUNTIME_ERROR, "CUDA: %s", error.c_str());
   }
-  return SPARSA_OK;
+  return checkRunStatus(model, out_outputs);
 }
 
 static sparsa_status_t runModel(sparsa_model_t *model, const sparsa_tensor_t *inputs,
@@ -800,19 +834,12 @@ static sparsa_status_t runModel(sparsa_model_t *model, const sparsa_tensor_t *in
   for (size_t o = 0; o < model->outputs.size(); ++o) {
     const TensorDesc &d = model->outputs[o];
     size_t rank = d.dims.size();
-    auto [allocated, aligned, offset, sizes, strides] = nextResult(results, w, rank);
+    ResultView v = nextResult(results, w, rank);
+    auto [allocated, aligned, offset, sizes, strides] = v;
     sparsa_tensor_t &out = out_outputs[o];
-    startOutput(out, d);
-    size_t elt = sparsa_dtype_size(d.dtype), elems = 1;
-    bool contiguous = true; // row-major strides (any offset)
-    int64_t expect = 1;
-    for (int64_t k = static_cast<int64_t>(rank) - 1; k >= 0; --k) {
-      out.dims[k] = sizes[k];
-      elems *= static_cast<size_t>(sizes[k]);
-      if (sizes[k] != 1 && strides[k] != expect)
-        contiguous = false;
-      expect *= sizes[k];
-    }
+    ViewExtent e = startOutput(out, d, v);
+    size_t elt = sparsa_dtype_size(d.dtype), elems = e.elems;
+    bool contiguous = e.rowMajor;
     bool handOver = contiguous && offset == 0 && allocated == aligned && isOurs(allocated);
     for (size_t p = 0; p < o && handOver; ++p)
       if (out_outputs[p].data == allocated)
@@ -845,23 +872,7 @@ static sparsa_status_t runModel(sparsa_model_t *model, const sparsa_tensor_t *in
     if (!handed)
       std::free(p);
   }
-  // A failed run-time check (e.g. an out-of-range index in an input): the
-  // outputs are not valid.
-  if (!model->statusSymbol.empty()) {
-    // Thread-local: dlsym gives this thread's word.
-    auto *status = static_cast<int64_t *>(dlsym(model->handle, model->statusSymbol.c_str()));
-    if (status && *status != 0) {
-      int64_t id = *status;
-      *status = 0;
-      for (size_t o = 0; o < model->outputs.size(); ++o)
-        sparsa_tensor_release(&out_outputs[o]);
-      auto it = model->checkMessages.find(id);
-      return fail(SPARSA_RUNTIME_ERROR, "%s",
-                  it != model->checkMessages.end() ? it->second.c_str()
-                                                   : "a run-time check failed");
-    }
-  }
-  return SPARSA_OK;
+  return checkRunStatus(model, out_outputs);
 }
 
 void sparsa_tensor_release(sparsa_tensor_t *tensor) {

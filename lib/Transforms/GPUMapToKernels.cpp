@@ -141,6 +141,7 @@ struct GPUMapToKernelsPass final
       func.emitError("the GPU mapping expects a single-block function body");
       return signalPassFailure();
     }
+    hostBuffers.clear();
     func.walk([&](func::CallOp call) {
       for (Value v : call.getOperands())
         if (isa<MemRefType>(v.getType()))
@@ -204,11 +205,11 @@ struct GPUMapToKernelsPass final
 
   /// Walks the body once, collecting runs of device work into kernels.
   LogicalResult formKernels(Block &body) {
-    SmallVector<Operation *> group;
+    llvm::SetVector<Operation *> group;
     auto flush = [&]() -> LogicalResult {
       if (group.empty())
         return success();
-      LogicalResult r = buildSerialKernel(group);
+      LogicalResult r = buildSerialKernel(body, group);
       group.clear();
       return r;
     };
@@ -251,21 +252,22 @@ struct GPUMapToKernelsPass final
         continue;
       }
       if (!isHostOp(&op)) {
-        group.push_back(&op);
+        group.insert(&op);
         continue;
       }
       // A host op that needs a value of the pending group, or that frees
       // or returns buffers, waits for the group.
       bool usesGroup = llvm::any_of(op.getOperands(), [&](Value v) {
         Operation *def = v.getDefiningOp();
-        return def && llvm::is_contained(group, def);
+        return def && group.contains(def);
       });
       // Scalar arithmetic on the group's values joins it (the host gets
       // the results it needs back anyway).
-      if (usesGroup && op.getNumRegions() == 0 && isMemoryEffectFree(&op) &&
+      if (usesGroup && op.getNumRegions() == 0 && op.getNumResults() > 0 &&
+          !op.hasTrait<OpTrait::IsTerminator>() && isMemoryEffectFree(&op) &&
           llvm::all_of(op.getResultTypes(),
                        [](Type t) { return t.isIntOrIndexOrFloat(); })) {
-        group.push_back(&op);
+        group.insert(&op);
         continue;
       }
       if (usesGroup || isa<func::ReturnOp, scf::YieldOp, gpu::DeallocOp>(op))
@@ -278,7 +280,7 @@ struct GPUMapToKernelsPass final
   /// One thread runs |ops| in order. The launch goes where the last op was:
   /// host ops in between never use the group's values (formKernels flushes
   /// first), and the group may use theirs.
-  LogicalResult buildSerialKernel(ArrayRef<Operation *> ops) {
+  LogicalResult buildSerialKernel(Block &body, const llvm::SetVector<Operation *> &ops) {
     Operation *last = ops.back();
     Location loc = ops.front()->getLoc();
     OpBuilder b(last);
@@ -288,9 +290,7 @@ struct GPUMapToKernelsPass final
     for (Operation *op : ops)
       for (Value r : op->getResults())
         if (llvm::any_of(r.getUsers(), [&](Operation *u) {
-              return !llvm::any_of(ops, [&](Operation *g) {
-                return g == u || g->isAncestor(u);
-              });
+              return !ops.contains(body.findAncestorOpInBlock(*u));
             }))
           escaping.push_back(r);
     SmallVector<Value> slots;
@@ -316,13 +316,16 @@ struct GPUMapToKernelsPass final
     Value zero = arith::ConstantIndexOp::create(kb, loc, 0);
     for (auto [v, slot] : llvm::zip(escaping, slots))
       memref::StoreOp::create(kb, loc, v, slot, zero);
-    // Read the scalars back: copy to a host buffer, then load.
+    // Read the scalars back: copy each to a host buffer, wait once, load.
     b.setInsertionPointAfter(launch);
+    SmallVector<Value> hostBufs;
+    for (Value slot : slots) {
+      hostBufs.push_back(memref::AllocaOp::create(b, loc, cast<MemRefType>(slot.getType())));
+      gpu::MemcpyOp::create(b, loc, TypeRange{}, ValueRange{}, hostBufs.back(), slot);
+    }
+    gpu::WaitOp::create(b, loc, Type(), ValueRange{});
     Value hostZero = arith::ConstantIndexOp::create(b, loc, 0);
-    for (auto [v, slot] : llvm::zip(escaping, slots)) {
-      auto hostBuf = memref::AllocaOp::create(b, loc, cast<MemRefType>(slot.getType()));
-      gpu::MemcpyOp::create(b, loc, TypeRange{}, ValueRange{}, hostBuf, slot);
-      gpu::WaitOp::create(b, loc, Type(), ValueRange{});
+    for (auto [v, slot, hostBuf] : llvm::zip(escaping, slots, hostBufs)) {
       Value hostValue = memref::LoadOp::create(b, loc, hostBuf, hostZero);
       gpu::DeallocOp::create(b, loc, TypeRange{}, ValueRange{}, slot);
       v.replaceUsesWithIf(hostValue, [&](OpOperand &use) {

@@ -96,31 +96,6 @@ def test_thread_counts_agree(mlp, threads):
     assert_matches_ort(model, path, {"x": x})
 
 
-def test_concurrent_runs(tmp_path, compile_model):
-    """One loaded model run from 8 Python threads at once (the runtime
-    releases the GIL inside the call) gives every caller its own answer."""
-    path = models.mlp(str(tmp_path / "m.onnx"), [256, 512, 64], batch="N")
-    model = compile_model(path)
-    xs = [RNG.standard_normal((i + 1, 256)).astype(np.float32) for i in range(8)]
-    refs = [ort_run(path, {"x": x})["y"] for x in xs]
-    errors = []
-
-    def work(i):
-        try:
-            for _ in range(20):
-                np.testing.assert_allclose(model.run({"x": xs[i]})["y"], refs[i],
-                                           atol=1e-4, rtol=1e-4)
-        except Exception as e:  # noqa: BLE001 - reported below
-            errors.append(e)
-
-    threads = [threading.Thread(target=work, args=(i,)) for i in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert not errors, errors
-
-
 def test_sparsa_run_cli(tmp_path):
     path = models.mlp(str(tmp_path / "m.onnx"), [32, 48, 8], batch=2)
     so = str(tmp_path / "m.so")
@@ -324,5 +299,6 @@ def test_stress_8_threads_1000_calls_bit_identical(tmp_path, compile_model, whic
     for t in threads:
         t.join()
     assert not errors, errors[:3]
-    # And against ONNX Runtime once, so the bit-identical answer is right.
-    assert_matches_ort(model, path, feeds[0])
+    # And against ONNX Runtime, so the bit-identical answers are right.
+    for f in feeds:
+        assert_matches_ort(model, path, f)

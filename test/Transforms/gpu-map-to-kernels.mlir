@@ -107,3 +107,126 @@ func.func @grouping(%x: memref<4xf32>) -> memref<4xf32> {
   memref.dealloc %tmp : memref<4xf32>
   return %out : memref<4xf32>
 }
+
+// -----
+
+/// Control flow that holds kernels stays on the host, its regions mapped
+/// like the body: the condition is read back, the branch launches its own
+/// parallel kernel. A store into a mutable global (the run status word of
+/// the index checks) is host work, so its scf.if stays on the host too.
+memref.global "private" @status : memref<1xi64> = dense<0>
+// CHECK-LABEL: func.func @host_control
+// CHECK: gpu.launch
+// CHECK:   memref.load
+// CHECK: gpu.memcpy
+// CHECK: gpu.wait
+// CHECK: %[[C:.*]] = memref.load
+// CHECK: scf.if %[[C]] {
+// CHECK:   gpu.launch
+// CHECK:     scf.if
+// CHECK:       memref.store
+// CHECK: }
+// CHECK: scf.if %[[C]] {
+// CHECK-NEXT: %[[W:.*]] = memref.get_global @status
+// CHECK-NEXT: memref.store %{{.*}}, %[[W]]
+// CHECK-NOT: gpu.launch
+// CHECK: return
+func.func @host_control(%flag: memref<i1>, %out: memref<64xf32>) {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %c64 = arith.constant 64 : index
+  %zero = arith.constant 0.0 : f32
+  %code = arith.constant 3 : i64
+  %c = memref.load %flag[] : memref<i1>
+  scf.if %c {
+    scf.parallel (%i) = (%c0) to (%c64) step (%c1) {
+      memref.store %zero, %out[%i] : memref<64xf32>
+      scf.reduce
+    }
+  }
+  scf.if %c {
+    %w = memref.get_global @status : memref<1xi64>
+    memref.store %code, %w[%c0] : memref<1xi64>
+  }
+  return
+}
+
+// -----
+
+/// A reshape reads its shape on the host: a shape computed on the device
+/// is copied to a host buffer first; a constant global shape is read as is.
+memref.global "private" constant @shape : memref<2xi64> = dense<[2, 2]>
+// CHECK-LABEL: func.func @reshape_shapes
+// CHECK: %[[HOST:.*]] = memref.alloca() : memref<2xi64>
+// CHECK: gpu.memcpy  %[[HOST]], %{{.*}} : memref<2xi64>, memref<2xi64>
+// CHECK: gpu.wait
+// CHECK: memref.reshape %{{.*}}(%[[HOST]])
+// CHECK: %[[G:.*]] = memref.get_global @shape
+// CHECK: memref.reshape %{{.*}}(%[[G]])
+func.func @reshape_shapes(%x: memref<4xf32>, %s: memref<2xi64>) -> (memref<2x2xf32>, memref<2x2xf32>) {
+  %a = memref.reshape %x(%s) : (memref<4xf32>, memref<2xi64>) -> memref<2x2xf32>
+  %g = memref.get_global @shape : memref<2xi64>
+  %b = memref.reshape %x(%g) : (memref<4xf32>, memref<2xi64>) -> memref<2x2xf32>
+  return %a, %b : memref<2x2xf32>, memref<2x2xf32>
+}
+
+// -----
+
+/// Buffers handed to a host function (the deallocation helper's pointer
+/// lists) stay host memory, and the private helper is not mapped.
+// CHECK-LABEL: func.func @host_buffers
+// CHECK: %[[L:.*]] = memref.alloc() : memref<2xindex>
+// CHECK-NEXT: memref.store %{{.*}}, %[[L]]
+// CHECK-NEXT: call @helper(%[[L]])
+// CHECK-NEXT: memref.dealloc %[[L]]
+// CHECK-NOT: gpu.
+// CHECK-LABEL: func.func private @helper
+// CHECK-NOT: gpu.
+func.func @host_buffers(%p: index) {
+  %c0 = arith.constant 0 : index
+  %l = memref.alloc() : memref<2xindex>
+  memref.store %p, %l[%c0] : memref<2xindex>
+  call @helper(%l) : (memref<2xindex>) -> ()
+  memref.dealloc %l : memref<2xindex>
+  return
+}
+func.func private @helper(%l: memref<2xindex>) {
+  %c0 = arith.constant 0 : index
+  %v = memref.load %l[%c0] : memref<2xindex>
+  memref.store %v, %l[%c0] : memref<2xindex>
+  return
+}
+
+// -----
+
+/// A host loop around kernels whose carried scalar is computed on the
+/// device: the value comes back each iteration and the host yields it.
+// CHECK-LABEL: func.func @loop_carried
+// CHECK: scf.for %{{.*}} iter_args(%[[A:.*]] = %{{.*}}) -> (index) {
+// CHECK:   gpu.launch
+// CHECK:   gpu.launch
+// CHECK:     %[[V:.*]] = memref.load
+// CHECK:     %[[S:.*]] = arith.addi %[[A]], %[[V]]
+// CHECK:     memref.store %[[S]]
+// CHECK:     gpu.terminator
+// CHECK:   gpu.memcpy
+// CHECK:   gpu.wait
+// CHECK:   %[[H:.*]] = memref.load
+// CHECK:   scf.yield %[[H]] : index
+func.func @loop_carried(%x: memref<8xindex>, %out: memref<64xf32>) -> index {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %c8 = arith.constant 8 : index
+  %c64 = arith.constant 64 : index
+  %zero = arith.constant 0.0 : f32
+  %r = scf.for %i = %c0 to %c8 step %c1 iter_args(%a = %c0) -> index {
+    scf.parallel (%j) = (%c0) to (%c64) step (%c1) {
+      memref.store %zero, %out[%j] : memref<64xf32>
+      scf.reduce
+    }
+    %v = memref.load %x[%i] : memref<8xindex>
+    %s = arith.addi %a, %v : index
+    scf.yield %s : index
+  }
+  return %r : index
+}

@@ -134,11 +134,18 @@ def GPUMapToKernelsPass : Pass<"sparsa-gpu-map-to-kernels", "mlir::func::FuncOp"
     `block-size` threads, nested loops inside the thread); other buffer work
     between host ops (sequential loops, loads, stores, reductions) becomes
     a one-thread launch, and scalars it hands to the host come back through
-    a one-element device buffer. Host allocations become `gpu.alloc` /
+    a one-element device buffer (scalar arithmetic on them joins the
+    launch). Control flow that holds kernels, allocates dynamic buffers,
+    frees outside buffers or calls host code stays on the host, its regions
+    mapped the same way. Host allocations become `gpu.alloc` /
     `gpu.dealloc`; static allocations inside kernels become private
     `memref.alloca`; constant globals a kernel reads are re-materialized in
-    it so outlining copies them into the device module. Afterwards the host
-    never reads or writes a buffer.
+    it so outlining copies them into the device module; a `memref.reshape`
+    reads a device shape buffer through a host copy. Host memory stays
+    host memory: buffers passed to function calls (the deallocation
+    helper's lists; private functions are not mapped) and mutable globals
+    (the run status word of the index checks). Afterwards the host never
+    reads or writes a device buffer.
   }];
   let options = [
     Option<"blockSize", "block-size", "int64_t", "256", "Threads per block">,
