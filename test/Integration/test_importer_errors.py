@@ -9,9 +9,9 @@ import pytest
 from onnx import TensorProto, helper, numpy_helper
 
 from conftest import ROOT, save
-from sparsa import models
+from sparsa import _paths as sparsa_paths, models
 
-COMPILE = str(ROOT / "build" / "bin" / "sparsa-compile")
+COMPILE = str(sparsa_paths.tool("sparsa-compile"))
 
 
 def run_compile(path, *args):

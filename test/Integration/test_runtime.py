@@ -9,11 +9,12 @@ import pytest
 from onnx import TensorProto, helper, numpy_helper
 
 import sparsa
+from sparsa import _paths as sparsa_paths
 from conftest import ROOT, assert_matches_ort, ort_run, save
 from sparsa import models
 
 RNG = np.random.default_rng(3)
-SPARSA_RUN = str(ROOT / "build" / "bin" / "sparsa-run")
+SPARSA_RUN = str(sparsa_paths.tool("sparsa-run"))
 
 
 @pytest.fixture

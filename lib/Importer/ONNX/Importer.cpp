@@ -747,8 +747,8 @@ static const llvm::StringMap<SmallVector<HandlerEntry, 1>> &handlerTable() {
 
 class GraphImporter {
 public:
-  GraphImporter(MLIRContext *ctx, StringRef modelPath)
-      : ctx(ctx), b(ctx), modelPath(modelPath) {}
+  GraphImporter(MLIRContext *ctx, StringRef modelPath, bool externalData)
+      : ctx(ctx), b(ctx), modelPath(modelPath), externalData(externalData) {}
 
   OwningOpRef<ModuleOp> import(proto::ModelProto &model);
 
@@ -770,6 +770,9 @@ public:
   MLIRContext *ctx;
   OpBuilder b;
   std::string modelPath;
+  /// Whether initializers may live in files next to the model (not for
+  /// models imported from memory).
+  bool externalData;
   llvm::StringMap<Value> values;
   llvm::StringMap<const proto::TypeProto *> valueTypes;
   const proto::NodeProto *currentNode = nullptr;
@@ -1034,6 +1037,43 @@ Type GraphImporter::convertType(const proto::TypeProto &type) {
   return RankedTensorType::get(shape, elt);
 }
 
+/// Whether a tensor of type |t| could exist: no negative static dimension,
+/// and the bytes of its static dimensions below 2^48 (so that no size
+/// computed later overflows). Dynamic dimensions are checked at run time.
+static bool sizeFits(Type t) {
+  auto ranked = dyn_cast<RankedTensorType>(t);
+  if (!ranked)
+    return true;
+  Type elt = ranked.getElementType();
+  uint64_t bytes = elt.isIntOrFloat() ? std::max(1u, elt.getIntOrFloatBitWidth() / 8) : 8;
+  for (int64_t d : ranked.getShape()) {
+    if (ShapedType::isDynamic(d))
+      continue;
+    if (d < 0)
+      return false;
+    if (d > 0 && bytes > (uint64_t(1) << 48) / uint64_t(d))
+      return false;
+    bytes *= uint64_t(d);
+  }
+  return true;
+}
+
+static std::string shapeText(Type t) {
+  std::string s;
+  llvm::raw_string_ostream os(s);
+  if (auto ranked = dyn_cast<RankedTensorType>(t)) {
+    os << "[";
+    llvm::interleaveComma(ranked.getShape(), os, [&](int64_t d) {
+      if (ShapedType::isDynamic(d))
+        os << "?";
+      else
+        os << d;
+    });
+    os << "]";
+  }
+  return s;
+}
+
 /// Reads external data for |tensor| from a file inside the model's folder.
 static FailureOr<std::string> readExternalData(const proto::TensorProto &tensor,
                                                StringRef modelPath,
@@ -1060,8 +1100,26 @@ static FailureOr<std::string> readExternalData(const proto::TensorProto &tensor,
                    << "' escapes the model folder";
     return failure();
   }
-  SmallString<256> path(llvm::sys::path::parent_path(modelPath));
+  SmallString<256> folder(llvm::sys::path::parent_path(modelPath));
+  if (folder.empty())
+    folder = ".";
+  SmallString<256> path(folder);
   llvm::sys::path::append(path, location);
+  // A symbolic link inside the folder may still point out of it: compare
+  // the resolved paths.
+  SmallString<256> realFolder, realPath;
+  if (!llvm::sys::fs::real_path(folder, realFolder) &&
+      !llvm::sys::fs::real_path(path, realPath)) {
+    StringRef resolved = realPath;
+    if (!resolved.consume_front(realFolder) ||
+        !llvm::sys::path::is_separator(resolved.empty() ? '\0' : resolved[0])) {
+      emitError(loc) << "external data location '" << location
+                     << "' of initializer '" << tensor.name()
+                     << "' escapes the model folder (it resolves to '"
+                     << realPath << "')";
+      return failure();
+    }
+  }
   auto buf = llvm::MemoryBuffer::getFile(path, /*IsText=*/false,
                                          /*RequiresNullTerminator=*/false);
   if (!buf) {
@@ -1106,6 +1164,12 @@ FailureOr<Value> GraphImporter::importTensor(const proto::TensorProto &tensor,
   std::string storage;
   ArrayRef<char> data;
   if (tensor.data_location() == proto::TensorProto::EXTERNAL) {
+    if (!externalData) {
+      emitError(loc) << "initializer '" << tensor.name()
+                     << "' has external data, which a model imported from "
+                        "memory cannot have";
+      return failure();
+    }
     auto ext = readExternalData(tensor, modelPath, loc);
     if (failed(ext))
       return failure();
@@ -1118,7 +1182,9 @@ FailureOr<Value> GraphImporter::importTensor(const proto::TensorProto &tensor,
     // small integer types and f16 widened into int32_data, f64 in double_data.
     storage.resize(bytes);
     char *out = storage.data();
+    int64_t held = 0;
     auto count = [&](int n) {
+      held = n;
       return static_cast<size_t>(n) == static_cast<size_t>(numElements);
     };
     bool ok = true;
@@ -1151,8 +1217,8 @@ FailureOr<Value> GraphImporter::importTensor(const proto::TensorProto &tensor,
       }
     }
     if (!ok) {
-      emitError(loc) << "initializer '" << tensor.name() << "' holds the wrong "
-                     << "number of elements for shape";
+      emitError(loc) << "initializer '" << tensor.name() << "' holds " << held
+                     << " elements (no raw data), its shape needs " << numElements;
       return failure();
     }
     data = ArrayRef<char>(storage.data(), storage.size());
@@ -1248,6 +1314,12 @@ OwningOpRef<ModuleOp> GraphImporter::import(proto::ModelProto &model) {
           << "' is not a tensor of a supported element type";
       return nullptr;
     }
+    if (!sizeFits(t)) {
+      emitError(NameLoc::get(b.getStringAttr(vi.name())))
+          << "graph input '" << vi.name() << "' has shape " << shapeText(t)
+          << ": a negative dimension or a size that overflows";
+      return nullptr;
+    }
     argTypes.push_back(t);
     args.push_back(&vi);
   }
@@ -1259,6 +1331,7 @@ OwningOpRef<ModuleOp> GraphImporter::import(proto::ModelProto &model) {
           << "' is not a tensor of a supported element type";
       return nullptr;
     }
+    // (Sizes are checked at the node producing the output.)
     resultTypes.push_back(t);
   }
   b.setInsertionPointToEnd(module->getBody());
@@ -1267,6 +1340,11 @@ OwningOpRef<ModuleOp> GraphImporter::import(proto::ModelProto &model) {
   func->setAttr("llvm.emit_c_interface", b.getUnitAttr());
   Block *entry = func.addEntryBlock();
   for (auto [i, vi] : llvm::enumerate(args)) {
+    if (values.count(vi->name())) {
+      emitError(NameLoc::get(b.getStringAttr(vi->name())))
+          << "graph input '" << vi->name() << "' is defined twice";
+      return nullptr;
+    }
     func.setArgAttr(i, "onnx.name", b.getStringAttr(vi->name()));
     SmallVector<Attribute> params;
     for (const auto &d : vi->type().tensor_type().shape().dim())
@@ -1280,6 +1358,12 @@ OwningOpRef<ModuleOp> GraphImporter::import(proto::ModelProto &model) {
   b.setInsertionPointToEnd(entry);
   bool ok = true;
   for (const auto &t : graph.initializer()) {
+    if (values.count(t.name())) {
+      emitError(NameLoc::get(b.getStringAttr(t.name())))
+          << "initializer '" << t.name() << "' is defined twice";
+      ok = false;
+      continue;
+    }
     auto v = importTensor(t, NameLoc::get(b.getStringAttr(t.name())));
     if (failed(v)) {
       ok = false;
@@ -1357,10 +1441,19 @@ OwningOpRef<ModuleOp> GraphImporter::import(proto::ModelProto &model) {
     FailureOr<Results> results = chosen->handler(n);
     bool valid = succeeded(results);
     if (valid)
-      for (Value v : *results)
-        if (Operation *def = v ? v.getDefiningOp() : nullptr)
+      for (Value v : *results) {
+        if (!v)
+          continue;
+        if (!sizeFits(v.getType())) {
+          n.error() << "an output has shape " << shapeText(v.getType())
+                    << ": a negative dimension or a size that overflows";
+          valid = false;
+          break;
+        }
+        if (Operation *def = v.getDefiningOp())
           if (failed(mlir::verify(def)))
             valid = false;
+      }
     for (int i = 0; valid && i < node.output_size(); ++i) {
       const std::string &out = node.output(i);
       if (out.empty())
@@ -1398,6 +1491,11 @@ OwningOpRef<ModuleOp> GraphImporter::import(proto::ModelProto &model) {
     if (v.getType() != resultTypes[i])
       results[i] = onnx_ir::IdentityOp::create(b, v.getLoc(), resultTypes[i], v);
   func::ReturnOp::create(b, fileLoc(), results);
+  // Each node's ops were verified as they were built; the signature and the
+  // graph outputs' casts were not. A model that gets past the checks above
+  // must still never reach a pass as invalid IR.
+  if (failed(mlir::verify(*module)))
+    return nullptr;
   return module;
 }
 
@@ -1434,12 +1532,33 @@ static LogicalResult pinInputShape(proto::ModelProto &model, StringRef name,
                         << name << "'";
 }
 
+/// Parses |bytes| as ONNX text or a serialized ModelProto.
+static LogicalResult parseModel(StringRef bytes, bool text, Location loc,
+                                proto::ModelProto &model) {
+  if (text) {
+    std::string source = bytes.str(); // the parser wants a C string
+    auto status = proto::OnnxParser::Parse(model, source.c_str());
+    if (!status.IsOK())
+      return emitError(loc) << "cannot parse ONNX text: " << status.ErrorMessage();
+    return success();
+  }
+  if (bytes.size() > static_cast<size_t>(INT32_MAX) ||
+      !model.ParseFromArray(bytes.data(), static_cast<int>(bytes.size())))
+    return emitError(loc) << "not a valid ONNX model (protobuf parse failed; the "
+                             "file is truncated or not an ONNX ModelProto)";
+  return success();
+}
+
+static OwningOpRef<ModuleOp> importModel(MLIRContext *ctx, proto::ModelProto &model,
+                                         StringRef path, bool externalData,
+                                         const sparsa::ONNXImportOptions &options);
+
 OwningOpRef<ModuleOp> sparsa::importONNXFile(MLIRContext *ctx, StringRef path,
                                              const ONNXImportOptions &options) {
   ctx->loadDialect<onnx_ir::ONNXDialect, func::FuncDialect>();
   Location loc = FileLineColLoc::get(ctx, path, 0, 0);
   auto buf = llvm::MemoryBuffer::getFile(path, /*IsText=*/false,
-                                         /*RequiresNullTerminator=*/true);
+                                         /*RequiresNullTerminator=*/false);
   if (!buf) {
     emitError(loc) << "cannot read model file: " << buf.getError().message();
     return nullptr;
@@ -1447,19 +1566,26 @@ OwningOpRef<ModuleOp> sparsa::importONNXFile(MLIRContext *ctx, StringRef path,
   proto::ModelProto model;
   bool text = options.forceText || path.ends_with(".onnxtxt") ||
               path.ends_with(".onnx.txt");
-  if (text) {
-    auto status = proto::OnnxParser::Parse(model, (*buf)->getBufferStart());
-    if (!status.IsOK()) {
-      emitError(loc) << "cannot parse ONNX text: " << status.ErrorMessage();
-      return nullptr;
-    }
-  } else if ((*buf)->getBufferSize() > static_cast<size_t>(INT32_MAX) ||
-             !model.ParseFromArray((*buf)->getBufferStart(),
-                                   static_cast<int>((*buf)->getBufferSize()))) {
-    emitError(loc) << "not a valid ONNX model (protobuf parse failed; the "
-                      "file is truncated or not an ONNX ModelProto)";
+  if (failed(parseModel((*buf)->getBuffer(), text, loc, model)))
     return nullptr;
-  }
+  return importModel(ctx, model, path, /*externalData=*/true, options);
+}
+
+OwningOpRef<ModuleOp> sparsa::importONNXBuffer(MLIRContext *ctx, StringRef bytes,
+                                               StringRef name, bool text,
+                                               const ONNXImportOptions &options) {
+  ctx->loadDialect<onnx_ir::ONNXDialect, func::FuncDialect>();
+  Location loc = FileLineColLoc::get(ctx, name, 0, 0);
+  proto::ModelProto model;
+  if (failed(parseModel(bytes, text, loc, model)))
+    return nullptr;
+  return importModel(ctx, model, name, /*externalData=*/false, options);
+}
+
+static OwningOpRef<ModuleOp> importModel(MLIRContext *ctx, proto::ModelProto &model,
+                                         StringRef path, bool externalData,
+                                         const sparsa::ONNXImportOptions &options) {
+  Location loc = FileLineColLoc::get(ctx, path, 0, 0);
   if (!model.has_graph()) {
     emitError(loc) << "the model has no graph";
     return nullptr;
@@ -1514,7 +1640,7 @@ OwningOpRef<ModuleOp> sparsa::importONNXFile(MLIRContext *ctx, StringRef path,
     } catch (const std::exception &) {
     }
   }
-  GraphImporter importer(ctx, path);
+  GraphImporter importer(ctx, path, externalData);
   OwningOpRef<ModuleOp> module = importer.import(model);
   if (module && !inferenceError.empty()) {
     // The ONNX library's schemas end at some opset; a newer model's ops may

@@ -37,6 +37,15 @@ mlir::OwningOpRef<mlir::ModuleOp>
 importONNXFile(mlir::MLIRContext *ctx, llvm::StringRef path,
                const ONNXImportOptions &options);
 
+/// Imports a model held in memory: |bytes| is a serialized ModelProto, or
+/// ONNX text when |text| is set. |name| labels diagnostics. External data is
+/// refused (an in-memory model has no folder to read it from). The fuzz
+/// targets enter here.
+mlir::OwningOpRef<mlir::ModuleOp>
+importONNXBuffer(mlir::MLIRContext *ctx, llvm::StringRef bytes,
+                 llvm::StringRef name, bool text,
+                 const ONNXImportOptions &options);
+
 /// Parses an `--input-shape` value `NAME:D0xD1x...` into |options|; returns
 /// an error message on malformed input, empty on success.
 std::string parseInputShapeFlag(llvm::StringRef flag, ONNXImportOptions &options);
