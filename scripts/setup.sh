@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 
 PKGS=(llvm-22-dev libmlir-22-dev mlir-22-tools llvm-22-tools clang-22 lld-22
       libomp-22-dev libonnx-dev libprotobuf-dev protobuf-compiler ninja-build
-      ccache cmake python3-venv)
+      ccache cmake python3-venv libclang-rt-22-dev)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

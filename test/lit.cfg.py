@@ -11,7 +11,7 @@ config.excludes = ["Inputs", "lit.cfg.py", "CMakeLists.txt", "Integration"]
 config.test_source_root = os.path.dirname(__file__)
 config.test_exec_root = os.path.join(config.sparsa_obj_root, "test")
 
-llvm_config.with_system_environment(["HOME", "PATH"])
+llvm_config.with_system_environment(["HOME", "PATH", "ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS"])
 llvm_config.use_default_substitutions()
 tool_dirs = [config.sparsa_tools_dir, config.llvm_tools_dir]
 llvm_config.add_tool_substitutions(

@@ -1261,37 +1261,6 @@ OwningOpRef<ModuleOp> GraphImporter::import(proto::ModelProto &model) {
   for (const auto &vi : graph.output())
     valueTypes[vi.name()] = &vi.type();
 
-  // All unsupported ops are reported at once, before anything is built.
-  const auto &table = handlerTable();
-  SmallVector<const proto::NodeProto *> unsupported;
-  for (const auto &node : graph.node()) {
-    bool known = table.count(handlerKey(node));
-    if (!known)
-      unsupported.push_back(&node);
-  }
-  if (!unsupported.empty()) {
-    std::string list;
-    for (const auto *node : unsupported) {
-      std::string qualified = node->domain().empty()
-                                  ? node->op_type()
-                                  : node->domain() + "." + node->op_type();
-      std::string domain = node->domain().empty() ? "ai.onnx" : node->domain();
-      int64_t version = 0;
-      for (const auto &os : model.opset_import())
-        if ((os.domain().empty() ? "ai.onnx" : os.domain()) == domain)
-          version = os.version();
-      emitError(nodeLoc(*node)) << "unsupported op '" << qualified << "' (domain '"
-                                << domain << "', opset " << version << ")";
-      if (!list.empty())
-        list += ", ";
-      list += qualified + " (node '" +
-              cast<NameLoc>(nodeLoc(*node)).getName().str() + "')";
-    }
-    emitError(fileLoc()) << "the model uses " << unsupported.size()
-                         << " unsupported op(s): " << list;
-    return nullptr;
-  }
-
   OwningOpRef<ModuleOp> module = ModuleOp::create(fileLoc());
   (*module)->setAttr("onnx.opset", b.getI64IntegerAttr(opset));
   if (!graph.name().empty())
@@ -1340,11 +1309,6 @@ OwningOpRef<ModuleOp> GraphImporter::import(proto::ModelProto &model) {
   func->setAttr("llvm.emit_c_interface", b.getUnitAttr());
   Block *entry = func.addEntryBlock();
   for (auto [i, vi] : llvm::enumerate(args)) {
-    if (values.count(vi->name())) {
-      emitError(NameLoc::get(b.getStringAttr(vi->name())))
-          << "graph input '" << vi->name() << "' is defined twice";
-      return nullptr;
-    }
     func.setArgAttr(i, "onnx.name", b.getStringAttr(vi->name()));
     SmallVector<Attribute> params;
     for (const auto &d : vi->type().tensor_type().shape().dim())
@@ -1358,12 +1322,6 @@ OwningOpRef<ModuleOp> GraphImporter::import(proto::ModelProto &model) {
   b.setInsertionPointToEnd(entry);
   bool ok = true;
   for (const auto &t : graph.initializer()) {
-    if (values.count(t.name())) {
-      emitError(NameLoc::get(b.getStringAttr(t.name())))
-          << "initializer '" << t.name() << "' is defined twice";
-      ok = false;
-      continue;
-    }
     auto v = importTensor(t, NameLoc::get(b.getStringAttr(t.name())));
     if (failed(v)) {
       ok = false;
@@ -1405,7 +1363,7 @@ OwningOpRef<ModuleOp> GraphImporter::import(proto::ModelProto &model) {
       poison();
       continue;
     }
-    const auto &entries = table.find(handlerKey(node))->second;
+    const auto &entries = handlerTable().find(handlerKey(node))->second;
     const HandlerEntry *chosen = nullptr;
     for (const auto &e : entries)
       if (e.sinceVersion <= domainOpset)
@@ -1532,14 +1490,191 @@ static LogicalResult pinInputShape(proto::ModelProto &model, StringRef name,
                         << name << "'";
 }
 
+/// Inputs and outputs every node must have: the ONNX schema's required
+/// formal inputs and its bounds, or, for the contrib ops the ONNX library
+/// has no schema of, the inputs our handlers require. A node missing one is
+/// an error here, before any handler sees it.
+template <typename LocFn>
+static LogicalResult checkArity(MLIRContext *ctx, const proto::ModelProto &model,
+                                LocFn nodeLoc) {
+  static const llvm::StringMap<SmallVector<int, 4>> contribRequired = {
+      {"com.microsoft.MatMulNBits", {0, 1, 2}},
+      {"com.microsoft.MoE", {0, 1, 2, 4}},
+      {"com.microsoft.QMoE", {0, 1, 2, 5}},
+      {"LinearAttention", {0, 1, 2}},
+  };
+  const auto &versions = proto::OpSchemaRegistry::DomainToVersionRange::Instance().Map();
+  std::map<std::string, int64_t> opsets;
+  for (const auto &os : model.opset_import())
+    opsets[os.domain() == "ai.onnx" ? "" : os.domain()] = os.version();
+  bool ok = true;
+  for (const auto &node : model.graph().node()) {
+    auto present = [&](int i) { return i < node.input_size() && !node.input(i).empty(); };
+    // A model newer than the library's schemas gets no schema: the latest
+    // one the library knows may have other inputs (ReduceMean's axes).
+    std::string domain = node.domain() == "ai.onnx" ? "" : node.domain();
+    int64_t version = opsets[domain];
+    auto known = versions.find(domain);
+    const proto::OpSchema *schema =
+        known != versions.end() && version <= known->second.second
+            ? proto::OpSchemaRegistry::Schema(node.op_type(), static_cast<int>(version),
+                                              domain)
+            : nullptr;
+    if (schema) {
+      if (node.input_size() > schema->max_input() || node.input_size() < schema->min_input() ||
+          node.output_size() > schema->max_output() ||
+          node.output_size() < schema->min_output()) {
+        emitError(nodeLoc(node)) << "onnx." << node.op_type() << " takes "
+                                 << schema->min_input() << " to " << schema->max_input()
+                                 << " inputs and " << schema->min_output() << " to "
+                                 << schema->max_output() << " outputs; the node has "
+                                 << node.input_size() << " and " << node.output_size();
+        ok = false;
+        continue;
+      }
+      const auto &formals = schema->inputs();
+      for (int i = 0; i < static_cast<int>(formals.size()); ++i)
+        if (formals[i].GetOption() == proto::OpSchema::Single && !present(i)) {
+          emitError(nodeLoc(node)) << "onnx." << node.op_type() << ": required input " << i
+                                   << " ('" << formals[i].GetName() << "') is missing";
+          ok = false;
+          break;
+        }
+      continue;
+    }
+    auto it = contribRequired.find(handlerKey(node));
+    if (it == contribRequired.end())
+      continue;
+    for (int i : it->second)
+      if (!present(i)) {
+        emitError(nodeLoc(node)) << handlerKey(node) << ": required input " << i
+                                 << " is missing";
+        ok = false;
+        break;
+      }
+    if (node.output_size() < 1 || node.output(0).empty()) {
+      emitError(nodeLoc(node)) << handlerKey(node) << " has no output";
+      ok = false;
+    }
+  }
+  return success(ok);
+}
+
+/// Reports every op the importer has no handler for, all at once, before
+/// ONNX shape inference runs (which would skip them and then trip over their
+/// untyped outputs in the nodes after them).
+static LogicalResult checkSupportedOps(MLIRContext *ctx, const proto::ModelProto &model,
+                                       StringRef path) {
+  const proto::GraphProto &graph = model.graph();
+  auto nodeLoc = [&](const proto::NodeProto &node) {
+    StringRef name = node.name();
+    if (name.empty() && node.output_size() > 0)
+      name = node.output(0);
+    return NameLoc::get(StringAttr::get(ctx, name));
+  };
+  const auto &table = handlerTable();
+  SmallVector<const proto::NodeProto *> unsupported;
+  for (const auto &node : graph.node())
+    if (!table.count(handlerKey(node)))
+      unsupported.push_back(&node);
+  if (unsupported.empty())
+    return checkArity(ctx, model, nodeLoc);
+  std::string list;
+  for (const auto *node : unsupported) {
+    std::string qualified = node->domain().empty()
+                                ? node->op_type()
+                                : node->domain() + "." + node->op_type();
+    std::string domain = node->domain().empty() ? "ai.onnx" : node->domain();
+    int64_t version = 0;
+    for (const auto &os : model.opset_import())
+      if ((os.domain().empty() ? "ai.onnx" : os.domain()) == domain)
+        version = os.version();
+    emitError(nodeLoc(*node)) << "unsupported op '" << qualified << "' (domain '"
+                              << domain << "', opset " << version << ")";
+    if (!list.empty())
+      list += ", ";
+    list += qualified + " (node '" + nodeLoc(*node).getName().str() + "')";
+  }
+  return emitError(FileLineColLoc::get(ctx, path, 0, 0))
+         << "the model uses " << unsupported.size() << " unsupported op(s): " << list;
+}
+
+/// The structural checks that must pass before ONNX shape inference sees
+/// the graph (its inference functions dereference the types of inputs
+/// without checking that they exist): every node input is defined before the
+/// node (topological order; no cycles), no value is defined twice, and no
+/// node carries a subgraph (If / Loop / Scan are not supported). Errors are
+/// located at the node.
+static LogicalResult checkGraphStructure(MLIRContext *ctx,
+                                         const proto::GraphProto &graph) {
+  auto loc = [&](const proto::NodeProto &node) {
+    StringRef name = node.name();
+    if (name.empty() && node.output_size() > 0)
+      name = node.output(0);
+    return NameLoc::get(StringAttr::get(ctx, name));
+  };
+  llvm::StringSet<> defined, initializers, inputs;
+  bool ok = true;
+  for (const auto &t : graph.initializer()) {
+    if (!initializers.insert(t.name()).second) {
+      emitError(NameLoc::get(StringAttr::get(ctx, t.name())))
+          << "initializer '" << t.name() << "' is defined twice";
+      ok = false;
+    }
+    defined.insert(t.name());
+  }
+  for (const auto &vi : graph.input()) {
+    // IR < 4 lists initializers among the inputs (as default values).
+    if (!inputs.insert(vi.name()).second) {
+      emitError(NameLoc::get(StringAttr::get(ctx, vi.name())))
+          << "graph input '" << vi.name() << "' is defined twice";
+      ok = false;
+    }
+    defined.insert(vi.name());
+  }
+  for (const auto &node : graph.node()) {
+    for (const auto &attr : node.attribute())
+      if (attr.type() == proto::AttributeProto::GRAPH ||
+          attr.type() == proto::AttributeProto::GRAPHS || attr.has_g() ||
+          attr.graphs_size() > 0) {
+        emitError(loc(node)) << "op '" << node.op_type()
+                             << "' with a subgraph attribute ('" << attr.name()
+                             << "') is not supported";
+        ok = false;
+      }
+    for (const auto &in : node.input())
+      if (!in.empty() && !defined.contains(in)) {
+        emitError(loc(node)) << "node consumes undefined value '" << in << "'";
+        ok = false;
+      }
+    for (const auto &out : node.output())
+      if (!out.empty() && !defined.insert(out).second) {
+        emitError(loc(node)) << "value '" << out << "' is defined twice";
+        ok = false;
+      }
+  }
+  for (const auto &vi : graph.output())
+    if (!defined.contains(vi.name())) {
+      emitError(NameLoc::get(StringAttr::get(ctx, vi.name())))
+          << "graph output '" << vi.name() << "' is never produced";
+      ok = false;
+    }
+  return success(ok);
+}
+
 /// Parses |bytes| as ONNX text or a serialized ModelProto.
 static LogicalResult parseModel(StringRef bytes, bool text, Location loc,
                                 proto::ModelProto &model) {
   if (text) {
     std::string source = bytes.str(); // the parser wants a C string
-    auto status = proto::OnnxParser::Parse(model, source.c_str());
-    if (!status.IsOK())
-      return emitError(loc) << "cannot parse ONNX text: " << status.ErrorMessage();
+    try {
+      auto status = proto::OnnxParser::Parse(model, source.c_str());
+      if (!status.IsOK())
+        return emitError(loc) << "cannot parse ONNX text: " << status.ErrorMessage();
+    } catch (const std::exception &e) {
+      // The parser converts numbers with std::stoi and friends.
+      return emitError(loc) << "cannot parse ONNX text: " << e.what();
+    }
     return success();
   }
   if (bytes.size() > static_cast<size_t>(INT32_MAX) ||
@@ -1586,6 +1721,9 @@ static OwningOpRef<ModuleOp> importModel(MLIRContext *ctx, proto::ModelProto &mo
                                          StringRef path, bool externalData,
                                          const sparsa::ONNXImportOptions &options) {
   Location loc = FileLineColLoc::get(ctx, path, 0, 0);
+  if (model.has_graph() && (failed(checkGraphStructure(ctx, model.graph())) ||
+                            failed(checkSupportedOps(ctx, model, path))))
+    return nullptr;
   if (!model.has_graph()) {
     emitError(loc) << "the model has no graph";
     return nullptr;

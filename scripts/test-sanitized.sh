@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# The ASan + UBSan part of the test command (scripts/test.sh runs it):
+# builds build-asan/ (scripts/build.sh --sanitize), then under the
+# sanitizers runs the lit suite, the end-to-end tests of the importer, the
+# bad-input list, the runtime and one model of each fused family, and a
+# smoke run of every fuzz target (scripts/fuzz.sh, FUZZ_SECONDS each,
+# default 60). Last line: "SANITIZED: P passed, F failed".
+set -uo pipefail
+cd "$(dirname "$0")/.."
+export PATH="/usr/lib/llvm-22/bin:$PATH"
+pass=0
+fail=0
+if ! scripts/build.sh --sanitize >/dev/null; then
+  echo "sanitized build failed"
+  echo "SANITIZED: 0 passed, 1 failed"
+  exit 1
+fi
+asan_rt=$(clang-22 -print-file-name=libclang_rt.asan-x86_64.so)
+# Leaks are not checked in the suites (Python and the ONNX library keep
+# memory until exit); the runtime fuzz target checks them.
+export ASAN_OPTIONS=detect_leaks=0:abort_on_error=1:allocator_may_return_null=1:verify_asan_link_order=0
+export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+
+echo "== lit under ASan + UBSan (build-asan/test)"
+lit_out=$(lit -sv build-asan/test 2>&1); lit_rc=$?
+echo "$lit_out" | grep -E "^(FAIL|UNRESOLVED|XPASS|TIMEOUT):" || true
+n=$(echo "$lit_out" | awk '$1 == "Passed:" { print $2 }')
+pass=$((pass + ${n:-0}))
+if [ $lit_rc -ne 0 ]; then
+  n=$(echo "$lit_out" | awk '$1 ~ /^(Failed|Unresolved|Timed|Unexpectedly):$/ { s += $NF } END { print s + 0 }')
+  fail=$((fail + (n > 0 ? n : 1)))
+fi
+
+echo "== pytest under ASan + UBSan (importer, bad inputs, runtime, fused models)"
+py_out=$(SPARSA_BUILD_DIR=build-asan LD_PRELOAD="$asan_rt" \
+  .venv/bin/python -m pytest -q -p no:cacheprovider \
+  test/Integration/test_importer_errors.py test/Integration/test_bad_inputs.py \
+  test/Integration/test_runtime.py test/Integration/test_data_dependent.py \
+  -k "not 1000_calls" 2>&1); py_rc=$?
+echo "$py_out" | grep -E "^(FAILED|ERROR)|ERROR: AddressSanitizer|runtime error" || true
+echo "$py_out" | tail -n 1
+n=$(echo "$py_out" | tail -n 1 | grep -oE "[0-9]+ passed" | grep -oE "[0-9]+")
+pass=$((pass + ${n:-0}))
+n=$(echo "$py_out" | tail -n 1 | grep -oE "[0-9]+ (failed|errors?)" | awk '{ s += $1 } END { print s + 0 }')
+[ $py_rc -ne 0 ] && fail=$((fail + (${n:-0} > 0 ? n : 1)))
+
+echo "== fuzz smoke (${FUZZ_SECONDS:-60} s per target)"
+if scripts/fuzz.sh "${FUZZ_SECONDS:-60}"; then pass=$((pass + 1)); else fail=$((fail + 1)); fi
+echo "SANITIZED: $pass passed, $fail failed"
+[ $fail -eq 0 ]
