@@ -6,6 +6,8 @@
 # earlier runs kept in build-asan/fuzz/corpus/TARGET. Findings are written to
 # build-asan/fuzz/findings/; exit status 1 if any target found something.
 #   scripts/fuzz.sh [SECONDS] [TARGET...]      (default 60 s, all four)
+# FUZZ_SEED (default 0: a random seed each run) fixes libFuzzer's seed; the
+# test command's smoke run uses 1, so that CI repeats a run made here.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 secs=${1:-60}
@@ -38,7 +40,7 @@ run_target() {
       return 1
     fi
   fi
-  $B/bin/$t -max_total_time="$secs" -timeout=60 -rss_limit_mb=4096 -max_len=16384 \
+  $B/bin/$t -seed="${FUZZ_SEED:-0}" -max_total_time="$secs" -timeout=60 -rss_limit_mb=4096 -max_len=16384 \
     -print_final_stats=1 -artifact_prefix="$F/findings/$t-" \
     "$corpus" "${seeds[@]}" >"$log" 2>&1
   local rc=$?

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Runs every test: the lit regression suite (dialects, importer, passes,
-# drivers) and the end-to-end pytest suite against ONNX Runtime, then prints
-# one pass/fail count. Exit status is non-zero if anything failed.
+# drivers) and the end-to-end pytest suite against ONNX Runtime, ONNX's
+# conformance tests, a benchmark smoke run, then both suites again under
+# ASan + UBSan and a smoke run of each fuzz target; prints one pass/fail
+# count. Exit status is non-zero if anything failed.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh || exit 1
@@ -61,11 +63,23 @@ echo "$bench_out" | grep -E "^(error|wrote)" || echo "$bench_out" | tail -n 5
 conf_pass=$((conf_pass + (bench_rc == 0 ? 1 : 0)))
 conf_fail=$((conf_fail + (bench_rc == 0 ? 0 : 1)))
 
-pass=$((lit_pass + py_pass + conf_pass))
-fail=$((lit_fail + py_fail + conf_fail))
-if [ $lit_rc -ne 0 ] || [ $py_rc -ne 0 ] || [ $conf_rc -ne 0 ] || [ $bench_rc -ne 0 ]; then
+# ASan + UBSan: a sanitized build (build-asan/), lit and the end-to-end
+# suite under it, and a one-minute smoke run of each fuzz target
+# (docs/reliability.md).
+san_out=$(scripts/test-sanitized.sh 2>&1); san_rc=$?
+echo "$san_out" | grep -vE "^SANITIZED:"
+san_pass=$(echo "$san_out" | tail -n 1 | grep -oE "[0-9]+ passed" | grep -oE "[0-9]+")
+san_fail=$(echo "$san_out" | tail -n 1 | grep -oE "[0-9]+ failed" | grep -oE "[0-9]+")
+san_pass=${san_pass:-0}
+san_fail=${san_fail:-0}
+[ $san_rc -ne 0 ] && [ "$san_fail" -eq 0 ] && san_fail=1
+
+pass=$((lit_pass + py_pass + conf_pass + san_pass))
+fail=$((lit_fail + py_fail + conf_fail + san_fail))
+if [ $lit_rc -ne 0 ] || [ $py_rc -ne 0 ] || [ $conf_rc -ne 0 ] || [ $bench_rc -ne 0 ] ||
+   [ $san_rc -ne 0 ]; then
   [ "$fail" -eq 0 ] && fail=1
-  echo "TESTS: $pass passed, $fail failed (lit $lit_pass passed / $lit_fail failed, pytest $py_pass passed / $py_fail failed, conformance and bench gates $conf_pass passed / $conf_fail failed)"
+  echo "TESTS: $pass passed, $fail failed (lit $lit_pass passed / $lit_fail failed, pytest $py_pass passed / $py_fail failed, conformance and bench gates $conf_pass passed / $conf_fail failed, sanitized $san_pass passed / $san_fail failed)"
   exit 1
 fi
-echo "TESTS: $pass passed, 0 failed (lit $lit_pass, pytest $py_pass, conformance and bench gates 2)"
+echo "TESTS: $pass passed, 0 failed (lit $lit_pass, pytest $py_pass, conformance and bench gates 2, sanitized lit + pytest + fuzz smoke $san_pass)"

@@ -229,7 +229,7 @@ bool isLowerTriangular(Value v, bool ones) {
   if (isTriluOfOnes(v, /*upper=*/false, 0))
     return true;
   auto type = dyn_cast<RankedTensorType>(v.getType());
-  if (!type || type.getRank() < 2)
+  if (!type || type.getRank() < 2 || !type.hasStaticShape())
     return false;
   int64_t L = type.getDimSize(type.getRank() - 1);
   if (type.getDimSize(type.getRank() - 2) != L || type.getNumElements() != L * L)

@@ -421,6 +421,8 @@ static FailureOr<Value> lowerExpand(onnx::ExpandOp op, LowerCtx &ctx) {
   auto inT = cast<RankedTensorType>(op.getInput().getType());
   int64_t rank = rT.getRank();
   auto shapeT = cast<RankedTensorType>(op.getShape().getType());
+  if (!shapeT.hasStaticShape())
+    return op.emitError("onnx.Expand: the shape operand needs a static length"), failure();
   int64_t shapeLen = shapeT.getNumElements();
   SmallVector<Value> dims;
   Value one = indexCst(b, loc, 1);

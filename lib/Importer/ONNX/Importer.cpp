@@ -813,7 +813,11 @@ constantInts(const proto::GraphProto &graph, const std::string &name) {
   auto read = [](const proto::TensorProto &t) -> std::optional<std::vector<int64_t>> {
     if (t.data_type() != proto::TensorProto::INT64 || t.has_data_location())
       return std::nullopt;
-    return proto::ParseData<int64_t>(&t);
+    try {
+      return proto::ParseData<int64_t>(&t);
+    } catch (const std::exception &) {
+      return std::nullopt; // malformed data: the importer reports it later
+    }
   };
   for (const auto &t : graph.initializer())
     if (t.name() == name)
