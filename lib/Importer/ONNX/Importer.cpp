@@ -1524,6 +1524,24 @@ static LogicalResult checkArity(MLIRContext *ctx, const proto::ModelProto &model
             ? proto::OpSchemaRegistry::Schema(node.op_type(), static_cast<int>(version),
                                               domain)
             : nullptr;
+    // Without a schema for this opset (from the future, or one the op did
+    // not exist in), the latest schema the library has still names the
+    // inputs the op requires; ops gain optional inputs, not required ones.
+    const proto::OpSchema *latest =
+        schema || known == versions.end()
+            ? nullptr
+            : proto::OpSchemaRegistry::Schema(node.op_type(), known->second.second, domain);
+    if (latest) {
+      const auto &formals = latest->inputs();
+      for (int i = 0; i < static_cast<int>(formals.size()); ++i)
+        if (formals[i].GetOption() == proto::OpSchema::Single && !present(i)) {
+          emitError(nodeLoc(node)) << "onnx." << node.op_type() << ": required input " << i
+                                   << " ('" << formals[i].GetName() << "') is missing";
+          ok = false;
+          break;
+        }
+      continue;
+    }
     if (schema) {
       if (node.input_size() > schema->max_input() || node.input_size() < schema->min_input() ||
           node.output_size() > schema->max_output() ||
