@@ -1621,6 +1621,30 @@ static LogicalResult checkSupportedOps(MLIRContext *ctx, const proto::ModelProto
          << "the model uses " << unsupported.size() << " unsupported op(s): " << list;
 }
 
+/// Checks |tensor|'s dims and, for raw data, its size (ONNX's shape
+/// inference reads constants' data trusting both); |what| names it.
+static LogicalResult checkTensorSize(MLIRContext *ctx, const proto::TensorProto &tensor,
+                                     Location loc, StringRef what) {
+  int64_t numElements = 1;
+  for (int64_t d : tensor.dims()) {
+    if (d < 0 || (d > 0 && numElements > (int64_t(1) << 40) / d))
+      return emitError(loc) << what << " '" << tensor.name()
+                            << "' has an invalid or too large shape";
+    numElements *= d;
+  }
+  if (tensor.data_location() == proto::TensorProto::EXTERNAL || !tensor.has_raw_data())
+    return success();
+  Type elt = onnx_ir::getElementTypeForONNXDataType(ctx, tensor.data_type());
+  if (!elt || !elt.isIntOrFloat() || elt.getIntOrFloatBitWidth() % 8 != 0)
+    return success(); // sub-byte and unsupported types: checked on import
+  uint64_t bytes = uint64_t(numElements) * (elt.getIntOrFloatBitWidth() / 8);
+  if (tensor.raw_data().size() != bytes)
+    return emitError(loc) << what << " '" << tensor.name() << "' has "
+                          << tensor.raw_data().size() << " bytes of data, its shape needs "
+                          << bytes;
+  return success();
+}
+
 /// The structural checks that must pass before ONNX shape inference sees
 /// the graph (its inference functions dereference the types of inputs
 /// without checking that they exist): every node input is defined before the
@@ -1638,6 +1662,9 @@ static LogicalResult checkGraphStructure(MLIRContext *ctx,
   llvm::StringSet<> defined, initializers, inputs;
   bool ok = true;
   for (const auto &t : graph.initializer()) {
+    if (failed(checkTensorSize(ctx, t, NameLoc::get(StringAttr::get(ctx, t.name())),
+                               "initializer")))
+      ok = false;
     if (!initializers.insert(t.name()).second) {
       emitError(NameLoc::get(StringAttr::get(ctx, t.name())))
           << "initializer '" << t.name() << "' is defined twice";
@@ -1655,6 +1682,9 @@ static LogicalResult checkGraphStructure(MLIRContext *ctx,
     defined.insert(vi.name());
   }
   for (const auto &node : graph.node()) {
+    for (const auto &attr : node.attribute())
+      if (attr.has_t() && failed(checkTensorSize(ctx, attr.t(), loc(node), "tensor attribute")))
+        ok = false;
     for (const auto &attr : node.attribute())
       if (attr.type() == proto::AttributeProto::GRAPH ||
           attr.type() == proto::AttributeProto::GRAPHS || attr.has_g() ||
