@@ -324,14 +324,8 @@ def test_expert_index_input_out_of_range(tmp_path, compile_model):
 def test_nan_inf_inputs_propagate_like_onnx_runtime(tmp_path, compile_model, which):
     """NaN and +-Inf in the inputs of a dense model and of each fused family:
     the same NaN / Inf positions as ONNX Runtime, finite values close."""
-    from test_runtime import _stress_models
-    name, path, make = next(m for m in _stress_models(tmp_path) if m[0] == which)
-    model = compile_model(path, name=name)
-    rng = np.random.default_rng(11)
-    if make is None:
-        feeds = {t.name: rng.standard_normal(t.shape).astype(t.dtype) for t in model.inputs}
-    else:
-        feeds = make(rng, 4)
+    from test_runtime import stress_model_and_feeds
+    model, path, feeds = stress_model_and_feeds(tmp_path, compile_model, which, seed=11, batch=4)
     flat = feeds[model.inputs[0].name].reshape(-1)
     flat[1], flat[5], flat[-1] = np.nan, np.inf, -np.inf
     ours, ref = model.run(feeds), ort_run(path, feeds)

@@ -266,6 +266,19 @@ def _stress_models(tmp_path):
     yield "attention", models.attention(str(d / "att.onnx"), seq=16, heads=2, head_dim=8), None
 
 
+def stress_model_and_feeds(tmp_path, compile_model, which, seed, batch):
+    """One of _stress_models compiled and loaded, with one set of inputs
+    (|batch| rows where the model has a batch): (model, onnx path, feeds)."""
+    name, path, make = next(m for m in _stress_models(tmp_path) if m[0] == which)
+    model = compile_model(path, name=name)
+    rng = np.random.default_rng(seed)
+    if make is None:  # fixed-shape models: inputs from the description
+        feeds = {t.name: rng.standard_normal(t.shape).astype(t.dtype) for t in model.inputs}
+    else:
+        feeds = make(rng, batch)
+    return model, path, feeds
+
+
 @pytest.mark.parametrize("which", ["mlp", "moe", "sparse_ffn", "flow", "attention"])
 def test_stress_8_threads_1000_calls_bit_identical(tmp_path, compile_model, which):
     """8 threads x 1000 calls of one loaded model, each thread with inputs
@@ -311,13 +324,7 @@ def test_outputs_do_not_depend_on_thread_count(tmp_path, compile_model, which):
     reductions, per-expert and per-neuron task lists), never by the number
     of threads that run it, so 1, 2, 3 and 5 threads give bit-identical
     outputs, and repeated runs too."""
-    name, path, make = next(m for m in _stress_models(tmp_path) if m[0] == which)
-    model = compile_model(path, name=name)
-    rng = np.random.default_rng(5)
-    if make is None:
-        feeds = {t.name: rng.standard_normal(t.shape).astype(t.dtype) for t in model.inputs}
-    else:
-        feeds = make(rng, 7)
+    model, _, feeds = stress_model_and_feeds(tmp_path, compile_model, which, seed=5, batch=7)
     model.set_num_threads(1)
     ref = model.run(feeds)
     for threads in (2, 3, 5, 1):

@@ -1514,6 +1514,17 @@ static LogicalResult checkArity(MLIRContext *ctx, const proto::ModelProto &model
   bool ok = true;
   for (const auto &node : model.graph().node()) {
     auto present = [&](int i) { return i < node.input_size() && !node.input(i).empty(); };
+    // Every single (not optional, not variadic) formal input is given.
+    auto hasRequiredInputs = [&](const proto::OpSchema &s) {
+      const auto &formals = s.inputs();
+      for (int i = 0; i < static_cast<int>(formals.size()); ++i)
+        if (formals[i].GetOption() == proto::OpSchema::Single && !present(i)) {
+          emitError(nodeLoc(node)) << "onnx." << node.op_type() << ": required input " << i
+                                   << " ('" << formals[i].GetName() << "') is missing";
+          return false;
+        }
+      return true;
+    };
     // A model newer than the library's schemas gets no schema: the latest
     // one the library knows may have other inputs (ReduceMean's axes).
     std::string domain = node.domain() == "ai.onnx" ? "" : node.domain();
@@ -1532,14 +1543,7 @@ static LogicalResult checkArity(MLIRContext *ctx, const proto::ModelProto &model
             ? nullptr
             : proto::OpSchemaRegistry::Schema(node.op_type(), known->second.second, domain);
     if (latest) {
-      const auto &formals = latest->inputs();
-      for (int i = 0; i < static_cast<int>(formals.size()); ++i)
-        if (formals[i].GetOption() == proto::OpSchema::Single && !present(i)) {
-          emitError(nodeLoc(node)) << "onnx." << node.op_type() << ": required input " << i
-                                   << " ('" << formals[i].GetName() << "') is missing";
-          ok = false;
-          break;
-        }
+      ok &= hasRequiredInputs(*latest);
       continue;
     }
     if (schema) {
@@ -1554,14 +1558,7 @@ static LogicalResult checkArity(MLIRContext *ctx, const proto::ModelProto &model
         ok = false;
         continue;
       }
-      const auto &formals = schema->inputs();
-      for (int i = 0; i < static_cast<int>(formals.size()); ++i)
-        if (formals[i].GetOption() == proto::OpSchema::Single && !present(i)) {
-          emitError(nodeLoc(node)) << "onnx." << node.op_type() << ": required input " << i
-                                   << " ('" << formals[i].GetName() << "') is missing";
-          ok = false;
-          break;
-        }
+      ok &= hasRequiredInputs(*schema);
       continue;
     }
     auto it = contribRequired.find(handlerKey(node));
