@@ -34,7 +34,7 @@ fi
 
 echo "== pytest under ASan + UBSan (test/Integration)"
 # The runtime library Python loads must be the instrumented one.
-if ! nm -D build-asan/lib/libsparsa_runtime.so | grep -q __asan_report_load; then
+if ! nm -D build-asan/lib/libsparsa_runtime.so | grep __asan_report_load >/dev/null; then
   echo "build-asan/lib/libsparsa_runtime.so is not instrumented"
   fail=$((fail + 1))
 fi
