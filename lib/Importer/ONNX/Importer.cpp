@@ -745,6 +745,15 @@ static const llvm::StringMap<SmallVector<HandlerEntry, 1>> &handlerTable() {
 // GraphImporter
 //===----------------------------------------------------------------------===//
 
+/// The location diagnostics of |node| carry: its name, or for an unnamed
+/// node the name of its first output.
+static NameLoc nodeNameLoc(MLIRContext *ctx, const proto::NodeProto &node) {
+  StringRef name = node.name();
+  if (name.empty() && node.output_size() > 0)
+    name = node.output(0);
+  return NameLoc::get(StringAttr::get(ctx, name));
+}
+
 class GraphImporter {
 public:
   GraphImporter(MLIRContext *ctx, StringRef modelPath, bool externalData)
@@ -752,12 +761,7 @@ public:
 
   OwningOpRef<ModuleOp> import(proto::ModelProto &model);
 
-  Location nodeLoc(const proto::NodeProto &node) {
-    StringRef name = node.name();
-    if (name.empty() && node.output_size() > 0)
-      name = node.output(0);
-    return NameLoc::get(b.getStringAttr(name));
-  }
+  Location nodeLoc(const proto::NodeProto &node) { return nodeNameLoc(ctx, node); }
   Location fileLoc() { return FileLineColLoc::get(ctx, modelPath, 0, 0); }
 
   /// MLIR type of an ONNX TypeProto; null when it is not a tensor of a
@@ -1585,12 +1589,7 @@ static LogicalResult checkArity(MLIRContext *ctx, const proto::ModelProto &model
 static LogicalResult checkSupportedOps(MLIRContext *ctx, const proto::ModelProto &model,
                                        StringRef path) {
   const proto::GraphProto &graph = model.graph();
-  auto nodeLoc = [&](const proto::NodeProto &node) {
-    StringRef name = node.name();
-    if (name.empty() && node.output_size() > 0)
-      name = node.output(0);
-    return NameLoc::get(StringAttr::get(ctx, name));
-  };
+  auto nodeLoc = [&](const proto::NodeProto &node) { return nodeNameLoc(ctx, node); };
   const auto &table = handlerTable();
   SmallVector<const proto::NodeProto *> unsupported;
   for (const auto &node : graph.node())
@@ -1650,12 +1649,7 @@ static LogicalResult checkTensorSize(MLIRContext *ctx, const proto::TensorProto 
 /// located at the node.
 static LogicalResult checkGraphStructure(MLIRContext *ctx,
                                          const proto::GraphProto &graph) {
-  auto loc = [&](const proto::NodeProto &node) {
-    StringRef name = node.name();
-    if (name.empty() && node.output_size() > 0)
-      name = node.output(0);
-    return NameLoc::get(StringAttr::get(ctx, name));
-  };
+  auto loc = [&](const proto::NodeProto &node) { return nodeNameLoc(ctx, node); };
   llvm::StringSet<> defined, initializers, inputs;
   bool ok = true;
   for (const auto &t : graph.initializer()) {
