@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # The GPU checks, in one call, on a machine with an NVIDIA GPU and driver:
-#   1. build (or reuse build/) and check the GPU is visible;
+#   1. build (or reuse build/) and check the GPU is visible; where the
+#      compiler cannot be built or run (no LLVM/MLIR 22) but
+#      tools/gpu-prepare.sh's out/gpu-carry/ is present, its recorded
+#      libraries are replayed instead of compiling (same tests, same models);
 #   2. the end-to-end suites with every model compiled --target=cuda and run
 #      on the GPU, each output compared with ONNX Runtime (CPU);
 #   3. the GPU benchmarks (GEMV / GEMM bandwidth and TFLOP/s against the
@@ -14,7 +17,17 @@ mkdir -p "$OUT"
 PY="${PYTHON:-.venv/bin/python}"
 [ -x "$PY" ] || PY=python3
 
-if [ ! -x build/bin/sparsa-compile ]; then
+if [ -f out/gpu-carry/prebuilt.tar.xz ] && ! build/bin/sparsa-compile --version >/dev/null 2>&1; then
+  REPLAY=/tmp/sparsa-gpu-replay
+  rm -rf "$REPLAY" && mkdir -p "$REPLAY/lib"
+  # The runtime, and the OpenMP runtime the CPU libraries need.
+  cp out/gpu-carry/*.so* "$REPLAY/lib/" || exit 1
+  export LD_LIBRARY_PATH="$REPLAY/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+  "$PY" -c 'import sys, tarfile; tarfile.open(sys.argv[1]).extractall(sys.argv[2])' \
+    out/gpu-carry/prebuilt.tar.xz "$REPLAY" || exit 1
+  export SPARSA_BUILD_DIR="$REPLAY" SPARSA_PREBUILT_DIR="$REPLAY/prebuilt" SPARSA_PREBUILT_MODE=replay
+  echo "gpu-check: replaying $(ls "$REPLAY/prebuilt" | wc -l) recorded compiles (out/gpu-carry)"
+elif [ ! -x build/bin/sparsa-compile ]; then
   scripts/build.sh || exit 1
 fi
 if ! "$PY" -c 'import ctypes; ctypes.CDLL("libcuda.so.1")' 2>/dev/null; then
@@ -27,10 +40,12 @@ status=0
 # The suites whose tests compile and run models (the CPU-only ones, e.g.
 # the importer's error messages or the profiler, are left to the CPU run).
 SUITES=$(cat test/Integration/model-suites.txt)
-SPARSA_TEST_GPU=cuda timeout "${TEST_TIMEOUT:-420}" "$PY" -m pytest $SUITES -q \
-  -p no:cacheprovider --maxfail=20 -o addopts="" 2>&1 | tee "$OUT/pytest.log" | tail -30
+PARALLEL=""
+"$PY" -c 'import xdist' 2>/dev/null && PARALLEL="-n ${JOBS:-8}"
+SPARSA_TEST_GPU=cuda timeout "${TEST_TIMEOUT:-420}" "$PY" -m pytest $SUITES -q -rs \
+  -p no:cacheprovider --maxfail=20 -o addopts="" $PARALLEL 2>&1 | tee "$OUT/pytest.log" | tail -30
 [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
 
 PYTHONPATH=python timeout "${BENCH_TIMEOUT:-300}" "$PY" -m sparsa.bench --gpu \
-  --out "$OUT" --iters 20 || status=1
+  --out "$OUT" --iters 20 --threads "$(nproc)" || status=1
 exit $status

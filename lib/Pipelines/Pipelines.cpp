@@ -154,6 +154,7 @@ void sparsa::buildSparsaGPULoweringPipeline(
   copies.all = true;
   pm.addNestedPass<func::FuncOp>(createStridedCopiesToLinalgPass(copies));
   addUpstream(pm, "func.func(convert-linalg-to-parallel-loops,scf-forall-to-parallel)");
+  pm.addNestedPass<func::FuncOp>(createGPUPromoteAccumulatorsPass());
   pm.addNestedPass<func::FuncOp>(createGPUMapToKernelsPass());
   if (options.emulateGPU) {
     // Test aid: the same kernels, run by the host one thread at a time.
@@ -166,7 +167,10 @@ void sparsa::buildSparsaGPULoweringPipeline(
   }
   // 5. Kernels to NVVM; the host keeps launches and copies on one stream.
   std::string toolkit = cudaToolkitPath(options.cudaPath);
-  addUpstream(pm, "gpu-kernel-outlining");
+  // Constants and index math go into the kernels (static loop bounds and
+  // strides for the device code generator, fewer parameters).
+  addUpstream(pm, "func.func(canonicalize,gpu-launch-sink-index-computations),"
+                  "gpu-kernel-outlining");
   pm.addPass(createGPUMergeModulesPass());
   addUpstream(pm, "func.func(gpu-async-region)");
   addUpstream(pm, "nvvm-attach-target{chip=" + options.gpuChip.getValue() +

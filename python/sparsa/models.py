@@ -36,19 +36,25 @@ def _save(graph, path: str, opset: int, external_data: bool = False) -> str:
 
 def mlp(path: str, dims: Sequence[int], batch: Dim = 1, *, gemm: bool = False,
         trans_b: bool = True, bias: bool = True, activation: str = "Relu",
-        seed: int = 0, opset: int = 17) -> str:
+        seed: int = 0, opset: int = 17, weights: str = "random") -> str:
     """An MLP `dims[0] -> dims[1] -> ... -> dims[-1]` with |activation| between
     layers. With |gemm|, layers are Gemm nodes (weights [out, in] and
     transB=1 when |trans_b|, as torch.onnx exports nn.Linear); otherwise
     MatMul (+ Add bias) with weights [in, out]. |batch| may be a symbol
-    (a dynamic dimension)."""
+    (a dynamic dimension). |weights| "pattern" gives deterministic weights
+    of few distinct values (every row a shift of one 61-periodic sequence)
+    whose libraries compress well, for carrying large benchmark models."""
     _, TensorProto, helper, numpy_helper = _onnx()
     rng = np.random.default_rng(seed)
     nodes, inits, cur = [], [], "x"
     layers = list(zip(dims[:-1], dims[1:]))
     for i, (k, n) in enumerate(layers):
-        w = (rng.standard_normal((n, k) if (gemm and trans_b) else (k, n))
-             / np.sqrt(k)).astype(np.float32)
+        shape = (n, k) if (gemm and trans_b) else (k, n)
+        if weights == "pattern":
+            r, c = np.ogrid[:shape[0], :shape[1]]
+            w = (((7 * r + 3 * c) % 61 - 30) / (30.0 * np.sqrt(k))).astype(np.float32)
+        else:
+            w = (rng.standard_normal(shape) / np.sqrt(k)).astype(np.float32)
         inits.append(numpy_helper.from_array(w, f"fc{i}.weight"))
         ins = [cur, f"fc{i}.weight"]
         if bias:

@@ -5,6 +5,7 @@ runs the end-to-end suites with SPARSA_TEST_GPU=cuda on a GPU machine."""
 
 import ctypes
 import json
+import shutil
 import subprocess
 
 import numpy as np
@@ -83,6 +84,8 @@ def test_cuda_library_and_report(tmp_path):
     r = json.loads(report.read_text())
     assert r["target"] == "cuda"
     assert "ptxas" in json.dumps(r)
+    if not shutil.which("nm"):
+        pytest.skip("no nm (binutils) on this machine to list the library's symbols")
     info = subprocess.run(["nm", "-D", str(so)], capture_output=True, text=True).stdout
     assert "U mgpuLaunchKernel" in info and "T sparsa_entry" in info
 
@@ -132,3 +135,43 @@ def test_device_pointer_inputs_need_a_cuda_model(tmp_path):
     assert status != 0
     assert b"device-pointer inputs need a model compiled with --target=cuda" in \
         lib.sparsa_last_error()
+
+
+@pytest.mark.skipif(not HAVE_DRIVER, reason="no CUDA driver on this machine (libcuda.so.1)")
+def test_device_pointer_inputs_run_on_cuda(tmp_path):
+    """sparsa_model_run_device_inputs: the input already lives in device
+    memory (allocated here through the driver API in the primary context
+    the runtime uses); the outputs come back to the host as usual."""
+    path = _softmax_gelu_model(tmp_path / "m.onnx")
+    so = tmp_path / "m.so"
+    _compile_cpu(str(path), str(so), target="cuda")
+    model = sparsa.load(str(so))
+    assert model.target == "cuda"
+    cu = ctypes.CDLL("libcuda.so.1")
+    dev, ctx, dptr = ctypes.c_int(), ctypes.c_void_p(), ctypes.c_uint64()
+    assert cu.cuInit(0) == 0
+    assert cu.cuDeviceGet(ctypes.byref(dev), 0) == 0
+    assert cu.cuDevicePrimaryCtxRetain(ctypes.byref(ctx), dev) == 0
+    assert cu.cuCtxSetCurrent(ctx) == 0
+    x = np.random.default_rng(5).standard_normal((7, 48)).astype(np.float32)
+    assert cu.cuMemAlloc_v2(ctypes.byref(dptr), ctypes.c_size_t(x.nbytes)) == 0
+    try:
+        assert cu.cuMemcpyHtoD_v2(dptr, ctypes.c_void_p(x.ctypes.data),
+                                  ctypes.c_size_t(x.nbytes)) == 0
+        from sparsa._runtime import _library, _Tensor, _check
+        lib = _library()
+        t = _Tensor()
+        t.name, t.dtype, t.rank = b"x", 1, 2
+        t.dims[0], t.dims[1] = 7, 48
+        t.data = dptr.value
+        outs = (_Tensor * 1)()
+        _check(lib.sparsa_model_run_device_inputs(model._handle, ctypes.byref(t), 1, outs))
+        o = outs[0]
+        shape = tuple(int(o.dims[d]) for d in range(o.rank))
+        got = np.ctypeslib.as_array(ctypes.cast(o.data, ctypes.POINTER(ctypes.c_float)),
+                                    shape=shape).copy()
+        lib.sparsa_tensor_release(ctypes.byref(o))
+    finally:
+        cu.cuMemFree_v2(dptr)
+    expected = model.run({"x": x})["y"]
+    np.testing.assert_allclose(got, expected, atol=1e-5, rtol=1e-5)

@@ -154,6 +154,27 @@ def GPUMapToKernelsPass : Pass<"sparsa-gpu-map-to-kernels", "mlir::func::FuncOp"
                            "mlir::memref::MemRefDialect", "mlir::scf::SCFDialect"];
 }
 
+def GPUPromoteAccumulatorsPass
+    : Pass<"sparsa-gpu-promote-accumulators", "mlir::func::FuncOp"> {
+  let summary = "Keep reduction accumulators in registers (GPU target)";
+  let description = [{
+    Loops from `convert-linalg-to-parallel-loops` load and store a
+    reduction's output element on every iteration. For an `scf.for` whose
+    body loads and then stores the same element (loop-invariant indices) of
+    a buffer that the loop touches nowhere else, this pass loads the element
+    once before the loop, carries it as an `iter_args` value and stores it
+    once after. The accumulator's root (through view-like ops) must be a
+    `memref.alloc`/`alloca` or `gpu.alloc`, and every other memory access
+    in the loop must be to a buffer rooted at another allocation, a
+    `memref.get_global` or an argument of the function; an op with effects
+    on unknown memory (a call) stops it.
+
+    On the device this turns a store per multiply-add into one per thread,
+    and lets the loads of an unrolled reduction loop issue together.
+  }];
+  let dependentDialects = ["mlir::memref::MemRefDialect", "mlir::scf::SCFDialect"];
+}
+
 def GPUSplitReductionsPass : Pass<"sparsa-gpu-split-reductions", "mlir::func::FuncOp"> {
   let summary = "Split-K for contractions with few outputs (GPU target)";
   let description = [{
