@@ -241,6 +241,10 @@ sparsa::createCPUTargetMachine(StringRef cpu, unsigned optLevel,
       features += (f.second ? "+" : "-") + f.first().str() + ",";
   }
   llvm::TargetOptions options;
+  // Constructors (a CUDA model's module load) go to .init_array, which the
+  // dynamic loader runs; .ctors needs crtbegin's walker, which a library
+  // linked without the C runtime's start files does not have.
+  options.UseInitArray = true;
   auto level = optLevel == 0   ? llvm::CodeGenOptLevel::None
                : optLevel == 1 ? llvm::CodeGenOptLevel::Less
                : optLevel == 2 ? llvm::CodeGenOptLevel::Default
