@@ -9,6 +9,7 @@
 #   3. the GPU benchmarks (GEMV / GEMM bandwidth and TFLOP/s against the
 #      device's peak).
 # Results go to ${OUT:-out/gpu-check}: gpus.txt, pytest.log, gpu_bench.md.
+# SKIP_TESTS=1: the benchmarks alone.
 # Exit status: non-zero when a test fails or no GPU is usable.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -42,13 +43,17 @@ status=0
 SUITES=$(cat test/Integration/model-suites.txt)
 PARALLEL=""
 "$PY" -c 'import xdist' 2>/dev/null && PARALLEL="-n ${JOBS:-8}"
-SPARSA_TEST_GPU=cuda timeout "${TEST_TIMEOUT:-420}" "$PY" -m pytest $SUITES -q -rs \
-  -p no:cacheprovider --maxfail=20 -o addopts="" $PARALLEL 2>&1 | tee "$OUT/pytest.log" | tail -30
-[ "${PIPESTATUS[0]}" -eq 0 ] || status=1
+if [ -z "${SKIP_TESTS:-}" ]; then
+  SPARSA_TEST_GPU=cuda timeout "${TEST_TIMEOUT:-420}" "$PY" -m pytest $SUITES -q -rs \
+    -p no:cacheprovider --maxfail=20 -o addopts="" $PARALLEL 2>&1 | tee "$OUT/pytest.log" | tail -30
+  [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
+fi
 
-# The benchmark's libraries (up to 1 GiB of weights each) stay out of $OUT.
+# The benchmark's libraries (up to 1 GiB of weights each) stay out of $OUT
+# (in $BENCH_DIR when given, kept; else a temporary folder).
+KEEP_BENCH="${BENCH_DIR:+1}"
 BENCH_DIR="${BENCH_DIR:-$(mktemp -d)}"
 PYTHONPATH=python timeout "${BENCH_TIMEOUT:-300}" "$PY" -m sparsa.bench --gpu \
   --out "$BENCH_DIR" --markdown "$OUT/gpu_bench.md" --iters 20 --threads "$(nproc)" || status=1
-rm -rf "$BENCH_DIR"
+[ -n "$KEEP_BENCH" ] || rm -rf "$BENCH_DIR"
 exit $status

@@ -154,11 +154,14 @@ void sparsa::buildSparsaGPULoweringPipeline(
   copies.all = true;
   pm.addNestedPass<func::FuncOp>(createStridedCopiesToLinalgPass(copies));
   addUpstream(pm, "func.func(convert-linalg-to-parallel-loops,scf-forall-to-parallel)");
-  pm.addNestedPass<func::FuncOp>(createGPUPromoteAccumulatorsPass());
+  if (options.gpuPromoteAccumulators)
+    pm.addNestedPass<func::FuncOp>(createGPUPromoteAccumulatorsPass());
   pm.addNestedPass<func::FuncOp>(createGPUMapToKernelsPass());
   if (options.emulateGPU) {
     // Test aid: the same kernels, run by the host one thread at a time.
-    pm.addNestedPass<func::FuncOp>(createGPUEmulateOnHostPass());
+    GPUEmulateOnHostPassOptions emulation;
+    emulation.reverse = emulation.poison = options.emulateAdversarial;
+    pm.addNestedPass<func::FuncOp>(createGPUEmulateOnHostPass(emulation));
     addUpstream(pm, "expand-strided-metadata,lower-affine,"
                     "finalize-memref-to-llvm{use-aligned-alloc=true},convert-scf-to-cf,"
                     "convert-vector-to-llvm,convert-math-to-llvm,convert-math-to-libm,"

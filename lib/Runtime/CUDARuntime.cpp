@@ -20,6 +20,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <dlfcn.h>
+#include <map>
 #include <mutex>
 
 namespace {
@@ -229,14 +230,43 @@ bool free(void *ptr, std::string &error) {
     return error = takeError(), false;
   return true;
 }
+// Per-run buffers come from the device's memory pool on the legacy stream
+// (no device-wide synchronization as cuMemAlloc / cuMemFree have); the
+// model's own stream-ordered allocations (its results) are freed here too.
+bool allocTransient(void **ptr, size_t bytes, std::string &error) {
+  Driver *d = current();
+  if (d && !d->cuMemAllocAsync)
+    return alloc(ptr, bytes, error);
+  CUdeviceptr p = 0;
+  if (!d || !check(d->cuMemAllocAsync(&p, bytes ? bytes : 1, nullptr), "cuMemAllocAsync"))
+    return error = takeError(), false;
+  *ptr = reinterpret_cast<void *>(p);
+  return true;
+}
+bool freeTransient(void *ptr, std::string &error) {
+  Driver *d = current();
+  if (d && !d->cuMemFreeAsync)
+    return free(ptr, error);
+  if (!d || !check(d->cuMemFreeAsync(dptr(ptr), nullptr), "cuMemFreeAsync"))
+    return error = takeError(), false;
+  return true;
+}
 bool toDevice(void *dst, const void *src, size_t bytes, std::string &error) {
   Driver *d = current();
-  if (bytes && (!d || !check(d->cuMemcpy(dptr(dst), dptr(src), bytes), "cuMemcpy")))
+  // From pageable memory cuMemcpy may return before the DMA has landed, and
+  // the model's kernels run on a non-blocking stream that does not wait for
+  // the legacy stream: wait for it here.
+  if (bytes && (!d || !check(d->cuMemcpy(dptr(dst), dptr(src), bytes), "cuMemcpy") ||
+                !check(d->cuStreamSynchronize(nullptr), "cuStreamSynchronize")))
     return error = takeError(), false;
   return true;
 }
 bool toHost(void *dst, const void *src, size_t bytes, std::string &error) {
-  return toDevice(dst, src, bytes, error); // unified addressing: cuMemcpy
+  // Device to pageable host memory: cuMemcpy returns when the data is there.
+  Driver *d = current();
+  if (bytes && (!d || !check(d->cuMemcpy(dptr(dst), dptr(src), bytes), "cuMemcpy")))
+    return error = takeError(), false;
+  return true;
 }
 } // namespace sparsa_cuda
 
@@ -258,10 +288,21 @@ MGPU_API CUmodule mgpuModuleLoadJIT(void *data, int /*optLevel*/) {
   return mgpuModuleLoad(data, 0);
 }
 
+// Kernel handles by module and name: a model looks its kernels up before
+// every launch. Entries of a module go when it is unloaded.
+static std::mutex functionsLock;
+static std::map<std::pair<CUmodule, std::string>, CUfunction> functions;
+
 MGPU_API void mgpuModuleUnload(CUmodule module) {
-  if (module)
-    if (Driver *d = current())
-      check(d->cuModuleUnload(module), "cuModuleUnload");
+  if (!module)
+    return;
+  {
+    std::lock_guard<std::mutex> lock(functionsLock);
+    for (auto it = functions.begin(); it != functions.end();)
+      it = it->first.first == module ? functions.erase(it) : std::next(it);
+  }
+  if (Driver *d = current())
+    check(d->cuModuleUnload(module), "cuModuleUnload");
 }
 
 MGPU_API CUfunction mgpuModuleGetFunction(CUmodule module, const char *name) {
@@ -271,8 +312,16 @@ MGPU_API CUfunction mgpuModuleGetFunction(CUmodule module, const char *name) {
       threadError = "the model's GPU code is not loaded (" + std::string(name) + ")";
     return nullptr;
   }
+  std::lock_guard<std::mutex> lock(functionsLock);
+  auto [it, inserted] = functions.try_emplace({module, name}, nullptr);
+  if (!inserted)
+    return it->second;
   if (Driver *d = current())
     check(d->cuModuleGetFunction(&fn, module, name), "cuModuleGetFunction");
+  if (!fn)
+    functions.erase(it);
+  else
+    it->second = fn;
   return fn;
 }
 
@@ -293,13 +342,32 @@ MGPU_API void mgpuLaunchKernel(CUfunction fn, intptr_t gx, intptr_t gy, intptr_t
           "cuLaunchKernel");
 }
 
+// A model creates a stream per run and destroys it at the end: each thread
+// keeps one instead (creating and destroying a stream costs more than a
+// small model's kernels). A second stream asked for while it is in use is a
+// real one.
+static thread_local CUstream threadStream = nullptr;
+static thread_local bool threadStreamInUse = false;
+
 MGPU_API CUstream mgpuStreamCreate() {
+  if (threadStream && !threadStreamInUse) {
+    threadStreamInUse = true;
+    return threadStream;
+  }
   CUstream s = nullptr;
   if (Driver *d = current())
     check(d->cuStreamCreate(&s, kStreamNonBlocking), "cuStreamCreate");
+  if (s && !threadStream) {
+    threadStream = s;
+    threadStreamInUse = true;
+  }
   return s;
 }
 MGPU_API void mgpuStreamDestroy(CUstream s) {
+  if (s && s == threadStream) {
+    threadStreamInUse = false;
+    return;
+  }
   if (Driver *d = current())
     check(d->cuStreamDestroy(s), "cuStreamDestroy");
 }

@@ -30,6 +30,10 @@ std::string takeError();
 /// |error| on failure.
 bool alloc(void **ptr, size_t bytes, std::string &error);
 bool free(void *ptr, std::string &error);
+/// A run's buffers (inputs; the results the model allocated): from the
+/// device's memory pool, ordered on the legacy stream.
+bool allocTransient(void **ptr, size_t bytes, std::string &error);
+bool freeTransient(void *ptr, std::string &error);
 bool toDevice(void *dst, const void *src, size_t bytes, std::string &error);
 bool toHost(void *dst, const void *src, size_t bytes, std::string &error);
 

@@ -651,12 +651,12 @@ static sparsa_status_t takeDeviceResults(sparsa_model_t *model,
   toFree.erase(std::unique(toFree.begin(), toFree.end()), toFree.end());
   for (void *p : toFree) {
     std::string ignored;
-    sparsa_cuda::free(p, ignored);
+    sparsa_cuda::freeTransient(p, ignored);
   }
   for (void *p : deviceInputs) {
     std::string ignored;
     if (p && ownInputs)
-      sparsa_cuda::free(p, ignored);
+      sparsa_cuda::freeTransient(p, ignored);
   }
   if (!error.empty()) {
     for (size_t o = 0; o < model->outputs.size(); ++o)
@@ -779,12 +779,12 @@ static sparsa_status_t runModel(sparsa_model_t *model, const sparsa_tensor_t *in
         bytes *= static_cast<size_t>(t->dims[k]);
       void *p = nullptr;
       std::string error;
-      if (!sparsa_cuda::alloc(&p, bytes, error) ||
+      if (!sparsa_cuda::allocTransient(&p, bytes, error) ||
           !sparsa_cuda::toDevice(p, t->data, bytes, error)) {
         for (void *q : deviceInputs)
-          sparsa_cuda::free(q, error);
+          sparsa_cuda::freeTransient(q, error);
         if (p)
-          sparsa_cuda::free(p, error);
+          sparsa_cuda::freeTransient(p, error);
         return fail(SPARSA_RUNTIME_ERROR, "CUDA: input '%s': %s",
                     model->inputs[j].name.c_str(), error.c_str());
       }

@@ -383,7 +383,11 @@ struct GPUMapToKernelsPass final
     loop.erase();
   }
 
-  /// Scratch buffers of a thread: static shapes go on its stack.
+  /// Scratch buffers of a thread with static shapes: small ones go on its
+  /// stack; larger ones (the driver reserves a thread's stack for every
+  /// thread that can be resident, and caps it at 512 KiB) are slices of one
+  /// device buffer the host allocates around the launch, a slice per
+  /// launched thread.
   void privatizeKernelAllocations(gpu::LaunchOp launch) {
     SmallVector<memref::AllocOp> allocs;
     launch.walk([&](memref::AllocOp op) {
@@ -392,14 +396,59 @@ struct GPUMapToKernelsPass final
     });
     for (memref::AllocOp op : allocs) {
       OpBuilder b(op);
-      auto alloca = memref::AllocaOp::create(b, op.getLoc(), op.getType(),
-                                             ValueRange{}, op.getAlignmentAttr());
+      MemRefType type = op.getType();
+      int64_t bytes = type.getNumElements() *
+                      llvm::divideCeil(type.getElementTypeBitWidth(), 8);
+      Value scratch;
+      if (bytes <= kMaxStackScratchBytes || !type.getElementType().isIntOrFloat()) {
+        scratch = memref::AllocaOp::create(b, op.getLoc(), type, ValueRange{},
+                                           op.getAlignmentAttr());
+      } else {
+        scratch = sliceOfSharedScratch(launch, op, llvm::alignTo(bytes, 64));
+      }
       for (Operation *user : llvm::make_early_inc_range(op->getUsers()))
         if (isa<memref::DeallocOp>(user))
           user->erase();
-      op.replaceAllUsesWith(alloca.getResult());
+      op.replaceAllUsesWith(scratch);
       op.erase();
     }
+  }
+
+  static constexpr int64_t kMaxStackScratchBytes = 4096;
+
+  /// A `memref.view` of |alloc|'s type into a device buffer of |stride| bytes
+  /// per thread of |launch|, allocated before the launch and freed after it.
+  Value sliceOfSharedScratch(gpu::LaunchOp launch, memref::AllocOp alloc,
+                             int64_t stride) {
+    Location loc = alloc.getLoc();
+    OpBuilder host(launch);
+    Value threads = launch.getGridSizeX();
+    for (Value v : {launch.getGridSizeY(), launch.getGridSizeZ(), launch.getBlockSizeX(),
+                    launch.getBlockSizeY(), launch.getBlockSizeZ()})
+      threads = arith::MulIOp::create(host, loc, threads, v);
+    Value total = arith::MulIOp::create(
+        host, loc, threads, arith::ConstantIndexOp::create(host, loc, stride));
+    auto bufferType = MemRefType::get({ShapedType::kDynamic}, host.getI8Type());
+    auto buffer = gpu::AllocOp::create(host, loc, bufferType, /*asyncToken=*/Type(),
+                                       /*asyncDependencies=*/ValueRange{},
+                                       ValueRange{total}, ValueRange{});
+    OpBuilder after(launch->getContext());
+    after.setInsertionPointAfter(launch);
+    gpu::DeallocOp::create(after, loc, /*asyncToken=*/Type(), ValueRange{},
+                           buffer.getMemref());
+
+    OpBuilder b(alloc);
+    gpu::KernelDim3 bid = launch.getBlockIds(), tid = launch.getThreadIds(),
+                    grid = launch.getGridSize(), block = launch.getBlockSize();
+    auto mul = [&](Value x, Value y) { return arith::MulIOp::create(b, loc, x, y); };
+    auto add = [&](Value x, Value y) { return arith::AddIOp::create(b, loc, x, y); };
+    Value blockId = add(mul(add(mul(bid.z, grid.y), bid.y), grid.x), bid.x);
+    Value threadInBlock = add(mul(add(mul(tid.z, block.y), tid.y), block.x), tid.x);
+    Value threadsPerBlock = mul(mul(block.x, block.y), block.z);
+    Value linear = add(mul(blockId, threadsPerBlock), threadInBlock);
+    Value offset = mul(linear, arith::ConstantIndexOp::create(b, loc, stride));
+    return memref::ViewOp::create(b, loc, alloc.getType(), buffer.getMemref(), offset,
+                                  ValueRange{});
   }
 
   /// Clones constant globals (and views of them) a kernel uses into it.
@@ -500,6 +549,32 @@ namespace sparsa {
 } // namespace sparsa
 
 namespace {
+/// Fills |buffer| with NaN (floats) or 0xA5 bytes (integers), in loops.
+static void fillWithPoison(RewriterBase &rewriter, memref::AllocOp buffer) {
+  Location loc = buffer.getLoc();
+  MemRefType type = buffer.getType();
+  Type element = type.getElementType();
+  TypedAttr value;
+  if (auto f = dyn_cast<FloatType>(element))
+    value = rewriter.getFloatAttr(f, APFloat::getQNaN(f.getFloatSemantics()));
+  else if (auto i = dyn_cast<IntegerType>(element))
+    value = rewriter.getIntegerAttr(i, APInt::getSplat(i.getWidth(), APInt(8, 0xA5)));
+  else
+    return; // index and others: left as they are
+  rewriter.setInsertionPointAfter(buffer);
+  Value fill = arith::ConstantOp::create(rewriter, loc, value);
+  Value zero = arith::ConstantIndexOp::create(rewriter, loc, 0);
+  Value one = arith::ConstantIndexOp::create(rewriter, loc, 1);
+  SmallVector<Value> ivs;
+  for (int64_t d = 0; d < type.getRank(); ++d) {
+    Value size = memref::DimOp::create(rewriter, loc, buffer, d);
+    auto loop = scf::ForOp::create(rewriter, loc, zero, size, one);
+    ivs.push_back(loop.getInductionVar());
+    rewriter.setInsertionPointToStart(loop.getBody());
+  }
+  memref::StoreOp::create(rewriter, loc, fill, buffer, ivs);
+}
+
 /// Test aid: runs the device mapping's launches on the host, every block and
 /// thread in turn (the kernels of the mapping never synchronize between
 /// threads), with device memory as host memory.
@@ -526,8 +601,12 @@ struct GPUEmulateOnHostPass final
       SmallVector<Value> ivs;
       for (Value bound : bounds) {
         auto loop = scf::ForOp::create(rewriter, loc, zero, bound, one);
-        ivs.push_back(loop.getInductionVar());
         rewriter.setInsertionPointToStart(loop.getBody());
+        Value iv = loop.getInductionVar();
+        if (reverse) // bound - 1 - iv
+          iv = arith::SubIOp::create(
+              rewriter, loc, arith::SubIOp::create(rewriter, loc, bound, one), iv);
+        ivs.push_back(iv);
       }
       Block &body = launch.getBody().front();
       gpu::KernelDim3 blockIds = launch.getBlockIds(), threadIds = launch.getThreadIds(),
@@ -552,9 +631,12 @@ struct GPUEmulateOnHostPass final
     });
     for (Operation *op : gpuOps) {
       rewriter.setInsertionPoint(op);
-      if (auto alloc = dyn_cast<gpu::AllocOp>(op))
-        rewriter.replaceOpWithNewOp<memref::AllocOp>(op, alloc.getType(),
-                                                     alloc.getDynamicSizes());
+      if (auto alloc = dyn_cast<gpu::AllocOp>(op)) {
+        auto host = rewriter.replaceOpWithNewOp<memref::AllocOp>(
+            op, alloc.getType(), alloc.getDynamicSizes());
+        if (poison)
+          fillWithPoison(rewriter, host);
+      }
       else if (auto dealloc = dyn_cast<gpu::DeallocOp>(op))
         rewriter.replaceOpWithNewOp<memref::DeallocOp>(op, dealloc.getMemref());
       else if (auto copy = dyn_cast<gpu::MemcpyOp>(op))
@@ -623,6 +705,25 @@ struct GPUSplitReductionsPass final
       rewriter.setInsertionPoint(op);
       // Ops whose combiner is not a plain reduction are left alone.
       (void)linalg::splitReduction(rewriter, op, control);
+    }
+    // Reductions innermost (e.g. the combining op splitReduction makes,
+    // which reduces its first dimension): loops become one thread per
+    // output running its reduction, not a host loop of launches.
+    SmallVector<linalg::GenericOp> generics;
+    getOperation().walk([&](linalg::GenericOp op) { generics.push_back(op); });
+    for (linalg::GenericOp op : generics) {
+      SmallVector<unsigned> order;
+      auto kinds = op.getIteratorTypesArray();
+      for (unsigned i = 0; i < kinds.size(); ++i)
+        if (kinds[i] == utils::IteratorType::parallel)
+          order.push_back(i);
+      for (unsigned i = 0; i < kinds.size(); ++i)
+        if (kinds[i] != utils::IteratorType::parallel)
+          order.push_back(i);
+      if (llvm::equal(order, llvm::seq<unsigned>(0, kinds.size())))
+        continue;
+      rewriter.setInsertionPoint(op);
+      (void)linalg::interchangeGenericOp(rewriter, op, order);
     }
   }
 };

@@ -4,7 +4,7 @@ Prebuilt outputs (for running the tests and benchmarks on a machine that
 has a GPU but no LLVM/MLIR to build the compiler, see tools/gpu-check.sh):
 with SPARSA_PREBUILT_DIR=DIR and SPARSA_PREBUILT_MODE=record, every compile
 also stores its outputs (or its error) in DIR under a key of the model's
-bytes and the compile options; with SPARSA_PREBUILT_MODE=replay, compile
+bytes, the compile options and the output's file name; with SPARSA_PREBUILT_MODE=replay, compile
 runs no compiler and copies the stored outputs (or raises the stored
 error). `--cpu` is left out of the key and recorded as x86-64-v3, so CPU
 libraries recorded on one x86-64 machine run on another.
@@ -60,8 +60,10 @@ def compile(model: str, output: str, *, target: str = "cpu", cpu: str = "native"
     if prebuilt and mode not in ("record", "replay"):
         raise SparsaError("SPARSA_PREBUILT_MODE must be 'record' or 'replay' "
                           f"when SPARSA_PREBUILT_DIR is set (got '{mode}')")
-    entry = (os.path.join(prebuilt, _prebuilt_key(model, options, bool(report)))
-             if prebuilt else None)
+    # The output's file name is part of the key: a library names its weights
+    # sidecar after it.
+    entry = (os.path.join(prebuilt, _prebuilt_key(
+        model, options + [os.path.basename(str(output))], bool(report))) if prebuilt else None)
     if entry and mode == "replay":
         return _replay(entry, model, output, report, options)
     if entry:

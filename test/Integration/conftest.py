@@ -25,6 +25,9 @@ import onnxruntime as ort  # noqa: E402
 # - SPARSA_TEST_GPU=emulate: tests compile through the GPU device mapping
 #   with its kernels run on the host (--x-gpu-emulate), so their ONNX
 #   Runtime comparisons check the mapping on a machine without a GPU.
+# - SPARSA_TEST_GPU=emulate-adversarial: the same with each launch's threads
+#   in reverse order and device allocations poisoned (races, reads of
+#   memory no kernel wrote).
 # - SPARSA_TEST_GPU=cuda (tools/gpu-check.sh, on a GPU machine): tests
 #   compile with --target=cuda and run on the GPU.
 # - SPARSA_TEST_GPU=record (tools/gpu-prepare.sh, with SPARSA_PREBUILT_*
@@ -47,7 +50,9 @@ def _compile_checking_cuda(model, output, **kwargs):
             pass  # recorded too; the CPU compile below reports it if it fails
         return _compile_cpu(model, output, **kwargs)
     if GPU_MODE and plain:
-        extra = ["--x-gpu-emulate"] if GPU_MODE == "emulate" else []
+        extra = {"emulate": ["--x-gpu-emulate"],
+                 "emulate-adversarial": ["--x-gpu-emulate",
+                                         "--x-gpu-emulate-adversarial"]}.get(GPU_MODE, [])
         return _compile_cpu(model, output, **dict(kwargs, target="cuda", extra_args=extra))
     result = _compile_cpu(model, output, **kwargs)
     mode = os.environ.get("SPARSA_CHECK_CUDA", "")

@@ -47,3 +47,17 @@ func.func @async_launch(%grid: index) {
   }
   return
 }
+
+// -----
+
+/// Adversarial emulation: ids run from the last to the first, and device
+/// allocations are filled with NaN before use.
+// RUN: sparsa-opt %s --split-input-file --sparsa-gpu-emulate-on-host="reverse=true poison=true" --verify-diagnostics | FileCheck %s --check-prefix=ADV
+// ADV-LABEL: func.func @emulate
+// ADV: %[[BUF:.*]] = memref.alloc(%{{.*}}) : memref<?xf32>
+// ADV: %[[NAN:.*]] = arith.constant 0x7FC00000 : f32
+// ADV: scf.for %[[I:.*]] = %{{.*}} to %{{.*}} step
+// ADV:   memref.store %[[NAN]], %[[BUF]][%[[I]]]
+// ADV: scf.for %[[BX:.*]] = %{{.*}} to %[[G:.*]] step
+// ADV:   %[[LAST:.*]] = arith.subi %[[G]], %{{.*}} : index
+// ADV:   %{{.*}} = arith.subi %[[LAST]], %[[BX]] : index

@@ -230,3 +230,40 @@ func.func @loop_carried(%x: memref<8xindex>, %out: memref<64xf32>) -> index {
   }
   return %r : index
 }
+
+// -----
+
+/// Scratch over 4 KiB per thread is not put on the thread's stack (the
+/// driver reserves it for every resident thread): it is a slice of one
+/// device buffer of a slice per launched thread, allocated around the
+/// launch; small scratch stays private.
+// CHECK-LABEL: func.func @large_scratch
+// CHECK: %[[STRIDE:.*]] = arith.constant 8192 : index
+// CHECK: %[[BYTES:.*]] = arith.muli %{{.*}}, %[[STRIDE]] : index
+// CHECK: %[[BUF:.*]] = gpu.alloc (%[[BYTES]]) : memref<?xi8>
+// CHECK: gpu.launch
+// CHECK: %[[IN_STRIDE:.*]] = arith.constant 8192 : index
+// CHECK: %[[OFF:.*]] = arith.muli %{{.*}}, %[[IN_STRIDE]] : index
+// CHECK: %[[BIG:.*]] = memref.view %[[BUF]][%[[OFF]]][] : memref<?xi8> to memref<2048xf32>
+// CHECK: memref.alloca() : memref<16xf32>
+// CHECK: memref.store %{{.*}}, %[[BIG]]
+// CHECK: gpu.terminator
+// CHECK: gpu.dealloc %[[BUF]] : memref<?xi8>
+func.func @large_scratch(%out: memref<64xf32>) {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %c64 = arith.constant 64 : index
+  %f = arith.constant 1.0 : f32
+  scf.parallel (%i) = (%c0) to (%c64) step (%c1) {
+    %big = memref.alloc() : memref<2048xf32>
+    %small = memref.alloc() : memref<16xf32>
+    memref.store %f, %small[%c0] : memref<16xf32>
+    memref.store %f, %big[%i] : memref<2048xf32>
+    %v = memref.load %big[%i] : memref<2048xf32>
+    memref.store %v, %out[%i] : memref<64xf32>
+    memref.dealloc %big : memref<2048xf32>
+    memref.dealloc %small : memref<16xf32>
+    scf.reduce
+  }
+  return
+}

@@ -1,13 +1,17 @@
 // RUN: sparsa-opt %s --split-input-file --sparsa-gpu-split-reductions | FileCheck %s
 
 /// A decode GEMV (1 x 4096 outputs, K = 4096): split into 32 chunks of 128
-/// (32 x 4096 = 131072 partial sums), then one combining reduction.
+/// (32 x 4096 = 131072 partial sums), then one combining reduction, its
+/// reduction (over the chunks, d0 of the partial sums) interchanged to be
+/// the innermost loop.
+// CHECK-DAG: #[[COMBINE_IN:.*]] = affine_map<(d0, d1, d2) -> (d2, d0, d1)>
+// CHECK-DAG: #[[COMBINE_OUT:.*]] = affine_map<(d0, d1, d2) -> (d0, d1)>
 // CHECK-LABEL: func.func @gemv
 // CHECK: tensor.expand_shape %{{.*}} {{\[}}[0], [1, 2]] output_shape [1, 32, 128]
 // CHECK: tensor.expand_shape %{{.*}} {{\[}}[0, 1], [2]] output_shape [32, 128, 4096]
 // CHECK: %[[PART:.*]] = linalg.generic {{.*}}iterator_types = ["parallel", "parallel", "parallel", "reduction"]
 // CHECK-SAME: outs(%{{.*}} : tensor<32x1x4096xf32>)
-// CHECK: linalg.generic {{.*}}iterator_types = ["reduction", "parallel", "parallel"]{{.*}} ins(%[[PART]] : tensor<32x1x4096xf32>)
+// CHECK: linalg.generic {indexing_maps = [#[[COMBINE_IN]], #[[COMBINE_OUT]]], iterator_types = ["parallel", "parallel", "reduction"]}{{.*}} ins(%[[PART]] : tensor<32x1x4096xf32>)
 func.func @gemv(%x: tensor<1x4096xf32>, %w: tensor<4096x4096xf32>) -> tensor<1x4096xf32> {
   %zero = arith.constant 0.0 : f32
   %e = tensor.empty() : tensor<1x4096xf32>

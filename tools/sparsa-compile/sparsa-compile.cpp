@@ -82,6 +82,16 @@ static cl::opt<bool> gpuEmulate(
     cl::desc("Test aid: lower with the GPU device mapping but run its kernels "
              "on the host (a CPU library)"),
     cl::init(false), cl::Hidden, cl::cat(sparsaCategory));
+static cl::opt<bool> gpuEmulateAdversarial(
+    "x-gpu-emulate-adversarial",
+    cl::desc("Test aid, with --x-gpu-emulate: run each launch's blocks and "
+             "threads in reverse order and fill device allocations with NaN "
+             "/ 0xA5 bytes"),
+    cl::init(false), cl::Hidden, cl::cat(sparsaCategory));
+static cl::opt<bool> gpuPromoteAccumulators(
+    "x-gpu-promote-accumulators",
+    cl::desc("Tuning, GPU target: keep reduction accumulators in registers"),
+    cl::init(true), cl::Hidden, cl::cat(sparsaCategory));
 static cl::opt<bool> textInput("x-onnx-text",
                                cl::desc("Read the model as ONNX text syntax"),
                                cl::init(false), cl::cat(sparsaCategory));
@@ -342,6 +352,8 @@ int main(int argc, char **argv) {
   }
   options.gpuChip = gpuArchs.front();
   options.emulateGPU = gpuEmulate;
+  options.emulateAdversarial = gpuEmulateAdversarial;
+  options.gpuPromoteAccumulators = gpuPromoteAccumulators;
   if (!runPipeline(cuda || gpuEmulate ? sparsa::buildSparsaGPULoweringPipeline
                         : sparsa::buildSparsaCPULoweringPipeline,
                    "lowering")) {

@@ -185,6 +185,11 @@ def GPUSplitReductionsPass : Pass<"sparsa-gpu-split-reductions", "mlir::func::Fu
     power of two that divides the reduction, keeps chunks of at least 32,
     and keeps parallel x ratio within `target-threads`. Each chunk is one
     GPU thread of the partial-sum kernel; a small kernel combines them.
+
+    Then every `linalg.generic` of the function gets its reduction loops
+    innermost (`linalg::interchangeGenericOp`; the combining op reduces its
+    first dimension): lowered to loops, each output is one thread running
+    its reduction, instead of a host loop launching a kernel per step.
   }];
   let options = [
     Option<"minReduction", "min-reduction", "int64_t", "512",
@@ -217,7 +222,19 @@ def GPUEmulateOnHostPass : Pass<"sparsa-gpu-emulate-on-host", "mlir::func::FuncO
     a machine without a GPU: the test suite checks the device mapping's
     results against ONNX Runtime this way (`sparsa-compile
     --x-gpu-emulate`).
+
+    Threads run in order, and fresh host memory often reads as zeros, so a
+    race between threads or a read of device memory no kernel wrote can go
+    unnoticed: `reverse` runs blocks and threads from the last to the first,
+    `poison` fills every device allocation with NaN (floats) or 0xA5 bytes
+    (integers) first (`sparsa-compile --x-gpu-emulate-adversarial`).
   }];
+  let options = [
+    Option<"reverse", "reverse", "bool", "false",
+           "Run blocks and threads from the last to the first">,
+    Option<"poison", "poison", "bool", "false",
+           "Fill device allocations with NaN / 0xA5 bytes">,
+  ];
   let dependentDialects = ["mlir::scf::SCFDialect", "mlir::memref::MemRefDialect",
                            "mlir::arith::ArithDialect"];
 }
