@@ -30,7 +30,7 @@ def estimate(entry: str) -> float:
 
 def main() -> int:
     root, out = sys.argv[1], sys.argv[2]
-    budget = float(sys.argv[3] if len(sys.argv) > 3 else 40) * 2**20
+    budget = float(sys.argv[3] if len(sys.argv) > 3 else 200) * 2**20
     sizes = sorted((estimate(os.path.join(root, k)), k) for k in os.listdir(root))
     used, omitted = 0.0, 0
     with tarfile.open(out, "w:xz", preset=6) as tar:

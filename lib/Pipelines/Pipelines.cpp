@@ -154,8 +154,7 @@ void sparsa::buildSparsaGPULoweringPipeline(
   copies.all = true;
   pm.addNestedPass<func::FuncOp>(createStridedCopiesToLinalgPass(copies));
   addUpstream(pm, "func.func(convert-linalg-to-parallel-loops,scf-forall-to-parallel)");
-  if (options.gpuPromoteAccumulators)
-    pm.addNestedPass<func::FuncOp>(createGPUPromoteAccumulatorsPass());
+  pm.addNestedPass<func::FuncOp>(createGPUPromoteAccumulatorsPass());
   pm.addNestedPass<func::FuncOp>(createGPUMapToKernelsPass());
   if (options.emulateGPU) {
     // Test aid: the same kernels, run by the host one thread at a time.

@@ -4,9 +4,9 @@ Prebuilt outputs (for running the tests and benchmarks on a machine that
 has a GPU but no LLVM/MLIR to build the compiler, see tools/gpu-check.sh):
 with SPARSA_PREBUILT_DIR=DIR and SPARSA_PREBUILT_MODE=record, every compile
 also stores its outputs (or its error) in DIR under a key of the model's
-bytes, the compile options and the output's file name; with SPARSA_PREBUILT_MODE=replay, compile
-runs no compiler and copies the stored outputs (or raises the stored
-error). `--cpu` is left out of the key and recorded as x86-64-v3, so CPU
+bytes, the compile options and the output's file name; with
+SPARSA_PREBUILT_MODE=replay, compile runs no compiler and copies the stored
+outputs (or raises the stored error). `--cpu` is left out of the key and recorded as x86-64-v3, so CPU
 libraries recorded on one x86-64 machine run on another.
 """
 

@@ -29,10 +29,10 @@ def _driver_available():
 HAVE_DRIVER = _driver_available()
 
 
-def _emulated(tmp_path, onnx_path, name="emu", **kwargs):
+def _emulated(tmp_path, onnx_path, name="emu", adversarial=False, **kwargs):
     so = tmp_path / f"{name}.so"
-    _compile_cpu(str(onnx_path), str(so), target="cuda", extra_args=["--x-gpu-emulate"],
-                 **kwargs)
+    extra = ["--x-gpu-emulate"] + (["--x-gpu-emulate-adversarial"] if adversarial else [])
+    _compile_cpu(str(onnx_path), str(so), target="cuda", extra_args=extra, **kwargs)
     return sparsa.load(str(so))
 
 
@@ -175,3 +175,14 @@ def test_device_pointer_inputs_run_on_cuda(tmp_path):
         cu.cuMemFree_v2(dptr)
     expected = model.run({"x": x})["y"]
     np.testing.assert_allclose(got, expected, atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.parametrize("rows", [1, 300])
+def test_adversarial_emulation_matches_ort(tmp_path, rows):
+    """--x-gpu-emulate-adversarial: launches run last thread first over
+    device allocations filled with NaN / 0xA5 bytes; a mapping without
+    races or reads of unwritten memory still matches ONNX Runtime."""
+    path = _softmax_gelu_model(tmp_path / "m.onnx")
+    model = _emulated(tmp_path, path, adversarial=True)
+    x = np.random.default_rng(rows).standard_normal((rows, 48)).astype(np.float32)
+    assert_matches_ort(model, path, {"x": x})

@@ -88,10 +88,6 @@ static cl::opt<bool> gpuEmulateAdversarial(
              "threads in reverse order and fill device allocations with NaN "
              "/ 0xA5 bytes"),
     cl::init(false), cl::Hidden, cl::cat(sparsaCategory));
-static cl::opt<bool> gpuPromoteAccumulators(
-    "x-gpu-promote-accumulators",
-    cl::desc("Tuning, GPU target: keep reduction accumulators in registers"),
-    cl::init(true), cl::Hidden, cl::cat(sparsaCategory));
 static cl::opt<bool> textInput("x-onnx-text",
                                cl::desc("Read the model as ONNX text syntax"),
                                cl::init(false), cl::cat(sparsaCategory));
@@ -353,7 +349,6 @@ int main(int argc, char **argv) {
   options.gpuChip = gpuArchs.front();
   options.emulateGPU = gpuEmulate;
   options.emulateAdversarial = gpuEmulateAdversarial;
-  options.gpuPromoteAccumulators = gpuPromoteAccumulators;
   if (!runPipeline(cuda || gpuEmulate ? sparsa::buildSparsaGPULoweringPipeline
                         : sparsa::buildSparsaCPULoweringPipeline,
                    "lowering")) {

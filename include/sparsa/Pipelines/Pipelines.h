@@ -50,10 +50,6 @@ struct SparsaCPUPipelineOptions
       llvm::cl::desc("GPU pipeline, test aid: run the launches as host loops "
                      "(a CPU library that checks the device mapping)"),
       llvm::cl::init(false)};
-  Option<bool> gpuPromoteAccumulators{
-      *this, "gpu-promote-accumulators",
-      llvm::cl::desc("GPU pipeline: keep reduction accumulators in registers"),
-      llvm::cl::init(true)};
   Option<bool> emulateAdversarial{
       *this, "emulate-adversarial",
       llvm::cl::desc("With emulate-gpu: threads in reverse order and device "
