@@ -41,6 +41,10 @@ void sparsa::buildSparsaFusionPipeline(OpPassManager &pm,
   // After routing: expert FFNs belong to the routed op.
   if (enabled("activation_sparsity"))
     pm.addNestedPass<func::FuncOp>(createFuseActivationSparsityPass());
+  // Quantized matmuls: after activation sparsity, whose FFNs need float
+  // constant weights (a dequantized weight is not one).
+  if (enabled("quantization"))
+    pm.addNestedPass<func::FuncOp>(createFuseQuantizationPass());
   // Flow and linear attention: before softmax attention, whose chains
   // never match theirs (no feature maps), so the order only saves work.
   if (enabled("flow_attention"))

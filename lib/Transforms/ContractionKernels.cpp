@@ -516,15 +516,23 @@ static void rewriteGathered(const Gathered &g, int64_t vectorBits) {
 /// `sparsa.zero_point` serves all), out [M, N], loops
 /// (m, n, kk) over the Kh bytes of a row, `sparsa.block_bytes` bytes per
 /// block (a multiple of 16).
+///
+/// `q8_gemv` is its 8-bit twin: one A operand [M, Kp] (a byte per column),
+/// bytes [N, Kp] read as unsigned codes.
+static bool isQ8(linalg::GenericOp op) {
+  auto kind = op->getAttrOfType<StringAttr>(sp::kKernelAttrName);
+  return kind && kind.getValue() == "q8_gemv";
+}
+
 static bool isQ4Gemv(linalg::GenericOp op) {
   auto kind = op->getAttrOfType<StringAttr>(sp::kKernelAttrName);
   auto bb = op->getAttrOfType<IntegerAttr>(sp::kBlockBytesAttrName);
-  if (!kind || kind.getValue() != "q4_gemv" || !bb || bb.getInt() % 16 != 0 ||
-      !op.hasPureBufferSemantics() || op.getNumDpsInits() != 1)
+  if (!kind || (kind.getValue() != "q4_gemv" && kind.getValue() != "q8_gemv") || !bb ||
+      bb.getInt() % 16 != 0 || !op.hasPureBufferSemantics() || op.getNumDpsInits() != 1)
     return false;
   // Zero points as an input, or one constant for all (sparsa.zero_point).
   bool zInput = !op->hasAttr(sp::kZeroPointAttrName);
-  if (op.getNumDpsInputs() != (zInput ? 5 : 4))
+  if (op.getNumDpsInputs() != (zInput ? 5 : 4) - (isQ8(op) ? 1 : 0))
     return false;
   for (OpOperand &o : op->getOpOperands())
     if (!unitInnerStride(o.get()))
@@ -545,9 +553,13 @@ static void rewriteQ4Gemv(linalg::GenericOp op) {
   Location loc = op.getLoc();
   Type f32 = b.getF32Type(), i32 = b.getI32Type();
   auto v16 = [&](Type t) { return VectorType::get({16}, t); };
-  Value aE = op.getDpsInputOperand(0)->get(), aO = op.getDpsInputOperand(1)->get();
-  Value bq = op.getDpsInputOperand(2)->get(), sc = op.getDpsInputOperand(3)->get();
-  Value zp = op->hasAttr(sp::kZeroPointAttrName) ? Value() : op.getDpsInputOperand(4)->get();
+  bool q8 = isQ8(op);
+  unsigned shift = q8 ? 1 : 0; // q8 has no odd half of A
+  Value aE = op.getDpsInputOperand(0)->get();
+  Value aO = q8 ? Value() : op.getDpsInputOperand(1)->get();
+  Value bq = op.getDpsInputOperand(2 - shift)->get(), sc = op.getDpsInputOperand(3 - shift)->get();
+  Value zp = op->hasAttr(sp::kZeroPointAttrName) ? Value()
+                                                 : op.getDpsInputOperand(4 - shift)->get();
   Value out = op.getDpsInitOperand(0)->get();
   int64_t bb = op->getAttrOfType<IntegerAttr>(sp::kBlockBytesAttrName).getInt();
   auto cst = [&](OpBuilder &ob, int64_t v) { return arith::ConstantIndexOp::create(ob, loc, v); };
@@ -582,6 +594,10 @@ static void rewriteQ4Gemv(linalg::GenericOp op) {
       for (int64_t sub = 0; sub < bb; sub += 16) {
         Value kk = arith::AddIOp::create(kb, loc, base, cst(kb, sub));
         Value ae = vector::LoadOp::create(kb, loc, v16(f32), aE, ValueRange{m, kk});
+        if (q8) {
+          u = arith::AddFOp::create(kb, loc, u, ae, fm);
+          continue;
+        }
         Value ao = vector::LoadOp::create(kb, loc, v16(f32), aO, ValueRange{m, kk});
         u = arith::AddFOp::create(kb, loc, u, arith::AddFOp::create(kb, loc, ae, ao, fm), fm);
       }
@@ -606,6 +622,12 @@ static void rewriteQ4Gemv(linalg::GenericOp op) {
           Value bytes =
               vector::LoadOp::create(kb, loc, v16(kb.getI8Type()), bq, ValueRange{n, kk});
           Value q = arith::ExtUIOp::create(kb, loc, v16(i32), bytes);
+          if (q8) {
+            Value w = arith::UIToFPOp::create(kb, loc, v16(f32), q);
+            Value a = vector::LoadOp::create(kb, loc, v16(f32), aE, ValueRange{m, kk});
+            t = vector::FMAOp::create(kb, loc, a, w, t);
+            continue;
+          }
           Value lo = arith::UIToFPOp::create(kb, loc, v16(f32),
                                              arith::AndIOp::create(kb, loc, q, fifteen));
           Value hi = arith::UIToFPOp::create(kb, loc, v16(f32),

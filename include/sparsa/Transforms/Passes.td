@@ -388,6 +388,39 @@ def FuseFlowAttentionPass : Pass<"sparsa-fuse-flow-attention", "mlir::func::Func
   let dependentDialects = ["::sparsa::sparsa::SparsaDialect"];
 }
 
+def FuseQuantizationPass : Pass<"sparsa-fuse-quantization", "mlir::func::FuncOp"> {
+  let summary = "Fuse quantized matmuls into `sparsa.quant_matmul` with packed weights";
+  let description = [{
+    Every exporter form of a matmul by quantized weights becomes one
+    `sparsa.quant_matmul` whose weights stay packed (MatMulNBits' layout,
+    repacked at compile time when the model stores them otherwise):
+
+    - `com.microsoft.MatMulNBits` (its packed constant zero points become
+      f32 per block, or disappear when all are the default);
+    - `DequantizeLinear` of constant int8 / uint8 / int4 / uint4 weights
+      (per tensor, per output channel, or blocked along K: opset 21's
+      `block_size`) feeding `MatMul` or `Gemm` (`transB`; alpha = beta =
+      1), plus a constant bias (Gemm's `C` or an `Add` after the product).
+      Per-tensor and per-channel weights are cut into blocks of 128 along
+      K (their scales repeat), so the packed kernels apply;
+    - static QDQ (ONNX Runtime's quantizer): the activation's
+      `DequantizeLinear(QuantizeLinear(x, s, z), s, z)`, per tensor, as
+      activation `qdq`; NoisyQuant's constant noise `Add` before that
+      `QuantizeLinear` as `input_noise` (its corrected bias is the bias);
+    - AWQ: a `Mul` of the input by a constant per-input-channel vector, as
+      `input_scales` (applied while the kernel lays out the activation);
+    - dynamic quantization (`quantize_dynamic`): `DynamicQuantizeLinear`
+      -> `MatMulInteger` -> `Cast(float)` -> `Mul(x_scale * w_scale)` (+
+      bias), weights per tensor or per column, as activation `dynamic`.
+
+    Near misses keep their ops and record why (`sparsa.unfused =
+    {quantization = "..."}`): weights or scales that are not constants,
+    scales per input channel, Gemm with alpha / beta other than 1, a
+    rescale that is not `x_scale` times a constant.
+  }];
+  let dependentDialects = ["::sparsa::sparsa::SparsaDialect"];
+}
+
 def FuseAttentionPass : Pass<"sparsa-fuse-attention", "mlir::func::FuncOp"> {
   let summary = "Fuse softmax attention chains into `sparsa.attention`";
   let description = [{

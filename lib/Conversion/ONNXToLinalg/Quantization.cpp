@@ -23,6 +23,7 @@
 using namespace mlir;
 using namespace sparsa::lowering;
 namespace onnx = sparsa::onnx;
+namespace sp = sparsa::sparsa;
 
 namespace {
 /// How a scale or zero point addresses the quantized tensor.
@@ -196,13 +197,9 @@ static Value reduceAll(OpBuilder &b, Location loc, Value x, Value init,
       .getResult(0);
 }
 
-static FailureOr<SmallVector<Value>> lowerDynamicQuantizeLinear(Operation *raw,
-                                                                LowerCtx &ctx) {
-  auto op = cast<onnx::DynamicQuantizeLinearOp>(raw);
-  OpBuilder &b = ctx.b;
-  Location loc = op.getLoc();
-  Value x = op.getX();
-  Type f32 = b.getF32Type(), u8 = b.getIntegerType(8);
+/// DynamicQuantizeLinear's scale and (float, rounded) zero point of |x|.
+static std::pair<Value, Value> dynamicQuantParams(OpBuilder &b, Location loc, Value x) {
+  Type f32 = b.getF32Type();
   Value zero = floatCst(b, loc, f32, 0.0);
   Value maxT = reduceAll(b, loc, x, zero, [](OpBuilder &nb, Location l, Value a, Value v) {
     return arith::MaximumFOp::create(nb, l, a, v).getResult();
@@ -222,6 +219,17 @@ static FailureOr<SmallVector<Value>> lowerDynamicQuantizeLinear(Operation *raw,
                                  arith::MaxNumFOp::create(b, loc, zpF, zero),
                                  floatCst(b, loc, f32, 255.0));
   zpF = math::RoundEvenOp::create(b, loc, zpF);
+  return {scale, zpF};
+}
+
+static FailureOr<SmallVector<Value>> lowerDynamicQuantizeLinear(Operation *raw,
+                                                                LowerCtx &ctx) {
+  auto op = cast<onnx::DynamicQuantizeLinearOp>(raw);
+  OpBuilder &b = ctx.b;
+  Location loc = op.getLoc();
+  Value x = op.getX();
+  Type f32 = b.getF32Type(), u8 = b.getIntegerType(8);
+  auto [scale, zpF] = dynamicQuantParams(b, loc, x);
   Value zpI = arith::FPToUIOp::create(b, loc, u8, zpF);
   auto yT = cast<RankedTensorType>(op.getY().getType());
   Value y = mapOver(b, loc, x, yT, [&](OpBuilder &nb, Location l, Value v) {
@@ -305,14 +313,22 @@ static constexpr int64_t kMaxPackedRows = 8;
 /// blocks of a multiple of 32 reads the packed weights once, dequantizing
 /// in registers; otherwise the weight is unpacked to a [K, N] tensor of A's
 /// type, then one matmul (+ bias).
-static FailureOr<Value> lowerMatMulNBits(onnx::MatMulNBitsOp op, LowerCtx &ctx) {
-  OpBuilder &b = ctx.b;
-  Location loc = op.getLoc();
-  int64_t K = op.getK(), N = op.getN(), bits = op.getBits(), bs = op.getBlockSize();
+namespace {
+/// Weights quantized in blocks along K, in MatMulNBits' packed layout.
+struct BlockQuant {
+  Value B, scales, zp, bias;
+  int64_t K, N, bits, bs;
+};
+} // namespace
+
+/// `A @ W (+ bias)` for float |A| [..., K] and block-quantized |q|, into
+/// |rT| [..., N].
+static Value buildBlockQuantMatMul(OpBuilder &b, Location loc, Value Ain, const BlockQuant &q,
+                                   RankedTensorType rT) {
+  int64_t K = q.K, N = q.N, bits = q.bits, bs = q.bs;
   int64_t kBlocks = llvm::divideCeil(K, bs);
-  auto rT = cast<RankedTensorType>(op.getY().getType());
   Type elt = rT.getElementType(), f32 = b.getF32Type(), i32 = b.getI32Type();
-  Value B = op.getB(), scales = op.getScales(), zp = op.getZeroPoints();
+  Value B = q.B, scales = q.scales, zp = q.zp;
   bool packedZp = zp && getElementTypeOrSelf(zp).isInteger(8);
   auto i32c = [&](OpBuilder &nb, Location l, int64_t v) -> Value {
     return arith::ConstantOp::create(nb, l, i32, nb.getI32IntegerAttr(v));
@@ -350,7 +366,7 @@ static FailureOr<Value> lowerMatMulNBits(onnx::MatMulNBitsOp op, LowerCtx &ctx) 
     return toFloat(nb, l, at(nb, l, zp, n, blk, kBlocks), f32, false);
   };
   // A as [M, K].
-  Value A = op.getA();
+  Value A = Ain;
   auto aT = cast<RankedTensorType>(A.getType());
   if (aT.getRank() > 2) {
     ReassociationIndices lead;
@@ -397,10 +413,13 @@ static FailureOr<Value> lowerMatMulNBits(onnx::MatMulNBitsOp op, LowerCtx &ctx) 
   // nibbles dequantized on the fly ((q - z) s of their block). The generic
   // is tagged for the contraction kernels' packed-int4 GEMV; A's even and
   // odd columns are laid out apart once so both read as vectors.
-  bool q4 = bits == 4 && bs % 32 == 0 && elt.isF32() &&
+  // 8-bit weights in blocks of 16k bytes take the same route, one byte
+  // per column of A.
+  bool q8 = bits == 8;
+  bool q4 = (bits == 4 ? bs % 32 == 0 : bits == 8 && bs % 16 == 0) && elt.isF32() &&
             (!zp || packedZp || getElementTypeOrSelf(zp).isF32());
   auto packed = [&]() -> Value {
-    int64_t bb = bs / 2, Kh = kBlocks * bb;
+    int64_t bb = bs * bits / 8, Kh = kBlocks * bb, stride = q8 ? 1 : 2;
     GenericBuilder G{b, loc, f32};
     auto half = [&](int64_t odd) {
       return G.generic(ValueRange{}, {}, G.empty({M, b.getIndexAttr(Kh)}, f32), {0, 1}, 2, {},
@@ -408,7 +427,7 @@ static FailureOr<Value> lowerMatMulNBits(onnx::MatMulNBitsOp op, LowerCtx &ctx) 
                          Value m = linalg::IndexOp::create(nb, l, 0);
                          Value kk = linalg::IndexOp::create(nb, l, 1);
                          Value k = arith::AddIOp::create(
-                             nb, l, arith::MulIOp::create(nb, l, kk, indexCst(nb, l, 2)),
+                             nb, l, arith::MulIOp::create(nb, l, kk, indexCst(nb, l, stride)),
                              indexCst(nb, l, odd));
                          Value inside = arith::CmpIOp::create(nb, l, arith::CmpIPredicate::ult, k,
                                                               indexCst(nb, l, K));
@@ -417,7 +436,7 @@ static FailureOr<Value> lowerMatMulNBits(onnx::MatMulNBitsOp op, LowerCtx &ctx) 
                          return arith::SelectOp::create(nb, l, inside, v, zeroOf(nb, l, f32));
                        });
     };
-    Value aE = half(0), aO = half(1);
+    Value aE = half(0), aO = q8 ? Value() : half(1);
     // Scales and zero points as [N, blocks] f32: views of the constants
     // when they are f32 (packed zero points were unpacked at compile time
     // by the weight preparation), else unpacked here; no zero point: a
@@ -461,6 +480,10 @@ static FailureOr<Value> lowerMatMulNBits(onnx::MatMulNBitsOp op, LowerCtx &ctx) 
     SmallVector<AffineMap> maps = {map({m, kk}), map({m, kk}), map({n, kk}),
                                    map({n, kk.floorDiv(bb)})};
     SmallVector<Value> ins = {aE, aO, bq, s2};
+    if (q8) {
+      maps.erase(maps.begin() + 1);
+      ins.erase(ins.begin() + 1);
+    }
     if (z2) {
       maps.push_back(map({n, kk.floorDiv(bb)}));
       ins.push_back(z2);
@@ -474,9 +497,21 @@ static FailureOr<Value> lowerMatMulNBits(onnx::MatMulNBitsOp op, LowerCtx &ctx) 
         b, loc, init.getType(), ins, init, maps, iters,
         [&](OpBuilder &nb, Location l, ValueRange args) {
           SmallVector<Value> v(args);
+          if (q8) { // no odd half
+            v.insert(v.begin() + 1, Value());
+          }
           if (!z2) // the zero point, then the accumulator
             v.insert(v.begin() + 4, floatCst(nb, l, f32, zConst));
           Value byte = arith::ExtUIOp::create(nb, l, i32, v[2]);
+          if (q8) {
+            Value w = arith::MulFOp::create(
+                nb, l,
+                arith::SubFOp::create(nb, l, arith::UIToFPOp::create(nb, l, f32, byte), v[4]),
+                v[3]);
+            Value sum = arith::AddFOp::create(nb, l, v[5], arith::MulFOp::create(nb, l, v[0], w));
+            linalg::YieldOp::create(nb, l, sum);
+            return;
+          }
           Value lo = arith::UIToFPOp::create(
               nb, l, f32, arith::AndIOp::create(nb, l, byte, i32c(nb, l, 15)));
           Value hi = arith::UIToFPOp::create(
@@ -487,7 +522,7 @@ static FailureOr<Value> lowerMatMulNBits(onnx::MatMulNBitsOp op, LowerCtx &ctx) 
           acc = arith::AddFOp::create(nb, l, acc, arith::MulFOp::create(nb, l, v[1], whi));
           linalg::YieldOp::create(nb, l, acc);
         });
-    gemv->setAttr(::sparsa::sparsa::kKernelAttrName, b.getStringAttr("q4_gemv"));
+    gemv->setAttr(::sparsa::sparsa::kKernelAttrName, b.getStringAttr(q8 ? "q8_gemv" : "q4_gemv"));
     gemv->setAttr(::sparsa::sparsa::kBlockBytesAttrName, b.getI64IntegerAttr(bb));
     if (!z2)
       gemv->setAttr(::sparsa::sparsa::kZeroPointAttrName, b.getF32FloatAttr(zConst));
@@ -530,21 +565,217 @@ static FailureOr<Value> lowerMatMulNBits(onnx::MatMulNBitsOp op, LowerCtx &ctx) 
   if (rT.getRank() != 2) {
     SmallVector<Value> dims;
     for (int64_t i = 0; i + 1 < rT.getRank(); ++i)
-      dims.push_back(dimOf(b, loc, op.getA(), i));
+      dims.push_back(dimOf(b, loc, Ain, i));
     dims.push_back(indexCst(b, loc, N));
     y = reshapeTo(b, loc, y2, rT, dims);
   } else if (y.getType() != rT) {
     y = tensor::CastOp::create(b, loc, rT, y);
   }
-  if (op.getBias())
-    y = buildElementwise(b, loc, ValueRange{y, op.getBias()}, rT,
+  if (q.bias)
+    y = buildElementwise(b, loc, ValueRange{y, q.bias}, rT,
                          [](OpBuilder &nb, Location l, ValueRange a) -> Value {
                            return arith::AddFOp::create(nb, l, a[0], a[1]);
                          });
   return y;
 }
 
+static FailureOr<Value> lowerMatMulNBits(onnx::MatMulNBitsOp op, LowerCtx &ctx) {
+  BlockQuant q{op.getB(), op.getScales(), op.getZeroPoints(), op.getBias(),
+               op.getK(),  op.getN(),      op.getBits(),       op.getBlockSize()};
+  return buildBlockQuantMatMul(ctx.b, op.getLoc(), op.getA(), q,
+                               cast<RankedTensorType>(op.getY().getType()));
+}
+
+
+/// The activation of a sparsa.quant_matmul: |x| times its input scales,
+/// plus its noise, fake-quantized per tensor for `qdq`.
+static Value quantMatMulActivation(sp::QuantMatMulOp op, LowerCtx &ctx) {
+  OpBuilder &b = ctx.b;
+  Location loc = op.getLoc();
+  Value x = op.getInput();
+  Value is = op.getInputScales(), noise = op.getInputNoise();
+  bool qdq = op.getActivation() == "qdq";
+  if (!is && !noise && !qdq)
+    return x;
+  auto xT = cast<RankedTensorType>(x.getType());
+  int64_t rank = xT.getRank();
+  Type f32 = b.getF32Type(), elt = xT.getElementType();
+  SmallVector<Value> ins = {x};
+  SmallVector<AffineMap> maps = {b.getMultiDimIdentityMap(rank)};
+  AffineMap last = AffineMap::get(rank, 0, b.getAffineDimExpr(rank - 1));
+  for (Value v : {is, noise})
+    if (v) {
+      ins.push_back(v);
+      maps.push_back(last);
+    }
+  maps.push_back(b.getMultiDimIdentityMap(rank));
+  Value azp = op.getActZeroPoint();
+  bool zpU = !azp || ctx.isUnsigned(azp);
+  Type qT = azp ? getElementTypeOrSelf(azp) : b.getIntegerType(8);
+  auto scalarOf = [&](OpBuilder &nb, Location l, Value t) {
+    auto tt = cast<RankedTensorType>(t.getType());
+    SmallVector<Value> idx(tt.getRank(), indexCst(nb, l, 0));
+    return tensor::ExtractOp::create(nb, l, t, idx).getResult();
+  };
+  SmallVector<utils::IteratorType> iters(rank, utils::IteratorType::parallel);
+  return linalg::GenericOp::create(
+             b, loc, xT, ins, createEmptyLike(b, loc, xT, x), maps, iters,
+             [&](OpBuilder &nb, Location l, ValueRange a) {
+               Value v = a[0];
+               unsigned i = 1;
+               if (is)
+                 v = arith::MulFOp::create(nb, l, v, a[i++]);
+               if (noise)
+                 v = arith::AddFOp::create(nb, l, v, a[i++]);
+               if (qdq) {
+                 Value s = toFloat(nb, l, scalarOf(nb, l, op.getActScale()), f32, false);
+                 Value z = azp ? toFloat(nb, l, scalarOf(nb, l, azp), f32, zpU)
+                               : floatCst(nb, l, f32, 0.0);
+                 Value d = arith::DivFOp::create(nb, l, toFloat(nb, l, v, f32, false), s);
+                 Value qv = saturateToInt(nb, l, d, z, qT, zpU);
+                 v = arith::MulFOp::create(
+                     nb, l, arith::SubFOp::create(nb, l, toFloat(nb, l, qv, f32, zpU), z), s);
+                 v = toFloat(nb, l, v, elt, false);
+               }
+               linalg::YieldOp::create(nb, l, v);
+             })
+      .getResult(0);
+}
+
+/// `dynamic` activation: A quantized per tensor to uint8 as
+/// DynamicQuantizeLinear does; exact int32 products with the unpacked
+/// weight codes; then float(acc) * (x_scale * scale[n]) (+ bias).
+static Value dynamicQuantMatMul(sp::QuantMatMulOp op, Value x, LowerCtx &ctx) {
+  OpBuilder &b = ctx.b;
+  Location loc = op.getLoc();
+  int64_t K = op.getK(), N = op.getN(), bits = op.getBits();
+  auto rT = cast<RankedTensorType>(op.getType());
+  Type f32 = b.getF32Type(), i32 = b.getI32Type(), u8 = b.getIntegerType(8);
+  auto [xs, xzF] = dynamicQuantParams(b, loc, x);
+  // x as [M, K] of centered int32 codes.
+  auto xT = cast<RankedTensorType>(x.getType());
+  Value x2 = x;
+  if (xT.getRank() != 2) {
+    ReassociationIndices lead;
+    for (int64_t i = 0; i + 1 < xT.getRank(); ++i)
+      lead.push_back(i);
+    if (xT.getRank() == 1)
+      x2 = tensor::ExpandShapeOp::create(b, loc, RankedTensorType::get({1, K}, f32), x,
+                                         SmallVector<ReassociationIndices>{{0, 1}});
+    else
+      x2 = tensor::CollapseShapeOp::create(
+          b, loc, x, SmallVector<ReassociationIndices>{lead, {xT.getRank() - 1}});
+  }
+  auto x2T = cast<RankedTensorType>(x2.getType());
+  Value xc = mapOver(b, loc, x2, x2T.clone(i32), [&](OpBuilder &nb, Location l, Value v) {
+    Value q = saturateToInt(nb, l, arith::DivFOp::create(nb, l, v, xs), xzF, u8, true);
+    return arith::SubIOp::create(nb, l, arith::ExtUIOp::create(nb, l, i32, q),
+                                 arith::FPToSIOp::create(nb, l, i32, xzF))
+        .getResult();
+  });
+  // Weight bytes as [N, bytes]; one block, so the zero point is per row.
+  Value bq = tensor::CollapseShapeOp::create(b, loc, op.getWeight(),
+                                             SmallVector<ReassociationIndices>{{0}, {1, 2}});
+  Value zp = op.getZeroPoints();
+  MLIRContext *mctx = b.getContext();
+  AffineExpr m = getAffineDimExpr(0, mctx), n = getAffineDimExpr(1, mctx),
+             k = getAffineDimExpr(2, mctx);
+  auto map = [&](ArrayRef<AffineExpr> e) { return AffineMap::get(3, 0, e, mctx); };
+  SmallVector<Value> ins = {xc, bq};
+  SmallVector<AffineMap> maps = {map({m, k}), map({n, (k * bits).floorDiv(8)})};
+  if (zp) {
+    auto zT = cast<RankedTensorType>(zp.getType());
+    ins.push_back(zp);
+    maps.push_back(zT.getRank() == 2 ? map({n, getAffineConstantExpr(0, mctx)}) : map({n}));
+  }
+  OpFoldResult M = tensor::getMixedSize(b, loc, x2, 0);
+  GenericBuilder G{b, loc, i32};
+  Value init = G.filled({M, b.getIndexAttr(N)}, i32, zeroOf(b, loc, i32));
+  maps.push_back(map({m, n}));
+  SmallVector<utils::IteratorType> iters = {utils::IteratorType::parallel,
+                                            utils::IteratorType::parallel,
+                                            utils::IteratorType::reduction};
+  auto i32c = [&](OpBuilder &nb, Location l, int64_t v) -> Value {
+    return arith::ConstantOp::create(nb, l, i32, nb.getI32IntegerAttr(v));
+  };
+  Value acc =
+      linalg::GenericOp::create(
+          b, loc, init.getType(), ins, init, maps, iters,
+          [&](OpBuilder &nb, Location l, ValueRange a) {
+            Value kIdx = linalg::IndexOp::create(nb, l, 2);
+            Value shift = arith::IndexCastOp::create(
+                nb, l, i32,
+                arith::RemUIOp::create(
+                    nb, l, arith::MulIOp::create(nb, l, kIdx, indexCst(nb, l, bits)),
+                    indexCst(nb, l, 8)));
+            Value mask = i32c(nb, l, (1 << bits) - 1);
+            Value w = arith::AndIOp::create(
+                nb, l, arith::ShRUIOp::create(nb, l, arith::ExtUIOp::create(nb, l, i32, a[1]), shift),
+                mask);
+            Value z = zp ? arith::AndIOp::create(nb, l, arith::ExtUIOp::create(nb, l, i32, a[2]),
+                                                 mask)
+                               .getResult()
+                         : i32c(nb, l, 1 << (bits - 1));
+            w = arith::SubIOp::create(nb, l, w, z);
+            Value prod = arith::MulIOp::create(nb, l, a[0], w);
+            Value sum = arith::AddIOp::create(nb, l, a.back(), prod);
+            linalg::YieldOp::create(nb, l, sum);
+          })
+          .getResult(0);
+  // Rescale, add the bias, back to the input's leading dims.
+  Value sc = op.getScales();
+  auto sT = cast<RankedTensorType>(sc.getType());
+  if (sT.getRank() == 2)
+    sc = tensor::CollapseShapeOp::create(b, loc, sc, SmallVector<ReassociationIndices>{{0, 1}});
+  auto y2T = RankedTensorType::get({getConstantIntValue(M).value_or(ShapedType::kDynamic), N},
+                                   rT.getElementType());
+  SmallVector<Value> rins = {acc, sc};
+  AffineMap id2 = b.getMultiDimIdentityMap(2);
+  AffineMap col = AffineMap::get(2, 0, b.getAffineDimExpr(1));
+  SmallVector<AffineMap> rmaps = {id2, col};
+  if (op.getBias()) {
+    rins.push_back(op.getBias());
+    rmaps.push_back(col);
+  }
+  rmaps.push_back(id2);
+  SmallVector<OpFoldResult> ySizes = {M, b.getIndexAttr(N)};
+  Value yEmpty = tensor::EmptyOp::create(b, loc, ySizes, rT.getElementType());
+  Value y2 = linalg::GenericOp::create(
+                 b, loc, yEmpty.getType(), rins, yEmpty, rmaps,
+                 SmallVector<utils::IteratorType>(2, utils::IteratorType::parallel),
+                 [&](OpBuilder &nb, Location l, ValueRange a) {
+                   Value sn = toFloat(nb, l, a[1], f32, false);
+                   Value v = arith::MulFOp::create(nb, l, arith::SIToFPOp::create(nb, l, f32, a[0]),
+                                                   arith::MulFOp::create(nb, l, xs, sn));
+                   v = toFloat(nb, l, v, rT.getElementType(), false);
+                   if (op.getBias())
+                     v = arith::AddFOp::create(nb, l, v, a[2]);
+                   linalg::YieldOp::create(nb, l, v);
+                 })
+                 .getResult(0);
+  if (y2.getType() != y2T)
+    y2 = tensor::CastOp::create(b, loc, y2T, y2);
+  if (rT.getRank() == 2)
+    return y2.getType() == rT ? y2 : tensor::CastOp::create(b, loc, rT, y2).getResult();
+  SmallVector<Value> dims;
+  for (int64_t i = 0; i + 1 < rT.getRank(); ++i)
+    dims.push_back(dimOf(b, loc, x, i));
+  dims.push_back(indexCst(b, loc, N));
+  return reshapeTo(b, loc, y2, rT, dims);
+}
+
+static FailureOr<Value> lowerQuantMatMul(sp::QuantMatMulOp op, LowerCtx &ctx) {
+  Value a = quantMatMulActivation(op, ctx);
+  if (op.getActivation() == "dynamic")
+    return dynamicQuantMatMul(op, a, ctx);
+  BlockQuant q{op.getWeight(),        op.getScales(),      op.getZeroPoints(),
+               op.getBias(),          int64_t(op.getK()),  int64_t(op.getN()),
+               int64_t(op.getBits()), int64_t(op.getBlockSize())};
+  return buildBlockQuantMatMul(ctx.b, op.getLoc(), a, q, cast<RankedTensorType>(op.getType()));
+}
+
 void sparsa::lowering::populateQuantizationLowerings(LoweringTable &t) {
+  addSingle<sp::QuantMatMulOp, lowerQuantMatMul>(t);
   addSingle<onnx::MatMulNBitsOp, lowerMatMulNBits>(t);
   addSingle<onnx::DequantizeLinearOp, lowerDequantizeLinear>(t);
   t[TypeID::get<onnx::DynamicQuantizeLinearOp>()] = lowerDynamicQuantizeLinear;

@@ -34,6 +34,8 @@ StringRef sparsa::sparsa::fusionFamily(Operation *op) {
     return "activation_sparsity";
   if (isa<FlowAttentionOp, LinearAttentionOp>(op))
     return "flow_attention";
+  if (isa<QuantMatMulOp>(op))
+    return "quantization";
   if (auto family = op->getAttrOfType<StringAttr>(kFamilyAttrName))
     return family.getValue();
   return "";
@@ -215,6 +217,91 @@ LogicalResult SparseInputMatMulOp::verify() {
     auto bt = cast<RankedTensorType>(b.getType());
     if (bt.getRank() != 1 || !compatible(bt.getDimSize(0), w.getDimSize(1)))
       return emitOpError("bias must be [N]");
+  }
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// QuantMatMulOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult QuantMatMulOp::verify() {
+  int64_t K = getK(), N = getN(), bits = getBits(), bs = getBlockSize();
+  if (K <= 0 || N <= 0)
+    return emitOpError("K and N must be positive");
+  if (bits != 2 && bits != 4 && bits != 8)
+    return emitOpError("bits must be 2, 4 or 8");
+  if (bs <= 0 || (bs * bits) % 8 != 0)
+    return emitOpError("block_size must be positive and fill whole bytes");
+  int64_t blocks = (K + bs - 1) / bs;
+  auto x = cast<RankedTensorType>(getInput().getType());
+  auto y = cast<RankedTensorType>(getType());
+  if (x.getRank() < 1 || !compatible(x.getShape().back(), K))
+    return emitOpError("expected the input [..., K] with K = ") << K;
+  if (y.getRank() != x.getRank() || !compatible(y.getShape().back(), N))
+    return emitOpError("expected the result [..., N] with N = ") << N;
+  for (int64_t i = 0; i + 1 < x.getRank(); ++i)
+    if (!compatible(x.getDimSize(i), y.getDimSize(i)))
+      return emitOpError("the result's leading dims must match the input's");
+  if (y.getElementType() != x.getElementType())
+    return emitOpError("the result must have the input's element type");
+  auto w = cast<RankedTensorType>(getWeight().getType());
+  if (w.getRank() != 3 || !compatible(w.getDimSize(0), N) ||
+      !compatible(w.getDimSize(1), blocks) || !compatible(w.getDimSize(2), bs * bits / 8))
+    return emitOpError("expected the weight [N, ceil(K / block_size), block_size * bits / 8] = [")
+           << N << ", " << blocks << ", " << bs * bits / 8 << "]";
+  // [N, blocks] or flat [N * blocks].
+  auto perBlock = [&](Value v) {
+    auto t = cast<RankedTensorType>(v.getType());
+    if (t.getRank() == 2)
+      return compatible(t.getDimSize(0), N) && compatible(t.getDimSize(1), blocks);
+    return t.getRank() == 1 && compatible(t.getDimSize(0), N * blocks);
+  };
+  if (!perBlock(getScales()))
+    return emitOpError("expected the scales [N, blocks] or [N * blocks]");
+  if (Value z = getZeroPoints()) {
+    auto zt = cast<RankedTensorType>(z.getType());
+    if (zt.getElementType().isInteger(8)) {
+      int64_t perRow = (blocks * bits + 7) / 8;
+      bool ok = zt.getRank() == 2 ? compatible(zt.getDimSize(0), N) &&
+                                        compatible(zt.getDimSize(1), perRow)
+                                  : zt.getRank() == 1 && compatible(zt.getDimSize(0), N * perRow);
+      if (!ok)
+        return emitOpError("expected packed zero points [N, ") << perRow << "]";
+    } else if (!perBlock(z)) {
+      return emitOpError("expected float zero points [N, blocks] or [N * blocks]");
+    }
+  }
+  auto vectorOf = [&](Value v, int64_t n) {
+    auto t = cast<RankedTensorType>(v.getType());
+    return t.getRank() == 1 && compatible(t.getDimSize(0), n) &&
+           t.getElementType() == x.getElementType();
+  };
+  if (getBias() && !vectorOf(getBias(), N))
+    return emitOpError("bias must be [N] of the input's type");
+  if (getInputScales() && !vectorOf(getInputScales(), K))
+    return emitOpError("input_scales must be [K] of the input's type");
+  if (getInputNoise() && !vectorOf(getInputNoise(), K))
+    return emitOpError("input_noise must be [K] of the input's type");
+  auto scalar = [](Value v) {
+    auto t = cast<RankedTensorType>(v.getType());
+    return t.hasStaticShape() && t.getNumElements() == 1;
+  };
+  StringRef act = getActivation();
+  if (act == "qdq") {
+    if (!getActScale() || !scalar(getActScale()) ||
+        (getActZeroPoint() && !scalar(getActZeroPoint())))
+      return emitOpError("activation 'qdq' needs a one-element act_scale (and zero point)");
+  } else if (getActScale() || getActZeroPoint()) {
+    return emitOpError("act_scale and act_zero_point belong to activation 'qdq'");
+  }
+  if (act == "dynamic") {
+    if (blocks != 1)
+      return emitOpError("activation 'dynamic' needs one block along K");
+    if (getZeroPoints() && !getElementTypeOrSelf(getZeroPoints()).isInteger(8))
+      return emitOpError("activation 'dynamic' needs integer zero points");
+  } else if (act != "float" && act != "qdq") {
+    return emitOpError("activation must be 'float', 'qdq' or 'dynamic'");
   }
   return success();
 }

@@ -228,6 +228,63 @@ def Sparsa_TopKMatMulOp : Sparsa_Op<"topk_matmul", [Pure]> {
 }
 
 //===----------------------------------------------------------------------===//
+// Quantization family
+//===----------------------------------------------------------------------===//
+
+def Sparsa_QuantMatMulOp
+    : Sparsa_Op<"quant_matmul", [Pure, AttrSizedOperandSegments]> {
+  let summary = "MatMul by block-quantized weights that stay packed down to the kernel";
+  let description = [{
+    `y = a W (+ bias)` for `input` `[..., K]` and weights quantized in
+    blocks of `block_size` along K: `W[k, n] = (q[n, k] - z[n, k / bs]) *
+    scales[n, k / bs]`, `q` packed in `weight` (uint8 `[N, ceil(K / bs),
+    bs * bits / 8]`, elements from the low bits up: com.microsoft
+    MatMulNBits' layout, whatever form the model arrived in). `scales` is
+    `[N, blocks]` (or flat); `zero_points` packed uint8 `[N, ceil(blocks *
+    bits / 8)]` or float `[N, blocks]`, by default `2^(bits - 1)`.
+
+    The activation `a` is built from `x' = input * input_scales +
+    input_noise` (both optional `[K]`: AWQ's per-input-channel scales,
+    NoisyQuant's fixed noise) according to `activation`:
+
+    - `float`: `a = x'`;
+    - `qdq`: `a = DequantizeLinear(QuantizeLinear(x', act_scale,
+      act_zero_point))`, per tensor (uint8 or int8 by the zero point's type,
+      round half to even, saturating): a static QDQ export's activation;
+    - `dynamic`: `x'` is quantized per tensor to uint8 as
+      `DynamicQuantizeLinear` does, products accumulate exactly in int32
+      and `y[n] = float(acc) * (x_scale * scales[n])` (one block: integer
+      zero points only); ONNX Runtime's `quantize_dynamic` form.
+
+    `form` names the exporter form it was fused from (for the report).
+
+    ```mlir
+    %y = sparsa.quant_matmul %x, %q, %s zero_points = %z {K = 64 : i64, N = 32 : i64, bits = 4 : i64, block_size = 32 : i64, form = "MatMulNBits"} : (tensor<1x64xf32>, tensor<32x2x16xui8>, tensor<32x2xf32>, tensor<32x1xui8>) -> tensor<1x32xf32>
+    ```
+  }];
+  let arguments = (ins Sparsa_FloatTensor:$input, TensorOf<[UI8]>:$weight,
+                   Sparsa_FloatTensor:$scales,
+                   Optional<TensorOf<[UI8, F16, BF16, F32]>>:$zero_points,
+                   Optional<Sparsa_FloatTensor>:$bias,
+                   Optional<Sparsa_FloatTensor>:$input_scales,
+                   Optional<Sparsa_FloatTensor>:$input_noise,
+                   Optional<Sparsa_FloatTensor>:$act_scale,
+                   Optional<TensorOf<[I8, UI8]>>:$act_zero_point,
+                   I64Attr:$K, I64Attr:$N, DefaultValuedAttr<I64Attr, "4">:$bits,
+                   I64Attr:$block_size,
+                   DefaultValuedStrAttr<StrAttr, "float">:$activation,
+                   DefaultValuedStrAttr<StrAttr, "">:$form);
+  let results = (outs Sparsa_FloatTensor:$output);
+  let assemblyFormat = [{
+    $input `,` $weight `,` $scales (`zero_points` `=` $zero_points^)? (`bias` `=` $bias^)?
+    (`input_scales` `=` $input_scales^)? (`input_noise` `=` $input_noise^)?
+    (`act_scale` `=` $act_scale^)? (`act_zero_point` `=` $act_zero_point^)?
+    attr-dict `:` functional-type(operands, results)
+  }];
+  let hasVerifier = 1;
+}
+
+//===----------------------------------------------------------------------===//
 // Flow attention family
 //===----------------------------------------------------------------------===//
 

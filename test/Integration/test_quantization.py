@@ -1,0 +1,316 @@
+"""Quantization family: every exporter form of a matmul by quantized weights
+fuses into one sparsa.quant_matmul (the report counts it) and matches ONNX
+Runtime on the original graph.
+
+Forms: com.microsoft.MatMulNBits (+ AWQ input scales), DequantizeLinear of
+int8 / uint8 weights (per tensor, per channel) into MatMul / Gemm, blocked
+int4 DequantizeLinear (opset 21), ONNX Runtime's static QDQ and dynamic
+quantization of float models (its own quantizer writes the graphs),
+NoisyQuant. Tolerance 1e-4 (sums in another order). Graphs with
+DequantizeLinear weights compare with ONNX Runtime's graph optimizations off:
+optimized, it rewrites DequantizeLinear -> MatMul into MatMulNBits with
+accuracy level 4 (int8 activations; measured 0.1 absolute error on these
+models) and QDQ chains into QLinearMatMul, both approximations of the graph.
+"""
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+import pytest
+from onnx import TensorProto, helper, numpy_helper
+
+from conftest import assert_matches_ort, compile_with_report, save
+from sparsa.models import nbits_initializers
+
+RNG = np.random.default_rng(88)
+
+
+def ort_unoptimized(path, feeds):
+    so = ort.SessionOptions()
+    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+    so.intra_op_num_threads = 1
+    sess = ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
+    return dict(zip([o.name for o in sess.get_outputs()], sess.run(None, feeds)))
+
+
+def fused_forms(tmp_path, path, name="fused"):
+    """The quant_matmul forms in --emit=mlir-fused output."""
+    import re
+    import sparsa
+    out = tmp_path / f"{name}.mlir"
+    sparsa.compile(str(path), str(out), emit="mlir-fused")
+    text = out.read_text()
+    ops = [l for l in text.splitlines() if "sparsa.quant_matmul" in l]
+    return [re.search(r'form = "([^"]*)"', l).group(1) for l in ops], text
+
+
+def model(tmp_path, nodes, inputs, outputs, inits, opset=21, name="m.onnx", ms=False):
+    graph = helper.make_graph(nodes, "g", inputs, outputs, inits)
+    ops = [helper.make_opsetid("", opset)]
+    if ms:
+        ops.append(helper.make_opsetid("com.microsoft", 1))
+    m = helper.make_model(graph, opset_imports=ops)
+    m.ir_version = 10 if opset >= 21 else 8
+    onnx.save(m, str(tmp_path / name))
+    return str(tmp_path / name)
+
+
+def quantize_int8(w, axis, signed, asym):
+    """w [K, N] per tensor (axis None) or per channel along |axis| -> q, s, zp."""
+    lo, hi = (-128, 127) if signed else (0, 255)
+    red = None if axis is None else tuple(i for i in range(w.ndim) if i != axis)
+    wmin = np.minimum(w.min(axis=red, keepdims=True), 0)
+    wmax = np.maximum(w.max(axis=red, keepdims=True), 0)
+    if asym:
+        s = (wmax - wmin) / (hi - lo)
+        z = np.clip(np.rint(lo - wmin / s), lo, hi)
+    else:
+        s = np.maximum(-wmin, wmax) / (hi if signed else 127)
+        z = np.zeros_like(s) + (0 if signed else 128)
+    q = np.clip(np.rint(w / s) + z, lo, hi)
+    dt = np.int8 if signed else np.uint8
+    shape = () if axis is None else (w.shape[axis],)
+    return q.astype(dt), s.reshape(shape).astype(np.float32), z.reshape(shape).astype(dt)
+
+
+def check(tmp_path, path, feeds_list, n_fused, forms, unoptimized=False, atol=1e-4):
+    m, report = compile_with_report(tmp_path, path)
+    assert report["fusions"]["quantization"] == n_fused, report
+    got_forms, _ = fused_forms(tmp_path, path)
+    assert sorted(got_forms) == sorted(forms)
+    for feeds in feeds_list:
+        if unoptimized:
+            ours, ref = m.run(feeds), ort_unoptimized(path, feeds)
+            for k in ref:
+                np.testing.assert_allclose(ours[k], ref[k], atol=atol, rtol=1e-4, err_msg=k)
+        else:
+            assert_matches_ort(m, path, feeds, atol=atol)
+    return m
+
+
+# --------------------------------------------------------------------------
+# DequantizeLinear of int8 weights -> MatMul / Gemm
+# --------------------------------------------------------------------------
+
+@pytest.mark.parametrize("K,N,axis,signed,asym,bias,x_shape", [
+    (64, 24, 1, True, False, True, ("M", 64)),       # per channel, symmetric int8
+    (100, 40, 1, False, True, False, ("M", 100)),    # uint8 asymmetric, odd K
+    (256, 48, None, True, True, True, ("B", "S", 256)),  # per tensor, 3-D input
+    (300, 16, 1, True, True, True, (1, 300)),        # K over one block, not a multiple
+])
+def test_dequantize_linear_matmul(tmp_path, K, N, axis, signed, asym, bias, x_shape):
+    q, s, z = quantize_int8(RNG.standard_normal((K, N)).astype(np.float32), axis, signed, asym)
+    inits = [numpy_helper.from_array(q, "wq"), numpy_helper.from_array(s, "ws"),
+             numpy_helper.from_array(z, "wz")]
+    nodes = [helper.make_node("DequantizeLinear", ["wq", "ws", "wz"], ["w"], name="/fc/DQ",
+                              axis=1 if axis is not None else 1),
+             helper.make_node("MatMul", ["x", "w"], ["h" if bias else "y"], name="/fc/MatMul")]
+    if bias:
+        inits.append(numpy_helper.from_array(RNG.standard_normal(N).astype(np.float32), "b"))
+        nodes.append(helper.make_node("Add", ["h", "b"], ["y"], name="/fc/Add"))
+    path = model(tmp_path, nodes, [helper.make_tensor_value_info("x", TensorProto.FLOAT, x_shape)],
+                 [helper.make_tensor_value_info("y", TensorProto.FLOAT,
+                                                x_shape[:-1] + (N,))], inits)
+    leads = [x_shape[:-1]] if all(isinstance(d, int) for d in x_shape) else \
+        ([(1,), (5,)] if len(x_shape) == 2 else [(1, 1), (2, 3)])
+    feeds = [{"x": RNG.standard_normal(l + (K,)).astype(np.float32)} for l in leads]
+    check(tmp_path, path, feeds, 1, ["DequantizeLinear"], unoptimized=True)
+
+
+def test_dequantize_linear_gemm_transposed(tmp_path):
+    K, N = 96, 32
+    q, s, z = quantize_int8(RNG.standard_normal((N, K)).astype(np.float32), 0, True, True)
+    inits = [numpy_helper.from_array(q, "wq"), numpy_helper.from_array(s, "ws"),
+             numpy_helper.from_array(z, "wz"),
+             numpy_helper.from_array(RNG.standard_normal(N).astype(np.float32), "c")]
+    nodes = [helper.make_node("DequantizeLinear", ["wq", "ws", "wz"], ["w"], axis=0),
+             helper.make_node("Gemm", ["x", "w", "c"], ["y"], name="/fc/Gemm", transB=1)]
+    path = model(tmp_path, nodes, [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["M", K])],
+                 [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["M", N])], inits)
+    feeds = [{"x": RNG.standard_normal((m, K)).astype(np.float32)} for m in (1, 7)]
+    check(tmp_path, path, feeds, 1, ["DequantizeLinear"], unoptimized=True)
+
+
+# --------------------------------------------------------------------------
+# Blocked int4 DequantizeLinear (opset 21)
+# --------------------------------------------------------------------------
+
+@pytest.mark.parametrize("signed,K,block,x_shape", [
+    (True, 128, 32, ("M", 128)),
+    (False, 96, 32, ("B", "S", 96)),
+    (True, 80, 16, (1, 80)),
+])
+def test_blocked_int4_dequantize(tmp_path, signed, K, block, x_shape):
+    N = 24
+    w = RNG.standard_normal((K, N)).astype(np.float32)
+    kb = -(-K // block)
+    lo, hi = (-8, 7) if signed else (0, 15)
+    wp = np.zeros((kb * block, N), np.float32)
+    wp[:K] = w
+    blocks = wp.reshape(kb, block, N)
+    bmin, bmax = blocks.min(axis=1), blocks.max(axis=1)
+    s = ((bmax - bmin) / (hi - lo) + 1e-6).astype(np.float32)       # [kb, N]
+    z = np.clip(np.rint(lo - bmin / s), lo, hi)
+    q = np.clip(np.rint(blocks / s[:, None]) + z[:, None], lo, hi).reshape(kb * block, N)[:K]
+    dt = TensorProto.INT4 if signed else TensorProto.UINT4
+    inits = [helper.make_tensor("wq", dt, [K, N], q.astype(np.int64).flatten().tolist()),
+             numpy_helper.from_array(s, "ws"),
+             helper.make_tensor("wz", dt, [kb, N], z.astype(np.int64).flatten().tolist())]
+    nodes = [helper.make_node("DequantizeLinear", ["wq", "ws", "wz"], ["w"], axis=0,
+                              block_size=block),
+             helper.make_node("MatMul", ["x", "w"], ["y"], name="/fc/MatMul")]
+    path = model(tmp_path, nodes, [helper.make_tensor_value_info("x", TensorProto.FLOAT, x_shape)],
+                 [helper.make_tensor_value_info("y", TensorProto.FLOAT, x_shape[:-1] + (N,))],
+                 inits)
+    leads = [x_shape[:-1]] if all(isinstance(d, int) for d in x_shape) else \
+        ([(1,), (4,)] if len(x_shape) == 2 else [(1, 1), (2, 3)])
+    feeds = [{"x": RNG.standard_normal(l + (K,)).astype(np.float32)} for l in leads]
+    check(tmp_path, path, feeds, 1, ["DequantizeLinear"], unoptimized=True)
+
+
+# --------------------------------------------------------------------------
+# MatMulNBits, AWQ
+# --------------------------------------------------------------------------
+
+@pytest.mark.parametrize("bits,block,K,zp_mode,awq", [
+    (4, 32, 256, "packed", False),
+    (4, 128, 256, "packed", True),   # AWQ: group 128, input-channel scales
+    (8, 32, 96, "packed", True),     # (ONNX Runtime rejects 8 bits with float zero points)
+    (2, 16, 64, "none", False),
+])
+def test_matmul_nbits_fuses(tmp_path, bits, block, K, zp_mode, awq):
+    N = 40
+    inits, ins = nbits_initializers(RNG.standard_normal((K, N)).astype(np.float32), bits,
+                                    block, zp_mode)
+    nodes = []
+    if awq:
+        inits.append(numpy_helper.from_array(
+            RNG.uniform(0.5, 2.0, K).astype(np.float32), "awq_scale"))
+        nodes.append(helper.make_node("Mul", ["x", "awq_scale"], ["A"], name="/fc/awq"))
+        x = "x"
+    else:
+        x = "A"
+    nodes.append(helper.make_node("MatMulNBits", ins, ["Y"], name="/fc/MatMulNBits",
+                                  domain="com.microsoft", K=K, N=N, bits=bits,
+                                  block_size=block))
+    path = model(tmp_path, nodes, [helper.make_tensor_value_info(x, TensorProto.FLOAT, ["M", K])],
+                 [helper.make_tensor_value_info("Y", TensorProto.FLOAT, ["M", N])], inits,
+                 opset=17, ms=True)
+    feeds = [{x: RNG.standard_normal((m, K)).astype(np.float32)} for m in (1, 3, 12)]
+    check(tmp_path, path, feeds, 1, ["AWQ" if awq else "MatMulNBits"])
+
+
+# --------------------------------------------------------------------------
+# ONNX Runtime's own quantizer: dynamic and static QDQ
+# --------------------------------------------------------------------------
+
+def float_mlp(tmp_path, K=64, H=96, N=32, name="float.onnx"):
+    w1 = RNG.standard_normal((K, H)).astype(np.float32) * 0.2
+    w2 = RNG.standard_normal((H, N)).astype(np.float32) * 0.2
+    inits = [numpy_helper.from_array(w1, "w1"), numpy_helper.from_array(w2, "w2"),
+             numpy_helper.from_array(RNG.standard_normal(H).astype(np.float32), "b1"),
+             numpy_helper.from_array(RNG.standard_normal(N).astype(np.float32), "b2")]
+    nodes = [helper.make_node("MatMul", ["x", "w1"], ["h0"], name="/fc1/MatMul"),
+             helper.make_node("Add", ["h0", "b1"], ["h1"], name="/fc1/Add"),
+             helper.make_node("Relu", ["h1"], ["h"], name="/act/Relu"),
+             helper.make_node("MatMul", ["h", "w2"], ["y0"], name="/fc2/MatMul"),
+             helper.make_node("Add", ["y0", "b2"], ["y"], name="/fc2/Add")]
+    return model(tmp_path, nodes,
+                 [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["M", K])],
+                 [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["M", N])], inits,
+                 opset=17, name=name), K
+
+
+@pytest.mark.parametrize("weight_type,per_channel", [("QInt8", False), ("QUInt8", False),
+                                                     ("QInt8", True)])
+def test_ort_quantize_dynamic(tmp_path, weight_type, per_channel):
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+    src, K = float_mlp(tmp_path)
+    path = str(tmp_path / "dyn.onnx")
+    quantize_dynamic(src, path, weight_type=getattr(QuantType, weight_type),
+                     per_channel=per_channel, extra_options={"MatMulConstBOnly": True})
+    ops = [n.op_type for n in onnx.load(path).graph.node]
+    assert ops.count("MatMulInteger") == 2, ops
+    feeds = [{"x": RNG.standard_normal((m, K)).astype(np.float32)} for m in (1, 4)]
+    check(tmp_path, path, feeds, 2, ["dynamic", "dynamic"], atol=2e-4)
+
+
+class _Reader:
+    def __init__(self, K):
+        self.data = iter([{"x": RNG.standard_normal((4, K)).astype(np.float32)}
+                          for _ in range(8)])
+
+    def get_next(self):
+        return next(self.data, None)
+
+
+@pytest.mark.parametrize("act_type,per_channel", [("QUInt8", True), ("QInt8", False)])
+def test_ort_quantize_static_qdq(tmp_path, act_type, per_channel):
+    from onnxruntime.quantization import QuantFormat, QuantType, quantize_static
+    src, K = float_mlp(tmp_path)
+    path = str(tmp_path / "qdq.onnx")
+    quantize_static(src, path, _Reader(K), quant_format=QuantFormat.QDQ,
+                    activation_type=getattr(QuantType, act_type),
+                    weight_type=QuantType.QInt8, per_channel=per_channel)
+    feeds = [{"x": RNG.standard_normal((m, K)).astype(np.float32)} for m in (1, 5)]
+    check(tmp_path, path, feeds, 2, ["QDQ", "QDQ"], unoptimized=True, atol=1e-4)
+
+
+# --------------------------------------------------------------------------
+# NoisyQuant
+# --------------------------------------------------------------------------
+
+def test_noisyquant(tmp_path):
+    K, N = 128, 48
+    w = RNG.standard_normal((K, N)).astype(np.float32)
+    q, s, z = quantize_int8(w, 1, True, False)
+    noise = RNG.uniform(-0.02, 0.02, K).astype(np.float32)
+    bias = RNG.standard_normal(N).astype(np.float32)
+    wd = (q.astype(np.float32) - z) * s
+    corrected = (bias - noise @ wd).astype(np.float32)
+    inits = [numpy_helper.from_array(q, "wq"), numpy_helper.from_array(s, "ws"),
+             numpy_helper.from_array(z, "wz"), numpy_helper.from_array(noise, "noise"),
+             numpy_helper.from_array(np.array(0.02, np.float32), "as"),
+             numpy_helper.from_array(np.array(128, np.uint8), "az"),
+             numpy_helper.from_array(corrected, "b")]
+    nodes = [helper.make_node("Add", ["x", "noise"], ["xn"], name="/fc/noise"),
+             helper.make_node("QuantizeLinear", ["xn", "as", "az"], ["xq"], name="/fc/Q"),
+             helper.make_node("DequantizeLinear", ["xq", "as", "az"], ["xd"], name="/fc/DQa"),
+             helper.make_node("DequantizeLinear", ["wq", "ws", "wz"], ["wd"], axis=1),
+             helper.make_node("MatMul", ["xd", "wd"], ["h"], name="/fc/MatMul"),
+             helper.make_node("Add", ["h", "b"], ["y"], name="/fc/bias")]
+    path = model(tmp_path, nodes, [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["M", K])],
+                 [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["M", N])], inits)
+    feeds = [{"x": RNG.standard_normal((m, K)).astype(np.float32)} for m in (1, 6)]
+    check(tmp_path, path, feeds, 1, ["NoisyQuant"], unoptimized=True)
+
+
+# --------------------------------------------------------------------------
+# Near misses keep their ops and say why
+# --------------------------------------------------------------------------
+
+def test_near_misses_are_reported(tmp_path):
+    K, N = 32, 16
+    q, s, z = quantize_int8(RNG.standard_normal((K, N)).astype(np.float32), 0, True, True)
+    inits = [numpy_helper.from_array(q, "wq"), numpy_helper.from_array(s, "ws"),
+             numpy_helper.from_array(z, "wz")]
+    nodes = [  # scales per input channel (axis 0 of [K, N])
+        helper.make_node("DequantizeLinear", ["wq", "ws", "wz"], ["w"], axis=0),
+        helper.make_node("MatMul", ["x", "w"], ["y"], name="/fc/MatMul"),
+        # a weight that is a graph input
+        helper.make_node("DequantizeLinear", ["wq_in", "ws", "wz"], ["w2"], axis=0),
+        helper.make_node("MatMul", ["x", "w2"], ["y2"], name="/fc2/MatMul")]
+    path = model(tmp_path, nodes,
+                 [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["M", K]),
+                  helper.make_tensor_value_info("wq_in", TensorProto.INT8, [K, N])],
+                 [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["M", N]),
+                  helper.make_tensor_value_info("y2", TensorProto.FLOAT, ["M", N])], inits)
+    m, report = compile_with_report(tmp_path, path)
+    assert report["fusions"]["quantization"] == 0
+    why = {u["node"]: u["reason"] for u in report["unfused"] if u["family"] == "quantization"}
+    assert "per input channel" in why["/fc/MatMul"], why
+    assert "not a constant" in why["/fc2/MatMul"], why
+    feeds = {"x": RNG.standard_normal((3, K)).astype(np.float32), "wq_in": q}
+    ours, ref = m.run(feeds), ort_unoptimized(path, feeds)
+    for k in ref:
+        np.testing.assert_allclose(ours[k], ref[k], atol=1e-4, rtol=1e-4)
