@@ -384,3 +384,42 @@ func.func @q4_gemv(%ae: memref<1x64xf32>, %ao: memref<1x64xf32>, %b: memref<8x64
   }
   return
 }
+
+// -----
+
+/// [Pattern: packed 8-bit GEMV] the 8-bit twin (DequantizeLinear int8
+/// weights, MatMulNBits bits = 8): one A operand, a byte per column of A,
+/// the zero point one constant for all blocks (sparsa.zero_point).
+#q8_a = affine_map<(m, n, k) -> (m, k)>
+#q8_b = affine_map<(m, n, k) -> (n, k)>
+#q8_s = affine_map<(m, n, k) -> (n, k floordiv 32)>
+#q8_y = affine_map<(m, n, k) -> (m, n)>
+// CHECK-LABEL: func.func @q8_gemv
+// CHECK: %[[SUMA:.+]] = memref.alloca(%{{.+}}, %{{.+}}) : memref<?x?xf32>
+// CHECK: scf.for %{{.+}} = %{{.+}} to %{{.+}} step %c4{{.*}} iter_args({{.+}}) -> (vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>)
+// CHECK: vector.load %arg1{{.+}} : memref<8x128xi8>, vector<16xi8>
+// CHECK-NEXT: arith.extui {{.+}} : vector<16xi8> to vector<16xi32>
+// CHECK-NEXT: arith.uitofp
+// CHECK-NOT: arith.shrui
+// CHECK: vector.fma
+// CHECK: arith.constant 1.280000e+02 : f32
+// CHECK-NOT: linalg.generic
+func.func @q8_gemv(%a: memref<1x128xf32>, %b: memref<8x128xi8>, %s: memref<8x4xf32>,
+                   %y: memref<1x8xf32>) {
+  linalg.generic {indexing_maps = [#q8_a, #q8_b, #q8_s, #q8_y],
+                  iterator_types = ["parallel", "parallel", "reduction"]}
+      ins(%a, %b, %s : memref<1x128xf32>, memref<8x128xi8>, memref<8x4xf32>)
+      outs(%y : memref<1x8xf32>) attrs = {sparsa.kernel = "q8_gemv", sparsa.block_bytes = 32 : i64,
+                                          sparsa.zero_point = 128.0 : f32} {
+  ^bb0(%x: f32, %byte: i8, %sc: f32, %acc: f32):
+    %zp = arith.constant 128.0 : f32
+    %q = arith.extui %byte : i8 to i32
+    %qf = arith.uitofp %q : i32 to f32
+    %w = arith.subf %qf, %zp : f32
+    %ws = arith.mulf %w, %sc : f32
+    %p = arith.mulf %x, %ws : f32
+    %r = arith.addf %acc, %p : f32
+    linalg.yield %r : f32
+  }
+  return
+}

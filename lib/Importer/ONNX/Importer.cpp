@@ -925,6 +925,13 @@ static bool completeTypes(proto::ModelProto &model) {
       auto *shape = out.mutable_tensor_type()->mutable_shape();
       shape->mutable_dim(shape->dim_size() - 1)->Clear();
       shape->mutable_dim(shape->dim_size() - 1)->set_dim_value(N);
+    } else if (op == "DequantizeLinear" && node.domain().empty()) {
+      // 1.12 does not know int4 inputs (opset 21): x's shape, the
+      // scale's element type.
+      if (node.input_size() < 2 || !known.count(node.input(1)))
+        continue;
+      out = in;
+      out.mutable_tensor_type()->set_elem_type(known[node.input(1)].tensor_type().elem_type());
     } else if (op == "Slice" && node.domain().empty()) {
       // 1.12 gives up on Slice bounds computed at run time (transformers'
       // attention-mask slices): the rank is the input's, dims unknown.
@@ -1171,7 +1178,45 @@ FailureOr<Value> GraphImporter::importTensor(const proto::TensorProto &tensor,
 
   std::string storage;
   ArrayRef<char> data;
-  if (tensor.data_location() == proto::TensorProto::EXTERNAL) {
+  // 4-bit integers arrive packed two per byte (low nibble first), in
+  // raw_data, external data or int32_data (one packed byte per entry);
+  // constants hold one byte per element.
+  bool nibbles = elt.getIntOrFloatBitWidth() == 4;
+  if (nibbles) {
+    size_t packedBytes = (numElements + 1) / 2;
+    std::string packed;
+    if (tensor.data_location() == proto::TensorProto::EXTERNAL) {
+      if (!externalData) {
+        emitError(loc) << "initializer '" << tensor.name()
+                       << "' has external data, which a model imported from "
+                          "memory cannot have";
+        return failure();
+      }
+      auto ext = readExternalData(tensor, modelPath, loc);
+      if (failed(ext))
+        return failure();
+      packed = std::move(*ext);
+    } else if (tensor.has_raw_data()) {
+      packed = tensor.raw_data();
+    } else {
+      for (int32_t v : tensor.int32_data())
+        packed.push_back(static_cast<char>(v & 0xff));
+    }
+    if (packed.size() != packedBytes) {
+      emitError(loc) << "initializer '" << tensor.name() << "' has " << packed.size()
+                     << " bytes of 4-bit data, its shape needs " << packedBytes;
+      return failure();
+    }
+    bool isSigned = !elt.isUnsignedInteger();
+    storage.resize(numElements);
+    for (int64_t i = 0; i < numElements; ++i) {
+      int v = (static_cast<unsigned char>(packed[i / 2]) >> (4 * (i % 2))) & 15;
+      if (isSigned)
+        v = (v ^ 8) - 8;
+      storage[i] = static_cast<char>(v);
+    }
+    data = ArrayRef<char>(storage.data(), storage.size());
+  } else if (tensor.data_location() == proto::TensorProto::EXTERNAL) {
     if (!externalData) {
       emitError(loc) << "initializer '" << tensor.name()
                      << "' has external data, which a model imported from "

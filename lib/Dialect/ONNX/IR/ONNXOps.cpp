@@ -52,6 +52,10 @@ Type sparsa::onnx::getElementTypeForONNXDataType(MLIRContext *ctx, int64_t dt) {
   case 12: return IntegerType::get(ctx, 32, IntegerType::Unsigned);
   case 13: return IntegerType::get(ctx, 64, IntegerType::Unsigned);
   case 16: return b.getBF16Type();
+  // 4-bit integers: one byte per element in constants (the value in its
+  // low bits, sign-extended for int4), as MLIR stores them.
+  case 21: return IntegerType::get(ctx, 4, IntegerType::Unsigned);
+  case 22: return b.getIntegerType(4);
   default: return Type();
   }
 }
@@ -102,6 +106,8 @@ FailureOr<ArrayRef<char>>
 sparsa::onnx::getConstantBytes(ElementsAttr attr, SmallVectorImpl<char> &storage) {
   auto type = cast<ShapedType>(attr.getType());
   unsigned bits = type.getElementTypeBitWidth();
+  if (bits == 4) // one byte per element
+    bits = 8;
   if (bits % 8 != 0)
     return failure();
   size_t expected = static_cast<size_t>(type.getNumElements()) * (bits / 8);

@@ -905,7 +905,7 @@ def ONNX_EinsumOp : ONNX_Op<"Einsum", [Pure]> {
 // Quantization
 //===----------------------------------------------------------------------===//
 
-def ONNX_QuantizedTensor : TensorOf<[I8, UI8, I16, UI16, I32]>;
+def ONNX_QuantizedTensor : TensorOf<[I<4>, UI<4>, I8, UI8, I16, UI16, I32]>;
 
 def ONNX_QuantizeLinearOp : ONNX_Op<"QuantizeLinear", [Pure]> {
   let summary = "ONNX QuantizeLinear (opset 21)";
