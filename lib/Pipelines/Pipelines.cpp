@@ -43,8 +43,11 @@ void sparsa::buildSparsaFusionPipeline(OpPassManager &pm,
     pm.addNestedPass<func::FuncOp>(createFuseActivationSparsityPass());
   // Quantized matmuls: after activation sparsity, whose FFNs need float
   // constant weights (a dequantized weight is not one).
-  if (enabled("quantization"))
-    pm.addNestedPass<func::FuncOp>(createFuseQuantizationPass());
+  if (enabled("quantization")) {
+    FuseQuantizationPassOptions quant;
+    quant.int8Activations = options.int8Activations;
+    pm.addNestedPass<func::FuncOp>(createFuseQuantizationPass(quant));
+  }
   // Flow and linear attention: before softmax attention, whose chains
   // never match theirs (no feature maps), so the order only saves work.
   if (enabled("flow_attention"))
@@ -116,6 +119,7 @@ void sparsa::buildSparsaCPULoweringPipeline(
   // to scalar loops that LLVM vectorizes.
   ContractionKernelsPassOptions kernels;
   kernels.vectorBits = options.vectorBits;
+  kernels.vnni = options.vnni;
   pm.addNestedPass<func::FuncOp>(createContractionKernelsPass(kernels));
   addUpstream(pm, "func.func(convert-linalg-to-loops)");
   // 7. Threads: forall -> parallel -> OpenMP (libomp at run time).

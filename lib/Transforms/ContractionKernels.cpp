@@ -26,6 +26,7 @@
 #include "sparsa/Transforms/Passes.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
@@ -540,6 +541,60 @@ static bool isQ4Gemv(linalg::GenericOp op) {
   return true;
 }
 
+
+/// The zero points of blocks [b0, b0 + 16) of row |n| as f32 (lanes past
+/// |blocks| unspecified: their scales are masked to 0): f32 [N, blocks],
+/// packed |zbits|-bit codes [N, bytes], or one constant.
+static Value zeroPointVector(OpBuilder &kb, Location loc, linalg::GenericOp op, Value zp,
+                             Value n, Value b0, Value blocks, Value mask) {
+  Type f32 = kb.getF32Type(), i8 = kb.getI8Type(), i32 = kb.getI32Type();
+  auto v16 = [&](Type t) { return VectorType::get({16}, t); };
+  Value zf = arith::ConstantOp::create(kb, loc, v16(f32), kb.getZeroAttr(v16(f32)));
+  if (!zp)
+    return vector::BroadcastOp::create(
+        kb, loc, v16(f32),
+        arith::ConstantOp::create(kb, loc, f32,
+                                  cast<FloatAttr>(op->getAttr(sp::kZeroPointAttrName))));
+  auto zbits = op->getAttrOfType<IntegerAttr>(sp::kPackedZeroPointsAttrName);
+  if (!zbits)
+    return vector::MaskedLoadOp::create(kb, loc, v16(f32), zp, ValueRange{n, b0}, mask, zf);
+  auto cst = [&](int64_t v) { return arith::ConstantIndexOp::create(kb, loc, v); };
+  Value left = arith::SubIOp::create(kb, loc, blocks, b0);
+  Value codes;
+  if (zbits.getInt() == 8) {
+    Value bytes = vector::MaskedLoadOp::create(
+        kb, loc, v16(i8), zp, ValueRange{n, b0}, mask,
+        arith::ConstantOp::create(kb, loc, v16(i8), kb.getZeroAttr(v16(i8))));
+    codes = arith::ExtUIOp::create(kb, loc, v16(i32), bytes);
+  } else { // 4-bit: 8 bytes, two blocks each (low nibble first)
+    auto v8 = VectorType::get({8}, i8);
+    Value count = arith::MinUIOp::create(
+        kb, loc, arith::CeilDivUIOp::create(kb, loc, left, cst(2)), cst(8));
+    Value m8 = vector::CreateMaskOp::create(kb, loc, VectorType::get({8}, kb.getI1Type()),
+                                            ValueRange{count});
+    Value bytes = vector::MaskedLoadOp::create(
+        kb, loc, v8, zp, ValueRange{n, arith::DivUIOp::create(kb, loc, b0, cst(2))}, m8,
+        arith::ConstantOp::create(kb, loc, v8, kb.getZeroAttr(v8)));
+    SmallVector<int64_t> dup;
+    SmallVector<int32_t> shifts;
+    for (int64_t l = 0; l < 16; ++l) {
+      dup.push_back(l / 2);
+      shifts.push_back(4 * (l % 2));
+    }
+    Value wide = vector::ShuffleOp::create(kb, loc, bytes, bytes, dup);
+    codes = arith::ExtUIOp::create(kb, loc, v16(i32), wide);
+    codes = arith::ShRUIOp::create(
+        kb, loc, codes,
+        arith::ConstantOp::create(kb, loc, v16(i32),
+                                  DenseElementsAttr::get(v16(i32), ArrayRef<int32_t>(shifts))));
+    codes = arith::AndIOp::create(
+        kb, loc, codes,
+        arith::ConstantOp::create(kb, loc, v16(i32),
+                                  DenseElementsAttr::get(v16(i32), kb.getI32IntegerAttr(15).getValue())));
+  }
+  return arith::UIToFPOp::create(kb, loc, v16(f32), codes);
+}
+
 /// Per output column n (rows of the packed weight in order: one
 /// sequential stream) and row m of A: per block, 16 bytes at a time are
 /// widened to two vectors of nibbles (low = even k, high = odd k) and
@@ -670,14 +725,7 @@ static void rewriteQ4Gemv(linalg::GenericOp op) {
                 kb, loc, maskType, ValueRange{arith::SubIOp::create(kb, loc, blocks, b0)});
             Value sv = vector::MaskedLoadOp::create(kb, loc, v16(f32), sc, ValueRange{n, b0},
                                                     mask, zf);
-            Value zv = zp ? vector::MaskedLoadOp::create(kb, loc, v16(f32), zp,
-                                                         ValueRange{n, b0}, mask, zf)
-                                .getResult()
-                          : vector::BroadcastOp::create(
-                                kb, loc, v16(f32),
-                                arith::ConstantOp::create(
-                                    kb, loc, f32, cast<FloatAttr>(op->getAttr(sp::kZeroPointAttrName))))
-                                .getResult();
+            Value zv = zeroPointVector(kb, loc, op, zp, n, b0, blocks, mask);
             Value uv = vector::LoadOp::create(kb, loc, v16(f32), sumA, ValueRange{m, b0});
             scf::YieldOp::create(
                 kb, loc,
@@ -694,6 +742,251 @@ static void rewriteQ4Gemv(linalg::GenericOp op) {
     });
     scf::YieldOp::create(nb, loc);
   });
+  op.erase();
+}
+
+
+//===----------------------------------------------------------------------===//
+// int8-activation GEMV (VNNI): packed 4- or 8-bit weights . int8 codes of A
+//===----------------------------------------------------------------------===//
+
+/// The generic tagged `q4_vnni` / `q8_vnni` by the quantized matmul
+/// lowering (activation `int8`): ins (codes of A's even columns [M, Kh] i8,
+/// odd columns (4-bit only), packed bytes [N, Kh] i8, scales [N, blocks],
+/// zero points [N, blocks] unless `sparsa.zero_point`, and the activation
+/// scale per 4 bytes of a row [M, ceil(Kh / 4)]), out [M, N].
+static bool isVnniGemv(linalg::GenericOp op) {
+  auto kind = op->getAttrOfType<StringAttr>(sp::kKernelAttrName);
+  auto bb = op->getAttrOfType<IntegerAttr>(sp::kBlockBytesAttrName);
+  if (!kind || (kind.getValue() != "q4_vnni" && kind.getValue() != "q8_vnni") || !bb ||
+      bb.getInt() % 16 != 0 || !op.hasPureBufferSemantics() || op.getNumDpsInits() != 1)
+    return false;
+  bool q8 = kind.getValue() == "q8_vnni";
+  bool zInput = !op->hasAttr(sp::kZeroPointAttrName);
+  if (op.getNumDpsInputs() != 6 - (q8 ? 1 : 0) - (zInput ? 0 : 1))
+    return false;
+  for (OpOperand &o : op->getOpOperands())
+    if (!unitInnerStride(o.get()))
+      return false;
+  return true;
+}
+
+/// Per output column n and row m: 64 bytes of the weight row per step;
+/// 4-bit codes split into low and high nibbles (bytes), each multiplied
+/// with the i8 codes of A's even / odd columns by vpdpbusd (4 bytes into
+/// each of 16 i32 lanes); the lanes, converted to f32, are scaled by
+/// their block's weight scale (lane -> block by a shuffle of the step's
+/// scales) times its activation scale. The zero points enter once per
+/// output: sum over blocks of s z (s_a sum of codes).
+static void rewriteVnniGemv(linalg::GenericOp op) {
+  OpBuilder b(op);
+  Location loc = op.getLoc();
+  MLIRContext *ctx = b.getContext();
+  bool q8 = op->getAttrOfType<StringAttr>(sp::kKernelAttrName).getValue() == "q8_vnni";
+  Type f32 = b.getF32Type(), i8 = b.getI8Type(), i32 = b.getI32Type();
+  auto vec = [](int64_t n, Type t) { return VectorType::get({n}, t); };
+  unsigned i = 0;
+  Value aE = op.getDpsInputOperand(i++)->get();
+  Value aO = q8 ? Value() : op.getDpsInputOperand(i++)->get();
+  Value bq = op.getDpsInputOperand(i++)->get();
+  Value sc = op.getDpsInputOperand(i++)->get();
+  Value zp = op->hasAttr(sp::kZeroPointAttrName) ? Value() : op.getDpsInputOperand(i++)->get();
+  Value asl = op.getDpsInputOperand(i++)->get();
+  Value out = op.getDpsInitOperand(0)->get();
+  int64_t bb = op->getAttrOfType<IntegerAttr>(sp::kBlockBytesAttrName).getInt();
+  auto cst = [&](OpBuilder &ob, int64_t v) { return arith::ConstantIndexOp::create(ob, loc, v); };
+  Value M = memref::DimOp::create(b, loc, out, 0), N = memref::DimOp::create(b, loc, out, 1);
+  Value Kh = memref::DimOp::create(b, loc, bq, 1);
+  Value blocks = memref::DimOp::create(b, loc, sc, 1);
+  Value lanes = memref::DimOp::create(b, loc, asl, 1);
+  auto splat = [&](VectorType t, Attribute a) {
+    return arith::ConstantOp::create(b, loc, t, DenseElementsAttr::get(t, a)).getResult();
+  };
+  Value zf = splat(vec(16, f32), b.getF32FloatAttr(0.0));
+  Value zi = splat(vec(16, i32), b.getI32IntegerAttr(0));
+  Value fifteen = splat(vec(64, i8), b.getI8IntegerAttr(15));
+  Value four = splat(vec(64, i8), b.getI8IntegerAttr(4));
+  Value zi8 = splat(vec(64, i8), b.getI8IntegerAttr(0));
+  auto fm = arith::FastMathFlags::reassoc | arith::FastMathFlags::contract;
+  StringAttr dpbusd = b.getStringAttr("llvm.x86.avx512.vpdpbusd.512");
+  auto dot = [&](OpBuilder &kb, Value acc, Value w, Value a) {
+    return LLVM::CallIntrinsicOp::create(kb, loc, vec(16, i32), dpbusd, ValueRange{acc, w, a})
+        .getResult(0);
+  };
+  // Blocks per 64-byte step (bb <= 64), and the lane -> block shuffle.
+  int64_t perStep = bb <= 64 ? 64 / bb : 1;
+  SmallVector<int64_t> laneBlock;
+  for (int64_t l = 0; l < 16; ++l)
+    laneBlock.push_back(bb <= 64 ? l / (bb / 4) : 0);
+  Value fullSteps = arith::DivUIOp::create(b, loc, Kh, cst(b, 64));
+  // Per row and block: the activation scale times the block's sum of
+  // codes (the zero points' share), padded to whole vectors of blocks.
+  Value padded = arith::MulIOp::create(
+      b, loc, arith::CeilDivUIOp::create(b, loc, blocks, cst(b, 16)), cst(b, 16));
+  Value u = memref::AllocaOp::create(
+      b, loc, MemRefType::get({ShapedType::kDynamic, ShapedType::kDynamic}, f32),
+      ValueRange{M, padded});
+  Value zeroF = arith::ConstantOp::create(b, loc, f32, b.getZeroAttr(f32));
+  scf::ForOp::create(b, loc, cst(b, 0), M, cst(b, 1), ValueRange{},
+                     [&](OpBuilder &mb, Location, Value m, ValueRange) {
+    scf::ForOp::create(mb, loc, cst(mb, 0), padded, cst(mb, 1), ValueRange{},
+                       [&](OpBuilder &kb, Location, Value blk, ValueRange) {
+      Value inside = arith::CmpIOp::create(kb, loc, arith::CmpIPredicate::ult, blk, blocks);
+      Value bc = arith::MinUIOp::create(kb, loc, blk,
+                                        arith::SubIOp::create(kb, loc, blocks, cst(kb, 1)));
+      Value base = arith::MulIOp::create(kb, loc, bc, cst(kb, bb));
+      Value s = zi;
+      for (int64_t sub = 0; sub < bb; sub += 16) {
+        Value kk = arith::AddIOp::create(kb, loc, base, cst(kb, sub));
+        for (Value h : {aE, aO}) {
+          if (!h)
+            continue;
+          Value c = vector::LoadOp::create(kb, loc, vec(16, i8), h, ValueRange{m, kk});
+          s = arith::AddIOp::create(kb, loc, s, arith::ExtSIOp::create(kb, loc, vec(16, i32), c));
+        }
+      }
+      Value total = vector::ReductionOp::create(kb, loc, vector::CombiningKind::ADD, s);
+      Value as = memref::LoadOp::create(
+          kb, loc, asl, ValueRange{m, arith::DivUIOp::create(kb, loc, base, cst(kb, 4))});
+      Value uv = arith::MulFOp::create(kb, loc, arith::SIToFPOp::create(kb, loc, f32, total), as);
+      memref::StoreOp::create(kb, loc, arith::SelectOp::create(kb, loc, inside, uv, zeroF), u,
+                              ValueRange{m, blk});
+      scf::YieldOp::create(kb, loc);
+    });
+    scf::YieldOp::create(mb, loc);
+  });
+  // |R| consecutive output columns from |n0| for every row of A: R
+  // weight rows stream at once (more DRAM requests in flight) against one
+  // load of A's codes per step.
+  Value lastRow = arith::SubIOp::create(b, loc, N, cst(b, 1));
+  // Prefetch kPrefetchGroups groups ahead; kRows weight rows per group
+  // (measured on the 8-layer int4 FFN stack, DRAM-bound: prefetching
+  // gains ~20 %, the group size and distance little beyond noise).
+  constexpr int64_t kRows = 2, kPrefetchGroups = 2;
+  bool prefetchRows = true;
+  auto columns = [&](OpBuilder &nb, Value n0, int64_t R) {
+    SmallVector<Value> ns;
+    for (int64_t r = 0; r < R; ++r)
+      ns.push_back(r ? arith::AddIOp::create(nb, loc, n0, cst(nb, r)).getResult() : n0);
+    scf::ForOp::create(nb, loc, cst(nb, 0), M, cst(nb, 1), ValueRange{},
+                       [&](OpBuilder &mb, Location, Value m, ValueRange) {
+      // One step at byte |p| into |fs|; |valid| bytes (< 64) in the tail.
+      auto step = [&](OpBuilder &kb, Value p, ValueRange fs, Value valid) {
+        auto load = [&](Value mem, ValueRange idx, VectorType t, Value count, Value pass) {
+          if (!count)
+            return vector::LoadOp::create(kb, loc, t, mem, idx).getResult();
+          Value mask = vector::CreateMaskOp::create(
+              kb, loc, VectorType::get(t.getShape(), kb.getI1Type()), ValueRange{count});
+          return vector::MaskedLoadOp::create(kb, loc, t, mem, idx, mask, pass).getResult();
+        };
+        Value ae = load(aE, ValueRange{m, p}, vec(64, i8), valid, zi8);
+        Value ao = q8 ? Value() : load(aO, ValueRange{m, p}, vec(64, i8), valid, zi8);
+        Value l0 = arith::DivUIOp::create(kb, loc, p, cst(kb, 4));
+        Value laneCount =
+            valid ? arith::MinUIOp::create(kb, loc, arith::SubIOp::create(kb, loc, lanes, l0),
+                                           cst(kb, 16))
+                        .getResult()
+                  : Value();
+        Value al = load(asl, ValueRange{m, l0}, vec(16, f32), laneCount, zf);
+        Value blk0 = arith::DivUIOp::create(kb, loc, p, cst(kb, bb));
+        SmallVector<Value> next;
+        for (int64_t r = 0; r < R; ++r) {
+          Value n = ns[r];
+          if (prefetchRows && !valid) {
+            // The same bytes of the next group's row: DRAM latency hides
+            // behind this group's work (rows past N are clamped).
+            Value nn = arith::MinUIOp::create(
+                kb, loc, arith::AddIOp::create(kb, loc, n, cst(kb, R * kPrefetchGroups)), lastRow);
+            memref::PrefetchOp::create(kb, loc, bq, ValueRange{nn, p}, /*isWrite=*/false,
+                                       /*localityHint=*/3, /*isDataCache=*/true);
+          }
+          Value wb = load(bq, ValueRange{n, p}, vec(64, i8), valid, zi8);
+          Value acc;
+          if (q8) {
+            acc = dot(kb, zi, wb, ae);
+          } else {
+            Value lo = arith::AndIOp::create(kb, loc, wb, fifteen);
+            Value hi = arith::ShRUIOp::create(kb, loc, wb, four);
+            acc = dot(kb, dot(kb, zi, lo, ae), hi, ao);
+          }
+          Value cf = arith::SIToFPOp::create(kb, loc, vec(16, f32), acc);
+          // The weight scales of the step's blocks, one per lane.
+          Value sLanes;
+          if (perStep == 1) {
+            Value s = memref::LoadOp::create(kb, loc, sc, ValueRange{n, blk0});
+            sLanes = vector::BroadcastOp::create(kb, loc, vec(16, f32), s);
+          } else {
+            Value left = arith::SubIOp::create(kb, loc, blocks, blk0);
+            Value cnt = arith::MinUIOp::create(kb, loc, left, cst(kb, perStep));
+            Value mask = vector::CreateMaskOp::create(kb, loc, vec(perStep, kb.getI1Type()),
+                                                      ValueRange{cnt});
+            Value pass = arith::ConstantOp::create(
+                kb, loc, vec(perStep, f32),
+                DenseElementsAttr::get(vec(perStep, f32), kb.getF32FloatAttr(0.0)));
+            Value sv = vector::MaskedLoadOp::create(kb, loc, vec(perStep, f32), sc,
+                                                    ValueRange{n, blk0}, mask, pass);
+            sLanes = vector::ShuffleOp::create(kb, loc, sv, sv, laneBlock);
+          }
+          Value scale = arith::MulFOp::create(kb, loc, sLanes, al, fm);
+          next.push_back(vector::FMAOp::create(kb, loc, cf, scale, fs[r]));
+        }
+        return next;
+      };
+      auto mainLoop = scf::ForOp::create(
+          mb, loc, cst(mb, 0), fullSteps, cst(mb, 1), SmallVector<Value>(R, zf),
+          [&](OpBuilder &kb, Location, Value v, ValueRange acc) {
+            Value p = arith::MulIOp::create(kb, loc, v, cst(kb, 64));
+            scf::YieldOp::create(kb, loc, step(kb, p, acc, Value()));
+          });
+      SmallVector<Value> fs(mainLoop.getResults());
+      // The tail (< 64 bytes), masked.
+      Value pTail = arith::MulIOp::create(mb, loc, fullSteps, cst(mb, 64));
+      Value rest = arith::SubIOp::create(mb, loc, Kh, pTail);
+      Value hasTail = arith::CmpIOp::create(mb, loc, arith::CmpIPredicate::ugt, rest, cst(mb, 0));
+      auto tail = scf::IfOp::create(
+          mb, loc, hasTail,
+          [&](OpBuilder &kb, Location) { scf::YieldOp::create(kb, loc, step(kb, pTail, fs, rest)); },
+          [&](OpBuilder &kb, Location) { scf::YieldOp::create(kb, loc, fs); });
+      auto maskType = VectorType::get({16}, mb.getI1Type());
+      for (int64_t r = 0; r < R; ++r) {
+        Value n = ns[r];
+        Value f = tail.getResult(r);
+        // Minus sum over blocks of s z u, sixteen blocks at a time.
+        auto corr = scf::ForOp::create(
+            mb, loc, cst(mb, 0), padded, cst(mb, 16), ValueRange{zf},
+            [&](OpBuilder &kb, Location, Value b0, ValueRange acc) {
+              Value mask = vector::CreateMaskOp::create(
+                  kb, loc, maskType, ValueRange{arith::SubIOp::create(kb, loc, blocks, b0)});
+              Value sv = vector::MaskedLoadOp::create(kb, loc, vec(16, f32), sc,
+                                                      ValueRange{n, b0}, mask, zf);
+              Value zv = zeroPointVector(kb, loc, op, zp, n, b0, blocks, mask);
+              Value uv = vector::LoadOp::create(kb, loc, vec(16, f32), u, ValueRange{m, b0});
+              scf::YieldOp::create(
+                  kb, loc,
+                  vector::FMAOp::create(kb, loc, arith::MulFOp::create(kb, loc, sv, zv, fm), uv,
+                                        acc[0])
+                      .getResult());
+            });
+        f = arith::SubFOp::create(mb, loc, f, corr.getResult(0), fm);
+        Value old = memref::LoadOp::create(mb, loc, out, ValueRange{m, n});
+        Value sum = vector::ReductionOp::create(mb, loc, vector::CombiningKind::ADD, f, old, fm);
+        memref::StoreOp::create(mb, loc, sum, out, ValueRange{m, n});
+      }
+      scf::YieldOp::create(mb, loc);
+    });
+  };
+  Value mainN = arith::SubIOp::create(b, loc, N, arith::RemUIOp::create(b, loc, N, cst(b, kRows)));
+  scf::ForOp::create(b, loc, cst(b, 0), mainN, cst(b, kRows), ValueRange{},
+                     [&](OpBuilder &nb, Location, Value n0, ValueRange) {
+    columns(nb, n0, kRows);
+    scf::YieldOp::create(nb, loc);
+  });
+  scf::ForOp::create(b, loc, mainN, N, cst(b, 1), ValueRange{},
+                     [&](OpBuilder &nb, Location, Value n0, ValueRange) {
+    columns(nb, n0, 1);
+    scf::YieldOp::create(nb, loc);
+  });
+  (void)ctx;
   op.erase();
 }
 
@@ -925,10 +1218,12 @@ struct ContractionKernelsPass final
     SmallVector<Contraction> found;
     SmallVector<RowReduction> rows;
     SmallVector<Gathered> gathered;
-    SmallVector<linalg::GenericOp> q4;
+    SmallVector<linalg::GenericOp> q4, vnniOps;
     getOperation().walk([&](linalg::GenericOp op) {
       if (isQ4Gemv(op))
         q4.push_back(op);
+      else if (vnni && vectorBits >= 512 && isVnniGemv(op))
+        vnniOps.push_back(op);
       else if (auto g = matchGathered(op))
         gathered.push_back(*g);
       else if (auto c = match(op))
@@ -944,6 +1239,8 @@ struct ContractionKernelsPass final
       rewriteGathered(g, vectorBits);
     for (linalg::GenericOp op : q4)
       rewriteQ4Gemv(op);
+    for (linalg::GenericOp op : vnniOps)
+      rewriteVnniGemv(op);
   }
 
   void rewrite(Contraction &c) {

@@ -440,8 +440,9 @@ static Outcome fuseMatMulNBits(onnx::MatMulNBitsOp op) {
     }
   }
   Activation act = peelActivation(b, loc, op.getA(), K, /*allowQDQ=*/false);
-  // Constant packed zero points become f32 per block (the kernel reads
-  // one float per block instead of extracting a field).
+  // Constant packed zero points that are all the default disappear; 4- and
+  // 8-bit ones stay packed (the kernels read them as they are), 2-bit ones
+  // become f32 per block.
   Value zp = op.getZeroPoints();
   if (zp && getElementTypeOrSelf(zp).isInteger(8)) {
     auto bytes = constantBytes(zp);
@@ -456,7 +457,10 @@ static Outcome fuseMatMulNBits(onnx::MatMulNBitsOp op) {
           z[n * blocks + k] = float((byte >> (bit % 8)) & ((1 << bits) - 1));
           dflt &= z[n * blocks + k] == float(1 << (bits - 1));
         }
-      zp = dflt ? Value() : floatConstant(b, loc, {N, blocks}, z);
+      if (dflt)
+        zp = Value();
+      else if (bits == 2)
+        zp = floatConstant(b, loc, {N, blocks}, z);
     }
   }
   StringRef form = act.form.empty() ? StringRef("MatMulNBits") : act.form;
@@ -553,6 +557,7 @@ static Outcome fuseDynamic(onnx::MatMulIntegerOp mmi) {
 namespace {
 struct FuseQuantizationPass final
     : sparsa::impl::FuseQuantizationPassBase<FuseQuantizationPass> {
+  using FuseQuantizationPassBase::FuseQuantizationPassBase;
   void runOnOperation() override {
     SmallVector<Operation *> anchors;
     getOperation().walk([&](Operation *op) {
@@ -575,6 +580,11 @@ struct FuseQuantizationPass final
       else if (!o.why.empty())
         markUnfused(op, kFamily, o.why);
     }
+    if (int8Activations)
+      getOperation().walk([&](sp::QuantMatMulOp op) {
+        if (op.getActivation() == "float")
+          op.setActivation("int8");
+      });
   }
 };
 } // namespace

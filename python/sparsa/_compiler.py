@@ -37,9 +37,12 @@ def compile(model: str, output: str, *, target: str = "cpu", cpu: str = "native"
             input_shapes: Optional[Dict[str, Sequence[int]]] = None,
             emit: str = "so", report: Optional[str] = None,
             disable_fusion: Iterable[str] = (), opt_level: int = 3,
-            instrument: Optional[str] = None, extra_args: Sequence[str] = ()) -> str:
+            instrument: Optional[str] = None, int8_activations: bool = False,
+            extra_args: Sequence[str] = ()) -> str:
     """Compiles the ONNX file |model| into |output| (a .so by default).
 
+    |int8_activations|: quantized matmuls quantize their activations to
+    int8 per block (--int8-activations; ONNX Runtime's accuracy_level 4).
     |extra_args| go to sparsa-compile as they are. Raises SparsaError with
     the compiler's diagnostics on failure; returns |output|.
     """
@@ -50,6 +53,8 @@ def compile(model: str, output: str, *, target: str = "cpu", cpu: str = "native"
         options.append(f"--input-shape={name}:" + "x".join(str(int(d)) for d in shape))
     if instrument:
         options.append(f"--instrument={instrument}")
+    if int8_activations:
+        options.append("--int8-activations")
     families = list(disable_fusion)
     if families:
         options.append("--disable-fusion=" + ",".join(families))

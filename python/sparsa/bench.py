@@ -56,6 +56,7 @@ class Case:
     atol: float = 1e-3
     disable_fusion: tuple = ()           # fusion families off for this case
     dense_bytes: int = 0                 # bytes a dense execution reads (0: weight_bytes)
+    int8_activations: bool = False       # compile with --int8-activations
 
 
 def _cases(full: bool) -> Dict[str, Case]:
@@ -158,6 +159,30 @@ def _cases(full: bool) -> Dict[str, Case]:
         lambda rng: {"A": rng.standard_normal((1, qk)).astype(np.float32)},
         weight_bytes=qk * qk // 2 + 4 * qk * (qk // 32) + qk * (qk // 64),
         flops=2.0 * qk * qk))
+    # The same layer at accuracy_level 4: ONNX Runtime quantizes A to int8
+    # per block; Sparsa with --int8-activations (VNNI dot products).
+    cases.append(Case(
+        "nbits_decode_int8", f"MatMulNBits decode: 1x{qk} x int4 [{qk}, {qk}], block 32, "
+                             "packed zero points, accuracy_level 4 (Sparsa: "
+                             "--int8-activations)",
+        lambda p: models.matmul_nbits(p, qk, qk, bits=4, block=32, zp_mode="packed",
+                                      accuracy_level=4),
+        lambda rng: {"A": rng.standard_normal((1, qk)).astype(np.float32)},
+        weight_bytes=qk * qk // 2 + 4 * qk * (qk // 32) + qk * (qk // 64),
+        flops=2.0 * qk * qk, atol=2e-2, int8_activations=True))
+    # A stack of 4-bit FFNs (~0.6 GB packed at full size): decoding reads
+    # every weight once, so it is DRAM-bound.
+    sh4, sf4, sl4 = (4096, 14336, 8) if full else (128, 256, 2)
+    stack_bytes = sl4 * 2 * (sh4 * sf4 // 2 + 4 * sh4 * sf4 // 32 + sh4 * sf4 // 64)
+    for suffix, level in (("", 0), ("_int8", 4)):
+        cases.append(Case(
+            "nbits_ffn_stack" + suffix,
+            f"{sl4}-layer int4 FFN stack, 1x{sh4} -> {sf4} -> {sh4}, block 32, packed zero "
+            f"points, accuracy_level {level}" + (" (Sparsa: --int8-activations)" if level else ""),
+            lambda p, level=level: models.nbits_ffn_stack(p, sh4, sf4, sl4, accuracy_level=level),
+            lambda rng: {"x": rng.standard_normal((1, sh4)).astype(np.float32)},
+            weight_bytes=stack_bytes, flops=2.0 * sl4 * 2 * sh4 * sf4,
+            atol=5e-2 if level else 1e-3, int8_activations=bool(level)))
     # Flow attention (Flowformer, linear attention): q, k, v [1, H, L, D];
     # ONNX Runtime runs the exported graph (its causal forms are the L x L
     # products). flops count the linear-time work (two D x D products per
@@ -296,7 +321,8 @@ def run_case(case: Case, threads_list: List[int], iters: int, out_dir: str,
     report_path = os.path.join(out_dir, case.name + ".report.json")
     case.build(onnx_path)
     sparsa.compile(onnx_path, so_path, report=report_path,
-                   disable_fusion=list(case.disable_fusion))
+                   disable_fusion=list(case.disable_fusion),
+                   int8_activations=case.int8_activations)
     with open(report_path) as f:
         compile_seconds = float(json.load(f).get("compile_seconds", 0.0))
     feeds = case.inputs(np.random.default_rng(0))

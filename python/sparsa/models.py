@@ -1256,3 +1256,52 @@ def matmul_nbits(path: str, K: int = 4096, N: int = 4096, *, bits: int = 4, bloc
     model.ir_version = 8
     onnx.save(model, path)
     return path
+
+
+def nbits_ffn_stack(path: str, hidden: int = 4096, inner: int = 14336, layers: int = 8, *,
+                    block: int = 32, zp_mode: str = "packed", batch: Dim = 1,
+                    accuracy_level: int = 0, seed: int = 0) -> str:
+    """|layers| x (MatMulNBits up [hidden -> inner], Relu, MatMulNBits down
+    [inner -> hidden]) with random 4-bit codes, scales and (packed) zero
+    points written directly (no float weights: the full-size stack packs
+    ~0.5 GB). Scales keep the activations of order one."""
+    _, TensorProto, helper, numpy_helper = _onnx()
+    rng = np.random.default_rng(seed)
+    nodes, inits = [], []
+    x = "x"
+    for layer in range(layers):
+        for part, (K, N) in (("up", (hidden, inner)), ("down", (inner, hidden))):
+            kb = -(-K // block)
+            name = f"l{layer}_{part}"
+            B = rng.integers(0, 256, (N, kb, block // 2), dtype=np.uint8)
+            # (q - z) has std ~4.6: each projection then keeps the rms (a
+            # gain of 2^(1/4), Relu's 1/sqrt(2) in between).
+            scale = (rng.uniform(0.9, 1.1, (N * kb,)) * (1.19 / np.sqrt(K))
+                     / 4.6).astype(np.float32)
+            inits += [numpy_helper.from_array(B, name + "_B"),
+                      numpy_helper.from_array(scale, name + "_s")]
+            ins = [x, name + "_B", name + "_s"]
+            if zp_mode == "packed":
+                zp = rng.integers(6, 10, (N, -(-kb // 2) * 2), dtype=np.uint8)
+                inits.append(numpy_helper.from_array(pack_bits(zp, 4), name + "_z"))
+                ins.append(name + "_z")
+            y = f"{name}_y"
+            nodes.append(helper.make_node("MatMulNBits", ins, [y], name=f"/{name}/MatMulNBits",
+                                          domain="com.microsoft", K=K, N=N, bits=4,
+                                          block_size=block, accuracy_level=accuracy_level))
+            if part == "up":
+                nodes.append(helper.make_node("Relu", [y], [y + "_act"], name=f"/{name}/Relu"))
+                y = y + "_act"
+            x = y
+    nodes.append(helper.make_node("Identity", [x], ["y"], name="/out"))
+    graph = helper.make_graph(
+        nodes, "nbits_ffn_stack",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [batch, hidden])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [batch, hidden])], inits)
+    onnx, _, _, _ = _onnx()
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17),
+                                                    helper.make_opsetid("com.microsoft", 1)],
+                              producer_name="sparsa.models")
+    model.ir_version = 8
+    onnx.save(model, path)
+    return path

@@ -314,3 +314,125 @@ def test_near_misses_are_reported(tmp_path):
     ours, ref = m.run(feeds), ort_unoptimized(path, feeds)
     for k in ref:
         np.testing.assert_allclose(ours[k], ref[k], atol=1e-4, rtol=1e-4)
+
+
+# --------------------------------------------------------------------------
+# int8 activations (--int8-activations: ONNX Runtime's accuracy_level 4)
+# --------------------------------------------------------------------------
+
+def int8_reference(a, w, block):
+    """A quantized per row and block of K to symmetric int8 (round half to
+    even), times the dequantized weight w [K, N], in float64."""
+    M, K = a.shape
+    kb = -(-K // block)
+    ap = np.zeros((M, kb * block), np.float64)
+    ap[:, :K] = a
+    blocks = ap.reshape(M, kb, block)
+    amax = np.abs(blocks).max(axis=2, keepdims=True)
+    scale = np.where(amax > 0, amax / 127.0, 0.0)
+    inv = np.where(amax > 0, 127.0 / np.where(amax > 0, amax, 1), 0.0)
+    q = np.clip(np.rint(blocks * inv), -127, 127)
+    return ((q * scale).reshape(M, -1)[:, :K]) @ w.astype(np.float64)
+
+
+def _vnni():
+    return "avx512_vnni" in open("/proc/cpuinfo").read()
+
+
+@pytest.mark.parametrize("bits,block,K,zp_mode", [
+    (4, 32, 256, "packed"),
+    (4, 128, 200, "none"),     # K not a multiple of the block
+    (8, 32, 96, "packed"),
+    (4, 64, 4096, "packed"),   # a long row: many 64-byte steps, odd N
+])
+def test_int8_activations_match_ort_accuracy_level_4(tmp_path, bits, block, K, zp_mode):
+    import sparsa
+    from sparsa.models import quantize_nbits
+    N = 37
+    w = RNG.standard_normal((K, N)).astype(np.float32)
+    inits, ins = nbits_initializers(w, bits, block, zp_mode)
+    node = helper.make_node("MatMulNBits", ins, ["Y"], name="/fc/MatMulNBits",
+                            domain="com.microsoft", K=K, N=N, bits=bits, block_size=block,
+                            accuracy_level=4)
+    path = model(tmp_path, [node], [helper.make_tensor_value_info("A", TensorProto.FLOAT, ["M", K])],
+                 [helper.make_tensor_value_info("Y", TensorProto.FLOAT, ["M", N])], inits,
+                 opset=17, ms=True)
+    so = tmp_path / "int8.so"
+    sparsa.compile(path, str(so), int8_activations=True)
+    m = sparsa.load(str(so))
+    if _vnni():  # the VNNI kernel, not the reference loops
+        asm = tmp_path / "int8.s"
+        sparsa.compile(path, str(asm), emit="asm", int8_activations=True)
+        assert "vpdpbusd" in asm.read_text()
+    # The dequantized weight, as MatMulNBits defines it.
+    B, scales, zp = quantize_nbits(w, bits, block, zp_mode)
+    kb = -(-K // block)
+    codes = np.zeros((N, kb * block), np.float64)
+    per = 8 // bits
+    for i in range(per):
+        codes[:, i::per] = (B.reshape(N, -1) >> (i * bits)) & ((1 << bits) - 1)
+    zf = zp if zp is not None else np.full((N, kb), 1 << (bits - 1))
+    if zp_mode == "packed":
+        zf = np.zeros((N, kb))
+        for i in range(per):
+            zf[:, i::per] = ((zp >> (i * bits)) & ((1 << bits) - 1))[:, :zf[:, i::per].shape[1]]
+    wd = ((codes.reshape(N, kb, block) - zf[..., None]) * scales[..., None]).reshape(N, -1)[:, :K].T
+    for rows in (1, 3, 11):
+        a = RNG.standard_normal((rows, K)).astype(np.float32)
+        ours = m.run({"A": a})["Y"]
+        sess_ref = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
+        ort4 = sess_ref.run(None, {"A": a})[0]
+        exact = int8_reference(a, wd, block)
+        fp32 = a.astype(np.float64) @ wd
+        scale = np.abs(exact).max()
+        # Our int8 semantics, exactly (float rounding only)...
+        np.testing.assert_allclose(ours, exact, atol=2e-5 * scale, rtol=1e-5)
+        # ... which is ONNX Runtime's accuracy_level 4 ...
+        np.testing.assert_allclose(ours, ort4, atol=2e-5 * scale, rtol=1e-5)
+        # ... and an approximation of the fp32 product (int8 rounding of A).
+        err = np.abs(ours - fp32).max() / scale
+        assert err < 0.05, err
+
+
+def test_int8_activations_on_dequantize_linear(tmp_path):
+    import sparsa
+    K, N = 160, 24
+    q, s, z = quantize_int8(RNG.standard_normal((K, N)).astype(np.float32), 1, True, True)
+    inits = [numpy_helper.from_array(q, "wq"), numpy_helper.from_array(s, "ws"),
+             numpy_helper.from_array(z, "wz")]
+    nodes = [helper.make_node("DequantizeLinear", ["wq", "ws", "wz"], ["w"], axis=1),
+             helper.make_node("MatMul", ["x", "w"], ["y"], name="/fc/MatMul")]
+    path = model(tmp_path, nodes, [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["M", K])],
+                 [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["M", N])], inits)
+    so = tmp_path / "int8.so"
+    sparsa.compile(path, str(so), int8_activations=True)
+    m = sparsa.load(str(so))
+    forms, text = fused_forms(tmp_path, path)
+    wd = (q.astype(np.float64) - z) * s
+    for rows in (1, 9):  # the VNNI kernel; the reference path (> 8 rows)
+        a = RNG.standard_normal((rows, K)).astype(np.float32)
+        exact = int8_reference(a, wd, 128)  # per-channel weights: blocks of 128
+        np.testing.assert_allclose(m.run({"x": a})["y"], exact,
+                                   atol=2e-5 * np.abs(exact).max(), rtol=1e-5)
+
+
+def test_int8_activations_need_vnni(tmp_path):
+    """Without AVX-512 VNNI on the target, the flag warns and the
+    activations stay f32."""
+    import subprocess
+    import sparsa
+    K, N = 64, 16
+    inits, ins = nbits_initializers(RNG.standard_normal((K, N)).astype(np.float32), 4, 32,
+                                    "packed")
+    node = helper.make_node("MatMulNBits", ins, ["Y"], name="/fc/MatMulNBits",
+                            domain="com.microsoft", K=K, N=N, bits=4, block_size=32)
+    path = model(tmp_path, [node], [helper.make_tensor_value_info("A", TensorProto.FLOAT, [1, K])],
+                 [helper.make_tensor_value_info("Y", TensorProto.FLOAT, [1, N])], inits,
+                 opset=17, ms=True)
+    out = tmp_path / "avx2.mlir"
+    proc = subprocess.run([sparsa.compiler_path(), path, "-o", str(out), "--emit=mlir-fused",
+                           "--cpu=x86-64-v3", "--int8-activations"],
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert "needs a CPU target with AVX-512 VNNI" in proc.stderr
+    assert 'activation = "int8"' not in out.read_text()

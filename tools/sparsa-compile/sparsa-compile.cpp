@@ -88,6 +88,12 @@ static cl::opt<bool> gpuEmulateAdversarial(
              "threads in reverse order and fill device allocations with NaN "
              "/ 0xA5 bytes"),
     cl::init(false), cl::Hidden, cl::cat(sparsaCategory));
+static cl::opt<bool> int8Activations(
+    "int8-activations",
+    cl::desc("Quantized matmuls (int4 / int8 weights) quantize their float "
+             "activations to int8 per block and use int8 dot products (ONNX "
+             "Runtime's accuracy_level 4; needs AVX-512 VNNI)"),
+    cl::init(false), cl::cat(sparsaCategory));
 static cl::opt<bool> textInput("x-onnx-text",
                                cl::desc("Read the model as ONNX text syntax"),
                                cl::init(false), cl::cat(sparsaCategory));
@@ -302,6 +308,22 @@ int main(int argc, char **argv) {
 
   sparsa::SparsaCPUPipelineOptions options;
   options.disableFusion = disableFusion;
+  // The target decides the kernels: vector width, int8 dot products.
+  std::string error;
+  auto tm = sparsa::createCPUTargetMachine(cpu, opt, error);
+  if (!tm)
+    return fatal(report, error);
+  {
+    const llvm::MCSubtargetInfo *sti = tm->getMCSubtargetInfo();
+    options.vectorBits = sti->checkFeatures("+avx512f")  ? 512
+                         : sti->checkFeatures("+avx2") ? 256
+                                                       : 128;
+    options.vnni = sti->checkFeatures("+avx512f,+avx512vnni");
+  }
+  if (int8Activations && (!options.vnni || cuda))
+    llvm::errs() << inputFile << ": warning: --int8-activations needs a CPU target with "
+                 << "AVX-512 VNNI; activations stay f32\n";
+  options.int8Activations = int8Activations && options.vnni && !cuda;
   options.instrumentSparsity = instrument == "sparsity";
   if (parallelTasks >= 0)
     options.parallelTasks = parallelTasks;
@@ -335,17 +357,6 @@ int main(int argc, char **argv) {
     return 1;
   }
   report.mark("weights", t0);
-  // The kernels' vector width follows the target CPU (--cpu).
-  std::string error;
-  auto tm = sparsa::createCPUTargetMachine(cpu, opt, error);
-  if (!tm)
-    return fatal(report, error);
-  {
-    const llvm::MCSubtargetInfo *sti = tm->getMCSubtargetInfo();
-    options.vectorBits = sti->checkFeatures("+avx512f")  ? 512
-                         : sti->checkFeatures("+avx2") ? 256
-                                                       : 128;
-  }
   options.gpuChip = gpuArchs.front();
   options.emulateGPU = gpuEmulate;
   options.emulateAdversarial = gpuEmulateAdversarial;

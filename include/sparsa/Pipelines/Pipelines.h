@@ -32,6 +32,15 @@ struct SparsaCPUPipelineOptions
       *this, "vector-bits",
       llvm::cl::desc("Vector register width of the target CPU in bits"),
       llvm::cl::init(512)};
+  Option<bool> int8Activations{
+      *this, "int8-activations",
+      llvm::cl::desc("Quantized matmuls quantize float activations to int8 "
+                     "per block (VNNI dot products)"),
+      llvm::cl::init(false)};
+  Option<bool> vnni{
+      *this, "vnni",
+      llvm::cl::desc("The target CPU has AVX-512 VNNI (int8 dot products)"),
+      llvm::cl::init(false)};
   Option<std::string> disableFusion{
       *this, "disable-fusion",
       llvm::cl::desc("Comma-separated fusion families to skip"),

@@ -256,9 +256,12 @@ def ContractionKernelsPass
   let options = [
     Option<"vectorBits", "vector-bits", "int64_t", "512",
            "Vector register width in bits (512 for AVX-512, 256 for AVX2)">,
+    Option<"vnni", "vnni", "bool", "false",
+           "The target has AVX-512 VNNI: int8-activation GEMVs use vpdpbusd">,
   ];
   let dependentDialects = ["mlir::arith::ArithDialect", "mlir::memref::MemRefDialect",
-                           "mlir::scf::SCFDialect", "mlir::vector::VectorDialect"];
+                           "mlir::scf::SCFDialect", "mlir::vector::VectorDialect",
+                           "mlir::LLVM::LLVMDialect"];
 }
 
 def FuseRoutingPass : Pass<"sparsa-fuse-routing", "mlir::func::FuncOp"> {
@@ -417,7 +420,15 @@ def FuseQuantizationPass : Pass<"sparsa-fuse-quantization", "mlir::func::FuncOp"
     {quantization = "..."}`): weights or scales that are not constants,
     scales per input channel, Gemm with alpha / beta other than 1, a
     rescale that is not `x_scale` times a constant.
+
+    With `int8-activations`, every result with float activations takes
+    activation `int8` instead (per-block int8 activations, int32 dot
+    products: ONNX Runtime's `accuracy_level = 4`).
   }];
+  let options = [
+    Option<"int8Activations", "int8-activations", "bool", "false",
+           "Quantize float activations to int8 per block (VNNI dot products)">,
+  ];
   let dependentDialects = ["::sparsa::sparsa::SparsaDialect"];
 }
 

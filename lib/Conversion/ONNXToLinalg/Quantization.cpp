@@ -318,6 +318,8 @@ namespace {
 struct BlockQuant {
   Value B, scales, zp, bias;
   int64_t K, N, bits, bs;
+  /// Activations quantized to int8 per row and block (symmetric).
+  bool int8 = false;
 };
 } // namespace
 
@@ -382,7 +384,67 @@ static Value buildBlockQuantMatMul(OpBuilder &b, Location loc, Value Ain, const 
   auto y2T = RankedTensorType::get({getConstantIntValue(M).value_or(ShapedType::kDynamic), N},
                                    elt);
   // Reference: the weight unpacked to [K, N] of A's type, then a matmul.
+  GenericBuilder G0{b, loc, f32};
+  // int8 activations: each row's block b of A as i8 codes round(a * 127 /
+  // max|a|) and the block's scale max|a| / 127 (0 for an all-zero block).
+  auto blockAbsMax = [&]() {
+    // A zero-padded to whole blocks, viewed [M, blocks, bs].
+    int64_t Kp = kBlocks * bs;
+    Value Ap = A;
+    if (Kp != K) {
+      SmallVector<OpFoldResult> lo = {b.getIndexAttr(0), b.getIndexAttr(0)};
+      SmallVector<OpFoldResult> hi = {b.getIndexAttr(0), b.getIndexAttr(Kp - K)};
+      auto aT2 = cast<RankedTensorType>(A.getType());
+      auto pT = RankedTensorType::get({aT2.getDimSize(0), Kp}, f32);
+      Ap = tensor::PadOp::create(b, loc, pT, A, lo, hi, zeroOf(b, loc, f32));
+    }
+    auto apT = cast<RankedTensorType>(Ap.getType());
+    Value A3 = tensor::ExpandShapeOp::create(
+        b, loc, RankedTensorType::get({apT.getDimSize(0), kBlocks, bs}, f32), Ap,
+        SmallVector<ReassociationIndices>{{0}, {1, 2}});
+    return G0.generic(ValueRange{A3}, {{0, 1, 2}},
+                      G0.filled({M, b.getIndexAttr(kBlocks)}, f32, zeroOf(b, loc, f32)),
+                      {0, 1}, 3, {2}, [&](OpBuilder &nb, Location l, ValueRange a) -> Value {
+                        Value v = math::AbsFOp::create(nb, l, a[0]);
+                        return arith::MaximumFOp::create(nb, l, a.back(), v);
+                      });
+  };
+  // The i8 code of A[m, k] (0 past K) given the block absmax tensor.
+  auto code = [&](OpBuilder &nb, Location l, Value amax, Value m, Value k) -> Value {
+    Value inside = arith::CmpIOp::create(nb, l, arith::CmpIPredicate::ult, k, indexCst(nb, l, K));
+    Value kc = arith::MinUIOp::create(nb, l, k, indexCst(nb, l, K - 1));
+    Value blk = arith::DivUIOp::create(nb, l, kc, indexCst(nb, l, bs));
+    Value mx = tensor::ExtractOp::create(nb, l, amax, ValueRange{m, blk});
+    Value pos = arith::CmpFOp::create(nb, l, arith::CmpFPredicate::OGT, mx, zeroOf(nb, l, f32));
+    Value inv = arith::SelectOp::create(
+        nb, l, pos, arith::DivFOp::create(nb, l, floatCst(nb, l, f32, 127.0), mx),
+        zeroOf(nb, l, f32));
+    Value v = tensor::ExtractOp::create(nb, l, A, ValueRange{m, kc});
+    Value r = math::RoundEvenOp::create(nb, l, arith::MulFOp::create(nb, l, v, inv));
+    r = arith::MinNumFOp::create(nb, l, arith::MaxNumFOp::create(nb, l, r, floatCst(nb, l, f32, -127.0)),
+                                 floatCst(nb, l, f32, 127.0));
+    r = arith::SelectOp::create(nb, l, inside, r, zeroOf(nb, l, f32));
+    return arith::FPToSIOp::create(nb, l, b.getIntegerType(8), r);
+  };
   auto reference = [&]() -> Value {
+    Value Aq = A;
+    if (q.int8) {
+      // The same products in f32: A's dequantized codes, then the float path.
+      Value amax = blockAbsMax();
+      auto aT2 = cast<RankedTensorType>(A.getType());
+      Aq = G0.generic(ValueRange{}, {}, G0.empty({M, b.getIndexAttr(K)}, f32), {0, 1}, 2, {},
+                      [&](OpBuilder &nb, Location l, ValueRange) -> Value {
+                        Value m = linalg::IndexOp::create(nb, l, 0);
+                        Value k = linalg::IndexOp::create(nb, l, 1);
+                        Value c = arith::SIToFPOp::create(nb, l, f32, code(nb, l, amax, m, k));
+                        Value blk = arith::DivUIOp::create(nb, l, k, indexCst(nb, l, bs));
+                        Value mx = tensor::ExtractOp::create(nb, l, amax, ValueRange{m, blk});
+                        return arith::MulFOp::create(
+                            nb, l, c, arith::DivFOp::create(nb, l, mx, floatCst(nb, l, f32, 127.0)));
+                      });
+      if (Aq.getType() != aT2)
+        Aq = tensor::CastOp::create(b, loc, aT2, Aq);
+    }
     auto wT = RankedTensorType::get({K, N}, elt);
     Value empty = tensor::EmptyOp::create(b, loc, wT.getShape(), elt);
     SmallVector<AffineMap> maps = {b.getMultiDimIdentityMap(2)};
@@ -406,7 +468,7 @@ static Value buildBlockQuantMatMul(OpBuilder &b, Location loc, Value Ain, const 
                     linalg::YieldOp::create(nb, l, toFloat(nb, l, w, elt, false));
                   })
                   .getResult(0);
-    return buildMatMul(b, loc, A, W, y2T);
+    return buildMatMul(b, loc, Aq, W, y2T);
   };
   // Decoding with 4-bit weights in blocks of 32k: the weights stay packed;
   // y[m, n] = sum over bytes kk of a[2kk] w_lo + a[2kk + 1] w_hi, the
@@ -436,7 +498,22 @@ static Value buildBlockQuantMatMul(OpBuilder &b, Location loc, Value Ain, const 
                          return arith::SelectOp::create(nb, l, inside, v, zeroOf(nb, l, f32));
                        });
     };
-    Value aE = half(0), aO = q8 ? Value() : half(1);
+    // int8 activations: the halves hold i8 codes.
+    Value amax = q.int8 ? blockAbsMax() : Value();
+    auto codeHalf = [&](int64_t odd) {
+      GenericBuilder Gi{b, loc, b.getIntegerType(8)};
+      return Gi.generic(ValueRange{}, {}, Gi.empty({M, b.getIndexAttr(Kh)}, b.getIntegerType(8)),
+                        {0, 1}, 2, {}, [&](OpBuilder &nb, Location l, ValueRange) -> Value {
+                          Value m = linalg::IndexOp::create(nb, l, 0);
+                          Value kk = linalg::IndexOp::create(nb, l, 1);
+                          Value k = arith::AddIOp::create(
+                              nb, l, arith::MulIOp::create(nb, l, kk, indexCst(nb, l, stride)),
+                              indexCst(nb, l, odd));
+                          return code(nb, l, amax, m, k);
+                        });
+    };
+    Value aE = q.int8 ? codeHalf(0) : half(0);
+    Value aO = q8 ? Value() : q.int8 ? codeHalf(1) : half(1);
     // Scales and zero points as [N, blocks] f32: views of the constants
     // when they are f32 (packed zero points were unpacked at compile time
     // by the weight preparation), else unpacked here; no zero point: a
@@ -463,10 +540,21 @@ static Value buildBlockQuantMatMul(OpBuilder &b, Location loc, Value Ain, const 
                      });
     Value z2;
     double zConst = double(1 << (bits - 1));
+    // Packed zero points stay packed: the kernels read blocks / 2 bytes
+    // (4-bit) per row instead of 4 per block.
+    bool zPacked = packedZp;
+    int64_t zPerRow = llvm::divideCeil(kBlocks * bits, int64_t(8));
     if (!zp)
       ; // the body's constant (sparsa.zero_point)
     else if (getElementTypeOrSelf(zp).isF32())
       z2 = blocksView(zp);
+    else if (zPacked)
+      z2 = cast<RankedTensorType>(zp.getType()).getRank() == 2
+               ? zp
+               : tensor::ExpandShapeOp::create(
+                     b, loc, RankedTensorType::get({N, zPerRow}, b.getIntegerType(8)), zp,
+                     SmallVector<ReassociationIndices>{{0, 1}})
+                     .getResult();
     else
       z2 = perBlock([&](OpBuilder &nb, Location l, Value n, Value blk) {
         return zeroPoint(nb, l, n, blk);
@@ -485,8 +573,27 @@ static Value buildBlockQuantMatMul(OpBuilder &b, Location loc, Value Ain, const 
       ins.erase(ins.begin() + 1);
     }
     if (z2) {
-      maps.push_back(map({n, kk.floorDiv(bb)}));
+      maps.push_back(zPacked ? map({n, kk.floorDiv(bb).floorDiv(8 / bits)})
+                             : map({n, kk.floorDiv(bb)}));
       ins.push_back(z2);
+    }
+    Value asl;
+    if (q.int8) {
+      // Per 4 bytes of a row (one i32 lane of the dot products): the
+      // activation scale of its block.
+      int64_t lanes = llvm::divideCeil(Kh, int64_t(4));
+      asl = G.generic(ValueRange{}, {}, G.empty({M, b.getIndexAttr(lanes)}, f32), {0, 1}, 2, {},
+                      [&](OpBuilder &nb, Location l, ValueRange) -> Value {
+                        Value mm = linalg::IndexOp::create(nb, l, 0);
+                        Value ln = linalg::IndexOp::create(nb, l, 1);
+                        Value blk = arith::DivUIOp::create(
+                            nb, l, arith::MulIOp::create(nb, l, ln, indexCst(nb, l, 4)),
+                            indexCst(nb, l, bb));
+                        Value mx = tensor::ExtractOp::create(nb, l, amax, ValueRange{mm, blk});
+                        return arith::DivFOp::create(nb, l, mx, floatCst(nb, l, f32, 127.0));
+                      });
+      maps.push_back(map({m, kk.floorDiv(4)}));
+      ins.push_back(asl);
     }
     maps.push_back(map({m, n}));
     SmallVector<utils::IteratorType> iters = {utils::IteratorType::parallel,
@@ -500,9 +607,42 @@ static Value buildBlockQuantMatMul(OpBuilder &b, Location loc, Value Ain, const 
           if (q8) { // no odd half
             v.insert(v.begin() + 1, Value());
           }
+          if (z2 && zPacked) { // the block's field of the packed byte
+            Value kIdx = linalg::IndexOp::create(nb, l, 2);
+            Value blk = arith::DivUIOp::create(nb, l, kIdx, indexCst(nb, l, bb));
+            Value sh = arith::MulIOp::create(
+                nb, l, arith::RemUIOp::create(nb, l, blk, indexCst(nb, l, 8 / bits)),
+                indexCst(nb, l, bits));
+            Value zb = arith::ExtUIOp::create(nb, l, i32, v[4]);
+            zb = arith::ShRUIOp::create(nb, l, zb, arith::IndexCastOp::create(nb, l, i32, sh));
+            zb = arith::AndIOp::create(nb, l, zb, i32c(nb, l, (1 << bits) - 1));
+            v[4] = arith::UIToFPOp::create(nb, l, f32, zb);
+          }
           if (!z2) // the zero point, then the accumulator
             v.insert(v.begin() + 4, floatCst(nb, l, f32, zConst));
           Value byte = arith::ExtUIOp::create(nb, l, i32, v[2]);
+          if (q.int8) {
+            // v: codes even, odd, byte, scale, zero point, lane scale, acc;
+            // (codes . (q - z)) * scale * activation scale.
+            auto term = [&](Value c, Value qv) {
+              return arith::MulFOp::create(nb, l, arith::SIToFPOp::create(nb, l, f32, c),
+                                           arith::SubFOp::create(nb, l, qv, v[4]));
+            };
+            Value dot;
+            if (q8) {
+              dot = term(v[0], arith::UIToFPOp::create(nb, l, f32, byte));
+            } else {
+              Value lo = arith::UIToFPOp::create(
+                  nb, l, f32, arith::AndIOp::create(nb, l, byte, i32c(nb, l, 15)));
+              Value hi = arith::UIToFPOp::create(
+                  nb, l, f32, arith::ShRUIOp::create(nb, l, byte, i32c(nb, l, 4)));
+              dot = arith::AddFOp::create(nb, l, term(v[0], lo), term(v[1], hi));
+            }
+            Value sc = arith::MulFOp::create(nb, l, v[3], v[5]);
+            Value sum = arith::AddFOp::create(nb, l, v[6], arith::MulFOp::create(nb, l, dot, sc));
+            linalg::YieldOp::create(nb, l, sum);
+            return;
+          }
           if (q8) {
             Value w = arith::MulFOp::create(
                 nb, l,
@@ -522,10 +662,13 @@ static Value buildBlockQuantMatMul(OpBuilder &b, Location loc, Value Ain, const 
           acc = arith::AddFOp::create(nb, l, acc, arith::MulFOp::create(nb, l, v[1], whi));
           linalg::YieldOp::create(nb, l, acc);
         });
-    gemv->setAttr(::sparsa::sparsa::kKernelAttrName, b.getStringAttr(q8 ? "q8_gemv" : "q4_gemv"));
+    StringRef tag = q.int8 ? (q8 ? "q8_vnni" : "q4_vnni") : (q8 ? "q8_gemv" : "q4_gemv");
+    gemv->setAttr(::sparsa::sparsa::kKernelAttrName, b.getStringAttr(tag));
     gemv->setAttr(::sparsa::sparsa::kBlockBytesAttrName, b.getI64IntegerAttr(bb));
     if (!z2)
       gemv->setAttr(::sparsa::sparsa::kZeroPointAttrName, b.getF32FloatAttr(zConst));
+    if (z2 && zPacked)
+      gemv->setAttr(::sparsa::sparsa::kPackedZeroPointsAttrName, b.getI64IntegerAttr(bits));
     return gemv.getResult(0);
   };
   Value y2;
@@ -771,6 +914,7 @@ static FailureOr<Value> lowerQuantMatMul(sp::QuantMatMulOp op, LowerCtx &ctx) {
   BlockQuant q{op.getWeight(),        op.getScales(),      op.getZeroPoints(),
                op.getBias(),          int64_t(op.getK()),  int64_t(op.getN()),
                int64_t(op.getBits()), int64_t(op.getBlockSize())};
+  q.int8 = op.getActivation() == "int8";
   return buildBlockQuantMatMul(ctx.b, op.getLoc(), a, q, cast<RankedTensorType>(op.getType()));
 }
 

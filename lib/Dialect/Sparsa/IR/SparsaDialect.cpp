@@ -300,8 +300,8 @@ LogicalResult QuantMatMulOp::verify() {
       return emitOpError("activation 'dynamic' needs one block along K");
     if (getZeroPoints() && !getElementTypeOrSelf(getZeroPoints()).isInteger(8))
       return emitOpError("activation 'dynamic' needs integer zero points");
-  } else if (act != "float" && act != "qdq") {
-    return emitOpError("activation must be 'float', 'qdq' or 'dynamic'");
+  } else if (act != "float" && act != "qdq" && act != "int8") {
+    return emitOpError("activation must be 'float', 'qdq', 'dynamic' or 'int8'");
   }
   return success();
 }

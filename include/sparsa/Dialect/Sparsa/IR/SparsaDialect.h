@@ -59,6 +59,9 @@ inline constexpr llvm::StringLiteral kRunStatusSymbol = "sparsa_run_status";
 inline constexpr llvm::StringLiteral kKernelAttrName = "sparsa.kernel";
 inline constexpr llvm::StringLiteral kBlockBytesAttrName = "sparsa.block_bytes";
 inline constexpr llvm::StringLiteral kZeroPointAttrName = "sparsa.zero_point";
+/// On a packed GEMV generic: its zero points are packed `bits`-bit codes,
+/// [N, ceil(blocks * bits / 8)] bytes, low bits first (MatMulNBits').
+inline constexpr llvm::StringLiteral kPackedZeroPointsAttrName = "sparsa.zero_point_bits";
 } // namespace sparsa::sparsa
 
 #endif // SPARSA_DIALECT_SPARSA_IR_SPARSADIALECT_H

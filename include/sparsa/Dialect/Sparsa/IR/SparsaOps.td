@@ -254,7 +254,13 @@ def Sparsa_QuantMatMulOp
     - `dynamic`: `x'` is quantized per tensor to uint8 as
       `DynamicQuantizeLinear` does, products accumulate exactly in int32
       and `y[n] = float(acc) * (x_scale * scales[n])` (one block: integer
-      zero points only); ONNX Runtime's `quantize_dynamic` form.
+      zero points only); ONNX Runtime's `quantize_dynamic` form;
+    - `int8`: each row of `x'` is quantized per block of `block_size`
+      along K to symmetric int8 (`s_a = max|x'| / 127`, round half to
+      even), products accumulate exactly in int32 per block and `y[n] =
+      sum over blocks of s_a * scales[n, b] * acc_b` (ONNX Runtime's
+      `accuracy_level = 4`; `--int8-activations` turns float activations
+      into this, for VNNI dot products).
 
     `form` names the exporter form it was fused from (for the report).
 
