@@ -58,7 +58,7 @@ func.func @dynamic_blocks(%x: tensor<1x64xf32>, %q: tensor<8x2x16xui8>, %s: tens
 
 func.func @bad_activation(%x: tensor<1x64xf32>, %q: tensor<8x2x16xui8>, %s: tensor<8x2xf32>) -> tensor<1x8xf32> {
   // expected-error @+1 {{activation must be 'float', 'qdq', 'dynamic' or 'int8'}}
-  %y = sparsa.quant_matmul %x, %q, %s {K = 64 : i64, N = 8 : i64, bits = 4 : i64, block_size = 32 : i64, activation = "int8"} : (tensor<1x64xf32>, tensor<8x2x16xui8>, tensor<8x2xf32>) -> tensor<1x8xf32>
+  %y = sparsa.quant_matmul %x, %q, %s {K = 64 : i64, N = 8 : i64, bits = 4 : i64, block_size = 32 : i64, activation = "int4"} : (tensor<1x64xf32>, tensor<8x2x16xui8>, tensor<8x2xf32>) -> tensor<1x8xf32>
   return %y : tensor<1x8xf32>
 }
 
