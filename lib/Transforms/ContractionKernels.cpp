@@ -603,7 +603,7 @@ static Value zeroPointVector(OpBuilder &kb, Location loc, linalg::GenericOp op, 
 /// once per call: sum (q - z) s a = sum s (q . a) - sum s z (sum a).
 static constexpr int64_t kQ4Unroll = 4;
 
-static void rewriteQ4Gemv(linalg::GenericOp op) {
+static void rewriteQ4Gemv(linalg::GenericOp op, bool avx512) {
   OpBuilder b(op);
   Location loc = op.getLoc();
   Type f32 = b.getF32Type(), i32 = b.getI32Type();
@@ -627,6 +627,12 @@ static void rewriteQ4Gemv(linalg::GenericOp op) {
       b, loc, v16(i32), DenseElementsAttr::get(v16(i32), b.getI32IntegerAttr(4).getValue()));
   auto fm = arith::FastMathFlags::reassoc | arith::FastMathFlags::contract;
   auto maskType = VectorType::get({16}, b.getI1Type());
+  StringAttr permvar = b.getStringAttr("llvm.x86.avx512.permvar.sf.512");
+  SmallVector<float> iotaValues;
+  for (int l = 0; l < 16; ++l)
+    iotaValues.push_back(float(l));
+  Value iota = arith::ConstantOp::create(
+      b, loc, v16(f32), DenseElementsAttr::get(v16(f32), ArrayRef<float>(iotaValues)));
   // Per row of A, each block's sum of A, padded to whole vectors of blocks
   // (zeros past the end): the zero points then apply once per output as
   // sum over blocks of s z sumA, sixteen blocks per vector.
@@ -683,10 +689,22 @@ static void rewriteQ4Gemv(linalg::GenericOp op) {
             t = vector::FMAOp::create(kb, loc, a, w, t);
             continue;
           }
-          Value lo = arith::UIToFPOp::create(kb, loc, v16(f32),
-                                             arith::AndIOp::create(kb, loc, q, fifteen));
-          Value hi = arith::UIToFPOp::create(kb, loc, v16(f32),
-                                             arith::ShRUIOp::create(kb, loc, q, four));
+          Value lo, hi;
+          if (avx512) {
+            // vpermps reads the low 4 bits of each index: a lookup in
+            // [0, 1, ..., 15] masks and converts a nibble in one step.
+            lo = LLVM::CallIntrinsicOp::create(kb, loc, v16(f32), permvar, ValueRange{iota, q})
+                     .getResult(0);
+            hi = LLVM::CallIntrinsicOp::create(
+                     kb, loc, v16(f32), permvar,
+                     ValueRange{iota, arith::ShRUIOp::create(kb, loc, q, four)})
+                     .getResult(0);
+          } else {
+            lo = arith::UIToFPOp::create(kb, loc, v16(f32),
+                                         arith::AndIOp::create(kb, loc, q, fifteen));
+            hi = arith::UIToFPOp::create(kb, loc, v16(f32),
+                                         arith::ShRUIOp::create(kb, loc, q, four));
+          }
           Value ae = vector::LoadOp::create(kb, loc, v16(f32), aE, ValueRange{m, kk});
           Value ao = vector::LoadOp::create(kb, loc, v16(f32), aO, ValueRange{m, kk});
           t = vector::FMAOp::create(kb, loc, ae, lo, t);
@@ -1238,7 +1256,7 @@ struct ContractionKernelsPass final
     for (Gathered &g : gathered)
       rewriteGathered(g, vectorBits);
     for (linalg::GenericOp op : q4)
-      rewriteQ4Gemv(op);
+      rewriteQ4Gemv(op, vectorBits >= 512);
     for (linalg::GenericOp op : vnniOps)
       rewriteVnniGemv(op);
   }

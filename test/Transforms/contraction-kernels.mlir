@@ -350,9 +350,9 @@ func.func @gather_axpy(%a: memref<?xf32>, %idx: memref<?xindex>, %out: memref<?x
 // CHECK: scf.for %{{.+}} = %{{.+}} to %{{.+}} step %c4{{.*}} iter_args({{.+}}) -> (vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>)
 // CHECK: vector.load %arg2{{.+}} : memref<8x64xi8>, vector<16xi8>
 // CHECK: arith.extui {{.+}} : vector<16xi8> to vector<16xi32>
-// CHECK: arith.andi
+// CHECK: llvm.call_intrinsic "llvm.x86.avx512.permvar.sf.512"
 // CHECK: arith.shrui
-// CHECK: arith.uitofp
+// CHECK: llvm.call_intrinsic "llvm.x86.avx512.permvar.sf.512"
 // CHECK: vector.fma
 // CHECK: vector.maskedload %arg3
 // CHECK: vector.maskedload %arg4
