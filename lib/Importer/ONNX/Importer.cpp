@@ -1330,6 +1330,14 @@ OwningOpRef<ModuleOp> GraphImporter::import(proto::ModelProto &model) {
     if (initializerNames.contains(vi.name()))
       continue;
     Type t = convertType(vi.type());
+    // 4-bit integers exist as constant weights only: no runtime type.
+    if (t && getElementTypeOrSelf(t).getIntOrFloatBitWidth() == 4) {
+      emitError(NameLoc::get(b.getStringAttr(vi.name())))
+          << "graph input '" << vi.name()
+          << "' is a 4-bit integer tensor: int4 / uint4 are supported in initializers "
+             "(quantized weights), not at the model's boundary";
+      return nullptr;
+    }
     if (!t) {
       emitError(NameLoc::get(b.getStringAttr(vi.name())))
           << "graph input '" << vi.name()
@@ -1347,6 +1355,13 @@ OwningOpRef<ModuleOp> GraphImporter::import(proto::ModelProto &model) {
   }
   for (const auto &vi : graph.output()) {
     Type t = convertType(vi.type());
+    if (t && getElementTypeOrSelf(t).getIntOrFloatBitWidth() == 4) {
+      emitError(NameLoc::get(b.getStringAttr(vi.name())))
+          << "graph output '" << vi.name()
+          << "' is a 4-bit integer tensor: int4 / uint4 are supported in initializers "
+             "(quantized weights), not at the model's boundary";
+      return nullptr;
+    }
     if (!t) {
       emitError(NameLoc::get(b.getStringAttr(vi.name())))
           << "graph output '" << vi.name()
