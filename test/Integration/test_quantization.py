@@ -436,3 +436,22 @@ def test_int8_activations_need_vnni(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert "needs a CPU target with AVX-512 VNNI" in proc.stderr
     assert 'activation = "int8"' not in out.read_text()
+
+
+@pytest.mark.parametrize("int8", [False, True])
+def test_outputs_do_not_depend_on_thread_count(tmp_path, int8):
+    import sparsa
+    K, N = 512, 300
+    inits, ins = nbits_initializers(RNG.standard_normal((K, N)).astype(np.float32), 4, 32,
+                                    "packed")
+    node = helper.make_node("MatMulNBits", ins, ["Y"], name="/fc/MatMulNBits",
+                            domain="com.microsoft", K=K, N=N, bits=4, block_size=32)
+    path = model(tmp_path, [node], [helper.make_tensor_value_info("A", TensorProto.FLOAT, ["M", K])],
+                 [helper.make_tensor_value_info("Y", TensorProto.FLOAT, ["M", N])], inits,
+                 opset=17, ms=True)
+    so = tmp_path / "m.so"
+    sparsa.compile(path, str(so), int8_activations=int8)
+    a = RNG.standard_normal((2, K)).astype(np.float32)
+    outs = [sparsa.load(str(so), num_threads=t).run({"A": a})["Y"] for t in (1, 2, 3)]
+    for o in outs[1:]:
+        assert np.array_equal(o, outs[0])
