@@ -182,7 +182,12 @@ def _cases(full: bool) -> Dict[str, Case]:
             lambda p, level=level: models.nbits_ffn_stack(p, sh4, sf4, sl4, accuracy_level=level),
             lambda rng: {"x": rng.standard_normal((1, sh4)).astype(np.float32)},
             weight_bytes=stack_bytes, flops=2.0 * sl4 * 2 * sh4 * sf4,
-            atol=5e-2 if level else 1e-3, int8_activations=bool(level)))
+            # int8 activations through 16 projections: Sparsa and ONNX
+            # Runtime's level 4 each differ from the fp32 result by ~1 % of
+            # the output's magnitude (~34 at full size; measured 0.41 and
+            # 0.39) and from each other by ~2 % (0.64): different int8
+            # roundings compound layer by layer.
+            atol=1.5 if level else 1e-3, int8_activations=bool(level)))
     # Flow attention (Flowformer, linear attention): q, k, v [1, H, L, D];
     # ONNX Runtime runs the exported graph (its causal forms are the L x L
     # products). flops count the linear-time work (two D x D products per
