@@ -1008,6 +1008,154 @@ static void rewriteVnniGemv(linalg::GenericOp op) {
   op.erase();
 }
 
+
+//===----------------------------------------------------------------------===//
+// Dynamic-quantization GEMV (VNNI): uint8 codes of A . 8-bit weight codes
+//===----------------------------------------------------------------------===//
+
+/// The generic tagged `q8_dyn` by the quantized matmul lowering (activation
+/// `dynamic`, 8-bit weights): ins (A's uint8 codes [M, K], weight codes
+/// [N, K], the weights' zero point per row [N, 1] unless 128, A's zero
+/// point [1] i32), out i32 [M, N] += (x_q - x_zp) * (q - z).
+static bool isDynVnni(linalg::GenericOp op) {
+  auto kind = op->getAttrOfType<StringAttr>(sp::kKernelAttrName);
+  if (!kind || kind.getValue() != "q8_dyn" || !op.hasPureBufferSemantics() ||
+      op.getNumDpsInits() != 1 || (op.getNumDpsInputs() != 3 && op.getNumDpsInputs() != 4))
+    return false;
+  for (OpOperand &o : op->getOpOperands())
+    if (!unitInnerStride(o.get()))
+      return false;
+  return true;
+}
+
+/// Per output column n: one pass over the weight row for the sum of its
+/// codes, then per row m of A the dot product of A's codes (the unsigned
+/// operand of vpdpbusd) with the codes minus 128 (the signed one), 64
+/// bytes per step, exact in int32; the zero points enter once per output:
+/// sum (x - xz)(q - z) = D + 128 SA - z SA - xz SQ + K xz z.
+static void rewriteDynVnni(linalg::GenericOp op) {
+  OpBuilder b(op);
+  Location loc = op.getLoc();
+  Type i8 = b.getI8Type(), i32 = b.getI32Type(), i64 = b.getI64Type();
+  auto vec = [](int64_t n, Type t) { return VectorType::get({n}, t); };
+  bool hasZp = op.getNumDpsInputs() == 4;
+  Value xq = op.getDpsInputOperand(0)->get(), bq = op.getDpsInputOperand(1)->get();
+  Value zp = hasZp ? op.getDpsInputOperand(2)->get() : Value();
+  Value xzT = op.getDpsInputOperand(hasZp ? 3 : 2)->get();
+  Value out = op.getDpsInitOperand(0)->get();
+  auto cst = [&](OpBuilder &ob, int64_t v) { return arith::ConstantIndexOp::create(ob, loc, v); };
+  Value M = memref::DimOp::create(b, loc, out, 0), N = memref::DimOp::create(b, loc, out, 1);
+  Value K = memref::DimOp::create(b, loc, xq, 1);
+  auto splat = [&](VectorType t, Attribute a) {
+    return arith::ConstantOp::create(b, loc, t, DenseElementsAttr::get(t, a)).getResult();
+  };
+  Value zi = splat(vec(16, i32), b.getI32IntegerAttr(0));
+  Value zi8 = splat(vec(64, i8), b.getI8IntegerAttr(0));
+  Value ones = splat(vec(64, i8), b.getI8IntegerAttr(1));
+  Value flip = splat(vec(64, i8), b.getI8IntegerAttr(-128));
+  StringAttr dpbusd = b.getStringAttr("llvm.x86.avx512.vpdpbusd.512");
+  auto dot = [&](OpBuilder &kb, Value acc, Value u, Value s) {
+    return LLVM::CallIntrinsicOp::create(kb, loc, vec(16, i32), dpbusd, ValueRange{acc, u, s})
+        .getResult(0);
+  };
+  Value full = arith::DivUIOp::create(b, loc, K, cst(b, 64));
+  Value pTail = arith::MulIOp::create(b, loc, full, cst(b, 64));
+  Value rest = arith::SubIOp::create(b, loc, K, pTail);
+  Value hasTail = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ugt, rest, cst(b, 0));
+  auto load = [&](OpBuilder &kb, Value mem, ValueRange idx, Value count) -> Value {
+    if (!count)
+      return vector::LoadOp::create(kb, loc, vec(64, i8), mem, idx);
+    Value mask = vector::CreateMaskOp::create(kb, loc, vec(64, kb.getI1Type()), ValueRange{count});
+    return vector::MaskedLoadOp::create(kb, loc, vec(64, i8), mem, idx, mask, zi8);
+  };
+  // sum over the row (full steps, then the masked tail) of f(step).
+  auto rowSum = [&](OpBuilder &ob, function_ref<Value(OpBuilder &, Value, Value, Value)> f) {
+    auto loop = scf::ForOp::create(ob, loc, cst(ob, 0), full, cst(ob, 1), ValueRange{zi},
+                                   [&](OpBuilder &kb, Location, Value v, ValueRange acc) {
+                                     Value p = arith::MulIOp::create(kb, loc, v, cst(kb, 64));
+                                     scf::YieldOp::create(kb, loc, f(kb, p, Value(), acc[0]));
+                                   });
+    auto tail = scf::IfOp::create(
+        ob, loc, hasTail,
+        [&](OpBuilder &kb, Location) {
+          scf::YieldOp::create(kb, loc, f(kb, pTail, rest, loop.getResult(0)));
+        },
+        [&](OpBuilder &kb, Location) { scf::YieldOp::create(kb, loc, loop.getResult(0)); });
+    Value s = vector::ReductionOp::create(ob, loc, vector::CombiningKind::ADD, tail.getResult(0));
+    return arith::ExtSIOp::create(ob, loc, i64, s).getResult();
+  };
+  Value xz = arith::ExtSIOp::create(
+      b, loc, i64, memref::LoadOp::create(b, loc, xzT, ValueRange{cst(b, 0)}));
+  Value K64 = arith::IndexCastOp::create(b, loc, i64, K);
+  // Per row of A: the sum of its codes.
+  Value sa = memref::AllocaOp::create(b, loc, MemRefType::get({ShapedType::kDynamic}, i64),
+                                      ValueRange{M});
+  scf::ForOp::create(b, loc, cst(b, 0), M, cst(b, 1), ValueRange{},
+                     [&](OpBuilder &mb, Location, Value m, ValueRange) {
+    Value s = rowSum(mb, [&](OpBuilder &kb, Value p, Value count, Value acc) {
+      return dot(kb, acc, load(kb, xq, ValueRange{m, p}, count), ones);
+    });
+    memref::StoreOp::create(mb, loc, s, sa, ValueRange{m});
+    scf::YieldOp::create(mb, loc);
+  });
+  auto i64c = [&](OpBuilder &ob, int64_t v) {
+    return arith::ConstantOp::create(ob, loc, i64, ob.getI64IntegerAttr(v)).getResult();
+  };
+  scf::ForOp::create(b, loc, cst(b, 0), N, cst(b, 1), ValueRange{},
+                     [&](OpBuilder &nb, Location, Value n, ValueRange) {
+    Value z = hasZp ? arith::ExtUIOp::create(
+                          nb, loc, i64, memref::LoadOp::create(nb, loc, zp, ValueRange{n, cst(nb, 0)}))
+                          .getResult()
+                    : i64c(nb, 128);
+    scf::ForOp::create(nb, loc, cst(nb, 0), M, cst(nb, 1), ValueRange{},
+                       [&](OpBuilder &mb, Location, Value m, ValueRange) {
+      // One pass: D = sum x (q - 128) and the row's sum (q - 128).
+      auto step = [&](OpBuilder &kb, Value p, Value count, ValueRange acc) {
+        Value w = arith::XOrIOp::create(kb, loc, load(kb, bq, ValueRange{n, p}, count), flip);
+        Value d = dot(kb, acc[0], load(kb, xq, ValueRange{m, p}, count), w);
+        if (count) // masked-off bytes read 0, i.e. -128 once flipped
+          w = arith::SelectOp::create(
+              kb, loc,
+              vector::CreateMaskOp::create(kb, loc, vec(64, kb.getI1Type()), ValueRange{count}),
+              w, zi8);
+        return SmallVector<Value>{d, dot(kb, acc[1], ones, w)};
+      };
+      auto loop = scf::ForOp::create(mb, loc, cst(mb, 0), full, cst(mb, 1), ValueRange{zi, zi},
+                                     [&](OpBuilder &kb, Location, Value v, ValueRange acc) {
+                                       Value p = arith::MulIOp::create(kb, loc, v, cst(kb, 64));
+                                       scf::YieldOp::create(kb, loc, step(kb, p, Value(), acc));
+                                     });
+      auto tail = scf::IfOp::create(
+          mb, loc, hasTail,
+          [&](OpBuilder &kb, Location) {
+            scf::YieldOp::create(kb, loc, step(kb, pTail, rest, loop.getResults()));
+          },
+          [&](OpBuilder &kb, Location) { scf::YieldOp::create(kb, loc, loop.getResults()); });
+      auto total = [&](Value v) {
+        Value s = vector::ReductionOp::create(mb, loc, vector::CombiningKind::ADD, v);
+        return arith::ExtSIOp::create(mb, loc, i64, s).getResult();
+      };
+      Value d = total(tail.getResult(0));
+      // The sum of the row's codes: sum (q - 128) + 128 K.
+      Value sq = arith::AddIOp::create(mb, loc, total(tail.getResult(1)),
+                                       arith::MulIOp::create(mb, loc, i64c(mb, 128), K64));
+      Value s = memref::LoadOp::create(mb, loc, sa, ValueRange{m});
+      // D + (128 - z) SA - xz SQ + K xz z
+      Value t = arith::AddIOp::create(
+          mb, loc, d, arith::MulIOp::create(mb, loc, arith::SubIOp::create(mb, loc, i64c(mb, 128), z), s));
+      t = arith::SubIOp::create(mb, loc, t, arith::MulIOp::create(mb, loc, xz, sq));
+      t = arith::AddIOp::create(
+          mb, loc, t, arith::MulIOp::create(mb, loc, K64, arith::MulIOp::create(mb, loc, xz, z)));
+      Value old = memref::LoadOp::create(mb, loc, out, ValueRange{m, n});
+      Value sum = arith::AddIOp::create(mb, loc, old, arith::TruncIOp::create(mb, loc, i32, t));
+      memref::StoreOp::create(mb, loc, sum, out, ValueRange{m, n});
+      scf::YieldOp::create(mb, loc);
+    });
+    scf::YieldOp::create(nb, loc);
+  });
+  op.erase();
+}
+
 //===----------------------------------------------------------------------===//
 // Row reductions
 //===----------------------------------------------------------------------===//
@@ -1240,7 +1388,7 @@ struct ContractionKernelsPass final
     getOperation().walk([&](linalg::GenericOp op) {
       if (isQ4Gemv(op))
         q4.push_back(op);
-      else if (vnni && vectorBits >= 512 && isVnniGemv(op))
+      else if (vnni && vectorBits >= 512 && (isVnniGemv(op) || isDynVnni(op)))
         vnniOps.push_back(op);
       else if (auto g = matchGathered(op))
         gathered.push_back(*g);
@@ -1257,8 +1405,12 @@ struct ContractionKernelsPass final
       rewriteGathered(g, vectorBits);
     for (linalg::GenericOp op : q4)
       rewriteQ4Gemv(op, vectorBits >= 512);
-    for (linalg::GenericOp op : vnniOps)
-      rewriteVnniGemv(op);
+    for (linalg::GenericOp op : vnniOps) {
+      if (isDynVnni(op))
+        rewriteDynVnni(op);
+      else
+        rewriteVnniGemv(op);
+    }
   }
 
   void rewrite(Contraction &c) {

@@ -233,6 +233,11 @@ def test_ort_quantize_dynamic(tmp_path, weight_type, per_channel):
     assert ops.count("MatMulInteger") == 2, ops
     feeds = [{"x": RNG.standard_normal((m, K)).astype(np.float32)} for m in (1, 4)]
     check(tmp_path, path, feeds, 2, ["dynamic", "dynamic"], atol=2e-4)
+    if _vnni():  # the int8 dot-product kernel, not the reference loops
+        import sparsa
+        asm = tmp_path / "dyn.s"
+        sparsa.compile(path, str(asm), emit="asm")
+        assert "vpdpbusd" in asm.read_text()
 
 
 class _Reader:

@@ -72,3 +72,41 @@ func.func @q4_vnni(%e: memref<1x64xi8>, %o: memref<1x64xi8>, %b: memref<8x64xi8>
   }
   return
 }
+
+/// [Pattern: dynamic-quantization GEMV] activation `dynamic`, 8-bit
+/// weights: A's uint8 codes are vpdpbusd's unsigned operand, the weight
+/// codes minus 128 (a sign flip) its signed one; one pass per (m, n) sums
+/// the products and the row's codes; the zero points enter once per output.
+#d_a = affine_map<(m, n, k) -> (m, k)>
+#d_b = affine_map<(m, n, k) -> (n, k)>
+#d_z = affine_map<(m, n, k) -> (n, 0)>
+#d_x = affine_map<(m, n, k) -> (0)>
+#d_y = affine_map<(m, n, k) -> (m, n)>
+// CHECK-LABEL: func.func @q8_dyn
+// CHECK: llvm.call_intrinsic "llvm.x86.avx512.vpdpbusd.512"
+// CHECK: arith.xori {{.+}} : vector<64xi8>
+// CHECK: llvm.call_intrinsic "llvm.x86.avx512.vpdpbusd.512"
+// CHECK: llvm.call_intrinsic "llvm.x86.avx512.vpdpbusd.512"
+// CHECK: vector.maskedload
+// CHECK: arith.trunci {{.+}} : i64 to i32
+// CHECK-NOT: linalg.generic
+// NOVNNI-LABEL: func.func @q8_dyn
+// NOVNNI: linalg.generic
+func.func @q8_dyn(%x: memref<2x100xi8>, %w: memref<8x100xi8>, %z: memref<8x1xi8>,
+                  %xz: memref<1xi32>, %y: memref<2x8xi32>) {
+  linalg.generic {indexing_maps = [#d_a, #d_b, #d_z, #d_x, #d_y],
+                  iterator_types = ["parallel", "parallel", "reduction"]}
+      ins(%x, %w, %z, %xz : memref<2x100xi8>, memref<8x100xi8>, memref<8x1xi8>, memref<1xi32>)
+      outs(%y : memref<2x8xi32>) attrs = {sparsa.kernel = "q8_dyn"} {
+  ^bb0(%xv: i8, %wv: i8, %zv: i8, %xzv: i32, %acc: i32):
+    %x32 = arith.extui %xv : i8 to i32
+    %xc = arith.subi %x32, %xzv : i32
+    %z32 = arith.extui %zv : i8 to i32
+    %w32 = arith.extui %wv : i8 to i32
+    %wc = arith.subi %w32, %z32 : i32
+    %p = arith.muli %xc, %wc : i32
+    %s = arith.addi %acc, %p : i32
+    linalg.yield %s : i32
+  }
+  return
+}

@@ -785,6 +785,55 @@ static Value quantMatMulActivation(sp::QuantMatMulOp op, LowerCtx &ctx) {
       .getResult(0);
 }
 
+/// float(acc) * (x_scale * scales[n]) (+ bias), back to the input's
+/// leading dims: the end of the `dynamic` activation path.
+static Value dynamicRescale(OpBuilder &b, Location loc, sp::QuantMatMulOp op, Value acc,
+                            OpFoldResult M, Value xs, Value x) {
+  int64_t N = op.getN();
+  auto rT = cast<RankedTensorType>(op.getType());
+  Type f32 = b.getF32Type();
+  // Rescale, add the bias, back to the input's leading dims.
+  Value sc = op.getScales();
+  auto sT = cast<RankedTensorType>(sc.getType());
+  if (sT.getRank() == 2)
+    sc = tensor::CollapseShapeOp::create(b, loc, sc, SmallVector<ReassociationIndices>{{0, 1}});
+  auto y2T = RankedTensorType::get({getConstantIntValue(M).value_or(ShapedType::kDynamic), N},
+                                   rT.getElementType());
+  SmallVector<Value> rins = {acc, sc};
+  AffineMap id2 = b.getMultiDimIdentityMap(2);
+  AffineMap col = AffineMap::get(2, 0, b.getAffineDimExpr(1));
+  SmallVector<AffineMap> rmaps = {id2, col};
+  if (op.getBias()) {
+    rins.push_back(op.getBias());
+    rmaps.push_back(col);
+  }
+  rmaps.push_back(id2);
+  SmallVector<OpFoldResult> ySizes = {M, b.getIndexAttr(N)};
+  Value yEmpty = tensor::EmptyOp::create(b, loc, ySizes, rT.getElementType());
+  Value y2 = linalg::GenericOp::create(
+                 b, loc, yEmpty.getType(), rins, yEmpty, rmaps,
+                 SmallVector<utils::IteratorType>(2, utils::IteratorType::parallel),
+                 [&](OpBuilder &nb, Location l, ValueRange a) {
+                   Value sn = toFloat(nb, l, a[1], f32, false);
+                   Value v = arith::MulFOp::create(nb, l, arith::SIToFPOp::create(nb, l, f32, a[0]),
+                                                   arith::MulFOp::create(nb, l, xs, sn));
+                   v = toFloat(nb, l, v, rT.getElementType(), false);
+                   if (op.getBias())
+                     v = arith::AddFOp::create(nb, l, v, a[2]);
+                   linalg::YieldOp::create(nb, l, v);
+                 })
+                 .getResult(0);
+  if (y2.getType() != y2T)
+    y2 = tensor::CastOp::create(b, loc, y2T, y2);
+  if (rT.getRank() == 2)
+    return y2.getType() == rT ? y2 : tensor::CastOp::create(b, loc, rT, y2).getResult();
+  SmallVector<Value> dims;
+  for (int64_t i = 0; i + 1 < rT.getRank(); ++i)
+    dims.push_back(dimOf(b, loc, x, i));
+  dims.push_back(indexCst(b, loc, N));
+  return reshapeTo(b, loc, y2, rT, dims);
+}
+
 /// `dynamic` activation: A quantized per tensor to uint8 as
 /// DynamicQuantizeLinear does; exact int32 products with the unpacked
 /// weight codes; then float(acc) * (x_scale * scale[n]) (+ bias).
@@ -824,6 +873,55 @@ static Value dynamicQuantMatMul(sp::QuantMatMulOp op, Value x, LowerCtx &ctx) {
   AffineExpr m = getAffineDimExpr(0, mctx), n = getAffineDimExpr(1, mctx),
              k = getAffineDimExpr(2, mctx);
   auto map = [&](ArrayRef<AffineExpr> e) { return AffineMap::get(3, 0, e, mctx); };
+  if (bits == 8) {
+    // 8-bit weights: A's uint8 codes, its zero point as an operand, tagged
+    // for the contraction kernels' VNNI GEMV (`q8_dyn`):
+    // acc[m, n] += (x_q - x_zp) * (q - z).
+    Value xq = mapOver(b, loc, x2, x2T.clone(b.getIntegerType(8)),
+                       [&](OpBuilder &nb, Location l, Value v) {
+                         return saturateToInt(nb, l, arith::DivFOp::create(nb, l, v, xs), xzF,
+                                              u8, true);
+                       });
+    Value xzT = tensor::FromElementsOp::create(
+        b, loc, RankedTensorType::get({1}, i32),
+        ValueRange{arith::FPToSIOp::create(b, loc, i32, xzF)});
+    Value bqK = bq;
+    if (cast<RankedTensorType>(bq.getType()).getDimSize(1) != K)
+      bqK = tensor::ExtractSliceOp::create(
+          b, loc, bq, SmallVector<OpFoldResult>{b.getIndexAttr(0), b.getIndexAttr(0)},
+          SmallVector<OpFoldResult>{b.getIndexAttr(N), b.getIndexAttr(K)},
+          SmallVector<OpFoldResult>{b.getIndexAttr(1), b.getIndexAttr(1)});
+    SmallVector<Value> dins = {xq, bqK};
+    SmallVector<AffineMap> dmaps = {map({m, k}), map({n, k})};
+    if (zp) {
+      auto zT = cast<RankedTensorType>(zp.getType());
+      dins.push_back(zp);
+      dmaps.push_back(zT.getRank() == 2 ? map({n, getAffineConstantExpr(0, mctx)}) : map({n}));
+    }
+    dins.push_back(xzT);
+    dmaps.push_back(map({getAffineConstantExpr(0, mctx)}));
+    dmaps.push_back(map({m, n}));
+    OpFoldResult Md = tensor::getMixedSize(b, loc, x2, 0);
+    GenericBuilder Gd{b, loc, i32};
+    Value initD = Gd.filled({Md, b.getIndexAttr(N)}, i32, zeroOf(b, loc, i32));
+    auto dyn = linalg::GenericOp::create(
+        b, loc, initD.getType(), dins, initD, dmaps,
+        SmallVector<utils::IteratorType>{utils::IteratorType::parallel,
+                                         utils::IteratorType::parallel,
+                                         utils::IteratorType::reduction},
+        [&](OpBuilder &nb, Location l, ValueRange a) {
+          Value xv = arith::SubIOp::create(nb, l, arith::ExtUIOp::create(nb, l, i32, a[0]),
+                                           a[zp ? 3 : 2]);
+          Value z = zp ? arith::ExtUIOp::create(nb, l, i32, a[2]).getResult()
+                       : arith::ConstantOp::create(nb, l, i32, nb.getI32IntegerAttr(128))
+                             .getResult();
+          Value w = arith::SubIOp::create(nb, l, arith::ExtUIOp::create(nb, l, i32, a[1]), z);
+          Value sum = arith::AddIOp::create(nb, l, a.back(), arith::MulIOp::create(nb, l, xv, w));
+          linalg::YieldOp::create(nb, l, sum);
+        });
+    dyn->setAttr(::sparsa::sparsa::kKernelAttrName, b.getStringAttr("q8_dyn"));
+    return dynamicRescale(b, loc, op, dyn.getResult(0), Md, xs, x);
+  }
   SmallVector<Value> ins = {xc, bq};
   SmallVector<AffineMap> maps = {map({m, k}), map({n, (k * bits).floorDiv(8)})};
   if (zp) {
@@ -865,46 +963,7 @@ static Value dynamicQuantMatMul(sp::QuantMatMulOp op, Value x, LowerCtx &ctx) {
             linalg::YieldOp::create(nb, l, sum);
           })
           .getResult(0);
-  // Rescale, add the bias, back to the input's leading dims.
-  Value sc = op.getScales();
-  auto sT = cast<RankedTensorType>(sc.getType());
-  if (sT.getRank() == 2)
-    sc = tensor::CollapseShapeOp::create(b, loc, sc, SmallVector<ReassociationIndices>{{0, 1}});
-  auto y2T = RankedTensorType::get({getConstantIntValue(M).value_or(ShapedType::kDynamic), N},
-                                   rT.getElementType());
-  SmallVector<Value> rins = {acc, sc};
-  AffineMap id2 = b.getMultiDimIdentityMap(2);
-  AffineMap col = AffineMap::get(2, 0, b.getAffineDimExpr(1));
-  SmallVector<AffineMap> rmaps = {id2, col};
-  if (op.getBias()) {
-    rins.push_back(op.getBias());
-    rmaps.push_back(col);
-  }
-  rmaps.push_back(id2);
-  SmallVector<OpFoldResult> ySizes = {M, b.getIndexAttr(N)};
-  Value yEmpty = tensor::EmptyOp::create(b, loc, ySizes, rT.getElementType());
-  Value y2 = linalg::GenericOp::create(
-                 b, loc, yEmpty.getType(), rins, yEmpty, rmaps,
-                 SmallVector<utils::IteratorType>(2, utils::IteratorType::parallel),
-                 [&](OpBuilder &nb, Location l, ValueRange a) {
-                   Value sn = toFloat(nb, l, a[1], f32, false);
-                   Value v = arith::MulFOp::create(nb, l, arith::SIToFPOp::create(nb, l, f32, a[0]),
-                                                   arith::MulFOp::create(nb, l, xs, sn));
-                   v = toFloat(nb, l, v, rT.getElementType(), false);
-                   if (op.getBias())
-                     v = arith::AddFOp::create(nb, l, v, a[2]);
-                   linalg::YieldOp::create(nb, l, v);
-                 })
-                 .getResult(0);
-  if (y2.getType() != y2T)
-    y2 = tensor::CastOp::create(b, loc, y2T, y2);
-  if (rT.getRank() == 2)
-    return y2.getType() == rT ? y2 : tensor::CastOp::create(b, loc, rT, y2).getResult();
-  SmallVector<Value> dims;
-  for (int64_t i = 0; i + 1 < rT.getRank(); ++i)
-    dims.push_back(dimOf(b, loc, x, i));
-  dims.push_back(indexCst(b, loc, N));
-  return reshapeTo(b, loc, y2, rT, dims);
+  return dynamicRescale(b, loc, op, acc, M, xs, x);
 }
 
 static FailureOr<Value> lowerQuantMatMul(sp::QuantMatMulOp op, LowerCtx &ctx) {
