@@ -1015,12 +1015,14 @@ static void rewriteVnniGemv(linalg::GenericOp op) {
 
 /// The generic tagged `q8_dyn` by the quantized matmul lowering (activation
 /// `dynamic`, 8-bit weights): ins (A's uint8 codes [M, K], weight codes
-/// [N, K], the weights' zero point per row [N, 1] unless 128, A's zero
-/// point [1] i32), out i32 [M, N] += (x_q - x_zp) * (q - z).
+/// [N, K], the weights' zero point per row [N, 1] unless one
+/// `sparsa.zero_point` serves all, A's zero point [1] i32), out i32 [M, N]
+/// += (x_q - x_zp) * (q - z).
 static bool isDynVnni(linalg::GenericOp op) {
   auto kind = op->getAttrOfType<StringAttr>(sp::kKernelAttrName);
+  bool zInput = !op->hasAttr(sp::kZeroPointAttrName);
   if (!kind || kind.getValue() != "q8_dyn" || !op.hasPureBufferSemantics() ||
-      op.getNumDpsInits() != 1 || (op.getNumDpsInputs() != 3 && op.getNumDpsInputs() != 4))
+      op.getNumDpsInits() != 1 || op.getNumDpsInputs() != (zInput ? 4u : 3u))
     return false;
   for (OpOperand &o : op->getOpOperands())
     if (!unitInnerStride(o.get()))
@@ -1106,7 +1108,8 @@ static void rewriteDynVnni(linalg::GenericOp op) {
     Value z = hasZp ? arith::ExtUIOp::create(
                           nb, loc, i64, memref::LoadOp::create(nb, loc, zp, ValueRange{n, cst(nb, 0)}))
                           .getResult()
-                    : i64c(nb, 128);
+                    : i64c(nb, int64_t(cast<FloatAttr>(op->getAttr(sp::kZeroPointAttrName))
+                                           .getValueAsDouble()));
     scf::ForOp::create(nb, loc, cst(nb, 0), M, cst(nb, 1), ValueRange{},
                        [&](OpBuilder &mb, Location, Value m, ValueRange) {
       // One pass: D = sum x (q - 128) and the row's sum (q - 128).

@@ -834,6 +834,16 @@ static Value dynamicRescale(OpBuilder &b, Location loc, sp::QuantMatMulOp op, Va
   return reshapeTo(b, loc, y2, rT, dims);
 }
 
+/// |v| through the casts that make unsigned tensors signless.
+static Value skipCasts(Value v) {
+  while (Operation *def = v.getDefiningOp()) {
+    if (!isa<tensor::BitcastOp, UnrealizedConversionCastOp>(def) || def->getNumOperands() != 1)
+      break;
+    v = def->getOperand(0);
+  }
+  return v;
+}
+
 /// `dynamic` activation: A quantized per tensor to uint8 as
 /// DynamicQuantizeLinear does; exact int32 products with the unpacked
 /// weight codes; then float(acc) * (x_scale * scale[n]) (+ bias).
@@ -893,6 +903,20 @@ static Value dynamicQuantMatMul(sp::QuantMatMulOp op, Value x, LowerCtx &ctx) {
           SmallVector<OpFoldResult>{b.getIndexAttr(1), b.getIndexAttr(1)});
     SmallVector<Value> dins = {xq, bqK};
     SmallVector<AffineMap> dmaps = {map({m, k}), map({n, k})};
+    // One zero point for every row (per-tensor weights): a constant of the
+    // body, stated on the op for the kernel.
+    std::optional<int64_t> zUniform;
+    if (!zp) {
+      zUniform = 128;
+    } else if (ElementsAttr za; matchPattern(skipCasts(zp), m_Constant(&za))) {
+      SmallVector<char> storage;
+      auto bytes = onnx::getConstantBytes(za, storage);
+      if (succeeded(bytes) && !bytes->empty() &&
+          llvm::all_of(*bytes, [&](char c) { return c == bytes->front(); }))
+        zUniform = static_cast<uint8_t>(bytes->front());
+    }
+    if (zUniform)
+      zp = Value();
     if (zp) {
       auto zT = cast<RankedTensorType>(zp.getType());
       dins.push_back(zp);
@@ -913,13 +937,15 @@ static Value dynamicQuantMatMul(sp::QuantMatMulOp op, Value x, LowerCtx &ctx) {
           Value xv = arith::SubIOp::create(nb, l, arith::ExtUIOp::create(nb, l, i32, a[0]),
                                            a[zp ? 3 : 2]);
           Value z = zp ? arith::ExtUIOp::create(nb, l, i32, a[2]).getResult()
-                       : arith::ConstantOp::create(nb, l, i32, nb.getI32IntegerAttr(128))
+                       : arith::ConstantOp::create(nb, l, i32, nb.getI32IntegerAttr(*zUniform))
                              .getResult();
           Value w = arith::SubIOp::create(nb, l, arith::ExtUIOp::create(nb, l, i32, a[1]), z);
           Value sum = arith::AddIOp::create(nb, l, a.back(), arith::MulIOp::create(nb, l, xv, w));
           linalg::YieldOp::create(nb, l, sum);
         });
     dyn->setAttr(::sparsa::sparsa::kKernelAttrName, b.getStringAttr("q8_dyn"));
+    if (zUniform)
+      dyn->setAttr(::sparsa::sparsa::kZeroPointAttrName, b.getF32FloatAttr(float(*zUniform)));
     return dynamicRescale(b, loc, op, dyn.getResult(0), Md, xs, x);
   }
   SmallVector<Value> ins = {xc, bq};
