@@ -40,13 +40,25 @@ struct FuseElementwisePass final
       // A producer with several consumers would be recomputed in each.
       if (!consumer || !producer || !producer->hasOneUse())
         return false;
+      if (consumer->hasAttr("sparsa.kernel"))
+        return false;
       if (consumer.getNumLoops() == consumer.getNumParallelLoops())
         return true;
       return consumer.getMatchingIndexingMap(fused).isPermutation();
     };
     linalg::populateElementwiseOpsFusionPatterns(patterns, control);
     affine::AffineApplyOp::getCanonicalizationPatterns(patterns, &getContext());
-    if (failed(applyPatternsGreedily(getOperation(), std::move(patterns))))
+    // Generics tagged for a dedicated kernel (`sparsa.kernel`) stay out of
+    // the worklist: folding a splat constant operand into one (per-tensor
+    // scales) would rebuild it without its tag.
+    SmallVector<Operation *> ops;
+    getOperation().walk([&](Operation *op) {
+      if (op != getOperation() && !op->hasAttr("sparsa.kernel"))
+        ops.push_back(op);
+    });
+    GreedyRewriteConfig config;
+    config.setStrictness(GreedyRewriteStrictness::ExistingAndNewOps);
+    if (failed(applyOpPatternsGreedily(ops, std::move(patterns), config)))
       signalPassFailure();
   }
 };
