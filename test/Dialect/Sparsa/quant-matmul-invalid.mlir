@@ -69,3 +69,11 @@ func.func @input_scales(%x: tensor<1x64xf32>, %q: tensor<8x2x16xui8>, %s: tensor
   %y = sparsa.quant_matmul %x, %q, %s input_scales = %is {K = 64 : i64, N = 8 : i64, bits = 4 : i64, block_size = 32 : i64} : (tensor<1x64xf32>, tensor<8x2x16xui8>, tensor<8x2xf32>, tensor<8xf32>) -> tensor<1x8xf32>
   return %y : tensor<1x8xf32>
 }
+
+// -----
+
+func.func @int8_needs_f32(%x: tensor<1x64xf16>, %q: tensor<8x2x16xui8>, %s: tensor<8x2xf32>) -> tensor<1x8xf16> {
+  // expected-error @+1 {{activation 'int8' needs an f32 input}}
+  %y = sparsa.quant_matmul %x, %q, %s {K = 64 : i64, N = 8 : i64, bits = 4 : i64, block_size = 32 : i64, activation = "int8"} : (tensor<1x64xf16>, tensor<8x2x16xui8>, tensor<8x2xf32>) -> tensor<1x8xf16>
+  return %y : tensor<1x8xf16>
+}

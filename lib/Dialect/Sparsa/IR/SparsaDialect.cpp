@@ -295,6 +295,8 @@ LogicalResult QuantMatMulOp::verify() {
   } else if (getActScale() || getActZeroPoint()) {
     return emitOpError("act_scale and act_zero_point belong to activation 'qdq'");
   }
+  if ((act == "dynamic" || act == "int8" || act == "qdq") && !x.getElementType().isF32())
+    return emitOpError("activation '") << act << "' needs an f32 input";
   if (act == "dynamic") {
     if (blocks != 1)
       return emitOpError("activation 'dynamic' needs one block along K");
