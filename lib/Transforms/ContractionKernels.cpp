@@ -507,6 +507,12 @@ static void rewriteGathered(const Gathered &g, int64_t vectorBits) {
   op.erase();
 }
 
+/// Whether every operand of |op| has a unit innermost stride.
+static bool allUnitInnerStride(linalg::GenericOp op) {
+  return llvm::all_of(op->getOpOperands(),
+                      [](OpOperand &o) { return unitInnerStride(o.get()); });
+}
+
 //===----------------------------------------------------------------------===//
 // Packed 4-bit GEMV (MatMulNBits decoding)
 //===----------------------------------------------------------------------===//
@@ -535,10 +541,7 @@ static bool isQ4Gemv(linalg::GenericOp op) {
   bool zInput = !op->hasAttr(sp::kZeroPointAttrName);
   if (op.getNumDpsInputs() != (zInput ? 5 : 4) - (isQ8(op) ? 1 : 0))
     return false;
-  for (OpOperand &o : op->getOpOperands())
-    if (!unitInnerStride(o.get()))
-      return false;
-  return true;
+  return allUnitInnerStride(op);
 }
 
 
@@ -783,10 +786,7 @@ static bool isVnniGemv(linalg::GenericOp op) {
   bool zInput = !op->hasAttr(sp::kZeroPointAttrName);
   if (op.getNumDpsInputs() != 6 - (q8 ? 1 : 0) - (zInput ? 0 : 1))
     return false;
-  for (OpOperand &o : op->getOpOperands())
-    if (!unitInnerStride(o.get()))
-      return false;
-  return true;
+  return allUnitInnerStride(op);
 }
 
 /// Per output column n and row m: 64 bytes of the weight row per step;
@@ -1024,10 +1024,7 @@ static bool isDynVnni(linalg::GenericOp op) {
   if (!kind || kind.getValue() != "q8_dyn" || !op.hasPureBufferSemantics() ||
       op.getNumDpsInits() != 1 || op.getNumDpsInputs() != (zInput ? 4u : 3u))
     return false;
-  for (OpOperand &o : op->getOpOperands())
-    if (!unitInnerStride(o.get()))
-      return false;
-  return true;
+  return allUnitInnerStride(op);
 }
 
 /// Per output column n: one pass over the weight row for the sum of its

@@ -1233,6 +1233,17 @@ def nbits_initializers(w, bits: int, block: int, zp_mode: str):
     return inits, ins
 
 
+def _save_ms(graph, path: str) -> str:
+    """Saves |graph| as an opset-17 model that also imports com.microsoft."""
+    onnx, _, helper, _ = _onnx()
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17),
+                                                    helper.make_opsetid("com.microsoft", 1)],
+                              producer_name="sparsa.models")
+    model.ir_version = 8
+    onnx.save(model, path)
+    return path
+
+
 def matmul_nbits(path: str, K: int = 4096, N: int = 4096, *, bits: int = 4, block: int = 32,
                  zp_mode: str = "packed", batch: Dim = 1, accuracy_level: int = 0,
                  seed: int = 0) -> str:
@@ -1249,13 +1260,7 @@ def matmul_nbits(path: str, K: int = 4096, N: int = 4096, *, bits: int = 4, bloc
     graph = helper.make_graph(
         [node], "matmul_nbits", [helper.make_tensor_value_info("A", TensorProto.FLOAT, [batch, K])],
         [helper.make_tensor_value_info("Y", TensorProto.FLOAT, [batch, N])], inits)
-    onnx, _, _, _ = _onnx()
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17),
-                                                    helper.make_opsetid("com.microsoft", 1)],
-                              producer_name="sparsa.models")
-    model.ir_version = 8
-    onnx.save(model, path)
-    return path
+    return _save_ms(graph, path)
 
 
 def nbits_ffn_stack(path: str, hidden: int = 4096, inner: int = 14336, layers: int = 8, *,
@@ -1298,10 +1303,4 @@ def nbits_ffn_stack(path: str, hidden: int = 4096, inner: int = 14336, layers: i
         nodes, "nbits_ffn_stack",
         [helper.make_tensor_value_info("x", TensorProto.FLOAT, [batch, hidden])],
         [helper.make_tensor_value_info("y", TensorProto.FLOAT, [batch, hidden])], inits)
-    onnx, _, _, _ = _onnx()
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17),
-                                                    helper.make_opsetid("com.microsoft", 1)],
-                              producer_name="sparsa.models")
-    model.ir_version = 8
-    onnx.save(model, path)
-    return path
+    return _save_ms(graph, path)

@@ -135,12 +135,13 @@ def test_dequantize_linear_gemm_transposed(tmp_path):
 # Blocked int4 DequantizeLinear (opset 21)
 # --------------------------------------------------------------------------
 
-@pytest.mark.parametrize("signed,K,block,x_shape", [
-    (True, 128, 32, ("M", 128)),
-    (False, 96, 32, ("B", "S", 96)),
-    (True, 80, 16, (1, 80)),
+@pytest.mark.parametrize("signed,K,block,x_shape,external", [
+    (True, 128, 32, ("M", 128), False),
+    (False, 96, 32, ("B", "S", 96), False),
+    (True, 80, 16, (1, 80), False),
+    (False, 64, 32, ("M", 64), True),   # the nibbles in an external data file
 ])
-def test_blocked_int4_dequantize(tmp_path, signed, K, block, x_shape):
+def test_blocked_int4_dequantize(tmp_path, signed, K, block, x_shape, external):
     N = 24
     w = RNG.standard_normal((K, N)).astype(np.float32)
     kb = -(-K // block)
@@ -162,6 +163,10 @@ def test_blocked_int4_dequantize(tmp_path, signed, K, block, x_shape):
     path = model(tmp_path, nodes, [helper.make_tensor_value_info("x", TensorProto.FLOAT, x_shape)],
                  [helper.make_tensor_value_info("y", TensorProto.FLOAT, x_shape[:-1] + (N,))],
                  inits)
+    if external:
+        m = onnx.load(path)
+        onnx.save(m, path, save_as_external_data=True, location="m.data", size_threshold=0)
+        assert (tmp_path / "m.data").exists()
     leads = [x_shape[:-1]] if all(isinstance(d, int) for d in x_shape) else \
         ([(1,), (4,)] if len(x_shape) == 2 else [(1, 1), (2, 3)])
     feeds = [{"x": RNG.standard_normal(l + (K,)).astype(np.float32)} for l in leads]

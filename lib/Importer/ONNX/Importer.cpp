@@ -1182,17 +1182,20 @@ FailureOr<Value> GraphImporter::importTensor(const proto::TensorProto &tensor,
   // raw_data, external data or int32_data (one packed byte per entry);
   // constants hold one byte per element.
   bool nibbles = elt.getIntOrFloatBitWidth() == 4;
+  auto readExternal = [&]() -> FailureOr<std::string> {
+    if (!externalData) {
+      emitError(loc) << "initializer '" << tensor.name()
+                     << "' has external data, which a model imported from "
+                        "memory cannot have";
+      return failure();
+    }
+    return readExternalData(tensor, modelPath, loc);
+  };
   if (nibbles) {
     size_t packedBytes = (numElements + 1) / 2;
     std::string packed;
     if (tensor.data_location() == proto::TensorProto::EXTERNAL) {
-      if (!externalData) {
-        emitError(loc) << "initializer '" << tensor.name()
-                       << "' has external data, which a model imported from "
-                          "memory cannot have";
-        return failure();
-      }
-      auto ext = readExternalData(tensor, modelPath, loc);
+      auto ext = readExternal();
       if (failed(ext))
         return failure();
       packed = std::move(*ext);
@@ -1217,13 +1220,7 @@ FailureOr<Value> GraphImporter::importTensor(const proto::TensorProto &tensor,
     }
     data = ArrayRef<char>(storage.data(), storage.size());
   } else if (tensor.data_location() == proto::TensorProto::EXTERNAL) {
-    if (!externalData) {
-      emitError(loc) << "initializer '" << tensor.name()
-                     << "' has external data, which a model imported from "
-                        "memory cannot have";
-      return failure();
-    }
-    auto ext = readExternalData(tensor, modelPath, loc);
+    auto ext = readExternal();
     if (failed(ext))
       return failure();
     storage = std::move(*ext);
