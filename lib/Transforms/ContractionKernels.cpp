@@ -68,6 +68,28 @@ static bool unitInnerStride(Value v) {
   return strides.back() == 1;
 }
 
+/// Calls |body| on [0, n) in groups of |r| (body(builder, first, r)), then
+/// on the rest one at a time (body(builder, i, 1)).
+static void forGroups(OpBuilder &b, Location loc, Value n, int64_t r,
+                      function_ref<void(OpBuilder &, Value, int64_t)> body) {
+  auto cst = [&](int64_t v) { return arith::ConstantIndexOp::create(b, loc, v); };
+  Value main = arith::SubIOp::create(b, loc, n, arith::RemUIOp::create(b, loc, n, cst(r)));
+  for (auto [lo, hi, step] : {std::tuple(cst(0).getResult(), main, r),
+                              std::tuple(main, n, int64_t(1))})
+    scf::ForOp::create(b, loc, lo, hi, cst(step), ValueRange{},
+                       [&, step = step](OpBuilder &lb, Location, Value i, ValueRange) {
+                         body(lb, i, step);
+                         scf::YieldOp::create(lb, loc);
+                       });
+}
+
+/// Whether every operand of |op| has a unit innermost stride.
+static bool allUnitInnerStride(linalg::GenericOp op) {
+  return llvm::all_of(op->getOpOperands(),
+                      [](OpOperand &o) { return unitInnerStride(o.get()); });
+}
+
+
 static std::optional<Contraction> match(linalg::GenericOp op) {
   if (!op.hasPureBufferSemantics() || op.getNumDpsInputs() != 2 ||
       op.getNumDpsInits() != 1)
@@ -492,25 +514,8 @@ static void rewriteGathered(const Gathered &g, int64_t vectorBits) {
           scf::YieldOp::create(lb, l);
         });
   };
-  Value main = arith::SubIOp::create(
-      b, loc, rowsN, arith::RemUIOp::create(b, loc, rowsN, cst(b, kGatherRows)));
-  scf::ForOp::create(b, loc, cst(b, 0), main, cst(b, kGatherRows), ValueRange{},
-                     [&](OpBuilder &lb, Location, Value j0, ValueRange) {
-                       group(lb, j0, kGatherRows);
-                       scf::YieldOp::create(lb, loc);
-                     });
-  scf::ForOp::create(b, loc, main, rowsN, cst(b, 1), ValueRange{},
-                     [&](OpBuilder &lb, Location, Value j0, ValueRange) {
-                       group(lb, j0, 1);
-                       scf::YieldOp::create(lb, loc);
-                     });
+  forGroups(b, loc, rowsN, kGatherRows, group);
   op.erase();
-}
-
-/// Whether every operand of |op| has a unit innermost stride.
-static bool allUnitInnerStride(linalg::GenericOp op) {
-  return llvm::all_of(op->getOpOperands(),
-                      [](OpOperand &o) { return unitInnerStride(o.get()); });
 }
 
 //===----------------------------------------------------------------------===//
@@ -993,17 +998,7 @@ static void rewriteVnniGemv(linalg::GenericOp op) {
       scf::YieldOp::create(mb, loc);
     });
   };
-  Value mainN = arith::SubIOp::create(b, loc, N, arith::RemUIOp::create(b, loc, N, cst(b, kRows)));
-  scf::ForOp::create(b, loc, cst(b, 0), mainN, cst(b, kRows), ValueRange{},
-                     [&](OpBuilder &nb, Location, Value n0, ValueRange) {
-    columns(nb, n0, kRows);
-    scf::YieldOp::create(nb, loc);
-  });
-  scf::ForOp::create(b, loc, mainN, N, cst(b, 1), ValueRange{},
-                     [&](OpBuilder &nb, Location, Value n0, ValueRange) {
-    columns(nb, n0, 1);
-    scf::YieldOp::create(nb, loc);
-  });
+  forGroups(b, loc, N, kRows, columns);
   (void)ctx;
   op.erase();
 }
