@@ -1241,22 +1241,22 @@ FailureOr<Value> GraphImporter::importTensor(const proto::TensorProto &tensor,
     switch (tensor.data_type()) {
     case proto::TensorProto::FLOAT:
       ok = count(tensor.float_data_size());
-      if (ok)
+      if (ok && bytes) // (an empty field's data() may be null)
         std::memcpy(out, tensor.float_data().data(), bytes);
       break;
     case proto::TensorProto::INT64:
       ok = count(tensor.int64_data_size());
-      if (ok)
+      if (ok && bytes) // (an empty field's data() may be null)
         std::memcpy(out, tensor.int64_data().data(), bytes);
       break;
     case proto::TensorProto::DOUBLE:
       ok = count(tensor.double_data_size());
-      if (ok)
+      if (ok && bytes) // (an empty field's data() may be null)
         std::memcpy(out, tensor.double_data().data(), bytes);
       break;
     case proto::TensorProto::UINT64:
       ok = count(tensor.uint64_data_size());
-      if (ok)
+      if (ok && bytes) // (an empty field's data() may be null)
         std::memcpy(out, tensor.uint64_data().data(), bytes);
       break;
     default:
