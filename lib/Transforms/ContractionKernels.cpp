@@ -603,6 +603,34 @@ static Value zeroPointVector(OpBuilder &kb, Location loc, linalg::GenericOp op, 
   return arith::UIToFPOp::create(kb, loc, v16(f32), codes);
 }
 
+/// sum over blocks of scales[n, b] * z[n, b] * u[m, b], sixteen blocks at
+/// a time (|u| [M, padded] holds each block's activation sum, 0 past the
+/// last block): the zero points' share of a packed GEMV's output.
+static Value zeroPointCorrection(OpBuilder &mb, Location loc, linalg::GenericOp op, Value sc,
+                                 Value zp, Value u, Value n, Value m, Value blocks,
+                                 Value padded) {
+  Type f32 = mb.getF32Type();
+  auto v16 = VectorType::get({16}, f32);
+  auto maskType = VectorType::get({16}, mb.getI1Type());
+  auto fm = arith::FastMathFlags::reassoc | arith::FastMathFlags::contract;
+  Value zf = arith::ConstantOp::create(mb, loc, v16, mb.getZeroAttr(v16));
+  auto cst = [&](int64_t v) { return arith::ConstantIndexOp::create(mb, loc, v); };
+  auto corr = scf::ForOp::create(
+      mb, loc, cst(0), padded, cst(16), ValueRange{zf},
+      [&](OpBuilder &kb, Location, Value b0, ValueRange acc) {
+        Value mask = vector::CreateMaskOp::create(
+            kb, loc, maskType, ValueRange{arith::SubIOp::create(kb, loc, blocks, b0)});
+        Value sv = vector::MaskedLoadOp::create(kb, loc, v16, sc, ValueRange{n, b0}, mask, zf);
+        Value zv = zeroPointVector(kb, loc, op, zp, n, b0, blocks, mask);
+        Value uv = vector::LoadOp::create(kb, loc, v16, u, ValueRange{m, b0});
+        scf::YieldOp::create(
+            kb, loc,
+            vector::FMAOp::create(kb, loc, arith::MulFOp::create(kb, loc, sv, zv, fm), uv, acc[0])
+                .getResult());
+      });
+  return corr.getResult(0);
+}
+
 /// Per output column n (rows of the packed weight in order: one
 /// sequential stream) and row m of A: per block, 16 bytes at a time are
 /// widened to two vectors of nibbles (low = even k, high = odd k) and
@@ -634,7 +662,6 @@ static void rewriteQ4Gemv(linalg::GenericOp op, bool avx512) {
   Value four = arith::ConstantOp::create(
       b, loc, v16(i32), DenseElementsAttr::get(v16(i32), b.getI32IntegerAttr(4).getValue()));
   auto fm = arith::FastMathFlags::reassoc | arith::FastMathFlags::contract;
-  auto maskType = VectorType::get({16}, b.getI1Type());
   StringAttr permvar = b.getStringAttr("llvm.x86.avx512.permvar.sf.512");
   SmallVector<float> iotaValues;
   for (int l = 0; l < 16; ++l)
@@ -743,23 +770,9 @@ static void rewriteQ4Gemv(linalg::GenericOp op, bool avx512) {
       Value total = blockLoop.getResult(0);
       for (int64_t j = 1; j < kQ4Unroll; ++j)
         total = arith::AddFOp::create(mb, loc, total, unrolled.getResult(j), fm);
-      // Minus sum over blocks of s z sumA, sixteen blocks at a time.
-      auto corr = scf::ForOp::create(
-          mb, loc, cst(mb, 0), padded, cst(mb, 16), ValueRange{zf},
-          [&](OpBuilder &kb, Location, Value b0, ValueRange acc) {
-            Value mask = vector::CreateMaskOp::create(
-                kb, loc, maskType, ValueRange{arith::SubIOp::create(kb, loc, blocks, b0)});
-            Value sv = vector::MaskedLoadOp::create(kb, loc, v16(f32), sc, ValueRange{n, b0},
-                                                    mask, zf);
-            Value zv = zeroPointVector(kb, loc, op, zp, n, b0, blocks, mask);
-            Value uv = vector::LoadOp::create(kb, loc, v16(f32), sumA, ValueRange{m, b0});
-            scf::YieldOp::create(
-                kb, loc,
-                vector::FMAOp::create(kb, loc, arith::MulFOp::create(kb, loc, sv, zv, fm), uv,
-                                      acc[0])
-                    .getResult());
-          });
-      total = arith::SubFOp::create(mb, loc, total, corr.getResult(0), fm);
+      total = arith::SubFOp::create(
+          mb, loc, total,
+          zeroPointCorrection(mb, loc, op, sc, zp, sumA, n, m, blocks, padded), fm);
       Value old = memref::LoadOp::create(mb, loc, out, ValueRange{m, n});
       Value sum = vector::ReductionOp::create(mb, loc, vector::CombiningKind::ADD,
                                               total, old, fm);
@@ -804,7 +817,6 @@ static bool isVnniGemv(linalg::GenericOp op) {
 static void rewriteVnniGemv(linalg::GenericOp op) {
   OpBuilder b(op);
   Location loc = op.getLoc();
-  MLIRContext *ctx = b.getContext();
   bool q8 = op->getAttrOfType<StringAttr>(sp::kKernelAttrName).getValue() == "q8_vnni";
   Type f32 = b.getF32Type(), i8 = b.getI8Type(), i32 = b.getI32Type();
   auto vec = [](int64_t n, Type t) { return VectorType::get({n}, t); };
@@ -970,27 +982,11 @@ static void rewriteVnniGemv(linalg::GenericOp op) {
           mb, loc, hasTail,
           [&](OpBuilder &kb, Location) { scf::YieldOp::create(kb, loc, step(kb, pTail, fs, rest)); },
           [&](OpBuilder &kb, Location) { scf::YieldOp::create(kb, loc, fs); });
-      auto maskType = VectorType::get({16}, mb.getI1Type());
       for (int64_t r = 0; r < R; ++r) {
         Value n = ns[r];
         Value f = tail.getResult(r);
-        // Minus sum over blocks of s z u, sixteen blocks at a time.
-        auto corr = scf::ForOp::create(
-            mb, loc, cst(mb, 0), padded, cst(mb, 16), ValueRange{zf},
-            [&](OpBuilder &kb, Location, Value b0, ValueRange acc) {
-              Value mask = vector::CreateMaskOp::create(
-                  kb, loc, maskType, ValueRange{arith::SubIOp::create(kb, loc, blocks, b0)});
-              Value sv = vector::MaskedLoadOp::create(kb, loc, vec(16, f32), sc,
-                                                      ValueRange{n, b0}, mask, zf);
-              Value zv = zeroPointVector(kb, loc, op, zp, n, b0, blocks, mask);
-              Value uv = vector::LoadOp::create(kb, loc, vec(16, f32), u, ValueRange{m, b0});
-              scf::YieldOp::create(
-                  kb, loc,
-                  vector::FMAOp::create(kb, loc, arith::MulFOp::create(kb, loc, sv, zv, fm), uv,
-                                        acc[0])
-                      .getResult());
-            });
-        f = arith::SubFOp::create(mb, loc, f, corr.getResult(0), fm);
+        f = arith::SubFOp::create(
+            mb, loc, f, zeroPointCorrection(mb, loc, op, sc, zp, u, n, m, blocks, padded), fm);
         Value old = memref::LoadOp::create(mb, loc, out, ValueRange{m, n});
         Value sum = vector::ReductionOp::create(mb, loc, vector::CombiningKind::ADD, f, old, fm);
         memref::StoreOp::create(mb, loc, sum, out, ValueRange{m, n});
@@ -999,7 +995,6 @@ static void rewriteVnniGemv(linalg::GenericOp op) {
     });
   };
   forGroups(b, loc, N, kRows, columns);
-  (void)ctx;
   op.erase();
 }
 

@@ -367,8 +367,7 @@ static Outcome fuseDequantizedMatMul(Operation *root) {
     wv = g.getB();
     c = g.getC();
     kFirst = !g.getTransB();
-    auto dq = wv.getDefiningOp<onnx::DequantizeLinearOp>();
-    if (!dq)
+    if (!wv.getDefiningOp<onnx::DequantizeLinearOp>())
       return {};
     if (g.getTransA() || g.getAlpha().convertToFloat() != 1.0f ||
         (c && g.getBeta().convertToFloat() != 1.0f))
@@ -507,22 +506,16 @@ static Outcome fuseDynamic(onnx::MatMulIntegerOp mmi) {
     return {nullptr, "the weight scale is neither per tensor nor per column"};
   if (wz && numElements(wz) != 1 && numElements(wz) != N)
     return {nullptr, "the weight zero point is neither per tensor nor per column"};
-  // The weight as a DequantizeLinear would state it: reuse its reader.
+  if (wz && numElements(wz) != numElements(ws))
+    return {nullptr, "weight scale and zero point differ in granularity"};
+  // The weight as a DequantizeLinear (axis 1: per column) would state it:
+  // a temporary one reuses its reader.
   OpBuilder b(mul);
   Location loc = mmi.getLoc();
-  Value wzFull = wz;
-  int64_t axis = 1;
-  if (wz && numElements(wz) != numElements(ws)) {
-    // Broadcast the per-tensor one of the two to per column.
-    return {nullptr, "weight scale and zero point differ in granularity"};
-  }
-  if (numElements(ws) == 1)
-    axis = 1; // per tensor, any axis
   auto dq = onnx::DequantizeLinearOp::create(
       b, loc, RankedTensorType::get(cast<RankedTensorType>(wq.getType()).getShape(),
                                     b.getF32Type()),
-      wq, rankOf(ws) > 1 ? Value() : ws, wzFull, b.getI64IntegerAttr(axis),
-      b.getI64IntegerAttr(0));
+      wq, ws, wz, b.getI64IntegerAttr(1), b.getI64IntegerAttr(0));
   std::string why;
   FailureOr<QuantWeight> w = failure();
   if (rankOf(ws) <= 1)

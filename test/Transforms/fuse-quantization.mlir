@@ -118,28 +118,103 @@ func.func @dynamic(%x: tensor<?x32xf32>) -> tensor<?x4xf32> {
 
 // -----
 
-/// Near misses: scales per input channel (axis 0 of [K, N]), a weight
-/// that is an input, Gemm with alpha 2, a rescale by a non-constant.
-// CHECK-LABEL: func.func @near_misses
+/// Near miss: scales per input channel (axis 0 of a [K, N] weight).
+// CHECK-LABEL: func.func @negative_scales_per_input_channel
 // CHECK-NOT: sparsa.quant_matmul
-// CHECK: onnx.MatMul {{.+}}{sparsa.unfused = {quantization = "scales per input channel (axis along K) do not fold into weight blocks"}
-// CHECK: onnx.MatMul {{.+}}{sparsa.unfused = {quantization = "the quantized weight is not a constant"}
-// CHECK: onnx.Gemm {{.+}}sparsa.unfused = {quantization = "Gemm with transA or alpha / beta other than 1"}
-// CHECK: onnx.MatMulInteger {{.+}}{sparsa.unfused = {quantization = "the rescale is not x_scale times a constant weight scale"}
-func.func @near_misses(%x: tensor<1x32xf32>, %qin: tensor<32x4xi8>, %t: tensor<f32>) -> (tensor<1x4xf32>, tensor<1x4xf32>, tensor<1x4xf32>, tensor<1x4xf32>) {
+// CHECK: onnx.MatMul {{.+}}{sparsa.unfused = {quantization = "scales per input channel (axis along K) do not fold into weight blocks"}}
+func.func @negative_scales_per_input_channel(%x: tensor<1x32xf32>) -> tensor<1x4xf32> {
   %q = onnx.Constant {value = dense<3> : tensor<32x4xi8>} : () -> tensor<32x4xi8>
   %sk = onnx.Constant {value = dense<0.5> : tensor<32xf32>} : () -> tensor<32xf32>
+  %w = onnx.DequantizeLinear %q, %sk {axis = 0 : si64} : (tensor<32x4xi8>, tensor<32xf32>) -> tensor<32x4xf32>
+  %y = onnx.MatMul %x, %w : (tensor<1x32xf32>, tensor<32x4xf32>) -> tensor<1x4xf32>
+  return %y : tensor<1x4xf32>
+}
+
+// -----
+
+/// Near miss: the quantized weight is a model input.
+// CHECK-LABEL: func.func @negative_weight_input
+// CHECK-NOT: sparsa.quant_matmul
+// CHECK: onnx.MatMul {{.+}}{sparsa.unfused = {quantization = "the quantized weight is not a constant"}}
+func.func @negative_weight_input(%x: tensor<1x32xf32>, %qin: tensor<32x4xi8>) -> tensor<1x4xf32> {
   %sn = onnx.Constant {value = dense<0.5> : tensor<4xf32>} : () -> tensor<4xf32>
-  %w0 = onnx.DequantizeLinear %q, %sk {axis = 0 : si64} : (tensor<32x4xi8>, tensor<32xf32>) -> tensor<32x4xf32>
-  %y0 = onnx.MatMul %x, %w0 : (tensor<1x32xf32>, tensor<32x4xf32>) -> tensor<1x4xf32>
-  %w1 = onnx.DequantizeLinear %qin, %sn {axis = 1 : si64} : (tensor<32x4xi8>, tensor<4xf32>) -> tensor<32x4xf32>
-  %y1 = onnx.MatMul %x, %w1 : (tensor<1x32xf32>, tensor<32x4xf32>) -> tensor<1x4xf32>
-  %w2 = onnx.DequantizeLinear %q, %sn {axis = 1 : si64} : (tensor<32x4xi8>, tensor<4xf32>) -> tensor<32x4xf32>
-  %y2 = onnx.Gemm %x, %w2 {alpha = 2.0 : f32} : (tensor<1x32xf32>, tensor<32x4xf32>) -> tensor<1x4xf32>
+  %w = onnx.DequantizeLinear %qin, %sn {axis = 1 : si64} : (tensor<32x4xi8>, tensor<4xf32>) -> tensor<32x4xf32>
+  %y = onnx.MatMul %x, %w : (tensor<1x32xf32>, tensor<32x4xf32>) -> tensor<1x4xf32>
+  return %y : tensor<1x4xf32>
+}
+
+// -----
+
+/// Near miss: the weight's scale is a model input.
+// CHECK-LABEL: func.func @negative_scale_input
+// CHECK-NOT: sparsa.quant_matmul
+// CHECK: onnx.MatMul {{.+}}{sparsa.unfused = {quantization = "the weight's scale or zero point is not a constant"}}
+func.func @negative_scale_input(%x: tensor<1x32xf32>, %s: tensor<4xf32>) -> tensor<1x4xf32> {
+  %q = onnx.Constant {value = dense<3> : tensor<32x4xi8>} : () -> tensor<32x4xi8>
+  %w = onnx.DequantizeLinear %q, %s {axis = 1 : si64} : (tensor<32x4xi8>, tensor<4xf32>) -> tensor<32x4xf32>
+  %y = onnx.MatMul %x, %w : (tensor<1x32xf32>, tensor<32x4xf32>) -> tensor<1x4xf32>
+  return %y : tensor<1x4xf32>
+}
+
+// -----
+
+/// Near miss: Gemm with alpha 2.
+// CHECK-LABEL: func.func @negative_gemm_alpha
+// CHECK-NOT: sparsa.quant_matmul
+// CHECK: onnx.Gemm {{.+}}sparsa.unfused = {quantization = "Gemm with transA or alpha / beta other than 1"}
+func.func @negative_gemm_alpha(%x: tensor<1x32xf32>) -> tensor<1x4xf32> {
+  %q = onnx.Constant {value = dense<3> : tensor<32x4xi8>} : () -> tensor<32x4xi8>
+  %sn = onnx.Constant {value = dense<0.5> : tensor<4xf32>} : () -> tensor<4xf32>
+  %w = onnx.DequantizeLinear %q, %sn {axis = 1 : si64} : (tensor<32x4xi8>, tensor<4xf32>) -> tensor<32x4xf32>
+  %y = onnx.Gemm %x, %w {alpha = 2.0 : f32} : (tensor<1x32xf32>, tensor<32x4xf32>) -> tensor<1x4xf32>
+  return %y : tensor<1x4xf32>
+}
+
+// -----
+
+/// Near miss: Gemm whose C is a model input, not a constant bias.
+// CHECK-LABEL: func.func @negative_gemm_c_input
+// CHECK-NOT: sparsa.quant_matmul
+// CHECK: onnx.Gemm {{.+}}sparsa.unfused = {quantization = "Gemm's C is not a constant [N] bias"}
+func.func @negative_gemm_c_input(%x: tensor<1x32xf32>, %c: tensor<4xf32>) -> tensor<1x4xf32> {
+  %q = onnx.Constant {value = dense<3> : tensor<32x4xi8>} : () -> tensor<32x4xi8>
+  %sn = onnx.Constant {value = dense<0.5> : tensor<4xf32>} : () -> tensor<4xf32>
+  %w = onnx.DequantizeLinear %q, %sn {axis = 1 : si64} : (tensor<32x4xi8>, tensor<4xf32>) -> tensor<32x4xf32>
+  %y = onnx.Gemm %x, %w, %c : (tensor<1x32xf32>, tensor<32x4xf32>, tensor<4xf32>) -> tensor<1x4xf32>
+  return %y : tensor<1x4xf32>
+}
+
+// -----
+
+/// Near miss: the MatMulInteger result is rescaled by x_scale times a
+/// model input.
+// CHECK-LABEL: func.func @negative_dynamic_scale_input
+// CHECK-NOT: sparsa.quant_matmul
+// CHECK: onnx.MatMulInteger {{.+}}{sparsa.unfused = {quantization = "the rescale is not x_scale times a constant weight scale"}}
+func.func @negative_dynamic_scale_input(%x: tensor<1x32xf32>, %t: tensor<f32>) -> tensor<1x4xf32> {
+  %q = onnx.Constant {value = dense<3> : tensor<32x4xi8>} : () -> tensor<32x4xi8>
   %xq, %xs, %xz = onnx.DynamicQuantizeLinear %x : (tensor<1x32xf32>) -> (tensor<1x32xui8>, tensor<f32>, tensor<ui8>)
   %acc = onnx.MatMulInteger %xq, %q a_zero_point = %xz : (tensor<1x32xui8>, tensor<32x4xi8>, tensor<ui8>) -> tensor<1x4xi32>
   %f = onnx.Cast %acc {to = 1 : si64} : (tensor<1x4xi32>) -> tensor<1x4xf32>
   %sc = onnx.Mul %xs, %t : (tensor<f32>, tensor<f32>) -> tensor<f32>
-  %y3 = onnx.Mul %f, %sc : (tensor<1x4xf32>, tensor<f32>) -> tensor<1x4xf32>
-  return %y0, %y1, %y2, %y3 : tensor<1x4xf32>, tensor<1x4xf32>, tensor<1x4xf32>, tensor<1x4xf32>
+  %y = onnx.Mul %f, %sc : (tensor<1x4xf32>, tensor<f32>) -> tensor<1x4xf32>
+  return %y : tensor<1x4xf32>
+}
+
+// -----
+
+/// Near miss: MatMulInteger whose input zero point is not the one
+/// DynamicQuantizeLinear computed.
+// CHECK-LABEL: func.func @negative_dynamic_other_zero_point
+// CHECK-NOT: sparsa.quant_matmul
+// CHECK: onnx.MatMulInteger {{.+}}{sparsa.unfused = {quantization = "MatMulInteger's input zero point is not DynamicQuantizeLinear's"}}
+func.func @negative_dynamic_other_zero_point(%x: tensor<1x32xf32>, %z: tensor<ui8>) -> tensor<1x4xf32> {
+  %q = onnx.Constant {value = dense<3> : tensor<32x4xi8>} : () -> tensor<32x4xi8>
+  %ws = onnx.Constant {value = dense<0.01> : tensor<f32>} : () -> tensor<f32>
+  %xq, %xs, %xz = onnx.DynamicQuantizeLinear %x : (tensor<1x32xf32>) -> (tensor<1x32xui8>, tensor<f32>, tensor<ui8>)
+  %acc = onnx.MatMulInteger %xq, %q a_zero_point = %z : (tensor<1x32xui8>, tensor<32x4xi8>, tensor<ui8>) -> tensor<1x4xi32>
+  %f = onnx.Cast %acc {to = 1 : si64} : (tensor<1x4xi32>) -> tensor<1x4xf32>
+  %sc = onnx.Mul %xs, %ws : (tensor<f32>, tensor<f32>) -> tensor<f32>
+  %y = onnx.Mul %f, %sc : (tensor<1x4xf32>, tensor<f32>) -> tensor<1x4xf32>
+  return %y : tensor<1x4xf32>
 }
