@@ -151,7 +151,10 @@ void sparsa::buildSparsaGPULoweringPipeline(
   // 1-2. As on the CPU: onnx -> linalg/tensor, element-wise chains fused.
   addLinalgFrontEnd(pm);
   // Decode-sized contractions get split-K: enough threads to keep HBM busy.
-  pm.addNestedPass<func::FuncOp>(createGPUSplitReductionsPass());
+  GPUSplitReductionsPassOptions split;
+  split.targetThreads = options.gpuTargetThreads;
+  split.vectorWidth = options.gpuVectorWidth;
+  pm.addNestedPass<func::FuncOp>(createGPUSplitReductionsPass(split));
   pm.addPass(createCanonicalizerPass());
   // 3. Bufferize and free intermediates exactly as the CPU pipeline does.
   addBufferization(pm);
@@ -161,6 +164,13 @@ void sparsa::buildSparsaGPULoweringPipeline(
   StridedCopiesToLinalgPassOptions copies;
   copies.all = true;
   pm.addNestedPass<func::FuncOp>(createStridedCopiesToLinalgPass(copies));
+  // Matmul-like ops get vector threads with register accumulators; the
+  // rest become scalar loops.
+  if (options.gpuVectorWidth > 1) {
+    GPUContractionKernelsPassOptions kernels;
+    kernels.width = options.gpuVectorWidth;
+    pm.addNestedPass<func::FuncOp>(createGPUContractionKernelsPass(kernels));
+  }
   addUpstream(pm, "func.func(convert-linalg-to-parallel-loops,scf-forall-to-parallel)");
   pm.addNestedPass<func::FuncOp>(createGPUPromoteAccumulatorsPass());
   pm.addNestedPass<func::FuncOp>(createGPUMapToKernelsPass());

@@ -19,9 +19,12 @@
 
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <dlfcn.h>
 #include <map>
 #include <mutex>
+#include <string>
+#include <vector>
 
 namespace {
 
@@ -61,6 +64,7 @@ struct Driver {
   CUresult (*cuEventDestroy)(CUevent);
   CUresult (*cuEventSynchronize)(CUevent);
   CUresult (*cuEventRecord)(CUevent, CUstream);
+  CUresult (*cuEventElapsedTime)(float *, CUevent, CUevent);
   CUresult (*cuMemAlloc)(CUdeviceptr *, size_t);
   CUresult (*cuMemAllocManaged)(CUdeviceptr *, size_t, unsigned);
   CUresult (*cuMemFree)(CUdeviceptr);
@@ -122,6 +126,7 @@ Driver &driver() {
     load(d.cuEventDestroy, "cuEventDestroy_v2");
     load(d.cuEventSynchronize, "cuEventSynchronize");
     load(d.cuEventRecord, "cuEventRecord");
+    load(d.cuEventElapsedTime, "cuEventElapsedTime");
     load(d.cuMemAlloc, "cuMemAlloc_v2");
     load(d.cuMemAllocManaged, "cuMemAllocManaged");
     load(d.cuMemFree, "cuMemFree_v2");
@@ -293,9 +298,71 @@ MGPU_API CUmodule mgpuModuleLoadJIT(void *data, int /*optLevel*/) {
 static std::mutex functionsLock;
 static std::map<std::pair<CUmodule, std::string>, CUfunction> functions;
 
+// SPARSA_CUDA_TRACE=1: every launch is bracketed by timing events; at each
+// stream synchronization the kernels' device times are added to a table by
+// kernel name and grid, printed to stderr when a module is unloaded and at
+// exit (the GPU benchmark's per-kernel breakdown; costs two event records
+// per launch).
+namespace {
+struct TraceEntry {
+  std::string kernel;
+  CUevent start, stop;
+};
+struct TraceTotals {
+  uint64_t launches = 0;
+  double ms = 0;
+};
+bool tracing() {
+  static const bool on = [] {
+    const char *v = std::getenv("SPARSA_CUDA_TRACE");
+    return v && *v && std::string(v) != "0";
+  }();
+  return on;
+}
+std::mutex traceLock;
+std::map<std::string, TraceTotals> &traceTotals() {
+  static auto *totals = new std::map<std::string, TraceTotals>();
+  return *totals;
+}
+thread_local std::vector<TraceEntry> pendingTrace;
+/// Prints and clears the totals (at a module's unload and at exit).
+void printTrace() {
+  std::lock_guard<std::mutex> lock(traceLock);
+  if (traceTotals().empty())
+    return;
+  std::fprintf(stderr, "sparsa cuda trace: kernel [grid x block], launches, total ms, mean us\n");
+  for (auto &[name, t] : traceTotals())
+    std::fprintf(stderr, "sparsa cuda trace: %s, %llu, %.3f, %.2f\n", name.c_str(),
+                 static_cast<unsigned long long>(t.launches), t.ms,
+                 t.launches ? 1e3 * t.ms / t.launches : 0.0);
+  traceTotals().clear();
+}
+/// Adds the finished launches of this thread to the totals.
+void collectTrace(Driver *d) {
+  if (pendingTrace.empty())
+    return;
+  std::lock_guard<std::mutex> lock(traceLock);
+  static bool registered = (std::atexit(printTrace), true);
+  (void)registered;
+  for (TraceEntry &e : pendingTrace) {
+    float ms = 0;
+    if (d->cuEventSynchronize(e.stop) == 0 && d->cuEventElapsedTime(&ms, e.start, e.stop) == 0) {
+      TraceTotals &t = traceTotals()[e.kernel];
+      ++t.launches;
+      t.ms += ms;
+    }
+    d->cuEventDestroy(e.start);
+    d->cuEventDestroy(e.stop);
+  }
+  pendingTrace.clear();
+}
+} // namespace
+
 MGPU_API void mgpuModuleUnload(CUmodule module) {
   if (!module)
     return;
+  if (tracing())
+    printTrace();
   {
     std::lock_guard<std::mutex> lock(functionsLock);
     for (auto it = functions.begin(); it != functions.end();)
@@ -325,6 +392,15 @@ MGPU_API CUfunction mgpuModuleGetFunction(CUmodule module, const char *name) {
   return fn;
 }
 
+/// The name a kernel handle was looked up by (for the trace).
+static std::string kernelName(CUfunction fn) {
+  std::lock_guard<std::mutex> lock(functionsLock);
+  for (auto &[key, f] : functions)
+    if (f == fn)
+      return key.second;
+  return "?";
+}
+
 MGPU_API void mgpuLaunchKernel(CUfunction fn, intptr_t gx, intptr_t gy, intptr_t gz,
                                intptr_t bx, intptr_t by, intptr_t bz, int32_t smem,
                                CUstream stream, void **params, void **extra,
@@ -337,9 +413,24 @@ MGPU_API void mgpuLaunchKernel(CUfunction fn, intptr_t gx, intptr_t gy, intptr_t
                     std::to_string(gy) + " x " + std::to_string(gz) + " blocks";
     return;
   }
-  if (Driver *d = current())
-    check(d->cuLaunchKernel(fn, gx, gy, gz, bx, by, bz, smem, stream, params, extra),
-          "cuLaunchKernel");
+  Driver *d = current();
+  if (!d)
+    return;
+  TraceEntry entry;
+  bool trace = tracing() && d->cuEventCreate(&entry.start, 0) == 0;
+  if (trace && d->cuEventCreate(&entry.stop, 0) != 0) {
+    d->cuEventDestroy(entry.start);
+    trace = false;
+  }
+  if (trace)
+    d->cuEventRecord(entry.start, stream);
+  check(d->cuLaunchKernel(fn, gx, gy, gz, bx, by, bz, smem, stream, params, extra),
+        "cuLaunchKernel");
+  if (trace) {
+    d->cuEventRecord(entry.stop, stream);
+    entry.kernel = kernelName(fn) + " [" + std::to_string(gx) + " x " + std::to_string(bx) + "]";
+    pendingTrace.push_back(std::move(entry));
+  }
 }
 
 // A model creates a stream per run and destroys it at the end: each thread
@@ -372,8 +463,11 @@ MGPU_API void mgpuStreamDestroy(CUstream s) {
     check(d->cuStreamDestroy(s), "cuStreamDestroy");
 }
 MGPU_API void mgpuStreamSynchronize(CUstream s) {
-  if (Driver *d = current())
+  if (Driver *d = current()) {
     check(d->cuStreamSynchronize(s), "cuStreamSynchronize (a kernel failed)");
+    if (tracing())
+      collectTrace(d);
+  }
 }
 MGPU_API void mgpuStreamWaitEvent(CUstream s, CUevent e) {
   if (Driver *d = current())

@@ -26,6 +26,8 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "GPUContraction.h"
+
 #include "sparsa/Transforms/Passes.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -687,6 +689,10 @@ struct GPUSplitReductionsPass final
           else
             parallel *= range;
         }
+        // Threads, not outputs: the contraction kernels give a thread
+        // several outputs.
+        if (auto plan = sparsa::planGPUContraction(l, vectorWidth, maxRows))
+          parallel = std::max<int64_t>(1, parallel / plan->perThread());
         if (reduction < minReduction ||
             parallel >= targetThreads)
           return none;

@@ -24,7 +24,9 @@ steals the cores the other library needs next. The smoke suite runs in CI
 runs the GPU cases instead (--target=cuda, on an NVIDIA GPU; see
 tools/gpu-check.sh): fp32 decode GEMVs and GEMMs against the device's
 DRAM peak, next to the CPU build of the same model (--threads: its last
-value is the CPU build's thread count).
+value is the CPU build's thread count; --cases: a subset, by name). Cases named BASE/VARIANT are BASE compiled with tuning
+flags (e.g. BASE/scalar: no vector threads). With SPARSA_CUDA_TRACE=1
+the runtime also prints each kernel's device time at exit.
 """
 
 import argparse
@@ -617,7 +619,7 @@ def _gpu_peak_gbs() -> Tuple[float, str]:
 
 
 def gpu_bench(out_dir: str, iters: int, markdown_path: Optional[str],
-              compile_only: bool = False, threads: int = 0) -> int:
+              compile_only: bool = False, threads: int = 0, only: str = "") -> int:
     """GPU cases: fp32 decode GEMVs (one token, and 8) and GEMMs compiled
     with --target=cuda, timed through the runtime (input and output copies
     and the launches' fixed cost included), with achieved bandwidth /
@@ -634,20 +636,37 @@ def gpu_bench(out_dir: str, iters: int, markdown_path: Optional[str],
     # GPU run's host thread launches kernels (set before libomp starts).
     os.environ.setdefault("KMP_BLOCKTIME", "0")
     os.makedirs(out_dir, exist_ok=True)
-    # (name, rows, k = n); the weights are k x n fp32.
-    cases = [("tiny_f32", 1, 64), ("gemv_f32_4k", 1, 4096), ("gemv_f32_8k", 1, 8192),
-             ("gemv_f32_16k", 1, 16384), ("gemv_f32_b8_8k", 8, 8192),
-             ("gemm_f32_4k", 512, 4096), ("gemm_f32_8k", 1024, 8192)]
+    # (name, rows, k = n, tuning flags); the weights are k x n fp32. The
+    # "scalar" variants are the code generator without vector threads (one
+    # scalar thread per output), the "t..." ones other split-K thread
+    # targets: the same run compares them with the default. A variant
+    # reuses its base case's model and CPU build.
+    cases = [("tiny_f32", 1, 64, []), ("gemv_f32_4k", 1, 4096, []),
+             ("gemv_f32_8k", 1, 8192, []), ("gemv_f32_16k", 1, 16384, []),
+             ("gemv_f32_b8_8k", 8, 8192, []),
+             ("gemm_f32_4k", 512, 4096, []), ("gemm_f32_8k", 1024, 8192, []),
+             ("gemv_f32_16k/scalar", 1, 16384, ["--x-gpu-vector-width=1"]),
+             ("gemv_f32_16k/t64k", 1, 16384, ["--x-gpu-target-threads=65536"]),
+             ("gemv_f32_16k/t256k", 1, 16384, ["--x-gpu-target-threads=262144"]),
+             ("gemv_f32_b8_8k/scalar", 8, 8192, ["--x-gpu-vector-width=1"]),
+             ("gemm_f32_4k/scalar", 512, 4096, ["--x-gpu-vector-width=1"])]
+    if only:
+        keep = set(only.split(","))
+        cases = [c for c in cases if c[0] in keep]
     built = []
-    for name, rows, k in cases:
-        onnx_path = os.path.join(out_dir, name + ".onnx")
+    for base in dict.fromkeys(c[0].split("/")[0] for c in cases):
+        variants = [c for c in cases if c[0].split("/")[0] == base]
+        rows, k = variants[0][1], variants[0][2]
+        onnx_path = os.path.join(out_dir, base + ".onnx")
         models.mlp(onnx_path, [k, k], batch=rows, weights="pattern")
-        gpu_so, cpu_so = (os.path.join(out_dir, name + s) for s in (".cuda.so", ".cpu.so"))
-        sparsa.compile(onnx_path, gpu_so, target="cuda")
+        cpu_so = os.path.join(out_dir, base + ".cpu.so")
         sparsa.compile(onnx_path, cpu_so)
+        for name, _, _, flags in variants:
+            gpu_so = os.path.join(out_dir, name.replace("/", "-") + ".cuda.so")
+            sparsa.compile(onnx_path, gpu_so, target="cuda", extra_args=flags)
+            built.append((name, rows, k, gpu_so, cpu_so))
+            print(f"compiled {name}", flush=True)
         os.remove(onnx_path)
-        built.append((name, rows, k, gpu_so, cpu_so))
-        print(f"compiled {name}", flush=True)
     if compile_only:
         return 0
 
@@ -725,7 +744,7 @@ def main(argv=None):
     args = p.parse_args(argv)
     if args.gpu:
         return gpu_bench(args.out, args.iters, args.markdown, args.compile_only,
-                         int(args.threads.split(",")[-1]))
+                         int(args.threads.split(",")[-1]), args.cases)
     if args.flow_scaling:
         os.environ.setdefault("KMP_BLOCKTIME", "0")
         threads = int(args.threads.split(",")[-1])

@@ -1,4 +1,5 @@
-// RUN: sparsa-opt %s --split-input-file --sparsa-gpu-split-reductions | FileCheck %s
+// RUN: sparsa-opt %s --split-input-file --sparsa-gpu-split-reductions="vector-width=1" | FileCheck %s
+// RUN: sparsa-opt %s --split-input-file --sparsa-gpu-split-reductions | FileCheck %s --check-prefix=VEC
 
 /// A decode GEMV (1 x 4096 outputs, K = 4096): split into 32 chunks of 128
 /// (32 x 4096 = 131072 partial sums), then one combining reduction, its
@@ -12,6 +13,11 @@
 // CHECK: %[[PART:.*]] = linalg.generic {{.*}}iterator_types = ["parallel", "parallel", "parallel", "reduction"]
 // CHECK-SAME: outs(%{{.*}} : tensor<32x1x4096xf32>)
 // CHECK: linalg.generic {indexing_maps = [#[[COMBINE_IN]], #[[COMBINE_OUT]]], iterator_types = ["parallel", "parallel", "reduction"]}{{.*}} ins(%[[PART]] : tensor<32x1x4096xf32>)
+/// With vector threads (the default), a thread computes 4 outputs: 1024
+/// threads per chunk, so 128 chunks of 32.
+// VEC-LABEL: func.func @gemv
+// VEC: tensor.expand_shape %{{.*}} {{\[}}[0], [1, 2]] output_shape [1, 128, 32]
+// VEC: linalg.generic {{.*}}outs(%{{.*}} : tensor<128x1x4096xf32>)
 func.func @gemv(%x: tensor<1x4096xf32>, %w: tensor<4096x4096xf32>) -> tensor<1x4096xf32> {
   %zero = arith.constant 0.0 : f32
   %e = tensor.empty() : tensor<1x4096xf32>
@@ -29,6 +35,13 @@ func.func @gemv(%x: tensor<1x4096xf32>, %w: tensor<4096x4096xf32>) -> tensor<1x4
 // CHECK-NOT: tensor.expand_shape
 // CHECK-COUNT-3: linalg.matmul
 // CHECK-NOT: tensor.expand_shape
+/// With vector threads, a thread of the GEMM computes 8 rows x 4 outputs:
+/// 65536 threads, so its reduction is split in two; the others stay.
+// VEC-LABEL: func.func @untouched
+// VEC: tensor.expand_shape %{{.*}} {{\[}}[0], [1, 2]] output_shape [512, 2, 2048]
+// VEC: linalg.generic {{.*}}outs(%{{.*}} : tensor<2x512x4096xf32>)
+// VEC-COUNT-2: linalg.matmul
+// VEC-NOT: tensor.expand_shape
 func.func @untouched(%a: tensor<512x4096xf32>, %w: tensor<4096x4096xf32>,
                      %b: tensor<1x64xf32>, %v: tensor<64x4096xf32>,
                      %d: tensor<1x?xf32>, %u: tensor<?x4096xf32>)

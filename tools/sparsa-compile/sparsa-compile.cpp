@@ -88,6 +88,15 @@ static cl::opt<bool> gpuEmulateAdversarial(
              "threads in reverse order and fill device allocations with NaN "
              "/ 0xA5 bytes"),
     cl::init(false), cl::Hidden, cl::cat(sparsaCategory));
+static cl::opt<int64_t> gpuVectorWidth(
+    "x-gpu-vector-width",
+    cl::desc("Tuning, --target=cuda: outputs along n per matmul thread (one "
+             "vector load of 1, 2 or 4 floats; 1 = scalar threads)"),
+    cl::init(4), cl::Hidden, cl::cat(sparsaCategory));
+static cl::opt<int64_t> gpuTargetThreads(
+    "x-gpu-target-threads",
+    cl::desc("Tuning, --target=cuda: threads split-K aims for"),
+    cl::init(131072), cl::Hidden, cl::cat(sparsaCategory));
 static cl::opt<bool> int8Activations(
     "int8-activations",
     cl::desc("Quantized matmuls (int4 / int8 weights) quantize their float "
@@ -358,6 +367,16 @@ int main(int argc, char **argv) {
   }
   report.mark("weights", t0);
   options.gpuChip = gpuArchs.front();
+  if (gpuVectorWidth != 1 && gpuVectorWidth != 2 && gpuVectorWidth != 4) {
+    llvm::errs() << "sparsa-compile: --x-gpu-vector-width must be 1, 2 or 4\n";
+    return 1;
+  }
+  if (gpuTargetThreads < 1) {
+    llvm::errs() << "sparsa-compile: --x-gpu-target-threads must be positive\n";
+    return 1;
+  }
+  options.gpuVectorWidth = gpuVectorWidth;
+  options.gpuTargetThreads = gpuTargetThreads;
   options.emulateGPU = gpuEmulate;
   options.emulateAdversarial = gpuEmulateAdversarial;
   if (!runPipeline(cuda || gpuEmulate ? sparsa::buildSparsaGPULoweringPipeline

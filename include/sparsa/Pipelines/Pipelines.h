@@ -54,6 +54,15 @@ struct SparsaCPUPipelineOptions
       llvm::cl::desc("GPU target: CUDA toolkit folder (libdevice); default "
                      "$CUDA_HOME, else /usr/local/cuda"),
       llvm::cl::init("")};
+  Option<int64_t> gpuVectorWidth{
+      *this, "gpu-vector-width",
+      llvm::cl::desc("GPU target, tuning: outputs along n per contraction "
+                     "thread (one vector load; 1 = scalar threads)"),
+      llvm::cl::init(4)};
+  Option<int64_t> gpuTargetThreads{
+      *this, "gpu-target-threads",
+      llvm::cl::desc("GPU target, tuning: threads split-K aims for"),
+      llvm::cl::init(131072)};
   Option<bool> emulateGPU{
       *this, "emulate-gpu",
       llvm::cl::desc("GPU pipeline, test aid: run the launches as host loops "

@@ -32,6 +32,10 @@ namespace sparsa {
 
 /// Name of the function argument attribute holding a weight's data.
 inline constexpr llvm::StringLiteral kWeightAttrName = "sparsa.weight";
+/// What a weight argument keeps once its data has gone to the sidecar: its
+/// byte offset there (a multiple of 64; the runtime's device copy is 256-byte
+/// aligned), which code generation may rely on for vector alignment.
+inline constexpr llvm::StringLiteral kWeightOffsetAttrName = "sparsa.weight_offset";
 
 /// Name of the discardable attribute a fusion pass puts on a candidate it
 /// did not fuse: a dictionary {family = "reason"}.

@@ -183,8 +183,11 @@ def GPUSplitReductionsPass : Pass<"sparsa-gpu-split-reductions", "mlir::func::Fu
     iterations gets its reduction split
     into `ratio` independent chunks (`linalg::splitReduction`): the largest
     power of two that divides the reduction, keeps chunks of at least 32,
-    and keeps parallel x ratio within `target-threads`. Each chunk is one
-    GPU thread of the partial-sum kernel; a small kernel combines them.
+    and keeps the threads x ratio within `target-threads`. Threads are the
+    parallel iterations divided by the outputs one thread of
+    `sparsa-gpu-contraction-kernels` computes (`vector-width` x its rows)
+    where that pass will take the op. Each chunk is a thread of the
+    partial-sum kernel; a small kernel combines them.
 
     Then every `linalg.generic` of the function gets its reduction loops
     innermost (`linalg::interchangeGenericOp`; the combining op reduces its
@@ -195,9 +198,50 @@ def GPUSplitReductionsPass : Pass<"sparsa-gpu-split-reductions", "mlir::func::Fu
     Option<"minReduction", "min-reduction", "int64_t", "512",
            "Smallest reduction size to split">,
     Option<"targetThreads", "target-threads", "int64_t", "131072",
-           "Parallel iterations to reach">,
+           "Threads to reach">,
+    Option<"vectorWidth", "vector-width", "int64_t", "4",
+           "As sparsa-gpu-contraction-kernels' width (1: no vector threads)">,
+    Option<"maxRows", "max-rows", "int64_t", "8",
+           "As sparsa-gpu-contraction-kernels' max-rows">,
   ];
   let dependentDialects = ["mlir::linalg::LinalgDialect", "mlir::tensor::TensorDialect"];
+}
+
+def GPUContractionKernelsPass
+    : Pass<"sparsa-gpu-contraction-kernels", "mlir::func::FuncOp"> {
+  let summary = "Vector threads for matmul-like ops (GPU target)";
+  let description = [{
+    On buffers, before the linalg-to-loops lowering: a `linalg.generic`
+    computing `out += a * b` over static f32 buffers, with one reduction
+    loop k, `b` and `out` contiguous along the parallel loop n and `a`
+    independent of n (a GEMV, a split-K chunk, a GEMM), becomes an
+    `scf.parallel` loop nest built here. Each iteration (one GPU thread)
+    computes `width` consecutive n of `max-rows` (or fewer, dividing the
+    row count) consecutive rows: the loop that indexes `a` and `out` but not
+    `b`. It loads each piece of `b` as one aligned vector, once for all its
+    rows, and keeps its accumulators in registers (`scf.for` iter_args),
+    storing them once. The reduction loop steps by up to `unroll` / rows,
+    issuing each step's loads before its multiply-adds. A sum over one loop
+    (`out += in`, split-K's combining op) gets the same threads without
+    the multiply. A `linalg.fill` that initializes the output right
+    before the op becomes the accumulators' start value.
+
+    Vector accesses need alignment: `b` and `out` must be identity-layout
+    views of a fresh allocation or of a weight argument (`sparsa.weight`),
+    with rows a multiple of `width`; other ops are left to the scalar
+    loops. Each output sums its products in the same order as the scalar
+    loops, so results do not change.
+  }];
+  let options = [
+    Option<"width", "width", "int64_t", "4", "Outputs along n per thread (one vector load)">,
+    Option<"maxRows", "max-rows", "int64_t", "8", "Rows per thread at most">,
+    Option<"unroll", "unroll", "int64_t", "8",
+           "Reduction steps whose loads are issued together: the largest "
+           "power of two up to this divided by the rows that divides the "
+           "reduction">,
+  ];
+  let dependentDialects = ["mlir::arith::ArithDialect", "mlir::memref::MemRefDialect",
+                           "mlir::scf::SCFDialect", "mlir::vector::VectorDialect"];
 }
 
 def GPUMergeModulesPass : Pass<"sparsa-gpu-merge-modules", "mlir::ModuleOp"> {

@@ -138,6 +138,8 @@ FailureOr<std::string> sparsa::extractWeights(ModuleOp module,
              "\n";
     offset = aligned + bytes->size();
     func.removeArgAttr(i, kWeightAttrName);
+    func.setArgAttr(i, kWeightOffsetAttrName,
+                    IntegerAttr::get(IntegerType::get(func.getContext(), 64), aligned));
   }
   for (unsigned i = 0; i < func.getNumResults(); ++i) {
     auto type = cast<ShapedType>(func.getResultTypes()[i]);
@@ -267,6 +269,11 @@ std::unique_ptr<llvm::Module>
 sparsa::translateAndOptimize(ModuleOp module, llvm::LLVMContext &llvmCtx,
                              llvm::TargetMachine &tm, unsigned optLevel,
                              std::string &error) {
+  // Code generation's note of where weights sit has served its purpose.
+  module.walk([](LLVM::LLVMFuncOp func) {
+    for (unsigned i = 0; i < func.getNumArguments(); ++i)
+      func.removeArgAttr(i, StringAttr::get(func.getContext(), kWeightOffsetAttrName));
+  });
   auto llvmModule = translateModuleToLLVMIR(module, llvmCtx, "sparsa_model");
   if (!llvmModule) {
     error = "translation to LLVM IR failed";
