@@ -15,9 +15,9 @@
 # Results go to ${OUT:-out/gpu-check}: gpus.txt, baseline.md (copy and read
 # bandwidth, cuBLAS on the same shapes: tools/gpu-baseline.py),
 # gpu_bench.md, trace.log, pytest.log. SKIP_TESTS=1: the benchmarks alone.
-# Python wheels in .whl/ (e.g. the ONNX Runtime the suites are checked
-# with here, where the machine's own is older) are installed first, into
-# a temporary folder put on PYTHONPATH.
+# Python wheels in .whl/, or packages unpacked from .whl/site-*.tar.xz (e.g.
+# the ONNX Runtime the suites are checked with here, where the machine's own
+# is older), go first into a temporary folder put on PYTHONPATH.
 # Exit status: non-zero when a test fails or no GPU is usable.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -26,10 +26,14 @@ mkdir -p "$OUT"
 PY="${PYTHON:-.venv/bin/python}"
 [ -x "$PY" ] || PY=python3
 
-if ls .whl/*.whl >/dev/null 2>&1; then
-  "$PY" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
-    --target /tmp/sparsa-site .whl/*.whl &&
-    export PYTHONPATH="/tmp/sparsa-site${PYTHONPATH:+:$PYTHONPATH}"
+if ls .whl/*.whl .whl/site-*.tar.xz >/dev/null 2>&1; then
+  mkdir -p /tmp/sparsa-site
+  ! ls .whl/*.whl >/dev/null 2>&1 ||
+    "$PY" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
+      --target /tmp/sparsa-site .whl/*.whl
+  # (Or unpacked packages, xz-compressed to fit the carry limit.)
+  for t in .whl/site-*.tar.xz; do [ -f "$t" ] && tar -xJf "$t" -C /tmp/sparsa-site; done
+  export PYTHONPATH="/tmp/sparsa-site${PYTHONPATH:+:$PYTHONPATH}"
   "$PY" -c 'import onnxruntime as o; print("gpu-check: ONNX Runtime", o.__version__)'
 fi
 
