@@ -26,9 +26,9 @@ mkdir -p "$OUT"
 PY="${PYTHON:-.venv/bin/python}"
 [ -x "$PY" ] || PY=python3
 
-if ls .whl/*.whl .whl/site-*.tar.xz >/dev/null 2>&1; then
+if compgen -G ".whl/*.whl" >/dev/null || compgen -G ".whl/site-*.tar.xz" >/dev/null; then
   mkdir -p /tmp/sparsa-site
-  ! ls .whl/*.whl >/dev/null 2>&1 ||
+  ! compgen -G ".whl/*.whl" >/dev/null ||
     "$PY" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
       --target /tmp/sparsa-site .whl/*.whl
   # (Or unpacked packages, xz-compressed to fit the carry limit.)

@@ -663,7 +663,12 @@ def gpu_bench(out_dir: str, iters: int, markdown_path: Optional[str],
         sparsa.compile(onnx_path, cpu_so)
         for name, _, _, flags in variants:
             gpu_so = os.path.join(out_dir, name.replace("/", "-") + ".cuda.so")
-            sparsa.compile(onnx_path, gpu_so, target="cuda", extra_args=flags)
+            try:
+                sparsa.compile(onnx_path, gpu_so, target="cuda", extra_args=flags)
+            except sparsa.SparsaError as e:
+                # (Replaying a recording that was too large to carry.)
+                print(f"skipped {name}: {e}", flush=True)
+                continue
             built.append((name, rows, k, gpu_so, cpu_so))
             print(f"compiled {name}", flush=True)
         os.remove(onnx_path)
