@@ -74,6 +74,7 @@ struct Driver {
   CUresult (*cuMemFreeAsync)(CUdeviceptr, CUstream);
   CUresult (*cuMemcpy)(CUdeviceptr, CUdeviceptr, size_t);
   CUresult (*cuMemcpyAsync)(CUdeviceptr, CUdeviceptr, size_t, CUstream);
+  CUresult (*cuMemcpyHtoDAsync)(CUdeviceptr, const void *, size_t, CUstream);
   CUresult (*cuMemsetD32Async)(CUdeviceptr, unsigned, size_t, CUstream);
   CUresult (*cuMemsetD16Async)(CUdeviceptr, unsigned short, size_t, CUstream);
   CUresult (*cuMemHostRegister)(void *, size_t, unsigned);
@@ -136,6 +137,7 @@ Driver &driver() {
     load(d.cuMemPoolSetAttribute, "cuMemPoolSetAttribute", false);
     load(d.cuMemcpy, "cuMemcpy");
     load(d.cuMemcpyAsync, "cuMemcpyAsync");
+    load(d.cuMemcpyHtoDAsync, "cuMemcpyHtoDAsync_v2");
     load(d.cuMemsetD32Async, "cuMemsetD32Async");
     load(d.cuMemsetD16Async, "cuMemsetD16Async");
     load(d.cuMemHostRegister, "cuMemHostRegister_v2");
@@ -198,6 +200,19 @@ Driver *current() {
 }
 
 CUdeviceptr dptr(const void *p) { return reinterpret_cast<CUdeviceptr>(p); }
+
+// A model creates a stream per run and destroys it at the end: each thread
+// keeps one instead (creating and destroying a stream costs more than a
+// small model's kernels). The runtime puts a run's input copies on it too.
+thread_local CUstream threadStream = nullptr;
+thread_local bool threadStreamInUse = false;
+
+/// This thread's run stream, created at first use; null on failure.
+CUstream runStream(Driver *d) {
+  if (!threadStream)
+    check(d->cuStreamCreate(&threadStream, kStreamNonBlocking), "cuStreamCreate");
+  return threadStream;
+}
 
 } // namespace
 
@@ -263,6 +278,38 @@ bool toDevice(void *dst, const void *src, size_t bytes, std::string &error) {
   // the legacy stream: wait for it here.
   if (bytes && (!d || !check(d->cuMemcpy(dptr(dst), dptr(src), bytes), "cuMemcpy") ||
                 !check(d->cuStreamSynchronize(nullptr), "cuStreamSynchronize")))
+    return error = takeError(), false;
+  return true;
+}
+bool allocRunInput(void **ptr, size_t bytes, std::string &error) {
+  Driver *d = current();
+  CUstream s = d && d->cuMemAllocAsync ? runStream(d) : nullptr;
+  if (!s)
+    return allocTransient(ptr, bytes, error);
+  CUdeviceptr p = 0;
+  if (!check(d->cuMemAllocAsync(&p, bytes ? bytes : 1, s), "cuMemAllocAsync"))
+    return error = takeError(), false;
+  *ptr = reinterpret_cast<void *>(p);
+  return true;
+}
+bool freeRunInput(void *ptr, std::string &error) {
+  Driver *d = current();
+  CUstream s = d && d->cuMemFreeAsync ? runStream(d) : nullptr;
+  if (!s)
+    return freeTransient(ptr, error);
+  if (!check(d->cuMemFreeAsync(dptr(ptr), s), "cuMemFreeAsync"))
+    return error = takeError(), false;
+  return true;
+}
+bool toDeviceForRun(void *dst, const void *src, size_t bytes, std::string &error) {
+  // From pageable memory the driver stages the data before this returns;
+  // the copy itself is ordered before the run's kernels on the same stream,
+  // so no wait is needed here (toDevice waits for the legacy stream).
+  Driver *d = current();
+  CUstream s = d && d->cuMemcpyHtoDAsync ? runStream(d) : nullptr;
+  if (!s)
+    return toDevice(dst, src, bytes, error);
+  if (bytes && !check(d->cuMemcpyHtoDAsync(dptr(dst), src, bytes, s), "cuMemcpyHtoDAsync"))
     return error = takeError(), false;
   return true;
 }
@@ -434,11 +481,8 @@ MGPU_API void mgpuLaunchKernel(CUfunction fn, intptr_t gx, intptr_t gy, intptr_t
 }
 
 // A model creates a stream per run and destroys it at the end: each thread
-// keeps one instead (creating and destroying a stream costs more than a
-// small model's kernels). A second stream asked for while it is in use is a
-// real one.
-static thread_local CUstream threadStream = nullptr;
-static thread_local bool threadStreamInUse = false;
+// keeps one instead (threadStream, above). A second stream asked for while
+// it is in use is a real one.
 
 MGPU_API CUstream mgpuStreamCreate() {
   if (threadStream && !threadStreamInUse) {

@@ -36,6 +36,13 @@ bool allocTransient(void **ptr, size_t bytes, std::string &error);
 bool freeTransient(void *ptr, std::string &error);
 bool toDevice(void *dst, const void *src, size_t bytes, std::string &error);
 bool toHost(void *dst, const void *src, size_t bytes, std::string &error);
+/// A run's input: allocated and copied in order on the stream this thread's
+/// model runs will launch on (the one mgpuStreamCreate hands out), so its
+/// kernels need no further wait. |src| may be reused when this returns.
+bool allocRunInput(void **ptr, size_t bytes, std::string &error);
+bool toDeviceForRun(void *dst, const void *src, size_t bytes, std::string &error);
+/// Frees an allocRunInput buffer after everything queued on that stream.
+bool freeRunInput(void *ptr, std::string &error);
 
 } // namespace sparsa_cuda
 

@@ -656,7 +656,7 @@ static sparsa_status_t takeDeviceResults(sparsa_model_t *model,
   for (void *p : deviceInputs) {
     std::string ignored;
     if (p && ownInputs)
-      sparsa_cuda::freeTransient(p, ignored);
+      sparsa_cuda::freeRunInput(p, ignored);
   }
   if (!error.empty()) {
     for (size_t o = 0; o < model->outputs.size(); ++o)
@@ -779,12 +779,12 @@ static sparsa_status_t runModel(sparsa_model_t *model, const sparsa_tensor_t *in
         bytes *= static_cast<size_t>(t->dims[k]);
       void *p = nullptr;
       std::string error;
-      if (!sparsa_cuda::allocTransient(&p, bytes, error) ||
-          !sparsa_cuda::toDevice(p, t->data, bytes, error)) {
+      if (!sparsa_cuda::allocRunInput(&p, bytes, error) ||
+          !sparsa_cuda::toDeviceForRun(p, t->data, bytes, error)) {
         for (void *q : deviceInputs)
-          sparsa_cuda::freeTransient(q, error);
+          sparsa_cuda::freeRunInput(q, error);
         if (p)
-          sparsa_cuda::freeTransient(p, error);
+          sparsa_cuda::freeRunInput(p, error);
         return fail(SPARSA_RUNTIME_ERROR, "CUDA: input '%s': %s",
                     model->inputs[j].name.c_str(), error.c_str());
       }
