@@ -169,6 +169,7 @@ void sparsa::buildSparsaGPULoweringPipeline(
   if (options.gpuVectorWidth > 1) {
     GPUContractionKernelsPassOptions kernels;
     kernels.width = options.gpuVectorWidth;
+    kernels.unroll = options.gpuUnroll;
     pm.addNestedPass<func::FuncOp>(createGPUContractionKernelsPass(kernels));
   }
   addUpstream(pm, "func.func(convert-linalg-to-parallel-loops,scf-forall-to-parallel)");

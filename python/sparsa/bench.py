@@ -649,7 +649,11 @@ def gpu_bench(out_dir: str, iters: int, markdown_path: Optional[str],
              ("gemv_f32_16k/t64k", 1, 16384, ["--x-gpu-target-threads=65536"]),
              ("gemv_f32_16k/t256k", 1, 16384, ["--x-gpu-target-threads=262144"]),
              ("gemv_f32_b8_8k/scalar", 8, 8192, ["--x-gpu-vector-width=1"]),
-             ("gemm_f32_4k/scalar", 512, 4096, ["--x-gpu-vector-width=1"])]
+             ("gemv_f32_b8_8k/u16", 8, 8192, ["--x-gpu-unroll=16"]),
+             ("gemv_f32_b8_8k/u32", 8, 8192, ["--x-gpu-unroll=32"]),
+             ("gemm_f32_4k/scalar", 512, 4096, ["--x-gpu-vector-width=1"]),
+             ("gemm_f32_4k/u16", 512, 4096, ["--x-gpu-unroll=16"]),
+             ("gemm_f32_4k/u32", 512, 4096, ["--x-gpu-unroll=32"])]
     if only:
         keep = set(only.split(","))
         cases = [c for c in cases if c[0] in keep]

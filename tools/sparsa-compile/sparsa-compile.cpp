@@ -93,6 +93,11 @@ static cl::opt<int64_t> gpuVectorWidth(
     cl::desc("Tuning, --target=cuda: outputs along n per matmul thread (one "
              "vector load of 1, 2 or 4 floats; 1 = scalar threads)"),
     cl::init(4), cl::Hidden, cl::cat(sparsaCategory));
+static cl::opt<int64_t> gpuUnroll(
+    "x-gpu-unroll",
+    cl::desc("Tuning, --target=cuda: reduction steps whose loads a matmul "
+             "thread issues together, divided by its rows"),
+    cl::init(8), cl::Hidden, cl::cat(sparsaCategory));
 static cl::opt<int64_t> gpuTargetThreads(
     "x-gpu-target-threads",
     cl::desc("Tuning, --target=cuda: threads split-K aims for"),
@@ -377,6 +382,7 @@ int main(int argc, char **argv) {
   }
   options.gpuVectorWidth = gpuVectorWidth;
   options.gpuTargetThreads = gpuTargetThreads;
+  options.gpuUnroll = std::max<int64_t>(1, gpuUnroll);
   options.emulateGPU = gpuEmulate;
   options.emulateAdversarial = gpuEmulateAdversarial;
   if (!runPipeline(cuda || gpuEmulate ? sparsa::buildSparsaGPULoweringPipeline

@@ -59,6 +59,11 @@ struct SparsaCPUPipelineOptions
       llvm::cl::desc("GPU target, tuning: outputs along n per contraction "
                      "thread (one vector load; 1 = scalar threads)"),
       llvm::cl::init(4)};
+  Option<int64_t> gpuUnroll{
+      *this, "gpu-unroll",
+      llvm::cl::desc("GPU target, tuning: reduction steps whose loads a "
+                     "contraction thread issues together, divided by its rows"),
+      llvm::cl::init(8)};
   Option<int64_t> gpuTargetThreads{
       *this, "gpu-target-threads",
       llvm::cl::desc("GPU target, tuning: threads split-K aims for"),
