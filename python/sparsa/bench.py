@@ -664,7 +664,12 @@ def gpu_bench(out_dir: str, iters: int, markdown_path: Optional[str],
         onnx_path = os.path.join(out_dir, base + ".onnx")
         models.mlp(onnx_path, [k, k], batch=rows, weights="pattern")
         cpu_so = os.path.join(out_dir, base + ".cpu.so")
-        sparsa.compile(onnx_path, cpu_so)
+        try:
+            sparsa.compile(onnx_path, cpu_so)
+        except sparsa.SparsaError as e:
+            print(f"skipped {base}: {e}", flush=True)
+            os.remove(onnx_path)
+            continue
         for name, _, _, flags in variants:
             gpu_so = os.path.join(out_dir, name.replace("/", "-") + ".cuda.so")
             try:

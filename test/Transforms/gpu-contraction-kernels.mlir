@@ -244,3 +244,34 @@ func.func @untouched(%x: memref<1x64xf32>, %in_w: memref<64x128xf32>,
   }
   return
 }
+
+// -----
+
+/// An 8-token GEMV (8 x 512 x 256): one thread holds all 8 rows, memory-
+/// bound, so it takes 4 steps per iteration (4 x unroll / rows) where the
+/// 64-row GEMM above takes 1.
+// CHECK-LABEL: func.func @gemv_tokens
+// CHECK: scf.parallel (%{{.*}}, %{{.*}}) = {{.*}} to (%[[C1:.*]], %[[C64:.*]])
+// CHECK: scf.for {{.*}} step %[[C4:.*]] iter_args
+// CHECK-COUNT-4: vector.load %{{.*}} : memref<512x256xf32>, vector<4xf32>
+// CHECK-NOT: vector.load %{{.*}} : memref<512x256xf32>
+// CHECK: scf.yield
+func.func @gemv_tokens(%a: memref<8x512xf32>,
+                       %w: memref<512x256xf32> {sparsa.weight_offset = 0 : i64})
+    -> memref<8x256xf32> {
+  %cst = arith.constant 0.000000e+00 : f32
+  %o = memref.alloc() {alignment = 64 : i64} : memref<8x256xf32>
+  linalg.fill ins(%cst : f32) outs(%o : memref<8x256xf32>)
+  linalg.generic {indexing_maps = [affine_map<(d0, d1, d2) -> (d0, d2)>,
+                                   affine_map<(d0, d1, d2) -> (d2, d1)>,
+                                   affine_map<(d0, d1, d2) -> (d0, d1)>],
+                  iterator_types = ["parallel", "parallel", "reduction"]}
+      ins(%a, %w : memref<8x512xf32>, memref<512x256xf32>)
+      outs(%o : memref<8x256xf32>) {
+  ^bb0(%in: f32, %in_0: f32, %out: f32):
+    %0 = arith.mulf %in, %in_0 : f32
+    %1 = arith.addf %out, %0 : f32
+    linalg.yield %1 : f32
+  }
+  return %o : memref<8x256xf32>
+}

@@ -220,8 +220,9 @@ def GPUContractionKernelsPass
     row count) consecutive rows: the loop that indexes `a` and `out` but not
     `b`. It loads each piece of `b` as one aligned vector, once for all its
     rows, and keeps its accumulators in registers (`scf.for` iter_args),
-    storing them once. The reduction loop steps by up to `unroll` / rows,
-    issuing each step's loads before its multiply-adds. A sum over one loop
+    storing them once. The reduction loop steps by up to `unroll` / rows
+    (4 x `unroll` / rows when one thread holds all rows: a few-token GEMV,
+    bound by memory), issuing each step's loads before its multiply-adds. A sum over one loop
     (`out += in`, split-K's combining op) gets the same threads without
     the multiply. A `linalg.fill` that initializes the output right
     before the op becomes the accumulators' start value.
