@@ -42,16 +42,35 @@ using namespace mlir;
 
 namespace {
 
+/// The addf that |op|'s body yields when the body has |numArgs| arguments
+/// and |numOps| operations (the yield included), or null.
+arith::AddFOp yieldedAdd(linalg::LinalgOp op, unsigned numArgs, size_t numOps) {
+  Block *body = op.getBlock();
+  if (body->getNumArguments() != numArgs || body->getOperations().size() != numOps)
+    return {};
+  auto yield = dyn_cast<linalg::YieldOp>(body->getTerminator());
+  return yield && yield.getNumOperands() == 1
+             ? yield.getOperand(0).getDefiningOp<arith::AddFOp>()
+             : arith::AddFOp();
+}
+
+/// Whether every operand of |op| is a static f32 shaped value and |op| has
+/// |inputs| inputs, one init and one reduction loop.
+bool staticF32Reduction(linalg::LinalgOp op, unsigned inputs) {
+  if (op.getNumDpsInputs() != inputs || op.getNumDpsInits() != 1 ||
+      op.getNumReductionLoops() != 1)
+    return false;
+  return llvm::all_of(op->getOpOperands(), [](OpOperand &operand) {
+    auto type = dyn_cast<ShapedType>(operand.get().getType());
+    return type && type.hasStaticShape() && type.getElementType().isF32();
+  });
+}
+
 /// The mulf and addf of a `out + in0 * in1` body (either operand order),
 /// or nulls.
 std::pair<arith::MulFOp, arith::AddFOp> contractionBody(linalg::LinalgOp op) {
   Block *body = op.getBlock();
-  if (body->getNumArguments() != 3 || body->getOperations().size() != 3)
-    return {};
-  auto yield = dyn_cast<linalg::YieldOp>(body->getTerminator());
-  auto add = yield && yield.getNumOperands() == 1
-                 ? yield.getOperand(0).getDefiningOp<arith::AddFOp>()
-                 : arith::AddFOp();
+  arith::AddFOp add = yieldedAdd(op, 3, 3);
   if (!add)
     return {};
   Value acc = body->getArgument(2);
@@ -75,14 +94,8 @@ bool mapUses(AffineMap map, unsigned dim) {
 
 std::optional<sparsa::GPUContractionPlan>
 sparsa::planGPUContraction(linalg::LinalgOp op, int64_t width, int64_t maxRows) {
-  if (width < 1 || op.getNumDpsInputs() != 2 || op.getNumDpsInits() != 1 ||
-      op.getNumReductionLoops() != 1)
+  if (width < 1 || !staticF32Reduction(op, 2))
     return std::nullopt;
-  for (OpOperand &operand : op->getOpOperands()) {
-    auto type = dyn_cast<ShapedType>(operand.get().getType());
-    if (!type || !type.hasStaticShape() || !type.getElementType().isF32())
-      return std::nullopt;
-  }
   SmallVector<int64_t> ranges = op.getStaticLoopRanges();
   if (llvm::any_of(ranges, ShapedType::isDynamic))
     return std::nullopt;
@@ -145,15 +158,12 @@ namespace {
 /// The addf of an `out + in` body (either order), or null.
 arith::AddFOp sumBody(linalg::LinalgOp op) {
   Block *body = op.getBlock();
-  if (body->getNumArguments() != 2 || body->getOperations().size() != 2)
+  arith::AddFOp add = yieldedAdd(op, 2, 2);
+  if (!add)
     return {};
-  auto yield = dyn_cast<linalg::YieldOp>(body->getTerminator());
-  auto add = yield && yield.getNumOperands() == 1
-                 ? yield.getOperand(0).getDefiningOp<arith::AddFOp>()
-                 : arith::AddFOp();
   Value in = body->getArgument(0), out = body->getArgument(1);
-  if (!add || !((add.getLhs() == in && add.getRhs() == out) ||
-                (add.getLhs() == out && add.getRhs() == in)))
+  if (!((add.getLhs() == in && add.getRhs() == out) ||
+        (add.getLhs() == out && add.getRhs() == in)))
     return {};
   return add;
 }
@@ -161,14 +171,8 @@ arith::AddFOp sumBody(linalg::LinalgOp op) {
 /// A sum over one loop (split-K's combining op: `out[P] += in[..., n]`)
 /// as a plan without `a`: one thread per `width` outputs along n.
 std::optional<sparsa::GPUContractionPlan> planGPUSum(linalg::LinalgOp op, int64_t width) {
-  if (width < 1 || op.getNumDpsInputs() != 1 || op.getNumDpsInits() != 1 ||
-      op.getNumReductionLoops() != 1 || !sumBody(op))
+  if (width < 1 || !staticF32Reduction(op, 1) || !sumBody(op))
     return std::nullopt;
-  for (OpOperand &operand : op->getOpOperands()) {
-    auto type = dyn_cast<ShapedType>(operand.get().getType());
-    if (!type || !type.hasStaticShape() || !type.getElementType().isF32())
-      return std::nullopt;
-  }
   SmallVector<int64_t> ranges = op.getStaticLoopRanges();
   SmallVector<AffineMap> maps = op.getIndexingMapsArray();
   if (!llvm::all_of(maps, [](AffineMap m) { return m.isProjectedPermutation(); }))
