@@ -20,7 +20,6 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
-#include <cstring>
 #include <dlfcn.h>
 #include <map>
 #include <mutex>
@@ -76,8 +75,6 @@ struct Driver {
   CUresult (*cuMemcpy)(CUdeviceptr, CUdeviceptr, size_t);
   CUresult (*cuMemcpyAsync)(CUdeviceptr, CUdeviceptr, size_t, CUstream);
   CUresult (*cuMemcpyHtoDAsync)(CUdeviceptr, const void *, size_t, CUstream);
-  CUresult (*cuMemcpyDtoHAsync)(void *, CUdeviceptr, size_t, CUstream);
-  CUresult (*cuMemAllocHost)(void **, size_t);
   CUresult (*cuMemsetD32Async)(CUdeviceptr, unsigned, size_t, CUstream);
   CUresult (*cuMemsetD16Async)(CUdeviceptr, unsigned short, size_t, CUstream);
   CUresult (*cuMemHostRegister)(void *, size_t, unsigned);
@@ -141,8 +138,6 @@ Driver &driver() {
     load(d.cuMemcpy, "cuMemcpy");
     load(d.cuMemcpyAsync, "cuMemcpyAsync");
     load(d.cuMemcpyHtoDAsync, "cuMemcpyHtoDAsync_v2");
-    load(d.cuMemcpyDtoHAsync, "cuMemcpyDtoHAsync_v2", false);
-    load(d.cuMemAllocHost, "cuMemAllocHost_v2", false);
     load(d.cuMemsetD32Async, "cuMemsetD32Async");
     load(d.cuMemsetD16Async, "cuMemsetD16Async");
     load(d.cuMemHostRegister, "cuMemHostRegister_v2");
@@ -318,48 +313,6 @@ bool toDeviceForRun(void *dst, const void *src, size_t bytes, std::string &error
     return error = takeError(), false;
   return true;
 }
-// Small results come back through page-locked staging buffers: an
-// asynchronous copy into one and a wait on the run stream cost less than a
-// copy into pageable memory. Buffers are pooled (one per thread running at
-// once) and kept for the process.
-namespace {
-constexpr size_t kStageBytes = size_t(1) << 20;
-std::mutex stagingLock;
-std::vector<void *> stagingFree;
-void *takeStaging(Driver *d) {
-  {
-    std::lock_guard<std::mutex> lock(stagingLock);
-    if (!stagingFree.empty()) {
-      void *p = stagingFree.back();
-      stagingFree.pop_back();
-      return p;
-    }
-  }
-  void *p = nullptr;
-  return d->cuMemAllocHost(&p, kStageBytes) == 0 ? p : nullptr;
-}
-void returnStaging(void *p) {
-  std::lock_guard<std::mutex> lock(stagingLock);
-  stagingFree.push_back(p);
-}
-} // namespace
-
-bool toHostAfterRun(void *dst, const void *src, size_t bytes, std::string &error) {
-  Driver *d = current();
-  CUstream s = d && d->cuMemAllocHost && d->cuMemcpyDtoHAsync && bytes && bytes <= kStageBytes
-                   ? runStream(d)
-                   : nullptr;
-  void *stage = s ? takeStaging(d) : nullptr;
-  if (!stage)
-    return toHost(dst, src, bytes, error);
-  bool ok = check(d->cuMemcpyDtoHAsync(stage, dptr(src), bytes, s), "cuMemcpyDtoHAsync") &&
-            check(d->cuStreamSynchronize(s), "cuStreamSynchronize");
-  if (ok)
-    std::memcpy(dst, stage, bytes);
-  returnStaging(stage);
-  return ok || (error = takeError(), false);
-}
-
 bool toHost(void *dst, const void *src, size_t bytes, std::string &error) {
   // Device to pageable host memory: cuMemcpy returns when the data is there.
   Driver *d = current();

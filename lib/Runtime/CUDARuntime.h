@@ -41,9 +41,6 @@ bool toHost(void *dst, const void *src, size_t bytes, std::string &error);
 /// kernels need no further wait. |src| may be reused when this returns.
 bool allocRunInput(void **ptr, size_t bytes, std::string &error);
 bool toDeviceForRun(void *dst, const void *src, size_t bytes, std::string &error);
-/// A result of the run that just finished on this thread's run stream,
-/// to host memory (through a page-locked staging buffer when small).
-bool toHostAfterRun(void *dst, const void *src, size_t bytes, std::string &error);
 /// Frees an allocRunInput buffer after everything queued on that stream.
 bool freeRunInput(void *ptr, std::string &error);
 

@@ -638,7 +638,7 @@ static sparsa_status_t takeDeviceResults(sparsa_model_t *model,
       continue;
     if (e.rowMajor) {
       // One block (usually the whole buffer) straight into the output.
-      sparsa_cuda::toHostAfterRun(out.data, v.aligned + v.offset * elt, e.elems * elt, error);
+      sparsa_cuda::toHost(out.data, v.aligned + v.offset * elt, e.elems * elt, error);
       continue;
     }
     // A strided view: its span comes over once, then it is gathered here.
