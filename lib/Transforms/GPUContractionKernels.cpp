@@ -307,8 +307,12 @@ struct GPUContractionKernelsPass final
         candidates.push_back(op);
     });
     for (linalg::GenericOp op : candidates)
-      rewrite(op);
+      if (!erased.contains(op))
+        rewrite(op);
   }
+
+  /// Candidates a rewrite folded away (a bias add it took in).
+  DenseSet<Operation *> erased;
 
   void rewrite(linalg::GenericOp op) {
     std::optional<sparsa::GPUContractionPlan> plan =
@@ -464,8 +468,10 @@ struct GPUContractionKernelsPass final
         });
     (void)parallel;
     op.erase();
-    if (bias)
+    if (bias) {
+      erased.insert(bias);
       bias.erase();
+    }
   }
 };
 
