@@ -6,7 +6,8 @@
 //
 // Shared by the GPU split-K pass (on tensors, which needs to know how many
 // outputs one thread will compute) and the GPU contraction kernels pass (on
-// buffers, which builds those threads).
+// buffers, which builds those threads); the buffer helpers also by the
+// accumulator promotion.
 //
 //===----------------------------------------------------------------------===//
 
@@ -38,6 +39,12 @@ struct GPUContractionPlan {
 /// register rows, or nothing when |op| is not such a contraction.
 std::optional<GPUContractionPlan> planGPUContraction(mlir::linalg::LinalgOp op,
                                                      int64_t width, int64_t maxRows);
+
+/// The buffer |v| is a view of: follows view-like ops to their source.
+mlir::Value bufferRoot(mlir::Value v);
+
+/// Whether the buffer |root| is a fresh allocation of the function.
+bool isFreshAllocation(mlir::Value root);
 
 } // namespace sparsa
 

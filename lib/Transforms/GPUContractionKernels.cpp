@@ -90,34 +90,48 @@ bool mapUses(AffineMap map, unsigned dim) {
   return map.isFunctionOfDim(dim);
 }
 
-} // namespace
-
-std::optional<sparsa::GPUContractionPlan>
-sparsa::planGPUContraction(linalg::LinalgOp op, int64_t width, int64_t maxRows) {
-  if (width < 1 || !staticF32Reduction(op, 2))
-    return std::nullopt;
-  SmallVector<int64_t> ranges = op.getStaticLoopRanges();
-  if (llvm::any_of(ranges, ShapedType::isDynamic))
-    return std::nullopt;
-  if (!contractionBody(op).first)
-    return std::nullopt;
-  SmallVector<AffineMap> maps = op.getIndexingMapsArray();
-  if (!llvm::all_of(maps, [](AffineMap m) { return m.isProjectedPermutation(); }))
-    return std::nullopt;
-
-  GPUContractionPlan plan;
-  plan.width = width;
+/// Sets |plan|'s reduction loop and n (the output's last loop) when the
+/// output map |outMap| holds every parallel loop once (each output element
+/// is written by one thread) and not the reduction.
+bool placeReductionAndN(linalg::LinalgOp op, AffineMap outMap, sparsa::GPUContractionPlan &plan) {
   auto kinds = op.getIteratorTypesArray();
   for (unsigned d = 0; d < kinds.size(); ++d)
     if (kinds[d] == utils::IteratorType::reduction)
       plan.kDim = d;
-  // The output holds every parallel loop once (each element written by one
-  // thread), the last one being n.
-  AffineMap outMap = maps[2];
-  if (outMap.getNumResults() != kinds.size() - 1 || mapUses(outMap, plan.kDim) ||
-      outMap.getNumResults() == 0)
-    return std::nullopt;
+  if (outMap.getNumResults() != kinds.size() - 1 || outMap.getNumResults() == 0 ||
+      mapUses(outMap, plan.kDim))
+    return false;
   plan.nDim = cast<AffineDimExpr>(outMap.getResults().back()).getPosition();
+  return true;
+}
+
+} // namespace
+
+Value sparsa::bufferRoot(Value v) {
+  while (auto view = v.getDefiningOp<ViewLikeOpInterface>())
+    v = view.getViewSource();
+  return v;
+}
+
+bool sparsa::isFreshAllocation(Value root) {
+  return isa_and_present<memref::AllocOp, memref::AllocaOp, gpu::AllocOp>(root.getDefiningOp());
+}
+
+std::optional<sparsa::GPUContractionPlan>
+sparsa::planGPUContraction(linalg::LinalgOp op, int64_t width, int64_t maxRows) {
+  // (Static operands: the loop ranges are static too.)
+  if (width < 1 || !staticF32Reduction(op, 2) || !contractionBody(op).first)
+    return std::nullopt;
+  SmallVector<AffineMap> maps = op.getIndexingMapsArray();
+  if (!llvm::all_of(maps, [](AffineMap m) { return m.isProjectedPermutation(); }))
+    return std::nullopt;
+  SmallVector<int64_t> ranges = op.getStaticLoopRanges();
+
+  GPUContractionPlan plan;
+  plan.width = width;
+  AffineMap outMap = maps[2];
+  if (!placeReductionAndN(op, outMap, plan))
+    return std::nullopt;
   auto lastDimIs = [](AffineMap m, unsigned d) {
     return m.getNumResults() > 0 &&
            cast<AffineDimExpr>(m.getResults().back()).getPosition() == d;
@@ -180,26 +194,13 @@ std::optional<sparsa::GPUContractionPlan> planGPUSum(linalg::LinalgOp op, int64_
   sparsa::GPUContractionPlan plan;
   plan.width = width;
   plan.bOperand = 0;
-  auto kinds = op.getIteratorTypesArray();
-  for (unsigned d = 0; d < kinds.size(); ++d)
-    if (kinds[d] == utils::IteratorType::reduction)
-      plan.kDim = d;
   AffineMap outMap = maps[1], inMap = maps[0];
-  if (outMap.getNumResults() != kinds.size() - 1 || outMap.getNumResults() == 0 ||
-      mapUses(outMap, plan.kDim) || inMap.getNumResults() == 0 || !mapUses(inMap, plan.kDim))
+  if (!placeReductionAndN(op, outMap, plan) || !mapUses(inMap, plan.kDim))
     return std::nullopt;
-  plan.nDim = cast<AffineDimExpr>(outMap.getResults().back()).getPosition();
   if (cast<AffineDimExpr>(inMap.getResults().back()).getPosition() != plan.nDim ||
       ranges[plan.nDim] % width != 0)
     return std::nullopt;
   return plan;
-}
-
-/// The buffer |v| views (through view-like ops).
-Value rootOf(Value v) {
-  while (auto view = v.getDefiningOp<ViewLikeOpInterface>())
-    v = view.getViewSource();
-  return v;
 }
 
 /// Whether vector accesses of |v| are aligned to |bytes|: a contiguous
@@ -212,7 +213,7 @@ bool alignedBuffer(Value v, int64_t width) {
   if (!type || !type.getLayout().isIdentity() || type.getRank() == 0 ||
       type.getShape().back() % width != 0)
     return false;
-  Value root = rootOf(v);
+  Value root = sparsa::bufferRoot(v);
   if (auto alloc = root.getDefiningOp<memref::AllocOp>())
     return static_cast<int64_t>(alloc.getAlignment().value_or(16)) >= width * 4;
   if (isa_and_present<gpu::AllocOp>(root.getDefiningOp()))
@@ -232,7 +233,7 @@ bool mayTouch(Operation *op, Value root) {
     if (isa<CallOpInterface>(nested))
       return WalkResult::interrupt();
     for (Value v : nested->getOperands())
-      if (isa<MemRefType>(v.getType()) && rootOf(v) == root)
+      if (isa<MemRefType>(v.getType()) && sparsa::bufferRoot(v) == root)
         return WalkResult::interrupt();
     return WalkResult::advance();
   });
@@ -245,8 +246,8 @@ bool mayTouch(Operation *op, Value root) {
 /// allocation, ops that use no view of that allocation and call nothing
 /// (e.g. the kernel of split-K's chunks before its combining sum).
 linalg::FillOp initializingFill(linalg::GenericOp op, Value out) {
-  Value root = rootOf(out);
-  bool fresh = isa_and_present<memref::AllocOp, gpu::AllocOp>(root.getDefiningOp());
+  Value root = sparsa::bufferRoot(out);
+  bool fresh = sparsa::isFreshAllocation(root);
   for (Operation *prev = op->getPrevNode(); prev; prev = prev->getPrevNode()) {
     if (auto fill = dyn_cast<linalg::FillOp>(prev))
       if (fill.getOutputs()[0] == out)
@@ -284,11 +285,8 @@ linalg::GenericOp biasEpilogue(linalg::GenericOp op, Value out, int64_t width) {
   if (!type || !type.getElementType().isF32() || !alignedBuffer(biasBuffer, width))
     return {};
   Block *body = next.getBlock();
-  auto add = dyn_cast_or_null<arith::AddFOp>(
-      body->getTerminator()->getNumOperands() == 1
-          ? body->getTerminator()->getOperand(0).getDefiningOp()
-          : nullptr);
-  if (!add || body->getOperations().size() != 2)
+  arith::AddFOp add = yieldedAdd(next, 3, 2);
+  if (!add)
     return {};
   Value x = body->getArgument(self), y = body->getArgument(1 - self);
   if (!((add.getLhs() == x && add.getRhs() == y) || (add.getLhs() == y && add.getRhs() == x)))
@@ -330,7 +328,9 @@ struct GPUContractionKernelsPass final
     Value out = op.getDpsInits()[0];
     if (!alignedBuffer(b, plan->width) || !alignedBuffer(out, plan->width))
       return;
-    auto [mul, add] = isSum ? std::pair(arith::MulFOp(), sumBody(op)) : contractionBody(op);
+    arith::MulFOp mul;
+    arith::AddFOp add;
+    std::tie(mul, add) = isSum ? std::pair(arith::MulFOp(), sumBody(op)) : contractionBody(op);
     SmallVector<AffineMap> maps = op.getIndexingMapsArray();
     AffineMap outMap = maps.back();
     SmallVector<int64_t> ranges = op.getStaticLoopRanges();
@@ -340,7 +340,8 @@ struct GPUContractionKernelsPass final
     Location loc = op.getLoc();
     auto cst = [&](int64_t v) { return arith::ConstantIndexOp::create(builder, loc, v); };
     Value fillValue;
-    if (linalg::FillOp fill = initializingFill(op, out)) {
+    linalg::FillOp fill = initializingFill(op, out);
+    if (fill && fill.getInputs()[0].getType().isF32()) {
       fillValue = fill.getInputs()[0];
       fill.erase();
     }
@@ -358,7 +359,7 @@ struct GPUContractionKernelsPass final
       AffineMap own = bias.getIndexingMapsArray()[biasOperand];
       SmallVector<AffineExpr> outDims(outMap.getResults());
       biasMap = own.replaceDimsAndSymbols(outDims, {}, outMap.getNumDims(), 0);
-      biasAdd = cast<arith::AddFOp>(bias.getBlock()->getTerminator()->getOperand(0).getDefiningOp());
+      biasAdd = yieldedAdd(bias, 3, 2);
     }
 
     // Threads: the output's loops in its order, rows and n in tiles.
@@ -375,7 +376,7 @@ struct GPUContractionKernelsPass final
     auto vecType = VectorType::get({plan->width}, builder.getF32Type());
     int64_t rows = plan->rows;
     uint64_t alignment = plan->width * 4;
-    auto parallel = scf::ParallelOp::create(
+    scf::ParallelOp::create(
         builder, loc, lbs, ubs, steps,
         [&](OpBuilder &b0, Location l, ValueRange ivs) {
           OpBuilder::InsertionGuard guard(b0);
@@ -466,7 +467,6 @@ struct GPUContractionKernelsPass final
                                     /*nontemporal=*/false, llvm::MaybeAlign(alignment));
           }
         });
-    (void)parallel;
     op.erase();
     if (bias) {
       erased.insert(bias);

@@ -13,6 +13,8 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "GPUContraction.h"
+
 #include "sparsa/Transforms/Passes.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -33,22 +35,12 @@ using namespace mlir;
 
 namespace {
 
-/// The buffer |v| is a view of: follows view-like ops to their source.
-static Value rootOf(Value v) {
-  while (auto view = v.getDefiningOp<ViewLikeOpInterface>())
-    v = view.getViewSource();
-  return v;
-}
-
-static bool isFreshAllocation(Value root) {
-  return isa_and_present<memref::AllocOp, memref::AllocaOp, gpu::AllocOp>(
-      root.getDefiningOp());
-}
+using sparsa::isFreshAllocation;
 
 /// Whether |other| cannot point into the fresh allocation |accRoot|: its
 /// root is another allocation, a global, or an argument of the function.
 static bool provablyDisjoint(Value other, Value accRoot) {
-  Value root = rootOf(other);
+  Value root = sparsa::bufferRoot(other);
   if (root == accRoot)
     return false;
   if (isFreshAllocation(root) || root.getDefiningOp<memref::GetGlobalOp>())
@@ -100,7 +92,7 @@ static scf::ForOp promoteOne(RewriterBase &rewriter, scf::ForOp loop) {
           return loop.isDefinedOutsideOfLoop(v);
         }))
       continue;
-    Value root = rootOf(acc);
+    Value root = sparsa::bufferRoot(acc);
     if (!isFreshAllocation(root))
       continue;
     // Exactly one store to the same element, after the load, same block;

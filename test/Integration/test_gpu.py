@@ -186,3 +186,21 @@ def test_adversarial_emulation_matches_ort(tmp_path, rows):
     model = _emulated(tmp_path, path, adversarial=True)
     x = np.random.default_rng(rows).standard_normal((rows, 48)).astype(np.float32)
     assert_matches_ort(model, path, {"x": x})
+
+
+@pytest.mark.parametrize("rows,k,n", [(1, 1024, 256), (4, 1024, 256), (8, 512, 128),
+                                      (64, 512, 128), (1, 1024, 250)])
+def test_vector_contraction_threads_match_ort(tmp_path, rows, k, n):
+    """sparsa-gpu-contraction-kernels end to end: a decode GEMV (split-K
+    chunks, their vector sum with the bias folded in), few-token GEMVs
+    (one thread holds all rows), a GEMM (8-row tiles) and an N that is not a
+    multiple of 4 (scalar threads). Emulated with reversed threads and
+    poisoned allocations, so a folded fill that left an output unwritten
+    shows; the PTX shows whether the vector loads were used."""
+    path = models.mlp(str(tmp_path / "mm.onnx"), [k, n], batch=rows, seed=rows)
+    model = _emulated(tmp_path, path, adversarial=True)
+    x = np.random.default_rng(rows).standard_normal((rows, k)).astype(np.float32)
+    assert_matches_ort(model, path, {"x": x})
+    ptx = tmp_path / "mm.ptx"
+    _compile_cpu(path, str(ptx), target="cuda", emit="ptx")
+    assert ("ld.global.v4" in ptx.read_text()) == (n % 4 == 0)

@@ -275,3 +275,37 @@ func.func @gemv_tokens(%a: memref<8x512xf32>,
   }
   return %o : memref<8x256xf32>
 }
+
+// -----
+
+/// Near misses of the combining sum, left to the scalar loops: a max, not a
+/// sum; and a sum over the input's last (contiguous) dimension, so its n is
+/// not contiguous in the input.
+// CHECK-LABEL: func.func @negative_sums
+// CHECK: linalg.generic
+// CHECK-SAME: ins(%{{.*}} : memref<8x1x256xf32>) outs(%{{.*}} : memref<1x256xf32>)
+// CHECK: arith.maximumf
+// CHECK: linalg.generic
+// CHECK-SAME: ins(%{{.*}} : memref<256x8xf32>) outs(%{{.*}} : memref<256xf32>)
+// CHECK-NOT: vector.
+func.func @negative_sums(%p: memref<8x1x256xf32>, %q: memref<256x8xf32>) {
+  %o1 = memref.alloc() {alignment = 64 : i64} : memref<1x256xf32>
+  %o2 = memref.alloc() {alignment = 64 : i64} : memref<256xf32>
+  linalg.generic {indexing_maps = [affine_map<(d0, d1, d2) -> (d2, d0, d1)>,
+                                   affine_map<(d0, d1, d2) -> (d0, d1)>],
+                  iterator_types = ["parallel", "parallel", "reduction"]}
+      ins(%p : memref<8x1x256xf32>) outs(%o1 : memref<1x256xf32>) {
+  ^bb0(%in: f32, %out: f32):
+    %0 = arith.maximumf %in, %out : f32
+    linalg.yield %0 : f32
+  }
+  linalg.generic {indexing_maps = [affine_map<(d0, d1) -> (d0, d1)>,
+                                   affine_map<(d0, d1) -> (d0)>],
+                  iterator_types = ["parallel", "reduction"]}
+      ins(%q : memref<256x8xf32>) outs(%o2 : memref<256xf32>) {
+  ^bb0(%in: f32, %out: f32):
+    %0 = arith.addf %in, %out : f32
+    linalg.yield %0 : f32
+  }
+  return
+}
