@@ -118,5 +118,15 @@ def test_dynamic_quantize_matmul_integer(tmp_path, compile_model):
     ]
     path = make(tmp_path, nodes, [vi("x", ["B", 16])], [vi("y", ["B", 8])], inits, opset=13)
     model = compile_model(path)
+    # ONNX Runtime's uint8 x int8 MatMulInteger is exact only with VNNI
+    # (elsewhere MLAS sums product pairs in saturating int16): there the
+    # ONNX reference evaluator, the spec's int32 arithmetic, is the reference.
+    exact_ort = "vnni" in open("/proc/cpuinfo").read()
     for b in [1, 6]:
-        assert_matches_ort(model, path, {"x": RNG.standard_normal((b, 16)).astype(np.float32)})
+        feeds = {"x": RNG.standard_normal((b, 16)).astype(np.float32)}
+        if exact_ort:
+            assert_matches_ort(model, path, feeds)
+        else:
+            from onnx.reference import ReferenceEvaluator
+            ref = ReferenceEvaluator(path).run(None, feeds)[0]
+            np.testing.assert_allclose(model.run(feeds)["y"], ref, atol=1e-5, rtol=1e-5)

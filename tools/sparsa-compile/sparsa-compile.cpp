@@ -106,7 +106,7 @@ static cl::opt<bool> int8Activations(
     "int8-activations",
     cl::desc("Quantized matmuls (int4 / int8 weights) quantize their float "
              "activations to int8 per block and use int8 dot products (ONNX "
-             "Runtime's accuracy_level 4; needs AVX-512 VNNI)"),
+             "Runtime's accuracy_level 4; fast with AVX-512 VNNI)"),
     cl::init(false), cl::cat(sparsaCategory));
 static cl::opt<bool> textInput("x-onnx-text",
                                cl::desc("Read the model as ONNX text syntax"),
@@ -334,10 +334,15 @@ int main(int argc, char **argv) {
                                                        : 128;
     options.vnni = sti->checkFeatures("+avx512f,+avx512vnni");
   }
-  if (int8Activations && (!options.vnni || cuda))
-    llvm::errs() << inputFile << ": warning: --int8-activations needs a CPU target with "
-                 << "AVX-512 VNNI; activations stay f32\n";
-  options.int8Activations = int8Activations && options.vnni && !cuda;
+  // The int8 semantics do not depend on the machine: without VNNI the
+  // same int32 products run as portable loops (correct, not fast).
+  if (int8Activations && cuda)
+    llvm::errs() << inputFile << ": warning: --int8-activations has no CUDA kernels yet; "
+                 << "activations stay f32\n";
+  else if (int8Activations && !options.vnni)
+    llvm::errs() << inputFile << ": warning: --int8-activations without AVX-512 VNNI on this "
+                 << "target: the int8 products run as portable loops (slow)\n";
+  options.int8Activations = int8Activations && !cuda;
   options.instrumentSparsity = instrument == "sparsity";
   if (parallelTasks >= 0)
     options.parallelTasks = parallelTasks;
