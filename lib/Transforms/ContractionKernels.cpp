@@ -519,6 +519,152 @@ static void rewriteGathered(const Gathered &g, int64_t vectorBits) {
 }
 
 //===----------------------------------------------------------------------===//
+// Gathered rows of packed codes (quantized sparse FFN: active neurons only)
+//===----------------------------------------------------------------------===//
+
+namespace {
+/// A generic tagged `sparsa.kernel = "q_gather_axpy"` by the sparse FFN
+/// lowering: out[c] += a[j] * (code(w[idx[j]], off + c) - z[idx[j] / bs,
+/// off + c]) * s[idx[j] / bs, off + c], loops (j, c); `sparsa.bits` codes
+/// packed along each row, `sparsa.block_rows` = bs. Its body reads the
+/// codes, scales and (optional) zero points with memref.loads.
+struct QGathered {
+  linalg::GenericOp op;
+  Value a, idx, codes, scales, zp, offset;
+  int64_t bits, bs;
+};
+} // namespace
+
+static std::optional<QGathered> matchQGathered(linalg::GenericOp op) {
+  auto kind = op->getAttrOfType<StringAttr>(sp::kKernelAttrName);
+  auto bits = op->getAttrOfType<IntegerAttr>("sparsa.bits");
+  auto bs = op->getAttrOfType<IntegerAttr>("sparsa.block_rows");
+  if (!kind || kind.getValue() != "q_gather_axpy" || !bits || !bs ||
+      !op.hasPureBufferSemantics() || op.getNumDpsInputs() != 2 || op.getNumDpsInits() != 1 ||
+      op.getNumLoops() != 2)
+    return std::nullopt;
+  QGathered g{op, op.getDpsInputOperand(0)->get(), op.getDpsInputOperand(1)->get(), {}, {}, {},
+              {}, bits.getInt(), bs.getInt()};
+  Block &body = op.getRegion().front();
+  BlockArgument rowArg = body.getArgument(1);
+  for (Operation &o : body.without_terminator()) {
+    auto l = dyn_cast<memref::LoadOp>(o);
+    if (!l)
+      continue;
+    if (l.getIndices().size() != 2 || l.getMemRef().getParentRegion() == &op.getRegion())
+      return std::nullopt;
+    Type et = l.getMemRefType().getElementType();
+    if (et.isInteger(8) && l.getIndices()[0] == rowArg) {
+      g.codes = l.getMemRef();
+    } else if (et.isInteger(8)) {
+      g.zp = l.getMemRef();
+    } else if (et.isF32()) {
+      g.scales = l.getMemRef();
+      if (auto add = l.getIndices()[1].getDefiningOp<arith::AddIOp>()) {
+        Value other = add.getLhs().getDefiningOp<linalg::IndexOp>() ? add.getRhs() : add.getLhs();
+        if (other.getParentRegion() == &op.getRegion())
+          return std::nullopt;
+        g.offset = other;
+      }
+    } else {
+      return std::nullopt;
+    }
+  }
+  if (!g.codes || !g.scales || !unitInnerStride(g.codes) || !unitInnerStride(g.scales) ||
+      (g.zp && !unitInnerStride(g.zp)) || !unitInnerStride(op.getDpsInitOperand(0)->get()))
+    return std::nullopt;
+  return g;
+}
+
+/// Rewrites a packed gathered axpy into vector loops: per group of up to 8
+/// listed rows and 16 columns, each row's codes are widened to 16 lanes
+/// (bytes duplicated, shifted to their field), then (q - z) * s of the
+/// row's neuron block times a[j] accumulates; the output is read and
+/// written once per group. The columns' offset must keep byte boundaries
+/// (the lowering aligns the column blocks to 16).
+static void rewriteQGathered(const QGathered &g) {
+  linalg::GenericOp op = g.op;
+  OpBuilder b(op);
+  Location loc = op.getLoc();
+  Type f32 = b.getF32Type(), i8 = b.getI8Type(), i32 = b.getI32Type(), i1 = b.getI1Type();
+  auto vec = [](int64_t n, Type t) { return VectorType::get({n}, t); };
+  int64_t bits = g.bits, per = 8 / bits, nBytes = 16 * bits / 8;
+  auto cst = [&](OpBuilder &ob, int64_t v) { return arith::ConstantIndexOp::create(ob, loc, v); };
+  Value out = op.getDpsInitOperand(0)->get();
+  Value rowsN = memref::DimOp::create(b, loc, g.idx, 0);
+  Value len = memref::DimOp::create(b, loc, out, 0);
+  Value zf = arith::ConstantOp::create(b, loc, vec(16, f32), b.getZeroAttr(vec(16, f32)));
+  Value zb = arith::ConstantOp::create(b, loc, vec(nBytes, i8), b.getZeroAttr(vec(nBytes, i8)));
+  Value zb16 = arith::ConstantOp::create(b, loc, vec(16, i8), b.getZeroAttr(vec(16, i8)));
+  SmallVector<int64_t> dup;
+  SmallVector<int32_t> shifts;
+  for (int64_t l = 0; l < 16; ++l) {
+    dup.push_back(l / per);
+    shifts.push_back(int32_t((l % per) * bits));
+  }
+  Value shiftV = arith::ConstantOp::create(
+      b, loc, vec(16, i32), DenseElementsAttr::get(vec(16, i32), ArrayRef<int32_t>(shifts)));
+  Value maskV = arith::ConstantOp::create(
+      b, loc, vec(16, i32),
+      DenseElementsAttr::get(vec(16, i32), b.getI32IntegerAttr((1 << bits) - 1).getValue()));
+  Value zConst;
+  if (!g.zp)
+    zConst = arith::ConstantOp::create(
+        b, loc, vec(16, f32),
+        DenseElementsAttr::get(vec(16, f32), b.getF32FloatAttr(float(1 << (bits - 1)))));
+  constexpr int64_t kRows = 8;
+  auto group = [&](OpBuilder &gb, Value j0, int64_t rows) {
+    SmallVector<Value> ri, blk, av;
+    for (int64_t u = 0; u < rows; ++u) {
+      Value j = arith::AddIOp::create(gb, loc, j0, cst(gb, u));
+      ri.push_back(memref::LoadOp::create(gb, loc, g.idx, ValueRange{j}));
+      blk.push_back(arith::DivUIOp::create(gb, loc, ri.back(), cst(gb, g.bs)));
+      av.push_back(vector::BroadcastOp::create(
+          gb, loc, vec(16, f32), memref::LoadOp::create(gb, loc, g.a, ValueRange{j})));
+    }
+    scf::ForOp::create(
+        gb, loc, cst(gb, 0), len, cst(gb, 16), ValueRange{},
+        [&](OpBuilder &lb, Location l, Value c, ValueRange) {
+          Value rem = arith::SubIOp::create(lb, l, len, c);
+          Value mask = vector::CreateMaskOp::create(lb, l, vec(16, i1), ValueRange{rem});
+          Value byteMask = vector::CreateMaskOp::create(
+              lb, l, vec(nBytes, i1),
+              ValueRange{arith::CeilDivUIOp::create(lb, l, rem, cst(lb, per))});
+          Value col = g.offset ? arith::AddIOp::create(lb, l, c, g.offset).getResult() : c;
+          Value byte0 = arith::DivUIOp::create(lb, l, col, cst(lb, per));
+          Value acc = vector::MaskedLoadOp::create(lb, l, vec(16, f32), out, ValueRange{c}, mask,
+                                                   zf);
+          for (int64_t u = 0; u < rows; ++u) {
+            Value bytes = vector::MaskedLoadOp::create(lb, l, vec(nBytes, i8), g.codes,
+                                                       ValueRange{ri[u], byte0}, byteMask, zb);
+            Value wide = per == 1 ? bytes
+                                  : vector::ShuffleOp::create(lb, l, bytes, bytes, dup).getResult();
+            Value q = arith::ExtUIOp::create(lb, l, vec(16, i32), wide);
+            if (per != 1)
+              q = arith::AndIOp::create(lb, l, arith::ShRUIOp::create(lb, l, q, shiftV), maskV);
+            Value qf = arith::UIToFPOp::create(lb, l, vec(16, f32), q);
+            Value z = zConst;
+            if (g.zp)
+              z = arith::UIToFPOp::create(
+                  lb, l, vec(16, f32),
+                  arith::ExtUIOp::create(
+                      lb, l, vec(16, i32),
+                      vector::MaskedLoadOp::create(lb, l, vec(16, i8), g.zp,
+                                                   ValueRange{blk[u], col}, mask, zb16)));
+            Value s = vector::MaskedLoadOp::create(lb, l, vec(16, f32), g.scales,
+                                                   ValueRange{blk[u], col}, mask, zf);
+            Value w = arith::MulFOp::create(lb, l, arith::SubFOp::create(lb, l, qf, z), s);
+            acc = vector::FMAOp::create(lb, l, av[u], w, acc);
+          }
+          vector::MaskedStoreOp::create(lb, l, out, ValueRange{c}, mask, acc);
+          scf::YieldOp::create(lb, l);
+        });
+  };
+  forGroups(b, loc, rowsN, kRows, group);
+  op.erase();
+}
+
+//===----------------------------------------------------------------------===//
 // Packed 4-bit GEMV (MatMulNBits decoding)
 //===----------------------------------------------------------------------===//
 
@@ -708,12 +854,16 @@ static void rewriteQ4Gemv(linalg::GenericOp op, bool avx512) {
                      [&](OpBuilder &nb, Location, Value n, ValueRange) {
     scf::ForOp::create(nb, loc, cst(nb, 0), M, cst(nb, 1), ValueRange{},
                        [&](OpBuilder &mb, Location, Value m, ValueRange) {
-      // One block into |acc|: s times the block's nibbles . A.
+      // One block into |acc|: s times the block's nibbles . A. Long blocks
+      // (a whole row with per-row scales) sum into several partial
+      // vectors, so consecutive FMAs do not wait on each other.
+      int64_t partials = std::min<int64_t>(bb / 16, kQ4Unroll);
       auto block = [&](OpBuilder &kb, Value blk, Value acc) -> Value {
         Value s = memref::LoadOp::create(kb, loc, sc, ValueRange{n, blk});
         Value base = arith::MulIOp::create(kb, loc, blk, cst(kb, bb));
-        Value t = zf;
+        SmallVector<Value> ts(partials, zf);
         for (int64_t sub = 0; sub < bb; sub += 16) {
+          Value &t = ts[(sub / 16) % partials];
           Value kk = arith::AddIOp::create(kb, loc, base, cst(kb, sub));
           Value bytes =
               vector::LoadOp::create(kb, loc, v16(kb.getI8Type()), bq, ValueRange{n, kk});
@@ -745,6 +895,9 @@ static void rewriteQ4Gemv(linalg::GenericOp op, bool avx512) {
           t = vector::FMAOp::create(kb, loc, ae, lo, t);
           t = vector::FMAOp::create(kb, loc, ao, hi, t);
         }
+        Value t = ts[0];
+        for (int64_t j = 1; j < partials; ++j)
+          t = arith::AddFOp::create(kb, loc, t, ts[j], fm);
         Value sv = vector::BroadcastOp::create(kb, loc, v16(f32), s);
         return vector::FMAOp::create(kb, loc, t, sv, acc);
       };
@@ -1374,10 +1527,13 @@ struct ContractionKernelsPass final
     SmallVector<Contraction> found;
     SmallVector<RowReduction> rows;
     SmallVector<Gathered> gathered;
+    SmallVector<QGathered> qGathered;
     SmallVector<linalg::GenericOp> q4, vnniOps;
     getOperation().walk([&](linalg::GenericOp op) {
       if (isQ4Gemv(op))
         q4.push_back(op);
+      else if (auto qg = vectorBits >= 512 ? matchQGathered(op) : std::nullopt)
+        qGathered.push_back(*qg);
       else if (vnni && vectorBits >= 512 && (isVnniGemv(op) || isDynVnni(op)))
         vnniOps.push_back(op);
       else if (auto g = matchGathered(op))
@@ -1393,6 +1549,8 @@ struct ContractionKernelsPass final
       rewriteRowReduction(rr, vectorBits);
     for (Gathered &g : gathered)
       rewriteGathered(g, vectorBits);
+    for (QGathered &g : qGathered)
+      rewriteQGathered(g);
     for (linalg::GenericOp op : q4)
       rewriteQ4Gemv(op, vectorBits >= 512);
     for (linalg::GenericOp op : vnniOps) {

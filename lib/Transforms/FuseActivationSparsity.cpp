@@ -110,8 +110,9 @@ static Operation *fuseIndexedFFN(Operation *anchor, const ExpertFFN &f, Operatio
     return nullptr;
   }
   auto op = sp::SparseFFNOp::create(b, loc, f.in.getType(), f.in, w1, w2, up, b1, bUp,
-                                    f.p2.bias, idx, b.getStringAttr(f.act),
-                                    b.getF64FloatAttr(f.threshold));
+                                    f.p2.bias, idx, Value(), Value(), Value(), Value(),
+                                    b.getStringAttr(f.act), b.getF64FloatAttr(f.threshold),
+                                    b.getI64IntegerAttr(0), b.getI64IntegerAttr(0));
   if (op.getType() != anchor->getResult(0).getType() || !verifiesQuietly(op)) {
     op.erase();
     markUnfused(actOp, kFamily, "the FFN's shapes do not form a sparsa.sparse_ffn");
@@ -166,11 +167,171 @@ static Operation *fuseSparseFFN(Operation *anchor) {
       b, loc, f->in.getType(), f->in, layout(b, loc, f->p1, true),
       layout(b, loc, f->p2, true),
       f->p3.weight ? layout(b, loc, f->p3, false) : Value(), f->p1.bias, f->p3.bias,
-      f->p2.bias, Value(), b.getStringAttr(f->act), b.getF64FloatAttr(f->threshold));
+      f->p2.bias, Value(), Value(), Value(), Value(), Value(), b.getStringAttr(f->act),
+      b.getF64FloatAttr(f->threshold), b.getI64IntegerAttr(0), b.getI64IntegerAttr(0));
   if (op.getType() != y.getType() || !verifiesQuietly(op)) {
     op.erase();
     markUnfused(actOp, kFamily, "the FFN's shapes do not form a sparsa.sparse_ffn");
     return nullptr;
+  }
+  y.replaceAllUsesWith(op.getResult());
+  return anchor;
+}
+
+/// `in @ dequant(W) (+ bias)` as com.microsoft.MatMulNBits, its bias an
+/// input or a following Add of a constant [N].
+namespace {
+struct NBitsProjection {
+  onnx::MatMulNBitsOp op;
+  Value bias;
+};
+} // namespace
+
+static std::optional<NBitsProjection> matchNBits(Value v) {
+  Value bias;
+  if (auto add = v.getDefiningOp<onnx::AddOp>()) {
+    auto pair = operandsWith<onnx::AddOp>(v, [](Value o) {
+      return bool(o.getDefiningOp<onnx::MatMulNBitsOp>());
+    });
+    if (!pair || !isConstant(pair->second) || rankOf(pair->second) != 1)
+      return std::nullopt;
+    v = pair->first;
+    bias = pair->second;
+  }
+  auto op = v.getDefiningOp<onnx::MatMulNBitsOp>();
+  if (!op || (bias && op.getBias()) || (bias && !v.hasOneUse()))
+    return std::nullopt;
+  return NBitsProjection{op, bias ? bias : op.getBias()};
+}
+
+/// A MatMulNBits constant as [rows, cols] (flat scales / zero points are
+/// MatMulNBits' [N * cols] too), or null.
+static Value as2D(OpBuilder &b, Location loc, Value v, int64_t rows, int64_t cols) {
+  auto t = dyn_cast<RankedTensorType>(v.getType());
+  if (!t || !t.hasStaticShape() || t.getNumElements() != rows * cols)
+    return Value();
+  if (t.getRank() == 2 && t.getDimSize(0) == rows)
+    return v;
+  FailureOr<SmallVector<char>> bytes = constantBytes(v);
+  if (failed(bytes))
+    return Value();
+  return bytesConstant(b, loc, RankedTensorType::get({rows, cols}, t.getElementType()), *bytes);
+}
+
+/// An int4 / int8 sparse FFN: MatMulNBits (up, + bias), ReLU or a FATReLU
+/// threshold, MatMulNBits (down, + bias), all weights constant. The up
+/// projection stays in MatMulNBits' layout (one row per neuron); the down
+/// projection is repacked at compile time one row of codes per neuron (the
+/// same values), its scales and zero points per block of neurons.
+static Operation *fuseQuantizedFFN(Operation *anchor) {
+  Value y = anchor->getResult(0);
+  std::optional<NBitsProjection> down = matchNBits(y);
+  if (!down)
+    return nullptr;
+  Value act = down->op.getA(), h;
+  double threshold = 0.0;
+  StringRef mode = matchActivation(act, h, &threshold);
+  if (mode != "relu" && mode != "threshold")
+    return nullptr; // dense activations have no exact zeros
+  std::optional<NBitsProjection> up = h ? matchNBits(h) : std::nullopt;
+  if (!up)
+    return nullptr;
+  Operation *actOp = act.getDefiningOp();
+  auto fail = [&](StringRef why) -> Operation * {
+    markUnfused(actOp, kFamily, why);
+    return nullptr;
+  };
+  onnx::MatMulNBitsOp p1 = up->op, p2 = down->op;
+  // The gate feeds only the activation (a threshold's Where reads it twice:
+  // through its Greater and as the kept value).
+  Operation *cond = nullptr;
+  if (auto where = dyn_cast<onnx::WhereOp>(actOp))
+    cond = where.getCondition().getDefiningOp();
+  bool gateOnlyActivates = llvm::all_of(h.getUsers(), [&](Operation *u) {
+    return u == actOp || (u == cond && cond->getResult(0).hasOneUse());
+  });
+  if (!act.hasOneUse() || !gateOnlyActivates)
+    return fail("the activation is also used elsewhere");
+  int64_t H = p1.getK(), F = p1.getN(), bits = p1.getBits(), bs = p1.getBlockSize();
+  if (p2.getK() != F || p2.getN() != H)
+    return fail("the two MatMulNBits do not form an FFN (K and N)");
+  if (p2.getBits() != bits || p2.getBlockSize() != bs)
+    return fail("the two MatMulNBits use different bit widths or block sizes");
+  if ((H * bits) % 8 != 0)
+    return fail("a row of the repacked down projection does not fill whole bytes");
+  SmallVector<Value> constants = {p1.getB(), p1.getScales(), p1.getZeroPoints(), p2.getB(),
+                                  p2.getScales(), p2.getZeroPoints(), up->bias, down->bias};
+  for (Value v : constants)
+    if (v && !isConstant(v))
+      return fail("quantized weights, scales, zero points or biases are not constant");
+  for (Value z : {Value(p1.getZeroPoints()), Value(p2.getZeroPoints())})
+    if (z && !getElementTypeOrSelf(z).isInteger(8))
+      return fail("float zero points (packed uint8 ones fuse)");
+  if (!getElementTypeOrSelf(p2.getScales()).isF32() ||
+      !getElementTypeOrSelf(p1.getScales()).isF32() ||
+      !getElementTypeOrSelf(p1.getA()).isF32())
+    return fail("a quantized sparse FFN needs f32 activations and scales");
+  int64_t rank = rankOf(p1.getA());
+  if (rank != 2 && rank != 3)
+    return fail("the FFN input is not [T, H] or [B, S, H]");
+  OpBuilder b(anchor);
+  Location loc = anchor->getLoc();
+  int64_t blocks1 = (H + bs - 1) / bs, blocks2 = (F + bs - 1) / bs, bb = bs * bits / 8;
+  int64_t per = 8 / bits, mask = (1 << bits) - 1;
+  // Up: MatMulNBits' own layout, scales / zero points as [F, cols].
+  Value w1 = p1.getB();
+  Value s1 = as2D(b, loc, p1.getScales(), F, blocks1);
+  Value z1 = p1.getZeroPoints() ? as2D(b, loc, p1.getZeroPoints(), F,
+                                       (blocks1 * bits + 7) / 8)
+                                : Value();
+  // Down: codes q[n, f] (B2 [H, blocks2, bb]) -> one row per neuron f
+  // along n; scales [H, blocks2] -> [blocks2, H]; packed zero points ->
+  // one byte per code [blocks2, H].
+  FailureOr<SmallVector<char>> q2 = constantBytes(p2.getB()),
+                               sc2 = constantBytes(p2.getScales());
+  FailureOr<SmallVector<char>> zp2 = p2.getZeroPoints() ? constantBytes(p2.getZeroPoints())
+                                                        : FailureOr<SmallVector<char>>(
+                                                              SmallVector<char>());
+  if (!s1 || (p1.getZeroPoints() && !z1) || failed(q2) || failed(sc2) || failed(zp2) ||
+      int64_t(q2->size()) != H * blocks2 * bb || int64_t(sc2->size()) != 4 * H * blocks2)
+    return fail("the MatMulNBits constants do not have MatMulNBits' shapes");
+  auto code = [&](ArrayRef<char> bytes, int64_t at) {
+    uint8_t byte = uint8_t(bytes[at / per]);
+    return (byte >> ((at % per) * bits)) & mask;
+  };
+  int64_t rowBytes = H * bits / 8;
+  SmallVector<char> codes(F * rowBytes, 0), scales(4 * blocks2 * H), zeros;
+  for (int64_t n = 0; n < H; ++n)
+    for (int64_t f = 0; f < F; ++f) {
+      int64_t c = code(ArrayRef<char>(*q2).slice(n * blocks2 * bb, blocks2 * bb), f);
+      int64_t at = f * H + n; // code index in the repacked [F, H]
+      codes[at / per] = char(uint8_t(codes[at / per]) | (c << ((at % per) * bits)));
+    }
+  for (int64_t n = 0; n < H; ++n)
+    for (int64_t k = 0; k < blocks2; ++k)
+      std::memcpy(&scales[4 * (k * H + n)], &(*sc2)[4 * (n * blocks2 + k)], 4);
+  if (p2.getZeroPoints()) {
+    int64_t zRow = (blocks2 * bits + 7) / 8;
+    if (int64_t(zp2->size()) != H * zRow)
+      return fail("the MatMulNBits constants do not have MatMulNBits' shapes");
+    zeros.resize(blocks2 * H);
+    for (int64_t n = 0; n < H; ++n)
+      for (int64_t k = 0; k < blocks2; ++k)
+        zeros[k * H + n] = char(code(ArrayRef<char>(*zp2).slice(n * zRow, zRow), k));
+  }
+  Type u8 = getElementTypeOrSelf(p2.getB());
+  Value w2 = bytesConstant(b, loc, RankedTensorType::get({F, rowBytes}, u8), codes);
+  Value s2 = bytesConstant(b, loc, RankedTensorType::get({blocks2, H}, b.getF32Type()), scales);
+  Value z2 = p2.getZeroPoints()
+                 ? bytesConstant(b, loc, RankedTensorType::get({blocks2, H}, u8), zeros)
+                 : Value();
+  auto op = sp::SparseFFNOp::create(
+      b, loc, y.getType(), p1.getA(), w1, w2, Value(), up->bias, Value(), down->bias, Value(),
+      s1, z1, s2, z2, b.getStringAttr(mode), b.getF64FloatAttr(threshold),
+      b.getI64IntegerAttr(bits), b.getI64IntegerAttr(bs));
+  if (!verifiesQuietly(op)) {
+    op.erase();
+    return fail("the FFN's shapes do not form a quantized sparsa.sparse_ffn");
   }
   y.replaceAllUsesWith(op.getResult());
   return anchor;
@@ -272,7 +433,7 @@ struct FuseActivationSparsityPass final
     // FFN outputs: down projections (MatMul / Gemm) or their bias Add.
     SmallVector<Operation *> anchors;
     getOperation().walk([&](Operation *op) {
-      if (isa<onnx::MatMulOp, onnx::GemmOp, onnx::AddOp>(op))
+      if (isa<onnx::MatMulOp, onnx::GemmOp, onnx::AddOp, onnx::MatMulNBitsOp>(op))
         anchors.push_back(op);
     });
     // Last first: a bias Add anchors the whole FFN before its MatMul does.
@@ -281,6 +442,8 @@ struct FuseActivationSparsityPass final
       if (erased.contains(anchor))
         continue;
       Operation *replaced = fuseSparseFFN(anchor);
+      if (!replaced)
+        replaced = fuseQuantizedFFN(anchor);
       if (!replaced)
         replaced = fuseSparseInput(anchor);
       if (!replaced)

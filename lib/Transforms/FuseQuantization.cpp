@@ -573,11 +573,17 @@ struct FuseQuantizationPass final
       else if (!o.why.empty())
         markUnfused(op, kFamily, o.why);
     }
-    if (int8Activations)
+    if (int8Activations) {
       getOperation().walk([&](sp::QuantMatMulOp op) {
         if (op.getActivation() == "float")
           op.setActivation("int8");
       });
+      // Quantized experts of the routing op too.
+      getOperation().walk([&](sp::MoEOp op) {
+        if (op.isQuantized())
+          op.setInt8Activations(true);
+      });
+    }
   }
 };
 } // namespace

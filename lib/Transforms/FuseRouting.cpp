@@ -61,6 +61,9 @@ namespace {
 struct MoESpec {
   Value x, logits, w1, w2, w3, b1, b2, b3, selectionBias;
   Value sharedW1, sharedW2, sharedW3, sharedGate;
+  // Quantized experts (bits > 0): scales and zero points per weight.
+  Value s1, s2, s3, z1, z2, z3;
+  int64_t bits = 0, blockSize = 0;
   int64_t k = 1, nGroup = 1, topkGroup = 1, layout = 0;
   StringRef gating = "softmax", act = "relu";
   bool normalize = false;
@@ -72,11 +75,79 @@ struct MoESpec {
 static sp::MoEOp buildMoE(OpBuilder &b, Location loc, const MoESpec &m) {
   return sp::MoEOp::create(
       b, loc, m.x.getType(), m.x, m.logits, m.w1, m.w2, m.w3, m.b1, m.b2, m.b3,
-      m.selectionBias, m.sharedW1, m.sharedW2, m.sharedW3, m.sharedGate,
-      b.getI64IntegerAttr(m.k), b.getI64IntegerAttr(m.nGroup), b.getI64IntegerAttr(m.topkGroup),
+      m.selectionBias, m.sharedW1, m.sharedW2, m.sharedW3, m.sharedGate, m.s1, m.s2, m.s3, m.z1,
+      m.z2, m.z3, b.getI64IntegerAttr(m.k), b.getI64IntegerAttr(m.nGroup), b.getI64IntegerAttr(m.topkGroup),
       b.getStringAttr(m.gating), b.getBoolAttr(m.normalize), b.getF64FloatAttr(m.scaling),
       b.getStringAttr(m.act), b.getI64IntegerAttr(m.layout), b.getF64FloatAttr(m.alpha),
-      b.getF64FloatAttr(m.beta), m.limit ? b.getF64FloatAttr(*m.limit) : FloatAttr());
+      b.getF64FloatAttr(m.beta), m.limit ? b.getF64FloatAttr(*m.limit) : FloatAttr(),
+      b.getI64IntegerAttr(m.bits), b.getI64IntegerAttr(m.blockSize));
+}
+
+/// The expert activation of com.microsoft (Q)MoE in canonical terms: the
+/// activation, the gate layout and the SwiGLU constants.
+template <typename MsOp>
+static void microsoftActivation(MsOp op, MoESpec &m) {
+  StringRef act = op.getActivationType();
+  bool swiglu = act == "swiglu";
+  m.act = swiglu ? "silu" : act == "gelu" ? "gelu_tanh" : act;
+  m.layout = swiglu ? op.getSwigluFusion() : 0;
+  if (swiglu) {
+    m.alpha = op.getActivationAlpha().convertToDouble();
+    m.beta = op.getActivationBeta().convertToDouble();
+    if (op.getSwigluLimit())
+      m.limit = op.getSwigluLimit()->convertToDouble();
+  }
+}
+
+/// com.microsoft.QMoE: the packed expert weights [E, out, in * bits / 8]
+/// are already the canonical op's quantized layout, so they go in as they
+/// are (nothing unpacked; the kernels dequantize in registers).
+static LogicalResult fuseMicrosoftQMoE(onnx::QMoEOp op) {
+  auto x = dyn_cast<RankedTensorType>(op.getInput().getType());
+  auto r = dyn_cast<RankedTensorType>(op.getRouterProbs().getType());
+  if (!x || !r) {
+    markUnfused(op, "routing", "input or router_probs of unknown rank");
+    return failure();
+  }
+  for (Value w : {op.getFc1ExpertsWeights(), op.getFc2ExpertsWeights(),
+                  op.getFc3ExpertsWeights()}) {
+    auto t = w ? dyn_cast<RankedTensorType>(w.getType()) : RankedTensorType();
+    if (w && (!t || t.getRank() != 3 || !t.hasStaticShape())) {
+      markUnfused(op, "routing", "quantized expert weights need static shapes [E, out, in * "
+                                 "bits / 8]");
+      return failure();
+    }
+  }
+  OpBuilder b(op);
+  MoESpec m;
+  m.x = op.getInput();
+  m.logits = op.getRouterProbs();
+  m.w1 = op.getFc1ExpertsWeights();
+  m.w2 = op.getFc2ExpertsWeights();
+  m.w3 = op.getFc3ExpertsWeights();
+  m.b1 = op.getFc1ExpertsBias();
+  m.b2 = op.getFc2ExpertsBias();
+  m.b3 = op.getFc3ExpertsBias();
+  m.s1 = op.getFc1Scales();
+  m.s2 = op.getFc2Scales();
+  m.s3 = op.getFc3Scales();
+  m.z1 = op.getFc1ZeroPoints();
+  m.z2 = op.getFc2ZeroPoints();
+  m.z3 = op.getFc3ZeroPoints();
+  m.bits = op.getExpertWeightBits();
+  m.blockSize = op.getBlockSize();
+  m.k = op.getK();
+  m.normalize = op.getNormalizeRoutingWeights() != 0;
+  microsoftActivation(op, m);
+  auto moe = buildMoE(b, op.getLoc(), m);
+  if (!verifiesQuietly(moe)) {
+    moe.erase();
+    markUnfused(op, "routing", "the operands do not form a valid quantized sparsa.moe");
+    return failure();
+  }
+  op.replaceAllUsesWith(moe.getResult());
+  op.erase();
+  return success();
 }
 
 /// Form E: com.microsoft.MoE. Its weights are torch Linear rows
@@ -97,15 +168,13 @@ static LogicalResult fuseMicrosoftMoE(onnx::MoEOp op) {
     }
   OpBuilder b(op);
   Location loc = op.getLoc();
-  StringRef act = op.getActivationType();
-  bool swiglu = act == "swiglu";
-  StringRef canonical = swiglu ? "silu" : act == "gelu" ? "gelu_tanh" : act;
+  MoESpec m;
+  microsoftActivation(op, m);
   Value w1 = swapLastTwo(b, loc, op.getFc1ExpertsWeights());
   Value w3 = swapLastTwo(b, loc, op.getFc3ExpertsWeights());
   Value b1 = op.getFc1ExpertsBias(), b3 = op.getFc3ExpertsBias();
-  int64_t layout = swiglu ? op.getSwigluFusion() : 0;
+  int64_t layout = m.layout;
   packGateAndLinear(b, loc, w1, w3, b1, b3, layout);
-  MoESpec m;
   m.x = op.getInput();
   m.logits = op.getRouterProbs();
   m.w1 = w1;
@@ -116,14 +185,7 @@ static LogicalResult fuseMicrosoftMoE(onnx::MoEOp op) {
   m.b3 = b3;
   m.k = op.getK();
   m.normalize = op.getNormalizeRoutingWeights() != 0;
-  m.act = canonical;
   m.layout = layout;
-  if (swiglu) {
-    m.alpha = op.getActivationAlpha().convertToDouble();
-    m.beta = op.getActivationBeta().convertToDouble();
-    if (op.getSwigluLimit())
-      m.limit = op.getSwigluLimit()->convertToDouble();
-  }
   auto moe = buildMoE(b, loc, m);
   if (!verifiesQuietly(moe)) {
     moe.erase();
@@ -1523,11 +1585,10 @@ struct FuseRoutingPass final : sparsa::impl::FuseRoutingPassBase<FuseRoutingPass
       }
       eraseDeadProducers(emitMoE(anchor, *r), erased);
     }
-    getOperation().walk([&](onnx::QMoEOp op) {
-      markUnfused(op, "routing",
-                  "quantized experts (QMoE) run the dense reference lowering until "
-                  "quantized weights reach the routing op");
-    });
+    SmallVector<onnx::QMoEOp> msQMoE;
+    getOperation().walk([&](onnx::QMoEOp op) { msQMoE.push_back(op); });
+    for (onnx::QMoEOp op : msQMoE)
+      (void)fuseMicrosoftQMoE(op);
   }
 };
 } // namespace

@@ -37,7 +37,9 @@ struct InstrumentSparsityPass final
       // Index-set FFNs (CoreInfer, Deja Vu) are told their neurons.
       if (op.getIndices())
         return;
-      int64_t neurons = cast<RankedTensorType>(op.getW1().getType()).getDimSize(1);
+      // w1 [H, F], or packed one row per neuron [F, blocks, bytes].
+      int64_t neurons =
+          cast<RankedTensorType>(op.getW1().getType()).getDimSize(op.isQuantized() ? 0 : 1);
       if (ShapedType::isDynamic(neurons))
         return;
       std::string name = "sparsa_profile_" + std::to_string(next++);

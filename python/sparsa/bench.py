@@ -190,6 +190,47 @@ def _cases(full: bool) -> Dict[str, Case]:
             # 0.39) and from each other by ~2 % (0.64): different int8
             # roundings compound layer by layer.
             atol=1.5 if level else 1e-3, int8_activations=bool(level)))
+    # Quantized experts (com.microsoft.QMoE, int4 SwiGLU, per-row scales,
+    # packed zero points): decoding reads k of E experts' packed codes.
+    qh, qf, qe, qkk = (2048, 5632, 8, 2) if full else (128, 256, 8, 2)
+    expert_bytes = 3 * qh * qf // 2 + 4 * (2 * qf + qh) + (2 * qf + qh) // 2
+    for qname, qtokens in (("qmoe_decode", 1), ("qmoe_prefill", 32 if full else 8)):
+        touched = min(qe, qtokens * qkk)
+        cases.append(Case(
+            qname, f"QMoE {'decode' if qtokens == 1 else 'prefill'}: {qtokens} token(s), {qe} "
+                   f"int4 experts top-{qkk}, {qh} -> {qf} SwiGLU, per-row scales, packed zero "
+                   "points (com.microsoft.QMoE; ONNX Runtime's kernel also reads only the "
+                   "chosen experts)",
+            lambda p, t=qtokens: models.qmoe(p, qh, qf, qe, qkk, zero_points=True, tokens=t),
+            lambda rng, t=qtokens: {"x": rng.standard_normal((t, qh)).astype(np.float32)},
+            weight_bytes=touched * expert_bytes + 4 * qh * qe,
+            flops=2.0 * qtokens * qkk * 3 * qh * qf,
+            dense_bytes=qe * expert_bytes + 4 * qh * qe))
+    # The same decode layer with int8 expert activations (Sparsa
+    # --int8-activations: VNNI dot products; ONNX Runtime runs its float
+    # QMoE kernel): activations quantized per row differ from the float
+    # result by ~1e-2.
+    cases.append(Case(
+        "qmoe_decode_int8", f"QMoE decode as qmoe_decode, Sparsa with --int8-activations",
+        lambda p: models.qmoe(p, qh, qf, qe, qkk, zero_points=True, tokens=1),
+        lambda rng: {"x": rng.standard_normal((1, qh)).astype(np.float32)},
+        weight_bytes=qkk * expert_bytes + 4 * qh * qe, flops=2.0 * qkk * 3 * qh * qf,
+        dense_bytes=qe * expert_bytes + 4 * qh * qe, atol=5e-2, int8_activations=True))
+    # An int4 ReLU FFN (MatMulNBits, block 32, packed zero points) with ~90 %
+    # of its neurons inactive: Sparsa reads the gate, then only the active
+    # neurons' rows of down codes plus the scales / zero points of the
+    # neuron blocks they touch (about all of them at 10 % density).
+    nh, nf, nact = (4096, 14336, 0.1) if full else (128, 512, 0.1)
+    nblocks = nf // 32
+    up_bytes = nh * nf // 2 + 4 * nf * (nh // 32) + nf * (nh // 64)
+    touched = 1 - (1 - nact) ** 32
+    cases.append(Case(
+        "nbits_sparse_ffn", f"int4 ReLU FFN decode, 1x{nh} -> {nf} -> {nh}, MatMulNBits block "
+                            f"32, packed zero points, ~{int(100 * (1 - nact))} % inactive",
+        lambda p: models.nbits_sparse_ffn(p, nh, nf, sparsity=1 - nact),
+        lambda rng: {"x": rng.standard_normal((1, nh)).astype(np.float32)},
+        weight_bytes=int(up_bytes + nact * nf * nh // 2 + touched * nblocks * 5 * nh),
+        flops=2.0 * (nh * nf + nact * nf * nh), dense_bytes=2 * up_bytes))
     # Flow attention (Flowformer, linear attention): q, k, v [1, H, L, D];
     # ONNX Runtime runs the exported graph (its causal forms are the L x L
     # products). flops count the linear-time work (two D x D products per

@@ -1304,3 +1304,121 @@ def nbits_ffn_stack(path: str, hidden: int = 4096, inner: int = 14336, layers: i
         [helper.make_tensor_value_info("x", TensorProto.FLOAT, [batch, hidden])],
         [helper.make_tensor_value_info("y", TensorProto.FLOAT, [batch, hidden])], inits)
     return _save_ms(graph, path)
+
+
+def qmoe(path: str, hidden: int = 2048, inner: int = 5632, experts: int = 8, k: int = 2, *,
+         bits: int = 4, block: int = 0, zero_points: bool = False, act: str = "swiglu",
+         tokens: Dim = 1, seed: int = 0) -> str:
+    """A com.microsoft.QMoE layer `x [T, H] -> [T, H]` (ONNX Runtime's
+    quantized MoE, raw weight layout) with random |bits|-bit codes, scales
+    per row (|block| 0) or per block of |block| inputs, optional packed zero
+    points, and a MatMul router. Codes and scales are written directly (no
+    float weights: a Mixtral-sized layer packs hundreds of MB); the scales
+    keep the activations of order one. SwiGLU experts interleave gate and
+    linear rows (swiglu_fusion = 1)."""
+    _, TensorProto, helper, numpy_helper = _onnx()
+    rng = np.random.default_rng(seed)
+    H, F, E = hidden, inner, experts
+    qmax = (1 << bits) - 1
+    # (q - z) of uniform codes around the middle has std ~ 2^bits / sqrt(12).
+    spread = (1 << bits) / np.sqrt(12.0)
+    inits = [numpy_helper.from_array(
+        (rng.standard_normal((H, E)) / np.sqrt(H)).astype(np.float32), "router.weight")]
+
+    def weight(name, out, inp):
+        codes = rng.integers(0, qmax + 1, (E, out, inp), dtype=np.uint8)
+        blocks = inp // block if block else 1
+        scale = (rng.uniform(0.9, 1.1, (E, out, blocks)) / (spread * np.sqrt(inp))
+                 ).astype(np.float32)
+        if not block:
+            scale = scale[..., 0]
+        names = [name, name + "_scales"]
+        inits.extend([numpy_helper.from_array(pack_bits(codes, bits), name),
+                      numpy_helper.from_array(scale, name + "_scales")])
+        zp = None
+        if zero_points:
+            mid = 1 << (bits - 1)
+            per = 8 // bits
+            shape = (E, out, -(-blocks // per) * per) if block else (E, -(-out // per) * per)
+            z = rng.integers(mid - 2, mid + 2, shape, dtype=np.uint8)
+            zp = name + "_zp"
+            inits.append(numpy_helper.from_array(pack_bits(z, bits), zp))
+        return names, zp
+
+    f1 = 2 * F if act == "swiglu" else F
+    (w1, s1), z1 = weight("fc1", f1, H)
+    (w2, s2), z2 = weight("fc2", H, F)
+    ins = ["x", "logits", w1, s1, "", w2, s2]
+    if zero_points:
+        ins += ["", "", "", "", z1, z2]
+    attrs = dict(k=k, activation_type=act, normalize_routing_weights=1,
+                 expert_weight_bits=bits, weights_prepacked=0)
+    if block:
+        attrs["block_size"] = block
+    if act == "swiglu":
+        attrs.update(swiglu_fusion=1, activation_alpha=1.0, activation_beta=0.0)
+    nodes = [helper.make_node("MatMul", ["x", "router.weight"], ["logits"],
+                              name="/router/MatMul"),
+             helper.make_node("QMoE", ins, ["y"], name="/moe/QMoE", domain="com.microsoft",
+                              **attrs)]
+    graph = helper.make_graph(
+        nodes, "qmoe", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [tokens, H])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [tokens, H])], inits)
+    return _save_ms(graph, path)
+
+
+def nbits_sparse_ffn(path: str, hidden: int = 4096, inner: int = 14336, *, bits: int = 4,
+                     block: int = 32, zp_mode: str = "packed", sparsity: float = 0.9,
+                     act: str = "relu", threshold: float = 0.0, tokens: Dim = 1,
+                     seed: int = 0) -> str:
+    """An OPT-style ReLU FFN with 4-bit (|bits|) MatMulNBits weights, as
+    ONNX Runtime's MatMul-to-NBits quantizer writes it: MatMulNBits (up,
+    bias input) -> Relu (or FATReLU's Where(h > |threshold|, h, 0) with act
+    "threshold") -> MatMulNBits (down) -> Add (bias). The up projection's
+    bias sits at the quantile that leaves ~(1 - |sparsity|) of the neurons
+    active for standard normal inputs."""
+    _, TensorProto, helper, numpy_helper = _onnx()
+    rng = np.random.default_rng(seed)
+    H, F = hidden, inner
+    w1 = (rng.standard_normal((H, F)) / np.sqrt(H)).astype(np.float32)
+    w2 = (rng.standard_normal((F, H)) / np.sqrt(F * (1 - sparsity))).astype(np.float32)
+    # h = x w1 + b1 ~ N(b1, ~1): P(h > threshold) = 1 - sparsity.
+    b1 = np.full(F, np.float32(np.sqrt(2.0) * _erfinv(2 * sparsity - 1) * -1 + threshold),
+                 np.float32)
+    b2 = (0.1 * rng.standard_normal(H)).astype(np.float32)
+    inits, nodes = [], []
+
+    def nbits(name, w, inp, out, bias=None):
+        B, scales, zp = quantize_nbits(w, bits, block, zp_mode)
+        K, N = w.shape
+        ins = [inp, name + "_B", name + "_s", name + "_z" if zp is not None else ""]
+        inits.extend([numpy_helper.from_array(B, name + "_B"),
+                      numpy_helper.from_array(scales.reshape(-1), name + "_s")])
+        if zp is not None:
+            inits.append(numpy_helper.from_array(
+                zp.reshape(-1) if zp_mode == "float" else zp, name + "_z"))
+        if bias is not None:
+            ins += ["", name + "_bias"]
+            inits.append(numpy_helper.from_array(bias, name + "_bias"))
+        while ins[-1] == "":
+            ins.pop()
+        nodes.append(helper.make_node("MatMulNBits", ins, [out], name=f"/{name}/MatMulNBits",
+                                      domain="com.microsoft", K=K, N=N, bits=bits,
+                                      block_size=block))
+
+    nbits("fc1", w1, "x", "h", b1)
+    if act == "threshold":
+        nodes += [helper.make_node("Greater", ["h", "theta"], ["keep"], name="/act/Greater"),
+                  helper.make_node("Where", ["keep", "h", "zero"], ["a"], name="/act/Where")]
+        inits += [numpy_helper.from_array(np.array(threshold, np.float32), "theta"),
+                  numpy_helper.from_array(np.array(0.0, np.float32), "zero")]
+    else:
+        nodes.append(helper.make_node("Relu", ["h"], ["a"], name="/act/Relu"))
+    nbits("fc2", w2, "a", "y0")
+    nodes.append(helper.make_node("Add", ["y0", "fc2_b2"], ["y"], name="/fc2/Add"))
+    inits.append(numpy_helper.from_array(b2, "fc2_b2"))
+    graph = helper.make_graph(
+        nodes, "nbits_sparse_ffn",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [tokens, H])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [tokens, H])], inits)
+    return _save_ms(graph, path)

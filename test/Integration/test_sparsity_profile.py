@@ -174,3 +174,22 @@ def test_profile_errors(tmp_path):
     assert run.returncode == 1 and "--instrument=sparsity" in run.stderr
     with pytest.raises(sparsa.SparsaError, match="unknown --instrument=timing"):
         sparsa.compile(path, str(tmp_path / "bad.so"), instrument="timing")
+
+
+def test_profile_of_a_quantized_ffn(tmp_path):
+    """An int4 sparse FFN (MatMulNBits -> ReLU -> MatMulNBits) is profiled
+    like a float one: its gate's active neurons, counted against numpy on
+    the dequantized up projection."""
+    from test_activation_sparsity import dequantized_nbits
+    H, F = 64, 256
+    path = models.nbits_sparse_ffn(str(tmp_path / "q.onnx"), H, F, sparsity=0.8, tokens="T")
+    model, report = compile_with_report(tmp_path, path, instrument="sparsity")
+    assert report["fusions"]["activation_sparsity"] == 1
+    rng = np.random.default_rng(5)
+    batches = [rng.standard_normal((t, H)).astype(np.float32) for t in (1, 8)]
+    for x in batches:
+        assert_matches_ort(model, path, {"x": x}, atol=1e-4)
+    w1, inits = dequantized_nbits(path, "fc1", 4, 32, H, F)
+    exp = expected(np.concatenate(batches), w1, inits["fc1_bias"])
+    (layer,) = model.profile()["layers"]
+    check_layer(layer, exp, F)

@@ -333,6 +333,62 @@ func.func @gather_axpy(%a: memref<?xf32>, %idx: memref<?xindex>, %out: memref<?x
 
 // -----
 
+/// [Pattern: packed gathered axpy] A quantized sparse FFN's down projection:
+/// per eight listed rows and 16 columns, each row's 8 code bytes widened to
+/// 16 lanes (bytes duplicated, shifted by 0 / 4, masked to a nibble),
+/// minus the neuron block's zero points, times its scales, times a[j]; the
+/// output read and written once per group.
+#qj = affine_map<(j, c) -> (j)>
+#qc = affine_map<(j, c) -> (c)>
+// CHECK-LABEL: func.func @q_gather_axpy
+// CHECK: scf.for %{{.+}} = %{{.+}} to %{{.+}} step %c8
+// CHECK: arith.divui %{{.+}}, %c32
+// CHECK: scf.for %{{.+}} = %{{.+}} to %{{.+}} step %c16
+// CHECK: vector.maskedload %arg2
+// CHECK: vector.maskedload %arg3{{.+}} : memref<256x64xi8>, vector<8xi1>, vector<8xi8> into vector<8xi8>
+// CHECK: vector.shuffle
+// CHECK: arith.shrui
+// CHECK: vector.maskedload %arg5{{.+}} : memref<8x128xi8>
+// CHECK: vector.maskedload %arg4{{.+}} : memref<8x128xf32>
+// CHECK: vector.fma
+// CHECK: vector.maskedstore %arg2
+// CHECK-NOT: linalg.generic
+func.func @q_gather_axpy(%a: memref<?xf32>, %idx: memref<?xindex>, %out: memref<?xf32>,
+                         %w: memref<256x64xi8>, %s: memref<8x128xf32>, %z: memref<8x128xi8>,
+                         %off: index) {
+  linalg.generic {indexing_maps = [#qj, #qj, #qc], iterator_types = ["reduction", "parallel"]}
+      ins(%a, %idx : memref<?xf32>, memref<?xindex>) outs(%out : memref<?xf32>) attrs = {sparsa.kernel = "q_gather_axpy", sparsa.bits = 4 : i64, sparsa.block_rows = 32 : i64} {
+  ^bb0(%av: f32, %i: index, %acc: f32):
+    %c = linalg.index 1 : index
+    %col = arith.addi %c, %off : index
+    %c4 = arith.constant 4 : index
+    %c8 = arith.constant 8 : index
+    %c32 = arith.constant 32 : index
+    %bit = arith.muli %col, %c4 : index
+    %byteIdx = arith.divui %bit, %c8 : index
+    %byte = memref.load %w[%i, %byteIdx] : memref<256x64xi8>
+    %sh = arith.remui %bit, %c8 : index
+    %sh32 = arith.index_cast %sh : index to i32
+    %b32 = arith.extui %byte : i8 to i32
+    %q0 = arith.shrui %b32, %sh32 : i32
+    %m = arith.constant 15 : i32
+    %q = arith.andi %q0, %m : i32
+    %blk = arith.divui %i, %c32 : index
+    %zb = memref.load %z[%blk, %col] : memref<8x128xi8>
+    %zf = arith.uitofp %zb : i8 to f32
+    %sv = memref.load %s[%blk, %col] : memref<8x128xf32>
+    %qf = arith.uitofp %q : i32 to f32
+    %d = arith.subf %qf, %zf : f32
+    %wv = arith.mulf %d, %sv : f32
+    %p = arith.mulf %av, %wv : f32
+    %r = arith.addf %acc, %p : f32
+    linalg.yield %r : f32
+  }
+  return
+}
+
+// -----
+
 /// [Pattern: packed 4-bit GEMV] MatMulNBits decoding: per output column and
 /// row of A, blocks of 16 packed bytes widened to 32 nibbles (low = even k,
 /// high = odd k) against A's even and odd columns, four blocks per step

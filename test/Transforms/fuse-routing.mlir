@@ -46,6 +46,57 @@ func.func @form_e_fc3_packed(%x: tensor<?x4xf32>, %r: tensor<?x2xf32>) -> tensor
 
 // -----
 
+/// com.microsoft.QMoE: the packed codes, scales and zero points go into
+/// sparsa.moe as they are (nothing unpacked); interleaved SwiGLU keeps its
+/// layout, block-wise scales their block size.
+// CHECK-LABEL: func.func @qmoe_int4_blocked
+// CHECK: %[[Y:.+]] = sparsa.moe %arg0, %arg1, %arg2, %arg4 w1_scales = %arg3 w2_scales = %arg5 w1_zero_points = %arg6 w2_zero_points = %arg7 {activation = "silu", alpha = 1.702{{.*}}, block_size = 32 : i64, gate_layout = 1 : i64, k = 2 : i64, normalize = true, weight_bits = 4 : i64}
+// CHECK-NOT: onnx.ms.QMoE
+// CHECK: return %[[Y]]
+func.func @qmoe_int4_blocked(%x: tensor<?x64xf32>, %r: tensor<?x8xf32>, %w1: tensor<8x256x32xui8>,
+                             %s1: tensor<8x256x2xf32>, %w2: tensor<8x64x64xui8>, %s2: tensor<8x64x4xf32>,
+                             %z1: tensor<8x256x1xui8>, %z2: tensor<8x64x2xui8>) -> tensor<?x64xf32> {
+  %y = onnx.ms.QMoE %x, %r, %w1, %s1, %w2, %s2 fc1_zero_points = %z1 fc2_zero_points = %z2 {activation_type = "swiglu", swiglu_fusion = 1 : si64, activation_alpha = 1.702 : f32, k = 2 : si64, normalize_routing_weights = 1 : si64, expert_weight_bits = 4 : si64, block_size = 32 : si64} : (tensor<?x64xf32>, tensor<?x8xf32>, tensor<8x256x32xui8>, tensor<8x256x2xf32>, tensor<8x64x64xui8>, tensor<8x64x4xf32>, tensor<8x256x1xui8>, tensor<8x64x2xui8>) -> tensor<?x64xf32>
+  return %y : tensor<?x64xf32>
+}
+
+// -----
+
+/// QMoE with separate gate weights (fc3) and biases, 8-bit per-row: the
+/// gate and linear parts stay two packed weights (w3).
+// CHECK-LABEL: func.func @qmoe_int8_fc3
+// CHECK: sparsa.moe %arg0, %arg1, %arg2, %arg4 w3 = %arg6 b1 = %arg8 b2 = %arg9 w1_scales = %arg3 w2_scales = %arg5 w3_scales = %arg7 {activation = "silu", k = 1 : i64, weight_bits = 8 : i64}
+func.func @qmoe_int8_fc3(%x: tensor<?x16xf32>, %r: tensor<?x4xf32>, %w1: tensor<4x8x16xui8>,
+                         %s1: tensor<4x8xf32>, %w2: tensor<4x16x8xui8>, %s2: tensor<4x16xf32>,
+                         %w3: tensor<4x8x16xui8>, %s3: tensor<4x8xf32>, %b1: tensor<4x8xf32>,
+                         %b2: tensor<4x16xf32>) -> tensor<?x16xf32> {
+  %y = onnx.ms.QMoE %x, %r, %w1, %s1, %w2, %s2 fc1_bias = %b1 fc2_bias = %b2 fc3 = %w3 fc3_scales = %s3 {activation_type = "swiglu", swiglu_fusion = 0 : si64, k = 1 : si64, expert_weight_bits = 8 : si64} : (tensor<?x16xf32>, tensor<?x4xf32>, tensor<4x8x16xui8>, tensor<4x8xf32>, tensor<4x16x8xui8>, tensor<4x16xf32>, tensor<4x8xf32>, tensor<4x16xf32>, tensor<4x8x16xui8>, tensor<4x8xf32>) -> tensor<?x16xf32>
+  return %y : tensor<?x16xf32>
+}
+
+// -----
+
+/// Near misses: weights of unknown size, and scales that do not match the
+/// codes (the op would not verify), stay QMoE (its reference lowering) and
+/// say why.
+// CHECK-LABEL: func.func @qmoe_dynamic_weights
+// CHECK: onnx.ms.QMoE {{.+}}sparsa.unfused = {routing = "quantized expert weights need static shapes [E, out, in * bits / 8]"}
+func.func @qmoe_dynamic_weights(%x: tensor<?x16xf32>, %r: tensor<?x4xf32>, %w1: tensor<4x?x8xui8>,
+                                %s1: tensor<4x?xf32>, %w2: tensor<4x16x4xui8>, %s2: tensor<4x16xf32>) -> tensor<?x16xf32> {
+  %y = onnx.ms.QMoE %x, %r, %w1, %s1, %w2, %s2 {activation_type = "relu", k = 1 : si64} : (tensor<?x16xf32>, tensor<?x4xf32>, tensor<4x?x8xui8>, tensor<4x?xf32>, tensor<4x16x4xui8>, tensor<4x16xf32>) -> tensor<?x16xf32>
+  return %y : tensor<?x16xf32>
+}
+
+// CHECK-LABEL: func.func @qmoe_scales_mismatch
+// CHECK: onnx.ms.QMoE {{.+}}sparsa.unfused = {routing = "the operands do not form a valid quantized sparsa.moe"}
+func.func @qmoe_scales_mismatch(%x: tensor<?x16xf32>, %r: tensor<?x4xf32>, %w1: tensor<4x8x8xui8>,
+                                %s1: tensor<4x6xf32>, %w2: tensor<4x16x4xui8>, %s2: tensor<4x16xf32>) -> tensor<?x16xf32> {
+  %y = onnx.ms.QMoE %x, %r, %w1, %s1, %w2, %s2 {activation_type = "relu", k = 1 : si64} : (tensor<?x16xf32>, tensor<?x4xf32>, tensor<4x8x8xui8>, tensor<4x6xf32>, tensor<4x16x4xui8>, tensor<4x16xf32>) -> tensor<?x16xf32>
+  return %y : tensor<?x16xf32>
+}
+
+// -----
+
 /// Form D: the stacked expert weights gathered by the top-k indices; the
 /// gate is softmax -> TopK -> renormalize. The stacked constants become the
 /// op's weights directly, and the gathered copies disappear.

@@ -59,8 +59,12 @@ static constexpr int64_t kRowTasks = 2;
 /// Splits [0, n) into |tasks| near-equal blocks; returns block |t|'s
 /// [lo, hi).
 static std::pair<Value, Value> block(OpBuilder &b, Location loc, Value t, Value n,
-                                     int64_t tasks) {
+                                     int64_t tasks, int64_t align = 1) {
   Value per = arith::CeilDivUIOp::create(b, loc, n, indexCst(b, loc, tasks));
+  if (align > 1) // blocks start at multiples of |align|
+    per = arith::MulIOp::create(
+        b, loc, arith::CeilDivUIOp::create(b, loc, per, indexCst(b, loc, align)),
+        indexCst(b, loc, align));
   Value lo = arith::MinUIOp::create(b, loc, arith::MulIOp::create(b, loc, t, per), n);
   Value hi = arith::MinUIOp::create(b, loc, arith::AddIOp::create(b, loc, lo, per), n);
   return {lo, hi};
@@ -74,19 +78,31 @@ static Value prefix(OpBuilder &b, Location loc, Value t, Value n) {
                                         ArrayRef<OpFoldResult>{b.getIndexAttr(1)});
 }
 
+/// The weight at (row, col) inside a generic's body, for weights that are
+/// not a plain float tensor (packed codes).
+using WeightAt = llvm::function_ref<Value(OpBuilder &, Location, Value row, Value col)>;
+
 /// acc [C] + sum_j a[j] * w[rows[j], lo + c]: a gathered axpy the
-/// contraction kernels run eight rows at a time.
-static Value gatherAxpy(GenericBuilder &B, Value acc, Value a, Value rows, Value w, Value lo) {
+/// contraction kernels run eight rows at a time (a float |w|; with
+/// |weightAt|, packed weights, plain loops).
+static Value gatherAxpy(GenericBuilder &B, Value acc, Value a, Value rows, Value w, Value lo,
+                        WeightAt weightAt = nullptr, ArrayRef<NamedAttribute> tags = {}) {
   Value out = B.generic(ValueRange{a, rows}, {{0}, {0}}, acc, {1}, 2, {0},
                         [&](OpBuilder &eb, Location el, ValueRange v) -> Value {
                           Value col = linalg::IndexOp::create(eb, el, 1);
                           if (lo)
                             col = arith::AddIOp::create(eb, el, col, lo);
-                          Value wv = tensor::ExtractOp::create(eb, el, w, ValueRange{v[1], col});
+                          Value wv = weightAt ? weightAt(eb, el, v[1], col)
+                                              : tensor::ExtractOp::create(
+                                                    eb, el, w, ValueRange{v[1], col})
+                                                    .getResult();
                           return arith::AddFOp::create(eb, el, v[2],
                                                        arith::MulFOp::create(eb, el, v[0], wv));
                         });
-  out.getDefiningOp()->setAttr(sp::kKernelAttrName, B.b.getStringAttr("gather_axpy"));
+  if (!weightAt)
+    out.getDefiningOp()->setAttr(sp::kKernelAttrName, B.b.getStringAttr("gather_axpy"));
+  for (NamedAttribute tag : tags)
+    out.getDefiningOp()->setAttr(tag.getName(), tag.getValue());
   return out;
 }
 
@@ -114,7 +130,9 @@ static Value gatherDot(GenericBuilder &B, Value x, Value w, Value rows, Value bi
 
 /// out [1, H] + sum_j a[j] * w[idx[j], :] over the first |n| listed rows:
 /// the columns split into one block per task, each a gathered axpy.
-static Value axpyRows(GenericBuilder &B, Value init, Value w, Value idx, Value a, Value n) {
+static Value axpyRows(GenericBuilder &B, Value init, Value w, Value idx, Value a, Value n,
+                      WeightAt weightAt = nullptr, ArrayRef<NamedAttribute> tags = {},
+                      int64_t align = 1) {
   OpBuilder &b = B.b;
   Location loc = B.loc;
   Type elt = B.elt;
@@ -125,7 +143,8 @@ static Value axpyRows(GenericBuilder &B, Value init, Value w, Value idx, Value a
   auto forall = scf::ForallOp::create(
       b, loc, ArrayRef<OpFoldResult>{b.getIndexAttr(tasks)}, ValueRange{init}, std::nullopt,
       [&](OpBuilder &nb, Location l, ValueRange args) {
-        std::pair<Value, Value> cols = block(nb, l, args[0], dimOf(nb, l, init, 1), tasks);
+        std::pair<Value, Value> cols =
+            block(nb, l, args[0], dimOf(nb, l, init, 1), tasks, align);
         Value lo = cols.first, hi = cols.second;
         Value width = arith::SubIOp::create(nb, l, hi, lo);
         SmallVector<OpFoldResult> strides(2, nb.getIndexAttr(1));
@@ -134,7 +153,7 @@ static Value axpyRows(GenericBuilder &B, Value init, Value w, Value idx, Value a
             nb, l, vecT, args[1], SmallVector<OpFoldResult>{nb.getIndexAttr(0), lo}, sizes,
             strides);
         GenericBuilder NB{nb, l, elt};
-        Value next = gatherAxpy(NB, acc, aN, idxN, w, lo);
+        Value next = gatherAxpy(NB, acc, aN, idxN, w, lo, weightAt, tags);
         auto term = scf::InParallelOp::create(nb, l);
         OpBuilder tb = OpBuilder::atBlockBegin(term.getBody());
         tensor::ParallelInsertSliceOp::create(
@@ -349,6 +368,80 @@ static void recordProfile(GenericBuilder &B, sp::SparseFFNOp op, Value g) {
                                                     /*restrict=*/true, /*writable=*/true);
 }
 
+/// A sparse FFN with packed weights: the gate by the packed GEMV (the
+/// quantized matmul's kernels); for one token, the active neurons' rows of
+/// codes only, each dequantized with its block's scales and zero points
+/// (one row of codes per neuron, see the op); more tokens unpack w2 once
+/// and run the dense matmul.
+static Value lowerQuantizedFFN(GenericBuilder &B, sp::SparseFFNOp op, Value x) {
+  OpBuilder &b = B.b;
+  Location loc = B.loc;
+  Type elt = B.elt, i32 = b.getI32Type();
+  auto x2T = cast<RankedTensorType>(x.getType());
+  int64_t bits = op.getWeightBits(), bs = op.getBlockSize(), H = x2T.getDimSize(1);
+  int64_t F = cast<RankedTensorType>(op.getW1().getType()).getDimSize(0);
+  OpFoldResult T = tensor::getMixedSize(b, loc, x, 0);
+  BlockQuant q{op.getW1(), op.getW1Scales(), op.getW1ZeroPoints(), op.getB1(), H, F, bits, bs};
+  Value g = buildBlockQuantMatMul(b, loc, x, q,
+                                  RankedTensorType::get({x2T.getDimSize(0), F}, elt));
+  recordProfile(B, op, g);
+  Value w2 = op.getW2(), s2 = op.getW2Scales(), z2 = op.getW2ZeroPoints();
+  // w2[f, n] dequantized: (code - z[f / bs, n]) * s[f / bs, n].
+  auto weightAt = [&](OpBuilder &nb, Location l, Value f, Value n) -> Value {
+    Value bit = arith::MulIOp::create(nb, l, n, indexCst(nb, l, bits));
+    Value byte = tensor::ExtractOp::create(
+        nb, l, w2, ValueRange{f, arith::DivUIOp::create(nb, l, bit, indexCst(nb, l, 8))});
+    Value shift = arith::IndexCastOp::create(
+        nb, l, i32, arith::RemUIOp::create(nb, l, bit, indexCst(nb, l, 8)));
+    Value code = arith::ShRUIOp::create(nb, l, arith::ExtUIOp::create(nb, l, i32, byte), shift);
+    code = arith::AndIOp::create(
+        nb, l, code, arith::ConstantOp::create(nb, l, i32, nb.getI32IntegerAttr((1 << bits) - 1)));
+    Value blk = arith::DivUIOp::create(nb, l, f, indexCst(nb, l, bs));
+    Value z = z2 ? arith::UIToFPOp::create(
+                       nb, l, elt,
+                       tensor::ExtractOp::create(nb, l, z2, ValueRange{blk, n}))
+                       .getResult()
+                 : floatCst(nb, l, elt, double(1 << (bits - 1)));
+    Value s = tensor::ExtractOp::create(nb, l, s2, ValueRange{blk, n});
+    return arith::MulFOp::create(
+        nb, l, arith::SubFOp::create(nb, l, arith::UIToFPOp::create(nb, l, elt, code), z), s);
+  };
+  Value init = B.biasRows(op.getB2(), T, b.getIndexAttr(H));
+  if (x2T.getDimSize(0) == 1) {
+    // One token: list the active neurons, then one row of codes each.
+    Value c0 = B.idx(0);
+    std::pair<Value, Value> active = B.listWhere(B.idx(F), [&](OpBuilder &nb, Location l, Value i) {
+      Value gi = tensor::ExtractOp::create(nb, l, g, ValueRange{c0, i});
+      return activation(nb, l, op, gi).second;
+    });
+    Value idx = active.first, n = active.second;
+    Value a = B.generic(idx, {{0}}, B.empty({n}, elt), {0}, 1, {},
+                        [&](OpBuilder &nb, Location l, ValueRange v) -> Value {
+                          Value gi = tensor::ExtractOp::create(
+                              nb, l, g, ValueRange{indexCst(nb, l, 0), v[0]});
+                          return activation(nb, l, op, gi).first;
+                        });
+    // Tagged for the packed gathered-axpy kernel (column blocks start at
+    // multiples of 16: whole bytes of codes).
+    SmallVector<NamedAttribute> tags = {
+        b.getNamedAttr(sp::kKernelAttrName, b.getStringAttr("q_gather_axpy")),
+        b.getNamedAttr("sparsa.bits", b.getI64IntegerAttr(bits)),
+        b.getNamedAttr("sparsa.block_rows", b.getI64IntegerAttr(bs))};
+    return axpyRows(B, init, w2, idx, a, n, weightAt, tags, /*align=*/16);
+  }
+  // More tokens: the activation, w2 unpacked to [F, H] once, a matmul.
+  Value a = B.generic(g, {{0, 1}}, B.empty({T, b.getIndexAttr(F)}, elt), {0, 1}, 2, {},
+                      [&](OpBuilder &nb, Location l, ValueRange v) -> Value {
+                        return activation(nb, l, op, v[0]).first;
+                      });
+  Value w2f = B.generic(ValueRange{}, {}, B.empty({b.getIndexAttr(F), b.getIndexAttr(H)}, elt),
+                        {0, 1}, 2, {}, [&](OpBuilder &nb, Location l, ValueRange) -> Value {
+                          return weightAt(nb, l, linalg::IndexOp::create(nb, l, 0),
+                                          linalg::IndexOp::create(nb, l, 1));
+                        });
+  return B.matmulInto(a, w2f, init);
+}
+
 static FailureOr<Value> lowerSparseFFN(sp::SparseFFNOp op, LowerCtx &lctx) {
   OpBuilder &b = lctx.b;
   Location loc = op.getLoc();
@@ -360,6 +453,15 @@ static FailureOr<Value> lowerSparseFFN(sp::SparseFFNOp op, LowerCtx &lctx) {
     x = tensor::CollapseShapeOp::create(b, loc, x,
                                         SmallVector<ReassociationIndices>{{0, 1}, {2}});
   auto x2T = cast<RankedTensorType>(x.getType());
+  auto rT = cast<RankedTensorType>(op.getType());
+  if (op.isQuantized()) {
+    Value out = lowerQuantizedFFN(B, op, x);
+    if (rT.getRank() == 3)
+      return reshapeTo(b, loc, out, rT, dimsOf(b, loc, op.getInput()));
+    if (out.getType() != rT)
+      out = tensor::CastOp::create(b, loc, rT, out);
+    return out;
+  }
   OpFoldResult T = tensor::getMixedSize(b, loc, x, 0), H = tensor::getMixedSize(b, loc, x, 1),
                F = tensor::getMixedSize(b, loc, op.getW1(), 1);
   auto add = [](OpBuilder &nb, Location l, Value a, Value c) -> Value {
@@ -458,7 +560,6 @@ static FailureOr<Value> lowerSparseFFN(sp::SparseFFNOp op, LowerCtx &lctx) {
         });
     out = branch.getResult(0);
   }
-  auto rT = cast<RankedTensorType>(op.getType());
   if (rT.getRank() == 3)
     return reshapeTo(b, loc, out, rT, dimsOf(b, loc, op.getInput()));
   if (out.getType() != rT)

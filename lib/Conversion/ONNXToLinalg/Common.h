@@ -173,6 +173,25 @@ mlir::Value switchOnAxes(
 mlir::Value buildMatMul(mlir::OpBuilder &b, mlir::Location loc, mlir::Value A,
                         mlir::Value B, mlir::RankedTensorType resultType);
 
+/// Weights quantized in blocks along K, in MatMulNBits' packed layout:
+/// codes |B| uint8 [N, ceil(K / bs), bs * bits / 8] (low bits first),
+/// |scales| [N, blocks] or flat, zero points |zp| packed uint8 [N,
+/// ceil(blocks * bits / 8)] or float [N, blocks] (none: 2^(bits - 1)),
+/// optional |bias| [N].
+struct BlockQuant {
+  mlir::Value B, scales, zp, bias;
+  int64_t K, N, bits, bs;
+  /// Activations quantized to int8 per row and block (symmetric).
+  bool int8 = false;
+};
+/// `A @ W (+ bias)` for float |A| [..., K] and block-quantized |q|, into
+/// |rT| [..., N]. Decoding (up to 8 rows, f32, 4-bit blocks of 32k or
+/// 8-bit blocks of 16k) reads the codes once and dequantizes in registers
+/// (a generic tagged for the packed GEMV kernels); otherwise the weight is
+/// unpacked to [K, N], then one matmul.
+mlir::Value buildBlockQuantMatMul(mlir::OpBuilder &b, mlir::Location loc, mlir::Value A,
+                                  const BlockQuant &q, mlir::RankedTensorType rT);
+
 /// An expert FFN activation of the scalar |z|: `relu`, `gelu` (erf),
 /// `gelu_tanh`, `silu` (`z * sigmoid(alpha * z)`) or `identity`.
 mlir::Value applyExpertActivation(mlir::OpBuilder &b, mlir::Location loc,

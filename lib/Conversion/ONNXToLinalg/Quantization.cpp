@@ -313,20 +313,8 @@ static constexpr int64_t kMaxPackedRows = 8;
 /// blocks of a multiple of 32 reads the packed weights once, dequantizing
 /// in registers; otherwise the weight is unpacked to a [K, N] tensor of A's
 /// type, then one matmul (+ bias).
-namespace {
-/// Weights quantized in blocks along K, in MatMulNBits' packed layout.
-struct BlockQuant {
-  Value B, scales, zp, bias;
-  int64_t K, N, bits, bs;
-  /// Activations quantized to int8 per row and block (symmetric).
-  bool int8 = false;
-};
-} // namespace
-
-/// `A @ W (+ bias)` for float |A| [..., K] and block-quantized |q|, into
-/// |rT| [..., N].
-static Value buildBlockQuantMatMul(OpBuilder &b, Location loc, Value Ain, const BlockQuant &q,
-                                   RankedTensorType rT) {
+Value sparsa::lowering::buildBlockQuantMatMul(OpBuilder &b, Location loc, Value Ain,
+                                              const BlockQuant &q, RankedTensorType rT) {
   int64_t K = q.K, N = q.N, bits = q.bits, bs = q.bs;
   int64_t kBlocks = llvm::divideCeil(K, bs);
   Type elt = rT.getElementType(), f32 = b.getF32Type(), i32 = b.getI32Type();

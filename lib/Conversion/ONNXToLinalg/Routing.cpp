@@ -32,6 +32,14 @@ using namespace sparsa::lowering;
 namespace sp = sparsa::sparsa;
 
 
+/// The experts' inner size F (quantized: from w2's packed rows).
+static OpFoldResult innerSize(OpBuilder &b, Location loc, sp::MoEOp op) {
+  if (!op.isQuantized())
+    return tensor::getMixedSize(b, loc, op.getW2(), 1);
+  auto w2 = cast<RankedTensorType>(op.getW2().getType());
+  return b.getIndexAttr(w2.getDimSize(2) * 8 / op.getWeightBits());
+}
+
 /// Applies the expert activation to |h| [M, F1] -> [M, F] (gated: combines
 /// the gate and linear parts, from |h| per gate_layout or from |lin|; the
 /// shared expert always has its linear part in |lin|).
@@ -49,8 +57,7 @@ static Value activate(GenericBuilder &B, sp::MoEOp op, Value h, Value lin, bool 
   };
   SmallVector<OpFoldResult> sizes = {
       tensor::getMixedSize(b, B.loc, h, 0),
-      shared ? tensor::getMixedSize(b, B.loc, h, 1)
-             : tensor::getMixedSize(b, B.loc, op.getW2(), 1)};
+      shared ? tensor::getMixedSize(b, B.loc, h, 1) : innerSize(b, B.loc, op)};
   Value init = B.empty(sizes, elt);
   if (!op.isGated())
     return B.generic(h, {{0, 1}}, init, {0, 1}, 2, {},
@@ -69,7 +76,7 @@ static Value activate(GenericBuilder &B, sp::MoEOp op, Value h, Value lin, bool 
   Value gate = h, linSrc = lin;
   if (layout == 2) {
     // [gate | linear] halves: the linear part starts at column F.
-    Value F = dimOf(b, B.loc, op.getW2(), 1);
+    Value F = getValueOrCreateConstantIndexOp(b, B.loc, innerSize(b, B.loc, op));
     SmallVector<OpFoldResult> strides(2, b.getIndexAttr(1));
     auto half = [&](OpFoldResult col) -> Value {
       SmallVector<OpFoldResult> offs = {b.getIndexAttr(0), col};
@@ -102,8 +109,65 @@ static Value activate(GenericBuilder &B, sp::MoEOp op, Value h, Value lin, bool 
       .getResult(0);
 }
 
+/// |rows| [M, in] times expert |e|'s quantized weight |w| [E, out, in *
+/// bits / 8] (with its scales, zero points and bias [E, out]) -> [M, out]:
+/// the expert's codes viewed in MatMulNBits' layout (one block per row
+/// without block_size), so decoding keeps them packed.
+static Value quantExpertMatMul(GenericBuilder &B, sp::MoEOp op, Value rows, Value w,
+                               Value scales, Value zp, Value bias, Value e) {
+  OpBuilder &b = B.b;
+  Location loc = B.loc;
+  auto wT = cast<RankedTensorType>(w.getType());
+  int64_t bits = op.getWeightBits(), N = wT.getDimSize(1), in = wT.getDimSize(2) * 8 / bits;
+  int64_t bs = op.getBlockSize() ? op.getBlockSize() : in, blocks = in / bs;
+  Value codes = tensor::ExpandShapeOp::create(
+      b, loc, RankedTensorType::get({N, blocks, bs * bits / 8}, wT.getElementType()),
+      B.expertSlice(w, e), SmallVector<ReassociationIndices>{{0}, {1, 2}});
+  Value s = op.getBlockSize() ? B.expertSlice(scales, e) : B.biasSlice(scales, e);
+  Value z;
+  if (zp && op.getBlockSize()) {
+    z = B.expertSlice(zp, e); // packed along the blocks, as MatMulNBits'
+  } else if (zp) {
+    // Packed along the rows: one f32 zero point per row, [N, 1].
+    Value zRow = B.biasSlice(zp, e);
+    Type f32 = b.getF32Type(), i32 = b.getI32Type();
+    GenericBuilder F{b, loc, f32};
+    z = F.generic(ValueRange{}, {}, F.empty({b.getIndexAttr(N), b.getIndexAttr(1)}, f32), {0, 1},
+                  2, {}, [&](OpBuilder &nb, Location l, ValueRange) -> Value {
+                    Value n = linalg::IndexOp::create(nb, l, 0);
+                    Value bit = arith::MulIOp::create(nb, l, n, indexCst(nb, l, bits));
+                    Value byte = tensor::ExtractOp::create(
+                        nb, l, zRow, ValueRange{arith::DivUIOp::create(nb, l, bit, indexCst(nb, l, 8))});
+                    Value shift = arith::IndexCastOp::create(
+                        nb, l, i32, arith::RemUIOp::create(nb, l, bit, indexCst(nb, l, 8)));
+                    Value v = arith::ShRUIOp::create(
+                        nb, l, arith::ExtUIOp::create(nb, l, i32, byte), shift);
+                    v = arith::AndIOp::create(
+                        nb, l, v,
+                        arith::ConstantOp::create(nb, l, i32, nb.getI32IntegerAttr((1 << bits) - 1)));
+                    return arith::UIToFPOp::create(nb, l, f32, v);
+                  });
+  }
+  BlockQuant q{codes, s, z, bias ? B.biasSlice(bias, e) : Value(), in, N, bits, bs};
+  q.int8 = op.getInt8Activations();
+  auto rowsT = cast<RankedTensorType>(rows.getType());
+  return buildBlockQuantMatMul(b, loc, rows, q,
+                               RankedTensorType::get({rowsT.getDimSize(0), N}, B.elt));
+}
+
 /// The expert FFN of expert |e| on |rows| [M, H] -> [M, H].
 static Value expertFFN(GenericBuilder &B, sp::MoEOp op, Value rows, Value e) {
+  if (op.isQuantized()) {
+    Value h = quantExpertMatMul(B, op, rows, op.getW1(), op.getW1Scales(), op.getW1ZeroPoints(),
+                                op.getB1(), e);
+    Value lin;
+    if (op.getW3())
+      lin = quantExpertMatMul(B, op, rows, op.getW3(), op.getW3Scales(), op.getW3ZeroPoints(),
+                              op.getB3(), e);
+    Value a = activate(B, op, h, lin);
+    return quantExpertMatMul(B, op, a, op.getW2(), op.getW2Scales(), op.getW2ZeroPoints(),
+                             op.getB2(), e);
+  }
   auto slice = [&](Value bias) { return bias ? B.biasSlice(bias, e) : Value(); };
   Value h = B.matmul(rows, B.expertSlice(op.getW1(), e), slice(op.getB1()));
   Value lin;
@@ -116,6 +180,10 @@ static Value expertFFN(GenericBuilder &B, sp::MoEOp op, Value rows, Value e) {
 static FailureOr<Value> lowerMoE(sp::MoEOp op, LowerCtx &lctx) {
   OpBuilder &b = lctx.b;
   Location loc = op.getLoc();
+  if (op.isQuantized())
+    for (Value w : {op.getW1(), op.getW2(), op.getW3()})
+      if (w && !cast<RankedTensorType>(w.getType()).hasStaticShape())
+        return op.emitOpError("quantized expert weights need static shapes"), failure();
   Value x = op.getInput(), logits = op.getRouterLogits();
   auto xT = cast<RankedTensorType>(x.getType());
   Type elt = xT.getElementType();

@@ -75,3 +75,28 @@ func.func @grouped_shared(%x: tensor<1x4xf32>, %r: tensor<1x4xf32>, %w1: tensor<
   %y = sparsa.moe %x, %r, %w1, %w2 selection_bias = %bias shared_w1 = %s1 shared_w2 = %s2 {k = 2 : i64, gating = "sigmoid", n_group = 2 : i64, topk_group = 1 : i64, normalize = true} : (tensor<1x4xf32>, tensor<1x4xf32>, tensor<4x4x8xf32>, tensor<4x8x4xf32>, tensor<4xf32>, tensor<4x6xf32>, tensor<6x4xf32>) -> tensor<1x4xf32>
   return %y : tensor<1x4xf32>
 }
+
+// -----
+
+/// Quantized experts, decode: each slot slices its expert's packed codes,
+/// scales and packed zero points out of the stacks (no unpacked weight
+/// anywhere) and runs the packed 4-bit GEMV on them (rows of 32 / 64
+/// bytes: per-row scales are one block per row); per-row zero points,
+/// packed along the rows, become one float per row.
+// CHECK-LABEL: func.func @quantized_decode
+// CHECK: scf.forall (%[[J:.+]]) in (2) shared_outs
+// CHECK: %[[E:.+]] = tensor.extract %{{.+}}[%c0, %[[J]]] : tensor<1x2xindex>
+// CHECK: %[[C1:.+]] = tensor.extract_slice %arg2[%[[E]], 0, 0] [1, 256, 32] [1, 1, 1] : tensor<8x256x32xi8> to tensor<256x32xi8>
+// CHECK: %[[S1:.+]] = tensor.extract_slice %arg4[%[[E]], 0] [1, 256] [1, 1] : tensor<8x256xf32> to tensor<256xf32>
+// CHECK: tensor.extract_slice %arg6[%[[E]], 0] [1, 128] [1, 1] : tensor<8x128xi8> to tensor<128xi8>
+// CHECK: linalg.generic {{.+}} ins(%{{.+}}, %{{.+}}, %[[C1]], %{{.+}}, %{{.+}} : tensor<1x32xf32>, tensor<1x32xf32>, tensor<256x32xi8>, tensor<256x1xf32>, tensor<256x1xf32>) {{.+}} attrs = {sparsa.block_bytes = 32 : i64, sparsa.kernel = "q4_gemv"}
+// CHECK: arith.negf
+// CHECK: %[[C2:.+]] = tensor.extract_slice %arg3[%[[E]], 0, 0] [1, 64, 64] [1, 1, 1] : tensor<8x64x64xi8> to tensor<64x64xi8>
+// CHECK: linalg.generic {{.+}} ins(%{{.+}}, %{{.+}}, %[[C2]], %{{.+}}, %{{.+}} : tensor<1x64xf32>, tensor<1x64xf32>, tensor<64x64xi8>, tensor<64x1xf32>, tensor<64x1xf32>) {{.+}} attrs = {sparsa.block_bytes = 64 : i64, sparsa.kernel = "q4_gemv"}
+// CHECK-NOT: tensor<8x256x64xf32>
+func.func @quantized_decode(%x: tensor<1x64xf32>, %r: tensor<1x8xf32>, %w1: tensor<8x256x32xui8>,
+                            %w2: tensor<8x64x64xui8>, %s1: tensor<8x256xf32>, %s2: tensor<8x64xf32>,
+                            %z1: tensor<8x128xui8>, %z2: tensor<8x32xui8>) -> tensor<1x64xf32> {
+  %y = sparsa.moe %x, %r, %w1, %w2 w1_scales = %s1 w2_scales = %s2 w1_zero_points = %z1 w2_zero_points = %z2 {activation = "silu", gate_layout = 1 : i64, k = 2 : i64, weight_bits = 4 : i64} : (tensor<1x64xf32>, tensor<1x8xf32>, tensor<8x256x32xui8>, tensor<8x64x64xui8>, tensor<8x256xf32>, tensor<8x64xf32>, tensor<8x128xui8>, tensor<8x32xui8>) -> tensor<1x64xf32>
+  return %y : tensor<1x64xf32>
+}

@@ -37,3 +37,25 @@ func.func @tokens_threshold(%x: tensor<?x16xf32>, %w1: tensor<16x32xf32>, %w2: t
   %y = sparsa.sparse_ffn %x, %w1, %w2 {mode = "threshold", threshold = 0.5 : f64} : (tensor<?x16xf32>, tensor<16x32xf32>, tensor<32x16xf32>) -> tensor<?x16xf32>
   return %y : tensor<?x16xf32>
 }
+
+// -----
+
+/// Packed weights, one token: the gate is the packed 4-bit GEMV (tagged
+/// for its kernel; its bias added after), the active neurons are listed,
+/// and the down projection reads only their rows of codes, each code
+/// dequantized in the loop body with its neuron block's scale and zero
+/// point; w2 is never unpacked as a whole.
+// CHECK-LABEL: func.func @quantized_one_token
+// CHECK: linalg.generic {{.+}} ins({{.+}} : tensor<1x32xf32>, tensor<1x32xf32>, tensor<256x32xi8>, tensor<256x2xf32>) {{.+}} attrs = {sparsa.block_bytes = 16 : i64, sparsa.kernel = "q4_gemv"{{.*}}}
+// CHECK: scf.for %{{.+}} = %c0 to %c256 step %c1 iter_args({{.+}}) -> (tensor<256xindex>, index)
+// CHECK: linalg.generic {{.+}} iterator_types = ["reduction", "parallel"]} ins(%{{.+}}, %{{.+}} : tensor<?xf32>, tensor<?xindex>)
+// CHECK: tensor.extract %arg2[%{{.+}}, %{{.+}}] : tensor<256x32xi8>
+// CHECK: tensor.extract %arg6[%{{.+}}, %{{.+}}] : tensor<8x64xi8>
+// CHECK: tensor.extract %arg5[%{{.+}}, %{{.+}}] : tensor<8x64xf32>
+// CHECK-NOT: tensor<256x64xf32>
+func.func @quantized_one_token(%x: tensor<1x64xf32>, %w1: tensor<256x2x16xui8>, %w2: tensor<256x32xui8>,
+                               %b1: tensor<256xf32>, %s1: tensor<256x2xf32>, %s2: tensor<8x64xf32>,
+                               %z2: tensor<8x64xui8>) -> tensor<1x64xf32> {
+  %y = sparsa.sparse_ffn %x, %w1, %w2 b1 = %b1 w1_scales = %s1 w2_scales = %s2 w2_zero_points = %z2 {block_size = 32 : i64, weight_bits = 4 : i64} : (tensor<1x64xf32>, tensor<256x2x16xui8>, tensor<256x32xui8>, tensor<256xf32>, tensor<256x2xf32>, tensor<8x64xf32>, tensor<8x64xui8>) -> tensor<1x64xf32>
+  return %y : tensor<1x64xf32>
+}

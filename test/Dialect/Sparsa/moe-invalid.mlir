@@ -117,3 +117,75 @@ func.func @bad_selection_bias(%x: tensor<?x16xf32>, %r: tensor<?x4xf32>, %w1: te
   %y = sparsa.moe %x, %r, %w1, %w2 selection_bias = %b {k = 1 : i64} : (tensor<?x16xf32>, tensor<?x4xf32>, tensor<4x16x8xf32>, tensor<4x8x16xf32>, tensor<5xf32>) -> tensor<?x16xf32>
   return %y : tensor<?x16xf32>
 }
+
+// -----
+
+func.func @quant_bits(%x: tensor<?x64xf32>, %r: tensor<?x8xf32>, %w1: tensor<8x128x32xui8>, %w2: tensor<8x64x64xui8>, %s1: tensor<8x128xf32>, %s2: tensor<8x64xf32>) -> tensor<?x64xf32> {
+  // expected-error @+1 {{weight_bits must be 0 (float weights), 2, 4 or 8 (got 3)}}
+  %y = sparsa.moe %x, %r, %w1, %w2 w1_scales = %s1 w2_scales = %s2 {k = 2 : i64, weight_bits = 3 : i64} : (tensor<?x64xf32>, tensor<?x8xf32>, tensor<8x128x32xui8>, tensor<8x64x64xui8>, tensor<8x128xf32>, tensor<8x64xf32>) -> tensor<?x64xf32>
+  return %y : tensor<?x64xf32>
+}
+
+// -----
+
+func.func @quant_no_scales(%x: tensor<?x64xf32>, %r: tensor<?x8xf32>, %w1: tensor<8x128x32xui8>, %w2: tensor<8x64x64xui8>, %s1: tensor<8x128xf32>) -> tensor<?x64xf32> {
+  // expected-error @+1 {{quantized w2 needs w2_scales}}
+  %y = sparsa.moe %x, %r, %w1, %w2 w1_scales = %s1 {k = 2 : i64, weight_bits = 4 : i64} : (tensor<?x64xf32>, tensor<?x8xf32>, tensor<8x128x32xui8>, tensor<8x64x64xui8>, tensor<8x128xf32>) -> tensor<?x64xf32>
+  return %y : tensor<?x64xf32>
+}
+
+// -----
+
+func.func @quant_float_weights(%x: tensor<?x64xf32>, %r: tensor<?x8xf32>, %w1: tensor<8x64x128xf32>, %w2: tensor<8x128x64xf32>, %s1: tensor<8x128xf32>) -> tensor<?x64xf32> {
+  // expected-error @+1 {{scales and zero points need weight_bits}}
+  %y = sparsa.moe %x, %r, %w1, %w2 w1_scales = %s1 {k = 2 : i64} : (tensor<?x64xf32>, tensor<?x8xf32>, tensor<8x64x128xf32>, tensor<8x128x64xf32>, tensor<8x128xf32>) -> tensor<?x64xf32>
+  return %y : tensor<?x64xf32>
+}
+
+// -----
+
+func.func @quant_codes_not_uint8(%x: tensor<?x64xf32>, %r: tensor<?x8xf32>, %w1: tensor<8x128x32xf32>, %w2: tensor<8x64x64xui8>, %s1: tensor<8x128xf32>, %s2: tensor<8x64xf32>) -> tensor<?x64xf32> {
+  // expected-error @+1 {{quantized weights and zero points must be uint8, every other operand of the input's element type}}
+  %y = sparsa.moe %x, %r, %w1, %w2 w1_scales = %s1 w2_scales = %s2 {k = 2 : i64, weight_bits = 4 : i64} : (tensor<?x64xf32>, tensor<?x8xf32>, tensor<8x128x32xf32>, tensor<8x64x64xui8>, tensor<8x128xf32>, tensor<8x64xf32>) -> tensor<?x64xf32>
+  return %y : tensor<?x64xf32>
+}
+
+// -----
+
+func.func @quant_packed_rows(%x: tensor<?x64xf32>, %r: tensor<?x8xf32>, %w1: tensor<8x128x64xui8>, %w2: tensor<8x64x64xui8>, %s1: tensor<8x128xf32>, %s2: tensor<8x64xf32>) -> tensor<?x64xf32> {
+  // expected-error @+1 {{quantized w1 must be [E, F, H * bits / 8] and w2 [E, H, F * bits / 8] for hidden size 64}}
+  %y = sparsa.moe %x, %r, %w1, %w2 w1_scales = %s1 w2_scales = %s2 {k = 2 : i64, weight_bits = 4 : i64} : (tensor<?x64xf32>, tensor<?x8xf32>, tensor<8x128x64xui8>, tensor<8x64x64xui8>, tensor<8x128xf32>, tensor<8x64xf32>) -> tensor<?x64xf32>
+  return %y : tensor<?x64xf32>
+}
+
+// -----
+
+func.func @quant_block_scales(%x: tensor<?x64xf32>, %r: tensor<?x8xf32>, %w1: tensor<8x128x32xui8>, %w2: tensor<8x64x64xui8>, %s1: tensor<8x128xf32>, %s2: tensor<8x64x4xf32>) -> tensor<?x64xf32> {
+  // expected-error @+1 {{w1_scales has rank 2, expected 3}}
+  %y = sparsa.moe %x, %r, %w1, %w2 w1_scales = %s1 w2_scales = %s2 {block_size = 32 : i64, k = 2 : i64, weight_bits = 4 : i64} : (tensor<?x64xf32>, tensor<?x8xf32>, tensor<8x128x32xui8>, tensor<8x64x64xui8>, tensor<8x128xf32>, tensor<8x64x4xf32>) -> tensor<?x64xf32>
+  return %y : tensor<?x64xf32>
+}
+
+// -----
+
+func.func @quant_block_divides(%x: tensor<?x64xf32>, %r: tensor<?x8xf32>, %w1: tensor<8x128x32xui8>, %w2: tensor<8x64x64xui8>, %s1: tensor<8x128x2xf32>, %s2: tensor<8x64x4xf32>) -> tensor<?x64xf32> {
+  // expected-error @+1 {{w1's input size 64 is not a multiple of block_size 48}}
+  %y = sparsa.moe %x, %r, %w1, %w2 w1_scales = %s1 w2_scales = %s2 {block_size = 48 : i64, k = 2 : i64, weight_bits = 4 : i64} : (tensor<?x64xf32>, tensor<?x8xf32>, tensor<8x128x32xui8>, tensor<8x64x64xui8>, tensor<8x128x2xf32>, tensor<8x64x4xf32>) -> tensor<?x64xf32>
+  return %y : tensor<?x64xf32>
+}
+
+// -----
+
+func.func @quant_zero_points(%x: tensor<?x64xf32>, %r: tensor<?x8xf32>, %w1: tensor<8x128x32xui8>, %w2: tensor<8x64x64xui8>, %s1: tensor<8x128xf32>, %s2: tensor<8x64xf32>, %z1: tensor<8x128xui8>) -> tensor<?x64xf32> {
+  // expected-error @+1 {{w1_zero_points has a mismatched shape}}
+  %y = sparsa.moe %x, %r, %w1, %w2 w1_scales = %s1 w2_scales = %s2 w1_zero_points = %z1 {k = 2 : i64, weight_bits = 4 : i64} : (tensor<?x64xf32>, tensor<?x8xf32>, tensor<8x128x32xui8>, tensor<8x64x64xui8>, tensor<8x128xf32>, tensor<8x64xf32>, tensor<8x128xui8>) -> tensor<?x64xf32>
+  return %y : tensor<?x64xf32>
+}
+
+// -----
+
+func.func @int8_float_experts(%x: tensor<?x16xf32>, %r: tensor<?x4xf32>, %w1: tensor<4x16x8xf32>, %w2: tensor<4x8x16xf32>) -> tensor<?x16xf32> {
+  // expected-error @+1 {{int8_activations needs quantized experts (weight_bits)}}
+  %y = sparsa.moe %x, %r, %w1, %w2 {k = 1 : i64, int8_activations = true} : (tensor<?x16xf32>, tensor<?x4xf32>, tensor<4x16x8xf32>, tensor<4x8x16xf32>) -> tensor<?x16xf32>
+  return %y : tensor<?x16xf32>
+}

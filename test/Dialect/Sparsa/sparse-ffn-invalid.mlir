@@ -78,3 +78,43 @@ func.func @topk_shapes(%i: tensor<1x4xi64>, %v: tensor<1x3xf32>, %w: tensor<8x8x
   %y = sparsa.topk_matmul %i, %v, %w : (tensor<1x4xi64>, tensor<1x3xf32>, tensor<8x8xf32>) -> tensor<1x8xf32>
   return %y : tensor<1x8xf32>
 }
+
+// -----
+
+func.func @quantized_no_scales(%x: tensor<1x64xf32>, %w1: tensor<256x2x16xui8>, %w2: tensor<256x32xui8>, %s1: tensor<256x2xf32>) -> tensor<1x64xf32> {
+  // expected-error @+1 {{quantized weights need w1_scales and w2_scales}}
+  %y = sparsa.sparse_ffn %x, %w1, %w2 w1_scales = %s1 {block_size = 32 : i64, weight_bits = 4 : i64} : (tensor<1x64xf32>, tensor<256x2x16xui8>, tensor<256x32xui8>, tensor<256x2xf32>) -> tensor<1x64xf32>
+  return %y : tensor<1x64xf32>
+}
+
+// -----
+
+func.func @quantized_glu(%x: tensor<1x64xf32>, %w1: tensor<256x2x16xui8>, %w2: tensor<256x32xui8>, %up: tensor<256x64xf32>, %s1: tensor<256x2xf32>, %s2: tensor<8x64xf32>) -> tensor<1x64xf32> {
+  // expected-error @+1 {{quantized weights take mode 'relu' or 'threshold', without up or indices}}
+  %y = sparsa.sparse_ffn %x, %w1, %w2 up = %up w1_scales = %s1 w2_scales = %s2 {block_size = 32 : i64, weight_bits = 4 : i64} : (tensor<1x64xf32>, tensor<256x2x16xui8>, tensor<256x32xui8>, tensor<256x64xf32>, tensor<256x2xf32>, tensor<8x64xf32>) -> tensor<1x64xf32>
+  return %y : tensor<1x64xf32>
+}
+
+// -----
+
+func.func @quantized_down_scales(%x: tensor<1x64xf32>, %w1: tensor<256x2x16xui8>, %w2: tensor<256x32xui8>, %s1: tensor<256x2xf32>, %s2: tensor<64x8xf32>) -> tensor<1x64xf32> {
+  // expected-error @+1 {{w2_scales has a mismatched shape}}
+  %y = sparsa.sparse_ffn %x, %w1, %w2 w1_scales = %s1 w2_scales = %s2 {block_size = 32 : i64, weight_bits = 4 : i64} : (tensor<1x64xf32>, tensor<256x2x16xui8>, tensor<256x32xui8>, tensor<256x2xf32>, tensor<64x8xf32>) -> tensor<1x64xf32>
+  return %y : tensor<1x64xf32>
+}
+
+// -----
+
+func.func @quantized_block(%x: tensor<1x64xf32>, %w1: tensor<256x2x16xui8>, %w2: tensor<256x32xui8>, %s1: tensor<256x2xf32>, %s2: tensor<8x64xf32>) -> tensor<1x64xf32> {
+  // expected-error @+1 {{quantized weights need a block_size filling whole bytes (got 0)}}
+  %y = sparsa.sparse_ffn %x, %w1, %w2 w1_scales = %s1 w2_scales = %s2 {weight_bits = 4 : i64} : (tensor<1x64xf32>, tensor<256x2x16xui8>, tensor<256x32xui8>, tensor<256x2xf32>, tensor<8x64xf32>) -> tensor<1x64xf32>
+  return %y : tensor<1x64xf32>
+}
+
+// -----
+
+func.func @scales_without_bits(%x: tensor<1x64xf32>, %w1: tensor<64x256xf32>, %w2: tensor<256x64xf32>, %s1: tensor<256x2xf32>) -> tensor<1x64xf32> {
+  // expected-error @+1 {{scales, zero points and block_size need weight_bits}}
+  %y = sparsa.sparse_ffn %x, %w1, %w2 w1_scales = %s1 : (tensor<1x64xf32>, tensor<64x256xf32>, tensor<256x64xf32>, tensor<256x2xf32>) -> tensor<1x64xf32>
+  return %y : tensor<1x64xf32>
+}

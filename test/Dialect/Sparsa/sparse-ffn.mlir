@@ -35,3 +35,16 @@ func.func @topk_matmul(%i: tensor<?x16xi64>, %v: tensor<?x16xf32>, %w: tensor<25
   %y = sparsa.topk_matmul %i, %v, %w bias = %b : (tensor<?x16xi64>, tensor<?x16xf32>, tensor<256x64xf32>, tensor<64xf32>) -> tensor<?x64xf32>
   return %y : tensor<?x64xf32>
 }
+
+// -----
+
+/// Packed weights: up in MatMulNBits' layout (one row per neuron), down one
+/// row of codes per neuron, scales and zero points per block of neurons.
+// CHECK-LABEL: func.func @quantized_sparse_ffn
+// CHECK: sparsa.sparse_ffn %arg0, %arg1, %arg2 b1 = %arg3 w1_scales = %arg4 w1_zero_points = %arg5 w2_scales = %arg6 w2_zero_points = %arg7 {block_size = 32 : i64, mode = "threshold", threshold = 2.500000e-01 : f64, weight_bits = 4 : i64}
+func.func @quantized_sparse_ffn(%x: tensor<1x64xf32>, %w1: tensor<256x2x16xui8>, %w2: tensor<256x32xui8>,
+                                %b1: tensor<256xf32>, %s1: tensor<256x2xf32>, %z1: tensor<256x1xui8>,
+                                %s2: tensor<8x64xf32>, %z2: tensor<8x64xui8>) -> tensor<1x64xf32> {
+  %y = sparsa.sparse_ffn %x, %w1, %w2 b1 = %b1 w1_scales = %s1 w1_zero_points = %z1 w2_scales = %s2 w2_zero_points = %z2 {block_size = 32 : i64, mode = "threshold", threshold = 0.25 : f64, weight_bits = 4 : i64} : (tensor<1x64xf32>, tensor<256x2x16xui8>, tensor<256x32xui8>, tensor<256xf32>, tensor<256x2xf32>, tensor<256x1xui8>, tensor<8x64xf32>, tensor<8x64xui8>) -> tensor<1x64xf32>
+  return %y : tensor<1x64xf32>
+}

@@ -74,14 +74,48 @@ LogicalResult MoEOp::verify() {
   auto w2 = cast<RankedTensorType>(getW2().getType());
   if (getType() != x)
     return emitOpError("expected the result type to match the input");
+  bool quantized = isQuantized();
   if ((x.getRank() != 2 && x.getRank() != 3) || r.getRank() != 2 || w1.getRank() != 3 ||
       w2.getRank() != 3)
-    return emitOpError("expected input [T, H] or [B, S, H], router_logits [T, E], "
-                       "w1 [E, H, F] and w2 [E, F, H]");
-  for (Value v : getOperands())
-    if (getElementTypeOrSelf(v) != x.getElementType())
-      return emitOpError("all operands must have the input's element type");
-  int64_t E = r.getDimSize(1), H = x.getShape().back(), F = w2.getDimSize(1);
+    return emitOpError("expected input [T, H] or [B, S, H], router_logits [T, E], ")
+           << (quantized ? "w1 [E, F1, H * bits / 8] and w2 [E, H, F * bits / 8]"
+                         : "w1 [E, H, F] and w2 [E, F, H]");
+  int64_t bits = getWeightBits(), bs = getBlockSize();
+  if (bits != 0 && bits != 2 && bits != 4 && bits != 8)
+    return emitOpError("weight_bits must be 0 (float weights), 2, 4 or 8 (got ") << bits << ")";
+  if (bs < 0 || (bs != 0 && (!quantized || (bs * bits) % 8 != 0)))
+    return emitOpError("block_size must be 0 or, for quantized experts, a positive number "
+                       "of inputs filling whole bytes (got ")
+           << bs << ")";
+  if (getInt8Activations() && !quantized)
+    return emitOpError("int8_activations needs quantized experts (weight_bits)");
+  Value weights[] = {getW1(), getW2(), getW3()};
+  Value scales[] = {getW1Scales(), getW2Scales(), getW3Scales()};
+  Value zeroPoints[] = {getW1ZeroPoints(), getW2ZeroPoints(), getW3ZeroPoints()};
+  for (int i = 0; i < 3; ++i) {
+    if (!quantized && (scales[i] || zeroPoints[i]))
+      return emitOpError("scales and zero points need weight_bits");
+    if (quantized && weights[i] && !scales[i])
+      return emitOpError("quantized w") << i + 1 << " needs w" << i + 1 << "_scales";
+    if (!weights[i] && (scales[i] || zeroPoints[i]))
+      return emitOpError("w") << i + 1 << "_scales and zero points need w" << i + 1;
+  }
+  for (Value v : getOperands()) {
+    bool integer = llvm::is_contained(zeroPoints, v) ||
+                   (quantized && llvm::is_contained(weights, v));
+    if (integer ? !getElementTypeOrSelf(v).isUnsignedInteger(8)
+                : getElementTypeOrSelf(v) != x.getElementType())
+      return emitOpError(quantized ? "quantized weights and zero points must be uint8, every "
+                                     "other operand of the input's element type"
+                                   : "all operands must have the input's element type");
+  }
+  int64_t E = r.getDimSize(1), H = x.getShape().back();
+  // Quantized: the input size of a packed row, and the size of a dimension
+  // from its packed bytes.
+  auto unpacked = [&](int64_t bytes) {
+    return ShapedType::isDynamic(bytes) ? bytes : bytes * 8 / bits;
+  };
+  int64_t F = quantized ? unpacked(w2.getDimSize(2)) : w2.getDimSize(1);
   int64_t k = getK();
   if (k < 1 || (!ShapedType::isDynamic(E) && k > E))
     return emitOpError("k = ") << k << " must be in [1, number of experts]";
@@ -90,10 +124,17 @@ LogicalResult MoEOp::verify() {
   int64_t f1 = layout == 0 ? F : (ShapedType::isDynamic(F) ? F : 2 * F);
   if (!compatible(w1.getDimSize(0), E) || !compatible(w2.getDimSize(0), E))
     return emitOpError("expert counts of the weights and router_logits differ");
-  if (!compatible(w1.getDimSize(1), H) || !compatible(w2.getDimSize(2), H) ||
-      !compatible(w1.getDimSize(2), f1))
+  if (quantized) {
+    if (!compatible(unpacked(w1.getDimSize(2)), H) || !compatible(w2.getDimSize(1), H) ||
+        !compatible(w1.getDimSize(1), f1))
+      return emitOpError("quantized w1 must be [E, ")
+             << (layout == 0 ? "F" : "2F") << ", H * bits / 8] and w2 [E, H, F * bits / 8]"
+             << " for hidden size " << H;
+  } else if (!compatible(w1.getDimSize(1), H) || !compatible(w2.getDimSize(2), H) ||
+             !compatible(w1.getDimSize(2), f1)) {
     return emitOpError("w1 must be [E, H, ")
            << (layout == 0 ? "F" : "2F") << "] and w2 [E, F, H] for hidden size " << H;
+  }
   auto check = [&](Value v, ArrayRef<int64_t> want, StringRef name) -> LogicalResult {
     if (!v)
       return success();
@@ -106,7 +147,41 @@ LogicalResult MoEOp::verify() {
         return emitOpError(name) << " has a mismatched shape";
     return success();
   };
-  if (failed(check(getW3(), {E, H, F}, "w3")) || failed(check(getB1(), {E, f1}, "b1")) ||
+  if (quantized) {
+    // Per weight: its [rows, inputs] unpacked; scales per row or per
+    // block; zero points packed along rows (per row) or blocks.
+    int64_t dims[3][2] = {{f1, H}, {H, F}, {F, H}};
+    auto ceilDiv = [](int64_t a, int64_t b) {
+      return ShapedType::isDynamic(a) ? a : (a + b - 1) / b;
+    };
+    auto packedSize = [&](int64_t n) {
+      return ShapedType::isDynamic(n) ? n : (n * bits + 7) / 8;
+    };
+    for (int i = 0; i < 3; ++i) {
+      if (!weights[i])
+        continue;
+      int64_t rows = dims[i][0], in = dims[i][1];
+      std::string w = "w" + std::to_string(i + 1);
+      if (bs && !ShapedType::isDynamic(in) && in % bs != 0)
+        return emitOpError(w) << "'s input size " << in << " is not a multiple of block_size "
+                              << bs;
+      if (i == 2 && failed(check(weights[i], {E, F, packedSize(H)}, "w3")))
+        return failure();
+      int64_t blocks = bs ? ceilDiv(in, bs) : 1;
+      SmallVector<int64_t> sWant = {E, rows};
+      if (bs)
+        sWant.push_back(blocks);
+      if (failed(check(scales[i], sWant, w + "_scales")))
+        return failure();
+      SmallVector<int64_t> zWant = bs ? SmallVector<int64_t>{E, rows, packedSize(blocks)}
+                                      : SmallVector<int64_t>{E, packedSize(rows)};
+      if (failed(check(zeroPoints[i], zWant, w + "_zero_points")))
+        return failure();
+    }
+  } else if (failed(check(getW3(), {E, H, F}, "w3"))) {
+    return failure();
+  }
+  if (failed(check(getB1(), {E, f1}, "b1")) ||
       failed(check(getB2(), {E, H}, "b2")) || failed(check(getB3(), {E, F}, "b3")) ||
       failed(check(getSelectionBias(), {E}, "selection_bias")) ||
       failed(check(getSharedGate(), {H, 1}, "shared_gate")))
@@ -161,6 +236,11 @@ LogicalResult SparseFFNOp::verify() {
     return emitOpError("expected the result type to match the input");
   if (x.getRank() != 2 && x.getRank() != 3)
     return emitOpError("expected input [T, H] or [B, S, H]");
+  if (isQuantized())
+    return verifyQuantized();
+  if (getW1Scales() || getW2Scales() || getW1ZeroPoints() || getW2ZeroPoints() ||
+      getBlockSize() != 0)
+    return emitOpError("scales, zero points and block_size need weight_bits");
   for (Value v : getOperands())
     if (v != getIndices() && getElementTypeOrSelf(v) != x.getElementType())
       return emitOpError("all operands must have the input's element type");
@@ -187,6 +267,57 @@ LogicalResult SparseFFNOp::verify() {
       failed(check(getW2(), {F, H}, "w2")) ||
       failed(check(getUp(), {F, H}, "up")) || failed(check(getB1(), {F}, "b1")) ||
       failed(check(getBUp(), {F}, "b_up")) || failed(check(getB2(), {H}, "b2")))
+    return failure();
+  return success();
+}
+
+LogicalResult SparseFFNOp::verifyQuantized() {
+  int64_t bits = getWeightBits(), bs = getBlockSize();
+  if (bits != 2 && bits != 4 && bits != 8)
+    return emitOpError("weight_bits must be 0 (float weights), 2, 4 or 8 (got ") << bits << ")";
+  if (bs <= 0 || (bs * bits) % 8 != 0)
+    return emitOpError("quantized weights need a block_size filling whole bytes (got ") << bs
+                                                                                         << ")";
+  if (getUp() || getIndices() || (getMode() != "relu" && getMode() != "threshold"))
+    return emitOpError("quantized weights take mode 'relu' or 'threshold', without up or "
+                       "indices");
+  if (!getW1Scales() || !getW2Scales())
+    return emitOpError("quantized weights need w1_scales and w2_scales");
+  auto x = cast<RankedTensorType>(getInput().getType());
+  for (Value v : getOperands()) {
+    bool codes = v == getW1() || v == getW2() || v == getW1ZeroPoints() ||
+                 v == getW2ZeroPoints();
+    if (codes ? !getElementTypeOrSelf(v).isUnsignedInteger(8)
+              : getElementTypeOrSelf(v) != x.getElementType())
+      return emitOpError("codes and zero points must be uint8, every other operand of the "
+                         "input's element type");
+  }
+  auto w1 = cast<RankedTensorType>(getW1().getType());
+  auto w2 = cast<RankedTensorType>(getW2().getType());
+  if (!w1.hasStaticShape() || !w2.hasStaticShape() || w1.getRank() != 3 || w2.getRank() != 2)
+    return emitOpError("quantized weights must be static: w1 [F, ceil(H / block_size), "
+                       "block_size * bits / 8] and w2 [F, H * bits / 8]");
+  int64_t H = x.getShape().back(), F = w1.getDimSize(0);
+  if (ShapedType::isDynamic(H))
+    return emitOpError("quantized weights need a static hidden size");
+  int64_t blocks1 = (H + bs - 1) / bs, blocks2 = (F + bs - 1) / bs;
+  auto check = [&](Value v, ArrayRef<int64_t> want, StringRef name) -> LogicalResult {
+    if (!v)
+      return success();
+    auto t = cast<RankedTensorType>(v.getType());
+    if (t.getShape() != want)
+      return emitOpError(name) << " has a mismatched shape";
+    return success();
+  };
+  if ((H * bits) % 8 != 0)
+    return emitOpError("H * bits must fill whole bytes (a row of w2)");
+  if (failed(check(getW1(), {F, blocks1, bs * bits / 8}, "w1")) ||
+      failed(check(getW2(), {F, H * bits / 8}, "w2")) ||
+      failed(check(getW1Scales(), {F, blocks1}, "w1_scales")) ||
+      failed(check(getW1ZeroPoints(), {F, (blocks1 * bits + 7) / 8}, "w1_zero_points")) ||
+      failed(check(getW2Scales(), {blocks2, H}, "w2_scales")) ||
+      failed(check(getW2ZeroPoints(), {blocks2, H}, "w2_zero_points")) ||
+      failed(check(getB1(), {F}, "b1")) || failed(check(getB2(), {H}, "b2")))
     return failure();
   return success();
 }

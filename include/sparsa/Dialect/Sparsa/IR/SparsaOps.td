@@ -34,6 +34,8 @@ class Sparsa_Op<string mnemonic, list<Trait> traits = []>
     : Op<Sparsa_Dialect, mnemonic, traits>;
 
 def Sparsa_FloatTensor : RankedTensorOf<[F16, BF16, F32, F64]>;
+/// Expert weights: float, or packed integer codes (uint8).
+def Sparsa_ExpertWeights : RankedTensorOf<[F16, BF16, F32, F64, UI8]>;
 
 //===----------------------------------------------------------------------===//
 // Routing family
@@ -77,6 +79,24 @@ def Sparsa_MoEOp : Sparsa_Op<"moe", [Pure, AttrSizedOperandSegments]> {
     set, clamps the gate from above and the linear part to `[-limit, limit]`
     (ONNX Runtime's clamped SwiGLU), and `beta` is added to the linear part.
 
+    *Quantized experts* (`weight_bits` 2, 4 or 8; 0, the default, means
+    float weights as above): `w1`, `w2` and `w3` are then uint8 in
+    torch Linear row layout, rows are output features, `bits`-bit codes
+    packed along the input dimension low bits first (com.microsoft QMoE's
+    raw layout): `w1` `[E, F1, H * bits / 8]` (`F1` = `F`, or `2F` for a
+    combined gate and linear part), `w2` `[E, H, F * bits / 8]`, `w3`
+    `[E, F, H * bits / 8]`. Each weight `wi` comes with `wi_scales`,
+    per row `[E, out]` (`block_size` = 0) or per block of `block_size`
+    inputs `[E, out, in / block_size]`, and optionally `wi_zero_points`,
+    packed like the codes: per row along `out` `[E, ceil(out * bits / 8)]`,
+    per block `[E, out, ceil(in / block_size * bits / 8)]` (by default
+    `2^(bits - 1)`). A weight is `(q - zero_point) * scale`; the codes stay
+    packed down to the kernels (decoding dequantizes in registers). The
+    shared expert stays float. With `int8_activations` the expert inputs
+    are quantized to symmetric int8 per block of `block_size` (per row
+    without one) and the products accumulate in int32, as
+    `sparsa.quant_matmul`'s `int8` activation (`--int8-activations`).
+
     Only the selected experts' weights are read: the lowering computes the
     gate and top-k, counting-sorts the `T * k` (token, expert) pairs by
     expert (a static upper bound, no data-dependent shapes) and runs one
@@ -87,8 +107,8 @@ def Sparsa_MoEOp : Sparsa_Op<"moe", [Pure, AttrSizedOperandSegments]> {
     ```
   }];
   let arguments = (ins Sparsa_FloatTensor:$input, Sparsa_FloatTensor:$router_logits,
-                   Sparsa_FloatTensor:$w1, Sparsa_FloatTensor:$w2,
-                   Optional<Sparsa_FloatTensor>:$w3,
+                   Sparsa_ExpertWeights:$w1, Sparsa_ExpertWeights:$w2,
+                   Optional<Sparsa_ExpertWeights>:$w3,
                    Optional<Sparsa_FloatTensor>:$b1,
                    Optional<Sparsa_FloatTensor>:$b2,
                    Optional<Sparsa_FloatTensor>:$b3,
@@ -97,6 +117,12 @@ def Sparsa_MoEOp : Sparsa_Op<"moe", [Pure, AttrSizedOperandSegments]> {
                    Optional<Sparsa_FloatTensor>:$shared_w2,
                    Optional<Sparsa_FloatTensor>:$shared_w3,
                    Optional<Sparsa_FloatTensor>:$shared_gate,
+                   Optional<Sparsa_FloatTensor>:$w1_scales,
+                   Optional<Sparsa_FloatTensor>:$w2_scales,
+                   Optional<Sparsa_FloatTensor>:$w3_scales,
+                   Optional<RankedTensorOf<[UI8]>>:$w1_zero_points,
+                   Optional<RankedTensorOf<[UI8]>>:$w2_zero_points,
+                   Optional<RankedTensorOf<[UI8]>>:$w3_zero_points,
                    I64Attr:$k,
                    DefaultValuedAttr<I64Attr, "1">:$n_group,
                    DefaultValuedAttr<I64Attr, "1">:$topk_group,
@@ -107,7 +133,10 @@ def Sparsa_MoEOp : Sparsa_Op<"moe", [Pure, AttrSizedOperandSegments]> {
                    DefaultValuedAttr<I64Attr, "0">:$gate_layout,
                    DefaultValuedAttr<F64Attr, "1.0">:$alpha,
                    DefaultValuedAttr<F64Attr, "0.0">:$beta,
-                   OptionalAttr<F64Attr>:$limit);
+                   OptionalAttr<F64Attr>:$limit,
+                   DefaultValuedAttr<I64Attr, "0">:$weight_bits,
+                   DefaultValuedAttr<I64Attr, "0">:$block_size,
+                   DefaultValuedAttr<BoolAttr, "false">:$int8_activations);
   let results = (outs Sparsa_FloatTensor:$output);
   let assemblyFormat = [{
     $input `,` $router_logits `,` $w1 `,` $w2 (`w3` `=` $w3^)?
@@ -115,11 +144,16 @@ def Sparsa_MoEOp : Sparsa_Op<"moe", [Pure, AttrSizedOperandSegments]> {
     (`selection_bias` `=` $selection_bias^)?
     (`shared_w1` `=` $shared_w1^)? (`shared_w2` `=` $shared_w2^)?
     (`shared_w3` `=` $shared_w3^)? (`shared_gate` `=` $shared_gate^)?
+    (`w1_scales` `=` $w1_scales^)? (`w2_scales` `=` $w2_scales^)?
+    (`w3_scales` `=` $w3_scales^)? (`w1_zero_points` `=` $w1_zero_points^)?
+    (`w2_zero_points` `=` $w2_zero_points^)? (`w3_zero_points` `=` $w3_zero_points^)?
     attr-dict `:` functional-type(operands, results)
   }];
   let extraClassDeclaration = [{
     /// Whether the expert FFN is a GLU (gate times linear part).
     bool isGated() { return getW3() || getGateLayout() != 0; }
+    /// Whether the expert weights are packed integer codes.
+    bool isQuantized() { return getWeightBits() != 0; }
   }];
   let hasVerifier = 1;
 }
@@ -151,6 +185,19 @@ def Sparsa_SparseFFNOp : Sparsa_Op<"sparse_ffn", [Pure, AttrSizedOperandSegments
     Indices wrap once if negative and are clamped into `[0, F)`, as Gather's
     lowering does: never an out-of-bounds read.
 
+    *Quantized weights* (`weight_bits` 2, 4 or 8; modes `relu` and
+    `threshold`, no `up`, no `indices`): `w1` is then MatMulNBits' packed
+    layout, one row per neuron: uint8 `[F, ceil(H / block_size),
+    block_size * bits / 8]` with `w1_scales` `[F, blocks]` and optional
+    packed `w1_zero_points` `[F, ceil(blocks * bits / 8)]`; `w2` holds one
+    row of codes per neuron along the outputs, uint8 `[F, H * bits / 8]`
+    (low bits first), with `w2_scales` `[ceil(F / block_size), H]` per block
+    of neurons and optional `w2_zero_points` uint8 `[ceil(F / block_size),
+    H]` (one code per byte). A weight is `(q - zero_point) * scale`, the
+    zero point by default `2^(bits - 1)`: exactly MatMulNBits' values, its
+    down projection repacked at compile time so an active neuron's codes
+    are one contiguous row.
+
     The lowering computes the gate densely, then, for one token, finds the
     active neurons in one pass and reads only their rows of `up` and `w2`
     (gather dot products and row axpys, split over threads by columns).
@@ -159,17 +206,32 @@ def Sparsa_SparseFFNOp : Sparsa_Op<"sparse_ffn", [Pure, AttrSizedOperandSegments
     %y = sparsa.sparse_ffn %x, %w1, %w2 b1 = %b1 b2 = %b2 {mode = "relu"} : (tensor<1x1024xf32>, tensor<1024x4096xf32>, tensor<4096x1024xf32>, tensor<4096xf32>, tensor<1024xf32>) -> tensor<1x1024xf32>
     ```
   }];
-  let arguments = (ins Sparsa_FloatTensor:$input, Sparsa_FloatTensor:$w1,
-                   Sparsa_FloatTensor:$w2, Optional<Sparsa_FloatTensor>:$up,
+  let arguments = (ins Sparsa_FloatTensor:$input, Sparsa_ExpertWeights:$w1,
+                   Sparsa_ExpertWeights:$w2, Optional<Sparsa_FloatTensor>:$up,
                    Optional<Sparsa_FloatTensor>:$b1, Optional<Sparsa_FloatTensor>:$b_up,
                    Optional<Sparsa_FloatTensor>:$b2,
                    Optional<RankedTensorOf<[I32, I64]>>:$indices,
+                   Optional<Sparsa_FloatTensor>:$w1_scales,
+                   Optional<RankedTensorOf<[UI8]>>:$w1_zero_points,
+                   Optional<Sparsa_FloatTensor>:$w2_scales,
+                   Optional<RankedTensorOf<[UI8]>>:$w2_zero_points,
                    DefaultValuedStrAttr<StrAttr, "relu">:$mode,
-                   DefaultValuedAttr<F64Attr, "0.0">:$threshold);
+                   DefaultValuedAttr<F64Attr, "0.0">:$threshold,
+                   DefaultValuedAttr<I64Attr, "0">:$weight_bits,
+                   DefaultValuedAttr<I64Attr, "0">:$block_size);
   let results = (outs Sparsa_FloatTensor:$output);
   let assemblyFormat = [{
     $input `,` $w1 `,` $w2 (`up` `=` $up^)? (`b1` `=` $b1^)? (`b_up` `=` $b_up^)?
-    (`b2` `=` $b2^)? (`indices` `=` $indices^)? attr-dict `:` functional-type(operands, results)
+    (`b2` `=` $b2^)? (`indices` `=` $indices^)?
+    (`w1_scales` `=` $w1_scales^)? (`w1_zero_points` `=` $w1_zero_points^)?
+    (`w2_scales` `=` $w2_scales^)? (`w2_zero_points` `=` $w2_zero_points^)?
+    attr-dict `:` functional-type(operands, results)
+  }];
+  let extraClassDeclaration = [{
+    /// Whether the weights are packed integer codes.
+    bool isQuantized() { return getWeightBits() != 0; }
+    /// The verifier's part for packed weights.
+    ::mlir::LogicalResult verifyQuantized();
   }];
   let hasVerifier = 1;
 }
