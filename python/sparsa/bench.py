@@ -199,8 +199,7 @@ def _cases(full: bool) -> Dict[str, Case]:
         cases.append(Case(
             qname, f"QMoE {'decode' if qtokens == 1 else 'prefill'}: {qtokens} token(s), {qe} "
                    f"int4 experts top-{qkk}, {qh} -> {qf} SwiGLU, per-row scales, packed zero "
-                   "points (com.microsoft.QMoE; ONNX Runtime's kernel also reads only the "
-                   "chosen experts)",
+                   "points (com.microsoft.QMoE; bytes bound against reading all experts)",
             lambda p, t=qtokens: models.qmoe(p, qh, qf, qe, qkk, zero_points=True, tokens=t),
             lambda rng, t=qtokens: {"x": rng.standard_normal((t, qh)).astype(np.float32)},
             weight_bytes=touched * expert_bytes + 4 * qh * qe,
