@@ -190,6 +190,36 @@ def quantize_experts(w, bits, block, with_zp):
     return q, scale.astype(np.float32), zp_packed
 
 
+def qmoe_model(tmp_path, w1, w2, k, bits, block, with_zp, act):
+    """A com.microsoft.QMoE node (raw layout) over float expert weights w1
+    [E, F1, H] and w2 [E, H, I] quantized by quantize_experts; inputs x
+    [T, H] and router [T, E]. Returns the path and each weight's (codes,
+    scales, packed zero points)."""
+    E, H = w1.shape[0], w1.shape[2]
+    q1, s1, z1 = quantize_experts(w1, bits, block, with_zp)
+    q2, s2, z2 = quantize_experts(w2, bits, block, with_zp)
+    inits = [numpy_helper.from_array(a, n) for a, n in
+             [(q1, "q1"), (s1, "s1"), (q2, "q2"), (s2, "s2")]]
+    ins = ["x", "router", "q1", "s1", "", "q2", "s2"]
+    if with_zp:
+        inits += [numpy_helper.from_array(z1, "z1"), numpy_helper.from_array(z2, "z2")]
+        ins += ["", "", "", "", "z1", "z2"]
+    attrs = dict(k=k, activation_type=act, normalize_routing_weights=1,
+                 expert_weight_bits=bits, weights_prepacked=0)
+    if block:
+        attrs["block_size"] = block
+    if act == "swiglu":
+        attrs["swiglu_fusion"] = 1
+    node = helper.make_node("QMoE", ins, ["y"], name="/moe/QMoE", domain="com.microsoft",
+                            **attrs)
+    path = ms_model(tmp_path, [node],
+                    [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["T", H]),
+                     helper.make_tensor_value_info("router", TensorProto.FLOAT, ["T", E])],
+                    [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["T", H])], inits,
+                    name="qmoe.onnx")
+    return path, (q1, s1, z1), (q2, s2, z2)
+
+
 def unpack_bits(packed, bits, n):
     """The first |n| |bits|-bit codes along the last axis (low bits first)."""
     per = 8 // bits
@@ -257,27 +287,8 @@ def test_qmoe_fuses_and_matches_dequantized_reference(tmp_path, bits, block, wit
     f1 = 2 * I if act == "swiglu" else I
     w1 = (RNG.standard_normal((E, f1, H)) / np.sqrt(H)).astype(np.float32)
     w2 = (RNG.standard_normal((E, H, I)) / np.sqrt(I)).astype(np.float32)
-    q1, s1, z1 = quantize_experts(w1, bits, block, with_zp)
-    q2, s2, z2 = quantize_experts(w2, bits, block, with_zp)
-    inits = [numpy_helper.from_array(a, n) for a, n in
-             [(q1, "q1"), (s1, "s1"), (q2, "q2"), (s2, "s2")]]
-    ins = ["x", "router", "q1", "s1", "", "q2", "s2"]
-    if with_zp:
-        inits += [numpy_helper.from_array(z1, "z1"), numpy_helper.from_array(z2, "z2")]
-        ins += ["", "", "", "", "z1", "z2"]
-    attrs = dict(k=k, activation_type=act, normalize_routing_weights=1,
-                 expert_weight_bits=bits, weights_prepacked=0)
-    if block:
-        attrs["block_size"] = block
-    if act == "swiglu":
-        attrs["swiglu_fusion"] = 1
-    node = helper.make_node("QMoE", ins, ["y"], name="/moe/QMoE", domain="com.microsoft",
-                            **attrs)
-    path = ms_model(tmp_path, [node],
-                    [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["T", H]),
-                     helper.make_tensor_value_info("router", TensorProto.FLOAT, ["T", E])],
-                    [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["T", H])], inits,
-                    name="qmoe.onnx")
+    path, (q1, s1, z1), (q2, s2, z2) = qmoe_model(tmp_path, w1, w2, k, bits, block, with_zp,
+                                                  act)
     model, report = compile_with_report(tmp_path, path)
     assert report["fusions"]["routing"] == 1, report
     assert report["unfused"] == [], report["unfused"]
@@ -316,22 +327,8 @@ def test_qmoe_int8_activations(tmp_path, block):
     H, I, E, k, bits = 64, 64, 4, 2, 4
     w1 = (RNG.standard_normal((E, I, H)) / np.sqrt(H)).astype(np.float32)
     w2 = (RNG.standard_normal((E, H, I)) / np.sqrt(I)).astype(np.float32)
-    q1, s1, z1 = quantize_experts(w1, bits, block, True)
-    q2, s2, z2 = quantize_experts(w2, bits, block, True)
-    inits = [numpy_helper.from_array(a, n) for a, n in
-             [(q1, "q1"), (s1, "s1"), (q2, "q2"), (s2, "s2"), (z1, "z1"), (z2, "z2")]]
-    ins = ["x", "router", "q1", "s1", "", "q2", "s2", "", "", "", "", "z1", "z2"]
-    attrs = dict(k=k, activation_type="relu", normalize_routing_weights=1,
-                 expert_weight_bits=bits, weights_prepacked=0)
-    if block:
-        attrs["block_size"] = block
-    node = helper.make_node("QMoE", ins, ["y"], name="/moe/QMoE", domain="com.microsoft",
-                            **attrs)
-    path = ms_model(tmp_path, [node],
-                    [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["T", H]),
-                     helper.make_tensor_value_info("router", TensorProto.FLOAT, ["T", E])],
-                    [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["T", H])], inits,
-                    name="qmoe.onnx")
+    path, (q1, s1, z1), (q2, s2, z2) = qmoe_model(tmp_path, w1, w2, k, bits, block, True,
+                                                  "relu")
     so = tmp_path / "int8.so"
     sparsa.compile(path, str(so), int8_activations=True)
     model = sparsa.load(str(so))
@@ -370,27 +367,8 @@ def test_qmoe_matches_ort(tmp_path, compile_model, bits, block, with_zp, act):
     f1 = 2 * I if act == "swiglu" else I
     w1 = (RNG.standard_normal((E, f1, H)) / np.sqrt(H)).astype(np.float32)
     w2 = (RNG.standard_normal((E, H, I)) / np.sqrt(I)).astype(np.float32)
-    q1, s1, z1 = quantize_experts(w1, bits, block, with_zp)
-    q2, s2, z2 = quantize_experts(w2, bits, block, with_zp)
-    inits = [numpy_helper.from_array(a, n) for a, n in
-             [(q1, "q1"), (s1, "s1"), (q2, "q2"), (s2, "s2")]]
-    ins = ["x", "router", "q1", "s1", "", "q2", "s2"]
-    if with_zp:
-        inits += [numpy_helper.from_array(z1, "z1"), numpy_helper.from_array(z2, "z2")]
-        ins += ["", "", "", "", "z1", "z2"]
-    attrs = dict(k=k, activation_type=act, normalize_routing_weights=1,
-                 expert_weight_bits=bits, weights_prepacked=0)
-    if block:
-        attrs["block_size"] = block
-    if act == "swiglu":
-        attrs["swiglu_fusion"] = 1
-    node = helper.make_node("QMoE", ins, ["y"], name="/moe/QMoE", domain="com.microsoft",
-                            **attrs)
-    path = ms_model(tmp_path, [node],
-                    [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["T", H]),
-                     helper.make_tensor_value_info("router", TensorProto.FLOAT, ["T", E])],
-                    [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["T", H])], inits,
-                    name="qmoe.onnx")
+    path, (q1, s1, z1), (q2, s2, z2) = qmoe_model(tmp_path, w1, w2, k, bits, block, with_zp,
+                                                  act)
     model = compile_model(path)
     for T in [1, 5]:
         feeds = {"x": RNG.standard_normal((T, H)).astype(np.float32),
