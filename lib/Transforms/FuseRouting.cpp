@@ -83,6 +83,21 @@ static sp::MoEOp buildMoE(OpBuilder &b, Location loc, const MoESpec &m) {
       b.getI64IntegerAttr(m.bits), b.getI64IntegerAttr(m.blockSize));
 }
 
+/// Replaces the com.microsoft (Q)MoE |op| by the sparsa.moe |m| describes,
+/// or, when that would not verify, records |why| on |op|.
+static LogicalResult replaceWithMoE(Operation *op, OpBuilder &b, const MoESpec &m,
+                                    StringRef why) {
+  auto moe = buildMoE(b, op->getLoc(), m);
+  if (!verifiesQuietly(moe)) {
+    moe.erase();
+    markUnfused(op, "routing", why);
+    return failure();
+  }
+  op->getResult(0).replaceAllUsesWith(moe.getResult());
+  op->erase();
+  return success();
+}
+
 /// The expert activation of com.microsoft (Q)MoE in canonical terms: the
 /// activation, the gate layout and the SwiGLU constants.
 template <typename MsOp>
@@ -139,15 +154,7 @@ static LogicalResult fuseMicrosoftQMoE(onnx::QMoEOp op) {
   m.k = op.getK();
   m.normalize = op.getNormalizeRoutingWeights() != 0;
   microsoftActivation(op, m);
-  auto moe = buildMoE(b, op.getLoc(), m);
-  if (!verifiesQuietly(moe)) {
-    moe.erase();
-    markUnfused(op, "routing", "the operands do not form a valid quantized sparsa.moe");
-    return failure();
-  }
-  op.replaceAllUsesWith(moe.getResult());
-  op.erase();
-  return success();
+  return replaceWithMoE(op, b, m, "the operands do not form a valid quantized sparsa.moe");
 }
 
 /// Form E: com.microsoft.MoE. Its weights are torch Linear rows
@@ -186,15 +193,7 @@ static LogicalResult fuseMicrosoftMoE(onnx::MoEOp op) {
   m.k = op.getK();
   m.normalize = op.getNormalizeRoutingWeights() != 0;
   m.layout = layout;
-  auto moe = buildMoE(b, loc, m);
-  if (!verifiesQuietly(moe)) {
-    moe.erase();
-    markUnfused(op, "routing", "the operands do not form a valid sparsa.moe");
-    return failure();
-  }
-  op.replaceAllUsesWith(moe.getResult());
-  op.erase();
-  return success();
+  return replaceWithMoE(op, b, m, "the operands do not form a valid sparsa.moe");
 }
 
 //===----------------------------------------------------------------------===//

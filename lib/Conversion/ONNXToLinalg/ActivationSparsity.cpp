@@ -376,7 +376,7 @@ static void recordProfile(GenericBuilder &B, sp::SparseFFNOp op, Value g) {
 static Value lowerQuantizedFFN(GenericBuilder &B, sp::SparseFFNOp op, Value x) {
   OpBuilder &b = B.b;
   Location loc = B.loc;
-  Type elt = B.elt, i32 = b.getI32Type();
+  Type elt = B.elt;
   auto x2T = cast<RankedTensorType>(x.getType());
   int64_t bits = op.getWeightBits(), bs = op.getBlockSize(), H = x2T.getDimSize(1);
   int64_t F = cast<RankedTensorType>(op.getW1().getType()).getDimSize(0);
@@ -388,14 +388,7 @@ static Value lowerQuantizedFFN(GenericBuilder &B, sp::SparseFFNOp op, Value x) {
   Value w2 = op.getW2(), s2 = op.getW2Scales(), z2 = op.getW2ZeroPoints();
   // w2[f, n] dequantized: (code - z[f / bs, n]) * s[f / bs, n].
   auto weightAt = [&](OpBuilder &nb, Location l, Value f, Value n) -> Value {
-    Value bit = arith::MulIOp::create(nb, l, n, indexCst(nb, l, bits));
-    Value byte = tensor::ExtractOp::create(
-        nb, l, w2, ValueRange{f, arith::DivUIOp::create(nb, l, bit, indexCst(nb, l, 8))});
-    Value shift = arith::IndexCastOp::create(
-        nb, l, i32, arith::RemUIOp::create(nb, l, bit, indexCst(nb, l, 8)));
-    Value code = arith::ShRUIOp::create(nb, l, arith::ExtUIOp::create(nb, l, i32, byte), shift);
-    code = arith::AndIOp::create(
-        nb, l, code, arith::ConstantOp::create(nb, l, i32, nb.getI32IntegerAttr((1 << bits) - 1)));
+    Value code = packedCode(nb, l, w2, f, n, bits);
     Value blk = arith::DivUIOp::create(nb, l, f, indexCst(nb, l, bs));
     Value z = z2 ? arith::UIToFPOp::create(
                        nb, l, elt,
@@ -453,15 +446,15 @@ static FailureOr<Value> lowerSparseFFN(sp::SparseFFNOp op, LowerCtx &lctx) {
     x = tensor::CollapseShapeOp::create(b, loc, x,
                                         SmallVector<ReassociationIndices>{{0, 1}, {2}});
   auto x2T = cast<RankedTensorType>(x.getType());
+  // [T, H] back to the result's shape.
   auto rT = cast<RankedTensorType>(op.getType());
-  if (op.isQuantized()) {
-    Value out = lowerQuantizedFFN(B, op, x);
+  auto result = [&](Value out) -> Value {
     if (rT.getRank() == 3)
       return reshapeTo(b, loc, out, rT, dimsOf(b, loc, op.getInput()));
-    if (out.getType() != rT)
-      out = tensor::CastOp::create(b, loc, rT, out);
-    return out;
-  }
+    return out.getType() == rT ? out : tensor::CastOp::create(b, loc, rT, out).getResult();
+  };
+  if (op.isQuantized())
+    return result(lowerQuantizedFFN(B, op, x));
   OpFoldResult T = tensor::getMixedSize(b, loc, x, 0), H = tensor::getMixedSize(b, loc, x, 1),
                F = tensor::getMixedSize(b, loc, op.getW1(), 1);
   auto add = [](OpBuilder &nb, Location l, Value a, Value c) -> Value {
@@ -560,11 +553,7 @@ static FailureOr<Value> lowerSparseFFN(sp::SparseFFNOp op, LowerCtx &lctx) {
         });
     out = branch.getResult(0);
   }
-  if (rT.getRank() == 3)
-    return reshapeTo(b, loc, out, rT, dimsOf(b, loc, op.getInput()));
-  if (out.getType() != rT)
-    out = tensor::CastOp::create(b, loc, rT, out);
-  return out;
+  return result(out);
 }
 
 /// TEAL input sparsity: y = (x where |x| > t) W + bias.

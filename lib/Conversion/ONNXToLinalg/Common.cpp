@@ -499,3 +499,17 @@ Value sparsa::lowering::forallTiles(OpBuilder &b, Location loc, ArrayRef<OpFoldR
       });
   return forall.getResult(0);
 }
+
+Value sparsa::lowering::packedCode(OpBuilder &b, Location loc, Value t, ValueRange lead,
+                                   Value elem, int64_t bits) {
+  Type i32 = b.getI32Type();
+  Value bit = arith::MulIOp::create(b, loc, elem, indexCst(b, loc, bits));
+  SmallVector<Value> idx(lead);
+  idx.push_back(arith::DivUIOp::create(b, loc, bit, indexCst(b, loc, 8)));
+  Value byte = tensor::ExtractOp::create(b, loc, t, idx);
+  Value shift = arith::IndexCastOp::create(
+      b, loc, i32, arith::RemUIOp::create(b, loc, bit, indexCst(b, loc, 8)));
+  Value v = arith::ShRUIOp::create(b, loc, arith::ExtUIOp::create(b, loc, i32, byte), shift);
+  return arith::AndIOp::create(
+      b, loc, v, arith::ConstantOp::create(b, loc, i32, b.getI32IntegerAttr((1 << bits) - 1)));
+}

@@ -192,6 +192,12 @@ struct BlockQuant {
 mlir::Value buildBlockQuantMatMul(mlir::OpBuilder &b, mlir::Location loc, mlir::Value A,
                                   const BlockQuant &q, mlir::RankedTensorType rT);
 
+/// Code number |elem| (i32) of |bits|-bit codes packed low bits first
+/// along the last dim of |t|, the leading indices |lead|: a scalar in a
+/// generic's body.
+mlir::Value packedCode(mlir::OpBuilder &b, mlir::Location loc, mlir::Value t,
+                       mlir::ValueRange lead, mlir::Value elem, int64_t bits);
+
 /// An expert FFN activation of the scalar |z|: `relu`, `gelu` (erf),
 /// `gelu_tanh`, `silu` (`z * sigmoid(alpha * z)`) or `identity`.
 mlir::Value applyExpertActivation(mlir::OpBuilder &b, mlir::Location loc,

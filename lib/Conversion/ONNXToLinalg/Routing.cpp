@@ -130,22 +130,13 @@ static Value quantExpertMatMul(GenericBuilder &B, sp::MoEOp op, Value rows, Valu
   } else if (zp) {
     // Packed along the rows: one f32 zero point per row, [N, 1].
     Value zRow = B.biasSlice(zp, e);
-    Type f32 = b.getF32Type(), i32 = b.getI32Type();
+    Type f32 = b.getF32Type();
     GenericBuilder F{b, loc, f32};
     z = F.generic(ValueRange{}, {}, F.empty({b.getIndexAttr(N), b.getIndexAttr(1)}, f32), {0, 1},
                   2, {}, [&](OpBuilder &nb, Location l, ValueRange) -> Value {
                     Value n = linalg::IndexOp::create(nb, l, 0);
-                    Value bit = arith::MulIOp::create(nb, l, n, indexCst(nb, l, bits));
-                    Value byte = tensor::ExtractOp::create(
-                        nb, l, zRow, ValueRange{arith::DivUIOp::create(nb, l, bit, indexCst(nb, l, 8))});
-                    Value shift = arith::IndexCastOp::create(
-                        nb, l, i32, arith::RemUIOp::create(nb, l, bit, indexCst(nb, l, 8)));
-                    Value v = arith::ShRUIOp::create(
-                        nb, l, arith::ExtUIOp::create(nb, l, i32, byte), shift);
-                    v = arith::AndIOp::create(
-                        nb, l, v,
-                        arith::ConstantOp::create(nb, l, i32, nb.getI32IntegerAttr((1 << bits) - 1)));
-                    return arith::UIToFPOp::create(nb, l, f32, v);
+                    return arith::UIToFPOp::create(nb, l, f32,
+                                                   packedCode(nb, l, zRow, {}, n, bits));
                   });
   }
   BlockQuant q{codes, s, z, bias ? B.biasSlice(bias, e) : Value(), in, N, bits, bs};

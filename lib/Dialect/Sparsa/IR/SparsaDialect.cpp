@@ -50,6 +50,21 @@ static bool compatible(int64_t a, int64_t b) {
   return ShapedType::isDynamic(a) || ShapedType::isDynamic(b) || a == b;
 }
 
+/// Checks that the optional operand |v| (named |name|) has rank
+/// |want|.size() and dims compatible with |want|.
+static LogicalResult checkShape(Operation *op, Value v, ArrayRef<int64_t> want,
+                                StringRef name) {
+  if (!v)
+    return success();
+  auto t = cast<RankedTensorType>(v.getType());
+  if (t.getRank() != (int64_t)want.size())
+    return op->emitOpError(name) << " has rank " << t.getRank() << ", expected " << want.size();
+  for (auto [have, w] : llvm::zip(t.getShape(), want))
+    if (!compatible(have, w))
+      return op->emitOpError(name) << " has a mismatched shape";
+  return success();
+}
+
 LogicalResult MoEOp::verify() {
   StringRef gating = getGating(), act = getActivation();
   if (gating != "softmax" && gating != "sigmoid" && gating != "none")
@@ -135,17 +150,8 @@ LogicalResult MoEOp::verify() {
     return emitOpError("w1 must be [E, H, ")
            << (layout == 0 ? "F" : "2F") << "] and w2 [E, F, H] for hidden size " << H;
   }
-  auto check = [&](Value v, ArrayRef<int64_t> want, StringRef name) -> LogicalResult {
-    if (!v)
-      return success();
-    auto t = cast<RankedTensorType>(v.getType());
-    if (t.getRank() != (int64_t)want.size())
-      return emitOpError(name) << " has rank " << t.getRank() << ", expected "
-                               << want.size();
-    for (auto [have, w] : llvm::zip(t.getShape(), want))
-      if (!compatible(have, w))
-        return emitOpError(name) << " has a mismatched shape";
-    return success();
+  auto check = [&](Value v, ArrayRef<int64_t> want, StringRef name) {
+    return checkShape(getOperation(), v, want, name);
   };
   if (quantized) {
     // Per weight: its [rows, inputs] unpacked; scales per row or per
@@ -251,16 +257,8 @@ LogicalResult SparseFFNOp::verify() {
   if (w1.getRank() != 2)
     return emitOpError(indexed ? "w1 must be [F, H]" : "w1 must be [H, F]");
   int64_t F = w1.getDimSize(indexed ? 0 : 1);
-  auto check = [&](Value v, ArrayRef<int64_t> want, StringRef name) -> LogicalResult {
-    if (!v)
-      return success();
-    auto t = cast<RankedTensorType>(v.getType());
-    if (t.getRank() != (int64_t)want.size())
-      return emitOpError(name) << " has rank " << t.getRank() << ", expected " << want.size();
-    for (auto [have, w] : llvm::zip(t.getShape(), want))
-      if (!compatible(have, w))
-        return emitOpError(name) << " has a mismatched shape";
-    return success();
+  auto check = [&](Value v, ArrayRef<int64_t> want, StringRef name) {
+    return checkShape(getOperation(), v, want, name);
   };
   if (failed(check(getW1(), indexed ? ArrayRef<int64_t>{F, H} : ArrayRef<int64_t>{H, F},
                   "w1")) ||
@@ -301,13 +299,8 @@ LogicalResult SparseFFNOp::verifyQuantized() {
   if (ShapedType::isDynamic(H))
     return emitOpError("quantized weights need a static hidden size");
   int64_t blocks1 = (H + bs - 1) / bs, blocks2 = (F + bs - 1) / bs;
-  auto check = [&](Value v, ArrayRef<int64_t> want, StringRef name) -> LogicalResult {
-    if (!v)
-      return success();
-    auto t = cast<RankedTensorType>(v.getType());
-    if (t.getShape() != want)
-      return emitOpError(name) << " has a mismatched shape";
-    return success();
+  auto check = [&](Value v, ArrayRef<int64_t> want, StringRef name) {
+    return checkShape(getOperation(), v, want, name);
   };
   if ((H * bits) % 8 != 0)
     return emitOpError("H * bits must fill whole bytes (a row of w2)");
