@@ -578,10 +578,14 @@ static std::optional<QGathered> matchQGathered(linalg::GenericOp op) {
 
 /// Rewrites a packed gathered axpy into vector loops: per group of up to 8
 /// listed rows and 16 columns, each row's codes are widened to 16 lanes
-/// (bytes duplicated, shifted to their field), then (q - z) * s of the
-/// row's neuron block times a[j] accumulates; the output is read and
-/// written once per group. The columns' offset must keep byte boundaries
-/// (the lowering aligns the column blocks to 16).
+/// (bytes duplicated, shifted to their field; 2- and 4-bit fields become
+/// floats by one lookup, vpermps reading an index's low 4 bits); the
+/// output is read and written once per group. When the group's rows all
+/// lie in one block of neurons (sorted active lists: nearly always) they
+/// share its scales and zero points: sum a (q - z) s = s (sum a q - z sum
+/// a), one multiply-add per row; otherwise each row is dequantized with its
+/// own block's. The columns' offset must keep byte boundaries (the
+/// lowering aligns the column blocks to 16).
 static void rewriteQGathered(const QGathered &g) {
   linalg::GenericOp op = g.op;
   OpBuilder b(op);
@@ -590,6 +594,7 @@ static void rewriteQGathered(const QGathered &g) {
   auto vec = [](int64_t n, Type t) { return VectorType::get({n}, t); };
   int64_t bits = g.bits, per = 8 / bits, nBytes = 16 * bits / 8;
   auto cst = [&](OpBuilder &ob, int64_t v) { return arith::ConstantIndexOp::create(ob, loc, v); };
+  auto fm = arith::FastMathFlags::reassoc | arith::FastMathFlags::contract;
   Value out = op.getDpsInitOperand(0)->get();
   Value rowsN = memref::DimOp::create(b, loc, g.idx, 0);
   Value len = memref::DimOp::create(b, loc, out, 0);
@@ -598,15 +603,17 @@ static void rewriteQGathered(const QGathered &g) {
   Value zb16 = arith::ConstantOp::create(b, loc, vec(16, i8), b.getZeroAttr(vec(16, i8)));
   SmallVector<int64_t> dup;
   SmallVector<int32_t> shifts;
+  SmallVector<float> table;
   for (int64_t l = 0; l < 16; ++l) {
     dup.push_back(l / per);
     shifts.push_back(int32_t((l % per) * bits));
+    table.push_back(float(l & ((1 << bits) - 1)));
   }
   Value shiftV = arith::ConstantOp::create(
       b, loc, vec(16, i32), DenseElementsAttr::get(vec(16, i32), ArrayRef<int32_t>(shifts)));
-  Value maskV = arith::ConstantOp::create(
-      b, loc, vec(16, i32),
-      DenseElementsAttr::get(vec(16, i32), b.getI32IntegerAttr((1 << bits) - 1).getValue()));
+  Value tableV = arith::ConstantOp::create(
+      b, loc, vec(16, f32), DenseElementsAttr::get(vec(16, f32), ArrayRef<float>(table)));
+  StringAttr permvar = b.getStringAttr("llvm.x86.avx512.permvar.sf.512");
   Value zConst;
   if (!g.zp)
     zConst = arith::ConstantOp::create(
@@ -615,49 +622,99 @@ static void rewriteQGathered(const QGathered &g) {
   constexpr int64_t kRows = 8;
   auto group = [&](OpBuilder &gb, Value j0, int64_t rows) {
     SmallVector<Value> ri, blk, av;
+    Value sumA, same;
     for (int64_t u = 0; u < rows; ++u) {
       Value j = arith::AddIOp::create(gb, loc, j0, cst(gb, u));
       ri.push_back(memref::LoadOp::create(gb, loc, g.idx, ValueRange{j}));
       blk.push_back(arith::DivUIOp::create(gb, loc, ri.back(), cst(gb, g.bs)));
-      av.push_back(vector::BroadcastOp::create(
-          gb, loc, vec(16, f32), memref::LoadOp::create(gb, loc, g.a, ValueRange{j})));
+      Value a = memref::LoadOp::create(gb, loc, g.a, ValueRange{j});
+      av.push_back(vector::BroadcastOp::create(gb, loc, vec(16, f32), a));
+      sumA = u ? arith::AddFOp::create(gb, loc, sumA, a, fm).getResult() : a;
+      if (u) {
+        Value eq = arith::CmpIOp::create(gb, loc, arith::CmpIPredicate::eq, blk[u], blk[0]);
+        same = u > 1 ? arith::AndIOp::create(gb, loc, same, eq).getResult() : eq;
+      }
     }
-    scf::ForOp::create(
-        gb, loc, cst(gb, 0), len, cst(gb, 16), ValueRange{},
-        [&](OpBuilder &lb, Location l, Value c, ValueRange) {
-          Value rem = arith::SubIOp::create(lb, l, len, c);
-          Value mask = vector::CreateMaskOp::create(lb, l, vec(16, i1), ValueRange{rem});
-          Value byteMask = vector::CreateMaskOp::create(
-              lb, l, vec(nBytes, i1),
-              ValueRange{arith::CeilDivUIOp::create(lb, l, rem, cst(lb, per))});
-          Value col = g.offset ? arith::AddIOp::create(lb, l, c, g.offset).getResult() : c;
-          Value byte0 = arith::DivUIOp::create(lb, l, col, cst(lb, per));
-          Value acc = vector::MaskedLoadOp::create(lb, l, vec(16, f32), out, ValueRange{c}, mask,
-                                                   zf);
-          for (int64_t u = 0; u < rows; ++u) {
-            Value bytes = vector::MaskedLoadOp::create(lb, l, vec(nBytes, i8), g.codes,
-                                                       ValueRange{ri[u], byte0}, byteMask, zb);
-            Value wide = per == 1 ? bytes
-                                  : vector::ShuffleOp::create(lb, l, bytes, bytes, dup).getResult();
-            Value q = arith::ExtUIOp::create(lb, l, vec(16, i32), wide);
-            if (per != 1)
-              q = arith::AndIOp::create(lb, l, arith::ShRUIOp::create(lb, l, q, shiftV), maskV);
-            Value qf = arith::UIToFPOp::create(lb, l, vec(16, f32), q);
-            Value z = zConst;
-            if (g.zp)
-              z = arith::UIToFPOp::create(
+    Value sumAv = vector::BroadcastOp::create(gb, loc, vec(16, f32), sumA);
+    // The columns: |shared| rows of one block of neurons.
+    auto columns = [&](OpBuilder &cb, bool shared) {
+      scf::ForOp::create(
+          cb, loc, cst(cb, 0), len, cst(cb, 16), ValueRange{},
+          [&](OpBuilder &lb, Location l, Value c, ValueRange) {
+            Value rem = arith::SubIOp::create(lb, l, len, c);
+            Value mask = vector::CreateMaskOp::create(lb, l, vec(16, i1), ValueRange{rem});
+            Value byteMask = vector::CreateMaskOp::create(
+                lb, l, vec(nBytes, i1),
+                ValueRange{arith::CeilDivUIOp::create(lb, l, rem, cst(lb, per))});
+            Value col = g.offset ? arith::AddIOp::create(lb, l, c, g.offset).getResult() : c;
+            Value byte0 = arith::DivUIOp::create(lb, l, col, cst(lb, per));
+            Value acc = vector::MaskedLoadOp::create(lb, l, vec(16, f32), out, ValueRange{c},
+                                                     mask, zf);
+            // Block |bk|'s zero points and scales of these columns.
+            auto zeroPoints = [&](Value bk) -> Value {
+              if (!g.zp)
+                return zConst;
+              return arith::UIToFPOp::create(
                   lb, l, vec(16, f32),
                   arith::ExtUIOp::create(
                       lb, l, vec(16, i32),
                       vector::MaskedLoadOp::create(lb, l, vec(16, i8), g.zp,
-                                                   ValueRange{blk[u], col}, mask, zb16)));
-            Value s = vector::MaskedLoadOp::create(lb, l, vec(16, f32), g.scales,
-                                                   ValueRange{blk[u], col}, mask, zf);
-            Value w = arith::MulFOp::create(lb, l, arith::SubFOp::create(lb, l, qf, z), s);
-            acc = vector::FMAOp::create(lb, l, av[u], w, acc);
-          }
-          vector::MaskedStoreOp::create(lb, l, out, ValueRange{c}, mask, acc);
-          scf::YieldOp::create(lb, l);
+                                                   ValueRange{bk, col}, mask, zb16)));
+            };
+            auto scales = [&](Value bk) -> Value {
+              return vector::MaskedLoadOp::create(lb, l, vec(16, f32), g.scales,
+                                                  ValueRange{bk, col}, mask, zf);
+            };
+            // Two partial sums (shared rows) keep the multiply-adds of
+            // consecutive rows independent.
+            Value part[2] = {zf, zf};
+            for (int64_t u = 0; u < rows; ++u) {
+              Value bytes = vector::MaskedLoadOp::create(lb, l, vec(nBytes, i8), g.codes,
+                                                         ValueRange{ri[u], byte0}, byteMask, zb);
+              Value qf;
+              if (per == 1) {
+                qf = arith::UIToFPOp::create(lb, l, vec(16, f32),
+                                             arith::ExtUIOp::create(lb, l, vec(16, i32), bytes));
+              } else {
+                Value wide = vector::ShuffleOp::create(lb, l, bytes, bytes, dup);
+                Value q = arith::ShRUIOp::create(
+                    lb, l, arith::ExtUIOp::create(lb, l, vec(16, i32), wide), shiftV);
+                qf = LLVM::CallIntrinsicOp::create(lb, l, vec(16, f32), permvar,
+                                                   ValueRange{tableV, q})
+                         .getResult(0);
+              }
+              if (shared) {
+                part[u % 2] = vector::FMAOp::create(lb, l, av[u], qf, part[u % 2]);
+                continue;
+              }
+              Value w = arith::MulFOp::create(
+                  lb, l, arith::SubFOp::create(lb, l, qf, zeroPoints(blk[u])), scales(blk[u]));
+              acc = vector::FMAOp::create(lb, l, av[u], w, acc);
+            }
+            if (shared) {
+              // s (sum a q - z sum a)
+              Value t = arith::AddFOp::create(lb, l, part[0], part[1], fm);
+              t = arith::SubFOp::create(
+                  lb, l, t, arith::MulFOp::create(lb, l, zeroPoints(blk[0]), sumAv, fm), fm);
+              acc = vector::FMAOp::create(lb, l, scales(blk[0]), t, acc);
+            }
+            vector::MaskedStoreOp::create(lb, l, out, ValueRange{c}, mask, acc);
+            scf::YieldOp::create(lb, l);
+          });
+    };
+    if (rows == 1) {
+      columns(gb, /*shared=*/false);
+      return;
+    }
+    scf::IfOp::create(
+        gb, loc, same,
+        [&](OpBuilder &tb, Location l) {
+          columns(tb, /*shared=*/true);
+          scf::YieldOp::create(tb, l);
+        },
+        [&](OpBuilder &eb, Location l) {
+          columns(eb, /*shared=*/false);
+          scf::YieldOp::create(eb, l);
         });
   };
   forGroups(b, loc, rowsN, kRows, group);
@@ -784,6 +841,7 @@ static Value zeroPointCorrection(OpBuilder &mb, Location loc, linalg::GenericOp 
 /// once; the zero points apply through each block's sum of A, computed
 /// once per call: sum (q - z) s a = sum s (q . a) - sum s z (sum a).
 static constexpr int64_t kQ4Unroll = 4;
+static constexpr int64_t kQ4PrefetchRows = 4;
 
 static void rewriteQ4Gemv(linalg::GenericOp op, bool avx512) {
   OpBuilder b(op);
@@ -802,6 +860,7 @@ static void rewriteQ4Gemv(linalg::GenericOp op, bool avx512) {
   auto cst = [&](OpBuilder &ob, int64_t v) { return arith::ConstantIndexOp::create(ob, loc, v); };
   Value M = memref::DimOp::create(b, loc, out, 0), N = memref::DimOp::create(b, loc, out, 1);
   Value blocks = memref::DimOp::create(b, loc, sc, 1);
+  Value lastRow = arith::SubIOp::create(b, loc, N, cst(b, 1));
   Value zf = arith::ConstantOp::create(b, loc, v16(f32), b.getZeroAttr(v16(f32)));
   Value fifteen = arith::ConstantOp::create(
       b, loc, v16(i32), DenseElementsAttr::get(v16(i32), b.getI32IntegerAttr(15).getValue()));
@@ -905,10 +964,23 @@ static void rewriteQ4Gemv(linalg::GenericOp op, bool avx512) {
       // of consecutive blocks do not wait on each other; then the rest.
       Value mainBlocks = arith::SubIOp::create(
           mb, loc, blocks, arith::RemUIOp::create(mb, loc, blocks, cst(mb, kQ4Unroll)));
+      // The same bytes and scales kQ4PrefetchRows rows on (clamped to the
+      // last row): without it the hardware prefetchers leave the loads
+      // waiting on DRAM.
+      Value ahead = arith::MinUIOp::create(
+          mb, loc, arith::AddIOp::create(mb, loc, n, cst(mb, kQ4PrefetchRows)), lastRow);
       auto unrolled = scf::ForOp::create(
           mb, loc, cst(mb, 0), mainBlocks, cst(mb, kQ4Unroll),
           SmallVector<Value>(kQ4Unroll, zf),
           [&](OpBuilder &kb, Location, Value blk, ValueRange acc) {
+            Value kk = arith::MulIOp::create(kb, loc, blk, cst(kb, bb));
+            for (int64_t line = 0; line < kQ4Unroll * bb; line += 64)
+              memref::PrefetchOp::create(
+                  kb, loc, bq,
+                  ValueRange{ahead, arith::AddIOp::create(kb, loc, kk, cst(kb, line))},
+                  /*isWrite=*/false, /*localityHint=*/3, /*isDataCache=*/true);
+            memref::PrefetchOp::create(kb, loc, sc, ValueRange{ahead, blk}, /*isWrite=*/false,
+                                       /*localityHint=*/3, /*isDataCache=*/true);
             SmallVector<Value> next;
             for (int64_t j = 0; j < kQ4Unroll; ++j)
               next.push_back(

@@ -583,6 +583,11 @@ struct FuseQuantizationPass final
         if (op.isQuantized())
           op.setInt8Activations(true);
       });
+      // And the gate of quantized sparse FFNs.
+      getOperation().walk([&](sp::SparseFFNOp op) {
+        if (op.isQuantized())
+          op.setInt8Activations(true);
+      });
     }
   }
 };

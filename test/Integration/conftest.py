@@ -129,6 +129,19 @@ def compile_model(tmp_path):
     return _compile
 
 
+def int8_rows(a, block):
+    """|a| [M, K] quantized per row and block of |block| (0: the whole row)
+    to symmetric int8 (round half to even) and back, in float64."""
+    M, K = a.shape
+    b = block or K
+    blocks = a.astype(np.float64).reshape(M, K // b, b)
+    amax = np.abs(blocks).max(axis=2, keepdims=True)
+    scale = np.where(amax > 0, amax / 127.0, 0.0)
+    q = np.clip(np.rint(blocks * np.where(amax > 0, 127.0 / np.where(amax > 0, amax, 1), 0)),
+                -127, 127)
+    return (q * scale).reshape(M, K)
+
+
 def compile_with_report(tmp_path, onnx_path, name="model", **kwargs):
     """Compiles with --report; returns (loaded model, report dict)."""
     import json

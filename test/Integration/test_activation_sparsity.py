@@ -7,7 +7,7 @@ and say why."""
 import numpy as np
 import pytest
 
-from conftest import assert_matches_ort, compile_with_report, sparsa
+from conftest import assert_matches_ort, compile_with_report, int8_rows, sparsa
 from sparsa import models
 
 
@@ -259,6 +259,38 @@ def test_quantized_sparse_ffn(tmp_path, bits, block, zp_mode, act, hidden, inner
             np.testing.assert_allclose(ours, ref, atol=2e-5 * max(1.0, np.abs(ref).max()),
                                        rtol=1e-4)
             assert_matches_ort(model, path, {"x": x}, atol=1e-4, rtol=1e-4)
+
+
+@pytest.mark.parametrize("sparsity", [0.9, 0.0])
+def test_quantized_sparse_ffn_int8_activations(tmp_path, sparsity):
+    """--int8-activations reaches the gate of a quantized sparse FFN: its
+    input is quantized to int8 per block of the weights (the VNNI packed
+    GEMV, MatMulNBits' accuracy_level 4) while the down projection keeps
+    float activations. Checked against that arithmetic in numpy (the
+    fp32-dequantized weights), for one token (active rows only) and 16."""
+    hidden, inner, block = 128, 512, 32
+    for tokens, counts in ((1, (1,)), ("T", (1, 16))):
+        path = models.nbits_sparse_ffn(str(tmp_path / f"q_{tokens}.onnx"), hidden, inner,
+                                       block=block, sparsity=sparsity, tokens=tokens)
+        model, report = compile_with_report(tmp_path, path, f"q_{tokens}",
+                                            int8_activations=True)
+        assert report["fusions"]["activation_sparsity"] == 1, report
+        check_int8_gate(model, path, hidden, inner, block, counts)
+
+
+def check_int8_gate(model, path, hidden, inner, block, counts):
+    w1, inits = dequantized_nbits(path, "fc1", 4, block, hidden, inner)
+    w2, _ = dequantized_nbits(path, "fc2", 4, block, inner, hidden)
+    for t in counts:
+        x = np.random.default_rng(t).standard_normal((t, hidden)).astype(np.float32)
+        h = int8_rows(x, block) @ w1 + inits["fc1_bias"]
+        ref = np.maximum(h, 0) @ w2 + inits["fc2_b2"]
+        ours = model.run({"x": x})["y"]
+        np.testing.assert_allclose(ours, ref, atol=2e-4 * np.abs(ref).max(), rtol=1e-4)
+        # And within int8 rounding of the float result.
+        exact = np.maximum(x.astype(np.float64) @ w1 + inits["fc1_bias"], 0) @ w2 \
+            + inits["fc2_b2"]
+        assert np.abs(ours - exact).max() < 0.05 * np.abs(exact).max()
 
 
 def test_quantized_sparse_ffn_near_misses(tmp_path):

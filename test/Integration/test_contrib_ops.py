@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
-from conftest import assert_matches_ort, save
+from conftest import assert_matches_ort, int8_rows, save
 from sparsa.models import nbits_initializers, pack_bits
 
 RNG = np.random.default_rng(21)
@@ -302,19 +302,6 @@ def test_qmoe_fuses_and_matches_dequantized_reference(tmp_path, bits, block, wit
         np.testing.assert_allclose(ours, ref, atol=1e-4 * max(1.0, np.abs(ref).max()), rtol=1e-4)
         if bits in (4, 8):
             assert_matches_ort(model, path, feeds, atol=2e-3, rtol=2e-3)
-
-
-def int8_rows(a, block):
-    """|a| [M, K] quantized per row and block of |block| (0: the whole row)
-    to symmetric int8 (round half to even) and back, in float64."""
-    M, K = a.shape
-    b = block or K
-    blocks = a.astype(np.float64).reshape(M, K // b, b)
-    amax = np.abs(blocks).max(axis=2, keepdims=True)
-    scale = np.where(amax > 0, amax / 127.0, 0.0)
-    q = np.clip(np.rint(blocks * np.where(amax > 0, 127.0 / np.where(amax > 0, amax, 1), 0)),
-                -127, 127)
-    return (q * scale).reshape(M, K)
 
 
 @pytest.mark.parametrize("block", [0, 32])

@@ -335,21 +335,37 @@ func.func @gather_axpy(%a: memref<?xf32>, %idx: memref<?xindex>, %out: memref<?x
 
 /// [Pattern: packed gathered axpy] A quantized sparse FFN's down projection:
 /// per eight listed rows and 16 columns, each row's 8 code bytes widened to
-/// 16 lanes (bytes duplicated, shifted by 0 / 4, masked to a nibble),
-/// minus the neuron block's zero points, times its scales, times a[j]; the
-/// output read and written once per group.
+/// 16 lanes (bytes duplicated, shifted by 0 / 4, a nibble to a float by
+/// one vpermps lookup), times a[j]; the output read and written once per
+/// group. Rows of one block of neurons share its scales and zero points
+/// (applied once per group: s (sum a q - z sum a)); otherwise each row is
+/// dequantized with its own.
 #qj = affine_map<(j, c) -> (j)>
 #qc = affine_map<(j, c) -> (c)>
 // CHECK-LABEL: func.func @q_gather_axpy
 // CHECK: scf.for %{{.+}} = %{{.+}} to %{{.+}} step %c8
 // CHECK: arith.divui %{{.+}}, %c32
+// CHECK: scf.if
 // CHECK: scf.for %{{.+}} = %{{.+}} to %{{.+}} step %c16
 // CHECK: vector.maskedload %arg2
 // CHECK: vector.maskedload %arg3{{.+}} : memref<256x64xi8>, vector<8xi1>, vector<8xi8> into vector<8xi8>
 // CHECK: vector.shuffle
 // CHECK: arith.shrui
+// CHECK: llvm.call_intrinsic "llvm.x86.avx512.permvar.sf.512"
+// CHECK: vector.fma
+// CHECK-NOT: vector.maskedload %arg4
+// CHECK: vector.maskedload %arg3
 // CHECK: vector.maskedload %arg5{{.+}} : memref<8x128xi8>
 // CHECK: vector.maskedload %arg4{{.+}} : memref<8x128xf32>
+// CHECK: vector.fma
+// CHECK: vector.maskedstore %arg2
+// CHECK: } else {
+// CHECK: scf.for %{{.+}} = %{{.+}} to %{{.+}} step %c16
+// CHECK: vector.maskedload %arg3
+// CHECK: llvm.call_intrinsic "llvm.x86.avx512.permvar.sf.512"
+// CHECK: vector.maskedload %arg5{{.+}} : memref<8x128xi8>
+// CHECK: vector.maskedload %arg4{{.+}} : memref<8x128xf32>
+// CHECK: arith.subf
 // CHECK: vector.fma
 // CHECK: vector.maskedstore %arg2
 // CHECK-NOT: linalg.generic

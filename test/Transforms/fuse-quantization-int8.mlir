@@ -23,3 +23,17 @@ func.func @dynamic_stays(%x: tensor<?x32xf32>) -> tensor<?x4xf32> {
   %m = onnx.Mul %f, %sc : (tensor<?x4xf32>, tensor<f32>) -> tensor<?x4xf32>
   return %m : tensor<?x4xf32>
 }
+
+/// The gate of a quantized sparse FFN takes int8 activations too; a float
+/// sparse FFN has none to take.
+// CHECK-LABEL: func.func @sparse_ffn
+// CHECK: sparsa.sparse_ffn {{.+}}int8_activations = true
+// CHECK: sparsa.sparse_ffn
+// CHECK-NOT: int8_activations
+func.func @sparse_ffn(%x: tensor<1x64xf32>, %w1: tensor<256x2x16xui8>, %w2: tensor<256x32xui8>,
+                      %s1: tensor<256x2xf32>, %s2: tensor<8x64xf32>, %f1: tensor<64x256xf32>,
+                      %f2: tensor<256x64xf32>) -> tensor<1x64xf32> {
+  %y = sparsa.sparse_ffn %x, %w1, %w2 w1_scales = %s1 w2_scales = %s2 {block_size = 32 : i64, weight_bits = 4 : i64} : (tensor<1x64xf32>, tensor<256x2x16xui8>, tensor<256x32xui8>, tensor<256x2xf32>, tensor<8x64xf32>) -> tensor<1x64xf32>
+  %z = sparsa.sparse_ffn %y, %f1, %f2 : (tensor<1x64xf32>, tensor<64x256xf32>, tensor<256x64xf32>) -> tensor<1x64xf32>
+  return %z : tensor<1x64xf32>
+}

@@ -382,6 +382,7 @@ static Value lowerQuantizedFFN(GenericBuilder &B, sp::SparseFFNOp op, Value x) {
   int64_t F = cast<RankedTensorType>(op.getW1().getType()).getDimSize(0);
   OpFoldResult T = tensor::getMixedSize(b, loc, x, 0);
   BlockQuant q{op.getW1(), op.getW1Scales(), op.getW1ZeroPoints(), op.getB1(), H, F, bits, bs};
+  q.int8 = op.getInt8Activations();
   Value g = buildBlockQuantMatMul(b, loc, x, q,
                                   RankedTensorType::get({x2T.getDimSize(0), F}, elt));
   recordProfile(B, op, g);

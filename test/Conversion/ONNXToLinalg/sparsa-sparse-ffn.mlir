@@ -59,3 +59,17 @@ func.func @quantized_one_token(%x: tensor<1x64xf32>, %w1: tensor<256x2x16xui8>, 
   %y = sparsa.sparse_ffn %x, %w1, %w2 b1 = %b1 w1_scales = %s1 w2_scales = %s2 w2_zero_points = %z2 {block_size = 32 : i64, weight_bits = 4 : i64} : (tensor<1x64xf32>, tensor<256x2x16xui8>, tensor<256x32xui8>, tensor<256xf32>, tensor<256x2xf32>, tensor<8x64xf32>, tensor<8x64xui8>) -> tensor<1x64xf32>
   return %y : tensor<1x64xf32>
 }
+
+// -----
+
+/// int8 activations: the gate runs as the VNNI packed GEMV (its input's
+/// int8 codes per block), the down projection as before.
+// CHECK-LABEL: func.func @quantized_int8_gate
+// CHECK: sparsa.kernel = "q4_vnni"
+// CHECK: tensor.extract %arg2[%{{.+}}, %{{.+}}] : tensor<256x32xi8>
+// CHECK-NOT: tensor<256x64xf32>
+func.func @quantized_int8_gate(%x: tensor<1x64xf32>, %w1: tensor<256x2x16xui8>, %w2: tensor<256x32xui8>,
+                               %s1: tensor<256x2xf32>, %s2: tensor<8x64xf32>) -> tensor<1x64xf32> {
+  %y = sparsa.sparse_ffn %x, %w1, %w2 w1_scales = %s1 w2_scales = %s2 {block_size = 32 : i64, int8_activations = true, weight_bits = 4 : i64} : (tensor<1x64xf32>, tensor<256x2x16xui8>, tensor<256x32xui8>, tensor<256x2xf32>, tensor<8x64xf32>) -> tensor<1x64xf32>
+  return %y : tensor<1x64xf32>
+}

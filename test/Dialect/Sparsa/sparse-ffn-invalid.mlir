@@ -118,3 +118,11 @@ func.func @scales_without_bits(%x: tensor<1x64xf32>, %w1: tensor<64x256xf32>, %w
   %y = sparsa.sparse_ffn %x, %w1, %w2 w1_scales = %s1 : (tensor<1x64xf32>, tensor<64x256xf32>, tensor<256x64xf32>, tensor<256x2xf32>) -> tensor<1x64xf32>
   return %y : tensor<1x64xf32>
 }
+
+// -----
+
+func.func @int8_activations_without_bits(%x: tensor<1x64xf32>, %w1: tensor<64x256xf32>, %w2: tensor<256x64xf32>) -> tensor<1x64xf32> {
+  // expected-error @+1 {{int8_activations needs quantized weights (weight_bits)}}
+  %y = sparsa.sparse_ffn %x, %w1, %w2 {int8_activations = true} : (tensor<1x64xf32>, tensor<64x256xf32>, tensor<256x64xf32>) -> tensor<1x64xf32>
+  return %y : tensor<1x64xf32>
+}

@@ -48,3 +48,12 @@ func.func @quantized_sparse_ffn(%x: tensor<1x64xf32>, %w1: tensor<256x2x16xui8>,
   %y = sparsa.sparse_ffn %x, %w1, %w2 b1 = %b1 w1_scales = %s1 w1_zero_points = %z1 w2_scales = %s2 w2_zero_points = %z2 {block_size = 32 : i64, mode = "threshold", threshold = 0.25 : f64, weight_bits = 4 : i64} : (tensor<1x64xf32>, tensor<256x2x16xui8>, tensor<256x32xui8>, tensor<256xf32>, tensor<256x2xf32>, tensor<256x1xui8>, tensor<8x64xf32>, tensor<8x64xui8>) -> tensor<1x64xf32>
   return %y : tensor<1x64xf32>
 }
+
+/// The gate of packed weights with int8 activations.
+// CHECK-LABEL: func.func @quantized_sparse_ffn_int8
+// CHECK: sparsa.sparse_ffn %arg0, %arg1, %arg2 w1_scales = %arg3 w2_scales = %arg4 {block_size = 32 : i64, int8_activations = true, weight_bits = 4 : i64}
+func.func @quantized_sparse_ffn_int8(%x: tensor<1x64xf32>, %w1: tensor<256x2x16xui8>, %w2: tensor<256x32xui8>,
+                                     %s1: tensor<256x2xf32>, %s2: tensor<8x64xf32>) -> tensor<1x64xf32> {
+  %y = sparsa.sparse_ffn %x, %w1, %w2 w1_scales = %s1 w2_scales = %s2 {block_size = 32 : i64, int8_activations = true, weight_bits = 4 : i64} : (tensor<1x64xf32>, tensor<256x2x16xui8>, tensor<256x32xui8>, tensor<256x2xf32>, tensor<8x64xf32>) -> tensor<1x64xf32>
+  return %y : tensor<1x64xf32>
+}

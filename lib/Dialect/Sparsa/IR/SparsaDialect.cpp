@@ -247,6 +247,8 @@ LogicalResult SparseFFNOp::verify() {
   if (getW1Scales() || getW2Scales() || getW1ZeroPoints() || getW2ZeroPoints() ||
       getBlockSize() != 0)
     return emitOpError("scales, zero points and block_size need weight_bits");
+  if (getInt8Activations())
+    return emitOpError("int8_activations needs quantized weights (weight_bits)");
   for (Value v : getOperands())
     if (v != getIndices() && getElementTypeOrSelf(v) != x.getElementType())
       return emitOpError("all operands must have the input's element type");

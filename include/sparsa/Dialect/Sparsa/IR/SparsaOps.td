@@ -196,7 +196,10 @@ def Sparsa_SparseFFNOp : Sparsa_Op<"sparse_ffn", [Pure, AttrSizedOperandSegments
     H]` (one code per byte). A weight is `(q - zero_point) * scale`, the
     zero point by default `2^(bits - 1)`: exactly MatMulNBits' values, its
     down projection repacked at compile time so an active neuron's codes
-    are one contiguous row.
+    are one contiguous row. With `int8_activations` (quantized weights
+    only) the gate's input is quantized to symmetric int8 per block of
+    `block_size` (MatMulNBits' `accuracy_level` 4, VNNI dot products); the
+    down projection keeps float activations.
 
     The lowering computes the gate densely, then, for one token, finds the
     active neurons in one pass and reads only their rows of `up` and `w2`
@@ -218,7 +221,8 @@ def Sparsa_SparseFFNOp : Sparsa_Op<"sparse_ffn", [Pure, AttrSizedOperandSegments
                    DefaultValuedStrAttr<StrAttr, "relu">:$mode,
                    DefaultValuedAttr<F64Attr, "0.0">:$threshold,
                    DefaultValuedAttr<I64Attr, "0">:$weight_bits,
-                   DefaultValuedAttr<I64Attr, "0">:$block_size);
+                   DefaultValuedAttr<I64Attr, "0">:$block_size,
+                   DefaultValuedAttr<BoolAttr, "false">:$int8_activations);
   let results = (outs Sparsa_FloatTensor:$output);
   let assemblyFormat = [{
     $input `,` $w1 `,` $w2 (`up` `=` $up^)? (`b1` `=` $b1^)? (`b_up` `=` $b_up^)?
