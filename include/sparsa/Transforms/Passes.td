@@ -469,7 +469,8 @@ def FuseQuantizationPass : Pass<"sparsa-fuse-quantization", "mlir::func::FuncOp"
     With `int8-activations`, every result with float activations takes
     activation `int8` instead (per-block int8 activations, int32 dot
     products: ONNX Runtime's `accuracy_level = 4`), and so do the
-    quantized experts of `sparsa.moe` ops (`int8_activations`).
+    quantized experts of `sparsa.moe` ops and the gate of quantized
+    `sparsa.sparse_ffn` ops (`int8_activations`).
   }];
   let options = [
     Option<"int8Activations", "int8-activations", "bool", "false",
