@@ -38,14 +38,35 @@ if ! nm -D build-asan/lib/libsparsa_runtime.so | grep __asan_report_load >/dev/n
   echo "build-asan/lib/libsparsa_runtime.so is not instrumented"
   fail=$((fail + 1))
 fi
-py_out=$(SPARSA_BUILD_DIR=build-asan LD_PRELOAD="$asan_rt" \
-  .venv/bin/python -m pytest -q -p no:cacheprovider test/Integration 2>&1); py_rc=$?
-echo "$py_out" | grep -E "^(FAILED|ERROR)|ERROR: AddressSanitizer|runtime error" || true
-echo "$py_out" | tail -n 1
-n=$(echo "$py_out" | tail -n 1 | grep -oE "[0-9]+ passed" | grep -oE "[0-9]+")
-pass=$((pass + ${n:-0}))
-n=$(echo "$py_out" | tail -n 1 | grep -oE "[0-9]+ (failed|errors?)" | awk '{ s += $1 } END { print s + 0 }')
-[ $py_rc -ne 0 ] && fail=$((fail + (${n:-0} > 0 ? n : 1)))
+# The suite in two halves run side by side (every other test file), one
+# per core: each pytest is mostly one compiler or model process at a time.
+mkdir -p build-asan/test-logs
+files=(test/Integration/test_*.py)
+half_a=() half_b=()
+for i in "${!files[@]}"; do
+  if (( i % 2 == 0 )); then half_a+=("${files[$i]}"); else half_b+=("${files[$i]}"); fi
+done
+run_half() {
+  SPARSA_BUILD_DIR=build-asan LD_PRELOAD="$asan_rt" \
+    .venv/bin/python -m pytest -q -p no:cacheprovider --basetemp="build-asan/test-logs/tmp-$1" \
+    "${@:2}" >"build-asan/test-logs/pytest-$1.log" 2>&1
+}
+run_half a "${half_a[@]}" &
+pid_a=$!
+run_half b "${half_b[@]}" &
+pid_b=$!
+wait $pid_a; rc_a=$?
+wait $pid_b; rc_b=$?
+for h in a b; do
+  py_out=$(cat "build-asan/test-logs/pytest-$h.log")
+  echo "$py_out" | grep -E "^(FAILED|ERROR)|ERROR: AddressSanitizer|runtime error" || true
+  echo "$py_out" | tail -n 1
+  n=$(echo "$py_out" | tail -n 1 | grep -oE "[0-9]+ passed" | grep -oE "[0-9]+")
+  pass=$((pass + ${n:-0}))
+  n=$(echo "$py_out" | tail -n 1 | grep -oE "[0-9]+ (failed|errors?)" | awk '{ s += $1 } END { print s + 0 }')
+  rc=$([ $h = a ] && echo $rc_a || echo $rc_b)
+  [ "$rc" -ne 0 ] && fail=$((fail + (${n:-0} > 0 ? n : 1)))
+done
 
 echo "== fuzz smoke (${FUZZ_SECONDS:-60} s per target)"
 if FUZZ_SEED=${FUZZ_SEED:-1} scripts/fuzz.sh "${FUZZ_SECONDS:-60}"; then pass=$((pass + 1)); else fail=$((fail + 1)); fi

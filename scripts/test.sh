@@ -26,19 +26,29 @@ lit_fail=$(lit_count "$lit_out" "Failed,Unresolved,Timed Out,Unexpectedly Passed
 
 # Every model a test compiles for the CPU is also compiled with
 # --target=cuda (ptxas for sm_80 and sm_90; no GPU needed): conftest.py.
-echo "== pytest (test/Integration)"
-py_out=$(SPARSA_CHECK_CUDA=1 .venv/bin/python -m pytest test/Integration -q -p no:cacheprovider 2>&1); py_rc=$?
+# Alongside it (the two share the machine's cores; each pytest is mostly
+# one compiler process at a time), the GPU device mapping run on the host
+# (--x-gpu-emulate): the suites that compile and run models
+# (test/Integration/model-suites.txt), each output against ONNX Runtime
+# again.
+echo "== pytest (test/Integration), and the GPU device mapping emulated on the CPU alongside"
+mkdir -p build/test-logs
+SPARSA_CHECK_CUDA=1 .venv/bin/python -m pytest test/Integration -q -p no:cacheprovider \
+  --basetemp=build/test-logs/tmp-main >build/test-logs/pytest.log 2>&1 &
+py_pid=$!
+SPARSA_TEST_GPU=emulate .venv/bin/python -m pytest -q -p no:cacheprovider \
+  --basetemp=build/test-logs/tmp-emulate $(cat test/Integration/model-suites.txt) \
+  >build/test-logs/pytest-emulate.log 2>&1 &
+emu_pid=$!
+wait $py_pid; py_rc=$?
+wait $emu_pid; emu_rc=$?
+py_out=$(cat build/test-logs/pytest.log)
+emu_out=$(cat build/test-logs/pytest-emulate.log)
 echo "$py_out" | grep -E "^(FAILED|ERROR)" || true
 echo "$py_out" | tail -n 1
 py_pass=$(py_count "$py_out" "passed")
 py_fail=$(py_count "$py_out" "failed|errors?")
-
-# The GPU device mapping, run on the host (--x-gpu-emulate): the suites
-# that compile and run models (test/Integration/model-suites.txt), each
-# output against ONNX Runtime again.
-echo "== pytest, GPU device mapping emulated on the CPU"
-emu_out=$(SPARSA_TEST_GPU=emulate .venv/bin/python -m pytest -q -p no:cacheprovider \
-  $(cat test/Integration/model-suites.txt) 2>&1); emu_rc=$?
+echo "-- emulated GPU device mapping"
 echo "$emu_out" | grep -E "^(FAILED|ERROR)" || true
 echo "$emu_out" | tail -n 1
 py_pass=$((py_pass + $(py_count "$emu_out" "passed")))

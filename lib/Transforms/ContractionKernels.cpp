@@ -28,6 +28,7 @@
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
@@ -36,6 +37,7 @@
 #include "mlir/Interfaces/SideEffectInterfaces.h"
 #include "mlir/IR/PatternMatch.h"
 
+#include <cmath>
 #include <limits>
 
 namespace sparsa {
@@ -834,6 +836,47 @@ static Value zeroPointCorrection(OpBuilder &mb, Location loc, linalg::GenericOp 
   return corr.getResult(0);
 }
 
+/// Per row m of A and block of |bb| bytes, the block's sum of A (its even
+/// and odd columns |aE|, |aO| [M, Kh], |aO| null for 8-bit codes) into a
+/// new [M, padded] f32 buffer, 0 past |blocks|.
+static Value blockSumsOfA(OpBuilder &b, Location loc, Value aE, Value aO, Value M, Value blocks,
+                          Value padded, int64_t bb) {
+  Type f32 = b.getF32Type();
+  auto v16 = VectorType::get({16}, f32);
+  auto fm = arith::FastMathFlags::reassoc | arith::FastMathFlags::contract;
+  auto cst = [&](OpBuilder &ob, int64_t v) { return arith::ConstantIndexOp::create(ob, loc, v); };
+  Value zf = arith::ConstantOp::create(b, loc, v16, b.getZeroAttr(v16));
+  Value sumA = memref::AllocaOp::create(b, loc, MemRefType::get({ShapedType::kDynamic,
+                                                                 ShapedType::kDynamic}, f32),
+                                        ValueRange{M, padded});
+  Value zeroF = arith::ConstantOp::create(b, loc, f32, b.getZeroAttr(f32));
+  scf::ForOp::create(b, loc, cst(b, 0), M, cst(b, 1), ValueRange{},
+                     [&](OpBuilder &mb, Location, Value m, ValueRange) {
+    scf::ForOp::create(mb, loc, cst(mb, 0), padded, cst(mb, 1), ValueRange{},
+                       [&](OpBuilder &kb, Location, Value blk, ValueRange) {
+      Value inside = arith::CmpIOp::create(kb, loc, arith::CmpIPredicate::ult, blk, blocks);
+      Value base = arith::MulIOp::create(
+          kb, loc, arith::MinUIOp::create(kb, loc, blk,
+                                          arith::SubIOp::create(kb, loc, blocks, cst(kb, 1))),
+          cst(kb, bb));
+      Value u = zf;
+      for (int64_t sub = 0; sub < bb; sub += 16) {
+        Value kk = arith::AddIOp::create(kb, loc, base, cst(kb, sub));
+        for (Value h : {aE, aO})
+          if (h)
+            u = arith::AddFOp::create(
+                kb, loc, u, vector::LoadOp::create(kb, loc, v16, h, ValueRange{m, kk}), fm);
+      }
+      Value su = vector::ReductionOp::create(kb, loc, vector::CombiningKind::ADD, u, fm);
+      memref::StoreOp::create(kb, loc, arith::SelectOp::create(kb, loc, inside, su, zeroF),
+                              sumA, ValueRange{m, blk});
+      scf::YieldOp::create(kb, loc);
+    });
+    scf::YieldOp::create(mb, loc);
+  });
+  return sumA;
+}
+
 /// Per output column n (rows of the packed weight in order: one
 /// sequential stream) and row m of A: per block, 16 bytes at a time are
 /// widened to two vectors of nibbles (low = even k, high = odd k) and
@@ -878,37 +921,7 @@ static void rewriteQ4Gemv(linalg::GenericOp op, bool avx512) {
   // sum over blocks of s z sumA, sixteen blocks per vector.
   Value padded = arith::MulIOp::create(
       b, loc, arith::CeilDivUIOp::create(b, loc, blocks, cst(b, 16)), cst(b, 16));
-  Value sumA = memref::AllocaOp::create(b, loc, MemRefType::get({ShapedType::kDynamic,
-                                                                 ShapedType::kDynamic}, f32),
-                                        ValueRange{M, padded});
-  Value zeroF = arith::ConstantOp::create(b, loc, f32, b.getZeroAttr(f32));
-  scf::ForOp::create(b, loc, cst(b, 0), M, cst(b, 1), ValueRange{},
-                     [&](OpBuilder &mb, Location, Value m, ValueRange) {
-    scf::ForOp::create(mb, loc, cst(mb, 0), padded, cst(mb, 1), ValueRange{},
-                       [&](OpBuilder &kb, Location, Value blk, ValueRange) {
-      Value inside = arith::CmpIOp::create(kb, loc, arith::CmpIPredicate::ult, blk, blocks);
-      Value base = arith::MulIOp::create(
-          kb, loc, arith::MinUIOp::create(kb, loc, blk,
-                                          arith::SubIOp::create(kb, loc, blocks, cst(kb, 1))),
-          cst(kb, bb));
-      Value u = zf;
-      for (int64_t sub = 0; sub < bb; sub += 16) {
-        Value kk = arith::AddIOp::create(kb, loc, base, cst(kb, sub));
-        Value ae = vector::LoadOp::create(kb, loc, v16(f32), aE, ValueRange{m, kk});
-        if (q8) {
-          u = arith::AddFOp::create(kb, loc, u, ae, fm);
-          continue;
-        }
-        Value ao = vector::LoadOp::create(kb, loc, v16(f32), aO, ValueRange{m, kk});
-        u = arith::AddFOp::create(kb, loc, u, arith::AddFOp::create(kb, loc, ae, ao, fm), fm);
-      }
-      Value su = vector::ReductionOp::create(kb, loc, vector::CombiningKind::ADD, u, fm);
-      memref::StoreOp::create(kb, loc, arith::SelectOp::create(kb, loc, inside, su, zeroF),
-                              sumA, ValueRange{m, blk});
-      scf::YieldOp::create(kb, loc);
-    });
-    scf::YieldOp::create(mb, loc);
-  });
+  Value sumA = blockSumsOfA(b, loc, aE, aO, M, blocks, padded, bb);
   scf::ForOp::create(b, loc, cst(b, 0), N, cst(b, 1), ValueRange{},
                      [&](OpBuilder &nb, Location, Value n, ValueRange) {
     scf::ForOp::create(nb, loc, cst(nb, 0), M, cst(nb, 1), ValueRange{},
@@ -1014,6 +1027,9 @@ static void rewriteQ4Gemv(linalg::GenericOp op, bool avx512) {
 // int8-activation GEMV (VNNI): packed 4- or 8-bit weights . int8 codes of A
 //===----------------------------------------------------------------------===//
 
+/// Whether 64-byte steps never straddle two blocks of |bb| bytes.
+static bool stepsKeepBlocks(int64_t bb) { return bb <= 64 ? 64 % bb == 0 : bb % 64 == 0; }
+
 /// The generic tagged `q4_vnni` / `q8_vnni` by the quantized matmul
 /// lowering (activation `int8`): ins (codes of A's even columns [M, Kh] i8,
 /// odd columns (4-bit only), packed bytes [N, Kh] i8, scales [N, blocks],
@@ -1027,37 +1043,50 @@ static bool isVnniGemv(linalg::GenericOp op) {
     return false;
   bool q8 = kind.getValue() == "q8_vnni";
   bool zInput = !op->hasAttr(sp::kZeroPointAttrName);
-  if (op.getNumDpsInputs() != 6 - (q8 ? 1 : 0) - (zInput ? 0 : 1))
+  if (op.getNumDpsInputs() != 6 - (q8 ? 1 : 0) - (zInput ? 0 : 1) ||
+      !stepsKeepBlocks(bb.getInt()))
     return false;
   return allUnitInnerStride(op);
 }
 
+/// The base of the pieces of A (see rewriteQ4GemvSplit).
+static constexpr int64_t kPieceBase = 254;
+
+namespace {
+/// A VNNI GEMV's operands: |evens| / |odds| hold P pieces of A's int8
+/// codes ([M, Kh] each; no odd ones for 8-bit weights), piece p weighing
+/// kPieceBase^-p; |asl| [M, ceil(Kh / 4)] the activation scale of each 4 bytes;
+/// |u| [M, padded] each block's share of the zero points (the block's sum
+/// of the represented A).
+struct VnniOperands {
+  linalg::GenericOp op;
+  SmallVector<Value> evens, odds;
+  Value bq, sc, zp, asl, u, out, blocks, padded;
+  int64_t bb;
+};
+} // namespace
+
 /// Per output column n and row m: 64 bytes of the weight row per step;
 /// 4-bit codes split into low and high nibbles (bytes), each multiplied
-/// with the i8 codes of A's even / odd columns by vpdpbusd (4 bytes into
-/// each of 16 i32 lanes); the lanes, converted to f32, are scaled by
-/// their block's weight scale (lane -> block by a shuffle of the step's
-/// scales) times its activation scale. The zero points enter once per
-/// output: sum over blocks of s z (s_a sum of codes).
-static void rewriteVnniGemv(linalg::GenericOp op) {
+/// with the codes of A's even / odd columns by vpdpbusd (4 bytes into
+/// each of 16 i32 lanes), per piece of A; the pieces' lanes, converted to
+/// f32 and weighed (Horner: p0 + (p1 + p2 / 254) / 254), are scaled by their
+/// block's weight scale (lane -> block by a shuffle of the step's scales)
+/// times its activation scale. The zero points enter once per output:
+/// sum over blocks of s z u.
+static void emitVnniGemv(const VnniOperands &v) {
+  linalg::GenericOp op = v.op;
   OpBuilder b(op);
   Location loc = op.getLoc();
-  bool q8 = op->getAttrOfType<StringAttr>(sp::kKernelAttrName).getValue() == "q8_vnni";
+  bool q8 = v.odds.empty();
+  int64_t pieces = v.evens.size();
   Type f32 = b.getF32Type(), i8 = b.getI8Type(), i32 = b.getI32Type();
   auto vec = [](int64_t n, Type t) { return VectorType::get({n}, t); };
-  unsigned i = 0;
-  Value aE = op.getDpsInputOperand(i++)->get();
-  Value aO = q8 ? Value() : op.getDpsInputOperand(i++)->get();
-  Value bq = op.getDpsInputOperand(i++)->get();
-  Value sc = op.getDpsInputOperand(i++)->get();
-  Value zp = op->hasAttr(sp::kZeroPointAttrName) ? Value() : op.getDpsInputOperand(i++)->get();
-  Value asl = op.getDpsInputOperand(i++)->get();
-  Value out = op.getDpsInitOperand(0)->get();
-  int64_t bb = op->getAttrOfType<IntegerAttr>(sp::kBlockBytesAttrName).getInt();
-  auto cst = [&](OpBuilder &ob, int64_t v) { return arith::ConstantIndexOp::create(ob, loc, v); };
+  Value bq = v.bq, sc = v.sc, zp = v.zp, asl = v.asl, out = v.out;
+  int64_t bb = v.bb;
+  auto cst = [&](OpBuilder &ob, int64_t c) { return arith::ConstantIndexOp::create(ob, loc, c); };
   Value M = memref::DimOp::create(b, loc, out, 0), N = memref::DimOp::create(b, loc, out, 1);
   Value Kh = memref::DimOp::create(b, loc, bq, 1);
-  Value blocks = memref::DimOp::create(b, loc, sc, 1);
   Value lanes = memref::DimOp::create(b, loc, asl, 1);
   auto splat = [&](VectorType t, Attribute a) {
     return arith::ConstantOp::create(b, loc, t, DenseElementsAttr::get(t, a)).getResult();
@@ -1067,6 +1096,7 @@ static void rewriteVnniGemv(linalg::GenericOp op) {
   Value fifteen = splat(vec(64, i8), b.getI8IntegerAttr(15));
   Value four = splat(vec(64, i8), b.getI8IntegerAttr(4));
   Value zi8 = splat(vec(64, i8), b.getI8IntegerAttr(0));
+  Value piece = splat(vec(16, f32), b.getF32FloatAttr(1.0f / float(kPieceBase)));
   auto fm = arith::FastMathFlags::reassoc | arith::FastMathFlags::contract;
   StringAttr dpbusd = b.getStringAttr("llvm.x86.avx512.vpdpbusd.512");
   auto dot = [&](OpBuilder &kb, Value acc, Value w, Value a) {
@@ -1079,42 +1109,6 @@ static void rewriteVnniGemv(linalg::GenericOp op) {
   for (int64_t l = 0; l < 16; ++l)
     laneBlock.push_back(bb <= 64 ? l / (bb / 4) : 0);
   Value fullSteps = arith::DivUIOp::create(b, loc, Kh, cst(b, 64));
-  // Per row and block: the activation scale times the block's sum of
-  // codes (the zero points' share), padded to whole vectors of blocks.
-  Value padded = arith::MulIOp::create(
-      b, loc, arith::CeilDivUIOp::create(b, loc, blocks, cst(b, 16)), cst(b, 16));
-  Value u = memref::AllocaOp::create(
-      b, loc, MemRefType::get({ShapedType::kDynamic, ShapedType::kDynamic}, f32),
-      ValueRange{M, padded});
-  Value zeroF = arith::ConstantOp::create(b, loc, f32, b.getZeroAttr(f32));
-  scf::ForOp::create(b, loc, cst(b, 0), M, cst(b, 1), ValueRange{},
-                     [&](OpBuilder &mb, Location, Value m, ValueRange) {
-    scf::ForOp::create(mb, loc, cst(mb, 0), padded, cst(mb, 1), ValueRange{},
-                       [&](OpBuilder &kb, Location, Value blk, ValueRange) {
-      Value inside = arith::CmpIOp::create(kb, loc, arith::CmpIPredicate::ult, blk, blocks);
-      Value bc = arith::MinUIOp::create(kb, loc, blk,
-                                        arith::SubIOp::create(kb, loc, blocks, cst(kb, 1)));
-      Value base = arith::MulIOp::create(kb, loc, bc, cst(kb, bb));
-      Value s = zi;
-      for (int64_t sub = 0; sub < bb; sub += 16) {
-        Value kk = arith::AddIOp::create(kb, loc, base, cst(kb, sub));
-        for (Value h : {aE, aO}) {
-          if (!h)
-            continue;
-          Value c = vector::LoadOp::create(kb, loc, vec(16, i8), h, ValueRange{m, kk});
-          s = arith::AddIOp::create(kb, loc, s, arith::ExtSIOp::create(kb, loc, vec(16, i32), c));
-        }
-      }
-      Value total = vector::ReductionOp::create(kb, loc, vector::CombiningKind::ADD, s);
-      Value as = memref::LoadOp::create(
-          kb, loc, asl, ValueRange{m, arith::DivUIOp::create(kb, loc, base, cst(kb, 4))});
-      Value uv = arith::MulFOp::create(kb, loc, arith::SIToFPOp::create(kb, loc, f32, total), as);
-      memref::StoreOp::create(kb, loc, arith::SelectOp::create(kb, loc, inside, uv, zeroF), u,
-                              ValueRange{m, blk});
-      scf::YieldOp::create(kb, loc);
-    });
-    scf::YieldOp::create(mb, loc);
-  });
   // |R| consecutive output columns from |n0| for every row of A: R
   // weight rows stream at once (more DRAM requests in flight) against one
   // load of A's codes per step.
@@ -1123,7 +1117,6 @@ static void rewriteVnniGemv(linalg::GenericOp op) {
   // (measured on the 8-layer int4 FFN stack, DRAM-bound: prefetching
   // gains ~20 %, the group size and distance little beyond noise).
   constexpr int64_t kRows = 2, kPrefetchGroups = 2;
-  bool prefetchRows = true;
   auto columns = [&](OpBuilder &nb, Value n0, int64_t R) {
     SmallVector<Value> ns;
     for (int64_t r = 0; r < R; ++r)
@@ -1139,8 +1132,12 @@ static void rewriteVnniGemv(linalg::GenericOp op) {
               kb, loc, VectorType::get(t.getShape(), kb.getI1Type()), ValueRange{count});
           return vector::MaskedLoadOp::create(kb, loc, t, mem, idx, mask, pass).getResult();
         };
-        Value ae = load(aE, ValueRange{m, p}, vec(64, i8), valid, zi8);
-        Value ao = q8 ? Value() : load(aO, ValueRange{m, p}, vec(64, i8), valid, zi8);
+        SmallVector<Value> ae, ao;
+        for (int64_t pc = 0; pc < pieces; ++pc) {
+          ae.push_back(load(v.evens[pc], ValueRange{m, p}, vec(64, i8), valid, zi8));
+          if (!q8)
+            ao.push_back(load(v.odds[pc], ValueRange{m, p}, vec(64, i8), valid, zi8));
+        }
         Value l0 = arith::DivUIOp::create(kb, loc, p, cst(kb, 4));
         Value laneCount =
             valid ? arith::MinUIOp::create(kb, loc, arith::SubIOp::create(kb, loc, lanes, l0),
@@ -1152,7 +1149,7 @@ static void rewriteVnniGemv(linalg::GenericOp op) {
         SmallVector<Value> next;
         for (int64_t r = 0; r < R; ++r) {
           Value n = ns[r];
-          if (prefetchRows && !valid) {
+          if (!valid) {
             // The same bytes of the next group's row: DRAM latency hides
             // behind this group's work (rows past N are clamped).
             Value nn = arith::MinUIOp::create(
@@ -1161,22 +1158,25 @@ static void rewriteVnniGemv(linalg::GenericOp op) {
                                        /*localityHint=*/3, /*isDataCache=*/true);
           }
           Value wb = load(bq, ValueRange{n, p}, vec(64, i8), valid, zi8);
-          Value acc;
-          if (q8) {
-            acc = dot(kb, zi, wb, ae);
-          } else {
-            Value lo = arith::AndIOp::create(kb, loc, wb, fifteen);
-            Value hi = arith::ShRUIOp::create(kb, loc, wb, four);
-            acc = dot(kb, dot(kb, zi, lo, ae), hi, ao);
+          Value lo, hi;
+          if (!q8) {
+            lo = arith::AndIOp::create(kb, loc, wb, fifteen);
+            hi = arith::ShRUIOp::create(kb, loc, wb, four);
           }
-          Value cf = arith::SIToFPOp::create(kb, loc, vec(16, f32), acc);
+          // The pieces' lanes, last first: p0 + (p1 + p2 / base) / base.
+          Value cf;
+          for (int64_t pc = pieces - 1; pc >= 0; --pc) {
+            Value acc = q8 ? dot(kb, zi, wb, ae[pc]) : dot(kb, dot(kb, zi, lo, ae[pc]), hi, ao[pc]);
+            Value f = arith::SIToFPOp::create(kb, loc, vec(16, f32), acc);
+            cf = cf ? vector::FMAOp::create(kb, loc, cf, piece, f).getResult() : f;
+          }
           // The weight scales of the step's blocks, one per lane.
           Value sLanes;
           if (perStep == 1) {
             Value s = memref::LoadOp::create(kb, loc, sc, ValueRange{n, blk0});
             sLanes = vector::BroadcastOp::create(kb, loc, vec(16, f32), s);
           } else {
-            Value left = arith::SubIOp::create(kb, loc, blocks, blk0);
+            Value left = arith::SubIOp::create(kb, loc, v.blocks, blk0);
             Value cnt = arith::MinUIOp::create(kb, loc, left, cst(kb, perStep));
             Value mask = vector::CreateMaskOp::create(kb, loc, vec(perStep, kb.getI1Type()),
                                                       ValueRange{cnt});
@@ -1194,8 +1194,8 @@ static void rewriteVnniGemv(linalg::GenericOp op) {
       };
       auto mainLoop = scf::ForOp::create(
           mb, loc, cst(mb, 0), fullSteps, cst(mb, 1), SmallVector<Value>(R, zf),
-          [&](OpBuilder &kb, Location, Value v, ValueRange acc) {
-            Value p = arith::MulIOp::create(kb, loc, v, cst(kb, 64));
+          [&](OpBuilder &kb, Location, Value s, ValueRange acc) {
+            Value p = arith::MulIOp::create(kb, loc, s, cst(kb, 64));
             scf::YieldOp::create(kb, loc, step(kb, p, acc, Value()));
           });
       SmallVector<Value> fs(mainLoop.getResults());
@@ -1211,7 +1211,8 @@ static void rewriteVnniGemv(linalg::GenericOp op) {
         Value n = ns[r];
         Value f = tail.getResult(r);
         f = arith::SubFOp::create(
-            mb, loc, f, zeroPointCorrection(mb, loc, op, sc, zp, u, n, m, blocks, padded), fm);
+            mb, loc, f,
+            zeroPointCorrection(mb, loc, op, sc, zp, v.u, n, m, v.blocks, v.padded), fm);
         Value old = memref::LoadOp::create(mb, loc, out, ValueRange{m, n});
         Value sum = vector::ReductionOp::create(mb, loc, vector::CombiningKind::ADD, f, old, fm);
         memref::StoreOp::create(mb, loc, sum, out, ValueRange{m, n});
@@ -1220,9 +1221,199 @@ static void rewriteVnniGemv(linalg::GenericOp op) {
     });
   };
   forGroups(b, loc, N, kRows, columns);
+}
+
+/// The int8-activation GEMV: one piece, A's codes from the lowering; the
+/// zero points' share per block is the activation scale times the sum of
+/// the block's codes.
+static void rewriteVnniGemv(linalg::GenericOp op) {
+  OpBuilder b(op);
+  Location loc = op.getLoc();
+  bool q8 = op->getAttrOfType<StringAttr>(sp::kKernelAttrName).getValue() == "q8_vnni";
+  Type f32 = b.getF32Type(), i8 = b.getI8Type(), i32 = b.getI32Type();
+  auto vec = [](int64_t n, Type t) { return VectorType::get({n}, t); };
+  VnniOperands v;
+  v.op = op;
+  unsigned i = 0;
+  Value aE = op.getDpsInputOperand(i++)->get();
+  Value aO = q8 ? Value() : op.getDpsInputOperand(i++)->get();
+  v.evens = {aE};
+  if (aO)
+    v.odds = {aO};
+  v.bq = op.getDpsInputOperand(i++)->get();
+  v.sc = op.getDpsInputOperand(i++)->get();
+  v.zp = op->hasAttr(sp::kZeroPointAttrName) ? Value() : op.getDpsInputOperand(i++)->get();
+  v.asl = op.getDpsInputOperand(i++)->get();
+  v.out = op.getDpsInitOperand(0)->get();
+  v.bb = op->getAttrOfType<IntegerAttr>(sp::kBlockBytesAttrName).getInt();
+  int64_t bb = v.bb;
+  auto cst = [&](OpBuilder &ob, int64_t c) { return arith::ConstantIndexOp::create(ob, loc, c); };
+  Value M = memref::DimOp::create(b, loc, v.out, 0);
+  v.blocks = memref::DimOp::create(b, loc, v.sc, 1);
+  Value zi = arith::ConstantOp::create(b, loc, vec(16, i32), b.getZeroAttr(vec(16, i32)));
+  // Per row and block: the activation scale times the block's sum of
+  // codes (the zero points' share), padded to whole vectors of blocks.
+  v.padded = arith::MulIOp::create(
+      b, loc, arith::CeilDivUIOp::create(b, loc, v.blocks, cst(b, 16)), cst(b, 16));
+  v.u = memref::AllocaOp::create(
+      b, loc, MemRefType::get({ShapedType::kDynamic, ShapedType::kDynamic}, f32),
+      ValueRange{M, v.padded});
+  Value zeroF = arith::ConstantOp::create(b, loc, f32, b.getZeroAttr(f32));
+  scf::ForOp::create(b, loc, cst(b, 0), M, cst(b, 1), ValueRange{},
+                     [&](OpBuilder &mb, Location, Value m, ValueRange) {
+    scf::ForOp::create(mb, loc, cst(mb, 0), v.padded, cst(mb, 1), ValueRange{},
+                       [&](OpBuilder &kb, Location, Value blk, ValueRange) {
+      Value inside = arith::CmpIOp::create(kb, loc, arith::CmpIPredicate::ult, blk, v.blocks);
+      Value bc = arith::MinUIOp::create(kb, loc, blk,
+                                        arith::SubIOp::create(kb, loc, v.blocks, cst(kb, 1)));
+      Value base = arith::MulIOp::create(kb, loc, bc, cst(kb, bb));
+      Value s = zi;
+      for (int64_t sub = 0; sub < bb; sub += 16) {
+        Value kk = arith::AddIOp::create(kb, loc, base, cst(kb, sub));
+        for (Value h : {aE, aO}) {
+          if (!h)
+            continue;
+          Value c = vector::LoadOp::create(kb, loc, vec(16, i8), h, ValueRange{m, kk});
+          s = arith::AddIOp::create(kb, loc, s, arith::ExtSIOp::create(kb, loc, vec(16, i32), c));
+        }
+      }
+      Value total = vector::ReductionOp::create(kb, loc, vector::CombiningKind::ADD, s);
+      Value as = memref::LoadOp::create(
+          kb, loc, v.asl, ValueRange{m, arith::DivUIOp::create(kb, loc, base, cst(kb, 4))});
+      Value uv = arith::MulFOp::create(kb, loc, arith::SIToFPOp::create(kb, loc, f32, total), as);
+      memref::StoreOp::create(kb, loc, arith::SelectOp::create(kb, loc, inside, uv, zeroF), v.u,
+                              ValueRange{m, blk});
+      scf::YieldOp::create(kb, loc);
+    });
+    scf::YieldOp::create(mb, loc);
+  });
+  emitVnniGemv(v);
   op.erase();
 }
 
+/// The float-activation packed GEMV (`q4_gemv` / `q8_gemv`) on VNNI: A is
+/// carried exactly enough for fp32 results as kSplitPieces int8 pieces per
+/// block (c0 + c1 / 254 + c2 / 254^2 times max|a| / 127: 23-bit fixed
+/// point against the block's largest |a|; each piece codes the previous
+/// one's residual, which base 254 keeps within +-127), made once per
+/// call; then the VNNI GEMV with three vpdpbusd per byte of weights
+/// instead of float conversions (the products are exact in int32). The
+/// zero points' share uses the blocks' float sums of A.
+static constexpr int64_t kSplitPieces = 3;
+
+static void rewriteQ4GemvSplit(linalg::GenericOp op) {
+  OpBuilder b(op);
+  Location loc = op.getLoc();
+  bool q8 = isQ8(op);
+  Type f32 = b.getF32Type(), i8 = b.getI8Type(), i32 = b.getI32Type();
+  auto vec = [](int64_t n, Type t) { return VectorType::get({n}, t); };
+  unsigned shift = q8 ? 1 : 0;
+  Value aE = op.getDpsInputOperand(0)->get();
+  Value aO = q8 ? Value() : op.getDpsInputOperand(1)->get();
+  VnniOperands v;
+  v.op = op;
+  v.bq = op.getDpsInputOperand(2 - shift)->get();
+  v.sc = op.getDpsInputOperand(3 - shift)->get();
+  v.zp = op->hasAttr(sp::kZeroPointAttrName) ? Value() : op.getDpsInputOperand(4 - shift)->get();
+  v.out = op.getDpsInitOperand(0)->get();
+  v.bb = op->getAttrOfType<IntegerAttr>(sp::kBlockBytesAttrName).getInt();
+  int64_t bb = v.bb;
+  auto cst = [&](OpBuilder &ob, int64_t c) { return arith::ConstantIndexOp::create(ob, loc, c); };
+  Value M = memref::DimOp::create(b, loc, v.out, 0);
+  Value Kh = memref::DimOp::create(b, loc, v.bq, 1);
+  v.blocks = memref::DimOp::create(b, loc, v.sc, 1);
+  v.padded = arith::MulIOp::create(
+      b, loc, arith::CeilDivUIOp::create(b, loc, v.blocks, cst(b, 16)), cst(b, 16));
+  v.u = blockSumsOfA(b, loc, aE, aO, M, v.blocks, v.padded, bb);
+  // The pieces' codes, one [M, Kh] buffer per half and piece, and the
+  // activation scale per 4 bytes.
+  auto dyn2 = [&](Type t) {
+    return MemRefType::get({ShapedType::kDynamic, ShapedType::kDynamic}, t);
+  };
+  SmallVector<Value> halves = {aE};
+  if (aO)
+    halves.push_back(aO);
+  SmallVector<SmallVector<Value>> codes(halves.size());
+  for (auto &h : codes)
+    for (int64_t pc = 0; pc < kSplitPieces; ++pc)
+      h.push_back(memref::AllocOp::create(b, loc, dyn2(i8), ValueRange{M, Kh}));
+  Value lanes = arith::CeilDivUIOp::create(b, loc, Kh, cst(b, 4));
+  v.asl = memref::AllocOp::create(b, loc, dyn2(f32), ValueRange{M, lanes});
+  auto splat = [&](OpBuilder &ob, Value s) { return vector::BroadcastOp::create(ob, loc, vec(16, f32), s); };
+  auto fconst = [&](OpBuilder &ob, float c) {
+    return arith::ConstantOp::create(ob, loc, f32, ob.getF32FloatAttr(c)).getResult();
+  };
+  Value lim = vector::BroadcastOp::create(b, loc, vec(16, f32), fconst(b, 127.0f));
+  Value nlim = vector::BroadcastOp::create(b, loc, vec(16, f32), fconst(b, -127.0f));
+  Value zf = arith::ConstantOp::create(b, loc, vec(16, f32), b.getZeroAttr(vec(16, f32)));
+  scf::ForOp::create(b, loc, cst(b, 0), M, cst(b, 1), ValueRange{},
+                     [&](OpBuilder &mb, Location, Value m, ValueRange) {
+    scf::ForOp::create(mb, loc, cst(mb, 0), v.blocks, cst(mb, 1), ValueRange{},
+                       [&](OpBuilder &kb, Location, Value blk, ValueRange) {
+      Value base = arith::MulIOp::create(kb, loc, blk, cst(kb, bb));
+      // The block's largest |a|.
+      Value mx = zf;
+      for (int64_t sub = 0; sub < bb; sub += 16) {
+        Value kk = arith::AddIOp::create(kb, loc, base, cst(kb, sub));
+        for (Value h : halves)
+          mx = arith::MaximumFOp::create(
+              kb, loc, mx,
+              math::AbsFOp::create(kb, loc,
+                                   vector::LoadOp::create(kb, loc, vec(16, f32), h,
+                                                          ValueRange{m, kk})));
+      }
+      Value amax = vector::ReductionOp::create(kb, loc, vector::CombiningKind::MAXIMUMF, mx);
+      Value pos = arith::CmpFOp::create(kb, loc, arith::CmpFPredicate::OGT, amax, fconst(kb, 0.0f));
+      Value inv = arith::SelectOp::create(
+          kb, loc, pos, arith::DivFOp::create(kb, loc, fconst(kb, 127.0f), amax), fconst(kb, 0.0f));
+      Value s = arith::DivFOp::create(kb, loc, amax, fconst(kb, 127.0f));
+      // Piece p: codes of the residual at scale s / 254^p.
+      SmallVector<Value> invs, scales;
+      for (int64_t pc = 0; pc < kSplitPieces; ++pc) {
+        float w = std::pow(float(kPieceBase), float(pc));
+        invs.push_back(splat(kb, arith::MulFOp::create(kb, loc, inv, fconst(kb, w))));
+        scales.push_back(splat(kb, arith::MulFOp::create(kb, loc, s, fconst(kb, 1.0f / w))));
+      }
+      for (int64_t sub = 0; sub < bb; sub += 16) {
+        Value kk = arith::AddIOp::create(kb, loc, base, cst(kb, sub));
+        for (size_t hh = 0; hh < halves.size(); ++hh) {
+          Value r = vector::LoadOp::create(kb, loc, vec(16, f32), halves[hh], ValueRange{m, kk});
+          for (int64_t pc = 0; pc < kSplitPieces; ++pc) {
+            Value c = math::RoundEvenOp::create(kb, loc, arith::MulFOp::create(kb, loc, r, invs[pc]));
+            c = arith::MinimumFOp::create(kb, loc, arith::MaximumFOp::create(kb, loc, c, nlim), lim);
+            Value ci = arith::TruncIOp::create(
+                kb, loc, vec(16, i8), arith::FPToSIOp::create(kb, loc, vec(16, i32), c));
+            vector::StoreOp::create(kb, loc, ci, codes[hh][pc], ValueRange{m, kk});
+            if (pc + 1 < kSplitPieces)
+              r = vector::FMAOp::create(kb, loc, arith::NegFOp::create(kb, loc, c), scales[pc], r);
+          }
+        }
+      }
+      // Its 4-byte lanes' activation scale.
+      Value l0 = arith::DivUIOp::create(kb, loc, base, cst(kb, 4));
+      scf::ForOp::create(kb, loc, cst(kb, 0), cst(kb, bb / 4), cst(kb, 1), ValueRange{},
+                         [&](OpBuilder &lb, Location, Value l, ValueRange) {
+                           memref::StoreOp::create(lb, loc, s, v.asl,
+                                                   ValueRange{m, arith::AddIOp::create(lb, loc, l0, l)});
+                           scf::YieldOp::create(lb, loc);
+                         });
+      scf::YieldOp::create(kb, loc);
+    });
+    scf::YieldOp::create(mb, loc);
+  });
+  for (int64_t pc = 0; pc < kSplitPieces; ++pc) {
+    v.evens.push_back(codes[0][pc]);
+    if (aO)
+      v.odds.push_back(codes[1][pc]);
+  }
+  emitVnniGemv(v);
+  b.setInsertionPointAfter(op);
+  for (auto &h : codes)
+    for (Value c : h)
+      memref::DeallocOp::create(b, loc, c);
+  memref::DeallocOp::create(b, loc, v.asl);
+  op.erase();
+}
 
 //===----------------------------------------------------------------------===//
 // Dynamic-quantization GEMV (VNNI): uint8 codes of A . 8-bit weight codes
@@ -1623,8 +1814,13 @@ struct ContractionKernelsPass final
       rewriteGathered(g, vectorBits);
     for (QGathered &g : qGathered)
       rewriteQGathered(g);
-    for (linalg::GenericOp op : q4)
-      rewriteQ4Gemv(op, vectorBits >= 512);
+    for (linalg::GenericOp op : q4) {
+      int64_t bb = op->getAttrOfType<IntegerAttr>(sp::kBlockBytesAttrName).getInt();
+      if (vnni && vectorBits >= 512 && stepsKeepBlocks(bb))
+        rewriteQ4GemvSplit(op);
+      else
+        rewriteQ4Gemv(op, vectorBits >= 512);
+    }
     for (linalg::GenericOp op : vnniOps) {
       if (isDynVnni(op))
         rewriteDynVnni(op);

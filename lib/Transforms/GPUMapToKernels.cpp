@@ -669,8 +669,12 @@ struct GPUSplitReductionsPass final
   void runOnOperation() override {
     SmallVector<linalg::LinalgOp> candidates;
     getOperation().walk([&](linalg::LinalgOp op) {
+      // Only plain (projected permutation) indexing: upstream
+      // splitReduction builds invalid IR for maps such as a packed
+      // weight's block scales `(n, k floordiv 32)` (the verifier then
+      // crashes) instead of declining them.
       if (op.hasPureTensorSemantics() && op.getNumReductionLoops() == 1 &&
-          op.getNumDpsInits() == 1)
+          op.getNumDpsInits() == 1 && op.hasOnlyProjectedPermutations())
         candidates.push_back(op);
     });
     IRRewriter rewriter(&getContext());

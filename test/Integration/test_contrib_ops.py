@@ -55,6 +55,47 @@ def test_matmul_nbits(tmp_path, compile_model, bits, block, K, zp_mode, bias, a_
         assert_matches_ort(model, path, {"A": a})
 
 
+@pytest.mark.parametrize("bits,block", [(4, 32), (4, 128), (8, 32)])
+def test_matmul_nbits_float_activation_accuracy(tmp_path, compile_model, bits, block):
+    """accuracy_level 0 keeps fp32-level results where activations span a
+    wide range within a block (an outlier channel 1000x the rest, its
+    weights at the zero point or not). On VNNI CPUs the kernel carries A as
+    three int8 pieces per block (23-bit fixed point against the block's
+    largest |a|), elsewhere as floats: either way each output is within
+    2^-22 of sum |w| max|a|_block plus fp32 rounding of an exact float64
+    reference."""
+    K, N = 512, 48
+    w = RNG.standard_normal((K, N)).astype(np.float32)
+    inits, ins = nbits_initializers(w, bits, block, "packed")
+    node = helper.make_node("MatMulNBits", ins, ["Y"], name="/fc/MatMulNBits",
+                            domain="com.microsoft", K=K, N=N, bits=bits, block_size=block)
+    path = ms_model(tmp_path, [node],
+                    [helper.make_tensor_value_info("A", TensorProto.FLOAT, [3, K])],
+                    [helper.make_tensor_value_info("Y", TensorProto.FLOAT, [3, N])], inits)
+    model = compile_model(path)
+    arrs = {t.name: numpy_helper.to_array(t) for t in inits}
+    kb, per = K // block, 8 // bits
+    B = arrs["B"].reshape(N, -1)
+    codes = np.zeros((N, B.shape[1] * per))
+    for i in range(per):
+        codes[:, i::per] = (B >> (i * bits)) & ((1 << bits) - 1)
+    zpk = arrs["zp"].reshape(N, -1)
+    z = np.zeros((N, zpk.shape[1] * per))
+    for i in range(per):
+        z[:, i::per] = (zpk >> (i * bits)) & ((1 << bits) - 1)
+    wq = ((codes.reshape(N, kb, block) - z[:, :kb, None])
+          * arrs["scales"].reshape(N, kb)[..., None]).reshape(N, K).T  # [K, N], float64
+    a = RNG.standard_normal((3, K)).astype(np.float32)
+    a[0, ::block] *= 1000.0                       # an outlier per block
+    a[1] = RNG.uniform(0.5, 1.0, K) * np.sign(a[1])  # a narrow range
+    a[2, 5::block] = 3e4                          # outliers off the block start
+    ours = model.run({"A": a})["Y"].astype(np.float64)
+    exact = a.astype(np.float64) @ wq
+    bmax = np.repeat(np.abs(a).reshape(3, kb, block).max(axis=2), block, axis=1)
+    bound = 2.0 ** -22 * (bmax @ np.abs(wq)) + 1e-6 * (np.abs(a) @ np.abs(wq)) + 1e-6
+    assert np.all(np.abs(ours - exact) <= bound), np.max(np.abs(ours - exact) / bound)
+
+
 def moe_model(tmp_path, T, H, I, E, k, act, normalize, bias, fusion=0, three_d=False,
               limit=None):
     swiglu = act == "swiglu"

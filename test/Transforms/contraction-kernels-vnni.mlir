@@ -110,3 +110,68 @@ func.func @q8_dyn(%x: memref<2x100xi8>, %w: memref<8x100xi8>, %z: memref<8x1xi8>
   }
   return
 }
+
+/// [Pattern: float-activation packed GEMV on VNNI] A `q4_gemv` (float A,
+/// accuracy_level 0) with VNNI: A's block sums first (the zero points'
+/// share), then each block of A as three int8 pieces (round to nearest
+/// even, clamped to +-127, the residual to the next piece at 1/254 of the
+/// scale) into six code buffers and the per-lane activation scale; then
+/// per 64-byte step two vpdpbusd per piece, the pieces' lanes weighed
+/// p0 + (p1 + p2 / 254) / 254, scaled per lane; the buffers freed after.
+/// Without VNNI the float kernel (vpermps nibble lookups) stays.
+#f_e = affine_map<(m, n, k) -> (m, k)>
+#f_b = affine_map<(m, n, k) -> (n, k)>
+#f_s = affine_map<(m, n, k) -> (n, k floordiv 16)>
+#f_y = affine_map<(m, n, k) -> (m, n)>
+// CHECK-LABEL: func.func @q4_gemv_split
+// CHECK: %[[SUMA:.+]] = memref.alloca(%{{.+}}, %{{.+}}) : memref<?x?xf32>
+// CHECK-COUNT-6: memref.alloc(%{{.+}}, %{{.+}}) : memref<?x?xi8>
+// CHECK: %[[AL:.+]] = memref.alloc(%{{.+}}, %{{.+}}) : memref<?x?xf32>
+// CHECK: vector.reduction <maximumf>
+// CHECK: math.roundeven
+// CHECK: arith.trunci {{.+}} : vector<16xi32> to vector<16xi8>
+// CHECK: vector.fma
+// CHECK: math.roundeven
+// CHECK: vector.fma
+// CHECK: math.roundeven
+// CHECK: memref.store %{{.+}}, %[[AL]]
+// CHECK: %[[W:.+]] = arith.constant dense<0.00393700786> : vector<16xf32>
+// CHECK-COUNT-2: llvm.call_intrinsic "llvm.x86.avx512.vpdpbusd.512"
+// CHECK: arith.sitofp
+// CHECK-COUNT-2: llvm.call_intrinsic "llvm.x86.avx512.vpdpbusd.512"
+// CHECK: arith.sitofp
+// CHECK: vector.fma %{{.+}}, %[[W]], %{{.+}}
+// CHECK-COUNT-2: llvm.call_intrinsic "llvm.x86.avx512.vpdpbusd.512"
+// CHECK: arith.sitofp
+// CHECK: vector.fma %{{.+}}, %[[W]], %{{.+}}
+// CHECK-COUNT-7: memref.dealloc
+// CHECK-NOT: linalg.generic
+// NOVNNI-LABEL: func.func @q4_gemv_split
+// NOVNNI: llvm.call_intrinsic "llvm.x86.avx512.permvar.sf.512"
+// NOVNNI-NOT: vpdpbusd
+func.func @q4_gemv_split(%ae: memref<1x64xf32>, %ao: memref<1x64xf32>, %b: memref<8x64xi8>,
+                         %s: memref<8x4xf32>, %z: memref<8x4xf32>, %y: memref<1x8xf32>) {
+  linalg.generic {indexing_maps = [#f_e, #f_e, #f_b, #f_s, #f_s, #f_y],
+                  iterator_types = ["parallel", "parallel", "reduction"]}
+      ins(%ae, %ao, %b, %s, %z : memref<1x64xf32>, memref<1x64xf32>, memref<8x64xi8>, memref<8x4xf32>, memref<8x4xf32>)
+      outs(%y : memref<1x8xf32>) attrs = {sparsa.kernel = "q4_gemv", sparsa.block_bytes = 16 : i64} {
+  ^bb0(%e: f32, %o: f32, %byte: i8, %sc: f32, %zp: f32, %acc: f32):
+    %c15 = arith.constant 15 : i32
+    %c4 = arith.constant 4 : i32
+    %q = arith.extui %byte : i8 to i32
+    %lo = arith.andi %q, %c15 : i32
+    %hi = arith.shrui %q, %c4 : i32
+    %lof = arith.uitofp %lo : i32 to f32
+    %hif = arith.uitofp %hi : i32 to f32
+    %wl = arith.subf %lof, %zp : f32
+    %wls = arith.mulf %wl, %sc : f32
+    %wh = arith.subf %hif, %zp : f32
+    %whs = arith.mulf %wh, %sc : f32
+    %p1 = arith.mulf %e, %wls : f32
+    %a1 = arith.addf %acc, %p1 : f32
+    %p2 = arith.mulf %o, %whs : f32
+    %a2 = arith.addf %a1, %p2 : f32
+    linalg.yield %a2 : f32
+  }
+  return
+}

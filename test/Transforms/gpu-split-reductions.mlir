@@ -59,3 +59,40 @@ func.func @untouched(%a: tensor<512x4096xf32>, %w: tensor<4096x4096xf32>,
                       outs(%c1 : tensor<1x4096xf32>) -> tensor<1x4096xf32>
   return %r0, %r1, %r2 : tensor<512x4096xf32>, tensor<1x4096xf32>, tensor<1x4096xf32>
 }
+
+// -----
+
+/// A packed 8-bit GEMV with few outputs (3 x 48, K = 512): its block scales
+/// and zero points are indexed `(n, k floordiv 32)`, which upstream
+/// splitReduction turns into invalid IR; it stays one reduction.
+#p_a = affine_map<(m, n, k) -> (m, k)>
+#p_b = affine_map<(m, n, k) -> (n, k)>
+#p_s = affine_map<(m, n, k) -> (n, k floordiv 32)>
+#p_y = affine_map<(m, n, k) -> (m, n)>
+// CHECK-LABEL: func.func @packed_gemv_not_split
+// CHECK-NOT: tensor.expand_shape
+// CHECK: linalg.generic {{.*}}iterator_types = ["parallel", "parallel", "reduction"]
+// CHECK-SAME: outs(%{{.*}} : tensor<3x48xf32>)
+// CHECK-NOT: linalg.generic
+func.func @packed_gemv_not_split(%a: tensor<3x512xf32>, %b: tensor<48x512xi8>, %s: tensor<48x16xf32>,
+                                 %z: tensor<48x16xi8>) -> tensor<3x48xf32> {
+  %zero = arith.constant 0.0 : f32
+  %e = tensor.empty() : tensor<3x48xf32>
+  %c = linalg.fill ins(%zero : f32) outs(%e : tensor<3x48xf32>) -> tensor<3x48xf32>
+  %r = linalg.generic {indexing_maps = [#p_a, #p_b, #p_s, #p_s, #p_y],
+                       iterator_types = ["parallel", "parallel", "reduction"]}
+      ins(%a, %b, %s, %z : tensor<3x512xf32>, tensor<48x512xi8>, tensor<48x16xf32>, tensor<48x16xi8>)
+      outs(%c : tensor<3x48xf32>) {
+  ^bb0(%x: f32, %q: i8, %sc: f32, %zp: i8, %acc: f32):
+    %qi = arith.extui %q : i8 to i32
+    %zi = arith.extui %zp : i8 to i32
+    %qf = arith.uitofp %qi : i32 to f32
+    %zf = arith.uitofp %zi : i32 to f32
+    %d = arith.subf %qf, %zf : f32
+    %w = arith.mulf %d, %sc : f32
+    %p = arith.mulf %x, %w : f32
+    %n = arith.addf %acc, %p : f32
+    linalg.yield %n : f32
+  } -> tensor<3x48xf32>
+  return %r : tensor<3x48xf32>
+}

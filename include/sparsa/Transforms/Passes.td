@@ -306,7 +306,7 @@ def ContractionKernelsPass
   ];
   let dependentDialects = ["mlir::arith::ArithDialect", "mlir::memref::MemRefDialect",
                            "mlir::scf::SCFDialect", "mlir::vector::VectorDialect",
-                           "mlir::LLVM::LLVMDialect"];
+                           "mlir::LLVM::LLVMDialect", "mlir::math::MathDialect"];
 }
 
 def FuseRoutingPass : Pass<"sparsa-fuse-routing", "mlir::func::FuncOp"> {
