@@ -836,6 +836,35 @@ static Value zeroPointCorrection(OpBuilder &mb, Location loc, linalg::GenericOp 
   return corr.getResult(0);
 }
 
+/// Where per-call work on |vals| (a GEMV's A) goes: before the parallel
+/// loops directly around |op| (the threads' tasks) when they define none
+/// of |vals| and nothing in them but |op| writes memory (A is then the
+/// same for every task), so it runs once per call instead of once per
+/// task; else before |op|.
+static Operation *onceBefore(Operation *op, ValueRange vals) {
+  Operation *target = op;
+  for (Operation *p = op->getParentOp(); p && isa<scf::ForallOp, scf::ParallelOp>(p);
+       p = p->getParentOp()) {
+    bool outside = llvm::all_of(vals, [&](Value v) {
+      return !v || !p->isAncestor(v.getParentBlock()->getParentOp());
+    });
+    bool writes = false;
+    p->walk([&](Operation *inner) {
+      if (inner == op || op->isAncestor(inner) || isa<scf::InParallelOp>(inner))
+        return;
+      auto effects = dyn_cast<MemoryEffectOpInterface>(inner);
+      if (effects ? effects.hasEffect<MemoryEffects::Write>()
+                  : !inner->hasTrait<OpTrait::HasRecursiveMemoryEffects>() &&
+                        !isPure(inner))
+        writes = true;
+    });
+    if (!outside || writes)
+      break;
+    target = p;
+  }
+  return target;
+}
+
 /// Per row m of A and block of |bb| bytes, the block's sum of A (its even
 /// and odd columns |aE|, |aO| [M, Kh], |aO| null for 8-bit codes) into a
 /// new [M, padded] f32 buffer, 0 past |blocks|.
@@ -919,9 +948,14 @@ static void rewriteQ4Gemv(linalg::GenericOp op, bool avx512) {
   // Per row of A, each block's sum of A, padded to whole vectors of blocks
   // (zeros past the end): the zero points then apply once per output as
   // sum over blocks of s z sumA, sixteen blocks per vector.
+  // (Once per call: before the tasks' loop where A comes from outside it.)
+  OpBuilder pre(onceBefore(op, {aE, aO}));
+  Value rowsA = memref::DimOp::create(pre, loc, aE, 0);
+  Value blocksA = arith::DivUIOp::create(pre, loc, memref::DimOp::create(pre, loc, aE, 1),
+                                         cst(pre, bb));
   Value padded = arith::MulIOp::create(
-      b, loc, arith::CeilDivUIOp::create(b, loc, blocks, cst(b, 16)), cst(b, 16));
-  Value sumA = blockSumsOfA(b, loc, aE, aO, M, blocks, padded, bb);
+      pre, loc, arith::CeilDivUIOp::create(pre, loc, blocksA, cst(pre, 16)), cst(pre, 16));
+  Value sumA = blockSumsOfA(pre, loc, aE, aO, rowsA, blocksA, padded, bb);
   scf::ForOp::create(b, loc, cst(b, 0), N, cst(b, 1), ValueRange{},
                      [&](OpBuilder &nb, Location, Value n, ValueRange) {
     scf::ForOp::create(nb, loc, cst(nb, 0), M, cst(nb, 1), ValueRange{},
@@ -1248,24 +1282,28 @@ static void rewriteVnniGemv(linalg::GenericOp op) {
   v.bb = op->getAttrOfType<IntegerAttr>(sp::kBlockBytesAttrName).getInt();
   int64_t bb = v.bb;
   auto cst = [&](OpBuilder &ob, int64_t c) { return arith::ConstantIndexOp::create(ob, loc, c); };
-  Value M = memref::DimOp::create(b, loc, v.out, 0);
   v.blocks = memref::DimOp::create(b, loc, v.sc, 1);
-  Value zi = arith::ConstantOp::create(b, loc, vec(16, i32), b.getZeroAttr(vec(16, i32)));
   // Per row and block: the activation scale times the block's sum of
-  // codes (the zero points' share), padded to whole vectors of blocks.
+  // codes (the zero points' share), padded to whole vectors of blocks;
+  // once per call (before the tasks' loop where A comes from outside it).
+  OpBuilder pre(onceBefore(op, {aE, aO, v.asl}));
+  Value M = memref::DimOp::create(pre, loc, aE, 0);
+  Value blocksA = arith::DivUIOp::create(pre, loc, memref::DimOp::create(pre, loc, aE, 1),
+                                         cst(pre, bb));
+  Value zi = arith::ConstantOp::create(pre, loc, vec(16, i32), pre.getZeroAttr(vec(16, i32)));
   v.padded = arith::MulIOp::create(
-      b, loc, arith::CeilDivUIOp::create(b, loc, v.blocks, cst(b, 16)), cst(b, 16));
+      pre, loc, arith::CeilDivUIOp::create(pre, loc, blocksA, cst(pre, 16)), cst(pre, 16));
   v.u = memref::AllocaOp::create(
-      b, loc, MemRefType::get({ShapedType::kDynamic, ShapedType::kDynamic}, f32),
+      pre, loc, MemRefType::get({ShapedType::kDynamic, ShapedType::kDynamic}, f32),
       ValueRange{M, v.padded});
-  Value zeroF = arith::ConstantOp::create(b, loc, f32, b.getZeroAttr(f32));
-  scf::ForOp::create(b, loc, cst(b, 0), M, cst(b, 1), ValueRange{},
+  Value zeroF = arith::ConstantOp::create(pre, loc, f32, pre.getZeroAttr(f32));
+  scf::ForOp::create(pre, loc, cst(pre, 0), M, cst(pre, 1), ValueRange{},
                      [&](OpBuilder &mb, Location, Value m, ValueRange) {
     scf::ForOp::create(mb, loc, cst(mb, 0), v.padded, cst(mb, 1), ValueRange{},
                        [&](OpBuilder &kb, Location, Value blk, ValueRange) {
-      Value inside = arith::CmpIOp::create(kb, loc, arith::CmpIPredicate::ult, blk, v.blocks);
+      Value inside = arith::CmpIOp::create(kb, loc, arith::CmpIPredicate::ult, blk, blocksA);
       Value bc = arith::MinUIOp::create(kb, loc, blk,
-                                        arith::SubIOp::create(kb, loc, v.blocks, cst(kb, 1)));
+                                        arith::SubIOp::create(kb, loc, blocksA, cst(kb, 1)));
       Value base = arith::MulIOp::create(kb, loc, bc, cst(kb, bb));
       Value s = zi;
       for (int64_t sub = 0; sub < bb; sub += 16) {
@@ -1319,12 +1357,17 @@ static void rewriteQ4GemvSplit(linalg::GenericOp op) {
   v.bb = op->getAttrOfType<IntegerAttr>(sp::kBlockBytesAttrName).getInt();
   int64_t bb = v.bb;
   auto cst = [&](OpBuilder &ob, int64_t c) { return arith::ConstantIndexOp::create(ob, loc, c); };
-  Value M = memref::DimOp::create(b, loc, v.out, 0);
-  Value Kh = memref::DimOp::create(b, loc, v.bq, 1);
   v.blocks = memref::DimOp::create(b, loc, v.sc, 1);
+  // All of A's preparation once per call (before the tasks' loop where A
+  // comes from outside it).
+  Operation *at = onceBefore(op, {aE, aO});
+  OpBuilder pre(at);
+  Value M = memref::DimOp::create(pre, loc, aE, 0);
+  Value Kh = memref::DimOp::create(pre, loc, aE, 1);
+  Value blocksA = arith::DivUIOp::create(pre, loc, Kh, cst(pre, bb));
   v.padded = arith::MulIOp::create(
-      b, loc, arith::CeilDivUIOp::create(b, loc, v.blocks, cst(b, 16)), cst(b, 16));
-  v.u = blockSumsOfA(b, loc, aE, aO, M, v.blocks, v.padded, bb);
+      pre, loc, arith::CeilDivUIOp::create(pre, loc, blocksA, cst(pre, 16)), cst(pre, 16));
+  v.u = blockSumsOfA(pre, loc, aE, aO, M, blocksA, v.padded, bb);
   // The pieces' codes, one [M, Kh] buffer per half and piece, and the
   // activation scale per 4 bytes.
   auto dyn2 = [&](Type t) {
@@ -1336,19 +1379,19 @@ static void rewriteQ4GemvSplit(linalg::GenericOp op) {
   SmallVector<SmallVector<Value>> codes(halves.size());
   for (auto &h : codes)
     for (int64_t pc = 0; pc < kSplitPieces; ++pc)
-      h.push_back(memref::AllocOp::create(b, loc, dyn2(i8), ValueRange{M, Kh}));
-  Value lanes = arith::CeilDivUIOp::create(b, loc, Kh, cst(b, 4));
-  v.asl = memref::AllocOp::create(b, loc, dyn2(f32), ValueRange{M, lanes});
+      h.push_back(memref::AllocOp::create(pre, loc, dyn2(i8), ValueRange{M, Kh}));
+  Value lanes = arith::CeilDivUIOp::create(pre, loc, Kh, cst(pre, 4));
+  v.asl = memref::AllocOp::create(pre, loc, dyn2(f32), ValueRange{M, lanes});
   auto splat = [&](OpBuilder &ob, Value s) { return vector::BroadcastOp::create(ob, loc, vec(16, f32), s); };
   auto fconst = [&](OpBuilder &ob, float c) {
     return arith::ConstantOp::create(ob, loc, f32, ob.getF32FloatAttr(c)).getResult();
   };
-  Value lim = vector::BroadcastOp::create(b, loc, vec(16, f32), fconst(b, 127.0f));
-  Value nlim = vector::BroadcastOp::create(b, loc, vec(16, f32), fconst(b, -127.0f));
-  Value zf = arith::ConstantOp::create(b, loc, vec(16, f32), b.getZeroAttr(vec(16, f32)));
-  scf::ForOp::create(b, loc, cst(b, 0), M, cst(b, 1), ValueRange{},
+  Value lim = vector::BroadcastOp::create(pre, loc, vec(16, f32), fconst(pre, 127.0f));
+  Value nlim = vector::BroadcastOp::create(pre, loc, vec(16, f32), fconst(pre, -127.0f));
+  Value zf = arith::ConstantOp::create(pre, loc, vec(16, f32), pre.getZeroAttr(vec(16, f32)));
+  scf::ForOp::create(pre, loc, cst(pre, 0), M, cst(pre, 1), ValueRange{},
                      [&](OpBuilder &mb, Location, Value m, ValueRange) {
-    scf::ForOp::create(mb, loc, cst(mb, 0), v.blocks, cst(mb, 1), ValueRange{},
+    scf::ForOp::create(mb, loc, cst(mb, 0), blocksA, cst(mb, 1), ValueRange{},
                        [&](OpBuilder &kb, Location, Value blk, ValueRange) {
       Value base = arith::MulIOp::create(kb, loc, blk, cst(kb, bb));
       // The block's largest |a|.
@@ -1407,7 +1450,7 @@ static void rewriteQ4GemvSplit(linalg::GenericOp op) {
       v.odds.push_back(codes[1][pc]);
   }
   emitVnniGemv(v);
-  b.setInsertionPointAfter(op);
+  b.setInsertionPointAfter(at);
   for (auto &h : codes)
     for (Value c : h)
       memref::DeallocOp::create(b, loc, c);
