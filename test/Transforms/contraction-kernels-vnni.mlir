@@ -175,3 +175,95 @@ func.func @q4_gemv_split(%ae: memref<1x64xf32>, %ao: memref<1x64xf32>, %b: memre
   }
   return
 }
+
+/// A's preparation runs once per call: with the GEMV tiled over outputs in
+/// an scf.forall (the threads' tasks) and A defined outside it, the block
+/// sums and pieces are built before the loop and freed after it; when
+/// something else in the loop writes memory (here a copy into A), they
+/// stay in the task.
+#h_e = affine_map<(m, n, k) -> (m, k)>
+#h_b = affine_map<(m, n, k) -> (n, k)>
+#h_s = affine_map<(m, n, k) -> (n, k floordiv 16)>
+#h_y = affine_map<(m, n, k) -> (m, n)>
+// CHECK-LABEL: func.func @q4_gemv_hoisted
+// CHECK: memref.alloca
+// CHECK: math.roundeven
+// CHECK: scf.forall
+// CHECK-NOT: math.roundeven
+// CHECK: llvm.call_intrinsic "llvm.x86.avx512.vpdpbusd.512"
+// CHECK: }
+// CHECK: memref.dealloc
+// CHECK-LABEL: func.func @q4_gemv_not_hoisted
+// CHECK: scf.forall
+// CHECK: memref.copy
+// CHECK: math.roundeven
+// CHECK: llvm.call_intrinsic "llvm.x86.avx512.vpdpbusd.512"
+// CHECK: memref.dealloc
+// CHECK: }
+func.func @q4_gemv_hoisted(%ae: memref<1x64xf32>, %ao: memref<1x64xf32>, %b: memref<64x64xi8>,
+                           %s: memref<64x4xf32>, %y: memref<1x64xf32>) {
+  scf.forall (%t) = (0) to (64) step (16) {
+    %bt = memref.subview %b[%t, 0] [16, 64] [1, 1] : memref<64x64xi8> to memref<16x64xi8, strided<[64, 1], offset: ?>>
+    %st = memref.subview %s[%t, 0] [16, 4] [1, 1] : memref<64x4xf32> to memref<16x4xf32, strided<[4, 1], offset: ?>>
+    %yt = memref.subview %y[0, %t] [1, 16] [1, 1] : memref<1x64xf32> to memref<1x16xf32, strided<[64, 1], offset: ?>>
+    linalg.generic {indexing_maps = [#h_e, #h_e, #h_b, #h_s, #h_y],
+                    iterator_types = ["parallel", "parallel", "reduction"]}
+        ins(%ae, %ao, %bt, %st : memref<1x64xf32>, memref<1x64xf32>, memref<16x64xi8, strided<[64, 1], offset: ?>>, memref<16x4xf32, strided<[4, 1], offset: ?>>)
+        outs(%yt : memref<1x16xf32, strided<[64, 1], offset: ?>>)
+        attrs = {sparsa.kernel = "q4_gemv", sparsa.block_bytes = 16 : i64, sparsa.zero_point = 8.0 : f32} {
+    ^bb0(%e: f32, %o: f32, %byte: i8, %sc: f32, %acc: f32):
+      %c15 = arith.constant 15 : i32
+      %c4 = arith.constant 4 : i32
+      %z = arith.constant 8.0 : f32
+      %q = arith.extui %byte : i8 to i32
+      %lo = arith.andi %q, %c15 : i32
+      %hi = arith.shrui %q, %c4 : i32
+      %lof = arith.uitofp %lo : i32 to f32
+      %hif = arith.uitofp %hi : i32 to f32
+      %wl = arith.subf %lof, %z : f32
+      %wls = arith.mulf %wl, %sc : f32
+      %wh = arith.subf %hif, %z : f32
+      %whs = arith.mulf %wh, %sc : f32
+      %p1 = arith.mulf %e, %wls : f32
+      %a1 = arith.addf %acc, %p1 : f32
+      %p2 = arith.mulf %o, %whs : f32
+      %a2 = arith.addf %a1, %p2 : f32
+      linalg.yield %a2 : f32
+    }
+  }
+  return
+}
+func.func @q4_gemv_not_hoisted(%ae: memref<1x64xf32>, %ao: memref<1x64xf32>, %b: memref<64x64xi8>,
+                               %s: memref<64x4xf32>, %y: memref<1x64xf32>, %src: memref<1x64xf32>) {
+  scf.forall (%t) = (0) to (64) step (16) {
+    memref.copy %src, %ae : memref<1x64xf32> to memref<1x64xf32>
+    %bt = memref.subview %b[%t, 0] [16, 64] [1, 1] : memref<64x64xi8> to memref<16x64xi8, strided<[64, 1], offset: ?>>
+    %st = memref.subview %s[%t, 0] [16, 4] [1, 1] : memref<64x4xf32> to memref<16x4xf32, strided<[4, 1], offset: ?>>
+    %yt = memref.subview %y[0, %t] [1, 16] [1, 1] : memref<1x64xf32> to memref<1x16xf32, strided<[64, 1], offset: ?>>
+    linalg.generic {indexing_maps = [#h_e, #h_e, #h_b, #h_s, #h_y],
+                    iterator_types = ["parallel", "parallel", "reduction"]}
+        ins(%ae, %ao, %bt, %st : memref<1x64xf32>, memref<1x64xf32>, memref<16x64xi8, strided<[64, 1], offset: ?>>, memref<16x4xf32, strided<[4, 1], offset: ?>>)
+        outs(%yt : memref<1x16xf32, strided<[64, 1], offset: ?>>)
+        attrs = {sparsa.kernel = "q4_gemv", sparsa.block_bytes = 16 : i64, sparsa.zero_point = 8.0 : f32} {
+    ^bb0(%e: f32, %o: f32, %byte: i8, %sc: f32, %acc: f32):
+      %c15 = arith.constant 15 : i32
+      %c4 = arith.constant 4 : i32
+      %z = arith.constant 8.0 : f32
+      %q = arith.extui %byte : i8 to i32
+      %lo = arith.andi %q, %c15 : i32
+      %hi = arith.shrui %q, %c4 : i32
+      %lof = arith.uitofp %lo : i32 to f32
+      %hif = arith.uitofp %hi : i32 to f32
+      %wl = arith.subf %lof, %z : f32
+      %wls = arith.mulf %wl, %sc : f32
+      %wh = arith.subf %hif, %z : f32
+      %whs = arith.mulf %wh, %sc : f32
+      %p1 = arith.mulf %e, %wls : f32
+      %a1 = arith.addf %acc, %p1 : f32
+      %p2 = arith.mulf %o, %whs : f32
+      %a2 = arith.addf %a1, %p2 : f32
+      linalg.yield %a2 : f32
+    }
+  }
+  return
+}
