@@ -704,6 +704,92 @@ static void rewriteQGathered(const QGathered &g) {
             scf::YieldOp::create(lb, l);
           });
     };
+    // 4-bit rows of one block, 32 columns per step: 16 code bytes widen
+    // to 16 lanes once, their low nibbles (even columns) and high nibbles
+    // (odd columns) looked up by vpermps; the output, scales and zero
+    // points are split into even and odd columns once per group (two
+    // shuffles each), not per row: half the work per weight of the 16-
+    // column step.
+    auto sharedPairs = [&](OpBuilder &cb) {
+      SmallVector<int64_t> evens, odds, lowHalf, highHalf;
+      for (int64_t l = 0; l < 16; ++l) {
+        evens.push_back(2 * l);
+        odds.push_back(2 * l + 1);
+        lowHalf.push_back(l % 2 ? 16 + l / 2 : l / 2);
+        highHalf.push_back(l % 2 ? 24 + l / 2 : 8 + l / 2);
+      }
+      Value four = arith::ConstantOp::create(
+          cb, loc, vec(16, i32), DenseElementsAttr::get(vec(16, i32), cb.getI32IntegerAttr(4).getValue()));
+      scf::ForOp::create(
+          cb, loc, cst(cb, 0), len, cst(cb, 32), ValueRange{},
+          [&](OpBuilder &lb, Location l, Value c, ValueRange) {
+            Value rem = arith::SubIOp::create(lb, l, len, c);
+            Value c16 = arith::AddIOp::create(lb, l, c, cst(lb, 16));
+            Value rem16 = arith::SubIOp::create(
+                lb, l, rem, arith::MinUIOp::create(lb, l, rem, cst(lb, 16)));
+            Value m0 = vector::CreateMaskOp::create(lb, l, vec(16, i1), ValueRange{rem});
+            Value m1 = vector::CreateMaskOp::create(lb, l, vec(16, i1), ValueRange{rem16});
+            Value byteMask = vector::CreateMaskOp::create(
+                lb, l, vec(16, i1), ValueRange{arith::CeilDivUIOp::create(lb, l, rem, cst(lb, 2))});
+            Value col = g.offset ? arith::AddIOp::create(lb, l, c, g.offset).getResult() : c;
+            Value col16 = arith::AddIOp::create(lb, l, col, cst(lb, 16));
+            Value byte0 = arith::DivUIOp::create(lb, l, col, cst(lb, 2));
+            // Two 16-column halves of |mem|[lead..., col] split into their
+            // even and odd columns.
+            auto split = [&](Value lo, Value hi) -> std::pair<Value, Value> {
+              return {vector::ShuffleOp::create(lb, l, lo, hi, evens),
+                      vector::ShuffleOp::create(lb, l, lo, hi, odds)};
+            };
+            auto [accE, accO] = split(
+                vector::MaskedLoadOp::create(lb, l, vec(16, f32), out, ValueRange{c}, m0, zf),
+                vector::MaskedLoadOp::create(lb, l, vec(16, f32), out, ValueRange{c16}, m1, zf));
+            Value tE[2] = {zf, zf}, tO[2] = {zf, zf};
+            for (int64_t u = 0; u < rows; ++u) {
+              Value bytes = vector::MaskedLoadOp::create(lb, l, vec(16, i8), g.codes,
+                                                         ValueRange{ri[u], byte0}, byteMask, zb16);
+              Value q = arith::ExtUIOp::create(lb, l, vec(16, i32), bytes);
+              Value lo = LLVM::CallIntrinsicOp::create(lb, l, vec(16, f32), permvar,
+                                                       ValueRange{tableV, q})
+                             .getResult(0);
+              Value hi = LLVM::CallIntrinsicOp::create(
+                             lb, l, vec(16, f32), permvar,
+                             ValueRange{tableV, arith::ShRUIOp::create(lb, l, q, four)})
+                             .getResult(0);
+              tE[u % 2] = vector::FMAOp::create(lb, l, av[u], lo, tE[u % 2]);
+              tO[u % 2] = vector::FMAOp::create(lb, l, av[u], hi, tO[u % 2]);
+            }
+            auto [sE, sO] = split(
+                vector::MaskedLoadOp::create(lb, l, vec(16, f32), g.scales,
+                                             ValueRange{blk[0], col}, m0, zf),
+                vector::MaskedLoadOp::create(lb, l, vec(16, f32), g.scales,
+                                             ValueRange{blk[0], col16}, m1, zf));
+            Value zE = zConst, zO = zConst;
+            if (g.zp) {
+              auto zpHalf = [&](Value at, Value m) -> Value {
+                return arith::UIToFPOp::create(
+                    lb, l, vec(16, f32),
+                    arith::ExtUIOp::create(
+                        lb, l, vec(16, i32),
+                        vector::MaskedLoadOp::create(lb, l, vec(16, i8), g.zp,
+                                                     ValueRange{blk[0], at}, m, zb16)));
+              };
+              std::tie(zE, zO) = split(zpHalf(col, m0), zpHalf(col16, m1));
+            }
+            // s (sum a q - z sum a), per half.
+            auto finish = [&](Value t0, Value t1, Value z, Value sc, Value acc) -> Value {
+              Value t = arith::AddFOp::create(lb, l, t0, t1, fm);
+              t = arith::SubFOp::create(lb, l, t, arith::MulFOp::create(lb, l, z, sumAv, fm), fm);
+              return vector::FMAOp::create(lb, l, sc, t, acc);
+            };
+            Value e = finish(tE[0], tE[1], zE, sE, accE);
+            Value o = finish(tO[0], tO[1], zO, sO, accO);
+            vector::MaskedStoreOp::create(lb, l, out, ValueRange{c}, m0,
+                                          vector::ShuffleOp::create(lb, l, e, o, lowHalf));
+            vector::MaskedStoreOp::create(lb, l, out, ValueRange{c16}, m1,
+                                          vector::ShuffleOp::create(lb, l, e, o, highHalf));
+            scf::YieldOp::create(lb, l);
+          });
+    };
     if (rows == 1) {
       columns(gb, /*shared=*/false);
       return;
@@ -711,7 +797,10 @@ static void rewriteQGathered(const QGathered &g) {
     scf::IfOp::create(
         gb, loc, same,
         [&](OpBuilder &tb, Location l) {
-          columns(tb, /*shared=*/true);
+          if (bits == 4)
+            sharedPairs(tb);
+          else
+            columns(tb, /*shared=*/true);
           scf::YieldOp::create(tb, l);
         },
         [&](OpBuilder &eb, Location l) {

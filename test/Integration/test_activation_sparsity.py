@@ -230,6 +230,7 @@ def dequantized_nbits(model_path, name, bits, block, K, N):
     (8, 16, "packed", "relu", 96, 200),      # 8-bit; inner not a multiple of the block
     (4, 64, "packed", "relu", 128, 320),     # blocks of 64
     (2, 32, "packed", "relu", 64, 128),      # 2-bit
+    (4, 32, "packed", "relu", 72, 256),      # outputs not a multiple of 32 (column tails)
 ])
 @pytest.mark.parametrize("sparsity", [0.99, 0.9, 0.5, 0.0])
 def test_quantized_sparse_ffn(tmp_path, bits, block, zp_mode, act, hidden, inner, sparsity):

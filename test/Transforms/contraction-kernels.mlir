@@ -333,35 +333,42 @@ func.func @gather_axpy(%a: memref<?xf32>, %idx: memref<?xindex>, %out: memref<?x
 
 // -----
 
-/// [Pattern: packed gathered axpy] A quantized sparse FFN's down projection:
-/// per eight listed rows and 16 columns, each row's 8 code bytes widened to
-/// 16 lanes (bytes duplicated, shifted by 0 / 4, a nibble to a float by
-/// one vpermps lookup), times a[j]; the output read and written once per
-/// group. Rows of one block of neurons share its scales and zero points
-/// (applied once per group: s (sum a q - z sum a)); otherwise each row is
-/// dequantized with its own.
+/// [Pattern: packed gathered axpy] A quantized sparse FFN's down projection,
+/// per group of eight listed rows. Rows of one block of neurons share its
+/// scales and zero points (applied once per group: s (sum a q - z sum a)):
+/// 32 columns per step, each row's 16 code bytes widened once, low nibbles
+/// (even columns) and high nibbles (odd columns) turned into floats by one
+/// vpermps lookup each, times a[j]; the output, scales and zero points split
+/// into even and odd columns once per group and the output interleaved back.
+/// Otherwise 16 columns per step, each row's 8 code bytes widened (bytes
+/// duplicated, shifted by 0 / 4, a vpermps lookup) and dequantized with its
+/// own block's scales and zero points.
 #qj = affine_map<(j, c) -> (j)>
 #qc = affine_map<(j, c) -> (c)>
 // CHECK-LABEL: func.func @q_gather_axpy
 // CHECK: scf.for %{{.+}} = %{{.+}} to %{{.+}} step %c8
 // CHECK: arith.divui %{{.+}}, %c32
 // CHECK: scf.if
-// CHECK: scf.for %{{.+}} = %{{.+}} to %{{.+}} step %c16
-// CHECK: vector.maskedload %arg2
-// CHECK: vector.maskedload %arg3{{.+}} : memref<256x64xi8>, vector<8xi1>, vector<8xi8> into vector<8xi8>
+// CHECK: scf.for %{{.+}} = %{{.+}} to %{{.+}} step %c32
+// CHECK-COUNT-2: vector.maskedload %arg2
 // CHECK: vector.shuffle
+// CHECK: vector.maskedload %arg3{{.+}} : memref<256x64xi8>, vector<16xi1>, vector<16xi8> into vector<16xi8>
+// CHECK: llvm.call_intrinsic "llvm.x86.avx512.permvar.sf.512"
 // CHECK: arith.shrui
 // CHECK: llvm.call_intrinsic "llvm.x86.avx512.permvar.sf.512"
 // CHECK: vector.fma
 // CHECK-NOT: vector.maskedload %arg4
 // CHECK: vector.maskedload %arg3
-// CHECK: vector.maskedload %arg5{{.+}} : memref<8x128xi8>
-// CHECK: vector.maskedload %arg4{{.+}} : memref<8x128xf32>
+// CHECK-COUNT-2: vector.maskedload %arg4{{.+}} : memref<8x128xf32>
+// CHECK-COUNT-2: vector.maskedload %arg5{{.+}} : memref<8x128xi8>
 // CHECK: vector.fma
-// CHECK: vector.maskedstore %arg2
+// CHECK: vector.shuffle {{.+}} [0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23]
+// CHECK-COUNT-2: vector.maskedstore %arg2
 // CHECK: } else {
 // CHECK: scf.for %{{.+}} = %{{.+}} to %{{.+}} step %c16
-// CHECK: vector.maskedload %arg3
+// CHECK: vector.maskedload %arg3{{.+}} : memref<256x64xi8>, vector<8xi1>, vector<8xi8> into vector<8xi8>
+// CHECK: vector.shuffle
+// CHECK: arith.shrui
 // CHECK: llvm.call_intrinsic "llvm.x86.avx512.permvar.sf.512"
 // CHECK: vector.maskedload %arg5{{.+}} : memref<8x128xi8>
 // CHECK: vector.maskedload %arg4{{.+}} : memref<8x128xf32>
