@@ -954,6 +954,56 @@ static Operation *onceBefore(Operation *op, ValueRange vals) {
   return target;
 }
 
+/// Guards a packed GEMV's kernel: whether every activation (A's even and
+/// odd columns |aE|, |aO|) is finite is checked once per call at |at|
+/// (where A's preparation goes); the kernel belongs where the returned
+/// builder points (the then-branch of an scf.if before |op|), and a copy
+/// of |op| (its reference loops) takes the else-branch: an Inf activation
+/// keeps IEEE semantics ((q - z) s Inf is +-Inf, or NaN at q = z), which
+/// the kernels' zero-point algebra (s z sum a) and int8 pieces lose.
+static OpBuilder finiteBranch(linalg::GenericOp op, Value aE, Value aO, Operation *at) {
+  Location loc = op.getLoc();
+  OpBuilder pre(at);
+  Type f32 = pre.getF32Type(), i1 = pre.getI1Type();
+  auto v16 = VectorType::get({16}, f32);
+  auto cst = [&](OpBuilder &ob, int64_t c) { return arith::ConstantIndexOp::create(ob, loc, c); };
+  Value M = memref::DimOp::create(pre, loc, aE, 0), Kh = memref::DimOp::create(pre, loc, aE, 1);
+  Value big = vector::BroadcastOp::create(
+      pre, loc, v16,
+      arith::ConstantOp::create(pre, loc, pre.getF32FloatAttr(std::numeric_limits<float>::max())));
+  Value yes = arith::ConstantOp::create(pre, loc, pre.getBoolAttr(true));
+  auto rows = scf::ForOp::create(
+      pre, loc, cst(pre, 0), M, cst(pre, 1), ValueRange{yes},
+      [&](OpBuilder &mb, Location, Value m, ValueRange okM) {
+        auto cols = scf::ForOp::create(
+            mb, loc, cst(mb, 0), Kh, cst(mb, 16), okM,
+            [&](OpBuilder &kb, Location, Value k, ValueRange ok) {
+              Value all = ok[0];
+              for (Value h : {aE, aO}) {
+                if (!h)
+                  continue;
+                Value v = math::AbsFOp::create(
+                    kb, loc, vector::LoadOp::create(kb, loc, v16, h, ValueRange{m, k}));
+                Value in = arith::CmpFOp::create(kb, loc, arith::CmpFPredicate::OLE, v, big);
+                all = arith::AndIOp::create(
+                    kb, loc, all,
+                    vector::ReductionOp::create(kb, loc, vector::CombiningKind::AND, in));
+              }
+              scf::YieldOp::create(kb, loc, all);
+            });
+        scf::YieldOp::create(mb, loc, cols.getResults());
+      });
+  Value flag = memref::AllocaOp::create(pre, loc, MemRefType::get({1}, i1));
+  memref::StoreOp::create(pre, loc, rows.getResult(0), flag, ValueRange{cst(pre, 0)});
+  OpBuilder b(op);
+  auto choice = scf::IfOp::create(
+      b, loc, memref::LoadOp::create(b, loc, flag, ValueRange{cst(b, 0)}), /*withElse=*/true);
+  b.setInsertionPoint(choice.elseBlock()->getTerminator());
+  b.clone(*op);
+  b.setInsertionPoint(choice.thenBlock()->getTerminator());
+  return b;
+}
+
 /// Per row m of A and block of |bb| bytes, the block's sum of A (its even
 /// and odd columns |aE|, |aO| [M, Kh], |aO| null for 8-bit codes) into a
 /// new [M, padded] f32 buffer, 0 past |blocks|.
@@ -1038,13 +1088,16 @@ static void rewriteQ4Gemv(linalg::GenericOp op, bool avx512) {
   // (zeros past the end): the zero points then apply once per output as
   // sum over blocks of s z sumA, sixteen blocks per vector.
   // (Once per call: before the tasks' loop where A comes from outside it.)
-  OpBuilder pre(onceBefore(op, {aE, aO}));
+  Operation *at = onceBefore(op, {aE, aO});
+  OpBuilder pre(at);
   Value rowsA = memref::DimOp::create(pre, loc, aE, 0);
   Value blocksA = arith::DivUIOp::create(pre, loc, memref::DimOp::create(pre, loc, aE, 1),
                                          cst(pre, bb));
   Value padded = arith::MulIOp::create(
       pre, loc, arith::CeilDivUIOp::create(pre, loc, blocksA, cst(pre, 16)), cst(pre, 16));
   Value sumA = blockSumsOfA(pre, loc, aE, aO, rowsA, blocksA, padded, bb);
+  // The kernel for finite activations (else the reference loops).
+  b = finiteBranch(op, aE, aO, at);
   scf::ForOp::create(b, loc, cst(b, 0), N, cst(b, 1), ValueRange{},
                      [&](OpBuilder &nb, Location, Value n, ValueRange) {
     scf::ForOp::create(nb, loc, cst(nb, 0), M, cst(nb, 1), ValueRange{},
@@ -1538,7 +1591,12 @@ static void rewriteQ4GemvSplit(linalg::GenericOp op) {
     if (aO)
       v.odds.push_back(codes[1][pc]);
   }
+  // The VNNI kernel for finite activations (else the reference loops).
+  OpBuilder kb = finiteBranch(op, aE, aO, at);
+  auto vnniOp = cast<linalg::GenericOp>(kb.clone(*op));
+  v.op = vnniOp;
   emitVnniGemv(v);
+  vnniOp.erase();
   b.setInsertionPointAfter(at);
   for (auto &h : codes)
     for (Value c : h)

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
-from conftest import assert_matches_ort, int8_rows, save
+from conftest import assert_matches_ort, int8_rows, ort_run, save
 from sparsa.models import nbits_initializers, pack_bits
 
 RNG = np.random.default_rng(21)
@@ -94,6 +94,36 @@ def test_matmul_nbits_float_activation_accuracy(tmp_path, compile_model, bits, b
     bmax = np.repeat(np.abs(a).reshape(3, kb, block).max(axis=2), block, axis=1)
     bound = 2.0 ** -22 * (bmax @ np.abs(wq)) + 1e-6 * (np.abs(a) @ np.abs(wq)) + 1e-6
     assert np.all(np.abs(ours - exact) <= bound), np.max(np.abs(ours - exact) / bound)
+
+
+@pytest.mark.parametrize("bits", [4, 8])
+def test_matmul_nbits_non_finite_activations(tmp_path, compile_model, bits):
+    """An Inf or NaN activation keeps IEEE semantics, as ONNX Runtime:
+    (q - z) s Inf is +-Inf, and NaN where the weight is zero (q = z). The
+    packed kernels apply the zero points through sums of A and (with VNNI)
+    carry A as int8 pieces, which would give NaN for every output: a check
+    of A sends such calls to the reference loops."""
+    K, N = 256, 40
+    inits, ins = nbits_initializers(RNG.standard_normal((K, N)).astype(np.float32), bits, 32,
+                                    "packed")
+    node = helper.make_node("MatMulNBits", ins, ["Y"], name="/fc/MatMulNBits",
+                            domain="com.microsoft", K=K, N=N, bits=bits, block_size=32)
+    path = ms_model(tmp_path, [node],
+                    [helper.make_tensor_value_info("A", TensorProto.FLOAT, [2, K])],
+                    [helper.make_tensor_value_info("Y", TensorProto.FLOAT, [2, N])], inits)
+    model = compile_model(path)
+    for bad in (np.inf, -np.inf, np.nan):
+        a = RNG.standard_normal((2, K)).astype(np.float32)
+        a[0, 77] = bad
+        ours = model.run({"A": a})["Y"]
+        ref = ort_run(path, {"A": a})["Y"]
+        np.testing.assert_array_equal(np.isnan(ours), np.isnan(ref))
+        np.testing.assert_array_equal(np.isinf(ours), np.isinf(ref))
+        np.testing.assert_array_equal(ours[np.isinf(ref)], ref[np.isinf(ref)])
+        finite = np.isfinite(ref)
+        np.testing.assert_allclose(ours[finite], ref[finite], atol=1e-4, rtol=1e-4)
+        # The other row is untouched by the bad value.
+        assert finite[1].all() and (bad != bad or np.isinf(ref[0]).any())
 
 
 def moe_model(tmp_path, T, H, I, E, k, act, normalize, bias, fusion=0, three_d=False,

@@ -117,8 +117,9 @@ func.func @q8_dyn(%x: memref<2x100xi8>, %w: memref<8x100xi8>, %z: memref<8x1xi8>
 /// even, clamped to +-127, the residual to the next piece at 1/254 of the
 /// scale) into six code buffers and the per-lane activation scale; then
 /// per 64-byte step two vpdpbusd per piece, the pieces' lanes weighed
-/// p0 + (p1 + p2 / 254) / 254, scaled per lane; the buffers freed after.
-/// Without VNNI the float kernel (vpermps nibble lookups) stays.
+/// p0 + (p1 + p2 / 254) / 254, scaled per lane, when every activation is
+/// finite (else the reference loops); the buffers freed after. Without
+/// VNNI the float kernel (vpermps nibble lookups) stays.
 #f_e = affine_map<(m, n, k) -> (m, k)>
 #f_b = affine_map<(m, n, k) -> (n, k)>
 #f_s = affine_map<(m, n, k) -> (n, k floordiv 16)>
@@ -144,6 +145,7 @@ func.func @q8_dyn(%x: memref<2x100xi8>, %w: memref<8x100xi8>, %z: memref<8x1xi8>
 // CHECK-COUNT-2: llvm.call_intrinsic "llvm.x86.avx512.vpdpbusd.512"
 // CHECK: arith.sitofp
 // CHECK: vector.fma %{{.+}}, %[[W]], %{{.+}}
+// CHECK: linalg.generic {{.+}}sparsa.kernel = "q4_gemv"
 // CHECK-COUNT-7: memref.dealloc
 // CHECK-NOT: linalg.generic
 // NOVNNI-LABEL: func.func @q4_gemv_split

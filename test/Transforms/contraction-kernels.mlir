@@ -417,7 +417,10 @@ func.func @q_gather_axpy(%a: memref<?xf32>, %idx: memref<?xindex>, %out: memref<
 /// high = odd k) against A's even and odd columns, four blocks per step
 /// into four accumulators, each block's sum scaled once; the zero points
 /// enter once per output through each block's sum of A (computed first,
-/// sixteen blocks per vector).
+/// sixteen blocks per vector). Activations are first checked to be finite
+/// (one pass, |a| <= FLT_MAX): an Inf keeps IEEE semantics through the
+/// reference loops (the generic, kept in the else-branch), which the
+/// zero-point algebra would turn into NaN.
 #q_e = affine_map<(m, n, k) -> (m, k)>
 #q_b = affine_map<(m, n, k) -> (n, k)>
 #q_s = affine_map<(m, n, k) -> (n, k floordiv 16)>
@@ -426,6 +429,11 @@ func.func @q_gather_axpy(%a: memref<?xf32>, %idx: memref<?xindex>, %out: memref<
 // CHECK: %[[SUMA:.+]] = memref.alloca(%{{.+}}, %{{.+}}) : memref<?x?xf32>
 // CHECK: vector.reduction <add>
 // CHECK: memref.store %{{.+}}, %[[SUMA]]
+// CHECK: math.absf
+// CHECK: arith.cmpf ole
+// CHECK: vector.reduction <and>
+// CHECK: %[[FINITE:.+]] = memref.load
+// CHECK: scf.if %[[FINITE]] {
 // CHECK: scf.for %{{.+}} = %{{.+}} to %{{.+}} step %c4{{.*}} iter_args({{.+}}) -> (vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>)
 // CHECK: vector.load %arg2{{.+}} : memref<8x64xi8>, vector<16xi8>
 // CHECK: arith.extui {{.+}} : vector<16xi8> to vector<16xi32>
@@ -436,6 +444,8 @@ func.func @q_gather_axpy(%a: memref<?xf32>, %idx: memref<?xindex>, %out: memref<
 // CHECK: vector.maskedload %arg3
 // CHECK: vector.maskedload %arg4
 // CHECK: vector.load %[[SUMA]]
+// CHECK: } else {
+// CHECK-NEXT: linalg.generic {{.+}}sparsa.kernel = "q4_gemv"
 // CHECK-NOT: linalg.generic
 func.func @q4_gemv(%ae: memref<1x64xf32>, %ao: memref<1x64xf32>, %b: memref<8x64xi8>,
                    %s: memref<8x4xf32>, %z: memref<8x4xf32>, %y: memref<1x8xf32>) {
@@ -482,6 +492,8 @@ func.func @q4_gemv(%ae: memref<1x64xf32>, %ao: memref<1x64xf32>, %b: memref<8x64
 // CHECK-NOT: arith.shrui
 // CHECK: vector.fma
 // CHECK: arith.constant 1.280000e+02 : f32
+// CHECK: } else {
+// CHECK-NEXT: linalg.generic {{.+}}sparsa.kernel = "q8_gemv"
 // CHECK-NOT: linalg.generic
 func.func @q8_gemv(%a: memref<1x128xf32>, %b: memref<8x128xi8>, %s: memref<8x4xf32>,
                    %y: memref<1x8xf32>) {
