@@ -9,6 +9,7 @@ whose message names the node or input; never a crash, never a wrong answer."""
 import ctypes
 import os
 import subprocess
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -148,6 +149,17 @@ def test_unknown_domain_without_opset_import(tmp_path):
     m = graph_model([helper.make_node("Foo", ["x"], ["y"], name="foo", domain="com.example")],
                     [vi("x", (4,))], [vi("y", (4,))])
     expect_error(compile_proc(write(m, tmp_path / "m.onnx")), "m.onnx:foo: error:")
+
+
+def test_untyped_input_of_expand():
+    """A fuzz finding (fuzz/regressions/sparsa-fuzz-onnx-proto): a MoE graph
+    with mangled attributes whose failed nodes leave an Expand's data input
+    untyped; ONNX 1.12's Expand inference dereferenced the missing type and
+    crashed the process. The inference now skips nodes with an untyped
+    required input, and the error names the first bad node."""
+    path = (Path(__file__).resolve().parents[2] / "fuzz/regressions/sparsa-fuzz-onnx-proto"
+            / "untyped-input-crashes-expand-inference")
+    expect_error(compile_proc(path), "/moe/Softmax_2: error:")
 
 
 def test_shape_conflict_matmul(tmp_path):

@@ -34,6 +34,7 @@
 
 #include <fstream>
 #include <map>
+#include <mutex>
 #include <optional>
 #include <set>
 
@@ -1817,10 +1818,45 @@ OwningOpRef<ModuleOp> sparsa::importONNXBuffer(MLIRContext *ctx, StringRef bytes
   return importModel(ctx, model, name, /*externalData=*/false, options);
 }
 
+/// Makes ONNX's shape inference skip a node whose required input has no
+/// type (its producer failed inference) instead of running the op's
+/// inference function on it: several of the library's functions (Expand's
+/// in ONNX 1.12, among others) dereference the input type unchecked and
+/// crash the process on a malformed model. Every schema's function is
+/// wrapped once per process; with typed inputs it runs unchanged.
+static void guardInferenceFunctions() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    for (const proto::OpSchema &copy : proto::OpSchemaRegistry::get_all_schemas_with_history()) {
+      auto *schema = const_cast<proto::OpSchema *>(proto::OpSchemaRegistry::Schema(
+          copy.Name(), copy.SinceVersion(), copy.domain()));
+      if (!schema || schema->SinceVersion() != copy.SinceVersion() ||
+          !schema->GetTypeAndShapeInferenceFunction())
+        continue;
+      std::vector<bool> required;
+      for (const auto &formal : schema->inputs())
+        required.push_back(formal.GetOption() != proto::OpSchema::Optional);
+      schema->TypeAndShapeInferenceFunction(
+          [inner = schema->GetTypeAndShapeInferenceFunction(),
+           required](proto::InferenceContext &ctx) {
+            for (size_t i = 0; i < ctx.getNumInputs(); ++i) {
+              // Inputs past the formals belong to a variadic last one.
+              bool req = required.empty() ? false
+                                          : required[std::min(i, required.size() - 1)];
+              if (req && !ctx.getInputType(i))
+                return;
+            }
+            inner(ctx);
+          });
+    }
+  });
+}
+
 static OwningOpRef<ModuleOp> importModel(MLIRContext *ctx, proto::ModelProto &model,
                                          StringRef path, bool externalData,
                                          const sparsa::ONNXImportOptions &options) {
   Location loc = FileLineColLoc::get(ctx, path, 0, 0);
+  guardInferenceFunctions();
   if (model.has_graph() && (failed(checkGraphStructure(ctx, model.graph())) ||
                             failed(checkSupportedOps(ctx, model, path))))
     return nullptr;
