@@ -954,20 +954,23 @@ static Operation *onceBefore(Operation *op, ValueRange vals) {
   return target;
 }
 
-/// Guards a packed GEMV's kernel: whether every activation (A's even and
-/// odd columns |aE|, |aO|) is finite is checked once per call at |at|
-/// (where A's preparation goes); the kernel belongs where the returned
-/// builder points (the then-branch of an scf.if before |op|), and a copy
-/// of |op| (its reference loops) takes the else-branch: an Inf activation
-/// keeps IEEE semantics ((q - z) s Inf is +-Inf, or NaN at q = z), which
-/// the kernels' zero-point algebra (s z sum a) and int8 pieces lose.
-static OpBuilder finiteBranch(linalg::GenericOp op, Value aE, Value aO, Operation *at) {
+/// Guards a packed GEMV's kernel: whether every activation is finite is
+/// read off A's block sums |sumA| ([M, padded], made at |at| once per
+/// call: an Inf or NaN activation makes its block's sum Inf or NaN); the
+/// kernel belongs where the returned builder points (the then-branch of
+/// an scf.if before |op|), and a copy of |op| (its reference loops) takes
+/// the else-branch: an Inf activation keeps IEEE semantics ((q - z) s Inf
+/// is +-Inf, or NaN at q = z), which the kernels' zero-point algebra
+/// (s z sum a) and int8 pieces lose. (A block sum that overflows also
+/// takes the reference loops.)
+static OpBuilder finiteBranch(linalg::GenericOp op, Value sumA, Operation *at) {
   Location loc = op.getLoc();
-  OpBuilder pre(at);
+  OpBuilder pre(at); // after the loops that fill |sumA|
   Type f32 = pre.getF32Type(), i1 = pre.getI1Type();
   auto v16 = VectorType::get({16}, f32);
   auto cst = [&](OpBuilder &ob, int64_t c) { return arith::ConstantIndexOp::create(ob, loc, c); };
-  Value M = memref::DimOp::create(pre, loc, aE, 0), Kh = memref::DimOp::create(pre, loc, aE, 1);
+  Value M = memref::DimOp::create(pre, loc, sumA, 0);
+  Value padded = memref::DimOp::create(pre, loc, sumA, 1);
   Value big = vector::BroadcastOp::create(
       pre, loc, v16,
       arith::ConstantOp::create(pre, loc, pre.getF32FloatAttr(std::numeric_limits<float>::max())));
@@ -976,20 +979,17 @@ static OpBuilder finiteBranch(linalg::GenericOp op, Value aE, Value aO, Operatio
       pre, loc, cst(pre, 0), M, cst(pre, 1), ValueRange{yes},
       [&](OpBuilder &mb, Location, Value m, ValueRange okM) {
         auto cols = scf::ForOp::create(
-            mb, loc, cst(mb, 0), Kh, cst(mb, 16), okM,
+            mb, loc, cst(mb, 0), padded, cst(mb, 16), okM,
             [&](OpBuilder &kb, Location, Value k, ValueRange ok) {
-              Value all = ok[0];
-              for (Value h : {aE, aO}) {
-                if (!h)
-                  continue;
-                Value v = math::AbsFOp::create(
-                    kb, loc, vector::LoadOp::create(kb, loc, v16, h, ValueRange{m, k}));
-                Value in = arith::CmpFOp::create(kb, loc, arith::CmpFPredicate::OLE, v, big);
-                all = arith::AndIOp::create(
-                    kb, loc, all,
-                    vector::ReductionOp::create(kb, loc, vector::CombiningKind::AND, in));
-              }
-              scf::YieldOp::create(kb, loc, all);
+              Value v = math::AbsFOp::create(
+                  kb, loc, vector::LoadOp::create(kb, loc, v16, sumA, ValueRange{m, k}));
+              Value in = arith::CmpFOp::create(kb, loc, arith::CmpFPredicate::OLE, v, big);
+              scf::YieldOp::create(
+                  kb, loc,
+                  arith::AndIOp::create(
+                      kb, loc, ok[0],
+                      vector::ReductionOp::create(kb, loc, vector::CombiningKind::AND, in))
+                      .getResult());
             });
         scf::YieldOp::create(mb, loc, cols.getResults());
       });
@@ -1097,7 +1097,7 @@ static void rewriteQ4Gemv(linalg::GenericOp op, bool avx512) {
       pre, loc, arith::CeilDivUIOp::create(pre, loc, blocksA, cst(pre, 16)), cst(pre, 16));
   Value sumA = blockSumsOfA(pre, loc, aE, aO, rowsA, blocksA, padded, bb);
   // The kernel for finite activations (else the reference loops).
-  b = finiteBranch(op, aE, aO, at);
+  b = finiteBranch(op, sumA, at);
   scf::ForOp::create(b, loc, cst(b, 0), N, cst(b, 1), ValueRange{},
                      [&](OpBuilder &nb, Location, Value n, ValueRange) {
     scf::ForOp::create(nb, loc, cst(nb, 0), M, cst(nb, 1), ValueRange{},
@@ -1592,7 +1592,7 @@ static void rewriteQ4GemvSplit(linalg::GenericOp op) {
       v.odds.push_back(codes[1][pc]);
   }
   // The VNNI kernel for finite activations (else the reference loops).
-  OpBuilder kb = finiteBranch(op, aE, aO, at);
+  OpBuilder kb = finiteBranch(op, v.u, at);
   auto vnniOp = cast<linalg::GenericOp>(kb.clone(*op));
   v.op = vnniOp;
   emitVnniGemv(v);

@@ -574,19 +574,15 @@ struct FuseQuantizationPass final
         markUnfused(op, kFamily, o.why);
     }
     if (int8Activations) {
-      getOperation().walk([&](sp::QuantMatMulOp op) {
-        if (op.getActivation() == "float")
-          op.setActivation("int8");
-      });
-      // Quantized experts of the routing op too.
-      getOperation().walk([&](sp::MoEOp op) {
-        if (op.isQuantized())
-          op.setInt8Activations(true);
-      });
-      // And the gate of quantized sparse FFNs.
-      getOperation().walk([&](sp::SparseFFNOp op) {
-        if (op.isQuantized())
-          op.setInt8Activations(true);
+      // Quantized matmuls, the quantized experts of the routing op, and
+      // the gate of quantized sparse FFNs.
+      getOperation().walk([&](Operation *op) {
+        if (auto qm = dyn_cast<sp::QuantMatMulOp>(op); qm && qm.getActivation() == "float")
+          qm.setActivation("int8");
+        else if (auto moe = dyn_cast<sp::MoEOp>(op); moe && moe.isQuantized())
+          moe.setInt8Activations(true);
+        else if (auto ffn = dyn_cast<sp::SparseFFNOp>(op); ffn && ffn.isQuantized())
+          ffn.setInt8Activations(true);
       });
     }
   }

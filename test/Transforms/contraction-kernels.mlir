@@ -417,10 +417,10 @@ func.func @q_gather_axpy(%a: memref<?xf32>, %idx: memref<?xindex>, %out: memref<
 /// high = odd k) against A's even and odd columns, four blocks per step
 /// into four accumulators, each block's sum scaled once; the zero points
 /// enter once per output through each block's sum of A (computed first,
-/// sixteen blocks per vector). Activations are first checked to be finite
-/// (one pass, |a| <= FLT_MAX): an Inf keeps IEEE semantics through the
-/// reference loops (the generic, kept in the else-branch), which the
-/// zero-point algebra would turn into NaN.
+/// sixteen blocks per vector). Those sums also say whether every
+/// activation is finite (|sum| <= FLT_MAX): an Inf keeps IEEE semantics
+/// through the reference loops (the generic, kept in the else-branch),
+/// which the zero-point algebra would turn into NaN.
 #q_e = affine_map<(m, n, k) -> (m, k)>
 #q_b = affine_map<(m, n, k) -> (n, k)>
 #q_s = affine_map<(m, n, k) -> (n, k floordiv 16)>
@@ -429,7 +429,8 @@ func.func @q_gather_axpy(%a: memref<?xf32>, %idx: memref<?xindex>, %out: memref<
 // CHECK: %[[SUMA:.+]] = memref.alloca(%{{.+}}, %{{.+}}) : memref<?x?xf32>
 // CHECK: vector.reduction <add>
 // CHECK: memref.store %{{.+}}, %[[SUMA]]
-// CHECK: math.absf
+// CHECK: vector.load %[[SUMA]]
+// CHECK-NEXT: math.absf
 // CHECK: arith.cmpf ole
 // CHECK: vector.reduction <and>
 // CHECK: %[[FINITE:.+]] = memref.load
