@@ -1,6 +1,7 @@
 """ctypes binding of the Sparsa runtime C API (include/sparsa/Runtime)."""
 
 import ctypes
+import math
 import threading
 from dataclasses import dataclass
 from typing import Dict, List, Optional, Tuple
@@ -19,6 +20,7 @@ _DTYPES = {
     13: np.uint64,
 }
 _CODES = {np.dtype(v): k for k, v in _DTYPES.items()}
+_NP_DTYPES = {k: np.dtype(v) for k, v in _DTYPES.items()}
 
 
 class _Tensor(ctypes.Structure):
@@ -69,15 +71,18 @@ class _OwnedBuffer:
     array interface; releasing it is left to the last array referring to
     it (numpy keeps this object as the array's base)."""
 
-    def __init__(self, tensor: "_Tensor", shape, dtype: np.dtype):
-        self._tensor = _Tensor.from_buffer_copy(tensor)
+    __slots__ = ("__array_interface__", "_release")
+
+    def __init__(self, data: int, shape, typestr: str, release):
         self.__array_interface__ = {
-            "shape": tuple(shape), "typestr": dtype.str, "version": 3,
-            "data": (int(tensor.data), False)}
+            "shape": shape, "typestr": typestr, "version": 3, "data": (data, False)}
+        self._release = release
 
     def __del__(self):
         try:
-            _library().sparsa_tensor_release(ctypes.byref(self._tensor))
+            t = _Tensor()
+            t.data = self.__array_interface__["data"][0]
+            self._release(ctypes.byref(t))
         except Exception:
             pass
 
@@ -101,6 +106,8 @@ class Model:
 
     def __init__(self, path: str, num_threads: int = 0):
         lib = _library()
+        self._lib = lib
+        self._names: Dict[str, bytes] = {}
         handle = ctypes.c_void_p()
         _check(lib.sparsa_model_load(str(path).encode(), ctypes.byref(handle)))
         self._handle = handle
@@ -132,37 +139,40 @@ class Model:
         """
         if not isinstance(feeds, dict):
             raise TypeError("feeds must be a dict of input name -> numpy array")
-        lib = _library()
+        # Kept lean: this wrapper is on every call's path (a few microseconds).
+        lib = self._lib
         arrays, names = [], []
         tensors = (_Tensor * max(1, len(feeds)))()
-        for i, (name, value) in enumerate(feeds.items()):
+        for t, (name, value) in zip(tensors, feeds.items()):
             # np.ascontiguousarray would turn a 0-d array into 1-d.
-            arr = np.asarray(value, order="C")
-            if arr.dtype not in _CODES:
+            arr = value if type(value) is np.ndarray and value.flags.c_contiguous \
+                else np.asarray(value, order="C")
+            code = _CODES.get(arr.dtype)
+            if code is None:
                 raise SparsaError(f"input '{name}': unsupported dtype {arr.dtype}")
             if arr.ndim > MAX_RANK:
                 raise SparsaError(f"input '{name}': rank {arr.ndim} exceeds {MAX_RANK}")
             arrays.append(arr)
-            names.append(str(name).encode())
-            t = tensors[i]
-            t.name = names[-1]
-            t.dtype = _CODES[arr.dtype]
+            key = name if type(name) is str else str(name)
+            encoded = self._names.get(key)
+            if encoded is None:
+                encoded = self._names.setdefault(key, key.encode())
+            names.append(encoded)
+            t.name = encoded
+            t.dtype = code
             t.rank = arr.ndim
-            for d, s in enumerate(arr.shape):
-                t.dims[d] = s
+            t.dims[:arr.ndim] = arr.shape
             t.data = arr.ctypes.data
         outs = (_Tensor * max(1, len(self.outputs)))()
         _check(lib.sparsa_model_run(self._handle, tensors, len(feeds), outs))
         result = {}
-        for i, info in enumerate(self.outputs):
-            t = outs[i]
-            shape = tuple(int(t.dims[d]) for d in range(t.rank))
-            dtype = np.dtype(_DTYPES[t.dtype])
-            count = int(np.prod(shape, dtype=np.int64)) if shape else 1
-            if count and t.data:
+        for t, info in zip(outs, self.outputs):
+            shape = tuple(t.dims[:t.rank])
+            dtype = _NP_DTYPES[t.dtype]
+            if t.data and math.prod(shape):
                 # The runtime's buffer becomes the array's memory (no copy);
                 # it is released when the array is garbage collected.
-                arr = np.asarray(_OwnedBuffer(t, shape, dtype))
+                arr = np.asarray(_OwnedBuffer(t.data, shape, dtype.str, lib.sparsa_tensor_release))
             else:
                 arr = np.zeros(shape, dtype=dtype)
                 lib.sparsa_tensor_release(ctypes.byref(t))
