@@ -578,6 +578,201 @@ static std::optional<QGathered> matchQGathered(linalg::GenericOp op) {
   return g;
 }
 
+/// Segments of listed rows (at most this many) sharing a block of neurons,
+/// and how many rows ahead the codes are prefetched.
+static constexpr int64_t kSegmentRows = 16, kPrefetchRowsAhead = 16;
+
+/// The 4-bit gathered axpy by segments: each run of consecutive listed rows
+/// in one block of neurons (a sorted active list of a block of bs neurons
+/// is one run) shares the block's scales and zero points, s (sum a q - z
+/// sum a), whatever the density; per 32 columns, each row's 16 code bytes
+/// widen to 16 lanes once and their low nibbles (even columns) and high
+/// nibbles (odd columns) become floats by vpermps lookups; the output,
+/// scales and zero points are split into even and odd columns once per
+/// segment and step. The codes kPrefetchRowsAhead listed rows ahead are
+/// prefetched at the same columns: the rows' short runs of bytes (a task's
+/// columns) are too short for the hardware prefetchers.
+static void emitSegments4(const QGathered &g, Value tableV) {
+  linalg::GenericOp op = g.op;
+  OpBuilder b(op);
+  Location loc = op.getLoc();
+  Type f32 = b.getF32Type(), i8 = b.getI8Type(), i32 = b.getI32Type(), i1 = b.getI1Type();
+  Type index = b.getIndexType();
+  auto vec = [](int64_t n, Type t) { return VectorType::get({n}, t); };
+  auto cst = [&](OpBuilder &ob, int64_t v) { return arith::ConstantIndexOp::create(ob, loc, v); };
+  auto fm = arith::FastMathFlags::reassoc | arith::FastMathFlags::contract;
+  StringAttr permvar = b.getStringAttr("llvm.x86.avx512.permvar.sf.512");
+  Value out = op.getDpsInitOperand(0)->get();
+  Value rowsN = memref::DimOp::create(b, loc, g.idx, 0);
+  Value len = memref::DimOp::create(b, loc, out, 0);
+  Value zf = arith::ConstantOp::create(b, loc, vec(16, f32), b.getZeroAttr(vec(16, f32)));
+  Value zb16 = arith::ConstantOp::create(b, loc, vec(16, i8), b.getZeroAttr(vec(16, i8)));
+  Value four = arith::ConstantOp::create(
+      b, loc, vec(16, i32), DenseElementsAttr::get(vec(16, i32), b.getI32IntegerAttr(4).getValue()));
+  Value zConst;
+  if (!g.zp)
+    zConst = arith::ConstantOp::create(
+        b, loc, vec(16, f32), DenseElementsAttr::get(vec(16, f32), b.getF32FloatAttr(8.0f)));
+  SmallVector<int64_t> evens, odds, lowHalf, highHalf;
+  for (int64_t l = 0; l < 16; ++l) {
+    evens.push_back(2 * l);
+    odds.push_back(2 * l + 1);
+    lowHalf.push_back(l % 2 ? 16 + l / 2 : l / 2);
+    highHalf.push_back(l % 2 ? 24 + l / 2 : 8 + l / 2);
+  }
+  auto blockOf = [&](OpBuilder &ob, Value j) -> Value {
+    return arith::DivUIOp::create(ob, loc, memref::LoadOp::create(ob, loc, g.idx, ValueRange{j}),
+                                  cst(ob, g.bs));
+  };
+  Value zero = cst(b, 0);
+  scf::WhileOp::create(
+      b, loc, TypeRange{index}, ValueRange{zero},
+      [&](OpBuilder &wb, Location l, ValueRange args) {
+        Value more = arith::CmpIOp::create(wb, l, arith::CmpIPredicate::ult, args[0], rowsN);
+        scf::ConditionOp::create(wb, l, more, args);
+      },
+      [&](OpBuilder &sb, Location l, ValueRange args) {
+        Value j0 = args[0];
+        Value blk = blockOf(sb, j0);
+        Value last = arith::SubIOp::create(sb, l, rowsN, cst(sb, 1));
+        Value limit = arith::MinUIOp::create(
+            sb, l, rowsN, arith::AddIOp::create(sb, l, j0, cst(sb, kSegmentRows)));
+        // The segment's end: the first row past |limit| or in another block
+        // (the index read clamped: never past the list).
+        auto scan = scf::WhileOp::create(
+            sb, l, TypeRange{index},
+            ValueRange{arith::AddIOp::create(sb, l, j0, cst(sb, 1)).getResult()},
+            [&](OpBuilder &wb, Location wl, ValueRange a) {
+              Value in = arith::CmpIOp::create(wb, wl, arith::CmpIPredicate::ult, a[0], limit);
+              Value same = arith::CmpIOp::create(
+                  wb, wl, arith::CmpIPredicate::eq,
+                  blockOf(wb, arith::MinUIOp::create(wb, wl, a[0], last)), blk);
+              scf::ConditionOp::create(wb, wl, arith::AndIOp::create(wb, wl, in, same), a);
+            },
+            [&](OpBuilder &wb, Location wl, ValueRange a) {
+              scf::YieldOp::create(wb, wl,
+                                   ValueRange{arith::AddIOp::create(wb, wl, a[0], cst(wb, 1))
+                                                  .getResult()});
+            });
+        Value j1 = scan.getResult(0);
+        Value zeroF = arith::ConstantOp::create(sb, l, f32, sb.getZeroAttr(f32));
+        auto sum = scf::ForOp::create(
+            sb, l, j0, j1, cst(sb, 1), ValueRange{zeroF},
+            [&](OpBuilder &fb, Location fl, Value j, ValueRange acc) {
+              Value a = memref::LoadOp::create(fb, fl, g.a, ValueRange{j});
+              scf::YieldOp::create(fb, fl,
+                                   ValueRange{arith::AddFOp::create(fb, fl, acc[0], a, fm)
+                                                  .getResult()});
+            });
+        Value sumAv = vector::BroadcastOp::create(sb, l, vec(16, f32), sum.getResult(0));
+        Value count = arith::SubIOp::create(sb, l, j1, j0);
+        Value pairsEnd = arith::AddIOp::create(
+            sb, l, j0, arith::MulIOp::create(sb, l, arith::DivUIOp::create(sb, l, count, cst(sb, 2)),
+                                             cst(sb, 2)));
+        Value odd = arith::CmpIOp::create(sb, l, arith::CmpIPredicate::ne, pairsEnd, j1);
+        scf::ForOp::create(
+            sb, l, cst(sb, 0), len, cst(sb, 32), ValueRange{},
+            [&](OpBuilder &lb, Location l, Value c, ValueRange) {
+              Value rem = arith::SubIOp::create(lb, l, len, c);
+              Value c16 = arith::AddIOp::create(lb, l, c, cst(lb, 16));
+              Value rem16 = arith::SubIOp::create(
+                  lb, l, rem, arith::MinUIOp::create(lb, l, rem, cst(lb, 16)));
+              Value m0 = vector::CreateMaskOp::create(lb, l, vec(16, i1), ValueRange{rem});
+              Value m1 = vector::CreateMaskOp::create(lb, l, vec(16, i1), ValueRange{rem16});
+              Value byteMask = vector::CreateMaskOp::create(
+                  lb, l, vec(16, i1),
+                  ValueRange{arith::CeilDivUIOp::create(lb, l, rem, cst(lb, 2))});
+              Value col = g.offset ? arith::AddIOp::create(lb, l, c, g.offset).getResult() : c;
+              Value col16 = arith::AddIOp::create(lb, l, col, cst(lb, 16));
+              Value byte0 = arith::DivUIOp::create(lb, l, col, cst(lb, 2));
+              // One row's codes into the even / odd sums.
+              auto row = [&](OpBuilder &rb, Value j, Value tE, Value tO) -> std::pair<Value, Value> {
+                Value ahead = arith::MinUIOp::create(
+                    rb, l, arith::AddIOp::create(rb, l, j, cst(rb, kPrefetchRowsAhead)), last);
+                memref::PrefetchOp::create(
+                    rb, l, g.codes,
+                    ValueRange{memref::LoadOp::create(rb, l, g.idx, ValueRange{ahead}), byte0},
+                    /*isWrite=*/false, /*localityHint=*/3, /*isDataCache=*/true);
+                Value r = memref::LoadOp::create(rb, l, g.idx, ValueRange{j});
+                Value av = vector::BroadcastOp::create(
+                    rb, l, vec(16, f32), memref::LoadOp::create(rb, l, g.a, ValueRange{j}));
+                Value bytes = vector::MaskedLoadOp::create(rb, l, vec(16, i8), g.codes,
+                                                           ValueRange{r, byte0}, byteMask, zb16);
+                Value q = arith::ExtUIOp::create(rb, l, vec(16, i32), bytes);
+                Value lo = LLVM::CallIntrinsicOp::create(rb, l, vec(16, f32), permvar,
+                                                         ValueRange{tableV, q})
+                               .getResult(0);
+                Value hi = LLVM::CallIntrinsicOp::create(
+                               rb, l, vec(16, f32), permvar,
+                               ValueRange{tableV, arith::ShRUIOp::create(rb, l, q, four)})
+                               .getResult(0);
+                return {vector::FMAOp::create(rb, l, av, lo, tE).getResult(),
+                        vector::FMAOp::create(rb, l, av, hi, tO).getResult()};
+              };
+              // Pairs of rows into two sets of sums (independent chains),
+              // then the odd row.
+              auto pairs = scf::ForOp::create(
+                  lb, l, j0, pairsEnd, cst(lb, 2), ValueRange{zf, zf, zf, zf},
+                  [&](OpBuilder &rb, Location, Value j, ValueRange t) {
+                    auto [e0, o0] = row(rb, j, t[0], t[1]);
+                    auto [e1, o1] = row(rb, arith::AddIOp::create(rb, l, j, cst(rb, 1)), t[2], t[3]);
+                    scf::YieldOp::create(rb, l, ValueRange{e0, o0, e1, o1});
+                  });
+              auto tail = scf::IfOp::create(
+                  lb, l, odd,
+                  [&](OpBuilder &rb, Location) {
+                    auto [e, o] = row(rb, pairsEnd, pairs.getResult(0), pairs.getResult(1));
+                    scf::YieldOp::create(rb, l, ValueRange{e, o});
+                  },
+                  [&](OpBuilder &rb, Location) {
+                    scf::YieldOp::create(rb, l,
+                                         ValueRange{pairs.getResult(0), pairs.getResult(1)});
+                  });
+              // Two 16-column halves of |mem|[lead..., col] split into their
+              // even and odd columns.
+              auto split = [&](Value lo, Value hi) -> std::pair<Value, Value> {
+                return {vector::ShuffleOp::create(lb, l, lo, hi, evens),
+                        vector::ShuffleOp::create(lb, l, lo, hi, odds)};
+              };
+              auto [accE, accO] = split(
+                  vector::MaskedLoadOp::create(lb, l, vec(16, f32), out, ValueRange{c}, m0, zf),
+                  vector::MaskedLoadOp::create(lb, l, vec(16, f32), out, ValueRange{c16}, m1, zf));
+              auto [sE, sO] = split(
+                  vector::MaskedLoadOp::create(lb, l, vec(16, f32), g.scales,
+                                               ValueRange{blk, col}, m0, zf),
+                  vector::MaskedLoadOp::create(lb, l, vec(16, f32), g.scales,
+                                               ValueRange{blk, col16}, m1, zf));
+              Value zE = zConst, zO = zConst;
+              if (g.zp) {
+                auto zpHalf = [&](Value at, Value m) -> Value {
+                  return arith::UIToFPOp::create(
+                      lb, l, vec(16, f32),
+                      arith::ExtUIOp::create(
+                          lb, l, vec(16, i32),
+                          vector::MaskedLoadOp::create(lb, l, vec(16, i8), g.zp,
+                                                       ValueRange{blk, at}, m, zb16)));
+                };
+                std::tie(zE, zO) = split(zpHalf(col, m0), zpHalf(col16, m1));
+              }
+              // s (sum a q - z sum a), per half.
+              auto finish = [&](Value t0, Value t1, Value z, Value sc, Value acc) -> Value {
+                Value t = arith::AddFOp::create(lb, l, t0, t1, fm);
+                t = arith::SubFOp::create(lb, l, t, arith::MulFOp::create(lb, l, z, sumAv, fm),
+                                          fm);
+                return vector::FMAOp::create(lb, l, sc, t, acc);
+              };
+              Value e = finish(tail.getResult(0), pairs.getResult(2), zE, sE, accE);
+              Value o = finish(tail.getResult(1), pairs.getResult(3), zO, sO, accO);
+              vector::MaskedStoreOp::create(lb, l, out, ValueRange{c}, m0,
+                                            vector::ShuffleOp::create(lb, l, e, o, lowHalf));
+              vector::MaskedStoreOp::create(lb, l, out, ValueRange{c16}, m1,
+                                            vector::ShuffleOp::create(lb, l, e, o, highHalf));
+              scf::YieldOp::create(lb, l);
+            });
+        scf::YieldOp::create(sb, l, ValueRange{j1});
+      });
+}
+
 /// Rewrites a packed gathered axpy into vector loops: per group of up to 8
 /// listed rows and 16 columns, each row's codes are widened to 16 lanes
 /// (bytes duplicated, shifted to their field; 2- and 4-bit fields become
@@ -586,7 +781,8 @@ static std::optional<QGathered> matchQGathered(linalg::GenericOp op) {
 /// lie in one block of neurons (sorted active lists: nearly always) they
 /// share its scales and zero points: sum a (q - z) s = s (sum a q - z sum
 /// a), one multiply-add per row; otherwise each row is dequantized with its
-/// own block's. The columns' offset must keep byte boundaries (the
+/// own block's. 4-bit rows go by segments of one block instead
+/// (emitSegments4). The columns' offset must keep byte boundaries (the
 /// lowering aligns the column blocks to 16).
 static void rewriteQGathered(const QGathered &g) {
   linalg::GenericOp op = g.op;
@@ -704,92 +900,6 @@ static void rewriteQGathered(const QGathered &g) {
             scf::YieldOp::create(lb, l);
           });
     };
-    // 4-bit rows of one block, 32 columns per step: 16 code bytes widen
-    // to 16 lanes once, their low nibbles (even columns) and high nibbles
-    // (odd columns) looked up by vpermps; the output, scales and zero
-    // points are split into even and odd columns once per group (two
-    // shuffles each), not per row: half the work per weight of the 16-
-    // column step.
-    auto sharedPairs = [&](OpBuilder &cb) {
-      SmallVector<int64_t> evens, odds, lowHalf, highHalf;
-      for (int64_t l = 0; l < 16; ++l) {
-        evens.push_back(2 * l);
-        odds.push_back(2 * l + 1);
-        lowHalf.push_back(l % 2 ? 16 + l / 2 : l / 2);
-        highHalf.push_back(l % 2 ? 24 + l / 2 : 8 + l / 2);
-      }
-      Value four = arith::ConstantOp::create(
-          cb, loc, vec(16, i32), DenseElementsAttr::get(vec(16, i32), cb.getI32IntegerAttr(4).getValue()));
-      scf::ForOp::create(
-          cb, loc, cst(cb, 0), len, cst(cb, 32), ValueRange{},
-          [&](OpBuilder &lb, Location l, Value c, ValueRange) {
-            Value rem = arith::SubIOp::create(lb, l, len, c);
-            Value c16 = arith::AddIOp::create(lb, l, c, cst(lb, 16));
-            Value rem16 = arith::SubIOp::create(
-                lb, l, rem, arith::MinUIOp::create(lb, l, rem, cst(lb, 16)));
-            Value m0 = vector::CreateMaskOp::create(lb, l, vec(16, i1), ValueRange{rem});
-            Value m1 = vector::CreateMaskOp::create(lb, l, vec(16, i1), ValueRange{rem16});
-            Value byteMask = vector::CreateMaskOp::create(
-                lb, l, vec(16, i1), ValueRange{arith::CeilDivUIOp::create(lb, l, rem, cst(lb, 2))});
-            Value col = g.offset ? arith::AddIOp::create(lb, l, c, g.offset).getResult() : c;
-            Value col16 = arith::AddIOp::create(lb, l, col, cst(lb, 16));
-            Value byte0 = arith::DivUIOp::create(lb, l, col, cst(lb, 2));
-            // Two 16-column halves of |mem|[lead..., col] split into their
-            // even and odd columns.
-            auto split = [&](Value lo, Value hi) -> std::pair<Value, Value> {
-              return {vector::ShuffleOp::create(lb, l, lo, hi, evens),
-                      vector::ShuffleOp::create(lb, l, lo, hi, odds)};
-            };
-            auto [accE, accO] = split(
-                vector::MaskedLoadOp::create(lb, l, vec(16, f32), out, ValueRange{c}, m0, zf),
-                vector::MaskedLoadOp::create(lb, l, vec(16, f32), out, ValueRange{c16}, m1, zf));
-            Value tE[2] = {zf, zf}, tO[2] = {zf, zf};
-            for (int64_t u = 0; u < rows; ++u) {
-              Value bytes = vector::MaskedLoadOp::create(lb, l, vec(16, i8), g.codes,
-                                                         ValueRange{ri[u], byte0}, byteMask, zb16);
-              Value q = arith::ExtUIOp::create(lb, l, vec(16, i32), bytes);
-              Value lo = LLVM::CallIntrinsicOp::create(lb, l, vec(16, f32), permvar,
-                                                       ValueRange{tableV, q})
-                             .getResult(0);
-              Value hi = LLVM::CallIntrinsicOp::create(
-                             lb, l, vec(16, f32), permvar,
-                             ValueRange{tableV, arith::ShRUIOp::create(lb, l, q, four)})
-                             .getResult(0);
-              tE[u % 2] = vector::FMAOp::create(lb, l, av[u], lo, tE[u % 2]);
-              tO[u % 2] = vector::FMAOp::create(lb, l, av[u], hi, tO[u % 2]);
-            }
-            auto [sE, sO] = split(
-                vector::MaskedLoadOp::create(lb, l, vec(16, f32), g.scales,
-                                             ValueRange{blk[0], col}, m0, zf),
-                vector::MaskedLoadOp::create(lb, l, vec(16, f32), g.scales,
-                                             ValueRange{blk[0], col16}, m1, zf));
-            Value zE = zConst, zO = zConst;
-            if (g.zp) {
-              auto zpHalf = [&](Value at, Value m) -> Value {
-                return arith::UIToFPOp::create(
-                    lb, l, vec(16, f32),
-                    arith::ExtUIOp::create(
-                        lb, l, vec(16, i32),
-                        vector::MaskedLoadOp::create(lb, l, vec(16, i8), g.zp,
-                                                     ValueRange{blk[0], at}, m, zb16)));
-              };
-              std::tie(zE, zO) = split(zpHalf(col, m0), zpHalf(col16, m1));
-            }
-            // s (sum a q - z sum a), per half.
-            auto finish = [&](Value t0, Value t1, Value z, Value sc, Value acc) -> Value {
-              Value t = arith::AddFOp::create(lb, l, t0, t1, fm);
-              t = arith::SubFOp::create(lb, l, t, arith::MulFOp::create(lb, l, z, sumAv, fm), fm);
-              return vector::FMAOp::create(lb, l, sc, t, acc);
-            };
-            Value e = finish(tE[0], tE[1], zE, sE, accE);
-            Value o = finish(tO[0], tO[1], zO, sO, accO);
-            vector::MaskedStoreOp::create(lb, l, out, ValueRange{c}, m0,
-                                          vector::ShuffleOp::create(lb, l, e, o, lowHalf));
-            vector::MaskedStoreOp::create(lb, l, out, ValueRange{c16}, m1,
-                                          vector::ShuffleOp::create(lb, l, e, o, highHalf));
-            scf::YieldOp::create(lb, l);
-          });
-    };
     if (rows == 1) {
       columns(gb, /*shared=*/false);
       return;
@@ -797,10 +907,7 @@ static void rewriteQGathered(const QGathered &g) {
     scf::IfOp::create(
         gb, loc, same,
         [&](OpBuilder &tb, Location l) {
-          if (bits == 4)
-            sharedPairs(tb);
-          else
-            columns(tb, /*shared=*/true);
+          columns(tb, /*shared=*/true);
           scf::YieldOp::create(tb, l);
         },
         [&](OpBuilder &eb, Location l) {
@@ -808,7 +915,10 @@ static void rewriteQGathered(const QGathered &g) {
           scf::YieldOp::create(eb, l);
         });
   };
-  forGroups(b, loc, rowsN, kRows, group);
+  if (bits == 4)
+    emitSegments4(g, tableV);
+  else
+    forGroups(b, loc, rowsN, kRows, group);
   op.erase();
 }
 

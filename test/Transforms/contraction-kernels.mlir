@@ -333,48 +333,46 @@ func.func @gather_axpy(%a: memref<?xf32>, %idx: memref<?xindex>, %out: memref<?x
 
 // -----
 
-/// [Pattern: packed gathered axpy] A quantized sparse FFN's down projection,
-/// per group of eight listed rows. Rows of one block of neurons share its
-/// scales and zero points (applied once per group: s (sum a q - z sum a)):
-/// 32 columns per step, each row's 16 code bytes widened once, low nibbles
-/// (even columns) and high nibbles (odd columns) turned into floats by one
-/// vpermps lookup each, times a[j]; the output, scales and zero points split
-/// into even and odd columns once per group and the output interleaved back.
-/// Otherwise 16 columns per step, each row's 8 code bytes widened (bytes
-/// duplicated, shifted by 0 / 4, a vpermps lookup) and dequantized with its
-/// own block's scales and zero points.
+/// [Pattern: packed gathered axpy] A quantized sparse FFN's down projection
+/// with 4-bit codes, by segments: each run of listed rows in one block of
+/// neurons (at most 16; its end found by a scan whose index reads are
+/// clamped to the list) shares the block's scales and zero points (s (sum
+/// a q - z sum a), sum a once per segment). 32 columns per step, each row's
+/// 16 code bytes widened once, low nibbles (even columns) and high nibbles
+/// (odd columns) turned into floats by one vpermps lookup each, times a[j],
+/// rows in pairs (two chains) then the odd one; the codes of the row 16
+/// places down the list prefetched at the same columns; the output, scales
+/// and zero points split into even and odd columns once per segment and
+/// step, the output interleaved back.
 #qj = affine_map<(j, c) -> (j)>
 #qc = affine_map<(j, c) -> (c)>
 // CHECK-LABEL: func.func @q_gather_axpy
-// CHECK: scf.for %{{.+}} = %{{.+}} to %{{.+}} step %c8
+// CHECK: scf.while
+// CHECK: memref.load %arg1
 // CHECK: arith.divui %{{.+}}, %c32
-// CHECK: scf.if
+// CHECK: arith.minui
+// CHECK: scf.while
+// CHECK: arith.minui
+// CHECK: memref.load %arg1
+// CHECK: scf.condition
+// CHECK: scf.for {{.+}} iter_args({{.+}}) -> (f32)
 // CHECK: scf.for %{{.+}} = %{{.+}} to %{{.+}} step %c32
-// CHECK-COUNT-2: vector.maskedload %arg2
-// CHECK: vector.shuffle
+// CHECK: scf.for {{.+}} step %c2{{.*}} iter_args({{.+}}) -> (vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>)
+// CHECK: memref.prefetch %arg3
 // CHECK: vector.maskedload %arg3{{.+}} : memref<256x64xi8>, vector<16xi1>, vector<16xi8> into vector<16xi8>
 // CHECK: llvm.call_intrinsic "llvm.x86.avx512.permvar.sf.512"
 // CHECK: arith.shrui
 // CHECK: llvm.call_intrinsic "llvm.x86.avx512.permvar.sf.512"
 // CHECK: vector.fma
-// CHECK-NOT: vector.maskedload %arg4
-// CHECK: vector.maskedload %arg3
+// CHECK: scf.if
+// CHECK: memref.prefetch %arg3
+// CHECK-COUNT-2: vector.maskedload %arg2
+// CHECK: vector.shuffle
 // CHECK-COUNT-2: vector.maskedload %arg4{{.+}} : memref<8x128xf32>
 // CHECK-COUNT-2: vector.maskedload %arg5{{.+}} : memref<8x128xi8>
 // CHECK: vector.fma
 // CHECK: vector.shuffle {{.+}} [0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23]
 // CHECK-COUNT-2: vector.maskedstore %arg2
-// CHECK: } else {
-// CHECK: scf.for %{{.+}} = %{{.+}} to %{{.+}} step %c16
-// CHECK: vector.maskedload %arg3{{.+}} : memref<256x64xi8>, vector<8xi1>, vector<8xi8> into vector<8xi8>
-// CHECK: vector.shuffle
-// CHECK: arith.shrui
-// CHECK: llvm.call_intrinsic "llvm.x86.avx512.permvar.sf.512"
-// CHECK: vector.maskedload %arg5{{.+}} : memref<8x128xi8>
-// CHECK: vector.maskedload %arg4{{.+}} : memref<8x128xf32>
-// CHECK: arith.subf
-// CHECK: vector.fma
-// CHECK: vector.maskedstore %arg2
 // CHECK-NOT: linalg.generic
 func.func @q_gather_axpy(%a: memref<?xf32>, %idx: memref<?xindex>, %out: memref<?xf32>,
                          %w: memref<256x64xi8>, %s: memref<8x128xf32>, %z: memref<8x128xi8>,
@@ -410,6 +408,71 @@ func.func @q_gather_axpy(%a: memref<?xf32>, %idx: memref<?xindex>, %out: memref<
   return
 }
 
+
+// -----
+
+/// [Pattern: packed gathered axpy, 2-bit] Groups of eight listed rows: when
+/// they share a block of neurons, 16 columns per step with one multiply-add
+/// per row and the block's scales and zero points once; otherwise each
+/// row's 4 code bytes widened (bytes duplicated, shifted by 0 / 2 / 4 / 6,
+/// a vpermps lookup) and dequantized with its own block's.
+#qj2 = affine_map<(j, c) -> (j)>
+#qc2 = affine_map<(j, c) -> (c)>
+// CHECK-LABEL: func.func @q_gather_axpy_2bit
+// CHECK: scf.for %{{.+}} = %{{.+}} to %{{.+}} step %c8
+// CHECK: arith.divui %{{.+}}, %c32
+// CHECK: scf.if
+// CHECK: scf.for %{{.+}} = %{{.+}} to %{{.+}} step %c16
+// CHECK: vector.maskedload %arg3{{.+}} : memref<256x32xi8>, vector<4xi1>, vector<4xi8> into vector<4xi8>
+// CHECK: llvm.call_intrinsic "llvm.x86.avx512.permvar.sf.512"
+// CHECK: vector.fma
+// CHECK: vector.maskedload %arg4{{.+}} : memref<8x128xf32>
+// CHECK: vector.maskedstore %arg2
+// CHECK: } else {
+// CHECK: scf.for %{{.+}} = %{{.+}} to %{{.+}} step %c16
+// CHECK: vector.maskedload %arg3{{.+}} : memref<256x32xi8>, vector<4xi1>, vector<4xi8> into vector<4xi8>
+// CHECK: vector.shuffle
+// CHECK: arith.shrui
+// CHECK: llvm.call_intrinsic "llvm.x86.avx512.permvar.sf.512"
+// CHECK: vector.maskedload %arg5{{.+}} : memref<8x128xi8>
+// CHECK: vector.maskedload %arg4{{.+}} : memref<8x128xf32>
+// CHECK: arith.subf
+// CHECK: vector.fma
+// CHECK: vector.maskedstore %arg2
+// CHECK-NOT: linalg.generic
+func.func @q_gather_axpy_2bit(%a: memref<?xf32>, %idx: memref<?xindex>, %out: memref<?xf32>,
+                              %w: memref<256x32xi8>, %s: memref<8x128xf32>, %z: memref<8x128xi8>,
+                              %off: index) {
+  linalg.generic {indexing_maps = [#qj2, #qj2, #qc2], iterator_types = ["reduction", "parallel"]}
+      ins(%a, %idx : memref<?xf32>, memref<?xindex>) outs(%out : memref<?xf32>) attrs = {sparsa.kernel = "q_gather_axpy", sparsa.bits = 2 : i64, sparsa.block_rows = 32 : i64} {
+  ^bb0(%av: f32, %i: index, %acc: f32):
+    %c = linalg.index 1 : index
+    %col = arith.addi %c, %off : index
+    %c2 = arith.constant 2 : index
+    %c8 = arith.constant 8 : index
+    %c32 = arith.constant 32 : index
+    %bit = arith.muli %col, %c2 : index
+    %byteIdx = arith.divui %bit, %c8 : index
+    %byte = memref.load %w[%i, %byteIdx] : memref<256x32xi8>
+    %sh = arith.remui %bit, %c8 : index
+    %sh32 = arith.index_cast %sh : index to i32
+    %b32 = arith.extui %byte : i8 to i32
+    %q0 = arith.shrui %b32, %sh32 : i32
+    %m = arith.constant 3 : i32
+    %q = arith.andi %q0, %m : i32
+    %blk = arith.divui %i, %c32 : index
+    %zb = memref.load %z[%blk, %col] : memref<8x128xi8>
+    %zf = arith.uitofp %zb : i8 to f32
+    %sv = memref.load %s[%blk, %col] : memref<8x128xf32>
+    %qf = arith.uitofp %q : i32 to f32
+    %d = arith.subf %qf, %zf : f32
+    %wv = arith.mulf %d, %sv : f32
+    %p = arith.mulf %av, %wv : f32
+    %r = arith.addf %acc, %p : f32
+    linalg.yield %r : f32
+  }
+  return
+}
 // -----
 
 /// [Pattern: packed 4-bit GEMV] MatMulNBits decoding: per output column and
