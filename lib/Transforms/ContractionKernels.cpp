@@ -589,9 +589,10 @@ static constexpr int64_t kSegmentRows = 16, kPrefetchRowsAhead = 16;
 /// widen to 16 lanes once and their low nibbles (even columns) and high
 /// nibbles (odd columns) become floats by vpermps lookups; the output,
 /// scales and zero points are split into even and odd columns once per
-/// segment and step. The codes kPrefetchRowsAhead listed rows ahead are
-/// prefetched at the same columns: the rows' short runs of bytes (a task's
-/// columns) are too short for the hardware prefetchers.
+/// segment and step. The codes kPrefetchRowsAhead listed rows ahead, and
+/// the next segment's scales and zero points, are prefetched at the same
+/// columns: a row's run of bytes (a task's columns) is too short for the
+/// hardware prefetchers, and a segment's scales start a new run each.
 static void emitSegments4(const QGathered &g, Value tableV) {
   linalg::GenericOp op = g.op;
   OpBuilder b(op);
@@ -655,6 +656,9 @@ static void emitSegments4(const QGathered &g, Value tableV) {
                                                   .getResult()});
             });
         Value j1 = scan.getResult(0);
+        // The next segment's block: its scales and zero points are
+        // prefetched at this segment's columns.
+        Value nextBlk = blockOf(sb, arith::MinUIOp::create(sb, l, j1, last));
         Value zeroF = arith::ConstantOp::create(sb, l, f32, sb.getZeroAttr(f32));
         auto sum = scf::ForOp::create(
             sb, l, j0, j1, cst(sb, 1), ValueRange{zeroF},
@@ -685,6 +689,14 @@ static void emitSegments4(const QGathered &g, Value tableV) {
               Value col = g.offset ? arith::AddIOp::create(lb, l, c, g.offset).getResult() : c;
               Value col16 = arith::AddIOp::create(lb, l, col, cst(lb, 16));
               Value byte0 = arith::DivUIOp::create(lb, l, col, cst(lb, 2));
+              auto prefetch = [&](Value mem, Value at) {
+                memref::PrefetchOp::create(lb, l, mem, ValueRange{nextBlk, at}, /*isWrite=*/false,
+                                           /*localityHint=*/3, /*isDataCache=*/true);
+              };
+              prefetch(g.scales, col);
+              prefetch(g.scales, col16);
+              if (g.zp)
+                prefetch(g.zp, col);
               // One row's codes into the even / odd sums.
               auto row = [&](OpBuilder &rb, Value j, Value tE, Value tO) -> std::pair<Value, Value> {
                 Value ahead = arith::MinUIOp::create(
@@ -692,7 +704,7 @@ static void emitSegments4(const QGathered &g, Value tableV) {
                 memref::PrefetchOp::create(
                     rb, l, g.codes,
                     ValueRange{memref::LoadOp::create(rb, l, g.idx, ValueRange{ahead}), byte0},
-                    /*isWrite=*/false, /*localityHint=*/3, /*isDataCache=*/true);
+                    /*isWrite=*/false, /*localityHint=*/2, /*isDataCache=*/true);
                 Value r = memref::LoadOp::create(rb, l, g.idx, ValueRange{j});
                 Value av = vector::BroadcastOp::create(
                     rb, l, vec(16, f32), memref::LoadOp::create(rb, l, g.a, ValueRange{j}));

@@ -341,7 +341,8 @@ func.func @gather_axpy(%a: memref<?xf32>, %idx: memref<?xindex>, %out: memref<?x
 /// 16 code bytes widened once, low nibbles (even columns) and high nibbles
 /// (odd columns) turned into floats by one vpermps lookup each, times a[j],
 /// rows in pairs (two chains) then the odd one; the codes of the row 16
-/// places down the list prefetched at the same columns; the output, scales
+/// places down the list (to L2), and the next segment's scales and zero
+/// points, prefetched at the same columns; the output, scales
 /// and zero points split into even and odd columns once per segment and
 /// step, the output interleaved back.
 #qj = affine_map<(j, c) -> (j)>
@@ -357,6 +358,8 @@ func.func @gather_axpy(%a: memref<?xf32>, %idx: memref<?xindex>, %out: memref<?x
 // CHECK: scf.condition
 // CHECK: scf.for {{.+}} iter_args({{.+}}) -> (f32)
 // CHECK: scf.for %{{.+}} = %{{.+}} to %{{.+}} step %c32
+// CHECK-COUNT-2: memref.prefetch %arg4
+// CHECK: memref.prefetch %arg5
 // CHECK: scf.for {{.+}} step %c2{{.*}} iter_args({{.+}}) -> (vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>)
 // CHECK: memref.prefetch %arg3
 // CHECK: vector.maskedload %arg3{{.+}} : memref<256x64xi8>, vector<16xi1>, vector<16xi8> into vector<16xi8>
