@@ -1322,6 +1322,200 @@ static void rewriteQ4Gemv(linalg::GenericOp op, bool avx512) {
 
 
 //===----------------------------------------------------------------------===//
+// Gathered dot products with packed 4-bit rows (a quantized GLU's up)
+//===----------------------------------------------------------------------===//
+
+namespace {
+/// A generic tagged `sparsa.kernel = "q_gather_dot"` by the sparse FFN
+/// lowering: out[j] += sum_k x[k] * (code(w[idx[j]], k) - z[idx[j], k / bs])
+/// * s[idx[j], k / bs], loops (j, k); 4-bit codes packed along each row
+/// (MatMulNBits' layout: [F, blocks * bs / 2]), scales [F, blocks], packed
+/// zero points [F, zbytes] (`sparsa.zero_point_bits`) or the constant
+/// `sparsa.zero_point`. Its body reads codes, scales and zero points with
+/// memref.loads at row idx[j].
+struct QGatherDot {
+  linalg::GenericOp op;
+  Value x, idx, codes, scales, zp;
+  int64_t bs;
+};
+} // namespace
+
+static std::optional<QGatherDot> matchQGatherDot(linalg::GenericOp op) {
+  auto kind = op->getAttrOfType<StringAttr>(sp::kKernelAttrName);
+  auto bits = op->getAttrOfType<IntegerAttr>("sparsa.bits");
+  auto bs = op->getAttrOfType<IntegerAttr>("sparsa.block_size");
+  if (!kind || kind.getValue() != "q_gather_dot" || !bits || bits.getInt() != 4 || !bs ||
+      bs.getInt() <= 0 || bs.getInt() % 32 != 0 || !op.hasPureBufferSemantics() ||
+      op.getNumDpsInputs() != 2 || op.getNumDpsInits() != 1 || op.getNumLoops() != 2)
+    return std::nullopt;
+  QGatherDot g{op, op.getDpsInputOperand(0)->get(), op.getDpsInputOperand(1)->get(), {}, {},
+               {}, bs.getInt()};
+  BlockArgument rowArg = op.getRegion().front().getArgument(1);
+  SmallVector<Value> bytes;
+  for (Operation &o : op.getRegion().front().without_terminator()) {
+    auto l = dyn_cast<memref::LoadOp>(o);
+    if (!l)
+      continue;
+    if (l.getIndices().size() != 2 || l.getIndices()[0] != rowArg ||
+        l.getMemRef().getParentRegion() == &op.getRegion())
+      return std::nullopt;
+    Type et = l.getMemRefType().getElementType();
+    if (et.isInteger(8) && !llvm::is_contained(bytes, l.getMemRef()))
+      bytes.push_back(l.getMemRef());
+    else if (et.isF32() && (!g.scales || g.scales == l.getMemRef()))
+      g.scales = l.getMemRef();
+    else if (!et.isInteger(8))
+      return std::nullopt;
+  }
+  // The codes are the wider of the byte operands (a row of codes holds
+  // bs / 2 bytes per block, of zero points at most one).
+  auto cols = [](Value v) { return cast<MemRefType>(v.getType()).getDimSize(1); };
+  if (bytes.empty() || bytes.size() > 2 || !g.scales)
+    return std::nullopt;
+  g.codes = bytes[0];
+  if (bytes.size() == 2) {
+    if (ShapedType::isDynamic(cols(bytes[0])) || ShapedType::isDynamic(cols(bytes[1])))
+      return std::nullopt;
+    if (cols(bytes[1]) > cols(bytes[0]))
+      std::swap(bytes[0], bytes[1]);
+    g.codes = bytes[0];
+    g.zp = bytes[1];
+  }
+  bool zOk = g.zp ? op->getAttrOfType<IntegerAttr>(sp::kPackedZeroPointsAttrName) &&
+                        op->getAttrOfType<IntegerAttr>(sp::kPackedZeroPointsAttrName).getInt() == 4
+                  : bool(op->getAttrOfType<FloatAttr>(sp::kZeroPointAttrName));
+  int64_t kh = cols(g.codes), blocks = cols(g.scales);
+  if (!zOk || ShapedType::isDynamic(kh) || ShapedType::isDynamic(blocks) ||
+      kh != blocks * g.bs / 2 || cast<MemRefType>(g.x.getType()).getRank() != 1 ||
+      !allUnitInnerStride(op) || !unitInnerStride(g.codes) || !unitInnerStride(g.scales) ||
+      (g.zp && !unitInnerStride(g.zp)))
+    return std::nullopt;
+  return g;
+}
+
+/// Gathered dot products of x with packed 4-bit rows, two rows at a time:
+/// x is split once per call into its even and odd entries (zero past its
+/// end) and summed per block; per block of a row, 16 code bytes at a time
+/// widen to 16 lanes whose low nibbles (times x's even entries) and high
+/// nibbles (odd entries) become floats by vpermps lookups; the block's sum
+/// is scaled once; the zero points apply through x's block sums (sum (q -
+/// z) s x = sum s (q . x) - sum s z (sum x)). Non-finite x takes the
+/// reference loops (IEEE semantics, see finiteBranch).
+static void rewriteQGatherDot(const QGatherDot &g) {
+  linalg::GenericOp op = g.op;
+  Location loc = op.getLoc();
+  Type f32 = OpBuilder(op).getF32Type(), i8 = OpBuilder(op).getI8Type(),
+       i32 = OpBuilder(op).getI32Type(), i1 = OpBuilder(op).getI1Type();
+  auto vec = [](int64_t n, Type t) { return VectorType::get({n}, t); };
+  auto cst = [&](OpBuilder &ob, int64_t v) { return arith::ConstantIndexOp::create(ob, loc, v); };
+  auto fm = arith::FastMathFlags::reassoc | arith::FastMathFlags::contract;
+  int64_t bb = g.bs / 2;
+  int64_t kh = cast<MemRefType>(g.codes.getType()).getDimSize(1);
+  StringAttr permvar = OpBuilder(op).getStringAttr("llvm.x86.avx512.permvar.sf.512");
+  // x's even / odd entries [1, kh] and its block sums, once per call.
+  Operation *at = onceBefore(op, {g.x});
+  OpBuilder pre(at);
+  auto halfType = MemRefType::get({1, kh}, f32);
+  Value xE = memref::AllocaOp::create(pre, loc, halfType);
+  Value xO = memref::AllocaOp::create(pre, loc, halfType);
+  Value H = memref::DimOp::create(pre, loc, g.x, 0);
+  Value zf = arith::ConstantOp::create(pre, loc, vec(16, f32), pre.getZeroAttr(vec(16, f32)));
+  SmallVector<int64_t> evens, odds;
+  for (int64_t l = 0; l < 16; ++l) {
+    evens.push_back(2 * l);
+    odds.push_back(2 * l + 1);
+  }
+  scf::ForOp::create(pre, loc, cst(pre, 0), cst(pre, kh), cst(pre, 16), ValueRange{},
+                     [&](OpBuilder &lb, Location, Value kk, ValueRange) {
+    Value k0 = arith::MulIOp::create(lb, loc, kk, cst(lb, 2));
+    Value k1 = arith::AddIOp::create(lb, loc, k0, cst(lb, 16));
+    // Entries left from |k| (0 past the end).
+    auto left = [&](Value k) -> Value {
+      Value past = arith::CmpIOp::create(lb, loc, arith::CmpIPredicate::uge, k, H);
+      return arith::SelectOp::create(lb, loc, past, cst(lb, 0),
+                                     arith::SubIOp::create(lb, loc, H, k));
+    };
+    auto part = [&](Value k) -> Value {
+      Value m = vector::CreateMaskOp::create(lb, loc, vec(16, i1), ValueRange{left(k)});
+      Value kc = arith::MinUIOp::create(lb, loc, k, H);
+      return vector::MaskedLoadOp::create(lb, loc, vec(16, f32), g.x, ValueRange{kc}, m, zf);
+    };
+    Value lo = part(k0), hi = part(k1);
+    vector::StoreOp::create(lb, loc, vector::ShuffleOp::create(lb, loc, lo, hi, evens), xE,
+                            ValueRange{cst(lb, 0), kk});
+    vector::StoreOp::create(lb, loc, vector::ShuffleOp::create(lb, loc, lo, hi, odds), xO,
+                            ValueRange{cst(lb, 0), kk});
+    scf::YieldOp::create(lb, loc);
+  });
+  Value blocks = memref::DimOp::create(pre, loc, g.scales, 1);
+  Value padded = arith::MulIOp::create(
+      pre, loc, arith::CeilDivUIOp::create(pre, loc, blocks, cst(pre, 16)), cst(pre, 16));
+  Value sumX = blockSumsOfA(pre, loc, xE, xO, cst(pre, 1), blocks, padded, bb);
+  OpBuilder b = finiteBranch(op, sumX, at);
+  SmallVector<float> table;
+  for (int64_t l = 0; l < 16; ++l)
+    table.push_back(float(l));
+  Value tableV = arith::ConstantOp::create(
+      b, loc, vec(16, f32), DenseElementsAttr::get(vec(16, f32), ArrayRef<float>(table)));
+  Value four = arith::ConstantOp::create(
+      b, loc, vec(16, i32), DenseElementsAttr::get(vec(16, i32), b.getI32IntegerAttr(4).getValue()));
+  Value zv = arith::ConstantOp::create(b, loc, vec(16, f32), b.getZeroAttr(vec(16, f32)));
+  Value out = op.getDpsInitOperand(0)->get();
+  Value n = memref::DimOp::create(b, loc, g.idx, 0);
+  Value c0 = cst(b, 0);
+  forGroups(b, loc, n, 2, [&](OpBuilder &gb, Value j0, int64_t R) {
+    SmallVector<Value> js, rs;
+    for (int64_t u = 0; u < R; ++u) {
+      js.push_back(u ? arith::AddIOp::create(gb, loc, j0, cst(gb, u)).getResult() : j0);
+      rs.push_back(memref::LoadOp::create(gb, loc, g.idx, ValueRange{js.back()}));
+    }
+    auto blockLoop = scf::ForOp::create(
+        gb, loc, cst(gb, 0), blocks, cst(gb, 1), SmallVector<Value>(R, zv),
+        [&](OpBuilder &kb, Location, Value blk, ValueRange acc) {
+          Value base = arith::MulIOp::create(kb, loc, blk, cst(kb, bb));
+          SmallVector<Value> t(R, zv);
+          for (int64_t sub = 0; sub < bb; sub += 16) {
+            Value p = sub ? arith::AddIOp::create(kb, loc, base, cst(kb, sub)).getResult() : base;
+            Value xe = vector::LoadOp::create(kb, loc, vec(16, f32), xE, ValueRange{c0, p});
+            Value xo = vector::LoadOp::create(kb, loc, vec(16, f32), xO, ValueRange{c0, p});
+            for (int64_t u = 0; u < R; ++u) {
+              Value bytes =
+                  vector::LoadOp::create(kb, loc, vec(16, i8), g.codes, ValueRange{rs[u], p});
+              Value q = arith::ExtUIOp::create(kb, loc, vec(16, i32), bytes);
+              Value lo = LLVM::CallIntrinsicOp::create(kb, loc, vec(16, f32), permvar,
+                                                       ValueRange{tableV, q})
+                             .getResult(0);
+              Value hi = LLVM::CallIntrinsicOp::create(
+                             kb, loc, vec(16, f32), permvar,
+                             ValueRange{tableV, arith::ShRUIOp::create(kb, loc, q, four)})
+                             .getResult(0);
+              t[u] = vector::FMAOp::create(kb, loc, lo, xe, t[u]);
+              t[u] = vector::FMAOp::create(kb, loc, hi, xo, t[u]);
+            }
+          }
+          SmallVector<Value> next;
+          for (int64_t u = 0; u < R; ++u) {
+            Value s = vector::BroadcastOp::create(
+                kb, loc, vec(16, f32),
+                memref::LoadOp::create(kb, loc, g.scales, ValueRange{rs[u], blk}));
+            next.push_back(vector::FMAOp::create(kb, loc, s, t[u], acc[u]));
+          }
+          scf::YieldOp::create(kb, loc, next);
+        });
+    for (int64_t u = 0; u < R; ++u) {
+      Value total = arith::SubFOp::create(
+          gb, loc, blockLoop.getResult(u),
+          zeroPointCorrection(gb, loc, op, g.scales, g.zp, sumX, rs[u], c0, blocks, padded), fm);
+      Value old = memref::LoadOp::create(gb, loc, out, ValueRange{js[u]});
+      Value sum =
+          vector::ReductionOp::create(gb, loc, vector::CombiningKind::ADD, total, old, fm);
+      memref::StoreOp::create(gb, loc, sum, out, ValueRange{js[u]});
+    }
+  });
+  op.erase();
+}
+
+//===----------------------------------------------------------------------===//
 // int8-activation GEMV (VNNI): packed 4- or 8-bit weights . int8 codes of A
 //===----------------------------------------------------------------------===//
 
@@ -2103,12 +2297,15 @@ struct ContractionKernelsPass final
     SmallVector<RowReduction> rows;
     SmallVector<Gathered> gathered;
     SmallVector<QGathered> qGathered;
+    SmallVector<QGatherDot> qDots;
     SmallVector<linalg::GenericOp> q4, vnniOps;
     getOperation().walk([&](linalg::GenericOp op) {
       if (isQ4Gemv(op))
         q4.push_back(op);
       else if (auto qg = vectorBits >= 512 ? matchQGathered(op) : std::nullopt)
         qGathered.push_back(*qg);
+      else if (auto qd = vectorBits >= 512 ? matchQGatherDot(op) : std::nullopt)
+        qDots.push_back(*qd);
       else if (vnni && vectorBits >= 512 && (isVnniGemv(op) || isDynVnni(op)))
         vnniOps.push_back(op);
       else if (auto g = matchGathered(op))
@@ -2126,6 +2323,8 @@ struct ContractionKernelsPass final
       rewriteGathered(g, vectorBits);
     for (QGathered &g : qGathered)
       rewriteQGathered(g);
+    for (QGatherDot &g : qDots)
+      rewriteQGatherDot(g);
     for (linalg::GenericOp op : q4) {
       int64_t bb = op->getAttrOfType<IntegerAttr>(sp::kBlockBytesAttrName).getInt();
       if (vnni && vectorBits >= 512 && stepsKeepBlocks(bb))

@@ -110,8 +110,8 @@ static Operation *fuseIndexedFFN(Operation *anchor, const ExpertFFN &f, Operatio
     return nullptr;
   }
   auto op = sp::SparseFFNOp::create(b, loc, f.in.getType(), f.in, w1, w2, up, b1, bUp,
-                                    f.p2.bias, idx, Value(), Value(), Value(), Value(),
-                                    b.getStringAttr(f.act), b.getF64FloatAttr(f.threshold),
+                                    f.p2.bias, idx, Value(), Value(), Value(), Value(), Value(),
+                                    Value(), b.getStringAttr(f.act), b.getF64FloatAttr(f.threshold),
                                     b.getI64IntegerAttr(0), b.getI64IntegerAttr(0));
   if (op.getType() != anchor->getResult(0).getType() || !verifiesQuietly(op)) {
     op.erase();
@@ -167,7 +167,8 @@ static Operation *fuseSparseFFN(Operation *anchor) {
       b, loc, f->in.getType(), f->in, layout(b, loc, f->p1, true),
       layout(b, loc, f->p2, true),
       f->p3.weight ? layout(b, loc, f->p3, false) : Value(), f->p1.bias, f->p3.bias,
-      f->p2.bias, Value(), Value(), Value(), Value(), Value(), b.getStringAttr(f->act),
+      f->p2.bias, Value(), Value(), Value(), Value(), Value(), Value(), Value(),
+      b.getStringAttr(f->act),
       b.getF64FloatAttr(f->threshold), b.getI64IntegerAttr(0), b.getI64IntegerAttr(0));
   if (op.getType() != y.getType() || !verifiesQuietly(op)) {
     op.erase();
@@ -219,7 +220,8 @@ static Value as2D(OpBuilder &b, Location loc, Value v, int64_t rows, int64_t col
 }
 
 /// An int4 / int8 sparse FFN: MatMulNBits (up, + bias), ReLU or a FATReLU
-/// threshold, MatMulNBits (down, + bias), all weights constant. The up
+/// threshold (times a third MatMulNBits of the same input for a ReLU-gated
+/// GLU), MatMulNBits (down, + bias), all weights constant. The up
 /// projection stays in MatMulNBits' layout (one row per neuron); the down
 /// projection is repacked at compile time one row of codes per neuron (the
 /// same values), its scales and zero points per block of neurons.
@@ -231,6 +233,27 @@ static Operation *fuseQuantizedFFN(Operation *anchor) {
   Value act = down->op.getA(), h;
   double threshold = 0.0;
   StringRef mode = matchActivation(act, h, &threshold);
+  // A ReLU-gated GLU (ProSparse): Mul(act(gate x), up x), either order.
+  std::optional<NBitsProjection> lin;
+  Value glu, linOut;
+  if (auto mul = act.getDefiningOp<onnx::MulOp>()) {
+    for (auto [a, l] : {std::pair(mul.getA(), mul.getB()), std::pair(mul.getB(), mul.getA())}) {
+      Value gh;
+      double t = 0.0;
+      StringRef m = matchActivation(a, gh, &t);
+      std::optional<NBitsProjection> lp = matchNBits(l);
+      if ((m == "relu" || m == "threshold") && lp && matchNBits(gh)) {
+        glu = act;
+        act = a;
+        h = gh;
+        mode = m;
+        threshold = t;
+        lin = lp;
+        linOut = l;
+        break;
+      }
+    }
+  }
   if (mode != "relu" && mode != "threshold")
     return nullptr; // dense activations have no exact zeros
   std::optional<NBitsProjection> up = h ? matchNBits(h) : std::nullopt;
@@ -241,6 +264,8 @@ static Operation *fuseQuantizedFFN(Operation *anchor) {
     markUnfused(actOp, kFamily, why);
     return nullptr;
   };
+  if (glu && (!glu.hasOneUse() || !linOut.hasOneUse()))
+    return fail("the GLU's product or its linear part is also used elsewhere");
   onnx::MatMulNBitsOp p1 = up->op, p2 = down->op;
   // The gate feeds only the activation (a threshold's Where reads it twice:
   // through its Greater and as the kept value).
@@ -257,18 +282,27 @@ static Operation *fuseQuantizedFFN(Operation *anchor) {
     return fail("the two MatMulNBits do not form an FFN (K and N)");
   if (p2.getBits() != bits || p2.getBlockSize() != bs)
     return fail("the two MatMulNBits use different bit widths or block sizes");
+  onnx::MatMulNBitsOp p3 = lin ? lin->op : onnx::MatMulNBitsOp();
+  if (p3 && (p3.getK() != H || p3.getN() != F || p3.getA() != p1.getA()))
+    return fail("the GLU's linear MatMulNBits does not match its gate (K, N and input)");
+  if (p3 && (p3.getBits() != bits || p3.getBlockSize() != bs))
+    return fail("the GLU's MatMulNBits use different bit widths or block sizes");
   if ((H * bits) % 8 != 0)
     return fail("a row of the repacked down projection does not fill whole bytes");
   SmallVector<Value> constants = {p1.getB(), p1.getScales(), p1.getZeroPoints(), p2.getB(),
                                   p2.getScales(), p2.getZeroPoints(), up->bias, down->bias};
+  if (p3)
+    constants.append({p3.getB(), p3.getScales(), p3.getZeroPoints(), lin->bias});
   for (Value v : constants)
     if (v && !isConstant(v))
       return fail("quantized weights, scales, zero points or biases are not constant");
-  for (Value z : {Value(p1.getZeroPoints()), Value(p2.getZeroPoints())})
+  for (Value z : {Value(p1.getZeroPoints()), Value(p2.getZeroPoints()),
+                  p3 ? Value(p3.getZeroPoints()) : Value()})
     if (z && !getElementTypeOrSelf(z).isInteger(8))
       return fail("float zero points (packed uint8 ones fuse)");
   if (!getElementTypeOrSelf(p2.getScales()).isF32() ||
       !getElementTypeOrSelf(p1.getScales()).isF32() ||
+      (p3 && !getElementTypeOrSelf(p3.getScales()).isF32()) ||
       !getElementTypeOrSelf(p1.getA()).isF32())
     return fail("a quantized sparse FFN needs f32 activations and scales");
   int64_t rank = rankOf(p1.getA());
@@ -284,6 +318,16 @@ static Operation *fuseQuantizedFFN(Operation *anchor) {
   Value z1 = p1.getZeroPoints() ? as2D(b, loc, p1.getZeroPoints(), F,
                                        (blocks1 * bits + 7) / 8)
                                 : Value();
+  // A GLU's linear part: MatMulNBits' layout too.
+  Value w3, s3, z3;
+  if (p3) {
+    w3 = p3.getB();
+    s3 = as2D(b, loc, p3.getScales(), F, blocks1);
+    z3 = p3.getZeroPoints() ? as2D(b, loc, p3.getZeroPoints(), F, (blocks1 * bits + 7) / 8)
+                            : Value();
+    if (!s3 || (p3.getZeroPoints() && !z3))
+      return fail("the MatMulNBits constants do not have MatMulNBits' shapes");
+  }
   // Down: codes q[n, f] (B2 [H, blocks2, bb]) -> one row per neuron f
   // along n; scales [H, blocks2] -> [blocks2, H]; packed zero points ->
   // one byte per code [blocks2, H].
@@ -326,9 +370,9 @@ static Operation *fuseQuantizedFFN(Operation *anchor) {
                  ? bytesConstant(b, loc, RankedTensorType::get({blocks2, H}, u8), zeros)
                  : Value();
   auto op = sp::SparseFFNOp::create(
-      b, loc, y.getType(), p1.getA(), w1, w2, Value(), up->bias, Value(), down->bias, Value(),
-      s1, z1, s2, z2, b.getStringAttr(mode), b.getF64FloatAttr(threshold),
-      b.getI64IntegerAttr(bits), b.getI64IntegerAttr(bs));
+      b, loc, y.getType(), p1.getA(), w1, w2, w3, up->bias, lin ? lin->bias : Value(),
+      down->bias, Value(), s1, z1, s2, z2, s3, z3, b.getStringAttr(mode),
+      b.getF64FloatAttr(threshold), b.getI64IntegerAttr(bits), b.getI64IntegerAttr(bs));
   if (!verifiesQuietly(op)) {
     op.erase();
     return fail("the FFN's shapes do not form a quantized sparsa.sparse_ffn");

@@ -230,6 +230,18 @@ def _cases(full: bool) -> Dict[str, Case]:
         lambda rng: {"x": rng.standard_normal((1, nh)).astype(np.float32)},
         weight_bytes=int(up_bytes + nact * nf * nh // 2 + touched * nblocks * 5 * nh),
         flops=2.0 * (nh * nf + nact * nf * nh), dense_bytes=2 * up_bytes))
+    # Its ReLU-gated GLU (ProSparse) twin: the gate, then the active
+    # neurons' rows of the linear part (codes, scales, zero points) and of
+    # the down projection.
+    cases.append(Case(
+        "nbits_sparse_glu", f"int4 ReLU-gated GLU decode (ProSparse), 1x{nh} -> {nf} -> {nh}, "
+                            f"MatMulNBits block 32, packed zero points, "
+                            f"~{int(100 * (1 - nact))} % inactive",
+        lambda p: models.nbits_sparse_ffn(p, nh, nf, sparsity=1 - nact, glu="au"),
+        lambda rng: {"x": rng.standard_normal((1, nh)).astype(np.float32)},
+        weight_bytes=int((1 + nact) * up_bytes + nact * nf * nh // 2
+                         + touched * nblocks * 5 * nh),
+        flops=2.0 * (nh * nf + 2 * nact * nf * nh), dense_bytes=3 * up_bytes))
     # Flow attention (Flowformer, linear attention): q, k, v [1, H, L, D];
     # ONNX Runtime runs the exported graph (its causal forms are the L x L
     # products). flops count the linear-time work (two D x D products per

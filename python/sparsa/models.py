@@ -1370,13 +1370,15 @@ def qmoe(path: str, hidden: int = 2048, inner: int = 5632, experts: int = 8, k: 
 def nbits_sparse_ffn(path: str, hidden: int = 4096, inner: int = 14336, *, bits: int = 4,
                      block: int = 32, zp_mode: str = "packed", sparsity: float = 0.9,
                      act: str = "relu", threshold: float = 0.0, tokens: Dim = 1,
-                     seed: int = 0) -> str:
+                     glu: str = "", seed: int = 0) -> str:
     """An OPT-style ReLU FFN with 4-bit (|bits|) MatMulNBits weights, as
     ONNX Runtime's MatMul-to-NBits quantizer writes it: MatMulNBits (up,
     bias input) -> Relu (or FATReLU's Where(h > |threshold|, h, 0) with act
     "threshold") -> MatMulNBits (down) -> Add (bias). The up projection's
     bias sits at the quantile that leaves ~(1 - |sparsity|) of the neurons
-    active for standard normal inputs."""
+    active for standard normal inputs. |glu| "au" or "ua" makes it a
+    ReLU-gated GLU (ProSparse): the activation times a third MatMulNBits
+    of x ("fc3", bias input), Mul(a, u) or Mul(u, a)."""
     _, TensorProto, helper, numpy_helper = _onnx()
     rng = np.random.default_rng(seed)
     H, F = hidden, inner
@@ -1414,7 +1416,15 @@ def nbits_sparse_ffn(path: str, hidden: int = 4096, inner: int = 14336, *, bits:
                   numpy_helper.from_array(np.array(0.0, np.float32), "zero")]
     else:
         nodes.append(helper.make_node("Relu", ["h"], ["a"], name="/act/Relu"))
-    nbits("fc2", w2, "a", "y0")
+    down_in = "a"
+    if glu:
+        w3 = (rng.standard_normal((H, F)) / np.sqrt(H)).astype(np.float32)
+        b3 = (0.1 * rng.standard_normal(F)).astype(np.float32)
+        nbits("fc3", w3, "x", "u", b3)
+        nodes.append(helper.make_node("Mul", ["a", "u"] if glu == "au" else ["u", "a"], ["m"],
+                                      name="/glu/Mul"))
+        down_in = "m"
+    nbits("fc2", w2, down_in, "y0")
     nodes.append(helper.make_node("Add", ["y0", "fc2_b2"], ["y"], name="/fc2/Add"))
     inits.append(numpy_helper.from_array(b2, "fc2_b2"))
     graph = helper.make_graph(

@@ -262,6 +262,94 @@ def test_quantized_sparse_ffn(tmp_path, bits, block, zp_mode, act, hidden, inner
             assert_matches_ort(model, path, {"x": x}, atol=1e-4, rtol=1e-4)
 
 
+@pytest.mark.parametrize("bits,block,zp_mode,act,hidden,inner,glu", [
+    (4, 32, "packed", "relu", 64, 256, "au"),
+    (4, 32, "none", "threshold", 64, 256, "ua"),  # FATReLU gate, default zero points
+    (4, 64, "packed", "relu", 128, 320, "au"),     # blocks of 64; inner not a multiple
+    (4, 32, "packed", "relu", 72, 256, "ua"),      # hidden not a multiple of the block
+    (8, 16, "packed", "relu", 96, 200, "au"),      # 8-bit: the reference loops
+])
+@pytest.mark.parametrize("sparsity", [0.99, 0.9, 0.5, 0.0])
+def test_quantized_glu_ffn(tmp_path, bits, block, zp_mode, act, hidden, inner, glu, sparsity):
+    """A ReLU-gated GLU (ProSparse) with MatMulNBits gate, linear part and
+    down projection, Mul in either order, fuses into one quantized sparse
+    FFN; one token reads only the active neurons' rows of the linear part
+    (gathered dot products with packed rows) and of the down projection.
+    Matches the fp32-dequantized numpy reference and ONNX Runtime from 1 %
+    to 100 % active neurons, for one token and 16."""
+    for tokens in [1, "T"]:
+        path = models.nbits_sparse_ffn(
+            str(tmp_path / f"g_{tokens}.onnx"), hidden, inner, bits=bits, block=block,
+            zp_mode=zp_mode, sparsity=sparsity, act=act,
+            threshold=0.25 if act == "threshold" else 0.0, tokens=tokens, glu=glu)
+        model, report = compile_with_report(tmp_path, path, f"g_{tokens}")
+        assert report["fusions"]["activation_sparsity"] == 1, report
+        assert report["fusions"]["quantization"] == 0, report
+        assert report["unfused"] == [], report["unfused"]
+        w1, inits = dequantized_nbits(path, "fc1", bits, block, hidden, inner)
+        w3, _ = dequantized_nbits(path, "fc3", bits, block, hidden, inner)
+        w2, _ = dequantized_nbits(path, "fc2", bits, block, inner, hidden)
+        for t in ((1,) if tokens == 1 else (1, 16)):
+            x = np.random.default_rng(t).standard_normal((t, hidden)).astype(np.float32)
+            h = x.astype(np.float64) @ w1 + inits["fc1_bias"]
+            a = np.where(h > 0.25, h, 0.0) if act == "threshold" else np.maximum(h, 0)
+            a = a * (x.astype(np.float64) @ w3 + inits["fc3_bias"])
+            ref = a @ w2 + inits["fc2_b2"]
+            ours = model.run({"x": x})["y"]
+            np.testing.assert_allclose(ours, ref, atol=2e-5 * max(1.0, np.abs(ref).max()),
+                                       rtol=1e-4)
+            assert_matches_ort(model, path, {"x": x}, atol=1e-4, rtol=1e-4)
+
+
+def test_quantized_glu_ffn_non_finite_input(tmp_path):
+    """An Inf in x reaches the gathered dot products of the GLU's linear
+    part: IEEE semantics (the reference loops), as ONNX Runtime computes
+    them, not the NaN the zero-point algebra would give."""
+    path = models.nbits_sparse_ffn(str(tmp_path / "g.onnx"), 64, 256, sparsity=0.5, glu="au")
+    model, _ = compile_with_report(tmp_path, path, "g")
+    x = np.random.default_rng(0).standard_normal((1, 64)).astype(np.float32)
+    x[0, 5] = np.inf
+    assert_matches_ort(model, path, {"x": x}, atol=1e-4, rtol=1e-4)
+
+
+def test_quantized_glu_near_misses(tmp_path):
+    """The GLU's linear part also an output, or quantized with another
+    block size: no sparse FFN (the MatMulNBits stay quantized matmuls) and
+    the report says why."""
+    import onnx
+    from onnx import helper, numpy_helper
+    path = models.nbits_sparse_ffn(str(tmp_path / "g.onnx"), 64, 128, sparsity=0.9, glu="au")
+    m = onnx.load(path)
+    m.graph.output.append(helper.make_tensor_value_info("u", onnx.TensorProto.FLOAT, [1, 128]))
+    onnx.save(m, str(tmp_path / "used.onnx"))
+    model, report = compile_with_report(tmp_path, str(tmp_path / "used.onnx"), "used")
+    assert report["fusions"]["activation_sparsity"] == 0
+    assert report["fusions"]["quantization"] == 3
+    assert {"family": "activation_sparsity", "node": "/act/Relu", "op": "onnx.Relu",
+            "reason": "the GLU's product or its linear part is also used elsewhere"} \
+        in report["unfused"]
+    assert_matches_ort(model, str(tmp_path / "used.onnx"),
+                       {"x": np.ones((1, 64), np.float32)}, atol=1e-4, rtol=1e-4)
+    m = onnx.load(path)
+    lin = next(n for n in m.graph.node if n.name == "/fc3/MatMulNBits")
+    for a in lin.attribute:
+        if a.name == "block_size":
+            a.i = 16
+    inits = {t.name: t for t in m.graph.initializer}
+    w3 = np.random.default_rng(3).standard_normal((64, 128)).astype(np.float32)
+    B, sc, z = models.quantize_nbits(w3, 4, 16, "packed")
+    for name, arr in (("fc3_B", B), ("fc3_s", sc.reshape(-1)), ("fc3_z", z)):
+        inits[name].CopyFrom(numpy_helper.from_array(arr, name))
+    onnx.save(m, str(tmp_path / "blocks.onnx"))
+    model, report = compile_with_report(tmp_path, str(tmp_path / "blocks.onnx"), "blocks")
+    assert report["fusions"]["activation_sparsity"] == 0
+    assert {"family": "activation_sparsity", "node": "/act/Relu", "op": "onnx.Relu",
+            "reason": "the GLU's MatMulNBits use different bit widths or block sizes"} \
+        in report["unfused"]
+    assert_matches_ort(model, str(tmp_path / "blocks.onnx"),
+                       {"x": np.ones((1, 64), np.float32)}, atol=1e-4, rtol=1e-4)
+
+
 @pytest.mark.parametrize("sparsity", [0.9, 0.0])
 def test_quantized_sparse_ffn_int8_activations(tmp_path, sparsity):
     """--int8-activations reaches the gate of a quantized sparse FFN: its

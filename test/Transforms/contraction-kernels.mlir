@@ -476,6 +476,79 @@ func.func @q_gather_axpy_2bit(%a: memref<?xf32>, %idx: memref<?xindex>, %out: me
   }
   return
 }
+
+// -----
+
+/// [Pattern: packed gathered dot products] A quantized GLU's linear part:
+/// x split once into its even and odd entries (masked loads past its end,
+/// two shuffles) and summed per block; a non-finite block sum takes the
+/// reference loops (the generic, kept in the else-branch). Rows two at a
+/// time: per block, 16 code bytes of each row widened once, low / high
+/// nibbles turned into floats by vpermps lookups times x's even / odd
+/// entries, the block's sum scaled once; the packed zero points apply once
+/// per row through x's block sums.
+#dx = affine_map<(j, k) -> (k)>
+#dj = affine_map<(j, k) -> (j)>
+// CHECK-LABEL: func.func @q_gather_dot
+// CHECK-COUNT-2: memref.alloca() : memref<1x64xf32>
+// CHECK: scf.for %{{.+}} = %{{.+}} to %{{.+}} step %c16
+// CHECK-COUNT-2: vector.maskedload %arg0
+// CHECK: vector.shuffle {{.+}} [0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30]
+// CHECK: vector.shuffle {{.+}} [1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31]
+// CHECK: scf.if
+// CHECK: scf.for %{{.+}} = %{{.+}} to %{{.+}} step %c2
+// CHECK: scf.for {{.+}} iter_args({{.+}}) -> (vector<16xf32>, vector<16xf32>)
+// CHECK: vector.load %arg3{{.+}} : memref<512x64xi8>, vector<16xi8>
+// CHECK: llvm.call_intrinsic "llvm.x86.avx512.permvar.sf.512"
+// CHECK: arith.shrui
+// CHECK: llvm.call_intrinsic "llvm.x86.avx512.permvar.sf.512"
+// CHECK: vector.fma
+// CHECK: memref.load %arg5
+// CHECK: vector.fma
+// CHECK: vector.maskedload %arg5
+// CHECK: vector.maskedload %arg4
+// CHECK: vector.reduction <add>
+// CHECK: } else {
+// CHECK: linalg.generic
+// CHECK-SAME: sparsa.kernel = "q_gather_dot"
+func.func @q_gather_dot(%x: memref<128xf32>, %idx: memref<?xindex>, %out: memref<?xf32>,
+                        %w: memref<512x64xi8>, %z: memref<512x2xi8>, %s: memref<512x4xf32>) {
+  linalg.generic {indexing_maps = [#dx, #dj, #dj], iterator_types = ["parallel", "reduction"]}
+      ins(%x, %idx : memref<128xf32>, memref<?xindex>) outs(%out : memref<?xf32>) attrs = {sparsa.kernel = "q_gather_dot", sparsa.bits = 4 : i64, sparsa.block_size = 32 : i64, sparsa.zero_point_bits = 4 : i64} {
+  ^bb0(%xv: f32, %r: index, %acc: f32):
+    %c4 = arith.constant 4 : index
+    %c8 = arith.constant 8 : index
+    %c32 = arith.constant 32 : index
+    %c15 = arith.constant 15 : i32
+    %k = linalg.index 1 : index
+    %bit = arith.muli %k, %c4 : index
+    %byteIdx = arith.divui %bit, %c8 : index
+    %byte = memref.load %w[%r, %byteIdx] : memref<512x64xi8>
+    %sh = arith.remui %bit, %c8 : index
+    %sh32 = arith.index_cast %sh : index to i32
+    %b32 = arith.extui %byte : i8 to i32
+    %q0 = arith.shrui %b32, %sh32 : i32
+    %q = arith.andi %q0, %c15 : i32
+    %blk = arith.divui %k, %c32 : index
+    %zbit = arith.muli %blk, %c4 : index
+    %zbyte = arith.divui %zbit, %c8 : index
+    %zb = memref.load %z[%r, %zbyte] : memref<512x2xi8>
+    %zsh = arith.remui %zbit, %c8 : index
+    %zsh32 = arith.index_cast %zsh : index to i32
+    %zb32 = arith.extui %zb : i8 to i32
+    %z0 = arith.shrui %zb32, %zsh32 : i32
+    %zq = arith.andi %z0, %c15 : i32
+    %zf = arith.uitofp %zq : i32 to f32
+    %sv = memref.load %s[%r, %blk] : memref<512x4xf32>
+    %qf = arith.uitofp %q : i32 to f32
+    %d = arith.subf %qf, %zf : f32
+    %wv = arith.mulf %d, %sv : f32
+    %p = arith.mulf %xv, %wv : f32
+    %sum = arith.addf %acc, %p : f32
+    linalg.yield %sum : f32
+  }
+  return
+}
 // -----
 
 /// [Pattern: packed 4-bit GEMV] MatMulNBits decoding: per output column and

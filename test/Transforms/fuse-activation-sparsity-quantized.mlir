@@ -57,3 +57,31 @@ func.func @nbits_not_constant(%x: tensor<1x32xf32>, %b1: tensor<16x1x16xui8>, %s
   %y = onnx.ms.MatMulNBits %a, %b2, %s2 {K = 16 : si64, N = 32 : si64, bits = 4 : si64, block_size = 32 : si64} : (tensor<1x16xf32>, tensor<32x1x16xui8>, tensor<32xf32>) -> tensor<1x32xf32>
   return %y : tensor<1x32xf32>
 }
+
+// -----
+
+/// A ReLU-gated GLU (ProSparse) in MatMulNBits: Mul(Relu(gate x), up x)
+/// (here with the product's operands swapped) -> MatMulNBits: one
+/// quantized sparsa.sparse_ffn whose `up` keeps MatMulNBits' layout with
+/// its scales as [F, blocks] and its packed zero points.
+// CHECK-LABEL: func.func @nbits_glu
+// CHECK: %[[Y:.+]] = sparsa.sparse_ffn %arg0, %{{.+}}, %{{.+}} up = %{{.+}} b2 = %{{.+}} w1_scales = %{{.+}} w2_scales = %{{.+}} up_scales = %{{.+}} up_zero_points = %{{.+}} {block_size = 16 : i64, weight_bits = 4 : i64} : (tensor<1x2xf32>, tensor<16x1x8xui8>, tensor<16x1xui8>, tensor<16x1x8xui8>, tensor<2xf32>, tensor<16x1xf32>, tensor<1x2xf32>, tensor<16x1xf32>, tensor<16x1xui8>) -> tensor<1x2xf32>
+// CHECK-NOT: onnx.ms.MatMulNBits
+// CHECK: return %[[Y]]
+func.func @nbits_glu(%x: tensor<1x2xf32>) -> tensor<1x2xf32> {
+  %b1 = onnx.Constant {value = dense<136> : tensor<16x1x8xui8>} : () -> tensor<16x1x8xui8>
+  %s1 = onnx.Constant {value = dense<0.5> : tensor<16xf32>} : () -> tensor<16xf32>
+  %b3 = onnx.Constant {value = dense<120> : tensor<16x1x8xui8>} : () -> tensor<16x1x8xui8>
+  %s3 = onnx.Constant {value = dense<0.25> : tensor<16xf32>} : () -> tensor<16xf32>
+  %z3 = onnx.Constant {value = dense<7> : tensor<16x1xui8>} : () -> tensor<16x1xui8>
+  %b2 = onnx.Constant {value = dense<17> : tensor<2x1x8xui8>} : () -> tensor<2x1x8xui8>
+  %s2 = onnx.Constant {value = dense<0.75> : tensor<2x1xf32>} : () -> tensor<2x1xf32>
+  %c2 = onnx.Constant {value = dense<0.2> : tensor<2xf32>} : () -> tensor<2xf32>
+  %h = onnx.ms.MatMulNBits %x, %b1, %s1 {K = 2 : si64, N = 16 : si64, bits = 4 : si64, block_size = 16 : si64} : (tensor<1x2xf32>, tensor<16x1x8xui8>, tensor<16xf32>) -> tensor<1x16xf32>
+  %a = onnx.Relu %h : (tensor<1x16xf32>) -> tensor<1x16xf32>
+  %u = onnx.ms.MatMulNBits %x, %b3, %s3 zero_points = %z3 {K = 2 : si64, N = 16 : si64, bits = 4 : si64, block_size = 16 : si64} : (tensor<1x2xf32>, tensor<16x1x8xui8>, tensor<16xf32>, tensor<16x1xui8>) -> tensor<1x16xf32>
+  %m = onnx.Mul %u, %a : (tensor<1x16xf32>, tensor<1x16xf32>) -> tensor<1x16xf32>
+  %y0 = onnx.ms.MatMulNBits %m, %b2, %s2 {K = 16 : si64, N = 2 : si64, bits = 4 : si64, block_size = 16 : si64} : (tensor<1x16xf32>, tensor<2x1x8xui8>, tensor<2x1xf32>) -> tensor<1x2xf32>
+  %y = onnx.Add %y0, %c2 : (tensor<1x2xf32>, tensor<2xf32>) -> tensor<1x2xf32>
+  return %y : tensor<1x2xf32>
+}

@@ -395,7 +395,10 @@ def FuseActivationSparsityPass
     fusion, only choose the neurons of index-set FFNs (Deja Vu's predictor;
     its values unused) gets `sorted = 0`: the FFN sums over the set, so its
     lowering skips ranking the chosen neurons (and lists them in index
-    order).
+    order). Quantized FFNs (`com.microsoft.MatMulNBits` projections with
+    constant codes, f32 scales and packed or no zero points, the same bits
+    and block size throughout) fuse with ReLU / FATReLU and as ReLU-gated
+    GLUs; the down projection is repacked one row of codes per neuron.
 
     Near misses keep their ops and record why (`sparsa.unfused =
     {activation_sparsity = "..."}`): the activation is also used elsewhere,

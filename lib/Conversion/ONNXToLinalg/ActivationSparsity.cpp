@@ -109,7 +109,8 @@ static Value gatherAxpy(GenericBuilder &B, Value acc, Value a, Value rows, Value
 /// start[j] + sum_h x[h] * w[rows[j], h] for x [H]: gathered dot products
 /// the contraction kernels run eight rows at a time; start is each row's
 /// bias (or zero).
-static Value gatherDot(GenericBuilder &B, Value x, Value w, Value rows, Value bias) {
+static Value gatherDot(GenericBuilder &B, Value x, Value w, Value rows, Value bias,
+                       WeightAt weightAt = nullptr, ArrayRef<NamedAttribute> tags = {}) {
   OpFoldResult len = tensor::getMixedSize(B.b, B.loc, rows, 0);
   Type elt = B.elt;
   Value start = B.generic(rows, {{0}}, B.empty({len}, elt), {0}, 1, {},
@@ -119,12 +120,18 @@ static Value gatherDot(GenericBuilder &B, Value x, Value w, Value rows, Value bi
                           });
   Value dots = B.generic(ValueRange{x, rows}, {{1}, {0}}, start, {0}, 2, {1},
                          [&](OpBuilder &eb, Location el, ValueRange v) -> Value {
-                           Value wv = tensor::ExtractOp::create(
-                               eb, el, w, ValueRange{v[1], linalg::IndexOp::create(eb, el, 1)});
+                           Value col = linalg::IndexOp::create(eb, el, 1);
+                           Value wv = weightAt ? weightAt(eb, el, v[1], col)
+                                               : tensor::ExtractOp::create(
+                                                     eb, el, w, ValueRange{v[1], col})
+                                                     .getResult();
                            return arith::AddFOp::create(eb, el, v[2],
                                                         arith::MulFOp::create(eb, el, v[0], wv));
                          });
-  dots.getDefiningOp()->setAttr(sp::kKernelAttrName, B.b.getStringAttr("gather_dot"));
+  if (!weightAt)
+    dots.getDefiningOp()->setAttr(sp::kKernelAttrName, B.b.getStringAttr("gather_dot"));
+  for (NamedAttribute tag : tags)
+    dots.getDefiningOp()->setAttr(tag.getName(), tag.getValue());
   return dots;
 }
 
@@ -165,7 +172,8 @@ static Value axpyRows(GenericBuilder &B, Value init, Value w, Value idx, Value a
 
 /// d[j] = (bias[idx[j]]) + x . w[idx[j], :] for the listed rows: the rows
 /// split into one chunk per task; each row one contiguous dot product.
-static Value dotRows(GenericBuilder &B, Value x, Value w, Value idx, Value n, Value bias) {
+static Value dotRows(GenericBuilder &B, Value x, Value w, Value idx, Value n, Value bias,
+                     WeightAt weightAt = nullptr, ArrayRef<NamedAttribute> tags = {}) {
   OpBuilder &b = B.b;
   Location loc = B.loc;
   Type elt = B.elt;
@@ -184,7 +192,7 @@ static Value dotRows(GenericBuilder &B, Value x, Value w, Value idx, Value n, Va
             nb, l, RankedTensorType::get({ShapedType::kDynamic}, getElementTypeOrSelf(idx)), idx,
             ArrayRef<OpFoldResult>{lo}, ArrayRef<OpFoldResult>{len},
             ArrayRef<OpFoldResult>{nb.getIndexAttr(1)});
-        Value dots = gatherDot(NB, xv, w, rows, bias);
+        Value dots = gatherDot(NB, xv, w, rows, bias, weightAt, tags);
         auto term = scf::InParallelOp::create(nb, l);
         OpBuilder tb = OpBuilder::atBlockBegin(term.getBody());
         tensor::ParallelInsertSliceOp::create(
@@ -400,6 +408,25 @@ static Value lowerQuantizedFFN(GenericBuilder &B, sp::SparseFFNOp op, Value x) {
     return arith::MulFOp::create(
         nb, l, arith::SubFOp::create(nb, l, arith::UIToFPOp::create(nb, l, elt, code), z), s);
   };
+  // A GLU's linear part (up: MatMulNBits' layout, rows of codes [F, bytes]).
+  Value up = op.getUp(), upCodes, upZp;
+  if (up) {
+    upCodes = tensor::CollapseShapeOp::create(b, loc, up,
+                                              SmallVector<ReassociationIndices>{{0}, {1, 2}});
+    if (Value z = op.getUpZeroPoints())
+      upZp = z;
+  }
+  // up[f, k] dequantized: (code - z[f, k / bs]) * s[f, k / bs].
+  auto upAt = [&](OpBuilder &nb, Location l, Value f, Value k) -> Value {
+    Value code = packedCode(nb, l, upCodes, f, k, bits);
+    Value blk = arith::DivUIOp::create(nb, l, k, indexCst(nb, l, bs));
+    Value z = upZp ? arith::UIToFPOp::create(nb, l, elt, packedCode(nb, l, upZp, f, blk, bits))
+                         .getResult()
+                   : floatCst(nb, l, elt, double(1 << (bits - 1)));
+    Value s = tensor::ExtractOp::create(nb, l, op.getUpScales(), ValueRange{f, blk});
+    return arith::MulFOp::create(
+        nb, l, arith::SubFOp::create(nb, l, arith::UIToFPOp::create(nb, l, elt, code), z), s);
+  };
   Value init = B.biasRows(op.getB2(), T, b.getIndexAttr(H));
   if (x2T.getDimSize(0) == 1) {
     // One token: list the active neurons, then one row of codes each.
@@ -409,11 +436,34 @@ static Value lowerQuantizedFFN(GenericBuilder &B, sp::SparseFFNOp op, Value x) {
       return activation(nb, l, op, gi).second;
     });
     Value idx = active.first, n = active.second;
-    Value a = B.generic(idx, {{0}}, B.empty({n}, elt), {0}, 1, {},
+    // A GLU's linear part of the active neurons: one gathered dot product
+    // of x with each one's row of codes (tagged for the packed kernel).
+    Value lin;
+    if (up) {
+      SmallVector<NamedAttribute> dotTags = {
+          b.getNamedAttr(sp::kKernelAttrName, b.getStringAttr("q_gather_dot")),
+          b.getNamedAttr("sparsa.bits", b.getI64IntegerAttr(bits)),
+          b.getNamedAttr("sparsa.block_size", b.getI64IntegerAttr(bs))};
+      if (!upZp)
+        dotTags.push_back(b.getNamedAttr(sp::kZeroPointAttrName,
+                                         b.getF32FloatAttr(float(1 << (bits - 1)))));
+      else
+        dotTags.push_back(b.getNamedAttr(sp::kPackedZeroPointsAttrName,
+                                         b.getI64IntegerAttr(bits)));
+      lin = dotRows(B, x, Value(), idx, n, op.getBUp(), upAt, dotTags);
+    }
+    SmallVector<Value> ins = {idx};
+    SmallVector<SmallVector<int64_t>> dims = {{0}};
+    if (lin) {
+      ins.push_back(lin);
+      dims.push_back({0});
+    }
+    Value a = B.generic(ins, dims, B.empty({n}, elt), {0}, 1, {},
                         [&](OpBuilder &nb, Location l, ValueRange v) -> Value {
                           Value gi = tensor::ExtractOp::create(
                               nb, l, g, ValueRange{indexCst(nb, l, 0), v[0]});
-                          return activation(nb, l, op, gi).first;
+                          Value act = activation(nb, l, op, gi).first;
+                          return lin ? arith::MulFOp::create(nb, l, act, v[1]).getResult() : act;
                         });
     // Tagged for the packed gathered-axpy kernel (column blocks start at
     // multiples of 16: whole bytes of codes).
@@ -423,10 +473,20 @@ static Value lowerQuantizedFFN(GenericBuilder &B, sp::SparseFFNOp op, Value x) {
         b.getNamedAttr("sparsa.block_rows", b.getI64IntegerAttr(bs))};
     return axpyRows(B, init, w2, idx, a, n, weightAt, tags, /*align=*/16);
   }
-  // More tokens: the activation, w2 unpacked to [F, H] once, a matmul.
-  Value a = B.generic(g, {{0, 1}}, B.empty({T, b.getIndexAttr(F)}, elt), {0, 1}, 2, {},
+  // More tokens: the activation (times a GLU's linear part, a quantized
+  // matmul), w2 unpacked to [F, H] once, a matmul.
+  SmallVector<Value> ins = {g};
+  SmallVector<SmallVector<int64_t>> dims = {{0, 1}};
+  if (up) {
+    BlockQuant qu{up, op.getUpScales(), op.getUpZeroPoints(), op.getBUp(), H, F, bits, bs};
+    ins.push_back(buildBlockQuantMatMul(b, loc, x, qu,
+                                        RankedTensorType::get({x2T.getDimSize(0), F}, elt)));
+    dims.push_back({0, 1});
+  }
+  Value a = B.generic(ins, dims, B.empty({T, b.getIndexAttr(F)}, elt), {0, 1}, 2, {},
                       [&](OpBuilder &nb, Location l, ValueRange v) -> Value {
-                        return activation(nb, l, op, v[0]).first;
+                        Value act = activation(nb, l, op, v[0]).first;
+                        return up ? arith::MulFOp::create(nb, l, act, v[1]).getResult() : act;
                       });
   Value w2f = B.generic(ValueRange{}, {}, B.empty({b.getIndexAttr(F), b.getIndexAttr(H)}, elt),
                         {0, 1}, 2, {}, [&](OpBuilder &nb, Location l, ValueRange) -> Value {

@@ -89,9 +89,33 @@ func.func @quantized_no_scales(%x: tensor<1x64xf32>, %w1: tensor<256x2x16xui8>, 
 
 // -----
 
-func.func @quantized_glu(%x: tensor<1x64xf32>, %w1: tensor<256x2x16xui8>, %w2: tensor<256x32xui8>, %up: tensor<256x64xf32>, %s1: tensor<256x2xf32>, %s2: tensor<8x64xf32>) -> tensor<1x64xf32> {
-  // expected-error @+1 {{quantized weights take mode 'relu' or 'threshold', without up or indices}}
+func.func @quantized_glu_float_up(%x: tensor<1x64xf32>, %w1: tensor<256x2x16xui8>, %w2: tensor<256x32xui8>, %up: tensor<256x64xf32>, %s1: tensor<256x2xf32>, %s2: tensor<8x64xf32>) -> tensor<1x64xf32> {
+  // expected-error @+1 {{quantized up needs up_scales (and up_zero_points only with up)}}
   %y = sparsa.sparse_ffn %x, %w1, %w2 up = %up w1_scales = %s1 w2_scales = %s2 {block_size = 32 : i64, weight_bits = 4 : i64} : (tensor<1x64xf32>, tensor<256x2x16xui8>, tensor<256x32xui8>, tensor<256x64xf32>, tensor<256x2xf32>, tensor<8x64xf32>) -> tensor<1x64xf32>
+  return %y : tensor<1x64xf32>
+}
+
+// -----
+
+func.func @quantized_glu_codes_type(%x: tensor<1x64xf32>, %w1: tensor<256x2x16xui8>, %w2: tensor<256x32xui8>, %up: tensor<256x2x16xf32>, %s1: tensor<256x2xf32>, %s2: tensor<8x64xf32>, %s3: tensor<256x2xf32>) -> tensor<1x64xf32> {
+  // expected-error @+1 {{codes and zero points must be uint8, every other operand of the input's element type}}
+  %y = sparsa.sparse_ffn %x, %w1, %w2 up = %up w1_scales = %s1 w2_scales = %s2 up_scales = %s3 {block_size = 32 : i64, weight_bits = 4 : i64} : (tensor<1x64xf32>, tensor<256x2x16xui8>, tensor<256x32xui8>, tensor<256x2x16xf32>, tensor<256x2xf32>, tensor<8x64xf32>, tensor<256x2xf32>) -> tensor<1x64xf32>
+  return %y : tensor<1x64xf32>
+}
+
+// -----
+
+func.func @quantized_glu_up_shape(%x: tensor<1x64xf32>, %w1: tensor<256x2x16xui8>, %w2: tensor<256x32xui8>, %up: tensor<128x2x16xui8>, %s1: tensor<256x2xf32>, %s2: tensor<8x64xf32>, %s3: tensor<128x2xf32>) -> tensor<1x64xf32> {
+  // expected-error @+1 {{up has a mismatched shape}}
+  %y = sparsa.sparse_ffn %x, %w1, %w2 up = %up w1_scales = %s1 w2_scales = %s2 up_scales = %s3 {block_size = 32 : i64, weight_bits = 4 : i64} : (tensor<1x64xf32>, tensor<256x2x16xui8>, tensor<256x32xui8>, tensor<128x2x16xui8>, tensor<256x2xf32>, tensor<8x64xf32>, tensor<128x2xf32>) -> tensor<1x64xf32>
+  return %y : tensor<1x64xf32>
+}
+
+// -----
+
+func.func @up_scales_without_bits(%x: tensor<1x64xf32>, %w1: tensor<64x256xf32>, %w2: tensor<256x64xf32>, %s3: tensor<256x2xf32>) -> tensor<1x64xf32> {
+  // expected-error @+1 {{scales, zero points and block_size need weight_bits}}
+  %y = sparsa.sparse_ffn %x, %w1, %w2 up_scales = %s3 : (tensor<1x64xf32>, tensor<64x256xf32>, tensor<256x64xf32>, tensor<256x2xf32>) -> tensor<1x64xf32>
   return %y : tensor<1x64xf32>
 }
 

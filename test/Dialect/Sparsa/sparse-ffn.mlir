@@ -57,3 +57,14 @@ func.func @quantized_sparse_ffn_int8(%x: tensor<1x64xf32>, %w1: tensor<256x2x16x
   %y = sparsa.sparse_ffn %x, %w1, %w2 w1_scales = %s1 w2_scales = %s2 {block_size = 32 : i64, int8_activations = true, weight_bits = 4 : i64} : (tensor<1x64xf32>, tensor<256x2x16xui8>, tensor<256x32xui8>, tensor<256x2xf32>, tensor<8x64xf32>) -> tensor<1x64xf32>
   return %y : tensor<1x64xf32>
 }
+
+// -----
+
+/// A quantized ReLU-gated GLU: `up` packed as w1 (MatMulNBits' layout) with
+/// its own scales and packed zero points.
+// CHECK-LABEL: func.func @quantized_glu
+// CHECK: sparsa.sparse_ffn %arg0, %arg1, %arg2 up = %arg3 b_up = %arg4 w1_scales = %arg5 w2_scales = %arg6 up_scales = %arg7 up_zero_points = %arg8 {block_size = 32 : i64, weight_bits = 4 : i64}
+func.func @quantized_glu(%x: tensor<1x64xf32>, %w1: tensor<256x2x16xui8>, %w2: tensor<256x32xui8>, %up: tensor<256x2x16xui8>, %bu: tensor<256xf32>, %s1: tensor<256x2xf32>, %s2: tensor<8x64xf32>, %s3: tensor<256x2xf32>, %z3: tensor<256x1xui8>) -> tensor<1x64xf32> {
+  %y = sparsa.sparse_ffn %x, %w1, %w2 up = %up b_up = %bu w1_scales = %s1 w2_scales = %s2 up_scales = %s3 up_zero_points = %z3 {block_size = 32 : i64, weight_bits = 4 : i64} : (tensor<1x64xf32>, tensor<256x2x16xui8>, tensor<256x32xui8>, tensor<256x2x16xui8>, tensor<256xf32>, tensor<256x2xf32>, tensor<8x64xf32>, tensor<256x2xf32>, tensor<256x1xui8>) -> tensor<1x64xf32>
+  return %y : tensor<1x64xf32>
+}

@@ -245,7 +245,7 @@ LogicalResult SparseFFNOp::verify() {
   if (isQuantized())
     return verifyQuantized();
   if (getW1Scales() || getW2Scales() || getW1ZeroPoints() || getW2ZeroPoints() ||
-      getBlockSize() != 0)
+      getUpScales() || getUpZeroPoints() || getBlockSize() != 0)
     return emitOpError("scales, zero points and block_size need weight_bits");
   if (getInt8Activations())
     return emitOpError("int8_activations needs quantized weights (weight_bits)");
@@ -278,15 +278,18 @@ LogicalResult SparseFFNOp::verifyQuantized() {
   if (bs <= 0 || (bs * bits) % 8 != 0)
     return emitOpError("quantized weights need a block_size filling whole bytes (got ") << bs
                                                                                          << ")";
-  if (getUp() || getIndices() || (getMode() != "relu" && getMode() != "threshold"))
-    return emitOpError("quantized weights take mode 'relu' or 'threshold', without up or "
-                       "indices");
+  if (getIndices() || (getMode() != "relu" && getMode() != "threshold"))
+    return emitOpError("quantized weights take mode 'relu' or 'threshold', without indices");
   if (!getW1Scales() || !getW2Scales())
     return emitOpError("quantized weights need w1_scales and w2_scales");
+  if (bool(getUp()) != bool(getUpScales()) || (getUpZeroPoints() && !getUp()))
+    return emitOpError("quantized up needs up_scales (and up_zero_points only with up)");
+  if (getBUp() && !getUp())
+    return emitOpError("b_up needs up");
   auto x = cast<RankedTensorType>(getInput().getType());
   for (Value v : getOperands()) {
     bool codes = v == getW1() || v == getW2() || v == getW1ZeroPoints() ||
-                 v == getW2ZeroPoints();
+                 v == getW2ZeroPoints() || v == getUp() || v == getUpZeroPoints();
     if (codes ? !getElementTypeOrSelf(v).isUnsignedInteger(8)
               : getElementTypeOrSelf(v) != x.getElementType())
       return emitOpError("codes and zero points must be uint8, every other operand of the "
@@ -310,6 +313,10 @@ LogicalResult SparseFFNOp::verifyQuantized() {
       failed(check(getW2(), {F, H * bits / 8}, "w2")) ||
       failed(check(getW1Scales(), {F, blocks1}, "w1_scales")) ||
       failed(check(getW1ZeroPoints(), {F, (blocks1 * bits + 7) / 8}, "w1_zero_points")) ||
+      failed(check(getUp(), {F, blocks1, bs * bits / 8}, "up")) ||
+      failed(check(getUpScales(), {F, blocks1}, "up_scales")) ||
+      failed(check(getUpZeroPoints(), {F, (blocks1 * bits + 7) / 8}, "up_zero_points")) ||
+      failed(check(getBUp(), {F}, "b_up")) ||
       failed(check(getW2Scales(), {blocks2, H}, "w2_scales")) ||
       failed(check(getW2ZeroPoints(), {blocks2, H}, "w2_zero_points")) ||
       failed(check(getB1(), {F}, "b1")) || failed(check(getB2(), {H}, "b2")))

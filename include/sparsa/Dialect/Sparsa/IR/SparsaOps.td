@@ -186,10 +186,12 @@ def Sparsa_SparseFFNOp : Sparsa_Op<"sparse_ffn", [Pure, AttrSizedOperandSegments
     lowering does: never an out-of-bounds read.
 
     *Quantized weights* (`weight_bits` 2, 4 or 8; modes `relu` and
-    `threshold`, no `up`, no `indices`): `w1` is then MatMulNBits' packed
+    `threshold`, no `indices`): `w1` is then MatMulNBits' packed
     layout, one row per neuron: uint8 `[F, ceil(H / block_size),
     block_size * bits / 8]` with `w1_scales` `[F, blocks]` and optional
-    packed `w1_zero_points` `[F, ceil(blocks * bits / 8)]`; `w2` holds one
+    packed `w1_zero_points` `[F, ceil(blocks * bits / 8)]`; a GLU's `up`
+    is packed the same way, with `up_scales` and optional `up_zero_points`
+    shaped as w1's (the same bits and block size); `w2` holds one
     row of codes per neuron along the outputs, uint8 `[F, H * bits / 8]`
     (low bits first), with `w2_scales` `[ceil(F / block_size), H]` per block
     of neurons and optional `w2_zero_points` uint8 `[ceil(F / block_size),
@@ -203,14 +205,15 @@ def Sparsa_SparseFFNOp : Sparsa_Op<"sparse_ffn", [Pure, AttrSizedOperandSegments
 
     The lowering computes the gate densely, then, for one token, finds the
     active neurons in one pass and reads only their rows of `up` and `w2`
-    (gather dot products and row axpys, split over threads by columns).
+    (gather dot products and row axpys, split over threads by columns;
+    packed rows are dequantized in registers).
 
     ```mlir
     %y = sparsa.sparse_ffn %x, %w1, %w2 b1 = %b1 b2 = %b2 {mode = "relu"} : (tensor<1x1024xf32>, tensor<1024x4096xf32>, tensor<4096x1024xf32>, tensor<4096xf32>, tensor<1024xf32>) -> tensor<1x1024xf32>
     ```
   }];
   let arguments = (ins Sparsa_FloatTensor:$input, Sparsa_ExpertWeights:$w1,
-                   Sparsa_ExpertWeights:$w2, Optional<Sparsa_FloatTensor>:$up,
+                   Sparsa_ExpertWeights:$w2, Optional<Sparsa_ExpertWeights>:$up,
                    Optional<Sparsa_FloatTensor>:$b1, Optional<Sparsa_FloatTensor>:$b_up,
                    Optional<Sparsa_FloatTensor>:$b2,
                    Optional<RankedTensorOf<[I32, I64]>>:$indices,
@@ -218,6 +221,8 @@ def Sparsa_SparseFFNOp : Sparsa_Op<"sparse_ffn", [Pure, AttrSizedOperandSegments
                    Optional<RankedTensorOf<[UI8]>>:$w1_zero_points,
                    Optional<Sparsa_FloatTensor>:$w2_scales,
                    Optional<RankedTensorOf<[UI8]>>:$w2_zero_points,
+                   Optional<Sparsa_FloatTensor>:$up_scales,
+                   Optional<RankedTensorOf<[UI8]>>:$up_zero_points,
                    DefaultValuedStrAttr<StrAttr, "relu">:$mode,
                    DefaultValuedAttr<F64Attr, "0.0">:$threshold,
                    DefaultValuedAttr<I64Attr, "0">:$weight_bits,
@@ -229,6 +234,7 @@ def Sparsa_SparseFFNOp : Sparsa_Op<"sparse_ffn", [Pure, AttrSizedOperandSegments
     (`b2` `=` $b2^)? (`indices` `=` $indices^)?
     (`w1_scales` `=` $w1_scales^)? (`w1_zero_points` `=` $w1_zero_points^)?
     (`w2_scales` `=` $w2_scales^)? (`w2_zero_points` `=` $w2_zero_points^)?
+    (`up_scales` `=` $up_scales^)? (`up_zero_points` `=` $up_zero_points^)?
     attr-dict `:` functional-type(operands, results)
   }];
   let extraClassDeclaration = [{
