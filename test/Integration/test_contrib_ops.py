@@ -18,22 +18,26 @@ def ms_model(tmp_path, nodes, inputs, outputs, inits, name="m.onnx"):
     return save(model, tmp_path / name)
 
 
-@pytest.mark.parametrize("bits,block,K,zp_mode,bias,a_shape", [
+@pytest.mark.parametrize("bits,block,K,zp_mode,bias,a_shape,N", [tuple(c) + (24,) * (7 - len(c)) for c in [
     (4, 32, 64, "none", False, ("M", 64)),
     (4, 32, 80, "packed", True, ("B", "S", 80)),   # K not a multiple of the block
     (4, 16, 48, "float", False, ("M", 48)),
     (8, 32, 64, "packed", True, ("M", 64)),
     (2, 16, 32, "packed", False, ("M", 32)),
-    # 4-bit, blocks of 32k: decoding keeps the weights packed (up to 8 rows
-    # at run time; more unpack them for the GEMM)
+    # 4-bit, blocks of 32k: decoding keeps the weights packed (up to 64
+    # rows at run time; more unpack them for the GEMM)
     (4, 32, 256, "packed", True, ("M", 256)),
     (4, 64, 320, "none", False, ("M", 320)),
     (4, 128, 200, "float", True, ("B", "S", 200)),   # K not a multiple of the block
     (4, 32, 256, "packed", False, (1, 256)),         # static single row
     (4, 32, 96, "none", True, (3, 96)),              # static rows
-])
-def test_matmul_nbits(tmp_path, compile_model, bits, block, K, zp_mode, bias, a_shape):
-    N = 24
+    # N a multiple of 16: the unpacking for more than 64 rows goes by tiles
+    # of 16 columns
+    (4, 32, 256, "packed", True, ("M", 256), 48),
+    (8, 32, 64, "packed", False, ("B", "S", 64), 32),
+    (4, 32, 128, "float", False, (80, 128), 32),      # static rows past the packed path
+]])
+def test_matmul_nbits(tmp_path, compile_model, bits, block, K, zp_mode, bias, a_shape, N):
     inits, ins = nbits_initializers(RNG.standard_normal((K, N)).astype(np.float32), bits,
                                     block, zp_mode)
     if bias:
@@ -49,7 +53,8 @@ def test_matmul_nbits(tmp_path, compile_model, bits, block, K, zp_mode, bias, a_
     if all(isinstance(d, int) for d in a_shape):
         leads = [a_shape[:-1]]
     else:
-        leads = [(1,), (5,), (9,)] if len(a_shape) == 2 else [(1, 1), (2, 3), (3, 4)]
+        leads = [(1,), (5,), (9,), (70,)] if len(a_shape) == 2 else \
+            [(1, 1), (2, 3), (3, 4), (5, 14)]
     for lead in leads:
         a = RNG.standard_normal(lead + (K,)).astype(np.float32)
         assert_matches_ort(model, path, {"A": a})

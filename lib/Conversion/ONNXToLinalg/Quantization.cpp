@@ -307,7 +307,7 @@ static FailureOr<Value> lowerQLinearMatMul(onnx::QLinearMatMulOp op, LowerCtx &c
 }
 
 /// Rows of A up to which 4-bit MatMulNBits keeps its weights packed.
-static constexpr int64_t kMaxPackedRows = 8;
+static constexpr int64_t kMaxPackedRows = 64;
 
 /// com.microsoft.MatMulNBits. Decoding (a few rows) with 4-bit weights in
 /// blocks of a multiple of 32 reads the packed weights once, dequantizing
@@ -433,15 +433,34 @@ Value sparsa::lowering::buildBlockQuantMatMul(OpBuilder &b, Location loc, Value 
       if (Aq.getType() != aT2)
         Aq = tensor::CastOp::create(b, loc, aT2, Aq);
     }
-    auto wT = RankedTensorType::get({K, N}, elt);
+    // Unpacked in tiles of kTileN columns (loops column tile, k, column):
+    // the tile's rows of codes stay in L1 while k runs (a plain [K, N]
+    // loop nest reads each code byte from another row, N rows apart).
+    constexpr int64_t kTileN = 16;
+    bool tiled = N % kTileN == 0;
+    auto wT = tiled ? RankedTensorType::get({K, N / kTileN, kTileN}, elt)
+                    : RankedTensorType::get({K, N}, elt);
     Value empty = tensor::EmptyOp::create(b, loc, wT.getShape(), elt);
-    SmallVector<AffineMap> maps = {b.getMultiDimIdentityMap(2)};
-    SmallVector<utils::IteratorType> iters(2, utils::IteratorType::parallel);
+    MLIRContext *ctx = b.getContext();
+    SmallVector<AffineMap> maps = {
+        tiled ? AffineMap::get(3, 0,
+                               {getAffineDimExpr(1, ctx), getAffineDimExpr(0, ctx),
+                                getAffineDimExpr(2, ctx)},
+                               ctx)
+              : b.getMultiDimIdentityMap(2)};
+    SmallVector<utils::IteratorType> iters(tiled ? 3 : 2, utils::IteratorType::parallel);
     Value W = linalg::GenericOp::create(
                   b, loc, wT, ValueRange{}, empty, maps, iters,
                   [&](OpBuilder &nb, Location l, ValueRange) {
-                    Value k = linalg::IndexOp::create(nb, l, 0);
-                    Value n = linalg::IndexOp::create(nb, l, 1);
+                    Value k = linalg::IndexOp::create(nb, l, tiled ? 1 : 0);
+                    Value n = tiled ? arith::AddIOp::create(
+                                          nb, l,
+                                          arith::MulIOp::create(nb, l,
+                                                                linalg::IndexOp::create(nb, l, 0),
+                                                                indexCst(nb, l, kTileN)),
+                                          linalg::IndexOp::create(nb, l, 2))
+                                          .getResult()
+                                    : linalg::IndexOp::create(nb, l, 1).getResult();
                     Value blk = arith::DivUIOp::create(nb, l, k, indexCst(nb, l, bs));
                     Value within = arith::RemUIOp::create(nb, l, k, indexCst(nb, l, bs));
                     Value bit = arith::MulIOp::create(nb, l, within, indexCst(nb, l, bits));
@@ -456,6 +475,9 @@ Value sparsa::lowering::buildBlockQuantMatMul(OpBuilder &b, Location loc, Value 
                     linalg::YieldOp::create(nb, l, toFloat(nb, l, w, elt, false));
                   })
                   .getResult(0);
+    if (tiled)
+      W = tensor::CollapseShapeOp::create(b, loc, RankedTensorType::get({K, N}, elt), W,
+                                          SmallVector<ReassociationIndices>{{0}, {1, 2}});
     return buildMatMul(b, loc, Aq, W, y2T);
   };
   // Decoding with 4-bit weights in blocks of 32k: the weights stay packed;
