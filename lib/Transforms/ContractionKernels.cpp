@@ -1322,21 +1322,22 @@ static void rewriteQ4Gemv(linalg::GenericOp op, bool avx512) {
 
 
 //===----------------------------------------------------------------------===//
-// Gathered dot products with packed 4-bit rows (a quantized GLU's up)
+// Gathered dot products with packed 4- or 8-bit rows (a quantized GLU's up)
 //===----------------------------------------------------------------------===//
 
 namespace {
 /// A generic tagged `sparsa.kernel = "q_gather_dot"` by the sparse FFN
 /// lowering: out[j] += sum_k x[k] * (code(w[idx[j]], k) - z[idx[j], k / bs])
-/// * s[idx[j], k / bs], loops (j, k); 4-bit codes packed along each row
-/// (MatMulNBits' layout: [F, blocks * bs / 2]), scales [F, blocks], packed
+/// * s[idx[j], k / bs], loops (j, k); 4- or 8-bit codes packed along each
+/// row (MatMulNBits' layout: [F, blocks * bs * bits / 8], whole vectors of
+/// 16 bytes per block), scales [F, blocks], packed
 /// zero points [F, zbytes] (`sparsa.zero_point_bits`) or the constant
 /// `sparsa.zero_point`. Its body reads codes, scales and zero points with
 /// memref.loads at row idx[j].
 struct QGatherDot {
   linalg::GenericOp op;
   Value x, idx, codes, scales, zp;
-  int64_t bs;
+  int64_t bs, bits;
 };
 } // namespace
 
@@ -1344,12 +1345,13 @@ static std::optional<QGatherDot> matchQGatherDot(linalg::GenericOp op) {
   auto kind = op->getAttrOfType<StringAttr>(sp::kKernelAttrName);
   auto bits = op->getAttrOfType<IntegerAttr>("sparsa.bits");
   auto bs = op->getAttrOfType<IntegerAttr>("sparsa.block_size");
-  if (!kind || kind.getValue() != "q_gather_dot" || !bits || bits.getInt() != 4 || !bs ||
-      bs.getInt() <= 0 || bs.getInt() % 32 != 0 || !op.hasPureBufferSemantics() ||
+  if (!kind || kind.getValue() != "q_gather_dot" || !bits ||
+      (bits.getInt() != 4 && bits.getInt() != 8) || !bs || bs.getInt() <= 0 ||
+      (bs.getInt() * bits.getInt() / 8) % 16 != 0 || !op.hasPureBufferSemantics() ||
       op.getNumDpsInputs() != 2 || op.getNumDpsInits() != 1 || op.getNumLoops() != 2)
     return std::nullopt;
   QGatherDot g{op, op.getDpsInputOperand(0)->get(), op.getDpsInputOperand(1)->get(), {}, {},
-               {}, bs.getInt()};
+               {}, bs.getInt(), bits.getInt()};
   BlockArgument rowArg = op.getRegion().front().getArgument(1);
   SmallVector<Value> bytes;
   for (Operation &o : op.getRegion().front().without_terminator()) {
@@ -1381,12 +1383,12 @@ static std::optional<QGatherDot> matchQGatherDot(linalg::GenericOp op) {
     g.codes = bytes[0];
     g.zp = bytes[1];
   }
-  bool zOk = g.zp ? op->getAttrOfType<IntegerAttr>(sp::kPackedZeroPointsAttrName) &&
-                        op->getAttrOfType<IntegerAttr>(sp::kPackedZeroPointsAttrName).getInt() == 4
+  auto zbits = op->getAttrOfType<IntegerAttr>(sp::kPackedZeroPointsAttrName);
+  bool zOk = g.zp ? zbits && zbits.getInt() == g.bits
                   : bool(op->getAttrOfType<FloatAttr>(sp::kZeroPointAttrName));
   int64_t kh = cols(g.codes), blocks = cols(g.scales);
   if (!zOk || ShapedType::isDynamic(kh) || ShapedType::isDynamic(blocks) ||
-      kh != blocks * g.bs / 2 || cast<MemRefType>(g.x.getType()).getRank() != 1 ||
+      kh != blocks * g.bs * g.bits / 8 || cast<MemRefType>(g.x.getType()).getRank() != 1 ||
       !allUnitInnerStride(op) || !unitInnerStride(g.codes) || !unitInnerStride(g.scales) ||
       (g.zp && !unitInnerStride(g.zp)))
     return std::nullopt;
@@ -1397,8 +1399,8 @@ static std::optional<QGatherDot> matchQGatherDot(linalg::GenericOp op) {
 /// x is split once per call into its even and odd entries (zero past its
 /// end) and summed per block; per block of a row, 16 code bytes at a time
 /// widen to 16 lanes whose low nibbles (times x's even entries) and high
-/// nibbles (odd entries) become floats by vpermps lookups; the block's sum
-/// is scaled once; the zero points apply through x's block sums (sum (q -
+/// nibbles (odd entries) become floats by vpermps lookups (8-bit codes:
+/// converted, times x zero-padded); the block's sum is scaled once; the zero points apply through x's block sums (sum (q -
 /// z) s x = sum s (q . x) - sum s z (sum x)). Non-finite x takes the
 /// reference loops (IEEE semantics, see finiteBranch).
 static void rewriteQGatherDot(const QGatherDot &g) {
@@ -1409,7 +1411,8 @@ static void rewriteQGatherDot(const QGatherDot &g) {
   auto vec = [](int64_t n, Type t) { return VectorType::get({n}, t); };
   auto cst = [&](OpBuilder &ob, int64_t v) { return arith::ConstantIndexOp::create(ob, loc, v); };
   auto fm = arith::FastMathFlags::reassoc | arith::FastMathFlags::contract;
-  int64_t bb = g.bs / 2;
+  bool q8 = g.bits == 8;
+  int64_t bb = g.bs * g.bits / 8;
   int64_t kh = cast<MemRefType>(g.codes.getType()).getDimSize(1);
   StringAttr permvar = OpBuilder(op).getStringAttr("llvm.x86.avx512.permvar.sf.512");
   // x's even / odd entries [1, kh] and its block sums, once per call.
@@ -1417,7 +1420,7 @@ static void rewriteQGatherDot(const QGatherDot &g) {
   OpBuilder pre(at);
   auto halfType = MemRefType::get({1, kh}, f32);
   Value xE = memref::AllocaOp::create(pre, loc, halfType);
-  Value xO = memref::AllocaOp::create(pre, loc, halfType);
+  Value xO = q8 ? Value() : memref::AllocaOp::create(pre, loc, halfType).getResult();
   Value H = memref::DimOp::create(pre, loc, g.x, 0);
   Value zf = arith::ConstantOp::create(pre, loc, vec(16, f32), pre.getZeroAttr(vec(16, f32)));
   SmallVector<int64_t> evens, odds;
@@ -1427,7 +1430,7 @@ static void rewriteQGatherDot(const QGatherDot &g) {
   }
   scf::ForOp::create(pre, loc, cst(pre, 0), cst(pre, kh), cst(pre, 16), ValueRange{},
                      [&](OpBuilder &lb, Location, Value kk, ValueRange) {
-    Value k0 = arith::MulIOp::create(lb, loc, kk, cst(lb, 2));
+    Value k0 = q8 ? kk : arith::MulIOp::create(lb, loc, kk, cst(lb, 2)).getResult();
     Value k1 = arith::AddIOp::create(lb, loc, k0, cst(lb, 16));
     // Entries left from |k| (0 past the end).
     auto left = [&](Value k) -> Value {
@@ -1440,7 +1443,13 @@ static void rewriteQGatherDot(const QGatherDot &g) {
       Value kc = arith::MinUIOp::create(lb, loc, k, H);
       return vector::MaskedLoadOp::create(lb, loc, vec(16, f32), g.x, ValueRange{kc}, m, zf);
     };
-    Value lo = part(k0), hi = part(k1);
+    Value lo = part(k0);
+    if (q8) { // 8-bit codes: x itself, zero-padded
+      vector::StoreOp::create(lb, loc, lo, xE, ValueRange{cst(lb, 0), kk});
+      scf::YieldOp::create(lb, loc);
+      return;
+    }
+    Value hi = part(k1);
     vector::StoreOp::create(lb, loc, vector::ShuffleOp::create(lb, loc, lo, hi, evens), xE,
                             ValueRange{cst(lb, 0), kk});
     vector::StoreOp::create(lb, loc, vector::ShuffleOp::create(lb, loc, lo, hi, odds), xO,
@@ -1477,11 +1486,18 @@ static void rewriteQGatherDot(const QGatherDot &g) {
           for (int64_t sub = 0; sub < bb; sub += 16) {
             Value p = sub ? arith::AddIOp::create(kb, loc, base, cst(kb, sub)).getResult() : base;
             Value xe = vector::LoadOp::create(kb, loc, vec(16, f32), xE, ValueRange{c0, p});
-            Value xo = vector::LoadOp::create(kb, loc, vec(16, f32), xO, ValueRange{c0, p});
+            Value xo = q8 ? Value()
+                          : vector::LoadOp::create(kb, loc, vec(16, f32), xO, ValueRange{c0, p})
+                                .getResult();
             for (int64_t u = 0; u < R; ++u) {
               Value bytes =
                   vector::LoadOp::create(kb, loc, vec(16, i8), g.codes, ValueRange{rs[u], p});
               Value q = arith::ExtUIOp::create(kb, loc, vec(16, i32), bytes);
+              if (q8) {
+                t[u] = vector::FMAOp::create(
+                    kb, loc, arith::UIToFPOp::create(kb, loc, vec(16, f32), q), xe, t[u]);
+                continue;
+              }
               Value lo = LLVM::CallIntrinsicOp::create(kb, loc, vec(16, f32), permvar,
                                                        ValueRange{tableV, q})
                              .getResult(0);

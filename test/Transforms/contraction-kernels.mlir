@@ -549,6 +549,46 @@ func.func @q_gather_dot(%x: memref<128xf32>, %idx: memref<?xindex>, %out: memref
   }
   return
 }
+
+// -----
+
+/// [Pattern: packed gathered dot products, 8-bit] One code per byte: x
+/// copied once, zero-padded (no even / odd split); per 16 bytes of a row
+/// the codes converted to floats and multiplied with x.
+#dx8 = affine_map<(j, k) -> (k)>
+#dj8 = affine_map<(j, k) -> (j)>
+// CHECK-LABEL: func.func @q_gather_dot_8bit
+// CHECK: memref.alloca() : memref<1x128xf32>
+// CHECK-NOT: memref.alloca() : memref<1x128xf32>
+// CHECK: vector.maskedload %arg0
+// CHECK-NOT: vector.shuffle
+// CHECK: scf.if
+// CHECK: vector.load %arg3{{.+}} : memref<512x128xi8>, vector<16xi8>
+// CHECK: arith.uitofp {{.+}} : vector<16xi32> to vector<16xf32>
+// CHECK: vector.fma
+// CHECK: } else {
+// CHECK: linalg.generic
+func.func @q_gather_dot_8bit(%x: memref<120xf32>, %idx: memref<?xindex>, %out: memref<?xf32>,
+                             %w: memref<512x128xi8>, %s: memref<512x8xf32>) {
+  linalg.generic {indexing_maps = [#dx8, #dj8, #dj8], iterator_types = ["parallel", "reduction"]}
+      ins(%x, %idx : memref<120xf32>, memref<?xindex>) outs(%out : memref<?xf32>) attrs = {sparsa.kernel = "q_gather_dot", sparsa.bits = 8 : i64, sparsa.block_size = 16 : i64, sparsa.zero_point = 128.0 : f32} {
+  ^bb0(%xv: f32, %r: index, %acc: f32):
+    %c16 = arith.constant 16 : index
+    %k = linalg.index 1 : index
+    %byte = memref.load %w[%r, %k] : memref<512x128xi8>
+    %b32 = arith.extui %byte : i8 to i32
+    %blk = arith.divui %k, %c16 : index
+    %sv = memref.load %s[%r, %blk] : memref<512x8xf32>
+    %qf = arith.uitofp %b32 : i32 to f32
+    %z = arith.constant 128.0 : f32
+    %d = arith.subf %qf, %z : f32
+    %wv = arith.mulf %d, %sv : f32
+    %p = arith.mulf %xv, %wv : f32
+    %sum = arith.addf %acc, %p : f32
+    linalg.yield %sum : f32
+  }
+  return
+}
 // -----
 
 /// [Pattern: packed 4-bit GEMV] MatMulNBits decoding: per output column and
