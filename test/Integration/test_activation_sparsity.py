@@ -251,7 +251,7 @@ def test_quantized_sparse_ffn(tmp_path, bits, block, zp_mode, act, hidden, inner
         assert report["unfused"] == [], report["unfused"]
         w1, inits = dequantized_nbits(path, "fc1", bits, block, hidden, inner)
         w2, _ = dequantized_nbits(path, "fc2", bits, block, inner, hidden)
-        for t in ((1,) if tokens == 1 else (1, 16)):
+        for t in ((1,) if tokens == 1 else (1, 3, 20)):
             x = np.random.default_rng(t).standard_normal((t, hidden)).astype(np.float32)
             h = x.astype(np.float64) @ w1 + inits["fc1_bias"]
             a = np.where(h > 0.25, h, 0.0) if act == "threshold" else np.maximum(h, 0)
@@ -289,7 +289,7 @@ def test_quantized_glu_ffn(tmp_path, bits, block, zp_mode, act, hidden, inner, g
         w1, inits = dequantized_nbits(path, "fc1", bits, block, hidden, inner)
         w3, _ = dequantized_nbits(path, "fc3", bits, block, hidden, inner)
         w2, _ = dequantized_nbits(path, "fc2", bits, block, inner, hidden)
-        for t in ((1,) if tokens == 1 else (1, 16)):
+        for t in ((1,) if tokens == 1 else (1, 3, 20)):
             x = np.random.default_rng(t).standard_normal((t, hidden)).astype(np.float32)
             h = x.astype(np.float64) @ w1 + inits["fc1_bias"]
             a = np.where(h > 0.25, h, 0.0) if act == "threshold" else np.maximum(h, 0)

@@ -27,8 +27,19 @@ func.func @decode_glu(%x: tensor<1x600xf32>, %w1: tensor<600x32xf32>, %w2: tenso
 
 // -----
 
-/// Several tokens: the dense computation, with the threshold as a select.
+/// Tokens known at run time only (exporters' dynamic dims): one token at
+/// run time takes the one-token lowering on x viewed as [1, H] (listing the
+/// active neurons); more the dense computation, with the threshold as a
+/// select.
 // CHECK-LABEL: func.func @tokens_threshold
+// CHECK: %[[T:.+]] = tensor.dim %arg0, %c0
+// CHECK: %[[ONE:.+]] = arith.cmpi eq, %[[T]], %c1
+// CHECK: scf.if %[[ONE]] -> (tensor<?x16xf32>)
+// CHECK: tensor.cast %arg0 : tensor<?x16xf32> to tensor<1x16xf32>
+// CHECK: scf.for {{.+}} -> (tensor<32xindex>, index)
+// CHECK: ins(%{{.+}} : tensor<?xindex>)
+// CHECK: } else {
+// CHECK: } else {
 // CHECK-NOT: scf.forall
 // CHECK: arith.cmpf ogt, %{{.+}}, %cst
 // CHECK: arith.select
@@ -72,4 +83,29 @@ func.func @quantized_int8_gate(%x: tensor<1x64xf32>, %w1: tensor<256x2x16xui8>, 
                                %s1: tensor<256x2xf32>, %s2: tensor<8x64xf32>) -> tensor<1x64xf32> {
   %y = sparsa.sparse_ffn %x, %w1, %w2 w1_scales = %s1 w2_scales = %s2 {block_size = 32 : i64, int8_activations = true, weight_bits = 4 : i64} : (tensor<1x64xf32>, tensor<256x2x16xui8>, tensor<256x32xui8>, tensor<256x2xf32>, tensor<8x64xf32>) -> tensor<1x64xf32>
   return %y : tensor<1x64xf32>
+}
+
+// -----
+
+/// Packed weights, a few tokens known at run time: one token takes the
+/// one-token lowering; up to 16 run it once per token (a loop over the
+/// rows of the gate, each reading only its active neurons' rows of codes);
+/// more unpack w2 for a dense matmul.
+// CHECK-LABEL: func.func @quantized_tokens
+// CHECK: arith.cmpi eq, %{{.+}}, %c1
+// CHECK: scf.if
+// CHECK: sparsa.kernel = "q_gather_axpy"
+// CHECK: } else {
+// CHECK: arith.cmpi ule, %{{.+}}, %c16
+// CHECK: scf.if
+// CHECK: scf.for %{{.+}} = %c0 to %{{.+}} step %c1 iter_args(%{{.+}} = %{{.+}}) -> (tensor<?x64xf32>)
+// CHECK: tensor.extract_slice %{{.+}}[%{{.+}}, 0] [1, 256] [1, 1] : tensor<?x256xf32> to tensor<1x256xf32>
+// CHECK: sparsa.kernel = "q_gather_axpy"
+// CHECK: tensor.insert_slice
+// CHECK: } else {
+// CHECK: tensor<256x64xf32>
+func.func @quantized_tokens(%x: tensor<?x64xf32>, %w1: tensor<256x2x16xui8>, %w2: tensor<256x32xui8>,
+                            %s1: tensor<256x2xf32>, %s2: tensor<8x64xf32>) -> tensor<?x64xf32> {
+  %y = sparsa.sparse_ffn %x, %w1, %w2 w1_scales = %s1 w2_scales = %s2 {block_size = 32 : i64, weight_bits = 4 : i64} : (tensor<?x64xf32>, tensor<256x2x16xui8>, tensor<256x32xui8>, tensor<256x2xf32>, tensor<8x64xf32>) -> tensor<?x64xf32>
+  return %y : tensor<?x64xf32>
 }
