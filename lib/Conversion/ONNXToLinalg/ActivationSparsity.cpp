@@ -711,6 +711,41 @@ static FailureOr<Value> lowerSparseFFN(sp::SparseFFNOp op, LowerCtx &lctx) {
   return result(branch.getResult(0));
 }
 
+/// |body| on the 2-D |ins| (tokens first) as they are when their token
+/// count is static; when it is known only at run time, an scf.if: |body| on
+/// |ins| cast to one row when the count is 1 (the one-token lowering),
+/// else on |ins| as they are. The result as [?, cols].
+static Value branchOnOneToken(GenericBuilder &B, ValueRange ins, int64_t cols,
+                              function_ref<Value(GenericBuilder &, ValueRange)> body) {
+  OpBuilder &b = B.b;
+  Location loc = B.loc;
+  if (!ShapedType::isDynamic(cast<RankedTensorType>(ins[0].getType()).getDimSize(0)))
+    return body(B, ins);
+  auto outT = RankedTensorType::get({ShapedType::kDynamic, cols}, B.elt);
+  auto fit = [&](OpBuilder &ob, Location l, Value v) -> Value {
+    return v.getType() == outT ? v : tensor::CastOp::create(ob, l, outT, v).getResult();
+  };
+  Value one = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, dimOf(b, loc, ins[0], 0),
+                                    B.idx(1));
+  auto branch = scf::IfOp::create(
+      b, loc, one,
+      [&](OpBuilder &tb, Location tl) {
+        GenericBuilder T{tb, tl, B.elt};
+        SmallVector<Value> rows;
+        for (Value v : ins) {
+          auto t = cast<RankedTensorType>(v.getType());
+          rows.push_back(tensor::CastOp::create(
+              tb, tl, RankedTensorType::get({1, t.getDimSize(1)}, t.getElementType()), v));
+        }
+        scf::YieldOp::create(tb, tl, fit(tb, tl, body(T, rows)));
+      },
+      [&](OpBuilder &eb, Location el) {
+        GenericBuilder E{eb, el, B.elt};
+        scf::YieldOp::create(eb, el, fit(eb, el, body(E, ins)));
+      });
+  return branch.getResult(0);
+}
+
 /// TEAL input sparsity: y = (x where |x| > t) W + bias.
 static FailureOr<Value> lowerSparseInputMatMul(sp::SparseInputMatMulOp op, LowerCtx &lctx) {
   OpBuilder &b = lctx.b;
@@ -722,43 +757,49 @@ static FailureOr<Value> lowerSparseInputMatMul(sp::SparseInputMatMulOp op, Lower
   if (xT.getRank() == 3)
     x = tensor::CollapseShapeOp::create(b, loc, x,
                                         SmallVector<ReassociationIndices>{{0, 1}, {2}});
-  auto x2T = cast<RankedTensorType>(x.getType());
-  OpFoldResult T = tensor::getMixedSize(b, loc, x, 0),
-               N = tensor::getMixedSize(b, loc, op.getW(), 1);
   Value w = op.getW();
   double t = op.getThreshold().convertToDouble();
-  Value init = B.biasRows(op.getBias(), T, N);
   // |x| > t keeps the entry (NaN is dropped: the comparison is false, as
   // Where(Greater(Abs(x), t)) computes it).
   auto keep = [&](OpBuilder &nb, Location l, Value v) -> Value {
     return arith::CmpFOp::create(nb, l, arith::CmpFPredicate::OGT,
                                  math::AbsFOp::create(nb, l, v), floatCst(nb, l, elt, t));
   };
-  Value out;
-  if (x2T.getDimSize(0) != 1) {
-    Value masked = B.generic(x, {{0, 1}}, B.empty({T, tensor::getMixedSize(b, loc, x, 1)}, elt),
-                             {0, 1}, 2, {}, [&](OpBuilder &nb, Location l, ValueRange a) -> Value {
-                               return arith::SelectOp::create(nb, l, keep(nb, l, a[0]), a[0],
-                                                              zeroOf(nb, l, elt));
+  auto lower2D = [&](GenericBuilder &B, ValueRange xs) -> Value {
+    OpBuilder &b = B.b;
+    Location loc = B.loc;
+    Value x = xs[0];
+    auto x2T = cast<RankedTensorType>(x.getType());
+    OpFoldResult T = tensor::getMixedSize(b, loc, x, 0), N = tensor::getMixedSize(b, loc, w, 1);
+    Value init = B.biasRows(op.getBias(), T, N);
+    Value out;
+    if (x2T.getDimSize(0) != 1) {
+      Value masked = B.generic(
+          x, {{0, 1}}, B.empty({T, tensor::getMixedSize(b, loc, x, 1)}, elt), {0, 1}, 2, {},
+          [&](OpBuilder &nb, Location l, ValueRange a) -> Value {
+            return arith::SelectOp::create(nb, l, keep(nb, l, a[0]), a[0], zeroOf(nb, l, elt));
+          });
+      out = B.generic(ValueRange{masked, w}, {{0, 2}, {2, 1}}, init, {0, 1}, 3, {2},
+                      [&](OpBuilder &nb, Location l, ValueRange v) -> Value {
+                        return arith::AddFOp::create(nb, l, v[2],
+                                                     arith::MulFOp::create(nb, l, v[0], v[1]));
+                      });
+    } else {
+      // One token: list the kept entries, then one row of w per entry.
+      Value c0 = B.idx(0);
+      std::pair<Value, Value> kept =
+          B.listWhere(dimOf(b, loc, x, 1), [&](OpBuilder &nb, Location l, Value i) {
+            return keep(nb, l, tensor::ExtractOp::create(nb, l, x, ValueRange{c0, i}));
+          });
+      Value vals = B.generic(kept.first, {{0}}, B.empty({kept.second}, elt), {0}, 1, {},
+                             [&](OpBuilder &nb, Location l, ValueRange a) -> Value {
+                               return tensor::ExtractOp::create(nb, l, x, ValueRange{c0, a[0]});
                              });
-    out = B.generic(ValueRange{masked, w}, {{0, 2}, {2, 1}}, init, {0, 1}, 3, {2},
-                    [&](OpBuilder &nb, Location l, ValueRange v) -> Value {
-                      return arith::AddFOp::create(nb, l, v[2],
-                                                   arith::MulFOp::create(nb, l, v[0], v[1]));
-                    });
-  } else {
-    // One token: list the kept entries, then one row of w per entry.
-    Value c0 = B.idx(0);
-    std::pair<Value, Value> kept =
-        B.listWhere(dimOf(b, loc, x, 1), [&](OpBuilder &nb, Location l, Value i) {
-          return keep(nb, l, tensor::ExtractOp::create(nb, l, x, ValueRange{c0, i}));
-        });
-    Value vals = B.generic(kept.first, {{0}}, B.empty({kept.second}, elt), {0}, 1, {},
-                           [&](OpBuilder &nb, Location l, ValueRange a) -> Value {
-                             return tensor::ExtractOp::create(nb, l, x, ValueRange{c0, a[0]});
-                           });
-    out = axpyRows(B, init, w, kept.first, vals, kept.second);
-  }
+      out = axpyRows(B, init, w, kept.first, vals, kept.second);
+    }
+    return out;
+  };
+  Value out = branchOnOneToken(B, x, cast<RankedTensorType>(w.getType()).getDimSize(1), lower2D);
   auto rT = cast<RankedTensorType>(op.getType());
   if (rT.getRank() == 3) {
     SmallVector<Value> dims = dimsOf(b, loc, op.getInput());
@@ -778,53 +819,63 @@ static FailureOr<Value> lowerTopKMatMul(sp::TopKMatMulOp op, LowerCtx &lctx) {
   Type elt = vT.getElementType();
   GenericBuilder B{b, loc, elt};
   Value w = op.getW();
-  OpFoldResult T = tensor::getMixedSize(b, loc, op.getValues(), 0),
-               N = tensor::getMixedSize(b, loc, w, 1);
   Value F = dimOf(b, loc, w, 0);
   checkIndexRange(B, op, op.getIndices(), F);
-  Value init = B.biasRows(op.getBias(), T, N);
-  Value out;
-  if (vT.getDimSize(0) == 1) {
-    // One token: one axpy per kept entry.
-    auto flat = [&](Value v) -> Value {
-      return tensor::CollapseShapeOp::create(b, loc, v,
-                                             SmallVector<ReassociationIndices>{{0, 1}});
-    };
-    Value idx = clampedIndices(B, flat(op.getIndices()), F);
-    Value vals = flat(op.getValues());
-    out = axpyRows(B, init, w, idx, vals, dimOf(b, loc, vals, 0));
-  } else {
-    // Scatter into a dense activation [T, F], then the matmul.
-    OpFoldResult Fs = tensor::getMixedSize(b, loc, w, 0);
-    Value dense = B.filled({T, Fs}, elt, zeroOf(b, loc, elt));
-    Value c0 = B.idx(0), c1 = B.idx(1);
-    Value Tv = dimOf(b, loc, op.getValues(), 0), Kv = dimOf(b, loc, op.getValues(), 1);
-    Type idxT = b.getIndexType();
-    auto rows = scf::ForOp::create(
-        b, loc, c0, Tv, c1, ValueRange{dense}, [&](OpBuilder &nb, Location l, Value t, ValueRange acc) {
-          auto cols = scf::ForOp::create(
-              nb, l, c0, Kv, c1, acc, [&](OpBuilder &jb, Location jl, Value j, ValueRange a) {
-                Value raw = arith::IndexCastOp::create(
-                    jb, jl, idxT,
-                    tensor::ExtractOp::create(jb, jl, op.getIndices(), ValueRange{t, j}));
-                Value zero = indexCst(jb, jl, 0), one = indexCst(jb, jl, 1);
-                Value neg = arith::CmpIOp::create(jb, jl, arith::CmpIPredicate::slt, raw, zero);
-                Value i = arith::SelectOp::create(jb, jl, neg, arith::AddIOp::create(jb, jl, raw, F),
-                                                  raw);
-                i = arith::MinSIOp::create(jb, jl, arith::MaxSIOp::create(jb, jl, i, zero),
-                                           arith::SubIOp::create(jb, jl, F, one));
-                Value v = tensor::ExtractOp::create(jb, jl, op.getValues(), ValueRange{t, j});
-                scf::YieldOp::create(
-                    jb, jl, tensor::InsertOp::create(jb, jl, v, a[0], ValueRange{t, i}).getResult());
-              });
-          scf::YieldOp::create(nb, l, cols.getResults());
-        });
-    out = B.generic(ValueRange{rows.getResult(0), w}, {{0, 2}, {2, 1}}, init, {0, 1}, 3, {2},
-                    [&](OpBuilder &nb, Location l, ValueRange v) -> Value {
-                      return arith::AddFOp::create(nb, l, v[2],
-                                                   arith::MulFOp::create(nb, l, v[0], v[1]));
-                    });
-  }
+  auto lower2D = [&](GenericBuilder &B, ValueRange iv) -> Value {
+    OpBuilder &b = B.b;
+    Location loc = B.loc;
+    Value indices = iv[0], values = iv[1];
+    auto vT = cast<RankedTensorType>(values.getType());
+    OpFoldResult T = tensor::getMixedSize(b, loc, values, 0),
+                 N = tensor::getMixedSize(b, loc, w, 1);
+    Value init = B.biasRows(op.getBias(), T, N);
+    Value out;
+    if (vT.getDimSize(0) == 1) {
+      // One token: one axpy per kept entry.
+      auto flat = [&](Value v) -> Value {
+        return tensor::CollapseShapeOp::create(b, loc, v,
+                                               SmallVector<ReassociationIndices>{{0, 1}});
+      };
+      Value idx = clampedIndices(B, flat(indices), F);
+      Value vals = flat(values);
+      out = axpyRows(B, init, w, idx, vals, dimOf(b, loc, vals, 0));
+    } else {
+      // Scatter into a dense activation [T, F], then the matmul.
+      OpFoldResult Fs = tensor::getMixedSize(b, loc, w, 0);
+      Value dense = B.filled({T, Fs}, elt, zeroOf(b, loc, elt));
+      Value c0 = B.idx(0), c1 = B.idx(1);
+      Value Tv = dimOf(b, loc, values, 0), Kv = dimOf(b, loc, values, 1);
+      Type idxT = b.getIndexType();
+      auto rows = scf::ForOp::create(
+          b, loc, c0, Tv, c1, ValueRange{dense},
+          [&](OpBuilder &nb, Location l, Value t, ValueRange acc) {
+            auto cols = scf::ForOp::create(
+                nb, l, c0, Kv, c1, acc, [&](OpBuilder &jb, Location jl, Value j, ValueRange a) {
+                  Value raw = arith::IndexCastOp::create(
+                      jb, jl, idxT, tensor::ExtractOp::create(jb, jl, indices, ValueRange{t, j}));
+                  Value zero = indexCst(jb, jl, 0), one = indexCst(jb, jl, 1);
+                  Value neg = arith::CmpIOp::create(jb, jl, arith::CmpIPredicate::slt, raw, zero);
+                  Value i = arith::SelectOp::create(jb, jl, neg,
+                                                    arith::AddIOp::create(jb, jl, raw, F), raw);
+                  i = arith::MinSIOp::create(jb, jl, arith::MaxSIOp::create(jb, jl, i, zero),
+                                             arith::SubIOp::create(jb, jl, F, one));
+                  Value v = tensor::ExtractOp::create(jb, jl, values, ValueRange{t, j});
+                  scf::YieldOp::create(
+                      jb, jl,
+                      tensor::InsertOp::create(jb, jl, v, a[0], ValueRange{t, i}).getResult());
+                });
+            scf::YieldOp::create(nb, l, cols.getResults());
+          });
+      out = B.generic(ValueRange{rows.getResult(0), w}, {{0, 2}, {2, 1}}, init, {0, 1}, 3, {2},
+                      [&](OpBuilder &nb, Location l, ValueRange v) -> Value {
+                        return arith::AddFOp::create(nb, l, v[2],
+                                                     arith::MulFOp::create(nb, l, v[0], v[1]));
+                      });
+    }
+    return out;
+  };
+  Value out = branchOnOneToken(B, ValueRange{op.getIndices(), op.getValues()},
+                               cast<RankedTensorType>(w.getType()).getDimSize(1), lower2D);
   if (out.getType() != op.getType())
     out = tensor::CastOp::create(b, loc, op.getType(), out);
   return out;
