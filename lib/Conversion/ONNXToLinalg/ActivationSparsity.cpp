@@ -666,51 +666,6 @@ static Value lowerSparseFFN2D(GenericBuilder &B, sp::SparseFFNOp op, Value x) {
   return out;
 }
 
-static FailureOr<Value> lowerSparseFFN(sp::SparseFFNOp op, LowerCtx &lctx) {
-  OpBuilder &b = lctx.b;
-  Location loc = op.getLoc();
-  Value x = op.getInput();
-  auto xT = cast<RankedTensorType>(x.getType());
-  Type elt = xT.getElementType();
-  GenericBuilder B{b, loc, elt};
-  if (xT.getRank() == 3)
-    x = tensor::CollapseShapeOp::create(b, loc, x,
-                                        SmallVector<ReassociationIndices>{{0, 1}, {2}});
-  auto x2T = cast<RankedTensorType>(x.getType());
-  // [T, H] back to the result's shape.
-  auto rT = cast<RankedTensorType>(op.getType());
-  auto result = [&](Value out) -> Value {
-    if (rT.getRank() == 3)
-      return reshapeTo(b, loc, out, rT, dimsOf(b, loc, op.getInput()));
-    return out.getType() == rT ? out : tensor::CastOp::create(b, loc, rT, out).getResult();
-  };
-  if (!ShapedType::isDynamic(x2T.getDimSize(0)))
-    return result(lowerSparseFFN2D(B, op, x));
-  // Tokens known at run time only (exporters' dynamic batch and sequence
-  // dims): one token at run time takes the one-token lowering (only the
-  // active neurons' rows), on x viewed as [1, H]; more the general one.
-  auto outT = RankedTensorType::get({ShapedType::kDynamic, x2T.getDimSize(1)}, elt);
-  Value one = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, dimOf(b, loc, x, 0),
-                                    B.idx(1));
-  auto branch = scf::IfOp::create(
-      b, loc, one,
-      [&](OpBuilder &tb, Location tl) {
-        GenericBuilder T{tb, tl, elt};
-        Value x1 = tensor::CastOp::create(
-            tb, tl, RankedTensorType::get({1, x2T.getDimSize(1)}, elt), x);
-        Value y = lowerSparseFFN2D(T, op, x1);
-        scf::YieldOp::create(tb, tl, tensor::CastOp::create(tb, tl, outT, y).getResult());
-      },
-      [&](OpBuilder &eb, Location el) {
-        GenericBuilder E{eb, el, elt};
-        Value y = lowerSparseFFN2D(E, op, x);
-        if (y.getType() != outT)
-          y = tensor::CastOp::create(eb, el, outT, y);
-        scf::YieldOp::create(eb, el, y);
-      });
-  return result(branch.getResult(0));
-}
-
 /// |body| on the 2-D |ins| (tokens first) as they are when their token
 /// count is static; when it is known only at run time, an scf.if: |body| on
 /// |ins| cast to one row when the count is 1 (the one-token lowering),
@@ -744,6 +699,32 @@ static Value branchOnOneToken(GenericBuilder &B, ValueRange ins, int64_t cols,
         scf::YieldOp::create(eb, el, fit(eb, el, body(E, ins)));
       });
   return branch.getResult(0);
+}
+
+static FailureOr<Value> lowerSparseFFN(sp::SparseFFNOp op, LowerCtx &lctx) {
+  OpBuilder &b = lctx.b;
+  Location loc = op.getLoc();
+  Value x = op.getInput();
+  auto xT = cast<RankedTensorType>(x.getType());
+  Type elt = xT.getElementType();
+  GenericBuilder B{b, loc, elt};
+  if (xT.getRank() == 3)
+    x = tensor::CollapseShapeOp::create(b, loc, x,
+                                        SmallVector<ReassociationIndices>{{0, 1}, {2}});
+  auto x2T = cast<RankedTensorType>(x.getType());
+  // [T, H] back to the result's shape.
+  auto rT = cast<RankedTensorType>(op.getType());
+  auto result = [&](Value out) -> Value {
+    if (rT.getRank() == 3)
+      return reshapeTo(b, loc, out, rT, dimsOf(b, loc, op.getInput()));
+    return out.getType() == rT ? out : tensor::CastOp::create(b, loc, rT, out).getResult();
+  };
+  // Tokens known at run time only (exporters' dynamic batch and sequence
+  // dims): one token at run time takes the one-token lowering.
+  return result(branchOnOneToken(B, x, x2T.getDimSize(1),
+                                 [&](GenericBuilder &G, ValueRange xs) {
+                                   return lowerSparseFFN2D(G, op, xs[0]);
+                                 }));
 }
 
 /// TEAL input sparsity: y = (x where |x| > t) W + bias.
