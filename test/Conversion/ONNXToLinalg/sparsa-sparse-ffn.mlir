@@ -87,17 +87,21 @@ func.func @quantized_int8_gate(%x: tensor<1x64xf32>, %w1: tensor<256x2x16xui8>, 
 
 // -----
 
-/// Packed weights, a few tokens known at run time: one token takes the
-/// one-token lowering; up to 16 run it once per token (a loop over the
-/// rows of the gate, each reading only its active neurons' rows of codes);
-/// more unpack w2 for a dense matmul.
+/// Packed weights, tokens known at run time: one token takes the
+/// one-token lowering; up to 64 whose active neurons add up to at most 8
+/// times the neurons (2048 here: the gate's active entries counted) run it
+/// once per token (a loop over the rows of the gate, each reading only its
+/// active neurons' rows of codes); else w2 is unpacked for a dense matmul.
 // CHECK-LABEL: func.func @quantized_tokens
 // CHECK: arith.cmpi eq, %{{.+}}, %c1
 // CHECK: scf.if
 // CHECK: sparsa.kernel = "q_gather_axpy"
 // CHECK: } else {
-// CHECK: arith.cmpi ule, %{{.+}}, %c16
-// CHECK: scf.if
+// CHECK: %[[FEW:.+]] = arith.cmpi ule, %{{.+}}, %c64
+// CHECK: iterator_types = ["reduction", "reduction"]} ins(%{{.+}} : tensor<?x256xf32>) outs(%{{.+}} : tensor<i64>)
+// CHECK: %[[ROWS:.+]] = arith.cmpi ule, %{{.+}}, %c2048_i64
+// CHECK: %[[BOTH:.+]] = arith.andi %[[FEW]], %[[ROWS]]
+// CHECK: scf.if %[[BOTH]]
 // CHECK: scf.for %{{.+}} = %c0 to %{{.+}} step %c1 iter_args(%{{.+}} = %{{.+}}) -> (tensor<?x64xf32>)
 // CHECK: tensor.extract_slice %{{.+}}[%{{.+}}, 0] [1, 256] [1, 1] : tensor<?x256xf32> to tensor<1x256xf32>
 // CHECK: sparsa.kernel = "q_gather_axpy"
