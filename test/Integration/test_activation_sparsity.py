@@ -237,24 +237,35 @@ def test_quantized_sparse_ffn(tmp_path, bits, block, zp_mode, act, hidden, inner
     """An int4 / int8 FFN (MatMulNBits up with its bias, ReLU or a threshold,
     MatMulNBits down, Add bias) fuses into one quantized sparse FFN (the
     report shows it; the MatMulNBits are gone); one token reads only the
-    active neurons' rows of packed codes, more tokens unpack once. Matches
+    active neurons' rows of packed codes, a few tokens do so one at a time,
+    more unpack once. Matches
     the fp32-dequantized numpy reference and ONNX Runtime, from 1 % to
     100 % active neurons."""
+    check_nbits_ffn(tmp_path, bits, block, zp_mode, act, hidden, inner, sparsity)
+
+
+def check_nbits_ffn(tmp_path, bits, block, zp_mode, act, hidden, inner, sparsity, glu=""):
+    """Builds the quantized (GLU) FFN for one token and for a dynamic token
+    count, checks that it fuses into one sparse FFN, and compares 1, 3 and
+    20 tokens with the fp32-dequantized numpy reference and ONNX Runtime."""
     for tokens in [1, "T"]:
         path = models.nbits_sparse_ffn(
             str(tmp_path / f"q_{tokens}.onnx"), hidden, inner, bits=bits, block=block,
             zp_mode=zp_mode, sparsity=sparsity, act=act,
-            threshold=0.25 if act == "threshold" else 0.0, tokens=tokens)
+            threshold=0.25 if act == "threshold" else 0.0, tokens=tokens, glu=glu)
         model, report = compile_with_report(tmp_path, path, f"q_{tokens}")
         assert report["fusions"]["activation_sparsity"] == 1, report
         assert report["fusions"]["quantization"] == 0, report
         assert report["unfused"] == [], report["unfused"]
         w1, inits = dequantized_nbits(path, "fc1", bits, block, hidden, inner)
         w2, _ = dequantized_nbits(path, "fc2", bits, block, inner, hidden)
+        w3 = dequantized_nbits(path, "fc3", bits, block, hidden, inner)[0] if glu else None
         for t in ((1,) if tokens == 1 else (1, 3, 20)):
             x = np.random.default_rng(t).standard_normal((t, hidden)).astype(np.float32)
             h = x.astype(np.float64) @ w1 + inits["fc1_bias"]
             a = np.where(h > 0.25, h, 0.0) if act == "threshold" else np.maximum(h, 0)
+            if glu:
+                a = a * (x.astype(np.float64) @ w3 + inits["fc3_bias"])
             ref = a @ w2 + inits["fc2_b2"]
             ours = model.run({"x": x})["y"]
             np.testing.assert_allclose(ours, ref, atol=2e-5 * max(1.0, np.abs(ref).max()),
@@ -276,29 +287,8 @@ def test_quantized_glu_ffn(tmp_path, bits, block, zp_mode, act, hidden, inner, g
     FFN; one token reads only the active neurons' rows of the linear part
     (gathered dot products with packed rows) and of the down projection.
     Matches the fp32-dequantized numpy reference and ONNX Runtime from 1 %
-    to 100 % active neurons, for one token and 16."""
-    for tokens in [1, "T"]:
-        path = models.nbits_sparse_ffn(
-            str(tmp_path / f"g_{tokens}.onnx"), hidden, inner, bits=bits, block=block,
-            zp_mode=zp_mode, sparsity=sparsity, act=act,
-            threshold=0.25 if act == "threshold" else 0.0, tokens=tokens, glu=glu)
-        model, report = compile_with_report(tmp_path, path, f"g_{tokens}")
-        assert report["fusions"]["activation_sparsity"] == 1, report
-        assert report["fusions"]["quantization"] == 0, report
-        assert report["unfused"] == [], report["unfused"]
-        w1, inits = dequantized_nbits(path, "fc1", bits, block, hidden, inner)
-        w3, _ = dequantized_nbits(path, "fc3", bits, block, hidden, inner)
-        w2, _ = dequantized_nbits(path, "fc2", bits, block, inner, hidden)
-        for t in ((1,) if tokens == 1 else (1, 3, 20)):
-            x = np.random.default_rng(t).standard_normal((t, hidden)).astype(np.float32)
-            h = x.astype(np.float64) @ w1 + inits["fc1_bias"]
-            a = np.where(h > 0.25, h, 0.0) if act == "threshold" else np.maximum(h, 0)
-            a = a * (x.astype(np.float64) @ w3 + inits["fc3_bias"])
-            ref = a @ w2 + inits["fc2_b2"]
-            ours = model.run({"x": x})["y"]
-            np.testing.assert_allclose(ours, ref, atol=2e-5 * max(1.0, np.abs(ref).max()),
-                                       rtol=1e-4)
-            assert_matches_ort(model, path, {"x": x}, atol=1e-4, rtol=1e-4)
+    to 100 % active neurons, for 1, 3 and 20 tokens."""
+    check_nbits_ffn(tmp_path, bits, block, zp_mode, act, hidden, inner, sparsity, glu)
 
 
 def test_quantized_glu_ffn_non_finite_input(tmp_path):
