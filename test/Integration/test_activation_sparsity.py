@@ -307,7 +307,7 @@ def test_quantized_glu_near_misses(tmp_path):
     block size: no sparse FFN (the MatMulNBits stay quantized matmuls) and
     the report says why."""
     import onnx
-    from onnx import helper, numpy_helper
+    from onnx import helper
     path = models.nbits_sparse_ffn(str(tmp_path / "g.onnx"), 64, 128, sparsity=0.9, glu="au")
     m = onnx.load(path)
     m.graph.output.append(helper.make_tensor_value_info("u", onnx.TensorProto.FLOAT, [1, 128]))
@@ -320,17 +320,7 @@ def test_quantized_glu_near_misses(tmp_path):
         in report["unfused"]
     assert_matches_ort(model, str(tmp_path / "used.onnx"),
                        {"x": np.ones((1, 64), np.float32)}, atol=1e-4, rtol=1e-4)
-    m = onnx.load(path)
-    lin = next(n for n in m.graph.node if n.name == "/fc3/MatMulNBits")
-    for a in lin.attribute:
-        if a.name == "block_size":
-            a.i = 16
-    inits = {t.name: t for t in m.graph.initializer}
-    w3 = np.random.default_rng(3).standard_normal((64, 128)).astype(np.float32)
-    B, sc, z = models.quantize_nbits(w3, 4, 16, "packed")
-    for name, arr in (("fc3_B", B), ("fc3_s", sc.reshape(-1)), ("fc3_z", z)):
-        inits[name].CopyFrom(numpy_helper.from_array(arr, name))
-    onnx.save(m, str(tmp_path / "blocks.onnx"))
+    requantized(path, str(tmp_path / "blocks.onnx"), "fc3", (64, 128), 16)
     model, report = compile_with_report(tmp_path, str(tmp_path / "blocks.onnx"), "blocks")
     assert report["fusions"]["activation_sparsity"] == 0
     assert {"family": "activation_sparsity", "node": "/act/Relu", "op": "onnx.Relu",
@@ -372,6 +362,26 @@ def check_int8_gate(model, path, hidden, inner, block, counts):
         assert np.abs(ours - exact).max() < 0.05 * np.abs(exact).max()
 
 
+def requantized(path, out, name, shape, block):
+    """|path| saved as |out| with MatMulNBits "/NAME/MatMulNBits" re-quantized
+    (random weights of |shape| [K, N], packed zero points) in blocks of
+    |block|."""
+    import onnx
+    from onnx import numpy_helper
+    m = onnx.load(path)
+    node = next(n for n in m.graph.node if n.name == f"/{name}/MatMulNBits")
+    for a in node.attribute:
+        if a.name == "block_size":
+            a.i = block
+    inits = {t.name: t for t in m.graph.initializer}
+    w = np.random.default_rng(3).standard_normal(shape).astype(np.float32)
+    B, sc, z = models.quantize_nbits(w, 4, block, "packed")
+    for suffix, arr in (("_B", B), ("_s", sc.reshape(-1)), ("_z", z)):
+        inits[name + suffix].CopyFrom(numpy_helper.from_array(arr, name + suffix))
+    onnx.save(m, out)
+    return out
+
+
 def test_quantized_sparse_ffn_near_misses(tmp_path):
     """The gate used elsewhere, or the two projections quantized with
     different block sizes: the MatMulNBits stay quantized matmuls (fused by
@@ -389,18 +399,7 @@ def test_quantized_sparse_ffn_near_misses(tmp_path):
             "reason": "the activation is also used elsewhere"} in report["unfused"]
     check(model, str(tmp_path / "used.onnx"), 64, tokens=(1,))
     # Down projection re-quantized with blocks of 16 (the up one keeps 32).
-    m = onnx.load(path)
-    down = next(n for n in m.graph.node if n.name == "/fc2/MatMulNBits")
-    for a in down.attribute:
-        if a.name == "block_size":
-            a.i = 16
-    inits = {t.name: t for t in m.graph.initializer}
-    from onnx import numpy_helper
-    w2 = np.random.default_rng(3).standard_normal((128, 64)).astype(np.float32)
-    B, s, z = models.quantize_nbits(w2, 4, 16, "packed")
-    for name, arr in (("fc2_B", B), ("fc2_s", s.reshape(-1)), ("fc2_z", z)):
-        inits[name].CopyFrom(numpy_helper.from_array(arr, name))
-    onnx.save(m, str(tmp_path / "blocks.onnx"))
+    requantized(path, str(tmp_path / "blocks.onnx"), "fc2", (128, 64), 16)
     model, report = compile_with_report(tmp_path, str(tmp_path / "blocks.onnx"), "blocks")
     assert report["fusions"]["activation_sparsity"] == 0
     assert {"family": "activation_sparsity", "node": "/act/Relu", "op": "onnx.Relu",
