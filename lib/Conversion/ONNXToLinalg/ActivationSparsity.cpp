@@ -731,16 +731,20 @@ static Value branchOnOneToken(GenericBuilder &B, ValueRange ins, int64_t cols,
   return branch.getResult(0);
 }
 
+/// |x| ([T, H] or [B, S, H]) as [tokens, H].
+static Value tokensByHidden(OpBuilder &b, Location loc, Value x) {
+  if (cast<RankedTensorType>(x.getType()).getRank() != 3)
+    return x;
+  return tensor::CollapseShapeOp::create(b, loc, x,
+                                         SmallVector<ReassociationIndices>{{0, 1}, {2}});
+}
+
 static FailureOr<Value> lowerSparseFFN(sp::SparseFFNOp op, LowerCtx &lctx) {
   OpBuilder &b = lctx.b;
   Location loc = op.getLoc();
-  Value x = op.getInput();
-  auto xT = cast<RankedTensorType>(x.getType());
-  Type elt = xT.getElementType();
+  Type elt = getElementTypeOrSelf(op.getInput());
   GenericBuilder B{b, loc, elt};
-  if (xT.getRank() == 3)
-    x = tensor::CollapseShapeOp::create(b, loc, x,
-                                        SmallVector<ReassociationIndices>{{0, 1}, {2}});
+  Value x = tokensByHidden(b, loc, op.getInput());
   auto x2T = cast<RankedTensorType>(x.getType());
   // [T, H] back to the result's shape.
   auto rT = cast<RankedTensorType>(op.getType());
@@ -761,13 +765,9 @@ static FailureOr<Value> lowerSparseFFN(sp::SparseFFNOp op, LowerCtx &lctx) {
 static FailureOr<Value> lowerSparseInputMatMul(sp::SparseInputMatMulOp op, LowerCtx &lctx) {
   OpBuilder &b = lctx.b;
   Location loc = op.getLoc();
-  Value x = op.getInput();
-  auto xT = cast<RankedTensorType>(x.getType());
-  Type elt = xT.getElementType();
+  Type elt = getElementTypeOrSelf(op.getInput());
   GenericBuilder B{b, loc, elt};
-  if (xT.getRank() == 3)
-    x = tensor::CollapseShapeOp::create(b, loc, x,
-                                        SmallVector<ReassociationIndices>{{0, 1}, {2}});
+  Value x = tokensByHidden(b, loc, op.getInput());
   Value w = op.getW();
   double t = op.getThreshold().convertToDouble();
   // |x| > t keeps the entry (NaN is dropped: the comparison is false, as
