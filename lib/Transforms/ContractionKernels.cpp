@@ -92,6 +92,29 @@ static bool allUnitInnerStride(linalg::GenericOp op) {
 }
 
 
+/// The low and high nibbles of 16 bytes (zero-extended to i32 lanes |q|) as
+/// f32: vpermps reads the low 4 bits of each index, so a lookup in
+/// [0, 1, ..., 15] masks and converts a nibble in one step (AVX-512).
+static std::pair<Value, Value> nibbleFloats(OpBuilder &b, Location loc, Value q) {
+  auto v16 = [&](Type t) { return VectorType::get({16}, t); };
+  Type f32 = b.getF32Type(), i32 = b.getI32Type();
+  SmallVector<float> iota;
+  for (int l = 0; l < 16; ++l)
+    iota.push_back(float(l));
+  Value table = arith::ConstantOp::create(
+      b, loc, v16(f32), DenseElementsAttr::get(v16(f32), ArrayRef<float>(iota)));
+  Value four = arith::ConstantOp::create(
+      b, loc, v16(i32), DenseElementsAttr::get(v16(i32), b.getI32IntegerAttr(4).getValue()));
+  StringAttr permvar = b.getStringAttr("llvm.x86.avx512.permvar.sf.512");
+  Value lo =
+      LLVM::CallIntrinsicOp::create(b, loc, v16(f32), permvar, ValueRange{table, q}).getResult(0);
+  Value hi = LLVM::CallIntrinsicOp::create(
+                 b, loc, v16(f32), permvar,
+                 ValueRange{table, arith::ShRUIOp::create(b, loc, q, four)})
+                 .getResult(0);
+  return {lo, hi};
+}
+
 static std::optional<Contraction> match(linalg::GenericOp op) {
   if (!op.hasPureBufferSemantics() || op.getNumDpsInputs() != 2 ||
       op.getNumDpsInits() != 1)
@@ -593,7 +616,7 @@ static constexpr int64_t kSegmentRows = 16, kPrefetchRowsAhead = 16;
 /// the next segment's scales and zero points, are prefetched at the same
 /// columns: a row's run of bytes (a task's columns) is too short for the
 /// hardware prefetchers, and a segment's scales start a new run each.
-static void emitSegments4(const QGathered &g, Value tableV) {
+static void emitSegments4(const QGathered &g) {
   linalg::GenericOp op = g.op;
   OpBuilder b(op);
   Location loc = op.getLoc();
@@ -602,14 +625,11 @@ static void emitSegments4(const QGathered &g, Value tableV) {
   auto vec = [](int64_t n, Type t) { return VectorType::get({n}, t); };
   auto cst = [&](OpBuilder &ob, int64_t v) { return arith::ConstantIndexOp::create(ob, loc, v); };
   auto fm = arith::FastMathFlags::reassoc | arith::FastMathFlags::contract;
-  StringAttr permvar = b.getStringAttr("llvm.x86.avx512.permvar.sf.512");
   Value out = op.getDpsInitOperand(0)->get();
   Value rowsN = memref::DimOp::create(b, loc, g.idx, 0);
   Value len = memref::DimOp::create(b, loc, out, 0);
   Value zf = arith::ConstantOp::create(b, loc, vec(16, f32), b.getZeroAttr(vec(16, f32)));
   Value zb16 = arith::ConstantOp::create(b, loc, vec(16, i8), b.getZeroAttr(vec(16, i8)));
-  Value four = arith::ConstantOp::create(
-      b, loc, vec(16, i32), DenseElementsAttr::get(vec(16, i32), b.getI32IntegerAttr(4).getValue()));
   Value zConst;
   if (!g.zp)
     zConst = arith::ConstantOp::create(
@@ -710,14 +730,7 @@ static void emitSegments4(const QGathered &g, Value tableV) {
                     rb, l, vec(16, f32), memref::LoadOp::create(rb, l, g.a, ValueRange{j}));
                 Value bytes = vector::MaskedLoadOp::create(rb, l, vec(16, i8), g.codes,
                                                            ValueRange{r, byte0}, byteMask, zb16);
-                Value q = arith::ExtUIOp::create(rb, l, vec(16, i32), bytes);
-                Value lo = LLVM::CallIntrinsicOp::create(rb, l, vec(16, f32), permvar,
-                                                         ValueRange{tableV, q})
-                               .getResult(0);
-                Value hi = LLVM::CallIntrinsicOp::create(
-                               rb, l, vec(16, f32), permvar,
-                               ValueRange{tableV, arith::ShRUIOp::create(rb, l, q, four)})
-                               .getResult(0);
+                auto [lo, hi] = nibbleFloats(rb, l, arith::ExtUIOp::create(rb, l, vec(16, i32), bytes));
                 return {vector::FMAOp::create(rb, l, av, lo, tE).getResult(),
                         vector::FMAOp::create(rb, l, av, hi, tO).getResult()};
               };
@@ -798,6 +811,11 @@ static void emitSegments4(const QGathered &g, Value tableV) {
 /// lowering aligns the column blocks to 16).
 static void rewriteQGathered(const QGathered &g) {
   linalg::GenericOp op = g.op;
+  if (g.bits == 4) {
+    emitSegments4(g);
+    op.erase();
+    return;
+  }
   OpBuilder b(op);
   Location loc = op.getLoc();
   Type f32 = b.getF32Type(), i8 = b.getI8Type(), i32 = b.getI32Type(), i1 = b.getI1Type();
@@ -927,10 +945,7 @@ static void rewriteQGathered(const QGathered &g) {
           scf::YieldOp::create(eb, l);
         });
   };
-  if (bits == 4)
-    emitSegments4(g, tableV);
-  else
-    forGroups(b, loc, rowsN, kRows, group);
+  forGroups(b, loc, rowsN, kRows, group);
   op.erase();
 }
 
@@ -1200,12 +1215,6 @@ static void rewriteQ4Gemv(linalg::GenericOp op, bool avx512) {
   Value four = arith::ConstantOp::create(
       b, loc, v16(i32), DenseElementsAttr::get(v16(i32), b.getI32IntegerAttr(4).getValue()));
   auto fm = arith::FastMathFlags::reassoc | arith::FastMathFlags::contract;
-  StringAttr permvar = b.getStringAttr("llvm.x86.avx512.permvar.sf.512");
-  SmallVector<float> iotaValues;
-  for (int l = 0; l < 16; ++l)
-    iotaValues.push_back(float(l));
-  Value iota = arith::ConstantOp::create(
-      b, loc, v16(f32), DenseElementsAttr::get(v16(f32), ArrayRef<float>(iotaValues)));
   // Per row of A, each block's sum of A, padded to whole vectors of blocks
   // (zeros past the end): the zero points then apply once per output as
   // sum over blocks of s z sumA, sixteen blocks per vector.
@@ -1246,14 +1255,7 @@ static void rewriteQ4Gemv(linalg::GenericOp op, bool avx512) {
           }
           Value lo, hi;
           if (avx512) {
-            // vpermps reads the low 4 bits of each index: a lookup in
-            // [0, 1, ..., 15] masks and converts a nibble in one step.
-            lo = LLVM::CallIntrinsicOp::create(kb, loc, v16(f32), permvar, ValueRange{iota, q})
-                     .getResult(0);
-            hi = LLVM::CallIntrinsicOp::create(
-                     kb, loc, v16(f32), permvar,
-                     ValueRange{iota, arith::ShRUIOp::create(kb, loc, q, four)})
-                     .getResult(0);
+            std::tie(lo, hi) = nibbleFloats(kb, loc, q);
           } else {
             lo = arith::UIToFPOp::create(kb, loc, v16(f32),
                                          arith::AndIOp::create(kb, loc, q, fifteen));
@@ -1414,7 +1416,6 @@ static void rewriteQGatherDot(const QGatherDot &g) {
   bool q8 = g.bits == 8;
   int64_t bb = g.bs * g.bits / 8;
   int64_t kh = cast<MemRefType>(g.codes.getType()).getDimSize(1);
-  StringAttr permvar = OpBuilder(op).getStringAttr("llvm.x86.avx512.permvar.sf.512");
   // x's even / odd entries [1, kh] and its block sums, once per call.
   Operation *at = onceBefore(op, {g.x});
   OpBuilder pre(at);
@@ -1461,13 +1462,6 @@ static void rewriteQGatherDot(const QGatherDot &g) {
       pre, loc, arith::CeilDivUIOp::create(pre, loc, blocks, cst(pre, 16)), cst(pre, 16));
   Value sumX = blockSumsOfA(pre, loc, xE, xO, cst(pre, 1), blocks, padded, bb);
   OpBuilder b = finiteBranch(op, sumX, at);
-  SmallVector<float> table;
-  for (int64_t l = 0; l < 16; ++l)
-    table.push_back(float(l));
-  Value tableV = arith::ConstantOp::create(
-      b, loc, vec(16, f32), DenseElementsAttr::get(vec(16, f32), ArrayRef<float>(table)));
-  Value four = arith::ConstantOp::create(
-      b, loc, vec(16, i32), DenseElementsAttr::get(vec(16, i32), b.getI32IntegerAttr(4).getValue()));
   Value zv = arith::ConstantOp::create(b, loc, vec(16, f32), b.getZeroAttr(vec(16, f32)));
   Value out = op.getDpsInitOperand(0)->get();
   Value n = memref::DimOp::create(b, loc, g.idx, 0);
@@ -1498,13 +1492,7 @@ static void rewriteQGatherDot(const QGatherDot &g) {
                     kb, loc, arith::UIToFPOp::create(kb, loc, vec(16, f32), q), xe, t[u]);
                 continue;
               }
-              Value lo = LLVM::CallIntrinsicOp::create(kb, loc, vec(16, f32), permvar,
-                                                       ValueRange{tableV, q})
-                             .getResult(0);
-              Value hi = LLVM::CallIntrinsicOp::create(
-                             kb, loc, vec(16, f32), permvar,
-                             ValueRange{tableV, arith::ShRUIOp::create(kb, loc, q, four)})
-                             .getResult(0);
+              auto [lo, hi] = nibbleFloats(kb, loc, q);
               t[u] = vector::FMAOp::create(kb, loc, lo, xe, t[u]);
               t[u] = vector::FMAOp::create(kb, loc, hi, xo, t[u]);
             }

@@ -384,6 +384,23 @@ static void recordProfile(GenericBuilder &B, sp::SparseFFNOp op, Value g) {
                                                     /*restrict=*/true, /*writable=*/true);
 }
 
+/// scf.if on |cond| yielding |then| or |otherwise| (each built on its own
+/// branch), cast to |type|.
+static Value ifElse(GenericBuilder &B, Value cond, RankedTensorType type,
+                    function_ref<Value(GenericBuilder &)> then,
+                    function_ref<Value(GenericBuilder &)> otherwise) {
+  auto side = [&](function_ref<Value(GenericBuilder &)> body) {
+    return [&, body](OpBuilder &ob, Location l) {
+      GenericBuilder G{ob, l, B.elt};
+      Value v = body(G);
+      if (v.getType() != type)
+        v = tensor::CastOp::create(ob, l, type, v);
+      scf::YieldOp::create(ob, l, v);
+    };
+  };
+  return scf::IfOp::create(B.b, B.loc, cond, side(then), side(otherwise)).getResult(0);
+}
+
 /// A sparse FFN with packed weights: the gate by the packed GEMV (the
 /// quantized matmul's kernels); for one token, the active neurons' rows of
 /// codes only, each dequantized with its block's scales and zero points
@@ -417,13 +434,10 @@ static Value lowerQuantizedFFN(GenericBuilder &B, sp::SparseFFNOp op, Value x) {
         nb, l, arith::SubFOp::create(nb, l, arith::UIToFPOp::create(nb, l, elt, code), z), s);
   };
   // A GLU's linear part (up: MatMulNBits' layout, rows of codes [F, bytes]).
-  Value up = op.getUp(), upCodes, upZp;
-  if (up) {
+  Value up = op.getUp(), upZp = op.getUpZeroPoints(), upCodes;
+  if (up)
     upCodes = tensor::CollapseShapeOp::create(b, loc, up,
                                               SmallVector<ReassociationIndices>{{0}, {1, 2}});
-    if (Value z = op.getUpZeroPoints())
-      upZp = z;
-  }
   // up[f, k] dequantized: (code - z[f, k / bs]) * s[f, k / bs].
   auto upAt = [&](OpBuilder &nb, Location l, Value f, Value k) -> Value {
     Value code = packedCode(nb, l, upCodes, f, k, bits);
@@ -568,23 +582,7 @@ static Value lowerQuantizedFFN(GenericBuilder &B, sp::SparseFFNOp op, Value x) {
       arith::CmpIOp::create(
           b, loc, arith::CmpIPredicate::ule, rowsRead,
           arith::ConstantOp::create(b, loc, i64, b.getI64IntegerAttr(kTokenLoopRows * F))));
-  auto branch = scf::IfOp::create(
-      b, loc, few,
-      [&](OpBuilder &tb, Location tl) {
-        GenericBuilder P{tb, tl, elt};
-        Value y = perToken(P);
-        scf::YieldOp::create(tb, tl, y.getType() == outT ? y
-                                                         : tensor::CastOp::create(tb, tl, outT, y)
-                                                               .getResult());
-      },
-      [&](OpBuilder &eb, Location el) {
-        GenericBuilder D{eb, el, elt};
-        Value y = dense(D);
-        scf::YieldOp::create(eb, el, y.getType() == outT ? y
-                                                         : tensor::CastOp::create(eb, el, outT, y)
-                                                               .getResult());
-      });
-  return branch.getResult(0);
+  return ifElse(B, few, outT, perToken, dense);
 }
 
 /// The sparse FFN on x [T, H] (2-D), into [T, H].
@@ -706,29 +704,20 @@ static Value branchOnOneToken(GenericBuilder &B, ValueRange ins, int64_t cols,
   Location loc = B.loc;
   if (!ShapedType::isDynamic(cast<RankedTensorType>(ins[0].getType()).getDimSize(0)))
     return body(B, ins);
-  auto outT = RankedTensorType::get({ShapedType::kDynamic, cols}, B.elt);
-  auto fit = [&](OpBuilder &ob, Location l, Value v) -> Value {
-    return v.getType() == outT ? v : tensor::CastOp::create(ob, l, outT, v).getResult();
-  };
   Value one = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, dimOf(b, loc, ins[0], 0),
                                     B.idx(1));
-  auto branch = scf::IfOp::create(
-      b, loc, one,
-      [&](OpBuilder &tb, Location tl) {
-        GenericBuilder T{tb, tl, B.elt};
+  return ifElse(
+      B, one, RankedTensorType::get({ShapedType::kDynamic, cols}, B.elt),
+      [&](GenericBuilder &T) {
         SmallVector<Value> rows;
         for (Value v : ins) {
           auto t = cast<RankedTensorType>(v.getType());
           rows.push_back(tensor::CastOp::create(
-              tb, tl, RankedTensorType::get({1, t.getDimSize(1)}, t.getElementType()), v));
+              T.b, T.loc, RankedTensorType::get({1, t.getDimSize(1)}, t.getElementType()), v));
         }
-        scf::YieldOp::create(tb, tl, fit(tb, tl, body(T, rows)));
+        return body(T, rows);
       },
-      [&](OpBuilder &eb, Location el) {
-        GenericBuilder E{eb, el, B.elt};
-        scf::YieldOp::create(eb, el, fit(eb, el, body(E, ins)));
-      });
-  return branch.getResult(0);
+      [&](GenericBuilder &E) { return body(E, ins); });
 }
 
 /// |x| ([T, H] or [B, S, H]) as [tokens, H].
