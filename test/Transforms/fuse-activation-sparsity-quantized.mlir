@@ -85,3 +85,44 @@ func.func @nbits_glu(%x: tensor<1x2xf32>) -> tensor<1x2xf32> {
   %y = onnx.Add %y0, %c2 : (tensor<1x2xf32>, tensor<2xf32>) -> tensor<1x2xf32>
   return %y : tensor<1x2xf32>
 }
+
+// -----
+
+/// GLU near misses stay MatMulNBits and say why: the linear part also
+/// returned; the linear part in blocks of 16 (the gate's are 32); the
+/// linear part reading another input than the gate.
+// CHECK-LABEL: func.func @negative_glu_linear_used_elsewhere
+// CHECK: onnx.Relu {{.+}} {sparsa.unfused = {activation_sparsity = "the GLU's product or its linear part is also used elsewhere"}}
+// CHECK-NOT: sparsa.sparse_ffn
+func.func @negative_glu_linear_used_elsewhere(%x: tensor<1x32xf32>, %b1: tensor<16x1x16xui8>, %s1: tensor<16xf32>, %b3: tensor<16x1x16xui8>, %s3: tensor<16xf32>, %b2: tensor<32x1x8xui8>, %s2: tensor<32xf32>) -> (tensor<1x32xf32>, tensor<1x16xf32>) {
+  %h = onnx.ms.MatMulNBits %x, %b1, %s1 {K = 32 : si64, N = 16 : si64, bits = 4 : si64, block_size = 32 : si64} : (tensor<1x32xf32>, tensor<16x1x16xui8>, tensor<16xf32>) -> tensor<1x16xf32>
+  %a = onnx.Relu %h : (tensor<1x16xf32>) -> tensor<1x16xf32>
+  %u = onnx.ms.MatMulNBits %x, %b3, %s3 {K = 32 : si64, N = 16 : si64, bits = 4 : si64, block_size = 32 : si64} : (tensor<1x32xf32>, tensor<16x1x16xui8>, tensor<16xf32>) -> tensor<1x16xf32>
+  %m = onnx.Mul %a, %u : (tensor<1x16xf32>, tensor<1x16xf32>) -> tensor<1x16xf32>
+  %y = onnx.ms.MatMulNBits %m, %b2, %s2 {K = 16 : si64, N = 32 : si64, bits = 4 : si64, block_size = 16 : si64} : (tensor<1x16xf32>, tensor<32x1x8xui8>, tensor<32xf32>) -> tensor<1x32xf32>
+  return %y, %u : tensor<1x32xf32>, tensor<1x16xf32>
+}
+
+// CHECK-LABEL: func.func @negative_glu_blocks_differ
+// CHECK: onnx.Relu {{.+}} {sparsa.unfused = {activation_sparsity = "the GLU's MatMulNBits use different bit widths or block sizes"}}
+// CHECK-NOT: sparsa.sparse_ffn
+func.func @negative_glu_blocks_differ(%x: tensor<1x32xf32>, %b1: tensor<16x1x16xui8>, %s1: tensor<16xf32>, %b3: tensor<16x2x8xui8>, %s3: tensor<32xf32>, %b2: tensor<32x1x16xui8>, %s2: tensor<32xf32>) -> tensor<1x32xf32> {
+  %h = onnx.ms.MatMulNBits %x, %b1, %s1 {K = 32 : si64, N = 16 : si64, bits = 4 : si64, block_size = 32 : si64} : (tensor<1x32xf32>, tensor<16x1x16xui8>, tensor<16xf32>) -> tensor<1x16xf32>
+  %a = onnx.Relu %h : (tensor<1x16xf32>) -> tensor<1x16xf32>
+  %u = onnx.ms.MatMulNBits %x, %b3, %s3 {K = 32 : si64, N = 16 : si64, bits = 4 : si64, block_size = 16 : si64} : (tensor<1x32xf32>, tensor<16x2x8xui8>, tensor<32xf32>) -> tensor<1x16xf32>
+  %m = onnx.Mul %u, %a : (tensor<1x16xf32>, tensor<1x16xf32>) -> tensor<1x16xf32>
+  %y = onnx.ms.MatMulNBits %m, %b2, %s2 {K = 16 : si64, N = 32 : si64, bits = 4 : si64, block_size = 32 : si64} : (tensor<1x16xf32>, tensor<32x1x16xui8>, tensor<32xf32>) -> tensor<1x32xf32>
+  return %y : tensor<1x32xf32>
+}
+
+// CHECK-LABEL: func.func @negative_glu_other_input
+// CHECK: onnx.Relu {{.+}} {sparsa.unfused = {activation_sparsity = "the GLU's linear MatMulNBits does not match its gate (K, N and input)"}}
+// CHECK-NOT: sparsa.sparse_ffn
+func.func @negative_glu_other_input(%x: tensor<1x32xf32>, %x2: tensor<1x32xf32>, %b1: tensor<16x1x16xui8>, %s1: tensor<16xf32>, %b3: tensor<16x1x16xui8>, %s3: tensor<16xf32>, %b2: tensor<32x1x16xui8>, %s2: tensor<32xf32>) -> tensor<1x32xf32> {
+  %h = onnx.ms.MatMulNBits %x, %b1, %s1 {K = 32 : si64, N = 16 : si64, bits = 4 : si64, block_size = 32 : si64} : (tensor<1x32xf32>, tensor<16x1x16xui8>, tensor<16xf32>) -> tensor<1x16xf32>
+  %a = onnx.Relu %h : (tensor<1x16xf32>) -> tensor<1x16xf32>
+  %u = onnx.ms.MatMulNBits %x2, %b3, %s3 {K = 32 : si64, N = 16 : si64, bits = 4 : si64, block_size = 32 : si64} : (tensor<1x32xf32>, tensor<16x1x16xui8>, tensor<16xf32>) -> tensor<1x16xf32>
+  %m = onnx.Mul %a, %u : (tensor<1x16xf32>, tensor<1x16xf32>) -> tensor<1x16xf32>
+  %y = onnx.ms.MatMulNBits %m, %b2, %s2 {K = 16 : si64, N = 32 : si64, bits = 4 : si64, block_size = 32 : si64} : (tensor<1x16xf32>, tensor<32x1x16xui8>, tensor<32xf32>) -> tensor<1x32xf32>
+  return %y : tensor<1x32xf32>
+}

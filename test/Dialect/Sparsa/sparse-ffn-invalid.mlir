@@ -150,3 +150,19 @@ func.func @int8_activations_without_bits(%x: tensor<1x64xf32>, %w1: tensor<64x25
   %y = sparsa.sparse_ffn %x, %w1, %w2 {int8_activations = true} : (tensor<1x64xf32>, tensor<64x256xf32>, tensor<256x64xf32>) -> tensor<1x64xf32>
   return %y : tensor<1x64xf32>
 }
+
+// -----
+
+func.func @quantized_b_up_without_up(%x: tensor<1x64xf32>, %w1: tensor<256x2x16xui8>, %w2: tensor<256x32xui8>, %bu: tensor<256xf32>, %s1: tensor<256x2xf32>, %s2: tensor<8x64xf32>) -> tensor<1x64xf32> {
+  // expected-error @+1 {{b_up needs up}}
+  %y = sparsa.sparse_ffn %x, %w1, %w2 b_up = %bu w1_scales = %s1 w2_scales = %s2 {block_size = 32 : i64, weight_bits = 4 : i64} : (tensor<1x64xf32>, tensor<256x2x16xui8>, tensor<256x32xui8>, tensor<256xf32>, tensor<256x2xf32>, tensor<8x64xf32>) -> tensor<1x64xf32>
+  return %y : tensor<1x64xf32>
+}
+
+// -----
+
+func.func @quantized_up_zero_points_without_up(%x: tensor<1x64xf32>, %w1: tensor<256x2x16xui8>, %w2: tensor<256x32xui8>, %s1: tensor<256x2xf32>, %s2: tensor<8x64xf32>, %z3: tensor<256x1xui8>) -> tensor<1x64xf32> {
+  // expected-error @+1 {{quantized up needs up_scales (and up_zero_points only with up)}}
+  %y = sparsa.sparse_ffn %x, %w1, %w2 w1_scales = %s1 w2_scales = %s2 up_zero_points = %z3 {block_size = 32 : i64, weight_bits = 4 : i64} : (tensor<1x64xf32>, tensor<256x2x16xui8>, tensor<256x32xui8>, tensor<256x2xf32>, tensor<8x64xf32>, tensor<256x1xui8>) -> tensor<1x64xf32>
+  return %y : tensor<1x64xf32>
+}
