@@ -10,6 +10,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "sparsa/Conversion/Passes.h"
 #include "sparsa/Dialect/ONNX/IR/ONNXOps.h"
 #include "sparsa/Dialect/Sparsa/IR/SparsaDialect.h"
 #include "sparsa/Importer/ONNX/Importer.h"
@@ -234,6 +235,13 @@ static int fatal(Report &report, const std::string &msg) {
 
 int main(int argc, char **argv) {
   llvm::InitLLVM init(argc, argv);
+  // The pass-manager debugging flags (--mlir-print-ir-after=PASS,
+  // --mlir-print-ir-after-failure, ...) as sparsa-opt has them; hidden
+  // from --help.
+  registerAllPasses();
+  sparsa::registerSparsaConversionPasses();
+  sparsa::registerSparsaTransformsPasses();
+  mlir::registerPassManagerCLOptions();
   // --help lists Sparsa's options only (LLVM's own stay usable, hidden).
   cl::HideUnrelatedOptions(sparsaCategory);
   cl::ParseCommandLineOptions(argc, argv, "Sparsa ahead-of-time compiler\n");
@@ -283,7 +291,6 @@ int main(int argc, char **argv) {
   registerAllDialects(registry);
   registerAllExtensions(registry);
   registerAllToLLVMIRTranslations(registry);
-  registerAllPasses();
   registry.insert<sparsa::onnx::ONNXDialect, sparsa::sparsa::SparsaDialect>();
   MLIRContext ctx(registry);
   ctx.disableMultithreading(); // 2-core machine; pass-level threads do not pay.
@@ -349,6 +356,8 @@ int main(int argc, char **argv) {
   auto runPipeline = [&](auto build, const char *stage) {
     PassManager pm(&ctx);
     build(pm, options);
+    if (failed(mlir::applyPassManagerCLOptions(pm)))
+      return false;
     if (failed(pm.run(*module)))
       return false;
     report.mark(stage, t0);

@@ -574,8 +574,22 @@ def DynamicSchedulePass : Pass<"sparsa-dynamic-schedule", "mlir::ModuleOp"> {
     taking one iteration at a time costs an atomic per iteration. Each
     iteration writes its own outputs, so results do not depend on which
     thread ran it.
+
+    A loop that ends its `omp.parallel` region gets `nowait`: the region's
+    closing barrier joins the threads anyway, and a second barrier costs a
+    second sleep and wake-up (tens of microseconds on a virtual machine
+    with `KMP_BLOCKTIME=0`). Such a loop also counts its finished
+    iterations in a stack counter, and thread 0 (the one that goes on after
+    the region) spins with `pause` until all are done before it reaches
+    the barrier, at most 2^18 times: it arrives last and passes without
+    sleeping, while the other threads arrive first and sleep. ONNX
+    Runtime's pool joins the same way (the caller spins, workers block).
+    The spin lasts at most about one iteration. It is skipped for nested
+    parallel regions and for loop bodies of more than one block.
   }];
-  let dependentDialects = ["mlir::omp::OpenMPDialect"];
+  let dependentDialects = ["mlir::omp::OpenMPDialect", "mlir::arith::ArithDialect",
+                           "mlir::func::FuncDialect", "mlir::memref::MemRefDialect",
+                           "mlir::scf::SCFDialect", "mlir::LLVM::LLVMDialect"];
 }
 
 def MathApproximationPass
