@@ -1327,6 +1327,212 @@ static void rewriteQ4Gemv(linalg::GenericOp op, bool avx512) {
 // Gathered dot products with packed 4- or 8-bit rows (a quantized GLU's up)
 //===----------------------------------------------------------------------===//
 
+/// `q4_gemm` / `q8_gemm`: the packed weights against many rows of A
+/// (prefill), computed transposed: C^T [N, Mp] += W [N, K] A^T [K, Mp].
+/// Operands: A^T's even and odd halves [Kh, Mp] (one [Kh, Mp] for 8-bit),
+/// codes [N, Kh], scales [N, blocks], zero points as for `q4_gemv`; C^T
+/// [N, Mp] (Mp a multiple of 16: A^T's padding columns are zero).
+static bool isQGemm(linalg::GenericOp op) {
+  auto kind = op->getAttrOfType<StringAttr>(sp::kKernelAttrName);
+  auto bb = op->getAttrOfType<IntegerAttr>(sp::kBlockBytesAttrName);
+  if (!kind || (kind.getValue() != "q4_gemm" && kind.getValue() != "q8_gemm") || !bb ||
+      bb.getInt() % 16 != 0 || !op.hasPureBufferSemantics() || op.getNumDpsInits() != 1)
+    return false;
+  bool q8 = kind.getValue() == "q8_gemm";
+  bool zInput = !op->hasAttr(sp::kZeroPointAttrName);
+  if (op.getNumDpsInputs() != (zInput ? 5 : 4) - (q8 ? 1 : 0))
+    return false;
+  return allUnitInnerStride(op);
+}
+
+/// Rows of W per register tile, bytes of codes per block of the reduction
+/// (256 k of 4-bit weights: A^T's rows of the block, 2 x 128 x Mp x 4
+/// bytes, stay in L2 while every tile of rows reads them).
+static constexpr int64_t kQGemmRows = 6, kQGemmBytes = 128;
+
+/// Per block of kQGemmBytes code bytes and tile of kQGemmRows rows of W:
+/// the tile's weights are dequantized once, (q - z) s as the reference
+/// rounds it, with vector lookups (nibbleFloats) for the nibbles, into an
+/// L1 buffer per half (even / odd k); then for
+/// every 64 columns of C^T (then 16 at a time) the tile's 6 x 4 vector
+/// accumulators take, per k, one broadcast weight per row against four
+/// vectors of A^T: 24 FMAs per 4 loads of A and 6 broadcasts. Weights are
+/// read once per call, each dequantized once per call.
+static void rewriteQGemm(linalg::GenericOp op, bool avx512) {
+  OpBuilder b(op);
+  Location loc = op.getLoc();
+  Type f32 = b.getF32Type(), i8 = b.getI8Type(), i32 = b.getI32Type(), i1 = b.getI1Type();
+  auto vec = [](int64_t n, Type t) { return VectorType::get({n}, t); };
+  auto cst = [&](OpBuilder &ob, int64_t v) { return arith::ConstantIndexOp::create(ob, loc, v); };
+  bool q8 = op->getAttrOfType<StringAttr>(sp::kKernelAttrName).getValue() == "q8_gemm";
+  unsigned i = 0;
+  Value aE = op.getDpsInputOperand(i++)->get();
+  Value aO = q8 ? Value() : op.getDpsInputOperand(i++)->get();
+  Value bq = op.getDpsInputOperand(i++)->get();
+  Value sc = op.getDpsInputOperand(i++)->get();
+  Value zp = op->hasAttr(sp::kZeroPointAttrName) ? Value() : op.getDpsInputOperand(i++)->get();
+  auto zbits = op->getAttrOfType<IntegerAttr>(sp::kPackedZeroPointsAttrName);
+  Value out = op.getDpsInitOperand(0)->get();
+  int64_t bb = op->getAttrOfType<IntegerAttr>(sp::kBlockBytesAttrName).getInt();
+  Value N = memref::DimOp::create(b, loc, bq, 0), Kh = memref::DimOp::create(b, loc, bq, 1);
+  Value cols = memref::DimOp::create(b, loc, out, 1);
+  Value zf = arith::ConstantOp::create(b, loc, vec(16, f32), b.getZeroAttr(vec(16, f32)));
+  SmallVector<Value> halves = {aE};
+  if (aO)
+    halves.push_back(aO);
+  auto bufType = MemRefType::get({kQGemmRows, kQGemmBytes}, f32);
+  SmallVector<Value> wd;
+  for (size_t h = 0; h < halves.size(); ++h)
+    wd.push_back(memref::AllocaOp::create(b, loc, bufType, b.getI64IntegerAttr(64)));
+
+  // The zero point of block |blk| of row |n| as f32.
+  auto zeroPoint = [&](OpBuilder &ob, Value n, Value blk) -> Value {
+    if (!zp)
+      return arith::ConstantOp::create(ob, loc, f32,
+                                       cast<FloatAttr>(op->getAttr(sp::kZeroPointAttrName)));
+    if (!zbits)
+      return memref::LoadOp::create(ob, loc, zp, ValueRange{n, blk});
+    int64_t per = 8 / zbits.getInt();
+    Value byte = memref::LoadOp::create(
+        ob, loc, zp, ValueRange{n, arith::DivUIOp::create(ob, loc, blk, cst(ob, per))});
+    Value shift = arith::IndexCastOp::create(
+        ob, loc, i32,
+        arith::MulIOp::create(ob, loc, arith::RemUIOp::create(ob, loc, blk, cst(ob, per)),
+                              cst(ob, zbits.getInt())));
+    Value v = arith::ShRUIOp::create(ob, loc, arith::ExtUIOp::create(ob, loc, i32, byte), shift);
+    v = arith::AndIOp::create(
+        ob, loc, v,
+        arith::ConstantOp::create(ob, loc, i32, ob.getI32IntegerAttr((1 << zbits.getInt()) - 1)));
+    return arith::UIToFPOp::create(ob, loc, f32, v);
+  };
+
+  // Rows [n0, n0 + R) of W, code bytes [k0, k0 + len) dequantized into
+  // the buffers (row r at wd[h][r, 0:len]).
+  auto dequantize = [&](OpBuilder &ob, Value n0, int64_t R, Value k0, Value len) {
+    for (int64_t r = 0; r < R; ++r) {
+      Value n = arith::AddIOp::create(ob, loc, n0, cst(ob, r));
+      scf::ForOp::create(ob, loc, cst(ob, 0), len, cst(ob, 16), ValueRange{},
+                         [&](OpBuilder &db, Location, Value c, ValueRange) {
+        Value kk = arith::AddIOp::create(db, loc, k0, c);
+        Value blk = arith::DivUIOp::create(db, loc, kk, cst(db, bb));
+        Value s = memref::LoadOp::create(db, loc, sc, ValueRange{n, blk});
+        Value sv = vector::BroadcastOp::create(db, loc, vec(16, f32), s);
+        Value zv = vector::BroadcastOp::create(db, loc, vec(16, f32), zeroPoint(db, n, blk));
+        Value bytes = vector::LoadOp::create(db, loc, vec(16, i8), bq, ValueRange{n, kk});
+        Value q = arith::ExtUIOp::create(db, loc, vec(16, i32), bytes);
+        SmallVector<Value> ws;
+        if (q8) {
+          ws.push_back(arith::UIToFPOp::create(db, loc, vec(16, f32), q));
+        } else if (avx512) {
+          auto [lo, hi] = nibbleFloats(db, loc, q);
+          ws = {lo, hi};
+        } else { // portable: mask and shift, then convert
+          auto splat = [&](int32_t v) {
+            return arith::ConstantOp::create(
+                db, loc, vec(16, i32),
+                DenseElementsAttr::get(vec(16, i32), db.getI32IntegerAttr(v).getValue()));
+          };
+          ws = {arith::UIToFPOp::create(db, loc, vec(16, f32),
+                                        arith::AndIOp::create(db, loc, q, splat(15))),
+                arith::UIToFPOp::create(db, loc, vec(16, f32),
+                                        arith::ShRUIOp::create(db, loc, q, splat(4)))};
+        }
+        for (auto [h, w] : llvm::enumerate(ws))
+          vector::StoreOp::create(
+              db, loc, arith::MulFOp::create(db, loc, arith::SubFOp::create(db, loc, w, zv), sv),
+              wd[h], ValueRange{cst(db, r), c});
+        scf::YieldOp::create(db, loc);
+      });
+    }
+  };
+
+  // C^T rows [n0, n0 + R) x columns [m0, m0 + 16 nv) += the buffered
+  // weights' k [0, len) against A^T rows [k0, k0 + len); |masked|: the
+  // columns past |cols| are left alone.
+  auto tile = [&](OpBuilder &ob, Value n0, int64_t R, Value m0, int64_t nv, Value k0,
+                  Value len, bool masked) {
+    auto col = [&](OpBuilder &cb, int64_t j) {
+      return arith::AddIOp::create(cb, loc, m0, cst(cb, 16 * j)).getResult();
+    };
+    SmallVector<Value> masks;
+    for (int64_t j = 0; masked && j < nv; ++j)
+      masks.push_back(vector::CreateMaskOp::create(
+          ob, loc, vec(16, i1), ValueRange{arith::SubIOp::create(ob, loc, cols, col(ob, j))}));
+    auto load = [&](OpBuilder &lb, Value mem, Value row, int64_t j) -> Value {
+      if (masked)
+        return vector::MaskedLoadOp::create(lb, loc, vec(16, f32), mem,
+                                            ValueRange{row, col(lb, j)}, masks[j], zf);
+      return vector::LoadOp::create(lb, loc, vec(16, f32), mem, ValueRange{row, col(lb, j)});
+    };
+    SmallVector<Value> acc;
+    for (int64_t r = 0; r < R; ++r)
+      for (int64_t j = 0; j < nv; ++j)
+        acc.push_back(load(ob, out, arith::AddIOp::create(ob, loc, n0, cst(ob, r)), j));
+    auto loop = scf::ForOp::create(
+        ob, loc, cst(ob, 0), len, cst(ob, 1), acc,
+        [&](OpBuilder &kb, Location, Value kk, ValueRange it) {
+          SmallVector<Value> next(it);
+          Value row = arith::AddIOp::create(kb, loc, k0, kk);
+          for (auto [h, half] : llvm::enumerate(halves)) {
+            SmallVector<Value> av;
+            for (int64_t j = 0; j < nv; ++j)
+              av.push_back(load(kb, half, row, j));
+            for (int64_t r = 0; r < R; ++r) {
+              Value w = vector::BroadcastOp::create(
+                  kb, loc, vec(16, f32),
+                  memref::LoadOp::create(kb, loc, wd[h], ValueRange{cst(kb, r), kk}));
+              for (int64_t j = 0; j < nv; ++j)
+                next[r * nv + j] = vector::FMAOp::create(kb, loc, w, av[j], next[r * nv + j]);
+            }
+          }
+          scf::YieldOp::create(kb, loc, next);
+        });
+    for (int64_t r = 0; r < R; ++r)
+      for (int64_t j = 0; j < nv; ++j) {
+        Value row = arith::AddIOp::create(ob, loc, n0, cst(ob, r));
+        Value v = loop.getResult(r * nv + j);
+        if (masked)
+          vector::MaskedStoreOp::create(ob, loc, out, ValueRange{row, col(ob, j)}, masks[j], v);
+        else
+          vector::StoreOp::create(ob, loc, v, out, ValueRange{row, col(ob, j)});
+      }
+  };
+
+  scf::ForOp::create(b, loc, cst(b, 0), Kh, cst(b, kQGemmBytes), ValueRange{},
+                     [&](OpBuilder &kb, Location, Value k0, ValueRange) {
+    Value len = arith::MinUIOp::create(kb, loc, cst(kb, kQGemmBytes),
+                                       arith::SubIOp::create(kb, loc, Kh, k0));
+    Value colsMain = arith::SubIOp::create(
+        kb, loc, cols, arith::RemUIOp::create(kb, loc, cols, cst(kb, 64)));
+    forGroups(kb, loc, N, kQGemmRows, [&](OpBuilder &rb, Value n0, int64_t R) {
+      dequantize(rb, n0, R, k0, len);
+      scf::ForOp::create(rb, loc, cst(rb, 0), colsMain, cst(rb, 64), ValueRange{},
+                         [&](OpBuilder &mb, Location, Value m0, ValueRange) {
+        tile(mb, n0, R, m0, 4, k0, len, /*masked=*/false);
+        scf::YieldOp::create(mb, loc);
+      });
+      // The last 1-3 vectors of columns in one tile of that width.
+      Value rest = arith::CeilDivUIOp::create(
+          rb, loc, arith::SubIOp::create(rb, loc, cols, colsMain), cst(rb, 16));
+      auto sw = scf::IndexSwitchOp::create(rb, loc, TypeRange{}, rest,
+                                           ArrayRef<int64_t>{1, 2, 3}, 3);
+      sw.getDefaultRegion().emplaceBlock();
+      {
+        OpBuilder db = OpBuilder::atBlockEnd(&sw.getDefaultRegion().front());
+        scf::YieldOp::create(db, loc);
+      }
+      for (int64_t nv = 1; nv <= 3; ++nv) {
+        Block &blk = sw.getCaseRegions()[nv - 1].emplaceBlock();
+        OpBuilder cb = OpBuilder::atBlockEnd(&blk);
+        tile(cb, n0, R, colsMain, nv, k0, len, /*masked=*/true);
+        scf::YieldOp::create(cb, loc);
+      }
+    });
+    scf::YieldOp::create(kb, loc);
+  });
+  op.erase();
+}
+
 namespace {
 /// A generic tagged `sparsa.kernel = "q_gather_dot"` by the sparse FFN
 /// lowering: out[j] += sum_k x[k] * (code(w[idx[j]], k) - z[idx[j], k / bs])
@@ -2302,10 +2508,12 @@ struct ContractionKernelsPass final
     SmallVector<Gathered> gathered;
     SmallVector<QGathered> qGathered;
     SmallVector<QGatherDot> qDots;
-    SmallVector<linalg::GenericOp> q4, vnniOps;
+    SmallVector<linalg::GenericOp> q4, qGemms, vnniOps;
     getOperation().walk([&](linalg::GenericOp op) {
       if (isQ4Gemv(op))
         q4.push_back(op);
+      else if (isQGemm(op))
+        qGemms.push_back(op);
       else if (auto qg = vectorBits >= 512 ? matchQGathered(op) : std::nullopt)
         qGathered.push_back(*qg);
       else if (auto qd = vectorBits >= 512 ? matchQGatherDot(op) : std::nullopt)
@@ -2336,6 +2544,8 @@ struct ContractionKernelsPass final
       else
         rewriteQ4Gemv(op, vectorBits >= 512);
     }
+    for (linalg::GenericOp op : qGemms)
+      rewriteQGemm(op, vectorBits >= 512);
     for (linalg::GenericOp op : vnniOps) {
       if (isDynVnni(op))
         rewriteDynVnni(op);

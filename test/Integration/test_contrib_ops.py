@@ -24,18 +24,21 @@ def ms_model(tmp_path, nodes, inputs, outputs, inits, name="m.onnx"):
     (4, 16, 48, "float", False, ("M", 48)),
     (8, 32, 64, "packed", True, ("M", 64)),
     (2, 16, 32, "packed", False, ("M", 32)),
-    # 4-bit, blocks of 32k: decoding keeps the weights packed (up to 64
-    # rows at run time; more unpack them for the GEMM)
+    # 4-bit, blocks of 32k (8-bit: 16k): the weights stay packed, up to 8
+    # rows at run time in the GEMV, more in the GEMM (transposed, 16 rows
+    # of A per vector: 9, 12, 14 and 70 rows cover one to four vectors
+    # and the 64-row tiles)
     (4, 32, 256, "packed", True, ("M", 256)),
     (4, 64, 320, "none", False, ("M", 320)),
     (4, 128, 200, "float", True, ("B", "S", 200)),   # K not a multiple of the block
     (4, 32, 256, "packed", False, (1, 256)),         # static single row
     (4, 32, 96, "none", True, (3, 96)),              # static rows
-    # N a multiple of 16: the unpacking for more than 64 rows goes by tiles
-    # of 16 columns
     (4, 32, 256, "packed", True, ("M", 256), 48),
     (8, 32, 64, "packed", False, ("B", "S", 64), 32),
-    (4, 32, 128, "float", False, (80, 128), 32),      # static rows past the packed path
+    (4, 32, 128, "float", False, (80, 128), 32),      # static rows: the GEMM
+    (4, 32, 128, "packed", False, (130, 128), 13),    # rows past two 64-row tiles
+    # 2-bit and blocks of 16 unpack the weights for the float GEMM
+    (2, 16, 64, "packed", True, (80, 64), 16),
 ]])
 def test_matmul_nbits(tmp_path, compile_model, bits, block, K, zp_mode, bias, a_shape, N):
     inits, ins = nbits_initializers(RNG.standard_normal((K, N)).astype(np.float32), bits,
@@ -53,30 +56,32 @@ def test_matmul_nbits(tmp_path, compile_model, bits, block, K, zp_mode, bias, a_
     if all(isinstance(d, int) for d in a_shape):
         leads = [a_shape[:-1]]
     else:
-        leads = [(1,), (5,), (9,), (70,)] if len(a_shape) == 2 else \
+        leads = [(1,), (5,), (9,), (14,), (70,)] if len(a_shape) == 2 else \
             [(1, 1), (2, 3), (3, 4), (5, 14)]
     for lead in leads:
         a = RNG.standard_normal(lead + (K,)).astype(np.float32)
         assert_matches_ort(model, path, {"A": a})
 
 
+@pytest.mark.parametrize("rows", [3, 12])  # the GEMV and the GEMM
 @pytest.mark.parametrize("bits,block", [(4, 32), (4, 128), (8, 32)])
-def test_matmul_nbits_float_activation_accuracy(tmp_path, compile_model, bits, block):
+def test_matmul_nbits_float_activation_accuracy(tmp_path, compile_model, bits, block, rows):
     """accuracy_level 0 keeps fp32-level results where activations span a
     wide range within a block (an outlier channel 1000x the rest, its
     weights at the zero point or not). On VNNI CPUs the kernel carries A as
     three int8 pieces per block (23-bit fixed point against the block's
     largest |a|), elsewhere as floats: either way each output is within
     2^-22 of sum |w| max|a|_block plus fp32 rounding of an exact float64
-    reference."""
+    reference. The GEMM dequantizes each weight as the reference does and
+    sums exact fp32 products."""
     K, N = 512, 48
     w = RNG.standard_normal((K, N)).astype(np.float32)
     inits, ins = nbits_initializers(w, bits, block, "packed")
     node = helper.make_node("MatMulNBits", ins, ["Y"], name="/fc/MatMulNBits",
                             domain="com.microsoft", K=K, N=N, bits=bits, block_size=block)
     path = ms_model(tmp_path, [node],
-                    [helper.make_tensor_value_info("A", TensorProto.FLOAT, [3, K])],
-                    [helper.make_tensor_value_info("Y", TensorProto.FLOAT, [3, N])], inits)
+                    [helper.make_tensor_value_info("A", TensorProto.FLOAT, [rows, K])],
+                    [helper.make_tensor_value_info("Y", TensorProto.FLOAT, [rows, N])], inits)
     model = compile_model(path)
     arrs = {t.name: numpy_helper.to_array(t) for t in inits}
     kb, per = K // block, 8 // bits
@@ -90,13 +95,13 @@ def test_matmul_nbits_float_activation_accuracy(tmp_path, compile_model, bits, b
         z[:, i::per] = (zpk >> (i * bits)) & ((1 << bits) - 1)
     wq = ((codes.reshape(N, kb, block) - z[:, :kb, None])
           * arrs["scales"].reshape(N, kb)[..., None]).reshape(N, K).T  # [K, N], float64
-    a = RNG.standard_normal((3, K)).astype(np.float32)
-    a[0, ::block] *= 1000.0                       # an outlier per block
-    a[1] = RNG.uniform(0.5, 1.0, K) * np.sign(a[1])  # a narrow range
-    a[2, 5::block] = 3e4                          # outliers off the block start
+    a = RNG.standard_normal((rows, K)).astype(np.float32)
+    a[0::3, ::block] *= 1000.0                    # an outlier per block
+    a[1::3] = RNG.uniform(0.5, 1.0, K) * np.sign(a[1::3])  # a narrow range
+    a[2::3, 5::block] = 3e4                       # outliers off the block start
     ours = model.run({"A": a})["Y"].astype(np.float64)
     exact = a.astype(np.float64) @ wq
-    bmax = np.repeat(np.abs(a).reshape(3, kb, block).max(axis=2), block, axis=1)
+    bmax = np.repeat(np.abs(a).reshape(rows, kb, block).max(axis=2), block, axis=1)
     bound = 2.0 ** -22 * (bmax @ np.abs(wq)) + 1e-6 * (np.abs(a) @ np.abs(wq)) + 1e-6
     assert np.all(np.abs(ours - exact) <= bound), np.max(np.abs(ours - exact) / bound)
 

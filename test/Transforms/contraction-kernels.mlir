@@ -694,3 +694,120 @@ func.func @q8_gemv(%a: memref<1x128xf32>, %b: memref<8x128xi8>, %s: memref<8x4xf
   }
   return
 }
+
+// -----
+
+/// [Pattern: packed 4-bit GEMM] many rows of A (prefill), computed
+/// transposed: C^T [N, Mp] += W A^T with A^T's even and odd halves
+/// [Kh, Mp]. Per 128 code bytes and tile of 6 rows of W, the tile's weights
+/// are dequantized once ((q - z) s, the nibbles by vpermps lookups, the
+/// packed zero points' nibble per block) into two L1 buffers; then per 64
+/// columns of C^T a 6 x 4 tile of accumulators takes, per k and half, four
+/// vectors of A^T against one broadcast weight per row (24 FMAs); the last
+/// 1-3 vectors of columns (80 = 64 + 16 here) take one tile of that width,
+/// masked; rows past the last whole tile (8 = 6 + 2) go one at a time.
+#g_a = affine_map<(n, m, k) -> (k, m)>
+#g_b = affine_map<(n, m, k) -> (n, k)>
+#g_s = affine_map<(n, m, k) -> (n, k floordiv 16)>
+#g_z = affine_map<(n, m, k) -> (n, k floordiv 32)>
+#g_y = affine_map<(n, m, k) -> (n, m)>
+// CHECK-LABEL: func.func @q4_gemm
+// CHECK-DAG: %[[WE:.+]] = memref.alloca() {alignment = 64 : i64} : memref<6x128xf32>
+// CHECK-DAG: %[[WO:.+]] = memref.alloca() {alignment = 64 : i64} : memref<6x128xf32>
+// CHECK: scf.for %{{.+}} = %{{.+}} to %{{.+}} step %c128
+// CHECK: scf.for %{{.+}} = %{{.+}} to %{{.+}} step %c6
+// CHECK: memref.load %arg4
+// CHECK: arith.shrui
+// CHECK: arith.andi
+// CHECK: vector.load %arg2{{.+}} : memref<8x16xi8>, vector<16xi8>
+// CHECK: llvm.call_intrinsic "llvm.x86.avx512.permvar.sf.512"
+// CHECK: llvm.call_intrinsic "llvm.x86.avx512.permvar.sf.512"
+// CHECK: arith.subf
+// CHECK: arith.mulf
+// CHECK: vector.store %{{.+}}, %[[WE]]
+// CHECK: arith.subf
+// CHECK: arith.mulf
+// CHECK: vector.store %{{.+}}, %[[WO]]
+// CHECK: scf.for %{{.+}} = %{{.+}} to %{{.+}} step %c64
+// CHECK-COUNT-24: vector.load %arg5
+// CHECK: scf.for {{.+}} -> (vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>)
+// CHECK-COUNT-4: vector.load %arg0
+// CHECK: memref.load %[[WE]]
+// CHECK-COUNT-4: vector.fma
+// CHECK: scf.index_switch
+// CHECK: case 1 {
+// CHECK: vector.maskedload %arg5
+// CHECK: case 2 {
+// CHECK: case 3 {
+// CHECK: scf.for %{{.+}} = %{{.+}} to %{{.+}} step %c1{{(_[0-9]+)?}} {
+// CHECK-NOT: linalg.generic
+func.func @q4_gemm(%ae: memref<16x80xf32>, %ao: memref<16x80xf32>, %b: memref<8x16xi8>,
+                   %s: memref<8x1xf32>, %z: memref<8x1xi8>, %y: memref<8x80xf32>) {
+  linalg.generic {indexing_maps = [#g_a, #g_a, #g_b, #g_s, #g_z, #g_y],
+                  iterator_types = ["parallel", "parallel", "reduction"]}
+      ins(%ae, %ao, %b, %s, %z : memref<16x80xf32>, memref<16x80xf32>, memref<8x16xi8>, memref<8x1xf32>, memref<8x1xi8>)
+      outs(%y : memref<8x80xf32>) attrs = {sparsa.kernel = "q4_gemm", sparsa.block_bytes = 16 : i64,
+                                            sparsa.zero_point_bits = 4 : i64} {
+  ^bb0(%e: f32, %o: f32, %byte: i8, %sc: f32, %zb: i8, %acc: f32):
+    %c15 = arith.constant 15 : i32
+    %c4 = arith.constant 4 : i32
+    %q = arith.extui %byte : i8 to i32
+    %lo = arith.andi %q, %c15 : i32
+    %hi = arith.shrui %q, %c4 : i32
+    %lof = arith.uitofp %lo : i32 to f32
+    %hif = arith.uitofp %hi : i32 to f32
+    %z32 = arith.extui %zb : i8 to i32
+    %zl = arith.andi %z32, %c15 : i32
+    %zp = arith.uitofp %zl : i32 to f32
+    %wl = arith.subf %lof, %zp : f32
+    %wls = arith.mulf %wl, %sc : f32
+    %wh = arith.subf %hif, %zp : f32
+    %whs = arith.mulf %wh, %sc : f32
+    %p1 = arith.mulf %e, %wls : f32
+    %a1 = arith.addf %acc, %p1 : f32
+    %p2 = arith.mulf %o, %whs : f32
+    %a2 = arith.addf %a1, %p2 : f32
+    linalg.yield %a2 : f32
+  }
+  return
+}
+
+// -----
+
+/// [Pattern: packed 8-bit GEMM] the 8-bit twin: one A^T operand, each code
+/// byte one weight (converted, no nibbles), one buffer; the constant zero
+/// point (sparsa.zero_point).
+#h_a = affine_map<(n, m, k) -> (k, m)>
+#h_b = affine_map<(n, m, k) -> (n, k)>
+#h_s = affine_map<(n, m, k) -> (n, k floordiv 32)>
+#h_y = affine_map<(n, m, k) -> (n, m)>
+// CHECK-LABEL: func.func @q8_gemm
+// CHECK: memref.alloca() {alignment = 64 : i64} : memref<6x128xf32>
+// CHECK-NOT: memref.alloca()
+// CHECK: arith.constant 1.280000e+02 : f32
+// CHECK: vector.load %arg1{{.+}} : memref<12x64xi8>, vector<16xi8>
+// CHECK-NEXT: arith.extui
+// CHECK-NEXT: arith.uitofp
+// CHECK-NOT: permvar
+// CHECK: scf.for {{.+}} -> (vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>)
+// CHECK-COUNT-4: vector.load %arg0
+// CHECK-NOT: linalg.generic
+func.func @q8_gemm(%a: memref<64x64xf32>, %b: memref<12x64xi8>, %s: memref<12x2xf32>,
+                   %y: memref<12x64xf32>) {
+  linalg.generic {indexing_maps = [#h_a, #h_b, #h_s, #h_y],
+                  iterator_types = ["parallel", "parallel", "reduction"]}
+      ins(%a, %b, %s : memref<64x64xf32>, memref<12x64xi8>, memref<12x2xf32>)
+      outs(%y : memref<12x64xf32>) attrs = {sparsa.kernel = "q8_gemm", sparsa.block_bytes = 32 : i64,
+                                            sparsa.zero_point = 1.280000e+02 : f32} {
+  ^bb0(%e: f32, %byte: i8, %sc: f32, %acc: f32):
+    %zp = arith.constant 1.280000e+02 : f32
+    %q = arith.extui %byte : i8 to i32
+    %qf = arith.uitofp %q : i32 to f32
+    %w = arith.subf %qf, %zp : f32
+    %ws = arith.mulf %w, %sc : f32
+    %p = arith.mulf %e, %ws : f32
+    %a1 = arith.addf %acc, %p : f32
+    linalg.yield %a1 : f32
+  }
+  return
+}

@@ -306,8 +306,13 @@ static FailureOr<Value> lowerQLinearMatMul(onnx::QLinearMatMulOp op, LowerCtx &c
   });
 }
 
-/// Rows of A up to which 4-bit MatMulNBits keeps its weights packed.
+/// Rows of A up to which 4-bit MatMulNBits with int8 activations takes
+/// the packed int8 GEMV (past them, the float GEMM on A's int8 codes).
 static constexpr int64_t kMaxPackedRows = 64;
+/// Rows of A up to which a 4- or 8-bit MatMulNBits with float activations
+/// takes the packed GEMV (each row of codes read once for all rows of A);
+/// past them, the packed GEMM.
+static constexpr int64_t kMaxGemvRows = 8;
 
 /// com.microsoft.MatMulNBits. Decoding (a few rows) with 4-bit weights in
 /// blocks of a multiple of 32 reads the packed weights once, dequantizing
@@ -414,25 +419,28 @@ Value sparsa::lowering::buildBlockQuantMatMul(OpBuilder &b, Location loc, Value 
     r = arith::SelectOp::create(nb, l, inside, r, zeroOf(nb, l, f32));
     return arith::FPToSIOp::create(nb, l, b.getIntegerType(8), r);
   };
+  // int8 activations for the float kernels: A's codes dequantized, so
+  // the same products run in f32.
+  auto int8RoundTrip = [&]() -> Value {
+    Value amax = blockAbsMax();
+    auto aT2 = cast<RankedTensorType>(A.getType());
+    Value Aq = G0.generic(ValueRange{}, {}, G0.empty({M, b.getIndexAttr(K)}, f32), {0, 1}, 2, {},
+                          [&](OpBuilder &nb, Location l, ValueRange) -> Value {
+                            Value m = linalg::IndexOp::create(nb, l, 0);
+                            Value k = linalg::IndexOp::create(nb, l, 1);
+                            Value c = arith::SIToFPOp::create(nb, l, f32, code(nb, l, amax, m, k));
+                            Value blk = arith::DivUIOp::create(nb, l, k, indexCst(nb, l, bs));
+                            Value mx = tensor::ExtractOp::create(nb, l, amax, ValueRange{m, blk});
+                            return arith::MulFOp::create(
+                                nb, l, c,
+                                arith::DivFOp::create(nb, l, mx, floatCst(nb, l, f32, 127.0)));
+                          });
+    if (Aq.getType() != aT2)
+      Aq = tensor::CastOp::create(b, loc, aT2, Aq);
+    return Aq;
+  };
   auto reference = [&]() -> Value {
-    Value Aq = A;
-    if (q.int8) {
-      // The same products in f32: A's dequantized codes, then the float path.
-      Value amax = blockAbsMax();
-      auto aT2 = cast<RankedTensorType>(A.getType());
-      Aq = G0.generic(ValueRange{}, {}, G0.empty({M, b.getIndexAttr(K)}, f32), {0, 1}, 2, {},
-                      [&](OpBuilder &nb, Location l, ValueRange) -> Value {
-                        Value m = linalg::IndexOp::create(nb, l, 0);
-                        Value k = linalg::IndexOp::create(nb, l, 1);
-                        Value c = arith::SIToFPOp::create(nb, l, f32, code(nb, l, amax, m, k));
-                        Value blk = arith::DivUIOp::create(nb, l, k, indexCst(nb, l, bs));
-                        Value mx = tensor::ExtractOp::create(nb, l, amax, ValueRange{m, blk});
-                        return arith::MulFOp::create(
-                            nb, l, c, arith::DivFOp::create(nb, l, mx, floatCst(nb, l, f32, 127.0)));
-                      });
-      if (Aq.getType() != aT2)
-        Aq = tensor::CastOp::create(b, loc, aT2, Aq);
-    }
+    Value Aq = q.int8 ? int8RoundTrip() : A;
     // Unpacked in tiles of kTileN columns (loops column tile, k, column):
     // the tile's rows of codes stay in L1 while k runs (a plain [K, N]
     // loop nest reads each code byte from another row, N rows apart).
@@ -490,40 +498,18 @@ Value sparsa::lowering::buildBlockQuantMatMul(OpBuilder &b, Location loc, Value 
   bool q8 = bits == 8;
   bool q4 = (bits == 4 ? bs % 32 == 0 : bits == 8 && bs % 16 == 0) && elt.isF32() &&
             (!zp || packedZp || getElementTypeOrSelf(zp).isF32());
-  auto packed = [&]() -> Value {
-    int64_t bb = bs * bits / 8, Kh = kBlocks * bb, stride = q8 ? 1 : 2;
+  // The weight operands both packed kernels read: the codes [N, Kh],
+  // scales and zero points as [N, blocks] f32 (views of the constants when
+  // they are f32; packed zero points were unpacked at compile time by the
+  // weight preparation, else here), packed 4-bit zero points kept packed,
+  // or none (a constant zero point the generic carries).
+  struct WeightOperands {
+    Value bq, s2, z2;
+    bool zPacked;
+    double zConst;
+  };
+  auto weightOperands = [&]() -> WeightOperands {
     GenericBuilder G{b, loc, f32};
-    auto half = [&](int64_t odd) {
-      return G.generic(ValueRange{}, {}, G.empty({M, b.getIndexAttr(Kh)}, f32), {0, 1}, 2, {},
-                       [&](OpBuilder &nb, Location l, ValueRange) -> Value {
-                         Value m = linalg::IndexOp::create(nb, l, 0);
-                         Value kk = linalg::IndexOp::create(nb, l, 1);
-                         Value k = arith::AddIOp::create(
-                             nb, l, arith::MulIOp::create(nb, l, kk, indexCst(nb, l, stride)),
-                             indexCst(nb, l, odd));
-                         Value inside = arith::CmpIOp::create(nb, l, arith::CmpIPredicate::ult, k,
-                                                              indexCst(nb, l, K));
-                         Value kc = arith::MinUIOp::create(nb, l, k, indexCst(nb, l, K - 1));
-                         Value v = tensor::ExtractOp::create(nb, l, A, ValueRange{m, kc});
-                         return arith::SelectOp::create(nb, l, inside, v, zeroOf(nb, l, f32));
-                       });
-    };
-    // int8 activations: the halves hold i8 codes.
-    Value amax = q.int8 ? blockAbsMax() : Value();
-    auto codeHalf = [&](int64_t odd) {
-      GenericBuilder Gi{b, loc, b.getIntegerType(8)};
-      return Gi.generic(ValueRange{}, {}, Gi.empty({M, b.getIndexAttr(Kh)}, b.getIntegerType(8)),
-                        {0, 1}, 2, {}, [&](OpBuilder &nb, Location l, ValueRange) -> Value {
-                          Value m = linalg::IndexOp::create(nb, l, 0);
-                          Value kk = linalg::IndexOp::create(nb, l, 1);
-                          Value k = arith::AddIOp::create(
-                              nb, l, arith::MulIOp::create(nb, l, kk, indexCst(nb, l, stride)),
-                              indexCst(nb, l, odd));
-                          return code(nb, l, amax, m, k);
-                        });
-    };
-    Value aE = q.int8 ? codeHalf(0) : half(0);
-    Value aO = q8 ? Value() : q.int8 ? codeHalf(1) : half(1);
     // Scales and zero points as [N, blocks] f32: views of the constants
     // when they are f32 (packed zero points were unpacked at compile time
     // by the weight preparation), else unpacked here; no zero point: a
@@ -571,12 +557,83 @@ Value sparsa::lowering::buildBlockQuantMatMul(OpBuilder &b, Location loc, Value 
       });
     Value bq = tensor::CollapseShapeOp::create(b, loc, B,
                                                SmallVector<ReassociationIndices>{{0}, {1, 2}});
+    return {bq, s2, z2, zPacked, zConst};
+  };
+  // |gemm|: the weights still packed, for many rows of A (prefill): the
+  // generic runs (n, m, kk) into C^T [N, Mp] from A^T's halves [Kh, Mp]
+  // (Mp: M rounded up to 16, the padding zero), tagged q4_gemm / q8_gemm
+  // for the contraction kernels' dequantize-into-L1 GEMM, then C^T is
+  // transposed back. A^T makes the GEMM's vectors run along m, so each
+  // weight is dequantized once per call and broadcast against 16 rows.
+  auto packed = [&](bool gemm) -> Value {
+    // The GEMM has no int8 kernel: int8 activations round-trip through
+    // their codes and take the float GEMM.
+    bool int8 = q.int8 && !gemm;
+    Value src = gemm && q.int8 ? int8RoundTrip() : A;
+    int64_t bb = bs * bits / 8, Kh = kBlocks * bb, stride = q8 ? 1 : 2;
+    GenericBuilder G{b, loc, f32};
+    Value Mv = getValueOrCreateConstantIndexOp(b, loc, M);
+    OpFoldResult Mp = M;
+    if (gemm)
+      Mp = arith::MulIOp::create(b, loc,
+                                 arith::CeilDivUIOp::create(b, loc, Mv, indexCst(b, loc, 16)),
+                                 indexCst(b, loc, 16))
+               .getResult();
+    if (auto c = getConstantIntValue(Mp))
+      Mp = b.getIndexAttr(*c);
+    auto half = [&](int64_t odd) {
+      auto shape = gemm ? SmallVector<OpFoldResult>{b.getIndexAttr(Kh), Mp}
+                        : SmallVector<OpFoldResult>{M, b.getIndexAttr(Kh)};
+      return G.generic(ValueRange{}, {}, G.empty(shape, f32), {0, 1}, 2, {},
+                       [&](OpBuilder &nb, Location l, ValueRange) -> Value {
+                         Value m = linalg::IndexOp::create(nb, l, gemm ? 1 : 0);
+                         Value kk = linalg::IndexOp::create(nb, l, gemm ? 0 : 1);
+                         Value k = arith::AddIOp::create(
+                             nb, l, arith::MulIOp::create(nb, l, kk, indexCst(nb, l, stride)),
+                             indexCst(nb, l, odd));
+                         Value inside = arith::CmpIOp::create(nb, l, arith::CmpIPredicate::ult, k,
+                                                              indexCst(nb, l, K));
+                         Value kc = arith::MinUIOp::create(nb, l, k, indexCst(nb, l, K - 1));
+                         Value mc = m;
+                         if (gemm) { // rows past M (padding) read as zero
+                           inside = arith::AndIOp::create(
+                               nb, l, inside,
+                               arith::CmpIOp::create(nb, l, arith::CmpIPredicate::ult, m, Mv));
+                           mc = arith::MinUIOp::create(
+                               nb, l, m,
+                               arith::SubIOp::create(nb, l, Mv, indexCst(nb, l, 1)));
+                         }
+                         Value v = tensor::ExtractOp::create(nb, l, src, ValueRange{mc, kc});
+                         return arith::SelectOp::create(nb, l, inside, v, zeroOf(nb, l, f32));
+                       });
+    };
+    // int8 activations: the halves hold i8 codes.
+    Value amax = int8 ? blockAbsMax() : Value();
+    auto codeHalf = [&](int64_t odd) {
+      GenericBuilder Gi{b, loc, b.getIntegerType(8)};
+      return Gi.generic(ValueRange{}, {}, Gi.empty({M, b.getIndexAttr(Kh)}, b.getIntegerType(8)),
+                        {0, 1}, 2, {}, [&](OpBuilder &nb, Location l, ValueRange) -> Value {
+                          Value m = linalg::IndexOp::create(nb, l, 0);
+                          Value kk = linalg::IndexOp::create(nb, l, 1);
+                          Value k = arith::AddIOp::create(
+                              nb, l, arith::MulIOp::create(nb, l, kk, indexCst(nb, l, stride)),
+                              indexCst(nb, l, odd));
+                          return code(nb, l, amax, m, k);
+                        });
+    };
+    Value aE = int8 ? codeHalf(0) : half(0);
+    Value aO = q8 ? Value() : int8 ? codeHalf(1) : half(1);
+    WeightOperands wo = weightOperands();
+    Value bq = wo.bq, s2 = wo.s2, z2 = wo.z2;
+    bool zPacked = wo.zPacked;
+    double zConst = wo.zConst;
     MLIRContext *mctx = b.getContext();
     AffineExpr m = getAffineDimExpr(0, mctx), n = getAffineDimExpr(1, mctx),
                kk = getAffineDimExpr(2, mctx);
     auto map = [&](ArrayRef<AffineExpr> e) { return AffineMap::get(3, 0, e, mctx); };
-    SmallVector<AffineMap> maps = {map({m, kk}), map({m, kk}), map({n, kk}),
-                                   map({n, kk.floorDiv(bb)})};
+    // A's halves: [M, Kh] (m, kk), or transposed [Kh, Mp] (kk, m).
+    AffineMap aMap = gemm ? map({kk, m}) : map({m, kk});
+    SmallVector<AffineMap> maps = {aMap, aMap, map({n, kk}), map({n, kk.floorDiv(bb)})};
     SmallVector<Value> ins = {aE, aO, bq, s2};
     if (q8) {
       maps.erase(maps.begin() + 1);
@@ -588,7 +645,7 @@ Value sparsa::lowering::buildBlockQuantMatMul(OpBuilder &b, Location loc, Value 
       ins.push_back(z2);
     }
     Value asl;
-    if (q.int8) {
+    if (int8) {
       // Per 4 bytes of a row (one i32 lane of the dot products): the
       // activation scale of its block.
       int64_t lanes = llvm::divideCeil(Kh, int64_t(4));
@@ -605,11 +662,12 @@ Value sparsa::lowering::buildBlockQuantMatMul(OpBuilder &b, Location loc, Value 
       maps.push_back(map({m, kk.floorDiv(4)}));
       ins.push_back(asl);
     }
-    maps.push_back(map({m, n}));
+    maps.push_back(gemm ? map({n, m}) : map({m, n}));
     SmallVector<utils::IteratorType> iters = {utils::IteratorType::parallel,
                                               utils::IteratorType::parallel,
                                               utils::IteratorType::reduction};
-    Value init = G.filled({M, b.getIndexAttr(N)}, f32, zeroOf(b, loc, f32));
+    Value init = gemm ? G.filled({b.getIndexAttr(N), Mp}, f32, zeroOf(b, loc, f32))
+                      : G.filled({M, b.getIndexAttr(N)}, f32, zeroOf(b, loc, f32));
     auto gemv = linalg::GenericOp::create(
         b, loc, init.getType(), ins, init, maps, iters,
         [&](OpBuilder &nb, Location l, ValueRange args) {
@@ -631,7 +689,7 @@ Value sparsa::lowering::buildBlockQuantMatMul(OpBuilder &b, Location loc, Value 
           if (!z2) // the zero point, then the accumulator
             v.insert(v.begin() + 4, floatCst(nb, l, f32, zConst));
           Value byte = arith::ExtUIOp::create(nb, l, i32, v[2]);
-          if (q.int8) {
+          if (int8) {
             // v: codes even, odd, byte, scale, zero point, lane scale, acc;
             // (codes . (q - z)) * scale * activation scale.
             auto term = [&](Value c, Value qv) {
@@ -672,45 +730,54 @@ Value sparsa::lowering::buildBlockQuantMatMul(OpBuilder &b, Location loc, Value 
           acc = arith::AddFOp::create(nb, l, acc, arith::MulFOp::create(nb, l, v[1], whi));
           linalg::YieldOp::create(nb, l, acc);
         });
-    StringRef tag = q.int8 ? (q8 ? "q8_vnni" : "q4_vnni") : (q8 ? "q8_gemv" : "q4_gemv");
+    StringRef tag = int8 ? (q8 ? "q8_vnni" : "q4_vnni")
+                    : gemm ? (q8 ? "q8_gemm" : "q4_gemm")
+                           : (q8 ? "q8_gemv" : "q4_gemv");
     gemv->setAttr(::sparsa::sparsa::kKernelAttrName, b.getStringAttr(tag));
     gemv->setAttr(::sparsa::sparsa::kBlockBytesAttrName, b.getI64IntegerAttr(bb));
     if (!z2)
       gemv->setAttr(::sparsa::sparsa::kZeroPointAttrName, b.getF32FloatAttr(zConst));
     if (z2 && zPacked)
       gemv->setAttr(::sparsa::sparsa::kPackedZeroPointsAttrName, b.getI64IntegerAttr(bits));
-    return gemv.getResult(0);
+    if (!gemm)
+      return gemv.getResult(0);
+    // C^T [N, Mp] back to [M, N].
+    Value ct = gemv.getResult(0);
+    return G.generic(ValueRange{}, {}, G.empty({M, b.getIndexAttr(N)}, f32), {0, 1}, 2, {},
+                     [&](OpBuilder &nb, Location l, ValueRange) -> Value {
+                       Value mi = linalg::IndexOp::create(nb, l, 0);
+                       Value ni = linalg::IndexOp::create(nb, l, 1);
+                       return tensor::ExtractOp::create(nb, l, ct, ValueRange{ni, mi});
+                     });
   };
   Value y2;
   std::optional<int64_t> staticM = getConstantIntValue(M);
-  if (!q4 || (staticM && *staticM > kMaxPackedRows)) {
+  // Rows past kMaxGemvRows take the packed GEMM (past kMaxPackedRows with
+  // int8 activations: their GEMV's int8 dot products stay ahead longer).
+  int64_t gemvRows = q.int8 ? kMaxPackedRows : kMaxGemvRows;
+  auto manyRows = [&]() { return packed(/*gemm=*/true); };
+  if (!q4) {
     y2 = reference();
   } else if (staticM) {
-    y2 = packed();
+    y2 = *staticM <= gemvRows ? packed(/*gemm=*/false) : manyRows();
   } else {
-    // Rows known at run time: a few (decoding) keep the weights packed;
-    // more unpack them once for the GEMM kernels.
+    // Rows known at run time: a few (decoding) take the GEMV, more the
+    // GEMM (or the unpacked weights).
     Value few = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ule,
                                       getValueOrCreateConstantIndexOp(b, loc, M),
-                                      indexCst(b, loc, kMaxPackedRows));
-    auto ifOp = scf::IfOp::create(
-        b, loc, few,
-        [&](OpBuilder &nb, Location) {
-          OpBuilder::InsertionGuard g(b);
-          b.setInsertionPoint(nb.getInsertionBlock(), nb.getInsertionPoint());
-          Value v = packed();
-          if (v.getType() != y2T)
-            v = tensor::CastOp::create(b, loc, y2T, v);
-          scf::YieldOp::create(b, loc, v);
-        },
-        [&](OpBuilder &nb, Location) {
-          OpBuilder::InsertionGuard g(b);
-          b.setInsertionPoint(nb.getInsertionBlock(), nb.getInsertionPoint());
-          Value v = reference();
-          if (v.getType() != y2T)
-            v = tensor::CastOp::create(b, loc, y2T, v);
-          scf::YieldOp::create(b, loc, v);
-        });
+                                      indexCst(b, loc, gemvRows));
+    auto branch = [&](function_ref<Value()> build) {
+      return [&, build](OpBuilder &nb, Location) {
+        OpBuilder::InsertionGuard g(b);
+        b.setInsertionPoint(nb.getInsertionBlock(), nb.getInsertionPoint());
+        Value v = build();
+        if (v.getType() != y2T)
+          v = tensor::CastOp::create(b, loc, y2T, v);
+        scf::YieldOp::create(b, loc, v);
+      };
+    };
+    auto ifOp = scf::IfOp::create(b, loc, few, branch([&] { return packed(/*gemm=*/false); }),
+                                  branch(manyRows));
     y2 = ifOp.getResult(0);
   }
   // Back to A's leading dims.

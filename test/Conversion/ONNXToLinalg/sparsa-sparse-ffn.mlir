@@ -88,17 +88,23 @@ func.func @quantized_int8_gate(%x: tensor<1x64xf32>, %w1: tensor<256x2x16xui8>, 
 // -----
 
 /// Packed weights, tokens known at run time: one token takes the
-/// one-token lowering; up to 64 whose active neurons add up to at most 8
-/// times the neurons (2048 here: the gate's active entries counted) run it
-/// once per token (a loop over the rows of the gate, each reading only its
-/// active neurons' rows of codes); else w2 is unpacked for a dense matmul.
+/// one-token lowering. Otherwise the gate is MatMulNBits' packed GEMV (up
+/// to 8 tokens) or GEMM; then up to 64 tokens whose active neurons add up
+/// to at most 8 times the neurons (2048 here: the gate's active entries
+/// counted) run the down projection once per token (a loop over the rows
+/// of the gate, each reading only its active neurons' rows of codes); else
+/// w2 is unpacked for a dense matmul.
 // CHECK-LABEL: func.func @quantized_tokens
 // CHECK: arith.cmpi eq, %{{.+}}, %c1
 // CHECK: scf.if
 // CHECK: sparsa.kernel = "q_gather_axpy"
 // CHECK: } else {
-// CHECK: %[[FEW:.+]] = arith.cmpi ule, %{{.+}}, %c64
+// CHECK: arith.cmpi ule, %{{.+}}, %c8
+// CHECK: sparsa.kernel = "q4_gemv"
+// CHECK: } else {
+// CHECK: sparsa.kernel = "q4_gemm"
 // CHECK: iterator_types = ["reduction", "reduction"]} ins(%{{.+}} : tensor<?x256xf32>) outs(%{{.+}} : tensor<i64>)
+// CHECK: %[[FEW:.+]] = arith.cmpi ule, %{{.+}}, %c64
 // CHECK: %[[ROWS:.+]] = arith.cmpi ule, %{{.+}}, %c2048_i64
 // CHECK: %[[BOTH:.+]] = arith.andi %[[FEW]], %[[ROWS]]
 // CHECK: scf.if %[[BOTH]]
