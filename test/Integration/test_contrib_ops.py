@@ -355,14 +355,15 @@ def qmoe_reference(x, router, w1, w2, k, act):
     (4, 0, True, "swiglu", 64, 64),    # per-row scales: one 32-byte block per row, kept packed
     (4, 32, True, "silu", 64, 96),     # blocked scales and zero points, kept packed
     (8, 0, False, "relu", 32, 48),     # 8-bit, kept packed
-    (4, 16, False, "gelu", 32, 32),    # blocks of 16: the unpacking path
+    (4, 16, False, "gelu", 32, 32),    # blocks of 16: the unpacking path (past 16 rows)
     (2, 0, True, "identity", 32, 32),  # 2-bit (numpy only: ONNX Runtime takes 4 and 8)
 ])
 def test_qmoe_fuses_and_matches_dequantized_reference(tmp_path, bits, block, with_zp, act, H, I):
     """QMoE becomes the routing op with its codes still packed (report: one
-    routing fusion); decode (1 token), a few tokens, and 40 tokens (more
-    than 8 per expert: the unpacking path) match the fp32-dequantized
-    numpy reference and ONNX Runtime."""
+    routing fusion); decode (1 token), a few tokens, and 40 tokens (~20
+    per expert: past the GEMV's 16 rows, the packed GEMM; blocks of 16 and
+    2-bit codes unpack) match the fp32-dequantized numpy reference and ONNX
+    Runtime."""
     from conftest import compile_with_report
     E, k = 4, 2
     f1 = 2 * I if act == "swiglu" else I

@@ -183,12 +183,18 @@ struct BlockQuant {
   int64_t K, N, bits, bs;
   /// Activations quantized to int8 per row and block (symmetric).
   bool int8 = false;
+  /// Rows of A up to which float activations take the packed GEMV rather
+  /// than the packed GEMM (the GEMV's cost grows with every row; the
+  /// GEMM's narrowest tile, 16 rows of A, runs at a quarter of its widest
+  /// one's rate per FMA).
+  int64_t gemvRows = 8;
 };
 /// `A @ W (+ bias)` for float |A| [..., K] and block-quantized |q|, into
-/// |rT| [..., N]. Decoding (up to 8 rows, f32, 4-bit blocks of 32k or
-/// 8-bit blocks of 16k) reads the codes once and dequantizes in registers
-/// (a generic tagged for the packed GEMV kernels); otherwise the weight is
-/// unpacked to [K, N], then one matmul.
+/// |rT| [..., N]. With 4-bit blocks of 32k or 8-bit blocks of 16k the
+/// codes stay packed: up to |q.gemvRows| rows (64 with int8 activations)
+/// a generic tagged for the packed GEMV kernels, more a transposed one for
+/// the packed GEMM (dequantizing each weight once per call); otherwise the
+/// weight is unpacked to [K, N], then one matmul.
 mlir::Value buildBlockQuantMatMul(mlir::OpBuilder &b, mlir::Location loc, mlir::Value A,
                                   const BlockQuant &q, mlir::RankedTensorType rT);
 

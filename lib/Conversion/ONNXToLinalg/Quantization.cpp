@@ -309,10 +309,6 @@ static FailureOr<Value> lowerQLinearMatMul(onnx::QLinearMatMulOp op, LowerCtx &c
 /// Rows of A up to which 4-bit MatMulNBits with int8 activations takes
 /// the packed int8 GEMV (past them, the float GEMM on A's int8 codes).
 static constexpr int64_t kMaxPackedRows = 64;
-/// Rows of A up to which a 4- or 8-bit MatMulNBits with float activations
-/// takes the packed GEMV (each row of codes read once for all rows of A);
-/// past them, the packed GEMM.
-static constexpr int64_t kMaxGemvRows = 8;
 
 /// com.microsoft.MatMulNBits. Decoding (a few rows) with 4-bit weights in
 /// blocks of a multiple of 32 reads the packed weights once, dequantizing
@@ -752,9 +748,9 @@ Value sparsa::lowering::buildBlockQuantMatMul(OpBuilder &b, Location loc, Value 
   };
   Value y2;
   std::optional<int64_t> staticM = getConstantIntValue(M);
-  // Rows past kMaxGemvRows take the packed GEMM (past kMaxPackedRows with
+  // Rows past q.gemvRows take the packed GEMM (past kMaxPackedRows with
   // int8 activations: their GEMV's int8 dot products stay ahead longer).
-  int64_t gemvRows = q.int8 ? kMaxPackedRows : kMaxGemvRows;
+  int64_t gemvRows = q.int8 ? kMaxPackedRows : q.gemvRows;
   auto manyRows = [&]() { return packed(/*gemm=*/true); };
   if (!q4) {
     y2 = reference();

@@ -141,6 +141,10 @@ static Value quantExpertMatMul(GenericBuilder &B, sp::MoEOp op, Value rows, Valu
   }
   BlockQuant q{codes, s, z, bias ? B.biasSlice(bias, e) : Value(), in, N, bits, bs};
   q.int8 = op.getInt8Activations();
+  // One expert runs on one thread: its GEMV stays ahead of the GEMM's
+  // narrow tiles up to 16 rows (measured on the QMoE prefill, 2048 -> 5632
+  // SwiGLU, per-row scales: 31 ms against 36 with 8).
+  q.gemvRows = 16;
   auto rowsT = cast<RankedTensorType>(rows.getType());
   return buildBlockQuantMatMul(b, loc, rows, q,
                                RankedTensorType::get({rowsT.getDimSize(0), N}, B.elt));
