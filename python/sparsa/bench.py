@@ -161,6 +161,17 @@ def _cases(full: bool) -> Dict[str, Case]:
         lambda rng: {"A": rng.standard_normal((1, qk)).astype(np.float32)},
         weight_bytes=qk * qk // 2 + 4 * qk * (qk // 32) + qk * (qk // 64),
         flops=2.0 * qk * qk))
+    # The same layer on a prompt (rows known at run time, as exporters write
+    # them): Sparsa's packed GEMM, ONNX Runtime dequantizing for its SGEMM.
+    qrows = 128 if full else 24
+    cases.append(Case(
+        "nbits_prefill", f"MatMulNBits prefill: {qrows}x{qk} x int4 [{qk}, {qk}], block 32, "
+                         "packed zero points, accuracy_level 0, rows a dynamic dim",
+        lambda p: models.matmul_nbits(p, qk, qk, bits=4, block=32, zp_mode="packed",
+                                      batch="M"),
+        lambda rng: {"A": rng.standard_normal((qrows, qk)).astype(np.float32)},
+        weight_bytes=qk * qk // 2 + 4 * qk * (qk // 32) + qk * (qk // 64),
+        flops=2.0 * qrows * qk * qk, atol=2e-3))
     # The same layer at accuracy_level 4: ONNX Runtime quantizes A to int8
     # per block; Sparsa with --int8-activations (VNNI dot products).
     cases.append(Case(
