@@ -223,6 +223,10 @@ struct Emitter {
 };
 } // namespace
 
+/// The float GEMM's register tile (rows of C by vectors of columns), as
+/// the pass's GEMM and the dequantizing one use it.
+static constexpr int64_t kGemmPanelRows = 6, kGemmPanelVectors = 4;
+
 /// GEMM tile: rows [m0, m0 + rows) x columns [n0, n0 + nv * vl) of C in
 /// registers across the whole k loop. B comes from the |packed| panel, or
 /// in place when null. With |fresh| (an i1, true in the first k block of a
@@ -1533,6 +1537,157 @@ static void rewriteQGemm(linalg::GenericOp op, bool avx512) {
   op.erase();
 }
 
+/// `q4_gemm_kn` / `q8_gemm_kn`: y [M, N] += a [M, K] w [K, N] with w's
+/// codes in place, one row per k along n ([K, N * bits / 8], low bits
+/// first), scales and optional zero points (one code per byte) per block
+/// of `sparsa.block_size` rows of k: a quantized sparse FFN's down
+/// projection with many tokens (neuron-major, so an active neuron's codes
+/// are one row).
+static bool isQGemmKN(linalg::GenericOp op) {
+  auto kind = op->getAttrOfType<StringAttr>(sp::kKernelAttrName);
+  auto bs = op->getAttrOfType<IntegerAttr>("sparsa.block_size");
+  if (!kind || (kind.getValue() != "q4_gemm_kn" && kind.getValue() != "q8_gemm_kn") || !bs ||
+      bs.getInt() <= 0 || !op.hasPureBufferSemantics() || op.getNumDpsInits() != 1 ||
+      op.getNumDpsInputs() < 3 || op.getNumDpsInputs() > 4 || op.getNumLoops() != 3)
+    return false;
+  // The roles from the maps: y (m, n), a (m, k).
+  AffineMap y = op.getMatchingIndexingMap(op.getDpsInitOperand(0));
+  AffineMap a = op.getMatchingIndexingMap(op.getDpsInputOperand(0));
+  if (y.getNumResults() != 2 || a.getNumResults() != 2 || !y.isProjectedPermutation() ||
+      !a.isProjectedPermutation() || y.getResult(0) != a.getResult(0))
+    return false;
+  return allUnitInnerStride(op);
+}
+
+/// Copies w[k0:k1, n0:n0 + 64] dequantized, (q - z) s, into the panel
+/// [depth, 64]; columns past |n| are zero (their scales read as zero).
+static void packQuantPanel(Emitter &e, Value panel, Value codes, Value sc, Value zp,
+                           Value k0, Value k1, Value n0, Value n, int64_t bits, int64_t bs,
+                           float zConst) {
+  OpBuilder &b = e.b;
+  Location loc = e.loc;
+  Type f32 = b.getF32Type(), i8 = b.getI8Type(), i32 = b.getI32Type(), i1 = b.getI1Type();
+  auto vec = [](int64_t l, Type t) { return VectorType::get({l}, t); };
+  Value zf = arith::ConstantOp::create(b, loc, vec(16, f32), b.getZeroAttr(vec(16, f32)));
+  SmallVector<int64_t> dup;
+  SmallVector<int32_t> shifts;
+  for (int64_t l = 0; l < 16; ++l) {
+    dup.push_back(l / 2);
+    shifts.push_back(4 * (l % 2));
+  }
+  Value shiftV = arith::ConstantOp::create(
+      b, loc, vec(16, i32), DenseElementsAttr::get(vec(16, i32), ArrayRef<int32_t>(shifts)));
+  Value fifteen = arith::ConstantOp::create(
+      b, loc, vec(16, i32), DenseElementsAttr::get(vec(16, i32), b.getI32IntegerAttr(15).getValue()));
+  Value zConstV = arith::ConstantOp::create(
+      b, loc, vec(16, f32), DenseElementsAttr::get(vec(16, f32), b.getF32FloatAttr(zConst)));
+  scf::ForOp::create(b, loc, k0, k1, e.cst(1), ValueRange{},
+                     [&](OpBuilder &kb, Location, Value k, ValueRange) {
+    auto cst = [&](int64_t v) { return arith::ConstantIndexOp::create(kb, loc, v); };
+    Value blk = arith::DivUIOp::create(kb, loc, k, cst(bs));
+    Value kk = arith::SubIOp::create(kb, loc, k, k0);
+    for (int64_t j = 0; j < kGemmPanelVectors; ++j) {
+      Value col = arith::AddIOp::create(kb, loc, n0, cst(16 * j));
+      Value rem = arith::SubIOp::create(kb, loc, n, arith::MinUIOp::create(kb, loc, col, n));
+      Value m16 = vector::CreateMaskOp::create(kb, loc, vec(16, i1), ValueRange{rem});
+      Value q;
+      if (bits == 4) {
+        Value m8 = vector::CreateMaskOp::create(
+            kb, loc, vec(8, i1), ValueRange{arith::CeilDivUIOp::create(kb, loc, rem, cst(2))});
+        Value bytes = vector::MaskedLoadOp::create(
+            kb, loc, vec(8, i8), codes,
+            ValueRange{k, arith::DivUIOp::create(kb, loc, col, cst(2))}, m8,
+            arith::ConstantOp::create(kb, loc, vec(8, i8), kb.getZeroAttr(vec(8, i8))));
+        q = arith::ExtUIOp::create(kb, loc, vec(16, i32),
+                                   vector::ShuffleOp::create(kb, loc, bytes, bytes, dup));
+        q = arith::AndIOp::create(kb, loc, arith::ShRUIOp::create(kb, loc, q, shiftV), fifteen);
+      } else {
+        Value bytes = vector::MaskedLoadOp::create(
+            kb, loc, vec(16, i8), codes, ValueRange{k, col}, m16,
+            arith::ConstantOp::create(kb, loc, vec(16, i8), kb.getZeroAttr(vec(16, i8))));
+        q = arith::ExtUIOp::create(kb, loc, vec(16, i32), bytes);
+      }
+      Value qf = arith::UIToFPOp::create(kb, loc, vec(16, f32), q);
+      Value s = vector::MaskedLoadOp::create(kb, loc, vec(16, f32), sc, ValueRange{blk, col},
+                                             m16, zf);
+      Value z = zConstV;
+      if (zp)
+        z = arith::UIToFPOp::create(
+            kb, loc, vec(16, f32),
+            arith::ExtUIOp::create(
+                kb, loc, vec(16, i32),
+                vector::MaskedLoadOp::create(
+                    kb, loc, vec(16, i8), zp, ValueRange{blk, col}, m16,
+                    arith::ConstantOp::create(kb, loc, vec(16, i8),
+                                              kb.getZeroAttr(vec(16, i8))))));
+      Value w = arith::MulFOp::create(kb, loc, arith::SubFOp::create(kb, loc, qf, z), s);
+      vector::StoreOp::create(kb, loc, w, panel, ValueRange{kk, cst(16 * j)});
+    }
+    scf::YieldOp::create(kb, loc);
+  });
+}
+
+/// The GEMM of the contraction kernels (64 columns by 256 k per panel,
+/// 6-row register tiles) with w's panels dequantized as they are packed:
+/// each weight dequantized once per call (with up to 64 columns, once per
+/// 64-column block), never unpacked to memory as a whole.
+static void rewriteQGemmKN(linalg::GenericOp op) {
+  OpBuilder b(op);
+  Location loc = op.getLoc();
+  bool q4 = op->getAttrOfType<StringAttr>(sp::kKernelAttrName).getValue() == "q4_gemm_kn";
+  int64_t bs = op->getAttrOfType<IntegerAttr>("sparsa.block_size").getInt();
+  AffineMap ym = op.getMatchingIndexingMap(op.getDpsInitOperand(0));
+  AffineMap am = op.getMatchingIndexingMap(op.getDpsInputOperand(0));
+  Contraction c{op, op.getDpsInputOperand(0), op.getDpsInputOperand(1),
+                op.getDpsInitOperand(0), -1, -1, -1, {}};
+  c.m = cast<AffineDimExpr>(ym.getResult(0)).getPosition();
+  c.n = cast<AffineDimExpr>(ym.getResult(1)).getPosition();
+  c.k = cast<AffineDimExpr>(am.getResult(1)).getPosition();
+  Value codes = op.getDpsInputOperand(1)->get(), sc = op.getDpsInputOperand(2)->get();
+  Value zp = op.getNumDpsInputs() == 4 ? op.getDpsInputOperand(3)->get() : Value();
+  Value out = c.c->get(), a = c.a->get();
+  Emitter e{b, loc, c, VectorType::get({16}, b.getF32Type()), 16,
+            SmallVector<Value>(op.getNumLoops())};
+  Value M = memref::DimOp::create(b, loc, out, 0), N = memref::DimOp::create(b, loc, out, 1);
+  Value K = memref::DimOp::create(b, loc, a, 1);
+  constexpr int64_t depth = 256;
+  Value panel = memref::AllocaOp::create(
+      b, loc, MemRefType::get({depth, kGemmPanelVectors * 16}, b.getF32Type()),
+      b.getI64IntegerAttr(64));
+  auto loop = [&](Value lo, Value hi, Value step, function_ref<void(Value)> body) {
+    auto f = scf::ForOp::create(b, loc, lo, hi, step);
+    OpBuilder::InsertionGuard g(b);
+    b.setInsertionPoint(f.getBody()->getTerminator());
+    body(f.getInductionVar());
+  };
+  loop(e.cst(0), N, e.cst(kGemmPanelVectors * 16), [&](Value n0) {
+    loop(e.cst(0), K, e.cst(depth), [&](Value k0) {
+      Value k1 = arith::MinUIOp::create(b, loc, arith::AddIOp::create(b, loc, k0, e.cst(depth)), K);
+      packQuantPanel(e, panel, codes, sc, zp, k0, k1, n0, N, q4 ? 4 : 8, bs, q4 ? 8.0f : 128.0f);
+      Value mMain = arith::SubIOp::create(
+          b, loc, M, arith::RemUIOp::create(b, loc, M, e.cst(kGemmPanelRows)));
+      loop(e.cst(0), mMain, e.cst(kGemmPanelRows), [&](Value m0) {
+        emitGemmTile(e, m0, kGemmPanelRows, n0, N, kGemmPanelVectors, k0, k1, panel, Value());
+      });
+      // The last 1-5 rows in one tile of that height.
+      Value left = arith::SubIOp::create(b, loc, M, mMain);
+      auto sw = scf::IndexSwitchOp::create(b, loc, TypeRange{}, left,
+                                           ArrayRef<int64_t>{1, 2, 3, 4, 5}, 5);
+      {
+        OpBuilder db = OpBuilder::atBlockEnd(&sw.getDefaultRegion().emplaceBlock());
+        scf::YieldOp::create(db, loc);
+      }
+      for (int64_t rows = 1; rows < kGemmPanelRows; ++rows) {
+        OpBuilder::InsertionGuard g(b);
+        b.setInsertionPointToEnd(&sw.getCaseRegions()[rows - 1].emplaceBlock());
+        emitGemmTile(e, mMain, rows, n0, N, kGemmPanelVectors, k0, k1, panel, Value());
+        scf::YieldOp::create(b, loc);
+      }
+    });
+  });
+  op.erase();
+}
+
 namespace {
 /// A generic tagged `sparsa.kernel = "q_gather_dot"` by the sparse FFN
 /// lowering: out[j] += sum_k x[k] * (code(w[idx[j]], k) - z[idx[j], k / bs])
@@ -2487,7 +2642,7 @@ struct ContractionKernelsPass final
     : sparsa::impl::ContractionKernelsPassBase<ContractionKernelsPass> {
   using ContractionKernelsPassBase::ContractionKernelsPassBase;
 
-  static constexpr int64_t kGemmRows = 6, kGemmVectors = 4;
+  static constexpr int64_t kGemmRows = kGemmPanelRows, kGemmVectors = kGemmPanelVectors;
   /// k steps per block: a packed panel (64 KiB) is streamed from L2 by the
   /// row tiles, which amortizes packing over more work; a B read in place
   /// (in L2 already) takes blocks whose 32 KiB stay in L1.
@@ -2508,12 +2663,14 @@ struct ContractionKernelsPass final
     SmallVector<Gathered> gathered;
     SmallVector<QGathered> qGathered;
     SmallVector<QGatherDot> qDots;
-    SmallVector<linalg::GenericOp> q4, qGemms, vnniOps;
+    SmallVector<linalg::GenericOp> q4, qGemms, qGemmsKN, vnniOps;
     getOperation().walk([&](linalg::GenericOp op) {
       if (isQ4Gemv(op))
         q4.push_back(op);
       else if (isQGemm(op))
         qGemms.push_back(op);
+      else if (isQGemmKN(op))
+        qGemmsKN.push_back(op);
       else if (auto qg = vectorBits >= 512 ? matchQGathered(op) : std::nullopt)
         qGathered.push_back(*qg);
       else if (auto qd = vectorBits >= 512 ? matchQGatherDot(op) : std::nullopt)
@@ -2546,6 +2703,8 @@ struct ContractionKernelsPass final
     }
     for (linalg::GenericOp op : qGemms)
       rewriteQGemm(op, vectorBits >= 512);
+    for (linalg::GenericOp op : qGemmsKN)
+      rewriteQGemmKN(op);
     for (linalg::GenericOp op : vnniOps) {
       if (isDynVnni(op))
         rewriteDynVnni(op);

@@ -238,7 +238,7 @@ def test_quantized_sparse_ffn(tmp_path, bits, block, zp_mode, act, hidden, inner
     MatMulNBits down, Add bias) fuses into one quantized sparse FFN (the
     report shows it; the MatMulNBits are gone); one token reads only the
     active neurons' rows of packed codes, a few tokens do so one at a time,
-    more unpack once. Matches
+    more run the dense GEMMs on the packed codes. Matches
     the fp32-dequantized numpy reference and ONNX Runtime, from 1 % to
     100 % active neurons."""
     check_nbits_ffn(tmp_path, bits, block, zp_mode, act, hidden, inner, sparsity)
@@ -246,8 +246,11 @@ def test_quantized_sparse_ffn(tmp_path, bits, block, zp_mode, act, hidden, inner
 
 def check_nbits_ffn(tmp_path, bits, block, zp_mode, act, hidden, inner, sparsity, glu=""):
     """Builds the quantized (GLU) FFN for one token and for a dynamic token
-    count, checks that it fuses into one sparse FFN, and compares 1, 3 and
-    20 tokens with the fp32-dequantized numpy reference and ONNX Runtime."""
+    count, checks that it fuses into one sparse FFN, and compares 1, 3, 20
+    and 70 tokens with the fp32-dequantized numpy reference and ONNX
+    Runtime (20 tokens run per token or, with many active neurons, the
+    dense path; 70 the dense path: the gate's packed GEMM and the down
+    projection's dequantizing GEMM)."""
     for tokens in [1, "T"]:
         path = models.nbits_sparse_ffn(
             str(tmp_path / f"q_{tokens}.onnx"), hidden, inner, bits=bits, block=block,
@@ -260,7 +263,7 @@ def check_nbits_ffn(tmp_path, bits, block, zp_mode, act, hidden, inner, sparsity
         w1, inits = dequantized_nbits(path, "fc1", bits, block, hidden, inner)
         w2, _ = dequantized_nbits(path, "fc2", bits, block, inner, hidden)
         w3 = dequantized_nbits(path, "fc3", bits, block, hidden, inner)[0] if glu else None
-        for t in ((1,) if tokens == 1 else (1, 3, 20)):
+        for t in ((1,) if tokens == 1 else (1, 3, 20, 70)):
             x = np.random.default_rng(t).standard_normal((t, hidden)).astype(np.float32)
             h = x.astype(np.float64) @ w1 + inits["fc1_bias"]
             a = np.where(h > 0.25, h, 0.0) if act == "threshold" else np.maximum(h, 0)

@@ -811,3 +811,65 @@ func.func @q8_gemm(%a: memref<64x64xf32>, %b: memref<12x64xi8>, %s: memref<12x2x
   }
   return
 }
+
+// -----
+
+/// [Pattern: dequantizing GEMM panel] a quantized sparse FFN's down
+/// projection with many tokens, y += a w with w's 4-bit codes in place,
+/// one row per k along n (k, n / 2), its scales and zero points (one code
+/// per byte) per block of 32 rows of k: the float GEMM's loops (64 columns
+/// by 256 k per panel, 6-row register tiles) with each panel dequantized,
+/// (q - z) s, as it is packed (8 bytes of a row widened to 16 nibbles in n
+/// order); the last 1-5 rows take one tile of that height.
+#kn_a = affine_map<(m, n, k) -> (m, k)>
+#kn_w = affine_map<(m, n, k) -> (k, n floordiv 2)>
+#kn_s = affine_map<(m, n, k) -> (k floordiv 32, n)>
+#kn_y = affine_map<(m, n, k) -> (m, n)>
+// CHECK-LABEL: func.func @q4_gemm_kn
+// CHECK: %[[PANEL:.+]] = memref.alloca() {alignment = 64 : i64} : memref<256x64xf32>
+// CHECK: scf.for %{{.+}} = %{{.+}} to %{{.+}} step %c64
+// CHECK: scf.for %{{.+}} = %{{.+}} to %{{.+}} step %c256
+// CHECK: scf.for
+// CHECK: vector.maskedload %arg1{{.+}} : memref<300x48xi8>, vector<8xi1>, vector<8xi8>
+// CHECK: vector.shuffle
+// CHECK: arith.shrui
+// CHECK: arith.andi
+// CHECK: vector.maskedload %arg2
+// CHECK: vector.maskedload %arg3
+// CHECK: arith.subf
+// CHECK: arith.mulf
+// CHECK: vector.store %{{.+}}, %[[PANEL]]
+// CHECK: scf.for {{.+}} step %c6
+// CHECK: vector.load %[[PANEL]]
+// CHECK: vector.fma
+// CHECK: scf.index_switch
+// CHECK: case 5 {
+// CHECK-NOT: linalg.generic
+func.func @q4_gemm_kn(%a: memref<?x300xf32>, %w: memref<300x48xi8>, %s: memref<10x96xf32>,
+                      %z: memref<10x96xi8>, %y: memref<?x96xf32>) {
+  linalg.generic {indexing_maps = [#kn_a, #kn_w, #kn_s, #kn_s, #kn_y],
+                  iterator_types = ["parallel", "parallel", "reduction"]}
+      ins(%a, %w, %s, %z : memref<?x300xf32>, memref<300x48xi8>, memref<10x96xf32>, memref<10x96xi8>)
+      outs(%y : memref<?x96xf32>) attrs = {sparsa.kernel = "q4_gemm_kn", sparsa.block_size = 32 : i64} {
+  ^bb0(%x: f32, %byte: i8, %sc: f32, %zb: i8, %acc: f32):
+    %c15 = arith.constant 15 : i32
+    %c4 = arith.constant 4 : i32
+    %c2 = arith.constant 2 : index
+    %n = linalg.index 1 : index
+    %odd = arith.remui %n, %c2 : index
+    %odd32 = arith.index_cast %odd : index to i32
+    %sh = arith.muli %odd32, %c4 : i32
+    %q = arith.extui %byte : i8 to i32
+    %qs = arith.shrui %q, %sh : i32
+    %qn = arith.andi %qs, %c15 : i32
+    %qf = arith.uitofp %qn : i32 to f32
+    %z32 = arith.extui %zb : i8 to i32
+    %zf = arith.uitofp %z32 : i32 to f32
+    %w0 = arith.subf %qf, %zf : f32
+    %w1 = arith.mulf %w0, %sc : f32
+    %p = arith.mulf %x, %w1 : f32
+    %r = arith.addf %acc, %p : f32
+    linalg.yield %r : f32
+  }
+  return
+}

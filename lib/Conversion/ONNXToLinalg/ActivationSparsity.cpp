@@ -543,12 +543,64 @@ static Value lowerQuantizedFFN(GenericBuilder &B, sp::SparseFFNOp op, Value x) {
                           Value act = activation(nb, l, op, v[0]).first;
                           return up ? arith::MulFOp::create(nb, l, act, v[1]).getResult() : act;
                         });
-    Value w2f = D.generic(ValueRange{}, {}, D.empty({db.getIndexAttr(F), db.getIndexAttr(H)}, elt),
-                          {0, 1}, 2, {}, [&](OpBuilder &nb, Location l, ValueRange) -> Value {
-                            return weightAt(nb, l, linalg::IndexOp::create(nb, l, 0),
-                                            linalg::IndexOp::create(nb, l, 1));
-                          });
-    return D.matmulInto(a, w2f, init);
+    if (bits == 2) { // w2 unpacked to [F, H] floats, then the float GEMM
+      Value w2f = D.generic(ValueRange{}, {},
+                            D.empty({db.getIndexAttr(F), db.getIndexAttr(H)}, elt), {0, 1}, 2, {},
+                            [&](OpBuilder &nb, Location l, ValueRange) -> Value {
+                              return weightAt(nb, l, linalg::IndexOp::create(nb, l, 0),
+                                              linalg::IndexOp::create(nb, l, 1));
+                            });
+      return D.matmulInto(a, w2f, init);
+    }
+    // 4 and 8 bits: y += a w2 over (m, n, k) with w2's codes read in place
+    // (k, n / per byte), its scales and zero points per block of neurons,
+    // tagged for the contraction kernels' GEMM, which dequantizes each
+    // panel of w2 as it packs it.
+    MLIRContext *mctx = db.getContext();
+    AffineExpr m = getAffineDimExpr(0, mctx), n = getAffineDimExpr(1, mctx),
+               k = getAffineDimExpr(2, mctx);
+    auto map = [&](ArrayRef<AffineExpr> e) { return AffineMap::get(3, 0, e, mctx); };
+    SmallVector<Value> gIns = {a, w2, s2};
+    SmallVector<AffineMap> maps = {map({m, k}), map({k, bits == 4 ? n.floorDiv(2) : n}),
+                                   map({k.floorDiv(bs), n})};
+    Value zc = z2;
+    if (zc) {
+      gIns.push_back(zc);
+      maps.push_back(map({k.floorDiv(bs), n}));
+    }
+    maps.push_back(map({m, n}));
+    Type i32 = db.getI32Type();
+    auto gemm = linalg::GenericOp::create(
+        db, loc, init.getType(), gIns, init, maps,
+        {utils::IteratorType::parallel, utils::IteratorType::parallel,
+         utils::IteratorType::reduction},
+        [&](OpBuilder &nb, Location l, ValueRange v) {
+          Value q = arith::ExtUIOp::create(nb, l, i32, v[1]);
+          if (bits == 4) { // the nibble of column n: low for even n
+            Value nIdx = linalg::IndexOp::create(nb, l, 1);
+            Value sh = arith::IndexCastOp::create(
+                nb, l, i32,
+                arith::MulIOp::create(nb, l, arith::RemUIOp::create(nb, l, nIdx, indexCst(nb, l, 2)),
+                                      indexCst(nb, l, 4)));
+            q = arith::AndIOp::create(
+                nb, l, arith::ShRUIOp::create(nb, l, q, sh),
+                arith::ConstantOp::create(nb, l, i32, nb.getI32IntegerAttr(15)));
+          }
+          Value z = zc ? arith::UIToFPOp::create(nb, l, elt,
+                                                 arith::ExtUIOp::create(nb, l, i32, v[3]))
+                             .getResult()
+                       : floatCst(nb, l, elt, double(1 << (bits - 1)));
+          Value w = arith::MulFOp::create(
+              nb, l, arith::SubFOp::create(nb, l, arith::UIToFPOp::create(nb, l, elt, q), z),
+              v[2]);
+          Value sum = arith::AddFOp::create(nb, l, v.back(),
+                                            arith::MulFOp::create(nb, l, v[0], w));
+          linalg::YieldOp::create(nb, l, sum);
+        });
+    gemm->setAttr(sp::kKernelAttrName,
+                  db.getStringAttr(bits == 4 ? "q4_gemm_kn" : "q8_gemm_kn"));
+    gemm->setAttr("sparsa.block_size", db.getI64IntegerAttr(bs));
+    return gemm.getResult(0);
   };
   int64_t staticT = x2T.getDimSize(0);
   if (!ShapedType::isDynamic(staticT) && staticT > kTokenLoop)

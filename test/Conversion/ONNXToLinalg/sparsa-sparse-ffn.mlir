@@ -93,7 +93,9 @@ func.func @quantized_int8_gate(%x: tensor<1x64xf32>, %w1: tensor<256x2x16xui8>, 
 /// to at most 8 times the neurons (2048 here: the gate's active entries
 /// counted) run the down projection once per token (a loop over the rows
 /// of the gate, each reading only its active neurons' rows of codes); else
-/// w2 is unpacked for a dense matmul.
+/// the dense down projection reads w2's codes in place (k, n / 2), its
+/// scales per block of 32 neurons, tagged q4_gemm_kn for the GEMM that
+/// dequantizes each panel as it packs it: no unpacked [F, H] weight.
 // CHECK-LABEL: func.func @quantized_tokens
 // CHECK: arith.cmpi eq, %{{.+}}, %c1
 // CHECK: scf.if
@@ -113,7 +115,11 @@ func.func @quantized_int8_gate(%x: tensor<1x64xf32>, %w1: tensor<256x2x16xui8>, 
 // CHECK: sparsa.kernel = "q_gather_axpy"
 // CHECK: tensor.insert_slice
 // CHECK: } else {
-// CHECK: tensor<256x64xf32>
+// CHECK-NOT: tensor<256x64xf32>
+// CHECK: linalg.generic {indexing_maps = [#[[A:.+]], #[[W:.+]], #[[S:.+]], #[[Y:.+]]], iterator_types = ["parallel", "parallel", "reduction"]}
+// CHECK-SAME: ins(%{{.+}}, %arg2, %arg4 : tensor<?x256xf32>, tensor<256x32xi8>, tensor<8x64xf32>)
+// CHECK-SAME: sparsa.block_size = 32 : i64, sparsa.kernel = "q4_gemm_kn"
+// CHECK-NOT: tensor<256x64xf32>
 func.func @quantized_tokens(%x: tensor<?x64xf32>, %w1: tensor<256x2x16xui8>, %w2: tensor<256x32xui8>,
                             %s1: tensor<256x2xf32>, %s2: tensor<8x64xf32>) -> tensor<?x64xf32> {
   %y = sparsa.sparse_ffn %x, %w1, %w2 w1_scales = %s1 w2_scales = %s2 {block_size = 32 : i64, weight_bits = 4 : i64} : (tensor<?x64xf32>, tensor<256x2x16xui8>, tensor<256x32xui8>, tensor<256x2xf32>, tensor<8x64xf32>) -> tensor<?x64xf32>
