@@ -286,6 +286,29 @@ static void emitGemmTile(Emitter &e, Value m0, int64_t rows, Value n0, Value n,
   }
 }
 
+/// The rows [mMain, m) left after the whole tiles (fewer than
+/// kGemmPanelRows; known at run time) as one tile of their height.
+static void emitLeftoverTile(Emitter &e, Value mMain, Value m, Value n0, Value n, Value kLo,
+                             Value kHi, Value packed, Value fresh) {
+  OpBuilder &b = e.b;
+  Location loc = e.loc;
+  Value left = arith::SubIOp::create(b, loc, m, mMain);
+  SmallVector<int64_t> heights;
+  for (int64_t rows = 1; rows < kGemmPanelRows; ++rows)
+    heights.push_back(rows);
+  auto sw = scf::IndexSwitchOp::create(b, loc, TypeRange{}, left, heights, heights.size());
+  {
+    OpBuilder db = OpBuilder::atBlockEnd(&sw.getDefaultRegion().emplaceBlock());
+    scf::YieldOp::create(db, loc);
+  }
+  for (int64_t rows : heights) {
+    OpBuilder::InsertionGuard g(b);
+    b.setInsertionPointToEnd(&sw.getCaseRegions()[rows - 1].emplaceBlock());
+    emitGemmTile(e, mMain, rows, n0, n, kGemmPanelVectors, kLo, kHi, packed, fresh);
+    scf::YieldOp::create(b, loc);
+  }
+}
+
 /// Copies B[k0:k1, n0:n0 + nv * vl] (masked columns read as zero) into the
 /// contiguous panel |packed| [depth, nv * vl]: the GEMM tiles then read B
 /// as one sequential stream instead of short pieces of far-apart rows.
@@ -1669,20 +1692,7 @@ static void rewriteQGemmKN(linalg::GenericOp op) {
       loop(e.cst(0), mMain, e.cst(kGemmPanelRows), [&](Value m0) {
         emitGemmTile(e, m0, kGemmPanelRows, n0, N, kGemmPanelVectors, k0, k1, panel, Value());
       });
-      // The last 1-5 rows in one tile of that height.
-      Value left = arith::SubIOp::create(b, loc, M, mMain);
-      auto sw = scf::IndexSwitchOp::create(b, loc, TypeRange{}, left,
-                                           ArrayRef<int64_t>{1, 2, 3, 4, 5}, 5);
-      {
-        OpBuilder db = OpBuilder::atBlockEnd(&sw.getDefaultRegion().emplaceBlock());
-        scf::YieldOp::create(db, loc);
-      }
-      for (int64_t rows = 1; rows < kGemmPanelRows; ++rows) {
-        OpBuilder::InsertionGuard g(b);
-        b.setInsertionPointToEnd(&sw.getCaseRegions()[rows - 1].emplaceBlock());
-        emitGemmTile(e, mMain, rows, n0, N, kGemmPanelVectors, k0, k1, panel, Value());
-        scf::YieldOp::create(b, loc);
-      }
+      emitLeftoverTile(e, mMain, M, n0, N, k0, k1, panel, Value());
     });
   });
   op.erase();
@@ -2800,15 +2810,13 @@ struct ContractionKernelsPass final
           rowLoop(e.cst(0), mMain, kGemmRows, [&](Value m0) {
             emitGemmTile(e, m0, kGemmRows, n0, n, kGemmVectors, k0, k1, packed, fresh);
           });
-          // Leftover rows: one tile of them when their number is static,
-          // else one row at a time.
+          // Leftover rows: one tile of them (their number known at run
+          // time: a switch over the 1-5 tile heights).
           int64_t left = ShapedType::isDynamic(staticRows) ? -1 : staticRows % kGemmRows;
           if (left > 0)
             emitGemmTile(e, mMain, left, n0, n, kGemmVectors, k0, k1, packed, fresh);
           else if (left < 0)
-            rowLoop(mMain, m, 1, [&](Value m0) {
-              emitGemmTile(e, m0, 1, n0, n, kGemmVectors, k0, k1, packed, fresh);
-            });
+            emitLeftoverTile(e, mMain, m, n0, n, k0, k1, packed, fresh);
         });
       });
       if (zeroFill)

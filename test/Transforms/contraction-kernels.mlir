@@ -111,7 +111,9 @@ func.func @gemv(%a: memref<1x1030xf32>, %b: memref<1030x300xf32>, %c: memref<1x3
 /// [Pattern: rows known at run time] (the tokens one expert got): up to
 /// sixteen rows stream B once: per block of eight B rows and chunk of two
 /// vectors of columns (which stays in L1), every row of C takes its eight
-/// broadcasts and sixteen FMAs; more rows take the packed GEMM.
+/// broadcasts and sixteen FMAs; more rows take the packed GEMM, whose
+/// last 1-5 rows (their number known at run time) take one tile of that
+/// height.
 #dA = affine_map<(m, k, n) -> (m, k)>
 #dB = affine_map<(m, k, n) -> (k, n)>
 #dC = affine_map<(m, k, n) -> (m, n)>
@@ -125,6 +127,12 @@ func.func @gemv(%a: memref<1x1030xf32>, %b: memref<1030x300xf32>, %c: memref<1x3
 // CHECK-COUNT-8: vector.broadcast
 // CHECK: } else {
 // CHECK: step %c6
+// CHECK: scf.index_switch
+// CHECK: case 1 {
+// CHECK-COUNT-4: vector.fma
+// CHECK: case 5 {
+// CHECK-COUNT-20: vector.fma
+// CHECK: default {
 func.func @dynamic_rows(%a: memref<?x64xf32>, %b: memref<64x300xf32>, %c: memref<?x300xf32>) {
   linalg.generic {indexing_maps = [#dA, #dB, #dC], iterator_types = ["parallel", "reduction", "parallel"]}
       ins(%a, %b : memref<?x64xf32>, memref<64x300xf32>) outs(%c : memref<?x300xf32>) {
