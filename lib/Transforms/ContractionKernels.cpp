@@ -994,17 +994,29 @@ static bool isQ8(linalg::GenericOp op) {
   return kind && kind.getValue() == "q8_gemv";
 }
 
-static bool isQ4Gemv(linalg::GenericOp op) {
+/// For a generic tagged |q4| or |q8| by the quantized matmul lowering, on
+/// buffers, with one output and `sparsa.block_bytes` a multiple of 16:
+/// whether it is the 8-bit one, and whether its zero points are an input
+/// (else one constant `sparsa.zero_point` stands for all); nullopt for any
+/// other op.
+struct PackedKernel {
+  bool q8;
+  bool zInput;
+};
+static std::optional<PackedKernel> packedKernel(linalg::GenericOp op, StringRef q4,
+                                                StringRef q8) {
   auto kind = op->getAttrOfType<StringAttr>(sp::kKernelAttrName);
   auto bb = op->getAttrOfType<IntegerAttr>(sp::kBlockBytesAttrName);
-  if (!kind || (kind.getValue() != "q4_gemv" && kind.getValue() != "q8_gemv") || !bb ||
+  if (!kind || (kind.getValue() != q4 && kind.getValue() != q8) || !bb ||
       bb.getInt() % 16 != 0 || !op.hasPureBufferSemantics() || op.getNumDpsInits() != 1)
-    return false;
-  // Zero points as an input, or one constant for all (sparsa.zero_point).
-  bool zInput = !op->hasAttr(sp::kZeroPointAttrName);
-  if (op.getNumDpsInputs() != (zInput ? 5 : 4) - (isQ8(op) ? 1 : 0))
-    return false;
-  return allUnitInnerStride(op);
+    return std::nullopt;
+  return PackedKernel{kind.getValue() == q8, !op->hasAttr(sp::kZeroPointAttrName)};
+}
+
+static bool isQ4Gemv(linalg::GenericOp op) {
+  auto k = packedKernel(op, "q4_gemv", "q8_gemv");
+  return k && op.getNumDpsInputs() == (k->zInput ? 5 : 4) - (k->q8 ? 1 : 0) &&
+         allUnitInnerStride(op);
 }
 
 
@@ -1360,16 +1372,9 @@ static void rewriteQ4Gemv(linalg::GenericOp op, bool avx512) {
 /// codes [N, Kh], scales [N, blocks], zero points as for `q4_gemv`; C^T
 /// [N, Mp] (Mp a multiple of 16: A^T's padding columns are zero).
 static bool isQGemm(linalg::GenericOp op) {
-  auto kind = op->getAttrOfType<StringAttr>(sp::kKernelAttrName);
-  auto bb = op->getAttrOfType<IntegerAttr>(sp::kBlockBytesAttrName);
-  if (!kind || (kind.getValue() != "q4_gemm" && kind.getValue() != "q8_gemm") || !bb ||
-      bb.getInt() % 16 != 0 || !op.hasPureBufferSemantics() || op.getNumDpsInits() != 1)
-    return false;
-  bool q8 = kind.getValue() == "q8_gemm";
-  bool zInput = !op->hasAttr(sp::kZeroPointAttrName);
-  if (op.getNumDpsInputs() != (zInput ? 5 : 4) - (q8 ? 1 : 0))
-    return false;
-  return allUnitInnerStride(op);
+  auto k = packedKernel(op, "q4_gemm", "q8_gemm");
+  return k && op.getNumDpsInputs() == (k->zInput ? 5 : 4) - (k->q8 ? 1 : 0) &&
+         allUnitInnerStride(op);
 }
 
 /// Rows of W per register tile, bytes of codes per block of the reduction
@@ -1903,14 +1908,11 @@ static bool stepsKeepBlocks(int64_t bb) { return bb <= 64 ? 64 % bb == 0 : bb % 
 /// zero points [N, blocks] unless `sparsa.zero_point`, and the activation
 /// scale per 4 bytes of a row [M, ceil(Kh / 4)]), out [M, N].
 static bool isVnniGemv(linalg::GenericOp op) {
-  auto kind = op->getAttrOfType<StringAttr>(sp::kKernelAttrName);
-  auto bb = op->getAttrOfType<IntegerAttr>(sp::kBlockBytesAttrName);
-  if (!kind || (kind.getValue() != "q4_vnni" && kind.getValue() != "q8_vnni") || !bb ||
-      bb.getInt() % 16 != 0 || !op.hasPureBufferSemantics() || op.getNumDpsInits() != 1)
+  auto k = packedKernel(op, "q4_vnni", "q8_vnni");
+  if (!k)
     return false;
-  bool q8 = kind.getValue() == "q8_vnni";
-  bool zInput = !op->hasAttr(sp::kZeroPointAttrName);
-  if (op.getNumDpsInputs() != 6 - (q8 ? 1 : 0) - (zInput ? 0 : 1) ||
+  auto bb = op->getAttrOfType<IntegerAttr>(sp::kBlockBytesAttrName);
+  if (op.getNumDpsInputs() != 6 - (k->q8 ? 1 : 0) - (k->zInput ? 0 : 1) ||
       !stepsKeepBlocks(bb.getInt()))
     return false;
   return allUnitInnerStride(op);
