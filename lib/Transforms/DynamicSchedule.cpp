@@ -125,7 +125,7 @@ struct DynamicSchedulePass final
     auto ifOp = scf::IfOp::create(b, loc, isMaster, /*withElse=*/false);
     b.setInsertionPointToStart(&ifOp.getThenRegion().front());
     Value limit = arith::ConstantIntOp::create(b, loc, i64, kMaxSpins);
-    auto whileOp = scf::WhileOp::create(
+    scf::WhileOp::create(
         b, loc, TypeRange{i64}, ValueRange{zero},
         [&](OpBuilder &nb, Location l, ValueRange args) {
           Value done = memref::AtomicRMWOp::create(
@@ -143,7 +143,6 @@ struct DynamicSchedulePass final
           Value next = arith::AddIOp::create(nb, l, args[0], one);
           scf::YieldOp::create(nb, l, next);
         });
-    (void)whileOp;
   }
 };
 } // namespace
