@@ -1020,6 +1020,34 @@ static bool isQ4Gemv(linalg::GenericOp op) {
 }
 
 
+/// The 16 nibbles of 8 bytes of |mem| at |idx| (the first |count| bytes
+/// read, the rest zero), low nibble first, as i32 lanes: packed 4-bit codes
+/// in their element order.
+static Value nibblesInOrder(OpBuilder &b, Location loc, Value mem, ValueRange idx,
+                            Value count) {
+  Type i8 = b.getI8Type(), i32 = b.getI32Type();
+  auto v8 = VectorType::get({8}, i8);
+  auto v16 = VectorType::get({16}, i32);
+  Value m8 = vector::CreateMaskOp::create(b, loc, VectorType::get({8}, b.getI1Type()),
+                                          ValueRange{count});
+  Value bytes = vector::MaskedLoadOp::create(b, loc, v8, mem, idx, m8,
+                                             arith::ConstantOp::create(b, loc, v8, b.getZeroAttr(v8)));
+  SmallVector<int64_t> dup;
+  SmallVector<int32_t> shifts;
+  for (int64_t l = 0; l < 16; ++l) {
+    dup.push_back(l / 2);
+    shifts.push_back(4 * (l % 2));
+  }
+  Value q = arith::ExtUIOp::create(b, loc, v16, vector::ShuffleOp::create(b, loc, bytes, bytes, dup));
+  q = arith::ShRUIOp::create(
+      b, loc, q,
+      arith::ConstantOp::create(b, loc, v16, DenseElementsAttr::get(v16, ArrayRef<int32_t>(shifts))));
+  return arith::AndIOp::create(
+      b, loc, q,
+      arith::ConstantOp::create(b, loc, v16,
+                                DenseElementsAttr::get(v16, b.getI32IntegerAttr(15).getValue())));
+}
+
 /// The zero points of blocks [b0, b0 + 16) of row |n| as f32 (lanes past
 /// |blocks| unspecified: their scales are masked to 0): f32 [N, blocks],
 /// packed |zbits|-bit codes [N, bytes], or one constant.
@@ -1045,30 +1073,10 @@ static Value zeroPointVector(OpBuilder &kb, Location loc, linalg::GenericOp op, 
         arith::ConstantOp::create(kb, loc, v16(i8), kb.getZeroAttr(v16(i8))));
     codes = arith::ExtUIOp::create(kb, loc, v16(i32), bytes);
   } else { // 4-bit: 8 bytes, two blocks each (low nibble first)
-    auto v8 = VectorType::get({8}, i8);
     Value count = arith::MinUIOp::create(
         kb, loc, arith::CeilDivUIOp::create(kb, loc, left, cst(2)), cst(8));
-    Value m8 = vector::CreateMaskOp::create(kb, loc, VectorType::get({8}, kb.getI1Type()),
-                                            ValueRange{count});
-    Value bytes = vector::MaskedLoadOp::create(
-        kb, loc, v8, zp, ValueRange{n, arith::DivUIOp::create(kb, loc, b0, cst(2))}, m8,
-        arith::ConstantOp::create(kb, loc, v8, kb.getZeroAttr(v8)));
-    SmallVector<int64_t> dup;
-    SmallVector<int32_t> shifts;
-    for (int64_t l = 0; l < 16; ++l) {
-      dup.push_back(l / 2);
-      shifts.push_back(4 * (l % 2));
-    }
-    Value wide = vector::ShuffleOp::create(kb, loc, bytes, bytes, dup);
-    codes = arith::ExtUIOp::create(kb, loc, v16(i32), wide);
-    codes = arith::ShRUIOp::create(
-        kb, loc, codes,
-        arith::ConstantOp::create(kb, loc, v16(i32),
-                                  DenseElementsAttr::get(v16(i32), ArrayRef<int32_t>(shifts))));
-    codes = arith::AndIOp::create(
-        kb, loc, codes,
-        arith::ConstantOp::create(kb, loc, v16(i32),
-                                  DenseElementsAttr::get(v16(i32), kb.getI32IntegerAttr(15).getValue())));
+    codes = nibblesInOrder(kb, loc, zp, ValueRange{n, arith::DivUIOp::create(kb, loc, b0, cst(2))},
+                           count);
   }
   return arith::UIToFPOp::create(kb, loc, v16(f32), codes);
 }
@@ -1597,16 +1605,6 @@ static void packQuantPanel(Emitter &e, Value panel, Value codes, Value sc, Value
   Type f32 = b.getF32Type(), i8 = b.getI8Type(), i32 = b.getI32Type(), i1 = b.getI1Type();
   auto vec = [](int64_t l, Type t) { return VectorType::get({l}, t); };
   Value zf = arith::ConstantOp::create(b, loc, vec(16, f32), b.getZeroAttr(vec(16, f32)));
-  SmallVector<int64_t> dup;
-  SmallVector<int32_t> shifts;
-  for (int64_t l = 0; l < 16; ++l) {
-    dup.push_back(l / 2);
-    shifts.push_back(4 * (l % 2));
-  }
-  Value shiftV = arith::ConstantOp::create(
-      b, loc, vec(16, i32), DenseElementsAttr::get(vec(16, i32), ArrayRef<int32_t>(shifts)));
-  Value fifteen = arith::ConstantOp::create(
-      b, loc, vec(16, i32), DenseElementsAttr::get(vec(16, i32), b.getI32IntegerAttr(15).getValue()));
   Value zConstV = arith::ConstantOp::create(
       b, loc, vec(16, f32), DenseElementsAttr::get(vec(16, f32), b.getF32FloatAttr(zConst)));
   scf::ForOp::create(b, loc, k0, k1, e.cst(1), ValueRange{},
@@ -1620,15 +1618,9 @@ static void packQuantPanel(Emitter &e, Value panel, Value codes, Value sc, Value
       Value m16 = vector::CreateMaskOp::create(kb, loc, vec(16, i1), ValueRange{rem});
       Value q;
       if (bits == 4) {
-        Value m8 = vector::CreateMaskOp::create(
-            kb, loc, vec(8, i1), ValueRange{arith::CeilDivUIOp::create(kb, loc, rem, cst(2))});
-        Value bytes = vector::MaskedLoadOp::create(
-            kb, loc, vec(8, i8), codes,
-            ValueRange{k, arith::DivUIOp::create(kb, loc, col, cst(2))}, m8,
-            arith::ConstantOp::create(kb, loc, vec(8, i8), kb.getZeroAttr(vec(8, i8))));
-        q = arith::ExtUIOp::create(kb, loc, vec(16, i32),
-                                   vector::ShuffleOp::create(kb, loc, bytes, bytes, dup));
-        q = arith::AndIOp::create(kb, loc, arith::ShRUIOp::create(kb, loc, q, shiftV), fifteen);
+        q = nibblesInOrder(kb, loc, codes,
+                           ValueRange{k, arith::DivUIOp::create(kb, loc, col, cst(2))},
+                           arith::CeilDivUIOp::create(kb, loc, rem, cst(2)));
       } else {
         Value bytes = vector::MaskedLoadOp::create(
             kb, loc, vec(16, i8), codes, ValueRange{k, col}, m16,

@@ -244,6 +244,29 @@ def test_quantized_sparse_ffn(tmp_path, bits, block, zp_mode, act, hidden, inner
     check_nbits_ffn(tmp_path, bits, block, zp_mode, act, hidden, inner, sparsity)
 
 
+def with_output(path, name, shape, out):
+    """|path| with its intermediate |name| [shape] f32 also a graph output
+    (a near miss: the value is used outside the pattern), saved to |out|."""
+    import onnx
+    from onnx import helper
+    m = onnx.load(path)
+    m.graph.output.append(helper.make_tensor_value_info(name, onnx.TensorProto.FLOAT, shape))
+    onnx.save(m, out)
+
+
+def expect_unfused(tmp_path, name, reason):
+    """Compiles tmp_path/NAME.onnx: no sparse FFN, the report's reason at the
+    Relu, the result still ONNX Runtime's; returns the report."""
+    path = str(tmp_path / f"{name}.onnx")
+    model, report = compile_with_report(tmp_path, path, name)
+    assert report["fusions"]["activation_sparsity"] == 0
+    assert {"family": "activation_sparsity", "node": "/act/Relu", "op": "onnx.Relu",
+            "reason": reason} in report["unfused"]
+    x = np.random.default_rng(0).standard_normal((1, 64)).astype(np.float32)
+    assert_matches_ort(model, path, {"x": x}, atol=1e-4, rtol=1e-4)
+    return report
+
+
 def check_nbits_ffn(tmp_path, bits, block, zp_mode, act, hidden, inner, sparsity, glu=""):
     """Builds the quantized (GLU) FFN for one token and for a dynamic token
     count, checks that it fuses into one sparse FFN, and compares 1, 3, 20
@@ -309,28 +332,14 @@ def test_quantized_glu_near_misses(tmp_path):
     """The GLU's linear part also an output, or quantized with another
     block size: no sparse FFN (the MatMulNBits stay quantized matmuls) and
     the report says why."""
-    import onnx
-    from onnx import helper
     path = models.nbits_sparse_ffn(str(tmp_path / "g.onnx"), 64, 128, sparsity=0.9, glu="au")
-    m = onnx.load(path)
-    m.graph.output.append(helper.make_tensor_value_info("u", onnx.TensorProto.FLOAT, [1, 128]))
-    onnx.save(m, str(tmp_path / "used.onnx"))
-    model, report = compile_with_report(tmp_path, str(tmp_path / "used.onnx"), "used")
-    assert report["fusions"]["activation_sparsity"] == 0
+    with_output(path, "u", [1, 128], str(tmp_path / "used.onnx"))
+    report = expect_unfused(tmp_path, "used",
+                            "the GLU's product or its linear part is also used elsewhere")
     assert report["fusions"]["quantization"] == 3
-    assert {"family": "activation_sparsity", "node": "/act/Relu", "op": "onnx.Relu",
-            "reason": "the GLU's product or its linear part is also used elsewhere"} \
-        in report["unfused"]
-    assert_matches_ort(model, str(tmp_path / "used.onnx"),
-                       {"x": np.ones((1, 64), np.float32)}, atol=1e-4, rtol=1e-4)
     requantized(path, str(tmp_path / "blocks.onnx"), "fc3", (64, 128), 16)
-    model, report = compile_with_report(tmp_path, str(tmp_path / "blocks.onnx"), "blocks")
-    assert report["fusions"]["activation_sparsity"] == 0
-    assert {"family": "activation_sparsity", "node": "/act/Relu", "op": "onnx.Relu",
-            "reason": "the GLU's MatMulNBits use different bit widths or block sizes"} \
-        in report["unfused"]
-    assert_matches_ort(model, str(tmp_path / "blocks.onnx"),
-                       {"x": np.ones((1, 64), np.float32)}, atol=1e-4, rtol=1e-4)
+    expect_unfused(tmp_path, "blocks", "the GLU's MatMulNBits use different bit widths or "
+                   "block sizes")
 
 
 @pytest.mark.parametrize("sparsity", [0.9, 0.0])
@@ -389,23 +398,11 @@ def test_quantized_sparse_ffn_near_misses(tmp_path):
     """The gate used elsewhere, or the two projections quantized with
     different block sizes: the MatMulNBits stay quantized matmuls (fused by
     the quantization family) and the report says why the FFN did not."""
-    import onnx
-    from onnx import helper
     path = models.nbits_sparse_ffn(str(tmp_path / "q.onnx"), 64, 128, sparsity=0.9)
-    m = onnx.load(path)
-    m.graph.output.append(helper.make_tensor_value_info("a", onnx.TensorProto.FLOAT, [1, 128]))
-    onnx.save(m, str(tmp_path / "used.onnx"))
-    model, report = compile_with_report(tmp_path, str(tmp_path / "used.onnx"), "used")
-    assert report["fusions"]["activation_sparsity"] == 0
+    with_output(path, "a", [1, 128], str(tmp_path / "used.onnx"))
+    report = expect_unfused(tmp_path, "used", "the activation is also used elsewhere")
     assert report["fusions"]["quantization"] == 2
-    assert {"family": "activation_sparsity", "node": "/act/Relu", "op": "onnx.Relu",
-            "reason": "the activation is also used elsewhere"} in report["unfused"]
-    check(model, str(tmp_path / "used.onnx"), 64, tokens=(1,))
     # Down projection re-quantized with blocks of 16 (the up one keeps 32).
     requantized(path, str(tmp_path / "blocks.onnx"), "fc2", (128, 64), 16)
-    model, report = compile_with_report(tmp_path, str(tmp_path / "blocks.onnx"), "blocks")
-    assert report["fusions"]["activation_sparsity"] == 0
-    assert {"family": "activation_sparsity", "node": "/act/Relu", "op": "onnx.Relu",
-            "reason": "the two MatMulNBits use different bit widths or block sizes"} \
-        in report["unfused"]
-    check(model, str(tmp_path / "blocks.onnx"), 64, tokens=(1,))
+    expect_unfused(tmp_path, "blocks", "the two MatMulNBits use different bit widths or block "
+                   "sizes")

@@ -881,3 +881,98 @@ func.func @q4_gemm_kn(%a: memref<?x300xf32>, %w: memref<300x48xi8>, %s: memref<1
   }
   return
 }
+
+// -----
+
+/// Near misses of the packed GEMMs stay generic (the reference loops):
+/// blocks of 8 code bytes (the GEMM dequantizes 16 bytes of one block at a
+/// time), and a q4_gemm_kn whose output is not indexed (m, n) like its A's
+/// (m, k) rows.
+#nm_a = affine_map<(n, m, k) -> (k, m)>
+#nm_b = affine_map<(n, m, k) -> (n, k)>
+#nm_s = affine_map<(n, m, k) -> (n, k floordiv 8)>
+#nm_y = affine_map<(n, m, k) -> (n, m)>
+// CHECK-LABEL: func.func @negative_q4_gemm_block_bytes
+// CHECK-NOT: memref.alloca
+// CHECK: linalg.generic {{.+}}sparsa.kernel = "q4_gemm"
+func.func @negative_q4_gemm_block_bytes(%ae: memref<16x32xf32>, %ao: memref<16x32xf32>,
+                                        %b: memref<8x16xi8>, %s: memref<8x2xf32>,
+                                        %y: memref<8x32xf32>) {
+  linalg.generic {indexing_maps = [#nm_a, #nm_a, #nm_b, #nm_s, #nm_y],
+                  iterator_types = ["parallel", "parallel", "reduction"]}
+      ins(%ae, %ao, %b, %s : memref<16x32xf32>, memref<16x32xf32>, memref<8x16xi8>, memref<8x2xf32>)
+      outs(%y : memref<8x32xf32>) attrs = {sparsa.kernel = "q4_gemm", sparsa.block_bytes = 8 : i64,
+                                            sparsa.zero_point = 8.000000e+00 : f32} {
+  ^bb0(%e: f32, %o: f32, %byte: i8, %sc: f32, %acc: f32):
+    %q = arith.extui %byte : i8 to i32
+    %qf = arith.uitofp %q : i32 to f32
+    %w = arith.mulf %qf, %sc : f32
+    %p1 = arith.mulf %e, %w : f32
+    %p2 = arith.mulf %o, %w : f32
+    %a1 = arith.addf %acc, %p1 : f32
+    %a2 = arith.addf %a1, %p2 : f32
+    linalg.yield %a2 : f32
+  }
+  return
+}
+
+#nk_a = affine_map<(m, n, k) -> (m, k)>
+#nk_w = affine_map<(m, n, k) -> (k, n)>
+#nk_s = affine_map<(m, n, k) -> (k floordiv 32, n)>
+#nk_y = affine_map<(m, n, k) -> (n, m)>
+// CHECK-LABEL: func.func @negative_q8_gemm_kn_transposed_output
+// CHECK-NOT: memref.alloca
+// CHECK: linalg.generic {{.+}}sparsa.kernel = "q8_gemm_kn"
+func.func @negative_q8_gemm_kn_transposed_output(%a: memref<4x64xf32>, %w: memref<64x16xi8>,
+                                                  %s: memref<2x16xf32>, %y: memref<16x4xf32>) {
+  linalg.generic {indexing_maps = [#nk_a, #nk_w, #nk_s, #nk_y],
+                  iterator_types = ["parallel", "parallel", "reduction"]}
+      ins(%a, %w, %s : memref<4x64xf32>, memref<64x16xi8>, memref<2x16xf32>)
+      outs(%y : memref<16x4xf32>) attrs = {sparsa.kernel = "q8_gemm_kn", sparsa.block_size = 32 : i64} {
+  ^bb0(%x: f32, %byte: i8, %sc: f32, %acc: f32):
+    %q = arith.extui %byte : i8 to i32
+    %qf = arith.uitofp %q : i32 to f32
+    %w0 = arith.mulf %qf, %sc : f32
+    %p = arith.mulf %x, %w0 : f32
+    %r = arith.addf %acc, %p : f32
+    linalg.yield %r : f32
+  }
+  return
+}
+
+// -----
+
+/// [Pattern: dequantizing GEMM panel, 8-bit] each code byte one weight
+/// (widened, no nibbles), the constant zero point 128 (no zero-point
+/// operand).
+#k8_a = affine_map<(m, n, k) -> (m, k)>
+#k8_w = affine_map<(m, n, k) -> (k, n)>
+#k8_s = affine_map<(m, n, k) -> (k floordiv 32, n)>
+#k8_y = affine_map<(m, n, k) -> (m, n)>
+// CHECK-LABEL: func.func @q8_gemm_kn
+// CHECK: %[[PANEL:.+]] = memref.alloca() {alignment = 64 : i64} : memref<256x64xf32>
+// CHECK: arith.constant dense<1.280000e+02> : vector<16xf32>
+// CHECK: vector.maskedload %arg1{{.+}} : memref<64x100xi8>, vector<16xi1>, vector<16xi8>
+// CHECK-NEXT: arith.extui
+// CHECK-NOT: vector.shuffle
+// CHECK: arith.uitofp
+// CHECK: vector.store %{{.+}}, %[[PANEL]]
+// CHECK-NOT: linalg.generic
+func.func @q8_gemm_kn(%a: memref<?x64xf32>, %w: memref<64x100xi8>, %s: memref<2x100xf32>,
+                      %y: memref<?x100xf32>) {
+  linalg.generic {indexing_maps = [#k8_a, #k8_w, #k8_s, #k8_y],
+                  iterator_types = ["parallel", "parallel", "reduction"]}
+      ins(%a, %w, %s : memref<?x64xf32>, memref<64x100xi8>, memref<2x100xf32>)
+      outs(%y : memref<?x100xf32>) attrs = {sparsa.kernel = "q8_gemm_kn", sparsa.block_size = 32 : i64} {
+  ^bb0(%x: f32, %byte: i8, %sc: f32, %acc: f32):
+    %z = arith.constant 1.280000e+02 : f32
+    %q = arith.extui %byte : i8 to i32
+    %qf = arith.uitofp %q : i32 to f32
+    %w0 = arith.subf %qf, %z : f32
+    %w1 = arith.mulf %w0, %sc : f32
+    %p = arith.mulf %x, %w1 : f32
+    %r = arith.addf %acc, %p : f32
+    linalg.yield %r : f32
+  }
+  return
+}

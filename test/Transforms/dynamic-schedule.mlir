@@ -66,3 +66,34 @@ func.func @not_last(%n: index, %out: memref<?xf32>) {
   }
   return
 }
+
+// -----
+
+/// A parallel region inside another one keeps the nowait (its loop still
+/// ends its region) but gets no counter or spin: thread 0 of an inner team
+/// is not the thread that goes on after the outer region.
+// CHECK-LABEL: func.func @negative_nested
+// CHECK-NOT: memref.alloca
+// CHECK: omp.parallel
+// CHECK: omp.parallel
+// CHECK: omp.wsloop nowait schedule(dynamic)
+// CHECK-NOT: atomic_rmw
+// CHECK-NOT: omp_get_thread_num
+func.func @negative_nested(%n: index, %out: memref<?xf32>) {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %one = arith.constant 1.0 : f32
+  omp.parallel {
+    omp.parallel {
+      omp.wsloop {
+        omp.loop_nest (%i) : index = (%c0) to (%n) step (%c1) {
+          memref.store %one, %out[%i] : memref<?xf32>
+          omp.yield
+        }
+      }
+      omp.terminator
+    }
+    omp.terminator
+  }
+  return
+}
