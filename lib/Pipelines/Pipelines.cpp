@@ -155,6 +155,7 @@ void sparsa::buildSparsaGPULoweringPipeline(
   split.targetThreads = options.gpuTargetThreads;
   split.vectorWidth = options.gpuVectorWidth;
   pm.addNestedPass<func::FuncOp>(createGPUSplitReductionsPass(split));
+  pm.addNestedPass<func::FuncOp>(createGPUParallelCompactionPass());
   pm.addPass(createCanonicalizerPass());
   // 3. Bufferize and free intermediates exactly as the CPU pipeline does.
   addBufferization(pm);

@@ -12,7 +12,9 @@
 //
 //   - an outermost `scf.parallel` becomes one launch: its iteration space is
 //     linearized over `blockSize`-thread blocks, one thread per iteration,
-//     nested loops run inside the thread;
+//     nested loops run inside the thread; one of a few iterations whose
+//     iterations hold parallel loops (the CPU lowering's thread tasks) is a
+//     host loop instead, each task's loops their own launches;
 //   - other buffer work between two host ops (sequential loops, scalar loads
 //     and stores, loops with reductions) is grouped into a one-thread launch;
 //     scalars it produces for the host come back through a one-element
@@ -220,6 +222,12 @@ struct GPUMapToKernelsPass final
           loop && loop.getNumResults() == 0) {
         if (failed(flush()))
           return failure();
+        if (scf::ForOp tasks = tasksOnHost(loop)) {
+          // Each task's own parallel loops become launches.
+          if (failed(processBlock(*tasks.getBody())))
+            return failure();
+          continue;
+        }
         buildParallelKernel(loop);
         continue;
       }
@@ -337,6 +345,52 @@ struct GPUMapToKernelsPass final
     return success();
   }
 
+  /// Host-thread tasks: an outermost parallel loop of at most
+  /// kMaxHostTasks iterations (static bounds) whose iterations hold
+  /// parallel loops of their own (the lowering splits the columns of a
+  /// sparse FFN's gathered axpy, or a router's expert slots, over the CPU's
+  /// threads). One thread per task would run each task's parallel loops
+  /// serially; instead the tasks become a host loop (iterations of a
+  /// parallel loop are independent) and each task's loops its own
+  /// launches. Returns the host loop, or null where |loop| stays a kernel.
+  scf::ForOp tasksOnHost(scf::ParallelOp loop) {
+    int64_t tasks = 1;
+    for (auto [lb, ub, step] :
+         llvm::zip(loop.getLowerBound(), loop.getUpperBound(), loop.getStep())) {
+      std::optional<int64_t> l = getConstantIntValue(lb), u = getConstantIntValue(ub),
+                             st = getConstantIntValue(step);
+      if (!l || !u || !st || *st <= 0)
+        return nullptr;
+      tasks *= std::max<int64_t>(0, llvm::divideCeil(*u - *l, *st));
+    }
+    if (tasks > kMaxHostTasks ||
+        !loop.getBody()
+             ->walk([](scf::ParallelOp) { return WalkResult::interrupt(); })
+             .wasInterrupted())
+      return nullptr;
+    // Nested host loops, one per dimension; the body moves innermost.
+    OpBuilder b(loop);
+    Location loc = loop.getLoc();
+    scf::ForOp innermost;
+    SmallVector<Value> ivs;
+    for (auto [lb, ub, step] :
+         llvm::zip(loop.getLowerBound(), loop.getUpperBound(), loop.getStep())) {
+      innermost = scf::ForOp::create(b, loc, lb, ub, step);
+      ivs.push_back(innermost.getInductionVar());
+      b.setInsertionPointToStart(innermost.getBody());
+    }
+    Block *body = loop.getBody();
+    for (auto [from, to] : llvm::zip(loop.getInductionVars(), ivs))
+      from.replaceAllUsesWith(to);
+    Operation *yield = b.getInsertionBlock()->getTerminator();
+    for (Operation &op : llvm::make_early_inc_range(body->without_terminator()))
+      op.moveBefore(yield);
+    loop.erase();
+    return innermost;
+  }
+
+  static constexpr int64_t kMaxHostTasks = 16;
+
   /// One thread per iteration of |loop|, linearized over 1-D blocks.
   void buildParallelKernel(scf::ParallelOp loop) {
     Location loc = loop.getLoc();
@@ -399,10 +453,15 @@ struct GPUMapToKernelsPass final
     for (memref::AllocOp op : allocs) {
       OpBuilder b(op);
       MemRefType type = op.getType();
-      int64_t bytes = type.getNumElements() *
-                      llvm::divideCeil(type.getElementTypeBitWidth(), 8);
+      // Index elements are 64-bit on NVPTX; other element types than
+      // integers, floats and index (vectors, complex) stay on the stack.
+      Type elt = type.getElementType();
+      bool sized = elt.isIntOrIndexOrFloat();
+      int64_t eltBytes =
+          elt.isIndex() ? 8 : sized ? llvm::divideCeil(elt.getIntOrFloatBitWidth(), 8) : 0;
+      int64_t bytes = type.getNumElements() * eltBytes;
       Value scratch;
-      if (bytes <= kMaxStackScratchBytes || !type.getElementType().isIntOrFloat()) {
+      if (!sized || bytes <= kMaxStackScratchBytes) {
         scratch = memref::AllocaOp::create(b, op.getLoc(), type, ValueRange{},
                                            op.getAlignmentAttr());
       } else {
@@ -666,7 +725,117 @@ struct GPUSplitReductionsPass final
     : sparsa::impl::GPUSplitReductionsPassBase<GPUSplitReductionsPass> {
   using GPUSplitReductionsPassBase::GPUSplitReductionsPassBase;
 
+  /// A sum over a list of run-time length: `out[c] += f(in0[j], in1[j], ...,
+  /// c)` over j in [0, n), n dynamic, every input 1-D and indexed by j, the
+  /// 1-D output by c, the body adding to the output (the sparse FFN's
+  /// gathered axpy: out[c] += a[j] * w[rows[j], c]). One thread per c would
+  /// walk all n listed rows; instead the list is padded to chunks of
+  /// |rowsPerChunk| and a partial sum per (chunk, c) is one thread, then a
+  /// sum over the chunks. Padded rows are skipped by a guard (the inputs are
+  /// padded with zeros only to keep their reads in bounds).
+  void splitRowList(RewriterBase &b, linalg::GenericOp op) {
+    if (!op.hasPureTensorSemantics() || op.getNumLoops() != 2 || op.getNumDpsInits() != 1 ||
+        op.getNumDpsInputs() == 0 || op.getNumReductionLoops() != 1)
+      return;
+    auto kinds = op.getIteratorTypesArray();
+    if (kinds[0] != utils::IteratorType::reduction)
+      return;
+    MLIRContext *ctx = op.getContext();
+    AffineMap byRow = AffineMap::get(2, 0, getAffineDimExpr(0, ctx));
+    AffineMap byCol = AffineMap::get(2, 0, getAffineDimExpr(1, ctx));
+    SmallVector<AffineMap> maps = op.getIndexingMapsArray();
+    for (OpOperand *in : op.getDpsInputOperands()) {
+      auto t = dyn_cast<RankedTensorType>(in->get().getType());
+      if (!t || t.getRank() != 1 || !t.isDynamicDim(0) || maps[in->getOperandNumber()] != byRow)
+        return;
+    }
+    Value init = op.getDpsInits()[0];
+    auto outType = dyn_cast<RankedTensorType>(init.getType());
+    if (!outType || outType.getRank() != 1 || maps.back() != byCol ||
+        !isa<FloatType>(outType.getElementType()))
+      return;
+    // The body adds to the output once, and reads no row position.
+    Block *body = op.getBlock();
+    BlockArgument acc = body->getArguments().back();
+    auto sum = body->getTerminator()->getOperand(0).getDefiningOp<arith::AddFOp>();
+    if (!sum || !acc.hasOneUse() || (sum.getLhs() != acc && sum.getRhs() != acc))
+      return;
+    bool readsRow = false;
+    body->walk([&](linalg::IndexOp index) { readsRow |= index.getDim() == 0; });
+    if (readsRow)
+      return;
+
+    Location loc = op.getLoc();
+    b.setInsertionPoint(op);
+    Type elt = outType.getElementType();
+    Value chunk = arith::ConstantIndexOp::create(b, loc, rowsPerChunk);
+    Value n = tensor::DimOp::create(b, loc, op.getDpsInputs()[0], 0);
+    Value chunks = arith::CeilDivUIOp::create(b, loc, n, chunk);
+    Value padded = arith::MulIOp::create(b, loc, chunks, chunk);
+    Value high = arith::SubIOp::create(b, loc, padded, n);
+    SmallVector<Value> ins;
+    for (Value in : op.getDpsInputs()) {
+      Type t = getElementTypeOrSelf(in.getType());
+      Value zero = arith::ConstantOp::create(b, loc, t, b.getZeroAttr(t));
+      auto padT = RankedTensorType::get({ShapedType::kDynamic}, t);
+      Value p = tensor::PadOp::create(b, loc, padT, in, ArrayRef<OpFoldResult>{b.getIndexAttr(0)},
+                                      ArrayRef<OpFoldResult>{high}, zero);
+      ins.push_back(tensor::ExpandShapeOp::create(
+          b, loc, RankedTensorType::get({ShapedType::kDynamic, rowsPerChunk}, t), p,
+          SmallVector<ReassociationIndices>{{0, 1}},
+          ArrayRef<OpFoldResult>{chunks, b.getIndexAttr(rowsPerChunk)}));
+    }
+    // Partial sums [chunks, C] over (chunk, c, row in chunk).
+    OpFoldResult cols = tensor::getMixedSize(b, loc, init, 0);
+    Value zero = arith::ConstantOp::create(b, loc, elt, b.getZeroAttr(elt));
+    Value partInit = linalg::FillOp::create(
+                         b, loc, zero,
+                         ValueRange{tensor::EmptyOp::create(
+                             b, loc, ArrayRef<OpFoldResult>{chunks, cols}, elt)})
+                         .getResult(0);
+    auto d = [&](unsigned i) { return getAffineDimExpr(i, ctx); };
+    SmallVector<AffineMap> partMaps(ins.size(), AffineMap::get(3, 0, {d(0), d(2)}, ctx));
+    partMaps.push_back(AffineMap::get(3, 0, {d(0), d(1)}, ctx));
+    auto part = linalg::GenericOp::create(
+        b, loc, partInit.getType(), ins, ValueRange{partInit}, partMaps,
+        {utils::IteratorType::parallel, utils::IteratorType::parallel,
+         utils::IteratorType::reduction},
+        [&](OpBuilder &nb, Location l, ValueRange args) {
+          IRMapping map;
+          map.map(body->getArguments(), args);
+          for (Operation &inner : body->without_terminator())
+            nb.clone(inner, map);
+          Value next = map.lookup(body->getTerminator()->getOperand(0));
+          // Padded rows leave the partial sum as it is.
+          Value row = arith::AddIOp::create(
+              nb, l,
+              arith::MulIOp::create(nb, l, linalg::IndexOp::create(nb, l, 0), chunk),
+              linalg::IndexOp::create(nb, l, 2));
+          Value real = arith::CmpIOp::create(nb, l, arith::CmpIPredicate::ult, row, n);
+          linalg::YieldOp::create(
+              nb, l, ValueRange{arith::SelectOp::create(nb, l, real, next, args.back())});
+        });
+    // out[c] = init[c] + sum over chunks of the partial sums.
+    auto total = linalg::GenericOp::create(
+        b, loc, outType, ValueRange{part.getResult(0)}, ValueRange{init},
+        {AffineMap::get(2, 0, {d(1), d(0)}, ctx), AffineMap::get(2, 0, {d(0)}, ctx)},
+        {utils::IteratorType::parallel, utils::IteratorType::reduction},
+        [&](OpBuilder &nb, Location l, ValueRange args) {
+          linalg::YieldOp::create(nb, l,
+                                  ValueRange{arith::AddFOp::create(nb, l, args[1], args[0])});
+        });
+    b.replaceOp(op, total.getResults());
+  }
+
   void runOnOperation() override {
+    {
+      SmallVector<linalg::GenericOp> lists;
+      getOperation().walk([&](linalg::GenericOp op) { lists.push_back(op); });
+      IRRewriter rewriter(&getContext());
+      if (rowsPerChunk > 0)
+        for (linalg::GenericOp op : lists)
+          splitRowList(rewriter, op);
+    }
     SmallVector<linalg::LinalgOp> candidates;
     getOperation().walk([&](linalg::LinalgOp op) {
       // Only plain (projected permutation) indexing: upstream

@@ -77,6 +77,33 @@ def test_emulated_sparse_ffn_matches_ort(tmp_path, mode, sparsity):
     assert_matches_ort(model, path, {"x": x})
 
 
+@pytest.mark.parametrize("sparsity", [0.0, 0.5, 0.9, 0.99, 1.0])
+@pytest.mark.parametrize("mode", ["relu", "glu", "threshold"])
+def test_emulated_parallel_compaction_matches_ort(tmp_path, mode, sparsity):
+    """sparsa-gpu-parallel-compaction: the active-neuron list of 1000
+    neurons (eight chunks of 128, the last one partial) is counted, scanned
+    and written by one thread per chunk. Emulated with the threads of each
+    launch run last first and device allocations poisoned, so a chunk that
+    wrote outside its slice, or left part of it unwritten, shows in the
+    sparse path's result."""
+    path = models.sparse_ffn(str(tmp_path / "ffn.onnx"), hidden=64, inner=1000, tokens=1,
+                             mode=mode, sparsity=sparsity, seed=3)
+    model = _emulated(tmp_path, path, adversarial=True)
+    for seed in range(3):
+        x = np.random.default_rng(seed).standard_normal((1, 64)).astype(np.float32)
+        assert_matches_ort(model, path, {"x": x})
+
+
+def test_emulated_input_sparsity_compaction_matches_ort(tmp_path):
+    """The input-sparse matmul's list of kept input columns (600 of them,
+    5 chunks) goes through the same parallel compaction."""
+    path = models.teal(str(tmp_path / "teal.onnx"), hidden=600, out=96, tokens=1)
+    model = _emulated(tmp_path, path, adversarial=True)
+    for seed in range(3):
+        x = np.random.default_rng(seed).standard_normal((1, 600)).astype(np.float32)
+        assert_matches_ort(model, path, {"x": x})
+
+
 def test_cuda_library_and_report(tmp_path):
     path = _softmax_gelu_model(tmp_path / "m.onnx")
     so, report = tmp_path / "m.so", tmp_path / "r.json"

@@ -267,3 +267,93 @@ func.func @large_scratch(%out: memref<64xf32>) {
   }
   return
 }
+
+// -----
+
+/// Scratch of index elements (a chunk's count in the parallel compaction)
+/// is sized at 8 bytes an element: one index on the thread's stack, 1024
+/// (8 KiB) a slice of a device buffer allocated around the launch.
+// CHECK-LABEL: func.func @index_scratch
+// CHECK: gpu.alloc ({{.*}}) : memref<?xi8>
+// CHECK: gpu.launch
+// CHECK: memref.alloca() : memref<1xindex>
+// CHECK: memref.view {{.*}} : memref<?xi8> to memref<1024xindex>
+// CHECK: gpu.terminator
+// CHECK: gpu.dealloc
+func.func @index_scratch(%out: memref<?xindex>, %n: index) {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  scf.parallel (%i) = (%c0) to (%n) step (%c1) {
+    %one = memref.alloc() : memref<1xindex>
+    %big = memref.alloc() : memref<1024xindex>
+    memref.store %i, %one[%c0] : memref<1xindex>
+    memref.store %i, %big[%i] : memref<1024xindex>
+    %v = memref.load %one[%c0] : memref<1xindex>
+    %w = memref.load %big[%c0] : memref<1024xindex>
+    %s = arith.addi %v, %w : index
+    memref.store %s, %out[%i] : memref<?xindex>
+    memref.dealloc %one : memref<1xindex>
+    memref.dealloc %big : memref<1024xindex>
+    scf.reduce
+  }
+  return
+}
+
+// -----
+
+/// Host-thread tasks (the lowering's two column blocks of a gathered
+/// axpy): an outermost parallel loop of 2 iterations whose body holds a
+/// parallel loop becomes a host loop, each task's inner loop its own
+/// launch of one thread per column. With 32 tasks, or with no parallel
+/// loop inside, the tasks are threads of one launch as before.
+// CHECK-LABEL: func.func @host_tasks
+// CHECK: scf.for %[[T:.*]] = %c0 to %c2 step %c1 {
+// CHECK:   %[[LO:.*]] = arith.muli %[[T]], %c512
+// CHECK:   memref.subview %{{.*}}[%[[LO]]] [512] [1]
+// CHECK:   gpu.launch
+// CHECK:     memref.load
+// CHECK:     math.exp
+// CHECK:   gpu.terminator
+// CHECK: }
+// CHECK: gpu.launch blocks
+// CHECK-NOT: scf.for %{{.*}} = %c0 to %c32
+// CHECK: scf.parallel
+// CHECK: gpu.terminator
+// CHECK: gpu.launch blocks
+// CHECK-NOT: scf.parallel
+// CHECK: gpu.terminator
+func.func @host_tasks(%x: memref<1024xf32>, %y: memref<1024xf32>) {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %c2 = arith.constant 2 : index
+  %c32 = arith.constant 32 : index
+  %c512 = arith.constant 512 : index
+  scf.parallel (%t) = (%c0) to (%c2) step (%c1) {
+    %lo = arith.muli %t, %c512 : index
+    %in = memref.subview %x[%lo] [512] [1] : memref<1024xf32> to memref<512xf32, strided<[1], offset: ?>>
+    %out = memref.subview %y[%lo] [512] [1] : memref<1024xf32> to memref<512xf32, strided<[1], offset: ?>>
+    scf.parallel (%i) = (%c0) to (%c512) step (%c1) {
+      %v = memref.load %in[%i] : memref<512xf32, strided<[1], offset: ?>>
+      %e = math.exp %v : f32
+      memref.store %e, %out[%i] : memref<512xf32, strided<[1], offset: ?>>
+      scf.reduce
+    }
+    scf.reduce
+  }
+  scf.parallel (%t) = (%c0) to (%c32) step (%c1) {
+    %lo = arith.muli %t, %c32 : index
+    scf.parallel (%i) = (%c0) to (%c32) step (%c1) {
+      %j = arith.addi %lo, %i : index
+      %v = memref.load %x[%j] : memref<1024xf32>
+      memref.store %v, %y[%j] : memref<1024xf32>
+      scf.reduce
+    }
+    scf.reduce
+  }
+  scf.parallel (%t) = (%c0) to (%c2) step (%c1) {
+    %v = memref.load %x[%t] : memref<1024xf32>
+    memref.store %v, %y[%t] : memref<1024xf32>
+    scf.reduce
+  }
+  return
+}

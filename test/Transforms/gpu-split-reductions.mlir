@@ -1,5 +1,6 @@
 // RUN: sparsa-opt %s --split-input-file --sparsa-gpu-split-reductions="vector-width=1" | FileCheck %s
 // RUN: sparsa-opt %s --split-input-file --sparsa-gpu-split-reductions | FileCheck %s --check-prefix=VEC
+// RUN: sparsa-opt %s --split-input-file --sparsa-gpu-split-reductions="rows-per-chunk=0" | FileCheck %s --check-prefix=NOSPLIT
 
 /// A decode GEMV (1 x 4096 outputs, K = 4096): split into 32 chunks of 128
 /// (32 x 4096 = 131072 partial sums), then one combining reduction, its
@@ -95,4 +96,84 @@ func.func @packed_gemv_not_split(%a: tensor<3x512xf32>, %b: tensor<48x512xi8>, %
     linalg.yield %n : f32
   } -> tensor<3x48xf32>
   return %r : tensor<3x48xf32>
+}
+
+// -----
+
+/// A gathered axpy over a run-time list of rows (the sparse FFN's down
+/// projection over its active neurons): the list is padded to chunks of
+/// 32 rows, one partial sum per (chunk, column) skips the padded rows, and
+/// a sum over the chunks adds them to the accumulator.
+// CHECK-LABEL: func.func @row_list
+// CHECK-SAME: (%[[A:.*]]: tensor<?xf32>, %[[ROWS:.*]]: tensor<?xindex>, %[[W:.*]]: tensor<4096x1024xf32>, %[[ACC:.*]]: tensor<1024xf32>)
+// CHECK: %[[N:.*]] = tensor.dim %[[A]], %c0
+// CHECK: %[[CHUNKS:.*]] = arith.ceildivui %[[N]], %c32
+// CHECK: %[[PA:.*]] = tensor.pad %[[A]] low[0] high[%[[HIGH:.*]]]
+// CHECK: %[[EA:.*]] = tensor.expand_shape %[[PA]] {{\[}}[0, 1]] output_shape [%[[CHUNKS]], 32] : tensor<?xf32> into tensor<?x32xf32>
+// CHECK: %[[PR:.*]] = tensor.pad %[[ROWS]] low[0] high[%[[HIGH]]]
+// CHECK: %[[ER:.*]] = tensor.expand_shape %[[PR]]
+// CHECK: %[[PART:.*]] = linalg.generic {{.*}}iterator_types = ["parallel", "parallel", "reduction"]} ins(%[[EA]], %[[ER]] : tensor<?x32xf32>, tensor<?x32xindex>) outs(%{{.*}} : tensor<?x1024xf32>)
+// CHECK:   tensor.extract %[[W]]
+// CHECK:   %[[ROW:.*]] = arith.addi
+// CHECK:   %[[REAL:.*]] = arith.cmpi ult, %[[ROW]], %[[N]]
+// CHECK:   arith.select %[[REAL]]
+// CHECK: linalg.generic {{.*}}iterator_types = ["parallel", "reduction"]} ins(%[[PART]] : tensor<?x1024xf32>) outs(%[[ACC]] : tensor<1024xf32>)
+/// With rows-per-chunk=0 the list is left alone.
+// VEC-LABEL: func.func @row_list
+// VEC: tensor.pad
+// NOSPLIT-LABEL: func.func @row_list
+// NOSPLIT-NOT: tensor.pad
+// NOSPLIT: linalg.generic {{.*}}iterator_types = ["parallel", "reduction"]} ins(%{{.*}}, %{{.*}} : tensor<?xf32>, tensor<?xindex>)
+func.func @row_list(%a: tensor<?xf32>, %rows: tensor<?xindex>, %w: tensor<4096x1024xf32>,
+                    %acc: tensor<1024xf32>) -> tensor<1024xf32> {
+  %r = linalg.generic {indexing_maps = [affine_map<(d0, d1) -> (d0)>, affine_map<(d0, d1) -> (d0)>,
+                                        affine_map<(d0, d1) -> (d1)>],
+                       iterator_types = ["reduction", "parallel"]}
+      ins(%a, %rows : tensor<?xf32>, tensor<?xindex>) outs(%acc : tensor<1024xf32>) {
+  ^bb0(%x: f32, %row: index, %o: f32):
+    %c = linalg.index 1 : index
+    %v = tensor.extract %w[%row, %c] : tensor<4096x1024xf32>
+    %p = arith.mulf %x, %v : f32
+    %s = arith.addf %o, %p : f32
+    linalg.yield %s : f32
+  }  -> tensor<1024xf32>
+  return %r : tensor<1024xf32>
+}
+
+// -----
+
+/// Near misses stay one thread per column: the body reads the row position
+/// (linalg.index 0), the combiner is a maximum, an input is static.
+// CHECK-LABEL: func.func @row_list_near_misses
+// CHECK-NOT: tensor.pad
+// CHECK-COUNT-3: linalg.generic
+// CHECK-NOT: tensor.pad
+func.func @row_list_near_misses(%a: tensor<?xf32>, %s: tensor<64xf32>, %acc: tensor<1024xf32>)
+    -> (tensor<1024xf32>, tensor<1024xf32>, tensor<1024xf32>) {
+  %r0 = linalg.generic {indexing_maps = [affine_map<(d0, d1) -> (d0)>, affine_map<(d0, d1) -> (d1)>],
+                        iterator_types = ["reduction", "parallel"]}
+      ins(%a : tensor<?xf32>) outs(%acc : tensor<1024xf32>) {
+  ^bb0(%x: f32, %o: f32):
+    %j = linalg.index 0 : index
+    %ji = arith.index_cast %j : index to i32
+    %jf = arith.sitofp %ji : i32 to f32
+    %p = arith.mulf %x, %jf : f32
+    %t = arith.addf %o, %p : f32
+    linalg.yield %t : f32
+  }  -> tensor<1024xf32>
+  %r1 = linalg.generic {indexing_maps = [affine_map<(d0, d1) -> (d0)>, affine_map<(d0, d1) -> (d1)>],
+                        iterator_types = ["reduction", "parallel"]}
+      ins(%a : tensor<?xf32>) outs(%acc : tensor<1024xf32>) {
+  ^bb0(%x: f32, %o: f32):
+    %t = arith.maximumf %o, %x : f32
+    linalg.yield %t : f32
+  }  -> tensor<1024xf32>
+  %r2 = linalg.generic {indexing_maps = [affine_map<(d0, d1) -> (d0)>, affine_map<(d0, d1) -> (d1)>],
+                        iterator_types = ["reduction", "parallel"]}
+      ins(%s : tensor<64xf32>) outs(%acc : tensor<1024xf32>) {
+  ^bb0(%x: f32, %o: f32):
+    %t = arith.addf %o, %x : f32
+    linalg.yield %t : f32
+  }  -> tensor<1024xf32>
+  return %r0, %r1, %r2 : tensor<1024xf32>, tensor<1024xf32>, tensor<1024xf32>
 }

@@ -131,7 +131,11 @@ def GPUMapToKernelsPass : Pass<"sparsa-gpu-map-to-kernels", "mlir::func::FuncOp"
     The GPU target's device mapping, on bufferized functions whose linalg
     ops are already loops. Each outermost `scf.parallel` becomes a launch
     with one thread per iteration (the space linearized over 1-D blocks of
-    `block-size` threads, nested loops inside the thread); other buffer work
+    `block-size` threads, nested loops inside the thread), except host
+    tasks: one of at most 16 iterations (static bounds) whose iterations
+    hold parallel loops of their own becomes a host `scf.for`, each
+    iteration's loops their own launches (the CPU lowering's thread tasks,
+    which one thread each would run serially); other buffer work
     between host ops (sequential loops, loads, stores, reductions) becomes
     a one-thread launch, and scalars it hands to the host come back through
     a one-element device buffer (scalar arithmetic on them joins the
@@ -189,6 +193,14 @@ def GPUSplitReductionsPass : Pass<"sparsa-gpu-split-reductions", "mlir::func::Fu
     where that pass will take the op. Each chunk is a thread of the
     partial-sum kernel; a small kernel combines them.
 
+    A sum over a list of run-time length, `out[c] += f(in[j]..., c)` for j
+    in [0, n) with n dynamic, every input 1-D and indexed by j, the 1-D
+    float output by c (the sparse FFN's gathered axpy over the active
+    neurons' rows), is split the same way with chunks of `rows-per-chunk`
+    listed rows: the inputs are padded to whole chunks, one partial sum per
+    (chunk, c) skips the padded rows, and a sum over the chunks adds them to
+    the output. One thread per c would walk every listed row.
+
     Then every `linalg.generic` of the function gets its reduction loops
     innermost (`linalg::interchangeGenericOp`; the combining op reduces its
     first dimension): lowered to loops, each output is one thread running
@@ -203,8 +215,61 @@ def GPUSplitReductionsPass : Pass<"sparsa-gpu-split-reductions", "mlir::func::Fu
            "As sparsa-gpu-contraction-kernels' width (1: no vector threads)">,
     Option<"maxRows", "max-rows", "int64_t", "8",
            "As sparsa-gpu-contraction-kernels' max-rows">,
+    Option<"rowsPerChunk", "rows-per-chunk", "int64_t", "32",
+           "Listed rows one partial sum of a run-time-length reduction adds "
+           "(0: no split)">,
   ];
-  let dependentDialects = ["mlir::linalg::LinalgDialect", "mlir::tensor::TensorDialect"];
+  let dependentDialects = ["mlir::linalg::LinalgDialect", "mlir::tensor::TensorDialect",
+                           "mlir::arith::ArithDialect"];
+}
+
+def GPUParallelCompactionPass
+    : Pass<"sparsa-gpu-parallel-compaction", "mlir::func::FuncOp"> {
+  let summary = "Active-index lists built by many threads (GPU target)";
+  let description = [{
+    On tensors: an `scf.for` over [lb, ub) step 1 that lists the positions
+    where a predicate holds, in order,
+
+    ```mlir
+    %list, %n = scf.for %i = %lb to %ub step %c1
+        iter_args(%l = %init, %k = %k0) -> (tensor<?xindex>, index) {
+      %p = <memory-effect-free ops of %i, not of %l or %k>
+      %r:2 = scf.if %p -> (tensor<?xindex>, index) {
+        %l2 = tensor.insert %i into %l[%k] : tensor<?xindex>
+        %k2 = arith.addi %k, %c1 : index
+        scf.yield %l2, %k2 : tensor<?xindex>, index
+      } else {
+        scf.yield %l, %k : tensor<?xindex>, index
+      }
+      scf.yield %r#0, %r#1 : tensor<?xindex>, index
+    }
+    ```
+
+    (the active-neuron compaction of `sparsa.sparse_ffn` and of the
+    input-sparse matmul; `tensor.cast`s between the static and dynamic list
+    types are looked through), becomes three steps that the device mapping
+    runs as three launches instead of one thread walking every position:
+
+    1. an `scf.forall` over chunks of `chunk` positions: each thread counts
+       its chunk's positions where the predicate holds;
+    2. an exclusive prefix sum of the counts, from `%k0` (one thread; there
+       are `ceil(n / chunk)` counts), whose total is the loop's count;
+    3. an `scf.forall` over the same chunks: each thread writes its chunk's
+       positions, in order, into its own slice of the list starting at its
+       offset (`tensor.extract_slice` / `tensor.parallel_insert_slice`,
+       in place after bufferization).
+
+    The list is the serial loop's, element for element: no atomics, no
+    ordering between threads. Loops with a static trip count below
+    `min-positions` are left serial.
+  }];
+  let options = [
+    Option<"chunk", "chunk", "int64_t", "128", "Positions one thread scans">,
+    Option<"minPositions", "min-positions", "int64_t", "512",
+           "Smallest static trip count to rewrite">,
+  ];
+  let dependentDialects = ["mlir::scf::SCFDialect", "mlir::tensor::TensorDialect",
+                           "mlir::arith::ArithDialect"];
 }
 
 def GPUContractionKernelsPass
