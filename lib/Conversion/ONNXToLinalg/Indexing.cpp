@@ -155,8 +155,9 @@ static constexpr int64_t kLongTopK = 1024;
 /// out of thousands): radix select instead of quadratic ranking. Per row,
 /// with keys = the floats' bits made order-preserving as unsigned integers
 /// (inverted for the smallest): four histogram passes (a byte each, from
-/// the top) find the k-th best key T; every element better than T is chosen, then elements equal to T by
-/// increasing index until k; the k chosen are ranked among themselves
+/// the top) find the k-th best key T and how many keys equal to T are
+/// wanted; one more pass takes every element better than T, then elements
+/// equal to T by increasing index until k; the k chosen are ranked among themselves
 /// (quadratic in k only) and written out sorted.
 static FailureOr<SmallVector<Value>> lowerLongTopK(onnx::TopKOp op, LowerCtx &ctx) {
   OpBuilder &b = ctx.b;
@@ -185,19 +186,6 @@ static FailureOr<SmallVector<Value>> lowerLongTopK(onnx::TopKOp op, LowerCtx &ct
     Value kv = arith::SelectOp::create(nb, l, neg, arith::XOrIOp::create(nb, l, bits, allOnes),
                                        arith::XOrIOp::create(nb, l, bits, sign));
     return largest ? kv : arith::XOrIOp::create(nb, l, kv, allOnes).getResult();
-  };
-  // #{i : key_i >= t} (or > t) over row r.
-  auto count = [&](OpBuilder &nb, Location l, Value r, Value t, bool strict) -> Value {
-    auto loop = scf::ForOp::create(
-        nb, l, c0, n, c1, ValueRange{c0}, [&](OpBuilder &lb, Location ll, Value i, ValueRange acc) {
-          Value kv = key(lb, ll, at(lb, ll, r, i));
-          Value hit = arith::CmpIOp::create(
-              lb, ll, strict ? arith::CmpIPredicate::ugt : arith::CmpIPredicate::uge, kv, t);
-          Value inc = arith::IndexCastOp::create(lb, ll, idxT,
-                                                 arith::ExtUIOp::create(lb, ll, i64, hit));
-          scf::YieldOp::create(lb, ll, ValueRange{arith::AddIOp::create(lb, ll, acc[0], inc)});
-        });
-    return loop.getResult(0);
   };
   Value vOut = createEmpty(b, loc, vT, [&](int64_t d) { return d == rank - 1 ? k : rows; });
   Value iOut = createEmpty(b, loc, iT, [&](int64_t d) { return d == rank - 1 ? k : rows; });
@@ -267,9 +255,10 @@ static FailureOr<SmallVector<Value>> lowerLongTopK(onnx::TopKOp op, LowerCtx &ct
                                    arith::ShLIOp::create(rb, rl, digit, i32c(rb, rl, shift)));
           want = arith::SubIOp::create(rb, rl, want, scan.getResult(3));
         }
-        // 2. Everything better than t, then ties by increasing index.
-        Value better = count(rb, rl, r, t, true);
-        Value ties = arith::SubIOp::create(rb, rl, k, better);
+        // 2. Everything better than t, then ties by increasing index: the
+        //    keys still wanted after the last byte are the ties to take
+        //    (each byte's scan subtracted the keys above its bucket).
+        Value ties = want;
         Value cv = tensor::EmptyOp::create(rb, rl, ArrayRef<OpFoldResult>{k}, f32);
         Value ci = tensor::EmptyOp::create(rb, rl, ArrayRef<OpFoldResult>{k}, i64);
         auto collect = scf::ForOp::create(
