@@ -346,22 +346,24 @@ struct GPUMapToKernelsPass final
   }
 
   /// Host-thread tasks: an outermost parallel loop of at most
-  /// kMaxHostTasks iterations (static bounds) whose iterations hold
-  /// parallel loops of their own (the lowering splits the columns of a
-  /// sparse FFN's gathered axpy, or a router's expert slots, over the CPU's
+  /// kMaxHostTasks iterations (the static part of its trip count; run-time
+  /// bounds count as one) whose iterations hold parallel loops of their own
+  /// (the lowering splits the columns of a sparse FFN's gathered axpy, a
+  /// router's expert slots or its experts with tokens, over the CPU's
   /// threads). One thread per task would run each task's parallel loops
   /// serially; instead the tasks become a host loop (iterations of a
   /// parallel loop are independent) and each task's loops its own
   /// launches. Returns the host loop, or null where |loop| stays a kernel.
   scf::ForOp tasksOnHost(scf::ParallelOp loop) {
+    // A run-time count (a router's experts with tokens, a batch's heads)
+    // counts as few: each task holds whole parallel loops of its own.
     int64_t tasks = 1;
     for (auto [lb, ub, step] :
          llvm::zip(loop.getLowerBound(), loop.getUpperBound(), loop.getStep())) {
       std::optional<int64_t> l = getConstantIntValue(lb), u = getConstantIntValue(ub),
                              st = getConstantIntValue(step);
-      if (!l || !u || !st || *st <= 0)
-        return nullptr;
-      tasks *= std::max<int64_t>(0, llvm::divideCeil(*u - *l, *st));
+      if (l && u && st && *st > 0)
+        tasks *= std::max<int64_t>(0, llvm::divideCeil(*u - *l, *st));
     }
     if (tasks > kMaxHostTasks ||
         !loop.getBody()
@@ -715,6 +717,25 @@ namespace sparsa {
 } // namespace sparsa
 
 namespace {
+/// Whether |body| (a linalg body) yields its output argument plus terms
+/// that do not depend on it: the argument's only use is an addf, whose
+/// result's only use is the next addf of the chain, up to the yield (`out +
+/// a`, `(out + a) + b`). Such a body can start from a partial sum of zero.
+static bool sumsIntoOutput(Block *body) {
+  Value v = body->getArguments().back();
+  Operation *yield = body->getTerminator();
+  while (true) {
+    if (!v.hasOneUse())
+      return false;
+    Operation *user = *v.getUsers().begin();
+    if (user == yield)
+      return yield->getNumOperands() == 1;
+    if (!isa<arith::AddFOp>(user))
+      return false;
+    v = user->getResult(0);
+  }
+}
+
 /// Split-K for the GPU: a contraction whose output has few elements (a
 /// decode GEMV's N) gives one thread per output element too few threads to
 /// keep the memory system busy. Splitting the reduction into `ratio`
@@ -724,6 +745,214 @@ namespace {
 struct GPUSplitReductionsPass final
     : sparsa::impl::GPUSplitReductionsPassBase<GPUSplitReductionsPass> {
   using GPUSplitReductionsPassBase::GPUSplitReductionsPassBase;
+
+  /// The chunk count for a reduction of |reduction| steps with |parallel|
+  /// threads: the largest power of two dividing it that keeps chunks of at
+  /// least 32 and the threads within target-threads (1: no split).
+  int64_t splitRatio(int64_t reduction, int64_t parallel) const {
+    int64_t ratio = 1;
+    while (ratio * 2 * parallel <= targetThreads && reduction % (ratio * 2) == 0 &&
+           reduction / (ratio * 2) >= 32)
+      ratio *= 2;
+    return ratio;
+  }
+
+  /// Split-K for a static reduction that upstream splitReduction declines
+  /// because some operand is indexed through an expression of the
+  /// reduction loop (a packed weight's block scales `(n, k floordiv 16)`,
+  /// its zero points): the quantized GEMVs. The reduction k becomes
+  /// `c * S + kk` in every map; operands indexed by k itself have that
+  /// dimension expanded to [C, S]; the partial sums [..., C] (the chunk
+  /// fastest, next to the weight's contiguous k when the largest operand
+  /// has k innermost) are then added per output.
+  void splitIndexedReduction(RewriterBase &b, linalg::GenericOp op) {
+    if (!op.hasPureTensorSemantics() || op.getNumReductionLoops() != 1 ||
+        op.getNumDpsInits() != 1)
+      return;
+    SmallVector<int64_t> ranges = op.getStaticLoopRanges();
+    auto kinds = op.getIteratorTypesArray();
+    unsigned nLoops = ranges.size();
+    unsigned r = 0;
+    int64_t parallel = 1;
+    bool dynamicParallel = false;
+    for (unsigned i = 0; i < nLoops; ++i) {
+      if (kinds[i] == utils::IteratorType::reduction)
+        r = i;
+      else if (ShapedType::isDynamic(ranges[i]))
+        dynamicParallel = true;
+      else
+        parallel *= ranges[i];
+    }
+    // Plain maps with static shapes are upstream's; run-time parallel
+    // sizes only for the lowering's gathered dot products (one per listed
+    // row: as many threads as active neurons, each reading a whole row),
+    // whose partial sums stay small (rows x chunks).
+    bool plain = llvm::all_of(op.getIndexingMapsArray(),
+                              [](AffineMap m) { return m.isProjectedPermutation(); });
+    auto kind = op->getAttrOfType<StringAttr>("sparsa.kernel");
+    bool gatheredDot = kind && kind.getValue() == "gather_dot";
+    if ((plain && !dynamicParallel) || (dynamicParallel && !gatheredDot))
+      return;
+    int64_t R = ranges[r];
+    if (ShapedType::isDynamic(R) || R < minReduction || parallel >= targetThreads)
+      return;
+    Value init = op.getDpsInits()[0];
+    auto outType = dyn_cast<RankedTensorType>(init.getType());
+    SmallVector<AffineMap> maps = op.getIndexingMapsArray();
+    AffineMap outMap = maps.back();
+    if (!outType || !isa<FloatType>(outType.getElementType()) ||
+        !outMap.isProjectedPermutation() || outMap.isFunctionOfDim(r) ||
+        !sumsIntoOutput(op.getBlock()))
+      return;
+    MLIRContext *ctx = op.getContext();
+    // Operands indexed by k itself (once, as a whole result), and the
+    // largest one's layout.
+    SmallVector<int> pure(op.getNumDpsInputs(), -1);
+    bool anyPure = false, chunkLast = false;
+    int64_t largest = -1;
+    for (OpOperand *in : op.getDpsInputOperands()) {
+      auto t = dyn_cast<RankedTensorType>(in->get().getType());
+      AffineMap m = maps[in->getOperandNumber()];
+      if (!t)
+        return;
+      int count = 0;
+      for (auto [i, e] : llvm::enumerate(m.getResults()))
+        if (e == getAffineDimExpr(r, ctx)) {
+          pure[in->getOperandNumber()] = i;
+          ++count;
+        }
+      // Operands whose k is expanded need static shapes.
+      if (count > 1 || (count == 1 && !t.hasStaticShape()))
+        return;
+      anyPure |= count == 1;
+      if (t.hasStaticShape() && t.getNumElements() > largest) {
+        largest = t.getNumElements();
+        chunkLast = count == 1 && pure[in->getOperandNumber()] == t.getRank() - 1;
+      }
+    }
+    int64_t ratio = splitRatio(R, parallel);
+    if (!anyPure || ratio < 2)
+      return;
+    int64_t S = R / ratio;
+
+    // New loops: the parallel loops in order with the chunk c first or
+    // last among them, then kk.
+    SmallVector<unsigned> newPos(nLoops);
+    unsigned next = chunkLast ? 0 : 1;
+    for (unsigned i = 0; i < nLoops; ++i)
+      if (i != r)
+        newPos[i] = next++;
+    unsigned cPos = chunkLast ? next : 0, kkPos = nLoops;
+    unsigned newLoops = nLoops + 1;
+    auto d = [&](unsigned i) { return getAffineDimExpr(i, ctx); };
+    SmallVector<AffineExpr> subst(nLoops);
+    for (unsigned i = 0; i < nLoops; ++i)
+      subst[i] = i == r ? d(cPos) * S + d(kkPos) : d(newPos[i]);
+    auto rewrite = [&](AffineMap m) {
+      return simplifyAffineMap(m.replaceDimsAndSymbols(subst, {}, newLoops, 0));
+    };
+
+    Location loc = op.getLoc();
+    b.setInsertionPoint(op);
+    SmallVector<Value> ins;
+    SmallVector<AffineMap> newMaps;
+    for (OpOperand *in : op.getDpsInputOperands()) {
+      AffineMap m = maps[in->getOperandNumber()];
+      int at = pure[in->getOperandNumber()];
+      if (at < 0) {
+        ins.push_back(in->get());
+        newMaps.push_back(rewrite(m));
+        continue;
+      }
+      auto t = cast<RankedTensorType>(in->get().getType());
+      SmallVector<int64_t> shape;
+      SmallVector<ReassociationIndices> groups;
+      SmallVector<AffineExpr> results;
+      for (auto [i, e] : llvm::enumerate(m.getResults())) {
+        ReassociationIndices g;
+        g.push_back(shape.size());
+        if (static_cast<int>(i) == at) {
+          shape.append({ratio, S});
+          g.push_back(shape.size() - 1);
+          results.append({d(cPos), d(kkPos)});
+        } else {
+          shape.push_back(t.getDimSize(i));
+          results.push_back(rewrite(AffineMap::get(nLoops, 0, e, ctx)).getResult(0));
+        }
+        groups.push_back(g);
+      }
+      ins.push_back(tensor::ExpandShapeOp::create(
+          b, loc, RankedTensorType::get(shape, t.getElementType()), in->get(), groups));
+      newMaps.push_back(AffineMap::get(newLoops, 0, results, ctx));
+    }
+    // Partial sums: the output's dims with the chunk first or last.
+    SmallVector<OpFoldResult> partShape = tensor::getMixedSizes(b, loc, init);
+    SmallVector<AffineExpr> partResults;
+    for (AffineExpr e : outMap.getResults())
+      partResults.push_back(rewrite(AffineMap::get(nLoops, 0, e, ctx)).getResult(0));
+    if (chunkLast) {
+      partShape.push_back(b.getIndexAttr(ratio));
+      partResults.push_back(d(cPos));
+    } else {
+      partShape.insert(partShape.begin(), b.getIndexAttr(ratio));
+      partResults.insert(partResults.begin(), d(cPos));
+    }
+    newMaps.push_back(AffineMap::get(newLoops, 0, partResults, ctx));
+    Type elt = outType.getElementType();
+    Value zero = arith::ConstantOp::create(b, loc, elt, b.getZeroAttr(elt));
+    Value partInit =
+        linalg::FillOp::create(b, loc, zero,
+                               ValueRange{tensor::EmptyOp::create(b, loc, partShape, elt)})
+            .getResult(0);
+    SmallVector<utils::IteratorType> newKinds(newLoops, utils::IteratorType::parallel);
+    newKinds[kkPos] = utils::IteratorType::reduction;
+    Block *body = op.getBlock();
+    auto part = linalg::GenericOp::create(
+        b, loc, partInit.getType(), ins, ValueRange{partInit}, newMaps, newKinds,
+        [&](OpBuilder &nb, Location l, ValueRange args) {
+          IRMapping map;
+          map.map(body->getArguments(), args);
+          for (Operation &inner : body->without_terminator()) {
+            if (auto index = dyn_cast<linalg::IndexOp>(inner)) {
+              unsigned dim = index.getDim();
+              Value v = dim == r ? arith::AddIOp::create(
+                                       nb, l,
+                                       arith::MulIOp::create(
+                                           nb, l, linalg::IndexOp::create(nb, l, cPos),
+                                           arith::ConstantIndexOp::create(nb, l, S)),
+                                       linalg::IndexOp::create(nb, l, kkPos))
+                                       .getResult()
+                                 : linalg::IndexOp::create(nb, l, newPos[dim]).getResult();
+              map.map(index.getResult(), v);
+              continue;
+            }
+            nb.clone(inner, map);
+          }
+          linalg::YieldOp::create(nb, l,
+                                  ValueRange{map.lookup(body->getTerminator()->getOperand(0))});
+        });
+    // out += the partial sums over the chunks.
+    unsigned outRank = outType.getRank();
+    SmallVector<AffineExpr> sumIn, sumOut;
+    for (unsigned i = 0; i < outRank; ++i) {
+      sumIn.push_back(d(i));
+      sumOut.push_back(d(i));
+    }
+    if (chunkLast)
+      sumIn.push_back(d(outRank));
+    else
+      sumIn.insert(sumIn.begin(), d(outRank));
+    SmallVector<utils::IteratorType> sumKinds(outRank, utils::IteratorType::parallel);
+    sumKinds.push_back(utils::IteratorType::reduction);
+    auto total = linalg::GenericOp::create(
+        b, loc, outType, ValueRange{part.getResult(0)}, ValueRange{init},
+        {AffineMap::get(outRank + 1, 0, sumIn, ctx), AffineMap::get(outRank + 1, 0, sumOut, ctx)},
+        sumKinds, [&](OpBuilder &nb, Location l, ValueRange args) {
+          linalg::YieldOp::create(nb, l,
+                                  ValueRange{arith::AddFOp::create(nb, l, args[1], args[0])});
+        });
+    b.replaceOp(op, total.getResults());
+  }
 
   /// A sum over a list of run-time length: `out[c] += f(in0[j], in1[j], ...,
   /// c)` over j in [0, n), n dynamic, every input 1-D and indexed by j, the
@@ -756,9 +985,7 @@ struct GPUSplitReductionsPass final
       return;
     // The body adds to the output once, and reads no row position.
     Block *body = op.getBlock();
-    BlockArgument acc = body->getArguments().back();
-    auto sum = body->getTerminator()->getOperand(0).getDefiningOp<arith::AddFOp>();
-    if (!sum || !acc.hasOneUse() || (sum.getLhs() != acc && sum.getRhs() != acc))
+    if (!sumsIntoOutput(body))
       return;
     bool readsRow = false;
     body->walk([&](linalg::IndexOp index) { readsRow |= index.getDim() == 0; });
@@ -832,9 +1059,14 @@ struct GPUSplitReductionsPass final
       SmallVector<linalg::GenericOp> lists;
       getOperation().walk([&](linalg::GenericOp op) { lists.push_back(op); });
       IRRewriter rewriter(&getContext());
-      if (rowsPerChunk > 0)
-        for (linalg::GenericOp op : lists)
+      for (linalg::GenericOp op : lists) {
+        if (rowsPerChunk > 0)
           splitRowList(rewriter, op);
+      }
+      lists.clear();
+      getOperation().walk([&](linalg::GenericOp op) { lists.push_back(op); });
+      for (linalg::GenericOp op : lists)
+        splitIndexedReduction(rewriter, op);
     }
     SmallVector<linalg::LinalgOp> candidates;
     getOperation().walk([&](linalg::LinalgOp op) {
@@ -869,10 +1101,7 @@ struct GPUSplitReductionsPass final
         if (reduction < minReduction ||
             parallel >= targetThreads)
           return none;
-        int64_t ratio = 1;
-        while (ratio * 2 * parallel <= targetThreads && reduction % (ratio * 2) == 0 &&
-               reduction / (ratio * 2) >= 32)
-          ratio *= 2;
+        int64_t ratio = splitRatio(reduction, parallel);
         if (ratio < 2)
           return none;
         linalg::SplitReductionOptions options;

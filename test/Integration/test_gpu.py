@@ -104,6 +104,23 @@ def test_emulated_input_sparsity_compaction_matches_ort(tmp_path):
         assert_matches_ort(model, path, {"x": x})
 
 
+@pytest.mark.parametrize("bits,block,zp,K", [(4, 32, "packed", 1024), (4, 16, "float", 1024),
+                                         (8, 32, "none", 1024), (4, 32, "packed", 1000),
+                                         (2, 32, "packed", 2048)])
+def test_emulated_quantized_gemv_split_matches_ort(tmp_path, bits, block, zp, K):
+    """A decode MatMulNBits GEMV (static shapes): its reduction over packed
+    codes is split into chunks although the scales and zero points are
+    indexed through k floordiv block (sparsa-gpu-split-reductions), then
+    summed per output. Emulated with reversed threads and poisoned
+    allocations; K = 1000 is not a multiple of the block."""
+    path = models.matmul_nbits(str(tmp_path / "nb.onnx"), K=K, N=256, bits=bits, block=block,
+                               zp_mode=zp, batch=1, seed=bits)
+    model = _emulated(tmp_path, path, adversarial=True)
+    for seed in range(2):
+        a = np.random.default_rng(seed).standard_normal((1, K)).astype(np.float32)
+        assert_matches_ort(model, path, {"A": a}, atol=1e-3, rtol=1e-3)
+
+
 def test_cuda_library_and_report(tmp_path):
     path = _softmax_gelu_model(tmp_path / "m.onnx")
     so, report = tmp_path / "m.so", tmp_path / "r.json"

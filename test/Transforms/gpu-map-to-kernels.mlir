@@ -357,3 +357,33 @@ func.func @host_tasks(%x: memref<1024xf32>, %y: memref<1024xf32>) {
   }
   return
 }
+
+// -----
+
+/// A run-time number of tasks (a router's experts with tokens), each with
+/// its own parallel loop and a scratch buffer of a run-time size: a host
+/// loop, the buffer a device allocation per task, the loop one launch per
+/// task.
+// CHECK-LABEL: func.func @dynamic_tasks
+// CHECK: scf.for %[[T:.*]] = %c0 to %{{.*}} step %c1 {
+// CHECK:   %[[BUF:.*]] = gpu.alloc (%{{.*}}) : memref<?xf32>
+// CHECK:   gpu.launch
+// CHECK:     memref.store %{{.*}}, %[[BUF]]
+// CHECK:   gpu.terminator
+// CHECK:   gpu.dealloc %[[BUF]]
+// CHECK: }
+func.func @dynamic_tasks(%x: memref<1024xf32>, %n: index, %len: index) {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  scf.parallel (%t) = (%c0) to (%n) step (%c1) {
+    %buf = memref.alloc(%len) : memref<?xf32>
+    scf.parallel (%i) = (%c0) to (%len) step (%c1) {
+      %v = memref.load %x[%i] : memref<1024xf32>
+      memref.store %v, %buf[%i] : memref<?xf32>
+      scf.reduce
+    }
+    memref.dealloc %buf : memref<?xf32>
+    scf.reduce
+  }
+  return
+}

@@ -65,17 +65,22 @@ func.func @untouched(%a: tensor<512x4096xf32>, %w: tensor<4096x4096xf32>,
 
 /// A packed 8-bit GEMV with few outputs (3 x 48, K = 512): its block scales
 /// and zero points are indexed `(n, k floordiv 32)`, which upstream
-/// splitReduction turns into invalid IR; it stays one reduction.
+/// splitReduction turns into invalid IR (it is not called); the packed
+/// split makes 16 chunks of 32, the scales' and zero points' maps
+/// rewritten to (n, c + kk floordiv 32).
 #p_a = affine_map<(m, n, k) -> (m, k)>
 #p_b = affine_map<(m, n, k) -> (n, k)>
 #p_s = affine_map<(m, n, k) -> (n, k floordiv 32)>
 #p_y = affine_map<(m, n, k) -> (m, n)>
-// CHECK-LABEL: func.func @packed_gemv_not_split
-// CHECK-NOT: tensor.expand_shape
+// CHECK-DAG: #[[PS:.*]] = affine_map<(d0, d1, d2, d3) -> (d1, d2 + d3 floordiv 32)>
+// CHECK-LABEL: func.func @packed_gemv_zero_points
+// CHECK: linalg.generic {indexing_maps = [#{{.*}}, #{{.*}}, #[[PS]], #[[PS]], #{{.*}}], iterator_types = ["parallel", "parallel", "parallel", "reduction"]}
+// CHECK-SAME: outs(%{{.*}} : tensor<3x48x16xf32>)
 // CHECK: linalg.generic {{.*}}iterator_types = ["parallel", "parallel", "reduction"]
 // CHECK-SAME: outs(%{{.*}} : tensor<3x48xf32>)
-// CHECK-NOT: linalg.generic
-func.func @packed_gemv_not_split(%a: tensor<3x512xf32>, %b: tensor<48x512xi8>, %s: tensor<48x16xf32>,
+// VEC-LABEL: func.func @packed_gemv_zero_points
+// VEC: tensor.expand_shape
+func.func @packed_gemv_zero_points(%a: tensor<3x512xf32>, %b: tensor<48x512xi8>, %s: tensor<48x16xf32>,
                                  %z: tensor<48x16xi8>) -> tensor<3x48xf32> {
   %zero = arith.constant 0.0 : f32
   %e = tensor.empty() : tensor<3x48xf32>
@@ -176,4 +181,134 @@ func.func @row_list_near_misses(%a: tensor<?xf32>, %s: tensor<64xf32>, %acc: ten
     linalg.yield %t : f32
   }  -> tensor<1024xf32>
   return %r0, %r1, %r2 : tensor<1024xf32>, tensor<1024xf32>, tensor<1024xf32>
+}
+
+// -----
+
+/// A packed decode GEMV (8-bit codes [n, k], block scales indexed by
+/// (n, k floordiv 32)), which upstream splitReduction declines: k becomes
+/// c * 32 + kk in every map, x and the codes have k expanded to [16, 32],
+/// the scales' map becomes (n, c + kk floordiv 32); the partial sums put the
+/// chunk last (the codes are contiguous along k), then a sum per output.
+// CHECK-LABEL: func.func @packed_gemv
+// CHECK: %[[X:.*]] = tensor.expand_shape %{{.*}} {{\[}}[0], [1, 2]] output_shape [1, 16, 32] : tensor<1x512xf32> into tensor<1x16x32xf32>
+// CHECK: %[[Q:.*]] = tensor.expand_shape %{{.*}} {{\[}}[0], [1, 2]] output_shape [256, 16, 32] : tensor<256x512xi8> into tensor<256x16x32xi8>
+// CHECK: %[[PART:.*]] = linalg.generic {indexing_maps = [#[[MX:.*]], #[[MQ:.*]], #[[MS:.*]], #[[MP:.*]]], iterator_types = ["parallel", "parallel", "parallel", "reduction"]} ins(%[[X]], %[[Q]], %{{.*}} : tensor<1x16x32xf32>, tensor<256x16x32xi8>, tensor<256x16xf32>) outs(%{{.*}} : tensor<1x256x16xf32>)
+// CHECK:   %[[C:.*]] = linalg.index 2 : index
+// CHECK:   %[[CS:.*]] = arith.muli %[[C]], %c32
+// CHECK:   %[[KK:.*]] = linalg.index 3 : index
+// CHECK:   %[[K:.*]] = arith.addi %[[CS]], %[[KK]]
+// CHECK:   arith.index_cast %[[K]]
+// CHECK: linalg.generic {{.*}}iterator_types = ["parallel", "parallel", "reduction"]} ins(%[[PART]] : tensor<1x256x16xf32>) outs(%{{.*}} : tensor<1x256xf32>)
+// NOSPLIT-LABEL: func.func @packed_gemv
+// NOSPLIT: tensor.expand_shape
+func.func @packed_gemv(%x: tensor<1x512xf32>, %q: tensor<256x512xi8>, %s: tensor<256x16xf32>,
+                       %acc: tensor<1x256xf32>) -> tensor<1x256xf32> {
+  %r = linalg.generic {indexing_maps = [affine_map<(d0, d1, d2) -> (d0, d2)>,
+                                        affine_map<(d0, d1, d2) -> (d1, d2)>,
+                                        affine_map<(d0, d1, d2) -> (d1, d2 floordiv 32)>,
+                                        affine_map<(d0, d1, d2) -> (d0, d1)>],
+                       iterator_types = ["parallel", "parallel", "reduction"]}
+      ins(%x, %q, %s : tensor<1x512xf32>, tensor<256x512xi8>, tensor<256x16xf32>)
+      outs(%acc : tensor<1x256xf32>) {
+  ^bb0(%xv: f32, %qv: i8, %sv: f32, %o: f32):
+    %k = linalg.index 2 : index
+    %ki = arith.index_cast %k : index to i32
+    %bias = arith.sitofp %ki : i32 to f32
+    %qi = arith.extsi %qv : i8 to i32
+    %qf = arith.sitofp %qi : i32 to f32
+    %w = arith.mulf %qf, %sv : f32
+    %p = arith.mulf %xv, %w : f32
+    %t = arith.addf %o, %p : f32
+    %u = arith.addf %t, %bias : f32
+    linalg.yield %u : f32
+  }  -> tensor<1x256xf32>
+  return %r : tensor<1x256xf32>
+}
+
+// -----
+
+/// Near misses of the packed split: the output read twice (not a sum into
+/// it), and a reduction of 256 (< min-reduction 512).
+// CHECK-LABEL: func.func @packed_near_misses
+// CHECK-NOT: tensor.expand_shape
+// CHECK-COUNT-2: linalg.generic
+// CHECK-NOT: tensor.expand_shape
+func.func @packed_near_misses(%x: tensor<1x512xf32>, %q: tensor<256x512xi8>,
+                              %s: tensor<256x16xf32>, %x2: tensor<1x256xf32>,
+                              %q2: tensor<256x256xi8>, %acc: tensor<1x256xf32>)
+    -> (tensor<1x256xf32>, tensor<1x256xf32>) {
+  %r0 = linalg.generic {indexing_maps = [affine_map<(d0, d1, d2) -> (d0, d2)>,
+                                         affine_map<(d0, d1, d2) -> (d1, d2 floordiv 32)>,
+                                         affine_map<(d0, d1, d2) -> (d0, d1)>],
+                        iterator_types = ["parallel", "parallel", "reduction"]}
+      ins(%x, %s : tensor<1x512xf32>, tensor<256x16xf32>) outs(%acc : tensor<1x256xf32>) {
+  ^bb0(%xv: f32, %sv: f32, %o: f32):
+    %p = arith.mulf %xv, %sv : f32
+    %m = arith.mulf %o, %p : f32
+    %t = arith.addf %o, %m : f32
+    linalg.yield %t : f32
+  }  -> tensor<1x256xf32>
+  %r1 = linalg.generic {indexing_maps = [affine_map<(d0, d1, d2) -> (d0, d2)>,
+                                         affine_map<(d0, d1, d2) -> (d1, d2)>,
+                                         affine_map<(d0, d1, d2) -> (d1, d2 floordiv 32)>,
+                                         affine_map<(d0, d1, d2) -> (d0, d1)>],
+                        iterator_types = ["parallel", "parallel", "reduction"]}
+      ins(%x2, %q2, %s : tensor<1x256xf32>, tensor<256x256xi8>, tensor<256x16xf32>)
+      outs(%acc : tensor<1x256xf32>) {
+  ^bb0(%xv: f32, %qv: i8, %sv: f32, %o: f32):
+    %qi = arith.extsi %qv : i8 to i32
+    %qf = arith.sitofp %qi : i32 to f32
+    %w = arith.mulf %qf, %sv : f32
+    %p = arith.mulf %xv, %w : f32
+    %t = arith.addf %o, %p : f32
+    linalg.yield %t : f32
+  }  -> tensor<1x256xf32>
+  return %r0, %r1 : tensor<1x256xf32>, tensor<1x256xf32>
+}
+
+// -----
+
+/// The lowering's gathered dot products (one per listed row, tagged
+/// gather_dot): a run-time number of rows, each a static reduction over
+/// 1024 columns of its weight row, split into 32 chunks of 32 (the chunk
+/// the fastest thread index), then summed per row. The same op without
+/// the tag (any dynamic-row contraction) is left alone.
+// CHECK-LABEL: func.func @gathered_dot
+// CHECK-SAME: (%[[X:.*]]: tensor<1024xf32>, %[[ROWS:.*]]: tensor<?xindex>, %[[W:.*]]: tensor<4096x1024xf32>, %[[START:.*]]: tensor<?xf32>)
+// CHECK: %[[EX:.*]] = tensor.expand_shape %[[X]] {{\[}}[0, 1]] output_shape [32, 32]
+// CHECK: %[[N:.*]] = tensor.dim %[[START]], %c0
+// CHECK: %[[E:.*]] = tensor.empty(%[[N]]) : tensor<?x32xf32>
+// CHECK: %[[PART:.*]] = linalg.generic {{.*}}iterator_types = ["parallel", "parallel", "reduction"]} ins(%[[EX]], %[[ROWS]] : tensor<32x32xf32>, tensor<?xindex>) outs(%{{.*}} : tensor<?x32xf32>)
+// CHECK: linalg.generic {{.*}}iterator_types = ["parallel", "reduction"]} ins(%[[PART]] : tensor<?x32xf32>) outs(%[[START]] : tensor<?xf32>)
+// CHECK: linalg.generic {{.*}}iterator_types = ["parallel", "reduction"]} ins(%[[X]], %[[ROWS]] : tensor<1024xf32>, tensor<?xindex>)
+// CHECK-NOT: tensor.expand_shape
+// NOSPLIT-LABEL: func.func @gathered_dot
+// NOSPLIT: tensor.expand_shape
+func.func @gathered_dot(%x: tensor<1024xf32>, %rows: tensor<?xindex>, %w: tensor<4096x1024xf32>,
+                        %start: tensor<?xf32>) -> (tensor<?xf32>, tensor<?xf32>) {
+  %r = linalg.generic {indexing_maps = [affine_map<(d0, d1) -> (d1)>, affine_map<(d0, d1) -> (d0)>,
+                                        affine_map<(d0, d1) -> (d0)>],
+                       iterator_types = ["parallel", "reduction"]}
+      ins(%x, %rows : tensor<1024xf32>, tensor<?xindex>) outs(%start : tensor<?xf32>)
+      attrs = {sparsa.kernel = "gather_dot"} {
+  ^bb0(%xv: f32, %row: index, %o: f32):
+    %h = linalg.index 1 : index
+    %v = tensor.extract %w[%row, %h] : tensor<4096x1024xf32>
+    %p = arith.mulf %xv, %v : f32
+    %s = arith.addf %o, %p : f32
+    linalg.yield %s : f32
+  } -> tensor<?xf32>
+  %u = linalg.generic {indexing_maps = [affine_map<(d0, d1) -> (d1)>, affine_map<(d0, d1) -> (d0)>,
+                                        affine_map<(d0, d1) -> (d0)>],
+                       iterator_types = ["parallel", "reduction"]}
+      ins(%x, %rows : tensor<1024xf32>, tensor<?xindex>) outs(%start : tensor<?xf32>) {
+  ^bb0(%xv: f32, %row: index, %o: f32):
+    %h = linalg.index 1 : index
+    %v = tensor.extract %w[%row, %h] : tensor<4096x1024xf32>
+    %p = arith.mulf %xv, %v : f32
+    %s = arith.addf %o, %p : f32
+    linalg.yield %s : f32
+  } -> tensor<?xf32>
+  return %r, %u : tensor<?xf32>, tensor<?xf32>
 }

@@ -132,8 +132,10 @@ def GPUMapToKernelsPass : Pass<"sparsa-gpu-map-to-kernels", "mlir::func::FuncOp"
     ops are already loops. Each outermost `scf.parallel` becomes a launch
     with one thread per iteration (the space linearized over 1-D blocks of
     `block-size` threads, nested loops inside the thread), except host
-    tasks: one of at most 16 iterations (static bounds) whose iterations
-    hold parallel loops of their own becomes a host `scf.for`, each
+    tasks: one of at most 16 iterations (the static part of its bounds; a
+    run-time count, such as a router's experts with tokens, counts as few)
+    whose iterations hold parallel loops of their own becomes a host
+    `scf.for`, each
     iteration's loops their own launches (the CPU lowering's thread tasks,
     which one thread each would run serially); other buffer work
     between host ops (sequential loops, loads, stores, reductions) becomes
@@ -192,6 +194,18 @@ def GPUSplitReductionsPass : Pass<"sparsa-gpu-split-reductions", "mlir::func::Fu
     `sparsa-gpu-contraction-kernels` computes (`vector-width` x its rows)
     where that pass will take the op. Each chunk is a thread of the
     partial-sum kernel; a small kernel combines them.
+
+    A static reduction upstream declines because an operand is indexed
+    through an expression of k (a packed weight's block scales and zero
+    points, `(n, k floordiv 32)`: the quantized GEMVs) is split by this
+    pass itself when the body adds its terms to the output: k becomes
+    `c * S + kk` in every map, the operands indexed by k itself have that
+    dimension expanded to [C, S], one partial sum per chunk (the chunk the
+    fastest-varying thread index when the largest operand is contiguous
+    along k) and a sum per output. The same split serves the lowering's
+    gathered dot products (`sparsa.kernel = "gather_dot"`: one per active
+    neuron, a run-time count of rows, each a static reduction over its
+    weight row), whose rows would otherwise be one thread each.
 
     A sum over a list of run-time length, `out[c] += f(in[j]..., c)` for j
     in [0, n) with n dynamic, every input 1-D and indexed by j, the 1-D
