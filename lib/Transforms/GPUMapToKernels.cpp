@@ -271,12 +271,15 @@ struct GPUMapToKernelsPass final
         Operation *def = v.getDefiningOp();
         return def && group.contains(def);
       });
-      // Scalar arithmetic on the group's values joins it (the host gets
-      // the results it needs back anyway).
+      // Scalar and vector arithmetic on the group's values joins it (the
+      // host gets the scalars it needs back anyway; vectors, e.g. of a
+      // task's vectorized reduction, stay in the thread).
       if (usesGroup && op.getNumRegions() == 0 && op.getNumResults() > 0 &&
           !op.hasTrait<OpTrait::IsTerminator>() && isMemoryEffectFree(&op) &&
-          llvm::all_of(op.getResultTypes(),
-                       [](Type t) { return t.isIntOrIndexOrFloat(); })) {
+          llvm::all_of(op.getResultTypes(), [](Type t) {
+            return getElementTypeOrSelf(t).isIntOrIndexOrFloat() &&
+                   (t.isIntOrIndexOrFloat() || isa<VectorType>(t));
+          })) {
         group.insert(&op);
         continue;
       }

@@ -94,6 +94,24 @@ def test_emulated_parallel_compaction_matches_ort(tmp_path, mode, sparsity):
         assert_matches_ort(model, path, {"x": x})
 
 
+@pytest.mark.parametrize("mode,core", [("glu", 0), ("silu", 300)])
+def test_emulated_gathered_dot_split_matches_ort(tmp_path, mode, core):
+    """The gathered dot products split along their 512-float weight rows
+    (sparsa-gpu-split-reductions, tagged gather_dot): a ReLU-gated GLU's
+    linear part over its active neurons, and an index-set FFN's gate over
+    300 given neurons. Emulated with reversed threads and poisoned
+    allocations."""
+    path = models.sparse_ffn(str(tmp_path / "ffn.onnx"), hidden=512, inner=1024, tokens=1,
+                             mode=mode, sparsity=0.9, core=core, seed=5)
+    model = _emulated(tmp_path, path, adversarial=True)
+    rng = np.random.default_rng(0)
+    for _ in range(2):
+        feeds = {"x": rng.standard_normal((1, 512)).astype(np.float32)}
+        if core:
+            feeds["idx"] = np.sort(rng.choice(1024, core, replace=False)).astype(np.int64)
+        assert_matches_ort(model, path, feeds)
+
+
 def test_emulated_input_sparsity_compaction_matches_ort(tmp_path):
     """The input-sparse matmul's list of kept input columns (600 of them,
     5 chunks) goes through the same parallel compaction."""

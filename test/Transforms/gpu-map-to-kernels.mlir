@@ -387,3 +387,31 @@ func.func @dynamic_tasks(%x: memref<1024xf32>, %n: index, %len: index) {
   }
   return
 }
+
+// -----
+
+/// Vector arithmetic on a serial group's values (a task's vectorized
+/// reduction) joins the group: only the scalar the host needs (an
+/// allocation size here) comes back; before, the vector was an escaping
+/// value the mapping could not return.
+// CHECK-LABEL: func.func @vector_joins_group
+// CHECK: gpu.launch
+// CHECK:   vector.transfer_read
+// CHECK:   arith.addf %{{.*}} : vector<8xf32>
+// CHECK:   vector.reduction <add>
+// CHECK:   arith.fptosi
+// CHECK:   memref.store %{{.*}} : memref<1xindex>
+// CHECK: gpu.terminator
+// CHECK: gpu.memcpy
+// CHECK: gpu.alloc (%{{.*}}) : memref<?xf32>
+func.func @vector_joins_group(%x: memref<8xf32>) -> memref<?xf32> {
+  %c0 = arith.constant 0 : index
+  %pad = arith.constant 0.0 : f32
+  %v = vector.transfer_read %x[%c0], %pad {in_bounds = [true]} : memref<8xf32>, vector<8xf32>
+  %w = arith.addf %v, %v : vector<8xf32>
+  %s = vector.reduction <add>, %w : vector<8xf32> into f32
+  %i = arith.fptosi %s : f32 to i64
+  %n = arith.index_cast %i : i64 to index
+  %out = memref.alloc(%n) : memref<?xf32>
+  return %out : memref<?xf32>
+}
