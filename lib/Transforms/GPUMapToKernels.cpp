@@ -39,6 +39,7 @@
 #include "mlir/Dialect/Linalg/Transforms/Transforms.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/SCF/Transforms/Transforms.h"
 #include "mlir/IR/IRMapping.h"
 #include "mlir/Interfaces/SideEffectInterfaces.h"
 #include "mlir/Interfaces/ViewLikeInterface.h"
@@ -373,25 +374,13 @@ struct GPUMapToKernelsPass final
              ->walk([](scf::ParallelOp) { return WalkResult::interrupt(); })
              .wasInterrupted())
       return nullptr;
-    // Nested host loops, one per dimension; the body moves innermost.
-    OpBuilder b(loop);
-    Location loc = loop.getLoc();
-    scf::ForOp innermost;
-    SmallVector<Value> ivs;
-    for (auto [lb, ub, step] :
-         llvm::zip(loop.getLowerBound(), loop.getUpperBound(), loop.getStep())) {
-      innermost = scf::ForOp::create(b, loc, lb, ub, step);
-      ivs.push_back(innermost.getInductionVar());
-      b.setInsertionPointToStart(innermost.getBody());
-    }
-    Block *body = loop.getBody();
-    for (auto [from, to] : llvm::zip(loop.getInductionVars(), ivs))
-      from.replaceAllUsesWith(to);
-    Operation *yield = b.getInsertionBlock()->getTerminator();
-    for (Operation &op : llvm::make_early_inc_range(body->without_terminator()))
-      op.moveBefore(yield);
-    loop.erase();
-    return innermost;
+    // Nested host loops, one per dimension (upstream's rewrite).
+    IRRewriter rewriter(loop.getContext());
+    rewriter.setInsertionPoint(loop);
+    FailureOr<scf::LoopNest> nest = scf::parallelForToNestedFors(rewriter, loop);
+    if (failed(nest))
+      return nullptr;
+    return nest->loops.back();
   }
 
   static constexpr int64_t kMaxHostTasks = 16;
@@ -965,13 +954,13 @@ struct GPUSplitReductionsPass final
   /// |rowsPerChunk| and a partial sum per (chunk, c) is one thread, then a
   /// sum over the chunks. Padded rows are skipped by a guard (the inputs are
   /// padded with zeros only to keep their reads in bounds).
-  void splitRowList(RewriterBase &b, linalg::GenericOp op) {
+  bool splitRowList(RewriterBase &b, linalg::GenericOp op) {
     if (!op.hasPureTensorSemantics() || op.getNumLoops() != 2 || op.getNumDpsInits() != 1 ||
         op.getNumDpsInputs() == 0 || op.getNumReductionLoops() != 1)
-      return;
+      return false;
     auto kinds = op.getIteratorTypesArray();
     if (kinds[0] != utils::IteratorType::reduction)
-      return;
+      return false;
     MLIRContext *ctx = op.getContext();
     AffineMap byRow = AffineMap::get(2, 0, getAffineDimExpr(0, ctx));
     AffineMap byCol = AffineMap::get(2, 0, getAffineDimExpr(1, ctx));
@@ -979,21 +968,21 @@ struct GPUSplitReductionsPass final
     for (OpOperand *in : op.getDpsInputOperands()) {
       auto t = dyn_cast<RankedTensorType>(in->get().getType());
       if (!t || t.getRank() != 1 || !t.isDynamicDim(0) || maps[in->getOperandNumber()] != byRow)
-        return;
+        return false;
     }
     Value init = op.getDpsInits()[0];
     auto outType = dyn_cast<RankedTensorType>(init.getType());
     if (!outType || outType.getRank() != 1 || maps.back() != byCol ||
         !isa<FloatType>(outType.getElementType()))
-      return;
+      return false;
     // The body adds to the output once, and reads no row position.
     Block *body = op.getBlock();
     if (!sumsIntoOutput(body))
-      return;
+      return false;
     bool readsRow = false;
     body->walk([&](linalg::IndexOp index) { readsRow |= index.getDim() == 0; });
     if (readsRow)
-      return;
+      return false;
 
     Location loc = op.getLoc();
     b.setInsertionPoint(op);
@@ -1055,21 +1044,19 @@ struct GPUSplitReductionsPass final
                                   ValueRange{arith::AddFOp::create(nb, l, args[1], args[0])});
         });
     b.replaceOp(op, total.getResults());
+    return true;
   }
 
   void runOnOperation() override {
     {
-      SmallVector<linalg::GenericOp> lists;
-      getOperation().walk([&](linalg::GenericOp op) { lists.push_back(op); });
+      // Run-time row lists, then static reductions upstream declines (the
+      // partial sums either makes qualify for neither).
+      SmallVector<linalg::GenericOp> generics;
+      getOperation().walk([&](linalg::GenericOp op) { generics.push_back(op); });
       IRRewriter rewriter(&getContext());
-      for (linalg::GenericOp op : lists) {
-        if (rowsPerChunk > 0)
-          splitRowList(rewriter, op);
-      }
-      lists.clear();
-      getOperation().walk([&](linalg::GenericOp op) { lists.push_back(op); });
-      for (linalg::GenericOp op : lists)
-        splitIndexedReduction(rewriter, op);
+      for (linalg::GenericOp op : generics)
+        if (rowsPerChunk <= 0 || !splitRowList(rewriter, op))
+          splitIndexedReduction(rewriter, op);
     }
     SmallVector<linalg::LinalgOp> candidates;
     getOperation().walk([&](linalg::LinalgOp op) {

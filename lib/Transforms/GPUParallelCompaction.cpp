@@ -44,7 +44,6 @@ static Value throughCasts(Value v) {
 /// A serial loop listing the positions where a predicate holds.
 struct ListLoop {
   scf::ForOp loop;
-  Value iv;
   unsigned listArg = 0, countArg = 1;
   /// The predicate's condition and the body ops it is computed by, in
   /// order.
@@ -58,7 +57,6 @@ static std::optional<ListLoop> matchListLoop(scf::ForOp loop) {
     return std::nullopt;
   ListLoop m;
   m.loop = loop;
-  m.iv = loop.getInductionVar();
   if (isa<IndexType>(loop.getInitArgs()[0].getType()))
     std::swap(m.listArg, m.countArg);
   auto listType = dyn_cast<RankedTensorType>(loop.getInitArgs()[m.listArg].getType());
@@ -128,7 +126,7 @@ static std::optional<ListLoop> matchListLoop(scf::ForOp loop) {
 /// The predicate at position |i|, its ops cloned at |b|'s insertion point.
 static Value predicateAt(OpBuilder &b, const ListLoop &m, Value i) {
   IRMapping map;
-  map.map(m.iv, i);
+  map.map(scf::ForOp(m.loop).getInductionVar(), i);
   for (Operation *op : m.predicate)
     b.clone(*op, map);
   return map.lookupOrDefault(m.cond);
@@ -148,11 +146,8 @@ struct GPUParallelCompactionPass final
       std::optional<ListLoop> m = matchListLoop(loop);
       if (!m)
         return;
-      std::optional<int64_t> trips = loop.getStaticTripCount()
-                                         ? std::optional<int64_t>(
-                                               loop.getStaticTripCount()->getSExtValue())
-                                         : std::nullopt;
-      if (trips && *trips < minPositions)
+      std::optional<APInt> trips = loop.getStaticTripCount();
+      if (trips && trips->getSExtValue() < minPositions)
         return;
       loops.push_back(*m);
     });

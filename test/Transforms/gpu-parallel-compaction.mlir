@@ -1,5 +1,8 @@
 // RUN: sparsa-opt %s --split-input-file --sparsa-gpu-parallel-compaction | FileCheck %s
 // RUN: sparsa-opt %s --split-input-file --sparsa-gpu-parallel-compaction="chunk=256 min-positions=2048" | FileCheck %s --check-prefix=BIG
+// RUN: not sparsa-opt %s --split-input-file --sparsa-gpu-parallel-compaction="chunk=0" 2>&1 | FileCheck %s --check-prefix=BADCHUNK
+
+// BADCHUNK: error: sparsa-gpu-parallel-compaction: chunk must be positive
 
 /// The active-neuron list as the sparse FFN lowering writes it (after
 /// canonicalization: casts between the static and the dynamic list): one
