@@ -641,8 +641,8 @@ static constexpr int64_t kSegmentRows = 16, kPrefetchRowsAhead = 16;
 /// scales and zero points are split into even and odd columns once per
 /// segment and step. The codes kPrefetchRowsAhead listed rows ahead, and
 /// the next segment's scales and zero points, are prefetched at the same
-/// columns: a row's run of bytes (a task's columns) is too short for the
-/// hardware prefetchers, and a segment's scales start a new run each.
+/// columns: a row's run of bytes (2 KB at 4096 int4 columns) is short for
+/// the hardware prefetchers, and a segment's scales start a new run each.
 static void emitSegments4(const QGathered &g) {
   linalg::GenericOp op = g.op;
   OpBuilder b(op);
@@ -835,7 +835,7 @@ static void emitSegments4(const QGathered &g) {
 /// a), one multiply-add per row; otherwise each row is dequantized with its
 /// own block's. 4-bit rows go by segments of one block instead
 /// (emitSegments4). The columns' offset must keep byte boundaries (the
-/// lowering aligns the column blocks to 16).
+/// lowering's is 0: each task covers all columns of its listed rows).
 static void rewriteQGathered(const QGathered &g) {
   linalg::GenericOp op = g.op;
   if (g.bits == 4) {

@@ -1,7 +1,10 @@
 """The runtime through the Python API and sparsa-run: descriptions, input
 validation errors (never a crash), threads, and the .npy runner."""
 
+import json
+import os
 import subprocess
+import sys
 import threading
 
 import numpy as np
@@ -333,3 +336,44 @@ def test_outputs_do_not_depend_on_thread_count(tmp_path, compile_model, which):
             got = model.run(feeds)
             for k, v in ref.items():
                 assert np.array_equal(got[k], v, equal_nan=True), f"{k} at {threads} threads"
+
+
+# Run with KMP_BLOCKTIME set (libomp reads it once, at start-up): several
+# runs of a threaded model, then the calling thread's blocktime and the
+# CPU time the process burns while it sleeps.
+_BLOCKTIME_SCRIPT = r"""
+import ctypes, json, resource, sys, time
+import numpy as np
+sys.path.insert(0, sys.argv[1])
+import sparsa
+m = sparsa.load(sys.argv[2], num_threads=2)
+x = np.random.default_rng(0).standard_normal((64, 256)).astype(np.float32)
+ys = [m.run({"x": x})["y"] for _ in range(5)]
+libomp = next(line.split()[-1] for line in open("/proc/self/maps") if "libomp" in line)
+omp = ctypes.CDLL(libomp)
+cpu = lambda: sum(resource.getrusage(resource.RUSAGE_SELF)[:2])
+before = cpu()
+time.sleep(0.3)
+print(json.dumps({"blocktime": omp.kmp_get_blocktime(), "sleep_cpu": cpu() - before,
+                  "same": all(np.array_equal(y, ys[0]) for y in ys)}))
+"""
+
+
+@pytest.mark.parametrize("blocktime", ["0", "50"])
+def test_threads_sleep_between_runs_as_asked(tmp_path, blocktime):
+    # The runtime lets the team spin between the parallel regions of one
+    # run (a wake-up per region costs tens of microseconds), then gives the
+    # caller's blocktime back: with KMP_BLOCKTIME=0 the threads sleep
+    # between runs, and a longer blocktime is left alone.
+    path = models.mlp(str(tmp_path / "m.onnx"), [256, 1024, 256], batch=64)
+    so = tmp_path / "m.so"
+    sparsa.compile(path, str(so))
+    env = dict(os.environ, KMP_BLOCKTIME=blocktime)
+    proc = subprocess.run([sys.executable, "-c", _BLOCKTIME_SCRIPT, str(ROOT / "python"), str(so)],
+                          env=env, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    got = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert got["blocktime"] == int(blocktime)
+    assert got["same"]
+    if blocktime == "0":
+        assert got["sleep_cpu"] < 0.1, got

@@ -647,7 +647,7 @@ def DynamicSchedulePass : Pass<"sparsa-dynamic-schedule", "mlir::ModuleOp"> {
     Sets `schedule(dynamic)` on every `omp.wsloop` that
     `convert-scf-to-openmp` produced (they default to static: iteration i
     of n goes to thread i * threads / n up front). The generated parallel
-    loops have few, large iterations (column blocks, experts, attention
+    loops have few, large iterations (blocks of listed rows, experts, attention
     row blocks), where a thread that is slowed down (a busy core, a
     neighbour on a shared host) would otherwise hold back the whole loop;
     taking one iteration at a time costs an atomic per iteration. Each

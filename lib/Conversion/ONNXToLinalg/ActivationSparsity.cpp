@@ -51,9 +51,9 @@ static std::pair<Value, Value> activation(OpBuilder &b, Location loc, sp::Sparse
   return {arith::MaximumFOp::create(b, loc, g, zero), active};
 }
 
-/// Column blocks the active-row axpys (and row chunks the dot products)
-/// are split into: one per thread of a typical host; the runtime maps them
-/// onto its threads.
+/// Blocks of listed rows the active-row dot products and axpys are split
+/// into: one per thread of a typical host; the runtime maps them onto its
+/// threads.
 static constexpr int64_t kRowTasks = 2;
 
 /// Tokens up to which a quantized sparse FFN may run its one-token
@@ -67,12 +67,8 @@ static constexpr int64_t kTokenLoop = 64, kTokenLoopRows = 8;
 /// Splits [0, n) into |tasks| near-equal blocks; returns block |t|'s
 /// [lo, hi).
 static std::pair<Value, Value> block(OpBuilder &b, Location loc, Value t, Value n,
-                                     int64_t tasks, int64_t align = 1) {
+                                     int64_t tasks) {
   Value per = arith::CeilDivUIOp::create(b, loc, n, indexCst(b, loc, tasks));
-  if (align > 1) // blocks start at multiples of |align|
-    per = arith::MulIOp::create(
-        b, loc, arith::CeilDivUIOp::create(b, loc, per, indexCst(b, loc, align)),
-        indexCst(b, loc, align));
   Value lo = arith::MinUIOp::create(b, loc, arith::MulIOp::create(b, loc, t, per), n);
   Value hi = arith::MinUIOp::create(b, loc, arith::AddIOp::create(b, loc, lo, per), n);
   return {lo, hi};
@@ -143,39 +139,54 @@ static Value gatherDot(GenericBuilder &B, Value x, Value w, Value rows, Value bi
   return dots;
 }
 
-/// out [1, H] + sum_j a[j] * w[idx[j], :] over the first |n| listed rows:
-/// the columns split into one block per task, each a gathered axpy.
+/// out [1, H] + sum_j a[j] * w[idx[j], :] over the first |n| listed rows.
+/// The listed rows split into one block per task, each a gathered axpy over
+/// all H columns into its own partial sum; the partial sums are added to
+/// |init| at the end. Each thread thus streams whole rows: split by
+/// columns instead, a thread reads a short run of every row (1 KB of a
+/// 4096-column int4 row), which the hardware prefetchers cover worse (the
+/// int4 FFN stack, ~50 % active, ran 2-4 % slower). A small or dynamic H
+/// is one gathered axpy.
 static Value axpyRows(GenericBuilder &B, Value init, Value w, Value idx, Value a, Value n,
-                      WeightAt weightAt = nullptr, ArrayRef<NamedAttribute> tags = {},
-                      int64_t align = 1) {
+                      WeightAt weightAt = nullptr, ArrayRef<NamedAttribute> tags = {}) {
   OpBuilder &b = B.b;
   Location loc = B.loc;
   Type elt = B.elt;
   int64_t Hs = cast<RankedTensorType>(init.getType()).getDimSize(1);
   int64_t tasks = ShapedType::isDynamic(Hs) || Hs < 512 ? 1 : kRowTasks;
-  auto vecT = RankedTensorType::get({ShapedType::kDynamic}, elt);
+  auto rowT = RankedTensorType::get({Hs}, elt);
   Value idxN = prefix(b, loc, idx, n), aN = prefix(b, loc, a, n);
+  OpFoldResult H = tensor::getMixedSize(b, loc, init, 1);
+  Value parts = tasks == 1 ? init
+                           : B.filled({b.getIndexAttr(tasks), H}, elt, floatCst(b, loc, elt, 0.0));
   auto forall = scf::ForallOp::create(
-      b, loc, ArrayRef<OpFoldResult>{b.getIndexAttr(tasks)}, ValueRange{init}, std::nullopt,
+      b, loc, ArrayRef<OpFoldResult>{b.getIndexAttr(tasks)}, ValueRange{parts}, std::nullopt,
       [&](OpBuilder &nb, Location l, ValueRange args) {
-        std::pair<Value, Value> cols =
-            block(nb, l, args[0], dimOf(nb, l, init, 1), tasks, align);
-        Value lo = cols.first, hi = cols.second;
-        Value width = arith::SubIOp::create(nb, l, hi, lo);
+        std::pair<Value, Value> chunk = block(nb, l, args[0], n, tasks);
+        Value lo = chunk.first, len = arith::SubIOp::create(nb, l, chunk.second, lo);
+        auto listed = [&](Value t) -> Value {
+          return tensor::ExtractSliceOp::create(
+              nb, l, RankedTensorType::get({ShapedType::kDynamic}, getElementTypeOrSelf(t)), t,
+              ArrayRef<OpFoldResult>{lo}, ArrayRef<OpFoldResult>{len},
+              ArrayRef<OpFoldResult>{nb.getIndexAttr(1)});
+        };
+        SmallVector<OpFoldResult> offs = {args[0], nb.getIndexAttr(0)};
+        SmallVector<OpFoldResult> sizes = {nb.getIndexAttr(1), H};
         SmallVector<OpFoldResult> strides(2, nb.getIndexAttr(1));
-        SmallVector<OpFoldResult> sizes = {nb.getIndexAttr(1), width};
-        Value acc = tensor::ExtractSliceOp::create(
-            nb, l, vecT, args[1], SmallVector<OpFoldResult>{nb.getIndexAttr(0), lo}, sizes,
-            strides);
+        Value acc = tensor::ExtractSliceOp::create(nb, l, rowT, args[1], offs, sizes, strides);
         GenericBuilder NB{nb, l, elt};
-        Value next = gatherAxpy(NB, acc, aN, idxN, w, lo, weightAt, tags);
+        Value next = gatherAxpy(NB, acc, listed(aN), listed(idxN), w, indexCst(nb, l, 0),
+                                weightAt, tags);
         auto term = scf::InParallelOp::create(nb, l);
         OpBuilder tb = OpBuilder::atBlockBegin(term.getBody());
-        tensor::ParallelInsertSliceOp::create(
-            tb, l, next, args[1], SmallVector<OpFoldResult>{tb.getIndexAttr(0), lo}, sizes,
-            strides);
+        tensor::ParallelInsertSliceOp::create(tb, l, next, args[1], offs, sizes, strides);
       });
-  return forall.getResult(0);
+  if (tasks == 1)
+    return forall.getResult(0);
+  return B.generic(forall.getResult(0), {{1, 0}}, init, {-1, 0}, 2, {1},
+                   [&](OpBuilder &nb, Location l, ValueRange v) -> Value {
+                     return arith::AddFOp::create(nb, l, v[1], v[0]);
+                   });
 }
 
 /// d[j] = (bias[idx[j]]) + x . w[idx[j], :] for the listed rows: the rows
@@ -488,14 +499,14 @@ static Value lowerQuantizedFFN(GenericBuilder &B, sp::SparseFFNOp op, Value x) {
                           Value act = activation(nb, l, op, gi).first;
                           return lin ? arith::MulFOp::create(nb, l, act, v[1]).getResult() : act;
                         });
-    // Tagged for the packed gathered-axpy kernel (column blocks start at
-    // multiples of 16: whole bytes of codes).
+    // Tagged for the packed gathered-axpy kernel (every task's columns
+    // start at 0: whole bytes of codes).
     SmallVector<NamedAttribute> tags = {
         ob.getNamedAttr(sp::kKernelAttrName, ob.getStringAttr("q_gather_axpy")),
         ob.getNamedAttr("sparsa.bits", ob.getI64IntegerAttr(bits)),
         ob.getNamedAttr("sparsa.block_rows", ob.getI64IntegerAttr(bs))};
     Value init1 = O.biasRows(op.getB2(), ob.getIndexAttr(1), ob.getIndexAttr(H));
-    return axpyRows(O, init1, w2, idx, a, n, weightAt, tags, /*align=*/16);
+    return axpyRows(O, init1, w2, idx, a, n, weightAt, tags);
   };
   if (x2T.getDimSize(0) == 1)
     return oneToken(B, x, g);

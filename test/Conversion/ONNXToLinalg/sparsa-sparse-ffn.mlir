@@ -2,9 +2,10 @@
 
 /// One token, ReLU-gated GLU: the dense gate, one pass listing the active
 /// neurons (h > 0, NaN included), the linear part as gathered dot products
-/// with the active rows of `up` (row chunks in parallel), then the column
-/// blocks in parallel, each a gathered axpy over the active rows of w2
-/// only (the contraction kernels run both eight rows at a time). A GLU
+/// with the active rows of `up` (row chunks in parallel), then the same
+/// row chunks in parallel, each a gathered axpy over its active rows of w2
+/// into its own partial sum of all 600 columns, the partial sums added at
+/// the end (the contraction kernels run both eight rows at a time). A GLU
 /// takes this path at any density (its `up` rows are dot products either
 /// way).
 // CHECK-LABEL: func.func @decode_glu
@@ -16,10 +17,13 @@
 // CHECK: %[[ROWS:.+]] = tensor.extract_slice %[[ACTIVE]]
 // CHECK: linalg.generic {{.+}} iterator_types = ["parallel", "reduction"]} ins(%{{.+}}, %[[ROWS]] : tensor<600xf32>, tensor<?xindex>) {{.+}} attrs = {sparsa.kernel = "gather_dot"}
 // CHECK: tensor.extract %arg3
-// CHECK: scf.forall (%{{.+}}) in (2) shared_outs
-// CHECK: linalg.generic {{.+}} iterator_types = ["reduction", "parallel"]} ins(%{{.+}}, %{{.+}} : tensor<?xf32>, tensor<?xindex>) {{.+}} attrs = {sparsa.kernel = "gather_axpy"}
+// CHECK: %[[PARTS:.+]] = linalg.fill ins(%{{.+}} : f32) outs(%{{.+}} : tensor<2x600xf32>)
+// CHECK: %[[SUMS:.+]] = scf.forall (%[[T:.+]]) in (2) shared_outs(%[[P:.+]] = %[[PARTS]])
+// CHECK: %[[MINE:.+]] = tensor.extract_slice %[[P]][%[[T]], 0] [1, 600] [1, 1] : tensor<2x600xf32> to tensor<600xf32>
+// CHECK: %[[AXPY:.+]] = linalg.generic {{.+}} iterator_types = ["reduction", "parallel"]} ins(%{{.+}}, %{{.+}} : tensor<?xf32>, tensor<?xindex>) outs(%[[MINE]] : tensor<600xf32>) attrs = {sparsa.kernel = "gather_axpy"}
 // CHECK: tensor.extract %arg2
-// CHECK: tensor.parallel_insert_slice
+// CHECK: tensor.parallel_insert_slice %[[AXPY]] into %[[P]][%[[T]], 0] [1, 600] [1, 1]
+// CHECK: linalg.generic {{.+}} iterator_types = ["parallel", "reduction"]} ins(%[[SUMS]] : tensor<2x600xf32>) outs(%{{.+}} : tensor<1x600xf32>)
 func.func @decode_glu(%x: tensor<1x600xf32>, %w1: tensor<600x32xf32>, %w2: tensor<32x600xf32>, %up: tensor<32x600xf32>) -> tensor<1x600xf32> {
   %y = sparsa.sparse_ffn %x, %w1, %w2 up = %up : (tensor<1x600xf32>, tensor<600x32xf32>, tensor<32x600xf32>, tensor<32x600xf32>) -> tensor<1x600xf32>
   return %y : tensor<1x600xf32>

@@ -255,7 +255,7 @@ def Sparsa_SparseInputMatMulOp
     contiguous row per input entry) and `bias` `[N]`.
 
     The lowering, for one token, lists the entries above the threshold and
-    adds one weight row per entry (axpys, the columns split over threads);
+    adds one weight row per entry (axpys, the entries split over threads);
     more tokens take the dense masked matmul.
 
     ```mlir
@@ -283,7 +283,7 @@ def Sparsa_TopKMatMulOp : Sparsa_Op<"topk_matmul", [Pure]> {
     clamped into `[0, F)`.
 
     For one token the lowering adds one weight row per kept entry (axpys,
-    columns split over threads); more tokens scatter into a dense activation
+    the entries split over threads); more tokens scatter into a dense activation
     and multiply.
 
     ```mlir
