@@ -96,7 +96,14 @@ static void addBufferization(OpPassManager &pm) {
 
 void sparsa::buildSparsaCPULoweringPipeline(
     OpPassManager &pm, const SparsaCPUPipelineOptions &options) {
-  // 1-2. onnx -> linalg/tensor, element-wise chains fused.
+  // 1-2. onnx -> linalg/tensor for the CPU, element-wise chains fused.
+  //      Listed rows split into one block per thread of a typical host
+  //      (2), never more blocks than the thread tasks asked for
+  //      (--parallel-tasks=0, no threads: one block).
+  SetTargetPassOptions target;
+  target.target = "cpu";
+  target.rowTasks = std::clamp<int64_t>(options.parallelTasks, 1, 2);
+  pm.addPass(createSetTargetPass(target));
   addLinalgFrontEnd(pm);
   // 3. Loop order + thread tiling on tensors (scf.forall), where the tiling
   //    interface handles slices and partial tiles for us.
@@ -148,7 +155,12 @@ std::string sparsa::cudaToolkitPath(StringRef option) {
 
 void sparsa::buildSparsaGPULoweringPipeline(
     OpPassManager &pm, const SparsaCPUPipelineOptions &options) {
-  // 1-2. As on the CPU: onnx -> linalg/tensor, element-wise chains fused.
+  // 1-2. As on the CPU (for the GPU target): onnx -> linalg/tensor,
+  //      element-wise chains fused.
+  SetTargetPassOptions target;
+  target.target = "cuda";
+  target.chip = options.gpuChip;
+  pm.addPass(createSetTargetPass(target));
   addLinalgFrontEnd(pm);
   // Decode-sized contractions get split-K: enough threads to keep HBM busy.
   GPUSplitReductionsPassOptions split;

@@ -432,6 +432,26 @@ struct CPUTileParallelPass final
                                              partialInit, maps, newIters);
     rewriter.inlineRegionBefore(op.getRegion(), partial.getRegion(),
                                 partial.getRegion().begin());
+    // The body's loop indices (a gathered axpy reads its column): old loop
+    // d is new loop d + 1, and k is p * (K / parts) + kk.
+    SmallVector<linalg::IndexOp> indices;
+    partial.getRegion().walk([&](linalg::IndexOp index) {
+      if (index->getParentOfType<linalg::LinalgOp>() == partial)
+        indices.push_back(index);
+    });
+    for (linalg::IndexOp index : indices) {
+      OpBuilder::InsertionGuard guard(rewriter);
+      rewriter.setInsertionPoint(index);
+      Location l = index.getLoc();
+      Value moved = linalg::IndexOp::create(rewriter, l, index.getDim() + 1);
+      if (index.getDim() == k)
+        moved = arith::AddIOp::create(
+            rewriter, l,
+            arith::MulIOp::create(rewriter, l, linalg::IndexOp::create(rewriter, l, 0),
+                                  arith::ConstantIndexOp::create(rewriter, l, ranges[k] / parts)),
+            moved);
+      rewriter.replaceOp(index, moved);
+    }
     // Merge: accumulator + sum over p.
     auto merged = linalg::ReduceOp::create(
         rewriter, loc, partial.getResult(0), init->get(), ArrayRef<int64_t>{0},

@@ -775,15 +775,18 @@ struct GPUSplitReductionsPass final
       else
         parallel *= ranges[i];
     }
-    // Plain maps with static shapes are upstream's; run-time parallel
-    // sizes only for the lowering's gathered dot products (one per listed
-    // row: as many threads as active neurons, each reading a whole row),
-    // whose partial sums stay small (rows x chunks).
+    // Plain maps with static shapes are upstream's, unless the body reads
+    // loop indices (upstream does not remap linalg.index: the reduction's
+    // would read the chunk's); run-time parallel sizes only for the
+    // lowering's gathered dot products (one per listed row: as many
+    // threads as active neurons, each reading a whole row), whose partial
+    // sums stay small (rows x chunks).
     bool plain = llvm::all_of(op.getIndexingMapsArray(),
                               [](AffineMap m) { return m.isProjectedPermutation(); });
     auto kind = op->getAttrOfType<StringAttr>("sparsa.kernel");
     bool gatheredDot = kind && kind.getValue() == "gather_dot";
-    if ((plain && !dynamicParallel) || (dynamicParallel && !gatheredDot))
+    if ((plain && !dynamicParallel && !op.hasIndexSemantics()) ||
+        (dynamicParallel && !gatheredDot))
       return;
     int64_t R = ranges[r];
     if (ShapedType::isDynamic(R) || R < minReduction || parallel >= targetThreads)
@@ -1063,9 +1066,11 @@ struct GPUSplitReductionsPass final
       // Only plain (projected permutation) indexing: upstream
       // splitReduction builds invalid IR for maps such as a packed
       // weight's block scales `(n, k floordiv 32)` (the verifier then
-      // crashes) instead of declining them.
+      // crashes) instead of declining them. Nor bodies that read loop
+      // indices, which it leaves pointing at the old loop numbers.
       if (op.hasPureTensorSemantics() && op.getNumReductionLoops() == 1 &&
-          op.getNumDpsInits() == 1 && op.hasOnlyProjectedPermutations())
+          op.getNumDpsInits() == 1 && op.hasOnlyProjectedPermutations() &&
+          !op.hasIndexSemantics())
         candidates.push_back(op);
     });
     IRRewriter rewriter(&getContext());

@@ -127,6 +127,25 @@ def test_index_set_ffn(tmp_path, kw):
         assert_matches_ort(model, path, feeds)
 
 
+@pytest.mark.parametrize("hidden,inner,core", [(256, 1024, 300), (128, 2048, 400),
+                                               (600, 1024, 200)])
+def test_index_set_ffn_split_over_threads(tmp_path, hidden, inner, core):
+    """Index sets big enough that their gathered axpy splits over threads
+    (rows x hidden >= 32768). Under 512 columns the axpy is one op that
+    sparsa-cpu-tile-parallel splits like a GEMV; its body reads the weight
+    column with linalg.index, which the split must renumber (it once read
+    the row loop instead: every output wrong)."""
+    path = models.sparse_ffn(str(tmp_path / "ffn.onnx"), hidden=hidden, inner=inner,
+                             tokens=1, mode="silu", core=core, seed=5)
+    model, report = compile_with_report(tmp_path, path)
+    assert report["fusions"]["activation_sparsity"] == 1, report
+    rng = np.random.default_rng(0)
+    for _ in range(2):
+        feeds = {"x": rng.standard_normal((1, hidden)).astype(np.float32),
+                 "idx": np.sort(rng.choice(inner, core, replace=False)).astype(np.int64)}
+        assert_matches_ort(model, path, feeds)
+
+
 @pytest.mark.parametrize("tokens", [1, "T"])
 def test_index_set_out_of_range_is_an_error(tmp_path, tokens):
     """An index outside [-F, F) fails the run with the node's name, as ONNX

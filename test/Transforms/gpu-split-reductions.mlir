@@ -312,3 +312,35 @@ func.func @gathered_dot(%x: tensor<1024xf32>, %rows: tensor<?xindex>, %w: tensor
   } -> tensor<?xf32>
   return %r, %u : tensor<?xf32>, tensor<?xf32>
 }
+
+// -----
+
+/// The same gathered dot products with a static row count (an index set of
+/// 300 given neurons, lowered for the GPU target in one block): plain maps
+/// and static shapes, but the body reads the reduction's index (the weight
+/// column), which upstream's split would leave pointing at the row loop.
+/// Split here instead, the column rebuilt as chunk * 32 + step.
+// CHECK-LABEL: func.func @gathered_dot_static
+// CHECK: %[[EX:.*]] = tensor.expand_shape %{{.*}} {{\[}}[0, 1]] output_shape [32, 32]
+// CHECK: linalg.generic {{.*}}iterator_types = ["parallel", "parallel", "reduction"]} ins(%[[EX]], %{{.*}} : tensor<32x32xf32>, tensor<300xindex>) outs(%{{.*}} : tensor<300x32xf32>)
+// CHECK: %[[C:.*]] = linalg.index 1 : index
+// CHECK: %[[CS:.*]] = arith.muli %[[C]], %c32
+// CHECK: %[[KK:.*]] = linalg.index 2 : index
+// CHECK: %[[H:.*]] = arith.addi %[[CS]], %[[KK]]
+// CHECK: tensor.extract %{{.*}}[%{{.*}}, %[[H]]] : tensor<4096x1024xf32>
+func.func @gathered_dot_static(%x: tensor<1024xf32>, %rows: tensor<300xindex>,
+                               %w: tensor<4096x1024xf32>, %start: tensor<300xf32>) -> tensor<300xf32> {
+  %r = linalg.generic {indexing_maps = [affine_map<(d0, d1) -> (d1)>, affine_map<(d0, d1) -> (d0)>,
+                                        affine_map<(d0, d1) -> (d0)>],
+                       iterator_types = ["parallel", "reduction"]}
+      ins(%x, %rows : tensor<1024xf32>, tensor<300xindex>) outs(%start : tensor<300xf32>)
+      attrs = {sparsa.kernel = "gather_dot"} {
+  ^bb0(%xv: f32, %row: index, %o: f32):
+    %h = linalg.index 1 : index
+    %v = tensor.extract %w[%row, %h] : tensor<4096x1024xf32>
+    %p = arith.mulf %xv, %v : f32
+    %s = arith.addf %o, %p : f32
+    linalg.yield %s : f32
+  } -> tensor<300xf32>
+  return %r : tensor<300xf32>
+}

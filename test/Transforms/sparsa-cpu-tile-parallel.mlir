@@ -173,3 +173,54 @@ func.func @row_cluster_closes_at_matmul(%x: tensor<64x128xf32>, %y: tensor<64x12
   %c = onnx.Add %m, %b : (tensor<64x128xf32>, tensor<64x128xf32>) -> tensor<64x128xf32>
   return %c : tensor<64x128xf32>
 }
+
+// -----
+
+/// [Pattern: split-K of a body that reads its loop indices]
+/// IN:  a gathered axpy over 300 listed rows (static: an index set) into 256
+///      columns, its body reading the column with linalg.index; and a dense
+///      one reading its row too
+/// OUT: split into 4 blocks of 75 rows as any GEMV, the new loops being
+///      (p, j, c): the column is now loop 2 and the row p * 75 + loop 1
+///      (read unchanged, each would name the wrong loop)
+// CHECK-LABEL: func.func @split_reads_indices
+// CHECK: scf.forall (%[[P:.+]]) in (4)
+// CHECK: linalg.generic {{.+}} iterator_types = ["parallel", "reduction", "parallel"]} ins(%{{.+}}, %{{.+}} : tensor<1x75xf32>, tensor<1x75xindex>)
+// CHECK: %[[COL:.+]] = linalg.index 2 : index
+// CHECK: tensor.extract %{{.+}}[%{{.+}}, %[[COL]]] : tensor<1024x256xf32>
+// CHECK: scf.forall (%[[Q:.+]]) in (4)
+// CHECK: linalg.generic {{.+}} iterator_types = ["parallel", "reduction", "parallel"]} ins(%{{.+}} : tensor<1x75xf32>)
+// CHECK: %[[STEP:.+]] = linalg.index 1 : index
+// CHECK: %[[BLK:.+]] = linalg.index 0 : index
+// CHECK: %[[P2:.+]] = affine.apply #{{.+}}(%[[Q]])[%[[BLK]]]
+// CHECK: %[[BASE:.+]] = arith.muli %[[P2]], %c75
+// CHECK: %[[ROW:.+]] = arith.addi %[[BASE]], %[[STEP]]
+// CHECK: %[[COL2:.+]] = linalg.index 2 : index
+// CHECK: tensor.extract %{{.+}}[%[[ROW]], %[[COL2]]] : tensor<300x256xf32>
+func.func @split_reads_indices(%a: tensor<300xf32>, %rows: tensor<300xindex>,
+                               %w: tensor<1024x256xf32>, %d: tensor<300x256xf32>,
+                               %acc: tensor<256xf32>) -> (tensor<256xf32>, tensor<256xf32>) {
+  %r = linalg.generic {indexing_maps = [affine_map<(d0, d1) -> (d0)>, affine_map<(d0, d1) -> (d0)>,
+                                        affine_map<(d0, d1) -> (d1)>],
+                       iterator_types = ["reduction", "parallel"]}
+      ins(%a, %rows : tensor<300xf32>, tensor<300xindex>) outs(%acc : tensor<256xf32>) {
+  ^bb0(%av: f32, %row: index, %o: f32):
+    %c = linalg.index 1 : index
+    %v = tensor.extract %w[%row, %c] : tensor<1024x256xf32>
+    %p = arith.mulf %av, %v : f32
+    %s = arith.addf %o, %p : f32
+    linalg.yield %s : f32
+  } -> tensor<256xf32>
+  %u = linalg.generic {indexing_maps = [affine_map<(d0, d1) -> (d0)>, affine_map<(d0, d1) -> (d1)>],
+                       iterator_types = ["reduction", "parallel"]}
+      ins(%a : tensor<300xf32>) outs(%acc : tensor<256xf32>) {
+  ^bb0(%av: f32, %o: f32):
+    %j = linalg.index 0 : index
+    %c = linalg.index 1 : index
+    %v = tensor.extract %d[%j, %c] : tensor<300x256xf32>
+    %p = arith.mulf %av, %v : f32
+    %s = arith.addf %o, %p : f32
+    linalg.yield %s : f32
+  } -> tensor<256xf32>
+  return %r, %u : tensor<256xf32>, tensor<256xf32>
+}

@@ -20,6 +20,7 @@
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
 #include "mlir/Pass/Pass.h"
+#include "sparsa/Dialect/Sparsa/IR/SparsaDialect.h"
 
 namespace sparsa {
 

@@ -41,7 +41,9 @@ def ConvertONNXToLinalgPass
     "mlir::arith::ArithDialect", "mlir::bufferization::BufferizationDialect",
     "mlir::linalg::LinalgDialect", "mlir::math::MathDialect",
     "mlir::memref::MemRefDialect", "mlir::scf::SCFDialect",
-    "mlir::tensor::TensorDialect", "mlir::vector::VectorDialect"
+    "mlir::tensor::TensorDialect", "mlir::vector::VectorDialect",
+    // The target the lowering asks (sparsa.target, or the CPU's defaults).
+    "::sparsa::sparsa::SparsaDialect"
   ];
 }
 

@@ -65,6 +65,32 @@ def OutlineWeightsPass : Pass<"sparsa-outline-weights", "mlir::ModuleOp"> {
   ];
 }
 
+def SetTargetPass : Pass<"sparsa-set-target", "mlir::ModuleOp"> {
+  let summary = "Record on the module the target it is lowered for";
+  let description = [{
+    Sets the module's `sparsa.target` attribute, which the lowerings shared
+    by the targets (`convert-onnx-to-linalg`) read through
+    `TargetInfoAttrInterface` instead of branching on the target:
+    `target=cpu` gives `#sparsa.cpu<row_tasks = N>` (`row-tasks`, at least
+    1), `target=cuda` gives `#sparsa.cuda<chip = "...">` (`chip`). Each
+    pipeline runs it first; an existing `sparsa.target` is replaced. IR
+    without one lowers for the CPU's defaults.
+
+    ```mlir
+    module attributes {sparsa.target = #sparsa.cuda<chip = "sm_90">} {
+    ```
+  }];
+  let options = [
+    Option<"target", "target", "std::string", /*default=*/"\"cpu\"",
+           "The target: cpu or cuda">,
+    Option<"rowTasks", "row-tasks", "int64_t", /*default=*/"2",
+           "cpu: blocks of listed rows per sparse gathered op">,
+    Option<"chip", "chip", "std::string", /*default=*/"\"sm_80\"",
+           "cuda: the SM compiled for">
+  ];
+  let dependentDialects = ["::sparsa::sparsa::SparsaDialect"];
+}
+
 def CPUTileParallelPass
     : Pass<"sparsa-cpu-tile-parallel", "mlir::func::FuncOp"> {
   let summary = "Order loops for contiguous inner access and tile them across threads";
@@ -91,7 +117,9 @@ def CPUTileParallelPass
        weight rows (`tensor.expand_shape`, no copy), one `scf.forall`
        iteration per block writes its own partial result, and a
        `linalg.reduce` adds the partials into the original accumulator. Each
-       thread then streams one contiguous block of the weights.
+       thread then streams one contiguous block of the weights. A body that
+       reads its loop indices (`linalg.index`, e.g. a gathered axpy's
+       column) has them renumbered for the new loops, k as `p * K/tasks + kk`.
     3. Otherwise, tile the parallel loop with the largest static extent into
        an `scf.forall` (later OpenMP), with about `tasks` tiles whose size is
        a multiple of 16. Ops with fewer than `min-work` elements of iteration
@@ -197,8 +225,10 @@ def GPUSplitReductionsPass : Pass<"sparsa-gpu-split-reductions", "mlir::func::Fu
 
     A static reduction upstream declines because an operand is indexed
     through an expression of k (a packed weight's block scales and zero
-    points, `(n, k floordiv 32)`: the quantized GEMVs) is split by this
-    pass itself when the body adds its terms to the output: k becomes
+    points, `(n, k floordiv 32)`: the quantized GEMVs), or that it would
+    split wrongly because the body reads loop indices (`linalg.index`,
+    which upstream leaves pointing at the old loop numbers: a gathered
+    dot's weight column), is split by this pass itself when the body adds its terms to the output: k becomes
     `c * S + kk` in every map, the operands indexed by k itself have that
     dimension expanded to [C, S], one partial sum per chunk (the chunk the
     fastest-varying thread index when the largest operand is contiguous

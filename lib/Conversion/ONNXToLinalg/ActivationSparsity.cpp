@@ -51,10 +51,11 @@ static std::pair<Value, Value> activation(OpBuilder &b, Location loc, sp::Sparse
   return {arith::MaximumFOp::create(b, loc, g, zero), active};
 }
 
-/// Blocks of listed rows the active-row dot products and axpys are split
-/// into: one per thread of a typical host; the runtime maps them onto its
-/// threads.
-static constexpr int64_t kRowTasks = 2;
+/// Blocks of listed rows the active-row dot products and axpys of |op|'s
+/// lowering are split into, as the target being lowered for asks: the
+/// CPU's one per thread of a typical host, the GPU's one (its passes
+/// spread the rows over device threads themselves).
+static int64_t rowTasks(Operation *op) { return sp::getTarget(op).getRowTasks(); }
 
 /// Tokens up to which a quantized sparse FFN may run its one-token
 /// lowering once per token (each reading only its active neurons' rows)
@@ -146,14 +147,15 @@ static Value gatherDot(GenericBuilder &B, Value x, Value w, Value rows, Value bi
 /// columns instead, a thread reads a short run of every row (1 KB of a
 /// 4096-column int4 row), which the hardware prefetchers cover worse (the
 /// int4 FFN stack, ~50 % active, ran 2-4 % slower). A small or dynamic H
-/// is one gathered axpy.
-static Value axpyRows(GenericBuilder &B, Value init, Value w, Value idx, Value a, Value n,
-                      WeightAt weightAt = nullptr, ArrayRef<NamedAttribute> tags = {}) {
+/// is one gathered axpy, as is |rowBlocks| = 1.
+static Value axpyRows(GenericBuilder &B, int64_t rowBlocks, Value init, Value w, Value idx,
+                      Value a, Value n, WeightAt weightAt = nullptr,
+                      ArrayRef<NamedAttribute> tags = {}) {
   OpBuilder &b = B.b;
   Location loc = B.loc;
   Type elt = B.elt;
   int64_t Hs = cast<RankedTensorType>(init.getType()).getDimSize(1);
-  int64_t tasks = ShapedType::isDynamic(Hs) || Hs < 512 ? 1 : kRowTasks;
+  int64_t tasks = ShapedType::isDynamic(Hs) || Hs < 512 ? 1 : rowBlocks;
   auto rowT = RankedTensorType::get({Hs}, elt);
   Value idxN = prefix(b, loc, idx, n), aN = prefix(b, loc, a, n);
   OpFoldResult H = tensor::getMixedSize(b, loc, init, 1);
@@ -190,9 +192,10 @@ static Value axpyRows(GenericBuilder &B, Value init, Value w, Value idx, Value a
 }
 
 /// d[j] = (bias[idx[j]]) + x . w[idx[j], :] for the listed rows: the rows
-/// split into one chunk per task; each row one contiguous dot product.
-static Value dotRows(GenericBuilder &B, Value x, Value w, Value idx, Value n, Value bias,
-                     WeightAt weightAt = nullptr, ArrayRef<NamedAttribute> tags = {}) {
+/// split into |tasks| chunks; each row one contiguous dot product.
+static Value dotRows(GenericBuilder &B, int64_t tasks, Value x, Value w, Value idx, Value n,
+                     Value bias, WeightAt weightAt = nullptr,
+                     ArrayRef<NamedAttribute> tags = {}) {
   OpBuilder &b = B.b;
   Location loc = B.loc;
   Type elt = B.elt;
@@ -201,9 +204,9 @@ static Value dotRows(GenericBuilder &B, Value x, Value w, Value idx, Value n, Va
                                              SmallVector<ReassociationIndices>{{0, 1}});
   Value init = B.empty({n}, elt);
   auto forall = scf::ForallOp::create(
-      b, loc, ArrayRef<OpFoldResult>{b.getIndexAttr(kRowTasks)}, ValueRange{init},
+      b, loc, ArrayRef<OpFoldResult>{b.getIndexAttr(tasks)}, ValueRange{init},
       std::nullopt, [&](OpBuilder &nb, Location l, ValueRange args) {
-        std::pair<Value, Value> chunk = block(nb, l, args[0], n, kRowTasks);
+        std::pair<Value, Value> chunk = block(nb, l, args[0], n, tasks);
         Value lo = chunk.first, hi = chunk.second;
         Value len = arith::SubIOp::create(nb, l, hi, lo);
         GenericBuilder NB{nb, l, elt};
@@ -295,8 +298,9 @@ static Value lowerIndexed(GenericBuilder &B, sp::SparseFFNOp op, Value x, Value 
     // listed rows over the tasks for both products in one parallel loop,
     // with partial outputs summed after, measured the same.)
     Value Kv = dimOf(b, loc, idx, 0);
-    Value g = dotRows(B, x, op.getW1(), idx, Kv, op.getB1());
-    Value lin = op.getUp() ? dotRows(B, x, op.getUp(), idx, Kv, op.getBUp()) : Value();
+    Value g = dotRows(B, rowTasks(op), x, op.getW1(), idx, Kv, op.getB1());
+    Value lin =
+        op.getUp() ? dotRows(B, rowTasks(op), x, op.getUp(), idx, Kv, op.getBUp()) : Value();
     SmallVector<Value> ins = {g};
     SmallVector<SmallVector<int64_t>> dims = {{0}};
     if (lin) {
@@ -308,7 +312,7 @@ static Value lowerIndexed(GenericBuilder &B, sp::SparseFFNOp op, Value x, Value 
                           Value act = actOf(nb, l, v[0]);
                           return lin ? mul(nb, l, act, v[1]) : act;
                         });
-    return axpyRows(B, init, op.getW2(), idx, a, Kv);
+    return axpyRows(B, rowTasks(op), init, op.getW2(), idx, a, Kv);
   }
   Value g = project(op.getW1(), op.getB1());
   Value lin = op.getUp() ? project(op.getUp(), op.getBUp()) : Value();
@@ -484,7 +488,7 @@ static Value lowerQuantizedFFN(GenericBuilder &B, sp::SparseFFNOp op, Value x) {
       else
         dotTags.push_back(ob.getNamedAttr(sp::kPackedZeroPointsAttrName,
                                           ob.getI64IntegerAttr(bits)));
-      lin = dotRows(O, x1, Value(), idx, n, op.getBUp(), upAt, dotTags);
+      lin = dotRows(O, rowTasks(op), x1, Value(), idx, n, op.getBUp(), upAt, dotTags);
     }
     SmallVector<Value> ins = {idx};
     SmallVector<SmallVector<int64_t>> dims = {{0}};
@@ -506,7 +510,7 @@ static Value lowerQuantizedFFN(GenericBuilder &B, sp::SparseFFNOp op, Value x) {
         ob.getNamedAttr("sparsa.bits", ob.getI64IntegerAttr(bits)),
         ob.getNamedAttr("sparsa.block_rows", ob.getI64IntegerAttr(bs))};
     Value init1 = O.biasRows(op.getB2(), ob.getIndexAttr(1), ob.getIndexAttr(H));
-    return axpyRows(O, init1, w2, idx, a, n, weightAt, tags);
+    return axpyRows(O, rowTasks(op), init1, w2, idx, a, n, weightAt, tags);
   };
   if (x2T.getDimSize(0) == 1)
     return oneToken(B, x, g);
@@ -728,7 +732,7 @@ static Value lowerSparseFFN2D(GenericBuilder &B, sp::SparseFFNOp op, Value x) {
           // product of x with each active row of `up`).
           Value lin;
           if (Value up = op.getUp())
-            lin = dotRows(S, x, up, idx, n, op.getBUp());
+            lin = dotRows(S, rowTasks(op), x, up, idx, n, op.getBUp());
           SmallVector<Value> ins = {idx};
           SmallVector<SmallVector<int64_t>> dims = {{0}};
           if (lin) {
@@ -744,7 +748,7 @@ static Value lowerSparseFFN2D(GenericBuilder &B, sp::SparseFFNOp op, Value x) {
                               });
           Value init = S.biasRows(op.getB2(), T, H);
           // y = b2 + sum_j a[j] * W2[idx[j], :].
-          Value y = axpyRows(S, init, op.getW2(), idx, a, n);
+          Value y = axpyRows(S, rowTasks(op), init, op.getW2(), idx, a, n);
           scf::YieldOp::create(sb, sl, y);
         },
         [&](OpBuilder &db, Location dl) {
@@ -858,7 +862,7 @@ static FailureOr<Value> lowerSparseInputMatMul(sp::SparseInputMatMulOp op, Lower
                              [&](OpBuilder &nb, Location l, ValueRange a) -> Value {
                                return tensor::ExtractOp::create(nb, l, x, ValueRange{c0, a[0]});
                              });
-      out = axpyRows(B, init, w, kept.first, vals, kept.second);
+      out = axpyRows(B, rowTasks(op), init, w, kept.first, vals, kept.second);
     }
     return out;
   };
@@ -901,7 +905,7 @@ static FailureOr<Value> lowerTopKMatMul(sp::TopKMatMulOp op, LowerCtx &lctx) {
       };
       Value idx = clampedIndices(B, flat(indices), F);
       Value vals = flat(values);
-      out = axpyRows(B, init, w, idx, vals, dimOf(b, loc, vals, 0));
+      out = axpyRows(B, rowTasks(op), init, w, idx, vals, dimOf(b, loc, vals, 0));
     } else {
       // Scatter into a dense activation [T, F], then the matmul.
       OpFoldResult Fs = tensor::getMixedSize(b, loc, w, 0);

@@ -31,6 +31,25 @@ func.func @decode_glu(%x: tensor<1x600xf32>, %w1: tensor<600x32xf32>, %w2: tenso
 
 // -----
 
+/// The same for the GPU target (the pipeline's sparsa.target): one block of
+/// listed rows, no partial sums; the GPU passes spread the rows over device
+/// threads themselves.
+// CHECK-LABEL: func.func @decode_glu_cuda
+// CHECK-NOT: scf.forall
+// CHECK: linalg.generic {{.+}} attrs = {sparsa.kernel = "gather_dot"}
+// CHECK-NOT: tensor<2x600xf32>
+// CHECK: %[[AXPY:.+]] = linalg.generic {{.+}} outs(%{{.+}} : tensor<600xf32>) attrs = {sparsa.kernel = "gather_axpy"}
+// CHECK-NOT: tensor<2x600xf32>
+// CHECK: return
+module attributes {sparsa.target = #sparsa.cuda<chip = "sm_90">} {
+  func.func @decode_glu_cuda(%x: tensor<1x600xf32>, %w1: tensor<600x32xf32>, %w2: tensor<32x600xf32>, %up: tensor<32x600xf32>) -> tensor<1x600xf32> {
+    %y = sparsa.sparse_ffn %x, %w1, %w2 up = %up : (tensor<1x600xf32>, tensor<600x32xf32>, tensor<32x600xf32>, tensor<32x600xf32>) -> tensor<1x600xf32>
+    return %y : tensor<1x600xf32>
+  }
+}
+
+// -----
+
 /// Tokens known at run time only (exporters' dynamic dims): one token at
 /// run time takes the one-token lowering on x viewed as [1, H] (listing the
 /// active neurons); more the dense computation, with the threshold as a

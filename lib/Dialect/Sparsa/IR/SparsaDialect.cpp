@@ -12,19 +12,51 @@
 
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/BuiltinTypes.h"
+#include "mlir/IR/DialectImplementation.h"
 #include "mlir/IR/OpImplementation.h"
 #include "mlir/IR/TypeUtilities.h"
+
+#include "llvm/ADT/TypeSwitch.h"
 
 using namespace mlir;
 using namespace sparsa::sparsa;
 
 #include "sparsa/Dialect/Sparsa/IR/SparsaOpsDialect.cpp.inc"
 
+#include "sparsa/Dialect/Sparsa/IR/SparsaAttrInterfaces.cpp.inc"
+
+#define GET_ATTRDEF_CLASSES
+#include "sparsa/Dialect/Sparsa/IR/SparsaAttrs.cpp.inc"
+
 void SparsaDialect::initialize() {
   addOperations<
 #define GET_OP_LIST
 #include "sparsa/Dialect/Sparsa/IR/SparsaOps.cpp.inc"
       >();
+  addAttributes<
+#define GET_ATTRDEF_LIST
+#include "sparsa/Dialect/Sparsa/IR/SparsaAttrs.cpp.inc"
+      >();
+}
+
+//===----------------------------------------------------------------------===//
+// Targets
+//===----------------------------------------------------------------------===//
+
+LogicalResult CPUTargetAttr::verify(function_ref<InFlightDiagnostic()> emitError,
+                                    int64_t rowTasks) {
+  if (rowTasks < 1)
+    return emitError() << "row_tasks must be at least 1, got " << rowTasks;
+  return success();
+}
+
+int64_t CUDATargetAttr::getRowTasks() const { return 1; }
+
+TargetInfoAttrInterface sparsa::sparsa::getTarget(Operation *op) {
+  for (Operation *at = op; at; at = at->getParentOp())
+    if (auto target = at->getAttrOfType<TargetInfoAttrInterface>(kTargetAttrName))
+      return target;
+  return CPUTargetAttr::get(op->getContext(), /*row_tasks=*/2);
 }
 
 StringRef sparsa::sparsa::fusionFamily(Operation *op) {

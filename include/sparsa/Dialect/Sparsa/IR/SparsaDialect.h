@@ -12,16 +12,31 @@
 #define SPARSA_DIALECT_SPARSA_IR_SPARSADIALECT_H
 
 #include "mlir/Bytecode/BytecodeOpInterface.h"
+#include "mlir/IR/Attributes.h"
 #include "mlir/IR/Dialect.h"
 #include "mlir/IR/OpDefinition.h"
 #include "mlir/Interfaces/SideEffectInterfaces.h"
 
 #include "sparsa/Dialect/Sparsa/IR/SparsaOpsDialect.h.inc"
 
+#include "sparsa/Dialect/Sparsa/IR/SparsaAttrInterfaces.h.inc"
+
+#define GET_ATTRDEF_CLASSES
+#include "sparsa/Dialect/Sparsa/IR/SparsaAttrs.h.inc"
+
 #define GET_OP_CLASSES
 #include "sparsa/Dialect/Sparsa/IR/SparsaOps.h.inc"
 
 namespace sparsa::sparsa {
+/// The target the lowerings shared by the targets lower for (a
+/// TargetInfoAttrInterface attribute), set on the module by
+/// sparsa-set-target.
+inline constexpr llvm::StringLiteral kTargetAttrName = "sparsa.target";
+
+/// The `sparsa.target` of the nearest op enclosing |op| (|op| included)
+/// that has one, else the CPU target's defaults.
+TargetInfoAttrInterface getTarget(mlir::Operation *op);
+
 /// The fusion family (report key) a `sparsa` op belongs to, or "" for
 /// any other op.
 llvm::StringRef fusionFamily(mlir::Operation *op);

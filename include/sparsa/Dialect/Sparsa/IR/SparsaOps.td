@@ -14,6 +14,7 @@
 #ifndef SPARSA_DIALECT_SPARSA_IR_SPARSAOPS_TD
 #define SPARSA_DIALECT_SPARSA_IR_SPARSAOPS_TD
 
+include "mlir/IR/AttrTypeBase.td"
 include "mlir/IR/OpBase.td"
 include "mlir/Interfaces/SideEffectInterfaces.td"
 
@@ -27,6 +28,79 @@ def Sparsa_Dialect : Dialect {
     stay packed, linear-time attention state).
   }];
   let cppNamespace = "::sparsa::sparsa";
+  let useDefaultAttributePrinterParser = 1;
+}
+
+//===----------------------------------------------------------------------===//
+// Targets
+//===----------------------------------------------------------------------===//
+
+def Sparsa_TargetInfoAttrInterface : AttrInterface<"TargetInfoAttrInterface"> {
+  let cppNamespace = "::sparsa::sparsa";
+  let description = [{
+    What the lowerings shared by the targets (`convert-onnx-to-linalg`) ask
+    of the target they lower for, instead of branching on it. The pipelines
+    put the target on the module as `sparsa.target` (`sparsa-set-target`);
+    IR without one lowers for the CPU's defaults.
+  }];
+  let methods = [
+    InterfaceMethod<[{
+        Blocks of listed rows (active neurons, kept top-k entries, input
+        entries, index sets) that a one-token sparse lowering splits its
+        gathered dot products and axpys into, each an `scf.forall`
+        iteration with its own partial sum; 1: one block, for a target that
+        spreads the rows over threads itself.
+      }], "int64_t", "getRowTasks">,
+  ];
+}
+
+// The interface's getRowTasks is the row_tasks parameter's accessor.
+def Sparsa_CPUTargetAttr : AttrDef<Sparsa_Dialect, "CPUTarget",
+    [Sparsa_TargetInfoAttrInterface]> {
+  let mnemonic = "cpu";
+  let summary = "Lowering for the CPU pipeline (OpenMP threads)";
+  let description = [{
+    `row_tasks` blocks of listed rows per sparse gathered op, one per
+    thread of a typical host (the OpenMP runtime hands them to its
+    threads); at least 1.
+
+    ```mlir
+    module attributes {sparsa.target = #sparsa.cpu<row_tasks = 2>} {}
+    ```
+  }];
+  let parameters = (ins DefaultValuedParameter<"int64_t", "2">:$row_tasks);
+  let assemblyFormat = "`<` struct(params) `>`";
+  let genVerifyDecl = 1;
+}
+
+/// A string parameter (printed quoted), parsed into the context's uniqued
+/// strings so the parsed value outlives the parser.
+class Sparsa_StringParameter<string desc, string value>
+    : StringRefParameter<desc, value> {
+  let parser = [{ [&]() -> ::mlir::FailureOr<::llvm::StringRef> {
+    std::string text;
+    if ($_parser.parseString(&text))
+      return ::mlir::failure();
+    return ::mlir::StringAttr::get($_parser.getContext(), text).getValue();
+  }() }];
+}
+
+def Sparsa_CUDATargetAttr : AttrDef<Sparsa_Dialect, "CUDATarget",
+    [DeclareAttrInterfaceMethods<Sparsa_TargetInfoAttrInterface>]> {
+  let mnemonic = "cuda";
+  let summary = "Lowering for the NVIDIA GPU pipeline";
+  let description = [{
+    One block of listed rows per sparse gathered op: the GPU passes split
+    the rows over device threads themselves (`sparsa-gpu-split-reductions`),
+    so blocks for host threads would only serialize their launches.
+    `chip` is the SM the pipeline compiles for.
+
+    ```mlir
+    module attributes {sparsa.target = #sparsa.cuda<chip = "sm_90">} {}
+    ```
+  }];
+  let parameters = (ins Sparsa_StringParameter<"the SM", "\"sm_80\"">:$chip);
+  let assemblyFormat = "`<` struct(params) `>`";
 }
 
 /// Base class of every `sparsa` op.
