@@ -87,16 +87,14 @@ static Value prefix(OpBuilder &b, Location loc, Value t, Value n) {
 /// not a plain float tensor (packed codes).
 using WeightAt = llvm::function_ref<Value(OpBuilder &, Location, Value row, Value col)>;
 
-/// acc [C] + sum_j a[j] * w[rows[j], lo + c]: a gathered axpy the
-/// contraction kernels run eight rows at a time (a float |w|; with
-/// |weightAt|, packed weights, plain loops).
-static Value gatherAxpy(GenericBuilder &B, Value acc, Value a, Value rows, Value w, Value lo,
+/// acc [C] + sum_j a[j] * w[rows[j], c]: a gathered axpy the contraction
+/// kernels run eight rows at a time (a float |w|; with |weightAt|, packed
+/// weights, plain loops).
+static Value gatherAxpy(GenericBuilder &B, Value acc, Value a, Value rows, Value w,
                         WeightAt weightAt = nullptr, ArrayRef<NamedAttribute> tags = {}) {
   Value out = B.generic(ValueRange{a, rows}, {{0}, {0}}, acc, {1}, 2, {0},
                         [&](OpBuilder &eb, Location el, ValueRange v) -> Value {
                           Value col = linalg::IndexOp::create(eb, el, 1);
-                          if (lo)
-                            col = arith::AddIOp::create(eb, el, col, lo);
                           Value wv = weightAt ? weightAt(eb, el, v[1], col)
                                               : tensor::ExtractOp::create(
                                                     eb, el, w, ValueRange{v[1], col})
@@ -177,8 +175,7 @@ static Value axpyRows(GenericBuilder &B, int64_t rowBlocks, Value init, Value w,
         SmallVector<OpFoldResult> strides(2, nb.getIndexAttr(1));
         Value acc = tensor::ExtractSliceOp::create(nb, l, rowT, args[1], offs, sizes, strides);
         GenericBuilder NB{nb, l, elt};
-        Value next = gatherAxpy(NB, acc, listed(aN), listed(idxN), w, indexCst(nb, l, 0),
-                                weightAt, tags);
+        Value next = gatherAxpy(NB, acc, listed(aN), listed(idxN), w, weightAt, tags);
         auto term = scf::InParallelOp::create(nb, l);
         OpBuilder tb = OpBuilder::atBlockBegin(term.getBody());
         tensor::ParallelInsertSliceOp::create(tb, l, next, args[1], offs, sizes, strides);
@@ -298,9 +295,9 @@ static Value lowerIndexed(GenericBuilder &B, sp::SparseFFNOp op, Value x, Value 
     // listed rows over the tasks for both products in one parallel loop,
     // with partial outputs summed after, measured the same.)
     Value Kv = dimOf(b, loc, idx, 0);
-    Value g = dotRows(B, rowTasks(op), x, op.getW1(), idx, Kv, op.getB1());
-    Value lin =
-        op.getUp() ? dotRows(B, rowTasks(op), x, op.getUp(), idx, Kv, op.getBUp()) : Value();
+    int64_t tasks = rowTasks(op);
+    Value g = dotRows(B, tasks, x, op.getW1(), idx, Kv, op.getB1());
+    Value lin = op.getUp() ? dotRows(B, tasks, x, op.getUp(), idx, Kv, op.getBUp()) : Value();
     SmallVector<Value> ins = {g};
     SmallVector<SmallVector<int64_t>> dims = {{0}};
     if (lin) {
@@ -312,7 +309,7 @@ static Value lowerIndexed(GenericBuilder &B, sp::SparseFFNOp op, Value x, Value 
                           Value act = actOf(nb, l, v[0]);
                           return lin ? mul(nb, l, act, v[1]) : act;
                         });
-    return axpyRows(B, rowTasks(op), init, op.getW2(), idx, a, Kv);
+    return axpyRows(B, tasks, init, op.getW2(), idx, a, Kv);
   }
   Value g = project(op.getW1(), op.getB1());
   Value lin = op.getUp() ? project(op.getUp(), op.getBUp()) : Value();
