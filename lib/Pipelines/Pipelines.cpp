@@ -162,6 +162,12 @@ void sparsa::buildSparsaGPULoweringPipeline(
   target.chip = options.gpuChip;
   pm.addPass(createSetTargetPass(target));
   addLinalgFrontEnd(pm);
+  // Row-wise reductions and the map reading them (softmax, layer norm):
+  // one tile per row, a block per row later.
+  pm.addNestedPass<func::FuncOp>(createGPUFormRowKernelsPass());
+  // Fusion repeats a producer per slice that reads it (softmax's max feeds
+  // the sum and the map): one copy each.
+  addUpstream(pm, "func.func(cse)");
   // Decode-sized contractions get split-K: enough threads to keep HBM busy.
   GPUSplitReductionsPassOptions split;
   split.targetThreads = options.gpuTargetThreads;
@@ -177,6 +183,8 @@ void sparsa::buildSparsaGPULoweringPipeline(
   StridedCopiesToLinalgPassOptions copies;
   copies.all = true;
   pm.addNestedPass<func::FuncOp>(createStridedCopiesToLinalgPass(copies));
+  // Row kernels: one launch each, block reductions.
+  pm.addNestedPass<func::FuncOp>(createGPURowKernelsToLaunchesPass());
   // Matmul-like ops get vector threads with register accumulators; the
   // rest become scalar loops.
   if (options.gpuVectorWidth > 1) {
@@ -206,6 +214,8 @@ void sparsa::buildSparsaGPULoweringPipeline(
   addUpstream(pm, "func.func(canonicalize,gpu-launch-sink-index-computations),"
                   "gpu-kernel-outlining");
   pm.addPass(createGPUMergeModulesPass());
+  // Block reductions: warp shuffles and shared memory.
+  pm.addNestedPass<gpu::GPUModuleOp>(createGPULowerAllReducePass());
   addUpstream(pm, "func.func(gpu-async-region)");
   addUpstream(pm, "nvvm-attach-target{chip=" + options.gpuChip.getValue() +
                       " features=+ptx80 O=3}");

@@ -124,7 +124,8 @@ struct GPUMapToKernelsPass final
     if (llvm::any_of(op->getResultTypes(), [](Type t) { return isa<MemRefType>(t); }))
       return true;
     return op->walk([&](Operation *inner) {
-               bool host = isa<scf::ParallelOp, func::CallOp>(inner);
+               // Launches already formed (row kernels) stay launches.
+               bool host = isa<scf::ParallelOp, func::CallOp, gpu::LaunchOp>(inner);
                if (auto store = dyn_cast<memref::StoreOp>(inner))
                  host = isHostMemory(store.getMemref());
                if (isa<memref::AllocOp, memref::AllocaOp>(inner))
@@ -630,55 +631,285 @@ static void fillWithPoison(RewriterBase &rewriter, memref::AllocOp buffer) {
   memref::StoreOp::create(rewriter, loc, fill, buffer, ivs);
 }
 
+/// The arithmetic op of an all_reduce kind.
+static FailureOr<Value> combine(OpBuilder &b, Location loc, gpu::AllReduceOperation kind,
+                                Value x, Value y) {
+  using K = gpu::AllReduceOperation;
+  bool isFloat = isa<FloatType>(x.getType());
+  switch (kind) {
+  case K::ADD:
+    return isFloat ? arith::AddFOp::create(b, loc, x, y).getResult()
+                   : arith::AddIOp::create(b, loc, x, y).getResult();
+  case K::MUL:
+    return isFloat ? arith::MulFOp::create(b, loc, x, y).getResult()
+                   : arith::MulIOp::create(b, loc, x, y).getResult();
+  case K::MAXIMUMF:
+    return arith::MaximumFOp::create(b, loc, x, y).getResult();
+  case K::MINIMUMF:
+    return arith::MinimumFOp::create(b, loc, x, y).getResult();
+  case K::MAXNUMF:
+    return arith::MaxNumFOp::create(b, loc, x, y).getResult();
+  case K::MINNUMF:
+    return arith::MinNumFOp::create(b, loc, x, y).getResult();
+  case K::MAXSI:
+    return arith::MaxSIOp::create(b, loc, x, y).getResult();
+  case K::MINSI:
+    return arith::MinSIOp::create(b, loc, x, y).getResult();
+  case K::MAXUI:
+    return arith::MaxUIOp::create(b, loc, x, y).getResult();
+  case K::MINUI:
+    return arith::MinUIOp::create(b, loc, x, y).getResult();
+  case K::AND:
+    return arith::AndIOp::create(b, loc, x, y).getResult();
+  case K::OR:
+    return arith::OrIOp::create(b, loc, x, y).getResult();
+  case K::XOR:
+    return arith::XOrIOp::create(b, loc, x, y).getResult();
+  }
+  return failure();
+}
+
 /// Test aid: runs the device mapping's launches on the host, every block and
-/// thread in turn (the kernels of the mapping never synchronize between
-/// threads), with device memory as host memory.
+/// thread in turn, with device memory as host memory. A kernel whose body
+/// synchronizes its block (`gpu.all_reduce`, `gpu.barrier`, at the top
+/// level of the body) runs as segments between those points: each segment
+/// a loop over the block's threads; values the block shares (of ops free of
+/// memory effects on shared values: block ids, all_reduce results) are
+/// computed once per block; a thread's values a later segment reads are
+/// kept per thread; an all_reduce combines the threads' operands in order.
 struct GPUEmulateOnHostPass final
     : sparsa::impl::GPUEmulateOnHostPassBase<GPUEmulateOnHostPass> {
   using GPUEmulateOnHostPassBase::GPUEmulateOnHostPassBase;
+
+  /// Nested loops over |bounds| before |anchor|; returns the innermost
+  /// body's terminator and the (possibly reversed) indices.
+  Operation *loopNest(OpBuilder &b, Location loc, Operation *anchor, ArrayRef<Value> bounds,
+                      SmallVectorImpl<Value> &ivs) {
+    b.setInsertionPoint(anchor);
+    Value zero = arith::ConstantIndexOp::create(b, loc, 0);
+    Value one = arith::ConstantIndexOp::create(b, loc, 1);
+    for (Value bound : bounds) {
+      auto loop = scf::ForOp::create(b, loc, zero, bound, one);
+      b.setInsertionPointToStart(loop.getBody());
+      Value iv = loop.getInductionVar();
+      if (reverse) // bound - 1 - iv
+        iv = arith::SubIOp::create(b, loc, arith::SubIOp::create(b, loc, bound, one), iv);
+      ivs.push_back(iv);
+      anchor = loop.getBody()->getTerminator();
+    }
+    return anchor;
+  }
+
+  LogicalResult emulate(RewriterBase &rewriter, gpu::LaunchOp launch) {
+    if (!launch.getBody().hasOneBlock() || launch.getAsyncToken())
+      return launch.emitError("cannot emulate this launch");
+    Location loc = launch.getLoc();
+    Block &body = launch.getBody().front();
+    bool collective = false;
+    WalkResult nested = launch.getBody().walk([&](Operation *op) {
+      if (!isa<gpu::AllReduceOp, gpu::BarrierOp>(op))
+        return WalkResult::advance();
+      if (op->getBlock() != &body)
+        return WalkResult::interrupt();
+      collective = true;
+      return WalkResult::advance();
+    });
+    if (nested.wasInterrupted())
+      return launch.emitError("cannot emulate a block synchronization in a nested region");
+    rewriter.setInsertionPoint(launch);
+    Value blockBounds[] = {launch.getGridSizeX(), launch.getGridSizeY(),
+                           launch.getGridSizeZ()};
+    Value threadBounds[] = {launch.getBlockSizeX(), launch.getBlockSizeY(),
+                            launch.getBlockSizeZ()};
+    gpu::KernelDim3 blockIds = launch.getBlockIds(), threadIds = launch.getThreadIds(),
+                    grid = launch.getGridSize(), block = launch.getBlockSize();
+    Value threadArgs[] = {threadIds.x, threadIds.y, threadIds.z};
+    // Per-thread storage for values crossing block synchronizations.
+    Value threadCount;
+    if (collective) {
+      threadCount = arith::MulIOp::create(
+          rewriter, loc, arith::MulIOp::create(rewriter, loc, threadBounds[0], threadBounds[1]),
+          threadBounds[2]);
+    }
+    SmallVector<Value> bivs;
+    Operation *blockAnchor = nullptr;
+    auto blockLoops = [&]() {
+      blockAnchor = loopNest(rewriter, loc, launch, blockBounds, bivs);
+      Value from[] = {blockIds.x, blockIds.y, blockIds.z, grid.x, grid.y, grid.z,
+                      block.x,    block.y,    block.z};
+      Value to[] = {bivs[0],         bivs[1],         bivs[2],
+                    blockBounds[0],  blockBounds[1],  blockBounds[2],
+                    threadBounds[0], threadBounds[1], threadBounds[2]};
+      for (auto [f, t] : llvm::zip(from, to))
+        f.replaceAllUsesWith(t);
+      rewriter.eraseOp(body.getTerminator());
+    };
+    if (!collective) {
+      blockLoops();
+      SmallVector<Value> tivs;
+      Operation *anchor = loopNest(rewriter, loc, blockAnchor, threadBounds, tivs);
+      for (auto [f, t] : llvm::zip(threadArgs, tivs))
+        f.replaceAllUsesWith(t);
+      for (Operation &op : llvm::make_early_inc_range(body))
+        op.moveBefore(anchor);
+      rewriter.eraseOp(launch);
+      return success();
+    }
+    // Segments between synchronizations.
+    SmallVector<SmallVector<Operation *>> segments(1);
+    SmallVector<Operation *> syncs;
+    DenseMap<Operation *, unsigned> segmentOf;
+    for (Operation &op : body.without_terminator()) {
+      segmentOf[&op] = segments.size() - 1;
+      if (isa<gpu::AllReduceOp, gpu::BarrierOp>(op)) {
+        syncs.push_back(&op);
+        segments.emplace_back();
+      } else {
+        segments.back().push_back(&op);
+      }
+    }
+    // Values the whole block shares.
+    DenseSet<Value> uniform;
+    for (Value v : {blockIds.x, blockIds.y, blockIds.z, grid.x, grid.y, grid.z, block.x,
+                    block.y, block.z})
+      uniform.insert(v);
+    auto isUniform = [&](Value v) {
+      return uniform.contains(v) || !launch->isAncestor(v.getParentRegion()->getParentOp());
+    };
+    DenseSet<Operation *> uniformOps;
+    for (Operation &op : body.without_terminator()) {
+      bool u = isa<gpu::AllReduceOp>(op) ||
+               (op.getNumRegions() == 0 && isMemoryEffectFree(&op) &&
+                llvm::all_of(op.getOperands(), isUniform));
+      if (!u || isa<gpu::BarrierOp>(op))
+        continue;
+      uniformOps.insert(&op);
+      for (Value r : op.getResults())
+        uniform.insert(r);
+    }
+    // Thread values read by a later segment (the all_reduce's operand
+    // counts as read by its own segment).
+    llvm::SetVector<Value> crossing;
+    for (Operation &op : body.without_terminator()) {
+      if (uniformOps.contains(&op))
+        continue;
+      for (Value r : op.getResults())
+        for (Operation *user : r.getUsers())
+          if (segmentOf.lookup(body.findAncestorOpInBlock(*user)) > segmentOf.lookup(&op))
+            crossing.insert(r);
+    }
+    DenseMap<Value, unsigned> definedIn;
+    for (Value v : crossing)
+      definedIn[v] = segmentOf.lookup(body.findAncestorOpInBlock(*v.getDefiningOp()));
+    DenseMap<Value, Value> slots;
+    rewriter.setInsertionPoint(launch);
+    for (Value v : crossing) {
+      if (!v.getType().isIntOrIndexOrFloat())
+        return launch.emitError("cannot emulate: a ") << v.getType()
+               << " value of a thread crosses a block synchronization";
+      slots[v] = memref::AllocOp::create(
+          rewriter, loc, MemRefType::get({ShapedType::kDynamic}, v.getType()), threadCount);
+    }
+    SmallVector<Value> reduceBuffers;
+    for (Operation *sync : syncs)
+      if (auto reduce = dyn_cast<gpu::AllReduceOp>(sync)) {
+        if (!reduce.getOp())
+          return reduce.emitError("cannot emulate an all_reduce with a region");
+        reduceBuffers.push_back(memref::AllocOp::create(
+            rewriter, loc, MemRefType::get({ShapedType::kDynamic}, reduce.getType()),
+            threadCount));
+      }
+    blockLoops();
+    unsigned nextReduce = 0;
+    for (auto [k, ops] : llvm::enumerate(segments)) {
+      for (Operation *op : ops)
+        if (uniformOps.contains(op))
+          op->moveBefore(blockAnchor);
+      SmallVector<Value> tivs;
+      Operation *anchor = loopNest(rewriter, loc, blockAnchor, threadBounds, tivs);
+      Operation *loop = anchor->getParentOp();
+      while (loop->getParentOp() != blockAnchor->getParentOp())
+        loop = loop->getParentOp();
+      rewriter.setInsertionPoint(anchor);
+      Value linear = arith::AddIOp::create(
+          rewriter, loc,
+          arith::MulIOp::create(
+              rewriter, loc,
+              arith::AddIOp::create(rewriter, loc,
+                                    arith::MulIOp::create(rewriter, loc, tivs[2], threadBounds[1]),
+                                    tivs[1]),
+              threadBounds[0]),
+          tivs[0]);
+      for (Value v : crossing) {
+        if (definedIn.lookup(v) >= k)
+          continue;
+        bool usedHere = llvm::any_of(v.getUsers(), [&](Operation *u) {
+          Operation *top = body.findAncestorOpInBlock(*u);
+          return top && segmentOf.lookup(top) == k;
+        });
+        if (!usedHere)
+          continue;
+        Value loaded = memref::LoadOp::create(rewriter, loc, slots[v], linear);
+        v.replaceUsesWithIf(loaded, [&](OpOperand &use) {
+          Operation *top = body.findAncestorOpInBlock(*use.getOwner());
+          return top && segmentOf.lookup(top) == k;
+        });
+      }
+      for (Operation *op : ops)
+        if (!uniformOps.contains(op))
+          op->moveBefore(anchor);
+      for (auto [f, t] : llvm::zip(threadArgs, tivs))
+        f.replaceUsesWithIf(t, [&](OpOperand &use) { return loop->isAncestor(use.getOwner()); });
+      rewriter.setInsertionPoint(anchor);
+      for (Operation *op : ops)
+        for (Value r : op->getResults())
+          if (crossing.contains(r))
+            memref::StoreOp::create(rewriter, loc, r, slots[r], linear);
+      if (k == syncs.size())
+        break;
+      Operation *sync = syncs[k];
+      if (auto reduce = dyn_cast<gpu::AllReduceOp>(sync)) {
+        Value buffer = reduceBuffers[nextReduce++];
+        rewriter.setInsertionPoint(anchor);
+        // (An operand of an earlier segment was reloaded above.)
+        Value operand = reduce.getValue();
+        memref::StoreOp::create(rewriter, loc, operand, buffer, linear);
+        // The threads' values combined in order, once per block.
+        rewriter.setInsertionPoint(blockAnchor);
+        Value zero = arith::ConstantIndexOp::create(rewriter, loc, 0);
+        Value one = arith::ConstantIndexOp::create(rewriter, loc, 1);
+        Value first = memref::LoadOp::create(rewriter, loc, buffer, zero);
+        auto fold = scf::ForOp::create(rewriter, loc, one, threadCount, one, first);
+        {
+          OpBuilder::InsertionGuard g(rewriter);
+          rewriter.setInsertionPointToStart(fold.getBody());
+          Value next = memref::LoadOp::create(rewriter, loc, buffer, fold.getInductionVar());
+          FailureOr<Value> c =
+              combine(rewriter, loc, *reduce.getOp(), fold.getRegionIterArgs()[0], next);
+          if (failed(c))
+            return reduce.emitError("cannot emulate this all_reduce kind");
+          scf::YieldOp::create(rewriter, loc, *c);
+        }
+        reduce.getResult().replaceAllUsesWith(fold.getResult(0));
+      }
+      rewriter.eraseOp(sync);
+    }
+    rewriter.setInsertionPointAfter(launch);
+    for (auto &[v, slot] : slots)
+      memref::DeallocOp::create(rewriter, loc, slot);
+    for (Value buffer : reduceBuffers)
+      memref::DeallocOp::create(rewriter, loc, buffer);
+    rewriter.eraseOp(launch);
+    return success();
+  }
 
   void runOnOperation() override {
     IRRewriter rewriter(&getContext());
     SmallVector<gpu::LaunchOp> launches;
     getOperation().walk([&](gpu::LaunchOp op) { launches.push_back(op); });
-    for (gpu::LaunchOp launch : launches) {
-      if (!launch.getBody().hasOneBlock() || launch.getAsyncToken()) {
-        launch.emitError("cannot emulate this launch");
+    for (gpu::LaunchOp launch : launches)
+      if (failed(emulate(rewriter, launch)))
         return signalPassFailure();
-      }
-      Location loc = launch.getLoc();
-      rewriter.setInsertionPoint(launch);
-      Value zero = arith::ConstantIndexOp::create(rewriter, loc, 0);
-      Value one = arith::ConstantIndexOp::create(rewriter, loc, 1);
-      Value bounds[] = {launch.getGridSizeX(),  launch.getGridSizeY(),
-                        launch.getGridSizeZ(),  launch.getBlockSizeX(),
-                        launch.getBlockSizeY(), launch.getBlockSizeZ()};
-      SmallVector<Value> ivs;
-      for (Value bound : bounds) {
-        auto loop = scf::ForOp::create(rewriter, loc, zero, bound, one);
-        rewriter.setInsertionPointToStart(loop.getBody());
-        Value iv = loop.getInductionVar();
-        if (reverse) // bound - 1 - iv
-          iv = arith::SubIOp::create(
-              rewriter, loc, arith::SubIOp::create(rewriter, loc, bound, one), iv);
-        ivs.push_back(iv);
-      }
-      Block &body = launch.getBody().front();
-      gpu::KernelDim3 blockIds = launch.getBlockIds(), threadIds = launch.getThreadIds(),
-                      grid = launch.getGridSize(), block = launch.getBlockSize();
-      Value from[] = {blockIds.x, blockIds.y, blockIds.z, threadIds.x, threadIds.y,
-                      threadIds.z, grid.x,     grid.y,     grid.z,      block.x,
-                      block.y,     block.z};
-      Value to[] = {ivs[0],    ivs[1],    ivs[2],    ivs[3],    ivs[4],    ivs[5],
-                    bounds[0], bounds[1], bounds[2], bounds[3], bounds[4], bounds[5]};
-      for (auto [f, t] : llvm::zip(from, to))
-        f.replaceAllUsesWith(t);
-      rewriter.eraseOp(body.getTerminator());
-      Operation *insertBefore = rewriter.getInsertionBlock()->getTerminator();
-      for (Operation &op : llvm::make_early_inc_range(body))
-        op.moveBefore(insertBefore);
-      rewriter.eraseOp(launch);
-    }
     SmallVector<Operation *> gpuOps;
     getOperation().walk([&](Operation *op) {
       if (isa<gpu::AllocOp, gpu::DeallocOp, gpu::MemcpyOp, gpu::WaitOp>(op))
@@ -709,6 +940,15 @@ namespace sparsa {
 } // namespace sparsa
 
 namespace {
+/// Whether |op| is in a row kernel (an scf.forall mapped to GPU blocks by
+/// sparsa-gpu-form-row-kernels): its reductions are the block's.
+static bool inRowKernel(Operation *op) {
+  for (auto f = op->getParentOfType<scf::ForallOp>(); f; f = f->getParentOfType<scf::ForallOp>())
+    if (f.getMapping())
+      return true;
+  return false;
+}
+
 /// Whether |body| (a linalg body) yields its output argument plus terms
 /// that do not depend on it: the argument's only use is an addf, whose
 /// result's only use is the next addf of the chain, up to the yield (`out +
@@ -1058,7 +1298,9 @@ struct GPUSplitReductionsPass final
       getOperation().walk([&](linalg::GenericOp op) { generics.push_back(op); });
       IRRewriter rewriter(&getContext());
       for (linalg::GenericOp op : generics)
-        if (rowsPerChunk <= 0 || !splitRowList(rewriter, op))
+        if (inRowKernel(op))
+          continue;
+        else if (rowsPerChunk <= 0 || !splitRowList(rewriter, op))
           splitIndexedReduction(rewriter, op);
     }
     SmallVector<linalg::LinalgOp> candidates;
@@ -1068,7 +1310,7 @@ struct GPUSplitReductionsPass final
       // weight's block scales `(n, k floordiv 32)` (the verifier then
       // crashes) instead of declining them. Nor bodies that read loop
       // indices, which it leaves pointing at the old loop numbers.
-      if (op.hasPureTensorSemantics() && op.getNumReductionLoops() == 1 &&
+      if (!inRowKernel(op) && op.hasPureTensorSemantics() && op.getNumReductionLoops() == 1 &&
           op.getNumDpsInits() == 1 && op.hasOnlyProjectedPermutations() &&
           !op.hasIndexSemantics())
         candidates.push_back(op);
@@ -1115,6 +1357,8 @@ struct GPUSplitReductionsPass final
     SmallVector<linalg::GenericOp> generics;
     getOperation().walk([&](linalg::GenericOp op) { generics.push_back(op); });
     for (linalg::GenericOp op : generics) {
+      if (inRowKernel(op))
+        continue;
       SmallVector<unsigned> order;
       auto kinds = op.getIteratorTypesArray();
       for (unsigned i = 0; i < kinds.size(); ++i)

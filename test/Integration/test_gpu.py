@@ -139,6 +139,76 @@ def test_emulated_quantized_gemv_split_matches_ort(tmp_path, bits, block, zp, K)
         assert_matches_ort(model, path, {"A": a}, atol=1e-3, rtol=1e-3)
 
 
+def _row_model(path, kind, shape, axis):
+    """One row-wise op (sparsa-gpu-form-row-kernels' targets), its input
+    dimensions given as ints or names (run-time sizes)."""
+    rng = np.random.default_rng(11)
+    static = [d if isinstance(d, int) else 3 for d in shape]
+    inits = []
+    if kind in ("softmax", "logsoftmax"):
+        op = {"softmax": "Softmax", "logsoftmax": "LogSoftmax"}[kind]
+        nodes = [helper.make_node(op, ["x"], ["y"], name=kind, axis=axis)]
+    else:  # layernorm, with or without bias
+        norm = static[axis:]
+        inits.append(numpy_helper.from_array(rng.standard_normal(norm).astype(np.float32), "s"))
+        ins = ["x", "s"]
+        if kind == "layernorm_bias":
+            inits.append(numpy_helper.from_array(rng.standard_normal(norm).astype(np.float32),
+                                                 "b"))
+            ins.append("b")
+        nodes = [helper.make_node("LayerNormalization", ins, ["y"], name="ln", axis=axis,
+                                  epsilon=1e-5)]
+    graph = helper.make_graph(
+        nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, shape)],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, shape)], inits)
+    return save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), path)
+
+
+ROW_CASES = [
+    ("softmax", [4, 1000], -1),       # a block of 256 threads, 4 elements each
+    ("softmax", [6, 5], -1),          # rows shorter than a warp
+    ("softmax", [2, 50, 7], 1),       # the reduced axis in the middle (strided rows)
+    ("softmax", [1, 20000], -1),      # one long row: 1024 threads
+    ("logsoftmax", ["N", 3, 77], -1),  # run-time row count
+    ("layernorm", [3, 768], -1),
+    ("layernorm_bias", ["B", "T", 64], -1),
+    ("layernorm_bias", [2, 4, 33], -2),  # two reduced axes
+]
+
+
+@pytest.mark.parametrize("kind,shape,axis", ROW_CASES)
+def test_row_kernels_one_launch_and_match_ort(tmp_path, kind, shape, axis):
+    """Softmax, LogSoftmax and LayerNormalization are one kernel each on the
+    GPU (sparsa-gpu-form-row-kernels, sparsa-gpu-row-kernels-to-launches):
+    a block per row, its reductions combined by warp shuffles (the PTX holds
+    one entry and shfl.sync). Emulated with each launch's threads run last
+    first and device memory poisoned: a partial left out of a block
+    reduction, a thread reading another's share of the row before it is
+    written, or a row value computed from the wrong row shows against ONNX
+    Runtime."""
+    path = _row_model(tmp_path / "m.onnx", kind, shape, axis)
+    ptx = tmp_path / "m.ptx"
+    _compile_cpu(str(path), str(ptx), target="cuda", emit="ptx")
+    text = ptx.read_text()
+    assert text.count(".entry") == 1, text.count(".entry")
+    assert "shfl.sync.bfly" in text
+    model = _emulated(tmp_path, path, adversarial=True)
+    rng = np.random.default_rng(5)
+    for rows in (1, 3):
+        dims = [d if isinstance(d, int) else rows for d in shape]
+        x = (rng.standard_normal(dims) * 4).astype(np.float32)
+        assert_matches_ort(model, path, {"x": x}, atol=1e-5, rtol=1e-5)
+
+
+def test_row_kernel_zero_rows(tmp_path):
+    """A run-time row count of zero launches nothing (a zero grid would be
+    a launch error) and returns an empty result."""
+    path = _row_model(tmp_path / "m.onnx", "softmax", ["N", 16], -1)
+    model = _emulated(tmp_path, path, adversarial=True)
+    out = model.run({"x": np.zeros((0, 16), np.float32)})
+    assert out["y"].shape == (0, 16)
+
+
 def test_cuda_library_and_report(tmp_path):
     path = _softmax_gelu_model(tmp_path / "m.onnx")
     so, report = tmp_path / "m.so", tmp_path / "r.json"

@@ -61,3 +61,67 @@ func.func @async_launch(%grid: index) {
 // ADV: scf.for %[[BX:.*]] = %{{.*}} to %[[G:.*]] step
 // ADV:   %[[LAST:.*]] = arith.subi %[[G]], %{{.*}} : index
 // ADV:   %{{.*}} = arith.subi %[[LAST]], %[[BX]] : index
+
+// -----
+
+/// A block reduction: the launch runs as segments between synchronizations.
+/// Each thread's partial goes to a per-thread buffer, the block combines
+/// them in order once (a loop from thread 1, starting at thread 0's), and
+/// the second segment's threads read the result; a thread value the second
+/// segment reads (%v) is kept per thread across the barrier.
+// CHECK-LABEL: func.func @all_reduce
+// CHECK-DAG: %[[SLOT:.*]] = memref.alloc(%{{.*}}) : memref<?xf32>
+// CHECK-DAG: %[[RED:.*]] = memref.alloc(%{{.*}}) : memref<?xf32>
+// CHECK: scf.for %[[BX:.*]] =
+// CHECK: scf.for
+// CHECK: scf.for
+//          first segment: each thread stores its value twice
+// CHECK:   scf.for
+// CHECK:   scf.for
+// CHECK:   scf.for
+// CHECK:     %[[V:.*]] = memref.load %{{.*}}[%[[BX]], %{{.*}}]
+// CHECK-DAG: memref.store %[[V]], %[[SLOT]][%[[T:.*]]]
+// CHECK-DAG: memref.store %[[V]], %[[RED]][%[[T]]]
+//          combined once per block
+// CHECK:   %[[FIRST:.*]] = memref.load %[[RED]][%c0
+// CHECK:   %[[SUM:.*]] = scf.for %{{.*}} = %c1{{.*}} iter_args(%[[ACC:.*]] = %[[FIRST]])
+// CHECK:     arith.addf %[[ACC]]
+//          second segment
+// CHECK:   scf.for
+// CHECK:   scf.for
+// CHECK:   scf.for
+// CHECK:     %[[MINE:.*]] = memref.load %[[SLOT]]
+// CHECK:     %[[Q:.*]] = arith.divf %[[MINE]], %[[SUM]]
+// CHECK:     memref.store %[[Q]], %{{.*}}[%[[BX]], %{{.*}}]
+// CHECK-NOT: gpu.
+// CHECK: memref.dealloc
+func.func @all_reduce(%x: memref<4x32xf32>, %y: memref<4x32xf32>) {
+  %c1 = arith.constant 1 : index
+  %c4 = arith.constant 4 : index
+  %c32 = arith.constant 32 : index
+  gpu.launch blocks(%bx, %by, %bz) in (%gx = %c4, %gy = %c1, %gz = %c1)
+             threads(%tx, %ty, %tz) in (%sx = %c32, %sy = %c1, %sz = %c1) {
+    %v = memref.load %x[%bx, %tx] : memref<4x32xf32>
+    %s = gpu.all_reduce add %v uniform {} : (f32) -> (f32)
+    gpu.barrier
+    %q = arith.divf %v, %s : f32
+    memref.store %q, %y[%bx, %tx] : memref<4x32xf32>
+    gpu.terminator
+  }
+  return
+}
+
+// -----
+
+func.func @nested_barrier(%c: i1) {
+  %c1 = arith.constant 1 : index
+  // expected-error @+1 {{cannot emulate a block synchronization in a nested region}}
+  gpu.launch blocks(%bx, %by, %bz) in (%gx = %c1, %gy = %c1, %gz = %c1)
+             threads(%tx, %ty, %tz) in (%sx = %c1, %sy = %c1, %sz = %c1) {
+    scf.if %c {
+      gpu.barrier
+    }
+    gpu.terminator
+  }
+  return
+}

@@ -316,6 +316,75 @@ def GPUParallelCompactionPass
                            "mlir::arith::ArithDialect"];
 }
 
+def GPUFormRowKernelsPass
+    : Pass<"sparsa-gpu-form-row-kernels", "mlir::func::FuncOp"> {
+  let summary = "Group row-wise reductions and the map that reads them (GPU target)";
+  let description = [{
+    On tensors, before `sparsa-gpu-split-reductions`: an all-parallel
+    `linalg.generic` (identity output map) that reads a per-row value made
+    by a reduction over some of its loops (softmax's max and sum, layer
+    norm's mean and variance, RMSNorm's mean square, a ReduceSum divided
+    back: the value reaches it directly or through element-wise ops on
+    per-row values) is tiled with a tile of one along every other loop
+    (`scf::tileConsumerAndFuseProducersUsingSCF`, an `scf.forall`), and the
+    reductions, fills and per-row element-wise ops that make its per-row
+    operands are fused into the tile. The full-size operands are not (a
+    matmul feeding a softmax stays where it is). The loop is mapped to
+    `#gpu.block<linear_dim_i>`: `sparsa-gpu-row-kernels-to-launches` makes
+    it one launch, a block per row. The per-row chain the CPU lowering
+    leaves as 4-7 launches of one thread per row becomes one kernel whose
+    threads share every row's reductions.
+  }];
+  let dependentDialects = ["mlir::scf::SCFDialect", "mlir::tensor::TensorDialect",
+                           "mlir::linalg::LinalgDialect", "mlir::gpu::GPUDialect"];
+}
+
+def GPURowKernelsToLaunchesPass
+    : Pass<"sparsa-gpu-row-kernels-to-launches", "mlir::func::FuncOp"> {
+  let summary = "Row kernels as one gpu.launch with block reductions";
+  let description = [{
+    On buffers, before the linalg-to-loops lowering: an `scf.forall` mapped
+    to `#gpu.block<linear_dim_i>` (from `sparsa-gpu-form-row-kernels`)
+    becomes one `gpu.launch` with a block per iteration. Its body runs in
+    order on every thread of the block:
+
+    - a reduction `linalg.generic` into a per-row buffer (all dimensions
+      one, allocated in the body) whose body combines its output with one
+      of `addf`, `mulf`, `maximumf`, `minimumf`, `maxnumf`, `minnumf` or
+      their integer kinds: each thread folds a strided share of the
+      reduced elements (consecutive threads read consecutive elements),
+      then `gpu.all_reduce` combines the block's partials (warp shuffles
+      and shared memory, upstream's lowering);
+    - element-wise ops and fills of per-row buffers: scalars in registers,
+      computed by every thread (the buffers disappear);
+    - an all-parallel `linalg.generic` (the map writing the row's output):
+      each thread writes a strided share; a later op of the body that
+      reads memory waits at a `gpu.barrier`.
+
+    Views of the forall's buffers are rebuilt in the kernel. Block size:
+    the reduced element count rounded up to a power of two, 32 to 256
+    (1024 from 16384 elements). A forall whose body holds anything else is
+    left to the usual mapping (its mapping dropped). Launches of a run-time
+    row count are skipped when it is zero.
+  }];
+  let dependentDialects = ["mlir::gpu::GPUDialect", "mlir::scf::SCFDialect",
+                           "mlir::memref::MemRefDialect", "mlir::arith::ArithDialect",
+                           "mlir::affine::AffineDialect"];
+}
+
+def GPULowerAllReducePass
+    : Pass<"sparsa-gpu-lower-all-reduce", "mlir::gpu::GPUModuleOp"> {
+  let summary = "Lower gpu.all_reduce in outlined kernels (upstream patterns)";
+  let description = [{
+    Applies upstream's `populateGpuAllReducePatterns` to the kernels of a
+    `gpu.module`: each `gpu.all_reduce` becomes warp shuffles (`gpu.shuffle
+    xor`), a workgroup buffer of one value per warp and barriers, which
+    `convert-gpu-to-nvvm` lowers to `shfl.sync` and shared memory.
+  }];
+  let dependentDialects = ["mlir::gpu::GPUDialect", "mlir::cf::ControlFlowDialect",
+                           "mlir::arith::ArithDialect", "mlir::memref::MemRefDialect"];
+}
+
 def GPUContractionKernelsPass
     : Pass<"sparsa-gpu-contraction-kernels", "mlir::func::FuncOp"> {
   let summary = "Vector threads for matmul-like ops (GPU target)";
@@ -375,7 +444,14 @@ def GPUEmulateOnHostPass : Pass<"sparsa-gpu-emulate-on-host", "mlir::func::FuncO
     forms never communicate between threads, so this runs them exactly on
     a machine without a GPU: the test suite checks the device mapping's
     results against ONNX Runtime this way (`sparsa-compile
-    --x-gpu-emulate`).
+    --x-gpu-emulate`). A kernel that synchronizes its block
+    (`gpu.all_reduce` with an op kind, `gpu.barrier`, at the top level of
+    its body: the row kernels) runs as segments between those points, each
+    a loop over the block's threads; ops free of memory effects on values
+    the whole block shares run once per block, a thread's values a later
+    segment reads are kept in a buffer per thread, and an all_reduce
+    combines its operands in thread order. A synchronization inside a
+    nested region is an error.
 
     Threads run in order, and fresh host memory often reads as zeros, so a
     race between threads or a read of device memory no kernel wrote can go

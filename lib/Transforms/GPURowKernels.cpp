@@ -1,0 +1,700 @@
+//===- GPURowKernels.cpp - block-per-row kernels for the GPU ------*- C++ -*-//
+//
+// SPDX-License-Identifier: Apache-2.0
+//
+//===----------------------------------------------------------------------===//
+//
+// Softmax, layer norm and their kin reduce each row, then map the row with
+// the reductions' results. The shared lowering writes them as separate
+// linalg ops (max, sum, a per-row term, the map), which the GPU mapping
+// would run as several launches of one thread per row, each walking the
+// whole row. Here they become one kernel with a block per row:
+//
+//   - sparsa-gpu-form-row-kernels (tensors): the map is tiled by one along
+//     its row loops and the per-row producers are fused into the tile; the
+//     scf.forall is mapped to #gpu.block<linear_dim_i>;
+//   - sparsa-gpu-row-kernels-to-launches (buffers): such a forall becomes a
+//     gpu.launch; reductions are strided per-thread partials combined by
+//     gpu.all_reduce, per-row values stay scalars, the map is strided over
+//     the block's threads;
+//   - sparsa-gpu-lower-all-reduce (outlined kernels): upstream's lowering of
+//     gpu.all_reduce to warp shuffles and shared memory.
+//
+//===----------------------------------------------------------------------===//
+
+#include "sparsa/Transforms/Passes.h"
+
+#include "mlir/Dialect/Affine/IR/AffineOps.h"
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/ControlFlow/IR/ControlFlowOps.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/Dialect/GPU/Transforms/Passes.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/SCF/Transforms/TileUsingInterface.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/IR/IRMapping.h"
+#include "mlir/IR/PatternMatch.h"
+#include "mlir/Interfaces/SideEffectInterfaces.h"
+#include "mlir/Interfaces/ViewLikeInterface.h"
+#include "mlir/Transforms/GreedyPatternRewriteDriver.h"
+
+#include "llvm/ADT/SmallBitVector.h"
+#include "llvm/ADT/TypeSwitch.h"
+
+namespace sparsa {
+#define GEN_PASS_DEF_GPUFORMROWKERNELSPASS
+#define GEN_PASS_DEF_GPUROWKERNELSTOLAUNCHESPASS
+#define GEN_PASS_DEF_GPULOWERALLREDUCEPASS
+#include "sparsa/Transforms/Passes.h.inc"
+} // namespace sparsa
+
+using namespace mlir;
+
+namespace {
+
+/// Whether |loop| is a row kernel: mapped to linear block dimensions.
+static bool isRowKernel(scf::ForallOp loop) {
+  std::optional<ArrayAttr> mapping = loop.getMapping();
+  return mapping && !mapping->empty() &&
+         llvm::all_of(*mapping, [](Attribute a) {
+           auto block = dyn_cast<gpu::GPUBlockMappingAttr>(a);
+           return block && block.getBlock() >= gpu::MappingId::LinearDim0;
+         });
+}
+
+//===----------------------------------------------------------------------===//
+// Forming row kernels (tensors)
+//===----------------------------------------------------------------------===//
+
+/// Whether |v| is a per-row value made by a reduction: the result of a
+/// reduction generic, or of an element-wise generic over such values
+/// (mean = sum / n), a few levels deep.
+static bool madeByReduction(Value v, int depth = 0) {
+  auto g = v.getDefiningOp<linalg::GenericOp>();
+  if (!g || depth > 6 || !g.hasPureTensorSemantics() || g.getNumDpsInits() != 1)
+    return false;
+  if (g.getNumReductionLoops() > 0)
+    return true;
+  return llvm::any_of(g.getDpsInputs(),
+                      [&](Value in) { return madeByReduction(in, depth + 1); });
+}
+
+struct GPUFormRowKernelsPass final
+    : sparsa::impl::GPUFormRowKernelsPassBase<GPUFormRowKernelsPass> {
+  using GPUFormRowKernelsPassBase::GPUFormRowKernelsPassBase;
+
+  /// The map's loops the per-row operands do not index (the row's own
+  /// loops), or none where |op| is not a row map.
+  static std::optional<llvm::SmallBitVector> reducedLoops(linalg::GenericOp op) {
+    if (!op.hasPureTensorSemantics() || op.getNumDpsInits() != 1 ||
+        op.getNumLoops() == 0 || op.getNumReductionLoops() != 0 ||
+        !op.getIndexingMapsArray().back().isIdentity() ||
+        !isa<FloatType>(getElementTypeOrSelf(op.getResult(0).getType())))
+      return std::nullopt;
+    std::optional<llvm::SmallBitVector> missing;
+    for (OpOperand *in : op.getDpsInputOperands()) {
+      AffineMap map = op.getMatchingIndexingMap(in);
+      // Loops, or 0 for a kept dimension of one (keepdims reductions).
+      bool plain = llvm::all_of(map.getResults(), [](AffineExpr e) {
+        auto c = dyn_cast<AffineConstantExpr>(e);
+        return isa<AffineDimExpr>(e) || (c && c.getValue() == 0);
+      });
+      if (!plain || !madeByReduction(in->get()))
+        continue;
+      llvm::SmallBitVector m(op.getNumLoops(), true);
+      for (AffineExpr e : map.getResults())
+        if (auto d = dyn_cast<AffineDimExpr>(e))
+          m.reset(d.getPosition());
+      if (m.none())
+        continue;
+      if (missing && *missing != m)
+        return std::nullopt; // per-row values of different rows
+      missing = m;
+    }
+    if (!missing || missing->all())
+      return std::nullopt; // no per-row operand, or no row loop left
+    // A row of one element gains nothing from a block.
+    SmallVector<int64_t> ranges = op.getStaticLoopRanges();
+    bool wide = false;
+    for (int i : missing->set_bits())
+      wide |= ShapedType::isDynamic(ranges[i]) || ranges[i] > 1;
+    if (!wide)
+      return std::nullopt;
+    return missing;
+  }
+
+  void runOnOperation() override {
+    SmallVector<linalg::GenericOp> maps;
+    getOperation().walk([&](linalg::GenericOp op) {
+      if (!op->getParentOfType<scf::ForallOp>() && reducedLoops(op))
+        maps.push_back(op);
+    });
+    IRRewriter rewriter(&getContext());
+    // Last consumer first: an earlier map that fed it stays where it is.
+    for (linalg::GenericOp op : llvm::reverse(maps)) {
+      std::optional<llvm::SmallBitVector> reduced = reducedLoops(op);
+      if (!reduced)
+        continue;
+      SmallVector<OpFoldResult> sizes;
+      SmallVector<Attribute> mapping;
+      for (unsigned i = 0; i < op.getNumLoops(); ++i) {
+        sizes.push_back(rewriter.getIndexAttr((*reduced)[i] ? 0 : 1));
+        if (!(*reduced)[i])
+          mapping.push_back(gpu::GPUBlockMappingAttr::get(
+              &getContext(), static_cast<gpu::MappingId>(
+                                 static_cast<unsigned>(gpu::MappingId::LinearDim0) +
+                                 mapping.size())));
+      }
+      if (mapping.size() > 10)
+        continue; // more row loops than linear mapping ids
+      scf::SCFTilingOptions tiling;
+      tiling.setTileSizes(sizes);
+      tiling.setLoopType(scf::SCFTilingOptions::LoopType::ForallOp);
+      tiling.setMapping(mapping);
+      scf::SCFTileAndFuseOptions options;
+      options.setTilingOptions(tiling);
+      // Only per-row values (a slice of one element per dimension) made by
+      // fills and generics; full rows are read where they are.
+      options.setFusionControlFn(
+          [](tensor::ExtractSliceOp slice, OpResult producer,
+             bool) -> std::optional<scf::SCFTileAndFuseOptions::ControlFnResult> {
+            if (!isa<linalg::FillOp, linalg::GenericOp>(producer.getOwner()))
+              return std::nullopt;
+            auto type = slice.getResultType();
+            if (!llvm::all_of(type.getShape(), [](int64_t d) { return d == 1; }))
+              return std::nullopt;
+            return scf::SCFTileAndFuseOptions::ControlFnResult{};
+          });
+      rewriter.setInsertionPoint(op);
+      FailureOr<scf::SCFTileAndFuseResult> tiled = scf::tileConsumerAndFuseProducersUsingSCF(
+          rewriter, cast<TilingInterface>(op.getOperation()), options);
+      if (failed(tiled) || tiled->loops.empty())
+        continue;
+      // At least one reduction must have joined the tile.
+      bool fusedReduction = llvm::any_of(tiled->tiledAndFusedOps, [](Operation *t) {
+        auto g = dyn_cast<linalg::GenericOp>(t);
+        return g && g.getNumReductionLoops() > 0;
+      });
+      Value result = tiled->replacements.lookup(op.getResult(0));
+      if (!fusedReduction) {
+        // Nothing shared: leave the op as it was.
+        for (LoopLikeOpInterface loop : llvm::reverse(tiled->loops))
+          rewriter.eraseOp(loop);
+        continue;
+      }
+      rewriter.replaceOp(op, result);
+      // The untiled producers, where nothing else reads them.
+      for (Operation *producer : llvm::reverse(tiled->fusedProducers))
+        if (producer->use_empty())
+          rewriter.eraseOp(producer);
+    }
+  }
+};
+
+//===----------------------------------------------------------------------===//
+// Row kernels to launches (buffers)
+//===----------------------------------------------------------------------===//
+
+/// The all_reduce kind of a combining op, and its neutral element.
+struct Combiner {
+  Operation *op;               // the body's combining op
+  unsigned outOperand;         // which of its operands is the output
+  gpu::AllReduceOperation kind;
+  TypedAttr neutral;
+};
+
+static std::optional<Combiner> matchCombiner(linalg::GenericOp op) {
+  Block *body = op.getBlock();
+  Value out = body->getArguments().back();
+  Operation *yield = body->getTerminator();
+  if (!out.hasOneUse() || yield->getNumOperands() != 1)
+    return std::nullopt;
+  Operation *c = *out.getUsers().begin();
+  if (c->getNumOperands() != 2 || c->getNumResults() != 1 ||
+      yield->getOperand(0) != c->getResult(0) || !c->getResult(0).hasOneUse())
+    return std::nullopt;
+  Type t = out.getType();
+  // gpu.shuffle moves 32- and 64-bit values.
+  if (!(t.isF32() || t.isF64() || t.isInteger(32) || t.isInteger(64)))
+    return std::nullopt;
+  Builder b(op.getContext());
+  auto fl = [&](double v) -> TypedAttr { return b.getFloatAttr(t, v); };
+  auto in = [&](const APInt &v) -> TypedAttr { return b.getIntegerAttr(t, v); };
+  unsigned width = t.getIntOrFloatBitWidth();
+  double inf = std::numeric_limits<double>::infinity();
+  using K = gpu::AllReduceOperation;
+  std::optional<std::pair<K, TypedAttr>> k =
+      llvm::TypeSwitch<Operation *, std::optional<std::pair<K, TypedAttr>>>(c)
+          .Case([&](arith::AddFOp) { return std::make_pair(K::ADD, fl(0.0)); })
+          .Case([&](arith::MulFOp) { return std::make_pair(K::MUL, fl(1.0)); })
+          .Case([&](arith::MaximumFOp) { return std::make_pair(K::MAXIMUMF, fl(-inf)); })
+          .Case([&](arith::MinimumFOp) { return std::make_pair(K::MINIMUMF, fl(inf)); })
+          .Case([&](arith::MaxNumFOp) { return std::make_pair(K::MAXNUMF, fl(-inf)); })
+          .Case([&](arith::MinNumFOp) { return std::make_pair(K::MINNUMF, fl(inf)); })
+          .Case([&](arith::AddIOp) { return std::make_pair(K::ADD, in(APInt(width, 0))); })
+          .Case([&](arith::MulIOp) { return std::make_pair(K::MUL, in(APInt(width, 1))); })
+          .Case([&](arith::MaxSIOp) {
+            return std::make_pair(K::MAXSI, in(APInt::getSignedMinValue(width)));
+          })
+          .Case([&](arith::MinSIOp) {
+            return std::make_pair(K::MINSI, in(APInt::getSignedMaxValue(width)));
+          })
+          .Case([&](arith::MaxUIOp) { return std::make_pair(K::MAXUI, in(APInt(width, 0))); })
+          .Case([&](arith::MinUIOp) {
+            return std::make_pair(K::MINUI, in(APInt::getMaxValue(width)));
+          })
+          .Case([&](arith::AndIOp) { return std::make_pair(K::AND, in(APInt::getAllOnes(width))); })
+          .Case([&](arith::OrIOp) { return std::make_pair(K::OR, in(APInt(width, 0))); })
+          .Case([&](arith::XOrIOp) { return std::make_pair(K::XOR, in(APInt(width, 0))); })
+          .Default([](Operation *) { return std::nullopt; });
+  if (!k)
+    return std::nullopt;
+  unsigned outOperand = c->getOperand(0) == out ? 0 : 1;
+  if (c->getOperand(1 - outOperand) == out)
+    return std::nullopt;
+  return Combiner{c, outOperand, k->first, k->second};
+}
+
+static bool allOnes(Type t) {
+  auto m = dyn_cast<MemRefType>(t);
+  return m && m.hasStaticShape() &&
+         llvm::all_of(m.getShape(), [](int64_t d) { return d == 1; });
+}
+
+struct GPURowKernelsToLaunchesPass final
+    : sparsa::impl::GPURowKernelsToLaunchesPassBase<GPURowKernelsToLaunchesPass> {
+  using GPURowKernelsToLaunchesPassBase::GPURowKernelsToLaunchesPassBase;
+
+  /// Builds the kernel for |loop| into |launch|'s body; fails (leaving
+  /// partial IR in the launch, which the caller erases) on ops it does not
+  /// know.
+  struct Builder {
+    scf::ForallOp loop;
+    gpu::LaunchOp launch;
+    OpBuilder b;
+    IRMapping map;
+    /// Per-row buffers (allocated in the body, every dimension one) and
+    /// views of them -> the buffer.
+    DenseMap<Value, Value> rowBuffer;
+    /// Per-row buffer -> its current value.
+    DenseMap<Value, Value> rowValue;
+    Value tid, threads;
+    bool pendingWrites = false;
+
+    Builder(scf::ForallOp loop, gpu::LaunchOp launch)
+        : loop(loop), launch(launch), b(loop.getContext()) {}
+
+    Location loc() { return loop.getLoc(); }
+
+    Value rowOf(Value v) { return rowBuffer.lookup(v); }
+
+    /// The value of operand |v| of a generic at |indices| (loads for
+    /// memory, the scalar for a per-row buffer).
+    Value readAt(Value v, AffineMap m, ValueRange loops) {
+      if (Value row = rowOf(v))
+        return rowValue.lookup(row);
+      SmallVector<Value> idx;
+      for (unsigned i = 0; i < m.getNumResults(); ++i)
+        idx.push_back(affine::AffineApplyOp::create(b, loc(), m.getSubMap({i}), loops));
+      return memref::LoadOp::create(b, loc(), map.lookupOrDefault(v), idx);
+    }
+
+    /// Clones the body of |op| but its yield (and |skip|) with the block
+    /// arguments bound to |args| and linalg.index to |loops|; returns the
+    /// yielded values.
+    SmallVector<Value> cloneBody(linalg::GenericOp op, ValueRange args, ValueRange loops,
+                                 IRMapping &bm, Operation *skip = nullptr) {
+      Block *body = op.getBlock();
+      bm.map(body->getArguments().take_front(args.size()), args);
+      for (Operation &inner : body->without_terminator()) {
+        if (&inner == skip)
+          continue;
+        if (auto index = dyn_cast<linalg::IndexOp>(inner)) {
+          bm.map(index.getResult(), loops[index.getDim()]);
+          continue;
+        }
+        b.clone(inner, bm);
+      }
+      SmallVector<Value> out;
+      for (Value v : body->getTerminator()->getOperands())
+        out.push_back(bm.lookupOrDefault(v));
+      return out;
+    }
+
+    /// The loop sizes of |op| (in the kernel).
+    SmallVector<Value> loopSizes(linalg::GenericOp op) {
+      SmallVector<Value> sizes;
+      SmallVector<int64_t> ranges = op.getStaticLoopRanges();
+      for (unsigned d = 0; d < op.getNumLoops(); ++d) {
+        if (!ShapedType::isDynamic(ranges[d])) {
+          sizes.push_back(arith::ConstantIndexOp::create(b, loc(), ranges[d]));
+          continue;
+        }
+        Value size;
+        for (OpOperand &operand : op->getOpOperands()) {
+          AffineMap m = op.getMatchingIndexingMap(&operand);
+          for (unsigned r = 0; r < m.getNumResults() && !size; ++r)
+            if (auto e = dyn_cast<AffineDimExpr>(m.getResult(r));
+                e && e.getPosition() == d && !rowOf(operand.get()))
+              size = memref::DimOp::create(b, loc(), map.lookupOrDefault(operand.get()), r);
+          if (size)
+            break;
+        }
+        if (!size)
+          return {};
+        sizes.push_back(size);
+      }
+      return sizes;
+    }
+
+    /// A loop over the elements [0, n) of the loops |dims| of |sizes|
+    /// spread over the block's threads (consecutive threads, consecutive
+    /// innermost elements); other loops are 0. |body| gets the loop
+    /// indices and the iteration arguments.
+    scf::ForOp stridedLoop(ArrayRef<Value> sizes, ArrayRef<unsigned> dims, ValueRange init,
+                           function_ref<SmallVector<Value>(ValueRange, ValueRange)> body) {
+      Value n = arith::ConstantIndexOp::create(b, loc(), 1);
+      for (unsigned d : dims)
+        n = arith::MulIOp::create(b, loc(), n, sizes[d]);
+      auto loop = scf::ForOp::create(b, loc(), tid, n, threads, init);
+      OpBuilder::InsertionGuard g(b);
+      if (!loop.getBody()->empty())
+        loop.getBody()->getTerminator()->erase();
+      b.setInsertionPointToStart(loop.getBody());
+      Value zero = arith::ConstantIndexOp::create(b, loc(), 0);
+      SmallVector<Value> ivs(sizes.size(), zero);
+      Value rest = loop.getInductionVar();
+      for (unsigned d : llvm::reverse(dims)) {
+        if (d == dims.front()) {
+          ivs[d] = rest;
+          break;
+        }
+        ivs[d] = arith::RemUIOp::create(b, loc(), rest, sizes[d]);
+        rest = arith::DivUIOp::create(b, loc(), rest, sizes[d]);
+      }
+      SmallVector<Value> yields = body(ivs, loop.getRegionIterArgs());
+      scf::YieldOp::create(b, loc(), yields);
+      return loop;
+    }
+
+    void barrierIfWritten() {
+      if (pendingWrites)
+        gpu::BarrierOp::create(b, loc());
+      pendingWrites = false;
+    }
+
+    LogicalResult reduction(linalg::GenericOp op) {
+      std::optional<Combiner> c = matchCombiner(op);
+      Value out = op.getDpsInits()[0];
+      if (!c || op.getNumDpsInits() != 1 || !rowOf(out) || !rowValue.lookup(rowOf(out)))
+        return failure();
+      SmallVector<Value> sizes = loopSizes(op);
+      if (sizes.empty())
+        return failure();
+      SmallVector<unsigned> dims;
+      SmallVector<int64_t> ranges = op.getStaticLoopRanges();
+      for (auto [d, kind] : llvm::enumerate(op.getIteratorTypesArray())) {
+        if (kind == utils::IteratorType::reduction)
+          dims.push_back(d);
+        else if (ranges[d] != 1)
+          return failure(); // a reduction per row, rows one each
+      }
+      if (llvm::any_of(op.getDpsInputs(), [&](Value v) { return !rowOf(v); }))
+        barrierIfWritten();
+      Value neutral = arith::ConstantOp::create(b, loc(), c->neutral);
+      auto partial = stridedLoop(sizes, dims, neutral, [&](ValueRange ivs, ValueRange acc) {
+        SmallVector<Value> args;
+        for (OpOperand *in : op.getDpsInputOperands())
+          args.push_back(readAt(in->get(), op.getMatchingIndexingMap(in), ivs));
+        IRMapping bm = map;
+        bm.map(op.getBlock()->getArguments().back(), acc[0]);
+        cloneBody(op, args, ivs, bm, c->op);
+        // acc <combine> term, in the body's operand order.
+        Value term = bm.lookupOrDefault(c->op->getOperand(1 - c->outOperand));
+        IRMapping cm;
+        cm.map(c->op->getOperand(c->outOperand), acc[0]);
+        cm.map(c->op->getOperand(1 - c->outOperand), term);
+        return SmallVector<Value>{b.clone(*c->op, cm)->getResult(0)};
+      });
+      Value all = gpu::AllReduceOp::create(b, loc(), partial.getResult(0),
+                                           gpu::AllReduceOperationAttr::get(b.getContext(), c->kind),
+                                           /*uniform=*/true)
+                      .getResult();
+      IRMapping cm;
+      cm.map(c->op->getOperand(c->outOperand), rowValue.lookup(rowOf(out)));
+      cm.map(c->op->getOperand(1 - c->outOperand), all);
+      rowValue[rowOf(out)] = b.clone(*c->op, cm)->getResult(0);
+      return success();
+    }
+
+    LogicalResult elementwise(linalg::GenericOp op) {
+      bool rowOutputs = llvm::all_of(op.getDpsInits(), [&](Value v) { return rowOf(v); });
+      SmallVector<int64_t> ranges = op.getStaticLoopRanges();
+      bool single = llvm::all_of(ranges, [](int64_t r) { return r == 1; });
+      if (single && rowOutputs) {
+        // Per-row scalars: every thread computes them.
+        SmallVector<Value> zeros(op.getNumLoops(),
+                                 arith::ConstantIndexOp::create(b, loc(), 0));
+        SmallVector<Value> args;
+        for (OpOperand *in : op.getDpsInputOperands())
+          args.push_back(readAt(in->get(), op.getMatchingIndexingMap(in), zeros));
+        for (Value init : op.getDpsInits())
+          args.push_back(rowValue.lookup(rowOf(init)));
+        IRMapping bm = map;
+        SmallVector<Value> results = cloneBody(op, args, zeros, bm);
+        for (auto [init, r] : llvm::zip(op.getDpsInits(), results))
+          rowValue[rowOf(init)] = r;
+        return success();
+      }
+      if (llvm::any_of(op.getDpsInits(), [&](Value v) { return rowOf(v); }))
+        return failure();
+      // The row's map: a strided share of its elements per thread.
+      SmallVector<Value> sizes = loopSizes(op);
+      if (sizes.empty())
+        return failure();
+      if (llvm::any_of(op.getDpsInputs(), [&](Value v) { return !rowOf(v); }) ||
+          op.payloadUsesValueFromOperand(op.getDpsInitOperand(0)))
+        barrierIfWritten();
+      SmallVector<unsigned> dims = llvm::to_vector(llvm::seq<unsigned>(0, op.getNumLoops()));
+      stridedLoop(sizes, dims, {}, [&](ValueRange ivs, ValueRange) {
+        SmallVector<Value> args;
+        for (OpOperand *in : op.getDpsInputOperands())
+          args.push_back(readAt(in->get(), op.getMatchingIndexingMap(in), ivs));
+        for (OpOperand &init : op.getDpsInitsMutable()) {
+          Type t = getElementTypeOrSelf(init.get().getType());
+          args.push_back(op.payloadUsesValueFromOperand(&init)
+                             ? readAt(init.get(), op.getMatchingIndexingMap(&init), ivs)
+                             : arith::ConstantOp::create(b, loc(), t, b.getZeroAttr(t))
+                                   .getResult());
+        }
+        IRMapping bm = map;
+        SmallVector<Value> results = cloneBody(op, args, ivs, bm);
+        for (auto [init, r] : llvm::zip(op.getDpsInitsMutable(), results)) {
+          AffineMap m = op.getMatchingIndexingMap(&init);
+          SmallVector<Value> idx;
+          for (unsigned i = 0; i < m.getNumResults(); ++i)
+            idx.push_back(affine::AffineApplyOp::create(b, loc(), m.getSubMap({i}), ivs));
+          memref::StoreOp::create(b, loc(), r, map.lookupOrDefault(init.get()), idx);
+        }
+        return SmallVector<Value>{};
+      });
+      pendingWrites = true;
+      return success();
+    }
+
+    LogicalResult build() {
+      Block &kernel = launch.getBody().front();
+      b.setInsertionPointToStart(&kernel);
+      tid = launch.getThreadIds().x;
+      threads = launch.getBlockSizeX();
+      // The forall's indices from the block id (last dimension fastest).
+      SmallVector<Value> ivs(loop.getRank());
+      Value rest = launch.getBlockIds().x;
+      for (int64_t d = loop.getRank() - 1; d >= 0; --d) {
+        Value lb = loop.getLowerBound(b)[d], step = loop.getStep(b)[d];
+        Value count = tripCount(b, d);
+        Value i = d == 0 ? rest : arith::RemUIOp::create(b, loc(), rest, count).getResult();
+        if (d > 0)
+          rest = arith::DivUIOp::create(b, loc(), rest, count);
+        ivs[d] = arith::AddIOp::create(b, loc(), lb, arith::MulIOp::create(b, loc(), i, step));
+      }
+      map.map(loop.getInductionVars(), ivs);
+      for (Operation &op : loop.getBody()->without_terminator()) {
+        if (auto alloc = dyn_cast<memref::AllocOp>(op); alloc && allOnes(alloc.getType())) {
+          rowBuffer[alloc] = alloc;
+          continue;
+        }
+        if (auto dealloc = dyn_cast<memref::DeallocOp>(op)) {
+          if (rowOf(dealloc.getMemref()))
+            continue;
+          return failure();
+        }
+        if (auto fill = dyn_cast<linalg::FillOp>(op)) {
+          Value out = fill.getDpsInits()[0];
+          // A per-row buffer bufferization placed outside a loop of one row
+          // (the tile is the whole tensor): private if only this body and
+          // deallocations use it.
+          if (auto alloc = out.getDefiningOp<memref::AllocOp>();
+              alloc && !rowOf(out) && allOnes(alloc.getType()) &&
+              llvm::all_of(alloc->getUsers(), [&](Operation *u) {
+                return isa<memref::DeallocOp>(u) || loop->isAncestor(u);
+              }))
+            rowBuffer[out] = out;
+          if (!rowOf(out))
+            return failure();
+          rowValue[rowOf(out)] = map.lookupOrDefault(fill.getDpsInputs()[0]);
+          continue;
+        }
+        if (isa<linalg::CopyOp, memref::CopyOp>(op) && rowOf(op.getOperand(1))) {
+          // A per-row value copied (bufferization's copy of a fill two
+          // reductions start from).
+          Value src = op.getOperand(0), dst = op.getOperand(1);
+          if (rowOf(src) && !rowValue.lookup(rowOf(src)))
+            return failure();
+          auto type = cast<MemRefType>(src.getType());
+          SmallVector<Value> zeros(type.getRank(), arith::ConstantIndexOp::create(b, loc(), 0));
+          rowValue[rowOf(dst)] =
+              rowOf(src) ? rowValue.lookup(rowOf(src))
+                         : memref::LoadOp::create(b, loc(), map.lookupOrDefault(src), zeros)
+                               .getResult();
+          continue;
+        }
+        if (auto g = dyn_cast<linalg::GenericOp>(op)) {
+          if (!g.hasPureBufferSemantics())
+            return failure();
+          // A per-row buffer read before it is written.
+          for (Value in : g->getOperands())
+            if (Value row = rowOf(in); row && !rowValue.lookup(row) &&
+                                       !llvm::is_contained(g.getDpsInits(), in))
+              return failure();
+          if (failed(g.getNumReductionLoops() ? reduction(g) : elementwise(g)))
+            return failure();
+          continue;
+        }
+        if (auto view = dyn_cast<ViewLikeOpInterface>(op); view && op.getNumResults() == 1) {
+          if (Value row = rowOf(view.getViewSource())) {
+            rowBuffer[op.getResult(0)] = row;
+            continue;
+          }
+        }
+        if (op.getNumRegions() == 0 && isMemoryEffectFree(&op) &&
+            llvm::none_of(op.getOperands(), [&](Value v) { return rowOf(v); })) {
+          b.clone(op, map);
+          continue;
+        }
+        return failure();
+      }
+      gpu::TerminatorOp::create(b, loc());
+      return success();
+    }
+
+    /// The trip count of the forall's dimension |d|, built at |bb|.
+    Value tripCount(OpBuilder &bb, int64_t d) {
+      Value lb = loop.getLowerBound(bb)[d], ub = loop.getUpperBound(bb)[d],
+            step = loop.getStep(bb)[d];
+      Value n = bb.createOrFold<arith::CeilDivSIOp>(
+          loc(), bb.createOrFold<arith::SubIOp>(loc(), ub, lb), step);
+      return bb.createOrFold<arith::MaxSIOp>(loc(), n,
+                                             arith::ConstantIndexOp::create(bb, loc(), 0));
+    }
+  };
+
+  /// Threads per block for rows of |elements| (dynamic: -1).
+  static int64_t blockThreads(int64_t elements) {
+    if (elements < 0)
+      return 256;
+    if (elements >= 16384)
+      return 1024;
+    return std::clamp<int64_t>(llvm::PowerOf2Ceil(elements), 32, 256);
+  }
+
+  /// Elements one row reduces or maps (the largest static loop space of
+  /// the body's generics over their loops other than size one), or -1.
+  static int64_t rowElements(scf::ForallOp loop) {
+    int64_t most = 1;
+    bool dynamic = false;
+    loop.getBody()->walk([&](linalg::GenericOp g) {
+      int64_t n = 1;
+      for (int64_t r : g.getStaticLoopRanges()) {
+        if (ShapedType::isDynamic(r))
+          dynamic = true;
+        else
+          n *= r;
+      }
+      most = std::max(most, n);
+    });
+    return dynamic ? -1 : most;
+  }
+
+  void runOnOperation() override {
+    SmallVector<scf::ForallOp> loops;
+    getOperation().walk([&](scf::ForallOp loop) {
+      if (isRowKernel(loop))
+        loops.push_back(loop);
+    });
+    for (scf::ForallOp loop : loops) {
+      if (succeeded(convert(loop)))
+        continue;
+      // The usual mapping takes it, one thread per row.
+      loop.removeMappingAttr();
+    }
+  }
+
+  LogicalResult convert(scf::ForallOp loop) {
+    if (loop.getNumResults() != 0)
+      return failure();
+    OpBuilder host(loop);
+    Location loc = loop.getLoc();
+    Builder kb(loop, nullptr);
+    Value total = arith::ConstantIndexOp::create(host, loc, 1);
+    bool dynamic = false;
+    for (int64_t d = 0; d < loop.getRank(); ++d) {
+      Value n = kb.tripCount(host, d);
+      dynamic |= !getConstantIntValue(loop.getMixedLowerBound()[d]) ||
+                 !getConstantIntValue(loop.getMixedUpperBound()[d]) ||
+                 !getConstantIntValue(loop.getMixedStep()[d]);
+      total = host.createOrFold<arith::MulIOp>(loc, total, n);
+    }
+    scf::IfOp guard;
+    if (dynamic) {
+      // A run-time count of zero rows launches nothing (a zero grid is a
+      // launch error).
+      Value any = arith::CmpIOp::create(host, loc, arith::CmpIPredicate::sgt, total,
+                                        arith::ConstantIndexOp::create(host, loc, 0));
+      guard = scf::IfOp::create(host, loc, any, /*withElseRegion=*/false);
+      host.setInsertionPointToStart(&guard.getThenRegion().front());
+    }
+    Value one = arith::ConstantIndexOp::create(host, loc, 1);
+    Value block = arith::ConstantIndexOp::create(host, loc, blockThreads(rowElements(loop)));
+    auto launch = gpu::LaunchOp::create(host, loc, total, one, one, block, one, one);
+    kb.launch = launch;
+    // The launch body is built from scratch: drop the default block's
+    // terminator if any.
+    Block &body = launch.getBody().front();
+    while (!body.empty())
+      body.back().erase();
+    if (failed(kb.build())) {
+      if (guard)
+        guard.erase();
+      else
+        launch.erase();
+      // The host arithmetic built for the count is dead; canonicalization
+      // removes it.
+      return failure();
+    }
+    loop.erase();
+    return success();
+  }
+};
+
+//===----------------------------------------------------------------------===//
+// gpu.all_reduce lowering (outlined kernels)
+//===----------------------------------------------------------------------===//
+
+struct GPULowerAllReducePass final
+    : sparsa::impl::GPULowerAllReducePassBase<GPULowerAllReducePass> {
+  using GPULowerAllReducePassBase::GPULowerAllReducePassBase;
+
+  void runOnOperation() override {
+    bool any = false;
+    getOperation().walk([&](gpu::AllReduceOp) { any = true; });
+    if (!any)
+      return;
+    RewritePatternSet patterns(&getContext());
+    populateGpuAllReducePatterns(patterns);
+    if (failed(applyPatternsGreedily(getOperation(), std::move(patterns))))
+      return signalPassFailure();
+    WalkResult left = getOperation().walk([](gpu::AllReduceOp op) {
+      op.emitError("gpu.all_reduce could not be lowered (it must be in a kernel "
+                   "function's body, not a nested region)");
+      return WalkResult::interrupt();
+    });
+    if (left.wasInterrupted())
+      signalPassFailure();
+  }
+};
+
+} // namespace

@@ -1,0 +1,197 @@
+// RUN: sparsa-opt %s --split-input-file --sparsa-gpu-form-row-kernels | FileCheck %s --check-prefix=FORM
+// RUN: sparsa-opt %s --split-input-file --sparsa-gpu-row-kernels-to-launches | FileCheck %s --check-prefix=LAUNCH
+// RUN: sparsa-opt %s --split-input-file --sparsa-gpu-lower-all-reduce | FileCheck %s --check-prefix=LOWER
+
+/// Softmax as the shared lowering writes it (max, sum of exp, the map):
+/// the map is tiled by rows, the reductions and fills are fused into the
+/// tile, the matmul feeding the softmax is not.
+// FORM-LABEL: func.func @softmax
+// FORM:       %[[MM:.*]] = linalg.matmul
+// FORM:       scf.forall (%[[R:.*]]) in (4)
+// FORM:         tensor.extract_slice %[[MM]][%[[R]], 0] [1, 1000]
+// FORM:         linalg.fill
+// FORM:         linalg.generic {{.*}}iterator_types = ["parallel", "reduction"]
+// FORM:         arith.maximumf
+// FORM:         linalg.fill
+// FORM:         linalg.generic {{.*}}iterator_types = ["parallel", "reduction"]
+// FORM:         math.exp
+// FORM:         linalg.generic {{.*}}iterator_types = ["parallel", "parallel"]
+// FORM:       } {mapping = [#gpu.block<linear_dim_0>]}
+// FORM-NOT:   linalg.generic
+// FORM:       return
+func.func @softmax(%a: tensor<4x64xf32>, %w: tensor<64x1000xf32>) -> tensor<4x1000xf32> {
+  %zero = arith.constant 0.0 : f32
+  %ninf = arith.constant 0xFF800000 : f32
+  %e2 = tensor.empty() : tensor<4x1000xf32>
+  %z2 = linalg.fill ins(%zero : f32) outs(%e2 : tensor<4x1000xf32>) -> tensor<4x1000xf32>
+  %x = linalg.matmul ins(%a, %w : tensor<4x64xf32>, tensor<64x1000xf32>) outs(%z2 : tensor<4x1000xf32>) -> tensor<4x1000xf32>
+  %e = tensor.empty() : tensor<4xf32>
+  %m0 = linalg.fill ins(%ninf : f32) outs(%e : tensor<4xf32>) -> tensor<4xf32>
+  %m = linalg.generic {indexing_maps = [affine_map<(d0, d1) -> (d0, d1)>, affine_map<(d0, d1) -> (d0)>],
+                       iterator_types = ["parallel", "reduction"]}
+      ins(%x : tensor<4x1000xf32>) outs(%m0 : tensor<4xf32>) {
+  ^bb0(%in: f32, %out: f32):
+    %r = arith.maximumf %out, %in : f32
+    linalg.yield %r : f32
+  } -> tensor<4xf32>
+  %s0 = linalg.fill ins(%zero : f32) outs(%e : tensor<4xf32>) -> tensor<4xf32>
+  %s = linalg.generic {indexing_maps = [affine_map<(d0, d1) -> (d0, d1)>, affine_map<(d0, d1) -> (d0)>, affine_map<(d0, d1) -> (d0)>],
+                       iterator_types = ["parallel", "reduction"]}
+      ins(%x, %m : tensor<4x1000xf32>, tensor<4xf32>) outs(%s0 : tensor<4xf32>) {
+  ^bb0(%in: f32, %mx: f32, %out: f32):
+    %d = arith.subf %in, %mx : f32
+    %ex = math.exp %d : f32
+    %r = arith.addf %out, %ex : f32
+    linalg.yield %r : f32
+  } -> tensor<4xf32>
+  %y = linalg.generic {indexing_maps = [affine_map<(d0, d1) -> (d0, d1)>, affine_map<(d0, d1) -> (d0)>, affine_map<(d0, d1) -> (d0)>, affine_map<(d0, d1) -> (d0, d1)>],
+                       iterator_types = ["parallel", "parallel"]}
+      ins(%x, %m, %s : tensor<4x1000xf32>, tensor<4xf32>, tensor<4xf32>) outs(%e2 : tensor<4x1000xf32>) {
+  ^bb0(%in: f32, %mx: f32, %sm: f32, %out: f32):
+    %d = arith.subf %in, %mx : f32
+    %ex = math.exp %d : f32
+    %q = arith.divf %ex, %sm : f32
+    linalg.yield %q : f32
+  } -> tensor<4x1000xf32>
+  return %y : tensor<4x1000xf32>
+}
+
+// -----
+
+/// A per-row operand that no reduction makes (a bias per row) is a plain
+/// broadcast: nothing to share, nothing tiled.
+// FORM-LABEL: func.func @row_bias
+// FORM-NOT:   scf.forall
+// FORM:       linalg.generic
+func.func @row_bias(%x: tensor<4x1000xf32>, %b: tensor<4xf32>) -> tensor<4x1000xf32> {
+  %e = tensor.empty() : tensor<4x1000xf32>
+  %y = linalg.generic {indexing_maps = [affine_map<(d0, d1) -> (d0, d1)>, affine_map<(d0, d1) -> (d0)>, affine_map<(d0, d1) -> (d0, d1)>],
+                       iterator_types = ["parallel", "parallel"]}
+      ins(%x, %b : tensor<4x1000xf32>, tensor<4xf32>) outs(%e : tensor<4x1000xf32>) {
+  ^bb0(%in: f32, %bb: f32, %out: f32):
+    %r = arith.addf %in, %bb : f32
+    linalg.yield %r : f32
+  } -> tensor<4x1000xf32>
+  return %y : tensor<4x1000xf32>
+}
+
+// -----
+
+/// The bufferized row kernel (layer norm's shape: mean, then the sum of
+/// squared deviations from a copy of the same fill, the map): one launch of
+/// a block per row and 256 threads. Each reduction is a strided loop
+/// (thread id to 768 step the block size) and a gpu.all_reduce, combined
+/// with the fill's value; the per-row buffers are gone; the map reads the
+/// row values as scalars and stores its strided share.
+// LAUNCH-LABEL: func.func @layernorm
+// LAUNCH-NOT:   scf.forall
+// LAUNCH:       gpu.launch blocks(%[[B:.*]], %{{.*}}, %{{.*}}) in (%{{.*}} = %c3{{.*}}, %{{.*}} = %c1{{.*}}, %{{.*}} = %c1{{.*}}) threads(%[[T:.*]], %{{.*}}, %{{.*}}) in (%{{.*}} = %[[NT:c256]], %
+// LAUNCH-NOT:     memref.alloc
+// LAUNCH:         %[[P:.*]] = scf.for %{{.*}} = %[[T]] to %{{.*}} step %[[NT]] iter_args
+// LAUNCH:           memref.load
+// LAUNCH:           arith.addf
+// LAUNCH:         %[[S:.*]] = gpu.all_reduce add %[[P]] uniform
+// LAUNCH:         %[[SUM:.*]] = arith.addf %{{.*}}, %[[S]]
+// LAUNCH:         %[[MEAN:.*]] = arith.divf %[[SUM]]
+// LAUNCH:         %[[P2:.*]] = scf.for %{{.*}} = %[[T]] to %{{.*}} step %[[NT]] iter_args
+// LAUNCH:           arith.subf %{{.*}}, %[[MEAN]]
+// LAUNCH:         %[[V:.*]] = gpu.all_reduce add %[[P2]] uniform
+// LAUNCH:         scf.for %{{.*}} = %[[T]] to %{{.*}} step %[[NT]] {
+// LAUNCH:           arith.subf %{{.*}}, %[[MEAN]]
+// LAUNCH:           memref.store
+// LAUNCH-NOT:     gpu.barrier
+// LAUNCH:         gpu.terminator
+// LAUNCH-NOT:   linalg.
+// LAUNCH:       return
+func.func @layernorm(%x: memref<3x768xf32>, %y: memref<3x768xf32>) {
+  %zero = arith.constant 0.0 : f32
+  %n = arith.constant 768.0 : f32
+  scf.forall (%r) in (3) {
+    %xr = memref.subview %x[%r, 0] [1, 768] [1, 1] : memref<3x768xf32> to memref<1x768xf32, strided<[768, 1], offset: ?>>
+    %acc = memref.alloc() : memref<1xf32>
+    linalg.fill ins(%zero : f32) outs(%acc : memref<1xf32>)
+    %sum = memref.alloc() : memref<1xf32>
+    linalg.copy ins(%acc : memref<1xf32>) outs(%sum : memref<1xf32>)
+    linalg.generic {indexing_maps = [affine_map<(d0, d1) -> (d0, d1)>, affine_map<(d0, d1) -> (d0)>],
+                    iterator_types = ["parallel", "reduction"]}
+        ins(%xr : memref<1x768xf32, strided<[768, 1], offset: ?>>) outs(%sum : memref<1xf32>) {
+    ^bb0(%in: f32, %out: f32):
+      %s = arith.addf %out, %in : f32
+      linalg.yield %s : f32
+    }
+    %mean = memref.alloc() : memref<1xf32>
+    linalg.generic {indexing_maps = [affine_map<(d0) -> (d0)>, affine_map<(d0) -> (d0)>], iterator_types = ["parallel"]}
+        ins(%sum : memref<1xf32>) outs(%mean : memref<1xf32>) {
+    ^bb0(%in: f32, %out: f32):
+      %m = arith.divf %in, %n : f32
+      linalg.yield %m : f32
+    }
+    linalg.generic {indexing_maps = [affine_map<(d0, d1) -> (d0, d1)>, affine_map<(d0, d1) -> (d0)>, affine_map<(d0, d1) -> (d0)>],
+                    iterator_types = ["parallel", "reduction"]}
+        ins(%xr, %mean : memref<1x768xf32, strided<[768, 1], offset: ?>>, memref<1xf32>) outs(%acc : memref<1xf32>) {
+    ^bb0(%in: f32, %m: f32, %out: f32):
+      %d = arith.subf %in, %m : f32
+      %q = arith.mulf %d, %d : f32
+      %s = arith.addf %out, %q : f32
+      linalg.yield %s : f32
+    }
+    %yr = memref.subview %y[%r, 0] [1, 768] [1, 1] : memref<3x768xf32> to memref<1x768xf32, strided<[768, 1], offset: ?>>
+    linalg.generic {indexing_maps = [affine_map<(d0, d1) -> (d0, d1)>, affine_map<(d0, d1) -> (d0)>, affine_map<(d0, d1) -> (d0)>, affine_map<(d0, d1) -> (d0, d1)>],
+                    iterator_types = ["parallel", "parallel"]}
+        ins(%xr, %mean, %acc : memref<1x768xf32, strided<[768, 1], offset: ?>>, memref<1xf32>, memref<1xf32>)
+        outs(%yr : memref<1x768xf32, strided<[768, 1], offset: ?>>) {
+    ^bb0(%in: f32, %m: f32, %v: f32, %out: f32):
+      %d = arith.subf %in, %m : f32
+      %q = arith.divf %d, %v : f32
+      linalg.yield %q : f32
+    }
+    memref.dealloc %acc : memref<1xf32>
+    memref.dealloc %sum : memref<1xf32>
+    memref.dealloc %mean : memref<1xf32>
+  } {mapping = [#gpu.block<linear_dim_0>]}
+  return
+}
+
+// -----
+
+/// A body the kernel builder does not know (a loop) keeps its forall,
+/// without the block mapping: the usual device mapping takes it.
+// LAUNCH-LABEL: func.func @unknown_body
+// LAUNCH-NOT:   gpu.launch
+// LAUNCH:       scf.forall
+// LAUNCH-NOT:   mapping
+// LAUNCH:       return
+func.func @unknown_body(%x: memref<3x8xf32>) {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %c8 = arith.constant 8 : index
+  %one = arith.constant 1.0 : f32
+  scf.forall (%r) in (3) {
+    scf.for %i = %c0 to %c8 step %c1 {
+      memref.store %one, %x[%r, %i] : memref<3x8xf32>
+    }
+  } {mapping = [#gpu.block<linear_dim_0>]}
+  return
+}
+
+// -----
+
+/// In an outlined kernel, gpu.all_reduce becomes upstream's warp shuffles
+/// and a workgroup buffer of one value per warp.
+// LOWER-LABEL: gpu.func @k
+// LOWER-SAME:  workgroup(%{{.*}} : memref<32xf32, #gpu.address_space<workgroup>>)
+// LOWER:       gpu.shuffle xor
+// LOWER:       gpu.barrier
+// LOWER-NOT:   gpu.all_reduce
+module attributes {gpu.container_module} {
+  gpu.module @m {
+    gpu.func @k(%x: memref<4x256xf32>, %y: memref<4xf32>) kernel {
+      %b = gpu.block_id x
+      %t = gpu.thread_id x
+      %v = memref.load %x[%b, %t] : memref<4x256xf32>
+      %r = gpu.all_reduce maximumf %v uniform {} : (f32) -> f32
+      memref.store %r, %y[%b] : memref<4xf32>
+      gpu.return
+    }
+  }
+}
