@@ -104,6 +104,11 @@ struct GPUFormRowKernelsPass final
       });
       if (!plain || !madeByReduction(in->get()))
         continue;
+      // Block reductions move 32- and 64-bit values (gpu.shuffle): a
+      // 16-bit per-row value keeps the usual path.
+      Type t = getElementTypeOrSelf(in->get().getType());
+      if (!(t.isF32() || t.isF64() || t.isInteger(32) || t.isInteger(64)))
+        return std::nullopt;
       llvm::SmallBitVector m(op.getNumLoops(), true);
       for (AffineExpr e : map.getResults())
         if (auto d = dyn_cast<AffineDimExpr>(e))

@@ -77,6 +77,35 @@ func.func @row_bias(%x: tensor<4x1000xf32>, %b: tensor<4xf32>) -> tensor<4x1000x
 
 // -----
 
+/// A 16-bit per-row value (a softmax in f16) keeps the usual path: block
+/// reductions shuffle 32- and 64-bit values.
+// FORM-LABEL: func.func @half
+// FORM-NOT:   scf.forall
+// FORM:       return
+func.func @half(%x: tensor<4x1000xf16>) -> tensor<4x1000xf16> {
+  %ninf = arith.constant 0xFC00 : f16
+  %e = tensor.empty() : tensor<4xf16>
+  %m0 = linalg.fill ins(%ninf : f16) outs(%e : tensor<4xf16>) -> tensor<4xf16>
+  %m = linalg.generic {indexing_maps = [affine_map<(d0, d1) -> (d0, d1)>, affine_map<(d0, d1) -> (d0)>],
+                       iterator_types = ["parallel", "reduction"]}
+      ins(%x : tensor<4x1000xf16>) outs(%m0 : tensor<4xf16>) {
+  ^bb0(%in: f16, %out: f16):
+    %r = arith.maximumf %out, %in : f16
+    linalg.yield %r : f16
+  } -> tensor<4xf16>
+  %e2 = tensor.empty() : tensor<4x1000xf16>
+  %y = linalg.generic {indexing_maps = [affine_map<(d0, d1) -> (d0, d1)>, affine_map<(d0, d1) -> (d0)>, affine_map<(d0, d1) -> (d0, d1)>],
+                       iterator_types = ["parallel", "parallel"]}
+      ins(%x, %m : tensor<4x1000xf16>, tensor<4xf16>) outs(%e2 : tensor<4x1000xf16>) {
+  ^bb0(%in: f16, %mx: f16, %out: f16):
+    %d = arith.subf %in, %mx : f16
+    linalg.yield %d : f16
+  } -> tensor<4x1000xf16>
+  return %y : tensor<4x1000xf16>
+}
+
+// -----
+
 /// The bufferized row kernel (layer norm's shape: mean, then the sum of
 /// squared deviations from a copy of the same fill, the map): one launch of
 /// a block per row and 256 threads. Each reduction is a strided loop
