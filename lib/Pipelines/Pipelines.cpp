@@ -162,6 +162,10 @@ void sparsa::buildSparsaGPULoweringPipeline(
   target.chip = options.gpuChip;
   pm.addPass(createSetTargetPass(target));
   addLinalgFrontEnd(pm);
+  // Sizes of results from their operands' (the reduction of a run-time
+  // batch has the input's batch): the lowering's broadcast checks between
+  // the two fold away, so a row chain is straight-line linalg.
+  addUpstream(pm, "func.func(resolve-ranked-shaped-type-result-dims,canonicalize)");
   // Row-wise reductions and the map reading them (softmax, layer norm):
   // one tile per row, a block per row later.
   pm.addNestedPass<func::FuncOp>(createGPUFormRowKernelsPass());

@@ -31,6 +31,7 @@
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Dialect/GPU/Transforms/Passes.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Linalg/Transforms/Transforms.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/SCF/Transforms/TileUsingInterface.h"
@@ -131,13 +132,116 @@ struct GPUFormRowKernelsPass final
     return missing;
   }
 
+  /// A generic input that is `tensor.expand_shape` adding unit dimensions
+  /// (a keepdims reduction's [R] -> [R, 1], read through `(d0, 0)`) reads
+  /// the unexpanded tensor instead, so the per-row value is the reduction's
+  /// own result.
+  static bool foldUnitExpand(linalg::GenericOp op) {
+    bool changed = false;
+    SmallVector<AffineMap> maps = op.getIndexingMapsArray();
+    for (OpOperand *in : op.getDpsInputOperands()) {
+      auto expand = in->get().getDefiningOp<tensor::ExpandShapeOp>();
+      if (!expand)
+        continue;
+      ArrayRef<int64_t> outShape = expand.getResultType().getShape();
+      ArrayRef<int64_t> srcShape = expand.getSrcType().getShape();
+      SmallVector<unsigned> carriers;
+      bool ok = true;
+      for (auto [i, group] : llvm::enumerate(expand.getReassociationIndices())) {
+        SmallVector<int64_t> nonUnit;
+        for (int64_t d : group)
+          if (outShape[d] != 1)
+            nonUnit.push_back(d);
+        if (nonUnit.size() > 1 || (nonUnit.empty() && srcShape[i] != 1)) {
+          ok = false;
+          break;
+        }
+        carriers.push_back(nonUnit.empty() ? group.back() : nonUnit.front());
+      }
+      if (!ok)
+        continue;
+      AffineMap m = maps[in->getOperandNumber()];
+      SmallVector<AffineExpr> kept;
+      for (unsigned c : carriers)
+        kept.push_back(m.getResult(c));
+      maps[in->getOperandNumber()] =
+          AffineMap::get(m.getNumDims(), m.getNumSymbols(), kept, op.getContext());
+      in->set(expand.getSrc());
+      changed = true;
+    }
+    if (changed)
+      op.setIndexingMapsAttr(Builder(op.getContext()).getAffineMapArrayAttr(maps));
+    return changed;
+  }
+
+  /// Element-wise ops of a per-row value over full rows (exp(x - max),
+  /// read by both the sum and the division of a softmax written out op by
+  /// op) are fused into each op that reads them: recomputed, never stored,
+  /// so the row's reductions and map read only the input and per-row
+  /// values.
+  static void fuseRowElementwise(func::FuncOp func, RewriterBase &rewriter) {
+    for (int round = 0; round < 8; ++round) {
+      bool changed = false;
+      SmallVector<linalg::GenericOp> generics;
+      func.walk([&](linalg::GenericOp op) { generics.push_back(op); });
+      for (linalg::GenericOp op : generics) {
+        if (op->getParentOfType<scf::ForallOp>())
+          continue;
+        for (OpOperand *in : op.getDpsInputOperands()) {
+          auto producer = in->get().getDefiningOp<linalg::GenericOp>();
+          // Full rows (the consumer's loops), reading a per-row value
+          // broadcast along the row.
+          if (!producer || producer.getNumReductionLoops() != 0 ||
+              producer.getNumDpsInits() != 1 || !producer.hasPureTensorSemantics() ||
+              producer.getNumLoops() != op.getNumLoops() ||
+              !llvm::any_of(producer.getDpsInputOperands(),
+                            [&](OpOperand *pin) {
+                              return madeByReduction(pin->get()) &&
+                                     producer.getMatchingIndexingMap(pin).getNumResults() <
+                                         producer.getNumLoops();
+                            }) ||
+              !linalg::areElementwiseOpsFusable(in))
+            continue;
+          rewriter.setInsertionPoint(op);
+          FailureOr<linalg::ElementwiseOpFusionResult> fused =
+              linalg::fuseElementwiseOps(rewriter, in);
+          if (failed(fused))
+            continue;
+          // The consumer's results; the producer stays for other readers.
+          for (auto [from, to] : fused->replacements)
+            if (from.getDefiningOp() == op.getOperation())
+              rewriter.replaceAllUsesWith(from, to);
+          if (op->use_empty())
+            rewriter.eraseOp(op);
+          if (producer->use_empty())
+            rewriter.eraseOp(producer);
+          changed = true;
+          break;
+        }
+      }
+      if (!changed)
+        return;
+    }
+  }
+
   void runOnOperation() override {
+    IRRewriter rewriter(&getContext());
+    getOperation().walk([&](linalg::GenericOp op) { foldUnitExpand(op); });
+    fuseRowElementwise(getOperation(), rewriter);
+    {
+      // Fusion into a reduction keeps the producer's full-size result as a
+      // second output while another op still read it; it is dead now.
+      RewritePatternSet patterns(&getContext());
+      linalg::populateEraseUnusedOperandsAndResultsPatterns(patterns);
+      GreedyRewriteConfig config;
+      config.setMaxIterations(4);
+      (void)applyPatternsGreedily(getOperation(), std::move(patterns), config);
+    }
     SmallVector<linalg::GenericOp> maps;
     getOperation().walk([&](linalg::GenericOp op) {
       if (!op->getParentOfType<scf::ForallOp>() && reducedLoops(op))
         maps.push_back(op);
     });
-    IRRewriter rewriter(&getContext());
     // Last consumer first: an earlier map that fed it stays where it is.
     for (linalg::GenericOp op : llvm::reverse(maps)) {
       std::optional<llvm::SmallBitVector> reduced = reducedLoops(op);

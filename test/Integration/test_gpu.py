@@ -148,6 +148,30 @@ def _row_model(path, kind, shape, axis):
     if kind in ("softmax", "logsoftmax"):
         op = {"softmax": "Softmax", "logsoftmax": "LogSoftmax"}[kind]
         nodes = [helper.make_node(op, ["x"], ["y"], name=kind, axis=axis)]
+    elif kind == "manual_softmax":
+        # As exporters write softmax op by op: keepdims reductions, exp(x -
+        # max) read by both the sum and the division.
+        inits.append(numpy_helper.from_array(np.array([axis], np.int64), "ax"))
+        nodes = [helper.make_node("ReduceMax", ["x", "ax"], ["m"], keepdims=1),
+                 helper.make_node("Sub", ["x", "m"], ["d"]),
+                 helper.make_node("Exp", ["d"], ["e"]),
+                 helper.make_node("ReduceSum", ["e", "ax"], ["s"], keepdims=1),
+                 helper.make_node("Div", ["e", "s"], ["y"])]
+    elif kind == "rmsnorm":
+        # Llama's RMSNorm as exported: Pow, ReduceMean, Add, Sqrt,
+        # Reciprocal, Mul by the input and the weight.
+        inits += [numpy_helper.from_array(np.array([axis], np.int64), "ax"),
+                  numpy_helper.from_array(np.array(1e-6, np.float32), "eps"),
+                  numpy_helper.from_array(np.array(2.0, np.float32), "two"),
+                  numpy_helper.from_array(rng.standard_normal(static[-1]).astype(np.float32),
+                                          "w")]
+        nodes = [helper.make_node("Pow", ["x", "two"], ["sq"]),
+                 helper.make_node("ReduceMean", ["sq", "ax"], ["ms"], keepdims=1),
+                 helper.make_node("Add", ["ms", "eps"], ["a"]),
+                 helper.make_node("Sqrt", ["a"], ["r"]),
+                 helper.make_node("Reciprocal", ["r"], ["ir"]),
+                 helper.make_node("Mul", ["x", "ir"], ["n"]),
+                 helper.make_node("Mul", ["n", "w"], ["y"])]
     else:  # layernorm, with or without bias
         norm = static[axis:]
         inits.append(numpy_helper.from_array(rng.standard_normal(norm).astype(np.float32), "s"))
@@ -161,7 +185,8 @@ def _row_model(path, kind, shape, axis):
     graph = helper.make_graph(
         nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, shape)],
         [helper.make_tensor_value_info("y", TensorProto.FLOAT, shape)], inits)
-    return save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), path)
+    opset = 18 if kind in ("manual_softmax", "rmsnorm") else 17
+    return save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)]), path)
 
 
 ROW_CASES = [
@@ -173,13 +198,17 @@ ROW_CASES = [
     ("layernorm", [3, 768], -1),
     ("layernorm_bias", ["B", "T", 64], -1),
     ("layernorm_bias", [2, 4, 33], -2),  # two reduced axes
+    ("manual_softmax", [3, 4000], -1),
+    ("rmsnorm", [3, 5, 96], -1),
+    ("rmsnorm", ["B", "T", 96], -1),   # run-time batch and sequence
 ]
 
 
 @pytest.mark.parametrize("kind,shape,axis", ROW_CASES)
 def test_row_kernels_one_launch_and_match_ort(tmp_path, kind, shape, axis):
-    """Softmax, LogSoftmax and LayerNormalization are one kernel each on the
-    GPU (sparsa-gpu-form-row-kernels, sparsa-gpu-row-kernels-to-launches):
+    """Softmax, LogSoftmax and LayerNormalization, and softmax and RMSNorm
+    written op by op, are one kernel each on the GPU
+    (sparsa-gpu-form-row-kernels, sparsa-gpu-row-kernels-to-launches):
     a block per row, its reductions combined by warp shuffles (the PTX holds
     one entry and shfl.sync). Emulated with each launch's threads run last
     first and device memory poisoned: a partial left out of a block

@@ -77,6 +77,67 @@ func.func @row_bias(%x: tensor<4x1000xf32>, %b: tensor<4xf32>) -> tensor<4x1000x
 
 // -----
 
+/// Softmax written op by op: keepdims reductions (an expand_shape to
+/// [4, 1], read through (d0, 0)) and exp(x - max) read by both the sum and
+/// the division. The expand_shapes fold into their readers, exp(x - max)
+/// is recomputed in each, and the whole chain is one tile; no full-size
+/// intermediate is left.
+// FORM-LABEL: func.func @softmax_by_ops
+// FORM-NOT:   tensor.expand_shape
+// FORM:       scf.forall
+// FORM:         linalg.generic {{.*}}iterator_types = ["parallel", "reduction"]
+// FORM:         arith.maximumf
+// FORM:         linalg.generic {{.*}}iterator_types = ["parallel", "reduction"]
+// FORM:         math.exp
+// FORM:         linalg.generic {{.*}}iterator_types = ["parallel", "parallel"]
+// FORM:         math.exp
+// FORM:         arith.divf
+// FORM:       } {mapping = [#gpu.block<linear_dim_0>]}
+// FORM-NOT:   linalg.generic
+// FORM:       return
+func.func @softmax_by_ops(%x: tensor<4x1000xf32>) -> tensor<4x1000xf32> {
+  %zero = arith.constant 0.0 : f32
+  %ninf = arith.constant 0xFF800000 : f32
+  %e = tensor.empty() : tensor<4xf32>
+  %m0 = linalg.fill ins(%ninf : f32) outs(%e : tensor<4xf32>) -> tensor<4xf32>
+  %m = linalg.generic {indexing_maps = [affine_map<(d0, d1) -> (d0, d1)>, affine_map<(d0, d1) -> (d0)>],
+                       iterator_types = ["parallel", "reduction"]}
+      ins(%x : tensor<4x1000xf32>) outs(%m0 : tensor<4xf32>) {
+  ^bb0(%in: f32, %out: f32):
+    %r = arith.maximumf %out, %in : f32
+    linalg.yield %r : f32
+  } -> tensor<4xf32>
+  %mk = tensor.expand_shape %m [[0, 1]] output_shape [4, 1] : tensor<4xf32> into tensor<4x1xf32>
+  %e2 = tensor.empty() : tensor<4x1000xf32>
+  %ex = linalg.generic {indexing_maps = [affine_map<(d0, d1) -> (d0, d1)>, affine_map<(d0, d1) -> (d0, 0)>, affine_map<(d0, d1) -> (d0, d1)>],
+                        iterator_types = ["parallel", "parallel"]}
+      ins(%x, %mk : tensor<4x1000xf32>, tensor<4x1xf32>) outs(%e2 : tensor<4x1000xf32>) {
+  ^bb0(%in: f32, %mx: f32, %out: f32):
+    %d = arith.subf %in, %mx : f32
+    %r = math.exp %d : f32
+    linalg.yield %r : f32
+  } -> tensor<4x1000xf32>
+  %s0 = linalg.fill ins(%zero : f32) outs(%e : tensor<4xf32>) -> tensor<4xf32>
+  %s = linalg.generic {indexing_maps = [affine_map<(d0, d1) -> (d0, d1)>, affine_map<(d0, d1) -> (d0)>],
+                       iterator_types = ["parallel", "reduction"]}
+      ins(%ex : tensor<4x1000xf32>) outs(%s0 : tensor<4xf32>) {
+  ^bb0(%in: f32, %out: f32):
+    %r = arith.addf %out, %in : f32
+    linalg.yield %r : f32
+  } -> tensor<4xf32>
+  %sk = tensor.expand_shape %s [[0, 1]] output_shape [4, 1] : tensor<4xf32> into tensor<4x1xf32>
+  %y = linalg.generic {indexing_maps = [affine_map<(d0, d1) -> (d0, d1)>, affine_map<(d0, d1) -> (d0, 0)>, affine_map<(d0, d1) -> (d0, d1)>],
+                       iterator_types = ["parallel", "parallel"]}
+      ins(%ex, %sk : tensor<4x1000xf32>, tensor<4x1xf32>) outs(%e2 : tensor<4x1000xf32>) {
+  ^bb0(%in: f32, %sm: f32, %out: f32):
+    %q = arith.divf %in, %sm : f32
+    linalg.yield %q : f32
+  } -> tensor<4x1000xf32>
+  return %y : tensor<4x1000xf32>
+}
+
+// -----
+
 /// A 16-bit per-row value (a softmax in f16) keeps the usual path: block
 /// reductions shuffle 32- and 64-bit values.
 // FORM-LABEL: func.func @half

@@ -334,6 +334,15 @@ def GPUFormRowKernelsPass
     it one launch, a block per row. The per-row chain the CPU lowering
     leaves as 4-7 launches of one thread per row becomes one kernel whose
     threads share every row's reductions.
+
+    Forms written op by op are brought to that shape first: a generic input
+    that is a `tensor.expand_shape` adding unit dimensions (a keepdims
+    reduction read through `(d0, 0)`) reads the unexpanded tensor, and an
+    element-wise op over full rows that reads a broadcast per-row value
+    (exp(x - max), read by a softmax's sum and its division) is fused into
+    each op that reads it (`linalg::fuseElementwiseOps`, recomputed instead
+    of stored; results left unused are erased). Per-row values must be 32-
+    or 64-bit (block reductions shuffle those).
   }];
   let dependentDialects = ["mlir::scf::SCFDialect", "mlir::tensor::TensorDialect",
                            "mlir::linalg::LinalgDialect", "mlir::gpu::GPUDialect"];
