@@ -161,6 +161,16 @@ struct GPUFormRowKernelsPass final
       if (!ok)
         continue;
       AffineMap m = maps[in->getOperandNumber()];
+      // Only broadcast unit dimensions (read at a constant 0) go: a loop
+      // the expanded operand alone indexes must keep its extent.
+      bool droppedConstant = true;
+      for (unsigned r = 0; r < m.getNumResults(); ++r)
+        if (!llvm::is_contained(carriers, r)) {
+          auto c = dyn_cast<AffineConstantExpr>(m.getResult(r));
+          droppedConstant &= c && c.getValue() == 0;
+        }
+      if (!droppedConstant)
+        continue;
       SmallVector<AffineExpr> kept;
       for (unsigned c : carriers)
         kept.push_back(m.getResult(c));
@@ -194,6 +204,7 @@ struct GPUFormRowKernelsPass final
           if (!producer || producer.getNumReductionLoops() != 0 ||
               producer.getNumDpsInits() != 1 || !producer.hasPureTensorSemantics() ||
               producer.getNumLoops() != op.getNumLoops() ||
+              !op.getMatchingIndexingMap(in).isPermutation() ||
               !llvm::any_of(producer.getDpsInputOperands(),
                             [&](OpOperand *pin) {
                               return madeByReduction(pin->get()) &&

@@ -138,6 +138,29 @@ func.func @softmax_by_ops(%x: tensor<4x1000xf32>) -> tensor<4x1000xf32> {
 
 // -----
 
+/// An expand_shape whose unit dimension the reader indexes by a loop of its
+/// own (a reduction over [1, ?]) stays: dropping it would lose that loop's
+/// extent.
+// FORM-LABEL: func.func @unit_loop_kept
+// FORM:       tensor.expand_shape
+// FORM:       linalg.generic {indexing_maps = [#{{.*}}, #{{.*}}], iterator_types = ["reduction", "reduction"]}
+func.func @unit_loop_kept(%x: tensor<?xi64>, %n: index) -> tensor<i64> {
+  %zero = arith.constant 0 : i64
+  %e = tensor.expand_shape %x [[0, 1]] output_shape [1, %n] : tensor<?xi64> into tensor<1x?xi64>
+  %i = tensor.empty() : tensor<i64>
+  %f = linalg.fill ins(%zero : i64) outs(%i : tensor<i64>) -> tensor<i64>
+  %r = linalg.generic {indexing_maps = [affine_map<(d0, d1) -> (d0, d1)>, affine_map<(d0, d1) -> ()>],
+                       iterator_types = ["reduction", "reduction"]}
+      ins(%e : tensor<1x?xi64>) outs(%f : tensor<i64>) {
+  ^bb0(%in: i64, %out: i64):
+    %s = arith.addi %out, %in : i64
+    linalg.yield %s : i64
+  } -> tensor<i64>
+  return %r : tensor<i64>
+}
+
+// -----
+
 /// A 16-bit per-row value (a softmax in f16) keeps the usual path: block
 /// reductions shuffle 32- and 64-bit values.
 // FORM-LABEL: func.func @half
