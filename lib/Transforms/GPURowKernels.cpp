@@ -83,6 +83,66 @@ static bool madeByReduction(Value v, int depth = 0) {
                       [&](Value in) { return madeByReduction(in, depth + 1); });
 }
 
+/// The all_reduce kind of a combining op, and its neutral element.
+struct Combiner {
+  Operation *op;               // the body's combining op
+  unsigned outOperand;         // which of its operands is the output
+  gpu::AllReduceOperation kind;
+  TypedAttr neutral;
+};
+
+static std::optional<Combiner> matchCombiner(linalg::GenericOp op) {
+  Block *body = op.getBlock();
+  Value out = body->getArguments().back();
+  Operation *yield = body->getTerminator();
+  if (!out.hasOneUse() || yield->getNumOperands() != 1)
+    return std::nullopt;
+  Operation *c = *out.getUsers().begin();
+  if (c->getNumOperands() != 2 || c->getNumResults() != 1 ||
+      yield->getOperand(0) != c->getResult(0) || !c->getResult(0).hasOneUse())
+    return std::nullopt;
+  Type t = out.getType();
+  // gpu.shuffle moves 32- and 64-bit values.
+  if (!(t.isF32() || t.isF64() || t.isInteger(32) || t.isInteger(64)))
+    return std::nullopt;
+  Builder b(op.getContext());
+  auto fl = [&](double v) -> TypedAttr { return b.getFloatAttr(t, v); };
+  auto in = [&](const APInt &v) -> TypedAttr { return b.getIntegerAttr(t, v); };
+  unsigned width = t.getIntOrFloatBitWidth();
+  double inf = std::numeric_limits<double>::infinity();
+  using K = gpu::AllReduceOperation;
+  std::optional<std::pair<K, TypedAttr>> k =
+      llvm::TypeSwitch<Operation *, std::optional<std::pair<K, TypedAttr>>>(c)
+          .Case([&](arith::AddFOp) { return std::make_pair(K::ADD, fl(0.0)); })
+          .Case([&](arith::MulFOp) { return std::make_pair(K::MUL, fl(1.0)); })
+          .Case([&](arith::MaximumFOp) { return std::make_pair(K::MAXIMUMF, fl(-inf)); })
+          .Case([&](arith::MinimumFOp) { return std::make_pair(K::MINIMUMF, fl(inf)); })
+          .Case([&](arith::MaxNumFOp) { return std::make_pair(K::MAXNUMF, fl(-inf)); })
+          .Case([&](arith::MinNumFOp) { return std::make_pair(K::MINNUMF, fl(inf)); })
+          .Case([&](arith::AddIOp) { return std::make_pair(K::ADD, in(APInt(width, 0))); })
+          .Case([&](arith::MulIOp) { return std::make_pair(K::MUL, in(APInt(width, 1))); })
+          .Case([&](arith::MaxSIOp) {
+            return std::make_pair(K::MAXSI, in(APInt::getSignedMinValue(width)));
+          })
+          .Case([&](arith::MinSIOp) {
+            return std::make_pair(K::MINSI, in(APInt::getSignedMaxValue(width)));
+          })
+          .Case([&](arith::MaxUIOp) { return std::make_pair(K::MAXUI, in(APInt(width, 0))); })
+          .Case([&](arith::MinUIOp) {
+            return std::make_pair(K::MINUI, in(APInt::getMaxValue(width)));
+          })
+          .Case([&](arith::AndIOp) { return std::make_pair(K::AND, in(APInt::getAllOnes(width))); })
+          .Case([&](arith::OrIOp) { return std::make_pair(K::OR, in(APInt(width, 0))); })
+          .Case([&](arith::XOrIOp) { return std::make_pair(K::XOR, in(APInt(width, 0))); })
+          .Default([](Operation *) { return std::nullopt; });
+  if (!k)
+    return std::nullopt;
+  unsigned outOperand = c->getOperand(0) == out ? 0 : 1;
+  if (c->getOperand(1 - outOperand) == out)
+    return std::nullopt;
+  return Combiner{c, outOperand, k->first, k->second};
+}
+
 struct GPUFormRowKernelsPass final
     : sparsa::impl::GPUFormRowKernelsPassBase<GPUFormRowKernelsPass> {
   using GPUFormRowKernelsPassBase::GPUFormRowKernelsPassBase;
@@ -161,15 +221,23 @@ struct GPUFormRowKernelsPass final
       if (!ok)
         continue;
       AffineMap m = maps[in->getOperandNumber()];
-      // Only broadcast unit dimensions (read at a constant 0) go: a loop
-      // the expanded operand alone indexes must keep its extent.
-      bool droppedConstant = true;
+      // A unit dimension goes where it is read at a constant 0 or by a loop
+      // another operand also indexes: a loop only the expanded operand
+      // indexes must keep its extent.
+      llvm::SmallBitVector elsewhere(op.getNumLoops());
+      for (OpOperand &other : op->getOpOperands())
+        if (&other != in)
+          for (AffineExpr e : maps[other.getOperandNumber()].getResults())
+            if (auto d = dyn_cast<AffineDimExpr>(e))
+              elsewhere.set(d.getPosition());
+      bool droppable = true;
       for (unsigned r = 0; r < m.getNumResults(); ++r)
         if (!llvm::is_contained(carriers, r)) {
           auto c = dyn_cast<AffineConstantExpr>(m.getResult(r));
-          droppedConstant &= c && c.getValue() == 0;
+          auto d = dyn_cast<AffineDimExpr>(m.getResult(r));
+          droppable &= (c && c.getValue() == 0) || (d && elsewhere.test(d.getPosition()));
         }
-      if (!droppedConstant)
+      if (!droppable)
         continue;
       SmallVector<AffineExpr> kept;
       for (unsigned c : carriers)
@@ -311,72 +379,100 @@ struct GPUFormRowKernelsPass final
         if (producer->use_empty())
           rewriter.eraseOp(producer);
     }
+    // Plain reductions of many rows (ReduceSum / ReduceMean / ReduceMax
+    // over the last axes, a pooling): a block per row as well, its threads
+    // reading consecutive elements, instead of a thread walking each row.
+    SmallVector<linalg::GenericOp> reductions;
+    getOperation().walk([&](linalg::GenericOp op) {
+      if (!op->getParentOfType<scf::ForallOp>() && isPlainRowReduction(op))
+        reductions.push_back(op);
+    });
+    for (linalg::GenericOp op : reductions) {
+      SmallVector<OpFoldResult> sizes;
+      SmallVector<Attribute> mapping;
+      for (utils::IteratorType kind : op.getIteratorTypesArray()) {
+        bool row = kind == utils::IteratorType::parallel;
+        sizes.push_back(rewriter.getIndexAttr(row ? 1 : 0));
+        if (row)
+          mapping.push_back(gpu::GPUBlockMappingAttr::get(
+              &getContext(), static_cast<gpu::MappingId>(
+                                 static_cast<unsigned>(gpu::MappingId::LinearDim0) +
+                                 mapping.size())));
+      }
+      if (mapping.size() > 10)
+        continue;
+      scf::SCFTilingOptions tiling;
+      tiling.setTileSizes(sizes);
+      tiling.setLoopType(scf::SCFTilingOptions::LoopType::ForallOp);
+      tiling.setMapping(mapping);
+      scf::SCFTileAndFuseOptions options;
+      options.setTilingOptions(tiling);
+      // Only the fill the reduction starts from.
+      options.setFusionControlFn(
+          [](tensor::ExtractSliceOp, OpResult producer,
+             bool) -> std::optional<scf::SCFTileAndFuseOptions::ControlFnResult> {
+            if (!isa<linalg::FillOp>(producer.getOwner()))
+              return std::nullopt;
+            return scf::SCFTileAndFuseOptions::ControlFnResult{};
+          });
+      rewriter.setInsertionPoint(op);
+      FailureOr<scf::SCFTileAndFuseResult> tiled = scf::tileConsumerAndFuseProducersUsingSCF(
+          rewriter, cast<TilingInterface>(op.getOperation()), options);
+      if (failed(tiled) || tiled->loops.empty())
+        continue;
+      rewriter.replaceOp(op, tiled->replacements.lookup(op.getResult(0)));
+      for (Operation *producer : llvm::reverse(tiled->fusedProducers))
+        if (producer->use_empty())
+          rewriter.eraseOp(producer);
+    }
+  }
+
+  /// A reduction a block per row serves: one full-size input (the others,
+  /// if any, per-row values), a combiner the block reduction knows, at
+  /// least 64 rows (fewer static rows are split-K's) and 32 elements per
+  /// row (or run-time sizes). Contractions (two inputs indexed by the
+  /// reduction) and the lowering's tagged kernels are not.
+  static bool isPlainRowReduction(linalg::GenericOp op) {
+    if (!op.hasPureTensorSemantics() || op.getNumDpsInits() != 1 ||
+        op.getNumReductionLoops() == 0 || op.getNumParallelLoops() == 0 ||
+        op->hasAttr(::sparsa::sparsa::kKernelAttrName) || !matchCombiner(op) ||
+        !op.getIndexingMapsArray().back().isProjectedPermutation())
+      return false;
+    auto kinds = op.getIteratorTypesArray();
+    int full = 0;
+    for (OpOperand *in : op.getDpsInputOperands()) {
+      AffineMap m = op.getMatchingIndexingMap(in);
+      if (!m.isProjectedPermutation())
+        return false;
+      auto reduced = [&](AffineExpr e) {
+        return kinds[cast<AffineDimExpr>(e).getPosition()] == utils::IteratorType::reduction;
+      };
+      if (!llvm::any_of(m.getResults(), reduced))
+        continue;
+      // Rows contiguous in memory: a reduction over an outer axis (a
+      // column sum) is already coalesced with a thread per output.
+      if (m.getNumResults() == 0 || !reduced(m.getResults().back()))
+        return false;
+      ++full;
+    }
+    if (full != 1)
+      return false;
+    int64_t rows = 1, elements = 1;
+    bool dynamicRows = false, dynamicElements = false;
+    for (auto [range, kind] : llvm::zip(op.getStaticLoopRanges(), kinds)) {
+      bool row = kind == utils::IteratorType::parallel;
+      if (ShapedType::isDynamic(range))
+        (row ? dynamicRows : dynamicElements) = true;
+      else
+        (row ? rows : elements) *= range;
+    }
+    return (dynamicRows || rows >= 64) && (dynamicElements || elements >= 32);
   }
 };
 
 //===----------------------------------------------------------------------===//
 // Row kernels to launches (buffers)
 //===----------------------------------------------------------------------===//
-
-/// The all_reduce kind of a combining op, and its neutral element.
-struct Combiner {
-  Operation *op;               // the body's combining op
-  unsigned outOperand;         // which of its operands is the output
-  gpu::AllReduceOperation kind;
-  TypedAttr neutral;
-};
-
-static std::optional<Combiner> matchCombiner(linalg::GenericOp op) {
-  Block *body = op.getBlock();
-  Value out = body->getArguments().back();
-  Operation *yield = body->getTerminator();
-  if (!out.hasOneUse() || yield->getNumOperands() != 1)
-    return std::nullopt;
-  Operation *c = *out.getUsers().begin();
-  if (c->getNumOperands() != 2 || c->getNumResults() != 1 ||
-      yield->getOperand(0) != c->getResult(0) || !c->getResult(0).hasOneUse())
-    return std::nullopt;
-  Type t = out.getType();
-  // gpu.shuffle moves 32- and 64-bit values.
-  if (!(t.isF32() || t.isF64() || t.isInteger(32) || t.isInteger(64)))
-    return std::nullopt;
-  Builder b(op.getContext());
-  auto fl = [&](double v) -> TypedAttr { return b.getFloatAttr(t, v); };
-  auto in = [&](const APInt &v) -> TypedAttr { return b.getIntegerAttr(t, v); };
-  unsigned width = t.getIntOrFloatBitWidth();
-  double inf = std::numeric_limits<double>::infinity();
-  using K = gpu::AllReduceOperation;
-  std::optional<std::pair<K, TypedAttr>> k =
-      llvm::TypeSwitch<Operation *, std::optional<std::pair<K, TypedAttr>>>(c)
-          .Case([&](arith::AddFOp) { return std::make_pair(K::ADD, fl(0.0)); })
-          .Case([&](arith::MulFOp) { return std::make_pair(K::MUL, fl(1.0)); })
-          .Case([&](arith::MaximumFOp) { return std::make_pair(K::MAXIMUMF, fl(-inf)); })
-          .Case([&](arith::MinimumFOp) { return std::make_pair(K::MINIMUMF, fl(inf)); })
-          .Case([&](arith::MaxNumFOp) { return std::make_pair(K::MAXNUMF, fl(-inf)); })
-          .Case([&](arith::MinNumFOp) { return std::make_pair(K::MINNUMF, fl(inf)); })
-          .Case([&](arith::AddIOp) { return std::make_pair(K::ADD, in(APInt(width, 0))); })
-          .Case([&](arith::MulIOp) { return std::make_pair(K::MUL, in(APInt(width, 1))); })
-          .Case([&](arith::MaxSIOp) {
-            return std::make_pair(K::MAXSI, in(APInt::getSignedMinValue(width)));
-          })
-          .Case([&](arith::MinSIOp) {
-            return std::make_pair(K::MINSI, in(APInt::getSignedMaxValue(width)));
-          })
-          .Case([&](arith::MaxUIOp) { return std::make_pair(K::MAXUI, in(APInt(width, 0))); })
-          .Case([&](arith::MinUIOp) {
-            return std::make_pair(K::MINUI, in(APInt::getMaxValue(width)));
-          })
-          .Case([&](arith::AndIOp) { return std::make_pair(K::AND, in(APInt::getAllOnes(width))); })
-          .Case([&](arith::OrIOp) { return std::make_pair(K::OR, in(APInt(width, 0))); })
-          .Case([&](arith::XOrIOp) { return std::make_pair(K::XOR, in(APInt(width, 0))); })
-          .Default([](Operation *) { return std::nullopt; });
-  if (!k)
-    return std::nullopt;
-  unsigned outOperand = c->getOperand(0) == out ? 0 : 1;
-  if (c->getOperand(1 - outOperand) == out)
-    return std::nullopt;
-  return Combiner{c, outOperand, k->first, k->second};
-}
 
 static bool allOnes(Type t) {
   auto m = dyn_cast<MemRefType>(t);
@@ -403,6 +499,24 @@ struct GPURowKernelsToLaunchesPass final
     DenseMap<Value, Value> rowValue;
     Value tid, threads;
     bool pendingWrites = false;
+    /// Per-row results in memory the body did not allocate (the row's
+    /// element of a reduction's output): tracked as values, stored once at
+    /// the end by thread 0.
+    SmallVector<Value> writeBack;
+
+    /// Tracks |out| (one element, not allocated in the body) as a per-row
+    /// value stored at the end; its value so far is |init| (or, where null,
+    /// what memory holds).
+    void trackOutput(Value out, Value init) {
+      rowBuffer[out] = out;
+      writeBack.push_back(out);
+      if (!init) {
+        auto type = cast<MemRefType>(out.getType());
+        SmallVector<Value> zeros(type.getRank(), arith::ConstantIndexOp::create(b, loc(), 0));
+        init = memref::LoadOp::create(b, loc(), map.lookupOrDefault(out), zeros);
+      }
+      rowValue[out] = init;
+    }
 
     Builder(scf::ForallOp loop, gpu::LaunchOp launch)
         : loop(loop), launch(launch), b(loop.getContext()) {}
@@ -508,8 +622,12 @@ struct GPURowKernelsToLaunchesPass final
 
     LogicalResult reduction(linalg::GenericOp op) {
       std::optional<Combiner> c = matchCombiner(op);
+      if (!c || op.getNumDpsInits() != 1)
+        return failure();
       Value out = op.getDpsInits()[0];
-      if (!c || op.getNumDpsInits() != 1 || !rowOf(out) || !rowValue.lookup(rowOf(out)))
+      if (!rowOf(out) && allOnes(out.getType()))
+        trackOutput(out, Value()); // accumulates into what the output holds
+      if (!rowOf(out) || !rowValue.lookup(rowOf(out)))
         return failure();
       SmallVector<Value> sizes = loopSizes(op);
       if (sizes.empty())
@@ -637,15 +755,21 @@ struct GPURowKernelsToLaunchesPass final
           // A per-row buffer bufferization placed outside a loop of one row
           // (the tile is the whole tensor): private if only this body and
           // deallocations use it.
+          Value value = map.lookupOrDefault(fill.getDpsInputs()[0]);
           if (auto alloc = out.getDefiningOp<memref::AllocOp>();
               alloc && !rowOf(out) && allOnes(alloc.getType()) &&
               llvm::all_of(alloc->getUsers(), [&](Operation *u) {
                 return isa<memref::DeallocOp>(u) || loop->isAncestor(u);
-              }))
+              })) {
             rowBuffer[out] = out;
+          } else if (!rowOf(out) && allOnes(out.getType())) {
+            // The row's element of an outer buffer (a reduction's result).
+            trackOutput(out, value);
+            continue;
+          }
           if (!rowOf(out))
             return failure();
-          rowValue[rowOf(out)] = map.lookupOrDefault(fill.getDpsInputs()[0]);
+          rowValue[rowOf(out)] = value;
           continue;
         }
         if (isa<linalg::CopyOp, memref::CopyOp>(op) && rowOf(op.getOperand(1))) {
@@ -686,6 +810,20 @@ struct GPURowKernelsToLaunchesPass final
           continue;
         }
         return failure();
+      }
+      if (!writeBack.empty()) {
+        Value zero = arith::ConstantIndexOp::create(b, loc(), 0);
+        Value first =
+            arith::CmpIOp::create(b, loc(), arith::CmpIPredicate::eq, tid, zero);
+        auto once = scf::IfOp::create(b, loc(), first, /*withElseRegion=*/false);
+        OpBuilder::InsertionGuard g(b);
+        b.setInsertionPointToStart(&once.getThenRegion().front());
+        for (Value out : writeBack) {
+          auto type = cast<MemRefType>(out.getType());
+          SmallVector<Value> zeros(type.getRank(), zero);
+          memref::StoreOp::create(b, loc(), rowValue.lookup(out), map.lookupOrDefault(out),
+                                  zeros);
+        }
       }
       gpu::TerminatorOp::create(b, loc());
       return success();

@@ -161,6 +161,63 @@ func.func @unit_loop_kept(%x: tensor<?xi64>, %n: index) -> tensor<i64> {
 
 // -----
 
+/// A plain reduction of a run-time number of rows: a block per row (the
+/// fill fused in), as is one of 64 static rows; a column sum (rows not
+/// contiguous) and 8 static rows (split-K's) are left alone.
+// FORM-LABEL: func.func @plain_reductions
+// FORM:       scf.forall (%{{.*}}) in (%{{.*}})
+// FORM:         linalg.fill
+// FORM:         linalg.generic {{.*}}iterator_types = ["parallel", "reduction"]
+// FORM:       } {mapping = [#gpu.block<linear_dim_0>]}
+// FORM:       scf.forall (%{{.*}}) in (64)
+// FORM:       } {mapping = [#gpu.block<linear_dim_0>]}
+// FORM-NOT:   scf.forall
+// FORM:       return
+func.func @plain_reductions(%x: tensor<?x300xf32>, %y: tensor<64x300xf32>, %z: tensor<300x64xf32>,
+                            %w: tensor<8x300xf32>)
+    -> (tensor<?xf32>, tensor<64xf32>, tensor<64xf32>, tensor<8xf32>) {
+  %zero = arith.constant 0.0 : f32
+  %c0 = arith.constant 0 : index
+  %n = tensor.dim %x, %c0 : tensor<?x300xf32>
+  %e = tensor.empty(%n) : tensor<?xf32>
+  %f = linalg.fill ins(%zero : f32) outs(%e : tensor<?xf32>) -> tensor<?xf32>
+  %r = linalg.generic {indexing_maps = [affine_map<(d0, d1) -> (d0, d1)>, affine_map<(d0, d1) -> (d0)>],
+                       iterator_types = ["parallel", "reduction"]}
+      ins(%x : tensor<?x300xf32>) outs(%f : tensor<?xf32>) {
+  ^bb0(%in: f32, %out: f32):
+    %s = arith.addf %out, %in : f32
+    linalg.yield %s : f32
+  } -> tensor<?xf32>
+  %e64 = tensor.empty() : tensor<64xf32>
+  %f64 = linalg.fill ins(%zero : f32) outs(%e64 : tensor<64xf32>) -> tensor<64xf32>
+  %r64 = linalg.generic {indexing_maps = [affine_map<(d0, d1) -> (d0, d1)>, affine_map<(d0, d1) -> (d0)>],
+                         iterator_types = ["parallel", "reduction"]}
+      ins(%y : tensor<64x300xf32>) outs(%f64 : tensor<64xf32>) {
+  ^bb0(%in: f32, %out: f32):
+    %s = arith.maximumf %out, %in : f32
+    linalg.yield %s : f32
+  } -> tensor<64xf32>
+  %col = linalg.generic {indexing_maps = [affine_map<(d0, d1) -> (d1, d0)>, affine_map<(d0, d1) -> (d0)>],
+                         iterator_types = ["parallel", "reduction"]}
+      ins(%z : tensor<300x64xf32>) outs(%f64 : tensor<64xf32>) {
+  ^bb0(%in: f32, %out: f32):
+    %s = arith.addf %out, %in : f32
+    linalg.yield %s : f32
+  } -> tensor<64xf32>
+  %e8 = tensor.empty() : tensor<8xf32>
+  %f8 = linalg.fill ins(%zero : f32) outs(%e8 : tensor<8xf32>) -> tensor<8xf32>
+  %r8 = linalg.generic {indexing_maps = [affine_map<(d0, d1) -> (d0, d1)>, affine_map<(d0, d1) -> (d0)>],
+                        iterator_types = ["parallel", "reduction"]}
+      ins(%w : tensor<8x300xf32>) outs(%f8 : tensor<8xf32>) {
+  ^bb0(%in: f32, %out: f32):
+    %s = arith.addf %out, %in : f32
+    linalg.yield %s : f32
+  } -> tensor<8xf32>
+  return %r, %r64, %col, %r8 : tensor<?xf32>, tensor<64xf32>, tensor<64xf32>, tensor<8xf32>
+}
+
+// -----
+
 /// A 16-bit per-row value (a softmax in f16) keeps the usual path: block
 /// reductions shuffle 32- and 64-bit values.
 // FORM-LABEL: func.func @half
@@ -261,6 +318,39 @@ func.func @layernorm(%x: memref<3x768xf32>, %y: memref<3x768xf32>) {
     memref.dealloc %acc : memref<1xf32>
     memref.dealloc %sum : memref<1xf32>
     memref.dealloc %mean : memref<1xf32>
+  } {mapping = [#gpu.block<linear_dim_0>]}
+  return
+}
+
+// -----
+
+/// A plain row reduction into the row's element of the output: the value is
+/// tracked as a scalar (the fill, then the block reduction combined with
+/// it) and thread 0 stores it once at the end.
+// LAUNCH-LABEL: func.func @row_sum
+// LAUNCH:       gpu.launch
+// LAUNCH:         %[[OUT:.*]] = memref.subview %{{.*}}[%{{.*}}] [1] [1]
+// LAUNCH:         %[[P:.*]] = scf.for
+// LAUNCH:         %[[S:.*]] = gpu.all_reduce add %[[P]] uniform
+// LAUNCH:         %[[V:.*]] = arith.addf %{{.*}}, %[[S]]
+// LAUNCH:         %[[FIRST:.*]] = arith.cmpi eq, %{{.*}}, %c0
+// LAUNCH:         scf.if %[[FIRST]] {
+// LAUNCH:           memref.store %[[V]], %[[OUT]][%c0
+// LAUNCH:         }
+// LAUNCH:         gpu.terminator
+func.func @row_sum(%x: memref<64x300xf32>, %y: memref<64xf32>) {
+  %zero = arith.constant 0.0 : f32
+  scf.forall (%r) in (64) {
+    %xr = memref.subview %x[%r, 0] [1, 300] [1, 1] : memref<64x300xf32> to memref<1x300xf32, strided<[300, 1], offset: ?>>
+    %yr = memref.subview %y[%r] [1] [1] : memref<64xf32> to memref<1xf32, strided<[1], offset: ?>>
+    linalg.fill ins(%zero : f32) outs(%yr : memref<1xf32, strided<[1], offset: ?>>)
+    linalg.generic {indexing_maps = [affine_map<(d0, d1) -> (d0, d1)>, affine_map<(d0, d1) -> (d0)>],
+                    iterator_types = ["parallel", "reduction"]}
+        ins(%xr : memref<1x300xf32, strided<[300, 1], offset: ?>>) outs(%yr : memref<1xf32, strided<[1], offset: ?>>) {
+    ^bb0(%in: f32, %out: f32):
+      %s = arith.addf %out, %in : f32
+      linalg.yield %s : f32
+    }
   } {mapping = [#gpu.block<linear_dim_0>]}
   return
 }

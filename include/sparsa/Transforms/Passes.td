@@ -343,6 +343,14 @@ def GPUFormRowKernelsPass
     each op that reads it (`linalg::fuseElementwiseOps`, recomputed instead
     of stored; results left unused are erased). Per-row values must be 32-
     or 64-bit (block reductions shuffle those).
+
+    Plain reductions get the same loop: a reduction with one full-size
+    input whose innermost dimension is reduced (rows contiguous), a
+    combiner the block reduction knows, at least 64 rows or a run-time
+    count (fewer static rows are `sparsa-gpu-split-reductions`' split-K)
+    and at least 32 elements per row or a run-time count, tiled with its
+    fill; contractions (two inputs indexed by the reduction) and the
+    lowering's tagged kernels are left alone.
   }];
   let dependentDialects = ["mlir::scf::SCFDialect", "mlir::tensor::TensorDialect",
                            "mlir::linalg::LinalgDialect", "mlir::gpu::GPUDialect"];
@@ -365,7 +373,10 @@ def GPURowKernelsToLaunchesPass
       then `gpu.all_reduce` combines the block's partials (warp shuffles
       and shared memory, upstream's lowering);
     - element-wise ops and fills of per-row buffers: scalars in registers,
-      computed by every thread (the buffers disappear);
+      computed by every thread (the buffers disappear); a one-element view
+      of an outer buffer (a plain reduction's output element) is tracked
+      the same way, starting from its fill or its contents, and thread 0
+      stores it once at the end;
     - an all-parallel `linalg.generic` (the map writing the row's output):
       each thread writes a strided share; a later op of the body that
       reads memory waits at a `gpu.barrier`.
