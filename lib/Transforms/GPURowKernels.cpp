@@ -303,6 +303,51 @@ struct GPUFormRowKernelsPass final
     }
   }
 
+  /// Tiles |op| by one along the loops |rows| marks (the rest whole) into
+  /// an scf.forall mapped to linear block ids, fusing in the producers of
+  /// per-row operands: fills and generics (|generics|) or fills alone.
+  static FailureOr<scf::SCFTileAndFuseResult>
+  tileRows(RewriterBase &rewriter, linalg::GenericOp op, const llvm::SmallBitVector &rows,
+           bool generics) {
+    MLIRContext *ctx = op.getContext();
+    SmallVector<OpFoldResult> sizes;
+    SmallVector<Attribute> mapping;
+    for (unsigned i = 0; i < op.getNumLoops(); ++i) {
+      sizes.push_back(rewriter.getIndexAttr(rows[i] ? 1 : 0));
+      if (rows[i])
+        mapping.push_back(gpu::GPUBlockMappingAttr::get(
+            ctx, static_cast<gpu::MappingId>(
+                     static_cast<unsigned>(gpu::MappingId::LinearDim0) + mapping.size())));
+    }
+    if (mapping.size() > 10)
+      return failure(); // more row loops than linear mapping ids
+    scf::SCFTilingOptions tiling;
+    tiling.setTileSizes(sizes);
+    tiling.setLoopType(scf::SCFTilingOptions::LoopType::ForallOp);
+    tiling.setMapping(mapping);
+    scf::SCFTileAndFuseOptions options;
+    options.setTilingOptions(tiling);
+    // Only per-row values (a slice of one element per dimension); full
+    // rows are read where they are.
+    options.setFusionControlFn(
+        [generics](tensor::ExtractSliceOp slice, OpResult producer,
+                   bool) -> std::optional<scf::SCFTileAndFuseOptions::ControlFnResult> {
+          Operation *def = producer.getOwner();
+          if (!isa<linalg::FillOp>(def) && !(generics && isa<linalg::GenericOp>(def)))
+            return std::nullopt;
+          if (!llvm::all_of(slice.getResultType().getShape(),
+                            [](int64_t d) { return d == 1; }))
+            return std::nullopt;
+          return scf::SCFTileAndFuseOptions::ControlFnResult{};
+        });
+    rewriter.setInsertionPoint(op);
+    FailureOr<scf::SCFTileAndFuseResult> tiled = scf::tileConsumerAndFuseProducersUsingSCF(
+        rewriter, cast<TilingInterface>(op.getOperation()), options);
+    if (failed(tiled) || tiled->loops.empty())
+      return failure();
+    return tiled;
+  }
+
   void runOnOperation() override {
     IRRewriter rewriter(&getContext());
     getOperation().walk([&](linalg::GenericOp op) { foldUnitExpand(op); });
@@ -326,40 +371,9 @@ struct GPUFormRowKernelsPass final
       std::optional<llvm::SmallBitVector> reduced = reducedLoops(op);
       if (!reduced)
         continue;
-      SmallVector<OpFoldResult> sizes;
-      SmallVector<Attribute> mapping;
-      for (unsigned i = 0; i < op.getNumLoops(); ++i) {
-        sizes.push_back(rewriter.getIndexAttr((*reduced)[i] ? 0 : 1));
-        if (!(*reduced)[i])
-          mapping.push_back(gpu::GPUBlockMappingAttr::get(
-              &getContext(), static_cast<gpu::MappingId>(
-                                 static_cast<unsigned>(gpu::MappingId::LinearDim0) +
-                                 mapping.size())));
-      }
-      if (mapping.size() > 10)
-        continue; // more row loops than linear mapping ids
-      scf::SCFTilingOptions tiling;
-      tiling.setTileSizes(sizes);
-      tiling.setLoopType(scf::SCFTilingOptions::LoopType::ForallOp);
-      tiling.setMapping(mapping);
-      scf::SCFTileAndFuseOptions options;
-      options.setTilingOptions(tiling);
-      // Only per-row values (a slice of one element per dimension) made by
-      // fills and generics; full rows are read where they are.
-      options.setFusionControlFn(
-          [](tensor::ExtractSliceOp slice, OpResult producer,
-             bool) -> std::optional<scf::SCFTileAndFuseOptions::ControlFnResult> {
-            if (!isa<linalg::FillOp, linalg::GenericOp>(producer.getOwner()))
-              return std::nullopt;
-            auto type = slice.getResultType();
-            if (!llvm::all_of(type.getShape(), [](int64_t d) { return d == 1; }))
-              return std::nullopt;
-            return scf::SCFTileAndFuseOptions::ControlFnResult{};
-          });
-      rewriter.setInsertionPoint(op);
-      FailureOr<scf::SCFTileAndFuseResult> tiled = scf::tileConsumerAndFuseProducersUsingSCF(
-          rewriter, cast<TilingInterface>(op.getOperation()), options);
-      if (failed(tiled) || tiled->loops.empty())
+      FailureOr<scf::SCFTileAndFuseResult> tiled =
+          tileRows(rewriter, op, ~*reduced, /*generics=*/true);
+      if (failed(tiled))
         continue;
       // At least one reduction must have joined the tile.
       bool fusedReduction = llvm::any_of(tiled->tiledAndFusedOps, [](Operation *t) {
@@ -388,37 +402,13 @@ struct GPUFormRowKernelsPass final
         reductions.push_back(op);
     });
     for (linalg::GenericOp op : reductions) {
-      SmallVector<OpFoldResult> sizes;
-      SmallVector<Attribute> mapping;
-      for (utils::IteratorType kind : op.getIteratorTypesArray()) {
-        bool row = kind == utils::IteratorType::parallel;
-        sizes.push_back(rewriter.getIndexAttr(row ? 1 : 0));
-        if (row)
-          mapping.push_back(gpu::GPUBlockMappingAttr::get(
-              &getContext(), static_cast<gpu::MappingId>(
-                                 static_cast<unsigned>(gpu::MappingId::LinearDim0) +
-                                 mapping.size())));
-      }
-      if (mapping.size() > 10)
-        continue;
-      scf::SCFTilingOptions tiling;
-      tiling.setTileSizes(sizes);
-      tiling.setLoopType(scf::SCFTilingOptions::LoopType::ForallOp);
-      tiling.setMapping(mapping);
-      scf::SCFTileAndFuseOptions options;
-      options.setTilingOptions(tiling);
-      // Only the fill the reduction starts from.
-      options.setFusionControlFn(
-          [](tensor::ExtractSliceOp, OpResult producer,
-             bool) -> std::optional<scf::SCFTileAndFuseOptions::ControlFnResult> {
-            if (!isa<linalg::FillOp>(producer.getOwner()))
-              return std::nullopt;
-            return scf::SCFTileAndFuseOptions::ControlFnResult{};
-          });
-      rewriter.setInsertionPoint(op);
-      FailureOr<scf::SCFTileAndFuseResult> tiled = scf::tileConsumerAndFuseProducersUsingSCF(
-          rewriter, cast<TilingInterface>(op.getOperation()), options);
-      if (failed(tiled) || tiled->loops.empty())
+      llvm::SmallBitVector rows(op.getNumLoops());
+      for (auto [i, kind] : llvm::enumerate(op.getIteratorTypesArray()))
+        rows[i] = kind == utils::IteratorType::parallel;
+      // Only the fill the reduction starts from joins.
+      FailureOr<scf::SCFTileAndFuseResult> tiled =
+          tileRows(rewriter, op, rows, /*generics=*/false);
+      if (failed(tiled))
         continue;
       rewriter.replaceOp(op, tiled->replacements.lookup(op.getResult(0)));
       for (Operation *producer : llvm::reverse(tiled->fusedProducers))
