@@ -147,6 +147,9 @@ struct GPUFormRowKernelsPass final
     : sparsa::impl::GPUFormRowKernelsPassBase<GPUFormRowKernelsPass> {
   using GPUFormRowKernelsPassBase::GPUFormRowKernelsPassBase;
 
+  /// Elements per row below which a block per row does not pay (a warp).
+  static constexpr int64_t kMinRowElements = 32;
+
   /// The map's loops the per-row operands do not index (the row's own
   /// loops), or none where |op| is not a row map.
   static std::optional<llvm::SmallBitVector> reducedLoops(linalg::GenericOp op) {
@@ -182,12 +185,19 @@ struct GPUFormRowKernelsPass final
     }
     if (!missing || missing->all())
       return std::nullopt; // no per-row operand, or no row loop left
-    // A row of one element gains nothing from a block.
+    // Rows shorter than a warp (a softmax over 8 keys) keep a thread per
+    // row: a block would leave most of its threads idle at every
+    // reduction.
     SmallVector<int64_t> ranges = op.getStaticLoopRanges();
-    bool wide = false;
-    for (int i : missing->set_bits())
-      wide |= ShapedType::isDynamic(ranges[i]) || ranges[i] > 1;
-    if (!wide)
+    int64_t elements = 1;
+    bool dynamic = false;
+    for (int i : missing->set_bits()) {
+      if (ShapedType::isDynamic(ranges[i]))
+        dynamic = true;
+      else
+        elements *= ranges[i];
+    }
+    if (!dynamic && elements < kMinRowElements)
       return std::nullopt;
     return missing;
   }
@@ -402,6 +412,28 @@ struct GPUFormRowKernelsPass final
         reductions.push_back(op);
     });
     for (linalg::GenericOp op : reductions) {
+      // A per-row element-wise op that alone reads the result (ReduceMean's
+      // division) is the tile's consumer: the reduction and its fill join
+      // it, and the kernel writes the final value.
+      if (op->hasOneUse()) {
+        auto user = dyn_cast<linalg::GenericOp>(*op->getUsers().begin());
+        if (user && !user->getParentOfType<scf::ForallOp>() && user.hasPureTensorSemantics() &&
+            user.getNumDpsInits() == 1 && user.getNumReductionLoops() == 0 &&
+            user.getNumLoops() == op.getNumParallelLoops() &&
+            llvm::all_of(user.getIndexingMapsArray(),
+                         [](AffineMap m) { return m.isIdentity(); })) {
+          llvm::SmallBitVector all(user.getNumLoops(), true);
+          FailureOr<scf::SCFTileAndFuseResult> tiled =
+              tileRows(rewriter, user, all, /*generics=*/true);
+          if (succeeded(tiled)) {
+            rewriter.replaceOp(user, tiled->replacements.lookup(user.getResult(0)));
+            for (Operation *producer : llvm::reverse(tiled->fusedProducers))
+              if (producer->use_empty())
+                rewriter.eraseOp(producer);
+            continue;
+          }
+        }
+      }
       llvm::SmallBitVector rows(op.getNumLoops());
       for (auto [i, kind] : llvm::enumerate(op.getIteratorTypesArray()))
         rows[i] = kind == utils::IteratorType::parallel;
@@ -456,7 +488,7 @@ struct GPUFormRowKernelsPass final
       else
         (row ? rows : elements) *= range;
     }
-    return (dynamicRows || rows >= 64) && (dynamicElements || elements >= 32);
+    return (dynamicRows || rows >= 64) && (dynamicElements || elements >= kMinRowElements);
   }
 };
 

@@ -218,6 +218,43 @@ func.func @plain_reductions(%x: tensor<?x300xf32>, %y: tensor<64x300xf32>, %z: t
 
 // -----
 
+/// A mean: the division that alone reads a plain reduction's result is the
+/// tile's consumer, with the reduction and its fill fused in.
+// FORM-LABEL: func.func @mean
+// FORM:       scf.forall (%{{.*}}) in (%{{.*}})
+// FORM:         linalg.fill
+// FORM:         linalg.generic {{.*}}iterator_types = ["parallel", "reduction"]
+// FORM:         linalg.generic {{.*}}iterator_types = ["parallel"]
+// FORM:         arith.divf
+// FORM:       } {mapping = [#gpu.block<linear_dim_0>]}
+// FORM-NOT:   linalg.generic
+// FORM:       return
+func.func @mean(%x: tensor<?x300xf32>) -> tensor<?xf32> {
+  %zero = arith.constant 0.0 : f32
+  %n300 = arith.constant 300.0 : f32
+  %c0 = arith.constant 0 : index
+  %n = tensor.dim %x, %c0 : tensor<?x300xf32>
+  %e = tensor.empty(%n) : tensor<?xf32>
+  %f = linalg.fill ins(%zero : f32) outs(%e : tensor<?xf32>) -> tensor<?xf32>
+  %r = linalg.generic {indexing_maps = [affine_map<(d0, d1) -> (d0, d1)>, affine_map<(d0, d1) -> (d0)>],
+                       iterator_types = ["parallel", "reduction"]}
+      ins(%x : tensor<?x300xf32>) outs(%f : tensor<?xf32>) {
+  ^bb0(%in: f32, %out: f32):
+    %s = arith.addf %out, %in : f32
+    linalg.yield %s : f32
+  } -> tensor<?xf32>
+  %m = linalg.generic {indexing_maps = [affine_map<(d0) -> (d0)>, affine_map<(d0) -> (d0)>],
+                       iterator_types = ["parallel"]}
+      ins(%r : tensor<?xf32>) outs(%e : tensor<?xf32>) {
+  ^bb0(%in: f32, %out: f32):
+    %d = arith.divf %in, %n300 : f32
+    linalg.yield %d : f32
+  } -> tensor<?xf32>
+  return %m : tensor<?xf32>
+}
+
+// -----
+
 /// A 16-bit per-row value (a softmax in f16) keeps the usual path: block
 /// reductions shuffle 32- and 64-bit values.
 // FORM-LABEL: func.func @half

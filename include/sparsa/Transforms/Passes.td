@@ -349,8 +349,12 @@ def GPUFormRowKernelsPass
     combiner the block reduction knows, at least 64 rows or a run-time
     count (fewer static rows are `sparsa-gpu-split-reductions`' split-K)
     and at least 32 elements per row or a run-time count, tiled with its
-    fill; contractions (two inputs indexed by the reduction) and the
-    lowering's tagged kernels are left alone.
+    fill (a per-row element-wise op that alone reads the result, such as
+    ReduceMean's division, is tiled instead, with the reduction fused in);
+    contractions (two inputs indexed by the reduction) and the lowering's
+    tagged kernels are left alone. Rows of fewer than 32 static elements
+    (a softmax over 8 keys) keep a thread per row: a block would idle most
+    of its threads at every reduction.
   }];
   let dependentDialects = ["mlir::scf::SCFDialect", "mlir::tensor::TensorDialect",
                            "mlir::linalg::LinalgDialect", "mlir::gpu::GPUDialect"];
