@@ -895,11 +895,21 @@ struct GPURowKernelsToLaunchesPass final
       if (isRowKernel(loop))
         loops.push_back(loop);
     });
+    IRRewriter rewriter(&getContext());
     for (scf::ForallOp loop : loops) {
       if (succeeded(convert(loop)))
         continue;
-      // The usual mapping takes it, one thread per row.
+      // The usual mapping takes it, one thread per row: the row's linalg
+      // ops become sequential loops, so the forall does not read as host
+      // tasks (parallel loops inside) and launch kernels row by row.
       loop.removeMappingAttr();
+      SmallVector<linalg::LinalgOp> ops;
+      loop.getBody()->walk([&](linalg::LinalgOp op) { ops.push_back(op); });
+      for (linalg::LinalgOp op : ops) {
+        rewriter.setInsertionPoint(op);
+        if (succeeded(linalg::linalgOpToLoops(rewriter, op)))
+          rewriter.eraseOp(op);
+      }
     }
   }
 

@@ -395,13 +395,19 @@ func.func @row_sum(%x: memref<64x300xf32>, %y: memref<64xf32>) {
 // -----
 
 /// A body the kernel builder does not know (a loop) keeps its forall,
-/// without the block mapping: the usual device mapping takes it.
+/// without the block mapping: the usual device mapping takes it. Its
+/// linalg ops become sequential loops (one thread per row, not host tasks
+/// launching a kernel per row).
 // LAUNCH-LABEL: func.func @unknown_body
 // LAUNCH-NOT:   gpu.launch
 // LAUNCH:       scf.forall
+// LAUNCH:         scf.for
+// LAUNCH:         scf.for
+// LAUNCH:           arith.addf
+// LAUNCH-NOT:   linalg.generic
 // LAUNCH-NOT:   mapping
 // LAUNCH:       return
-func.func @unknown_body(%x: memref<3x8xf32>) {
+func.func @unknown_body(%x: memref<3x8xf32>, %y: memref<3x8xf32>) {
   %c0 = arith.constant 0 : index
   %c1 = arith.constant 1 : index
   %c8 = arith.constant 8 : index
@@ -409,6 +415,15 @@ func.func @unknown_body(%x: memref<3x8xf32>) {
   scf.forall (%r) in (3) {
     scf.for %i = %c0 to %c8 step %c1 {
       memref.store %one, %x[%r, %i] : memref<3x8xf32>
+    }
+    %xr = memref.subview %x[%r, 0] [1, 8] [1, 1] : memref<3x8xf32> to memref<1x8xf32, strided<[8, 1], offset: ?>>
+    %yr = memref.subview %y[%r, 0] [1, 8] [1, 1] : memref<3x8xf32> to memref<1x8xf32, strided<[8, 1], offset: ?>>
+    linalg.generic {indexing_maps = [affine_map<(d0, d1) -> (d0, d1)>, affine_map<(d0, d1) -> (d0, d1)>],
+                    iterator_types = ["parallel", "parallel"]}
+        ins(%xr : memref<1x8xf32, strided<[8, 1], offset: ?>>) outs(%yr : memref<1x8xf32, strided<[8, 1], offset: ?>>) {
+    ^bb0(%in: f32, %out: f32):
+      %s = arith.addf %in, %in : f32
+      linalg.yield %s : f32
     }
   } {mapping = [#gpu.block<linear_dim_0>]}
   return

@@ -388,7 +388,9 @@ def GPURowKernelsToLaunchesPass
     Views of the forall's buffers are rebuilt in the kernel. Block size:
     the reduced element count rounded up to a power of two, 32 to 256
     (1024 from 16384 elements). A forall whose body holds anything else is
-    left to the usual mapping (its mapping dropped). Launches of a run-time
+    left to the usual mapping (its mapping dropped, its linalg ops made
+    sequential loops: a thread per row rather than host tasks launching
+    kernels row by row). Launches of a run-time
     row count are skipped when it is zero.
   }];
   let dependentDialects = ["mlir::gpu::GPUDialect", "mlir::scf::SCFDialect",
