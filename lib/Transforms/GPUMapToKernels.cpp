@@ -35,10 +35,12 @@
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/Dialect/GPU/Utils/GPUUtils.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Linalg/Transforms/Transforms.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/Vector/IR/VectorOps.h"
 #include "mlir/Dialect/SCF/Transforms/Transforms.h"
 #include "mlir/IR/IRMapping.h"
 #include "mlir/Interfaces/SideEffectInterfaces.h"
@@ -631,44 +633,6 @@ static void fillWithPoison(RewriterBase &rewriter, memref::AllocOp buffer) {
   memref::StoreOp::create(rewriter, loc, fill, buffer, ivs);
 }
 
-/// The arithmetic op of an all_reduce kind.
-static FailureOr<Value> combine(OpBuilder &b, Location loc, gpu::AllReduceOperation kind,
-                                Value x, Value y) {
-  using K = gpu::AllReduceOperation;
-  bool isFloat = isa<FloatType>(x.getType());
-  switch (kind) {
-  case K::ADD:
-    return isFloat ? arith::AddFOp::create(b, loc, x, y).getResult()
-                   : arith::AddIOp::create(b, loc, x, y).getResult();
-  case K::MUL:
-    return isFloat ? arith::MulFOp::create(b, loc, x, y).getResult()
-                   : arith::MulIOp::create(b, loc, x, y).getResult();
-  case K::MAXIMUMF:
-    return arith::MaximumFOp::create(b, loc, x, y).getResult();
-  case K::MINIMUMF:
-    return arith::MinimumFOp::create(b, loc, x, y).getResult();
-  case K::MAXNUMF:
-    return arith::MaxNumFOp::create(b, loc, x, y).getResult();
-  case K::MINNUMF:
-    return arith::MinNumFOp::create(b, loc, x, y).getResult();
-  case K::MAXSI:
-    return arith::MaxSIOp::create(b, loc, x, y).getResult();
-  case K::MINSI:
-    return arith::MinSIOp::create(b, loc, x, y).getResult();
-  case K::MAXUI:
-    return arith::MaxUIOp::create(b, loc, x, y).getResult();
-  case K::MINUI:
-    return arith::MinUIOp::create(b, loc, x, y).getResult();
-  case K::AND:
-    return arith::AndIOp::create(b, loc, x, y).getResult();
-  case K::OR:
-    return arith::OrIOp::create(b, loc, x, y).getResult();
-  case K::XOR:
-    return arith::XOrIOp::create(b, loc, x, y).getResult();
-  }
-  return failure();
-}
-
 /// Test aid: runs the device mapping's launches on the host, every block and
 /// thread in turn, with device memory as host memory. A kernel whose body
 /// synchronizes its block (`gpu.all_reduce`, `gpu.barrier`, at the top
@@ -884,11 +848,10 @@ struct GPUEmulateOnHostPass final
           OpBuilder::InsertionGuard g(rewriter);
           rewriter.setInsertionPointToStart(fold.getBody());
           Value next = memref::LoadOp::create(rewriter, loc, buffer, fold.getInductionVar());
-          FailureOr<Value> c =
-              combine(rewriter, loc, *reduce.getOp(), fold.getRegionIterArgs()[0], next);
-          if (failed(c))
-            return reduce.emitError("cannot emulate this all_reduce kind");
-          scf::YieldOp::create(rewriter, loc, *c);
+          Value c = vector::makeArithReduction(rewriter, loc,
+                                               gpu::convertReductionKind(*reduce.getOp()),
+                                               next, fold.getRegionIterArgs()[0]);
+          scf::YieldOp::create(rewriter, loc, c);
         }
         reduce.getResult().replaceAllUsesWith(fold.getResult(0));
       }

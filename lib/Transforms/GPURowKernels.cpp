@@ -83,6 +83,11 @@ static bool madeByReduction(Value v, int depth = 0) {
                       [&](Value in) { return madeByReduction(in, depth + 1); });
 }
 
+/// Element types a block reduction moves (gpu.shuffle: 32 and 64 bits).
+static bool shufflable(Type t) {
+  return t.isF32() || t.isF64() || t.isInteger(32) || t.isInteger(64);
+}
+
 /// The all_reduce kind of a combining op, and its neutral element.
 struct Combiner {
   Operation *op;               // the body's combining op
@@ -95,52 +100,37 @@ static std::optional<Combiner> matchCombiner(linalg::GenericOp op) {
   Block *body = op.getBlock();
   Value out = body->getArguments().back();
   Operation *yield = body->getTerminator();
-  if (!out.hasOneUse() || yield->getNumOperands() != 1)
+  if (!out.hasOneUse() || yield->getNumOperands() != 1 || !shufflable(out.getType()))
     return std::nullopt;
   Operation *c = *out.getUsers().begin();
   if (c->getNumOperands() != 2 || c->getNumResults() != 1 ||
       yield->getOperand(0) != c->getResult(0) || !c->getResult(0).hasOneUse())
     return std::nullopt;
-  Type t = out.getType();
-  // gpu.shuffle moves 32- and 64-bit values.
-  if (!(t.isF32() || t.isF64() || t.isInteger(32) || t.isInteger(64)))
-    return std::nullopt;
-  Builder b(op.getContext());
-  auto fl = [&](double v) -> TypedAttr { return b.getFloatAttr(t, v); };
-  auto in = [&](const APInt &v) -> TypedAttr { return b.getIntegerAttr(t, v); };
-  unsigned width = t.getIntOrFloatBitWidth();
-  double inf = std::numeric_limits<double>::infinity();
   using K = gpu::AllReduceOperation;
-  std::optional<std::pair<K, TypedAttr>> k =
-      llvm::TypeSwitch<Operation *, std::optional<std::pair<K, TypedAttr>>>(c)
-          .Case([&](arith::AddFOp) { return std::make_pair(K::ADD, fl(0.0)); })
-          .Case([&](arith::MulFOp) { return std::make_pair(K::MUL, fl(1.0)); })
-          .Case([&](arith::MaximumFOp) { return std::make_pair(K::MAXIMUMF, fl(-inf)); })
-          .Case([&](arith::MinimumFOp) { return std::make_pair(K::MINIMUMF, fl(inf)); })
-          .Case([&](arith::MaxNumFOp) { return std::make_pair(K::MAXNUMF, fl(-inf)); })
-          .Case([&](arith::MinNumFOp) { return std::make_pair(K::MINNUMF, fl(inf)); })
-          .Case([&](arith::AddIOp) { return std::make_pair(K::ADD, in(APInt(width, 0))); })
-          .Case([&](arith::MulIOp) { return std::make_pair(K::MUL, in(APInt(width, 1))); })
-          .Case([&](arith::MaxSIOp) {
-            return std::make_pair(K::MAXSI, in(APInt::getSignedMinValue(width)));
-          })
-          .Case([&](arith::MinSIOp) {
-            return std::make_pair(K::MINSI, in(APInt::getSignedMaxValue(width)));
-          })
-          .Case([&](arith::MaxUIOp) { return std::make_pair(K::MAXUI, in(APInt(width, 0))); })
-          .Case([&](arith::MinUIOp) {
-            return std::make_pair(K::MINUI, in(APInt::getMaxValue(width)));
-          })
-          .Case([&](arith::AndIOp) { return std::make_pair(K::AND, in(APInt::getAllOnes(width))); })
-          .Case([&](arith::OrIOp) { return std::make_pair(K::OR, in(APInt(width, 0))); })
-          .Case([&](arith::XOrIOp) { return std::make_pair(K::XOR, in(APInt(width, 0))); })
-          .Default([](Operation *) { return std::nullopt; });
-  if (!k)
+  std::optional<K> kind = llvm::TypeSwitch<Operation *, std::optional<K>>(c)
+                              .Case([](arith::AddFOp) { return K::ADD; })
+                              .Case([](arith::MulFOp) { return K::MUL; })
+                              .Case([](arith::MaximumFOp) { return K::MAXIMUMF; })
+                              .Case([](arith::MinimumFOp) { return K::MINIMUMF; })
+                              .Case([](arith::MaxNumFOp) { return K::MAXNUMF; })
+                              .Case([](arith::MinNumFOp) { return K::MINNUMF; })
+                              .Case([](arith::AddIOp) { return K::ADD; })
+                              .Case([](arith::MulIOp) { return K::MUL; })
+                              .Case([](arith::MaxSIOp) { return K::MAXSI; })
+                              .Case([](arith::MinSIOp) { return K::MINSI; })
+                              .Case([](arith::MaxUIOp) { return K::MAXUI; })
+                              .Case([](arith::MinUIOp) { return K::MINUI; })
+                              .Case([](arith::AndIOp) { return K::AND; })
+                              .Case([](arith::OrIOp) { return K::OR; })
+                              .Case([](arith::XOrIOp) { return K::XOR; })
+                              .Default([](Operation *) { return std::nullopt; });
+  std::optional<TypedAttr> neutral = arith::getNeutralElement(c);
+  if (!kind || !neutral)
     return std::nullopt;
   unsigned outOperand = c->getOperand(0) == out ? 0 : 1;
   if (c->getOperand(1 - outOperand) == out)
     return std::nullopt;
-  return Combiner{c, outOperand, k->first, k->second};
+  return Combiner{c, outOperand, *kind, *neutral};
 }
 
 struct GPUFormRowKernelsPass final
@@ -170,8 +160,7 @@ struct GPUFormRowKernelsPass final
         continue;
       // Block reductions move 32- and 64-bit values (gpu.shuffle): a
       // 16-bit per-row value keeps the usual path.
-      Type t = getElementTypeOrSelf(in->get().getType());
-      if (!(t.isF32() || t.isF64() || t.isInteger(32) || t.isInteger(64)))
+      if (!shufflable(getElementTypeOrSelf(in->get().getType())))
         return std::nullopt;
       llvm::SmallBitVector m(op.getNumLoops(), true);
       for (AffineExpr e : map.getResults())
@@ -272,8 +261,9 @@ struct GPUFormRowKernelsPass final
       bool changed = false;
       SmallVector<linalg::GenericOp> generics;
       func.walk([&](linalg::GenericOp op) { generics.push_back(op); });
+      DenseSet<Operation *> erased;
       for (linalg::GenericOp op : generics) {
-        if (op->getParentOfType<scf::ForallOp>())
+        if (erased.contains(op) || op->getParentOfType<scf::ForallOp>())
           continue;
         for (OpOperand *in : op.getDpsInputOperands()) {
           auto producer = in->get().getDefiningOp<linalg::GenericOp>();
@@ -300,10 +290,11 @@ struct GPUFormRowKernelsPass final
           for (auto [from, to] : fused->replacements)
             if (from.getDefiningOp() == op.getOperation())
               rewriter.replaceAllUsesWith(from, to);
-          if (op->use_empty())
-            rewriter.eraseOp(op);
-          if (producer->use_empty())
-            rewriter.eraseOp(producer);
+          for (Operation *dead : {op.getOperation(), producer.getOperation()})
+            if (dead->use_empty()) {
+              erased.insert(dead);
+              rewriter.eraseOp(dead);
+            }
           changed = true;
           break;
         }
@@ -358,8 +349,22 @@ struct GPUFormRowKernelsPass final
     return tiled;
   }
 
+  /// Replaces |op| by its tile and erases the untiled producers nothing
+  /// else reads (recorded in |erased|).
+  static void commitTile(RewriterBase &rewriter, linalg::GenericOp op,
+                         scf::SCFTileAndFuseResult &tiled, DenseSet<Operation *> &erased) {
+    rewriter.replaceOp(op, tiled.replacements.lookup(op.getResult(0)));
+    erased.insert(op);
+    for (Operation *producer : llvm::reverse(tiled.fusedProducers))
+      if (producer->use_empty()) {
+        erased.insert(producer);
+        rewriter.eraseOp(producer);
+      }
+  }
+
   void runOnOperation() override {
     IRRewriter rewriter(&getContext());
+    DenseSet<Operation *> erased;
     getOperation().walk([&](linalg::GenericOp op) { foldUnitExpand(op); });
     fuseRowElementwise(getOperation(), rewriter);
     {
@@ -371,18 +376,19 @@ struct GPUFormRowKernelsPass final
       config.setMaxIterations(4);
       (void)applyPatternsGreedily(getOperation(), std::move(patterns), config);
     }
-    SmallVector<linalg::GenericOp> maps;
+    SmallVector<std::pair<linalg::GenericOp, llvm::SmallBitVector>> maps;
     getOperation().walk([&](linalg::GenericOp op) {
-      if (!op->getParentOfType<scf::ForallOp>() && reducedLoops(op))
-        maps.push_back(op);
+      if (op->getParentOfType<scf::ForallOp>())
+        return;
+      if (std::optional<llvm::SmallBitVector> reduced = reducedLoops(op))
+        maps.emplace_back(op, *reduced);
     });
     // Last consumer first: an earlier map that fed it stays where it is.
-    for (linalg::GenericOp op : llvm::reverse(maps)) {
-      std::optional<llvm::SmallBitVector> reduced = reducedLoops(op);
-      if (!reduced)
+    for (auto &[op, reduced] : llvm::reverse(maps)) {
+      if (erased.contains(op))
         continue;
       FailureOr<scf::SCFTileAndFuseResult> tiled =
-          tileRows(rewriter, op, ~*reduced, /*generics=*/true);
+          tileRows(rewriter, op, ~reduced, /*generics=*/true);
       if (failed(tiled))
         continue;
       // At least one reduction must have joined the tile.
@@ -390,18 +396,13 @@ struct GPUFormRowKernelsPass final
         auto g = dyn_cast<linalg::GenericOp>(t);
         return g && g.getNumReductionLoops() > 0;
       });
-      Value result = tiled->replacements.lookup(op.getResult(0));
       if (!fusedReduction) {
         // Nothing shared: leave the op as it was.
         for (LoopLikeOpInterface loop : llvm::reverse(tiled->loops))
           rewriter.eraseOp(loop);
         continue;
       }
-      rewriter.replaceOp(op, result);
-      // The untiled producers, where nothing else reads them.
-      for (Operation *producer : llvm::reverse(tiled->fusedProducers))
-        if (producer->use_empty())
-          rewriter.eraseOp(producer);
+      commitTile(rewriter, op, *tiled, erased);
     }
     // Plain reductions of many rows (ReduceSum / ReduceMean / ReduceMax
     // over the last axes, a pooling): a block per row as well, its threads
@@ -412,6 +413,8 @@ struct GPUFormRowKernelsPass final
         reductions.push_back(op);
     });
     for (linalg::GenericOp op : reductions) {
+      if (erased.contains(op))
+        continue;
       // A per-row element-wise op that alone reads the result (ReduceMean's
       // division) is the tile's consumer: the reduction and its fill join
       // it, and the kernel writes the final value.
@@ -426,10 +429,7 @@ struct GPUFormRowKernelsPass final
           FailureOr<scf::SCFTileAndFuseResult> tiled =
               tileRows(rewriter, user, all, /*generics=*/true);
           if (succeeded(tiled)) {
-            rewriter.replaceOp(user, tiled->replacements.lookup(user.getResult(0)));
-            for (Operation *producer : llvm::reverse(tiled->fusedProducers))
-              if (producer->use_empty())
-                rewriter.eraseOp(producer);
+            commitTile(rewriter, user, *tiled, erased);
             continue;
           }
         }
@@ -442,10 +442,7 @@ struct GPUFormRowKernelsPass final
           tileRows(rewriter, op, rows, /*generics=*/false);
       if (failed(tiled))
         continue;
-      rewriter.replaceOp(op, tiled->replacements.lookup(op.getResult(0)));
-      for (Operation *producer : llvm::reverse(tiled->fusedProducers))
-        if (producer->use_empty())
-          rewriter.eraseOp(producer);
+      commitTile(rewriter, op, *tiled, erased);
     }
   }
 
@@ -532,12 +529,7 @@ struct GPURowKernelsToLaunchesPass final
     void trackOutput(Value out, Value init) {
       rowBuffer[out] = out;
       writeBack.push_back(out);
-      if (!init) {
-        auto type = cast<MemRefType>(out.getType());
-        SmallVector<Value> zeros(type.getRank(), arith::ConstantIndexOp::create(b, loc(), 0));
-        init = memref::LoadOp::create(b, loc(), map.lookupOrDefault(out), zeros);
-      }
-      rowValue[out] = init;
+      rowValue[out] = init ? init : loadOne(out);
     }
 
     Builder(scf::ForallOp loop, gpu::LaunchOp launch)
@@ -547,15 +539,27 @@ struct GPURowKernelsToLaunchesPass final
 
     Value rowOf(Value v) { return rowBuffer.lookup(v); }
 
+    /// The indices |m| gives at the loop indices |loops|.
+    SmallVector<Value> indicesAt(AffineMap m, ValueRange loops) {
+      SmallVector<Value> idx;
+      for (unsigned i = 0; i < m.getNumResults(); ++i)
+        idx.push_back(affine::AffineApplyOp::create(b, loc(), m.getSubMap({i}), loops));
+      return idx;
+    }
+
+    /// The single element of the one-element buffer |v| (in the kernel).
+    Value loadOne(Value v) {
+      auto type = cast<MemRefType>(v.getType());
+      SmallVector<Value> zeros(type.getRank(), arith::ConstantIndexOp::create(b, loc(), 0));
+      return memref::LoadOp::create(b, loc(), map.lookupOrDefault(v), zeros);
+    }
+
     /// The value of operand |v| of a generic at |indices| (loads for
     /// memory, the scalar for a per-row buffer).
     Value readAt(Value v, AffineMap m, ValueRange loops) {
       if (Value row = rowOf(v))
         return rowValue.lookup(row);
-      SmallVector<Value> idx;
-      for (unsigned i = 0; i < m.getNumResults(); ++i)
-        idx.push_back(affine::AffineApplyOp::create(b, loc(), m.getSubMap({i}), loops));
-      return memref::LoadOp::create(b, loc(), map.lookupOrDefault(v), idx);
+      return memref::LoadOp::create(b, loc(), map.lookupOrDefault(v), indicesAt(m, loops));
     }
 
     /// Clones the body of |op| but its yield (and |skip|) with the block
@@ -733,11 +737,8 @@ struct GPURowKernelsToLaunchesPass final
         IRMapping bm = map;
         SmallVector<Value> results = cloneBody(op, args, ivs, bm);
         for (auto [init, r] : llvm::zip(op.getDpsInitsMutable(), results)) {
-          AffineMap m = op.getMatchingIndexingMap(&init);
-          SmallVector<Value> idx;
-          for (unsigned i = 0; i < m.getNumResults(); ++i)
-            idx.push_back(affine::AffineApplyOp::create(b, loc(), m.getSubMap({i}), ivs));
-          memref::StoreOp::create(b, loc(), r, map.lookupOrDefault(init.get()), idx);
+          memref::StoreOp::create(b, loc(), r, map.lookupOrDefault(init.get()),
+                                  indicesAt(op.getMatchingIndexingMap(&init), ivs));
         }
         return SmallVector<Value>{};
       });
@@ -752,14 +753,15 @@ struct GPURowKernelsToLaunchesPass final
       threads = launch.getBlockSizeX();
       // The forall's indices from the block id (last dimension fastest).
       SmallVector<Value> ivs(loop.getRank());
+      SmallVector<Value> lbs = loop.getLowerBound(b), steps = loop.getStep(b),
+                         counts = tripCounts(b);
       Value rest = launch.getBlockIds().x;
       for (int64_t d = loop.getRank() - 1; d >= 0; --d) {
-        Value lb = loop.getLowerBound(b)[d], step = loop.getStep(b)[d];
-        Value count = tripCount(b, d);
-        Value i = d == 0 ? rest : arith::RemUIOp::create(b, loc(), rest, count).getResult();
+        Value i = d == 0 ? rest : arith::RemUIOp::create(b, loc(), rest, counts[d]).getResult();
         if (d > 0)
-          rest = arith::DivUIOp::create(b, loc(), rest, count);
-        ivs[d] = arith::AddIOp::create(b, loc(), lb, arith::MulIOp::create(b, loc(), i, step));
+          rest = arith::DivUIOp::create(b, loc(), rest, counts[d]);
+        ivs[d] =
+            arith::AddIOp::create(b, loc(), lbs[d], arith::MulIOp::create(b, loc(), i, steps[d]));
       }
       map.map(loop.getInductionVars(), ivs);
       for (Operation &op : loop.getBody()->without_terminator()) {
@@ -774,10 +776,10 @@ struct GPURowKernelsToLaunchesPass final
         }
         if (auto fill = dyn_cast<linalg::FillOp>(op)) {
           Value out = fill.getDpsInits()[0];
+          Value value = map.lookupOrDefault(fill.getDpsInputs()[0]);
           // A per-row buffer bufferization placed outside a loop of one row
           // (the tile is the whole tensor): private if only this body and
           // deallocations use it.
-          Value value = map.lookupOrDefault(fill.getDpsInputs()[0]);
           if (auto alloc = out.getDefiningOp<memref::AllocOp>();
               alloc && !rowOf(out) && allOnes(alloc.getType()) &&
               llvm::all_of(alloc->getUsers(), [&](Operation *u) {
@@ -800,12 +802,7 @@ struct GPURowKernelsToLaunchesPass final
           Value src = op.getOperand(0), dst = op.getOperand(1);
           if (rowOf(src) && !rowValue.lookup(rowOf(src)))
             return failure();
-          auto type = cast<MemRefType>(src.getType());
-          SmallVector<Value> zeros(type.getRank(), arith::ConstantIndexOp::create(b, loc(), 0));
-          rowValue[rowOf(dst)] =
-              rowOf(src) ? rowValue.lookup(rowOf(src))
-                         : memref::LoadOp::create(b, loc(), map.lookupOrDefault(src), zeros)
-                               .getResult();
+          rowValue[rowOf(dst)] = rowOf(src) ? rowValue.lookup(rowOf(src)) : loadOne(src);
           continue;
         }
         if (auto g = dyn_cast<linalg::GenericOp>(op)) {
@@ -851,14 +848,17 @@ struct GPURowKernelsToLaunchesPass final
       return success();
     }
 
-    /// The trip count of the forall's dimension |d|, built at |bb|.
-    Value tripCount(OpBuilder &bb, int64_t d) {
-      Value lb = loop.getLowerBound(bb)[d], ub = loop.getUpperBound(bb)[d],
-            step = loop.getStep(bb)[d];
-      Value n = bb.createOrFold<arith::CeilDivSIOp>(
-          loc(), bb.createOrFold<arith::SubIOp>(loc(), ub, lb), step);
-      return bb.createOrFold<arith::MaxSIOp>(loc(), n,
-                                             arith::ConstantIndexOp::create(bb, loc(), 0));
+    /// The trip counts of the forall's dimensions, built (folded) at |bb|.
+    SmallVector<Value> tripCounts(OpBuilder &bb) {
+      SmallVector<Value> counts;
+      for (auto [lb, ub, step] :
+           llvm::zip(loop.getLowerBound(bb), loop.getUpperBound(bb), loop.getStep(bb))) {
+        Value n = bb.createOrFold<arith::CeilDivSIOp>(
+            loc(), bb.createOrFold<arith::SubIOp>(loc(), ub, lb), step);
+        counts.push_back(bb.createOrFold<arith::MaxSIOp>(
+            loc(), n, arith::ConstantIndexOp::create(bb, loc(), 0)));
+      }
+      return counts;
     }
   };
 
@@ -920,16 +920,10 @@ struct GPURowKernelsToLaunchesPass final
     Location loc = loop.getLoc();
     Builder kb(loop, nullptr);
     Value total = arith::ConstantIndexOp::create(host, loc, 1);
-    bool dynamic = false;
-    for (int64_t d = 0; d < loop.getRank(); ++d) {
-      Value n = kb.tripCount(host, d);
-      dynamic |= !getConstantIntValue(loop.getMixedLowerBound()[d]) ||
-                 !getConstantIntValue(loop.getMixedUpperBound()[d]) ||
-                 !getConstantIntValue(loop.getMixedStep()[d]);
+    for (Value n : kb.tripCounts(host))
       total = host.createOrFold<arith::MulIOp>(loc, total, n);
-    }
     scf::IfOp guard;
-    if (dynamic) {
+    if (!getConstantIntValue(total)) {
       // A run-time count of zero rows launches nothing (a zero grid is a
       // launch error).
       Value any = arith::CmpIOp::create(host, loc, arith::CmpIPredicate::sgt, total,

@@ -85,7 +85,7 @@ func.func @async_launch(%grid: index) {
 //          combined once per block
 // CHECK:   %[[FIRST:.*]] = memref.load %[[RED]][%c0
 // CHECK:   %[[SUM:.*]] = scf.for %{{.*}} = %c1{{.*}} iter_args(%[[ACC:.*]] = %[[FIRST]])
-// CHECK:     arith.addf %[[ACC]]
+// CHECK:     arith.addf {{.*}}%[[ACC]]
 //          second segment
 // CHECK:   scf.for
 // CHECK:   scf.for
