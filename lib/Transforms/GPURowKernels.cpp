@@ -964,20 +964,24 @@ struct GPULowerAllReducePass final
 
   void runOnOperation() override {
     bool any = false;
-    getOperation().walk([&](gpu::AllReduceOp) { any = true; });
+    // Upstream's rewrite splits the block holding the op: only a kernel
+    // function's own body can take that (a nested scf region cannot).
+    WalkResult nested = getOperation().walk([&](gpu::AllReduceOp op) {
+      any = true;
+      if (isa<gpu::GPUFuncOp>(op->getParentOp()))
+        return WalkResult::advance();
+      op.emitError("cannot lower a gpu.all_reduce outside a kernel function's "
+                   "own body (it is in a nested region)");
+      return WalkResult::interrupt();
+    });
+    if (nested.wasInterrupted())
+      return signalPassFailure();
     if (!any)
       return;
     RewritePatternSet patterns(&getContext());
     populateGpuAllReducePatterns(patterns);
     if (failed(applyPatternsGreedily(getOperation(), std::move(patterns))))
       return signalPassFailure();
-    WalkResult left = getOperation().walk([](gpu::AllReduceOp op) {
-      op.emitError("gpu.all_reduce could not be lowered (it must be in a kernel "
-                   "function's body, not a nested region)");
-      return WalkResult::interrupt();
-    });
-    if (left.wasInterrupted())
-      signalPassFailure();
   }
 };
 

@@ -125,3 +125,41 @@ func.func @nested_barrier(%c: i1) {
   }
   return
 }
+
+// -----
+
+func.func @region_reduce(%x: memref<32xf32>) {
+  %c1 = arith.constant 1 : index
+  %c32 = arith.constant 32 : index
+  gpu.launch blocks(%bx, %by, %bz) in (%gx = %c1, %gy = %c1, %gz = %c1)
+             threads(%tx, %ty, %tz) in (%sx = %c32, %sy = %c1, %sz = %c1) {
+    %v = memref.load %x[%tx] : memref<32xf32>
+    // expected-error @+1 {{cannot emulate an all_reduce with a region}}
+    %s = gpu.all_reduce %v uniform {
+    ^bb0(%a: f32, %b: f32):
+      %r = arith.addf %a, %b : f32
+      gpu.yield %r : f32
+    } : (f32) -> (f32)
+    memref.store %s, %x[%tx] : memref<32xf32>
+    gpu.terminator
+  }
+  return
+}
+
+// -----
+
+/// A thread's value kept across a barrier must be a scalar (it goes to a
+/// per-thread buffer).
+func.func @vector_crossing(%x: memref<32xvector<4xf32>>) {
+  %c1 = arith.constant 1 : index
+  %c32 = arith.constant 32 : index
+  // expected-error @+1 {{cannot emulate: a 'vector<4xf32>' value of a thread crosses a block synchronization}}
+  gpu.launch blocks(%bx, %by, %bz) in (%gx = %c1, %gy = %c1, %gz = %c1)
+             threads(%tx, %ty, %tz) in (%sx = %c32, %sy = %c1, %sz = %c1) {
+    %v = memref.load %x[%tx] : memref<32xvector<4xf32>>
+    gpu.barrier
+    memref.store %v, %x[%tx] : memref<32xvector<4xf32>>
+    gpu.terminator
+  }
+  return
+}

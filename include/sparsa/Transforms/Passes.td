@@ -405,7 +405,9 @@ def GPULowerAllReducePass
     Applies upstream's `populateGpuAllReducePatterns` to the kernels of a
     `gpu.module`: each `gpu.all_reduce` becomes warp shuffles (`gpu.shuffle
     xor`), a workgroup buffer of one value per warp and barriers, which
-    `convert-gpu-to-nvvm` lowers to `shfl.sync` and shared memory.
+    `convert-gpu-to-nvvm` lowers to `shfl.sync` and shared memory. The
+    rewrite splits the block holding the op, so an all_reduce in a nested
+    region (an `scf.if` in the kernel) is an error naming it.
   }];
   let dependentDialects = ["mlir::gpu::GPUDialect", "mlir::cf::ControlFlowDialect",
                            "mlir::arith::ArithDialect", "mlir::memref::MemRefDialect"];
