@@ -68,7 +68,7 @@ PYTHONPATH="$BENCH_PATH" timeout "${BENCH_TIMEOUT:-300}" "$PY" -m sparsa.bench -
   --out "$BENCH_DIR" --markdown "$OUT/gpu_bench.md" --iters 20 --threads "$(nproc)" || status=1
 # Per-kernel device times of the main cases (events around each launch).
 SPARSA_CUDA_TRACE=1 PYTHONPATH="$BENCH_PATH" timeout "${TRACE_TIMEOUT:-120}" "$PY" -m sparsa.bench \
-  --gpu --cases "${TRACE_CASES:-tiny_f32,gemv_f32_4k,gemv_f32_16k,gemv_f32_b8_8k,gemm_f32_4k}" \
+  --gpu --cases "${TRACE_CASES:-tiny_f32,gemv_f32_4k,gemv_f32_16k,gemv_f32_b8_8k,gemm_f32_4k,gemm_f32_4k/regs}" \
   --out "$BENCH_DIR" --iters 10 --threads "$(nproc)" >"$OUT/trace.log" 2>&1 || status=1
 grep -E "^\| |sparsa cuda trace" "$OUT/trace.log"
 [ -n "$KEEP_BENCH" ] || rm -rf "$BENCH_DIR"

@@ -195,6 +195,8 @@ void sparsa::buildSparsaGPULoweringPipeline(
     GPUContractionKernelsPassOptions kernels;
     kernels.width = options.gpuVectorWidth;
     kernels.unroll = options.gpuUnroll;
+    kernels.sharedTiles = options.gpuSharedTiles;
+    kernels.tensorCores = options.gpuTensorCores;
     pm.addNestedPass<func::FuncOp>(createGPUContractionKernelsPass(kernels));
   }
   addUpstream(pm, "func.func(convert-linalg-to-parallel-loops,scf-forall-to-parallel)");
@@ -223,8 +225,11 @@ void sparsa::buildSparsaGPULoweringPipeline(
   addUpstream(pm, "func.func(gpu-async-region)");
   addUpstream(pm, "nvvm-attach-target{chip=" + options.gpuChip.getValue() +
                       " features=+ptx80 O=3}");
+  // (Tensor cores: bf16 mma.sync needs its PTX types given.)
+  pm.addNestedPass<gpu::GPUModuleOp>(createGPULowerBF16MmaPass());
   addUpstream(pm, "gpu.module(expand-strided-metadata,lower-affine,convert-scf-to-cf,"
-                  "convert-gpu-to-nvvm,canonicalize,cse,reconcile-unrealized-casts)");
+                  "convert-nvgpu-to-nvvm,convert-gpu-to-nvvm,canonicalize,cse,"
+                  "reconcile-unrealized-casts)");
   // 6. Host code to LLVM (as on the CPU, without OpenMP), then the device
   //    modules to PTX; the emitter turns the PTX into a fat binary.
   addUpstream(pm, "expand-strided-metadata,lower-affine,"

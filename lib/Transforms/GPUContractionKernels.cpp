@@ -13,6 +13,10 @@
 // same threads without the multiply. A `linalg.fill` that only initializes
 // the output becomes the accumulators' start value.
 //
+// A GEMM (64+ rows and columns) is one gpu.launch instead, built here too:
+// blocks of 256 threads stage tiles of both operands through workgroup
+// memory, each thread holding an 8 x 8 (or 4 x 4) tile of outputs.
+//
 // Each output still sums its products in the same order, one k after the
 // other, so results are those of the scalar loops.
 //
@@ -25,8 +29,11 @@
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+#include "mlir/Dialect/LLVMIR/NVVMDialect.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/NVGPU/IR/NVGPUDialect.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
 #include "mlir/Interfaces/CallInterfaces.h"
@@ -35,6 +42,7 @@
 
 namespace sparsa {
 #define GEN_PASS_DEF_GPUCONTRACTIONKERNELSPASS
+#define GEN_PASS_DEF_GPULOWERBF16MMAPASS
 #include "sparsa/Transforms/Passes.h.inc"
 } // namespace sparsa
 
@@ -294,6 +302,124 @@ linalg::GenericOp biasEpilogue(linalg::GenericOp op, Value out, int64_t width) {
   return next;
 }
 
+/// Shared-memory tiles of a GEMM: a block of 16 x 16 threads computes
+/// bm x bn outputs (each thread bm/16 x bn/16 of them), in steps of bk
+/// along the reduction.
+struct GemmTiles {
+  static constexpr int64_t kSide = 16, kThreads = kSide * kSide;
+  int64_t bm, bn, bk;
+  int64_t tm() const { return bm / kSide; }
+  int64_t tn() const { return bn / kSide; }
+};
+
+/// The tiles for |op| under |plan|, or nothing when it is not a GEMM worth
+/// them: rows and n at least 64, k at least 16, vectors of 4 along n.
+/// 128-tiles where they still give most SMs a block, 64-tiles otherwise.
+std::optional<GemmTiles> chooseGemmTiles(linalg::LinalgOp op,
+                                         const sparsa::GPUContractionPlan &plan) {
+  if (!plan.rowDim || plan.width != 4)
+    return std::nullopt;
+  SmallVector<int64_t> ranges = op.getStaticLoopRanges();
+  int64_t M = ranges[*plan.rowDim], N = ranges[plan.nDim], K = ranges[plan.kDim];
+  if (M < 64 || N < 64 || K < 16)
+    return std::nullopt;
+  int64_t batch = 1;
+  for (unsigned d = 0; d < ranges.size(); ++d)
+    if (d != *plan.rowDim && d != plan.nDim && d != plan.kDim)
+      batch *= ranges[d];
+  if (batch > 65535)
+    return std::nullopt;
+  int64_t blocks128 = llvm::divideCeil(M, 128) * llvm::divideCeil(N, 128) * batch;
+  if (M >= 128 && N >= 128 && blocks128 >= 96)
+    return GemmTiles{128, 128, 8};
+  return GemmTiles{64, 64, 16};
+}
+
+/// A contraction of 16-bit floats accumulated in f32 (`out + extf(a) *
+/// extf(b)`, the lowering of f16 / bf16 MatMul and Gemm): the operands and
+/// loops a tensor-core kernel needs.
+struct MmaPlan {
+  unsigned aOperand, bOperand;
+  unsigned mDim, nDim, kDim;
+  Type elt; // f16 or bf16
+  arith::MulFOp mul;
+  arith::AddFOp add;
+};
+
+std::optional<MmaPlan> planMma(linalg::GenericOp op) {
+  if (op.getNumDpsInputs() != 2 || op.getNumDpsInits() != 1 ||
+      op.getNumReductionLoops() != 1 || !op.hasPureBufferSemantics())
+    return std::nullopt;
+  auto shaped = [](Value v) { return dyn_cast<MemRefType>(v.getType()); };
+  MemRefType x = shaped(op.getDpsInputs()[0]), y = shaped(op.getDpsInputs()[1]),
+             o = shaped(op.getDpsInits()[0]);
+  if (!x || !y || !o || !x.hasStaticShape() || !y.hasStaticShape() || !o.hasStaticShape() ||
+      !o.getElementType().isF32() || x.getElementType() != y.getElementType() ||
+      !(x.getElementType().isF16() || x.getElementType().isBF16()))
+    return std::nullopt;
+  // out + extf(x) * extf(y), either order.
+  Block *body = op.getBlock();
+  arith::AddFOp add = yieldedAdd(op, 3, 5);
+  if (!add)
+    return std::nullopt;
+  Value acc = body->getArgument(2);
+  Value product = add.getLhs() == acc ? add.getRhs() : add.getLhs();
+  auto mul = product.getDefiningOp<arith::MulFOp>();
+  if ((add.getLhs() != acc && add.getRhs() != acc) || !mul)
+    return std::nullopt;
+  auto extended = [&](Value v) -> Value {
+    auto ext = v.getDefiningOp<arith::ExtFOp>();
+    return ext ? ext.getIn() : Value();
+  };
+  Value p = extended(mul.getLhs()), q = extended(mul.getRhs());
+  Value in0 = body->getArgument(0), in1 = body->getArgument(1);
+  if (!((p == in0 && q == in1) || (p == in1 && q == in0)))
+    return std::nullopt;
+  SmallVector<AffineMap> maps = op.getIndexingMapsArray();
+  if (!llvm::all_of(maps, [](AffineMap m) { return m.isProjectedPermutation(); }))
+    return std::nullopt;
+  MmaPlan plan;
+  plan.elt = x.getElementType();
+  plan.mul = mul;
+  plan.add = add;
+  sparsa::GPUContractionPlan dims;
+  if (!placeReductionAndN(op, maps[2], dims))
+    return std::nullopt;
+  plan.kDim = dims.kDim;
+  plan.nDim = dims.nDim;
+  // b: the input that reads n (and k); a: the other, reading k and a row
+  // loop m that b does not.
+  bool found = false;
+  for (unsigned bi = 0; bi < 2 && !found; ++bi) {
+    AffineMap bMap = maps[bi], aMap = maps[1 - bi];
+    if (mapUses(bMap, plan.nDim) && !mapUses(aMap, plan.nDim) && mapUses(aMap, plan.kDim) &&
+        mapUses(bMap, plan.kDim)) {
+      plan.bOperand = bi;
+      plan.aOperand = 1 - bi;
+      found = true;
+    }
+  }
+  if (!found)
+    return std::nullopt;
+  std::optional<unsigned> m;
+  for (AffineExpr e : maps[2].getResults()) {
+    unsigned d = cast<AffineDimExpr>(e).getPosition();
+    if (d != plan.nDim && mapUses(maps[plan.aOperand], d) && !mapUses(maps[plan.bOperand], d))
+      m = d;
+  }
+  if (!m)
+    return std::nullopt;
+  plan.mDim = *m;
+  SmallVector<int64_t> ranges = op.getStaticLoopRanges();
+  int64_t batch = 1;
+  for (unsigned d = 0; d < ranges.size(); ++d)
+    if (d != plan.mDim && d != plan.nDim && d != plan.kDim)
+      batch *= ranges[d];
+  if (ranges[plan.mDim] < 16 || ranges[plan.nDim] < 16 || batch > 65535)
+    return std::nullopt;
+  return plan;
+}
+
 struct GPUContractionKernelsPass final
     : sparsa::impl::GPUContractionKernelsPassBase<GPUContractionKernelsPass> {
   using GPUContractionKernelsPassBase::GPUContractionKernelsPassBase;
@@ -313,6 +439,18 @@ struct GPUContractionKernelsPass final
   DenseSet<Operation *> erased;
 
   void rewrite(linalg::GenericOp op) {
+    if (tensorCores)
+      if (std::optional<MmaPlan> mma = planMma(op)) {
+        Value fillValue;
+        linalg::FillOp fill = initializingFill(op, op.getDpsInits()[0]);
+        if (fill && fill.getInputs()[0].getType().isF32()) {
+          fillValue = fill.getInputs()[0];
+          fill.erase();
+        }
+        buildMmaGemm(op, *mma, fillValue);
+        op.erase();
+        return;
+      }
     std::optional<sparsa::GPUContractionPlan> plan =
         sparsa::planGPUContraction(op, width, maxRows);
     bool isSum = false;
@@ -361,6 +499,18 @@ struct GPUContractionKernelsPass final
       biasMap = own.replaceDimsAndSymbols(outDims, {}, outMap.getNumDims(), 0);
       biasAdd = yieldedAdd(bias, 3, 2);
     }
+
+    if (!isSum && sharedTiles)
+      if (std::optional<GemmTiles> tiles = chooseGemmTiles(op, *plan)) {
+        buildTiledGemm(op, *plan, *tiles, fillValue, bias, biasOperand, biasMap, biasAdd, mul,
+                       add);
+        op.erase();
+        if (bias) {
+          erased.insert(bias);
+          bias.erase();
+        }
+        return;
+      }
 
     // Threads: the output's loops in its order, rows and n in tiles.
     SmallVector<unsigned> threadDims;
@@ -471,6 +621,531 @@ struct GPUContractionKernelsPass final
     if (bias) {
       erased.insert(bias);
       bias.erase();
+    }
+  }
+
+  /// Builds, before |op|, a gpu.launch computing it on tensor cores: blocks
+  /// of 4 warps, each warp 32 x 32 outputs as 2 x 4 tiles of `mma.sync`
+  /// m16n8k16 (16-bit inputs, f32 accumulators), the operands staged
+  /// through workgroup memory 32 k at a time (a's tile row-major, b's
+  /// n-major, so each thread's fragment pairs are adjacent), the next
+  /// step's elements loaded into registers during the current one. Edges
+  /// as in buildTiledGemm. The caller erases |op|.
+  static void buildMmaGemm(linalg::GenericOp op, const MmaPlan &plan, Value fillValue) {
+    MLIRContext *ctx = op.getContext();
+    Location loc = op.getLoc();
+    SmallVector<AffineMap> maps = op.getIndexingMapsArray();
+    AffineMap aMap = maps[plan.aOperand], bMap = maps[plan.bOperand], outMap = maps.back();
+    Value a = op.getDpsInputs()[plan.aOperand], bBuf = op.getDpsInputs()[plan.bOperand];
+    Value out = op.getDpsInits()[0];
+    SmallVector<int64_t> ranges = op.getStaticLoopRanges();
+    const unsigned mDim = plan.mDim, nDim = plan.nDim, kDim = plan.kDim;
+    const int64_t M = ranges[mDim], N = ranges[nDim], K = ranges[kDim];
+    constexpr int64_t BM = 64, BN = 64, BK = 32, pitch = BK + 8, threads = 128;
+    constexpr int64_t per = BM * BK / threads; // elements of each tile per thread
+    const int64_t steps = llvm::divideCeil(K, BK);
+    SmallVector<unsigned> batchDims;
+    int64_t batch = 1;
+    for (unsigned d = 0; d < ranges.size(); ++d)
+      if (d != mDim && d != nDim && d != kDim) {
+        batchDims.push_back(d);
+        batch *= ranges[d];
+      }
+    Type elt = plan.elt, f32 = Float32Type::get(ctx);
+
+    OpBuilder b(op);
+    auto c = [&](int64_t v) -> Value { return arith::ConstantIndexOp::create(b, loc, v); };
+    auto launch = gpu::LaunchOp::create(b, loc, c(llvm::divideCeil(N, BN)),
+                                        c(llvm::divideCeil(M, BM)), c(batch), c(threads), c(1),
+                                        c(1));
+    auto workgroup = gpu::AddressSpaceAttr::get(ctx, gpu::AddressSpace::Workgroup);
+    // Rows of 32 k padded by 8 elements (16 bytes): a warp's fragment
+    // reads (8 rows, 4 pairs each) fall in different banks.
+    auto tileType = MemRefType::get({BM, pitch}, elt, MemRefLayoutAttrInterface(), workgroup);
+    Value aTile = launch.addWorkgroupAttribution(tileType, loc);
+    Value bTile = launch.addWorkgroupAttribution(tileType, loc);
+    Block &body = launch.getBody().front();
+    while (!body.empty())
+      body.back().erase();
+    b.setInsertionPointToStart(&body);
+
+    auto addi = [&](Value x, Value y) -> Value { return arith::AddIOp::create(b, loc, x, y); };
+    auto muli = [&](Value x, int64_t y) -> Value {
+      return arith::MulIOp::create(b, loc, x, c(y));
+    };
+    auto rem = [&](Value x, int64_t y) -> Value {
+      return arith::RemUIOp::create(b, loc, x, c(y));
+    };
+    auto div = [&](Value x, int64_t y) -> Value {
+      return arith::DivUIOp::create(b, loc, x, c(y));
+    };
+    auto minu = [&](Value x, int64_t y) -> Value {
+      return arith::MinUIOp::create(b, loc, x, c(y));
+    };
+    auto indices = [&](AffineMap map, ArrayRef<Value> values) {
+      SmallVector<Value> idx;
+      for (AffineExpr e : map.getResults())
+        idx.push_back(values[cast<AffineDimExpr>(e).getPosition()]);
+      return idx;
+    };
+    auto lastIs = [](AffineMap m, unsigned d) {
+      return cast<AffineDimExpr>(m.getResults().back()).getPosition() == d;
+    };
+
+    gpu::KernelDim3 blockIds = launch.getBlockIds();
+    Value t = launch.getThreadIds().x;
+    Value lane = rem(t, 32), warp = div(t, 32);
+    Value wm = div(warp, 2), wn = rem(warp, 2);
+    Value g = div(lane, 4), tq = rem(lane, 4);
+    Value n0 = muli(blockIds.x, BN), m0 = muli(blockIds.y, BM);
+    SmallVector<Value> base(ranges.size());
+    Value z = blockIds.z;
+    for (unsigned d : llvm::reverse(batchDims)) {
+      base[d] = rem(z, ranges[d]);
+      z = div(z, ranges[d]);
+    }
+    auto rowAt = [&](Value m) { return M % BM ? minu(m, M - 1) : m; };
+    auto colAt = [&](Value n) { return N % BN ? minu(n, N - 1) : n; };
+    auto kAt = [&](Value k) -> std::pair<Value, Value> {
+      if (K % BK == 0)
+        return {k, Value()};
+      Value valid = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, k, c(K));
+      return {minu(k, K - 1), valid};
+    };
+    // Tile coordinates (row or column of the tile, k) of a thread's load |i|,
+    // consecutive threads along the operand's contiguous index.
+    auto coords = [&](int64_t i, bool alongK) -> std::pair<Value, Value> {
+      Value e = addi(t, c(i * threads));
+      return alongK ? std::pair(div(e, BK), rem(e, BK)) : std::pair(rem(e, BM), div(e, BM));
+    };
+    bool aAlongK = lastIs(aMap, kDim), bAlongK = lastIs(bMap, kDim);
+    Value zero = arith::ConstantOp::create(b, loc, b.getFloatAttr(elt, 0.0));
+    auto loadStep = [&](Value k0) {
+      SmallVector<Value> regs;
+      for (auto [operand, map, alongK, dim, at] :
+           {std::tuple{a, aMap, aAlongK, mDim, 0}, std::tuple{bBuf, bMap, bAlongK, nDim, 1}})
+        for (int64_t i = 0; i < per; ++i) {
+          auto [rc, kk] = coords(i, alongK);
+          auto [k, valid] = kAt(addi(k0, kk));
+          SmallVector<Value> values(base);
+          values[dim] = at == 0 ? rowAt(addi(m0, rc)) : colAt(addi(n0, rc));
+          values[kDim] = k;
+          Value v = memref::LoadOp::create(b, loc, operand, indices(map, values));
+          if (valid)
+            v = arith::SelectOp::create(b, loc, valid, v, zero);
+          regs.push_back(v);
+        }
+      return regs;
+    };
+    auto storeStep = [&](ValueRange regs) {
+      for (auto [tile, alongK, at] : {std::tuple{aTile, aAlongK, 0}, std::tuple{bTile, bAlongK, 1}})
+        for (int64_t i = 0; i < per; ++i) {
+          auto [rc, kk] = coords(i, alongK);
+          memref::StoreOp::create(b, loc, regs[at * per + i], tile, ValueRange{rc, kk});
+        }
+    };
+    auto pair = VectorType::get({2}, elt);
+    auto aFragType = VectorType::get({4, 2}, elt), bFragType = VectorType::get({2, 2}, elt);
+    auto accType = VectorType::get({2, 2}, f32);
+    const llvm::MaybeAlign align4(4);
+    // Fragments (PTX's m16n8k16 layouts; g = lane / 4, q = lane % 4): a's
+    // registers hold (row g, k 2q and 2q + 1), (g + 8, 2q), (g, 2q + 8),
+    // (g + 8, 2q + 8); b's (k 2q, column g) and (2q + 8, g); the
+    // accumulators rows g and g + 8, columns 2q and 2q + 1.
+    auto warpRow = [&](int64_t mi, int64_t half) {
+      return addi(addi(muli(wm, 32), c(mi * 16 + half * 8)), g);
+    };
+    auto warpCol = [&](int64_t ni) { return addi(addi(muli(wn, 32), c(ni * 8)), g); };
+
+    SmallVector<Value> inits;
+    for (int64_t mi = 0; mi < 2; ++mi)
+      for (int64_t ni = 0; ni < 4; ++ni) {
+        if (fillValue) {
+          inits.push_back(vector::BroadcastOp::create(b, loc, accType, fillValue));
+          continue;
+        }
+        Value v = arith::ConstantOp::create(b, loc, accType, b.getZeroAttr(accType));
+        for (int64_t i = 0; i < 2; ++i)
+          for (int64_t j = 0; j < 2; ++j) {
+            SmallVector<Value> values(base);
+            values[mDim] = rowAt(addi(m0, warpRow(mi, i)));
+            values[nDim] = colAt(addi(addi(n0, muli(wn, 32)), addi(c(ni * 8 + j), muli(tq, 2))));
+            Value e = memref::LoadOp::create(b, loc, out, indices(outMap, values));
+            v = vector::InsertOp::create(b, loc, e, v, ArrayRef<int64_t>{i, j});
+          }
+        inits.push_back(v);
+      }
+    const size_t numAcc = inits.size();
+    llvm::append_range(inits, loadStep(c(0)));
+
+    auto loop = scf::ForOp::create(
+        b, loc, c(0), c(steps), c(1), inits,
+        [&](OpBuilder &lb, Location, Value step, ValueRange iter) {
+          OpBuilder::InsertionGuard guard(b);
+          b.setInsertionPoint(lb.getInsertionBlock(), lb.getInsertionPoint());
+          storeStep(iter.drop_front(numAcc));
+          gpu::BarrierOp::create(b, loc);
+          Value next = muli(minu(addi(step, c(1)), steps - 1), BK);
+          SmallVector<Value> regs = loadStep(next);
+          SmallVector<Value> acc(iter.take_front(numAcc));
+          Value q2 = muli(tq, 2);
+          for (int64_t ks = 0; ks < BK / 16; ++ks) {
+            Value k0 = addi(c(ks * 16), q2);
+            SmallVector<Value> aFrags, bFrags;
+            for (int64_t mi = 0; mi < 2; ++mi) {
+              Value r0 = warpRow(mi, 0), r8 = warpRow(mi, 1);
+              Value frag = arith::ConstantOp::create(b, loc, aFragType, b.getZeroAttr(aFragType));
+              std::pair<Value, Value> at[] = {{r0, k0}, {r8, k0}, {r0, addi(k0, c(8))},
+                                              {r8, addi(k0, c(8))}};
+              for (auto [r, rc] : llvm::enumerate(at)) {
+                Value v = vector::LoadOp::create(b, loc, pair, aTile,
+                                                 ValueRange{rc.first, rc.second},
+                                                 /*nontemporal=*/false, align4);
+                frag = vector::InsertOp::create(b, loc, v, frag, ArrayRef<int64_t>{int64_t(r)});
+              }
+              aFrags.push_back(frag);
+            }
+            for (int64_t ni = 0; ni < 4; ++ni) {
+              Value col = warpCol(ni);
+              Value frag = arith::ConstantOp::create(b, loc, bFragType, b.getZeroAttr(bFragType));
+              Value ks0[] = {k0, addi(k0, c(8))};
+              for (int64_t r = 0; r < 2; ++r) {
+                Value v = vector::LoadOp::create(b, loc, pair, bTile, ValueRange{col, ks0[r]},
+                                                 /*nontemporal=*/false, align4);
+                frag = vector::InsertOp::create(b, loc, v, frag, ArrayRef<int64_t>{r});
+              }
+              bFrags.push_back(frag);
+            }
+            for (int64_t mi = 0; mi < 2; ++mi)
+              for (int64_t ni = 0; ni < 4; ++ni) {
+                Value &accum = acc[mi * 4 + ni];
+                accum = nvgpu::MmaSyncOp::create(b, loc, aFrags[mi], bFrags[ni], accum,
+                                                 ArrayRef<int64_t>{16, 8, 16});
+              }
+          }
+          gpu::BarrierOp::create(b, loc);
+          llvm::append_range(acc, regs);
+          scf::YieldOp::create(b, loc, acc);
+        });
+
+    for (int64_t mi = 0; mi < 2; ++mi)
+      for (int64_t ni = 0; ni < 4; ++ni)
+        for (int64_t i = 0; i < 2; ++i)
+          for (int64_t j = 0; j < 2; ++j) {
+            OpBuilder::InsertionGuard guard(b);
+            SmallVector<Value> values(base);
+            values[mDim] = addi(m0, warpRow(mi, i));
+            values[nDim] = addi(addi(n0, muli(wn, 32)), addi(c(ni * 8 + j), muli(tq, 2)));
+            Value inside;
+            auto less = [&](Value x, int64_t bound) -> Value {
+              return arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, x, c(bound));
+            };
+            if (M % BM)
+              inside = less(values[mDim], M);
+            if (N % BN) {
+              Value col = less(values[nDim], N);
+              inside = inside ? arith::AndIOp::create(b, loc, inside, col).getResult() : col;
+            }
+            if (inside) {
+              auto guarded = scf::IfOp::create(b, loc, inside, /*withElseRegion=*/false);
+              b.setInsertionPointToStart(&guarded.getThenRegion().front());
+            }
+            Value e = vector::ExtractOp::create(b, loc, loop.getResult(mi * 4 + ni),
+                                                ArrayRef<int64_t>{i, j});
+            memref::StoreOp::create(b, loc, e, out, indices(outMap, values));
+          }
+    gpu::TerminatorOp::create(b, loc);
+  }
+
+  /// Replaces nothing: builds, before |op|, the gpu.launch computing it
+  /// with |tiles| staged through workgroup memory (see the pass
+  /// description); the caller erases |op| (and the bias op it took in).
+  static void buildTiledGemm(linalg::GenericOp op, const sparsa::GPUContractionPlan &plan,
+                             GemmTiles tiles, Value fillValue, linalg::GenericOp bias,
+                             unsigned biasOperand, AffineMap biasMap, arith::AddFOp biasAdd,
+                             arith::MulFOp mul, arith::AddFOp add) {
+    MLIRContext *ctx = op.getContext();
+    Location loc = op.getLoc();
+    SmallVector<AffineMap> maps = op.getIndexingMapsArray();
+    AffineMap aMap = maps[plan.aOperand], bMap = maps[plan.bOperand], outMap = maps.back();
+    Value a = op.getDpsInputs()[plan.aOperand], bBuf = op.getDpsInputs()[plan.bOperand];
+    Value out = op.getDpsInits()[0];
+    SmallVector<int64_t> ranges = op.getStaticLoopRanges();
+    unsigned rowDim = *plan.rowDim, nDim = plan.nDim, kDim = plan.kDim;
+    const int64_t M = ranges[rowDim], N = ranges[nDim], K = ranges[kDim];
+    const int64_t BM = tiles.bm, BN = tiles.bn, BK = tiles.bk, TM = tiles.tm(),
+                  TN = tiles.tn(), side = GemmTiles::kSide, threads = GemmTiles::kThreads;
+    const int64_t steps = llvm::divideCeil(K, BK);
+    // Elements of a's tile and vectors of b's each thread loads per step.
+    const int64_t aPer = BM * BK / threads, bPer = BK * (BN / 4) / threads;
+    assert(aPer * threads == BM * BK && bPer * threads == BK * BN / 4 && TM % 4 == 0 &&
+           TN % 4 == 0 && "tiles the threads do not divide");
+    SmallVector<unsigned> batchDims;
+    int64_t batch = 1;
+    for (unsigned d = 0; d < ranges.size(); ++d)
+      if (d != rowDim && d != nDim && d != kDim) {
+        batchDims.push_back(d);
+        batch *= ranges[d];
+      }
+
+    OpBuilder b(op);
+    auto c = [&](int64_t v) -> Value { return arith::ConstantIndexOp::create(b, loc, v); };
+    auto launch = gpu::LaunchOp::create(b, loc, c(llvm::divideCeil(N, BN)),
+                                        c(llvm::divideCeil(M, BM)), c(batch), c(threads), c(1),
+                                        c(1));
+    Type f32 = b.getF32Type();
+    auto workgroup = gpu::AddressSpaceAttr::get(ctx, gpu::AddressSpace::Workgroup);
+    // a's tile transposed (k-major, so a thread reads its rows as vectors),
+    // each k's row padded by 4 floats: the eight threads storing one row's
+    // eight k then hit eight different banks. b's tile as in memory.
+    const int64_t aPitch = BM + 4;
+    Value aTile = launch.addWorkgroupAttribution(
+        MemRefType::get({BK, aPitch}, f32, MemRefLayoutAttrInterface(), workgroup), loc);
+    Value bTile = launch.addWorkgroupAttribution(
+        MemRefType::get({BK, BN}, f32, MemRefLayoutAttrInterface(), workgroup), loc);
+    Block &body = launch.getBody().front();
+    while (!body.empty())
+      body.back().erase();
+    b.setInsertionPointToStart(&body);
+
+    auto addi = [&](Value x, Value y) -> Value { return arith::AddIOp::create(b, loc, x, y); };
+    auto muli = [&](Value x, int64_t y) -> Value {
+      return arith::MulIOp::create(b, loc, x, c(y));
+    };
+    auto rem = [&](Value x, int64_t y) -> Value {
+      return arith::RemUIOp::create(b, loc, x, c(y));
+    };
+    auto div = [&](Value x, int64_t y) -> Value {
+      return arith::DivUIOp::create(b, loc, x, c(y));
+    };
+    auto minu = [&](Value x, int64_t y) -> Value {
+      return arith::MinUIOp::create(b, loc, x, c(y));
+    };
+    auto indices = [&](AffineMap map, ArrayRef<Value> values) {
+      SmallVector<Value> idx;
+      for (AffineExpr e : map.getResults())
+        idx.push_back(values[cast<AffineDimExpr>(e).getPosition()]);
+      return idx;
+    };
+    auto vec4 = VectorType::get({4}, f32);
+    const llvm::MaybeAlign align16(16);
+
+    gpu::KernelDim3 blockIds = launch.getBlockIds();
+    Value t = launch.getThreadIds().x;
+    Value tx = rem(t, side), ty = div(t, side);
+    Value n0 = muli(blockIds.x, BN), m0 = muli(blockIds.y, BM);
+    SmallVector<Value> base(ranges.size());
+    Value z = blockIds.z;
+    for (unsigned d : llvm::reverse(batchDims)) {
+      base[d] = rem(z, ranges[d]);
+      z = div(z, ranges[d]);
+    }
+    // Rows and columns past the output's edge read the last row / vector
+    // (their results are not stored); k past the reduction reads the last
+    // k and is masked to zero.
+    auto rowAt = [&](Value m) { return M % BM ? minu(m, M - 1) : m; };
+    auto colAt = [&](Value n) { return N % BN ? minu(n, N - 4) : n; };
+    auto kAt = [&](Value k) -> std::pair<Value, Value> {
+      if (K % BK == 0)
+        return {k, Value()};
+      Value valid = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, k, c(K));
+      return {minu(k, K - 1), valid};
+    };
+    // The tile coordinates of load |i| of a thread: a's (k, row), along a's
+    // contiguous index across consecutive threads; b's (k, column).
+    bool aAlongK = cast<AffineDimExpr>(aMap.getResults().back()).getPosition() == kDim;
+    auto aCoords = [&](int64_t i) -> std::pair<Value, Value> {
+      Value e = addi(t, c(i * threads));
+      return aAlongK ? std::pair(rem(e, BK), div(e, BK)) : std::pair(div(e, BM), rem(e, BM));
+    };
+    auto bCoords = [&](int64_t i) -> std::pair<Value, Value> {
+      Value e = addi(t, c(i * threads));
+      return {div(e, BN / 4), muli(rem(e, BN / 4), 4)};
+    };
+    // One step's loads from global memory, starting at reduction index k0.
+    auto loadStep = [&](Value k0) {
+      SmallVector<Value> regs;
+      Value zero = arith::ConstantOp::create(b, loc, b.getF32FloatAttr(0.0f));
+      for (int64_t i = 0; i < aPer; ++i) {
+        auto [kk, mm] = aCoords(i);
+        auto [k, valid] = kAt(addi(k0, kk));
+        SmallVector<Value> values(base);
+        values[rowDim] = rowAt(addi(m0, mm));
+        values[kDim] = k;
+        Value v = memref::LoadOp::create(b, loc, a, indices(aMap, values));
+        if (valid)
+          v = arith::SelectOp::create(b, loc, valid, v, zero);
+        regs.push_back(v);
+      }
+      for (int64_t i = 0; i < bPer; ++i) {
+        auto [kk, nn] = bCoords(i);
+        auto [k, valid] = kAt(addi(k0, kk));
+        SmallVector<Value> values(base);
+        values[nDim] = colAt(addi(n0, nn));
+        values[kDim] = k;
+        Value v = vector::LoadOp::create(b, loc, vec4, bBuf, indices(bMap, values),
+                                         /*nontemporal=*/false, align16);
+        if (valid)
+          v = arith::SelectOp::create(b, loc, valid, v,
+                                      vector::BroadcastOp::create(b, loc, vec4, zero));
+        regs.push_back(v);
+      }
+      return regs;
+    };
+    auto storeStep = [&](ValueRange regs) {
+      for (int64_t i = 0; i < aPer; ++i) {
+        auto [kk, mm] = aCoords(i);
+        memref::StoreOp::create(b, loc, regs[i], aTile, ValueRange{kk, mm});
+      }
+      for (int64_t i = 0; i < bPer; ++i) {
+        auto [kk, nn] = bCoords(i);
+        vector::StoreOp::create(b, loc, regs[aPer + i], bTile, ValueRange{kk, nn},
+                                /*nontemporal=*/false, align16);
+      }
+    };
+    // A thread's rows: four consecutive, then (8 rows) the same four in
+    // the tile's lower half; its columns likewise by vectors of 4.
+    auto rowOf = [&](int64_t r) { return addi(muli(ty, 4), c((r / 4) * (BM / 2) + r % 4)); };
+    auto colOf = [&](int64_t v) { return addi(muli(tx, 4), c(v * (BN / 2))); };
+    const int64_t vecs = TN / 4;
+
+    SmallVector<Value> inits;
+    for (int64_t r = 0; r < TM; ++r)
+      for (int64_t v = 0; v < vecs; ++v) {
+        if (fillValue) {
+          inits.push_back(vector::BroadcastOp::create(b, loc, vec4, fillValue));
+          continue;
+        }
+        SmallVector<Value> values(base);
+        values[rowDim] = rowAt(addi(m0, rowOf(r)));
+        values[nDim] = colAt(addi(n0, colOf(v)));
+        inits.push_back(vector::LoadOp::create(b, loc, vec4, out, indices(outMap, values),
+                                               /*nontemporal=*/false, align16));
+      }
+    const size_t numAcc = inits.size();
+    llvm::append_range(inits, loadStep(c(0)));
+
+    auto loop = scf::ForOp::create(
+        b, loc, c(0), c(steps), c(1), inits,
+        [&](OpBuilder &lb, Location, Value step, ValueRange iter) {
+          OpBuilder::InsertionGuard guard(b);
+          b.setInsertionPoint(lb.getInsertionBlock(), lb.getInsertionPoint());
+          storeStep(iter.drop_front(numAcc));
+          gpu::BarrierOp::create(b, loc);
+          // The next step's loads go out before this step's products (the
+          // last step loads its own tiles again; nothing reads them).
+          Value next = muli(minu(addi(step, c(1)), steps - 1), BK);
+          SmallVector<Value> regs = loadStep(next);
+          SmallVector<Value> acc(iter.take_front(numAcc));
+          for (int64_t kk = 0; kk < BK; ++kk) {
+            SmallVector<Value> aFrag, bFrag;
+            for (int64_t j = 0; j < TM / 4; ++j)
+              aFrag.push_back(vector::LoadOp::create(
+                  b, loc, vec4, aTile, ValueRange{c(kk), addi(muli(ty, 4), c(j * (BM / 2)))},
+                  /*nontemporal=*/false, align16));
+            for (int64_t j = 0; j < vecs; ++j)
+              bFrag.push_back(vector::LoadOp::create(b, loc, vec4, bTile,
+                                                     ValueRange{c(kk), colOf(j)},
+                                                     /*nontemporal=*/false, align16));
+            for (int64_t r = 0; r < TM; ++r) {
+              Value s = vector::ExtractOp::create(b, loc, aFrag[r / 4], r % 4);
+              Value splat = vector::BroadcastOp::create(b, loc, vec4, s);
+              for (int64_t v = 0; v < vecs; ++v) {
+                Value &accum = acc[r * vecs + v];
+                Value prod = arith::MulFOp::create(b, loc, splat, bFrag[v], mul.getFastmath());
+                accum = arith::AddFOp::create(b, loc, accum, prod, add.getFastmath());
+              }
+            }
+          }
+          gpu::BarrierOp::create(b, loc);
+          llvm::append_range(acc, regs);
+          scf::YieldOp::create(b, loc, acc);
+        });
+
+    // The outputs, with the bias if one was taken in; past the edge, none.
+    for (int64_t r = 0; r < TM; ++r)
+      for (int64_t v = 0; v < vecs; ++v) {
+        OpBuilder::InsertionGuard guard(b);
+        SmallVector<Value> values(base);
+        values[rowDim] = addi(m0, rowOf(r));
+        values[nDim] = addi(n0, colOf(v));
+        Value inside;
+        auto less = [&](Value x, int64_t bound) -> Value {
+          return arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, x, c(bound));
+        };
+        if (M % BM)
+          inside = less(values[rowDim], M);
+        if (N % BN) {
+          Value col = less(values[nDim], N);
+          inside = inside ? arith::AndIOp::create(b, loc, inside, col).getResult() : col;
+        }
+        if (inside) {
+          auto guarded = scf::IfOp::create(b, loc, inside, /*withElseRegion=*/false);
+          b.setInsertionPointToStart(&guarded.getThenRegion().front());
+        }
+        Value result = loop.getResult(r * vecs + v);
+        if (bias) {
+          Value bv = vector::LoadOp::create(b, loc, vec4, bias.getDpsInputs()[biasOperand],
+                                            indices(biasMap, values),
+                                            /*nontemporal=*/false, align16);
+          result = arith::AddFOp::create(b, loc, result, bv, biasAdd.getFastmath());
+        }
+        vector::StoreOp::create(b, loc, result, out, indices(outMap, values),
+                                /*nontemporal=*/false, align16);
+      }
+    gpu::TerminatorOp::create(b, loc);
+  }
+};
+
+} // namespace
+
+namespace {
+
+struct GPULowerBF16MmaPass final
+    : sparsa::impl::GPULowerBF16MmaPassBase<GPULowerBF16MmaPass> {
+  using GPULowerBF16MmaPassBase::GPULowerBF16MmaPassBase;
+
+  void runOnOperation() override {
+    SmallVector<nvgpu::MmaSyncOp> mmas;
+    getOperation().walk([&](nvgpu::MmaSyncOp op) {
+      auto a = cast<VectorType>(op.getMatrixA().getType());
+      auto c = cast<VectorType>(op.getMatrixC().getType());
+      if (a.getElementType().isBF16() && c.getElementType().isF32() &&
+          op.getMmaShapeAsArray() == std::array<int64_t, 3>{16, 8, 16})
+        mmas.push_back(op);
+    });
+    for (nvgpu::MmaSyncOp op : mmas) {
+      OpBuilder b(op);
+      Location loc = op.getLoc();
+      Type i32 = b.getI32Type(), f32 = b.getF32Type();
+      // Row r of a fragment (two bf16) as one 32-bit register.
+      auto registers = [&](Value fragment, int64_t rows) {
+        SmallVector<Value> regs;
+        for (int64_t r = 0; r < rows; ++r) {
+          Value pairOf = vector::ExtractOp::create(b, loc, fragment, ArrayRef<int64_t>{r});
+          regs.push_back(LLVM::BitcastOp::create(b, loc, i32, pairOf));
+        }
+        return regs;
+      };
+      SmallVector<Value> accs;
+      for (int64_t i = 0; i < 2; ++i)
+        for (int64_t j = 0; j < 2; ++j)
+          accs.push_back(
+              vector::ExtractOp::create(b, loc, op.getMatrixC(), ArrayRef<int64_t>{i, j}));
+      auto structType =
+          LLVM::LLVMStructType::getLiteral(b.getContext(), SmallVector<Type>(4, f32));
+      auto mma = NVVM::MmaOp::create(
+          b, loc, structType, registers(op.getMatrixA(), 4), registers(op.getMatrixB(), 2), accs,
+          ArrayRef<int64_t>{16, 8, 16}, std::nullopt, std::nullopt,
+          std::array<NVVM::MMATypes, 2>{NVVM::MMATypes::bf16, NVVM::MMATypes::bf16},
+          std::array<NVVM::MMALayout, 2>{NVVM::MMALayout::row, NVVM::MMALayout::col});
+      Value result = arith::ConstantOp::create(b, loc, op.getType(), b.getZeroAttr(op.getType()));
+      for (int64_t e = 0; e < 4; ++e) {
+        Value v = LLVM::ExtractValueOp::create(b, loc, mma.getResult(), ArrayRef<int64_t>{e});
+        result = vector::InsertOp::create(b, loc, v, result, ArrayRef<int64_t>{e / 2, e % 2});
+      }
+      op.replaceAllUsesWith(result);
+      op.erase();
     }
   }
 };

@@ -39,6 +39,7 @@
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Linalg/Transforms/Transforms.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/NVGPU/IR/NVGPUDialect.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
 #include "mlir/Dialect/SCF/Transforms/Transforms.h"
@@ -607,10 +608,11 @@ namespace sparsa {
 } // namespace sparsa
 
 namespace {
-/// Fills |buffer| with NaN (floats) or 0xA5 bytes (integers), in loops.
-static void fillWithPoison(RewriterBase &rewriter, memref::AllocOp buffer) {
+/// Fills |buffer| with NaN (floats) or 0xA5 bytes (integers), in loops at the
+/// rewriter's insertion point.
+static void fillWithPoison(RewriterBase &rewriter, Value buffer) {
   Location loc = buffer.getLoc();
-  MemRefType type = buffer.getType();
+  auto type = cast<MemRefType>(buffer.getType());
   Type element = type.getElementType();
   TypedAttr value;
   if (auto f = dyn_cast<FloatType>(element))
@@ -619,7 +621,6 @@ static void fillWithPoison(RewriterBase &rewriter, memref::AllocOp buffer) {
     value = rewriter.getIntegerAttr(i, APInt::getSplat(i.getWidth(), APInt(8, 0xA5)));
   else
     return; // index and others: left as they are
-  rewriter.setInsertionPointAfter(buffer);
   Value fill = arith::ConstantOp::create(rewriter, loc, value);
   Value zero = arith::ConstantIndexOp::create(rewriter, loc, 0);
   Value one = arith::ConstantIndexOp::create(rewriter, loc, 1);
@@ -636,11 +637,14 @@ static void fillWithPoison(RewriterBase &rewriter, memref::AllocOp buffer) {
 /// Test aid: runs the device mapping's launches on the host, every block and
 /// thread in turn, with device memory as host memory. A kernel whose body
 /// synchronizes its block (`gpu.all_reduce`, `gpu.barrier`, at the top
-/// level of the body) runs as segments between those points: each segment
-/// a loop over the block's threads; values the block shares (of ops free of
-/// memory effects on shared values: block ids, all_reduce results) are
-/// computed once per block; a thread's values a later segment reads are
-/// kept per thread; an all_reduce combines the threads' operands in order.
+/// level of the body or in `scf.for` loops around it) runs as segments
+/// between those points: each segment a loop over the block's threads;
+/// values the block shares (of ops free of memory effects on shared values:
+/// block ids, all_reduce results, the loops' indices) are computed once per
+/// block; a thread's values a later segment reads are kept per thread; an
+/// all_reduce combines the threads' operands in order; a loop around
+/// synchronizations runs once per block, its body's first segment rotated
+/// into the last one's threads (see `rotate`).
 struct GPUEmulateOnHostPass final
     : sparsa::impl::GPUEmulateOnHostPassBase<GPUEmulateOnHostPass> {
   using GPUEmulateOnHostPassBase::GPUEmulateOnHostPassBase;
@@ -664,22 +668,160 @@ struct GPUEmulateOnHostPass final
     return anchor;
   }
 
+  static bool isSync(Operation *op) {
+    return isa<gpu::AllReduceOp, gpu::BarrierOp, nvgpu::MmaSyncOp>(op);
+  }
+
+  /// Per-thread buffers hold a vector of several dimensions flattened.
+  static Type slotElement(Type t) {
+    auto v = dyn_cast<VectorType>(t);
+    return v && v.getRank() > 1 ? VectorType::get({v.getNumElements()}, v.getElementType()) : t;
+  }
+  static Value newSlot(OpBuilder &b, Location loc, Type t, Value count) {
+    return memref::AllocOp::create(b, loc, MemRefType::get({ShapedType::kDynamic}, slotElement(t)),
+                                   count);
+  }
+  static void storeSlot(OpBuilder &b, Location loc, Value v, Value slot, Value at) {
+    Type flat = slotElement(v.getType());
+    if (flat != v.getType())
+      v = vector::ShapeCastOp::create(b, loc, cast<VectorType>(flat), v);
+    memref::StoreOp::create(b, loc, v, slot, at);
+  }
+  static Value loadSlot(OpBuilder &b, Location loc, Value slot, Value at, Type t) {
+    Value v = memref::LoadOp::create(b, loc, slot, at);
+    if (v.getType() != t)
+      v = vector::ShapeCastOp::create(b, loc, cast<VectorType>(t), v);
+    return v;
+  }
+
+  /// Each thread's result of an `mma.sync` m16n8k16 (f16 / bf16 inputs,
+  /// f32 accumulators) from its warp's fragments in |slotA|, |slotB|,
+  /// |slotC| (PTX's layouts: see sparsa-gpu-contraction-kernels), summed in
+  /// k order in f32.
+  static Value emulateMma(OpBuilder &b, Location loc, nvgpu::MmaSyncOp mma, Value slotA,
+                          Value slotB, Value slotC, Value linear) {
+    auto c = [&](int64_t v) -> Value { return arith::ConstantIndexOp::create(b, loc, v); };
+    auto addi = [&](Value x, Value y) -> Value { return arith::AddIOp::create(b, loc, x, y); };
+    auto muli = [&](Value x, int64_t y) -> Value { return arith::MulIOp::create(b, loc, x, c(y)); };
+    auto divi = [&](Value x, int64_t y) -> Value { return arith::DivUIOp::create(b, loc, x, c(y)); };
+    auto remi = [&](Value x, int64_t y) -> Value { return arith::RemUIOp::create(b, loc, x, c(y)); };
+    Type f32 = b.getF32Type();
+    auto resultType = cast<VectorType>(mma.getType());
+    Value lane = remi(linear, 32);
+    Value warpBase = arith::SubIOp::create(b, loc, linear, lane);
+    Value g = divi(lane, 4), q = remi(lane, 4);
+    Value own = memref::LoadOp::create(b, loc, slotC, linear);
+    Value d = arith::ConstantOp::create(b, loc, cast<VectorType>(own.getType()),
+                                        b.getZeroAttr(own.getType()));
+    for (int64_t i = 0; i < 2; ++i)
+      for (int64_t j = 0; j < 2; ++j) {
+        Value start = vector::ExtractOp::create(b, loc, own, ArrayRef<int64_t>{i * 2 + j});
+        Value col = addi(muli(q, 2), c(j));
+        auto loop = scf::ForOp::create(
+            b, loc, c(0), c(16), c(1), start,
+            [&](OpBuilder &lb, Location l, Value k, ValueRange acc) {
+              OpBuilder::InsertionGuard guard(b);
+              b.setInsertionPoint(lb.getInsertionBlock(), lb.getInsertionPoint());
+              Value pairInK = divi(remi(k, 8), 2), upper = divi(k, 8), odd = remi(k, 2);
+              // a(row g + 8i, k): lane g * 4 + (k % 8) / 2, register i + 2 (k / 8).
+              Value aLane = addi(warpBase, addi(muli(g, 4), pairInK));
+              Value aAt = addi(muli(addi(c(i), muli(upper, 2)), 2), odd);
+              // b(k, column 2q + j): lane col * 4 + (k % 8) / 2, register k / 8.
+              Value bLane = addi(warpBase, addi(muli(col, 4), pairInK));
+              Value bAt = addi(muli(upper, 2), odd);
+              Value av = vector::ExtractOp::create(
+                  b, l, memref::LoadOp::create(b, l, slotA, aLane).getResult(),
+                  ArrayRef<OpFoldResult>{aAt});
+              Value bv = vector::ExtractOp::create(
+                  b, l, memref::LoadOp::create(b, l, slotB, bLane).getResult(),
+                  ArrayRef<OpFoldResult>{bAt});
+              Value prod = arith::MulFOp::create(b, l, arith::ExtFOp::create(b, l, f32, av),
+                                                 arith::ExtFOp::create(b, l, f32, bv));
+              scf::YieldOp::create(b, l, ValueRange{arith::AddFOp::create(b, l, acc[0], prod)});
+            });
+        d = vector::InsertOp::create(b, loc, loop.getResult(0), d, ArrayRef<int64_t>{i * 2 + j});
+      }
+    return vector::ShapeCastOp::create(b, loc, resultType, d);
+  }
+
+  /// A loop whose body synchronizes the block (every thread runs the same
+  /// iterations): it runs once per block, its body as segments.
+  static bool isSyncLoop(Operation *op) {
+    return isa<scf::ForOp>(op) &&
+           op->walk([](Operation *inner) {
+               return isSync(inner) ? WalkResult::interrupt() : WalkResult::advance();
+             }).wasInterrupted();
+  }
+
+  /// The loop's per-thread iteration arguments go through buffers indexed
+  /// by |linear| (the thread in the block): stored before the loop and at
+  /// the end of each iteration, loaded at its start and after the loop. The
+  /// loop itself then carries nothing and its body can run as segments.
+  void demoteIterArgs(RewriterBase &rewriter, scf::ForOp loop, Value linear, Value threadCount,
+                      Operation *hostAnchor, SmallVectorImpl<Value> &buffers) {
+    if (loop.getNumRegionIterArgs() == 0)
+      return;
+    Location loc = loop.getLoc();
+    SmallVector<Value> slots;
+    rewriter.setInsertionPoint(hostAnchor);
+    for (Value init : loop.getInitArgs()) {
+      slots.push_back(newSlot(rewriter, loc, init.getType(), threadCount));
+      buffers.push_back(slots.back());
+    }
+    rewriter.setInsertionPoint(loop);
+    for (auto [init, slot] : llvm::zip(loop.getInitArgs(), slots))
+      storeSlot(rewriter, loc, init, slot, linear);
+    auto bare = scf::ForOp::create(rewriter, loc, loop.getLowerBound(), loop.getUpperBound(),
+                                   loop.getStep());
+    Block *to = bare.getBody();
+    rewriter.setInsertionPointToStart(to);
+    SmallVector<Value> args;
+    for (auto [slot, init] : llvm::zip(slots, loop.getInitArgs()))
+      args.push_back(loadSlot(rewriter, loc, slot, linear, init.getType()));
+    Block *from = loop.getBody();
+    auto yield = cast<scf::YieldOp>(from->getTerminator());
+    from->getArgument(0).replaceAllUsesWith(bare.getInductionVar());
+    for (auto [arg, v] : llvm::zip(loop.getRegionIterArgs(), args))
+      arg.replaceAllUsesWith(v);
+    for (Operation &op : llvm::make_early_inc_range(from->without_terminator()))
+      op.moveBefore(to->getTerminator());
+    rewriter.setInsertionPoint(to->getTerminator());
+    for (auto [v, slot] : llvm::zip(yield.getOperands(), slots))
+      storeSlot(rewriter, loc, v, slot, linear);
+    rewriter.setInsertionPointAfter(bare);
+    for (auto [result, slot] : llvm::zip(loop.getResults(), slots))
+      result.replaceAllUsesWith(loadSlot(rewriter, loc, slot, linear, result.getType()));
+    rewriter.eraseOp(loop);
+  }
+
   LogicalResult emulate(RewriterBase &rewriter, gpu::LaunchOp launch) {
-    if (!launch.getBody().hasOneBlock() || launch.getAsyncToken())
+    if (!launch.getBody().hasOneBlock() || launch.getAsyncToken() ||
+        !launch.getPrivateAttributions().empty())
       return launch.emitError("cannot emulate this launch");
     Location loc = launch.getLoc();
     Block &body = launch.getBody().front();
     bool collective = false;
+    // A synchronization may sit in the body or in loops (only) around it.
     WalkResult nested = launch.getBody().walk([&](Operation *op) {
-      if (!isa<gpu::AllReduceOp, gpu::BarrierOp>(op))
+      if (!isSync(op))
         return WalkResult::advance();
-      if (op->getBlock() != &body)
-        return WalkResult::interrupt();
       collective = true;
+      for (Operation *p = op->getParentOp(); p != launch; p = p->getParentOp())
+        if (!isa<scf::ForOp>(p))
+          return WalkResult::interrupt();
       return WalkResult::advance();
     });
     if (nested.wasInterrupted())
-      return launch.emitError("cannot emulate a block synchronization in a nested region");
+      return launch.emitError("cannot emulate a block synchronization in a nested region "
+                              "other than a loop");
+    WalkResult withRegion = launch.getBody().walk([&](gpu::AllReduceOp reduce) {
+      if (reduce.getOp())
+        return WalkResult::advance();
+      reduce.emitError("cannot emulate an all_reduce with a region");
+      return WalkResult::interrupt();
+    });
+    if (withRegion.wasInterrupted())
+      return failure();
     rewriter.setInsertionPoint(launch);
     Value blockBounds[] = {launch.getGridSizeX(), launch.getGridSizeY(),
                            launch.getGridSizeZ()};
@@ -688,12 +830,48 @@ struct GPUEmulateOnHostPass final
     gpu::KernelDim3 blockIds = launch.getBlockIds(), threadIds = launch.getThreadIds(),
                     grid = launch.getGridSize(), block = launch.getBlockSize();
     Value threadArgs[] = {threadIds.x, threadIds.y, threadIds.z};
+    // Workgroup memory: one host buffer, reused by each block in turn.
+    SmallVector<Value> sharedBuffers;
+    for (BlockArgument arg : launch.getWorkgroupAttributions()) {
+      auto type = cast<MemRefType>(arg.getType());
+      auto host = memref::AllocOp::create(
+          rewriter, loc, MemRefType::get(type.getShape(), type.getElementType(), type.getLayout()));
+      arg.replaceAllUsesWith(host);
+      sharedBuffers.push_back(host);
+    }
+    // (Views of it keep the workgroup space in their types: host memory now.)
+    launch.getBody().walk([](Operation *op) {
+      for (Value r : op->getResults())
+        if (auto type = dyn_cast<MemRefType>(r.getType());
+            type && isa_and_present<gpu::AddressSpaceAttr>(type.getMemorySpace()))
+          r.setType(MemRefType::get(type.getShape(), type.getElementType(), type.getLayout()));
+    });
     // Per-thread storage for values crossing block synchronizations.
     Value threadCount;
+    SmallVector<Value> buffers;
     if (collective) {
       threadCount = arith::MulIOp::create(
           rewriter, loc, arith::MulIOp::create(rewriter, loc, threadBounds[0], threadBounds[1]),
           threadBounds[2]);
+      // The thread's index in its block, for the loops' carried values.
+      OpBuilder::InsertionGuard g(rewriter);
+      rewriter.setInsertionPointToStart(&body);
+      Value linear = arith::AddIOp::create(
+          rewriter, loc,
+          arith::MulIOp::create(
+              rewriter, loc,
+              arith::AddIOp::create(rewriter, loc,
+                                    arith::MulIOp::create(rewriter, loc, threadIds.z, block.y),
+                                    threadIds.y),
+              block.x),
+          threadIds.x);
+      SmallVector<scf::ForOp> loops;
+      launch.getBody().walk([&](scf::ForOp loop) {
+        if (isSyncLoop(loop))
+          loops.push_back(loop);
+      });
+      for (scf::ForOp loop : loops)
+        demoteIterArgs(rewriter, loop, linear, threadCount, launch, buffers);
     }
     SmallVector<Value> bivs;
     Operation *blockAnchor = nullptr;
@@ -707,6 +885,11 @@ struct GPUEmulateOnHostPass final
       for (auto [f, t] : llvm::zip(from, to))
         f.replaceAllUsesWith(t);
       rewriter.eraseOp(body.getTerminator());
+      if (poison)
+        for (Value shared : sharedBuffers) {
+          rewriter.setInsertionPoint(blockAnchor);
+          fillWithPoison(rewriter, shared);
+        }
     };
     if (!collective) {
       blockLoops();
@@ -716,85 +899,141 @@ struct GPUEmulateOnHostPass final
         f.replaceAllUsesWith(t);
       for (Operation &op : llvm::make_early_inc_range(body))
         op.moveBefore(anchor);
+      rewriter.setInsertionPointAfter(launch);
+      for (Value shared : sharedBuffers)
+        memref::DeallocOp::create(rewriter, loc, shared);
       rewriter.eraseOp(launch);
       return success();
     }
-    // Segments between synchronizations.
+    // Segments between synchronizations, in program order; a loop around
+    // synchronizations ends one segment, its body holds its own, and the
+    // ops after it start the next.
     SmallVector<SmallVector<Operation *>> segments(1);
-    SmallVector<Operation *> syncs;
     DenseMap<Operation *, unsigned> segmentOf;
-    for (Operation &op : body.without_terminator()) {
-      segmentOf[&op] = segments.size() - 1;
-      if (isa<gpu::AllReduceOp, gpu::BarrierOp>(op)) {
-        syncs.push_back(&op);
-        segments.emplace_back();
-      } else {
-        segments.back().push_back(&op);
-      }
-    }
-    // Values the whole block shares.
     DenseSet<Value> uniform;
     for (Value v : {blockIds.x, blockIds.y, blockIds.z, grid.x, grid.y, grid.z, block.x,
                     block.y, block.z})
       uniform.insert(v);
+    std::function<void(Block &)> collect = [&](Block &blk) {
+      for (Operation &op : blk.without_terminator()) {
+        if (isSync(&op)) {
+          segmentOf[&op] = segments.size() - 1;
+          segments.emplace_back();
+        } else if (isSyncLoop(&op)) {
+          uniform.insert(cast<scf::ForOp>(op).getInductionVar());
+          segments.emplace_back();
+          collect(*cast<scf::ForOp>(op).getBody());
+          segments.emplace_back();
+        } else {
+          segmentOf[&op] = segments.size() - 1;
+          segments.back().push_back(&op);
+        }
+      }
+    };
+    collect(body);
+    // The segment an op (at any depth) runs in; none for a loop around
+    // synchronizations (its bounds must be uniform).
+    auto segmentOfUser = [&](Operation *op) -> std::optional<unsigned> {
+      for (Operation *p = op; p && p != launch; p = p->getParentOp())
+        if (auto it = segmentOf.find(p); it != segmentOf.end())
+          return it->second;
+      return std::nullopt;
+    };
+    // Values the whole block shares.
     auto isUniform = [&](Value v) {
       return uniform.contains(v) || !launch->isAncestor(v.getParentRegion()->getParentOp());
     };
     DenseSet<Operation *> uniformOps;
-    for (Operation &op : body.without_terminator()) {
-      bool u = isa<gpu::AllReduceOp>(op) ||
-               (op.getNumRegions() == 0 && isMemoryEffectFree(&op) &&
-                llvm::all_of(op.getOperands(), isUniform));
-      if (!u || isa<gpu::BarrierOp>(op))
-        continue;
-      uniformOps.insert(&op);
-      for (Value r : op.getResults())
-        uniform.insert(r);
-    }
+    for (ArrayRef<Operation *> ops : segments)
+      for (Operation *op : ops) {
+        if (op->getNumRegions() != 0 || !isMemoryEffectFree(op) ||
+            !llvm::all_of(op->getOperands(), isUniform))
+          continue;
+        uniformOps.insert(op);
+        for (Value r : op->getResults())
+          uniform.insert(r);
+      }
+    launch.getBody().walk([&](gpu::AllReduceOp reduce) { uniform.insert(reduce.getResult()); });
+    WalkResult divergent = launch.getBody().walk([&](scf::ForOp loop) {
+      if (isSyncLoop(loop) && !llvm::all_of(ValueRange{loop.getLowerBound(),
+                                                       loop.getUpperBound(), loop.getStep()},
+                                            isUniform)) {
+        loop.emitError("cannot emulate a loop around a block synchronization whose bounds "
+                       "differ between threads");
+        return WalkResult::interrupt();
+      }
+      return WalkResult::advance();
+    });
+    if (divergent.wasInterrupted())
+      return failure();
     // Thread values read by a later segment (the all_reduce's operand
     // counts as read by its own segment).
     llvm::SetVector<Value> crossing;
-    for (Operation &op : body.without_terminator()) {
-      if (uniformOps.contains(&op))
-        continue;
-      for (Value r : op.getResults())
-        for (Operation *user : r.getUsers())
-          if (segmentOf.lookup(body.findAncestorOpInBlock(*user)) > segmentOf.lookup(&op))
-            crossing.insert(r);
-    }
     DenseMap<Value, unsigned> definedIn;
-    for (Value v : crossing)
-      definedIn[v] = segmentOf.lookup(body.findAncestorOpInBlock(*v.getDefiningOp()));
+    for (auto [k, ops] : llvm::enumerate(segments))
+      for (Operation *op : ops) {
+        if (uniformOps.contains(op))
+          continue;
+        for (Value r : op->getResults())
+          for (Operation *user : r.getUsers())
+            if (std::optional<unsigned> at = segmentOfUser(user); at && *at > k) {
+              crossing.insert(r);
+              definedIn[r] = k;
+            }
+      }
+    // An mma's result is each thread's, made between the segment it ends
+    // and the next.
+    launch.getBody().walk([&](nvgpu::MmaSyncOp mma) {
+      if (mma->use_empty())
+        return;
+      crossing.insert(mma.getResult());
+      definedIn[mma.getResult()] = segmentOf.lookup(mma);
+    });
     DenseMap<Value, Value> slots;
     rewriter.setInsertionPoint(launch);
     for (Value v : crossing) {
-      if (!v.getType().isIntOrIndexOrFloat())
+      if (!v.getType().isIntOrIndexOrFloat() && !isa<VectorType>(v.getType()))
         return launch.emitError("cannot emulate: a ") << v.getType()
                << " value of a thread crosses a block synchronization";
-      slots[v] = memref::AllocOp::create(
-          rewriter, loc, MemRefType::get({ShapedType::kDynamic}, v.getType()), threadCount);
+      slots[v] = newSlot(rewriter, loc, v.getType(), threadCount);
+      buffers.push_back(slots[v]);
     }
-    SmallVector<Value> reduceBuffers;
-    for (Operation *sync : syncs)
-      if (auto reduce = dyn_cast<gpu::AllReduceOp>(sync)) {
-        if (!reduce.getOp())
-          return reduce.emitError("cannot emulate an all_reduce with a region");
-        reduceBuffers.push_back(memref::AllocOp::create(
-            rewriter, loc, MemRefType::get({ShapedType::kDynamic}, reduce.getType()),
-            threadCount));
+    DenseMap<Operation *, Value> reduceBuffers;
+    launch.getBody().walk([&](gpu::AllReduceOp reduce) {
+      reduceBuffers[reduce] = memref::AllocOp::create(
+          rewriter, loc, MemRefType::get({ShapedType::kDynamic}, reduce.getType()), threadCount);
+      buffers.push_back(reduceBuffers[reduce]);
+    });
+    // An mma's fragments, per thread.
+    DenseMap<Operation *, std::array<Value, 3>> mmaSlots;
+    launch.getBody().walk([&](nvgpu::MmaSyncOp mma) {
+      std::array<Value, 3> three;
+      for (auto [i, v] : llvm::enumerate(mma->getOperands())) {
+        three[i] = newSlot(rewriter, loc, v.getType(), threadCount);
+        buffers.push_back(three[i]);
       }
+      mmaSlots[mma] = three;
+    });
     blockLoops();
-    unsigned nextReduce = 0;
-    for (auto [k, ops] : llvm::enumerate(segments)) {
+    // Emits segment |k|'s thread loops before |anchor|; returns the
+    // innermost loop's terminator and the thread's index in the block.
+    struct ThreadLoops {
+      Operation *outer, *inner; // the outermost loop, the innermost terminator
+      Value linear;
+      SmallVector<Value> tivs;
+    };
+    DenseMap<unsigned, ThreadLoops> emitted;
+    auto emitSegment = [&](unsigned k, Operation *anchor) -> ThreadLoops {
+      ArrayRef<Operation *> ops = segments[k];
       for (Operation *op : ops)
         if (uniformOps.contains(op))
-          op->moveBefore(blockAnchor);
+          op->moveBefore(anchor);
       SmallVector<Value> tivs;
-      Operation *anchor = loopNest(rewriter, loc, blockAnchor, threadBounds, tivs);
-      Operation *loop = anchor->getParentOp();
-      while (loop->getParentOp() != blockAnchor->getParentOp())
+      Operation *inner = loopNest(rewriter, loc, anchor, threadBounds, tivs);
+      Operation *loop = inner->getParentOp();
+      while (loop->getParentOp() != anchor->getParentOp())
         loop = loop->getParentOp();
-      rewriter.setInsertionPoint(anchor);
+      rewriter.setInsertionPoint(inner);
       Value linear = arith::AddIOp::create(
           rewriter, loc,
           arith::MulIOp::create(
@@ -804,63 +1043,167 @@ struct GPUEmulateOnHostPass final
                                     tivs[1]),
               threadBounds[0]),
           tivs[0]);
+      auto inThisSegment = [&](OpOperand &use) { return segmentOfUser(use.getOwner()) == k; };
       for (Value v : crossing) {
-        if (definedIn.lookup(v) >= k)
+        if (definedIn.lookup(v) >= k ||
+            !llvm::any_of(v.getUses(), [&](OpOperand &use) { return inThisSegment(use); }))
           continue;
-        bool usedHere = llvm::any_of(v.getUsers(), [&](Operation *u) {
-          Operation *top = body.findAncestorOpInBlock(*u);
-          return top && segmentOf.lookup(top) == k;
-        });
-        if (!usedHere)
-          continue;
-        Value loaded = memref::LoadOp::create(rewriter, loc, slots[v], linear);
-        v.replaceUsesWithIf(loaded, [&](OpOperand &use) {
-          Operation *top = body.findAncestorOpInBlock(*use.getOwner());
-          return top && segmentOf.lookup(top) == k;
-        });
+        Value loaded = loadSlot(rewriter, loc, slots[v], linear, v.getType());
+        v.replaceUsesWithIf(loaded, inThisSegment);
       }
       for (Operation *op : ops)
         if (!uniformOps.contains(op))
-          op->moveBefore(anchor);
+          op->moveBefore(inner);
       for (auto [f, t] : llvm::zip(threadArgs, tivs))
         f.replaceUsesWithIf(t, [&](OpOperand &use) { return loop->isAncestor(use.getOwner()); });
-      rewriter.setInsertionPoint(anchor);
+      rewriter.setInsertionPoint(inner);
       for (Operation *op : ops)
         for (Value r : op->getResults())
           if (crossing.contains(r))
-            memref::StoreOp::create(rewriter, loc, r, slots[r], linear);
-      if (k == syncs.size())
-        break;
-      Operation *sync = syncs[k];
-      if (auto reduce = dyn_cast<gpu::AllReduceOp>(sync)) {
-        Value buffer = reduceBuffers[nextReduce++];
-        rewriter.setInsertionPoint(anchor);
-        // (An operand of an earlier segment was reloaded above.)
-        Value operand = reduce.getValue();
-        memref::StoreOp::create(rewriter, loc, operand, buffer, linear);
-        // The threads' values combined in order, once per block.
-        rewriter.setInsertionPoint(blockAnchor);
-        Value zero = arith::ConstantIndexOp::create(rewriter, loc, 0);
-        Value one = arith::ConstantIndexOp::create(rewriter, loc, 1);
-        Value first = memref::LoadOp::create(rewriter, loc, buffer, zero);
-        auto fold = scf::ForOp::create(rewriter, loc, one, threadCount, one, first);
-        {
-          OpBuilder::InsertionGuard g(rewriter);
-          rewriter.setInsertionPointToStart(fold.getBody());
-          Value next = memref::LoadOp::create(rewriter, loc, buffer, fold.getInductionVar());
-          Value c = vector::makeArithReduction(rewriter, loc,
-                                               gpu::convertReductionKind(*reduce.getOp()),
-                                               next, fold.getRegionIterArgs()[0]);
-          scf::YieldOp::create(rewriter, loc, c);
+            storeSlot(rewriter, loc, r, slots[r], linear);
+      emitted[k] = {loop, inner, linear, tivs};
+      return emitted[k];
+    };
+    // A GPU thread runs on from a loop body's last segment into the next
+    // iteration's first without waiting for the others: the first segment
+    // of iteration i + 1 runs in the thread loops of the last of iteration
+    // i (thread by thread), and once before the loop for the first
+    // iteration. A kernel missing the barrier that ends its loop body (the
+    // next iteration overwrites what others still read) then reads wrong
+    // data here too.
+    auto rotate = [&](scf::ForOp loop, const ThreadLoops &first, const ThreadLoops &last) {
+      Block *bodyBlock = loop.getBody();
+      Value iv = loop.getInductionVar();
+      auto cloneFirst = [&](IRMapping &m, bool wholeNest) {
+        for (Operation &op : *bodyBlock) {
+          if (&op == first.outer)
+            break;
+          // (mma.sync ops wait in place for their erasure.)
+          if (!isSync(&op))
+            rewriter.clone(op, m);
         }
-        reduce.getResult().replaceAllUsesWith(fold.getResult(0));
+        if (wholeNest) {
+          rewriter.clone(*first.outer, m);
+          return;
+        }
+        // The thread loops' own indices, outer to inner.
+        SmallVector<Value> from, to;
+        for (Operation *p = first.inner->getParentOp();; p = p->getParentOp()) {
+          from.push_back(cast<scf::ForOp>(p).getInductionVar());
+          if (p == first.outer)
+            break;
+        }
+        for (Operation *p = last.inner->getParentOp();; p = p->getParentOp()) {
+          to.push_back(cast<scf::ForOp>(p).getInductionVar());
+          if (p == last.outer)
+            break;
+        }
+        m.map(from, to);
+        m.map(first.tivs, last.tivs);
+        for (Operation &op : first.inner->getBlock()->without_terminator())
+          rewriter.clone(op, m);
+      };
+      rewriter.setInsertionPoint(loop);
+      Value any = arith::CmpIOp::create(rewriter, loc, arith::CmpIPredicate::slt,
+                                        loop.getLowerBound(), loop.getUpperBound());
+      auto prologue = scf::IfOp::create(rewriter, loc, any, /*withElseRegion=*/false);
+      rewriter.setInsertionPointToStart(&prologue.getThenRegion().front());
+      IRMapping atStart;
+      atStart.map(iv, loop.getLowerBound());
+      cloneFirst(atStart, /*wholeNest=*/true);
+      rewriter.setInsertionPoint(last.inner);
+      Value next = arith::AddIOp::create(rewriter, loc, iv, loop.getStep());
+      Value more = arith::CmpIOp::create(rewriter, loc, arith::CmpIPredicate::slt, next,
+                                         loop.getUpperBound());
+      auto again = scf::IfOp::create(rewriter, loc, more, /*withElseRegion=*/false);
+      rewriter.setInsertionPointToStart(&again.getThenRegion().front());
+      IRMapping atNext;
+      atNext.map(iv, next);
+      cloneFirst(atNext, /*wholeNest=*/false);
+      // (The clones store what later segments read; the originals go.)
+      first.outer->walk([&](Operation *op) {
+        for (Value r : op->getResults())
+          crossing.remove(r);
+      });
+      rewriter.eraseOp(first.outer);
+    };
+    unsigned k = 0;
+    SmallVector<Operation *> emulatedMmas;
+    std::function<void(Block &, Operation *)> emit = [&](Block &blk, Operation *anchor) {
+      SmallVector<Operation *> ops;
+      for (Operation &op : blk.without_terminator())
+        if (isSync(&op) || isSyncLoop(&op))
+          ops.push_back(&op);
+      for (Operation *op : ops) {
+        ThreadLoops before = emitSegment(k++, anchor);
+        Operation *inner = before.inner;
+        Value linear = before.linear;
+        if (auto reduce = dyn_cast<gpu::AllReduceOp>(op)) {
+          Value buffer = reduceBuffers.lookup(reduce);
+          rewriter.setInsertionPoint(inner);
+          // (An operand of an earlier segment was reloaded above.)
+          memref::StoreOp::create(rewriter, loc, reduce.getValue(), buffer, linear);
+          // The threads' values combined in order, once per block.
+          rewriter.setInsertionPoint(anchor);
+          Value zero = arith::ConstantIndexOp::create(rewriter, loc, 0);
+          Value one = arith::ConstantIndexOp::create(rewriter, loc, 1);
+          Value first = memref::LoadOp::create(rewriter, loc, buffer, zero);
+          auto fold = scf::ForOp::create(rewriter, loc, one, threadCount, one, first);
+          {
+            OpBuilder::InsertionGuard g(rewriter);
+            rewriter.setInsertionPointToStart(fold.getBody());
+            Value next = memref::LoadOp::create(rewriter, loc, buffer, fold.getInductionVar());
+            Value c = vector::makeArithReduction(rewriter, loc,
+                                                 gpu::convertReductionKind(*reduce.getOp()),
+                                                 next, fold.getRegionIterArgs()[0]);
+            scf::YieldOp::create(rewriter, loc, c);
+          }
+          reduce.getResult().replaceAllUsesWith(fold.getResult(0));
+          rewriter.eraseOp(op);
+        } else if (auto mma = dyn_cast<nvgpu::MmaSyncOp>(op)) {
+          // Each thread leaves its fragments; then each computes its share
+          // of the warp's product from them.
+          std::array<Value, 3> three = mmaSlots.lookup(mma);
+          rewriter.setInsertionPoint(inner);
+          for (unsigned i = 0; i < 3; ++i)
+            storeSlot(rewriter, loc, mma->getOperand(i), three[i], linear);
+          if (!mma->use_empty()) {
+            SmallVector<Value> tivs;
+            Operation *at = loopNest(rewriter, loc, anchor, threadBounds, tivs);
+            rewriter.setInsertionPoint(at);
+            Value self = arith::AddIOp::create(
+                rewriter, loc,
+                arith::MulIOp::create(
+                    rewriter, loc,
+                    arith::AddIOp::create(
+                        rewriter, loc,
+                        arith::MulIOp::create(rewriter, loc, tivs[2], threadBounds[1]), tivs[1]),
+                    threadBounds[0]),
+                tivs[0]);
+            Value d = emulateMma(rewriter, loc, mma, three[0], three[1], three[2], self);
+            storeSlot(rewriter, loc, d, slots[mma.getResult()], self);
+          }
+          // (Its uses, in later segments, load the result: erased after.)
+          emulatedMmas.push_back(mma);
+        } else if (isa<gpu::BarrierOp>(op)) {
+          rewriter.eraseOp(op);
+        } else {
+          auto loop = cast<scf::ForOp>(op);
+          loop->moveBefore(anchor);
+          // (The first segment's thread loops are the body's first ones.)
+          unsigned firstSegment = k;
+          emit(*loop.getBody(), loop.getBody()->getTerminator());
+          ThreadLoops last = emitSegment(k++, loop.getBody()->getTerminator());
+          rotate(loop, emitted[firstSegment], last);
+        }
       }
-      rewriter.eraseOp(sync);
-    }
+    };
+    emit(body, blockAnchor);
+    emitSegment(k, blockAnchor);
+    for (Operation *mma : emulatedMmas)
+      rewriter.eraseOp(mma);
     rewriter.setInsertionPointAfter(launch);
-    for (auto &[v, slot] : slots)
-      memref::DeallocOp::create(rewriter, loc, slot);
-    for (Value buffer : reduceBuffers)
+    for (Value buffer : llvm::concat<Value>(buffers, sharedBuffers))
       memref::DeallocOp::create(rewriter, loc, buffer);
     rewriter.eraseOp(launch);
     return success();
@@ -883,8 +1226,10 @@ struct GPUEmulateOnHostPass final
       if (auto alloc = dyn_cast<gpu::AllocOp>(op)) {
         auto host = rewriter.replaceOpWithNewOp<memref::AllocOp>(
             op, alloc.getType(), alloc.getDynamicSizes());
-        if (poison)
+        if (poison) {
+          rewriter.setInsertionPointAfter(host);
           fillWithPoison(rewriter, host);
+        }
       }
       else if (auto dealloc = dyn_cast<gpu::DeallocOp>(op))
         rewriter.replaceOpWithNewOp<memref::DeallocOp>(op, dealloc.getMemref());

@@ -699,9 +699,12 @@ def gpu_bench(out_dir: str, iters: int, markdown_path: Optional[str],
     # GPU run's host thread launches kernels (set before libomp starts).
     os.environ.setdefault("KMP_BLOCKTIME", "0")
     os.makedirs(out_dir, exist_ok=True)
-    # (name, rows, k = n, tuning flags); the weights are k x n fp32. The
+    # (name, rows, k = n, tuning flags); the weights are k x n fp32 (f16 in
+    # the _f16_ cases: input and output cast around them). The
     # "scalar" variants are the code generator without vector threads (one
-    # scalar thread per output), the "t..." ones other split-K thread
+    # scalar thread per output; for f16, no tensor cores), the "regs" ones
+    # GEMMs without shared-memory tiles (register-tiled threads only), the
+    # "t..." ones other split-K thread
     # targets: the same run compares them with the default. A variant
     # reuses its base case's model and CPU build.
     cases = [("tiny_f32", 1, 64, []), ("gemv_f32_4k", 1, 4096, []),
@@ -715,8 +718,10 @@ def gpu_bench(out_dir: str, iters: int, markdown_path: Optional[str],
              ("gemv_f32_b8_8k/u16", 8, 8192, ["--x-gpu-unroll=16"]),
              ("gemv_f32_b8_8k/u32", 8, 8192, ["--x-gpu-unroll=32"]),
              ("gemm_f32_4k/scalar", 512, 4096, ["--x-gpu-vector-width=1"]),
-             ("gemm_f32_4k/u16", 512, 4096, ["--x-gpu-unroll=16"]),
-             ("gemm_f32_4k/u32", 512, 4096, ["--x-gpu-unroll=32"])]
+             ("gemm_f32_4k/regs", 512, 4096, ["--x-gpu-shared-tiles=false"]),
+             ("gemm_f32_8k/regs", 1024, 8192, ["--x-gpu-shared-tiles=false"]),
+             ("gemm_f16_4k", 512, 4096, []), ("gemm_f16_8k", 1024, 8192, []),
+             ("gemm_f16_4k/scalar", 512, 4096, ["--x-gpu-tensor-cores=false"])]
     if only:
         keep = set(only.split(","))
         cases = [c for c in cases if c[0] in keep]
@@ -725,7 +730,9 @@ def gpu_bench(out_dir: str, iters: int, markdown_path: Optional[str],
         variants = [c for c in cases if c[0].split("/")[0] == base]
         rows, k = variants[0][1], variants[0][2]
         onnx_path = os.path.join(out_dir, base + ".onnx")
-        models.mlp(onnx_path, [k, k], batch=rows, weights="pattern")
+        half = "_f16_" in base
+        models.mlp(onnx_path, [k, k], batch=rows, weights="pattern",
+                   dtype="float16" if half else "float32")
         cpu_so = os.path.join(out_dir, base + ".cpu.so")
         try:
             sparsa.compile(onnx_path, cpu_so)
@@ -764,14 +771,17 @@ def gpu_bench(out_dir: str, iters: int, markdown_path: Optional[str],
         got, ref = gpu.run(feeds), cpu.run(feeds)
         scale = max(1.0, float(np.max(np.abs(ref["y"]))))
         err = max(float(np.max(np.abs(got[o] - ref[o]))) for o in ref) / scale
-        ok &= err <= 1e-4
+        # (f16 outputs: the CPU build and the tensor cores may round a sum
+        # to neighbouring f16 values.)
+        half = "_f16_" in name
+        ok &= err <= (2e-3 if half else 1e-4)
         # Back to back, not alternating: a GPU left idle while the CPU build
         # runs lowers its clocks, and the next run pays for it.
         (t_g,) = _alternating_medians([lambda: gpu.run(feeds)], iters)
         (t_c,) = _alternating_medians([lambda: cpu.run(feeds)], iters)
         if name == "tiny_f32":
             fixed_ms = t_g
-        bytes_moved = 4 * (k * n + n + 2 * rows * k)
+        bytes_moved = (2 if half else 4) * (k * n + n) + 4 * 2 * rows * k
         gbs = bytes_moved / (t_g * 1e-3) / 1e9
         net_ms = max(t_g - fixed_ms, 1e-6)
         net = bytes_moved / (net_ms * 1e-3) / 1e9 if name != "tiny_f32" else gbs

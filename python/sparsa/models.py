@@ -36,29 +36,38 @@ def _save(graph, path: str, opset: int, external_data: bool = False) -> str:
 
 def mlp(path: str, dims: Sequence[int], batch: Dim = 1, *, gemm: bool = False,
         trans_b: bool = True, bias: bool = True, activation: str = "Relu",
-        seed: int = 0, opset: int = 17, weights: str = "random") -> str:
+        seed: int = 0, opset: int = 17, weights: str = "random",
+        dtype: str = "float32") -> str:
     """An MLP `dims[0] -> dims[1] -> ... -> dims[-1]` with |activation| between
     layers. With |gemm|, layers are Gemm nodes (weights [out, in] and
     transB=1 when |trans_b|, as torch.onnx exports nn.Linear); otherwise
     MatMul (+ Add bias) with weights [in, out]. |batch| may be a symbol
     (a dynamic dimension). |weights| "pattern" gives deterministic weights
     of few distinct values (every row a shift of one 61-periodic sequence)
-    whose libraries compress well, for carrying large benchmark models."""
+    whose libraries compress well, for carrying large benchmark models.
+    |dtype| "float16": weights and biases in f16, the f32 input cast to f16
+    first and the output back to f32 (the graph's interface stays f32)."""
     _, TensorProto, helper, numpy_helper = _onnx()
     rng = np.random.default_rng(seed)
+    half = dtype == "float16"
+    wtype = np.float16 if half else np.float32
     nodes, inits, cur = [], [], "x"
+    if half:
+        nodes.append(helper.make_node("Cast", ["x"], ["x_half"], name="/input/Cast",
+                                      to=TensorProto.FLOAT16))
+        cur = "x_half"
     layers = list(zip(dims[:-1], dims[1:]))
     for i, (k, n) in enumerate(layers):
         shape = (n, k) if (gemm and trans_b) else (k, n)
         if weights == "pattern":
             r, c = np.ogrid[:shape[0], :shape[1]]
-            w = (((7 * r + 3 * c) % 61 - 30) / (30.0 * np.sqrt(k))).astype(np.float32)
+            w = (((7 * r + 3 * c) % 61 - 30) / (30.0 * np.sqrt(k))).astype(wtype)
         else:
-            w = (rng.standard_normal(shape) / np.sqrt(k)).astype(np.float32)
+            w = (rng.standard_normal(shape) / np.sqrt(k)).astype(wtype)
         inits.append(numpy_helper.from_array(w, f"fc{i}.weight"))
         ins = [cur, f"fc{i}.weight"]
         if bias:
-            b = (0.1 * rng.standard_normal(n)).astype(np.float32)
+            b = (0.1 * rng.standard_normal(n)).astype(wtype)
             inits.append(numpy_helper.from_array(b, f"fc{i}.bias"))
         out = f"fc{i}_out"
         if gemm:
@@ -76,7 +85,11 @@ def mlp(path: str, dims: Sequence[int], batch: Dim = 1, *, gemm: bool = False,
             nodes.append(helper.make_node(activation, [cur], [f"act{i}"],
                                           name=f"/act{i}/{activation}"))
             cur = f"act{i}"
-    nodes.append(helper.make_node("Identity", [cur], ["y"], name="/output/Identity"))
+    if half:
+        nodes.append(helper.make_node("Cast", [cur], ["y"], name="/output/Cast",
+                                      to=TensorProto.FLOAT))
+    else:
+        nodes.append(helper.make_node("Identity", [cur], ["y"], name="/output/Identity"))
     graph = helper.make_graph(
         nodes, "mlp",
         [helper.make_tensor_value_info("x", TensorProto.FLOAT, [batch, dims[0]])],

@@ -384,3 +384,160 @@ def test_vector_contraction_threads_match_ort(tmp_path, rows, k, n):
     ptx = tmp_path / "mm.ptx"
     _compile_cpu(path, str(ptx), target="cuda", emit="ptx")
     assert ("ld.global.v4" in ptx.read_text()) == (n % 4 == 0)
+
+
+def _gemm_model(path, m, k, n, batch=None, form="matmul_add", seed=0):
+    """x [batch?, m, k] times a [k, n] weight (or Gemm with transB), plus a
+    bias; m may be a run-time dimension name."""
+    rng = np.random.default_rng(seed)
+    lead = [batch] if batch else []
+    inits, nodes = [], []
+    if form == "gemm_transb":
+        inits.append(numpy_helper.from_array(
+            rng.standard_normal((n, k)).astype(np.float32), "w"))
+        inits.append(numpy_helper.from_array(rng.standard_normal(n).astype(np.float32), "b"))
+        nodes.append(helper.make_node("Gemm", ["x", "w", "b"], ["y"], name="gemm", transB=1))
+    else:
+        inits.append(numpy_helper.from_array(
+            rng.standard_normal((k, n)).astype(np.float32), "w"))
+        nodes.append(helper.make_node("MatMul", ["x", "w"], ["h"], name="mm"))
+        if form == "matmul_add":
+            inits.append(numpy_helper.from_array(rng.standard_normal(n).astype(np.float32), "b"))
+            nodes.append(helper.make_node("Add", ["h", "b"], ["y"], name="bias"))
+        else:
+            nodes.append(helper.make_node("Relu", ["h"], ["y"], name="relu"))
+    graph = helper.make_graph(
+        nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, lead + [m, k])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, lead + [m, n])], inits)
+    return save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), path)
+
+
+# (rows, k, n, batch, form): 128-tiles (96+ blocks), 64-tiles, edges in
+# rows / columns / k, a batch in the grid's z, Gemm with transB.
+GEMM_CASES = [
+    (1024, 64, 1536, None, "matmul_add"),
+    (128, 256, 192, None, "matmul_add"),
+    (100, 72, 76, None, "matmul_relu"),
+    (300, 136, 260, None, "matmul_add"),
+    (64, 40, 128, 3, "matmul_relu"),
+    (256, 512, 384, None, "gemm_transb"),
+]
+
+
+@pytest.mark.parametrize("m,k,n,batch,form", GEMM_CASES)
+def test_shared_memory_gemm_matches_ort(tmp_path, m, k, n, batch, form):
+    """GEMMs of at least 64 x 64 outputs stage tiles of both operands
+    through shared memory (sparsa-gpu-contraction-kernels, shared-tiles):
+    the PTX holds .shared tiles and bar.sync. Emulated with threads last
+    first and device memory poisoned, where each loop iteration's first
+    segment runs on from the last segment's threads (no wait at the
+    back edge, as on a GPU): a tile overwritten before every thread has read
+    it, a tile read before every thread stored its share, an edge row or
+    column stored out of place, or k past the end not masked shows against
+    ONNX Runtime."""
+    path = _gemm_model(tmp_path / "g.onnx", m, k, n, batch, form, seed=m + k + n)
+    ptx = tmp_path / "g.ptx"
+    _compile_cpu(str(path), str(ptx), target="cuda", emit="ptx")
+    text = ptx.read_text()
+    assert ".shared" in text and "bar.sync" in text
+    off = tmp_path / "off.ptx"
+    _compile_cpu(str(path), str(off), target="cuda", emit="ptx",
+                 extra_args=["--x-gpu-shared-tiles=false"])
+    assert ".shared" not in off.read_text()
+    model = _emulated(tmp_path, path, adversarial=True)
+    x = np.random.default_rng(7).standard_normal(([batch] if batch else []) + [m, k])
+    # Sums of up to 512 products of magnitude ~1, in k order on both sides.
+    assert_matches_ort(model, path, {"x": x.astype(np.float32)}, atol=1e-4, rtol=1e-5)
+
+
+def test_shared_memory_gemm_runtime_rows(tmp_path):
+    """A run-time row count keeps the register-tiled threads (tiles need
+    static sizes) and still matches."""
+    path = _gemm_model(tmp_path / "g.onnx", "T", 64, 128)
+    model = _emulated(tmp_path, path, adversarial=True)
+    x = np.random.default_rng(3).standard_normal((70, 64)).astype(np.float32)
+    assert_matches_ort(model, path, {"x": x}, atol=1e-4, rtol=1e-5)
+
+
+def _half_gemm_model(path, m, k, n, dtype, batch=None, form="matmul", seed=0):
+    """f32 x [batch?, m, k] cast to f16 / bf16, times a 16-bit [k, n]
+    weight (Gemm with transB: [n, k], plus a bias), cast back to f32; the
+    16-bit weight (as float32) is returned for a numpy reference."""
+    import ml_dtypes
+    rng = np.random.default_rng(seed)
+    code = TensorProto.FLOAT16 if dtype == "f16" else TensorProto.BFLOAT16
+    npt = np.float16 if dtype == "f16" else ml_dtypes.bfloat16
+    shape = (n, k) if form == "gemm_transb" else (k, n)
+    w = rng.standard_normal(shape).astype(npt)
+    inits = [helper.make_tensor("w", code, list(shape), w.view(np.uint16).tobytes(), raw=True)]
+    nodes = [helper.make_node("Cast", ["x"], ["xh"], name="to_half", to=code)]
+    if form == "gemm_transb":
+        bias = rng.standard_normal(n).astype(npt)
+        inits.append(helper.make_tensor("b", code, [n], bias.view(np.uint16).tobytes(), raw=True))
+        nodes.append(helper.make_node("Gemm", ["xh", "w", "b"], ["yh"], name="gemm", transB=1))
+    else:
+        nodes.append(helper.make_node("MatMul", ["xh", "w"], ["yh"], name="mm"))
+    nodes.append(helper.make_node("Cast", ["yh"], ["y"], name="to_f32", to=TensorProto.FLOAT))
+    lead = [batch] if batch else []
+    graph = helper.make_graph(
+        nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, lead + [m, k])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, lead + [m, n])], inits)
+    save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), path)
+    wf = w.astype(np.float32)
+    return path, (wf.T if form == "gemm_transb" else wf), (
+        bias.astype(np.float32) if form == "gemm_transb" else None), npt
+
+
+# (dtype, rows, k, n, batch, form): full 64-tiles, edges in rows, columns
+# and k (k not a multiple of the 32-step), a batch, Gemm with transB (b
+# read along k) and a bias.
+HALF_CASES = [
+    ("f16", 128, 256, 192, None, "matmul"),
+    ("f16", 100, 72, 76, None, "matmul"),
+    ("bf16", 100, 72, 76, None, "matmul"),
+    ("bf16", 33, 40, 24, 2, "matmul"),
+    ("f16", 64, 96, 80, None, "gemm_transb"),
+]
+
+
+@pytest.mark.parametrize("dtype,m,k,n,batch,form", HALF_CASES)
+def test_tensor_core_gemm_matches_reference(tmp_path, dtype, m, k, n, batch, form):
+    """f16 / bf16 MatMul and Gemm sum their products in f32 and round once
+    (as MLAS and cuBLAS do), on the CPU and the GPU; on the GPU they run on
+    tensor cores (mma.sync m16n8k16, PTX accepted by ptxas for sm_80 and
+    sm_90 in conftest). Emulated with threads last first and poisoned
+    memory, each mma computed from its warp's fragments as PTX lays them out:
+    a fragment register loaded from the wrong row or k, a tile read before
+    every thread stored its share, or an edge stored out of place shows
+    against the numpy reference (products of the 16-bit values and the bias
+    summed in f64, rounded once to 16 bits: one unit in the last place of
+    tolerance)."""
+    path, w, bias, npt = _half_gemm_model(str(tmp_path / "h.onnx"), m, k, n, dtype, batch,
+                                          form, seed=m + k)
+    x = np.random.default_rng(9).standard_normal(([batch] if batch else []) + [m, k])
+    x = x.astype(np.float32)
+    exact = x.astype(npt).astype(np.float64) @ w.astype(np.float64)
+    if bias is not None:  # the accumulators start from the bias
+        exact = exact + bias
+    ref = exact.astype(np.float32).astype(npt).astype(np.float32)
+    ulp = np.abs(ref).astype(np.float32) * (2.0 ** (-10 if dtype == "f16" else -7)) + 1e-6
+    ptx = tmp_path / "h.ptx"
+    _compile_cpu(path, str(ptx), target="cuda", emit="ptx")
+    kind = "f16" if dtype == "f16" else "bf16"
+    assert f"mma.sync.aligned.m16n8k16.row.col.f32.{kind}.{kind}.f32" in ptx.read_text()
+    cpu = tmp_path / "cpu.so"
+    _compile_cpu(path, str(cpu))
+    for model in (sparsa.load(str(cpu)), _emulated(tmp_path, path, adversarial=True)):
+        got = model.run({"x": x})["y"]
+        assert np.all(np.abs(got - ref) <= ulp * 1.01), float(np.max(np.abs(got - ref) / ulp))
+
+
+def test_f16_matmul_matches_ort(tmp_path):
+    """An f16 MatMul sums in f32 like ONNX Runtime's: equal results on the
+    CPU and on the emulated tensor cores."""
+    path, _, _, _ = _half_gemm_model(str(tmp_path / "h.onnx"), 70, 136, 96, "f16")
+    x = np.random.default_rng(4).standard_normal((70, 136)).astype(np.float32)
+    cpu = tmp_path / "cpu.so"
+    _compile_cpu(path, str(cpu))
+    for model in (sparsa.load(str(cpu)), _emulated(tmp_path, path, adversarial=True)):
+        assert_matches_ort(model, path, {"x": x}, atol=0.06, rtol=2e-3)

@@ -1,4 +1,5 @@
-// RUN: sparsa-opt %s --split-input-file --sparsa-gpu-contraction-kernels | FileCheck %s
+// The register-tiled threads (GEMMs' shared-memory tiles: gpu-gemm-tiles.mlir).
+// RUN: sparsa-opt %s --split-input-file --sparsa-gpu-contraction-kernels="shared-tiles=false" | FileCheck %s
 // RUN: sparsa-opt %s --split-input-file --sparsa-gpu-contraction-kernels="width=2 max-rows=2 unroll=2" | FileCheck %s --check-prefix=SMALL
 
 /// A split-K chunk of a decode GEMV (64 chunks of 32 rows, N = 1024) whose

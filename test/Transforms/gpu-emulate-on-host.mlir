@@ -1,4 +1,4 @@
-// RUN: sparsa-opt %s --split-input-file --sparsa-gpu-emulate-on-host --verify-diagnostics | FileCheck %s
+// RUN: sparsa-opt %s --split-input-file --sparsa-gpu-emulate-on-host --cse --verify-diagnostics | FileCheck %s
 
 /// A launch becomes six nested host loops (grid then block, x y z) with the
 /// ids and sizes replaced by their induction variables and bounds; device
@@ -148,17 +148,169 @@ func.func @region_reduce(%x: memref<32xf32>) {
 
 // -----
 
-/// A thread's value kept across a barrier must be a scalar (it goes to a
-/// per-thread buffer).
-func.func @vector_crossing(%x: memref<32xvector<4xf32>>) {
+/// A thread's value kept across a barrier must be a scalar or a vector (it
+/// goes to a per-thread buffer): not a view.
+func.func @view_crossing(%x: memref<32x4xf32>) {
+  %c0 = arith.constant 0 : index
   %c1 = arith.constant 1 : index
   %c32 = arith.constant 32 : index
-  // expected-error @+1 {{cannot emulate: a 'vector<4xf32>' value of a thread crosses a block synchronization}}
+  %f = arith.constant 1.0 : f32
+  // expected-error @+1 {{cannot emulate: a 'memref<4xf32, strided<[1], offset: ?>>' value of a thread crosses a block synchronization}}
   gpu.launch blocks(%bx, %by, %bz) in (%gx = %c1, %gy = %c1, %gz = %c1)
              threads(%tx, %ty, %tz) in (%sx = %c32, %sy = %c1, %sz = %c1) {
-    %v = memref.load %x[%tx] : memref<32xvector<4xf32>>
+    %row = memref.subview %x[%tx, 0] [1, 4] [1, 1] : memref<32x4xf32> to memref<4xf32, strided<[1], offset: ?>>
     gpu.barrier
-    memref.store %v, %x[%tx] : memref<32xvector<4xf32>>
+    memref.store %f, %row[%c0] : memref<4xf32, strided<[1], offset: ?>>
+    gpu.terminator
+  }
+  return
+}
+
+// -----
+
+func.func @divergent_loop(%x: memref<32xf32>) {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %c32 = arith.constant 32 : index
+  gpu.launch blocks(%bx, %by, %bz) in (%gx = %c1, %gy = %c1, %gz = %c1)
+             threads(%tx, %ty, %tz) in (%sx = %c32, %sy = %c1, %sz = %c1) {
+    // expected-error @+1 {{cannot emulate a loop around a block synchronization whose bounds differ between threads}}
+    scf.for %i = %c0 to %tx step %c1 {
+      gpu.barrier
+    }
+    gpu.terminator
+  }
+  return
+}
+
+// -----
+
+/// A loop around barriers, with a thread's running sum carried from
+/// iteration to iteration and a workgroup buffer. The buffer is one host
+/// buffer (poisoned per block under `poison`); the carried sum lives in a
+/// per-thread buffer; the loop runs once per block, each segment of its
+/// body a loop over the threads. A GPU thread goes on from the body's last
+/// segment into the next iteration's first without waiting: the first
+/// segment runs once before the loop (iteration 0) and then inside the
+/// last segment's thread loop for the next iteration, so a kernel that
+/// overwrites the buffer before the others have read it fails here too.
+// CHECK-LABEL: func.func @loop_barrier
+// CHECK-DAG: %[[TILE:.*]] = memref.alloc() : memref<32xf32>
+// CHECK-DAG: %[[ACC:.*]] = memref.alloc(%{{.*}}) : memref<?xf32>
+// CHECK: scf.for %[[BX:.*]] =
+// CHECK: scf.for
+// CHECK: scf.for
+//          before the loop: the carried sum's start
+// CHECK:   scf.for
+// CHECK:     memref.store %{{.*}}, %[[ACC]]
+//          iteration 0's first segment
+// CHECK:   %[[ANY:.*]] = arith.cmpi slt, %[[LB:.*]], %[[UB:.*]] : index
+// CHECK:   scf.if %[[ANY]] {
+// CHECK:     scf.for %[[T0:.*]] =
+// CHECK:       memref.load %{{.*}}[%[[BX]], %[[T0]]] : memref<4x32xf32>
+// CHECK:       memref.store %{{.*}}, %[[TILE]][%[[T0]]] : memref<32xf32>
+// CHECK:   scf.for %[[I:.*]] = %[[LB]] to %[[UB]] step %[[STEP:.*]] {
+//            second segment: the neighbour's value
+// CHECK:     scf.for %[[T1:.*]] =
+// CHECK:       memref.load %[[TILE]]
+// CHECK:       arith.addf
+//            last segment, then the next iteration's first
+// CHECK:     scf.for %[[T2:.*]] =
+// CHECK:       memref.store %{{.*}}, %[[ACC]]
+// CHECK:       %[[NEXT:.*]] = arith.addi %[[I]], %[[STEP]] : index
+// CHECK:       %[[MORE:.*]] = arith.cmpi slt, %[[NEXT]], %[[UB]] : index
+// CHECK:       scf.if %[[MORE]] {
+// CHECK:         memref.load %{{.*}}[%[[BX]], %[[T2]]] : memref<4x32xf32>
+// CHECK:         memref.store %{{.*}}, %[[TILE]][%[[T2]]] : memref<32xf32>
+//          after the loop: the sum
+// CHECK:   scf.for %[[T3:.*]] =
+// CHECK:     %[[SUM:.*]] = memref.load %[[ACC]]
+// CHECK:     memref.store %[[SUM]], %{{.*}}[%[[BX]], %[[T3]]] : memref<4x32xf32>
+// CHECK-NOT: gpu.
+// CHECK-DAG: memref.dealloc %[[TILE]] :
+// CHECK-DAG: memref.dealloc %[[ACC]] :
+// ADV-LABEL: func.func @loop_barrier
+// ADV: %[[TILE:.*]] = memref.alloc() : memref<32xf32>
+// ADV: scf.for %[[BX:.*]] =
+// ADV: scf.for
+// ADV: scf.for
+// ADV:   scf.for %[[I:.*]] =
+// ADV:     memref.store %{{.*}}, %[[TILE]][%[[I]]]
+func.func @loop_barrier(%x: memref<4x32xf32>, %y: memref<4x32xf32>) {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %c3 = arith.constant 3 : index
+  %c4 = arith.constant 4 : index
+  %c32 = arith.constant 32 : index
+  %zero = arith.constant 0.0 : f32
+  gpu.launch blocks(%bx, %by, %bz) in (%gx = %c4, %gy = %c1, %gz = %c1)
+             threads(%tx, %ty, %tz) in (%sx = %c32, %sy = %c1, %sz = %c1)
+             workgroup(%tile : memref<32xf32, #gpu.address_space<workgroup>>) {
+    %sum = scf.for %i = %c0 to %c3 step %c1 iter_args(%acc = %zero) -> (f32) {
+      %v = memref.load %x[%bx, %tx] : memref<4x32xf32>
+      memref.store %v, %tile[%tx] : memref<32xf32, #gpu.address_space<workgroup>>
+      gpu.barrier
+      %t1 = arith.addi %tx, %c1 : index
+      %n = arith.remui %t1, %c32 : index
+      %w = memref.load %tile[%n] : memref<32xf32, #gpu.address_space<workgroup>>
+      %next = arith.addf %acc, %w : f32
+      gpu.barrier
+      scf.yield %next : f32
+    }
+    memref.store %sum, %y[%bx, %tx] : memref<4x32xf32>
+    gpu.terminator
+  }
+  return
+}
+
+// -----
+
+/// A warp's mma.sync: each thread leaves its fragments (flattened) in
+/// per-thread buffers; then, thread by thread, its four results are
+/// summed in f32 over k = 0..15 from the fragments of the lanes that hold
+/// its row of a (lane g * 4 + k % 8 / 2 of its warp) and its column of b,
+/// starting from its own accumulators; the result goes to a per-thread
+/// buffer the next segment reads.
+// CHECK-LABEL: func.func @mma
+// CHECK-DAG: %[[D:.*]] = memref.alloc(%{{.*}}) : memref<?xvector<4xf32>>
+// CHECK-DAG: %[[A:.*]] = memref.alloc(%{{.*}}) : memref<?xvector<8xf16>>
+// CHECK-DAG: %[[B:.*]] = memref.alloc(%{{.*}}) : memref<?xvector<4xf16>>
+// CHECK-DAG: %[[C:.*]] = memref.alloc(%{{.*}}) : memref<?xvector<4xf32>>
+// CHECK: scf.for %[[T0:.*]] = %{{.*}} to %c32 step
+// CHECK:   %[[FA:.*]] = memref.load %{{.*}}[%[[T0]]] : memref<32xvector<4x2xf16>>
+// CHECK:   %[[FLAT:.*]] = vector.shape_cast %[[FA]] : vector<4x2xf16> to vector<8xf16>
+// CHECK:   memref.store %[[FLAT]], %[[A]]
+// CHECK:   memref.store %{{.*}}, %[[B]]
+// CHECK:   memref.store %{{.*}}, %[[C]]
+// CHECK: scf.for %[[T1:.*]] = %{{.*}} to %c32 step
+// CHECK:   %[[LANE:.*]] = arith.remui %[[SELF:.*]], %{{.*}} : index
+// CHECK:   %[[WARP:.*]] = arith.subi %[[SELF]], %[[LANE]] : index
+// CHECK:   %[[OWN:.*]] = memref.load %[[C]][%[[SELF]]]
+// CHECK:   %[[START:.*]] = vector.extract %[[OWN]][0] : f32 from vector<4xf32>
+// CHECK:   scf.for %{{.*}} = %{{.*}} to %[[C16:.*]] step %{{.*}} iter_args(%[[S:.*]] = %[[START]]) -> (f32)
+// CHECK:     memref.load %[[A]][%{{.*}}] : memref<?xvector<8xf16>>
+// CHECK:     memref.load %[[B]][%{{.*}}] : memref<?xvector<4xf16>>
+// CHECK:     arith.extf %{{.*}} : f16 to f32
+// CHECK:     %[[P:.*]] = arith.mulf
+// CHECK:     arith.addf %[[S]], %[[P]] : f32
+// CHECK-COUNT-3: scf.for %{{.*}} = %{{.*}} to %[[C16]]
+// CHECK:   memref.store %{{.*}}, %[[D]][%[[SELF]]] : memref<?xvector<4xf32>>
+// CHECK: scf.for %[[T2:.*]] = %{{.*}} to %c32 step
+// CHECK:   %[[R:.*]] = memref.load %[[D]]
+// CHECK:   %[[R2:.*]] = vector.shape_cast %[[R]] : vector<4xf32> to vector<2x2xf32>
+// CHECK:   memref.store %[[R2]], %{{.*}}[%[[T2]]] : memref<32xvector<2x2xf32>>
+// CHECK-NOT: nvgpu.
+func.func @mma(%a: memref<32xvector<4x2xf16>>, %b: memref<32xvector<2x2xf16>>,
+               %c: memref<32xvector<2x2xf32>>, %d: memref<32xvector<2x2xf32>>) {
+  %c1 = arith.constant 1 : index
+  %c32 = arith.constant 32 : index
+  gpu.launch blocks(%bx, %by, %bz) in (%gx = %c1, %gy = %c1, %gz = %c1)
+             threads(%tx, %ty, %tz) in (%sx = %c32, %sy = %c1, %sz = %c1) {
+    %fa = memref.load %a[%tx] : memref<32xvector<4x2xf16>>
+    %fb = memref.load %b[%tx] : memref<32xvector<2x2xf16>>
+    %fc = memref.load %c[%tx] : memref<32xvector<2x2xf32>>
+    %r = nvgpu.mma.sync(%fa, %fb, %fc) {mmaShape = [16, 8, 16]} : (vector<4x2xf16>, vector<2x2xf16>, vector<2x2xf32>) -> vector<2x2xf32>
+    memref.store %r, %d[%tx] : memref<32xvector<2x2xf32>>
     gpu.terminator
   }
   return

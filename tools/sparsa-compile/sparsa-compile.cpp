@@ -99,6 +99,17 @@ static cl::opt<int64_t> gpuUnroll(
     cl::desc("Tuning, --target=cuda: reduction steps whose loads a matmul "
              "thread issues together, divided by its rows"),
     cl::init(8), cl::Hidden, cl::cat(sparsaCategory));
+static cl::opt<bool> gpuSharedTiles(
+    "x-gpu-shared-tiles",
+    cl::desc("Tuning, --target=cuda: GEMMs of at least 64 x 64 outputs stage "
+             "operand tiles through shared memory (=false: register-tiled "
+             "threads only)"),
+    cl::init(true), cl::Hidden, cl::cat(sparsaCategory));
+static cl::opt<bool> gpuTensorCores(
+    "x-gpu-tensor-cores",
+    cl::desc("Tuning, --target=cuda: f16 / bf16 matmuls run on tensor cores "
+             "(mma.sync; =false: scalar threads)"),
+    cl::init(true), cl::Hidden, cl::cat(sparsaCategory));
 static cl::opt<int64_t> gpuTargetThreads(
     "x-gpu-target-threads",
     cl::desc("Tuning, --target=cuda: threads split-K aims for"),
@@ -397,6 +408,8 @@ int main(int argc, char **argv) {
   options.gpuVectorWidth = gpuVectorWidth;
   options.gpuTargetThreads = gpuTargetThreads;
   options.gpuUnroll = std::max<int64_t>(1, gpuUnroll);
+  options.gpuSharedTiles = gpuSharedTiles;
+  options.gpuTensorCores = gpuTensorCores;
   options.emulateGPU = gpuEmulate;
   options.emulateAdversarial = gpuEmulateAdversarial;
   if (!runPipeline(cuda || gpuEmulate ? sparsa::buildSparsaGPULoweringPipeline

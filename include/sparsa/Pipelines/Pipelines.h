@@ -64,6 +64,16 @@ struct SparsaCPUPipelineOptions
       llvm::cl::desc("GPU target, tuning: reduction steps whose loads a "
                      "contraction thread issues together, divided by its rows"),
       llvm::cl::init(8)};
+  Option<bool> gpuSharedTiles{
+      *this, "gpu-shared-tiles",
+      llvm::cl::desc("GPU target, tuning: GEMMs stage operand tiles through "
+                     "shared memory (false: register-tiled threads only)"),
+      llvm::cl::init(true)};
+  Option<bool> gpuTensorCores{
+      *this, "gpu-tensor-cores",
+      llvm::cl::desc("GPU target, tuning: f16 / bf16 matmuls on tensor cores "
+                     "(mma.sync; false: scalar threads)"),
+      llvm::cl::init(true)};
   Option<int64_t> gpuTargetThreads{
       *this, "gpu-target-threads",
       llvm::cl::desc("GPU target, tuning: threads split-K aims for"),

@@ -433,6 +433,27 @@ def GPUContractionKernelsPass
     the multiply. A `linalg.fill` that initializes the output right
     before the op becomes the accumulators' start value.
 
+    A GEMM (the row loop and n each at least 64, k at least 16) becomes
+    one `gpu.launch` instead (`shared-tiles`): each block of 256 threads
+    computes a 128 x 128 (or 64 x 64, when 128-tiles would give too few
+    blocks) tile of the output; the reduction runs in steps of 8 (16),
+    each step's tiles of `a` and `b` loaded into registers during the
+    previous step, stored to workgroup memory (`a`'s transposed, rows
+    padded against bank conflicts), then read by every thread for its
+    8 x 8 (4 x 4) outputs, held in registers. Loops other than the rows, n
+    and k (a batch) are the grid's z. Rows and columns past a multiple of
+    the tile are loaded clamped and not stored; a reduction that is not a
+    multiple of the step is read clamped and masked to zero. Each output
+    still sums its products in k order.
+
+    A contraction of f16 or bf16 operands accumulated in f32 (`out +
+    extf(a) * extf(b)`: how f16 / bf16 MatMul and Gemm lower), with at
+    least 16 rows and 16 columns, runs on tensor cores (`tensor-cores`):
+    one `gpu.launch` of 64 x 64 output tiles, 4 warps each computing 32 x
+    32 outputs as `nvgpu.mma.sync` m16n8k16 tiles, both operands staged
+    through workgroup memory 32 k at a time (the next step's elements
+    loaded into registers during the current one), edges as above.
+
     Vector accesses need alignment: `b` and `out` must be identity-layout
     views of a fresh allocation or of a weight argument (`sparsa.weight`),
     with rows a multiple of `width`; other ops are left to the scalar
@@ -446,9 +467,29 @@ def GPUContractionKernelsPass
            "Reduction steps whose loads are issued together: the largest "
            "power of two up to this divided by the rows that divides the "
            "reduction">,
+    Option<"sharedTiles", "shared-tiles", "bool", "true",
+           "GEMMs of at least 64 rows and 64 columns: one gpu.launch whose "
+           "blocks stage tiles of both operands through shared memory">,
+    Option<"tensorCores", "tensor-cores", "bool", "true",
+           "f16 / bf16 contractions accumulated in f32: tensor-core "
+           "mma.sync kernels">,
   ];
-  let dependentDialects = ["mlir::arith::ArithDialect", "mlir::memref::MemRefDialect",
+  let dependentDialects = ["mlir::arith::ArithDialect", "mlir::gpu::GPUDialect",
+                           "mlir::memref::MemRefDialect", "mlir::nvgpu::NVGPUDialect",
                            "mlir::scf::SCFDialect", "mlir::vector::VectorDialect"];
+}
+
+def GPULowerBF16MmaPass : Pass<"sparsa-gpu-lower-bf16-mma", "mlir::gpu::GPUModuleOp"> {
+  let summary = "bf16 nvgpu.mma.sync to nvvm.mma.sync";
+  let description = [{
+    In device modules, before `convert-nvgpu-to-nvvm` (which infers the PTX
+    types of f16, tf32 and integer operands but not bf16): each
+    `nvgpu.mma.sync` m16n8k16 of bf16 fragments with f32 accumulators
+    becomes `nvvm.mma.sync` (`mma.sync.aligned.m16n8k16.row.col.f32.bf16.
+    bf16.f32`), its fragments' pairs of bf16 passed as 32-bit registers.
+  }];
+  let dependentDialects = ["mlir::LLVM::LLVMDialect", "mlir::NVVM::NVVMDialect",
+                           "mlir::vector::VectorDialect"];
 }
 
 def GPUMergeModulesPass : Pass<"sparsa-gpu-merge-modules", "mlir::ModuleOp"> {
@@ -474,12 +515,19 @@ def GPUEmulateOnHostPass : Pass<"sparsa-gpu-emulate-on-host", "mlir::func::FuncO
     results against ONNX Runtime this way (`sparsa-compile
     --x-gpu-emulate`). A kernel that synchronizes its block
     (`gpu.all_reduce` with an op kind, `gpu.barrier`, at the top level of
-    its body: the row kernels) runs as segments between those points, each
-    a loop over the block's threads; ops free of memory effects on values
-    the whole block shares run once per block, a thread's values a later
-    segment reads are kept in a buffer per thread, and an all_reduce
-    combines its operands in thread order. A synchronization inside a
-    nested region is an error.
+    its body or in `scf.for` loops around it: the row kernels, the tiled
+    GEMMs) runs as segments between those points, each a loop over the
+    block's threads; ops free of memory effects on values the whole block
+    shares run once per block, a thread's values a later segment reads
+    (scalars and vectors) are kept in a buffer per thread, and an
+    all_reduce combines its operands in thread order. Workgroup
+    attributions become one host buffer. A loop around synchronizations
+    (bounds the same for every thread) runs once per block with its
+    carried values in per-thread buffers; since a GPU thread goes on from
+    the body's last segment into the next iteration's first without
+    waiting, that first segment runs once before the loop and then inside
+    the last segment's thread loop, for the next iteration. A
+    synchronization in any other nested region is an error.
 
     Threads run in order, and fresh host memory often reads as zeros, so a
     race between threads or a read of device memory no kernel wrote can go
@@ -494,7 +542,7 @@ def GPUEmulateOnHostPass : Pass<"sparsa-gpu-emulate-on-host", "mlir::func::FuncO
            "Fill device allocations with NaN / 0xA5 bytes">,
   ];
   let dependentDialects = ["mlir::scf::SCFDialect", "mlir::memref::MemRefDialect",
-                           "mlir::arith::ArithDialect"];
+                           "mlir::arith::ArithDialect", "mlir::vector::VectorDialect"];
 }
 
 def ContractionKernelsPass

@@ -18,20 +18,60 @@ using namespace mlir;
 using namespace sparsa::lowering;
 namespace onnx = sparsa::onnx;
 
+/// |init| (a 16-bit float tensor) in f32: a fill of f32, or an element-wise
+/// extension.
+static Value widenInit(OpBuilder &b, Location loc, Value init) {
+  auto type = cast<RankedTensorType>(init.getType());
+  Type f32 = b.getF32Type();
+  Value empty = tensor::EmptyOp::create(b, loc, tensor::getMixedSizes(b, loc, init), f32);
+  if (auto fill = init.getDefiningOp<linalg::FillOp>()) {
+    Value v = arith::ExtFOp::create(b, loc, f32, fill.getInputs()[0]);
+    return linalg::FillOp::create(b, loc, v, empty).getResult(0);
+  }
+  SmallVector<AffineMap> maps(2, b.getMultiDimIdentityMap(type.getRank()));
+  SmallVector<utils::IteratorType> iters(type.getRank(), utils::IteratorType::parallel);
+  return linalg::GenericOp::create(b, loc, empty.getType(), init, empty, maps, iters,
+                                   [&](OpBuilder &nb, Location nl, ValueRange args) {
+                                     linalg::YieldOp::create(
+                                         nb, nl, arith::ExtFOp::create(nb, nl, f32, args[0])
+                                                     .getResult());
+                                   })
+      .getResult(0);
+}
+
 /// Emits `init + sum_k a*b` as one linalg.generic. |aMap|/|bMap| index the
 /// operands in an iteration space of |numLoops| loops, the last of which is
-/// the reduction; |outMap| indexes the accumulator.
+/// the reduction; |outMap| indexes the accumulator. Products of 16-bit
+/// floats (f16, bf16) are summed in f32 and rounded once at the end, as
+/// MLAS, cuBLAS and tensor cores do: the contraction reads the narrow
+/// operands, extends each element, and accumulates into an f32 tensor, which
+/// an element-wise truncation returns to the result type.
 static Value buildContraction(OpBuilder &b, Location loc, Value lhs, Value rhs,
                               Value init, ArrayRef<AffineMap> maps,
                               int64_t numLoops, float alpha) {
   SmallVector<utils::IteratorType> iters(numLoops, utils::IteratorType::parallel);
   iters.back() = utils::IteratorType::reduction;
-  Type elt = getElementTypeOrSelf(init);
+  Type narrow = getElementTypeOrSelf(init);
+  bool widen = isa<FloatType>(narrow) && narrow.getIntOrFloatBitWidth() < 32;
+  Value acc = widen ? widenInit(b, loc, init) : init;
+  Type elt = getElementTypeOrSelf(acc);
   auto generic = linalg::GenericOp::create(
-      b, loc, init.getType(), ValueRange{lhs, rhs}, init, maps, iters,
+      b, loc, acc.getType(), ValueRange{lhs, rhs}, acc, maps, iters,
       [&](OpBuilder &nb, Location nl, ValueRange args) {
         Value r;
-        if (isa<FloatType>(elt)) {
+        if (widen) {
+          auto contract = arith::FastMathFlagsAttr::get(
+              nb.getContext(), arith::FastMathFlags::contract);
+          auto ext = [&](Value v) -> Value {
+            return v.getType() == elt ? v : arith::ExtFOp::create(nb, nl, elt, v).getResult();
+          };
+          Value prod = arith::MulFOp::create(nb, nl, ext(args[0]), ext(args[1]), contract);
+          if (alpha != 1.0f)
+            prod = arith::MulFOp::create(
+                nb, nl, prod,
+                arith::ConstantOp::create(nb, nl, elt, nb.getFloatAttr(elt, alpha)), contract);
+          r = arith::AddFOp::create(nb, nl, args[2], prod, contract);
+        } else if (isa<FloatType>(elt)) {
           // `contract` lets LLVM fuse the multiply-add into an FMA, as MLAS
           // and numpy's BLAS do.
           auto contract = arith::FastMathFlagsAttr::get(
@@ -50,7 +90,20 @@ static Value buildContraction(OpBuilder &b, Location loc, Value lhs, Value rhs,
         }
         linalg::YieldOp::create(nb, nl, r);
       });
-  return generic.getResult(0);
+  if (!widen)
+    return generic.getResult(0);
+  auto rank = cast<RankedTensorType>(init.getType()).getRank();
+  SmallVector<AffineMap> idMaps(2, b.getMultiDimIdentityMap(rank));
+  SmallVector<utils::IteratorType> parallel(rank, utils::IteratorType::parallel);
+  Value out = tensor::EmptyOp::create(b, loc, tensor::getMixedSizes(b, loc, init), narrow);
+  return linalg::GenericOp::create(b, loc, out.getType(), generic.getResult(0), out, idMaps,
+                                   parallel,
+                                   [&](OpBuilder &nb, Location nl, ValueRange args) {
+                                     linalg::YieldOp::create(
+                                         nb, nl, arith::TruncFOp::create(nb, nl, narrow, args[0])
+                                                     .getResult());
+                                   })
+      .getResult(0);
 }
 
 /// onnx.MatMul => zero-filled accumulator + one contraction generic. Leading
