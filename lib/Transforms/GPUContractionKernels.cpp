@@ -302,6 +302,143 @@ linalg::GenericOp biasEpilogue(linalg::GenericOp op, Value out, int64_t width) {
   return next;
 }
 
+/// What the tiled GEMM kernels share: a gpu.launch before the op over
+/// output tiles of bm x bn (grid x: columns, y: rows, z: the other parallel
+/// loops), its workgroup tiles, index arithmetic at the builder's point,
+/// and the edges: rows and columns past a multiple of the tile read
+/// clamped values and are not stored; k past the end reads clamped and is
+/// masked to zero.
+struct TileFrame {
+  OpBuilder b;
+  Location loc;
+  SmallVector<int64_t> ranges;
+  unsigned mDim, nDim, kDim;
+  int64_t M, N, K, BM, BN, BK;
+  gpu::LaunchOp launch;
+  /// The workgroup tiles, in the order of their types.
+  SmallVector<Value> tiles;
+  /// The thread; the block tile's first row and column; the other parallel
+  /// loops' indices (null at m, n and k).
+  Value t, m0, n0;
+  SmallVector<Value> base;
+
+  /// The product of the parallel loops other than |m| and |n| (and |dims|,
+  /// those loops).
+  static int64_t batchOf(ArrayRef<int64_t> ranges, unsigned m, unsigned n, unsigned k,
+                         SmallVectorImpl<unsigned> *dims = nullptr) {
+    int64_t batch = 1;
+    for (unsigned d = 0; d < ranges.size(); ++d)
+      if (d != m && d != n && d != k) {
+        if (dims)
+          dims->push_back(d);
+        batch *= ranges[d];
+      }
+    return batch;
+  }
+
+  static MemRefType workgroupType(ArrayRef<int64_t> shape, Type elt) {
+    auto space = gpu::AddressSpaceAttr::get(elt.getContext(), gpu::AddressSpace::Workgroup);
+    return MemRefType::get(shape, elt, MemRefLayoutAttrInterface(), space);
+  }
+
+  TileFrame(linalg::GenericOp op, unsigned m, unsigned n, unsigned k, int64_t bm, int64_t bn,
+            int64_t bk, int64_t threads, ArrayRef<MemRefType> tileTypes)
+      : b(op), loc(op.getLoc()), ranges(op.getStaticLoopRanges()), mDim(m), nDim(n), kDim(k),
+        M(ranges[m]), N(ranges[n]), K(ranges[k]), BM(bm), BN(bn), BK(bk) {
+    SmallVector<unsigned> batchDims;
+    int64_t batch = batchOf(ranges, m, n, k, &batchDims);
+    launch = gpu::LaunchOp::create(b, loc, c(llvm::divideCeil(N, BN)),
+                                   c(llvm::divideCeil(M, BM)), c(batch), c(threads), c(1), c(1));
+    for (MemRefType type : tileTypes)
+      tiles.push_back(launch.addWorkgroupAttribution(type, loc));
+    Block &body = launch.getBody().front();
+    while (!body.empty())
+      body.back().erase();
+    b.setInsertionPointToStart(&body);
+    gpu::KernelDim3 ids = launch.getBlockIds();
+    t = launch.getThreadIds().x;
+    n0 = muli(ids.x, BN);
+    m0 = muli(ids.y, BM);
+    base.resize(ranges.size());
+    Value z = ids.z;
+    for (unsigned d : llvm::reverse(batchDims)) {
+      base[d] = rem(z, ranges[d]);
+      z = div(z, ranges[d]);
+    }
+  }
+
+  Value c(int64_t v) { return arith::ConstantIndexOp::create(b, loc, v); }
+  Value addi(Value x, Value y) { return arith::AddIOp::create(b, loc, x, y); }
+  Value muli(Value x, int64_t y) { return arith::MulIOp::create(b, loc, x, c(y)); }
+  Value rem(Value x, int64_t y) { return arith::RemUIOp::create(b, loc, x, c(y)); }
+  Value div(Value x, int64_t y) { return arith::DivUIOp::create(b, loc, x, c(y)); }
+  Value minu(Value x, int64_t y) { return arith::MinUIOp::create(b, loc, x, c(y)); }
+  /// |map|'s indices with the loops at |values|.
+  static SmallVector<Value> indices(AffineMap map, ArrayRef<Value> values) {
+    SmallVector<Value> idx;
+    for (AffineExpr e : map.getResults())
+      idx.push_back(values[cast<AffineDimExpr>(e).getPosition()]);
+    return idx;
+  }
+  Value rowAt(Value m) { return M % BM ? minu(m, M - 1) : m; }
+  /// Column |n| of a read |width| wide.
+  Value colAt(Value n, int64_t width) { return N % BN ? minu(n, N - width) : n; }
+  /// Reduction index |k| to read, and (past a multiple of the step) whether
+  /// it is inside.
+  std::pair<Value, Value> kAt(Value k) {
+    if (K % BK == 0)
+      return {k, Value()};
+    Value valid = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, k, c(K));
+    return {minu(k, K - 1), valid};
+  }
+  /// The reduction loop: |inits| holds the accumulators (the first
+  /// |numAcc|) and the registers of the first step's loads. Each step
+  /// stores its registers to the tiles (|store|), waits for the block,
+  /// issues the next step's loads (|load| at the next step's first k; the
+  /// last step loads its own again, unread) before its products
+  /// (|compute| updates the accumulators from the tiles), and waits again
+  /// before the next step overwrites the tiles.
+  scf::ForOp stagedLoop(ValueRange inits, size_t numAcc, function_ref<void(ValueRange)> store,
+                        function_ref<SmallVector<Value>(Value)> load,
+                        function_ref<void(MutableArrayRef<Value>)> compute) {
+    int64_t steps = llvm::divideCeil(K, BK);
+    return scf::ForOp::create(
+        b, loc, c(0), c(steps), c(1), inits,
+        [&](OpBuilder &lb, Location, Value step, ValueRange iter) {
+          OpBuilder::InsertionGuard guard(b);
+          b.setInsertionPoint(lb.getInsertionBlock(), lb.getInsertionPoint());
+          store(iter.drop_front(numAcc));
+          gpu::BarrierOp::create(b, loc);
+          SmallVector<Value> regs = load(muli(minu(addi(step, c(1)), steps - 1), BK));
+          SmallVector<Value> acc(iter.take_front(numAcc));
+          compute(acc);
+          gpu::BarrierOp::create(b, loc);
+          llvm::append_range(acc, regs);
+          scf::YieldOp::create(b, loc, acc);
+        });
+  }
+
+  /// Where the tiles do not divide the output: moves the builder into an
+  /// scf.if on row |m| and column |n| being inside (the caller restores the
+  /// insertion point).
+  void guardInside(Value m, Value n) {
+    Value inside;
+    auto less = [&](Value x, int64_t bound) -> Value {
+      return arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, x, c(bound));
+    };
+    if (M % BM)
+      inside = less(m, M);
+    if (N % BN) {
+      Value col = less(n, N);
+      inside = inside ? arith::AndIOp::create(b, loc, inside, col).getResult() : col;
+    }
+    if (!inside)
+      return;
+    auto guarded = scf::IfOp::create(b, loc, inside, /*withElseRegion=*/false);
+    b.setInsertionPointToStart(&guarded.getThenRegion().front());
+  }
+};
+
 /// Shared-memory tiles of a GEMM: a block of 16 x 16 threads computes
 /// bm x bn outputs (each thread bm/16 x bn/16 of them), in steps of bk
 /// along the reduction.
@@ -323,10 +460,7 @@ std::optional<GemmTiles> chooseGemmTiles(linalg::LinalgOp op,
   int64_t M = ranges[*plan.rowDim], N = ranges[plan.nDim], K = ranges[plan.kDim];
   if (M < 64 || N < 64 || K < 16)
     return std::nullopt;
-  int64_t batch = 1;
-  for (unsigned d = 0; d < ranges.size(); ++d)
-    if (d != *plan.rowDim && d != plan.nDim && d != plan.kDim)
-      batch *= ranges[d];
+  int64_t batch = TileFrame::batchOf(ranges, *plan.rowDim, plan.nDim, plan.kDim);
   if (batch > 65535)
     return std::nullopt;
   int64_t blocks128 = llvm::divideCeil(M, 128) * llvm::divideCeil(N, 128) * batch;
@@ -411,10 +545,7 @@ std::optional<MmaPlan> planMma(linalg::GenericOp op) {
     return std::nullopt;
   plan.mDim = *m;
   SmallVector<int64_t> ranges = op.getStaticLoopRanges();
-  int64_t batch = 1;
-  for (unsigned d = 0; d < ranges.size(); ++d)
-    if (d != plan.mDim && d != plan.nDim && d != plan.kDim)
-      batch *= ranges[d];
+  int64_t batch = TileFrame::batchOf(ranges, plan.mDim, plan.nDim, plan.kDim);
   if (ranges[plan.mDim] < 16 || ranges[plan.nDim] < 16 || batch > 65535)
     return std::nullopt;
   return plan;
@@ -632,91 +763,35 @@ struct GPUContractionKernelsPass final
   /// step's elements loaded into registers during the current one. Edges
   /// as in buildTiledGemm. The caller erases |op|.
   static void buildMmaGemm(linalg::GenericOp op, const MmaPlan &plan, Value fillValue) {
-    MLIRContext *ctx = op.getContext();
-    Location loc = op.getLoc();
     SmallVector<AffineMap> maps = op.getIndexingMapsArray();
     AffineMap aMap = maps[plan.aOperand], bMap = maps[plan.bOperand], outMap = maps.back();
     Value a = op.getDpsInputs()[plan.aOperand], bBuf = op.getDpsInputs()[plan.bOperand];
     Value out = op.getDpsInits()[0];
-    SmallVector<int64_t> ranges = op.getStaticLoopRanges();
     const unsigned mDim = plan.mDim, nDim = plan.nDim, kDim = plan.kDim;
-    const int64_t M = ranges[mDim], N = ranges[nDim], K = ranges[kDim];
     constexpr int64_t BM = 64, BN = 64, BK = 32, pitch = BK + 8, threads = 128;
     constexpr int64_t per = BM * BK / threads; // elements of each tile per thread
-    const int64_t steps = llvm::divideCeil(K, BK);
-    SmallVector<unsigned> batchDims;
-    int64_t batch = 1;
-    for (unsigned d = 0; d < ranges.size(); ++d)
-      if (d != mDim && d != nDim && d != kDim) {
-        batchDims.push_back(d);
-        batch *= ranges[d];
-      }
-    Type elt = plan.elt, f32 = Float32Type::get(ctx);
-
-    OpBuilder b(op);
-    auto c = [&](int64_t v) -> Value { return arith::ConstantIndexOp::create(b, loc, v); };
-    auto launch = gpu::LaunchOp::create(b, loc, c(llvm::divideCeil(N, BN)),
-                                        c(llvm::divideCeil(M, BM)), c(batch), c(threads), c(1),
-                                        c(1));
-    auto workgroup = gpu::AddressSpaceAttr::get(ctx, gpu::AddressSpace::Workgroup);
+    Type elt = plan.elt, f32 = Float32Type::get(op.getContext());
     // Rows of 32 k padded by 8 elements (16 bytes): a warp's fragment
     // reads (8 rows, 4 pairs each) fall in different banks.
-    auto tileType = MemRefType::get({BM, pitch}, elt, MemRefLayoutAttrInterface(), workgroup);
-    Value aTile = launch.addWorkgroupAttribution(tileType, loc);
-    Value bTile = launch.addWorkgroupAttribution(tileType, loc);
-    Block &body = launch.getBody().front();
-    while (!body.empty())
-      body.back().erase();
-    b.setInsertionPointToStart(&body);
-
-    auto addi = [&](Value x, Value y) -> Value { return arith::AddIOp::create(b, loc, x, y); };
-    auto muli = [&](Value x, int64_t y) -> Value {
-      return arith::MulIOp::create(b, loc, x, c(y));
-    };
-    auto rem = [&](Value x, int64_t y) -> Value {
-      return arith::RemUIOp::create(b, loc, x, c(y));
-    };
-    auto div = [&](Value x, int64_t y) -> Value {
-      return arith::DivUIOp::create(b, loc, x, c(y));
-    };
-    auto minu = [&](Value x, int64_t y) -> Value {
-      return arith::MinUIOp::create(b, loc, x, c(y));
-    };
-    auto indices = [&](AffineMap map, ArrayRef<Value> values) {
-      SmallVector<Value> idx;
-      for (AffineExpr e : map.getResults())
-        idx.push_back(values[cast<AffineDimExpr>(e).getPosition()]);
-      return idx;
-    };
+    MemRefType tileType = TileFrame::workgroupType({BM, pitch}, elt);
+    TileFrame f(op, mDim, nDim, kDim, BM, BN, BK, threads, {tileType, tileType});
+    OpBuilder &b = f.b;
+    Location loc = f.loc;
+    Value aTile = f.tiles[0], bTile = f.tiles[1];
     auto lastIs = [](AffineMap m, unsigned d) {
       return cast<AffineDimExpr>(m.getResults().back()).getPosition() == d;
     };
-
-    gpu::KernelDim3 blockIds = launch.getBlockIds();
-    Value t = launch.getThreadIds().x;
-    Value lane = rem(t, 32), warp = div(t, 32);
-    Value wm = div(warp, 2), wn = rem(warp, 2);
-    Value g = div(lane, 4), tq = rem(lane, 4);
-    Value n0 = muli(blockIds.x, BN), m0 = muli(blockIds.y, BM);
-    SmallVector<Value> base(ranges.size());
-    Value z = blockIds.z;
-    for (unsigned d : llvm::reverse(batchDims)) {
-      base[d] = rem(z, ranges[d]);
-      z = div(z, ranges[d]);
-    }
-    auto rowAt = [&](Value m) { return M % BM ? minu(m, M - 1) : m; };
-    auto colAt = [&](Value n) { return N % BN ? minu(n, N - 1) : n; };
-    auto kAt = [&](Value k) -> std::pair<Value, Value> {
-      if (K % BK == 0)
-        return {k, Value()};
-      Value valid = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, k, c(K));
-      return {minu(k, K - 1), valid};
-    };
+    Value t = f.t, m0 = f.m0, n0 = f.n0;
+    ArrayRef<Value> base = f.base;
+    Value lane = f.rem(t, 32), warp = f.div(t, 32);
+    Value wm = f.div(warp, 2), wn = f.rem(warp, 2);
+    Value g = f.div(lane, 4), tq = f.rem(lane, 4);
     // Tile coordinates (row or column of the tile, k) of a thread's load |i|,
     // consecutive threads along the operand's contiguous index.
     auto coords = [&](int64_t i, bool alongK) -> std::pair<Value, Value> {
-      Value e = addi(t, c(i * threads));
-      return alongK ? std::pair(div(e, BK), rem(e, BK)) : std::pair(rem(e, BM), div(e, BM));
+      Value e = f.addi(t, f.c(i * threads));
+      return alongK ? std::pair(f.div(e, BK), f.rem(e, BK))
+                    : std::pair(f.rem(e, BM), f.div(e, BM));
     };
     bool aAlongK = lastIs(aMap, kDim), bAlongK = lastIs(bMap, kDim);
     Value zero = arith::ConstantOp::create(b, loc, b.getFloatAttr(elt, 0.0));
@@ -726,11 +801,11 @@ struct GPUContractionKernelsPass final
            {std::tuple{a, aMap, aAlongK, mDim, 0}, std::tuple{bBuf, bMap, bAlongK, nDim, 1}})
         for (int64_t i = 0; i < per; ++i) {
           auto [rc, kk] = coords(i, alongK);
-          auto [k, valid] = kAt(addi(k0, kk));
+          auto [k, valid] = f.kAt(f.addi(k0, kk));
           SmallVector<Value> values(base);
-          values[dim] = at == 0 ? rowAt(addi(m0, rc)) : colAt(addi(n0, rc));
+          values[dim] = at == 0 ? f.rowAt(f.addi(m0, rc)) : f.colAt(f.addi(n0, rc), 1);
           values[kDim] = k;
-          Value v = memref::LoadOp::create(b, loc, operand, indices(map, values));
+          Value v = memref::LoadOp::create(b, loc, operand, f.indices(map, values));
           if (valid)
             v = arith::SelectOp::create(b, loc, valid, v, zero);
           regs.push_back(v);
@@ -753,9 +828,13 @@ struct GPUContractionKernelsPass final
     // (g + 8, 2q + 8); b's (k 2q, column g) and (2q + 8, g); the
     // accumulators rows g and g + 8, columns 2q and 2q + 1.
     auto warpRow = [&](int64_t mi, int64_t half) {
-      return addi(addi(muli(wm, 32), c(mi * 16 + half * 8)), g);
+      return f.addi(f.addi(f.muli(wm, 32), f.c(mi * 16 + half * 8)), g);
     };
-    auto warpCol = [&](int64_t ni) { return addi(addi(muli(wn, 32), c(ni * 8)), g); };
+    auto warpCol = [&](int64_t ni) { return f.addi(f.addi(f.muli(wn, 32), f.c(ni * 8)), g); };
+    // The output column of accumulator element j of warp tile ni.
+    auto accCol = [&](int64_t ni, int64_t j) {
+      return f.addi(f.addi(n0, f.muli(wn, 32)), f.addi(f.c(ni * 8 + j), f.muli(tq, 2)));
+    };
 
     SmallVector<Value> inits;
     for (int64_t mi = 0; mi < 2; ++mi)
@@ -768,35 +847,27 @@ struct GPUContractionKernelsPass final
         for (int64_t i = 0; i < 2; ++i)
           for (int64_t j = 0; j < 2; ++j) {
             SmallVector<Value> values(base);
-            values[mDim] = rowAt(addi(m0, warpRow(mi, i)));
-            values[nDim] = colAt(addi(addi(n0, muli(wn, 32)), addi(c(ni * 8 + j), muli(tq, 2))));
-            Value e = memref::LoadOp::create(b, loc, out, indices(outMap, values));
+            values[mDim] = f.rowAt(f.addi(m0, warpRow(mi, i)));
+            values[nDim] = f.colAt(accCol(ni, j), 1);
+            Value e = memref::LoadOp::create(b, loc, out, f.indices(outMap, values));
             v = vector::InsertOp::create(b, loc, e, v, ArrayRef<int64_t>{i, j});
           }
         inits.push_back(v);
       }
     const size_t numAcc = inits.size();
-    llvm::append_range(inits, loadStep(c(0)));
+    llvm::append_range(inits, loadStep(f.c(0)));
 
-    auto loop = scf::ForOp::create(
-        b, loc, c(0), c(steps), c(1), inits,
-        [&](OpBuilder &lb, Location, Value step, ValueRange iter) {
-          OpBuilder::InsertionGuard guard(b);
-          b.setInsertionPoint(lb.getInsertionBlock(), lb.getInsertionPoint());
-          storeStep(iter.drop_front(numAcc));
-          gpu::BarrierOp::create(b, loc);
-          Value next = muli(minu(addi(step, c(1)), steps - 1), BK);
-          SmallVector<Value> regs = loadStep(next);
-          SmallVector<Value> acc(iter.take_front(numAcc));
-          Value q2 = muli(tq, 2);
+    scf::ForOp loop =
+        f.stagedLoop(inits, numAcc, storeStep, loadStep, [&](MutableArrayRef<Value> acc) {
+          Value q2 = f.muli(tq, 2);
           for (int64_t ks = 0; ks < BK / 16; ++ks) {
-            Value k0 = addi(c(ks * 16), q2);
+            Value k0 = f.addi(f.c(ks * 16), q2);
             SmallVector<Value> aFrags, bFrags;
             for (int64_t mi = 0; mi < 2; ++mi) {
               Value r0 = warpRow(mi, 0), r8 = warpRow(mi, 1);
               Value frag = arith::ConstantOp::create(b, loc, aFragType, b.getZeroAttr(aFragType));
-              std::pair<Value, Value> at[] = {{r0, k0}, {r8, k0}, {r0, addi(k0, c(8))},
-                                              {r8, addi(k0, c(8))}};
+              std::pair<Value, Value> at[] = {{r0, k0}, {r8, k0}, {r0, f.addi(k0, f.c(8))},
+                                              {r8, f.addi(k0, f.c(8))}};
               for (auto [r, rc] : llvm::enumerate(at)) {
                 Value v = vector::LoadOp::create(b, loc, pair, aTile,
                                                  ValueRange{rc.first, rc.second},
@@ -808,7 +879,7 @@ struct GPUContractionKernelsPass final
             for (int64_t ni = 0; ni < 4; ++ni) {
               Value col = warpCol(ni);
               Value frag = arith::ConstantOp::create(b, loc, bFragType, b.getZeroAttr(bFragType));
-              Value ks0[] = {k0, addi(k0, c(8))};
+              Value ks0[] = {k0, f.addi(k0, f.c(8))};
               for (int64_t r = 0; r < 2; ++r) {
                 Value v = vector::LoadOp::create(b, loc, pair, bTile, ValueRange{col, ks0[r]},
                                                  /*nontemporal=*/false, align4);
@@ -823,9 +894,6 @@ struct GPUContractionKernelsPass final
                                                  ArrayRef<int64_t>{16, 8, 16});
               }
           }
-          gpu::BarrierOp::create(b, loc);
-          llvm::append_range(acc, regs);
-          scf::YieldOp::create(b, loc, acc);
         });
 
     for (int64_t mi = 0; mi < 2; ++mi)
@@ -834,25 +902,12 @@ struct GPUContractionKernelsPass final
           for (int64_t j = 0; j < 2; ++j) {
             OpBuilder::InsertionGuard guard(b);
             SmallVector<Value> values(base);
-            values[mDim] = addi(m0, warpRow(mi, i));
-            values[nDim] = addi(addi(n0, muli(wn, 32)), addi(c(ni * 8 + j), muli(tq, 2)));
-            Value inside;
-            auto less = [&](Value x, int64_t bound) -> Value {
-              return arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, x, c(bound));
-            };
-            if (M % BM)
-              inside = less(values[mDim], M);
-            if (N % BN) {
-              Value col = less(values[nDim], N);
-              inside = inside ? arith::AndIOp::create(b, loc, inside, col).getResult() : col;
-            }
-            if (inside) {
-              auto guarded = scf::IfOp::create(b, loc, inside, /*withElseRegion=*/false);
-              b.setInsertionPointToStart(&guarded.getThenRegion().front());
-            }
+            values[mDim] = f.addi(m0, warpRow(mi, i));
+            values[nDim] = accCol(ni, j);
+            f.guardInside(values[mDim], values[nDim]);
             Value e = vector::ExtractOp::create(b, loc, loop.getResult(mi * 4 + ni),
                                                 ArrayRef<int64_t>{i, j});
-            memref::StoreOp::create(b, loc, e, out, indices(outMap, values));
+            memref::StoreOp::create(b, loc, e, out, f.indices(outMap, values));
           }
     gpu::TerminatorOp::create(b, loc);
   }
@@ -864,103 +919,44 @@ struct GPUContractionKernelsPass final
                              GemmTiles tiles, Value fillValue, linalg::GenericOp bias,
                              unsigned biasOperand, AffineMap biasMap, arith::AddFOp biasAdd,
                              arith::MulFOp mul, arith::AddFOp add) {
-    MLIRContext *ctx = op.getContext();
-    Location loc = op.getLoc();
     SmallVector<AffineMap> maps = op.getIndexingMapsArray();
     AffineMap aMap = maps[plan.aOperand], bMap = maps[plan.bOperand], outMap = maps.back();
     Value a = op.getDpsInputs()[plan.aOperand], bBuf = op.getDpsInputs()[plan.bOperand];
     Value out = op.getDpsInits()[0];
-    SmallVector<int64_t> ranges = op.getStaticLoopRanges();
     unsigned rowDim = *plan.rowDim, nDim = plan.nDim, kDim = plan.kDim;
-    const int64_t M = ranges[rowDim], N = ranges[nDim], K = ranges[kDim];
     const int64_t BM = tiles.bm, BN = tiles.bn, BK = tiles.bk, TM = tiles.tm(),
                   TN = tiles.tn(), side = GemmTiles::kSide, threads = GemmTiles::kThreads;
-    const int64_t steps = llvm::divideCeil(K, BK);
     // Elements of a's tile and vectors of b's each thread loads per step.
     const int64_t aPer = BM * BK / threads, bPer = BK * (BN / 4) / threads;
     assert(aPer * threads == BM * BK && bPer * threads == BK * BN / 4 && TM % 4 == 0 &&
            TN % 4 == 0 && "tiles the threads do not divide");
-    SmallVector<unsigned> batchDims;
-    int64_t batch = 1;
-    for (unsigned d = 0; d < ranges.size(); ++d)
-      if (d != rowDim && d != nDim && d != kDim) {
-        batchDims.push_back(d);
-        batch *= ranges[d];
-      }
-
-    OpBuilder b(op);
-    auto c = [&](int64_t v) -> Value { return arith::ConstantIndexOp::create(b, loc, v); };
-    auto launch = gpu::LaunchOp::create(b, loc, c(llvm::divideCeil(N, BN)),
-                                        c(llvm::divideCeil(M, BM)), c(batch), c(threads), c(1),
-                                        c(1));
-    Type f32 = b.getF32Type();
-    auto workgroup = gpu::AddressSpaceAttr::get(ctx, gpu::AddressSpace::Workgroup);
+    Type f32 = Float32Type::get(op.getContext());
     // a's tile transposed (k-major, so a thread reads its rows as vectors),
     // each k's row padded by 4 floats: the eight threads storing one row's
     // eight k then hit eight different banks. b's tile as in memory.
     const int64_t aPitch = BM + 4;
-    Value aTile = launch.addWorkgroupAttribution(
-        MemRefType::get({BK, aPitch}, f32, MemRefLayoutAttrInterface(), workgroup), loc);
-    Value bTile = launch.addWorkgroupAttribution(
-        MemRefType::get({BK, BN}, f32, MemRefLayoutAttrInterface(), workgroup), loc);
-    Block &body = launch.getBody().front();
-    while (!body.empty())
-      body.back().erase();
-    b.setInsertionPointToStart(&body);
-
-    auto addi = [&](Value x, Value y) -> Value { return arith::AddIOp::create(b, loc, x, y); };
-    auto muli = [&](Value x, int64_t y) -> Value {
-      return arith::MulIOp::create(b, loc, x, c(y));
-    };
-    auto rem = [&](Value x, int64_t y) -> Value {
-      return arith::RemUIOp::create(b, loc, x, c(y));
-    };
-    auto div = [&](Value x, int64_t y) -> Value {
-      return arith::DivUIOp::create(b, loc, x, c(y));
-    };
-    auto minu = [&](Value x, int64_t y) -> Value {
-      return arith::MinUIOp::create(b, loc, x, c(y));
-    };
-    auto indices = [&](AffineMap map, ArrayRef<Value> values) {
-      SmallVector<Value> idx;
-      for (AffineExpr e : map.getResults())
-        idx.push_back(values[cast<AffineDimExpr>(e).getPosition()]);
-      return idx;
-    };
+    TileFrame f(op, rowDim, nDim, kDim, BM, BN, BK, threads,
+                {TileFrame::workgroupType({BK, aPitch}, f32),
+                 TileFrame::workgroupType({BK, BN}, f32)});
+    OpBuilder &b = f.b;
+    Location loc = f.loc;
+    Value aTile = f.tiles[0], bTile = f.tiles[1];
     auto vec4 = VectorType::get({4}, f32);
     const llvm::MaybeAlign align16(16);
-
-    gpu::KernelDim3 blockIds = launch.getBlockIds();
-    Value t = launch.getThreadIds().x;
-    Value tx = rem(t, side), ty = div(t, side);
-    Value n0 = muli(blockIds.x, BN), m0 = muli(blockIds.y, BM);
-    SmallVector<Value> base(ranges.size());
-    Value z = blockIds.z;
-    for (unsigned d : llvm::reverse(batchDims)) {
-      base[d] = rem(z, ranges[d]);
-      z = div(z, ranges[d]);
-    }
-    // Rows and columns past the output's edge read the last row / vector
-    // (their results are not stored); k past the reduction reads the last
-    // k and is masked to zero.
-    auto rowAt = [&](Value m) { return M % BM ? minu(m, M - 1) : m; };
-    auto colAt = [&](Value n) { return N % BN ? minu(n, N - 4) : n; };
-    auto kAt = [&](Value k) -> std::pair<Value, Value> {
-      if (K % BK == 0)
-        return {k, Value()};
-      Value valid = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, k, c(K));
-      return {minu(k, K - 1), valid};
-    };
+    Value t = f.t, m0 = f.m0, n0 = f.n0;
+    ArrayRef<Value> base = f.base;
+    Value tx = f.rem(t, side), ty = f.div(t, side);
     // The tile coordinates of load |i| of a thread: a's (k, row), along a's
     // contiguous index across consecutive threads; b's (k, column).
     bool aAlongK = cast<AffineDimExpr>(aMap.getResults().back()).getPosition() == kDim;
     auto aCoords = [&](int64_t i) -> std::pair<Value, Value> {
-      Value e = addi(t, c(i * threads));
-      return aAlongK ? std::pair(rem(e, BK), div(e, BK)) : std::pair(div(e, BM), rem(e, BM));
+      Value e = f.addi(t, f.c(i * threads));
+      return aAlongK ? std::pair(f.rem(e, BK), f.div(e, BK))
+                     : std::pair(f.div(e, BM), f.rem(e, BM));
     };
     auto bCoords = [&](int64_t i) -> std::pair<Value, Value> {
-      Value e = addi(t, c(i * threads));
-      return {div(e, BN / 4), muli(rem(e, BN / 4), 4)};
+      Value e = f.addi(t, f.c(i * threads));
+      return {f.div(e, BN / 4), f.muli(f.rem(e, BN / 4), 4)};
     };
     // One step's loads from global memory, starting at reduction index k0.
     auto loadStep = [&](Value k0) {
@@ -968,22 +964,22 @@ struct GPUContractionKernelsPass final
       Value zero = arith::ConstantOp::create(b, loc, b.getF32FloatAttr(0.0f));
       for (int64_t i = 0; i < aPer; ++i) {
         auto [kk, mm] = aCoords(i);
-        auto [k, valid] = kAt(addi(k0, kk));
+        auto [k, valid] = f.kAt(f.addi(k0, kk));
         SmallVector<Value> values(base);
-        values[rowDim] = rowAt(addi(m0, mm));
+        values[rowDim] = f.rowAt(f.addi(m0, mm));
         values[kDim] = k;
-        Value v = memref::LoadOp::create(b, loc, a, indices(aMap, values));
+        Value v = memref::LoadOp::create(b, loc, a, f.indices(aMap, values));
         if (valid)
           v = arith::SelectOp::create(b, loc, valid, v, zero);
         regs.push_back(v);
       }
       for (int64_t i = 0; i < bPer; ++i) {
         auto [kk, nn] = bCoords(i);
-        auto [k, valid] = kAt(addi(k0, kk));
+        auto [k, valid] = f.kAt(f.addi(k0, kk));
         SmallVector<Value> values(base);
-        values[nDim] = colAt(addi(n0, nn));
+        values[nDim] = f.colAt(f.addi(n0, nn), 4);
         values[kDim] = k;
-        Value v = vector::LoadOp::create(b, loc, vec4, bBuf, indices(bMap, values),
+        Value v = vector::LoadOp::create(b, loc, vec4, bBuf, f.indices(bMap, values),
                                          /*nontemporal=*/false, align16);
         if (valid)
           v = arith::SelectOp::create(b, loc, valid, v,
@@ -1005,8 +1001,8 @@ struct GPUContractionKernelsPass final
     };
     // A thread's rows: four consecutive, then (8 rows) the same four in
     // the tile's lower half; its columns likewise by vectors of 4.
-    auto rowOf = [&](int64_t r) { return addi(muli(ty, 4), c((r / 4) * (BM / 2) + r % 4)); };
-    auto colOf = [&](int64_t v) { return addi(muli(tx, 4), c(v * (BN / 2))); };
+    auto rowOf = [&](int64_t r) { return f.addi(f.muli(ty, 4), f.c((r / 4) * (BM / 2) + r % 4)); };
+    auto colOf = [&](int64_t v) { return f.addi(f.muli(tx, 4), f.c(v * (BN / 2))); };
     const int64_t vecs = TN / 4;
 
     SmallVector<Value> inits;
@@ -1017,35 +1013,26 @@ struct GPUContractionKernelsPass final
           continue;
         }
         SmallVector<Value> values(base);
-        values[rowDim] = rowAt(addi(m0, rowOf(r)));
-        values[nDim] = colAt(addi(n0, colOf(v)));
-        inits.push_back(vector::LoadOp::create(b, loc, vec4, out, indices(outMap, values),
+        values[rowDim] = f.rowAt(f.addi(m0, rowOf(r)));
+        values[nDim] = f.colAt(f.addi(n0, colOf(v)), 4);
+        inits.push_back(vector::LoadOp::create(b, loc, vec4, out, f.indices(outMap, values),
                                                /*nontemporal=*/false, align16));
       }
     const size_t numAcc = inits.size();
-    llvm::append_range(inits, loadStep(c(0)));
+    llvm::append_range(inits, loadStep(f.c(0)));
 
-    auto loop = scf::ForOp::create(
-        b, loc, c(0), c(steps), c(1), inits,
-        [&](OpBuilder &lb, Location, Value step, ValueRange iter) {
-          OpBuilder::InsertionGuard guard(b);
-          b.setInsertionPoint(lb.getInsertionBlock(), lb.getInsertionPoint());
-          storeStep(iter.drop_front(numAcc));
-          gpu::BarrierOp::create(b, loc);
-          // The next step's loads go out before this step's products (the
-          // last step loads its own tiles again; nothing reads them).
-          Value next = muli(minu(addi(step, c(1)), steps - 1), BK);
-          SmallVector<Value> regs = loadStep(next);
-          SmallVector<Value> acc(iter.take_front(numAcc));
+    scf::ForOp loop =
+        f.stagedLoop(inits, numAcc, storeStep, loadStep, [&](MutableArrayRef<Value> acc) {
           for (int64_t kk = 0; kk < BK; ++kk) {
             SmallVector<Value> aFrag, bFrag;
             for (int64_t j = 0; j < TM / 4; ++j)
               aFrag.push_back(vector::LoadOp::create(
-                  b, loc, vec4, aTile, ValueRange{c(kk), addi(muli(ty, 4), c(j * (BM / 2)))},
+                  b, loc, vec4, aTile,
+                  ValueRange{f.c(kk), f.addi(f.muli(ty, 4), f.c(j * (BM / 2)))},
                   /*nontemporal=*/false, align16));
             for (int64_t j = 0; j < vecs; ++j)
               bFrag.push_back(vector::LoadOp::create(b, loc, vec4, bTile,
-                                                     ValueRange{c(kk), colOf(j)},
+                                                     ValueRange{f.c(kk), colOf(j)},
                                                      /*nontemporal=*/false, align16));
             for (int64_t r = 0; r < TM; ++r) {
               Value s = vector::ExtractOp::create(b, loc, aFrag[r / 4], r % 4);
@@ -1057,9 +1044,6 @@ struct GPUContractionKernelsPass final
               }
             }
           }
-          gpu::BarrierOp::create(b, loc);
-          llvm::append_range(acc, regs);
-          scf::YieldOp::create(b, loc, acc);
         });
 
     // The outputs, with the bias if one was taken in; past the edge, none.
@@ -1067,30 +1051,17 @@ struct GPUContractionKernelsPass final
       for (int64_t v = 0; v < vecs; ++v) {
         OpBuilder::InsertionGuard guard(b);
         SmallVector<Value> values(base);
-        values[rowDim] = addi(m0, rowOf(r));
-        values[nDim] = addi(n0, colOf(v));
-        Value inside;
-        auto less = [&](Value x, int64_t bound) -> Value {
-          return arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, x, c(bound));
-        };
-        if (M % BM)
-          inside = less(values[rowDim], M);
-        if (N % BN) {
-          Value col = less(values[nDim], N);
-          inside = inside ? arith::AndIOp::create(b, loc, inside, col).getResult() : col;
-        }
-        if (inside) {
-          auto guarded = scf::IfOp::create(b, loc, inside, /*withElseRegion=*/false);
-          b.setInsertionPointToStart(&guarded.getThenRegion().front());
-        }
+        values[rowDim] = f.addi(m0, rowOf(r));
+        values[nDim] = f.addi(n0, colOf(v));
+        f.guardInside(values[rowDim], values[nDim]);
         Value result = loop.getResult(r * vecs + v);
         if (bias) {
           Value bv = vector::LoadOp::create(b, loc, vec4, bias.getDpsInputs()[biasOperand],
-                                            indices(biasMap, values),
+                                            f.indices(biasMap, values),
                                             /*nontemporal=*/false, align16);
           result = arith::AddFOp::create(b, loc, result, bv, biasAdd.getFastmath());
         }
-        vector::StoreOp::create(b, loc, result, out, indices(outMap, values),
+        vector::StoreOp::create(b, loc, result, out, f.indices(outMap, values),
                                 /*nontemporal=*/false, align16);
       }
     gpu::TerminatorOp::create(b, loc);

@@ -703,8 +703,12 @@ struct GPUEmulateOnHostPass final
     auto c = [&](int64_t v) -> Value { return arith::ConstantIndexOp::create(b, loc, v); };
     auto addi = [&](Value x, Value y) -> Value { return arith::AddIOp::create(b, loc, x, y); };
     auto muli = [&](Value x, int64_t y) -> Value { return arith::MulIOp::create(b, loc, x, c(y)); };
-    auto divi = [&](Value x, int64_t y) -> Value { return arith::DivUIOp::create(b, loc, x, c(y)); };
-    auto remi = [&](Value x, int64_t y) -> Value { return arith::RemUIOp::create(b, loc, x, c(y)); };
+    auto divi = [&](Value x, int64_t y) -> Value {
+      return arith::DivUIOp::create(b, loc, x, c(y));
+    };
+    auto remi = [&](Value x, int64_t y) -> Value {
+      return arith::RemUIOp::create(b, loc, x, c(y));
+    };
     Type f32 = b.getF32Type();
     auto resultType = cast<VectorType>(mma.getType());
     Value lane = remi(linear, 32);
