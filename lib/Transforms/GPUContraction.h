@@ -36,9 +36,12 @@ struct GPUContractionPlan {
 };
 
 /// The plan for |op| with vectors of |width| elements and up to |maxRows|
-/// register rows, or nothing when |op| is not such a contraction.
+/// register rows, or nothing when |op| is not such a contraction. With
+/// |dynamicRows| the row loop may have a run-time size (for kernels that
+/// handle any row count; rows is then 1).
 std::optional<GPUContractionPlan> planGPUContraction(mlir::linalg::LinalgOp op,
-                                                     int64_t width, int64_t maxRows);
+                                                     int64_t width, int64_t maxRows,
+                                                     bool dynamicRows = false);
 
 /// The buffer |v| is a view of: follows view-like ops to their source.
 mlir::Value bufferRoot(mlir::Value v);

@@ -62,15 +62,15 @@ arith::AddFOp yieldedAdd(linalg::LinalgOp op, unsigned numArgs, size_t numOps) {
              : arith::AddFOp();
 }
 
-/// Whether every operand of |op| is a static f32 shaped value and |op| has
-/// |inputs| inputs, one init and one reduction loop.
-bool staticF32Reduction(linalg::LinalgOp op, unsigned inputs) {
+/// Whether every operand of |op| is an f32 shaped value (static unless
+/// |dynamic|) and |op| has |inputs| inputs, one init and one reduction loop.
+bool f32Reduction(linalg::LinalgOp op, unsigned inputs, bool dynamic = false) {
   if (op.getNumDpsInputs() != inputs || op.getNumDpsInits() != 1 ||
       op.getNumReductionLoops() != 1)
     return false;
-  return llvm::all_of(op->getOpOperands(), [](OpOperand &operand) {
+  return llvm::all_of(op->getOpOperands(), [&](OpOperand &operand) {
     auto type = dyn_cast<ShapedType>(operand.get().getType());
-    return type && type.hasStaticShape() && type.getElementType().isF32();
+    return type && (dynamic || type.hasStaticShape()) && type.getElementType().isF32();
   });
 }
 
@@ -126,9 +126,11 @@ bool sparsa::isFreshAllocation(Value root) {
 }
 
 std::optional<sparsa::GPUContractionPlan>
-sparsa::planGPUContraction(linalg::LinalgOp op, int64_t width, int64_t maxRows) {
-  // (Static operands: the loop ranges are static too.)
-  if (width < 1 || !staticF32Reduction(op, 2) || !contractionBody(op).first)
+sparsa::planGPUContraction(linalg::LinalgOp op, int64_t width, int64_t maxRows,
+                           bool dynamicRows) {
+  // (Static operands: the loop ranges are static too; with |dynamicRows|
+  // the row loop alone may be dynamic.)
+  if (width < 1 || !f32Reduction(op, 2, dynamicRows) || !contractionBody(op).first)
     return std::nullopt;
   SmallVector<AffineMap> maps = op.getIndexingMapsArray();
   if (!llvm::all_of(maps, [](AffineMap m) { return m.isProjectedPermutation(); }))
@@ -164,7 +166,10 @@ sparsa::planGPUContraction(linalg::LinalgOp op, int64_t width, int64_t maxRows) 
     if (d != plan.nDim && mapUses(aMap, d) && !mapUses(bMap, d))
       plan.rowDim = d;
   }
-  if (plan.rowDim) {
+  for (unsigned d = 0; d < ranges.size(); ++d)
+    if (ShapedType::isDynamic(ranges[d]) && plan.rowDim != d)
+      return std::nullopt;
+  if (plan.rowDim && !ShapedType::isDynamic(ranges[*plan.rowDim])) {
     int64_t range = ranges[*plan.rowDim];
     for (int64_t r = maxRows; r >= 1; r /= 2)
       if (range % r == 0) {
@@ -193,7 +198,7 @@ arith::AddFOp sumBody(linalg::LinalgOp op) {
 /// A sum over one loop (split-K's combining op: `out[P] += in[..., n]`)
 /// as a plan without `a`: one thread per `width` outputs along n.
 std::optional<sparsa::GPUContractionPlan> planGPUSum(linalg::LinalgOp op, int64_t width) {
-  if (width < 1 || !staticF32Reduction(op, 1) || !sumBody(op))
+  if (width < 1 || !f32Reduction(op, 1) || !sumBody(op))
     return std::nullopt;
   SmallVector<int64_t> ranges = op.getStaticLoopRanges();
   SmallVector<AffineMap> maps = op.getIndexingMapsArray();
@@ -321,6 +326,9 @@ struct TileFrame {
   /// loops' indices (null at m, n and k).
   Value t, m0, n0;
   SmallVector<Value> base;
+  /// A run-time row count (M is dynamic): the launch is inside an scf.if on
+  /// it being positive (a zero grid is a launch error).
+  Value rows;
 
   /// The product of the parallel loops other than |m| and |n| (and |dims|,
   /// those loops).
@@ -347,8 +355,22 @@ struct TileFrame {
         M(ranges[m]), N(ranges[n]), K(ranges[k]), BM(bm), BN(bn), BK(bk) {
     SmallVector<unsigned> batchDims;
     int64_t batch = batchOf(ranges, m, n, k, &batchDims);
-    launch = gpu::LaunchOp::create(b, loc, c(llvm::divideCeil(N, BN)),
-                                   c(llvm::divideCeil(M, BM)), c(batch), c(threads), c(1), c(1));
+    Value rowTiles;
+    if (ShapedType::isDynamic(M)) {
+      Value out = op.getDpsInits()[0];
+      AffineMap outMap = op.getIndexingMapsArray().back();
+      for (unsigned r = 0; r < outMap.getNumResults(); ++r)
+        if (cast<AffineDimExpr>(outMap.getResult(r)).getPosition() == m)
+          rows = memref::DimOp::create(b, loc, out, r);
+      Value any = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::sgt, rows, c(0));
+      auto guard = scf::IfOp::create(b, loc, any, /*withElseRegion=*/false);
+      b.setInsertionPointToStart(&guard.getThenRegion().front());
+      rowTiles = arith::DivUIOp::create(b, loc, addi(rows, c(BM - 1)), c(BM));
+    } else {
+      rowTiles = c(llvm::divideCeil(M, BM));
+    }
+    launch = gpu::LaunchOp::create(b, loc, c(llvm::divideCeil(N, BN)), rowTiles, c(batch),
+                                   c(threads), c(1), c(1));
     for (MemRefType type : tileTypes)
       tiles.push_back(launch.addWorkgroupAttribution(type, loc));
     Block &body = launch.getBody().front();
@@ -380,7 +402,11 @@ struct TileFrame {
       idx.push_back(values[cast<AffineDimExpr>(e).getPosition()]);
     return idx;
   }
-  Value rowAt(Value m) { return M % BM ? minu(m, M - 1) : m; }
+  Value rowAt(Value m) {
+    if (rows)
+      return arith::MinUIOp::create(b, loc, m, arith::SubIOp::create(b, loc, rows, c(1)));
+    return M % BM ? minu(m, M - 1) : m;
+  }
   /// Column |n| of a read |width| wide.
   Value colAt(Value n, int64_t width) { return N % BN ? minu(n, N - width) : n; }
   /// Reduction index |k| to read, and (past a multiple of the step) whether
@@ -426,7 +452,9 @@ struct TileFrame {
     auto less = [&](Value x, int64_t bound) -> Value {
       return arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, x, c(bound));
     };
-    if (M % BM)
+    if (rows)
+      inside = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, m, rows);
+    else if (M % BM)
       inside = less(m, M);
     if (N % BN) {
       Value col = less(n, N);
@@ -458,11 +486,15 @@ std::optional<GemmTiles> chooseGemmTiles(linalg::LinalgOp op,
     return std::nullopt;
   SmallVector<int64_t> ranges = op.getStaticLoopRanges();
   int64_t M = ranges[*plan.rowDim], N = ranges[plan.nDim], K = ranges[plan.kDim];
-  if (M < 64 || N < 64 || K < 16)
+  bool dynamicRows = ShapedType::isDynamic(M);
+  if ((!dynamicRows && M < 64) || N < 64 || K < 16)
     return std::nullopt;
   int64_t batch = TileFrame::batchOf(ranges, *plan.rowDim, plan.nDim, plan.kDim);
   if (batch > 65535)
     return std::nullopt;
+  // (A run-time row count: 64-tiles, which waste less on few rows.)
+  if (dynamicRows)
+    return GemmTiles{64, 64, 16};
   int64_t blocks128 = llvm::divideCeil(M, 128) * llvm::divideCeil(N, 128) * batch;
   if (M >= 128 && N >= 128 && blocks128 >= 96)
     return GemmTiles{128, 128, 8};
@@ -487,8 +519,7 @@ std::optional<MmaPlan> planMma(linalg::GenericOp op) {
   auto shaped = [](Value v) { return dyn_cast<MemRefType>(v.getType()); };
   MemRefType x = shaped(op.getDpsInputs()[0]), y = shaped(op.getDpsInputs()[1]),
              o = shaped(op.getDpsInits()[0]);
-  if (!x || !y || !o || !x.hasStaticShape() || !y.hasStaticShape() || !o.hasStaticShape() ||
-      !o.getElementType().isF32() || x.getElementType() != y.getElementType() ||
+  if (!x || !y || !o || !o.getElementType().isF32() || x.getElementType() != y.getElementType() ||
       !(x.getElementType().isF16() || x.getElementType().isBF16()))
     return std::nullopt;
   // out + extf(x) * extf(y), either order.
@@ -545,8 +576,13 @@ std::optional<MmaPlan> planMma(linalg::GenericOp op) {
     return std::nullopt;
   plan.mDim = *m;
   SmallVector<int64_t> ranges = op.getStaticLoopRanges();
+  // (Static loops but the rows, which may be a run-time count.)
+  for (unsigned d = 0; d < ranges.size(); ++d)
+    if (ShapedType::isDynamic(ranges[d]) && d != plan.mDim)
+      return std::nullopt;
   int64_t batch = TileFrame::batchOf(ranges, plan.mDim, plan.nDim, plan.kDim);
-  if (ranges[plan.mDim] < 16 || ranges[plan.nDim] < 16 || batch > 65535)
+  if ((!ShapedType::isDynamic(ranges[plan.mDim]) && ranges[plan.mDim] < 16) ||
+      ranges[plan.nDim] < 16 || batch > 65535)
     return std::nullopt;
   return plan;
 }
@@ -589,7 +625,18 @@ struct GPUContractionKernelsPass final
       plan = planGPUSum(op, width);
       isSum = plan.has_value();
     }
+    // A run-time row count: the shared-memory tiles only.
+    bool dynamicRows = false;
+    if (!plan && sharedTiles) {
+      plan = sparsa::planGPUContraction(op, width, maxRows, /*dynamicRows=*/true);
+      dynamicRows = plan.has_value();
+    }
     if (!plan)
+      return;
+    std::optional<GemmTiles> tiles;
+    if (!isSum && sharedTiles)
+      tiles = chooseGemmTiles(op, *plan);
+    if (dynamicRows && !tiles)
       return;
     // A sum has no `a`: its terms are the vectors of `b`.
     Value a = isSum ? Value() : op.getDpsInputs()[plan->aOperand];
@@ -631,17 +678,16 @@ struct GPUContractionKernelsPass final
       biasAdd = yieldedAdd(bias, 3, 2);
     }
 
-    if (!isSum && sharedTiles)
-      if (std::optional<GemmTiles> tiles = chooseGemmTiles(op, *plan)) {
-        buildTiledGemm(op, *plan, *tiles, fillValue, bias, biasOperand, biasMap, biasAdd, mul,
-                       add);
-        op.erase();
-        if (bias) {
-          erased.insert(bias);
-          bias.erase();
-        }
-        return;
+    if (tiles) {
+      buildTiledGemm(op, *plan, *tiles, fillValue, bias, biasOperand, biasMap, biasAdd, mul,
+                     add);
+      op.erase();
+      if (bias) {
+        erased.insert(bias);
+        bias.erase();
       }
+      return;
+    }
 
     // Threads: the output's loops in its order, rows and n in tiles.
     SmallVector<unsigned> threadDims;

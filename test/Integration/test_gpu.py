@@ -450,13 +450,30 @@ def test_shared_memory_gemm_matches_ort(tmp_path, m, k, n, batch, form):
     assert_matches_ort(model, path, {"x": x.astype(np.float32)}, atol=1e-4, rtol=1e-5)
 
 
-def test_shared_memory_gemm_runtime_rows(tmp_path):
-    """A run-time row count keeps the register-tiled threads (tiles need
-    static sizes) and still matches."""
-    path = _gemm_model(tmp_path / "g.onnx", "T", 64, 128)
+@pytest.mark.parametrize("dtype", ["f32", "f16"])
+def test_tiled_gemm_runtime_rows(tmp_path, dtype):
+    """A run-time row count (a dynamic batch or sequence axis, as exporters
+    write them) gets the shared-memory tiles (f32) or tensor cores (f16)
+    too: the grid's rows are computed at run time, rows past the count read
+    clamped and are not stored, and a count of zero launches nothing."""
+    if dtype == "f32":
+        path = str(_gemm_model(tmp_path / "g.onnx", "T", 64, 128))
+    else:
+        path, _, _, _ = _half_gemm_model(str(tmp_path / "g.onnx"), "T", 72, 80, "f16")
+    ptx = tmp_path / "g.ptx"
+    _compile_cpu(path, str(ptx), target="cuda", emit="ptx")
+    text = ptx.read_text()
+    assert ".shared" in text and "bar.sync" in text
+    assert ("mma.sync" in text) == (dtype == "f16")
     model = _emulated(tmp_path, path, adversarial=True)
-    x = np.random.default_rng(3).standard_normal((70, 64)).astype(np.float32)
-    assert_matches_ort(model, path, {"x": x}, atol=1e-4, rtol=1e-5)
+    k = 64 if dtype == "f32" else 72
+    for rows in (0, 1, 70, 130):
+        x = np.random.default_rng(rows).standard_normal((rows, k)).astype(np.float32)
+        if rows == 0:
+            assert model.run({"x": x})["y"].shape == (0, 128 if dtype == "f32" else 80)
+            continue
+        tol = {"atol": 1e-4, "rtol": 1e-5} if dtype == "f32" else {"atol": 0.06, "rtol": 2e-3}
+        assert_matches_ort(model, path, {"x": x}, **tol)
 
 
 def _half_gemm_model(path, m, k, n, dtype, batch=None, form="matmul", seed=0):

@@ -231,3 +231,44 @@ func.func @mma_near_misses(%a: memref<64x32xf16>, %w: memref<32x64xf16>, %o: mem
   }
   return
 }
+
+// -----
+
+/// A run-time row count: the launch, under an scf.if on the count being
+/// positive, has ceil(rows / 64) row tiles of 64 x 64; rows are read
+/// clamped to the last and stored where below the count.
+// CHECK-LABEL: func.func @gemm_dynamic_rows
+// CHECK: %[[ROWS:.*]] = memref.dim %[[OUT:.*]], %[[C0:.*]] : memref<?x128xf32>
+// CHECK: %[[ANY:.*]] = arith.cmpi sgt, %[[ROWS]], %[[C0]] : index
+// CHECK: scf.if %[[ANY]] {
+// CHECK:   %[[UP:.*]] = arith.addi %[[ROWS]], %[[C63:.*]] : index
+// CHECK:   %[[TILES:.*]] = arith.divui %[[UP]], %[[C64:.*]] : index
+// CHECK:   gpu.launch blocks({{.*}}) in (%{{.*}} = %{{.*}}, %{{.*}} = %[[TILES]], %{{.*}} = %{{.*}})
+// CHECK:     %[[LAST:.*]] = arith.subi %[[ROWS]], %{{.*}} : index
+// CHECK:     arith.minui %{{.*}}, %[[LAST]] : index
+// CHECK:     scf.for
+// CHECK:     %[[IN:.*]] = arith.cmpi ult, %{{.*}}, %[[ROWS]] : index
+// CHECK:     scf.if %[[IN]] {
+// CHECK-NEXT:  vector.store %{{.*}}, %[[OUT]]
+// OFF-LABEL: func.func @gemm_dynamic_rows
+// OFF-NOT: gpu.launch
+// OFF: linalg.generic
+func.func @gemm_dynamic_rows(%a: memref<?x64xf32>,
+                             %w: memref<64x128xf32> {sparsa.weight_offset = 0 : i64})
+    -> memref<?x128xf32> {
+  %c0 = arith.constant 0 : index
+  %n = memref.dim %a, %c0 : memref<?x64xf32>
+  %o = memref.alloc(%n) {alignment = 64 : i64} : memref<?x128xf32>
+  linalg.generic {indexing_maps = [affine_map<(d0, d1, d2) -> (d0, d2)>,
+                                   affine_map<(d0, d1, d2) -> (d2, d1)>,
+                                   affine_map<(d0, d1, d2) -> (d0, d1)>],
+                  iterator_types = ["parallel", "parallel", "reduction"]}
+      ins(%a, %w : memref<?x64xf32>, memref<64x128xf32>)
+      outs(%o : memref<?x128xf32>) {
+  ^bb0(%in: f32, %in_0: f32, %out: f32):
+    %0 = arith.mulf %in, %in_0 : f32
+    %1 = arith.addf %out, %0 : f32
+    linalg.yield %1 : f32
+  }
+  return %o : memref<?x128xf32>
+}

@@ -443,8 +443,9 @@ def GPUContractionKernelsPass
     8 x 8 (4 x 4) outputs, held in registers. Loops other than the rows, n
     and k (a batch) are the grid's z. Rows and columns past a multiple of
     the tile are loaded clamped and not stored; a reduction that is not a
-    multiple of the step is read clamped and masked to zero. Each output
-    still sums its products in k order.
+    multiple of the step is read clamped and masked to zero. The row count
+    may be dynamic (64-tiles; the launch under an `scf.if` on it being
+    positive). Each output still sums its products in k order.
 
     A contraction of f16 or bf16 operands accumulated in f32 (`out +
     extf(a) * extf(b)`: how f16 / bf16 MatMul and Gemm lower), with at
