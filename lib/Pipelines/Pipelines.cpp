@@ -225,7 +225,9 @@ void sparsa::buildSparsaGPULoweringPipeline(
   addUpstream(pm, "func.func(gpu-async-region)");
   addUpstream(pm, "nvvm-attach-target{chip=" + options.gpuChip.getValue() +
                       " features=+ptx80 O=3}");
-  // (Tensor cores: bf16 mma.sync needs its PTX types given.)
+  // Shared tiles are read as vectors: 16-byte aligned buffers. (Tensor
+  // cores: bf16 mma.sync needs its PTX types given.)
+  pm.addNestedPass<gpu::GPUModuleOp>(createGPUAlignWorkgroupMemoryPass());
   pm.addNestedPass<gpu::GPUModuleOp>(createGPULowerBF16MmaPass());
   addUpstream(pm, "gpu.module(expand-strided-metadata,lower-affine,convert-scf-to-cf,"
                   "convert-nvgpu-to-nvvm,convert-gpu-to-nvvm,canonicalize,cse,"

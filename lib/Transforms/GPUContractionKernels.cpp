@@ -43,6 +43,7 @@
 namespace sparsa {
 #define GEN_PASS_DEF_GPUCONTRACTIONKERNELSPASS
 #define GEN_PASS_DEF_GPULOWERBF16MMAPASS
+#define GEN_PASS_DEF_GPUALIGNWORKGROUPMEMORYPASS
 #include "sparsa/Transforms/Passes.h.inc"
 } // namespace sparsa
 
@@ -1164,6 +1165,27 @@ struct GPULowerBF16MmaPass final
       op.replaceAllUsesWith(result);
       op.erase();
     }
+  }
+};
+
+/// The widest access the tiled kernels make to workgroup memory.
+constexpr int64_t kWorkgroupAlignment = 16;
+
+struct GPUAlignWorkgroupMemoryPass final
+    : sparsa::impl::GPUAlignWorkgroupMemoryPassBase<GPUAlignWorkgroupMemoryPass> {
+  using GPUAlignWorkgroupMemoryPassBase::GPUAlignWorkgroupMemoryPassBase;
+
+  void runOnOperation() override {
+    StringRef name = LLVM::LLVMDialect::getAlignAttrName();
+    getOperation().walk([&](gpu::GPUFuncOp func) {
+      Builder b(func.getContext());
+      for (unsigned i = 0; i < func.getNumWorkgroupAttributions(); ++i) {
+        auto current = dyn_cast_or_null<IntegerAttr>(func.getWorkgroupAttributionAttr(i, name));
+        if (!current || current.getInt() < kWorkgroupAlignment)
+          func.setWorkgroupAttributionAttr(i, b.getStringAttr(name),
+                                           b.getI64IntegerAttr(kWorkgroupAlignment));
+      }
+    });
   }
 };
 

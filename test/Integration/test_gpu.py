@@ -440,6 +440,8 @@ def test_shared_memory_gemm_matches_ort(tmp_path, m, k, n, batch, form):
     _compile_cpu(str(path), str(ptx), target="cuda", emit="ptx")
     text = ptx.read_text()
     assert ".shared" in text and "bar.sync" in text
+    # The tiles are read as 16-byte vectors.
+    assert ".shared .align 16" in text and ".shared .align 4" not in text
     off = tmp_path / "off.ptx"
     _compile_cpu(str(path), str(off), target="cuda", emit="ptx",
                  extra_args=["--x-gpu-shared-tiles=false"])
@@ -541,7 +543,10 @@ def test_tensor_core_gemm_matches_reference(tmp_path, dtype, m, k, n, batch, for
     ptx = tmp_path / "h.ptx"
     _compile_cpu(path, str(ptx), target="cuda", emit="ptx")
     kind = "f16" if dtype == "f16" else "bf16"
-    assert f"mma.sync.aligned.m16n8k16.row.col.f32.{kind}.{kind}.f32" in ptx.read_text()
+    text = ptx.read_text()
+    assert f"mma.sync.aligned.m16n8k16.row.col.f32.{kind}.{kind}.f32" in text
+    # Fragments are 4-byte pairs of 16-bit elements: tiles aligned beyond it.
+    assert ".shared .align 16" in text and ".shared .align 2 " not in text
     cpu = tmp_path / "cpu.so"
     _compile_cpu(path, str(cpu))
     for model in (sparsa.load(str(cpu)), _emulated(tmp_path, path, adversarial=True)):

@@ -480,6 +480,17 @@ def GPUContractionKernelsPass
                            "mlir::scf::SCFDialect", "mlir::vector::VectorDialect"];
 }
 
+def GPUAlignWorkgroupMemoryPass
+    : Pass<"sparsa-gpu-align-workgroup-memory", "mlir::gpu::GPUModuleOp"> {
+  let summary = "Align kernels' workgroup buffers to 16 bytes";
+  let description = [{
+    Marks every workgroup attribution of the module's kernels `llvm.align =
+    16` (unless it already asks for more): NVVM lowering otherwise aligns a
+    shared buffer to its element only (`.shared .align 2` for f16), while
+    the tiled kernels read and write it with 4- to 16-byte vector accesses.
+  }];
+}
+
 def GPULowerBF16MmaPass : Pass<"sparsa-gpu-lower-bf16-mma", "mlir::gpu::GPUModuleOp"> {
   let summary = "bf16 nvgpu.mma.sync to nvvm.mma.sync";
   let description = [{
