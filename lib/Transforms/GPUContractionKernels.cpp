@@ -76,10 +76,11 @@ bool f32Reduction(linalg::LinalgOp op, unsigned inputs, bool dynamic = false) {
 }
 
 /// The mulf and addf of a `out + in0 * in1` body (either operand order),
-/// or nulls.
-std::pair<arith::MulFOp, arith::AddFOp> contractionBody(linalg::LinalgOp op) {
+/// or nulls. |widened|: `out + extf(in0) * extf(in1)` instead.
+std::pair<arith::MulFOp, arith::AddFOp> contractionBody(linalg::LinalgOp op,
+                                                        bool widened = false) {
   Block *body = op.getBlock();
-  arith::AddFOp add = yieldedAdd(op, 3, 3);
+  arith::AddFOp add = yieldedAdd(op, 3, widened ? 5 : 3);
   if (!add)
     return {};
   Value acc = body->getArgument(2);
@@ -89,14 +90,34 @@ std::pair<arith::MulFOp, arith::AddFOp> contractionBody(linalg::LinalgOp op) {
   auto mul = product.getDefiningOp<arith::MulFOp>();
   if (!mul || mul->getBlock() != body)
     return {};
+  auto factor = [&](Value v) -> Value {
+    if (!widened)
+      return v;
+    auto ext = v.getDefiningOp<arith::ExtFOp>();
+    return ext ? ext.getIn() : Value();
+  };
+  Value p = factor(mul.getLhs()), q = factor(mul.getRhs());
   Value x = body->getArgument(0), y = body->getArgument(1);
-  if (!((mul.getLhs() == x && mul.getRhs() == y) || (mul.getLhs() == y && mul.getRhs() == x)))
+  if (!((p == x && q == y) || (p == y && q == x)))
     return {};
   return {mul, add};
 }
 
 bool mapUses(AffineMap map, unsigned dim) {
   return map.isFunctionOfDim(dim);
+}
+
+/// The row loop of a contraction: the innermost loop of the output other
+/// than |n| that `a` reads and `b` does not (a GEMM's or a multi-token
+/// GEMV's m), if any.
+std::optional<unsigned> rowLoop(AffineMap outMap, AffineMap aMap, AffineMap bMap, unsigned n) {
+  std::optional<unsigned> row;
+  for (AffineExpr e : outMap.getResults()) {
+    unsigned d = cast<AffineDimExpr>(e).getPosition();
+    if (d != n && mapUses(aMap, d) && !mapUses(bMap, d))
+      row = d;
+  }
+  return row;
 }
 
 /// Sets |plan|'s reduction loop and n (the output's last loop) when the
@@ -159,14 +180,8 @@ sparsa::planGPUContraction(linalg::LinalgOp op, int64_t width, int64_t maxRows,
   }
   if (!found || ranges[plan.nDim] % width != 0)
     return std::nullopt;
-  // Register rows: the innermost other loop that `a` and the output vary
-  // along and `b` does not (a GEMM's or a multi-token GEMV's m).
-  AffineMap aMap = maps[plan.aOperand], bMap = maps[plan.bOperand];
-  for (AffineExpr e : outMap.getResults()) {
-    unsigned d = cast<AffineDimExpr>(e).getPosition();
-    if (d != plan.nDim && mapUses(aMap, d) && !mapUses(bMap, d))
-      plan.rowDim = d;
-  }
+  // Register rows: along the row loop.
+  plan.rowDim = rowLoop(outMap, maps[plan.aOperand], maps[plan.bOperand], plan.nDim);
   for (unsigned d = 0; d < ranges.size(); ++d)
     if (ShapedType::isDynamic(ranges[d]) && plan.rowDim != d)
       return std::nullopt;
@@ -317,10 +332,7 @@ linalg::GenericOp biasEpilogue(linalg::GenericOp op, Value out, int64_t width) {
 struct TileFrame {
   OpBuilder b;
   Location loc;
-  SmallVector<int64_t> ranges;
-  unsigned mDim, nDim, kDim;
   int64_t M, N, K, BM, BN, BK;
-  gpu::LaunchOp launch;
   /// The workgroup tiles, in the order of their types.
   SmallVector<Value> tiles;
   /// The thread; the block tile's first row and column; the other parallel
@@ -352,8 +364,11 @@ struct TileFrame {
 
   TileFrame(linalg::GenericOp op, unsigned m, unsigned n, unsigned k, int64_t bm, int64_t bn,
             int64_t bk, int64_t threads, ArrayRef<MemRefType> tileTypes)
-      : b(op), loc(op.getLoc()), ranges(op.getStaticLoopRanges()), mDim(m), nDim(n), kDim(k),
-        M(ranges[m]), N(ranges[n]), K(ranges[k]), BM(bm), BN(bn), BK(bk) {
+      : b(op), loc(op.getLoc()), BM(bm), BN(bn), BK(bk) {
+    SmallVector<int64_t> ranges = op.getStaticLoopRanges();
+    M = ranges[m];
+    N = ranges[n];
+    K = ranges[k];
     SmallVector<unsigned> batchDims;
     int64_t batch = batchOf(ranges, m, n, k, &batchDims);
     Value rowTiles;
@@ -370,8 +385,8 @@ struct TileFrame {
     } else {
       rowTiles = c(llvm::divideCeil(M, BM));
     }
-    launch = gpu::LaunchOp::create(b, loc, c(llvm::divideCeil(N, BN)), rowTiles, c(batch),
-                                   c(threads), c(1), c(1));
+    auto launch = gpu::LaunchOp::create(b, loc, c(llvm::divideCeil(N, BN)), rowTiles, c(batch),
+                                        c(threads), c(1), c(1));
     for (MemRefType type : tileTypes)
       tiles.push_back(launch.addWorkgroupAttribution(type, loc));
     Block &body = launch.getBody().front();
@@ -509,8 +524,6 @@ struct MmaPlan {
   unsigned aOperand, bOperand;
   unsigned mDim, nDim, kDim;
   Type elt; // f16 or bf16
-  arith::MulFOp mul;
-  arith::AddFOp add;
 };
 
 std::optional<MmaPlan> planMma(linalg::GenericOp op) {
@@ -523,31 +536,13 @@ std::optional<MmaPlan> planMma(linalg::GenericOp op) {
   if (!x || !y || !o || !o.getElementType().isF32() || x.getElementType() != y.getElementType() ||
       !(x.getElementType().isF16() || x.getElementType().isBF16()))
     return std::nullopt;
-  // out + extf(x) * extf(y), either order.
-  Block *body = op.getBlock();
-  arith::AddFOp add = yieldedAdd(op, 3, 5);
-  if (!add)
-    return std::nullopt;
-  Value acc = body->getArgument(2);
-  Value product = add.getLhs() == acc ? add.getRhs() : add.getLhs();
-  auto mul = product.getDefiningOp<arith::MulFOp>();
-  if ((add.getLhs() != acc && add.getRhs() != acc) || !mul)
-    return std::nullopt;
-  auto extended = [&](Value v) -> Value {
-    auto ext = v.getDefiningOp<arith::ExtFOp>();
-    return ext ? ext.getIn() : Value();
-  };
-  Value p = extended(mul.getLhs()), q = extended(mul.getRhs());
-  Value in0 = body->getArgument(0), in1 = body->getArgument(1);
-  if (!((p == in0 && q == in1) || (p == in1 && q == in0)))
+  if (!contractionBody(op, /*widened=*/true).first)
     return std::nullopt;
   SmallVector<AffineMap> maps = op.getIndexingMapsArray();
   if (!llvm::all_of(maps, [](AffineMap m) { return m.isProjectedPermutation(); }))
     return std::nullopt;
   MmaPlan plan;
   plan.elt = x.getElementType();
-  plan.mul = mul;
-  plan.add = add;
   sparsa::GPUContractionPlan dims;
   if (!placeReductionAndN(op, maps[2], dims))
     return std::nullopt;
@@ -567,12 +562,8 @@ std::optional<MmaPlan> planMma(linalg::GenericOp op) {
   }
   if (!found)
     return std::nullopt;
-  std::optional<unsigned> m;
-  for (AffineExpr e : maps[2].getResults()) {
-    unsigned d = cast<AffineDimExpr>(e).getPosition();
-    if (d != plan.nDim && mapUses(maps[plan.aOperand], d) && !mapUses(maps[plan.bOperand], d))
-      m = d;
-  }
+  std::optional<unsigned> m =
+      rowLoop(maps[2], maps[plan.aOperand], maps[plan.bOperand], plan.nDim);
   if (!m)
     return std::nullopt;
   plan.mDim = *m;
@@ -586,6 +577,17 @@ std::optional<MmaPlan> planMma(linalg::GenericOp op) {
       ranges[plan.nDim] < 16 || batch > 65535)
     return std::nullopt;
   return plan;
+}
+
+/// The value of a `linalg.fill` that only initializes |op|'s output (see
+/// initializingFill), erased: the accumulators' start; or null.
+Value takeInitializingFill(linalg::GenericOp op) {
+  linalg::FillOp fill = initializingFill(op, op.getDpsInits()[0]);
+  if (!fill || !fill.getInputs()[0].getType().isF32())
+    return Value();
+  Value value = fill.getInputs()[0];
+  fill.erase();
+  return value;
 }
 
 struct GPUContractionKernelsPass final
@@ -609,13 +611,7 @@ struct GPUContractionKernelsPass final
   void rewrite(linalg::GenericOp op) {
     if (tensorCores)
       if (std::optional<MmaPlan> mma = planMma(op)) {
-        Value fillValue;
-        linalg::FillOp fill = initializingFill(op, op.getDpsInits()[0]);
-        if (fill && fill.getInputs()[0].getType().isF32()) {
-          fillValue = fill.getInputs()[0];
-          fill.erase();
-        }
-        buildMmaGemm(op, *mma, fillValue);
+        buildMmaGemm(op, *mma, takeInitializingFill(op));
         op.erase();
         return;
       }
@@ -656,12 +652,7 @@ struct GPUContractionKernelsPass final
     OpBuilder builder(op);
     Location loc = op.getLoc();
     auto cst = [&](int64_t v) { return arith::ConstantIndexOp::create(builder, loc, v); };
-    Value fillValue;
-    linalg::FillOp fill = initializingFill(op, out);
-    if (fill && fill.getInputs()[0].getType().isF32()) {
-      fillValue = fill.getInputs()[0];
-      fill.erase();
-    }
+    Value fillValue = takeInitializingFill(op);
 
     // A bias add right after, in place on the output (`out = out + bias`,
     // the bias along n): added to the accumulators before their store.

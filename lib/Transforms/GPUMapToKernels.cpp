@@ -55,6 +55,15 @@ namespace sparsa {
 
 using namespace mlir;
 
+/// The linear index of (x, y, z) in a grid of |sizes| (x fastest):
+/// (z * sy + y) * sx + x. A thread's in its block, or a block's in the grid.
+static Value linearIndex(OpBuilder &b, Location loc, ArrayRef<Value> ids,
+                         ArrayRef<Value> sizes) {
+  Value zy =
+      arith::AddIOp::create(b, loc, arith::MulIOp::create(b, loc, ids[2], sizes[1]), ids[1]);
+  return arith::AddIOp::create(b, loc, arith::MulIOp::create(b, loc, zy, sizes[0]), ids[0]);
+}
+
 namespace {
 
 /// Values a kernel may recompute from scratch instead of capturing: constant
@@ -501,8 +510,9 @@ struct GPUMapToKernelsPass final
                     grid = launch.getGridSize(), block = launch.getBlockSize();
     auto mul = [&](Value x, Value y) { return arith::MulIOp::create(b, loc, x, y); };
     auto add = [&](Value x, Value y) { return arith::AddIOp::create(b, loc, x, y); };
-    Value blockId = add(mul(add(mul(bid.z, grid.y), bid.y), grid.x), bid.x);
-    Value threadInBlock = add(mul(add(mul(tid.z, block.y), tid.y), block.x), tid.x);
+    Value blockId = linearIndex(b, loc, {bid.x, bid.y, bid.z}, {grid.x, grid.y, grid.z});
+    Value threadInBlock =
+        linearIndex(b, loc, {tid.x, tid.y, tid.z}, {block.x, block.y, block.z});
     Value threadsPerBlock = mul(mul(block.x, block.y), block.z);
     Value linear = add(mul(blockId, threadsPerBlock), threadInBlock);
     Value offset = mul(linear, arith::ConstantIndexOp::create(b, loc, stride));
@@ -860,15 +870,8 @@ struct GPUEmulateOnHostPass final
       // The thread's index in its block, for the loops' carried values.
       OpBuilder::InsertionGuard g(rewriter);
       rewriter.setInsertionPointToStart(&body);
-      Value linear = arith::AddIOp::create(
-          rewriter, loc,
-          arith::MulIOp::create(
-              rewriter, loc,
-              arith::AddIOp::create(rewriter, loc,
-                                    arith::MulIOp::create(rewriter, loc, threadIds.z, block.y),
-                                    threadIds.y),
-              block.x),
-          threadIds.x);
+      Value linear = linearIndex(rewriter, loc, {threadIds.x, threadIds.y, threadIds.z},
+                                   {block.x, block.y, block.z});
       SmallVector<scf::ForOp> loops;
       launch.getBody().walk([&](scf::ForOp loop) {
         if (isSyncLoop(loop))
@@ -1038,15 +1041,7 @@ struct GPUEmulateOnHostPass final
       while (loop->getParentOp() != anchor->getParentOp())
         loop = loop->getParentOp();
       rewriter.setInsertionPoint(inner);
-      Value linear = arith::AddIOp::create(
-          rewriter, loc,
-          arith::MulIOp::create(
-              rewriter, loc,
-              arith::AddIOp::create(rewriter, loc,
-                                    arith::MulIOp::create(rewriter, loc, tivs[2], threadBounds[1]),
-                                    tivs[1]),
-              threadBounds[0]),
-          tivs[0]);
+      Value linear = linearIndex(rewriter, loc, tivs, threadBounds);
       auto inThisSegment = [&](OpOperand &use) { return segmentOfUser(use.getOwner()) == k; };
       for (Value v : crossing) {
         if (definedIn.lookup(v) >= k ||
@@ -1175,15 +1170,7 @@ struct GPUEmulateOnHostPass final
             SmallVector<Value> tivs;
             Operation *at = loopNest(rewriter, loc, anchor, threadBounds, tivs);
             rewriter.setInsertionPoint(at);
-            Value self = arith::AddIOp::create(
-                rewriter, loc,
-                arith::MulIOp::create(
-                    rewriter, loc,
-                    arith::AddIOp::create(
-                        rewriter, loc,
-                        arith::MulIOp::create(rewriter, loc, tivs[2], threadBounds[1]), tivs[1]),
-                    threadBounds[0]),
-                tivs[0]);
+            Value self = linearIndex(rewriter, loc, tivs, threadBounds);
             Value d = emulateMma(rewriter, loc, mma, three[0], three[1], three[2], self);
             storeSlot(rewriter, loc, d, slots[mma.getResult()], self);
           }
