@@ -176,6 +176,7 @@ void sparsa::buildSparsaGPULoweringPipeline(
   GPUSplitReductionsPassOptions split;
   split.targetThreads = options.gpuTargetThreads;
   split.vectorWidth = options.gpuVectorWidth;
+  split.keepPackedGemvs = options.gpuQuantizedGemv;
   pm.addNestedPass<func::FuncOp>(createGPUSplitReductionsPass(split));
   pm.addNestedPass<func::FuncOp>(createGPUParallelCompactionPass());
   pm.addPass(createCanonicalizerPass());
@@ -189,6 +190,12 @@ void sparsa::buildSparsaGPULoweringPipeline(
   pm.addNestedPass<func::FuncOp>(createStridedCopiesToLinalgPass(copies));
   // Row kernels: one launch each, block reductions.
   pm.addNestedPass<func::FuncOp>(createGPURowKernelsToLaunchesPass());
+  // Packed-weight GEMVs: 16-byte loads of codes, int8 dot products.
+  if (options.gpuQuantizedGemv) {
+    GPUQuantizedGemvPassOptions quantized;
+    quantized.targetThreads = options.gpuTargetThreads;
+    pm.addNestedPass<func::FuncOp>(createGPUQuantizedGemvPass(quantized));
+  }
   // Matmul-like ops get vector threads with register accumulators; the
   // rest become scalar loops.
   if (options.gpuVectorWidth > 1) {
@@ -226,9 +233,11 @@ void sparsa::buildSparsaGPULoweringPipeline(
   addUpstream(pm, "nvvm-attach-target{chip=" + options.gpuChip.getValue() +
                       " features=+ptx80 O=3}");
   // Shared tiles are read as vectors: 16-byte aligned buffers. (Tensor
-  // cores: bf16 mma.sync needs its PTX types given.)
+  // cores: bf16 mma.sync needs its PTX types given; int8 GEMVs: four-byte
+  // dot products become dp4a.)
   pm.addNestedPass<gpu::GPUModuleOp>(createGPUAlignWorkgroupMemoryPass());
   pm.addNestedPass<gpu::GPUModuleOp>(createGPULowerBF16MmaPass());
+  pm.addNestedPass<gpu::GPUModuleOp>(createGPULowerDp4aPass());
   addUpstream(pm, "gpu.module(expand-strided-metadata,lower-affine,convert-scf-to-cf,"
                   "convert-nvgpu-to-nvvm,convert-gpu-to-nvvm,canonicalize,cse,"
                   "reconcile-unrealized-casts)");

@@ -43,11 +43,40 @@ std::optional<GPUContractionPlan> planGPUContraction(mlir::linalg::LinalgOp op,
                                                      int64_t width, int64_t maxRows,
                                                      bool dynamicRows = false);
 
+/// A packed-weight GEMV of the quantized matmul lowering (`sparsa.kernel`
+/// q4_gemv / q8_gemv / q4_vnni / q8_vnni; loops m, n, kk over code bytes):
+/// which inputs are which, as sparsa-gpu-quantized-gemv builds its threads.
+struct GPUQuantizedGemv {
+  /// 8-bit codes (one per byte; no odd activations), int8 activations.
+  bool q8 = false, int8 = false;
+  /// Code bytes per block (a multiple of 16).
+  int64_t blockBytes = 0;
+  /// Inputs: activations (even k, odd k), codes [N, Kh], scales [N,
+  /// blocks], zero points (f32 [N, blocks], or packed), activation scales
+  /// per 4 bytes (int8). Absent ones are -1.
+  int aEven = -1, aOdd = -1, codes = -1, scales = -1, zeroPoints = -1, actScales = -1;
+  /// Bits of each packed zero point (0: f32 zero points or none).
+  int64_t zeroPointBits = 0;
+  /// The zero point when there is no zero-point operand.
+  double zeroPoint = 0;
+};
+
+/// The plan for |op| (on tensors or buffers), or nothing when it is not
+/// such a GEMV in the layout the lowering builds.
+std::optional<GPUQuantizedGemv> planGPUQuantizedGemv(mlir::linalg::LinalgOp op);
+
 /// The buffer |v| is a view of: follows view-like ops to their source.
 mlir::Value bufferRoot(mlir::Value v);
 
 /// Whether the buffer |root| is a fresh allocation of the function.
 bool isFreshAllocation(mlir::Value root);
+
+/// Whether vector accesses of |width| floats (4 x |width| bytes) into |v|
+/// are aligned: a contiguous (identity layout) view of a fresh allocation
+/// or of a weight argument (weights sit at 64-byte offsets of a 256-byte
+/// aligned device buffer; `sparsa.weight_offset` once their data went to
+/// the sidecar), whose rows are multiples of |width| elements.
+bool alignedBuffer(mlir::Value v, int64_t width);
 
 } // namespace sparsa
 

@@ -232,17 +232,14 @@ std::optional<sparsa::GPUContractionPlan> planGPUSum(linalg::LinalgOp op, int64_
   return plan;
 }
 
-/// Whether vector accesses of |v| are aligned to |bytes|: a contiguous
-/// (identity layout) view of a fresh allocation or of a weight argument
-/// (weights sit at 64-byte offsets of a 256-byte aligned device buffer;
-/// `sparsa.weight_offset` once their data went to the sidecar),
-/// whose rows are multiples of the vector.
-bool alignedBuffer(Value v, int64_t width) {
+} // namespace
+
+bool sparsa::alignedBuffer(Value v, int64_t width) {
   auto type = dyn_cast<MemRefType>(v.getType());
   if (!type || !type.getLayout().isIdentity() || type.getRank() == 0 ||
       type.getShape().back() % width != 0)
     return false;
-  Value root = sparsa::bufferRoot(v);
+  Value root = ::sparsa::bufferRoot(v);
   if (auto alloc = root.getDefiningOp<memref::AllocOp>())
     return static_cast<int64_t>(alloc.getAlignment().value_or(16)) >= width * 4;
   if (isa_and_present<gpu::AllocOp>(root.getDefiningOp()))
@@ -251,9 +248,11 @@ bool alignedBuffer(Value v, int64_t width) {
   if (!arg || !arg.getOwner()->isEntryBlock())
     return false;
   auto func = dyn_cast<func::FuncOp>(arg.getOwner()->getParentOp());
-  return func && (func.getArgAttr(arg.getArgNumber(), sparsa::kWeightAttrName) ||
-                  func.getArgAttr(arg.getArgNumber(), sparsa::kWeightOffsetAttrName));
+  return func && (func.getArgAttr(arg.getArgNumber(), ::sparsa::kWeightAttrName) ||
+                  func.getArgAttr(arg.getArgNumber(), ::sparsa::kWeightOffsetAttrName));
 }
+
+namespace {
 
 /// Whether |op| (or an op nested in it) may touch the fresh allocation
 /// |root|: it uses a view of it, or it calls something.
@@ -311,7 +310,7 @@ linalg::GenericOp biasEpilogue(linalg::GenericOp op, Value out, int64_t width) {
     return {};
   Value biasBuffer = next.getDpsInputs()[1 - self];
   auto type = dyn_cast<MemRefType>(biasBuffer.getType());
-  if (!type || !type.getElementType().isF32() || !alignedBuffer(biasBuffer, width))
+  if (!type || !type.getElementType().isF32() || !sparsa::alignedBuffer(biasBuffer, width))
     return {};
   Block *body = next.getBlock();
   arith::AddFOp add = yieldedAdd(next, 3, 2);
@@ -639,7 +638,7 @@ struct GPUContractionKernelsPass final
     Value a = isSum ? Value() : op.getDpsInputs()[plan->aOperand];
     Value b = op.getDpsInputs()[plan->bOperand];
     Value out = op.getDpsInits()[0];
-    if (!alignedBuffer(b, plan->width) || !alignedBuffer(out, plan->width))
+    if (!sparsa::alignedBuffer(b, plan->width) || !sparsa::alignedBuffer(out, plan->width))
       return;
     arith::MulFOp mul;
     arith::AddFOp add;

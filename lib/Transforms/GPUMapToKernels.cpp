@@ -1324,6 +1324,10 @@ struct GPUSplitReductionsPass final
                               [](AffineMap m) { return m.isProjectedPermutation(); });
     auto kind = op->getAttrOfType<StringAttr>("sparsa.kernel");
     bool gatheredDot = kind && kind.getValue() == "gather_dot";
+    // Packed-weight GEMVs get chunked threads of their own on buffers
+    // (sparsa-gpu-quantized-gemv).
+    if (keepPackedGemvs && sparsa::planGPUQuantizedGemv(op))
+      return;
     if ((plain && !dynamicParallel && !op.hasIndexSemantics()) ||
         (dynamicParallel && !gatheredDot))
       return;

@@ -683,7 +683,8 @@ def _gpu_peak_gbs() -> Tuple[float, str]:
 
 def gpu_bench(out_dir: str, iters: int, markdown_path: Optional[str],
               compile_only: bool = False, threads: int = 0, only: str = "") -> int:
-    """GPU cases: fp32 decode GEMVs (one token, and 8) and GEMMs compiled
+    """GPU cases: fp32 decode GEMVs (one token, and 8), GEMMs and an int4
+    MatMulNBits GEMV (f32 and int8 activations) compiled
     with --target=cuda, timed through the runtime (input and output copies
     and the launches' fixed cost included), with achieved bandwidth /
     TFLOP/s against the device's peak and the CPU build of the same model
@@ -706,7 +707,10 @@ def gpu_bench(out_dir: str, iters: int, markdown_path: Optional[str],
     # GEMMs without shared-memory tiles (register-tiled threads only), the
     # "t..." ones other split-K thread
     # targets: the same run compares them with the default. A variant
-    # reuses its base case's model and CPU build.
+    # reuses its base case's model and CPU build. The nbits_ cases are a
+    # MatMulNBits int4 GEMV (block 32, packed zero points): "int8" with
+    # --int8-activations (dp4a; its CPU build too), "bytes" without the
+    # quantized GEMV threads (the split-K byte loop they replaced).
     cases = [("tiny_f32", 1, 64, []), ("gemv_f32_4k", 1, 4096, []),
              ("gemv_f32_8k", 1, 8192, []), ("gemv_f32_16k", 1, 16384, []),
              ("gemv_f32_b8_8k", 8, 8192, []),
@@ -721,7 +725,12 @@ def gpu_bench(out_dir: str, iters: int, markdown_path: Optional[str],
              ("gemm_f32_4k/regs", 512, 4096, ["--x-gpu-shared-tiles=false"]),
              ("gemm_f32_8k/regs", 1024, 8192, ["--x-gpu-shared-tiles=false"]),
              ("gemm_f16_4k", 512, 4096, []), ("gemm_f16_8k", 1024, 8192, []),
-             ("gemm_f16_4k/scalar", 512, 4096, ["--x-gpu-tensor-cores=false"])]
+             ("gemm_f16_4k/scalar", 512, 4096, ["--x-gpu-tensor-cores=false"]),
+             ("nbits_int4_16k", 1, 16384, []),
+             ("nbits_int4_16k/int8", 1, 16384, ["--int8-activations"]),
+             ("nbits_int4_16k/bytes", 1, 16384, ["--x-gpu-quantized-gemv=false"]),
+             ("nbits_int4_16k/int8-bytes", 1, 16384,
+              ["--int8-activations", "--x-gpu-quantized-gemv=false"])]
     if only:
         keep = set(only.split(","))
         cases = [c for c in cases if c[0] in keep]
@@ -731,16 +740,28 @@ def gpu_bench(out_dir: str, iters: int, markdown_path: Optional[str],
         rows, k = variants[0][1], variants[0][2]
         onnx_path = os.path.join(out_dir, base + ".onnx")
         half = "_f16_" in base
-        models.mlp(onnx_path, [k, k], batch=rows, weights="pattern",
-                   dtype="float16" if half else "float32")
-        cpu_so = os.path.join(out_dir, base + ".cpu.so")
-        try:
-            sparsa.compile(onnx_path, cpu_so)
-        except sparsa.SparsaError as e:
-            print(f"skipped {base}: {e}", flush=True)
-            os.remove(onnx_path)
-            continue
+        if base.startswith("nbits_"):
+            models.matmul_nbits(onnx_path, K=k, N=k, bits=4, block=32, batch=rows,
+                                weights="pattern")
+        else:
+            models.mlp(onnx_path, [k, k], batch=rows, weights="pattern",
+                       dtype="float16" if half else "float32")
+        cpu_builds = {}
         for name, _, _, flags in variants:
+            # The CPU build takes the variant's semantic flags (int8).
+            cpu_flags = [f for f in flags if f == "--int8-activations"]
+            key = " ".join(cpu_flags)
+            if key not in cpu_builds:
+                cpu_so = os.path.join(out_dir, base + (".int8" if cpu_flags else "") + ".cpu.so")
+                try:
+                    sparsa.compile(onnx_path, cpu_so, extra_args=cpu_flags)
+                    cpu_builds[key] = cpu_so
+                except sparsa.SparsaError as e:
+                    print(f"skipped {base} {key}: {e}", flush=True)
+                    cpu_builds[key] = None
+            cpu_so = cpu_builds[key]
+            if cpu_so is None:
+                continue
             gpu_so = os.path.join(out_dir, name.replace("/", "-") + ".cuda.so")
             try:
                 sparsa.compile(onnx_path, gpu_so, target="cuda", extra_args=flags)
@@ -766,10 +787,12 @@ def gpu_bench(out_dir: str, iters: int, markdown_path: Optional[str],
     fixed_ms = 0.0
     for name, rows, k, gpu_so, cpu_so in built:
         n = k
-        feeds = {"x": np.random.default_rng(0).standard_normal((rows, k)).astype(np.float32)}
+        nbits = name.startswith("nbits_")
+        x = np.random.default_rng(0).standard_normal((rows, k)).astype(np.float32)
+        feeds = {"A" if nbits else "x": x}
         gpu, cpu = sparsa.load(gpu_so), sparsa.load(cpu_so, num_threads=threads)
         got, ref = gpu.run(feeds), cpu.run(feeds)
-        scale = max(1.0, float(np.max(np.abs(ref["y"]))))
+        scale = max(1.0, max(float(np.max(np.abs(v))) for v in ref.values()))
         err = max(float(np.max(np.abs(got[o] - ref[o]))) for o in ref) / scale
         # (f16 outputs: the CPU build and the tensor cores may round a sum
         # to neighbouring f16 values.)
@@ -781,7 +804,10 @@ def gpu_bench(out_dir: str, iters: int, markdown_path: Optional[str],
         (t_c,) = _alternating_medians([lambda: cpu.run(feeds)], iters)
         if name == "tiny_f32":
             fixed_ms = t_g
-        bytes_moved = (2 if half else 4) * (k * n + n) + 4 * 2 * rows * k
+        if nbits:  # int4 codes, an f32 scale and a 4-bit zero point per 32
+            bytes_moved = k * n // 2 + 4 * (k // 32) * n + (k // 64) * n + 4 * 2 * rows * k
+        else:
+            bytes_moved = (2 if half else 4) * (k * n + n) + 4 * 2 * rows * k
         gbs = bytes_moved / (t_g * 1e-3) / 1e9
         net_ms = max(t_g - fixed_ms, 1e-6)
         net = bytes_moved / (net_ms * 1e-3) / 1e9 if name != "tiny_f32" else gbs

@@ -1259,14 +1259,34 @@ def _save_ms(graph, path: str) -> str:
 
 def matmul_nbits(path: str, K: int = 4096, N: int = 4096, *, bits: int = 4, block: int = 32,
                  zp_mode: str = "packed", batch: Dim = 1, accuracy_level: int = 0,
-                 seed: int = 0) -> str:
+                 seed: int = 0, weights: str = "random") -> str:
     """y = A @ dequant(W) as com.microsoft.MatMulNBits (ONNX Runtime's 4-bit
     export): W [K, N] random, quantized per block of |block| along K with
-    zero points |zp_mode| ("packed" uint8, "float", "none")."""
-    _, TensorProto, helper, _ = _onnx()
+    zero points |zp_mode| ("packed" uint8, "float", "none"). |weights|
+    "pattern": the packed codes, scales and zero points are periodic
+    sequences instead (no quantization pass over a float weight; the
+    libraries compress well, for carrying large GPU benchmark models)."""
+    _, TensorProto, helper, numpy_helper = _onnx()
     rng = np.random.default_rng(seed)
-    inits, ins = nbits_initializers(rng.standard_normal((K, N)).astype(np.float32), bits,
-                                    block, zp_mode)
+    if weights == "pattern":
+        blocks = -(-K // block)
+        r, c = np.ogrid[:N, :blocks * block * bits // 8]
+        B = ((7 * r + 3 * c) % 251).astype(np.uint8).reshape(N, blocks, block * bits // 8)
+        r, c = np.ogrid[:N, :blocks]
+        scales = (((r + 5 * c) % 13 + 1) / (100.0 * np.sqrt(K))).astype(np.float32)
+        inits = [numpy_helper.from_array(B, "B"),
+                 numpy_helper.from_array(scales.reshape(-1), "scales")]
+        ins = ["A", "B", "scales"]
+        if zp_mode != "none":
+            r, c = np.ogrid[:N, :-(-blocks * bits // 8)]
+            zp = ((3 * r + c) % 256).astype(np.uint8)
+            if zp_mode == "float":
+                zp = np.full(N * blocks, (1 << bits) / 2 - 0.5, np.float32)
+            inits.append(numpy_helper.from_array(zp, "zp"))
+            ins.append("zp")
+    else:
+        inits, ins = nbits_initializers(rng.standard_normal((K, N)).astype(np.float32), bits,
+                                        block, zp_mode)
     node = helper.make_node("MatMulNBits", ins, ["Y"], name="/fc/MatMulNBits",
                             domain="com.microsoft", K=K, N=N, bits=bits, block_size=block,
                             accuracy_level=accuracy_level)

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
-from conftest import ROOT, _compile_cpu, assert_matches_ort, save
+from conftest import ROOT, _compile_cpu, assert_matches_ort, ort_run, save
 
 import sparsa
 from sparsa import models
@@ -128,8 +128,9 @@ def test_emulated_input_sparsity_compaction_matches_ort(tmp_path):
 def test_emulated_quantized_gemv_split_matches_ort(tmp_path, bits, block, zp, K):
     """A decode MatMulNBits GEMV (static shapes): its reduction over packed
     codes is split into chunks although the scales and zero points are
-    indexed through k floordiv block (sparsa-gpu-split-reductions), then
-    summed per output. Emulated with reversed threads and poisoned
+    indexed through k floordiv block (sparsa-gpu-quantized-gemv for the
+    packed GEMVs, sparsa-gpu-split-reductions for the unpacked 2-bit
+    weight's), then summed per output. Emulated with reversed threads and poisoned
     allocations; K = 1000 is not a multiple of the block."""
     path = models.matmul_nbits(str(tmp_path / "nb.onnx"), K=K, N=256, bits=bits, block=block,
                                zp_mode=zp, batch=1, seed=bits)
@@ -137,6 +138,73 @@ def test_emulated_quantized_gemv_split_matches_ort(tmp_path, bits, block, zp, K)
     for seed in range(2):
         a = np.random.default_rng(seed).standard_normal((1, K)).astype(np.float32)
         assert_matches_ort(model, path, {"A": a}, atol=1e-3, rtol=1e-3)
+    # The packed GEMVs (4-bit codes in blocks of 32k, 8-bit of 16k) read
+    # 16-byte vectors of codes (sparsa-gpu-quantized-gemv; the model has
+    # no other matmul whose threads would). The others unpack the weight.
+    if (bits, block % 32) in ((4, 0), (8, 0)):
+        ptx = tmp_path / "nb.ptx"
+        _compile_cpu(path, str(ptx), target="cuda", emit="ptx")
+        assert "ld.global.v4.b32" in ptx.read_text()
+
+
+@pytest.mark.parametrize("bits,block,zp,K,rows", [
+    (4, 32, "packed", 1024, 1),
+    (4, 128, "none", 1000, 1),      # K not a multiple of the block
+    (8, 32, "packed", 512, 1),
+    (4, 64, "packed", 512, "M"),    # a run-time row count
+    (4, 32, "float", 512, 1),
+])
+def test_int8_activation_gemv_dp4a_matches_ort(tmp_path, bits, block, zp, K, rows):
+    """--int8-activations on the GPU (MatMulNBits, accuracy_level 4): the
+    packed GEMV's threads read 16-byte vectors of codes and the int8
+    activations' codes and take four-byte integer dot products, `dp4a` in
+    the PTX (sparsa-gpu-quantized-gemv, sparsa-gpu-lower-dp4a). Emulated
+    with reversed threads and poisoned allocations against ONNX Runtime's
+    level-4 result (the same int8 semantics: float rounding only). With
+    float zero points ONNX Runtime's level 4 stays fp32, so the reference
+    is the CPU library's int8 result (test_quantization checks it)."""
+    path = models.matmul_nbits(str(tmp_path / "nb.onnx"), K=K, N=96, bits=bits, block=block,
+                               zp_mode=zp, batch=rows, accuracy_level=4, seed=bits + K)
+    model = _emulated(tmp_path, path, adversarial=True, int8_activations=True)
+    if zp == "float":
+        _compile_cpu(path, str(tmp_path / "cpu.so"), int8_activations=True)
+        cpu = sparsa.load(str(tmp_path / "cpu.so"))
+    for count in ((1, 3) if rows == "M" else (1,)):
+        a = np.random.default_rng(count).standard_normal((count, K)).astype(np.float32)
+        ref = cpu.run({"A": a})["Y"] if zp == "float" else ort_run(path, {"A": a})["Y"]
+        np.testing.assert_allclose(model.run({"A": a})["Y"], ref,
+                                   atol=2e-5 * np.abs(ref).max(), rtol=1e-5)
+    ptx = tmp_path / "nb.ptx"
+    _compile_cpu(path, str(ptx), target="cuda", emit="ptx", int8_activations=True)
+    text = ptx.read_text()
+    assert "dp4a.s32.u32" in text and "ld.global.v4.b32" in text
+
+
+@pytest.mark.parametrize("kind", ["qmoe", "sparse_ffn"])
+def test_int8_activations_compose_on_gpu(tmp_path, kind):
+    """--int8-activations through the routing and activation-sparsity ops
+    on the GPU: QMoE's experts (each a slice of the stacked int4 weights)
+    and a quantized sparse FFN's gate take the dp4a GEMV. The emulated
+    library matches the CPU library's int8 results (which the CPU tests
+    check against numpy), for one token and several."""
+    if kind == "qmoe":
+        path = models.qmoe(str(tmp_path / "m.onnx"), hidden=256, inner=256, experts=4, k=2,
+                           block=32, zero_points=True, act="relu", tokens="T")
+    else:
+        path = models.nbits_sparse_ffn(str(tmp_path / "m.onnx"), 128, 512, block=32,
+                                       sparsity=0.9, tokens="T")
+    cpu_so = tmp_path / "cpu.so"
+    _compile_cpu(path, str(cpu_so), int8_activations=True)
+    cpu = sparsa.load(str(cpu_so))
+    gpu = _emulated(tmp_path, path, adversarial=True, int8_activations=True)
+    for t in (1, 5):
+        rng = np.random.default_rng(t)
+        feeds = {"x": rng.standard_normal((t, 256 if kind == "qmoe" else 128)).astype(np.float32)}
+        want, got = cpu.run(feeds)["y"], gpu.run(feeds)["y"]
+        np.testing.assert_allclose(got, want, atol=1e-5 * np.abs(want).max(), rtol=1e-5)
+    ptx = tmp_path / "m.ptx"
+    _compile_cpu(path, str(ptx), target="cuda", emit="ptx", int8_activations=True)
+    assert "dp4a.s32.u32" in ptx.read_text()
 
 
 def _row_model(path, kind, shape, axis):

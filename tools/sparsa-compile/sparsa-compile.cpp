@@ -105,6 +105,12 @@ static cl::opt<bool> gpuSharedTiles(
              "operand tiles through shared memory (=false: register-tiled "
              "threads only)"),
     cl::init(true), cl::Hidden, cl::cat(sparsaCategory));
+static cl::opt<bool> gpuQuantizedGemv(
+    "x-gpu-quantized-gemv",
+    cl::desc("Tuning, --target=cuda: packed int4 / int8 GEMVs read 16-byte "
+             "vectors of codes, dp4a with --int8-activations (=false: split-K "
+             "byte loops)"),
+    cl::init(true), cl::Hidden, cl::cat(sparsaCategory));
 static cl::opt<bool> gpuTensorCores(
     "x-gpu-tensor-cores",
     cl::desc("Tuning, --target=cuda: f16 / bf16 matmuls run on tensor cores "
@@ -112,13 +118,14 @@ static cl::opt<bool> gpuTensorCores(
     cl::init(true), cl::Hidden, cl::cat(sparsaCategory));
 static cl::opt<int64_t> gpuTargetThreads(
     "x-gpu-target-threads",
-    cl::desc("Tuning, --target=cuda: threads split-K aims for"),
+    cl::desc("Tuning, --target=cuda: threads split-K (and the chunked quantized GEMVs) aim for"),
     cl::init(131072), cl::Hidden, cl::cat(sparsaCategory));
 static cl::opt<bool> int8Activations(
     "int8-activations",
     cl::desc("Quantized matmuls (int4 / int8 weights) quantize their float "
              "activations to int8 per block and use int8 dot products (ONNX "
-             "Runtime's accuracy_level 4; fast with AVX-512 VNNI)"),
+             "Runtime's accuracy_level 4; fast with AVX-512 VNNI, dp4a on "
+             "--target=cuda)"),
     cl::init(false), cl::cat(sparsaCategory));
 static cl::opt<bool> textInput("x-onnx-text",
                                cl::desc("Read the model as ONNX text syntax"),
@@ -354,13 +361,11 @@ int main(int argc, char **argv) {
   }
   // The int8 semantics do not depend on the machine: without VNNI the
   // same int32 products run as portable loops (correct, not fast).
-  if (int8Activations && cuda)
-    llvm::errs() << inputFile << ": warning: --int8-activations has no CUDA kernels yet; "
-                 << "activations stay f32\n";
-  else if (int8Activations && !options.vnni)
+  // (CUDA: the GPU's int8 GEMVs are dp4a kernels.)
+  if (int8Activations && !cuda && !options.vnni)
     llvm::errs() << inputFile << ": warning: --int8-activations without AVX-512 VNNI on this "
                  << "target: the int8 products run as portable loops (slow)\n";
-  options.int8Activations = int8Activations && !cuda;
+  options.int8Activations = int8Activations;
   options.instrumentSparsity = instrument == "sparsity";
   if (parallelTasks >= 0)
     options.parallelTasks = parallelTasks;
@@ -410,6 +415,7 @@ int main(int argc, char **argv) {
   options.gpuUnroll = std::max<int64_t>(1, gpuUnroll);
   options.gpuSharedTiles = gpuSharedTiles;
   options.gpuTensorCores = gpuTensorCores;
+  options.gpuQuantizedGemv = gpuQuantizedGemv;
   options.emulateGPU = gpuEmulate;
   options.emulateAdversarial = gpuEmulateAdversarial;
   if (!runPipeline(cuda || gpuEmulate ? sparsa::buildSparsaGPULoweringPipeline

@@ -74,6 +74,12 @@ struct SparsaCPUPipelineOptions
       llvm::cl::desc("GPU target, tuning: f16 / bf16 matmuls on tensor cores "
                      "(mma.sync; false: scalar threads)"),
       llvm::cl::init(true)};
+  Option<bool> gpuQuantizedGemv{
+      *this, "gpu-quantized-gemv",
+      llvm::cl::desc("GPU target, tuning: packed-weight GEMVs read 16-byte "
+                     "vectors of codes (dp4a with int8 activations; false: "
+                     "split-K byte loops)"),
+      llvm::cl::init(true)};
   Option<int64_t> gpuTargetThreads{
       *this, "gpu-target-threads",
       llvm::cl::desc("GPU target, tuning: threads split-K aims for"),

@@ -249,6 +249,9 @@ def GPUSplitReductionsPass : Pass<"sparsa-gpu-split-reductions", "mlir::func::Fu
     innermost (`linalg::interchangeGenericOp`; the combining op reduces its
     first dimension): lowered to loops, each output is one thread running
     its reduction, instead of a host loop launching a kernel per step.
+
+    The quantized lowering's packed-weight GEMVs are left whole
+    (`keep-packed-gemvs`): sparsa-gpu-quantized-gemv chunks them itself.
   }];
   let options = [
     Option<"minReduction", "min-reduction", "int64_t", "512",
@@ -262,6 +265,9 @@ def GPUSplitReductionsPass : Pass<"sparsa-gpu-split-reductions", "mlir::func::Fu
     Option<"rowsPerChunk", "rows-per-chunk", "int64_t", "32",
            "Listed rows one partial sum of a run-time-length reduction adds "
            "(0: no split)">,
+    Option<"keepPackedGemvs", "keep-packed-gemvs", "bool", "true",
+           "Leave the packed-weight GEMVs sparsa-gpu-quantized-gemv builds "
+           "whole">,
   ];
   let dependentDialects = ["mlir::linalg::LinalgDialect", "mlir::tensor::TensorDialect",
                            "mlir::arith::ArithDialect"];
@@ -478,6 +484,59 @@ def GPUContractionKernelsPass
   let dependentDialects = ["mlir::arith::ArithDialect", "mlir::gpu::GPUDialect",
                            "mlir::memref::MemRefDialect", "mlir::nvgpu::NVGPUDialect",
                            "mlir::scf::SCFDialect", "mlir::vector::VectorDialect"];
+}
+
+def GPUQuantizedGemvPass : Pass<"sparsa-gpu-quantized-gemv", "mlir::func::FuncOp"> {
+  let summary = "Packed-weight GEMV threads with 16-byte loads and dp4a (GPU target)";
+  let description = [{
+    On buffers, before the linalg-to-loops lowering: the quantized matmul
+    lowering's packed GEMVs (`sparsa.kernel` = `q4_gemv` / `q8_gemv` with
+    f32 activations, `q4_vnni` / `q8_vnni` with int8 activations:
+    MatMulNBits, QMoE experts, quantized sparse FFN gates, in blocks of a
+    multiple of 16 code bytes) become two `scf.parallel` nests built here.
+
+    In the first, a thread per (row, output, chunk c of C) walks the row's
+    16-byte vectors of codes c, c + C, c + 2C, ... (so a warp's load is
+    512 consecutive bytes of one weight row), each one aligned 16-byte load
+    (`ld.global.v4`) of 32 4-bit or 16 8-bit codes; one 16-byte vector
+    lies in one block, so its scale, zero point (constant, f32, or a field
+    of the packed byte) and activation scale are read once. With int8
+    activations the codes' nibbles are masked out as bytes and multiplied
+    with the activations' int8 codes as four-byte dot products (`out +=
+    (dot(a, q) - z * dot(a, 1)) * scale * activation scale`, the dot
+    products in i32): `vector.reduction <add>` of `extsi(a) * extui(q)`
+    over `vector<4xi8>`, which `sparsa-gpu-lower-dp4a` turns into `dp4a`
+    on the device. With f32 activations each code is dequantized in
+    registers (`(q - z) * scale`) and multiplied with 16-element vectors
+    of the activations. The chunk count C is the largest power of two up
+    to 32 and the row's vector count that keeps the threads within
+    `target-threads`; the chunks' partial sums [M, N, C] are then added
+    per output by a `linalg.generic` (none when C is 1).
+
+    The GPU split-K pass leaves these GEMVs whole (this pass splits them).
+    Operands with other layouts or unaligned buffers keep the generic.
+  }];
+  let options = [
+    Option<"targetThreads", "target-threads", "int64_t", "131072",
+           "Threads the chunks aim for (rows x outputs x chunks)">,
+  ];
+  let dependentDialects = ["mlir::scf::SCFDialect", "mlir::vector::VectorDialect",
+                           "mlir::memref::MemRefDialect"];
+}
+
+def GPULowerDp4aPass : Pass<"sparsa-gpu-lower-dp4a", "mlir::gpu::GPUModuleOp"> {
+  let summary = "Four-byte integer dot products to nvvm dp4a";
+  let description = [{
+    In device modules, before `convert-gpu-to-nvvm`: a `vector.reduction
+    <add>` (with or without an accumulator) of `arith.muli(ext(a), ext(b))`
+    over `vector<4xi32>`, where `a` and `b` are `vector<4xi8>` and each
+    `ext` is `arith.extsi` or `arith.extui`, becomes
+    `nvvm.dot.accumulate.4way` (PTX `dp4a`, sm_61 and newer) with each
+    operand signed or unsigned as its extension says; a reduction of one
+    `ext(a)` alone (a sum of four bytes) is the dot product with unsigned
+    ones. Everything else is left alone.
+  }];
+  let dependentDialects = ["mlir::NVVM::NVVMDialect", "mlir::arith::ArithDialect"];
 }
 
 def GPUAlignWorkgroupMemoryPass

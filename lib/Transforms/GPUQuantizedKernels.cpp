@@ -1,0 +1,451 @@
+//===- GPUQuantizedKernels.cpp - packed-weight GEMV threads for the GPU ---===//
+//
+// SPDX-License-Identifier: Apache-2.0
+//
+//===----------------------------------------------------------------------===//
+//
+// The quantized matmul lowering writes a decode GEMV over packed 4- or
+// 8-bit codes as one `linalg.generic` over code bytes, tagged for the CPU's
+// kernels. As scalar GPU loops each thread would read one byte per
+// multiply-add. Here each thread reads 16-byte vectors of codes instead,
+// interleaved with the other chunks of its row so a warp's load is one run
+// of 512 bytes; with int8 activations the products are four-byte integer
+// dot products, which `sparsa-gpu-lower-dp4a` maps to `dp4a` in the device
+// module.
+//
+//===----------------------------------------------------------------------===//
+
+#include "GPUContraction.h"
+
+#include "sparsa/Dialect/Sparsa/IR/SparsaDialect.h"
+#include "sparsa/Transforms/Passes.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/Dialect/LLVMIR/NVVMDialect.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/Vector/IR/VectorOps.h"
+
+namespace sparsa {
+#define GEN_PASS_DEF_GPUQUANTIZEDGEMVPASS
+#define GEN_PASS_DEF_GPULOWERDP4APASS
+#include "sparsa/Transforms/Passes.h.inc"
+} // namespace sparsa
+
+using namespace mlir;
+
+/// Bytes of codes one thread loads at a time.
+static constexpr int64_t kVectorBytes = 16;
+/// Most chunks one row is split into (a warp's worth).
+static constexpr int64_t kMaxChunks = 32;
+
+std::optional<sparsa::GPUQuantizedGemv> sparsa::planGPUQuantizedGemv(linalg::LinalgOp op) {
+  auto tag = op->getAttrOfType<StringAttr>(::sparsa::sparsa::kKernelAttrName);
+  if (!tag)
+    return std::nullopt;
+  GPUQuantizedGemv q;
+  StringRef kind = tag.getValue();
+  if (kind == "q4_gemv" || kind == "q8_gemv" || kind == "q4_vnni" || kind == "q8_vnni") {
+    q.q8 = kind.starts_with("q8");
+    q.int8 = kind.ends_with("vnni");
+  } else {
+    return std::nullopt;
+  }
+  auto bytes = op->getAttrOfType<IntegerAttr>(::sparsa::sparsa::kBlockBytesAttrName);
+  if (!bytes || bytes.getInt() <= 0 || bytes.getInt() % kVectorBytes != 0)
+    return std::nullopt;
+  q.blockBytes = bytes.getInt();
+  auto constZp = op->getAttrOfType<FloatAttr>(::sparsa::sparsa::kZeroPointAttrName);
+  auto packedZp = op->getAttrOfType<IntegerAttr>(::sparsa::sparsa::kPackedZeroPointsAttrName);
+  if (constZp && packedZp)
+    return std::nullopt;
+  if (packedZp) {
+    q.zeroPointBits = packedZp.getInt();
+    if (q.zeroPointBits != 2 && q.zeroPointBits != 4 && q.zeroPointBits != 8)
+      return std::nullopt;
+  }
+  if (constZp)
+    q.zeroPoint = constZp.getValueAsDouble();
+  if (op.getNumLoops() != 3 || op.getNumDpsInits() != 1 ||
+      op.getIteratorTypesArray() !=
+          SmallVector<utils::IteratorType>{utils::IteratorType::parallel,
+                                           utils::IteratorType::parallel,
+                                           utils::IteratorType::reduction})
+    return std::nullopt;
+  int next = 0;
+  q.aEven = next++;
+  if (!q.q8)
+    q.aOdd = next++;
+  q.codes = next++;
+  q.scales = next++;
+  if (!constZp)
+    q.zeroPoints = next++;
+  if (q.int8)
+    q.actScales = next++;
+  if (static_cast<int>(op.getNumDpsInputs()) != next)
+    return std::nullopt;
+
+  // Every operand 2-D with the map the lowering gives it.
+  MLIRContext *ctx = op.getContext();
+  AffineExpr m = getAffineDimExpr(0, ctx), n = getAffineDimExpr(1, ctx),
+             kk = getAffineDimExpr(2, ctx);
+  Type i8 = IntegerType::get(ctx, 8), f32 = Float32Type::get(ctx);
+  auto is = [&](int64_t operand, ArrayRef<AffineExpr> exprs, Type elt) {
+    OpOperand &o = op->getOpOperand(operand);
+    auto type = dyn_cast<ShapedType>(o.get().getType());
+    if (!type || !type.hasRank() || type.getRank() != 2 || type.getElementType() != elt)
+      return false;
+    return simplifyAffineMap(op.getMatchingIndexingMap(&o)) ==
+           simplifyAffineMap(AffineMap::get(3, 0, exprs, ctx));
+  };
+  Type act = q.int8 ? i8 : f32;
+  int64_t bb = q.blockBytes;
+  if (!is(q.aEven, {m, kk}, act) || (q.aOdd >= 0 && !is(q.aOdd, {m, kk}, act)) ||
+      !is(q.codes, {n, kk}, i8) || !is(q.scales, {n, kk.floorDiv(bb)}, f32) ||
+      (q.actScales >= 0 && !is(q.actScales, {m, kk.floorDiv(4)}, f32)))
+    return std::nullopt;
+  if (q.zeroPoints >= 0 &&
+      !(q.zeroPointBits ? is(q.zeroPoints, {n, kk.floorDiv(bb).floorDiv(8 / q.zeroPointBits)}, i8)
+                        : is(q.zeroPoints, {n, kk.floorDiv(bb)}, f32)))
+    return std::nullopt;
+  OpOperand *init = op.getDpsInitOperand(0);
+  auto outType = dyn_cast<ShapedType>(init->get().getType());
+  if (!outType || !outType.hasRank() || outType.getRank() != 2 ||
+      outType.getElementType() != f32 ||
+      op.getMatchingIndexingMap(init) != AffineMap::get(3, 0, {m, n}, ctx))
+    return std::nullopt;
+  // The code rows: a static whole number of 16-byte vectors.
+  auto codes = cast<ShapedType>(op->getOperand(q.codes).getType());
+  if (ShapedType::isDynamic(codes.getDimSize(1)) || codes.getDimSize(1) % kVectorBytes != 0 ||
+      ShapedType::isDynamic(codes.getDimSize(0)))
+    return std::nullopt;
+  return q;
+}
+
+namespace {
+
+struct GPUQuantizedGemvPass final
+    : sparsa::impl::GPUQuantizedGemvPassBase<GPUQuantizedGemvPass> {
+  using GPUQuantizedGemvPassBase::GPUQuantizedGemvPassBase;
+
+  void runOnOperation() override {
+    SmallVector<std::pair<linalg::GenericOp, sparsa::GPUQuantizedGemv>> todo;
+    getOperation().walk([&](linalg::GenericOp op) {
+      if (!op.hasPureBufferSemantics())
+        return;
+      if (std::optional<sparsa::GPUQuantizedGemv> q = sparsa::planGPUQuantizedGemv(op))
+        if (aligned(op, *q))
+          todo.push_back({op, *q});
+    });
+    for (auto &[op, q] : todo) {
+      build(op, q);
+      op.erase();
+    }
+  }
+
+  /// Whether the 16-byte loads of codes and activations are aligned.
+  static bool aligned(linalg::GenericOp op, const sparsa::GPUQuantizedGemv &q) {
+    auto ok = [&](int operand) { return operand < 0 || rowsAligned(op.getDpsInputs()[operand]); };
+    return ok(q.aEven) && ok(q.aOdd) && ok(q.codes);
+  }
+
+  /// Whether every row of |v| starts 16-byte aligned: its last stride is 1
+  /// and the others are multiples of 16 bytes, and it is an aligned buffer
+  /// or a view of one that moves by such strides (an expert's slice of
+  /// stacked weights).
+  static bool rowsAligned(Value v) {
+    auto type = dyn_cast<MemRefType>(v.getType());
+    SmallVector<int64_t> strides;
+    int64_t offset;
+    if (!type || failed(type.getStridesAndOffset(strides, offset)) || strides.empty() ||
+        strides.back() != 1)
+      return false;
+    int64_t bytes = type.getElementTypeBitWidth() / 8;
+    if (bytes == 0)
+      return false;
+    auto aligned = [&](int64_t stride) {
+      return !ShapedType::isDynamic(stride) && (stride * bytes) % kVectorBytes == 0;
+    };
+    if (!llvm::all_of(ArrayRef<int64_t>(strides).drop_back(), aligned))
+      return false;
+    if (auto sub = v.getDefiningOp<memref::SubViewOp>()) {
+      SmallVector<int64_t> sourceStrides;
+      int64_t sourceOffset;
+      if (failed(sub.getSourceType().getStridesAndOffset(sourceStrides, sourceOffset)))
+        return false;
+      for (auto [at, stride] : llvm::zip(sub.getMixedOffsets(), sourceStrides)) {
+        std::optional<int64_t> c = getConstantIntValue(at);
+        if (c == 0)
+          continue;
+        if (ShapedType::isDynamic(stride) ||
+            (c ? (*c * stride * bytes) % kVectorBytes != 0 : !aligned(stride)))
+          return false;
+      }
+      return rowsAligned(sub.getSource());
+    }
+    if (isa_and_present<memref::CollapseShapeOp, memref::ExpandShapeOp, memref::CastOp>(
+            v.getDefiningOp()))
+      return rowsAligned(v.getDefiningOp()->getOperand(0));
+    // alignedBuffer counts in floats: 16 bytes are 4 of them.
+    return sparsa::alignedBuffer(v, kVectorBytes / 4);
+  }
+
+  void build(linalg::GenericOp op, const sparsa::GPUQuantizedGemv &q) {
+    OpBuilder b(op);
+    Location loc = op.getLoc();
+    MLIRContext *ctx = op.getContext();
+    Type f32 = b.getF32Type(), i8 = b.getI8Type(), i32 = b.getI32Type();
+    ValueRange ins = op.getDpsInputs();
+    Value out = op.getDpsInits()[0];
+    auto input = [&](int i) { return i < 0 ? Value() : ins[i]; };
+    Value aEven = input(q.aEven), aOdd = input(q.aOdd), codes = input(q.codes),
+          scales = input(q.scales), zeroPoints = input(q.zeroPoints),
+          actScales = input(q.actScales);
+    // Index constants, made once before the loops.
+    DenseMap<int64_t, Value> constants;
+    auto cst = [&](OpBuilder &, int64_t v) {
+      Value &c = constants[v];
+      if (!c)
+        c = arith::ConstantIndexOp::create(b, loc, v);
+      return c;
+    };
+    auto codesType = cast<MemRefType>(codes.getType());
+    int64_t N = codesType.getDimSize(0), Kh = codesType.getDimSize(1);
+    int64_t vectors = Kh / kVectorBytes;
+    auto outType = cast<MemRefType>(out.getType());
+    Value M = outType.isDynamicDim(0) ? memref::DimOp::create(b, loc, out, cst(b, 0)).getResult()
+                                      : cst(b, outType.getDimSize(0));
+    // Chunks per row: threads up to the target (a run-time row count
+    // counts as one row).
+    int64_t rows = outType.isDynamicDim(0) ? 1 : outType.getDimSize(0);
+    int64_t chunks = 1;
+    while (chunks * 2 <= std::min(kMaxChunks, vectors) &&
+           rows * N * chunks * 2 <= targetThreads)
+      chunks *= 2;
+
+    // Partial sums [M, N, chunks] (the output itself for one chunk).
+    Value partial = out;
+    if (chunks > 1) {
+      auto partialType = MemRefType::get({outType.getDimSize(0), N, chunks}, f32);
+      SmallVector<Value> dyn;
+      if (outType.isDynamicDim(0))
+        dyn.push_back(M);
+      partial = memref::AllocOp::create(b, loc, partialType, dyn,
+                                        b.getI64IntegerAttr(kVectorBytes));
+    }
+
+    // (Every index constant the loops use exists before them.)
+    for (int64_t v : {int64_t(0), int64_t(1), N, chunks, vectors, kVectorBytes, q.blockBytes,
+                      int64_t(4), q.zeroPointBits ? 8 / q.zeroPointBits : 1, q.zeroPointBits})
+      cst(b, v);
+    auto vec = [&](int64_t n, Type elt) { return VectorType::get({n}, elt); };
+    auto splat = [&](OpBuilder &bb, VectorType type, int64_t v) -> Value {
+      return arith::ConstantOp::create(
+          bb, loc, type,
+          DenseElementsAttr::get(type, bb.getIntegerAttr(type.getElementType(), v)));
+    };
+    scf::ParallelOp::create(
+        b, loc, ValueRange{cst(b, 0), cst(b, 0), cst(b, 0)}, ValueRange{M, cst(b, N), cst(b, chunks)},
+        ValueRange{cst(b, 1), cst(b, 1), cst(b, 1)},
+        [&](OpBuilder &pb, Location, ValueRange ivs) {
+          Value m = ivs[0], n = ivs[1], c = ivs[2];
+          Value zero = arith::ConstantOp::create(pb, loc, f32, pb.getF32FloatAttr(0));
+          auto loop = scf::ForOp::create(
+              pb, loc, c, cst(pb, vectors), cst(pb, chunks), ValueRange{zero},
+              [&](OpBuilder &fb, Location, Value v, ValueRange accs) {
+                auto ci = [&](int64_t x) { return cst(fb, x); };
+                Value k0 = arith::MulIOp::create(fb, loc, v, ci(kVectorBytes));
+                auto load = [&](Value buffer, Value row, VectorType type) -> Value {
+                  return vector::LoadOp::create(fb, loc, type, buffer, ValueRange{row, k0},
+                                                /*nontemporal=*/false,
+                                                llvm::MaybeAlign(kVectorBytes));
+                };
+                // One block's codes: its scale and zero point.
+                Value blk = arith::DivUIOp::create(fb, loc, k0, ci(q.blockBytes));
+                Value scale = memref::LoadOp::create(fb, loc, scales, ValueRange{n, blk});
+                Value z;
+                if (!zeroPoints) {
+                  z = arith::ConstantOp::create(fb, loc, f32, fb.getF32FloatAttr(q.zeroPoint));
+                } else if (!q.zeroPointBits) {
+                  z = memref::LoadOp::create(fb, loc, zeroPoints, ValueRange{n, blk});
+                } else {
+                  int64_t per = 8 / q.zeroPointBits;
+                  Value byte = memref::LoadOp::create(
+                      fb, loc, zeroPoints,
+                      ValueRange{n, arith::DivUIOp::create(fb, loc, blk, ci(per))});
+                  Value shift = arith::IndexCastOp::create(
+                      fb, loc, i32,
+                      arith::MulIOp::create(fb, loc, arith::RemUIOp::create(fb, loc, blk, ci(per)),
+                                            ci(q.zeroPointBits)));
+                  Value field = arith::ShRUIOp::create(
+                      fb, loc, arith::ExtUIOp::create(fb, loc, i32, byte), shift);
+                  field = arith::AndIOp::create(
+                      fb, loc, field,
+                      arith::ConstantOp::create(fb, loc, i32,
+                                                fb.getI32IntegerAttr((1 << q.zeroPointBits) - 1)));
+                  z = arith::UIToFPOp::create(fb, loc, f32, field);
+                }
+                Value w = load(codes, n, vec(kVectorBytes, i8));
+                // The codes as bytes: 8-bit as they are; 4-bit the low
+                // nibbles (even k) and the high ones (odd k), masked as
+                // 32-bit words.
+                SmallVector<Value> codeBytes = {w};
+                if (!q.q8) {
+                  VectorType words = vec(kVectorBytes / 4, i32);
+                  Value w32 = vector::BitCastOp::create(fb, loc, words, w);
+                  Value mask = splat(fb, words, 0x0F0F0F0F);
+                  Value lo = arith::AndIOp::create(fb, loc, w32, mask);
+                  Value hi = arith::AndIOp::create(
+                      fb, loc, arith::ShRUIOp::create(fb, loc, w32, splat(fb, words, 4)), mask);
+                  codeBytes = {vector::BitCastOp::create(fb, loc, w.getType(), lo),
+                               vector::BitCastOp::create(fb, loc, w.getType(), hi)};
+                }
+                SmallVector<Value> acts = {aEven};
+                if (aOdd)
+                  acts.push_back(aOdd);
+                Value sum = accs[0];
+                if (q.int8) {
+                  // (dot(a, q) - z * sum(a)) * scale * activation scale, the
+                  // dot products four bytes at a time in i32.
+                  Value dot = arith::ConstantOp::create(fb, loc, i32, fb.getI32IntegerAttr(0));
+                  Value total = dot;
+                  VectorType four32 = vec(4, i32);
+                  for (auto [a, qv] : llvm::zip(acts, codeBytes)) {
+                    Value av = load(a, m, vec(kVectorBytes, i8));
+                    for (int64_t i = 0; i < kVectorBytes; i += 4) {
+                      auto slice = [&](Value x) {
+                        // (A shuffle: device code has no strided slices.)
+                        return vector::ShuffleOp::create(
+                            fb, loc, x, x, ArrayRef<int64_t>{i, i + 1, i + 2, i + 3});
+                      };
+                      Value ai = arith::ExtSIOp::create(fb, loc, four32, slice(av));
+                      Value qi = arith::ExtUIOp::create(fb, loc, four32, slice(qv));
+                      dot = vector::ReductionOp::create(fb, loc, vector::CombiningKind::ADD,
+                                                        arith::MulIOp::create(fb, loc, ai, qi),
+                                                        dot);
+                      total = vector::ReductionOp::create(fb, loc, vector::CombiningKind::ADD,
+                                                          ai, total);
+                    }
+                  }
+                  Value actScale = memref::LoadOp::create(
+                      fb, loc, actScales,
+                      ValueRange{m, arith::DivUIOp::create(fb, loc, k0, ci(4))});
+                  Value d = arith::SubFOp::create(
+                      fb, loc, arith::SIToFPOp::create(fb, loc, f32, dot),
+                      arith::MulFOp::create(fb, loc, z,
+                                            arith::SIToFPOp::create(fb, loc, f32, total)));
+                  Value s = arith::MulFOp::create(fb, loc, scale, actScale);
+                  sum = arith::AddFOp::create(fb, loc, sum, arith::MulFOp::create(fb, loc, d, s));
+                } else {
+                  // Each code dequantized in registers, times its
+                  // activation, 16 lanes at a time.
+                  VectorType lanes = vec(kVectorBytes, f32);
+                  Value zv = vector::BroadcastOp::create(fb, loc, lanes, z);
+                  Value sv = vector::BroadcastOp::create(fb, loc, lanes, scale);
+                  Value part;
+                  for (auto [a, qv] : llvm::zip(acts, codeBytes)) {
+                    Value av = load(a, m, lanes);
+                    Value wq = arith::UIToFPOp::create(fb, loc, lanes, qv);
+                    Value wd = arith::MulFOp::create(
+                        fb, loc, arith::SubFOp::create(fb, loc, wq, zv), sv);
+                    Value p = arith::MulFOp::create(fb, loc, av, wd);
+                    part = part ? arith::AddFOp::create(fb, loc, part, p).getResult() : p;
+                  }
+                  sum = vector::ReductionOp::create(fb, loc, vector::CombiningKind::ADD, part,
+                                                    sum);
+                }
+                scf::YieldOp::create(fb, loc, sum);
+              });
+          Value result = loop.getResult(0);
+          if (chunks > 1) {
+            memref::StoreOp::create(pb, loc, result, partial, ValueRange{m, n, c});
+          } else {
+            Value prev = memref::LoadOp::create(pb, loc, out, ValueRange{m, n});
+            memref::StoreOp::create(pb, loc, arith::AddFOp::create(pb, loc, prev, result), out,
+                                    ValueRange{m, n});
+          }
+          scf::ReduceOp::create(pb, loc);
+        });
+    if (chunks == 1)
+      return;
+    // out[m, n] += the chunks' partial sums, in chunk order.
+    AffineExpr d0 = getAffineDimExpr(0, ctx), d1 = getAffineDimExpr(1, ctx),
+               d2 = getAffineDimExpr(2, ctx);
+    linalg::GenericOp::create(
+        b, loc, TypeRange{}, ValueRange{partial}, ValueRange{out},
+        ArrayRef<AffineMap>{AffineMap::get(3, 0, {d0, d1, d2}, ctx),
+                            AffineMap::get(3, 0, {d0, d1}, ctx)},
+        ArrayRef<utils::IteratorType>{utils::IteratorType::parallel,
+                                      utils::IteratorType::parallel,
+                                      utils::IteratorType::reduction},
+        [&](OpBuilder &nb, Location l, ValueRange args) {
+          linalg::YieldOp::create(nb, l, ValueRange{arith::AddFOp::create(nb, l, args[1], args[0])});
+        });
+    memref::DeallocOp::create(b, loc, partial);
+  }
+};
+
+/// `ext(x)` for a vector<4xi8> x: x and whether the extension is signed.
+static std::optional<std::pair<Value, bool>> extendedBytes(Value v) {
+  Operation *def = v.getDefiningOp();
+  if (!def || !isa<arith::ExtSIOp, arith::ExtUIOp>(def))
+    return std::nullopt;
+  Value in = def->getOperand(0);
+  auto type = dyn_cast<VectorType>(in.getType());
+  if (!type || type.getShape() != ArrayRef<int64_t>{4} || !type.getElementType().isInteger(8))
+    return std::nullopt;
+  return std::pair(in, isa<arith::ExtSIOp>(def));
+}
+
+struct GPULowerDp4aPass final : sparsa::impl::GPULowerDp4aPassBase<GPULowerDp4aPass> {
+  using GPULowerDp4aPassBase::GPULowerDp4aPassBase;
+
+  void runOnOperation() override {
+    SmallVector<vector::ReductionOp> reductions;
+    getOperation().walk([&](vector::ReductionOp op) {
+      auto type = op.getSourceVectorType();
+      if (op.getKind() == vector::CombiningKind::ADD && type.getShape() == ArrayRef<int64_t>{4} &&
+          type.getElementType().isInteger(32) && !type.isScalable())
+        reductions.push_back(op);
+    });
+    for (vector::ReductionOp op : reductions) {
+      Value a, bv;
+      bool aSigned = false, bSigned = false;
+      if (auto mul = op.getVector().getDefiningOp<arith::MulIOp>()) {
+        auto x = extendedBytes(mul.getLhs()), y = extendedBytes(mul.getRhs());
+        if (!x || !y)
+          continue;
+        std::tie(a, aSigned) = *x;
+        std::tie(bv, bSigned) = *y;
+      } else if (auto x = extendedBytes(op.getVector())) {
+        std::tie(a, aSigned) = *x;
+      } else {
+        continue;
+      }
+      OpBuilder b(op);
+      Location loc = op.getLoc();
+      Type i32 = b.getI32Type();
+      if (!bv) { // a sum of four bytes: the dot product with ones
+        auto four = VectorType::get({4}, b.getI8Type());
+        bv = arith::ConstantOp::create(b, loc, four,
+                                       DenseElementsAttr::get(four, b.getI8IntegerAttr(1)));
+      }
+      Value acc = op.getAcc();
+      if (!acc)
+        acc = arith::ConstantOp::create(b, loc, i32, b.getI32IntegerAttr(0));
+      auto kind = [&](bool isSigned) {
+        return NVVM::DotAccumulateTypeAttr::get(b.getContext(),
+                                                isSigned ? NVVM::DotAccumulateType::SIGNED
+                                                         : NVVM::DotAccumulateType::UNSIGNED);
+      };
+      Value dot = NVVM::DotAccumulate4WayOp::create(b, loc, i32, a, kind(aSigned), bv,
+                                                    kind(bSigned), acc);
+      op.replaceAllUsesWith(dot);
+      op.erase();
+    }
+  }
+};
+
+} // namespace
