@@ -178,7 +178,8 @@ void sparsa::buildSparsaGPULoweringPipeline(
   split.vectorWidth = options.gpuVectorWidth;
   split.keepPackedGemvs = options.gpuQuantizedGemv;
   pm.addNestedPass<func::FuncOp>(createGPUSplitReductionsPass(split));
-  pm.addNestedPass<func::FuncOp>(createGPUParallelCompactionPass());
+  if (!options.gpuWarpCompaction)
+    pm.addNestedPass<func::FuncOp>(createGPUParallelCompactionPass());
   pm.addPass(createCanonicalizerPass());
   // 3. Bufferize and free intermediates exactly as the CPU pipeline does.
   addBufferization(pm);
@@ -188,6 +189,10 @@ void sparsa::buildSparsaGPULoweringPipeline(
   StridedCopiesToLinalgPassOptions copies;
   copies.all = true;
   pm.addNestedPass<func::FuncOp>(createStridedCopiesToLinalgPass(copies));
+  // Active-index lists: warps vote on their positions (after bufferization:
+  // the kernels are built as launches).
+  if (options.gpuWarpCompaction)
+    pm.addNestedPass<func::FuncOp>(createGPUWarpCompactionPass());
   // Row kernels: one launch each, block reductions.
   pm.addNestedPass<func::FuncOp>(createGPURowKernelsToLaunchesPass());
   // Packed-weight GEMVs: 16-byte loads of codes, int8 dot products.

@@ -36,6 +36,7 @@
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Dialect/GPU/Utils/GPUUtils.h"
+#include "mlir/Dialect/LLVMIR/NVVMDialect.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Linalg/Transforms/Transforms.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
@@ -679,7 +680,7 @@ struct GPUEmulateOnHostPass final
   }
 
   static bool isSync(Operation *op) {
-    return isa<gpu::AllReduceOp, gpu::BarrierOp, nvgpu::MmaSyncOp>(op);
+    return isa<gpu::AllReduceOp, gpu::BarrierOp, nvgpu::MmaSyncOp, NVVM::VoteSyncOp>(op);
   }
 
   /// Per-thread buffers hold a vector of several dimensions flattened.
@@ -756,6 +757,33 @@ struct GPUEmulateOnHostPass final
         d = vector::InsertOp::create(b, loc, loop.getResult(0), d, ArrayRef<int64_t>{i * 2 + j});
       }
     return vector::ShapeCastOp::create(b, loc, resultType, d);
+  }
+
+  /// Each thread's result of a `vote.sync ballot` (full warps): bit l set
+  /// where lane l of its warp voted true (|slot|: the threads' votes).
+  static Value emulateBallot(OpBuilder &b, Location loc, Value slot, Value linear,
+                             Value threadCount) {
+    auto c = [&](int64_t v) -> Value { return arith::ConstantIndexOp::create(b, loc, v); };
+    Type i32 = b.getI32Type();
+    Value base = arith::SubIOp::create(b, loc, linear,
+                                       arith::RemUIOp::create(b, loc, linear, c(32)));
+    Value last = arith::SubIOp::create(b, loc, threadCount, c(1));
+    Value zero = arith::ConstantOp::create(b, loc, i32, b.getI32IntegerAttr(0));
+    auto loop = scf::ForOp::create(
+        b, loc, c(0), c(32), c(1), ValueRange{zero},
+        [&](OpBuilder &lb, Location l, Value lane, ValueRange acc) {
+          Value t = arith::AddIOp::create(lb, l, base, lane);
+          Value exists = arith::CmpIOp::create(lb, l, arith::CmpIPredicate::ult, t, threadCount);
+          Value vote = memref::LoadOp::create(lb, l, slot,
+                                              ValueRange{arith::MinUIOp::create(lb, l, t, last)});
+          Value bit = arith::ExtUIOp::create(lb, l, i32,
+                                             arith::AndIOp::create(lb, l, vote, exists));
+          Value shift = arith::IndexCastOp::create(lb, l, i32, lane);
+          Value mask = arith::OrIOp::create(lb, l, acc[0],
+                                            arith::ShLIOp::create(lb, l, bit, shift));
+          scf::YieldOp::create(lb, l, ValueRange{mask});
+        });
+    return loop.getResult(0);
   }
 
   /// A loop whose body synchronizes the block (every thread runs the same
@@ -835,6 +863,14 @@ struct GPUEmulateOnHostPass final
       return WalkResult::interrupt();
     });
     if (withRegion.wasInterrupted())
+      return failure();
+    WalkResult otherVote = launch.getBody().walk([&](NVVM::VoteSyncOp vote) {
+      if (vote.getKind() == NVVM::VoteSyncKind::ballot)
+        return WalkResult::advance();
+      vote.emitError("cannot emulate a vote.sync other than ballot");
+      return WalkResult::interrupt();
+    });
+    if (otherVote.wasInterrupted())
       return failure();
     rewriter.setInsertionPoint(launch);
     Value blockBounds[] = {launch.getGridSizeX(), launch.getGridSizeY(),
@@ -990,11 +1026,11 @@ struct GPUEmulateOnHostPass final
       }
     // An mma's result is each thread's, made between the segment it ends
     // and the next.
-    launch.getBody().walk([&](nvgpu::MmaSyncOp mma) {
-      if (mma->use_empty())
+    launch.getBody().walk([&](Operation *op) {
+      if (!isa<nvgpu::MmaSyncOp, NVVM::VoteSyncOp>(op) || op->use_empty())
         return;
-      crossing.insert(mma.getResult());
-      definedIn[mma.getResult()] = segmentOf.lookup(mma);
+      crossing.insert(op->getResult(0));
+      definedIn[op->getResult(0)] = segmentOf.lookup(op);
     });
     DenseMap<Value, Value> slots;
     rewriter.setInsertionPoint(launch);
@@ -1020,6 +1056,12 @@ struct GPUEmulateOnHostPass final
         buffers.push_back(three[i]);
       }
       mmaSlots[mma] = three;
+    });
+    // A ballot's votes, per thread.
+    DenseMap<Operation *, Value> voteSlots;
+    launch.getBody().walk([&](NVVM::VoteSyncOp vote) {
+      voteSlots[vote] = newSlot(rewriter, loc, vote.getPred().getType(), threadCount);
+      buffers.push_back(voteSlots[vote]);
     });
     blockLoops();
     // Emits segment |k|'s thread loops before |anchor|; returns the
@@ -1127,7 +1169,17 @@ struct GPUEmulateOnHostPass final
       rewriter.eraseOp(first.outer);
     };
     unsigned k = 0;
+    // (mma.sync and vote.sync ops, erased once every segment is out; their
+    // operands, stored per thread, are detached from them first: a loop's
+    // rotation may erase the ops defining them.)
     SmallVector<Operation *> emulatedMmas;
+    auto detach = [&](Operation *op) {
+      OpBuilder hb(launch);
+      for (OpOperand &operand : op->getOpOperands()) {
+        Type t = operand.get().getType();
+        operand.set(arith::ConstantOp::create(hb, loc, t, cast<TypedAttr>(hb.getZeroAttr(t))));
+      }
+    };
     std::function<void(Block &, Operation *)> emit = [&](Block &blk, Operation *anchor) {
       SmallVector<Operation *> ops;
       for (Operation &op : blk.without_terminator())
@@ -1175,7 +1227,23 @@ struct GPUEmulateOnHostPass final
             storeSlot(rewriter, loc, d, slots[mma.getResult()], self);
           }
           // (Its uses, in later segments, load the result: erased after.)
+          detach(mma);
           emulatedMmas.push_back(mma);
+        } else if (auto vote = dyn_cast<NVVM::VoteSyncOp>(op)) {
+          // Each thread leaves its vote; then each reads its warp's.
+          Value slot = voteSlots.lookup(vote);
+          rewriter.setInsertionPoint(inner);
+          storeSlot(rewriter, loc, vote.getPred(), slot, linear);
+          if (!vote->use_empty()) {
+            SmallVector<Value> tivs;
+            Operation *at = loopNest(rewriter, loc, anchor, threadBounds, tivs);
+            rewriter.setInsertionPoint(at);
+            Value self = linearIndex(rewriter, loc, tivs, threadBounds);
+            Value mask = emulateBallot(rewriter, loc, slot, self, threadCount);
+            storeSlot(rewriter, loc, mask, slots[vote.getResult()], self);
+          }
+          detach(vote);
+          emulatedMmas.push_back(vote);
         } else if (isa<gpu::BarrierOp>(op)) {
           rewriter.eraseOp(op);
         } else {

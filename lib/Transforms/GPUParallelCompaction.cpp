@@ -16,17 +16,23 @@
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/Dialect/LLVMIR/NVVMDialect.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/IRMapping.h"
 #include "mlir/IR/Matchers.h"
 #include "mlir/IR/PatternMatch.h"
 #include "mlir/Interfaces/SideEffectInterfaces.h"
+#include "mlir/Interfaces/ViewLikeInterface.h"
 
 #include "llvm/ADT/SetVector.h"
 
 namespace sparsa {
 #define GEN_PASS_DEF_GPUPARALLELCOMPACTIONPASS
+#define GEN_PASS_DEF_GPUWARPCOMPACTIONPASS
 #include "sparsa/Transforms/Passes.h.inc"
 } // namespace sparsa
 
@@ -247,6 +253,215 @@ struct GPUParallelCompactionPass final
     results[m.listArg] = write.getResult(0);
     results[m.countArg] = total;
     b.replaceOp(loop, results);
+  }
+};
+
+/// The bufferized list loop (see Passes.td).
+struct BufferListLoop {
+  scf::ForOp loop;
+  memref::StoreOp store;
+  Value cond;
+  SmallVector<Operation *> predicate;
+};
+
+/// The buffer |v| is a view of.
+static Value rootOf(Value v) {
+  while (auto view = v.getDefiningOp<ViewLikeOpInterface>())
+    v = view.getViewSource();
+  return v;
+}
+
+static std::optional<BufferListLoop> matchBufferListLoop(scf::ForOp loop) {
+  if (loop.getNumRegionIterArgs() != 1 || !matchPattern(loop.getStep(), m_One()) ||
+      !loop.getInductionVar().getType().isIndex() ||
+      !isa<IndexType>(loop.getInitArgs()[0].getType()))
+    return std::nullopt;
+  Value iv = loop.getInductionVar(), count = loop.getRegionIterArgs()[0];
+  Block *body = loop.getBody();
+  auto yield = cast<scf::YieldOp>(body->getTerminator());
+  auto ifOp = yield.getOperand(0).getDefiningOp<scf::IfOp>();
+  if (!ifOp || ifOp->getBlock() != body || ifOp.getNumResults() != 1 || !ifOp.elseBlock() ||
+      ifOp.elseYield().getOperand(0) != count)
+    return std::nullopt;
+  // Then: store the position at the count; count + 1.
+  Block *then = ifOp.thenBlock();
+  if (then->getOperations().size() != 3)
+    return std::nullopt;
+  auto store = dyn_cast<memref::StoreOp>(then->front());
+  auto inc = ifOp.thenYield().getOperand(0).getDefiningOp<arith::AddIOp>();
+  if (!store || store.getValueToStore() != iv || store.getIndices().size() != 1 ||
+      store.getIndices()[0] != count || !inc || inc->getBlock() != then ||
+      !((inc.getLhs() == count && matchPattern(inc.getRhs(), m_One())) ||
+        (inc.getRhs() == count && matchPattern(inc.getLhs(), m_One()))))
+    return std::nullopt;
+  Value list = rootOf(store.getMemRef());
+  // The rest of the body computes the condition: it reads memory (not the
+  // list) and writes none, and never uses the count.
+  BufferListLoop m{loop, store, ifOp.getCondition(), {}};
+  for (Operation &op : body->without_terminator()) {
+    if (&op == ifOp.getOperation())
+      continue;
+    if (op.getNumRegions() != 0)
+      return std::nullopt;
+    auto load = dyn_cast<memref::LoadOp>(op);
+    if (!load && !isMemoryEffectFree(&op))
+      return std::nullopt;
+    if (load && rootOf(load.getMemRef()) == list)
+      return std::nullopt;
+    if (llvm::is_contained(op.getOperands(), count))
+      return std::nullopt;
+    m.predicate.push_back(&op);
+  }
+  if (m.cond.getParentBlock() == body && m.cond.getDefiningOp() == nullptr)
+    return std::nullopt; // the count itself
+  return m;
+}
+
+struct GPUWarpCompactionPass final
+    : sparsa::impl::GPUWarpCompactionPassBase<GPUWarpCompactionPass> {
+  using GPUWarpCompactionPassBase::GPUWarpCompactionPassBase;
+
+  /// Positions one warp takes: 32 steps of 32 lanes.
+  static constexpr int64_t kSteps = 32, kWarp = 32, kChunk = kSteps * kWarp;
+
+  void runOnOperation() override {
+    SmallVector<BufferListLoop> loops;
+    getOperation().walk([&](scf::ForOp loop) {
+      // (Loops in device code, or in parallel loops that may become device
+      // code, stay as they are: launches cannot nest.)
+      for (Operation *p = loop->getParentOp(); !isa<func::FuncOp>(p); p = p->getParentOp())
+        if (!isa<scf::ForOp, scf::IfOp, scf::WhileOp, scf::IndexSwitchOp>(p))
+          return;
+      std::optional<BufferListLoop> m = matchBufferListLoop(loop);
+      if (!m)
+        return;
+      std::optional<APInt> trips = loop.getStaticTripCount();
+      if (trips && trips->getSExtValue() < minPositions)
+        return;
+      loops.push_back(*m);
+    });
+    for (BufferListLoop &m : loops)
+      rewrite(m);
+  }
+
+  /// One warp per chunk of kChunk positions; |body| builds a step given
+  /// the lane's position, its predicate and the warp's ballot, carrying
+  /// one index from |init|; returns the carried value after the chunk.
+  /// Built at |b|'s insertion point, the launch under `chunks > 0`.
+  void warpLaunch(OpBuilder &b, Location loc, BufferListLoop m, Value chunks,
+                  function_ref<Value(OpBuilder &, Value chunk)> init,
+                  function_ref<Value(OpBuilder &, Value i, Value p, Value mask, Value lane32,
+                                     Value carried)>
+                      step,
+                  function_ref<void(OpBuilder &, Value chunk, Value lane, Value carried)> finish) {
+    auto cst = [&](OpBuilder &nb, int64_t v) -> Value {
+      return arith::ConstantIndexOp::create(nb, loc, v);
+    };
+    Value any = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::sgt, chunks, cst(b, 0));
+    auto guard = scf::IfOp::create(b, loc, any, /*withElseRegion=*/false);
+    OpBuilder gb = OpBuilder::atBlockBegin(&guard.getThenRegion().front());
+    Value one = cst(gb, 1);
+    auto launch = gpu::LaunchOp::create(gb, loc, chunks, one, one, cst(gb, kWarp), one, one);
+    OpBuilder kb = OpBuilder::atBlockEnd(&launch.getBody().front());
+    gpu::TerminatorOp::create(kb, loc);
+    kb.setInsertionPointToStart(&launch.getBody().front());
+    Value lane = launch.getThreadIds().x, chunk = launch.getBlockIds().x;
+    Value lb = m.loop.getLowerBound(), ub = m.loop.getUpperBound();
+    Value lo = arith::AddIOp::create(kb, loc, lb,
+                                     arith::MulIOp::create(kb, loc, chunk, cst(kb, kChunk)));
+    Value lastPos = arith::SubIOp::create(kb, loc, ub, cst(kb, 1));
+    Type i32 = kb.getI32Type();
+    Value lane32 = arith::IndexCastOp::create(kb, loc, i32, lane);
+    Value full = arith::ConstantOp::create(kb, loc, i32, kb.getI32IntegerAttr(-1));
+    auto loop = scf::ForOp::create(
+        kb, loc, cst(kb, 0), cst(kb, kSteps), cst(kb, 1), ValueRange{init(kb, chunk)},
+        [&](OpBuilder &fb, Location, Value s, ValueRange carried) {
+          Value i = arith::AddIOp::create(
+              fb, loc, lo,
+              arith::AddIOp::create(fb, loc, arith::MulIOp::create(fb, loc, s, cst(fb, kWarp)),
+                                    lane));
+          // Past the end: false, the predicate read at the last position.
+          Value inside = arith::CmpIOp::create(fb, loc, arith::CmpIPredicate::slt, i, ub);
+          Value at = arith::MinSIOp::create(fb, loc, i, lastPos);
+          IRMapping map;
+          map.map(m.loop.getInductionVar(), at);
+          for (Operation *op : m.predicate)
+            fb.clone(*op, map);
+          Value p = arith::AndIOp::create(fb, loc, inside, map.lookupOrDefault(m.cond));
+          Value mask = NVVM::VoteSyncOp::create(fb, loc, i32, full, p, NVVM::VoteSyncKind::ballot);
+          scf::YieldOp::create(fb, loc, step(fb, i, p, mask, lane32, carried[0]));
+        });
+    finish(kb, chunk, lane, loop.getResult(0));
+  }
+
+  void rewrite(BufferListLoop m) {
+    scf::ForOp loop = m.loop;
+    Location loc = loop.getLoc();
+    OpBuilder b(loop);
+    auto cst = [&](OpBuilder &nb, int64_t v) -> Value {
+      return arith::ConstantIndexOp::create(nb, loc, v);
+    };
+    Type idx = b.getIndexType(), i32 = b.getI32Type();
+    Value n = arith::MaxSIOp::create(
+        b, loc, arith::SubIOp::create(b, loc, loop.getUpperBound(), loop.getLowerBound()),
+        cst(b, 0));
+    Value chunks = arith::CeilDivUIOp::create(b, loc, n, cst(b, kChunk));
+    auto bufType = MemRefType::get({ShapedType::kDynamic}, idx);
+    Value counts = memref::AllocOp::create(b, loc, bufType, ValueRange{chunks});
+    Value offsets = memref::AllocOp::create(b, loc, bufType, ValueRange{chunks});
+    auto popc = [&](OpBuilder &nb, Value x) -> Value {
+      return arith::IndexCastUIOp::create(nb, loc, idx, math::CtPopOp::create(nb, loc, x));
+    };
+    auto laneZero = [&](OpBuilder &nb, Value lane) {
+      return arith::CmpIOp::create(nb, loc, arith::CmpIPredicate::eq, lane, cst(nb, 0));
+    };
+
+    // 1. Each chunk's count: the sum of its ballots' set bits.
+    warpLaunch(
+        b, loc, m, chunks, [&](OpBuilder &nb, Value) { return cst(nb, 0); },
+        [&](OpBuilder &nb, Value, Value, Value mask, Value, Value carried) -> Value {
+          return arith::AddIOp::create(nb, loc, carried, popc(nb, mask));
+        },
+        [&](OpBuilder &nb, Value chunk, Value lane, Value total) {
+          auto first = scf::IfOp::create(nb, loc, laneZero(nb, lane), /*withElseRegion=*/false);
+          OpBuilder tb = OpBuilder::atBlockBegin(&first.getThenRegion().front());
+          memref::StoreOp::create(tb, loc, total, counts, ValueRange{chunk});
+        });
+
+    // 2. Exclusive prefix sum from the loop's starting count.
+    auto scan = scf::ForOp::create(
+        b, loc, cst(b, 0), chunks, cst(b, 1), ValueRange{loop.getInitArgs()[0]},
+        [&](OpBuilder &fb, Location, Value c, ValueRange acc) {
+          memref::StoreOp::create(fb, loc, acc[0], offsets, ValueRange{c});
+          Value cnt = memref::LoadOp::create(fb, loc, counts, ValueRange{c});
+          scf::YieldOp::create(fb, loc, ValueRange{arith::AddIOp::create(fb, loc, acc[0], cnt)});
+        });
+
+    // 3. Each lane whose predicate holds writes its position after the
+    //    chunk's earlier ones: the offset, the steps' counts so far, the
+    //    set bits below its lane.
+    Value list = m.store.getMemRef();
+    warpLaunch(
+        b, loc, m, chunks,
+        [&](OpBuilder &nb, Value chunk) -> Value {
+          return memref::LoadOp::create(nb, loc, offsets, ValueRange{chunk});
+        },
+        [&](OpBuilder &nb, Value i, Value p, Value mask, Value lane32, Value carried) -> Value {
+          Value one = arith::ConstantOp::create(nb, loc, i32, nb.getI32IntegerAttr(1));
+          Value below = arith::SubIOp::create(nb, loc, arith::ShLIOp::create(nb, loc, one, lane32),
+                                              one);
+          Value at = arith::AddIOp::create(
+              nb, loc, carried, popc(nb, arith::AndIOp::create(nb, loc, mask, below)));
+          auto put = scf::IfOp::create(nb, loc, p, /*withElseRegion=*/false);
+          OpBuilder tb = OpBuilder::atBlockBegin(&put.getThenRegion().front());
+          memref::StoreOp::create(tb, loc, i, list, ValueRange{at});
+          return arith::AddIOp::create(nb, loc, carried, popc(nb, mask));
+        },
+        [](OpBuilder &, Value, Value, Value) {});
+    memref::DeallocOp::create(b, loc, counts);
+    memref::DeallocOp::create(b, loc, offsets);
+    loop.getResult(0).replaceAllUsesWith(scan.getResult(0));
+    loop.erase();
   }
 };
 

@@ -79,19 +79,31 @@ def test_emulated_sparse_ffn_matches_ort(tmp_path, mode, sparsity):
 
 @pytest.mark.parametrize("sparsity", [0.0, 0.5, 0.9, 0.99, 1.0])
 @pytest.mark.parametrize("mode", ["relu", "glu", "threshold"])
-def test_emulated_parallel_compaction_matches_ort(tmp_path, mode, sparsity):
-    """sparsa-gpu-parallel-compaction: the active-neuron list of 1000
-    neurons (eight chunks of 128, the last one partial) is counted, scanned
-    and written by one thread per chunk. Emulated with the threads of each
-    launch run last first and device allocations poisoned, so a chunk that
-    wrote outside its slice, or left part of it unwritten, shows in the
-    sparse path's result."""
-    path = models.sparse_ffn(str(tmp_path / "ffn.onnx"), hidden=64, inner=1000, tokens=1,
+@pytest.mark.parametrize("warps", [True, False])
+def test_emulated_parallel_compaction_matches_ort(tmp_path, mode, sparsity, warps):
+    """The active-neuron list of 2500 neurons built in parallel: by warps
+    (sparsa-gpu-warp-compaction: three chunks of 1024 positions, the last
+    one partial, each a warp voting 32 positions at a time with
+    vote.ballot, its lanes writing at the popc of the lanes below them), or
+    by one thread per chunk of 128 (sparsa-gpu-parallel-compaction,
+    --x-gpu-warp-compaction=false). Emulated with the blocks and threads of
+    each launch run last first and device allocations poisoned, so a
+    position written twice, or one left unwritten, shows in the sparse
+    path's result."""
+    path = models.sparse_ffn(str(tmp_path / "ffn.onnx"), hidden=64, inner=2500, tokens=1,
                              mode=mode, sparsity=sparsity, seed=3)
-    model = _emulated(tmp_path, path, adversarial=True)
+    flags = [] if warps else ["--x-gpu-warp-compaction=false"]
+    so = tmp_path / "emu.so"
+    _compile_cpu(str(path), str(so), target="cuda",
+                 extra_args=["--x-gpu-emulate", "--x-gpu-emulate-adversarial"] + flags)
+    model = sparsa.load(str(so))
     for seed in range(3):
         x = np.random.default_rng(seed).standard_normal((1, 64)).astype(np.float32)
         assert_matches_ort(model, path, {"x": x})
+    if sparsity == 0.5:
+        ptx = tmp_path / "ffn.ptx"
+        _compile_cpu(str(path), str(ptx), target="cuda", emit="ptx", extra_args=flags)
+        assert ("vote.sync.ballot.b32" in ptx.read_text()) == warps
 
 
 @pytest.mark.parametrize("mode,core", [("glu", 0), ("silu", 300)])
@@ -113,8 +125,8 @@ def test_emulated_gathered_dot_split_matches_ort(tmp_path, mode, core):
 
 
 def test_emulated_input_sparsity_compaction_matches_ort(tmp_path):
-    """The input-sparse matmul's list of kept input columns (600 of them,
-    5 chunks) goes through the same parallel compaction."""
+    """The input-sparse matmul's list of kept input columns (600 of them)
+    goes through the same warp compaction."""
     path = models.teal(str(tmp_path / "teal.onnx"), hidden=600, out=96, tokens=1)
     model = _emulated(tmp_path, path, adversarial=True)
     for seed in range(3):

@@ -265,6 +265,79 @@ func.func @loop_barrier(%x: memref<4x32xf32>, %y: memref<4x32xf32>) {
 
 // -----
 
+/// A warp's vote.sync ballot in a loop over steps (as the warp compaction
+/// builds it): each thread leaves its vote; then, thread by thread, bit l
+/// of its result is lane l's vote in its warp (lanes past the block's
+/// threads vote false). The loop's carried count goes through per-thread
+/// buffers.
+// CHECK-LABEL: func.func @ballot
+// CHECK: %[[VOTES:.*]] = memref.alloc(%{{.*}}) : memref<?xi1>
+// CHECK: scf.for %{{.*}} = %{{.*}} to %{{.*}} step
+// CHECK:   memref.store %{{.*}}, %[[VOTES]][%{{.*}}] : memref<?xi1>
+// CHECK: scf.for %{{.*}} = %{{.*}} to %{{.*}} step
+// CHECK:   %[[LANE:.*]] = arith.remui %[[SELF:.*]], %c32
+// CHECK:   %[[WARP:.*]] = arith.subi %[[SELF]], %[[LANE]]
+// CHECK:   scf.for %[[L:.*]] = %c0 to %c32 step %c1 iter_args(%[[M:.*]] = %c0_i32) -> (i32)
+// CHECK:     %[[T:.*]] = arith.addi %[[WARP]], %[[L]]
+// CHECK:     %[[IN:.*]] = arith.cmpi ult, %[[T]]
+// CHECK:     %[[V:.*]] = memref.load %[[VOTES]]
+// CHECK:     %[[BIT:.*]] = arith.andi %[[V]], %[[IN]] : i1
+// CHECK:     %[[B32:.*]] = arith.extui %[[BIT]] : i1 to i32
+// CHECK:     %[[SH:.*]] = arith.shli %[[B32]]
+// CHECK:     arith.ori %[[M]], %[[SH]] : i32
+// CHECK: math.ctpop
+// CHECK-NOT: nvvm.vote
+// ADV-LABEL: func.func @ballot
+// ADV-NOT: nvvm.vote
+func.func @ballot(%x: memref<64xf32>, %out: memref<2xindex>) {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %c2 = arith.constant 2 : index
+  %c32 = arith.constant 32 : index
+  %full = arith.constant -1 : i32
+  %zero = arith.constant 0.0 : f32
+  gpu.launch blocks(%bx, %by, %bz) in (%gx = %c1, %gy = %c1, %gz = %c1)
+             threads(%tx, %ty, %tz) in (%sx = %c32, %sy = %c1, %sz = %c1) {
+    %n = scf.for %s = %c0 to %c2 step %c1 iter_args(%acc = %c0) -> (index) {
+      %base = arith.muli %s, %c32 : index
+      %i = arith.addi %base, %tx : index
+      %v = memref.load %x[%i] : memref<64xf32>
+      %p = arith.cmpf ogt, %v, %zero : f32
+      %mask = nvvm.vote.sync ballot %full, %p -> i32
+      %cnt = math.ctpop %mask : i32
+      %ci = arith.index_cast %cnt : i32 to index
+      %next = arith.addi %acc, %ci : index
+      scf.yield %next : index
+    }
+    %first = arith.cmpi eq, %tx, %c0 : index
+    scf.if %first {
+      memref.store %n, %out[%c0] : memref<2xindex>
+    }
+    gpu.terminator
+  }
+  return
+}
+
+// -----
+
+/// Only the ballot kind of vote.sync is emulated.
+func.func @vote_any(%x: memref<32xi1>, %out: memref<32xi1>) {
+  %c1 = arith.constant 1 : index
+  %c32 = arith.constant 32 : index
+  %full = arith.constant -1 : i32
+  gpu.launch blocks(%bx, %by, %bz) in (%gx = %c1, %gy = %c1, %gz = %c1)
+             threads(%tx, %ty, %tz) in (%sx = %c32, %sy = %c1, %sz = %c1) {
+    %p = memref.load %x[%tx] : memref<32xi1>
+    // expected-error @+1 {{cannot emulate a vote.sync other than ballot}}
+    %r = nvvm.vote.sync any %full, %p -> i1
+    memref.store %r, %out[%tx] : memref<32xi1>
+    gpu.terminator
+  }
+  return
+}
+
+// -----
+
 /// A warp's mma.sync: each thread leaves its fragments (flattened) in
 /// per-thread buffers; then, thread by thread, its four results are
 /// summed in f32 over k = 0..15 from the fragments of the lanes that hold

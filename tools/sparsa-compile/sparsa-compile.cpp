@@ -105,6 +105,11 @@ static cl::opt<bool> gpuSharedTiles(
              "operand tiles through shared memory (=false: register-tiled "
              "threads only)"),
     cl::init(true), cl::Hidden, cl::cat(sparsaCategory));
+static cl::opt<bool> gpuWarpCompaction(
+    "x-gpu-warp-compaction",
+    cl::desc("Tuning, --target=cuda: active-index lists built by warps "
+             "(vote.ballot + popc; =false: chunks of 128 positions per thread)"),
+    cl::init(true), cl::Hidden, cl::cat(sparsaCategory));
 static cl::opt<bool> gpuQuantizedGemv(
     "x-gpu-quantized-gemv",
     cl::desc("Tuning, --target=cuda: packed int4 / int8 GEMVs read 16-byte "
@@ -416,6 +421,7 @@ int main(int argc, char **argv) {
   options.gpuSharedTiles = gpuSharedTiles;
   options.gpuTensorCores = gpuTensorCores;
   options.gpuQuantizedGemv = gpuQuantizedGemv;
+  options.gpuWarpCompaction = gpuWarpCompaction;
   options.emulateGPU = gpuEmulate;
   options.emulateAdversarial = gpuEmulateAdversarial;
   if (!runPipeline(cuda || gpuEmulate ? sparsa::buildSparsaGPULoweringPipeline

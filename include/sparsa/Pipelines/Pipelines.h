@@ -74,6 +74,12 @@ struct SparsaCPUPipelineOptions
       llvm::cl::desc("GPU target, tuning: f16 / bf16 matmuls on tensor cores "
                      "(mma.sync; false: scalar threads)"),
       llvm::cl::init(true)};
+  Option<bool> gpuWarpCompaction{
+      *this, "gpu-warp-compaction",
+      llvm::cl::desc("GPU target, tuning: active-index lists built by warps "
+                     "(vote.ballot + popc; false: chunks of 128 positions "
+                     "per thread)"),
+      llvm::cl::init(true)};
   Option<bool> gpuQuantizedGemv{
       *this, "gpu-quantized-gemv",
       llvm::cl::desc("GPU target, tuning: packed-weight GEMVs read 16-byte "

@@ -486,6 +486,52 @@ def GPUContractionKernelsPass
                            "mlir::scf::SCFDialect", "mlir::vector::VectorDialect"];
 }
 
+def GPUWarpCompactionPass : Pass<"sparsa-gpu-warp-compaction", "mlir::func::FuncOp"> {
+  let summary = "Active-index lists built by warps with vote.ballot (GPU target)";
+  let description = [{
+    On buffers, before the device mapping: an `scf.for` over [lb, ub) step 1
+    that lists the positions where a predicate holds, in order,
+
+    ```mlir
+    %n = scf.for %i = %lb to %ub step %c1 iter_args(%k = %k0) -> (index) {
+      %p = <ops of %i that write no memory and do not read %list>
+      %r = scf.if %p -> (index) {
+        memref.store %i, %list[%k] : memref<?xindex>
+        %k2 = arith.addi %k, %c1 : index
+        scf.yield %k2 : index
+      } else {
+        scf.yield %k : index
+      }
+      scf.yield %r : index
+    }
+    ```
+
+    (the bufferized active-neuron compaction of `sparsa.sparse_ffn` and of
+    the input-sparse matmul) becomes two launches of one warp per chunk of
+    1024 positions, and an exclusive prefix sum of the chunks' counts
+    between them (one thread; its total, from `%k0`, is the loop's result):
+
+    1. each lane evaluates the predicate at positions lo + 32 s + lane for
+       s in [0, 32) (consecutive lanes, consecutive positions; positions
+       past `%ub` are false and read clamped); `nvvm.vote.sync ballot`
+       gives the warp the step's 32 predicates as a mask, and the chunk's
+       count is the sum of their `popc`;
+    2. the same steps again: each lane whose predicate holds writes its
+       position at the chunk's offset plus the count so far plus the
+       number of set bits below its lane in the mask.
+
+    The list is the serial loop's, element for element, with no atomics.
+    Loops with a static trip count below `min-positions` stay serial.
+  }];
+  let options = [
+    Option<"minPositions", "min-positions", "int64_t", "512",
+           "Smallest static trip count to rewrite">,
+  ];
+  let dependentDialects = ["mlir::gpu::GPUDialect", "mlir::NVVM::NVVMDialect",
+                           "mlir::math::MathDialect", "mlir::memref::MemRefDialect",
+                           "mlir::scf::SCFDialect"];
+}
+
 def GPUQuantizedGemvPass : Pass<"sparsa-gpu-quantized-gemv", "mlir::func::FuncOp"> {
   let summary = "Packed-weight GEMV threads with 16-byte loads and dp4a (GPU target)";
   let description = [{
@@ -584,15 +630,20 @@ def GPUEmulateOnHostPass : Pass<"sparsa-gpu-emulate-on-host", "mlir::func::FuncO
     forms never communicate between threads, so this runs them exactly on
     a machine without a GPU: the test suite checks the device mapping's
     results against ONNX Runtime this way (`sparsa-compile
-    --x-gpu-emulate`). A kernel that synchronizes its block
-    (`gpu.all_reduce` with an op kind, `gpu.barrier`, at the top level of
-    its body or in `scf.for` loops around it: the row kernels, the tiled
-    GEMMs) runs as segments between those points, each a loop over the
-    block's threads; ops free of memory effects on values the whole block
-    shares run once per block, a thread's values a later segment reads
-    (scalars and vectors) are kept in a buffer per thread, and an
-    all_reduce combines its operands in thread order. Workgroup
-    attributions become one host buffer. A loop around synchronizations
+    --x-gpu-emulate`). A kernel that synchronizes its block or its warps
+    (`gpu.all_reduce` with an op kind, `gpu.barrier`, `nvgpu.mma.sync`,
+    `nvvm.vote.sync ballot`, at the top level of its body or in `scf.for`
+    loops around it: the row kernels, the tiled GEMMs, the warp
+    compaction) runs as segments between those points, each a loop over
+    the block's threads; ops free of memory effects on values the whole
+    block shares run once per block, a thread's values a later segment
+    reads (scalars and vectors) are kept in a buffer per thread, and an
+    all_reduce combines its operands in thread order. An `mma.sync`
+    (m16n8k16, f16 / bf16, f32 accumulators) and a ballot are warp
+    collectives: each thread leaves its operands in per-thread buffers,
+    then each computes its own result from its warp's (the fragments in
+    PTX's layouts; the votes as bit l for lane l, lanes past the block's
+    threads voting false). Workgroup attributions become one host buffer. A loop around synchronizations
     (bounds the same for every thread) runs once per block with its
     carried values in per-thread buffers; since a GPU thread goes on from
     the body's last segment into the next iteration's first without
