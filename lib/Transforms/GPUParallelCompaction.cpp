@@ -7,10 +7,14 @@
 // The lowering lists active neurons with one serial loop (the CPU runs it on
 // the calling thread in a few microseconds). On the GPU that loop is a
 // one-thread kernel walking every neuron. Here it becomes count / scan /
-// write over chunks (see Passes.td): the same list, built by
-// ceil(n / chunk) threads, with no atomics.
+// write over chunks (see Passes.td), the same list with no atomics: on
+// buffers one warp per chunk of 1024 positions, voting 32 at a time
+// (sparsa-gpu-warp-compaction, the default); on tensors one thread per
+// chunk of 128 (sparsa-gpu-parallel-compaction).
 //
 //===----------------------------------------------------------------------===//
+
+#include "GPUContraction.h"
 
 #include "sparsa/Transforms/Passes.h"
 
@@ -26,7 +30,6 @@
 #include "mlir/IR/Matchers.h"
 #include "mlir/IR/PatternMatch.h"
 #include "mlir/Interfaces/SideEffectInterfaces.h"
-#include "mlir/Interfaces/ViewLikeInterface.h"
 
 #include "llvm/ADT/SetVector.h"
 
@@ -129,6 +132,12 @@ static std::optional<ListLoop> matchListLoop(scf::ForOp loop) {
   return m;
 }
 
+/// Whether |loop| has a static trip count below |minPositions|.
+static bool tooFewPositions(scf::ForOp loop, int64_t minPositions) {
+  std::optional<APInt> trips = loop.getStaticTripCount();
+  return trips && trips->getSExtValue() < minPositions;
+}
+
 /// The predicate at position |i|, its ops cloned at |b|'s insertion point.
 static Value predicateAt(OpBuilder &b, const ListLoop &m, Value i) {
   IRMapping map;
@@ -149,13 +158,9 @@ struct GPUParallelCompactionPass final
     }
     SmallVector<ListLoop> loops;
     getOperation().walk([&](scf::ForOp loop) {
-      std::optional<ListLoop> m = matchListLoop(loop);
-      if (!m)
-        return;
-      std::optional<APInt> trips = loop.getStaticTripCount();
-      if (trips && trips->getSExtValue() < minPositions)
-        return;
-      loops.push_back(*m);
+      if (std::optional<ListLoop> m = matchListLoop(loop);
+          m && !tooFewPositions(loop, minPositions))
+        loops.push_back(*m);
     });
     IRRewriter rewriter(&getContext());
     for (ListLoop &m : loops)
@@ -264,13 +269,6 @@ struct BufferListLoop {
   SmallVector<Operation *> predicate;
 };
 
-/// The buffer |v| is a view of.
-static Value rootOf(Value v) {
-  while (auto view = v.getDefiningOp<ViewLikeOpInterface>())
-    v = view.getViewSource();
-  return v;
-}
-
 static std::optional<BufferListLoop> matchBufferListLoop(scf::ForOp loop) {
   if (loop.getNumRegionIterArgs() != 1 || !matchPattern(loop.getStep(), m_One()) ||
       !loop.getInductionVar().getType().isIndex() ||
@@ -294,7 +292,7 @@ static std::optional<BufferListLoop> matchBufferListLoop(scf::ForOp loop) {
       !((inc.getLhs() == count && matchPattern(inc.getRhs(), m_One())) ||
         (inc.getRhs() == count && matchPattern(inc.getLhs(), m_One()))))
     return std::nullopt;
-  Value list = rootOf(store.getMemRef());
+  Value list = sparsa::bufferRoot(store.getMemRef());
   // The rest of the body computes the condition: it reads memory (not the
   // list) and writes none, and never uses the count.
   BufferListLoop m{loop, store, ifOp.getCondition(), {}};
@@ -306,7 +304,7 @@ static std::optional<BufferListLoop> matchBufferListLoop(scf::ForOp loop) {
     auto load = dyn_cast<memref::LoadOp>(op);
     if (!load && !isMemoryEffectFree(&op))
       return std::nullopt;
-    if (load && rootOf(load.getMemRef()) == list)
+    if (load && sparsa::bufferRoot(load.getMemRef()) == list)
       return std::nullopt;
     if (llvm::is_contained(op.getOperands(), count))
       return std::nullopt;
@@ -332,13 +330,9 @@ struct GPUWarpCompactionPass final
       for (Operation *p = loop->getParentOp(); !isa<func::FuncOp>(p); p = p->getParentOp())
         if (!isa<scf::ForOp, scf::IfOp, scf::WhileOp, scf::IndexSwitchOp>(p))
           return;
-      std::optional<BufferListLoop> m = matchBufferListLoop(loop);
-      if (!m)
-        return;
-      std::optional<APInt> trips = loop.getStaticTripCount();
-      if (trips && trips->getSExtValue() < minPositions)
-        return;
-      loops.push_back(*m);
+      if (std::optional<BufferListLoop> m = matchBufferListLoop(loop);
+          m && !tooFewPositions(loop, minPositions))
+        loops.push_back(*m);
     });
     for (BufferListLoop &m : loops)
       rewrite(m);

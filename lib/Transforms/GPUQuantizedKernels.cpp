@@ -205,7 +205,7 @@ struct GPUQuantizedGemvPass final
           actScales = input(q.actScales);
     // Index constants, made once before the loops.
     DenseMap<int64_t, Value> constants;
-    auto cst = [&](OpBuilder &, int64_t v) {
+    auto cst = [&](int64_t v) {
       Value &c = constants[v];
       if (!c)
         c = arith::ConstantIndexOp::create(b, loc, v);
@@ -215,8 +215,8 @@ struct GPUQuantizedGemvPass final
     int64_t N = codesType.getDimSize(0), Kh = codesType.getDimSize(1);
     int64_t vectors = Kh / kVectorBytes;
     auto outType = cast<MemRefType>(out.getType());
-    Value M = outType.isDynamicDim(0) ? memref::DimOp::create(b, loc, out, cst(b, 0)).getResult()
-                                      : cst(b, outType.getDimSize(0));
+    Value M = outType.isDynamicDim(0) ? memref::DimOp::create(b, loc, out, cst(0)).getResult()
+                                      : cst(outType.getDimSize(0));
     // Chunks per row: threads up to the target (a run-time row count
     // counts as one row).
     int64_t rows = outType.isDynamicDim(0) ? 1 : outType.getDimSize(0);
@@ -239,7 +239,7 @@ struct GPUQuantizedGemvPass final
     // (Every index constant the loops use exists before them.)
     for (int64_t v : {int64_t(0), int64_t(1), N, chunks, vectors, kVectorBytes, q.blockBytes,
                       int64_t(4), q.zeroPointBits ? 8 / q.zeroPointBits : 1, q.zeroPointBits})
-      cst(b, v);
+      cst(v);
     auto vec = [&](int64_t n, Type elt) { return VectorType::get({n}, elt); };
     auto splat = [&](OpBuilder &bb, VectorType type, int64_t v) -> Value {
       return arith::ConstantOp::create(
@@ -247,23 +247,22 @@ struct GPUQuantizedGemvPass final
           DenseElementsAttr::get(type, bb.getIntegerAttr(type.getElementType(), v)));
     };
     scf::ParallelOp::create(
-        b, loc, ValueRange{cst(b, 0), cst(b, 0), cst(b, 0)}, ValueRange{M, cst(b, N), cst(b, chunks)},
-        ValueRange{cst(b, 1), cst(b, 1), cst(b, 1)},
+        b, loc, ValueRange{cst(0), cst(0), cst(0)}, ValueRange{M, cst(N), cst(chunks)},
+        ValueRange{cst(1), cst(1), cst(1)},
         [&](OpBuilder &pb, Location, ValueRange ivs) {
           Value m = ivs[0], n = ivs[1], c = ivs[2];
           Value zero = arith::ConstantOp::create(pb, loc, f32, pb.getF32FloatAttr(0));
           auto loop = scf::ForOp::create(
-              pb, loc, c, cst(pb, vectors), cst(pb, chunks), ValueRange{zero},
+              pb, loc, c, cst(vectors), cst(chunks), ValueRange{zero},
               [&](OpBuilder &fb, Location, Value v, ValueRange accs) {
-                auto ci = [&](int64_t x) { return cst(fb, x); };
-                Value k0 = arith::MulIOp::create(fb, loc, v, ci(kVectorBytes));
+                Value k0 = arith::MulIOp::create(fb, loc, v, cst(kVectorBytes));
                 auto load = [&](Value buffer, Value row, VectorType type) -> Value {
                   return vector::LoadOp::create(fb, loc, type, buffer, ValueRange{row, k0},
                                                 /*nontemporal=*/false,
                                                 llvm::MaybeAlign(kVectorBytes));
                 };
                 // One block's codes: its scale and zero point.
-                Value blk = arith::DivUIOp::create(fb, loc, k0, ci(q.blockBytes));
+                Value blk = arith::DivUIOp::create(fb, loc, k0, cst(q.blockBytes));
                 Value scale = memref::LoadOp::create(fb, loc, scales, ValueRange{n, blk});
                 Value z;
                 if (!zeroPoints) {
@@ -274,11 +273,11 @@ struct GPUQuantizedGemvPass final
                   int64_t per = 8 / q.zeroPointBits;
                   Value byte = memref::LoadOp::create(
                       fb, loc, zeroPoints,
-                      ValueRange{n, arith::DivUIOp::create(fb, loc, blk, ci(per))});
+                      ValueRange{n, arith::DivUIOp::create(fb, loc, blk, cst(per))});
                   Value shift = arith::IndexCastOp::create(
                       fb, loc, i32,
-                      arith::MulIOp::create(fb, loc, arith::RemUIOp::create(fb, loc, blk, ci(per)),
-                                            ci(q.zeroPointBits)));
+                      arith::MulIOp::create(fb, loc, arith::RemUIOp::create(fb, loc, blk, cst(per)),
+                                            cst(q.zeroPointBits)));
                   Value field = arith::ShRUIOp::create(
                       fb, loc, arith::ExtUIOp::create(fb, loc, i32, byte), shift);
                   field = arith::AndIOp::create(
@@ -331,7 +330,7 @@ struct GPUQuantizedGemvPass final
                   }
                   Value actScale = memref::LoadOp::create(
                       fb, loc, actScales,
-                      ValueRange{m, arith::DivUIOp::create(fb, loc, k0, ci(4))});
+                      ValueRange{m, arith::DivUIOp::create(fb, loc, k0, cst(4))});
                   Value d = arith::SubFOp::create(
                       fb, loc, arith::SIToFPOp::create(fb, loc, f32, dot),
                       arith::MulFOp::create(fb, loc, z,
