@@ -47,14 +47,18 @@ std::optional<GPUContractionPlan> planGPUContraction(mlir::linalg::LinalgOp op,
 /// q4_gemv / q8_gemv / q4_vnni / q8_vnni; loops m, n, kk over code bytes):
 /// which inputs are which, as sparsa-gpu-quantized-gemv builds its threads.
 struct GPUQuantizedGemv {
-  /// 8-bit codes (one per byte; no odd activations), int8 activations.
-  bool q8 = false, int8 = false;
+  /// 8-bit codes (one per byte; no odd activations), int8 activations;
+  /// `dynamic`: DynamicQuantizeLinear's uint8 activations against uint8
+  /// codes, summed exactly in i32 (`q8_dyn`: no blocks or scales).
+  bool q8 = false, int8 = false, dynamic = false;
   /// Code bytes per block (a multiple of 16).
   int64_t blockBytes = 0;
   /// Inputs: activations (even k, odd k), codes [N, Kh], scales [N,
   /// blocks], zero points (f32 [N, blocks], or packed), activation scales
   /// per 4 bytes (int8). Absent ones are -1.
   int aEven = -1, aOdd = -1, codes = -1, scales = -1, zeroPoints = -1, actScales = -1;
+  /// `dynamic`: the activations' zero point (a one-element i32 input).
+  int actZeroPoint = -1;
   /// Bits of each packed zero point (0: f32 zero points or none).
   int64_t zeroPointBits = 0;
   /// The zero point when there is no zero-point operand.

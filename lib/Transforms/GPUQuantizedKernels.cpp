@@ -41,12 +41,83 @@ static constexpr int64_t kVectorBytes = 16;
 /// Most chunks one row is split into (a warp's worth).
 static constexpr int64_t kMaxChunks = 32;
 
+/// Whether |op| has loops (m, n, k) of kinds (parallel, parallel,
+/// reduction) and one 2-D init of |elt| indexed (m, n).
+static bool isGemvNest(linalg::LinalgOp op, Type elt) {
+  if (op.getNumLoops() != 3 || op.getNumDpsInits() != 1 ||
+      op.getIteratorTypesArray() !=
+          SmallVector<utils::IteratorType>{utils::IteratorType::parallel,
+                                           utils::IteratorType::parallel,
+                                           utils::IteratorType::reduction})
+    return false;
+  MLIRContext *ctx = op.getContext();
+  OpOperand *init = op.getDpsInitOperand(0);
+  auto outType = dyn_cast<ShapedType>(init->get().getType());
+  return outType && outType.hasRank() && outType.getRank() == 2 &&
+         outType.getElementType() == elt &&
+         op.getMatchingIndexingMap(init) ==
+             AffineMap::get(3, 0, {getAffineDimExpr(0, ctx), getAffineDimExpr(1, ctx)}, ctx);
+}
+
+/// Whether input |operand| of |op| has element type |elt|, rank |rank| and
+/// the indexing map |exprs| (over m, n, k).
+static bool isInput(linalg::LinalgOp op, int64_t operand, ArrayRef<AffineExpr> exprs, Type elt,
+                    int64_t rank) {
+  OpOperand &o = op->getOpOperand(operand);
+  auto type = dyn_cast<ShapedType>(o.get().getType());
+  if (!type || !type.hasRank() || type.getRank() != rank || type.getElementType() != elt)
+    return false;
+  return simplifyAffineMap(op.getMatchingIndexingMap(&o)) ==
+         simplifyAffineMap(AffineMap::get(3, 0, exprs, op.getContext()));
+}
+
+/// Whether the 2-D |v| has static rows that are whole 16-byte vectors.
+static bool vectorRows(Value v) {
+  auto type = cast<ShapedType>(v.getType());
+  return !ShapedType::isDynamic(type.getDimSize(0)) &&
+         !ShapedType::isDynamic(type.getDimSize(1)) && type.getDimSize(1) % kVectorBytes == 0;
+}
+
+/// The `q8_dyn` GEMV: `out += (ext(x) - xz) * (ext(q) - z)` in i32 over
+/// uint8 codes x [M, K] and q [N, K], z per row (an operand [N] or [N, 1])
+/// or constant (`sparsa.zero_point`), xz a one-element operand.
+static std::optional<sparsa::GPUQuantizedGemv> planDynamicGemv(linalg::LinalgOp op) {
+  MLIRContext *ctx = op.getContext();
+  Type i8 = IntegerType::get(ctx, 8), i32 = IntegerType::get(ctx, 32);
+  if (!isGemvNest(op, i32))
+    return std::nullopt;
+  sparsa::GPUQuantizedGemv q;
+  q.q8 = q.dynamic = true;
+  auto constZp = op->getAttrOfType<FloatAttr>(::sparsa::sparsa::kZeroPointAttrName);
+  if (constZp)
+    q.zeroPoint = constZp.getValueAsDouble();
+  int next = 0;
+  q.aEven = next++;
+  q.codes = next++;
+  if (!constZp)
+    q.zeroPoints = next++;
+  q.actZeroPoint = next++;
+  if (static_cast<int>(op.getNumDpsInputs()) != next)
+    return std::nullopt;
+  AffineExpr m = getAffineDimExpr(0, ctx), n = getAffineDimExpr(1, ctx),
+             k = getAffineDimExpr(2, ctx), zero = getAffineConstantExpr(0, ctx);
+  if (!isInput(op, q.aEven, {m, k}, i8, 2) || !isInput(op, q.codes, {n, k}, i8, 2) ||
+      !vectorRows(op->getOperand(q.codes)) ||
+      !isInput(op, q.actZeroPoint, {zero}, i32, 1) ||
+      (q.zeroPoints >= 0 && !isInput(op, q.zeroPoints, {n}, i8, 1) &&
+       !isInput(op, q.zeroPoints, {n, zero}, i8, 2)))
+    return std::nullopt;
+  return q;
+}
+
 std::optional<sparsa::GPUQuantizedGemv> sparsa::planGPUQuantizedGemv(linalg::LinalgOp op) {
   auto tag = op->getAttrOfType<StringAttr>(::sparsa::sparsa::kKernelAttrName);
   if (!tag)
     return std::nullopt;
   GPUQuantizedGemv q;
   StringRef kind = tag.getValue();
+  if (kind == "q8_dyn")
+    return planDynamicGemv(op);
   if (kind == "q4_gemv" || kind == "q8_gemv" || kind == "q4_vnni" || kind == "q8_vnni") {
     q.q8 = kind.starts_with("q8");
     q.int8 = kind.ends_with("vnni");
@@ -68,11 +139,7 @@ std::optional<sparsa::GPUQuantizedGemv> sparsa::planGPUQuantizedGemv(linalg::Lin
   }
   if (constZp)
     q.zeroPoint = constZp.getValueAsDouble();
-  if (op.getNumLoops() != 3 || op.getNumDpsInits() != 1 ||
-      op.getIteratorTypesArray() !=
-          SmallVector<utils::IteratorType>{utils::IteratorType::parallel,
-                                           utils::IteratorType::parallel,
-                                           utils::IteratorType::reduction})
+  if (!isGemvNest(op, Float32Type::get(op.getContext())))
     return std::nullopt;
   int next = 0;
   q.aEven = next++;
@@ -93,12 +160,7 @@ std::optional<sparsa::GPUQuantizedGemv> sparsa::planGPUQuantizedGemv(linalg::Lin
              kk = getAffineDimExpr(2, ctx);
   Type i8 = IntegerType::get(ctx, 8), f32 = Float32Type::get(ctx);
   auto is = [&](int64_t operand, ArrayRef<AffineExpr> exprs, Type elt) {
-    OpOperand &o = op->getOpOperand(operand);
-    auto type = dyn_cast<ShapedType>(o.get().getType());
-    if (!type || !type.hasRank() || type.getRank() != 2 || type.getElementType() != elt)
-      return false;
-    return simplifyAffineMap(op.getMatchingIndexingMap(&o)) ==
-           simplifyAffineMap(AffineMap::get(3, 0, exprs, ctx));
+    return isInput(op, operand, exprs, elt, 2);
   };
   Type act = q.int8 ? i8 : f32;
   int64_t bb = q.blockBytes;
@@ -110,16 +172,8 @@ std::optional<sparsa::GPUQuantizedGemv> sparsa::planGPUQuantizedGemv(linalg::Lin
       !(q.zeroPointBits ? is(q.zeroPoints, {n, kk.floorDiv(bb).floorDiv(8 / q.zeroPointBits)}, i8)
                         : is(q.zeroPoints, {n, kk.floorDiv(bb)}, f32)))
     return std::nullopt;
-  OpOperand *init = op.getDpsInitOperand(0);
-  auto outType = dyn_cast<ShapedType>(init->get().getType());
-  if (!outType || !outType.hasRank() || outType.getRank() != 2 ||
-      outType.getElementType() != f32 ||
-      op.getMatchingIndexingMap(init) != AffineMap::get(3, 0, {m, n}, ctx))
-    return std::nullopt;
   // The code rows: a static whole number of 16-byte vectors.
-  auto codes = cast<ShapedType>(op->getOperand(q.codes).getType());
-  if (ShapedType::isDynamic(codes.getDimSize(1)) || codes.getDimSize(1) % kVectorBytes != 0 ||
-      ShapedType::isDynamic(codes.getDimSize(0)))
+  if (!vectorRows(op->getOperand(q.codes)))
     return std::nullopt;
   return q;
 }
@@ -188,6 +242,12 @@ struct GPUQuantizedGemvPass final
     if (isa_and_present<memref::CollapseShapeOp, memref::ExpandShapeOp, memref::CastOp>(
             v.getDefiningOp()))
       return rowsAligned(v.getDefiningOp()->getOperand(0));
+    // A constant global kept in the code (the device module gets a copy
+    // with its alignment).
+    if (auto get = v.getDefiningOp<memref::GetGlobalOp>()) {
+      auto global = SymbolTable::lookupNearestSymbolFrom<memref::GlobalOp>(get, get.getNameAttr());
+      return global && global.getAlignment().value_or(1) >= kVectorBytes;
+    }
     // alignedBuffer counts in floats: 16 bytes are 4 of them.
     return sparsa::alignedBuffer(v, kVectorBytes / 4);
   }
@@ -197,12 +257,18 @@ struct GPUQuantizedGemvPass final
     Location loc = op.getLoc();
     MLIRContext *ctx = op.getContext();
     Type f32 = b.getF32Type(), i8 = b.getI8Type(), i32 = b.getI32Type();
-    ValueRange ins = op.getDpsInputs();
+    SmallVector<Value> ins(op.getDpsInputs());
     Value out = op.getDpsInits()[0];
     auto input = [&](int i) { return i < 0 ? Value() : ins[i]; };
     Value aEven = input(q.aEven), aOdd = input(q.aOdd), codes = input(q.codes),
           scales = input(q.scales), zeroPoints = input(q.zeroPoints),
-          actScales = input(q.actScales);
+          actScales = input(q.actScales), actZeroPoint = input(q.actZeroPoint);
+    // The sums: f32, or exact i32 (dynamic).
+    Type accType = q.dynamic ? i32 : f32;
+    auto add = [&](OpBuilder &nb, Location l, Value x, Value y) -> Value {
+      return q.dynamic ? arith::AddIOp::create(nb, l, x, y).getResult()
+                       : arith::AddFOp::create(nb, l, x, y).getResult();
+    };
     // Index constants, made once before the loops.
     DenseMap<int64_t, Value> constants;
     auto cst = [&](int64_t v) {
@@ -228,7 +294,7 @@ struct GPUQuantizedGemvPass final
     // Partial sums [M, N, chunks] (the output itself for one chunk).
     Value partial = out;
     if (chunks > 1) {
-      auto partialType = MemRefType::get({outType.getDimSize(0), N, chunks}, f32);
+      auto partialType = MemRefType::get({outType.getDimSize(0), N, chunks}, accType);
       SmallVector<Value> dyn;
       if (outType.isDynamicDim(0))
         dyn.push_back(M);
@@ -237,8 +303,9 @@ struct GPUQuantizedGemvPass final
     }
 
     // (Every index constant the loops use exists before them.)
-    for (int64_t v : {int64_t(0), int64_t(1), N, chunks, vectors, kVectorBytes, q.blockBytes,
-                      int64_t(4), q.zeroPointBits ? 8 / q.zeroPointBits : 1, q.zeroPointBits})
+    for (int64_t v : {int64_t(0), int64_t(1), N, chunks, vectors, kVectorBytes,
+                      std::max<int64_t>(q.blockBytes, 1), int64_t(4),
+                      q.zeroPointBits ? 8 / q.zeroPointBits : 1, q.zeroPointBits})
       cst(v);
     auto vec = [&](int64_t n, Type elt) { return VectorType::get({n}, elt); };
     auto splat = [&](OpBuilder &bb, VectorType type, int64_t v) -> Value {
@@ -251,7 +318,23 @@ struct GPUQuantizedGemvPass final
         ValueRange{cst(1), cst(1), cst(1)},
         [&](OpBuilder &pb, Location, ValueRange ivs) {
           Value m = ivs[0], n = ivs[1], c = ivs[2];
-          Value zero = arith::ConstantOp::create(pb, loc, f32, pb.getF32FloatAttr(0));
+          Value zero = arith::ConstantOp::create(pb, loc, accType, pb.getZeroAttr(accType));
+          // Dynamic: both zero points as i32, read once.
+          Value zw, zx;
+          if (q.dynamic) {
+            auto zpType = zeroPoints ? cast<MemRefType>(zeroPoints.getType()) : MemRefType();
+            zw = zeroPoints ? arith::ExtUIOp::create(
+                                  pb, loc, i32,
+                                  memref::LoadOp::create(
+                                      pb, loc, zeroPoints,
+                                      zpType.getRank() == 1 ? SmallVector<Value>{n}
+                                                            : SmallVector<Value>{n, cst(0)}))
+                                  .getResult()
+                            : arith::ConstantOp::create(
+                                  pb, loc, i32, pb.getI32IntegerAttr(int64_t(q.zeroPoint)))
+                                  .getResult();
+            zx = memref::LoadOp::create(pb, loc, actZeroPoint, ValueRange{cst(0)});
+          }
           auto loop = scf::ForOp::create(
               pb, loc, c, cst(vectors), cst(chunks), ValueRange{zero},
               [&](OpBuilder &fb, Location, Value v, ValueRange accs) {
@@ -261,6 +344,40 @@ struct GPUQuantizedGemvPass final
                                                 /*nontemporal=*/false,
                                                 llvm::MaybeAlign(kVectorBytes));
                 };
+                VectorType four32 = vec(4, i32);
+                auto slice = [&](Value x, int64_t i) -> Value {
+                  // (A shuffle: device code has no strided slices.)
+                  return vector::ShuffleOp::create(fb, loc, x, x,
+                                                   ArrayRef<int64_t>{i, i + 1, i + 2, i + 3});
+                };
+                auto reduce = [&](Value x, Value acc) -> Value {
+                  return vector::ReductionOp::create(fb, loc, vector::CombiningKind::ADD, x, acc);
+                };
+                if (q.dynamic) {
+                  // sum (x - zx)(w - zw) = dot(x, w) - zw sum(x) - zx sum(w)
+                  // + 16 zx zw, the dot products four bytes at a time.
+                  Value w = load(codes, n, vec(kVectorBytes, i8));
+                  Value x = load(aEven, m, vec(kVectorBytes, i8));
+                  Value dot = arith::ConstantOp::create(fb, loc, i32, fb.getI32IntegerAttr(0));
+                  Value sx = dot, sw = dot;
+                  for (int64_t i = 0; i < kVectorBytes; i += 4) {
+                    Value xi = arith::ExtUIOp::create(fb, loc, four32, slice(x, i));
+                    Value wi = arith::ExtUIOp::create(fb, loc, four32, slice(w, i));
+                    dot = reduce(arith::MulIOp::create(fb, loc, xi, wi), dot);
+                    sx = reduce(xi, sx);
+                    sw = reduce(wi, sw);
+                  }
+                  auto mul = [&](Value a, Value b2) -> Value {
+                    return arith::MulIOp::create(fb, loc, a, b2);
+                  };
+                  Value sixteen =
+                      arith::ConstantOp::create(fb, loc, i32, fb.getI32IntegerAttr(kVectorBytes));
+                  Value t = arith::SubIOp::create(fb, loc, dot, mul(zw, sx));
+                  t = arith::SubIOp::create(fb, loc, t, mul(zx, sw));
+                  t = arith::AddIOp::create(fb, loc, t, mul(sixteen, mul(zx, zw)));
+                  scf::YieldOp::create(fb, loc, ValueRange{arith::AddIOp::create(fb, loc, accs[0], t)});
+                  return;
+                }
                 // One block's codes: its scale and zero point.
                 Value blk = arith::DivUIOp::create(fb, loc, k0, cst(q.blockBytes));
                 Value scale = memref::LoadOp::create(fb, loc, scales, ValueRange{n, blk});
@@ -310,22 +427,13 @@ struct GPUQuantizedGemvPass final
                   // dot products four bytes at a time in i32.
                   Value dot = arith::ConstantOp::create(fb, loc, i32, fb.getI32IntegerAttr(0));
                   Value total = dot;
-                  VectorType four32 = vec(4, i32);
                   for (auto [a, qv] : llvm::zip(acts, codeBytes)) {
                     Value av = load(a, m, vec(kVectorBytes, i8));
                     for (int64_t i = 0; i < kVectorBytes; i += 4) {
-                      auto slice = [&](Value x) {
-                        // (A shuffle: device code has no strided slices.)
-                        return vector::ShuffleOp::create(
-                            fb, loc, x, x, ArrayRef<int64_t>{i, i + 1, i + 2, i + 3});
-                      };
-                      Value ai = arith::ExtSIOp::create(fb, loc, four32, slice(av));
-                      Value qi = arith::ExtUIOp::create(fb, loc, four32, slice(qv));
-                      dot = vector::ReductionOp::create(fb, loc, vector::CombiningKind::ADD,
-                                                        arith::MulIOp::create(fb, loc, ai, qi),
-                                                        dot);
-                      total = vector::ReductionOp::create(fb, loc, vector::CombiningKind::ADD,
-                                                          ai, total);
+                      Value ai = arith::ExtSIOp::create(fb, loc, four32, slice(av, i));
+                      Value qi = arith::ExtUIOp::create(fb, loc, four32, slice(qv, i));
+                      dot = reduce(arith::MulIOp::create(fb, loc, ai, qi), dot);
+                      total = reduce(ai, total);
                     }
                   }
                   Value actScale = memref::LoadOp::create(
@@ -362,8 +470,7 @@ struct GPUQuantizedGemvPass final
             memref::StoreOp::create(pb, loc, result, partial, ValueRange{m, n, c});
           } else {
             Value prev = memref::LoadOp::create(pb, loc, out, ValueRange{m, n});
-            memref::StoreOp::create(pb, loc, arith::AddFOp::create(pb, loc, prev, result), out,
-                                    ValueRange{m, n});
+            memref::StoreOp::create(pb, loc, add(pb, loc, prev, result), out, ValueRange{m, n});
           }
           scf::ReduceOp::create(pb, loc);
         });
@@ -380,7 +487,7 @@ struct GPUQuantizedGemvPass final
                                       utils::IteratorType::parallel,
                                       utils::IteratorType::reduction},
         [&](OpBuilder &nb, Location l, ValueRange args) {
-          linalg::YieldOp::create(nb, l, ValueRange{arith::AddFOp::create(nb, l, args[1], args[0])});
+          linalg::YieldOp::create(nb, l, ValueRange{add(nb, l, args[1], args[0])});
         });
     memref::DeallocOp::create(b, loc, partial);
   }

@@ -192,6 +192,46 @@ def test_int8_activation_gemv_dp4a_matches_ort(tmp_path, bits, block, zp, K, row
     assert "dp4a.s32.u32" in text and "ld.global.v4.b32" in text
 
 
+@pytest.mark.parametrize("weight_type,per_channel", [("QUInt8", False), ("QInt8", True)])
+def test_dynamic_int8_gemv_dp4a_matches_ort(tmp_path, weight_type, per_channel):
+    """ONNX Runtime's quantize_dynamic form (DynamicQuantizeLinear ->
+    MatMulInteger -> Cast -> Mul) on the GPU: each GEMV's uint8 products
+    are dp4a.u32.u32 dot products with the zero points' corrections, summed
+    exactly in i32 (the CPU library's integers, so the same outputs), split
+    over chunks of the weight row. Emulated adversarially; against ONNX
+    Runtime where its u8 x u8 products are exact, else the CPU library."""
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+    rng = np.random.default_rng(7)
+    K, H, N = 512, 96, 32
+    inits = [numpy_helper.from_array((rng.standard_normal((K, H)) * 0.1).astype(np.float32), "w1"),
+             numpy_helper.from_array((rng.standard_normal((H, N)) * 0.2).astype(np.float32), "w2"),
+             numpy_helper.from_array(rng.standard_normal(H).astype(np.float32), "b1")]
+    nodes = [helper.make_node("MatMul", ["x", "w1"], ["h0"], name="/fc1/MatMul"),
+             helper.make_node("Add", ["h0", "b1"], ["h1"], name="/fc1/Add"),
+             helper.make_node("Relu", ["h1"], ["h"], name="/act/Relu"),
+             helper.make_node("MatMul", ["h", "w2"], ["y"], name="/fc2/MatMul")]
+    graph = helper.make_graph(
+        nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["M", K])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["M", N])], inits)
+    src = save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]),
+               str(tmp_path / "float.onnx"))
+    path = str(tmp_path / "dyn.onnx")
+    quantize_dynamic(src, path, weight_type=getattr(QuantType, weight_type),
+                     per_channel=per_channel, extra_options={"MatMulConstBOnly": True})
+    model = _emulated(tmp_path, path, adversarial=True)
+    _compile_cpu(path, str(tmp_path / "cpu.so"))
+    cpu = sparsa.load(str(tmp_path / "cpu.so"))
+    for rows in (1, 3):
+        x = rng.standard_normal((rows, K)).astype(np.float32)
+        got, want = model.run({"x": x})["y"], cpu.run({"x": x})["y"]
+        np.testing.assert_allclose(got, want, atol=1e-6 * np.abs(want).max(), rtol=1e-6)
+        if weight_type == "QUInt8":
+            np.testing.assert_allclose(got, ort_run(path, {"x": x})["y"], atol=2e-4, rtol=2e-4)
+    ptx = tmp_path / "dyn.ptx"
+    _compile_cpu(path, str(ptx), target="cuda", emit="ptx")
+    assert ptx.read_text().count("dp4a.u32.u32") >= 24  # both GEMVs, 12 per vector
+
+
 @pytest.mark.parametrize("kind", ["qmoe", "sparse_ffn"])
 def test_int8_activations_compose_on_gpu(tmp_path, kind):
     """--int8-activations through the routing and activation-sparsity ops

@@ -126,3 +126,39 @@ func.func @near_misses(%w: memref<64x512xi8> {sparsa.weight_offset = 64 : i64},
   }
   return
 }
+
+// -----
+
+/// The dynamic int8 GEMV (DynamicQuantizeLinear -> MatMulInteger): uint8
+/// activations and codes, per-row zero points, summed exactly in i32. Per
+/// 16-byte vector: 12 four-byte dot products (x . w, x . 1, w . 1, all
+/// unsigned), then dot - zw sum(x) - zx sum(w) + 16 zx zw; the partial sums
+/// [M, N, chunks] are i32, added per output with addi.
+// CHECK-LABEL: func.func @q8_dynamic
+// CHECK: %[[P:.*]] = memref.alloc() {alignment = 16 : i64} : memref<2x96x32xi32>
+// CHECK: scf.parallel (%[[I:.*]], %[[N:.*]], %[[C:.*]]) =
+// CHECK:   %[[ZB:.*]] = memref.load %{{.*}}[%[[N]]] : memref<96xi8>
+// CHECK:   %[[ZW:.*]] = arith.extui %[[ZB]] : i8 to i32
+// CHECK:   %[[ZX:.*]] = memref.load %{{.*}}[%c0] : memref<1xi32>
+// CHECK:   scf.for {{.*}} -> (i32)
+// CHECK:     vector.load {{.*}} : memref<96x512xi8>, vector<16xi8>
+// CHECK:     vector.load {{.*}} : memref<2x512xi8>, vector<16xi8>
+// CHECK-COUNT-12: vector.reduction <add>
+// CHECK:     arith.muli %[[ZW]]
+// CHECK:     arith.muli %[[ZX]]
+// CHECK:   memref.store %{{.*}}, %[[P]][%[[I]], %[[N]], %[[C]]] : memref<2x96x32xi32>
+// CHECK: linalg.generic {{.*}} ins(%[[P]] : memref<2x96x32xi32>)
+// CHECK:   arith.addi
+func.func @q8_dynamic(%w: memref<96x512xi8> {sparsa.weight_offset = 64 : i64},
+                      %z: memref<96xi8>, %xz: memref<1xi32>, %out: memref<2x96xi32>) {
+  %x = memref.alloc() : memref<2x512xi8>
+  linalg.generic {indexing_maps = [affine_map<(d0, d1, d2) -> (d0, d2)>, affine_map<(d0, d1, d2) -> (d1, d2)>, affine_map<(d0, d1, d2) -> (d1)>, affine_map<(d0, d1, d2) -> (0)>, affine_map<(d0, d1, d2) -> (d0, d1)>], iterator_types = ["parallel", "parallel", "reduction"]}
+      ins(%x, %w, %z, %xz : memref<2x512xi8>, memref<96x512xi8>, memref<96xi8>, memref<1xi32>)
+      outs(%out : memref<2x96xi32>) attrs = {sparsa.kernel = "q8_dyn"} {
+  ^bb0(%a: i8, %q: i8, %zz: i8, %az: i32, %acc: i32):
+    %0 = arith.extui %a : i8 to i32
+    %1 = arith.addi %acc, %0 : i32
+    linalg.yield %1 : i32
+  }
+  return
+}

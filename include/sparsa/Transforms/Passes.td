@@ -533,7 +533,7 @@ def GPUWarpCompactionPass : Pass<"sparsa-gpu-warp-compaction", "mlir::func::Func
 }
 
 def GPUQuantizedGemvPass : Pass<"sparsa-gpu-quantized-gemv", "mlir::func::FuncOp"> {
-  let summary = "Packed-weight GEMV threads with 16-byte loads and dp4a (GPU target)";
+  let summary = "Packed-weight and int8 GEMV threads with 16-byte loads and dp4a (GPU target)";
   let description = [{
     On buffers, before the linalg-to-loops lowering: the quantized matmul
     lowering's packed GEMVs (`sparsa.kernel` = `q4_gemv` / `q8_gemv` with
@@ -558,6 +558,12 @@ def GPUQuantizedGemvPass : Pass<"sparsa-gpu-quantized-gemv", "mlir::func::FuncOp
     to 32 and the row's vector count that keeps the threads within
     `target-threads`; the chunks' partial sums [M, N, C] are then added
     per output by a `linalg.generic` (none when C is 1).
+
+    The dynamic int8 GEMV (`q8_dyn`: DynamicQuantizeLinear's uint8
+    activations against uint8 weight codes, `out += (x - zx) * (w - zw)` in
+    i32) gets the same threads: per 16-byte vector the unsigned four-byte
+    dot products `x . w`, `x . 1` and `w . 1` (dp4a), then `dot - zw
+    sum(x) - zx sum(w) + 16 zx zw`, exact in i32 like the generic.
 
     The GPU split-K pass leaves these GEMVs whole (this pass splits them).
     Operands with other layouts or unaligned buffers keep the generic.
