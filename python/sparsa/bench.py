@@ -681,6 +681,27 @@ def _gpu_peak_gbs() -> Tuple[float, str]:
         return 4800.0, "unknown (nominal H200 peak)"
 
 
+# Neurons of the GPU bench's sparse FFN (hidden: the case's k).
+SPARSE_INNER = 14336
+
+
+def _bench_input(rows: int, k: int) -> np.ndarray:
+    """The GPU bench's input of a case: |rows| x |k|, seed 0."""
+    return np.random.default_rng(0).standard_normal((rows, k)).astype(np.float32)
+
+
+def _active_neurons(onnx_path: str, x: np.ndarray) -> int:
+    """Active ReLU neurons of the bench's sparse FFN for input |x| (numpy on
+    the model's weights; the first token)."""
+    import onnx
+    from onnx import numpy_helper
+    model = onnx.load(onnx_path)
+    inits = {i.name: numpy_helper.to_array(i) for i in model.graph.initializer}
+    w1 = next(v for n, v in inits.items() if "fc1" in n and v.ndim == 2)
+    b1 = next(v for n, v in inits.items() if "fc1" in n and v.ndim == 1)
+    return int(((x[0] @ w1 + b1) > 0).sum())
+
+
 def gpu_bench(out_dir: str, iters: int, markdown_path: Optional[str],
               compile_only: bool = False, threads: int = 0, only: str = "") -> int:
     """GPU cases: fp32 decode GEMVs (one token, and 8), GEMMs and an int4
@@ -710,7 +731,11 @@ def gpu_bench(out_dir: str, iters: int, markdown_path: Optional[str],
     # reuses its base case's model and CPU build. The nbits_ cases are a
     # MatMulNBits int4 GEMV (block 32, packed zero points): "int8" with
     # --int8-activations (dp4a; its CPU build too), "bytes" without the
-    # quantized GEMV threads (the split-K byte loop they replaced).
+    # quantized GEMV threads (the split-K byte loop they replaced). The
+    # sparse_ cases are a ReLU FFN 4096 -> 14336 -> 4096 (3022 neurons, 21 %,
+    # active for the bench's input with the periodic weights; GB/s counts W1
+    # and the active rows of W2) with the warp compaction ("chunked": the
+    # per-thread chunks).
     cases = [("tiny_f32", 1, 64, []), ("gemv_f32_4k", 1, 4096, []),
              ("gemv_f32_8k", 1, 8192, []), ("gemv_f32_16k", 1, 16384, []),
              ("gemv_f32_b8_8k", 8, 8192, []),
@@ -730,11 +755,14 @@ def gpu_bench(out_dir: str, iters: int, markdown_path: Optional[str],
              ("nbits_int4_16k/int8", 1, 16384, ["--int8-activations"]),
              ("nbits_int4_16k/bytes", 1, 16384, ["--x-gpu-quantized-gemv=false"]),
              ("nbits_int4_16k/int8-bytes", 1, 16384,
-              ["--int8-activations", "--x-gpu-quantized-gemv=false"])]
+              ["--int8-activations", "--x-gpu-quantized-gemv=false"]),
+             ("sparse_relu_14k", 1, 4096, []),
+             ("sparse_relu_14k/chunked", 1, 4096, ["--x-gpu-warp-compaction=false"])]
     if only:
         keep = set(only.split(","))
         cases = [c for c in cases if c[0] in keep]
     built = []
+    active_of = {}
     for base in dict.fromkeys(c[0].split("/")[0] for c in cases):
         variants = [c for c in cases if c[0].split("/")[0] == base]
         rows, k = variants[0][1], variants[0][2]
@@ -743,6 +771,10 @@ def gpu_bench(out_dir: str, iters: int, markdown_path: Optional[str],
         if base.startswith("nbits_"):
             models.matmul_nbits(onnx_path, K=k, N=k, bits=4, block=32, batch=rows,
                                 weights="pattern")
+        elif base.startswith("sparse_"):
+            models.sparse_ffn(onnx_path, hidden=k, inner=SPARSE_INNER, tokens=rows,
+                              mode="relu", sparsity=0.9, weights="pattern")
+            active_of[base] = _active_neurons(onnx_path, _bench_input(rows, k))
         else:
             models.mlp(onnx_path, [k, k], batch=rows, weights="pattern",
                        dtype="float16" if half else "float32")
@@ -788,7 +820,7 @@ def gpu_bench(out_dir: str, iters: int, markdown_path: Optional[str],
     for name, rows, k, gpu_so, cpu_so in built:
         n = k
         nbits = name.startswith("nbits_")
-        x = np.random.default_rng(0).standard_normal((rows, k)).astype(np.float32)
+        x = _bench_input(rows, k)
         feeds = {"A" if nbits else "x": x}
         gpu, cpu = sparsa.load(gpu_so), sparsa.load(cpu_so, num_threads=threads)
         got, ref = gpu.run(feeds), cpu.run(feeds)
@@ -806,6 +838,10 @@ def gpu_bench(out_dir: str, iters: int, markdown_path: Optional[str],
             fixed_ms = t_g
         if nbits:  # int4 codes, an f32 scale and a 4-bit zero point per 32
             bytes_moved = k * n // 2 + 4 * (k // 32) * n + (k // 64) * n + 4 * 2 * rows * k
+        elif name.startswith("sparse_"):  # W1, then the active rows of W2
+            active = active_of[name.split("/")[0]]
+            bytes_moved = 4 * (k * SPARSE_INNER + active * k) + 4 * 2 * rows * k
+            n = SPARSE_INNER + active  # (the FLOP count: 2 x k x n; "shape" shows it too)
         else:
             bytes_moved = (2 if half else 4) * (k * n + n) + 4 * 2 * rows * k
         gbs = bytes_moved / (t_g * 1e-3) / 1e9

@@ -1017,7 +1017,7 @@ def sparse_ffn(path: str, hidden: int = 64, inner: int = 256, *, tokens: Dim = "
                threshold: float = 0.25, three_d: bool = False, sparsity: float = 0.0,
                extra_output: bool = False, threshold_input: bool = False,
                inactive_value: float = 0.0, core: int = 0, predictor_rank: int = 0,
-               topk: int = 0, seed: int = 0, opset: int = 17) -> str:
+               topk: int = 0, seed: int = 0, opset: int = 17, weights: str = "random") -> str:
     """An FFN `x -> down(act(x W1 + b1) [* (x Wup)]) + b2` whose activation
     is sparse, written as exporters do:
 
@@ -1039,7 +1039,11 @@ def sparse_ffn(path: str, hidden: int = 64, inner: int = 256, *, tokens: Dim = "
     |core| of a low-rank predictor `x A B` (Deja Vu; one token).
 
     mode `topk`: the activation act(x W1 + b1) (SiLU) keeps its |topk|
-    largest entries per token: TopK -> ScatterElements into zeros."""
+    largest entries per token: TopK -> ScatterElements into zeros.
+
+    |weights| "pattern": each weight matrix is a 61-periodic sequence of the
+    same variance (compressible libraries, for carrying large GPU benchmark
+    models; neurons then come in 61 groups, so |sparsity| holds roughly)."""
     _, TP, helper, _ = _onnx()
     rng = np.random.default_rng(seed)
     H, F = hidden, inner
@@ -1047,7 +1051,11 @@ def sparse_ffn(path: str, hidden: int = 64, inner: int = 256, *, tokens: Dim = "
     shift = float(np.sqrt(2) * _erfinv(2 * sparsity - 1)) if sparsity else 0.0
 
     def linear(inp, n_in, n_out, name, with_bias, b_shift=0.0):
-        w = (rng.standard_normal((n_in, n_out)) / np.sqrt(n_in)).astype(np.float32)
+        if weights == "pattern":  # uniform on [-1, 1] times sqrt(3 / n_in)
+            r, c = np.ogrid[:n_in, :n_out]
+            w = (((7 * r + 3 * c) % 61 - 30) / 30.0 * np.sqrt(3.0 / n_in)).astype(np.float32)
+        else:
+            w = (rng.standard_normal((n_in, n_out)) / np.sqrt(n_in)).astype(np.float32)
         b = ((0.1 * rng.standard_normal(n_out)) - b_shift).astype(np.float32)
         if gemm:
             ins = [inp, g.const(f"{name}.weight", np.ascontiguousarray(w.T))]
