@@ -680,7 +680,20 @@ struct GPUEmulateOnHostPass final
   }
 
   static bool isSync(Operation *op) {
-    return isa<gpu::AllReduceOp, gpu::BarrierOp, nvgpu::MmaSyncOp, NVVM::VoteSyncOp>(op);
+    return isa<gpu::AllReduceOp, gpu::BarrierOp>(op) || isWarpCollective(op);
+  }
+
+  /// Warp collectives: each thread's operands go to per-thread buffers,
+  /// then each thread computes its own result from its warp's.
+  static bool isWarpCollective(Operation *op) {
+    return isa<nvgpu::MmaSyncOp, NVVM::VoteSyncOp>(op);
+  }
+  /// The operands a warp collective reads per thread (a ballot's mask is
+  /// the full warp's).
+  static SmallVector<Value> warpOperands(Operation *op) {
+    if (auto vote = dyn_cast<NVVM::VoteSyncOp>(op))
+      return {vote.getPred()};
+    return SmallVector<Value>(op->getOperands());
   }
 
   /// Per-thread buffers hold a vector of several dimensions flattened.
@@ -1024,10 +1037,10 @@ struct GPUEmulateOnHostPass final
               definedIn[r] = k;
             }
       }
-    // An mma's result is each thread's, made between the segment it ends
-    // and the next.
+    // A warp collective's result is each thread's, made between the
+    // segment it ends and the next.
     launch.getBody().walk([&](Operation *op) {
-      if (!isa<nvgpu::MmaSyncOp, NVVM::VoteSyncOp>(op) || op->use_empty())
+      if (!isWarpCollective(op) || op->use_empty())
         return;
       crossing.insert(op->getResult(0));
       definedIn[op->getResult(0)] = segmentOf.lookup(op);
@@ -1047,21 +1060,16 @@ struct GPUEmulateOnHostPass final
           rewriter, loc, MemRefType::get({ShapedType::kDynamic}, reduce.getType()), threadCount);
       buffers.push_back(reduceBuffers[reduce]);
     });
-    // An mma's fragments, per thread.
-    DenseMap<Operation *, std::array<Value, 3>> mmaSlots;
-    launch.getBody().walk([&](nvgpu::MmaSyncOp mma) {
-      std::array<Value, 3> three;
-      for (auto [i, v] : llvm::enumerate(mma->getOperands())) {
-        three[i] = newSlot(rewriter, loc, v.getType(), threadCount);
-        buffers.push_back(three[i]);
+    // A warp collective's operands (an mma's fragments, a ballot's votes),
+    // per thread.
+    DenseMap<Operation *, SmallVector<Value>> warpSlots;
+    launch.getBody().walk([&](Operation *op) {
+      if (!isWarpCollective(op))
+        return;
+      for (Value v : warpOperands(op)) {
+        warpSlots[op].push_back(newSlot(rewriter, loc, v.getType(), threadCount));
+        buffers.push_back(warpSlots[op].back());
       }
-      mmaSlots[mma] = three;
-    });
-    // A ballot's votes, per thread.
-    DenseMap<Operation *, Value> voteSlots;
-    launch.getBody().walk([&](NVVM::VoteSyncOp vote) {
-      voteSlots[vote] = newSlot(rewriter, loc, vote.getPred().getType(), threadCount);
-      buffers.push_back(voteSlots[vote]);
     });
     blockLoops();
     // Emits segment |k|'s thread loops before |anchor|; returns the
@@ -1172,7 +1180,7 @@ struct GPUEmulateOnHostPass final
     // (mma.sync and vote.sync ops, erased once every segment is out; their
     // operands, stored per thread, are detached from them first: a loop's
     // rotation may erase the ops defining them.)
-    SmallVector<Operation *> emulatedMmas;
+    SmallVector<Operation *> warpCollectives;
     auto detach = [&](Operation *op) {
       OpBuilder hb(launch);
       for (OpOperand &operand : op->getOpOperands()) {
@@ -1211,39 +1219,28 @@ struct GPUEmulateOnHostPass final
           }
           reduce.getResult().replaceAllUsesWith(fold.getResult(0));
           rewriter.eraseOp(op);
-        } else if (auto mma = dyn_cast<nvgpu::MmaSyncOp>(op)) {
-          // Each thread leaves its fragments; then each computes its share
-          // of the warp's product from them.
-          std::array<Value, 3> three = mmaSlots.lookup(mma);
+        } else if (isWarpCollective(op)) {
+          // Each thread leaves its operands; then each computes its own
+          // result from its warp's (an mma's share of the product, a
+          // ballot's mask).
+          ArrayRef<Value> in = warpSlots[op];
           rewriter.setInsertionPoint(inner);
-          for (unsigned i = 0; i < 3; ++i)
-            storeSlot(rewriter, loc, mma->getOperand(i), three[i], linear);
-          if (!mma->use_empty()) {
+          for (auto [v, slot] : llvm::zip(warpOperands(op), in))
+            storeSlot(rewriter, loc, v, slot, linear);
+          if (!op->use_empty()) {
             SmallVector<Value> tivs;
             Operation *at = loopNest(rewriter, loc, anchor, threadBounds, tivs);
             rewriter.setInsertionPoint(at);
             Value self = linearIndex(rewriter, loc, tivs, threadBounds);
-            Value d = emulateMma(rewriter, loc, mma, three[0], three[1], three[2], self);
-            storeSlot(rewriter, loc, d, slots[mma.getResult()], self);
+            Value r = isa<nvgpu::MmaSyncOp>(op)
+                          ? emulateMma(rewriter, loc, cast<nvgpu::MmaSyncOp>(op), in[0], in[1],
+                                       in[2], self)
+                          : emulateBallot(rewriter, loc, in[0], self, threadCount);
+            storeSlot(rewriter, loc, r, slots[op->getResult(0)], self);
           }
           // (Its uses, in later segments, load the result: erased after.)
-          detach(mma);
-          emulatedMmas.push_back(mma);
-        } else if (auto vote = dyn_cast<NVVM::VoteSyncOp>(op)) {
-          // Each thread leaves its vote; then each reads its warp's.
-          Value slot = voteSlots.lookup(vote);
-          rewriter.setInsertionPoint(inner);
-          storeSlot(rewriter, loc, vote.getPred(), slot, linear);
-          if (!vote->use_empty()) {
-            SmallVector<Value> tivs;
-            Operation *at = loopNest(rewriter, loc, anchor, threadBounds, tivs);
-            rewriter.setInsertionPoint(at);
-            Value self = linearIndex(rewriter, loc, tivs, threadBounds);
-            Value mask = emulateBallot(rewriter, loc, slot, self, threadCount);
-            storeSlot(rewriter, loc, mask, slots[vote.getResult()], self);
-          }
-          detach(vote);
-          emulatedMmas.push_back(vote);
+          detach(op);
+          warpCollectives.push_back(op);
         } else if (isa<gpu::BarrierOp>(op)) {
           rewriter.eraseOp(op);
         } else {
@@ -1259,8 +1256,8 @@ struct GPUEmulateOnHostPass final
     };
     emit(body, blockAnchor);
     emitSegment(k, blockAnchor);
-    for (Operation *mma : emulatedMmas)
-      rewriter.eraseOp(mma);
+    for (Operation *collective : warpCollectives)
+      rewriter.eraseOp(collective);
     rewriter.setInsertionPointAfter(launch);
     for (Value buffer : llvm::concat<Value>(buffers, sharedBuffers))
       memref::DeallocOp::create(rewriter, loc, buffer);

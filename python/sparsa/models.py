@@ -1285,11 +1285,12 @@ def matmul_nbits(path: str, K: int = 4096, N: int = 4096, *, bits: int = 4, bloc
         inits = [numpy_helper.from_array(B, "B"),
                  numpy_helper.from_array(scales.reshape(-1), "scales")]
         ins = ["A", "B", "scales"]
-        if zp_mode != "none":
+        if zp_mode == "float":
+            zp = np.full(N * blocks, (1 << bits) / 2 - 0.5, np.float32)
+        elif zp_mode != "none":  # packed: any bytes are valid zero points
             r, c = np.ogrid[:N, :-(-blocks * bits // 8)]
             zp = ((3 * r + c) % 256).astype(np.uint8)
-            if zp_mode == "float":
-                zp = np.full(N * blocks, (1 << bits) / 2 - 0.5, np.float32)
+        if zp_mode != "none":
             inits.append(numpy_helper.from_array(zp, "zp"))
             ins.append("zp")
     else:

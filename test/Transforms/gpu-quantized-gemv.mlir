@@ -162,3 +162,24 @@ func.func @q8_dynamic(%w: memref<96x512xi8> {sparsa.weight_offset = 64 : i64},
   }
   return
 }
+
+// -----
+
+/// Near miss of the dynamic GEMV: rows of 100 code bytes (not whole 16-byte
+/// vectors) keep the generic.
+// CHECK-LABEL: func.func @negative_q8_dynamic_ragged_rows
+// CHECK-NOT: scf.parallel
+// CHECK: sparsa.kernel = "q8_dyn"
+func.func @negative_q8_dynamic_ragged_rows(%w: memref<96x100xi8> {sparsa.weight_offset = 64 : i64},
+                                           %xz: memref<1xi32>, %out: memref<2x96xi32>) {
+  %x = memref.alloc() : memref<2x100xi8>
+  linalg.generic {indexing_maps = [affine_map<(d0, d1, d2) -> (d0, d2)>, affine_map<(d0, d1, d2) -> (d1, d2)>, affine_map<(d0, d1, d2) -> (0)>, affine_map<(d0, d1, d2) -> (d0, d1)>], iterator_types = ["parallel", "parallel", "reduction"]}
+      ins(%x, %w, %xz : memref<2x100xi8>, memref<96x100xi8>, memref<1xi32>)
+      outs(%out : memref<2x96xi32>) attrs = {sparsa.kernel = "q8_dyn", sparsa.zero_point = 1.280000e+02 : f32} {
+  ^bb0(%a: i8, %q: i8, %az: i32, %acc: i32):
+    %0 = arith.extui %a : i8 to i32
+    %1 = arith.addi %acc, %0 : i32
+    linalg.yield %1 : i32
+  }
+  return
+}
