@@ -131,7 +131,9 @@ void sparsa::buildSparsaCPULoweringPipeline(
   addUpstream(pm, "func.func(convert-linalg-to-loops)");
   // 7. Threads: forall -> parallel -> OpenMP (libomp at run time).
   addUpstream(pm, "func.func(scf-forall-to-parallel),convert-scf-to-openmp");
-  pm.addPass(createDynamicSchedulePass());
+  DynamicSchedulePassOptions schedule;
+  schedule.selfSchedule = options.selfSchedule;
+  pm.addPass(createDynamicSchedulePass(schedule));
   // 8. To LLVM. finalize-memref-to-llvm must precede scf-to-cf, or the
   //    alloca scopes OpenMP conversion creates fail to lower. Aligned
   //    allocations keep the allocated and aligned pointers equal, so the

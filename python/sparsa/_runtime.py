@@ -1,6 +1,7 @@
 """ctypes binding of the Sparsa runtime C API (include/sparsa/Runtime)."""
 
 import ctypes
+import functools
 import math
 import threading
 from dataclasses import dataclass
@@ -66,25 +67,34 @@ def _check(status: int):
         raise SparsaError(_library().sparsa_last_error().decode(errors="replace"))
 
 
-class _OwnedBuffer:
-    """An output buffer the runtime handed over, exposed to numpy through the
-    array interface; releasing it is left to the last array referring to
-    it (numpy keeps this object as the array's base)."""
+def _release_buffer(self):
+    # Hands the buffer back to the runtime (the last array over it is gone).
+    try:
+        t = _Tensor()
+        t.data = ctypes.addressof(self)
+        _lib.sparsa_tensor_release(ctypes.byref(t))
+    except Exception:  # interpreter shutdown
+        pass
 
-    __slots__ = ("__array_interface__", "_release")
 
-    def __init__(self, data: int, shape, typestr: str, release):
-        self.__array_interface__ = {
-            "shape": shape, "typestr": typestr, "version": 3, "data": (data, False)}
-        self._release = release
+@functools.lru_cache(maxsize=256)
+def _owned_buffer_type(nbytes: int) -> type:
+    """A ctypes array type of |nbytes| bytes whose instances, made over an
+    output buffer the runtime handed over, release it when collected; numpy
+    keeps the instance as the array's base. (A ctypes view and
+    np.ndarray(buffer=...) cost ~0.5 us per output against ~3 us for an
+    __array_interface__ object and np.asarray.)"""
+    return type("_OwnedBuffer", (ctypes.c_char * nbytes,),
+                {"__slots__": (), "__del__": _release_buffer})
 
-    def __del__(self):
-        try:
-            t = _Tensor()
-            t.data = self.__array_interface__["data"][0]
-            self._release(ctypes.byref(t))
-        except Exception:
-            pass
+
+def _address(arr: np.ndarray) -> int:
+    """The address of a C-contiguous array's data (arr.ctypes.data costs
+    ~1 us; a ctypes view of a writable, non-empty buffer ~0.3 us)."""
+    try:
+        return ctypes.addressof(ctypes.c_char.from_buffer(arr))
+    except (TypeError, ValueError):  # read-only or empty
+        return arr.ctypes.data
 
 
 @dataclass(frozen=True)
@@ -162,17 +172,19 @@ class Model:
             t.dtype = code
             t.rank = arr.ndim
             t.dims[:arr.ndim] = arr.shape
-            t.data = arr.ctypes.data
+            t.data = _address(arr)
         outs = (_Tensor * max(1, len(self.outputs)))()
         _check(lib.sparsa_model_run(self._handle, tensors, len(feeds), outs))
         result = {}
         for t, info in zip(outs, self.outputs):
             shape = tuple(t.dims[:t.rank])
             dtype = _NP_DTYPES[t.dtype]
-            if t.data and math.prod(shape):
+            nbytes = math.prod(shape) * dtype.itemsize
+            if t.data and nbytes:
                 # The runtime's buffer becomes the array's memory (no copy);
                 # it is released when the array is garbage collected.
-                arr = np.asarray(_OwnedBuffer(t.data, shape, dtype.str, lib.sparsa_tensor_release))
+                buf = _owned_buffer_type(nbytes).from_address(t.data)
+                arr = np.ndarray(shape, dtype, buffer=buf)
             else:
                 arr = np.zeros(shape, dtype=dtype)
                 lib.sparsa_tensor_release(ctypes.byref(t))

@@ -105,6 +105,12 @@ static cl::opt<bool> gpuSharedTiles(
              "operand tiles through shared memory (=false: register-tiled "
              "threads only)"),
     cl::init(true), cl::Hidden, cl::cat(sparsaCategory));
+static cl::opt<bool> selfSchedule(
+    "x-self-schedule",
+    cl::desc("Tuning, CPU: a parallel region's last loop hands out its "
+             "iterations from a shared counter (=false: libomp's dynamic "
+             "schedule)"),
+    cl::init(true), cl::Hidden, cl::cat(sparsaCategory));
 static cl::opt<bool> gpuWarpCompaction(
     "x-gpu-warp-compaction",
     cl::desc("Tuning, --target=cuda: active-index lists built by warps "
@@ -422,6 +428,7 @@ int main(int argc, char **argv) {
   options.gpuTensorCores = gpuTensorCores;
   options.gpuQuantizedGemv = gpuQuantizedGemv;
   options.gpuWarpCompaction = gpuWarpCompaction;
+  options.selfSchedule = selfSchedule;
   options.emulateGPU = gpuEmulate;
   options.emulateAdversarial = gpuEmulateAdversarial;
   if (!runPipeline(cuda || gpuEmulate ? sparsa::buildSparsaGPULoweringPipeline

@@ -41,6 +41,12 @@ struct SparsaCPUPipelineOptions
       *this, "vnni",
       llvm::cl::desc("The target CPU has AVX-512 VNNI (int8 dot products)"),
       llvm::cl::init(false)};
+  Option<bool> selfSchedule{
+      *this, "self-schedule",
+      llvm::cl::desc("CPU target, tuning: a parallel region's last loop hands "
+                     "out its iterations from a shared counter (false: "
+                     "libomp's dynamic schedule)"),
+      llvm::cl::init(true)};
   Option<std::string> disableFusion{
       *this, "disable-fusion",
       llvm::cl::desc("Comma-separated fusion families to skip"),

@@ -975,7 +975,21 @@ def DynamicSchedulePass : Pass<"sparsa-dynamic-schedule", "mlir::ModuleOp"> {
     Runtime's pool joins the same way (the caller spins, workers block).
     The spin lasts at most about one iteration. It is skipped for nested
     parallel regions and for loop bodies of more than one block.
+
+    Such a loop (with no reduction, private, linear or allocate clause and
+    no schedule of its own) also hands out its iterations itself
+    (`self-schedule`, on by default): the `omp.wsloop` becomes an
+    `scf.while` in which each thread takes the next iteration from a second
+    stack counter (an atomic add) until none is left, its indices computed
+    from the iteration's number (row-major over the nest). This is the
+    dynamic schedule without libomp's dispatch calls, which in the libomp
+    this machine ships (LLVM 19's) format debug strings on every call
+    (one call per iteration and thread, ~0.25 us each).
   }];
+  let options = [
+    Option<"selfSchedule", "self-schedule", "bool", /*default=*/"true",
+           "Replace a region's last work-sharing loop by a shared iteration counter">,
+  ];
   let dependentDialects = ["mlir::omp::OpenMPDialect", "mlir::arith::ArithDialect",
                            "mlir::func::FuncDialect", "mlir::memref::MemRefDialect",
                            "mlir::scf::SCFDialect", "mlir::LLVM::LLVMDialect"];
