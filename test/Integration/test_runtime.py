@@ -76,6 +76,31 @@ def test_non_contiguous_input_is_made_contiguous(mlp):
                                atol=1e-4, rtol=1e-4)
 
 
+def test_read_only_input_and_output_lifetime(mlp):
+    """A read-only input is read in place; an output is the runtime's
+    buffer, writable, and stays valid through views after the array and
+    the run's other objects are gone (the buffer is released once, when
+    the last view goes: the allocator would abort on a double free)."""
+    import gc
+    model, path = mlp
+    x = RNG.standard_normal((3, 32)).astype(np.float32)
+    x.flags.writeable = False
+    y = model.run({"x": x})["y"]
+    np.testing.assert_allclose(y, ort_run(path, {"x": x})["y"], atol=1e-4, rtol=1e-4)
+    assert y.flags.writeable and y.flags.c_contiguous
+    expected = y.copy()
+    tail = y[1:]
+    del y
+    for _ in range(3):  # runs that reuse freed memory
+        model.run({"x": np.ones((3, 32), np.float32)})
+    gc.collect()
+    np.testing.assert_array_equal(tail, expected[1:])
+    tail[:] = 0  # the memory is ours to write
+    del tail
+    gc.collect()
+    assert model.run({"x": x})["y"].shape == (3, 16)
+
+
 def test_symbolic_dims_must_agree(tmp_path, compile_model):
     """Two inputs sharing the symbolic dim N must be given the same size."""
     graph = helper.make_graph(
