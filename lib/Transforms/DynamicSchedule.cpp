@@ -171,10 +171,12 @@ struct DynamicSchedulePass final
           });
       // The body (all but its omp.yield) moves into the while loop, inside
       // an scf.execute_region: lowering the memref.alloca_scope that
-      // convert-scf-to-openmp wraps it in splits it into several blocks.
+      // convert-scf-to-openmp wraps it in splits it into several blocks,
+      // which an scf.while's region may not have.
       Block &after = whileOp.getAfter().front();
       OpBuilder ab = OpBuilder::atBlockTerminator(&after);
       auto region = scf::ExecuteRegionOp::create(ab, loc, TypeRange{});
+      region.setNoInline(true); // (until scf-to-cf, after the memref lowering)
       Block *inner = &region.getRegion().emplaceBlock();
       inner->getOperations().splice(inner->end(), body.getOperations(), body.begin(),
                                     std::prev(body.end()));

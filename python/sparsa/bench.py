@@ -143,6 +143,31 @@ def _cases(full: bool) -> Dict[str, Case]:
         lambda rng: {"x": rng.standard_normal((1, sh)).astype(np.float32)},
         weight_bytes=4 * (2 * core * sh + rank * (sh + sf)),
         flops=2.0 * (2 * core * sh + rank * (sh + sf)), dense_bytes=4 * 2 * sf * sh))
+    # FATReLU: Where(h > 0.25, h, 0), b1 shifted so that ~10 % of h pass
+    # (P(N(0, 1) > 1.036 + 0.25) = 0.099).
+    cases.append(Case(
+        "sparse_threshold_decode",
+        f"threshold FFN decode (FATReLU, h > 0.25): 1x{sh} -> {sf} -> {sh}, ~90 % inactive",
+        lambda p: models.sparse_ffn(p, hidden=sh, inner=sf, tokens=1, mode="threshold",
+                                    threshold=0.25, sparsity=0.85),
+        lambda rng: {"x": rng.standard_normal((1, sh)).astype(np.float32)},
+        weight_bytes=int(4 * (sh * sf + active * sf * sh)),
+        flops=2.0 * (sh * sf + active * sf * sh), dense_bytes=4 * 2 * sh * sf))
+    cases.append(Case(
+        "topk_ffn_decode", f"explicit top-k FFN decode (TopK + ScatterElements): 1x{sh} -> "
+                           f"top {core} of {sf} SiLU activations -> {sh}",
+        lambda p: models.sparse_ffn(p, hidden=sh, inner=sf, tokens=1, mode="topk", topk=core),
+        lambda rng: {"x": rng.standard_normal((1, sh)).astype(np.float32)},
+        weight_bytes=4 * (sh * sf + core * sh), flops=2.0 * (sh * sf + core * sh),
+        dense_bytes=4 * 2 * sh * sf))
+    # TEAL on a down projection's input: |x| > 1.645 keeps ~10 % of x.
+    cases.append(Case(
+        "input_sparse_decode", f"input-threshold projection decode (TEAL, |x| > 1.645): "
+                               f"1x{sf} -> {sh}, ~90 % of x dropped",
+        lambda p: models.teal(p, hidden=sf, out=sh, tokens=1, threshold=1.645),
+        lambda rng: {"x": rng.standard_normal((1, sf)).astype(np.float32)},
+        weight_bytes=int(4 * active * sf * sh), flops=2.0 * active * sf * sh,
+        dense_bytes=4 * sf * sh))
     cases += [
         sparse("sparse_relu_decode", "relu", "ReLU FFN decode (OPT)"),
         sparse("sparse_glu_decode", "glu", "ReLU-gated GLU decode (ProSparse)"),
