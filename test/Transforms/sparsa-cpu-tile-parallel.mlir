@@ -81,6 +81,36 @@ func.func @negative_gemm_not_split(%x: tensor<64x1024xf32>, %w: tensor<1024x256x
 
 // -----
 
+/// A short reduction over long rows (a low-rank factor, [256, 8192]): 4
+/// tasks of 2048 columns each read 8 KB runs of every row, so the columns
+/// are tiled and no partials are made. (At 1024 rows and more, or with
+/// under 4 KB of a row per task, the reduction is split as above.)
+
+// CHECK-LABEL: func.func @gemv_short_reduction_tiles_columns
+// CHECK-NOT: linalg.reduce
+// CHECK: scf.forall (%{{.+}}) = (0) to (8192) step (2048)
+// CHECK-NOT: linalg.reduce
+// CHECK: return
+func.func @gemv_short_reduction_tiles_columns(%x: tensor<1x256xf32>, %w: tensor<256x8192xf32>) -> tensor<1x8192xf32> {
+  %0 = onnx.MatMul %x, %w : (tensor<1x256xf32>, tensor<256x8192xf32>) -> tensor<1x8192xf32>
+  return %0 : tensor<1x8192xf32>
+}
+
+// -----
+
+/// The same short reduction over rows too short for 4 KB per task
+/// ([256, 2048]: 2 KB) is split.
+
+// CHECK-LABEL: func.func @gemv_short_reduction_short_rows_split
+// CHECK: scf.forall (%{{.+}}) in (4)
+// CHECK: linalg.reduce
+func.func @gemv_short_reduction_short_rows_split(%x: tensor<1x256xf32>, %w: tensor<256x2048xf32>) -> tensor<1x2048xf32> {
+  %0 = onnx.MatMul %x, %w : (tensor<1x256xf32>, tensor<256x2048xf32>) -> tensor<1x2048xf32>
+  return %0 : tensor<1x2048xf32>
+}
+
+// -----
+
 /// A Gemm whose accumulator starts at the bias: the partials start at zero
 /// and the merge adds them to the bias-initialised accumulator.
 

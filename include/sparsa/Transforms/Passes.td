@@ -117,7 +117,11 @@ def CPUTileParallelPass
        weight rows (`tensor.expand_shape`, no copy), one `scf.forall`
        iteration per block writes its own partial result, and a
        `linalg.reduce` adds the partials into the original accumulator. Each
-       thread then streams one contiguous block of the weights. A body that
+       thread then streams one contiguous block of the weights. A short
+       reduction (under 1024) over long output rows (at least 4 KB of a row
+       per task, e.g. a low-rank predictor's 256 x 14336 factor) is tiled
+       along the columns instead (step 3): each task's piece of a row is
+       still a long run, and the partials' fill, writes and merge are saved. A body that
        reads its loop indices (`linalg.index`, e.g. a gathered axpy's
        column) has them renumbered for the new loops, k as `p * K/tasks + kk`.
     3. Otherwise, tile the parallel loop with the largest static extent into
