@@ -214,6 +214,39 @@ def test_densities_one_token(tmp_path, mode, inactive):
         check(model, path, 96, tokens=(tokens,))
 
 
+@pytest.mark.parametrize("mode", ["topk", "core", "predictor", "teal"])
+@pytest.mark.parametrize("density", [0.01, 0.1, 0.5, 1.0])
+def test_densities_other_modes(tmp_path, mode, density):
+    """The selected-neuron modes at 1 %, 10 %, 50 % and 100 % of the
+    neurons (explicit top-k keeps them, an index set or a predictor's top-k
+    lists them, a TEAL threshold keeps that share of the input), batch 1
+    and 16 (the predictor form is one token), against ONNX Runtime."""
+    from statistics import NormalDist
+    hidden, inner = 96, 512
+    k = max(1, int(round(density * inner)))
+    for tokens in ([1] if mode == "predictor" else [1, 16]):
+        path = str(tmp_path / f"{mode}_{tokens}.onnx")
+        extra = None
+        if mode == "topk":
+            models.sparse_ffn(path, hidden=hidden, inner=inner, tokens=tokens, mode="topk",
+                              topk=k)
+        elif mode == "core":
+            models.sparse_ffn(path, hidden=hidden, inner=inner, tokens=tokens, mode="silu",
+                              core=k)
+            extra = {"idx": np.sort(np.random.default_rng(k).choice(inner, k, replace=False))
+                     .astype(np.int64)}
+        elif mode == "predictor":
+            models.sparse_ffn(path, hidden=hidden, inner=inner, tokens=1, mode="relu", core=k,
+                              predictor_rank=16)
+        else:  # |x| > t keeps ~density of a standard normal input
+            t = NormalDist().inv_cdf(1 - density / 2) if density < 1 else 0.0
+            hidden = inner
+            models.teal(path, hidden=inner, out=96, tokens=tokens, threshold=t)
+        model, report = compile_with_report(tmp_path, path, f"{mode}_{tokens}")
+        assert report["fusions"]["activation_sparsity"] == 1, report
+        check(model, path, hidden, tokens=(tokens,), extra=extra)
+
+
 # --------------------------------------------------------------------------
 # Quantized sparse FFNs: MatMulNBits -> ReLU / threshold -> MatMulNBits
 # --------------------------------------------------------------------------
