@@ -177,9 +177,10 @@ func.func @teal(%x: tensor<1x4xf32>) -> tensor<1x6xf32> {
 // -----
 
 /// Explicit top-k: TopK of the activation scattered into zeros, times the
-/// down projection: the TopK's indices and values feed sparsa.topk_matmul.
+/// down projection: the TopK's indices and values feed sparsa.topk_matmul,
+/// which sums over them in any order, so the TopK need not sort them.
 // CHECK-LABEL: func.func @explicit_topk
-// CHECK: %[[V:.+]], %[[I:.+]] = onnx.TopK
+// CHECK: %[[V:.+]], %[[I:.+]] = onnx.TopK %{{.+}} {sorted = 0 : si64}
 // CHECK: %[[Y:.+]] = sparsa.topk_matmul %[[I]], %[[V]], %{{.+}} : (tensor<1x2xi64>, tensor<1x2xf32>, tensor<8x4xf32>) -> tensor<1x4xf32>
 // CHECK-NOT: onnx.ScatterElements
 // CHECK: return %[[Y]]
@@ -191,6 +192,21 @@ func.func @explicit_topk(%h: tensor<1x8xf32>) -> tensor<1x4xf32> {
   %a = onnx.ScatterElements %zeros, %i, %v {axis = -1 : si64} : (tensor<1x8xf32>, tensor<1x2xi64>, tensor<1x2xf32>) -> tensor<1x8xf32>
   %y = onnx.MatMul %a, %w2 : (tensor<1x8xf32>, tensor<8x4xf32>) -> tensor<1x4xf32>
   return %y : tensor<1x4xf32>
+}
+
+/// ... but a TopK whose values are also returned stays sorted.
+// CHECK-LABEL: func.func @negative_topk_values_returned
+// CHECK: onnx.TopK
+// CHECK-NOT: sorted = 0
+// CHECK: sparsa.topk_matmul
+func.func @negative_topk_values_returned(%h: tensor<1x8xf32>) -> (tensor<1x4xf32>, tensor<1x2xf32>) {
+  %w2 = onnx.Constant {value = dense<0.25> : tensor<8x4xf32>} : () -> tensor<8x4xf32>
+  %k = onnx.Constant {value = dense<2> : tensor<1xi64>} : () -> tensor<1xi64>
+  %v, %i = onnx.TopK %h, %k : (tensor<1x8xf32>, tensor<1xi64>) -> (tensor<1x2xf32>, tensor<1x2xi64>)
+  %zeros = onnx.Constant {value = dense<0.0> : tensor<1x8xf32>} : () -> tensor<1x8xf32>
+  %a = onnx.ScatterElements %zeros, %i, %v {axis = -1 : si64} : (tensor<1x8xf32>, tensor<1x2xi64>, tensor<1x2xf32>) -> tensor<1x8xf32>
+  %y = onnx.MatMul %a, %w2 : (tensor<1x8xf32>, tensor<8x4xf32>) -> tensor<1x4xf32>
+  return %y, %v : tensor<1x4xf32>, tensor<1x2xf32>
 }
 
 // -----

@@ -786,9 +786,10 @@ def FuseActivationSparsityPass
     `ScatterElements(zeros, TopK indices, TopK values)` (explicit top-k
     activations) becomes `sparsa.topk_matmul`. A TopK whose indices, after
     fusion, only choose the neurons of index-set FFNs (Deja Vu's predictor;
-    its values unused) gets `sorted = 0`: the FFN sums over the set, so its
-    lowering skips ranking the chosen neurons (and lists them in index
-    order). Quantized FFNs (`com.microsoft.MatMulNBits` projections with
+    its values unused), or whose values and indices only feed
+    `sparsa.topk_matmul` ops as a pair, gets `sorted = 0`: the consumer sums
+    over the set, so its lowering skips ranking the chosen neurons
+    (quadratic in k) and lists them in index order. Quantized FFNs (`com.microsoft.MatMulNBits` projections with
     constant codes, f32 scales and packed or no zero points, the same bits
     and block size throughout) fuse with ReLU / FATReLU and as ReLU-gated
     GLUs; the down projection is repacked one row of codes per neuron.
