@@ -11,6 +11,7 @@
 
 #include "sparsa/Pipelines/Pipelines.h"
 #include "sparsa/Conversion/Passes.h"
+#include "sparsa/Dialect/Sparsa/IR/SparsaDialect.h"
 #include "sparsa/Transforms/Passes.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -195,12 +196,17 @@ void sparsa::buildSparsaGPULoweringPipeline(
   // the kernels are built as launches).
   if (options.gpuWarpCompaction)
     pm.addNestedPass<func::FuncOp>(createGPUWarpCompactionPass());
+  // Int8 tensor cores (mma.sync m16n8k32, sm_80 on), by the contraction
+  // kernels: the quantized GEMV pass leaves them their GEMMs.
+  bool int8TensorCores = options.gpuTensorCores && options.gpuVectorWidth > 1 &&
+                         ::sparsa::sparsa::smVersion(options.gpuChip) >= 80;
   // Row kernels: one launch each, block reductions.
   pm.addNestedPass<func::FuncOp>(createGPURowKernelsToLaunchesPass());
   // Packed-weight GEMVs: 16-byte loads of codes, int8 dot products.
   if (options.gpuQuantizedGemv) {
     GPUQuantizedGemvPassOptions quantized;
     quantized.targetThreads = options.gpuTargetThreads;
+    quantized.int8TensorCores = int8TensorCores;
     pm.addNestedPass<func::FuncOp>(createGPUQuantizedGemvPass(quantized));
   }
   // Matmul-like ops get vector threads with register accumulators; the
@@ -211,6 +217,7 @@ void sparsa::buildSparsaGPULoweringPipeline(
     kernels.unroll = options.gpuUnroll;
     kernels.sharedTiles = options.gpuSharedTiles;
     kernels.tensorCores = options.gpuTensorCores;
+    kernels.int8TensorCores = int8TensorCores;
     pm.addNestedPass<func::FuncOp>(createGPUContractionKernelsPass(kernels));
   }
   addUpstream(pm, "func.func(convert-linalg-to-parallel-loops,scf-forall-to-parallel)");

@@ -69,6 +69,20 @@ struct GPUQuantizedGemv {
 /// such a GEMV in the layout the lowering builds.
 std::optional<GPUQuantizedGemv> planGPUQuantizedGemv(mlir::linalg::LinalgOp op);
 
+/// Rows from which an int8-activation packed GEMV runs on int8 tensor
+/// cores (one m16 tile of `mma.sync` m16n8k32).
+inline constexpr int64_t kInt8MmaRows = 16;
+
+/// Whether the packed GEMV |op| (on buffers, planned as |q|) fits the
+/// int8 tensor-core GEMM of sparsa-gpu-contraction-kernels: int8
+/// activations, code rows a multiple of 32 bytes (8-bit codes: blocks of
+/// 32 bytes too), at least 16 outputs, rows 16-byte aligned.
+bool int8MmaFits(mlir::linalg::LinalgOp op, const GPUQuantizedGemv &q);
+
+/// Whether the rows of the buffer |v| start 16-byte aligned (see
+/// sparsa-gpu-quantized-gemv).
+bool rowsAligned16(mlir::Value v);
+
 /// The buffer |v| is a view of: follows view-like ops to their source.
 mlir::Value bufferRoot(mlir::Value v);
 

@@ -40,6 +40,8 @@
 #include "mlir/Interfaces/SideEffectInterfaces.h"
 #include "mlir/Interfaces/ViewLikeInterface.h"
 
+#include <cmath>
+
 namespace sparsa {
 #define GEN_PASS_DEF_GPUCONTRACTIONKERNELSPASS
 #define GEN_PASS_DEF_GPULOWERBF16MMAPASS
@@ -441,7 +443,7 @@ struct TileFrame {
   /// before the next step overwrites the tiles.
   scf::ForOp stagedLoop(ValueRange inits, size_t numAcc, function_ref<void(ValueRange)> store,
                         function_ref<SmallVector<Value>(Value)> load,
-                        function_ref<void(MutableArrayRef<Value>)> compute) {
+                        function_ref<void(MutableArrayRef<Value>, Value)> compute) {
     int64_t steps = llvm::divideCeil(K, BK);
     return scf::ForOp::create(
         b, loc, c(0), c(steps), c(1), inits,
@@ -452,7 +454,7 @@ struct TileFrame {
           gpu::BarrierOp::create(b, loc);
           SmallVector<Value> regs = load(muli(minu(addi(step, c(1)), steps - 1), BK));
           SmallVector<Value> acc(iter.take_front(numAcc));
-          compute(acc);
+          compute(acc, step);
           gpu::BarrierOp::create(b, loc);
           llvm::append_range(acc, regs);
           scf::YieldOp::create(b, loc, acc);
@@ -608,6 +610,16 @@ struct GPUContractionKernelsPass final
   DenseSet<Operation *> erased;
 
   void rewrite(linalg::GenericOp op) {
+    if (int8TensorCores)
+      if (std::optional<sparsa::GPUQuantizedGemv> q = sparsa::planGPUQuantizedGemv(op);
+          q && sparsa::int8MmaFits(op, *q)) {
+        auto outType = cast<MemRefType>(op.getDpsInits()[0].getType());
+        if (outType.isDynamicDim(0) || outType.getDimSize(0) >= sparsa::kInt8MmaRows) {
+          buildInt8MmaGemm(op, *q, takeInitializingFill(op));
+          op.erase();
+          return;
+        }
+      }
     if (tensorCores)
       if (std::optional<MmaPlan> mma = planMma(op)) {
         buildMmaGemm(op, *mma, takeInitializingFill(op));
@@ -895,7 +907,7 @@ struct GPUContractionKernelsPass final
     llvm::append_range(inits, loadStep(f.c(0)));
 
     scf::ForOp loop =
-        f.stagedLoop(inits, numAcc, storeStep, loadStep, [&](MutableArrayRef<Value> acc) {
+        f.stagedLoop(inits, numAcc, storeStep, loadStep, [&](MutableArrayRef<Value> acc, Value) {
           Value q2 = f.muli(tq, 2);
           for (int64_t ks = 0; ks < BK / 16; ++ks) {
             Value k0 = f.addi(f.c(ks * 16), q2);
@@ -945,6 +957,334 @@ struct GPUContractionKernelsPass final
             Value e = vector::ExtractOp::create(b, loc, loop.getResult(mi * 4 + ni),
                                                 ArrayRef<int64_t>{i, j});
             memref::StoreOp::create(b, loc, e, out, f.indices(outMap, values));
+          }
+    gpu::TerminatorOp::create(b, loc);
+  }
+
+  /// Builds, before |op| (a packed GEMV of the quantized lowering with int8
+  /// activations, `q4_vnni` / `q8_vnni`, loops m, n, kk over code bytes),
+  /// a gpu.launch computing it on int8 tensor cores: blocks of 4 warps over
+  /// 64 x 64 outputs, each warp 32 x 32 as 2 x 4 tiles of `mma.sync`
+  /// m16n8k32 (s8 x s8, i32 accumulators). The activation codes and the
+  /// code bytes are staged through workgroup memory BK = 64 (or 32) code
+  /// bytes at a time, rows padded by 16 bytes so that a warp's fragment
+  /// reads (8 rows, 4 words each) fall in 32 different banks. Each mma
+  /// takes 32 k:
+  /// - 4-bit codes: 16 code bytes, k 0-15 the even activations against
+  ///   the low nibbles, k 16-31 the odd ones against the high nibbles
+  ///   (each thread's b fragment is one word of codes);
+  /// - 8-bit codes: 32 code bytes, each code minus 128 as an s8.
+  /// At the end of each weight block the i32 sums are scaled into f32
+  /// accumulators: `(dot - z * sum(a)) * scale * activation scale`. An
+  /// integer zero point of 4-bit codes is instead subtracted from each
+  /// code in its register (q - z is an s8), and sum(a), where needed, is
+  /// a second mma against ones. The caller erases |op|.
+  static void buildInt8MmaGemm(linalg::GenericOp op, const sparsa::GPUQuantizedGemv &q,
+                               Value fillValue) {
+    MLIRContext *ctx = op.getContext();
+    SmallVector<Value> ins(op.getDpsInputs());
+    auto input = [&](int i) { return i < 0 ? Value() : ins[i]; };
+    Value aEven = input(q.aEven), aOdd = input(q.aOdd), codes = input(q.codes),
+          scales = input(q.scales), zeroPoints = input(q.zeroPoints),
+          actScales = input(q.actScales);
+    Value out = op.getDpsInits()[0];
+    const int64_t Kh = cast<MemRefType>(codes.getType()).getDimSize(1);
+    constexpr int64_t BM = 64, BN = 64, threads = 128;
+    // Code bytes per mma (32 k), per staged step, and a tile row's pitch.
+    const int64_t chunk = q.q8 ? 32 : 16, BK = Kh % 64 == 0 ? 64 : 32, pitch = BK + 16;
+    const int64_t bb = q.blockBytes;
+    Type i8 = IntegerType::get(ctx, 8), i32 = IntegerType::get(ctx, 32),
+         f32 = Float32Type::get(ctx);
+    MemRefType aTileType = TileFrame::workgroupType({BM, pitch}, i8),
+               bTileType = TileFrame::workgroupType({BN, pitch}, i8);
+    SmallVector<Value> aBuffers = {aEven};
+    if (aOdd)
+      aBuffers.push_back(aOdd);
+    SmallVector<MemRefType> tileTypes(aBuffers.size(), aTileType);
+    tileTypes.push_back(bTileType);
+    TileFrame f(op, /*m=*/0, /*n=*/1, /*k=*/2, BM, BN, BK, threads, tileTypes);
+    OpBuilder &b = f.b;
+    Location loc = f.loc;
+    ArrayRef<Value> aTiles = ArrayRef<Value>(f.tiles).drop_back();
+    Value bTile = f.tiles.back();
+    Value t = f.t, m0 = f.m0, n0 = f.n0;
+    Value lane = f.rem(t, 32), warp = f.div(t, 32);
+    Value wm = f.div(warp, 2), wn = f.rem(warp, 2);
+    Value g = f.div(lane, 4), tq = f.rem(lane, 4);
+
+    // How the zero point z enters. 4-bit codes with an integer z of at
+    // most 15 (the constant, or packed in up to 4 bits): q - z in each
+    // code's byte. 8-bit codes are taken as q - 128, leaving z - 128.
+    // Otherwise the block's sum of activation codes times z is taken off.
+    bool constZ = !zeroPoints;
+    bool smallIntZ = constZ && q.zeroPoint == std::floor(q.zeroPoint) && q.zeroPoint >= 0 &&
+                     q.zeroPoint <= 15;
+    bool inRegister = !q.q8 && (smallIntZ || (q.zeroPointBits > 0 && q.zeroPointBits <= 4));
+    bool needSum = !inRegister && !(q.q8 && constZ && q.zeroPoint == 128);
+
+    auto i32c = [&](int64_t v) -> Value {
+      return arith::ConstantOp::create(b, loc, i32, b.getI32IntegerAttr(int32_t(uint32_t(v))));
+    };
+    auto f32c = [&](double v) -> Value {
+      return arith::ConstantOp::create(b, loc, f32, b.getF32FloatAttr(float(v)));
+    };
+    // The packed zero point of column |n| in block |blk|, as i32.
+    auto packedZ = [&](Value n, Value blk) -> Value {
+      int64_t per = 8 / q.zeroPointBits;
+      Value byte = memref::LoadOp::create(b, loc, zeroPoints, ValueRange{n, f.div(blk, per)});
+      Value shift = arith::IndexCastOp::create(b, loc, i32, f.muli(f.rem(blk, per), q.zeroPointBits));
+      Value field = arith::ShRUIOp::create(b, loc, arith::ExtUIOp::create(b, loc, i32, byte), shift);
+      return arith::AndIOp::create(b, loc, field, i32c((1 << q.zeroPointBits) - 1));
+    };
+    // The zero point the block correction takes off (f32), of column |n|.
+    auto correctionZ = [&](Value n, Value blk) -> Value {
+      Value z;
+      if (constZ)
+        z = f32c(q.zeroPoint);
+      else if (q.zeroPointBits)
+        z = arith::UIToFPOp::create(b, loc, f32, packedZ(n, blk));
+      else
+        z = memref::LoadOp::create(b, loc, zeroPoints, ValueRange{n, blk});
+      if (q.q8)
+        z = arith::SubFOp::create(b, loc, z, f32c(128.0));
+      return z;
+    };
+
+    // Global -> registers -> workgroup memory: 16-byte vectors, consecutive
+    // threads along a row.
+    const int64_t vecPerRow = BK / 16, per = BM * vecPerRow / threads;
+    auto vec16 = VectorType::get({16}, i8);
+    const llvm::MaybeAlign align16(16), align4(4);
+    auto coords = [&](int64_t i) -> std::pair<Value, Value> {
+      Value e = f.addi(t, f.c(i * threads));
+      return {f.div(e, vecPerRow), f.muli(f.rem(e, vecPerRow), 16)};
+    };
+    auto loadStep = [&](Value k0) {
+      SmallVector<Value> regs;
+      for (Value buffer : aBuffers)
+        for (int64_t i = 0; i < per; ++i) {
+          auto [r, kk] = coords(i);
+          regs.push_back(vector::LoadOp::create(
+              b, loc, vec16, buffer, ValueRange{f.rowAt(f.addi(m0, r)), f.addi(k0, kk)},
+              /*nontemporal=*/false, align16));
+        }
+      for (int64_t i = 0; i < per; ++i) {
+        auto [r, kk] = coords(i);
+        regs.push_back(vector::LoadOp::create(
+            b, loc, vec16, codes, ValueRange{f.colAt(f.addi(n0, r), 1), f.addi(k0, kk)},
+            /*nontemporal=*/false, align16));
+      }
+      return regs;
+    };
+    auto storeStep = [&](ValueRange regs) {
+      SmallVector<Value> tiles(aTiles);
+      tiles.push_back(bTile);
+      for (auto [ti, tile] : llvm::enumerate(tiles))
+        for (int64_t i = 0; i < per; ++i) {
+          auto [r, kk] = coords(i);
+          vector::StoreOp::create(b, loc, regs[ti * per + i], tile, ValueRange{r, kk},
+                                  /*nontemporal=*/false, align16);
+        }
+    };
+
+    auto word4 = VectorType::get({4}, i8), one32 = VectorType::get({1}, i32);
+    auto aFragType = VectorType::get({4, 4}, i8), bFragType = VectorType::get({2, 4}, i8);
+    auto dotType = VectorType::get({2, 2}, i32);
+    auto asWord = [&](Value v) -> Value {
+      return vector::ExtractOp::create(b, loc, vector::BitCastOp::create(b, loc, one32, v),
+                                       ArrayRef<int64_t>{0});
+    };
+    auto asBytes = [&](Value w) -> Value {
+      return vector::BitCastOp::create(b, loc, word4,
+                                       vector::BroadcastOp::create(b, loc, one32, w));
+    };
+    // Fragments (PTX's m16n8k32 layouts; g = lane / 4, q = lane % 4): a's
+    // registers hold (row g, k 4q..4q+3), (g + 8, 4q..), (g, 16 + 4q..),
+    // (g + 8, 16 + 4q..); b's (k 4q.., column g) and (16 + 4q.., g); the
+    // accumulators rows g and g + 8, columns 2q and 2q + 1.
+    auto warpRow = [&](int64_t mi, int64_t half) {
+      return f.addi(f.addi(f.muli(wm, 32), f.c(mi * 16 + half * 8)), g);
+    };
+    auto warpCol = [&](int64_t ni) { return f.addi(f.addi(f.muli(wn, 32), f.c(ni * 8)), g); };
+    auto accCol = [&](int64_t ni, int64_t j) {
+      return f.addi(f.addi(n0, f.muli(wn, 32)), f.addi(f.c(ni * 8 + j), f.muli(tq, 2)));
+    };
+    auto accIndex = [](int64_t mi, int64_t ni, int64_t i, int64_t j) {
+      return ((mi * 4 + ni) * 2 + i) * 2 + j;
+    };
+    constexpr int64_t numF32 = 2 * 4 * 2 * 2, numDots = 2 * 4;
+
+    // Accumulators: 32 f32 outputs, 8 i32 mma tiles, (needSum) the 2 m
+    // tiles' sums of activation codes.
+    SmallVector<Value> inits;
+    for (int64_t mi = 0; mi < 2; ++mi)
+      for (int64_t ni = 0; ni < 4; ++ni)
+        for (int64_t i = 0; i < 2; ++i)
+          for (int64_t j = 0; j < 2; ++j) {
+            if (fillValue) {
+              inits.push_back(fillValue);
+              continue;
+            }
+            Value row = f.rowAt(f.addi(m0, warpRow(mi, i)));
+            inits.push_back(memref::LoadOp::create(b, loc, out,
+                                                   ValueRange{row, f.colAt(accCol(ni, j), 1)}));
+          }
+    Value zeroDot = arith::ConstantOp::create(b, loc, dotType, b.getZeroAttr(dotType));
+    inits.append(numDots + (needSum ? 2 : 0), zeroDot);
+    const size_t numAcc = inits.size();
+    llvm::append_range(inits, loadStep(f.c(0)));
+
+    // The block that ends at code byte |end| (a block boundary): the i32
+    // sums scaled into the f32 accumulators, then cleared.
+    auto flush = [&](MutableArrayRef<Value> acc, Value end) {
+      Value blk = f.div(arith::SubIOp::create(b, loc, end, f.c(1)), bb);
+      Value lane4 = f.muli(blk, bb / 4);
+      SmallVector<Value> rowScale, rowSum;
+      for (int64_t mi = 0; mi < 2; ++mi)
+        for (int64_t i = 0; i < 2; ++i) {
+          Value row = f.rowAt(f.addi(m0, warpRow(mi, i)));
+          rowScale.push_back(memref::LoadOp::create(b, loc, actScales, ValueRange{row, lane4}));
+          if (needSum)
+            rowSum.push_back(arith::SIToFPOp::create(
+                b, loc, f32,
+                vector::ExtractOp::create(b, loc, acc[numF32 + numDots + mi],
+                                          ArrayRef<int64_t>{i, 0})));
+        }
+      for (int64_t ni = 0; ni < 4; ++ni)
+        for (int64_t j = 0; j < 2; ++j) {
+          Value col = f.colAt(accCol(ni, j), 1);
+          Value scale = memref::LoadOp::create(b, loc, scales, ValueRange{col, blk});
+          Value z = needSum ? correctionZ(col, blk) : Value();
+          for (int64_t mi = 0; mi < 2; ++mi)
+            for (int64_t i = 0; i < 2; ++i) {
+              Value d = arith::SIToFPOp::create(
+                  b, loc, f32,
+                  vector::ExtractOp::create(b, loc, acc[numF32 + mi * 4 + ni],
+                                            ArrayRef<int64_t>{i, j}));
+              if (needSum)
+                d = arith::SubFOp::create(b, loc, d,
+                                          arith::MulFOp::create(b, loc, z, rowSum[mi * 2 + i]));
+              Value s = arith::MulFOp::create(b, loc, scale, rowScale[mi * 2 + i]);
+              Value &a = acc[accIndex(mi, ni, i, j)];
+              a = arith::AddFOp::create(b, loc, a, arith::MulFOp::create(b, loc, d, s));
+            }
+        }
+      for (size_t i = numF32; i < numAcc; ++i)
+        acc[i] = zeroDot;
+    };
+
+    Value ones = arith::ConstantOp::create(
+        b, loc, bFragType, DenseElementsAttr::get(bFragType, b.getI8IntegerAttr(1)));
+    Value nibbles = i32c(0x0F0F0F0F), highBits = i32c(0x80808080), byteOnes = i32c(0x01010101);
+    scf::ForOp loop = f.stagedLoop(
+        inits, numAcc, storeStep, loadStep, [&](MutableArrayRef<Value> acc, Value step) {
+          Value stepStart = f.muli(step, BK);
+          for (int64_t j = 0; j < BK / chunk; ++j) {
+            Value kc = f.addi(f.c(j * chunk), f.muli(tq, 4));
+            Value kc16 = f.addi(kc, f.c(16));
+            auto read = [&](Value tile, Value row, Value at) -> Value {
+              return vector::LoadOp::create(b, loc, word4, tile, ValueRange{row, at},
+                                            /*nontemporal=*/false, align4);
+            };
+            SmallVector<Value> aFrags;
+            for (int64_t mi = 0; mi < 2; ++mi) {
+              Value r0 = warpRow(mi, 0), r8 = warpRow(mi, 1);
+              Value hiTile = aOdd ? aTiles[1] : aTiles[0], hiAt = aOdd ? kc : kc16;
+              Value words[] = {read(aTiles[0], r0, kc), read(aTiles[0], r8, kc),
+                               read(hiTile, r0, hiAt), read(hiTile, r8, hiAt)};
+              Value frag = arith::ConstantOp::create(b, loc, aFragType, b.getZeroAttr(aFragType));
+              for (auto [r, w] : llvm::enumerate(words))
+                frag = vector::InsertOp::create(b, loc, w, frag, ArrayRef<int64_t>{int64_t(r)});
+              aFrags.push_back(frag);
+            }
+            // The block of this chunk (for a packed zero point).
+            Value chunkBlk = f.div(f.addi(stepStart, f.c(j * chunk)), bb);
+            SmallVector<Value> bFrags;
+            for (int64_t ni = 0; ni < 4; ++ni) {
+              Value col = warpCol(ni);
+              Value lo, hi;
+              if (q.q8) {
+                lo = arith::XOrIOp::create(b, loc, asWord(read(bTile, col, kc)), highBits);
+                hi = arith::XOrIOp::create(b, loc, asWord(read(bTile, col, kc16)), highBits);
+              } else {
+                Value w = asWord(read(bTile, col, kc));
+                lo = arith::AndIOp::create(b, loc, w, nibbles);
+                hi = arith::AndIOp::create(
+                    b, loc, arith::ShRUIOp::create(b, loc, w, i32c(4)), nibbles);
+                if (inRegister) {
+                  // Bytes q - z: (q + 128 - z) has no borrow, then the
+                  // high bit flipped back.
+                  Value zz = constZ ? i32c(int64_t(q.zeroPoint) * 0x01010101)
+                                    : arith::MulIOp::create(
+                                          b, loc, packedZ(f.colAt(f.addi(n0, col), 1), chunkBlk),
+                                          byteOnes)
+                                          .getResult();
+                  auto minusZ = [&](Value x) -> Value {
+                    Value biased = arith::SubIOp::create(
+                        b, loc, arith::OrIOp::create(b, loc, x, highBits), zz);
+                    return arith::XOrIOp::create(b, loc, biased, highBits);
+                  };
+                  lo = minusZ(lo);
+                  hi = minusZ(hi);
+                }
+              }
+              Value frag = arith::ConstantOp::create(b, loc, bFragType, b.getZeroAttr(bFragType));
+              frag = vector::InsertOp::create(b, loc, asBytes(lo), frag, ArrayRef<int64_t>{0});
+              frag = vector::InsertOp::create(b, loc, asBytes(hi), frag, ArrayRef<int64_t>{1});
+              bFrags.push_back(frag);
+            }
+            for (int64_t mi = 0; mi < 2; ++mi) {
+              for (int64_t ni = 0; ni < 4; ++ni) {
+                Value &dot = acc[numF32 + mi * 4 + ni];
+                dot = nvgpu::MmaSyncOp::create(b, loc, aFrags[mi], bFrags[ni], dot,
+                                               ArrayRef<int64_t>{16, 8, 32});
+              }
+              if (needSum) {
+                Value &sum = acc[numF32 + numDots + mi];
+                sum = nvgpu::MmaSyncOp::create(b, loc, aFrags[mi], ones, sum,
+                                               ArrayRef<int64_t>{16, 8, 32});
+              }
+            }
+            // A block ends after this chunk: statically where blocks
+            // divide the step, else where the byte count says so.
+            int64_t endInStep = (j + 1) * chunk;
+            Value end = f.addi(stepStart, f.c(endInStep));
+            if (BK % bb == 0) {
+              if (endInStep % bb == 0)
+                flush(acc, end);
+              continue;
+            }
+            if (bb % BK == 0 && endInStep != BK)
+              continue;
+            Value ends = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, f.rem(end, bb),
+                                               f.c(0));
+            SmallVector<Type> types;
+            for (Value v : acc)
+              types.push_back(v.getType());
+            auto branch = scf::IfOp::create(b, loc, types, ends, /*withElseRegion=*/true);
+            {
+              OpBuilder::InsertionGuard guard(b);
+              b.setInsertionPointToStart(branch.thenBlock());
+              SmallVector<Value> flushed(acc.begin(), acc.end());
+              flush(flushed, end);
+              scf::YieldOp::create(b, loc, flushed);
+              b.setInsertionPointToStart(branch.elseBlock());
+              scf::YieldOp::create(b, loc, SmallVector<Value>(acc.begin(), acc.end()));
+            }
+            for (auto [i, r] : llvm::enumerate(branch.getResults()))
+              acc[i] = r;
+          }
+        });
+
+    for (int64_t mi = 0; mi < 2; ++mi)
+      for (int64_t ni = 0; ni < 4; ++ni)
+        for (int64_t i = 0; i < 2; ++i)
+          for (int64_t j = 0; j < 2; ++j) {
+            OpBuilder::InsertionGuard guard(b);
+            Value row = f.addi(m0, warpRow(mi, i)), col = accCol(ni, j);
+            f.guardInside(row, col);
+            memref::StoreOp::create(b, loc, loop.getResult(accIndex(mi, ni, i, j)), out,
+                                    ValueRange{row, col});
           }
     gpu::TerminatorOp::create(b, loc);
   }
@@ -1059,7 +1399,7 @@ struct GPUContractionKernelsPass final
     llvm::append_range(inits, loadStep(f.c(0)));
 
     scf::ForOp loop =
-        f.stagedLoop(inits, numAcc, storeStep, loadStep, [&](MutableArrayRef<Value> acc) {
+        f.stagedLoop(inits, numAcc, storeStep, loadStep, [&](MutableArrayRef<Value> acc, Value) {
           for (int64_t kk = 0; kk < BK; ++kk) {
             SmallVector<Value> aFrag, bFrag;
             for (int64_t j = 0; j < TM / 4; ++j)

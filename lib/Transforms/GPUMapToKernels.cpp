@@ -718,10 +718,10 @@ struct GPUEmulateOnHostPass final
     return v;
   }
 
-  /// Each thread's result of an `mma.sync` m16n8k16 (f16 / bf16 inputs,
-  /// f32 accumulators) from its warp's fragments in |slotA|, |slotB|,
-  /// |slotC| (PTX's layouts: see sparsa-gpu-contraction-kernels), summed in
-  /// k order in f32.
+  /// Each thread's result of an `mma.sync` from its warp's fragments in
+  /// |slotA|, |slotB|, |slotC| (PTX's layouts: see
+  /// sparsa-gpu-contraction-kernels), summed in k order: m16n8k16 with f16
+  /// / bf16 inputs in f32, m16n8k32 with s8 inputs in i32.
   static Value emulateMma(OpBuilder &b, Location loc, nvgpu::MmaSyncOp mma, Value slotA,
                           Value slotB, Value slotC, Value linear) {
     auto c = [&](int64_t v) -> Value { return arith::ConstantIndexOp::create(b, loc, v); };
@@ -735,6 +735,9 @@ struct GPUEmulateOnHostPass final
     };
     Type f32 = b.getF32Type();
     auto resultType = cast<VectorType>(mma.getType());
+    // s8: 4 k per register, 32 k; 16-bit floats: 2 per register, 16 k.
+    bool s8 = cast<VectorType>(mma.getMatrixA().getType()).getElementType().isInteger(8);
+    const int64_t perReg = s8 ? 4 : 2, kSize = s8 ? 32 : 16, half = kSize / 2;
     Value lane = remi(linear, 32);
     Value warpBase = arith::SubIOp::create(b, loc, linear, lane);
     Value g = divi(lane, 4), q = remi(lane, 4);
@@ -746,23 +749,33 @@ struct GPUEmulateOnHostPass final
         Value start = vector::ExtractOp::create(b, loc, own, ArrayRef<int64_t>{i * 2 + j});
         Value col = addi(muli(q, 2), c(j));
         auto loop = scf::ForOp::create(
-            b, loc, c(0), c(16), c(1), start,
+            b, loc, c(0), c(kSize), c(1), start,
             [&](OpBuilder &lb, Location l, Value k, ValueRange acc) {
               OpBuilder::InsertionGuard guard(b);
               b.setInsertionPoint(lb.getInsertionBlock(), lb.getInsertionPoint());
-              Value pairInK = divi(remi(k, 8), 2), upper = divi(k, 8), odd = remi(k, 2);
-              // a(row g + 8i, k): lane g * 4 + (k % 8) / 2, register i + 2 (k / 8).
-              Value aLane = addi(warpBase, addi(muli(g, 4), pairInK));
-              Value aAt = addi(muli(addi(c(i), muli(upper, 2)), 2), odd);
-              // b(k, column 2q + j): lane col * 4 + (k % 8) / 2, register k / 8.
-              Value bLane = addi(warpBase, addi(muli(col, 4), pairInK));
-              Value bAt = addi(muli(upper, 2), odd);
+              // (f16: h = 8, p = 2; s8: h = 16, p = 4.)
+              Value groupInK = divi(remi(k, half), perReg), upper = divi(k, half),
+                    within = remi(k, perReg);
+              // a(row g + 8i, k): lane g * 4 + (k % h) / p, register i + 2 (k / h).
+              Value aLane = addi(warpBase, addi(muli(g, 4), groupInK));
+              Value aAt = addi(muli(addi(c(i), muli(upper, 2)), perReg), within);
+              // b(k, column 2q + j): lane col * 4 + (k % h) / p, register k / h.
+              Value bLane = addi(warpBase, addi(muli(col, 4), groupInK));
+              Value bAt = addi(muli(upper, perReg), within);
               Value av = vector::ExtractOp::create(
                   b, l, memref::LoadOp::create(b, l, slotA, aLane).getResult(),
                   ArrayRef<OpFoldResult>{aAt});
               Value bv = vector::ExtractOp::create(
                   b, l, memref::LoadOp::create(b, l, slotB, bLane).getResult(),
                   ArrayRef<OpFoldResult>{bAt});
+              if (s8) {
+                Type i32 = b.getI32Type();
+                Value prod = arith::MulIOp::create(b, l, arith::ExtSIOp::create(b, l, i32, av),
+                                                   arith::ExtSIOp::create(b, l, i32, bv));
+                scf::YieldOp::create(b, l,
+                                     ValueRange{arith::AddIOp::create(b, l, acc[0], prod)});
+                return;
+              }
               Value prod = arith::MulFOp::create(b, l, arith::ExtFOp::create(b, l, f32, av),
                                                  arith::ExtFOp::create(b, l, f32, bv));
               scf::YieldOp::create(b, l, ValueRange{arith::AddFOp::create(b, l, acc[0], prod)});

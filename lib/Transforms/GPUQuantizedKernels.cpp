@@ -178,6 +178,66 @@ std::optional<sparsa::GPUQuantizedGemv> sparsa::planGPUQuantizedGemv(linalg::Lin
   return q;
 }
 
+/// Whether every row of |v| starts 16-byte aligned: its last stride is 1
+/// and the others are multiples of 16 bytes, and it is an aligned buffer
+/// or a view of one that moves by such strides (an expert's slice of
+/// stacked weights).
+bool sparsa::rowsAligned16(Value v) {
+  auto type = dyn_cast<MemRefType>(v.getType());
+  SmallVector<int64_t> strides;
+  int64_t offset;
+  if (!type || failed(type.getStridesAndOffset(strides, offset)) || strides.empty() ||
+      strides.back() != 1)
+    return false;
+  int64_t bytes = type.getElementTypeBitWidth() / 8;
+  if (bytes == 0)
+    return false;
+  auto aligned = [&](int64_t stride) {
+    return !ShapedType::isDynamic(stride) && (stride * bytes) % kVectorBytes == 0;
+  };
+  if (!llvm::all_of(ArrayRef<int64_t>(strides).drop_back(), aligned))
+    return false;
+  if (auto sub = v.getDefiningOp<memref::SubViewOp>()) {
+    SmallVector<int64_t> sourceStrides;
+    int64_t sourceOffset;
+    if (failed(sub.getSourceType().getStridesAndOffset(sourceStrides, sourceOffset)))
+      return false;
+    for (auto [at, stride] : llvm::zip(sub.getMixedOffsets(), sourceStrides)) {
+      std::optional<int64_t> c = getConstantIntValue(at);
+      if (c == 0)
+        continue;
+      if (ShapedType::isDynamic(stride) ||
+          (c ? (*c * stride * bytes) % kVectorBytes != 0 : !aligned(stride)))
+        return false;
+    }
+    return rowsAligned16(sub.getSource());
+  }
+  if (isa_and_present<memref::CollapseShapeOp, memref::ExpandShapeOp, memref::CastOp>(
+          v.getDefiningOp()))
+    return rowsAligned16(v.getDefiningOp()->getOperand(0));
+  // A constant global kept in the code (the device module gets a copy
+  // with its alignment).
+  if (auto get = v.getDefiningOp<memref::GetGlobalOp>()) {
+    auto global = SymbolTable::lookupNearestSymbolFrom<memref::GlobalOp>(get, get.getNameAttr());
+    return global && global.getAlignment().value_or(1) >= kVectorBytes;
+  }
+  // alignedBuffer counts in floats: 16 bytes are 4 of them.
+  return ::sparsa::alignedBuffer(v, kVectorBytes / 4);
+}
+
+bool sparsa::int8MmaFits(linalg::LinalgOp op, const GPUQuantizedGemv &q) {
+  if (!q.int8 || q.dynamic || !op.hasPureBufferSemantics())
+    return false;
+  auto codesType = cast<MemRefType>(op->getOperand(q.codes).getType());
+  int64_t N = codesType.getDimSize(0), Kh = codesType.getDimSize(1);
+  if (Kh % 32 != 0 || (q.q8 && q.blockBytes % 32 != 0) || N < 16)
+    return false;
+  auto ok = [&](int operand) {
+    return operand < 0 || rowsAligned16(op->getOperand(operand));
+  };
+  return ok(q.aEven) && ok(q.aOdd) && ok(q.codes);
+}
+
 namespace {
 
 struct GPUQuantizedGemvPass final
@@ -194,6 +254,32 @@ struct GPUQuantizedGemvPass final
           todo.push_back({op, *q});
     });
     for (auto &[op, q] : todo) {
+      if (int8TensorCores && sparsa::int8MmaFits(op, q)) {
+        Value out = op.getDpsInits()[0];
+        auto outType = cast<MemRefType>(out.getType());
+        // Static rows: enough for an m16 tile, the tensor cores'.
+        if (!outType.isDynamicDim(0) && outType.getDimSize(0) >= sparsa::kInt8MmaRows)
+          continue;
+        if (outType.isDynamicDim(0)) {
+          // Rows known at run time: the tensor cores' from 16 on, these
+          // threads below.
+          OpBuilder b(op);
+          Location loc = op.getLoc();
+          Value rows = memref::DimOp::create(b, loc, out, 0);
+          Value many = arith::CmpIOp::create(
+              b, loc, arith::CmpIPredicate::uge, rows,
+              arith::ConstantIndexOp::create(b, loc, sparsa::kInt8MmaRows));
+          auto branch = scf::IfOp::create(b, loc, many, /*withElseRegion=*/true);
+          b.setInsertionPoint(branch.thenBlock()->getTerminator());
+          b.clone(*op);
+          b.setInsertionPoint(branch.elseBlock()->getTerminator());
+          auto few = cast<linalg::GenericOp>(b.clone(*op));
+          build(few, q);
+          few.erase();
+          op.erase();
+          continue;
+        }
+      }
       build(op, q);
       op.erase();
     }
@@ -201,55 +287,10 @@ struct GPUQuantizedGemvPass final
 
   /// Whether the 16-byte loads of codes and activations are aligned.
   static bool aligned(linalg::GenericOp op, const sparsa::GPUQuantizedGemv &q) {
-    auto ok = [&](int operand) { return operand < 0 || rowsAligned(op.getDpsInputs()[operand]); };
-    return ok(q.aEven) && ok(q.aOdd) && ok(q.codes);
-  }
-
-  /// Whether every row of |v| starts 16-byte aligned: its last stride is 1
-  /// and the others are multiples of 16 bytes, and it is an aligned buffer
-  /// or a view of one that moves by such strides (an expert's slice of
-  /// stacked weights).
-  static bool rowsAligned(Value v) {
-    auto type = dyn_cast<MemRefType>(v.getType());
-    SmallVector<int64_t> strides;
-    int64_t offset;
-    if (!type || failed(type.getStridesAndOffset(strides, offset)) || strides.empty() ||
-        strides.back() != 1)
-      return false;
-    int64_t bytes = type.getElementTypeBitWidth() / 8;
-    if (bytes == 0)
-      return false;
-    auto aligned = [&](int64_t stride) {
-      return !ShapedType::isDynamic(stride) && (stride * bytes) % kVectorBytes == 0;
+    auto ok = [&](int operand) {
+      return operand < 0 || sparsa::rowsAligned16(op.getDpsInputs()[operand]);
     };
-    if (!llvm::all_of(ArrayRef<int64_t>(strides).drop_back(), aligned))
-      return false;
-    if (auto sub = v.getDefiningOp<memref::SubViewOp>()) {
-      SmallVector<int64_t> sourceStrides;
-      int64_t sourceOffset;
-      if (failed(sub.getSourceType().getStridesAndOffset(sourceStrides, sourceOffset)))
-        return false;
-      for (auto [at, stride] : llvm::zip(sub.getMixedOffsets(), sourceStrides)) {
-        std::optional<int64_t> c = getConstantIntValue(at);
-        if (c == 0)
-          continue;
-        if (ShapedType::isDynamic(stride) ||
-            (c ? (*c * stride * bytes) % kVectorBytes != 0 : !aligned(stride)))
-          return false;
-      }
-      return rowsAligned(sub.getSource());
-    }
-    if (isa_and_present<memref::CollapseShapeOp, memref::ExpandShapeOp, memref::CastOp>(
-            v.getDefiningOp()))
-      return rowsAligned(v.getDefiningOp()->getOperand(0));
-    // A constant global kept in the code (the device module gets a copy
-    // with its alignment).
-    if (auto get = v.getDefiningOp<memref::GetGlobalOp>()) {
-      auto global = SymbolTable::lookupNearestSymbolFrom<memref::GlobalOp>(get, get.getNameAttr());
-      return global && global.getAlignment().value_or(1) >= kVectorBytes;
-    }
-    // alignedBuffer counts in floats: 16 bytes are 4 of them.
-    return sparsa::alignedBuffer(v, kVectorBytes / 4);
+    return ok(q.aEven) && ok(q.aOdd) && ok(q.codes);
   }
 
   void build(linalg::GenericOp op, const sparsa::GPUQuantizedGemv &q) {

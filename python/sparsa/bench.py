@@ -756,7 +756,10 @@ def gpu_bench(out_dir: str, iters: int, markdown_path: Optional[str],
     # reuses its base case's model and CPU build. The nbits_ cases are a
     # MatMulNBits int4 GEMV (block 32, packed zero points): "int8" with
     # --int8-activations (dp4a; its CPU build too), "bytes" without the
-    # quantized GEMV threads (the split-K byte loop they replaced). The
+    # quantized GEMV threads (the split-K byte loop they replaced);
+    # nbits_int4_p512 is its prefill, 512 rows with int8 activations on
+    # int8 tensor cores (mma.sync m16n8k32), "dp4a" without them (the
+    # GEMV threads at every row), "f32" with float activations. The
     # sparse_ cases are a ReLU FFN 4096 -> 14336 -> 4096 (3022 neurons, 21 %,
     # active for the bench's input with the periodic weights; GB/s counts W1
     # and the active rows of W2) with the warp compaction ("chunked": the
@@ -781,6 +784,10 @@ def gpu_bench(out_dir: str, iters: int, markdown_path: Optional[str],
              ("nbits_int4_16k/bytes", 1, 16384, ["--x-gpu-quantized-gemv=false"]),
              ("nbits_int4_16k/int8-bytes", 1, 16384,
               ["--int8-activations", "--x-gpu-quantized-gemv=false"]),
+             ("nbits_int4_p512", 512, 4096, ["--int8-activations"]),
+             ("nbits_int4_p512/dp4a", 512, 4096,
+              ["--int8-activations", "--x-gpu-tensor-cores=false"]),
+             ("nbits_int4_p512/f32", 512, 4096, []),
              ("sparse_relu_14k", 1, 4096, []),
              ("sparse_relu_14k/chunked", 1, 4096, ["--x-gpu-warp-compaction=false"])]
     if only:

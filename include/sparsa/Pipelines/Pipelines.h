@@ -77,8 +77,9 @@ struct SparsaCPUPipelineOptions
       llvm::cl::init(true)};
   Option<bool> gpuTensorCores{
       *this, "gpu-tensor-cores",
-      llvm::cl::desc("GPU target, tuning: f16 / bf16 matmuls on tensor cores "
-                     "(mma.sync; false: scalar threads)"),
+      llvm::cl::desc("GPU target, tuning: f16 / bf16 matmuls, and from sm_80 "
+                     "quantized GEMMs with int8 activations, on tensor cores "
+                     "(mma.sync; false: scalar threads, dp4a GEMV threads)"),
       llvm::cl::init(true)};
   Option<bool> gpuWarpCompaction{
       *this, "gpu-warp-compaction",

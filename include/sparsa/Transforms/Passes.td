@@ -465,6 +465,24 @@ def GPUContractionKernelsPass
     through workgroup memory 32 k at a time (the next step's elements
     loaded into registers during the current one), edges as above.
 
+    With `int8-tensor-cores`, the quantized lowering's int8-activation
+    GEMMs (`q4_vnni` / `q8_vnni`, the same generic as the decode GEMV, at
+    16 rows or more, or a run-time count that `sparsa-gpu-quantized-gemv`
+    found to be 16 or more) run on int8 tensor cores: 64 x 64 output
+    tiles, 4 warps each computing 32 x 32 outputs as `nvgpu.mma.sync`
+    m16n8k32 tiles (s8 x s8, i32 accumulators). The activation codes and
+    the weight code bytes are staged through workgroup memory 32 or 64
+    code bytes at a time. Each mma takes 32 k: for 4-bit codes 16 code
+    bytes, the even activations against the low nibbles and the odd ones
+    against the high nibbles; for 8-bit codes 32 bytes, each code minus
+    128 as an s8. An integer zero point of 4-bit codes (the constant, or a
+    packed one of up to 4 bits) is subtracted from each code in its
+    register, so that `q - z` is an s8. Otherwise (f32 or 8-bit zero
+    points) a second mma against ones sums the activation codes, and each
+    block subtracts `z * sum(a)`. At the end of each weight block the i32
+    sums become `(dot - z * sum(a)) * scale * activation scale`, added to
+    f32 accumulators.
+
     Vector accesses need alignment: `b` and `out` must be identity-layout
     views of a fresh allocation or of a weight argument (`sparsa.weight`),
     with rows a multiple of `width`; other ops are left to the scalar
@@ -484,6 +502,9 @@ def GPUContractionKernelsPass
     Option<"tensorCores", "tensor-cores", "bool", "true",
            "f16 / bf16 contractions accumulated in f32: tensor-core "
            "mma.sync kernels">,
+    Option<"int8TensorCores", "int8-tensor-cores", "bool", "false",
+           "Quantized GEMMs with int8 activations of 16 rows or more: "
+           "int8 tensor-core mma.sync m16n8k32 kernels (sm_80 and newer)">,
   ];
   let dependentDialects = ["mlir::arith::ArithDialect", "mlir::gpu::GPUDialect",
                            "mlir::memref::MemRefDialect", "mlir::nvgpu::NVGPUDialect",
@@ -571,13 +592,22 @@ def GPUQuantizedGemvPass : Pass<"sparsa-gpu-quantized-gemv", "mlir::func::FuncOp
 
     The GPU split-K pass leaves these GEMVs whole (this pass splits them).
     Operands with other layouts or unaligned buffers keep the generic.
+
+    With `int8-tensor-cores`, an int8-activation GEMV of 16 static rows or
+    more that the tensor-core kernel can take is left to
+    `sparsa-gpu-contraction-kernels`. One with a run-time row count is put
+    under an `scf.if` on the count: 16 or more keeps the generic for the
+    tensor-core kernel, fewer get the threads above.
   }];
   let options = [
     Option<"targetThreads", "target-threads", "int64_t", "131072",
            "Threads the chunks aim for (rows x outputs x chunks)">,
+    Option<"int8TensorCores", "int8-tensor-cores", "bool", "false",
+           "Leave int8-activation GEMMs of 16 rows or more to the "
+           "tensor-core kernels of sparsa-gpu-contraction-kernels">,
   ];
   let dependentDialects = ["mlir::scf::SCFDialect", "mlir::vector::VectorDialect",
-                           "mlir::memref::MemRefDialect"];
+                           "mlir::memref::MemRefDialect", "mlir::arith::ArithDialect"];
 }
 
 def GPULowerDp4aPass : Pass<"sparsa-gpu-lower-dp4a", "mlir::gpu::GPUModuleOp"> {

@@ -763,8 +763,13 @@ Value sparsa::lowering::buildBlockQuantMatMul(OpBuilder &b, Location loc, Value 
   // int8 activations: their GEMV's int8 dot products stay ahead longer).
   int64_t gemvRows = q.int8 ? kMaxPackedRows : q.gemvRows;
   auto manyRows = [&]() { return packed(/*gemm=*/true); };
+  // A target that multiplies int8 matrices itself (GPU tensor cores) gets
+  // the int8 generic at every row count; its kernels pick the rows' path.
+  bool int8Matrices = q.int8 && q.int8Matrices;
   if (!q4) {
     y2 = reference();
+  } else if (int8Matrices) {
+    y2 = packed(/*gemm=*/false);
   } else if (staticM) {
     y2 = *staticM <= gemvRows ? packed(/*gemm=*/false) : manyRows();
   } else {
@@ -1084,6 +1089,7 @@ static FailureOr<Value> lowerQuantMatMul(sp::QuantMatMulOp op, LowerCtx &ctx) {
                op.getBias(),          int64_t(op.getK()),  int64_t(op.getN()),
                int64_t(op.getBits()), int64_t(op.getBlockSize())};
   q.int8 = op.getActivation() == "int8";
+  q.int8Matrices = q.int8 && sp::getTarget(op).getInt8Matrices();
   return buildBlockQuantMatMul(ctx.b, op.getLoc(), a, q, cast<RankedTensorType>(op.getType()));
 }
 

@@ -52,6 +52,16 @@ LogicalResult CPUTargetAttr::verify(function_ref<InFlightDiagnostic()> emitError
 
 int64_t CUDATargetAttr::getRowTasks() const { return 1; }
 
+unsigned sparsa::sparsa::smVersion(StringRef chip) {
+  unsigned sm = 0;
+  if (!chip.consume_front("sm_") || chip.consumeInteger(10, sm))
+    return 0;
+  return sm;
+}
+
+/// `mma.sync` m16n8k32 on s8 needs sm_80.
+bool CUDATargetAttr::getInt8Matrices() const { return smVersion(getChip()) >= 80; }
+
 TargetInfoAttrInterface sparsa::sparsa::getTarget(Operation *op) {
   for (Operation *at = op; at; at = at->getParentOp())
     if (auto target = at->getAttrOfType<TargetInfoAttrInterface>(kTargetAttrName))

@@ -37,6 +37,9 @@ inline constexpr llvm::StringLiteral kTargetAttrName = "sparsa.target";
 /// that has one, else the CPU target's defaults.
 TargetInfoAttrInterface getTarget(mlir::Operation *op);
 
+/// The version of an SM name ("sm_90a": 90), or 0 when it is not one.
+unsigned smVersion(llvm::StringRef chip);
+
 /// The fusion family (report key) a `sparsa` op belongs to, or "" for
 /// any other op.
 llvm::StringRef fusionFamily(mlir::Operation *op);

@@ -51,6 +51,14 @@ def Sparsa_TargetInfoAttrInterface : AttrInterface<"TargetInfoAttrInterface"> {
         iteration with its own partial sum; 1: one block, for a target that
         spreads the rows over threads itself.
       }], "int64_t", "getRowTasks">,
+    InterfaceMethod<[{
+        Whether quantized matmuls with int8 activations keep the
+        activations' int8 codes against the packed weights at any row
+        count, because the target multiplies int8 matrices itself (tensor
+        cores): the lowering then writes the int8 generic for prefill as
+        for decoding. False: past the GEMV's rows the codes round-trip to
+        float for the float packed GEMM.
+      }], "bool", "getInt8Matrices", (ins), [{}], [{ return false; }]>,
   ];
 }
 
@@ -86,14 +94,17 @@ class Sparsa_StringParameter<string desc, string value>
 }
 
 def Sparsa_CUDATargetAttr : AttrDef<Sparsa_Dialect, "CUDATarget",
-    [DeclareAttrInterfaceMethods<Sparsa_TargetInfoAttrInterface>]> {
+    [DeclareAttrInterfaceMethods<Sparsa_TargetInfoAttrInterface,
+                                 ["getInt8Matrices"]>]> {
   let mnemonic = "cuda";
   let summary = "Lowering for the NVIDIA GPU pipeline";
   let description = [{
     One block of listed rows per sparse gathered op: the GPU passes split
     the rows over device threads themselves (`sparsa-gpu-split-reductions`),
     so blocks for host threads would only serialize their launches.
-    `chip` is the SM the pipeline compiles for.
+    `chip` is the SM the pipeline compiles for; from `sm_80` on, int8
+    activations keep their codes for prefill's quantized GEMMs, which run
+    on int8 tensor cores (`mma.sync` m16n8k32).
 
     ```mlir
     module attributes {sparsa.target = #sparsa.cuda<chip = "sm_90">} {}
