@@ -104,6 +104,7 @@ void sparsa::buildSparsaCPULoweringPipeline(
   SetTargetPassOptions target;
   target.target = "cpu";
   target.rowTasks = std::clamp<int64_t>(options.parallelTasks, 1, 2);
+  target.int8Matrices = options.vnni;
   pm.addPass(createSetTargetPass(target));
   addLinalgFrontEnd(pm);
   // 3. Loop order + thread tiling on tensors (scf.forall), where the tiling

@@ -23,7 +23,8 @@ struct SetTargetPass final : sparsa::impl::SetTargetPassBase<SetTargetPass> {
     auto emitError = [&] { return module.emitError(); };
     Attribute attr;
     if (target == "cpu")
-      attr = sp::CPUTargetAttr::getChecked(emitError, &getContext(), int64_t(rowTasks));
+      attr = sp::CPUTargetAttr::getChecked(emitError, &getContext(), int64_t(rowTasks),
+                                           bool(int8Matrices));
     else if (target == "cuda")
       attr = sp::CUDATargetAttr::get(&getContext(), chip);
     else

@@ -208,6 +208,17 @@ def _cases(full: bool) -> Dict[str, Case]:
         lambda rng: {"A": rng.standard_normal((1, qk)).astype(np.float32)},
         weight_bytes=qk * qk // 2 + 4 * qk * (qk // 32) + qk * (qk // 64),
         flops=2.0 * qk * qk, atol=2e-2, int8_activations=True))
+    # Its prefill at accuracy_level 4 (rows a dynamic dim): Sparsa's VNNI
+    # kernel with 4 rows of A per weight load, ONNX Runtime's int8 GEMM.
+    cases.append(Case(
+        "nbits_prefill_int8", f"MatMulNBits prefill: {qrows}x{qk} x int4 [{qk}, {qk}], block "
+                              "32, packed zero points, accuracy_level 4 (Sparsa: "
+                              "--int8-activations), rows a dynamic dim",
+        lambda p: models.matmul_nbits(p, qk, qk, bits=4, block=32, zp_mode="packed",
+                                      batch="M", accuracy_level=4),
+        lambda rng: {"A": rng.standard_normal((qrows, qk)).astype(np.float32)},
+        weight_bytes=qk * qk // 2 + 4 * qk * (qk // 32) + qk * (qk // 64),
+        flops=2.0 * qrows * qk * qk, atol=2e-2, int8_activations=True))
     # A stack of 4-bit FFNs (~0.6 GB packed at full size): decoding reads
     # every weight once, so it is DRAM-bound.
     sh4, sf4, sl4 = (4096, 14336, 8) if full else (128, 256, 2)

@@ -407,7 +407,10 @@ def test_int8_activations_match_ort_accuracy_level_4(tmp_path, bits, block, K, z
         for i in range(per):
             zf[:, i::per] = ((zp >> (i * bits)) & ((1 << bits) - 1))[:, :zf[:, i::per].shape[1]]
     wd = ((codes.reshape(N, kb, block) - zf[..., None]) * scales[..., None]).reshape(N, -1)[:, :K].T
-    for rows in (1, 3, 11, 70):  # 70: past the int8 GEMV, the float GEMM
+    # 11: two blocks of 4 rows (the VNNI kernel's) and 3 more; 70: past 64
+    # rows, the same kernel with VNNI (int8 codes at every row count), the
+    # float GEMM without.
+    for rows in (1, 3, 11, 70):
         a = RNG.standard_normal((rows, K)).astype(np.float32)
         ours = m.run({"A": a})["Y"]
         sess_ref = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
@@ -423,14 +426,15 @@ def test_int8_activations_match_ort_accuracy_level_4(tmp_path, bits, block, K, z
         err = np.abs(ours - fp32).max() / scale
         assert err < 0.05, err
     # A NaN in a row of A makes that row's outputs NaN (its block's scale
-    # is NaN); the other rows are untouched. (ONNX Runtime's level 4
-    # drops it instead: not compared.)
-    a = RNG.standard_normal((3, K)).astype(np.float32)
+    # is NaN); the other rows, in its block of 4 and after, are untouched.
+    # (ONNX Runtime's level 4 drops it instead: not compared.)
+    a = RNG.standard_normal((6, K)).astype(np.float32)
     clean = m.run({"A": a})["Y"]
     a[1, K // 2] = np.nan
     got = m.run({"A": a})["Y"]
     assert np.isnan(got[1]).all()
-    np.testing.assert_array_equal(got[[0, 2]], clean[[0, 2]])
+    others = [0, 2, 3, 4, 5]
+    np.testing.assert_array_equal(got[others], clean[others])
 
 
 def test_int8_activations_on_dequantize_linear(tmp_path):

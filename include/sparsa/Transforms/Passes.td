@@ -72,7 +72,7 @@ def SetTargetPass : Pass<"sparsa-set-target", "mlir::ModuleOp"> {
     by the targets (`convert-onnx-to-linalg`) read through
     `TargetInfoAttrInterface` instead of branching on the target:
     `target=cpu` gives `#sparsa.cpu<row_tasks = N>` (`row-tasks`, at least
-    1), `target=cuda` gives `#sparsa.cuda<chip = "...">` (`chip`). Each
+    1; `int8-matrices` adds `int8_matrices = true`: AVX-512 VNNI), `target=cuda` gives `#sparsa.cuda<chip = "...">` (`chip`). Each
     pipeline runs it first; an existing `sparsa.target` is replaced. IR
     without one lowers for the CPU's defaults.
 
@@ -85,6 +85,8 @@ def SetTargetPass : Pass<"sparsa-set-target", "mlir::ModuleOp"> {
            "The target: cpu or cuda">,
     Option<"rowTasks", "row-tasks", "int64_t", /*default=*/"2",
            "cpu: blocks of listed rows per sparse gathered op">,
+    Option<"int8Matrices", "int8-matrices", "bool", /*default=*/"false",
+           "cpu: int8 dot products (VNNI) for int8 activations at every row count">,
     Option<"chip", "chip", "std::string", /*default=*/"\"sm_80\"",
            "cuda: the SM compiled for">
   ];

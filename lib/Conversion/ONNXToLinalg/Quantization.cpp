@@ -763,8 +763,9 @@ Value sparsa::lowering::buildBlockQuantMatMul(OpBuilder &b, Location loc, Value 
   // int8 activations: their GEMV's int8 dot products stay ahead longer).
   int64_t gemvRows = q.int8 ? kMaxPackedRows : q.gemvRows;
   auto manyRows = [&]() { return packed(/*gemm=*/true); };
-  // A target that multiplies int8 matrices itself (GPU tensor cores) gets
-  // the int8 generic at every row count; its kernels pick the rows' path.
+  // A target that multiplies int8 matrices itself (GPU tensor cores, a
+  // CPU with VNNI) gets the int8 generic at every row count; its kernels
+  // pick the rows' path.
   bool int8Matrices = q.int8 && q.int8Matrices;
   if (!q4) {
     y2 = reference();

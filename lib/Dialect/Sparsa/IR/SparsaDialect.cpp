@@ -44,7 +44,7 @@ void SparsaDialect::initialize() {
 //===----------------------------------------------------------------------===//
 
 LogicalResult CPUTargetAttr::verify(function_ref<InFlightDiagnostic()> emitError,
-                                    int64_t rowTasks) {
+                                    int64_t rowTasks, bool) {
   if (rowTasks < 1)
     return emitError() << "row_tasks must be at least 1, got " << rowTasks;
   return success();
@@ -66,7 +66,7 @@ TargetInfoAttrInterface sparsa::sparsa::getTarget(Operation *op) {
   for (Operation *at = op; at; at = at->getParentOp())
     if (auto target = at->getAttrOfType<TargetInfoAttrInterface>(kTargetAttrName))
       return target;
-  return CPUTargetAttr::get(op->getContext(), /*row_tasks=*/2);
+  return CPUTargetAttr::get(op->getContext(), /*row_tasks=*/2, /*int8_matrices=*/false);
 }
 
 StringRef sparsa::sparsa::fusionFamily(Operation *op) {

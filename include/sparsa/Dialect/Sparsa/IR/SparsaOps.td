@@ -62,7 +62,8 @@ def Sparsa_TargetInfoAttrInterface : AttrInterface<"TargetInfoAttrInterface"> {
   ];
 }
 
-// The interface's getRowTasks is the row_tasks parameter's accessor.
+// The interface's getRowTasks and getInt8Matrices are the row_tasks and
+// int8_matrices parameters' accessors.
 def Sparsa_CPUTargetAttr : AttrDef<Sparsa_Dialect, "CPUTarget",
     [Sparsa_TargetInfoAttrInterface]> {
   let mnemonic = "cpu";
@@ -70,13 +71,18 @@ def Sparsa_CPUTargetAttr : AttrDef<Sparsa_Dialect, "CPUTarget",
   let description = [{
     `row_tasks` blocks of listed rows per sparse gathered op, one per
     thread of a typical host (the OpenMP runtime hands them to its
-    threads); at least 1.
+    threads); at least 1. `int8_matrices`: the CPU has int8 dot products
+    (AVX-512 VNNI), so quantized matmuls with int8 activations keep their
+    int8 codes at every row count (the VNNI kernel, its rows blocked);
+    without it, past 64 rows they take the float packed GEMM.
 
     ```mlir
     module attributes {sparsa.target = #sparsa.cpu<row_tasks = 2>} {}
+    module attributes {sparsa.target = #sparsa.cpu<row_tasks = 2, int8_matrices = true>} {}
     ```
   }];
-  let parameters = (ins DefaultValuedParameter<"int64_t", "2">:$row_tasks);
+  let parameters = (ins DefaultValuedParameter<"int64_t", "2">:$row_tasks,
+                        DefaultValuedParameter<"bool", "false">:$int8_matrices);
   let assemblyFormat = "`<` struct(params) `>`";
   let genVerifyDecl = 1;
 }
