@@ -255,13 +255,14 @@ def _cases(full: bool) -> Dict[str, Case]:
     # The same decode layer with int8 expert activations (Sparsa
     # --int8-activations: VNNI dot products; ONNX Runtime runs its float
     # QMoE kernel): activations quantized per row differ from the float
-    # result by ~1e-2.
+    # result: by 0.052 at full size, where |y| reaches 1.8 (the GPU
+    # emulation's independent int8 kernels agree with the CPU's to 2e-6).
     cases.append(Case(
         "qmoe_decode_int8", f"QMoE decode as qmoe_decode, Sparsa with --int8-activations",
         lambda p: models.qmoe(p, qh, qf, qe, qkk, zero_points=True, tokens=1),
         lambda rng: {"x": rng.standard_normal((1, qh)).astype(np.float32)},
         weight_bytes=qkk * expert_bytes + 4 * qh * qe, flops=2.0 * qkk * 3 * qh * qf,
-        dense_bytes=qe * expert_bytes + 4 * qh * qe, atol=5e-2, int8_activations=True))
+        dense_bytes=qe * expert_bytes + 4 * qh * qe, atol=8e-2, int8_activations=True))
     # An int4 ReLU FFN (MatMulNBits, block 32, packed zero points) with ~90 %
     # of its neurons inactive: Sparsa reads the gate, then only the active
     # neurons' rows of down codes plus the scales / zero points of the
