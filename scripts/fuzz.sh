@@ -18,14 +18,15 @@ targets=("$@")
 B=build-asan
 F=$B/fuzz
 mkdir -p "$F/corpus" "$F/findings" "$F/logs"
-export ASAN_OPTIONS=${ASAN_OPTIONS:-abort_on_error=1:detect_leaks=1:allocator_may_return_null=1:verify_asan_link_order=0}
+# (allow_user_poisoning=0: see scripts/test-sanitized.sh.)
+export ASAN_OPTIONS=${ASAN_OPTIONS:-abort_on_error=1:detect_leaks=1:allocator_may_return_null=1:verify_asan_link_order=0:allow_user_poisoning=0}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 
 .venv/bin/python fuzz/make_seeds.py "$F/seeds" . || { echo "fuzz: cannot write seeds"; exit 1; }
 # The runtime target runs fuzz/runtime-model.onnxtxt, compiled by the
 # sanitized compiler.
 export SPARSA_FUZZ_MODEL=$F/runtime-model.so
-ASAN_OPTIONS=detect_leaks=0:verify_asan_link_order=0 $B/bin/sparsa-compile fuzz/runtime-model.onnxtxt \
+ASAN_OPTIONS=detect_leaks=0:verify_asan_link_order=0:allow_user_poisoning=0 $B/bin/sparsa-compile fuzz/runtime-model.onnxtxt \
   -o "$SPARSA_FUZZ_MODEL" || { echo "fuzz: cannot compile the runtime model"; exit 1; }
 
 run_target() {
