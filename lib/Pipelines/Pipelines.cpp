@@ -200,7 +200,7 @@ void sparsa::buildSparsaGPULoweringPipeline(
   // Int8 tensor cores (mma.sync m16n8k32, sm_80 on), by the contraction
   // kernels: the quantized GEMV pass leaves them their GEMMs.
   bool int8TensorCores = options.gpuTensorCores && options.gpuVectorWidth > 1 &&
-                         ::sparsa::sparsa::smVersion(options.gpuChip) >= 80;
+                         ::sparsa::sparsa::chipHasInt8Mma(options.gpuChip);
   // Row kernels: one launch each, block reductions.
   pm.addNestedPass<func::FuncOp>(createGPURowKernelsToLaunchesPass());
   // Packed-weight GEMVs: 16-byte loads of codes, int8 dot products.

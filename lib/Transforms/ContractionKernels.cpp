@@ -1936,8 +1936,8 @@ struct VnniOperands {
 /// times its activation scale. The zero points enter once per output:
 /// sum over blocks of s z u. With one piece (int8 activations), 4 rows of
 /// A at a time share each step's weight loads, nibbles and scales: int8
-/// prefill 0.15 -> 0.12 ms per row of a 4096 x 4096 int4 weight, 2 threads
-/// (ONNX Runtime's accuracy level 4: 0.12-0.14).
+/// prefill 0.15-0.21 -> 0.11-0.12 ms per row of a 4096 x 4096 int4 weight
+/// at 16-512 rows, 2 threads (ONNX Runtime's accuracy level 4: 0.12).
 static void emitVnniGemv(const VnniOperands &v) {
   linalg::GenericOp op = v.op;
   OpBuilder b(op);

@@ -225,6 +225,14 @@ bool sparsa::rowsAligned16(Value v) {
   return ::sparsa::alignedBuffer(v, kVectorBytes / 4);
 }
 
+/// Whether the 16-byte loads of codes and activations are aligned.
+static bool operandsAligned(linalg::LinalgOp op, const sparsa::GPUQuantizedGemv &q) {
+  auto ok = [&](int operand) {
+    return operand < 0 || sparsa::rowsAligned16(op->getOperand(operand));
+  };
+  return ok(q.aEven) && ok(q.aOdd) && ok(q.codes);
+}
+
 bool sparsa::int8MmaFits(linalg::LinalgOp op, const GPUQuantizedGemv &q) {
   if (!q.int8 || q.dynamic || !op.hasPureBufferSemantics())
     return false;
@@ -232,10 +240,7 @@ bool sparsa::int8MmaFits(linalg::LinalgOp op, const GPUQuantizedGemv &q) {
   int64_t N = codesType.getDimSize(0), Kh = codesType.getDimSize(1);
   if (Kh % 32 != 0 || (q.q8 && q.blockBytes % 32 != 0) || N < 16)
     return false;
-  auto ok = [&](int operand) {
-    return operand < 0 || rowsAligned16(op->getOperand(operand));
-  };
-  return ok(q.aEven) && ok(q.aOdd) && ok(q.codes);
+  return operandsAligned(op, q);
 }
 
 namespace {
@@ -250,7 +255,7 @@ struct GPUQuantizedGemvPass final
       if (!op.hasPureBufferSemantics())
         return;
       if (std::optional<sparsa::GPUQuantizedGemv> q = sparsa::planGPUQuantizedGemv(op))
-        if (aligned(op, *q))
+        if (operandsAligned(op, *q))
           todo.push_back({op, *q});
     });
     for (auto &[op, q] : todo) {
@@ -283,14 +288,6 @@ struct GPUQuantizedGemvPass final
       build(op, q);
       op.erase();
     }
-  }
-
-  /// Whether the 16-byte loads of codes and activations are aligned.
-  static bool aligned(linalg::GenericOp op, const sparsa::GPUQuantizedGemv &q) {
-    auto ok = [&](int operand) {
-      return operand < 0 || sparsa::rowsAligned16(op.getDpsInputs()[operand]);
-    };
-    return ok(q.aEven) && ok(q.aOdd) && ok(q.codes);
   }
 
   void build(linalg::GenericOp op, const sparsa::GPUQuantizedGemv &q) {

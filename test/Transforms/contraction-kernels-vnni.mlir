@@ -73,6 +73,71 @@ func.func @q4_vnni(%e: memref<1x64xi8>, %o: memref<1x64xi8>, %b: memref<8x64xi8>
   return
 }
 
+/// The same kernel over 6 rows of A (prefill): pairs of weight rows,
+/// each 64-byte step's weight load, nibble split and scales shared by 4
+/// rows of A (8 accumulators: 4 rows x 2 weight rows, 16 vpdpbusd), then
+/// the 2 rows left one at a time (2 accumulators).
+// CHECK-LABEL: func.func @q4_vnni_rows
+// CHECK: scf.for {{.*}} step %c2
+// CHECK: scf.for {{.*}} step %c4
+// CHECK: scf.for {{.*}} -> (vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>)
+// CHECK-COUNT-4: vector.load %arg0
+// CHECK: %[[W:.*]] = vector.load %arg2
+// CHECK: %[[LO:.*]] = arith.andi %[[W]]
+// CHECK: %[[HI:.*]] = arith.shrui %[[W]]
+// CHECK-NOT: vector.load %arg2
+// CHECK-COUNT-4: "llvm.x86.avx512.vpdpbusd.512"(%{{.*}}, %[[HI]],
+// CHECK: %[[W2:.*]] = vector.load %arg2
+// CHECK: %[[HI2:.*]] = arith.shrui %[[W2]]
+// CHECK-NOT: vector.load %arg2
+// CHECK-COUNT-4: "llvm.x86.avx512.vpdpbusd.512"(%{{.*}}, %[[HI2]],
+// CHECK: scf.for {{.*}} step %c1
+// CHECK: scf.for {{.*}} -> (vector<16xf32>, vector<16xf32>) {
+// NOVNNI-LABEL: func.func @q4_vnni_rows
+// NOVNNI: linalg.generic
+func.func @q4_vnni_rows(%e: memref<6x64xi8>, %o: memref<6x64xi8>, %b: memref<8x64xi8>,
+                   %s: memref<8x4xf32>, %z: memref<8x2xi8>, %l: memref<6x16xf32>,
+                   %y: memref<6x8xf32>) {
+  linalg.generic {indexing_maps = [#v_a, #v_a, #v_b, #v_s, #v_z, #v_l, #v_y],
+                  iterator_types = ["parallel", "parallel", "reduction"]}
+      ins(%e, %o, %b, %s, %z, %l : memref<6x64xi8>, memref<6x64xi8>, memref<8x64xi8>, memref<8x4xf32>, memref<8x2xi8>, memref<6x16xf32>)
+      outs(%y : memref<6x8xf32>) attrs = {sparsa.kernel = "q4_vnni", sparsa.block_bytes = 16 : i64,
+                                          sparsa.zero_point_bits = 4 : i64} {
+  ^bb0(%ce: i8, %co: i8, %byte: i8, %sc: f32, %zb: i8, %as: f32, %acc: f32):
+    %k = linalg.index 2 : index
+    %c16 = arith.constant 16 : index
+    %c2 = arith.constant 2 : index
+    %c4 = arith.constant 4 : index
+    %blk = arith.divui %k, %c16 : index
+    %r = arith.remui %blk, %c2 : index
+    %sh = arith.muli %r, %c4 : index
+    %sh32 = arith.index_cast %sh : index to i32
+    %z32 = arith.extui %zb : i8 to i32
+    %zs = arith.shrui %z32, %sh32 : i32
+    %m15 = arith.constant 15 : i32
+    %c4i = arith.constant 4 : i32
+    %zq = arith.andi %zs, %m15 : i32
+    %zf = arith.uitofp %zq : i32 to f32
+    %q = arith.extui %byte : i8 to i32
+    %lo = arith.andi %q, %m15 : i32
+    %hi = arith.shrui %q, %c4i : i32
+    %lof = arith.uitofp %lo : i32 to f32
+    %hif = arith.uitofp %hi : i32 to f32
+    %ef = arith.sitofp %ce : i8 to f32
+    %of = arith.sitofp %co : i8 to f32
+    %wl = arith.subf %lof, %zf : f32
+    %wh = arith.subf %hif, %zf : f32
+    %pl = arith.mulf %ef, %wl : f32
+    %ph = arith.mulf %of, %wh : f32
+    %d = arith.addf %pl, %ph : f32
+    %ss = arith.mulf %sc, %as : f32
+    %t = arith.mulf %d, %ss : f32
+    %sum = arith.addf %acc, %t : f32
+    linalg.yield %sum : f32
+  }
+  return
+}
+
 /// [Pattern: dynamic-quantization GEMV] activation `dynamic`, 8-bit
 /// weights: A's uint8 codes are vpdpbusd's unsigned operand, the weight
 /// codes minus 128 (a sign flip) its signed one; one pass per (m, n) sums

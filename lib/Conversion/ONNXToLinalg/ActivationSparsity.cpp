@@ -428,7 +428,7 @@ static Value lowerQuantizedFFN(GenericBuilder &B, sp::SparseFFNOp op, Value x) {
   OpFoldResult T = tensor::getMixedSize(b, loc, x, 0);
   BlockQuant q{op.getW1(), op.getW1Scales(), op.getW1ZeroPoints(), op.getB1(), H, F, bits, bs};
   q.int8 = op.getInt8Activations();
-  q.int8Matrices = q.int8 && ::sparsa::sparsa::getTarget(op).getInt8Matrices();
+  q.int8Matrices = ::sparsa::sparsa::getTarget(op).getInt8Matrices();
   Value g = buildBlockQuantMatMul(b, loc, x, q,
                                   RankedTensorType::get({x2T.getDimSize(0), F}, elt));
   recordProfile(B, op, g);

@@ -183,9 +183,9 @@ struct BlockQuant {
   int64_t K, N, bits, bs;
   /// Activations quantized to int8 per row and block (symmetric).
   bool int8 = false;
-  /// With int8: the target multiplies int8 matrices itself
-  /// (TargetInfoAttrInterface::getInt8Matrices), so the int8 codes stay at
-  /// every row count.
+  /// The target multiplies int8 matrices itself
+  /// (TargetInfoAttrInterface::getInt8Matrices): with int8, the codes stay
+  /// at every row count.
   bool int8Matrices = false;
   /// Rows of A up to which float activations take the packed GEMV rather
   /// than the packed GEMM (the GEMV's cost grows with every row; the

@@ -1090,7 +1090,7 @@ static FailureOr<Value> lowerQuantMatMul(sp::QuantMatMulOp op, LowerCtx &ctx) {
                op.getBias(),          int64_t(op.getK()),  int64_t(op.getN()),
                int64_t(op.getBits()), int64_t(op.getBlockSize())};
   q.int8 = op.getActivation() == "int8";
-  q.int8Matrices = q.int8 && sp::getTarget(op).getInt8Matrices();
+  q.int8Matrices = sp::getTarget(op).getInt8Matrices();
   return buildBlockQuantMatMul(ctx.b, op.getLoc(), a, q, cast<RankedTensorType>(op.getType()));
 }
 

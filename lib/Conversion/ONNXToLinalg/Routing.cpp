@@ -141,7 +141,7 @@ static Value quantExpertMatMul(GenericBuilder &B, sp::MoEOp op, Value rows, Valu
   }
   BlockQuant q{codes, s, z, bias ? B.biasSlice(bias, e) : Value(), in, N, bits, bs};
   q.int8 = op.getInt8Activations();
-  q.int8Matrices = q.int8 && ::sparsa::sparsa::getTarget(op).getInt8Matrices();
+  q.int8Matrices = ::sparsa::sparsa::getTarget(op).getInt8Matrices();
   // One expert runs on one thread: its GEMV stays ahead of the GEMM's
   // narrow tiles up to 16 rows (measured on the QMoE prefill, 2048 -> 5632
   // SwiGLU, per-row scales: 31 ms against 36 with 8).

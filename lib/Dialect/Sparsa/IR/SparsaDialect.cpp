@@ -52,15 +52,12 @@ LogicalResult CPUTargetAttr::verify(function_ref<InFlightDiagnostic()> emitError
 
 int64_t CUDATargetAttr::getRowTasks() const { return 1; }
 
-unsigned sparsa::sparsa::smVersion(StringRef chip) {
+bool sparsa::sparsa::chipHasInt8Mma(StringRef chip) {
   unsigned sm = 0;
-  if (!chip.consume_front("sm_") || chip.consumeInteger(10, sm))
-    return 0;
-  return sm;
+  return chip.consume_front("sm_") && !chip.consumeInteger(10, sm) && sm >= 80;
 }
 
-/// `mma.sync` m16n8k32 on s8 needs sm_80.
-bool CUDATargetAttr::getInt8Matrices() const { return smVersion(getChip()) >= 80; }
+bool CUDATargetAttr::getInt8Matrices() const { return chipHasInt8Mma(getChip()); }
 
 TargetInfoAttrInterface sparsa::sparsa::getTarget(Operation *op) {
   for (Operation *at = op; at; at = at->getParentOp())

@@ -37,8 +37,10 @@ inline constexpr llvm::StringLiteral kTargetAttrName = "sparsa.target";
 /// that has one, else the CPU target's defaults.
 TargetInfoAttrInterface getTarget(mlir::Operation *op);
 
-/// The version of an SM name ("sm_90a": 90), or 0 when it is not one.
-unsigned smVersion(llvm::StringRef chip);
+/// Whether the SM |chip| ("sm_80", "sm_90a") has int8 tensor cores of
+/// `mma.sync` m16n8k32 (sm_80 and newer): the CUDA target's
+/// getInt8Matrices, and the GPU pipeline's int8 tensor-core kernels.
+bool chipHasInt8Mma(llvm::StringRef chip);
 
 /// The fusion family (report key) a `sparsa` op belongs to, or "" for
 /// any other op.
