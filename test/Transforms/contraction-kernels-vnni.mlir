@@ -7,7 +7,9 @@
 /// per 4 bytes. Per 64-byte step and weight row: nibbles split, two
 /// vpdpbusd into 16 i32 lanes, converted and scaled per lane (each lane's
 /// block: a shuffle of the step's 4 scales), the next rows prefetched;
-/// zero points once per output from the per-block sums of codes.
+/// zero points once per output from the per-block sums of codes. One row
+/// of A (decoding): one weight row at a time (one accumulator), so each
+/// thread reads its weights as one sequential stream.
 #v_a = affine_map<(m, n, k) -> (m, k)>
 #v_b = affine_map<(m, n, k) -> (n, k)>
 #v_s = affine_map<(m, n, k) -> (n, k floordiv 16)>
@@ -17,6 +19,7 @@
 // CHECK-LABEL: func.func @q4_vnni
 // CHECK: memref.alloca
 // CHECK: arith.extsi {{.+}} : vector<16xi8> to vector<16xi32>
+// CHECK-NOT: step %c2
 // CHECK: memref.prefetch %arg2
 // CHECK: arith.andi {{.+}} : vector<64xi8>
 // CHECK: arith.shrui {{.+}} : vector<64xi8>
@@ -102,6 +105,61 @@ func.func @q4_vnni_rows(%e: memref<6x64xi8>, %o: memref<6x64xi8>, %b: memref<8x6
                   iterator_types = ["parallel", "parallel", "reduction"]}
       ins(%e, %o, %b, %s, %z, %l : memref<6x64xi8>, memref<6x64xi8>, memref<8x64xi8>, memref<8x4xf32>, memref<8x2xi8>, memref<6x16xf32>)
       outs(%y : memref<6x8xf32>) attrs = {sparsa.kernel = "q4_vnni", sparsa.block_bytes = 16 : i64,
+                                          sparsa.zero_point_bits = 4 : i64} {
+  ^bb0(%ce: i8, %co: i8, %byte: i8, %sc: f32, %zb: i8, %as: f32, %acc: f32):
+    %k = linalg.index 2 : index
+    %c16 = arith.constant 16 : index
+    %c2 = arith.constant 2 : index
+    %c4 = arith.constant 4 : index
+    %blk = arith.divui %k, %c16 : index
+    %r = arith.remui %blk, %c2 : index
+    %sh = arith.muli %r, %c4 : index
+    %sh32 = arith.index_cast %sh : index to i32
+    %z32 = arith.extui %zb : i8 to i32
+    %zs = arith.shrui %z32, %sh32 : i32
+    %m15 = arith.constant 15 : i32
+    %c4i = arith.constant 4 : i32
+    %zq = arith.andi %zs, %m15 : i32
+    %zf = arith.uitofp %zq : i32 to f32
+    %q = arith.extui %byte : i8 to i32
+    %lo = arith.andi %q, %m15 : i32
+    %hi = arith.shrui %q, %c4i : i32
+    %lof = arith.uitofp %lo : i32 to f32
+    %hif = arith.uitofp %hi : i32 to f32
+    %ef = arith.sitofp %ce : i8 to f32
+    %of = arith.sitofp %co : i8 to f32
+    %wl = arith.subf %lof, %zf : f32
+    %wh = arith.subf %hif, %zf : f32
+    %pl = arith.mulf %ef, %wl : f32
+    %ph = arith.mulf %of, %wh : f32
+    %d = arith.addf %pl, %ph : f32
+    %ss = arith.mulf %sc, %as : f32
+    %t = arith.mulf %d, %ss : f32
+    %sum = arith.addf %acc, %t : f32
+    linalg.yield %sum : f32
+  }
+  return
+}
+
+/// Rows of A known at run time: kRowBlock (4) or more rows take pairs of
+/// weight rows (compute-bound: two weight rows share each load of A),
+/// fewer take one weight row at a time (DRAM-bound: one sequential stream).
+// CHECK-LABEL: func.func @q4_vnni_dyn_rows
+// CHECK: %[[MANY:.+]] = arith.cmpi uge, %{{.+}}, %c4
+// CHECK: scf.if %[[MANY]]
+// CHECK: scf.for {{.*}} step %c2
+// CHECK: scf.for {{.*}} step %c4
+// CHECK: } else {
+// CHECK-NOT: step %c2
+// CHECK: scf.for {{.*}} -> (vector<16xf32>) {
+// NOVNNI-LABEL: func.func @q4_vnni_dyn_rows
+func.func @q4_vnni_dyn_rows(%e: memref<?x64xi8>, %o: memref<?x64xi8>, %b: memref<8x64xi8>,
+                   %s: memref<8x4xf32>, %z: memref<8x2xi8>, %l: memref<?x16xf32>,
+                   %y: memref<?x8xf32>) {
+  linalg.generic {indexing_maps = [#v_a, #v_a, #v_b, #v_s, #v_z, #v_l, #v_y],
+                  iterator_types = ["parallel", "parallel", "reduction"]}
+      ins(%e, %o, %b, %s, %z, %l : memref<?x64xi8>, memref<?x64xi8>, memref<8x64xi8>, memref<8x4xf32>, memref<8x2xi8>, memref<?x16xf32>)
+      outs(%y : memref<?x8xf32>) attrs = {sparsa.kernel = "q4_vnni", sparsa.block_bytes = 16 : i64,
                                           sparsa.zero_point_bits = 4 : i64} {
   ^bb0(%ce: i8, %co: i8, %byte: i8, %sc: f32, %zb: i8, %as: f32, %acc: f32):
     %k = linalg.index 2 : index
