@@ -1081,12 +1081,14 @@ static Value zeroPointVector(OpBuilder &kb, Location loc, linalg::GenericOp op, 
   return arith::UIToFPOp::create(kb, loc, v16(f32), codes);
 }
 
-/// sum over blocks of scales[n, b] * z[n, b] * u[m, b], sixteen blocks at
-/// a time (|u| [M, padded] holds each block's activation sum, 0 past the
-/// last block): the zero points' share of a packed GEMV's output.
-static Value zeroPointCorrection(OpBuilder &mb, Location loc, linalg::GenericOp op, Value sc,
-                                 Value zp, Value u, Value n, Value m, Value blocks,
-                                 Value padded) {
+/// sum over blocks of scales[n, b] * z[n, b] * u[m, b] for each row m of
+/// |ms|, sixteen blocks at a time (|u| [M, padded] holds each block's
+/// activation sum, 0 past the last block): the zero points' share of a
+/// packed GEMV's outputs (m, n). The rows share each step's scales and
+/// zero points (int8 prefill: 4 rows, a third of the correction's work).
+static SmallVector<Value> zeroPointCorrections(OpBuilder &mb, Location loc, linalg::GenericOp op,
+                                               Value sc, Value zp, Value u, Value n,
+                                               ArrayRef<Value> ms, Value blocks, Value padded) {
   Type f32 = mb.getF32Type();
   auto v16 = VectorType::get({16}, f32);
   auto maskType = VectorType::get({16}, mb.getI1Type());
@@ -1094,19 +1096,27 @@ static Value zeroPointCorrection(OpBuilder &mb, Location loc, linalg::GenericOp 
   Value zf = arith::ConstantOp::create(mb, loc, v16, mb.getZeroAttr(v16));
   auto cst = [&](int64_t v) { return arith::ConstantIndexOp::create(mb, loc, v); };
   auto corr = scf::ForOp::create(
-      mb, loc, cst(0), padded, cst(16), ValueRange{zf},
+      mb, loc, cst(0), padded, cst(16), SmallVector<Value>(ms.size(), zf),
       [&](OpBuilder &kb, Location, Value b0, ValueRange acc) {
         Value mask = vector::CreateMaskOp::create(
             kb, loc, maskType, ValueRange{arith::SubIOp::create(kb, loc, blocks, b0)});
         Value sv = vector::MaskedLoadOp::create(kb, loc, v16, sc, ValueRange{n, b0}, mask, zf);
         Value zv = zeroPointVector(kb, loc, op, zp, n, b0, blocks, mask);
-        Value uv = vector::LoadOp::create(kb, loc, v16, u, ValueRange{m, b0});
-        scf::YieldOp::create(
-            kb, loc,
-            vector::FMAOp::create(kb, loc, arith::MulFOp::create(kb, loc, sv, zv, fm), uv, acc[0])
-                .getResult());
+        Value sz = arith::MulFOp::create(kb, loc, sv, zv, fm);
+        SmallVector<Value> next;
+        for (auto [m, a] : llvm::zip_equal(ms, acc)) {
+          Value uv = vector::LoadOp::create(kb, loc, v16, u, ValueRange{m, b0});
+          next.push_back(vector::FMAOp::create(kb, loc, sz, uv, a));
+        }
+        scf::YieldOp::create(kb, loc, next);
       });
-  return corr.getResult(0);
+  return SmallVector<Value>(corr.getResults());
+}
+
+static Value zeroPointCorrection(OpBuilder &mb, Location loc, linalg::GenericOp op, Value sc,
+                                 Value zp, Value u, Value n, Value m, Value blocks,
+                                 Value padded) {
+  return zeroPointCorrections(mb, loc, op, sc, zp, u, n, {m}, blocks, padded).front();
 }
 
 /// Where per-call work on |vals| (a GEMV's A) goes: before the parallel
@@ -2090,17 +2100,18 @@ static void emitVnniGemv(const VnniOperands &v) {
           mb, loc, hasTail,
           [&](OpBuilder &kb, Location) { scf::YieldOp::create(kb, loc, step(kb, pTail, fs, rest)); },
           [&](OpBuilder &kb, Location) { scf::YieldOp::create(kb, loc, fs); });
-      for (int64_t i = 0; i < RM; ++i)
-        for (int64_t r = 0; r < R; ++r) {
-          Value m = ms[i], n = ns[r];
-          Value f = tail.getResult(i * R + r);
-          f = arith::SubFOp::create(
-              mb, loc, f,
-              zeroPointCorrection(mb, loc, op, sc, zp, v.u, n, m, v.blocks, v.padded), fm);
+      for (int64_t r = 0; r < R; ++r) {
+        Value n = ns[r];
+        SmallVector<Value> corrs =
+            zeroPointCorrections(mb, loc, op, sc, zp, v.u, n, ms, v.blocks, v.padded);
+        for (int64_t i = 0; i < RM; ++i) {
+          Value m = ms[i];
+          Value f = arith::SubFOp::create(mb, loc, tail.getResult(i * R + r), corrs[i], fm);
           Value old = memref::LoadOp::create(mb, loc, out, ValueRange{m, n});
           Value sum = vector::ReductionOp::create(mb, loc, vector::CombiningKind::ADD, f, old, fm);
           memref::StoreOp::create(mb, loc, sum, out, ValueRange{m, n});
         }
+      }
     };
     forGroups(nb, loc, M, rowBlock, rows);
   };

@@ -78,8 +78,9 @@ func.func @q4_vnni(%e: memref<1x64xi8>, %o: memref<1x64xi8>, %b: memref<8x64xi8>
 
 /// The same kernel over 6 rows of A (prefill): pairs of weight rows,
 /// each 64-byte step's weight load, nibble split and scales shared by 4
-/// rows of A (8 accumulators: 4 rows x 2 weight rows, 16 vpdpbusd), then
-/// the 2 rows left one at a time (2 accumulators).
+/// rows of A (8 accumulators: 4 rows x 2 weight rows, 16 vpdpbusd), and
+/// each column's zero-point correction shared by the 4 rows; then the 2
+/// rows left one at a time (2 accumulators).
 // CHECK-LABEL: func.func @q4_vnni_rows
 // CHECK: scf.for {{.*}} step %c2
 // CHECK: scf.for {{.*}} step %c4
@@ -94,6 +95,11 @@ func.func @q4_vnni(%e: memref<1x64xi8>, %o: memref<1x64xi8>, %b: memref<8x64xi8>
 // CHECK: %[[HI2:.*]] = arith.shrui %[[W2]]
 // CHECK-NOT: vector.load %arg2
 // CHECK-COUNT-4: "llvm.x86.avx512.vpdpbusd.512"(%{{.*}}, %[[HI2]],
+// The zero points' share: each column's scales times zero points once per
+// 16 blocks, against the 4 rows' block sums (4 accumulators).
+// CHECK: scf.for {{.*}} step %c16{{.*}} -> (vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>)
+// CHECK: %[[SZ:.*]] = arith.mulf
+// CHECK-COUNT-4: vector.fma %[[SZ]]
 // CHECK: scf.for {{.*}} step %c1
 // CHECK: scf.for {{.*}} -> (vector<16xf32>, vector<16xf32>) {
 // NOVNNI-LABEL: func.func @q4_vnni_rows
