@@ -17,6 +17,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <cstdarg>
 #include <cstdio>
 #include <cstdlib>
@@ -139,6 +140,7 @@ std::string shapeString(const int64_t *dims, size_t rank) {
 /// linked without OpenMP).
 struct OpenMP {
   void (*setNumThreads)(int) = nullptr;
+  int (*getMaxThreads)() = nullptr;
   int (*getBlocktime)() = nullptr;
   void (*setBlocktime)(int) = nullptr;
   void (*forkCall)(void *, int32_t, void (*)(int32_t *, int32_t *), ...) = nullptr;
@@ -182,6 +184,29 @@ void runSpinningWithin(const OpenMP &omp, void (*entry)(void **), void **args) {
   omp.forkCall(&ident, 0, emptyRegion);
 }
 
+/// Short runs: whether one thread beats the requested count. Waking a
+/// sleeping worker (KMP_BLOCKTIME=0, or a first run after a pause) costs
+/// 30-80 us on the 2-vCPU host, more than a run of a few tens of
+/// microseconds gains from a second thread (a 128 x 512 FFN decode: 13 us
+/// on one thread, 62 us on two). Per input shapes, after one warm-up run,
+/// kThreadTrials runs with each count alternate; one thread is kept when
+/// its best run is kThreadGain faster, else the requested count. A run
+/// longer than kLongRunSeconds with every thread ends the trials at once
+/// (a wake-up is then noise, and a one-thread trial would cost a long
+/// run). Results do not depend on the choice: the generated code splits
+/// work into tasks independent of the thread count (bit-identical at 1, 2,
+/// 3 and 5 threads, test_runtime.py). SPARSA_ADAPTIVE_THREADS=0 turns it
+/// off; =trace prints each decision to stderr.
+struct ThreadChoice {
+  int runs = 0;      // runs seen, the warm-up included
+  int decided = 0;   // 0: trying; 1: one thread; 2: the requested count
+  double one = 1e30, many = 1e30; // best seconds of each
+};
+constexpr int kThreadTrials = 3;
+constexpr double kThreadGain = 0.9, kLongRunSeconds = 2e-3;
+/// Distinct input shapes tracked per model (more keep the requested count).
+constexpr size_t kMaxThreadChoices = 64;
+
 } // namespace
 
 struct sparsa_model_t {
@@ -191,6 +216,10 @@ struct sparsa_model_t {
   void *weights = nullptr;
   size_t weightsSize = 0;
   int32_t numThreads = 0;
+  /// The adaptive thread count (ThreadChoice), per input shapes.
+  bool adaptiveThreads = true, traceThreads = false;
+  std::mutex choicesMutex;
+  std::map<std::vector<int64_t>, ThreadChoice> threadChoices;
   std::vector<TensorDesc> inputs, weightArgs, outputs;
   /// Argument order of the entry function: true = input, false = weight.
   std::vector<bool> argIsInput;
@@ -377,6 +406,11 @@ sparsa_status_t sparsa_model_load(const char *path, sparsa_model_t **out_model) 
     return fail(SPARSA_FORMAT_ERROR, "'%s' is not a Sparsa model library", path);
   m->omp.setNumThreads =
       reinterpret_cast<void (*)(int)>(dlsym(m->handle, "omp_set_num_threads"));
+  m->omp.getMaxThreads = reinterpret_cast<int (*)()>(dlsym(m->handle, "omp_get_max_threads"));
+  if (const char *env = std::getenv("SPARSA_ADAPTIVE_THREADS")) {
+    m->adaptiveThreads = std::strcmp(env, "0") != 0;
+    m->traceThreads = std::strcmp(env, "trace") == 0;
+  }
   m->omp.getBlocktime = reinterpret_cast<int (*)()>(dlsym(m->handle, "kmp_get_blocktime"));
   m->omp.setBlocktime = reinterpret_cast<void (*)(int)>(dlsym(m->handle, "kmp_set_blocktime"));
   m->omp.forkCall = reinterpret_cast<decltype(m->omp.forkCall)>(
@@ -740,6 +774,76 @@ sparsa_status_t sparsa_model_run_device_inputs(sparsa_model_t *model,
   return runModel(model, inputs, num_inputs, out_outputs, true);
 }
 
+/// Runs the entry with the requested thread count, or with one thread
+/// where ThreadChoice found that faster for these input shapes.
+static void runWithThreads(sparsa_model_t *model,
+                           const std::vector<const sparsa_tensor_t *> &bound, void **args) {
+  const OpenMP &omp = model->omp;
+  int requested = model->numThreads > 0 ? model->numThreads
+                  : omp.getMaxThreads   ? omp.getMaxThreads()
+                                        : 1;
+  ThreadChoice *choice = nullptr;
+  const std::vector<int64_t> *shapes = nullptr;
+  bool trialOne = false;
+  int use = model->numThreads;
+  if (model->adaptiveThreads && !model->cuda && requested > 1 && omp.setNumThreads) {
+    std::vector<int64_t> key;
+    for (const sparsa_tensor_t *t : bound) {
+      key.push_back(t->rank);
+      key.insert(key.end(), t->dims, t->dims + t->rank);
+    }
+    std::lock_guard<std::mutex> lock(model->choicesMutex);
+    auto it = model->threadChoices.find(key);
+    if (it == model->threadChoices.end() &&
+        model->threadChoices.size() < kMaxThreadChoices)
+      it = model->threadChoices.emplace(std::move(key), ThreadChoice()).first;
+    if (it != model->threadChoices.end()) {
+      ThreadChoice &c = it->second;
+      if (c.decided == 1) {
+        use = 1;
+      } else if (!c.decided) {
+        choice = &c; // std::map nodes stay put
+        shapes = &it->first;
+        // Run 0 warms up with every thread; then odd runs take one.
+        trialOne = c.runs % 2 == 0 && c.runs > 0;
+        if (trialOne)
+          use = 1;
+      }
+    }
+  }
+  if (omp.setNumThreads && use > 0)
+    omp.setNumThreads(use);
+  auto start = std::chrono::steady_clock::now();
+  runSpinningWithin(omp, model->entry, args);
+  if (!choice)
+    return;
+  double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  std::lock_guard<std::mutex> lock(model->choicesMutex);
+  ThreadChoice &c = *choice;
+  if (c.decided)
+    return; // decided by a concurrent run
+  if (c.runs++ == 0)
+    return; // the warm-up
+  (trialOne ? c.one : c.many) = std::min(trialOne ? c.one : c.many, seconds);
+  if (!trialOne && seconds > kLongRunSeconds)
+    c.decided = 2;
+  else if (c.runs > 2 * kThreadTrials)
+    c.decided = c.one < kThreadGain * c.many ? 1 : 2;
+  if (c.decided && model->traceThreads) {
+    std::string dims;
+    for (int64_t d : *shapes)
+      dims += (dims.empty() ? "" : " ") + std::to_string(d);
+    char one[64] = "not tried";
+    if (c.one < 1e30)
+      std::snprintf(one, sizeof one, "%.1f us", c.one * 1e6);
+    std::fprintf(stderr,
+                 "sparsa: threads for inputs (rank, dims...) [%s]: %d (best run on one "
+                 "thread: %s; on %d: %.1f us)\n",
+                 dims.c_str(), c.decided == 1 ? 1 : requested, one, requested, c.many * 1e6);
+  }
+}
+
 static sparsa_status_t runModel(sparsa_model_t *model, const sparsa_tensor_t *inputs,
                                 int32_t num_inputs, sparsa_tensor_t *out_outputs,
                                 bool deviceResident) {
@@ -862,9 +966,7 @@ static sparsa_status_t runModel(sparsa_model_t *model, const sparsa_tensor_t *in
   for (auto &d : descs)
     args.push_back(d.data());
 
-  if (model->omp.setNumThreads && model->numThreads > 0)
-    model->omp.setNumThreads(model->numThreads);
-  runSpinningWithin(model->omp, model->entry, args.data());
+  runWithThreads(model, bound, args.data());
   if (model->cuda)
     return takeDeviceResults(model, results, deviceInputs, !deviceResident, out_outputs);
 

@@ -363,6 +363,52 @@ def test_outputs_do_not_depend_on_thread_count(tmp_path, compile_model, which):
                 assert np.array_equal(got[k], v, equal_nan=True), f"{k} at {threads} threads"
 
 
+# Runs a small model with 2 threads, 10 runs per input shape (the adaptive
+# thread count's warm-up, trials and decided runs), against one run with
+# one thread.
+_ADAPTIVE_SCRIPT = r"""
+import json, sys
+import numpy as np
+sys.path.insert(0, sys.argv[1])
+import sparsa
+m = sparsa.load(sys.argv[2], num_threads=2)
+same = {}
+for rows in (1, 3):
+    x = np.random.default_rng(rows).standard_normal((rows, 256)).astype(np.float32)
+    ys = [m.run({"x": x})["y"] for _ in range(10)]
+    m.set_num_threads(1)
+    ref = m.run({"x": x})["y"]
+    m.set_num_threads(2)
+    same[rows] = all(np.array_equal(y, ref) for y in ys)
+print(json.dumps(same))
+"""
+
+
+@pytest.mark.parametrize("mode", ["trace", "0"])
+def test_adaptive_thread_count(tmp_path, mode):
+    # Per input shape, the runtime tries one thread against the requested
+    # count on short runs and keeps the faster; outputs do not change
+    # (whichever count it keeps: timing decides, so the test does not
+    # assert which). SPARSA_ADAPTIVE_THREADS=trace prints one decision per
+    # shape, after the trials; =0 turns the trials off.
+    path = models.mlp(str(tmp_path / "m.onnx"), [256, 512, 256], batch="N")
+    so = tmp_path / "m.so"
+    sparsa.compile(path, str(so))
+    env = dict(os.environ, SPARSA_ADAPTIVE_THREADS=mode)
+    proc = subprocess.run([sys.executable, "-c", _ADAPTIVE_SCRIPT, str(ROOT / "python"), str(so)],
+                          env=env, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout.strip().splitlines()[-1]) == {"1": True, "3": True}
+    lines = [l for l in proc.stderr.splitlines() if l.startswith("sparsa: threads for inputs")]
+    if mode == "0":
+        assert lines == []
+        return
+    assert len(lines) == 2, proc.stderr
+    for line, rows in zip(lines, (1, 3)):
+        assert f"[2 {rows} 256]: " in line, line
+        assert line.split("]: ")[1].split()[0] in ("1", "2"), line
+
+
 # Run with KMP_BLOCKTIME set (libomp reads it once, at start-up): several
 # runs of a threaded model, then the calling thread's blocktime and the
 # CPU time the process burns while it sleeps.

@@ -102,7 +102,11 @@ SPARSA_API sparsa_status_t sparsa_model_output_info(const sparsa_model_t *model,
                                                     int32_t index,
                                                     sparsa_tensor_t *out_info);
 
-/// Sets the number of threads later runs use (0 = the OpenMP default).
+/// Sets the number of threads later runs use (0 = the OpenMP default). Per
+/// shape of the inputs, runs of a few microseconds keep one thread where a
+/// few timed trials find that faster (waking a worker costs more than it
+/// gains); outputs do not depend on the count. SPARSA_ADAPTIVE_THREADS=0
+/// turns the trials off, =trace prints each decision to stderr.
 SPARSA_API sparsa_status_t sparsa_model_set_num_threads(sparsa_model_t *model,
                                                         int32_t num_threads);
 
