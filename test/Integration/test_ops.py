@@ -199,10 +199,14 @@ def test_kernels_for_narrower_vector_units(tmp_path, compile_model, cpu):
     ((3, 2048), 17, 0),       # several rows, smallest
     ((4096,), 4096, 1),       # k = the whole axis
     ((2, 1500), 1, 1),
+    ((5, 256), 26, 1),        # a top-k FFN's 256 neurons (radix select from 128)
+    ((2, 130), 130, 0),
+    ((3, 127), 40, 1),        # below 128: ranking
 ])
 def test_topk_long_axis(tmp_path, compile_model, shape, k, largest):
     """Long f32 axes take radix select; values, indices and order (ties to the
-    lower index) must match ONNX Runtime, including repeated values."""
+    lower index) must match ONNX Runtime, including repeated values and
+    zeros of both signs (equal: ties by index)."""
     kk = numpy_helper.from_array(np.array([k], np.int64), "k")
     node = helper.make_node("TopK", ["x", "k"], ["v", "i"], name="topk", axis=-1,
                             largest=largest)
@@ -213,6 +217,7 @@ def test_topk_long_axis(tmp_path, compile_model, shape, k, largest):
     x = rand(*shape)
     x.reshape(-1)[::7] = 0.5          # many ties
     x.reshape(-1)[::11] = -0.0        # signed zeros and negatives
+    x.reshape(-1)[3::13] = 0.0
     assert_matches_ort(model, path, {"x": x})
 
 
