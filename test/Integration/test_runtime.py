@@ -363,6 +363,20 @@ def test_outputs_do_not_depend_on_thread_count(tmp_path, compile_model, which):
                 assert np.array_equal(got[k], v, equal_nan=True), f"{k} at {threads} threads"
 
 
+def _run_mlp_script(tmp_path, dims, batch, script, **env):
+    """Compiles models.mlp(|dims|, |batch|) and runs |script| on it in a
+    fresh interpreter (argv: the python folder, the library) with |env|
+    added; returns the finished process, checked for success."""
+    path = models.mlp(str(tmp_path / "m.onnx"), dims, batch=batch)
+    so = tmp_path / "m.so"
+    sparsa.compile(path, str(so))
+    proc = subprocess.run([sys.executable, "-c", script, str(ROOT / "python"), str(so)],
+                          env=dict(os.environ, **env), capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    return proc
+
+
 # Runs a small model with 2 threads, 10 runs per input shape (the adaptive
 # thread count's warm-up, trials and decided runs), against one run with
 # one thread.
@@ -391,13 +405,8 @@ def test_adaptive_thread_count(tmp_path, mode):
     # (whichever count it keeps: timing decides, so the test does not
     # assert which). SPARSA_ADAPTIVE_THREADS=trace prints one decision per
     # shape, after the trials; =0 turns the trials off.
-    path = models.mlp(str(tmp_path / "m.onnx"), [256, 512, 256], batch="N")
-    so = tmp_path / "m.so"
-    sparsa.compile(path, str(so))
-    env = dict(os.environ, SPARSA_ADAPTIVE_THREADS=mode)
-    proc = subprocess.run([sys.executable, "-c", _ADAPTIVE_SCRIPT, str(ROOT / "python"), str(so)],
-                          env=env, capture_output=True, text=True, timeout=120)
-    assert proc.returncode == 0, proc.stderr
+    proc = _run_mlp_script(tmp_path, [256, 512, 256], "N", _ADAPTIVE_SCRIPT,
+                           SPARSA_ADAPTIVE_THREADS=mode)
     assert json.loads(proc.stdout.strip().splitlines()[-1]) == {"1": True, "3": True}
     lines = [l for l in proc.stderr.splitlines() if l.startswith("sparsa: threads for inputs")]
     if mode == "0":
@@ -436,13 +445,8 @@ def test_threads_sleep_between_runs_as_asked(tmp_path, blocktime):
     # run (a wake-up per region costs tens of microseconds), then gives the
     # caller's blocktime back: with KMP_BLOCKTIME=0 the threads sleep
     # between runs, and a longer blocktime is left alone.
-    path = models.mlp(str(tmp_path / "m.onnx"), [256, 1024, 256], batch=64)
-    so = tmp_path / "m.so"
-    sparsa.compile(path, str(so))
-    env = dict(os.environ, KMP_BLOCKTIME=blocktime)
-    proc = subprocess.run([sys.executable, "-c", _BLOCKTIME_SCRIPT, str(ROOT / "python"), str(so)],
-                          env=env, capture_output=True, text=True, timeout=120)
-    assert proc.returncode == 0, proc.stderr
+    proc = _run_mlp_script(tmp_path, [256, 1024, 256], 64, _BLOCKTIME_SCRIPT,
+                           KMP_BLOCKTIME=blocktime)
     got = json.loads(proc.stdout.strip().splitlines()[-1])
     assert got["blocktime"] == int(blocktime)
     assert got["same"]
