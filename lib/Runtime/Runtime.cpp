@@ -196,7 +196,8 @@ void runSpinningWithin(const OpenMP &omp, void (*entry)(void **), void **args) {
 /// run). Results do not depend on the choice: the generated code splits
 /// work into tasks independent of the thread count (bit-identical at 1, 2,
 /// 3 and 5 threads, test_runtime.py). SPARSA_ADAPTIVE_THREADS=0 turns it
-/// off; =trace prints each decision to stderr.
+/// off; =trace prints each decision to stderr. SPARSA_ADAPTIVE_LONG_RUN_MS
+/// overrides kLongRunSeconds.
 struct ThreadChoice {
   int runs = 0;      // runs seen, the warm-up included
   int decided = 0;   // 0: trying; 1: one thread; 2: the requested count
@@ -218,6 +219,7 @@ struct sparsa_model_t {
   int32_t numThreads = 0;
   /// The adaptive thread count (ThreadChoice), per input shapes.
   bool adaptiveThreads = true, traceThreads = false;
+  double longRunSeconds = kLongRunSeconds;
   std::mutex choicesMutex;
   std::map<std::vector<int64_t>, ThreadChoice> threadChoices;
   std::vector<TensorDesc> inputs, weightArgs, outputs;
@@ -411,6 +413,8 @@ sparsa_status_t sparsa_model_load(const char *path, sparsa_model_t **out_model) 
     m->adaptiveThreads = std::strcmp(env, "0") != 0;
     m->traceThreads = std::strcmp(env, "trace") == 0;
   }
+  if (const char *env = std::getenv("SPARSA_ADAPTIVE_LONG_RUN_MS"))
+    m->longRunSeconds = std::strtod(env, nullptr) * 1e-3;
   m->omp.getBlocktime = reinterpret_cast<int (*)()>(dlsym(m->handle, "kmp_get_blocktime"));
   m->omp.setBlocktime = reinterpret_cast<void (*)(int)>(dlsym(m->handle, "kmp_set_blocktime"));
   m->omp.forkCall = reinterpret_cast<decltype(m->omp.forkCall)>(
@@ -815,6 +819,11 @@ static void runWithThreads(sparsa_model_t *model,
     omp.setNumThreads(use);
   auto start = std::chrono::steady_clock::now();
   runSpinningWithin(omp, model->entry, args);
+  // With the OpenMP default (no count set), one thread was this call's
+  // alone: give the calling thread its default back, or the next call
+  // would read 1 as the default.
+  if (use == 1 && model->numThreads == 0)
+    omp.setNumThreads(requested);
   if (!choice)
     return;
   double seconds =
@@ -826,7 +835,7 @@ static void runWithThreads(sparsa_model_t *model,
   if (c.runs++ == 0)
     return; // the warm-up
   (trialOne ? c.one : c.many) = std::min(trialOne ? c.one : c.many, seconds);
-  if (!trialOne && seconds > kLongRunSeconds)
+  if (!trialOne && seconds > model->longRunSeconds)
     c.decided = 2;
   else if (c.runs > 2 * kThreadTrials)
     c.decided = c.one < kThreadGain * c.many ? 1 : 2;

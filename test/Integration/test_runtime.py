@@ -363,14 +363,14 @@ def test_outputs_do_not_depend_on_thread_count(tmp_path, compile_model, which):
                 assert np.array_equal(got[k], v, equal_nan=True), f"{k} at {threads} threads"
 
 
-def _run_mlp_script(tmp_path, dims, batch, script, **env):
+def _run_mlp_script(tmp_path, dims, batch, script, extra=(), **env):
     """Compiles models.mlp(|dims|, |batch|) and runs |script| on it in a
-    fresh interpreter (argv: the python folder, the library) with |env|
-    added; returns the finished process, checked for success."""
+    fresh interpreter (argv: the python folder, the library, |extra|) with
+    |env| added; returns the finished process, checked for success."""
     path = models.mlp(str(tmp_path / "m.onnx"), dims, batch=batch)
     so = tmp_path / "m.so"
     sparsa.compile(path, str(so))
-    proc = subprocess.run([sys.executable, "-c", script, str(ROOT / "python"), str(so)],
+    proc = subprocess.run([sys.executable, "-c", script, str(ROOT / "python"), str(so), *extra],
                           env=dict(os.environ, **env), capture_output=True, text=True,
                           timeout=120)
     assert proc.returncode == 0, proc.stderr
@@ -381,33 +381,45 @@ def _run_mlp_script(tmp_path, dims, batch, script, **env):
 # thread count's warm-up, trials and decided runs), against one run with
 # one thread.
 _ADAPTIVE_SCRIPT = r"""
-import json, sys
+import ctypes, json, os, sys
 import numpy as np
 sys.path.insert(0, sys.argv[1])
 import sparsa
-m = sparsa.load(sys.argv[2], num_threads=2)
-same = {}
-for rows in (1, 3):
-    x = np.random.default_rng(rows).standard_normal((rows, 256)).astype(np.float32)
-    ys = [m.run({"x": x})["y"] for _ in range(10)]
-    m.set_num_threads(1)
-    ref = m.run({"x": x})["y"]
-    m.set_num_threads(2)
-    same[rows] = all(np.array_equal(y, ref) for y in ys)
-print(json.dumps(same))
+threads = int(sys.argv[3])  # 0: the OpenMP default
+m = sparsa.load(sys.argv[2], num_threads=threads)
+xs = {rows: np.random.default_rng(rows).standard_normal((rows, 256)).astype(np.float32)
+      for rows in (1, 3)}
+ys = {rows: [m.run({"x": x})["y"] for _ in range(10)] for rows, x in xs.items()}
+libomp = next(line.split()[-1] for line in open("/proc/self/maps") if "libomp" in line)
+default_after = ctypes.CDLL(libomp).omp_get_max_threads()
+# The references last: a count set for one model is the calling thread's
+# OpenMP default afterwards.
+ref = sparsa.load(sys.argv[2], num_threads=1)
+print(json.dumps({"same": {rows: all(np.array_equal(y, ref.run({"x": xs[rows]})["y"])
+                                     for y in ys[rows]) for rows in xs},
+                  "default_after": default_after}))
 """
 
 
-@pytest.mark.parametrize("mode", ["trace", "0"])
-def test_adaptive_thread_count(tmp_path, mode):
+@pytest.mark.parametrize("mode,threads", [("trace", 2), ("trace", 0), ("0", 2)])
+def test_adaptive_thread_count(tmp_path, mode, threads):
     # Per input shape, the runtime tries one thread against the requested
     # count on short runs and keeps the faster; outputs do not change
     # (whichever count it keeps: timing decides, so the test does not
     # assert which). SPARSA_ADAPTIVE_THREADS=trace prints one decision per
-    # shape, after the trials; =0 turns the trials off.
+    # shape, after the trials; =0 turns the trials off. With the OpenMP
+    # default count (0) a one-thread trial must not become the calling
+    # thread's default: the second shape is still tried (where the default
+    # is more than one thread).
+    # SPARSA_ADAPTIVE_LONG_RUN_MS keeps a busy machine's slow runs from
+    # ending the trials early (every shape gets its one-thread trials).
     proc = _run_mlp_script(tmp_path, [256, 512, 256], "N", _ADAPTIVE_SCRIPT,
-                           SPARSA_ADAPTIVE_THREADS=mode)
-    assert json.loads(proc.stdout.strip().splitlines()[-1]) == {"1": True, "3": True}
+                           extra=[str(threads)], SPARSA_ADAPTIVE_THREADS=mode,
+                           SPARSA_ADAPTIVE_LONG_RUN_MS="1e9", OMP_NUM_THREADS="2")
+    got = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert got["same"] == {"1": True, "3": True}
+    if threads == 0:  # the OpenMP default is the caller's again
+        assert got["default_after"] == 2
     lines = [l for l in proc.stderr.splitlines() if l.startswith("sparsa: threads for inputs")]
     if mode == "0":
         assert lines == []
@@ -416,6 +428,7 @@ def test_adaptive_thread_count(tmp_path, mode):
     for line, rows in zip(lines, (1, 3)):
         assert f"[2 {rows} 256]: " in line, line
         assert line.split("]: ")[1].split()[0] in ("1", "2"), line
+        assert "one thread: not tried" not in line, line
 
 
 # Run with KMP_BLOCKTIME set (libomp reads it once, at start-up): several
