@@ -2115,9 +2115,7 @@ static void emitVnniGemv(const VnniOperands &v) {
     };
     forGroups(nb, loc, M, rowBlock, rows);
   };
-  auto allColumns = [&](OpBuilder &cb, int64_t R) {
-    forGroups(cb, loc, N, R, [&](OpBuilder &nb, Value n0, int64_t r) { columns(nb, n0, r); });
-  };
+  auto allColumns = [&](OpBuilder &cb, int64_t R) { forGroups(cb, loc, N, R, columns); };
   int64_t staticM = cast<MemRefType>(out.getType()).getDimSize(0);
   if (!ShapedType::isDynamic(staticM)) {
     allColumns(b, staticM >= kRowBlock ? 2 : 1);
