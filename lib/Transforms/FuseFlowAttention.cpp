@@ -29,6 +29,8 @@
 
 #include "OnnxPatterns.h"
 
+#include "mlir/Interfaces/SideEffectInterfaces.h"
+
 #include <cmath>
 #include <cstring>
 
@@ -221,12 +223,139 @@ bool isTriluOfOnes(Value v, bool upper, int64_t k) {
   return kv && *kv == k && isAllOnes(t.getInput());
 }
 
+/// The value of a one-element float or integer constant.
+std::optional<double> constNumber(Value v) {
+  if (std::optional<double> f = constFloat(v))
+    return f;
+  if (std::optional<int64_t> i = constInt(v))
+    return double(*i);
+  return std::nullopt;
+}
+
+/// Whether |a| and |b| compute the same value: the same SSA value, equal
+/// one-element constants, or the same pure op (name, attributes) on
+/// operands that are the same in turn (an exporter that writes
+/// `Shape -> Gather` once per use of the length).
+bool sameValue(Value a, Value b, int depth = 0) {
+  if (a == b)
+    return true;
+  if (!a || !b || a.getType() != b.getType() || depth > 8)
+    return false;
+  if (std::optional<double> x = constNumber(a))
+    return x == constNumber(b);
+  Operation *da = a.getDefiningOp(), *db = b.getDefiningOp();
+  if (!da || !db || da->getName() != db->getName() || !isPure(da) ||
+      da->getAttrDictionary() != db->getAttrDictionary() ||
+      da->getNumOperands() != db->getNumOperands() ||
+      da->getNumResults() != db->getNumResults() ||
+      cast<OpResult>(a).getResultNumber() != cast<OpResult>(b).getResultNumber())
+    return false;
+  for (auto [x, y] : llvm::zip(da->getOperands(), db->getOperands()))
+    if (!sameValue(x, y, depth + 1))
+      return false;
+  return true;
+}
+
+/// A vector of positions placed on one axis of an L x L mask, as exporters
+/// build causal masks at run time: `Range(start, limit, delta)` (delta a
+/// positive constant) that broadcasts along the rows (rank 1, or unit dims
+/// before it: a column index j) or along the columns (`Unsqueeze(r, -1)`,
+/// `Reshape(r, [-1, 1])`: a row index i), through Casts.
+struct Positions {
+  onnx::RangeOp range;
+  bool row = false; // i (varies along axis -2) rather than j (axis -1)
+};
+
+std::optional<Positions> positions(Value v) {
+  auto type = dyn_cast<RankedTensorType>(v.getType());
+  if (!type || type.getRank() < 1)
+    return std::nullopt;
+  // Exactly one dim that is not statically 1 says which axis it is on.
+  int64_t r = type.getRank(), axis = -1;
+  for (int64_t d = 0; d < r; ++d)
+    if (type.getDimSize(d) != 1) {
+      if (axis >= 0)
+        return std::nullopt;
+      axis = d;
+    }
+  if (axis < 0 || axis < r - 2)
+    return std::nullopt;
+  Positions p;
+  p.row = axis == r - 2;
+  // Back to the Range through ops that keep the order of its elements.
+  while (Operation *def = v.getDefiningOp()) {
+    if (auto range = dyn_cast<onnx::RangeOp>(def)) {
+      std::optional<double> delta = constNumber(range.getDelta());
+      if (!delta || *delta <= 0)
+        return std::nullopt;
+      p.range = range;
+      return p;
+    }
+    if (auto c = dyn_cast<onnx::CastOp>(def)) {
+      // Integer positions may become floats, not the other way round.
+      Type from = getElementTypeOrSelf(c.getInput().getType());
+      if (!isa<IntegerType>(from) && !isa<FloatType>(getElementTypeOrSelf(v.getType())))
+        return std::nullopt;
+    } else if (!isa<onnx::IdentityOp, onnx::UnsqueezeOp, onnx::SqueezeOp, onnx::ReshapeOp>(def)) {
+      return std::nullopt;
+    }
+    // Each of these keeps the element order; the dims were checked above
+    // on the final value (one non-unit dim), so no Reshape folds two.
+    v = def->getOperand(0);
+  }
+  return std::nullopt;
+}
+
+/// Which triangle of an L x L mask a comparison of positions marks:
+/// `GreaterOrEqual(i, j)` / `LessOrEqual(j, i)` (and Not of the strict
+/// comparisons below) the lower triangle with the diagonal, j <= i;
+/// `Greater(j, i)` / `Less(i, j)` (and Not of the above) the positions
+/// above the diagonal, j > i. Both sides must be the same Range.
+enum class Triangle { None, Lower, StrictlyUpper };
+
+Triangle rangeTriangle(Value v) {
+  v = strip(v);
+  while (auto c = v.getDefiningOp<onnx::CastOp>())
+    v = strip(c.getInput());
+  if (auto n = v.getDefiningOp<onnx::NotOp>()) {
+    switch (rangeTriangle(n->getOperand(0))) {
+    case Triangle::Lower:
+      return Triangle::StrictlyUpper;
+    case Triangle::StrictlyUpper:
+      return Triangle::Lower;
+    case Triangle::None:
+      return Triangle::None;
+    }
+  }
+  Operation *cmp = v.getDefiningOp();
+  if (!cmp || !isa<onnx::GreaterOrEqualOp, onnx::LessOrEqualOp, onnx::GreaterOp, onnx::LessOp>(cmp))
+    return Triangle::None;
+  std::optional<Positions> a = positions(cmp->getOperand(0));
+  std::optional<Positions> b = positions(cmp->getOperand(1));
+  if (!a || !b || a->row == b->row)
+    return Triangle::None;
+  if (a->range != b->range &&
+      !llvm::all_of(llvm::zip(a->range->getOperands(), b->range->getOperands()),
+                    [](auto p) { return sameValue(std::get<0>(p), std::get<1>(p)); }))
+    return Triangle::None;
+  // As `x OP y` with x = i (the row index): normalize to i OP' j.
+  bool iFirst = a->row;
+  if (isa<onnx::GreaterOrEqualOp>(cmp)) // i >= j, or j >= i
+    return iFirst ? Triangle::Lower : Triangle::None;
+  if (isa<onnx::LessOrEqualOp>(cmp)) // i <= j, or j <= i
+    return iFirst ? Triangle::None : Triangle::Lower;
+  if (isa<onnx::GreaterOp>(cmp)) // i > j, or j > i
+    return iFirst ? Triangle::None : Triangle::StrictlyUpper;
+  return iFirst ? Triangle::StrictlyUpper : Triangle::None; // Less: i < j
+}
+
 /// Whether |v| is a constant [.., L, L] (leading unit dims) that is 0
 /// above the diagonal and, on and below it, 1 (|ones|) or any non-zero
-/// (a boolean mask), or Trilu(ones) that keeps the lower triangle.
+/// (a boolean mask), Trilu(ones) that keeps the lower triangle, or a
+/// comparison of positions built at run time (`i >= j`).
 bool isLowerTriangular(Value v, bool ones) {
   v = strip(v);
-  if (isTriluOfOnes(v, /*upper=*/false, 0))
+  if (isTriluOfOnes(v, /*upper=*/false, 0) || rangeTriangle(v) == Triangle::Lower)
     return true;
   auto type = dyn_cast<RankedTensorType>(v.getType());
   if (!type || type.getRank() < 2 || !type.hasStaticShape())
@@ -248,10 +377,11 @@ bool isLowerTriangular(Value v, bool ones) {
 
 /// Whether |v| marks the positions above the diagonal (masked_fill's
 /// condition): a constant true exactly where j > i, Trilu(ones, upper,
-/// k = 1), or Not / Equal-to-zero of a lower-triangular mask.
+/// k = 1), a comparison of positions (`j > i`), or Not / Equal-to-zero of
+/// a lower-triangular mask.
 bool isStrictlyUpper(Value v) {
   v = strip(v);
-  if (isTriluOfOnes(v, /*upper=*/true, 1))
+  if (isTriluOfOnes(v, /*upper=*/true, 1) || rangeTriangle(v) == Triangle::StrictlyUpper)
     return true;
   if (auto n = v.getDefiningOp<onnx::NotOp>())
     return isLowerTriangular(n->getOperand(0), /*ones=*/false);

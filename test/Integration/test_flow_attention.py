@@ -52,6 +52,7 @@ FLOW = [
     (True, "matmul", 7, 32, {}),             # the L x L lower-triangular mask
     (True, "matmul", 100, 64, dict(mask="where")),
     (True, "matmul", 128, 32, dict(prefix="matmul")),   # prefix sums as tril @ x
+    (True, "matmul", 70, 32, dict(prefix="range", mask="range_ge")),  # tril from Ranges
     (True, "matmul", 65, 32, dict(mask="masked_fill")),  # Where(j > i, 0, scores)
     (True, "matmul", 33, 64, dict(mask="trilu")),        # torch.tril(scores)
     (True, "matmul", 40, 32, dict(mask="trilu_ones")),   # * Trilu(ConstantOfShape(1))
@@ -80,11 +81,13 @@ def test_flowformer_generator_is_the_formula(tmp_path, causal):
 
 
 @pytest.mark.parametrize("causal,form,mask", [(False, "einsum", None), (True, "einsum", None),
-                                               (True, "matmul", "trilu")])
+                                               (True, "matmul", "trilu"),
+                                               (True, "matmul", "range_ge"),
+                                               (True, "matmul", "range_fill")])
 def test_flowformer_dynamic_axes(tmp_path, causal, form, mask):
     """Symbolic batch and sequence: L / S, S and the normalizers come from
-    Shape / Gather / Range, the L x L mask from Trilu; one library runs
-    every length."""
+    Shape / Gather / Range, the L x L mask from Trilu or from comparing
+    Ranges of positions; one library runs every length."""
     extra = {"mask": mask} if mask else {}
     path = models.flowformer(str(tmp_path / "flow.onnx"), seq="L", heads=2, head_dim=32,
                              batch="B", causal=causal, form=form, **extra)
@@ -135,7 +138,8 @@ def test_linear_attention_fuses_and_matches(tmp_path, causal, form, feature, seq
     check(tmp_path, path, qkv(np.random.default_rng(seq + 1), 1, 2, seq, d))
 
 
-@pytest.mark.parametrize("mask", ["trilu", "trilu_ones", "masked_fill", "where"])
+@pytest.mark.parametrize("mask", ["trilu", "trilu_ones", "masked_fill", "where", "range_ge",
+                                  "range_le_mul", "range_fill", "range_not", "range_two"])
 def test_linear_attention_mask_spellings(tmp_path, mask):
     path = models.linear_attention(str(tmp_path / "lin.onnx"), seq=70, heads=2, head_dim=16,
                                    causal=True, form="masked", mask=mask)
@@ -170,6 +174,14 @@ NEAR_MISSES = [
     (models.linear_attention, dict(causal=False, form="masked", mask="triu"),
      "lower-triangular"),
     (models.linear_attention, dict(causal=False, form="masked", mask="trilu_upper"),
+     "lower-triangular"),
+    # Comparisons of positions that are not the causal triangle: j < i
+    # (no diagonal) and j >= i.
+    (models.linear_attention, dict(causal=True, form="masked", mask="range_strict"),
+     "lower-triangular"),
+    (models.linear_attention, dict(causal=True, form="masked", mask="range_upper"),
+     "lower-triangular"),
+    (models.flowformer, dict(causal=True, form="matmul", mask="range_strict"),
      "lower-triangular"),
 ]
 

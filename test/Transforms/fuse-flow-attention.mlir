@@ -106,6 +106,109 @@ func.func @linear_trilu_dynamic(%q: tensor<?x2x?x4xf32>, %k: tensor<?x2x?x4xf32>
 
 // -----
 
+/// A causal mask compared from positions at run time, as torch exports
+/// `i = torch.arange(L); i[:, None] >= i[None, :]`: Where(i >= j, s, 0).
+// CHECK-LABEL: func.func @linear_range_mask
+// CHECK: sparsa.linear_attention %arg0, %arg1, %arg2 {causal, feature_map = "elu1", normalize}
+// CHECK-NOT: onnx.GreaterOrEqual
+func.func @linear_range_mask(%q: tensor<?x2x?x4xf32>, %k: tensor<?x2x?x4xf32>, %v: tensor<?x2x?x4xf32>) -> tensor<?x2x?x4xf32> {
+  %one = onnx.Constant {value = dense<1.0> : tensor<f32>} : () -> tensor<f32>
+  %axm1 = onnx.Constant {value = dense<[-1]> : tensor<1xi64>} : () -> tensor<1xi64>
+  %last = onnx.Constant {value = dense<-1> : tensor<i64>} : () -> tensor<i64>
+  %c0 = onnx.Constant {value = dense<0> : tensor<i64>} : () -> tensor<i64>
+  %c1 = onnx.Constant {value = dense<1> : tensor<i64>} : () -> tensor<i64>
+  %ax0 = onnx.Constant {value = dense<[0]> : tensor<1xi64>} : () -> tensor<1xi64>
+  %ax1 = onnx.Constant {value = dense<[1]> : tensor<1xi64>} : () -> tensor<1xi64>
+  %zero = onnx.Constant {value = dense<0.0> : tensor<f32>} : () -> tensor<f32>
+  %eq = onnx.Elu %q {alpha = 1.0 : f32} : (tensor<?x2x?x4xf32>) -> tensor<?x2x?x4xf32>
+  %fq = onnx.Add %eq, %one : (tensor<?x2x?x4xf32>, tensor<f32>) -> tensor<?x2x?x4xf32>
+  %ek = onnx.Elu %k {alpha = 1.0 : f32} : (tensor<?x2x?x4xf32>) -> tensor<?x2x?x4xf32>
+  %fk = onnx.Add %ek, %one : (tensor<?x2x?x4xf32>, tensor<f32>) -> tensor<?x2x?x4xf32>
+  %kt = onnx.Transpose %fk {perm = array<i64: 0, 1, 3, 2>} : (tensor<?x2x?x4xf32>) -> tensor<?x2x4x?xf32>
+  %s = onnx.MatMul %fq, %kt : (tensor<?x2x?x4xf32>, tensor<?x2x4x?xf32>) -> tensor<?x2x?x?xf32>
+  %shape = onnx.Shape %s : (tensor<?x2x?x?xf32>) -> tensor<4xi64>
+  %n = onnx.Gather %shape, %last {axis = 0 : si64} : (tensor<4xi64>, tensor<i64>) -> tensor<i64>
+  %r = onnx.Range %c0, %n, %c1 : (tensor<i64>, tensor<i64>, tensor<i64>) -> tensor<?xi64>
+  %i = onnx.Unsqueeze %r, %ax1 : (tensor<?xi64>, tensor<1xi64>) -> tensor<?x1xi64>
+  %j = onnx.Unsqueeze %r, %ax0 : (tensor<?xi64>, tensor<1xi64>) -> tensor<1x?xi64>
+  %m = onnx.GreaterOrEqual %i, %j : (tensor<?x1xi64>, tensor<1x?xi64>) -> tensor<?x?xi1>
+  %sm = onnx.Where %m, %s, %zero : (tensor<?x?xi1>, tensor<?x2x?x?xf32>, tensor<f32>) -> tensor<?x2x?x?xf32>
+  %num = onnx.MatMul %sm, %v : (tensor<?x2x?x?xf32>, tensor<?x2x?x4xf32>) -> tensor<?x2x?x4xf32>
+  %d = onnx.ReduceSum %sm, %axm1 {keepdims = 1 : si64} : (tensor<?x2x?x?xf32>, tensor<1xi64>) -> tensor<?x2x?x1xf32>
+  %o = onnx.Div %num, %d : (tensor<?x2x?x4xf32>, tensor<?x2x?x1xf32>) -> tensor<?x2x?x4xf32>
+  return %o : tensor<?x2x?x4xf32>
+}
+
+// -----
+
+/// masked_fill(j > i, 0) of positions: Where(Less(i, j), 0, s).
+// CHECK-LABEL: func.func @linear_range_masked_fill
+// CHECK: sparsa.linear_attention %arg0, %arg1, %arg2 {causal, feature_map = "elu1", normalize}
+func.func @linear_range_masked_fill(%q: tensor<?x2x?x4xf32>, %k: tensor<?x2x?x4xf32>, %v: tensor<?x2x?x4xf32>) -> tensor<?x2x?x4xf32> {
+  %one = onnx.Constant {value = dense<1.0> : tensor<f32>} : () -> tensor<f32>
+  %axm1 = onnx.Constant {value = dense<[-1]> : tensor<1xi64>} : () -> tensor<1xi64>
+  %last = onnx.Constant {value = dense<-1> : tensor<i64>} : () -> tensor<i64>
+  %c0 = onnx.Constant {value = dense<0> : tensor<i64>} : () -> tensor<i64>
+  %c1 = onnx.Constant {value = dense<1> : tensor<i64>} : () -> tensor<i64>
+  %ax0 = onnx.Constant {value = dense<[0]> : tensor<1xi64>} : () -> tensor<1xi64>
+  %ax1 = onnx.Constant {value = dense<[1]> : tensor<1xi64>} : () -> tensor<1xi64>
+  %zero = onnx.Constant {value = dense<0.0> : tensor<f32>} : () -> tensor<f32>
+  %eq = onnx.Elu %q {alpha = 1.0 : f32} : (tensor<?x2x?x4xf32>) -> tensor<?x2x?x4xf32>
+  %fq = onnx.Add %eq, %one : (tensor<?x2x?x4xf32>, tensor<f32>) -> tensor<?x2x?x4xf32>
+  %ek = onnx.Elu %k {alpha = 1.0 : f32} : (tensor<?x2x?x4xf32>) -> tensor<?x2x?x4xf32>
+  %fk = onnx.Add %ek, %one : (tensor<?x2x?x4xf32>, tensor<f32>) -> tensor<?x2x?x4xf32>
+  %kt = onnx.Transpose %fk {perm = array<i64: 0, 1, 3, 2>} : (tensor<?x2x?x4xf32>) -> tensor<?x2x4x?xf32>
+  %s = onnx.MatMul %fq, %kt : (tensor<?x2x?x4xf32>, tensor<?x2x4x?xf32>) -> tensor<?x2x?x?xf32>
+  %shape = onnx.Shape %s : (tensor<?x2x?x?xf32>) -> tensor<4xi64>
+  %n = onnx.Gather %shape, %last {axis = 0 : si64} : (tensor<4xi64>, tensor<i64>) -> tensor<i64>
+  %r = onnx.Range %c0, %n, %c1 : (tensor<i64>, tensor<i64>, tensor<i64>) -> tensor<?xi64>
+  %i = onnx.Unsqueeze %r, %ax1 : (tensor<?xi64>, tensor<1xi64>) -> tensor<?x1xi64>
+  %j = onnx.Unsqueeze %r, %ax0 : (tensor<?xi64>, tensor<1xi64>) -> tensor<1x?xi64>
+  %m = onnx.Less %i, %j : (tensor<?x1xi64>, tensor<1x?xi64>) -> tensor<?x?xi1>
+  %sm = onnx.Where %m, %zero, %s : (tensor<?x?xi1>, tensor<f32>, tensor<?x2x?x?xf32>) -> tensor<?x2x?x?xf32>
+  %num = onnx.MatMul %sm, %v : (tensor<?x2x?x?xf32>, tensor<?x2x?x4xf32>) -> tensor<?x2x?x4xf32>
+  %d = onnx.ReduceSum %sm, %axm1 {keepdims = 1 : si64} : (tensor<?x2x?x?xf32>, tensor<1xi64>) -> tensor<?x2x?x1xf32>
+  %o = onnx.Div %num, %d : (tensor<?x2x?x4xf32>, tensor<?x2x?x1xf32>) -> tensor<?x2x?x4xf32>
+  return %o : tensor<?x2x?x4xf32>
+}
+
+// -----
+
+/// Positions compared the other way (j >= i: the upper triangle): the
+/// candidate says why it is not causal attention.
+// CHECK-LABEL: func.func @negative_range_upper
+// CHECK-NOT: sparsa.linear_attention
+// CHECK: sparsa.unfused = {flow_attention = "the mask on the scores is not lower-triangular"}
+func.func @negative_range_upper(%q: tensor<?x2x?x4xf32>, %k: tensor<?x2x?x4xf32>, %v: tensor<?x2x?x4xf32>) -> tensor<?x2x?x4xf32> {
+  %one = onnx.Constant {value = dense<1.0> : tensor<f32>} : () -> tensor<f32>
+  %axm1 = onnx.Constant {value = dense<[-1]> : tensor<1xi64>} : () -> tensor<1xi64>
+  %last = onnx.Constant {value = dense<-1> : tensor<i64>} : () -> tensor<i64>
+  %c0 = onnx.Constant {value = dense<0> : tensor<i64>} : () -> tensor<i64>
+  %c1 = onnx.Constant {value = dense<1> : tensor<i64>} : () -> tensor<i64>
+  %ax0 = onnx.Constant {value = dense<[0]> : tensor<1xi64>} : () -> tensor<1xi64>
+  %ax1 = onnx.Constant {value = dense<[1]> : tensor<1xi64>} : () -> tensor<1xi64>
+  %zero = onnx.Constant {value = dense<0.0> : tensor<f32>} : () -> tensor<f32>
+  %eq = onnx.Elu %q {alpha = 1.0 : f32} : (tensor<?x2x?x4xf32>) -> tensor<?x2x?x4xf32>
+  %fq = onnx.Add %eq, %one : (tensor<?x2x?x4xf32>, tensor<f32>) -> tensor<?x2x?x4xf32>
+  %ek = onnx.Elu %k {alpha = 1.0 : f32} : (tensor<?x2x?x4xf32>) -> tensor<?x2x?x4xf32>
+  %fk = onnx.Add %ek, %one : (tensor<?x2x?x4xf32>, tensor<f32>) -> tensor<?x2x?x4xf32>
+  %kt = onnx.Transpose %fk {perm = array<i64: 0, 1, 3, 2>} : (tensor<?x2x?x4xf32>) -> tensor<?x2x4x?xf32>
+  %s = onnx.MatMul %fq, %kt : (tensor<?x2x?x4xf32>, tensor<?x2x4x?xf32>) -> tensor<?x2x?x?xf32>
+  %shape = onnx.Shape %s : (tensor<?x2x?x?xf32>) -> tensor<4xi64>
+  %n = onnx.Gather %shape, %last {axis = 0 : si64} : (tensor<4xi64>, tensor<i64>) -> tensor<i64>
+  %r = onnx.Range %c0, %n, %c1 : (tensor<i64>, tensor<i64>, tensor<i64>) -> tensor<?xi64>
+  %i = onnx.Unsqueeze %r, %ax1 : (tensor<?xi64>, tensor<1xi64>) -> tensor<?x1xi64>
+  %j = onnx.Unsqueeze %r, %ax0 : (tensor<?xi64>, tensor<1xi64>) -> tensor<1x?xi64>
+  %m = onnx.GreaterOrEqual %j, %i : (tensor<1x?xi64>, tensor<?x1xi64>) -> tensor<?x?xi1>
+  %sm = onnx.Where %m, %s, %zero : (tensor<?x?xi1>, tensor<?x2x?x?xf32>, tensor<f32>) -> tensor<?x2x?x?xf32>
+  %num = onnx.MatMul %sm, %v : (tensor<?x2x?x?xf32>, tensor<?x2x?x4xf32>) -> tensor<?x2x?x4xf32>
+  %d = onnx.ReduceSum %sm, %axm1 {keepdims = 1 : si64} : (tensor<?x2x?x?xf32>, tensor<1xi64>) -> tensor<?x2x?x1xf32>
+  %o = onnx.Div %num, %d : (tensor<?x2x?x4xf32>, tensor<?x2x?x1xf32>) -> tensor<?x2x?x4xf32>
+  return %o : tensor<?x2x?x4xf32>
+}
+
+// -----
+
 /// A mask that is not lower-triangular (here upper): not causal attention.
 /// Nothing fuses and the candidate says why.
 // CHECK-LABEL: func.func @negative_upper_mask

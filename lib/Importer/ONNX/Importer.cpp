@@ -1824,14 +1824,20 @@ OwningOpRef<ModuleOp> sparsa::importONNXBuffer(MLIRContext *ctx, StringRef bytes
 /// in ONNX 1.12, among others) dereference the input type unchecked and
 /// crash the process on a malformed model. Every schema's function is
 /// wrapped once per process; with typed inputs it runs unchanged.
+/// (Function-body schemas are left alone, see below.)
 static void guardInferenceFunctions() {
   static std::once_flag once;
   std::call_once(once, [] {
     for (const proto::OpSchema &copy : proto::OpSchemaRegistry::get_all_schemas_with_history()) {
       auto *schema = const_cast<proto::OpSchema *>(proto::OpSchemaRegistry::Schema(
           copy.Name(), copy.SinceVersion(), copy.domain()));
+      // A schema without its own function (GreaterOrEqual-16 and other
+      // ops defined by a function body) must stay without one: ONNX then
+      // infers through the body, and a wrapper, even of the placeholder
+      // GetTypeAndShapeInferenceFunction returns, would stop that and
+      // leave the output untyped.
       if (!schema || schema->SinceVersion() != copy.SinceVersion() ||
-          !schema->GetTypeAndShapeInferenceFunction())
+          !schema->has_type_and_shape_inference_function())
         continue;
       std::vector<bool> required;
       for (const auto &formal : schema->inputs())
