@@ -30,18 +30,19 @@ using sparsa::markUnfused;
 
 static constexpr StringLiteral kFamily = "activation_sparsity";
 
-/// Why an activation written as Where(Greater(h, t), h, c) is not a
-/// sparse one, or "" when |a| is not of that shape.
+/// Why an activation written as Where(h > t, h, c) (in any spelling of
+/// matchThresholded) is not a sparse one, or "" when |a| is not of that
+/// shape.
 static std::string whyNotThreshold(Value a) {
-  auto where = a.getDefiningOp<onnx::WhereOp>();
-  auto gt = where ? where.getCondition().getDefiningOp<onnx::GreaterOp>() : onnx::GreaterOp();
-  if (!gt || gt.getA() != where.getX())
+  std::optional<Thresholded> th = matchThresholded(a);
+  if (!th || th->key != th->kept)
     return "";
-  if (!constFloat(gt.getB()))
+  std::optional<double> t = th->exclusive();
+  if (!t)
     return "the activation threshold is not a constant (a model input?)";
-  if (*constFloat(gt.getB()) < 0.0)
+  if (*t < 0.0)
     return "the activation threshold is negative";
-  if (constFloat(where.getY()) != 0.0)
+  if (th->fill && constFloat(th->fill) != 0.0)
     return "inactive neurons take a non-zero value";
   return "";
 }
@@ -113,6 +114,7 @@ static Operation *fuseIndexedFFN(Operation *anchor, const ExpertFFN &f, Operatio
                                     f.p2.bias, idx, Value(), Value(), Value(), Value(), Value(),
                                     Value(), b.getStringAttr(f.act), b.getF64FloatAttr(f.threshold),
                                     b.getI64IntegerAttr(0), b.getI64IntegerAttr(0));
+  op.setNanActive(f.nanActive);
   if (op.getType() != anchor->getResult(0).getType() || !verifiesQuietly(op)) {
     op.erase();
     markUnfused(actOp, kFamily, "the FFN's shapes do not form a sparsa.sparse_ffn");
@@ -170,6 +172,7 @@ static Operation *fuseSparseFFN(Operation *anchor) {
       f->p2.bias, Value(), Value(), Value(), Value(), Value(), Value(), Value(),
       b.getStringAttr(f->act),
       b.getF64FloatAttr(f->threshold), b.getI64IntegerAttr(0), b.getI64IntegerAttr(0));
+  op.setNanActive(f->nanActive);
   if (op.getType() != y.getType() || !verifiesQuietly(op)) {
     op.erase();
     markUnfused(actOp, kFamily, "the FFN's shapes do not form a sparsa.sparse_ffn");
@@ -232,7 +235,8 @@ static Operation *fuseQuantizedFFN(Operation *anchor) {
     return nullptr;
   Value act = down->op.getA(), h;
   double threshold = 0.0;
-  StringRef mode = matchActivation(act, h, &threshold);
+  bool nanActive = false;
+  StringRef mode = matchActivation(act, h, &threshold, &nanActive);
   // A ReLU-gated GLU (ProSparse): Mul(act(gate x), up x), either order.
   std::optional<NBitsProjection> lin;
   Value glu, linOut;
@@ -240,7 +244,8 @@ static Operation *fuseQuantizedFFN(Operation *anchor) {
     for (auto [a, l] : {std::pair(mul.getA(), mul.getB()), std::pair(mul.getB(), mul.getA())}) {
       Value gh;
       double t = 0.0;
-      StringRef m = matchActivation(a, gh, &t);
+      bool nan = false;
+      StringRef m = matchActivation(a, gh, &t, &nan);
       std::optional<NBitsProjection> lp = matchNBits(l);
       if ((m == "relu" || m == "threshold") && lp && matchNBits(gh)) {
         glu = act;
@@ -248,6 +253,7 @@ static Operation *fuseQuantizedFFN(Operation *anchor) {
         h = gh;
         mode = m;
         threshold = t;
+        nanActive = nan;
         lin = lp;
         linOut = l;
         break;
@@ -267,14 +273,18 @@ static Operation *fuseQuantizedFFN(Operation *anchor) {
   if (glu && (!glu.hasOneUse() || !linOut.hasOneUse()))
     return fail("the GLU's product or its linear part is also used elsewhere");
   onnx::MatMulNBitsOp p1 = up->op, p2 = down->op;
-  // The gate feeds only the activation (a threshold's Where reads it twice:
-  // through its Greater and as the kept value).
-  Operation *cond = nullptr;
-  if (auto where = dyn_cast<onnx::WhereOp>(actOp))
-    cond = where.getCondition().getDefiningOp();
-  bool gateOnlyActivates = llvm::all_of(h.getUsers(), [&](Operation *u) {
-    return u == actOp || (u == cond && cond->getResult(0).hasOneUse());
-  });
+  // The gate feeds only the activation (a threshold reads it twice: as the
+  // kept value and through its comparison, which may pass a Not or a Cast
+  // on its way to the activation's root).
+  auto leadsOnlyToAct = [&](Operation *u) {
+    for (int depth = 0; depth < 4 && u != actOp; ++depth) {
+      if (u->getNumResults() != 1 || !u->getResult(0).hasOneUse())
+        return false;
+      u = *u->getResult(0).getUsers().begin();
+    }
+    return u == actOp;
+  };
+  bool gateOnlyActivates = llvm::all_of(h.getUsers(), leadsOnlyToAct);
   if (!act.hasOneUse() || !gateOnlyActivates)
     return fail("the activation is also used elsewhere");
   int64_t H = p1.getK(), F = p1.getN(), bits = p1.getBits(), bs = p1.getBlockSize();
@@ -373,6 +383,7 @@ static Operation *fuseQuantizedFFN(Operation *anchor) {
       b, loc, y.getType(), p1.getA(), w1, w2, w3, up->bias, lin ? lin->bias : Value(),
       down->bias, Value(), s1, z1, s2, z2, s3, z3, b.getStringAttr(mode),
       b.getF64FloatAttr(threshold), b.getI64IntegerAttr(bits), b.getI64IntegerAttr(bs));
+  op.setNanActive(nanActive);
   if (!verifiesQuietly(op)) {
     op.erase();
     return fail("the FFN's shapes do not form a quantized sparsa.sparse_ffn");
@@ -382,24 +393,24 @@ static Operation *fuseQuantizedFFN(Operation *anchor) {
 }
 
 /// TEAL / CATS input sparsity: MatMul (or Gemm) of Where(Greater(Abs(x),
-/// t), x, 0) by a constant weight, t a constant >= 0.
+/// t), x, 0) (any spelling of matchThresholded) by a constant weight, t a
+/// constant >= 0.
 static Operation *fuseSparseInput(Operation *anchor) {
   std::optional<Projection> p = matchProjection(anchor->getResult(0));
   if (!p || !p->weight || rankOf(p->weight) != 2)
     return nullptr;
-  auto where = p->in.getDefiningOp<onnx::WhereOp>();
-  auto gt = where ? where.getCondition().getDefiningOp<onnx::GreaterOp>() : onnx::GreaterOp();
-  auto abs = gt ? gt.getA().getDefiningOp<onnx::AbsOp>() : onnx::AbsOp();
-  if (!abs || abs.getX() != where.getX())
+  std::optional<Thresholded> th = matchThresholded(p->in);
+  auto abs = th ? th->key.getDefiningOp<onnx::AbsOp>() : onnx::AbsOp();
+  if (!abs || abs.getX() != th->kept)
     return nullptr;
-  Operation *whereOp = where;
-  std::optional<double> t = constFloat(gt.getB());
+  Operation *whereOp = th->root;
+  std::optional<double> t = th->exclusive();
   if (!t || *t < 0.0) {
     markUnfused(whereOp, kFamily, t ? "the input threshold is negative"
                                     : "the input threshold is not a constant (a model input?)");
     return nullptr;
   }
-  if (constFloat(where.getY()) != 0.0) {
+  if (th->fill && constFloat(th->fill) != 0.0) {
     markUnfused(whereOp, kFamily, "dropped input entries take a non-zero value");
     return nullptr;
   }
@@ -407,15 +418,15 @@ static Operation *fuseSparseInput(Operation *anchor) {
     markUnfused(whereOp, kFamily, "the weight or bias is not constant");
     return nullptr;
   }
-  int64_t rank = rankOf(where.getX());
+  int64_t rank = rankOf(th->kept);
   if (rank != 2 && rank != 3)
     return nullptr;
   OpBuilder b(anchor);
   Location loc = anchor->getLoc();
   Value w = p->transposed ? transpose2D(b, loc, p->weight) : p->weight;
   Value y = anchor->getResult(0);
-  auto op = sp::SparseInputMatMulOp::create(b, loc, y.getType(), where.getX(), w, p->bias,
-                                            b.getF64FloatAttr(*t));
+  auto op = sp::SparseInputMatMulOp::create(b, loc, y.getType(), th->kept, w, p->bias,
+                                            b.getF64FloatAttr(*t), b.getBoolAttr(th->nanKept));
   if (!verifiesQuietly(op)) {
     op.erase();
     markUnfused(whereOp, kFamily, "the shapes do not form a sparsa.sparse_input_matmul");

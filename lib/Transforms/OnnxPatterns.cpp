@@ -7,6 +7,7 @@
 #include "OnnxPatterns.h"
 
 #include "mlir/IR/AsmState.h"
+#include "mlir/IR/TypeUtilities.h"
 #include "mlir/IR/BuiltinAttributes.h"
 #include "mlir/IR/DialectResourceBlobManager.h"
 #include "mlir/IR/Diagnostics.h"
@@ -14,7 +15,9 @@
 #include "mlir/IR/Verifier.h"
 #include "mlir/Interfaces/SideEffectInterfaces.h"
 
+#include <cmath>
 #include <cstring>
+#include <limits>
 
 using namespace mlir;
 namespace onnx = sparsa::onnx;
@@ -118,6 +121,118 @@ bool isZeroTensor(Value v) {
   return succeeded(bytes) && llvm::all_of(*bytes, [](char c) { return c == 0; });
 }
 
+static bool matchLessOrEqual(Value cond, Value &key, Value &t, bool &inclusive, bool &negated);
+
+/// The condition `key > t` (or `key >= t`, |inclusive|) in any spelling;
+/// |negated| when written as Not of the complement (then a NaN key, for
+/// which every comparison is false, passes).
+static bool matchGreater(Value cond, Value &key, Value &t, bool &inclusive, bool &negated) {
+  if (auto n = cond.getDefiningOp<onnx::NotOp>()) {
+    // Not(key <= t) is key > t; Not(key < t) is key >= t.
+    bool leInclusive, leNegated;
+    if (!matchLessOrEqual(n.getX(), key, t, leInclusive, leNegated) || leNegated)
+      return false;
+    inclusive = !leInclusive;
+    negated = true;
+    return true;
+  }
+  Operation *op = cond.getDefiningOp();
+  if (!op || op->getNumOperands() != 2)
+    return false;
+  Value a = op->getOperand(0), b = op->getOperand(1);
+  if (isa<onnx::GreaterOp, onnx::GreaterOrEqualOp>(op))
+    key = a, t = b;
+  else if (isa<onnx::LessOp, onnx::LessOrEqualOp>(op))
+    key = b, t = a;
+  else
+    return false;
+  inclusive = isa<onnx::GreaterOrEqualOp, onnx::LessOrEqualOp>(op);
+  negated = false;
+  return true;
+}
+
+/// The condition `key <= t` (or `key < t`: |inclusive| false) in any
+/// spelling: the complement of matchGreater's.
+static bool matchLessOrEqual(Value cond, Value &key, Value &t, bool &inclusive, bool &negated) {
+  if (auto n = cond.getDefiningOp<onnx::NotOp>()) {
+    bool gtInclusive, gtNegated;
+    if (!matchGreater(n.getX(), key, t, gtInclusive, gtNegated) || gtNegated)
+      return false;
+    inclusive = !gtInclusive; // Not(key > t) is key <= t
+    negated = true;
+    return true;
+  }
+  Operation *op = cond.getDefiningOp();
+  if (!op || op->getNumOperands() != 2)
+    return false;
+  Value a = op->getOperand(0), b = op->getOperand(1);
+  if (isa<onnx::LessOp, onnx::LessOrEqualOp>(op))
+    key = a, t = b;
+  else if (isa<onnx::GreaterOp, onnx::GreaterOrEqualOp>(op))
+    key = b, t = a;
+  else
+    return false;
+  inclusive = isa<onnx::LessOrEqualOp, onnx::GreaterOrEqualOp>(op);
+  negated = false;
+  return true;
+}
+
+std::optional<Thresholded> matchThresholded(Value v) {
+  Thresholded r;
+  r.root = v.getDefiningOp();
+  bool negated;
+  // The key is the kept value (FATReLU) or its magnitude (TEAL); that also
+  // says which side of a comparison is the threshold.
+  auto keyOf = [](Value key, Value kept) {
+    auto abs = key.getDefiningOp<onnx::AbsOp>();
+    return key == kept || (abs && abs.getX() == kept);
+  };
+  if (auto where = v.getDefiningOp<onnx::WhereOp>()) {
+    if (matchGreater(where.getCondition(), r.key, r.threshold, r.inclusive, negated) &&
+        keyOf(r.key, where.getX())) {
+      r.kept = where.getX(), r.fill = where.getY();
+      r.nanKept = negated; // Not(NaN <= t) is true
+      return r;
+    }
+    // masked_fill(key <= t, fill): the kept side is the else branch, and
+    // `key < t` dropped means `key >= t` kept.
+    bool le;
+    if (matchLessOrEqual(where.getCondition(), r.key, r.threshold, le, negated) &&
+        keyOf(r.key, where.getY())) {
+      r.inclusive = !le;
+      r.kept = where.getY(), r.fill = where.getX();
+      r.nanKept = !negated; // NaN <= t is false: NaN is not filled
+      return r;
+    }
+    return std::nullopt;
+  }
+  if (auto mul = v.getDefiningOp<onnx::MulOp>()) {
+    for (auto [kept, mask] : {std::pair(mul.getA(), mul.getB()), std::pair(mul.getB(), mul.getA())}) {
+      auto cast = mask.getDefiningOp<onnx::CastOp>();
+      if (!cast || !getElementTypeOrSelf(cast.getInput().getType()).isInteger(1) ||
+          !matchGreater(cast.getInput(), r.key, r.threshold, r.inclusive, negated) ||
+          !keyOf(r.key, kept))
+        continue;
+      r.kept = kept;
+      r.fill = Value(); // zero
+      r.nanKept = true; // NaN * 0 is NaN
+      return r;
+    }
+  }
+  return std::nullopt;
+}
+
+std::optional<double> Thresholded::exclusive() const {
+  std::optional<double> t = constFloat(threshold);
+  if (!t || !inclusive)
+    return t;
+  // key >= t is key > (the float below t); at t = 0 both keep only
+  // non-zero values (a kept zero is a zero), so 0 stays 0.
+  if (*t == 0.0)
+    return 0.0;
+  return double(std::nextafter(float(*t), -std::numeric_limits<float>::infinity()));
+}
+
 /// `in @ W (+ bias)` as MatMul (+ Add) or Gemm.
 std::optional<Projection> matchProjection(Value v) {
   Projection p;
@@ -167,16 +282,19 @@ static void mulLeaves(Value v, int depth, SmallVectorImpl<Value> &leaves) {
 
 /// The activation |a| = act(h): returns its canonical name and sets |h|;
 /// "identity" with h = a when |a| is no known activation.
-StringRef matchActivation(Value a, Value &h, double *threshold) {
+StringRef matchActivation(Value a, Value &h, double *threshold, bool *nanActive) {
   h = a;
-  if (auto where = a.getDefiningOp<onnx::WhereOp>()) {
-    // FATReLU: Where(h > t, h, 0) with a constant t >= 0.
-    auto gt = where.getCondition().getDefiningOp<onnx::GreaterOp>();
-    std::optional<double> t = gt ? constFloat(gt.getB()) : std::nullopt;
-    if (gt && t && *t >= 0.0 && gt.getA() == where.getX() && constFloat(where.getY()) == 0.0) {
-      h = where.getX();
+  // FATReLU: Where(h > t, h, 0) (any spelling of matchThresholded) with a
+  // constant t >= 0.
+  if (std::optional<Thresholded> th = matchThresholded(a);
+      th && th->key == th->kept && (!th->fill || constFloat(th->fill) == 0.0)) {
+    std::optional<double> t = th->exclusive();
+    if (t && *t >= 0.0) {
+      h = th->kept;
       if (threshold)
         *threshold = *t;
+      if (nanActive)
+        *nanActive = th->nanKept;
       return "threshold";
     }
   }
@@ -256,7 +374,8 @@ std::optional<ExpertFFN> matchFFN(Value y) {
       Value gateSide = mul->getOperand(i), linSide = mul->getOperand(1 - i);
       Value h;
       double threshold = 0;
-      StringRef act = matchActivation(gateSide, h, &threshold);
+      bool nanActive = false;
+      StringRef act = matchActivation(gateSide, h, &threshold, &nanActive);
       if (act == "identity")
         continue;
       auto p1 = matchProjection(h), p3 = matchProjection(linSide);
@@ -266,13 +385,14 @@ std::optional<ExpertFFN> matchFFN(Value y) {
         f.act = act;
         f.actOut = gateSide;
         f.threshold = threshold;
+        f.nanActive = nanActive;
         f.in = p1->in;
         return f;
       }
     }
   }
   Value h;
-  f.act = matchActivation(a, h, &f.threshold);
+  f.act = matchActivation(a, h, &f.threshold, &f.nanActive);
   f.actOut = a;
   auto p1 = matchProjection(h);
   if (!p1)

@@ -42,6 +42,28 @@ bool swapsLastTwo(std::optional<ArrayRef<int64_t>> perm, int64_t rank);
 /// Whether |v| is an all-zero tensor (a constant or ConstantOfShape).
 bool isZeroTensor(Value v);
 
+/// A value kept where a key (itself or its Abs) exceeds a threshold and
+/// set to |fill| elsewhere: FATReLU `Where(h > t, h, 0)` (key = kept = h),
+/// TEAL / CATS `Where(|x| > t, x, 0)` (key = Abs(x)), in the spellings exporters
+/// write: `Where(key > t, kept, fill)` with the condition also as
+/// `Less(t, key)` or `Not(key <= t)`; masked_fill's `Where(key <= t, fill,
+/// kept)`; `kept * Cast(key > t)` (fill 0). With `>=` for `>`
+/// (|inclusive|), `exclusive` is the float just below t, so that `key >
+/// exclusive` is the same test; otherwise t. |nanKept|: a NaN key keeps
+/// its value (masked_fill of `key <= t`, Not of it, the Mul by a mask:
+/// NaN * 0 is NaN) rather than taking |fill| (`Where(key > t, ..)`: every
+/// comparison with NaN is false). (The Mul also makes NaN of an infinite
+/// kept value below the threshold, -inf * 0; the fused op gives 0 there.)
+struct Thresholded {
+  Value key, kept, threshold, fill;
+  bool inclusive = false;
+  bool nanKept = false;
+  Operation *root = nullptr;
+  /// The threshold as an exclusive one when it is a constant.
+  std::optional<double> exclusive() const;
+};
+std::optional<Thresholded> matchThresholded(Value v);
+
 /// One projection `in @ W (+ bias)`.
 struct Projection {
   Value in, weight, bias;
@@ -55,14 +77,17 @@ struct ExpertFFN {
   StringRef act;
   Value actOut;          // the activation's result (the gate side of a GLU)
   double threshold = 0;  // act == "threshold": Where(h > threshold, h, 0)
+  bool nanActive = false; // act == "threshold": a NaN h is kept
 };
 
 /// `in @ W (+ bias)` as MatMul (+ Add of a constant) or Gemm.
 std::optional<Projection> matchProjection(Value v);
 /// The activation |a| = act(h): "relu" (Relu, Max(x, 0), Clip(x, 0)),
-/// "gelu" / "gelu_tanh", "silu", "threshold" (FATReLU Where(h > t, h, 0),
-/// t in |threshold|), or "identity" with h = a.
-StringRef matchActivation(Value a, Value &h, double *threshold = nullptr);
+/// "gelu" / "gelu_tanh", "silu", "threshold" (FATReLU Where(h > t, h, 0)
+/// in matchThresholded's spellings, the exclusive t in |threshold|, whether
+/// a NaN h is kept in |nanActive|), or "identity" with h = a.
+StringRef matchActivation(Value a, Value &h, double *threshold = nullptr,
+                          bool *nanActive = nullptr);
 /// An FFN producing |y|: projection, activation, optional GLU, projection.
 std::optional<ExpertFFN> matchFFN(Value y);
 

@@ -340,9 +340,13 @@ def _causal_mask(g: "_Graph", scores: str, mask: str, seq) -> str:
     Where(tril bool, scores, 0), "masked_fill" Where(j > i, 0, scores)
     (torch masked_fill of the upper triangle), "trilu" Trilu(scores,
     upper=0) (torch.tril; any L, also symbolic), "trilu_ones" Mul by
-    Trilu(ConstantOfShape(1)) built from the shape at run time; near misses
-    "full" (all ones), "triu" (upper triangle), "trilu_upper" (torch.triu)."""
+    Trilu(ConstantOfShape(1)) built from the shape at run time, "range_*"
+    comparisons of positions (see _range_mask); near misses "full" (all
+    ones), "triu" (upper triangle), "trilu_upper" (torch.triu),
+    "range_strict" (j < i: no diagonal), "range_upper" (j >= i)."""
     f32 = np.float32
+    if mask.startswith("range"):
+        return _range_mask(g, scores, mask)
     if mask == "trilu":
         return g.op("Trilu", [scores], upper=0)
     if mask == "trilu_upper":
@@ -364,6 +368,47 @@ def _causal_mask(g: "_Graph", scores: str, mask: str, seq) -> str:
     return g.op("Mul", [scores, g.const(f"mask{g.n}", m)])
 
 
+def _range_mask(g: "_Graph", scores: str, mask: str) -> str:
+    """|scores| under a causal mask compared from positions at run time, as
+    torch.onnx exports `i = torch.arange(L); i[:, None] >= i[None, :]` with
+    L = scores.shape[-1] (Shape, Gather, Range, Unsqueeze):
+    "range_ge" Where(i >= j, scores, 0); "range_le_mul" scores *
+    float(j <= i) with j the rank-1 Range and i = Reshape(Range, [-1, 1]);
+    "range_fill" masked_fill: Where(j > i, 0, scores); "range_not" Where(
+    Not(i < j), scores, 0); "range_two" two Ranges, each with its own
+    Shape / Gather (torch.arange written twice); near misses
+    "range_strict" Where(i > j, ..) and "range_upper" Where(j >= i, ..)."""
+    TP = g.TP
+    i64 = lambda name, x: g.const(f"{name}{g.n}", np.array(x, np.int64))
+    zero = g.const(f"zero{g.n}", np.array(0.0, np.float32))
+
+    def arange():
+        n = g.op("Gather", [g.op("Shape", [scores]), i64("lastdim", -1)], axis=0)
+        return g.op("Range", [i64("r0", 0), n, i64("r1", 1)])
+
+    idx = arange()
+    row = g.op("Unsqueeze", [idx, i64("axr", [1])])  # i[:, None]
+    col = g.op("Unsqueeze", [idx, i64("axc", [0])])  # i[None, :]
+    if mask == "range_ge":
+        return g.op("Where", [g.op("GreaterOrEqual", [row, col]), scores, zero])
+    if mask == "range_le_mul":
+        i = g.op("Reshape", [idx, i64("shp", [-1, 1])])
+        m = g.op("Cast", [g.op("LessOrEqual", [idx, i])], to=TP.FLOAT)
+        return g.op("Mul", [scores, m])
+    if mask == "range_fill":
+        return g.op("Where", [g.op("Greater", [col, row]), zero, scores])
+    if mask == "range_not":
+        return g.op("Where", [g.op("Not", [g.op("Less", [row, col])]), scores, zero])
+    if mask == "range_two":
+        col2 = g.op("Unsqueeze", [arange(), i64("axc", [0])])
+        return g.op("Where", [g.op("GreaterOrEqual", [row, col2]), scores, zero])
+    if mask == "range_strict":
+        return g.op("Where", [g.op("Greater", [row, col]), scores, zero])
+    if mask == "range_upper":
+        return g.op("Where", [g.op("GreaterOrEqual", [col, row]), scores, zero])
+    raise ValueError(f"unknown mask {mask!r}")
+
+
 def flowformer(path: str, seq: Dim = 128, heads: Dim = 8, head_dim: int = 64,
                batch: Dim = 1, *, causal: bool = False, form: str = "einsum",
                kv_seq: Optional[Dim] = None, value_dim: Optional[int] = None,
@@ -382,8 +427,9 @@ def flowformer(path: str, seq: Dim = 128, heads: Dim = 8, head_dim: int = 64,
       q k^T under a causal |mask| (see _causal_mask: "tril", "where",
       "masked_fill", "trilu", "trilu_ones"; near misses "full", "triu",
       "trilu_upper"), then times v: the L x L form);
-    - prefix: "cumsum" (CumSum) or "matmul" (a lower-triangular ones matrix
-      times x) for the causal prefix sums;
+    - prefix: "cumsum" (CumSum), "matmul" (a lower-triangular ones matrix
+      times x) or "range" (that matrix as float(i >= j) from a Range of
+      positions, any L) for the causal prefix sums;
     - clip: the conserved source's clip bound (1.0; anything else is a near
       miss); softmax_axis: the matmul form's competition softmax axis over
       [.., L, 1] (2, the positions; -1 is a near miss: a softmax of one).
@@ -414,7 +460,15 @@ def flowformer(path: str, seq: Dim = 128, heads: Dim = 8, head_dim: int = 64,
     def prefix_sum(x):
         if prefix == "cumsum":
             return g.op("CumSum", [x, g.const(f"cs{g.n}", np.array(2, np.int64))])
-        tri = g.const(f"tri{g.n}", np.tril(np.ones((seq, seq), np.float32)))
+        if prefix == "range":  # float(i >= j) from positions at run time
+            n = g.op("Gather", [g.op("Shape", [x]), g.const(f"pos{g.n}", np.array(2, np.int64))],
+                     axis=0)
+            r = g.op("Range", [g.const(f"p0{g.n}", np.array(0, np.int64)), n,
+                               g.const(f"p1{g.n}", np.array(1, np.int64))])
+            i = g.op("Unsqueeze", [r, g.const(f"pi{g.n}", np.array([1], np.int64))])
+            tri = g.op("Cast", [g.op("GreaterOrEqual", [i, r])], to=TP.FLOAT)
+        else:
+            tri = g.const(f"tri{g.n}", np.tril(np.ones((seq, seq), np.float32)))
         return g.op("MatMul", [tri, x])
 
     def rowdot(a, b, rows):  # [.., L] (einsum) or [.., L, 1]
@@ -1012,9 +1066,41 @@ def mohd(path: str, hidden: int = 64, inner: int = 256, groups: int = 8, shared:
     return _save(graph, path, opset)
 
 
+THRESHOLD_FORMS = ("where", "where_less", "where_ge", "masked_fill", "masked_fill_lt",
+                   "not_le", "mul_mask")
+
+
+def _threshold(g: "_Graph", key: str, kept: str, t: str, form: str = "where",
+               fill: float = 0.0) -> str:
+    """|kept| where |key| > |t|, else |fill|, in the spellings exporters
+    write: "where" Where(key > t, kept, fill) (torch.where, F.threshold);
+    "where_less" Where(t < key, ..); "where_ge" Where(key >= t, ..);
+    "masked_fill" Where(key <= t, fill, kept) (kept.masked_fill(key <= t,
+    fill)); "masked_fill_lt" Where(key < t, fill, kept) (keeps key >= t);
+    "not_le" Where(Not(key <= t), kept, fill); "mul_mask" kept *
+    float(key > t) (fill 0)."""
+    fill_c = lambda: g.const(f"inactive{g.n}", np.array(fill, np.float32))
+    if form == "where":
+        return g.op("Where", [g.op("Greater", [key, t]), kept, fill_c()])
+    if form == "where_less":
+        return g.op("Where", [g.op("Less", [t, key]), kept, fill_c()])
+    if form == "where_ge":
+        return g.op("Where", [g.op("GreaterOrEqual", [key, t]), kept, fill_c()])
+    if form == "masked_fill":
+        return g.op("Where", [g.op("LessOrEqual", [key, t]), fill_c(), kept])
+    if form == "masked_fill_lt":
+        return g.op("Where", [g.op("Less", [key, t]), fill_c(), kept])
+    if form == "not_le":
+        return g.op("Where", [g.op("Not", [g.op("LessOrEqual", [key, t])]), kept, fill_c()])
+    if form == "mul_mask":
+        return g.op("Mul", [kept, g.op("Cast", [g.op("Greater", [key, t])], to=g.TP.FLOAT)])
+    raise ValueError(f"unknown threshold form {form!r}")
+
+
 def sparse_ffn(path: str, hidden: int = 64, inner: int = 256, *, tokens: Dim = "T",
                mode: str = "relu", relu: str = "Relu", gemm: bool = False, bias: bool = True,
-               threshold: float = 0.25, three_d: bool = False, sparsity: float = 0.0,
+               threshold: float = 0.25, threshold_form: str = "where",
+               three_d: bool = False, sparsity: float = 0.0,
                extra_output: bool = False, threshold_input: bool = False,
                inactive_value: float = 0.0, core: int = 0, predictor_rank: int = 0,
                topk: int = 0, seed: int = 0, opset: int = 17, weights: str = "random") -> str:
@@ -1023,7 +1109,8 @@ def sparse_ffn(path: str, hidden: int = 64, inner: int = 256, *, tokens: Dim = "
 
     - mode `relu` (OPT), with ReLU spelled |relu|: `Relu`, `Max` (Max(h, 0))
       or `Clip` (Clip(h, 0));
-    - mode `threshold` (FATReLU): Where(h > threshold, h, 0);
+    - mode `threshold` (FATReLU): Where(h > threshold, h, 0), or another
+      of _threshold's spellings (|threshold_form|);
     - mode `glu` (ProSparse): down(relu(x Wg) * (x Wu)).
 
     |gemm| writes the projections as Gemm(transB=1) (torch nn.Linear);
@@ -1075,8 +1162,7 @@ def sparse_ffn(path: str, hidden: int = 64, inner: int = 256, *, tokens: Dim = "
         t = "t" if threshold_input else g.const("threshold", np.array(threshold, np.float32))
         if threshold_input:
             inputs.append(helper.make_tensor_value_info("t", TP.FLOAT, []))
-        a = g.op("Where", [g.op("Greater", [h, t]), h,
-                           g.const("inactive", np.array(inactive_value, np.float32))])
+        a = _threshold(g, h, h, t, threshold_form, inactive_value)
     elif mode == "topk":
         act_h = _moe_act(g, h, "silu")
         vals, idx = g.op("TopK", [act_h, g.const("topk.k", np.array([topk], np.int64))], 2,
@@ -1165,11 +1251,13 @@ def _indexed_ffn(g, path, inputs, H, F, tokens, mode, core, predictor_rank, gemm
 
 def teal(path: str, hidden: int = 64, out: int = 96, *, tokens: Dim = "T",
          threshold: float = 0.8, gemm: bool = False, bias: bool = True,
-         threshold_input: bool = False, seed: int = 0, opset: int = 17) -> str:
+         threshold_input: bool = False, form: str = "where", seed: int = 0,
+         opset: int = 17) -> str:
     """Input sparsity (TEAL / CATS): `y = Where(|x| > t, x, 0) @ W + b`, a
-    projection whose input entries of small magnitude are dropped. |gemm|
-    writes it as Gemm(transB=1); |threshold_input| makes t a model input (a
-    near miss)."""
+    projection whose input entries of small magnitude are dropped (|form|:
+    another of _threshold's spellings, e.g. TEAL's `x * (x.abs() > t)`).
+    |gemm| writes it as Gemm(transB=1); |threshold_input| makes t a model
+    input (a near miss)."""
     _, TP, helper, _ = _onnx()
     rng = np.random.default_rng(seed)
     g = _Graph("/teal")
@@ -1180,8 +1268,7 @@ def teal(path: str, hidden: int = 64, out: int = 96, *, tokens: Dim = "T",
         inputs.append(helper.make_tensor_value_info("t", TP.FLOAT, []))
     else:
         t = g.const("threshold", np.array(threshold, np.float32))
-    xs = g.op("Where", [g.op("Greater", [g.op("Abs", ["x"]), t]), "x",
-                        g.const("zero", np.array(0.0, np.float32))])
+    xs = _threshold(g, g.op("Abs", ["x"]), "x", t, form)
     b = g.const("proj.bias", (0.1 * rng.standard_normal(out)).astype(np.float32)) if bias else None
     if gemm:
         y = g.op("Gemm", [xs, g.const("proj.weight", np.ascontiguousarray(w.T))] + ([b] if b else []),

@@ -87,13 +87,45 @@ def test_gelu_ffn_is_not_sparse(tmp_path):
     assert report["fusions"]["activation_sparsity"] == 0
 
 
-@pytest.mark.parametrize("mode", ["relu", "threshold"])
-def test_nan_propagates_like_onnx_runtime(tmp_path, mode):
-    """ReLU passes NaN on (max(NaN, 0) = NaN); a threshold drops it
-    (NaN > t is false). The sparse path must agree with ONNX Runtime."""
+@pytest.mark.parametrize("form", models.THRESHOLD_FORMS)
+@pytest.mark.parametrize("tokens", [1, "T"])
+def test_threshold_spellings(tmp_path, form, tokens):
+    """FATReLU as exporters spell it (Where of Greater / Less / >=,
+    masked_fill's Where(h <= t, 0, h), Not, h * float(h > t)) fuses with
+    the same meaning: `>=` keeps h == t (the threshold becomes the float
+    below t), checked with gates exactly at t."""
+    from conftest import ort_run
+    path = models.sparse_ffn(str(tmp_path / "ffn.onnx"), hidden=64, inner=256, tokens=tokens,
+                             mode="threshold", threshold_form=form, threshold=0.25, bias=False)
+    model, report = compile_with_report(tmp_path, path)
+    assert report["fusions"]["activation_sparsity"] == 1, report
+    assert report["unfused"] == []
+    check(model, path, 64, tokens=(1,) if tokens == 1 else (1, 7))
+    # Gates exactly at the threshold: x = e_0 / w1[0, j] * t puts h_j = t
+    # for the neurons j where that is exact in float32.
+    import onnx
+    from onnx import numpy_helper
+    w1 = next(numpy_helper.to_array(i) for i in onnx.load(path).graph.initializer
+              if i.name == "fc1.weight")
+    x = np.zeros((1, 64), np.float32)
+    j = int(np.argmax(np.abs(w1[0])))
+    x[0, 0] = np.float32(0.25) / w1[0, j]
+    assert np.float32(x[0, 0] * w1[0, j]) == np.float32(0.25)
+    ours, ref = model.run({"x": x})["y"], ort_run(path, {"x": x})["y"]
+    np.testing.assert_allclose(ours, ref, atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.parametrize("mode,form", [("relu", "where"), ("threshold", "where"),
+                                       ("threshold", "masked_fill"),
+                                       ("threshold", "mul_mask"), ("threshold", "not_le")])
+def test_nan_propagates_like_onnx_runtime(tmp_path, mode, form):
+    """ReLU passes NaN on (max(NaN, 0) = NaN); Where(h > t, h, 0) drops it
+    (NaN > t is false) while masked_fill(h <= t, 0), Not(h <= t) and
+    h * float(h > t) keep it. The sparse path must agree with ONNX
+    Runtime."""
     from conftest import ort_run
     path = models.sparse_ffn(str(tmp_path / "ffn.onnx"), hidden=64, inner=128, tokens=1,
-                             mode=mode)
+                             mode=mode, threshold_form=form)
     model, _ = compile_with_report(tmp_path, path)
     x = np.random.default_rng(0).standard_normal((1, 64)).astype(np.float32)
     x[0, 5] = np.nan
@@ -166,7 +198,9 @@ def test_index_set_out_of_range_is_an_error(tmp_path, tokens):
     assert_matches_ort(model, path, {"x": x, "idx": idx})
 
 
-@pytest.mark.parametrize("kw", [dict(), dict(gemm=True), dict(bias=False, hidden=600, out=520)])
+@pytest.mark.parametrize("kw", [dict(), dict(gemm=True), dict(bias=False, hidden=600, out=520),
+                                dict(form="mul_mask"), dict(form="masked_fill"),
+                                dict(form="where_ge", gemm=True)])
 def test_input_sparsity_teal(tmp_path, kw):
     """TEAL: Where(|x| > t, x, 0) @ W; one token reads only the weight rows
     of the kept entries, more tokens run the masked dense matmul."""

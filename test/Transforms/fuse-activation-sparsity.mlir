@@ -156,6 +156,57 @@ func.func @negative_topk_indices_returned(%x: tensor<1x4xf32>, %score: tensor<1x
 
 // -----
 
+/// FATReLU as masked_fill(h <= 0.5, 0): keeps h > 0.5 and a NaN h.
+// CHECK-LABEL: func.func @fatrelu_masked_fill
+// CHECK: sparsa.sparse_ffn %arg0, %{{.+}}, %{{.+}} {mode = "threshold", nan_active = true, threshold = 5.000000e-01 : f64}
+func.func @fatrelu_masked_fill(%x: tensor<1x4xf32>) -> tensor<1x4xf32> {
+  %w1 = onnx.Constant {value = dense<0.5> : tensor<4x8xf32>} : () -> tensor<4x8xf32>
+  %w2 = onnx.Constant {value = dense<0.25> : tensor<8x4xf32>} : () -> tensor<8x4xf32>
+  %t = onnx.Constant {value = dense<0.5> : tensor<f32>} : () -> tensor<f32>
+  %zero = onnx.Constant {value = dense<0.0> : tensor<f32>} : () -> tensor<f32>
+  %h = onnx.MatMul %x, %w1 : (tensor<1x4xf32>, tensor<4x8xf32>) -> tensor<1x8xf32>
+  %c = onnx.LessOrEqual %h, %t : (tensor<1x8xf32>, tensor<f32>) -> tensor<1x8xi1>
+  %a = onnx.Where %c, %zero, %h : (tensor<1x8xi1>, tensor<f32>, tensor<1x8xf32>) -> tensor<1x8xf32>
+  %y = onnx.MatMul %a, %w2 : (tensor<1x8xf32>, tensor<8x4xf32>) -> tensor<1x4xf32>
+  return %y : tensor<1x4xf32>
+}
+
+// -----
+
+/// FATReLU as Where(0.5 <= h, h, 0): h >= 0.5 is h > the float below 0.5.
+// CHECK-LABEL: func.func @fatrelu_inclusive
+// CHECK: sparsa.sparse_ffn %arg0, %{{.+}}, %{{.+}} {mode = "threshold", threshold = 0.49999997019767761 : f64}
+func.func @fatrelu_inclusive(%x: tensor<1x4xf32>) -> tensor<1x4xf32> {
+  %w1 = onnx.Constant {value = dense<0.5> : tensor<4x8xf32>} : () -> tensor<4x8xf32>
+  %w2 = onnx.Constant {value = dense<0.25> : tensor<8x4xf32>} : () -> tensor<8x4xf32>
+  %t = onnx.Constant {value = dense<0.5> : tensor<f32>} : () -> tensor<f32>
+  %zero = onnx.Constant {value = dense<0.0> : tensor<f32>} : () -> tensor<f32>
+  %h = onnx.MatMul %x, %w1 : (tensor<1x4xf32>, tensor<4x8xf32>) -> tensor<1x8xf32>
+  %c = onnx.LessOrEqual %t, %h : (tensor<f32>, tensor<1x8xf32>) -> tensor<1x8xi1>
+  %a = onnx.Where %c, %h, %zero : (tensor<1x8xi1>, tensor<1x8xf32>, tensor<f32>) -> tensor<1x8xf32>
+  %y = onnx.MatMul %a, %w2 : (tensor<1x8xf32>, tensor<8x4xf32>) -> tensor<1x4xf32>
+  return %y : tensor<1x4xf32>
+}
+
+// -----
+
+/// TEAL's own spelling: x * float(|x| > 0.5) @ W.
+// CHECK-LABEL: func.func @teal_mul_mask
+// CHECK: sparsa.sparse_input_matmul %arg0, %{{.+}} {nan_active = true, threshold = 5.000000e-01 : f64}
+// CHECK-NOT: onnx.Mul
+func.func @teal_mul_mask(%x: tensor<1x4xf32>) -> tensor<1x6xf32> {
+  %w = onnx.Constant {value = dense<0.5> : tensor<4x6xf32>} : () -> tensor<4x6xf32>
+  %t = onnx.Constant {value = dense<0.5> : tensor<f32>} : () -> tensor<f32>
+  %ax = onnx.Abs %x : (tensor<1x4xf32>) -> tensor<1x4xf32>
+  %c = onnx.Greater %ax, %t : (tensor<1x4xf32>, tensor<f32>) -> tensor<1x4xi1>
+  %m = onnx.Cast %c {to = 1 : si64} : (tensor<1x4xi1>) -> tensor<1x4xf32>
+  %xs = onnx.Mul %x, %m : (tensor<1x4xf32>, tensor<1x4xf32>) -> tensor<1x4xf32>
+  %y = onnx.MatMul %xs, %w : (tensor<1x4xf32>, tensor<4x6xf32>) -> tensor<1x6xf32>
+  return %y : tensor<1x6xf32>
+}
+
+// -----
+
 /// TEAL input sparsity: Where(|x| > 0.5, x, 0) @ W + b.
 // CHECK-LABEL: func.func @teal
 // CHECK: %[[Y:.+]] = sparsa.sparse_input_matmul %arg0, %{{.+}} bias = %{{.+}} {threshold = 5.000000e-01 : f64} : (tensor<1x4xf32>, tensor<4x6xf32>, tensor<6xf32>) -> tensor<1x6xf32>

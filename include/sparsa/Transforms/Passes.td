@@ -807,13 +807,17 @@ def FuseActivationSparsityPass
     An FFN `down(act(x W1 + b1) [* (x Wup + b_up)]) + b2` whose activation
     is exactly zero for inactive neurons becomes one `sparsa.sparse_ffn`:
     ReLU (`Relu`, `Max(h, 0)`, `Clip(h, 0)`: OPT), FATReLU's threshold
-    (`Where(Greater(h, t), h, 0)`, `t` a constant >= 0), and the ReLU-gated
+    (`Where(Greater(h, t), h, 0)`, `t` a constant >= 0; also `Less(t, h)`,
+    `>=`, masked_fill's `Where(h <= t, 0, h)`, `Not` of the complement and
+    `h * Cast(h > t)`, a NaN kept where the spelling keeps it: the op's
+    `nan_active`), and the ReLU-gated
     GLU (ProSparse). Projections are `MatMul` (+ `Add` bias) or `Gemm`
     (`transB`); weights must be constants, laid out at compile time: `w2`
     (and `up`) one row per neuron. An FFN whose weights and biases are all
     constants gathered by one 1-D index set (CoreInfer's core neurons as an
     input, Deja Vu's predicted top-k) fuses too, with any activation. A
-    projection of `Where(Greater(Abs(x), t), x, 0)` (TEAL / CATS input
+    projection of `Where(Greater(Abs(x), t), x, 0)` (any of those spellings
+    with the key `Abs(x)`: TEAL / CATS input
     sparsity) becomes `sparsa.sparse_input_matmul`; one of
     `ScatterElements(zeros, TopK indices, TopK values)` (explicit top-k
     activations) becomes `sparsa.topk_matmul`. A TopK whose indices, after
@@ -857,8 +861,9 @@ def FuseFlowAttentionPass : Pass<"sparsa-fuse-flow-attention", "mlir::func::Func
     `[.., L, 1]` or unsqueezed `[.., L]` value), reciprocals (Reciprocal,
     `Div(1, x)`), the normalizers `1..L` (a constant or a Range) and the
     attention product (`x (k^T v)`, `(x k^T) v`, Einsums; causal: a
-    lower-triangular mask on the `L x L` scores by Mul or Where, or CumSum
-    of the outer products). Candidates that reach a product of
+    lower-triangular mask on the `L x L` scores by Mul or Where, constant,
+    a Trilu, or `i >= j` compared from a Range of positions at run time;
+    or CumSum of the outer products). Candidates that reach a product of
     feature-mapped queries and keys but fail a term are marked with the
     term that failed (`sparsa.unfused`). Softmax attention is not touched.
   }];

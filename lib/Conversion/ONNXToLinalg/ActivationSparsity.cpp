@@ -37,14 +37,17 @@ namespace sp = sparsa::sparsa;
 /// The activation value of gate |g| (0 when inactive) and whether it is
 /// active. A NaN gate propagates through ReLU (max(NaN, 0) is NaN, as
 /// ONNX's Relu) and is inactive under a threshold (NaN > t is false, as
-/// Where(Greater) computes it).
+/// Where(Greater) computes it), unless the op says `nan_active` (as
+/// masked_fill(h <= t, 0) computes it: an unordered comparison).
 static std::pair<Value, Value> activation(OpBuilder &b, Location loc, sp::SparseFFNOp op,
                                           Value g) {
   Type t = g.getType();
   Value zero = zeroOf(b, loc, t);
   if (op.getMode() == "threshold") {
     Value cut = floatCst(b, loc, t, op.getThreshold().convertToDouble());
-    Value active = arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OGT, g, cut);
+    Value active = arith::CmpFOp::create(
+        b, loc, op.getNanActive() ? arith::CmpFPredicate::UGT : arith::CmpFPredicate::OGT, g,
+        cut);
     return {arith::SelectOp::create(b, loc, active, g, zero), active};
   }
   Value active = arith::CmpFOp::create(b, loc, arith::CmpFPredicate::UGT, g, zero);
@@ -825,9 +828,11 @@ static FailureOr<Value> lowerSparseInputMatMul(sp::SparseInputMatMulOp op, Lower
   Value w = op.getW();
   double t = op.getThreshold().convertToDouble();
   // |x| > t keeps the entry (NaN is dropped: the comparison is false, as
-  // Where(Greater(Abs(x), t)) computes it).
+  // Where(Greater(Abs(x), t)) computes it; kept with nan_active).
+  arith::CmpFPredicate gt =
+      op.getNanActive() ? arith::CmpFPredicate::UGT : arith::CmpFPredicate::OGT;
   auto keep = [&](OpBuilder &nb, Location l, Value v) -> Value {
-    return arith::CmpFOp::create(nb, l, arith::CmpFPredicate::OGT,
+    return arith::CmpFOp::create(nb, l, gt,
                                  math::AbsFOp::create(nb, l, v), floatCst(nb, l, elt, t));
   };
   auto lower2D = [&](GenericBuilder &B, ValueRange xs) -> Value {

@@ -274,6 +274,8 @@ LogicalResult SparseFFNOp::verify() {
     return emitOpError("indices must be a 1-D neuron index set");
   if (mode == "relu" && !getThreshold().isZero())
     return emitOpError("a threshold needs mode = 'threshold'");
+  if (getNanActive() && mode != "threshold")
+    return emitOpError("nan_active needs mode = 'threshold'");
   if (getThreshold().isNegative())
     return emitOpError("the threshold must not be negative");
   auto x = cast<RankedTensorType>(getInput().getType());

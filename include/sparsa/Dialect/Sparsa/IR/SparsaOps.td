@@ -261,7 +261,9 @@ def Sparsa_SparseFFNOp : Sparsa_Op<"sparse_ffn", [Pure, AttrSizedOperandSegments
 
     - `mode = "relu"`: `a = max(x W1 + b1, 0)` (OPT);
     - `mode = "threshold"`: `a = h if h > threshold else 0` with
-      `h = x W1 + b1` (FATReLU);
+      `h = x W1 + b1` (FATReLU); a NaN `h` is inactive (0), or, with
+      `nan_active`, kept (the spellings `masked_fill(h <= t, 0)` and
+      `h * (h > t)` keep it);
 
     and, with `up` (`[F, H]`, one row per neuron) given, `a` times the
     linear part `x up^T + b_up` (a ReLU-gated GLU, ProSparse). Weights:
@@ -318,7 +320,8 @@ def Sparsa_SparseFFNOp : Sparsa_Op<"sparse_ffn", [Pure, AttrSizedOperandSegments
                    DefaultValuedAttr<F64Attr, "0.0">:$threshold,
                    DefaultValuedAttr<I64Attr, "0">:$weight_bits,
                    DefaultValuedAttr<I64Attr, "0">:$block_size,
-                   DefaultValuedAttr<BoolAttr, "false">:$int8_activations);
+                   DefaultValuedAttr<BoolAttr, "false">:$int8_activations,
+                   DefaultValuedAttr<BoolAttr, "false">:$nan_active);
   let results = (outs Sparsa_FloatTensor:$output);
   let assemblyFormat = [{
     $input `,` $w1 `,` $w2 (`up` `=` $up^)? (`b1` `=` $b1^)? (`b_up` `=` $b_up^)?
@@ -343,7 +346,8 @@ def Sparsa_SparseInputMatMulOp
   let description = [{
     `y = where(|x| > threshold, x, 0) w + bias` (TEAL / CATS input
     sparsity) with `input` `[T, H]` or `[B, S, H]`, `w` `[H, N]` (one
-    contiguous row per input entry) and `bias` `[N]`.
+    contiguous row per input entry) and `bias` `[N]`. A NaN entry is
+    dropped, or, with `nan_active`, kept.
 
     The lowering, for one token, lists the entries above the threshold and
     adds one weight row per entry (axpys, the entries split over threads);
@@ -355,7 +359,8 @@ def Sparsa_SparseInputMatMulOp
   }];
   let arguments = (ins Sparsa_FloatTensor:$input, Sparsa_FloatTensor:$w,
                    Optional<Sparsa_FloatTensor>:$bias,
-                   DefaultValuedAttr<F64Attr, "0.0">:$threshold);
+                   DefaultValuedAttr<F64Attr, "0.0">:$threshold,
+                   DefaultValuedAttr<BoolAttr, "false">:$nan_active);
   let results = (outs Sparsa_FloatTensor:$output);
   let assemblyFormat = [{
     $input `,` $w (`bias` `=` $bias^)? attr-dict `:` functional-type(operands, results)
