@@ -151,6 +151,143 @@ def export_deepseek_moe(out):
                       dynamic_axes={"x": {0: "batch", 1: "seq"}, "y": {0: "batch", 1: "seq"}})
 
 
+def export_deepseek_moe_dynamo(out):
+    """The same block through the dynamo exporter: h[tok] as GatherND."""
+    from torch.export import Dim
+    torch.manual_seed(0)
+    m = DeepSeekMoE().eval()
+    x = torch.randn(2, 8, 64)
+    torch.onnx.export(m, (x,), os.path.join(out, "deepseek_moe_dynamo.onnx"), input_names=["x"],
+                      output_names=["y"], dynamo=True, external_data=False,
+                      dynamic_shapes={"x": {0: Dim("batch"), 1: Dim("seq", min=2, max=4096)}})
+
+
+class ThresholdFFNs(nn.Module):
+    """Four sparse layers written the ways torch code writes thresholds:
+    FATReLU as torch.where(h > t, h, 0), as h.masked_fill(h <= t, 0), as
+    h * (h > t) (and, with |threshold_fn|, F.threshold, which only the
+    dynamo exporter takes), then TEAL's input sparsity x * (x.abs() > t)."""
+    def __init__(s, d=64, f=128, t=0.25, threshold_fn=False):
+        super().__init__(); s.t = t; s.threshold_fn = threshold_fn
+        s.up = nn.ModuleList(nn.Linear(d, f) for _ in range(3))
+        s.down = nn.ModuleList(nn.Linear(f, d) for _ in range(3))
+        s.teal = nn.Linear(d, d)
+    def forward(s, x):
+        h = s.up[0](x)
+        x = x + s.down[0](torch.where(h > s.t, h, 0.0))
+        h = s.up[1](x)
+        x = x + s.down[1](h.masked_fill(h <= s.t, 0.0))
+        h = s.up[2](x)
+        a = torch.nn.functional.threshold(h, s.t, 0.0) if s.threshold_fn else h * (h > s.t)
+        x = x + s.down[2](a)
+        return s.teal(x * (x.abs() > 0.5))
+
+def export_threshold_ffns(out):
+    from torch.export import Dim
+    torch.manual_seed(0)
+    x = torch.randn(1, 64)
+    torch.onnx.export(ThresholdFFNs().eval(), (x,), os.path.join(out, "threshold_ffns.onnx"),
+                      input_names=["x"], output_names=["y"], opset_version=17, dynamo=False,
+                      dynamic_axes={"x": {0: "tokens"}, "y": {0: "tokens"}})
+    torch.manual_seed(0)
+    torch.onnx.export(ThresholdFFNs(threshold_fn=True).eval(), (x,),
+                      os.path.join(out, "threshold_ffns_dynamo.onnx"), input_names=["x"],
+                      output_names=["y"], dynamo=True, external_data=False,
+                      dynamic_shapes={"x": {0: Dim("tokens", min=1, max=4096)}})
+
+
+class DejaVuFFN(nn.Module):
+    """Deja Vu for one token: a low-rank predictor's top-k neurons, then the
+    FFN on nn.Linear weights indexed by them (x @ W1[idx].t(), W2[:, idx])."""
+    def __init__(s, d=64, f=256, r=16, k=32):
+        super().__init__(); s.k = k
+        s.A = nn.Linear(d, r, bias=False); s.B = nn.Linear(r, f, bias=False)
+        s.fc1 = nn.Linear(d, f); s.fc2 = nn.Linear(f, d)
+    def forward(s, x):
+        idx = torch.topk(s.B(s.A(x)), s.k, dim=-1).indices[0]
+        h = torch.relu(x @ s.fc1.weight[idx].t() + s.fc1.bias[idx])
+        return h @ s.fc2.weight[:, idx].t() + s.fc2.bias
+
+def export_dejavu(out):
+    torch.manual_seed(0)
+    x = torch.randn(1, 64)
+    for dynamo in (False, True):
+        torch.manual_seed(0)
+        m = DejaVuFFN().eval()
+        name = "dejavu_ffn_dynamo.onnx" if dynamo else "dejavu_ffn.onnx"
+        kw = dict(dynamo=True, external_data=False) if dynamo else dict(opset_version=17,
+                                                                       dynamo=False)
+        torch.onnx.export(m, (x,), os.path.join(out, name), input_names=["x"],
+                          output_names=["y"], **kw)
+
+
+class CausalLinearAttention(nn.Module):
+    """Causal linear attention (elu + 1) in the L x L form, masked as torch
+    code builds the mask at run time: i = arange(L); masked_fill(j > i, 0)."""
+    def __init__(s, d=64, h=4):
+        super().__init__(); s.h = h
+        s.q = nn.Linear(d, d); s.k = nn.Linear(d, d); s.v = nn.Linear(d, d)
+    def forward(s, x):
+        B, L, _ = x.shape
+        q = torch.nn.functional.elu(s.q(x).view(B, L, s.h, -1).transpose(1, 2)) + 1
+        k = torch.nn.functional.elu(s.k(x).view(B, L, s.h, -1).transpose(1, 2)) + 1
+        v = s.v(x).view(B, L, s.h, -1).transpose(1, 2)
+        scores = q @ k.transpose(-1, -2)
+        i = torch.arange(L)
+        scores = scores.masked_fill(i[None, :] > i[:, None], 0.0)
+        out = (scores @ v) / (scores.sum(-1, keepdim=True) + 1e-6)
+        return out.transpose(1, 2).reshape(B, L, -1)
+
+def export_causal_linear_attention(out):
+    from torch.export import Dim
+    torch.manual_seed(0)
+    m = CausalLinearAttention().eval()
+    x = torch.randn(2, 24, 64)
+    torch.onnx.export(m, (x,), os.path.join(out, "linear_attention_arange_mask.onnx"),
+                      input_names=["x"], output_names=["y"], opset_version=17, dynamo=False,
+                      dynamic_axes={"x": {0: "batch", 1: "seq"}, "y": {0: "batch", 1: "seq"}})
+    torch.onnx.export(m, (x,), os.path.join(out, "linear_attention_arange_mask_dynamo.onnx"),
+                      input_names=["x"], output_names=["y"], dynamo=True, external_data=False,
+                      dynamic_shapes={"x": {0: Dim("batch"), 1: Dim("seq", min=2, max=4096)}})
+
+
+class EinsumMoE(nn.Module):
+    """Stacked experts written with torch.einsum: every expert on every
+    token, combined through the dense [T, E] routing matrix (form B,
+    "dense"), or the top-k experts' weights gathered per token (form D,
+    "gather"); softmax over all experts, top-2, renormalized."""
+    def __init__(s, d=64, f=64, E=4, k=2, form="dense"):
+        super().__init__(); s.E, s.k, s.form = E, k, form
+        s.gate = nn.Linear(d, E, bias=False)
+        s.w1 = nn.Parameter(torch.randn(E, d, f) / 8)
+        s.w3 = nn.Parameter(torch.randn(E, d, f) / 8)
+        s.w2 = nn.Parameter(torch.randn(E, f, d) / 8)
+    def forward(s, x):  # x [T, d]
+        w, idx = torch.topk(torch.softmax(s.gate(x), dim=-1), s.k, dim=-1)
+        w = w / w.sum(dim=-1, keepdim=True)
+        act = torch.nn.functional.silu
+        if s.form == "dense":
+            dense = torch.zeros(x.shape[0], s.E).scatter(-1, idx, w)
+            h = act(torch.einsum("th,ehf->tef", x, s.w1)) * torch.einsum("th,ehf->tef", x, s.w3)
+            return (torch.einsum("tef,efh->teh", h, s.w2) * dense[..., None]).sum(1)
+        h = (act(torch.einsum("th,tkhf->tkf", x, s.w1[idx]))
+             * torch.einsum("th,tkhf->tkf", x, s.w3[idx]))
+        return (torch.einsum("tkf,tkfh->tkh", h, s.w2[idx]) * w[..., None]).sum(1)
+
+def export_einsum_moe(out):
+    from torch.export import Dim
+    x = torch.randn(8, 64)
+    for form in ("dense", "gather"):
+        torch.manual_seed(0)
+        m = EinsumMoE(form=form).eval()
+        torch.onnx.export(m, (x,), os.path.join(out, f"moe_einsum_{form}.onnx"),
+                          input_names=["x"], output_names=["y"], opset_version=17, dynamo=False,
+                          dynamic_axes={"x": {0: "tokens"}, "y": {0: "tokens"}})
+        torch.onnx.export(m, (x,), os.path.join(out, f"moe_einsum_{form}_dynamo.onnx"),
+                          input_names=["x"], output_names=["y"], dynamo=True, external_data=False,
+                          dynamic_shapes={"x": {0: Dim("tokens", min=1, max=4096)}})
+
+
 class Logits(nn.Module):
     """input_ids [B, L] -> logits [B, L, vocab] of a causal LM, no cache."""
 
@@ -203,15 +340,30 @@ def export_transformers(out):
                                                             1: Dim("seq", min=2, max=200)}})
 
 
+EXPORTS = {
+    "flowformer": export_flowformer,
+    "fast_linear_attention": export_fast_linear_attention,
+    "transformers": export_transformers,
+    "deepseek_moe": export_deepseek_moe,
+    "deepseek_moe_dynamo": export_deepseek_moe_dynamo,
+    "threshold_ffns": export_threshold_ffns,
+    "dejavu": export_dejavu,
+    "causal_linear_attention": export_causal_linear_attention,
+    "einsum_moe": export_einsum_moe,
+}
+
+
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "models"))
+    p.add_argument("--only", nargs="*", choices=sorted(EXPORTS),
+                   help="export only these (the others' files stay as they are)")
     args = p.parse_args()
     os.makedirs(args.out, exist_ok=True)
-    export_flowformer(args.out)
-    export_fast_linear_attention(args.out)
-    export_transformers(args.out)
-    export_deepseek_moe(args.out)
+    for name in args.only or EXPORTS:
+        EXPORTS[name](args.out)
+    if args.only:
+        return
     import onnx
     import transformers
     import onnxscript

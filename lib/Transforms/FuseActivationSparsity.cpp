@@ -57,6 +57,15 @@ static Value layout(OpBuilder &b, Location loc, const Projection &p, bool kn) {
 /// The constant behind a weight gathered by the index set |idx| along
 /// |axis|, or null.
 static Value gatheredConstant(Value w, Value &idx, int64_t axis) {
+  // Rows also as the dynamo exporter writes `w[idx]` (GatherND).
+  if (std::optional<std::pair<Value, Value>> rows = axis == 0 ? gatheredRows(w) : std::nullopt;
+      rows && !w.getDefiningOp<onnx::GatherOp>()) {
+    if (!isConstant(rows->first) || rankOf(rows->second) != 1 ||
+        (idx && rows->second != idx))
+      return Value();
+    idx = rows->second;
+    return rows->first;
+  }
   auto g = w ? w.getDefiningOp<onnx::GatherOp>() : onnx::GatherOp();
   if (!g || !isConstant(g.getData()) || rankOf(g.getIndices()) != 1)
     return Value();
@@ -140,7 +149,7 @@ static Operation *fuseSparseFFN(Operation *anchor) {
     return nullptr;
   }
   Operation *actOp = f->actOut.getDefiningOp();
-  if (f->p1.weight.getDefiningOp<onnx::GatherOp>())
+  if (f->p1.weight.getDefiningOp<onnx::GatherOp>() || f->p1.weight.getDefiningOp<onnx::GatherNDOp>())
     return fuseIndexedFFN(anchor, *f, actOp);
   if (f->act != "relu" && f->act != "threshold")
     return nullptr; // dense activations (GELU, SiLU) have no exact zeros
@@ -151,6 +160,8 @@ static Operation *fuseSparseFFN(Operation *anchor) {
   for (const Projection *p : {&f->p1, &f->p2, &f->p3}) {
     if (!p->weight)
       continue;
+    if (rankOf(p->weight) > 2)
+      return nullptr; // stacked expert weights: a mixture of experts' (routing)
     if (!isConstant(p->weight) || rankOf(p->weight) != 2 ||
         (p->bias && (!isConstant(p->bias) || rankOf(p->bias) != 1))) {
       markUnfused(actOp, kFamily,

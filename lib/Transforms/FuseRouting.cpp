@@ -783,10 +783,10 @@ static FailureOr<Experts> stackedExperts(OpBuilder &b, Location loc, const Exper
       return success();
     Value w = p.weight;
     if (gathered) {
-      auto g = w.getDefiningOp<onnx::GatherOp>();
-      if (!g || g.getIndices() != indices || g.getAxis() != 0)
+      auto g = gatheredRows(w);
+      if (!g || g->second != indices)
         return failure();
-      w = g.getData();
+      w = g->first;
     }
     if (!isConstant(w) || rankOf(w) != 3 || p.transposed)
       return failure();
@@ -839,45 +839,6 @@ static FailureOr<Routed> routedStacked(Operation *anchor, const Gate &gate,
   return r;
 }
 
-/// Form B: ReduceSum over experts of Mul(FFN(x) on stacked weights
-/// [E, T, H], Unsqueeze(Transpose(ScatterElements(0, idx, w, axis 1)))).
-static FailureOr<Routed> matchDenseMasked(Operation *anchor, Miss &miss) {
-  auto sum = dyn_cast<onnx::ReduceSumOp>(anchor);
-  if (!sum || !reducesAxis(sum, 0) || sum.getKeepdims() || rankOf(sum.getData()) != 3)
-    return failure();
-  auto mul = sum.getData().getDefiningOp<onnx::MulOp>();
-  if (!mul)
-    return failure();
-  for (int i = 0; i < 2; ++i) {
-    auto ffn = matchFFN(mul->getOperand(i));
-    if (!ffn)
-      continue;
-    // Dense routing weights [T, E] as [E, T, 1].
-    Value wt = mul->getOperand(1 - i);
-    Operation *u = wt.getDefiningOp();
-    if (!u || !isa<onnx::UnsqueezeOp, onnx::ReshapeOp>(u))
-      continue;
-    auto tr = u->getOperand(0).getDefiningOp<onnx::TransposeOp>();
-    if (!tr || tr.getPermutation() != ArrayRef<int64_t>{1, 0})
-      continue;
-    auto scatter = tr.getData().getDefiningOp<onnx::ScatterElementsOp>();
-    if (!scatter || scatter.getReduction() != "none" ||
-        (scatter.getAxis() != 1 && scatter.getAxis() != -1))
-      continue;
-    bool isZero = isZeroTensor(scatter.getData());
-    miss.at = anchor;
-    if (!isZero) {
-      miss.reason = "routing weights are scattered into a non-zero matrix";
-      return failure();
-    }
-    auto gate = matchGate(scatter.getUpdates(), scatter.getIndices(), miss);
-    if (failed(gate))
-      return failure();
-    return routedStacked(anchor, *gate, *ffn, Value(), miss);
-  }
-  return failure();
-}
-
 /// Form D: ReduceSum over k of Mul(FFN(x) with weights Gather(stacked, idx)
 /// [T, k, (1,) H], Unsqueeze(weights, 2)).
 static FailureOr<Routed> matchGatherByIndex(Operation *anchor, Miss &miss) {
@@ -898,14 +859,14 @@ static FailureOr<Routed> matchGatherByIndex(Operation *anchor, Miss &miss) {
     auto un = wv.getDefiningOp<onnx::UnsqueezeOp>();
     if (!un)
       continue;
-    auto g = ffn->p1.weight.getDefiningOp<onnx::GatherOp>();
-    if (!g)
+    auto g = gatheredRows(ffn->p1.weight); // W[idx]: Gather, or GatherND (dynamo)
+    if (!g || ffn->p1.einsum != ffn->p2.einsum)
       continue;
     miss.at = anchor;
-    auto gate = matchGate(un.getData(), g.getIndices(), miss);
+    auto gate = matchGate(un.getData(), g->second, miss);
     if (failed(gate))
       return failure();
-    return routedStacked(anchor, *gate, *ffn, g.getIndices(), miss);
+    return routedStacked(anchor, *gate, *ffn, g->second, miss);
   }
   return failure();
 }
@@ -996,13 +957,24 @@ static std::optional<std::pair<Value, Value>> gatherNDRows(Value v) {
   return std::make_pair(un.getData(), idx.getData());
 }
 
-/// The expert input rows Gather(x, tok, axis 0), or the export of
-/// `x[None, tok].reshape(-1, H)`: Reshape(Gather(Unsqueeze(x, 0), tok,
-/// axis 1)). Returns (x, tok).
+/// The expert input rows Gather(x, tok, axis 0) (GatherND(x, Unsqueeze(tok,
+/// -1)) from the dynamo exporter), or the export of `x[None,
+/// tok].reshape(-1, H)`: Reshape(Gather(Unsqueeze(x, 0), tok, axis 1)).
+/// Returns (x, tok).
 static std::optional<std::pair<Value, Value>> tokenRows(Value in) {
   if (auto g = in.getDefiningOp<onnx::GatherOp>();
       g && g.getAxis() == 0 && rankOf(g.getIndices()) == 1)
     return std::make_pair(g.getData(), g.getIndices());
+  // The dynamo exporter's `x[tok]`: GatherND(x, Unsqueeze(tok, -1)).
+  if (auto gnd = in.getDefiningOp<onnx::GatherNDOp>();
+      gnd && gnd.getBatchDims() == 0 && rankOf(gnd.getData()) == 2 && rankOf(in) == 2) {
+    auto idx = gnd.getIndices().getDefiningOp<onnx::UnsqueezeOp>();
+    auto axes = idx ? onnx::getConstantI64Values(idx.getAxes())
+                    : FailureOr<SmallVector<int64_t>>(failure());
+    if (idx && rankOf(idx.getData()) == 1 && succeeded(axes) && axes->size() == 1 &&
+        ((*axes)[0] == 1 || (*axes)[0] == -1))
+      return std::make_pair(gnd.getData(), idx.getData());
+  }
   auto r = in.getDefiningOp<onnx::ReshapeOp>();
   if (r && rankOf(in) == 2)
     if (auto rows = gatherNDRows(r.getData()))
@@ -1135,6 +1107,134 @@ static std::optional<OneHotMask> oneHotMask(Value v) {
     return OneHotMask{un.getData(), (int64_t)range->size()};
   }
   return std::nullopt;
+}
+
+/// The dense routing matrix [T, E] of form B: top-k weights scattered into
+/// zeros, ScatterElements(0, idx, w, axis -1), or as OneHot times the
+/// values, ReduceSum(Cast(OneHot(idx, E)) * Unsqueeze(w, -1), axis -2).
+/// Returns (weights, indices); sets |miss| when the matrix is of that
+/// shape but not a routing one.
+static std::optional<std::pair<Value, Value>> denseRouting(Value d, Operation *anchor,
+                                                           Miss &miss) {
+  if (auto scatter = d.getDefiningOp<onnx::ScatterElementsOp>()) {
+    if (scatter.getReduction() != "none" || rankOf(d) != 2 ||
+        (scatter.getAxis() != 1 && scatter.getAxis() != -1))
+      return std::nullopt;
+    if (!isZeroTensor(scatter.getData())) {
+      miss.at = anchor;
+      miss.reason = "routing weights are scattered into a non-zero matrix";
+      return std::nullopt;
+    }
+    return std::make_pair(scatter.getUpdates(), scatter.getIndices());
+  }
+  auto sum = d.getDefiningOp<onnx::ReduceSumOp>();
+  if (!sum || sum.getKeepdims() || rankOf(sum.getData()) != 3 || !reducesAxis(sum, 1))
+    return std::nullopt;
+  auto mul = sum.getData().getDefiningOp<onnx::MulOp>();
+  if (!mul)
+    return std::nullopt;
+  for (int i = 0; i < 2; ++i) {
+    Value m = mul->getOperand(i);
+    while (auto c = m.getDefiningOp<onnx::CastOp>())
+      m = c.getInput();
+    std::optional<OneHotMask> oh = oneHotMask(m);
+    auto un = mul->getOperand(1 - i).getDefiningOp<onnx::UnsqueezeOp>();
+    auto axes = un ? onnx::getConstantI64Values(un.getAxes())
+                   : FailureOr<SmallVector<int64_t>>(failure());
+    if (!oh || !oh->depth || !un || failed(axes) || axes->size() != 1 ||
+        ((*axes)[0] != 2 && (*axes)[0] != -1) || rankOf(un.getData()) != 2)
+      continue;
+    return std::make_pair(un.getData(), oh->indices);
+  }
+  return std::nullopt;
+}
+
+/// Form B: ReduceSum over experts of Mul(FFN(x) on stacked weights, the
+/// dense routing matrix [T, E]) in the layouts batched MatMuls give: the
+/// outputs [E, T, H] (x Unsqueezed at 0) times Unsqueeze(Transpose(D))
+/// [E, T, 1], summed over axis 0; or [T, E, H], as Transpose(those, [1, 0,
+/// 2]) or Squeeze(FFN(x[:, None, None]) [T, E, 1, H], 2), times
+/// Unsqueeze(D, -1), summed over axis 1.
+static FailureOr<Routed> matchDenseMasked(Operation *anchor, Miss &miss) {
+  auto sum = dyn_cast<onnx::ReduceSumOp>(anchor);
+  if (!sum || sum.getKeepdims() || rankOf(sum.getData()) != 3)
+    return failure();
+  bool expertsFirst = reducesAxis(sum, 0);
+  if (!expertsFirst && !reducesAxis(sum, 1))
+    return failure();
+  auto mul = sum.getData().getDefiningOp<onnx::MulOp>();
+  if (!mul)
+    return failure();
+  auto unsqueezedLast = [](Value v) -> Value {
+    Operation *u = v.getDefiningOp();
+    if (!u || !isa<onnx::UnsqueezeOp, onnx::ReshapeOp>(u) || rankOf(v) != 3 ||
+        cast<RankedTensorType>(v.getType()).getDimSize(2) != 1 ||
+        rankOf(u->getOperand(0)) != 2)
+      return Value();
+    return u->getOperand(0);
+  };
+  for (int i = 0; i < 2; ++i) {
+    Value y = mul->getOperand(i), dense;
+    Value wt = unsqueezedLast(mul->getOperand(1 - i));
+    if (!wt)
+      continue;
+    if (expertsFirst) {
+      // Dense routing weights [T, E] as [E, T, 1].
+      auto tr = wt.getDefiningOp<onnx::TransposeOp>();
+      if (!tr || tr.getPermutation() != ArrayRef<int64_t>{1, 0})
+        continue;
+      dense = tr.getData();
+    } else {
+      dense = wt;
+      std::optional<ExpertFFN> direct = matchFFN(y);
+      if (direct && direct->p1.einsum && direct->p2.einsum &&
+          (!direct->p3.weight || direct->p3.einsum)) {
+        // Einsums `th,ehf->tef`, `tef,efh->teh`: [T, E, H] as computed.
+      } else if (auto tr = y.getDefiningOp<onnx::TransposeOp>();
+                 tr && tr.getPermutation() == ArrayRef<int64_t>{1, 0, 2}) {
+        y = tr.getData(); // [E, T, H] computed, then transposed
+      } else if (auto sq = y.getDefiningOp<onnx::SqueezeOp>(); sq && rankOf(sq.getData()) == 4 &&
+                                                             cast<RankedTensorType>(
+                                                                 sq.getData().getType())
+                                                                     .getDimSize(2) == 1) {
+        y = sq.getData(); // [T, E, 1, H] from x as [T, 1, 1, H]
+      } else {
+        continue;
+      }
+    }
+    auto ffn = matchFFN(y);
+    if (!ffn)
+      continue;
+    // The layout of the expert outputs follows from the input's: [1, T, H]
+    // (or [T, H]) gives [E, T, *]; [T, 1, 1, H] gives [T, E, 1, *]; the
+    // expert Einsums (all three projections) give [T, E, *] from [T, H].
+    bool einsum = ffn->p1.einsum && ffn->p2.einsum && (!ffn->p3.weight || ffn->p3.einsum);
+    if (ffn->p1.einsum != einsum || ffn->p2.einsum != einsum ||
+        (einsum && (expertsFirst || rankOf(ffn->in) != 2 || rankOf(ffn->p1.weight) != 3)))
+      continue;
+    int64_t inRank = rankOf(ffn->in);
+    if ((rankOf(y) == 3 && inRank != 2 && inRank != 3) || (rankOf(y) == 4 && inRank != 4))
+      continue;
+    if (inRank == 4) {
+      auto t = cast<RankedTensorType>(ffn->in.getType());
+      if (t.getDimSize(1) != 1 || t.getDimSize(2) != 1)
+        continue;
+    }
+    if (inRank == 3 && cast<RankedTensorType>(ffn->in.getType()).getDimSize(0) != 1)
+      continue;
+    auto routing = denseRouting(dense, anchor, miss);
+    if (!routing) {
+      if (!miss.reason.empty())
+        return failure();
+      continue;
+    }
+    miss.at = anchor;
+    auto gate = matchGate(routing->first, routing->second, miss);
+    if (failed(gate))
+      return failure();
+    return routedStacked(anchor, *gate, *ffn, Value(), miss);
+  }
+  return failure();
 }
 
 /// Form A: a chain of ScatterElements(add, axis 0) from zeros, one per

@@ -233,13 +233,71 @@ std::optional<double> Thresholded::exclusive() const {
   return double(std::nextafter(float(*t), -std::numeric_limits<float>::infinity()));
 }
 
+std::optional<std::pair<Value, Value>> gatheredRows(Value v) {
+  if (auto g = v ? v.getDefiningOp<onnx::GatherOp>() : onnx::GatherOp()) {
+    int64_t rank = rankOf(g.getData());
+    if (g.getAxis() == 0 || (rank > 0 && g.getAxis() == -rank))
+      return std::make_pair(g.getData(), g.getIndices());
+    return std::nullopt;
+  }
+  auto gnd = v ? v.getDefiningOp<onnx::GatherNDOp>() : onnx::GatherNDOp();
+  if (!gnd || gnd.getBatchDims() != 0)
+    return std::nullopt;
+  auto un = gnd.getIndices().getDefiningOp<onnx::UnsqueezeOp>();
+  auto axes = un ? onnx::getConstantI64Values(un.getAxes())
+                 : FailureOr<SmallVector<int64_t>>(failure());
+  int64_t r = un ? rankOf(un.getData()) : -1;
+  if (r < 1 || failed(axes) || axes->size() != 1 || ((*axes)[0] != r && (*axes)[0] != -1))
+    return std::nullopt;
+  return std::make_pair(gnd.getData(), un.getData());
+}
+
+/// Whether the Einsum |eq| applies one matrix per expert (or per token
+/// and slot) to the last axis of its first input: `th,ehf->tef`,
+/// `tef,efh->teh`, `th,tkhf->tkf` or `tkf,tkfh->tkh`, any letters.
+static bool isExpertProjection(StringRef eq) {
+  eq = eq.trim();
+  if (eq.contains('.') || eq.contains(' '))
+    return false;
+  auto [lhs, out] = eq.split("->");
+  auto [a, b] = lhs.split(',');
+  if (a.empty() || b.empty() || out.empty() || b.contains(','))
+    return false;
+  auto distinct = [](StringRef s) {
+    llvm::SmallDenseSet<char, 8> seen(s.begin(), s.end());
+    return seen.size() == s.size();
+  };
+  if (!distinct(a) || !distinct(b) || !distinct(out))
+    return false;
+  char h = a.back();
+  if (b.size() < 2 || b[b.size() - 2] != h || out.contains(h))
+    return false;
+  char f = b.back();
+  if (a.contains(f))
+    return false;
+  // The batch letters: the first input's, then the weight's leading
+  // ones; the output is [t, e (or k), f].
+  if (a.size() == 2 && b.size() == 3) // th,ehf->tef
+    return out == (Twine(a[0]) + Twine(b[0]) + Twine(f)).str() && b[0] != a[0];
+  if (a.size() == 3 && b.size() == 3) // tef,efh->teh
+    return b[0] == a[1] && out == (Twine(a[0]) + Twine(a[1]) + Twine(f)).str();
+  if (a.size() == 2 && b.size() == 4) // th,tkhf->tkf
+    return b[0] == a[0] && out == (Twine(a[0]) + Twine(b[1]) + Twine(f)).str();
+  if (a.size() == 3 && b.size() == 4) // tkf,tkfh->tkh
+    return b[0] == a[0] && b[1] == a[1] &&
+           out == (Twine(a[0]) + Twine(a[1]) + Twine(f)).str();
+  return false;
+}
+
 /// `in @ W (+ bias)` as MatMul (+ Add) or Gemm.
 std::optional<Projection> matchProjection(Value v) {
   Projection p;
   // A bias: a constant, or a constant gathered by a neuron index set.
   auto isBias = [](Value b) {
-    if (auto g = b.getDefiningOp<onnx::GatherOp>())
-      return g.getAxis() == 0 && isConstant(g.getData());
+    if (b.getDefiningOp<onnx::GatherOp>() || b.getDefiningOp<onnx::GatherNDOp>()) {
+      std::optional<std::pair<Value, Value>> rows = gatheredRows(b);
+      return rows && isConstant(rows->first);
+    }
     return isConstant(b);
   };
   if (auto add = operandsWith<onnx::AddOp>(
@@ -252,6 +310,26 @@ std::optional<Projection> matchProjection(Value v) {
   if (auto mm = v.getDefiningOp<onnx::MatMulOp>()) {
     p.in = mm.getA();
     p.weight = mm.getB();
+    // torch's `x @ W[idx].t()` on an nn.Linear weight [out, in] gathered
+    // by a neuron index set: the transpose of a gathered constant is the
+    // Gemm(transB) layout (a transposed plain constant folds before this).
+    if (auto t = p.weight.getDefiningOp<onnx::TransposeOp>();
+        t && rankOf(t.getData()) == 2 && swapsLastTwo(ArrayRef<int64_t>(t.getPermutation()), 2)) {
+      auto g = t.getData().getDefiningOp<onnx::GatherOp>();
+      std::optional<std::pair<Value, Value>> rows = gatheredRows(t.getData());
+      if ((g && isConstant(g.getData())) || (rows && isConstant(rows->first))) {
+        p.weight = t.getData();
+        p.transposed = true;
+      }
+    }
+    return p;
+  }
+  if (auto ein = v.getDefiningOp<onnx::EinsumOp>();
+      ein && !p.bias && ein.getInputs().size() == 2 &&
+      rankOf(ein.getInputs()[1]) >= 3 && isExpertProjection(ein.getEquation())) {
+    p.in = ein.getInputs()[0];
+    p.weight = ein.getInputs()[1];
+    p.einsum = true;
     return p;
   }
   if (auto gemm = v.getDefiningOp<onnx::GemmOp>()) {

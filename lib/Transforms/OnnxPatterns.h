@@ -64,10 +64,20 @@ struct Thresholded {
 };
 std::optional<Thresholded> matchThresholded(Value v);
 
+/// Rows of |v| picked by an index tensor: `Gather(data, idx, axis 0)`, or
+/// the dynamo exporter's `data[idx]`, `GatherND(data, Unsqueeze(idx, -1))`.
+/// Returns (data, idx).
+std::optional<std::pair<Value, Value>> gatheredRows(Value v);
+
 /// One projection `in @ W (+ bias)`.
 struct Projection {
   Value in, weight, bias;
   bool transposed = false; // W stored [out, in] (Gemm transB)
+  /// An Einsum applying one matrix per expert to every token, the way
+  /// torch code writes stacked experts: `th,ehf->tef` / `tef,efh->teh`
+  /// (W [E, in, out]; results [T, E, out]) or, with W gathered per token,
+  /// `th,tkhf->tkf` / `tkf,tkfh->tkh` (results [T, k, out]).
+  bool einsum = false;
 };
 
 /// An expert FFN `down(act(in W1 + b1) [* (in W3 + b3)]) + b2`.

@@ -845,18 +845,24 @@ def moe(path: str, form: str, hidden: int = 64, inner: int = 128, experts: int =
         missing: Sequence[int] = (), gemm: bool = False, shapes: Sequence[int] = (),
         topk_axis: int = -1, extra_outputs: Sequence[str] = (), shared: int = 0,
         shared_gate: bool = False, n_group: int = 4, topk_group: int = 2,
-        seed: int = 0, opset: int = 17) -> str:
+        layout: str = "ET", dense: str = "scatter", seed: int = 0, opset: int = 17) -> str:
     """A mixture-of-experts layer `x [T, H] -> [T, H]` in exporter form |form|:
 
     - `A`: OneHot expert mask, per expert (unrolled) NonZero -> Gather the
       tokens -> FFN -> Mul routing weight -> ScatterElements(add);
       |missing| experts have no branch (as when an export pruned them);
     - `B`: every expert on every token (stacked weights, batched MatMul),
-      routing weights scattered into a dense [T, E] matrix, Mul + ReduceSum;
+      routing weights scattered into a dense [T, E] matrix (|dense|
+      "scatter", or "onehot": ReduceSum(OneHot(idx) * w[..., None], -2)),
+      Mul + ReduceSum; |layout| "ET" (x[None] @ W: [E, T, H], summed over
+      axis 0), "TE" (x[:, None, None] @ W: [T, E, 1, H] squeezed, summed
+      over axis 1), "ET_perm" ([E, T, H] permuted to [T, E, H]) or
+      "einsum" (torch.einsum `th,ehf->tef`, `tef,efh->teh`);
     - `C`: per expert Equal(indices, e) -> Cast -> Mul(weights) -> ReduceSum
       -> Mul(expert output) -> Add chain;
     - `D`: Gather of the stacked expert weights by the top-k indices,
-      batched MatMul, weighted ReduceSum over k;
+      batched MatMul (|layout| "einsum": `th,tkhf->tkf`, `tkf,tkfh->tkh`),
+      weighted ReduceSum over k;
     - `E`: com.microsoft.MoE (torch Linear layouts).
 
     act: relu, gelu (erf), silu, swiglu (`down(silu(x Wg) * x Wu)`).
@@ -925,15 +931,42 @@ def moe(path: str, form: str, hidden: int = 64, inner: int = 128, experts: int =
             w3 = g.const("experts.w3", w3s) if swiglu else None
             b1 = g.const("experts.b1", b1s[:, None, :]) if bias else None
             b2 = g.const("experts.b2", b2s[:, None, :]) if bias else None
-            xb = g.op("Unsqueeze", [x, g.const("ax0", np.array([0], np.int64))])
-            y = _moe_ffn(g, xb, w1, w2, w3, act, b1, b2)                       # [E, T, H]
-            zeros = g.op("ConstantOfShape", [g.op("Shape", [g.op("MatMul", [x, wg])])],
-                         value=helper.make_tensor("zero", TP.FLOAT, [1], [0.0]))
-            dense = g.op("ScatterElements", [zeros, idx, vals], axis=1)       # [T, E]
-            wt = g.op("Unsqueeze", [g.op("Transpose", [dense], perm=[1, 0]),
-                                    g.const("ax2", np.array([2], np.int64))])  # [E, T, 1]
-            out = g.op("ReduceSum", [g.op("Mul", [y, wt]),
-                                     g.const("ax0r", np.array([0], np.int64))], keepdims=0)
+            i64 = lambda name, v: g.const(name, np.array(v, np.int64))  # noqa: E731
+            if dense == "onehot":
+                oh = g.op("Cast", [g.op("OneHot", [idx, i64("depth", E), i64("ohv", [0, 1])],
+                                        axis=-1)], to=TP.FLOAT)                # [T, k, E]
+                wv = g.op("Unsqueeze", [vals, i64("axw", [-1])])
+                dmat = g.op("ReduceSum", [g.op("Mul", [oh, wv]), i64("axk", [-2])],
+                            keepdims=0)                                         # [T, E]
+            else:
+                zeros = g.op("ConstantOfShape", [g.op("Shape", [g.op("MatMul", [x, wg])])],
+                             value=helper.make_tensor("zero", TP.FLOAT, [1], [0.0]))
+                dmat = g.op("ScatterElements", [zeros, idx, vals], axis=1)     # [T, E]
+            if layout == "einsum":
+                if bias:
+                    raise ValueError("layout einsum is generated without biases")
+                ein = lambda a, w, eq: g.op("Einsum", [a, w], equation=eq)  # noqa: E731
+                hh = ein(x, w1, "th,ehf->tef")
+                a = (g.op("Mul", [_moe_act(g, hh, "silu"), ein(x, w3, "th,ehf->tef")])
+                     if swiglu else _moe_act(g, hh, act))
+                y = ein(a, w2, "tef,efh->teh")                                  # [T, E, H]
+            elif layout == "TE":
+                if bias:
+                    raise ValueError("layout TE is generated without biases")
+                xb = g.op("Unsqueeze", [x, i64("ax12", [1, 2])])               # [T, 1, 1, H]
+                y = g.op("Squeeze", [_moe_ffn(g, xb, w1, w2, w3, act), i64("ax2s", [2])])
+            else:
+                xb = g.op("Unsqueeze", [x, i64("ax0", [0])])
+                y = _moe_ffn(g, xb, w1, w2, w3, act, b1, b2)                   # [E, T, H]
+            if layout == "ET":
+                wt = g.op("Unsqueeze", [g.op("Transpose", [dmat], perm=[1, 0]),
+                                        i64("ax2", [2])])                       # [E, T, 1]
+                out = g.op("ReduceSum", [g.op("Mul", [y, wt]), i64("ax0r", [0])], keepdims=0)
+            else:
+                if layout == "ET_perm":
+                    y = g.op("Transpose", [y], perm=[1, 0, 2])                 # [T, E, H]
+                wt = g.op("Unsqueeze", [dmat, i64("ax2", [-1])])               # [T, E, 1]
+                out = g.op("ReduceSum", [g.op("Mul", [y, wt]), i64("ax1r", [1])], keepdims=0)
         elif form == "C":
             terms = []
             for e in range(E):
@@ -952,10 +985,18 @@ def moe(path: str, form: str, hidden: int = 64, inner: int = 128, experts: int =
             if bias:
                 raise ValueError("form D is generated without biases")
             gw = lambda name, w: g.op("Gather", [g.const(name, w), idx], axis=0)  # noqa: E731
-            xd = g.op("Unsqueeze", [x, g.const("ax12", np.array([1, 2], np.int64))])  # [T,1,1,H]
-            y = _moe_ffn(g, xd, gw("experts.w1", w1s), gw("experts.w2", w2s),
-                         gw("experts.w3", w3s) if swiglu else None, act)   # [T, k, 1, H]
-            y = g.op("Squeeze", [y, g.const("ax2s", np.array([2], np.int64))])
+            if layout == "einsum":
+                ein = lambda a, w, eq: g.op("Einsum", [a, w], equation=eq)  # noqa: E731
+                hh = ein(x, gw("experts.w1", w1s), "th,tkhf->tkf")
+                a = (g.op("Mul", [_moe_act(g, hh, "silu"),
+                                  ein(x, gw("experts.w3", w3s), "th,tkhf->tkf")])
+                     if swiglu else _moe_act(g, hh, act))
+                y = ein(a, gw("experts.w2", w2s), "tkf,tkfh->tkh")            # [T, k, H]
+            else:
+                xd = g.op("Unsqueeze", [x, g.const("ax12", np.array([1, 2], np.int64))])
+                y = _moe_ffn(g, xd, gw("experts.w1", w1s), gw("experts.w2", w2s),
+                             gw("experts.w3", w3s) if swiglu else None, act)  # [T, k, 1, H]
+                y = g.op("Squeeze", [y, g.const("ax2s", np.array([2], np.int64))])
             wv = g.op("Unsqueeze", [vals, g.const("ax2u", np.array([2], np.int64))])
             out = g.op("ReduceSum", [g.op("Mul", [y, wv]),
                                      g.const("ax1r", np.array([1], np.int64))], keepdims=0)
@@ -1123,7 +1164,9 @@ def sparse_ffn(path: str, hidden: int = 64, inner: int = 256, *, tokens: Dim = "
     |core| > 0 the FFN runs on the neurons listed by the int64 input `idx`
     [core] (CoreInfer: W1 gathered along its columns, b1 and W2 along their
     rows); adding |predictor_rank| > 0 computes `idx` instead as the top
-    |core| of a low-rank predictor `x A B` (Deja Vu; one token).
+    |core| of a low-rank predictor `x A B` (Deja Vu; one token). |gemm|
+    "transpose" writes torch's `x @ fc1.weight[idx].t()`: MatMul of a
+    Transpose of the nn.Linear weight [out, in] gathered by the set.
 
     mode `topk`: the activation act(x W1 + b1) (SiLU) keeps its |topk|
     largest entries per token: TopK -> ScatterElements into zeros.
@@ -1224,7 +1267,13 @@ def _indexed_ffn(g, path, inputs, H, F, tokens, mode, core, predictor_rank, gemm
     else:
         idx = "idx"
         inputs.append(helper.make_tensor_value_info("idx", TP.INT64, [core]))
-    if gemm:  # nn.Linear weights [out, in], gathered along the neuron rows
+    tr = lambda w: g.op("Transpose", [w], perm=[1, 0])  # noqa: E731
+    if gemm == "transpose":  # torch: x @ fc1.weight[idx].t() (+ fc1.bias[idx])
+        w1g = g.op("Gather", [g.const("fc1.weight", np.ascontiguousarray(w1.T)), idx], axis=0)
+        h = g.op("MatMul", ["x", tr(w1g)])
+        if bias:
+            h = g.op("Add", [h, g.op("Gather", [g.const("fc1.bias", b1), idx], axis=0)])
+    elif gemm:  # nn.Linear weights [out, in], gathered along the neuron rows
         w1g = g.op("Gather", [g.const("fc1.weight", np.ascontiguousarray(w1.T)), idx], axis=0)
         h = g.op("Gemm", ["x", w1g] + ([g.op("Gather", [g.const("fc1.bias", b1), idx], axis=0)]
                                         if bias else []), transB=1)
@@ -1234,7 +1283,12 @@ def _indexed_ffn(g, path, inputs, H, F, tokens, mode, core, predictor_rank, gemm
         if bias:
             h = g.op("Add", [h, g.op("Gather", [g.const("fc1.bias", b1), idx], axis=0)])
     a = _moe_act(g, h, mode) if mode != "relu" else g.op("Relu", [h])
-    if gemm:
+    if gemm == "transpose":  # h @ fc2.weight[:, idx].t() + fc2.bias
+        w2g = g.op("Gather", [g.const("fc2.weight", np.ascontiguousarray(w2.T)), idx], axis=1)
+        y = g.op("MatMul", [a, tr(w2g)])
+        if bias:
+            y = g.op("Add", [y, g.const("fc2.bias", b2)])
+    elif gemm:
         w2g = g.op("Gather", [g.const("fc2.weight", np.ascontiguousarray(w2.T)), idx], axis=1)
         y = g.op("Gemm", [a, w2g] + ([g.const("fc2.bias", b2)] if bias else []), transB=1)
     else:

@@ -138,6 +138,8 @@ def test_nan_propagates_like_onnx_runtime(tmp_path, mode, form):
     dict(core=32),                                     # CoreInfer: index set input
     dict(core=32, gemm=True, mode="silu"),             # nn.Linear weights, SiLU
     dict(core=16, tokens=1, predictor_rank=8, mode="gelu"),  # Deja Vu predictor
+    dict(core=16, tokens=1, predictor_rank=8, gemm="transpose"),  # x @ W[idx].t()
+    dict(core=32, gemm="transpose", mode="silu", bias=False),
     dict(core=32, bias=False, tokens=1, mode="glu_free"),
 ])
 def test_index_set_ffn(tmp_path, kw):

@@ -46,6 +46,17 @@ def test_form_fuses_and_matches(tmp_path, form, act):
     ("A", dict(gemm=True, bias=True, act="gelu")),
     ("A", dict(missing=(1, 6), act="swiglu")),                # experts absent from the export
     ("C", dict(missing=(2,))),
+    # form B as batched torch.matmul writes it in other layouts, and the
+    # dense matrix as OneHot times the weights
+    ("B", dict(layout="TE", act="relu")),                     # x[:, None, None] @ W
+    ("B", dict(layout="ET_perm", act="swiglu")),              # (x[None] @ W).permute(1, 0, 2)
+    ("B", dict(dense="onehot", act="gelu", bias=True)),
+    ("B", dict(layout="TE", dense="onehot", gating="sigmoid", scaling=2.5)),
+    # torch.einsum over the stacked experts (forms B and D)
+    ("B", dict(layout="einsum", act="swiglu")),
+    ("B", dict(layout="einsum", dense="onehot", act="gelu")),
+    ("D", dict(layout="einsum", act="relu")),
+    ("D", dict(layout="einsum", act="swiglu", gating="sigmoid")),
 ])
 def test_gate_and_layout_variants(tmp_path, form, kw):
     path = models.moe(str(tmp_path / "moe.onnx"), form, hidden=H, inner=96, **kw)

@@ -39,6 +39,25 @@ MODELS = {
     # a DeepSeek-V3-style block (sigmoid scores, selection bias, scaling,
     # shared expert; experts looped with index_add_)
     "deepseek_moe.onnx": {"routing": 1},
+    # the same through the dynamo exporter (h[tok] as GatherND)
+    "deepseek_moe_dynamo.onnx": {"routing": 1},
+    # FATReLU as torch.where / masked_fill / h * (h > t) (F.threshold in
+    # the dynamo file) and TEAL's x * (x.abs() > t)
+    "threshold_ffns.onnx": {"activation_sparsity": 4},
+    "threshold_ffns_dynamo.onnx": {"activation_sparsity": 4},
+    # Deja Vu: predictor top-k, then x @ W1[idx].t() on nn.Linear weights
+    # (Gather + Transpose; GatherND through dynamo)
+    "dejavu_ffn.onnx": {"activation_sparsity": 1},
+    "dejavu_ffn_dynamo.onnx": {"activation_sparsity": 1},
+    # causal linear attention masked by comparing arange(L) at run time
+    "linear_attention_arange_mask.onnx": {"flow_attention": 1},
+    "linear_attention_arange_mask_dynamo.onnx": {"flow_attention": 1},
+    # stacked SwiGLU experts with torch.einsum: every expert through the
+    # dense routing matrix (form B), or W[idx] per token (form D)
+    "moe_einsum_dense.onnx": {"routing": 1},
+    "moe_einsum_dense_dynamo.onnx": {"routing": 1},
+    "moe_einsum_gather.onnx": {"routing": 1},
+    "moe_einsum_gather_dynamo.onnx": {"routing": 1},
 }
 
 

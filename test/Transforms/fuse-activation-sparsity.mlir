@@ -156,6 +156,32 @@ func.func @negative_topk_indices_returned(%x: tensor<1x4xf32>, %score: tensor<1x
 
 // -----
 
+/// The same written on torch's nn.Linear weights [out, in]: x @
+/// W1[idx].t() (GatherND rows, as the dynamo exporter writes W1[idx]) and
+/// h @ W2[:, idx].t(); W1 needs no transpose, W2 one.
+// CHECK-LABEL: func.func @core_neurons_torch_linear
+// CHECK-DAG: %[[W1:.+]] = onnx.Constant {value = dense<5.000000e-01> : tensor<8x4xf32>}
+// CHECK-DAG: %[[W2:.+]] = onnx.Constant {value = dense<2.500000e-01> : tensor<4x8xf32>}
+// CHECK: %[[T2:.+]] = onnx.Transpose %[[W2]] {perm = array<i64: 1, 0>} : (tensor<4x8xf32>) -> tensor<8x4xf32>
+// CHECK: sparsa.sparse_ffn %arg0, %[[W1]], %[[T2]] indices = %arg1 :
+// CHECK-NOT: onnx.Gather
+func.func @core_neurons_torch_linear(%x: tensor<1x4xf32>, %idx: tensor<3xi64>) -> tensor<1x4xf32> {
+  %w1 = onnx.Constant {value = dense<0.5> : tensor<8x4xf32>} : () -> tensor<8x4xf32>
+  %w2 = onnx.Constant {value = dense<0.25> : tensor<4x8xf32>} : () -> tensor<4x8xf32>
+  %ax = onnx.Constant {value = dense<[-1]> : tensor<1xi64>} : () -> tensor<1xi64>
+  %i2 = onnx.Unsqueeze %idx, %ax : (tensor<3xi64>, tensor<1xi64>) -> tensor<3x1xi64>
+  %w1g = onnx.GatherND %w1, %i2 : (tensor<8x4xf32>, tensor<3x1xi64>) -> tensor<3x4xf32>
+  %w1t = onnx.Transpose %w1g {perm = array<i64: 1, 0>} : (tensor<3x4xf32>) -> tensor<4x3xf32>
+  %w2g = onnx.Gather %w2, %idx {axis = 1 : si64} : (tensor<4x8xf32>, tensor<3xi64>) -> tensor<4x3xf32>
+  %w2t = onnx.Transpose %w2g {perm = array<i64: 1, 0>} : (tensor<4x3xf32>) -> tensor<3x4xf32>
+  %h = onnx.MatMul %x, %w1t : (tensor<1x4xf32>, tensor<4x3xf32>) -> tensor<1x3xf32>
+  %a = onnx.Relu %h : (tensor<1x3xf32>) -> tensor<1x3xf32>
+  %y = onnx.MatMul %a, %w2t : (tensor<1x3xf32>, tensor<3x4xf32>) -> tensor<1x4xf32>
+  return %y : tensor<1x4xf32>
+}
+
+// -----
+
 /// FATReLU as masked_fill(h <= 0.5, 0): keeps h > 0.5 and a NaN h.
 // CHECK-LABEL: func.func @fatrelu_masked_fill
 // CHECK: sparsa.sparse_ffn %arg0, %{{.+}}, %{{.+}} {mode = "threshold", nan_active = true, threshold = 5.000000e-01 : f64}

@@ -1,5 +1,6 @@
 // RUN: sparsa-opt %S/Inputs/moe-form-A.mlir --sparsa-fuse-routing | FileCheck %s --check-prefix=FORMA
 // RUN: sparsa-opt %S/Inputs/moe-form-B.mlir --sparsa-fuse-routing | FileCheck %s --check-prefix=FORMB
+// RUN: sparsa-opt %S/Inputs/moe-form-B-TE.mlir --sparsa-fuse-routing | FileCheck %s --check-prefix=FORMBTE
 
 /// Form A (exported by sparsa.models.moe(form="A", experts=4, k=2,
 /// missing=(2,))): Softmax -> TopK -> renormalize -> OneHot -> Transpose;
@@ -22,3 +23,14 @@
 // FORMB: %[[Y:.+]] = sparsa.moe %arg0, %{{.+}}, %{{.+}}, %{{.+}} {activation = "silu", gate_layout = 2 : i64, gating = "sigmoid", k = 2 : i64, normalize = true, routed_scaling = 2.000000e+00 : f64} : (tensor<?x4xf32>, tensor<?x4xf32>, tensor<4x4x8xf32>, tensor<4x4x4xf32>) -> tensor<?x4xf32>
 // FORMB-NOT: onnx.ReduceSum
 // FORMB: return %[[Y]]
+
+/// Form B in torch.matmul's other layout (sparsa.models.moe(form="B",
+/// layout="TE", dense="onehot", act="relu")): x[:, None, None] @ W gives
+/// [T, E, 1, F] per expert, squeezed to [T, E, H], times the dense routing
+/// matrix built as ReduceSum(OneHot(idx) * w[..., None], -2) unsqueezed
+/// last, summed over axis 1.
+// FORMBTE-LABEL: func.func @main_graph
+// FORMBTE: %[[Y:.+]] = sparsa.moe %arg0, %{{.+}}, %{{.+}}, %{{.+}} {k = 2 : i64, normalize = true} : (tensor<?x4xf32>, tensor<?x4xf32>, tensor<4x4x4xf32>, tensor<4x4x4xf32>) -> tensor<?x4xf32>
+// FORMBTE-NOT: onnx.OneHot
+// FORMBTE-NOT: onnx.ReduceSum
+// FORMBTE: return %[[Y]]

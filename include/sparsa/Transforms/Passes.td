@@ -756,13 +756,17 @@ def FuseRoutingPass : Pass<"sparsa-fuse-routing", "mlir::func::FuncOp"> {
       be missing) Gather(mask row) -> NonZero -> Gather(token rows) -> FFN
       -> Mul(routing weight of each (token, slot)) -> ScatterElements(add)
       into a zero output;
-    - B: every expert on every token with stacked `[E, in, out]` weights,
-      routing weights ScatterElements'd into a zero `[T, E]` matrix,
-      combined by Mul + ReduceSum over the experts;
+    - B: every expert on every token with stacked `[E, in, out]` weights
+      (batched MatMuls giving `[E, T, *]` or `[T, E, 1, *]`, or the Einsums
+      `th,ehf->tef` / `tef,efh->teh`), routing weights ScatterElements'd
+      into a zero `[T, E]` matrix (or OneHot times the weights, summed over
+      `k`), combined by Mul + ReduceSum over the experts;
     - C: per expert Equal(indices, e) -> Cast -> Mul(weights) -> ReduceSum
       -> Mul(expert output), summed by an Add chain;
-    - D: stacked weights Gathered by the top-k indices, batched MatMul,
-      weighted ReduceSum over `k`;
+    - D: stacked weights Gathered by the top-k indices (Gather, or
+      GatherND as the dynamo exporter writes `W[idx]`), batched MatMul or
+      the Einsums `th,tkhf->tkf` / `tkf,tkfh->tkh`, weighted ReduceSum over
+      `k`;
     - E: `com.microsoft.MoE` (every activation incl. SwiGLU in its three
       layouts, clamped SwiGLU, biases, renormalization), whose torch-layout
       weights `[E, out, in]` become matmul layout by transposes that weight
