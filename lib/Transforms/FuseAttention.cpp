@@ -21,6 +21,9 @@
 
 #include "OnnxPatterns.h"
 
+#include <cmath>
+#include <limits>
+
 
 namespace sparsa {
 #define GEN_PASS_DEF_FUSEATTENTIONPASS
@@ -34,14 +37,65 @@ namespace sp = sparsa::sparsa;
 /// Whether |v| exists and nothing but the chain reads it.
 static bool onlyUse(Value v) { return v && v.hasOneUse(); }
 
-/// |v| = Mul(x, c) or Mul(c, x) with |c| a scalar constant: returns x and
-/// multiplies |scale| by c; otherwise |v| unchanged.
+/// The value of the scalar |v| when it is known at compile time: a
+/// constant, or arithmetic on the static dims of a shape, as exporters
+/// write `q.shape[-1] ** 0.5` or `math.sqrt(q.size(-1))` with dynamic axes:
+/// Cast(Gather(Shape(t), i)) with dim i of t static, under Sqrt, Pow,
+/// Reciprocal, Mul and Div.
+static std::optional<double> scalarValue(Value v, int depth = 0) {
+  if (!v || depth > 8)
+    return std::nullopt;
+  if (std::optional<double> f = constFloat(v))
+    return f;
+  if (std::optional<int64_t> i = constInt(v))
+    return double(*i);
+  Operation *op = v.getDefiningOp();
+  if (!op || rankOf(v) > 1 ||
+      (rankOf(v) == 1 && cast<RankedTensorType>(v.getType()).getDimSize(0) != 1))
+    return std::nullopt;
+  auto arg = [&](int i) { return scalarValue(op->getOperand(i), depth + 1); };
+  if (isa<onnx::CastOp, onnx::IdentityOp, onnx::SqueezeOp, onnx::UnsqueezeOp,
+          onnx::ReshapeOp>(op))
+    return arg(0);
+  if (auto g = dyn_cast<onnx::GatherOp>(op)) {
+    auto shape = g.getData().getDefiningOp<onnx::ShapeOp>();
+    std::optional<int64_t> i = constInt(g.getIndices());
+    auto t = shape ? dyn_cast<RankedTensorType>(shape.getData().getType()) : nullptr;
+    if (!t || !i || shape.getStart() != 0 || shape.getEnd())
+      return std::nullopt;
+    int64_t d = *i < 0 ? *i + t.getRank() : *i;
+    if (d < 0 || d >= t.getRank() || t.isDynamicDim(d))
+      return std::nullopt;
+    return double(t.getDimSize(d));
+  }
+  if (isa<onnx::SqrtOp>(op))
+    if (std::optional<double> a = arg(0); a && *a >= 0)
+      return std::sqrt(*a);
+  if (isa<onnx::ReciprocalOp>(op))
+    if (std::optional<double> a = arg(0); a && *a != 0)
+      return 1.0 / *a;
+  if (isa<onnx::PowOp, onnx::MulOp, onnx::DivOp>(op)) {
+    std::optional<double> a = arg(0), b = arg(1);
+    if (!a || !b)
+      return std::nullopt;
+    if (isa<onnx::PowOp>(op))
+      return std::pow(*a, *b);
+    if (isa<onnx::MulOp>(op))
+      return *a * *b;
+    if (*b != 0)
+      return *a / *b;
+  }
+  return std::nullopt;
+}
+
+/// |v| = Mul(x, c) or Mul(c, x) with |c| a scalar known at compile time:
+/// returns x and multiplies |scale| by c; otherwise |v| unchanged.
 static Value peelScalarMul(Value v, double &scale) {
   auto mul = v.getDefiningOp<onnx::MulOp>();
   if (!mul || !onlyUse(v))
     return v;
   for (auto [x, c] : {std::pair(mul.getA(), mul.getB()), std::pair(mul.getB(), mul.getA())})
-    if (std::optional<double> f = constFloat(c); f && rankOf(x) == rankOf(v)) {
+    if (std::optional<double> f = scalarValue(c); f && rankOf(x) == rankOf(v)) {
       scale *= *f;
       return x;
     }
@@ -66,7 +120,7 @@ static bool fuseAttention(onnx::MatMulOp root) {
     if (!onlyUse(s))
       return nullptr;
     if (auto div = s.getDefiningOp<onnx::DivOp>()) {
-      std::optional<double> d = constFloat(div.getB());
+      std::optional<double> d = scalarValue(div.getB());
       if (!d || *d == 0.0 || rankOf(div.getA()) != rank)
         return nullptr;
       scale /= *d;
@@ -80,7 +134,24 @@ static bool fuseAttention(onnx::MatMulOp root) {
                : nullptr;
   };
   Value product = nullptr;
-  if (auto add = x.getDefiningOp<onnx::AddOp>(); add && onlyUse(x)) {
+  // masked_fill(cond, -inf): Where(cond, -inf, scores) (or the kept side
+  // first, Where(keep, scores, -inf)) is scores + Where(cond, -inf, 0).
+  Value fillCond;
+  bool fillWhenTrue = true;
+  if (auto where = x.getDefiningOp<onnx::WhereOp>(); where && onlyUse(x)) {
+    auto isNegInf = [](Value c) {
+      std::optional<double> f = constFloat(c);
+      return f && std::isinf(*f) && *f < 0 && rankOf(c) <= 1;
+    };
+    if (isNegInf(where.getX()) && (product = scaled(where.getY())))
+      fillCond = where.getCondition();
+    else if (isNegInf(where.getY()) && (product = scaled(where.getX())))
+      fillCond = where.getCondition(), fillWhenTrue = false;
+    else
+      return false;
+    if (rankOf(fillCond) < 0 || rankOf(fillCond) > rank)
+      return false;
+  } else if (auto add = x.getDefiningOp<onnx::AddOp>(); add && onlyUse(x)) {
     double before = scale;
     if ((product = scaled(add.getA())))
       mask = add.getB();
@@ -108,6 +179,21 @@ static bool fuseAttention(onnx::MatMulOp root) {
       return false;
 
   OpBuilder b(root);
+  if (fillCond) {
+    // The additive mask of the masked_fill: 0 where kept, -inf where filled.
+    Location loc = x.getLoc();
+    auto scalar = RankedTensorType::get({}, b.getF32Type());
+    float ninf = -std::numeric_limits<float>::infinity(), zero = 0.0f;
+    auto bytes = [](const float &f) {
+      return ArrayRef<char>(reinterpret_cast<const char *>(&f), sizeof(float));
+    };
+    Value inf = bytesConstant(b, loc, scalar, bytes(ninf));
+    Value zer = bytesConstant(b, loc, scalar, bytes(zero));
+    auto ct = cast<RankedTensorType>(fillCond.getType());
+    auto mt = RankedTensorType::get(ct.getShape(), b.getF32Type());
+    mask = onnx::WhereOp::create(b, loc, mt, fillCond, fillWhenTrue ? inf : zer,
+                                 fillWhenTrue ? zer : inf);
+  }
   auto op = sp::AttentionOp::create(b, root.getLoc(), root.getType(), q, key, v, mask,
                                     b.getF64FloatAttr(scale),
                                     keyTransposed ? b.getUnitAttr() : UnitAttr());

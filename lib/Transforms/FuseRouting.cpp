@@ -456,6 +456,9 @@ struct Routed {
   Value x; // [T, H]
   Gate gate;
   Experts experts;
+  /// A shared expert's output that is one of the routed sum's own terms
+  /// (form C's Add chain), or null.
+  Value sharedTerm;
 };
 } // namespace
 
@@ -517,25 +520,18 @@ static void packGateAndLinear(OpBuilder &b, Location loc, Value &w1, Value &w3, 
   layout = 2;
 }
 
-/// A shared expert added to the routed output (DeepSeek-V3, Qwen-MoE):
-/// the single user of |routed| is Add(routed, FFN(x)) or Add(routed,
-/// Sigmoid(x Wsg) * FFN(x)) with the routed experts' activation and
-/// gating, constant weights and no biases. Returns that Add and fills the
-/// shared operands of |m|, or returns null.
-static Operation *matchSharedExpert(OpBuilder &b, Location loc, Value routed, MoESpec &m,
-                                    bool gated) {
-  if (!routed.hasOneUse())
-    return nullptr;
-  auto add = dyn_cast<onnx::AddOp>(*routed.getUsers().begin());
-  if (!add || add.getType() != routed.getType())
-    return nullptr;
-  Value other = add.getA() == routed ? add.getB() : add.getA();
+/// A shared expert's output |other| (DeepSeek-V3, Qwen-MoE): FFN(x) or
+/// Sigmoid(x Wsg) * FFN(x) with the routed experts' activation |act| and
+/// gating (|gated|), constant weights and no biases. Returns the FFN and
+/// the sigmoid gate's weight (or null).
+static std::optional<std::pair<ExpertFFN, Value>> sharedExpert(Value other, Value x,
+                                                               StringRef act, bool gated) {
   Value gateW;
   if (auto mul = other.getDefiningOp<onnx::MulOp>()) {
     for (int i = 0; i < 2; ++i) {
       auto sig = mul->getOperand(i).getDefiningOp<onnx::SigmoidOp>();
       auto mm = sig ? sig.getX().getDefiningOp<onnx::MatMulOp>() : onnx::MatMulOp();
-      if (mm && mm.getA() == m.x && isConstant(mm.getB()) && rankOf(mm.getB()) == 2 &&
+      if (mm && mm.getA() == x && isConstant(mm.getB()) && rankOf(mm.getB()) == 2 &&
           cast<RankedTensorType>(mm.getB().getType()).getDimSize(1) == 1) {
         gateW = mm.getB();
         other = mul->getOperand(1 - i);
@@ -544,19 +540,43 @@ static Operation *matchSharedExpert(OpBuilder &b, Location loc, Value routed, Mo
     }
   }
   auto f = matchFFN(other);
-  if (!f || f->in != m.x || f->act != m.act || bool(f->p3.weight) != gated)
-    return nullptr;
+  if (!f || f->in != x || f->act != act || bool(f->p3.weight) != gated)
+    return std::nullopt;
   for (const Projection *p : {&f->p1, &f->p2, &f->p3})
-    if (p->weight && (p->bias || !isConstant(p->weight) || rankOf(p->weight) != 2))
-      return nullptr;
+    if (p->weight && (p->bias || p->einsum || !isConstant(p->weight) || rankOf(p->weight) != 2))
+      return std::nullopt;
+  return std::make_pair(*f, gateW);
+}
+
+/// Fills the shared operands of |m| from |shared| (sharedExpert's).
+static void fillShared(OpBuilder &b, Location loc, const std::pair<ExpertFFN, Value> &shared,
+                       MoESpec &m) {
+  const ExpertFFN &f = shared.first;
   auto layoutOf = [&](const Projection &p) {
     return p.transposed ? transpose2D(b, loc, p.weight) : p.weight;
   };
-  m.sharedW1 = layoutOf(f->p1);
-  m.sharedW2 = layoutOf(f->p2);
-  if (gated)
-    m.sharedW3 = layoutOf(f->p3);
-  m.sharedGate = gateW;
+  m.sharedW1 = layoutOf(f.p1);
+  m.sharedW2 = layoutOf(f.p2);
+  if (f.p3.weight)
+    m.sharedW3 = layoutOf(f.p3);
+  m.sharedGate = shared.second;
+}
+
+/// A shared expert added to the routed output: the single user of
+/// |routed| is Add(routed, shared) (see sharedExpert). Returns that Add and
+/// fills the shared operands of |m|, or returns null.
+static Operation *matchSharedExpert(OpBuilder &b, Location loc, Value routed, MoESpec &m,
+                                    bool gated) {
+  if (!routed.hasOneUse())
+    return nullptr;
+  auto add = dyn_cast<onnx::AddOp>(*routed.getUsers().begin());
+  if (!add || add.getType() != routed.getType())
+    return nullptr;
+  Value other = add.getA() == routed ? add.getB() : add.getA();
+  auto shared = sharedExpert(other, m.x, m.act, gated);
+  if (!shared)
+    return nullptr;
+  fillShared(b, loc, *shared, m);
   return add;
 }
 
@@ -587,8 +607,13 @@ static Operation *emitMoE(Operation *anchor, const Routed &r) {
   m.act = e.act;
   m.layout = layout;
   Operation *replaced = anchor;
-  if (Operation *add = matchSharedExpert(b, anchor->getLoc(), anchor->getResult(0), m,
-                                         bool(r.experts.w3))) {
+  if (r.sharedTerm) {
+    // Checked by the matcher; the chain's root already includes it.
+    auto shared = sharedExpert(r.sharedTerm, m.x, m.act, bool(r.experts.w3));
+    assert(shared && "a shared term the matcher checked");
+    fillShared(b, anchor->getLoc(), *shared, m);
+  } else if (Operation *add = matchSharedExpert(b, anchor->getLoc(), anchor->getResult(0), m,
+                                                bool(r.experts.w3))) {
     replaced = add;
     b.setInsertionPoint(add);
   }
@@ -681,6 +706,9 @@ static FailureOr<Experts> stackExperts(OpBuilder &b, Location loc,
 
 /// Form C: sum over experts of Mul(FFN_e(x), ReduceSum(Cast(Equal(idx, e))
 /// * weights, axis 1, keepdims)).
+static std::optional<std::pair<Value, Value>> denseRouting(Value d, Operation *anchor,
+                                                           Miss &miss);
+
 static FailureOr<Routed> matchEqualMaskChain(Operation *anchor, Miss &miss) {
   // Collect the Add tree's leaves.
   SmallVector<Value> leaves, work = {anchor->getResult(0)};
@@ -697,12 +725,59 @@ static FailureOr<Routed> matchEqualMaskChain(Operation *anchor, Miss &miss) {
   }
   if (leaves.size() < 2)
     return failure();
-  Value indices, weights, x;
+  Value indices, weights, x, dense, sharedLeaf;
   std::map<int64_t, ExpertFFN> byExpert;
+  // Column e of the dense routing matrix D [T, E]: D[:, e:e+1] (Slice) or
+  // D[:, e, None] (Unsqueeze(Gather(D, e, axis 1))).
+  auto denseColumn = [](Value v) -> std::optional<std::pair<Value, int64_t>> {
+    if (auto sl = v.getDefiningOp<onnx::SliceOp>()) {
+      auto starts = onnx::getConstantI64Values(sl.getStarts());
+      auto ends = onnx::getConstantI64Values(sl.getEnds());
+      auto axes = sl.getAxes() ? onnx::getConstantI64Values(sl.getAxes())
+                               : FailureOr<SmallVector<int64_t>>(failure());
+      if (rankOf(sl.getData()) != 2 || failed(starts) || failed(ends) || failed(axes) ||
+          starts->size() != 1 || axes->size() != 1 || ((*axes)[0] != 1 && (*axes)[0] != -1) ||
+          (*starts)[0] < 0 || (*ends)[0] != (*starts)[0] + 1)
+        return std::nullopt;
+      if (sl.getSteps()) {
+        auto steps = onnx::getConstantI64Values(sl.getSteps());
+        if (failed(steps) || steps->size() != 1 || (*steps)[0] != 1)
+          return std::nullopt;
+      }
+      return std::make_pair(sl.getData(), (*starts)[0]);
+    }
+    auto un = v.getDefiningOp<onnx::UnsqueezeOp>();
+    auto g = un ? un.getData().getDefiningOp<onnx::GatherOp>() : onnx::GatherOp();
+    std::optional<int64_t> e = g ? constInt(g.getIndices()) : std::nullopt;
+    if (!g || !e || *e < 0 || rankOf(g.getData()) != 2 || rankOf(g.getIndices()) != 0 ||
+        (g.getAxis() != 1 && g.getAxis() != -1) || rankOf(v) != 2)
+      return std::nullopt;
+    return std::make_pair(g.getData(), *e);
+  };
   for (Value leaf : leaves) {
     auto mul = leaf.getDefiningOp<onnx::MulOp>();
-    if (!mul)
-      return failure();
+    size_t before = byExpert.size();
+    for (int i = 0; mul && i < 2; ++i) {
+      if (auto col = denseColumn(mul->getOperand(i))) {
+        auto ffn = matchFFN(mul->getOperand(1 - i));
+        if (!ffn || (dense && dense != col->first) || (x && x != ffn->in) ||
+            byExpert.count(col->second))
+          continue;
+        dense = col->first;
+        x = ffn->in;
+        byExpert[col->second] = *ffn;
+        break;
+      }
+    }
+    if (byExpert.size() != before)
+      continue;
+    if (!mul) {
+      // The one term that is not an expert's: a shared expert.
+      if (sharedLeaf)
+        return failure();
+      sharedLeaf = leaf;
+      continue;
+    }
     for (int i = 0; i < 2; ++i) {
       auto sum = mul->getOperand(i).getDefiningOp<onnx::ReduceSumOp>();
       if (!sum || !reducesAxis(sum, 1) || !sum.getKeepdims())
@@ -737,8 +812,25 @@ static FailureOr<Routed> matchEqualMaskChain(Operation *anchor, Miss &miss) {
         byExpert[*e] = *ffn;
       }
     }
+    if (byExpert.size() == before) {
+      // A Mul term that is not an expert's: a (sigmoid-gated) shared expert.
+      if (sharedLeaf)
+        return failure();
+      sharedLeaf = leaf;
+    }
   }
-  if (byExpert.size() != leaves.size() || !indices)
+  if (dense) {
+    // Experts weighted by columns of the dense routing matrix.
+    if (indices)
+      return failure();
+    auto routing = denseRouting(dense, anchor, miss);
+    if (!routing)
+      return failure();
+    weights = routing->first;
+    indices = routing->second;
+  }
+  if (byExpert.size() + (sharedLeaf ? 1 : 0) != leaves.size() || byExpert.size() < 2 ||
+      !indices)
     return failure();
   Routed r;
   auto gate = matchGate(weights, indices, miss);
@@ -764,6 +856,13 @@ static FailureOr<Routed> matchEqualMaskChain(Operation *anchor, Miss &miss) {
   if (failed(ex))
     return failure();
   r.experts = *ex;
+  if (sharedLeaf) {
+    if (!sharedExpert(sharedLeaf, x, ex->act, bool(ex->w3))) {
+      miss.reason = "a term of the expert sum is neither an expert's nor a shared expert";
+      return failure();
+    }
+    r.sharedTerm = sharedLeaf;
+  }
   return r;
 }
 

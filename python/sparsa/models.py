@@ -256,9 +256,14 @@ def attention(path: str, seq: Dim = 512, heads: Dim = 8, head_dim: int = 64,
 
     - scale: "div" (MatMul, Div by sqrt(d): HF eager), "mul" (Mul by
       1/sqrt(d)), "sdpa" (torch scaled_dot_product_attention's export:
-      q and k^T each multiplied by d**-0.25 before the MatMul), "none";
+      q and k^T each multiplied by d**-0.25 before the MatMul), "shape"
+      (Div by Pow(Cast(Gather(Shape(q), -1)), 0.5): `q.shape[-1] ** 0.5`
+      with dynamic axes), "none";
     - mask: None, "causal" (Add of a constant [1, 1, seq, kv_seq] of 0 and
-      -inf), "padding" (Add of an input mask [batch, 1, 1, kv_seq]);
+      -inf), "padding" (Add of an input mask [batch, 1, 1, kv_seq]),
+      "masked_fill" (Where(j > i, -inf, scores), j and i compared from
+      Ranges at run time: torch's masked_fill of a causal mask), "keep"
+      (Where(bool input [batch, 1, 1, kv_seq], scores, -inf));
     - merged_heads: rank 3, [batch * heads, seq, d];
     - key_layout: "transpose" (Transpose of k), "input_kt" (k given as
       [.., head_dim, kv_seq]);
@@ -295,7 +300,42 @@ def attention(path: str, seq: Dim = 512, heads: Dim = 8, head_dim: int = 64,
         inits.append(numpy_helper.from_array(np.array([1 / np.sqrt(head_dim)], np.float32), "scale"))
         nodes.append(helper.make_node("Mul", ["scale", cur], ["s1"], name="/attn/Mul"))
         cur = "s1"
+    elif scale == "shape":
+        inits += [numpy_helper.from_array(np.array(-1, np.int64), "last"),
+                  numpy_helper.from_array(np.array(0.5, np.float32), "half")]
+        nodes += [helper.make_node("Shape", ["q"], ["qshape"], name="/attn/Shape"),
+                  helper.make_node("Gather", ["qshape", "last"], ["d"], name="/attn/Gather", axis=0),
+                  helper.make_node("Cast", ["d"], ["df"], name="/attn/Cast", to=TensorProto.FLOAT),
+                  helper.make_node("Pow", ["df", "half"], ["sqrtd"], name="/attn/Pow"),
+                  helper.make_node("Div", [cur, "sqrtd"], ["s1"], name="/attn/Div")]
+        cur = "s1"
     inputs = []
+    if mask in ("masked_fill", "keep"):
+        inits.append(numpy_helper.from_array(np.array(-np.inf, np.float32), "ninf"))
+        if mask == "keep":
+            inputs.append(helper.make_tensor_value_info(
+                "keep", TensorProto.BOOL, [lead[0]] + [1] * (rank - 2) + [kv_seq]))
+            nodes.append(helper.make_node("Where", ["keep", cur, "ninf"], ["s2"],
+                                          name="/attn/Where"))
+        else:
+            inits += [numpy_helper.from_array(np.array(0, np.int64), "r0"),
+                      numpy_helper.from_array(np.array(1, np.int64), "r1"),
+                      numpy_helper.from_array(np.array(-2, np.int64), "rows"),
+                      numpy_helper.from_array(np.array([1], np.int64), "ax1"),
+                      numpy_helper.from_array(np.array([0], np.int64), "ax0")]
+            nodes += [helper.make_node("Shape", ["q"], ["qs"], name="/attn/Shape_1"),
+                      helper.make_node("Shape", ["v"], ["vs"], name="/attn/Shape_2"),
+                      helper.make_node("Gather", ["qs", "rows"], ["nq"], name="/attn/Gather_1",
+                                       axis=0),
+                      helper.make_node("Gather", ["vs", "rows"], ["nk"], name="/attn/Gather_2",
+                                       axis=0),
+                      helper.make_node("Range", ["r0", "nq", "r1"], ["iq"], name="/attn/Range"),
+                      helper.make_node("Range", ["r0", "nk", "r1"], ["ik"], name="/attn/Range_1"),
+                      helper.make_node("Unsqueeze", ["iq", "ax1"], ["i"], name="/attn/Unsqueeze"),
+                      helper.make_node("Unsqueeze", ["ik", "ax0"], ["j"], name="/attn/Unsqueeze_1"),
+                      helper.make_node("Greater", ["j", "i"], ["upper"], name="/attn/Greater"),
+                      helper.make_node("Where", ["upper", "ninf", cur], ["s2"], name="/attn/Where")]
+        cur = "s2"
     if mask == "causal":
         if not (isinstance(seq, int) and isinstance(kv_seq, int)):
             raise ValueError("a causal constant mask needs static seq and kv_seq")
@@ -304,7 +344,7 @@ def attention(path: str, seq: Dim = 512, heads: Dim = 8, head_dim: int = 64,
     elif mask == "padding":
         inputs.append(helper.make_tensor_value_info(
             "mask", TensorProto.FLOAT, [lead[0]] + [1] * (rank - 2) + [kv_seq]))
-    if mask:
+    if mask in ("causal", "padding"):
         nodes.append(helper.make_node("Add", [cur, "mask"], ["s2"], name="/attn/Add"))
         cur = "s2"
     nodes += [
@@ -845,7 +885,8 @@ def moe(path: str, form: str, hidden: int = 64, inner: int = 128, experts: int =
         missing: Sequence[int] = (), gemm: bool = False, shapes: Sequence[int] = (),
         topk_axis: int = -1, extra_outputs: Sequence[str] = (), shared: int = 0,
         shared_gate: bool = False, n_group: int = 4, topk_group: int = 2,
-        layout: str = "ET", dense: str = "scatter", seed: int = 0, opset: int = 17) -> str:
+        layout: str = "ET", dense: str = "scatter", c_weights: str = "equal",
+        shared_first: bool = False, seed: int = 0, opset: int = 17) -> str:
     """A mixture-of-experts layer `x [T, H] -> [T, H]` in exporter form |form|:
 
     - `A`: OneHot expert mask, per expert (unrolled) NonZero -> Gather the
@@ -859,7 +900,10 @@ def moe(path: str, form: str, hidden: int = 64, inner: int = 128, experts: int =
       over axis 1), "ET_perm" ([E, T, H] permuted to [T, E, H]) or
       "einsum" (torch.einsum `th,ehf->tef`, `tef,efh->teh`);
     - `C`: per expert Equal(indices, e) -> Cast -> Mul(weights) -> ReduceSum
-      -> Mul(expert output) -> Add chain;
+      -> Mul(expert output) -> Add chain (|c_weights| "slice" / "gather":
+      the weight of expert e as column e of the dense routing matrix,
+      `dense[:, e:e+1]` / `dense[:, e, None]`; |shared_first|: the shared
+      expert is the chain's first term, `out = shared(x); out += ...`);
     - `D`: Gather of the stacked expert weights by the top-k indices,
       batched MatMul (|layout| "einsum": `th,tkhf->tkf`, `tkf,tkfh->tkh`),
       weighted ReduceSum over k;
@@ -886,6 +930,19 @@ def moe(path: str, form: str, hidden: int = 64, inner: int = 128, experts: int =
     b2s = (0.1 * rng.standard_normal((E, H))).astype(np.float32)
     wg = g.const("router.weight", (rng.standard_normal((H, E)) / np.sqrt(H)).astype(np.float32))
     swiglu = act == "swiglu"
+    srng = np.random.default_rng(seed + 1000)  # the shared expert's own stream
+
+    def shared_out():
+        """The shared expert on every token (DeepSeek-V3 / Qwen-MoE)."""
+        ws1 = g.const("shared.w1", (srng.standard_normal((H, shared)) / np.sqrt(H)).astype(np.float32))
+        ws2 = g.const("shared.w2", (srng.standard_normal((shared, H)) / np.sqrt(shared)).astype(np.float32))
+        ws3 = (g.const("shared.w3", (srng.standard_normal((H, shared)) / np.sqrt(H)).astype(np.float32))
+               if swiglu else None)
+        ys = _moe_ffn(g, "x", ws1, ws2, ws3, act)
+        if shared_gate:
+            wsg = g.const("shared.gate", (srng.standard_normal((H, 1)) / np.sqrt(H)).astype(np.float32))
+            ys = g.op("Mul", [g.op("Sigmoid", [g.op("MatMul", ["x", wsg])]), ys])
+        return ys
     x = "x"
 
     def _expert(g, e, inp):
@@ -968,14 +1025,25 @@ def moe(path: str, form: str, hidden: int = 64, inner: int = 128, experts: int =
                 wt = g.op("Unsqueeze", [dmat, i64("ax2", [-1])])               # [T, E, 1]
                 out = g.op("ReduceSum", [g.op("Mul", [y, wt]), i64("ax1r", [1])], keepdims=0)
         elif form == "C":
-            terms = []
+            terms = [shared_out()] if shared and shared_first else []
+            if c_weights != "equal":
+                zeros = g.op("ConstantOfShape", [g.op("Shape", [g.op("MatMul", [x, wg])])],
+                             value=helper.make_tensor("zero", TP.FLOAT, [1], [0.0]))
+                dmat = g.op("ScatterElements", [zeros, idx, vals], axis=1)     # [T, E]
             for e in range(E):
                 if e in missing:
                     continue
-                m = g.op("Cast", [g.op("Equal", [idx, g.const(f"e{e}", np.array(e, np.int64))])],
-                         to=TP.FLOAT)
-                c = g.op("ReduceSum", [g.op("Mul", [m, vals]),
-                                       g.const(f"e{e}.axes", np.array([1], np.int64))], keepdims=1)
+                i64 = lambda name, v: g.const(name, np.array(v, np.int64))  # noqa: E731
+                if c_weights == "slice":
+                    c = g.op("Slice", [dmat, i64(f"e{e}.s", [e]), i64(f"e{e}.e", [e + 1]),
+                                       i64(f"e{e}.a", [-1])])
+                elif c_weights == "gather":
+                    c = g.op("Unsqueeze", [g.op("Gather", [dmat, i64(f"e{e}", e)], axis=1),
+                                           i64(f"e{e}.u", [-1])])
+                else:
+                    m = g.op("Cast", [g.op("Equal", [idx, i64(f"e{e}", e)])], to=TP.FLOAT)
+                    c = g.op("ReduceSum", [g.op("Mul", [m, vals]), i64(f"e{e}.axes", [1])],
+                             keepdims=1)
                 y = _expert(g, e, x)
                 terms.append(g.op("Mul", [y, c]))
             out = terms[0]
@@ -1026,16 +1094,8 @@ def moe(path: str, form: str, hidden: int = 64, inner: int = 128, experts: int =
                 out = g.op("ScatterElements", [out, index, y], axis=0, reduction="add")
         else:
             raise ValueError(f"unknown MoE form {form!r}")
-    if shared:
-        ws1 = g.const("shared.w1", (rng.standard_normal((H, shared)) / np.sqrt(H)).astype(np.float32))
-        ws2 = g.const("shared.w2", (rng.standard_normal((shared, H)) / np.sqrt(shared)).astype(np.float32))
-        ws3 = (g.const("shared.w3", (rng.standard_normal((H, shared)) / np.sqrt(H)).astype(np.float32))
-               if swiglu else None)
-        ys = _moe_ffn(g, x, ws1, ws2, ws3, act)
-        if shared_gate:
-            wsg = g.const("shared.gate", (rng.standard_normal((H, 1)) / np.sqrt(H)).astype(np.float32))
-            ys = g.op("Mul", [g.op("Sigmoid", [g.op("MatMul", [x, wsg])]), ys])
-        out = g.op("Add", [out, ys])
+    if shared and not (form == "C" and shared_first):
+        out = g.op("Add", [out, shared_out()])
     for n in g.nodes:  # name the combined output "y"
         n.output[:] = ["y" if o == out else o for o in n.output]
     outputs = [helper.make_tensor_value_info("y", TP.FLOAT, [tokens, H])]

@@ -43,6 +43,10 @@ CASES = [
     dict(seq=4, kv_seq=9, mask="causal"),
     dict(seq=70, kv_seq=45, value_dim=48),          # uneven row blocks, Dv != d
     dict(seq=130, kv_seq=130, mask="padding", scale="sdpa"),
+    dict(scale="shape"),                            # q.shape[-1] ** 0.5 (dynamic axes)
+    dict(mask="masked_fill"),                       # masked_fill(j > i, -inf) from Ranges
+    dict(mask="masked_fill", seq=1, kv_seq=1),
+    dict(mask="keep", scale="shape", seq=33),       # Where(keep, scores, -inf)
 ]
 
 
@@ -57,7 +61,12 @@ def test_attention_fuses_and_matches(tmp_path, kw):
     q, k, v = shapes(kw["batch"], kw["heads"], seq, kv, d, dv, kw.get("merged_heads", False),
                      kw.get("key_layout", "transpose"))
     mask = [kw["batch"], 1, 1, kv] if kw.get("mask") == "padding" else None
-    assert_matches_ort(model, path, feeds_for(np.random.default_rng(0), q, k, v, mask))
+    feeds = feeds_for(np.random.default_rng(0), q, k, v, mask)
+    if kw.get("mask") == "keep":
+        keep = np.random.default_rng(1).random((kw["batch"], 1, 1, kv)) < 0.7
+        keep[..., 0] = True  # no row without a key
+        feeds["keep"] = keep
+    assert_matches_ort(model, path, feeds)
 
 
 def test_dynamic_shapes(tmp_path):

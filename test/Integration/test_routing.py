@@ -57,6 +57,12 @@ def test_form_fuses_and_matches(tmp_path, form, act):
     ("B", dict(layout="einsum", dense="onehot", act="gelu")),
     ("D", dict(layout="einsum", act="relu")),
     ("D", dict(layout="einsum", act="swiglu", gating="sigmoid")),
+    # form C with the weights as columns of the dense routing matrix, and
+    # a shared expert as the chain's first term (out = shared(x); out += ...)
+    ("C", dict(c_weights="slice", shared=64, shared_first=True, act="swiglu",
+               gating="sigmoid", scaling=2.5)),
+    ("C", dict(c_weights="gather", act="relu")),
+    ("C", dict(shared=48, shared_first=True, shared_gate=True)),
 ])
 def test_gate_and_layout_variants(tmp_path, form, kw):
     path = models.moe(str(tmp_path / "moe.onnx"), form, hidden=H, inner=96, **kw)

@@ -18,6 +18,32 @@ func.func @eager_div(%q: tensor<1x2x16x64xf32>, %k: tensor<1x2x16x64xf32>, %v: t
 
 // -----
 
+/// TorchScript with dynamic axes: the scale is q.shape[-1] ** 0.5 read
+/// from the shape (the head dim is static: 1 / 4), and masked_fill(mask,
+/// -inf) is a Where, which becomes the additive mask Where(mask, -inf, 0).
+// CHECK-LABEL: func.func @shape_scale_masked_fill
+// CHECK: %[[M:.+]] = onnx.Where %arg3, %{{.+}}, %{{.+}} : (tensor<?x?xi1>, tensor<f32>, tensor<f32>) -> tensor<?x?xf32>
+// CHECK: sparsa.attention %arg0, %arg1, %arg2 mask = %[[M]] {scale = 2.500000e-01 : f64}
+// CHECK-NOT: onnx.Softmax
+func.func @shape_scale_masked_fill(%q: tensor<?x4x?x16xf32>, %k: tensor<?x4x?x16xf32>, %v: tensor<?x4x?x16xf32>, %upper: tensor<?x?xi1>) -> tensor<?x4x?x16xf32> {
+  %last = onnx.Constant {value = dense<-1> : tensor<i64>} : () -> tensor<i64>
+  %half = onnx.Constant {value = dense<0.5> : tensor<f32>} : () -> tensor<f32>
+  %ninf = onnx.Constant {value = dense<0xFF800000> : tensor<f32>} : () -> tensor<f32>
+  %shape = onnx.Shape %q : (tensor<?x4x?x16xf32>) -> tensor<4xi64>
+  %d = onnx.Gather %shape, %last : (tensor<4xi64>, tensor<i64>) -> tensor<i64>
+  %df = onnx.Cast %d {to = 1 : si64} : (tensor<i64>) -> tensor<f32>
+  %sq = onnx.Pow %df, %half : (tensor<f32>, tensor<f32>) -> tensor<f32>
+  %kt = onnx.Transpose %k {perm = array<i64: 0, 1, 3, 2>} : (tensor<?x4x?x16xf32>) -> tensor<?x4x16x?xf32>
+  %s = onnx.MatMul %q, %kt : (tensor<?x4x?x16xf32>, tensor<?x4x16x?xf32>) -> tensor<?x4x?x?xf32>
+  %sd = onnx.Div %s, %sq : (tensor<?x4x?x?xf32>, tensor<f32>) -> tensor<?x4x?x?xf32>
+  %sm = onnx.Where %upper, %ninf, %sd : (tensor<?x?xi1>, tensor<f32>, tensor<?x4x?x?xf32>) -> tensor<?x4x?x?xf32>
+  %p = onnx.Softmax %sm {axis = -1 : si64} : (tensor<?x4x?x?xf32>) -> tensor<?x4x?x?xf32>
+  %o = onnx.MatMul %p, %v : (tensor<?x4x?x?xf32>, tensor<?x4x?x16xf32>) -> tensor<?x4x?x16xf32>
+  return %o : tensor<?x4x?x16xf32>
+}
+
+// -----
+
 /// torch scaled_dot_product_attention export: d**-0.25 on q and on k^T,
 /// an additive mask after the product (the scales multiply: 0.5 * 0.5).
 // CHECK-LABEL: func.func @sdpa_masked

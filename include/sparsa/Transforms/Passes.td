@@ -762,7 +762,9 @@ def FuseRoutingPass : Pass<"sparsa-fuse-routing", "mlir::func::FuncOp"> {
       into a zero `[T, E]` matrix (or OneHot times the weights, summed over
       `k`), combined by Mul + ReduceSum over the experts;
     - C: per expert Equal(indices, e) -> Cast -> Mul(weights) -> ReduceSum
-      -> Mul(expert output), summed by an Add chain;
+      (or a column of form B's dense routing matrix, Slice or Gather) ->
+      Mul(expert output), summed by an Add chain, one of whose terms may be
+      a shared expert;
     - D: stacked weights Gathered by the top-k indices (Gather, or
       GatherND as the dynamo exporter writes `W[idx]`), batched MatMul or
       the Einsums `th,tkhf->tkf` / `tkf,tkfh->tkh`, weighted ReduceSum over
@@ -926,10 +928,13 @@ def FuseAttentionPass : Pass<"sparsa-fuse-attention", "mlir::func::FuncOp"> {
     scores in cache between the two products. Recognized as exporters
     write it: `k^T` as a `Transpose` swapping the last two dims (or a value
     already laid out `[..., D, Lk]`); the scale as `Div` or `Mul` by a
-    scalar constant after the product, or `Mul` by scalar constants on
-    `q` and / or `k^T` before it (PyTorch's scaled_dot_product_attention
+    scalar constant (or a scalar computed from static dims of a shape,
+    `q.shape[-1] ** 0.5`) after the product, or `Mul` by scalar constants
+    on `q` and / or `k^T` before it (PyTorch's scaled_dot_product_attention
     export splits `1/sqrt(d)` over both), or none; an additive mask
-    (`Add` of any value that broadcasts to the scores) after the scale.
+    (`Add` of any value that broadcasts to the scores) after the scale, or
+    masked_fill's `Where(cond, -inf, scores)` (`Where(keep, scores, -inf)`),
+    which becomes the additive mask `Where(cond, -inf, 0)`.
     Every intermediate must have no other use (a model that also returns
     the attention probabilities keeps its ops), element types f32, and
     query, key and value the same leading dims.

@@ -37,6 +37,7 @@
 #include <mutex>
 #include <optional>
 #include <set>
+#include <variant>
 
 using namespace mlir;
 namespace onnx_ir = sparsa::onnx;
@@ -987,6 +988,144 @@ static bool completeTypes(proto::ModelProto &model) {
   return changed;
 }
 
+/// Exporters write `x.view(B, L, H, -1)` with B and L read from shapes at
+/// run time: Reshape(x, Concat(Unsqueeze(Gather(Shape(t), i)), ..., H,
+/// -1)). ONNX 1.12 cannot tell the -1 without knowing that B and L are x's
+/// own dims, so every head dim after it is unknown (and with it the
+/// attention scale, the flow attention's static head dim, ...). This works
+/// it out when each run-time piece is a dim of a tensor that matches one of
+/// x's dims (the same tensor and dim, or the same dim_param) and the rest
+/// is static, and writes it into the Reshape's output type. Returns whether
+/// anything changed; the caller reruns ONNX's inference, which carries the
+/// dim on to the ops after.
+static bool refineReshapes(proto::ModelProto &model) {
+  proto::GraphProto *graph = model.mutable_graph();
+  std::map<std::string, proto::TypeProto *> types;
+  for (auto *list : {graph->mutable_input(), graph->mutable_value_info(), graph->mutable_output()})
+    for (auto &vi : *list)
+      if (vi.type().has_tensor_type() && vi.type().tensor_type().has_shape())
+        types[vi.name()] = vi.mutable_type();
+  std::map<std::string, const proto::NodeProto *> producer;
+  for (const auto &node : graph->node())
+    for (const auto &o : node.output())
+      producer[o] = &node;
+  auto nodeOf = [&](const std::string &name, StringRef op) -> const proto::NodeProto * {
+    auto it = producer.find(name);
+    return it != producer.end() && it->second->op_type() == op && it->second->domain().empty()
+               ? it->second
+               : nullptr;
+  };
+  auto intAttr = [](const proto::NodeProto &n, StringRef name, int64_t dflt) {
+    for (const auto &a : n.attribute())
+      if (a.name() == name)
+        return a.i();
+    return dflt;
+  };
+  // A dim: a static size, or a symbolic key ("p:" dim_param, "t:" tensor
+  // and index), or nothing when unknown.
+  using Dim = std::variant<std::monostate, int64_t, std::string>;
+  auto dimOf = [&](const std::string &tensor, int64_t i) -> Dim {
+    auto it = types.find(tensor);
+    if (it == types.end())
+      return std::string("t:" + tensor + ":" + std::to_string(i));
+    const auto &shape = it->second->tensor_type().shape();
+    if (i < 0)
+      i += shape.dim_size();
+    if (i < 0 || i >= shape.dim_size())
+      return std::monostate();
+    const auto &d = shape.dim(i);
+    if (d.has_dim_value())
+      return d.dim_value();
+    if (d.has_dim_param() && !d.dim_param().empty())
+      return std::string("p:" + d.dim_param());
+    return std::string("t:" + tensor + ":" + std::to_string(i));
+  };
+  bool changed = false;
+  for (const auto &node : graph->node()) {
+    if (node.op_type() != "Reshape" || !node.domain().empty() || node.input_size() < 2 ||
+        node.output_size() < 1 || intAttr(node, "allowzero", 0) != 0)
+      continue;
+    auto outIt = types.find(node.output(0));
+    auto inIt = types.find(node.input(0));
+    if (outIt == types.end() || inIt == types.end())
+      continue;
+    auto *outShape = outIt->second->mutable_tensor_type()->mutable_shape();
+    const auto &inShape = inIt->second->tensor_type().shape();
+    const proto::NodeProto *concat = nodeOf(node.input(1), "Concat");
+    if (!concat)
+      continue;
+    // The requested dims, piece by piece.
+    std::vector<Dim> want;
+    std::optional<size_t> inferred; // the -1
+    bool ok = true;
+    for (const auto &piece : concat->input()) {
+      if (auto c = constantInts(*graph, piece)) {
+        for (int64_t v : *c) {
+          if (v == -1) {
+            if (inferred)
+              ok = false;
+            inferred = want.size();
+            want.push_back(std::monostate());
+          } else if (v == 0) {
+            want.push_back(dimOf(node.input(0), (int64_t)want.size()));
+          } else {
+            want.push_back(v);
+          }
+        }
+        continue;
+      }
+      const proto::NodeProto *un = nodeOf(piece, "Unsqueeze");
+      const proto::NodeProto *gather = nodeOf(un ? un->input(0) : piece, "Gather");
+      const proto::NodeProto *shape = gather ? nodeOf(gather->input(0), "Shape") : nullptr;
+      auto idx = gather && gather->input_size() > 1 ? constantInts(*graph, gather->input(1))
+                                                    : std::nullopt;
+      if (!shape || !idx || idx->size() != 1 || intAttr(*gather, "axis", 0) != 0 ||
+          intAttr(*shape, "start", 0) != 0) {
+        ok = false;
+        break;
+      }
+      want.push_back(dimOf(shape->input(0), (*idx)[0]));
+    }
+    if (!ok || !inferred || (int)want.size() != outShape->dim_size() ||
+        outShape->dim(*inferred).has_dim_value())
+      continue;
+    // -1 = prod(input dims) / prod(the others), symbolic dims cancelling.
+    std::multiset<std::string> symbols;
+    int64_t num = 1, den = 1;
+    for (int i = 0; i < inShape.dim_size() && ok; ++i) {
+      Dim d = dimOf(node.input(0), i);
+      if (auto *v = std::get_if<int64_t>(&d))
+        ok = *v >= 0 && !__builtin_mul_overflow(num, *v, &num);
+      else if (auto *k = std::get_if<std::string>(&d))
+        symbols.insert(*k);
+      else
+        ok = false;
+    }
+    for (size_t i = 0; i < want.size() && ok; ++i) {
+      if (i == *inferred)
+        continue;
+      if (auto *v = std::get_if<int64_t>(&want[i])) {
+        ok = *v > 0 && !__builtin_mul_overflow(den, *v, &den);
+      } else if (auto *k = std::get_if<std::string>(&want[i])) {
+        auto it = symbols.find(*k);
+        if (it == symbols.end())
+          ok = false;
+        else
+          symbols.erase(it);
+      } else {
+        ok = false;
+      }
+    }
+    if (!ok || !symbols.empty() || den <= 0 || num % den != 0 || num / den <= 0)
+      continue;
+    auto *d = outShape->mutable_dim(*inferred);
+    d->Clear();
+    d->set_dim_value(num / den);
+    changed = true;
+  }
+  return changed;
+}
+
 namespace {
 FailureOr<Results> importConstantOfShape(NodeContext &n) {
   ElementsAttr value;
@@ -1914,7 +2053,7 @@ static OwningOpRef<ModuleOp> importModel(MLIRContext *ctx, proto::ModelProto &mo
   }
   // Ops newer than the library's schemas: type them ourselves and let ONNX
   // carry on from there (each round gets past at least one such node).
-  for (int round = 0; round < 1000 && completeTypes(model); ++round) {
+  for (int round = 0; round < 1000 && (completeTypes(model) | refineReshapes(model)); ++round) {
     try {
       infer(/*errorMode=*/0);
     } catch (const std::exception &) {
