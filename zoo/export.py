@@ -288,6 +288,55 @@ def export_einsum_moe(out):
                           dynamic_shapes={"x": {0: Dim("tokens", min=1, max=4096)}})
 
 
+class MoHDFFN(nn.Module):
+    """Mixture of Hidden Dimensions: the FFN's hidden groups, the first S
+    always on, a router's top-k of the others scaled by (G - S) / k."""
+    def __init__(s, d=64, f=256, G=8, S=2, k=2):
+        super().__init__(); s.G, s.S, s.k = G, S, k
+        s.up = nn.Linear(d, f); s.down = nn.Linear(f, d)
+        s.router = nn.Linear(d, G - S, bias=False)
+    def forward(s, x):  # [T, d]
+        T = x.shape[0]
+        h = torch.nn.functional.silu(s.up(x)).view(T, s.G, -1)
+        p = torch.softmax(s.router(x), dim=-1)
+        _, idx = torch.topk(p, s.k, dim=-1)
+        routed = torch.zeros_like(p).scatter(-1, idx, 1.0) * ((s.G - s.S) / s.k)
+        mask = torch.cat([torch.ones(T, s.S), routed], dim=-1)
+        return s.down((h * mask.unsqueeze(-1)).view(T, -1))
+
+
+class UnrolledDenseMoE(nn.Module):
+    """Every expert on every token, unrolled, each weighted by its column
+    of the dense routing matrix, after a shared expert (DeepSeek-style
+    sigmoid gate with routed scaling)."""
+    def __init__(s, d=64, f=64, E=4, k=2, scaling=2.5):
+        super().__init__(); s.E, s.k, s.scaling = E, k, scaling
+        s.gate = nn.Linear(d, E, bias=False)
+        s.experts = nn.ModuleList([Expert(d, f) for _ in range(E)]); s.shared = Expert(d, f)
+    def forward(s, x):  # [T, d]
+        scores = torch.sigmoid(s.gate(x))
+        w, idx = torch.topk(scores, s.k, dim=-1)
+        w = w / w.sum(-1, keepdim=True) * s.scaling
+        dense = torch.zeros_like(scores).scatter(-1, idx, w)
+        out = s.shared(x)
+        for e in range(s.E):
+            out = out + s.experts[e](x) * dense[:, e:e + 1]
+        return out
+
+def export_mohd_and_unrolled(out):
+    from torch.export import Dim
+    x = torch.randn(8, 64)
+    for name, cls in (("mohd_ffn", MoHDFFN), ("moe_dense_unrolled", UnrolledDenseMoE)):
+        torch.manual_seed(0)
+        m = cls().eval()
+        torch.onnx.export(m, (x,), os.path.join(out, f"{name}.onnx"), input_names=["x"],
+                          output_names=["y"], opset_version=17, dynamo=False,
+                          dynamic_axes={"x": {0: "tokens"}, "y": {0: "tokens"}})
+        torch.onnx.export(m, (x,), os.path.join(out, f"{name}_dynamo.onnx"), input_names=["x"],
+                          output_names=["y"], dynamo=True, external_data=False,
+                          dynamic_shapes={"x": {0: Dim("tokens", min=2, max=4096)}})
+
+
 class Logits(nn.Module):
     """input_ids [B, L] -> logits [B, L, vocab] of a causal LM, no cache."""
 
@@ -350,6 +399,7 @@ EXPORTS = {
     "dejavu": export_dejavu,
     "causal_linear_attention": export_causal_linear_attention,
     "einsum_moe": export_einsum_moe,
+    "mohd_and_unrolled": export_mohd_and_unrolled,
 }
 
 

@@ -1559,9 +1559,59 @@ static SmallVector<char> columns(ArrayRef<char> m, int64_t R, int64_t C, int64_t
 /// (scaled) ScatterElements of ones or of routing weights at the top-k
 /// groups. Becomes the shared groups as a dense FFN plus a sparsa.moe over
 /// the routed groups (experts = column groups).
-static FailureOr<Value> fuseMoHD(onnx::MatMulOp down, Miss &miss) {
-  Value W2 = down.getB();
-  auto h2 = down.getA().getDefiningOp<onnx::ReshapeOp>();
+/// Whether |v| is all float ones: ConstantOfShape(1), a constant, or an
+/// Expand of one.
+static bool isOnes(Value v) {
+  if (auto ex = v.getDefiningOp<onnx::ExpandOp>())
+    return isOnes(ex.getInput());
+  ElementsAttr attr;
+  if (auto cos = v.getDefiningOp<onnx::ConstantOfShapeOp>()) {
+    if (!cos.getValue())
+      return false;
+    attr = *cos.getValue();
+  } else if (!matchPattern(v, m_Constant(&attr))) {
+    return false;
+  }
+  SmallVector<char> storage;
+  auto bytes = onnx::getConstantBytes(attr, storage);
+  if (failed(bytes) || bytes->empty() || bytes->size() % 4 || !attr.getElementType().isF32())
+    return false;
+  float one = 1.0f;
+  for (size_t i = 0; i < bytes->size(); i += 4)
+    if (std::memcmp(bytes->data() + i, &one, 4) != 0)
+      return false;
+  return true;
+}
+
+/// A row-major [R, C] byte matrix transposed to [C, R].
+static SmallVector<char> transposedBytes(ArrayRef<char> m, int64_t R, int64_t C, int64_t elt) {
+  SmallVector<char> out(m.size());
+  for (int64_t r = 0; r < R; ++r)
+    for (int64_t c = 0; c < C; ++c)
+      std::memcpy(out.data() + (c * R + r) * elt, m.data() + (r * C + c) * elt, elt);
+  return out;
+}
+
+static FailureOr<Value> fuseMoHD(Operation *down, Miss &miss) {
+  // The down projection: MatMul, or Gemm (torch's nn.Linear, transB, with
+  // its bias) whose weight is transposed at compile time.
+  Value A, W2, bias2;
+  bool w2Transposed = false;
+  if (auto mm = dyn_cast<onnx::MatMulOp>(down)) {
+    A = mm.getA();
+    W2 = mm.getB();
+  } else if (auto gemm = dyn_cast<onnx::GemmOp>(down)) {
+    if (gemm.getTransA() || gemm.getAlpha().convertToDouble() != 1.0 ||
+        gemm.getBeta().convertToDouble() != 1.0 || (gemm.getC() && !isConstant(gemm.getC())))
+      return failure();
+    A = gemm.getA();
+    W2 = gemm.getB();
+    w2Transposed = gemm.getTransB();
+    bias2 = gemm.getC();
+  } else {
+    return failure();
+  }
+  auto h2 = A.getDefiningOp<onnx::ReshapeOp>();
   if (!h2 || !isConstant(W2) || rankOf(W2) != 2 || rankOf(h2.getReshaped()) != 2)
     return failure();
   auto mul = h2.getData().getDefiningOp<onnx::MulOp>();
@@ -1593,16 +1643,8 @@ static FailureOr<Value> fuseMoHD(onnx::MatMulOp down, Miss &miss) {
     if (cat.getInputs().size() != 2 || (cat.getAxis() != 1 && cat.getAxis() != -1))
       return failure();
     Value ones = cat.getInputs()[0];
-    auto cos = ones.getDefiningOp<onnx::ConstantOfShapeOp>();
-    bool isOne = false;
-    if (cos && cos.getValue()) {
-      SmallVector<char> storage;
-      auto bytes = onnx::getConstantBytes(*cos.getValue(), storage);
-      float one = 1.0f;
-      isOne = succeeded(bytes) && bytes->size() == 4 && std::memcmp(bytes->data(), &one, 4) == 0;
-    }
     miss.at = down;
-    if (!isOne) {
+    if (!isOnes(ones)) {
       miss.reason = "MoHD mask: the always-on groups are not a mask of ones";
       return failure();
     }
@@ -1622,14 +1664,7 @@ static FailureOr<Value> fuseMoHD(onnx::MatMulOp down, Miss &miss) {
   // Routing weights: ones (a 0/1 group mask) or the gate's weights.
   Gate gate;
   Value upd = scatter.getUpdates();
-  bool binary = false;
-  if (auto cos = upd.getDefiningOp<onnx::ConstantOfShapeOp>(); cos && cos.getValue()) {
-    SmallVector<char> storage;
-    auto bytes = onnx::getConstantBytes(*cos.getValue(), storage);
-    float one = 1.0f;
-    binary = succeeded(bytes) && bytes->size() == 4 && std::memcmp(bytes->data(), &one, 4) == 0;
-  }
-  if (binary) {
+  if (isOnes(upd)) {
     auto topk = scatter.getIndices().getDefiningOp<onnx::TopKOp>();
     if (!topk || topk.getIndices() != scatter.getIndices()) {
       miss.reason = "MoHD mask is not scattered at top-k indices";
@@ -1663,24 +1698,32 @@ static FailureOr<Value> fuseMoHD(onnx::MatMulOp down, Miss &miss) {
     return failure();
   }
   auto p1 = matchProjection(h);
-  if (!p1 || !isConstant(p1->weight) || p1->transposed || rankOf(p1->weight) != 2 ||
+  if (!p1 || !isConstant(p1->weight) || p1->einsum || rankOf(p1->weight) != 2 ||
       rankOf(p1->in) != 2) {
-    miss.reason = "MoHD up projection is not a constant [H, F] MatMul";
+    miss.reason = "MoHD up projection is not a constant [H, F] MatMul or Gemm";
     return failure();
   }
   auto w1T = cast<RankedTensorType>(p1->weight.getType());
   auto w2T = cast<RankedTensorType>(W2.getType());
-  int64_t H = w1T.getDimSize(0), F = w1T.getDimSize(1);
+  // [H, F] and [F, H] as laid out (Gemm transB: [F, H] and [H, F]).
+  int64_t H = w1T.getDimSize(p1->transposed ? 1 : 0), F = w1T.getDimSize(p1->transposed ? 0 : 1);
   Type elt = w1T.getElementType();
+  if (!elt.isIntOrFloat() || elt.getIntOrFloatBitWidth() % 8)
+    return failure();
   int64_t eb = elt.getIntOrFloatBitWidth() / 8;
   int64_t E = G - S;
   int64_t gateE = cast<RankedTensorType>(gate.logits.getType()).getDimSize(1);
-  if (F != G * gsz || w2T.getDimSize(0) != F || gateE != E) {
+  if (F != G * gsz || w2T.getDimSize(w2Transposed ? 1 : 0) != F ||
+      w2T.getDimSize(w2Transposed ? 0 : 1) != H || gateE != E) {
     miss.reason = "MoHD groups do not tile the hidden dimension, or the router does "
                   "not score the routed groups";
     return failure();
   }
   auto w1b = constantBytes(p1->weight), w2b = constantBytes(W2);
+  if (succeeded(w1b) && p1->transposed)
+    w1b = transposedBytes(*w1b, F, H, eb);
+  if (succeeded(w2b) && w2Transposed)
+    w2b = transposedBytes(*w2b, H, F, eb);
   FailureOr<SmallVector<char>> b1b = p1->bias ? constantBytes(p1->bias)
                                               : FailureOr<SmallVector<char>>(SmallVector<char>());
   if (failed(w1b) || failed(w2b) || failed(b1b) || (p1->bias && (int64_t)b1b->size() != F * eb)) {
@@ -1688,7 +1731,7 @@ static FailureOr<Value> fuseMoHD(onnx::MatMulOp down, Miss &miss) {
     return failure();
   }
   OpBuilder b(down);
-  Location loc = down.getLoc();
+  Location loc = down->getLoc();
   // Routed groups: experts [E, H, g], [E, g, H], [E, g].
   SmallVector<char> w1s, w2s(w2b->begin() + S * gsz * H * eb, w2b->end());
   for (int64_t e = 0; e < E; ++e) {
@@ -1730,9 +1773,12 @@ static FailureOr<Value> fuseMoHD(onnx::MatMulOp down, Miss &miss) {
     Value ys = onnx::MatMulOp::create(b, loc, x.getType(), hs, ws2);
     result = onnx::AddOp::create(b, loc, x.getType(), ys, result);
   }
-  if (result.getType() != down.getType())
-    result = onnx::IdentityOp::create(b, loc, down.getType(), result);
-  down.getResult().replaceAllUsesWith(result);
+  if (bias2)
+    result = onnx::AddOp::create(b, loc, x.getType(), result, bias2);
+  Type downType = down->getResult(0).getType();
+  if (result.getType() != downType)
+    result = onnx::IdentityOp::create(b, loc, downType, result);
+  down->getResult(0).replaceAllUsesWith(result);
   return result;
 }
 
@@ -1751,7 +1797,7 @@ struct FuseRoutingPass final : sparsa::impl::FuseRoutingPassBase<FuseRoutingPass
     SmallVector<Operation *> anchors;
     getOperation().walk([&](Operation *op) {
       if (isa<onnx::AddOp, onnx::ReduceSumOp, onnx::ScatterElementsOp, onnx::ScatterNDOp,
-              onnx::MatMulOp>(op))
+              onnx::MatMulOp, onnx::GemmOp>(op))
         anchors.push_back(op);
     });
     llvm::DenseSet<Operation *> erased;
@@ -1759,8 +1805,8 @@ struct FuseRoutingPass final : sparsa::impl::FuseRoutingPassBase<FuseRoutingPass
       if (erased.contains(anchor))
         continue;
       Miss miss;
-      if (auto mm = dyn_cast<onnx::MatMulOp>(anchor)) {
-        if (succeeded(fuseMoHD(mm, miss)))
+      if (isa<onnx::MatMulOp, onnx::GemmOp>(anchor)) {
+        if (succeeded(fuseMoHD(anchor, miss)))
           eraseDeadProducers(anchor, erased);
         else if (!miss.reason.empty())
           markUnfused(miss.at ? miss.at : anchor, "routing", miss.reason);

@@ -1118,47 +1118,72 @@ def moe(path: str, form: str, hidden: int = 64, inner: int = 128, experts: int =
 
 def mohd(path: str, hidden: int = 64, inner: int = 256, groups: int = 8, shared: int = 2,
          k: int = 2, *, tokens: Dim = "T", act: str = "silu", weighted: bool = False,
-         scale: Optional[float] = None, bias: bool = True, seed: int = 0, opset: int = 17) -> str:
+         scale: Optional[float] = None, bias: bool = True, gemm: bool = False,
+         constant_masks: bool = False, seed: int = 0, opset: int = 17) -> str:
     """A Mixture-of-Hidden-Dimensions FFN `x [T, H] -> [T, H]`: the hidden
     activation act(x W1 + b1) [T, F] is split into |groups| column groups;
     the first |shared| are always on, a router picks |k| of the others per
     token (a 0/1 mask, or the softmax weights with |weighted|), the routed
     groups are scaled by |scale| (default (groups - shared) / k, activation
-    scaling), and the masked activation goes through the down projection."""
+    scaling), and the masked activation goes through the down projection.
+    |gemm| writes the projections as torch's nn.Linear export (Gemm, transB,
+    bias inside); |constant_masks| (static |tokens|) writes the ones of the
+    always-on groups and of the 0/1 scatter as constants, as the TorchScript
+    exporter does with static shapes."""
     _, TP, helper, _ = _onnx()
     rng = np.random.default_rng(seed)
     H, F, G, S = hidden, inner, groups, shared
     g_size = F // G
     g = _Graph("/mohd")
     c64 = lambda name, v: g.const(name, np.array(v, np.int64))  # noqa: E731
-    w1 = g.const("fc1.weight", (rng.standard_normal((H, F)) / np.sqrt(H)).astype(np.float32))
-    w2 = g.const("fc2.weight", (rng.standard_normal((F, H)) / np.sqrt(F)).astype(np.float32))
+    w1a = (rng.standard_normal((H, F)) / np.sqrt(H)).astype(np.float32)
+    w2a = (rng.standard_normal((F, H)) / np.sqrt(F)).astype(np.float32)
+    # nn.Linear's [out, in] under Gemm(transB) with |gemm|
+    w1 = g.const("fc1.weight", np.ascontiguousarray(w1a.T) if gemm else w1a)
+    w2 = g.const("fc2.weight", np.ascontiguousarray(w2a.T) if gemm else w2a)
     b1 = g.const("fc1.bias", (0.1 * rng.standard_normal(F)).astype(np.float32)) if bias else None
     b2 = g.const("fc2.bias", (0.1 * rng.standard_normal(H)).astype(np.float32)) if bias else None
     wr = g.const("router.weight", (rng.standard_normal((H, G - S)) / np.sqrt(H)).astype(np.float32))
-    h = g.op("MatMul", ["x", w1])
-    if b1:
-        h = g.op("Add", [h, b1])
+    if gemm:
+        h = g.op("Gemm", ["x", w1] + ([b1] if b1 else []), transB=1)
+    else:
+        h = g.op("MatMul", ["x", w1])
+        if b1:
+            h = g.op("Add", [h, b1])
     h = _moe_act(g, h, act)
     hg = g.op("Reshape", [h, c64("shape.groups", [-1, G, g_size])])
     p = g.op("Softmax", [g.op("MatMul", ["x", wr], name="/router/MatMul")], axis=-1)
     vals, idx = g.op("TopK", [p, c64("router.k", [k])], 2, axis=-1)
     zeros = g.op("ConstantOfShape", [g.op("Shape", [p])],
                  value=helper.make_tensor("zero", TP.FLOAT, [1], [0.0]))
-    upd = vals if weighted else g.op("ConstantOfShape", [g.op("Shape", [idx])],
-                                     value=helper.make_tensor("one", TP.FLOAT, [1], [1.0]))
+    if constant_masks and not isinstance(tokens, int):
+        raise ValueError("constant masks need a static token count")
+    if weighted:
+        upd = vals
+    elif constant_masks:
+        upd = g.const("ones.k", np.ones((tokens, k), np.float32))
+    else:
+        upd = g.op("ConstantOfShape", [g.op("Shape", [idx])],
+                   value=helper.make_tensor("one", TP.FLOAT, [1], [1.0]))
     routed = g.op("ScatterElements", [zeros, idx, upd], axis=1)            # [T, G - S]
     s = scale if scale is not None else (G - S) / k
     routed = g.op("Mul", [routed, g.const("activation.scale", np.array(s, np.float32))])
-    tdim = g.op("Slice", [g.op("Shape", ["x"]), c64("s0", [0]), c64("s1", [1])])
-    ones = g.op("ConstantOfShape", [g.op("Concat", [tdim, c64("shared.groups", [S])], axis=0)],
-                value=helper.make_tensor("one_s", TP.FLOAT, [1], [1.0]))    # [T, S]
+    if constant_masks:
+        ones = g.const("ones.shared", np.ones((tokens, S), np.float32))        # [T, S]
+    else:
+        tdim = g.op("Slice", [g.op("Shape", ["x"]), c64("s0", [0]), c64("s1", [1])])
+        ones = g.op("ConstantOfShape", [g.op("Concat", [tdim, c64("shared.groups", [S])],
+                                             axis=0)],
+                    value=helper.make_tensor("one_s", TP.FLOAT, [1], [1.0]))  # [T, S]
     mask = g.op("Concat", [ones, routed], axis=1)                             # [T, G]
     hm = g.op("Mul", [hg, g.op("Unsqueeze", [mask, c64("ax2", [2])])])
     h2 = g.op("Reshape", [hm, c64("shape.flat", [-1, F])])
-    y = g.op("MatMul", [h2, w2])
-    if b2:
-        y = g.op("Add", [y, b2])
+    if gemm:
+        y = g.op("Gemm", [h2, w2] + ([b2] if b2 else []), transB=1)
+    else:
+        y = g.op("MatMul", [h2, w2])
+        if b2:
+            y = g.op("Add", [y, b2])
     for n in g.nodes:
         n.output[:] = ["y" if o == y else o for o in n.output]
     graph = helper.make_graph(

@@ -156,13 +156,16 @@ def test_deepseek_and_shared_experts(tmp_path, form, kw):
     dict(),                                         # 0/1 mask, activation scaling
     dict(weighted=True, act="relu"),                # mask of the softmax weights
     dict(shared=0, act="gelu", bias=False, k=3),    # no always-on groups
+    dict(gemm=True),                                # nn.Linear: Gemm(transB) with its bias
+    dict(gemm=True, tokens=7, constant_masks=True),  # TorchScript, static shapes
+    dict(gemm=True, bias=False, weighted=True, act="relu"),
 ])
 def test_mohd_fuses_and_matches(tmp_path, kw):
     path = models.mohd(str(tmp_path / "mohd.onnx"), hidden=H, inner=256, groups=8,
                        **{"shared": 2, **kw})
     model, report = compile_with_report(tmp_path, path)
     assert report["fusions"]["routing"] == 1, report
-    check_tokens(model, path)
+    check_tokens(model, path, tokens=(kw["tokens"],) if "tokens" in kw else TOKENS)
 
 
 @pytest.mark.parametrize("experts,k", [(4, 1), (4, 2), (8, 1)])

@@ -58,6 +58,12 @@ MODELS = {
     "moe_einsum_dense_dynamo.onnx": {"routing": 1},
     "moe_einsum_gather.onnx": {"routing": 1},
     "moe_einsum_gather_dynamo.onnx": {"routing": 1},
+    # Mixture of Hidden Dimensions on nn.Linear (Gemm) projections
+    "mohd_ffn.onnx": {"routing": 1},
+    "mohd_ffn_dynamo.onnx": {"routing": 1},
+    # every expert unrolled, weighted by dense[:, e:e+1], after a shared expert
+    "moe_dense_unrolled.onnx": {"routing": 1},
+    "moe_dense_unrolled_dynamo.onnx": {"routing": 1},
 }
 
 

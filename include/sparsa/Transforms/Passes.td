@@ -774,8 +774,8 @@ def FuseRoutingPass : Pass<"sparsa-fuse-routing", "mlir::func::FuncOp"> {
       weights `[E, out, in]` become matmul layout by transposes that weight
       preparation folds at compile time.
 
-    - MoHD (Mixture of Hidden Dimensions): the down projection of an FFN
-      whose activation, viewed as `[T, G, g]` column groups, is multiplied
+    - MoHD (Mixture of Hidden Dimensions): the down projection (MatMul or
+      Gemm) of an FFN whose activation, viewed as `[T, G, g]` column groups, is multiplied
       by `Concat(ones [T, S], scale * ScatterElements(0, top-k, 1 or
       weights))`: the `S` shared groups become a dense FFN, the routed
       groups a `sparsa.moe` (experts = column groups; a 0/1 mask is
