@@ -30,6 +30,14 @@ using sparsa::markUnfused;
 
 static constexpr StringLiteral kFamily = "activation_sparsity";
 
+/// "not a constant", with where the value comes from: a model input, or
+/// computed at run time (a top-k value of the activation itself, say).
+static std::string notConstant(StringRef what, Value t) {
+  return (what + " is not a constant" +
+          (isa<BlockArgument>(t) ? " (a model input?)" : " (computed at run time)"))
+      .str();
+}
+
 /// Why an activation written as Where(h > t, h, c) (in any spelling of
 /// matchThresholded) is not a sparse one, or "" when |a| is not of that
 /// shape.
@@ -39,7 +47,7 @@ static std::string whyNotThreshold(Value a) {
     return "";
   std::optional<double> t = th->exclusive();
   if (!t)
-    return "the activation threshold is not a constant (a model input?)";
+    return notConstant("the activation threshold", th->threshold);
   if (*t < 0.0)
     return "the activation threshold is negative";
   if (th->fill && constFloat(th->fill) != 0.0)
@@ -417,8 +425,8 @@ static Operation *fuseSparseInput(Operation *anchor) {
   Operation *whereOp = th->root;
   std::optional<double> t = th->exclusive();
   if (!t || *t < 0.0) {
-    markUnfused(whereOp, kFamily, t ? "the input threshold is negative"
-                                    : "the input threshold is not a constant (a model input?)");
+    markUnfused(whereOp, kFamily, t ? std::string("the input threshold is negative")
+                                    : notConstant("the input threshold", th->threshold));
     return nullptr;
   }
   if (th->fill && constFloat(th->fill) != 0.0) {

@@ -66,8 +66,9 @@ func.func @fatrelu(%x: tensor<1x4xf32>) -> tensor<1x4xf32> {
 // CHECK: onnx.Relu {{.+}} {sparsa.unfused = {activation_sparsity = "the activation is also used elsewhere"}}
 // CHECK: onnx.Where {{.+}} {sparsa.unfused = {activation_sparsity = "the activation threshold is not a constant (a model input?)"}}
 // CHECK: onnx.Where {{.+}} {sparsa.unfused = {activation_sparsity = "inactive neurons take a non-zero value"}}
+// CHECK: onnx.Mul {{.+}} {sparsa.unfused = {activation_sparsity = "the activation threshold is not a constant (computed at run time)"}}
 // CHECK-NOT: sparsa.sparse_ffn
-func.func @near_misses(%x: tensor<1x4xf32>, %t: tensor<f32>) -> (tensor<1x4xf32>, tensor<1x8xf32>, tensor<1x4xf32>, tensor<1x4xf32>) {
+func.func @near_misses(%x: tensor<1x4xf32>, %t: tensor<f32>) -> (tensor<1x4xf32>, tensor<1x8xf32>, tensor<1x4xf32>, tensor<1x4xf32>, tensor<1x4xf32>) {
   %w1 = onnx.Constant {value = dense<0.5> : tensor<4x8xf32>} : () -> tensor<4x8xf32>
   %w2 = onnx.Constant {value = dense<0.25> : tensor<8x4xf32>} : () -> tensor<8x4xf32>
   %half = onnx.Constant {value = dense<0.5> : tensor<f32>} : () -> tensor<f32>
@@ -81,7 +82,17 @@ func.func @near_misses(%x: tensor<1x4xf32>, %t: tensor<f32>) -> (tensor<1x4xf32>
   %c2 = onnx.Greater %h, %half : (tensor<1x8xf32>, tensor<f32>) -> tensor<1x8xi1>
   %a2 = onnx.Where %c2, %h, %half : (tensor<1x8xi1>, tensor<1x8xf32>, tensor<f32>) -> tensor<1x8xf32>
   %y2 = onnx.MatMul %a2, %w2 : (tensor<1x8xf32>, tensor<8x4xf32>) -> tensor<1x4xf32>
-  return %y, %a, %y1, %y2 : tensor<1x4xf32>, tensor<1x8xf32>, tensor<1x4xf32>, tensor<1x4xf32>
+  // Top-k by its k-th value: h * (h >= kth), the threshold from the
+  // activation itself.
+  %k = onnx.Constant {value = dense<3> : tensor<1xi64>} : () -> tensor<1xi64>
+  %tv, %ti = onnx.TopK %h, %k : (tensor<1x8xf32>, tensor<1xi64>) -> (tensor<1x3xf32>, tensor<1x3xi64>)
+  %ax = onnx.Constant {value = dense<-1> : tensor<1xi64>} : () -> tensor<1xi64>
+  %kth = onnx.ReduceMin %tv, %ax : (tensor<1x3xf32>, tensor<1xi64>) -> tensor<1x1xf32>
+  %c3 = onnx.GreaterOrEqual %h, %kth : (tensor<1x8xf32>, tensor<1x1xf32>) -> tensor<1x8xi1>
+  %m3 = onnx.Cast %c3 {to = 1 : si64} : (tensor<1x8xi1>) -> tensor<1x8xf32>
+  %a3 = onnx.Mul %h, %m3 : (tensor<1x8xf32>, tensor<1x8xf32>) -> tensor<1x8xf32>
+  %y3 = onnx.MatMul %a3, %w2 : (tensor<1x8xf32>, tensor<8x4xf32>) -> tensor<1x4xf32>
+  return %y, %a, %y1, %y2, %y3 : tensor<1x4xf32>, tensor<1x8xf32>, tensor<1x4xf32>, tensor<1x4xf32>, tensor<1x4xf32>
 }
 
 // -----
