@@ -1021,6 +1021,16 @@ static bool refineReshapes(proto::ModelProto &model) {
         return a.i();
     return dflt;
   };
+  // A Shape of the whole tensor (no start or end).
+  auto wholeShape = [&](const std::string &name) -> const proto::NodeProto * {
+    const proto::NodeProto *sh = nodeOf(name, "Shape");
+    if (!sh)
+      return nullptr;
+    for (const auto &a : sh->attribute())
+      if ((a.name() == "start" && a.i() != 0) || a.name() == "end")
+        return nullptr;
+    return sh;
+  };
   // A dim: a static size, or a symbolic key ("p:" dim_param, "t:" tensor
   // and index), or nothing when unknown.
   using Dim = std::variant<std::monostate, int64_t, std::string>;
@@ -1074,13 +1084,39 @@ static bool refineReshapes(proto::ModelProto &model) {
         }
         continue;
       }
+      // Shape(t)[a:b] (transformers' `(*x.shape[:-1], -1, d)`): dims a..b-1 of t.
+      if (const proto::NodeProto *slice = nodeOf(piece, "Slice")) {
+        const proto::NodeProto *shape = wholeShape(slice->input(0));
+        auto starts = slice->input_size() > 1 ? constantInts(*graph, slice->input(1))
+                                              : std::nullopt;
+        auto ends = slice->input_size() > 2 ? constantInts(*graph, slice->input(2))
+                                            : std::nullopt;
+        bool plain = slice->input_size() <= 3 ||
+                     (slice->input_size() >= 4 && constantInts(*graph, slice->input(3)) ==
+                                                      std::vector<int64_t>{0} &&
+                      (slice->input_size() < 5 || constantInts(*graph, slice->input(4)) ==
+                                                      std::vector<int64_t>{1}));
+        auto st = shape ? types.find(shape->input(0)) : types.end();
+        if (!shape || !starts || !ends || starts->size() != 1 || ends->size() != 1 || !plain ||
+            st == types.end()) {
+          ok = false;
+          break;
+        }
+        int64_t rank = st->second->tensor_type().shape().dim_size();
+        auto clampIdx = [&](int64_t i) {
+          i = i < 0 ? i + rank : i;
+          return std::max<int64_t>(0, std::min(i, rank));
+        };
+        for (int64_t i = clampIdx((*starts)[0]), e = clampIdx((*ends)[0]); i < e; ++i)
+          want.push_back(dimOf(shape->input(0), i));
+        continue;
+      }
       const proto::NodeProto *un = nodeOf(piece, "Unsqueeze");
       const proto::NodeProto *gather = nodeOf(un ? un->input(0) : piece, "Gather");
-      const proto::NodeProto *shape = gather ? nodeOf(gather->input(0), "Shape") : nullptr;
+      const proto::NodeProto *shape = gather ? wholeShape(gather->input(0)) : nullptr;
       auto idx = gather && gather->input_size() > 1 ? constantInts(*graph, gather->input(1))
                                                     : std::nullopt;
-      if (!shape || !idx || idx->size() != 1 || intAttr(*gather, "axis", 0) != 0 ||
-          intAttr(*shape, "start", 0) != 0) {
+      if (!shape || !idx || idx->size() != 1 || intAttr(*gather, "axis", 0) != 0) {
         ok = false;
         break;
       }
