@@ -121,60 +121,43 @@ bool isZeroTensor(Value v) {
   return succeeded(bytes) && llvm::all_of(*bytes, [](char c) { return c == 0; });
 }
 
-static bool matchLessOrEqual(Value cond, Value &key, Value &t, bool &inclusive, bool &negated);
-
-/// The condition `key > t` (or `key >= t`, |inclusive|) in any spelling;
-/// |negated| when written as Not of the complement (then a NaN key, for
-/// which every comparison is false, passes).
-static bool matchGreater(Value cond, Value &key, Value &t, bool &inclusive, bool &negated) {
+/// The condition `key > t` (|greater|; `key >= t` with |inclusive|) or
+/// `key <= t` (not |greater|; `key < t` without |inclusive|) in any
+/// spelling, the comparison either way round; |negated| when written as
+/// Not of the complement (then a NaN key, for which every comparison is
+/// false, passes).
+static bool matchComparison(Value cond, bool greater, Value &key, Value &t, bool &inclusive,
+                            bool &negated) {
   if (auto n = cond.getDefiningOp<onnx::NotOp>()) {
-    // Not(key <= t) is key > t; Not(key < t) is key >= t.
-    bool leInclusive, leNegated;
-    if (!matchLessOrEqual(n.getX(), key, t, leInclusive, leNegated) || leNegated)
+    // Not(key <= t) is key > t, Not(key < t) is key >= t, and back.
+    bool innerInclusive, innerNegated;
+    if (!matchComparison(n.getX(), !greater, key, t, innerInclusive, innerNegated) ||
+        innerNegated)
       return false;
-    inclusive = !leInclusive;
+    inclusive = !innerInclusive;
     negated = true;
     return true;
   }
   Operation *op = cond.getDefiningOp();
   if (!op || op->getNumOperands() != 2)
     return false;
-  Value a = op->getOperand(0), b = op->getOperand(1);
-  if (isa<onnx::GreaterOp, onnx::GreaterOrEqualOp>(op))
-    key = a, t = b;
-  else if (isa<onnx::LessOp, onnx::LessOrEqualOp>(op))
-    key = b, t = a;
-  else
+  bool gt = isa<onnx::GreaterOp, onnx::GreaterOrEqualOp>(op);
+  if (!gt && !isa<onnx::LessOp, onnx::LessOrEqualOp>(op))
     return false;
+  // Greater(a, b) is a > b and b < a: the key is first when the op faces
+  // the way asked for.
+  bool keyFirst = gt == greater;
+  key = op->getOperand(keyFirst ? 0 : 1);
+  t = op->getOperand(keyFirst ? 1 : 0);
   inclusive = isa<onnx::GreaterOrEqualOp, onnx::LessOrEqualOp>(op);
   negated = false;
   return true;
 }
-
-/// The condition `key <= t` (or `key < t`: |inclusive| false) in any
-/// spelling: the complement of matchGreater's.
+static bool matchGreater(Value cond, Value &key, Value &t, bool &inclusive, bool &negated) {
+  return matchComparison(cond, /*greater=*/true, key, t, inclusive, negated);
+}
 static bool matchLessOrEqual(Value cond, Value &key, Value &t, bool &inclusive, bool &negated) {
-  if (auto n = cond.getDefiningOp<onnx::NotOp>()) {
-    bool gtInclusive, gtNegated;
-    if (!matchGreater(n.getX(), key, t, gtInclusive, gtNegated) || gtNegated)
-      return false;
-    inclusive = !gtInclusive; // Not(key > t) is key <= t
-    negated = true;
-    return true;
-  }
-  Operation *op = cond.getDefiningOp();
-  if (!op || op->getNumOperands() != 2)
-    return false;
-  Value a = op->getOperand(0), b = op->getOperand(1);
-  if (isa<onnx::LessOp, onnx::LessOrEqualOp>(op))
-    key = a, t = b;
-  else if (isa<onnx::GreaterOp, onnx::GreaterOrEqualOp>(op))
-    key = b, t = a;
-  else
-    return false;
-  inclusive = isa<onnx::LessOrEqualOp, onnx::GreaterOrEqualOp>(op);
-  negated = false;
-  return true;
+  return matchComparison(cond, /*greater=*/false, key, t, inclusive, negated);
 }
 
 std::optional<Thresholded> matchThresholded(Value v) {
