@@ -159,7 +159,7 @@ static Operation *fuseSparseFFN(Operation *anchor) {
   Operation *actOp = f->actOut.getDefiningOp();
   if (f->p1.weight.getDefiningOp<onnx::GatherOp>() || f->p1.weight.getDefiningOp<onnx::GatherNDOp>())
     return fuseIndexedFFN(anchor, *f, actOp);
-  if (f->act != "relu" && f->act != "threshold")
+  if (f->act != "relu" && f->act != "relu2" && f->act != "threshold")
     return nullptr; // dense activations (GELU, SiLU) have no exact zeros
   if (!f->actOut.hasOneUse() || (f->p3.weight && !f->p2.in.hasOneUse())) {
     markUnfused(actOp, kFamily, "the activation is also used elsewhere");
@@ -266,7 +266,7 @@ static Operation *fuseQuantizedFFN(Operation *anchor) {
       bool nan = false;
       StringRef m = matchActivation(a, gh, &t, &nan);
       std::optional<NBitsProjection> lp = matchNBits(l);
-      if ((m == "relu" || m == "threshold") && lp && matchNBits(gh)) {
+      if ((m == "relu" || m == "relu2" || m == "threshold") && lp && matchNBits(gh)) {
         glu = act;
         act = a;
         h = gh;
@@ -279,7 +279,7 @@ static Operation *fuseQuantizedFFN(Operation *anchor) {
       }
     }
   }
-  if (mode != "relu" && mode != "threshold")
+  if (mode != "relu" && mode != "relu2" && mode != "threshold")
     return nullptr; // dense activations have no exact zeros
   std::optional<NBitsProjection> up = h ? matchNBits(h) : std::nullopt;
   if (!up)

@@ -642,6 +642,10 @@ static FailureOr<Experts> stackExperts(OpBuilder &b, Location loc,
   }
   auto shapeOf = [](Value v) { return cast<RankedTensorType>(v.getType()).getShape(); };
   bool gated = bool(first->p3.weight);
+  if (first->act == "relu2") {
+    why = "squared ReLU activations in routed experts are not supported";
+    return failure();
+  }
   if (first->act == "threshold") {
     why = "threshold (FATReLU) activations in routed experts are not supported";
     return failure();
@@ -873,6 +877,10 @@ static FailureOr<Experts> stackedExperts(OpBuilder &b, Location loc, const Exper
   bool gathered = bool(indices);
   Experts ex;
   ex.act = f.act;
+  if (f.act == "relu2") {
+    why = "squared ReLU activations in routed experts are not supported";
+    return failure();
+  }
   if (f.act == "threshold") {
     why = "threshold (FATReLU) activations in routed experts are not supported";
     return failure();
@@ -1693,8 +1701,9 @@ static FailureOr<Value> fuseMoHD(Operation *down, Miss &miss) {
   // The FFN up to the activation.
   Value h;
   StringRef act = matchActivation(hg.getData(), h);
-  if (act == "threshold") {
-    miss.reason = "threshold (FATReLU) activations in MoHD are not supported";
+  if (act == "threshold" || act == "relu2") {
+    miss.reason = act == "relu2" ? "squared ReLU activations in MoHD are not supported"
+                                 : "threshold (FATReLU) activations in MoHD are not supported";
     return failure();
   }
   auto p1 = matchProjection(h);

@@ -363,6 +363,17 @@ StringRef matchActivation(Value a, Value &h, double *threshold, bool *nanActive)
     h = relu.getX();
     return "relu";
   }
+  // Squared ReLU (Primer; "ReLU^2 wins"): Pow(relu(h), 2) or relu(h) *
+  // relu(h), the same exact zeros as ReLU.
+  Value base;
+  if (auto pw = a.getDefiningOp<onnx::PowOp>();
+      pw && (constFloat(pw.getY()) == 2.0 || constInt(pw.getY()) == 2))
+    base = pw.getX();
+  else if (auto mul = a.getDefiningOp<onnx::MulOp>(); mul && mul.getA() == mul.getB())
+    base = mul.getA();
+  if (base && base.getDefiningOp() && matchActivation(base, h) == "relu")
+    return "relu2";
+  h = a;
   if (auto mx = a.getDefiningOp<onnx::MaxOp>(); mx && mx.getData_0().size() == 2) {
     for (int i = 0; i < 2; ++i)
       if (constFloat(mx.getData_0()[i]) == 0.0) {
@@ -496,6 +507,10 @@ Value transpose2D(OpBuilder &b, Location loc, Value w) {
 Value emitActivation(OpBuilder &b, Location loc, StringRef act, Value h) {
   if (act == "relu")
     return onnx::ReluOp::create(b, loc, h.getType(), h);
+  if (act == "relu2") {
+    Value r = onnx::ReluOp::create(b, loc, h.getType(), h);
+    return onnx::MulOp::create(b, loc, h.getType(), r, r);
+  }
   if (act == "silu")
     return onnx::MulOp::create(b, loc, h.getType(), h,
                                onnx::SigmoidOp::create(b, loc, h.getType(), h));

@@ -1234,7 +1234,8 @@ def sparse_ffn(path: str, hidden: int = 64, inner: int = 256, *, tokens: Dim = "
     is sparse, written as exporters do:
 
     - mode `relu` (OPT), with ReLU spelled |relu|: `Relu`, `Max` (Max(h, 0))
-      or `Clip` (Clip(h, 0));
+      or `Clip` (Clip(h, 0)); or squared, `Relu2` (Pow(Relu(h), 2)) or
+      `Relu2Mul` (Relu(h) * Relu(h));
     - mode `threshold` (FATReLU): Where(h > threshold, h, 0), or another
       of _threshold's spellings (|threshold_form|);
     - mode `glu` (ProSparse): down(relu(x Wg) * (x Wu)).
@@ -1304,6 +1305,11 @@ def sparse_ffn(path: str, hidden: int = 64, inner: int = 256, *, tokens: Dim = "
         a = g.op("Max", [h, g.const("zero", np.array(0.0, np.float32))])
     elif relu == "Clip":
         a = g.op("Clip", [h, g.const("zero", np.array(0.0, np.float32))])
+    elif relu == "Relu2":  # squared ReLU as torch writes relu(h) ** 2
+        a = g.op("Pow", [g.op("Relu", [h]), g.const("two", np.array(2.0, np.float32))])
+    elif relu == "Relu2Mul":  # ... and as relu(h) * relu(h)
+        r = g.op("Relu", [h])
+        a = g.op("Mul", [r, r])
     else:
         raise ValueError(relu)
     act = a

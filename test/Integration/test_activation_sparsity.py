@@ -29,6 +29,8 @@ def check(model, path, hidden, tokens=(1, 7, 64), three_d=False, extra=None):
     dict(three_d=True),                       # [B, S, H]
     dict(sparsity=0.9),                       # 90 % inactive
     dict(sparsity=0.9, hidden=520, inner=384),  # columns split over tasks, odd sizes
+    dict(relu="Relu2", sparsity=0.8),         # squared ReLU (Primer): Pow(Relu(h), 2)
+    dict(relu="Relu2Mul", mode="glu", gemm=True),  # Relu(h) * Relu(h), gated
 ])
 def test_sparse_ffn_fuses_and_matches(tmp_path, kw):
     """One static token takes the sparse path; a dynamic token count the

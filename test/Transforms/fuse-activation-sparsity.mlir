@@ -60,6 +60,23 @@ func.func @fatrelu(%x: tensor<1x4xf32>) -> tensor<1x4xf32> {
 
 // -----
 
+/// Squared ReLU, Pow(relu(h), 2): the same zeros as ReLU, mode "relu2".
+// CHECK-LABEL: func.func @relu_squared
+// CHECK: sparsa.sparse_ffn %arg0, %{{.+}}, %{{.+}} {mode = "relu2"}
+// CHECK-NOT: onnx.Pow
+func.func @relu_squared(%x: tensor<1x4xf32>) -> tensor<1x4xf32> {
+  %w1 = onnx.Constant {value = dense<0.5> : tensor<4x8xf32>} : () -> tensor<4x8xf32>
+  %w2 = onnx.Constant {value = dense<0.25> : tensor<8x4xf32>} : () -> tensor<8x4xf32>
+  %two = onnx.Constant {value = dense<2.0> : tensor<f32>} : () -> tensor<f32>
+  %h = onnx.MatMul %x, %w1 : (tensor<1x4xf32>, tensor<4x8xf32>) -> tensor<1x8xf32>
+  %r = onnx.Relu %h : (tensor<1x8xf32>) -> tensor<1x8xf32>
+  %a = onnx.Pow %r, %two : (tensor<1x8xf32>, tensor<f32>) -> tensor<1x8xf32>
+  %y = onnx.MatMul %a, %w2 : (tensor<1x8xf32>, tensor<8x4xf32>) -> tensor<1x4xf32>
+  return %y : tensor<1x4xf32>
+}
+
+// -----
+
 /// Near misses: the ReLU also returned; a threshold that is an input;
 /// inactive neurons set to 0.5. Each keeps its ops and says why.
 // CHECK-LABEL: func.func @near_misses

@@ -812,7 +812,8 @@ def FuseActivationSparsityPass
   let description = [{
     An FFN `down(act(x W1 + b1) [* (x Wup + b_up)]) + b2` whose activation
     is exactly zero for inactive neurons becomes one `sparsa.sparse_ffn`:
-    ReLU (`Relu`, `Max(h, 0)`, `Clip(h, 0)`: OPT), FATReLU's threshold
+    ReLU (`Relu`, `Max(h, 0)`, `Clip(h, 0)`: OPT), squared ReLU
+    (`Pow(relu(h), 2)`, `relu(h) * relu(h)`: Primer), FATReLU's threshold
     (`Where(Greater(h, t), h, 0)`, `t` a constant >= 0; also `Less(t, h)`,
     `>=`, masked_fill's `Where(h <= t, 0, h)`, `Not` of the complement and
     `h * Cast(h > t)`, a NaN kept where the spelling keeps it: the op's

@@ -51,7 +51,10 @@ static std::pair<Value, Value> activation(OpBuilder &b, Location loc, sp::Sparse
     return {arith::SelectOp::create(b, loc, active, g, zero), active};
   }
   Value active = arith::CmpFOp::create(b, loc, arith::CmpFPredicate::UGT, g, zero);
-  return {arith::MaximumFOp::create(b, loc, g, zero), active};
+  Value relu = arith::MaximumFOp::create(b, loc, g, zero);
+  if (op.getMode() == "relu2") // squared ReLU: the same zeros
+    relu = arith::MulFOp::create(b, loc, relu, relu);
+  return {relu, active};
 }
 
 /// Blocks of listed rows the active-row dot products and axpys of |op|'s
@@ -288,7 +291,8 @@ static Value lowerIndexed(GenericBuilder &B, sp::SparseFFNOp op, Value x, Value 
   };
   StringRef mode = op.getMode();
   auto actOf = [&](OpBuilder &nb, Location l, Value v) -> Value {
-    return mode == "relu" || mode == "threshold" ? activation(nb, l, op, v).first
+    return mode == "relu" || mode == "relu2" || mode == "threshold"
+               ? activation(nb, l, op, v).first
                                                  : applyExpertActivation(nb, l, mode, v);
   };
   if (cast<RankedTensorType>(x.getType()).getDimSize(0) == 1 &&

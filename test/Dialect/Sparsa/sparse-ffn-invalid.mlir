@@ -1,7 +1,7 @@
 // RUN: sparsa-opt %s --split-input-file --verify-diagnostics
 
 func.func @bad_mode(%x: tensor<1x8xf32>, %w1: tensor<8x16xf32>, %w2: tensor<16x8xf32>) -> tensor<1x8xf32> {
-  // expected-error @+1 {{mode must be 'relu' or 'threshold' without indices (got 'gelu')}}
+  // expected-error @+1 {{mode must be 'relu', 'relu2' or 'threshold' without indices (got 'gelu')}}
   %y = sparsa.sparse_ffn %x, %w1, %w2 {mode = "gelu"} : (tensor<1x8xf32>, tensor<8x16xf32>, tensor<16x8xf32>) -> tensor<1x8xf32>
   return %y : tensor<1x8xf32>
 }
@@ -41,7 +41,7 @@ func.func @up_bias_without_up(%x: tensor<1x8xf32>, %w1: tensor<8x16xf32>, %w2: t
 // -----
 
 func.func @dense_activation_needs_indices(%x: tensor<1x8xf32>, %w1: tensor<8x16xf32>, %w2: tensor<16x8xf32>) -> tensor<1x8xf32> {
-  // expected-error @+1 {{mode must be 'relu' or 'threshold' without indices (got 'silu')}}
+  // expected-error @+1 {{mode must be 'relu', 'relu2' or 'threshold' without indices (got 'silu')}}
   %y = sparsa.sparse_ffn %x, %w1, %w2 {mode = "silu"} : (tensor<1x8xf32>, tensor<8x16xf32>, tensor<16x8xf32>) -> tensor<1x8xf32>
   return %y : tensor<1x8xf32>
 }

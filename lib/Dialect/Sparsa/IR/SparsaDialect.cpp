@@ -264,15 +264,15 @@ LogicalResult MoEOp::verify() {
 LogicalResult SparseFFNOp::verify() {
   StringRef mode = getMode();
   bool indexed = bool(getIndices());
-  bool exactZeros = mode == "relu" || mode == "threshold";
+  bool exactZeros = mode == "relu" || mode == "relu2" || mode == "threshold";
   bool dense = mode == "gelu" || mode == "gelu_tanh" || mode == "silu" || mode == "identity";
   if (!exactZeros && !(indexed && dense))
-    return emitOpError("mode must be 'relu' or 'threshold'")
+    return emitOpError("mode must be 'relu', 'relu2' or 'threshold'")
            << (indexed ? ", 'gelu', 'gelu_tanh', 'silu' or 'identity'" : " without indices")
            << " (got '" << mode << "')";
   if (indexed && cast<RankedTensorType>(getIndices().getType()).getRank() != 1)
     return emitOpError("indices must be a 1-D neuron index set");
-  if (mode == "relu" && !getThreshold().isZero())
+  if (mode != "threshold" && !getThreshold().isZero())
     return emitOpError("a threshold needs mode = 'threshold'");
   if (getNanActive() && mode != "threshold")
     return emitOpError("nan_active needs mode = 'threshold'");
@@ -319,8 +319,9 @@ LogicalResult SparseFFNOp::verifyQuantized() {
   if (bs <= 0 || (bs * bits) % 8 != 0)
     return emitOpError("quantized weights need a block_size filling whole bytes (got ") << bs
                                                                                          << ")";
-  if (getIndices() || (getMode() != "relu" && getMode() != "threshold"))
-    return emitOpError("quantized weights take mode 'relu' or 'threshold', without indices");
+  if (getIndices() || (getMode() != "relu" && getMode() != "relu2" && getMode() != "threshold"))
+    return emitOpError(
+        "quantized weights take mode 'relu', 'relu2' or 'threshold', without indices");
   if (!getW1Scales() || !getW2Scales())
     return emitOpError("quantized weights need w1_scales and w2_scales");
   if (bool(getUp()) != bool(getUpScales()) || (getUpZeroPoints() && !getUp()))

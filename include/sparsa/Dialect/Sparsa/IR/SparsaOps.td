@@ -259,7 +259,8 @@ def Sparsa_SparseFFNOp : Sparsa_Op<"sparse_ffn", [Pure, AttrSizedOperandSegments
     `y = a W2 + b2` with the hidden activation of `input` (`[T, H]` or
     `[B, S, H]`)
 
-    - `mode = "relu"`: `a = max(x W1 + b1, 0)` (OPT);
+    - `mode = "relu"`: `a = max(x W1 + b1, 0)` (OPT); `mode = "relu2"`:
+      its square (Primer's squared ReLU, the same zeros);
     - `mode = "threshold"`: `a = h if h > threshold else 0` with
       `h = x W1 + b1` (FATReLU); a NaN `h` is inactive (0), or, with
       `nan_active`, kept (the spellings `masked_fill(h <= t, 0)` and
