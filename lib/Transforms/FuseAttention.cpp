@@ -37,57 +37,6 @@ namespace sp = sparsa::sparsa;
 /// Whether |v| exists and nothing but the chain reads it.
 static bool onlyUse(Value v) { return v && v.hasOneUse(); }
 
-/// The value of the scalar |v| when it is known at compile time: a
-/// constant, or arithmetic on the static dims of a shape, as exporters
-/// write `q.shape[-1] ** 0.5` or `math.sqrt(q.size(-1))` with dynamic axes:
-/// Cast(Gather(Shape(t), i)) with dim i of t static, under Sqrt, Pow,
-/// Reciprocal, Mul and Div.
-static std::optional<double> scalarValue(Value v, int depth = 0) {
-  if (!v || depth > 8)
-    return std::nullopt;
-  if (std::optional<double> f = constFloat(v))
-    return f;
-  if (std::optional<int64_t> i = constInt(v))
-    return double(*i);
-  Operation *op = v.getDefiningOp();
-  if (!op || rankOf(v) > 1 ||
-      (rankOf(v) == 1 && cast<RankedTensorType>(v.getType()).getDimSize(0) != 1))
-    return std::nullopt;
-  auto arg = [&](int i) { return scalarValue(op->getOperand(i), depth + 1); };
-  if (isa<onnx::CastOp, onnx::IdentityOp, onnx::SqueezeOp, onnx::UnsqueezeOp,
-          onnx::ReshapeOp>(op))
-    return arg(0);
-  if (auto g = dyn_cast<onnx::GatherOp>(op)) {
-    auto shape = g.getData().getDefiningOp<onnx::ShapeOp>();
-    std::optional<int64_t> i = constInt(g.getIndices());
-    auto t = shape ? dyn_cast<RankedTensorType>(shape.getData().getType()) : nullptr;
-    if (!t || !i || shape.getStart() != 0 || shape.getEnd())
-      return std::nullopt;
-    int64_t d = *i < 0 ? *i + t.getRank() : *i;
-    if (d < 0 || d >= t.getRank() || t.isDynamicDim(d))
-      return std::nullopt;
-    return double(t.getDimSize(d));
-  }
-  if (isa<onnx::SqrtOp>(op))
-    if (std::optional<double> a = arg(0); a && *a >= 0)
-      return std::sqrt(*a);
-  if (isa<onnx::ReciprocalOp>(op))
-    if (std::optional<double> a = arg(0); a && *a != 0)
-      return 1.0 / *a;
-  if (isa<onnx::PowOp, onnx::MulOp, onnx::DivOp>(op)) {
-    std::optional<double> a = arg(0), b = arg(1);
-    if (!a || !b)
-      return std::nullopt;
-    if (isa<onnx::PowOp>(op))
-      return std::pow(*a, *b);
-    if (isa<onnx::MulOp>(op))
-      return *a * *b;
-    if (*b != 0)
-      return *a / *b;
-  }
-  return std::nullopt;
-}
-
 /// |v| = Mul(x, c) or Mul(c, x) with |c| a scalar known at compile time:
 /// returns x and multiplies |scale| by c; otherwise |v| unchanged.
 static Value peelScalarMul(Value v, double &scale) {

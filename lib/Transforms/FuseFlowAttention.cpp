@@ -125,91 +125,6 @@ SmallVector<std::pair<Value, Value>, 2> operandsOf(Value v) {
   return {{a, b}, {b, a}};
 }
 
-/// The float values of a static constant (f32 / f64 / bool).
-std::optional<SmallVector<double>> constValues(Value v) {
-  auto cst = v.getDefiningOp<onnx::ConstantOp>();
-  if (!cst)
-    return std::nullopt;
-  auto type = dyn_cast<RankedTensorType>(v.getType());
-  if (!type || !type.hasStaticShape())
-    return std::nullopt;
-  Type et = type.getElementType();
-  int64_t n = type.getNumElements();
-  SmallVector<double> out;
-  if (et.isInteger(1)) {
-    // Booleans: one byte each in a resource blob, bits in a dense attr.
-    if (auto res = dyn_cast<DenseResourceElementsAttr>(cst.getValue())) {
-      AsmResourceBlob *blob = res.getRawHandle().getBlob();
-      if (!blob || (int64_t)blob->getData().size() != n)
-        return std::nullopt;
-      for (char c : blob->getData())
-        out.push_back(c ? 1.0 : 0.0);
-      return out;
-    }
-    auto dense = dyn_cast<DenseElementsAttr>(cst.getValue());
-    if (!dense)
-      return std::nullopt;
-    for (bool x : dense.getValues<bool>())
-      out.push_back(x ? 1.0 : 0.0);
-    return out;
-  }
-  FailureOr<SmallVector<char>> bytes = constantBytes(v);
-  if (failed(bytes))
-    return std::nullopt;
-  if (et.isF32() && (int64_t)bytes->size() == 4 * n) {
-    for (int64_t i = 0; i < n; ++i) {
-      float f;
-      std::memcpy(&f, bytes->data() + 4 * i, 4);
-      out.push_back(f);
-    }
-  } else if (et.isF64() && (int64_t)bytes->size() == 8 * n) {
-    for (int64_t i = 0; i < n; ++i) {
-      double d;
-      std::memcpy(&d, bytes->data() + 8 * i, 8);
-      out.push_back(d);
-    }
-  } else {
-    return std::nullopt;
-  }
-  return out;
-}
-
-/// Whether |v| is all ones: a constant, ConstantOfShape(1), or an Expand
-/// of a constant 1.
-bool isAllOnes(Value v) {
-  v = strip(v);
-  if (auto e = v.getDefiningOp<onnx::ExpandOp>())
-    return isAllOnes(e->getOperand(0));
-  if (auto cos = v.getDefiningOp<onnx::ConstantOfShapeOp>()) {
-    if (!cos.getValue())
-      return false; // the default value is 0
-    ElementsAttr value = *cos.getValue();
-    SmallVector<char> storage;
-    FailureOr<ArrayRef<char>> bytes = onnx::getConstantBytes(value, storage);
-    Type t = value.getElementType();
-    if (failed(bytes) || bytes->empty())
-      return false;
-    if (t.isF32()) {
-      float f;
-      std::memcpy(&f, bytes->data(), 4);
-      return f == 1.0f;
-    }
-    if (t.isF64()) {
-      double d;
-      std::memcpy(&d, bytes->data(), 8);
-      return d == 1.0;
-    }
-    if (t.isInteger(64)) {
-      int64_t i;
-      std::memcpy(&i, bytes->data(), 8);
-      return i == 1;
-    }
-    return false;
-  }
-  std::optional<SmallVector<double>> vals = constValues(v);
-  return vals && llvm::all_of(*vals, [](double x) { return x == 1.0; });
-}
-
 /// Whether |v| is Trilu(all ones) keeping j - i <= k (lower) or >= k
 /// (upper), looking through Casts (a bool or float mask).
 bool isTriluOfOnes(Value v, bool upper, int64_t k) {
@@ -220,16 +135,7 @@ bool isTriluOfOnes(Value v, bool upper, int64_t k) {
   if (!t || (t.getUpper() != 0) != upper)
     return false;
   std::optional<int64_t> kv = t.getK() ? constInt(t.getK()) : std::optional<int64_t>(0);
-  return kv && *kv == k && isAllOnes(t.getInput());
-}
-
-/// The value of a one-element float or integer constant.
-std::optional<double> constNumber(Value v) {
-  if (std::optional<double> f = constFloat(v))
-    return f;
-  if (std::optional<int64_t> i = constInt(v))
-    return double(*i);
-  return std::nullopt;
+  return kv && *kv == k && isAllOnes(strip(t.getInput()));
 }
 
 /// Whether |a| and |b| compute the same value: the same SSA value, equal
@@ -241,8 +147,8 @@ bool sameValue(Value a, Value b, int depth = 0) {
     return true;
   if (!a || !b || a.getType() != b.getType() || depth > 8)
     return false;
-  if (std::optional<double> x = constNumber(a))
-    return x == constNumber(b);
+  if (std::optional<double> x = scalarValue(a))
+    return x == scalarValue(b);
   Operation *da = a.getDefiningOp(), *db = b.getDefiningOp();
   if (!da || !db || da->getName() != db->getName() || !isPure(da) ||
       da->getAttrDictionary() != db->getAttrDictionary() ||
@@ -285,7 +191,7 @@ std::optional<Positions> positions(Value v) {
   // Back to the Range through ops that keep the order of its elements.
   while (Operation *def = v.getDefiningOp()) {
     if (auto range = dyn_cast<onnx::RangeOp>(def)) {
-      std::optional<double> delta = constNumber(range.getDelta());
+      std::optional<double> delta = scalarValue(range.getDelta());
       if (!delta || *delta <= 0)
         return std::nullopt;
       p.range = range;
@@ -306,47 +212,35 @@ std::optional<Positions> positions(Value v) {
   return std::nullopt;
 }
 
-/// Which triangle of an L x L mask a comparison of positions marks:
-/// `GreaterOrEqual(i, j)` / `LessOrEqual(j, i)` (and Not of the strict
-/// comparisons below) the lower triangle with the diagonal, j <= i;
-/// `Greater(j, i)` / `Less(i, j)` (and Not of the above) the positions
-/// above the diagonal, j > i. Both sides must be the same Range.
+/// Which triangle of an L x L mask a comparison of positions marks (in
+/// any spelling of matchComparison): `i >= j` (GreaterOrEqual(i, j),
+/// LessOrEqual(j, i), Not(Less(i, j)), ...) the lower triangle with the
+/// diagonal; `j > i` the positions above the diagonal. Both sides must be
+/// the same Range.
 enum class Triangle { None, Lower, StrictlyUpper };
 
 Triangle rangeTriangle(Value v) {
   v = strip(v);
   while (auto c = v.getDefiningOp<onnx::CastOp>())
     v = strip(c.getInput());
-  if (auto n = v.getDefiningOp<onnx::NotOp>()) {
-    switch (rangeTriangle(n->getOperand(0))) {
-    case Triangle::Lower:
-      return Triangle::StrictlyUpper;
-    case Triangle::StrictlyUpper:
-      return Triangle::Lower;
-    case Triangle::None:
-      return Triangle::None;
-    }
-  }
-  Operation *cmp = v.getDefiningOp();
-  if (!cmp || !isa<onnx::GreaterOrEqualOp, onnx::LessOrEqualOp, onnx::GreaterOp, onnx::LessOp>(cmp))
+  // As `hi > lo` (or `hi >= lo`).
+  Value hi, lo;
+  bool inclusive, negated;
+  if (!matchComparison(v, /*greater=*/true, hi, lo, inclusive, negated))
     return Triangle::None;
-  std::optional<Positions> a = positions(cmp->getOperand(0));
-  std::optional<Positions> b = positions(cmp->getOperand(1));
+  std::optional<Positions> a = positions(hi);
+  std::optional<Positions> b = positions(lo);
   if (!a || !b || a->row == b->row)
     return Triangle::None;
   if (a->range != b->range &&
       !llvm::all_of(llvm::zip(a->range->getOperands(), b->range->getOperands()),
                     [](auto p) { return sameValue(std::get<0>(p), std::get<1>(p)); }))
     return Triangle::None;
-  // As `x OP y` with x = i (the row index): normalize to i OP' j.
-  bool iFirst = a->row;
-  if (isa<onnx::GreaterOrEqualOp>(cmp)) // i >= j, or j >= i
-    return iFirst ? Triangle::Lower : Triangle::None;
-  if (isa<onnx::LessOrEqualOp>(cmp)) // i <= j, or j <= i
-    return iFirst ? Triangle::None : Triangle::Lower;
-  if (isa<onnx::GreaterOp>(cmp)) // i > j, or j > i
-    return iFirst ? Triangle::None : Triangle::StrictlyUpper;
-  return iFirst ? Triangle::StrictlyUpper : Triangle::None; // Less: i < j
+  // i >= j keeps the diagonal (i > j does not); j > i is masked_fill's
+  // upper triangle (j >= i takes the diagonal too).
+  if (a->row)
+    return inclusive ? Triangle::Lower : Triangle::None;
+  return inclusive ? Triangle::None : Triangle::StrictlyUpper;
 }
 
 /// Whether |v| is a constant [.., L, L] (leading unit dims) that is 0

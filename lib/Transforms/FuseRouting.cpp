@@ -1069,19 +1069,8 @@ static std::optional<std::pair<Value, Value>> gatherNDRows(Value v) {
 /// tok].reshape(-1, H)`: Reshape(Gather(Unsqueeze(x, 0), tok, axis 1)).
 /// Returns (x, tok).
 static std::optional<std::pair<Value, Value>> tokenRows(Value in) {
-  if (auto g = in.getDefiningOp<onnx::GatherOp>();
-      g && g.getAxis() == 0 && rankOf(g.getIndices()) == 1)
-    return std::make_pair(g.getData(), g.getIndices());
-  // The dynamo exporter's `x[tok]`: GatherND(x, Unsqueeze(tok, -1)).
-  if (auto gnd = in.getDefiningOp<onnx::GatherNDOp>();
-      gnd && gnd.getBatchDims() == 0 && rankOf(gnd.getData()) == 2 && rankOf(in) == 2) {
-    auto idx = gnd.getIndices().getDefiningOp<onnx::UnsqueezeOp>();
-    auto axes = idx ? onnx::getConstantI64Values(idx.getAxes())
-                    : FailureOr<SmallVector<int64_t>>(failure());
-    if (idx && rankOf(idx.getData()) == 1 && succeeded(axes) && axes->size() == 1 &&
-        ((*axes)[0] == 1 || (*axes)[0] == -1))
-      return std::make_pair(gnd.getData(), idx.getData());
-  }
+  if (auto rows = gatheredRows(in); rows && rankOf(rows->second) == 1 && rankOf(in) == 2)
+    return rows;
   auto r = in.getDefiningOp<onnx::ReshapeOp>();
   if (r && rankOf(in) == 2)
     if (auto rows = gatherNDRows(r.getData()))
@@ -1285,6 +1274,7 @@ static FailureOr<Routed> matchDenseMasked(Operation *anchor, Miss &miss) {
     Value wt = unsqueezedLast(mul->getOperand(1 - i));
     if (!wt)
       continue;
+    std::optional<ExpertFFN> ffn;
     if (expertsFirst) {
       // Dense routing weights [T, E] as [E, T, 1].
       auto tr = wt.getDefiningOp<onnx::TransposeOp>();
@@ -1293,23 +1283,25 @@ static FailureOr<Routed> matchDenseMasked(Operation *anchor, Miss &miss) {
       dense = tr.getData();
     } else {
       dense = wt;
-      std::optional<ExpertFFN> direct = matchFFN(y);
-      if (direct && direct->p1.einsum && direct->p2.einsum &&
-          (!direct->p3.weight || direct->p3.einsum)) {
+      ffn = matchFFN(y);
+      if (ffn && ffn->p1.einsum && ffn->p2.einsum && (!ffn->p3.weight || ffn->p3.einsum)) {
         // Einsums `th,ehf->tef`, `tef,efh->teh`: [T, E, H] as computed.
       } else if (auto tr = y.getDefiningOp<onnx::TransposeOp>();
                  tr && tr.getPermutation() == ArrayRef<int64_t>{1, 0, 2}) {
         y = tr.getData(); // [E, T, H] computed, then transposed
+        ffn.reset();
       } else if (auto sq = y.getDefiningOp<onnx::SqueezeOp>(); sq && rankOf(sq.getData()) == 4 &&
                                                              cast<RankedTensorType>(
                                                                  sq.getData().getType())
                                                                      .getDimSize(2) == 1) {
         y = sq.getData(); // [T, E, 1, H] from x as [T, 1, 1, H]
+        ffn.reset();
       } else {
         continue;
       }
     }
-    auto ffn = matchFFN(y);
+    if (!ffn)
+      ffn = matchFFN(y);
     if (!ffn)
       continue;
     // The layout of the expert outputs follows from the input's: [1, T, H]
@@ -1561,36 +1553,6 @@ static SmallVector<char> columns(ArrayRef<char> m, int64_t R, int64_t C, int64_t
   return out;
 }
 
-/// Mixture of Hidden Dimensions: the down projection of an FFN whose
-/// activation [T, F], viewed as [T, G, g] groups, is multiplied by a mask
-/// [T, G] = Concat(ones [T, S], routed [T, G - S]) with the routed part a
-/// (scaled) ScatterElements of ones or of routing weights at the top-k
-/// groups. Becomes the shared groups as a dense FFN plus a sparsa.moe over
-/// the routed groups (experts = column groups).
-/// Whether |v| is all float ones: ConstantOfShape(1), a constant, or an
-/// Expand of one.
-static bool isOnes(Value v) {
-  if (auto ex = v.getDefiningOp<onnx::ExpandOp>())
-    return isOnes(ex.getInput());
-  ElementsAttr attr;
-  if (auto cos = v.getDefiningOp<onnx::ConstantOfShapeOp>()) {
-    if (!cos.getValue())
-      return false;
-    attr = *cos.getValue();
-  } else if (!matchPattern(v, m_Constant(&attr))) {
-    return false;
-  }
-  SmallVector<char> storage;
-  auto bytes = onnx::getConstantBytes(attr, storage);
-  if (failed(bytes) || bytes->empty() || bytes->size() % 4 || !attr.getElementType().isF32())
-    return false;
-  float one = 1.0f;
-  for (size_t i = 0; i < bytes->size(); i += 4)
-    if (std::memcmp(bytes->data() + i, &one, 4) != 0)
-      return false;
-  return true;
-}
-
 /// A row-major [R, C] byte matrix transposed to [C, R].
 static SmallVector<char> transposedBytes(ArrayRef<char> m, int64_t R, int64_t C, int64_t elt) {
   SmallVector<char> out(m.size());
@@ -1600,6 +1562,12 @@ static SmallVector<char> transposedBytes(ArrayRef<char> m, int64_t R, int64_t C,
   return out;
 }
 
+/// Mixture of Hidden Dimensions: the down projection (MatMul, or Gemm) of an FFN whose
+/// activation [T, F], viewed as [T, G, g] groups, is multiplied by a mask
+/// [T, G] = Concat(ones [T, S], routed [T, G - S]) with the routed part a
+/// (scaled) ScatterElements of ones or of routing weights at the top-k
+/// groups. Becomes the shared groups as a dense FFN plus a sparsa.moe over
+/// the routed groups (experts = column groups).
 static FailureOr<Value> fuseMoHD(Operation *down, Miss &miss) {
   // The down projection: MatMul, or Gemm (torch's nn.Linear, transB, with
   // its bias) whose weight is transposed at compile time.
@@ -1652,7 +1620,7 @@ static FailureOr<Value> fuseMoHD(Operation *down, Miss &miss) {
       return failure();
     Value ones = cat.getInputs()[0];
     miss.at = down;
-    if (!isOnes(ones)) {
+    if (!isAllOnes(ones)) {
       miss.reason = "MoHD mask: the always-on groups are not a mask of ones";
       return failure();
     }
@@ -1672,7 +1640,7 @@ static FailureOr<Value> fuseMoHD(Operation *down, Miss &miss) {
   // Routing weights: ones (a 0/1 group mask) or the gate's weights.
   Gate gate;
   Value upd = scatter.getUpdates();
-  if (isOnes(upd)) {
+  if (isAllOnes(upd)) {
     auto topk = scatter.getIndices().getDefiningOp<onnx::TopKOp>();
     if (!topk || topk.getIndices() != scatter.getIndices()) {
       miss.reason = "MoHD mask is not scattered at top-k indices";

@@ -121,13 +121,143 @@ bool isZeroTensor(Value v) {
   return succeeded(bytes) && llvm::all_of(*bytes, [](char c) { return c == 0; });
 }
 
-/// The condition `key > t` (|greater|; `key >= t` with |inclusive|) or
-/// `key <= t` (not |greater|; `key < t` without |inclusive|) in any
-/// spelling, the comparison either way round; |negated| when written as
-/// Not of the complement (then a NaN key, for which every comparison is
-/// false, passes).
-static bool matchComparison(Value cond, bool greater, Value &key, Value &t, bool &inclusive,
-                            bool &negated) {
+static std::optional<double> scalarValue(Value v, int depth) {
+  if (!v || depth > 8)
+    return std::nullopt;
+  if (std::optional<double> f = constFloat(v))
+    return f;
+  if (std::optional<int64_t> i = constInt(v))
+    return double(*i);
+  Operation *op = v.getDefiningOp();
+  if (!op || rankOf(v) > 1 ||
+      (rankOf(v) == 1 && cast<RankedTensorType>(v.getType()).getDimSize(0) != 1))
+    return std::nullopt;
+  auto arg = [&](int i) { return scalarValue(op->getOperand(i), depth + 1); };
+  if (isa<onnx::CastOp, onnx::IdentityOp, onnx::SqueezeOp, onnx::UnsqueezeOp,
+          onnx::ReshapeOp>(op))
+    return arg(0);
+  if (auto g = dyn_cast<onnx::GatherOp>(op)) {
+    auto shape = g.getData().getDefiningOp<onnx::ShapeOp>();
+    std::optional<int64_t> i = constInt(g.getIndices());
+    auto t = shape ? dyn_cast<RankedTensorType>(shape.getData().getType()) : nullptr;
+    if (!t || !i || shape.getStart() != 0 || shape.getEnd())
+      return std::nullopt;
+    int64_t d = *i < 0 ? *i + t.getRank() : *i;
+    if (d < 0 || d >= t.getRank() || t.isDynamicDim(d))
+      return std::nullopt;
+    return double(t.getDimSize(d));
+  }
+  if (isa<onnx::SqrtOp>(op))
+    if (std::optional<double> a = arg(0); a && *a >= 0)
+      return std::sqrt(*a);
+  if (isa<onnx::ReciprocalOp>(op))
+    if (std::optional<double> a = arg(0); a && *a != 0)
+      return 1.0 / *a;
+  if (isa<onnx::PowOp, onnx::MulOp, onnx::DivOp>(op)) {
+    std::optional<double> a = arg(0), b = arg(1);
+    if (!a || !b)
+      return std::nullopt;
+    if (isa<onnx::PowOp>(op))
+      return std::pow(*a, *b);
+    if (isa<onnx::MulOp>(op))
+      return *a * *b;
+    if (*b != 0)
+      return *a / *b;
+  }
+  return std::nullopt;
+}
+
+std::optional<double> scalarValue(Value v) { return scalarValue(v, 0); }
+
+/// The float values of a static constant (f32 / f64 / bool).
+std::optional<SmallVector<double>> constValues(Value v) {
+  auto cst = v.getDefiningOp<onnx::ConstantOp>();
+  if (!cst)
+    return std::nullopt;
+  auto type = dyn_cast<RankedTensorType>(v.getType());
+  if (!type || !type.hasStaticShape())
+    return std::nullopt;
+  Type et = type.getElementType();
+  int64_t n = type.getNumElements();
+  SmallVector<double> out;
+  if (et.isInteger(1)) {
+    // Booleans: one byte each in a resource blob, bits in a dense attr.
+    if (auto res = dyn_cast<DenseResourceElementsAttr>(cst.getValue())) {
+      AsmResourceBlob *blob = res.getRawHandle().getBlob();
+      if (!blob || (int64_t)blob->getData().size() != n)
+        return std::nullopt;
+      for (char c : blob->getData())
+        out.push_back(c ? 1.0 : 0.0);
+      return out;
+    }
+    auto dense = dyn_cast<DenseElementsAttr>(cst.getValue());
+    if (!dense)
+      return std::nullopt;
+    for (bool x : dense.getValues<bool>())
+      out.push_back(x ? 1.0 : 0.0);
+    return out;
+  }
+  FailureOr<SmallVector<char>> bytes = constantBytes(v);
+  if (failed(bytes))
+    return std::nullopt;
+  if (et.isF32() && (int64_t)bytes->size() == 4 * n) {
+    for (int64_t i = 0; i < n; ++i) {
+      float f;
+      std::memcpy(&f, bytes->data() + 4 * i, 4);
+      out.push_back(f);
+    }
+  } else if (et.isF64() && (int64_t)bytes->size() == 8 * n) {
+    for (int64_t i = 0; i < n; ++i) {
+      double d;
+      std::memcpy(&d, bytes->data() + 8 * i, 8);
+      out.push_back(d);
+    }
+  } else {
+    return std::nullopt;
+  }
+  return out;
+}
+
+/// Whether |v| is all ones: a constant, ConstantOfShape(1), or an Expand
+/// of a constant 1.
+bool isAllOnes(Value v) {
+  while (auto id = v.getDefiningOp<onnx::IdentityOp>())
+    v = id->getOperand(0);
+  if (auto e = v.getDefiningOp<onnx::ExpandOp>())
+    return isAllOnes(e->getOperand(0));
+  if (auto cos = v.getDefiningOp<onnx::ConstantOfShapeOp>()) {
+    if (!cos.getValue())
+      return false; // the default value is 0
+    ElementsAttr value = *cos.getValue();
+    SmallVector<char> storage;
+    FailureOr<ArrayRef<char>> bytes = onnx::getConstantBytes(value, storage);
+    Type t = value.getElementType();
+    if (failed(bytes) || bytes->empty())
+      return false;
+    if (t.isF32()) {
+      float f;
+      std::memcpy(&f, bytes->data(), 4);
+      return f == 1.0f;
+    }
+    if (t.isF64()) {
+      double d;
+      std::memcpy(&d, bytes->data(), 8);
+      return d == 1.0;
+    }
+    if (t.isInteger(64)) {
+      int64_t i;
+      std::memcpy(&i, bytes->data(), 8);
+      return i == 1;
+    }
+    return false;
+  }
+  std::optional<SmallVector<double>> vals = constValues(v);
+  return vals && llvm::all_of(*vals, [](double x) { return x == 1.0; });
+}
+
+
+bool matchComparison(Value cond, bool greater, Value &key, Value &t, bool &inclusive,
+                     bool &negated) {
   if (auto n = cond.getDefiningOp<onnx::NotOp>()) {
     // Not(key <= t) is key > t, Not(key < t) is key >= t, and back.
     bool innerInclusive, innerNegated;

@@ -42,6 +42,26 @@ bool swapsLastTwo(std::optional<ArrayRef<int64_t>> perm, int64_t rank);
 /// Whether |v| is an all-zero tensor (a constant or ConstantOfShape).
 bool isZeroTensor(Value v);
 
+/// The condition `key > t` (|greater|; `key >= t` with |inclusive|) or
+/// `key <= t` (not |greater|; `key < t` without |inclusive|) in any
+/// spelling: Greater / Less / GreaterOrEqual / LessOrEqual either way
+/// round, or Not of the complement (|negated|: a NaN key then passes).
+bool matchComparison(Value cond, bool greater, Value &key, Value &t, bool &inclusive,
+                     bool &negated);
+
+/// The value of the scalar |v| when it is known at compile time: a
+/// one-element float or integer constant, or arithmetic on the static dims
+/// of a shape, as exporters write `q.shape[-1] ** 0.5` with dynamic axes:
+/// Cast(Gather(Shape(t), i)) with dim i of t static, under Sqrt, Pow,
+/// Reciprocal, Mul and Div.
+std::optional<double> scalarValue(Value v);
+
+/// The float values of a static constant (f32 / f64 / bool).
+std::optional<SmallVector<double>> constValues(Value v);
+/// Whether |v| is all ones: a constant, ConstantOfShape(1), or an Expand
+/// of a constant 1.
+bool isAllOnes(Value v);
+
 /// A value kept where a key (itself or its Abs) exceeds a threshold and
 /// set to |fill| elsewhere: FATReLU `Where(h > t, h, 0)` (key = kept = h),
 /// TEAL / CATS `Where(|x| > t, x, 0)` (key = Abs(x)), in the spellings exporters

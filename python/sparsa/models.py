@@ -1688,6 +1688,10 @@ def nbits_sparse_ffn(path: str, hidden: int = 4096, inner: int = 14336, *, bits:
                   helper.make_node("Where", ["keep", "h", "zero"], ["a"], name="/act/Where")]
         inits += [numpy_helper.from_array(np.array(threshold, np.float32), "theta"),
                   numpy_helper.from_array(np.array(0.0, np.float32), "zero")]
+    elif act == "relu2":  # squared ReLU: relu(h) ** 2
+        nodes += [helper.make_node("Relu", ["h"], ["r"], name="/act/Relu"),
+                  helper.make_node("Pow", ["r", "two"], ["a"], name="/act/Pow")]
+        inits.append(numpy_helper.from_array(np.array(2.0, np.float32), "two"))
     else:
         nodes.append(helper.make_node("Relu", ["h"], ["a"], name="/act/Relu"))
     down_in = "a"

@@ -317,6 +317,7 @@ def dequantized_nbits(model_path, name, bits, block, K, N):
 @pytest.mark.parametrize("bits,block,zp_mode,act,hidden,inner", [
     (4, 32, "packed", "relu", 64, 256),
     (4, 32, "none", "threshold", 64, 256),   # FATReLU, default zero points
+    (4, 32, "packed", "relu2", 64, 256),     # squared ReLU
     (8, 16, "packed", "relu", 96, 200),      # 8-bit; inner not a multiple of the block
     (4, 64, "packed", "relu", 128, 320),     # blocks of 64
     (2, 32, "packed", "relu", 64, 128),      # 2-bit
@@ -380,6 +381,8 @@ def check_nbits_ffn(tmp_path, bits, block, zp_mode, act, hidden, inner, sparsity
             x = np.random.default_rng(t).standard_normal((t, hidden)).astype(np.float32)
             h = x.astype(np.float64) @ w1 + inits["fc1_bias"]
             a = np.where(h > 0.25, h, 0.0) if act == "threshold" else np.maximum(h, 0)
+            if act == "relu2":
+                a = a * a
             if glu:
                 a = a * (x.astype(np.float64) @ w3 + inits["fc3_bias"])
             ref = a @ w2 + inits["fc2_b2"]
