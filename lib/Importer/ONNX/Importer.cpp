@@ -1751,15 +1751,29 @@ static LogicalResult checkArity(MLIRContext *ctx, const proto::ModelProto &model
   bool ok = true;
   for (const auto &node : model.graph().node()) {
     auto present = [&](int i) { return i < node.input_size() && !node.input(i).empty(); };
-    // Every single (not optional, not variadic) formal input is given.
+    // Every single (not optional) formal input is given, and so is every
+    // input of a variadic one (Concat's, Sum's): ONNX has no empty
+    // variadic input.
     auto hasRequiredInputs = [&](const proto::OpSchema &s) {
       const auto &formals = s.inputs();
-      for (int i = 0; i < static_cast<int>(formals.size()); ++i)
-        if (formals[i].GetOption() == proto::OpSchema::Single && !present(i)) {
+      for (int i = 0; i < static_cast<int>(formals.size()); ++i) {
+        auto option = formals[i].GetOption();
+        if (option == proto::OpSchema::Single && !present(i)) {
           emitError(nodeLoc(node)) << "onnx." << node.op_type() << ": required input " << i
                                    << " ('" << formals[i].GetName() << "') is missing";
           return false;
         }
+        if (option != proto::OpSchema::Variadic)
+          continue;
+        for (int j = i; j < node.input_size(); ++j)
+          if (!present(j)) {
+            emitError(nodeLoc(node))
+                << "onnx." << node.op_type() << ": input " << j << " (of the variadic '"
+                << formals[i].GetName() << "') has no name; variadic inputs cannot be omitted";
+            return false;
+          }
+        break;
+      }
       return true;
     };
     // A model newer than the library's schemas gets no schema: the latest

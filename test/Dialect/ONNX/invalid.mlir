@@ -174,6 +174,14 @@ func.func @transpose_not_permutation(%x: tensor<2x8xf32>) -> tensor<8x2xf32> {
 
 // -----
 
+func.func @transpose_result_rank(%x: tensor<2x8xf32>) -> tensor<16xf32> {
+  // expected-error @+1 {{'onnx.Transpose' op expected a result of rank 2 (got 1)}}
+  %0 = onnx.Transpose %x {perm = array<i64: 1, 0>} : (tensor<2x8xf32>) -> tensor<16xf32>
+  return %0 : tensor<16xf32>
+}
+
+// -----
+
 func.func @transpose_result_dims(%x: tensor<2x8xf32>) -> tensor<2x8xf32> {
   // expected-error @+1 {{'onnx.Transpose' op result dimension 0 (2) does not match input dimension 1 (8)}}
   %0 = onnx.Transpose %x {perm = array<i64: 1, 0>} : (tensor<2x8xf32>) -> tensor<2x8xf32>

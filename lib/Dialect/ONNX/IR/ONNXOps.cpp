@@ -365,9 +365,16 @@ SmallVector<int64_t> TransposeOp::getPermutation() {
 
 LogicalResult TransposeOp::verify() {
   auto type = dyn_cast<RankedTensorType>(getData().getType());
-  if (!type || !getPerm())
+  if (!type)
     return success();
-  ArrayRef<int64_t> perm = *getPerm();
+  auto res = dyn_cast<RankedTensorType>(getTransposed().getType());
+  if (res && res.getRank() != type.getRank())
+    return emitOpError("expected a result of rank ")
+           << type.getRank() << " (got " << res.getRank() << ")";
+  // No perm: the dims reversed.
+  SmallVector<int64_t> perm =
+      getPerm() ? llvm::to_vector(*getPerm())
+                : llvm::to_vector(llvm::reverse(llvm::seq<int64_t>(0, type.getRank())));
   if (static_cast<int64_t>(perm.size()) != type.getRank())
     return emitOpError("expected perm of size ")
            << type.getRank() << " (got " << perm.size() << ")";
@@ -376,7 +383,7 @@ LogicalResult TransposeOp::verify() {
     if (p < 0 || p >= type.getRank() || !seen.insert(p).second)
       return emitOpError("perm is not a permutation of [0, ")
              << type.getRank() << ")";
-  if (auto res = dyn_cast<RankedTensorType>(getTransposed().getType()))
+  if (res)
     for (auto [i, p] : llvm::enumerate(perm))
       if (!compatibleDims(res.getDimSize(i), type.getDimSize(p)))
         return emitOpError("result dimension ")
