@@ -316,6 +316,34 @@ def _cases(full: bool) -> Dict[str, Case]:
         flow("linear_causal", "causal linear attention (elu + 1), masked L x L export",
              lambda p: models.linear_attention(p, fl, fh, fd, causal=True, form="masked")),
     ]
+    # ONNX LinearAttention (opset 27), gated delta rule (Gated DeltaNet:
+    # one decay and one beta per head), from a past state: a decode step
+    # and a prefill. Both run the recurrence; ONNX Runtime runs its own
+    # LinearAttention kernel. weight_bytes: the state, read and written
+    # once per step; flops: decay, retrieval, update and read (7 dk dv per
+    # head and step).
+    gh, gd = (16, 128) if full else (2, 32)
+
+    def gated_delta(name, seq):
+        def feeds(rng):
+            k = rng.standard_normal((1, seq, gh, gd)).astype(np.float32)
+            k /= np.linalg.norm(k, axis=-1, keepdims=True)
+            return {"q": rng.standard_normal((1, seq, gh * gd)).astype(np.float32),
+                    "k": k.reshape(1, seq, gh * gd),
+                    "v": rng.standard_normal((1, seq, gh * gd)).astype(np.float32),
+                    "past": 0.1 * rng.standard_normal((1, gh, gd, gd)).astype(np.float32),
+                    "decay": np.log(rng.uniform(0.9, 1.0, (1, seq, gh))).astype(np.float32),
+                    "beta": rng.uniform(0.1, 0.9, (1, seq, gh)).astype(np.float32)}
+        return Case(name, f"ONNX LinearAttention gated_delta, T {seq}, {gh} heads, "
+                          f"dk = dv = {gd}, from a past state",
+                    lambda p: models.onnx_linear_attention(
+                        p, seq=seq, q_heads=gh, kv_heads=gh, head_dim=gd, past=True,
+                        update_rule="gated_delta", decay="head", beta="head"),
+                    feeds, weight_bytes=2 * 4 * gh * gd * gd * seq,
+                    flops=7.0 * gh * gd * gd * seq)
+
+    cases += [gated_delta("gated_delta_decode", 1),
+              gated_delta("gated_delta_prefill", 512 if full else 16)]
     return {c.name: c for c in cases}
 
 

@@ -663,17 +663,27 @@ def linear_attention(path: str, seq: Dim = 128, heads: Dim = 8, head_dim: int = 
 def onnx_linear_attention(path: str, seq: Dim = 16, q_heads: int = 2, kv_heads: int = 2,
                           head_dim: int = 16, value_dim: Optional[int] = None,
                           batch: Dim = 1, *, past: bool = False, present: bool = True,
-                          scale: Optional[float] = None, update_rule: str = "linear") -> str:
+                          scale: Optional[float] = None, update_rule: Optional[str] = "linear",
+                          decay: Optional[str] = None, beta: Optional[str] = None) -> str:
     """One ONNX LinearAttention node (opset 27) on packed [batch, seq,
     heads * d] inputs: q_heads query heads over kv_heads key / value heads
     (grouped-query when fewer), an optional past_state input
-    [batch, kv_heads, d, dv], present_state a graph output or unused."""
+    [batch, kv_heads, d, dv], present_state a graph output or unused.
+    update_rule None leaves the attribute out (ONNX's default, gated_delta).
+    decay ("head": [batch, seq, kv_heads], "key": [batch, seq, kv_heads * d])
+    and beta ("head": [batch, seq, kv_heads], "one": [batch, seq, 1]) add
+    the graph inputs "decay" / "beta" the gated and delta rules read."""
     onnx, TP, helper, _ = _onnx()
     dv = head_dim if value_dim is None else value_dim
-    attrs = dict(q_num_heads=q_heads, kv_num_heads=kv_heads, update_rule=update_rule)
+    attrs = dict(q_num_heads=q_heads, kv_num_heads=kv_heads)
+    if update_rule is not None:
+        attrs["update_rule"] = update_rule
     if scale is not None:
         attrs["scale"] = scale
-    ins = ["q", "k", "v"] + (["past"] if past else [])
+    ins = ["q", "k", "v", "past" if past else "", "decay" if decay else "",
+           "beta" if beta else ""]
+    while ins[-1] == "":
+        ins.pop()
     node = helper.make_node("LinearAttention", ins, ["y", "present" if present else "unused"],
                             name="/attn/LinearAttention", **attrs)
     inputs = [helper.make_tensor_value_info("q", TP.FLOAT, [batch, seq, q_heads * head_dim]),
@@ -682,6 +692,12 @@ def onnx_linear_attention(path: str, seq: Dim = 16, q_heads: int = 2, kv_heads: 
     if past:
         inputs.append(helper.make_tensor_value_info("past", TP.FLOAT,
                                                     [batch, kv_heads, head_dim, dv]))
+    if decay:
+        width = {"head": kv_heads, "key": kv_heads * head_dim}[decay]
+        inputs.append(helper.make_tensor_value_info("decay", TP.FLOAT, [batch, seq, width]))
+    if beta:
+        width = {"head": kv_heads, "one": 1}[beta]
+        inputs.append(helper.make_tensor_value_info("beta", TP.FLOAT, [batch, seq, width]))
     outputs = [helper.make_tensor_value_info("y", TP.FLOAT, [batch, seq, q_heads * dv])]
     if present:
         outputs.append(helper.make_tensor_value_info("present", TP.FLOAT,
@@ -690,7 +706,7 @@ def onnx_linear_attention(path: str, seq: Dim = 16, q_heads: int = 2, kv_heads: 
                               opset_imports=[helper.make_opsetid("", 27)],
                               producer_name="sparsa.models")
     model.ir_version = 11
-    if update_rule == "linear":
+    if update_rule in ("linear", "gated", "delta", "gated_delta", None):
         onnx.checker.check_model(model)
     onnx.save(model, path)
     return path

@@ -264,11 +264,138 @@ def test_onnx_linear_attention_dynamic(tmp_path):
                                        atol=ATOL * float(np.abs(expected).max()), rtol=RTOL)
 
 
-def test_onnx_linear_attention_other_rules_are_errors(tmp_path):
-    """The gated and delta rules are refused by name, at the node."""
+RECURRENT = [
+    # (update_rule, decay, beta, kwargs, batch, seq)
+    ("gated", "head", None, dict(), 1, 40),
+    ("gated", "key", None, dict(q_heads=4, kv_heads=2, value_dim=12, past=True), 2, 9),
+    ("delta", None, "head", dict(), 1, 33),
+    ("delta", None, "one", dict(q_heads=4, kv_heads=1, past=True, scale=0.5), 1, 17),
+    ("gated_delta", "head", "head", dict(q_heads=4, kv_heads=2, past=True), 2, 70),
+    ("gated_delta", "key", "one", dict(head_dim=32, value_dim=64), 1, 1),   # decode
+    (None, "head", "head", dict(present=False), 1, 5),   # ONNX's default rule, gated_delta
+]
+
+
+def recurrent_feeds(rng, batch, seq, hq, hkv, d, dv, past, decay, beta):
+    """Inputs as gated / delta models see them: L2-normalized keys, decays
+    in log space (negative), beta in (0, 1) as a sigmoid gives it."""
+    k = rng.standard_normal((batch, seq, hkv, d)).astype(np.float32)
+    k /= np.linalg.norm(k, axis=-1, keepdims=True)
+    feeds = {"q": rng.standard_normal((batch, seq, hq * d)).astype(np.float32),
+             "k": k.reshape(batch, seq, hkv * d),
+             "v": rng.standard_normal((batch, seq, hkv * dv)).astype(np.float32)}
+    if past:
+        feeds["past"] = rng.standard_normal((batch, hkv, d, dv)).astype(np.float32)
+    if decay:
+        width = {"head": hkv, "key": hkv * d}[decay]
+        feeds["decay"] = np.log(rng.uniform(0.8, 1.0, (batch, seq, width))).astype(np.float32)
+    if beta:
+        width = {"head": hkv, "one": 1}[beta]
+        feeds["beta"] = rng.uniform(0.05, 0.95, (batch, seq, width)).astype(np.float32)
+    return feeds
+
+
+def recurrence_reference(feeds, rule, hq, hkv, scale=None):
+    """The update rules of ONNX LinearAttention written out step by step
+    (numpy, float64), independent of ONNX Runtime."""
+    q, k, v = (feeds[n].astype(np.float64) for n in "qkv")
+    b, t = q.shape[:2]
+    d, dv, group = q.shape[2] // hq, v.shape[2] // hkv, hq // hkv
+    scale = 1 / np.sqrt(d) if not scale else scale
+    S = feeds["past"].astype(np.float64).copy() if "past" in feeds else np.zeros((b, hkv, d, dv))
+    y = np.zeros((b, t, hq, dv))
+    for bi in range(b):
+        for h in range(hkv):
+            for i in range(t):
+                kt = k[bi, i, h * d:(h + 1) * d]
+                vt = v[bi, i, h * dv:(h + 1) * dv]
+                if "decay" in feeds:
+                    g = feeds["decay"][bi, i]
+                    g = g[h] if g.shape[0] == hkv else g[h * d:(h + 1) * d]
+                    S[bi, h] *= np.exp(np.asarray(g, np.float64)).reshape(-1, 1)
+                if "beta" in feeds:
+                    bt = feeds["beta"][bi, i]
+                    bt = bt[h] if bt.shape[0] == hkv else bt[0]
+                    vt = bt * (vt - S[bi, h].T @ kt)
+                S[bi, h] += np.outer(kt, vt)
+                for g in range(group):
+                    qh = q[bi, i, (h * group + g) * d:(h * group + g + 1) * d]
+                    y[bi, i, h * group + g] = scale * qh @ S[bi, h]
+    return y.reshape(b, t, hq * dv), S
+
+
+@pytest.mark.parametrize("rule,decay,beta,kw,batch,seq", RECURRENT)
+def test_onnx_linear_attention_recurrent_rules(tmp_path, rule, decay, beta, kw, batch, seq):
+    """The gated, delta and gated_delta rules run as the recurrence, one
+    task per key / value head; output and present_state match ONNX
+    Runtime, and the step-by-step formula in numpy."""
+    path = models.onnx_linear_attention(str(tmp_path / "la.onnx"), seq=seq, batch=batch,
+                                        update_rule=rule, decay=decay, beta=beta, **kw)
+    model, report = compile_with_report(tmp_path, path)
+    assert report["fusions"]["flow_attention"] == 1, report
+    hq, hkv = kw.get("q_heads", 2), kw.get("kv_heads", 2)
+    d = kw.get("head_dim", 16)
+    dv = kw.get("value_dim", d)
+    feeds = recurrent_feeds(np.random.default_rng(seq), batch, seq, hq, hkv, d, dv,
+                            kw.get("past"), decay, beta)
+    ours = model.run(feeds)
+    ref = ort_run(path, feeds)
+    assert set(ours) == set(ref)
+    y64, s64 = recurrence_reference(feeds, rule or "gated_delta", hq, hkv, kw.get("scale"))
+    np.testing.assert_allclose(ref["y"], y64, atol=1e-4 * float(np.abs(y64).max()), rtol=1e-3)
+    for name, expected in ref.items():
+        np.testing.assert_allclose(ours[name], expected,
+                                   atol=ATOL * float(np.abs(expected).max()), rtol=RTOL)
+    if "present" in ours:
+        np.testing.assert_allclose(ours["present"], s64,
+                                   atol=ATOL * float(np.abs(s64).max()), rtol=RTOL)
+
+
+def test_onnx_linear_attention_recurrent_dynamic(tmp_path):
+    """Dynamic batch and sequence, including T = 1 decode steps chained
+    through present_state -> past_state: the same as one prefill."""
+    path = models.onnx_linear_attention(str(tmp_path / "la.onnx"), seq="T", batch="B",
+                                        q_heads=2, kv_heads=1, past=True,
+                                        update_rule="gated_delta", decay="key", beta="head")
+    model, _ = compile_with_report(tmp_path, path)
+    for b, t in [(1, 1), (2, 9), (1, 130)]:
+        feeds = recurrent_feeds(np.random.default_rng(t), b, t, 2, 1, 16, 16, True, "key",
+                                "head")
+        ref = ort_run(path, feeds)
+        ours = model.run(feeds)
+        for name, expected in ref.items():
+            np.testing.assert_allclose(ours[name], expected,
+                                       atol=ATOL * float(np.abs(expected).max()), rtol=RTOL)
+    # Prefill of 6 positions = 6 decode steps carrying the state.
+    feeds = recurrent_feeds(np.random.default_rng(0), 1, 6, 2, 1, 16, 16, True, "key", "head")
+    whole = model.run(feeds)
+    state, ys = feeds["past"], []
+    for i in range(6):
+        step = {n: (x if n == "past" else x[:, i:i + 1]) for n, x in feeds.items()}
+        step["past"] = state
+        out = model.run(step)
+        ys.append(out["y"])
+        state = out["present"]
+    np.testing.assert_allclose(np.concatenate(ys, axis=1), whole["y"], atol=1e-5, rtol=1e-5)
+    np.testing.assert_allclose(state, whole["present"], atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.parametrize("rule,decay,beta,words", [
+    ("gated", None, None, "update_rule 'gated' needs decay input"),
+    ("delta", "head", "head", "update_rule 'delta' takes no decay input"),
+    ("gated_delta", "head", None, "update_rule 'gated_delta' needs beta input"),
+    ("linear", None, "head", "update_rule 'linear' takes no beta input"),
+    ("retention", None, None, "update_rule 'retention' is not one of"),
+])
+def test_onnx_linear_attention_rule_errors(tmp_path, rule, decay, beta, words):
+    """A rule without the inputs it reads (or with ones it does not), or an
+    unknown rule, is an error naming the node."""
     import sparsa
-    path = models.onnx_linear_attention(str(tmp_path / "la.onnx"), update_rule="gated_delta")
+    path = models.onnx_linear_attention(str(tmp_path / "la.onnx"), update_rule=rule,
+                                        decay=decay, beta=beta)
     with pytest.raises(sparsa.SparsaError) as e:
         sparsa.compile(path, str(tmp_path / "la.so"))
     msg = str(e.value)
-    assert "/attn/LinearAttention" in msg and "update_rule 'gated_delta' is not supported" in msg
+    assert "/attn/LinearAttention" in msg and words in msg, msg
+
+

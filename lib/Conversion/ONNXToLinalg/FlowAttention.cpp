@@ -596,6 +596,186 @@ static FailureOr<Value> lowerLinearAttention(sp::LinearAttentionOp op, LowerCtx 
   });
 }
 
+/// ONNX LinearAttention with the gated, delta or gated_delta rule: the
+/// recurrence itself, one task per (batch, key / value head), its [dk, dv]
+/// state in the present_state tile (in cache across the steps). Per step,
+/// on rows of the state as dv-wide vectors:
+///  - delta rules: one read-only pass accumulates the retrieval from the
+///    decayed rows (gated_delta), r = (exp(g) S)^T k; u = beta (v - r);
+///  - one pass decays each row (gated rules), adds k_d u to it, writes it
+///    and accumulates every query head of the group's q_d S[d] in registers;
+/// then writes the group's outputs (times the scale) for that step. The
+/// queries of one key / value head are adjacent columns, so the task's
+/// output is one [T, G * dv] tile.
+static FailureOr<SmallVector<Value>> lowerOnnxRecurrentAttention(onnx::LinearAttentionOp op,
+                                                                 LowerCtx &ctx) {
+  OpBuilder &b = ctx.b;
+  Location loc = op.getLoc();
+  auto yType = cast<RankedTensorType>(op.getOutput().getType());
+  auto sType = cast<RankedTensorType>(op.getPresentState().getType());
+  Type elt = yType.getElementType();
+  GenericBuilder B{b, loc, elt};
+  Value q = op.getQuery(), k = op.getKey(), v = op.getValue(), past = op.getPastState();
+  Value decay = op.getDecay(), beta = op.getBeta();
+  StringRef rule = op.getUpdateRule();
+  bool gated = rule == "gated" || rule == "gated_delta";
+  bool delta = rule == "delta" || rule == "gated_delta";
+  int64_t hq = op.getQNumHeads(), hkv = op.getKvNumHeads(), group = hq / hkv;
+  int64_t dk = cast<RankedTensorType>(q.getType()).getDimSize(2) / hq;
+  int64_t dv = cast<RankedTensorType>(v.getType()).getDimSize(2) / hkv;
+  bool perKeyDecay = decay && cast<RankedTensorType>(decay.getType()).getDimSize(2) != hkv;
+  bool sharedBeta = beta && cast<RankedTensorType>(beta.getType()).getDimSize(2) == 1 && hkv != 1;
+  double scale = op.getScale().convertToDouble();
+  if (scale == 0.0)
+    scale = 1.0 / std::sqrt(double(dk));
+  OpFoldResult NB = tensor::getMixedSize(b, loc, q, 0), T = tensor::getMixedSize(b, loc, q, 1);
+  OpFoldResult zero = b.getIndexAttr(0), one = b.getIndexAttr(1);
+  OpFoldResult DK = b.getIndexAttr(dk), DV = b.getIndexAttr(dv);
+  std::optional<int64_t> staticT = getConstantIntValue(T);
+  auto vt = VectorType::get({dv}, elt);
+
+  Value yOut = B.empty({NB, T, b.getIndexAttr(hq * dv)}, elt);
+  Value sOut = B.empty({NB, b.getIndexAttr(hkv), DK, DV}, elt);
+  auto forall = scf::ForallOp::create(
+      b, loc, ArrayRef<OpFoldResult>{NB, b.getIndexAttr(hkv)}, ValueRange{yOut, sOut},
+      std::nullopt, [&](OpBuilder &nb, Location l, ValueRange args) {
+        Value bi = args[0], hk = args[1], ySh = args[2], sSh = args[3];
+        GenericBuilder TB{nb, l, elt};
+        auto c = [&](int64_t x) { return indexCst(nb, l, x); };
+        // This head's state tile, S_0 in place.
+        auto stateT = RankedTensorType::get({dk, dv}, elt);
+        SmallVector<OpFoldResult> sOffs{bi, hk, zero, zero}, sSizes{one, one, DK, DV},
+            unit4(4, one);
+        Value S = tensor::ExtractSliceOp::create(nb, l, stateT, sSh, sOffs, sSizes, unit4);
+        if (past) {
+          Value p = tensor::ExtractSliceOp::create(nb, l, stateT, past, sOffs, sSizes, unit4);
+          S = linalg::CopyOp::create(nb, l, p, S).getResult(0);
+        } else {
+          S = linalg::FillOp::create(nb, l, zeroOf(nb, l, elt), S).getResult(0);
+        }
+        // The group's output columns [T, G * dv].
+        Value col0 = arith::MulIOp::create(nb, l, hk, c(group * dv));
+        auto yTileT =
+            RankedTensorType::get({staticT.value_or(ShapedType::kDynamic), group * dv}, elt);
+        SmallVector<OpFoldResult> yOffs{bi, zero, col0},
+            ySizes{one, T, nb.getIndexAttr(group * dv)}, unit3(3, one);
+        Value Y = tensor::ExtractSliceOp::create(nb, l, yTileT, ySh, yOffs, ySizes, unit3);
+        Value kCol0 = arith::MulIOp::create(nb, l, hk, c(dk));
+        Value vCol0 = arith::MulIOp::create(nb, l, hk, c(dv));
+        Value qCol0 = arith::MulIOp::create(nb, l, hk, c(group * dk));
+        Value Tv = getValueOrCreateConstantIndexOp(nb, l, T);
+        auto steps = scf::ForOp::create(
+            nb, l, c(0), Tv, c(1), ValueRange{S, Y},
+            [&](OpBuilder &fb, Location fl, Value t, ValueRange st) {
+              Value pad = zeroOf(fb, fl, elt), c0 = indexCst(fb, fl, 0);
+              auto at = [&](Value x, Value col) {
+                return tensor::ExtractOp::create(fb, fl, x, ValueRange{bi, t, col}).getResult();
+              };
+              auto readRow = [&](OpBuilder &rb, Location rl, Value x, Value d) {
+                return vector::TransferReadOp::create(rb, rl, vt, x, ValueRange{d, c0}, pad,
+                                                      ArrayRef<bool>{true})
+                    .getResult();
+              };
+              auto splat = [&](OpBuilder &rb, Location rl, Value x) {
+                return vector::BroadcastOp::create(rb, rl, vt, x).getResult();
+              };
+              auto expOf = [&](OpBuilder &rb, Location rl, Value x) {
+                return math::ExpOp::create(rb, rl, x).getResult();
+              };
+              // The head's decay factor (one per head), or per row below.
+              Value headDecay =
+                  gated && !perKeyDecay ? expOf(fb, fl, at(decay, hk)) : Value();
+              auto rowDecay = [&](OpBuilder &rb, Location rl, Value d) -> Value {
+                if (!gated)
+                  return Value();
+                if (headDecay)
+                  return headDecay;
+                Value col = arith::AddIOp::create(rb, rl, kCol0, d);
+                return expOf(rb, rl,
+                             tensor::ExtractOp::create(rb, rl, decay, ValueRange{bi, t, col}));
+              };
+              auto keyAt = [&](OpBuilder &rb, Location rl, Value d) -> Value {
+                Value col = arith::AddIOp::create(rb, rl, kCol0, d);
+                return tensor::ExtractOp::create(rb, rl, k, ValueRange{bi, t, col});
+              };
+              Value vRow = vector::TransferReadOp::create(
+                  fb, fl, vt, v, ValueRange{bi, t, vCol0}, pad, ArrayRef<bool>{true});
+              Value state = st[0];
+              Value u = vRow;
+              if (delta) {
+                // S = exp(g) S (gated_delta); r = S^T k.
+                Value zv = arith::ConstantOp::create(fb, fl, vt, fb.getZeroAttr(vt));
+                auto pass1 = scf::ForOp::create(
+                    fb, fl, c0, indexCst(fb, fl, dk), indexCst(fb, fl, 1),
+                    ValueRange{state, zv},
+                    [&](OpBuilder &pb, Location pl, Value d, ValueRange it) {
+                      // The decayed row stays in registers: pass 2 decays
+                      // it again as it writes it (one store of the state
+                      // per step, not two).
+                      Value row = readRow(pb, pl, it[0], d);
+                      if (Value g = rowDecay(pb, pl, d))
+                        row = arith::MulFOp::create(pb, pl, row, splat(pb, pl, g));
+                      Value r = vector::FMAOp::create(pb, pl, splat(pb, pl, keyAt(pb, pl, d)),
+                                                      row, it[1]);
+                      scf::YieldOp::create(pb, pl, ValueRange{it[0], r});
+                    });
+                state = pass1.getResult(0);
+                Value bcol = sharedBeta ? c0 : hk;
+                Value bt = at(beta, bcol);
+                u = arith::MulFOp::create(fb, fl, splat(fb, fl, bt),
+                                          arith::SubFOp::create(fb, fl, vRow, pass1.getResult(1)));
+              }
+              // S[d] = (exp(g) S[d]) + k_d u; o_g += q_g,d S[d].
+              SmallVector<Value> init{state};
+              Value zv = arith::ConstantOp::create(fb, fl, vt, fb.getZeroAttr(vt));
+              init.append(group, zv);
+              auto pass2 = scf::ForOp::create(
+                  fb, fl, c0, indexCst(fb, fl, dk), indexCst(fb, fl, 1), init,
+                  [&](OpBuilder &pb, Location pl, Value d, ValueRange it) {
+                    Value row = readRow(pb, pl, it[0], d);
+                    if (Value g = rowDecay(pb, pl, d))
+                      row = arith::MulFOp::create(pb, pl, row, splat(pb, pl, g));
+                    row = vector::FMAOp::create(pb, pl, splat(pb, pl, keyAt(pb, pl, d)), u, row);
+                    SmallVector<Value> yields{vector::TransferWriteOp::create(
+                                                  pb, pl, row, it[0], ValueRange{d, c0},
+                                                  ArrayRef<bool>{true})
+                                                  .getResult()};
+                    for (int64_t g = 0; g < group; ++g) {
+                      Value col = arith::AddIOp::create(
+                          pb, pl, arith::AddIOp::create(pb, pl, qCol0, indexCst(pb, pl, g * dk)),
+                          d);
+                      Value qd = tensor::ExtractOp::create(pb, pl, q, ValueRange{bi, t, col});
+                      yields.push_back(
+                          vector::FMAOp::create(pb, pl, splat(pb, pl, qd), row, it[1 + g]));
+                    }
+                    scf::YieldOp::create(pb, pl, yields);
+                  });
+              Value Yt = st[1];
+              Value sc = splat(fb, fl, floatCst(fb, fl, elt, scale));
+              for (int64_t g = 0; g < group; ++g) {
+                Value o = arith::MulFOp::create(fb, fl, pass2.getResult(1 + g), sc);
+                Yt = vector::TransferWriteOp::create(fb, fl, o, Yt,
+                                                     ValueRange{t, indexCst(fb, fl, g * dv)},
+                                                     ArrayRef<bool>{true})
+                         .getResult();
+              }
+              scf::YieldOp::create(fb, fl, ValueRange{pass2.getResult(0), Yt});
+            });
+        auto term = scf::InParallelOp::create(nb, l);
+        OpBuilder tb = OpBuilder::atBlockBegin(term.getBody());
+        tensor::ParallelInsertSliceOp::create(tb, l, steps.getResult(1), ySh, yOffs, ySizes,
+                                              unit3);
+        tensor::ParallelInsertSliceOp::create(tb, l, steps.getResult(0), sSh, sOffs, sSizes,
+                                              unit4);
+      });
+  Value y = forall.getResult(0), st = forall.getResult(1);
+  if (y.getType() != yType)
+    y = tensor::CastOp::create(b, loc, yType, y);
+  if (st.getType() != sType)
+    st = tensor::CastOp::create(b, loc, sType, st);
+  return SmallVector<Value>{y, st};
+}
+
 /// ONNX LinearAttention ("linear" rule) on its packed [B, T, H * d] layout:
 /// one task per (batch, query head) reads its head's columns in place
 /// (strided slices, no transposed copies) and runs the chunked causal scan;
@@ -603,6 +783,8 @@ static FailureOr<Value> lowerLinearAttention(sp::LinearAttentionOp op, LowerCtx 
 /// per key / value head.
 static FailureOr<SmallVector<Value>> lowerOnnxLinearAttention(Operation *o, LowerCtx &ctx) {
   auto op = cast<onnx::LinearAttentionOp>(o);
+  if (op.getUpdateRule() != "linear")
+    return lowerOnnxRecurrentAttention(op, ctx);
   OpBuilder &b = ctx.b;
   Location loc = op.getLoc();
   auto yType = cast<RankedTensorType>(op.getOutput().getType());

@@ -543,24 +543,44 @@ static FailureOr<Results> importMatMulNBits(NodeContext &n) {
                      .getResult()};
 }
 
-/// LinearAttention (opset 27): the "linear" update rule, S_t = S_{t-1} +
-/// k_t v_t^T, o_t = scale q_t^T S_t (grouped-query heads, an optional past
-/// state). The gated and delta rules are reported, not guessed at.
+/// LinearAttention (opset 27): the linear, gated, delta and gated_delta
+/// update rules (ONNX's default is gated_delta), grouped-query heads, an
+/// optional past state; the gated rules take decay (log space), the delta
+/// rules beta.
 static FailureOr<Results> importLinearAttention(NodeContext &n) {
   std::string rule = n.strAttr("update_rule", "gated_delta");
-  if (rule != "linear")
+  if (!llvm::is_contained({"linear", "gated", "delta", "gated_delta"}, rule))
     return n.error() << "update_rule '" << rule
-                     << "' is not supported (only 'linear': the gated and delta rules "
-                        "are not implemented)",
+                     << "' is not one of linear, gated, delta, gated_delta",
            failure();
-  for (int i : {4, 5})
-    if (static_cast<int>(n.numOperands()) > i && n.operand(i))
-      return n.error() << "the 'linear' update rule takes no decay or beta input", failure();
+  if (n.numOperands() > 6)
+    return n.error() << "takes at most 6 inputs (query, key, value, past_state, decay, "
+                        "beta); the node has "
+                     << n.numOperands(),
+           failure();
+  bool gated = rule == "gated" || rule == "gated_delta";
+  bool delta = rule == "delta" || rule == "gated_delta";
+  Value decay = n.numOperands() > 4 ? n.operand(4) : Value();
+  Value beta = n.numOperands() > 5 ? n.operand(5) : Value();
+  if (gated != bool(decay))
+    return n.error() << "update_rule '" << rule << (gated ? "' needs" : "' takes no")
+                     << " decay input",
+           failure();
+  if (delta != bool(beta))
+    return n.error() << "update_rule '" << rule << (delta ? "' needs" : "' takes no")
+                     << " beta input",
+           failure();
   int64_t hq = n.intAttr("q_num_heads", 0), hkv = n.intAttr("kv_num_heads", 0);
   if (hq <= 0 || hkv <= 0 || hq % hkv != 0)
     return n.error() << "q_num_heads (" << hq << ") must be a positive multiple of "
                      << "kv_num_heads (" << hkv << ")",
            failure();
+  if (rule != "linear")
+    for (Value in : {n.operand(0), n.operand(1), n.operand(2), decay, beta})
+      if (in && !getElementTypeOrSelf(in.getType()).isF32())
+        return n.error() << "update_rule '" << rule
+                         << "' is implemented for float32 inputs only",
+               failure();
   Type yType = n.resultType(0), sType = n.resultType(1);
   if (!yType || !sType)
     return n.error() << "cannot type the outputs (the query and value need static last "
@@ -570,9 +590,9 @@ static FailureOr<Results> importLinearAttention(NodeContext &n) {
   auto *chunk = n.attr("chunk_size");
   return Results{onnx_ir::LinearAttentionOp::create(
                      n.b, n.loc, yType, sType, n.operand(0), n.operand(1), n.operand(2), past,
-                     n.si64(hq), n.si64(hkv),
+                     decay, beta, n.si64(hq), n.si64(hkv),
                      n.b.getF32FloatAttr(n.floatAttr("scale", 0.0f)),
-                     chunk ? n.si64(chunk->i()) : IntegerAttr())
+                     chunk ? n.si64(chunk->i()) : IntegerAttr(), n.b.getStringAttr(rule))
                      ->getResults()};
 }
 

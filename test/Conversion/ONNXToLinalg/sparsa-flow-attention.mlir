@@ -79,3 +79,44 @@ func.func @onnx_linear_attention(%q: tensor<2x16x32xf32>, %k: tensor<2x16x16xf32
   %y, %st = onnx.LinearAttention %q, %k, %v past = %s {q_num_heads = 4 : si64, kv_num_heads = 2 : si64} : (tensor<2x16x32xf32>, tensor<2x16x16xf32>, tensor<2x16x16xf32>, tensor<2x2x8x8xf32>) -> (tensor<2x16x32xf32>, tensor<2x2x8x8xf32>)
   return %y, %st : tensor<2x16x32xf32>, tensor<2x2x8x8xf32>
 }
+
+// -----
+
+/// ONNX LinearAttention, gated_delta rule (one decay per head, one beta for
+/// all heads): the recurrence itself, one task per (batch, kv head) whose
+/// [8, 8] state lives in its present_state tile (zero-filled: no past) and
+/// whose output is the group's adjacent columns [T, 2 * 8]. Per step: the
+/// head's decay exp(g); a read-only pass over the state rows accumulates
+/// the retrieval r = (exp(g) S)^T k; u = beta (v - r); one pass decays each
+/// row again, adds k_d u, writes it, and accumulates both query heads'
+/// q_d S[d]; both outputs are scaled (1 / sqrt(8)) and written at the step.
+// CHECK-LABEL: func.func @onnx_gated_delta
+// CHECK-DAG: %[[SCALE:.+]] = arith.constant dense<0.353553385> : vector<8xf32>
+// CHECK: scf.forall (%[[B:.+]], %[[H:.+]]) in (2, 2) shared_outs(%[[Y:.+]] = %{{.+}}, %[[S:.+]] = %{{.+}}) -> (tensor<2x?x32xf32>, tensor<2x2x8x8xf32>)
+// CHECK: %[[S0:.+]] = tensor.extract_slice %[[S]][%[[B]], %[[H]], 0, 0] [1, 1, 8, 8]
+// CHECK: linalg.fill {{.*}} outs(%[[S0]] : tensor<8x8xf32>)
+// CHECK: tensor.extract_slice %[[Y]][%[[B]], 0, %{{.+}}] [1, %{{.+}}, 16] [1, 1, 1] : tensor<2x?x32xf32> to tensor<?x16xf32>
+// CHECK: scf.for %[[T:.+]] = %{{.+}} to %{{.+}} step %{{.+}} iter_args(%{{.+}} = %{{.+}}, %{{.+}} = %{{.+}}) -> (tensor<8x8xf32>, tensor<?x16xf32>)
+// CHECK: %[[G:.+]] = tensor.extract %arg3[%[[B]], %[[T]], %[[H]]]
+// CHECK: math.exp %[[G]]
+// CHECK: scf.for {{.*}} -> (vector<8xf32>)
+// CHECK-NOT: vector.transfer_write
+// CHECK: vector.fma
+// CHECK: tensor.extract %arg4[%[[B]], %[[T]], %c0]
+// CHECK: arith.subf
+// CHECK: scf.for {{.*}} -> (tensor<8x8xf32>, vector<8xf32>, vector<8xf32>)
+// CHECK: arith.mulf
+// CHECK: vector.fma
+// CHECK: vector.transfer_write
+// CHECK: vector.fma
+// CHECK: vector.fma
+// CHECK: arith.mulf %{{.+}}, %[[SCALE]]
+// CHECK: vector.transfer_write
+// CHECK: arith.mulf %{{.+}}, %[[SCALE]]
+// CHECK: vector.transfer_write
+// CHECK: tensor.parallel_insert_slice %{{.+}} into %[[Y]]
+// CHECK: tensor.parallel_insert_slice %{{.+}} into %[[S]]
+func.func @onnx_gated_delta(%q: tensor<2x?x32xf32>, %k: tensor<2x?x16xf32>, %v: tensor<2x?x16xf32>, %g: tensor<2x?x2xf32>, %b: tensor<2x?x1xf32>) -> (tensor<2x?x32xf32>, tensor<2x2x8x8xf32>) {
+  %y, %st = onnx.LinearAttention %q, %k, %v decay = %g beta = %b {q_num_heads = 4 : si64, kv_num_heads = 2 : si64, update_rule = "gated_delta"} : (tensor<2x?x32xf32>, tensor<2x?x16xf32>, tensor<2x?x16xf32>, tensor<2x?x2xf32>, tensor<2x?x1xf32>) -> (tensor<2x?x32xf32>, tensor<2x2x8x8xf32>)
+  return %y, %st : tensor<2x?x32xf32>, tensor<2x2x8x8xf32>
+}

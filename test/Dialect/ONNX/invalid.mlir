@@ -965,3 +965,43 @@ func.func @linear_attention_past(%q: tensor<1x8x64xf32>, %p: tensor<1x2x8x32xf32
   %y, %s = onnx.LinearAttention %q, %q, %q past = %p {q_num_heads = 2 : si64, kv_num_heads = 2 : si64} : (tensor<1x8x64xf32>, tensor<1x8x64xf32>, tensor<1x8x64xf32>, tensor<1x2x8x32xf32>) -> (tensor<1x8x64xf32>, tensor<1x2x32x32xf32>)
   return %y, %s : tensor<1x8x64xf32>, tensor<1x2x32x32xf32>
 }
+
+// -----
+
+func.func @linear_attention_rule(%q: tensor<1x8x64xf32>) -> (tensor<1x8x64xf32>, tensor<1x2x32x32xf32>) {
+  // expected-error @+1 {{'onnx.LinearAttention' op update_rule 'retention' is not one of linear, gated, delta, gated_delta}}
+  %y, %s = onnx.LinearAttention %q, %q, %q {q_num_heads = 2 : si64, kv_num_heads = 2 : si64, update_rule = "retention"} : (tensor<1x8x64xf32>, tensor<1x8x64xf32>, tensor<1x8x64xf32>) -> (tensor<1x8x64xf32>, tensor<1x2x32x32xf32>)
+  return %y, %s : tensor<1x8x64xf32>, tensor<1x2x32x32xf32>
+}
+
+// -----
+
+func.func @linear_attention_gated_no_decay(%q: tensor<1x8x64xf32>) -> (tensor<1x8x64xf32>, tensor<1x2x32x32xf32>) {
+  // expected-error @+1 {{'onnx.LinearAttention' op update_rule 'gated' needs decay input}}
+  %y, %s = onnx.LinearAttention %q, %q, %q {q_num_heads = 2 : si64, kv_num_heads = 2 : si64, update_rule = "gated"} : (tensor<1x8x64xf32>, tensor<1x8x64xf32>, tensor<1x8x64xf32>) -> (tensor<1x8x64xf32>, tensor<1x2x32x32xf32>)
+  return %y, %s : tensor<1x8x64xf32>, tensor<1x2x32x32xf32>
+}
+
+// -----
+
+func.func @linear_attention_linear_beta(%q: tensor<1x8x64xf32>, %b: tensor<1x8x2xf32>) -> (tensor<1x8x64xf32>, tensor<1x2x32x32xf32>) {
+  // expected-error @+1 {{'onnx.LinearAttention' op update_rule 'linear' takes no beta input}}
+  %y, %s = onnx.LinearAttention %q, %q, %q beta = %b {q_num_heads = 2 : si64, kv_num_heads = 2 : si64} : (tensor<1x8x64xf32>, tensor<1x8x64xf32>, tensor<1x8x64xf32>, tensor<1x8x2xf32>) -> (tensor<1x8x64xf32>, tensor<1x2x32x32xf32>)
+  return %y, %s : tensor<1x8x64xf32>, tensor<1x2x32x32xf32>
+}
+
+// -----
+
+func.func @linear_attention_decay_width(%q: tensor<1x8x64xf32>, %g: tensor<1x8x3xf32>) -> (tensor<1x8x64xf32>, tensor<1x2x32x32xf32>) {
+  // expected-error @+1 {{'onnx.LinearAttention' op expected decay [B, T, Hkv] or [B, T, Hkv * dk] (last dim 2 or 64)}}
+  %y, %s = onnx.LinearAttention %q, %q, %q decay = %g {q_num_heads = 2 : si64, kv_num_heads = 2 : si64, update_rule = "gated"} : (tensor<1x8x64xf32>, tensor<1x8x64xf32>, tensor<1x8x64xf32>, tensor<1x8x3xf32>) -> (tensor<1x8x64xf32>, tensor<1x2x32x32xf32>)
+  return %y, %s : tensor<1x8x64xf32>, tensor<1x2x32x32xf32>
+}
+
+// -----
+
+func.func @linear_attention_beta_width(%q: tensor<1x8x64xf32>, %b: tensor<1x8x64xf32>) -> (tensor<1x8x64xf32>, tensor<1x2x32x32xf32>) {
+  // expected-error @+1 {{'onnx.LinearAttention' op expected beta [B, T, Hkv] or [B, T, 1] (last dim 2 or 1)}}
+  %y, %s = onnx.LinearAttention %q, %q, %q beta = %b {q_num_heads = 2 : si64, kv_num_heads = 2 : si64, update_rule = "delta"} : (tensor<1x8x64xf32>, tensor<1x8x64xf32>, tensor<1x8x64xf32>, tensor<1x8x64xf32>) -> (tensor<1x8x64xf32>, tensor<1x2x32x32xf32>)
+  return %y, %s : tensor<1x8x64xf32>, tensor<1x2x32x32xf32>
+}

@@ -197,3 +197,10 @@ func.func @linear_attention(%q: tensor<1x16x64xf32>, %k: tensor<1x16x32xf32>, %v
   %y, %st = onnx.LinearAttention %q, %k, %v past = %s {q_num_heads = 4 : si64, kv_num_heads = 2 : si64} : (tensor<1x16x64xf32>, tensor<1x16x32xf32>, tensor<1x16x32xf32>, tensor<1x2x16x16xf32>) -> (tensor<1x16x64xf32>, tensor<1x2x16x16xf32>)
   return %y, %st : tensor<1x16x64xf32>, tensor<1x2x16x16xf32>
 }
+
+// CHECK-LABEL: func.func @linear_attention_gated_delta
+func.func @linear_attention_gated_delta(%q: tensor<1x16x64xf32>, %k: tensor<1x16x32xf32>, %v: tensor<1x16x32xf32>, %g: tensor<1x16x32xf32>, %b: tensor<1x16x1xf32>) -> (tensor<1x16x64xf32>, tensor<1x2x16x16xf32>) {
+  // CHECK: onnx.LinearAttention %{{.*}}, %{{.*}}, %{{.*}} decay = %{{.*}} beta = %{{.*}} {kv_num_heads = 2 : si64, q_num_heads = 4 : si64, update_rule = "gated_delta"}
+  %y, %st = onnx.LinearAttention %q, %k, %v decay = %g beta = %b {q_num_heads = 4 : si64, kv_num_heads = 2 : si64, update_rule = "gated_delta"} : (tensor<1x16x64xf32>, tensor<1x16x32xf32>, tensor<1x16x32xf32>, tensor<1x16x32xf32>, tensor<1x16x1xf32>) -> (tensor<1x16x64xf32>, tensor<1x2x16x16xf32>)
+  return %y, %st : tensor<1x16x64xf32>, tensor<1x2x16x16xf32>
+}

@@ -1046,12 +1046,16 @@ LogicalResult TriluOp::verify() {
 }
 
 LogicalResult LinearAttentionOp::verify() {
-  auto q = cast<RankedTensorType>(getQuery().getType());
-  auto k = cast<RankedTensorType>(getKey().getType());
-  auto v = cast<RankedTensorType>(getValue().getType());
+  auto q = dyn_cast<RankedTensorType>(getQuery().getType());
+  auto k = dyn_cast<RankedTensorType>(getKey().getType());
+  auto v = dyn_cast<RankedTensorType>(getValue().getType());
   int64_t hq = getQNumHeads(), hkv = getKvNumHeads();
-  if (q.getRank() != 3 || k.getRank() != 3 || v.getRank() != 3)
+  if (!q || !k || !v || q.getRank() != 3 || k.getRank() != 3 || v.getRank() != 3)
     return emitOpError("expected query, key and value packed as [B, T, H * d]");
+  auto y = dyn_cast<RankedTensorType>(getOutput().getType());
+  auto st = dyn_cast<RankedTensorType>(getPresentState().getType());
+  if (!y || y.getRank() != 3 || !st || st.getRank() != 4)
+    return emitOpError("expected output [B, T, Hq * dv] and present_state [B, Hkv, dk, dv]");
   if (hq <= 0 || hkv <= 0 || hq % hkv != 0)
     return emitOpError("q_num_heads must be a positive multiple of kv_num_heads");
   int64_t qd = q.getDimSize(2), kd = k.getDimSize(2), vd = v.getDimSize(2);
@@ -1061,11 +1065,38 @@ LogicalResult LinearAttentionOp::verify() {
     return emitOpError("expected query [B, T, Hq * dk], key [B, T, Hkv * dk] and value "
                        "[B, T, Hkv * dv]");
   if (Value past = getPastState()) {
-    auto p = cast<RankedTensorType>(past.getType());
-    if (p.getRank() != 4 || (!p.isDynamicDim(1) && p.getDimSize(1) != hkv) ||
+    auto p = dyn_cast<RankedTensorType>(past.getType());
+    if (!p || p.getRank() != 4 || (!p.isDynamicDim(1) && p.getDimSize(1) != hkv) ||
         (!p.isDynamicDim(2) && p.getDimSize(2) != qd / hq) ||
         (!p.isDynamicDim(3) && p.getDimSize(3) != vd / hkv))
       return emitOpError("expected past_state [B, Hkv, dk, dv]");
+  }
+  StringRef rule = getUpdateRule();
+  if (!llvm::is_contained({"linear", "gated", "delta", "gated_delta"}, rule))
+    return emitOpError("update_rule '")
+           << rule << "' is not one of linear, gated, delta, gated_delta";
+  bool gated = rule == "gated" || rule == "gated_delta";
+  bool delta = rule == "delta" || rule == "gated_delta";
+  if (gated != bool(getDecay()))
+    return emitOpError("update_rule '") << rule << (gated ? "' needs" : "' takes no")
+                                        << " decay input";
+  if (delta != bool(getBeta()))
+    return emitOpError("update_rule '") << rule << (delta ? "' needs" : "' takes no")
+                                        << " beta input";
+  // (kd = Hkv * dk.)
+  if (Value decay = getDecay()) {
+    auto g = dyn_cast<RankedTensorType>(decay.getType());
+    if (!g || g.getRank() != 3 || g.isDynamicDim(2) ||
+        (g.getDimSize(2) != hkv && g.getDimSize(2) != kd))
+      return emitOpError("expected decay [B, T, Hkv] or [B, T, Hkv * dk] (last dim ")
+             << hkv << " or " << kd << ")";
+  }
+  if (Value beta = getBeta()) {
+    auto bt = dyn_cast<RankedTensorType>(beta.getType());
+    if (!bt || bt.getRank() != 3 || bt.isDynamicDim(2) ||
+        (bt.getDimSize(2) != hkv && bt.getDimSize(2) != 1))
+      return emitOpError("expected beta [B, T, Hkv] or [B, T, 1] (last dim ")
+             << hkv << " or 1)";
   }
   return success();
 }

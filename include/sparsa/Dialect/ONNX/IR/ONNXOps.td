@@ -1043,29 +1043,44 @@ def ONNX_MatMulNBitsOp
   let hasVerifier = 1;
 }
 
-def ONNX_LinearAttentionOp : ONNX_Op<"LinearAttention", [Pure]> {
-  let summary = "ONNX LinearAttention (opset 27), update rule 'linear'";
+def ONNX_LinearAttentionOp
+    : ONNX_Op<"LinearAttention", [Pure, AttrSizedOperandSegments]> {
+  let summary = "ONNX LinearAttention (opset 27): linear, gated and delta update rules";
   let description = [{
     Causal linear attention as a recurrence over the packed `[B, T, H * d]`
-    layout: `S_t = S_{t-1} + k_t v_t^T`, `o_t = scale * q_t^T S_t` per head,
-    query head `h` reading key / value head `h / (q_num_heads /
-    kv_num_heads)`; `S_0` is `past_state` `[B, Hkv, dk, dv]` (zeros when
-    absent), `present_state` is `S_T`. `scale` 0 means `1 / sqrt(dk)`. The
-    importer accepts the `linear` rule only (no decay or beta inputs).
+    layout, per key / value head, with `S_0` = `past_state`
+    `[B, Hkv, dk, dv]` (zeros when absent) and `present_state` = `S_T`:
+
+    - `linear`: `S_t = S_{t-1} + k_t v_t^T`;
+    - `gated`: `S_t = exp(g_t) S_{t-1} + k_t v_t^T`;
+    - `delta`: `S_t = S_{t-1} + beta_t k_t (v_t - S_{t-1}^T k_t)^T`;
+    - `gated_delta`: `S' = exp(g_t) S_{t-1}`,
+      `S_t = S' + beta_t k_t (v_t - S'^T k_t)^T`;
+
+    and `o_t = scale * q_t^T S_t`, query head `h` reading key / value head
+    `h / (q_num_heads / kv_num_heads)`. `decay` (`g`, log space) is
+    `[B, T, Hkv]` (one per head) or `[B, T, Hkv * dk]` (one per key dim);
+    `beta` is `[B, T, Hkv]` or `[B, T, 1]`. The gated rules take `decay`,
+    the delta rules `beta`, and the others neither. `scale` 0 means
+    `1 / sqrt(dk)`. `update_rule` defaults to `linear` here; ONNX's default
+    is `gated_delta`, and the importer always writes the node's rule.
 
     ```mlir
     %y, %s = onnx.LinearAttention %q, %k, %v {q_num_heads = 4 : si64, kv_num_heads = 2 : si64} : (tensor<1x16x64xf32>, tensor<1x16x32xf32>, tensor<1x16x32xf32>) -> (tensor<1x16x64xf32>, tensor<1x2x16x16xf32>)
+    %y2, %s2 = onnx.LinearAttention %q, %k, %v decay = %g beta = %b {q_num_heads = 4 : si64, kv_num_heads = 2 : si64, update_rule = "gated_delta"} : (tensor<1x16x64xf32>, tensor<1x16x32xf32>, tensor<1x16x32xf32>, tensor<1x16x2xf32>, tensor<1x16x2xf32>) -> (tensor<1x16x64xf32>, tensor<1x2x16x16xf32>)
     ```
   }];
   let arguments = (ins ONNX_FloatTensor:$query, ONNX_FloatTensor:$key,
                    ONNX_FloatTensor:$value, Optional<ONNX_FloatTensor>:$past_state,
+                   Optional<ONNX_FloatTensor>:$decay, Optional<ONNX_FloatTensor>:$beta,
                    SI64Attr:$q_num_heads, SI64Attr:$kv_num_heads,
                    DefaultValuedAttr<F32Attr, "0.0">:$scale,
-                   OptionalAttr<SI64Attr>:$chunk_size);
+                   OptionalAttr<SI64Attr>:$chunk_size,
+                   DefaultValuedAttr<StrAttr, "\"linear\"">:$update_rule);
   let results = (outs ONNX_FloatTensor:$output, ONNX_FloatTensor:$present_state);
   let assemblyFormat = [{
-    $query `,` $key `,` $value (`past` `=` $past_state^)? attr-dict `:`
-    functional-type(operands, results)
+    $query `,` $key `,` $value (`past` `=` $past_state^)? (`decay` `=` $decay^)?
+    (`beta` `=` $beta^)? attr-dict `:` functional-type(operands, results)
   }];
   let hasVerifier = 1;
 }
