@@ -455,15 +455,49 @@ static Operation *fuseSparseInput(Operation *anchor) {
   return anchor;
 }
 
+/// A 0/1 mask of the top-k: ScatterElements(zeros, indices, ones), maybe
+/// Cast (a bool mask to float, or float to bool).
+static onnx::ScatterElementsOp onesScatter(Value mask) {
+  while (auto c = mask.getDefiningOp<onnx::CastOp>())
+    mask = c.getInput();
+  auto scatter = mask.getDefiningOp<onnx::ScatterElementsOp>();
+  return scatter && isAllOnes(scatter.getUpdates()) ? scatter : nullptr;
+}
+
 /// Explicit top-k activation sparsity: MatMul (or Gemm) of
 /// ScatterElements(zeros [T, F], indices, values, axis -1) by a constant
 /// weight, the indices those of a TopK along the last axis (distinct per
-/// token, so the scatter is a plain sum of rows).
+/// token, so the scatter is a plain sum of rows). The kept activation may
+/// also be masked: act * ScatterElements(zeros, indices, ones) (or
+/// Where(mask, act, 0)), the TopK's over act or over |act| (Q-Sparse);
+/// the values are then act's entries at the indices (the TopK's own
+/// values when it ranks act itself, else GatherElements).
 static Operation *fuseTopKActivation(Operation *anchor) {
   std::optional<Projection> p = matchProjection(anchor->getResult(0));
   if (!p || !p->weight || rankOf(p->weight) != 2 || rankOf(p->in) != 2)
     return nullptr;
   auto scatter = p->in.getDefiningOp<onnx::ScatterElementsOp>();
+  Value masked; // act, when the top-k is a mask times act
+  Operation *maskOp = p->in.getDefiningOp();
+  if (isa_and_nonnull<onnx::MulOp>(maskOp)) {
+    for (int i : {0, 1}) {
+      Value act = maskOp->getOperand(1 - i);
+      if (auto s = onesScatter(maskOp->getOperand(i));
+          s && act.getType() == p->in.getType() && s.getType() == s.getData().getType() &&
+          rankOf(s.getData()) == 2) {
+        scatter = s;
+        masked = act;
+        break;
+      }
+    }
+  } else if (auto where = dyn_cast_or_null<onnx::WhereOp>(maskOp)) {
+    if (auto s = onesScatter(where.getCondition());
+        s && isZeroTensor(where.getY()) && where.getX().getType() == p->in.getType() &&
+        rankOf(s.getData()) == 2) {
+      scatter = s;
+      masked = where.getX();
+    }
+  }
   if (!scatter || scatter.getReduction() != "none" ||
       (scatter.getAxis() != 1 && scatter.getAxis() != -1))
     return nullptr;
@@ -483,12 +517,27 @@ static Operation *fuseTopKActivation(Operation *anchor) {
     markUnfused(at, kFamily, "the weight or bias is not constant");
     return nullptr;
   }
+  if (masked && cast<ShapedType>(scatter.getData().getType()).getShape() !=
+                    cast<ShapedType>(masked.getType()).getShape()) {
+    markUnfused(at, kFamily, "the top-k mask and the activation differ in shape");
+    return nullptr;
+  }
   OpBuilder b(anchor);
   Location loc = anchor->getLoc();
   Value w = p->transposed ? transpose2D(b, loc, p->weight) : p->weight;
   Value y = anchor->getResult(0);
-  auto op = sp::TopKMatMulOp::create(b, loc, y.getType(), scatter.getIndices(),
-                                     scatter.getUpdates(), w, p->bias);
+  Value values = scatter.getUpdates();
+  if (masked) {
+    auto it = cast<ShapedType>(scatter.getIndices().getType());
+    values = topk.getX() == masked
+                 ? topk.getValues()
+                 : onnx::GatherElementsOp::create(
+                       b, loc, it.clone(getElementTypeOrSelf(masked.getType())), masked,
+                       scatter.getIndices(), b.getIntegerAttr(b.getIntegerType(64, true), -1))
+                       .getResult();
+  }
+  auto op = sp::TopKMatMulOp::create(b, loc, y.getType(), scatter.getIndices(), values, w,
+                                     p->bias);
   if (!verifiesQuietly(op)) {
     op.erase();
     markUnfused(at, kFamily, "the shapes do not form a sparsa.topk_matmul");

@@ -103,7 +103,8 @@ Value peelUnitDims(Value v) {
   return v;
 }
 
-/// Whether |v| is an all-zero float tensor (a constant or ConstantOfShape).
+/// Whether |v| is an all-zero tensor (a constant or ConstantOfShape; bool:
+/// all false).
 bool isZeroTensor(Value v) {
   ElementsAttr attr;
   // torch.zeros with a run-time shape: Expand(0, shape).
@@ -115,6 +116,10 @@ bool isZeroTensor(Value v) {
     attr = *cos.getValue();
   } else if (!matchPattern(v, m_Constant(&attr))) {
     return false;
+  }
+  if (attr.getElementType().isInteger(1)) { // all false (a bool mask)
+    auto bools = attr.tryGetValues<bool>();
+    return bools && llvm::none_of(*bools, [](bool x) { return x; });
   }
   SmallVector<char> storage;
   auto bytes = onnx::getConstantBytes(attr, storage);

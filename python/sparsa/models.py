@@ -1245,7 +1245,8 @@ def sparse_ffn(path: str, hidden: int = 64, inner: int = 256, *, tokens: Dim = "
                three_d: bool = False, sparsity: float = 0.0,
                extra_output: bool = False, threshold_input: bool = False,
                inactive_value: float = 0.0, core: int = 0, predictor_rank: int = 0,
-               topk: int = 0, seed: int = 0, opset: int = 17, weights: str = "random") -> str:
+               topk: int = 0, topk_form: str = "scatter", seed: int = 0, opset: int = 17,
+               weights: str = "random") -> str:
     """An FFN `x -> down(act(x W1 + b1) [* (x Wup)]) + b2` whose activation
     is sparse, written as exporters do:
 
@@ -1271,7 +1272,14 @@ def sparse_ffn(path: str, hidden: int = 64, inner: int = 256, *, tokens: Dim = "
     Transpose of the nn.Linear weight [out, in] gathered by the set.
 
     mode `topk`: the activation act(x W1 + b1) (SiLU) keeps its |topk|
-    largest entries per token: TopK -> ScatterElements into zeros.
+    largest entries per token, |topk_form|: `scatter` (TopK ->
+    ScatterElements of its values into zeros), `mask` (a 0/1 mask, ones
+    scattered into zeros at the TopK's indices, times the activation),
+    `abs_mask` (the same mask from the TopK of |act|: Q-Sparse keeps the
+    largest magnitudes), `where` (a bool mask: Where(mask, act, 0)),
+    `abs_gather` (the TopK of |act| picks, the
+    activation's own entries are scattered: `zeros.scatter(-1, i,
+    act.gather(-1, i))`).
 
     |weights| "pattern": each weight matrix is a 61-periodic sequence of the
     same variance (compressible libraries, for carrying large GPU benchmark
@@ -1310,11 +1318,29 @@ def sparse_ffn(path: str, hidden: int = 64, inner: int = 256, *, tokens: Dim = "
         a = _threshold(g, h, h, t, threshold_form, inactive_value)
     elif mode == "topk":
         act_h = _moe_act(g, h, "silu")
-        vals, idx = g.op("TopK", [act_h, g.const("topk.k", np.array([topk], np.int64))], 2,
+        key = g.op("Abs", [act_h]) if topk_form.startswith("abs") else act_h
+        vals, idx = g.op("TopK", [key, g.const("topk.k", np.array([topk], np.int64))], 2,
                          axis=-1)
         zeros = g.op("ConstantOfShape", [g.op("Shape", [act_h])],
                      value=helper.make_tensor("zero_f", TP.FLOAT, [1], [0.0]))
-        a = g.op("ScatterElements", [zeros, idx, vals], axis=-1)
+        if topk_form == "scatter":
+            a = g.op("ScatterElements", [zeros, idx, vals], axis=-1)
+        elif topk_form in ("mask", "abs_mask"):
+            ones = g.op("Expand", [g.const("topk.one", np.array(1.0, np.float32)),
+                                   g.op("Shape", [idx])])
+            mask = g.op("ScatterElements", [zeros, idx, ones], axis=-1)
+            a = g.op("Mul", [act_h, mask])
+        elif topk_form == "where":  # a bool mask: Where(mask, act, 0)
+            false = g.op("ConstantOfShape", [g.op("Shape", [act_h])],
+                         value=helper.make_tensor("false", TP.BOOL, [1], [False]))
+            true = g.op("Expand", [g.const("topk.true", np.array(True)), g.op("Shape", [idx])])
+            mask = g.op("ScatterElements", [false, idx, true], axis=-1)
+            a = g.op("Where", [mask, act_h, g.const("topk.zero", np.array(0.0, np.float32))])
+        elif topk_form == "abs_gather":
+            picked = g.op("GatherElements", [act_h, idx], axis=-1)
+            a = g.op("ScatterElements", [zeros, idx, picked], axis=-1)
+        else:
+            raise ValueError(topk_form)
     elif relu == "Relu":
         a = g.op("Relu", [h])
     elif relu == "Max":

@@ -7,7 +7,7 @@ and say why."""
 import numpy as np
 import pytest
 
-from conftest import assert_matches_ort, compile_with_report, int8_rows, sparsa
+from conftest import assert_matches_ort, compile_with_report, int8_rows, ort_run, sparsa
 from sparsa import models
 
 
@@ -225,10 +225,15 @@ def test_input_sparsity_threshold_input_is_a_near_miss(tmp_path):
     check(model, path, 64, extra={"t": np.array(0.8, np.float32)})
 
 
-@pytest.mark.parametrize("kw", [dict(), dict(gemm=True, hidden=600, inner=512)])
+@pytest.mark.parametrize("kw", [dict(), dict(gemm=True, hidden=600, inner=512),
+                                dict(topk_form="mask"), dict(topk_form="abs_mask", gemm=True),
+                                dict(topk_form="where"), dict(topk_form="abs_gather")])
 def test_explicit_topk_activation(tmp_path, kw):
     """Explicit top-k: SiLU activation -> TopK -> ScatterElements into zeros
-    -> down projection; one token adds only the k kept rows."""
+    -> down projection; one token adds only the k kept rows. Also as a 0/1
+    (or bool) mask of the TopK's indices times the activation, the TopK over
+    the activation or its magnitude (Q-Sparse), and as the activation's own
+    entries gathered at |act|'s top-k and scattered."""
     hidden = kw.get("hidden", 64)
     kw = {"hidden": hidden, "inner": 256, **kw}
     for tokens in [1, "T"]:
@@ -236,7 +241,46 @@ def test_explicit_topk_activation(tmp_path, kw):
                                  mode="topk", topk=24, **kw)
         model, report = compile_with_report(tmp_path, path, f"topk_{tokens}")
         assert report["fusions"]["activation_sparsity"] == 1, report
+        assert not report["unfused"], report["unfused"]
         check(model, path, hidden, tokens=(1,) if tokens == 1 else (1, 7, 64))
+
+
+def test_topk_mask_of_another_shape_is_not_fused(tmp_path):
+    """Near miss: the top-k mask of a TopK over a different tensor than the
+    activation keeps its ops and still matches (a mask broadcast over a
+    wider activation is not a selection of the activation's neurons)."""
+    import onnx
+    from onnx import helper, numpy_helper, TensorProto as TP
+    rng = np.random.default_rng(3)
+    H, F, k = 32, 64, 8
+    w1 = numpy_helper.from_array(rng.standard_normal((H, F)).astype(np.float32) / 6, "w1")
+    w2 = numpy_helper.from_array(rng.standard_normal((F, H)).astype(np.float32) / 8, "w2")
+    kk = numpy_helper.from_array(np.array([k], np.int64), "k")
+    zeros = numpy_helper.from_array(np.zeros((1, F), np.float32), "zeros")
+    ones = numpy_helper.from_array(np.ones((1, k), np.float32), "ones")
+    nodes = [helper.make_node("MatMul", ["x", "w1"], ["h"]),
+             helper.make_node("Relu", ["h"], ["a"]),
+             # The TopK of token 0 only: one [1, F] mask broadcast over T tokens.
+             helper.make_node("Slice", ["a", "s0", "s1"], ["a0"]),
+             helper.make_node("TopK", ["a0", "k"], ["v", "i"], axis=-1),
+             helper.make_node("ScatterElements", ["zeros", "i", "ones"], ["m"], axis=-1),
+             helper.make_node("Mul", ["a", "m"], ["am"]),
+             helper.make_node("MatMul", ["am", "w2"], ["y"])]
+    inits = [w1, w2, kk, zeros, ones, numpy_helper.from_array(np.array([0], np.int64), "s0"),
+             numpy_helper.from_array(np.array([1], np.int64), "s1")]
+    graph = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", TP.FLOAT, [4, H])],
+                              [helper.make_tensor_value_info("y", TP.FLOAT, [4, H])], inits)
+    model_proto = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model_proto.ir_version = 8
+    path = str(tmp_path / "bcast.onnx")
+    onnx.save(model_proto, path)
+    model, report = compile_with_report(tmp_path, path)
+    assert report["fusions"]["activation_sparsity"] == 0
+    assert any("mask and the activation differ in shape" in u["reason"]
+               for u in report["unfused"]), report["unfused"]
+    x = rng.standard_normal((4, H)).astype(np.float32)
+    np.testing.assert_allclose(model.run({"x": x})["y"], ort_run(path, {"x": x})["y"],
+                               rtol=1e-5, atol=1e-5)
 
 
 @pytest.mark.parametrize("mode", ["relu", "glu", "threshold"])
