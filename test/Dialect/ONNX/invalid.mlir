@@ -1005,3 +1005,11 @@ func.func @linear_attention_beta_width(%q: tensor<1x8x64xf32>, %b: tensor<1x8x64
   %y, %s = onnx.LinearAttention %q, %q, %q beta = %b {q_num_heads = 2 : si64, kv_num_heads = 2 : si64, update_rule = "delta"} : (tensor<1x8x64xf32>, tensor<1x8x64xf32>, tensor<1x8x64xf32>, tensor<1x8x64xf32>) -> (tensor<1x8x64xf32>, tensor<1x2x32x32xf32>)
   return %y, %s : tensor<1x8x64xf32>, tensor<1x2x32x32xf32>
 }
+
+// -----
+
+func.func @linear_attention_decay_steps(%q: tensor<1x8x64xf32>, %g: tensor<1x4x2xf32>) -> (tensor<1x8x64xf32>, tensor<1x2x32x32xf32>) {
+  // expected-error @+1 {{'onnx.LinearAttention' op expected the key, value, decay and beta to have the query's batch and sequence dims [1, 8, ...]}}
+  %y, %s = onnx.LinearAttention %q, %q, %q decay = %g {q_num_heads = 2 : si64, kv_num_heads = 2 : si64, update_rule = "gated"} : (tensor<1x8x64xf32>, tensor<1x8x64xf32>, tensor<1x8x64xf32>, tensor<1x4x2xf32>) -> (tensor<1x8x64xf32>, tensor<1x2x32x32xf32>)
+  return %y, %s : tensor<1x8x64xf32>, tensor<1x2x32x32xf32>
+}

@@ -1071,6 +1071,16 @@ LogicalResult LinearAttentionOp::verify() {
         (!p.isDynamicDim(3) && p.getDimSize(3) != vd / hkv))
       return emitOpError("expected past_state [B, Hkv, dk, dv]");
   }
+  // Every packed input has the query's batch and sequence dims.
+  for (Value in : {getKey(), getValue(), getDecay(), getBeta()}) {
+    auto t = in ? dyn_cast<RankedTensorType>(in.getType()) : RankedTensorType();
+    if (t && t.getRank() == 3 &&
+        (!compatibleDims(t.getDimSize(0), q.getDimSize(0)) ||
+         !compatibleDims(t.getDimSize(1), q.getDimSize(1))))
+      return emitOpError("expected the key, value, decay and beta to have the query's batch "
+                         "and sequence dims [")
+             << q.getDimSize(0) << ", " << q.getDimSize(1) << ", ...]";
+  }
   StringRef rule = getUpdateRule();
   if (!llvm::is_contained({"linear", "gated", "delta", "gated_delta"}, rule))
     return emitOpError("update_rule '")
