@@ -1168,8 +1168,8 @@ struct FuseFlowAttentionPass final
   using FuseFlowAttentionPassBase::FuseFlowAttentionPassBase;
 
   void runOnOperation() override {
-    // ONNX LinearAttention ("linear", the only rule the importer takes) is
-    // already this family's op: its lowering is the same chunked scan.
+    // ONNX LinearAttention (every update rule) is already this family's
+    // op: its lowering runs the recurrence in linear time.
     getOperation().walk([&](onnx::LinearAttentionOp op) {
       op->setAttr(sp::kFamilyAttrName, StringAttr::get(op.getContext(), kFamily));
     });
