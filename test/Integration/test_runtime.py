@@ -76,6 +76,37 @@ def test_non_contiguous_input_is_made_contiguous(mlp):
                                atol=1e-4, rtol=1e-4)
 
 
+def test_repeated_calls_reuse_no_stale_descriptor(mlp):
+    """Calls with the same names, shapes and dtypes as the thread's last
+    reuse its input descriptors, writing only the data addresses: every
+    result is still that call's, across shape changes, converted feeds (a
+    transposed view), an input buffer rewritten in place, and wrong dtypes or names
+    after a reused call (still errors)."""
+    model, path = mlp
+
+    def check(x):
+        ref = ort_run(path, {"x": np.ascontiguousarray(np.asarray(x, np.float32))})["y"]
+        np.testing.assert_allclose(model.run({"x": x})["y"], ref, atol=1e-4, rtol=1e-4)
+
+    xs = [RNG.standard_normal((n, 32)).astype(np.float32) for n in (2, 2, 5, 2, 2)]
+    for x in xs + xs[::-1]:
+        check(x)
+    view = np.ascontiguousarray(xs[0].T).T  # the same values, not C-contiguous
+    check(view)
+    check(view)
+    check(xs[1])
+    buf = xs[0].copy()
+    check(buf)
+    buf[:] = xs[3]
+    check(buf)
+    with pytest.raises(sparsa.SparsaError, match="dtype"):
+        model.run({"x": buf.astype(np.float64)})
+    check(buf)
+    with pytest.raises(sparsa.SparsaError):
+        model.run({"z": buf})
+    check(buf)
+
+
 def test_read_only_input_and_output_lifetime(mlp):
     """A read-only input is read in place; an output is the runtime's
     buffer, writable, and stays valid through views after the array and
