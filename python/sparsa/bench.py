@@ -319,9 +319,10 @@ def _cases(full: bool) -> Dict[str, Case]:
     # ONNX LinearAttention (opset 27), gated delta rule (Gated DeltaNet:
     # one decay and one beta per head), from a past state: a decode step
     # and a prefill. Both run the recurrence; ONNX Runtime runs its own
-    # LinearAttention kernel. weight_bytes: the state, read and written
-    # once per step; flops: decay, retrieval, update and read (7 dk dv per
-    # head and step).
+    # LinearAttention kernel. weight_bytes: what must come from memory, the
+    # past state read and the present state written once, q, k, v read and
+    # the output written (the state stays in cache across the steps);
+    # flops: decay, retrieval, update and read (7 dk dv per head and step).
     gh, gd = (16, 128) if full else (2, 32)
 
     def gated_delta(name, seq):
@@ -339,7 +340,7 @@ def _cases(full: bool) -> Dict[str, Case]:
                     lambda p: models.onnx_linear_attention(
                         p, seq=seq, q_heads=gh, kv_heads=gh, head_dim=gd, past=True,
                         update_rule="gated_delta", decay="head", beta="head"),
-                    feeds, weight_bytes=2 * 4 * gh * gd * gd * seq,
+                    feeds, weight_bytes=2 * 4 * gh * gd * gd + 4 * 4 * seq * gh * gd,
                     flops=7.0 * gh * gd * gd * seq)
 
     cases += [gated_delta("gated_delta_decode", 1),
