@@ -58,6 +58,24 @@ struct RunChecksPass final : sparsa::impl::RunChecksPassBase<RunChecksPass> {
                                          : "[-" + std::to_string(n) + ", " + std::to_string(n) + ")") +
                " along axis " + std::to_string(axis);
       }
+      if (auto la = dyn_cast<sparsa::onnx::LinearAttentionOp>(op)) {
+        // Sizes only known at run time must agree (the kernels read every
+        // input at the query's batch and sequence indices).
+        auto dim = [](Value v, int64_t i) {
+          return cast<RankedTensorType>(v.getType()).getDimSize(i);
+        };
+        auto unsure = [](int64_t a, int64_t b) {
+          return ShapedType::isDynamic(a) || ShapedType::isDynamic(b);
+        };
+        bool check = la.getPastState() &&
+                     unsure(dim(la.getPastState(), 0), dim(la.getQuery(), 0));
+        for (Value in : {la.getKey(), la.getValue(), la.getDecay(), la.getBeta()})
+          for (int64_t i : {0, 1})
+            check |= in && unsure(dim(in, i), dim(la.getQuery(), i));
+        if (check)
+          what = "the key, value, decay, beta and past_state must have the query's batch "
+                 "size (and the first four its sequence length)";
+      }
       if (what.empty())
         return;
       messages.push_back(StringAttr::get(ctx, node(op) + ": " + what));

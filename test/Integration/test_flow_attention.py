@@ -399,3 +399,38 @@ def test_onnx_linear_attention_rule_errors(tmp_path, rule, decay, beta, words):
     assert "/attn/LinearAttention" in msg and words in msg, msg
 
 
+
+
+def test_onnx_linear_attention_run_time_sizes_must_agree(tmp_path):
+    """Key / value / decay / beta with their own sequence dim ("S") and a
+    past state with its own batch dim: sizes that disagree with the
+    query's at run time fail the run naming the node (nothing is read out
+    of bounds); sizes that agree run."""
+    import onnx
+    import sparsa
+    path = models.onnx_linear_attention(str(tmp_path / "la.onnx"), seq="T", batch="B",
+                                        q_heads=2, kv_heads=1, past=True,
+                                        update_rule="gated_delta", decay="head", beta="head")
+    m = onnx.load(path)
+    for i in m.graph.input:
+        if i.name in ("k", "v", "decay", "beta"):
+            i.type.tensor_type.shape.dim[1].dim_param = "S"
+        if i.name == "past":
+            i.type.tensor_type.shape.dim[0].dim_param = "P"
+    onnx.save(m, path)
+    model, _ = compile_with_report(tmp_path, path)
+
+    def feeds(b, t, s, pb):
+        f = recurrent_feeds(np.random.default_rng(t), b, s, 2, 1, 16, 16, True, "head", "head")
+        f["q"] = np.random.default_rng(1).standard_normal((b, t, 32)).astype(np.float32)
+        f["past"] = np.random.default_rng(2).standard_normal((pb, 1, 16, 16)).astype(np.float32)
+        return f
+
+    f = feeds(2, 5, 5, 2)
+    ref = ort_run(path, f)
+    np.testing.assert_allclose(model.run(f)["y"], ref["y"],
+                               atol=ATOL * float(np.abs(ref["y"]).max()), rtol=RTOL)
+    for args in [(1, 5, 3, 1), (1, 3, 5, 1), (2, 4, 4, 1)]:
+        with pytest.raises(sparsa.SparsaError) as e:
+            model.run(feeds(*args))
+        assert "/attn/LinearAttention" in str(e.value) and "query's batch size" in str(e.value)

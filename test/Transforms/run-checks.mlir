@@ -48,3 +48,25 @@ func.func @embedding(%ids: tensor<2x3xi64>, %emb: tensor<50x8xf32>) -> (tensor<2
   %r = onnx.Gather %emb, %c : (tensor<50x8xf32>, tensor<2xi64>) -> tensor<2x8xf32>
   return %h, %r : tensor<2x3x8xf32>, tensor<2x8xf32>
 }
+
+// -----
+
+/// LinearAttention: inputs whose batch or sequence sizes are only known at
+/// run time are checked against the query's; the lowering compares them,
+/// stores the check's id when one differs, and runs its loops to the
+/// smallest sizes. Static sizes that agree need no check.
+// CHECK: memref.global "public" @sparsa_run_status : memref<1xi64> = dense<0> {sparsa.check_messages = ["/attn/LinearAttention: the key, value, decay, beta and past_state must have the query's batch size (and the first four its sequence length)"]}
+// CHECK-LABEL: func.func @linear_attention
+// CHECK: onnx.LinearAttention {{.+}} sparsa.check = 1 : i64
+// CHECK: onnx.LinearAttention
+// CHECK-NOT: sparsa.check
+// LOWER-LABEL: func.func @linear_attention
+// LOWER: arith.cmpi ne
+// LOWER: arith.minui
+// LOWER: scf.if
+// LOWER: memref.store %c1_i64
+func.func @linear_attention(%q: tensor<1x?x32xf32>, %k: tensor<1x?x16xf32>, %q2: tensor<1x4x32xf32>) -> (tensor<1x?x32xf32>, tensor<1x1x16x16xf32>, tensor<1x4x32xf32>, tensor<1x2x16x16xf32>) {
+  %y, %s = onnx.LinearAttention %q, %k, %k {q_num_heads = 2 : si64, kv_num_heads = 1 : si64} : (tensor<1x?x32xf32>, tensor<1x?x16xf32>, tensor<1x?x16xf32>) -> (tensor<1x?x32xf32>, tensor<1x1x16x16xf32>) loc("/attn/LinearAttention")
+  %y2, %s2 = onnx.LinearAttention %q2, %q2, %q2 {q_num_heads = 2 : si64, kv_num_heads = 2 : si64} : (tensor<1x4x32xf32>, tensor<1x4x32xf32>, tensor<1x4x32xf32>) -> (tensor<1x4x32xf32>, tensor<1x2x16x16xf32>)
+  return %y, %s, %y2, %s2 : tensor<1x?x32xf32>, tensor<1x1x16x16xf32>, tensor<1x4x32xf32>, tensor<1x2x16x16xf32>
+}

@@ -992,11 +992,13 @@ def RunChecksPass : Pass<"sparsa-run-checks", "mlir::ModuleOp"> {
   let description = [{
     Ops that index with values computed at run time (an FFN over a neuron
     index set, a top-k activation's indices, a Gather of non-constant
-    indices such as token ids into an embedding) get a check id
-    (`sparsa.check`) and a message naming their ONNX node; a public
+    indices such as token ids into an embedding) and ONNX LinearAttention
+    nodes whose inputs' batch or sequence sizes are only known at run time
+    (they must agree with the query's) get a check id (`sparsa.check`) and
+    a message naming their ONNX node; a public
     `memref.global @sparsa_run_status : memref<1xi64>` lists the messages.
-    Their lowering clamps every index (no out-of-bounds read) and stores the
-    id of a failed check there; the runtime reports it as an error of the
+    Their lowering clamps every index or loop bound (no out-of-bounds read)
+    and stores the id of a failed check there; the runtime reports it as an error of the
     run naming the node (the status word is thread-local, so concurrent
     runs do not see each other's errors).
   }];

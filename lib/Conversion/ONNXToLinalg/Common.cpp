@@ -429,7 +429,17 @@ void sparsa::lowering::checkIndexRange(GenericBuilder &B, Operation *op, Value i
                               nb, l, a[1], arith::OrIOp::create(nb, l, low, high));
                         });
   Value bad = tensor::ExtractOp::create(b, loc, any, ValueRange{});
-  scf::IfOp::create(b, loc, bad, [&](OpBuilder &nb, Location l) {
+  failCheckIf(B, op, bad);
+}
+
+void sparsa::lowering::failCheckIf(GenericBuilder &B, Operation *op, Value bad) {
+  auto id = op->getAttrOfType<IntegerAttr>(::sparsa::sparsa::kCheckAttrName);
+  auto module = op->getParentOfType<ModuleOp>();
+  auto status = module ? module.lookupSymbol<memref::GlobalOp>(::sparsa::sparsa::kRunStatusSymbol)
+                       : memref::GlobalOp();
+  if (!id || !status)
+    return;
+  scf::IfOp::create(B.b, B.loc, bad, [&](OpBuilder &nb, Location l) {
     Value word = memref::GetGlobalOp::create(nb, l, status.getType(), status.getSymName());
     Value code = arith::ConstantOp::create(nb, l, nb.getI64Type(),
                                            nb.getI64IntegerAttr(id.getInt()));

@@ -387,6 +387,10 @@ struct GenericBuilder {
 /// status word and the run fails with its message (the lowering clamps
 /// regardless, so nothing is read out of bounds). No-op for untagged ops.
 void checkIndexRange(GenericBuilder &B, Operation *op, Value indices, Value F);
+/// When |bad| (i1) holds at run time, |op|'s run-time check
+/// (::sparsa::sparsa::kCheckAttrName) fails the run with its message;
+/// nothing when |op| has no check.
+void failCheckIf(GenericBuilder &B, Operation *op, Value bad);
 
 } // namespace sparsa::lowering
 

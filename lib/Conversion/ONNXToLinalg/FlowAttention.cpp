@@ -633,9 +633,38 @@ static FailureOr<SmallVector<Value>> lowerOnnxRecurrentAttention(onnx::LinearAtt
   double scale = op.getScale().convertToDouble();
   if (scale == 0.0)
     scale = 1.0 / std::sqrt(double(dk));
-  OpFoldResult NB = tensor::getMixedSize(b, loc, q, 0), T = tensor::getMixedSize(b, loc, q, 1);
+  OpFoldResult NBq = tensor::getMixedSize(b, loc, q, 0), Tq = tensor::getMixedSize(b, loc, q, 1);
   OpFoldResult zero = b.getIndexAttr(0), one = b.getIndexAttr(1);
   OpFoldResult DK = b.getIndexAttr(dk), DV = b.getIndexAttr(dv);
+  // Batch and sequence sizes known only at run time may disagree (a
+  // sparsa-run-checks check): the run then fails with the check's message,
+  // and the loops stop at the smallest sizes, so nothing is read out of
+  // bounds. NB and T are the sizes the loops run to.
+  OpFoldResult NB = NBq, T = Tq;
+  if (op->hasAttr(::sparsa::sparsa::kCheckAttrName)) {
+    Value bad = arith::ConstantOp::create(b, loc, b.getBoolAttr(false));
+    auto agree = [&](OpFoldResult &run, OpFoldResult want, Value x, int64_t i) {
+      OpFoldResult got = tensor::getMixedSize(b, loc, x, i);
+      if (getConstantIntValue(got) && getConstantIntValue(want) &&
+          *getConstantIntValue(got) == *getConstantIntValue(want))
+        return;
+      Value g = getValueOrCreateConstantIndexOp(b, loc, got);
+      Value w = getValueOrCreateConstantIndexOp(b, loc, want);
+      bad = arith::OrIOp::create(b, loc, bad,
+                                 arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ne, g, w));
+      run = arith::MinUIOp::create(b, loc, getValueOrCreateConstantIndexOp(b, loc, run), g)
+                .getResult();
+    };
+    for (Value x : {k, v, decay, beta}) {
+      if (!x)
+        continue;
+      agree(NB, NBq, x, 0);
+      agree(T, Tq, x, 1);
+    }
+    if (past)
+      agree(NB, NBq, past, 0);
+    failCheckIf(B, op, bad);
+  }
   std::optional<int64_t> staticT = getConstantIntValue(T);
   // The state's columns evolve independently (every rule's update and
   // retrieval are per column): tasks take blocks of cb columns, so that
@@ -645,7 +674,7 @@ static FailureOr<SmallVector<Value>> lowerOnnxRecurrentAttention(onnx::LinearAtt
   // batch assumed when dynamic), halving down to 32 columns: per row, a
   // block pays the same scalar loads of k_d and q_d, so wide is cheaper
   // when the heads already fill the threads.
-  int64_t cb = dv, tasks = getConstantIntValue(NB).value_or(1) * hkv;
+  int64_t cb = dv, tasks = getConstantIntValue(NBq).value_or(1) * hkv;
   while (tasks * (dv / cb) < 8 && cb % 2 == 0 && cb / 2 >= 32 && (cb / 2) % 16 == 0)
     cb /= 2;
   auto vt = VectorType::get({cb}, elt);
@@ -653,8 +682,8 @@ static FailureOr<SmallVector<Value>> lowerOnnxRecurrentAttention(onnx::LinearAtt
 
   // The output as [B, T, Hq, dv]: a task's query heads and columns are a
   // rectangular [T, G, cb] tile of it.
-  Value yOut = B.empty({NB, T, b.getIndexAttr(hq), DV}, elt);
-  Value sOut = B.empty({NB, b.getIndexAttr(hkv), DK, DV}, elt);
+  Value yOut = B.empty({NBq, Tq, b.getIndexAttr(hq), DV}, elt);
+  Value sOut = B.empty({NBq, b.getIndexAttr(hkv), DK, DV}, elt);
   auto forall = scf::ForallOp::create(
       b, loc, ArrayRef<OpFoldResult>{NB, b.getIndexAttr(hkv), b.getIndexAttr(dv / cb)},
       ValueRange{yOut, sOut}, std::nullopt, [&](OpBuilder &nb, Location l, ValueRange args) {

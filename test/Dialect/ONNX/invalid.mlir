@@ -1013,3 +1013,11 @@ func.func @linear_attention_decay_steps(%q: tensor<1x8x64xf32>, %g: tensor<1x4x2
   %y, %s = onnx.LinearAttention %q, %q, %q decay = %g {q_num_heads = 2 : si64, kv_num_heads = 2 : si64, update_rule = "gated"} : (tensor<1x8x64xf32>, tensor<1x8x64xf32>, tensor<1x8x64xf32>, tensor<1x4x2xf32>) -> (tensor<1x8x64xf32>, tensor<1x2x32x32xf32>)
   return %y, %s : tensor<1x8x64xf32>, tensor<1x2x32x32xf32>
 }
+
+// -----
+
+func.func @linear_attention_empty_heads(%q: tensor<1x8x0xf32>, %v: tensor<1x8x64xf32>) -> (tensor<1x8x64xf32>, tensor<1x2x0x32xf32>) {
+  // expected-error @+1 {{'onnx.LinearAttention' op the head dims dk and dv must be positive}}
+  %y, %s = onnx.LinearAttention %q, %q, %v {q_num_heads = 2 : si64, kv_num_heads = 2 : si64} : (tensor<1x8x0xf32>, tensor<1x8x0xf32>, tensor<1x8x64xf32>) -> (tensor<1x8x64xf32>, tensor<1x2x0x32xf32>)
+  return %y, %s : tensor<1x8x64xf32>, tensor<1x2x0x32xf32>
+}

@@ -1064,6 +1064,8 @@ LogicalResult LinearAttentionOp::verify() {
   if (qd % hq != 0 || kd % hkv != 0 || vd % hkv != 0 || qd / hq != kd / hkv)
     return emitOpError("expected query [B, T, Hq * dk], key [B, T, Hkv * dk] and value "
                        "[B, T, Hkv * dv]");
+  if (qd == 0 || vd == 0)
+    return emitOpError("the head dims dk and dv must be positive");
   if (Value past = getPastState()) {
     auto p = dyn_cast<RankedTensorType>(past.getType());
     if (!p || p.getRank() != 4 || (!p.isDynamicDim(1) && p.getDimSize(1) != hkv) ||
