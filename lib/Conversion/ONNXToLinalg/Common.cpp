@@ -398,16 +398,24 @@ Value sparsa::lowering::applyExpertActivation(OpBuilder &b, Location loc, String
   return z;
 }
 
-/// The run-time check of |op|'s input indices (::sparsa::sparsa::kCheckAttrName): when
-/// any index is outside [-F, F), the check's id goes to the run status
-/// word and the run fails with its message (the kernels still clamp).
-void sparsa::lowering::checkIndexRange(GenericBuilder &B, Operation *op, Value indices,
-                                        Value F) {
+/// |op|'s run-time check: its id (::sparsa::sparsa::kCheckAttrName) and
+/// the module's run status word, or nothing when |op| is unchecked.
+static std::optional<std::pair<IntegerAttr, memref::GlobalOp>> runCheckOf(Operation *op) {
   auto id = op->getAttrOfType<IntegerAttr>(::sparsa::sparsa::kCheckAttrName);
   auto module = op->getParentOfType<ModuleOp>();
   auto status = module ? module.lookupSymbol<memref::GlobalOp>(::sparsa::sparsa::kRunStatusSymbol)
                        : memref::GlobalOp();
   if (!id || !status)
+    return std::nullopt;
+  return std::make_pair(id, status);
+}
+
+/// The run-time check of |op|'s input indices (::sparsa::sparsa::kCheckAttrName): when
+/// any index is outside [-F, F), the check's id goes to the run status
+/// word and the run fails with its message (the kernels still clamp).
+void sparsa::lowering::checkIndexRange(GenericBuilder &B, Operation *op, Value indices,
+                                        Value F) {
+  if (!runCheckOf(op))
     return;
   OpBuilder &b = B.b;
   Location loc = B.loc;
@@ -433,12 +441,11 @@ void sparsa::lowering::checkIndexRange(GenericBuilder &B, Operation *op, Value i
 }
 
 void sparsa::lowering::failCheckIf(GenericBuilder &B, Operation *op, Value bad) {
-  auto id = op->getAttrOfType<IntegerAttr>(::sparsa::sparsa::kCheckAttrName);
-  auto module = op->getParentOfType<ModuleOp>();
-  auto status = module ? module.lookupSymbol<memref::GlobalOp>(::sparsa::sparsa::kRunStatusSymbol)
-                       : memref::GlobalOp();
-  if (!id || !status)
+  auto check = runCheckOf(op);
+  if (!check)
     return;
+  IntegerAttr id = check->first;
+  memref::GlobalOp status = check->second;
   scf::IfOp::create(B.b, B.loc, bad, [&](OpBuilder &nb, Location l) {
     Value word = memref::GetGlobalOp::create(nb, l, status.getType(), status.getSymName());
     Value code = arith::ConstantOp::create(nb, l, nb.getI64Type(),
