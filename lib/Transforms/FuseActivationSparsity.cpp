@@ -477,14 +477,13 @@ static Operation *fuseTopKActivation(Operation *anchor) {
   if (!p || !p->weight || rankOf(p->weight) != 2 || rankOf(p->in) != 2)
     return nullptr;
   auto scatter = p->in.getDefiningOp<onnx::ScatterElementsOp>();
-  Value masked; // act, when the top-k is a mask times act
+  Value masked; // act, when the top-k is a mask times act (the mask's
+                // shape is checked below, once the TopK is known)
   Operation *maskOp = p->in.getDefiningOp();
   if (isa_and_nonnull<onnx::MulOp>(maskOp)) {
     for (int i : {0, 1}) {
       Value act = maskOp->getOperand(1 - i);
-      if (auto s = onesScatter(maskOp->getOperand(i));
-          s && act.getType() == p->in.getType() && s.getType() == s.getData().getType() &&
-          rankOf(s.getData()) == 2) {
+      if (auto s = onesScatter(maskOp->getOperand(i)); s && act.getType() == p->in.getType()) {
         scatter = s;
         masked = act;
         break;
@@ -492,8 +491,7 @@ static Operation *fuseTopKActivation(Operation *anchor) {
     }
   } else if (auto where = dyn_cast_or_null<onnx::WhereOp>(maskOp)) {
     if (auto s = onesScatter(where.getCondition());
-        s && isZeroTensor(where.getY()) && where.getX().getType() == p->in.getType() &&
-        rankOf(s.getData()) == 2) {
+        s && isZeroTensor(where.getY()) && where.getX().getType() == p->in.getType()) {
       scatter = s;
       masked = where.getX();
     }

@@ -316,6 +316,74 @@ func.func @negative_topk_values_returned(%h: tensor<1x8xf32>) -> (tensor<1x4xf32
 
 // -----
 
+/// Explicit top-k as a 0/1 mask of the TopK's indices times the
+/// activation (Q-Sparse's `act * zeros.scatter(-1, i, 1)`): the TopK ranks
+/// the activation itself, so its own values are the kept entries.
+// CHECK-LABEL: func.func @topk_mask
+// CHECK: %[[V:.+]], %[[I:.+]] = onnx.TopK %arg0, %{{.+}} {sorted = 0 : si64}
+// CHECK: %[[Y:.+]] = sparsa.topk_matmul %[[I]], %[[V]], %{{.+}} : (tensor<1x2xi64>, tensor<1x2xf32>, tensor<8x4xf32>) -> tensor<1x4xf32>
+// CHECK-NOT: onnx.ScatterElements
+// CHECK-NOT: onnx.Mul
+// CHECK: return %[[Y]]
+func.func @topk_mask(%h: tensor<1x8xf32>) -> tensor<1x4xf32> {
+  %w2 = onnx.Constant {value = dense<0.25> : tensor<8x4xf32>} : () -> tensor<8x4xf32>
+  %k = onnx.Constant {value = dense<2> : tensor<1xi64>} : () -> tensor<1xi64>
+  %v, %i = onnx.TopK %h, %k : (tensor<1x8xf32>, tensor<1xi64>) -> (tensor<1x2xf32>, tensor<1x2xi64>)
+  %zeros = onnx.Constant {value = dense<0.0> : tensor<1x8xf32>} : () -> tensor<1x8xf32>
+  %ones = onnx.Constant {value = dense<1.0> : tensor<1x2xf32>} : () -> tensor<1x2xf32>
+  %m = onnx.ScatterElements %zeros, %i, %ones {axis = -1 : si64} : (tensor<1x8xf32>, tensor<1x2xi64>, tensor<1x2xf32>) -> tensor<1x8xf32>
+  %a = onnx.Mul %m, %h : (tensor<1x8xf32>, tensor<1x8xf32>) -> tensor<1x8xf32>
+  %y = onnx.MatMul %a, %w2 : (tensor<1x8xf32>, tensor<8x4xf32>) -> tensor<1x4xf32>
+  return %y : tensor<1x4xf32>
+}
+
+// -----
+
+/// A bool mask of the TopK of |act| (the largest magnitudes) selecting the
+/// activation with Where(mask, act, 0): the kept values are the
+/// activation's entries at the indices, gathered.
+// CHECK-LABEL: func.func @topk_abs_bool_where
+// CHECK: %[[V:.+]], %[[I:.+]] = onnx.TopK
+// CHECK: %[[G:.+]] = onnx.GatherElements %arg0, %[[I]] {axis = -1 : si64} : (tensor<2x8xf32>, tensor<2x2xi64>) -> tensor<2x2xf32>
+// CHECK: %[[Y:.+]] = sparsa.topk_matmul %[[I]], %[[G]], %{{.+}}
+// CHECK-NOT: onnx.Where
+// CHECK: return %[[Y]]
+func.func @topk_abs_bool_where(%h: tensor<2x8xf32>) -> tensor<2x4xf32> {
+  %w2 = onnx.Constant {value = dense<0.25> : tensor<8x4xf32>} : () -> tensor<8x4xf32>
+  %k = onnx.Constant {value = dense<2> : tensor<1xi64>} : () -> tensor<1xi64>
+  %abs = onnx.Abs %h : (tensor<2x8xf32>) -> tensor<2x8xf32>
+  %v, %i = onnx.TopK %abs, %k : (tensor<2x8xf32>, tensor<1xi64>) -> (tensor<2x2xf32>, tensor<2x2xi64>)
+  %false = onnx.Constant {value = dense<false> : tensor<2x8xi1>} : () -> tensor<2x8xi1>
+  %true = onnx.Constant {value = dense<true> : tensor<2x2xi1>} : () -> tensor<2x2xi1>
+  %m = onnx.ScatterElements %false, %i, %true {axis = -1 : si64} : (tensor<2x8xi1>, tensor<2x2xi64>, tensor<2x2xi1>) -> tensor<2x8xi1>
+  %zero = onnx.Constant {value = dense<0.0> : tensor<f32>} : () -> tensor<f32>
+  %a = onnx.Where %m, %h, %zero : (tensor<2x8xi1>, tensor<2x8xf32>, tensor<f32>) -> tensor<2x8xf32>
+  %y = onnx.MatMul %a, %w2 : (tensor<2x8xf32>, tensor<8x4xf32>) -> tensor<2x4xf32>
+  return %y : tensor<2x4xf32>
+}
+
+// -----
+
+/// Near miss: one token's top-k mask [1, 8] broadcast over two tokens is
+/// not a selection of each token's neurons: kept, with the reason.
+// CHECK-LABEL: func.func @negative_topk_mask_broadcast
+// CHECK: onnx.ScatterElements {{.+}} {axis = -1 : si64, sparsa.unfused = {activation_sparsity = "the top-k mask and the activation differ in shape"}}
+// CHECK: onnx.Mul
+// CHECK-NOT: sparsa.topk_matmul
+func.func @negative_topk_mask_broadcast(%h: tensor<2x8xf32>, %h0: tensor<1x8xf32>) -> tensor<2x4xf32> {
+  %w2 = onnx.Constant {value = dense<0.25> : tensor<8x4xf32>} : () -> tensor<8x4xf32>
+  %k = onnx.Constant {value = dense<2> : tensor<1xi64>} : () -> tensor<1xi64>
+  %v, %i = onnx.TopK %h0, %k : (tensor<1x8xf32>, tensor<1xi64>) -> (tensor<1x2xf32>, tensor<1x2xi64>)
+  %zeros = onnx.Constant {value = dense<0.0> : tensor<1x8xf32>} : () -> tensor<1x8xf32>
+  %ones = onnx.Constant {value = dense<1.0> : tensor<1x2xf32>} : () -> tensor<1x2xf32>
+  %m = onnx.ScatterElements %zeros, %i, %ones {axis = -1 : si64} : (tensor<1x8xf32>, tensor<1x2xi64>, tensor<1x2xf32>) -> tensor<1x8xf32>
+  %a = onnx.Mul %h, %m : (tensor<2x8xf32>, tensor<1x8xf32>) -> tensor<2x8xf32>
+  %y = onnx.MatMul %a, %w2 : (tensor<2x8xf32>, tensor<8x4xf32>) -> tensor<2x4xf32>
+  return %y : tensor<2x4xf32>
+}
+
+// -----
+
 /// Near miss: scattered indices that are not a TopK's (they could repeat).
 // CHECK-LABEL: func.func @scatter_not_topk
 // CHECK: onnx.ScatterElements {{.+}}sparsa.unfused = {activation_sparsity = "the scattered indices are not those of a TopK over neurons (they could repeat)"}

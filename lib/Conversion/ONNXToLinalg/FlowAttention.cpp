@@ -612,8 +612,12 @@ static FailureOr<Value> lowerLinearAttention(sp::LinearAttentionOp op, LowerCtx 
 /// then writes the group's outputs (times the scale) for that step. The
 /// output is built as [B, T, Hq, dv], where a task's outputs are one
 /// [T, G, cb] tile, and viewed as [B, T, Hq * dv].
-static FailureOr<SmallVector<Value>> lowerOnnxRecurrentAttention(onnx::LinearAttentionOp op,
-                                                                 LowerCtx &ctx) {
+/// The linear rule runs it too: on this CPU it was as fast as the chunked
+/// scan or faster (to 3x) from decode steps to 4096 positions but in one
+/// case (d 32, T 4096, no states: 4 % slower); it does 4 dk dv flops per
+/// position and kv head against 4 dk dv + 4 C dk for chunks of C.
+static FailureOr<SmallVector<Value>> lowerOnnxLinearAttention(Operation *o, LowerCtx &ctx) {
+  auto op = cast<onnx::LinearAttentionOp>(o);
   OpBuilder &b = ctx.b;
   Location loc = op.getLoc();
   auto yType = cast<RankedTensorType>(op.getOutput().getType());
@@ -629,7 +633,7 @@ static FailureOr<SmallVector<Value>> lowerOnnxRecurrentAttention(onnx::LinearAtt
   int64_t dk = cast<RankedTensorType>(q.getType()).getDimSize(2) / hq;
   int64_t dv = cast<RankedTensorType>(v.getType()).getDimSize(2) / hkv;
   bool perKeyDecay = decay && cast<RankedTensorType>(decay.getType()).getDimSize(2) != hkv;
-  bool sharedBeta = beta && cast<RankedTensorType>(beta.getType()).getDimSize(2) == 1 && hkv != 1;
+  bool sharedBeta = beta && cast<RankedTensorType>(beta.getType()).getDimSize(2) == 1;
   double scale = op.getScale().convertToDouble();
   if (scale == 0.0)
     scale = 1.0 / std::sqrt(double(dk));
@@ -667,13 +671,11 @@ static FailureOr<SmallVector<Value>> lowerOnnxRecurrentAttention(onnx::LinearAtt
   }
   std::optional<int64_t> staticT = getConstantIntValue(T);
   // The state's columns evolve independently (every rule's update and
-  // retrieval are per column): tasks take blocks of cb columns, so that
-  // even one head keeps several threads busy and a task's state tile stays
-  // small (dk x cb).
-  // Blocks only when there are fewer than 8 (batch, kv head) tasks (one
-  // batch assumed when dynamic), halving down to 32 columns: per row, a
-  // block pays the same scalar loads of k_d and q_d, so wide is cheaper
-  // when the heads already fill the threads.
+  // retrieval are per column), so tasks may take blocks of cb columns:
+  // only when there are fewer than 8 (batch, kv head) tasks (one batch
+  // assumed when dynamic), halving down to 32 columns. Per row a block pays
+  // the same scalar loads of k_d and q_d, so whole rows are cheaper when
+  // the heads already fill the threads.
   int64_t cb = dv, tasks = getConstantIntValue(NBq).value_or(1) * hkv;
   while (tasks * (dv / cb) < 8 && cb % 2 == 0 && cb / 2 >= 32 && (cb / 2) % 16 == 0)
     cb /= 2;
@@ -749,34 +751,30 @@ static FailureOr<SmallVector<Value>> lowerOnnxRecurrentAttention(onnx::LinearAtt
               };
               Value vRow = vector::TransferReadOp::create(
                   fb, fl, vt, v, ValueRange{bi, t, vCol0}, pad, ArrayRef<bool>{true});
+              Value zv = arith::ConstantOp::create(fb, fl, vt, fb.getZeroAttr(vt));
               Value state = st[0];
               Value u = vRow;
               if (delta) {
-                // S = exp(g) S (gated_delta); r = S^T k.
-                Value zv = arith::ConstantOp::create(fb, fl, vt, fb.getZeroAttr(vt));
+                // r = (exp(g) S)^T k (gated_delta decays; delta does not).
+                // A read-only pass: the decayed rows stay in registers and
+                // pass 2 decays them again as it writes them (one store of
+                // the state per step, not two).
                 auto pass1 = scf::ForOp::create(
-                    fb, fl, c0, indexCst(fb, fl, dk), indexCst(fb, fl, 1),
-                    ValueRange{state, zv},
+                    fb, fl, c0, indexCst(fb, fl, dk), indexCst(fb, fl, 1), ValueRange{zv},
                     [&](OpBuilder &pb, Location pl, Value d, ValueRange it) {
-                      // The decayed row stays in registers: pass 2 decays
-                      // it again as it writes it (one store of the state
-                      // per step, not two).
-                      Value row = readRow(pb, pl, it[0], d);
+                      Value row = readRow(pb, pl, state, d);
                       if (Value g = rowDecay(pb, pl, d))
                         row = arith::MulFOp::create(pb, pl, row, splat(pb, pl, g));
                       Value r = vector::FMAOp::create(pb, pl, splat(pb, pl, keyAt(pb, pl, d)),
-                                                      row, it[1]);
-                      scf::YieldOp::create(pb, pl, ValueRange{it[0], r});
+                                                      row, it[0]);
+                      scf::YieldOp::create(pb, pl, r);
                     });
-                state = pass1.getResult(0);
-                Value bcol = sharedBeta ? c0 : hk;
-                Value bt = at(beta, bcol);
+                Value bt = at(beta, sharedBeta ? c0 : hk);
                 u = arith::MulFOp::create(fb, fl, splat(fb, fl, bt),
-                                          arith::SubFOp::create(fb, fl, vRow, pass1.getResult(1)));
+                                          arith::SubFOp::create(fb, fl, vRow, pass1.getResult(0)));
               }
               // S[d] = (exp(g) S[d]) + k_d u; o_g += q_g,d S[d].
               SmallVector<Value> init{state};
-              Value zv = arith::ConstantOp::create(fb, fl, vt, fb.getZeroAttr(vt));
               init.append(group, zv);
               auto pass2 = scf::ForOp::create(
                   fb, fl, c0, indexCst(fb, fl, dk), indexCst(fb, fl, 1), init,
@@ -825,14 +823,6 @@ static FailureOr<SmallVector<Value>> lowerOnnxRecurrentAttention(onnx::LinearAtt
   if (st.getType() != sType)
     st = tensor::CastOp::create(b, loc, sType, st);
   return SmallVector<Value>{y, st};
-}
-
-/// ONNX LinearAttention, every update rule, as the recurrence (the linear
-/// rule too: on the CPU it does fewer flops than the chunked scan, 4 dk dv
-/// per position and kv head against 4 dk dv + 4 C dk, with the state in
-/// cache, and was as fast or faster from decode steps to 4096 positions).
-static FailureOr<SmallVector<Value>> lowerOnnxLinearAttention(Operation *o, LowerCtx &ctx) {
-  return lowerOnnxRecurrentAttention(cast<onnx::LinearAttentionOp>(o), ctx);
 }
 
 void sparsa::lowering::populateFlowAttentionLowerings(LoweringTable &t) {

@@ -1021,3 +1021,11 @@ func.func @linear_attention_empty_heads(%q: tensor<1x8x0xf32>, %v: tensor<1x8x64
   %y, %s = onnx.LinearAttention %q, %q, %v {q_num_heads = 2 : si64, kv_num_heads = 2 : si64} : (tensor<1x8x0xf32>, tensor<1x8x0xf32>, tensor<1x8x64xf32>) -> (tensor<1x8x64xf32>, tensor<1x2x0x32xf32>)
   return %y, %s : tensor<1x8x64xf32>, tensor<1x2x0x32xf32>
 }
+
+// -----
+
+func.func @linear_attention_result_ranks(%q: tensor<1x8x64xf32>) -> (tensor<8x64xf32>, tensor<1x2x32x32xf32>) {
+  // expected-error @+1 {{'onnx.LinearAttention' op expected output [B, T, Hq * dv] and present_state [B, Hkv, dk, dv]}}
+  %y, %s = onnx.LinearAttention %q, %q, %q {q_num_heads = 2 : si64, kv_num_heads = 2 : si64} : (tensor<1x8x64xf32>, tensor<1x8x64xf32>, tensor<1x8x64xf32>) -> (tensor<8x64xf32>, tensor<1x2x32x32xf32>)
+  return %y, %s : tensor<8x64xf32>, tensor<1x2x32x32xf32>
+}
