@@ -225,13 +225,17 @@ struct Miss {
 /// Routing weights |weights| [T, k] and expert indices |indices| [T, k]
 /// back to the router logits.
 /// The k of a TopK that selects experts: the largest scores along the last
-/// axis of a [tokens, experts] matrix, k constant; otherwise says why not.
-static std::optional<int64_t> expertTopK(onnx::TopKOp topk, Miss &miss) {
+/// axis of a [tokens, experts] matrix (or, with |batched|, of unflattened
+/// [batch, tokens, experts] scores), k constant; otherwise says why not.
+static std::optional<int64_t> expertTopK(onnx::TopKOp topk, Miss &miss,
+                                         bool batched = false) {
   miss.at = topk;
   int64_t rank = rankOf(topk.getX());
   int64_t axis = topk.getAxis() < 0 ? topk.getAxis() + rank : topk.getAxis();
-  if (rank != 2) {
-    miss.reason = "router scores are not a [tokens, experts] matrix";
+  if (rank != 2 && !(batched && rank == 3)) {
+    miss.reason = rank == 3 ? "router scores are [batch, tokens, experts] in a form that needs "
+                              "them as a [tokens, experts] matrix"
+                            : "router scores are not a [tokens, experts] matrix";
     return std::nullopt;
   }
   if (axis != rank - 1) {
@@ -311,14 +315,20 @@ static LogicalResult matchSelection(Value sel, Value scores, Gate &g, Miss &miss
   return success();
 }
 
-static FailureOr<Gate> matchGate(Value weights, Value indices, Miss &miss) {
+/// The gate behind routing weights |weights| and expert indices |indices|
+/// ([T, k], or with |batched| also [B, S, k]; every reduction on the last
+/// axis).
+static FailureOr<Gate> matchGate(Value weights, Value indices, Miss &miss,
+                                 bool batched = false) {
   Gate g;
   auto topk = indices.getDefiningOp<onnx::TopKOp>();
   if (!topk || topk.getIndices() != indices)
     return failure();
-  std::optional<int64_t> k = expertTopK(topk, miss);
+  std::optional<int64_t> k = expertTopK(topk, miss, batched);
   if (!k)
     return failure();
+  const int64_t rank = rankOf(topk.getX()), last = rank - 1;
+  auto onLast = [&](int64_t axis) { return (axis < 0 ? axis + rank : axis) == last; };
   g.topk = topk;
   g.k = *k;
   Value w = weights;
@@ -329,8 +339,7 @@ static FailureOr<Gate> matchGate(Value weights, Value indices, Miss &miss) {
   }
   if (auto soft = w.getDefiningOp<onnx::SoftmaxOp>()) {
     // Mixtral: TopK over the logits, softmax over the k chosen.
-    int64_t sAxis = soft.getAxis() < 0 ? soft.getAxis() + 2 : soft.getAxis();
-    if (soft.getInput() != topk.getValues() || sAxis != 1) {
+    if (soft.getInput() != topk.getValues() || !onLast(soft.getAxis())) {
       miss.reason = "routing weights are a softmax of something other than the top-k";
       return failure();
     }
@@ -348,7 +357,7 @@ static FailureOr<Gate> matchGate(Value weights, Value indices, Miss &miss) {
         }))
       denom = eps->second;
     auto sum = denom.getDefiningOp<onnx::ReduceSumOp>();
-    if (!sum || sum.getData() != div.getA() || !reducesAxis(sum, 1) || !sum.getKeepdims()) {
+    if (!sum || sum.getData() != div.getA() || !reducesAxis(sum, last) || !sum.getKeepdims()) {
       miss.reason = "routing weights are divided by something other than their sum";
       return failure();
     }
@@ -361,15 +370,14 @@ static FailureOr<Gate> matchGate(Value weights, Value indices, Miss &miss) {
   if (w == topk.getValues()) {
     scores = topk.getX();
   } else if (auto ge = w.getDefiningOp<onnx::GatherElementsOp>();
-             ge && ge.getIndices() == indices && (ge.getAxis() == 1 || ge.getAxis() == -1)) {
+             ge && ge.getIndices() == indices && onLast(ge.getAxis())) {
     scores = ge.getData();
   } else {
     miss.reason = "routing weights are not the top-k scores";
     return failure();
   }
   if (auto soft = scores.getDefiningOp<onnx::SoftmaxOp>()) {
-    int64_t sAxis = soft.getAxis() < 0 ? soft.getAxis() + 2 : soft.getAxis();
-    if (sAxis != 1) {
+    if (!onLast(soft.getAxis())) {
       miss.reason = "the gate softmax is not over the expert axis";
       return failure();
     }
@@ -580,6 +588,20 @@ static Operation *matchSharedExpert(OpBuilder &b, Location loc, Value routed, Mo
   return add;
 }
 
+/// Unflattened router logits [B, S, E] as the op's [B * S, E].
+static Value flattenTokens(OpBuilder &b, Location loc, Value logits) {
+  auto t = cast<RankedTensorType>(logits.getType());
+  if (t.getRank() != 3)
+    return logits;
+  int64_t B = t.getDimSize(0), S = t.getDimSize(1), E = t.getDimSize(2);
+  int64_t T = ShapedType::isDynamic(B) || ShapedType::isDynamic(S) ? ShapedType::kDynamic : B * S;
+  auto shapeT = RankedTensorType::get({2}, b.getI64Type());
+  Value shape = onnx::ConstantOp::create(b, loc, shapeT,
+                                         DenseIntElementsAttr::get(shapeT, {int64_t(-1), E}));
+  return onnx::ReshapeOp::create(b, loc, RankedTensorType::get({T, E}, t.getElementType()),
+                                 logits, shape);
+}
+
 /// Builds the sparsa.moe replacing |anchor|'s result (or the Add of a
 /// shared expert to it); returns the op whose result was replaced.
 static Operation *emitMoE(Operation *anchor, const Routed &r) {
@@ -590,7 +612,7 @@ static Operation *emitMoE(Operation *anchor, const Routed &r) {
   packGateAndLinear(b, anchor->getLoc(), e.w1, e.w3, e.b1, e.b3, layout);
   MoESpec m;
   m.x = r.x;
-  m.logits = g.logits;
+  m.logits = flattenTokens(b, anchor->getLoc(), g.logits);
   m.w1 = e.w1;
   m.w2 = e.w2;
   m.w3 = e.w3;
@@ -709,9 +731,9 @@ static FailureOr<Experts> stackExperts(OpBuilder &b, Location loc,
 }
 
 /// Form C: sum over experts of Mul(FFN_e(x), ReduceSum(Cast(Equal(idx, e))
-/// * weights, axis 1, keepdims)).
+/// * weights, last axis, keepdims)), on [T, H] or unflattened [B, S, H].
 static std::optional<std::pair<Value, Value>> denseRouting(Value d, Operation *anchor,
-                                                           Miss &miss);
+                                                           Miss &miss, bool batched = false);
 
 static FailureOr<Routed> matchEqualMaskChain(Operation *anchor, Miss &miss) {
   // Collect the Add tree's leaves.
@@ -731,17 +753,22 @@ static FailureOr<Routed> matchEqualMaskChain(Operation *anchor, Miss &miss) {
     return failure();
   Value indices, weights, x, dense, sharedLeaf;
   std::map<int64_t, ExpertFFN> byExpert;
-  // Column e of the dense routing matrix D [T, E]: D[:, e:e+1] (Slice) or
-  // D[:, e, None] (Unsqueeze(Gather(D, e, axis 1))).
-  auto denseColumn = [](Value v) -> std::optional<std::pair<Value, int64_t>> {
+  // Column e of the dense routing matrix D [T, E] (or [B, S, E]):
+  // D[..., e:e+1] (Slice) or D[..., e, None] (Unsqueeze(Gather(D, e, last
+  // axis))).
+  auto lastOf = [](Value v, int64_t axis) {
+    int64_t rank = rankOf(v);
+    return (rank == 2 || rank == 3) && (axis == -1 || axis == rank - 1);
+  };
+  auto denseColumn = [&](Value v) -> std::optional<std::pair<Value, int64_t>> {
     if (auto sl = v.getDefiningOp<onnx::SliceOp>()) {
       auto starts = onnx::getConstantI64Values(sl.getStarts());
       auto ends = onnx::getConstantI64Values(sl.getEnds());
       auto axes = sl.getAxes() ? onnx::getConstantI64Values(sl.getAxes())
                                : FailureOr<SmallVector<int64_t>>(failure());
-      if (rankOf(sl.getData()) != 2 || failed(starts) || failed(ends) || failed(axes) ||
-          starts->size() != 1 || axes->size() != 1 || ((*axes)[0] != 1 && (*axes)[0] != -1) ||
-          (*starts)[0] < 0 || (*ends)[0] != (*starts)[0] + 1)
+      if (failed(starts) || failed(ends) || failed(axes) || starts->size() != 1 ||
+          axes->size() != 1 || !lastOf(sl.getData(), (*axes)[0]) || (*starts)[0] < 0 ||
+          (*ends)[0] != (*starts)[0] + 1)
         return std::nullopt;
       if (sl.getSteps()) {
         auto steps = onnx::getConstantI64Values(sl.getSteps());
@@ -753,8 +780,8 @@ static FailureOr<Routed> matchEqualMaskChain(Operation *anchor, Miss &miss) {
     auto un = v.getDefiningOp<onnx::UnsqueezeOp>();
     auto g = un ? un.getData().getDefiningOp<onnx::GatherOp>() : onnx::GatherOp();
     std::optional<int64_t> e = g ? constInt(g.getIndices()) : std::nullopt;
-    if (!g || !e || *e < 0 || rankOf(g.getData()) != 2 || rankOf(g.getIndices()) != 0 ||
-        (g.getAxis() != 1 && g.getAxis() != -1) || rankOf(v) != 2)
+    if (!g || !e || *e < 0 || !lastOf(g.getData(), g.getAxis()) ||
+        rankOf(g.getIndices()) != 0 || rankOf(v) != rankOf(g.getData()))
       return std::nullopt;
     return std::make_pair(g.getData(), *e);
   };
@@ -784,7 +811,7 @@ static FailureOr<Routed> matchEqualMaskChain(Operation *anchor, Miss &miss) {
     }
     for (int i = 0; i < 2; ++i) {
       auto sum = mul->getOperand(i).getDefiningOp<onnx::ReduceSumOp>();
-      if (!sum || !reducesAxis(sum, 1) || !sum.getKeepdims())
+      if (!sum || !reducesAxis(sum, -1) || !sum.getKeepdims())
         continue;
       auto prod = sum.getData().getDefiningOp<onnx::MulOp>();
       if (!prod)
@@ -827,7 +854,7 @@ static FailureOr<Routed> matchEqualMaskChain(Operation *anchor, Miss &miss) {
     // Experts weighted by columns of the dense routing matrix.
     if (indices)
       return failure();
-    auto routing = denseRouting(dense, anchor, miss);
+    auto routing = denseRouting(dense, anchor, miss, /*batched=*/true);
     if (!routing)
       return failure();
     weights = routing->first;
@@ -837,19 +864,22 @@ static FailureOr<Routed> matchEqualMaskChain(Operation *anchor, Miss &miss) {
       !indices)
     return failure();
   Routed r;
-  auto gate = matchGate(weights, indices, miss);
+  auto gate = matchGate(weights, indices, miss, /*batched=*/true);
   if (failed(gate))
     return failure();
   r.gate = *gate;
   r.x = x;
   miss.at = anchor;
-  int64_t E = cast<RankedTensorType>(gate->logits.getType()).getDimSize(1);
+  auto logitsT = cast<RankedTensorType>(gate->logits.getType());
+  int64_t E = logitsT.getShape().back();
   if (ShapedType::isDynamic(E) || byExpert.rbegin()->first >= E || byExpert.begin()->first < 0) {
     miss.reason = "expert indices outside the router's expert count";
     return failure();
   }
-  if (rankOf(x) != 2) {
-    miss.reason = "expert input is not a [tokens, hidden] matrix";
+  if (rankOf(x) != logitsT.getRank()) {
+    miss.reason = logitsT.getRank() == 2 ? "expert input is not a [tokens, hidden] matrix"
+                                         : "expert input is not [batch, tokens, hidden] like "
+                                           "the router scores";
     return failure();
   }
   SmallVector<std::optional<ExpertFFN>> ffns(E);
@@ -1211,10 +1241,11 @@ static std::optional<OneHotMask> oneHotMask(Value v) {
 /// Returns (weights, indices); sets |miss| when the matrix is of that
 /// shape but not a routing one.
 static std::optional<std::pair<Value, Value>> denseRouting(Value d, Operation *anchor,
-                                                           Miss &miss) {
+                                                           Miss &miss, bool batched) {
   if (auto scatter = d.getDefiningOp<onnx::ScatterElementsOp>()) {
-    if (scatter.getReduction() != "none" || rankOf(d) != 2 ||
-        (scatter.getAxis() != 1 && scatter.getAxis() != -1))
+    int64_t rank = rankOf(d);
+    if (scatter.getReduction() != "none" || (rank != 2 && !(batched && rank == 3)) ||
+        (scatter.getAxis() != rank - 1 && scatter.getAxis() != -1))
       return std::nullopt;
     if (!isZeroTensor(scatter.getData())) {
       miss.at = anchor;

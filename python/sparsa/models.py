@@ -902,7 +902,8 @@ def moe(path: str, form: str, hidden: int = 64, inner: int = 128, experts: int =
         topk_axis: int = -1, extra_outputs: Sequence[str] = (), shared: int = 0,
         shared_gate: bool = False, n_group: int = 4, topk_group: int = 2,
         layout: str = "ET", dense: str = "scatter", c_weights: str = "equal",
-        shared_first: bool = False, seed: int = 0, opset: int = 17) -> str:
+        shared_first: bool = False, batch: Optional[Dim] = None, seed: int = 0,
+        opset: int = 17) -> str:
     """A mixture-of-experts layer `x [T, H] -> [T, H]` in exporter form |form|:
 
     - `A`: OneHot expert mask, per expert (unrolled) NonZero -> Gather the
@@ -930,6 +931,10 @@ def moe(path: str, form: str, hidden: int = 64, inner: int = 128, experts: int =
     export). Near misses for negative tests: |shapes| gives per-expert inner
     sizes (form C), |topk_axis| selects along another axis, and
     |extra_outputs| (`weights`, `scores`) exposes gate values as outputs too.
+    |batch| (forms C and E) makes the input `[batch, T, H]` unflattened, as
+    a module that never reshapes its tokens exports it: the router's
+    Softmax / TopK / ReduceSum and the routing matrix then work on the last
+    axis of `[batch, T, E]` (com.microsoft.MoE takes the logits as `[B*T, E]`).
     |shared| > 0 adds a shared expert of that inner size on every token
     (DeepSeek-V3 / Qwen-MoE), its output added to the routed sum; with
     |shared_gate| scaled by sigmoid(x Wsg) per token (Qwen-MoE). gating
@@ -947,6 +952,10 @@ def moe(path: str, form: str, hidden: int = 64, inner: int = 128, experts: int =
     wg = g.const("router.weight", (rng.standard_normal((H, E)) / np.sqrt(H)).astype(np.float32))
     swiglu = act == "swiglu"
     srng = np.random.default_rng(seed + 1000)  # the shared expert's own stream
+    if batch is not None and (form not in "CE" or gating == "deepseek"):
+        raise ValueError("an unflattened [batch, T, H] input is generated for forms C and E "
+                         "with softmax / sigmoid gates")
+    last = -1 if batch is not None else 1  # the expert axis of [T, E] / [B, T, E]
 
     def shared_out():
         """The shared expert on every token (DeepSeek-V3 / Qwen-MoE)."""
@@ -972,6 +981,8 @@ def moe(path: str, form: str, hidden: int = 64, inner: int = 128, experts: int =
 
     if form == "E":
         logits = g.op("MatMul", [x, wg], name="/router/MatMul")
+        if batch is not None:  # router_probs are [num_tokens, E]
+            logits = g.op("Reshape", [logits, g.const("logits.flat", np.array([-1, E], np.int64))])
         fc1 = w1s.transpose(0, 2, 1)
         if swiglu:  # ONNX Runtime's CPU kernel takes interleaved rows: gate 2j, up 2j+1
             fc1 = np.stack([fc1, w3s.transpose(0, 2, 1)], axis=2).reshape(E, 2 * F, H)
@@ -1045,20 +1056,20 @@ def moe(path: str, form: str, hidden: int = 64, inner: int = 128, experts: int =
             if c_weights != "equal":
                 zeros = g.op("ConstantOfShape", [g.op("Shape", [g.op("MatMul", [x, wg])])],
                              value=helper.make_tensor("zero", TP.FLOAT, [1], [0.0]))
-                dmat = g.op("ScatterElements", [zeros, idx, vals], axis=1)     # [T, E]
+                dmat = g.op("ScatterElements", [zeros, idx, vals], axis=last)  # [T, E]
             for e in range(E):
                 if e in missing:
                     continue
                 i64 = lambda name, v: g.const(name, np.array(v, np.int64))  # noqa: E731
                 if c_weights == "slice":
                     c = g.op("Slice", [dmat, i64(f"e{e}.s", [e]), i64(f"e{e}.e", [e + 1]),
-                                       i64(f"e{e}.a", [-1])])
+                                       i64(f"e{e}.a", [-1 if batch is None else 2])])
                 elif c_weights == "gather":
-                    c = g.op("Unsqueeze", [g.op("Gather", [dmat, i64(f"e{e}", e)], axis=1),
+                    c = g.op("Unsqueeze", [g.op("Gather", [dmat, i64(f"e{e}", e)], axis=1 if batch is None else 2),
                                            i64(f"e{e}.u", [-1])])
                 else:
                     m = g.op("Cast", [g.op("Equal", [idx, i64(f"e{e}", e)])], to=TP.FLOAT)
-                    c = g.op("ReduceSum", [g.op("Mul", [m, vals]), i64(f"e{e}.axes", [1])],
+                    c = g.op("ReduceSum", [g.op("Mul", [m, vals]), i64(f"e{e}.axes", [last])],
                              keepdims=1)
                 y = _expert(g, e, x)
                 terms.append(g.op("Mul", [y, c]))
@@ -1114,14 +1125,15 @@ def moe(path: str, form: str, hidden: int = 64, inner: int = 128, experts: int =
         out = g.op("Add", [out, shared_out()])
     for n in g.nodes:  # name the combined output "y"
         n.output[:] = ["y" if o == out else o for o in n.output]
-    outputs = [helper.make_tensor_value_info("y", TP.FLOAT, [tokens, H])]
+    lead = [tokens] if batch is None else [batch, tokens]
+    outputs = [helper.make_tensor_value_info("y", TP.FLOAT, lead + [H])]
     for name in extra_outputs:
         src = gate_values[name]
         g.nodes.append(helper.make_node("Identity", [src], [name], name=f"/out/{name}"))
-        outputs.append(helper.make_tensor_value_info(name, TP.FLOAT, [tokens, None]))
+        outputs.append(helper.make_tensor_value_info(name, TP.FLOAT, lead + [None]))
     graph = helper.make_graph(
         g.nodes, f"moe_{form}",
-        [helper.make_tensor_value_info("x", TP.FLOAT, [tokens, H])], outputs, g.inits)
+        [helper.make_tensor_value_info("x", TP.FLOAT, lead + [H])], outputs, g.inits)
     onnx, *_ = _onnx()
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid(d, v) for d, v in opsets],
                               producer_name="sparsa.models")

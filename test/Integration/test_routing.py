@@ -71,6 +71,29 @@ def test_gate_and_layout_variants(tmp_path, form, kw):
     check_tokens(model, path)
 
 
+@pytest.mark.parametrize("form,kw", [
+    ("C", dict(act="swiglu")),
+    ("C", dict(gating="topk_softmax", shared=48, shared_gate=True)),   # Mixtral gate, Qwen shared
+    ("C", dict(c_weights="slice", gating="sigmoid", scaling=2.5, act="relu",
+               shared=32, shared_first=True)),
+    ("C", dict(c_weights="gather", bias=True, act="gelu")),
+    ("C", dict(gemm=False, missing=(5,), normalize=False)),
+    ("E", dict(act="silu")),
+])
+def test_unflattened_batch_input(tmp_path, form, kw):
+    """A module that never flattens its tokens: x [B, S, H], the gate's
+    Softmax / TopK / ReduceSum and the routing matrix on the last axis of
+    [B, S, E] (Slice / Gather at axis 2). It fuses to one sparsa.moe on the
+    [B, S, H] input with the logits flattened to [B * S, E]."""
+    path = models.moe(str(tmp_path / "moe.onnx"), form, hidden=H, inner=96, batch="B", **kw)
+    model, report = compile_with_report(tmp_path, path)
+    assert report["fusions"]["routing"] == 1, report
+    assert report["unfused"] == []
+    for b, s in [(1, 1), (2, 5), (3, 17)]:
+        x = np.random.default_rng(b * s).standard_normal((b, s, H)).astype(np.float32)
+        assert_matches_ort(model, path, {"x": x})
+
+
 @pytest.mark.parametrize("form", ["A", "C", "E"])
 def test_disabled_fusion_still_matches(tmp_path, form):
     """--disable-fusion=routing keeps the original graph (E: the dense

@@ -190,6 +190,53 @@ func.func @form_c_gemm_silu(%x: tensor<?x4xf32>) -> tensor<?x4xf32> {
 
 // -----
 
+/// Form C on unflattened [B, S, H] tokens (a module that never reshapes
+/// them): softmax, TopK and the weights' ReduceSum on the last axis of
+/// [B, S, E]. The op takes x as it is and the logits as [B * S, E].
+// CHECK-LABEL: func.func @form_c_batched
+// CHECK: %[[L:.+]] = onnx.MatMul %arg0
+// CHECK: %[[SH:.+]] = onnx.Constant {value = dense<[-1, 2]> : tensor<2xi64>}
+// CHECK: %[[L2:.+]] = onnx.Reshape %[[L]], %[[SH]] : (tensor<?x3x2xf32>, tensor<2xi64>) -> tensor<?x2xf32>
+// CHECK: %[[Y:.+]] = sparsa.moe %arg0, %[[L2]], %{{.+}}, %{{.+}} {k = 1 : i64}
+// CHECK-SAME: (tensor<?x3x4xf32>, tensor<?x2xf32>, tensor<2x4x8xf32>, tensor<2x8x4xf32>) -> tensor<?x3x4xf32>
+// CHECK: return %[[Y]]
+func.func @form_c_batched(%x: tensor<?x3x4xf32>) -> tensor<?x3x4xf32> {
+  %wg = onnx.Constant {value = dense<[[1.0, -1.0], [0.5, 0.25], [-0.5, 1.0], [0.0, 2.0]]> : tensor<4x2xf32>} : () -> tensor<4x2xf32>
+  %k = onnx.Constant {value = dense<1> : tensor<1xi64>} : () -> tensor<1xi64>
+  %axl = onnx.Constant {value = dense<-1> : tensor<1xi64>} : () -> tensor<1xi64>
+  %e0 = onnx.Constant {value = dense<0> : tensor<i64>} : () -> tensor<i64>
+  %e1 = onnx.Constant {value = dense<1> : tensor<i64>} : () -> tensor<i64>
+  %w1a = onnx.Constant {value = dense<0.5> : tensor<4x8xf32>} : () -> tensor<4x8xf32>
+  %w2a = onnx.Constant {value = dense<0.25> : tensor<8x4xf32>} : () -> tensor<8x4xf32>
+  %w1b = onnx.Constant {value = dense<-0.5> : tensor<4x8xf32>} : () -> tensor<4x8xf32>
+  %w2b = onnx.Constant {value = dense<0.75> : tensor<8x4xf32>} : () -> tensor<8x4xf32>
+  %l = onnx.MatMul %x, %wg : (tensor<?x3x4xf32>, tensor<4x2xf32>) -> tensor<?x3x2xf32>
+  %p = onnx.Softmax %l {axis = -1 : si64} : (tensor<?x3x2xf32>) -> tensor<?x3x2xf32>
+  %v, %i = onnx.TopK %p, %k : (tensor<?x3x2xf32>, tensor<1xi64>) -> (tensor<?x3x1xf32>, tensor<?x3x1xi64>)
+  // expert 0
+  %q0 = onnx.Equal %i, %e0 : (tensor<?x3x1xi64>, tensor<i64>) -> tensor<?x3x1xi1>
+  %c0 = onnx.Cast %q0 {to = 1 : si64} : (tensor<?x3x1xi1>) -> tensor<?x3x1xf32>
+  %m0 = onnx.Mul %c0, %v : (tensor<?x3x1xf32>, tensor<?x3x1xf32>) -> tensor<?x3x1xf32>
+  %r0 = onnx.ReduceSum %m0, %axl : (tensor<?x3x1xf32>, tensor<1xi64>) -> tensor<?x3x1xf32>
+  %h0 = onnx.MatMul %x, %w1a : (tensor<?x3x4xf32>, tensor<4x8xf32>) -> tensor<?x3x8xf32>
+  %a0 = onnx.Relu %h0 : (tensor<?x3x8xf32>) -> tensor<?x3x8xf32>
+  %y0 = onnx.MatMul %a0, %w2a : (tensor<?x3x8xf32>, tensor<8x4xf32>) -> tensor<?x3x4xf32>
+  %t0 = onnx.Mul %y0, %r0 : (tensor<?x3x4xf32>, tensor<?x3x1xf32>) -> tensor<?x3x4xf32>
+  // expert 1
+  %q1 = onnx.Equal %i, %e1 : (tensor<?x3x1xi64>, tensor<i64>) -> tensor<?x3x1xi1>
+  %c1 = onnx.Cast %q1 {to = 1 : si64} : (tensor<?x3x1xi1>) -> tensor<?x3x1xf32>
+  %m1 = onnx.Mul %c1, %v : (tensor<?x3x1xf32>, tensor<?x3x1xf32>) -> tensor<?x3x1xf32>
+  %r1 = onnx.ReduceSum %m1, %axl : (tensor<?x3x1xf32>, tensor<1xi64>) -> tensor<?x3x1xf32>
+  %h1 = onnx.MatMul %x, %w1b : (tensor<?x3x4xf32>, tensor<4x8xf32>) -> tensor<?x3x8xf32>
+  %a1 = onnx.Relu %h1 : (tensor<?x3x8xf32>) -> tensor<?x3x8xf32>
+  %y1 = onnx.MatMul %a1, %w2b : (tensor<?x3x8xf32>, tensor<8x4xf32>) -> tensor<?x3x4xf32>
+  %t1 = onnx.Mul %y1, %r1 : (tensor<?x3x4xf32>, tensor<?x3x1xf32>) -> tensor<?x3x4xf32>
+  %y = onnx.Add %t0, %t1 : (tensor<?x3x4xf32>, tensor<?x3x4xf32>) -> tensor<?x3x4xf32>
+  return %y : tensor<?x3x4xf32>
+}
+
+// -----
+
 /// Near miss: TopK over the token axis. Nothing fuses; the TopK says why.
 // CHECK-LABEL: func.func @topk_over_tokens
 // CHECK: onnx.TopK {{.+}} {axis = 0 : si64, sparsa.unfused = {routing = "TopK selects along axis 0, not the expert axis"}}
