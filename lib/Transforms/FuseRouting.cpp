@@ -1367,6 +1367,124 @@ static FailureOr<Routed> matchDenseMasked(Operation *anchor, Miss &miss) {
   return failure();
 }
 
+/// Whether the Einsum |eq| sums expert outputs weighted by a dense routing
+/// matrix: `te,teh->th` (any letters, any leading token letters), the
+/// operands in either order. Sets |denseFirst|.
+static bool isWeightedExpertSum(StringRef eq, bool &denseFirst) {
+  eq = eq.trim();
+  if (eq.contains('.') || eq.contains(' '))
+    return false;
+  auto [lhs, out] = eq.split("->");
+  auto [a, b] = lhs.split(',');
+  if (b.contains(','))
+    return false;
+  denseFirst = a.size() < b.size();
+  StringRef d = denseFirst ? a : b, y = denseFirst ? b : a;
+  // d = L e, y = L e h, out = L h, every letter distinct.
+  llvm::SmallDenseSet<char, 8> seen(y.begin(), y.end());
+  if (d.size() < 2 || y.size() != d.size() + 1 || seen.size() != y.size() ||
+      !y.starts_with(d) || out.size() != d.size())
+    return false;
+  return out == (d.drop_back() + Twine(y.back())).str();
+}
+
+/// Form B with one module per expert: the experts' outputs stacked on an
+/// expert axis (torch.stack: Unsqueeze + Concat), [T, E, H] (or [B, S, E,
+/// H], or [E, T, H]), weighted by the dense routing matrix and summed over
+/// the experts: ReduceSum(Mul(stack, Unsqueeze(D, -1)), expert axis) (D
+/// transposed to [E, T] for [E, T, H]), or Einsum `te,teh->th`.
+static FailureOr<Routed> matchStackedOutputs(Operation *anchor, Miss &miss) {
+  Value stack, dense;
+  auto axisOf = [](Value v) -> std::optional<int64_t> {
+    auto un = v.getDefiningOp<onnx::UnsqueezeOp>();
+    auto axes = un ? onnx::getConstantI64Values(un.getAxes())
+                   : FailureOr<SmallVector<int64_t>>(failure());
+    if (!un || failed(axes) || axes->size() != 1)
+      return std::nullopt;
+    int64_t r = rankOf(v);
+    return (*axes)[0] < 0 ? (*axes)[0] + r : (*axes)[0];
+  };
+  if (auto sum = dyn_cast<onnx::ReduceSumOp>(anchor)) {
+    auto mul = sum.getData().getDefiningOp<onnx::MulOp>();
+    int64_t r = rankOf(sum.getData());
+    if (!mul || sum.getKeepdims() || (r != 3 && r != 4))
+      return failure();
+    for (int i = 0; i < 2 && !stack; ++i) {
+      auto cat = mul->getOperand(i).getDefiningOp<onnx::ConcatOp>();
+      Value w = mul->getOperand(1 - i);
+      if (!cat || axisOf(w) != r - 1)
+        continue;
+      int64_t ea = cat.getAxis() < 0 ? cat.getAxis() + r : cat.getAxis();
+      if (!reducesAxis(sum, ea))
+        continue;
+      Value d = w.getDefiningOp<onnx::UnsqueezeOp>().getData();
+      if (ea == 0 && r == 3) {
+        // [E, T, H] times Unsqueeze(Transpose(D), -1).
+        auto tr = d.getDefiningOp<onnx::TransposeOp>();
+        if (!tr || tr.getPermutation() != ArrayRef<int64_t>{1, 0})
+          continue;
+        d = tr.getData();
+      } else if (ea != r - 2) {
+        continue;
+      }
+      stack = cat.getResult();
+      dense = d;
+    }
+  } else if (auto ein = dyn_cast<onnx::EinsumOp>(anchor)) {
+    bool denseFirst = false;
+    if (ein.getInputs().size() != 2 || !isWeightedExpertSum(ein.getEquation(), denseFirst))
+      return failure();
+    dense = ein.getInputs()[denseFirst ? 0 : 1];
+    stack = ein.getInputs()[denseFirst ? 1 : 0];
+    auto cat = stack.getDefiningOp<onnx::ConcatOp>();
+    int64_t r = rankOf(stack);
+    if (!cat || (cat.getAxis() != r - 2 && cat.getAxis() != -2))
+      return failure();
+  }
+  if (!stack)
+    return failure();
+  auto cat = stack.getDefiningOp<onnx::ConcatOp>();
+  int64_t r = rankOf(stack);
+  int64_t ea = cat.getAxis() < 0 ? cat.getAxis() + r : cat.getAxis();
+  Value x;
+  SmallVector<std::optional<ExpertFFN>> ffns;
+  for (Value in : cat.getInputs()) {
+    std::optional<ExpertFFN> ffn;
+    if (axisOf(in) == ea)
+      ffn = matchFFN(in.getDefiningOp<onnx::UnsqueezeOp>().getData());
+    if (!ffn || (x && ffn->in != x))
+      return failure();
+    x = ffn->in;
+    ffns.push_back(*ffn);
+  }
+  auto routing = denseRouting(dense, anchor, miss, /*batched=*/true);
+  if (!routing)
+    return failure();
+  miss.at = anchor;
+  auto gate = matchGate(routing->first, routing->second, miss, /*batched=*/true);
+  if (failed(gate))
+    return failure();
+  miss.at = anchor;
+  auto logitsT = cast<RankedTensorType>(gate->logits.getType());
+  if (logitsT.getShape().back() != (int64_t)ffns.size()) {
+    miss.reason = "the stacked expert outputs are not one per router expert";
+    return failure();
+  }
+  if (rankOf(x) != logitsT.getRank()) {
+    miss.reason = "expert input is not shaped like the router scores";
+    return failure();
+  }
+  Routed out;
+  out.gate = *gate;
+  out.x = x;
+  OpBuilder b(anchor);
+  auto ex = stackExperts(b, anchor->getLoc(), ffns, miss.reason);
+  if (failed(ex))
+    return failure();
+  out.experts = *ex;
+  return out;
+}
+
 /// Form A: a chain of ScatterElements(add, axis 0) from zeros, one per
 /// expert: NonZero of the expert's OneHot mask row gives (slot, token)
 /// pairs; the tokens' rows run through the expert FFN, scaled by their
@@ -1805,7 +1923,7 @@ struct FuseRoutingPass final : sparsa::impl::FuseRoutingPassBase<FuseRoutingPass
     SmallVector<Operation *> anchors;
     getOperation().walk([&](Operation *op) {
       if (isa<onnx::AddOp, onnx::ReduceSumOp, onnx::ScatterElementsOp, onnx::ScatterNDOp,
-              onnx::MatMulOp, onnx::GemmOp>(op))
+              onnx::MatMulOp, onnx::GemmOp, onnx::EinsumOp>(op))
         anchors.push_back(op);
     });
     llvm::DenseSet<Operation *> erased;
@@ -1822,7 +1940,7 @@ struct FuseRoutingPass final : sparsa::impl::FuseRoutingPassBase<FuseRoutingPass
       }
       FailureOr<Routed> r = failure();
       for (auto matcher : {matchOneHotNonZero, matchEqualMaskChain, matchDenseMasked,
-                           matchGatherByIndex}) {
+                           matchStackedOutputs, matchGatherByIndex}) {
         r = matcher(anchor, miss);
         if (succeeded(r) || !miss.reason.empty())
           break;

@@ -914,8 +914,12 @@ def moe(path: str, form: str, hidden: int = 64, inner: int = 128, experts: int =
       "scatter", or "onehot": ReduceSum(OneHot(idx) * w[..., None], -2)),
       Mul + ReduceSum; |layout| "ET" (x[None] @ W: [E, T, H], summed over
       axis 0), "TE" (x[:, None, None] @ W: [T, E, 1, H] squeezed, summed
-      over axis 1), "ET_perm" ([E, T, H] permuted to [T, E, H]) or
-      "einsum" (torch.einsum `th,ehf->tef`, `tef,efh->teh`);
+      over axis 1), "ET_perm" ([E, T, H] permuted to [T, E, H]),
+      "einsum" (torch.einsum `th,ehf->tef`, `tef,efh->teh`), or with one
+      module per expert, their outputs `torch.stack`ed (Unsqueeze + Concat
+      on the expert axis, `[T, E, H]`): "stack" (Mul + ReduceSum),
+      "stack_einsum" (torch.einsum `te,teh->th`) or "stack0" (stacked on
+      axis 0, `[E, T, H]`, times the transposed weights `[E, T, 1]`);
     - `C`: per expert Equal(indices, e) -> Cast -> Mul(weights) -> ReduceSum
       -> Mul(expert output) -> Add chain (|c_weights| "slice" / "gather":
       the weight of expert e as column e of the dense routing matrix,
@@ -952,9 +956,14 @@ def moe(path: str, form: str, hidden: int = 64, inner: int = 128, experts: int =
     wg = g.const("router.weight", (rng.standard_normal((H, E)) / np.sqrt(H)).astype(np.float32))
     swiglu = act == "swiglu"
     srng = np.random.default_rng(seed + 1000)  # the shared expert's own stream
-    if batch is not None and (form not in "CE" or gating == "deepseek"):
-        raise ValueError("an unflattened [batch, T, H] input is generated for forms C and E "
-                         "with softmax / sigmoid gates")
+    stacked_outputs = form == "B" and layout in ("stack", "stack_einsum", "stack0")
+    if batch is not None and ((form not in "CE" and not stacked_outputs) or
+                              gating == "deepseek"):
+        raise ValueError("an unflattened [batch, T, H] input is generated for forms C, E and "
+                         "B's stacked layouts, with softmax / sigmoid gates")
+    if batch is not None and gemm:
+        raise ValueError("Gemm takes [T, H] only (torch exports nn.Linear on [B, S, H] as "
+                         "MatMul + Add)")
     last = -1 if batch is not None else 1  # the expert axis of [T, E] / [B, T, E]
 
     def shared_out():
@@ -1010,7 +1019,28 @@ def moe(path: str, form: str, hidden: int = 64, inner: int = 128, experts: int =
         vals, idx = _moe_gate(g, x, wg, k, gating, normalize, scaling)
         gate_values = {"weights": vals, "scores": g.scores}
         opsets = [("", opset)]
-        if form == "B":
+        if stacked_outputs:
+            zeros = g.op("ConstantOfShape", [g.op("Shape", [g.op("MatMul", [x, wg])])],
+                         value=helper.make_tensor("zero", TP.FLOAT, [1], [0.0]))
+            dmat = g.op("ScatterElements", [zeros, idx, vals], axis=last)     # [T, E]
+            ax = 0 if layout == "stack0" else 1 if batch is None else 2        # torch.stack dim
+            if layout == "stack0" and batch is not None:
+                raise ValueError("layout stack0 is generated for [T, H] inputs")
+            c64 = lambda name, v: g.const(name, np.array(v, np.int64))  # noqa: E731
+            ys = [g.op("Unsqueeze", [_expert(g, e, x), c64(f"e{e}.stack", [ax])])
+                  for e in range(E)]
+            y = g.op("Concat", ys, axis=ax)                                     # [T, E, H]
+            if layout == "stack_einsum":
+                eq = "te,teh->th" if batch is None else "bte,bteh->bth"
+                out = g.op("Einsum", [dmat, y], equation=eq)
+            else:
+                if layout == "stack0":
+                    dmat = g.op("Transpose", [dmat], perm=[1, 0])               # [E, T]
+                wt = g.op("Unsqueeze", [dmat, c64("ax.last", [-1])])            # [T, E, 1]
+                out = g.op("ReduceSum", [g.op("Mul", [y, wt]),
+                                         c64("ax.experts", [ax if batch is None else -2])],
+                           keepdims=0)
+        elif form == "B":
             w1, w2 = g.const("experts.w1", w1s), g.const("experts.w2", w2s)
             w3 = g.const("experts.w3", w3s) if swiglu else None
             b1 = g.const("experts.b1", b1s[:, None, :]) if bias else None

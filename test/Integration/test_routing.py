@@ -63,6 +63,12 @@ def test_form_fuses_and_matches(tmp_path, form, act):
                gating="sigmoid", scaling=2.5)),
     ("C", dict(c_weights="gather", act="relu")),
     ("C", dict(shared=48, shared_first=True, shared_gate=True)),
+    # form B with one module per expert, outputs torch.stack-ed and
+    # weighted by the dense routing matrix
+    ("B", dict(layout="stack", act="relu", bias=True)),
+    ("B", dict(layout="stack", gemm=True, bias=True, act="gelu", gating="sigmoid", scaling=2.5)),
+    ("B", dict(layout="stack_einsum", act="swiglu")),
+    ("B", dict(layout="stack0", act="silu", gating="topk_softmax")),
 ])
 def test_gate_and_layout_variants(tmp_path, form, kw):
     path = models.moe(str(tmp_path / "moe.onnx"), form, hidden=H, inner=96, **kw)
@@ -79,6 +85,8 @@ def test_gate_and_layout_variants(tmp_path, form, kw):
     ("C", dict(c_weights="gather", bias=True, act="gelu")),
     ("C", dict(gemm=False, missing=(5,), normalize=False)),
     ("E", dict(act="silu")),
+    ("B", dict(layout="stack", bias=True, act="relu")),
+    ("B", dict(layout="stack_einsum", act="swiglu", gating="sigmoid")),
 ])
 def test_unflattened_batch_input(tmp_path, form, kw):
     """A module that never flattens its tokens: x [B, S, H], the gate's

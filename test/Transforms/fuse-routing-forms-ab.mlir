@@ -1,6 +1,8 @@
 // RUN: sparsa-opt %S/Inputs/moe-form-A.mlir --sparsa-fuse-routing | FileCheck %s --check-prefix=FORMA
 // RUN: sparsa-opt %S/Inputs/moe-form-B.mlir --sparsa-fuse-routing | FileCheck %s --check-prefix=FORMB
 // RUN: sparsa-opt %S/Inputs/moe-form-B-TE.mlir --sparsa-fuse-routing | FileCheck %s --check-prefix=FORMBTE
+// RUN: sparsa-opt %S/Inputs/moe-form-B-stack-batched.mlir --sparsa-fuse-routing | FileCheck %s --check-prefix=STACKB
+// RUN: sparsa-opt %S/Inputs/moe-form-B-stack0.mlir --sparsa-fuse-routing | FileCheck %s --check-prefix=STACK0
 
 /// Form A (exported by sparsa.models.moe(form="A", experts=4, k=2,
 /// missing=(2,))): Softmax -> TopK -> renormalize -> OneHot -> Transpose;
@@ -34,3 +36,25 @@
 // FORMBTE-NOT: onnx.OneHot
 // FORMBTE-NOT: onnx.ReduceSum
 // FORMBTE: return %[[Y]]
+
+/// Form B with one module per expert on unflattened tokens
+/// (sparsa.models.moe(form="B", layout="stack_einsum", batch="B",
+/// bias=True, act="relu")): each expert's MatMul + Add FFN on x [B, T, H],
+/// the outputs torch.stack-ed on axis 2 (Unsqueeze + Concat), combined
+/// with the dense routing matrix [B, T, E] (ScatterElements on the last
+/// axis) by Einsum `bte,bteh->bth`. The experts are stacked at compile
+/// time; the logits go in as [B * T, E].
+// STACKB-LABEL: func.func @main_graph
+// STACKB: %[[L:.+]] = onnx.Reshape %{{.+}}, %{{.+}} : (tensor<?x?x4xf32>, tensor<2xi64>) -> tensor<?x4xf32>
+// STACKB: %[[Y:.+]] = sparsa.moe %arg0, %[[L]], %{{.+}}, %{{.+}} b1 = %{{.+}} b2 = %{{.+}} {k = 2 : i64, normalize = true} : (tensor<?x?x4xf32>, tensor<?x4xf32>, tensor<4x4x4xf32>, tensor<4x4x4xf32>, tensor<4x4xf32>, tensor<4x4xf32>) -> tensor<?x?x4xf32>
+// STACKB-NOT: onnx.Einsum
+// STACKB-NOT: onnx.Concat
+// STACKB: return %[[Y]]
+
+/// The same stacked on axis 0 (layout="stack0", torch's nn.Linear as
+/// Gemm(transB)): [E, T, H] outputs times the transposed routing matrix
+/// Unsqueeze(Transpose(D), -1), summed over axis 0.
+// STACK0-LABEL: func.func @main_graph
+// STACK0: %[[Y:.+]] = sparsa.moe %arg0, %{{.+}}, %{{.+}}, %{{.+}} {activation = "silu", k = 2 : i64, normalize = true} : (tensor<?x4xf32>, tensor<?x4xf32>, tensor<4x4x4xf32>, tensor<4x4x4xf32>) -> tensor<?x4xf32>
+// STACK0-NOT: onnx.Concat
+// STACK0: return %[[Y]]

@@ -237,6 +237,46 @@ func.func @form_c_batched(%x: tensor<?x3x4xf32>) -> tensor<?x3x4xf32> {
 
 // -----
 
+/// Near miss: stacked per-expert outputs (form B, one module per expert)
+/// whose experts use different activations. Nothing fuses; the combine
+/// says why.
+// CHECK-LABEL: func.func @negative_stacked_mixed_activations
+// CHECK: onnx.ReduceSum {{.+}} {keepdims = 0 : si64, sparsa.unfused = {routing = "experts use different activations
+// CHECK-NOT: sparsa.moe
+func.func @negative_stacked_mixed_activations(%x: tensor<?x4xf32>) -> tensor<?x4xf32> {
+  %wg = onnx.Constant {value = dense<[[1.0, -1.0], [0.5, 0.25], [-0.5, 1.0], [0.0, 2.0]]> : tensor<4x2xf32>} : () -> tensor<4x2xf32>
+  %k = onnx.Constant {value = dense<1> : tensor<1xi64>} : () -> tensor<1xi64>
+  %ax1 = onnx.Constant {value = dense<1> : tensor<1xi64>} : () -> tensor<1xi64>
+  %axl = onnx.Constant {value = dense<-1> : tensor<1xi64>} : () -> tensor<1xi64>
+  %w1a = onnx.Constant {value = dense<0.5> : tensor<4x8xf32>} : () -> tensor<4x8xf32>
+  %w2a = onnx.Constant {value = dense<0.25> : tensor<8x4xf32>} : () -> tensor<8x4xf32>
+  %w1b = onnx.Constant {value = dense<-0.5> : tensor<4x8xf32>} : () -> tensor<4x8xf32>
+  %w2b = onnx.Constant {value = dense<0.75> : tensor<8x4xf32>} : () -> tensor<8x4xf32>
+  %l = onnx.MatMul %x, %wg : (tensor<?x4xf32>, tensor<4x2xf32>) -> tensor<?x2xf32>
+  %p = onnx.Softmax %l : (tensor<?x2xf32>) -> tensor<?x2xf32>
+  %v, %i = onnx.TopK %p, %k : (tensor<?x2xf32>, tensor<1xi64>) -> (tensor<?x1xf32>, tensor<?x1xi64>)
+  %zero = onnx.Constant {value = dense<0.0> : tensor<1x2xf32>} : () -> tensor<1x2xf32>
+  %shape = onnx.Shape %l : (tensor<?x2xf32>) -> tensor<2xi64>
+  %zeros = onnx.Expand %zero, %shape : (tensor<1x2xf32>, tensor<2xi64>) -> tensor<?x2xf32>
+  %d = onnx.ScatterElements %zeros, %i, %v {axis = 1 : si64} : (tensor<?x2xf32>, tensor<?x1xi64>, tensor<?x1xf32>) -> tensor<?x2xf32>
+  %h0 = onnx.MatMul %x, %w1a : (tensor<?x4xf32>, tensor<4x8xf32>) -> tensor<?x8xf32>
+  %a0 = onnx.Relu %h0 : (tensor<?x8xf32>) -> tensor<?x8xf32>
+  %y0 = onnx.MatMul %a0, %w2a : (tensor<?x8xf32>, tensor<8x4xf32>) -> tensor<?x4xf32>
+  %h1 = onnx.MatMul %x, %w1b : (tensor<?x4xf32>, tensor<4x8xf32>) -> tensor<?x8xf32>
+  %s1 = onnx.Sigmoid %h1 : (tensor<?x8xf32>) -> tensor<?x8xf32>
+  %a1 = onnx.Mul %h1, %s1 : (tensor<?x8xf32>, tensor<?x8xf32>) -> tensor<?x8xf32>
+  %y1 = onnx.MatMul %a1, %w2b : (tensor<?x8xf32>, tensor<8x4xf32>) -> tensor<?x4xf32>
+  %u0 = onnx.Unsqueeze %y0, %ax1 : (tensor<?x4xf32>, tensor<1xi64>) -> tensor<?x1x4xf32>
+  %u1 = onnx.Unsqueeze %y1, %ax1 : (tensor<?x4xf32>, tensor<1xi64>) -> tensor<?x1x4xf32>
+  %st = onnx.Concat %u0, %u1 {axis = 1 : si64} : (tensor<?x1x4xf32>, tensor<?x1x4xf32>) -> tensor<?x2x4xf32>
+  %du = onnx.Unsqueeze %d, %axl : (tensor<?x2xf32>, tensor<1xi64>) -> tensor<?x2x1xf32>
+  %m = onnx.Mul %st, %du : (tensor<?x2x4xf32>, tensor<?x2x1xf32>) -> tensor<?x2x4xf32>
+  %y = onnx.ReduceSum %m, %ax1 {keepdims = 0 : si64} : (tensor<?x2x4xf32>, tensor<1xi64>) -> tensor<?x4xf32>
+  return %y : tensor<?x4xf32>
+}
+
+// -----
+
 /// Near miss: TopK over the token axis. Nothing fuses; the TopK says why.
 // CHECK-LABEL: func.func @topk_over_tokens
 // CHECK: onnx.TopK {{.+}} {axis = 0 : si64, sparsa.unfused = {routing = "TopK selects along axis 0, not the expert axis"}}
