@@ -319,7 +319,7 @@ static LogicalResult matchSelection(Value sel, Value scores, Gate &g, Miss &miss
 /// ([T, k], or with |batched| also [B, S, k]; every reduction on the last
 /// axis).
 static FailureOr<Gate> matchGate(Value weights, Value indices, Miss &miss,
-                                 bool batched = false) {
+                                 bool batched = false, bool softmaxOfValues = false) {
   Gate g;
   auto topk = indices.getDefiningOp<onnx::TopKOp>();
   if (!topk || topk.getIndices() != indices)
@@ -329,6 +329,19 @@ static FailureOr<Gate> matchGate(Value weights, Value indices, Miss &miss,
     return failure();
   const int64_t rank = rankOf(topk.getX()), last = rank - 1;
   auto onLast = [&](int64_t axis) { return (axis < 0 ? axis + rank : axis) == last; };
+  if (softmaxOfValues) {
+    // Softmax(ScatterElements(-inf, idx, values)): the softmax over the k.
+    if (weights != topk.getValues()) {
+      miss.reason = "the scattered routing logits are not the top-k values";
+      return failure();
+    }
+    g.topk = topk;
+    g.k = *k;
+    g.logits = topk.getX();
+    g.gating = "softmax";
+    g.normalize = true;
+    return g;
+  }
   g.topk = topk;
   g.k = *k;
   Value w = weights;
@@ -732,8 +745,18 @@ static FailureOr<Experts> stackExperts(OpBuilder &b, Location loc,
 
 /// Form C: sum over experts of Mul(FFN_e(x), ReduceSum(Cast(Equal(idx, e))
 /// * weights, last axis, keepdims)), on [T, H] or unflattened [B, S, H].
-static std::optional<std::pair<Value, Value>> denseRouting(Value d, Operation *anchor,
-                                                           Miss &miss, bool batched = false);
+namespace {
+/// The routing behind a dense [T, E] routing matrix: the top-k weights and
+/// indices it scatters; |softmaxOfValues| when the matrix is a softmax of
+/// the top-k values scattered into -inf (the weights are then the values'
+/// softmax, Mixtral's gate written densely).
+struct DenseRouting {
+  Value weights, indices;
+  bool softmaxOfValues = false;
+};
+} // namespace
+static std::optional<DenseRouting> denseRouting(Value d, Operation *anchor, Miss &miss,
+                                                bool batched = false);
 
 static FailureOr<Routed> matchEqualMaskChain(Operation *anchor, Miss &miss) {
   // Collect the Add tree's leaves.
@@ -752,6 +775,7 @@ static FailureOr<Routed> matchEqualMaskChain(Operation *anchor, Miss &miss) {
   if (leaves.size() < 2)
     return failure();
   Value indices, weights, x, dense, sharedLeaf;
+  bool softmaxOfValues = false;
   std::map<int64_t, ExpertFFN> byExpert;
   // Column e of the dense routing matrix D [T, E] (or [B, S, E]):
   // D[..., e:e+1] (Slice) or D[..., e, None] (Unsqueeze(Gather(D, e, last
@@ -857,14 +881,15 @@ static FailureOr<Routed> matchEqualMaskChain(Operation *anchor, Miss &miss) {
     auto routing = denseRouting(dense, anchor, miss, /*batched=*/true);
     if (!routing)
       return failure();
-    weights = routing->first;
-    indices = routing->second;
+    weights = routing->weights;
+    indices = routing->indices;
+    softmaxOfValues = routing->softmaxOfValues;
   }
   if (byExpert.size() + (sharedLeaf ? 1 : 0) != leaves.size() || byExpert.size() < 2 ||
       !indices)
     return failure();
   Routed r;
-  auto gate = matchGate(weights, indices, miss, /*batched=*/true);
+  auto gate = matchGate(weights, indices, miss, /*batched=*/true, softmaxOfValues);
   if (failed(gate))
     return failure();
   r.gate = *gate;
@@ -1235,25 +1260,64 @@ static std::optional<OneHotMask> oneHotMask(Value v) {
   return std::nullopt;
 }
 
+/// Whether |v| is a tensor filled with -inf (or a finite stand-in at most
+/// -1e9, whose exp is 0 next to any real logit): a constant,
+/// ConstantOfShape, or Expand of one (torch.full_like(x, -inf)).
+static bool isMinusInfTensor(Value v) {
+  if (auto ex = v.getDefiningOp<onnx::ExpandOp>())
+    return isMinusInfTensor(ex.getInput());
+  ElementsAttr attr;
+  if (auto cos = v.getDefiningOp<onnx::ConstantOfShapeOp>()) {
+    if (!cos.getValue())
+      return false;
+    attr = *cos.getValue();
+  } else if (!matchPattern(v, m_Constant(&attr))) {
+    return false;
+  }
+  SmallVector<char> storage;
+  auto bytes = onnx::getConstantBytes(attr, storage);
+  if (!attr.getElementType().isF32() || failed(bytes) || bytes->empty() ||
+      bytes->size() % sizeof(float))
+    return false;
+  for (size_t i = 0; i < bytes->size(); i += sizeof(float)) {
+    float f;
+    std::memcpy(&f, bytes->data() + i, sizeof(float));
+    if (!(f <= -1e9f)) // -inf included; NaN is not
+      return false;
+  }
+  return true;
+}
+
 /// The dense routing matrix [T, E] of form B: top-k weights scattered into
 /// zeros, ScatterElements(0, idx, w, axis -1), or as OneHot times the
-/// values, ReduceSum(Cast(OneHot(idx, E)) * Unsqueeze(w, -1), axis -2).
-/// Returns (weights, indices); sets |miss| when the matrix is of that
-/// shape but not a routing one.
-static std::optional<std::pair<Value, Value>> denseRouting(Value d, Operation *anchor,
-                                                           Miss &miss, bool batched) {
+/// values, ReduceSum(Cast(OneHot(idx, E)) * Unsqueeze(w, -1), axis -2), or
+/// (Shazeer's top-k gating as written by hand) the softmax of the top-k
+/// values scattered into -inf, Softmax(ScatterElements(-inf, idx, v)).
+/// Sets |miss| when the matrix is of that shape but not a routing one.
+static std::optional<DenseRouting> denseRouting(Value d, Operation *anchor, Miss &miss,
+                                                bool batched) {
+  int64_t rank = rankOf(d);
+  bool softmax = false;
+  if (auto soft = d.getDefiningOp<onnx::SoftmaxOp>();
+      soft && (soft.getAxis() == -1 || soft.getAxis() == rank - 1)) {
+    d = soft.getInput();
+    softmax = true;
+  }
   if (auto scatter = d.getDefiningOp<onnx::ScatterElementsOp>()) {
-    int64_t rank = rankOf(d);
     if (scatter.getReduction() != "none" || (rank != 2 && !(batched && rank == 3)) ||
         (scatter.getAxis() != rank - 1 && scatter.getAxis() != -1))
       return std::nullopt;
-    if (!isZeroTensor(scatter.getData())) {
+    if (softmax ? !isMinusInfTensor(scatter.getData()) : !isZeroTensor(scatter.getData())) {
       miss.at = anchor;
-      miss.reason = "routing weights are scattered into a non-zero matrix";
+      miss.reason = softmax ? "routing logits are scattered into a matrix other than -inf "
+                              "before the softmax"
+                            : "routing weights are scattered into a non-zero matrix";
       return std::nullopt;
     }
-    return std::make_pair(scatter.getUpdates(), scatter.getIndices());
+    return DenseRouting{scatter.getUpdates(), scatter.getIndices(), softmax};
   }
+  if (softmax)
+    return std::nullopt;
   auto sum = d.getDefiningOp<onnx::ReduceSumOp>();
   if (!sum || sum.getKeepdims() || rankOf(sum.getData()) != 3 || !reducesAxis(sum, 1))
     return std::nullopt;
@@ -1271,7 +1335,7 @@ static std::optional<std::pair<Value, Value>> denseRouting(Value d, Operation *a
     if (!oh || !oh->depth || !un || failed(axes) || axes->size() != 1 ||
         ((*axes)[0] != 2 && (*axes)[0] != -1) || rankOf(un.getData()) != 2)
       continue;
-    return std::make_pair(un.getData(), oh->indices);
+    return DenseRouting{un.getData(), oh->indices};
   }
   return std::nullopt;
 }
@@ -1359,7 +1423,8 @@ static FailureOr<Routed> matchDenseMasked(Operation *anchor, Miss &miss) {
       continue;
     }
     miss.at = anchor;
-    auto gate = matchGate(routing->first, routing->second, miss);
+    auto gate = matchGate(routing->weights, routing->indices, miss, /*batched=*/false,
+                          routing->softmaxOfValues);
     if (failed(gate))
       return failure();
     return routedStacked(anchor, *gate, *ffn, Value(), miss);
@@ -1461,7 +1526,8 @@ static FailureOr<Routed> matchStackedOutputs(Operation *anchor, Miss &miss) {
   if (!routing)
     return failure();
   miss.at = anchor;
-  auto gate = matchGate(routing->first, routing->second, miss, /*batched=*/true);
+  auto gate = matchGate(routing->weights, routing->indices, miss, /*batched=*/true,
+                        routing->softmaxOfValues);
   if (failed(gate))
     return failure();
   miss.at = anchor;

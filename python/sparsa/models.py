@@ -911,7 +911,9 @@ def moe(path: str, form: str, hidden: int = 64, inner: int = 128, experts: int =
       |missing| experts have no branch (as when an export pruned them);
     - `B`: every expert on every token (stacked weights, batched MatMul),
       routing weights scattered into a dense [T, E] matrix (|dense|
-      "scatter", or "onehot": ReduceSum(OneHot(idx) * w[..., None], -2)),
+      "scatter", "onehot": ReduceSum(OneHot(idx) * w[..., None], -2), or
+      "neginf" with gating "topk_softmax": Softmax(ScatterElements(-inf,
+      idx, top-k logits)), also for form C's dense columns),
       Mul + ReduceSum; |layout| "ET" (x[None] @ W: [E, T, H], summed over
       axis 0), "TE" (x[:, None, None] @ W: [T, E, 1, H] squeezed, summed
       over axis 1), "ET_perm" ([E, T, H] permuted to [T, E, H]),
@@ -1016,13 +1018,32 @@ def moe(path: str, form: str, hidden: int = 64, inner: int = 128, experts: int =
     else:
         g.topk_axis = topk_axis
         g.n_experts, g.n_group, g.topk_group = E, n_group, topk_group
-        vals, idx = _moe_gate(g, x, wg, k, gating, normalize, scaling)
-        gate_values = {"weights": vals, "scores": g.scores}
+        if dense == "neginf":
+            # Shazeer's top-k gating as written by hand: the top-k logits
+            # scattered into -inf, softmax over all experts (= softmax over
+            # the k, Mixtral's gate).
+            if gating != "topk_softmax" or form not in "BC" or (form == "C" and
+                                                                 c_weights == "equal"):
+                raise ValueError('dense="neginf" is the topk_softmax gate of forms B and '
+                                 'C (c_weights "slice" / "gather")')
+            logits = g.op("MatMul", [x, wg], name="/router/MatMul")
+            tv, idx = g.op("TopK", [logits, g.const("router.k", np.array([k], np.int64))], 2,
+                           axis=-1)
+            ninf = g.op("ConstantOfShape", [g.op("Shape", [logits])],
+                        value=helper.make_tensor("ninf", TP.FLOAT, [1], [-np.inf]))
+            dmat = g.op("Softmax", [g.op("ScatterElements", [ninf, idx, tv], axis=last)],
+                        axis=-1)                                                # [T, E]
+            vals = None
+            gate_values = {"weights": dmat, "scores": logits}
+        else:
+            vals, idx = _moe_gate(g, x, wg, k, gating, normalize, scaling)
+            gate_values = {"weights": vals, "scores": g.scores}
         opsets = [("", opset)]
         if stacked_outputs:
-            zeros = g.op("ConstantOfShape", [g.op("Shape", [g.op("MatMul", [x, wg])])],
-                         value=helper.make_tensor("zero", TP.FLOAT, [1], [0.0]))
-            dmat = g.op("ScatterElements", [zeros, idx, vals], axis=last)     # [T, E]
+            if vals is not None:
+                zeros = g.op("ConstantOfShape", [g.op("Shape", [g.op("MatMul", [x, wg])])],
+                             value=helper.make_tensor("zero", TP.FLOAT, [1], [0.0]))
+                dmat = g.op("ScatterElements", [zeros, idx, vals], axis=last)  # [T, E]
             ax = 0 if layout == "stack0" else 1 if batch is None else 2        # torch.stack dim
             if layout == "stack0" and batch is not None:
                 raise ValueError("layout stack0 is generated for [T, H] inputs")
@@ -1052,7 +1073,7 @@ def moe(path: str, form: str, hidden: int = 64, inner: int = 128, experts: int =
                 wv = g.op("Unsqueeze", [vals, i64("axw", [-1])])
                 dmat = g.op("ReduceSum", [g.op("Mul", [oh, wv]), i64("axk", [-2])],
                             keepdims=0)                                         # [T, E]
-            else:
+            elif vals is not None:
                 zeros = g.op("ConstantOfShape", [g.op("Shape", [g.op("MatMul", [x, wg])])],
                              value=helper.make_tensor("zero", TP.FLOAT, [1], [0.0]))
                 dmat = g.op("ScatterElements", [zeros, idx, vals], axis=1)     # [T, E]
@@ -1083,7 +1104,7 @@ def moe(path: str, form: str, hidden: int = 64, inner: int = 128, experts: int =
                 out = g.op("ReduceSum", [g.op("Mul", [y, wt]), i64("ax1r", [1])], keepdims=0)
         elif form == "C":
             terms = [shared_out()] if shared and shared_first else []
-            if c_weights != "equal":
+            if c_weights != "equal" and vals is not None:
                 zeros = g.op("ConstantOfShape", [g.op("Shape", [g.op("MatMul", [x, wg])])],
                              value=helper.make_tensor("zero", TP.FLOAT, [1], [0.0]))
                 dmat = g.op("ScatterElements", [zeros, idx, vals], axis=last)  # [T, E]

@@ -69,6 +69,11 @@ def test_form_fuses_and_matches(tmp_path, form, act):
     ("B", dict(layout="stack", gemm=True, bias=True, act="gelu", gating="sigmoid", scaling=2.5)),
     ("B", dict(layout="stack_einsum", act="swiglu")),
     ("B", dict(layout="stack0", act="silu", gating="topk_softmax")),
+    # Shazeer's top-k gating written by hand: the top-k logits scattered
+    # into -inf, softmax over all experts (Mixtral's gate, densely)
+    ("B", dict(layout="stack", dense="neginf", gating="topk_softmax", bias=True)),
+    ("B", dict(layout="ET", dense="neginf", gating="topk_softmax", act="swiglu")),
+    ("C", dict(c_weights="slice", dense="neginf", gating="topk_softmax", act="gelu")),
 ])
 def test_gate_and_layout_variants(tmp_path, form, kw):
     path = models.moe(str(tmp_path / "moe.onnx"), form, hidden=H, inner=96, **kw)
@@ -87,6 +92,7 @@ def test_gate_and_layout_variants(tmp_path, form, kw):
     ("E", dict(act="silu")),
     ("B", dict(layout="stack", bias=True, act="relu")),
     ("B", dict(layout="stack_einsum", act="swiglu", gating="sigmoid")),
+    ("C", dict(c_weights="gather", dense="neginf", gating="topk_softmax")),
 ])
 def test_unflattened_batch_input(tmp_path, form, kw):
     """A module that never flattens its tokens: x [B, S, H], the gate's
@@ -134,6 +140,27 @@ def test_topk_on_token_axis_is_a_near_miss(tmp_path):
     assert "axis 0" in miss["reason"], miss
     # Selecting over tokens only broadcasts when T == k.
     check_tokens(model, path, tokens=[2])
+
+
+def test_dense_softmax_gate_over_a_finite_fill_is_a_near_miss(tmp_path):
+    """Softmax(ScatterElements(fill, idx, top-k logits)) is a top-k gate only
+    when the fill is -inf: with 0 every expert gets weight. The report says
+    so and the graph runs unfused."""
+    import onnx
+    from onnx import numpy_helper
+    path = str(tmp_path / "moe.onnx")
+    models.moe(path, "B", hidden=H, inner=64, layout="stack", dense="neginf",
+               gating="topk_softmax", act="relu")
+    m = onnx.load(path)
+    (cos,) = [n for n in m.graph.node if n.op_type == "ConstantOfShape" and
+              np.isneginf(numpy_helper.to_array(n.attribute[0].t)).all()]
+    cos.attribute[0].t.CopyFrom(numpy_helper.from_array(np.zeros(1, np.float32), "zero"))
+    onnx.save(m, path)
+    model, report = compile_with_report(tmp_path, path)
+    assert report["fusions"]["routing"] == 0
+    (miss,) = report["unfused"]
+    assert "other than -inf" in miss["reason"], miss
+    check_tokens(model, path)
 
 
 def test_mismatched_expert_shapes_are_a_near_miss(tmp_path):

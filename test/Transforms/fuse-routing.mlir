@@ -237,6 +237,46 @@ func.func @form_c_batched(%x: tensor<?x3x4xf32>) -> tensor<?x3x4xf32> {
 
 // -----
 
+/// Shazeer's top-k gating written by hand, densely: the top-k logits
+/// scattered into -inf (torch.full_like(logits, -inf).scatter), softmax
+/// over all experts, one column per expert (form C's Slice). Equals the
+/// softmax over the k (Mixtral's gate): gating softmax, normalize.
+// CHECK-LABEL: func.func @form_c_softmax_of_neginf_scatter
+// CHECK: sparsa.moe %arg0, %{{.+}}, %{{.+}}, %{{.+}} {k = 1 : i64, normalize = true}
+// CHECK-NOT: onnx.ScatterElements
+// CHECK-NOT: onnx.Softmax
+func.func @form_c_softmax_of_neginf_scatter(%x: tensor<?x4xf32>) -> tensor<?x4xf32> {
+  %wg = onnx.Constant {value = dense<[[1.0, -1.0], [0.5, 0.25], [-0.5, 1.0], [0.0, 2.0]]> : tensor<4x2xf32>} : () -> tensor<4x2xf32>
+  %k = onnx.Constant {value = dense<1> : tensor<1xi64>} : () -> tensor<1xi64>
+  %s0 = onnx.Constant {value = dense<0> : tensor<1xi64>} : () -> tensor<1xi64>
+  %s1 = onnx.Constant {value = dense<1> : tensor<1xi64>} : () -> tensor<1xi64>
+  %s2 = onnx.Constant {value = dense<2> : tensor<1xi64>} : () -> tensor<1xi64>
+  %w1a = onnx.Constant {value = dense<0.5> : tensor<4x8xf32>} : () -> tensor<4x8xf32>
+  %w2a = onnx.Constant {value = dense<0.25> : tensor<8x4xf32>} : () -> tensor<8x4xf32>
+  %w1b = onnx.Constant {value = dense<-0.5> : tensor<4x8xf32>} : () -> tensor<4x8xf32>
+  %w2b = onnx.Constant {value = dense<0.75> : tensor<8x4xf32>} : () -> tensor<8x4xf32>
+  %l = onnx.MatMul %x, %wg : (tensor<?x4xf32>, tensor<4x2xf32>) -> tensor<?x2xf32>
+  %v, %i = onnx.TopK %l, %k : (tensor<?x2xf32>, tensor<1xi64>) -> (tensor<?x1xf32>, tensor<?x1xi64>)
+  %shape = onnx.Shape %l : (tensor<?x2xf32>) -> tensor<2xi64>
+  %ninf = onnx.ConstantOfShape %shape {value = dense<0xFF800000> : tensor<1xf32>} : (tensor<2xi64>) -> tensor<?x2xf32>
+  %sc = onnx.ScatterElements %ninf, %i, %v {axis = -1 : si64} : (tensor<?x2xf32>, tensor<?x1xi64>, tensor<?x1xf32>) -> tensor<?x2xf32>
+  %d = onnx.Softmax %sc : (tensor<?x2xf32>) -> tensor<?x2xf32>
+  %c0 = onnx.Slice %d, %s0, %s1 axes = %s1 : (tensor<?x2xf32>, tensor<1xi64>, tensor<1xi64>, tensor<1xi64>) -> tensor<?x1xf32>
+  %c1 = onnx.Slice %d, %s1, %s2 axes = %s1 : (tensor<?x2xf32>, tensor<1xi64>, tensor<1xi64>, tensor<1xi64>) -> tensor<?x1xf32>
+  %h0 = onnx.MatMul %x, %w1a : (tensor<?x4xf32>, tensor<4x8xf32>) -> tensor<?x8xf32>
+  %a0 = onnx.Relu %h0 : (tensor<?x8xf32>) -> tensor<?x8xf32>
+  %y0 = onnx.MatMul %a0, %w2a : (tensor<?x8xf32>, tensor<8x4xf32>) -> tensor<?x4xf32>
+  %t0 = onnx.Mul %y0, %c0 : (tensor<?x4xf32>, tensor<?x1xf32>) -> tensor<?x4xf32>
+  %h1 = onnx.MatMul %x, %w1b : (tensor<?x4xf32>, tensor<4x8xf32>) -> tensor<?x8xf32>
+  %a1 = onnx.Relu %h1 : (tensor<?x8xf32>) -> tensor<?x8xf32>
+  %y1 = onnx.MatMul %a1, %w2b : (tensor<?x8xf32>, tensor<8x4xf32>) -> tensor<?x4xf32>
+  %t1 = onnx.Mul %y1, %c1 : (tensor<?x4xf32>, tensor<?x1xf32>) -> tensor<?x4xf32>
+  %y = onnx.Add %t0, %t1 : (tensor<?x4xf32>, tensor<?x4xf32>) -> tensor<?x4xf32>
+  return %y : tensor<?x4xf32>
+}
+
+// -----
+
 /// Near miss: stacked per-expert outputs (form B, one module per expert)
 /// whose experts use different activations. Nothing fuses; the combine
 /// says why.
