@@ -337,6 +337,64 @@ def export_mohd_and_unrolled(out):
                           dynamic_shapes={"x": {0: Dim("tokens", min=2, max=4096)}})
 
 
+class TopKRouter(nn.Module):
+    """Shazeer's top-k gating as tutorials write it (the noise left out):
+    the top-k logits scattered into -inf, softmax over all experts."""
+    def __init__(s, d, E, k):
+        super().__init__(); s.k = k; s.route = nn.Linear(d, E)
+    def forward(s, x):
+        logits = s.route(x)
+        top, idx = logits.topk(s.k, dim=-1)
+        sparse = torch.full_like(logits, float("-inf")).scatter(-1, idx, top)
+        return torch.softmax(sparse, dim=-1)
+
+
+class StackedSparseMoE(nn.Module):
+    """A hand-written sparse MoE on unflattened [B, S, d] tokens: every
+    expert (Linear-ReLU-Linear) on every token, the outputs torch.stack-ed
+    on the expert axis and weighted by the dense router output (form B with
+    one module per expert)."""
+    def __init__(s, d=64, f=96, E=4, k=2):
+        super().__init__(); s.router = TopKRouter(d, E, k)
+        s.experts = nn.ModuleList([nn.Sequential(nn.Linear(d, f), nn.ReLU(), nn.Linear(f, d))
+                                   for _ in range(E)])
+    def forward(s, x):  # [B, S, d]
+        gates = s.router(x)                                     # [B, S, E]
+        outs = torch.stack([e(x) for e in s.experts], dim=-2)   # [B, S, E, d]
+        return (outs * gates.unsqueeze(-1)).sum(dim=-2)
+
+
+class EqualMaskMoE(nn.Module):
+    """Form C on unflattened [B, S, d] tokens: softmax top-2 renormalized,
+    each expert weighted by (w * (idx == e)).sum(-1, keepdim=True), summed
+    into zeros_like(x)."""
+    def __init__(s, d=64, f=64, E=4, k=2):
+        super().__init__(); s.k = k
+        s.gate = nn.Linear(d, E, bias=False)
+        s.experts = nn.ModuleList([Expert(d, f) for _ in range(E)])
+    def forward(s, x):  # [B, S, d]
+        w, idx = torch.softmax(s.gate(x), dim=-1).topk(s.k, dim=-1)
+        w = w / w.sum(-1, keepdim=True)
+        out = torch.zeros_like(x)
+        for e, expert in enumerate(s.experts):
+            out = out + expert(x) * (w * (idx == e)).sum(-1, keepdim=True)
+        return out
+
+def export_unflattened_moe(out):
+    from torch.export import Dim
+    x = torch.randn(2, 8, 64)
+    for name, cls in (("moe_stacked_bsh", StackedSparseMoE), ("moe_equal_mask_bsh", EqualMaskMoE)):
+        torch.manual_seed(0)
+        m = cls().eval()
+        torch.onnx.export(m, (x,), os.path.join(out, f"{name}.onnx"), input_names=["x"],
+                          output_names=["y"], opset_version=17, dynamo=False,
+                          dynamic_axes={"x": {0: "batch", 1: "seq"}, "y": {0: "batch", 1: "seq"}})
+        torch.onnx.export(m, (x,), os.path.join(out, f"{name}_dynamo.onnx"), input_names=["x"],
+                          output_names=["y"], dynamo=True, external_data=False,
+                          dynamic_shapes={"x": {0: Dim("batch", max=64),
+                                                1: Dim("seq", min=2, max=4096)}})
+
+
 class Logits(nn.Module):
     """input_ids [B, L] -> logits [B, L, vocab] of a causal LM, no cache."""
 
@@ -400,6 +458,7 @@ EXPORTS = {
     "causal_linear_attention": export_causal_linear_attention,
     "einsum_moe": export_einsum_moe,
     "mohd_and_unrolled": export_mohd_and_unrolled,
+    "unflattened_moe": export_unflattened_moe,
 }
 
 

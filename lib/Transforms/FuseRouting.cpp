@@ -809,7 +809,26 @@ static FailureOr<Routed> matchEqualMaskChain(Operation *anchor, Miss &miss) {
       return std::nullopt;
     return std::make_pair(g.getData(), *e);
   };
+  // Zeros the sum starts from (`out = torch.zeros_like(x)`, then `out =
+  // out + ...`), no wider than the sum.
+  size_t zeroLeaves = 0;
+  auto sumT = dyn_cast<RankedTensorType>(anchor->getResult(0).getType());
+  if (!sumT)
+    return failure();
+  auto isStartingZeros = [&](Value leaf) {
+    auto t = dyn_cast<RankedTensorType>(leaf.getType());
+    if (!t || t.getRank() != sumT.getRank() || !isZeroTensor(leaf))
+      return false;
+    for (auto [d, s] : llvm::zip(t.getShape(), sumT.getShape()))
+      if (!ShapedType::isDynamic(d) && d != 1 && d != s)
+        return false;
+    return true;
+  };
   for (Value leaf : leaves) {
+    if (isStartingZeros(leaf)) {
+      ++zeroLeaves;
+      continue;
+    }
     auto mul = leaf.getDefiningOp<onnx::MulOp>();
     size_t before = byExpert.size();
     for (int i = 0; mul && i < 2; ++i) {
@@ -885,8 +904,8 @@ static FailureOr<Routed> matchEqualMaskChain(Operation *anchor, Miss &miss) {
     indices = routing->indices;
     softmaxOfValues = routing->softmaxOfValues;
   }
-  if (byExpert.size() + (sharedLeaf ? 1 : 0) != leaves.size() || byExpert.size() < 2 ||
-      !indices)
+  if (byExpert.size() + (sharedLeaf ? 1 : 0) + zeroLeaves != leaves.size() ||
+      byExpert.size() < 2 || !indices)
     return failure();
   Routed r;
   auto gate = matchGate(weights, indices, miss, /*batched=*/true, softmaxOfValues);

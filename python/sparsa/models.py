@@ -902,7 +902,8 @@ def moe(path: str, form: str, hidden: int = 64, inner: int = 128, experts: int =
         topk_axis: int = -1, extra_outputs: Sequence[str] = (), shared: int = 0,
         shared_gate: bool = False, n_group: int = 4, topk_group: int = 2,
         layout: str = "ET", dense: str = "scatter", c_weights: str = "equal",
-        shared_first: bool = False, batch: Optional[Dim] = None, seed: int = 0,
+        shared_first: bool = False, zeros_first: bool = False,
+        batch: Optional[Dim] = None, seed: int = 0,
         opset: int = 17) -> str:
     """A mixture-of-experts layer `x [T, H] -> [T, H]` in exporter form |form|:
 
@@ -926,7 +927,8 @@ def moe(path: str, form: str, hidden: int = 64, inner: int = 128, experts: int =
       -> Mul(expert output) -> Add chain (|c_weights| "slice" / "gather":
       the weight of expert e as column e of the dense routing matrix,
       `dense[:, e:e+1]` / `dense[:, e, None]`; |shared_first|: the shared
-      expert is the chain's first term, `out = shared(x); out += ...`);
+      expert is the chain's first term, `out = shared(x); out += ...`;
+      |zeros_first|: the chain starts from `torch.zeros_like(x)`);
     - `D`: Gather of the stacked expert weights by the top-k indices,
       batched MatMul (|layout| "einsum": `th,tkhf->tkf`, `tkf,tkfh->tkh`),
       weighted ReduceSum over k;
@@ -1124,6 +1126,9 @@ def moe(path: str, form: str, hidden: int = 64, inner: int = 128, experts: int =
                              keepdims=1)
                 y = _expert(g, e, x)
                 terms.append(g.op("Mul", [y, c]))
+            if zeros_first:  # out = torch.zeros_like(x); out = out + ...
+                terms.insert(0, g.op("ConstantOfShape", [g.op("Shape", [x])],
+                                     value=helper.make_tensor("zero_out", TP.FLOAT, [1], [0.0])))
             out = terms[0]
             for t in terms[1:]:
                 out = g.op("Add", [out, t])

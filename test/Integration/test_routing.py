@@ -62,6 +62,7 @@ def test_form_fuses_and_matches(tmp_path, form, act):
     ("C", dict(c_weights="slice", shared=64, shared_first=True, act="swiglu",
                gating="sigmoid", scaling=2.5)),
     ("C", dict(c_weights="gather", act="relu")),
+    ("C", dict(zeros_first=True, act="swiglu")),             # out = zeros_like(x); out += ...
     ("C", dict(shared=48, shared_first=True, shared_gate=True)),
     # form B with one module per expert, outputs torch.stack-ed and
     # weighted by the dense routing matrix
@@ -88,7 +89,7 @@ def test_gate_and_layout_variants(tmp_path, form, kw):
     ("C", dict(c_weights="slice", gating="sigmoid", scaling=2.5, act="relu",
                shared=32, shared_first=True)),
     ("C", dict(c_weights="gather", bias=True, act="gelu")),
-    ("C", dict(gemm=False, missing=(5,), normalize=False)),
+    ("C", dict(gemm=False, missing=(5,), normalize=False, zeros_first=True)),
     ("E", dict(act="silu")),
     ("B", dict(layout="stack", bias=True, act="relu")),
     ("B", dict(layout="stack_einsum", act="swiglu", gating="sigmoid")),

@@ -64,6 +64,13 @@ MODELS = {
     # every expert unrolled, weighted by dense[:, e:e+1], after a shared expert
     "moe_dense_unrolled.onnx": {"routing": 1},
     "moe_dense_unrolled_dynamo.onnx": {"routing": 1},
+    # hand-written MoEs on unflattened [B, S, d] tokens: experts'
+    # outputs torch.stack-ed under Shazeer's top-k gate (softmax of the
+    # top-k logits scattered into -inf); form C summed into zeros_like(x)
+    "moe_stacked_bsh.onnx": {"routing": 1},
+    "moe_stacked_bsh_dynamo.onnx": {"routing": 1},
+    "moe_equal_mask_bsh.onnx": {"routing": 1},
+    "moe_equal_mask_bsh_dynamo.onnx": {"routing": 1},
 }
 
 
