@@ -380,10 +380,31 @@ class EqualMaskMoE(nn.Module):
             out = out + expert(x) * (w * (idx == e)).sum(-1, keepdim=True)
         return out
 
+class WhereLoopMoE(nn.Module):
+    """A hand-written top-k loop on [B, S, d] flattened to tokens: top-2 of
+    the logits, softmax over the two, then per expert `tok, slot =
+    torch.where(idx == e)` and `out.index_add_(0, tok, expert(h[tok]) *
+    w[tok, slot, None])` (form A without a OneHot mask)."""
+    def __init__(s, d=64, f=96, E=4, k=2):
+        super().__init__(); s.E, s.k = E, k; s.gate = nn.Linear(d, E, bias=False)
+        s.experts = nn.ModuleList([nn.Sequential(nn.Linear(d, f), nn.GELU(), nn.Linear(f, d))
+                                   for _ in range(E)])
+    def forward(s, x):  # [B, S, d]
+        B, S, d = x.shape
+        h = x.reshape(-1, d)
+        w, idx = torch.topk(s.gate(h), s.k, dim=-1)
+        w = torch.softmax(w, dim=-1)
+        out = torch.zeros_like(h)
+        for e in range(s.E):
+            tok, slot = torch.where(idx == e)
+            out.index_add_(0, tok, s.experts[e](h[tok]) * w[tok, slot, None])
+        return out.reshape(B, S, d)
+
 def export_unflattened_moe(out):
     from torch.export import Dim
     x = torch.randn(2, 8, 64)
-    for name, cls in (("moe_stacked_bsh", StackedSparseMoE), ("moe_equal_mask_bsh", EqualMaskMoE)):
+    for name, cls in (("moe_stacked_bsh", StackedSparseMoE), ("moe_equal_mask_bsh", EqualMaskMoE),
+                      ("moe_where_loop", WhereLoopMoE)):
         torch.manual_seed(0)
         m = cls().eval()
         torch.onnx.export(m, (x,), os.path.join(out, f"{name}.onnx"), input_names=["x"],

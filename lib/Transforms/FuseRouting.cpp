@@ -1624,6 +1624,7 @@ static FailureOr<Routed> matchOneHotNonZero(Operation *anchor, Miss &miss) {
   SmallVector<BranchA> branches;
   Value x, oneHotIdx, weights;
   int64_t E = -1;
+  bool equalMask = false; // the masks are Equal(idx, e): E is the router's
   for (ScatterLink &s : chain) {
     // updates = FFN(Gather(x, tok)) * weight column (expanded to the
     // index shape by the index_add_ export)
@@ -1651,21 +1652,44 @@ static FailureOr<Routed> matchOneHotNonZero(Operation *anchor, Miss &miss) {
       Value maskV = nz.getX();
       while (auto c = maskV.getDefiningOp<onnx::CastOp>())
         maskV = c.getInput();
-      auto maskRow = gatherRow(maskV);
-      if (!maskRow)
+      std::optional<OneHotMask> oh;
+      int64_t expert = -1, tokenRow = 0;
+      // A hand-written loop's mask, `torch.where(idx == e)` on the top-k
+      // indices [T, k]: NonZero rows (token, slot); the depth is the
+      // router's.
+      auto eq = maskV.getDefiningOp<onnx::EqualOp>();
+      std::optional<int64_t> e = eq ? constInt(eq.getB()) : std::nullopt;
+      Value eqIdx = eq ? eq.getA() : Value();
+      if (eq && !e) {
+        e = constInt(eq.getA());
+        eqIdx = eq.getB();
+      }
+      if (e && rankOf(eqIdx) == 2) {
+        oh = OneHotMask{eqIdx, std::nullopt};
+        expert = *e;
+        equalMask = true;
+      } else if (auto maskRow = gatherRow(maskV)) {
+        auto tr = maskRow->first.getDefiningOp<onnx::TransposeOp>();
+        // The [T, k, E] expert mask: OneHot(idx, E), or the dynamo export
+        // of one_hot, Cast(Equal(Unsqueeze(idx, -1), arange(E))).
+        oh = tr ? oneHotMask(tr.getData()) : std::nullopt;
+        if (!oh)
+          return failure();
+        // OneHot is [T, k, E]; the mask row after the transpose is
+        // [perm[1], perm[2]] of those: T at position 1 or 2 of perm.
+        SmallVector<int64_t> perm(tr.getPermutation());
+        if (perm.size() != 3 || perm[0] != 2)
+          return failure();
+        tokenRow = perm[1] == 0 ? 0 : 1;
+        expert = maskRow->second;
+        miss.at = anchor;
+        if (!oh->depth) {
+          miss.reason = "expert mask is not a 0/1 OneHot of constant depth";
+          return failure();
+        }
+      } else {
         continue;
-      auto tr = maskRow->first.getDefiningOp<onnx::TransposeOp>();
-      // The [T, k, E] expert mask: OneHot(idx, E), or the dynamo export of
-      // one_hot, Cast(Equal(Unsqueeze(idx, -1), arange(E))).
-      std::optional<OneHotMask> oh = tr ? oneHotMask(tr.getData()) : std::nullopt;
-      if (!oh)
-        return failure();
-      // OneHot is [T, k, E]; the mask row after the transpose is
-      // [perm[1], perm[2]] of those: T at position 1 or 2 of perm.
-      SmallVector<int64_t> perm(tr.getPermutation());
-      if (perm.size() != 3 || perm[0] != 2)
-        return failure();
-      int64_t tokenRow = perm[1] == 0 ? 0 : 1;
+      }
       if (tokRow->row != tokenRow)
         return failure();
       // The other NonZero row is the slot.
@@ -1684,12 +1708,8 @@ static FailureOr<Routed> matchOneHotNonZero(Operation *anchor, Miss &miss) {
           if (auto r = gatherRow(user->getResult(0)); r && r->second == 1 - tokenRow)
             slot = user->getResult(0);
       }
-      std::optional<int64_t> depth = oh->depth;
+      int64_t depth = oh->depth.value_or(-1);
       miss.at = anchor;
-      if (!depth) {
-        miss.reason = "expert mask is not a 0/1 OneHot of constant depth";
-        return failure();
-      }
       if (!slot) {
         miss.reason = "cannot find the slot of each routed token";
         return failure();
@@ -1712,16 +1732,15 @@ static FailureOr<Routed> matchOneHotNonZero(Operation *anchor, Miss &miss) {
         miss.reason = "expert outputs are added to rows other than their tokens'";
         return failure();
       }
-      if ((x && (x != xIn || oneHotIdx != oh->indices || weights != w ||
-                 E != *depth))) {
+      if ((x && (x != xIn || oneHotIdx != oh->indices || weights != w || E != depth))) {
         miss.reason = "expert branches route different inputs";
         return failure();
       }
       x = xIn;
       oneHotIdx = oh->indices;
       weights = w;
-      E = *depth;
-      branches.push_back({maskRow->second, *ffn, Value(), tok, slot, w});
+      E = depth;
+      branches.push_back({expert, *ffn, Value(), tok, slot, w});
       break;
     }
   }
@@ -1737,8 +1756,11 @@ static FailureOr<Routed> matchOneHotNonZero(Operation *anchor, Miss &miss) {
     return failure();
   miss.at = anchor;
   int64_t gateE = cast<RankedTensorType>(gate->logits.getType()).getDimSize(1);
+  if (equalMask && !ShapedType::isDynamic(gateE))
+    E = gateE;
   if (gateE != E) {
-    miss.reason = "the expert mask's depth differs from the router's expert count";
+    miss.reason = equalMask ? "the router's expert count is not static"
+                            : "the expert mask's depth differs from the router's expert count";
     return failure();
   }
   SmallVector<std::optional<ExpertFFN>> ffns(E);

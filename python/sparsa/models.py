@@ -902,13 +902,15 @@ def moe(path: str, form: str, hidden: int = 64, inner: int = 128, experts: int =
         topk_axis: int = -1, extra_outputs: Sequence[str] = (), shared: int = 0,
         shared_gate: bool = False, n_group: int = 4, topk_group: int = 2,
         layout: str = "ET", dense: str = "scatter", c_weights: str = "equal",
-        shared_first: bool = False, zeros_first: bool = False,
+        shared_first: bool = False, zeros_first: bool = False, a_mask: str = "onehot",
         batch: Optional[Dim] = None, seed: int = 0,
         opset: int = 17) -> str:
     """A mixture-of-experts layer `x [T, H] -> [T, H]` in exporter form |form|:
 
     - `A`: OneHot expert mask, per expert (unrolled) NonZero -> Gather the
       tokens -> FFN -> Mul routing weight -> ScatterElements(add);
+      |a_mask| "equal": each expert's NonZero of `Equal(indices, e)` (a
+      hand-written `tok, slot = torch.where(idx == e)`) instead;
       |missing| experts have no branch (as when an export pruned them);
     - `B`: every expert on every token (stacked weights, batched MatMul),
       routing weights scattered into a dense [T, E] matrix (|dense|
@@ -1152,10 +1154,11 @@ def moe(path: str, form: str, hidden: int = 64, inner: int = 128, experts: int =
             out = g.op("ReduceSum", [g.op("Mul", [y, wv]),
                                      g.const("ax1r", np.array([1], np.int64))], keepdims=0)
         elif form == "A":
-            mask = g.op("OneHot", [idx, g.const("depth", np.array(E, np.int64)),
-                                   g.const("onehot.values", np.array([0, 1], np.int64))],
-                        axis=-1)                                                # [T, k, E]
-            mask = g.op("Transpose", [mask], perm=[2, 1, 0])                    # [E, k, T]
+            if a_mask != "equal":
+                mask = g.op("OneHot", [idx, g.const("depth", np.array(E, np.int64)),
+                                       g.const("onehot.values", np.array([0, 1], np.int64))],
+                            axis=-1)                                            # [T, k, E]
+                mask = g.op("Transpose", [mask], perm=[2, 1, 0])                # [E, k, T]
             out = g.op("ConstantOfShape", [g.op("Shape", [x])],
                        value=helper.make_tensor("zero", TP.FLOAT, [1], [0.0]))
             flat_vals = g.op("Reshape", [vals, g.const("flat", np.array([-1], np.int64))])
@@ -1163,10 +1166,15 @@ def moe(path: str, form: str, hidden: int = 64, inner: int = 128, experts: int =
             for e in range(E):
                 if e in missing:
                     continue
-                m = g.op("Gather", [mask, g.const(f"e{e}", np.array(e, np.int64))], axis=0)
-                nz = g.op("NonZero", [m])                                       # [2, n]
-                slot = g.op("Gather", [nz, g.const(f"e{e}.r0", np.array(0, np.int64))], axis=0)
-                tok = g.op("Gather", [nz, g.const(f"e{e}.r1", np.array(1, np.int64))], axis=0)
+                if a_mask == "equal":  # torch.where(idx == e): rows (token, slot)
+                    nz = g.op("NonZero", [g.op("Equal", [idx, g.const(f"e{e}", np.array(e, np.int64))])])
+                    tok = g.op("Gather", [nz, g.const(f"e{e}.r0", np.array(0, np.int64))], axis=0)
+                    slot = g.op("Gather", [nz, g.const(f"e{e}.r1", np.array(1, np.int64))], axis=0)
+                else:
+                    m = g.op("Gather", [mask, g.const(f"e{e}", np.array(e, np.int64))], axis=0)
+                    nz = g.op("NonZero", [m])                                   # [2, n]
+                    slot = g.op("Gather", [nz, g.const(f"e{e}.r0", np.array(0, np.int64))], axis=0)
+                    tok = g.op("Gather", [nz, g.const(f"e{e}.r1", np.array(1, np.int64))], axis=0)
                 xs = g.op("Gather", [x, tok], axis=0)                           # [n, H]
                 y = _expert(g, e, xs)
                 w = g.op("Gather", [flat_vals, g.op("Add", [g.op("Mul", [tok, kc]), slot])],

@@ -45,6 +45,8 @@ def test_form_fuses_and_matches(tmp_path, form, act):
     ("C", dict(gemm=True, bias=True)),                        # nn.Linear as Gemm(transB)
     ("A", dict(gemm=True, bias=True, act="gelu")),
     ("A", dict(missing=(1, 6), act="swiglu")),                # experts absent from the export
+    ("A", dict(a_mask="equal", act="gelu", bias=True)),       # torch.where(idx == e)
+    ("A", dict(a_mask="equal", gating="topk_softmax", gemm=True, missing=(3,))),
     ("C", dict(missing=(2,))),
     # form B as batched torch.matmul writes it in other layouts, and the
     # dense matrix as OneHot times the weights

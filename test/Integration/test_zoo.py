@@ -71,6 +71,9 @@ MODELS = {
     "moe_stacked_bsh_dynamo.onnx": {"routing": 1},
     "moe_equal_mask_bsh.onnx": {"routing": 1},
     "moe_equal_mask_bsh_dynamo.onnx": {"routing": 1},
+    # a hand-written top-k loop: torch.where(idx == e), index_add_
+    "moe_where_loop.onnx": {"routing": 1},
+    "moe_where_loop_dynamo.onnx": {"routing": 1},
 }
 
 
