@@ -196,6 +196,36 @@ def export_threshold_ffns(out):
                       dynamic_shapes={"x": {0: Dim("tokens", min=1, max=4096)}})
 
 
+class CATSMLP(nn.Module):
+    """CATS (Lee et al. 2024) on a Llama-style SwiGLU MLP over [B, S, d]: the
+    SiLU gate cut by magnitude, written as a mask product (CATS's code) and
+    as torch.where with a zeros_like fill, in two layers."""
+    def __init__(s, d=64, f=192, t=0.2):
+        super().__init__(); s.t = t
+        s.gate = nn.ModuleList(nn.Linear(d, f, bias=False) for _ in range(2))
+        s.up = nn.ModuleList(nn.Linear(d, f, bias=False) for _ in range(2))
+        s.down = nn.ModuleList(nn.Linear(f, d, bias=False) for _ in range(2))
+    def forward(s, x):
+        g = torch.nn.functional.silu(s.gate[0](x))
+        x = x + s.down[0](g * (g.abs() > s.t) * s.up[0](x))
+        g = torch.nn.functional.silu(s.gate[1](x))
+        g = torch.where(g.abs() > s.t, g, torch.zeros_like(g))
+        return x + s.down[1](g * s.up[1](x))
+
+def export_cats(out):
+    from torch.export import Dim
+    torch.manual_seed(0)
+    m = CATSMLP().eval()
+    x = torch.randn(2, 8, 64)
+    torch.onnx.export(m, (x,), os.path.join(out, "cats_mlp.onnx"), input_names=["x"],
+                      output_names=["y"], opset_version=17, dynamo=False,
+                      dynamic_axes={"x": {0: "batch", 1: "seq"}, "y": {0: "batch", 1: "seq"}})
+    torch.onnx.export(m, (x,), os.path.join(out, "cats_mlp_dynamo.onnx"), input_names=["x"],
+                      output_names=["y"], dynamo=True, external_data=False,
+                      dynamic_shapes={"x": {0: Dim("batch", max=64),
+                                            1: Dim("seq", min=2, max=4096)}})
+
+
 class DejaVuFFN(nn.Module):
     """Deja Vu for one token: a low-rank predictor's top-k neurons, then the
     FFN on nn.Linear weights indexed by them (x @ W1[idx].t(), W2[:, idx])."""
@@ -480,6 +510,7 @@ EXPORTS = {
     "einsum_moe": export_einsum_moe,
     "mohd_and_unrolled": export_mohd_and_unrolled,
     "unflattened_moe": export_unflattened_moe,
+    "cats": export_cats,
 }
 
 

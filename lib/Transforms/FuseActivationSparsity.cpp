@@ -38,19 +38,23 @@ static std::string notConstant(StringRef what, Value t) {
       .str();
 }
 
-/// Why an activation written as Where(h > t, h, c) (in any spelling of
-/// matchThresholded) is not a sparse one, or "" when |a| is not of that
-/// shape.
+/// Why an activation written as Where(h > t, h, c) or, CATS, Where(|g| >
+/// t, g, c) of a dense activation g (in any spelling of matchThresholded)
+/// is not a sparse one, or "" when |a| is not of that shape.
 static std::string whyNotThreshold(Value a) {
   std::optional<Thresholded> th = matchThresholded(a);
-  if (!th || th->key != th->kept)
+  auto abs = th ? th->key.getDefiningOp<onnx::AbsOp>() : onnx::AbsOp();
+  Value gh;
+  bool cats = abs && abs.getX() == th->kept && th->kept.getDefiningOp() &&
+              matchActivation(th->kept, gh) != "identity";
+  if (!th || (th->key != th->kept && !cats))
     return "";
   std::optional<double> t = th->exclusive();
   if (!t)
     return notConstant("the activation threshold", th->threshold);
   if (*t < 0.0)
     return "the activation threshold is negative";
-  if (th->fill && constFloat(th->fill) != 0.0)
+  if (!th->zeroFill())
     return "inactive neurons take a non-zero value";
   return "";
 }
@@ -132,6 +136,7 @@ static Operation *fuseIndexedFFN(Operation *anchor, const ExpertFFN &f, Operatio
                                     Value(), b.getStringAttr(f.act), b.getF64FloatAttr(f.threshold),
                                     b.getI64IntegerAttr(0), b.getI64IntegerAttr(0));
   op.setNanActive(f.nanActive);
+  op.setActivation(f.absOf);
   if (op.getType() != anchor->getResult(0).getType() || !verifiesQuietly(op)) {
     op.erase();
     markUnfused(actOp, kFamily, "the FFN's shapes do not form a sparsa.sparse_ffn");
@@ -148,18 +153,27 @@ static Operation *fuseSparseFFN(Operation *anchor) {
   Value y = anchor->getResult(0);
   std::optional<ExpertFFN> f = matchFFN(y);
   if (!f || f->act == "identity") {
-    // A thresholded activation that is not a sparse one says why.
+    // A thresholded activation that is not a sparse one (the down
+    // projection's input, or a GLU's gate side) says why.
     if (auto p2 = matchProjection(y)) {
-      std::string why = whyNotThreshold(p2->in);
-      if (!why.empty())
-        markUnfused(p2->in.getDefiningOp(), kFamily, why);
+      SmallVector<Value> candidates = {p2->in};
+      if (auto mul = p2->in.getDefiningOp<onnx::MulOp>())
+        candidates.append({mul.getA(), mul.getB()});
+      for (Value a : candidates) {
+        std::string why = whyNotThreshold(a);
+        if (!why.empty()) {
+          markUnfused(a.getDefiningOp(), kFamily, why);
+          break;
+        }
+      }
     }
     return nullptr;
   }
   Operation *actOp = f->actOut.getDefiningOp();
   if (f->p1.weight.getDefiningOp<onnx::GatherOp>() || f->p1.weight.getDefiningOp<onnx::GatherNDOp>())
     return fuseIndexedFFN(anchor, *f, actOp);
-  if (f->act != "relu" && f->act != "relu2" && f->act != "threshold")
+  if (f->act != "relu" && f->act != "relu2" && f->act != "threshold" &&
+      f->act != "abs_threshold")
     return nullptr; // dense activations (GELU, SiLU) have no exact zeros
   if (!f->actOut.hasOneUse() || (f->p3.weight && !f->p2.in.hasOneUse())) {
     markUnfused(actOp, kFamily, "the activation is also used elsewhere");
@@ -192,6 +206,7 @@ static Operation *fuseSparseFFN(Operation *anchor) {
       b.getStringAttr(f->act),
       b.getF64FloatAttr(f->threshold), b.getI64IntegerAttr(0), b.getI64IntegerAttr(0));
   op.setNanActive(f->nanActive);
+  op.setActivation(f->absOf);
   if (op.getType() != y.getType() || !verifiesQuietly(op)) {
     op.erase();
     markUnfused(actOp, kFamily, "the FFN's shapes do not form a sparsa.sparse_ffn");
@@ -429,7 +444,7 @@ static Operation *fuseSparseInput(Operation *anchor) {
                                     : notConstant("the input threshold", th->threshold));
     return nullptr;
   }
-  if (th->fill && constFloat(th->fill) != 0.0) {
+  if (!th->zeroFill()) {
     markUnfused(whereOp, kFamily, "dropped input entries take a non-zero value");
     return nullptr;
   }

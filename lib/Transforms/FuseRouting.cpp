@@ -681,8 +681,8 @@ static FailureOr<Experts> stackExperts(OpBuilder &b, Location loc,
     why = "squared ReLU activations in routed experts are not supported";
     return failure();
   }
-  if (first->act == "threshold") {
-    why = "threshold (FATReLU) activations in routed experts are not supported";
+  if (first->act == "threshold" || first->act == "abs_threshold") {
+    why = "threshold (FATReLU, CATS) activations in routed experts are not supported";
     return failure();
   }
   for (auto &f : ffns) {
@@ -955,8 +955,8 @@ static FailureOr<Experts> stackedExperts(OpBuilder &b, Location loc, const Exper
     why = "squared ReLU activations in routed experts are not supported";
     return failure();
   }
-  if (f.act == "threshold") {
-    why = "threshold (FATReLU) activations in routed experts are not supported";
+  if (f.act == "threshold" || f.act == "abs_threshold") {
+    why = "threshold (FATReLU, CATS) activations in routed experts are not supported";
     return failure();
   }
   auto weight = [&](const Projection &p, Value &out) -> LogicalResult {
@@ -1925,9 +1925,10 @@ static FailureOr<Value> fuseMoHD(Operation *down, Miss &miss) {
   // The FFN up to the activation.
   Value h;
   StringRef act = matchActivation(hg.getData(), h);
-  if (act == "threshold" || act == "relu2") {
+  if (act == "threshold" || act == "abs_threshold" || act == "relu2") {
     miss.reason = act == "relu2" ? "squared ReLU activations in MoHD are not supported"
-                                 : "threshold (FATReLU) activations in MoHD are not supported";
+                                 : "threshold (FATReLU, CATS) activations in MoHD are not "
+                                   "supported";
     return failure();
   }
   auto p1 = matchProjection(h);

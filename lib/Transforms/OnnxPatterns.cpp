@@ -340,6 +340,10 @@ std::optional<Thresholded> matchThresholded(Value v) {
   return std::nullopt;
 }
 
+bool Thresholded::zeroFill() const {
+  return !fill || constFloat(fill) == 0.0 || isZeroTensor(fill);
+}
+
 std::optional<double> Thresholded::exclusive() const {
   std::optional<double> t = constFloat(threshold);
   if (!t || !inclusive)
@@ -478,20 +482,37 @@ static void mulLeaves(Value v, int depth, SmallVectorImpl<Value> &leaves) {
 
 /// The activation |a| = act(h): returns its canonical name and sets |h|;
 /// "identity" with h = a when |a| is no known activation.
-StringRef matchActivation(Value a, Value &h, double *threshold, bool *nanActive) {
+StringRef matchActivation(Value a, Value &h, double *threshold, bool *nanActive,
+                          StringRef *absOf) {
   h = a;
   // FATReLU: Where(h > t, h, 0) (any spelling of matchThresholded) with a
-  // constant t >= 0.
+  // constant t >= 0; CATS: Where(|g| > t, g, 0) of a dense activation g.
   if (std::optional<Thresholded> th = matchThresholded(a);
-      th && th->key == th->kept && (!th->fill || constFloat(th->fill) == 0.0)) {
+      th && th->zeroFill()) {
     std::optional<double> t = th->exclusive();
-    if (t && *t >= 0.0) {
+    auto abs = th->key.getDefiningOp<onnx::AbsOp>();
+    if (t && *t >= 0.0 && th->key == th->kept) {
       h = th->kept;
       if (threshold)
         *threshold = *t;
       if (nanActive)
         *nanActive = th->nanKept;
       return "threshold";
+    }
+    Value gh;
+    StringRef inner =
+        t && *t >= 0.0 && abs && abs.getX() == th->kept && th->kept.getDefiningOp()
+            ? matchActivation(th->kept, gh)
+            : StringRef();
+    if (inner == "silu" || inner == "gelu" || inner == "gelu_tanh") {
+      h = gh;
+      if (threshold)
+        *threshold = *t;
+      if (nanActive)
+        *nanActive = th->nanKept;
+      if (absOf)
+        *absOf = inner;
+      return "abs_threshold";
     }
   }
   if (auto relu = a.getDefiningOp<onnx::ReluOp>()) {
@@ -582,7 +603,8 @@ std::optional<ExpertFFN> matchFFN(Value y) {
       Value h;
       double threshold = 0;
       bool nanActive = false;
-      StringRef act = matchActivation(gateSide, h, &threshold, &nanActive);
+      StringRef absOf = "identity";
+      StringRef act = matchActivation(gateSide, h, &threshold, &nanActive, &absOf);
       if (act == "identity")
         continue;
       auto p1 = matchProjection(h), p3 = matchProjection(linSide);
@@ -593,13 +615,14 @@ std::optional<ExpertFFN> matchFFN(Value y) {
         f.actOut = gateSide;
         f.threshold = threshold;
         f.nanActive = nanActive;
+        f.absOf = absOf;
         f.in = p1->in;
         return f;
       }
     }
   }
   Value h;
-  f.act = matchActivation(a, h, &f.threshold, &f.nanActive);
+  f.act = matchActivation(a, h, &f.threshold, &f.nanActive, &f.absOf);
   f.actOut = a;
   auto p1 = matchProjection(h);
   if (!p1)

@@ -81,6 +81,9 @@ struct Thresholded {
   Operation *root = nullptr;
   /// The threshold as an exclusive one when it is a constant.
   std::optional<double> exclusive() const;
+  /// Whether the dropped entries become 0: no fill (a mask product), a
+  /// constant 0, or zeros of any shape (`torch.zeros_like(h)`).
+  bool zeroFill() const;
 };
 std::optional<Thresholded> matchThresholded(Value v);
 
@@ -108,6 +111,9 @@ struct ExpertFFN {
   Value actOut;          // the activation's result (the gate side of a GLU)
   double threshold = 0;  // act == "threshold": Where(h > threshold, h, 0)
   bool nanActive = false; // act == "threshold": a NaN h is kept
+  /// act == "abs_threshold": the activation g whose magnitude is cut,
+  /// Where(|g| > threshold, g, 0) (CATS).
+  StringRef absOf = "identity";
 };
 
 /// `in @ W (+ bias)` as MatMul (+ Add of a constant) or Gemm.
@@ -115,9 +121,11 @@ std::optional<Projection> matchProjection(Value v);
 /// The activation |a| = act(h): "relu" (Relu, Max(x, 0), Clip(x, 0)),
 /// "gelu" / "gelu_tanh", "silu", "threshold" (FATReLU Where(h > t, h, 0)
 /// in matchThresholded's spellings, the exclusive t in |threshold|, whether
-/// a NaN h is kept in |nanActive|), or "identity" with h = a.
+/// a NaN h is kept in |nanActive|), "abs_threshold" (CATS: Where(|g| > t,
+/// g, 0) of g = silu / gelu / gelu_tanh (h), named in |absOf|), or
+/// "identity" with h = a.
 StringRef matchActivation(Value a, Value &h, double *threshold = nullptr,
-                          bool *nanActive = nullptr);
+                          bool *nanActive = nullptr, StringRef *absOf = nullptr);
 /// An FFN producing |y|: projection, activation, optional GLU, projection.
 std::optional<ExpertFFN> matchFFN(Value y);
 

@@ -1285,7 +1285,7 @@ def mohd(path: str, hidden: int = 64, inner: int = 256, groups: int = 8, shared:
 
 
 THRESHOLD_FORMS = ("where", "where_less", "where_ge", "masked_fill", "masked_fill_lt",
-                   "not_le", "mul_mask")
+                   "not_le", "mul_mask", "where_zeros")
 
 
 def _threshold(g: "_Graph", key: str, kept: str, t: str, form: str = "where",
@@ -1296,10 +1296,16 @@ def _threshold(g: "_Graph", key: str, kept: str, t: str, form: str = "where",
     "masked_fill" Where(key <= t, fill, kept) (kept.masked_fill(key <= t,
     fill)); "masked_fill_lt" Where(key < t, fill, kept) (keeps key >= t);
     "not_le" Where(Not(key <= t), kept, fill); "mul_mask" kept *
-    float(key > t) (fill 0)."""
+    float(key > t) (fill 0); "where_zeros" Where(key > t, kept,
+    torch.zeros_like(kept)) (ConstantOfShape(Shape(kept)) of the fill)."""
     fill_c = lambda: g.const(f"inactive{g.n}", np.array(fill, np.float32))
     if form == "where":
         return g.op("Where", [g.op("Greater", [key, t]), kept, fill_c()])
+    if form == "where_zeros":
+        from onnx import TensorProto, helper
+        like = g.op("ConstantOfShape", [g.op("Shape", [kept])],
+                    value=helper.make_tensor(f"fill{g.n}", TensorProto.FLOAT, [1], [fill]))
+        return g.op("Where", [g.op("Greater", [key, t]), kept, like])
     if form == "where_less":
         return g.op("Where", [g.op("Less", [t, key]), kept, fill_c()])
     if form == "where_ge":
@@ -1321,7 +1327,8 @@ def sparse_ffn(path: str, hidden: int = 64, inner: int = 256, *, tokens: Dim = "
                three_d: bool = False, sparsity: float = 0.0,
                extra_output: bool = False, threshold_input: bool = False,
                inactive_value: float = 0.0, core: int = 0, predictor_rank: int = 0,
-               topk: int = 0, topk_form: str = "scatter", seed: int = 0, opset: int = 17,
+               topk: int = 0, topk_form: str = "scatter", cats_act: str = "silu",
+               glu: bool = True, seed: int = 0, opset: int = 17,
                weights: str = "random") -> str:
     """An FFN `x -> down(act(x W1 + b1) [* (x Wup)]) + b2` whose activation
     is sparse, written as exporters do:
@@ -1331,7 +1338,10 @@ def sparse_ffn(path: str, hidden: int = 64, inner: int = 256, *, tokens: Dim = "
       `Relu2Mul` (Relu(h) * Relu(h));
     - mode `threshold` (FATReLU): Where(h > threshold, h, 0), or another
       of _threshold's spellings (|threshold_form|);
-    - mode `glu` (ProSparse): down(relu(x Wg) * (x Wu)).
+    - mode `glu` (ProSparse): down(relu(x Wg) * (x Wu));
+    - mode `cats` (CATS): the activation g = |cats_act|(x Wg + b) (`silu`,
+      `gelu`) cut by magnitude, g where |g| > threshold (|threshold_form|'s
+      spellings, key Abs(g)), times (x Wu) with |glu| (else no up).
 
     |gemm| writes the projections as Gemm(transB=1) (torch nn.Linear);
     |sparsity| shifts b1 down so that about that fraction of neurons is
@@ -1387,11 +1397,15 @@ def sparse_ffn(path: str, hidden: int = 64, inner: int = 256, *, tokens: Dim = "
         return _indexed_ffn(g, path, inputs, H, F, tokens, mode, core, predictor_rank,
                             gemm, bias, rng, opset)
     h = linear("x", H, F, "fc1", bias or shift != 0.0, shift)
-    if mode == "threshold":
+    if mode in ("threshold", "cats"):
         t = "t" if threshold_input else g.const("threshold", np.array(threshold, np.float32))
         if threshold_input:
             inputs.append(helper.make_tensor_value_info("t", TP.FLOAT, []))
-        a = _threshold(g, h, h, t, threshold_form, inactive_value)
+        if mode == "cats":
+            act_h = _moe_act(g, h, cats_act)
+            a = _threshold(g, g.op("Abs", [act_h]), act_h, t, threshold_form, inactive_value)
+        else:
+            a = _threshold(g, h, h, t, threshold_form, inactive_value)
     elif mode == "topk":
         act_h = _moe_act(g, h, "silu")
         key = g.op("Abs", [act_h]) if topk_form.startswith("abs") else act_h
@@ -1431,7 +1445,7 @@ def sparse_ffn(path: str, hidden: int = 64, inner: int = 256, *, tokens: Dim = "
     else:
         raise ValueError(relu)
     act = a
-    if mode == "glu":
+    if mode == "glu" or (mode == "cats" and glu):
         a = g.op("Mul", [a, linear("x", H, F, "up", False)])
     y = linear(a, F, H, "fc2", bias)
     for n in g.nodes:

@@ -117,6 +117,55 @@ def test_threshold_spellings(tmp_path, form, tokens):
     np.testing.assert_allclose(ours, ref, atol=1e-5, rtol=1e-5)
 
 
+@pytest.mark.parametrize("form", ["where", "masked_fill", "mul_mask", "where_zeros", "where_ge"])
+@pytest.mark.parametrize("act,glu", [("silu", True), ("gelu", True), ("silu", False)])
+@pytest.mark.parametrize("tokens", [1, "T"])
+def test_cats_magnitude_threshold(tmp_path, form, act, glu, tokens):
+    """CATS: the gate activation g = silu(x Wg) (or GELU) kept where |g| > t,
+    in the threshold spellings (key Abs(g)), times the linear part: one
+    sparsa.sparse_ffn in mode abs_threshold, matching ONNX Runtime for one
+    token (the sparse path) and several (dense)."""
+    path = models.sparse_ffn(str(tmp_path / "ffn.onnx"), hidden=64, inner=256, tokens=tokens,
+                             mode="cats", cats_act=act, glu=glu, threshold=0.3,
+                             threshold_form=form)
+    model, report = compile_with_report(tmp_path, path)
+    assert report["fusions"]["activation_sparsity"] == 1, report
+    assert report["unfused"] == []
+    check(model, path, 64, tokens=(1,) if tokens == 1 else (1, 7, 64))
+
+
+@pytest.mark.parametrize("form", ["where", "masked_fill", "mul_mask"])
+def test_cats_nan_and_cut_values(tmp_path, form):
+    """CATS's NaN gate follows the spelling (dropped by Where(|g| > t),
+    kept by masked_fill and the mask product), as ONNX Runtime computes
+    it; and a gate whose magnitude is exactly t is dropped."""
+    from conftest import ort_run
+    path = models.sparse_ffn(str(tmp_path / "ffn.onnx"), hidden=64, inner=128, tokens=1,
+                             mode="cats", threshold=0.3, threshold_form=form, bias=False)
+    model, _ = compile_with_report(tmp_path, path)
+    x = np.random.default_rng(0).standard_normal((1, 64)).astype(np.float32)
+    x[0, 7] = np.nan
+    ours, ref = model.run({"x": x})["y"], ort_run(path, {"x": x})["y"]
+    np.testing.assert_array_equal(np.isnan(ours), np.isnan(ref))
+    np.testing.assert_allclose(ours[~np.isnan(ours)], ref[~np.isnan(ref)], atol=1e-4, rtol=1e-4)
+
+
+@pytest.mark.parametrize("kw,reason", [
+    (dict(threshold_input=True), "not a constant"),
+    (dict(inactive_value=0.5), "non-zero value"),
+])
+def test_cats_near_misses(tmp_path, kw, reason):
+    """A CATS cut by a model input, or filling dropped neurons with a
+    non-zero value, stays unfused and says why."""
+    path = models.sparse_ffn(str(tmp_path / "ffn.onnx"), hidden=64, inner=128, mode="cats",
+                             **kw)
+    model, report = compile_with_report(tmp_path, path)
+    assert report["fusions"]["activation_sparsity"] == 0
+    assert any(reason in u["reason"] for u in report["unfused"]), report["unfused"]
+    extra = {"t": np.array(0.3, np.float32)} if kw.get("threshold_input") else None
+    check(model, path, 64, extra=extra)
+
+
 @pytest.mark.parametrize("mode,form", [("relu", "where"), ("threshold", "where"),
                                        ("threshold", "masked_fill"),
                                        ("threshold", "mul_mask"), ("threshold", "not_le")])

@@ -49,6 +49,10 @@ MODELS = {
     # (Gather + Transpose; GatherND through dynamo)
     "dejavu_ffn.onnx": {"activation_sparsity": 1},
     "dejavu_ffn_dynamo.onnx": {"activation_sparsity": 1},
+    # CATS on SwiGLU MLPs: g * (g.abs() > t) and torch.where(g.abs() > t,
+    # g, zeros_like(g)) of the SiLU gate
+    "cats_mlp.onnx": {"activation_sparsity": 2},
+    "cats_mlp_dynamo.onnx": {"activation_sparsity": 2},
     # causal linear attention masked by comparing arange(L) at run time
     "linear_attention_arange_mask.onnx": {"flow_attention": 1},
     "linear_attention_arange_mask_dynamo.onnx": {"flow_attention": 1},

@@ -210,6 +210,55 @@ func.func @core_neurons_torch_linear(%x: tensor<1x4xf32>, %idx: tensor<3xi64>) -
 
 // -----
 
+/// CATS: the SiLU gate cut by magnitude, Where(|g| > 0.5, g, zeros_like(g))
+/// (torch.where with a zeros_like fill), times the linear part.
+// CHECK-LABEL: func.func @cats_glu
+// CHECK: sparsa.sparse_ffn %arg0, %{{.+}}, %{{.+}} up = %{{.+}} {activation = "silu", mode = "abs_threshold", threshold = 5.000000e-01 : f64}
+// CHECK-NOT: onnx.Where
+func.func @cats_glu(%x: tensor<1x4xf32>) -> tensor<1x4xf32> {
+  %wg = onnx.Constant {value = dense<0.5> : tensor<4x8xf32>} : () -> tensor<4x8xf32>
+  %wu = onnx.Constant {value = dense<-0.5> : tensor<4x8xf32>} : () -> tensor<4x8xf32>
+  %w2 = onnx.Constant {value = dense<0.25> : tensor<8x4xf32>} : () -> tensor<8x4xf32>
+  %t = onnx.Constant {value = dense<0.5> : tensor<f32>} : () -> tensor<f32>
+  %h = onnx.MatMul %x, %wg : (tensor<1x4xf32>, tensor<4x8xf32>) -> tensor<1x8xf32>
+  %s = onnx.Sigmoid %h : (tensor<1x8xf32>) -> tensor<1x8xf32>
+  %g = onnx.Mul %h, %s : (tensor<1x8xf32>, tensor<1x8xf32>) -> tensor<1x8xf32>
+  %ab = onnx.Abs %g : (tensor<1x8xf32>) -> tensor<1x8xf32>
+  %c = onnx.Greater %ab, %t : (tensor<1x8xf32>, tensor<f32>) -> tensor<1x8xi1>
+  %sh = onnx.Shape %g : (tensor<1x8xf32>) -> tensor<2xi64>
+  %z = onnx.ConstantOfShape %sh : (tensor<2xi64>) -> tensor<1x8xf32>
+  %a = onnx.Where %c, %g, %z : (tensor<1x8xi1>, tensor<1x8xf32>, tensor<1x8xf32>) -> tensor<1x8xf32>
+  %u = onnx.MatMul %x, %wu : (tensor<1x4xf32>, tensor<4x8xf32>) -> tensor<1x8xf32>
+  %m = onnx.Mul %a, %u : (tensor<1x8xf32>, tensor<1x8xf32>) -> tensor<1x8xf32>
+  %y = onnx.MatMul %m, %w2 : (tensor<1x8xf32>, tensor<8x4xf32>) -> tensor<1x4xf32>
+  return %y : tensor<1x4xf32>
+}
+
+// -----
+
+/// Near miss: a CATS cut that is a model input. The gate side says why.
+// CHECK-LABEL: func.func @negative_cats_threshold_input
+// CHECK: onnx.Mul {{.+}} {sparsa.unfused = {activation_sparsity = "the activation threshold is not a constant (a model input?)"}}
+// CHECK-NOT: sparsa.sparse_ffn
+func.func @negative_cats_threshold_input(%x: tensor<1x4xf32>, %t: tensor<f32>) -> tensor<1x4xf32> {
+  %wg = onnx.Constant {value = dense<0.5> : tensor<4x8xf32>} : () -> tensor<4x8xf32>
+  %wu = onnx.Constant {value = dense<-0.5> : tensor<4x8xf32>} : () -> tensor<4x8xf32>
+  %w2 = onnx.Constant {value = dense<0.25> : tensor<8x4xf32>} : () -> tensor<8x4xf32>
+  %h = onnx.MatMul %x, %wg : (tensor<1x4xf32>, tensor<4x8xf32>) -> tensor<1x8xf32>
+  %s = onnx.Sigmoid %h : (tensor<1x8xf32>) -> tensor<1x8xf32>
+  %g = onnx.Mul %h, %s : (tensor<1x8xf32>, tensor<1x8xf32>) -> tensor<1x8xf32>
+  %ab = onnx.Abs %g : (tensor<1x8xf32>) -> tensor<1x8xf32>
+  %c = onnx.Greater %ab, %t : (tensor<1x8xf32>, tensor<f32>) -> tensor<1x8xi1>
+  %cf = onnx.Cast %c {to = 1 : si64} : (tensor<1x8xi1>) -> tensor<1x8xf32>
+  %a = onnx.Mul %g, %cf : (tensor<1x8xf32>, tensor<1x8xf32>) -> tensor<1x8xf32>
+  %u = onnx.MatMul %x, %wu : (tensor<1x4xf32>, tensor<4x8xf32>) -> tensor<1x8xf32>
+  %m = onnx.Mul %a, %u : (tensor<1x8xf32>, tensor<1x8xf32>) -> tensor<1x8xf32>
+  %y = onnx.MatMul %m, %w2 : (tensor<1x8xf32>, tensor<8x4xf32>) -> tensor<1x4xf32>
+  return %y : tensor<1x4xf32>
+}
+
+// -----
+
 /// FATReLU as masked_fill(h <= 0.5, 0): keeps h > 0.5 and a NaN h.
 // CHECK-LABEL: func.func @fatrelu_masked_fill
 // CHECK: sparsa.sparse_ffn %arg0, %{{.+}}, %{{.+}} {mode = "threshold", nan_active = true, threshold = 5.000000e-01 : f64}

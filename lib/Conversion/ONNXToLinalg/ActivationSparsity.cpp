@@ -43,11 +43,22 @@ static std::pair<Value, Value> activation(OpBuilder &b, Location loc, sp::Sparse
                                           Value g) {
   Type t = g.getType();
   Value zero = zeroOf(b, loc, t);
+  // A NaN gate is a NaN input (the weights are finite), which makes the
+  // GLU's linear part NaN too: the graph's 0 * NaN is NaN however the
+  // threshold is spelled. In a GLU a NaN gate is therefore active (and
+  // NaN), or skipping its linear part would hide the NaN.
+  auto cmp = op.getNanActive() || op.getUp() ? arith::CmpFPredicate::UGT
+                                             : arith::CmpFPredicate::OGT;
+  if (op.getMode() == "abs_threshold") {
+    // CATS: the activation, kept where its magnitude passes the cut.
+    Value a = applyExpertActivation(b, loc, op.getActivation(), g);
+    Value cut = floatCst(b, loc, t, op.getThreshold().convertToDouble());
+    Value active = arith::CmpFOp::create(b, loc, cmp, math::AbsFOp::create(b, loc, a), cut);
+    return {arith::SelectOp::create(b, loc, active, a, zero), active};
+  }
   if (op.getMode() == "threshold") {
     Value cut = floatCst(b, loc, t, op.getThreshold().convertToDouble());
-    Value active = arith::CmpFOp::create(
-        b, loc, op.getNanActive() ? arith::CmpFPredicate::UGT : arith::CmpFPredicate::OGT, g,
-        cut);
+    Value active = arith::CmpFOp::create(b, loc, cmp, g, cut);
     return {arith::SelectOp::create(b, loc, active, g, zero), active};
   }
   Value active = arith::CmpFOp::create(b, loc, arith::CmpFPredicate::UGT, g, zero);
@@ -291,7 +302,7 @@ static Value lowerIndexed(GenericBuilder &B, sp::SparseFFNOp op, Value x, Value 
   };
   StringRef mode = op.getMode();
   auto actOf = [&](OpBuilder &nb, Location l, Value v) -> Value {
-    return mode == "relu" || mode == "relu2" || mode == "threshold"
+    return mode == "relu" || mode == "relu2" || mode == "threshold" || mode == "abs_threshold"
                ? activation(nb, l, op, v).first
                                                  : applyExpertActivation(nb, l, mode, v);
   };

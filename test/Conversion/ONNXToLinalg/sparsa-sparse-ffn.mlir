@@ -74,6 +74,25 @@ func.func @tokens_threshold(%x: tensor<?x16xf32>, %w1: tensor<16x32xf32>, %w2: t
 
 // -----
 
+/// CATS, one token: the gate's SiLU is cut by magnitude (|g| > t, a NaN
+/// gate active in a GLU: the unordered compare) while the active neurons
+/// are listed; only their rows of up and w2 are read after.
+// CHECK-LABEL: func.func @cats_one_token
+// CHECK: scf.for {{.+}} -> (tensor<32xindex>, index)
+// CHECK: arith.negf
+// CHECK: math.exp
+// CHECK: math.absf
+// CHECK: arith.cmpf ugt
+// CHECK: scf.if
+// CHECK: sparsa.kernel = "gather_dot"
+// CHECK: sparsa.kernel = "gather_axpy"
+func.func @cats_one_token(%x: tensor<1x16xf32>, %w1: tensor<16x32xf32>, %w2: tensor<32x16xf32>, %up: tensor<32x16xf32>) -> tensor<1x16xf32> {
+  %y = sparsa.sparse_ffn %x, %w1, %w2 up = %up {mode = "abs_threshold", activation = "silu", threshold = 0.5 : f64} : (tensor<1x16xf32>, tensor<16x32xf32>, tensor<32x16xf32>, tensor<32x16xf32>) -> tensor<1x16xf32>
+  return %y : tensor<1x16xf32>
+}
+
+// -----
+
 /// Packed weights, one token: the gate is the packed 4-bit GEMV (tagged
 /// for its kernel; its bias added after), the active neurons are listed,
 /// and the down projection reads only their rows of codes, each code

@@ -1,7 +1,7 @@
 // RUN: sparsa-opt %s --split-input-file --verify-diagnostics
 
 func.func @bad_mode(%x: tensor<1x8xf32>, %w1: tensor<8x16xf32>, %w2: tensor<16x8xf32>) -> tensor<1x8xf32> {
-  // expected-error @+1 {{mode must be 'relu', 'relu2' or 'threshold' without indices (got 'gelu')}}
+  // expected-error @+1 {{mode must be 'relu', 'relu2', 'threshold' or 'abs_threshold' without indices (got 'gelu')}}
   %y = sparsa.sparse_ffn %x, %w1, %w2 {mode = "gelu"} : (tensor<1x8xf32>, tensor<8x16xf32>, tensor<16x8xf32>) -> tensor<1x8xf32>
   return %y : tensor<1x8xf32>
 }
@@ -9,7 +9,7 @@ func.func @bad_mode(%x: tensor<1x8xf32>, %w1: tensor<8x16xf32>, %w2: tensor<16x8
 // -----
 
 func.func @threshold_with_relu(%x: tensor<1x8xf32>, %w1: tensor<8x16xf32>, %w2: tensor<16x8xf32>) -> tensor<1x8xf32> {
-  // expected-error @+1 {{a threshold needs mode = 'threshold'}}
+  // expected-error @+1 {{a threshold needs mode = 'threshold' or 'abs_threshold'}}
   %y = sparsa.sparse_ffn %x, %w1, %w2 {threshold = 0.5 : f64} : (tensor<1x8xf32>, tensor<8x16xf32>, tensor<16x8xf32>) -> tensor<1x8xf32>
   return %y : tensor<1x8xf32>
 }
@@ -41,7 +41,7 @@ func.func @up_bias_without_up(%x: tensor<1x8xf32>, %w1: tensor<8x16xf32>, %w2: t
 // -----
 
 func.func @dense_activation_needs_indices(%x: tensor<1x8xf32>, %w1: tensor<8x16xf32>, %w2: tensor<16x8xf32>) -> tensor<1x8xf32> {
-  // expected-error @+1 {{mode must be 'relu', 'relu2' or 'threshold' without indices (got 'silu')}}
+  // expected-error @+1 {{mode must be 'relu', 'relu2', 'threshold' or 'abs_threshold' without indices (got 'silu')}}
   %y = sparsa.sparse_ffn %x, %w1, %w2 {mode = "silu"} : (tensor<1x8xf32>, tensor<8x16xf32>, tensor<16x8xf32>) -> tensor<1x8xf32>
   return %y : tensor<1x8xf32>
 }
@@ -165,4 +165,20 @@ func.func @quantized_up_zero_points_without_up(%x: tensor<1x64xf32>, %w1: tensor
   // expected-error @+1 {{quantized up needs up_scales (and up_zero_points only with up)}}
   %y = sparsa.sparse_ffn %x, %w1, %w2 w1_scales = %s1 w2_scales = %s2 up_zero_points = %z3 {block_size = 32 : i64, weight_bits = 4 : i64} : (tensor<1x64xf32>, tensor<256x2x16xui8>, tensor<256x32xui8>, tensor<256x2xf32>, tensor<8x64xf32>, tensor<256x1xui8>) -> tensor<1x64xf32>
   return %y : tensor<1x64xf32>
+}
+
+// -----
+
+func.func @activation_needs_abs_threshold(%x: tensor<1x8xf32>, %w1: tensor<8x16xf32>, %w2: tensor<16x8xf32>) -> tensor<1x8xf32> {
+  // expected-error @+1 {{an activation before the threshold needs mode = 'abs_threshold'}}
+  %y = sparsa.sparse_ffn %x, %w1, %w2 {mode = "threshold", activation = "silu", threshold = 0.5 : f64} : (tensor<1x8xf32>, tensor<8x16xf32>, tensor<16x8xf32>) -> tensor<1x8xf32>
+  return %y : tensor<1x8xf32>
+}
+
+// -----
+
+func.func @unknown_cut_activation(%x: tensor<1x8xf32>, %w1: tensor<8x16xf32>, %w2: tensor<16x8xf32>) -> tensor<1x8xf32> {
+  // expected-error @+1 {{activation must be 'identity', 'silu', 'gelu' or 'gelu_tanh' (got 'relu')}}
+  %y = sparsa.sparse_ffn %x, %w1, %w2 {mode = "abs_threshold", activation = "relu", threshold = 0.5 : f64} : (tensor<1x8xf32>, tensor<8x16xf32>, tensor<16x8xf32>) -> tensor<1x8xf32>
+  return %y : tensor<1x8xf32>
 }

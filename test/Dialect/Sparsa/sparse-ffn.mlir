@@ -10,6 +10,16 @@ func.func @relu(%x: tensor<1x64xf32>, %w1: tensor<64x256xf32>, %w2: tensor<256x6
 
 // -----
 
+// CHECK-LABEL: func.func @cats_glu
+// CHECK: sparsa.sparse_ffn %arg0, %arg1, %arg2 up = %arg3 {activation = "silu", mode = "abs_threshold", threshold = 2.500000e-01 : f64}
+func.func @cats_glu(%x: tensor<1x64xf32>, %w1: tensor<64x256xf32>, %w2: tensor<256x64xf32>,
+                    %up: tensor<256x64xf32>) -> tensor<1x64xf32> {
+  %y = sparsa.sparse_ffn %x, %w1, %w2 up = %up {mode = "abs_threshold", activation = "silu", threshold = 0.25 : f64} : (tensor<1x64xf32>, tensor<64x256xf32>, tensor<256x64xf32>, tensor<256x64xf32>) -> tensor<1x64xf32>
+  return %y : tensor<1x64xf32>
+}
+
+// -----
+
 // CHECK-LABEL: func.func @threshold_glu
 // CHECK: sparsa.sparse_ffn %arg0, %arg1, %arg2 up = %arg3 {mode = "threshold", threshold = 2.500000e-01 : f64}
 func.func @threshold_glu(%x: tensor<2x?x64xf32>, %w1: tensor<64x256xf32>, %w2: tensor<256x64xf32>,

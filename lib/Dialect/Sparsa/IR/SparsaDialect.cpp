@@ -264,18 +264,26 @@ LogicalResult MoEOp::verify() {
 LogicalResult SparseFFNOp::verify() {
   StringRef mode = getMode();
   bool indexed = bool(getIndices());
-  bool exactZeros = mode == "relu" || mode == "relu2" || mode == "threshold";
+  bool exactZeros =
+      mode == "relu" || mode == "relu2" || mode == "threshold" || mode == "abs_threshold";
   bool dense = mode == "gelu" || mode == "gelu_tanh" || mode == "silu" || mode == "identity";
   if (!exactZeros && !(indexed && dense))
-    return emitOpError("mode must be 'relu', 'relu2' or 'threshold'")
+    return emitOpError("mode must be 'relu', 'relu2', 'threshold' or 'abs_threshold'")
            << (indexed ? ", 'gelu', 'gelu_tanh', 'silu' or 'identity'" : " without indices")
            << " (got '" << mode << "')";
+  StringRef act = getActivation();
+  if (act != "identity" && act != "silu" && act != "gelu" && act != "gelu_tanh")
+    return emitOpError("activation must be 'identity', 'silu', 'gelu' or 'gelu_tanh' (got '")
+           << act << "')";
+  if (act != "identity" && mode != "abs_threshold")
+    return emitOpError("an activation before the threshold needs mode = 'abs_threshold'");
   if (indexed && cast<RankedTensorType>(getIndices().getType()).getRank() != 1)
     return emitOpError("indices must be a 1-D neuron index set");
-  if (mode != "threshold" && !getThreshold().isZero())
-    return emitOpError("a threshold needs mode = 'threshold'");
-  if (getNanActive() && mode != "threshold")
-    return emitOpError("nan_active needs mode = 'threshold'");
+  bool thresholded = mode == "threshold" || mode == "abs_threshold";
+  if (!thresholded && !getThreshold().isZero())
+    return emitOpError("a threshold needs mode = 'threshold' or 'abs_threshold'");
+  if (getNanActive() && !thresholded)
+    return emitOpError("nan_active needs mode = 'threshold' or 'abs_threshold'");
   if (getThreshold().isNegative())
     return emitOpError("the threshold must not be negative");
   auto x = cast<RankedTensorType>(getInput().getType());

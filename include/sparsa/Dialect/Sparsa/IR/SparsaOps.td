@@ -265,6 +265,10 @@ def Sparsa_SparseFFNOp : Sparsa_Op<"sparse_ffn", [Pure, AttrSizedOperandSegments
       `h = x W1 + b1` (FATReLU); a NaN `h` is inactive (0), or, with
       `nan_active`, kept (the spellings `masked_fill(h <= t, 0)` and
       `h * (h > t)` keep it);
+    - `mode = "abs_threshold"`: `a = g if |g| > threshold else 0` with
+      `g = activation(x W1 + b1)`, `activation` one of `identity`, `silu`,
+      `gelu`, `gelu_tanh` (CATS: a SiLU gate cut by magnitude); a NaN `g` is
+      inactive unless `nan_active`;
 
     and, with `up` (`[F, H]`, one row per neuron) given, `a` times the
     linear part `x up^T + b_up` (a ReLU-gated GLU, ProSparse). Weights:
@@ -322,7 +326,8 @@ def Sparsa_SparseFFNOp : Sparsa_Op<"sparse_ffn", [Pure, AttrSizedOperandSegments
                    DefaultValuedAttr<I64Attr, "0">:$weight_bits,
                    DefaultValuedAttr<I64Attr, "0">:$block_size,
                    DefaultValuedAttr<BoolAttr, "false">:$int8_activations,
-                   DefaultValuedAttr<BoolAttr, "false">:$nan_active);
+                   DefaultValuedAttr<BoolAttr, "false">:$nan_active,
+                   DefaultValuedStrAttr<StrAttr, "identity">:$activation);
   let results = (outs Sparsa_FloatTensor:$output);
   let assemblyFormat = [{
     $input `,` $w1 `,` $w2 (`up` `=` $up^)? (`b1` `=` $b1^)? (`b_up` `=` $b_up^)?
