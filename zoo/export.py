@@ -281,6 +281,45 @@ def export_causal_linear_attention(out):
                       dynamic_shapes={"x": {0: Dim("batch"), 1: Dim("seq", min=2, max=4096)}})
 
 
+class CumSumLinearAttention(nn.Module):
+    """Causal linear attention (elu + 1) as the naive reference code writes
+    the causal product: the [B, H, L, D, D] outer products k_l v_l^T
+    cumulatively summed over the positions, then each query's row times
+    its state, `(q[..., None, :] @ kv)[..., 0, :]` ("matmul") or
+    `(q[..., None] * kv).sum(-2)` ("mul_sum"); the normalizer from the
+    running key sum."""
+    def __init__(s, d=64, h=4, contraction="matmul"):
+        super().__init__(); s.h, s.contraction = h, contraction
+        s.q = nn.Linear(d, d); s.k = nn.Linear(d, d); s.v = nn.Linear(d, d)
+    def forward(s, x):
+        B, L, _ = x.shape
+        q = torch.nn.functional.elu(s.q(x).view(B, L, s.h, -1).transpose(1, 2)) + 1
+        k = torch.nn.functional.elu(s.k(x).view(B, L, s.h, -1).transpose(1, 2)) + 1
+        v = s.v(x).view(B, L, s.h, -1).transpose(1, 2)
+        kv = torch.cumsum(k.unsqueeze(-1) * v.unsqueeze(-2), dim=2)      # [B, H, L, D, D]
+        if s.contraction == "matmul":
+            num = (q.unsqueeze(-2) @ kv).squeeze(-2)
+        else:
+            num = (q.unsqueeze(-1) * kv).sum(-2)
+        den = (q * torch.cumsum(k, dim=2)).sum(-1, keepdim=True) + 1e-6
+        return (num / den).transpose(1, 2).reshape(B, L, -1)
+
+def export_cumsum_linear_attention(out):
+    from torch.export import Dim
+    x = torch.randn(2, 24, 64)
+    for c in ("matmul", "mul_sum"):
+        torch.manual_seed(0)
+        m = CumSumLinearAttention(contraction=c).eval()
+        name = f"linear_attention_cumsum_{c}"
+        torch.onnx.export(m, (x,), os.path.join(out, f"{name}.onnx"), input_names=["x"],
+                          output_names=["y"], opset_version=17, dynamo=False,
+                          dynamic_axes={"x": {0: "batch", 1: "seq"}, "y": {0: "batch", 1: "seq"}})
+        torch.onnx.export(m, (x,), os.path.join(out, f"{name}_dynamo.onnx"), input_names=["x"],
+                          output_names=["y"], dynamo=True, external_data=False,
+                          dynamic_shapes={"x": {0: Dim("batch", max=64),
+                                                1: Dim("seq", min=2, max=4096)}})
+
+
 class EinsumMoE(nn.Module):
     """Stacked experts written with torch.einsum: every expert on every
     token, combined through the dense [T, E] routing matrix (form B,
@@ -511,6 +550,7 @@ EXPORTS = {
     "mohd_and_unrolled": export_mohd_and_unrolled,
     "unflattened_moe": export_unflattened_moe,
     "cats": export_cats,
+    "cumsum_linear_attention": export_cumsum_linear_attention,
 }
 
 

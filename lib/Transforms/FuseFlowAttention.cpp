@@ -630,6 +630,65 @@ public:
       m.reached = true;
       return true;
     };
+    // The causal state as the reference code builds it: the prefix sum
+    // over the positions of the outer products k_l v_l^T [P, L, D, M],
+    // CumSum(Mul(Unsqueeze(k, -1), Unsqueeze(v, -2))) (the Einsum
+    // nhld,nhlm->nhldm is below).
+    auto outerState = [&](Value st) -> bool {
+      auto cs = strip(st).getDefiningOp<onnx::CumSumOp>();
+      if (!cs)
+        return m.fail("expected the causal state as a CumSum");
+      int64_t r = rankOf(cs.getX());
+      if (r < 4)
+        return m.fail("expected the causal state's outer products k v^T");
+      auto mul = cs.getX().getDefiningOp<onnx::MulOp>();
+      auto unsqueezedAt = [&](Value u, int64_t want) -> Value {
+        auto un = u.getDefiningOp<onnx::UnsqueezeOp>();
+        auto axes = un ? onnx::getConstantI64Values(un.getAxes())
+                       : FailureOr<SmallVector<int64_t>>(failure());
+        if (!un || failed(axes) || axes->size() != 1 || rankOf(u) != r)
+          return Value();
+        return ((*axes)[0] < 0 ? (*axes)[0] + r : (*axes)[0]) == want ? un.getData() : Value();
+      };
+      for (int i = 0; mul && i < 2; ++i) {
+        Value kk = unsqueezedAt(mul->getOperand(i), r - 1);
+        Value vv = unsqueezedAt(mul->getOperand(1 - i), r - 2);
+        if (!kk || !vv)
+          continue;
+        if (!k(strip(kk)))
+          return false;
+        m.reached = true;
+        // Checked once the keys are seen: a near miss worth its reason.
+        std::optional<int64_t> axis = constInt(cs.getAxis());
+        if (!axis || (*axis < 0 ? *axis + r : *axis) != r - 3 || cs.getExclusive() ||
+            cs.getReverse())
+          return m.fail("the causal state's CumSum is not over the positions");
+        return v(strip(vv));
+      }
+      return m.fail("expected the causal state's outer products k v^T");
+    };
+    // Row l of x times its state, [P, L, M]: (x[.., None, :] @ S)[.., 0, :]
+    // or (x[.., :, None] * S).sum(-2).
+    if (auto rs = out.getDefiningOp<onnx::ReduceSumOp>();
+        rs && m.causal && rankOf(rs.getData()) >= 4 && reducesAxis(rs, -2)) {
+      auto mul = strip(rs.getData()).getDefiningOp<onnx::MulOp>();
+      for (int i = 0; mul && i < 2; ++i) {
+        Value xs = mul->getOperand(i), st = mul->getOperand(1 - i);
+        auto xT = dyn_cast<RankedTensorType>(xs.getType());
+        if (!xs.getDefiningOp<onnx::UnsqueezeOp>() || !xT ||
+            xT.getRank() != rankOf(rs.getData()) || xT.getShape().back() != 1 ||
+            !strip(st).getDefiningOp<onnx::CumSumOp>())
+          continue;
+        return outerState(st) && x(strip(xs));
+      }
+    }
+    if (auto mm = out.getDefiningOp<onnx::MatMulOp>(); mm && m.causal) {
+      auto aT = dyn_cast<RankedTensorType>(mm.getA().getType());
+      int64_t r = rankOf(mm.getB());
+      if (aT && r >= 4 && aT.getRank() == r && aT.getDimSize(r - 2) == 1 &&
+          strip(mm.getB()).getDefiningOp<onnx::CumSumOp>())
+        return outerState(mm.getB()) && x(strip(mm.getA()));
+    }
     if (auto mm = out.getDefiningOp<onnx::MatMulOp>()) {
       Value a = strip(mm.getA()), b = strip(mm.getB());
       // x (k^T v)

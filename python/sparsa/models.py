@@ -599,7 +599,8 @@ def linear_attention(path: str, seq: Dim = 128, heads: Dim = 8, head_dim: int = 
                      batch: Dim = 1, *, causal: bool = False, form: str = "matmul",
                      feature: str = "elu1", kv_seq: Optional[Dim] = None,
                      value_dim: Optional[int] = None, eps: float = 1e-6,
-                     mask: str = "tril", opset: int = 17) -> str:
+                     mask: str = "tril", contraction: str = "matmul",
+                     opset: int = 17) -> str:
     """Linear attention (Katharopoulos et al.) on [batch, heads, seq, d]:
     out = phi(q) (phi(k)^T v) / (phi(q) . sum phi(k) + eps) with phi =
     elu + 1 (|feature| also "relu", "sigmoid"). Forms:
@@ -610,7 +611,13 @@ def linear_attention(path: str, seq: Dim = 128, heads: Dim = 8, head_dim: int = 
       Reciprocal, Unsqueeze and Mul;
     - "masked": the L x L form, S = phi(q) phi(k)^T under a |mask| (causal:
       any of _causal_mask's; "none" non-causal; "triu": a near miss),
-      out = (S v) / (rowsum S + eps)."""
+      out = (S v) / (rowsum S + eps);
+    - "cumsum" (causal): the naive reference code's [L, d, dv] state, the
+      outer products `phi(k)[..., None] * v[..., None, :]` CumSum'd over the
+      positions, each query row times its state, |contraction| "matmul"
+      (`(phi(q)[..., None, :] @ kv)[..., 0, :]`), "mul_sum"
+      (`(phi(q)[..., None] * kv).sum(-2)`) or "vk" (the outer product's
+      factors swapped, then "matmul"); the normalizer phi(q) . CumSum(phi(k))."""
     _, TP, helper, nh = _onnx()
     g = _Graph("/lin")
     kv_seq = seq if kv_seq is None else kv_seq
@@ -626,7 +633,24 @@ def linear_attention(path: str, seq: Dim = 128, heads: Dim = 8, head_dim: int = 
 
     qf, kf = phi("q"), phi("k")
     E = g.const("eps", f32(eps))
-    if form == "masked":
+    if form == "cumsum":
+        if not causal:
+            raise ValueError("the cumsum form is causal")
+        c64 = lambda name, v: g.const(name, np.array(v, np.int64))  # noqa: E731
+        ku = g.op("Unsqueeze", [kf, c64("ax.k", [-1])])                       # [.., L, d, 1]
+        vu = g.op("Unsqueeze", ["v", c64("ax.v", [-2])])                      # [.., L, 1, dv]
+        outer = g.op("Mul", [vu, ku] if contraction == "vk" else [ku, vu])
+        kv = g.op("CumSum", [outer, g.const("ax.pos", np.array(2, np.int32))])
+        if contraction == "mul_sum":
+            qu = g.op("Unsqueeze", [qf, c64("ax.q", [-1])])
+            num = g.op("ReduceSum", [g.op("Mul", [qu, kv]), c64("ax.d", [-2])], keepdims=0)
+        else:
+            qu = g.op("Unsqueeze", [qf, c64("ax.q", [-2])])
+            num = g.op("Squeeze", [g.op("MatMul", [qu, kv]), c64("ax.one", [-2])])
+        ks = g.op("CumSum", [kf, g.const("ax.pos2", np.array(2, np.int32))])
+        den = g.op("Add", [g.op("ReduceSum", [g.op("Mul", [qf, ks]), AL], keepdims=1), E])
+        g.nodes.append(helper.make_node("Div", [num, den], ["y"], name="/lin/Div"))
+    elif form == "masked":
         kt = g.op("Transpose", [kf], perm=[0, 1, 3, 2])
         s = g.op("MatMul", [qf, kt])
         if causal or mask != "none":

@@ -160,6 +160,31 @@ def test_linear_attention_dynamic_trilu(tmp_path):
                                    atol=ATOL * float(np.abs(ref).max()), rtol=RTOL)
 
 
+@pytest.mark.parametrize("contraction", ["matmul", "mul_sum", "vk"])
+@pytest.mark.parametrize("seq,d,dv", [(1, 16, 16), (9, 16, 24), (130, 32, 16)])
+def test_linear_attention_cumsum_outer_products(tmp_path, contraction, seq, d, dv):
+    """The naive causal reference: CumSum over the positions of the outer
+    products phi(k)[..., None] * v[..., None, :] ([L, d, dv] per head),
+    each query row times its state by MatMul or Mul + ReduceSum; d != dv
+    tells keys from values."""
+    path = models.linear_attention(str(tmp_path / "lin.onnx"), seq=seq, heads=2, head_dim=d,
+                                   value_dim=dv, causal=True, form="cumsum",
+                                   contraction=contraction)
+    check(tmp_path, path, qkv(np.random.default_rng(seq), 1, 2, seq, d, dv=dv))
+
+
+def test_linear_attention_cumsum_dynamic(tmp_path):
+    path = models.linear_attention(str(tmp_path / "lin.onnx"), seq="L", heads=2, head_dim=16,
+                                   batch="B", causal=True, form="cumsum", contraction="mul_sum")
+    model, report = compile_with_report(tmp_path, path)
+    assert report["fusions"]["flow_attention"] == 1, report
+    for b, seq in [(1, 1), (2, 9), (1, 70)]:
+        feeds = qkv(np.random.default_rng(seq), b, 2, seq, 16)
+        ref = ort_run(path, feeds)["y"]
+        np.testing.assert_allclose(model.run(feeds)["y"], ref,
+                                   atol=ATOL * float(np.abs(ref).max()), rtol=RTOL)
+
+
 def test_linear_attention_other_value_dim(tmp_path):
     path = models.linear_attention(str(tmp_path / "lin.onnx"), seq=50, heads=3, head_dim=16,
                                    value_dim=40, batch=2)

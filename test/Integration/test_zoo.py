@@ -56,6 +56,13 @@ MODELS = {
     # causal linear attention masked by comparing arange(L) at run time
     "linear_attention_arange_mask.onnx": {"flow_attention": 1},
     "linear_attention_arange_mask_dynamo.onnx": {"flow_attention": 1},
+    # causal linear attention as the naive reference: CumSum of the
+    # [B, H, L, D, D] outer products, each query row times its state by
+    # MatMul or Mul + ReduceSum
+    "linear_attention_cumsum_matmul.onnx": {"flow_attention": 1},
+    "linear_attention_cumsum_matmul_dynamo.onnx": {"flow_attention": 1},
+    "linear_attention_cumsum_mul_sum.onnx": {"flow_attention": 1},
+    "linear_attention_cumsum_mul_sum_dynamo.onnx": {"flow_attention": 1},
     # stacked SwiGLU experts with torch.einsum: every expert through the
     # dense routing matrix (form B), or W[idx] per token (form D)
     "moe_einsum_dense.onnx": {"routing": 1},

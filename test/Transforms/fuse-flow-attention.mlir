@@ -83,6 +83,66 @@ func.func @linear_masked_causal(%q: tensor<1x1x4x2xf32>, %k: tensor<1x1x4x2xf32>
 
 // -----
 
+/// Causal linear attention as the naive reference writes the state: the
+/// outer products phi(k)[..., None] * v[..., None, :] CumSum'd over the
+/// positions ([.., L, 2, 3]: d 2, dv 3), each query row times its state as
+/// (phi(q)[..., None] * kv).sum(-2), over phi(q) . CumSum(phi(k)) + eps.
+// CHECK-LABEL: func.func @linear_cumsum_outer_products
+// CHECK: sparsa.linear_attention %arg0, %arg1, %arg2 {causal, eps = 9.9999999747524271E-7 : f64, feature_map = "relu", normalize}
+// CHECK-NOT: onnx.CumSum
+func.func @linear_cumsum_outer_products(%q: tensor<1x1x?x2xf32>, %k: tensor<1x1x?x2xf32>, %v: tensor<1x1x?x3xf32>) -> tensor<1x1x?x3xf32> {
+  %eps = onnx.Constant {value = dense<1.0e-6> : tensor<f32>} : () -> tensor<f32>
+  %axm1 = onnx.Constant {value = dense<[-1]> : tensor<1xi64>} : () -> tensor<1xi64>
+  %axm2 = onnx.Constant {value = dense<[-2]> : tensor<1xi64>} : () -> tensor<1xi64>
+  %pos = onnx.Constant {value = dense<2> : tensor<i32>} : () -> tensor<i32>
+  %fq = onnx.Relu %q : (tensor<1x1x?x2xf32>) -> tensor<1x1x?x2xf32>
+  %fk = onnx.Relu %k : (tensor<1x1x?x2xf32>) -> tensor<1x1x?x2xf32>
+  %ku = onnx.Unsqueeze %fk, %axm1 : (tensor<1x1x?x2xf32>, tensor<1xi64>) -> tensor<1x1x?x2x1xf32>
+  %vu = onnx.Unsqueeze %v, %axm2 : (tensor<1x1x?x3xf32>, tensor<1xi64>) -> tensor<1x1x?x1x3xf32>
+  %outer = onnx.Mul %ku, %vu : (tensor<1x1x?x2x1xf32>, tensor<1x1x?x1x3xf32>) -> tensor<1x1x?x2x3xf32>
+  %kv = onnx.CumSum %outer, %pos : (tensor<1x1x?x2x3xf32>, tensor<i32>) -> tensor<1x1x?x2x3xf32>
+  %qu = onnx.Unsqueeze %fq, %axm1 : (tensor<1x1x?x2xf32>, tensor<1xi64>) -> tensor<1x1x?x2x1xf32>
+  %p = onnx.Mul %qu, %kv : (tensor<1x1x?x2x1xf32>, tensor<1x1x?x2x3xf32>) -> tensor<1x1x?x2x3xf32>
+  %num = onnx.ReduceSum %p, %axm2 {keepdims = 0 : si64} : (tensor<1x1x?x2x3xf32>, tensor<1xi64>) -> tensor<1x1x?x3xf32>
+  %ks = onnx.CumSum %fk, %pos : (tensor<1x1x?x2xf32>, tensor<i32>) -> tensor<1x1x?x2xf32>
+  %qk = onnx.Mul %fq, %ks : (tensor<1x1x?x2xf32>, tensor<1x1x?x2xf32>) -> tensor<1x1x?x2xf32>
+  %d = onnx.ReduceSum %qk, %axm1 {keepdims = 1 : si64} : (tensor<1x1x?x2xf32>, tensor<1xi64>) -> tensor<1x1x?x1xf32>
+  %de = onnx.Add %d, %eps : (tensor<1x1x?x1xf32>, tensor<f32>) -> tensor<1x1x?x1xf32>
+  %o = onnx.Div %num, %de : (tensor<1x1x?x3xf32>, tensor<1x1x?x1xf32>) -> tensor<1x1x?x3xf32>
+  return %o : tensor<1x1x?x3xf32>
+}
+
+// -----
+
+/// Near miss: the same with an exclusive CumSum of the outer products (each
+/// row sees only the earlier positions): not the causal product.
+// CHECK-LABEL: func.func @negative_cumsum_exclusive
+// CHECK-NOT: sparsa.linear_attention
+// CHECK: onnx.Div {{.+}}sparsa.unfused = {flow_attention = "the causal state's CumSum is not over the positions"}
+func.func @negative_cumsum_exclusive(%q: tensor<1x1x?x2xf32>, %k: tensor<1x1x?x2xf32>, %v: tensor<1x1x?x3xf32>) -> tensor<1x1x?x3xf32> {
+  %eps = onnx.Constant {value = dense<1.0e-6> : tensor<f32>} : () -> tensor<f32>
+  %axm1 = onnx.Constant {value = dense<[-1]> : tensor<1xi64>} : () -> tensor<1xi64>
+  %axm2 = onnx.Constant {value = dense<[-2]> : tensor<1xi64>} : () -> tensor<1xi64>
+  %pos = onnx.Constant {value = dense<2> : tensor<i32>} : () -> tensor<i32>
+  %fq = onnx.Relu %q : (tensor<1x1x?x2xf32>) -> tensor<1x1x?x2xf32>
+  %fk = onnx.Relu %k : (tensor<1x1x?x2xf32>) -> tensor<1x1x?x2xf32>
+  %ku = onnx.Unsqueeze %fk, %axm1 : (tensor<1x1x?x2xf32>, tensor<1xi64>) -> tensor<1x1x?x2x1xf32>
+  %vu = onnx.Unsqueeze %v, %axm2 : (tensor<1x1x?x3xf32>, tensor<1xi64>) -> tensor<1x1x?x1x3xf32>
+  %outer = onnx.Mul %ku, %vu : (tensor<1x1x?x2x1xf32>, tensor<1x1x?x1x3xf32>) -> tensor<1x1x?x2x3xf32>
+  %kv = onnx.CumSum %outer, %pos {exclusive = 1 : si64} : (tensor<1x1x?x2x3xf32>, tensor<i32>) -> tensor<1x1x?x2x3xf32>
+  %qu = onnx.Unsqueeze %fq, %axm2 : (tensor<1x1x?x2xf32>, tensor<1xi64>) -> tensor<1x1x?x1x2xf32>
+  %p = onnx.MatMul %qu, %kv : (tensor<1x1x?x1x2xf32>, tensor<1x1x?x2x3xf32>) -> tensor<1x1x?x1x3xf32>
+  %num = onnx.Squeeze %p, %axm2 : (tensor<1x1x?x1x3xf32>, tensor<1xi64>) -> tensor<1x1x?x3xf32>
+  %ks = onnx.CumSum %fk, %pos : (tensor<1x1x?x2xf32>, tensor<i32>) -> tensor<1x1x?x2xf32>
+  %qk = onnx.Mul %fq, %ks : (tensor<1x1x?x2xf32>, tensor<1x1x?x2xf32>) -> tensor<1x1x?x2xf32>
+  %d = onnx.ReduceSum %qk, %axm1 {keepdims = 1 : si64} : (tensor<1x1x?x2xf32>, tensor<1xi64>) -> tensor<1x1x?x1xf32>
+  %de = onnx.Add %d, %eps : (tensor<1x1x?x1xf32>, tensor<f32>) -> tensor<1x1x?x1xf32>
+  %o = onnx.Div %num, %de : (tensor<1x1x?x3xf32>, tensor<1x1x?x1xf32>) -> tensor<1x1x?x3xf32>
+  return %o : tensor<1x1x?x3xf32>
+}
+
+// -----
+
 /// torch.tril of the scores (Trilu, upper = 0) with a symbolic length: the
 /// causal form needs no constant mask.
 // CHECK-LABEL: func.func @linear_trilu_dynamic
