@@ -212,6 +212,15 @@ class CATSMLP(nn.Module):
         g = torch.where(g.abs() > s.t, g, torch.zeros_like(g))
         return x + s.down[1](g * s.up[1](x))
 
+class DReLUMLP(nn.Module):
+    """TurboSparse's dReLU MLP: relu(gate(x)) * relu(up(x)), then down."""
+    def __init__(s, d=64, f=192):
+        super().__init__()
+        s.gate = nn.Linear(d, f, bias=False); s.up = nn.Linear(d, f, bias=False)
+        s.down = nn.Linear(f, d, bias=False)
+    def forward(s, x):
+        return s.down(torch.relu(s.gate(x)) * torch.relu(s.up(x)))
+
 def export_cats(out):
     from torch.export import Dim
     torch.manual_seed(0)
@@ -221,6 +230,15 @@ def export_cats(out):
                       output_names=["y"], opset_version=17, dynamo=False,
                       dynamic_axes={"x": {0: "batch", 1: "seq"}, "y": {0: "batch", 1: "seq"}})
     torch.onnx.export(m, (x,), os.path.join(out, "cats_mlp_dynamo.onnx"), input_names=["x"],
+                      output_names=["y"], dynamo=True, external_data=False,
+                      dynamic_shapes={"x": {0: Dim("batch", max=64),
+                                            1: Dim("seq", min=2, max=4096)}})
+    torch.manual_seed(0)
+    m = DReLUMLP().eval()
+    torch.onnx.export(m, (x,), os.path.join(out, "drelu_mlp.onnx"), input_names=["x"],
+                      output_names=["y"], opset_version=17, dynamo=False,
+                      dynamic_axes={"x": {0: "batch", 1: "seq"}, "y": {0: "batch", 1: "seq"}})
+    torch.onnx.export(m, (x,), os.path.join(out, "drelu_mlp_dynamo.onnx"), input_names=["x"],
                       output_names=["y"], dynamo=True, external_data=False,
                       dynamic_shapes={"x": {0: Dim("batch", max=64),
                                             1: Dim("seq", min=2, max=4096)}})

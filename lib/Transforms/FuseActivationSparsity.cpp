@@ -137,6 +137,7 @@ static Operation *fuseIndexedFFN(Operation *anchor, const ExpertFFN &f, Operatio
                                     b.getI64IntegerAttr(0), b.getI64IntegerAttr(0));
   op.setNanActive(f.nanActive);
   op.setActivation(f.absOf);
+  op.setReluUp(f.reluUp);
   if (op.getType() != anchor->getResult(0).getType() || !verifiesQuietly(op)) {
     op.erase();
     markUnfused(actOp, kFamily, "the FFN's shapes do not form a sparsa.sparse_ffn");
@@ -207,6 +208,7 @@ static Operation *fuseSparseFFN(Operation *anchor) {
       b.getF64FloatAttr(f->threshold), b.getI64IntegerAttr(0), b.getI64IntegerAttr(0));
   op.setNanActive(f->nanActive);
   op.setActivation(f->absOf);
+  op.setReluUp(f->reluUp);
   if (op.getType() != y.getType() || !verifiesQuietly(op)) {
     op.erase();
     markUnfused(actOp, kFamily, "the FFN's shapes do not form a sparsa.sparse_ffn");

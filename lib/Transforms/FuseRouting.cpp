@@ -561,7 +561,7 @@ static std::optional<std::pair<ExpertFFN, Value>> sharedExpert(Value other, Valu
     }
   }
   auto f = matchFFN(other);
-  if (!f || f->in != x || f->act != act || bool(f->p3.weight) != gated)
+  if (!f || f->in != x || f->act != act || bool(f->p3.weight) != gated || f->reluUp)
     return std::nullopt;
   for (const Projection *p : {&f->p1, &f->p2, &f->p3})
     if (p->weight && (p->bias || p->einsum || !isConstant(p->weight) || rankOf(p->weight) != 2))
@@ -685,6 +685,10 @@ static FailureOr<Experts> stackExperts(OpBuilder &b, Location loc,
     why = "threshold (FATReLU, CATS) activations in routed experts are not supported";
     return failure();
   }
+  if (first->reluUp) {
+    why = "dReLU experts (a ReLU on both halves of the GLU) are not supported";
+    return failure();
+  }
   for (auto &f : ffns) {
     if (!f)
       continue;
@@ -694,8 +698,9 @@ static FailureOr<Experts> stackExperts(OpBuilder &b, Location loc,
              (!p.weight || (isConstant(p.weight) && rankOf(p.weight) == 2 &&
                             shapeOf(p.weight) == shapeOf(q.weight)));
     };
-    if (f->act != first->act) {
-      why = ("experts use different activations (" + first->act + " and " + f->act + ")")
+    if (f->act != first->act || f->reluUp != first->reluUp) {
+      auto name = [](const ExpertFFN &e) { return e.reluUp ? StringRef("drelu") : e.act; };
+      why = ("experts use different activations (" + name(*first) + " and " + name(*f) + ")")
                 .str();
       return failure();
     }
@@ -957,6 +962,10 @@ static FailureOr<Experts> stackedExperts(OpBuilder &b, Location loc, const Exper
   }
   if (f.act == "threshold" || f.act == "abs_threshold") {
     why = "threshold (FATReLU, CATS) activations in routed experts are not supported";
+    return failure();
+  }
+  if (f.reluUp) {
+    why = "dReLU experts (a ReLU on both halves of the GLU) are not supported";
     return failure();
   }
   auto weight = [&](const Projection &p, Value &out) -> LogicalResult {

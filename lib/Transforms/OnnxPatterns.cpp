@@ -607,8 +607,15 @@ std::optional<ExpertFFN> matchFFN(Value y) {
       StringRef act = matchActivation(gateSide, h, &threshold, &nanActive, &absOf);
       if (act == "identity")
         continue;
+      // dReLU (TurboSparse): both halves through a ReLU.
+      bool reluUp = false;
+      if (auto r = linSide.getDefiningOp<onnx::ReluOp>(); r && act == "relu") {
+        linSide = r.getX();
+        reluUp = true;
+      }
       auto p1 = matchProjection(h), p3 = matchProjection(linSide);
       if (p1 && p3 && p1->in == p3->in) {
+        f.reluUp = reluUp;
         f.p1 = *p1;
         f.p3 = *p3;
         f.act = act;

@@ -114,6 +114,9 @@ struct ExpertFFN {
   /// act == "abs_threshold": the activation g whose magnitude is cut,
   /// Where(|g| > threshold, g, 0) (CATS).
   StringRef absOf = "identity";
+  /// A GLU whose linear part goes through a ReLU too (dReLU: relu(in W1) *
+  /// relu(in W3)).
+  bool reluUp = false;
 };
 
 /// `in @ W (+ bias)` as MatMul (+ Add of a constant) or Gemm.

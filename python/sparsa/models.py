@@ -1362,7 +1362,8 @@ def sparse_ffn(path: str, hidden: int = 64, inner: int = 256, *, tokens: Dim = "
       `Relu2Mul` (Relu(h) * Relu(h));
     - mode `threshold` (FATReLU): Where(h > threshold, h, 0), or another
       of _threshold's spellings (|threshold_form|);
-    - mode `glu` (ProSparse): down(relu(x Wg) * (x Wu));
+    - mode `glu` (ProSparse): down(relu(x Wg) * (x Wu)); mode `drelu`
+      (TurboSparse's dReLU): down(relu(x Wg) * relu(x Wu));
     - mode `cats` (CATS): the activation g = |cats_act|(x Wg + b) (`silu`,
       `gelu`) cut by magnitude, g where |g| > threshold (|threshold_form|'s
       spellings, key Abs(g)), times (x Wu) with |glu| (else no up).
@@ -1471,6 +1472,8 @@ def sparse_ffn(path: str, hidden: int = 64, inner: int = 256, *, tokens: Dim = "
     act = a
     if mode == "glu" or (mode == "cats" and glu):
         a = g.op("Mul", [a, linear("x", H, F, "up", False)])
+    elif mode == "drelu":
+        a = g.op("Mul", [a, g.op("Relu", [linear("x", H, F, "up", False)])])
     y = linear(a, F, H, "fc2", bias)
     for n in g.nodes:
         n.output[:] = ["y" if o == y else o for o in n.output]

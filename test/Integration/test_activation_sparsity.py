@@ -31,6 +31,9 @@ def check(model, path, hidden, tokens=(1, 7, 64), three_d=False, extra=None):
     dict(sparsity=0.9, hidden=520, inner=384),  # columns split over tasks, odd sizes
     dict(relu="Relu2", sparsity=0.8),         # squared ReLU (Primer): Pow(Relu(h), 2)
     dict(relu="Relu2Mul", mode="glu", gemm=True),  # Relu(h) * Relu(h), gated
+    dict(mode="drelu"),                       # dReLU: relu(gate x) * relu(up x)
+    dict(mode="drelu", gemm=True, sparsity=0.8),
+    dict(mode="drelu", sparsity=0.5, three_d=True),
 ])
 def test_sparse_ffn_fuses_and_matches(tmp_path, kw):
     """One static token takes the sparse path; a dynamic token count the
@@ -332,7 +335,7 @@ def test_topk_mask_of_another_shape_is_not_fused(tmp_path):
                                rtol=1e-5, atol=1e-5)
 
 
-@pytest.mark.parametrize("mode", ["relu", "glu", "threshold"])
+@pytest.mark.parametrize("mode", ["relu", "glu", "threshold", "drelu"])
 @pytest.mark.parametrize("inactive", [0.99, 0.9, 0.5, 0.0001])
 def test_densities_one_token(tmp_path, mode, inactive):
     """1 %, 10 %, 50 % and ~100 % active neurons (past 60 % the dense path

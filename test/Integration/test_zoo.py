@@ -53,6 +53,9 @@ MODELS = {
     # g, zeros_like(g)) of the SiLU gate
     "cats_mlp.onnx": {"activation_sparsity": 2},
     "cats_mlp_dynamo.onnx": {"activation_sparsity": 2},
+    # TurboSparse's dReLU: relu(gate(x)) * relu(up(x))
+    "drelu_mlp.onnx": {"activation_sparsity": 1},
+    "drelu_mlp_dynamo.onnx": {"activation_sparsity": 1},
     # causal linear attention masked by comparing arange(L) at run time
     "linear_attention_arange_mask.onnx": {"flow_attention": 1},
     "linear_attention_arange_mask_dynamo.onnx": {"flow_attention": 1},

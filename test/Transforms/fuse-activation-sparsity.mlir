@@ -210,6 +210,26 @@ func.func @core_neurons_torch_linear(%x: tensor<1x4xf32>, %idx: tensor<3xi64>) -
 
 // -----
 
+/// dReLU (TurboSparse): both halves of the GLU through a ReLU; the op's
+/// relu_up says the linear part's.
+// CHECK-LABEL: func.func @drelu
+// CHECK: sparsa.sparse_ffn %arg0, %{{.+}}, %{{.+}} up = %{{.+}} {relu_up = true}
+// CHECK-NOT: onnx.Relu
+func.func @drelu(%x: tensor<1x4xf32>) -> tensor<1x4xf32> {
+  %wg = onnx.Constant {value = dense<0.5> : tensor<4x8xf32>} : () -> tensor<4x8xf32>
+  %wu = onnx.Constant {value = dense<-0.5> : tensor<4x8xf32>} : () -> tensor<4x8xf32>
+  %w2 = onnx.Constant {value = dense<0.25> : tensor<8x4xf32>} : () -> tensor<8x4xf32>
+  %h = onnx.MatMul %x, %wg : (tensor<1x4xf32>, tensor<4x8xf32>) -> tensor<1x8xf32>
+  %g = onnx.Relu %h : (tensor<1x8xf32>) -> tensor<1x8xf32>
+  %u = onnx.MatMul %x, %wu : (tensor<1x4xf32>, tensor<4x8xf32>) -> tensor<1x8xf32>
+  %ur = onnx.Relu %u : (tensor<1x8xf32>) -> tensor<1x8xf32>
+  %m = onnx.Mul %g, %ur : (tensor<1x8xf32>, tensor<1x8xf32>) -> tensor<1x8xf32>
+  %y = onnx.MatMul %m, %w2 : (tensor<1x8xf32>, tensor<8x4xf32>) -> tensor<1x4xf32>
+  return %y : tensor<1x4xf32>
+}
+
+// -----
+
 /// CATS: the SiLU gate cut by magnitude, Where(|g| > 0.5, g, zeros_like(g))
 /// (torch.where with a zeros_like fill), times the linear part.
 // CHECK-LABEL: func.func @cats_glu

@@ -68,6 +68,16 @@ static std::pair<Value, Value> activation(OpBuilder &b, Location loc, sp::Sparse
   return {relu, active};
 }
 
+/// A GLU's neuron value: the activation times the linear part, itself
+/// through a ReLU for dReLU (`relu_up`); just the activation without one.
+static Value gluValue(OpBuilder &b, Location loc, sp::SparseFFNOp op, Value act, Value lin) {
+  if (!lin)
+    return act;
+  if (op.getReluUp())
+    lin = arith::MaximumFOp::create(b, loc, lin, zeroOf(b, loc, lin.getType()));
+  return arith::MulFOp::create(b, loc, act, lin);
+}
+
 /// Blocks of listed rows the active-row dot products and axpys of |op|'s
 /// lowering are split into, as the target being lowered for asks: the
 /// CPU's one per thread of a typical host, the GPU's one (its passes
@@ -325,7 +335,7 @@ static Value lowerIndexed(GenericBuilder &B, sp::SparseFFNOp op, Value x, Value 
     Value a = B.generic(ins, dims, B.empty({K}, elt), {0}, 1, {},
                         [&](OpBuilder &nb, Location l, ValueRange v) -> Value {
                           Value act = actOf(nb, l, v[0]);
-                          return lin ? mul(nb, l, act, v[1]) : act;
+                          return gluValue(nb, l, op, act, lin ? v[1] : Value());
                         });
     return axpyRows(B, tasks, init, op.getW2(), idx, a, Kv);
   }
@@ -340,7 +350,7 @@ static Value lowerIndexed(GenericBuilder &B, sp::SparseFFNOp op, Value x, Value 
   Value a = B.generic(ins, dims, B.empty({T, K}, elt), {0, 1}, 2, {},
                       [&](OpBuilder &nb, Location l, ValueRange v) -> Value {
                         Value act = actOf(nb, l, v[0]);
-                        return lin ? mul(nb, l, act, v[1]) : act;
+                        return gluValue(nb, l, op, act, lin ? v[1] : Value());
                       });
   Value rows2 = gatherRows(B, op.getW2(), idx);
   return B.generic(ValueRange{a, rows2}, {{0, 2}, {2, 1}}, init, {0, 1}, 3, {2},
@@ -517,7 +527,7 @@ static Value lowerQuantizedFFN(GenericBuilder &B, sp::SparseFFNOp op, Value x) {
                           Value gi = tensor::ExtractOp::create(
                               nb, l, g1, ValueRange{indexCst(nb, l, 0), v[0]});
                           Value act = activation(nb, l, op, gi).first;
-                          return lin ? arith::MulFOp::create(nb, l, act, v[1]).getResult() : act;
+                          return gluValue(nb, l, op, act, lin ? v[1] : Value());
                         });
     // Tagged for the packed gathered-axpy kernel (every task's columns
     // start at 0: whole bytes of codes).
@@ -572,7 +582,7 @@ static Value lowerQuantizedFFN(GenericBuilder &B, sp::SparseFFNOp op, Value x) {
     Value a = D.generic(ins, dims, D.empty({T, db.getIndexAttr(F)}, elt), {0, 1}, 2, {},
                         [&](OpBuilder &nb, Location l, ValueRange v) -> Value {
                           Value act = activation(nb, l, op, v[0]).first;
-                          return up ? arith::MulFOp::create(nb, l, act, v[1]).getResult() : act;
+                          return gluValue(nb, l, op, act, up ? v[1] : Value());
                         });
     if (bits == 2) { // w2 unpacked to [F, H] floats, then the float GEMM
       Value w2f = D.generic(ValueRange{}, {},
@@ -705,7 +715,7 @@ static Value lowerSparseFFN2D(GenericBuilder &B, sp::SparseFFNOp op, Value x) {
     Value a = D.generic(ins, dims, D.empty({T, F}, elt), {0, 1}, 2, {},
                         [&](OpBuilder &nb, Location l, ValueRange v) -> Value {
                           Value act = activation(nb, l, op, v[0]).first;
-                          return lin ? mul(nb, l, act, v[1]) : act;
+                          return gluValue(nb, l, op, act, lin ? v[1] : Value());
                         });
     Value init = D.biasRows(op.getB2(), T, H);
     return D.generic(ValueRange{a, op.getW2()}, {{0, 2}, {2, 1}}, init, {0, 1}, 3, {2},
@@ -760,7 +770,7 @@ static Value lowerSparseFFN2D(GenericBuilder &B, sp::SparseFFNOp op, Value x) {
                                 Value gi = tensor::ExtractOp::create(
                                     nb, l, g, ValueRange{indexCst(nb, l, 0), v[0]});
                                 Value act = activation(nb, l, op, gi).first;
-                                return lin ? mul(nb, l, act, v[1]) : act;
+                                return gluValue(nb, l, op, act, lin ? v[1] : Value());
                               });
           Value init = S.biasRows(op.getB2(), T, H);
           // y = b2 + sum_j a[j] * W2[idx[j], :].

@@ -93,6 +93,21 @@ func.func @cats_one_token(%x: tensor<1x16xf32>, %w1: tensor<16x32xf32>, %w2: ten
 
 // -----
 
+/// dReLU, one token: the active neurons' linear parts go through a ReLU
+/// before they multiply the gate.
+// CHECK-LABEL: func.func @drelu_one_token
+// CHECK: sparsa.kernel = "gather_dot"
+// CHECK: arith.maximumf
+// CHECK: arith.maximumf
+// CHECK: arith.mulf
+// CHECK: sparsa.kernel = "gather_axpy"
+func.func @drelu_one_token(%x: tensor<1x16xf32>, %w1: tensor<16x32xf32>, %w2: tensor<32x16xf32>, %up: tensor<32x16xf32>) -> tensor<1x16xf32> {
+  %y = sparsa.sparse_ffn %x, %w1, %w2 up = %up {relu_up = true} : (tensor<1x16xf32>, tensor<16x32xf32>, tensor<32x16xf32>, tensor<32x16xf32>) -> tensor<1x16xf32>
+  return %y : tensor<1x16xf32>
+}
+
+// -----
+
 /// Packed weights, one token: the gate is the packed 4-bit GEMV (tagged
 /// for its kernel; its bias added after), the active neurons are listed,
 /// and the down projection reads only their rows of codes, each code

@@ -182,3 +182,11 @@ func.func @unknown_cut_activation(%x: tensor<1x8xf32>, %w1: tensor<8x16xf32>, %w
   %y = sparsa.sparse_ffn %x, %w1, %w2 {mode = "abs_threshold", activation = "relu", threshold = 0.5 : f64} : (tensor<1x8xf32>, tensor<8x16xf32>, tensor<16x8xf32>) -> tensor<1x8xf32>
   return %y : tensor<1x8xf32>
 }
+
+// -----
+
+func.func @relu_up_needs_up(%x: tensor<1x8xf32>, %w1: tensor<8x16xf32>, %w2: tensor<16x8xf32>) -> tensor<1x8xf32> {
+  // expected-error @+1 {{relu_up needs up}}
+  %y = sparsa.sparse_ffn %x, %w1, %w2 {relu_up = true} : (tensor<1x8xf32>, tensor<8x16xf32>, tensor<16x8xf32>) -> tensor<1x8xf32>
+  return %y : tensor<1x8xf32>
+}

@@ -291,6 +291,8 @@ LogicalResult SparseFFNOp::verify() {
     return emitOpError("expected the result type to match the input");
   if (x.getRank() != 2 && x.getRank() != 3)
     return emitOpError("expected input [T, H] or [B, S, H]");
+  if (getReluUp() && !getUp())
+    return emitOpError("relu_up needs up");
   if (isQuantized())
     return verifyQuantized();
   if (getW1Scales() || getW2Scales() || getW1ZeroPoints() || getW2ZeroPoints() ||

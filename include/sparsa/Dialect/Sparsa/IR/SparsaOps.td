@@ -273,7 +273,9 @@ def Sparsa_SparseFFNOp : Sparsa_Op<"sparse_ffn", [Pure, AttrSizedOperandSegments
     and, with `up` (`[F, H]`, one row per neuron) given, `a` times the
     linear part `x up^T + b_up` (a ReLU-gated GLU, ProSparse). Weights:
     `w1` `[H, F]`, `w2` `[F, H]` (one contiguous row per neuron), biases
-    `b1` `[F]`, `b_up` `[F]`, `b2` `[H]`.
+    `b1` `[F]`, `b_up` `[F]`, `b2` `[H]`. With `relu_up`
+    the linear part goes through a ReLU too (dReLU, TurboSparse:
+    `relu(x W1 + b1) * relu(x up^T + b_up)`).
 
     With `indices` (`[K]`, a neuron index set given by the model: CoreInfer's
     core neurons as an input, or a predictor's top-k as in Deja Vu), only
@@ -327,7 +329,8 @@ def Sparsa_SparseFFNOp : Sparsa_Op<"sparse_ffn", [Pure, AttrSizedOperandSegments
                    DefaultValuedAttr<I64Attr, "0">:$block_size,
                    DefaultValuedAttr<BoolAttr, "false">:$int8_activations,
                    DefaultValuedAttr<BoolAttr, "false">:$nan_active,
-                   DefaultValuedStrAttr<StrAttr, "identity">:$activation);
+                   DefaultValuedStrAttr<StrAttr, "identity">:$activation,
+                   DefaultValuedAttr<BoolAttr, "false">:$relu_up);
   let results = (outs Sparsa_FloatTensor:$output);
   let assemblyFormat = [{
     $input `,` $w1 `,` $w2 (`up` `=` $up^)? (`b1` `=` $b1^)? (`b_up` `=` $b_up^)?
