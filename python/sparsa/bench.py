@@ -118,16 +118,17 @@ def _cases(full: bool) -> Dict[str, Case]:
     # and the active neurons' rows.
     sh, sf, active = (4096, 14336, 0.1) if full else (64, 256, 0.1)
 
-    def sparse(name, mode, what):
-        rows_read = (2 if mode == "glu" else 1) * active * sf * sh
+    def sparse(name, mode, what, **kw):
+        glu = mode in ("glu", "drelu", "cats")
+        rows_read = (2 if glu else 1) * active * sf * sh
         return Case(
             name, f"{what}: 1x{sh} -> {sf} -> {sh}, ~{int(100 * (1 - active))} % inactive",
             lambda p: models.sparse_ffn(p, hidden=sh, inner=sf, tokens=1, mode=mode,
-                                        sparsity=1 - active),
+                                        **{"sparsity": 1 - active, **kw}),
             lambda rng: {"x": rng.standard_normal((1, sh)).astype(np.float32)},
             weight_bytes=int(4 * (sh * sf + rows_read)),
             flops=2.0 * (sh * sf + rows_read),
-            dense_bytes=4 * (3 if mode == "glu" else 2) * sh * sf)
+            dense_bytes=4 * (3 if glu else 2) * sh * sf)
 
     core = int(active * sf)
     cases.append(Case(
@@ -175,6 +176,10 @@ def _cases(full: bool) -> Dict[str, Case]:
     cases += [
         sparse("sparse_relu_decode", "relu", "ReLU FFN decode (OPT)"),
         sparse("sparse_glu_decode", "glu", "ReLU-gated GLU decode (ProSparse)"),
+        sparse("sparse_drelu_decode", "drelu", "dReLU GLU decode (TurboSparse)"),
+        # CATS: |silu(h)| > 0.3 with b1 shifted by -0.84 keeps ~9 % (h > 0.48).
+        sparse("sparse_cats_decode", "cats", "CATS SwiGLU decode (|silu(gate)| > 0.3)",
+               sparsity=0.8, threshold=0.3),
         moe("moe_decode_B", "B", 1, "MoE decode, dense masked export"),
         moe("moe_decode_D", "D", 1, "MoE decode, gather-by-index export"),
         moe("moe_decode_E", "E", 1, "MoE decode, com.microsoft.MoE"),
