@@ -52,6 +52,34 @@ def test_nonzero_gather_matmul_scatter(tmp_path, compile_model):
     assert_matches_ort(model, path, {"x": x[:3], "gate": -np.ones(3, np.float32)})
 
 
+def test_reshape_to_a_shape_built_from_run_time_pieces(tmp_path, compile_model):
+    """torch's index_put export reshapes to Concat(Shape(grid), Shape(t)[2:])
+    with the second piece empty: ONNX 1.12's data propagation leaves the
+    Reshape untyped (its rank is still the shape's length), and the empty
+    piece must not become an out-of-range insert in the Concat."""
+    i64 = lambda name, v: numpy_helper.from_array(np.array(v, np.int64), name)  # noqa: E731
+    nodes = [
+        helper.make_node("Shape", ["x"], ["xs"], name="/Shape"),
+        helper.make_node("Gather", ["xs", "i0"], ["n"], name="/Gather", axis=0),
+        helper.make_node("Range", ["zero", "n", "one"], ["r"], name="/Range"),
+        helper.make_node("Unsqueeze", ["r", "ax1"], ["rc"], name="/Unsqueeze"),
+        helper.make_node("Add", ["rc", "r"], ["grid"], name="/Add"),
+        helper.make_node("Shape", ["grid"], ["gs"], name="/Shape_1"),
+        helper.make_node("Slice", ["xs", "s2", "big"], ["tail"], name="/Slice"),
+        helper.make_node("Concat", ["gs", "tail"], ["shape"], name="/Concat", axis=0),
+        helper.make_node("Flatten", ["x"], ["xf"], name="/Flatten", axis=0),
+        helper.make_node("Reshape", ["xf", "shape"], ["y"], name="/Reshape"),
+        helper.make_node("Relu", ["y"], ["z"], name="/Relu"),
+    ]
+    inits = [i64("zero", 0), i64("one", 1), i64("ax1", [1]), i64("s2", [2]),
+             i64("big", [np.iinfo(np.int64).max]), i64("i0", 0)]
+    path = make(tmp_path, nodes, [vi("x", ["N", "N"])], [vi("z", [None, None])], inits,
+                opset=17)
+    model = compile_model(path)
+    for n in [1, 3, 6]:
+        assert_matches_ort(model, path, {"x": RNG.standard_normal((n, n)).astype(np.float32)})
+
+
 def test_nonzero_output_shape_varies(tmp_path, compile_model):
     path = make(tmp_path, [helper.make_node("NonZero", ["x"], ["y"], name="nz")],
                 [vi("x", ["N", 3])], [vi("y", [2, "K"], TensorProto.INT64)])

@@ -242,9 +242,13 @@ static FailureOr<Value> lowerConcat(onnx::ConcatOp op, LowerCtx &ctx) {
     SmallVector<OpFoldResult> sizes = tensor::getMixedSizes(b, loc, v);
     SmallVector<OpFoldResult> strides(rank, b.getIndexAttr(1));
     offsets[axis] = offset;
-    result = tensor::InsertSliceOp::create(b, loc, v, result, offsets, sizes, strides);
     std::optional<int64_t> off = getConstantIntValue(offset);
     std::optional<int64_t> sz = getConstantIntValue(sizes[axis]);
+    // An empty piece (torch's `shape[2:]` of a rank-2 shape) adds nothing;
+    // inserted at the end it would not verify (an offset past the last).
+    if (sz == 0)
+      continue;
+    result = tensor::InsertSliceOp::create(b, loc, v, result, offsets, sizes, strides);
     if (off && sz)
       offset = b.getIndexAttr(*off + *sz);
     else

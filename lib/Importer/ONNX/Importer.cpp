@@ -947,6 +947,20 @@ static bool completeTypes(proto::ModelProto &model) {
       auto *outShape = out.mutable_tensor_type()->mutable_shape();
       for (int i = 0; i < in.tensor_type().shape().dim_size(); ++i)
         outShape->add_dim();
+    } else if (op == "Reshape" && node.domain().empty()) {
+      // 1.12's data propagation can lose a Reshape whose shape is a Concat
+      // of run-time pieces (one an empty Slice of a Shape, as torch writes
+      // index_put): the rank is still the shape input's length.
+      auto sIt = known.find(node.input_size() > 1 ? node.input(1) : std::string());
+      if (sIt == known.end())
+        continue;
+      const auto &sShape = sIt->second.tensor_type().shape();
+      if (sShape.dim_size() != 1 || !sShape.dim(0).has_dim_value())
+        continue;
+      out.mutable_tensor_type()->set_elem_type(in.tensor_type().elem_type());
+      auto *outShape = out.mutable_tensor_type()->mutable_shape();
+      for (int64_t i = 0; i < sShape.dim(0).dim_value(); ++i)
+        outShape->add_dim();
     } else if (op.starts_with("Reduce")) {
       int64_t keepdims = 1, noop = 0;
       std::optional<std::vector<int64_t>> axes;

@@ -193,6 +193,19 @@ func.func @concat(%a: tensor<2x3xf32>, %b: tensor<2x5xf32>) -> tensor<2x8xf32> {
 
 // -----
 
+/// An empty piece adds nothing (inserted at the end, an insert_slice at
+/// offset 2 of a 2-long dim would not verify).
+// CHECK-LABEL: func.func @concat_empty_piece
+// CHECK: %[[I:.+]] = tensor.insert_slice %arg0 into %{{.+}}[0] [2] [1]
+// CHECK-NOT: tensor.insert_slice
+// CHECK: return %[[I]]
+func.func @concat_empty_piece(%a: tensor<2xi64>, %e: tensor<0xi64>) -> tensor<2xi64> {
+  %0 = onnx.Concat %a, %e {axis = 0 : si64} : (tensor<2xi64>, tensor<0xi64>) -> tensor<2xi64>
+  return %0 : tensor<2xi64>
+}
+
+// -----
+
 // CHECK-LABEL: func.func @constant_and_identity
 // CHECK: %[[C:.+]] = arith.constant dense<[1.000000e+00, 2.000000e+00]> : tensor<2xf32>
 // CHECK: return %[[C]]
