@@ -558,17 +558,49 @@ StringRef matchActivation(Value a, Value &h, double *threshold, bool *nanActive,
       }
   }
   if (leaves.size() == 3) {
-    // erf gelu: h * (1 + erf(h / sqrt(2))) * 0.5 in any grouping
+    // erf gelu: h * (1 + erf(h / sqrt(2))) * 0.5 in any grouping; tanh
+    // gelu (GPT-2's gelu_new, torch's approximate="tanh" below opset 20):
+    // h * (1 + tanh(sqrt(2 / pi) * (h + 0.044715 h^3))) * 0.5.
     Value half, onePlus, x;
     for (Value l : leaves) {
       if (constFloat(l) == 0.5)
         half = l;
       else if (auto add = operandsWith<onnx::AddOp>(
-                   l, [](Value v) { return bool(v.getDefiningOp<onnx::ErfOp>()); });
+                   l, [](Value v) {
+                     return bool(v.getDefiningOp<onnx::ErfOp>()) ||
+                            bool(v.getDefiningOp<onnx::TanhOp>());
+                   });
                add && constFloat(add->second) == 1.0)
         onePlus = add->first;
       else
         x = l;
+    }
+    if (auto th = half && onePlus && x ? onePlus.getDefiningOp<onnx::TanhOp>() : onnx::TanhOp()) {
+      auto near = [](std::optional<double> c, double want) {
+        return c && std::abs(*c - want) < 1e-4 * want;
+      };
+      // x^3: Pow(x, 3) or a product of three x.
+      auto cube = [&](Value v) {
+        if (auto pw = v.getDefiningOp<onnx::PowOp>())
+          return pw.getX() == x && (constFloat(pw.getY()) == 3.0 || constInt(pw.getY()) == 3);
+        SmallVector<Value> xs;
+        mulLeaves(v, 2, xs);
+        return xs.size() == 3 && llvm::all_of(xs, [&](Value l) { return l == x; });
+      };
+      auto scaled = operandsWith<onnx::MulOp>(
+          th->getOperand(0), [&](Value v) { return near(constFloat(v), 0.7978845608); });
+      auto inner = scaled ? operandsWith<onnx::AddOp>(scaled->second,
+                                                      [&](Value v) { return v == x; })
+                          : std::nullopt;
+      auto cubic = inner ? operandsWith<onnx::MulOp>(
+                               inner->second,
+                               [&](Value v) { return near(constFloat(v), 0.044715); })
+                         : std::nullopt;
+      if (cubic && cube(cubic->second)) {
+        h = x;
+        return "gelu_tanh";
+      }
+      return "identity";
     }
     if (half && onePlus && x) {
       Value arg = onePlus.getDefiningOp<onnx::ErfOp>().getX();

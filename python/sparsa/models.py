@@ -898,6 +898,15 @@ def _moe_act(g: "_Graph", h: str, act: str) -> str:
         return g.op("Mul", [g.op("Mul", [h, one]), g.const(f"c{g.n}", np.array(0.5, np.float32))])
     if act == "silu":
         return g.op("Mul", [h, g.op("Sigmoid", [h])])
+    if act in ("gelu_tanh", "gelu_new"):
+        # torch's approximate="tanh" below opset 20 (h * (h * h)), or
+        # GPT-2's gelu_new (Pow(h, 3)): 0.5 * h * (1 + tanh(c (h + a h^3)))
+        c = lambda k, v: g.const(f"gelu{g.n}.{k}", np.array(v, np.float32))  # noqa: E731
+        cube = (g.op("Mul", [h, g.op("Mul", [h, h])]) if act == "gelu_tanh"
+                else g.op("Pow", [h, c("three", 3.0)]))
+        inner = g.op("Add", [h, g.op("Mul", [c("a", 0.044715), cube])])
+        t = g.op("Tanh", [g.op("Mul", [c("c", 0.7978845608028654), inner])])
+        return g.op("Mul", [c("half", 0.5), g.op("Mul", [h, g.op("Add", [c("one", 1.0), t])])])
     raise ValueError(act)
 
 

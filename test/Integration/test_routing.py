@@ -65,6 +65,10 @@ def test_form_fuses_and_matches(tmp_path, form, act):
                gating="sigmoid", scaling=2.5)),
     ("C", dict(c_weights="gather", act="relu")),
     ("C", dict(zeros_first=True, act="swiglu")),             # out = zeros_like(x); out += ...
+    # tanh GELU as torch writes it below opset 20, and GPT-2's gelu_new
+    ("A", dict(a_mask="equal", act="gelu_tanh", bias=True)),
+    ("C", dict(act="gelu_new", gemm=True)),
+    ("B", dict(layout="stack", act="gelu_tanh")),
     ("C", dict(shared=48, shared_first=True, shared_gate=True)),
     # form B with one module per expert, outputs torch.stack-ed and
     # weighted by the dense routing matrix
