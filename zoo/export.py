@@ -269,6 +269,31 @@ def export_dejavu(out):
                           output_names=["y"], **kw)
 
 
+class PredictorFFN(nn.Module):
+    """One-token FFNs on the neurons a ReLU predictor MLP picks: Deja Vu's
+    top-k of the scores (F.linear on W[idx] and W[:, idx]), or
+    PowerInfer's positive scores (a NonZero index set of run-time length)."""
+    def __init__(s, d=64, f=256, r=16, k=32, pick="topk"):
+        super().__init__(); s.k, s.pick = k, pick
+        s.fc1 = nn.Linear(d, f); s.fc2 = nn.Linear(f, d)
+        s.p1 = nn.Linear(d, r, bias=False); s.p2 = nn.Linear(r, f, bias=False)
+    def forward(s, x):  # [1, d]
+        score = s.p2(torch.relu(s.p1(x)))[0]
+        idx = score.topk(s.k).indices if s.pick == "topk" else (score > 0).nonzero().squeeze(-1)
+        h = torch.relu(torch.nn.functional.linear(x, s.fc1.weight[idx], s.fc1.bias[idx]))
+        return torch.nn.functional.linear(h, s.fc2.weight[:, idx], s.fc2.bias)
+
+def export_predictor_ffns(out):
+    x = torch.randn(1, 64)
+    for pick, name in (("topk", "dejavu_mlp_predictor"), ("positive", "powerinfer_ffn")):
+        torch.manual_seed(0)
+        m = PredictorFFN(pick=pick).eval()
+        torch.onnx.export(m, (x,), os.path.join(out, f"{name}.onnx"), input_names=["x"],
+                          output_names=["y"], opset_version=17, dynamo=False)
+        torch.onnx.export(m, (x,), os.path.join(out, f"{name}_dynamo.onnx"), input_names=["x"],
+                          output_names=["y"], dynamo=True, external_data=False)
+
+
 class CausalLinearAttention(nn.Module):
     """Causal linear attention (elu + 1) in the L x L form, masked as torch
     code builds the mask at run time: i = arange(L); masked_fill(j > i, 0)."""
@@ -569,6 +594,7 @@ EXPORTS = {
     "unflattened_moe": export_unflattened_moe,
     "cats": export_cats,
     "cumsum_linear_attention": export_cumsum_linear_attention,
+    "predictor_ffns": export_predictor_ffns,
 }
 
 

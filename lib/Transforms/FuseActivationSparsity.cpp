@@ -197,6 +197,17 @@ static Operation *fuseSparseFFN(Operation *anchor) {
     markUnfused(actOp, kFamily, "the FFN input is not [T, H] or [B, S, H]");
     return nullptr;
   }
+  auto inT = cast<RankedTensorType>(f->in.getType());
+  auto outT = dyn_cast<RankedTensorType>(y.getType());
+  if (outT && !inT.isDynamicDim(rank - 1) && !outT.isDynamicDim(outT.getRank() - 1) &&
+      inT.getShape().back() != outT.getShape().back()) {
+    // A bottleneck or widening MLP (a sparsity predictor's x A B, say).
+    markUnfused(actOp, kFamily,
+                "the FFN's output width " + std::to_string(outT.getShape().back()) +
+                    " differs from its input's " + std::to_string(inT.getShape().back()) +
+                    " (a sparse FFN keeps the width)");
+    return nullptr;
+  }
   OpBuilder b(anchor);
   Location loc = anchor->getLoc();
   auto op = sp::SparseFFNOp::create(

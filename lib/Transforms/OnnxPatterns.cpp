@@ -464,6 +464,19 @@ std::optional<Projection> matchProjection(Value v) {
     p.weight = gemm.getB();
     p.transposed = gemm.getTransB();
     p.bias = gemm.getC();
+    // The dynamo exporter's `F.linear(h, W[:, idx])`: Gemm(transB) of the
+    // Transpose of rows gathered from the folded W^T; the gathered rows
+    // themselves, the flag flipped (a transposed plain constant folds
+    // before this).
+    if (auto t = p.weight.getDefiningOp<onnx::TransposeOp>();
+        t && rankOf(t.getData()) == 2 && swapsLastTwo(ArrayRef<int64_t>(t.getPermutation()), 2)) {
+      auto g = t.getData().getDefiningOp<onnx::GatherOp>();
+      std::optional<std::pair<Value, Value>> rows = gatheredRows(t.getData());
+      if ((g && isConstant(g.getData())) || (rows && isConstant(rows->first))) {
+        p.weight = t.getData();
+        p.transposed = !p.transposed;
+      }
+    }
     return p;
   }
   return std::nullopt;

@@ -99,7 +99,7 @@ def _cases(full: bool) -> Dict[str, Case]:
     # must read (the router and the selected experts).
     mh, mf, me, mk = (2048, 5632, 8, 2) if full else (64, 128, 4, 2)
 
-    def moe(name, form, tokens, what):
+    def moe(name, form, tokens, what, **kw):
         selected = min(me, tokens * mk)
         return Case(
             name, f"{what}: {tokens} token(s), {me} experts top-{mk}, {mh} -> {mf} SwiGLU, "
@@ -107,7 +107,7 @@ def _cases(full: bool) -> Dict[str, Case]:
                                     "experts: the bytes bound against it is 1)"
                                     if form == "E" else ""),
             lambda p: models.moe(p, form, hidden=mh, inner=mf, experts=me, k=mk,
-                                 act="swiglu", tokens=tokens),
+                                 act="swiglu", tokens=tokens, **kw),
             lambda rng: {"x": rng.standard_normal((tokens, mh)).astype(np.float32)},
             weight_bytes=4 * (selected * 3 * mh * mf + mh * me),
             flops=2.0 * tokens * mk * 3 * mh * mf,
@@ -182,6 +182,9 @@ def _cases(full: bool) -> Dict[str, Case]:
                sparsity=0.8, threshold=0.3),
         moe("moe_decode_B", "B", 1, "MoE decode, dense masked export"),
         moe("moe_decode_D", "D", 1, "MoE decode, gather-by-index export"),
+        moe("moe_decode_B_stack", "B", 1, "MoE decode, one module per expert, outputs "
+            "torch.stack-ed under Shazeer's -inf top-k gate", layout="stack", dense="neginf",
+            gating="topk_softmax"),
         moe("moe_decode_E", "E", 1, "MoE decode, com.microsoft.MoE"),
         moe("moe_prefill_E", "E", 32 if full else 8, "MoE prefill, com.microsoft.MoE"),
     ]

@@ -49,6 +49,13 @@ MODELS = {
     # (Gather + Transpose; GatherND through dynamo)
     "dejavu_ffn.onnx": {"activation_sparsity": 1},
     "dejavu_ffn_dynamo.onnx": {"activation_sparsity": 1},
+    # a ReLU predictor MLP's top-k (Deja Vu, F.linear on W[idx] / W[:, idx];
+    # dynamo: Gemm of a transposed GatherND) or positive scores (PowerInfer:
+    # a NonZero index set); the predictor itself is reported, not fused
+    "dejavu_mlp_predictor.onnx": {"activation_sparsity": 1},
+    "dejavu_mlp_predictor_dynamo.onnx": {"activation_sparsity": 1},
+    "powerinfer_ffn.onnx": {"activation_sparsity": 1},
+    "powerinfer_ffn_dynamo.onnx": {"activation_sparsity": 1},
     # CATS on SwiGLU MLPs: g * (g.abs() > t) and torch.where(g.abs() > t,
     # g, zeros_like(g)) of the SiLU gate
     "cats_mlp.onnx": {"activation_sparsity": 2},
