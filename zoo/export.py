@@ -221,27 +221,23 @@ class DReLUMLP(nn.Module):
     def forward(s, x):
         return s.down(torch.relu(s.gate(x)) * torch.relu(s.up(x)))
 
-def export_cats(out):
+def export_bsh(m, x, out, name):
+    """|m| on x [batch, seq, d] as |name|.onnx (TorchScript, dynamic batch and
+    sequence) and |name|_dynamo.onnx (the dynamo exporter)."""
     from torch.export import Dim
-    torch.manual_seed(0)
-    m = CATSMLP().eval()
+    torch.onnx.export(m, (x,), os.path.join(out, f"{name}.onnx"), input_names=["x"],
+                      output_names=["y"], opset_version=17, dynamo=False,
+                      dynamic_axes={"x": {0: "batch", 1: "seq"}, "y": {0: "batch", 1: "seq"}})
+    torch.onnx.export(m, (x,), os.path.join(out, f"{name}_dynamo.onnx"), input_names=["x"],
+                      output_names=["y"], dynamo=True, external_data=False,
+                      dynamic_shapes={"x": {0: Dim("batch", max=64),
+                                            1: Dim("seq", min=2, max=4096)}})
+
+def export_cats(out):
     x = torch.randn(2, 8, 64)
-    torch.onnx.export(m, (x,), os.path.join(out, "cats_mlp.onnx"), input_names=["x"],
-                      output_names=["y"], opset_version=17, dynamo=False,
-                      dynamic_axes={"x": {0: "batch", 1: "seq"}, "y": {0: "batch", 1: "seq"}})
-    torch.onnx.export(m, (x,), os.path.join(out, "cats_mlp_dynamo.onnx"), input_names=["x"],
-                      output_names=["y"], dynamo=True, external_data=False,
-                      dynamic_shapes={"x": {0: Dim("batch", max=64),
-                                            1: Dim("seq", min=2, max=4096)}})
-    torch.manual_seed(0)
-    m = DReLUMLP().eval()
-    torch.onnx.export(m, (x,), os.path.join(out, "drelu_mlp.onnx"), input_names=["x"],
-                      output_names=["y"], opset_version=17, dynamo=False,
-                      dynamic_axes={"x": {0: "batch", 1: "seq"}, "y": {0: "batch", 1: "seq"}})
-    torch.onnx.export(m, (x,), os.path.join(out, "drelu_mlp_dynamo.onnx"), input_names=["x"],
-                      output_names=["y"], dynamo=True, external_data=False,
-                      dynamic_shapes={"x": {0: Dim("batch", max=64),
-                                            1: Dim("seq", min=2, max=4096)}})
+    for name, cls in (("cats_mlp", CATSMLP), ("drelu_mlp", DReLUMLP)):
+        torch.manual_seed(0)
+        export_bsh(cls().eval(), x, out, name)
 
 
 class DejaVuFFN(nn.Module):
@@ -348,19 +344,12 @@ class CumSumLinearAttention(nn.Module):
         return (num / den).transpose(1, 2).reshape(B, L, -1)
 
 def export_cumsum_linear_attention(out):
-    from torch.export import Dim
     x = torch.randn(2, 24, 64)
     for c in ("matmul", "mul_sum"):
         torch.manual_seed(0)
         m = CumSumLinearAttention(contraction=c).eval()
         name = f"linear_attention_cumsum_{c}"
-        torch.onnx.export(m, (x,), os.path.join(out, f"{name}.onnx"), input_names=["x"],
-                          output_names=["y"], opset_version=17, dynamo=False,
-                          dynamic_axes={"x": {0: "batch", 1: "seq"}, "y": {0: "batch", 1: "seq"}})
-        torch.onnx.export(m, (x,), os.path.join(out, f"{name}_dynamo.onnx"), input_names=["x"],
-                          output_names=["y"], dynamo=True, external_data=False,
-                          dynamic_shapes={"x": {0: Dim("batch", max=64),
-                                                1: Dim("seq", min=2, max=4096)}})
+        export_bsh(m, x, out, name)
 
 
 class EinsumMoE(nn.Module):
@@ -513,19 +502,12 @@ class WhereLoopMoE(nn.Module):
         return out.reshape(B, S, d)
 
 def export_unflattened_moe(out):
-    from torch.export import Dim
     x = torch.randn(2, 8, 64)
     for name, cls in (("moe_stacked_bsh", StackedSparseMoE), ("moe_equal_mask_bsh", EqualMaskMoE),
                       ("moe_where_loop", WhereLoopMoE)):
         torch.manual_seed(0)
         m = cls().eval()
-        torch.onnx.export(m, (x,), os.path.join(out, f"{name}.onnx"), input_names=["x"],
-                          output_names=["y"], opset_version=17, dynamo=False,
-                          dynamic_axes={"x": {0: "batch", 1: "seq"}, "y": {0: "batch", 1: "seq"}})
-        torch.onnx.export(m, (x,), os.path.join(out, f"{name}_dynamo.onnx"), input_names=["x"],
-                          output_names=["y"], dynamo=True, external_data=False,
-                          dynamic_shapes={"x": {0: Dim("batch", max=64),
-                                                1: Dim("seq", min=2, max=4096)}})
+        export_bsh(m, x, out, name)
 
 
 class Logits(nn.Module):

@@ -411,6 +411,22 @@ static bool isExpertProjection(StringRef eq) {
   return false;
 }
 
+/// A projection's weight that is the Transpose of constant rows gathered
+/// by an index set becomes those rows, the layout flag flipped (a
+/// transposed plain constant folds before this; a gathered one cannot).
+static void untransposeGathered(Projection &p) {
+  auto t = p.weight.getDefiningOp<onnx::TransposeOp>();
+  if (!t || rankOf(t.getData()) != 2 ||
+      !swapsLastTwo(ArrayRef<int64_t>(t.getPermutation()), 2))
+    return;
+  auto g = t.getData().getDefiningOp<onnx::GatherOp>();
+  std::optional<std::pair<Value, Value>> rows = gatheredRows(t.getData());
+  if ((g && isConstant(g.getData())) || (rows && isConstant(rows->first))) {
+    p.weight = t.getData();
+    p.transposed = !p.transposed;
+  }
+}
+
 /// `in @ W (+ bias)` as MatMul (+ Add) or Gemm.
 std::optional<Projection> matchProjection(Value v) {
   Projection p;
@@ -433,17 +449,8 @@ std::optional<Projection> matchProjection(Value v) {
     p.in = mm.getA();
     p.weight = mm.getB();
     // torch's `x @ W[idx].t()` on an nn.Linear weight [out, in] gathered
-    // by a neuron index set: the transpose of a gathered constant is the
-    // Gemm(transB) layout (a transposed plain constant folds before this).
-    if (auto t = p.weight.getDefiningOp<onnx::TransposeOp>();
-        t && rankOf(t.getData()) == 2 && swapsLastTwo(ArrayRef<int64_t>(t.getPermutation()), 2)) {
-      auto g = t.getData().getDefiningOp<onnx::GatherOp>();
-      std::optional<std::pair<Value, Value>> rows = gatheredRows(t.getData());
-      if ((g && isConstant(g.getData())) || (rows && isConstant(rows->first))) {
-        p.weight = t.getData();
-        p.transposed = true;
-      }
-    }
+    // by a neuron index set: the Gemm(transB) layout.
+    untransposeGathered(p);
     return p;
   }
   if (auto ein = v.getDefiningOp<onnx::EinsumOp>();
@@ -465,18 +472,8 @@ std::optional<Projection> matchProjection(Value v) {
     p.transposed = gemm.getTransB();
     p.bias = gemm.getC();
     // The dynamo exporter's `F.linear(h, W[:, idx])`: Gemm(transB) of the
-    // Transpose of rows gathered from the folded W^T; the gathered rows
-    // themselves, the flag flipped (a transposed plain constant folds
-    // before this).
-    if (auto t = p.weight.getDefiningOp<onnx::TransposeOp>();
-        t && rankOf(t.getData()) == 2 && swapsLastTwo(ArrayRef<int64_t>(t.getPermutation()), 2)) {
-      auto g = t.getData().getDefiningOp<onnx::GatherOp>();
-      std::optional<std::pair<Value, Value>> rows = gatheredRows(t.getData());
-      if ((g && isConstant(g.getData())) || (rows && isConstant(rows->first))) {
-        p.weight = t.getData();
-        p.transposed = !p.transposed;
-      }
-    }
+    // Transpose of rows gathered from the folded W^T.
+    untransposeGathered(p);
     return p;
   }
   return std::nullopt;
