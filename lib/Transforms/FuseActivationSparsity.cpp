@@ -43,11 +43,8 @@ static std::string notConstant(StringRef what, Value t) {
 /// is not a sparse one, or "" when |a| is not of that shape.
 static std::string whyNotThreshold(Value a) {
   std::optional<Thresholded> th = matchThresholded(a);
-  auto abs = th ? th->key.getDefiningOp<onnx::AbsOp>() : onnx::AbsOp();
   Value gh;
-  bool cats = abs && abs.getX() == th->kept && th->kept.getDefiningOp() &&
-              matchActivation(th->kept, gh) != "identity";
-  if (!th || (th->key != th->kept && !cats))
+  if (!th || (th->key != th->kept && magnitudeCutOf(*th, gh).empty()))
     return "";
   std::optional<double> t = th->exclusive();
   if (!t)

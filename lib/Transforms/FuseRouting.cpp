@@ -329,21 +329,19 @@ static FailureOr<Gate> matchGate(Value weights, Value indices, Miss &miss,
     return failure();
   const int64_t rank = rankOf(topk.getX()), last = rank - 1;
   auto onLast = [&](int64_t axis) { return (axis < 0 ? axis + rank : axis) == last; };
+  g.topk = topk;
+  g.k = *k;
   if (softmaxOfValues) {
     // Softmax(ScatterElements(-inf, idx, values)): the softmax over the k.
     if (weights != topk.getValues()) {
       miss.reason = "the scattered routing logits are not the top-k values";
       return failure();
     }
-    g.topk = topk;
-    g.k = *k;
     g.logits = topk.getX();
     g.gating = "softmax";
     g.normalize = true;
     return g;
   }
-  g.topk = topk;
-  g.k = *k;
   Value w = weights;
   // Routed scaling factor (a scalar Mul), then renormalization.
   if (auto m = operandsWith<onnx::MulOp>(w, [](Value v) { return bool(constFloat(v)); })) {
@@ -1290,30 +1288,9 @@ static std::optional<OneHotMask> oneHotMask(Value v) {
 
 /// Whether |v| is a tensor filled with -inf (or a finite stand-in at most
 /// -1e9, whose exp is 0 next to any real logit): a constant,
-/// ConstantOfShape, or Expand of one (torch.full_like(x, -inf)).
+/// ConstantOfShape, or Expand of one (torch.full_like(x, -inf)). NaN is not.
 static bool isMinusInfTensor(Value v) {
-  if (auto ex = v.getDefiningOp<onnx::ExpandOp>())
-    return isMinusInfTensor(ex.getInput());
-  ElementsAttr attr;
-  if (auto cos = v.getDefiningOp<onnx::ConstantOfShapeOp>()) {
-    if (!cos.getValue())
-      return false;
-    attr = *cos.getValue();
-  } else if (!matchPattern(v, m_Constant(&attr))) {
-    return false;
-  }
-  SmallVector<char> storage;
-  auto bytes = onnx::getConstantBytes(attr, storage);
-  if (!attr.getElementType().isF32() || failed(bytes) || bytes->empty() ||
-      bytes->size() % sizeof(float))
-    return false;
-  for (size_t i = 0; i < bytes->size(); i += sizeof(float)) {
-    float f;
-    std::memcpy(&f, bytes->data() + i, sizeof(float));
-    if (!(f <= -1e9f)) // -inf included; NaN is not
-      return false;
-  }
-  return true;
+  return isFilledWith(v, [](double x) { return x <= -1e9; });
 }
 
 /// The dense routing matrix [T, E] of form B: top-k weights scattered into

@@ -225,14 +225,14 @@ std::optional<SmallVector<double>> constValues(Value v) {
 
 /// Whether |v| is all ones: a constant, ConstantOfShape(1), or an Expand
 /// of a constant 1.
-bool isAllOnes(Value v) {
+bool isFilledWith(Value v, function_ref<bool(double)> pred) {
   while (auto id = v.getDefiningOp<onnx::IdentityOp>())
     v = id->getOperand(0);
   if (auto e = v.getDefiningOp<onnx::ExpandOp>())
-    return isAllOnes(e->getOperand(0));
+    return isFilledWith(e->getOperand(0), pred);
   if (auto cos = v.getDefiningOp<onnx::ConstantOfShapeOp>()) {
     if (!cos.getValue())
-      return false; // the default value is 0
+      return pred(0.0); // the default value is 0
     ElementsAttr value = *cos.getValue();
     SmallVector<char> storage;
     FailureOr<ArrayRef<char>> bytes = onnx::getConstantBytes(value, storage);
@@ -242,22 +242,26 @@ bool isAllOnes(Value v) {
     if (t.isF32()) {
       float f;
       std::memcpy(&f, bytes->data(), 4);
-      return f == 1.0f;
+      return pred(f);
     }
     if (t.isF64()) {
       double d;
       std::memcpy(&d, bytes->data(), 8);
-      return d == 1.0;
+      return pred(d);
     }
     if (t.isInteger(64)) {
       int64_t i;
       std::memcpy(&i, bytes->data(), 8);
-      return i == 1;
+      return pred(double(i));
     }
     return false;
   }
   std::optional<SmallVector<double>> vals = constValues(v);
-  return vals && llvm::all_of(*vals, [](double x) { return x == 1.0; });
+  return vals && llvm::all_of(*vals, pred);
+}
+
+bool isAllOnes(Value v) {
+  return isFilledWith(v, [](double x) { return x == 1.0; });
 }
 
 
@@ -490,6 +494,14 @@ static void mulLeaves(Value v, int depth, SmallVectorImpl<Value> &leaves) {
   mulLeaves(mul.getB(), depth - 1, leaves);
 }
 
+StringRef magnitudeCutOf(const Thresholded &th, Value &h) {
+  auto abs = th.key.getDefiningOp<onnx::AbsOp>();
+  if (!abs || abs.getX() != th.kept || !th.kept.getDefiningOp())
+    return "";
+  StringRef act = matchActivation(th.kept, h);
+  return act == "silu" || act == "gelu" || act == "gelu_tanh" ? act : StringRef();
+}
+
 /// The activation |a| = act(h): returns its canonical name and sets |h|;
 /// "identity" with h = a when |a| is no known activation.
 StringRef matchActivation(Value a, Value &h, double *threshold, bool *nanActive,
@@ -500,7 +512,6 @@ StringRef matchActivation(Value a, Value &h, double *threshold, bool *nanActive,
   if (std::optional<Thresholded> th = matchThresholded(a);
       th && th->zeroFill()) {
     std::optional<double> t = th->exclusive();
-    auto abs = th->key.getDefiningOp<onnx::AbsOp>();
     if (t && *t >= 0.0 && th->key == th->kept) {
       h = th->kept;
       if (threshold)
@@ -510,11 +521,8 @@ StringRef matchActivation(Value a, Value &h, double *threshold, bool *nanActive,
       return "threshold";
     }
     Value gh;
-    StringRef inner =
-        t && *t >= 0.0 && abs && abs.getX() == th->kept && th->kept.getDefiningOp()
-            ? matchActivation(th->kept, gh)
-            : StringRef();
-    if (inner == "silu" || inner == "gelu" || inner == "gelu_tanh") {
+    StringRef inner = t && *t >= 0.0 ? magnitudeCutOf(*th, gh) : StringRef();
+    if (!inner.empty()) {
       h = gh;
       if (threshold)
         *threshold = *t;

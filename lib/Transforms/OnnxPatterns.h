@@ -58,6 +58,9 @@ std::optional<double> scalarValue(Value v);
 
 /// The float values of a static constant (f32 / f64 / bool).
 std::optional<SmallVector<double>> constValues(Value v);
+/// Whether every element of |v| satisfies |pred|: a constant,
+/// ConstantOfShape, or an Expand of one (through Identity).
+bool isFilledWith(Value v, function_ref<bool(double)> pred);
 /// Whether |v| is all ones: a constant, ConstantOfShape(1), or an Expand
 /// of a constant 1.
 bool isAllOnes(Value v);
@@ -86,6 +89,11 @@ struct Thresholded {
   bool zeroFill() const;
 };
 std::optional<Thresholded> matchThresholded(Value v);
+
+/// CATS: the dense activation ("silu", "gelu", "gelu_tanh") of h whose
+/// magnitude |th| cuts (key Abs(kept), kept = act(h)), setting |h|; ""
+/// otherwise.
+StringRef magnitudeCutOf(const Thresholded &th, Value &h);
 
 /// Rows of |v| picked by an index tensor: `Gather(data, idx, axis 0)`, or
 /// the dynamo exporter's `data[idx]`, `GatherND(data, Unsqueeze(idx, -1))`.

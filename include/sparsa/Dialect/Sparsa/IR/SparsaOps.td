@@ -271,7 +271,9 @@ def Sparsa_SparseFFNOp : Sparsa_Op<"sparse_ffn", [Pure, AttrSizedOperandSegments
       inactive unless `nan_active`;
 
     and, with `up` (`[F, H]`, one row per neuron) given, `a` times the
-    linear part `x up^T + b_up` (a ReLU-gated GLU, ProSparse). Weights:
+    linear part `x up^T + b_up` (a ReLU-gated GLU, ProSparse; under a
+    threshold a NaN gate is then active, as the graph's `0 * NaN` is NaN).
+    Weights:
     `w1` `[H, F]`, `w2` `[F, H]` (one contiguous row per neuron), biases
     `b1` `[F]`, `b_up` `[F]`, `b2` `[H]`. With `relu_up`
     the linear part goes through a ReLU too (dReLU, TurboSparse:
