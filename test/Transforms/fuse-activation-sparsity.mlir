@@ -210,6 +210,22 @@ func.func @core_neurons_torch_linear(%x: tensor<1x4xf32>, %idx: tensor<3xi64>) -
 
 // -----
 
+/// Near miss: a ReLU MLP that widens (a sparsity predictor's x A B): a
+/// sparse FFN keeps the width, and the report says so.
+// CHECK-LABEL: func.func @negative_widening_relu_mlp
+// CHECK: onnx.Relu {{.+}}sparsa.unfused = {activation_sparsity = "the FFN's output width 16 differs from its input's 4 (a sparse FFN keeps the width)"}
+// CHECK-NOT: sparsa.sparse_ffn
+func.func @negative_widening_relu_mlp(%x: tensor<1x4xf32>) -> tensor<1x16xf32> {
+  %a = onnx.Constant {value = dense<0.5> : tensor<4x2xf32>} : () -> tensor<4x2xf32>
+  %b = onnx.Constant {value = dense<0.25> : tensor<2x16xf32>} : () -> tensor<2x16xf32>
+  %h = onnx.MatMul %x, %a : (tensor<1x4xf32>, tensor<4x2xf32>) -> tensor<1x2xf32>
+  %r = onnx.Relu %h : (tensor<1x2xf32>) -> tensor<1x2xf32>
+  %y = onnx.MatMul %r, %b : (tensor<1x2xf32>, tensor<2x16xf32>) -> tensor<1x16xf32>
+  return %y : tensor<1x16xf32>
+}
+
+// -----
+
 /// dReLU (TurboSparse): both halves of the GLU through a ReLU; the op's
 /// relu_up says the linear part's.
 // CHECK-LABEL: func.func @drelu

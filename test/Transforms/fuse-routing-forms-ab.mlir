@@ -3,6 +3,7 @@
 // RUN: sparsa-opt %S/Inputs/moe-form-B-TE.mlir --sparsa-fuse-routing | FileCheck %s --check-prefix=FORMBTE
 // RUN: sparsa-opt %S/Inputs/moe-form-B-stack-batched.mlir --sparsa-fuse-routing | FileCheck %s --check-prefix=STACKB
 // RUN: sparsa-opt %S/Inputs/moe-form-B-stack0.mlir --sparsa-fuse-routing | FileCheck %s --check-prefix=STACK0
+// RUN: sparsa-opt %S/Inputs/moe-form-A-where.mlir --sparsa-fuse-routing | FileCheck %s --check-prefix=FORMAW
 
 /// Form A (exported by sparsa.models.moe(form="A", experts=4, k=2,
 /// missing=(2,))): Softmax -> TopK -> renormalize -> OneHot -> Transpose;
@@ -58,3 +59,14 @@
 // STACK0: %[[Y:.+]] = sparsa.moe %arg0, %{{.+}}, %{{.+}}, %{{.+}} {activation = "silu", k = 2 : i64, normalize = true} : (tensor<?x4xf32>, tensor<?x4xf32>, tensor<4x4x4xf32>, tensor<4x4x4xf32>) -> tensor<?x4xf32>
 // STACK0-NOT: onnx.Concat
 // STACK0: return %[[Y]]
+
+/// Form A as a hand-written loop writes it (sparsa.models.moe(form="A",
+/// a_mask="equal", act="gelu_tanh")): per expert `tok, slot =
+/// torch.where(idx == e)` (NonZero of Equal on the top-k indices, no
+/// OneHot), experts whose GELU is the tanh formula torch writes below
+/// opset 20. One sparsa.moe, activation gelu_tanh; no NonZero or Tanh left.
+// FORMAW-LABEL: func.func @main_graph
+// FORMAW: %[[Y:.+]] = sparsa.moe %arg0, %{{.+}}, %{{.+}}, %{{.+}} {activation = "gelu_tanh", k = 2 : i64, normalize = true} : (tensor<?x4xf32>, tensor<?x4xf32>, tensor<4x4x4xf32>, tensor<4x4x4xf32>) -> tensor<?x4xf32>
+// FORMAW-NOT: onnx.NonZero
+// FORMAW-NOT: onnx.Tanh
+// FORMAW: return %[[Y]]

@@ -277,6 +277,87 @@ func.func @form_c_softmax_of_neginf_scatter(%x: tensor<?x4xf32>) -> tensor<?x4xf
 
 // -----
 
+/// Near miss: the top-k logits scattered into zeros (not -inf) before the
+/// softmax weigh every expert. Nothing fuses; the combine says why.
+// CHECK-LABEL: func.func @negative_softmax_of_zero_scatter
+// CHECK: onnx.Add {{.+}}sparsa.unfused = {routing = "routing logits are scattered into a matrix other than -inf before the softmax"}
+// CHECK-NOT: sparsa.moe
+func.func @negative_softmax_of_zero_scatter(%x: tensor<?x4xf32>) -> tensor<?x4xf32> {
+  %wg = onnx.Constant {value = dense<[[1.0, -1.0], [0.5, 0.25], [-0.5, 1.0], [0.0, 2.0]]> : tensor<4x2xf32>} : () -> tensor<4x2xf32>
+  %k = onnx.Constant {value = dense<1> : tensor<1xi64>} : () -> tensor<1xi64>
+  %s0 = onnx.Constant {value = dense<0> : tensor<1xi64>} : () -> tensor<1xi64>
+  %s1 = onnx.Constant {value = dense<1> : tensor<1xi64>} : () -> tensor<1xi64>
+  %s2 = onnx.Constant {value = dense<2> : tensor<1xi64>} : () -> tensor<1xi64>
+  %w1a = onnx.Constant {value = dense<0.5> : tensor<4x8xf32>} : () -> tensor<4x8xf32>
+  %w2a = onnx.Constant {value = dense<0.25> : tensor<8x4xf32>} : () -> tensor<8x4xf32>
+  %w1b = onnx.Constant {value = dense<-0.5> : tensor<4x8xf32>} : () -> tensor<4x8xf32>
+  %w2b = onnx.Constant {value = dense<0.75> : tensor<8x4xf32>} : () -> tensor<8x4xf32>
+  %l = onnx.MatMul %x, %wg : (tensor<?x4xf32>, tensor<4x2xf32>) -> tensor<?x2xf32>
+  %v, %i = onnx.TopK %l, %k : (tensor<?x2xf32>, tensor<1xi64>) -> (tensor<?x1xf32>, tensor<?x1xi64>)
+  %shape = onnx.Shape %l : (tensor<?x2xf32>) -> tensor<2xi64>
+  %z = onnx.ConstantOfShape %shape : (tensor<2xi64>) -> tensor<?x2xf32>
+  %sc = onnx.ScatterElements %z, %i, %v {axis = -1 : si64} : (tensor<?x2xf32>, tensor<?x1xi64>, tensor<?x1xf32>) -> tensor<?x2xf32>
+  %d = onnx.Softmax %sc : (tensor<?x2xf32>) -> tensor<?x2xf32>
+  %c0 = onnx.Slice %d, %s0, %s1 axes = %s1 : (tensor<?x2xf32>, tensor<1xi64>, tensor<1xi64>, tensor<1xi64>) -> tensor<?x1xf32>
+  %c1 = onnx.Slice %d, %s1, %s2 axes = %s1 : (tensor<?x2xf32>, tensor<1xi64>, tensor<1xi64>, tensor<1xi64>) -> tensor<?x1xf32>
+  %h0 = onnx.MatMul %x, %w1a : (tensor<?x4xf32>, tensor<4x8xf32>) -> tensor<?x8xf32>
+  %a0 = onnx.Relu %h0 : (tensor<?x8xf32>) -> tensor<?x8xf32>
+  %y0 = onnx.MatMul %a0, %w2a : (tensor<?x8xf32>, tensor<8x4xf32>) -> tensor<?x4xf32>
+  %t0 = onnx.Mul %y0, %c0 : (tensor<?x4xf32>, tensor<?x1xf32>) -> tensor<?x4xf32>
+  %h1 = onnx.MatMul %x, %w1b : (tensor<?x4xf32>, tensor<4x8xf32>) -> tensor<?x8xf32>
+  %a1 = onnx.Relu %h1 : (tensor<?x8xf32>) -> tensor<?x8xf32>
+  %y1 = onnx.MatMul %a1, %w2b : (tensor<?x8xf32>, tensor<8x4xf32>) -> tensor<?x4xf32>
+  %t1 = onnx.Mul %y1, %c1 : (tensor<?x4xf32>, tensor<?x1xf32>) -> tensor<?x4xf32>
+  %y = onnx.Add %t0, %t1 : (tensor<?x4xf32>, tensor<?x4xf32>) -> tensor<?x4xf32>
+  return %y : tensor<?x4xf32>
+}
+
+// -----
+
+/// Form C summed into zeros (`out = torch.zeros_like(x); out = out + ...`):
+/// the zeros are no term of the sum.
+// CHECK-LABEL: func.func @form_c_from_zeros
+// CHECK: %[[Y:.+]] = sparsa.moe %arg0, %{{.+}}, %{{.+}}, %{{.+}} {k = 1 : i64}
+// CHECK-NOT: onnx.Add
+// CHECK: return %[[Y]]
+func.func @form_c_from_zeros(%x: tensor<?x4xf32>) -> tensor<?x4xf32> {
+  %wg = onnx.Constant {value = dense<[[1.0, -1.0], [0.5, 0.25], [-0.5, 1.0], [0.0, 2.0]]> : tensor<4x2xf32>} : () -> tensor<4x2xf32>
+  %k = onnx.Constant {value = dense<1> : tensor<1xi64>} : () -> tensor<1xi64>
+  %axl = onnx.Constant {value = dense<-1> : tensor<1xi64>} : () -> tensor<1xi64>
+  %e0 = onnx.Constant {value = dense<0> : tensor<i64>} : () -> tensor<i64>
+  %e1 = onnx.Constant {value = dense<1> : tensor<i64>} : () -> tensor<i64>
+  %w1a = onnx.Constant {value = dense<0.5> : tensor<4x8xf32>} : () -> tensor<4x8xf32>
+  %w2a = onnx.Constant {value = dense<0.25> : tensor<8x4xf32>} : () -> tensor<8x4xf32>
+  %w1b = onnx.Constant {value = dense<-0.5> : tensor<4x8xf32>} : () -> tensor<4x8xf32>
+  %w2b = onnx.Constant {value = dense<0.75> : tensor<8x4xf32>} : () -> tensor<8x4xf32>
+  %l = onnx.MatMul %x, %wg : (tensor<?x4xf32>, tensor<4x2xf32>) -> tensor<?x2xf32>
+  %p = onnx.Softmax %l : (tensor<?x2xf32>) -> tensor<?x2xf32>
+  %v, %i = onnx.TopK %p, %k : (tensor<?x2xf32>, tensor<1xi64>) -> (tensor<?x1xf32>, tensor<?x1xi64>)
+  %xs = onnx.Shape %x : (tensor<?x4xf32>) -> tensor<2xi64>
+  %zeros = onnx.ConstantOfShape %xs : (tensor<2xi64>) -> tensor<?x4xf32>
+  %q0 = onnx.Equal %i, %e0 : (tensor<?x1xi64>, tensor<i64>) -> tensor<?x1xi1>
+  %f0 = onnx.Cast %q0 {to = 1 : si64} : (tensor<?x1xi1>) -> tensor<?x1xf32>
+  %m0 = onnx.Mul %v, %f0 : (tensor<?x1xf32>, tensor<?x1xf32>) -> tensor<?x1xf32>
+  %r0 = onnx.ReduceSum %m0, %axl : (tensor<?x1xf32>, tensor<1xi64>) -> tensor<?x1xf32>
+  %h0 = onnx.MatMul %x, %w1a : (tensor<?x4xf32>, tensor<4x8xf32>) -> tensor<?x8xf32>
+  %a0 = onnx.Relu %h0 : (tensor<?x8xf32>) -> tensor<?x8xf32>
+  %y0 = onnx.MatMul %a0, %w2a : (tensor<?x8xf32>, tensor<8x4xf32>) -> tensor<?x4xf32>
+  %t0 = onnx.Mul %y0, %r0 : (tensor<?x4xf32>, tensor<?x1xf32>) -> tensor<?x4xf32>
+  %q1 = onnx.Equal %i, %e1 : (tensor<?x1xi64>, tensor<i64>) -> tensor<?x1xi1>
+  %f1 = onnx.Cast %q1 {to = 1 : si64} : (tensor<?x1xi1>) -> tensor<?x1xf32>
+  %m1 = onnx.Mul %v, %f1 : (tensor<?x1xf32>, tensor<?x1xf32>) -> tensor<?x1xf32>
+  %r1 = onnx.ReduceSum %m1, %axl : (tensor<?x1xf32>, tensor<1xi64>) -> tensor<?x1xf32>
+  %h1 = onnx.MatMul %x, %w1b : (tensor<?x4xf32>, tensor<4x8xf32>) -> tensor<?x8xf32>
+  %a1 = onnx.Relu %h1 : (tensor<?x8xf32>) -> tensor<?x8xf32>
+  %y1 = onnx.MatMul %a1, %w2b : (tensor<?x8xf32>, tensor<8x4xf32>) -> tensor<?x4xf32>
+  %t1 = onnx.Mul %y1, %r1 : (tensor<?x4xf32>, tensor<?x1xf32>) -> tensor<?x4xf32>
+  %s = onnx.Add %zeros, %t0 : (tensor<?x4xf32>, tensor<?x4xf32>) -> tensor<?x4xf32>
+  %y = onnx.Add %s, %t1 : (tensor<?x4xf32>, tensor<?x4xf32>) -> tensor<?x4xf32>
+  return %y : tensor<?x4xf32>
+}
+
+// -----
+
 /// Near miss: stacked per-expert outputs (form B, one module per expert)
 /// whose experts use different activations. Nothing fuses; the combine
 /// says why.
