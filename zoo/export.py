@@ -356,24 +356,28 @@ class EinsumMoE(nn.Module):
     """Stacked experts written with torch.einsum: every expert on every
     token, combined through the dense [T, E] routing matrix (form B,
     "dense"), or the top-k experts' weights gathered per token (form D,
-    "gather"); softmax over all experts, top-2, renormalized."""
-    def __init__(s, d=64, f=64, E=4, k=2, form="dense"):
+    "gather"); softmax over all experts, top-2, renormalized. |batched|:
+    on unflattened [B, S, d] tokens, the einsums with two token letters."""
+    def __init__(s, d=64, f=64, E=4, k=2, form="dense", batched=False):
         super().__init__(); s.E, s.k, s.form = E, k, form
+        s.t = "bs" if batched else "t"
         s.gate = nn.Linear(d, E, bias=False)
         s.w1 = nn.Parameter(torch.randn(E, d, f) / 8)
         s.w3 = nn.Parameter(torch.randn(E, d, f) / 8)
         s.w2 = nn.Parameter(torch.randn(E, f, d) / 8)
-    def forward(s, x):  # x [T, d]
+    def forward(s, x):  # x [T, d] or [B, S, d]
+        t = s.t
         w, idx = torch.topk(torch.softmax(s.gate(x), dim=-1), s.k, dim=-1)
         w = w / w.sum(dim=-1, keepdim=True)
         act = torch.nn.functional.silu
         if s.form == "dense":
-            dense = torch.zeros(x.shape[0], s.E).scatter(-1, idx, w)
-            h = act(torch.einsum("th,ehf->tef", x, s.w1)) * torch.einsum("th,ehf->tef", x, s.w3)
-            return (torch.einsum("tef,efh->teh", h, s.w2) * dense[..., None]).sum(1)
-        h = (act(torch.einsum("th,tkhf->tkf", x, s.w1[idx]))
-             * torch.einsum("th,tkhf->tkf", x, s.w3[idx]))
-        return (torch.einsum("tkf,tkfh->tkh", h, s.w2[idx]) * w[..., None]).sum(1)
+            dense = torch.zeros(*x.shape[:-1], s.E).scatter(-1, idx, w)
+            h = (act(torch.einsum(f"{t}h,ehf->{t}ef", x, s.w1))
+                 * torch.einsum(f"{t}h,ehf->{t}ef", x, s.w3))
+            return (torch.einsum(f"{t}ef,efh->{t}eh", h, s.w2) * dense[..., None]).sum(-2)
+        h = (act(torch.einsum(f"{t}h,{t}khf->{t}kf", x, s.w1[idx]))
+             * torch.einsum(f"{t}h,{t}khf->{t}kf", x, s.w3[idx]))
+        return (torch.einsum(f"{t}kf,{t}kfh->{t}kh", h, s.w2[idx]) * w[..., None]).sum(-2)
 
 def export_einsum_moe(out):
     from torch.export import Dim
@@ -387,6 +391,12 @@ def export_einsum_moe(out):
         torch.onnx.export(m, (x,), os.path.join(out, f"moe_einsum_{form}_dynamo.onnx"),
                           input_names=["x"], output_names=["y"], dynamo=True, external_data=False,
                           dynamic_shapes={"x": {0: Dim("tokens", min=1, max=4096)}})
+
+def export_einsum_moe_bsh(out):
+    for form in ("dense", "gather"):
+        torch.manual_seed(0)
+        export_bsh(EinsumMoE(form=form, batched=True).eval(), torch.randn(2, 8, 64), out,
+                   f"moe_einsum_{form}_bsh")
 
 
 class MoHDFFN(nn.Module):
@@ -572,6 +582,7 @@ EXPORTS = {
     "dejavu": export_dejavu,
     "causal_linear_attention": export_causal_linear_attention,
     "einsum_moe": export_einsum_moe,
+    "einsum_moe_bsh": export_einsum_moe_bsh,
     "mohd_and_unrolled": export_mohd_and_unrolled,
     "unflattened_moe": export_unflattened_moe,
     "cats": export_cats,

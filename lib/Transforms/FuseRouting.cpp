@@ -1015,8 +1015,11 @@ static FailureOr<Routed> routedStacked(Operation *anchor, const Gate &gate,
   r.gate = gate;
   r.x = peelUnitDims(ffn.in);
   miss.at = anchor;
-  if (rankOf(r.x) != 2) {
-    miss.reason = "expert input is not a [tokens, hidden] matrix";
+  int64_t rank = rankOf(gate.logits);
+  if (rankOf(r.x) != rank) {
+    miss.reason = rank == 3 ? "expert input is not [batch, tokens, hidden] like the router "
+                              "scores"
+                            : "expert input is not a [tokens, hidden] matrix";
     return failure();
   }
   OpBuilder b(anchor);
@@ -1030,8 +1033,10 @@ static FailureOr<Routed> routedStacked(Operation *anchor, const Gate &gate,
 /// Form D: ReduceSum over k of Mul(FFN(x) with weights Gather(stacked, idx)
 /// [T, k, (1,) H], Unsqueeze(weights, 2)).
 static FailureOr<Routed> matchGatherByIndex(Operation *anchor, Miss &miss) {
+  // [T, k, H], or with unflattened tokens (Einsums) [B, S, k, H].
   auto sum = dyn_cast<onnx::ReduceSumOp>(anchor);
-  if (!sum || !reducesAxis(sum, 1) || sum.getKeepdims() || rankOf(sum.getData()) != 3)
+  int64_t rank = sum ? rankOf(sum.getData()) : -1;
+  if (!sum || (rank != 3 && rank != 4) || !reducesAxis(sum, -2) || sum.getKeepdims())
     return failure();
   auto mul = sum.getData().getDefiningOp<onnx::MulOp>();
   if (!mul)
@@ -1041,7 +1046,7 @@ static FailureOr<Routed> matchGatherByIndex(Operation *anchor, Miss &miss) {
     if (auto sq = y.getDefiningOp<onnx::SqueezeOp>())
       y = sq.getData();
     auto ffn = matchFFN(y);
-    if (!ffn)
+    if (!ffn || (rank == 4 && (!ffn->p1.einsum || rankOf(ffn->in) != 3)))
       continue;
     Value wv = mul->getOperand(1 - i);
     auto un = wv.getDefiningOp<onnx::UnsqueezeOp>();
@@ -1051,7 +1056,7 @@ static FailureOr<Routed> matchGatherByIndex(Operation *anchor, Miss &miss) {
     if (!g || ffn->p1.einsum != ffn->p2.einsum)
       continue;
     miss.at = anchor;
-    auto gate = matchGate(un.getData(), g->second, miss);
+    auto gate = matchGate(un.getData(), g->second, miss, /*batched=*/rank == 4);
     if (failed(gate))
       return failure();
     return routedStacked(anchor, *gate, *ffn, g->second, miss);
@@ -1252,9 +1257,9 @@ struct OneHotMask {
   std::optional<int64_t> depth;
 };
 } // namespace
-static std::optional<OneHotMask> oneHotMask(Value v) {
+static std::optional<OneHotMask> oneHotMask(Value v, int64_t rank = 3) {
   if (auto oh = v.getDefiningOp<onnx::OneHotOp>()) {
-    if (rankOf(oh.getOutput()) != 3 || (oh.getAxis() != -1 && oh.getAxis() != 2))
+    if (rankOf(oh.getOutput()) != rank || (oh.getAxis() != -1 && oh.getAxis() != rank - 1))
       return std::nullopt;
     std::optional<int64_t> depth = constInt(oh.getDepth());
     FailureOr<SmallVector<int64_t>> vals = onnx::getConstantI64Values(oh.getValues());
@@ -1265,14 +1270,14 @@ static std::optional<OneHotMask> oneHotMask(Value v) {
   while (auto c = v.getDefiningOp<onnx::CastOp>())
     v = c.getInput();
   auto eq = v.getDefiningOp<onnx::EqualOp>();
-  if (!eq || rankOf(eq.getResult()) != 3)
+  if (!eq || rankOf(eq.getResult()) != rank)
     return std::nullopt;
   for (int i = 0; i < 2; ++i) {
     auto un = eq->getOperand(i).getDefiningOp<onnx::UnsqueezeOp>();
     auto axes = un ? onnx::getConstantI64Values(un.getAxes())
                    : FailureOr<SmallVector<int64_t>>(failure());
-    if (!un || rankOf(un.getData()) != 2 || failed(axes) || axes->size() != 1 ||
-        ((*axes)[0] != 2 && (*axes)[0] != -1))
+    if (!un || rankOf(un.getData()) != rank - 1 || failed(axes) || axes->size() != 1 ||
+        ((*axes)[0] != rank - 1 && (*axes)[0] != -1))
       continue;
     // arange(E): the constants 0, 1, ..., E - 1.
     FailureOr<SmallVector<int64_t>> range = onnx::getConstantI64Values(eq->getOperand(1 - i));
@@ -1323,8 +1328,12 @@ static std::optional<DenseRouting> denseRouting(Value d, Operation *anchor, Miss
   }
   if (softmax)
     return std::nullopt;
+  // ReduceSum(OneHot(idx) [T, k, E] * Unsqueeze(w, -1), -2); [B, S, k, E]
+  // when batched.
   auto sum = d.getDefiningOp<onnx::ReduceSumOp>();
-  if (!sum || sum.getKeepdims() || rankOf(sum.getData()) != 3 || !reducesAxis(sum, 1))
+  int64_t sumRank = sum ? rankOf(sum.getData()) : -1;
+  if (!sum || sum.getKeepdims() || (sumRank != 3 && !(batched && sumRank == 4)) ||
+      !reducesAxis(sum, -2))
     return std::nullopt;
   auto mul = sum.getData().getDefiningOp<onnx::MulOp>();
   if (!mul)
@@ -1333,12 +1342,12 @@ static std::optional<DenseRouting> denseRouting(Value d, Operation *anchor, Miss
     Value m = mul->getOperand(i);
     while (auto c = m.getDefiningOp<onnx::CastOp>())
       m = c.getInput();
-    std::optional<OneHotMask> oh = oneHotMask(m);
+    std::optional<OneHotMask> oh = oneHotMask(m, sumRank);
     auto un = mul->getOperand(1 - i).getDefiningOp<onnx::UnsqueezeOp>();
     auto axes = un ? onnx::getConstantI64Values(un.getAxes())
                    : FailureOr<SmallVector<int64_t>>(failure());
     if (!oh || !oh->depth || !un || failed(axes) || axes->size() != 1 ||
-        ((*axes)[0] != 2 && (*axes)[0] != -1) || rankOf(un.getData()) != 2)
+        ((*axes)[0] != sumRank - 1 && (*axes)[0] != -1) || rankOf(un.getData()) != sumRank - 1)
       continue;
     return DenseRouting{un.getData(), oh->indices};
   }
@@ -1352,20 +1361,23 @@ static std::optional<DenseRouting> denseRouting(Value d, Operation *anchor, Miss
 /// 2]) or Squeeze(FFN(x[:, None, None]) [T, E, 1, H], 2), times
 /// Unsqueeze(D, -1), summed over axis 1.
 static FailureOr<Routed> matchDenseMasked(Operation *anchor, Miss &miss) {
+  // [E, T, H] / [T, E, H], or with unflattened tokens (Einsums) [B, S, E, H].
   auto sum = dyn_cast<onnx::ReduceSumOp>(anchor);
-  if (!sum || sum.getKeepdims() || rankOf(sum.getData()) != 3)
+  int64_t rank = sum ? rankOf(sum.getData()) : -1;
+  if (!sum || sum.getKeepdims() || (rank != 3 && rank != 4))
     return failure();
-  bool expertsFirst = reducesAxis(sum, 0);
-  if (!expertsFirst && !reducesAxis(sum, 1))
+  bool batched = rank == 4;
+  bool expertsFirst = !batched && reducesAxis(sum, 0);
+  if (!expertsFirst && !reducesAxis(sum, -2))
     return failure();
   auto mul = sum.getData().getDefiningOp<onnx::MulOp>();
   if (!mul)
     return failure();
-  auto unsqueezedLast = [](Value v) -> Value {
+  auto unsqueezedLast = [rank](Value v) -> Value {
     Operation *u = v.getDefiningOp();
-    if (!u || !isa<onnx::UnsqueezeOp, onnx::ReshapeOp>(u) || rankOf(v) != 3 ||
-        cast<RankedTensorType>(v.getType()).getDimSize(2) != 1 ||
-        rankOf(u->getOperand(0)) != 2)
+    if (!u || !isa<onnx::UnsqueezeOp, onnx::ReshapeOp>(u) || rankOf(v) != rank ||
+        cast<RankedTensorType>(v.getType()).getDimSize(rank - 1) != 1 ||
+        rankOf(u->getOperand(0)) != rank - 1)
       return Value();
     return u->getOperand(0);
   };
@@ -1385,7 +1397,10 @@ static FailureOr<Routed> matchDenseMasked(Operation *anchor, Miss &miss) {
       dense = wt;
       ffn = matchFFN(y);
       if (ffn && ffn->p1.einsum && ffn->p2.einsum && (!ffn->p3.weight || ffn->p3.einsum)) {
-        // Einsums `th,ehf->tef`, `tef,efh->teh`: [T, E, H] as computed.
+        // Einsums `th,ehf->tef`, `tef,efh->teh` (or `bsh,ehf->bsef`, ...):
+        // [T, E, H] (or [B, S, E, H]) as computed.
+      } else if (batched) {
+        continue;
       } else if (auto tr = y.getDefiningOp<onnx::TransposeOp>();
                  tr && tr.getPermutation() == ArrayRef<int64_t>{1, 0, 2}) {
         y = tr.getData(); // [E, T, H] computed, then transposed
@@ -1409,26 +1424,29 @@ static FailureOr<Routed> matchDenseMasked(Operation *anchor, Miss &miss) {
     // expert Einsums (all three projections) give [T, E, *] from [T, H].
     bool einsum = ffn->p1.einsum && ffn->p2.einsum && (!ffn->p3.weight || ffn->p3.einsum);
     if (ffn->p1.einsum != einsum || ffn->p2.einsum != einsum ||
-        (einsum && (expertsFirst || rankOf(ffn->in) != 2 || rankOf(ffn->p1.weight) != 3)))
+        (einsum && (expertsFirst || rankOf(ffn->in) != rank - 1 ||
+                    rankOf(ffn->p1.weight) != 3)))
       continue;
     int64_t inRank = rankOf(ffn->in);
-    if ((rankOf(y) == 3 && inRank != 2 && inRank != 3) || (rankOf(y) == 4 && inRank != 4))
-      continue;
-    if (inRank == 4) {
-      auto t = cast<RankedTensorType>(ffn->in.getType());
-      if (t.getDimSize(1) != 1 || t.getDimSize(2) != 1)
+    if (!einsum) {
+      if ((rankOf(y) == 3 && inRank != 2 && inRank != 3) || (rankOf(y) == 4 && inRank != 4))
+        continue;
+      if (inRank == 4) {
+        auto t = cast<RankedTensorType>(ffn->in.getType());
+        if (t.getDimSize(1) != 1 || t.getDimSize(2) != 1)
+          continue;
+      }
+      if (inRank == 3 && cast<RankedTensorType>(ffn->in.getType()).getDimSize(0) != 1)
         continue;
     }
-    if (inRank == 3 && cast<RankedTensorType>(ffn->in.getType()).getDimSize(0) != 1)
-      continue;
-    auto routing = denseRouting(dense, anchor, miss);
+    auto routing = denseRouting(dense, anchor, miss, batched);
     if (!routing) {
       if (!miss.reason.empty())
         return failure();
       continue;
     }
     miss.at = anchor;
-    auto gate = matchGate(routing->weights, routing->indices, miss, /*batched=*/false,
+    auto gate = matchGate(routing->weights, routing->indices, miss, batched,
                           routing->softmaxOfValues);
     if (failed(gate))
       return failure();

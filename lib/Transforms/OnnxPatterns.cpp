@@ -379,15 +379,17 @@ std::optional<std::pair<Value, Value>> gatheredRows(Value v) {
 }
 
 /// Whether the Einsum |eq| applies one matrix per expert (or per token
-/// and slot) to the last axis of its first input: `th,ehf->tef`,
-/// `tef,efh->teh`, `th,tkhf->tkf` or `tkf,tkfh->tkh`, any letters.
+/// and slot) to the last axis of its first input: `Th,ehf->Tef`,
+/// `Tef,efh->Teh`, `Th,Tkhf->Tkf` or `Tkf,Tkfh->Tkh`, any letters, where
+/// T is one token letter (`th,ehf->tef`) or several (unflattened tokens,
+/// `bsh,ehf->bsef`).
 static bool isExpertProjection(StringRef eq) {
   eq = eq.trim();
   if (eq.contains('.') || eq.contains(' '))
     return false;
   auto [lhs, out] = eq.split("->");
   auto [a, b] = lhs.split(',');
-  if (a.empty() || b.empty() || out.empty() || b.contains(','))
+  if (a.size() < 2 || b.size() < 3 || out.empty() || b.contains(','))
     return false;
   auto distinct = [](StringRef s) {
     llvm::SmallDenseSet<char, 8> seen(s.begin(), s.end());
@@ -396,23 +398,22 @@ static bool isExpertProjection(StringRef eq) {
   if (!distinct(a) || !distinct(b) || !distinct(out))
     return false;
   char h = a.back();
-  if (b.size() < 2 || b[b.size() - 2] != h || out.contains(h))
+  if (b[b.size() - 2] != h || out.contains(h))
     return false;
   char f = b.back();
   if (a.contains(f))
     return false;
-  // The batch letters: the first input's, then the weight's leading
-  // ones; the output is [t, e (or k), f].
-  if (a.size() == 2 && b.size() == 3) // th,ehf->tef
-    return out == (Twine(a[0]) + Twine(b[0]) + Twine(f)).str() && b[0] != a[0];
-  if (a.size() == 3 && b.size() == 3) // tef,efh->teh
-    return b[0] == a[1] && out == (Twine(a[0]) + Twine(a[1]) + Twine(f)).str();
-  if (a.size() == 2 && b.size() == 4) // th,tkhf->tkf
-    return b[0] == a[0] && out == (Twine(a[0]) + Twine(b[1]) + Twine(f)).str();
-  if (a.size() == 3 && b.size() == 4) // tkf,tkfh->tkh
-    return b[0] == a[0] && b[1] == a[1] &&
-           out == (Twine(a[0]) + Twine(a[1]) + Twine(f)).str();
-  return false;
+  std::string want;
+  if (b.size() == 3 && !a.contains(b[0])) // Th,ehf->Tef
+    want = (a.drop_back() + Twine(b[0]) + Twine(f)).str();
+  else if (b.size() == 3 && a.size() >= 3 && b[0] == a[a.size() - 2]) // Tef,efh->Teh
+    want = (a.drop_back() + Twine(f)).str();
+  else if (b.size() == a.size() + 2 && b.starts_with(a.drop_back()) &&
+           !a.contains(b[a.size() - 1])) // Th,Tkhf->Tkf
+    want = (b.drop_back(2) + Twine(f)).str();
+  else if (a.size() >= 3 && b.size() == a.size() + 1 && b.starts_with(a)) // Tkf,Tkfh->Tkh
+    want = (a.drop_back() + Twine(f)).str();
+  return !want.empty() && out == want;
 }
 
 /// A projection's weight that is the Transpose of constant rows gathered

@@ -974,7 +974,8 @@ def moe(path: str, form: str, hidden: int = 64, inner: int = 128, experts: int =
     export). Near misses for negative tests: |shapes| gives per-expert inner
     sizes (form C), |topk_axis| selects along another axis, and
     |extra_outputs| (`weights`, `scores`) exposes gate values as outputs too.
-    |batch| (forms C and E) makes the input `[batch, T, H]` unflattened, as
+    |batch| (forms C and E, B's stacked layouts, the einsum layout of forms
+    B and D) makes the input `[batch, T, H]` unflattened, as
     a module that never reshapes its tokens exports it: the router's
     Softmax / TopK / ReduceSum and the routing matrix then work on the last
     axis of `[batch, T, E]` (com.microsoft.MoE takes the logits as `[B*T, E]`).
@@ -996,10 +997,13 @@ def moe(path: str, form: str, hidden: int = 64, inner: int = 128, experts: int =
     swiglu = act == "swiglu"
     srng = np.random.default_rng(seed + 1000)  # the shared expert's own stream
     stacked_outputs = form == "B" and layout in ("stack", "stack_einsum", "stack0")
-    if batch is not None and ((form not in "CE" and not stacked_outputs) or
+    einsum_bd = form in "BD" and layout == "einsum"
+    if batch is not None and ((form not in "CE" and not stacked_outputs and not einsum_bd) or
                               gating == "deepseek"):
-        raise ValueError("an unflattened [batch, T, H] input is generated for forms C, E and "
-                         "B's stacked layouts, with softmax / sigmoid gates")
+        raise ValueError("an unflattened [batch, T, H] input is generated for forms C, E, "
+                         "B's stacked layouts and the einsum layout of forms B and D, with "
+                         "softmax / sigmoid gates")
+    tl = "t" if batch is None else "bt"  # the Einsums' token letters
     if batch is not None and gemm:
         raise ValueError("Gemm takes [T, H] only (torch exports nn.Linear on [B, S, H] as "
                          "MatMul + Add)")
@@ -1113,15 +1117,15 @@ def moe(path: str, form: str, hidden: int = 64, inner: int = 128, experts: int =
             elif vals is not None:
                 zeros = g.op("ConstantOfShape", [g.op("Shape", [g.op("MatMul", [x, wg])])],
                              value=helper.make_tensor("zero", TP.FLOAT, [1], [0.0]))
-                dmat = g.op("ScatterElements", [zeros, idx, vals], axis=1)     # [T, E]
+                dmat = g.op("ScatterElements", [zeros, idx, vals], axis=last)  # [T, E]
             if layout == "einsum":
                 if bias:
                     raise ValueError("layout einsum is generated without biases")
                 ein = lambda a, w, eq: g.op("Einsum", [a, w], equation=eq)  # noqa: E731
-                hh = ein(x, w1, "th,ehf->tef")
-                a = (g.op("Mul", [_moe_act(g, hh, "silu"), ein(x, w3, "th,ehf->tef")])
+                hh = ein(x, w1, f"{tl}h,ehf->{tl}ef")
+                a = (g.op("Mul", [_moe_act(g, hh, "silu"), ein(x, w3, f"{tl}h,ehf->{tl}ef")])
                      if swiglu else _moe_act(g, hh, act))
-                y = ein(a, w2, "tef,efh->teh")                                  # [T, E, H]
+                y = ein(a, w2, f"{tl}ef,efh->{tl}eh")                          # [T, E, H]
             elif layout == "TE":
                 if bias:
                     raise ValueError("layout TE is generated without biases")
@@ -1138,7 +1142,8 @@ def moe(path: str, form: str, hidden: int = 64, inner: int = 128, experts: int =
                 if layout == "ET_perm":
                     y = g.op("Transpose", [y], perm=[1, 0, 2])                 # [T, E, H]
                 wt = g.op("Unsqueeze", [dmat, i64("ax2", [-1])])               # [T, E, 1]
-                out = g.op("ReduceSum", [g.op("Mul", [y, wt]), i64("ax1r", [1])], keepdims=0)
+                out = g.op("ReduceSum", [g.op("Mul", [y, wt]),
+                                         i64("ax1r", [1 if batch is None else -2])], keepdims=0)
         elif form == "C":
             terms = [shared_out()] if shared and shared_first else []
             if c_weights != "equal" and vals is not None:
@@ -1173,19 +1178,21 @@ def moe(path: str, form: str, hidden: int = 64, inner: int = 128, experts: int =
             gw = lambda name, w: g.op("Gather", [g.const(name, w), idx], axis=0)  # noqa: E731
             if layout == "einsum":
                 ein = lambda a, w, eq: g.op("Einsum", [a, w], equation=eq)  # noqa: E731
-                hh = ein(x, gw("experts.w1", w1s), "th,tkhf->tkf")
+                hh = ein(x, gw("experts.w1", w1s), f"{tl}h,{tl}khf->{tl}kf")
                 a = (g.op("Mul", [_moe_act(g, hh, "silu"),
-                                  ein(x, gw("experts.w3", w3s), "th,tkhf->tkf")])
+                                  ein(x, gw("experts.w3", w3s), f"{tl}h,{tl}khf->{tl}kf")])
                      if swiglu else _moe_act(g, hh, act))
-                y = ein(a, gw("experts.w2", w2s), "tkf,tkfh->tkh")            # [T, k, H]
+                y = ein(a, gw("experts.w2", w2s), f"{tl}kf,{tl}kfh->{tl}kh")  # [T, k, H]
             else:
                 xd = g.op("Unsqueeze", [x, g.const("ax12", np.array([1, 2], np.int64))])
                 y = _moe_ffn(g, xd, gw("experts.w1", w1s), gw("experts.w2", w2s),
                              gw("experts.w3", w3s) if swiglu else None, act)  # [T, k, 1, H]
                 y = g.op("Squeeze", [y, g.const("ax2s", np.array([2], np.int64))])
-            wv = g.op("Unsqueeze", [vals, g.const("ax2u", np.array([2], np.int64))])
+            wv = g.op("Unsqueeze", [vals, g.const("ax2u", np.array([2 if batch is None else -1],
+                                                                  np.int64))])
             out = g.op("ReduceSum", [g.op("Mul", [y, wv]),
-                                     g.const("ax1r", np.array([1], np.int64))], keepdims=0)
+                                     g.const("ax1r", np.array([1 if batch is None else -2],
+                                                              np.int64))], keepdims=0)
         elif form == "A":
             if a_mask != "equal":
                 mask = g.op("OneHot", [idx, g.const("depth", np.array(E, np.int64)),

@@ -100,6 +100,10 @@ def test_gate_and_layout_variants(tmp_path, form, kw):
     ("B", dict(layout="stack", bias=True, act="relu")),
     ("B", dict(layout="stack_einsum", act="swiglu", gating="sigmoid")),
     ("C", dict(c_weights="gather", dense="neginf", gating="topk_softmax")),
+    ("B", dict(layout="einsum", act="swiglu")),                        # bth,ehf->btef
+    ("B", dict(layout="einsum", act="gelu", dense="onehot", gating="sigmoid", normalize=False)),
+    ("D", dict(layout="einsum", act="swiglu", gating="topk_softmax")),  # bth,btkhf->btkf
+    ("D", dict(layout="einsum", act="relu", shared=48)),
 ])
 def test_unflattened_batch_input(tmp_path, form, kw):
     """A module that never flattens its tokens: x [B, S, H], the gate's

@@ -95,6 +95,12 @@ MODELS = {
     # a hand-written top-k loop: torch.where(idx == e), index_add_
     "moe_where_loop.onnx": {"routing": 1},
     "moe_where_loop_dynamo.onnx": {"routing": 1},
+    # the einsum experts on unflattened [B, S, d] tokens (`bsh,ehf->bsef`,
+    # `bsh,bskhf->bskf`): forms B and D with two token letters
+    "moe_einsum_dense_bsh.onnx": {"routing": 1},
+    "moe_einsum_dense_bsh_dynamo.onnx": {"routing": 1},
+    "moe_einsum_gather_bsh.onnx": {"routing": 1},
+    "moe_einsum_gather_bsh_dynamo.onnx": {"routing": 1},
 }
 
 

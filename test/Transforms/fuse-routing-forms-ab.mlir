@@ -4,6 +4,9 @@
 // RUN: sparsa-opt %S/Inputs/moe-form-B-stack-batched.mlir --sparsa-fuse-routing | FileCheck %s --check-prefix=STACKB
 // RUN: sparsa-opt %S/Inputs/moe-form-B-stack0.mlir --sparsa-fuse-routing | FileCheck %s --check-prefix=STACK0
 // RUN: sparsa-opt %S/Inputs/moe-form-A-where.mlir --sparsa-fuse-routing | FileCheck %s --check-prefix=FORMAW
+// RUN: sparsa-opt %S/Inputs/moe-form-B-einsum-batched.mlir --sparsa-fuse-routing | FileCheck %s --check-prefix=EINB
+// RUN: sparsa-opt %S/Inputs/moe-form-D-einsum-batched.mlir --sparsa-fuse-routing | FileCheck %s --check-prefix=EIND
+// RUN: sparsa-opt %S/Inputs/moe-form-B-einsum-batched-token-sum.mlir --sparsa-fuse-routing | FileCheck %s --check-prefix=EINBNEG
 
 /// Form A (exported by sparsa.models.moe(form="A", experts=4, k=2,
 /// missing=(2,))): Softmax -> TopK -> renormalize -> OneHot -> Transpose;
@@ -70,3 +73,36 @@
 // FORMAW-NOT: onnx.NonZero
 // FORMAW-NOT: onnx.Tanh
 // FORMAW: return %[[Y]]
+
+/// Form B on unflattened tokens with stacked weights through torch.einsum
+/// (sparsa.models.moe(form="B", layout="einsum", act="gelu",
+/// dense="onehot", batch="B")): `bth,ehf->btef` and `btef,efh->bteh` give
+/// [B, T, E, H], times the dense routing matrix ReduceSum(OneHot(idx) *
+/// w[..., None], -2) [B, T, E] unsqueezed last, summed over axis -2. The
+/// op takes x [B, T, H] and the logits as [B * T, E].
+// EINB-LABEL: func.func @main_graph
+// EINB: %[[L:.+]] = onnx.Reshape %{{.+}}, %{{.+}} : (tensor<?x?x4xf32>, tensor<2xi64>) -> tensor<?x4xf32>
+// EINB: %[[Y:.+]] = sparsa.moe %arg0, %[[L]], %{{.+}}, %{{.+}} {activation = "gelu", k = 2 : i64, normalize = true} : (tensor<?x?x4xf32>, tensor<?x4xf32>, tensor<4x4x4xf32>, tensor<4x4x4xf32>) -> tensor<?x?x4xf32>
+// EINB-NOT: onnx.Einsum
+// EINB-NOT: onnx.OneHot
+// EINB: return %[[Y]]
+
+/// Form D on unflattened tokens (sparsa.models.moe(form="D",
+/// layout="einsum", act="swiglu", gating="topk_softmax", batch="B")): the
+/// top-k experts' weights gathered per token, W[idx] [B, T, k, H, F],
+/// through `bth,btkhf->btkf` and `btkf,btkfh->btkh`, weighted and summed
+/// over the k. Gate and linear stacks are packed side by side.
+// EIND-LABEL: func.func @main_graph
+// EIND: %[[L:.+]] = onnx.Reshape %{{.+}}, %{{.+}} : (tensor<?x?x4xf32>, tensor<2xi64>) -> tensor<?x4xf32>
+// EIND: %[[Y:.+]] = sparsa.moe %arg0, %[[L]], %{{.+}}, %{{.+}} {activation = "silu", gate_layout = 2 : i64, k = 2 : i64, normalize = true} : (tensor<?x?x4xf32>, tensor<?x4xf32>, tensor<4x4x8xf32>, tensor<4x4x4xf32>) -> tensor<?x?x4xf32>
+// EIND-NOT: onnx.Einsum
+// EIND-NOT: onnx.Gather
+// EIND: return %[[Y]]
+
+/// The same form B summed over the tokens (axis 1) instead of the experts
+/// (the ReduceSum's axes constant changed): not a routed combine; nothing
+/// fuses.
+// EINBNEG-LABEL: func.func @main_graph
+// EINBNEG-NOT: sparsa.moe
+// EINBNEG: onnx.Einsum {{.+}} {equation = "btef,efh->bteh"}
+// EINBNEG: onnx.ReduceSum
