@@ -520,6 +520,46 @@ def export_unflattened_moe(out):
         export_bsh(m, x, out, name)
 
 
+class ReLUExpert(nn.Module):
+    def __init__(s, d, f):
+        super().__init__(); s.fc1 = nn.Linear(d, f); s.fc2 = nn.Linear(f, d)
+    def forward(s, x): return s.fc2(torch.relu(s.fc1(x)))
+
+class Top1MoE(nn.Module):
+    """Switch-Transformer-style top-1 routing on [B, S, d], the choice by
+    torch.max (ReduceMax + ArgMax): each expert's output times
+    `(w * (idx == e))[..., None]` ("term"), the masked outputs summed and
+    scaled by the weight once (`out * w`, keepdim, "after"), or the weight
+    scattered into a dense [B, S, E] matrix over the torch.stack-ed outputs
+    ("stack")."""
+    def __init__(s, d=64, f=96, E=4, style="term"):
+        super().__init__(); s.style = style
+        s.gate = nn.Linear(d, E, bias=False)
+        s.experts = nn.ModuleList([ReLUExpert(d, f) for _ in range(E)])
+    def forward(s, x):
+        probs = torch.softmax(s.gate(x), dim=-1)
+        if s.style == "stack":
+            w, idx = probs.max(dim=-1, keepdim=True)
+            dense = torch.zeros_like(probs).scatter(-1, idx, w)
+            ys = torch.stack([ex(x) for ex in s.experts], dim=-2)
+            return (ys * dense[..., None]).sum(-2)
+        out = torch.zeros_like(x)
+        if s.style == "term":
+            w, idx = probs.max(dim=-1)
+            for e, ex in enumerate(s.experts):
+                out = out + ex(x) * (w * (idx == e))[..., None]
+            return out
+        w, idx = probs.max(dim=-1, keepdim=True)
+        for e, ex in enumerate(s.experts):
+            out = out + ex(x) * (idx == e)
+        return out * w
+
+def export_top1_moe(out):
+    for style in ("term", "after", "stack"):
+        torch.manual_seed(0)
+        export_bsh(Top1MoE(style=style).eval(), torch.randn(2, 8, 64), out, f"moe_top1_{style}")
+
+
 class Logits(nn.Module):
     """input_ids [B, L] -> logits [B, L, vocab] of a causal LM, no cache."""
 
@@ -585,6 +625,7 @@ EXPORTS = {
     "einsum_moe_bsh": export_einsum_moe_bsh,
     "mohd_and_unrolled": export_mohd_and_unrolled,
     "unflattened_moe": export_unflattened_moe,
+    "top1_moe": export_top1_moe,
     "cats": export_cats,
     "cumsum_linear_attention": export_cumsum_linear_attention,
     "predictor_ffns": export_predictor_ffns,

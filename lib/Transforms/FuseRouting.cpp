@@ -315,29 +315,85 @@ static LogicalResult matchSelection(Value sel, Value scores, Gate &g, Miss &miss
   return success();
 }
 
+/// A maximum along the last axis as torch.max(s, -1) exports it: the op
+/// (ArgMax or ReduceMax) of |v| = Op(s, last axis, keepdims), or
+/// Unsqueeze(Op(s, keepdims = 0), -1); |kept| says whether the axis is
+/// kept as 1 (the [T, 1] of a top-1 TopK).
+template <typename OpTy>
+static OpTy maxAlongLast(Value v, bool &kept) {
+  kept = true;
+  if (auto un = v.getDefiningOp<onnx::UnsqueezeOp>()) {
+    auto axes = onnx::getConstantI64Values(un.getAxes());
+    int64_t r = rankOf(v);
+    if (failed(axes) || axes->size() != 1 || ((*axes)[0] != -1 && (*axes)[0] != r - 1))
+      return OpTy();
+    v = un.getData();
+    auto op = v.getDefiningOp<OpTy>();
+    return op && !op.getKeepdims() ? op : OpTy();
+  }
+  auto op = v.getDefiningOp<OpTy>();
+  if (!op)
+    return OpTy();
+  kept = op.getKeepdims() != 0;
+  return op;
+}
+
+/// Whether |op| reduces the last axis of its data.
+static bool onLastAxis(onnx::ArgMaxOp op) {
+  int64_t r = rankOf(op.getData()), a = op.getAxis();
+  return r > 0 && (a < 0 ? a + r : a) == r - 1;
+}
+static bool onLastAxis(onnx::ReduceMaxOp op) { return reducesAxis(op, -1); }
+
 /// The gate behind routing weights |weights| and expert indices |indices|
 /// ([T, k], or with |batched| also [B, S, k]; every reduction on the last
-/// axis).
+/// axis). Top-1 may be torch.max: the indices ArgMax, the weights
+/// ReduceMax of the same scores, [T, 1] or (both) [T].
 static FailureOr<Gate> matchGate(Value weights, Value indices, Miss &miss,
                                  bool batched = false, bool softmaxOfValues = false) {
   Gate g;
+  bool kept = true;
+  auto argmax = maxAlongLast<onnx::ArgMaxOp>(indices, kept);
   auto topk = indices.getDefiningOp<onnx::TopKOp>();
-  if (!topk || topk.getIndices() != indices)
+  if (argmax && onLastAxis(argmax)) {
+    miss.at = argmax;
+    int64_t r = rankOf(argmax.getData());
+    if (r != 2 && !(batched && r == 3)) {
+      miss.reason = "router scores are not a [tokens, experts] matrix";
+      return failure();
+    }
+    if (argmax.getSelectLastIndex()) {
+      miss.reason = "ArgMax picks the last of tied experts (select_last_index = 1)";
+      return failure();
+    }
+    g.k = 1;
+  } else if (topk && topk.getIndices() == indices) {
+    std::optional<int64_t> k = expertTopK(topk, miss, batched);
+    if (!k)
+      return failure();
+    g.k = *k;
+    g.topk = topk;
+  } else {
     return failure();
-  std::optional<int64_t> k = expertTopK(topk, miss, batched);
-  if (!k)
-    return failure();
-  const int64_t rank = rankOf(topk.getX()), last = rank - 1;
+  }
+  Value selected = argmax ? argmax.getData() : topk.getX(); // what the choice is on
+  const int64_t rank = rankOf(selected), last = rank - 1;
   auto onLast = [&](int64_t axis) { return (axis < 0 ? axis + rank : axis) == last; };
-  g.topk = topk;
-  g.k = *k;
+  // The values chosen: TopK's, or torch.max's ReduceMax alongside the ArgMax.
+  auto isTopValues = [&](Value w) {
+    if (topk)
+      return w == topk.getValues();
+    bool wKept;
+    auto rmax = maxAlongLast<onnx::ReduceMaxOp>(w, wKept);
+    return rmax && rmax.getData() == selected && onLastAxis(rmax) && wKept == kept;
+  };
   if (softmaxOfValues) {
     // Softmax(ScatterElements(-inf, idx, values)): the softmax over the k.
-    if (weights != topk.getValues()) {
+    if (!isTopValues(weights)) {
       miss.reason = "the scattered routing logits are not the top-k values";
       return failure();
     }
-    g.logits = topk.getX();
+    g.logits = selected;
     g.gating = "softmax";
     g.normalize = true;
     return g;
@@ -350,11 +406,11 @@ static FailureOr<Gate> matchGate(Value weights, Value indices, Miss &miss,
   }
   if (auto soft = w.getDefiningOp<onnx::SoftmaxOp>()) {
     // Mixtral: TopK over the logits, softmax over the k chosen.
-    if (soft.getInput() != topk.getValues() || !onLast(soft.getAxis())) {
+    if (!isTopValues(soft.getInput()) || !kept || !onLast(soft.getAxis())) {
       miss.reason = "routing weights are a softmax of something other than the top-k";
       return failure();
     }
-    g.logits = topk.getX();
+    g.logits = selected;
     g.gating = "softmax";
     g.normalize = true;
     return g;
@@ -368,7 +424,8 @@ static FailureOr<Gate> matchGate(Value weights, Value indices, Miss &miss,
         }))
       denom = eps->second;
     auto sum = denom.getDefiningOp<onnx::ReduceSumOp>();
-    if (!sum || sum.getData() != div.getA() || !reducesAxis(sum, last) || !sum.getKeepdims()) {
+    if (!sum || sum.getData() != div.getA() || !kept || !reducesAxis(sum, last) ||
+        !sum.getKeepdims()) {
       miss.reason = "routing weights are divided by something other than their sum";
       return failure();
     }
@@ -378,8 +435,8 @@ static FailureOr<Gate> matchGate(Value weights, Value indices, Miss &miss,
   // The weights are the top-k values, or the scores gathered at the top-k
   // indices (DeepSeek-V3 chooses on biased, group-masked scores).
   Value scores;
-  if (w == topk.getValues()) {
-    scores = topk.getX();
+  if (isTopValues(w)) {
+    scores = selected;
   } else if (auto ge = w.getDefiningOp<onnx::GatherElementsOp>();
              ge && ge.getIndices() == indices && onLast(ge.getAxis())) {
     scores = ge.getData();
@@ -401,9 +458,9 @@ static FailureOr<Gate> matchGate(Value weights, Value indices, Miss &miss,
     miss.reason = "top-k of raw logits used as routing weights (no softmax or sigmoid)";
     return failure();
   }
-  if (topk.getX() == scores)
+  if (selected == scores)
     return g;
-  if (failed(matchSelection(topk.getX(), scores, g, miss)))
+  if (failed(matchSelection(selected, scores, g, miss)))
     return failure();
   return g;
 }
@@ -748,6 +805,10 @@ static FailureOr<Experts> stackExperts(OpBuilder &b, Location loc,
 
 /// Form C: sum over experts of Mul(FFN_e(x), ReduceSum(Cast(Equal(idx, e))
 /// * weights, last axis, keepdims)), on [T, H] or unflattened [B, S, H].
+/// With top-1 the ReduceSum may be left out (the product [T, 1], or [T]
+/// unsqueezed last), or the weights applied once after the sum of the
+/// masked outputs: Mul(sum_e FFN_e(x) * Cast(Equal(idx, e)), weights)
+/// (Switch Transformer).
 namespace {
 /// The routing behind a dense [T, E] routing matrix: the top-k weights and
 /// indices it scatters; |softmaxOfValues| when the matrix is a softmax of
@@ -762,10 +823,22 @@ static std::optional<DenseRouting> denseRouting(Value d, Operation *anchor, Miss
                                                 bool batched = false);
 
 static FailureOr<Routed> matchEqualMaskChain(Operation *anchor, Miss &miss) {
-  // Collect the Add tree's leaves.
-  SmallVector<Value> leaves, work = {anchor->getResult(0)};
-  if (!isa<onnx::AddOp>(anchor))
+  // The chain, or the chain times the weights applied after it.
+  Value root = anchor->getResult(0), postWeights;
+  if (auto mul = dyn_cast<onnx::MulOp>(anchor)) {
+    for (int i = 0; i < 2 && !postWeights; ++i)
+      if (mul->getOperand(i).getDefiningOp<onnx::AddOp>() &&
+          rankOf(mul->getOperand(1 - i)) == rankOf(root)) {
+        root = mul->getOperand(i);
+        postWeights = mul->getOperand(1 - i);
+      }
+    if (!postWeights)
+      return failure();
+  } else if (!isa<onnx::AddOp>(anchor)) {
     return failure();
+  }
+  // Collect the Add tree's leaves.
+  SmallVector<Value> leaves, work = {root};
   while (!work.empty()) {
     Value v = work.pop_back_val();
     if (auto add = v.getDefiningOp<onnx::AddOp>()) {
@@ -778,7 +851,7 @@ static FailureOr<Routed> matchEqualMaskChain(Operation *anchor, Miss &miss) {
   if (leaves.size() < 2)
     return failure();
   Value indices, weights, x, dense, sharedLeaf;
-  bool softmaxOfValues = false;
+  bool softmaxOfValues = false, unsummed = false;
   std::map<int64_t, ExpertFFN> byExpert;
   // Column e of the dense routing matrix D [T, E] (or [B, S, E]):
   // D[..., e:e+1] (Slice) or D[..., e, None] (Unsqueeze(Gather(D, e, last
@@ -856,14 +929,36 @@ static FailureOr<Routed> matchEqualMaskChain(Operation *anchor, Miss &miss) {
       continue;
     }
     for (int i = 0; i < 2; ++i) {
-      auto sum = mul->getOperand(i).getDefiningOp<onnx::ReduceSumOp>();
-      if (!sum || !reducesAxis(sum, -1) || !sum.getKeepdims())
-        continue;
-      auto prod = sum.getData().getDefiningOp<onnx::MulOp>();
-      if (!prod)
-        continue;
-      for (int j = 0; j < 2; ++j) {
-        Value m = prod->getOperand(j), w = prod->getOperand(1 - j);
+      // The expert's factor: ReduceSum(mask * w, -1, keepdims) [T, 1]; with
+      // top-1 also mask * w, or a mask alone when the weights come after.
+      Value c = mul->getOperand(i);
+      SmallVector<std::pair<Value, Value>> maskAndWeights;
+      if (auto sum = c.getDefiningOp<onnx::ReduceSumOp>();
+          sum && reducesAxis(sum, -1) && sum.getKeepdims()) {
+        if (auto prod = sum.getData().getDefiningOp<onnx::MulOp>())
+          for (int j = 0; j < 2; ++j)
+            maskAndWeights.push_back({prod->getOperand(j), prod->getOperand(1 - j)});
+      } else {
+        auto cT = dyn_cast<RankedTensorType>(c.getType());
+        if (!cT || cT.getRank() != sumT.getRank() || cT.getShape().back() != 1)
+          continue;
+        if (auto un = c.getDefiningOp<onnx::UnsqueezeOp>()) {
+          auto axes = onnx::getConstantI64Values(un.getAxes());
+          if (failed(axes) || axes->size() != 1 ||
+              ((*axes)[0] != -1 && (*axes)[0] != cT.getRank() - 1))
+            continue;
+          c = un.getData();
+        }
+        if (postWeights) {
+          maskAndWeights.push_back({c, Value()});
+        } else if (auto prod = c.getDefiningOp<onnx::MulOp>()) {
+          for (int j = 0; j < 2; ++j)
+            maskAndWeights.push_back({prod->getOperand(j), prod->getOperand(1 - j)});
+        }
+        if (!maskAndWeights.empty())
+          unsummed = true;
+      }
+      for (auto [m, w] : maskAndWeights) {
         if (auto cast = m.getDefiningOp<onnx::CastOp>())
           m = cast.getInput();
         auto eq = m.getDefiningOp<onnx::EqualOp>();
@@ -910,9 +1005,24 @@ static FailureOr<Routed> matchEqualMaskChain(Operation *anchor, Miss &miss) {
   if (byExpert.size() + (sharedLeaf ? 1 : 0) + zeroLeaves != leaves.size() ||
       byExpert.size() < 2 || !indices)
     return failure();
+  if (postWeights) {
+    // Switch Transformer: the sum of the masked outputs times the top-1
+    // weight [T, 1] (or [T] unsqueezed, as the indices may be).
+    if (dense || sharedLeaf)
+      return failure();
+    weights = postWeights;
+    auto un = weights.getDefiningOp<onnx::UnsqueezeOp>();
+    auto axes = un ? onnx::getConstantI64Values(un.getAxes())
+                   : FailureOr<SmallVector<int64_t>>(failure());
+    if (un && rankOf(indices) == rankOf(weights) - 1 && succeeded(axes) &&
+        axes->size() == 1 && ((*axes)[0] == -1 || (*axes)[0] == rankOf(indices)))
+      weights = un.getData();
+  }
   Routed r;
   auto gate = matchGate(weights, indices, miss, /*batched=*/true, softmaxOfValues);
   if (failed(gate))
+    return failure();
+  if (unsummed && gate->k != 1)
     return failure();
   r.gate = *gate;
   r.x = x;
@@ -2034,8 +2144,8 @@ struct FuseRoutingPass final : sparsa::impl::FuseRoutingPassBase<FuseRoutingPass
     // last candidates first, so an Add chain fuses whole.
     SmallVector<Operation *> anchors;
     getOperation().walk([&](Operation *op) {
-      if (isa<onnx::AddOp, onnx::ReduceSumOp, onnx::ScatterElementsOp, onnx::ScatterNDOp,
-              onnx::MatMulOp, onnx::GemmOp, onnx::EinsumOp>(op))
+      if (isa<onnx::AddOp, onnx::MulOp, onnx::ReduceSumOp, onnx::ScatterElementsOp,
+              onnx::ScatterNDOp, onnx::MatMulOp, onnx::GemmOp, onnx::EinsumOp>(op))
         anchors.push_back(op);
     });
     llvm::DenseSet<Operation *> erased;

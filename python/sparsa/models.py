@@ -879,7 +879,17 @@ def _moe_gate(g: "_Graph", x: str, wg: str, k: int, gating: str, normalize: bool
     p = g.op("Softmax" if gating == "softmax" else "Sigmoid", [logits],
              **({"axis": -1} if gating == "softmax" else {}))
     g.scores = p
-    vals, idx = g.op("TopK", [p, kk], 2, axis=getattr(g, "topk_axis", -1))
+    top1 = getattr(g, "top1", None)
+    if top1:  # torch.max(p, -1[, keepdim=True]): ReduceMax + ArgMax (k = 1)
+        kd = 0 if top1 == "max_flat" else 1
+        vals = (g.op("ReduceMax", [p, g.const("router.max_axes", np.array([-1], np.int64))],
+                     keepdims=kd) if getattr(g, "opset", 17) >= 18
+                else g.op("ReduceMax", [p], axes=[-1], keepdims=kd))
+        idx = g.op("ArgMax", [p], axis=-1, keepdims=kd)
+        if top1 == "max_flat" and (normalize or scaling != 1.0):
+            raise ValueError('top1="max_flat" weights are generated unnormalized, unscaled')
+    else:
+        vals, idx = g.op("TopK", [p, kk], 2, axis=getattr(g, "topk_axis", -1))
     if normalize:
         s = g.op("ReduceSum", [vals, g.const("router.axes", np.array([-1], np.int64))],
                  keepdims=1)
@@ -936,7 +946,7 @@ def moe(path: str, form: str, hidden: int = 64, inner: int = 128, experts: int =
         shared_gate: bool = False, n_group: int = 4, topk_group: int = 2,
         layout: str = "ET", dense: str = "scatter", c_weights: str = "equal",
         shared_first: bool = False, zeros_first: bool = False, a_mask: str = "onehot",
-        batch: Optional[Dim] = None, seed: int = 0,
+        batch: Optional[Dim] = None, top1: Optional[str] = None, seed: int = 0,
         opset: int = 17) -> str:
     """A mixture-of-experts layer `x [T, H] -> [T, H]` in exporter form |form|:
 
@@ -979,6 +989,12 @@ def moe(path: str, form: str, hidden: int = 64, inner: int = 128, experts: int =
     a module that never reshapes its tokens exports it: the router's
     Softmax / TopK / ReduceSum and the routing matrix then work on the last
     axis of `[batch, T, E]` (com.microsoft.MoE takes the logits as `[B*T, E]`).
+    |top1| (k = 1, softmax / sigmoid gates): the choice as torch.max
+    writes it, ReduceMax + ArgMax on the last axis, "max" with keepdim
+    ([T, 1], any form but A), "max_flat" without ([T]; form C, whose
+    expert factor is then `(w * (idx == e))[..., None]`); form C's
+    |c_weights| "after" (Switch Transformer) then sums the outputs masked
+    by `idx == e` alone and scales the sum once by the weight.
     |shared| > 0 adds a shared expert of that inner size on every token
     (DeepSeek-V3 / Qwen-MoE), its output added to the routed sum; with
     |shared_gate| scaled by sigmoid(x Wsg) per token (Qwen-MoE). gating
@@ -1059,6 +1075,15 @@ def moe(path: str, form: str, hidden: int = 64, inner: int = 128, experts: int =
     else:
         g.topk_axis = topk_axis
         g.n_experts, g.n_group, g.topk_group = E, n_group, topk_group
+        if top1 is not None:
+            if top1 not in ("max", "max_flat") or k != 1 or gating not in ("softmax", "sigmoid"):
+                raise ValueError('top1 is "max" or "max_flat", with k=1 and a softmax / '
+                                 'sigmoid gate')
+            if form == "A" or (top1 == "max_flat" and form != "C"):
+                raise ValueError('top1="max" is generated for forms B-D, "max_flat" for C')
+            g.top1, g.opset = top1, opset
+        if c_weights == "after" and (top1 is None or form != "C" or shared):
+            raise ValueError('c_weights="after" is form C with a top1 gate, no shared expert')
         if dense == "neginf":
             # Shazeer's top-k gating as written by hand: the top-k logits
             # scattered into -inf, softmax over all experts (= softmax over
@@ -1146,7 +1171,7 @@ def moe(path: str, form: str, hidden: int = 64, inner: int = 128, experts: int =
                                          i64("ax1r", [1 if batch is None else -2])], keepdims=0)
         elif form == "C":
             terms = [shared_out()] if shared and shared_first else []
-            if c_weights != "equal" and vals is not None:
+            if c_weights in ("slice", "gather") and vals is not None:
                 zeros = g.op("ConstantOfShape", [g.op("Shape", [g.op("MatMul", [x, wg])])],
                              value=helper.make_tensor("zero", TP.FLOAT, [1], [0.0]))
                 dmat = g.op("ScatterElements", [zeros, idx, vals], axis=last)  # [T, E]
@@ -1162,8 +1187,14 @@ def moe(path: str, form: str, hidden: int = 64, inner: int = 128, experts: int =
                                            i64(f"e{e}.u", [-1])])
                 else:
                     m = g.op("Cast", [g.op("Equal", [idx, i64(f"e{e}", e)])], to=TP.FLOAT)
-                    c = g.op("ReduceSum", [g.op("Mul", [m, vals]), i64(f"e{e}.axes", [last])],
-                             keepdims=1)
+                    if c_weights == "after":    # the mask alone, [T, 1]
+                        c = (g.op("Unsqueeze", [m, i64(f"e{e}.u", [-1])])
+                             if top1 == "max_flat" else m)
+                    elif top1 == "max_flat":    # (w * (idx == e))[..., None]
+                        c = g.op("Unsqueeze", [g.op("Mul", [vals, m]), i64(f"e{e}.u", [-1])])
+                    else:
+                        c = g.op("ReduceSum", [g.op("Mul", [m, vals]),
+                                               i64(f"e{e}.axes", [last])], keepdims=1)
                 y = _expert(g, e, x)
                 terms.append(g.op("Mul", [y, c]))
             if zeros_first:  # out = torch.zeros_like(x); out = out + ...
@@ -1172,6 +1203,10 @@ def moe(path: str, form: str, hidden: int = 64, inner: int = 128, experts: int =
             out = terms[0]
             for t in terms[1:]:
                 out = g.op("Add", [out, t])
+            if c_weights == "after":  # Switch Transformer: out * w once
+                wa = (g.op("Unsqueeze", [vals, g.const("after.u", np.array([-1], np.int64))])
+                      if top1 == "max_flat" else vals)
+                out = g.op("Mul", [out, wa])
         elif form == "D":
             if bias:
                 raise ValueError("form D is generated without biases")

@@ -255,3 +255,82 @@ def test_many_tokens_share_experts(tmp_path):
     base = rng.standard_normal((3, H)).astype(np.float32)
     x = base[rng.integers(0, 3, size=96)] + 1e-3 * rng.standard_normal((96, H)).astype(np.float32)
     assert_matches_ort(model, path, {"x": x})
+
+
+@pytest.mark.parametrize("form,kw", [
+    ("C", dict(top1="max_flat", normalize=False)),                  # (w * (idx == e))[..., None]
+    ("C", dict(top1="max_flat", normalize=False, c_weights="after")),  # Switch: sum, then * w
+    ("C", dict(top1="max", c_weights="after", normalize=False, act="gelu")),
+    ("C", dict(top1="max", act="swiglu", shared=32)),              # keepdim, renormalized (= 1)
+    ("C", dict(top1="max", batch="B", normalize=False, opset=18)),  # ReduceMax axes as input
+    ("B", dict(top1="max", normalize=False, act="silu")),
+    ("B", dict(top1="max", layout="stack", normalize=False, gating="sigmoid")),
+    ("D", dict(top1="max", normalize=False, act="swiglu", scaling=2.0)),
+])
+def test_top1_by_torch_max(tmp_path, form, kw):
+    """Top-1 routing written with torch.max: ReduceMax + ArgMax of the gate
+    scores on the expert axis, kept ([T, 1]) or not ([T], form C's factor
+    then unsqueezed), or Switch Transformer's weight applied once after the
+    masked sum. One sparsa.moe with k = 1."""
+    path = models.moe(str(tmp_path / "moe.onnx"), form, hidden=H, inner=64, k=1, **kw)
+    model, report = compile_with_report(tmp_path, path)
+    assert report["fusions"]["routing"] == 1, report
+    assert report["unfused"] == []
+    if "batch" in kw:
+        for b, s in [(1, 1), (2, 9)]:
+            x = np.random.default_rng(b * s).standard_normal((b, s, H)).astype(np.float32)
+            assert_matches_ort(model, path, {"x": x})
+    else:
+        check_tokens(model, path)
+
+
+def test_top1_ties_pick_the_first_expert(tmp_path):
+    """A zero router gives every expert the same score: ArgMax (and ONNX
+    TopK) pick the lowest index, and so must the fused op."""
+    import onnx
+    from onnx import numpy_helper
+    path = str(tmp_path / "moe.onnx")
+    models.moe(path, "C", hidden=H, inner=64, k=1, top1="max_flat", normalize=False,
+               c_weights="after")
+    m = onnx.load(path)
+    (wg,) = [t for t in m.graph.initializer if t.name == "router.weight"]
+    wg.CopyFrom(numpy_helper.from_array(np.zeros((H, 8), np.float32), "router.weight"))
+    onnx.save(m, path)
+    model, report = compile_with_report(tmp_path, path)
+    assert report["fusions"]["routing"] == 1, report
+    check_tokens(model, path)
+
+
+def test_argmax_of_last_tie_is_a_near_miss(tmp_path):
+    """ArgMax with select_last_index = 1 chooses differently from a top-k
+    on ties; the report says so and the graph runs as written."""
+    import onnx
+    path = str(tmp_path / "moe.onnx")
+    models.moe(path, "C", hidden=H, inner=64, k=1, top1="max", normalize=False)
+    m = onnx.load(path)
+    (am,) = [n for n in m.graph.node if n.op_type == "ArgMax"]
+    am.attribute.append(onnx.helper.make_attribute("select_last_index", 1))
+    onnx.save(m, path)
+    model, report = compile_with_report(tmp_path, path)
+    assert report["fusions"]["routing"] == 0
+    (miss,) = report["unfused"]
+    assert miss["op"] == "onnx.ArgMax" and "select_last_index" in miss["reason"], miss
+    check_tokens(model, path)
+
+
+def test_top1_weights_of_other_scores_are_a_near_miss(tmp_path):
+    """The weight must be the maximum of the scores the ArgMax chose on: the
+    maximum of the raw logits is not a routing weight of the gate."""
+    import onnx
+    path = str(tmp_path / "moe.onnx")
+    models.moe(path, "C", hidden=H, inner=64, k=1, top1="max", normalize=False)
+    m = onnx.load(path)
+    (rm,) = [n for n in m.graph.node if n.op_type == "ReduceMax"]
+    (mm,) = [n for n in m.graph.node if n.name == "/router/MatMul"]
+    rm.input[0] = mm.output[0]
+    onnx.save(m, path)
+    model, report = compile_with_report(tmp_path, path)
+    assert report["fusions"]["routing"] == 0
+    (miss,) = report["unfused"]
+    assert "not the top-k scores" in miss["reason"], miss
+    check_tokens(model, path)

@@ -101,6 +101,15 @@ MODELS = {
     "moe_einsum_dense_bsh_dynamo.onnx": {"routing": 1},
     "moe_einsum_gather_bsh.onnx": {"routing": 1},
     "moe_einsum_gather_bsh_dynamo.onnx": {"routing": 1},
+    # top-1 by torch.max (ReduceMax + ArgMax): per-expert factor
+    # (w * (idx == e))[..., None], Switch's `out * w` after the masked sum,
+    # or the weight scattered over torch.stack-ed outputs
+    "moe_top1_term.onnx": {"routing": 1},
+    "moe_top1_term_dynamo.onnx": {"routing": 1},
+    "moe_top1_after.onnx": {"routing": 1},
+    "moe_top1_after_dynamo.onnx": {"routing": 1},
+    "moe_top1_stack.onnx": {"routing": 1},
+    "moe_top1_stack_dynamo.onnx": {"routing": 1},
 }
 
 

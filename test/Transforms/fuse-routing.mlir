@@ -487,3 +487,126 @@ func.func @mohd(%x: tensor<?x4xf32>) -> tensor<?x4xf32> {
   %y = onnx.Add %y0, %b2 : (tensor<?x4xf32>, tensor<4xf32>) -> tensor<?x4xf32>
   return %y : tensor<?x4xf32>
 }
+
+// -----
+
+/// Switch Transformer's top-1 by torch.max(probs, -1, keepdim=True)
+/// (ReduceMax + ArgMax): the experts' outputs masked by `idx == e` alone,
+/// summed from zeros, the sum scaled once by the top-1 weight. One
+/// sparsa.moe with k = 1 replaces the final Mul.
+// CHECK-LABEL: func.func @switch_top1_weight_after_sum
+// CHECK: %[[Y:.+]] = sparsa.moe %arg0, %{{.+}}, %{{.+}}, %{{.+}} {k = 1 : i64}
+// CHECK-NOT: onnx.ArgMax
+// CHECK-NOT: onnx.Mul
+// CHECK: return %[[Y]]
+func.func @switch_top1_weight_after_sum(%x: tensor<?x4xf32>) -> tensor<?x4xf32> {
+  %wg = onnx.Constant {value = dense<[[1.0, -1.0], [0.5, 0.25], [-0.5, 1.0], [0.0, 2.0]]> : tensor<4x2xf32>} : () -> tensor<4x2xf32>
+  %axl = onnx.Constant {value = dense<-1> : tensor<1xi64>} : () -> tensor<1xi64>
+  %e0 = onnx.Constant {value = dense<0> : tensor<i64>} : () -> tensor<i64>
+  %e1 = onnx.Constant {value = dense<1> : tensor<i64>} : () -> tensor<i64>
+  %w1a = onnx.Constant {value = dense<0.5> : tensor<4x8xf32>} : () -> tensor<4x8xf32>
+  %w2a = onnx.Constant {value = dense<0.25> : tensor<8x4xf32>} : () -> tensor<8x4xf32>
+  %w1b = onnx.Constant {value = dense<-0.5> : tensor<4x8xf32>} : () -> tensor<4x8xf32>
+  %w2b = onnx.Constant {value = dense<0.75> : tensor<8x4xf32>} : () -> tensor<8x4xf32>
+  %l = onnx.MatMul %x, %wg : (tensor<?x4xf32>, tensor<4x2xf32>) -> tensor<?x2xf32>
+  %p = onnx.Softmax %l : (tensor<?x2xf32>) -> tensor<?x2xf32>
+  %v = onnx.ReduceMax %p, %axl : (tensor<?x2xf32>, tensor<1xi64>) -> tensor<?x1xf32>
+  %i = onnx.ArgMax %p {axis = -1 : si64} : (tensor<?x2xf32>) -> tensor<?x1xi64>
+  %xs = onnx.Shape %x : (tensor<?x4xf32>) -> tensor<2xi64>
+  %zeros = onnx.ConstantOfShape %xs : (tensor<2xi64>) -> tensor<?x4xf32>
+  %q0 = onnx.Equal %i, %e0 : (tensor<?x1xi64>, tensor<i64>) -> tensor<?x1xi1>
+  %f0 = onnx.Cast %q0 {to = 1 : si64} : (tensor<?x1xi1>) -> tensor<?x1xf32>
+  %h0 = onnx.MatMul %x, %w1a : (tensor<?x4xf32>, tensor<4x8xf32>) -> tensor<?x8xf32>
+  %a0 = onnx.Relu %h0 : (tensor<?x8xf32>) -> tensor<?x8xf32>
+  %y0 = onnx.MatMul %a0, %w2a : (tensor<?x8xf32>, tensor<8x4xf32>) -> tensor<?x4xf32>
+  %t0 = onnx.Mul %y0, %f0 : (tensor<?x4xf32>, tensor<?x1xf32>) -> tensor<?x4xf32>
+  %q1 = onnx.Equal %i, %e1 : (tensor<?x1xi64>, tensor<i64>) -> tensor<?x1xi1>
+  %f1 = onnx.Cast %q1 {to = 1 : si64} : (tensor<?x1xi1>) -> tensor<?x1xf32>
+  %h1 = onnx.MatMul %x, %w1b : (tensor<?x4xf32>, tensor<4x8xf32>) -> tensor<?x8xf32>
+  %a1 = onnx.Relu %h1 : (tensor<?x8xf32>) -> tensor<?x8xf32>
+  %y1 = onnx.MatMul %a1, %w2b : (tensor<?x8xf32>, tensor<8x4xf32>) -> tensor<?x4xf32>
+  %t1 = onnx.Mul %y1, %f1 : (tensor<?x4xf32>, tensor<?x1xf32>) -> tensor<?x4xf32>
+  %s = onnx.Add %zeros, %t0 : (tensor<?x4xf32>, tensor<?x4xf32>) -> tensor<?x4xf32>
+  %u = onnx.Add %s, %t1 : (tensor<?x4xf32>, tensor<?x4xf32>) -> tensor<?x4xf32>
+  %y = onnx.Mul %u, %v : (tensor<?x4xf32>, tensor<?x1xf32>) -> tensor<?x4xf32>
+  return %y : tensor<?x4xf32>
+}
+
+// -----
+
+/// Top-1 by torch.max(probs, -1) without keepdim: [T] weights and indices,
+/// each expert's factor `(w * (idx == e))[..., None]`, no ReduceSum.
+// CHECK-LABEL: func.func @form_c_top1_flat
+// CHECK: %[[Y:.+]] = sparsa.moe %arg0, %{{.+}}, %{{.+}}, %{{.+}} {k = 1 : i64}
+// CHECK-NOT: onnx.ArgMax
+// CHECK: return %[[Y]]
+func.func @form_c_top1_flat(%x: tensor<?x4xf32>) -> tensor<?x4xf32> {
+  %wg = onnx.Constant {value = dense<[[1.0, -1.0], [0.5, 0.25], [-0.5, 1.0], [0.0, 2.0]]> : tensor<4x2xf32>} : () -> tensor<4x2xf32>
+  %axl = onnx.Constant {value = dense<-1> : tensor<1xi64>} : () -> tensor<1xi64>
+  %e0 = onnx.Constant {value = dense<0> : tensor<i64>} : () -> tensor<i64>
+  %e1 = onnx.Constant {value = dense<1> : tensor<i64>} : () -> tensor<i64>
+  %w1a = onnx.Constant {value = dense<0.5> : tensor<4x8xf32>} : () -> tensor<4x8xf32>
+  %w2a = onnx.Constant {value = dense<0.25> : tensor<8x4xf32>} : () -> tensor<8x4xf32>
+  %w1b = onnx.Constant {value = dense<-0.5> : tensor<4x8xf32>} : () -> tensor<4x8xf32>
+  %w2b = onnx.Constant {value = dense<0.75> : tensor<8x4xf32>} : () -> tensor<8x4xf32>
+  %l = onnx.MatMul %x, %wg : (tensor<?x4xf32>, tensor<4x2xf32>) -> tensor<?x2xf32>
+  %p = onnx.Softmax %l : (tensor<?x2xf32>) -> tensor<?x2xf32>
+  %v = onnx.ReduceMax %p, %axl {keepdims = 0 : si64} : (tensor<?x2xf32>, tensor<1xi64>) -> tensor<?xf32>
+  %i = onnx.ArgMax %p {axis = 1 : si64, keepdims = 0 : si64} : (tensor<?x2xf32>) -> tensor<?xi64>
+  %q0 = onnx.Equal %i, %e0 : (tensor<?xi64>, tensor<i64>) -> tensor<?xi1>
+  %f0 = onnx.Cast %q0 {to = 1 : si64} : (tensor<?xi1>) -> tensor<?xf32>
+  %m0 = onnx.Mul %v, %f0 : (tensor<?xf32>, tensor<?xf32>) -> tensor<?xf32>
+  %c0 = onnx.Unsqueeze %m0, %axl : (tensor<?xf32>, tensor<1xi64>) -> tensor<?x1xf32>
+  %h0 = onnx.MatMul %x, %w1a : (tensor<?x4xf32>, tensor<4x8xf32>) -> tensor<?x8xf32>
+  %a0 = onnx.Relu %h0 : (tensor<?x8xf32>) -> tensor<?x8xf32>
+  %y0 = onnx.MatMul %a0, %w2a : (tensor<?x8xf32>, tensor<8x4xf32>) -> tensor<?x4xf32>
+  %t0 = onnx.Mul %y0, %c0 : (tensor<?x4xf32>, tensor<?x1xf32>) -> tensor<?x4xf32>
+  %q1 = onnx.Equal %i, %e1 : (tensor<?xi64>, tensor<i64>) -> tensor<?xi1>
+  %f1 = onnx.Cast %q1 {to = 1 : si64} : (tensor<?xi1>) -> tensor<?xf32>
+  %m1 = onnx.Mul %v, %f1 : (tensor<?xf32>, tensor<?xf32>) -> tensor<?xf32>
+  %c1 = onnx.Unsqueeze %m1, %axl : (tensor<?xf32>, tensor<1xi64>) -> tensor<?x1xf32>
+  %h1 = onnx.MatMul %x, %w1b : (tensor<?x4xf32>, tensor<4x8xf32>) -> tensor<?x8xf32>
+  %a1 = onnx.Relu %h1 : (tensor<?x8xf32>) -> tensor<?x8xf32>
+  %y1 = onnx.MatMul %a1, %w2b : (tensor<?x8xf32>, tensor<8x4xf32>) -> tensor<?x4xf32>
+  %t1 = onnx.Mul %y1, %c1 : (tensor<?x4xf32>, tensor<?x1xf32>) -> tensor<?x4xf32>
+  %y = onnx.Add %t0, %t1 : (tensor<?x4xf32>, tensor<?x4xf32>) -> tensor<?x4xf32>
+  return %y : tensor<?x4xf32>
+}
+
+// -----
+
+/// Near miss: ArgMax with select_last_index = 1 picks the last of tied
+/// experts, a top-k the first. Nothing fuses; the ArgMax says why.
+// CHECK-LABEL: func.func @negative_argmax_last_index
+// CHECK-NOT: sparsa.moe
+// CHECK: onnx.ArgMax {{.+}}sparsa.unfused = {routing = "ArgMax picks the last of tied experts (select_last_index = 1)"}
+func.func @negative_argmax_last_index(%x: tensor<?x4xf32>) -> tensor<?x4xf32> {
+  %wg = onnx.Constant {value = dense<[[1.0, -1.0], [0.5, 0.25], [-0.5, 1.0], [0.0, 2.0]]> : tensor<4x2xf32>} : () -> tensor<4x2xf32>
+  %axl = onnx.Constant {value = dense<-1> : tensor<1xi64>} : () -> tensor<1xi64>
+  %e0 = onnx.Constant {value = dense<0> : tensor<i64>} : () -> tensor<i64>
+  %e1 = onnx.Constant {value = dense<1> : tensor<i64>} : () -> tensor<i64>
+  %w1a = onnx.Constant {value = dense<0.5> : tensor<4x8xf32>} : () -> tensor<4x8xf32>
+  %w2a = onnx.Constant {value = dense<0.25> : tensor<8x4xf32>} : () -> tensor<8x4xf32>
+  %w1b = onnx.Constant {value = dense<-0.5> : tensor<4x8xf32>} : () -> tensor<4x8xf32>
+  %w2b = onnx.Constant {value = dense<0.75> : tensor<8x4xf32>} : () -> tensor<8x4xf32>
+  %l = onnx.MatMul %x, %wg : (tensor<?x4xf32>, tensor<4x2xf32>) -> tensor<?x2xf32>
+  %p = onnx.Softmax %l : (tensor<?x2xf32>) -> tensor<?x2xf32>
+  %v = onnx.ReduceMax %p, %axl : (tensor<?x2xf32>, tensor<1xi64>) -> tensor<?x1xf32>
+  %i = onnx.ArgMax %p {axis = -1 : si64, select_last_index = 1 : si64} : (tensor<?x2xf32>) -> tensor<?x1xi64>
+  %q0 = onnx.Equal %i, %e0 : (tensor<?x1xi64>, tensor<i64>) -> tensor<?x1xi1>
+  %f0 = onnx.Cast %q0 {to = 1 : si64} : (tensor<?x1xi1>) -> tensor<?x1xf32>
+  %m0 = onnx.Mul %v, %f0 : (tensor<?x1xf32>, tensor<?x1xf32>) -> tensor<?x1xf32>
+  %h0 = onnx.MatMul %x, %w1a : (tensor<?x4xf32>, tensor<4x8xf32>) -> tensor<?x8xf32>
+  %a0 = onnx.Relu %h0 : (tensor<?x8xf32>) -> tensor<?x8xf32>
+  %y0 = onnx.MatMul %a0, %w2a : (tensor<?x8xf32>, tensor<8x4xf32>) -> tensor<?x4xf32>
+  %t0 = onnx.Mul %y0, %m0 : (tensor<?x4xf32>, tensor<?x1xf32>) -> tensor<?x4xf32>
+  %q1 = onnx.Equal %i, %e1 : (tensor<?x1xi64>, tensor<i64>) -> tensor<?x1xi1>
+  %f1 = onnx.Cast %q1 {to = 1 : si64} : (tensor<?x1xi1>) -> tensor<?x1xf32>
+  %m1 = onnx.Mul %v, %f1 : (tensor<?x1xf32>, tensor<?x1xf32>) -> tensor<?x1xf32>
+  %h1 = onnx.MatMul %x, %w1b : (tensor<?x4xf32>, tensor<4x8xf32>) -> tensor<?x8xf32>
+  %a1 = onnx.Relu %h1 : (tensor<?x8xf32>) -> tensor<?x8xf32>
+  %y1 = onnx.MatMul %a1, %w2b : (tensor<?x8xf32>, tensor<8x4xf32>) -> tensor<?x4xf32>
+  %t1 = onnx.Mul %y1, %m1 : (tensor<?x4xf32>, tensor<?x1xf32>) -> tensor<?x4xf32>
+  %y = onnx.Add %t0, %t1 : (tensor<?x4xf32>, tensor<?x4xf32>) -> tensor<?x4xf32>
+  return %y : tensor<?x4xf32>
+}
