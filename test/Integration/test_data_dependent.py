@@ -80,6 +80,42 @@ def test_reshape_to_a_shape_built_from_run_time_pieces(tmp_path, compile_model):
         assert_matches_ort(model, path, {"x": RNG.standard_normal((n, n)).astype(np.float32)})
 
 
+def test_reshape_to_shape_arithmetic_then_unbind(tmp_path, compile_model):
+    """torch's `qkv.reshape(B, L, 3, H, d // H).unbind(2)`: the shape is
+    Concat(B, L, 3, H, Cast(Div(Gather(Shape(x), 2), H))) with B, L read at
+    run time. ONNX 1.12 types the Reshape with five unknown dims, so the
+    Split and the Squeeze of its size-1 axis could not be typed; the
+    importer works the static dims out of the shape arithmetic."""
+    i64 = lambda name, v: numpy_helper.from_array(np.array(v, np.int64), name)  # noqa: E731
+    nodes = [helper.make_node("Shape", ["x"], ["xs"], name="/Shape")]
+    for i in range(3):
+        nodes.append(helper.make_node("Gather", ["xs", f"i{i}"], [f"g{i}"], name=f"/Gather_{i}",
+                                      axis=0))
+    nodes += [
+        helper.make_node("Div", ["g2", "heads"], ["hd"], name="/Div"),
+        helper.make_node("Cast", ["hd"], ["hdc"], name="/Cast", to=TensorProto.INT64),
+        helper.make_node("Unsqueeze", ["g0", "ax0"], ["u0"], name="/Unsqueeze_0"),
+        helper.make_node("Unsqueeze", ["g1", "ax0"], ["u1"], name="/Unsqueeze_1"),
+        helper.make_node("Unsqueeze", ["hdc", "ax0"], ["u2"], name="/Unsqueeze_2"),
+        helper.make_node("Concat", ["u0", "u1", "three", "heads1", "u2"], ["shape"],
+                         name="/Concat", axis=0),
+        helper.make_node("Tile", ["x", "rep"], ["x3"], name="/Tile"),
+        helper.make_node("Reshape", ["x3", "shape"], ["r"], name="/Reshape"),
+        helper.make_node("Split", ["r", "ones"], ["q", "k", "v"], name="/Split", axis=2),
+        helper.make_node("Squeeze", ["q", "ax2"], ["qs"], name="/Squeeze_0"),
+        helper.make_node("Squeeze", ["v", "ax2"], ["vs"], name="/Squeeze_1"),
+        helper.make_node("Mul", ["qs", "vs"], ["y"], name="/Mul"),
+    ]
+    inits = [i64("i0", 0), i64("i1", 1), i64("i2", 2), i64("heads", 4), i64("heads1", [4]),
+             i64("three", [3]), i64("ax0", [0]), i64("ax2", [2]), i64("ones", [1, 1, 1]),
+             i64("rep", [1, 1, 3])]
+    path = make(tmp_path, nodes, [vi("x", ["B", "L", 32])], [vi("y", [None] * 4)], inits, opset=17)
+    model = compile_model(path)
+    for b, l in [(1, 1), (2, 5)]:
+        x = RNG.standard_normal((b, l, 32)).astype(np.float32)
+        assert_matches_ort(model, path, {"x": x})
+
+
 def test_nonzero_output_shape_varies(tmp_path, compile_model):
     path = make(tmp_path, [helper.make_node("NonZero", ["x"], ["y"], name="nz")],
                 [vi("x", ["N", 3])], [vi("y", [2, "K"], TensorProto.INT64)])

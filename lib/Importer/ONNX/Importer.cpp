@@ -37,6 +37,7 @@
 #include <mutex>
 #include <optional>
 #include <set>
+#include <functional>
 #include <variant>
 
 using namespace mlir;
@@ -1070,6 +1071,56 @@ static bool refineReshapes(proto::ModelProto &model) {
       return std::string("p:" + d.dim_param());
     return std::string("t:" + tensor + ":" + std::to_string(i));
   };
+  // A scalar of shape arithmetic as torch writes `x.view(B, L, 3, H, d //
+  // H)`: Gather(Shape(t), i), constants, Cast / Unsqueeze / Squeeze, and
+  // Add / Sub / Mul / Div of two static values (non-negative, divisions
+  // exact or truncating as torch's `//` of positive ints).
+  std::function<Dim(const std::string &, int)> scalarDim = [&](const std::string &name,
+                                                              int depth) -> Dim {
+    if (depth > 16)
+      return std::monostate();
+    if (auto c = constantInts(*graph, name); c && c->size() == 1)
+      return (*c)[0];
+    auto it = producer.find(name);
+    if (it == producer.end() || !it->second->domain().empty())
+      return std::monostate();
+    const proto::NodeProto &n = *it->second;
+    StringRef op = n.op_type();
+    if ((op == "Unsqueeze" || op == "Squeeze" || op == "Identity") && n.input_size() >= 1)
+      return scalarDim(n.input(0), depth + 1);
+    if (op == "Cast" && n.input_size() == 1) {
+      int64_t to = intAttr(n, "to", 0);
+      if (to != proto::TensorProto::INT64 && to != proto::TensorProto::INT32)
+        return std::monostate();
+      return scalarDim(n.input(0), depth + 1);
+    }
+    if (op == "Gather" && n.input_size() == 2 && intAttr(n, "axis", 0) == 0) {
+      const proto::NodeProto *shape = wholeShape(n.input(0));
+      auto idx = constantInts(*graph, n.input(1));
+      if (!shape || !idx || idx->size() != 1)
+        return std::monostate();
+      return dimOf(shape->input(0), (*idx)[0]);
+    }
+    if ((op == "Add" || op == "Sub" || op == "Mul" || op == "Div") && n.input_size() == 2) {
+      Dim a = scalarDim(n.input(0), depth + 1), b = scalarDim(n.input(1), depth + 1);
+      auto *x = std::get_if<int64_t>(&a), *y = std::get_if<int64_t>(&b);
+      int64_t r = 0;
+      if (!x || !y || *x < 0 || *y < 0)
+        return std::monostate();
+      if (op == "Div") {
+        if (*y == 0)
+          return std::monostate();
+        return *x / *y;
+      }
+      bool overflow = op == "Add"   ? __builtin_add_overflow(*x, *y, &r)
+                      : op == "Sub" ? __builtin_sub_overflow(*x, *y, &r)
+                                    : __builtin_mul_overflow(*x, *y, &r);
+      if (overflow || r < 0)
+        return std::monostate();
+      return r;
+    }
+    return std::monostate();
+  };
   bool changed = false;
   for (const auto &node : graph->node()) {
     if (node.op_type() != "Reshape" || !node.domain().empty() || node.input_size() < 2 ||
@@ -1131,19 +1182,43 @@ static bool refineReshapes(proto::ModelProto &model) {
           want.push_back(dimOf(shape->input(0), i));
         continue;
       }
+      // One dim: a scalar worked out from shapes, or unknown.
+      auto pt = types.find(piece);
       const proto::NodeProto *un = nodeOf(piece, "Unsqueeze");
-      const proto::NodeProto *gather = nodeOf(un ? un->input(0) : piece, "Gather");
-      const proto::NodeProto *shape = gather ? wholeShape(gather->input(0)) : nullptr;
-      auto idx = gather && gather->input_size() > 1 ? constantInts(*graph, gather->input(1))
-                                                    : std::nullopt;
-      if (!shape || !idx || idx->size() != 1 || intAttr(*gather, "axis", 0) != 0) {
+      bool single = (pt != types.end() && pt->second->tensor_type().shape().dim_size() == 1 &&
+                     pt->second->tensor_type().shape().dim(0).dim_value() == 1) ||
+                    (un && scalarDim(un->input(0), 0).index() != 0);
+      if (!single) {
         ok = false;
         break;
       }
-      want.push_back(dimOf(shape->input(0), (*idx)[0]));
+      Dim d = scalarDim(un ? un->input(0) : piece, 0);
+      if (auto *v = std::get_if<int64_t>(&d); v && *v == -1) {
+        if (inferred)
+          ok = false;
+        inferred = want.size();
+        d = std::monostate();
+      } else if (v && *v == 0) {
+        d = dimOf(node.input(0), (int64_t)want.size());
+      }
+      want.push_back(d);
     }
-    if (!ok || !inferred || (int)want.size() != outShape->dim_size() ||
-        outShape->dim(*inferred).has_dim_value())
+    if (!ok || (int)want.size() != outShape->dim_size())
+      continue;
+    if (!inferred) {
+      // No -1: the dims worked out are the dims.
+      for (size_t i = 0; i < want.size(); ++i) {
+        auto *v = std::get_if<int64_t>(&want[i]);
+        if (v && *v > 0 && !outShape->dim(i).has_dim_value()) {
+          auto *d = outShape->mutable_dim(i);
+          d->Clear();
+          d->set_dim_value(*v);
+          changed = true;
+        }
+      }
+      continue;
+    }
+    if (outShape->dim(*inferred).has_dim_value())
       continue;
     // -1 = prod(input dims) / prod(the others), symbolic dims cancelling.
     std::multiset<std::string> symbols;
@@ -2126,7 +2201,7 @@ static OwningOpRef<ModuleOp> importModel(MLIRContext *ctx, proto::ModelProto &mo
   }
   // Ops newer than the library's schemas: type them ourselves and let ONNX
   // carry on from there (each round gets past at least one such node).
-  for (int round = 0; round < 1000 && (completeTypes(model) | refineReshapes(model)); ++round) {
+  for (int round = 0; round < 1000 && (int(completeTypes(model)) | int(refineReshapes(model))); ++round) {
     try {
       infer(/*errorMode=*/0);
     } catch (const std::exception &) {
