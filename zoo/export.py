@@ -560,6 +560,35 @@ def export_top1_moe(out):
         export_bsh(Top1MoE(style=style).eval(), torch.randn(2, 8, 64), out, f"moe_top1_{style}")
 
 
+class PhiFirstLinearAttention(nn.Module):
+    """Linear attention (Katharopoulos et al.) whose feature map is applied
+    on [B, L, H, D] before the heads move forward, `phi(q).transpose(1, 2)`:
+    TorchScript merges the keys' two transposes into one [0, 2, 3, 1].
+    Non-causal with the normalizer, or causal in the L x L form (masked
+    scores, row sums)."""
+    def __init__(s, d=64, h=4, causal=False, phi="elu1"):
+        super().__init__(); s.h, s.causal, s.phi = h, causal, phi
+        s.qkv = nn.Linear(d, 3 * d); s.o = nn.Linear(d, d)
+    def forward(s, x):
+        B, L, d = x.shape
+        q, k, v = s.qkv(x).reshape(B, L, 3, s.h, d // s.h).unbind(2)    # [B, L, H, D]
+        f = (lambda t: torch.nn.functional.elu(t) + 1) if s.phi == "elu1" else torch.sigmoid
+        q, k, v = f(q).transpose(1, 2), f(k).transpose(1, 2), v.transpose(1, 2)
+        if s.causal:
+            a = (q @ k.transpose(-2, -1)).tril()
+            out = (a @ v) / (a.sum(-1, keepdim=True) + 1e-6)
+        else:
+            z = 1 / (q @ k.sum(-2, keepdim=True).transpose(-2, -1) + 1e-6)
+            out = (q @ (k.transpose(-2, -1) @ v)) * z
+        return s.o(out.transpose(1, 2).reshape(B, L, d))
+
+def export_phi_first_linear_attention(out):
+    for name, kw in (("linear_attention_phi_first", {}),
+                     ("linear_attention_phi_first_causal", {"causal": True, "phi": "sigmoid"})):
+        torch.manual_seed(0)
+        export_bsh(PhiFirstLinearAttention(**kw).eval(), torch.randn(2, 16, 64), out, name)
+
+
 class Logits(nn.Module):
     """input_ids [B, L] -> logits [B, L, vocab] of a causal LM, no cache."""
 
@@ -626,6 +655,7 @@ EXPORTS = {
     "mohd_and_unrolled": export_mohd_and_unrolled,
     "unflattened_moe": export_unflattened_moe,
     "top1_moe": export_top1_moe,
+    "phi_first_linear_attention": export_phi_first_linear_attention,
     "cats": export_cats,
     "cumsum_linear_attention": export_cumsum_linear_attention,
     "predictor_ffns": export_predictor_ffns,

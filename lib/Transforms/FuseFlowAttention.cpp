@@ -1222,6 +1222,118 @@ void cover(Operation *op, llvm::DenseSet<Operation *> &covered, int depth = 64) 
     cover(in.getDefiningOp(), covered, depth - 1);
 }
 
+/// The input of a feature map at |v| (Sigmoid, Relu, or Elu(x) + 1 with
+/// alpha 1), or null.
+Value featureMapInput(Value v) {
+  Operation *def = v.getDefiningOp();
+  if (isa_and_nonnull<onnx::SigmoidOp, onnx::ReluOp>(def))
+    return def->getOperand(0);
+  if (auto add = dyn_cast_or_null<onnx::AddOp>(def))
+    for (auto [x, c] : {std::pair(add.getA(), add.getB()), std::pair(add.getB(), add.getA())})
+      if (auto elu = x.getDefiningOp<onnx::EluOp>();
+          elu && elu.getAlpha().convertToDouble() == 1.0 && constFloat(c) == 1.0 &&
+          rankOf(c) <= 1 && x.getType() == v.getType())
+        return elu.getX();
+  return Value();
+}
+
+/// Code that applies the feature map before moving the heads forward,
+/// `phi(x.view(B, L, H, D)).transpose(1, 2)`, transposes phi(X); and
+/// TorchScript merges the keys' `.transpose(1, 2).transpose(-2, -1)` into
+/// one Transpose(phi(K), [0, 2, 3, 1]). Rewrites each Transpose of a
+/// feature map's output as the feature map of the transposed input,
+/// phi(Transpose(X, p)), a Transpose whose perm is another one's of the
+/// same phi(X) with the last two axes swapped (to the reverse order) first
+/// becoming the swap of that one, so the product sees the keys, once transposed, the way its
+/// other spellings do. The values are unchanged (the feature maps are
+/// element-wise), and so is the number of transposes.
+void sinkTransposesBelowFeatureMaps(Operation *root) {
+  // Transposes of a feature map's output other than the plain swap of the
+  // last two axes (the keys' transpose the product takes as it is).
+  SmallVector<onnx::TransposeOp> candidates;
+  root->walk([&](onnx::TransposeOp t) {
+    if (rankOf(t.getData()) >= 3 && featureMapInput(t.getData()) &&
+        !swapsLastTwo(t.getPerm(), rankOf(t.getData())))
+      candidates.push_back(t);
+  });
+  // Merged transposes first: the swap of a sibling's result (a sibling
+  // made when there is none).
+  llvm::DenseSet<Operation *> merged;
+  for (size_t i = 0, e = candidates.size(); i < e; ++i) {
+    onnx::TransposeOp t = candidates[i];
+    SmallVector<int64_t> p = t.getPermutation();
+    int64_t r = p.size();
+    // The keys transposed: the last two axes in reverse order.
+    if (p[r - 2] < p[r - 1])
+      continue;
+    SmallVector<int64_t> q = p;
+    std::swap(q[r - 2], q[r - 1]);
+    onnx::TransposeOp sibling;
+    for (onnx::TransposeOp s : candidates)
+      if (s != t && !merged.contains(s) && s.getData() == t.getData() &&
+          s.getPermutation() == q && s->getBlock() == t->getBlock())
+        sibling = s;
+    OpBuilder b(t);
+    if (!sibling) {
+      auto tt = cast<RankedTensorType>(t.getType());
+      SmallVector<int64_t> shape(tt.getShape());
+      std::swap(shape[r - 2], shape[r - 1]);
+      sibling = onnx::TransposeOp::create(b, t.getLoc(), tt.clone(shape), t.getData(),
+                                          b.getDenseI64ArrayAttr(q));
+      candidates.push_back(sibling);
+    } else if (t->isBeforeInBlock(sibling)) {
+      sibling->moveBefore(t);
+    }
+    SmallVector<int64_t> swap = llvm::to_vector(llvm::seq<int64_t>(0, r));
+    std::swap(swap[r - 2], swap[r - 1]);
+    Value st = onnx::TransposeOp::create(b, t.getLoc(), t.getType(), sibling.getResult(),
+                                         b.getDenseI64ArrayAttr(swap));
+    t.getResult().replaceAllUsesWith(st);
+    merged.insert(t);
+    t.erase();
+  }
+  for (onnx::TransposeOp t : candidates) {
+    if (merged.contains(t))
+      continue;
+    Value y = t.getData();
+    Value x = featureMapInput(y);
+    auto xt = dyn_cast<RankedTensorType>(x.getType());
+    auto tt = cast<RankedTensorType>(t.getType());
+    if (!xt || xt.getElementType() != tt.getElementType())
+      continue;
+    OpBuilder b(t);
+    Location loc = t.getLoc();
+    Value xT = onnx::TransposeOp::create(b, loc, tt, x, t.getPermAttr());
+    Operation *map = y.getDefiningOp();
+    Value out;
+    if (isa<onnx::SigmoidOp>(map)) {
+      out = onnx::SigmoidOp::create(b, loc, tt, xT);
+    } else if (isa<onnx::ReluOp>(map)) {
+      out = onnx::ReluOp::create(b, loc, tt, xT);
+    } else {
+      auto add = cast<onnx::AddOp>(map);
+      bool eluFirst = add.getA().getDefiningOp<onnx::EluOp>() != nullptr;
+      auto elu = (eluFirst ? add.getA() : add.getB()).getDefiningOp<onnx::EluOp>();
+      Value e = onnx::EluOp::create(b, loc, tt, xT, elu.getAlphaAttr());
+      Value c = eluFirst ? add.getB() : add.getA();
+      out = eluFirst ? onnx::AddOp::create(b, loc, tt, e, c) : onnx::AddOp::create(b, loc, tt, c, e);
+    }
+    t.getResult().replaceAllUsesWith(out);
+    t.erase();
+    // The feature map on the untransposed input, if nothing else reads it.
+    if (y.use_empty()) {
+      Operation *elu = nullptr;
+      if (isa<onnx::AddOp>(map))
+        for (Value operand : map->getOperands())
+          if (auto e = operand.getDefiningOp<onnx::EluOp>())
+            elu = e;
+      map->erase();
+      if (elu && elu->use_empty())
+        elu->erase();
+    }
+  }
+}
+
 struct FuseFlowAttentionPass final
     : sparsa::impl::FuseFlowAttentionPassBase<FuseFlowAttentionPass> {
   using FuseFlowAttentionPassBase::FuseFlowAttentionPassBase;
@@ -1232,6 +1344,7 @@ struct FuseFlowAttentionPass final
     getOperation().walk([&](onnx::LinearAttentionOp op) {
       op->setAttr(sp::kFamilyAttrName, StringAttr::get(op.getContext(), kFamily));
     });
+    sinkTransposesBelowFeatureMaps(getOperation());
     SmallVector<Operation *> roots;
     getOperation().walk([&](Operation *op) {
       if (isa<onnx::MulOp, onnx::DivOp, onnx::MatMulOp, onnx::EinsumOp>(op))

@@ -600,7 +600,7 @@ def linear_attention(path: str, seq: Dim = 128, heads: Dim = 8, head_dim: int = 
                      feature: str = "elu1", kv_seq: Optional[Dim] = None,
                      value_dim: Optional[int] = None, eps: float = 1e-6,
                      mask: str = "tril", contraction: str = "matmul",
-                     opset: int = 17) -> str:
+                     phi_first: bool = False, opset: int = 17) -> str:
     """Linear attention (Katharopoulos et al.) on [batch, heads, seq, d]:
     out = phi(q) (phi(k)^T v) / (phi(q) . sum phi(k) + eps) with phi =
     elu + 1 (|feature| also "relu", "sigmoid"). Forms:
@@ -617,7 +617,13 @@ def linear_attention(path: str, seq: Dim = 128, heads: Dim = 8, head_dim: int = 
       positions, each query row times its state, |contraction| "matmul"
       (`(phi(q)[..., None, :] @ kv)[..., 0, :]`), "mul_sum"
       (`(phi(q)[..., None] * kv).sum(-2)`) or "vk" (the outer product's
-      factors swapped, then "matmul"); the normalizer phi(q) . CumSum(phi(k))."""
+      factors swapped, then "matmul"); the normalizer phi(q) . CumSum(phi(k)).
+
+    |phi_first| (forms "matmul" and "masked"): q, k, v come as [batch, seq,
+    heads, d], the feature map is applied there, then the heads move
+    forward (Transpose [0, 2, 1, 3]), the keys' transpose merged into one
+    Transpose(phi(k), [0, 2, 3, 1]) as TorchScript writes
+    `phi(k).transpose(1, 2).transpose(-2, -1)`."""
     _, TP, helper, nh = _onnx()
     g = _Graph("/lin")
     kv_seq = seq if kv_seq is None else kv_seq
@@ -631,7 +637,18 @@ def linear_attention(path: str, seq: Dim = 128, heads: Dim = 8, head_dim: int = 
             return g.op("Add", [g.op("Elu", [x], alpha=1.0), g.const(f"one{g.n}", f32(1.0))])
         return g.op({"relu": "Relu", "sigmoid": "Sigmoid"}[feature], [x])
 
-    qf, kf = phi("q"), phi("k")
+    if phi_first:
+        if form not in ("matmul", "masked"):
+            raise ValueError("phi_first is generated for forms matmul and masked")
+        heads_fwd = [0, 2, 1, 3]
+        qf = g.op("Transpose", [phi("q")], perm=heads_fwd)
+        kp = phi("k")
+        kf = g.op("Transpose", [kp], perm=heads_fwd)
+        kT = g.op("Transpose", [kp], perm=[0, 2, 3, 1])                      # merged
+        vT = g.op("Transpose", ["v"], perm=heads_fwd)
+    else:
+        qf, kf = phi("q"), phi("k")
+        kT, vT = None, "v"
     E = g.const("eps", f32(eps))
     if form == "cumsum":
         if not causal:
@@ -651,11 +668,11 @@ def linear_attention(path: str, seq: Dim = 128, heads: Dim = 8, head_dim: int = 
         den = g.op("Add", [g.op("ReduceSum", [g.op("Mul", [qf, ks]), AL], keepdims=1), E])
         g.nodes.append(helper.make_node("Div", [num, den], ["y"], name="/lin/Div"))
     elif form == "masked":
-        kt = g.op("Transpose", [kf], perm=[0, 1, 3, 2])
+        kt = kT or g.op("Transpose", [kf], perm=[0, 1, 3, 2])
         s = g.op("MatMul", [qf, kt])
         if causal or mask != "none":
             s = _causal_mask(g, s, mask, seq)
-        num = g.op("MatMul", [s, "v"])
+        num = g.op("MatMul", [s, vT])
         den = g.op("Add", [g.op("ReduceSum", [s, AL], keepdims=1), E])
         g.nodes.append(helper.make_node("Div", [num, den], ["y"], name="/lin/Div"))
     elif form == "einsum":
@@ -671,13 +688,17 @@ def linear_attention(path: str, seq: Dim = 128, heads: Dim = 8, head_dim: int = 
     else:
         if causal:
             raise ValueError("the matmul form is non-causal (use form='masked')")
-        kt = g.op("Transpose", [kf], perm=[0, 1, 3, 2])
-        num = g.op("MatMul", [qf, g.op("MatMul", [kt, "v"])])
+        kt = kT or g.op("Transpose", [kf], perm=[0, 1, 3, 2])
+        num = g.op("MatMul", [qf, g.op("MatMul", [kt, vT])])
         ksum = g.op("ReduceSum", [kf, A2], keepdims=1)
         den = g.op("Add", [g.op("ReduceSum", [g.op("Mul", [qf, ksum]), AL], keepdims=1), E])
         g.nodes.append(helper.make_node("Div", [num, den], ["y"], name="/lin/Div"))
-    graph = helper.make_graph(g.nodes, "linear_attention",
-                              _attn_io(helper, TP, lead, seq, kv_seq, head_dim, value_dim),
+    ins = _attn_io(helper, TP, lead, seq, kv_seq, head_dim, value_dim)
+    if phi_first:  # [batch, seq, heads, d]
+        ins = [helper.make_tensor_value_info(n, TP.FLOAT, [batch, L, heads, d])
+               for n, L, d in (("q", seq, head_dim), ("k", kv_seq, head_dim),
+                               ("v", kv_seq, value_dim))]
+    graph = helper.make_graph(g.nodes, "linear_attention", ins,
                               [helper.make_tensor_value_info("y", TP.FLOAT,
                                                              lead + [seq, value_dim])],
                               g.inits)

@@ -185,6 +185,32 @@ def test_linear_attention_cumsum_dynamic(tmp_path):
                                    atol=ATOL * float(np.abs(ref).max()), rtol=RTOL)
 
 
+@pytest.mark.parametrize("causal,form,feature,mask", [
+    (False, "matmul", "elu1", "none"),
+    (False, "matmul", "sigmoid", "none"),
+    (True, "masked", "elu1", "trilu"),
+    (True, "masked", "relu", "tril"),
+])
+def test_linear_attention_feature_map_before_the_heads_move(tmp_path, causal, form, feature,
+                                                            mask):
+    """phi applied on [B, L, H, D], then Transpose [0, 2, 1, 3]; the keys'
+    `.transpose(1, 2).transpose(-2, -1)` merged into one [0, 2, 3, 1] (as
+    TorchScript writes it). The pass moves the transposes before the
+    feature maps and the product fuses."""
+    path = models.linear_attention(str(tmp_path / "lin.onnx"), seq=33, heads=2, head_dim=16,
+                                   value_dim=24, causal=causal, form=form, feature=feature,
+                                   mask=mask, phi_first=True)
+    model, report = compile_with_report(tmp_path, path)
+    assert report["fusions"]["flow_attention"] == 1, report
+    rng = np.random.default_rng(5)
+    feeds = {"q": rng.standard_normal((1, 33, 2, 16)).astype(np.float32),
+             "k": rng.standard_normal((1, 33, 2, 16)).astype(np.float32),
+             "v": rng.standard_normal((1, 33, 2, 24)).astype(np.float32)}
+    ref = ort_run(path, feeds)["y"]
+    np.testing.assert_allclose(model.run(feeds)["y"], ref,
+                               atol=ATOL * float(np.abs(ref).max()), rtol=RTOL)
+
+
 def test_linear_attention_other_value_dim(tmp_path):
     path = models.linear_attention(str(tmp_path / "lin.onnx"), seq=50, heads=3, head_dim=16,
                                    value_dim=40, batch=2)

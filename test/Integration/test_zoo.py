@@ -110,6 +110,13 @@ MODELS = {
     "moe_top1_after_dynamo.onnx": {"routing": 1},
     "moe_top1_stack.onnx": {"routing": 1},
     "moe_top1_stack_dynamo.onnx": {"routing": 1},
+    # linear attention with the feature map applied on [B, L, H, D] before
+    # the heads move forward (TorchScript merges the keys' transposes into
+    # one [0, 2, 3, 1]); non-causal, and causal as torch.tril of the scores
+    "linear_attention_phi_first.onnx": {"flow_attention": 1},
+    "linear_attention_phi_first_dynamo.onnx": {"flow_attention": 1},
+    "linear_attention_phi_first_causal.onnx": {"flow_attention": 1},
+    "linear_attention_phi_first_causal_dynamo.onnx": {"flow_attention": 1},
 }
 
 

@@ -302,3 +302,39 @@ func.func @negative_softmax_attention(%q: tensor<1x2x16x8xf32>, %k: tensor<1x2x1
   %o = onnx.MatMul %p, %v : (tensor<1x2x16x16xf32>, tensor<1x2x16x8xf32>) -> tensor<1x2x16x8xf32>
   return %o : tensor<1x2x16x8xf32>
 }
+
+// -----
+
+/// The feature map applied on [B, L, H, D] before the heads move forward,
+/// `phi(k).transpose(1, 2).transpose(-2, -1)` merged into one Transpose
+/// [0, 2, 3, 1] (TorchScript), causal by torch.tril of the scores. The
+/// transposes move before the feature maps (the keys' one as the swap of
+/// [0, 2, 1, 3]) and the product fuses on the transposed inputs; the
+/// untransposed feature maps, no longer read, are removed.
+// CHECK-LABEL: func.func @linear_phi_before_heads_transpose
+// CHECK-DAG: %[[Q:.+]] = onnx.Transpose %arg0 {perm = array<i64: 0, 2, 1, 3>}
+// CHECK-DAG: %[[K:.+]] = onnx.Transpose %arg1 {perm = array<i64: 0, 2, 1, 3>}
+// CHECK-DAG: %[[V:.+]] = onnx.Transpose %arg2 {perm = array<i64: 0, 2, 1, 3>}
+// CHECK: sparsa.linear_attention %[[Q]], %[[K]], %[[V]] {causal, eps = 9.9999999747524271E-7 : f64, feature_map = "elu1", normalize}
+// CHECK-NOT: onnx.Trilu
+// CHECK-NOT: onnx.Elu
+// CHECK: return
+func.func @linear_phi_before_heads_transpose(%q: tensor<1x?x2x4xf32>, %k: tensor<1x?x2x4xf32>, %v: tensor<1x?x2x3xf32>) -> tensor<1x2x?x3xf32> {
+  %one = onnx.Constant {value = dense<1.0> : tensor<f32>} : () -> tensor<f32>
+  %eps = onnx.Constant {value = dense<1.0e-6> : tensor<f32>} : () -> tensor<f32>
+  %axm1 = onnx.Constant {value = dense<[-1]> : tensor<1xi64>} : () -> tensor<1xi64>
+  %eq = onnx.Elu %q : (tensor<1x?x2x4xf32>) -> tensor<1x?x2x4xf32>
+  %fq = onnx.Add %eq, %one : (tensor<1x?x2x4xf32>, tensor<f32>) -> tensor<1x?x2x4xf32>
+  %ek = onnx.Elu %k : (tensor<1x?x2x4xf32>) -> tensor<1x?x2x4xf32>
+  %fk = onnx.Add %ek, %one : (tensor<1x?x2x4xf32>, tensor<f32>) -> tensor<1x?x2x4xf32>
+  %qt = onnx.Transpose %fq {perm = array<i64: 0, 2, 1, 3>} : (tensor<1x?x2x4xf32>) -> tensor<1x2x?x4xf32>
+  %kt = onnx.Transpose %fk {perm = array<i64: 0, 2, 3, 1>} : (tensor<1x?x2x4xf32>) -> tensor<1x2x4x?xf32>
+  %vt = onnx.Transpose %v {perm = array<i64: 0, 2, 1, 3>} : (tensor<1x?x2x3xf32>) -> tensor<1x2x?x3xf32>
+  %s = onnx.MatMul %qt, %kt : (tensor<1x2x?x4xf32>, tensor<1x2x4x?xf32>) -> tensor<1x2x?x?xf32>
+  %c = onnx.Trilu %s {upper = 0 : si64} : (tensor<1x2x?x?xf32>) -> tensor<1x2x?x?xf32>
+  %num = onnx.MatMul %c, %vt : (tensor<1x2x?x?xf32>, tensor<1x2x?x3xf32>) -> tensor<1x2x?x3xf32>
+  %rs = onnx.ReduceSum %c, %axm1 : (tensor<1x2x?x?xf32>, tensor<1xi64>) -> tensor<1x2x?x1xf32>
+  %den = onnx.Add %rs, %eps : (tensor<1x2x?x1xf32>, tensor<f32>) -> tensor<1x2x?x1xf32>
+  %y = onnx.Div %num, %den : (tensor<1x2x?x3xf32>, tensor<1x2x?x1xf32>) -> tensor<1x2x?x3xf32>
+  return %y : tensor<1x2x?x3xf32>
+}
