@@ -29,14 +29,17 @@ from collections import defaultdict
 
 import numpy as np
 
-# The operators issue 3 lists (plus the foundation's element-wise ops).
+# The operators issue 3 lists (plus the foundation's element-wise ops, and the
+# rounding / smooth activations hand-written fake quantization and Mamba-,
+# MobileNet-style blocks use).
 TARGET_OPS = """MatMul Gemm MatMulInteger QLinearMatMul QuantizeLinear DequantizeLinear
 DynamicQuantizeLinear TopK Softmax LogSoftmax Sigmoid Relu LeakyRelu Elu Gelu Erf Tanh Exp
 Log Sqrt Reciprocal Pow Abs Neg Clip Min Max Where Greater GreaterOrEqual Less LessOrEqual
 Equal Not And Or Gather GatherElements GatherND ScatterElements ScatterND OneHot NonZero
 CumSum ReduceSum ReduceMean ReduceMax ReduceMin ReduceProd ArgMax Einsum LayerNormalization
 Reshape Transpose Concat Split Slice Squeeze Unsqueeze Expand Tile Cast Shape Size
-ConstantOfShape Range Flatten Identity Dropout Add Sub Mul Div Constant Trilu Cos Sin""".split()
+ConstantOfShape Range Flatten Identity Dropout Add Sub Mul Div Constant Trilu Cos Sin
+Floor Ceil Round Sign Softplus Softsign HardSigmoid HardSwish Mish PRelu""".split()
 
 # TensorProto data types Sparsa does not support on purpose, with why.
 BY_DESIGN = {

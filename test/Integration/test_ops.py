@@ -234,3 +234,53 @@ def test_topk_unsorted_long_axis(tmp_path, compile_model):
     assert np.all(np.diff(ours["i"], axis=1) > 0)
     np.testing.assert_array_equal(np.sort(ours["i"], 1), np.sort(ref["i"], 1))
     np.testing.assert_array_equal(np.take_along_axis(x, ours["i"], 1), ours["v"])
+
+
+@pytest.mark.parametrize("op,attrs", [
+    ("Floor", {}), ("Ceil", {}), ("Round", {}), ("Sign", {}), ("Softplus", {}),
+    ("Softsign", {}), ("HardSigmoid", {"alpha": 0.3, "beta": 0.4}), ("HardSwish", {}),
+    ("Mish", {}),
+])
+def test_rounding_and_smooth_activations(tmp_path, compile_model, op, attrs):
+    """Fake quantization's `round(x / s)`, floor / ceil / sign, and the
+    smooth and hard activations (Softplus as in Mamba's step size, Mish,
+    MobileNet's HardSwish), with halves, zeros, large magnitudes (Softplus
+    must not overflow) and NaN."""
+    x = np.concatenate([8 * rand(2, 40),
+                        np.array([[-2.5, -1.5, -0.5, 0.5, 1.5, 2.5, 0.0, -0.0, 90.0, -90.0,
+                                   3.0, -3.0, 1e-3, np.nan, 40.0, -40.0] * 5] * 2,
+                                 np.float32)], axis=1)
+    path = build(tmp_path, [helper.make_node(op, ["x"], ["y"], name=op.lower(), **attrs)],
+                 [vi("x", ("N", 120))], [vi("y", ("N", 120))], opset=18)
+    model = compile_model(path)
+    ours, ref = model.run({"x": x})["y"], ort_run(path, {"x": x})["y"]
+    np.testing.assert_array_equal(np.isnan(ours), np.isnan(ref))
+    ok = ~np.isnan(ref)
+    np.testing.assert_allclose(ours[ok], ref[ok], rtol=2e-6, atol=2e-6)
+
+
+@pytest.mark.parametrize("slope_shape", [(1,), (6,), (4, 1)])
+def test_prelu_slope_broadcast(tmp_path, compile_model, slope_shape):
+    slope = rand(*slope_shape)
+    path = build(tmp_path, [helper.make_node("PRelu", ["x", "s"], ["y"], name="prelu")],
+                 [vi("x", ("N", 4, 6))], [vi("y", ("N", 4, 6))],
+                 [numpy_helper.from_array(slope, "s")])
+    assert_matches_ort(compile_model(path), path, {"x": rand(3, 4, 6)})
+
+
+def test_hand_written_fake_quantization(tmp_path, compile_model):
+    """torch's fake quantization written by hand, as a QAT model exports
+    it: q = clamp(round(x / s) + zp, 0, 255), x' = (q - zp) * s."""
+    s, zp = np.float32(0.05), np.float32(128)
+    nodes = [helper.make_node("Div", ["x", "s"], ["xs"], name="div"),
+             helper.make_node("Round", ["xs"], ["r"], name="round"),
+             helper.make_node("Add", ["r", "zp"], ["rz"], name="add"),
+             helper.make_node("Clip", ["rz", "lo", "hi"], ["q"], name="clip"),
+             helper.make_node("Sub", ["q", "zp"], ["qz"], name="sub"),
+             helper.make_node("Mul", ["qz", "s"], ["y"], name="mul")]
+    inits = [numpy_helper.from_array(np.array(v, np.float32), n)
+             for n, v in (("s", s), ("zp", zp), ("lo", 0.0), ("hi", 255.0))]
+    path = build(tmp_path, nodes, [vi("x", ("N", 64))], [vi("y", ("N", 64))], inits)
+    x = 5 * rand(4, 64)
+    x[0, :8] = np.array([0.025, 0.075, -0.025, 0.125, 10.0, -10.0, 0.0, 0.05], np.float32)
+    assert_matches_ort(compile_model(path), path, {"x": x})

@@ -198,6 +198,65 @@ static Value notBody(OpBuilder &b, Location l, Value x, Operation *) {
   Value one = arith::ConstantOp::create(b, l, b.getBoolAttr(true));
   return arith::XOrIOp::create(b, l, x, one);
 }
+static Value floorBody(OpBuilder &b, Location l, Value x, Operation *) {
+  return math::FloorOp::create(b, l, x);
+}
+static Value ceilBody(OpBuilder &b, Location l, Value x, Operation *) {
+  return math::CeilOp::create(b, l, x);
+}
+static Value roundBody(OpBuilder &b, Location l, Value x, Operation *) {
+  return math::RoundEvenOp::create(b, l, x);
+}
+/// 1, -1 or the input itself (0, -0, NaN).
+static Value signBody(OpBuilder &b, Location l, Value x, Operation *) {
+  Type t = x.getType();
+  Value zero = zeroOf(b, l, t), one, minusOne, pos, neg;
+  if (isa<FloatType>(t)) {
+    one = floatCst(b, l, t, 1.0), minusOne = floatCst(b, l, t, -1.0);
+    pos = arith::CmpFOp::create(b, l, arith::CmpFPredicate::OGT, x, zero);
+    neg = arith::CmpFOp::create(b, l, arith::CmpFPredicate::OLT, x, zero);
+  } else {
+    one = arith::ConstantOp::create(b, l, b.getIntegerAttr(t, 1));
+    minusOne = arith::ConstantOp::create(b, l, b.getIntegerAttr(t, -1));
+    pos = arith::CmpIOp::create(b, l, arith::CmpIPredicate::sgt, x, zero);
+    neg = arith::CmpIOp::create(b, l, arith::CmpIPredicate::slt, x, zero);
+  }
+  return arith::SelectOp::create(b, l, pos, one,
+                                 arith::SelectOp::create(b, l, neg, minusOne, x));
+}
+/// log(1 + exp(x)) as max(x, 0) + log(1 + exp(-|x|)): no overflow.
+static Value softplusOf(OpBuilder &b, Location l, Value x) {
+  Type t = x.getType();
+  Value e = math::ExpOp::create(b, l, arith::NegFOp::create(b, l, math::AbsFOp::create(b, l, x)));
+  Value lg = math::LogOp::create(b, l, arith::AddFOp::create(b, l, floatCst(b, l, t, 1.0), e));
+  return arith::AddFOp::create(b, l, arith::MaximumFOp::create(b, l, x, zeroOf(b, l, t)), lg);
+}
+static Value softplusBody(OpBuilder &b, Location l, Value x, Operation *) {
+  return softplusOf(b, l, x);
+}
+static Value mishBody(OpBuilder &b, Location l, Value x, Operation *) {
+  return arith::MulFOp::create(b, l, x, math::TanhOp::create(b, l, softplusOf(b, l, x)));
+}
+static Value softsignBody(OpBuilder &b, Location l, Value x, Operation *) {
+  Value den = arith::AddFOp::create(b, l, floatCst(b, l, x.getType(), 1.0),
+                                    math::AbsFOp::create(b, l, x));
+  return arith::DivFOp::create(b, l, x, den);
+}
+/// max(0, min(1, alpha * x + beta)).
+static Value hardSigmoidOf(OpBuilder &b, Location l, Value x, double alpha, double beta) {
+  Type t = x.getType();
+  Value y = arith::AddFOp::create(b, l, arith::MulFOp::create(b, l, x, floatCst(b, l, t, alpha)),
+                                  floatCst(b, l, t, beta));
+  return arith::MaximumFOp::create(
+      b, l, zeroOf(b, l, t), arith::MinimumFOp::create(b, l, floatCst(b, l, t, 1.0), y));
+}
+static Value hardSigmoidBody(OpBuilder &b, Location l, Value x, Operation *op) {
+  auto hs = cast<onnx::HardSigmoidOp>(op);
+  return hardSigmoidOf(b, l, x, hs.getAlpha().convertToFloat(), hs.getBeta().convertToFloat());
+}
+static Value hardSwishBody(OpBuilder &b, Location l, Value x, Operation *) {
+  return arith::MulFOp::create(b, l, x, hardSigmoidOf(b, l, x, 1.0 / 6.0, 0.5));
+}
 static Value leakyReluBody(OpBuilder &b, Location l, Value x, Operation *op) {
   float alpha = cast<onnx::LeakyReluOp>(op).getAlpha().convertToFloat();
   Value ax = arith::MulFOp::create(b, l, x, floatCst(b, l, x.getType(), alpha));
@@ -341,6 +400,28 @@ static Value convertElement(OpBuilder &b, Location l, Value x, Type from, Type t
   return Value();
 }
 
+/// PRelu: x < 0 ? slope * x : x, the slope broadcast to x.
+static FailureOr<Value> lowerPRelu(onnx::PReluOp op, LowerCtx &ctx) {
+  Type elt = resultType(op).getElementType();
+  bool isUnsigned = ctx.isUnsigned(op->getOperand(0));
+  return elementwise(op, ctx, op->getOperands(),
+                     [&](OpBuilder &b, Location l, ValueRange a) -> Value {
+                       Value zero = zeroOf(b, l, elt);
+                       if (isUnsigned)
+                         return a[0];
+                       if (isa<FloatType>(elt)) {
+                         Value neg = arith::CmpFOp::create(b, l, arith::CmpFPredicate::OLT,
+                                                           a[0], zero);
+                         return arith::SelectOp::create(
+                             b, l, neg, arith::MulFOp::create(b, l, a[0], a[1]), a[0]);
+                       }
+                       Value neg =
+                           arith::CmpIOp::create(b, l, arith::CmpIPredicate::slt, a[0], zero);
+                       return arith::SelectOp::create(
+                           b, l, neg, arith::MulIOp::create(b, l, a[0], a[1]), a[0]);
+                     });
+}
+
 static FailureOr<Value> lowerCast(onnx::CastOp op, LowerCtx &ctx) {
   Type from = getElementTypeOrSelf(op.getInput());
   Type to = resultType(op).getElementType();
@@ -376,6 +457,16 @@ void sparsa::lowering::populateElementwiseLowerings(LoweringTable &t) {
   addSingle<onnx::GreaterOrEqualOp,
             lowerCompare<onnx::GreaterOrEqualOp, FP::OGE, IP::sge, IP::uge>>(t);
   addSingle<onnx::LeakyReluOp, lowerUnary<onnx::LeakyReluOp, leakyReluBody>>(t);
+  addSingle<onnx::FloorOp, lowerUnary<onnx::FloorOp, floorBody>>(t);
+  addSingle<onnx::CeilOp, lowerUnary<onnx::CeilOp, ceilBody>>(t);
+  addSingle<onnx::RoundOp, lowerUnary<onnx::RoundOp, roundBody>>(t);
+  addSingle<onnx::SignOp, lowerUnary<onnx::SignOp, signBody>>(t);
+  addSingle<onnx::SoftplusOp, lowerUnary<onnx::SoftplusOp, softplusBody>>(t);
+  addSingle<onnx::SoftsignOp, lowerUnary<onnx::SoftsignOp, softsignBody>>(t);
+  addSingle<onnx::MishOp, lowerUnary<onnx::MishOp, mishBody>>(t);
+  addSingle<onnx::HardSigmoidOp, lowerUnary<onnx::HardSigmoidOp, hardSigmoidBody>>(t);
+  addSingle<onnx::HardSwishOp, lowerUnary<onnx::HardSwishOp, hardSwishBody>>(t);
+  addSingle<onnx::PReluOp, lowerPRelu>(t);
   addSingle<onnx::LessOp, lowerCompare<onnx::LessOp, FP::OLT, IP::slt, IP::ult>>(t);
   addSingle<onnx::LessOrEqualOp,
             lowerCompare<onnx::LessOrEqualOp, FP::OLE, IP::sle, IP::ule>>(t);

@@ -238,6 +238,13 @@ static FailureOr<Results> importLeakyRelu(NodeContext &n) {
 static FailureOr<Results> importElu(NodeContext &n) {
   return importAlphaActivation<onnx_ir::EluOp>(n, 1.0f);
 }
+static FailureOr<Results> importHardSigmoid(NodeContext &n) {
+  return Results{onnx_ir::HardSigmoidOp::create(
+                     n.b, n.loc, n.resultType(), n.operand(0),
+                     n.b.getF32FloatAttr(n.floatAttr("alpha", 0.2f)),
+                     n.b.getF32FloatAttr(n.floatAttr("beta", 0.5f)))
+                     .getResult()};
+}
 
 static FailureOr<Results> importGelu(NodeContext &n) {
   auto *a = n.attr("approximate");
@@ -692,6 +699,16 @@ static const llvm::StringMap<SmallVector<HandlerEntry, 1>> &handlerTable() {
     onOp("Elu", 6, importElu);
     onOp("Equal", 7, importBinary<onnx_ir::EqualOp>);
     onOp("Erf", 9, importUnary<onnx_ir::ErfOp>);
+    onOp("Floor", 6, importUnary<onnx_ir::FloorOp>);
+    onOp("Ceil", 6, importUnary<onnx_ir::CeilOp>);
+    onOp("Round", 11, importUnary<onnx_ir::RoundOp>);
+    onOp("Sign", 9, importUnary<onnx_ir::SignOp>);
+    onOp("Softplus", 1, importUnary<onnx_ir::SoftplusOp>);
+    onOp("Softsign", 1, importUnary<onnx_ir::SoftsignOp>);
+    onOp("HardSwish", 14, importUnary<onnx_ir::HardSwishOp>);
+    onOp("HardSigmoid", 6, importHardSigmoid);
+    onOp("Mish", 18, importUnary<onnx_ir::MishOp>);
+    onOp("PRelu", 9, importBinary<onnx_ir::PReluOp>);
     onOp("Exp", 6, importUnary<onnx_ir::ExpOp>);
     onOp("Expand", 8, importBinary<onnx_ir::ExpandOp>);
     onOp("Flatten", 1, importFlatten);

@@ -31,6 +31,33 @@ func.func @unary(%x: tensor<2x4xf32>) -> tensor<2x4xf32> {
   return %10 : tensor<2x4xf32>
 }
 
+/// Rounding (fake quantization written by hand) and the smooth / hard
+/// activations.
+// CHECK-LABEL: func.func @rounding_and_activations
+func.func @rounding_and_activations(%x: tensor<2x4xf32>, %s: tensor<4xf32>, %i: tensor<3xi64>) -> (tensor<2x4xf32>, tensor<3xi64>) {
+  // CHECK: onnx.Round
+  %0 = onnx.Round %x : (tensor<2x4xf32>) -> tensor<2x4xf32>
+  // CHECK: onnx.Floor
+  %1 = onnx.Floor %0 : (tensor<2x4xf32>) -> tensor<2x4xf32>
+  // CHECK: onnx.Ceil
+  %2 = onnx.Ceil %1 : (tensor<2x4xf32>) -> tensor<2x4xf32>
+  // CHECK: onnx.Softplus
+  %3 = onnx.Softplus %2 : (tensor<2x4xf32>) -> tensor<2x4xf32>
+  // CHECK: onnx.Softsign
+  %4 = onnx.Softsign %3 : (tensor<2x4xf32>) -> tensor<2x4xf32>
+  // CHECK: onnx.HardSigmoid %{{.*}} {alpha = 3.000000e-01 : f32} :
+  %5 = onnx.HardSigmoid %4 {alpha = 0.3 : f32} : (tensor<2x4xf32>) -> tensor<2x4xf32>
+  // CHECK: onnx.HardSwish
+  %6 = onnx.HardSwish %5 : (tensor<2x4xf32>) -> tensor<2x4xf32>
+  // CHECK: onnx.Mish
+  %7 = onnx.Mish %6 : (tensor<2x4xf32>) -> tensor<2x4xf32>
+  // CHECK: onnx.PRelu
+  %8 = onnx.PRelu %7, %s : (tensor<2x4xf32>, tensor<4xf32>) -> tensor<2x4xf32>
+  // CHECK: onnx.Sign %{{.*}} : (tensor<3xi64>) -> tensor<3xi64>
+  %9 = onnx.Sign %i : (tensor<3xi64>) -> tensor<3xi64>
+  return %8, %9 : tensor<2x4xf32>, tensor<3xi64>
+}
+
 // CHECK-LABEL: func.func @binary_and_logic
 func.func @binary_and_logic(%x: tensor<2x4xf32>, %y: tensor<4xf32>, %lo: tensor<f32>) -> (tensor<2x4xf32>, tensor<2x4xi1>) {
   // CHECK: onnx.Clip %{{.*}} min = %{{.*}} :

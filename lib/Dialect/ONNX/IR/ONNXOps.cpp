@@ -320,6 +320,7 @@ LogicalResult AddOp::verify() { return verifyBinary(*this); }
 LogicalResult SubOp::verify() { return verifyBinary(*this); }
 LogicalResult MulOp::verify() { return verifyBinary(*this); }
 LogicalResult DivOp::verify() { return verifyBinary(*this); }
+LogicalResult PReluOp::verify() { return verifyBinary(*this); }
 
 //===----------------------------------------------------------------------===//
 // SoftmaxOp

@@ -133,6 +133,7 @@ def ONNX_AddOp : ONNX_BinaryOp<"Add", "A + B">;
 def ONNX_SubOp : ONNX_BinaryOp<"Sub", "A - B">;
 def ONNX_MulOp : ONNX_BinaryOp<"Mul", "A * B">;
 def ONNX_DivOp : ONNX_BinaryOp<"Div", "A / B">;
+def ONNX_PReluOp : ONNX_BinaryOp<"PRelu", "A < 0 ? B * A : A (B the slope)">;
 
 //===----------------------------------------------------------------------===//
 // Element-wise unary activations
@@ -182,6 +183,26 @@ def ONNX_CosOp : ONNX_UnaryFloatOp<"Cos", "cos(X)">;
 def ONNX_SinOp : ONNX_UnaryFloatOp<"Sin", "sin(X)">;
 def ONNX_ReciprocalOp : ONNX_UnaryFloatOp<"Reciprocal", "1 / X">;
 def ONNX_ErfOp : ONNX_UnaryFloatOp<"Erf", "erf(X)">;
+def ONNX_FloorOp : ONNX_UnaryFloatOp<"Floor", "floor(X)">;
+def ONNX_CeilOp : ONNX_UnaryFloatOp<"Ceil", "ceil(X)">;
+def ONNX_RoundOp : ONNX_UnaryFloatOp<"Round", "X rounded to the nearest integer, halves to even">;
+def ONNX_SoftplusOp : ONNX_UnaryFloatOp<"Softplus", "log(1 + exp(X))">;
+def ONNX_SoftsignOp : ONNX_UnaryFloatOp<"Softsign", "X / (1 + |X|)">;
+def ONNX_HardSwishOp : ONNX_UnaryFloatOp<"HardSwish", "X * max(0, min(1, X / 6 + 1 / 2))">;
+def ONNX_MishOp : ONNX_UnaryFloatOp<"Mish", "X * tanh(log(1 + exp(X)))">;
+
+def ONNX_HardSigmoidOp : ONNX_Op<"HardSigmoid", [Pure, AllTypesMatch<["X", "Y"]>]> {
+  let summary = "ONNX HardSigmoid (opset 6): Y = max(0, min(1, alpha * X + beta))";
+  let description = [{
+    ```mlir
+    %y = onnx.HardSigmoid %x {alpha = 2.000000e-01 : f32, beta = 5.000000e-01 : f32} : (tensor<4xf32>) -> tensor<4xf32>
+    ```
+  }];
+  let arguments = (ins ONNX_FloatTensor:$X, DefaultValuedAttr<F32Attr, "0.2">:$alpha,
+                   DefaultValuedAttr<F32Attr, "0.5">:$beta);
+  let results = (outs ONNX_FloatTensor:$Y);
+  let assemblyFormat = "operands attr-dict `:` functional-type(operands, results)";
+}
 
 /// Element-wise op on any numeric type; the result has the input's type.
 class ONNX_UnaryNumericOp<string mnemonic, string formula>
@@ -202,6 +223,7 @@ class ONNX_UnaryNumericOp<string mnemonic, string formula>
 
 def ONNX_AbsOp : ONNX_UnaryNumericOp<"Abs", "|X|">;
 def ONNX_NegOp : ONNX_UnaryNumericOp<"Neg", "-X">;
+def ONNX_SignOp : ONNX_UnaryNumericOp<"Sign", "1, 0 or -1 by the sign of X (NaN stays NaN)">;
 
 def ONNX_LeakyReluOp : ONNX_Op<"LeakyRelu", [Pure, AllTypesMatch<["X", "Y"]>]> {
   let summary = "ONNX LeakyRelu (opset 16): Y = X >= 0 ? X : alpha * X";
