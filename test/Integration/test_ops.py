@@ -284,3 +284,34 @@ def test_hand_written_fake_quantization(tmp_path, compile_model):
     x = 5 * rand(4, 64)
     x[0, :8] = np.array([0.025, 0.075, -0.025, 0.125, 10.0, -10.0, 0.0, 0.05], np.float32)
     assert_matches_ort(compile_model(path), path, {"x": x})
+
+
+@pytest.mark.parametrize("mode", ["constant", "reflect", "edge", "wrap"])
+@pytest.mark.parametrize("pads", [[0, 1, 0, 2], [1, 2, 3, 0], [0, -1, 1, 2]])
+def test_pad_modes(tmp_path, compile_model, mode, pads):
+    """F.pad as exported: constant (with a fill), reflect, edge and wrap,
+    on a dynamic leading axis; negative pads crop."""
+    inits = [numpy_helper.from_array(np.array(pads, np.int64), "pads"),
+             numpy_helper.from_array(np.array(1.5, np.float32), "c")]
+    node = helper.make_node("Pad", ["x", "pads", "c"] if mode == "constant" else ["x", "pads"],
+                            ["y"], name="pad", mode=mode)
+    path = build(tmp_path, [node], [vi("x", ("N", 5))], [vi("y", (None, None))], inits,
+                 opset=19)
+    model = compile_model(path)
+    for n in [4, 6]:  # reflect's pads stay below the size
+        assert_matches_ort(model, path, {"x": rand(n, 5)})
+
+
+def test_pad_run_time_pads_axes_and_ints(tmp_path, compile_model):
+    """Pads and axes as graph inputs (read at run time), an int64 tensor,
+    the fill default 0."""
+    node = helper.make_node("Pad", ["x", "pads", "", "axes"], ["y"], name="pad")
+    path = build(tmp_path, [node],
+                 [vi("x", (2, 3, 4), TensorProto.INT64), vi("pads", (4,), TensorProto.INT64),
+                  vi("axes", (2,), TensorProto.INT64)],
+                 [vi("y", (None, None, None), TensorProto.INT64)], opset=19)
+    model = compile_model(path)
+    x = np.arange(24, dtype=np.int64).reshape(2, 3, 4)
+    for pads, axes in [([1, 0, 2, 3], [-1, 1]), ([0, 2, 1, -1], [0, 2])]:
+        assert_matches_ort(model, path, {"x": x, "pads": np.array(pads, np.int64),
+                                         "axes": np.array(axes, np.int64)})

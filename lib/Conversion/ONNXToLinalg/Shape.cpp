@@ -484,6 +484,139 @@ static FailureOr<Value> lowerTile(onnx::TileOp op, LowerCtx &ctx) {
       .getResult(0);
 }
 
+/// Pad: one generic over the result, each element read from the source
+/// index its mode gives (constant: the fill outside the data; edge: the
+/// nearest; reflect: mirrored about the edge; wrap: modulo the size). The
+/// pads are read at run time; sizes and indices are clamped so nothing is
+/// read out of bounds (ONNX Runtime rejects pads that exceed reflect's
+/// range, and a negative size).
+static FailureOr<Value> lowerPad(onnx::PadOp op, LowerCtx &ctx) {
+  OpBuilder &b = ctx.b;
+  Location loc = op.getLoc();
+  auto rT = resultType(op);
+  int64_t rank = rT.getRank();
+  Value x = op.getData();
+  Type elt = rT.getElementType();
+  Value zero = indexCst(b, loc, 0), one = indexCst(b, loc, 1);
+  SmallVector<Value> begin(rank, zero), end(rank, zero), dims = dimsOf(b, loc, x),
+                                                          outDims = dims;
+  if (auto axes = op.getPaddedAxes(); succeeded(axes)) {
+    int64_t n = axes->size();
+    for (int64_t j = 0; j < n; ++j) {
+      begin[(*axes)[j]] = extractIndex(b, loc, op.getPads(), j);
+      end[(*axes)[j]] = extractIndex(b, loc, op.getPads(), j + n);
+    }
+  } else {
+    // Axes known at run time (their count is static): each dim takes the
+    // pads of the entry naming it.
+    int64_t n = cast<RankedTensorType>(op.getAxes().getType()).getDimSize(0);
+    Value r = indexCst(b, loc, rank);
+    for (int64_t j = 0; j < n; ++j) {
+      Value a = extractIndex(b, loc, op.getAxes(), j);
+      a = arith::SelectOp::create(
+          b, loc, arith::CmpIOp::create(b, loc, arith::CmpIPredicate::slt, a, zero),
+          arith::AddIOp::create(b, loc, a, r), a);
+      Value pb = extractIndex(b, loc, op.getPads(), j);
+      Value pe = extractIndex(b, loc, op.getPads(), j + n);
+      for (int64_t d = 0; d < rank; ++d) {
+        Value is = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, a,
+                                         indexCst(b, loc, d));
+        begin[d] = arith::AddIOp::create(b, loc, begin[d],
+                                         arith::SelectOp::create(b, loc, is, pb, zero));
+        end[d] = arith::AddIOp::create(b, loc, end[d],
+                                       arith::SelectOp::create(b, loc, is, pe, zero));
+      }
+    }
+  }
+  // Negative pads crop first (ONNX Runtime's order): the kept elements
+  // [lo, n - hi), m of them, then padded by the positive parts.
+  SmallVector<Value> lo(rank), kept(rank), pbegin(rank);
+  for (int64_t d = 0; d < rank; ++d) {
+    auto neg = [&](Value v) {
+      return arith::MaxSIOp::create(b, loc, arith::SubIOp::create(b, loc, zero, v), zero)
+          .getResult();
+    };
+    auto pos = [&](Value v) { return arith::MaxSIOp::create(b, loc, v, zero).getResult(); };
+    lo[d] = neg(begin[d]);
+    pbegin[d] = pos(begin[d]);
+    Value m = arith::SubIOp::create(b, loc, arith::SubIOp::create(b, loc, dims[d], lo[d]),
+                                    neg(end[d]));
+    kept[d] = arith::MaxSIOp::create(b, loc, m, zero);
+    outDims[d] = arith::AddIOp::create(
+        b, loc, arith::AddIOp::create(b, loc, kept[d], pbegin[d]), pos(end[d]));
+  }
+  Value fill;
+  if (Value c = op.getConstantValue()) {
+    auto ct = cast<RankedTensorType>(c.getType());
+    fill = tensor::ExtractOp::create(b, loc, c,
+                                     ct.getRank() ? ValueRange{zero} : ValueRange{})
+               .getResult();
+    if (fill.getType() != elt) // a signed / unsigned integer spelling
+      fill = arith::BitcastOp::create(b, loc, elt, fill);
+  } else {
+    fill = isa<FloatType>(elt) ? floatCst(b, loc, elt, 0.0) : zeroOf(b, loc, elt);
+  }
+  StringRef mode = op.getMode();
+  Value empty = emptyWithDims(b, loc, rT, outDims);
+  SmallVector<utils::IteratorType> iters(rank, utils::IteratorType::parallel);
+  return linalg::GenericOp::create(
+             b, loc, rT, ValueRange{}, empty,
+             SmallVector<AffineMap>{b.getMultiDimIdentityMap(rank)}, iters,
+             [&](OpBuilder &nb, Location l, ValueRange) {
+               Value valid = arith::ConstantOp::create(nb, l, nb.getBoolAttr(true));
+               SmallVector<Value> idx;
+               for (int64_t d = 0; d < rank; ++d) {
+                 Value o = linalg::IndexOp::create(nb, l, d);
+                 Value size = kept[d];
+                 Value last = arith::SubIOp::create(nb, l, size, one);
+                 Value i = arith::SubIOp::create(nb, l, o, pbegin[d]);
+                 auto cmp = [&](arith::CmpIPredicate p, Value lhs, Value rhs) {
+                   return arith::CmpIOp::create(nb, l, p, lhs, rhs).getResult();
+                 };
+                 auto clamp = [&](Value v) {
+                   return arith::MaxSIOp::create(
+                              nb, l, zero, arith::MinSIOp::create(nb, l, v, last))
+                       .getResult();
+                 };
+                 if (mode == "constant") {
+                   Value inside = arith::AndIOp::create(
+                       nb, l, cmp(arith::CmpIPredicate::sge, i, zero),
+                       cmp(arith::CmpIPredicate::slt, i, size));
+                   valid = arith::AndIOp::create(nb, l, valid, inside);
+                 } else {
+                   valid = arith::AndIOp::create(nb, l, valid,
+                                                 cmp(arith::CmpIPredicate::sgt, size, zero));
+                   if (mode == "reflect") {
+                     // -i before the start, 2 (n - 1) - i past the end.
+                     Value neg = cmp(arith::CmpIPredicate::slt, i, zero);
+                     i = arith::SelectOp::create(nb, l, neg,
+                                                 arith::SubIOp::create(nb, l, zero, i), i);
+                     Value past = cmp(arith::CmpIPredicate::sgt, i, last);
+                     Value mirrored = arith::SubIOp::create(
+                         nb, l, arith::AddIOp::create(nb, l, last, last), i);
+                     i = arith::SelectOp::create(nb, l, past, mirrored, i);
+                   } else if (mode == "wrap") {
+                     Value safe = arith::MaxSIOp::create(nb, l, size, one);
+                     Value r = arith::RemSIOp::create(nb, l, i, safe);
+                     Value negR = cmp(arith::CmpIPredicate::slt, r, zero);
+                     i = arith::SelectOp::create(nb, l, negR,
+                                                 arith::AddIOp::create(nb, l, r, safe), r);
+                   }
+                 }
+                 idx.push_back(arith::AddIOp::create(nb, l, lo[d], clamp(i)));
+               }
+               auto ifOp = scf::IfOp::create(
+                   nb, l, valid,
+                   [&](OpBuilder &ib, Location il) {
+                     scf::YieldOp::create(
+                         ib, il, tensor::ExtractOp::create(ib, il, x, idx).getResult());
+                   },
+                   [&](OpBuilder &ib, Location il) { scf::YieldOp::create(ib, il, fill); });
+               linalg::YieldOp::create(nb, l, ifOp.getResult(0));
+             })
+      .getResult(0);
+}
+
 //===----------------------------------------------------------------------===//
 // Shape queries and generators
 //===----------------------------------------------------------------------===//
@@ -611,6 +744,7 @@ void sparsa::lowering::populateShapeLowerings(LoweringTable &t) {
   t[TypeID::get<onnx::SplitOp>()] = lowerSplit;
   addSingle<onnx::SqueezeOp, lowerSqueeze>(t);
   addSingle<onnx::TileOp, lowerTile>(t);
+  addSingle<onnx::PadOp, lowerPad>(t);
   addSingle<onnx::TransposeOp, lowerTranspose>(t);
   addSingle<onnx::UnsqueezeOp, lowerUnsqueeze>(t);
 }

@@ -238,6 +238,13 @@ static FailureOr<Results> importLeakyRelu(NodeContext &n) {
 static FailureOr<Results> importElu(NodeContext &n) {
   return importAlphaActivation<onnx_ir::EluOp>(n, 1.0f);
 }
+static FailureOr<Results> importPad(NodeContext &n) {
+  Value value = n.numOperands() > 2 ? n.operand(2) : Value();
+  Value axes = n.numOperands() > 3 ? n.operand(3) : Value();
+  return Results{onnx_ir::PadOp::create(n.b, n.loc, n.resultType(), n.operand(0), n.operand(1),
+                                        value, axes, n.strAttr("mode", "constant"))
+                     .getResult()};
+}
 static FailureOr<Results> importHardSigmoid(NodeContext &n) {
   return Results{onnx_ir::HardSigmoidOp::create(
                      n.b, n.loc, n.resultType(), n.operand(0),
@@ -745,6 +752,7 @@ static const llvm::StringMap<SmallVector<HandlerEntry, 1>> &handlerTable() {
     onOp("Cos", 7, importUnary<onnx_ir::CosOp>);
     onOp("Sin", 7, importUnary<onnx_ir::SinOp>);
     onOp("Tile", 6, importBinary<onnx_ir::TileOp>);
+    onOp("Pad", 11, importPad);
     onOp("TopK", 1, importTopK);
     onOp("GatherND", 11, importGatherND);
     onOp("Scatter", 9, importScatterElements);

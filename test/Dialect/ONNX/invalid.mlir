@@ -1029,3 +1029,36 @@ func.func @linear_attention_result_ranks(%q: tensor<1x8x64xf32>) -> (tensor<8x64
   %y, %s = onnx.LinearAttention %q, %q, %q {q_num_heads = 2 : si64, kv_num_heads = 2 : si64} : (tensor<1x8x64xf32>, tensor<1x8x64xf32>, tensor<1x8x64xf32>) -> (tensor<8x64xf32>, tensor<1x2x32x32xf32>)
   return %y, %s : tensor<8x64xf32>, tensor<1x2x32x32xf32>
 }
+
+// -----
+
+func.func @pad_mode(%x: tensor<2x4xf32>, %p: tensor<4xi64>) -> tensor<?x?xf32> {
+  // expected-error @+1 {{'onnx.Pad' op mode must be constant, reflect, edge or wrap (got 'symmetric')}}
+  %y = onnx.Pad %x, %p {mode = "symmetric"} : (tensor<2x4xf32>, tensor<4xi64>) -> tensor<?x?xf32>
+  return %y : tensor<?x?xf32>
+}
+
+// -----
+
+func.func @pad_count(%x: tensor<2x4xf32>, %p: tensor<3xi64>) -> tensor<?x?xf32> {
+  // expected-error @+1 {{'onnx.Pad' op pads has 3 values for 2 axes (expected 4)}}
+  %y = onnx.Pad %x, %p : (tensor<2x4xf32>, tensor<3xi64>) -> tensor<?x?xf32>
+  return %y : tensor<?x?xf32>
+}
+
+// -----
+
+func.func @pad_result_size(%x: tensor<2x4xf32>) -> tensor<3x4xf32> {
+  %p = onnx.Constant {value = dense<[1, 0, 1, 0]> : tensor<4xi64>} : () -> tensor<4xi64>
+  // expected-error @+1 {{'onnx.Pad' op expected dimension 0 of size 4 (got 3)}}
+  %y = onnx.Pad %x, %p : (tensor<2x4xf32>, tensor<4xi64>) -> tensor<3x4xf32>
+  return %y : tensor<3x4xf32>
+}
+
+// -----
+
+func.func @pad_fill_type(%x: tensor<2x4xf32>, %p: tensor<4xi64>, %c: tensor<i64>) -> tensor<?x?xf32> {
+  // expected-error @+1 {{'onnx.Pad' op constant_value must be one element of the data's type}}
+  %y = onnx.Pad %x, %p value = %c : (tensor<2x4xf32>, tensor<4xi64>, tensor<i64>) -> tensor<?x?xf32>
+  return %y : tensor<?x?xf32>
+}

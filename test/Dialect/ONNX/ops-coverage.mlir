@@ -58,6 +58,15 @@ func.func @rounding_and_activations(%x: tensor<2x4xf32>, %s: tensor<4xf32>, %i: 
   return %8, %9 : tensor<2x4xf32>, tensor<3xi64>
 }
 
+// CHECK-LABEL: func.func @pad
+func.func @pad(%x: tensor<2x4xf32>, %p: tensor<2xi64>, %c: tensor<f32>, %a: tensor<1xi64>) -> (tensor<?x?xf32>, tensor<?x?xf32>) {
+  // CHECK: onnx.Pad %{{.*}}, %{{.*}} value = %{{.*}} axes = %{{.*}} :
+  %0 = onnx.Pad %x, %p value = %c axes = %a : (tensor<2x4xf32>, tensor<2xi64>, tensor<f32>, tensor<1xi64>) -> tensor<?x?xf32>
+  // CHECK: onnx.Pad %{{.*}}, %{{.*}} axes = %{{.*}} {mode = "reflect"} :
+  %1 = onnx.Pad %x, %p axes = %a {mode = "reflect"} : (tensor<2x4xf32>, tensor<2xi64>, tensor<1xi64>) -> tensor<?x?xf32>
+  return %0, %1 : tensor<?x?xf32>, tensor<?x?xf32>
+}
+
 // CHECK-LABEL: func.func @binary_and_logic
 func.func @binary_and_logic(%x: tensor<2x4xf32>, %y: tensor<4xf32>, %lo: tensor<f32>) -> (tensor<2x4xf32>, tensor<2x4xi1>) {
   // CHECK: onnx.Clip %{{.*}} min = %{{.*}} :

@@ -404,6 +404,82 @@ LogicalResult CastOp::verify() {
   return success();
 }
 
+FailureOr<SmallVector<int64_t>> PadOp::getPaddedAxes() {
+  auto in = dyn_cast<RankedTensorType>(getData().getType());
+  if (!in)
+    return failure();
+  int64_t rank = in.getRank();
+  SmallVector<int64_t> axes;
+  if (!getAxes()) {
+    for (int64_t i = 0; i < rank; ++i)
+      axes.push_back(i);
+    return axes;
+  }
+  auto values = getConstantI64Values(getAxes());
+  if (failed(values))
+    return failure();
+  llvm::SmallSet<int64_t, 8> seen;
+  for (int64_t a : *values) {
+    auto norm = normalizeAxis(a, rank);
+    if (failed(norm) || !seen.insert(*norm).second)
+      return failure();
+    axes.push_back(*norm);
+  }
+  return axes;
+}
+
+LogicalResult PadOp::verify() {
+  StringRef mode = getMode();
+  if (mode != "constant" && mode != "reflect" && mode != "edge" && mode != "wrap")
+    return emitOpError("mode must be constant, reflect, edge or wrap (got '") << mode << "')";
+  auto in = dyn_cast<RankedTensorType>(getData().getType());
+  auto out = dyn_cast<RankedTensorType>(getOutput().getType());
+  if (!in || !out)
+    return emitOpError("expected ranked data and result");
+  if (in.getRank() != out.getRank() || in.getElementType() != out.getElementType())
+    return emitOpError("the result must have the data's rank and element type");
+  if (getConstantValue()) {
+    auto ct = dyn_cast<RankedTensorType>(getConstantValue().getType());
+    if (!ct || ct.getElementType() != in.getElementType() || ct.getRank() > 1 ||
+        (ct.getRank() == 1 && ct.getDimSize(0) != 1))
+      return emitOpError("constant_value must be one element of the data's type");
+  }
+  auto axes = getPaddedAxes();
+  auto pt = dyn_cast<RankedTensorType>(getPads().getType());
+  if (!pt || pt.getRank() != 1)
+    return emitOpError("pads must be a 1-D tensor");
+  if (failed(axes)) {
+    // Axes read at run time: their count must be known.
+    auto at = dyn_cast<RankedTensorType>(getAxes().getType());
+    if (succeeded(getConstantI64Values(getAxes())))
+      return emitOpError("axes must be in range and distinct");
+    if (!at || at.getRank() != 1 || at.isDynamicDim(0))
+      return emitOpError("axes known only at run time need a static count");
+    if (!pt.isDynamicDim(0) && pt.getDimSize(0) != 2 * at.getDimSize(0))
+      return emitOpError("pads has ") << pt.getDimSize(0) << " values for "
+                                      << at.getDimSize(0) << " axes";
+    return success();
+  }
+  int64_t n = axes->size();
+  if (!pt.isDynamicDim(0) && pt.getDimSize(0) != 2 * n)
+    return emitOpError("pads has ") << pt.getDimSize(0) << " values for " << n
+                                    << " axes (expected " << 2 * n << ")";
+  if (auto pads = getConstantI64Values(getPads()); succeeded(pads) && (int64_t)pads->size() == 2 * n) {
+    for (int64_t j = 0; j < n; ++j) {
+      int64_t a = (*axes)[j], d = in.getDimSize(a), r = out.getDimSize(a);
+      if (ShapedType::isDynamic(d))
+        continue;
+      int64_t want = d + (*pads)[j] + (*pads)[j + n];
+      if (want < 0)
+        return emitOpError("pads remove more than the ") << d << " elements of axis " << a;
+      if (!ShapedType::isDynamic(r) && r != want)
+        return emitOpError("expected dimension ") << a << " of size " << want << " (got " << r
+                                                   << ")";
+    }
+  }
+  return success();
+}
+
 LogicalResult UnsqueezeOp::verify() {
   auto axes = getConstantI64Values(getAxes());
   auto in = dyn_cast<RankedTensorType>(getData().getType());

@@ -676,6 +676,36 @@ def ONNX_TileOp : ONNX_Op<"Tile", [Pure]> {
   let assemblyFormat = "operands attr-dict `:` functional-type(operands, results)";
 }
 
+def ONNX_PadOp : ONNX_Op<"Pad", [Pure, AttrSizedOperandSegments]> {
+  let summary = "ONNX Pad (opset 19): pad (or, with negative pads, crop) each axis";
+  let description = [{
+    `pads` holds `[x1_begin, x2_begin, ..., x1_end, x2_end, ...]` for the
+    axes in the optional constant `axes` (all axes without it), known at run
+    time; a negative pad removes elements. `mode` is `constant` (filled with
+    `constant_value`, 0 without it), `reflect` (mirrored without repeating
+    the edge), `edge` (the edge repeated) or `wrap` (the other end's
+    elements).
+
+    ```mlir
+    %y = onnx.Pad %x, %pads value = %c {mode = "reflect"} : (tensor<2x4xf32>, tensor<4xi64>, tensor<f32>) -> tensor<2x7xf32>
+    ```
+  }];
+  let arguments = (ins ONNX_AnyTensor:$data, ONNX_I64Tensor:$pads,
+                   Optional<ONNX_AnyTensor>:$constant_value,
+                   Optional<ONNX_I64Tensor>:$axes,
+                   DefaultValuedAttr<StrAttr, "\"constant\"">:$mode);
+  let results = (outs ONNX_AnyTensor:$output);
+  let assemblyFormat = [{
+    $data `,` $pads (`value` `=` $constant_value^)? (`axes` `=` $axes^)? attr-dict `:`
+    functional-type(operands, results)
+  }];
+  let hasVerifier = 1;
+  let extraClassDeclaration = [{
+    /// The padded axes, normalized: the constant axes, or all.
+    ::mlir::FailureOr<::llvm::SmallVector<int64_t>> getPaddedAxes();
+  }];
+}
+
 def ONNX_SliceOp : ONNX_Op<"Slice", [Pure, AttrSizedOperandSegments]> {
   let summary = "ONNX Slice (opset 13)";
   let description = [{
