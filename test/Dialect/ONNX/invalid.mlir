@@ -1062,3 +1062,11 @@ func.func @pad_fill_type(%x: tensor<2x4xf32>, %p: tensor<4xi64>, %c: tensor<i64>
   %y = onnx.Pad %x, %p value = %c : (tensor<2x4xf32>, tensor<4xi64>, tensor<i64>) -> tensor<?x?xf32>
   return %y : tensor<?x?xf32>
 }
+
+// -----
+
+func.func @pad_unknown_count(%x: tensor<2x4xf32>, %p: tensor<?xi64>) -> tensor<?x?xf32> {
+  // expected-error @+1 {{'onnx.Pad' op pads must have a static length}}
+  %y = onnx.Pad %x, %p : (tensor<2x4xf32>, tensor<?xi64>) -> tensor<?x?xf32>
+  return %y : tensor<?x?xf32>
+}

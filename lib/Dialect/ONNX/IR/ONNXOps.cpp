@@ -448,6 +448,9 @@ LogicalResult PadOp::verify() {
   auto pt = dyn_cast<RankedTensorType>(getPads().getType());
   if (!pt || pt.getRank() != 1)
     return emitOpError("pads must be a 1-D tensor");
+  // Read element by element: the count must be known (two per axis).
+  if (pt.isDynamicDim(0))
+    return emitOpError("pads must have a static length");
   if (failed(axes)) {
     // Axes read at run time: their count must be known.
     auto at = dyn_cast<RankedTensorType>(getAxes().getType());
@@ -455,13 +458,13 @@ LogicalResult PadOp::verify() {
       return emitOpError("axes must be in range and distinct");
     if (!at || at.getRank() != 1 || at.isDynamicDim(0))
       return emitOpError("axes known only at run time need a static count");
-    if (!pt.isDynamicDim(0) && pt.getDimSize(0) != 2 * at.getDimSize(0))
+    if (pt.getDimSize(0) != 2 * at.getDimSize(0))
       return emitOpError("pads has ") << pt.getDimSize(0) << " values for "
                                       << at.getDimSize(0) << " axes";
     return success();
   }
   int64_t n = axes->size();
-  if (!pt.isDynamicDim(0) && pt.getDimSize(0) != 2 * n)
+  if (pt.getDimSize(0) != 2 * n)
     return emitOpError("pads has ") << pt.getDimSize(0) << " values for " << n
                                     << " axes (expected " << 2 * n << ")";
   if (auto pads = getConstantI64Values(getPads()); succeeded(pads) && (int64_t)pads->size() == 2 * n) {
