@@ -315,3 +315,30 @@ def test_pad_run_time_pads_axes_and_ints(tmp_path, compile_model):
     for pads, axes in [([1, 0, 2, 3], [-1, 1]), ([0, 2, 1, -1], [0, 2])]:
         assert_matches_ort(model, path, {"x": x, "pads": np.array(pads, np.int64),
                                          "axes": np.array(axes, np.int64)})
+
+
+@pytest.mark.parametrize("x_shape,w_shape,attrs,bias", [
+    # Mamba's depthwise causal Conv1d: group = channels, pads [k - 1, 0]
+    (("B", 8, "L"), (8, 1, 4), {"group": 8, "pads": [3, 0]}, True),
+    # a ViT / V-MoE patch embedding: stride = kernel
+    (("B", 3, 16, 16), (12, 3, 4, 4), {"strides": [4, 4]}, True),
+    # grouped, dilated, strided, asymmetric pads
+    ((2, 6, 9, 11), (4, 3, 3, 2), {"group": 2, "dilations": [2, 1], "strides": [1, 2],
+                                   "pads": [1, 0, 2, 1]}, False),
+    ((1, 4, 7, 6), (6, 4, 3, 3), {"auto_pad": "SAME_LOWER", "strides": [2, 2]}, True),
+    ((1, 2, 5, 4, 6), (3, 2, 2, 3, 1), {"pads": [0, 1, 0, 1, 0, 0]}, True),  # 3-D
+])
+def test_conv(tmp_path, compile_model, x_shape, w_shape, attrs, bias):
+    w = (rand(*w_shape) / 3).astype(np.float32)
+    inits = [numpy_helper.from_array(w, "w")]
+    ins = ["x", "w"]
+    if bias:
+        inits.append(numpy_helper.from_array(rand(w_shape[0]), "b"))
+        ins.append("b")
+    path = build(tmp_path, [helper.make_node("Conv", ins, ["y"], name="conv", **attrs)],
+                 [vi("x", x_shape)], [vi("y", [None] * len(x_shape))], inits)
+    model = compile_model(path)
+    sizes = [[1 if d == "B" else 17 if d == "L" else d for d in x_shape],
+             [2 if d == "B" else 5 if d == "L" else d for d in x_shape]]
+    for shape in sizes:
+        assert_matches_ort(model, path, {"x": rand(*shape)})

@@ -321,7 +321,259 @@ static FailureOr<Value> lowerEinsum(onnx::EinsumOp op, LowerCtx &lctx) {
       .getResult(0);
 }
 
+/// Conv: X zero-padded (a generic reading inside the data), the channels
+/// split into groups (X [N, G, C/G, D...], W [G, M/G, C/G, k...]), one
+/// generic contracting channels and kernel taps into Y [N, G, M/G, O...]
+/// (started from the bias), collapsed back to [N, M, O...].
+static FailureOr<Value> lowerConv(onnx::ConvOp op, LowerCtx &lctx) {
+  OpBuilder &b = lctx.b;
+  Location loc = op.getLoc();
+  MLIRContext *ctx = b.getContext();
+  auto rT = cast<RankedTensorType>(op.getY().getType());
+  auto wT = cast<RankedTensorType>(op.getW().getType());
+  Type elt = rT.getElementType();
+  int64_t rank = rT.getRank(), r = rank - 2;
+  int64_t G = op.getGroup(), M = wT.getDimSize(0), Cg = wT.getDimSize(1), Mg = M / G;
+  Value x = op.getX();
+  auto xT = cast<RankedTensorType>(x.getType());
+  SmallVector<int64_t> xShape(xT.getShape());
+  xShape[1] = Cg * G;
+  if (xT.isDynamicDim(1)) {
+    xT = xT.clone(xShape);
+    x = tensor::CastOp::create(b, loc, xT, x);
+  }
+  auto pads = op.getResolvedPads(xT.getShape().drop_front(2));
+  if (failed(pads))
+    return op.emitError("onnx.Conv: auto_pad needs static spatial sizes"), failure();
+  SmallVector<int64_t> st = op.getStridesOr1(), dl = op.getDilationsOr1();
+  Value zero = indexCst(b, loc, 0);
+  Value fzero = floatCst(b, loc, elt, 0.0);
+  // Zero padding.
+  if (llvm::any_of(*pads, [](int64_t p) { return p != 0; })) {
+    SmallVector<int64_t> shape(xShape);
+    SmallVector<Value> dims = dimsOf(b, loc, x), srcDims = dims;
+    for (int64_t i = 0; i < r; ++i) {
+      int64_t extra = (*pads)[i] + (*pads)[i + r];
+      if (!ShapedType::isDynamic(shape[2 + i]))
+        shape[2 + i] += extra;
+      dims[2 + i] = arith::AddIOp::create(b, loc, dims[2 + i], indexCst(b, loc, extra));
+    }
+    auto pT = xT.clone(shape);
+    Value empty = createEmpty(b, loc, pT, [&](int64_t i) { return dims[i]; });
+    SmallVector<utils::IteratorType> iters(rank, utils::IteratorType::parallel);
+    x = linalg::GenericOp::create(
+            b, loc, pT, ValueRange{}, empty,
+            SmallVector<AffineMap>{b.getMultiDimIdentityMap(rank)}, iters,
+            [&](OpBuilder &nb, Location l, ValueRange) {
+              Value inside = arith::ConstantOp::create(nb, l, nb.getBoolAttr(true));
+              SmallVector<Value> idx;
+              for (int64_t d = 0; d < rank; ++d) {
+                Value o = linalg::IndexOp::create(nb, l, d);
+                if (d < 2) {
+                  idx.push_back(o);
+                  continue;
+                }
+                Value i = arith::SubIOp::create(nb, l, o, indexCst(nb, l, (*pads)[d - 2]));
+                Value last = arith::SubIOp::create(nb, l, srcDims[d], indexCst(nb, l, 1));
+                inside = arith::AndIOp::create(
+                    nb, l, inside,
+                    arith::AndIOp::create(
+                        nb, l,
+                        arith::CmpIOp::create(nb, l, arith::CmpIPredicate::sge, i, zero),
+                        arith::CmpIOp::create(nb, l, arith::CmpIPredicate::sle, i, last)));
+                idx.push_back(arith::MaxSIOp::create(nb, l, zero,
+                                                     arith::MinSIOp::create(nb, l, i, last)));
+              }
+              auto ifOp = scf::IfOp::create(
+                  nb, l, inside,
+                  [&](OpBuilder &ib, Location il) {
+                    scf::YieldOp::create(ib, il,
+                                         tensor::ExtractOp::create(ib, il, x, idx).getResult());
+                  },
+                  [&](OpBuilder &ib, Location il) { scf::YieldOp::create(ib, il, fzero); });
+              linalg::YieldOp::create(nb, l, ifOp.getResult(0));
+            })
+            .getResult(0);
+    xT = pT;
+  }
+  // Groups as their own axis.
+  auto expand = [&](Value v, RankedTensorType to, int64_t at) {
+    SmallVector<ReassociationIndices> groups;
+    for (int64_t i = 0, j = 0; i < cast<RankedTensorType>(v.getType()).getRank(); ++i) {
+      if (i == at) {
+        groups.push_back({j, j + 1});
+        j += 2;
+      } else {
+        groups.push_back({j++});
+      }
+    }
+    return tensor::ExpandShapeOp::create(b, loc, to, v, groups).getResult();
+  };
+  SmallVector<int64_t> xg = {xT.getDimSize(0), G, Cg};
+  llvm::append_range(xg, xT.getShape().drop_front(2));
+  Value xs = expand(x, xT.clone(xg), 1);
+  SmallVector<int64_t> wg = {G, Mg, Cg};
+  llvm::append_range(wg, wT.getShape().drop_front(2));
+  Value ws = expand(op.getW(), wT.clone(wg), 0);
+  // Output sizes O = (padded - dilation (k - 1) - 1) / stride + 1.
+  SmallVector<int64_t> oShape(rT.getShape().drop_front(2));
+  SmallVector<Value> oDims;
+  for (int64_t i = 0; i < r; ++i) {
+    Value span = arith::SubIOp::create(
+        b, loc, dimOf(b, loc, x, 2 + i),
+        indexCst(b, loc, dl[i] * (wT.getDimSize(2 + i) - 1) + 1));
+    oDims.push_back(arith::AddIOp::create(
+        b, loc, arith::DivSIOp::create(b, loc, span, indexCst(b, loc, st[i])),
+        indexCst(b, loc, 1)));
+  }
+  SmallVector<int64_t> kShape(wT.getShape().drop_front(2));
+  auto d = [&](int64_t i) { return getAffineDimExpr(i, ctx); };
+  if (Cg == 1 && Mg == 1) {
+    // Depthwise (Mamba's causal Conv1d): one generic over n, g, O..., the
+    // taps k... reduced; a matmul per channel would be [1, K] x [K, P].
+    int64_t loops = 2 + 2 * r;
+    SmallVector<AffineExpr> xe = {d(0), d(1), getAffineConstantExpr(0, ctx)},
+                            we = {d(1), getAffineConstantExpr(0, ctx), getAffineConstantExpr(0, ctx)},
+                            ye = {d(0), d(1), getAffineConstantExpr(0, ctx)};
+    for (int64_t i = 0; i < r; ++i) {
+      xe.push_back(d(2 + i) * st[i] + d(2 + r + i) * dl[i]);
+      we.push_back(d(2 + r + i));
+      ye.push_back(d(2 + i));
+    }
+    SmallVector<int64_t> yShape = {rT.getDimSize(0), G, 1};
+    llvm::append_range(yShape, rT.getShape().drop_front(2));
+    auto ygT = RankedTensorType::get(yShape, elt);
+    Value empty = createEmpty(b, loc, ygT, [&](int64_t i) -> Value {
+      return i == 0 ? dimOf(b, loc, x, 0) : oDims[i - 3];
+    });
+    Value init;
+    if (Value bias = op.getB()) {
+      auto bT = cast<RankedTensorType>(bias.getType());
+      if (bT.isDynamicDim(0))
+        bias = tensor::CastOp::create(b, loc, bT.clone({M}), bias);
+      SmallVector<utils::IteratorType> par(3 + r, utils::IteratorType::parallel);
+      init = linalg::GenericOp::create(
+                 b, loc, ygT, bias, empty,
+                 SmallVector<AffineMap>{AffineMap::get(3 + r, 0, {d(1)}, ctx),
+                                        b.getMultiDimIdentityMap(3 + r)},
+                 par,
+                 [&](OpBuilder &nb, Location nl, ValueRange a) {
+                   linalg::YieldOp::create(nb, nl, a[0]);
+                 })
+                 .getResult(0);
+    } else {
+      init = linalg::FillOp::create(b, loc, fzero, empty).getResult(0);
+    }
+    SmallVector<utils::IteratorType> iters(loops, utils::IteratorType::parallel);
+    for (int64_t i = 2 + r; i < loops; ++i)
+      iters[i] = utils::IteratorType::reduction;
+    Value y = linalg::GenericOp::create(
+                  b, loc, ygT, ValueRange{xs, ws}, init,
+                  SmallVector<AffineMap>{AffineMap::get(loops, 0, xe, ctx),
+                                         AffineMap::get(loops, 0, we, ctx),
+                                         AffineMap::get(loops, 0, ye, ctx)},
+                  iters,
+                  [&](OpBuilder &nb, Location nl, ValueRange a) {
+                    Value p = arith::MulFOp::create(nb, nl, a[0], a[1]);
+                    Value acc = arith::AddFOp::create(nb, nl, a[2], p);
+                    linalg::YieldOp::create(nb, nl, acc);
+                  })
+                  .getResult(0);
+    SmallVector<ReassociationIndices> back = {{0}, {1, 2}};
+    for (int64_t i = 0; i < r; ++i)
+      back.push_back({3 + i});
+    Value out = tensor::CollapseShapeOp::create(b, loc, y, back);
+    if (out.getType() != rT)
+      out = tensor::CastOp::create(b, loc, rT, out);
+    return out;
+  }
+  // im2col, transposed: col [N, G, C/G, k..., O...] (then [N, G, C/G * K,
+  // P]), so that Y[n, g] = W[g] [M/G, C/G * K] @ col[n, g] lands in the
+  // output's own layout [N, G, M/G, P].
+  int64_t K = 1;
+  for (int64_t k : kShape)
+    K *= k;
+  int64_t loops = 3 + 2 * r;
+  SmallVector<AffineExpr> xe = {d(0), d(1), d(2)};
+  for (int64_t i = 0; i < r; ++i)
+    xe.push_back(d(3 + r + i) * st[i] + d(3 + i) * dl[i]);
+  SmallVector<int64_t> colShape = {xT.getDimSize(0), G, Cg};
+  llvm::append_range(colShape, kShape);
+  llvm::append_range(colShape, oShape);
+  auto colT = RankedTensorType::get(colShape, elt);
+  Value colEmpty = createEmpty(b, loc, colT, [&](int64_t i) -> Value {
+    return i == 0 ? dimOf(b, loc, x, 0) : oDims[i - 3 - r];
+  });
+  SmallVector<utils::IteratorType> par(loops, utils::IteratorType::parallel);
+  Value col = linalg::GenericOp::create(
+                  b, loc, colT, xs, colEmpty,
+                  SmallVector<AffineMap>{AffineMap::get(loops, 0, xe, ctx),
+                                         b.getMultiDimIdentityMap(loops)},
+                  par,
+                  [&](OpBuilder &nb, Location nl, ValueRange a) {
+                    linalg::YieldOp::create(nb, nl, a[0]);
+                  })
+                  .getResult(0);
+  SmallVector<ReassociationIndices> colGroups = {{0}, {1}, {}, {}};
+  for (int64_t i = 0; i <= r; ++i)
+    colGroups[2].push_back(2 + i);
+  for (int64_t i = 0; i < r; ++i)
+    colGroups[3].push_back(3 + r + i);
+  int64_t P = 1;
+  for (int64_t o : oShape)
+    P = ShapedType::isDynamic(o) || ShapedType::isDynamic(P) ? ShapedType::kDynamic : P * o;
+  Value col2 = tensor::CollapseShapeOp::create(
+      b, loc, RankedTensorType::get({xT.getDimSize(0), G, Cg * K, P}, elt), col, colGroups);
+  Value w2 = tensor::CollapseShapeOp::create(
+      b, loc, RankedTensorType::get({G, Mg, Cg * K}, elt), ws,
+      SmallVector<ReassociationIndices>{{0}, {1}, llvm::to_vector(llvm::seq<int64_t>(2, 3 + r))});
+  auto mmT = RankedTensorType::get({rT.getDimSize(0), G, Mg, P}, elt);
+  Value y = buildMatMul(b, loc, w2, col2, mmT);
+  if (Value bias = op.getB()) {
+    // + the bias [M] as [G, M/G], broadcast over n and the positions.
+    auto bT = cast<RankedTensorType>(bias.getType());
+    if (bT.isDynamicDim(0))
+      bias = tensor::CastOp::create(b, loc, bT.clone({M}), bias);
+    Value bg = tensor::ExpandShapeOp::create(b, loc, RankedTensorType::get({G, Mg}, elt), bias,
+                                             SmallVector<ReassociationIndices>{{0, 1}});
+    auto dd = [&](int64_t i) { return getAffineDimExpr(i, ctx); };
+    SmallVector<utils::IteratorType> par4(4, utils::IteratorType::parallel);
+    y = linalg::GenericOp::create(
+            b, loc, mmT, bg, y,
+            SmallVector<AffineMap>{AffineMap::get(4, 0, {dd(1), dd(2)}, ctx),
+                                   b.getMultiDimIdentityMap(4)},
+            par4,
+            [&](OpBuilder &nb, Location nl, ValueRange a) {
+              Value v = arith::AddFOp::create(nb, nl, a[1], a[0]);
+              linalg::YieldOp::create(nb, nl, v);
+            })
+            .getResult(0);
+  }
+  // [N, G, M/G, P] -> [N, M, O...].
+  Value flat = tensor::CollapseShapeOp::create(
+      b, loc, RankedTensorType::get({rT.getDimSize(0), M, P}, elt), y,
+      SmallVector<ReassociationIndices>{{0}, {1, 2}, {3}});
+  SmallVector<int64_t> outShape = {rT.getDimSize(0), M};
+  llvm::append_range(outShape, oShape);
+  SmallVector<ReassociationIndices> outGroups = {{0}, {1}, {}};
+  for (int64_t i = 0; i < r; ++i)
+    outGroups[2].push_back(2 + i);
+  auto sizeOf = [&](int64_t s, Value v) -> OpFoldResult {
+    return ShapedType::isDynamic(s) ? OpFoldResult(v) : OpFoldResult(b.getIndexAttr(s));
+  };
+  SmallVector<OpFoldResult> outSizes = {sizeOf(outShape[0], dimOf(b, loc, x, 0)),
+                                        b.getIndexAttr(M)};
+  for (int64_t i = 0; i < r; ++i)
+    outSizes.push_back(sizeOf(outShape[2 + i], oDims[i]));
+  Value out = tensor::ExpandShapeOp::create(b, loc, RankedTensorType::get(outShape, elt), flat,
+                                            outGroups, outSizes);
+  if (out.getType() != rT)
+    out = tensor::CastOp::create(b, loc, rT, out);
+  return out;
+}
+
 void sparsa::lowering::populateMatMulLowerings(LoweringTable &t) {
+  addSingle<onnx::ConvOp, lowerConv>(t);
   addSingle<onnx::EinsumOp, lowerEinsum>(t);
   addSingle<onnx::GemmOp, lowerGemm>(t);
   addSingle<onnx::MatMulOp, lowerMatMul>(t);

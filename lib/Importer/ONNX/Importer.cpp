@@ -238,6 +238,18 @@ static FailureOr<Results> importLeakyRelu(NodeContext &n) {
 static FailureOr<Results> importElu(NodeContext &n) {
   return importAlphaActivation<onnx_ir::EluOp>(n, 1.0f);
 }
+static FailureOr<Results> importConv(NodeContext &n) {
+  Value bias = n.numOperands() > 2 ? n.operand(2) : Value();
+  auto arr = [&](StringRef name) {
+    auto v = n.intsAttr(name);
+    return v ? n.b.getDenseI64ArrayAttr(*v) : DenseI64ArrayAttr();
+  };
+  return Results{onnx_ir::ConvOp::create(n.b, n.loc, n.resultType(), n.operand(0),
+                                         n.operand(1), bias, n.b.getStringAttr(n.strAttr("auto_pad", "NOTSET")),
+                                         arr("dilations"), n.si64(n.intAttr("group", 1)),
+                                         arr("kernel_shape"), arr("pads"), arr("strides"))
+                     .getResult()};
+}
 static FailureOr<Results> importPad(NodeContext &n) {
   Value value = n.numOperands() > 2 ? n.operand(2) : Value();
   Value axes = n.numOperands() > 3 ? n.operand(3) : Value();
@@ -753,6 +765,7 @@ static const llvm::StringMap<SmallVector<HandlerEntry, 1>> &handlerTable() {
     onOp("Sin", 7, importUnary<onnx_ir::SinOp>);
     onOp("Tile", 6, importBinary<onnx_ir::TileOp>);
     onOp("Pad", 11, importPad);
+    onOp("Conv", 11, importConv);
     onOp("TopK", 1, importTopK);
     onOp("GatherND", 11, importGatherND);
     onOp("Scatter", 9, importScatterElements);

@@ -1070,3 +1070,27 @@ func.func @pad_unknown_count(%x: tensor<2x4xf32>, %p: tensor<?xi64>) -> tensor<?
   %y = onnx.Pad %x, %p : (tensor<2x4xf32>, tensor<?xi64>) -> tensor<?x?xf32>
   return %y : tensor<?x?xf32>
 }
+
+// -----
+
+func.func @conv_groups(%x: tensor<1x6x8xf32>, %w: tensor<4x4x3xf32>) -> tensor<1x4x6xf32> {
+  // expected-error @+1 {{'onnx.Conv' op X has 6 channels, W expects 4 x 2 groups}}
+  %y = onnx.Conv %x, %w {group = 2 : si64} : (tensor<1x6x8xf32>, tensor<4x4x3xf32>) -> tensor<1x4x6xf32>
+  return %y : tensor<1x4x6xf32>
+}
+
+// -----
+
+func.func @conv_output_size(%x: tensor<1x2x8xf32>, %w: tensor<4x2x3xf32>) -> tensor<1x4x8xf32> {
+  // expected-error @+1 {{'onnx.Conv' op expected output size 6 along axis 2 (got 8)}}
+  %y = onnx.Conv %x, %w : (tensor<1x2x8xf32>, tensor<4x2x3xf32>) -> tensor<1x4x8xf32>
+  return %y : tensor<1x4x8xf32>
+}
+
+// -----
+
+func.func @conv_same_dynamic(%x: tensor<1x2x?xf32>, %w: tensor<4x2x3xf32>) -> tensor<1x4x?xf32> {
+  // expected-error @+1 {{'onnx.Conv' op auto_pad SAME_UPPER needs static spatial input sizes}}
+  %y = onnx.Conv %x, %w {auto_pad = "SAME_UPPER"} : (tensor<1x2x?xf32>, tensor<4x2x3xf32>) -> tensor<1x4x?xf32>
+  return %y : tensor<1x4x?xf32>
+}

@@ -58,6 +58,13 @@ func.func @rounding_and_activations(%x: tensor<2x4xf32>, %s: tensor<4xf32>, %i: 
   return %8, %9 : tensor<2x4xf32>, tensor<3xi64>
 }
 
+// CHECK-LABEL: func.func @conv
+func.func @conv(%x: tensor<?x4x?xf32>, %w: tensor<4x1x4xf32>, %b: tensor<4xf32>) -> tensor<?x4x?xf32> {
+  // CHECK: onnx.Conv %{{.*}}, %{{.*}} bias = %{{.*}} {group = 4 : si64, pads = array<i64: 3, 0>} :
+  %0 = onnx.Conv %x, %w bias = %b {group = 4 : si64, pads = array<i64: 3, 0>} : (tensor<?x4x?xf32>, tensor<4x1x4xf32>, tensor<4xf32>) -> tensor<?x4x?xf32>
+  return %0 : tensor<?x4x?xf32>
+}
+
 // CHECK-LABEL: func.func @pad
 func.func @pad(%x: tensor<2x4xf32>, %p: tensor<2xi64>, %c: tensor<f32>, %a: tensor<1xi64>) -> (tensor<?x?xf32>, tensor<?x?xf32>) {
   // CHECK: onnx.Pad %{{.*}}, %{{.*}} value = %{{.*}} axes = %{{.*}} :

@@ -404,6 +404,120 @@ LogicalResult CastOp::verify() {
   return success();
 }
 
+SmallVector<int64_t> ConvOp::getStridesOr1() {
+  int64_t r = cast<RankedTensorType>(getW().getType()).getRank() - 2;
+  if (auto s = getStrides())
+    return llvm::to_vector(*s);
+  return SmallVector<int64_t>(r, 1);
+}
+
+SmallVector<int64_t> ConvOp::getDilationsOr1() {
+  int64_t r = cast<RankedTensorType>(getW().getType()).getRank() - 2;
+  if (auto d = getDilations())
+    return llvm::to_vector(*d);
+  return SmallVector<int64_t>(r, 1);
+}
+
+FailureOr<SmallVector<int64_t>> ConvOp::getResolvedPads(ArrayRef<int64_t> in) {
+  auto wt = cast<RankedTensorType>(getW().getType());
+  int64_t r = wt.getRank() - 2;
+  StringRef autoPad = getAutoPad();
+  if (autoPad == "NOTSET") {
+    if (auto p = getPads())
+      return llvm::to_vector(*p);
+    return SmallVector<int64_t>(2 * r, 0);
+  }
+  if (autoPad == "VALID")
+    return SmallVector<int64_t>(2 * r, 0);
+  SmallVector<int64_t> pads(2 * r, 0), st = getStridesOr1(), dl = getDilationsOr1();
+  for (int64_t i = 0; i < r; ++i) {
+    int64_t k = wt.getDimSize(2 + i);
+    if (ShapedType::isDynamic(in[i]) || ShapedType::isDynamic(k))
+      return failure();
+    int64_t out = (in[i] + st[i] - 1) / st[i];
+    int64_t total = std::max<int64_t>((out - 1) * st[i] + (k - 1) * dl[i] + 1 - in[i], 0);
+    int64_t small = total / 2, big = total - small;
+    pads[i] = autoPad == "SAME_LOWER" ? big : small;
+    pads[i + r] = autoPad == "SAME_LOWER" ? small : big;
+  }
+  return pads;
+}
+
+LogicalResult ConvOp::verify() {
+  auto xt = dyn_cast<RankedTensorType>(getX().getType());
+  auto wt = dyn_cast<RankedTensorType>(getW().getType());
+  auto yt = dyn_cast<RankedTensorType>(getY().getType());
+  if (!xt || !wt || !yt)
+    return emitOpError("expected ranked operands and result");
+  int64_t rank = xt.getRank(), r = rank - 2;
+  if (rank < 3 || rank > 5 || wt.getRank() != rank || yt.getRank() != rank)
+    return emitOpError("expected X, W and Y of one rank 3, 4 or 5 ([N, C, spatial...]; got ")
+           << rank << ", " << wt.getRank() << ", " << yt.getRank() << ")";
+  if (xt.getElementType() != wt.getElementType() || yt.getElementType() != xt.getElementType())
+    return emitOpError("X, W and Y must have one element type");
+  int64_t g = getGroup(), C = xt.getDimSize(1), M = wt.getDimSize(0), Cg = wt.getDimSize(1);
+  if (g < 1)
+    return emitOpError("group must be positive");
+  if (ShapedType::isDynamic(M) || ShapedType::isDynamic(Cg) ||
+      llvm::any_of(wt.getShape().drop_front(2), ShapedType::isDynamic))
+    return emitOpError("the weight shape must be static");
+  if (M % g != 0)
+    return emitOpError("the ") << M << " output channels do not split into " << g << " groups";
+  if (!ShapedType::isDynamic(C) && C != Cg * g)
+    return emitOpError("X has ") << C << " channels, W expects " << Cg << " x " << g
+                                 << " groups";
+  if (getB()) {
+    auto bt = dyn_cast<RankedTensorType>(getB().getType());
+    if (!bt || bt.getRank() != 1 || (!bt.isDynamicDim(0) && bt.getDimSize(0) != M) ||
+        bt.getElementType() != xt.getElementType())
+      return emitOpError("the bias must be [") << M << "]";
+  }
+  auto checkLen = [&](std::optional<ArrayRef<int64_t>> a, StringRef name,
+                      int64_t n) -> LogicalResult {
+    if (a && (int64_t)a->size() != n)
+      return emitOpError(name) << " has " << a->size() << " values (expected " << n << ")";
+    return success();
+  };
+  if (failed(checkLen(getStrides(), "strides", r)) ||
+      failed(checkLen(getDilations(), "dilations", r)) ||
+      failed(checkLen(getKernelShape(), "kernel_shape", r)) ||
+      failed(checkLen(getPads(), "pads", 2 * r)))
+    return failure();
+  for (int64_t v : getStridesOr1())
+    if (v < 1)
+      return emitOpError("strides must be positive");
+  for (int64_t v : getDilationsOr1())
+    if (v < 1)
+      return emitOpError("dilations must be positive");
+  if (auto p = getPads(); p && llvm::any_of(*p, [](int64_t v) { return v < 0; }))
+    return emitOpError("pads must not be negative");
+  if (auto k = getKernelShape())
+    for (int64_t i = 0; i < r; ++i)
+      if ((*k)[i] != wt.getDimSize(2 + i))
+        return emitOpError("kernel_shape does not match the weight's spatial dims");
+  StringRef autoPad = getAutoPad();
+  if (autoPad != "NOTSET" && autoPad != "SAME_UPPER" && autoPad != "SAME_LOWER" &&
+      autoPad != "VALID")
+    return emitOpError("auto_pad must be NOTSET, SAME_UPPER, SAME_LOWER or VALID");
+  auto pads = getResolvedPads(xt.getShape().drop_front(2));
+  if (failed(pads))
+    return emitOpError("auto_pad ") << autoPad << " needs static spatial input sizes";
+  auto st = getStridesOr1(), dl = getDilationsOr1();
+  for (int64_t i = 0; i < r; ++i) {
+    int64_t in = xt.getDimSize(2 + i), out = yt.getDimSize(2 + i);
+    if (ShapedType::isDynamic(in))
+      continue;
+    int64_t span = in + (*pads)[i] + (*pads)[i + r] - dl[i] * (wt.getDimSize(2 + i) - 1) - 1;
+    if (span < 0)
+      return emitOpError("the kernel is larger than the padded input along axis ") << 2 + i;
+    int64_t want = span / st[i] + 1;
+    if (!ShapedType::isDynamic(out) && out != want)
+      return emitOpError("expected output size ") << want << " along axis " << 2 + i
+                                                   << " (got " << out << ")";
+  }
+  return success();
+}
+
 FailureOr<SmallVector<int64_t>> PadOp::getPaddedAxes() {
   auto in = dyn_cast<RankedTensorType>(getData().getType());
   if (!in)

@@ -676,6 +676,41 @@ def ONNX_TileOp : ONNX_Op<"Tile", [Pure]> {
   let assemblyFormat = "operands attr-dict `:` functional-type(operands, results)";
 }
 
+def ONNX_ConvOp : ONNX_Op<"Conv", [Pure]> {
+  let summary = "ONNX Conv (opset 11): N-D grouped convolution (1-D, 2-D, 3-D)";
+  let description = [{
+    `X` `[N, C, D1, ...]`, weights `W` `[M, C / group, k1, ...]`, optional
+    bias `B` `[M]`; `strides`, `dilations` (1 each by default),
+    `kernel_shape` (W's when absent), `pads` `[b1, ..., e1, ...]` (0), or
+    `auto_pad` `SAME_UPPER` / `SAME_LOWER` (the output size `ceil(D / s)`,
+    the odd pad at the end / start) / `VALID` (no pads). Depthwise
+    convolution is `group = C`.
+
+    ```mlir
+    %y = onnx.Conv %x, %w bias = %b {group = 4 : si64, pads = array<i64: 3, 0>} : (tensor<1x4x16xf32>, tensor<4x1x4xf32>, tensor<4xf32>) -> tensor<1x4x16xf32>
+    ```
+  }];
+  let arguments = (ins ONNX_FloatTensor:$X, ONNX_FloatTensor:$W, Optional<ONNX_FloatTensor>:$B,
+                   DefaultValuedAttr<StrAttr, "\"NOTSET\"">:$auto_pad,
+                   OptionalAttr<DenseI64ArrayAttr>:$dilations,
+                   DefaultValuedAttr<SI64Attr, "1">:$group,
+                   OptionalAttr<DenseI64ArrayAttr>:$kernel_shape,
+                   OptionalAttr<DenseI64ArrayAttr>:$pads,
+                   OptionalAttr<DenseI64ArrayAttr>:$strides);
+  let results = (outs ONNX_FloatTensor:$Y);
+  let assemblyFormat = [{
+    $X `,` $W (`bias` `=` $B^)? attr-dict `:` functional-type(operands, results)
+  }];
+  let hasVerifier = 1;
+  let extraClassDeclaration = [{
+    /// The pads [b1, ..., e1, ...] for spatial input sizes |in| (auto_pad
+    /// resolved; failure when SAME needs a size that is not static).
+    ::mlir::FailureOr<::llvm::SmallVector<int64_t>> getResolvedPads(::llvm::ArrayRef<int64_t> in);
+    ::llvm::SmallVector<int64_t> getStridesOr1();
+    ::llvm::SmallVector<int64_t> getDilationsOr1();
+  }];
+}
+
 def ONNX_PadOp : ONNX_Op<"Pad", [Pure, AttrSizedOperandSegments]> {
   let summary = "ONNX Pad (opset 19): pad (or, with negative pads, crop) each axis";
   let description = [{
