@@ -39,7 +39,8 @@ Equal Not And Or Gather GatherElements GatherND ScatterElements ScatterND OneHot
 CumSum ReduceSum ReduceMean ReduceMax ReduceMin ReduceProd ArgMax Einsum LayerNormalization
 Reshape Transpose Concat Split Slice Squeeze Unsqueeze Expand Tile Cast Shape Size
 ConstantOfShape Range Flatten Identity Dropout Add Sub Mul Div Constant Trilu Cos Sin
-Floor Ceil Round Sign Softplus Softsign HardSigmoid HardSwish Mish PRelu Pad Conv""".split()
+Floor Ceil Round Sign Softplus Softsign HardSigmoid HardSwish Mish PRelu Pad Conv ReduceL1
+ReduceL2 ReduceSumSquare ReduceLogSum ReduceLogSumExp""".split()
 
 # TensorProto data types Sparsa does not support on purpose, with why.
 BY_DESIGN = {

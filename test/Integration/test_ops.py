@@ -342,3 +342,45 @@ def test_conv(tmp_path, compile_model, x_shape, w_shape, attrs, bias):
              [2 if d == "B" else 5 if d == "L" else d for d in x_shape]]
     for shape in sizes:
         assert_matches_ort(model, path, {"x": rand(*shape)})
+
+
+@pytest.mark.parametrize("op", ["ReduceL1", "ReduceL2", "ReduceSumSquare", "ReduceLogSum",
+                                "ReduceLogSumExp"])
+@pytest.mark.parametrize("axes,keepdims", [([-1], 1), ([0, 2], 0), (None, 1)])
+def test_norm_reductions(tmp_path, compile_model, op, axes, keepdims):
+    """torch.norm / F.normalize (a cosine router's L2 norm), logsumexp, on
+    a dynamic leading axis (opset 18: axes as an input)."""
+    ins = ["x"] + (["axes"] if axes is not None else [])
+    inits = [numpy_helper.from_array(np.array(axes, np.int64), "axes")] if axes else []
+    path = build(tmp_path, [helper.make_node(op, ins, ["y"], name="r", keepdims=keepdims)],
+                 [vi("x", ("N", 3, 5))], [vi("y", None)], inits, opset=18)
+    model = compile_model(path)
+    x = rand(4, 3, 5)
+    if op == "ReduceLogSum":
+        x = np.abs(x) + 0.1
+    if op == "ReduceLogSumExp":
+        x[0, 1, :] = 80.0          # exp overflows without the max shift
+        x[1, 2, :] = -np.inf       # log 0
+    ours, ref = model.run({"x": x})["y"], ort_run(path, {"x": x})["y"]
+    np.testing.assert_allclose(ours, ref, rtol=1e-5, atol=1e-5)
+
+
+def test_cosine_router_normalize(tmp_path, compile_model):
+    """F.normalize(x) @ F.normalize(E).T as a cosine-similarity MoE router
+    writes it: ReduceL2 keepdims, Clip(min=eps), Expand, Div."""
+    e = numpy_helper.from_array(rand(16, 8), "e")
+    nodes = [
+        helper.make_node("ReduceL2", ["x", "ax"], ["n"], name="l2", keepdims=1),
+        helper.make_node("Clip", ["n", "eps"], ["nc"], name="clip"),
+        helper.make_node("Shape", ["x"], ["xs"], name="shape"),
+        helper.make_node("Expand", ["nc", "xs"], ["ne"], name="expand"),
+        helper.make_node("Div", ["x", "ne"], ["xn"], name="div"),
+        helper.make_node("MatMul", ["xn", "e"], ["y"], name="mm"),
+    ]
+    inits = [e, numpy_helper.from_array(np.array([-1], np.int64), "ax"),
+             numpy_helper.from_array(np.array(1e-12, np.float32), "eps")]
+    path = build(tmp_path, nodes, [vi("x", ("T", 16))], [vi("y", ("T", 8))], inits, opset=18)
+    model = compile_model(path)
+    x = rand(5, 16)
+    x[0] = 0.0  # the eps keeps a zero row finite
+    assert_matches_ort(model, path, {"x": x})

@@ -255,7 +255,7 @@ reduceRuntimeAxes(Operation *op, Value data, Value axes, bool keepdims, OpBuilde
   return tensor::CastOp::create(b, loc, rT, v).getResult();
 }
 
-enum class ReduceKind { Sum, Mean, Max, Min, Prod };
+enum class ReduceKind { Sum, Mean, Max, Min, Prod, L1, L2, SumSquare, LogSum };
 
 template <typename OpTy, ReduceKind Kind>
 static Value buildReduce(OpTy op, LowerCtx &ctx, ArrayRef<int64_t> axes,
@@ -270,6 +270,10 @@ static Value buildReduce(OpTy op, LowerCtx &ctx, ArrayRef<int64_t> axes,
   switch (Kind) {
   case ReduceKind::Sum:
   case ReduceKind::Mean:
+  case ReduceKind::L1:
+  case ReduceKind::L2:
+  case ReduceKind::SumSquare:
+  case ReduceKind::LogSum:
     init = zeroOf(b, loc, elt);
     break;
   case ReduceKind::Prod:
@@ -289,7 +293,17 @@ static Value buildReduce(OpTy op, LowerCtx &ctx, ArrayRef<int64_t> axes,
                      switch (Kind) {
                      case ReduceKind::Sum:
                      case ReduceKind::Mean:
+                     case ReduceKind::LogSum:
                        return addFn(nb, l, acc, x);
+                     case ReduceKind::L1:
+                       return addFn(nb, l, acc,
+                                    isF ? math::AbsFOp::create(nb, l, x).getResult()
+                                        : math::AbsIOp::create(nb, l, x).getResult());
+                     case ReduceKind::L2:
+                     case ReduceKind::SumSquare:
+                       return addFn(nb, l, acc,
+                                    isF ? arith::MulFOp::create(nb, l, x, x).getResult()
+                                        : arith::MulIOp::create(nb, l, x, x).getResult());
                      case ReduceKind::Prod:
                        return isF ? arith::MulFOp::create(nb, l, acc, x).getResult()
                                   : arith::MulIOp::create(nb, l, acc, x).getResult();
@@ -304,6 +318,14 @@ static Value buildReduce(OpTy op, LowerCtx &ctx, ArrayRef<int64_t> axes,
                      }
                      return Value();
                    });
+  if (Kind == ReduceKind::L2 || Kind == ReduceKind::LogSum) {
+    auto rT = cast<RankedTensorType>(r.getType());
+    r = buildElementwise(b, loc, r, rT, [&](OpBuilder &nb, Location l, ValueRange a) -> Value {
+      if (Kind == ReduceKind::L2)
+        return math::SqrtOp::create(nb, l, a[0]);
+      return math::LogOp::create(nb, l, a[0]);
+    });
+  }
   if (Kind == ReduceKind::Mean) {
     Value count = indexCst(b, loc, 1);
     for (int64_t a : axes)
@@ -322,8 +344,65 @@ static Value buildReduce(OpTy op, LowerCtx &ctx, ArrayRef<int64_t> axes,
   return finishReduce(b, loc, r, resultType, axes, op.getKeepdims());
 }
 
+/// log(sum(exp(x))) as m + log(sum(exp(x - m))), m the maximum (0 where
+/// it is not finite: all -inf gives log 0 = -inf, an inf gives inf).
+static Value buildLogSumExp(onnx::ReduceLogSumExpOp op, LowerCtx &ctx, ArrayRef<int64_t> axes,
+                            RankedTensorType resultType) {
+  OpBuilder &b = ctx.b;
+  Location loc = op.getLoc();
+  Value x = op.getData();
+  auto inT = cast<RankedTensorType>(x.getType());
+  Type elt = inT.getElementType();
+  Value mx = reduce(b, loc, x, axes, lowestOf(b, loc, elt, false),
+                    [&](OpBuilder &nb, Location l, Value acc, Value v) -> Value {
+                      return arith::MaximumFOp::create(nb, l, acc, v);
+                    });
+  auto mT = cast<RankedTensorType>(mx.getType());
+  mx = buildElementwise(b, loc, mx, mT, [&](OpBuilder &nb, Location l, ValueRange a) -> Value {
+    Value finite = arith::CmpFOp::create(
+        nb, l, arith::CmpFPredicate::OLT, math::AbsFOp::create(nb, l, a[0]),
+        floatCst(nb, l, elt, std::numeric_limits<double>::infinity()));
+    return arith::SelectOp::create(nb, l, finite, a[0], floatCst(nb, l, elt, 0.0));
+  });
+  llvm::SmallDenseSet<int64_t> unit(axes.begin(), axes.end());
+  Value mk = expandUnitDims(b, loc, mx, reducedType(inT, axes, true), unit);
+  Value e = buildElementwise(b, loc, ValueRange{x, mk}, inT,
+                             [&](OpBuilder &nb, Location l, ValueRange a) -> Value {
+                               return math::ExpOp::create(
+                                   nb, l, arith::SubFOp::create(nb, l, a[0], a[1]));
+                             });
+  Value s = reduce(b, loc, e, axes, zeroOf(b, loc, elt),
+                   [&](OpBuilder &nb, Location l, Value acc, Value v) -> Value {
+                     return arith::AddFOp::create(nb, l, acc, v);
+                   });
+  Value r = buildElementwise(b, loc, ValueRange{s, mx}, mT,
+                             [&](OpBuilder &nb, Location l, ValueRange a) -> Value {
+                               return arith::AddFOp::create(
+                                   nb, l, math::LogOp::create(nb, l, a[0]), a[1]);
+                             });
+  return finishReduce(b, loc, r, resultType, axes, op.getKeepdims());
+}
+
+static FailureOr<Value> lowerLogSumExp(onnx::ReduceLogSumExpOp op, LowerCtx &ctx) {
+  if (!isa<FloatType>(getElementTypeOrSelf(op.getData())))
+    return op.emitError("onnx.ReduceLogSumExp: only float data is supported"), failure();
+  auto axes = reduceAxes(op.getData(), op.getAxes(), op.getNoopWithEmptyAxes());
+  if (failed(axes))
+    return reduceRuntimeAxes(op, op.getData(), op.getAxes(), op.getKeepdims(), ctx.b,
+                             [&](ArrayRef<int64_t> set, RankedTensorType t) {
+                               return buildLogSumExp(op, ctx, set, t);
+                             });
+  if (!*axes)
+    return op.getData();
+  return buildLogSumExp(op, ctx, **axes, cast<RankedTensorType>(op.getType()));
+}
+
 template <typename OpTy, ReduceKind Kind>
 static FailureOr<Value> lowerReduce(OpTy op, LowerCtx &ctx) {
+  if ((Kind == ReduceKind::L2 || Kind == ReduceKind::LogSum) &&
+      !isa<FloatType>(getElementTypeOrSelf(op.getData())))
+    return op.emitError(op->getName().getStringRef()) << ": only float data is supported",
+           failure();
   auto axes = reduceAxes(op.getData(), op.getAxes(), op.getNoopWithEmptyAxes());
   if (failed(axes))
     return reduceRuntimeAxes(op, op.getData(), op.getAxes(), op.getKeepdims(), ctx.b,
@@ -558,5 +637,11 @@ void sparsa::lowering::populateReductionLowerings(LoweringTable &t) {
   addSingle<onnx::ReduceMinOp, lowerReduce<onnx::ReduceMinOp, ReduceKind::Min>>(t);
   addSingle<onnx::ReduceProdOp, lowerReduce<onnx::ReduceProdOp, ReduceKind::Prod>>(t);
   addSingle<onnx::ReduceSumOp, lowerReduce<onnx::ReduceSumOp, ReduceKind::Sum>>(t);
+  addSingle<onnx::ReduceL1Op, lowerReduce<onnx::ReduceL1Op, ReduceKind::L1>>(t);
+  addSingle<onnx::ReduceL2Op, lowerReduce<onnx::ReduceL2Op, ReduceKind::L2>>(t);
+  addSingle<onnx::ReduceSumSquareOp,
+            lowerReduce<onnx::ReduceSumSquareOp, ReduceKind::SumSquare>>(t);
+  addSingle<onnx::ReduceLogSumOp, lowerReduce<onnx::ReduceLogSumOp, ReduceKind::LogSum>>(t);
+  addSingle<onnx::ReduceLogSumExpOp, lowerLogSumExp>(t);
   addSingle<onnx::SoftmaxOp, lowerSoftmax>(t);
 }

@@ -756,6 +756,11 @@ static const llvm::StringMap<SmallVector<HandlerEntry, 1>> &handlerTable() {
     onOp("ReduceMin", 1, importReduce<onnx_ir::ReduceMinOp>);
     onOp("ReduceProd", 1, importReduce<onnx_ir::ReduceProdOp>);
     onOp("ReduceSum", 1, importReduce<onnx_ir::ReduceSumOp>);
+    onOp("ReduceL1", 1, importReduce<onnx_ir::ReduceL1Op>);
+    onOp("ReduceL2", 1, importReduce<onnx_ir::ReduceL2Op>);
+    onOp("ReduceSumSquare", 1, importReduce<onnx_ir::ReduceSumSquareOp>);
+    onOp("ReduceLogSum", 1, importReduce<onnx_ir::ReduceLogSumOp>);
+    onOp("ReduceLogSumExp", 1, importReduce<onnx_ir::ReduceLogSumExpOp>);
     onOp("Shape", 1, importShape);
     onOp("Size", 1, importUnary<onnx_ir::SizeOp>);
     onOp("Slice", 1, importSlice);

@@ -58,6 +58,17 @@ func.func @rounding_and_activations(%x: tensor<2x4xf32>, %s: tensor<4xf32>, %i: 
   return %8, %9 : tensor<2x4xf32>, tensor<3xi64>
 }
 
+// CHECK-LABEL: func.func @norm_reductions
+func.func @norm_reductions(%x: tensor<2x4xf32>, %a: tensor<1xi64>) -> (tensor<2x1xf32>, tensor<2xf32>, tensor<2x1xf32>) {
+  // CHECK: onnx.ReduceL2
+  %0 = onnx.ReduceL2 %x, %a : (tensor<2x4xf32>, tensor<1xi64>) -> tensor<2x1xf32>
+  // CHECK: onnx.ReduceLogSumExp %{{.*}} {keepdims = 0 : si64}
+  %1 = onnx.ReduceLogSumExp %x, %a {keepdims = 0 : si64} : (tensor<2x4xf32>, tensor<1xi64>) -> tensor<2xf32>
+  // CHECK: onnx.ReduceSumSquare
+  %2 = onnx.ReduceSumSquare %x, %a : (tensor<2x4xf32>, tensor<1xi64>) -> tensor<2x1xf32>
+  return %0, %1, %2 : tensor<2x1xf32>, tensor<2xf32>, tensor<2x1xf32>
+}
+
 // CHECK-LABEL: func.func @conv
 func.func @conv(%x: tensor<?x4x?xf32>, %w: tensor<4x1x4xf32>, %b: tensor<4xf32>) -> tensor<?x4x?xf32> {
   // CHECK: onnx.Conv %{{.*}}, %{{.*}} bias = %{{.*}} {group = 4 : si64, pads = array<i64: 3, 0>} :

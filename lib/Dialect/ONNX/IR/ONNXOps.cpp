@@ -808,6 +808,15 @@ LogicalResult ReduceMeanOp::verify() { return verifyReduce(*this, getData(), get
 LogicalResult ReduceMaxOp::verify() { return verifyReduce(*this, getData(), getAxes()); }
 LogicalResult ReduceMinOp::verify() { return verifyReduce(*this, getData(), getAxes()); }
 LogicalResult ReduceProdOp::verify() { return verifyReduce(*this, getData(), getAxes()); }
+LogicalResult ReduceL1Op::verify() { return verifyReduce(*this, getData(), getAxes()); }
+LogicalResult ReduceL2Op::verify() { return verifyReduce(*this, getData(), getAxes()); }
+LogicalResult ReduceSumSquareOp::verify() {
+  return verifyReduce(*this, getData(), getAxes());
+}
+LogicalResult ReduceLogSumOp::verify() { return verifyReduce(*this, getData(), getAxes()); }
+LogicalResult ReduceLogSumExpOp::verify() {
+  return verifyReduce(*this, getData(), getAxes());
+}
 
 LogicalResult ArgMaxOp::verify() { return verifyAxis(*this, getData(), getAxis()); }
 LogicalResult LogSoftmaxOp::verify() { return verifyAxis(*this, getInput(), getAxis()); }

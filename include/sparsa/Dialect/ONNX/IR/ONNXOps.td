@@ -403,6 +403,11 @@ def ONNX_ReduceMeanOp : ONNX_ReduceOp<"ReduceMean", "arithmetic mean">;
 def ONNX_ReduceMaxOp : ONNX_ReduceOp<"ReduceMax", "maximum", ONNX_NumericOrBoolTensor>;
 def ONNX_ReduceMinOp : ONNX_ReduceOp<"ReduceMin", "minimum", ONNX_NumericOrBoolTensor>;
 def ONNX_ReduceProdOp : ONNX_ReduceOp<"ReduceProd", "product">;
+def ONNX_ReduceL1Op : ONNX_ReduceOp<"ReduceL1", "sum of absolute values">;
+def ONNX_ReduceL2Op : ONNX_ReduceOp<"ReduceL2", "square root of the sum of squares (torch.norm)">;
+def ONNX_ReduceSumSquareOp : ONNX_ReduceOp<"ReduceSumSquare", "sum of squares">;
+def ONNX_ReduceLogSumOp : ONNX_ReduceOp<"ReduceLogSum", "log of the sum">;
+def ONNX_ReduceLogSumExpOp : ONNX_ReduceOp<"ReduceLogSumExp", "log of the sum of exponentials (max-shifted)">;
 
 def ONNX_ArgMaxOp : ONNX_Op<"ArgMax", [Pure]> {
   let summary = "ONNX ArgMax (opset 13): index of the maximum along `axis`";
