@@ -89,6 +89,11 @@ static Value gatheredConstant(Value w, Value &idx, int64_t axis) {
 /// input; a predictor's top-k as in Deja Vu): every weight and bias is a
 /// constant gathered by the same 1-D indices. Any activation.
 static Operation *fuseIndexedFFN(Operation *anchor, const ExpertFFN &f, Operation *actOp) {
+  if (f.alpha != 1.0) {
+    markUnfused(actOp, kFamily, "a SiLU with a scaled sigmoid (quick GELU) is not a sparse "
+                                "FFN activation");
+    return nullptr;
+  }
   Value idx;
   OpBuilder b(anchor);
   Location loc = anchor->getLoc();

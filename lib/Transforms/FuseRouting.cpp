@@ -525,6 +525,7 @@ namespace {
 struct Experts {
   Value w1, w2, w3, b1, b2, b3;
   StringRef act;
+  double alpha = 1.0; // silu: h * sigmoid(alpha * h)
 };
 
 /// Everything a routed MoE needs to become a sparsa.moe.
@@ -601,7 +602,8 @@ static void packGateAndLinear(OpBuilder &b, Location loc, Value &w1, Value &w3, 
 /// gating (|gated|), constant weights and no biases. Returns the FFN and
 /// the sigmoid gate's weight (or null).
 static std::optional<std::pair<ExpertFFN, Value>> sharedExpert(Value other, Value x,
-                                                               StringRef act, bool gated) {
+                                                               StringRef act, bool gated,
+                                                               double alpha = 1.0) {
   Value gateW;
   if (auto mul = other.getDefiningOp<onnx::MulOp>()) {
     for (int i = 0; i < 2; ++i) {
@@ -616,7 +618,8 @@ static std::optional<std::pair<ExpertFFN, Value>> sharedExpert(Value other, Valu
     }
   }
   auto f = matchFFN(other);
-  if (!f || f->in != x || f->act != act || bool(f->p3.weight) != gated || f->reluUp)
+  if (!f || f->in != x || f->act != act || f->alpha != alpha || bool(f->p3.weight) != gated ||
+      f->reluUp)
     return std::nullopt;
   for (const Projection *p : {&f->p1, &f->p2, &f->p3})
     if (p->weight && (p->bias || p->einsum || !isConstant(p->weight) || rankOf(p->weight) != 2))
@@ -649,7 +652,7 @@ static Operation *matchSharedExpert(OpBuilder &b, Location loc, Value routed, Mo
   if (!add || add.getType() != routed.getType())
     return nullptr;
   Value other = add.getA() == routed ? add.getB() : add.getA();
-  auto shared = sharedExpert(other, m.x, m.act, gated);
+  auto shared = sharedExpert(other, m.x, m.act, gated, m.alpha);
   if (!shared)
     return nullptr;
   fillShared(b, loc, *shared, m);
@@ -695,11 +698,12 @@ static Operation *emitMoE(Operation *anchor, const Routed &r) {
   m.nGroup = g.nGroup;
   m.topkGroup = g.topkGroup;
   m.act = e.act;
+  m.alpha = e.alpha;
   m.layout = layout;
   Operation *replaced = anchor;
   if (r.sharedTerm) {
     // Checked by the matcher; the chain's root already includes it.
-    auto shared = sharedExpert(r.sharedTerm, m.x, m.act, bool(r.experts.w3));
+    auto shared = sharedExpert(r.sharedTerm, m.x, m.act, bool(r.experts.w3), m.alpha);
     assert(shared && "a shared term the matcher checked");
     fillShared(b, anchor->getLoc(), *shared, m);
   } else if (Operation *add = matchSharedExpert(b, anchor->getLoc(), anchor->getResult(0), m,
@@ -753,10 +757,15 @@ static FailureOr<Experts> stackExperts(OpBuilder &b, Location loc,
              (!p.weight || (isConstant(p.weight) && rankOf(p.weight) == 2 &&
                             shapeOf(p.weight) == shapeOf(q.weight)));
     };
-    if (f->act != first->act || f->reluUp != first->reluUp) {
-      auto name = [](const ExpertFFN &e) { return e.reluUp ? StringRef("drelu") : e.act; };
-      why = ("experts use different activations (" + name(*first) + " and " + name(*f) + ")")
-                .str();
+    if (f->act != first->act || f->reluUp != first->reluUp || f->alpha != first->alpha) {
+      auto name = [](const ExpertFFN &e) -> std::string {
+        if (e.reluUp)
+          return "drelu";
+        if (e.alpha != 1.0)
+          return (e.act + "(" + std::to_string(e.alpha) + " x)").str();
+        return e.act.str();
+      };
+      why = "experts use different activations (" + name(*first) + " and " + name(*f) + ")";
       return failure();
     }
     if (!same(f->p1, first->p1) || !same(f->p2, first->p2) || !same(f->p3, first->p3)) {
@@ -767,6 +776,7 @@ static FailureOr<Experts> stackExperts(OpBuilder &b, Location loc,
   }
   Experts ex;
   ex.act = first->act;
+  ex.alpha = first->alpha;
   Type elt = getElementTypeOrSelf(first->p1.weight);
   auto stack = [&](auto get, Value &out, bool transposed) -> LogicalResult {
     SmallVector<Value> parts;
@@ -1048,7 +1058,7 @@ static FailureOr<Routed> matchEqualMaskChain(Operation *anchor, Miss &miss) {
     return failure();
   r.experts = *ex;
   if (sharedLeaf) {
-    if (!sharedExpert(sharedLeaf, x, ex->act, bool(ex->w3))) {
+    if (!sharedExpert(sharedLeaf, x, ex->act, bool(ex->w3), ex->alpha)) {
       miss.reason = "a term of the expert sum is neither an expert's nor a shared expert";
       return failure();
     }
@@ -1064,6 +1074,7 @@ static FailureOr<Experts> stackedExperts(OpBuilder &b, Location loc, const Exper
   bool gathered = bool(indices);
   Experts ex;
   ex.act = f.act;
+  ex.alpha = f.alpha;
   if (f.act == "relu2") {
     why = "squared ReLU activations in routed experts are not supported";
     return failure();

@@ -506,7 +506,7 @@ StringRef magnitudeCutOf(const Thresholded &th, Value &h) {
 /// The activation |a| = act(h): returns its canonical name and sets |h|;
 /// "identity" with h = a when |a| is no known activation.
 StringRef matchActivation(Value a, Value &h, double *threshold, bool *nanActive,
-                          StringRef *absOf) {
+                          StringRef *absOf, double *alpha) {
   h = a;
   // FATReLU: Where(h > t, h, 0) (any spelling of matchThresholded) with a
   // constant t >= 0; CATS: Where(|g| > t, g, 0) of a dense activation g.
@@ -568,13 +568,26 @@ StringRef matchActivation(Value a, Value &h, double *threshold, bool *nanActive,
   SmallVector<Value> leaves;
   mulLeaves(a, 2, leaves);
   if (leaves.size() == 2) {
-    // silu: h * sigmoid(h)
-    for (int i = 0; i < 2; ++i)
-      if (auto sig = leaves[i].getDefiningOp<onnx::SigmoidOp>();
-          sig && sig.getX() == leaves[1 - i]) {
+    // silu: h * sigmoid(h); with |alpha| also h * sigmoid(c * h).
+    for (int i = 0; i < 2; ++i) {
+      auto sig = leaves[i].getDefiningOp<onnx::SigmoidOp>();
+      if (!sig)
+        continue;
+      if (sig.getX() == leaves[1 - i]) {
         h = leaves[1 - i];
+        if (alpha)
+          *alpha = 1.0;
         return "silu";
       }
+      if (auto scaled = operandsWith<onnx::MulOp>(
+              sig.getX(), [](Value v) { return constFloat(v).has_value(); });
+          alpha && scaled && scaled->second == leaves[1 - i] &&
+          rankOf(scaled->first) <= 1) {
+        h = leaves[1 - i];
+        *alpha = *constFloat(scaled->first);
+        return "silu";
+      }
+    }
   }
   if (leaves.size() == 3) {
     // erf gelu: h * (1 + erf(h / sqrt(2))) * 0.5 in any grouping; tanh
@@ -655,7 +668,8 @@ std::optional<ExpertFFN> matchFFN(Value y) {
       double threshold = 0;
       bool nanActive = false;
       StringRef absOf = "identity";
-      StringRef act = matchActivation(gateSide, h, &threshold, &nanActive, &absOf);
+      double alpha = 1.0;
+      StringRef act = matchActivation(gateSide, h, &threshold, &nanActive, &absOf, &alpha);
       if (act == "identity")
         continue;
       // dReLU (TurboSparse): both halves through a ReLU.
@@ -674,13 +688,14 @@ std::optional<ExpertFFN> matchFFN(Value y) {
         f.threshold = threshold;
         f.nanActive = nanActive;
         f.absOf = absOf;
+        f.alpha = alpha;
         f.in = p1->in;
         return f;
       }
     }
   }
   Value h;
-  f.act = matchActivation(a, h, &f.threshold, &f.nanActive, &f.absOf);
+  f.act = matchActivation(a, h, &f.threshold, &f.nanActive, &f.absOf, &f.alpha);
   f.actOut = a;
   auto p1 = matchProjection(h);
   if (!p1)

@@ -125,6 +125,8 @@ struct ExpertFFN {
   /// A GLU whose linear part goes through a ReLU too (dReLU: relu(in W1) *
   /// relu(in W3)).
   bool reluUp = false;
+  /// act == "silu": h * sigmoid(alpha * h) (quick GELU: 1.702).
+  double alpha = 1.0;
 };
 
 /// `in @ W (+ bias)` as MatMul (+ Add of a constant) or Gemm.
@@ -134,9 +136,12 @@ std::optional<Projection> matchProjection(Value v);
 /// in matchThresholded's spellings, the exclusive t in |threshold|, whether
 /// a NaN h is kept in |nanActive|), "abs_threshold" (CATS: Where(|g| > t,
 /// g, 0) of g = silu / gelu / gelu_tanh (h), named in |absOf|), or
-/// "identity" with h = a.
+/// "identity" with h = a. With |alpha|, "silu" may also be h * sigmoid(c *
+/// h) for a constant c (quick GELU's 1.702, Swish-beta), c in |alpha|;
+/// without it only c = 1 is "silu".
 StringRef matchActivation(Value a, Value &h, double *threshold = nullptr,
-                          bool *nanActive = nullptr, StringRef *absOf = nullptr);
+                          bool *nanActive = nullptr, StringRef *absOf = nullptr,
+                          double *alpha = nullptr);
 /// An FFN producing |y|: projection, activation, optional GLU, projection.
 std::optional<ExpertFFN> matchFFN(Value y);
 

@@ -929,6 +929,9 @@ def _moe_act(g: "_Graph", h: str, act: str) -> str:
         return g.op("Mul", [g.op("Mul", [h, one]), g.const(f"c{g.n}", np.array(0.5, np.float32))])
     if act == "silu":
         return g.op("Mul", [h, g.op("Sigmoid", [h])])
+    if act == "quick_gelu":  # CLIP's x * sigmoid(1.702 x)
+        k = g.const(f"qg{g.n}", np.array(1.702, np.float32))
+        return g.op("Mul", [h, g.op("Sigmoid", [g.op("Mul", [h, k])])])
     if act in ("gelu_tanh", "gelu_new"):
         # torch's approximate="tanh" below opset 20 (h * (h * h)), or
         # GPT-2's gelu_new (Pow(h, 3)): 0.5 * h * (1 + tanh(c (h + a h^3)))
@@ -1000,7 +1003,8 @@ def moe(path: str, form: str, hidden: int = 64, inner: int = 128, experts: int =
       weighted ReduceSum over k;
     - `E`: com.microsoft.MoE (torch Linear layouts).
 
-    act: relu, gelu (erf), silu, swiglu (`down(silu(x Wg) * x Wu)`).
+    act: relu, gelu (erf), silu, quick_gelu (`x * sigmoid(1.702 x)`), swiglu
+    (`down(silu(x Wg) * x Wu)`).
     Forms A and C take |gemm| (experts as Gemm transB=1, torch's nn.Linear
     export). Near misses for negative tests: |shapes| gives per-expert inner
     sizes (form C), |topk_axis| selects along another axis, and

@@ -334,3 +334,41 @@ def test_top1_weights_of_other_scores_are_a_near_miss(tmp_path):
     (miss,) = report["unfused"]
     assert "not the top-k scores" in miss["reason"], miss
     check_tokens(model, path)
+
+
+@pytest.mark.parametrize("form,kw", [
+    ("A", {}), ("B", {}), ("C", dict(shared=32)), ("D", dict(layout="einsum")),
+    ("C", dict(batch="B")),
+])
+def test_quick_gelu_experts(tmp_path, form, kw):
+    """CLIP's quick GELU, x * sigmoid(1.702 x), in the experts (and a shared
+    expert): the op's SiLU with alpha 1.702."""
+    batch = "batch" in kw
+    path = models.moe(str(tmp_path / "moe.onnx"), form, hidden=H, inner=64,
+                      act="quick_gelu", **kw)
+    model, report = compile_with_report(tmp_path, path)
+    assert report["fusions"]["routing"] == 1, report
+    assert report["unfused"] == []
+    if batch:
+        x = np.random.default_rng(2).standard_normal((2, 5, H)).astype(np.float32)
+        assert_matches_ort(model, path, {"x": x})
+    else:
+        check_tokens(model, path)
+
+
+def test_experts_with_different_sigmoid_scales_are_a_near_miss(tmp_path):
+    """One expert's SiLU scaled differently (1.702 in all but one): the
+    experts do not share one activation."""
+    import onnx
+    from onnx import numpy_helper
+    path = str(tmp_path / "moe.onnx")
+    models.moe(path, "C", hidden=H, inner=64, act="quick_gelu")
+    m = onnx.load(path)
+    k = next(t for t in m.graph.initializer if t.name.startswith("qg"))
+    k.CopyFrom(numpy_helper.from_array(np.array(1.5, np.float32), k.name))
+    onnx.save(m, path)
+    model, report = compile_with_report(tmp_path, path)
+    assert report["fusions"]["routing"] == 0
+    (miss,) = report["unfused"]
+    assert "different activations" in miss["reason"], miss
+    check_tokens(model, path)

@@ -7,6 +7,7 @@
 // RUN: sparsa-opt %S/Inputs/moe-form-B-einsum-batched.mlir --sparsa-fuse-routing | FileCheck %s --check-prefix=EINB
 // RUN: sparsa-opt %S/Inputs/moe-form-D-einsum-batched.mlir --sparsa-fuse-routing | FileCheck %s --check-prefix=EIND
 // RUN: sparsa-opt %S/Inputs/moe-form-B-einsum-batched-token-sum.mlir --sparsa-fuse-routing | FileCheck %s --check-prefix=EINBNEG
+// RUN: sparsa-opt %S/Inputs/moe-form-B-quick-gelu.mlir --sparsa-fuse-routing | FileCheck %s --check-prefix=QGELU
 
 /// Form A (exported by sparsa.models.moe(form="A", experts=4, k=2,
 /// missing=(2,))): Softmax -> TopK -> renormalize -> OneHot -> Transpose;
@@ -106,3 +107,11 @@
 // EINBNEG-NOT: sparsa.moe
 // EINBNEG: onnx.Einsum {{.+}} {equation = "btef,efh->bteh"}
 // EINBNEG: onnx.ReduceSum
+
+/// Form B with CLIP's quick GELU experts, x * sigmoid(1.702 x)
+/// (sparsa.models.moe(form="B", act="quick_gelu")): the op's SiLU with
+/// alpha = 1.702.
+// QGELU-LABEL: func.func @main_graph
+// QGELU: %[[Y:.+]] = sparsa.moe %arg0, %{{.+}}, %{{.+}}, %{{.+}} {activation = "silu", alpha = 1.7020000219345093 : f64, k = 2 : i64, normalize = true}
+// QGELU-NOT: onnx.Sigmoid
+// QGELU: return %[[Y]]
