@@ -142,6 +142,16 @@ int64_t normalizeAxis(int64_t axis, int64_t rank);
 mlir::Value extractIndex(mlir::OpBuilder &b, mlir::Location loc, mlir::Value t,
                          int64_t i);
 
+/// |x| padded into |rT| (sizes |outDims|): along each axis d the kept
+/// elements [lo[d], lo[d] + kept[d]) of |x| start at pbegin[d], the rest
+/// filled per |mode| ("constant": |fill|; "edge", "reflect", "wrap": from
+/// the kept elements). Reads are clamped into the kept range.
+mlir::Value buildPad(mlir::OpBuilder &b, mlir::Location loc, mlir::Value x,
+                     mlir::RankedTensorType rT, llvm::ArrayRef<mlir::Value> outDims,
+                     llvm::ArrayRef<mlir::Value> lo, llvm::ArrayRef<mlir::Value> kept,
+                     llvm::ArrayRef<mlir::Value> pbegin, llvm::StringRef mode,
+                     mlir::Value fill);
+
 /// Reshapes |v| to |type| (same element count, row-major order kept), with
 /// dynamic target dims given by |dims| (one index value per target dim).
 mlir::Value reshapeTo(mlir::OpBuilder &b, mlir::Location loc, mlir::Value v,

@@ -351,49 +351,17 @@ static FailureOr<Value> lowerConv(onnx::ConvOp op, LowerCtx &lctx) {
   // Zero padding.
   if (llvm::any_of(*pads, [](int64_t p) { return p != 0; })) {
     SmallVector<int64_t> shape(xShape);
-    SmallVector<Value> dims = dimsOf(b, loc, x), srcDims = dims;
+    SmallVector<Value> dims = dimsOf(b, loc, x), outDims = dims, lo(rank, zero),
+                       pbegin(rank, zero);
     for (int64_t i = 0; i < r; ++i) {
       int64_t extra = (*pads)[i] + (*pads)[i + r];
       if (!ShapedType::isDynamic(shape[2 + i]))
         shape[2 + i] += extra;
-      dims[2 + i] = arith::AddIOp::create(b, loc, dims[2 + i], indexCst(b, loc, extra));
+      outDims[2 + i] = arith::AddIOp::create(b, loc, dims[2 + i], indexCst(b, loc, extra));
+      pbegin[2 + i] = indexCst(b, loc, (*pads)[i]);
     }
     auto pT = xT.clone(shape);
-    Value empty = createEmpty(b, loc, pT, [&](int64_t i) { return dims[i]; });
-    SmallVector<utils::IteratorType> iters(rank, utils::IteratorType::parallel);
-    x = linalg::GenericOp::create(
-            b, loc, pT, ValueRange{}, empty,
-            SmallVector<AffineMap>{b.getMultiDimIdentityMap(rank)}, iters,
-            [&](OpBuilder &nb, Location l, ValueRange) {
-              Value inside = arith::ConstantOp::create(nb, l, nb.getBoolAttr(true));
-              SmallVector<Value> idx;
-              for (int64_t d = 0; d < rank; ++d) {
-                Value o = linalg::IndexOp::create(nb, l, d);
-                if (d < 2) {
-                  idx.push_back(o);
-                  continue;
-                }
-                Value i = arith::SubIOp::create(nb, l, o, indexCst(nb, l, (*pads)[d - 2]));
-                Value last = arith::SubIOp::create(nb, l, srcDims[d], indexCst(nb, l, 1));
-                inside = arith::AndIOp::create(
-                    nb, l, inside,
-                    arith::AndIOp::create(
-                        nb, l,
-                        arith::CmpIOp::create(nb, l, arith::CmpIPredicate::sge, i, zero),
-                        arith::CmpIOp::create(nb, l, arith::CmpIPredicate::sle, i, last)));
-                idx.push_back(arith::MaxSIOp::create(nb, l, zero,
-                                                     arith::MinSIOp::create(nb, l, i, last)));
-              }
-              auto ifOp = scf::IfOp::create(
-                  nb, l, inside,
-                  [&](OpBuilder &ib, Location il) {
-                    scf::YieldOp::create(ib, il,
-                                         tensor::ExtractOp::create(ib, il, x, idx).getResult());
-                  },
-                  [&](OpBuilder &ib, Location il) { scf::YieldOp::create(ib, il, fzero); });
-              linalg::YieldOp::create(nb, l, ifOp.getResult(0));
-            })
-            .getResult(0);
+    x = buildPad(b, loc, x, pT, outDims, lo, dims, pbegin, "constant", fzero);
     xT = pT;
   }
   // Groups as their own axis.

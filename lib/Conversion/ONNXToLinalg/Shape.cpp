@@ -484,6 +484,74 @@ static FailureOr<Value> lowerTile(onnx::TileOp op, LowerCtx &ctx) {
       .getResult(0);
 }
 
+/// One generic over the result, each element read from the index its mode
+/// gives, or the fill (declared in Common.h).
+Value sparsa::lowering::buildPad(OpBuilder &b, Location loc, Value x, RankedTensorType rT,
+                                 ArrayRef<Value> outDims, ArrayRef<Value> lo,
+                                 ArrayRef<Value> kept, ArrayRef<Value> pbegin, StringRef mode,
+                                 Value fill) {
+  int64_t rank = rT.getRank();
+  Value zero = indexCst(b, loc, 0), one = indexCst(b, loc, 1);
+  Value empty = emptyWithDims(b, loc, rT, outDims);
+  SmallVector<utils::IteratorType> iters(rank, utils::IteratorType::parallel);
+  return linalg::GenericOp::create(
+             b, loc, rT, ValueRange{}, empty,
+             SmallVector<AffineMap>{b.getMultiDimIdentityMap(rank)}, iters,
+             [&](OpBuilder &nb, Location l, ValueRange) {
+               Value valid = arith::ConstantOp::create(nb, l, nb.getBoolAttr(true));
+               SmallVector<Value> idx;
+               for (int64_t d = 0; d < rank; ++d) {
+                 Value o = linalg::IndexOp::create(nb, l, d);
+                 Value size = kept[d];
+                 Value last = arith::SubIOp::create(nb, l, size, one);
+                 Value i = arith::SubIOp::create(nb, l, o, pbegin[d]);
+                 auto cmp = [&](arith::CmpIPredicate p, Value lhs, Value rhs) {
+                   return arith::CmpIOp::create(nb, l, p, lhs, rhs).getResult();
+                 };
+                 auto clamp = [&](Value v) {
+                   return arith::MaxSIOp::create(
+                              nb, l, zero, arith::MinSIOp::create(nb, l, v, last))
+                       .getResult();
+                 };
+                 if (mode == "constant") {
+                   Value inside = arith::AndIOp::create(
+                       nb, l, cmp(arith::CmpIPredicate::sge, i, zero),
+                       cmp(arith::CmpIPredicate::slt, i, size));
+                   valid = arith::AndIOp::create(nb, l, valid, inside);
+                 } else {
+                   valid = arith::AndIOp::create(nb, l, valid,
+                                                 cmp(arith::CmpIPredicate::sgt, size, zero));
+                   if (mode == "reflect") {
+                     // -i before the start, 2 (n - 1) - i past the end.
+                     Value neg = cmp(arith::CmpIPredicate::slt, i, zero);
+                     i = arith::SelectOp::create(nb, l, neg,
+                                                 arith::SubIOp::create(nb, l, zero, i), i);
+                     Value past = cmp(arith::CmpIPredicate::sgt, i, last);
+                     Value mirrored = arith::SubIOp::create(
+                         nb, l, arith::AddIOp::create(nb, l, last, last), i);
+                     i = arith::SelectOp::create(nb, l, past, mirrored, i);
+                   } else if (mode == "wrap") {
+                     Value safe = arith::MaxSIOp::create(nb, l, size, one);
+                     Value r = arith::RemSIOp::create(nb, l, i, safe);
+                     Value negR = cmp(arith::CmpIPredicate::slt, r, zero);
+                     i = arith::SelectOp::create(nb, l, negR,
+                                                 arith::AddIOp::create(nb, l, r, safe), r);
+                   }
+                 }
+                 idx.push_back(arith::AddIOp::create(nb, l, lo[d], clamp(i)));
+               }
+               auto ifOp = scf::IfOp::create(
+                   nb, l, valid,
+                   [&](OpBuilder &ib, Location il) {
+                     scf::YieldOp::create(
+                         ib, il, tensor::ExtractOp::create(ib, il, x, idx).getResult());
+                   },
+                   [&](OpBuilder &ib, Location il) { scf::YieldOp::create(ib, il, fill); });
+               linalg::YieldOp::create(nb, l, ifOp.getResult(0));
+             })
+      .getResult(0);
+}
+
 /// Pad: one generic over the result, each element read from the source
 /// index its mode gives (constant: the fill outside the data; edge: the
 /// nearest; reflect: mirrored about the edge; wrap: modulo the size). The
@@ -556,65 +624,7 @@ static FailureOr<Value> lowerPad(onnx::PadOp op, LowerCtx &ctx) {
   } else {
     fill = isa<FloatType>(elt) ? floatCst(b, loc, elt, 0.0) : zeroOf(b, loc, elt);
   }
-  StringRef mode = op.getMode();
-  Value empty = emptyWithDims(b, loc, rT, outDims);
-  SmallVector<utils::IteratorType> iters(rank, utils::IteratorType::parallel);
-  return linalg::GenericOp::create(
-             b, loc, rT, ValueRange{}, empty,
-             SmallVector<AffineMap>{b.getMultiDimIdentityMap(rank)}, iters,
-             [&](OpBuilder &nb, Location l, ValueRange) {
-               Value valid = arith::ConstantOp::create(nb, l, nb.getBoolAttr(true));
-               SmallVector<Value> idx;
-               for (int64_t d = 0; d < rank; ++d) {
-                 Value o = linalg::IndexOp::create(nb, l, d);
-                 Value size = kept[d];
-                 Value last = arith::SubIOp::create(nb, l, size, one);
-                 Value i = arith::SubIOp::create(nb, l, o, pbegin[d]);
-                 auto cmp = [&](arith::CmpIPredicate p, Value lhs, Value rhs) {
-                   return arith::CmpIOp::create(nb, l, p, lhs, rhs).getResult();
-                 };
-                 auto clamp = [&](Value v) {
-                   return arith::MaxSIOp::create(
-                              nb, l, zero, arith::MinSIOp::create(nb, l, v, last))
-                       .getResult();
-                 };
-                 if (mode == "constant") {
-                   Value inside = arith::AndIOp::create(
-                       nb, l, cmp(arith::CmpIPredicate::sge, i, zero),
-                       cmp(arith::CmpIPredicate::slt, i, size));
-                   valid = arith::AndIOp::create(nb, l, valid, inside);
-                 } else {
-                   valid = arith::AndIOp::create(nb, l, valid,
-                                                 cmp(arith::CmpIPredicate::sgt, size, zero));
-                   if (mode == "reflect") {
-                     // -i before the start, 2 (n - 1) - i past the end.
-                     Value neg = cmp(arith::CmpIPredicate::slt, i, zero);
-                     i = arith::SelectOp::create(nb, l, neg,
-                                                 arith::SubIOp::create(nb, l, zero, i), i);
-                     Value past = cmp(arith::CmpIPredicate::sgt, i, last);
-                     Value mirrored = arith::SubIOp::create(
-                         nb, l, arith::AddIOp::create(nb, l, last, last), i);
-                     i = arith::SelectOp::create(nb, l, past, mirrored, i);
-                   } else if (mode == "wrap") {
-                     Value safe = arith::MaxSIOp::create(nb, l, size, one);
-                     Value r = arith::RemSIOp::create(nb, l, i, safe);
-                     Value negR = cmp(arith::CmpIPredicate::slt, r, zero);
-                     i = arith::SelectOp::create(nb, l, negR,
-                                                 arith::AddIOp::create(nb, l, r, safe), r);
-                   }
-                 }
-                 idx.push_back(arith::AddIOp::create(nb, l, lo[d], clamp(i)));
-               }
-               auto ifOp = scf::IfOp::create(
-                   nb, l, valid,
-                   [&](OpBuilder &ib, Location il) {
-                     scf::YieldOp::create(
-                         ib, il, tensor::ExtractOp::create(ib, il, x, idx).getResult());
-                   },
-                   [&](OpBuilder &ib, Location il) { scf::YieldOp::create(ib, il, fill); });
-               linalg::YieldOp::create(nb, l, ifOp.getResult(0));
-             })
-      .getResult(0);
+  return buildPad(b, loc, x, rT, outDims, lo, kept, pbegin, op.getMode(), fill);
 }
 
 //===----------------------------------------------------------------------===//
