@@ -153,34 +153,18 @@ static FailureOr<Value> lowerUnary(OpTy op, LowerCtx &ctx) {
 static Value reluBody(OpBuilder &b, Location l, Value x, Operation *) {
   return arith::MaximumFOp::create(b, l, x, zeroOf(b, l, x.getType()));
 }
+/// A unary op that is one math op.
+template <typename MathOp>
+static Value mathBody(OpBuilder &b, Location l, Value x, Operation *) {
+  return MathOp::create(b, l, x);
+}
 static Value sigmoidBody(OpBuilder &b, Location l, Value x, Operation *) {
   Value one = floatCst(b, l, x.getType(), 1.0);
   Value e = math::ExpOp::create(b, l, arith::NegFOp::create(b, l, x));
   return arith::DivFOp::create(b, l, one, arith::AddFOp::create(b, l, one, e));
 }
-static Value tanhBody(OpBuilder &b, Location l, Value x, Operation *) {
-  return math::TanhOp::create(b, l, x);
-}
-static Value expBody(OpBuilder &b, Location l, Value x, Operation *) {
-  return math::ExpOp::create(b, l, x);
-}
-static Value logBody(OpBuilder &b, Location l, Value x, Operation *) {
-  return math::LogOp::create(b, l, x);
-}
-static Value cosBody(OpBuilder &b, Location l, Value x, Operation *) {
-  return math::CosOp::create(b, l, x);
-}
-static Value sinBody(OpBuilder &b, Location l, Value x, Operation *) {
-  return math::SinOp::create(b, l, x);
-}
-static Value sqrtBody(OpBuilder &b, Location l, Value x, Operation *) {
-  return math::SqrtOp::create(b, l, x);
-}
 static Value reciprocalBody(OpBuilder &b, Location l, Value x, Operation *) {
   return arith::DivFOp::create(b, l, floatCst(b, l, x.getType(), 1.0), x);
-}
-static Value erfBody(OpBuilder &b, Location l, Value x, Operation *) {
-  return math::ErfOp::create(b, l, x);
 }
 static Value absBody(OpBuilder &b, Location l, Value x, Operation *op) {
   if (isa<FloatType>(x.getType()))
@@ -197,15 +181,6 @@ static Value negBody(OpBuilder &b, Location l, Value x, Operation *) {
 static Value notBody(OpBuilder &b, Location l, Value x, Operation *) {
   Value one = arith::ConstantOp::create(b, l, b.getBoolAttr(true));
   return arith::XOrIOp::create(b, l, x, one);
-}
-static Value floorBody(OpBuilder &b, Location l, Value x, Operation *) {
-  return math::FloorOp::create(b, l, x);
-}
-static Value ceilBody(OpBuilder &b, Location l, Value x, Operation *) {
-  return math::CeilOp::create(b, l, x);
-}
-static Value roundBody(OpBuilder &b, Location l, Value x, Operation *) {
-  return math::RoundEvenOp::create(b, l, x);
 }
 /// 1, -1 or the input itself (0, -0, NaN).
 static Value signBody(OpBuilder &b, Location l, Value x, Operation *) {
@@ -450,16 +425,16 @@ void sparsa::lowering::populateElementwiseLowerings(LoweringTable &t) {
   addSingle<onnx::DivOp, lowerArith<onnx::DivOp, DivFOp, DivSIOp, DivUIOp>>(t);
   addSingle<onnx::EluOp, lowerUnary<onnx::EluOp, eluBody>>(t);
   addSingle<onnx::EqualOp, lowerCompare<onnx::EqualOp, FP::OEQ, IP::eq, IP::eq>>(t);
-  addSingle<onnx::ErfOp, lowerUnary<onnx::ErfOp, erfBody>>(t);
-  addSingle<onnx::ExpOp, lowerUnary<onnx::ExpOp, expBody>>(t);
+  addSingle<onnx::ErfOp, lowerUnary<onnx::ErfOp, mathBody<math::ErfOp>>>(t);
+  addSingle<onnx::ExpOp, lowerUnary<onnx::ExpOp, mathBody<math::ExpOp>>>(t);
   addSingle<onnx::GeluOp, lowerUnary<onnx::GeluOp, geluBody>>(t);
   addSingle<onnx::GreaterOp, lowerCompare<onnx::GreaterOp, FP::OGT, IP::sgt, IP::ugt>>(t);
   addSingle<onnx::GreaterOrEqualOp,
             lowerCompare<onnx::GreaterOrEqualOp, FP::OGE, IP::sge, IP::uge>>(t);
   addSingle<onnx::LeakyReluOp, lowerUnary<onnx::LeakyReluOp, leakyReluBody>>(t);
-  addSingle<onnx::FloorOp, lowerUnary<onnx::FloorOp, floorBody>>(t);
-  addSingle<onnx::CeilOp, lowerUnary<onnx::CeilOp, ceilBody>>(t);
-  addSingle<onnx::RoundOp, lowerUnary<onnx::RoundOp, roundBody>>(t);
+  addSingle<onnx::FloorOp, lowerUnary<onnx::FloorOp, mathBody<math::FloorOp>>>(t);
+  addSingle<onnx::CeilOp, lowerUnary<onnx::CeilOp, mathBody<math::CeilOp>>>(t);
+  addSingle<onnx::RoundOp, lowerUnary<onnx::RoundOp, mathBody<math::RoundEvenOp>>>(t);
   addSingle<onnx::SignOp, lowerUnary<onnx::SignOp, signBody>>(t);
   addSingle<onnx::SoftplusOp, lowerUnary<onnx::SoftplusOp, softplusBody>>(t);
   addSingle<onnx::SoftsignOp, lowerUnary<onnx::SoftsignOp, softsignBody>>(t);
@@ -470,7 +445,7 @@ void sparsa::lowering::populateElementwiseLowerings(LoweringTable &t) {
   addSingle<onnx::LessOp, lowerCompare<onnx::LessOp, FP::OLT, IP::slt, IP::ult>>(t);
   addSingle<onnx::LessOrEqualOp,
             lowerCompare<onnx::LessOrEqualOp, FP::OLE, IP::sle, IP::ule>>(t);
-  addSingle<onnx::LogOp, lowerUnary<onnx::LogOp, logBody>>(t);
+  addSingle<onnx::LogOp, lowerUnary<onnx::LogOp, mathBody<math::LogOp>>>(t);
   addSingle<onnx::MaxOp, lowerMax>(t);
   addSingle<onnx::MinOp, lowerMin>(t);
   addSingle<onnx::MulOp, lowerArith<onnx::MulOp, MulFOp, MulIOp, MulIOp>>(t);
@@ -481,10 +456,10 @@ void sparsa::lowering::populateElementwiseLowerings(LoweringTable &t) {
   addSingle<onnx::ReciprocalOp, lowerUnary<onnx::ReciprocalOp, reciprocalBody>>(t);
   addSingle<onnx::ReluOp, lowerUnary<onnx::ReluOp, reluBody>>(t);
   addSingle<onnx::SigmoidOp, lowerUnary<onnx::SigmoidOp, sigmoidBody>>(t);
-  addSingle<onnx::SqrtOp, lowerUnary<onnx::SqrtOp, sqrtBody>>(t);
-  addSingle<onnx::CosOp, lowerUnary<onnx::CosOp, cosBody>>(t);
-  addSingle<onnx::SinOp, lowerUnary<onnx::SinOp, sinBody>>(t);
+  addSingle<onnx::SqrtOp, lowerUnary<onnx::SqrtOp, mathBody<math::SqrtOp>>>(t);
+  addSingle<onnx::CosOp, lowerUnary<onnx::CosOp, mathBody<math::CosOp>>>(t);
+  addSingle<onnx::SinOp, lowerUnary<onnx::SinOp, mathBody<math::SinOp>>>(t);
   addSingle<onnx::SubOp, lowerArith<onnx::SubOp, SubFOp, SubIOp, SubIOp>>(t);
-  addSingle<onnx::TanhOp, lowerUnary<onnx::TanhOp, tanhBody>>(t);
+  addSingle<onnx::TanhOp, lowerUnary<onnx::TanhOp, mathBody<math::TanhOp>>>(t);
   addSingle<onnx::WhereOp, lowerWhere>(t);
 }
