@@ -99,18 +99,19 @@ def _cases(full: bool) -> Dict[str, Case]:
     # must read (the router and the selected experts).
     mh, mf, me, mk = (2048, 5632, 8, 2) if full else (64, 128, 4, 2)
 
-    def moe(name, form, tokens, what, **kw):
-        selected = min(me, tokens * mk)
+    def moe(name, form, tokens, what, k=None, **kw):
+        k = k or mk
+        selected = min(me, tokens * k)
         return Case(
-            name, f"{what}: {tokens} token(s), {me} experts top-{mk}, {mh} -> {mf} SwiGLU, "
+            name, f"{what}: {tokens} token(s), {me} experts top-{k}, {mh} -> {mf} SwiGLU, "
                   f"form {form}" + (" (ONNX Runtime's MoE op also reads only the chosen "
                                     "experts: the bytes bound against it is 1)"
                                     if form == "E" else ""),
-            lambda p: models.moe(p, form, hidden=mh, inner=mf, experts=me, k=mk,
+            lambda p: models.moe(p, form, hidden=mh, inner=mf, experts=me, k=k,
                                  act="swiglu", tokens=tokens, **kw),
             lambda rng: {"x": rng.standard_normal((tokens, mh)).astype(np.float32)},
             weight_bytes=4 * (selected * 3 * mh * mf + mh * me),
-            flops=2.0 * tokens * mk * 3 * mh * mf,
+            flops=2.0 * tokens * k * 3 * mh * mf,
             dense_bytes=4 * (me * 3 * mh * mf + mh * me))
 
     # Activation sparsity: ~90 % of the neurons inactive (OPT-like ReLU
@@ -185,6 +186,9 @@ def _cases(full: bool) -> Dict[str, Case]:
         moe("moe_decode_B_stack", "B", 1, "MoE decode, one module per expert, outputs "
             "torch.stack-ed under Shazeer's -inf top-k gate", layout="stack", dense="neginf",
             gating="topk_softmax"),
+        moe("moe_decode_C_top1", "C", 1, "MoE decode, Switch Transformer's top-1 by "
+            "torch.max, the weight applied after the masked sum", k=1, top1="max_flat",
+            c_weights="after", normalize=False),
         moe("moe_decode_E", "E", 1, "MoE decode, com.microsoft.MoE"),
         moe("moe_prefill_E", "E", 32 if full else 8, "MoE prefill, com.microsoft.MoE"),
     ]

@@ -399,14 +399,14 @@ static FailureOr<Value> lowerConv(onnx::ConvOp op, LowerCtx &lctx) {
   if (Cg == 1 && Mg == 1) {
     // Depthwise (Mamba's causal Conv1d): one generic over n, g, O..., the
     // taps k... reduced; a matmul per channel would be [1, K] x [K, P].
-    int64_t loops = 2 + 2 * r;
-    SmallVector<AffineExpr> xe = {d(0), d(1), getAffineConstantExpr(0, ctx)},
-                            we = {d(1), getAffineConstantExpr(0, ctx), getAffineConstantExpr(0, ctx)},
-                            ye = {d(0), d(1), getAffineConstantExpr(0, ctx)};
+    // Loops n, g, m, O..., c, k... (m and c of size 1).
+    int64_t loops = 4 + 2 * r;
+    SmallVector<AffineExpr> xe = {d(0), d(1), d(3 + r)}, we = {d(1), d(2), d(3 + r)},
+                            ye = {d(0), d(1), d(2)};
     for (int64_t i = 0; i < r; ++i) {
-      xe.push_back(d(2 + i) * st[i] + d(2 + r + i) * dl[i]);
-      we.push_back(d(2 + r + i));
-      ye.push_back(d(2 + i));
+      xe.push_back(d(3 + i) * st[i] + d(4 + r + i) * dl[i]);
+      we.push_back(d(4 + r + i));
+      ye.push_back(d(3 + i));
     }
     SmallVector<int64_t> yShape = {rT.getDimSize(0), G, 1};
     llvm::append_range(yShape, rT.getShape().drop_front(2));
@@ -433,7 +433,7 @@ static FailureOr<Value> lowerConv(onnx::ConvOp op, LowerCtx &lctx) {
       init = linalg::FillOp::create(b, loc, fzero, empty).getResult(0);
     }
     SmallVector<utils::IteratorType> iters(loops, utils::IteratorType::parallel);
-    for (int64_t i = 2 + r; i < loops; ++i)
+    for (int64_t i = 3 + r; i < loops; ++i)
       iters[i] = utils::IteratorType::reduction;
     Value y = linalg::GenericOp::create(
                   b, loc, ygT, ValueRange{xs, ws}, init,
