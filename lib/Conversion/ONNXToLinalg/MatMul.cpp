@@ -387,12 +387,16 @@ static FailureOr<Value> lowerConv(onnx::ConvOp op, LowerCtx &lctx) {
   SmallVector<int64_t> oShape(rT.getShape().drop_front(2));
   SmallVector<Value> oDims;
   for (int64_t i = 0; i < r; ++i) {
+    // A kernel longer than the (run-time) input leaves no output: 0, not a
+    // negative size (ONNX Runtime rejects such an input).
     Value span = arith::SubIOp::create(
         b, loc, dimOf(b, loc, x, 2 + i),
         indexCst(b, loc, dl[i] * (wT.getDimSize(2 + i) - 1) + 1));
-    oDims.push_back(arith::AddIOp::create(
+    Value o = arith::AddIOp::create(
         b, loc, arith::DivSIOp::create(b, loc, span, indexCst(b, loc, st[i])),
-        indexCst(b, loc, 1)));
+        indexCst(b, loc, 1));
+    Value none = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::slt, span, zero);
+    oDims.push_back(arith::SelectOp::create(b, loc, none, zero, o));
   }
   SmallVector<int64_t> kShape(wT.getShape().drop_front(2));
   auto d = [&](int64_t i) { return getAffineDimExpr(i, ctx); };

@@ -483,14 +483,20 @@ LogicalResult ConvOp::verify() {
       failed(checkLen(getKernelShape(), "kernel_shape", r)) ||
       failed(checkLen(getPads(), "pads", 2 * r)))
     return failure();
+  // Sizes far beyond any tensor are errors (and keep the arithmetic below
+  // from overflowing).
+  constexpr int64_t kMax = int64_t(1) << 28;
   for (int64_t v : getStridesOr1())
-    if (v < 1)
-      return emitOpError("strides must be positive");
+    if (v < 1 || v > kMax)
+      return emitOpError("strides must be positive (and below 2^28)");
   for (int64_t v : getDilationsOr1())
-    if (v < 1)
-      return emitOpError("dilations must be positive");
-  if (auto p = getPads(); p && llvm::any_of(*p, [](int64_t v) { return v < 0; }))
-    return emitOpError("pads must not be negative");
+    if (v < 1 || v > kMax)
+      return emitOpError("dilations must be positive (and below 2^28)");
+  if (auto p = getPads(); p && llvm::any_of(*p, [](int64_t v) { return v < 0 || v > kMax; }))
+    return emitOpError("pads must not be negative (or above 2^28)");
+  for (int64_t k : wt.getShape().drop_front(2))
+    if (k < 1 || k > kMax)
+      return emitOpError("kernel sizes must be positive (and below 2^28)");
   if (auto k = getKernelShape())
     for (int64_t i = 0; i < r; ++i)
       if ((*k)[i] != wt.getDimSize(2 + i))
@@ -499,6 +505,9 @@ LogicalResult ConvOp::verify() {
   if (autoPad != "NOTSET" && autoPad != "SAME_UPPER" && autoPad != "SAME_LOWER" &&
       autoPad != "VALID")
     return emitOpError("auto_pad must be NOTSET, SAME_UPPER, SAME_LOWER or VALID");
+  for (int64_t d : xt.getShape().drop_front(2))
+    if (!ShapedType::isDynamic(d) && d > kMax)
+      return emitOpError("spatial sizes must be below 2^28");
   auto pads = getResolvedPads(xt.getShape().drop_front(2));
   if (failed(pads))
     return emitOpError("auto_pad ") << autoPad << " needs static spatial input sizes";
@@ -507,6 +516,7 @@ LogicalResult ConvOp::verify() {
     int64_t in = xt.getDimSize(2 + i), out = yt.getDimSize(2 + i);
     if (ShapedType::isDynamic(in))
       continue;
+    // Every term is below 2^28 (checked above): no overflow in int64.
     int64_t span = in + (*pads)[i] + (*pads)[i + r] - dl[i] * (wt.getDimSize(2 + i) - 1) - 1;
     if (span < 0)
       return emitOpError("the kernel is larger than the padded input along axis ") << 2 + i;
@@ -586,7 +596,10 @@ LogicalResult PadOp::verify() {
       int64_t a = (*axes)[j], d = in.getDimSize(a), r = out.getDimSize(a);
       if (ShapedType::isDynamic(d))
         continue;
-      int64_t want = d + (*pads)[j] + (*pads)[j + n];
+      int64_t want;
+      if (__builtin_add_overflow(d, (*pads)[j], &want) ||
+          __builtin_add_overflow(want, (*pads)[j + n], &want))
+        return emitOpError("pads overflow the size of axis ") << a;
       if (want < 0)
         return emitOpError("pads remove more than the ") << d << " elements of axis " << a;
       if (!ShapedType::isDynamic(r) && r != want)
