@@ -372,3 +372,27 @@ def test_experts_with_different_sigmoid_scales_are_a_near_miss(tmp_path):
     (miss,) = report["unfused"]
     assert "different activations" in miss["reason"], miss
     check_tokens(model, path)
+
+
+def test_scattered_logits_other_than_the_top_k_values_is_a_near_miss(tmp_path):
+    """Softmax(ScatterElements(-inf, idx, 2 * top-k logits)): a tempered
+    softmax, not the softmax over the k; the report says so and the graph
+    runs as written."""
+    import onnx
+    from onnx import helper as oh, numpy_helper
+    path = str(tmp_path / "moe.onnx")
+    models.moe(path, "B", hidden=H, inner=64, layout="stack", dense="neginf",
+               gating="topk_softmax", act="relu")
+    m = onnx.load(path)
+    (sc,) = [n for n in m.graph.node if n.op_type == "ScatterElements"]
+    m.graph.initializer.append(numpy_helper.from_array(np.array(2.0, np.float32), "temper"))
+    m.graph.node.insert(list(m.graph.node).index(sc),
+                        oh.make_node("Mul", [sc.input[2], "temper"], ["tempered"],
+                                     name="/temper"))
+    sc.input[2] = "tempered"
+    onnx.save(m, path)
+    model, report = compile_with_report(tmp_path, path)
+    assert report["fusions"]["routing"] == 0
+    (miss,) = report["unfused"]
+    assert "not the top-k values" in miss["reason"], miss
+    check_tokens(model, path)
