@@ -29,6 +29,7 @@
 
 #include "OnnxPatterns.h"
 
+#include "mlir/IR/IRMapping.h"
 #include "mlir/Interfaces/SideEffectInterfaces.h"
 
 #include <cmath>
@@ -1222,19 +1223,19 @@ void cover(Operation *op, llvm::DenseSet<Operation *> &covered, int depth = 64) 
     cover(in.getDefiningOp(), covered, depth - 1);
 }
 
-/// The input of a feature map at |v| (Sigmoid, Relu, or Elu(x) + 1 with
-/// alpha 1), or null.
-Value featureMapInput(Value v) {
+/// The ops of the feature map producing |v|, input side first: Sigmoid or
+/// Relu, or Elu (alpha 1) then the Add of 1. Empty when |v| is none.
+SmallVector<Operation *, 2> featureMapOps(Value v) {
   Operation *def = v.getDefiningOp();
   if (isa_and_nonnull<onnx::SigmoidOp, onnx::ReluOp>(def))
-    return def->getOperand(0);
+    return {def};
   if (auto add = dyn_cast_or_null<onnx::AddOp>(def))
     for (auto [x, c] : {std::pair(add.getA(), add.getB()), std::pair(add.getB(), add.getA())})
       if (auto elu = x.getDefiningOp<onnx::EluOp>();
           elu && elu.getAlpha().convertToDouble() == 1.0 && constFloat(c) == 1.0 &&
           rankOf(c) <= 1 && x.getType() == v.getType())
-        return elu.getX();
-  return Value();
+        return {elu, add};
+  return {};
 }
 
 /// Code that applies the feature map before moving the heads forward,
@@ -1244,15 +1245,15 @@ Value featureMapInput(Value v) {
 /// feature map's output as the feature map of the transposed input,
 /// phi(Transpose(X, p)), a Transpose whose perm is another one's of the
 /// same phi(X) with the last two axes swapped (to the reverse order) first
-/// becoming the swap of that one, so the product sees the keys, once transposed, the way its
-/// other spellings do. The values are unchanged (the feature maps are
-/// element-wise), and so is the number of transposes.
+/// becoming the swap of that one, so the product sees the keys, once
+/// transposed, the way its other spellings do. The values are unchanged
+/// (the feature maps are element-wise), and so is the number of transposes.
 void sinkTransposesBelowFeatureMaps(Operation *root) {
   // Transposes of a feature map's output other than the plain swap of the
   // last two axes (the keys' transpose the product takes as it is).
   SmallVector<onnx::TransposeOp> candidates;
   root->walk([&](onnx::TransposeOp t) {
-    if (rankOf(t.getData()) >= 3 && featureMapInput(t.getData()) &&
+    if (rankOf(t.getData()) >= 3 && !featureMapOps(t.getData()).empty() &&
         !swapsLastTwo(t.getPerm(), rankOf(t.getData())))
       candidates.push_back(t);
   });
@@ -1296,41 +1297,23 @@ void sinkTransposesBelowFeatureMaps(Operation *root) {
     if (merged.contains(t))
       continue;
     Value y = t.getData();
-    Value x = featureMapInput(y);
-    auto xt = dyn_cast<RankedTensorType>(x.getType());
+    SmallVector<Operation *, 2> map = featureMapOps(y);
+    Value x = map.front()->getOperand(0);
     auto tt = cast<RankedTensorType>(t.getType());
-    if (!xt || xt.getElementType() != tt.getElementType())
+    if (getElementTypeOrSelf(x) != tt.getElementType())
       continue;
+    // The same ops on the transposed input, typed as the Transpose was.
     OpBuilder b(t);
-    Location loc = t.getLoc();
-    Value xT = onnx::TransposeOp::create(b, loc, tt, x, t.getPermAttr());
-    Operation *map = y.getDefiningOp();
-    Value out;
-    if (isa<onnx::SigmoidOp>(map)) {
-      out = onnx::SigmoidOp::create(b, loc, tt, xT);
-    } else if (isa<onnx::ReluOp>(map)) {
-      out = onnx::ReluOp::create(b, loc, tt, xT);
-    } else {
-      auto add = cast<onnx::AddOp>(map);
-      bool eluFirst = add.getA().getDefiningOp<onnx::EluOp>() != nullptr;
-      auto elu = (eluFirst ? add.getA() : add.getB()).getDefiningOp<onnx::EluOp>();
-      Value e = onnx::EluOp::create(b, loc, tt, xT, elu.getAlphaAttr());
-      Value c = eluFirst ? add.getB() : add.getA();
-      out = eluFirst ? onnx::AddOp::create(b, loc, tt, e, c) : onnx::AddOp::create(b, loc, tt, c, e);
-    }
-    t.getResult().replaceAllUsesWith(out);
+    IRMapping mapping;
+    mapping.map(x, onnx::TransposeOp::create(b, t.getLoc(), tt, x, t.getPermAttr()));
+    for (Operation *op : map)
+      b.clone(*op, mapping)->getResult(0).setType(tt);
+    t.getResult().replaceAllUsesWith(mapping.lookup(y));
     t.erase();
     // The feature map on the untransposed input, if nothing else reads it.
-    if (y.use_empty()) {
-      Operation *elu = nullptr;
-      if (isa<onnx::AddOp>(map))
-        for (Value operand : map->getOperands())
-          if (auto e = operand.getDefiningOp<onnx::EluOp>())
-            elu = e;
-      map->erase();
-      if (elu && elu->use_empty())
-        elu->erase();
-    }
+    for (Operation *op : llvm::reverse(map))
+      if (op->use_empty())
+        op->erase();
   }
 }
 

@@ -315,6 +315,18 @@ static LogicalResult matchSelection(Value sel, Value scores, Gate &g, Miss &miss
   return success();
 }
 
+/// x when |v| = Unsqueeze(x, [-1]) (a new last axis, x[..., None]), else
+/// null.
+static Value lastAxisUnsqueezed(Value v) {
+  auto un = v.getDefiningOp<onnx::UnsqueezeOp>();
+  auto axes = un ? onnx::getConstantI64Values(un.getAxes())
+                 : FailureOr<SmallVector<int64_t>>(failure());
+  int64_t r = rankOf(v);
+  if (!un || failed(axes) || axes->size() != 1 || ((*axes)[0] != -1 && (*axes)[0] != r - 1))
+    return Value();
+  return un.getData();
+}
+
 /// A maximum along the last axis as torch.max(s, -1) exports it: the op
 /// (ArgMax or ReduceMax) of |v| = Op(s, last axis, keepdims), or
 /// Unsqueeze(Op(s, keepdims = 0), -1); |kept| says whether the axis is
@@ -322,13 +334,8 @@ static LogicalResult matchSelection(Value sel, Value scores, Gate &g, Miss &miss
 template <typename OpTy>
 static OpTy maxAlongLast(Value v, bool &kept) {
   kept = true;
-  if (auto un = v.getDefiningOp<onnx::UnsqueezeOp>()) {
-    auto axes = onnx::getConstantI64Values(un.getAxes());
-    int64_t r = rankOf(v);
-    if (failed(axes) || axes->size() != 1 || ((*axes)[0] != -1 && (*axes)[0] != r - 1))
-      return OpTy();
-    v = un.getData();
-    auto op = v.getDefiningOp<OpTy>();
+  if (Value x = lastAxisUnsqueezed(v)) {
+    auto op = x.getDefiningOp<OpTy>();
     return op && !op.getKeepdims() ? op : OpTy();
   }
   auto op = v.getDefiningOp<OpTy>();
@@ -952,13 +959,10 @@ static FailureOr<Routed> matchEqualMaskChain(Operation *anchor, Miss &miss) {
         auto cT = dyn_cast<RankedTensorType>(c.getType());
         if (!cT || cT.getRank() != sumT.getRank() || cT.getShape().back() != 1)
           continue;
-        if (auto un = c.getDefiningOp<onnx::UnsqueezeOp>()) {
-          auto axes = onnx::getConstantI64Values(un.getAxes());
-          if (failed(axes) || axes->size() != 1 ||
-              ((*axes)[0] != -1 && (*axes)[0] != cT.getRank() - 1))
-            continue;
-          c = un.getData();
-        }
+        if (Value x = lastAxisUnsqueezed(c))
+          c = x;
+        else if (c.getDefiningOp<onnx::UnsqueezeOp>())
+          continue;
         if (postWeights) {
           maskAndWeights.push_back({c, Value()});
         } else if (auto prod = c.getDefiningOp<onnx::MulOp>()) {
@@ -1021,12 +1025,8 @@ static FailureOr<Routed> matchEqualMaskChain(Operation *anchor, Miss &miss) {
     if (dense || sharedLeaf)
       return failure();
     weights = postWeights;
-    auto un = weights.getDefiningOp<onnx::UnsqueezeOp>();
-    auto axes = un ? onnx::getConstantI64Values(un.getAxes())
-                   : FailureOr<SmallVector<int64_t>>(failure());
-    if (un && rankOf(indices) == rankOf(weights) - 1 && succeeded(axes) &&
-        axes->size() == 1 && ((*axes)[0] == -1 || (*axes)[0] == rankOf(indices)))
-      weights = un.getData();
+    if (Value w = lastAxisUnsqueezed(weights); w && rankOf(indices) == rankOf(w))
+      weights = w;
   }
   Routed r;
   auto gate = matchGate(weights, indices, miss, /*batched=*/true, softmaxOfValues);

@@ -595,3 +595,38 @@ def test_quantized_sparse_ffn_near_misses(tmp_path):
     requantized(path, str(tmp_path / "blocks.onnx"), "fc2", (128, 64), 16)
     expect_unfused(tmp_path, "blocks", "the two MatMulNBits use different bit widths or block "
                    "sizes")
+
+
+def test_index_set_ffn_with_quick_gelu_is_a_near_miss(tmp_path):
+    """An index-set FFN (W1[:, idx], W2[idx]) whose activation is a scaled
+    SiLU (quick GELU): sparsa.sparse_ffn has no such activation, so the
+    report says why and the graph runs as written."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+    rng = np.random.default_rng(3)
+    c = lambda n, v: numpy_helper.from_array(np.asarray(v), n)  # noqa: E731
+    nodes = [
+        helper.make_node("Gather", ["w1", "idx"], ["w1i"], name="g1", axis=1),
+        helper.make_node("MatMul", ["x", "w1i"], ["h"], name="fc1"),
+        helper.make_node("Mul", ["h", "k"], ["hk"], name="scale"),
+        helper.make_node("Sigmoid", ["hk"], ["s"], name="sig"),
+        helper.make_node("Mul", ["h", "s"], ["a"], name="act"),
+        helper.make_node("Gather", ["w2", "idx"], ["w2i"], name="g2", axis=0),
+        helper.make_node("MatMul", ["a", "w2i"], ["y"], name="fc2"),
+    ]
+    inits = [c("w1", (rng.standard_normal((16, 64)) / 4).astype(np.float32)),
+             c("w2", (rng.standard_normal((64, 16)) / 8).astype(np.float32)),
+             c("k", np.array(1.702, np.float32))]
+    graph = helper.make_graph(
+        nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 16]),
+                     helper.make_tensor_value_info("idx", TensorProto.INT64, ["K"])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 16])], inits)
+    path = str(tmp_path / "ffn.onnx")
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), path)
+    model, report = compile_with_report(tmp_path, path)
+    assert report["fusions"]["activation_sparsity"] == 0
+    (miss,) = report["unfused"]
+    assert "quick GELU" in miss["reason"], miss
+    feeds = {"x": rng.standard_normal((1, 16)).astype(np.float32),
+             "idx": np.array([3, 9, 40, 41, 63], np.int64)}
+    assert_matches_ort(model, path, feeds)

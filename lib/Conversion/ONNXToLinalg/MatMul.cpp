@@ -400,6 +400,30 @@ static FailureOr<Value> lowerConv(onnx::ConvOp op, LowerCtx &lctx) {
   }
   SmallVector<int64_t> kShape(wT.getShape().drop_front(2));
   auto d = [&](int64_t i) { return getAffineDimExpr(i, ctx); };
+  // y [N, G, M/G, ...] + the bias [M] as [G, M/G].
+  auto addBias = [&](Value y) -> Value {
+    Value bias = op.getB();
+    if (!bias)
+      return y;
+    auto bT = cast<RankedTensorType>(bias.getType());
+    if (bT.isDynamicDim(0))
+      bias = tensor::CastOp::create(b, loc, bT.clone({M}), bias);
+    Value bg = tensor::ExpandShapeOp::create(b, loc, RankedTensorType::get({G, Mg}, elt), bias,
+                                             SmallVector<ReassociationIndices>{{0, 1}});
+    auto yT = cast<RankedTensorType>(y.getType());
+    int64_t n = yT.getRank();
+    SmallVector<utils::IteratorType> par(n, utils::IteratorType::parallel);
+    return linalg::GenericOp::create(
+               b, loc, yT, bg, y,
+               SmallVector<AffineMap>{AffineMap::get(n, 0, {d(1), d(2)}, ctx),
+                                      b.getMultiDimIdentityMap(n)},
+               par,
+               [&](OpBuilder &nb, Location nl, ValueRange a) {
+                 Value v = arith::AddFOp::create(nb, nl, a[1], a[0]);
+                 linalg::YieldOp::create(nb, nl, v);
+               })
+        .getResult(0);
+  };
   if (Cg == 1 && Mg == 1) {
     // Depthwise (Mamba's causal Conv1d): one generic over n, g, O..., the
     // taps k... reduced; a matmul per channel would be [1, K] x [K, P].
@@ -418,24 +442,7 @@ static FailureOr<Value> lowerConv(onnx::ConvOp op, LowerCtx &lctx) {
     Value empty = createEmpty(b, loc, ygT, [&](int64_t i) -> Value {
       return i == 0 ? dimOf(b, loc, x, 0) : oDims[i - 3];
     });
-    Value init;
-    if (Value bias = op.getB()) {
-      auto bT = cast<RankedTensorType>(bias.getType());
-      if (bT.isDynamicDim(0))
-        bias = tensor::CastOp::create(b, loc, bT.clone({M}), bias);
-      SmallVector<utils::IteratorType> par(3 + r, utils::IteratorType::parallel);
-      init = linalg::GenericOp::create(
-                 b, loc, ygT, bias, empty,
-                 SmallVector<AffineMap>{AffineMap::get(3 + r, 0, {d(1)}, ctx),
-                                        b.getMultiDimIdentityMap(3 + r)},
-                 par,
-                 [&](OpBuilder &nb, Location nl, ValueRange a) {
-                   linalg::YieldOp::create(nb, nl, a[0]);
-                 })
-                 .getResult(0);
-    } else {
-      init = linalg::FillOp::create(b, loc, fzero, empty).getResult(0);
-    }
+    Value init = linalg::FillOp::create(b, loc, fzero, empty).getResult(0);
     SmallVector<utils::IteratorType> iters(loops, utils::IteratorType::parallel);
     for (int64_t i = 3 + r; i < loops; ++i)
       iters[i] = utils::IteratorType::reduction;
@@ -451,6 +458,7 @@ static FailureOr<Value> lowerConv(onnx::ConvOp op, LowerCtx &lctx) {
                     linalg::YieldOp::create(nb, nl, acc);
                   })
                   .getResult(0);
+    y = addBias(y);
     SmallVector<ReassociationIndices> back = {{0}, {1, 2}};
     for (int64_t i = 0; i < r; ++i)
       back.push_back({3 + i});
@@ -500,27 +508,7 @@ static FailureOr<Value> lowerConv(onnx::ConvOp op, LowerCtx &lctx) {
       b, loc, RankedTensorType::get({G, Mg, Cg * K}, elt), ws,
       SmallVector<ReassociationIndices>{{0}, {1}, llvm::to_vector(llvm::seq<int64_t>(2, 3 + r))});
   auto mmT = RankedTensorType::get({rT.getDimSize(0), G, Mg, P}, elt);
-  Value y = buildMatMul(b, loc, w2, col2, mmT);
-  if (Value bias = op.getB()) {
-    // + the bias [M] as [G, M/G], broadcast over n and the positions.
-    auto bT = cast<RankedTensorType>(bias.getType());
-    if (bT.isDynamicDim(0))
-      bias = tensor::CastOp::create(b, loc, bT.clone({M}), bias);
-    Value bg = tensor::ExpandShapeOp::create(b, loc, RankedTensorType::get({G, Mg}, elt), bias,
-                                             SmallVector<ReassociationIndices>{{0, 1}});
-    auto dd = [&](int64_t i) { return getAffineDimExpr(i, ctx); };
-    SmallVector<utils::IteratorType> par4(4, utils::IteratorType::parallel);
-    y = linalg::GenericOp::create(
-            b, loc, mmT, bg, y,
-            SmallVector<AffineMap>{AffineMap::get(4, 0, {dd(1), dd(2)}, ctx),
-                                   b.getMultiDimIdentityMap(4)},
-            par4,
-            [&](OpBuilder &nb, Location nl, ValueRange a) {
-              Value v = arith::AddFOp::create(nb, nl, a[1], a[0]);
-              linalg::YieldOp::create(nb, nl, v);
-            })
-            .getResult(0);
-  }
+  Value y = addBias(buildMatMul(b, loc, w2, col2, mmT));
   // [N, G, M/G, P] -> [N, M, O...].
   Value flat = tensor::CollapseShapeOp::create(
       b, loc, RankedTensorType::get({rT.getDimSize(0), M, P}, elt), y,

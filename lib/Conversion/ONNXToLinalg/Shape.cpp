@@ -565,7 +565,7 @@ static FailureOr<Value> lowerPad(onnx::PadOp op, LowerCtx &ctx) {
   int64_t rank = rT.getRank();
   Value x = op.getData();
   Type elt = rT.getElementType();
-  Value zero = indexCst(b, loc, 0), one = indexCst(b, loc, 1);
+  Value zero = indexCst(b, loc, 0);
   SmallVector<Value> begin(rank, zero), end(rank, zero), dims = dimsOf(b, loc, x),
                                                           outDims = dims;
   if (auto axes = op.getPaddedAxes(); succeeded(axes)) {

@@ -108,3 +108,19 @@ func.func @reduce_axes_length_vs_rank(%x: tensor<2x3xf32>, %a: tensor<1xi64>) ->
   %0 = onnx.ReduceSum %x, %a {keepdims = 0 : si64} : (tensor<2x3xf32>, tensor<1xi64>) -> tensor<f32>
   return %0 : tensor<f32>
 }
+
+// -----
+
+func.func @reduce_l2_of_integers(%x: tensor<2x4xi32>, %a: tensor<1xi64>) -> tensor<2x1xi32> {
+  // expected-error @+1 {{onnx.ReduceL2: only float data is supported}}
+  %y = onnx.ReduceL2 %x, %a : (tensor<2x4xi32>, tensor<1xi64>) -> tensor<2x1xi32>
+  return %y : tensor<2x1xi32>
+}
+
+// -----
+
+func.func @reduce_log_sum_exp_of_integers(%x: tensor<2x4xi32>, %a: tensor<1xi64>) -> tensor<2x1xi32> {
+  // expected-error @+1 {{onnx.ReduceLogSumExp: only float data is supported}}
+  %y = onnx.ReduceLogSumExp %x, %a : (tensor<2x4xi32>, tensor<1xi64>) -> tensor<2x1xi32>
+  return %y : tensor<2x1xi32>
+}

@@ -1094,3 +1094,166 @@ func.func @conv_same_dynamic(%x: tensor<1x2x?xf32>, %w: tensor<4x2x3xf32>) -> te
   %y = onnx.Conv %x, %w {auto_pad = "SAME_UPPER"} : (tensor<1x2x?xf32>, tensor<4x2x3xf32>) -> tensor<1x4x?xf32>
   return %y : tensor<1x4x?xf32>
 }
+
+// -----
+
+func.func @conv_rank(%x: tensor<1x2xf32>, %w: tensor<4x2xf32>) -> tensor<1x4xf32> {
+  // expected-error @+1 {{'onnx.Conv' op expected X, W and Y of one rank 3, 4 or 5}}
+  %y = onnx.Conv %x, %w : (tensor<1x2xf32>, tensor<4x2xf32>) -> tensor<1x4xf32>
+  return %y : tensor<1x4xf32>
+}
+
+// -----
+
+func.func @conv_types(%x: tensor<1x2x8xf32>, %w: tensor<4x2x3xf16>) -> tensor<1x4x6xf32> {
+  // expected-error @+1 {{'onnx.Conv' op X, W and Y must have one element type}}
+  %y = onnx.Conv %x, %w : (tensor<1x2x8xf32>, tensor<4x2x3xf16>) -> tensor<1x4x6xf32>
+  return %y : tensor<1x4x6xf32>
+}
+
+// -----
+
+func.func @conv_group_zero(%x: tensor<1x2x8xf32>, %w: tensor<4x2x3xf32>) -> tensor<1x4x6xf32> {
+  // expected-error @+1 {{'onnx.Conv' op group must be positive}}
+  %y = onnx.Conv %x, %w {group = 0 : si64} : (tensor<1x2x8xf32>, tensor<4x2x3xf32>) -> tensor<1x4x6xf32>
+  return %y : tensor<1x4x6xf32>
+}
+
+// -----
+
+func.func @conv_dynamic_weight(%x: tensor<1x2x8xf32>, %w: tensor<?x2x3xf32>) -> tensor<1x?x6xf32> {
+  // expected-error @+1 {{'onnx.Conv' op the weight shape must be static}}
+  %y = onnx.Conv %x, %w : (tensor<1x2x8xf32>, tensor<?x2x3xf32>) -> tensor<1x?x6xf32>
+  return %y : tensor<1x?x6xf32>
+}
+
+// -----
+
+func.func @conv_out_groups(%x: tensor<1x4x8xf32>, %w: tensor<3x2x3xf32>) -> tensor<1x3x6xf32> {
+  // expected-error @+1 {{'onnx.Conv' op the 3 output channels do not split into 2 groups}}
+  %y = onnx.Conv %x, %w {group = 2 : si64} : (tensor<1x4x8xf32>, tensor<3x2x3xf32>) -> tensor<1x3x6xf32>
+  return %y : tensor<1x3x6xf32>
+}
+
+// -----
+
+func.func @conv_bias(%x: tensor<1x2x8xf32>, %w: tensor<4x2x3xf32>, %b: tensor<3xf32>) -> tensor<1x4x6xf32> {
+  // expected-error @+1 {{'onnx.Conv' op the bias must be [4]}}
+  %y = onnx.Conv %x, %w bias = %b : (tensor<1x2x8xf32>, tensor<4x2x3xf32>, tensor<3xf32>) -> tensor<1x4x6xf32>
+  return %y : tensor<1x4x6xf32>
+}
+
+// -----
+
+func.func @conv_strides_len(%x: tensor<1x2x8xf32>, %w: tensor<4x2x3xf32>) -> tensor<1x4x6xf32> {
+  // expected-error @+1 {{'onnx.Conv' op strides has 2 values (expected 1)}}
+  %y = onnx.Conv %x, %w {strides = array<i64: 1, 1>} : (tensor<1x2x8xf32>, tensor<4x2x3xf32>) -> tensor<1x4x6xf32>
+  return %y : tensor<1x4x6xf32>
+}
+
+// -----
+
+func.func @conv_stride_zero(%x: tensor<1x2x8xf32>, %w: tensor<4x2x3xf32>) -> tensor<1x4x6xf32> {
+  // expected-error @+1 {{'onnx.Conv' op strides must be positive (and below 2^28)}}
+  %y = onnx.Conv %x, %w {strides = array<i64: 0>} : (tensor<1x2x8xf32>, tensor<4x2x3xf32>) -> tensor<1x4x6xf32>
+  return %y : tensor<1x4x6xf32>
+}
+
+// -----
+
+func.func @conv_dilation_huge(%x: tensor<1x2x8xf32>, %w: tensor<4x2x3xf32>) -> tensor<1x4x6xf32> {
+  // expected-error @+1 {{'onnx.Conv' op dilations must be positive (and below 2^28)}}
+  %y = onnx.Conv %x, %w {dilations = array<i64: 4611686018427387904>} : (tensor<1x2x8xf32>, tensor<4x2x3xf32>) -> tensor<1x4x6xf32>
+  return %y : tensor<1x4x6xf32>
+}
+
+// -----
+
+func.func @conv_negative_pads(%x: tensor<1x2x8xf32>, %w: tensor<4x2x3xf32>) -> tensor<1x4x6xf32> {
+  // expected-error @+1 {{'onnx.Conv' op pads must not be negative (or above 2^28)}}
+  %y = onnx.Conv %x, %w {pads = array<i64: -1, 1>} : (tensor<1x2x8xf32>, tensor<4x2x3xf32>) -> tensor<1x4x6xf32>
+  return %y : tensor<1x4x6xf32>
+}
+
+// -----
+
+func.func @conv_kernel_shape(%x: tensor<1x2x8xf32>, %w: tensor<4x2x3xf32>) -> tensor<1x4x6xf32> {
+  // expected-error @+1 {{'onnx.Conv' op kernel_shape does not match the weight's spatial dims}}
+  %y = onnx.Conv %x, %w {kernel_shape = array<i64: 5>} : (tensor<1x2x8xf32>, tensor<4x2x3xf32>) -> tensor<1x4x6xf32>
+  return %y : tensor<1x4x6xf32>
+}
+
+// -----
+
+func.func @conv_auto_pad(%x: tensor<1x2x8xf32>, %w: tensor<4x2x3xf32>) -> tensor<1x4x6xf32> {
+  // expected-error @+1 {{'onnx.Conv' op auto_pad must be NOTSET, SAME_UPPER, SAME_LOWER or VALID}}
+  %y = onnx.Conv %x, %w {auto_pad = "SAME"} : (tensor<1x2x8xf32>, tensor<4x2x3xf32>) -> tensor<1x4x6xf32>
+  return %y : tensor<1x4x6xf32>
+}
+
+// -----
+
+func.func @conv_kernel_too_long(%x: tensor<1x2x2xf32>, %w: tensor<4x2x3xf32>) -> tensor<1x4x?xf32> {
+  // expected-error @+1 {{'onnx.Conv' op the kernel is larger than the padded input along axis 2}}
+  %y = onnx.Conv %x, %w : (tensor<1x2x2xf32>, tensor<4x2x3xf32>) -> tensor<1x4x?xf32>
+  return %y : tensor<1x4x?xf32>
+}
+
+// -----
+
+func.func @pad_rank(%x: tensor<2x4xf32>, %p: tensor<4xi64>) -> tensor<?xf32> {
+  // expected-error @+1 {{'onnx.Pad' op the result must have the data's rank and element type}}
+  %y = onnx.Pad %x, %p : (tensor<2x4xf32>, tensor<4xi64>) -> tensor<?xf32>
+  return %y : tensor<?xf32>
+}
+
+// -----
+
+func.func @pad_axes_repeated(%x: tensor<2x4xf32>, %p: tensor<4xi64>) -> tensor<?x?xf32> {
+  %a = onnx.Constant {value = dense<[1, -1]> : tensor<2xi64>} : () -> tensor<2xi64>
+  // expected-error @+1 {{'onnx.Pad' op axes must be in range and distinct}}
+  %y = onnx.Pad %x, %p axes = %a : (tensor<2x4xf32>, tensor<4xi64>, tensor<2xi64>) -> tensor<?x?xf32>
+  return %y : tensor<?x?xf32>
+}
+
+// -----
+
+func.func @pad_run_time_axes_count(%x: tensor<2x4xf32>, %p: tensor<4xi64>, %a: tensor<?xi64>) -> tensor<?x?xf32> {
+  // expected-error @+1 {{'onnx.Pad' op axes known only at run time need a static count}}
+  %y = onnx.Pad %x, %p axes = %a : (tensor<2x4xf32>, tensor<4xi64>, tensor<?xi64>) -> tensor<?x?xf32>
+  return %y : tensor<?x?xf32>
+}
+
+// -----
+
+func.func @pad_run_time_axes_pads(%x: tensor<2x4xf32>, %p: tensor<4xi64>, %a: tensor<1xi64>) -> tensor<?x?xf32> {
+  // expected-error @+1 {{'onnx.Pad' op pads has 4 values for 1 axes}}
+  %y = onnx.Pad %x, %p axes = %a : (tensor<2x4xf32>, tensor<4xi64>, tensor<1xi64>) -> tensor<?x?xf32>
+  return %y : tensor<?x?xf32>
+}
+
+// -----
+
+func.func @pad_pads_rank(%x: tensor<2x4xf32>, %p: tensor<2x2xi64>) -> tensor<?x?xf32> {
+  // expected-error @+1 {{'onnx.Pad' op pads must be a 1-D tensor}}
+  %y = onnx.Pad %x, %p : (tensor<2x4xf32>, tensor<2x2xi64>) -> tensor<?x?xf32>
+  return %y : tensor<?x?xf32>
+}
+
+// -----
+
+func.func @pad_crop_too_much(%x: tensor<2x4xf32>) -> tensor<?x?xf32> {
+  %p = onnx.Constant {value = dense<[0, -3, 0, -2]> : tensor<4xi64>} : () -> tensor<4xi64>
+  // expected-error @+1 {{'onnx.Pad' op pads remove more than the 4 elements of axis 1}}
+  %y = onnx.Pad %x, %p : (tensor<2x4xf32>, tensor<4xi64>) -> tensor<?x?xf32>
+  return %y : tensor<?x?xf32>
+}
+
+// -----
+
+func.func @pad_overflow(%x: tensor<2x4xf32>) -> tensor<?x?xf32> {
+  %p = onnx.Constant {value = dense<[0, 9223372036854775807, 0, 9223372036854775807]> : tensor<4xi64>} : () -> tensor<4xi64>
+  // expected-error @+1 {{'onnx.Pad' op pads overflow the size of axis 1}}
+  %y = onnx.Pad %x, %p : (tensor<2x4xf32>, tensor<4xi64>) -> tensor<?x?xf32>
+  return %y : tensor<?x?xf32>
+}
