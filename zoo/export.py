@@ -7,8 +7,12 @@ tests or CI, which use the committed files).
     /tmp/zoo-venv/bin/python zoo/export.py [--out zoo/models]
 
 (transformers 4.46: its Mixtral / Qwen2-MoE blocks loop over the experts
-with index_add_, which the TorchScript exporter writes; 5.x uses ops
-neither exporter handles.)
+with index_add_, which the TorchScript exporter writes. The
+transformers_v5 group needs transformers 5 and runs only when named:
+
+    /tmp/zoo-venv/bin/pip install --target /tmp/tf5 "transformers==5.25.0"
+    PYTHONPATH=/tmp/tf5 /tmp/zoo-venv/bin/python zoo/export.py --only transformers_v5
+)
 
 Each model is a tiny, randomly initialized configuration (fixed seed);
 exported with torch.onnx.export's TorchScript exporter (static, and dynamic
@@ -641,10 +645,65 @@ def export_transformers(out):
                                                             1: Dim("seq", min=2, max=200)}})
 
 
+def export_transformers_v5(out):
+    """transformers 5's MoE decoders (2 layers, hidden 64, vocab 128),
+    random weights, through the dynamo exporter (TorchScript cannot export
+    5.x's masks: aten::diff) with `experts_implementation="batched_mm"`,
+    the one of 5.x's expert implementations either exporter handles
+    ("eager" loops over the experts a NonZero found, "grouped_mm" is a
+    custom op): Mixtral, Qwen2-MoE (sigmoid-gated shared expert),
+    Qwen3-MoE, OLMoE, DeepSeek-V3 (first layer dense; group-limited
+    selection with -inf outside the chosen groups). Needs transformers 5
+    (a venv of its own, or --target next to the 4.46 one)."""
+    import transformers as T
+    if int(T.__version__.split(".")[0]) < 5:
+        raise SystemExit("transformers_v5 needs transformers >= 5 (pip install "
+                         "'transformers==5.25.0' into another venv)")
+    from torch.export import Dim
+    common = dict(vocab_size=128, hidden_size=64, intermediate_size=128, num_hidden_layers=2,
+                  num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=256)
+    builds = {
+        "mixtral": lambda: T.MixtralForCausalLM(T.MixtralConfig(
+            **common, num_local_experts=4, num_experts_per_tok=2)),
+        "qwen2_moe": lambda: T.Qwen2MoeForCausalLM(T.Qwen2MoeConfig(
+            **common, num_experts=4, num_experts_per_tok=2, moe_intermediate_size=64,
+            shared_expert_intermediate_size=128, decoder_sparse_step=1)),
+        "qwen3_moe": lambda: T.Qwen3MoeForCausalLM(T.Qwen3MoeConfig(
+            **common, num_experts=8, num_experts_per_tok=2, moe_intermediate_size=64,
+            decoder_sparse_step=1, norm_topk_prob=True, head_dim=16)),
+        "olmoe": lambda: T.OlmoeForCausalLM(T.OlmoeConfig(
+            **common, num_experts=8, num_experts_per_tok=2)),
+        "deepseek_v3": lambda: T.DeepseekV3ForCausalLM(T.DeepseekV3Config(
+            vocab_size=128, hidden_size=64, intermediate_size=128, moe_intermediate_size=32,
+            num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=4,
+            n_routed_experts=8, num_experts_per_tok=2, n_group=2, topk_group=1,
+            first_k_dense_replace=1, n_shared_experts=1, q_lora_rank=32, kv_lora_rank=16,
+            qk_rope_head_dim=8, qk_nope_head_dim=8, v_head_dim=16,
+            max_position_embeddings=256)),
+    }
+    for name, build in builds.items():
+        torch.manual_seed(0)
+        model = build()
+        model.set_experts_implementation("batched_mm")
+        model.eval()
+        ids = torch.randint(0, 128, (2, 8))
+        torch.onnx.export(Logits(model), (ids,), os.path.join(out, name + "_v5_dynamo.onnx"),
+                          input_names=["input_ids"], output_names=["logits"], dynamo=True,
+                          external_data=False,
+                          dynamic_shapes={"input_ids": {0: Dim("batch"),
+                                                        1: Dim("seq", min=2, max=200)}})
+    with open(os.path.join(out, "VERSIONS_v5.txt"), "w") as f:
+        import onnx
+        import onnxscript
+        f.write(f"torch {torch.__version__}\nonnx {onnx.__version__}\n"
+                f"onnxscript {onnxscript.__version__}\ntransformers {T.__version__}\n")
+
+
 EXPORTS = {
     "flowformer": export_flowformer,
     "fast_linear_attention": export_fast_linear_attention,
     "transformers": export_transformers,
+    "transformers_v5": export_transformers_v5,
     "deepseek_moe": export_deepseek_moe,
     "deepseek_moe_dynamo": export_deepseek_moe_dynamo,
     "threshold_ffns": export_threshold_ffns,
@@ -669,7 +728,7 @@ def main():
                    help="export only these (the others' files stay as they are)")
     args = p.parse_args()
     os.makedirs(args.out, exist_ok=True)
-    for name in args.only or EXPORTS:
+    for name in args.only or [n for n in EXPORTS if n != "transformers_v5"]:
         EXPORTS[name](args.out)
     if args.only:
         return

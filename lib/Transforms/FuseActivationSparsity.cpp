@@ -581,6 +581,8 @@ struct FuseActivationSparsityPass final
   using FuseActivationSparsityPassBase::FuseActivationSparsityPassBase;
 
   void runOnOperation() override {
+    // Fused gate_up projections (a Split of the output) as two.
+    splitPackedProjections(getOperation());
     // FFN outputs: down projections (MatMul / Gemm) or their bias Add.
     SmallVector<Operation *> anchors;
     getOperation().walk([&](Operation *op) {

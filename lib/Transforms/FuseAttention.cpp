@@ -55,9 +55,26 @@ static Value peelScalarMul(Value v, double &scale) {
 /// whether it did.
 static bool fuseAttention(onnx::MatMulOp root) {
   Value probs = root.getA(), v = root.getB();
+  // The dynamo exporter's guard `Where(IsNaN(p), 0, p)` on the
+  // probabilities: a row with every key masked by -inf gives zeros.
+  bool nanRowsZero = false;
+  if (auto where = probs.getDefiningOp<onnx::WhereOp>(); where && onlyUse(probs)) {
+    auto isNaN = where.getCondition().getDefiningOp<onnx::IsNaNOp>();
+    std::optional<double> fill = constFloat(where.getX());
+    if (!isNaN || isNaN.getX() != where.getY() || !fill || *fill != 0.0 ||
+        rankOf(where.getX()) > 1 || !onlyUse(where.getCondition()))
+      return false;
+    probs = where.getY();
+    nanRowsZero = true;
+    if (!probs.getDefiningOp<onnx::SoftmaxOp>() ||
+        llvm::range_size(probs.getUsers()) != 2)
+      return false;
+  } else if (!onlyUse(probs)) {
+    return false;
+  }
   auto softmax = probs.getDefiningOp<onnx::SoftmaxOp>();
   int64_t rank = rankOf(probs);
-  if (!softmax || !onlyUse(probs) || rank < 2 || rankOf(v) != rank)
+  if (!softmax || rank < 2 || rankOf(v) != rank)
     return false;
   if (softmax.getAxis() != -1 && softmax.getAxis() != rank - 1)
     return false;
@@ -145,7 +162,8 @@ static bool fuseAttention(onnx::MatMulOp root) {
   }
   auto op = sp::AttentionOp::create(b, root.getLoc(), root.getType(), q, key, v, mask,
                                     b.getF64FloatAttr(scale),
-                                    keyTransposed ? b.getUnitAttr() : UnitAttr());
+                                    keyTransposed ? b.getUnitAttr() : UnitAttr(),
+                                    nanRowsZero ? b.getUnitAttr() : UnitAttr());
   if (!verifiesQuietly(op)) {
     op.erase();
     return false;

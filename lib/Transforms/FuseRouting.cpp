@@ -19,6 +19,7 @@
 #include "mlir/IR/Matchers.h"
 #include "mlir/Interfaces/SideEffectInterfaces.h"
 
+#include <cmath>
 #include <map>
 
 namespace sparsa {
@@ -278,11 +279,13 @@ static LogicalResult matchSelection(Value sel, Value scores, Gate &g, Miss &miss
       c = d->getOperand(0);
     }
     // Selected groups hold 1, so the condition is true there unless
-    // negated; the biased scores must sit in that branch, zero in the other.
+    // negated; the biased scores must sit in that branch, zero (transformers
+    // 4.x) or -inf (5.x) in the other.
     Value kept = flip ? where.getY() : where.getX();
     Value dropped = flip ? where.getX() : where.getY();
-    if (constFloat(dropped) != 0.0)
-      return fail("experts outside the chosen groups are not zeroed");
+    std::optional<double> fill = constFloat(dropped);
+    if (!fill || !(*fill == 0.0 || (std::isinf(*fill) && *fill < 0)))
+      return fail("experts outside the chosen groups are not set to zero or -inf");
     auto scatter = c.getDefiningOp<onnx::ScatterElementsOp>();
     auto groupTopK = scatter ? scatter.getIndices().getDefiningOp<onnx::TopKOp>()
                              : onnx::TopKOp();
@@ -1097,9 +1100,11 @@ static FailureOr<Experts> stackedExperts(OpBuilder &b, Location loc, const Exper
         return failure();
       w = g->first;
     }
-    if (!isConstant(w) || rankOf(w) != 3 || p.transposed)
+    if (!isConstant(w) || rankOf(w) != 3)
       return failure();
-    out = w;
+    // Rows are outputs ([E, out, in], batched_mm experts): folded to the
+    // canonical [E, in, out] at compile time.
+    out = p.transposed ? swapLastTwo(b, loc, w) : w;
     return success();
   };
   auto bias = [&](const Projection &p, Value &out) -> LogicalResult {
@@ -1181,6 +1186,93 @@ static FailureOr<Routed> matchGatherByIndex(Operation *anchor, Miss &miss) {
     if (failed(gate))
       return failure();
     return routedStacked(anchor, *gate, *ffn, g->second, miss);
+  }
+  return failure();
+}
+
+/// The tokens x [T, H] each repeated k times (repeat_interleave(x, k, 0)):
+/// Reshape(Expand(Unsqueeze(x, 1), [T or 1, k, H or 1]), [T * k, H]) as
+/// the dynamo exporter writes it, or Flatten(Tile(Unsqueeze(x, 1), [1, k,
+/// 1]), 2) as TorchScript does (the repeats folded at import). Returns x.
+static Value repeatedRows(Value v, int64_t k) {
+  if (!v || rankOf(v) != 2)
+    return Value();
+  Operation *def = v.getDefiningOp();
+  Value rep;
+  if (auto rs = dyn_cast_or_null<onnx::ReshapeOp>(def))
+    rep = rs.getData();
+  else if (auto fl = dyn_cast_or_null<onnx::FlattenOp>(def); fl && fl.getAxis() == 2)
+    rep = fl.getInput();
+  if (!rep || rankOf(rep) != 3 || cast<RankedTensorType>(rep.getType()).getDimSize(1) != k)
+    return Value();
+  Value in;
+  if (auto ex = rep.getDefiningOp<onnx::ExpandOp>()) {
+    in = ex.getInput();
+  } else if (auto tile = rep.getDefiningOp<onnx::TileOp>()) {
+    auto reps = onnx::getConstantI64Values(tile.getRepeats());
+    if (failed(reps) || *reps != SmallVector<int64_t>{1, k, 1})
+      return Value();
+    in = tile.getInput();
+  }
+  auto un = in ? in.getDefiningOp<onnx::UnsqueezeOp>() : onnx::UnsqueezeOp();
+  if (!un || rankOf(un.getData()) != 2)
+    return Value();
+  auto axes = onnx::getConstantI64Values(un.getAxes());
+  if (failed(axes) || axes->size() != 1 || ((*axes)[0] != 1 && (*axes)[0] != -2))
+    return Value();
+  return un.getData();
+}
+
+/// Form D as transformers (v5) writes its batched_mm experts: every
+/// (token, slot) pair a row, the token repeated k times, the pair's expert
+/// weights gathered by the flattened top-k indices, the rows scaled by the
+/// flattened routing weights and summed per token:
+/// ReduceSum(Reshape(Mul(FFN(repeat_interleave(x, k)), Unsqueeze(
+/// Reshape(w, [-1]), -1)), [T, k, H]), axis 1).
+static FailureOr<Routed> matchRepeatedTokens(Operation *anchor, Miss &miss) {
+  auto sum = dyn_cast<onnx::ReduceSumOp>(anchor);
+  if (!sum || rankOf(sum.getData()) != 3 || !reducesAxis(sum, 1) || sum.getKeepdims())
+    return failure();
+  auto rs = sum.getData().getDefiningOp<onnx::ReshapeOp>();
+  auto mul = rs ? rs.getData().getDefiningOp<onnx::MulOp>() : onnx::MulOp();
+  int64_t k = cast<RankedTensorType>(sum.getData().getType()).getDimSize(1);
+  if (!mul || rankOf(mul) != 2 || ShapedType::isDynamic(k))
+    return failure();
+  // The flattened [T * k] vector of a [T, k] matrix.
+  auto flattened = [](Value v) -> Value {
+    auto r = v ? v.getDefiningOp<onnx::ReshapeOp>() : onnx::ReshapeOp();
+    return r && rankOf(v) == 1 && rankOf(r.getData()) == 2 ? r.getData() : Value();
+  };
+  for (int i = 0; i < 2; ++i) {
+    auto ffn = matchFFN(mul->getOperand(i));
+    auto un = mul->getOperand(1 - i).getDefiningOp<onnx::UnsqueezeOp>();
+    if (!ffn || !un || rankOf(un) != 2)
+      continue;
+    auto axes = onnx::getConstantI64Values(un.getAxes());
+    if (failed(axes) || axes->size() != 1 || ((*axes)[0] != 1 && (*axes)[0] != -1))
+      continue;
+    Value weights = flattened(un.getData());
+    auto g = gatheredRows(ffn->p1.weight);
+    Value indices = g ? flattened(g->second) : Value();
+    Value x = repeatedRows(ffn->in, k);
+    if (!weights || !indices || !x || ffn->p1.einsum || ffn->p2.einsum)
+      continue;
+    miss.at = anchor;
+    auto gate = matchGate(weights, indices, miss);
+    if (failed(gate)) {
+      // The pair layout is unmistakable; say why it stops here.
+      if (miss.reason.empty())
+        miss.reason = "the routing weights and indices are not a recognized top-k gate";
+      return failure();
+    }
+    if (gate->k != k) {
+      miss.reason = "the tokens are repeated " + std::to_string(k) + " times for top-" +
+                    std::to_string(gate->k) + " routing";
+      return failure();
+    }
+    ExpertFFN perToken = *ffn;
+    perToken.in = x;
+    return routedStacked(anchor, *gate, perToken, g->second, miss);
   }
   return failure();
 }
@@ -2146,6 +2238,8 @@ struct FuseRoutingPass final : sparsa::impl::FuseRoutingPassBase<FuseRoutingPass
   using FuseRoutingPassBase::FuseRoutingPassBase;
 
   void runOnOperation() override {
+    // Fused gate_up projections (a Split of the output) as two.
+    splitPackedProjections(getOperation());
     SmallVector<onnx::MoEOp> msMoE;
     getOperation().walk([&](onnx::MoEOp op) { msMoE.push_back(op); });
     for (onnx::MoEOp op : msMoE)
@@ -2173,7 +2267,7 @@ struct FuseRoutingPass final : sparsa::impl::FuseRoutingPassBase<FuseRoutingPass
       }
       FailureOr<Routed> r = failure();
       for (auto matcher : {matchOneHotNonZero, matchEqualMaskChain, matchDenseMasked,
-                           matchStackedOutputs, matchGatherByIndex}) {
+                           matchStackedOutputs, matchGatherByIndex, matchRepeatedTokens}) {
         r = matcher(anchor, miss);
         if (succeeded(r) || !miss.reason.empty())
           break;

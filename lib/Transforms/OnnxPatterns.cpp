@@ -158,7 +158,7 @@ static std::optional<double> scalarValue(Value v, int depth) {
   if (isa<onnx::ReciprocalOp>(op))
     if (std::optional<double> a = arg(0); a && *a != 0)
       return 1.0 / *a;
-  if (isa<onnx::PowOp, onnx::MulOp, onnx::DivOp>(op)) {
+  if (isa<onnx::PowOp, onnx::MulOp, onnx::DivOp, onnx::AddOp, onnx::SubOp>(op)) {
     std::optional<double> a = arg(0), b = arg(1);
     if (!a || !b)
       return std::nullopt;
@@ -166,8 +166,13 @@ static std::optional<double> scalarValue(Value v, int depth) {
       return std::pow(*a, *b);
     if (isa<onnx::MulOp>(op))
       return *a * *b;
+    if (isa<onnx::AddOp>(op))
+      return *a + *b;
+    if (isa<onnx::SubOp>(op))
+      return *a - *b;
+    // Integer Div truncates (torch's `//` of sizes).
     if (*b != 0)
-      return *a / *b;
+      return isa<IntegerType>(getElementTypeOrSelf(v)) ? std::trunc(*a / *b) : *a / *b;
   }
   return std::nullopt;
 }
@@ -432,6 +437,48 @@ static void untransposeGathered(Projection &p) {
   }
 }
 
+/// The single axis of an Unsqueeze / Squeeze |op| (constant axes),
+/// normalized on |rank|.
+template <typename OpTy>
+static std::optional<int64_t> singleAxis(OpTy op, int64_t rank) {
+  if (!op || !op.getAxes())
+    return std::nullopt;
+  auto axes = onnx::getConstantI64Values(op.getAxes());
+  if (failed(axes) || axes->size() != 1 || rank < 1)
+    return std::nullopt;
+  int64_t a = (*axes)[0] < 0 ? (*axes)[0] + rank : (*axes)[0];
+  return a >= 0 && a < rank ? std::optional<int64_t>(a) : std::nullopt;
+}
+
+/// A matrix-vector product per row of x [S, in], as transformers' batched_mm
+/// experts write it on weights gathered per (token, expert) pair:
+/// `bmm(W, x.unsqueeze(-1)).squeeze(-1)` (W [S, out, in]: |transposed|) or
+/// `bmm(x.unsqueeze(1), W).squeeze(1)` (W [S, in, out]).
+static std::optional<Projection> batchedMatVec(Value v) {
+  auto sq = v ? v.getDefiningOp<onnx::SqueezeOp>() : onnx::SqueezeOp();
+  std::optional<int64_t> axis = singleAxis(sq, 3);
+  auto mm = sq ? sq.getData().getDefiningOp<onnx::MatMulOp>() : onnx::MatMulOp();
+  if (!axis || !mm || rankOf(mm.getA()) != 3 || rankOf(mm.getB()) != 3)
+    return std::nullopt;
+  auto vector = [](Value u, int64_t at) -> Value {
+    auto un = u.getDefiningOp<onnx::UnsqueezeOp>();
+    return rankOf(u) == 3 && singleAxis(un, 3) == at && rankOf(un.getData()) == 2
+               ? un.getData()
+               : Value();
+  };
+  Projection p;
+  if (*axis == 2 && (p.in = vector(mm.getB(), 2))) {
+    p.weight = mm.getA();
+    p.transposed = true;
+    return p;
+  }
+  if (*axis == 1 && (p.in = vector(mm.getA(), 1))) {
+    p.weight = mm.getB();
+    return p;
+  }
+  return std::nullopt;
+}
+
 /// `in @ W (+ bias)` as MatMul (+ Add) or Gemm.
 std::optional<Projection> matchProjection(Value v) {
   Projection p;
@@ -443,12 +490,17 @@ std::optional<Projection> matchProjection(Value v) {
     }
     return isConstant(b);
   };
-  if (auto add = operandsWith<onnx::AddOp>(
-          v, [](Value x) { return bool(x.getDefiningOp<onnx::MatMulOp>()); })) {
+  if (auto add = operandsWith<onnx::AddOp>(v, [](Value x) {
+        return x.getDefiningOp<onnx::MatMulOp>() || batchedMatVec(x);
+      })) {
     if (!isBias(add->second))
       return std::nullopt;
     p.bias = add->second;
     v = add->first;
+  }
+  if (auto bmv = batchedMatVec(v)) {
+    bmv->bias = p.bias;
+    return bmv;
   }
   if (auto mm = v.getDefiningOp<onnx::MatMulOp>()) {
     p.in = mm.getA();
@@ -764,6 +816,215 @@ void eraseDeadProducers(Operation *op, llvm::DenseSet<Operation *> &erased) {
   for (Operation *d : producers)
     if (!erased.contains(d))
       eraseDeadProducers(d, erased);
+}
+
+/// Part |i| of |parts| equal parts of the static constant |c| along |axis|,
+/// or null.
+static Value constantPart(OpBuilder &b, Location loc, Value c, int64_t axis, int64_t i,
+                          int64_t parts) {
+  auto t = dyn_cast<RankedTensorType>(c.getType());
+  FailureOr<SmallVector<char>> bytes = constantBytes(c);
+  if (!t || failed(bytes) || axis < 0 || axis >= t.getRank() ||
+      t.getDimSize(axis) % parts != 0 || t.getElementTypeBitWidth() % 8 != 0 ||
+      (int64_t)bytes->size() != t.getNumElements() * (t.getElementTypeBitWidth() / 8))
+    return Value();
+  int64_t outer = 1, inner = t.getElementTypeBitWidth() / 8;
+  for (int64_t d = 0; d < axis; ++d)
+    outer *= t.getDimSize(d);
+  for (int64_t d = axis + 1; d < t.getRank(); ++d)
+    inner *= t.getDimSize(d);
+  int64_t n = t.getDimSize(axis), m = n / parts;
+  SmallVector<char> out;
+  out.reserve(outer * m * inner);
+  for (int64_t o = 0; o < outer; ++o) {
+    const char *src = bytes->data() + (o * n + i * m) * inner;
+    out.append(src, src + m * inner);
+  }
+  SmallVector<int64_t> shape(t.getShape());
+  shape[axis] = m;
+  return bytesConstant(b, loc, RankedTensorType::get(shape, t.getElementType()), out);
+}
+
+/// |t| with dim |d| (negative: from the end) divided by two.
+static RankedTensorType halved(Type type, int64_t d) {
+  auto t = cast<RankedTensorType>(type);
+  SmallVector<int64_t> shape(t.getShape());
+  if (d < 0)
+    d += t.getRank();
+  if (!ShapedType::isDynamic(shape[d]))
+    shape[d] /= 2;
+  return RankedTensorType::get(shape, t.getElementType());
+}
+
+/// Half |i| of a projection |v| whose output features are split in two:
+/// MatMul by a constant [in, out]; Gemm by a constant (either layout, its
+/// bias split too); a batched matrix-vector product on constant rows
+/// gathered per pair; any of them plus a constant bias. Null when |v| is
+/// none of these.
+static Value projectionHalf(OpBuilder &b, Value v, int64_t i) {
+  Location loc = v.getLoc();
+  auto splitBias = [&](Value bias) -> Value {
+    auto bt = dyn_cast<RankedTensorType>(bias.getType());
+    if (!bt || bt.getRank() == 0 || bt.getShape().back() == 1)
+      return bias; // broadcast: the same for both halves
+    return constantPart(b, loc, bias, bt.getRank() - 1, i, 2);
+  };
+  if (auto add = v.getDefiningOp<onnx::AddOp>()) {
+    for (int o = 0; o < 2; ++o) {
+      Value bias = add->getOperand(1 - o);
+      if (!isConstant(bias) || rankOf(bias) > 1)
+        continue;
+      Value half = projectionHalf(b, add->getOperand(o), i), hb = splitBias(bias);
+      if (!half || !hb)
+        return Value();
+      return onnx::AddOp::create(b, loc, halved(v.getType(), -1), half, hb);
+    }
+    return Value();
+  }
+  if (auto mm = v.getDefiningOp<onnx::MatMulOp>(); mm && rankOf(mm.getB()) == 2) {
+    Value w = constantPart(b, loc, mm.getB(), 1, i, 2);
+    return w ? onnx::MatMulOp::create(b, loc, halved(v.getType(), -1), mm.getA(), w)
+             : Value();
+  }
+  if (auto gemm = v.getDefiningOp<onnx::GemmOp>(); gemm && !gemm.getTransA()) {
+    Value w = constantPart(b, loc, gemm.getB(), gemm.getTransB() ? 0 : 1, i, 2);
+    Value c = gemm.getC();
+    if (c && (!isConstant(c) || rankOf(c) > 2 || !(c = splitBias(c))))
+      return Value();
+    if (!w)
+      return Value();
+    auto g = cast<onnx::GemmOp>(b.clone(*gemm));
+    g->setOperand(1, w);
+    if (c)
+      g->setOperand(2, c);
+    g.getResult().setType(halved(v.getType(), -1));
+    return g.getResult();
+  }
+  // Squeeze(MatMul(W[idx], Unsqueeze(x))) / Squeeze(MatMul(Unsqueeze(x), W[idx])).
+  auto bmv = batchedMatVec(v);
+  if (!bmv)
+    return Value();
+  auto rows = gatheredRows(bmv->weight);
+  if (!rows || !isConstant(rows->first) || rankOf(rows->first) != 3)
+    return Value();
+  int64_t d = bmv->transposed ? 1 : 2; // the out axis of W [E, out, in] / [E, in, out]
+  Value part = constantPart(b, loc, rows->first, d, i, 2);
+  if (!part)
+    return Value();
+  Operation *gather = bmv->weight.getDefiningOp();
+  Operation *g = b.clone(*gather);
+  g->setOperand(0, part);
+  g->getResult(0).setType(halved(bmv->weight.getType(), d));
+  auto sq = v.getDefiningOp<onnx::SqueezeOp>();
+  auto mm = sq.getData().getDefiningOp<onnx::MatMulOp>();
+  Operation *m = b.clone(*mm);
+  m->setOperand(bmv->transposed ? 0 : 1, g->getResult(0));
+  m->getResult(0).setType(halved(mm.getType(), d));
+  Operation *s = b.clone(*sq);
+  s->setOperand(0, m->getResult(0));
+  s->getResult(0).setType(halved(v.getType(), -1));
+  return s->getResult(0);
+}
+
+/// The two Slices that take the halves of |in|'s last axis, as TorchScript
+/// writes chunk(2, -1): [0, n/2) then [n/2, n) (bounds constants or shape
+/// arithmetic, steps 1), in that order; nothing else reading |in| but
+/// Shapes (for those bounds).
+static std::optional<std::pair<onnx::SliceOp, onnx::SliceOp>> sliceHalves(Value in) {
+  int64_t rank = rankOf(in);
+  if (rank < 1)
+    return std::nullopt;
+  int64_t n = cast<RankedTensorType>(in.getType()).getDimSize(rank - 1);
+  if (ShapedType::isDynamic(n) || n % 2 != 0)
+    return std::nullopt;
+  SmallVector<onnx::SliceOp, 2> slices;
+  for (Operation *user : in.getUsers()) {
+    if (isa<onnx::ShapeOp>(user))
+      continue;
+    auto sl = dyn_cast<onnx::SliceOp>(user);
+    if (!sl || sl.getData() != in || !sl.getAxes())
+      return std::nullopt;
+    auto axes = onnx::getConstantI64Values(sl.getAxes());
+    if (failed(axes) || axes->size() != 1 ||
+        ((*axes)[0] != -1 && (*axes)[0] != rank - 1))
+      return std::nullopt;
+    if (sl.getSteps() && scalarValue(sl.getSteps()) != 1.0)
+      return std::nullopt;
+    slices.push_back(sl);
+  }
+  if (slices.size() != 2)
+    return std::nullopt;
+  std::optional<double> b0 = scalarValue(slices[0].getStarts());
+  if (b0 != 0.0)
+    std::swap(slices[0], slices[1]);
+  std::optional<double> s0 = scalarValue(slices[0].getStarts()),
+                        e0 = scalarValue(slices[0].getEnds()),
+                        s1 = scalarValue(slices[1].getStarts()),
+                        e1 = scalarValue(slices[1].getEnds());
+  double half = double(n / 2);
+  if (s0 != 0.0 || e0 != half || s1 != half || !e1 || *e1 < double(n))
+    return std::nullopt;
+  return std::make_pair(slices[0], slices[1]);
+}
+
+void splitPackedProjections(Operation *root) {
+  llvm::DenseSet<Operation *> erased;
+  // chunk(2, -1) as two Slices: the halves by projection too.
+  SmallVector<std::pair<onnx::SliceOp, onnx::SliceOp>> slicePairs;
+  root->walk([&](onnx::SliceOp s) {
+    if (auto pair = sliceHalves(s.getData()); pair && pair->first == s)
+      slicePairs.push_back(*pair);
+  });
+  for (auto [first, second] : slicePairs) {
+    Value in = first.getData();
+    OpBuilder b(second->isBeforeInBlock(first) ? first : second);
+    Value h0 = projectionHalf(b, in, 0), h1 = h0 ? projectionHalf(b, in, 1) : Value();
+    if (!h0 || !h1 || h0.getType() != first.getType() || h1.getType() != second.getType()) {
+      for (Value h : {h0, h1})
+        if (h && h.getDefiningOp())
+          eraseDeadProducers(h.getDefiningOp(), erased);
+      continue;
+    }
+    first.getResult().replaceAllUsesWith(h0);
+    second.getResult().replaceAllUsesWith(h1);
+    // The Slices, their bounds' arithmetic, its Shapes, then the packed
+    // projection once nothing reads it.
+    for (onnx::SliceOp sl : {first, second})
+      eraseDeadProducers(sl, erased);
+  }
+  SmallVector<onnx::SplitOp> splits;
+  root->walk([&](onnx::SplitOp s) { splits.push_back(s); });
+  for (onnx::SplitOp s : splits) {
+    Value in = s.getInput();
+    int64_t rank = rankOf(in);
+    if (erased.contains(s) || s->getNumResults() != 2 || rank < 2 || !in.hasOneUse() ||
+        !in.getDefiningOp())
+      continue;
+    int64_t axis = s.getAxis() < 0 ? s.getAxis() + rank : s.getAxis();
+    int64_t n = cast<RankedTensorType>(in.getType()).getDimSize(rank - 1);
+    auto partSize = [&](int r) {
+      return cast<RankedTensorType>(s.getResult(r).getType()).getDimSize(rank - 1);
+    };
+    if (axis != rank - 1 || ShapedType::isDynamic(n) || n % 2 != 0 || partSize(0) != n / 2 ||
+        partSize(1) != n / 2)
+      continue;
+    OpBuilder b(s);
+    Value h0 = projectionHalf(b, in, 0), h1 = h0 ? projectionHalf(b, in, 1) : Value();
+    if (!h0 || !h1 || h0.getType() != s.getResult(0).getType() ||
+        h1.getType() != s.getResult(1).getType()) {
+      // Nothing half-built stays behind.
+      for (Value h : {h0, h1})
+        if (h && h.getDefiningOp())
+          eraseDeadProducers(h.getDefiningOp(), erased);
+      continue;
+    }
+    s.getResult(0).replaceAllUsesWith(h0);
+    s.getResult(1).replaceAllUsesWith(h1);
+    Operation *producer = in.getDefiningOp();
+    erased.insert(s);
+    s->erase();
+    eraseDeadProducers(producer, erased);
+  }
 }
 
 bool verifiesQuietly(Operation *op) {

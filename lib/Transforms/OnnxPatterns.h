@@ -155,6 +155,16 @@ Value transpose2D(OpBuilder &b, Location loc, Value w);
 /// only it used; records every erased op in |erased|.
 void eraseDeadProducers(Operation *op, llvm::DenseSet<Operation *> &erased);
 
+/// A projection whose output features a Split cuts in two halves, as
+/// `gate, up = F.linear(x, W_gate_up).chunk(2, -1)` exports (transformers'
+/// fused gate_up_proj: Phi-3's MLP, every v5 MoE's experts), becomes two
+/// projections on the constant weight's halves, so that the FFN matchers
+/// see a GLU's separate gate and up projections. The projections:
+/// MatMul by a constant, Gemm (its bias split too), the batched_mm
+/// experts' matrix-vector product on rows gathered from a constant, each
+/// optionally plus a constant bias. Other Splits stay.
+void splitPackedProjections(Operation *root);
+
 /// Whether |op| passes its verifier, without printing the verifier's
 /// complaint: a fusion that builds an op to check its shapes drops a
 /// candidate that fails, it does not report an error.

@@ -102,17 +102,22 @@ def _cases(full: bool) -> Dict[str, Case]:
     def moe(name, form, tokens, what, k=None, **kw):
         k = k or mk
         selected = min(me, tokens * k)
+        # Graphs that gather the chosen experts' weights per (token, slot)
+        # pair read only those in ONNX Runtime too (plus a copy per pair).
+        pairs = kw.get("layout", "").startswith("batched_mm")
         return Case(
             name, f"{what}: {tokens} token(s), {me} experts top-{k}, {mh} -> {mf} SwiGLU, "
                   f"form {form}" + (" (ONNX Runtime's MoE op also reads only the chosen "
                                     "experts: the bytes bound against it is 1)"
-                                    if form == "E" else ""),
+                                    if form == "E" else "") +
+                  (" (ONNX Runtime gathers each pair's expert weights: it also reads only "
+                   "the chosen experts, copying them once per pair)" if pairs else ""),
             lambda p: models.moe(p, form, hidden=mh, inner=mf, experts=me, k=k,
                                  act="swiglu", tokens=tokens, **kw),
             lambda rng: {"x": rng.standard_normal((tokens, mh)).astype(np.float32)},
             weight_bytes=4 * (selected * 3 * mh * mf + mh * me),
             flops=2.0 * tokens * k * 3 * mh * mf,
-            dense_bytes=4 * (me * 3 * mh * mf + mh * me))
+            dense_bytes=4 * ((tokens * k if pairs else me) * 3 * mh * mf + mh * me))
 
     # Activation sparsity: ~90 % of the neurons inactive (OPT-like ReLU
     # FFN; ProSparse's ReLU-gated GLU); weight_bytes counts the gate (dense)
@@ -189,6 +194,8 @@ def _cases(full: bool) -> Dict[str, Case]:
         moe("moe_decode_C_top1", "C", 1, "MoE decode, Switch Transformer's top-1 by "
             "torch.max, the weight applied after the masked sum", k=1, top1="max_flat",
             c_weights="after", normalize=False),
+        moe("moe_decode_D_batched_mm", "D", 1, "MoE decode, transformers 5's batched_mm "
+            "experts (W[expert_ids] per pair, gate_up_proj Split)", layout="batched_mm"),
         moe("moe_decode_E", "E", 1, "MoE decode, com.microsoft.MoE"),
         moe("moe_prefill_E", "E", 32 if full else 8, "MoE prefill, com.microsoft.MoE"),
     ]

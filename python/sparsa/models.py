@@ -248,7 +248,7 @@ def attention(path: str, seq: Dim = 512, heads: Dim = 8, head_dim: int = 64,
               batch: Dim = 1, *, kv_seq: Optional[Dim] = None, value_dim: Optional[int] = None,
               scale: str = "div", mask: Optional[str] = None, merged_heads: bool = False,
               key_layout: str = "transpose", return_probs: bool = False,
-              softmax_axis: int = -1, opset: int = 17) -> str:
+              softmax_axis: int = -1, nan_guard: bool = False, opset: int = 17) -> str:
     """Scaled dot-product attention, softmax(q @ k^T * s [+ mask]) @ v, on
     inputs q [batch, heads, seq, head_dim], k [batch, heads, kv_seq,
     head_dim] and v [batch, heads, kv_seq, value_dim], in the spellings
@@ -268,7 +268,9 @@ def attention(path: str, seq: Dim = 512, heads: Dim = 8, head_dim: int = 64,
     - key_layout: "transpose" (Transpose of k), "input_kt" (k given as
       [.., head_dim, kv_seq]);
     - return_probs: the softmax is a graph output too (a near miss:
-      nothing may fuse it away); softmax_axis != -1: not attention.
+      nothing may fuse it away); softmax_axis != -1: not attention;
+    - nan_guard: the dynamo exporter's `Where(IsNaN(p), 0, p)` on the
+      probabilities (a row with every key masked gives zeros).
     """
     _, TensorProto, helper, numpy_helper = _onnx()
     kv_seq = seq if kv_seq is None else kv_seq
@@ -347,10 +349,15 @@ def attention(path: str, seq: Dim = 512, heads: Dim = 8, head_dim: int = 64,
     if mask in ("causal", "padding"):
         nodes.append(helper.make_node("Add", [cur, "mask"], ["s2"], name="/attn/Add"))
         cur = "s2"
-    nodes += [
-        helper.make_node("Softmax", [cur], ["p"], name="/attn/Softmax", axis=softmax_axis),
-        helper.make_node("MatMul", ["p", "v"], ["y"], name="/attn/MatMul_1"),
-    ]
+    nodes.append(helper.make_node("Softmax", [cur], ["p"], name="/attn/Softmax",
+                                  axis=softmax_axis))
+    probs = "p"
+    if nan_guard:
+        inits.append(numpy_helper.from_array(np.array(0.0, np.float32), "pzero"))
+        nodes += [helper.make_node("IsNaN", ["p"], ["pnan"], name="/attn/IsNaN"),
+                  helper.make_node("Where", ["pnan", "pzero", "p"], ["pg"], name="/attn/Where_1")]
+        probs = "pg"
+    nodes.append(helper.make_node("MatMul", [probs, "v"], ["y"], name="/attn/MatMul_1"))
     kshape = lead + ([head_dim, kv_seq] if key_layout == "input_kt" else [kv_seq, head_dim])
     outputs = [helper.make_tensor_value_info("y", TensorProto.FLOAT, lead + [seq, value_dim])]
     if return_probs:
@@ -920,6 +927,73 @@ def _moe_gate(g: "_Graph", x: str, wg: str, k: int, gating: str, normalize: bool
     return vals, idx
 
 
+def _moe_batched_mm(g: "_Graph", x: str, idx: str, vals: str, w1s, w2s, w3s, act: str,
+                    k: int, H: int, F: int, *, transposed: bool, gathernd: bool,
+                    opset: int, torchscript: bool = False) -> str:
+    """transformers 5's batched_mm experts on x [T, H]: each token repeated
+    k times (repeat_interleave), every (token, slot) pair's expert weights
+    gathered by the flattened indices (`W[expert_ids]`: GatherND as the
+    dynamo exporter writes it, or Gather), torch Linear rows [E, out, in]
+    as `bmm(W, x.unsqueeze(-1)).squeeze(-1)` (|transposed|: [E, in, out] as
+    `bmm(x.unsqueeze(1), W).squeeze(1)`), a GLU's gate and up rows
+    concatenated in one gate_up_proj and cut by chunk(2, -1) (Split), the
+    pairs scaled by the flattened weights, viewed [T, k, H] and summed.
+    |torchscript|: as the TorchScript exporter writes the same code, the
+    repeat as Flatten(Tile(x[:, None], repeats), 2) with the repeats
+    [1, k, 1] built at run time (OneHot([1], 3, [1, k]), k read from the
+    indices' Shape) and chunk(2, -1) as two Slices whose bounds come from
+    the Shape ((n + 1) // 2)."""
+    ax = lambda name, v: g.const(name, np.array(v, np.int64))  # noqa: E731
+    if torchscript:
+        kdim = g.op("Reshape", [g.op("Squeeze", [g.op("Slice", [
+            g.op("Shape", [idx]), ax("bmm.km1", [-1]), ax("bmm.kmax", [2**63 - 1]),
+            ax("bmm.k0", [0])]), ax("bmm.k0s", [0])]), ax("bmm.k1", [1])])
+        reps = g.op("Reshape", [g.op("OneHot", [ax("bmm.oh.i", [1]), ax("bmm.oh.d", 3),
+                                                g.op("Concat", [ax("bmm.oh.off", [1]), kdim],
+                                                     axis=0)]), ax("bmm.oh.flat", [-1])])
+        xr = g.op("Flatten", [g.op("Tile", [g.op("Unsqueeze", [x, ax("bmm.ax1", [1])]), reps])],
+                  axis=2)
+    else:
+        xr = g.op("Reshape", [g.op("Expand", [g.op("Unsqueeze", [x, ax("bmm.ax1", [1])]),
+                                              ax("bmm.rep", [1, k, 1])]),
+                              ax("bmm.flat2", [-1, H])])
+    ids = g.op("Reshape", [idx, ax("bmm.flat", [-1])])
+    nd_ids = g.op("Unsqueeze", [ids, ax("bmm.axm1", [-1])]) if gathernd else None
+
+    def pick(name, w):  # w [E, in, out] in matmul layout
+        w = w if transposed else np.ascontiguousarray(w.transpose(0, 2, 1))
+        if gathernd:
+            return g.op("GatherND", [g.const(name, w), nd_ids], batch_dims=0)
+        return g.op("Gather", [g.const(name, w), ids], axis=0)
+
+    def linear(inp, w):
+        if transposed:
+            return g.op("Squeeze", [g.op("MatMul", [g.op("Unsqueeze", [inp, ax(f"bmm.u{g.n}", [1])]),
+                                                    w]), ax(f"bmm.s{g.n}", [1])])
+        return g.op("Squeeze", [g.op("MatMul", [w, g.op("Unsqueeze", [inp, ax(f"bmm.u{g.n}", [-1])])]),
+                                ax(f"bmm.s{g.n}", [-1])])
+
+    if w3s is not None:  # gate_up_proj: the gate's F outputs, then the up's
+        h = linear(xr, pick("experts.gate_up_proj", np.concatenate([w1s, w3s], axis=2)))
+        if torchscript:
+            n = g.op("Gather", [g.op("Shape", [h]), ax("bmm.last", [-1])], axis=0)
+            half = g.op("Div", [g.op("Add", [n, ax("bmm.one", [1])]), ax("bmm.two", [2])])
+            end = g.op("Mul", [half, ax("bmm.two2", [2])])
+            gate = g.op("Slice", [h, ax("bmm.zero", [0]), half, ax("bmm.lastax", [-1])])
+            up = g.op("Slice", [h, half, end, "bmm.lastax"])
+        elif opset >= 18:
+            gate, up = g.op("Split", [h], n_out=2, axis=1, num_outputs=2)
+        else:
+            gate, up = g.op("Split", [h, ax("bmm.halves", [F, F])], n_out=2, axis=1)
+        a = g.op("Mul", [_moe_act(g, gate, "silu"), up])
+    else:
+        a = _moe_act(g, linear(xr, pick("experts.up_proj", w1s)), act)
+    y = linear(a, pick("experts.down_proj", w2s))                           # [T * k, H]
+    wv = g.op("Unsqueeze", [g.op("Reshape", [vals, ax("bmm.wflat", [-1])]), ax("bmm.wax", [-1])])
+    y = g.op("Reshape", [g.op("Mul", [y, wv]), ax("bmm.view", [-1, k, H])])
+    return g.op("ReduceSum", [y, ax("bmm.sum", [1])], keepdims=0)
+
+
 def _moe_act(g: "_Graph", h: str, act: str) -> str:
     if act == "relu":
         return g.op("Relu", [h])
@@ -1000,7 +1074,13 @@ def moe(path: str, form: str, hidden: int = 64, inner: int = 128, experts: int =
       |zeros_first|: the chain starts from `torch.zeros_like(x)`);
     - `D`: Gather of the stacked expert weights by the top-k indices,
       batched MatMul (|layout| "einsum": `th,tkhf->tkf`, `tkf,tkfh->tkh`),
-      weighted ReduceSum over k;
+      weighted ReduceSum over k; |layout| "batched_mm" (transformers 5's
+      experts: one row per (token, slot) pair, tokens repeat_interleave-d,
+      weights [E, out, in] gathered by GatherND, a SwiGLU's gate_up_proj
+      cut by Split), "batched_mm_t" (weights [E, in, out]),
+      "batched_mm_gather" (Gather instead of GatherND) or "batched_mm_ts"
+      (as TorchScript writes it: Tile with repeats built at run time,
+      chunk as Slices);
     - `E`: com.microsoft.MoE (torch Linear layouts).
 
     act: relu, gelu (erf), silu, quick_gelu (`x * sigmoid(1.702 x)`), swiglu
@@ -1236,7 +1316,13 @@ def moe(path: str, form: str, hidden: int = 64, inner: int = 128, experts: int =
             if bias:
                 raise ValueError("form D is generated without biases")
             gw = lambda name, w: g.op("Gather", [g.const(name, w), idx], axis=0)  # noqa: E731
-            if layout == "einsum":
+            if layout in ("batched_mm", "batched_mm_t", "batched_mm_gather", "batched_mm_ts"):
+                out = _moe_batched_mm(g, x, idx, vals, w1s, w2s, w3s if swiglu else None,
+                                      act, k, H, F, transposed=layout == "batched_mm_t",
+                                      gathernd=layout not in ("batched_mm_gather",
+                                                              "batched_mm_ts"),
+                                      opset=opset, torchscript=layout == "batched_mm_ts")
+            elif layout == "einsum":
                 ein = lambda a, w, eq: g.op("Einsum", [a, w], equation=eq)  # noqa: E731
                 hh = ein(x, gw("experts.w1", w1s), f"{tl}h,{tl}khf->{tl}kf")
                 a = (g.op("Mul", [_moe_act(g, hh, "silu"),
@@ -1248,11 +1334,12 @@ def moe(path: str, form: str, hidden: int = 64, inner: int = 128, experts: int =
                 y = _moe_ffn(g, xd, gw("experts.w1", w1s), gw("experts.w2", w2s),
                              gw("experts.w3", w3s) if swiglu else None, act)  # [T, k, 1, H]
                 y = g.op("Squeeze", [y, g.const("ax2s", np.array([2], np.int64))])
-            wv = g.op("Unsqueeze", [vals, g.const("ax2u", np.array([2 if batch is None else -1],
-                                                                  np.int64))])
-            out = g.op("ReduceSum", [g.op("Mul", [y, wv]),
-                                     g.const("ax1r", np.array([1 if batch is None else -2],
-                                                              np.int64))], keepdims=0)
+            if not layout.startswith("batched_mm"):
+                wv = g.op("Unsqueeze", [vals, g.const("ax2u", np.array(
+                    [2 if batch is None else -1], np.int64))])
+                out = g.op("ReduceSum", [g.op("Mul", [y, wv]),
+                                         g.const("ax1r", np.array([1 if batch is None else -2],
+                                                                  np.int64))], keepdims=0)
         elif form == "A":
             if a_mask != "equal":
                 mask = g.op("OneHot", [idx, g.const("depth", np.array(E, np.int64)),
@@ -1428,7 +1515,8 @@ def sparse_ffn(path: str, hidden: int = 64, inner: int = 256, *, tokens: Dim = "
                extra_output: bool = False, threshold_input: bool = False,
                inactive_value: float = 0.0, core: int = 0, predictor_rank: int = 0,
                topk: int = 0, topk_form: str = "scatter", cats_act: str = "silu",
-               glu: bool = True, seed: int = 0, opset: int = 17,
+               glu: bool = True, packed: Union[bool, str] = False, seed: int = 0,
+               opset: int = 17,
                weights: str = "random") -> str:
     """An FFN `x -> down(act(x W1 + b1) [* (x Wup)]) + b2` whose activation
     is sparse, written as exporters do:
@@ -1443,6 +1531,12 @@ def sparse_ffn(path: str, hidden: int = 64, inner: int = 256, *, tokens: Dim = "
     - mode `cats` (CATS): the activation g = |cats_act|(x Wg + b) (`silu`,
       `gelu`) cut by magnitude, g where |g| > threshold (|threshold_form|'s
       spellings, key Abs(g)), times (x Wu) with |glu| (else no up).
+
+    |packed| (modes `glu`, `cats`): the gate and up projections are one
+    `gate_up_proj` [H, 2F] whose output `chunk(2, -1)` cuts in two (a
+    Split; Phi-3's MLP), the gate's half first; |packed| "slice": chunk as
+    the TorchScript exporter writes it, two Slices of the last axis ending
+    at `(n + 1) // 2` and `2 * ((n + 1) // 2)`, n read from the Shape.
 
     |gemm| writes the projections as Gemm(transB=1) (torch nn.Linear);
     |sparsity| shifts b1 down so that about that fraction of neurons is
@@ -1477,13 +1571,17 @@ def sparse_ffn(path: str, hidden: int = 64, inner: int = 256, *, tokens: Dim = "
     g = _Graph("/ffn")
     shift = float(np.sqrt(2) * _erfinv(2 * sparsity - 1)) if sparsity else 0.0
 
-    def linear(inp, n_in, n_out, name, with_bias, b_shift=0.0):
+    def params(n_in, n_out, b_shift=0.0):
         if weights == "pattern":  # uniform on [-1, 1] times sqrt(3 / n_in)
             r, c = np.ogrid[:n_in, :n_out]
             w = (((7 * r + 3 * c) % 61 - 30) / 30.0 * np.sqrt(3.0 / n_in)).astype(np.float32)
         else:
             w = (rng.standard_normal((n_in, n_out)) / np.sqrt(n_in)).astype(np.float32)
         b = ((0.1 * rng.standard_normal(n_out)) - b_shift).astype(np.float32)
+        return w, b
+
+    def linear(inp, n_in, n_out, name, with_bias, b_shift=0.0, wb=None):
+        w, b = wb if wb is not None else params(n_in, n_out, b_shift)
         if gemm:
             ins = [inp, g.const(f"{name}.weight", np.ascontiguousarray(w.T))]
             if with_bias:
@@ -1497,7 +1595,29 @@ def sparse_ffn(path: str, hidden: int = 64, inner: int = 256, *, tokens: Dim = "
     if core:
         return _indexed_ffn(g, path, inputs, H, F, tokens, mode, core, predictor_rank,
                             gemm, bias, rng, opset)
-    h = linear("x", H, F, "fc1", bias or shift != 0.0, shift)
+    up = None
+    if packed:
+        if mode not in ("glu", "cats") or not glu:
+            raise ValueError("packed gate_up projections are generated for GLU FFNs")
+        (wg, bg), (wu, _) = params(H, F, shift), params(H, F)
+        wb = (np.concatenate([wg, wu], axis=1), np.concatenate([bg, np.zeros(F, np.float32)]))
+        hu = linear("x", H, 2 * F, "gate_up", bias or shift != 0.0, wb=wb)
+        if packed == "slice":
+            i64 = lambda name, v: g.const(name, np.array(v, np.int64))  # noqa: E731
+            n = g.op("Gather", [g.op("Shape", [hu]), i64("chunk.last", [-1])], axis=0)
+            half = g.op("Div", [g.op("Add", [n, i64("chunk.one", [1])]), i64("chunk.two", [2])])
+            mid = g.op("Mul", [half, i64("chunk.m1", [1])])
+            end = g.op("Mul", [half, i64("chunk.m2", [2])])
+            axis = i64("chunk.axis", [-1])
+            h = g.op("Slice", [hu, i64("chunk.zero", [0]), mid, axis])
+            up = g.op("Slice", [hu, mid, end, axis])
+        elif opset >= 18:
+            h, up = g.op("Split", [hu], n_out=2, axis=-1, num_outputs=2)
+        else:
+            h, up = g.op("Split", [hu, g.const("gate_up.halves", np.array([F, F], np.int64))],
+                         n_out=2, axis=-1)
+    else:
+        h = linear("x", H, F, "fc1", bias or shift != 0.0, shift)
     if mode in ("threshold", "cats"):
         t = "t" if threshold_input else g.const("threshold", np.array(threshold, np.float32))
         if threshold_input:
@@ -1547,7 +1667,7 @@ def sparse_ffn(path: str, hidden: int = 64, inner: int = 256, *, tokens: Dim = "
         raise ValueError(relu)
     act = a
     if mode == "glu" or (mode == "cats" and glu):
-        a = g.op("Mul", [a, linear("x", H, F, "up", False)])
+        a = g.op("Mul", [a, up if up is not None else linear("x", H, F, "up", False)])
     elif mode == "drelu":
         a = g.op("Mul", [a, g.op("Relu", [linear("x", H, F, "up", False)])])
     y = linear(a, F, H, "fc2", bias)

@@ -34,6 +34,14 @@ def check(model, path, hidden, tokens=(1, 7, 64), three_d=False, extra=None):
     dict(mode="drelu"),                       # dReLU: relu(gate x) * relu(up x)
     dict(mode="drelu", gemm=True, sparsity=0.8),
     dict(mode="drelu", sparsity=0.5, three_d=True),
+    # one gate_up_proj whose output chunk(2, -1) cuts (Phi-3's MLP): Split
+    dict(mode="glu", packed=True, sparsity=0.8),
+    dict(mode="glu", packed=True, gemm=True, opset=18),   # nn.Linear, Split(num_outputs)
+    dict(mode="glu", packed=True, three_d=True, bias=False),
+    dict(mode="cats", packed=True, bias=False),                # CATS on a fused gate_up
+    dict(mode="glu", packed="slice", sparsity=0.5),            # TorchScript's chunk: Slices
+    dict(mode="glu", packed="slice", gemm=True),
+    dict(mode="glu", packed="slice", three_d=True, bias=False),
 ])
 def test_sparse_ffn_fuses_and_matches(tmp_path, kw):
     """One static token takes the sparse path; a dynamic token count the

@@ -47,6 +47,8 @@ CASES = [
     dict(mask="masked_fill"),                       # masked_fill(j > i, -inf) from Ranges
     dict(mask="masked_fill", seq=1, kv_seq=1),
     dict(mask="keep", scale="shape", seq=33),       # Where(keep, scores, -inf)
+    dict(mask="padding", scale="sdpa", nan_guard=True),  # dynamo: Where(IsNaN(p), 0, p)
+    dict(seq=1, kv_seq=37, nan_guard=True, opset=20),
 ]
 
 
@@ -95,6 +97,25 @@ def test_nan_and_fully_masked_rows_propagate(tmp_path):
     out = assert_matches_ort(model, path, f)["y"]
     assert np.isnan(out[0, 0, 3]).all() and np.isnan(out[1]).all()
     assert np.isfinite(out[0, 0, [0, 1, 2, 4, 5, 6, 7]]).all()
+
+
+def test_nan_guard_zeroes_fully_masked_rows(tmp_path):
+    """Under the dynamo exporter's Where(IsNaN(p), 0, p), a query row whose
+    keys are all masked with -inf, and one with a NaN score, give zeros
+    (NaN without the guard, above); the fused op keeps the guard's
+    meaning."""
+    path = models.attention(str(tmp_path / "attn.onnx"), seq=8, heads=1, head_dim=16,
+                            batch=2, mask="padding", nan_guard=True)
+    model, report = compile_with_report(tmp_path, path)
+    assert report["kernel_fusions"]["attention"] == 1, report
+    f = feeds_for(np.random.default_rng(1), [2, 1, 8, 16], [2, 1, 8, 16], [2, 1, 8, 16],
+                  [2, 1, 1, 8])
+    f["q"][0, 0, 3, 5] = np.nan
+    f["mask"][1] = -np.inf
+    out = assert_matches_ort(model, path, f)["y"]
+    assert (out[0, 0, 3] == 0).all() and (out[1] == 0).all()
+    assert np.isfinite(out[0, 0, [0, 1, 2, 4, 5, 6, 7]]).all()
+    assert (np.abs(out[0, 0, [0, 1, 2, 4, 5, 6, 7]]) > 0).any()
 
 
 @pytest.mark.parametrize("kw,why", [

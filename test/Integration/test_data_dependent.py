@@ -116,6 +116,59 @@ def test_reshape_to_shape_arithmetic_then_unbind(tmp_path, compile_model):
         assert_matches_ort(model, path, {"x": x})
 
 
+def test_split_of_nonzero_rows_by_constant_sizes(tmp_path, compile_model):
+    """A traced loop over `mask.nonzero()` (transformers 5's eager experts:
+    `for e in expert_hit`): the NonZero rows Split by constant sizes [1, 1]
+    on their run-time axis, each Squeezed there. ONNX 1.12 leaves the
+    pieces' dim unknown; the importer gives it the constant sizes, so the
+    Squeeze compiles (it failed with "cannot squeeze dynamic dimension")."""
+    nodes = [
+        helper.make_node("Greater", ["x", "zero"], ["mask"], name="/hit/Greater"),
+        helper.make_node("NonZero", ["mask"], ["nz"], name="/hit/NonZero"),
+        helper.make_node("Transpose", ["nz"], ["rows"], name="/hit/Transpose", perm=[1, 0]),
+        helper.make_node("Split", ["rows", "sizes"], ["r0", "r1"], name="/hit/Split", axis=0),
+        helper.make_node("Squeeze", ["r0", "ax0"], ["e0"], name="/loop/Squeeze"),
+        helper.make_node("Squeeze", ["r1", "ax0"], ["e1"], name="/loop/Squeeze_1"),
+        helper.make_node("Gather", ["w", "e0"], ["w0"], name="/loop/Gather", axis=0),
+        helper.make_node("Gather", ["w", "e1"], ["w1"], name="/loop/Gather_1", axis=0),
+        helper.make_node("Add", ["w0", "w1"], ["y"], name="/loop/Add"),
+    ]
+    inits = [numpy_helper.from_array(np.array(0.0, np.float32), "zero"),
+             numpy_helper.from_array(np.array([1, 1], np.int64), "sizes"),
+             numpy_helper.from_array(np.array([0], np.int64), "ax0"),
+             numpy_helper.from_array(RNG.standard_normal((6, 4)).astype(np.float32), "w")]
+    path = make(tmp_path, nodes, [vi("x", [6])], [vi("y", [1, 4])], inits, opset=17)
+    model = compile_model(path)
+    x = np.array([-1.0, 2.0, -3.0, -0.5, 4.0, -2.0], np.float32)  # experts 1 and 4 hit
+    assert_matches_ort(model, path, {"x": x})
+
+
+@pytest.mark.parametrize("n", [8, 9])
+def test_slice_bounds_from_shape_arithmetic_are_typed(tmp_path, compile_model, n):
+    """TorchScript's chunk(2, -1): Slices of the last axis ending at
+    (n + 1) // 2 and 2 * ((n + 1) // 2), n read from the Shape. Typed
+    [.., n / 2] at import (ONNX 1.12 leaves them unknown), so the halves'
+    element-wise product compiles as a static-width loop; odd n too."""
+    nodes = [
+        helper.make_node("Shape", ["x"], ["s"], name="/chunk/Shape"),
+        helper.make_node("Gather", ["s", "last"], ["d"], name="/chunk/Gather", axis=0),
+        helper.make_node("Add", ["d", "one"], ["d1"], name="/chunk/Add"),
+        helper.make_node("Div", ["d1", "two"], ["h"], name="/chunk/Div"),
+        helper.make_node("Mul", ["h", "two"], ["e"], name="/chunk/Mul"),
+        helper.make_node("Slice", ["x", "zero", "h", "last"], ["a"], name="/chunk/Slice"),
+        helper.make_node("Slice", ["x", "h", "e", "last"], ["b"], name="/chunk/Slice_1"),
+        helper.make_node("Sigmoid", ["a"], ["sa"], name="/glu/Sigmoid"),
+    ]
+    inits = [numpy_helper.from_array(np.array(v, np.int64), name)
+             for name, v in (("last", [-1]), ("one", [1]), ("two", [2]), ("zero", [0]))]
+    path = make(tmp_path, nodes, [vi("x", ["T", n])],
+                [vi("sa", ["T", "a"]), vi("b", ["T", "b"])], inits, opset=17,
+                name=f"c{n}.onnx")
+    model = compile_model(path)
+    out = assert_matches_ort(model, path, {"x": RNG.standard_normal((3, n)).astype(np.float32)})
+    assert out["sa"].shape == (3, (n + 1) // 2) and out["b"].shape == (3, n // 2)
+
+
 def test_nonzero_output_shape_varies(tmp_path, compile_model):
     path = make(tmp_path, [helper.make_node("NonZero", ["x"], ["y"], name="nz")],
                 [vi("x", ["N", 3])], [vi("y", [2, "K"], TensorProto.INT64)])

@@ -259,6 +259,25 @@ def test_rounding_and_smooth_activations(tmp_path, compile_model, op, attrs):
     np.testing.assert_allclose(ours[ok], ref[ok], rtol=2e-6, atol=2e-6)
 
 
+@pytest.mark.parametrize("op,attrs", [
+    ("IsNaN", {}), ("IsInf", {}), ("IsInf", {"detect_negative": 0}),
+    ("IsInf", {"detect_positive": 0}), ("IsInf", {"detect_positive": 0, "detect_negative": 0}),
+])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_nan_and_infinity_tests(tmp_path, compile_model, op, attrs, dtype):
+    """IsNaN / IsInf (either sign, or neither) on NaN, both infinities, the
+    largest finite values and ordinary numbers."""
+    x = np.concatenate([rand(2, 24), np.array(
+        [[np.nan, np.inf, -np.inf, 0.0, -0.0, 3.4e38, -3.4e38, 1.0] * 3] * 2, np.float32)],
+        axis=1).astype(dtype)
+    path = build(tmp_path, [helper.make_node(op, ["x"], ["y"], name=op.lower(), **attrs)],
+                 [vi("x", ("N", 48), helper.np_dtype_to_tensor_dtype(np.dtype(dtype)))],
+                 [vi("y", ("N", 48), TensorProto.BOOL)], opset=13)
+    ours, ref = compile_model(path).run({"x": x})["y"], ort_run(path, {"x": x})["y"]
+    np.testing.assert_array_equal(ours, ref)
+    assert ref.any() or attrs == {"detect_positive": 0, "detect_negative": 0}
+
+
 @pytest.mark.parametrize("slope_shape", [(1,), (6,), (4, 1)])
 def test_prelu_slope_broadcast(tmp_path, compile_model, slope_shape):
     slope = rand(*slope_shape)

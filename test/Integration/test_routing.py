@@ -396,3 +396,77 @@ def test_scattered_logits_other_than_the_top_k_values_is_a_near_miss(tmp_path):
     (miss,) = report["unfused"]
     assert "not the top-k values" in miss["reason"], miss
     check_tokens(model, path)
+
+
+@pytest.mark.parametrize("kw", [
+    dict(act="swiglu"),                                         # Mixtral / Qwen-MoE / OLMoE
+    dict(act="swiglu", opset=18),                               # Split(num_outputs=2)
+    dict(act="swiglu", gating="topk_softmax", layout="batched_mm_gather"),
+    dict(act="swiglu", layout="batched_mm_t", gating="sigmoid", scaling=2.5),
+    dict(act="gelu", gating="softmax", normalize=False),        # no gate: up_proj only
+    dict(act="swiglu", gating="deepseek", n_group=4, topk_group=2, shared=32),
+    dict(act="swiglu", top1="max", normalize=False, k=1),
+    dict(act="swiglu", layout="batched_mm_ts"),                 # TorchScript: Tile, Slices
+    dict(act="relu", layout="batched_mm_ts", k=3, gating="sigmoid"),
+])
+def test_transformers5_batched_mm_experts(tmp_path, kw):
+    """transformers 5's experts (batched_mm, the implementation its models
+    export through): one row per (token, slot) pair, the tokens
+    repeat_interleave-d, W[expert_ids] per pair as GatherND, torch Linear
+    rows under `bmm(W, x[..., None])`, gate_up_proj cut in two by Split,
+    the pairs scaled and summed over a [T, k, H] view. One sparsa.moe."""
+    kw = dict(kw)
+    kw.setdefault("layout", "batched_mm")
+    path = models.moe(str(tmp_path / "moe.onnx"), "D", hidden=H, inner=96, experts=8,
+                      **{"k": 2, **kw})
+    model, report = compile_with_report(tmp_path, path)
+    assert report["fusions"]["routing"] == 1, report
+    assert report["unfused"] == []
+    check_tokens(model, path)
+
+
+def test_batched_mm_repeat_count_not_k_is_a_near_miss(tmp_path):
+    """Tokens repeated three times for top-2 routing: the pair rows no
+    longer line up with the flattened indices; reported, and still right
+    where ONNX Runtime can run it (one token: the [T, 3, H] view of 2 rows
+    fails there too, so only the report is checked)."""
+    import onnx
+    from onnx import numpy_helper
+    path = str(tmp_path / "moe.onnx")
+    models.moe(path, "D", hidden=H, inner=64, layout="batched_mm", act="swiglu")
+    m = onnx.load(path)
+    for t in m.graph.initializer:
+        if t.name in ("bmm.rep", "bmm.view"):
+            v = numpy_helper.to_array(t).copy()
+            v[1] = 3
+            t.CopyFrom(numpy_helper.from_array(v, t.name))
+    onnx.save(m, path)
+    model, report = compile_with_report(tmp_path, path)
+    assert report["fusions"]["routing"] == 0
+    (miss,) = report["unfused"]
+    assert "repeated 3 times for top-2" in miss["reason"], miss
+
+
+def test_batched_mm_with_weights_from_elsewhere_is_a_near_miss(tmp_path):
+    """The pair rows' weights a model input instead of the gate's top-k
+    values (as PhiMoE's sparsemixer computes them its own way): the
+    pair layout is recognized, the gate is not; reported, and the graph
+    runs as exported."""
+    import onnx
+    from onnx import helper, TensorProto
+    path = str(tmp_path / "moe.onnx")
+    models.moe(path, "D", hidden=H, inner=64, layout="batched_mm", act="swiglu")
+    m = onnx.load(path)
+    (flat,) = [n for n in m.graph.node
+               if n.op_type == "Reshape" and n.input[1] == "bmm.wflat"]
+    flat.input[0] = "w"
+    m.graph.input.append(helper.make_tensor_value_info("w", TensorProto.FLOAT, ["T", 2]))
+    onnx.save(m, path)
+    model, report = compile_with_report(tmp_path, path)
+    assert report["fusions"]["routing"] == 0
+    (miss,) = report["unfused"]
+    assert "not the top-k scores" in miss["reason"], miss
+    rng = np.random.default_rng(5)
+    feeds = {"x": rng.standard_normal((5, H)).astype(np.float32),
+             "w": rng.random((5, 2)).astype(np.float32)}
+    assert_matches_ort(model, path, feeds)

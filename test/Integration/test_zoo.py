@@ -117,6 +117,15 @@ MODELS = {
     "linear_attention_phi_first_dynamo.onnx": {"flow_attention": 1},
     "linear_attention_phi_first_causal.onnx": {"flow_attention": 1},
     "linear_attention_phi_first_causal_dynamo.onnx": {"flow_attention": 1},
+    # transformers 5 decoders through the dynamo exporter, experts as
+    # batched_mm (a row per (token, slot) pair, W[expert_ids] by GatherND,
+    # gate_up_proj cut by Split), attention with Where(IsNaN(p), 0, p)
+    "mixtral_v5_dynamo.onnx": {"routing": 2, "attention": 2},
+    "qwen2_moe_v5_dynamo.onnx": {"routing": 2, "attention": 2},
+    "qwen3_moe_v5_dynamo.onnx": {"routing": 2, "attention": 2},
+    "olmoe_v5_dynamo.onnx": {"routing": 2, "attention": 2},
+    # first layer dense; -inf outside the chosen expert groups
+    "deepseek_v3_v5_dynamo.onnx": {"routing": 1, "attention": 2},
 }
 
 

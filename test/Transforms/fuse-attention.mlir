@@ -124,3 +124,44 @@ func.func @negative_constant_over_scores(%q: tensor<16x8xf32>, %k: tensor<16x8xf
   %o = onnx.MatMul %p, %v : (tensor<16x16xf32>, tensor<16x8xf32>) -> tensor<16x8xf32>
   return %o : tensor<16x8xf32>
 }
+
+// -----
+
+/// The dynamo exporter's scaled_dot_product_attention: q and k^T scaled
+/// by d**-0.25 each, an additive mask, and the guard Where(IsNaN(p), 0, p)
+/// on the probabilities: nan_rows_zero keeps its meaning (a fully masked
+/// row gives zeros).
+// CHECK-LABEL: func.func @dynamo_nan_guard
+// CHECK: sparsa.attention %arg0, %arg1, %arg2 mask = %arg3 {key_transposed, nan_rows_zero, scale = 2.500000e-01 : f64}
+// CHECK-NOT: onnx.IsNaN
+// CHECK-NOT: onnx.Softmax
+func.func @dynamo_nan_guard(%q: tensor<1x2x8x16xf32>, %kt: tensor<1x2x16x8xf32>, %v: tensor<1x2x8x16xf32>, %m: tensor<1x1x8x8xf32>) -> tensor<1x2x8x16xf32> {
+  %c = onnx.Constant {value = dense<0.5> : tensor<f32>} : () -> tensor<f32>
+  %z = onnx.Constant {value = dense<0.0> : tensor<f32>} : () -> tensor<f32>
+  %qs = onnx.Mul %q, %c : (tensor<1x2x8x16xf32>, tensor<f32>) -> tensor<1x2x8x16xf32>
+  %ks = onnx.Mul %kt, %c : (tensor<1x2x16x8xf32>, tensor<f32>) -> tensor<1x2x16x8xf32>
+  %s = onnx.MatMul %qs, %ks : (tensor<1x2x8x16xf32>, tensor<1x2x16x8xf32>) -> tensor<1x2x8x8xf32>
+  %sm = onnx.Add %s, %m : (tensor<1x2x8x8xf32>, tensor<1x1x8x8xf32>) -> tensor<1x2x8x8xf32>
+  %p = onnx.Softmax %sm {axis = -1 : si64} : (tensor<1x2x8x8xf32>) -> tensor<1x2x8x8xf32>
+  %n = onnx.IsNaN %p : (tensor<1x2x8x8xf32>) -> tensor<1x2x8x8xi1>
+  %g = onnx.Where %n, %z, %p : (tensor<1x2x8x8xi1>, tensor<f32>, tensor<1x2x8x8xf32>) -> tensor<1x2x8x8xf32>
+  %o = onnx.MatMul %g, %v : (tensor<1x2x8x8xf32>, tensor<1x2x8x16xf32>) -> tensor<1x2x8x16xf32>
+  return %o : tensor<1x2x8x16xf32>
+}
+
+// -----
+
+/// A guard that fills NaN probabilities with 1 is not the zero-row
+/// meaning: nothing fuses.
+// CHECK-LABEL: func.func @nan_guard_other_fill
+// CHECK-NOT: sparsa.attention
+// CHECK: onnx.Softmax
+func.func @nan_guard_other_fill(%q: tensor<1x2x8x16xf32>, %kt: tensor<1x2x16x8xf32>, %v: tensor<1x2x8x16xf32>) -> tensor<1x2x8x16xf32> {
+  %one = onnx.Constant {value = dense<1.0> : tensor<f32>} : () -> tensor<f32>
+  %s = onnx.MatMul %q, %kt : (tensor<1x2x8x16xf32>, tensor<1x2x16x8xf32>) -> tensor<1x2x8x8xf32>
+  %p = onnx.Softmax %s {axis = -1 : si64} : (tensor<1x2x8x8xf32>) -> tensor<1x2x8x8xf32>
+  %n = onnx.IsNaN %p : (tensor<1x2x8x8xf32>) -> tensor<1x2x8x8xi1>
+  %g = onnx.Where %n, %one, %p : (tensor<1x2x8x8xi1>, tensor<f32>, tensor<1x2x8x8xf32>) -> tensor<1x2x8x8xf32>
+  %o = onnx.MatMul %g, %v : (tensor<1x2x8x8xf32>, tensor<1x2x8x16xf32>) -> tensor<1x2x8x16xf32>
+  return %o : tensor<1x2x8x16xf32>
+}

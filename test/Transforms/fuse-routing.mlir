@@ -610,3 +610,83 @@ func.func @negative_argmax_last_index(%x: tensor<?x4xf32>) -> tensor<?x4xf32> {
   %y = onnx.Add %t0, %t1 : (tensor<?x4xf32>, tensor<?x4xf32>) -> tensor<?x4xf32>
   return %y : tensor<?x4xf32>
 }
+
+// -----
+
+/// transformers 5's batched_mm experts (Mixtral, Qwen-MoE, OLMoE through
+/// the dynamo exporter): one row per (token, slot) pair, the tokens
+/// repeat_interleave-d (Reshape(Expand(Unsqueeze(x, 1), [1, k, 1]))), the
+/// pair's gate_up_proj rows gathered by the flattened indices (GatherND)
+/// under bmm(W, x[..., None]).squeeze(-1), cut by Split; the pairs scaled
+/// by the flattened weights, viewed [T, k, H] and summed over k. The
+/// Split becomes two projections on the weight's halves, the torch rows
+/// [E, out, in] are transposed to matmul layout: one sparsa.moe.
+// CHECK-LABEL: func.func @batched_mm_experts
+// CHECK-NOT: onnx.Split
+// CHECK-NOT: onnx.GatherND
+// CHECK: %[[Y:.+]] = sparsa.moe %arg0, %{{.+}}, %{{.+}}, %{{.+}} {activation = "silu", gate_layout = 2 : i64, k = 2 : i64, normalize = true} : (tensor<?x8xf32>, tensor<?x4xf32>, tensor<4x8x8xf32>, tensor<4x4x8xf32>)
+// CHECK-NOT: onnx.MatMul
+// CHECK: return %[[Y]]
+func.func @batched_mm_experts(%x: tensor<?x8xf32>) -> tensor<?x8xf32> {
+  %wr = onnx.Constant {value = dense<0.5> : tensor<8x4xf32>} : () -> tensor<8x4xf32>
+  %k = onnx.Constant {value = dense<2> : tensor<1xi64>} : () -> tensor<1xi64>
+  %am1 = onnx.Constant {value = dense<-1> : tensor<1xi64>} : () -> tensor<1xi64>
+  %a1 = onnx.Constant {value = dense<1> : tensor<1xi64>} : () -> tensor<1xi64>
+  %rep = onnx.Constant {value = dense<[1, 2, 1]> : tensor<3xi64>} : () -> tensor<3xi64>
+  %flat2 = onnx.Constant {value = dense<[-1, 8]> : tensor<2xi64>} : () -> tensor<2xi64>
+  %view = onnx.Constant {value = dense<[-1, 2, 8]> : tensor<3xi64>} : () -> tensor<3xi64>
+  %gu = onnx.Constant {value = dense<0.25> : tensor<4x8x8xf32>} : () -> tensor<4x8x8xf32>
+  %dn = onnx.Constant {value = dense<0.125> : tensor<4x8x4xf32>} : () -> tensor<4x8x4xf32>
+  %logits = onnx.MatMul %x, %wr : (tensor<?x8xf32>, tensor<8x4xf32>) -> tensor<?x4xf32>
+  %p = onnx.Softmax %logits : (tensor<?x4xf32>) -> tensor<?x4xf32>
+  %vals, %idx = onnx.TopK %p, %k : (tensor<?x4xf32>, tensor<1xi64>) -> (tensor<?x2xf32>, tensor<?x2xi64>)
+  %s = onnx.ReduceSum %vals, %am1 : (tensor<?x2xf32>, tensor<1xi64>) -> tensor<?x1xf32>
+  %w = onnx.Div %vals, %s : (tensor<?x2xf32>, tensor<?x1xf32>) -> tensor<?x2xf32>
+  %xu = onnx.Unsqueeze %x, %a1 : (tensor<?x8xf32>, tensor<1xi64>) -> tensor<?x1x8xf32>
+  %xe = onnx.Expand %xu, %rep : (tensor<?x1x8xf32>, tensor<3xi64>) -> tensor<?x2x8xf32>
+  %xr = onnx.Reshape %xe, %flat2 : (tensor<?x2x8xf32>, tensor<2xi64>) -> tensor<?x8xf32>
+  %ids = onnx.Reshape %idx, %am1 : (tensor<?x2xi64>, tensor<1xi64>) -> tensor<?xi64>
+  %ndi = onnx.Unsqueeze %ids, %am1 : (tensor<?xi64>, tensor<1xi64>) -> tensor<?x1xi64>
+  %g1 = onnx.GatherND %gu, %ndi : (tensor<4x8x8xf32>, tensor<?x1xi64>) -> tensor<?x8x8xf32>
+  %xv = onnx.Unsqueeze %xr, %am1 : (tensor<?x8xf32>, tensor<1xi64>) -> tensor<?x8x1xf32>
+  %m1 = onnx.MatMul %g1, %xv : (tensor<?x8x8xf32>, tensor<?x8x1xf32>) -> tensor<?x8x1xf32>
+  %h = onnx.Squeeze %m1, %am1 : (tensor<?x8x1xf32>, tensor<1xi64>) -> tensor<?x8xf32>
+  %gate, %up = onnx.Split %h {axis = 1 : si64, num_outputs = 2 : si64} : (tensor<?x8xf32>) -> (tensor<?x4xf32>, tensor<?x4xf32>)
+  %sg = onnx.Sigmoid %gate : (tensor<?x4xf32>) -> tensor<?x4xf32>
+  %silu = onnx.Mul %gate, %sg : (tensor<?x4xf32>, tensor<?x4xf32>) -> tensor<?x4xf32>
+  %a = onnx.Mul %silu, %up : (tensor<?x4xf32>, tensor<?x4xf32>) -> tensor<?x4xf32>
+  %g2 = onnx.GatherND %dn, %ndi : (tensor<4x8x4xf32>, tensor<?x1xi64>) -> tensor<?x8x4xf32>
+  %av = onnx.Unsqueeze %a, %am1 : (tensor<?x4xf32>, tensor<1xi64>) -> tensor<?x4x1xf32>
+  %m2 = onnx.MatMul %g2, %av : (tensor<?x8x4xf32>, tensor<?x4x1xf32>) -> tensor<?x8x1xf32>
+  %y = onnx.Squeeze %m2, %am1 : (tensor<?x8x1xf32>, tensor<1xi64>) -> tensor<?x8xf32>
+  %wf = onnx.Reshape %w, %am1 : (tensor<?x2xf32>, tensor<1xi64>) -> tensor<?xf32>
+  %wu = onnx.Unsqueeze %wf, %am1 : (tensor<?xf32>, tensor<1xi64>) -> tensor<?x1xf32>
+  %yw = onnx.Mul %y, %wu : (tensor<?x8xf32>, tensor<?x1xf32>) -> tensor<?x8xf32>
+  %yv = onnx.Reshape %yw, %view : (tensor<?x8xf32>, tensor<3xi64>) -> tensor<?x2x8xf32>
+  %out = onnx.ReduceSum %yv, %a1 {keepdims = 0 : si64} : (tensor<?x2x8xf32>, tensor<1xi64>) -> tensor<?x8xf32>
+  return %out : tensor<?x8xf32>
+}
+
+// -----
+
+/// A Split of a projection whose halves are not a GLU's gate and up (each
+/// half through its own ReLU, summed): the Split still becomes two
+/// projections on the constant's halves, and nothing else changes.
+// CHECK-LABEL: func.func @split_projection_not_moe
+// CHECK: %[[A:.+]] = onnx.Constant {value = dense_resource<{{.+}}> : tensor<8x4xf32>}
+// CHECK: %[[HA:.+]] = onnx.MatMul %arg0, %[[A]] : (tensor<?x8xf32>, tensor<8x4xf32>) -> tensor<?x4xf32>
+// CHECK: %[[B:.+]] = onnx.Constant {value = dense_resource<{{.+}}> : tensor<8x4xf32>}
+// CHECK: %[[HB:.+]] = onnx.MatMul %arg0, %[[B]] : (tensor<?x8xf32>, tensor<8x4xf32>) -> tensor<?x4xf32>
+// CHECK: onnx.Relu %[[HA]]
+// CHECK: onnx.Relu %[[HB]]
+// CHECK-NOT: onnx.Split
+// CHECK-NOT: sparsa.moe
+func.func @split_projection_not_moe(%x: tensor<?x8xf32>) -> tensor<?x4xf32> {
+  %w = onnx.Constant {value = dense<[[1.0, 1.0, 1.0, 1.0, 2.0, 2.0, 2.0, 2.0], [1.0, 1.0, 1.0, 1.0, 2.0, 2.0, 2.0, 2.0], [1.0, 1.0, 1.0, 1.0, 2.0, 2.0, 2.0, 2.0], [1.0, 1.0, 1.0, 1.0, 2.0, 2.0, 2.0, 2.0], [1.0, 1.0, 1.0, 1.0, 2.0, 2.0, 2.0, 2.0], [1.0, 1.0, 1.0, 1.0, 2.0, 2.0, 2.0, 2.0], [1.0, 1.0, 1.0, 1.0, 2.0, 2.0, 2.0, 2.0], [1.0, 1.0, 1.0, 1.0, 2.0, 2.0, 2.0, 2.0]]> : tensor<8x8xf32>} : () -> tensor<8x8xf32>
+  %h = onnx.MatMul %x, %w : (tensor<?x8xf32>, tensor<8x8xf32>) -> tensor<?x8xf32>
+  %a, %b = onnx.Split %h {axis = -1 : si64, num_outputs = 2 : si64} : (tensor<?x8xf32>) -> (tensor<?x4xf32>, tensor<?x4xf32>)
+  %ra = onnx.Relu %a : (tensor<?x4xf32>) -> tensor<?x4xf32>
+  %rb = onnx.Relu %b : (tensor<?x4xf32>) -> tensor<?x4xf32>
+  %y = onnx.Add %ra, %rb : (tensor<?x4xf32>, tensor<?x4xf32>) -> tensor<?x4xf32>
+  return %y : tensor<?x4xf32>
+}

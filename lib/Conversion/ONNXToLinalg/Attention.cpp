@@ -304,9 +304,18 @@ static FailureOr<Value> lowerAttention(sp::AttentionOp op, LowerCtx &lctx) {
                               return arith::AddFOp::create(
                                   gb, gl, a[2], arith::MulFOp::create(gb, gl, a[0], a[1]));
                             });
+        bool nanRowsZero = op.getNanRowsZero();
         o = B.generic(sum, {{0}}, o, {0, 1}, 2, {},
-                      [](OpBuilder &gb, Location gl, ValueRange a) -> Value {
-                        return arith::DivFOp::create(gb, gl, a[1], a[0]);
+                      [&](OpBuilder &gb, Location gl, ValueRange a) -> Value {
+                        Value r = arith::DivFOp::create(gb, gl, a[1], a[0]);
+                        if (!nanRowsZero)
+                          return r;
+                        // A NaN row sum (max -inf, or a NaN score) makes every
+                        // probability of the row NaN: Where(IsNaN(p), 0, p).
+                        Value nan = arith::CmpFOp::create(gb, gl, arith::CmpFPredicate::UNO,
+                                                          a[0], a[0]);
+                        return arith::SelectOp::create(gb, gl, nan, floatCst(gb, gl, elt, 0.0),
+                                                       r);
                       });
         return {o, {bi, r0, zero}, {one, n, Dv}};
       });

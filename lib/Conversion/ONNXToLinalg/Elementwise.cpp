@@ -182,6 +182,24 @@ static Value notBody(OpBuilder &b, Location l, Value x, Operation *) {
   Value one = arith::ConstantOp::create(b, l, b.getBoolAttr(true));
   return arith::XOrIOp::create(b, l, x, one);
 }
+static Value isNaNBody(OpBuilder &b, Location l, Value x, Operation *) {
+  return arith::CmpFOp::create(b, l, arith::CmpFPredicate::UNO, x, x);
+}
+static Value isInfBody(OpBuilder &b, Location l, Value x, Operation *raw) {
+  auto op = cast<onnx::IsInfOp>(raw);
+  auto ft = cast<FloatType>(x.getType());
+  auto isInf = [&](bool negative) -> Value {
+    Value inf = arith::ConstantOp::create(
+        b, l, b.getFloatAttr(ft, APFloat::getInf(ft.getFloatSemantics(), negative)));
+    return arith::CmpFOp::create(b, l, arith::CmpFPredicate::OEQ, x, inf);
+  };
+  Value r = arith::ConstantOp::create(b, l, b.getBoolAttr(false));
+  if (op.getDetectPositive() != 0)
+    r = isInf(false);
+  if (op.getDetectNegative() != 0)
+    r = arith::OrIOp::create(b, l, r, isInf(true));
+  return r;
+}
 /// 1, -1 or the input itself (0, -0, NaN).
 static Value signBody(OpBuilder &b, Location l, Value x, Operation *) {
   Type t = x.getType();
@@ -428,6 +446,8 @@ void sparsa::lowering::populateElementwiseLowerings(LoweringTable &t) {
   addSingle<onnx::ErfOp, lowerUnary<onnx::ErfOp, mathBody<math::ErfOp>>>(t);
   addSingle<onnx::ExpOp, lowerUnary<onnx::ExpOp, mathBody<math::ExpOp>>>(t);
   addSingle<onnx::GeluOp, lowerUnary<onnx::GeluOp, geluBody>>(t);
+  addSingle<onnx::IsNaNOp, lowerUnary<onnx::IsNaNOp, isNaNBody>>(t);
+  addSingle<onnx::IsInfOp, lowerUnary<onnx::IsInfOp, isInfBody>>(t);
   addSingle<onnx::GreaterOp, lowerCompare<onnx::GreaterOp, FP::OGT, IP::sgt, IP::ugt>>(t);
   addSingle<onnx::GreaterOrEqualOp,
             lowerCompare<onnx::GreaterOrEqualOp, FP::OGE, IP::sge, IP::uge>>(t);

@@ -265,6 +265,13 @@ static FailureOr<Results> importHardSigmoid(NodeContext &n) {
                      .getResult()};
 }
 
+static FailureOr<Results> importIsInf(NodeContext &n) {
+  return Results{onnx_ir::IsInfOp::create(n.b, n.loc, n.resultType(), n.operand(0),
+                                          n.si64(n.intAttr("detect_negative", 1)),
+                                          n.si64(n.intAttr("detect_positive", 1)))
+                     .getResult()};
+}
+
 static FailureOr<Results> importGelu(NodeContext &n) {
   auto *a = n.attr("approximate");
   return Results{onnx_ir::GeluOp::create(n.b, n.loc, n.resultType(), n.operand(0),
@@ -719,6 +726,8 @@ static const llvm::StringMap<SmallVector<HandlerEntry, 1>> &handlerTable() {
     onOp("Equal", 7, importBinary<onnx_ir::EqualOp>);
     onOp("Erf", 9, importUnary<onnx_ir::ErfOp>);
     onOp("Floor", 6, importUnary<onnx_ir::FloorOp>);
+    onOp("IsNaN", 9, importUnary<onnx_ir::IsNaNOp>);
+    onOp("IsInf", 10, importIsInf);
     onOp("Ceil", 6, importUnary<onnx_ir::CeilOp>);
     onOp("Round", 11, importUnary<onnx_ir::RoundOp>);
     onOp("Sign", 9, importUnary<onnx_ir::SignOp>);
@@ -1295,6 +1304,165 @@ static bool refineReshapes(proto::ModelProto &model) {
     auto *d = outShape->mutable_dim(*inferred);
     d->Clear();
     d->set_dim_value(num / den);
+    changed = true;
+  }
+  // Slices whose bounds are shape arithmetic (TorchScript's chunk(2, -1):
+  // halves ending at (n + 1) / 2 and 2 * ((n + 1) / 2)), and Splits of
+  // constant sizes on an axis of unknown length (torch.where's split of
+  // NonZero rows): their dims along the axis, which ONNX 1.12's inference
+  // leaves unknown; inference then carries them on.
+  auto setDim = [&](const std::string &out, int64_t axis, int64_t size) {
+    auto it = types.find(out);
+    if (it == types.end() || size < 0)
+      return;
+    auto *shape = it->second->mutable_tensor_type()->mutable_shape();
+    if (axis < 0 || axis >= shape->dim_size() || shape->dim(axis).has_dim_value())
+      return;
+    auto *d = shape->mutable_dim(axis);
+    d->Clear();
+    d->set_dim_value(size);
+    changed = true;
+  };
+  auto operandInts = [&](const proto::NodeProto &n, int i) -> std::optional<std::vector<int64_t>> {
+    if (n.input_size() <= i || n.input(i).empty())
+      return std::nullopt;
+    return constantInts(*graph, n.input(i));
+  };
+  for (const auto &node : graph->node()) {
+    if (!node.domain().empty() || node.output_size() < 1)
+      continue;
+    auto in = node.input_size() ? types.find(node.input(0)) : types.end();
+    if (in == types.end())
+      continue;
+    int64_t rank = in->second->tensor_type().shape().dim_size();
+    if (node.op_type() == "Slice" && node.input_size() >= 3 && node.output_size() == 1) {
+      int64_t axis = 0;
+      if (node.input_size() > 3 && !node.input(3).empty()) {
+        auto axes = operandInts(node, 3);
+        if (!axes || axes->size() != 1)
+          continue;
+        axis = (*axes)[0] < 0 ? (*axes)[0] + rank : (*axes)[0];
+      }
+      if (node.input_size() > 4 && !node.input(4).empty() &&
+          operandInts(node, 4) != std::vector<int64_t>{1})
+        continue;
+      Dim start = scalarDim(node.input(1), 0), end = scalarDim(node.input(2), 0),
+          len = dimOf(node.input(0), axis);
+      auto *b = std::get_if<int64_t>(&start), *e = std::get_if<int64_t>(&end),
+           *n = std::get_if<int64_t>(&len);
+      if (!b || !e || !n || axis < 0 || axis >= rank)
+        continue;
+      auto clampIdx = [&](int64_t i) {
+        if (i < 0)
+          i = i < -*n ? 0 : i + *n;
+        return std::min(i, *n);
+      };
+      setDim(node.output(0), axis, std::max<int64_t>(0, clampIdx(*e) - clampIdx(*b)));
+      for (int64_t d = 0; d < rank; ++d) // the other dims are the input's
+        if (auto *v = d == axis ? nullptr : std::get_if<int64_t>(&(len = dimOf(node.input(0), d))))
+          setDim(node.output(0), d, *v);
+    } else if (node.op_type() == "Split") {
+      std::optional<std::vector<int64_t>> sizes = operandInts(node, 1);
+      if (!sizes)
+        for (const auto &a : node.attribute())
+          if (a.name() == "split")
+            sizes = std::vector<int64_t>(a.ints().begin(), a.ints().end());
+      int64_t axis = intAttr(node, "axis", 0);
+      axis = axis < 0 ? axis + rank : axis;
+      if (!sizes || (int)sizes->size() != node.output_size())
+        continue;
+      for (int i = 0; i < node.output_size(); ++i)
+        setDim(node.output(i), axis, (*sizes)[i]);
+    }
+  }
+  // A Tile's repeats computed from shapes become a constant, as the
+  // TorchScript exporter writes repeat_interleave(x, k, dim): [1, k, 1] as
+  // OneHot([1], 3, [1, k]) with k a dim read from a Shape. Then inference
+  // types the Tile, and the fusions see the repeat count.
+  std::function<std::optional<std::vector<int64_t>>(const std::string &, int)> vectorInts =
+      [&](const std::string &name, int depth) -> std::optional<std::vector<int64_t>> {
+    if (depth > 16)
+      return std::nullopt;
+    if (auto c = constantInts(*graph, name))
+      return c;
+    auto it = producer.find(name);
+    if (it == producer.end() || !it->second->domain().empty())
+      return std::nullopt;
+    const proto::NodeProto &n = *it->second;
+    StringRef op = n.op_type();
+    if (op == "Concat" && intAttr(n, "axis", 0) == 0) {
+      std::vector<int64_t> all;
+      for (const auto &in : n.input()) {
+        auto part = vectorInts(in, depth + 1);
+        if (!part)
+          return std::nullopt;
+        all.insert(all.end(), part->begin(), part->end());
+      }
+      return all;
+    }
+    if ((op == "Reshape" || op == "Identity") && n.input_size() >= 1)
+      return vectorInts(n.input(0), depth + 1); // row-major: the same values
+    if (op == "OneHot" && n.input_size() == 3 && intAttr(n, "axis", -1) == -1) {
+      auto idx = vectorInts(n.input(0), depth + 1), vals = vectorInts(n.input(2), depth + 1);
+      Dim dd = scalarDim(n.input(1), depth + 1);
+      auto *d = std::get_if<int64_t>(&dd);
+      if (!idx || !vals || vals->size() != 2 || !d || *d <= 0 || *d > 64)
+        return std::nullopt;
+      std::vector<int64_t> out;
+      for (int64_t i : *idx)
+        for (int64_t j = 0; j < *d; ++j)
+          out.push_back(j == (i < 0 ? i + *d : i) ? (*vals)[1] : (*vals)[0]);
+      return out;
+    }
+    if (op == "Slice" && n.input_size() >= 3) {
+      // Shape(t)[a:b] of static dims.
+      const proto::NodeProto *sh = wholeShape(n.input(0));
+      auto b = vectorInts(n.input(1), depth + 1), e = vectorInts(n.input(2), depth + 1);
+      auto st = sh ? types.find(sh->input(0)) : types.end();
+      if (!sh || st == types.end() || !b || !e || b->size() != 1 || e->size() != 1 ||
+          (n.input_size() > 3 && constantInts(*graph, n.input(3)) != std::vector<int64_t>{0}) ||
+          (n.input_size() > 4 && constantInts(*graph, n.input(4)) != std::vector<int64_t>{1}))
+        return std::nullopt;
+      int64_t rank = st->second->tensor_type().shape().dim_size();
+      auto clampIdx = [&](int64_t i) {
+        i = i < 0 ? i + rank : i;
+        return std::max<int64_t>(0, std::min(i, rank));
+      };
+      std::vector<int64_t> out;
+      for (int64_t i = clampIdx((*b)[0]), end = clampIdx((*e)[0]); i < end; ++i) {
+        Dim d = dimOf(sh->input(0), i);
+        auto *v = std::get_if<int64_t>(&d);
+        if (!v)
+          return std::nullopt;
+        out.push_back(*v);
+      }
+      return out;
+    }
+    if ((op == "Squeeze" || op == "Unsqueeze" || op == "Cast") && n.input_size() >= 1)
+      if (auto v = vectorInts(n.input(0), depth + 1); v && v->size() == 1)
+        return v;
+    Dim d = scalarDim(name, depth + 1);
+    if (auto *v = std::get_if<int64_t>(&d))
+      return std::vector<int64_t>{*v};
+    return std::nullopt;
+  };
+  for (auto &node : *graph->mutable_node()) {
+    if (node.op_type() != "Tile" || !node.domain().empty() || node.input_size() != 2 ||
+        constantInts(*graph, node.input(1)))
+      continue;
+    auto in = types.find(node.input(0));
+    auto reps = vectorInts(node.input(1), 0);
+    if (in == types.end() || !reps ||
+        (int)reps->size() != in->second->tensor_type().shape().dim_size() ||
+        llvm::any_of(*reps, [](int64_t r) { return r < 0; }))
+      continue;
+    proto::TensorProto *t = graph->add_initializer();
+    t->set_name(node.input(1) + "__sparsa_folded");
+    t->set_data_type(proto::TensorProto::INT64);
+    t->add_dims((int64_t)reps->size());
+    for (int64_t r : *reps)
+      t->add_int64_data(r);
+    node.set_input(1, t->name());
     changed = true;
   }
   return changed;

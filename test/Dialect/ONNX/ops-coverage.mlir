@@ -258,3 +258,13 @@ func.func @linear_attention_gated_delta(%q: tensor<1x16x64xf32>, %k: tensor<1x16
   %y, %st = onnx.LinearAttention %q, %k, %v decay = %g beta = %b {q_num_heads = 4 : si64, kv_num_heads = 2 : si64, update_rule = "gated_delta"} : (tensor<1x16x64xf32>, tensor<1x16x32xf32>, tensor<1x16x32xf32>, tensor<1x16x32xf32>, tensor<1x16x1xf32>) -> (tensor<1x16x64xf32>, tensor<1x2x16x16xf32>)
   return %y, %st : tensor<1x16x64xf32>, tensor<1x2x16x16xf32>
 }
+
+/// The NaN / infinity tests (the dynamo exporter's attention guard).
+// CHECK-LABEL: func.func @nan_inf_tests
+func.func @nan_inf_tests(%x: tensor<2x4xf32>) -> (tensor<2x4xi1>, tensor<2x4xi1>) {
+  // CHECK: onnx.IsNaN %{{.*}} : (tensor<2x4xf32>) -> tensor<2x4xi1>
+  %0 = onnx.IsNaN %x : (tensor<2x4xf32>) -> tensor<2x4xi1>
+  // CHECK: onnx.IsInf %{{.*}} {detect_negative = 0 : si64} :
+  %1 = onnx.IsInf %x {detect_negative = 0 : si64} : (tensor<2x4xf32>) -> tensor<2x4xi1>
+  return %0, %1 : tensor<2x4xi1>, tensor<2x4xi1>
+}

@@ -278,6 +278,38 @@ def ONNX_NotOp : ONNX_Op<"Not", [Pure, AllTypesMatch<["X", "Y"]>]> {
   let assemblyFormat = "operands attr-dict `:` functional-type(operands, results)";
 }
 
+def ONNX_IsNaNOp : ONNX_Op<"IsNaN", [Pure, SameOperandsAndResultShape]> {
+  let summary = "ONNX IsNaN (opset 9-20): true where X is NaN";
+  let description = [{
+    The dynamo exporter writes it after every attention Softmax
+    (`Where(IsNaN(p), 0, p)`: a fully masked row gives zeros).
+
+    ```mlir
+    %y = onnx.IsNaN %x : (tensor<4xf32>) -> tensor<4xi1>
+    ```
+  }];
+  let arguments = (ins ONNX_FloatTensor:$X);
+  let results = (outs TensorOf<[I1]>:$Y);
+  let assemblyFormat = "operands attr-dict `:` functional-type(operands, results)";
+}
+
+def ONNX_IsInfOp : ONNX_Op<"IsInf", [Pure, SameOperandsAndResultShape]> {
+  let summary = "ONNX IsInf (opset 10-20): true where X is an infinity";
+  let description = [{
+    `detect_positive` / `detect_negative` (both 1 by default) choose which
+    infinities count.
+
+    ```mlir
+    %y = onnx.IsInf %x {detect_negative = 0 : si64} : (tensor<4xf32>) -> tensor<4xi1>
+    ```
+  }];
+  let arguments = (ins ONNX_FloatTensor:$X,
+                   DefaultValuedAttr<SI64Attr, "1">:$detect_negative,
+                   DefaultValuedAttr<SI64Attr, "1">:$detect_positive);
+  let results = (outs TensorOf<[I1]>:$Y);
+  let assemblyFormat = "operands attr-dict `:` functional-type(operands, results)";
+}
+
 def ONNX_ClipOp : ONNX_Op<"Clip", [Pure, AttrSizedOperandSegments]> {
   let summary = "ONNX Clip (opset 13): min(max(input, min), max)";
   let description = [{

@@ -581,6 +581,11 @@ def Sparsa_AttentionOp : Sparsa_Op<"attention", [Pure]> {
     between the two products instead of writing the `Lq x Lk` scores to
     memory and reading them back several times.
 
+    `nan_rows_zero`: a query row whose probabilities are NaN (every key
+    masked with -inf, or a NaN score) gives zeros instead of NaN, as the
+    guard `Where(IsNaN(p), 0, p)` after the Softmax asks (the dynamo
+    exporter writes it in every scaled_dot_product_attention).
+
     ```mlir
     %o = sparsa.attention %q, %k, %v {scale = 0.125 : f64} : (tensor<1x8x512x64xf32>, tensor<1x8x512x64xf32>, tensor<1x8x512x64xf32>) -> tensor<1x8x512x64xf32>
     ```
@@ -588,7 +593,7 @@ def Sparsa_AttentionOp : Sparsa_Op<"attention", [Pure]> {
   let arguments = (ins Sparsa_FloatTensor:$query, Sparsa_FloatTensor:$key,
                    Sparsa_FloatTensor:$value, Optional<Sparsa_FloatTensor>:$mask,
                    DefaultValuedAttr<F64Attr, "1.0">:$scale,
-                   UnitAttr:$key_transposed);
+                   UnitAttr:$key_transposed, UnitAttr:$nan_rows_zero);
   let results = (outs Sparsa_FloatTensor:$output);
   let assemblyFormat = [{
     $query `,` $key `,` $value (`mask` `=` $mask^)? attr-dict `:` functional-type(operands, results)
