@@ -653,7 +653,8 @@ def export_transformers_v5(out):
     ("eager" loops over the experts a NonZero found, "grouped_mm" is a
     custom op): Mixtral, Qwen2-MoE (sigmoid-gated shared expert),
     Qwen3-MoE, OLMoE, DeepSeek-V3 (first layer dense; group-limited
-    selection with -inf outside the chosen groups). Needs transformers 5
+    selection with -inf outside the chosen groups), GPT-OSS (interleaved
+    gate / up with biases, the clamped SwiGLU; attention with sinks). Needs transformers 5
     (a venv of its own, or --target next to the 4.46 one)."""
     import transformers as T
     if int(T.__version__.split(".")[0]) < 5:
@@ -680,6 +681,11 @@ def export_transformers_v5(out):
             first_k_dense_replace=1, n_shared_experts=1, q_lora_rank=32, kv_lora_rank=16,
             qk_rope_head_dim=8, qk_nope_head_dim=8, v_head_dim=16,
             max_position_embeddings=256)),
+        "gpt_oss": lambda: T.GptOssForCausalLM(T.GptOssConfig(
+            vocab_size=128, hidden_size=64, intermediate_size=64, num_hidden_layers=2,
+            num_attention_heads=4, num_key_value_heads=2, head_dim=16, num_local_experts=4,
+            num_experts_per_tok=2, max_position_embeddings=256,
+            layer_types=["full_attention", "full_attention"])),
     }
     for name, build in builds.items():
         torch.manual_seed(0)

@@ -536,6 +536,9 @@ struct Experts {
   Value w1, w2, w3, b1, b2, b3;
   StringRef act;
   double alpha = 1.0; // silu: h * sigmoid(alpha * h)
+  // A clamped GLU (GPT-OSS): see ExpertFFN.
+  std::optional<double> limit;
+  double beta = 0.0;
 };
 
 /// Everything a routed MoE needs to become a sparsa.moe.
@@ -709,6 +712,8 @@ static Operation *emitMoE(Operation *anchor, const Routed &r) {
   m.topkGroup = g.topkGroup;
   m.act = e.act;
   m.alpha = e.alpha;
+  m.limit = e.limit;
+  m.beta = e.beta;
   m.layout = layout;
   Operation *replaced = anchor;
   if (r.sharedTerm) {
@@ -1078,6 +1083,12 @@ static FailureOr<Experts> stackedExperts(OpBuilder &b, Location loc, const Exper
   Experts ex;
   ex.act = f.act;
   ex.alpha = f.alpha;
+  ex.limit = f.limit;
+  ex.beta = f.beta;
+  if ((f.limit || f.beta != 0.0) && !f.p3.weight) {
+    why = "a clamped or shifted linear part without a GLU";
+    return failure();
+  }
   if (f.act == "relu2") {
     why = "squared ReLU activations in routed experts are not supported";
     return failure();
@@ -1110,8 +1121,15 @@ static FailureOr<Experts> stackedExperts(OpBuilder &b, Location loc, const Exper
   auto bias = [&](const Projection &p, Value &out) -> LogicalResult {
     if (!p.bias)
       return success();
-    if (gathered)
-      return failure();
+    if (gathered) {
+      // b[idx] per pair (transformers 5's batched_mm biases): the stack.
+      auto g = gatheredRows(p.bias);
+      if (!g || g->second != indices || !isConstant(g->first) || rankOf(g->first) != 2 ||
+          rankOf(p.bias) != 2)
+        return failure();
+      out = g->first;
+      return success();
+    }
     auto t = cast<RankedTensorType>(p.bias.getType());
     if (t.getRank() != 3 || t.getDimSize(1) != 1)
       return failure();
@@ -1124,8 +1142,8 @@ static FailureOr<Experts> stackedExperts(OpBuilder &b, Location loc, const Exper
   if (failed(weight(f.p1, ex.w1)) || failed(weight(f.p2, ex.w2)) ||
       failed(weight(f.p3, ex.w3)) || failed(bias(f.p1, ex.b1)) || failed(bias(f.p2, ex.b2)) ||
       failed(bias(f.p3, ex.b3))) {
-    why = gathered ? "expert weights are not constants gathered by the top-k indices, "
-                     "or carry biases"
+    why = gathered ? "expert weights (or biases) are not constants gathered by the top-k "
+                     "indices"
                    : "expert weights are not stacked [E, in, out] constants with "
                      "[E, 1, out] biases";
     return failure();
@@ -1244,7 +1262,7 @@ static FailureOr<Routed> matchRepeatedTokens(Operation *anchor, Miss &miss) {
     return r && rankOf(v) == 1 && rankOf(r.getData()) == 2 ? r.getData() : Value();
   };
   for (int i = 0; i < 2; ++i) {
-    auto ffn = matchFFN(mul->getOperand(i));
+    auto ffn = matchFFN(mul->getOperand(i), /*clamped=*/true);
     auto un = mul->getOperand(1 - i).getDefiningOp<onnx::UnsqueezeOp>();
     if (!ffn || !un || rankOf(un) != 2)
       continue;

@@ -482,6 +482,7 @@ static std::optional<Projection> batchedMatVec(Value v) {
 /// `in @ W (+ bias)` as MatMul (+ Add) or Gemm.
 std::optional<Projection> matchProjection(Value v) {
   Projection p;
+  v = peelUnitRoundTrip(v);
   // A bias: a constant, or a constant gathered by a neuron index set.
   auto isBias = [](Value b) {
     if (b.getDefiningOp<onnx::GatherOp>() || b.getDefiningOp<onnx::GatherNDOp>()) {
@@ -705,13 +706,26 @@ StringRef matchActivation(Value a, Value &h, double *threshold, bool *nanActive,
 }
 
 /// An expert FFN producing |y|.
-std::optional<ExpertFFN> matchFFN(Value y) {
+/// Clip(x, lo, hi) with constant bounds (absent: infinite): x and them.
+static std::optional<std::tuple<Value, double, double>> clipped(Value v) {
+  auto clip = v ? v.getDefiningOp<onnx::ClipOp>() : onnx::ClipOp();
+  if (!clip)
+    return std::nullopt;
+  double inf = std::numeric_limits<double>::infinity();
+  std::optional<double> lo = clip.getMin() ? constFloat(clip.getMin()) : -inf;
+  std::optional<double> hi = clip.getMax() ? constFloat(clip.getMax()) : inf;
+  if (!lo || !hi)
+    return std::nullopt;
+  return std::make_tuple(clip.getInput(), *lo, *hi);
+}
+
+std::optional<ExpertFFN> matchFFN(Value y, bool clamped) {
   ExpertFFN f;
   auto p2 = matchProjection(y);
   if (!p2)
     return std::nullopt;
   f.p2 = *p2;
-  Value a = p2->in;
+  Value a = peelUnitRoundTrip(p2->in);
   // Gated: act(in W1) * (in W3).
   if (auto mul = a.getDefiningOp<onnx::MulOp>()) {
     for (int i = 0; i < 2; ++i) {
@@ -724,6 +738,27 @@ std::optional<ExpertFFN> matchFFN(Value y) {
       StringRef act = matchActivation(gateSide, h, &threshold, &nanActive, &absOf, &alpha);
       if (act == "identity")
         continue;
+      // GPT-OSS: (Clip(u, -L, L) + beta) * act(Clip(g, max = L)).
+      std::optional<double> limit;
+      double beta = 0.0;
+      if (clamped) {
+        if (auto add = operandsWith<onnx::AddOp>(
+                linSide, [](Value c) { return constFloat(c).has_value() && rankOf(c) <= 1; })) {
+          beta = *constFloat(add->first);
+          linSide = add->second;
+        }
+        auto cg = clipped(h), cu = clipped(linSide);
+        if (cg || cu) {
+          double inf = std::numeric_limits<double>::infinity();
+          if (!cg || !cu || std::get<1>(*cg) != -inf || std::get<2>(*cg) != std::get<2>(*cu) ||
+              std::get<1>(*cu) != -std::get<2>(*cu) || !(std::get<2>(*cu) > 0) ||
+              std::isinf(std::get<2>(*cu)))
+            continue;
+          limit = std::get<2>(*cu);
+          h = std::get<0>(*cg);
+          linSide = std::get<0>(*cu);
+        }
+      }
       // dReLU (TurboSparse): both halves through a ReLU.
       bool reluUp = false;
       if (auto r = linSide.getDefiningOp<onnx::ReluOp>(); r && act == "relu") {
@@ -741,6 +776,8 @@ std::optional<ExpertFFN> matchFFN(Value y) {
         f.nanActive = nanActive;
         f.absOf = absOf;
         f.alpha = alpha;
+        f.limit = limit;
+        f.beta = beta;
         f.in = p1->in;
         return f;
       }
@@ -818,14 +855,27 @@ void eraseDeadProducers(Operation *op, llvm::DenseSet<Operation *> &erased) {
       eraseDeadProducers(d, erased);
 }
 
-/// Part |i| of |parts| equal parts of the static constant |c| along |axis|,
-/// or null.
-static Value constantPart(OpBuilder &b, Location loc, Value c, int64_t axis, int64_t i,
-                          int64_t parts) {
+/// `Squeeze(Unsqueeze(u, a), a)` (the dynamo exporter's round trips
+/// through a unit axis) as u; any other |v| as itself.
+Value peelUnitRoundTrip(Value v) {
+  auto sq = v ? v.getDefiningOp<onnx::SqueezeOp>() : onnx::SqueezeOp();
+  auto un = sq ? sq.getData().getDefiningOp<onnx::UnsqueezeOp>() : onnx::UnsqueezeOp();
+  if (!un)
+    return v;
+  int64_t rank = rankOf(un);
+  std::optional<int64_t> a = singleAxis(sq, rank), b = singleAxis(un, rank);
+  return a && a == b && un.getData().getType() == v.getType() ? un.getData() : v;
+}
+
+/// Half |i| of the static constant |c| along |axis|: the first or second
+/// half of the axis, or with |interleaved| its even or odd entries; null
+/// when the bytes are not at hand.
+static Value constantHalf(OpBuilder &b, Location loc, Value c, int64_t axis, int64_t i,
+                          bool interleaved) {
   auto t = dyn_cast<RankedTensorType>(c.getType());
   FailureOr<SmallVector<char>> bytes = constantBytes(c);
   if (!t || failed(bytes) || axis < 0 || axis >= t.getRank() ||
-      t.getDimSize(axis) % parts != 0 || t.getElementTypeBitWidth() % 8 != 0 ||
+      t.getDimSize(axis) % 2 != 0 || t.getElementTypeBitWidth() % 8 != 0 ||
       (int64_t)bytes->size() != t.getNumElements() * (t.getElementTypeBitWidth() / 8))
     return Value();
   int64_t outer = 1, inner = t.getElementTypeBitWidth() / 8;
@@ -833,13 +883,15 @@ static Value constantPart(OpBuilder &b, Location loc, Value c, int64_t axis, int
     outer *= t.getDimSize(d);
   for (int64_t d = axis + 1; d < t.getRank(); ++d)
     inner *= t.getDimSize(d);
-  int64_t n = t.getDimSize(axis), m = n / parts;
+  int64_t n = t.getDimSize(axis), m = n / 2;
   SmallVector<char> out;
   out.reserve(outer * m * inner);
-  for (int64_t o = 0; o < outer; ++o) {
-    const char *src = bytes->data() + (o * n + i * m) * inner;
-    out.append(src, src + m * inner);
-  }
+  for (int64_t o = 0; o < outer; ++o)
+    for (int64_t j = 0; j < m; ++j) {
+      int64_t src = interleaved ? 2 * j + i : i * m + j;
+      const char *p = bytes->data() + (o * n + src) * inner;
+      out.append(p, p + inner);
+    }
   SmallVector<int64_t> shape(t.getShape());
   shape[axis] = m;
   return bytesConstant(b, loc, RankedTensorType::get(shape, t.getElementType()), out);
@@ -856,25 +908,50 @@ static RankedTensorType halved(Type type, int64_t d) {
   return RankedTensorType::get(shape, t.getElementType());
 }
 
-/// Half |i| of a projection |v| whose output features are split in two:
-/// MatMul by a constant [in, out]; Gemm by a constant (either layout, its
-/// bias split too); a batched matrix-vector product on constant rows
-/// gathered per pair; any of them plus a constant bias. Null when |v| is
-/// none of these.
-static Value projectionHalf(OpBuilder &b, Value v, int64_t i) {
+/// |rows| (a Gather / GatherND of constant rows) with the constant's
+/// |axis| halved (|i|, |interleaved| as constantHalf), the same indices.
+static Value gatheredHalf(OpBuilder &b, Value rows, int64_t axis, int64_t i,
+                          bool interleaved) {
+  auto g = gatheredRows(rows);
+  if (!g || !isConstant(g->first))
+    return Value();
+  Value part = constantHalf(b, rows.getLoc(), g->first, axis, i, interleaved);
+  if (!part)
+    return Value();
+  Operation *gather = b.clone(*rows.getDefiningOp());
+  gather->setOperand(0, part);
+  // The gathered value keeps the data's trailing axes: |axis| of the data
+  // is |axis| + (rank(rows) - rank(data)) of the rows.
+  gather->getResult(0).setType(halved(rows.getType(), axis + rankOf(rows) - rankOf(g->first)));
+  return gather->getResult(0);
+}
+
+/// Half |i| of a projection |v| whose output features are cut in two
+/// (halves, or even / odd features with |interleaved|): MatMul by a
+/// constant [in, out]; Gemm by a constant (either layout, its bias split
+/// too); a batched matrix-vector product on constant rows gathered per
+/// pair; any of them plus a constant bias (or one gathered per pair),
+/// through unit-axis round trips. Null when |v| is none of these.
+static Value projectionHalf(OpBuilder &b, Value v, int64_t i, bool interleaved) {
+  v = peelUnitRoundTrip(v);
   Location loc = v.getLoc();
   auto splitBias = [&](Value bias) -> Value {
     auto bt = dyn_cast<RankedTensorType>(bias.getType());
     if (!bt || bt.getRank() == 0 || bt.getShape().back() == 1)
       return bias; // broadcast: the same for both halves
-    return constantPart(b, loc, bias, bt.getRank() - 1, i, 2);
+    if (!isConstant(bias))
+      return gatheredHalf(b, bias, rankOf(bias) - 1, i, interleaved);
+    return constantHalf(b, loc, bias, bt.getRank() - 1, i, interleaved);
   };
   if (auto add = v.getDefiningOp<onnx::AddOp>()) {
     for (int o = 0; o < 2; ++o) {
       Value bias = add->getOperand(1 - o);
-      if (!isConstant(bias) || rankOf(bias) > 1)
+      auto rows = gatheredRows(bias);
+      bool gathered = rows && isConstant(rows->first) && rankOf(rows->first) == 2;
+      if (!(isConstant(bias) && rankOf(bias) <= 1) && !gathered)
         continue;
-      Value half = projectionHalf(b, add->getOperand(o), i), hb = splitBias(bias);
+      Value half = projectionHalf(b, add->getOperand(o), i, interleaved);
+      Value hb = half ? splitBias(bias) : Value();
       if (!half || !hb)
         return Value();
       return onnx::AddOp::create(b, loc, halved(v.getType(), -1), half, hb);
@@ -882,12 +959,12 @@ static Value projectionHalf(OpBuilder &b, Value v, int64_t i) {
     return Value();
   }
   if (auto mm = v.getDefiningOp<onnx::MatMulOp>(); mm && rankOf(mm.getB()) == 2) {
-    Value w = constantPart(b, loc, mm.getB(), 1, i, 2);
+    Value w = constantHalf(b, loc, mm.getB(), 1, i, interleaved);
     return w ? onnx::MatMulOp::create(b, loc, halved(v.getType(), -1), mm.getA(), w)
              : Value();
   }
   if (auto gemm = v.getDefiningOp<onnx::GemmOp>(); gemm && !gemm.getTransA()) {
-    Value w = constantPart(b, loc, gemm.getB(), gemm.getTransB() ? 0 : 1, i, 2);
+    Value w = constantHalf(b, loc, gemm.getB(), gemm.getTransB() ? 0 : 1, i, interleaved);
     Value c = gemm.getC();
     if (c && (!isConstant(c) || rankOf(c) > 2 || !(c = splitBias(c))))
       return Value();
@@ -904,21 +981,17 @@ static Value projectionHalf(OpBuilder &b, Value v, int64_t i) {
   auto bmv = batchedMatVec(v);
   if (!bmv)
     return Value();
+  int64_t d = bmv->transposed ? 1 : 2; // the out axis of W [S, out, in] / [S, in, out]
   auto rows = gatheredRows(bmv->weight);
-  if (!rows || !isConstant(rows->first) || rankOf(rows->first) != 3)
+  if (!rows || rankOf(rows->first) != 3)
     return Value();
-  int64_t d = bmv->transposed ? 1 : 2; // the out axis of W [E, out, in] / [E, in, out]
-  Value part = constantPart(b, loc, rows->first, d, i, 2);
-  if (!part)
+  Value g = gatheredHalf(b, bmv->weight, d, i, interleaved);
+  if (!g)
     return Value();
-  Operation *gather = bmv->weight.getDefiningOp();
-  Operation *g = b.clone(*gather);
-  g->setOperand(0, part);
-  g->getResult(0).setType(halved(bmv->weight.getType(), d));
   auto sq = v.getDefiningOp<onnx::SqueezeOp>();
   auto mm = sq.getData().getDefiningOp<onnx::MatMulOp>();
   Operation *m = b.clone(*mm);
-  m->setOperand(bmv->transposed ? 0 : 1, g->getResult(0));
+  m->setOperand(bmv->transposed ? 0 : 1, g);
   m->getResult(0).setType(halved(mm.getType(), d));
   Operation *s = b.clone(*sq);
   s->setOperand(0, m->getResult(0));
@@ -926,11 +999,16 @@ static Value projectionHalf(OpBuilder &b, Value v, int64_t i) {
   return s->getResult(0);
 }
 
-/// The two Slices that take the halves of |in|'s last axis, as TorchScript
-/// writes chunk(2, -1): [0, n/2) then [n/2, n) (bounds constants or shape
-/// arithmetic, steps 1), in that order; nothing else reading |in| but
-/// Shapes (for those bounds).
-static std::optional<std::pair<onnx::SliceOp, onnx::SliceOp>> sliceHalves(Value in) {
+/// The two Slices that cut |in|'s last axis in two, as TorchScript writes
+/// chunk(2, -1): [0, n/2) then [n/2, n) (bounds constants or shape
+/// arithmetic, steps 1); or its even and odd entries (`h[..., ::2]`,
+/// `h[..., 1::2]`: steps 2, |interleaved|), in that order; nothing else
+/// reading |in| but Shapes (for those bounds).
+struct SliceHalves {
+  onnx::SliceOp first, second;
+  bool interleaved = false;
+};
+static std::optional<SliceHalves> sliceHalves(Value in) {
   int64_t rank = rankOf(in);
   if (rank < 1)
     return std::nullopt;
@@ -938,6 +1016,7 @@ static std::optional<std::pair<onnx::SliceOp, onnx::SliceOp>> sliceHalves(Value 
   if (ShapedType::isDynamic(n) || n % 2 != 0)
     return std::nullopt;
   SmallVector<onnx::SliceOp, 2> slices;
+  std::optional<double> step;
   for (Operation *user : in.getUsers()) {
     if (isa<onnx::ShapeOp>(user))
       continue;
@@ -948,48 +1027,56 @@ static std::optional<std::pair<onnx::SliceOp, onnx::SliceOp>> sliceHalves(Value 
     if (failed(axes) || axes->size() != 1 ||
         ((*axes)[0] != -1 && (*axes)[0] != rank - 1))
       return std::nullopt;
-    if (sl.getSteps() && scalarValue(sl.getSteps()) != 1.0)
+    std::optional<double> st = sl.getSteps() ? scalarValue(sl.getSteps()) : 1.0;
+    if (!st || (step && *step != *st) || (*st != 1.0 && *st != 2.0))
       return std::nullopt;
+    step = st;
     slices.push_back(sl);
   }
   if (slices.size() != 2)
     return std::nullopt;
-  std::optional<double> b0 = scalarValue(slices[0].getStarts());
-  if (b0 != 0.0)
+  if (scalarValue(slices[0].getStarts()) != 0.0)
     std::swap(slices[0], slices[1]);
   std::optional<double> s0 = scalarValue(slices[0].getStarts()),
                         e0 = scalarValue(slices[0].getEnds()),
                         s1 = scalarValue(slices[1].getStarts()),
                         e1 = scalarValue(slices[1].getEnds());
   double half = double(n / 2);
+  if (*step == 2.0) {
+    if (s0 != 0.0 || s1 != 1.0 || !e0 || !e1 || *e0 < double(n) || *e1 < double(n))
+      return std::nullopt;
+    return SliceHalves{slices[0], slices[1], true};
+  }
   if (s0 != 0.0 || e0 != half || s1 != half || !e1 || *e1 < double(n))
     return std::nullopt;
-  return std::make_pair(slices[0], slices[1]);
+  return SliceHalves{slices[0], slices[1], false};
 }
 
 void splitPackedProjections(Operation *root) {
   llvm::DenseSet<Operation *> erased;
-  // chunk(2, -1) as two Slices: the halves by projection too.
-  SmallVector<std::pair<onnx::SliceOp, onnx::SliceOp>> slicePairs;
+  // Halves taken by two Slices: by projection too.
+  SmallVector<SliceHalves> slicePairs;
   root->walk([&](onnx::SliceOp s) {
     if (auto pair = sliceHalves(s.getData()); pair && pair->first == s)
       slicePairs.push_back(*pair);
   });
-  for (auto [first, second] : slicePairs) {
-    Value in = first.getData();
-    OpBuilder b(second->isBeforeInBlock(first) ? first : second);
-    Value h0 = projectionHalf(b, in, 0), h1 = h0 ? projectionHalf(b, in, 1) : Value();
-    if (!h0 || !h1 || h0.getType() != first.getType() || h1.getType() != second.getType()) {
+  for (SliceHalves &pair : slicePairs) {
+    Value in = pair.first.getData();
+    OpBuilder b(pair.second->isBeforeInBlock(pair.first) ? pair.first : pair.second);
+    Value h0 = projectionHalf(b, in, 0, pair.interleaved);
+    Value h1 = h0 ? projectionHalf(b, in, 1, pair.interleaved) : Value();
+    if (!h0 || !h1 || h0.getType() != pair.first.getType() ||
+        h1.getType() != pair.second.getType()) {
       for (Value h : {h0, h1})
         if (h && h.getDefiningOp())
           eraseDeadProducers(h.getDefiningOp(), erased);
       continue;
     }
-    first.getResult().replaceAllUsesWith(h0);
-    second.getResult().replaceAllUsesWith(h1);
+    pair.first.getResult().replaceAllUsesWith(h0);
+    pair.second.getResult().replaceAllUsesWith(h1);
     // The Slices, their bounds' arithmetic, its Shapes, then the packed
     // projection once nothing reads it.
-    for (onnx::SliceOp sl : {first, second})
+    for (onnx::SliceOp sl : {pair.first, pair.second})
       eraseDeadProducers(sl, erased);
   }
   SmallVector<onnx::SplitOp> splits;
@@ -1009,7 +1096,8 @@ void splitPackedProjections(Operation *root) {
         partSize(1) != n / 2)
       continue;
     OpBuilder b(s);
-    Value h0 = projectionHalf(b, in, 0), h1 = h0 ? projectionHalf(b, in, 1) : Value();
+    Value h0 = projectionHalf(b, in, 0, false);
+    Value h1 = h0 ? projectionHalf(b, in, 1, false) : Value();
     if (!h0 || !h1 || h0.getType() != s.getResult(0).getType() ||
         h1.getType() != s.getResult(1).getType()) {
       // Nothing half-built stays behind.
@@ -1020,10 +1108,9 @@ void splitPackedProjections(Operation *root) {
     }
     s.getResult(0).replaceAllUsesWith(h0);
     s.getResult(1).replaceAllUsesWith(h1);
-    Operation *producer = in.getDefiningOp();
     erased.insert(s);
     s->erase();
-    eraseDeadProducers(producer, erased);
+    eraseDeadProducers(in.getDefiningOp(), erased);
   }
 }
 

@@ -127,6 +127,11 @@ struct ExpertFFN {
   bool reluUp = false;
   /// act == "silu": h * sigmoid(alpha * h) (quick GELU: 1.702).
   double alpha = 1.0;
+  /// A clamped GLU (GPT-OSS, ONNX Runtime's clamped SwiGLU): the gate
+  /// clamped from above and the linear part to [-limit, limit], |beta|
+  /// added to the linear part. Only matchFFN(.., clamped = true) sets them.
+  std::optional<double> limit;
+  double beta = 0.0;
 };
 
 /// `in @ W (+ bias)` as MatMul (+ Add of a constant) or Gemm.
@@ -143,7 +148,11 @@ StringRef matchActivation(Value a, Value &h, double *threshold = nullptr,
                           bool *nanActive = nullptr, StringRef *absOf = nullptr,
                           double *alpha = nullptr);
 /// An FFN producing |y|: projection, activation, optional GLU, projection.
-std::optional<ExpertFFN> matchFFN(Value y);
+/// With |clamped| a GLU may also clamp its halves and add a constant to
+/// the linear one: `(Clip(u, -L, L) + beta) * act(Clip(g, max = L))`.
+std::optional<ExpertFFN> matchFFN(Value y, bool clamped = false);
+/// `Squeeze(Unsqueeze(u, a), a)` as u; any other |v| as itself.
+Value peelUnitRoundTrip(Value v);
 
 /// A dense_resource onnx.Constant of |type| holding |bytes|.
 Value bytesConstant(OpBuilder &b, Location loc, RankedTensorType type, ArrayRef<char> bytes);

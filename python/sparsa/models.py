@@ -994,6 +994,52 @@ def _moe_batched_mm(g: "_Graph", x: str, idx: str, vals: str, w1s, w2s, w3s, act
     return g.op("ReduceSum", [y, ax("bmm.sum", [1])], keepdims=0)
 
 
+def _moe_gpt_oss(g: "_Graph", x: str, idx: str, vals: str, w1s, w2s, w3s, b1s, b2s, b3s,
+                 k: int, H: int, limit: float, bias: bool) -> str:
+    """transformers 5's GPT-OSS experts through batched_mm, as the dynamo
+    exporter writes them: weights [E, in, out] (is_transposed) under
+    `bmm(x.unsqueeze(1), W[ids]).squeeze(1)` plus the pair's bias
+    `b[ids]` (with |bias|), each result through a Squeeze(Unsqueeze) round
+    trip, gate and up interleaved in gate_up_proj (`h[..., ::2]`,
+    `h[..., 1::2]`: Slices of step 2), the clamped SwiGLU
+    `(clamp(up, -limit, limit) + 1) * g * sigmoid(1.702 g)` with
+    g = clamp(gate, max=limit)."""
+    ax = lambda name, v: g.const(name, np.array(v, np.int64))  # noqa: E731
+    f32 = lambda name, v: g.const(name, np.array(v, np.float32))  # noqa: E731
+    E, _, F = w1s.shape
+    xr = g.op("Reshape", [g.op("Expand", [g.op("Unsqueeze", [x, ax("oai.ax1", [1])]),
+                                          ax("oai.rep", [1, k, 1])]), ax("oai.flat2", [-1, H])])
+    nd = g.op("Unsqueeze", [g.op("Reshape", [idx, ax("oai.flat", [-1])]),
+                            ax("oai.axm1", [-1])])
+    pick = lambda name, w: g.op("GatherND", [g.const(name, w), nd], batch_dims=0)  # noqa: E731
+
+    def linear(inp, w, b):
+        y = g.op("Squeeze", [g.op("MatMul", [g.op("Unsqueeze", [inp, "oai.ax1"]), w]),
+                             "oai.ax1"])
+        if b is not None:
+            y = g.op("Add", [y, b])
+        return g.op("Squeeze", [g.op("Unsqueeze", [y, "oai.ax1"]), "oai.ax1"])
+
+    gate_up = np.empty((E, H, 2 * F), np.float32)
+    gate_up[:, :, 0::2], gate_up[:, :, 1::2] = w1s, w3s
+    gate_up_b = np.empty((E, 2 * F), np.float32)
+    gate_up_b[:, 0::2], gate_up_b[:, 1::2] = b1s, b3s
+    h = linear(xr, pick("experts.gate_up_proj", gate_up),
+               pick("experts.gate_up_proj_bias", gate_up_b) if bias else None)
+    big = ax("oai.end", [2**63 - 1])
+    gate = g.op("Slice", [h, ax("oai.s0", [0]), big, "oai.ax1", ax("oai.step", [2])])
+    up = g.op("Slice", [h, "oai.ax1", big, "oai.ax1", "oai.step"])
+    gate = g.op("Clip", [gate, "", f32("oai.limit", limit)])
+    up = g.op("Clip", [up, f32("oai.nlimit", -limit), "oai.limit"])
+    glu = g.op("Mul", [gate, g.op("Sigmoid", [g.op("Mul", [gate, f32("oai.alpha", 1.702)])])])
+    a = g.op("Mul", [g.op("Add", [up, f32("oai.one", 1.0)]), glu])
+    y = linear(a, pick("experts.down_proj", w2s),
+               pick("experts.down_proj_bias", b2s) if bias else None)
+    wv = g.op("Unsqueeze", [g.op("Reshape", [vals, "oai.flat"]), "oai.axm1"])
+    y = g.op("Reshape", [g.op("Mul", [y, wv]), ax("oai.view", [-1, k, H])])
+    return g.op("ReduceSum", [y, "oai.ax1"], keepdims=0)
+
+
 def _moe_act(g: "_Graph", h: str, act: str) -> str:
     if act == "relu":
         return g.op("Relu", [h])
@@ -1044,7 +1090,8 @@ def moe(path: str, form: str, hidden: int = 64, inner: int = 128, experts: int =
         shared_gate: bool = False, n_group: int = 4, topk_group: int = 2,
         layout: str = "ET", dense: str = "scatter", c_weights: str = "equal",
         shared_first: bool = False, zeros_first: bool = False, a_mask: str = "onehot",
-        batch: Optional[Dim] = None, top1: Optional[str] = None, seed: int = 0,
+        batch: Optional[Dim] = None, top1: Optional[str] = None, limit: float = 7.0,
+        seed: int = 0,
         opset: int = 17) -> str:
     """A mixture-of-experts layer `x [T, H] -> [T, H]` in exporter form |form|:
 
@@ -1080,7 +1127,9 @@ def moe(path: str, form: str, hidden: int = 64, inner: int = 128, experts: int =
       cut by Split), "batched_mm_t" (weights [E, in, out]),
       "batched_mm_gather" (Gather instead of GatherND) or "batched_mm_ts"
       (as TorchScript writes it: Tile with repeats built at run time,
-      chunk as Slices);
+      chunk as Slices) or "batched_mm_oai" (GPT-OSS: [E, in, out] weights,
+      gate and up interleaved and cut by Slices of step 2, the clamped
+      SwiGLU with |limit|, biases gathered per pair with |bias|);
     - `E`: com.microsoft.MoE (torch Linear layouts).
 
     act: relu, gelu (erf), silu, quick_gelu (`x * sigmoid(1.702 x)`), swiglu
@@ -1313,10 +1362,17 @@ def moe(path: str, form: str, hidden: int = 64, inner: int = 128, experts: int =
                       if top1 == "max_flat" else vals)
                 out = g.op("Mul", [out, wa])
         elif form == "D":
-            if bias:
-                raise ValueError("form D is generated without biases")
+            if bias and layout != "batched_mm_oai":
+                raise ValueError("form D is generated without biases (but GPT-OSS's layout)")
             gw = lambda name, w: g.op("Gather", [g.const(name, w), idx], axis=0)  # noqa: E731
-            if layout in ("batched_mm", "batched_mm_t", "batched_mm_gather", "batched_mm_ts"):
+            if layout == "batched_mm_oai":
+                if not swiglu:
+                    raise ValueError("GPT-OSS experts are a clamped SwiGLU (act='swiglu')")
+                b3s = (0.1 * rng.standard_normal((E, F))).astype(np.float32)
+                out = _moe_gpt_oss(g, x, idx, vals, w1s, w2s, w3s, b1s, b2s, b3s, k, H,
+                                   limit, bias)
+            elif layout in ("batched_mm", "batched_mm_t", "batched_mm_gather",
+                            "batched_mm_ts"):
                 out = _moe_batched_mm(g, x, idx, vals, w1s, w2s, w3s if swiglu else None,
                                       act, k, H, F, transposed=layout == "batched_mm_t",
                                       gathernd=layout not in ("batched_mm_gather",

@@ -470,3 +470,43 @@ def test_batched_mm_with_weights_from_elsewhere_is_a_near_miss(tmp_path):
     feeds = {"x": rng.standard_normal((5, H)).astype(np.float32),
              "w": rng.random((5, 2)).astype(np.float32)}
     assert_matches_ort(model, path, feeds)
+
+
+@pytest.mark.parametrize("kw", [
+    dict(bias=True, limit=1.5),     # most gates and ups clamped (inputs of std 3)
+    dict(bias=True, limit=7.0),     # GPT-OSS's own limit
+    dict(bias=False, limit=1.0, gating="topk_softmax"),
+])
+def test_gpt_oss_clamped_swiglu_experts(tmp_path, kw):
+    """GPT-OSS's experts as transformers 5 exports them: weights [E, in,
+    out], gate and up interleaved in gate_up_proj (Slices of step 2),
+    biases gathered per pair, the clamped SwiGLU (clamp(up, -L, L) + 1) *
+    g * sigmoid(1.702 g), g = clamp(gate, max=L). One sparsa.moe with
+    alpha, beta = 1 and limit; inputs large enough that the clamps bite."""
+    path = models.moe(str(tmp_path / "moe.onnx"), "D", hidden=H, inner=48, experts=8, k=2,
+                      act="swiglu", layout="batched_mm_oai", **kw)
+    model, report = compile_with_report(tmp_path, path)
+    assert report["fusions"]["routing"] == 1, report
+    assert report["unfused"] == []
+    for t in TOKENS:
+        x = 3 * np.random.default_rng(t).standard_normal((t, H)).astype(np.float32)
+        assert_matches_ort(model, path, {"x": x})
+
+
+def test_gpt_oss_uneven_clamps_are_not_fused(tmp_path):
+    """The up clamp at another limit than the gate's: not the op's one
+    limit, so nothing fuses, and the graph runs as exported."""
+    import onnx
+    from onnx import numpy_helper
+    path = str(tmp_path / "moe.onnx")
+    models.moe(path, "D", hidden=H, inner=48, act="swiglu", layout="batched_mm_oai",
+               bias=True, limit=2.0)
+    m = onnx.load(path)
+    for t in m.graph.initializer:
+        if t.name == "oai.nlimit":
+            t.CopyFrom(numpy_helper.from_array(np.array(-3.0, np.float32), t.name))
+    onnx.save(m, path)
+    model, report = compile_with_report(tmp_path, path)
+    assert report["fusions"]["routing"] == 0
+    x = 3 * np.random.default_rng(4).standard_normal((5, H)).astype(np.float32)
+    assert_matches_ort(model, path, {"x": x})

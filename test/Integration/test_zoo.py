@@ -126,6 +126,9 @@ MODELS = {
     "olmoe_v5_dynamo.onnx": {"routing": 2, "attention": 2},
     # first layer dense; -inf outside the chosen expert groups
     "deepseek_v3_v5_dynamo.onnx": {"routing": 1, "attention": 2},
+    # interleaved gate / up with per-pair biases, the clamped SwiGLU
+    # (attention with sinks: a softmax over keys and a sink, not fused)
+    "gpt_oss_v5_dynamo.onnx": {"routing": 2, "attention": 0},
 }
 
 

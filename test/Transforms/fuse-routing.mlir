@@ -690,3 +690,72 @@ func.func @split_projection_not_moe(%x: tensor<?x8xf32>) -> tensor<?x4xf32> {
   %y = onnx.Add %ra, %rb : (tensor<?x4xf32>, tensor<?x4xf32>) -> tensor<?x4xf32>
   return %y : tensor<?x4xf32>
 }
+
+// -----
+
+/// GPT-OSS through transformers 5 (batched_mm, is_transposed): weights [E,
+/// in, out] under bmm(x[:, None], W[ids]).squeeze(1), the pair's bias
+/// b[ids], a Squeeze(Unsqueeze) round trip, gate and up interleaved and cut
+/// by Slices of step 2, the clamped SwiGLU (Clip(up, -7, 7) + 1) * g *
+/// sigmoid(1.702 g), g = Clip(gate, max = 7): one sparsa.moe with limit,
+/// beta and alpha; the even / odd halves and their biases packed again
+/// side by side (gate_layout 2).
+// CHECK-LABEL: func.func @gpt_oss_experts
+// CHECK-NOT: onnx.Slice
+// CHECK-NOT: onnx.Clip
+// CHECK: %[[Y:.+]] = sparsa.moe %arg0, %{{.+}}, %{{.+}}, %{{.+}} b1 = %{{.+}} {activation = "silu", alpha = 1.70{{[0-9]+}} : f64, beta = 1.000000e+00 : f64, gate_layout = 2 : i64, k = 2 : i64, limit = 7.000000e+00 : f64, normalize = true}
+// CHECK: return %[[Y]]
+func.func @gpt_oss_experts(%x: tensor<?x4xf32>) -> tensor<?x4xf32> {
+  %wr = onnx.Constant {value = dense<0.5> : tensor<4x4xf32>} : () -> tensor<4x4xf32>
+  %k = onnx.Constant {value = dense<2> : tensor<1xi64>} : () -> tensor<1xi64>
+  %am1 = onnx.Constant {value = dense<-1> : tensor<1xi64>} : () -> tensor<1xi64>
+  %a0 = onnx.Constant {value = dense<0> : tensor<1xi64>} : () -> tensor<1xi64>
+  %a1 = onnx.Constant {value = dense<1> : tensor<1xi64>} : () -> tensor<1xi64>
+  %a2 = onnx.Constant {value = dense<2> : tensor<1xi64>} : () -> tensor<1xi64>
+  %big = onnx.Constant {value = dense<9223372036854775807> : tensor<1xi64>} : () -> tensor<1xi64>
+  %rep = onnx.Constant {value = dense<[1, 2, 1]> : tensor<3xi64>} : () -> tensor<3xi64>
+  %flat2 = onnx.Constant {value = dense<[-1, 4]> : tensor<2xi64>} : () -> tensor<2xi64>
+  %view = onnx.Constant {value = dense<[-1, 2, 4]> : tensor<3xi64>} : () -> tensor<3xi64>
+  %gu = onnx.Constant {value = dense<0.25> : tensor<4x4x8xf32>} : () -> tensor<4x4x8xf32>
+  %gub = onnx.Constant {value = dense<0.125> : tensor<4x8xf32>} : () -> tensor<4x8xf32>
+  %dn = onnx.Constant {value = dense<0.5> : tensor<4x4x4xf32>} : () -> tensor<4x4x4xf32>
+  %lim = onnx.Constant {value = dense<7.0> : tensor<f32>} : () -> tensor<f32>
+  %nlim = onnx.Constant {value = dense<-7.0> : tensor<f32>} : () -> tensor<f32>
+  %alpha = onnx.Constant {value = dense<1.702> : tensor<f32>} : () -> tensor<f32>
+  %one = onnx.Constant {value = dense<1.0> : tensor<f32>} : () -> tensor<f32>
+  %logits = onnx.MatMul %x, %wr : (tensor<?x4xf32>, tensor<4x4xf32>) -> tensor<?x4xf32>
+  %vals, %idx = onnx.TopK %logits, %k : (tensor<?x4xf32>, tensor<1xi64>) -> (tensor<?x2xf32>, tensor<?x2xi64>)
+  %w = onnx.Softmax %vals {axis = 1 : si64} : (tensor<?x2xf32>) -> tensor<?x2xf32>
+  %xu = onnx.Unsqueeze %x, %a1 : (tensor<?x4xf32>, tensor<1xi64>) -> tensor<?x1x4xf32>
+  %xe = onnx.Expand %xu, %rep : (tensor<?x1x4xf32>, tensor<3xi64>) -> tensor<?x2x4xf32>
+  %xr = onnx.Reshape %xe, %flat2 : (tensor<?x2x4xf32>, tensor<2xi64>) -> tensor<?x4xf32>
+  %ids = onnx.Reshape %idx, %am1 : (tensor<?x2xi64>, tensor<1xi64>) -> tensor<?xi64>
+  %nd = onnx.Unsqueeze %ids, %am1 : (tensor<?xi64>, tensor<1xi64>) -> tensor<?x1xi64>
+  %g1 = onnx.GatherND %gu, %nd : (tensor<4x4x8xf32>, tensor<?x1xi64>) -> tensor<?x4x8xf32>
+  %gb = onnx.GatherND %gub, %nd : (tensor<4x8xf32>, tensor<?x1xi64>) -> tensor<?x8xf32>
+  %xv = onnx.Unsqueeze %xr, %a1 : (tensor<?x4xf32>, tensor<1xi64>) -> tensor<?x1x4xf32>
+  %m1 = onnx.MatMul %xv, %g1 : (tensor<?x1x4xf32>, tensor<?x4x8xf32>) -> tensor<?x1x8xf32>
+  %h0 = onnx.Squeeze %m1, %a1 : (tensor<?x1x8xf32>, tensor<1xi64>) -> tensor<?x8xf32>
+  %hb = onnx.Add %h0, %gb : (tensor<?x8xf32>, tensor<?x8xf32>) -> tensor<?x8xf32>
+  %hu = onnx.Unsqueeze %hb, %a1 : (tensor<?x8xf32>, tensor<1xi64>) -> tensor<?x1x8xf32>
+  %h = onnx.Squeeze %hu, %a1 : (tensor<?x1x8xf32>, tensor<1xi64>) -> tensor<?x8xf32>
+  %gate = onnx.Slice %h, %a0, %big axes = %a1 steps = %a2 : (tensor<?x8xf32>, tensor<1xi64>, tensor<1xi64>, tensor<1xi64>, tensor<1xi64>) -> tensor<?x4xf32>
+  %up = onnx.Slice %h, %a1, %big axes = %a1 steps = %a2 : (tensor<?x8xf32>, tensor<1xi64>, tensor<1xi64>, tensor<1xi64>, tensor<1xi64>) -> tensor<?x4xf32>
+  %gc = onnx.Clip %gate max = %lim : (tensor<?x4xf32>, tensor<f32>) -> tensor<?x4xf32>
+  %uc = onnx.Clip %up min = %nlim max = %lim : (tensor<?x4xf32>, tensor<f32>, tensor<f32>) -> tensor<?x4xf32>
+  %ga = onnx.Mul %gc, %alpha : (tensor<?x4xf32>, tensor<f32>) -> tensor<?x4xf32>
+  %gs = onnx.Sigmoid %ga : (tensor<?x4xf32>) -> tensor<?x4xf32>
+  %glu = onnx.Mul %gc, %gs : (tensor<?x4xf32>, tensor<?x4xf32>) -> tensor<?x4xf32>
+  %u1 = onnx.Add %uc, %one : (tensor<?x4xf32>, tensor<f32>) -> tensor<?x4xf32>
+  %act = onnx.Mul %u1, %glu : (tensor<?x4xf32>, tensor<?x4xf32>) -> tensor<?x4xf32>
+  %g2 = onnx.GatherND %dn, %nd : (tensor<4x4x4xf32>, tensor<?x1xi64>) -> tensor<?x4x4xf32>
+  %av = onnx.Unsqueeze %act, %a1 : (tensor<?x4xf32>, tensor<1xi64>) -> tensor<?x1x4xf32>
+  %m2 = onnx.MatMul %av, %g2 : (tensor<?x1x4xf32>, tensor<?x4x4xf32>) -> tensor<?x1x4xf32>
+  %y = onnx.Squeeze %m2, %a1 : (tensor<?x1x4xf32>, tensor<1xi64>) -> tensor<?x4xf32>
+  %wf = onnx.Reshape %w, %am1 : (tensor<?x2xf32>, tensor<1xi64>) -> tensor<?xf32>
+  %wu = onnx.Unsqueeze %wf, %am1 : (tensor<?xf32>, tensor<1xi64>) -> tensor<?x1xf32>
+  %yw = onnx.Mul %y, %wu : (tensor<?x4xf32>, tensor<?x1xf32>) -> tensor<?x4xf32>
+  %yv = onnx.Reshape %yw, %view : (tensor<?x4xf32>, tensor<3xi64>) -> tensor<?x2x4xf32>
+  %out = onnx.ReduceSum %yv, %a1 {keepdims = 0 : si64} : (tensor<?x2x4xf32>, tensor<1xi64>) -> tensor<?x4xf32>
+  return %out : tensor<?x4xf32>
+}
