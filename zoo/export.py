@@ -654,8 +654,10 @@ def export_transformers_v5(out):
     custom op): Mixtral, Qwen2-MoE (sigmoid-gated shared expert),
     Qwen3-MoE, OLMoE, DeepSeek-V3 (first layer dense; group-limited
     selection with -inf outside the chosen groups), GPT-OSS (interleaved
-    gate / up with biases, the clamped SwiGLU; attention with sinks). Needs transformers 5
-    (a venv of its own, or --target next to the 4.46 one)."""
+    gate / up with biases, the clamped SwiGLU; attention with sinks); and
+    Phi-3 with ReLU activations (dense: its MLP's fused gate_up_proj is cut
+    by chunk, a Split, into a ReLU-gated GLU). Needs transformers 5 (a venv
+    of its own, or --target next to the 4.46 one)."""
     import transformers as T
     if int(T.__version__.split(".")[0]) < 5:
         raise SystemExit("transformers_v5 needs transformers >= 5 (pip install "
@@ -686,11 +688,15 @@ def export_transformers_v5(out):
             num_attention_heads=4, num_key_value_heads=2, head_dim=16, num_local_experts=4,
             num_experts_per_tok=2, max_position_embeddings=256,
             layer_types=["full_attention", "full_attention"])),
+        # dense, for the fused gate_up_proj (chunk -> Split) of a ReLU GLU
+        "phi3_relu": lambda: T.Phi3ForCausalLM(T.Phi3Config(
+            **common, hidden_act="relu", pad_token_id=0)),
     }
     for name, build in builds.items():
         torch.manual_seed(0)
         model = build()
-        model.set_experts_implementation("batched_mm")
+        if name != "phi3_relu":  # dense
+            model.set_experts_implementation("batched_mm")
         model.eval()
         ids = torch.randint(0, 128, (2, 8))
         torch.onnx.export(Logits(model), (ids,), os.path.join(out, name + "_v5_dynamo.onnx"),
