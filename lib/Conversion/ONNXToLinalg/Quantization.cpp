@@ -229,7 +229,10 @@ static FailureOr<SmallVector<Value>> lowerDynamicQuantizeLinear(Operation *raw,
   Location loc = op.getLoc();
   Value x = op.getX();
   Type f32 = b.getF32Type(), u8 = b.getIntegerType(8);
-  auto [scale, zpF] = dynamicQuantParams(b, loc, x);
+  // Plain names: lambdas capture them (C++17 cannot capture structured
+  // bindings).
+  auto params = dynamicQuantParams(b, loc, x);
+  Value scale = params.first, zpF = params.second;
   Value zpI = arith::FPToUIOp::create(b, loc, u8, zpF);
   auto yT = cast<RankedTensorType>(op.getY().getType());
   Value y = mapOver(b, loc, x, yT, [&](OpBuilder &nb, Location l, Value v) {
@@ -941,9 +944,9 @@ static Value dynamicQuantMatMul(sp::QuantMatMulOp op, Value x, LowerCtx &ctx) {
   OpBuilder &b = ctx.b;
   Location loc = op.getLoc();
   int64_t K = op.getK(), N = op.getN(), bits = op.getBits();
-  auto rT = cast<RankedTensorType>(op.getType());
   Type f32 = b.getF32Type(), i32 = b.getI32Type(), u8 = b.getIntegerType(8);
-  auto [xs, xzF] = dynamicQuantParams(b, loc, x);
+  auto params = dynamicQuantParams(b, loc, x);
+  Value xs = params.first, xzF = params.second;
   // x as [M, K] of centered int32 codes.
   auto xT = cast<RankedTensorType>(x.getType());
   Value x2 = x;
