@@ -654,7 +654,8 @@ def export_transformers_v5(out):
     custom op): Mixtral, Qwen2-MoE (sigmoid-gated shared expert),
     Qwen3-MoE, OLMoE, DeepSeek-V3 (first layer dense; group-limited
     selection with -inf outside the chosen groups), GPT-OSS (interleaved
-    gate / up with biases, the clamped SwiGLU; attention with sinks); and
+    gate / up with biases, the clamped SwiGLU; attention with sinks), ERNIE
+    4.5 (softmax scores plus a selection bias, clamp-renormalized); and
     Phi-3 with ReLU activations (dense: its MLP's fused gate_up_proj is cut
     by chunk, a Split, into a ReLU-gated GLU). Needs transformers 5 (a venv
     of its own, or --target next to the 4.46 one)."""
@@ -688,6 +689,11 @@ def export_transformers_v5(out):
             num_attention_heads=4, num_key_value_heads=2, head_dim=16, num_local_experts=4,
             num_experts_per_tok=2, max_position_embeddings=256,
             layer_types=["full_attention", "full_attention"])),
+        # softmax scores plus a selection bias, renormalized by
+        # clamp(sum, min=1e-12); a shared expert
+        "ernie4_5_moe": lambda: T.Ernie4_5_MoeForCausalLM(T.Ernie4_5_MoeConfig(
+            **common, moe_intermediate_size=32, moe_num_experts=8, moe_k=2,
+            moe_layer_start_index=0, moe_num_shared_experts=1, head_dim=16)),
         # dense, for the fused gate_up_proj (chunk -> Split) of a ReLU GLU
         "phi3_relu": lambda: T.Phi3ForCausalLM(T.Phi3Config(
             **common, hidden_act="relu", pad_token_id=0)),
@@ -697,6 +703,10 @@ def export_transformers_v5(out):
         model = build()
         if name != "phi3_relu":  # dense
             model.set_experts_implementation("batched_mm")
+        for pname, param in model.named_parameters():  # a bias that changes choices
+            if "e_score_correction_bias" in pname and name == "ernie4_5_moe":
+                with torch.no_grad():
+                    param.copy_(0.2 * torch.randn_like(param))
         model.eval()
         ids = torch.randint(0, 128, (2, 8))
         torch.onnx.export(Logits(model), (ids,), os.path.join(out, name + "_v5_dynamo.onnx"),

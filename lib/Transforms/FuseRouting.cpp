@@ -429,10 +429,22 @@ static FailureOr<Gate> matchGate(Value weights, Value indices, Miss &miss,
     // Sum of the weights, possibly plus a tiny epsilon (transformers adds
     // 1e-20 against division by zero).
     Value denom = div.getB();
-    if (auto eps = operandsWith<onnx::AddOp>(denom, [](Value v) {
-          return constFloat(v) && std::abs(*constFloat(v)) <= 1e-6;
-        }))
+    auto tiny = [](Value v) {
+      std::optional<double> c = v ? constFloat(v) : std::nullopt;
+      return c && std::abs(*c) <= 1e-6;
+    };
+    if (auto eps = operandsWith<onnx::AddOp>(denom, tiny))
       denom = eps->second;
+    // ...or clamped from below by one (ERNIE 4.5: clamp(sum, min=1e-12)).
+    else if (auto clip = denom.getDefiningOp<onnx::ClipOp>();
+             clip && !clip.getMax() && tiny(clip.getMin()))
+      denom = clip.getInput();
+    else if (auto mx = denom.getDefiningOp<onnx::MaxOp>(); mx && mx->getNumOperands() == 2)
+      for (int i = 0; i < 2; ++i)
+        if (tiny(mx->getOperand(i))) {
+          denom = mx->getOperand(1 - i);
+          break;
+        }
     auto sum = denom.getDefiningOp<onnx::ReduceSumOp>();
     if (!sum || sum.getData() != div.getA() || !kept || !reducesAxis(sum, last) ||
         !sum.getKeepdims()) {

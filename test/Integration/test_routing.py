@@ -510,3 +510,26 @@ def test_gpt_oss_uneven_clamps_are_not_fused(tmp_path):
     assert report["fusions"]["routing"] == 0
     x = 3 * np.random.default_rng(4).standard_normal((5, H)).astype(np.float32)
     assert_matches_ort(model, path, {"x": x})
+
+
+@pytest.mark.parametrize("spelling", ["clip", "max"])
+def test_renormalization_by_clamped_sum(tmp_path, spelling):
+    """ERNIE 4.5 divides the chosen weights by clamp(sum, min=1e-12)
+    (Clip, or Max with the constant): the op's renormalization."""
+    import onnx
+    from onnx import helper, numpy_helper
+    path = str(tmp_path / "moe.onnx")
+    models.moe(path, "D", hidden=H, inner=64, layout="batched_mm", act="swiglu")
+    m = onnx.load(path)
+    (div,) = [n for n in m.graph.node if n.op_type == "Div"]
+    m.graph.initializer.append(numpy_helper.from_array(np.array(1e-12, np.float32), "norm_min"))
+    if spelling == "clip":
+        node = helper.make_node("Clip", [div.input[1], "norm_min"], ["clamped"], name="/clamp")
+    else:
+        node = helper.make_node("Max", [div.input[1], "norm_min"], ["clamped"], name="/clamp")
+    m.graph.node.insert(list(m.graph.node).index(div), node)
+    div.input[1] = "clamped"
+    onnx.save(m, path)
+    model, report = compile_with_report(tmp_path, path)
+    assert report["fusions"]["routing"] == 1, report
+    check_tokens(model, path)
