@@ -31,7 +31,8 @@ import numpy as np
 
 # The operators issue 3 lists (plus the foundation's element-wise ops, and the
 # rounding / smooth activations hand-written fake quantization and Mamba-,
-# MobileNet-style blocks use).
+# MobileNet-style blocks use, and the NaN / infinity tests the dynamo exporter
+# writes after attention softmaxes).
 TARGET_OPS = """MatMul Gemm MatMulInteger QLinearMatMul QuantizeLinear DequantizeLinear
 DynamicQuantizeLinear TopK Softmax LogSoftmax Sigmoid Relu LeakyRelu Elu Gelu Erf Tanh Exp
 Log Sqrt Reciprocal Pow Abs Neg Clip Min Max Where Greater GreaterOrEqual Less LessOrEqual
@@ -40,7 +41,7 @@ CumSum ReduceSum ReduceMean ReduceMax ReduceMin ReduceProd ArgMax Einsum LayerNo
 Reshape Transpose Concat Split Slice Squeeze Unsqueeze Expand Tile Cast Shape Size
 ConstantOfShape Range Flatten Identity Dropout Add Sub Mul Div Constant Trilu Cos Sin
 Floor Ceil Round Sign Softplus Softsign HardSigmoid HardSwish Mish PRelu Pad Conv ReduceL1
-ReduceL2 ReduceSumSquare ReduceLogSum ReduceLogSumExp""".split()
+ReduceL2 ReduceSumSquare ReduceLogSum ReduceLogSumExp IsNaN IsInf""".split()
 
 # TensorProto data types Sparsa does not support on purpose, with why.
 BY_DESIGN = {
