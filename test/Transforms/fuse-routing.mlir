@@ -759,3 +759,97 @@ func.func @gpt_oss_experts(%x: tensor<?x4xf32>) -> tensor<?x4xf32> {
   %out = onnx.ReduceSum %yv, %a1 {keepdims = 0 : si64} : (tensor<?x2x4xf32>, tensor<1xi64>) -> tensor<?x4xf32>
   return %out : tensor<?x4xf32>
 }
+
+// -----
+
+/// Near miss: the tokens repeated three times for top-2 routing (the pair
+/// rows no longer line up with the flattened indices).
+// CHECK-LABEL: func.func @negative_batched_mm_repeat_count
+// CHECK-NOT: sparsa.moe
+// CHECK: onnx.TopK {{.+}}sparsa.unfused = {routing = "the tokens are repeated 3 times for top-2 routing"}
+func.func @negative_batched_mm_repeat_count(%x: tensor<?x8xf32>) -> tensor<?x8xf32> {
+  %wr = onnx.Constant {value = dense<0.5> : tensor<8x4xf32>} : () -> tensor<8x4xf32>
+  %k = onnx.Constant {value = dense<2> : tensor<1xi64>} : () -> tensor<1xi64>
+  %am1 = onnx.Constant {value = dense<-1> : tensor<1xi64>} : () -> tensor<1xi64>
+  %a1 = onnx.Constant {value = dense<1> : tensor<1xi64>} : () -> tensor<1xi64>
+  %rep = onnx.Constant {value = dense<[1, 3, 1]> : tensor<3xi64>} : () -> tensor<3xi64>
+  %flat2 = onnx.Constant {value = dense<[-1, 8]> : tensor<2xi64>} : () -> tensor<2xi64>
+  %view = onnx.Constant {value = dense<[-1, 3, 8]> : tensor<3xi64>} : () -> tensor<3xi64>
+  %gu = onnx.Constant {value = dense<0.25> : tensor<4x8x8xf32>} : () -> tensor<4x8x8xf32>
+  %dn = onnx.Constant {value = dense<0.125> : tensor<4x8x4xf32>} : () -> tensor<4x8x4xf32>
+  %logits = onnx.MatMul %x, %wr : (tensor<?x8xf32>, tensor<8x4xf32>) -> tensor<?x4xf32>
+  %p = onnx.Softmax %logits : (tensor<?x4xf32>) -> tensor<?x4xf32>
+  %vals, %idx = onnx.TopK %p, %k : (tensor<?x4xf32>, tensor<1xi64>) -> (tensor<?x2xf32>, tensor<?x2xi64>)
+  %s = onnx.ReduceSum %vals, %am1 : (tensor<?x2xf32>, tensor<1xi64>) -> tensor<?x1xf32>
+  %w = onnx.Div %vals, %s : (tensor<?x2xf32>, tensor<?x1xf32>) -> tensor<?x2xf32>
+  %xu = onnx.Unsqueeze %x, %a1 : (tensor<?x8xf32>, tensor<1xi64>) -> tensor<?x1x8xf32>
+  %xe = onnx.Expand %xu, %rep : (tensor<?x1x8xf32>, tensor<3xi64>) -> tensor<?x3x8xf32>
+  %xr = onnx.Reshape %xe, %flat2 : (tensor<?x3x8xf32>, tensor<2xi64>) -> tensor<?x8xf32>
+  %ids = onnx.Reshape %idx, %am1 : (tensor<?x2xi64>, tensor<1xi64>) -> tensor<?xi64>
+  %ndi = onnx.Unsqueeze %ids, %am1 : (tensor<?xi64>, tensor<1xi64>) -> tensor<?x1xi64>
+  %g1 = onnx.GatherND %gu, %ndi : (tensor<4x8x8xf32>, tensor<?x1xi64>) -> tensor<?x8x8xf32>
+  %xv = onnx.Unsqueeze %xr, %am1 : (tensor<?x8xf32>, tensor<1xi64>) -> tensor<?x8x1xf32>
+  %m1 = onnx.MatMul %g1, %xv : (tensor<?x8x8xf32>, tensor<?x8x1xf32>) -> tensor<?x8x1xf32>
+  %h = onnx.Squeeze %m1, %am1 : (tensor<?x8x1xf32>, tensor<1xi64>) -> tensor<?x8xf32>
+  %gate, %up = onnx.Split %h {axis = 1 : si64, num_outputs = 2 : si64} : (tensor<?x8xf32>) -> (tensor<?x4xf32>, tensor<?x4xf32>)
+  %sg = onnx.Sigmoid %gate : (tensor<?x4xf32>) -> tensor<?x4xf32>
+  %silu = onnx.Mul %gate, %sg : (tensor<?x4xf32>, tensor<?x4xf32>) -> tensor<?x4xf32>
+  %a = onnx.Mul %silu, %up : (tensor<?x4xf32>, tensor<?x4xf32>) -> tensor<?x4xf32>
+  %g2 = onnx.GatherND %dn, %ndi : (tensor<4x8x4xf32>, tensor<?x1xi64>) -> tensor<?x8x4xf32>
+  %av = onnx.Unsqueeze %a, %am1 : (tensor<?x4xf32>, tensor<1xi64>) -> tensor<?x4x1xf32>
+  %m2 = onnx.MatMul %g2, %av : (tensor<?x8x4xf32>, tensor<?x4x1xf32>) -> tensor<?x8x1xf32>
+  %y = onnx.Squeeze %m2, %am1 : (tensor<?x8x1xf32>, tensor<1xi64>) -> tensor<?x8xf32>
+  %wf = onnx.Reshape %w, %am1 : (tensor<?x2xf32>, tensor<1xi64>) -> tensor<?xf32>
+  %wu = onnx.Unsqueeze %wf, %am1 : (tensor<?xf32>, tensor<1xi64>) -> tensor<?x1xf32>
+  %yw = onnx.Mul %y, %wu : (tensor<?x8xf32>, tensor<?x1xf32>) -> tensor<?x8xf32>
+  %yv = onnx.Reshape %yw, %view : (tensor<?x8xf32>, tensor<3xi64>) -> tensor<?x3x8xf32>
+  %out = onnx.ReduceSum %yv, %a1 {keepdims = 0 : si64} : (tensor<?x3x8xf32>, tensor<1xi64>) -> tensor<?x8xf32>
+  return %out : tensor<?x8xf32>
+}
+
+// -----
+
+/// Near miss: the pair rows scaled by weights that are not the gate's
+/// top-k values (here an argument).
+// CHECK-LABEL: func.func @negative_batched_mm_weights_elsewhere
+// CHECK-NOT: sparsa.moe
+// CHECK: onnx.TopK {{.+}}sparsa.unfused = {routing = "routing weights are not the top-k scores"}
+func.func @negative_batched_mm_weights_elsewhere(%x: tensor<?x8xf32>, %wx: tensor<?x2xf32>) -> tensor<?x8xf32> {
+  %wr = onnx.Constant {value = dense<0.5> : tensor<8x4xf32>} : () -> tensor<8x4xf32>
+  %k = onnx.Constant {value = dense<2> : tensor<1xi64>} : () -> tensor<1xi64>
+  %am1 = onnx.Constant {value = dense<-1> : tensor<1xi64>} : () -> tensor<1xi64>
+  %a1 = onnx.Constant {value = dense<1> : tensor<1xi64>} : () -> tensor<1xi64>
+  %rep = onnx.Constant {value = dense<[1, 2, 1]> : tensor<3xi64>} : () -> tensor<3xi64>
+  %flat2 = onnx.Constant {value = dense<[-1, 8]> : tensor<2xi64>} : () -> tensor<2xi64>
+  %view = onnx.Constant {value = dense<[-1, 2, 8]> : tensor<3xi64>} : () -> tensor<3xi64>
+  %gu = onnx.Constant {value = dense<0.25> : tensor<4x8x8xf32>} : () -> tensor<4x8x8xf32>
+  %dn = onnx.Constant {value = dense<0.125> : tensor<4x8x4xf32>} : () -> tensor<4x8x4xf32>
+  %logits = onnx.MatMul %x, %wr : (tensor<?x8xf32>, tensor<8x4xf32>) -> tensor<?x4xf32>
+  %p = onnx.Softmax %logits : (tensor<?x4xf32>) -> tensor<?x4xf32>
+  %vals, %idx = onnx.TopK %p, %k : (tensor<?x4xf32>, tensor<1xi64>) -> (tensor<?x2xf32>, tensor<?x2xi64>)
+  %s = onnx.ReduceSum %vals, %am1 : (tensor<?x2xf32>, tensor<1xi64>) -> tensor<?x1xf32>
+  %w = onnx.Div %vals, %s : (tensor<?x2xf32>, tensor<?x1xf32>) -> tensor<?x2xf32>
+  %xu = onnx.Unsqueeze %x, %a1 : (tensor<?x8xf32>, tensor<1xi64>) -> tensor<?x1x8xf32>
+  %xe = onnx.Expand %xu, %rep : (tensor<?x1x8xf32>, tensor<3xi64>) -> tensor<?x2x8xf32>
+  %xr = onnx.Reshape %xe, %flat2 : (tensor<?x2x8xf32>, tensor<2xi64>) -> tensor<?x8xf32>
+  %ids = onnx.Reshape %idx, %am1 : (tensor<?x2xi64>, tensor<1xi64>) -> tensor<?xi64>
+  %ndi = onnx.Unsqueeze %ids, %am1 : (tensor<?xi64>, tensor<1xi64>) -> tensor<?x1xi64>
+  %g1 = onnx.GatherND %gu, %ndi : (tensor<4x8x8xf32>, tensor<?x1xi64>) -> tensor<?x8x8xf32>
+  %xv = onnx.Unsqueeze %xr, %am1 : (tensor<?x8xf32>, tensor<1xi64>) -> tensor<?x8x1xf32>
+  %m1 = onnx.MatMul %g1, %xv : (tensor<?x8x8xf32>, tensor<?x8x1xf32>) -> tensor<?x8x1xf32>
+  %h = onnx.Squeeze %m1, %am1 : (tensor<?x8x1xf32>, tensor<1xi64>) -> tensor<?x8xf32>
+  %gate, %up = onnx.Split %h {axis = 1 : si64, num_outputs = 2 : si64} : (tensor<?x8xf32>) -> (tensor<?x4xf32>, tensor<?x4xf32>)
+  %sg = onnx.Sigmoid %gate : (tensor<?x4xf32>) -> tensor<?x4xf32>
+  %silu = onnx.Mul %gate, %sg : (tensor<?x4xf32>, tensor<?x4xf32>) -> tensor<?x4xf32>
+  %a = onnx.Mul %silu, %up : (tensor<?x4xf32>, tensor<?x4xf32>) -> tensor<?x4xf32>
+  %g2 = onnx.GatherND %dn, %ndi : (tensor<4x8x4xf32>, tensor<?x1xi64>) -> tensor<?x8x4xf32>
+  %av = onnx.Unsqueeze %a, %am1 : (tensor<?x4xf32>, tensor<1xi64>) -> tensor<?x4x1xf32>
+  %m2 = onnx.MatMul %g2, %av : (tensor<?x8x4xf32>, tensor<?x4x1xf32>) -> tensor<?x8x1xf32>
+  %y = onnx.Squeeze %m2, %am1 : (tensor<?x8x1xf32>, tensor<1xi64>) -> tensor<?x8xf32>
+  %wf = onnx.Reshape %wx, %am1 : (tensor<?x2xf32>, tensor<1xi64>) -> tensor<?xf32>
+  %wu = onnx.Unsqueeze %wf, %am1 : (tensor<?xf32>, tensor<1xi64>) -> tensor<?x1xf32>
+  %yw = onnx.Mul %y, %wu : (tensor<?x8xf32>, tensor<?x1xf32>) -> tensor<?x8xf32>
+  %yv = onnx.Reshape %yw, %view : (tensor<?x8xf32>, tensor<3xi64>) -> tensor<?x2x8xf32>
+  %out = onnx.ReduceSum %yv, %a1 {keepdims = 0 : si64} : (tensor<?x2x8xf32>, tensor<1xi64>) -> tensor<?x8xf32>
+  return %out : tensor<?x8xf32>
+}
