@@ -42,6 +42,15 @@ void sparsa::markUnfused(Operation *op, StringRef family, StringRef reason) {
   op->setAttr(kUnfusedAttrName, entries.getDictionary(ctx));
 }
 
+void sparsa::markFusionNote(Operation *op, StringRef family, StringRef note) {
+  MLIRContext *ctx = op->getContext();
+  NamedAttrList entries;
+  if (auto old = op->getAttrOfType<DictionaryAttr>(kFusionNoteAttrName))
+    entries.append(old.getValue());
+  entries.set(family, StringAttr::get(ctx, note));
+  op->setAttr(kFusionNoteAttrName, entries.getDictionary(ctx));
+}
+
 /// |w| [E, A, B] as [E, B, A] (an onnx.Transpose, folded at compile time
 /// for constant weights by weight preparation).
 static Value swapLastTwo(OpBuilder &b, Location loc, Value w) {
@@ -61,6 +70,7 @@ namespace {
 /// gate, no renormalization, one group, relu, separate gate weights).
 struct MoESpec {
   Value x, logits, w1, w2, w3, b1, b2, b3, selectionBias;
+  Value indices; // the expert indices of a given routing (logits: its weights)
   Value sharedW1, sharedW2, sharedW3, sharedGate;
   // Quantized experts (bits > 0): scales and zero points per weight.
   Value s1, s2, s3, z1, z2, z3;
@@ -77,7 +87,7 @@ static sp::MoEOp buildMoE(OpBuilder &b, Location loc, const MoESpec &m) {
   return sp::MoEOp::create(
       b, loc, m.x.getType(), m.x, m.logits, m.w1, m.w2, m.w3, m.b1, m.b2, m.b3,
       m.selectionBias, m.sharedW1, m.sharedW2, m.sharedW3, m.sharedGate, m.s1, m.s2, m.s3, m.z1,
-      m.z2, m.z3, b.getI64IntegerAttr(m.k), b.getI64IntegerAttr(m.nGroup), b.getI64IntegerAttr(m.topkGroup),
+      m.z2, m.z3, m.indices, b.getI64IntegerAttr(m.k), b.getI64IntegerAttr(m.nGroup), b.getI64IntegerAttr(m.topkGroup),
       b.getStringAttr(m.gating), b.getBoolAttr(m.normalize), b.getF64FloatAttr(m.scaling),
       b.getStringAttr(m.act), b.getI64IntegerAttr(m.layout), b.getF64FloatAttr(m.alpha),
       b.getF64FloatAttr(m.beta), m.limit ? b.getF64FloatAttr(*m.limit) : FloatAttr(),
@@ -205,7 +215,15 @@ namespace {
 /// The routing gate in canonical terms.
 struct Gate {
   onnx::TopKOp topk;
-  Value logits;
+  /// The router logits; for a given routing (gating "given"), the routing
+  /// weights, with |indices| the experts they weigh and |note| why the
+  /// gate stays outside the op.
+  Value logits, indices;
+  std::string note, why;
+  /// Whether the form reads negative indices from the end (Gather, OneHot,
+  /// ScatterElements), and the expert count when the form gives it.
+  bool wrapsNegative = false;
+  int64_t experts = ShapedType::kDynamic;
   StringRef gating = "softmax";
   bool normalize = false;
   double scaling = 1.0;
@@ -487,6 +505,87 @@ static FailureOr<Gate> matchGate(Value weights, Value indices, Miss &miss,
   return g;
 }
 
+/// A gate the fusion does not recognize, kept outside the op as the ONNX
+/// ops that compute it: the form's routing weights |weights| and integer
+/// expert indices |indices| become a given routing, both [T, k] (or
+/// [B, S, k]) with k static. The routed forms that take it sum one term per
+/// (token, slot) pair, so any gate's choices fuse exactly; |why| is what
+/// matchGate said of the gate.
+static FailureOr<Gate> givenGate(Value weights, Value indices, StringRef why,
+                                 bool wrapsNegative,
+                                 int64_t experts = ShapedType::kDynamic) {
+  auto wT = dyn_cast<RankedTensorType>(weights.getType());
+  auto iT = dyn_cast<RankedTensorType>(indices.getType());
+  if (!wT || !iT || !isa<FloatType>(wT.getElementType()) ||
+      !(iT.getElementType().isSignlessInteger(64) ||
+        iT.getElementType().isSignlessInteger(32)) ||
+      (wT.getRank() != 2 && wT.getRank() != 3) || wT.getShape() != iT.getShape() ||
+      ShapedType::isDynamic(wT.getShape().back()) || wT.getShape().back() < 1 ||
+      (!ShapedType::isDynamic(experts) && experts < wT.getShape().back()))
+    return failure();
+  Gate g;
+  g.experts = experts;
+  g.gating = "given";
+  g.logits = weights;
+  g.indices = indices;
+  g.k = wT.getShape().back();
+  g.wrapsNegative = wrapsNegative;
+  g.why = why.str();
+  g.note = "gate kept as ONNX ops (" +
+           (why.empty() ? std::string("not a recognized top-k gate") : why.str()) +
+           "); the experts take its routing weights and indices";
+  return g;
+}
+
+/// Whether a given routing has one row per token of |x| ([T, H] or
+/// [B, S, H]): its leading dims equal |x|'s, static or both dynamic (a
+/// routing that only broadcasts against the tokens does not fit the op).
+/// A recognized gate always fits.
+static bool fitsTokens(const Gate &g, Value x) {
+  if (!g.indices)
+    return true;
+  auto wT = cast<RankedTensorType>(g.logits.getType());
+  auto xT = dyn_cast<RankedTensorType>(x.getType());
+  if (!xT || xT.getRank() != wT.getRank())
+    return false;
+  for (int64_t d = 0; d + 1 < wT.getRank(); ++d)
+    if (wT.getDimSize(d) != xT.getDimSize(d))
+      return false;
+  return true;
+}
+
+/// The number of experts the gate routes to (dynamic when unknown).
+static int64_t expertCount(const Gate &g) {
+  if (g.indices)
+    return g.experts;
+  return cast<RankedTensorType>(g.logits.getType()).getShape().back();
+}
+
+/// The gate of a routed form that sums one term per (token, slot): the
+/// recognized gate, or else a given routing of its weights and indices.
+static FailureOr<Gate> gateOrGiven(Value weights, Value indices, Miss &miss, bool batched,
+                                   bool wrapsNegative) {
+  auto gate = matchGate(weights, indices, miss, batched);
+  if (succeeded(gate))
+    return gate;
+  return givenGate(weights, indices, miss.reason, wrapsNegative);
+}
+
+/// |idx| with indices in [-E, -1] counted from the end, as ONNX's Gather and
+/// OneHot read them: Where(Less(idx, 0), Add(idx, E), idx).
+static Value wrapNegative(OpBuilder &b, Location loc, Value idx, int64_t E) {
+  auto t = cast<RankedTensorType>(idx.getType());
+  auto scalarT = RankedTensorType::get({}, t.getElementType());
+  auto cst = [&](int64_t v) {
+    return onnx::ConstantOp::create(
+        b, loc, scalarT, DenseIntElementsAttr::get(scalarT, APInt(t.getElementTypeBitWidth(), v, true)));
+  };
+  Value neg = onnx::LessOp::create(b, loc, RankedTensorType::get(t.getShape(), b.getI1Type()),
+                                   idx, cst(0));
+  Value shifted = onnx::AddOp::create(b, loc, t, idx, cst(E));
+  return onnx::WhereOp::create(b, loc, t, neg, shifted, idx);
+}
+
 //===----------------------------------------------------------------------===//
 // Weight stacking (compile time)
 //===----------------------------------------------------------------------===//
@@ -709,6 +808,12 @@ static Operation *emitMoE(Operation *anchor, const Routed &r) {
   MoESpec m;
   m.x = r.x;
   m.logits = flattenTokens(b, anchor->getLoc(), g.logits);
+  if (g.indices) {
+    m.indices = flattenTokens(b, anchor->getLoc(), g.indices);
+    int64_t E = cast<RankedTensorType>(e.w1.getType()).getDimSize(0);
+    if (g.wrapsNegative && !ShapedType::isDynamic(E))
+      m.indices = wrapNegative(b, anchor->getLoc(), m.indices, E);
+  }
   m.w1 = e.w1;
   m.w2 = e.w2;
   m.w3 = e.w3;
@@ -738,7 +843,10 @@ static Operation *emitMoE(Operation *anchor, const Routed &r) {
     replaced = add;
     b.setInsertionPoint(add);
   }
-  Value out = buildMoE(b, anchor->getLoc(), m).getResult();
+  sp::MoEOp moe = buildMoE(b, anchor->getLoc(), m);
+  if (!g.note.empty())
+    sparsa::markFusionNote(moe, "routing", g.note);
+  Value out = moe.getResult();
   if (out.getType() != replaced->getResult(0).getType())
     out = onnx::IdentityOp::create(b, anchor->getLoc(), replaced->getResult(0).getType(), out)
               .getResult();
@@ -854,6 +962,10 @@ namespace {
 struct DenseRouting {
   Value weights, indices;
   bool softmaxOfValues = false;
+  /// Negative indices count from the end (ScatterElements, OneHot), and
+  /// the matrix's expert count.
+  bool wraps = false;
+  int64_t experts = ShapedType::kDynamic;
 };
 } // namespace
 static std::optional<DenseRouting> denseRouting(Value d, Operation *anchor, Miss &miss,
@@ -888,7 +1000,8 @@ static FailureOr<Routed> matchEqualMaskChain(Operation *anchor, Miss &miss) {
   if (leaves.size() < 2)
     return failure();
   Value indices, weights, x, dense, sharedLeaf;
-  bool softmaxOfValues = false, unsummed = false;
+  bool softmaxOfValues = false, unsummed = false, denseWraps = false;
+  int64_t denseExperts = ShapedType::kDynamic;
   std::map<int64_t, ExpertFFN> byExpert;
   // Column e of the dense routing matrix D [T, E] (or [B, S, E]):
   // D[..., e:e+1] (Slice) or D[..., e, None] (Unsqueeze(Gather(D, e, last
@@ -1035,6 +1148,8 @@ static FailureOr<Routed> matchEqualMaskChain(Operation *anchor, Miss &miss) {
     weights = routing->weights;
     indices = routing->indices;
     softmaxOfValues = routing->softmaxOfValues;
+    denseWraps = routing->wraps;
+    denseExperts = routing->experts;
   }
   if (byExpert.size() + (sharedLeaf ? 1 : 0) + zeroLeaves != leaves.size() ||
       byExpert.size() < 2 || !indices)
@@ -1050,6 +1165,13 @@ static FailureOr<Routed> matchEqualMaskChain(Operation *anchor, Miss &miss) {
   }
   Routed r;
   auto gate = matchGate(weights, indices, miss, /*batched=*/true, softmaxOfValues);
+  if (failed(gate) && !softmaxOfValues) {
+    // Any other gate stays outside the op. Equal masks give no expert
+    // count: the experts are those up to the last branch's (an index past
+    // them matches no branch, and adds nothing to the op either).
+    gate = givenGate(weights, indices, miss.reason, /*wrapsNegative=*/dense && denseWraps,
+                     dense ? denseExperts : byExpert.rbegin()->first + 1);
+  }
   if (failed(gate))
     return failure();
   if (unsummed && gate->k != 1)
@@ -1057,8 +1179,14 @@ static FailureOr<Routed> matchEqualMaskChain(Operation *anchor, Miss &miss) {
   r.gate = *gate;
   r.x = x;
   miss.at = anchor;
+  if (!fitsTokens(*gate, x)) {
+    // Not a given routing after all: the gate's own near miss, if any.
+    miss.reason = gate->why.empty() ? "the routing weights do not have one row per token"
+                                   : gate->why;
+    return failure();
+  }
   auto logitsT = cast<RankedTensorType>(gate->logits.getType());
-  int64_t E = logitsT.getShape().back();
+  int64_t E = expertCount(*gate);
   if (ShapedType::isDynamic(E) || byExpert.rbegin()->first >= E || byExpert.begin()->first < 0) {
     miss.reason = "expert indices outside the router's expert count";
     return failure();
@@ -1097,10 +1225,6 @@ static FailureOr<Experts> stackedExperts(OpBuilder &b, Location loc, const Exper
   ex.alpha = f.alpha;
   ex.limit = f.limit;
   ex.beta = f.beta;
-  if ((f.limit || f.beta != 0.0) && !f.p3.weight) {
-    why = "a clamped or shifted linear part without a GLU";
-    return failure();
-  }
   if (f.act == "relu2") {
     why = "squared ReLU activations in routed experts are not supported";
     return failure();
@@ -1171,6 +1295,12 @@ static FailureOr<Routed> routedStacked(Operation *anchor, const Gate &gate,
   r.gate = gate;
   r.x = peelUnitDims(ffn.in);
   miss.at = anchor;
+  if (!fitsTokens(gate, r.x)) {
+    // Not a given routing after all: the gate's own near miss, if any.
+    miss.reason = gate.why.empty() ? "the routing weights do not have one row per token"
+                                   : gate.why;
+    return failure();
+  }
   int64_t rank = rankOf(gate.logits);
   if (rankOf(r.x) != rank) {
     miss.reason = rank == 3 ? "expert input is not [batch, tokens, hidden] like the router "
@@ -1182,6 +1312,11 @@ static FailureOr<Routed> routedStacked(Operation *anchor, const Gate &gate,
   auto ex = stackedExperts(b, anchor->getLoc(), ffn, indices, miss.reason);
   if (failed(ex))
     return failure();
+  int64_t E = cast<RankedTensorType>(ex->w1.getType()).getDimSize(0);
+  if (gate.indices && (E < gate.k || (!ShapedType::isDynamic(gate.experts) && gate.experts != E))) {
+    miss.reason = "the given routing does not fit the stacked experts";
+    return failure();
+  }
   r.experts = *ex;
   return r;
 }
@@ -1212,7 +1347,12 @@ static FailureOr<Routed> matchGatherByIndex(Operation *anchor, Miss &miss) {
     if (!g || ffn->p1.einsum != ffn->p2.einsum)
       continue;
     miss.at = anchor;
-    auto gate = matchGate(un.getData(), g->second, miss, /*batched=*/rank == 4);
+    // The weights scale their pair's output: Unsqueeze(w, last).
+    auto axes = onnx::getConstantI64Values(un.getAxes());
+    if (failed(axes) || axes->size() != 1 || ((*axes)[0] != rank - 1 && (*axes)[0] != -1))
+      return failure();
+    auto gate = gateOrGiven(un.getData(), g->second, miss, /*batched=*/rank == 4,
+                            /*wrapsNegative=*/true);
     if (failed(gate))
       return failure();
     return routedStacked(anchor, *gate, *ffn, g->second, miss);
@@ -1288,7 +1428,7 @@ static FailureOr<Routed> matchRepeatedTokens(Operation *anchor, Miss &miss) {
     if (!weights || !indices || !x || ffn->p1.einsum || ffn->p2.einsum)
       continue;
     miss.at = anchor;
-    auto gate = matchGate(weights, indices, miss);
+    auto gate = gateOrGiven(weights, indices, miss, /*batched=*/false, /*wrapsNegative=*/true);
     if (failed(gate)) {
       // The pair layout is unmistakable; say why it stops here.
       if (miss.reason.empty())
@@ -1498,6 +1638,9 @@ struct ScatterLink {
 struct OneHotMask {
   Value indices;
   std::optional<int64_t> depth;
+  /// Whether negative indices count from the end (OneHot; not an Equal
+  /// against arange).
+  bool wraps = false;
 };
 } // namespace
 static std::optional<OneHotMask> oneHotMask(Value v, int64_t rank = 3) {
@@ -1508,7 +1651,7 @@ static std::optional<OneHotMask> oneHotMask(Value v, int64_t rank = 3) {
     FailureOr<SmallVector<int64_t>> vals = onnx::getConstantI64Values(oh.getValues());
     if (failed(vals) || vals->size() != 2 || (*vals)[0] != 0 || (*vals)[1] == 0)
       depth = std::nullopt;
-    return OneHotMask{oh.getIndices(), depth};
+    return OneHotMask{oh.getIndices(), depth, /*wraps=*/true};
   }
   while (auto c = v.getDefiningOp<onnx::CastOp>())
     v = c.getInput();
@@ -1567,7 +1710,8 @@ static std::optional<DenseRouting> denseRouting(Value d, Operation *anchor, Miss
                             : "routing weights are scattered into a non-zero matrix";
       return std::nullopt;
     }
-    return DenseRouting{scatter.getUpdates(), scatter.getIndices(), softmax};
+    return DenseRouting{scatter.getUpdates(), scatter.getIndices(), softmax, /*wraps=*/true,
+                        cast<RankedTensorType>(d.getType()).getShape().back()};
   }
   if (softmax)
     return std::nullopt;
@@ -1592,9 +1736,19 @@ static std::optional<DenseRouting> denseRouting(Value d, Operation *anchor, Miss
     if (!oh || !oh->depth || !un || failed(axes) || axes->size() != 1 ||
         ((*axes)[0] != sumRank - 1 && (*axes)[0] != -1) || rankOf(un.getData()) != sumRank - 1)
       continue;
-    return DenseRouting{un.getData(), oh->indices};
+    return DenseRouting{un.getData(), oh->indices, false, oh->wraps, *oh->depth};
   }
   return std::nullopt;
+}
+
+/// The gate of a dense routing matrix: the recognized gate, or else a given
+/// routing of the weights and indices it is built from (not of a softmax
+/// of scattered values: its weights are not the values).
+static FailureOr<Gate> denseGate(const DenseRouting &r, Miss &miss, bool batched) {
+  auto gate = matchGate(r.weights, r.indices, miss, batched, r.softmaxOfValues);
+  if (succeeded(gate) || r.softmaxOfValues)
+    return gate;
+  return givenGate(r.weights, r.indices, miss.reason, r.wraps, r.experts);
 }
 
 /// Form B: ReduceSum over experts of Mul(FFN(x) on stacked weights, the
@@ -1689,8 +1843,7 @@ static FailureOr<Routed> matchDenseMasked(Operation *anchor, Miss &miss) {
       continue;
     }
     miss.at = anchor;
-    auto gate = matchGate(routing->weights, routing->indices, miss, batched,
-                          routing->softmaxOfValues);
+    auto gate = denseGate(*routing, miss, batched);
     if (failed(gate))
       return failure();
     return routedStacked(anchor, *gate, *ffn, Value(), miss);
@@ -1792,13 +1945,12 @@ static FailureOr<Routed> matchStackedOutputs(Operation *anchor, Miss &miss) {
   if (!routing)
     return failure();
   miss.at = anchor;
-  auto gate = matchGate(routing->weights, routing->indices, miss, /*batched=*/true,
-                        routing->softmaxOfValues);
+  auto gate = denseGate(*routing, miss, /*batched=*/true);
   if (failed(gate))
     return failure();
   miss.at = anchor;
   auto logitsT = cast<RankedTensorType>(gate->logits.getType());
-  if (logitsT.getShape().back() != (int64_t)ffns.size()) {
+  if (expertCount(*gate) != (int64_t)ffns.size()) {
     miss.reason = "the stacked expert outputs are not one per router expert";
     return failure();
   }
@@ -1872,6 +2024,7 @@ static FailureOr<Routed> matchOneHotNonZero(Operation *anchor, Miss &miss) {
   Value x, oneHotIdx, weights;
   int64_t E = -1;
   bool equalMask = false; // the masks are Equal(idx, e): E is the router's
+  bool wraps = false;      // OneHot masks: negative indices count from the end
   for (ScatterLink &s : chain) {
     // updates = FFN(Gather(x, tok)) * weight column (expanded to the
     // index shape by the index_add_ export)
@@ -1985,6 +2138,7 @@ static FailureOr<Routed> matchOneHotNonZero(Operation *anchor, Miss &miss) {
       }
       x = xIn;
       oneHotIdx = oh->indices;
+      wraps = oh->wraps;
       weights = w;
       E = depth;
       branches.push_back({expert, *ffn, Value(), tok, slot, w});
@@ -1999,10 +2153,20 @@ static FailureOr<Routed> matchOneHotNonZero(Operation *anchor, Miss &miss) {
     return failure();
   }
   auto gate = matchGate(weights, oneHotIdx, miss);
+  // Any other gate stays outside the op. The expert count is the mask's
+  // depth; Equal masks have none, so the experts are those up to the last
+  // branch's (an index past them matches no branch and adds nothing, as it
+  // adds nothing to the op).
+  if (failed(gate)) {
+    if (equalMask)
+      for (BranchA &br : branches)
+        E = std::max(E, br.expert + 1);
+    gate = givenGate(weights, oneHotIdx, miss.reason, wraps, E);
+  }
   if (failed(gate))
     return failure();
   miss.at = anchor;
-  int64_t gateE = cast<RankedTensorType>(gate->logits.getType()).getDimSize(1);
+  int64_t gateE = expertCount(*gate);
   if (equalMask && !ShapedType::isDynamic(gateE))
     E = gateE;
   if (gateE != E) {
@@ -2023,6 +2187,12 @@ static FailureOr<Routed> matchOneHotNonZero(Operation *anchor, Miss &miss) {
   r.x = x;
   if (rankOf(x) != 2) {
     miss.reason = "expert input is not a [tokens, hidden] matrix";
+    return failure();
+  }
+  if (!fitsTokens(*gate, x)) {
+    // Not a given routing after all: the gate's own near miss, if any.
+    miss.reason = gate->why.empty() ? "the routing weights do not have one row per token"
+                                   : gate->why;
     return failure();
   }
   OpBuilder b(anchor);

@@ -196,6 +196,9 @@ def _cases(full: bool) -> Dict[str, Case]:
             c_weights="after", normalize=False),
         moe("moe_decode_D_batched_mm", "D", 1, "MoE decode, transformers 5's batched_mm "
             "experts (W[expert_ids] per pair, gate_up_proj Split)", layout="batched_mm"),
+        moe("moe_decode_D_sparsemixer", "D", 1, "MoE decode, batched_mm experts under "
+            "PhiMoE's sparsemixer gate (kept as ONNX ops: a given routing)",
+            layout="batched_mm", gating="sparsemixer"),
         moe("moe_decode_E", "E", 1, "MoE decode, com.microsoft.MoE"),
         moe("moe_prefill_E", "E", 32 if full else 8, "MoE prefill, com.microsoft.MoE"),
     ]

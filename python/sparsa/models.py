@@ -862,10 +862,49 @@ def _moe_gate(g: "_Graph", x: str, wg: str, k: int, gating: str, normalize: bool
     transformers writes it: sigmoid scores plus a correction bias for the
     choice, experts in g.n_group groups of which the g.topk_group with the
     best top-2 sums compete (masked_fill 0 elsewhere), weights gathered from
-    the unbiased scores, renormalized with a 1e-20 epsilon, scaled)."""
+    the unbiased scores, renormalized with a 1e-20 epsilon, scaled),
+    `sparsemixer` (PhiMoE's top-2 in eval mode, k = 2: each choice is the
+    arg max of the logits left, weighed by the softmax over the logits
+    within a relative jitter of 0.01 of that maximum; the second choice's
+    logits have the first scattered to -inf), `log_softmax` (TopK over
+    LogSoftmax, the weights Exp of the chosen values) or `scaled_softmax`
+    (TopK over the logits, weights Softmax(values * 0.5) over the k: a
+    temperature applied after the choice). The last three are no top-k gate
+    the fusion recognizes: the routed forms that sum per (token, slot)
+    take them as given routings."""
     logits = g.op("MatMul", [x, wg], name="/router/MatMul")
     kk = g.const("router.k", np.array([k], np.int64))
     g.scores = logits
+    if gating == "sparsemixer":
+        if k != 2:
+            raise ValueError("sparsemixer routes top-2")
+        c64 = lambda name, v: g.const(name, np.array(v, np.int64))  # noqa: E731
+        ninf = g.const("router.ninf", np.array(-np.inf, np.float32))
+        jitter = g.const("router.jitter2", np.array(2 * 0.01, np.float32))
+        choices = []
+        cur = logits
+        for n in range(2):
+            thr = (g.op("ReduceMax", [cur, c64(f"router.ax{n}", [-1])], keepdims=1)
+                   if getattr(g, "opset", 17) >= 18
+                   else g.op("ReduceMax", [cur], axes=[-1], keepdims=1))
+            ind = g.op("ArgMax", [cur], axis=-1, keepdims=1)
+            factor = g.op("Max", [g.op("Abs", [logits]), thr])
+            far = g.op("Greater", [g.op("Div", [g.op("Sub", [thr, logits]), factor]), jitter])
+            gates = g.op("Softmax", [g.op("Where", [far, ninf, cur])], axis=-1)
+            choices.append((g.op("GatherElements", [gates, ind], axis=-1), ind))
+            if n == 0:
+                cur = g.op("ScatterElements", [logits, ind, g.op("Expand", [
+                    ninf, g.op("Shape", [ind])])], axis=-1)
+        w = g.op("Concat", [choices[0][0], choices[1][0]], axis=-1)
+        idx = g.op("Concat", [choices[0][1], choices[1][1]], axis=-1)
+        return w, idx
+    if gating == "log_softmax":
+        vals, idx = g.op("TopK", [g.op("LogSoftmax", [logits], axis=-1), kk], 2, axis=-1)
+        return g.op("Exp", [vals]), idx
+    if gating == "scaled_softmax":
+        vals, idx = g.op("TopK", [logits, kk], 2, axis=-1)
+        half = g.const("router.temperature", np.array(0.5, np.float32))
+        return g.op("Softmax", [g.op("Mul", [vals, half])], axis=-1), idx
     if gating == "deepseek":
         E = g.n_experts
         G, TG = g.n_group, g.topk_group
@@ -1256,6 +1295,7 @@ def moe(path: str, form: str, hidden: int = 64, inner: int = 128, experts: int =
             vals = None
             gate_values = {"weights": dmat, "scores": logits}
         else:
+            g.opset = getattr(g, "opset", opset)
             vals, idx = _moe_gate(g, x, wg, k, gating, normalize, scaling)
             gate_values = {"weights": vals, "scores": g.scores}
         opsets = [("", opset)]

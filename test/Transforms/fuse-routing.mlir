@@ -398,10 +398,17 @@ func.func @negative_stacked_mixed_activations(%x: tensor<?x4xf32>) -> tensor<?x4
 
 // -----
 
-/// Near miss: TopK over the token axis. Nothing fuses; the TopK says why.
+/// TopK over the token axis is no gate the pass recognizes, but the
+/// gathered experts still sum one term per (row, slot) of its [2, 4]
+/// values and indices, one row per token (T = 2 here): a given routing,
+/// with the gate kept as ONNX ops and a note saying why. The indices are
+/// read from the end when negative, as Gather does.
 // CHECK-LABEL: func.func @topk_over_tokens
-// CHECK: onnx.TopK {{.+}} {axis = 0 : si64, sparsa.unfused = {routing = "TopK selects along axis 0, not the expert axis"}}
-// CHECK-NOT: sparsa.moe
+// CHECK: %[[V:.+]], %[[I:.+]] = onnx.TopK {{.+}} {axis = 0 : si64}
+// CHECK: %[[LT:.+]] = onnx.Less %[[I]]
+// CHECK: %[[SH:.+]] = onnx.Add %[[I]]
+// CHECK: %[[WR:.+]] = onnx.Where %[[LT]], %[[SH]], %[[I]]
+// CHECK: sparsa.moe %arg0, %[[V]], {{.+}} expert_indices = %[[WR]] {gating = "given", k = 4 : i64, sparsa.fusion_note = {routing = "gate kept as ONNX ops (TopK selects along axis 0, not the expert axis); the experts take its routing weights and indices"}}
 func.func @topk_over_tokens(%x: tensor<2x4xf32>) -> tensor<2x4xf32> {
   %wg = onnx.Constant {value = dense<1.0> : tensor<4x4xf32>} : () -> tensor<4x4xf32>
   %k = onnx.Constant {value = dense<2> : tensor<1xi64>} : () -> tensor<1xi64>
@@ -575,12 +582,15 @@ func.func @form_c_top1_flat(%x: tensor<?x4xf32>) -> tensor<?x4xf32> {
 
 // -----
 
-/// Near miss: ArgMax with select_last_index = 1 picks the last of tied
-/// experts, a top-k the first. Nothing fuses; the ArgMax says why.
-// CHECK-LABEL: func.func @negative_argmax_last_index
-// CHECK-NOT: sparsa.moe
-// CHECK: onnx.ArgMax {{.+}}sparsa.unfused = {routing = "ArgMax picks the last of tied experts (select_last_index = 1)"}
-func.func @negative_argmax_last_index(%x: tensor<?x4xf32>) -> tensor<?x4xf32> {
+/// ArgMax with select_last_index = 1 picks the last of tied experts, a
+/// top-k the first, so the gate is not the op's own; the Equal chain
+/// (experts 0 and 1) takes its weight and index as a given routing. Equal
+/// masks never match a negative index, so none is wrapped.
+// CHECK-LABEL: func.func @argmax_last_index_given
+// CHECK: %[[I:.+]] = onnx.ArgMax {{.+}}select_last_index = 1
+// CHECK-NOT: onnx.Where
+// CHECK: sparsa.moe %arg0, %{{.+}}, %{{.+}}, %{{.+}} expert_indices = %[[I]] {gating = "given", k = 1 : i64, sparsa.fusion_note = {routing = "gate kept as ONNX ops (ArgMax picks the last of tied experts (select_last_index = 1)); the experts take its routing weights and indices"}}
+func.func @argmax_last_index_given(%x: tensor<?x4xf32>) -> tensor<?x4xf32> {
   %wg = onnx.Constant {value = dense<[[1.0, -1.0], [0.5, 0.25], [-0.5, 1.0], [0.0, 2.0]]> : tensor<4x2xf32>} : () -> tensor<4x2xf32>
   %axl = onnx.Constant {value = dense<-1> : tensor<1xi64>} : () -> tensor<1xi64>
   %e0 = onnx.Constant {value = dense<0> : tensor<i64>} : () -> tensor<i64>
@@ -809,12 +819,14 @@ func.func @negative_batched_mm_repeat_count(%x: tensor<?x8xf32>) -> tensor<?x8xf
 
 // -----
 
-/// Near miss: the pair rows scaled by weights that are not the gate's
-/// top-k values (here an argument).
-// CHECK-LABEL: func.func @negative_batched_mm_weights_elsewhere
-// CHECK-NOT: sparsa.moe
-// CHECK: onnx.TopK {{.+}}sparsa.unfused = {routing = "routing weights are not the top-k scores"}
-func.func @negative_batched_mm_weights_elsewhere(%x: tensor<?x8xf32>, %wx: tensor<?x2xf32>) -> tensor<?x8xf32> {
+/// The pair rows scaled by weights that are not the gate's top-k values
+/// (here an argument): the pair layout fuses with a given routing, the
+/// argument as its weights and the TopK's indices as its experts.
+// CHECK-LABEL: func.func @batched_mm_weights_elsewhere_given
+// CHECK: %{{.+}}, %[[I:.+]] = onnx.TopK
+// CHECK: %[[WR:.+]] = onnx.Where %{{.+}}, %{{.+}}, %[[I]]
+// CHECK: sparsa.moe %arg0, %arg1, %{{.+}}, %{{.+}} expert_indices = %[[WR]] {activation = "silu", gate_layout = 2 : i64, gating = "given", k = 2 : i64, sparsa.fusion_note = {routing = "gate kept as ONNX ops (routing weights are not the top-k scores); the experts take its routing weights and indices"}}
+func.func @batched_mm_weights_elsewhere_given(%x: tensor<?x8xf32>, %wx: tensor<?x2xf32>) -> tensor<?x8xf32> {
   %wr = onnx.Constant {value = dense<0.5> : tensor<8x4xf32>} : () -> tensor<8x4xf32>
   %k = onnx.Constant {value = dense<2> : tensor<1xi64>} : () -> tensor<1xi64>
   %am1 = onnx.Constant {value = dense<-1> : tensor<1xi64>} : () -> tensor<1xi64>

@@ -155,6 +155,8 @@ struct Report {
   llvm::StringMap<int64_t> fused;
   int64_t attention = 0;
   llvm::json::Array unfused;
+  /// What fused ops left outside themselves (e.g. a gate kept as ONNX ops).
+  llvm::json::Array notes;
   /// Counts the fused regions per family and collects the candidates a
   /// fusion pass marked as not fused, with the node and the reason.
   void collectFusions(ModuleOp module) {
@@ -164,12 +166,19 @@ struct Report {
         ++fused[family];
       if (isa<sparsa::sparsa::AttentionOp>(op))
         ++attention;
-      auto marks = op->getAttrOfType<DictionaryAttr>(sparsa::kUnfusedAttrName);
-      if (!marks)
-        return;
       std::string node;
       if (auto name = dyn_cast<NameLoc>(op->getLoc()))
         node = name.getName().str();
+      if (auto fusionNotes = op->getAttrOfType<DictionaryAttr>(sparsa::kFusionNoteAttrName))
+        for (NamedAttribute m : fusionNotes)
+          notes.push_back(llvm::json::Object{
+              {"node", node},
+              {"op", op->getName().getStringRef()},
+              {"family", m.getName().strref()},
+              {"note", cast<StringAttr>(m.getValue()).getValue()}});
+      auto marks = op->getAttrOfType<DictionaryAttr>(sparsa::kUnfusedAttrName);
+      if (!marks)
+        return;
       for (NamedAttribute m : marks)
         unfused.push_back(llvm::json::Object{
             {"node", node},
@@ -204,6 +213,7 @@ struct Report {
         // Dense kernel fusions (not sparsity families).
         {"kernel_fusions", llvm::json::Object{{"attention", attention}}},
         {"unfused", llvm::json::Array(unfused)},
+        {"notes", llvm::json::Array(notes)},
         {"compile_seconds",
          std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
              .count()},

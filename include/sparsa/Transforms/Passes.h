@@ -44,6 +44,13 @@ inline constexpr llvm::StringLiteral kUnfusedAttrName = "sparsa.unfused";
 /// Records on |op| why |family| did not fuse it (the report lists it).
 void markUnfused(mlir::Operation *op, llvm::StringRef family, llvm::StringRef reason);
 
+/// Name of the discardable attribute a fusion pass puts on a fused op to say
+/// what it left outside of it: a dictionary {family = "note"}.
+inline constexpr llvm::StringLiteral kFusionNoteAttrName = "sparsa.fusion_note";
+
+/// Records on the fused |op| a note of |family| (the report's `notes`).
+void markFusionNote(mlir::Operation *op, llvm::StringRef family, llvm::StringRef note);
+
 } // namespace sparsa
 
 #endif // SPARSA_TRANSFORMS_PASSES_H

@@ -173,31 +173,21 @@ static Value expertFFN(GenericBuilder &B, sp::MoEOp op, Value rows, Value e) {
   return B.matmul(a, B.expertSlice(op.getW2(), e), slice(op.getB2()));
 }
 
-static FailureOr<Value> lowerMoE(sp::MoEOp op, LowerCtx &lctx) {
-  OpBuilder &b = lctx.b;
-  Location loc = op.getLoc();
-  if (op.isQuantized())
-    for (Value w : {op.getW1(), op.getW2(), op.getW3()})
-      if (w && !cast<RankedTensorType>(w.getType()).hasStaticShape())
-        return op.emitOpError("quantized expert weights need static shapes"), failure();
-  Value x = op.getInput(), logits = op.getRouterLogits();
-  auto xT = cast<RankedTensorType>(x.getType());
-  Type elt = xT.getElementType();
-  GenericBuilder B{b, loc, elt};
-  if (xT.getRank() == 3)
-    x = tensor::CollapseShapeOp::create(b, loc, x,
-                                        SmallVector<ReassociationIndices>{{0, 1}, {2}});
-  auto x2T = cast<RankedTensorType>(x.getType());
-  OpFoldResult T = tensor::getMixedSize(b, loc, x, 0), H = tensor::getMixedSize(b, loc, x, 1),
-               E = tensor::getMixedSize(b, loc, logits, 1);
-  Value Tv = dimOf(b, loc, x, 0), Ev = dimOf(b, loc, logits, 1);
+/// The slots of the op's own gate: expert [T, k] (index) and weight [T, k]
+/// for rank r < k among each token's gate scores, before renormalization
+/// and scaling.
+static std::pair<Value, Value> gateSlots(GenericBuilder &B, sp::MoEOp op, Value logits,
+                                         OpFoldResult T, OpFoldResult E, Value Ev) {
+  OpBuilder &b = B.b;
+  Location loc = B.loc;
+  Type elt = B.elt;
   int64_t k = op.getK();
   Value zero = zeroOf(b, loc, elt), one = B.fcst(b, loc, 1.0);
   Type i32 = b.getI32Type(), idxT = b.getIndexType();
+  Value Tv = getValueOrCreateConstantIndexOp(b, loc, T);
   auto add = [](OpBuilder &nb, Location l, Value a, Value c) -> Value {
     return arith::AddFOp::create(nb, l, a, c);
   };
-
   // 1. Gate scores p[t, e].
   Value p;
   if (op.getGating() == "softmax") {
@@ -305,11 +295,79 @@ static FailureOr<Value> lowerMoE(sp::MoEOp op, LowerCtx &lctx) {
             });
         scf::YieldOp::create(nb, l, eLoop.getResults());
       });
-  slotExpert = tLoop.getResult(0);
-  slotWeight = tLoop.getResult(1);
+  return {tLoop.getResult(0), tLoop.getResult(1)};
+}
+
+/// The slots of a given routing: the expert indices as index values and
+/// the routing weights; a pair whose index is outside [0, E) goes to expert
+/// 0 with weight 0 (it adds nothing, and the counting sort stays inside the
+/// expert count).
+static std::pair<Value, Value> givenSlots(GenericBuilder &B, sp::MoEOp op, OpFoldResult T,
+                                          Value Ev) {
+  OpBuilder &b = B.b;
+  Type elt = B.elt, idxT = b.getIndexType();
+  Value idx = op.getExpertIndices(), w = op.getRouterLogits();
+  OpFoldResult K = b.getIndexAttr(op.getK());
+  // The expert of each pair, or -1 when its index is out of range.
+  Value wrapped = B.generic(
+      idx, {{0, 1}}, B.empty({T, K}, idxT), {0, 1}, 2, {},
+      [&](OpBuilder &nb, Location l, ValueRange a) -> Value {
+        Value e = arith::IndexCastOp::create(nb, l, idxT, a[0]);
+        Value c0 = indexCst(nb, l, 0);
+        Value ok = arith::AndIOp::create(
+            nb, l, arith::CmpIOp::create(nb, l, arith::CmpIPredicate::sge, e, c0),
+            arith::CmpIOp::create(nb, l, arith::CmpIPredicate::slt, e, Ev));
+        return arith::SelectOp::create(nb, l, ok, e, indexCst(nb, l, -1));
+      });
+  Value slotExpert = B.generic(wrapped, {{0, 1}}, B.empty({T, K}, idxT), {0, 1}, 2, {},
+                               [&](OpBuilder &nb, Location l, ValueRange a) -> Value {
+                                 return arith::MaxSIOp::create(nb, l, a[0],
+                                                               indexCst(nb, l, 0));
+                               });
+  Value slotWeight = B.generic(
+      ValueRange{w, wrapped}, {{0, 1}, {0, 1}}, B.empty({T, K}, elt), {0, 1}, 2, {},
+      [&](OpBuilder &nb, Location l, ValueRange a) -> Value {
+        Value ok = arith::CmpIOp::create(nb, l, arith::CmpIPredicate::sge, a[1],
+                                         indexCst(nb, l, 0));
+        return arith::SelectOp::create(nb, l, ok, a[0], zeroOf(nb, l, elt));
+      });
+  return {slotExpert, slotWeight};
+}
+
+static FailureOr<Value> lowerMoE(sp::MoEOp op, LowerCtx &lctx) {
+  OpBuilder &b = lctx.b;
+  Location loc = op.getLoc();
+  if (op.isQuantized())
+    for (Value w : {op.getW1(), op.getW2(), op.getW3()})
+      if (w && !cast<RankedTensorType>(w.getType()).hasStaticShape())
+        return op.emitOpError("quantized expert weights need static shapes"), failure();
+  Value x = op.getInput(), logits = op.getRouterLogits();
+  auto xT = cast<RankedTensorType>(x.getType());
+  Type elt = xT.getElementType();
+  GenericBuilder B{b, loc, elt};
+  if (xT.getRank() == 3)
+    x = tensor::CollapseShapeOp::create(b, loc, x,
+                                        SmallVector<ReassociationIndices>{{0, 1}, {2}});
+  auto x2T = cast<RankedTensorType>(x.getType());
+  // The expert count from the stacked weights (a given routing's
+  // router_logits are [T, k]).
+  OpFoldResult T = tensor::getMixedSize(b, loc, x, 0), H = tensor::getMixedSize(b, loc, x, 1),
+               E = tensor::getMixedSize(b, loc, op.getW1(), 0);
+  Value Tv = dimOf(b, loc, x, 0), Ev = dimOf(b, loc, op.getW1(), 0);
+  int64_t k = op.getK();
+  Value zero = zeroOf(b, loc, elt);
+  Type idxT = b.getIndexType();
+  auto add = [](OpBuilder &nb, Location l, Value a, Value c) -> Value {
+    return arith::AddFOp::create(nb, l, a, c);
+  };
+
+  Value c0 = B.idx(0), c1 = B.idx(1), cK = B.idx(k);
+  Value slotExpert, slotWeight;
+  std::tie(slotExpert, slotWeight) = op.hasGivenRouting() ? givenSlots(B, op, T, Ev)
+                                                          : gateSlots(B, op, logits, T, E, Ev);
   double scaling = op.getRoutedScaling().convertToDouble();
   if (op.getNormalize() || scaling != 1.0) {
-    Value denom = B.filled({T}, elt, op.getNormalize() ? zero : one);
+    Value denom = B.filled({T}, elt, op.getNormalize() ? zero : B.fcst(b, loc, 1.0));
     if (op.getNormalize())
       denom = B.generic(slotWeight, {{0, 1}}, denom, {0}, 2, {1},
                         [&](OpBuilder &nb, Location l, ValueRange a) -> Value {

@@ -100,3 +100,28 @@ func.func @quantized_decode(%x: tensor<1x64xf32>, %r: tensor<1x8xf32>, %w1: tens
   %y = sparsa.moe %x, %r, %w1, %w2 w1_scales = %s1 w2_scales = %s2 w1_zero_points = %z1 w2_zero_points = %z2 {activation = "silu", gate_layout = 1 : i64, k = 2 : i64, weight_bits = 4 : i64} : (tensor<1x64xf32>, tensor<1x8xf32>, tensor<8x256x32xui8>, tensor<8x64x64xui8>, tensor<8x256xf32>, tensor<8x64xf32>, tensor<8x128xui8>, tensor<8x32xui8>) -> tensor<1x64xf32>
   return %y : tensor<1x64xf32>
 }
+
+// -----
+
+/// A given routing: no gate scores and no ranks; each pair's expert is its
+/// index, and a pair whose index is outside [0, E) goes to expert 0 with
+/// weight 0, so the counting sort never leaves the expert count. Then the
+/// same parallel decode over the k slots.
+// CHECK-LABEL: func.func @given_decode
+// CHECK-NOT: math.exp
+// CHECK: %[[WR:.+]] = linalg.generic {{.+}} ins(%arg4 : tensor<1x2xi64>) outs(%{{.+}} : tensor<1x2xindex>)
+// CHECK: arith.index_cast
+// CHECK: arith.cmpi sge
+// CHECK: arith.cmpi slt
+// CHECK: arith.select
+// CHECK: %[[EXP:.+]] = linalg.generic {{.+}} ins(%[[WR]] : tensor<1x2xindex>)
+// CHECK: arith.maxsi
+// CHECK: %[[W:.+]] = linalg.generic {{.+}} ins(%arg1, %[[WR]] : tensor<1x2xf32>, tensor<1x2xindex>)
+// CHECK: arith.select
+// CHECK: scf.forall (%[[J:.+]]) in (2)
+// CHECK: tensor.extract %[[EXP]][%c0, %[[J]]] : tensor<1x2xindex>
+// CHECK: tensor.extract %[[W]][%c0, %[[J]]] : tensor<1x2xf32>
+func.func @given_decode(%x: tensor<1x4xf32>, %w: tensor<1x2xf32>, %w1: tensor<4x4x8xf32>, %w2: tensor<4x8x4xf32>, %idx: tensor<1x2xi64>) -> tensor<1x4xf32> {
+  %y = sparsa.moe %x, %w, %w1, %w2 expert_indices = %idx {k = 2 : i64, gating = "given"} : (tensor<1x4xf32>, tensor<1x2xf32>, tensor<4x4x8xf32>, tensor<4x8x4xf32>, tensor<1x2xi64>) -> tensor<1x4xf32>
+  return %y : tensor<1x4xf32>
+}

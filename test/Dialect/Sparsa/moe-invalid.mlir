@@ -9,7 +9,7 @@ func.func @k_too_large(%x: tensor<?x16xf32>, %r: tensor<?x4xf32>, %w1: tensor<4x
 // -----
 
 func.func @bad_gating(%x: tensor<?x16xf32>, %r: tensor<?x4xf32>, %w1: tensor<4x16x8xf32>, %w2: tensor<4x8x16xf32>) -> tensor<?x16xf32> {
-  // expected-error @+1 {{gating must be 'softmax', 'sigmoid' or 'none' (got 'tanh')}}
+  // expected-error @+1 {{gating must be 'softmax', 'sigmoid', 'none' or 'given' (got 'tanh')}}
   %y = sparsa.moe %x, %r, %w1, %w2 {k = 1 : i64, gating = "tanh"} : (tensor<?x16xf32>, tensor<?x4xf32>, tensor<4x16x8xf32>, tensor<4x8x16xf32>) -> tensor<?x16xf32>
   return %y : tensor<?x16xf32>
 }
@@ -187,5 +187,37 @@ func.func @quant_zero_points(%x: tensor<?x64xf32>, %r: tensor<?x8xf32>, %w1: ten
 func.func @int8_float_experts(%x: tensor<?x16xf32>, %r: tensor<?x4xf32>, %w1: tensor<4x16x8xf32>, %w2: tensor<4x8x16xf32>) -> tensor<?x16xf32> {
   // expected-error @+1 {{int8_activations needs quantized experts (weight_bits)}}
   %y = sparsa.moe %x, %r, %w1, %w2 {k = 1 : i64, int8_activations = true} : (tensor<?x16xf32>, tensor<?x4xf32>, tensor<4x16x8xf32>, tensor<4x8x16xf32>) -> tensor<?x16xf32>
+  return %y : tensor<?x16xf32>
+}
+
+// -----
+
+func.func @given_without_indices(%x: tensor<?x16xf32>, %w: tensor<?x2xf32>, %w1: tensor<4x16x8xf32>, %w2: tensor<4x8x16xf32>) -> tensor<?x16xf32> {
+  // expected-error @+1 {{expert_indices are given exactly when gating = 'given'}}
+  %y = sparsa.moe %x, %w, %w1, %w2 {k = 2 : i64, gating = "given"} : (tensor<?x16xf32>, tensor<?x2xf32>, tensor<4x16x8xf32>, tensor<4x8x16xf32>) -> tensor<?x16xf32>
+  return %y : tensor<?x16xf32>
+}
+
+// -----
+
+func.func @indices_without_given(%x: tensor<?x16xf32>, %r: tensor<?x4xf32>, %w1: tensor<4x16x8xf32>, %w2: tensor<4x8x16xf32>, %idx: tensor<?x2xi64>) -> tensor<?x16xf32> {
+  // expected-error @+1 {{expert_indices are given exactly when gating = 'given'}}
+  %y = sparsa.moe %x, %r, %w1, %w2 expert_indices = %idx {k = 2 : i64} : (tensor<?x16xf32>, tensor<?x4xf32>, tensor<4x16x8xf32>, tensor<4x8x16xf32>, tensor<?x2xi64>) -> tensor<?x16xf32>
+  return %y : tensor<?x16xf32>
+}
+
+// -----
+
+func.func @given_shape_mismatch(%x: tensor<?x16xf32>, %w: tensor<?x2xf32>, %w1: tensor<4x16x8xf32>, %w2: tensor<4x8x16xf32>, %idx: tensor<?x3xi64>) -> tensor<?x16xf32> {
+  // expected-error @+1 {{a given routing needs routing weights (router_logits) and expert_indices of one shape [T, k]}}
+  %y = sparsa.moe %x, %w, %w1, %w2 expert_indices = %idx {k = 2 : i64, gating = "given"} : (tensor<?x16xf32>, tensor<?x2xf32>, tensor<4x16x8xf32>, tensor<4x8x16xf32>, tensor<?x3xi64>) -> tensor<?x16xf32>
+  return %y : tensor<?x16xf32>
+}
+
+// -----
+
+func.func @given_with_groups(%x: tensor<?x16xf32>, %w: tensor<?x2xf32>, %w1: tensor<4x16x8xf32>, %w2: tensor<4x8x16xf32>, %idx: tensor<?x2xi64>) -> tensor<?x16xf32> {
+  // expected-error @+1 {{a given routing has no selection bias or expert groups}}
+  %y = sparsa.moe %x, %w, %w1, %w2 expert_indices = %idx {k = 2 : i64, gating = "given", n_group = 2 : i64} : (tensor<?x16xf32>, tensor<?x2xf32>, tensor<4x16x8xf32>, tensor<4x8x16xf32>, tensor<?x2xi64>) -> tensor<?x16xf32>
   return %y : tensor<?x16xf32>
 }

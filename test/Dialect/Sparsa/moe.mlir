@@ -71,3 +71,17 @@ func.func @moe_int8_blocked(%x: tensor<1x64xf32>, %r: tensor<1x4xf32>, %w1: tens
   %y = sparsa.moe %x, %r, %w1, %w2 w3 = %w3 w1_scales = %s1 w2_scales = %s2 w3_scales = %s3 {activation = "silu", block_size = 32 : i64, int8_activations = true, k = 1 : i64, weight_bits = 8 : i64} : (tensor<1x64xf32>, tensor<1x4xf32>, tensor<4x128x64xui8>, tensor<4x64x128xui8>, tensor<4x128x64xui8>, tensor<4x128x2xf32>, tensor<4x64x4xf32>, tensor<4x128x2xf32>) -> tensor<1x64xf32>
   return %y : tensor<1x64xf32>
 }
+
+// -----
+
+/// A given routing: the gate stays outside the op, which takes the routing
+/// weights [T, k] (in router_logits' place) and the expert indices.
+
+// CHECK-LABEL: func.func @moe_given_routing
+// CHECK: sparsa.moe %arg0, %arg1, %arg2, %arg3 w3 = %arg4 expert_indices = %arg5 {activation = "silu", gating = "given", k = 2 : i64}
+func.func @moe_given_routing(%x: tensor<?x16xf32>, %w: tensor<?x2xf32>, %w1: tensor<4x16x8xf32>,
+                             %w2: tensor<4x8x16xf32>, %w3: tensor<4x16x8xf32>,
+                             %idx: tensor<?x2xi64>) -> tensor<?x16xf32> {
+  %y = sparsa.moe %x, %w, %w1, %w2 w3 = %w3 expert_indices = %idx {activation = "silu", gating = "given", k = 2 : i64} : (tensor<?x16xf32>, tensor<?x2xf32>, tensor<4x16x8xf32>, tensor<4x8x16xf32>, tensor<4x16x8xf32>, tensor<?x2xi64>) -> tensor<?x16xf32>
+  return %y : tensor<?x16xf32>
+}

@@ -106,9 +106,14 @@ static LogicalResult checkShape(Operation *op, Value v, ArrayRef<int64_t> want,
 
 LogicalResult MoEOp::verify() {
   StringRef gating = getGating(), act = getActivation();
-  if (gating != "softmax" && gating != "sigmoid" && gating != "none")
-    return emitOpError("gating must be 'softmax', 'sigmoid' or 'none' (got '") << gating
-                                                                               << "')";
+  if (gating != "softmax" && gating != "sigmoid" && gating != "none" && gating != "given")
+    return emitOpError("gating must be 'softmax', 'sigmoid', 'none' or 'given' (got '")
+           << gating << "')";
+  bool given = hasGivenRouting();
+  if (given != bool(getExpertIndices()))
+    return emitOpError("expert_indices are given exactly when gating = 'given'");
+  if (given && (getSelectionBias() || getNGroup() != 1))
+    return emitOpError("a given routing has no selection bias or expert groups");
   if (act != "relu" && act != "gelu" && act != "gelu_tanh" && act != "silu" &&
       act != "identity")
     return emitOpError("unsupported activation '") << act << "'";
@@ -131,7 +136,8 @@ LogicalResult MoEOp::verify() {
   bool quantized = isQuantized();
   if ((x.getRank() != 2 && x.getRank() != 3) || r.getRank() != 2 || w1.getRank() != 3 ||
       w2.getRank() != 3)
-    return emitOpError("expected input [T, H] or [B, S, H], router_logits [T, E], ")
+    return emitOpError("expected input [T, H] or [B, S, H], router_logits [T, ")
+           << (given ? "k], " : "E], ")
            << (quantized ? "w1 [E, F1, H * bits / 8] and w2 [E, H, F * bits / 8]"
                          : "w1 [E, H, F] and w2 [E, F, H]");
   int64_t bits = getWeightBits(), bs = getBlockSize();
@@ -155,6 +161,8 @@ LogicalResult MoEOp::verify() {
       return emitOpError("w") << i + 1 << "_scales and zero points need w" << i + 1;
   }
   for (Value v : getOperands()) {
+    if (v == getExpertIndices())
+      continue;
     bool integer = llvm::is_contained(zeroPoints, v) ||
                    (quantized && llvm::is_contained(weights, v));
     if (integer ? !getElementTypeOrSelf(v).isUnsignedInteger(8)
@@ -163,7 +171,7 @@ LogicalResult MoEOp::verify() {
                                      "other operand of the input's element type"
                                    : "all operands must have the input's element type");
   }
-  int64_t E = r.getDimSize(1), H = x.getShape().back();
+  int64_t E = given ? w1.getDimSize(0) : r.getDimSize(1), H = x.getShape().back();
   // Quantized: the input size of a packed row, and the size of a dimension
   // from its packed bytes.
   auto unpacked = [&](int64_t bytes) {
@@ -175,6 +183,13 @@ LogicalResult MoEOp::verify() {
     return emitOpError("k = ") << k << " must be in [1, number of experts]";
   if (x.getRank() == 2 && !compatible(x.getDimSize(0), r.getDimSize(0)))
     return emitOpError("router_logits must have one row per token");
+  if (given) {
+    auto idx = cast<RankedTensorType>(getExpertIndices().getType());
+    if (idx.getRank() != 2 || !compatible(idx.getDimSize(0), r.getDimSize(0)) ||
+        !compatible(idx.getDimSize(1), r.getDimSize(1)) || !compatible(r.getDimSize(1), k))
+      return emitOpError("a given routing needs routing weights (router_logits) and "
+                         "expert_indices of one shape [T, k]");
+  }
   int64_t f1 = layout == 0 ? F : (ShapedType::isDynamic(F) ? F : 2 * F);
   if (!compatible(w1.getDimSize(0), E) || !compatible(w2.getDimSize(0), E))
     return emitOpError("expert counts of the weights and router_logits differ");

@@ -151,6 +151,14 @@ def Sparsa_MoEOp : Sparsa_Op<"moe", [Pure, AttrSizedOperandSegments]> {
        weights stay the unbiased scores), and with `n_group` > 1 the experts
        form `n_group` equal groups, each scored by the sum of its two best
        (biased) scores, and only the `topk_group` best groups compete.
+       With `gating = "given"` the gate stays outside the op: `router_logits`
+       are then the routing weights `[T, k]` themselves and `expert_indices`
+       (integer, `[T, k]`) the experts they weigh, as any gate the fusion
+       does not recognize computes them. A pair whose index is outside
+       `[0, E)` adds nothing (the fusion wraps negative indices first where
+       the exported form reads them from the end, as Gather and OneHot do).
+       Steps 1 and 2 are then only the optional renormalization and
+       scaling.
     3. Each selected expert `e` computes
        `y_e = (act(x W1[e] + b1[e]) [* (x W3[e] + b3[e] + beta)]) W2[e] + b2[e]`
        with weights in matmul layout: `w1`, `w3` `[E, H, F]`, `w2`
@@ -214,6 +222,7 @@ def Sparsa_MoEOp : Sparsa_Op<"moe", [Pure, AttrSizedOperandSegments]> {
                    Optional<RankedTensorOf<[UI8]>>:$w1_zero_points,
                    Optional<RankedTensorOf<[UI8]>>:$w2_zero_points,
                    Optional<RankedTensorOf<[UI8]>>:$w3_zero_points,
+                   Optional<RankedTensorOf<[I32, I64]>>:$expert_indices,
                    I64Attr:$k,
                    DefaultValuedAttr<I64Attr, "1">:$n_group,
                    DefaultValuedAttr<I64Attr, "1">:$topk_group,
@@ -238,6 +247,7 @@ def Sparsa_MoEOp : Sparsa_Op<"moe", [Pure, AttrSizedOperandSegments]> {
     (`w1_scales` `=` $w1_scales^)? (`w2_scales` `=` $w2_scales^)?
     (`w3_scales` `=` $w3_scales^)? (`w1_zero_points` `=` $w1_zero_points^)?
     (`w2_zero_points` `=` $w2_zero_points^)? (`w3_zero_points` `=` $w3_zero_points^)?
+    (`expert_indices` `=` $expert_indices^)?
     attr-dict `:` functional-type(operands, results)
   }];
   let extraClassDeclaration = [{
@@ -245,6 +255,9 @@ def Sparsa_MoEOp : Sparsa_Op<"moe", [Pure, AttrSizedOperandSegments]> {
     bool isGated() { return getW3() || getGateLayout() != 0; }
     /// Whether the expert weights are packed integer codes.
     bool isQuantized() { return getWeightBits() != 0; }
+    /// Whether the routing weights and expert indices are operands (a gate
+    /// outside the op) rather than computed from router logits.
+    bool hasGivenRouting() { return getGating() == "given"; }
   }];
   let hasVerifier = 1;
 }
