@@ -1061,6 +1061,14 @@ static bool completeTypes(proto::ModelProto &model) {
   return changed;
 }
 
+/// A Slice start or end |i| over |n| entries as ONNX reads it: negative
+/// counts from the end, then clamped into [0, n].
+static int64_t clampSliceIndex(int64_t i, int64_t n) {
+  if (i < 0)
+    i = i < -n ? 0 : i + n;
+  return std::min(i, n);
+}
+
 /// Exporters write `x.view(B, L, H, -1)` with B and L read from shapes at
 /// run time: Reshape(x, Concat(Unsqueeze(Gather(Shape(t), i)), ..., H,
 /// -1)). ONNX 1.12 cannot tell the -1 without knowing that B and L are x's
@@ -1103,6 +1111,30 @@ static bool refineReshapes(proto::ModelProto &model) {
       if ((a.name() == "start" && a.i() != 0) || a.name() == "end")
         return nullptr;
     return sh;
+  };
+  // Shape(t)[a:b]: a Slice (axis 0, step 1 or defaults) of a whole Shape,
+  // with one start and one end (|starts|, |ends|, read by the caller): t
+  // and the dims [a, b) of it, clamped into its rank.
+  struct ShapeRange {
+    std::string tensor;
+    int64_t begin, end;
+  };
+  auto shapeRange = [&](const proto::NodeProto &slice,
+                        const std::optional<std::vector<int64_t>> &starts,
+                        const std::optional<std::vector<int64_t>> &ends)
+      -> std::optional<ShapeRange> {
+    const proto::NodeProto *sh = wholeShape(slice.input(0));
+    auto st = sh ? types.find(sh->input(0)) : types.end();
+    auto plain = [&](int i, int64_t v) {
+      return slice.input_size() <= i || slice.input(i).empty() ||
+             constantInts(*graph, slice.input(i)) == std::vector<int64_t>{v};
+    };
+    if (!sh || st == types.end() || !starts || !ends || starts->size() != 1 ||
+        ends->size() != 1 || !plain(3, 0) || !plain(4, 1))
+      return std::nullopt;
+    int64_t rank = st->second->tensor_type().shape().dim_size();
+    return ShapeRange{sh->input(0), clampSliceIndex((*starts)[0], rank),
+                      clampSliceIndex((*ends)[0], rank)};
   };
   // A dim: a static size, or a symbolic key ("p:" dim_param, "t:" tensor
   // and index), or nothing when unknown.
@@ -1209,29 +1241,16 @@ static bool refineReshapes(proto::ModelProto &model) {
       }
       // Shape(t)[a:b] (transformers' `(*x.shape[:-1], -1, d)`): dims a..b-1 of t.
       if (const proto::NodeProto *slice = nodeOf(piece, "Slice")) {
-        const proto::NodeProto *shape = wholeShape(slice->input(0));
-        auto starts = slice->input_size() > 1 ? constantInts(*graph, slice->input(1))
-                                              : std::nullopt;
-        auto ends = slice->input_size() > 2 ? constantInts(*graph, slice->input(2))
-                                            : std::nullopt;
-        bool plain = slice->input_size() <= 3 ||
-                     (slice->input_size() >= 4 && constantInts(*graph, slice->input(3)) ==
-                                                      std::vector<int64_t>{0} &&
-                      (slice->input_size() < 5 || constantInts(*graph, slice->input(4)) ==
-                                                      std::vector<int64_t>{1}));
-        auto st = shape ? types.find(shape->input(0)) : types.end();
-        if (!shape || !starts || !ends || starts->size() != 1 || ends->size() != 1 || !plain ||
-            st == types.end()) {
+        auto range = shapeRange(
+            *slice,
+            slice->input_size() > 1 ? constantInts(*graph, slice->input(1)) : std::nullopt,
+            slice->input_size() > 2 ? constantInts(*graph, slice->input(2)) : std::nullopt);
+        if (!range) {
           ok = false;
           break;
         }
-        int64_t rank = st->second->tensor_type().shape().dim_size();
-        auto clampIdx = [&](int64_t i) {
-          i = i < 0 ? i + rank : i;
-          return std::max<int64_t>(0, std::min(i, rank));
-        };
-        for (int64_t i = clampIdx((*starts)[0]), e = clampIdx((*ends)[0]); i < e; ++i)
-          want.push_back(dimOf(shape->input(0), i));
+        for (int64_t i = range->begin; i < range->end; ++i)
+          want.push_back(dimOf(range->tensor, i));
         continue;
       }
       // One dim: a scalar worked out from shapes, or unknown.
@@ -1352,12 +1371,8 @@ static bool refineReshapes(proto::ModelProto &model) {
            *n = std::get_if<int64_t>(&len);
       if (!b || !e || !n || axis < 0 || axis >= rank)
         continue;
-      auto clampIdx = [&](int64_t i) {
-        if (i < 0)
-          i = i < -*n ? 0 : i + *n;
-        return std::min(i, *n);
-      };
-      setDim(node.output(0), axis, std::max<int64_t>(0, clampIdx(*e) - clampIdx(*b)));
+      setDim(node.output(0), axis,
+             std::max<int64_t>(0, clampSliceIndex(*e, *n) - clampSliceIndex(*b, *n)));
       for (int64_t d = 0; d < rank; ++d) // the other dims are the input's
         if (auto *v = d == axis ? nullptr : std::get_if<int64_t>(&(len = dimOf(node.input(0), d))))
           setDim(node.output(0), d, *v);
@@ -1416,21 +1431,13 @@ static bool refineReshapes(proto::ModelProto &model) {
     }
     if (op == "Slice" && n.input_size() >= 3) {
       // Shape(t)[a:b] of static dims.
-      const proto::NodeProto *sh = wholeShape(n.input(0));
-      auto b = vectorInts(n.input(1), depth + 1), e = vectorInts(n.input(2), depth + 1);
-      auto st = sh ? types.find(sh->input(0)) : types.end();
-      if (!sh || st == types.end() || !b || !e || b->size() != 1 || e->size() != 1 ||
-          (n.input_size() > 3 && constantInts(*graph, n.input(3)) != std::vector<int64_t>{0}) ||
-          (n.input_size() > 4 && constantInts(*graph, n.input(4)) != std::vector<int64_t>{1}))
+      auto range = shapeRange(n, vectorInts(n.input(1), depth + 1),
+                              vectorInts(n.input(2), depth + 1));
+      if (!range)
         return std::nullopt;
-      int64_t rank = st->second->tensor_type().shape().dim_size();
-      auto clampIdx = [&](int64_t i) {
-        i = i < 0 ? i + rank : i;
-        return std::max<int64_t>(0, std::min(i, rank));
-      };
       std::vector<int64_t> out;
-      for (int64_t i = clampIdx((*b)[0]), end = clampIdx((*e)[0]); i < end; ++i) {
-        Dim d = dimOf(sh->input(0), i);
+      for (int64_t i = range->begin; i < range->end; ++i) {
+        Dim d = dimOf(range->tensor, i);
         auto *v = std::get_if<int64_t>(&d);
         if (!v)
           return std::nullopt;
