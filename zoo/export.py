@@ -657,7 +657,8 @@ def export_transformers_v5(out):
     gate / up with biases, the clamped SwiGLU; attention with sinks), ERNIE
     4.5 (softmax scores plus a selection bias, clamp-renormalized); and
     Phi-3 with ReLU activations (dense: its MLP's fused gate_up_proj is cut
-    by chunk, a Split, into a ReLU-gated GLU). Needs transformers 5 (a venv
+    by chunk, a Split, into a ReLU-gated GLU); PhiMoE (the sparsemixer
+    gate). Needs transformers 5 (a venv
     of its own, or --target next to the 4.46 one)."""
     import transformers as T
     if int(T.__version__.split(".")[0]) < 5:
@@ -697,6 +698,11 @@ def export_transformers_v5(out):
         # dense, for the fused gate_up_proj (chunk -> Split) of a ReLU GLU
         "phi3_relu": lambda: T.Phi3ForCausalLM(T.Phi3Config(
             **common, hidden_act="relu", pad_token_id=0)),
+        # a gate no canonical form describes, fused as a given routing:
+        # PhiMoE's sparsemixer (top-2 by arg max, each weighed by a softmax
+        # over the logits within a jitter of the maximum)
+        "phimoe": lambda: T.PhimoeForCausalLM(T.PhimoeConfig(
+            **common, num_local_experts=4, num_experts_per_tok=2)),
     }
     for name, build in builds.items():
         torch.manual_seed(0)

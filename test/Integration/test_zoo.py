@@ -133,6 +133,9 @@ MODELS = {
     "ernie4_5_moe_v5_dynamo.onnx": {"routing": 2, "attention": 2},
     # dense Phi-3 with ReLU: gate_up_proj(x).chunk(2, -1) as a Split
     "phi3_relu_v5_dynamo.onnx": {"activation_sparsity": 2, "attention": 2},
+    # PhiMoE's sparsemixer gate, no canonical gate: kept as ONNX ops, its
+    # weights and indices given to the fused experts
+    "phimoe_v5_dynamo.onnx": {"routing": 2, "attention": 2},
 }
 
 
