@@ -463,9 +463,17 @@ static FailureOr<Gate> matchGate(Value weights, Value indices, Miss &miss,
           denom = mx->getOperand(1 - i);
           break;
         }
+    // The sum, or their 1-norm (DBRX: torch.norm(w, p=1), as ReduceL1 or
+    // ReduceSum(Abs(w))), the same for the non-negative scores checked
+    // below.
     auto sum = denom.getDefiningOp<onnx::ReduceSumOp>();
-    if (!sum || sum.getData() != div.getA() || !kept || !reducesAxis(sum, last) ||
-        !sum.getKeepdims()) {
+    auto l1 = denom.getDefiningOp<onnx::ReduceL1Op>();
+    Value summed = sum ? sum.getData() : l1 ? l1.getData() : Value();
+    if (auto abs = summed ? summed.getDefiningOp<onnx::AbsOp>() : onnx::AbsOp(); abs && sum)
+      summed = abs.getX();
+    bool reduces = sum ? reducesAxis(sum, last) && sum.getKeepdims()
+                       : l1 && reducesAxis(l1, last) && l1.getKeepdims();
+    if (!summed || summed != div.getA() || !kept || !reduces) {
       miss.reason = "routing weights are divided by something other than their sum";
       return failure();
     }

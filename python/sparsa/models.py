@@ -866,7 +866,9 @@ def _moe_gate(g: "_Graph", x: str, wg: str, k: int, gating: str, normalize: bool
     `sparsemixer` (PhiMoE's top-2 in eval mode, k = 2: each choice is the
     arg max of the logits left, weighed by the softmax over the logits
     within a relative jitter of 0.01 of that maximum; the second choice's
-    logits have the first scattered to -inf), `log_softmax` (TopK over
+    logits have the first scattered to -inf), `dbrx` / `dbrx_abs` (softmax,
+    top-k, divided by the values' 1-norm as ReduceL1 / ReduceSum(Abs): the
+    renormalization, for these non-negative values), `log_softmax` (TopK over
     LogSoftmax, the weights Exp of the chosen values) or `scaled_softmax`
     (TopK over the logits, weights Softmax(values * 0.5) over the k: a
     temperature applied after the choice). The last three are no top-k gate
@@ -898,6 +900,18 @@ def _moe_gate(g: "_Graph", x: str, wg: str, k: int, gating: str, normalize: bool
         w = g.op("Concat", [choices[0][0], choices[1][0]], axis=-1)
         idx = g.op("Concat", [choices[0][1], choices[1][1]], axis=-1)
         return w, idx
+    if gating in ("dbrx", "dbrx_abs"):
+        # DBRX: softmax -> top-k -> / torch.norm(values, p=1, -1, keepdim)
+        # (ReduceL1, or ReduceSum(Abs(values))).
+        vals, idx = g.op("TopK", [g.op("Softmax", [logits], axis=-1), kk], 2, axis=-1)
+        new_axes = getattr(g, "opset", 17) >= 18
+        axes = g.const("router.l1_axes", np.array([-1], np.int64))
+        if gating == "dbrx":
+            norm = (g.op("ReduceL1", [vals, axes], keepdims=1) if new_axes
+                    else g.op("ReduceL1", [vals], axes=[-1], keepdims=1))
+        else:
+            norm = g.op("ReduceSum", [g.op("Abs", [vals]), axes], keepdims=1)
+        return g.op("Div", [vals, norm]), idx
     if gating == "log_softmax":
         vals, idx = g.op("TopK", [g.op("LogSoftmax", [logits], axis=-1), kk], 2, axis=-1)
         return g.op("Exp", [vals]), idx

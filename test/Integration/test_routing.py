@@ -41,6 +41,12 @@ def test_form_fuses_and_matches(tmp_path, form, act):
     ("B", dict(gating="sigmoid", normalize=True, scaling=2.5)),  # DeepSeek-V3 gate
     ("D", dict(gating="sigmoid", normalize=False)),
     ("A", dict(gating="softmax", normalize=False, k=1)),
+    # DBRX: the top-k softmax values over their 1-norm (ReduceL1, or
+    # ReduceSum(Abs)), the renormalization for non-negative weights
+    ("D", dict(gating="dbrx")),
+    ("A", dict(gating="dbrx_abs")),
+    ("C", dict(gating="dbrx", opset=18)),
+    ("B", dict(gating="dbrx_abs", opset=18)),
     ("B", dict(gating="topk_softmax", k=3, experts=4)),
     ("C", dict(gemm=True, bias=True)),                        # nn.Linear as Gemm(transB)
     ("A", dict(gemm=True, bias=True, act="gelu")),

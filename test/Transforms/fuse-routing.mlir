@@ -137,6 +137,47 @@ func.func @form_d(%x: tensor<?x4xf32>) -> tensor<?x4xf32> {
 
 // -----
 
+/// DBRX's renormalization: the top-k softmax values over their 1-norm
+/// (torch.norm(v, p=1) as ReduceL1), the sum for these non-negative
+/// values: the op's own gate with normalize, no given routing.
+// CHECK-LABEL: func.func @form_d_dbrx_l1_norm
+// CHECK-DAG: %[[W1:.+]] = onnx.Constant {value = dense<5.000000e-01> : tensor<4x4x8xf32>}
+// CHECK-DAG: %[[W2:.+]] = onnx.Constant {value = dense<2.500000e-01> : tensor<4x8x4xf32>}
+// CHECK: %[[L:.+]] = onnx.MatMul %arg0
+// CHECK: %[[Y:.+]] = sparsa.moe %arg0, %[[L]], %[[W1]], %[[W2]] {k = 2 : i64, normalize = true}
+// CHECK-NOT: onnx.Gather
+// CHECK-NOT: onnx.TopK
+// CHECK-NOT: onnx.ReduceL1
+// CHECK: return %[[Y]]
+func.func @form_d_dbrx_l1_norm(%x: tensor<?x4xf32>) -> tensor<?x4xf32> {
+  %wg = onnx.Constant {value = dense<1.0> : tensor<4x4xf32>} : () -> tensor<4x4xf32>
+  %k = onnx.Constant {value = dense<2> : tensor<1xi64>} : () -> tensor<1xi64>
+  %axm1 = onnx.Constant {value = dense<-1> : tensor<1xi64>} : () -> tensor<1xi64>
+  %ax12 = onnx.Constant {value = dense<[1, 2]> : tensor<2xi64>} : () -> tensor<2xi64>
+  %w1 = onnx.Constant {value = dense<0.5> : tensor<4x4x8xf32>} : () -> tensor<4x4x8xf32>
+  %w2 = onnx.Constant {value = dense<0.25> : tensor<4x8x4xf32>} : () -> tensor<4x8x4xf32>
+  %ax2 = onnx.Constant {value = dense<2> : tensor<1xi64>} : () -> tensor<1xi64>
+  %ax1 = onnx.Constant {value = dense<1> : tensor<1xi64>} : () -> tensor<1xi64>
+  %l = onnx.MatMul %x, %wg : (tensor<?x4xf32>, tensor<4x4xf32>) -> tensor<?x4xf32>
+  %p = onnx.Softmax %l : (tensor<?x4xf32>) -> tensor<?x4xf32>
+  %v, %i = onnx.TopK %p, %k : (tensor<?x4xf32>, tensor<1xi64>) -> (tensor<?x2xf32>, tensor<?x2xi64>)
+  %s = onnx.ReduceL1 %v, %axm1 : (tensor<?x2xf32>, tensor<1xi64>) -> tensor<?x1xf32>
+  %w = onnx.Div %v, %s : (tensor<?x2xf32>, tensor<?x1xf32>) -> tensor<?x2xf32>
+  %xu = onnx.Unsqueeze %x, %ax12 : (tensor<?x4xf32>, tensor<2xi64>) -> tensor<?x1x1x4xf32>
+  %g1 = onnx.Gather %w1, %i : (tensor<4x4x8xf32>, tensor<?x2xi64>) -> tensor<?x2x4x8xf32>
+  %g2 = onnx.Gather %w2, %i : (tensor<4x8x4xf32>, tensor<?x2xi64>) -> tensor<?x2x8x4xf32>
+  %h = onnx.MatMul %xu, %g1 : (tensor<?x1x1x4xf32>, tensor<?x2x4x8xf32>) -> tensor<?x2x1x8xf32>
+  %a = onnx.Relu %h : (tensor<?x2x1x8xf32>) -> tensor<?x2x1x8xf32>
+  %o = onnx.MatMul %a, %g2 : (tensor<?x2x1x8xf32>, tensor<?x2x8x4xf32>) -> tensor<?x2x1x4xf32>
+  %sq = onnx.Squeeze %o, %ax2 : (tensor<?x2x1x4xf32>, tensor<1xi64>) -> tensor<?x2x4xf32>
+  %wu = onnx.Unsqueeze %w, %ax2 : (tensor<?x2xf32>, tensor<1xi64>) -> tensor<?x2x1xf32>
+  %m = onnx.Mul %sq, %wu : (tensor<?x2x4xf32>, tensor<?x2x1xf32>) -> tensor<?x2x4xf32>
+  %y = onnx.ReduceSum %m, %ax1 {keepdims = 0 : si64} : (tensor<?x2x4xf32>, tensor<1xi64>) -> tensor<?x4xf32>
+  return %y : tensor<?x4xf32>
+}
+
+// -----
+
 /// Form C with two experts written as torch exports nn.Linear (Gemm,
 /// transB = 1) and a Mixtral gate (TopK over the logits, softmax over the
 /// k). The per-expert weights are stacked into [E, out, in] constants at
