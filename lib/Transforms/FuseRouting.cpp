@@ -2342,6 +2342,10 @@ static FailureOr<Value> fuseMoHD(Operation *down, Miss &miss) {
     gate.logits = scores;
   } else {
     auto g = matchGate(upd, scatter.getIndices(), miss);
+    // Any other gate: its weights and indices as a given routing (the
+    // scatter reads negative indices from the end).
+    if (failed(g))
+      g = givenGate(upd, scatter.getIndices(), miss.reason, /*wrapsNegative=*/true, G - S);
     if (failed(g))
       return failure();
     gate = *g;
@@ -2371,7 +2375,7 @@ static FailureOr<Value> fuseMoHD(Operation *down, Miss &miss) {
     return failure();
   int64_t eb = elt.getIntOrFloatBitWidth() / 8;
   int64_t E = G - S;
-  int64_t gateE = cast<RankedTensorType>(gate.logits.getType()).getDimSize(1);
+  int64_t gateE = expertCount(gate);
   if (F != G * gsz || w2T.getDimSize(w2Transposed ? 1 : 0) != F ||
       w2T.getDimSize(w2Transposed ? 0 : 1) != H || gateE != E) {
     miss.reason = "MoHD groups do not tile the hidden dimension, or the router does "
@@ -2398,9 +2402,16 @@ static FailureOr<Value> fuseMoHD(Operation *down, Miss &miss) {
     w1s.append(cols.begin(), cols.end());
   }
   Value x = p1->in;
+  if (!fitsTokens(gate, x)) {
+    miss.reason = gate.why.empty() ? "the routing weights do not have one row per token"
+                                   : gate.why;
+    return failure();
+  }
   MoESpec m;
   m.x = x;
   m.logits = gate.logits;
+  if (gate.indices)
+    m.indices = gate.wrapsNegative ? wrapNegative(b, loc, gate.indices, E) : gate.indices;
   m.w1 = bytesConstant(b, loc, RankedTensorType::get({E, H, gsz}, elt), w1s);
   m.w2 = bytesConstant(b, loc, RankedTensorType::get({E, gsz, H}, elt), w2s);
   if (p1->bias)
@@ -2412,6 +2423,8 @@ static FailureOr<Value> fuseMoHD(Operation *down, Miss &miss) {
   m.scaling = gate.scaling;
   m.act = act;
   sp::MoEOp moe = buildMoE(b, loc, m);
+  if (!gate.note.empty())
+    sparsa::markFusionNote(moe, "routing", gate.note);
   Value result = moe.getResult();
   if (S > 0) {
     // Shared groups: a dense FFN over the first S * g columns.

@@ -1512,7 +1512,8 @@ def mohd(path: str, hidden: int = 64, inner: int = 256, groups: int = 8, shared:
     """A Mixture-of-Hidden-Dimensions FFN `x [T, H] -> [T, H]`: the hidden
     activation act(x W1 + b1) [T, F] is split into |groups| column groups;
     the first |shared| are always on, a router picks |k| of the others per
-    token (a 0/1 mask, or the softmax weights with |weighted|), the routed
+    token (a 0/1 mask, or the softmax weights with |weighted|; "sqrt":
+    their square roots, which no recognized gate gives), the routed
     groups are scaled by |scale| (default (groups - shared) / k, activation
     scaling), and the masked activation goes through the down projection.
     |gemm| writes the projections as torch's nn.Linear export (Gemm, transB,
@@ -1547,7 +1548,9 @@ def mohd(path: str, hidden: int = 64, inner: int = 256, groups: int = 8, shared:
                  value=helper.make_tensor("zero", TP.FLOAT, [1], [0.0]))
     if constant_masks and not isinstance(tokens, int):
         raise ValueError("constant masks need a static token count")
-    if weighted:
+    if weighted == "sqrt":
+        upd = g.op("Sqrt", [vals])  # no gate the fusion knows: a given routing
+    elif weighted:
         upd = vals
     elif constant_masks:
         upd = g.const("ones.k", np.ones((tokens, k), np.float32))

@@ -576,6 +576,15 @@ def test_unrecognized_gate_fuses_as_given_routing(tmp_path, form, kw):
     check_tokens(model, path)
 
 
+def test_mohd_with_an_unrecognized_gate_is_a_given_routing(tmp_path):
+    path = models.mohd(str(tmp_path / "mohd.onnx"), weighted="sqrt")
+    model, report = compile_with_report(tmp_path, path)
+    assert report["fusions"]["routing"] == 1 and report["unfused"] == [], report
+    (note,) = report["notes"]
+    assert note["note"].startswith("gate kept as ONNX ops"), note
+    check_tokens(model, path)
+
+
 def test_recognized_gate_leaves_no_note(tmp_path):
     path = models.moe(str(tmp_path / "moe.onnx"), "D", hidden=H, inner=64, act="swiglu")
     _, report = compile_with_report(tmp_path, path)
