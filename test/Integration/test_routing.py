@@ -560,6 +560,10 @@ GIVEN_CASES = [
     ("D", dict(gating="sparsemixer", layout="batched_mm", act="swiglu")),
     ("D", dict(gating="scaled_softmax", layout="batched_mm_ts", act="swiglu")),
     ("D", dict(gating="log_softmax", layout="batched_mm_t", act="swiglu")),
+    # unflattened [B, S, H] tokens: the weights and indices [B, S, k]
+    ("C", dict(gating="sparsemixer", batch="B", act="swiglu")),
+    ("D", dict(gating="log_softmax", layout="einsum", batch="B", act="gelu")),
+    ("B", dict(gating="scaled_softmax", layout="stack", batch="B", act="relu")),
 ]
 
 
@@ -573,7 +577,12 @@ def test_unrecognized_gate_fuses_as_given_routing(tmp_path, form, kw):
     (note,) = report["notes"]
     assert note["family"] == "routing" and note["op"] == "sparsa.moe", note
     assert note["note"].startswith("gate kept as ONNX ops"), note
-    check_tokens(model, path)
+    if "batch" not in kw:
+        check_tokens(model, path)
+        return
+    for b, t in [(1, 1), (2, 7), (3, 16)]:
+        x = np.random.default_rng(t).standard_normal((b, t, H)).astype(np.float32)
+        assert_matches_ort(model, path, {"x": x})
 
 
 def test_mohd_with_an_unrecognized_gate_is_a_given_routing(tmp_path):
