@@ -33,22 +33,22 @@ namespace sp = sparsa::sparsa;
 using sparsa::markUnfused;
 using namespace sparsa::patterns;
 
-void sparsa::markUnfused(Operation *op, StringRef family, StringRef reason) {
+/// Sets |family|'s entry of the dictionary attribute |name| on |op|.
+static void setFamilyEntry(Operation *op, StringRef name, StringRef family, StringRef text) {
   MLIRContext *ctx = op->getContext();
   NamedAttrList entries;
-  if (auto old = op->getAttrOfType<DictionaryAttr>(kUnfusedAttrName))
+  if (auto old = op->getAttrOfType<DictionaryAttr>(name))
     entries.append(old.getValue());
-  entries.set(family, StringAttr::get(ctx, reason));
-  op->setAttr(kUnfusedAttrName, entries.getDictionary(ctx));
+  entries.set(family, StringAttr::get(ctx, text));
+  op->setAttr(name, entries.getDictionary(ctx));
+}
+
+void sparsa::markUnfused(Operation *op, StringRef family, StringRef reason) {
+  setFamilyEntry(op, kUnfusedAttrName, family, reason);
 }
 
 void sparsa::markFusionNote(Operation *op, StringRef family, StringRef note) {
-  MLIRContext *ctx = op->getContext();
-  NamedAttrList entries;
-  if (auto old = op->getAttrOfType<DictionaryAttr>(kFusionNoteAttrName))
-    entries.append(old.getValue());
-  entries.set(family, StringAttr::get(ctx, note));
-  op->setAttr(kFusionNoteAttrName, entries.getDictionary(ctx));
+  setFamilyEntry(op, kFusionNoteAttrName, family, note);
 }
 
 /// |w| [E, A, B] as [E, B, A] (an onnx.Transpose, folded at compile time

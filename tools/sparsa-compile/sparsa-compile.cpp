@@ -158,7 +158,8 @@ struct Report {
   /// What fused ops left outside themselves (e.g. a gate kept as ONNX ops).
   llvm::json::Array notes;
   /// Counts the fused regions per family and collects the candidates a
-  /// fusion pass marked as not fused, with the node and the reason.
+  /// fusion pass marked as not fused, with the node and the reason, and
+  /// the notes fused ops carry.
   void collectFusions(ModuleOp module) {
     module.walk([&](Operation *op) {
       StringRef family = sparsa::sparsa::fusionFamily(op);
@@ -169,22 +170,18 @@ struct Report {
       std::string node;
       if (auto name = dyn_cast<NameLoc>(op->getLoc()))
         node = name.getName().str();
-      if (auto fusionNotes = op->getAttrOfType<DictionaryAttr>(sparsa::kFusionNoteAttrName))
-        for (NamedAttribute m : fusionNotes)
-          notes.push_back(llvm::json::Object{
-              {"node", node},
-              {"op", op->getName().getStringRef()},
-              {"family", m.getName().strref()},
-              {"note", cast<StringAttr>(m.getValue()).getValue()}});
-      auto marks = op->getAttrOfType<DictionaryAttr>(sparsa::kUnfusedAttrName);
-      if (!marks)
-        return;
-      for (NamedAttribute m : marks)
-        unfused.push_back(llvm::json::Object{
-            {"node", node},
-            {"op", op->getName().getStringRef()},
-            {"family", m.getName().strref()},
-            {"reason", cast<StringAttr>(m.getValue()).getValue()}});
+      // {family = text} entries of attribute |attr| as report objects.
+      auto collect = [&](StringRef attr, StringRef key, llvm::json::Array &into) {
+        if (auto marks = op->getAttrOfType<DictionaryAttr>(attr))
+          for (NamedAttribute m : marks)
+            into.push_back(llvm::json::Object{
+                {"node", node},
+                {"op", op->getName().getStringRef()},
+                {"family", m.getName().strref()},
+                {key, cast<StringAttr>(m.getValue()).getValue()}});
+      };
+      collect(sparsa::kFusionNoteAttrName, "note", notes);
+      collect(sparsa::kUnfusedAttrName, "reason", unfused);
     });
   }
   double mark(const char *stage, std::chrono::steady_clock::time_point &t0) {
