@@ -547,19 +547,25 @@ static FailureOr<Gate> givenGate(Value weights, Value indices, StringRef why,
 
 /// Whether a given routing has one row per token of |x| ([T, H] or
 /// [B, S, H]): its leading dims equal |x|'s, static or both dynamic (a
-/// routing that only broadcasts against the tokens does not fit the op).
-/// A recognized gate always fits.
+/// routing that only broadcasts against the tokens does not fit the op),
+/// and weights of |x|'s element type. A recognized gate always fits.
 static bool fitsTokens(const Gate &g, Value x) {
   if (!g.indices)
     return true;
   auto wT = cast<RankedTensorType>(g.logits.getType());
   auto xT = dyn_cast<RankedTensorType>(x.getType());
-  if (!xT || xT.getRank() != wT.getRank())
+  if (!xT || xT.getRank() != wT.getRank() || xT.getElementType() != wT.getElementType())
     return false;
   for (int64_t d = 0; d + 1 < wT.getRank(); ++d)
     if (wT.getDimSize(d) != xT.getDimSize(d))
       return false;
   return true;
+}
+
+/// Why a given routing that does not fit the tokens stops the fusion: the
+/// gate's own near miss, if any.
+static std::string unfitReason(const Gate &g) {
+  return g.why.empty() ? "the routing weights do not have one row per token" : g.why;
 }
 
 /// The number of experts the gate routes to (dynamic when unknown).
@@ -1189,8 +1195,7 @@ static FailureOr<Routed> matchEqualMaskChain(Operation *anchor, Miss &miss) {
   miss.at = anchor;
   if (!fitsTokens(*gate, x)) {
     // Not a given routing after all: the gate's own near miss, if any.
-    miss.reason = gate->why.empty() ? "the routing weights do not have one row per token"
-                                   : gate->why;
+    miss.reason = unfitReason(*gate);
     return failure();
   }
   auto logitsT = cast<RankedTensorType>(gate->logits.getType());
@@ -1304,9 +1309,7 @@ static FailureOr<Routed> routedStacked(Operation *anchor, const Gate &gate,
   r.x = peelUnitDims(ffn.in);
   miss.at = anchor;
   if (!fitsTokens(gate, r.x)) {
-    // Not a given routing after all: the gate's own near miss, if any.
-    miss.reason = gate.why.empty() ? "the routing weights do not have one row per token"
-                                   : gate.why;
+    miss.reason = unfitReason(gate);
     return failure();
   }
   int64_t rank = rankOf(gate.logits);
@@ -1962,6 +1965,10 @@ static FailureOr<Routed> matchStackedOutputs(Operation *anchor, Miss &miss) {
     miss.reason = "the stacked expert outputs are not one per router expert";
     return failure();
   }
+  if (!fitsTokens(*gate, x)) {
+    miss.reason = unfitReason(*gate);
+    return failure();
+  }
   if (rankOf(x) != logitsT.getRank()) {
     miss.reason = "expert input is not shaped like the router scores";
     return failure();
@@ -2199,8 +2206,7 @@ static FailureOr<Routed> matchOneHotNonZero(Operation *anchor, Miss &miss) {
   }
   if (!fitsTokens(*gate, x)) {
     // Not a given routing after all: the gate's own near miss, if any.
-    miss.reason = gate->why.empty() ? "the routing weights do not have one row per token"
-                                   : gate->why;
+    miss.reason = unfitReason(*gate);
     return failure();
   }
   OpBuilder b(anchor);
@@ -2403,8 +2409,7 @@ static FailureOr<Value> fuseMoHD(Operation *down, Miss &miss) {
   }
   Value x = p1->in;
   if (!fitsTokens(gate, x)) {
-    miss.reason = gate.why.empty() ? "the routing weights do not have one row per token"
-                                   : gate.why;
+    miss.reason = unfitReason(gate);
     return failure();
   }
   MoESpec m;
