@@ -51,6 +51,42 @@ static Value peelScalarMul(Value v, double &scale) {
   return v;
 }
 
+/// The sink logits of |sl| = Slice(p, [0], [-1], [last]) (the probabilities
+/// of the real keys, the sink column dropped): the un-Expanded column
+/// Concat-ed last before the softmax, [..., 1, 1] with static leading dims
+/// (GPT-OSS: Reshape(sinks, [1, heads, 1, 1])); checked by the caller
+/// against the Concat. Null when |sl| is no such Slice.
+static Value sinkColumn(onnx::SliceOp sl, int64_t rank) {
+  auto ints = [](Value v) {
+    return v ? onnx::getConstantI64Values(v) : FailureOr<SmallVector<int64_t>>(failure());
+  };
+  auto starts = ints(sl.getStarts()), ends = ints(sl.getEnds()), axes = ints(sl.getAxes());
+  if (failed(starts) || failed(ends) || failed(axes) || *starts != SmallVector<int64_t>{0} ||
+      *ends != SmallVector<int64_t>{-1} || axes->size() != 1 ||
+      ((*axes)[0] != -1 && (*axes)[0] != rank - 1))
+    return Value();
+  if (sl.getSteps()) {
+    auto steps = ints(sl.getSteps());
+    if (failed(steps) || *steps != SmallVector<int64_t>{1})
+      return Value();
+  }
+  auto sm = sl.getData().getDefiningOp<onnx::SoftmaxOp>();
+  auto cat = sm ? sm.getInput().getDefiningOp<onnx::ConcatOp>() : onnx::ConcatOp();
+  if (sm)
+    if (auto sub = sm.getInput().getDefiningOp<onnx::SubOp>())
+      cat = sub.getA().getDefiningOp<onnx::ConcatOp>();
+  if (!cat || cat.getInputs().size() != 2)
+    return Value();
+  Value column = cat.getInputs()[1];
+  if (auto ex = column.getDefiningOp<onnx::ExpandOp>())
+    column = ex.getInput();
+  auto t = dyn_cast<RankedTensorType>(column.getType());
+  if (!t || t.getRank() != rank || !t.hasStaticShape() || t.getDimSize(rank - 1) != 1 ||
+      t.getDimSize(rank - 2) != 1)
+    return Value();
+  return column;
+}
+
 /// Fuses the attention chain ending in |root| (the MatMul by v); returns
 /// whether it did.
 static bool fuseAttention(onnx::MatMulOp root) {
@@ -72,15 +108,44 @@ static bool fuseAttention(onnx::MatMulOp root) {
   } else if (!onlyUse(probs)) {
     return false;
   }
-  auto softmax = probs.getDefiningOp<onnx::SoftmaxOp>();
   int64_t rank = rankOf(probs);
-  if (!softmax || rank < 2 || rankOf(v) != rank)
+  if (rank < 2 || rankOf(v) != rank)
     return false;
-  if (softmax.getAxis() != -1 && softmax.getAxis() != rank - 1)
+  auto lastAxis = [&](int64_t a) { return a == -1 || a == rank - 1; };
+  // GPT-OSS's attention sinks: each head's logit joins the softmax as one
+  // more column, dropped after it.
+  Value sinks;
+  if (auto sl = probs.getDefiningOp<onnx::SliceOp>()) {
+    sinks = sinkColumn(sl, rank);
+    if (!sinks)
+      return false;
+    probs = sl.getData();
+  }
+  auto softmax = probs.getDefiningOp<onnx::SoftmaxOp>();
+  if (!softmax || !lastAxis(softmax.getAxis()) || (sinks && !onlyUse(probs)))
     return false;
   // Scores [+ mask]: the mask is whichever Add operand is not the scaled
   // product.
   Value x = softmax.getInput(), mask;
+  if (sinks) {
+    // Concat([scores, sink column], -1), less its row max (softmax's
+    // shift, which changes nothing).
+    if (auto sub = x.getDefiningOp<onnx::SubOp>()) {
+      auto rm = sub.getB().getDefiningOp<onnx::ReduceMaxOp>();
+      if (!rm || rm.getData() != sub.getA() || !reducesAxis(rm, -1) || !rm.getKeepdims())
+        return false;
+      x = sub.getA();
+    }
+    auto cat = x.getDefiningOp<onnx::ConcatOp>();
+    if (!cat || cat.getInputs().size() != 2 || !lastAxis(cat.getAxis()))
+      return false;
+    Value column = cat.getInputs()[1];
+    x = cat.getInputs()[0];
+    if (auto ex = column.getDefiningOp<onnx::ExpandOp>())
+      column = ex.getInput();
+    if (column != sinks)
+      return false;
+  }
   double scale = 1.0;
   auto scaled = [&](Value s) -> Value {
     if (!onlyUse(s))
@@ -140,7 +205,7 @@ static bool fuseAttention(onnx::MatMulOp root) {
     key = tr.getData();
     keyTransposed = false;
   }
-  for (Value t : {q, key, v, mask})
+  for (Value t : {q, key, v, mask, sinks})
     if (t && !getElementTypeOrSelf(t.getType()).isF32())
       return false;
 
@@ -160,7 +225,17 @@ static bool fuseAttention(onnx::MatMulOp root) {
     mask = onnx::WhereOp::create(b, loc, mt, fillCond, fillWhenTrue ? inf : zer,
                                  fillWhenTrue ? zer : inf);
   }
-  auto op = sp::AttentionOp::create(b, root.getLoc(), root.getType(), q, key, v, mask,
+  if (sinks) {
+    // The [..., 1, 1] sink logits as the query's leading dims.
+    auto st = cast<RankedTensorType>(sinks.getType());
+    auto lt = RankedTensorType::get(st.getShape().drop_back(2), st.getElementType());
+    auto shapeT = RankedTensorType::get({lt.getRank()}, b.getI64Type());
+    Value shape = onnx::ConstantOp::create(
+        b, root.getLoc(), shapeT,
+        DenseIntElementsAttr::get(shapeT, ArrayRef<int64_t>(lt.getShape())));
+    sinks = onnx::ReshapeOp::create(b, root.getLoc(), lt, sinks, shape);
+  }
+  auto op = sp::AttentionOp::create(b, root.getLoc(), root.getType(), q, key, v, mask, sinks,
                                     b.getF64FloatAttr(scale),
                                     keyTransposed ? b.getUnitAttr() : UnitAttr(),
                                     nanRowsZero ? b.getUnitAttr() : UnitAttr());

@@ -248,7 +248,8 @@ def attention(path: str, seq: Dim = 512, heads: Dim = 8, head_dim: int = 64,
               batch: Dim = 1, *, kv_seq: Optional[Dim] = None, value_dim: Optional[int] = None,
               scale: str = "div", mask: Optional[str] = None, merged_heads: bool = False,
               key_layout: str = "transpose", return_probs: bool = False,
-              softmax_axis: int = -1, nan_guard: bool = False, opset: int = 17) -> str:
+              softmax_axis: int = -1, nan_guard: bool = False, sinks: Optional[str] = None,
+              seed: int = 0, opset: int = 17) -> str:
     """Scaled dot-product attention, softmax(q @ k^T * s [+ mask]) @ v, on
     inputs q [batch, heads, seq, head_dim], k [batch, heads, kv_seq,
     head_dim] and v [batch, heads, kv_seq, value_dim], in the spellings
@@ -270,7 +271,14 @@ def attention(path: str, seq: Dim = 512, heads: Dim = 8, head_dim: int = 64,
     - return_probs: the softmax is a graph output too (a near miss:
       nothing may fuse it away); softmax_axis != -1: not attention;
     - nan_guard: the dynamo exporter's `Where(IsNaN(p), 0, p)` on the
-      probabilities (a row with every key masked gives zeros).
+      probabilities (a row with every key masked gives zeros);
+    - sinks: GPT-OSS's attention sinks, a per-head logit (random constants
+      `[heads]`, viewed `[1, heads, 1, 1]` and Expanded to `[..., seq, 1]`
+      from q's shape)
+      Concat-ed after the scores, the softmax over both, the sink's column
+      sliced off (`probs[..., :-1]`): "max" subtracts the row max first as
+      transformers does, "plain" does not; "keys" slices [0, kv_seq)
+      instead of [0, -1) (not matched: the form says -1).
     """
     _, TensorProto, helper, numpy_helper = _onnx()
     kv_seq = seq if kv_seq is None else kv_seq
@@ -349,9 +357,50 @@ def attention(path: str, seq: Dim = 512, heads: Dim = 8, head_dim: int = 64,
     if mask in ("causal", "padding"):
         nodes.append(helper.make_node("Add", [cur, "mask"], ["s2"], name="/attn/Add"))
         cur = "s2"
+    if sinks:
+        if merged_heads or not isinstance(heads, int):
+            raise ValueError("sinks need [batch, heads, seq, d] with static heads")
+        rng = np.random.default_rng(seed)
+        sv = rng.standard_normal(heads).astype(np.float32)
+        inits += [numpy_helper.from_array(sv, "sinks"),
+                  numpy_helper.from_array(np.array([1, heads, 1, 1], np.int64), "sink_view"),
+                  numpy_helper.from_array(np.array([0], np.int64), "sk0"),
+                  numpy_helper.from_array(np.array([-1], np.int64), "skm1"),
+                  numpy_helper.from_array(np.array([1], np.int64), "sk1")]
+        nodes += [helper.make_node("Reshape", ["sinks", "sink_view"], ["sink4"],
+                                   name="/attn/Reshape_sinks"),
+                  helper.make_node("Shape", ["q"], ["sshape"], name="/attn/Shape_s"),
+                  helper.make_node("Slice", ["sshape", "sk0", "skm1"], ["slead"],
+                                   name="/attn/Slice_s"),
+                  helper.make_node("Concat", ["slead", "sk1"], ["sexp"], name="/attn/Concat_s",
+                                   axis=0),
+                  helper.make_node("Expand", ["sink4", "sexp"], ["sinkcol"],
+                                   name="/attn/Expand_s"),
+                  helper.make_node("Concat", [cur, "sinkcol"], ["comb"], name="/attn/Concat",
+                                   axis=-1)]
+        cur = "comb"
+        if sinks == "max":
+            if opset >= 18:
+                nodes.append(helper.make_node("ReduceMax", [cur, "skm1"], ["cmax"],
+                                              name="/attn/ReduceMax", keepdims=1))
+            else:
+                nodes.append(helper.make_node("ReduceMax", [cur], ["cmax"],
+                                              name="/attn/ReduceMax", axes=[-1], keepdims=1))
+            nodes.append(helper.make_node("Sub", [cur, "cmax"], ["shifted"], name="/attn/Sub"))
+            cur = "shifted"
     nodes.append(helper.make_node("Softmax", [cur], ["p"], name="/attn/Softmax",
                                   axis=softmax_axis))
     probs = "p"
+    if sinks:
+        end = "skm1"
+        if sinks == "keys":
+            if not isinstance(kv_seq, int):
+                raise ValueError('sinks="keys" needs a static kv_seq')
+            inits.append(numpy_helper.from_array(np.array([kv_seq], np.int64), "skend"))
+            end = "skend"
+        nodes.append(helper.make_node("Slice", ["p", "sk0", end, "skm1"], ["pk"],
+                                      name="/attn/Slice"))
+        probs = "pk"
     if nan_guard:
         inits.append(numpy_helper.from_array(np.array(0.0, np.float32), "pzero"))
         nodes += [helper.make_node("IsNaN", ["p"], ["pnan"], name="/attn/IsNaN"),

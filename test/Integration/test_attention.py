@@ -49,6 +49,12 @@ CASES = [
     dict(mask="keep", scale="shape", seq=33),       # Where(keep, scores, -inf)
     dict(mask="padding", scale="sdpa", nan_guard=True),  # dynamo: Where(IsNaN(p), 0, p)
     dict(seq=1, kv_seq=37, nan_guard=True, opset=20),
+    # GPT-OSS's attention sinks: a per-head logit in the softmax, its column
+    # sliced off after it (with and without the row max subtracted first)
+    dict(sinks="max", mask="causal"),
+    dict(sinks="plain", mask="padding", scale="mul"),
+    dict(sinks="max", seq=1, kv_seq=37, opset=18),             # decoding
+    dict(sinks="max", seq=70, kv_seq=70, mask="masked_fill"),  # uneven blocks
 ]
 
 
@@ -118,9 +124,27 @@ def test_nan_guard_zeroes_fully_masked_rows(tmp_path):
     assert (np.abs(out[0, 0, [0, 1, 2, 4, 5, 6, 7]]) > 0).any()
 
 
+def test_sinks_keep_fully_masked_rows_finite(tmp_path):
+    """With a sink, a query row whose keys are all masked has all its
+    probability on the sink: (about) zeros, not NaN, as ONNX Runtime computes
+    the original graph; the other rows weigh their keys by less than one."""
+    path = models.attention(str(tmp_path / "attn.onnx"), seq=8, heads=2, head_dim=16,
+                            batch=2, mask="padding", sinks="max")
+    model, report = compile_with_report(tmp_path, path)
+    assert report["kernel_fusions"]["attention"] == 1, report
+    f = feeds_for(np.random.default_rng(4), [2, 2, 8, 16], [2, 2, 8, 16], [2, 2, 8, 16],
+                  [2, 1, 1, 8])
+    f["mask"][1] = -np.inf
+    out = assert_matches_ort(model, path, f)["y"]
+    # (masked keys weigh 2^-126 at most in the fused kernel, not 0)
+    assert np.abs(out[1]).max() < 1e-30 and np.isfinite(out[0]).all()
+    assert (np.abs(out[0]) > 1e-3).any()
+
+
 @pytest.mark.parametrize("kw,why", [
     (dict(return_probs=True), "the probabilities are a graph output"),
     (dict(softmax_axis=2), "softmax over the query axis is not attention"),
+    (dict(sinks="keys"), "the sink column sliced off by [0, L), not [0, -1)"),
 ])
 def test_near_misses_keep_their_ops(tmp_path, kw, why):
     path = models.attention(str(tmp_path / "attn.onnx"), seq=16, heads=2, head_dim=8, **kw)

@@ -126,9 +126,9 @@ MODELS = {
     "olmoe_v5_dynamo.onnx": {"routing": 2, "attention": 2},
     # first layer dense; -inf outside the chosen expert groups
     "deepseek_v3_v5_dynamo.onnx": {"routing": 1, "attention": 2},
-    # interleaved gate / up with per-pair biases, the clamped SwiGLU
-    # (attention with sinks: a softmax over keys and a sink, not fused)
-    "gpt_oss_v5_dynamo.onnx": {"routing": 2, "attention": 0},
+    # interleaved gate / up with per-pair biases, the clamped SwiGLU;
+    # attention with sinks (a softmax over the keys and a per-head sink)
+    "gpt_oss_v5_dynamo.onnx": {"routing": 2, "attention": 2},
     # softmax scores + a selection bias, weights / clamp(sum, min=1e-12)
     "ernie4_5_moe_v5_dynamo.onnx": {"routing": 2, "attention": 2},
     # dense Phi-3 with ReLU: gate_up_proj(x).chunk(2, -1) as a Split

@@ -165,3 +165,52 @@ func.func @nan_guard_other_fill(%q: tensor<1x2x8x16xf32>, %kt: tensor<1x2x16x8xf
   %o = onnx.MatMul %g, %v : (tensor<1x2x8x8xf32>, tensor<1x2x8x16xf32>) -> tensor<1x2x8x16xf32>
   return %o : tensor<1x2x8x16xf32>
 }
+
+// -----
+
+/// GPT-OSS's attention sinks: the per-head sink logits [1, 2, 1, 1]
+/// Expanded and Concat-ed after the masked scores, less the row max, the
+/// softmax over both, the sink's column sliced off. The op takes the sinks
+/// as the query's leading dims [1, 2].
+// CHECK-LABEL: func.func @gpt_oss_sinks
+// CHECK: %[[S:.+]] = onnx.Reshape %arg4, %{{.+}} : (tensor<1x2x1x1xf32>, tensor<2xi64>) -> tensor<1x2xf32>
+// CHECK: sparsa.attention %arg0, %arg1, %arg2 mask = %arg3 sinks = %[[S]] {key_transposed, scale = 2.500000e-01 : f64}
+// CHECK-NOT: onnx.Softmax
+// CHECK-NOT: onnx.Concat
+func.func @gpt_oss_sinks(%q: tensor<1x2x8x16xf32>, %kt: tensor<1x2x16x8xf32>, %v: tensor<1x2x8x16xf32>, %m: tensor<1x1x8x8xf32>, %sk: tensor<1x2x1x1xf32>) -> tensor<1x2x8x16xf32> {
+  %c = onnx.Constant {value = dense<0.25> : tensor<f32>} : () -> tensor<f32>
+  %shape = onnx.Constant {value = dense<[1, 2, 8, 1]> : tensor<4xi64>} : () -> tensor<4xi64>
+  %zero = onnx.Constant {value = dense<0> : tensor<1xi64>} : () -> tensor<1xi64>
+  %last = onnx.Constant {value = dense<-1> : tensor<1xi64>} : () -> tensor<1xi64>
+  %s = onnx.MatMul %q, %kt : (tensor<1x2x8x16xf32>, tensor<1x2x16x8xf32>) -> tensor<1x2x8x8xf32>
+  %ss = onnx.Mul %s, %c : (tensor<1x2x8x8xf32>, tensor<f32>) -> tensor<1x2x8x8xf32>
+  %sm = onnx.Add %ss, %m : (tensor<1x2x8x8xf32>, tensor<1x1x8x8xf32>) -> tensor<1x2x8x8xf32>
+  %col = onnx.Expand %sk, %shape : (tensor<1x2x1x1xf32>, tensor<4xi64>) -> tensor<1x2x8x1xf32>
+  %cat = onnx.Concat %sm, %col {axis = -1 : si64} : (tensor<1x2x8x8xf32>, tensor<1x2x8x1xf32>) -> tensor<1x2x8x9xf32>
+  %mx = onnx.ReduceMax %cat, %last {keepdims = 1 : si64} : (tensor<1x2x8x9xf32>, tensor<1xi64>) -> tensor<1x2x8x1xf32>
+  %sh = onnx.Sub %cat, %mx : (tensor<1x2x8x9xf32>, tensor<1x2x8x1xf32>) -> tensor<1x2x8x9xf32>
+  %p = onnx.Softmax %sh {axis = -1 : si64} : (tensor<1x2x8x9xf32>) -> tensor<1x2x8x9xf32>
+  %pk = onnx.Slice %p, %zero, %last axes = %last : (tensor<1x2x8x9xf32>, tensor<1xi64>, tensor<1xi64>, tensor<1xi64>) -> tensor<1x2x8x8xf32>
+  %o = onnx.MatMul %pk, %v : (tensor<1x2x8x8xf32>, tensor<1x2x8x16xf32>) -> tensor<1x2x8x16xf32>
+  return %o : tensor<1x2x8x16xf32>
+}
+
+// -----
+
+/// Near miss: the sliced-off column is the first (the sink Concat-ed
+/// before the scores); nothing fuses.
+// CHECK-LABEL: func.func @negative_sink_first
+// CHECK-NOT: sparsa.attention
+// CHECK: onnx.Softmax
+func.func @negative_sink_first(%q: tensor<1x2x8x16xf32>, %kt: tensor<1x2x16x8xf32>, %v: tensor<1x2x8x16xf32>, %sk: tensor<1x2x1x1xf32>) -> tensor<1x2x8x16xf32> {
+  %shape = onnx.Constant {value = dense<[1, 2, 8, 1]> : tensor<4xi64>} : () -> tensor<4xi64>
+  %zero = onnx.Constant {value = dense<0> : tensor<1xi64>} : () -> tensor<1xi64>
+  %last = onnx.Constant {value = dense<-1> : tensor<1xi64>} : () -> tensor<1xi64>
+  %s = onnx.MatMul %q, %kt : (tensor<1x2x8x16xf32>, tensor<1x2x16x8xf32>) -> tensor<1x2x8x8xf32>
+  %col = onnx.Expand %sk, %shape : (tensor<1x2x1x1xf32>, tensor<4xi64>) -> tensor<1x2x8x1xf32>
+  %cat = onnx.Concat %col, %s {axis = -1 : si64} : (tensor<1x2x8x1xf32>, tensor<1x2x8x8xf32>) -> tensor<1x2x8x9xf32>
+  %p = onnx.Softmax %cat {axis = -1 : si64} : (tensor<1x2x8x9xf32>) -> tensor<1x2x8x9xf32>
+  %pk = onnx.Slice %p, %zero, %last axes = %last : (tensor<1x2x8x9xf32>, tensor<1xi64>, tensor<1xi64>, tensor<1xi64>) -> tensor<1x2x8x8xf32>
+  %o = onnx.MatMul %pk, %v : (tensor<1x2x8x8xf32>, tensor<1x2x8x16xf32>) -> tensor<1x2x8x16xf32>
+  return %o : tensor<1x2x8x16xf32>
+}

@@ -230,20 +230,25 @@ static FailureOr<Value> lowerAttention(sp::AttentionOp op, LowerCtx &lctx) {
                                                        arith::MulFOp::create(gb, gl, a[0], a[1]));
                         });
         }
+        // The tile's index along each leading dim, and its index into an
+        // operand of those dims that broadcasts (size-1 dims read index 0).
+        SmallVector<Value> lead(rank - 2);
+        Value rest = bi;
+        for (int64_t i = rank - 3; i >= 0; --i) {
+          lead[i] = arith::RemUIOp::create(b, l, rest, leadDims[i]);
+          rest = arith::DivUIOp::create(b, l, rest, leadDims[i]);
+        }
+        auto leadIndex = [&](Value t, int64_t i) -> Value {
+          Value bcast = arith::CmpIOp::create(b, l, arith::CmpIPredicate::eq, dimOf(b, l, t, i),
+                                              B.idx(1));
+          return arith::SelectOp::create(b, l, bcast, B.idx(0), lead[i]);
+        };
         // 2. The mask, added in place.
         if (mask) {
           auto mt = cast<RankedTensorType>(mask.getType());
           SmallVector<OpFoldResult> offs, sizes;
-          Value rest = bi;
-          SmallVector<Value> lead(rank - 2);
-          for (int64_t i = rank - 3; i >= 0; --i) {
-            lead[i] = arith::RemUIOp::create(b, l, rest, leadDims[i]);
-            rest = arith::DivUIOp::create(b, l, rest, leadDims[i]);
-          }
           for (int64_t i = 0; i + 2 < rank; ++i) {
-            Value md = dimOf(b, l, mask, i);
-            Value bcast = arith::CmpIOp::create(b, l, arith::CmpIPredicate::eq, md, B.idx(1));
-            offs.push_back(arith::SelectOp::create(b, l, bcast, B.idx(0), lead[i]).getResult());
+            offs.push_back(leadIndex(mask, i));
             sizes.push_back(one);
           }
           bool rowBcast = mt.getDimSize(rank - 2) == 1, colBcast = mt.getDimSize(rank - 1) == 1;
@@ -265,8 +270,19 @@ static FailureOr<Value> lowerAttention(sp::AttentionOp op, LowerCtx &lctx) {
                           return arith::AddFOp::create(gb, gl, a[1], m);
                         });
         }
-        // 3. Max over each query's scores, exp in place, sum.
-        Value lowest = floatCst(b, l, elt, -std::numeric_limits<double>::infinity());
+        // 3. Max over each query's scores, exp in place, sum. A sink joins
+        //    the max and starts the sum (in the scores' base).
+        Value sink;
+        if (Value sinks = op.getSinks()) {
+          SmallVector<Value> at;
+          for (int64_t i = 0; i + 2 < rank; ++i)
+            at.push_back(leadIndex(sinks, i));
+          sink = tensor::ExtractOp::create(b, l, sinks, at);
+          if (base2)
+            sink = arith::MulFOp::create(b, l, sink, floatCst(b, l, elt, M_LOG2E));
+        }
+        Value lowest = sink ? sink
+                            : floatCst(b, l, elt, -std::numeric_limits<double>::infinity());
         SmallVector<int64_t> sd = sdims(qLoop, kLoop);
         Value mx = B.generic(s, {sd}, B.filled({n}, elt, lowest), {qLoop}, 2, {kLoop},
                              [](OpBuilder &gb, Location gl, ValueRange a) -> Value {
@@ -275,6 +291,13 @@ static FailureOr<Value> lowerAttention(sp::AttentionOp op, LowerCtx &lctx) {
         // The exponentials and their sums in one pass (two outputs: the
         // scores in place, and per query the sum over keys).
         Value sumInit = B.filled({n}, elt, fzero);
+        if (sink)
+          sumInit = B.generic(mx, {{0}}, B.empty({n}, elt), {0}, 1, {},
+                              [&](OpBuilder &gb, Location gl, ValueRange a) -> Value {
+                                Value x = arith::SubFOp::create(gb, gl, sink, a[0]);
+                                return base2 ? exp2NonPositive(gb, gl, x)
+                                             : math::ExpOp::create(gb, gl, x).getResult();
+                              });
         MLIRContext *mctx = b.getContext();
         auto dmap = [&](ArrayRef<int64_t> dims) {
           SmallVector<AffineExpr> e;

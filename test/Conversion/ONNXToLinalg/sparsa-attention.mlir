@@ -65,3 +65,23 @@ func.func @dynamic(%q: tensor<?x?x16xf32>, %k: tensor<?x?x16xf32>, %v: tensor<?x
   %o = sparsa.attention %q, %k, %v : (tensor<?x?x16xf32>, tensor<?x?x16xf32>, tensor<?x?x16xf32>) -> tensor<?x?x16xf32>
   return %o : tensor<?x?x16xf32>
 }
+
+// -----
+
+/// Sinks: each (batch, head) tile reads its sink (the broadcast batch dim
+/// at index 0), in base 2 as the scores are; the row max starts from it
+/// and the row sum from 2^(sink - max).
+// CHECK-LABEL: func.func @sinks_decode
+// CHECK: scf.forall (%[[BH:.+]]) in (4)
+// CHECK: %[[HEAD:.+]] = arith.remui %[[BH]], %c4
+// CHECK: %[[SINK:.+]] = tensor.extract %arg3[%c0, %[[HEAD]]] : tensor<1x4xf32>
+// CHECK: %[[SINK2:.+]] = arith.mulf %[[SINK]], %{{.+}} : f32
+// CHECK: %[[MX0:.+]] = linalg.fill ins(%[[SINK2]] : f32)
+// CHECK: %[[MX:.+]] = linalg.generic {{.+}} outs(%[[MX0]] : tensor<1xf32>)
+// CHECK: arith.maximumf
+// CHECK: linalg.generic {{.+}} ins(%[[MX]] : tensor<1xf32>)
+// CHECK: arith.subf %[[SINK2]], %{{.+}} : f32
+func.func @sinks_decode(%q: tensor<1x4x1x16xf32>, %k: tensor<1x4x9x16xf32>, %v: tensor<1x4x9x8xf32>, %s: tensor<1x4xf32>) -> tensor<1x4x1x8xf32> {
+  %o = sparsa.attention %q, %k, %v sinks = %s {scale = 0.25 : f64} : (tensor<1x4x1x16xf32>, tensor<1x4x9x16xf32>, tensor<1x4x9x8xf32>, tensor<1x4xf32>) -> tensor<1x4x1x8xf32>
+  return %o : tensor<1x4x1x8xf32>
+}

@@ -69,3 +69,11 @@ func.func @mask_rank(%q: tensor<4x8xf32>, %k: tensor<5x8xf32>, %v: tensor<5x8xf3
   %o = sparsa.attention %q, %k, %v mask = %m : (tensor<4x8xf32>, tensor<5x8xf32>, tensor<5x8xf32>, tensor<1x4x5xf32>) -> tensor<4x8xf32>
   return %o : tensor<4x8xf32>
 }
+
+// -----
+
+func.func @sinks_shape(%q: tensor<1x4x7x16xf32>, %k: tensor<1x4x9x16xf32>, %v: tensor<1x4x9x8xf32>, %s: tensor<1x3xf32>) -> tensor<1x4x7x8xf32> {
+  // expected-error @+1 {{sinks must have the query's leading dims (each 1 or equal)}}
+  %o = sparsa.attention %q, %k, %v sinks = %s : (tensor<1x4x7x16xf32>, tensor<1x4x9x16xf32>, tensor<1x4x9x8xf32>, tensor<1x3xf32>) -> tensor<1x4x7x8xf32>
+  return %o : tensor<1x4x7x8xf32>
+}

@@ -24,3 +24,12 @@ func.func @rank2_causal(%q: tensor<7x16xf32>, %k: tensor<9x16xf32>, %v: tensor<9
   %o = sparsa.attention %q, %k, %v mask = %m : (tensor<7x16xf32>, tensor<9x16xf32>, tensor<9x8xf32>, tensor<7x9xf32>) -> tensor<7x8xf32>
   return %o : tensor<7x8xf32>
 }
+
+// -----
+
+// CHECK-LABEL: func.func @sinks
+// CHECK: sparsa.attention %arg0, %arg1, %arg2 mask = %arg3 sinks = %arg4 : (tensor<1x4x7x16xf32>, tensor<1x4x9x16xf32>, tensor<1x4x9x8xf32>, tensor<7x9xf32>, tensor<1x4xf32>) -> tensor<1x4x7x8xf32>
+func.func @sinks(%q: tensor<1x4x7x16xf32>, %k: tensor<1x4x9x16xf32>, %v: tensor<1x4x9x8xf32>, %m: tensor<7x9xf32>, %s: tensor<1x4xf32>) -> tensor<1x4x7x8xf32> {
+  %o = sparsa.attention %q, %k, %v mask = %m sinks = %s : (tensor<1x4x7x16xf32>, tensor<1x4x9x16xf32>, tensor<1x4x9x8xf32>, tensor<7x9xf32>, tensor<1x4xf32>) -> tensor<1x4x7x8xf32>
+  return %o : tensor<1x4x7x8xf32>
+}

@@ -581,6 +581,14 @@ LogicalResult AttentionOp::verify() {
         return emitOpError("the mask must broadcast to the scores [..., Lq, Lk]");
     }
   }
+  if (Value s = getSinks()) {
+    auto st = cast<RankedTensorType>(s.getType());
+    bool fits = st.getRank() == rank - 2;
+    for (int64_t i = 0; fits && i < st.getRank(); ++i)
+      fits = st.getDimSize(i) == 1 || compatible(st.getDimSize(i), q.getDimSize(i));
+    if (!fits)
+      return emitOpError("sinks must have the query's leading dims (each 1 or equal)");
+  }
   return success();
 }
 

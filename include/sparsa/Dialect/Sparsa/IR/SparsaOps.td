@@ -579,7 +579,7 @@ def Sparsa_LinearAttentionOp : Sparsa_Op<"linear_attention", [Pure]> {
 // Kernel fusion (not a sparsity family)
 //===----------------------------------------------------------------------===//
 
-def Sparsa_AttentionOp : Sparsa_Op<"attention", [Pure]> {
+def Sparsa_AttentionOp : Sparsa_Op<"attention", [Pure, AttrSizedOperandSegments]> {
   let summary = "Softmax attention computed block by block: the scores never reach memory";
   let description = [{
     `output = softmax(scale * query key^T + mask) value` over the last axis,
@@ -599,17 +599,25 @@ def Sparsa_AttentionOp : Sparsa_Op<"attention", [Pure]> {
     guard `Where(IsNaN(p), 0, p)` after the Softmax asks (the dynamo
     exporter writes it in every scaled_dot_product_attention).
 
+    `sinks` (GPT-OSS's attention sinks): one more logit per (batch, head)
+    joins each row's softmax without a value, so the row's probabilities
+    sum to less than one: `p_j = exp(s_j) / (sum_i exp(s_i) + exp(sink))`.
+    Its shape is the query's leading dims, each 1 (broadcast) or equal
+    (`[1, heads]` for `[B, heads, Lq, D]`); the sink is not scaled.
+
     ```mlir
     %o = sparsa.attention %q, %k, %v {scale = 0.125 : f64} : (tensor<1x8x512x64xf32>, tensor<1x8x512x64xf32>, tensor<1x8x512x64xf32>) -> tensor<1x8x512x64xf32>
     ```
   }];
   let arguments = (ins Sparsa_FloatTensor:$query, Sparsa_FloatTensor:$key,
                    Sparsa_FloatTensor:$value, Optional<Sparsa_FloatTensor>:$mask,
+                   Optional<Sparsa_FloatTensor>:$sinks,
                    DefaultValuedAttr<F64Attr, "1.0">:$scale,
                    UnitAttr:$key_transposed, UnitAttr:$nan_rows_zero);
   let results = (outs Sparsa_FloatTensor:$output);
   let assemblyFormat = [{
-    $query `,` $key `,` $value (`mask` `=` $mask^)? attr-dict `:` functional-type(operands, results)
+    $query `,` $key `,` $value (`mask` `=` $mask^)? (`sinks` `=` $sinks^)? attr-dict `:`
+    functional-type(operands, results)
   }];
   let hasVerifier = 1;
 }
