@@ -51,40 +51,52 @@ static Value peelScalarMul(Value v, double &scale) {
   return v;
 }
 
-/// The sink logits of |sl| = Slice(p, [0], [-1], [last]) (the probabilities
-/// of the real keys, the sink column dropped): the un-Expanded column
-/// Concat-ed last before the softmax, [..., 1, 1] with static leading dims
-/// (GPT-OSS: Reshape(sinks, [1, heads, 1, 1])); checked by the caller
-/// against the Concat. Null when |sl| is no such Slice.
-static Value sinkColumn(onnx::SliceOp sl, int64_t rank) {
+/// GPT-OSS's attention sinks around the softmax: |sl| = Slice(p, [0], [-1],
+/// [last]) (the real keys' probabilities, the sink column dropped) of
+/// p = Softmax(Concat([scores, Expand(sink)], last) [- ReduceMax(that,
+/// last, keepdims)]) over the last axis, used only by the slice; the sink
+/// [..., 1, 1] with static dims (Reshape(sinks, [1, heads, 1, 1])).
+namespace {
+struct SinkSoftmax {
+  Value scores, sinks;
+};
+} // namespace
+static std::optional<SinkSoftmax> sinkSoftmax(onnx::SliceOp sl, int64_t rank) {
   auto ints = [](Value v) {
     return v ? onnx::getConstantI64Values(v) : FailureOr<SmallVector<int64_t>>(failure());
   };
+  auto lastAxis = [&](int64_t a) { return a == -1 || a == rank - 1; };
   auto starts = ints(sl.getStarts()), ends = ints(sl.getEnds()), axes = ints(sl.getAxes());
   if (failed(starts) || failed(ends) || failed(axes) || *starts != SmallVector<int64_t>{0} ||
-      *ends != SmallVector<int64_t>{-1} || axes->size() != 1 ||
-      ((*axes)[0] != -1 && (*axes)[0] != rank - 1))
-    return Value();
+      *ends != SmallVector<int64_t>{-1} || axes->size() != 1 || !lastAxis((*axes)[0]))
+    return std::nullopt;
   if (sl.getSteps()) {
     auto steps = ints(sl.getSteps());
     if (failed(steps) || *steps != SmallVector<int64_t>{1})
-      return Value();
+      return std::nullopt;
   }
   auto sm = sl.getData().getDefiningOp<onnx::SoftmaxOp>();
-  auto cat = sm ? sm.getInput().getDefiningOp<onnx::ConcatOp>() : onnx::ConcatOp();
-  if (sm)
-    if (auto sub = sm.getInput().getDefiningOp<onnx::SubOp>())
-      cat = sub.getA().getDefiningOp<onnx::ConcatOp>();
-  if (!cat || cat.getInputs().size() != 2)
-    return Value();
+  if (!sm || !onlyUse(sl.getData()) || !lastAxis(sm.getAxis()))
+    return std::nullopt;
+  Value in = sm.getInput();
+  if (auto sub = in.getDefiningOp<onnx::SubOp>()) {
+    // Less the row max: softmax's own shift, which changes nothing.
+    auto rm = sub.getB().getDefiningOp<onnx::ReduceMaxOp>();
+    if (!rm || rm.getData() != sub.getA() || !reducesAxis(rm, -1) || !rm.getKeepdims())
+      return std::nullopt;
+    in = sub.getA();
+  }
+  auto cat = in.getDefiningOp<onnx::ConcatOp>();
+  if (!cat || cat.getInputs().size() != 2 || !lastAxis(cat.getAxis()))
+    return std::nullopt;
   Value column = cat.getInputs()[1];
   if (auto ex = column.getDefiningOp<onnx::ExpandOp>())
     column = ex.getInput();
   auto t = dyn_cast<RankedTensorType>(column.getType());
   if (!t || t.getRank() != rank || !t.hasStaticShape() || t.getDimSize(rank - 1) != 1 ||
       t.getDimSize(rank - 2) != 1)
-    return Value();
-  return column;
+    return std::nullopt;
+  return SinkSoftmax{cat.getInputs()[0], column};
 }
 
 /// Fuses the attention chain ending in |root| (the MatMul by v); returns
@@ -111,40 +123,21 @@ static bool fuseAttention(onnx::MatMulOp root) {
   int64_t rank = rankOf(probs);
   if (rank < 2 || rankOf(v) != rank)
     return false;
-  auto lastAxis = [&](int64_t a) { return a == -1 || a == rank - 1; };
-  // GPT-OSS's attention sinks: each head's logit joins the softmax as one
-  // more column, dropped after it.
-  Value sinks;
+  // Scores [+ mask] into the softmax (with GPT-OSS's sinks, the scores
+  // Concat-ed with them): the mask is whichever Add operand is not the
+  // scaled product.
+  Value x, mask, sinks;
   if (auto sl = probs.getDefiningOp<onnx::SliceOp>()) {
-    sinks = sinkColumn(sl, rank);
-    if (!sinks)
+    auto sink = sinkSoftmax(sl, rank);
+    if (!sink)
       return false;
-    probs = sl.getData();
-  }
-  auto softmax = probs.getDefiningOp<onnx::SoftmaxOp>();
-  if (!softmax || !lastAxis(softmax.getAxis()) || (sinks && !onlyUse(probs)))
-    return false;
-  // Scores [+ mask]: the mask is whichever Add operand is not the scaled
-  // product.
-  Value x = softmax.getInput(), mask;
-  if (sinks) {
-    // Concat([scores, sink column], -1), less its row max (softmax's
-    // shift, which changes nothing).
-    if (auto sub = x.getDefiningOp<onnx::SubOp>()) {
-      auto rm = sub.getB().getDefiningOp<onnx::ReduceMaxOp>();
-      if (!rm || rm.getData() != sub.getA() || !reducesAxis(rm, -1) || !rm.getKeepdims())
-        return false;
-      x = sub.getA();
-    }
-    auto cat = x.getDefiningOp<onnx::ConcatOp>();
-    if (!cat || cat.getInputs().size() != 2 || !lastAxis(cat.getAxis()))
+    x = sink->scores;
+    sinks = sink->sinks;
+  } else {
+    auto softmax = probs.getDefiningOp<onnx::SoftmaxOp>();
+    if (!softmax || (softmax.getAxis() != -1 && softmax.getAxis() != rank - 1))
       return false;
-    Value column = cat.getInputs()[1];
-    x = cat.getInputs()[0];
-    if (auto ex = column.getDefiningOp<onnx::ExpandOp>())
-      column = ex.getInput();
-    if (column != sinks)
-      return false;
+    x = softmax.getInput();
   }
   double scale = 1.0;
   auto scaled = [&](Value s) -> Value {

@@ -216,10 +216,10 @@ namespace {
 struct Gate {
   onnx::TopKOp topk;
   /// The router logits; for a given routing (gating "given"), the routing
-  /// weights, with |indices| the experts they weigh and |note| why the
-  /// gate stays outside the op.
+  /// weights, with |indices| the experts they weigh and |why| matchGate's
+  /// reason for not taking the gate.
   Value logits, indices;
-  std::string note, why;
+  std::string why;
   /// Whether the form reads negative indices from the end (Gather, OneHot,
   /// ScatterElements), and the expert count when the form gives it.
   bool wrapsNegative = false;
@@ -539,10 +539,13 @@ static FailureOr<Gate> givenGate(Value weights, Value indices, StringRef why,
   g.k = wT.getShape().back();
   g.wrapsNegative = wrapsNegative;
   g.why = why.str();
-  g.note = "gate kept as ONNX ops (" +
-           (why.empty() ? std::string("not a recognized top-k gate") : why.str()) +
-           "); the experts take its routing weights and indices";
   return g;
+}
+
+/// The report's note on the op of a given routing.
+static std::string givenNote(const Gate &g) {
+  return "gate kept as ONNX ops (" + (g.why.empty() ? "not a recognized top-k gate" : g.why) +
+         "); the experts take its routing weights and indices";
 }
 
 /// Whether a given routing has one row per token of |x| ([T, H] or
@@ -824,8 +827,9 @@ static Operation *emitMoE(Operation *anchor, const Routed &r) {
   m.logits = flattenTokens(b, anchor->getLoc(), g.logits);
   if (g.indices) {
     m.indices = flattenTokens(b, anchor->getLoc(), g.indices);
+    // Stacked constants: E is static.
     int64_t E = cast<RankedTensorType>(e.w1.getType()).getDimSize(0);
-    if (g.wrapsNegative && !ShapedType::isDynamic(E))
+    if (g.wrapsNegative)
       m.indices = wrapNegative(b, anchor->getLoc(), m.indices, E);
   }
   m.w1 = e.w1;
@@ -858,8 +862,8 @@ static Operation *emitMoE(Operation *anchor, const Routed &r) {
     b.setInsertionPoint(add);
   }
   sp::MoEOp moe = buildMoE(b, anchor->getLoc(), m);
-  if (!g.note.empty())
-    sparsa::markFusionNote(moe, "routing", g.note);
+  if (g.indices)
+    sparsa::markFusionNote(moe, "routing", givenNote(g));
   Value out = moe.getResult();
   if (out.getType() != replaced->getResult(0).getType())
     out = onnx::IdentityOp::create(b, anchor->getLoc(), replaced->getResult(0).getType(), out)
@@ -1324,7 +1328,8 @@ static FailureOr<Routed> routedStacked(Operation *anchor, const Gate &gate,
   if (failed(ex))
     return failure();
   int64_t E = cast<RankedTensorType>(ex->w1.getType()).getDimSize(0);
-  if (gate.indices && (E < gate.k || (!ShapedType::isDynamic(gate.experts) && gate.experts != E))) {
+  if (gate.indices && (ShapedType::isDynamic(E) || E < gate.k ||
+                       (!ShapedType::isDynamic(gate.experts) && gate.experts != E))) {
     miss.reason = "the given routing does not fit the stacked experts";
     return failure();
   }
@@ -2428,8 +2433,8 @@ static FailureOr<Value> fuseMoHD(Operation *down, Miss &miss) {
   m.scaling = gate.scaling;
   m.act = act;
   sp::MoEOp moe = buildMoE(b, loc, m);
-  if (!gate.note.empty())
-    sparsa::markFusionNote(moe, "routing", gate.note);
+  if (gate.indices)
+    sparsa::markFusionNote(moe, "routing", givenNote(gate));
   Value result = moe.getResult();
   if (S > 0) {
     // Shared groups: a dense FFN over the first S * g columns.

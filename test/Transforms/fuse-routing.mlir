@@ -476,6 +476,38 @@ func.func @topk_over_tokens(%x: tensor<2x4xf32>) -> tensor<2x4xf32> {
 
 // -----
 
+/// Near miss: the same TopK over the token axis of a dynamic token count.
+/// Its [2, 4] rows only broadcast against the tokens, so they are no given
+/// routing: nothing fuses, and the gate's own reason is reported.
+// CHECK-LABEL: func.func @negative_topk_over_dynamic_tokens
+// CHECK-NOT: sparsa.moe
+// CHECK: onnx.ReduceSum {{.+}}sparsa.unfused = {routing = "TopK selects along axis 0, not the expert axis"}
+func.func @negative_topk_over_dynamic_tokens(%x: tensor<?x4xf32>) -> tensor<2x4xf32> {
+  %wg = onnx.Constant {value = dense<1.0> : tensor<4x4xf32>} : () -> tensor<4x4xf32>
+  %k = onnx.Constant {value = dense<2> : tensor<1xi64>} : () -> tensor<1xi64>
+  %ax12 = onnx.Constant {value = dense<[1, 2]> : tensor<2xi64>} : () -> tensor<2xi64>
+  %w1 = onnx.Constant {value = dense<0.5> : tensor<4x4x8xf32>} : () -> tensor<4x4x8xf32>
+  %w2 = onnx.Constant {value = dense<0.25> : tensor<4x8x4xf32>} : () -> tensor<4x8x4xf32>
+  %ax2 = onnx.Constant {value = dense<2> : tensor<1xi64>} : () -> tensor<1xi64>
+  %ax1 = onnx.Constant {value = dense<1> : tensor<1xi64>} : () -> tensor<1xi64>
+  %l = onnx.MatMul %x, %wg : (tensor<?x4xf32>, tensor<4x4xf32>) -> tensor<?x4xf32>
+  %p = onnx.Softmax %l : (tensor<?x4xf32>) -> tensor<?x4xf32>
+  %v, %i = onnx.TopK %p, %k {axis = 0 : si64} : (tensor<?x4xf32>, tensor<1xi64>) -> (tensor<2x4xf32>, tensor<2x4xi64>)
+  %xu = onnx.Unsqueeze %x, %ax12 : (tensor<?x4xf32>, tensor<2xi64>) -> tensor<?x1x1x4xf32>
+  %g1 = onnx.Gather %w1, %i : (tensor<4x4x8xf32>, tensor<2x4xi64>) -> tensor<2x4x4x8xf32>
+  %g2 = onnx.Gather %w2, %i : (tensor<4x8x4xf32>, tensor<2x4xi64>) -> tensor<2x4x8x4xf32>
+  %h = onnx.MatMul %xu, %g1 : (tensor<?x1x1x4xf32>, tensor<2x4x4x8xf32>) -> tensor<2x4x1x8xf32>
+  %a = onnx.Relu %h : (tensor<2x4x1x8xf32>) -> tensor<2x4x1x8xf32>
+  %o = onnx.MatMul %a, %g2 : (tensor<2x4x1x8xf32>, tensor<2x4x8x4xf32>) -> tensor<2x4x1x4xf32>
+  %sq = onnx.Squeeze %o, %ax2 : (tensor<2x4x1x4xf32>, tensor<1xi64>) -> tensor<2x4x4xf32>
+  %wu = onnx.Unsqueeze %v, %ax2 : (tensor<2x4xf32>, tensor<1xi64>) -> tensor<2x4x1xf32>
+  %m = onnx.Mul %sq, %wu : (tensor<2x4x4xf32>, tensor<2x4x1xf32>) -> tensor<2x4x4xf32>
+  %y = onnx.ReduceSum %m, %ax1 {keepdims = 0 : si64} : (tensor<2x4x4xf32>, tensor<1xi64>) -> tensor<2x4xf32>
+  return %y : tensor<2x4xf32>
+}
+
+// -----
+
 /// Mixture of Hidden Dimensions: FFN activation [T, 8] viewed as 4 groups
 /// of 2, group 0 always on, a 0/1 mask of the top-1 of the 3 routed groups
 /// scaled by 3. Becomes the shared group as a dense FFN (first 2 columns)

@@ -308,29 +308,27 @@ static std::pair<Value, Value> givenSlots(GenericBuilder &B, sp::MoEOp op, OpFol
   Type elt = B.elt, idxT = b.getIndexType();
   Value idx = op.getExpertIndices(), w = op.getRouterLogits();
   OpFoldResult K = b.getIndexAttr(op.getK());
-  // The expert of each pair, or -1 when its index is out of range.
-  Value wrapped = B.generic(
-      idx, {{0, 1}}, B.empty({T, K}, idxT), {0, 1}, 2, {},
-      [&](OpBuilder &nb, Location l, ValueRange a) -> Value {
-        Value e = arith::IndexCastOp::create(nb, l, idxT, a[0]);
-        Value c0 = indexCst(nb, l, 0);
-        Value ok = arith::AndIOp::create(
-            nb, l, arith::CmpIOp::create(nb, l, arith::CmpIPredicate::sge, e, c0),
-            arith::CmpIOp::create(nb, l, arith::CmpIPredicate::slt, e, Ev));
-        return arith::SelectOp::create(nb, l, ok, e, indexCst(nb, l, -1));
-      });
-  Value slotExpert = B.generic(wrapped, {{0, 1}}, B.empty({T, K}, idxT), {0, 1}, 2, {},
+  // A pair's expert as an index, and whether it is in [0, E).
+  auto expertOf = [&](OpBuilder &nb, Location l, Value i) -> std::pair<Value, Value> {
+    Value e = arith::IndexCastOp::create(nb, l, idxT, i);
+    Value ok = arith::AndIOp::create(
+        nb, l, arith::CmpIOp::create(nb, l, arith::CmpIPredicate::sge, e, indexCst(nb, l, 0)),
+        arith::CmpIOp::create(nb, l, arith::CmpIPredicate::slt, e, Ev));
+    return {e, ok};
+  };
+  Value slotExpert = B.generic(idx, {{0, 1}}, B.empty({T, K}, idxT), {0, 1}, 2, {},
                                [&](OpBuilder &nb, Location l, ValueRange a) -> Value {
-                                 return arith::MaxSIOp::create(nb, l, a[0],
-                                                               indexCst(nb, l, 0));
+                                 auto [e, ok] = expertOf(nb, l, a[0]);
+                                 return arith::SelectOp::create(nb, l, ok, e,
+                                                                indexCst(nb, l, 0));
                                });
-  Value slotWeight = B.generic(
-      ValueRange{w, wrapped}, {{0, 1}, {0, 1}}, B.empty({T, K}, elt), {0, 1}, 2, {},
-      [&](OpBuilder &nb, Location l, ValueRange a) -> Value {
-        Value ok = arith::CmpIOp::create(nb, l, arith::CmpIPredicate::sge, a[1],
-                                         indexCst(nb, l, 0));
-        return arith::SelectOp::create(nb, l, ok, a[0], zeroOf(nb, l, elt));
-      });
+  Value slotWeight = B.generic(ValueRange{w, idx}, {{0, 1}, {0, 1}}, B.empty({T, K}, elt),
+                               {0, 1}, 2, {},
+                               [&](OpBuilder &nb, Location l, ValueRange a) -> Value {
+                                 Value ok = expertOf(nb, l, a[1]).second;
+                                 return arith::SelectOp::create(nb, l, ok, a[0],
+                                                                zeroOf(nb, l, elt));
+                               });
   return {slotExpert, slotWeight};
 }
 
