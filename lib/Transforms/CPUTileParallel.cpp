@@ -289,6 +289,18 @@ struct CPUTileParallelPass final
               map.map(v, rowsOf(v, pos));
             }
             Operation *clone = b.clone(*op, map);
+            // The clone's row loop starts at the block's first row: an
+            // index along it is the original's plus the block's offset.
+            SmallVector<linalg::IndexOp> rowIndices;
+            clone->walk([&](linalg::IndexOp index) {
+              if (index.getDim() == static_cast<uint64_t>(d))
+                rowIndices.push_back(index);
+            });
+            for (linalg::IndexOp index : rowIndices) {
+              OpBuilder ib(index->getNextNode());
+              Value shifted = arith::AddIOp::create(ib, index.getLoc(), index, off);
+              index.getResult().replaceAllUsesExcept(shifted, shifted.getDefiningOp());
+            }
             for (auto [res, init] : llvm::zip(clone->getResults(),
                                               cast<linalg::GenericOp>(clone).getDpsInits()))
               res.setType(init.getType());

@@ -88,6 +88,14 @@ def _cases(full: bool) -> Dict[str, Case]:
              lambda rng: {n: rng.standard_normal((1, heads, seq, d)).astype(np.float32)
                           for n in "qkv"},
              weight_bytes=0, flops=4.0 * heads * seq * seq * d),
+        # A causal mask (transformers' float32-lowest constant): each block
+        # of query rows computes only the keys up to its last row; the
+        # FLOP/s count the dense work, as ONNX Runtime does it.
+        Case("attention_causal", f"causal softmax attention, seq {seq}, {heads} heads x {d}",
+             lambda p: models.attention(p, seq, heads, d, mask="causal", mask_value="min"),
+             lambda rng: {n: rng.standard_normal((1, heads, seq, d)).astype(np.float32)
+                          for n in "qkv"},
+             weight_bytes=0, flops=4.0 * heads * seq * seq * d),
         Case("layernorm_chain", f"4 x (residual Add, LayerNorm, Mul) on {rows}x{hid}",
              lambda p: models.layernorm_chain(p, rows, hid, 4),
              lambda rng: {"x": rng.standard_normal((rows, hid)).astype(np.float32),

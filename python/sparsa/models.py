@@ -249,6 +249,7 @@ def attention(path: str, seq: Dim = 512, heads: Dim = 8, head_dim: int = 64,
               scale: str = "div", mask: Optional[str] = None, merged_heads: bool = False,
               key_layout: str = "transpose", return_probs: bool = False,
               softmax_axis: int = -1, nan_guard: bool = False, sinks: Optional[str] = None,
+              window: Optional[int] = None, mask_value: str = "-inf",
               seed: int = 0, opset: int = 17) -> str:
     """Scaled dot-product attention, softmax(q @ k^T * s [+ mask]) @ v, on
     inputs q [batch, heads, seq, head_dim], k [batch, heads, kv_seq,
@@ -264,7 +265,15 @@ def attention(path: str, seq: Dim = 512, heads: Dim = 8, head_dim: int = 64,
       -inf), "padding" (Add of an input mask [batch, 1, 1, kv_seq]),
       "masked_fill" (Where(j > i, -inf, scores), j and i compared from
       Ranges at run time: torch's masked_fill of a causal mask), "keep"
-      (Where(bool input [batch, 1, 1, kv_seq], scores, -inf));
+      (Where(bool input [batch, 1, 1, kv_seq], scores, -inf)), "full" (Add of
+      an input mask [batch, 1, seq, kv_seq]: transformers' 4-D mask, causal
+      and padding in one), "bias" (Add of an input [1, heads, seq, kv_seq]:
+      a per-head additive bias, ALiBi's or T5's), "sliding" (Add of a
+      constant causal mask that also hides keys |window| or more positions
+      back: Mistral's sliding window); the constant masks put query i at
+      position i + kv_seq - seq (the keys before it a cache);
+    - mask_value: what the constant masks hold for a hidden key, "-inf" or
+      "min" (float32's lowest, as transformers builds them);
     - merged_heads: rank 3, [batch * heads, seq, d];
     - key_layout: "transpose" (Transpose of k), "input_kt" (k given as
       [.., head_dim, kv_seq]);
@@ -346,15 +355,31 @@ def attention(path: str, seq: Dim = 512, heads: Dim = 8, head_dim: int = 64,
                       helper.make_node("Greater", ["j", "i"], ["upper"], name="/attn/Greater"),
                       helper.make_node("Where", ["upper", "ninf", cur], ["s2"], name="/attn/Where")]
         cur = "s2"
-    if mask == "causal":
+    if mask in ("causal", "sliding"):
         if not (isinstance(seq, int) and isinstance(kv_seq, int)):
             raise ValueError("a causal constant mask needs static seq and kv_seq")
-        m = np.triu(np.full((seq, kv_seq), -np.inf, np.float32), 1 + kv_seq - seq)
+        hidden = {"-inf": -np.inf, "min": np.finfo(np.float32).min}[mask_value]
+        i = np.arange(seq)[:, None] + (kv_seq - seq)
+        j = np.arange(kv_seq)[None, :]
+        seen = j <= i
+        if mask == "sliding":
+            if window is None:
+                raise ValueError('mask="sliding" needs a window')
+            seen &= j > i - window
+        m = np.where(seen, 0.0, hidden).astype(np.float32)
         inits.append(numpy_helper.from_array(m.reshape([1] * (rank - 2) + [seq, kv_seq]), "mask"))
     elif mask == "padding":
         inputs.append(helper.make_tensor_value_info(
             "mask", TensorProto.FLOAT, [lead[0]] + [1] * (rank - 2) + [kv_seq]))
-    if mask in ("causal", "padding"):
+    elif mask == "full":
+        inputs.append(helper.make_tensor_value_info(
+            "mask", TensorProto.FLOAT, [lead[0]] + [1] * (rank - 3) + [seq, kv_seq]))
+    elif mask == "bias":
+        if merged_heads:
+            raise ValueError('mask="bias" needs [batch, heads, seq, d]')
+        inputs.append(helper.make_tensor_value_info(
+            "mask", TensorProto.FLOAT, [1, heads, seq, kv_seq]))
+    if mask in ("causal", "sliding", "padding", "full", "bias"):
         nodes.append(helper.make_node("Add", [cur, "mask"], ["s2"], name="/attn/Add"))
         cur = "s2"
     if sinks:

@@ -77,6 +77,108 @@ def test_attention_fuses_and_matches(tmp_path, kw):
     assert_matches_ort(model, path, feeds)
 
 
+LOWEST = np.finfo(np.float32).min
+
+
+def full_mask(batch, seq, kv, rng):
+    """transformers' 4-D mask [batch, 1, seq, kv] (query i at position
+    i + kv - seq): batch 0 causal with its first 37 positions padded out
+    (left padding) in float32's lowest, so its first query rows keep no
+    key at all; the others causal in -inf with random holes."""
+    i = np.arange(seq)[:, None] + (kv - seq)
+    j = np.arange(kv)[None, :]
+    m = np.zeros((batch, 1, seq, kv), np.float32)
+    m[0, 0] = np.where((j <= i) & (j >= 37) & (i >= 37), 0.0, LOWEST)
+    for b in range(1, batch):
+        hide = (j > i) | (rng.random((seq, kv)) < 0.2)
+        hide[:, 0] = False
+        m[b, 0] = np.where(hide, -np.inf, 0.0)
+    return m
+
+
+def bias_mask(heads, seq, kv, rng):
+    """A per-head additive bias [1, heads, seq, kv]: head 0 causal (-inf)
+    plus random values, the others ALiBi's -slope * distance (every key
+    kept)."""
+    i = np.arange(seq)[:, None] + (kv - seq)
+    j = np.arange(kv)[None, :]
+    m = np.empty((1, heads, seq, kv), np.float32)
+    m[0, 0] = np.where(j > i, -np.inf, rng.standard_normal((seq, kv)))
+    for h in range(1, heads):
+        m[0, h] = -(0.5 ** h) * np.abs(i - j)
+    return m
+
+
+# Masks over several blocks of 64 query rows: each block computes only the
+# keys some row of it keeps, and adds the mask only where it is not 0.
+MASK_CASES = [
+    dict(seq=200, mask="causal"),                          # 4 blocks, the last of 8 rows
+    dict(seq=128, kv_seq=300, mask="causal", mask_value="min"),  # keys before: a cache
+    dict(seq=256, mask="sliding", window=40, mask_value="min"),  # Mistral's window
+    dict(seq=250, mask="sliding", window=70),
+    dict(seq=192, mask="masked_fill"),
+    dict(seq=192, mask="full"),
+    dict(seq=100, kv_seq=130, mask="bias"),
+    dict(seq=3, kv_seq=300, mask="full"),                  # decoding rows: dot products
+    dict(seq=1, kv_seq=300, mask="full"),
+    dict(seq=200, mask="causal", merged_heads=True),
+    dict(seq=96, head_dim=24, value_dim=40, mask="full"),  # D, Dv not multiples of 16
+    dict(seq=200, mask="causal", sinks="max"),
+]
+
+
+@pytest.mark.parametrize("kw", MASK_CASES)
+def test_masked_keys_skipped_match(tmp_path, kw):
+    kw = {"heads": 2, "head_dim": 32, "batch": 2, **kw}
+    path = models.attention(str(tmp_path / "attn.onnx"), **kw)
+    model, report = compile_with_report(tmp_path, path)
+    assert report["kernel_fusions"]["attention"] == 1, report
+    seq, kv = kw["seq"], kw.get("kv_seq", kw["seq"])
+    d, dv = kw["head_dim"], kw.get("value_dim") or kw["head_dim"]
+    q, k, v = shapes(kw["batch"], kw["heads"], seq, kv, d, dv, kw.get("merged_heads", False))
+    rng = np.random.default_rng(5)
+    feeds = feeds_for(rng, q, k, v)
+    if kw["mask"] == "full":
+        feeds["mask"] = full_mask(kw["batch"], seq, kv, rng)
+    elif kw["mask"] == "bias":
+        feeds["mask"] = bias_mask(kw["heads"], seq, kv, rng)
+    out = assert_matches_ort(model, path, feeds)["y"]
+    assert np.isfinite(out).all()
+
+
+def test_skipped_keys_keep_edge_rows(tmp_path):
+    """Rows a skipping kernel could get wrong, over 3 blocks of 64 rows:
+    a row keeping no key in float32's lowest (ONNX Runtime: near-uniform
+    weights over all keys), one keeping none in -inf (NaN), a NaN in the
+    mask far from any kept key (NaN for its row), and a row keeping only
+    the last key; each matches ONNX Runtime, and the other rows of their
+    blocks stay finite."""
+    seq = 160
+    path = models.attention(str(tmp_path / "attn.onnx"), seq=seq, heads=1, head_dim=16,
+                            batch=1, mask="full")
+    model, report = compile_with_report(tmp_path, path)
+    assert report["kernel_fusions"]["attention"] == 1, report
+    q, k, v = shapes(1, 1, seq, seq, 16, 16)
+    f = feeds_for(np.random.default_rng(6), q, k, v)
+    i = np.arange(seq)[:, None]
+    j = np.arange(seq)[None, :]
+    m = np.where(j <= i, 0.0, -np.inf).astype(np.float32)[None, None]
+    m[0, 0, 10] = LOWEST        # block 0: keeps nothing, finite
+    m[0, 0, 70] = -np.inf       # block 1: keeps nothing, -inf
+    m[0, 0, 100, 150] = np.nan  # block 1: NaN past every kept key
+    m[0, 0, 140, :] = -np.inf   # block 2: only the last key
+    m[0, 0, 140, -1] = 0.0
+    f["mask"] = m
+    out = assert_matches_ort(model, path, f)["y"][0, 0]
+    assert np.isnan(out[70]).all() and np.isnan(out[100]).all()
+    ok = np.ones(seq, bool)
+    ok[[70, 100]] = False
+    assert np.isfinite(out[ok]).all()
+    # The finite fully masked row weighs every key (about) equally.
+    np.testing.assert_allclose(out[10], f["v"][0, 0].mean(axis=0), atol=0.2)
+    np.testing.assert_allclose(out[140], f["v"][0, 0, -1], rtol=1e-5, atol=1e-6)
+
+
 def test_dynamic_shapes(tmp_path):
     """Symbolic batch and sequence: one library, several sizes (blocks of
     64 rows and a partial one)."""

@@ -183,6 +183,37 @@ func.func @row_cluster_uneven(%x: tensor<66x128xf32>, %r: tensor<66x128xf32>) ->
 
 // -----
 
+/// A member of a row cluster that reads its row index (a broadcast mask
+/// built from linalg.index, a Trilu): inside the loop its row loop starts
+/// at the block's first row, so the index read is shifted by the block's
+/// offset (read unshifted, every block would see rows 0..15).
+// CHECK-LABEL: func.func @row_cluster_shifts_row_index
+// CHECK: scf.forall (%[[T:.+]]) in (4)
+// CHECK: %[[R0:.+]] = arith.muli %[[T]], %c16
+// CHECK: linalg.generic
+// CHECK: %[[I:.+]] = linalg.index 0 : index
+// CHECK: %[[ROW:.+]] = arith.addi %[[I]], %[[R0]] : index
+// CHECK: arith.index_cast %[[ROW]] : index to i32
+// CHECK: linalg.generic
+// CHECK: tensor.parallel_insert_slice
+func.func @row_cluster_shifts_row_index(%x: tensor<64x128xf32>) -> tensor<64x128xf32> {
+  %e = tensor.empty() : tensor<64x128xf32>
+  %a = linalg.generic {indexing_maps = [affine_map<(d0, d1) -> (d0, d1)>, affine_map<(d0, d1) -> (d0, d1)>],
+                       iterator_types = ["parallel", "parallel"]}
+      ins(%x : tensor<64x128xf32>) outs(%e : tensor<64x128xf32>) {
+  ^bb0(%v: f32, %o: f32):
+    %i = linalg.index 0 : index
+    %c = arith.index_cast %i : index to i32
+    %f = arith.sitofp %c : i32 to f32
+    %s = arith.addf %v, %f : f32
+    linalg.yield %s : f32
+  } -> tensor<64x128xf32>
+  %y = onnx.Mul %a, %x : (tensor<64x128xf32>, tensor<64x128xf32>) -> tensor<64x128xf32>
+  return %y : tensor<64x128xf32>
+}
+
+// -----
+
 /// A row cluster closes where something else (a matmul, which reads all of
 /// B for any row) reads one of its values: the Add and Mul before it form
 /// one loop, the matmul and the Add after it are tiled on their own.
