@@ -588,11 +588,15 @@ def Sparsa_AttentionOp : Sparsa_Op<"attention", [Pure, AttrSizedOperandSegments]
     head) dims on all three, and an optional additive `mask` that
     broadcasts (numpy rules) to the scores `[..., Lq, Lk]`.
 
-    Not a sparsity family: `sparsa-fuse-attention` forms it from the
-    MatMul / scale / mask / Softmax / MatMul chain every exporter writes, so
-    that the lowering can keep a block of query rows' scores in cache
-    between the two products instead of writing the `Lq x Lk` scores to
-    memory and reading them back several times.
+    `sparsa-fuse-attention` forms it from the MatMul / scale / mask /
+    Softmax / MatMul chain every exporter writes, so that the lowering can
+    keep a block of query rows' scores in cache between the two products
+    instead of writing the `Lq x Lk` scores to memory and reading them back
+    several times. Its only sparsity is the mask's: the lowering reads the
+    mask at run time and computes, per block of query rows, only the keys
+    from the first to the last one a row keeps (a mask value at or below
+    -10000 hides its key; a block with a row that keeps none computes every
+    key).
 
     `nan_rows_zero`: a query row whose probabilities are NaN (every key
     masked with -inf, or a NaN score) gives zeros instead of NaN, as the
