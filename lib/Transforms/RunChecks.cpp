@@ -76,6 +76,25 @@ struct RunChecksPass final : sparsa::impl::RunChecksPassBase<RunChecksPass> {
           what = "the key, value, decay, beta and past_state must have the query's batch "
                  "size (and the first four its sequence length)";
       }
+      if (auto at = dyn_cast<sp::AttentionOp>(op)) {
+        // The same: the kernel reads K and V at the query's leading
+        // indices (or 0 where their dim is 1) and V at K's positions.
+        auto type = [](Value v) { return cast<RankedTensorType>(v.getType()); };
+        int64_t rank = type(at.getQuery()).getRank();
+        auto unsure = [](int64_t a, int64_t b) {
+          return ShapedType::isDynamic(a) || ShapedType::isDynamic(b);
+        };
+        bool check = false;
+        for (Value in : {at.getKey(), at.getValue()})
+          for (int64_t i = 0; i + 2 < rank; ++i)
+            check |= type(in).getDimSize(i) != 1 &&
+                     unsure(type(in).getDimSize(i), type(at.getQuery()).getDimSize(i));
+        int64_t lk = type(at.getKey()).getDimSize(at.getKeyTransposed() ? rank - 1 : rank - 2);
+        check |= unsure(lk, type(at.getValue()).getDimSize(rank - 2));
+        if (check)
+          what = "the key and value must have the query's leading (batch, head) sizes, or 1, "
+                 "and the same number of positions";
+      }
       if (what.empty())
         return;
       messages.push_back(StringAttr::get(ctx, node(op) + ": " + what));

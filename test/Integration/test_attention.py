@@ -179,6 +179,44 @@ def test_skipped_keys_keep_edge_rows(tmp_path):
     np.testing.assert_allclose(out[140], f["v"][0, 0, -1], rtol=1e-5, atol=1e-6)
 
 
+def test_key_batch_broadcast_and_run_checks(tmp_path):
+    """K and V with their own symbolic batch: one batch of keys serves every
+    query batch, as MatMul broadcasts it; a key batch that is neither 1 nor
+    the query's, or values with other positions than the keys (ONNX Runtime
+    refuses both), fail the run with a message naming the node instead of
+    reading out of bounds."""
+    import onnx
+    import sparsa
+
+    path = models.attention(str(tmp_path / "attn.onnx"), seq="S", heads=2, head_dim=8,
+                            batch="B", mask="padding")
+    m = onnx.load(path)
+    for i in m.graph.input:
+        if i.name in ("k", "v"):
+            i.type.tensor_type.shape.dim[0].dim_param = "BK"
+        if i.name == "v":
+            i.type.tensor_type.shape.dim[2].dim_param = "SV"
+    onnx.save(m, path)
+    model, report = compile_with_report(tmp_path, path)
+    assert report["kernel_fusions"]["attention"] == 1, report
+    rng = np.random.default_rng(8)
+
+    def feeds(b, bk, s, sv):
+        f = {"q": rng.standard_normal((b, 2, s, 8)).astype(np.float32),
+             "k": rng.standard_normal((bk, 2, s, 8)).astype(np.float32),
+             "v": rng.standard_normal((bk, 2, sv, 8)).astype(np.float32),
+             "mask": np.zeros((b, 1, 1, s), np.float32)}
+        f["mask"][0, ..., -2:] = -np.inf
+        return f
+
+    for b, bk, s in [(3, 1, 70), (2, 2, 5), (1, 1, 130)]:
+        assert_matches_ort(model, path, feeds(b, bk, s, s))
+    for args in [(3, 2, 9, 9), (2, 2, 9, 7)]:
+        with pytest.raises(sparsa.SparsaError) as e:
+            model.run(feeds(*args))
+        assert "/attn/MatMul_1" in str(e.value) and "leading (batch, head) sizes" in str(e.value)
+
+
 def test_dynamic_shapes(tmp_path):
     """Symbolic batch and sequence: one library, several sizes (blocks of
     64 rows and a partial one)."""

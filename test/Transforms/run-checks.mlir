@@ -70,3 +70,27 @@ func.func @linear_attention(%q: tensor<1x?x32xf32>, %k: tensor<1x?x16xf32>, %q2:
   %y2, %s2 = onnx.LinearAttention %q2, %q2, %q2 {q_num_heads = 2 : si64, kv_num_heads = 2 : si64} : (tensor<1x4x32xf32>, tensor<1x4x32xf32>, tensor<1x4x32xf32>) -> (tensor<1x4x32xf32>, tensor<1x2x16x16xf32>)
   return %y, %s, %y2, %s2 : tensor<1x?x32xf32>, tensor<1x1x16x16xf32>, tensor<1x4x32xf32>, tensor<1x2x16x16xf32>
 }
+
+// -----
+
+/// sparsa.attention: K's and V's leading sizes, when only known at run
+/// time, must be the query's or 1, and V's positions K's; the lowering
+/// compares them, stores the check's id when one differs, and runs over
+/// the positions both have. A key batch of 1 and static sizes that agree
+/// need no check.
+// CHECK: memref.global "public" @sparsa_run_status : memref<1xi64> = dense<0> {sparsa.check_messages = ["/attn/MatMul_1: the key and value must have the query's leading (batch, head) sizes, or 1, and the same number of positions"]}
+// CHECK-LABEL: func.func @attention
+// CHECK: sparsa.attention {{.+}}{sparsa.check = 1 : i64}
+// CHECK: sparsa.attention
+// CHECK-NOT: sparsa.check
+// LOWER-LABEL: func.func @attention
+// LOWER: arith.cmpi ne
+// LOWER: scf.if
+// LOWER: memref.store %c1_i64
+// LOWER: arith.minui
+// LOWER: scf.forall
+func.func @attention(%q: tensor<?x2x8x16xf32>, %k: tensor<?x2x8x16xf32>, %v: tensor<?x2x?x16xf32>, %q1: tensor<3x2x8x16xf32>, %k1: tensor<1x2x8x16xf32>) -> (tensor<?x2x8x16xf32>, tensor<3x2x8x16xf32>) {
+  %o = sparsa.attention %q, %k, %v : (tensor<?x2x8x16xf32>, tensor<?x2x8x16xf32>, tensor<?x2x?x16xf32>) -> tensor<?x2x8x16xf32> loc("/attn/MatMul_1")
+  %o1 = sparsa.attention %q1, %k1, %k1 : (tensor<3x2x8x16xf32>, tensor<1x2x8x16xf32>, tensor<1x2x8x16xf32>) -> tensor<3x2x8x16xf32>
+  return %o, %o1 : tensor<?x2x8x16xf32>, tensor<3x2x8x16xf32>
+}

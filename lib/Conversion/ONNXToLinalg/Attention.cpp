@@ -375,6 +375,28 @@ static FailureOr<Value> lowerAttention(sp::AttentionOp op, LowerCtx &lctx) {
                Lk = tensor::getMixedSize(b, loc, k, keyT ? 2 : 1),
                Dv = tensor::getMixedSize(b, loc, v, 2);
   Value LqV = getValueOrCreateConstantIndexOp(b, loc, Lq);
+  // Sizes known only at run time must agree (a sparsa-run-checks check):
+  // K's and V's leading dims the query's or 1, V's positions K's. The run
+  // then fails with the check's message, and the loops run over the
+  // positions both have, so nothing is read out of bounds.
+  if (op->hasAttr(::sparsa::sparsa::kCheckAttrName)) {
+    Value bad = arith::ConstantOp::create(b, loc, b.getBoolAttr(false));
+    auto ne = [&](Value x, Value y) {
+      return arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ne, x, y).getResult();
+    };
+    for (Value in : {op.getKey(), op.getValue()})
+      for (int64_t i = 0; i + 2 < rank; ++i) {
+        Value d = dimOf(b, loc, in, i);
+        bad = arith::OrIOp::create(
+            b, loc, bad,
+            arith::AndIOp::create(b, loc, ne(d, B.idx(1)), ne(d, dimOf(b, loc, op.getQuery(), i))));
+      }
+    Value lv = dimOf(b, loc, v, 1);
+    bad = arith::OrIOp::create(b, loc, bad, ne(getValueOrCreateConstantIndexOp(b, loc, Lk), lv));
+    failCheckIf(B, op, bad);
+    Lk = arith::MinUIOp::create(b, loc, getValueOrCreateConstantIndexOp(b, loc, Lk), lv)
+             .getResult();
+  }
   Value LkV = getValueOrCreateConstantIndexOp(b, loc, Lk);
 
   // The mask keeps its own (broadcast) batch dims; the task's batch index
@@ -475,9 +497,29 @@ static FailureOr<Value> lowerAttention(sp::AttentionOp op, LowerCtx &lctx) {
           wLo = bk.wlo;
           wLen = bk.wlen;
         }
+        // K's and V's batch row: the task's leading indices, index 0 along
+        // a dim of size 1 (MatMul broadcasts it), clamped into a dim that
+        // disagrees at run time (a run check reports it).
+        auto rowOf = [&](Value orig) -> OpFoldResult {
+          auto ot = cast<RankedTensorType>(orig.getType());
+          auto qt = cast<RankedTensorType>(op.getQuery().getType());
+          if (ot.getShape().drop_back(2) == qt.getShape().drop_back(2) &&
+              ShapedType::isStaticShape(ot.getShape().drop_back(2)))
+            return bi;
+          Value row = B.idx(0);
+          for (int64_t i = 0; i + 2 < rank; ++i) {
+            Value d = dimOf(b, l, orig, i);
+            Value at = arith::MinUIOp::create(b, l, leadIndex(orig, i),
+                                              arith::SubIOp::create(b, l, d, B.idx(1)));
+            row = arith::AddIOp::create(b, l, arith::MulIOp::create(b, l, row, d), at);
+          }
+          return row;
+        };
+        OpFoldResult kRow = rowOf(op.getKey()), vRow = rowOf(op.getValue());
         auto slice2 = [&](Value t, OpFoldResult off1, OpFoldResult off2, OpFoldResult n1,
                           OpFoldResult n2) {
-          SmallVector<OpFoldResult> offs = {bi, off1, off2}, sizes = {one, n1, n2};
+          OpFoldResult at = t == k ? kRow : t == v ? vRow : OpFoldResult(bi);
+          SmallVector<OpFoldResult> offs = {at, off1, off2}, sizes = {one, n1, n2};
           auto tt = cast<RankedTensorType>(t.getType());
           auto rt = RankedTensorType::get({getConstantIntValue(n1).value_or(ShapedType::kDynamic),
                                            getConstantIntValue(n2).value_or(ShapedType::kDynamic)},

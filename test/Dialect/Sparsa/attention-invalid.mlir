@@ -17,7 +17,7 @@ func.func @element_types(%q: tensor<4x8xf32>, %k: tensor<4x8xf16>, %v: tensor<4x
 // -----
 
 func.func @batch_dims(%q: tensor<2x4x8xf32>, %k: tensor<3x4x8xf32>, %v: tensor<2x4x8xf32>) -> tensor<2x4x8xf32> {
-  // expected-error @+1 {{query, key, value and the result must share the leading dims}}
+  // expected-error @+1 {{key and value must have the query's leading dims (each 1 or equal), the result the query's}}
   %o = sparsa.attention %q, %k, %v : (tensor<2x4x8xf32>, tensor<3x4x8xf32>, tensor<2x4x8xf32>) -> tensor<2x4x8xf32>
   return %o : tensor<2x4x8xf32>
 }

@@ -33,3 +33,14 @@ func.func @sinks(%q: tensor<1x4x7x16xf32>, %k: tensor<1x4x9x16xf32>, %v: tensor<
   %o = sparsa.attention %q, %k, %v mask = %m sinks = %s : (tensor<1x4x7x16xf32>, tensor<1x4x9x16xf32>, tensor<1x4x9x8xf32>, tensor<7x9xf32>, tensor<1x4xf32>) -> tensor<1x4x7x8xf32>
   return %o : tensor<1x4x7x8xf32>
 }
+
+// -----
+
+/// Key and value broadcast along a leading dim of size 1 (one batch of
+/// keys for every query batch), as MatMul does.
+// CHECK-LABEL: func.func @broadcast_keys
+// CHECK: sparsa.attention %arg0, %arg1, %arg1 : (tensor<3x2x8x16xf32>, tensor<1x2x8x16xf32>, tensor<1x2x8x16xf32>) -> tensor<3x2x8x16xf32>
+func.func @broadcast_keys(%q: tensor<3x2x8x16xf32>, %k: tensor<1x2x8x16xf32>) -> tensor<3x2x8x16xf32> {
+  %o = sparsa.attention %q, %k, %k : (tensor<3x2x8x16xf32>, tensor<1x2x8x16xf32>, tensor<1x2x8x16xf32>) -> tensor<3x2x8x16xf32>
+  return %o : tensor<3x2x8x16xf32>
+}

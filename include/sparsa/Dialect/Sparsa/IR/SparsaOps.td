@@ -584,9 +584,10 @@ def Sparsa_AttentionOp : Sparsa_Op<"attention", [Pure, AttrSizedOperandSegments]
   let description = [{
     `output = softmax(scale * query key^T + mask) value` over the last axis,
     with `query` `[..., Lq, D]`, `key` `[..., Lk, D]` (`[..., D, Lk]` when
-    `key_transposed`), `value` `[..., Lk, Dv]`, the same leading (batch,
-    head) dims on all three, and an optional additive `mask` that
-    broadcasts (numpy rules) to the scores `[..., Lq, Lk]`.
+    `key_transposed`), `value` `[..., Lk, Dv]`, the query's leading (batch,
+    head) dims on key and value, each equal or 1 (broadcast, as MatMul
+    does), and an optional additive `mask` that broadcasts (numpy rules)
+    to the scores `[..., Lq, Lk]`.
 
     `sparsa-fuse-attention` forms it from the MatMul / scale / mask /
     Softmax / MatMul chain every exporter writes, so that the lowering can
