@@ -23,6 +23,7 @@
 
 #include <cmath>
 #include <limits>
+#include <variant>
 
 
 namespace sparsa {
@@ -97,6 +98,152 @@ static std::optional<SinkSoftmax> sinkSoftmax(onnx::SliceOp sl, int64_t rank) {
       t.getDimSize(rank - 2) != 1)
     return std::nullopt;
   return SinkSoftmax{cat.getInputs()[0], column};
+}
+
+/// The (tensor, dim) whose size the one-element i64 |piece| of a shape is,
+/// as exporters compute shapes: [Unsqueeze](Gather(Shape(t), j)),
+/// Shape(t, j, j + 1), Slice(Shape(t), j, j + 1).
+static std::optional<std::pair<Value, int64_t>> shapeEntry(Value piece) {
+  if (auto u = piece.getDefiningOp<onnx::UnsqueezeOp>())
+    piece = u.getData();
+  auto norm = [](int64_t a, int64_t r) { return a < 0 ? a + r : a; };
+  if (auto g = piece.getDefiningOp<onnx::GatherOp>()) {
+    auto sh = g.getData().getDefiningOp<onnx::ShapeOp>();
+    std::optional<int64_t> j = constInt(g.getIndices());
+    if (!sh || !j || g.getAxis() != 0 || sh.getStart() != 0 || sh.getEnd())
+      return std::nullopt;
+    return std::make_pair(sh.getData(), norm(*j, rankOf(sh.getData())));
+  }
+  if (auto sh = piece.getDefiningOp<onnx::ShapeOp>()) {
+    int64_t r = rankOf(sh.getData());
+    int64_t start = norm(sh.getStart(), r);
+    if (sh.getEnd() && norm(*sh.getEnd(), r) == start + 1)
+      return std::make_pair(sh.getData(), start);
+    return std::nullopt;
+  }
+  if (auto sl = piece.getDefiningOp<onnx::SliceOp>()) {
+    auto sh = sl.getData().getDefiningOp<onnx::ShapeOp>();
+    std::optional<int64_t> b = constInt(sl.getStarts()), e = constInt(sl.getEnds());
+    if (!sh || !b || !e || sh.getStart() != 0 || sh.getEnd() ||
+        (sl.getAxes() && constInt(sl.getAxes()) != std::optional<int64_t>(0)) ||
+        (sl.getSteps() && constInt(sl.getSteps()) != std::optional<int64_t>(1)))
+      return std::nullopt;
+    int64_t r = rankOf(sh.getData());
+    if (norm(*e, r) != norm(*b, r) + 1)
+      return std::nullopt;
+    return std::make_pair(sh.getData(), norm(*b, r));
+  }
+  return std::nullopt;
+}
+
+/// The one-element entries of a 1-D shape operand: the inputs of its
+/// Concat, or its constant values; empty otherwise. TorchScript writes
+/// Expand's shape as Where(Equal(s, -1), 1, s): s.
+static SmallVector<std::variant<int64_t, Value>> shapeEntries(Value shape, int64_t rank) {
+  SmallVector<std::variant<int64_t, Value>> out;
+  // A 1-D Reshape of a 1-D shape changes nothing.
+  auto flat = [](Value v) {
+    while (auto r = v.getDefiningOp<onnx::ReshapeOp>())
+      if (rankOf(r.getData()) == 1 && rankOf(v) == 1)
+        v = r.getData();
+      else
+        break;
+    return v;
+  };
+  shape = flat(shape);
+  if (auto w = shape.getDefiningOp<onnx::WhereOp>())
+    if (auto eq = w.getCondition().getDefiningOp<onnx::EqualOp>();
+        eq && flat(eq.getA()) == flat(w.getY()))
+      shape = flat(w.getY());
+  if (auto vals = onnx::getConstantI64Values(shape); succeeded(vals)) {
+    if ((int64_t)vals->size() == rank)
+      out.assign(vals->begin(), vals->end());
+    return out;
+  }
+  auto cat = shape.getDefiningOp<onnx::ConcatOp>();
+  if (!cat)
+    return out;
+  for (Value piece : cat.getInputs()) {
+    if (auto vals = onnx::getConstantI64Values(piece); succeeded(vals))
+      out.append(vals->begin(), vals->end());
+    else if (auto t = dyn_cast<RankedTensorType>(piece.getType());
+             t && t.getRank() == 1 && t.getDimSize(0) == 1)
+      out.push_back(piece);
+    else
+      return {};
+  }
+  if ((int64_t)out.size() != rank)
+    out.clear();
+  return out;
+}
+
+/// transformers' `repeat_kv` (grouped-query attention): |t| =
+/// Reshape(Expand(Unsqueeze(x, [2]), [B, Hkv, n, L, D]), [B, Hkv * n, L,
+/// D]) with x [B, Hkv, L, D], Hkv, D and the result's heads static:
+/// returns x, which the op reads once (query head h reads key / value head
+/// h / n) instead of the n copies. The Expand's and the Reshape's batch
+/// and position sizes must provably be x's (its own Shape entries, or
+/// constants equal to its static sizes; 1 in the Expand's shape, a single
+/// -1 or a 0 copying the batch in the Reshape's): the types alone cannot
+/// tell [B, H, L, D] from, say, [1, H, B * L, D].
+static Value peelRepeatKV(Value t) {
+  auto reshape = t.getDefiningOp<onnx::ReshapeOp>();
+  auto expand = reshape ? reshape.getData().getDefiningOp<onnx::ExpandOp>() : nullptr;
+  auto unsq = expand ? expand.getInput().getDefiningOp<onnx::UnsqueezeOp>() : nullptr;
+  if (!unsq)
+    return t;
+  Value x = unsq.getData();
+  auto xt = dyn_cast<RankedTensorType>(x.getType());
+  auto et = dyn_cast<RankedTensorType>(expand.getType());
+  auto rt = dyn_cast<RankedTensorType>(t.getType());
+  auto axes = onnx::getConstantI64Values(unsq.getAxes());
+  if (!xt || !et || !rt || xt.getRank() != 4 || et.getRank() != 5 || rt.getRank() != 4 ||
+      failed(axes) || axes->size() != 1 || ((*axes)[0] != 2 && (*axes)[0] != -3))
+    return t;
+  int64_t hkv = xt.getDimSize(1), h = rt.getDimSize(1), d = xt.getDimSize(3);
+  if (ShapedType::isDynamic(hkv) || ShapedType::isDynamic(h) || ShapedType::isDynamic(d) ||
+      hkv < 1 || h <= hkv || h % hkv != 0 || rt.getDimSize(3) != d ||
+      !(et.getDimSize(2) == ShapedType::kDynamic || et.getDimSize(2) == h / hkv))
+    return t;
+  // Whether |e| is provably x's size along dim |j|.
+  auto isXSize = [&](const std::variant<int64_t, Value> &e, int64_t j) {
+    if (auto *c = std::get_if<int64_t>(&e))
+      return !xt.isDynamicDim(j) && *c == xt.getDimSize(j);
+    auto entry = shapeEntry(std::get<Value>(e));
+    if (!entry)
+      return false;
+    auto [src, dim] = *entry;
+    // x's own, or read from the unsqueezed / expanded tensor (where x's
+    // dims 0, 2 are 0, 3).
+    return (src == x && dim == j) ||
+           ((src == unsq.getResult() || src == expand.getResult()) && dim == (j == 0 ? 0 : 3));
+  };
+  auto isConst = [](const std::variant<int64_t, Value> &e, int64_t c) {
+    auto *v = std::get_if<int64_t>(&e);
+    return v && *v == c;
+  };
+  // The Expand broadcasts the new axis only: batch and positions x's (or
+  // 1, which keeps x's).
+  auto ex = shapeEntries(expand.getShape(), 5);
+  if (ex.size() != 5 || !(isConst(ex[0], 1) || isXSize(ex[0], 0)) ||
+      !(isConst(ex[3], 1) || isXSize(ex[3], 2)))
+    return t;
+  // The Reshape merges kv heads and copies: batch and positions x's.
+  auto rs = shapeEntries(reshape.getShape(), 4);
+  if (rs.size() != 4)
+    return t;
+  bool allowZero = reshape.getAllowzero() != 0;
+  int inferred = 0;
+  for (const auto &e : rs)
+    inferred += isConst(e, -1);
+  if (inferred > 1)
+    return t;
+  bool batch = isXSize(rs[0], 0) || (!allowZero && isConst(rs[0], 0)) ||
+               (isConst(rs[0], -1) && isXSize(rs[2], 2));
+  bool positions = isXSize(rs[2], 2) || (isConst(rs[2], -1) && batch);
+  if (!batch || !positions)
+    return t;
+  return x;
 }
 
 /// Fuses the attention chain ending in |root| (the MatMul by v); returns
@@ -198,6 +345,10 @@ static bool fuseAttention(onnx::MatMulOp root) {
     key = tr.getData();
     keyTransposed = false;
   }
+  // Grouped-query attention: K and V as the kv heads, not their copies.
+  if (!keyTransposed)
+    key = peelRepeatKV(key);
+  v = peelRepeatKV(v);
   for (Value t : {q, key, v, mask, sinks})
     if (t && !getElementTypeOrSelf(t.getType()).isF32())
       return false;

@@ -152,6 +152,28 @@ static std::optional<double> scalarValue(Value v, int depth) {
       return std::nullopt;
     return double(t.getDimSize(d));
   }
+  // One size as a one-element slice of a shape: Shape(t, j, j + 1), or
+  // Slice(Shape(t), [j], [end]) (the result's type says one element).
+  auto sizeAt = [](Value t, int64_t j) -> std::optional<double> {
+    auto tt = dyn_cast<RankedTensorType>(t.getType());
+    if (!tt)
+      return std::nullopt;
+    int64_t d = j < 0 ? j + tt.getRank() : j;
+    if (d < 0 || d >= tt.getRank() || tt.isDynamicDim(d))
+      return std::nullopt;
+    return double(tt.getDimSize(d));
+  };
+  if (auto shape = dyn_cast<onnx::ShapeOp>(op))
+    return sizeAt(shape.getData(), shape.getStart());
+  if (auto sl = dyn_cast<onnx::SliceOp>(op)) {
+    auto shape = sl.getData().getDefiningOp<onnx::ShapeOp>();
+    std::optional<int64_t> b = constInt(sl.getStarts());
+    if (!shape || !b || shape.getStart() != 0 || shape.getEnd() ||
+        (sl.getAxes() && constInt(sl.getAxes()) != std::optional<int64_t>(0)) ||
+        (sl.getSteps() && constInt(sl.getSteps()) != std::optional<int64_t>(1)))
+      return std::nullopt;
+    return sizeAt(shape.getData(), *b);
+  }
   if (isa<onnx::SqrtOp>(op))
     if (std::optional<double> a = arg(0); a && *a >= 0)
       return std::sqrt(*a);

@@ -250,6 +250,7 @@ def attention(path: str, seq: Dim = 512, heads: Dim = 8, head_dim: int = 64,
               key_layout: str = "transpose", return_probs: bool = False,
               softmax_axis: int = -1, nan_guard: bool = False, sinks: Optional[str] = None,
               window: Optional[int] = None, mask_value: str = "-inf",
+              kv_heads: Optional[int] = None, repeat_sizes: str = "own",
               seed: int = 0, opset: int = 17) -> str:
     """Scaled dot-product attention, softmax(q @ k^T * s [+ mask]) @ v, on
     inputs q [batch, heads, seq, head_dim], k [batch, heads, kv_seq,
@@ -274,6 +275,13 @@ def attention(path: str, seq: Dim = 512, heads: Dim = 8, head_dim: int = 64,
       position i + kv_seq - seq (the keys before it a cache);
     - mask_value: what the constant masks hold for a hidden key, "-inf" or
       "min" (float32's lowest, as transformers builds them);
+    - kv_heads: grouped-query attention: k and v have kv_heads heads, each
+      repeated heads / kv_heads times as transformers' `repeat_kv` exports
+      through TorchScript: Reshape(Expand(Unsqueeze(x, 2), Where(Equal(s,
+      -1), 1, s)), [B, heads, L, d]), the sizes from Shape(x) entries;
+      repeat_sizes="query" reads the Reshape's batch and positions from q's
+      shape instead (the kv heads cannot be proven to be merged: a near
+      miss for reading k and v unrepeated);
     - merged_heads: rank 3, [batch * heads, seq, d];
     - key_layout: "transpose" (Transpose of k), "input_kt" (k given as
       [.., head_dim, kv_seq]);
@@ -299,9 +307,66 @@ def attention(path: str, seq: Dim = 512, heads: Dim = 8, head_dim: int = 64,
     rank = len(lead) + 2
     swap = list(range(rank - 2)) + [rank - 1, rank - 2]
     nodes, inits = [], []
-    kt = "k"
+    kname, vname = "k", "v"
+    if kv_heads is not None:
+        if merged_heads or key_layout != "transpose" or not isinstance(heads, int) \
+                or heads % kv_heads:
+            raise ValueError("kv_heads needs [batch, heads, seq, d] keys and heads % kv_heads == 0")
+        n = heads // kv_heads
+
+        def i64(name, vals):
+            inits.append(numpy_helper.from_array(np.array(vals, np.int64), name))
+
+        i64("rk_0", 0)
+        i64("rk_2", 2)
+        i64("rk_ax0", [0])
+        i64("rk_ax2", [2])
+        i64("rk_mid", [kv_heads, n])
+        i64("rk_heads", [heads])
+        i64("rk_m1", [-1] * 5)
+        i64("rk_ones", [1] * 5)
+
+        def repeat(x, dim):
+            i64(f"rk_{x}_d", [dim])
+            src = "q" if repeat_sizes == "query" else x
+            node = helper.make_node
+            nodes.extend([
+                node("Shape", [x], [f"{x}_shape"], name=f"/attn/rk/Shape_{x}"),
+                node("Gather", [f"{x}_shape", "rk_0"], [f"{x}_b"], name=f"/attn/rk/Gather_{x}_b",
+                     axis=0),
+                node("Gather", [f"{x}_shape", "rk_2"], [f"{x}_l"], name=f"/attn/rk/Gather_{x}_l",
+                     axis=0),
+                node("Unsqueeze", [f"{x}_b", "rk_ax0"], [f"{x}_b1"],
+                     name=f"/attn/rk/Unsqueeze_{x}_b"),
+                node("Unsqueeze", [f"{x}_l", "rk_ax0"], [f"{x}_l1"],
+                     name=f"/attn/rk/Unsqueeze_{x}_l"),
+                node("Concat", [f"{x}_b1", "rk_mid", f"{x}_l1", f"rk_{x}_d"], [f"{x}_es"],
+                     name=f"/attn/rk/Concat_{x}_e", axis=0),
+                node("Equal", [f"{x}_es", "rk_m1"], [f"{x}_neg"], name=f"/attn/rk/Equal_{x}"),
+                node("Where", [f"{x}_neg", "rk_ones", f"{x}_es"], [f"{x}_es2"],
+                     name=f"/attn/rk/Where_{x}"),
+                node("Unsqueeze", [x, "rk_ax2"], [f"{x}_u"], name=f"/attn/rk/Unsqueeze_{x}"),
+                node("Expand", [f"{x}_u", f"{x}_es2"], [f"{x}_e"], name=f"/attn/rk/Expand_{x}"),
+                node("Shape", [src], [f"{x}_rshape"], name=f"/attn/rk/Shape_r{x}"),
+                node("Gather", [f"{x}_rshape", "rk_0"], [f"{x}_rb"],
+                     name=f"/attn/rk/Gather_{x}_rb", axis=0),
+                node("Gather", [f"{x}_rshape", "rk_2"], [f"{x}_rl"],
+                     name=f"/attn/rk/Gather_{x}_rl", axis=0),
+                node("Unsqueeze", [f"{x}_rb", "rk_ax0"], [f"{x}_rb1"],
+                     name=f"/attn/rk/Unsqueeze_{x}_rb"),
+                node("Unsqueeze", [f"{x}_rl", "rk_ax0"], [f"{x}_rl1"],
+                     name=f"/attn/rk/Unsqueeze_{x}_rl"),
+                node("Concat", [f"{x}_rb1", "rk_heads", f"{x}_rl1", f"rk_{x}_d"], [f"{x}_rs"],
+                     name=f"/attn/rk/Concat_{x}_r", axis=0),
+                node("Reshape", [f"{x}_e", f"{x}_rs"], [f"{x}_rep"],
+                     name=f"/attn/rk/Reshape_{x}")])
+            return f"{x}_rep"
+
+        kname, vname = repeat("k", head_dim), repeat("v", value_dim)
+    kt = kname
     if key_layout == "transpose":
-        nodes.append(helper.make_node("Transpose", ["k"], ["kt"], name="/attn/Transpose", perm=swap))
+        nodes.append(helper.make_node("Transpose", [kname], ["kt"], name="/attn/Transpose",
+                                      perm=swap))
         kt = "kt"
     q = "q"
     if scale == "sdpa":
@@ -431,8 +496,9 @@ def attention(path: str, seq: Dim = 512, heads: Dim = 8, head_dim: int = 64,
         nodes += [helper.make_node("IsNaN", ["p"], ["pnan"], name="/attn/IsNaN"),
                   helper.make_node("Where", ["pnan", "pzero", "p"], ["pg"], name="/attn/Where_1")]
         probs = "pg"
-    nodes.append(helper.make_node("MatMul", [probs, "v"], ["y"], name="/attn/MatMul_1"))
-    kshape = lead + ([head_dim, kv_seq] if key_layout == "input_kt" else [kv_seq, head_dim])
+    nodes.append(helper.make_node("MatMul", [probs, vname], ["y"], name="/attn/MatMul_1"))
+    kv_lead = lead if kv_heads is None else [lead[0], kv_heads]
+    kshape = kv_lead + ([head_dim, kv_seq] if key_layout == "input_kt" else [kv_seq, head_dim])
     outputs = [helper.make_tensor_value_info("y", TensorProto.FLOAT, lead + [seq, value_dim])]
     if return_probs:
         outputs.append(helper.make_tensor_value_info("p", TensorProto.FLOAT, lead + [seq, kv_seq]))
@@ -440,7 +506,7 @@ def attention(path: str, seq: Dim = 512, heads: Dim = 8, head_dim: int = 64,
         nodes, "attention",
         [helper.make_tensor_value_info("q", TensorProto.FLOAT, lead + [seq, head_dim]),
          helper.make_tensor_value_info("k", TensorProto.FLOAT, kshape),
-         helper.make_tensor_value_info("v", TensorProto.FLOAT, lead + [kv_seq, value_dim])]
+         helper.make_tensor_value_info("v", TensorProto.FLOAT, kv_lead + [kv_seq, value_dim])]
         + inputs, outputs, inits)
     return _save(graph, path, opset)
 

@@ -5,6 +5,8 @@ graph: block-wise scores in both layouts (many query rows: [Lk, rows];
 decoding: [rows, Lk]), uneven blocks, masks, dynamic shapes; near misses
 keep their ops."""
 
+import re
+
 import numpy as np
 import pytest
 
@@ -215,6 +217,47 @@ def test_key_batch_broadcast_and_run_checks(tmp_path):
         with pytest.raises(sparsa.SparsaError) as e:
             model.run(feeds(*args))
         assert "/attn/MatMul_1" in str(e.value) and "leading (batch, head) sizes" in str(e.value)
+
+
+# Grouped-query attention: k and v with fewer heads, repeated per query head
+# as transformers' repeat_kv exports; the op reads the kv heads themselves.
+GQA_CASES = [
+    (dict(heads=8, kv_heads=2, seq=100, mask="padding"), True),
+    (dict(heads=4, kv_heads=1, seq=1, kv_seq=50), True),          # decoding, one kv head
+    (dict(heads=4, kv_heads=2, seq=130, mask="causal", value_dim=24), True),
+    (dict(heads=6, kv_heads=3, seq="S", batch="B", mask="padding"), True),
+    # The Reshape's sizes read from q's shape: not provably the kv heads
+    # merged, so the repeated copies stay (still fused, still right).
+    (dict(heads=8, kv_heads=2, seq=40, repeat_sizes="query"), False),
+]
+
+
+@pytest.mark.parametrize("kw,peeled", GQA_CASES)
+def test_grouped_query_heads_read_once(tmp_path, kw, peeled):
+    import sparsa
+
+    kw = {"head_dim": 16, "batch": 2, **kw}
+    path = models.attention(str(tmp_path / "attn.onnx"), **kw)
+    model, report = compile_with_report(tmp_path, path)
+    assert report["kernel_fusions"]["attention"] == 1, report
+    fused = sparsa.compile(path, str(tmp_path / "fused.mlir"), emit="mlir-fused")
+    op = next(line for line in open(fused) if "sparsa.attention" in line)
+    # The key's and value's head dims: the kv heads when read unrepeated.
+    types = re.findall(r"tensor<([^>]*)>", op.split(": (", 1)[1])
+    heads = kw["kv_heads"] if peeled else kw["heads"]
+    assert [t.split("x")[1] for t in types[1:3]] == [str(heads)] * 2, op
+    dv = kw.get("value_dim") or kw["head_dim"]
+    sizes = [(2, kw["seq"])] if isinstance(kw["seq"], int) else [(2, 70), (1, 1), (3, 5)]
+    for b, s in sizes:
+        kv = kw.get("kv_seq", s)
+        rng = np.random.default_rng(s)
+        feeds = {"q": rng.standard_normal((b, kw["heads"], s, 16)).astype(np.float32),
+                 "k": rng.standard_normal((b, kw["kv_heads"], kv, 16)).astype(np.float32),
+                 "v": rng.standard_normal((b, kw["kv_heads"], kv, dv)).astype(np.float32)}
+        if kw.get("mask") == "padding":
+            feeds["mask"] = np.zeros((b, 1, 1, kv), np.float32)
+            feeds["mask"][0, ..., kv // 2 + 1:] = -np.inf
+        assert_matches_ort(model, path, feeds)
 
 
 def test_dynamic_shapes(tmp_path):

@@ -214,3 +214,84 @@ func.func @negative_sink_first(%q: tensor<1x2x8x16xf32>, %kt: tensor<1x2x16x8xf3
   %o = onnx.MatMul %pk, %v : (tensor<1x2x8x8xf32>, tensor<1x2x8x16xf32>) -> tensor<1x2x8x16xf32>
   return %o : tensor<1x2x8x16xf32>
 }
+
+// -----
+
+/// Grouped-query attention as transformers' repeat_kv exports through
+/// TorchScript: k [B, 2, L, d] Unsqueezed at 2, Expanded to [B, 2, 2, L, d]
+/// (the shape built from k's own Shape entries, Where(Equal(s, -1), 1, s)
+/// around it), Reshaped to [B, 4, L, d] (again k's own batch and
+/// positions): the op reads the two kv heads themselves, query head h
+/// reading kv head h / 2. The scale is SDPA's, q and k^T each times
+/// d**-0.25 with d read as a Slice of q's shape.
+// CHECK-LABEL: func.func @repeat_kv_torchscript
+// CHECK: sparsa.attention %arg0, %arg1, %arg1 {scale = {{(0\.5000|5\.000)[0-9]*(e-01)?}} : f64} : (tensor<?x4x8x4xf32>, tensor<?x2x8x4xf32>, tensor<?x2x8x4xf32>) -> tensor<?x4x8x4xf32>
+// CHECK-NOT: onnx.Expand
+func.func @repeat_kv_torchscript(%q: tensor<?x4x8x4xf32>, %k: tensor<?x2x8x4xf32>) -> tensor<?x4x8x4xf32> {
+  %i0 = onnx.Constant {value = dense<0> : tensor<i64>} : () -> tensor<i64>
+  %i2 = onnx.Constant {value = dense<2> : tensor<i64>} : () -> tensor<i64>
+  %ax0 = onnx.Constant {value = dense<0> : tensor<1xi64>} : () -> tensor<1xi64>
+  %ax2 = onnx.Constant {value = dense<2> : tensor<1xi64>} : () -> tensor<1xi64>
+  %mid = onnx.Constant {value = dense<2> : tensor<2xi64>} : () -> tensor<2xi64>
+  %h = onnx.Constant {value = dense<4> : tensor<1xi64>} : () -> tensor<1xi64>
+  %d = onnx.Constant {value = dense<4> : tensor<1xi64>} : () -> tensor<1xi64>
+  %m1 = onnx.Constant {value = dense<-1> : tensor<5xi64>} : () -> tensor<5xi64>
+  %ones = onnx.Constant {value = dense<1> : tensor<5xi64>} : () -> tensor<5xi64>
+  %last = onnx.Constant {value = dense<-1> : tensor<1xi64>} : () -> tensor<1xi64>
+  %big = onnx.Constant {value = dense<9223372036854775807> : tensor<1xi64>} : () -> tensor<1xi64>
+  %quarter = onnx.Constant {value = dense<-2.5e-01> : tensor<f32>} : () -> tensor<f32>
+  %sh = onnx.Shape %k : (tensor<?x2x8x4xf32>) -> tensor<4xi64>
+  %b = onnx.Gather %sh, %i0 {axis = 0 : si64} : (tensor<4xi64>, tensor<i64>) -> tensor<i64>
+  %l = onnx.Gather %sh, %i2 {axis = 0 : si64} : (tensor<4xi64>, tensor<i64>) -> tensor<i64>
+  %b1 = onnx.Unsqueeze %b, %ax0 : (tensor<i64>, tensor<1xi64>) -> tensor<1xi64>
+  %l1 = onnx.Unsqueeze %l, %ax0 : (tensor<i64>, tensor<1xi64>) -> tensor<1xi64>
+  %es = onnx.Concat %b1, %mid, %l1, %d {axis = 0 : si64} : (tensor<1xi64>, tensor<2xi64>, tensor<1xi64>, tensor<1xi64>) -> tensor<5xi64>
+  %neg = onnx.Equal %es, %m1 : (tensor<5xi64>, tensor<5xi64>) -> tensor<5xi1>
+  %es2 = onnx.Where %neg, %ones, %es : (tensor<5xi1>, tensor<5xi64>, tensor<5xi64>) -> tensor<5xi64>
+  %u = onnx.Unsqueeze %k, %ax2 : (tensor<?x2x8x4xf32>, tensor<1xi64>) -> tensor<?x2x1x8x4xf32>
+  %e = onnx.Expand %u, %es2 : (tensor<?x2x1x8x4xf32>, tensor<5xi64>) -> tensor<?x2x?x8x4xf32>
+  %rs = onnx.Concat %b1, %h, %l1, %d {axis = 0 : si64} : (tensor<1xi64>, tensor<1xi64>, tensor<1xi64>, tensor<1xi64>) -> tensor<4xi64>
+  %kr = onnx.Reshape %e, %rs : (tensor<?x2x?x8x4xf32>, tensor<4xi64>) -> tensor<?x4x8x4xf32>
+  %qsh = onnx.Shape %q : (tensor<?x4x8x4xf32>) -> tensor<4xi64>
+  %dq = onnx.Slice %qsh, %last, %big : (tensor<4xi64>, tensor<1xi64>, tensor<1xi64>) -> tensor<1xi64>
+  %df = onnx.Cast %dq {to = 1 : si64} : (tensor<1xi64>) -> tensor<1xf32>
+  %sc = onnx.Pow %df, %quarter : (tensor<1xf32>, tensor<f32>) -> tensor<1xf32>
+  %qs = onnx.Mul %q, %sc : (tensor<?x4x8x4xf32>, tensor<1xf32>) -> tensor<?x4x8x4xf32>
+  %kt = onnx.Transpose %kr {perm = array<i64: 0, 1, 3, 2>} : (tensor<?x4x8x4xf32>) -> tensor<?x4x4x8xf32>
+  %kts = onnx.Mul %kt, %sc : (tensor<?x4x4x8xf32>, tensor<1xf32>) -> tensor<?x4x4x8xf32>
+  %s = onnx.MatMul %qs, %kts : (tensor<?x4x8x4xf32>, tensor<?x4x4x8xf32>) -> tensor<?x4x8x8xf32>
+  %p = onnx.Softmax %s {axis = -1 : si64} : (tensor<?x4x8x8xf32>) -> tensor<?x4x8x8xf32>
+  %o = onnx.MatMul %p, %kr : (tensor<?x4x8x8xf32>, tensor<?x4x8x4xf32>) -> tensor<?x4x8x4xf32>
+  return %o : tensor<?x4x8x4xf32>
+}
+
+// -----
+
+/// The same repeat with the Reshape's batch read from q's shape (the
+/// dynamo exporter reads it from the input ids): q's batch is k's only by
+/// the model's construction, and [?, 4, 8, 4] could hold k's batches
+/// merged otherwise, so the op reads the repeated copies (still fused).
+// CHECK-LABEL: func.func @negative_repeat_kv_sizes_elsewhere
+// CHECK: onnx.Expand
+// CHECK: %[[KR:.+]] = onnx.Reshape
+// CHECK: sparsa.attention %arg0, %[[KR]], %[[KR]] : (tensor<?x4x8x4xf32>, tensor<?x4x8x4xf32>, tensor<?x4x8x4xf32>) -> tensor<?x4x8x4xf32>
+func.func @negative_repeat_kv_sizes_elsewhere(%q: tensor<?x4x8x4xf32>, %k: tensor<?x2x8x4xf32>) -> tensor<?x4x8x4xf32> {
+  %i0 = onnx.Constant {value = dense<0> : tensor<i64>} : () -> tensor<i64>
+  %ax0 = onnx.Constant {value = dense<0> : tensor<1xi64>} : () -> tensor<1xi64>
+  %ax2 = onnx.Constant {value = dense<2> : tensor<1xi64>} : () -> tensor<1xi64>
+  %mid = onnx.Constant {value = dense<[2, 2, 8, 4]> : tensor<4xi64>} : () -> tensor<4xi64>
+  %tail = onnx.Constant {value = dense<[4, 8, 4]> : tensor<3xi64>} : () -> tensor<3xi64>
+  %sh = onnx.Shape %q : (tensor<?x4x8x4xf32>) -> tensor<4xi64>
+  %b = onnx.Gather %sh, %i0 {axis = 0 : si64} : (tensor<4xi64>, tensor<i64>) -> tensor<i64>
+  %b1 = onnx.Unsqueeze %b, %ax0 : (tensor<i64>, tensor<1xi64>) -> tensor<1xi64>
+  %es = onnx.Concat %b1, %mid {axis = 0 : si64} : (tensor<1xi64>, tensor<4xi64>) -> tensor<5xi64>
+  %u = onnx.Unsqueeze %k, %ax2 : (tensor<?x2x8x4xf32>, tensor<1xi64>) -> tensor<?x2x1x8x4xf32>
+  %e = onnx.Expand %u, %es : (tensor<?x2x1x8x4xf32>, tensor<5xi64>) -> tensor<?x2x2x8x4xf32>
+  %rs = onnx.Concat %b1, %tail {axis = 0 : si64} : (tensor<1xi64>, tensor<3xi64>) -> tensor<4xi64>
+  %kr = onnx.Reshape %e, %rs : (tensor<?x2x2x8x4xf32>, tensor<4xi64>) -> tensor<?x4x8x4xf32>
+  %kt = onnx.Transpose %kr {perm = array<i64: 0, 1, 3, 2>} : (tensor<?x4x8x4xf32>) -> tensor<?x4x4x8xf32>
+  %s = onnx.MatMul %q, %kt : (tensor<?x4x8x4xf32>, tensor<?x4x4x8xf32>) -> tensor<?x4x8x8xf32>
+  %p = onnx.Softmax %s {axis = -1 : si64} : (tensor<?x4x8x8xf32>) -> tensor<?x4x8x8xf32>
+  %o = onnx.MatMul %p, %kr : (tensor<?x4x8x8xf32>, tensor<?x4x8x4xf32>) -> tensor<?x4x8x4xf32>
+  return %o : tensor<?x4x8x4xf32>
+}

@@ -384,8 +384,11 @@ static FailureOr<Value> lowerAttention(sp::AttentionOp op, LowerCtx &lctx) {
     auto ne = [&](Value x, Value y) {
       return arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ne, x, y).getResult();
     };
+    auto qt = cast<RankedTensorType>(op.getQuery().getType());
     for (Value in : {op.getKey(), op.getValue()})
       for (int64_t i = 0; i + 2 < rank; ++i) {
+        if (!cast<RankedTensorType>(in.getType()).isDynamicDim(i) && !qt.isDynamicDim(i))
+          continue; // static: the verifier checked it
         Value d = dimOf(b, loc, in, i);
         bad = arith::OrIOp::create(
             b, loc, bad,
@@ -498,8 +501,10 @@ static FailureOr<Value> lowerAttention(sp::AttentionOp op, LowerCtx &lctx) {
           wLen = bk.wlen;
         }
         // K's and V's batch row: the task's leading indices, index 0 along
-        // a dim of size 1 (MatMul broadcasts it), clamped into a dim that
-        // disagrees at run time (a run check reports it).
+        // a dim of size 1 (MatMul broadcasts it), divided by the group
+        // along a static dim the query's is a multiple of (grouped-query
+        // attention's kv heads), clamped into a dim that disagrees at run
+        // time (a run check reports it).
         auto rowOf = [&](Value orig) -> OpFoldResult {
           auto ot = cast<RankedTensorType>(orig.getType());
           auto qt = cast<RankedTensorType>(op.getQuery().getType());
@@ -509,8 +514,11 @@ static FailureOr<Value> lowerAttention(sp::AttentionOp op, LowerCtx &lctx) {
           Value row = B.idx(0);
           for (int64_t i = 0; i + 2 < rank; ++i) {
             Value d = dimOf(b, l, orig, i);
-            Value at = arith::MinUIOp::create(b, l, leadIndex(orig, i),
-                                              arith::SubIOp::create(b, l, d, B.idx(1)));
+            int64_t od = ot.getDimSize(i), qd = qt.getDimSize(i);
+            Value at = leadIndex(orig, i);
+            if (!ShapedType::isDynamic(od) && !ShapedType::isDynamic(qd) && od > 1 && od != qd)
+              at = arith::DivUIOp::create(b, l, lead[i], B.idx(qd / od));
+            at = arith::MinUIOp::create(b, l, at, arith::SubIOp::create(b, l, d, B.idx(1)));
             row = arith::AddIOp::create(b, l, arith::MulIOp::create(b, l, row, d), at);
           }
           return row;

@@ -137,3 +137,22 @@ func.func @causal_blocks(%q: tensor<1x2x128x64xf32>, %k: tensor<1x2x128x64xf32>,
   %o = sparsa.attention %q, %k, %v mask = %m {scale = 0.125 : f64} : (tensor<1x2x128x64xf32>, tensor<1x2x128x64xf32>, tensor<1x2x128x64xf32>, tensor<1x1x128x128xf32>) -> tensor<1x2x128x64xf32>
   return %o : tensor<1x2x128x64xf32>
 }
+
+// -----
+
+/// Grouped-query attention: 4 query heads over 2 kv heads. Each task's
+/// key / value row is its batch times the kv heads plus its query head
+/// halved (clamped into the kv heads), read from K and V as they are.
+// CHECK-LABEL: func.func @grouped_query
+// CHECK: scf.forall (%[[T:.+]]) in (8)
+// CHECK: %[[HEAD:.+]] = arith.remui %[[T]], %c4
+// CHECK: %[[KVH:.+]] = arith.divui %[[HEAD]], %c2
+// CHECK: %[[KVH1:.+]] = arith.minui %[[KVH]], %c1
+// CHECK: %[[ROW:.+]] = arith.addi %{{.+}}, %[[KVH1]]
+// CHECK: tensor.extract_slice %{{.+}}[%[[T]], 0, 0] [1, 1, 16] [1, 1, 1] : tensor<8x1x16xf32> to tensor<1x16xf32>
+// CHECK: tensor.extract_slice %{{.+}}[%[[ROW]], 0, 0] [1, 40, 16] [1, 1, 1] : tensor<4x40x16xf32> to tensor<40x16xf32>
+// CHECK: tensor.extract_slice %{{.+}}[%[[ROW]], 0, 0] [1, 40, 8] [1, 1, 1] : tensor<4x40x8xf32> to tensor<40x8xf32>
+func.func @grouped_query(%q: tensor<2x4x1x16xf32>, %k: tensor<2x2x40x16xf32>, %v: tensor<2x2x40x8xf32>) -> tensor<2x4x1x8xf32> {
+  %o = sparsa.attention %q, %k, %v {scale = 0.25 : f64} : (tensor<2x4x1x16xf32>, tensor<2x2x40x16xf32>, tensor<2x2x40x8xf32>) -> tensor<2x4x1x8xf32>
+  return %o : tensor<2x4x1x8xf32>
+}

@@ -17,7 +17,7 @@ func.func @element_types(%q: tensor<4x8xf32>, %k: tensor<4x8xf16>, %v: tensor<4x
 // -----
 
 func.func @batch_dims(%q: tensor<2x4x8xf32>, %k: tensor<3x4x8xf32>, %v: tensor<2x4x8xf32>) -> tensor<2x4x8xf32> {
-  // expected-error @+1 {{key and value must have the query's leading dims (each 1 or equal), the result the query's}}
+  // expected-error @+1 {{key and value must have the query's leading dims (each 1, equal or a static divisor), the result the query's}}
   %o = sparsa.attention %q, %k, %v : (tensor<2x4x8xf32>, tensor<3x4x8xf32>, tensor<2x4x8xf32>) -> tensor<2x4x8xf32>
   return %o : tensor<2x4x8xf32>
 }
@@ -76,4 +76,12 @@ func.func @sinks_shape(%q: tensor<1x4x7x16xf32>, %k: tensor<1x4x9x16xf32>, %v: t
   // expected-error @+1 {{sinks must have the query's leading dims (each 1 or equal)}}
   %o = sparsa.attention %q, %k, %v sinks = %s : (tensor<1x4x7x16xf32>, tensor<1x4x9x16xf32>, tensor<1x4x9x8xf32>, tensor<1x3xf32>) -> tensor<1x4x7x8xf32>
   return %o : tensor<1x4x7x8xf32>
+}
+
+// -----
+
+func.func @heads_not_a_divisor(%q: tensor<1x6x8x16xf32>, %k: tensor<1x4x8x16xf32>) -> tensor<1x6x8x16xf32> {
+  // expected-error @+1 {{key and value must have the query's leading dims (each 1, equal or a static divisor), the result the query's}}
+  %o = sparsa.attention %q, %k, %k : (tensor<1x6x8x16xf32>, tensor<1x4x8x16xf32>, tensor<1x4x8x16xf32>) -> tensor<1x6x8x16xf32>
+  return %o : tensor<1x6x8x16xf32>
 }

@@ -44,3 +44,14 @@ func.func @broadcast_keys(%q: tensor<3x2x8x16xf32>, %k: tensor<1x2x8x16xf32>) ->
   %o = sparsa.attention %q, %k, %k : (tensor<3x2x8x16xf32>, tensor<1x2x8x16xf32>, tensor<1x2x8x16xf32>) -> tensor<3x2x8x16xf32>
   return %o : tensor<3x2x8x16xf32>
 }
+
+// -----
+
+/// Grouped-query attention: key and value with a static divisor of the
+/// query's heads (query head h reads kv head h / 4).
+// CHECK-LABEL: func.func @grouped_query
+// CHECK: sparsa.attention %arg0, %arg1, %arg1 : (tensor<1x8x16x16xf32>, tensor<1x2x16x16xf32>, tensor<1x2x16x16xf32>) -> tensor<1x8x16x16xf32>
+func.func @grouped_query(%q: tensor<1x8x16x16xf32>, %k: tensor<1x2x16x16xf32>) -> tensor<1x8x16x16xf32> {
+  %o = sparsa.attention %q, %k, %k : (tensor<1x8x16x16xf32>, tensor<1x2x16x16xf32>, tensor<1x2x16x16xf32>) -> tensor<1x8x16x16xf32>
+  return %o : tensor<1x8x16x16xf32>
+}

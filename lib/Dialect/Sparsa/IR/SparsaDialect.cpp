@@ -555,13 +555,17 @@ LogicalResult AttentionOp::verify() {
   if (o.getElementType() != q.getElementType())
     return emitOpError("the result must have the query's element type");
   // Key and value broadcast along their leading dims of size 1, as
-  // MatMul does.
-  auto fits = [&](int64_t kv, int64_t qd) { return kv == 1 || compatible(kv, qd); };
+  // MatMul does, and may have a static divisor of the query's static size
+  // (grouped-query attention: query head h reads kv head h / (Hq / Hkv)).
+  auto fits = [&](int64_t kv, int64_t qd) {
+    return kv == 1 || compatible(kv, qd) ||
+           (!ShapedType::isDynamic(kv) && !ShapedType::isDynamic(qd) && kv > 0 && qd % kv == 0);
+  };
   for (int64_t i = 0; i + 2 < rank; ++i)
     if (!fits(k.getDimSize(i), q.getDimSize(i)) || !fits(v.getDimSize(i), q.getDimSize(i)) ||
         !compatible(q.getDimSize(i), o.getDimSize(i)))
-      return emitOpError("key and value must have the query's leading dims (each 1 or equal), "
-                         "the result the query's");
+      return emitOpError("key and value must have the query's leading dims (each 1, equal or "
+                         "a static divisor), the result the query's");
   int64_t d = q.getDimSize(rank - 1);
   int64_t kd = getKeyTransposed() ? k.getDimSize(rank - 2) : k.getDimSize(rank - 1);
   int64_t lk = getKeyTransposed() ? k.getDimSize(rank - 1) : k.getDimSize(rank - 2);

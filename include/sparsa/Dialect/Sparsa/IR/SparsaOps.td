@@ -585,9 +585,11 @@ def Sparsa_AttentionOp : Sparsa_Op<"attention", [Pure, AttrSizedOperandSegments]
     `output = softmax(scale * query key^T + mask) value` over the last axis,
     with `query` `[..., Lq, D]`, `key` `[..., Lk, D]` (`[..., D, Lk]` when
     `key_transposed`), `value` `[..., Lk, Dv]`, the query's leading (batch,
-    head) dims on key and value, each equal or 1 (broadcast, as MatMul
-    does), and an optional additive `mask` that broadcasts (numpy rules)
-    to the scores `[..., Lq, Lk]`.
+    head) dims on key and value, each equal, 1 (broadcast, as MatMul does)
+    or a static divisor of the query's static size (grouped-query
+    attention: query head `h` reads kv head `h / (Hq / Hkv)`), and an
+    optional additive `mask` that broadcasts (numpy rules) to the scores
+    `[..., Lq, Lk]`.
 
     `sparsa-fuse-attention` forms it from the MatMul / scale / mask /
     Softmax / MatMul chain every exporter writes, so that the lowering can
