@@ -136,9 +136,37 @@ static std::optional<std::pair<Value, int64_t>> shapeEntry(Value piece) {
   return std::nullopt;
 }
 
+/// The value every entry of the i64 tensor |v| holds, when known at
+/// compile time: a constant, a ConstantOfShape, or a Mul of such (how
+/// TorchScript writes a tensor of -1s: ConstantOfShape(1) * -1).
+static std::optional<int64_t> filledI64(Value v, int depth = 0) {
+  if (depth > 4)
+    return std::nullopt;
+  if (auto vals = onnx::getConstantI64Values(v); succeeded(vals) && !vals->empty()) {
+    if (llvm::all_equal(*vals))
+      return vals->front();
+    return std::nullopt;
+  }
+  if (v.getDefiningOp<onnx::ConstantOfShapeOp>()) {
+    for (int64_t c : {1, -1, 0})
+      if (isFilledWith(v, [c](double x) { return x == double(c); }))
+        return c;
+    return std::nullopt;
+  }
+  if (auto mul = v.getDefiningOp<onnx::MulOp>()) {
+    std::optional<int64_t> a = filledI64(mul.getA(), depth + 1),
+                           b = filledI64(mul.getB(), depth + 1);
+    if (a && b)
+      return *a * *b;
+  }
+  return std::nullopt;
+}
+
 /// The one-element entries of a 1-D shape operand: the inputs of its
 /// Concat, or its constant values; empty otherwise. TorchScript writes
-/// Expand's shape as Where(Equal(s, -1), 1, s): s.
+/// Expand's shape as Where(Equal(s, -1), 1, s): s's entries (sizes are
+/// never -1; an entry s has as -1 is read as the constant -1, which no
+/// proof accepts for Expand).
 static SmallVector<std::variant<int64_t, Value>> shapeEntries(Value shape, int64_t rank) {
   SmallVector<std::variant<int64_t, Value>> out;
   // A 1-D Reshape of a 1-D shape changes nothing.
@@ -151,9 +179,12 @@ static SmallVector<std::variant<int64_t, Value>> shapeEntries(Value shape, int64
     return v;
   };
   shape = flat(shape);
+  // -1 entries replaced by 1: the other entries are s's.
   if (auto w = shape.getDefiningOp<onnx::WhereOp>())
     if (auto eq = w.getCondition().getDefiningOp<onnx::EqualOp>();
-        eq && flat(eq.getA()) == flat(w.getY()))
+        eq && flat(eq.getA()) == flat(w.getY()) &&
+        filledI64(eq.getB()) == std::optional<int64_t>(-1) &&
+        filledI64(w.getX()) == std::optional<int64_t>(1))
       shape = flat(w.getY());
   if (auto vals = onnx::getConstantI64Values(shape); succeeded(vals)) {
     if ((int64_t)vals->size() == rank)

@@ -295,3 +295,50 @@ func.func @negative_repeat_kv_sizes_elsewhere(%q: tensor<?x4x8x4xf32>, %k: tenso
   %o = onnx.MatMul %p, %kr : (tensor<?x4x8x8xf32>, tensor<?x4x8x4xf32>) -> tensor<?x4x8x4xf32>
   return %o : tensor<?x4x8x4xf32>
 }
+
+// -----
+
+/// The Expand's shape under Where(Equal(s, -1), c, s) with c not 1s: not
+/// TorchScript's -1 replacement, so s's entries prove nothing about the
+/// Expand; the repeated copies stay (still fused).
+// CHECK-LABEL: func.func @negative_repeat_kv_where_not_ones
+// CHECK: onnx.Expand
+// CHECK: %[[KR:.+]] = onnx.Reshape
+// CHECK: sparsa.attention %arg0, %[[KR]], %[[KR]] {{.+}} : (tensor<?x4x8x4xf32>, tensor<?x4x8x4xf32>, tensor<?x4x8x4xf32>) -> tensor<?x4x8x4xf32>
+func.func @negative_repeat_kv_where_not_ones(%q: tensor<?x4x8x4xf32>, %k: tensor<?x2x8x4xf32>) -> tensor<?x4x8x4xf32> {
+  %i0 = onnx.Constant {value = dense<0> : tensor<i64>} : () -> tensor<i64>
+  %i2 = onnx.Constant {value = dense<2> : tensor<i64>} : () -> tensor<i64>
+  %ax0 = onnx.Constant {value = dense<0> : tensor<1xi64>} : () -> tensor<1xi64>
+  %ax2 = onnx.Constant {value = dense<2> : tensor<1xi64>} : () -> tensor<1xi64>
+  %mid = onnx.Constant {value = dense<2> : tensor<2xi64>} : () -> tensor<2xi64>
+  %h = onnx.Constant {value = dense<4> : tensor<1xi64>} : () -> tensor<1xi64>
+  %d = onnx.Constant {value = dense<4> : tensor<1xi64>} : () -> tensor<1xi64>
+  %m1 = onnx.Constant {value = dense<-1> : tensor<5xi64>} : () -> tensor<5xi64>
+  %ones = onnx.Constant {value = dense<3> : tensor<5xi64>} : () -> tensor<5xi64>
+  %last = onnx.Constant {value = dense<-1> : tensor<1xi64>} : () -> tensor<1xi64>
+  %big = onnx.Constant {value = dense<9223372036854775807> : tensor<1xi64>} : () -> tensor<1xi64>
+  %quarter = onnx.Constant {value = dense<-2.5e-01> : tensor<f32>} : () -> tensor<f32>
+  %sh = onnx.Shape %k : (tensor<?x2x8x4xf32>) -> tensor<4xi64>
+  %b = onnx.Gather %sh, %i0 {axis = 0 : si64} : (tensor<4xi64>, tensor<i64>) -> tensor<i64>
+  %l = onnx.Gather %sh, %i2 {axis = 0 : si64} : (tensor<4xi64>, tensor<i64>) -> tensor<i64>
+  %b1 = onnx.Unsqueeze %b, %ax0 : (tensor<i64>, tensor<1xi64>) -> tensor<1xi64>
+  %l1 = onnx.Unsqueeze %l, %ax0 : (tensor<i64>, tensor<1xi64>) -> tensor<1xi64>
+  %es = onnx.Concat %b1, %mid, %l1, %d {axis = 0 : si64} : (tensor<1xi64>, tensor<2xi64>, tensor<1xi64>, tensor<1xi64>) -> tensor<5xi64>
+  %neg = onnx.Equal %es, %m1 : (tensor<5xi64>, tensor<5xi64>) -> tensor<5xi1>
+  %es2 = onnx.Where %neg, %ones, %es : (tensor<5xi1>, tensor<5xi64>, tensor<5xi64>) -> tensor<5xi64>
+  %u = onnx.Unsqueeze %k, %ax2 : (tensor<?x2x8x4xf32>, tensor<1xi64>) -> tensor<?x2x1x8x4xf32>
+  %e = onnx.Expand %u, %es2 : (tensor<?x2x1x8x4xf32>, tensor<5xi64>) -> tensor<?x2x?x8x4xf32>
+  %rs = onnx.Concat %b1, %h, %l1, %d {axis = 0 : si64} : (tensor<1xi64>, tensor<1xi64>, tensor<1xi64>, tensor<1xi64>) -> tensor<4xi64>
+  %kr = onnx.Reshape %e, %rs : (tensor<?x2x?x8x4xf32>, tensor<4xi64>) -> tensor<?x4x8x4xf32>
+  %qsh = onnx.Shape %q : (tensor<?x4x8x4xf32>) -> tensor<4xi64>
+  %dq = onnx.Slice %qsh, %last, %big : (tensor<4xi64>, tensor<1xi64>, tensor<1xi64>) -> tensor<1xi64>
+  %df = onnx.Cast %dq {to = 1 : si64} : (tensor<1xi64>) -> tensor<1xf32>
+  %sc = onnx.Pow %df, %quarter : (tensor<1xf32>, tensor<f32>) -> tensor<1xf32>
+  %qs = onnx.Mul %q, %sc : (tensor<?x4x8x4xf32>, tensor<1xf32>) -> tensor<?x4x8x4xf32>
+  %kt = onnx.Transpose %kr {perm = array<i64: 0, 1, 3, 2>} : (tensor<?x4x8x4xf32>) -> tensor<?x4x4x8xf32>
+  %kts = onnx.Mul %kt, %sc : (tensor<?x4x4x8xf32>, tensor<1xf32>) -> tensor<?x4x4x8xf32>
+  %s = onnx.MatMul %qs, %kts : (tensor<?x4x8x4xf32>, tensor<?x4x4x8xf32>) -> tensor<?x4x8x8xf32>
+  %p = onnx.Softmax %s {axis = -1 : si64} : (tensor<?x4x8x8xf32>) -> tensor<?x4x8x8xf32>
+  %o = onnx.MatMul %p, %kr : (tensor<?x4x8x8xf32>, tensor<?x4x8x4xf32>) -> tensor<?x4x8x4xf32>
+  return %o : tensor<?x4x8x4xf32>
+}
