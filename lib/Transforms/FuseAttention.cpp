@@ -212,11 +212,12 @@ static SmallVector<std::variant<int64_t, Value>> shapeEntries(Value shape, int64
 /// Reshape(Expand(Unsqueeze(x, [2]), [B, Hkv, n, L, D]), [B, Hkv * n, L,
 /// D]) with x [B, Hkv, L, D], Hkv, D and the result's heads static:
 /// returns x, which the op reads once (query head h reads key / value head
-/// h / n) instead of the n copies. The Expand's and the Reshape's batch
-/// and position sizes must provably be x's (its own Shape entries, or
-/// constants equal to its static sizes; 1 in the Expand's shape, a single
-/// -1 or a 0 copying the batch in the Reshape's): the types alone cannot
-/// tell [B, H, L, D] from, say, [1, H, B * L, D].
+/// h / n) instead of the n copies. The Expand's sizes must provably be
+/// x's with the constant n on the new axis, and the Reshape's batch and
+/// positions x's (x's own Shape entries, or constants equal to its static
+/// sizes; 1 in the Expand's shape, a single -1 or a 0 copying the batch in
+/// the Reshape's): the types alone cannot tell [B, H, L, D] from, say,
+/// [1, H, B * L, D].
 static Value peelRepeatKV(Value t) {
   auto reshape = t.getDefiningOp<onnx::ReshapeOp>();
   auto expand = reshape ? reshape.getData().getDefiningOp<onnx::ExpandOp>() : nullptr;
@@ -245,19 +246,20 @@ static Value peelRepeatKV(Value t) {
       return false;
     auto [src, dim] = *entry;
     // x's own, or read from the unsqueezed / expanded tensor (where x's
-    // dims 0, 2 are 0, 3).
+    // dims 0, 1, 2, 3 are 0, 1, 3, 4).
     return (src == x && dim == j) ||
-           ((src == unsq.getResult() || src == expand.getResult()) && dim == (j == 0 ? 0 : 3));
+           ((src == unsq.getResult() || src == expand.getResult()) && dim == (j < 2 ? j : j + 1));
   };
   auto isConst = [](const std::variant<int64_t, Value> &e, int64_t c) {
     auto *v = std::get_if<int64_t>(&e);
     return v && *v == c;
   };
-  // The Expand broadcasts the new axis only: batch and positions x's (or
-  // 1, which keeps x's).
+  // The Expand broadcasts the new axis only, to n = H / Hkv copies: the
+  // other sizes x's (or 1, which keeps x's).
   auto ex = shapeEntries(expand.getShape(), 5);
-  if (ex.size() != 5 || !(isConst(ex[0], 1) || isXSize(ex[0], 0)) ||
-      !(isConst(ex[3], 1) || isXSize(ex[3], 2)))
+  auto keeps = [&](int64_t e, int64_t j) { return isConst(ex[e], 1) || isXSize(ex[e], j); };
+  if (ex.size() != 5 || !keeps(0, 0) || !keeps(1, 1) || !isConst(ex[2], h / hkv) ||
+      !keeps(3, 2) || !keeps(4, 3))
     return t;
   // The Reshape merges kv heads and copies: batch and positions x's.
   auto rs = shapeEntries(reshape.getShape(), 4);
