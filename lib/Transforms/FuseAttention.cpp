@@ -100,42 +100,6 @@ static std::optional<SinkSoftmax> sinkSoftmax(onnx::SliceOp sl, int64_t rank) {
   return SinkSoftmax{cat.getInputs()[0], column};
 }
 
-/// The (tensor, dim) whose size the one-element i64 |piece| of a shape is,
-/// as exporters compute shapes: [Unsqueeze](Gather(Shape(t), j)),
-/// Shape(t, j, j + 1), Slice(Shape(t), j, j + 1).
-static std::optional<std::pair<Value, int64_t>> shapeEntry(Value piece) {
-  if (auto u = piece.getDefiningOp<onnx::UnsqueezeOp>())
-    piece = u.getData();
-  auto norm = [](int64_t a, int64_t r) { return a < 0 ? a + r : a; };
-  if (auto g = piece.getDefiningOp<onnx::GatherOp>()) {
-    auto sh = g.getData().getDefiningOp<onnx::ShapeOp>();
-    std::optional<int64_t> j = constInt(g.getIndices());
-    if (!sh || !j || g.getAxis() != 0 || sh.getStart() != 0 || sh.getEnd())
-      return std::nullopt;
-    return std::make_pair(sh.getData(), norm(*j, rankOf(sh.getData())));
-  }
-  if (auto sh = piece.getDefiningOp<onnx::ShapeOp>()) {
-    int64_t r = rankOf(sh.getData());
-    int64_t start = norm(sh.getStart(), r);
-    if (sh.getEnd() && norm(*sh.getEnd(), r) == start + 1)
-      return std::make_pair(sh.getData(), start);
-    return std::nullopt;
-  }
-  if (auto sl = piece.getDefiningOp<onnx::SliceOp>()) {
-    auto sh = sl.getData().getDefiningOp<onnx::ShapeOp>();
-    std::optional<int64_t> b = constInt(sl.getStarts()), e = constInt(sl.getEnds());
-    if (!sh || !b || !e || sh.getStart() != 0 || sh.getEnd() ||
-        (sl.getAxes() && constInt(sl.getAxes()) != std::optional<int64_t>(0)) ||
-        (sl.getSteps() && constInt(sl.getSteps()) != std::optional<int64_t>(1)))
-      return std::nullopt;
-    int64_t r = rankOf(sh.getData());
-    if (norm(*e, r) != norm(*b, r) + 1)
-      return std::nullopt;
-    return std::make_pair(sh.getData(), norm(*b, r));
-  }
-  return std::nullopt;
-}
-
 /// The value every entry of the i64 tensor |v| holds, when known at
 /// compile time: a constant, a ConstantOfShape, or a Mul of such (how
 /// TorchScript writes a tensor of -1s: ConstantOfShape(1) * -1).

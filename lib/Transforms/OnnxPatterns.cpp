@@ -141,38 +141,11 @@ static std::optional<double> scalarValue(Value v, int depth) {
   if (isa<onnx::CastOp, onnx::IdentityOp, onnx::SqueezeOp, onnx::UnsqueezeOp,
           onnx::ReshapeOp>(op))
     return arg(0);
-  if (auto g = dyn_cast<onnx::GatherOp>(op)) {
-    auto shape = g.getData().getDefiningOp<onnx::ShapeOp>();
-    std::optional<int64_t> i = constInt(g.getIndices());
-    auto t = shape ? dyn_cast<RankedTensorType>(shape.getData().getType()) : nullptr;
-    if (!t || !i || shape.getStart() != 0 || shape.getEnd())
+  if (auto entry = shapeEntry(v)) {
+    auto t = dyn_cast<RankedTensorType>(entry->first.getType());
+    if (!t || t.isDynamicDim(entry->second))
       return std::nullopt;
-    int64_t d = *i < 0 ? *i + t.getRank() : *i;
-    if (d < 0 || d >= t.getRank() || t.isDynamicDim(d))
-      return std::nullopt;
-    return double(t.getDimSize(d));
-  }
-  // One size as a one-element slice of a shape: Shape(t, j, j + 1), or
-  // Slice(Shape(t), [j], [end]) (the result's type says one element).
-  auto sizeAt = [](Value t, int64_t j) -> std::optional<double> {
-    auto tt = dyn_cast<RankedTensorType>(t.getType());
-    if (!tt)
-      return std::nullopt;
-    int64_t d = j < 0 ? j + tt.getRank() : j;
-    if (d < 0 || d >= tt.getRank() || tt.isDynamicDim(d))
-      return std::nullopt;
-    return double(tt.getDimSize(d));
-  };
-  if (auto shape = dyn_cast<onnx::ShapeOp>(op))
-    return sizeAt(shape.getData(), shape.getStart());
-  if (auto sl = dyn_cast<onnx::SliceOp>(op)) {
-    auto shape = sl.getData().getDefiningOp<onnx::ShapeOp>();
-    std::optional<int64_t> b = constInt(sl.getStarts());
-    if (!shape || !b || shape.getStart() != 0 || shape.getEnd() ||
-        (sl.getAxes() && constInt(sl.getAxes()) != std::optional<int64_t>(0)) ||
-        (sl.getSteps() && constInt(sl.getSteps()) != std::optional<int64_t>(1)))
-      return std::nullopt;
-    return sizeAt(shape.getData(), *b);
+    return double(t.getDimSize(entry->second));
   }
   if (isa<onnx::SqrtOp>(op))
     if (std::optional<double> a = arg(0); a && *a >= 0)
@@ -200,6 +173,41 @@ static std::optional<double> scalarValue(Value v, int depth) {
 }
 
 std::optional<double> scalarValue(Value v) { return scalarValue(v, 0); }
+
+std::optional<std::pair<Value, int64_t>> shapeEntry(Value piece) {
+  if (auto u = piece.getDefiningOp<onnx::UnsqueezeOp>())
+    piece = u.getData();
+  auto pt = dyn_cast<RankedTensorType>(piece.getType());
+  if (!pt || !pt.hasStaticShape() || pt.getNumElements() != 1)
+    return std::nullopt;
+  // Dim |j| of |t| (from the end when negative), if in range.
+  auto at = [](Value t, int64_t j) -> std::optional<std::pair<Value, int64_t>> {
+    int64_t r = rankOf(t);
+    int64_t d = j < 0 ? j + r : j;
+    if (r < 0 || d < 0 || d >= r)
+      return std::nullopt;
+    return std::make_pair(t, d);
+  };
+  if (auto g = piece.getDefiningOp<onnx::GatherOp>()) {
+    auto sh = g.getData().getDefiningOp<onnx::ShapeOp>();
+    std::optional<int64_t> j = constInt(g.getIndices());
+    if (!sh || !j || g.getAxis() != 0 || sh.getStart() != 0 || sh.getEnd())
+      return std::nullopt;
+    return at(sh.getData(), *j);
+  }
+  if (auto sh = piece.getDefiningOp<onnx::ShapeOp>())
+    return at(sh.getData(), sh.getStart());
+  if (auto sl = piece.getDefiningOp<onnx::SliceOp>()) {
+    auto sh = sl.getData().getDefiningOp<onnx::ShapeOp>();
+    std::optional<int64_t> b = constInt(sl.getStarts());
+    if (!sh || !b || sh.getStart() != 0 || sh.getEnd() ||
+        (sl.getAxes() && constInt(sl.getAxes()) != std::optional<int64_t>(0)) ||
+        (sl.getSteps() && constInt(sl.getSteps()) != std::optional<int64_t>(1)))
+      return std::nullopt;
+    return at(sh.getData(), *b);
+  }
+  return std::nullopt;
+}
 
 /// The float values of a static constant (f32 / f64 / bool).
 std::optional<SmallVector<double>> constValues(Value v) {

@@ -55,6 +55,11 @@ bool matchComparison(Value cond, bool greater, Value &key, Value &t, bool &inclu
 /// Cast(Gather(Shape(t), i)) with dim i of t static, under Sqrt, Pow,
 /// Reciprocal, Mul and Div.
 std::optional<double> scalarValue(Value v);
+/// The (tensor, dim) whose size the one-element i64 |piece| of a shape is,
+/// as exporters compute sizes: [Unsqueeze](Gather(Shape(t), j)),
+/// Shape(t, j, j + 1), Slice(Shape(t), [j], [end]) (one element by its
+/// type).
+std::optional<std::pair<Value, int64_t>> shapeEntry(Value piece);
 
 /// The float values of a static constant (f32 / f64 / bool).
 std::optional<SmallVector<double>> constValues(Value v);

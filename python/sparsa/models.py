@@ -326,37 +326,37 @@ def attention(path: str, seq: Dim = 512, heads: Dim = 8, head_dim: int = 64,
         i64("rk_m1", [-1] * 5)
         i64("rk_ones", [1] * 5)
 
+        def sizes(src, tag):
+            """[batch] and [positions] of |src| as 1-element tensors:
+            Unsqueeze(Gather(Shape(src), 0 / 2))."""
+            node = helper.make_node
+            nodes.append(node("Shape", [src], [f"{tag}_shape"], name=f"/attn/rk/Shape_{tag}"))
+            out = []
+            for at, i in (("b", "rk_0"), ("l", "rk_2")):
+                nodes.extend([node("Gather", [f"{tag}_shape", i], [f"{tag}_{at}"],
+                                   name=f"/attn/rk/Gather_{tag}_{at}", axis=0),
+                              node("Unsqueeze", [f"{tag}_{at}", "rk_ax0"], [f"{tag}_{at}1"],
+                                   name=f"/attn/rk/Unsqueeze_{tag}_{at}")])
+                out.append(f"{tag}_{at}1")
+            return out
+
         def repeat(x, dim):
             i64(f"rk_{x}_d", [dim])
-            src = "q" if repeat_sizes == "query" else x
             node = helper.make_node
+            b1, l1 = sizes(x, x)
             nodes.extend([
-                node("Shape", [x], [f"{x}_shape"], name=f"/attn/rk/Shape_{x}"),
-                node("Gather", [f"{x}_shape", "rk_0"], [f"{x}_b"], name=f"/attn/rk/Gather_{x}_b",
-                     axis=0),
-                node("Gather", [f"{x}_shape", "rk_2"], [f"{x}_l"], name=f"/attn/rk/Gather_{x}_l",
-                     axis=0),
-                node("Unsqueeze", [f"{x}_b", "rk_ax0"], [f"{x}_b1"],
-                     name=f"/attn/rk/Unsqueeze_{x}_b"),
-                node("Unsqueeze", [f"{x}_l", "rk_ax0"], [f"{x}_l1"],
-                     name=f"/attn/rk/Unsqueeze_{x}_l"),
-                node("Concat", [f"{x}_b1", "rk_mid", f"{x}_l1", f"rk_{x}_d"], [f"{x}_es"],
+                node("Concat", [b1, "rk_mid", l1, f"rk_{x}_d"], [f"{x}_es"],
                      name=f"/attn/rk/Concat_{x}_e", axis=0),
                 node("Equal", [f"{x}_es", "rk_m1"], [f"{x}_neg"], name=f"/attn/rk/Equal_{x}"),
                 node("Where", [f"{x}_neg", "rk_ones", f"{x}_es"], [f"{x}_es2"],
                      name=f"/attn/rk/Where_{x}"),
                 node("Unsqueeze", [x, "rk_ax2"], [f"{x}_u"], name=f"/attn/rk/Unsqueeze_{x}"),
-                node("Expand", [f"{x}_u", f"{x}_es2"], [f"{x}_e"], name=f"/attn/rk/Expand_{x}"),
-                node("Shape", [src], [f"{x}_rshape"], name=f"/attn/rk/Shape_r{x}"),
-                node("Gather", [f"{x}_rshape", "rk_0"], [f"{x}_rb"],
-                     name=f"/attn/rk/Gather_{x}_rb", axis=0),
-                node("Gather", [f"{x}_rshape", "rk_2"], [f"{x}_rl"],
-                     name=f"/attn/rk/Gather_{x}_rl", axis=0),
-                node("Unsqueeze", [f"{x}_rb", "rk_ax0"], [f"{x}_rb1"],
-                     name=f"/attn/rk/Unsqueeze_{x}_rb"),
-                node("Unsqueeze", [f"{x}_rl", "rk_ax0"], [f"{x}_rl1"],
-                     name=f"/attn/rk/Unsqueeze_{x}_rl"),
-                node("Concat", [f"{x}_rb1", "rk_heads", f"{x}_rl1", f"rk_{x}_d"], [f"{x}_rs"],
+                node("Expand", [f"{x}_u", f"{x}_es2"], [f"{x}_e"], name=f"/attn/rk/Expand_{x}")])
+            # The Reshape's sizes: x's again (TorchScript reads them anew),
+            # or q's (repeat_sizes="query").
+            rb1, rl1 = sizes("q" if repeat_sizes == "query" else x, f"r{x}")
+            nodes.extend([
+                node("Concat", [rb1, "rk_heads", rl1, f"rk_{x}_d"], [f"{x}_rs"],
                      name=f"/attn/rk/Concat_{x}_r", axis=0),
                 node("Reshape", [f"{x}_e", f"{x}_rs"], [f"{x}_rep"],
                      name=f"/attn/rk/Reshape_{x}")])
